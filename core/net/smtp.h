@@ -1,0 +1,94 @@
+/* smtp.h — a sans-I/O SMTP submission client engine (RFC 5321, RFC 6409, RFC 3207).
+ *
+ * The engine holds no socket.  The driver feeds it the bytes it read from the
+ * server (pst_smtp_session_feed), writes out whatever the engine queued
+ * (pst_smtp_session_get_output / pst_smtp_session_consume_output), and asks
+ * it what to do next (pst_smtp_session_next_event).  It can therefore be fed
+ * one byte at a time in tests.
+ *
+ * Security rules the engine enforces itself, whatever the server says:
+ *  - with PST_SMTP_TLS_STARTTLS the engine sends nothing but EHLO and STARTTLS
+ *    before the driver reports a verified TLS session; a server that does not
+ *    offer STARTTLS, or refuses it, is an error and no credential is queued;
+ *  - when the 220 reply to STARTTLS arrives with more bytes buffered behind it
+ *    (response injection), the session fails;
+ *  - after TLS the capabilities are forgotten and EHLO is sent again;
+ *  - AUTH is never queued before pst_smtp_session_tls_started().
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _PstSmtpSession PstSmtpSession;
+
+typedef enum {
+  PST_SMTP_TLS_STARTTLS,   /* smtp://   plain connect, STARTTLS required */
+  PST_SMTP_TLS_IMPLICIT,   /* smtps://  the driver did TLS before the greeting */
+} PstSmtpTlsMode;
+
+typedef enum {
+  PST_SMTP_EVENT_WANT_READ,     /* feed more bytes from the server */
+  PST_SMTP_EVENT_WANT_TLS,      /* do the TLS handshake now, then call tls_started() */
+  PST_SMTP_EVENT_READY,         /* authenticated, idle: begin a message or quit */
+  PST_SMTP_EVENT_WANT_BODY,     /* envelope accepted: stream the body, then body_end() */
+  PST_SMTP_EVENT_SENT,          /* the server accepted the final dot (reply in code/text) */
+  PST_SMTP_EVENT_REJECTED,      /* the message was refused (code/text say why; idle again) */
+  PST_SMTP_EVENT_DONE,          /* QUIT answered, or the server closed after QUIT */
+  PST_SMTP_EVENT_ERROR,         /* the session failed: see pst_smtp_session_get_error() */
+} PstSmtpEventType;
+
+/* Creates a session.  @helo_name is the name sent in EHLO.  Transfer full. */
+PstSmtpSession *pst_smtp_session_new (const char *helo_name, PstSmtpTlsMode mode);
+void pst_smtp_session_free (PstSmtpSession *session);
+
+/* Credentials for AUTH PLAIN.  Copied; the engine wipes its copy when freed.
+ * Without credentials the engine does not authenticate. */
+void pst_smtp_session_set_auth (PstSmtpSession *session, const char *user, const char *password);
+
+/* Hands the engine bytes read from the server.  Returns FALSE (and the next
+ * event is ERROR) when the input is malformed or the session failed. */
+gboolean pst_smtp_session_feed (PstSmtpSession *session, const guint8 *data, gsize len,
+                                GError **error);
+/* The server closed the connection. */
+void pst_smtp_session_feed_eof (PstSmtpSession *session);
+
+/* Bytes the driver must write to the server, in order.  The pointer is valid
+ * until the next call into the engine.  After writing n of them, call
+ * consume_output(n). */
+const guint8 *pst_smtp_session_get_output (PstSmtpSession *session, gsize *len_out);
+void pst_smtp_session_consume_output (PstSmtpSession *session, gsize n);
+
+/* What the driver should do next (see PstSmtpEventType).  SENT, REJECTED and
+ * ERROR are reported once each; the following call returns the next state. */
+PstSmtpEventType pst_smtp_session_next_event (PstSmtpSession *session);
+
+/* The driver finished the TLS handshake and verified the server. */
+void pst_smtp_session_tls_started (PstSmtpSession *session);
+
+/* Starts a transaction (MAIL FROM, RCPT TO..., DATA).  Only valid in READY. */
+gboolean pst_smtp_session_begin_message (PstSmtpSession *session, const char *reverse_path,
+                                         const char *const *recipients, GError **error);
+/* Message bytes, any chunking; bare LF is sent as CRLF, lines starting with
+ * '.' are dot-stuffed.  Only valid after WANT_BODY. */
+void pst_smtp_session_body (PstSmtpSession *session, const guint8 *data, gsize len);
+/* Ends the body (CRLF if needed, then "."). */
+void pst_smtp_session_body_end (PstSmtpSession *session);
+/* Sends QUIT.  Only valid in READY. */
+void pst_smtp_session_quit (PstSmtpSession *session);
+
+/* The last reply: code (e.g. 250) and text (all lines joined by '\n').
+ * Owned by the session, valid until the next feed. */
+guint pst_smtp_session_get_reply_code (PstSmtpSession *session);
+const char *pst_smtp_session_get_reply_text (PstSmtpSession *session);
+
+/* The error that ended the session (PST_ERROR_NETWORK), or NULL.  Owned by the
+ * session. */
+const GError *pst_smtp_session_get_error (PstSmtpSession *session);
+
+/* Whether the server (after TLS, if any) offered extension @name (e.g.
+ * "PIPELINING", "AUTH"). */
+gboolean pst_smtp_session_has_extension (PstSmtpSession *session, const char *name);
+
+G_END_DECLS
