@@ -1,0 +1,499 @@
+#include "config/config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <string.h>
+#include <glib/gstdio.h>
+#include <unistd.h>
+
+#include "util/error.h"
+
+struct _PstConfig {
+  char *path;
+  GKeyFile *file;      /* kept so that unknown keys and comments survive a save */
+  GPtrArray *accounts;
+  char *gnupg_home;
+};
+
+#define ACCOUNT_PREFIX "account "
+
+void
+pst_account_free (PstAccount *a)
+{
+  if (a == NULL)
+    return;
+  g_free (a->name);
+  g_free (a->address);
+  g_free (a->smtp);
+  g_free (a->pop3);
+  g_free (a->user);
+  g_free (a->password_command);
+  g_free (a->ca_file);
+  g_free (a->scheme);
+  g_free (a);
+}
+
+PstAccount *
+pst_account_copy (const PstAccount *a)
+{
+  PstAccount *c = g_new0 (PstAccount, 1);
+
+  *c = *a;
+  c->name = g_strdup (a->name);
+  c->address = g_strdup (a->address);
+  c->smtp = g_strdup (a->smtp);
+  c->pop3 = g_strdup (a->pop3);
+  c->user = g_strdup (a->user);
+  c->password_command = g_strdup (a->password_command);
+  c->ca_file = g_strdup (a->ca_file);
+  c->scheme = g_strdup (a->scheme);
+  return c;
+}
+
+const char *
+pst_encrypt_mode_to_string (PstEncryptMode mode)
+{
+  switch (mode)
+    {
+    case PST_ENCRYPT_ALWAYS:
+      return "always";
+    case PST_ENCRYPT_NEVER:
+      return "never";
+    case PST_ENCRYPT_AUTO:
+    default:
+      return "auto";
+    }
+}
+
+gboolean
+pst_encrypt_mode_parse (const char *text, PstEncryptMode *mode_out, GError **error)
+{
+  if (g_strcmp0 (text, "auto") == 0)
+    *mode_out = PST_ENCRYPT_AUTO;
+  else if (g_strcmp0 (text, "always") == 0)
+    *mode_out = PST_ENCRYPT_ALWAYS;
+  else if (g_strcmp0 (text, "never") == 0)
+    *mode_out = PST_ENCRYPT_NEVER;
+  else
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "encrypt must be always, auto or never, not '%s'", text ? text : "");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+pst_server_url_clear (PstServerUrl *url)
+{
+  g_clear_pointer (&url->host, g_free);
+}
+
+gboolean
+pst_server_url_parse (const char *url, PstServerUrl *out, GError **error)
+{
+  static const struct { const char *scheme; PstUrlKind kind; guint16 port; } kinds[] = {
+    { "smtp", PST_URL_SMTP, 587 }, { "smtps", PST_URL_SMTPS, 465 },
+    { "pop3", PST_URL_POP3, 110 }, { "pop3s", PST_URL_POP3S, 995 },
+  };
+  g_autoptr (GUri) uri = NULL;
+  g_autoptr (GError) local = NULL;
+
+  uri = g_uri_parse (url, G_URI_FLAGS_NONE, &local);
+  if (uri == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "bad server URL '%s': %s", url,
+                   local->message);
+      return FALSE;
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (kinds); i++)
+    {
+      if (g_ascii_strcasecmp (g_uri_get_scheme (uri), kinds[i].scheme) != 0)
+        continue;
+      if (g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+        break;
+      if ((*g_uri_get_path (uri) != '\0' && strcmp (g_uri_get_path (uri), "/") != 0)
+          || g_uri_get_userinfo (uri) != NULL || g_uri_get_query (uri) != NULL)
+        break;
+      out->kind = kinds[i].kind;
+      out->host = g_strdup (g_uri_get_host (uri));
+      out->port = g_uri_get_port (uri) > 0 ? (guint16) g_uri_get_port (uri) : kinds[i].port;
+      return TRUE;
+    }
+  g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+               "bad server URL '%s': use smtp://HOST:PORT, smtps://HOST:PORT, pop3://HOST:PORT "
+               "or pop3s://HOST:PORT", url);
+  return FALSE;
+}
+
+static gboolean
+valid_name (const char *name)
+{
+  if (name == NULL || *name == '\0' || strlen (name) > 64)
+    return FALSE;
+  for (const char *p = name; *p; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_' && *p != '.' && *p != '@')
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+pst_account_validate (const PstAccount *a, GError **error)
+{
+  PstServerUrl url = { 0 };
+  const char *at;
+
+  if (!valid_name (a->name))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "account name '%s' is not valid: use letters, digits, '-', '_', '.' or '@'",
+                   a->name ? a->name : "");
+      return FALSE;
+    }
+  at = a->address ? strrchr (a->address, '@') : NULL;
+  if (at == NULL || at == a->address || at[1] == '\0' || strpbrk (a->address, " <>\t\r\n,;"))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "account %s: address '%s' is not an e-mail address", a->name,
+                   a->address ? a->address : "");
+      return FALSE;
+    }
+  if (a->smtp == NULL || !pst_server_url_parse (a->smtp, &url, error))
+    {
+      if (a->smtp == NULL)
+        g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "account %s: --smtp is missing", a->name);
+      return FALSE;
+    }
+  pst_server_url_clear (&url);
+  if (url.kind != PST_URL_SMTP && url.kind != PST_URL_SMTPS)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "account %s: the SMTP server must be smtp:// or smtps://", a->name);
+      return FALSE;
+    }
+  if (a->pop3 == NULL || !pst_server_url_parse (a->pop3, &url, error))
+    {
+      if (a->pop3 == NULL)
+        g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "account %s: --pop3 is missing", a->name);
+      return FALSE;
+    }
+  pst_server_url_clear (&url);
+  if (url.kind != PST_URL_POP3 && url.kind != PST_URL_POP3S)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "account %s: the POP3 server must be pop3:// or pop3s://", a->name);
+      return FALSE;
+    }
+  if (a->user == NULL || *a->user == '\0')
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "account %s: --user is missing", a->name);
+      return FALSE;
+    }
+  if (a->password_command == NULL || *a->password_command == '\0')
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "account %s: --password-command is missing (passwords are never stored in "
+                   "the configuration)", a->name);
+      return FALSE;
+    }
+  if (a->ca_file != NULL && !g_file_test (a->ca_file, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "account %s: CA file %s does not exist",
+                   a->name, a->ca_file);
+      return FALSE;
+    }
+  if (a->scheme != NULL && strcmp (a->scheme, "pgp") != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "account %s: scheme '%s' is not available in this version (only pgp)", a->name,
+                   a->scheme);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+pst_secret_free (char *secret)
+{
+  if (secret == NULL)
+    return;
+  explicit_bzero (secret, strlen (secret));
+  g_free (secret);
+}
+
+char *
+pst_account_get_password (const PstAccount *a, GError **error)
+{
+  const char *argv[] = { "/bin/sh", "-c", a->password_command, NULL };
+  char *out = NULL, *err = NULL, *nl;
+  int status = 0;
+  GError *local = NULL;
+
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
+                     &status, &local))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "account %s: cannot run the password command: %s", a->name, local->message);
+      g_error_free (local);
+      return NULL;
+    }
+  g_free (err);
+  if (!g_spawn_check_wait_status (status, NULL) || out == NULL || *out == '\0' || *out == '\n')
+    {
+      pst_secret_free (out);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "account %s: the password command failed or printed nothing", a->name);
+      return NULL;
+    }
+  nl = strpbrk (out, "\r\n");
+  if (nl != NULL)
+    explicit_bzero (nl, strlen (nl));
+  return out;
+}
+
+static char *
+get_string (GKeyFile *kf, const char *path, const char *group, const char *key, gboolean required,
+            GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  char *v = g_key_file_get_string (kf, group, key, &local);
+
+  if (v == NULL && (required || !g_error_matches (local, G_KEY_FILE_ERROR,
+                                                  G_KEY_FILE_ERROR_KEY_NOT_FOUND)))
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [%s] %s: %s", path, group, key,
+                 required ? "missing" : local->message);
+  return v;
+}
+
+static PstAccount *
+account_from_group (GKeyFile *kf, const char *path, const char *group, GError **error)
+{
+  g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
+  g_autofree char *encrypt = NULL, *keep = NULL;
+  GError *local = NULL;
+
+  a->name = g_strdup (group + strlen (ACCOUNT_PREFIX));
+  if (!(a->address = get_string (kf, path, group, "address", TRUE, error))
+      || !(a->smtp = get_string (kf, path, group, "smtp", TRUE, error))
+      || !(a->pop3 = get_string (kf, path, group, "pop3", TRUE, error))
+      || !(a->user = get_string (kf, path, group, "user", TRUE, error))
+      || !(a->password_command = get_string (kf, path, group, "password_command", TRUE, error)))
+    return NULL;
+  a->ca_file = get_string (kf, path, group, "ca_file", FALSE, &local);
+  if (local == NULL)
+    a->scheme = get_string (kf, path, group, "scheme", FALSE, &local);
+  if (local == NULL)
+    encrypt = get_string (kf, path, group, "encrypt", FALSE, &local);
+  if (local == NULL)
+    keep = get_string (kf, path, group, "keep_on_server", FALSE, &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return NULL;
+    }
+  if (encrypt != NULL && !pst_encrypt_mode_parse (encrypt, &a->encrypt, &local))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [%s] encrypt: %s", path, group,
+                   local->message);
+      g_error_free (local);
+      return NULL;
+    }
+  if (keep != NULL && g_strcmp0 (keep, "false") != 0)
+    {
+      guint64 days = 0;
+      a->keep_on_server = TRUE;
+      if (g_strcmp0 (keep, "true") != 0
+          && !g_ascii_string_to_unsigned (keep, 10, 0, 36500, &days, NULL))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "%s: [%s] keep_on_server: '%s' is not true, false or a number of days",
+                       path, group, keep);
+          return NULL;
+        }
+      a->keep_days = (guint) days;
+    }
+  if (!pst_account_validate (a, &local))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [%s]: %s", path, group,
+                   local->message);
+      g_error_free (local);
+      return NULL;
+    }
+  return g_steal_pointer (&a);
+}
+
+PstConfig *
+pst_config_load (const char *path, GError **error)
+{
+  g_autoptr (PstConfig) c = g_new0 (PstConfig, 1);
+  g_autoptr (GError) local = NULL;
+  g_auto (GStrv) groups = NULL;
+
+  c->path = g_strdup (path);
+  c->file = g_key_file_new ();
+  c->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_account_free);
+  if (!g_key_file_load_from_file (c->file, path, G_KEY_FILE_KEEP_COMMENTS, &local))
+    {
+      if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        return g_steal_pointer (&c);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: %s", path, local->message);
+      return NULL;
+    }
+  groups = g_key_file_get_groups (c->file, NULL);
+  for (char **g = groups; *g; g++)
+    {
+      if (g_str_has_prefix (*g, ACCOUNT_PREFIX))
+        {
+          PstAccount *a = account_from_group (c->file, path, *g, error);
+          if (a == NULL)
+            return NULL;
+          g_ptr_array_add (c->accounts, a);
+        }
+      else if (strcmp (*g, "general") == 0)
+        {
+          c->gnupg_home = get_string (c->file, path, *g, "gnupg_home", FALSE, &local);
+          if (local != NULL)
+            {
+              g_propagate_error (error, g_steal_pointer (&local));
+              return NULL;
+            }
+        }
+      else
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "%s: unknown group [%s] (expected [general] or [account NAME])", path, *g);
+          return NULL;
+        }
+    }
+  return g_steal_pointer (&c);
+}
+
+void
+pst_config_free (PstConfig *c)
+{
+  if (c == NULL)
+    return;
+  g_free (c->path);
+  g_key_file_unref (c->file);
+  g_ptr_array_unref (c->accounts);
+  g_free (c->gnupg_home);
+  g_free (c);
+}
+
+static void
+write_account (GKeyFile *kf, const PstAccount *a)
+{
+  g_autofree char *group = g_strconcat (ACCOUNT_PREFIX, a->name, NULL);
+
+  g_key_file_set_string (kf, group, "address", a->address);
+  g_key_file_set_string (kf, group, "smtp", a->smtp);
+  g_key_file_set_string (kf, group, "pop3", a->pop3);
+  g_key_file_set_string (kf, group, "user", a->user);
+  g_key_file_set_string (kf, group, "password_command", a->password_command);
+  if (a->ca_file)
+    g_key_file_set_string (kf, group, "ca_file", a->ca_file);
+  g_key_file_set_string (kf, group, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
+  g_key_file_set_string (kf, group, "scheme", a->scheme ? a->scheme : "pgp");
+  if (a->keep_on_server && a->keep_days > 0)
+    g_key_file_set_uint64 (kf, group, "keep_on_server", a->keep_days);
+  else
+    g_key_file_set_boolean (kf, group, "keep_on_server", a->keep_on_server);
+}
+
+gboolean
+pst_config_save (PstConfig *c, GError **error)
+{
+  g_autofree char *data = NULL, *tmp = NULL;
+  gsize len = 0;
+  int fd;
+  mode_t old;
+
+  data = g_key_file_to_data (c->file, &len, NULL);
+  tmp = g_strconcat (c->path, ".XXXXXX", NULL);
+  old = umask (077);
+  fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600);
+  umask (old);
+  if (fd < 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot write %s: %s", c->path,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  if (write (fd, data, len) != (gssize) len || fsync (fd) != 0)
+    {
+      int e = errno;
+      close (fd);
+      g_unlink (tmp);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot write %s: %s", c->path,
+                   g_strerror (e));
+      return FALSE;
+    }
+  close (fd);
+  if (g_rename (tmp, c->path) != 0)
+    {
+      int e = errno;
+      g_unlink (tmp);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot replace %s: %s", c->path,
+                   g_strerror (e));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GPtrArray *
+pst_config_get_accounts (PstConfig *c)
+{
+  return c->accounts;
+}
+
+PstAccount *
+pst_config_find_account (PstConfig *c, const char *name)
+{
+  for (guint i = 0; i < c->accounts->len; i++)
+    {
+      PstAccount *a = g_ptr_array_index (c->accounts, i);
+      if (g_strcmp0 (a->name, name) == 0)
+        return a;
+    }
+  return NULL;
+}
+
+gboolean
+pst_config_add_account (PstConfig *c, PstAccount *account, GError **error)
+{
+  g_autoptr (PstAccount) a = account;
+
+  if (!pst_account_validate (a, error))
+    return FALSE;
+  if (pst_config_find_account (c, a->name) != NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "account %s already exists", a->name);
+      return FALSE;
+    }
+  write_account (c->file, a);
+  g_ptr_array_add (c->accounts, g_steal_pointer (&a));
+  return TRUE;
+}
+
+gboolean
+pst_config_remove_account (PstConfig *c, const char *name, GError **error)
+{
+  g_autofree char *group = g_strconcat (ACCOUNT_PREFIX, name, NULL);
+  PstAccount *a = pst_config_find_account (c, name);
+
+  if (a == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no account named %s", name);
+      return FALSE;
+    }
+  g_key_file_remove_group (c->file, group, NULL);
+  g_ptr_array_remove (c->accounts, a);
+  return TRUE;
+}
+
+const char *
+pst_config_get_gnupg_home (PstConfig *c)
+{
+  return c->gnupg_home;
+}

@@ -1,0 +1,312 @@
+#include "rpc/frame.h"
+
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <gio/gunixfdmessage.h>
+
+#include "util/error.h"
+
+struct _PstRpcChannel {
+  GSocket *socket;
+  GByteArray *buf;       /* bytes read but not yet returned as a line */
+  GArray *pending_fds;   /* descriptors read but not yet returned */
+  gboolean broken;
+};
+
+PstRpcChannel *
+pst_rpc_channel_new (GSocket *socket)
+{
+  PstRpcChannel *ch = g_new0 (PstRpcChannel, 1);
+
+  ch->socket = g_object_ref (socket);
+  ch->buf = g_byte_array_new ();
+  ch->pending_fds = g_array_new (FALSE, FALSE, sizeof (int));
+  return ch;
+}
+
+void
+pst_rpc_channel_free (PstRpcChannel *ch)
+{
+  if (ch == NULL)
+    return;
+  for (guint i = 0; i < ch->pending_fds->len; i++)
+    close (g_array_index (ch->pending_fds, int, i));
+  g_array_unref (ch->pending_fds);
+  g_byte_array_unref (ch->buf);
+  g_object_unref (ch->socket);
+  g_free (ch);
+}
+
+GSocket *
+pst_rpc_channel_get_socket (PstRpcChannel *ch)
+{
+  return ch->socket;
+}
+
+static char *
+take_line (PstRpcChannel *ch, GArray *fds_out, GError **error)
+{
+  guint8 *nl = memchr (ch->buf->data, '\n', ch->buf->len);
+  gsize len;
+  char *line;
+
+  if (nl == NULL)
+    return NULL;
+  len = (gsize) (nl - ch->buf->data);
+  if (len > PST_RPC_MAX_LINE)
+    {
+      ch->broken = TRUE;
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "request line longer than %d bytes",
+                   PST_RPC_MAX_LINE);
+      return NULL;
+    }
+  line = g_strndup ((const char *) ch->buf->data, len);
+  g_byte_array_remove_range (ch->buf, 0, (guint) len + 1);
+  if (strlen (line) != len || !g_utf8_validate (line, (gssize) len, NULL))
+    {
+      g_free (line);
+      ch->broken = TRUE;
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "request line is not valid UTF-8");
+      return NULL;
+    }
+  if (fds_out != NULL)
+    g_array_append_vals (fds_out, ch->pending_fds->data, ch->pending_fds->len);
+  else
+    for (guint i = 0; i < ch->pending_fds->len; i++)
+      close (g_array_index (ch->pending_fds, int, i));
+  g_array_set_size (ch->pending_fds, 0);
+  return line;
+}
+
+char *
+pst_rpc_channel_read_line (PstRpcChannel *ch, GArray *fds_out, GError **error)
+{
+  guint8 chunk[65536];
+
+  if (ch->broken)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "connection is no longer usable");
+      return NULL;
+    }
+  for (;;)
+    {
+      GInputVector vec = { chunk, sizeof chunk };
+      GSocketControlMessage **messages = NULL;
+      int n_messages = 0, flags = 0;
+      gssize n;
+      char *line;
+      GError *local = NULL;
+
+      line = take_line (ch, fds_out, &local);
+      if (line != NULL || local != NULL)
+        {
+          if (local)
+            g_propagate_error (error, local);
+          return line;
+        }
+      if (ch->buf->len > PST_RPC_MAX_LINE)
+        {
+          ch->broken = TRUE;
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "request line longer than %d bytes",
+                       PST_RPC_MAX_LINE);
+          return NULL;
+        }
+      n = g_socket_receive_message (ch->socket, NULL, &vec, 1, &messages, &n_messages, &flags,
+                                    NULL, error);
+      for (int i = 0; i < n_messages; i++)
+        {
+          if (G_IS_UNIX_FD_MESSAGE (messages[i]))
+            {
+              int n_fds = 0;
+              int *fds = g_unix_fd_message_steal_fds (G_UNIX_FD_MESSAGE (messages[i]), &n_fds);
+              g_array_append_vals (ch->pending_fds, fds, (guint) n_fds);
+              g_free (fds);
+            }
+          g_object_unref (messages[i]);
+        }
+      g_free (messages);
+      if (n < 0)
+        {
+          ch->broken = TRUE;
+          return NULL;
+        }
+      if (flags & MSG_CTRUNC)
+        {
+          ch->broken = TRUE;
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "too many file descriptors passed");
+          return NULL;
+        }
+      if (n == 0)
+        {
+          if (ch->buf->len > 0)
+            {
+              ch->broken = TRUE;
+              g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                           "connection closed in the middle of a line");
+            }
+          return NULL;
+        }
+      g_byte_array_append (ch->buf, chunk, (guint) n);
+    }
+}
+
+gboolean
+pst_rpc_channel_write_line (PstRpcChannel *ch, const char *line, const int *fds, guint n_fds,
+                            GError **error)
+{
+  g_autofree char *data = g_strconcat (line, "\n", NULL);
+  gsize len = strlen (data), off = 0;
+
+  while (off < len)
+    {
+      GOutputVector vec = { data + off, len - off };
+      g_autoptr (GSocketControlMessage) msg = NULL;
+      GSocketControlMessage *msgs[1];
+      gssize n;
+
+      if (off == 0 && n_fds > 0)
+        {
+          msg = g_unix_fd_message_new ();
+          for (guint i = 0; i < n_fds; i++)
+            if (!g_unix_fd_message_append_fd (G_UNIX_FD_MESSAGE (msg), fds[i], error))
+              return FALSE;
+          msgs[0] = msg;
+        }
+      n = g_socket_send_message (ch->socket, NULL, &vec, 1, msg ? msgs : NULL, msg ? 1 : 0,
+                                 G_SOCKET_MSG_NONE, NULL, error);
+      if (n < 0)
+        return FALSE;
+      off += (gsize) n;
+    }
+  return TRUE;
+}
+
+char *
+pst_rpc_to_line (JsonNode *node)
+{
+  return json_to_string (node, FALSE);
+}
+
+JsonNode *
+pst_rpc_error_response (JsonNode *id, int code, const char *message, int exit_code)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "jsonrpc");
+  json_builder_add_string_value (b, "2.0");
+  json_builder_set_member_name (b, "id");
+  json_builder_add_value (b, id ? json_node_copy (id) : json_node_new (JSON_NODE_NULL));
+  json_builder_set_member_name (b, "error");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "code");
+  json_builder_add_int_value (b, code);
+  json_builder_set_member_name (b, "message");
+  json_builder_add_string_value (b, message);
+  json_builder_set_member_name (b, "data");
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "exit");
+  json_builder_add_int_value (b, exit_code);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+void
+pst_rpc_error_to_gerror (JsonObject *e, GError **error)
+{
+  const char *message = "the agent reported an error";
+  int exit_code = PST_ERROR_FAILED;
+  JsonNode *m = json_object_get_member (e, "message");
+  JsonNode *d = json_object_get_member (e, "data");
+  JsonNode *c = json_object_get_member (e, "code");
+
+  if (m && JSON_NODE_HOLDS_VALUE (m) && json_node_get_value_type (m) == G_TYPE_STRING)
+    message = json_node_get_string (m);
+  if (d && JSON_NODE_HOLDS_OBJECT (d) && json_object_has_member (json_node_get_object (d), "exit"))
+    exit_code = (int) json_object_get_int_member (json_node_get_object (d), "exit");
+  else if (c && JSON_NODE_HOLDS_VALUE (c) && json_node_get_int (c) == PST_RPC_INVALID_PARAMS)
+    exit_code = PST_ERROR_USAGE;
+  if (exit_code < PST_ERROR_FAILED || exit_code > PST_ERROR_INFECTED)
+    exit_code = PST_ERROR_FAILED;
+  g_set_error_literal (error, PST_ERROR, exit_code, message);
+}
+
+static JsonNode *
+get_member (JsonObject *params, const char *name)
+{
+  JsonNode *n = params ? json_object_get_member (params, name) : NULL;
+  return (n && JSON_NODE_HOLDS_NULL (n)) ? NULL : n;
+}
+
+gboolean
+pst_rpc_get_string (JsonObject *params, const char *name, gboolean required,
+                    const char **value_out, GError **error)
+{
+  JsonNode *n = get_member (params, name);
+
+  if (n == NULL)
+    {
+      if (required)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' is missing", name);
+          return FALSE;
+        }
+      *value_out = NULL;
+      return TRUE;
+    }
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' must be a string", name);
+      return FALSE;
+    }
+  *value_out = json_node_get_string (n);
+  return TRUE;
+}
+
+gboolean
+pst_rpc_get_int (JsonObject *params, const char *name, gboolean required, gint64 fallback,
+                 gint64 *value_out, GError **error)
+{
+  JsonNode *n = get_member (params, name);
+
+  if (n == NULL)
+    {
+      if (required)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' is missing", name);
+          return FALSE;
+        }
+      *value_out = fallback;
+      return TRUE;
+    }
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' must be an integer", name);
+      return FALSE;
+    }
+  *value_out = json_node_get_int (n);
+  return TRUE;
+}
+
+gboolean
+pst_rpc_get_bool (JsonObject *params, const char *name, gboolean fallback, gboolean *value_out,
+                  GError **error)
+{
+  JsonNode *n = get_member (params, name);
+
+  if (n == NULL)
+    {
+      *value_out = fallback;
+      return TRUE;
+    }
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' must be true or false", name);
+      return FALSE;
+    }
+  *value_out = json_node_get_boolean (n);
+  return TRUE;
+}

@@ -1,0 +1,169 @@
+#include "store/schema.h"
+
+#include "util/error.h"
+
+#include <glib/gi18n-lib.h>
+
+/* Step i takes the database from version i to i + 1.  Never edit a step
+ * that has shipped: append a new one. */
+static const char *const steps[] = {
+  /* 0 → 1: messages, seen UIDLs, outbox. */
+  "CREATE TABLE messages ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  account TEXT NOT NULL,"
+  "  uidl TEXT NOT NULL,"
+  "  received_at INTEGER NOT NULL,"
+  "  size INTEGER NOT NULL DEFAULT 0,"
+  "  from_addr TEXT,"
+  "  subject TEXT,"
+  "  date TEXT,"
+  "  crypto_json TEXT,"
+  "  scan_verdict TEXT,"
+  "  flags INTEGER NOT NULL DEFAULT 0"
+  ");"
+  /* Lists go newest first by id, which is commit order (writers are
+   * serialized) and, unlike received_at, immune to clock jumps. */
+  "CREATE INDEX messages_by_account ON messages (account, id DESC);"
+  /* A rowid table, so that chunks can be read with sqlite3_blob_open(). */
+  "CREATE TABLE message_chunks ("
+  "  id INTEGER PRIMARY KEY,"
+  "  message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,"
+  "  seq INTEGER NOT NULL,"
+  "  data BLOB NOT NULL,"
+  "  UNIQUE (message_id, seq)"
+  ");"
+  /* Outlives the message: a deleted message must not be fetched again. */
+  "CREATE TABLE seen ("
+  "  account TEXT NOT NULL,"
+  "  uidl TEXT NOT NULL,"
+  "  seen_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (account, uidl)"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE outbox ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  account TEXT NOT NULL,"
+  "  reverse_path TEXT NOT NULL,"
+  "  state TEXT NOT NULL DEFAULT 'queued',"
+  "  attempts INTEGER NOT NULL DEFAULT 0,"
+  "  next_try INTEGER NOT NULL DEFAULT 0,"
+  "  last_reply TEXT,"
+  "  in_doubt INTEGER NOT NULL DEFAULT 0,"
+  "  size INTEGER NOT NULL DEFAULT 0,"
+  "  created_at INTEGER NOT NULL,"
+  "  updated_at INTEGER NOT NULL"
+  ");"
+  "CREATE INDEX outbox_by_state ON outbox (state, next_try);"
+  "CREATE INDEX outbox_by_account ON outbox (account, id);"
+  "CREATE TABLE outbox_recipients ("
+  "  outbox_id INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,"
+  "  pos INTEGER NOT NULL,"
+  "  address TEXT NOT NULL,"
+  "  PRIMARY KEY (outbox_id, pos)"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE outbox_chunks ("
+  "  id INTEGER PRIMARY KEY,"
+  "  outbox_id INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,"
+  "  seq INTEGER NOT NULL,"
+  "  data BLOB NOT NULL,"
+  "  UNIQUE (outbox_id, seq)"
+  ");",
+};
+
+int
+pst_store_schema_latest (void)
+{
+  return (int) G_N_ELEMENTS (steps);
+}
+
+static gboolean
+exec (sqlite3 *db, const char *sql, const char *path, int to_version, GError **error)
+{
+  char *msg = NULL;
+
+  if (sqlite3_exec (db, sql, NULL, NULL, &msg) == SQLITE_OK)
+    return TRUE;
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+               _("cannot migrate store %s to schema version %d: %s"), path, to_version,
+               msg != NULL ? msg : sqlite3_errmsg (db));
+  sqlite3_free (msg);
+  return FALSE;
+}
+
+static void
+rollback (sqlite3 *db)
+{
+  if (!sqlite3_get_autocommit (db))
+    sqlite3_exec (db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+static gboolean
+read_version (sqlite3 *db, const char *path, int *version_out, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+  int rc;
+
+  rc = sqlite3_prepare_v2 (db, "PRAGMA user_version", -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   _("cannot read the schema version of store %s: %s"), path,
+                   sqlite3_errmsg (db));
+      sqlite3_finalize (stmt);
+      return FALSE;
+    }
+  *version_out = sqlite3_column_int (stmt, 0);
+  sqlite3_finalize (stmt);
+  return TRUE;
+}
+
+gboolean
+pst_store_schema_migrate (sqlite3 *db, const char *path, guint *applied_out, GError **error)
+{
+  int latest = pst_store_schema_latest ();
+  guint applied = 0;
+
+  for (;;)
+    {
+      g_autofree char *set_version = NULL;
+      int version;
+
+      /* The version is read inside the write transaction, so two processes
+       * opening an old database at once cannot both run the same step. */
+      if (!exec (db, "BEGIN IMMEDIATE", path, latest, error))
+        return FALSE;
+      if (!read_version (db, path, &version, error))
+        {
+          rollback (db);
+          return FALSE;
+        }
+      if (version > latest || version < 0)
+        {
+          rollback (db);
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       _("store %s has schema version %d, but this Postern knows only "
+                         "versions up to %d; use a newer Postern"),
+                       path, version, latest);
+          return FALSE;
+        }
+      if (version == latest)
+        {
+          rollback (db);
+          break;
+        }
+      set_version = g_strdup_printf ("PRAGMA user_version = %d", version + 1);
+      if (!exec (db, steps[version], path, version + 1, error)
+          || !exec (db, set_version, path, version + 1, error)
+          || !exec (db, "COMMIT", path, version + 1, error))
+        {
+          rollback (db);
+          return FALSE;
+        }
+      applied++;
+    }
+
+  if (applied_out != NULL)
+    *applied_out = applied;
+  return TRUE;
+}

@@ -1,0 +1,1263 @@
+#include "store/store.h"
+
+#include "store/schema.h"
+#include "util/error.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
+#include <sqlite3.h>
+
+#define CHUNK_SIZE (256 * 1024)
+#define BUSY_TIMEOUT_MS 10000
+
+struct _PstStore {
+  gatomicrefcount ref;
+  sqlite3 *db;
+  char *path;
+  /* Held by every call, and by a writer from begin to commit or free. */
+  GRecMutex lock;
+  /* The open writer; only the thread holding the lock can see it set. */
+  PstStoreWriter *writer;
+};
+
+/* The two kinds of stored bytes differ only in their table names. */
+typedef struct {
+  const char *owner;        /* messages | outbox */
+  const char *chunks;       /* its chunk table */
+  const char *insert_chunk;
+  const char *find_chunk;
+  const char *finish;       /* sets size and time at commit */
+  const char *exists;
+  const char *missing_fmt;  /* "no … with id %" */
+} ByteTable;
+
+static const ByteTable message_table = {
+  "messages", "message_chunks",
+  "INSERT INTO message_chunks (message_id, seq, data) VALUES (?1, ?2, ?3)",
+  "SELECT id, length(data) FROM message_chunks WHERE message_id = ?1 AND seq = ?2",
+  "UPDATE messages SET size = ?2, received_at = ?3 WHERE id = ?1",
+  "SELECT 1 FROM messages WHERE id = ?1",
+  N_("no message with id %" G_GINT64_FORMAT),
+};
+
+static const ByteTable outbox_table = {
+  "outbox", "outbox_chunks",
+  "INSERT INTO outbox_chunks (outbox_id, seq, data) VALUES (?1, ?2, ?3)",
+  "SELECT id, length(data) FROM outbox_chunks WHERE outbox_id = ?1 AND seq = ?2",
+  "UPDATE outbox SET size = ?2, created_at = ?3, updated_at = ?3 WHERE id = ?1",
+  "SELECT 1 FROM outbox WHERE id = ?1",
+  N_("no outbox entry with id %" G_GINT64_FORMAT),
+};
+
+static const char *const state_names[] = {
+  [PST_OUTBOX_QUEUED] = "queued",
+  [PST_OUTBOX_SENDING] = "sending",
+  [PST_OUTBOX_SENT] = "sent",
+  [PST_OUTBOX_FAILED] = "failed",
+  [PST_OUTBOX_CANCELLED] = "cancelled",
+};
+
+static const char *const scan_verdicts[] = { "clean", "infected", "error", "skipped" };
+
+/* ---- helpers ---- */
+
+static gint64
+now_seconds (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+static PstStore *
+store_ref (PstStore *store)
+{
+  g_atomic_ref_count_inc (&store->ref);
+  return store;
+}
+
+static void
+store_unref (PstStore *store)
+{
+  if (!g_atomic_ref_count_dec (&store->ref))
+    return;
+  if (store->db != NULL && sqlite3_close (store->db) != SQLITE_OK)
+    g_warning ("cannot close store %s: %s", store->path, sqlite3_errmsg (store->db));
+  g_rec_mutex_clear (&store->lock);
+  g_free (store->path);
+  g_free (store);
+}
+
+/* Sets @error to "WHAT: sqlite's message"; call with the lock held so that
+ * the message is this thread's. */
+static void G_GNUC_PRINTF (3, 4)
+set_db_error (PstStore *store, GError **error, const char *format, ...)
+{
+  g_autofree char *what = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  what = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: %s", what, sqlite3_errmsg (store->db));
+}
+
+static sqlite3_stmt *
+prepare (PstStore *store, const char *sql, GError **error)
+{
+  sqlite3_stmt *stmt = NULL;
+
+  if (sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
+    {
+      set_db_error (store, error, _("store %s"), store->path);
+      return NULL;
+    }
+  return stmt;
+}
+
+typedef sqlite3_stmt Stmt;
+static void
+stmt_finalize (Stmt *stmt)
+{
+  sqlite3_finalize (stmt);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Stmt, stmt_finalize)
+
+static void
+bind_text_or_null (sqlite3_stmt *stmt, int i, const char *text)
+{
+  if (text != NULL)
+    sqlite3_bind_text (stmt, i, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, i);
+}
+
+static char *
+column_strdup (sqlite3_stmt *stmt, int i)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, i));
+}
+
+static gboolean
+exec (PstStore *store, const char *sql, GError **error)
+{
+  if (sqlite3_exec (store->db, sql, NULL, NULL, NULL) == SQLITE_OK)
+    return TRUE;
+  set_db_error (store, error, _("store %s"), store->path);
+  return FALSE;
+}
+
+static void
+rollback (PstStore *store)
+{
+  /* SQLite rolls back by itself after some errors (SQLITE_FULL among them). */
+  if (!sqlite3_get_autocommit (store->db))
+    sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* For the calls that change rows: on the writer's thread they would join its
+ * transaction and be lost with it. */
+static gboolean
+check_no_writer (PstStore *store, GError **error)
+{
+  if (store->writer == NULL)
+    return TRUE;
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+               _("store %s: this thread has a writer open; commit or free it first"),
+               store->path);
+  return FALSE;
+}
+
+static gboolean
+make_private (const char *path, gboolean create, GError **error)
+{
+  struct stat st;
+  int fd;
+
+  fd = open (path, O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      if (!create && saved == ENOENT)
+        return TRUE;
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("cannot open store %s: %s"), path,
+                   g_strerror (saved));
+      return FALSE;
+    }
+  if (fstat (fd, &st) == 0 && (st.st_mode & 077) != 0 && fchmod (fd, 0600) != 0)
+    {
+      int saved = errno;
+
+      close (fd);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("cannot make store %s private: %s"),
+                   path, g_strerror (saved));
+      return FALSE;
+    }
+  close (fd);
+  return TRUE;
+}
+
+/* ---- open and close ---- */
+
+PstStore *
+pst_store_open (const char *path, GError **error)
+{
+  g_autoptr (PstStore) store = NULL;
+  g_autofree char *wal = NULL;
+  g_autofree char *shm = NULL;
+  sqlite3_stmt *stmt = NULL;
+  gboolean wal_on;
+  int rc;
+
+  g_return_val_if_fail (path != NULL, NULL);
+
+  /* SQLite gives the -wal and -shm files the main file's mode, so creating
+   * that one 0600 ourselves covers all three without touching the
+   * process-wide umask; the others are tightened in case an older run left
+   * them wider. */
+  wal = g_strconcat (path, "-wal", NULL);
+  shm = g_strconcat (path, "-shm", NULL);
+  if (!make_private (path, TRUE, error) || !make_private (wal, FALSE, error)
+      || !make_private (shm, FALSE, error))
+    return NULL;
+
+  store = g_new0 (PstStore, 1);
+  g_atomic_ref_count_init (&store->ref);
+  g_rec_mutex_init (&store->lock);
+  store->path = g_strdup (path);
+
+  rc = sqlite3_open_v2 (path, &store->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+  if (rc != SQLITE_OK)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("cannot open store %s: %s"), path,
+                   store->db != NULL ? sqlite3_errmsg (store->db) : sqlite3_errstr (rc));
+      return NULL;
+    }
+  sqlite3_busy_timeout (store->db, BUSY_TIMEOUT_MS);
+
+  rc = sqlite3_prepare_v2 (store->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_step (stmt);
+  wal_on = rc == SQLITE_ROW
+           && g_ascii_strcasecmp ((const char *) sqlite3_column_text (stmt, 0), "wal") == 0;
+  sqlite3_finalize (stmt);
+  if (!wal_on)
+    {
+      if (rc == SQLITE_ROW)
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                     _("cannot open store %s: the file system does not allow WAL mode"), path);
+      else
+        set_db_error (store, error, _("cannot open store %s"), path);
+      return NULL;
+    }
+  if (sqlite3_exec (store->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", NULL,
+                    NULL, NULL) != SQLITE_OK)
+    {
+      set_db_error (store, error, _("cannot open store %s"), path);
+      return NULL;
+    }
+  if (!pst_store_schema_migrate (store->db, path, NULL, error))
+    return NULL;
+
+  return g_steal_pointer (&store);
+}
+
+void
+pst_store_free (PstStore *store)
+{
+  if (store != NULL)
+    store_unref (store);
+}
+
+gboolean
+pst_store_set_size_limit (PstStore *store, gint64 max_bytes, GError **error)
+{
+  g_autofree char *sql = NULL;
+  gint64 pages;
+  int page_size = 4096;
+  gboolean ok;
+
+  g_return_val_if_fail (store != NULL && max_bytes >= 0, FALSE);
+
+  g_rec_mutex_lock (&store->lock);
+  {
+    g_autoptr (Stmt) stmt = prepare (store, "PRAGMA page_size", error);
+
+    if (stmt == NULL)
+      {
+        g_rec_mutex_unlock (&store->lock);
+        return FALSE;
+      }
+    if (sqlite3_step (stmt) == SQLITE_ROW)
+      page_size = sqlite3_column_int (stmt, 0);
+  }
+  /* SQLite's own default maximum is 2^32 - 2 pages. */
+  pages = max_bytes == 0 ? G_GINT64_CONSTANT (4294967294) : MAX (max_bytes / page_size, 1);
+  sql = g_strdup_printf ("PRAGMA max_page_count = %" G_GINT64_FORMAT, pages);
+  ok = exec (store, sql, error);
+  g_rec_mutex_unlock (&store->lock);
+  return ok;
+}
+
+/* ---- seen UIDLs ---- */
+
+gboolean
+pst_store_uidl_seen (PstStore *store, const char *account, const char *uidl,
+                     gboolean *seen_out, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  gboolean ok = FALSE;
+  int rc;
+
+  g_return_val_if_fail (store != NULL && account != NULL && uidl != NULL, FALSE);
+
+  g_rec_mutex_lock (&store->lock);
+  stmt = prepare (store, "SELECT 1 FROM seen WHERE account = ?1 AND uidl = ?2", error);
+  if (stmt == NULL)
+    goto out;
+  sqlite3_bind_text (stmt, 1, account, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, uidl, -1, SQLITE_STATIC);
+  rc = sqlite3_step (stmt);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    {
+      set_db_error (store, error, _("cannot look up UIDL %s of %s in store %s"), uidl, account,
+                    store->path);
+      goto out;
+    }
+  if (seen_out != NULL)
+    *seen_out = rc == SQLITE_ROW;
+  ok = TRUE;
+out:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_rec_mutex_unlock (&store->lock);
+  return ok;
+}
+
+/* ---- writers ---- */
+
+typedef enum {
+  WRITER_OPEN,      /* holds the lock and the transaction */
+  WRITER_DONE,      /* committed or rolled back; only free() is valid */
+} WriterState;
+
+struct _PstStoreWriter {
+  PstStore *store;
+  const ByteTable *table;
+  WriterState state;
+  GThread *thread;
+  gint64 id;
+  gint64 seq;
+  gint64 size;
+  guint8 *buf;      /* CHUNK_SIZE bytes once needed */
+  gsize buf_len;
+};
+
+/* Takes the lock and opens the transaction. */
+static PstStoreWriter *
+writer_start (PstStore *store, const ByteTable *table, GError **error)
+{
+  PstStoreWriter *writer;
+
+  g_rec_mutex_lock (&store->lock);
+  if (store->writer != NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   _("store %s: a writer is already open in this thread; "
+                     "commit or free it before beginning another"),
+                   store->path);
+      g_rec_mutex_unlock (&store->lock);
+      return NULL;
+    }
+  if (!exec (store, "BEGIN IMMEDIATE", error))
+    {
+      g_rec_mutex_unlock (&store->lock);
+      return NULL;
+    }
+  writer = g_new0 (PstStoreWriter, 1);
+  writer->store = store_ref (store);
+  writer->table = table;
+  writer->state = WRITER_OPEN;
+  writer->thread = g_thread_self ();
+  store->writer = writer;
+  return writer;
+}
+
+/* Rolls back (if still open) and releases the lock. */
+static void
+writer_finish (PstStoreWriter *writer, gboolean commit_done)
+{
+  PstStore *store = writer->store;
+
+  if (writer->state != WRITER_OPEN)
+    return;
+  if (!commit_done)
+    rollback (store);
+  writer->state = WRITER_DONE;
+  store->writer = NULL;
+  g_rec_mutex_unlock (&store->lock);
+}
+
+static gboolean
+writer_usable (PstStoreWriter *writer, GError **error)
+{
+  if (writer->state == WRITER_OPEN)
+    {
+      g_return_val_if_fail (writer->thread == g_thread_self (), FALSE);
+      return TRUE;
+    }
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+               _("store %s: this writer was already committed or rolled back"),
+               writer->store->path);
+  return FALSE;
+}
+
+static gboolean
+writer_insert_chunk (PstStoreWriter *writer, const guint8 *data, gsize len, GError **error)
+{
+  PstStore *store = writer->store;
+  g_autoptr (Stmt) stmt = prepare (store, writer->table->insert_chunk, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, writer->id);
+  sqlite3_bind_int64 (stmt, 2, writer->seq);
+  sqlite3_bind_blob (stmt, 3, data, (int) len, SQLITE_STATIC);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      set_db_error (store, error, _("cannot store bytes in %s of store %s"), writer->table->owner,
+                    store->path);
+      return FALSE;
+    }
+  writer->seq++;
+  return TRUE;
+}
+
+static gboolean
+insert_returning_id (PstStore *store, sqlite3_stmt *stmt, gint64 *id_out, GError **error,
+                     const char *what)
+{
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      set_db_error (store, error, "%s", what);
+      return FALSE;
+    }
+  if (id_out != NULL)
+    *id_out = sqlite3_last_insert_rowid (store->db);
+  return TRUE;
+}
+
+PstStoreWriter *
+pst_store_message_begin (PstStore *store, const char *account, const char *uidl,
+                         GError **error)
+{
+  g_autoptr (PstStoreWriter) writer = NULL;
+  g_autoptr (Stmt) stmt = NULL;
+  g_autofree char *what = NULL;
+  gint64 now = now_seconds ();
+  int rc;
+
+  g_return_val_if_fail (store != NULL && account != NULL && uidl != NULL, NULL);
+
+  writer = writer_start (store, &message_table, error);
+  if (writer == NULL)
+    return NULL;
+
+  stmt = prepare (store, "INSERT INTO seen (account, uidl, seen_at) VALUES (?1, ?2, ?3)", error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, account, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, uidl, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, now);
+  rc = sqlite3_step (stmt);
+  if ((rc & 0xff) == SQLITE_CONSTRAINT)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   _("store %s already has UIDL %s of account %s"), store->path, uidl, account);
+      return NULL;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (store, error, _("cannot mark UIDL %s of %s seen in store %s"), uidl,
+                    account, store->path);
+      return NULL;
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+
+  stmt = prepare (store,
+                  "INSERT INTO messages (account, uidl, received_at) VALUES (?1, ?2, ?3)", error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, account, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, uidl, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, now);
+  what = g_strdup_printf (_("cannot add a message to store %s"), store->path);
+  if (!insert_returning_id (store, stmt, &writer->id, error, what))
+    return NULL;
+
+  return g_steal_pointer (&writer);
+}
+
+PstStoreWriter *
+pst_store_outbox_begin (PstStore *store, const char *account, const char *reverse_path,
+                        const char *const *recipients, GError **error)
+{
+  g_autoptr (PstStoreWriter) writer = NULL;
+  g_autoptr (Stmt) stmt = NULL;
+  g_autofree char *what = NULL;
+  gint64 now = now_seconds ();
+
+  g_return_val_if_fail (store != NULL && account != NULL && reverse_path != NULL, NULL);
+
+  if (recipients == NULL || recipients[0] == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   _("cannot queue a message without recipients"));
+      return NULL;
+    }
+  for (gsize i = 0; recipients[i] != NULL; i++)
+    if (recipients[i][0] == '\0')
+      {
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                     _("cannot queue a message for an empty recipient address"));
+        return NULL;
+      }
+
+  writer = writer_start (store, &outbox_table, error);
+  if (writer == NULL)
+    return NULL;
+
+  what = g_strdup_printf (_("cannot add to the outbox of store %s"), store->path);
+  stmt = prepare (store,
+                  "INSERT INTO outbox (account, reverse_path, created_at, updated_at)"
+                  " VALUES (?1, ?2, ?3, ?3)", error);
+  if (stmt == NULL)
+    return NULL;
+  sqlite3_bind_text (stmt, 1, account, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, reverse_path, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, now);
+  if (!insert_returning_id (store, stmt, &writer->id, error, what))
+    return NULL;
+  g_clear_pointer (&stmt, sqlite3_finalize);
+
+  stmt = prepare (store,
+                  "INSERT INTO outbox_recipients (outbox_id, pos, address) VALUES (?1, ?2, ?3)",
+                  error);
+  if (stmt == NULL)
+    return NULL;
+  for (gsize i = 0; recipients[i] != NULL; i++)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_bind_int64 (stmt, 1, writer->id);
+      sqlite3_bind_int64 (stmt, 2, (gint64) i);
+      sqlite3_bind_text (stmt, 3, recipients[i], -1, SQLITE_STATIC);
+      if (!insert_returning_id (store, stmt, NULL, error, what))
+        return NULL;
+    }
+
+  return g_steal_pointer (&writer);
+}
+
+gboolean
+pst_store_writer_write (PstStoreWriter *writer, const guint8 *data, gsize len, GError **error)
+{
+  g_return_val_if_fail (writer != NULL && (data != NULL || len == 0), FALSE);
+
+  if (!writer_usable (writer, error))
+    return FALSE;
+
+  while (len > 0)
+    {
+      gsize n;
+
+      /* Whole chunks straight from the caller's buffer. */
+      if (writer->buf_len == 0 && len >= CHUNK_SIZE)
+        {
+          if (!writer_insert_chunk (writer, data, CHUNK_SIZE, error))
+            goto fail;
+          data += CHUNK_SIZE;
+          len -= CHUNK_SIZE;
+          writer->size += CHUNK_SIZE;
+          continue;
+        }
+      if (writer->buf == NULL)
+        writer->buf = g_malloc (CHUNK_SIZE);
+      n = MIN (len, CHUNK_SIZE - writer->buf_len);
+      memcpy (writer->buf + writer->buf_len, data, n);
+      writer->buf_len += n;
+      writer->size += n;
+      data += n;
+      len -= n;
+      if (writer->buf_len == CHUNK_SIZE)
+        {
+          if (!writer_insert_chunk (writer, writer->buf, CHUNK_SIZE, error))
+            goto fail;
+          writer->buf_len = 0;
+        }
+    }
+  return TRUE;
+
+fail:
+  writer_finish (writer, FALSE);
+  return FALSE;
+}
+
+gboolean
+pst_store_writer_commit (PstStoreWriter *writer, gint64 *id_out, GError **error)
+{
+  PstStore *store;
+  g_autoptr (Stmt) stmt = NULL;
+
+  g_return_val_if_fail (writer != NULL, FALSE);
+
+  if (!writer_usable (writer, error))
+    return FALSE;
+  store = writer->store;
+
+  if (writer->buf_len > 0)
+    {
+      if (!writer_insert_chunk (writer, writer->buf, writer->buf_len, error))
+        goto fail;
+      writer->buf_len = 0;
+    }
+  stmt = prepare (store, writer->table->finish, error);
+  if (stmt == NULL)
+    goto fail;
+  sqlite3_bind_int64 (stmt, 1, writer->id);
+  sqlite3_bind_int64 (stmt, 2, writer->size);
+  sqlite3_bind_int64 (stmt, 3, now_seconds ());
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      set_db_error (store, error, _("cannot finish %s entry %" G_GINT64_FORMAT " in store %s"),
+                    writer->table->owner, writer->id, store->path);
+      goto fail;
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  if (sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    {
+      set_db_error (store, error, _("cannot commit to store %s"), store->path);
+      goto fail;
+    }
+  writer_finish (writer, TRUE);
+  if (id_out != NULL)
+    *id_out = writer->id;
+  return TRUE;
+
+fail:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  writer_finish (writer, FALSE);
+  return FALSE;
+}
+
+void
+pst_store_writer_free (PstStoreWriter *writer)
+{
+  if (writer == NULL)
+    return;
+  g_return_if_fail (writer->state != WRITER_OPEN || writer->thread == g_thread_self ());
+  writer_finish (writer, FALSE);
+  if (writer->buf != NULL)
+    {
+      /* Incoming mail may be plaintext. */
+      explicit_bzero (writer->buf, CHUNK_SIZE);
+      g_free (writer->buf);
+    }
+  store_unref (writer->store);
+  g_free (writer);
+}
+
+/* ---- streams ---- */
+
+#define PST_TYPE_STORE_STREAM (pst_store_stream_get_type ())
+G_DECLARE_FINAL_TYPE (PstStoreStream, pst_store_stream, PST, STORE_STREAM, GInputStream)
+
+struct _PstStoreStream {
+  GInputStream parent_instance;
+  PstStore *store;
+  const ByteTable *table;
+  gint64 id;
+  gint64 next_seq;
+  gint64 chunk_rowid;
+  gsize chunk_len;
+  gsize chunk_off;
+  gboolean eof;
+};
+
+G_DEFINE_FINAL_TYPE (PstStoreStream, pst_store_stream, G_TYPE_INPUT_STREAM)
+
+/* Moves to the next chunk; FALSE with no error at the end. */
+static gboolean
+stream_next_chunk (PstStoreStream *self, GError **error)
+{
+  PstStore *store = self->store;
+  g_autoptr (Stmt) stmt = prepare (store, self->table->find_chunk, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, self->id);
+  sqlite3_bind_int64 (stmt, 2, self->next_seq);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE)
+    {
+      self->eof = TRUE;
+      return FALSE;
+    }
+  if (rc != SQLITE_ROW)
+    {
+      set_db_error (store, error,
+                    _("cannot read %s entry %" G_GINT64_FORMAT " from store %s"),
+                    self->table->owner, self->id, store->path);
+      return FALSE;
+    }
+  self->chunk_rowid = sqlite3_column_int64 (stmt, 0);
+  self->chunk_len = (gsize) sqlite3_column_int64 (stmt, 1);
+  self->chunk_off = 0;
+  self->next_seq++;
+  return TRUE;
+}
+
+static gssize
+pst_store_stream_read (GInputStream *stream, void *buffer, gsize count,
+                       GCancellable *cancellable, GError **error)
+{
+  PstStoreStream *self = PST_STORE_STREAM (stream);
+  PstStore *store = self->store;
+  sqlite3_blob *blob = NULL;
+  gssize result = -1;
+  gsize n;
+  int rc;
+
+  if (g_cancellable_set_error_if_cancelled (cancellable, error))
+    return -1;
+  if (count == 0 || self->eof)
+    return 0;
+
+  g_rec_mutex_lock (&store->lock);
+  /* Empty chunks are never written, but skipping them costs nothing. */
+  while (self->chunk_off == self->chunk_len)
+    if (!stream_next_chunk (self, error))
+      {
+        result = self->eof ? 0 : -1;
+        goto out;
+      }
+  n = MIN (count, self->chunk_len - self->chunk_off);
+  rc = sqlite3_blob_open (store->db, "main", self->table->chunks, "data", self->chunk_rowid, 0,
+                          &blob);
+  if (rc == SQLITE_OK)
+    rc = sqlite3_blob_read (blob, buffer, (int) n, (int) self->chunk_off);
+  if (rc != SQLITE_OK)
+    {
+      set_db_error (store, error, _("cannot read %s entry %" G_GINT64_FORMAT " from store %s"),
+                    self->table->owner, self->id, store->path);
+      goto out;
+    }
+  self->chunk_off += n;
+  result = (gssize) n;
+out:
+  if (blob != NULL)
+    sqlite3_blob_close (blob);
+  g_rec_mutex_unlock (&store->lock);
+  return result;
+}
+
+static void
+pst_store_stream_finalize (GObject *object)
+{
+  PstStoreStream *self = PST_STORE_STREAM (object);
+
+  g_clear_pointer (&self->store, store_unref);
+  G_OBJECT_CLASS (pst_store_stream_parent_class)->finalize (object);
+}
+
+static void
+pst_store_stream_class_init (PstStoreStreamClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pst_store_stream_finalize;
+  G_INPUT_STREAM_CLASS (klass)->read_fn = pst_store_stream_read;
+}
+
+static void
+pst_store_stream_init (PstStoreStream *self)
+{
+}
+
+/* Under the lock: FALSE with "no … with id N" when the row is missing. */
+static gboolean
+check_exists (PstStore *store, const ByteTable *table, gint64 id, GError **error)
+{
+  g_autoptr (Stmt) stmt = prepare (store, table->exists, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    return TRUE;
+  if (rc == SQLITE_DONE)
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(table->missing_fmt), id);
+  else
+    set_db_error (store, error, _("cannot look up %s entry %" G_GINT64_FORMAT " in store %s"),
+                  table->owner, id, store->path);
+  return FALSE;
+}
+
+static GInputStream *
+open_stream (PstStore *store, const ByteTable *table, gint64 id, GError **error)
+{
+  PstStoreStream *self;
+  gboolean ok;
+
+  g_rec_mutex_lock (&store->lock);
+  ok = check_exists (store, table, id, error);
+  g_rec_mutex_unlock (&store->lock);
+  if (!ok)
+    return NULL;
+
+  self = g_object_new (PST_TYPE_STORE_STREAM, NULL);
+  self->store = store_ref (store);
+  self->table = table;
+  self->id = id;
+  return G_INPUT_STREAM (self);
+}
+
+GInputStream *
+pst_store_message_open (PstStore *store, gint64 id, GError **error)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  return open_stream (store, &message_table, id, error);
+}
+
+GInputStream *
+pst_store_outbox_open (PstStore *store, gint64 id, GError **error)
+{
+  g_return_val_if_fail (store != NULL, NULL);
+  return open_stream (store, &outbox_table, id, error);
+}
+
+/* ---- message info ---- */
+
+void
+pst_message_info_free (PstMessageInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->account);
+  g_free (info->uidl);
+  g_free (info->from);
+  g_free (info->subject);
+  g_free (info->date);
+  g_free (info->crypto_json);
+  g_free (info->scan_verdict);
+  g_free (info);
+}
+
+#define MESSAGE_COLUMNS \
+  "id, account, uidl, received_at, size, from_addr, subject, date, crypto_json, scan_verdict"
+
+static PstMessageInfo *
+message_info_from_row (sqlite3_stmt *stmt)
+{
+  PstMessageInfo *info = g_new0 (PstMessageInfo, 1);
+
+  info->id = sqlite3_column_int64 (stmt, 0);
+  info->account = column_strdup (stmt, 1);
+  info->uidl = column_strdup (stmt, 2);
+  info->received_at = sqlite3_column_int64 (stmt, 3);
+  info->size = sqlite3_column_int64 (stmt, 4);
+  info->from = column_strdup (stmt, 5);
+  info->subject = column_strdup (stmt, 6);
+  info->date = column_strdup (stmt, 7);
+  info->crypto_json = column_strdup (stmt, 8);
+  info->scan_verdict = column_strdup (stmt, 9);
+  return info;
+}
+
+gboolean
+pst_store_message_set_info (PstStore *store, gint64 id, const char *from, const char *subject,
+                            const char *date, const char *crypto_json,
+                            const char *scan_verdict, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (store != NULL, FALSE);
+
+  if (scan_verdict != NULL
+      && !g_strv_contains ((const char *const *) scan_verdicts, scan_verdict))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   _("unknown scan verdict \"%s\" for message %" G_GINT64_FORMAT), scan_verdict,
+                   id);
+      return FALSE;
+    }
+
+  g_rec_mutex_lock (&store->lock);
+  if (!check_no_writer (store, error))
+    goto out;
+  stmt = prepare (store,
+                  "UPDATE messages SET from_addr = coalesce(?2, from_addr),"
+                  " subject = coalesce(?3, subject), date = coalesce(?4, date),"
+                  " crypto_json = coalesce(?5, crypto_json),"
+                  " scan_verdict = coalesce(?6, scan_verdict) WHERE id = ?1",
+                  error);
+  if (stmt == NULL)
+    goto out;
+  sqlite3_bind_int64 (stmt, 1, id);
+  bind_text_or_null (stmt, 2, from);
+  bind_text_or_null (stmt, 3, subject);
+  bind_text_or_null (stmt, 4, date);
+  bind_text_or_null (stmt, 5, crypto_json);
+  bind_text_or_null (stmt, 6, scan_verdict);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      set_db_error (store, error, _("cannot update message %" G_GINT64_FORMAT " in store %s"),
+                    id, store->path);
+      goto out;
+    }
+  if (sqlite3_changes (store->db) == 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), id);
+      goto out;
+    }
+  ok = TRUE;
+out:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_rec_mutex_unlock (&store->lock);
+  return ok;
+}
+
+PstMessageInfo *
+pst_store_message_get_info (PstStore *store, gint64 id, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  PstMessageInfo *info = NULL;
+  int rc;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  g_rec_mutex_lock (&store->lock);
+  stmt = prepare (store, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE id = ?1", error);
+  if (stmt == NULL)
+    goto out;
+  sqlite3_bind_int64 (stmt, 1, id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    info = message_info_from_row (stmt);
+  else if (rc == SQLITE_DONE)
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), id);
+  else
+    set_db_error (store, error, _("cannot read message %" G_GINT64_FORMAT " from store %s"), id,
+                  store->path);
+out:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_rec_mutex_unlock (&store->lock);
+  return info;
+}
+
+GPtrArray *
+pst_store_message_list (PstStore *store, const char *account, guint limit, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  g_autoptr (GPtrArray) list = NULL;
+  int rc;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  g_rec_mutex_lock (&store->lock);
+  stmt = prepare (store,
+                  account != NULL
+                    ? "SELECT " MESSAGE_COLUMNS " FROM messages WHERE account = ?2"
+                      " ORDER BY id DESC LIMIT ?1"
+                    : "SELECT " MESSAGE_COLUMNS " FROM messages ORDER BY id DESC LIMIT ?1",
+                  error);
+  if (stmt == NULL)
+    goto out;
+  sqlite3_bind_int64 (stmt, 1, limit == 0 ? -1 : (gint64) limit);
+  if (account != NULL)
+    sqlite3_bind_text (stmt, 2, account, -1, SQLITE_STATIC);
+  list = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_message_info_free);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    g_ptr_array_add (list, message_info_from_row (stmt));
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (store, error, _("cannot list the messages in store %s"), store->path);
+      g_clear_pointer (&list, g_ptr_array_unref);
+    }
+out:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_rec_mutex_unlock (&store->lock);
+  return g_steal_pointer (&list);
+}
+
+/* ---- outbox ---- */
+
+const char *
+pst_outbox_state_to_string (PstOutboxState state)
+{
+  if ((guint) state >= G_N_ELEMENTS (state_names))
+    return "unknown";
+  return state_names[state];
+}
+
+gboolean
+pst_outbox_state_from_string (const char *name, PstOutboxState *state_out)
+{
+  g_return_val_if_fail (name != NULL, FALSE);
+
+  for (guint i = 0; i < G_N_ELEMENTS (state_names); i++)
+    if (strcmp (name, state_names[i]) == 0)
+      {
+        if (state_out != NULL)
+          *state_out = (PstOutboxState) i;
+        return TRUE;
+      }
+  return FALSE;
+}
+
+void
+pst_outbox_entry_free (PstOutboxEntry *entry)
+{
+  if (entry == NULL)
+    return;
+  g_free (entry->account);
+  g_free (entry->reverse_path);
+  g_strfreev (entry->recipients);
+  g_free (entry->last_reply);
+  g_free (entry);
+}
+
+#define OUTBOX_COLUMNS \
+  "id, account, reverse_path, state, attempts, last_reply, in_doubt, created_at, updated_at," \
+  " next_try, size"
+
+/* Reads the row at @stmt and the entry's recipients with @rcpt. */
+static PstOutboxEntry *
+outbox_entry_from_row (PstStore *store, sqlite3_stmt *stmt, sqlite3_stmt *rcpt, GError **error)
+{
+  g_autoptr (PstOutboxEntry) entry = g_new0 (PstOutboxEntry, 1);
+  g_autoptr (GPtrArray) addresses = g_ptr_array_new_with_free_func (g_free);
+  const char *state = (const char *) sqlite3_column_text (stmt, 3);
+  int rc;
+
+  entry->id = sqlite3_column_int64 (stmt, 0);
+  entry->account = column_strdup (stmt, 1);
+  entry->reverse_path = column_strdup (stmt, 2);
+  if (state == NULL || !pst_outbox_state_from_string (state, &entry->state))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   _("outbox entry %" G_GINT64_FORMAT " in store %s has an unknown state \"%s\""),
+                   entry->id, store->path, state != NULL ? state : "");
+      return NULL;
+    }
+  entry->attempts = (guint) sqlite3_column_int64 (stmt, 4);
+  entry->last_reply = column_strdup (stmt, 5);
+  entry->in_doubt = sqlite3_column_int (stmt, 6) != 0;
+  entry->created_at = sqlite3_column_int64 (stmt, 7);
+  entry->updated_at = sqlite3_column_int64 (stmt, 8);
+  entry->next_try = sqlite3_column_int64 (stmt, 9);
+  entry->size = sqlite3_column_int64 (stmt, 10);
+
+  sqlite3_reset (rcpt);
+  sqlite3_bind_int64 (rcpt, 1, entry->id);
+  while ((rc = sqlite3_step (rcpt)) == SQLITE_ROW)
+    g_ptr_array_add (addresses, column_strdup (rcpt, 0));
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (store, error,
+                    _("cannot read the recipients of outbox entry %" G_GINT64_FORMAT
+                      " in store %s"),
+                    entry->id, store->path);
+      return NULL;
+    }
+  g_ptr_array_add (addresses, NULL);
+  entry->recipients = (char **) g_ptr_array_free (g_steal_pointer (&addresses), FALSE);
+  return g_steal_pointer (&entry);
+}
+
+#define RECIPIENTS_SQL "SELECT address FROM outbox_recipients WHERE outbox_id = ?1 ORDER BY pos"
+
+GPtrArray *
+pst_store_outbox_list (PstStore *store, const char *account, int state, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  g_autoptr (Stmt) rcpt = NULL;
+  g_autoptr (GPtrArray) list = NULL;
+  int rc;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  if (state < -1 || state >= (int) G_N_ELEMENTS (state_names))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("unknown outbox state %d"), state);
+      return NULL;
+    }
+
+  g_rec_mutex_lock (&store->lock);
+  stmt = prepare (store,
+                  "SELECT " OUTBOX_COLUMNS " FROM outbox"
+                  " WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR state = ?2)"
+                  " ORDER BY id",
+                  error);
+  if (stmt == NULL)
+    goto out;
+  rcpt = prepare (store, RECIPIENTS_SQL, error);
+  if (rcpt == NULL)
+    goto out;
+  bind_text_or_null (stmt, 1, account);
+  bind_text_or_null (stmt, 2, state >= 0 ? state_names[state] : NULL);
+  list = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_outbox_entry_free);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      PstOutboxEntry *entry = outbox_entry_from_row (store, stmt, rcpt, error);
+
+      if (entry == NULL)
+        {
+          g_clear_pointer (&list, g_ptr_array_unref);
+          goto out;
+        }
+      g_ptr_array_add (list, entry);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      set_db_error (store, error, _("cannot list the outbox of store %s"), store->path);
+      g_clear_pointer (&list, g_ptr_array_unref);
+    }
+out:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&rcpt, sqlite3_finalize);
+  g_rec_mutex_unlock (&store->lock);
+  return g_steal_pointer (&list);
+}
+
+PstOutboxEntry *
+pst_store_outbox_get (PstStore *store, gint64 id, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  g_autoptr (Stmt) rcpt = NULL;
+  PstOutboxEntry *entry = NULL;
+  int rc;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  g_rec_mutex_lock (&store->lock);
+  stmt = prepare (store, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE id = ?1", error);
+  if (stmt == NULL)
+    goto out;
+  rcpt = prepare (store, RECIPIENTS_SQL, error);
+  if (rcpt == NULL)
+    goto out;
+  sqlite3_bind_int64 (stmt, 1, id);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    entry = outbox_entry_from_row (store, stmt, rcpt, error);
+  else if (rc == SQLITE_DONE)
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(outbox_table.missing_fmt), id);
+  else
+    set_db_error (store, error,
+                  _("cannot read outbox entry %" G_GINT64_FORMAT " from store %s"), id,
+                  store->path);
+out:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&rcpt, sqlite3_finalize);
+  g_rec_mutex_unlock (&store->lock);
+  return entry;
+}
+
+/* Runs @stmt, an UPDATE of outbox row @id; under the lock. */
+static gboolean
+outbox_update (PstStore *store, sqlite3_stmt *stmt, gint64 id, GError **error)
+{
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      set_db_error (store, error,
+                    _("cannot update outbox entry %" G_GINT64_FORMAT " in store %s"), id,
+                    store->path);
+      return FALSE;
+    }
+  if (sqlite3_changes (store->db) == 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(outbox_table.missing_fmt), id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+pst_store_outbox_set_state (PstStore *store, gint64 id, PstOutboxState state,
+                            const char *reply, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  g_autoptr (PstOutboxEntry) entry = NULL;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (store != NULL, FALSE);
+
+  if ((guint) state >= G_N_ELEMENTS (state_names))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("unknown outbox state %d"), (int) state);
+      return FALSE;
+    }
+
+  /* The lock makes the check and the update one step: the agent is the only
+   * process that writes the database. */
+  g_rec_mutex_lock (&store->lock);
+  if (!check_no_writer (store, error))
+    goto out;
+  entry = pst_store_outbox_get (store, id, error);
+  if (entry == NULL)
+    goto out;
+  if (entry->state == PST_OUTBOX_SENT || entry->state == PST_OUTBOX_CANCELLED)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   _("outbox entry %" G_GINT64_FORMAT " is already %s and cannot become %s"), id,
+                   state_names[entry->state], state_names[state]);
+      goto out;
+    }
+  stmt = prepare (store,
+                  state == PST_OUTBOX_SENDING
+                    ? "UPDATE outbox SET state = ?2, attempts = attempts + 1, in_doubt = 1,"
+                      " last_reply = coalesce(?3, last_reply), updated_at = ?4 WHERE id = ?1"
+                    : "UPDATE outbox SET state = ?2, in_doubt = 0,"
+                      " last_reply = coalesce(?3, last_reply), updated_at = ?4 WHERE id = ?1",
+                  error);
+  if (stmt == NULL)
+    goto out;
+  sqlite3_bind_int64 (stmt, 1, id);
+  sqlite3_bind_text (stmt, 2, state_names[state], -1, SQLITE_STATIC);
+  bind_text_or_null (stmt, 3, reply);
+  sqlite3_bind_int64 (stmt, 4, now_seconds ());
+  ok = outbox_update (store, stmt, id, error);
+out:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_rec_mutex_unlock (&store->lock);
+  return ok;
+}
+
+gboolean
+pst_store_outbox_set_next_try (PstStore *store, gint64 id, gint64 next_try, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (store != NULL, FALSE);
+
+  g_rec_mutex_lock (&store->lock);
+  if (!check_no_writer (store, error))
+    goto out;
+  stmt = prepare (store, "UPDATE outbox SET next_try = ?2 WHERE id = ?1", error);
+  if (stmt == NULL)
+    goto out;
+  sqlite3_bind_int64 (stmt, 1, id);
+  sqlite3_bind_int64 (stmt, 2, MAX (next_try, 0));
+  ok = outbox_update (store, stmt, id, error);
+out:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_rec_mutex_unlock (&store->lock);
+  return ok;
+}

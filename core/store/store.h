@@ -9,7 +9,19 @@
  * Thread safety: one PstStore may be used from several threads; each call
  * (and each writer, from begin to commit or free) runs under the store's
  * lock, so a writer is one transaction.  Commits are durable
- * (synchronous=FULL, WAL).
+ * (synchronous=FULL, WAL).  Consequences:
+ *  - while a writer is open, every other thread's store calls wait for its
+ *    commit or free;
+ *  - a writer belongs to the thread that began it: write, commit and free
+ *    it there;
+ *  - on that thread, a second begin fails (PST_ERROR_FAILED, "a writer is
+ *    already open …") rather than nest transactions; reads see the writer's
+ *    uncommitted rows, and the calls that change rows (set_info, set_state,
+ *    set_next_try) fail, since their change would share the writer's fate.
+ *
+ * Errors are PST_ERROR_FAILED, with a message naming the store or the id.
+ * A full disk (or the limit of pst_store_set_size_limit()) during a writer
+ * fails that write or commit and rolls the whole writer back.
  */
 #pragma once
 
@@ -21,11 +33,20 @@ G_BEGIN_DECLS
 typedef struct _PstStore PstStore;
 typedef struct _PstStoreWriter PstStoreWriter;
 
-/* Opens (creating or migrating) the database at @path; the file is made
- * 0600.  Transfer full. */
+/* Opens (creating or migrating) the database at @path; the file (and the
+ * -wal and -shm files SQLite makes next to it) is made 0600.  The directory
+ * must exist: making it private is the caller's job.  A database with a
+ * schema newer than this code is an error.  Transfer full. */
 PstStore *pst_store_open (const char *path, GError **error);
+/* Releases the caller's reference.  Streams and writers hold their own, so
+ * the database is closed when the last of them is freed too. */
 void pst_store_free (PstStore *store);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstStore, pst_store_free)
+
+/* Caps the database file at about @max_bytes (rounded down to whole pages,
+ * never below its current size); 0 lifts the cap.  Writes beyond the cap
+ * fail as a full disk would.  Lasts until the store is closed. */
+gboolean pst_store_set_size_limit (PstStore *store, gint64 max_bytes, GError **error);
 
 /* ---- incoming messages ---- */
 
@@ -34,7 +55,9 @@ gboolean pst_store_uidl_seen (PstStore *store, const char *account, const char *
                               gboolean *seen_out, GError **error);
 
 /* Starts storing a message fetched as @uidl.  Nothing is visible until
- * commit; the UIDL is marked seen in the same transaction.  Transfer full. */
+ * commit; the UIDL is marked seen in the same transaction.  A UIDL already
+ * seen is PST_ERROR_FAILED.  Holds the store's lock until commit or free
+ * (see above).  Transfer full. */
 PstStoreWriter *pst_store_message_begin (PstStore *store, const char *account, const char *uidl,
                                          GError **error);
 
@@ -48,17 +71,25 @@ typedef enum {
   PST_OUTBOX_CANCELLED,
 } PstOutboxState;
 
-/* "queued", "sending", … */
+/* "queued", "sending", …; static, never NULL ("unknown" out of range). */
 const char *pst_outbox_state_to_string (PstOutboxState state);
+/* The reverse; FALSE (and @state_out untouched) for an unknown name. */
+gboolean pst_outbox_state_from_string (const char *name, PstOutboxState *state_out);
 
-/* Starts queueing a message for @account with envelope @reverse_path and
- * @recipients (NULL-terminated, at least one).  Transfer full. */
+/* Starts queueing a message for @account with envelope @reverse_path ("" for
+ * the null sender) and @recipients (NULL-terminated, at least one; copied).
+ * The entry starts QUEUED with next_try 0 (now).  Holds the store's lock
+ * until commit or free (see above).  Transfer full. */
 PstStoreWriter *pst_store_outbox_begin (PstStore *store, const char *account,
                                         const char *reverse_path, const char *const *recipients,
                                         GError **error);
 
 /* ---- writers (both kinds) ---- */
 
+/* Appends @len bytes.  At most one chunk (256 KiB) is buffered; full
+ * chunks go to the database inside the writer's transaction.  On failure the
+ * writer is rolled back at once (its lock released) and only free() is
+ * valid. */
 gboolean pst_store_writer_write (PstStoreWriter *writer, const guint8 *data, gsize len,
                                  GError **error);
 /* Commits in one durable transaction and frees nothing; @id_out gets the new
@@ -71,7 +102,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstStoreWriter, pst_store_writer_free)
 /* ---- reading ---- */
 
 /* A stream over the stored bytes of message @id (as received).  Unknown id:
- * PST_ERROR_FAILED "no message with id N".  Transfer full. */
+ * PST_ERROR_FAILED "no message with id N".  Each read takes the store's
+ * lock briefly and reads from the current chunk, so the stream holds no
+ * memory of its own beyond its state and keeps no statement open; it holds a
+ * reference on the store.  Not seekable.  Transfer full. */
 GInputStream *pst_store_message_open (PstStore *store, gint64 id, GError **error);
 /* The same for outbox entry @id (the encrypted message as queued). */
 GInputStream *pst_store_outbox_open (PstStore *store, gint64 id, GError **error);
@@ -103,7 +137,9 @@ gboolean pst_store_message_set_info (PstStore *store, gint64 id, const char *fro
 /* Transfer full.  Unknown id: PST_ERROR_FAILED. */
 PstMessageInfo *pst_store_message_get_info (PstStore *store, gint64 id, GError **error);
 
-/* Newest first; @account NULL = all; @limit 0 = no limit.  Returns a
+/* Newest first, i.e. in the reverse of the order of commits (ids grow with
+ * commits; received_at is not consulted, so a clock going back does not
+ * reorder); @account NULL = all; @limit 0 = no limit.  Returns a
  * GPtrArray of PstMessageInfo (transfer full, with free func). */
 GPtrArray *pst_store_message_list (PstStore *store, const char *account, guint limit,
                                    GError **error);
@@ -118,6 +154,10 @@ typedef struct {
   char *last_reply;     /* the server's last reply, or NULL */
   gboolean in_doubt;    /* a crash may have come between the final dot and its reply */
   gint64 created_at;
+  /* added after the first draft of this header: */
+  gint64 updated_at;    /* last state change, unix seconds */
+  gint64 next_try;      /* unix seconds; 0 = as soon as possible */
+  gint64 size;          /* bytes queued */
 } PstOutboxEntry;
 
 void pst_outbox_entry_free (PstOutboxEntry *entry);
@@ -127,11 +167,25 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstOutboxEntry, pst_outbox_entry_free)
  * -1), oldest first.  GPtrArray of PstOutboxEntry, transfer full. */
 GPtrArray *pst_store_outbox_list (PstStore *store, const char *account, int state,
                                   GError **error);
+/* Transfer full.  Unknown id: PST_ERROR_FAILED "no outbox entry with id N". */
 PstOutboxEntry *pst_store_outbox_get (PstStore *store, gint64 id, GError **error);
 
-/* Records a state change: SENDING increments attempts and sets in_doubt
- * until the next change; @reply may be NULL. Durable. */
+/* Records a state change, durably, before it returns:
+ *  - SENDING: attempts + 1 and in_doubt set.  Call it before the final dot
+ *    goes out; an entry found SENDING with in_doubt after a restart may or
+ *    may not have been delivered.
+ *  - any other state clears in_doubt (the outcome is known).
+ *  - @reply, when not NULL, replaces last_reply; NULL keeps the previous one
+ *    (so FAILED or QUEUED without a reply keep the server's last words).
+ *  - SENT and CANCELLED are final: changing them is PST_ERROR_FAILED, so a
+ *    sent message can never be queued or sent again.
+ * Unknown id: PST_ERROR_FAILED. */
 gboolean pst_store_outbox_set_state (PstStore *store, gint64 id, PstOutboxState state,
                                      const char *reply, GError **error);
+
+/* Sets when the sender should try entry @id again (unix seconds; 0 = now),
+ * for backoff that survives restarts.  Durable.  Unknown id: PST_ERROR_FAILED. */
+gboolean pst_store_outbox_set_next_try (PstStore *store, gint64 id, gint64 next_try,
+                                        GError **error);
 
 G_END_DECLS

@@ -1,0 +1,42 @@
+/* agent.h — the state of one running posternd, shared by its threads. */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "config/config.h"
+#include "config/paths.h"
+#include "store/store.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  PstPaths *paths;
+  PstStore *store;
+
+  GMutex config_lock;        /* guards config: take it for every access */
+  PstConfig *config;
+
+  GMutex sessions_lock;      /* guards account_locks */
+  GHashTable *account_locks; /* "send:NAME" / "fetch:NAME" -> GMutex*: one session at a time */
+
+  gint connections;          /* live client connections (atomic) */
+  gint stopping;             /* set once to ask the accept loop to end (atomic) */
+  GSocket *listener;
+} PstAgent;
+
+/* A copy of account @name (transfer full), or NULL and PST_ERROR_FAILED
+ * "no account named NAME".  With @name NULL: the only account, or an error
+ * when there are none or several. */
+PstAccount *pst_agent_get_account (PstAgent *agent, const char *name, GError **error);
+
+/* The GnuPG home the agent uses (config, else NULL for $GNUPGHOME). Transfer full. */
+char *pst_agent_get_gnupg_home (PstAgent *agent);
+
+/* The lock that serialises sessions of @kind ("send" or "fetch") for
+ * @account.  Owned by the agent, lives as long as it. */
+GMutex *pst_agent_session_lock (PstAgent *agent, const char *kind, const char *account);
+
+/* Asks the agent to stop after the current requests. */
+void pst_agent_request_stop (PstAgent *agent);
+
+G_END_DECLS

@@ -1,0 +1,154 @@
+/* posternd — the Postern agent: owns the store, the keys and the network
+ * sessions, and serves clients over a Unix socket (DESIGN.md §2, §5). */
+#include <errno.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <glib-unix.h>
+
+#include "agent.h"
+#include "server.h"
+#include "sender.h"
+#include "util/error.h"
+#include "util/log.h"
+
+static PstAgent *the_agent;
+
+PstAccount *
+pst_agent_get_account (PstAgent *agent, const char *name, GError **error)
+{
+  PstAccount *found = NULL;
+  GPtrArray *accounts;
+
+  g_mutex_lock (&agent->config_lock);
+  accounts = pst_config_get_accounts (agent->config);
+  if (name != NULL)
+    {
+      PstAccount *a = pst_config_find_account (agent->config, name);
+      if (a != NULL)
+        found = pst_account_copy (a);
+      else
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no account named %s", name);
+    }
+  else if (accounts->len == 1)
+    found = pst_account_copy (g_ptr_array_index (accounts, 0));
+  else if (accounts->len == 0)
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                 "no account is configured (postern account add NAME …)");
+  else
+    g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                 "several accounts are configured: name one with --account");
+  g_mutex_unlock (&agent->config_lock);
+  return found;
+}
+
+char *
+pst_agent_get_gnupg_home (PstAgent *agent)
+{
+  char *home;
+
+  g_mutex_lock (&agent->config_lock);
+  home = g_strdup (pst_config_get_gnupg_home (agent->config));
+  g_mutex_unlock (&agent->config_lock);
+  return home;
+}
+
+GMutex *
+pst_agent_session_lock (PstAgent *agent, const char *kind, const char *account)
+{
+  g_autofree char *key = g_strconcat (kind, ":", account, NULL);
+  GMutex *lock;
+
+  g_mutex_lock (&agent->sessions_lock);
+  lock = g_hash_table_lookup (agent->account_locks, key);
+  if (lock == NULL)
+    {
+      lock = g_new0 (GMutex, 1);
+      g_mutex_init (lock);
+      g_hash_table_insert (agent->account_locks, g_steal_pointer (&key), lock);
+    }
+  g_mutex_unlock (&agent->sessions_lock);
+  return lock;
+}
+
+void
+pst_agent_request_stop (PstAgent *agent)
+{
+  if (g_atomic_int_compare_and_exchange (&agent->stopping, 0, 1))
+    pst_server_wake (agent);
+}
+
+static void
+on_signal (int sig)
+{
+  (void) sig;
+  if (the_agent != NULL && g_atomic_int_compare_and_exchange (&the_agent->stopping, 0, 1))
+    pst_server_wake (the_agent);   /* async-signal-safe: shutdown(2) only */
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree char *home = NULL;
+  gboolean verbose = FALSE;
+  GOptionEntry entries[] = {
+    { "home", 0, 0, G_OPTION_ARG_FILENAME, &home, "Keep everything under DIR", "DIR" },
+    { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) ctx = g_option_context_new ("- the Postern agent");
+  g_autoptr (GError) error = NULL;
+  PstAgent agent = { 0 };
+  struct sigaction sa = { 0 };
+  int status = 0;
+
+  setlocale (LC_ALL, "");
+  umask (077);
+  g_option_context_add_main_entries (ctx, entries, NULL);
+  if (!g_option_context_parse (ctx, &argc, &argv, &error))
+    {
+      fprintf (stderr, "posternd: %s\n", error->message);
+      return PST_ERROR_USAGE;
+    }
+  pst_log_init ("posternd", verbose);
+
+  agent.paths = pst_paths_new (home);
+  g_mutex_init (&agent.config_lock);
+  g_mutex_init (&agent.sessions_lock);
+  agent.account_locks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+
+  if (!pst_paths_ensure (agent.paths, &error)
+      || !(agent.config = pst_config_load (agent.paths->config_file, &error))
+      || !(agent.store = pst_store_open (agent.paths->db_path, &error))
+      || !pst_server_listen (&agent, &error))
+    {
+      g_warning ("cannot start: %s", error->message);
+      fprintf (stderr, "posternd: %s\n", error->message);
+      status = pst_error_exit_code (error);
+      goto out;
+    }
+
+  the_agent = &agent;
+  sa.sa_handler = on_signal;
+  sigaction (SIGTERM, &sa, NULL);
+  sigaction (SIGINT, &sa, NULL);
+  signal (SIGPIPE, SIG_IGN);
+
+  g_message ("agent %s listening on %s", PACKAGE_VERSION, agent.paths->socket_path);
+  pst_sender_resume_all (&agent);
+  pst_server_run (&agent);
+  g_message ("agent stopping");
+  pst_sender_wait_all ();
+
+out:
+  pst_server_close (&agent);
+  pst_store_free (agent.store);
+  pst_config_free (agent.config);
+  g_hash_table_unref (agent.account_locks);
+  pst_paths_free (agent.paths);
+  return status;
+}

@@ -1,0 +1,673 @@
+#include "methods.h"
+
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto/pgp.h"
+#include "fetcher.h"
+#include "mime/mime.h"
+#include "mime/pgpmime.h"
+#include "reader.h"
+#include "sender.h"
+#include "util/error.h"
+
+/* Messages given to send are parsed in memory for now; this is the cap. */
+#define MAX_SEND_SIZE (64u * 1024 * 1024)
+
+typedef struct {
+  PstAgent *agent;
+  JsonObject *params;
+  GArray *fds;
+} Call;
+
+typedef JsonObject *(*MethodFunc) (Call *call, GError **error);
+
+static int
+get_fd (Call *call, const char *name, GError **error)
+{
+  gint64 index = 0;
+
+  if (!pst_rpc_get_int (call->params, name, TRUE, 0, &index, error))
+    return -1;
+  if (index < 0 || index >= (gint64) call->fds->len)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "parameter '%s' names descriptor %" G_GINT64_FORMAT ", but %u were passed", name,
+                   index, call->fds->len);
+      return -1;
+    }
+  return g_array_index (call->fds, int, index);
+}
+
+static GBytes *
+read_fd (int fd, gsize max, GError **error)
+{
+  g_autoptr (GByteArray) data = g_byte_array_new ();
+  guint8 buf[65536];
+
+  for (;;)
+    {
+      ssize_t n = read (fd, buf, sizeof buf);
+      if (n == 0)
+        break;
+      if (n < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message: %s",
+                       g_strerror (errno));
+          return NULL;
+        }
+      if (data->len + (gsize) n > max)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "message larger than %zu bytes", max);
+          return NULL;
+        }
+      g_byte_array_append (data, buf, (guint) n);
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&data));
+}
+
+static gboolean
+write_fd (int fd, const guint8 *data, gsize len, GError **error)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, data, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot write the message: %s",
+                       g_strerror (errno));
+          return FALSE;
+        }
+      data += n;
+      len -= (gsize) n;
+    }
+  return TRUE;
+}
+
+/* ---- hello, agent.stop ---- */
+
+static JsonObject *
+m_hello (Call *call, GError **error)
+{
+  JsonObject *r = json_object_new ();
+
+  json_object_set_int_member (r, "protocol", PST_RPC_PROTOCOL);
+  json_object_set_string_member (r, "agent", PACKAGE_VERSION);
+  json_object_set_int_member (r, "pid", getpid ());
+  return r;
+}
+
+static JsonObject *
+m_stop (Call *call, GError **error)
+{
+  pst_agent_request_stop (call->agent);
+  return json_object_new ();
+}
+
+/* ---- accounts ---- */
+
+static JsonObject *
+account_to_json (const PstAccount *a)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_string_member (o, "name", a->name);
+  json_object_set_string_member (o, "address", a->address);
+  json_object_set_string_member (o, "smtp", a->smtp);
+  json_object_set_string_member (o, "pop3", a->pop3);
+  json_object_set_string_member (o, "user", a->user);
+  json_object_set_string_member (o, "password_command", a->password_command);
+  if (a->ca_file)
+    json_object_set_string_member (o, "ca_file", a->ca_file);
+  else
+    json_object_set_null_member (o, "ca_file");
+  json_object_set_boolean_member (o, "keep_on_server", a->keep_on_server);
+  json_object_set_int_member (o, "keep_days", a->keep_days);
+  json_object_set_string_member (o, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
+  json_object_set_string_member (o, "scheme", a->scheme ? a->scheme : "pgp");
+  return o;
+}
+
+static JsonObject *
+m_account_add (Call *call, GError **error)
+{
+  g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
+  const char *name, *address, *smtp, *pop3, *user, *pwcmd, *ca, *encrypt, *scheme;
+  gint64 keep_days = 0;
+  gboolean keep = FALSE, ok;
+
+  if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error)
+      || !pst_rpc_get_string (call->params, "address", TRUE, &address, error)
+      || !pst_rpc_get_string (call->params, "smtp", TRUE, &smtp, error)
+      || !pst_rpc_get_string (call->params, "pop3", TRUE, &pop3, error)
+      || !pst_rpc_get_string (call->params, "user", TRUE, &user, error)
+      || !pst_rpc_get_string (call->params, "password_command", TRUE, &pwcmd, error)
+      || !pst_rpc_get_string (call->params, "ca_file", FALSE, &ca, error)
+      || !pst_rpc_get_string (call->params, "encrypt", FALSE, &encrypt, error)
+      || !pst_rpc_get_string (call->params, "scheme", FALSE, &scheme, error)
+      || !pst_rpc_get_bool (call->params, "keep_on_server", FALSE, &keep, error)
+      || !pst_rpc_get_int (call->params, "keep_days", FALSE, 0, &keep_days, error))
+    return NULL;
+  if (keep_days < 0 || keep_days > 36500)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "keep_days must be between 0 and 36500");
+      return NULL;
+    }
+  a->name = g_strdup (name);
+  a->address = g_strdup (address);
+  a->smtp = g_strdup (smtp);
+  a->pop3 = g_strdup (pop3);
+  a->user = g_strdup (user);
+  a->password_command = g_strdup (pwcmd);
+  a->ca_file = ca ? g_canonicalize_filename (ca, NULL) : NULL;
+  a->scheme = g_strdup (scheme ? scheme : "pgp");
+  a->keep_on_server = keep || keep_days > 0;
+  a->keep_days = (guint) keep_days;
+  if (encrypt != NULL && !pst_encrypt_mode_parse (encrypt, &a->encrypt, error))
+    return NULL;
+  if (!pst_account_validate (a, error))
+    return NULL;
+
+  g_mutex_lock (&call->agent->config_lock);
+  ok = pst_config_add_account (call->agent->config, pst_account_copy (a), error)
+       && pst_config_save (call->agent->config, error);
+  if (!ok && pst_config_find_account (call->agent->config, a->name) != NULL
+      && error && *error && (*error)->code != PST_ERROR_USAGE)
+    pst_config_remove_account (call->agent->config, a->name, NULL);
+  g_mutex_unlock (&call->agent->config_lock);
+  return ok ? account_to_json (a) : NULL;
+}
+
+static JsonObject *
+m_account_list (Call *call, GError **error)
+{
+  JsonObject *r = json_object_new ();
+  JsonArray *arr = json_array_new ();
+  GPtrArray *accounts;
+
+  g_mutex_lock (&call->agent->config_lock);
+  accounts = pst_config_get_accounts (call->agent->config);
+  for (guint i = 0; i < accounts->len; i++)
+    json_array_add_object_element (arr, account_to_json (g_ptr_array_index (accounts, i)));
+  g_mutex_unlock (&call->agent->config_lock);
+  json_object_set_array_member (r, "accounts", arr);
+  return r;
+}
+
+static JsonObject *
+m_account_show (Call *call, GError **error)
+{
+  const char *name;
+  g_autoptr (PstAccount) a = NULL;
+
+  if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error)
+      || !(a = pst_agent_get_account (call->agent, name, error)))
+    return NULL;
+  return account_to_json (a);
+}
+
+static JsonObject *
+m_account_remove (Call *call, GError **error)
+{
+  const char *name;
+  gboolean ok;
+
+  if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error))
+    return NULL;
+  g_mutex_lock (&call->agent->config_lock);
+  ok = pst_config_remove_account (call->agent->config, name, error)
+       && pst_config_save (call->agent->config, error);
+  g_mutex_unlock (&call->agent->config_lock);
+  /* Stored mail of the account is kept: removing an account never deletes mail. */
+  return ok ? json_object_new () : NULL;
+}
+
+/* ---- send ---- */
+
+static PstAccount *
+account_for_sender (Call *call, const char *name, const char *from, GError **error)
+{
+  PstAccount *a = NULL;
+
+  if (name != NULL)
+    return pst_agent_get_account (call->agent, name, error);
+  g_mutex_lock (&call->agent->config_lock);
+  {
+    GPtrArray *accounts = pst_config_get_accounts (call->agent->config);
+    for (guint i = 0; i < accounts->len && a == NULL; i++)
+      {
+        PstAccount *c = g_ptr_array_index (accounts, i);
+        if (g_ascii_strcasecmp (c->address, from) == 0)
+          a = pst_account_copy (c);
+      }
+  }
+  g_mutex_unlock (&call->agent->config_lock);
+  if (a == NULL)
+    g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                 "no account has the From address %s; the agent sends only for its own accounts",
+                 from);
+  return a;
+}
+
+static JsonObject *
+m_send (Call *call, GError **error)
+{
+  const char *name, *encrypt_text, *scheme;
+  gboolean sign, wait, encrypt;
+  PstEncryptMode mode;
+  int fd;
+  g_autoptr (GBytes) input = NULL, output = NULL;
+  g_autoptr (PstMimeMessage) msg = NULL;
+  g_autofree char *from = NULL, *home = NULL;
+  g_auto (GStrv) rcpts = NULL, missing = NULL;
+  g_autoptr (PstAccount) account = NULL;
+  g_autoptr (PstPgp) pgp = NULL;
+  g_autoptr (PstStoreWriter) writer = NULL;
+  g_autoptr (PstOutboxEntry) entry = NULL;
+  gint64 id = 0;
+  JsonObject *r;
+  gsize len;
+  const guint8 *data;
+
+  if (!pst_rpc_get_string (call->params, "account", FALSE, &name, error)
+      || !pst_rpc_get_string (call->params, "encrypt", FALSE, &encrypt_text, error)
+      || !pst_rpc_get_string (call->params, "scheme", FALSE, &scheme, error)
+      || !pst_rpc_get_bool (call->params, "sign", TRUE, &sign, error)
+      || !pst_rpc_get_bool (call->params, "wait", FALSE, &wait, error)
+      || (fd = get_fd (call, "fd", error)) < 0)
+    return NULL;
+  if (scheme != NULL && strcmp (scheme, "pgp") != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "scheme '%s' is not available in this version (only pgp)", scheme);
+      return NULL;
+    }
+  if (!(input = read_fd (fd, MAX_SEND_SIZE, error)))
+    return NULL;
+  if (!(msg = pst_mime_message_parse (input, error)))
+    {
+      g_prefix_error (error, "not an RFC 5322 message: ");
+      return NULL;
+    }
+  if (!(from = pst_mime_message_get_from_address (msg, error)))
+    return NULL;
+  rcpts = pst_mime_message_get_recipients (msg);
+  if (rcpts == NULL || rcpts[0] == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "the message has no recipients (To, Cc or Bcc)");
+      return NULL;
+    }
+  if (!(account = account_for_sender (call, name, from, error)))
+    return NULL;
+  if (g_ascii_strcasecmp (account->address, from) != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                   "the From address %s is not the address of account %s (%s)", from,
+                   account->name, account->address);
+      return NULL;
+    }
+  mode = account->encrypt;
+  if (encrypt_text != NULL && !pst_encrypt_mode_parse (encrypt_text, &mode, error))
+    return NULL;
+
+  home = pst_agent_get_gnupg_home (call->agent);
+  if (!(pgp = pst_pgp_new (home, error)))
+    return NULL;
+  if (mode != PST_ENCRYPT_NEVER)
+    {
+      if (!(missing = pst_pgpmime_missing_keys (pgp, (const char *const *) rcpts, error)))
+        return NULL;
+      if (missing[0] != NULL && mode == PST_ENCRYPT_ALWAYS)
+        {
+          g_autofree char *list = g_strjoinv (", ", missing);
+          g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                       "encryption is required but there is no OpenPGP key for: %s; nothing was "
+                       "sent", list);
+          return NULL;
+        }
+    }
+  encrypt = mode != PST_ENCRYPT_NEVER && missing != NULL && missing[0] == NULL;
+  if (!encrypt && !sign)
+    output = g_bytes_ref (input);
+  else if (!(output = pst_pgpmime_protect (pgp, input, from, (const char *const *) rcpts, encrypt,
+                                           sign, error)))
+    return NULL;
+
+  /* Queued durably before any network I/O (DESIGN.md §3). */
+  data = g_bytes_get_data (output, &len);
+  if (!(writer = pst_store_outbox_begin (call->agent->store, account->name, from,
+                                         (const char *const *) rcpts, error))
+      || !pst_store_writer_write (writer, data, len, error)
+      || !pst_store_writer_commit (writer, &id, error))
+    return NULL;
+  g_message ("outbox %" G_GINT64_FORMAT ": queued for %s (%s)", id, account->name,
+             encrypt ? "encrypted" : sign ? "signed, not encrypted" : "not encrypted");
+
+  r = json_object_new ();
+  json_object_set_int_member (r, "id", id);
+  json_object_set_boolean_member (r, "encrypted", encrypt);
+  json_object_set_boolean_member (r, "signed", sign);
+  if (missing != NULL && missing[0] != NULL)
+    {
+      JsonArray *arr = json_array_new ();
+      for (char **m = missing; *m; m++)
+        json_array_add_string_element (arr, *m);
+      json_object_set_array_member (r, "missing_keys", arr);
+    }
+  if (!wait)
+    {
+      pst_sender_kick (call->agent, account->name);
+      json_object_set_string_member (r, "state", "queued");
+      return r;
+    }
+  {
+    g_autoptr (GError) send_error = NULL;
+    gboolean ok = pst_sender_run (call->agent, account->name, &send_error);
+
+    entry = pst_store_outbox_get (call->agent->store, id, NULL);
+    if (!ok && (entry == NULL || entry->state != PST_OUTBOX_SENT))
+      {
+        json_object_unref (r);
+        g_propagate_prefixed_error (error, g_steal_pointer (&send_error),
+                                    "message %" G_GINT64_FORMAT " is kept in the outbox: ", id);
+        return NULL;
+      }
+  }
+  json_object_set_string_member (r, "state", entry ? pst_outbox_state_to_string (entry->state) : "queued");
+  if (entry && entry->last_reply)
+    json_object_set_string_member (r, "reply", entry->last_reply);
+  if (entry && entry->state == PST_OUTBOX_FAILED)
+    {
+      json_object_unref (r);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "the server refused message %" G_GINT64_FORMAT ": %s",
+                   id, entry->last_reply ? entry->last_reply : "no reply");
+      return NULL;
+    }
+  return r;
+}
+
+/* ---- fetch ---- */
+
+static JsonObject *
+m_fetch (Call *call, GError **error)
+{
+  const char *name;
+  g_autoptr (PstAccount) only = NULL;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  JsonArray *arr;
+  JsonObject *r;
+  guint total = 0;
+  GError *first = NULL;
+
+  if (!pst_rpc_get_string (call->params, "account", FALSE, &name, error))
+    return NULL;
+  if (name != NULL)
+    {
+      if (!(only = pst_agent_get_account (call->agent, name, error)))
+        return NULL;
+      g_ptr_array_add (names, g_strdup (name));
+    }
+  else
+    {
+      g_mutex_lock (&call->agent->config_lock);
+      GPtrArray *accounts = pst_config_get_accounts (call->agent->config);
+      for (guint i = 0; i < accounts->len; i++)
+        g_ptr_array_add (names, g_strdup (((PstAccount *) g_ptr_array_index (accounts, i))->name));
+      g_mutex_unlock (&call->agent->config_lock);
+    }
+
+  arr = json_array_new ();
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *n = g_ptr_array_index (names, i);
+      JsonObject *o = json_object_new ();
+      GError *local = NULL;
+      guint fetched = 0;
+
+      json_object_set_string_member (o, "name", n);
+      if (!pst_fetcher_run (call->agent, n, &fetched, &local))
+        {
+          json_object_set_string_member (o, "error", local->message);
+          if (first == NULL)
+            first = local;
+          else
+            g_error_free (local);
+        }
+      json_object_set_int_member (o, "fetched", fetched);
+      total += fetched;
+      json_array_add_object_element (arr, o);
+    }
+  if (first != NULL)
+    {
+      json_array_unref (arr);
+      g_propagate_error (error, first);
+      return NULL;
+    }
+  r = json_object_new ();
+  json_object_set_int_member (r, "fetched", total);
+  json_object_set_array_member (r, "accounts", arr);
+  return r;
+}
+
+/* ---- list, show, export ---- */
+
+static JsonNode *
+parse_json_or_null (const char *text)
+{
+  g_autoptr (JsonParser) p = json_parser_new ();
+
+  if (text == NULL || !json_parser_load_from_data (p, text, -1, NULL))
+    return json_node_new (JSON_NODE_NULL);
+  return json_node_copy (json_parser_get_root (p));
+}
+
+static JsonObject *
+scan_object (const char *verdict)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_string_member (o, "verdict", verdict ? verdict : "skipped");
+  json_object_set_null_member (o, "name");
+  return o;
+}
+
+static JsonObject *
+m_list (Call *call, GError **error)
+{
+  const char *account;
+  gint64 limit;
+  g_autoptr (GPtrArray) infos = NULL;
+  JsonArray *arr;
+  JsonObject *r;
+
+  if (!pst_rpc_get_string (call->params, "account", FALSE, &account, error)
+      || !pst_rpc_get_int (call->params, "limit", FALSE, 0, &limit, error))
+    return NULL;
+  if (limit < 0 || limit > G_MAXUINT)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "limit must be a positive number");
+      return NULL;
+    }
+  if (account != NULL)
+    {
+      g_autoptr (PstAccount) a = pst_agent_get_account (call->agent, account, error);
+      if (a == NULL)
+        return NULL;
+    }
+  if (!(infos = pst_store_message_list (call->agent->store, account, (guint) limit, error)))
+    return NULL;
+  arr = json_array_new ();
+  for (guint i = 0; i < infos->len; i++)
+    {
+      PstMessageInfo *m = g_ptr_array_index (infos, i);
+      JsonObject *o = json_object_new ();
+
+      json_object_set_int_member (o, "id", m->id);
+      json_object_set_string_member (o, "account", m->account);
+      json_object_set_string_member (o, "from", m->from ? m->from : "");
+      json_object_set_string_member (o, "subject", m->subject ? m->subject : "");
+      json_object_set_string_member (o, "date", m->date ? m->date : "");
+      json_object_set_member (o, "crypto", parse_json_or_null (m->crypto_json));
+      json_object_set_object_member (o, "scan", scan_object (m->scan_verdict));
+      json_array_add_object_element (arr, o);
+    }
+  r = json_object_new ();
+  json_object_set_array_member (r, "messages", arr);
+  return r;
+}
+
+static gboolean
+get_id (Call *call, gint64 *id_out, GError **error)
+{
+  return pst_rpc_get_int (call->params, "id", TRUE, 0, id_out, error);
+}
+
+static JsonObject *
+m_show (Call *call, GError **error)
+{
+  static const char *const fields[][2] = {
+    { "from", "From" }, { "to", "To" }, { "cc", "Cc" }, { "subject", "Subject" },
+    { "date", "Date" }, { "message_id", "Message-ID" },
+  };
+  gint64 id;
+  g_autoptr (PstMessageInfo) info = NULL;
+  g_autoptr (GBytes) plain = NULL;
+  g_autoptr (PstStatus) status = NULL;
+  g_autoptr (PstMimeMessage) msg = NULL;
+  g_autoptr (GPtrArray) attachments = NULL;
+  g_autofree char *body = NULL;
+  JsonObject *r, *headers;
+  JsonArray *att;
+
+  if (!get_id (call, &id, error) || !(info = pst_store_message_get_info (call->agent->store, id, error))
+      || !pst_reader_open (call->agent, id, &plain, &status, error))
+    return NULL;
+  if (!(msg = pst_mime_message_parse (plain, error)))
+    return NULL;
+  headers = json_object_new ();
+  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
+    {
+      g_autofree char *v = pst_mime_message_get_header (msg, fields[i][1]);
+      if (v)
+        json_object_set_string_member (headers, fields[i][0], v);
+      else
+        json_object_set_null_member (headers, fields[i][0]);
+    }
+  body = status->decryption == PST_DECRYPTION_FAILED || status->integrity == PST_INTEGRITY_MISSING
+           ? NULL : pst_mime_message_get_body_text (msg);
+  attachments = pst_mime_message_get_attachments (msg);
+  att = json_array_new ();
+  for (guint i = 0; attachments && i < attachments->len; i++)
+    {
+      g_auto (GStrv) parts = g_strsplit (g_ptr_array_index (attachments, i), "\t", 2);
+      JsonObject *a = json_object_new ();
+      json_object_set_string_member (a, "name", parts[0] ? parts[0] : "");
+      json_object_set_string_member (a, "type", parts[0] && parts[1] ? parts[1] : "");
+      json_array_add_object_element (att, a);
+    }
+  r = json_object_new ();
+  json_object_set_int_member (r, "id", id);
+  json_object_set_string_member (r, "account", info->account);
+  json_object_set_object_member (r, "headers", headers);
+  if (body)
+    json_object_set_string_member (r, "body_text", body);
+  else
+    json_object_set_null_member (r, "body_text");
+  json_object_set_array_member (r, "attachments", att);
+  json_object_set_member (r, "crypto", pst_status_to_json (status));
+  json_object_set_object_member (r, "scan", scan_object (info->scan_verdict));
+  return r;
+}
+
+static JsonObject *
+m_export (Call *call, GError **error)
+{
+  gint64 id;
+  int fd;
+  g_autoptr (GBytes) plain = NULL;
+  g_autoptr (PstStatus) status = NULL;
+  JsonObject *r;
+  gsize len;
+  const guint8 *data;
+
+  if (!get_id (call, &id, error) || (fd = get_fd (call, "fd", error)) < 0
+      || !pst_reader_open (call->agent, id, &plain, &status, error))
+    return NULL;
+  if (status->decryption == PST_DECRYPTION_FAILED || status->integrity == PST_INTEGRITY_MISSING)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                   "message %" G_GINT64_FORMAT " cannot be decrypted; nothing exported", id);
+      return NULL;
+    }
+  data = g_bytes_get_data (plain, &len);
+  if (!write_fd (fd, data, len, error))
+    return NULL;
+  r = json_object_new ();
+  json_object_set_member (r, "crypto", pst_status_to_json (status));
+  return r;
+}
+
+static const struct {
+  const char *name;
+  MethodFunc func;
+} methods[] = {
+  { "hello", m_hello },
+  { "agent.stop", m_stop },
+  { "account.add", m_account_add },
+  { "account.list", m_account_list },
+  { "account.show", m_account_show },
+  { "account.remove", m_account_remove },
+  { "send", m_send },
+  { "fetch", m_fetch },
+  { "list", m_list },
+  { "show", m_show },
+  { "export", m_export },
+};
+
+JsonNode *
+pst_methods_dispatch (PstAgent *agent, PstRpcChannel *channel, const char *method,
+                      JsonObject *params, JsonNode *id, GArray *fds)
+{
+  Call call = { .agent = agent, .params = params, .fds = fds };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonBuilder) b = NULL;
+  JsonObject *result = NULL;
+  gsize i;
+
+  for (i = 0; i < G_N_ELEMENTS (methods); i++)
+    if (strcmp (methods[i].name, method) == 0)
+      break;
+  if (i == G_N_ELEMENTS (methods))
+    {
+      g_autofree char *msg = g_strdup_printf ("unknown method '%s'", method);
+      return pst_rpc_error_response (id, PST_RPC_METHOD_NOT_FOUND, msg, PST_ERROR_USAGE);
+    }
+  result = methods[i].func (&call, &error);
+  if (result == NULL)
+    {
+      int exit_code = pst_error_exit_code (error);
+      int code = exit_code == PST_ERROR_USAGE ? PST_RPC_INVALID_PARAMS
+                                              : PST_RPC_APP_ERROR_BASE + exit_code;
+      g_message ("%s: %s", method, error ? error->message : "failed");
+      return pst_rpc_error_response (id, code, error ? error->message : "failed", exit_code);
+    }
+  b = json_builder_new ();
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "jsonrpc");
+  json_builder_add_string_value (b, "2.0");
+  json_builder_set_member_name (b, "id");
+  json_builder_add_value (b, id ? json_node_copy (id) : json_node_new (JSON_NODE_NULL));
+  json_builder_set_member_name (b, "result");
+  {
+    JsonNode *n = json_node_new (JSON_NODE_OBJECT);
+    json_node_take_object (n, result);
+    json_builder_add_value (b, n);
+  }
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}

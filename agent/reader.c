@@ -1,0 +1,73 @@
+#include "reader.h"
+
+#include "crypto/pgp.h"
+#include "mime/mime.h"
+#include "mime/pgpmime.h"
+#include "util/error.h"
+
+/* The skeleton reads whole messages into memory for MIME parsing; this cap
+ * keeps a hostile message from exhausting memory until parsing streams. */
+#define MAX_MESSAGE_SIZE (256u * 1024 * 1024)
+
+GBytes *
+pst_reader_slurp (GInputStream *in, gsize max_size, GError **error)
+{
+  g_autoptr (GByteArray) data = g_byte_array_new ();
+  guint8 buf[65536];
+  gssize n;
+
+  while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
+    {
+      if (data->len + (gsize) n > max_size)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "message larger than %zu bytes",
+                       max_size);
+          return NULL;
+        }
+      g_byte_array_append (data, buf, (guint) n);
+    }
+  if (n < 0)
+    return NULL;
+  return g_byte_array_free_to_bytes (g_steal_pointer (&data));
+}
+
+gboolean
+pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out, PstStatus **status_out,
+                 GError **error)
+{
+  g_autoptr (GInputStream) in = pst_store_message_open (agent->store, id, error);
+  g_autoptr (GBytes) raw = NULL;
+  g_autofree char *home = NULL;
+  g_autoptr (PstPgp) pgp = NULL;
+
+  if (in == NULL || !(raw = pst_reader_slurp (in, MAX_MESSAGE_SIZE, error)))
+    return FALSE;
+  home = pst_agent_get_gnupg_home (agent);
+  pgp = pst_pgp_new (home, error);
+  if (pgp == NULL)
+    return FALSE;
+  return pst_pgpmime_open (pgp, raw, plain_out, status_out, error);
+}
+
+gboolean
+pst_reader_analyze (PstAgent *agent, gint64 id, GError **error)
+{
+  g_autoptr (GBytes) plain = NULL;
+  g_autoptr (PstStatus) status = NULL;
+  g_autoptr (PstMimeMessage) msg = NULL;
+  g_autofree char *from = NULL, *subject = NULL, *date = NULL, *crypto = NULL;
+
+  if (!pst_reader_open (agent, id, &plain, &status, error))
+    return FALSE;
+  msg = pst_mime_message_parse (plain, NULL);
+  if (msg != NULL)
+    {
+      from = pst_mime_message_get_header (msg, "From");
+      subject = pst_mime_message_get_header (msg, "Subject");
+      date = pst_mime_message_get_header (msg, "Date");
+    }
+  crypto = pst_status_to_json_string (status);
+  /* No scanner in this version: the verdict says so rather than "clean". */
+  return pst_store_message_set_info (agent->store, id, from ? from : "", subject ? subject : "",
+                                     date ? date : "", crypto, "skipped", error);
+}

@@ -1,0 +1,23 @@
+/* reader.h — opening a stored message for a client: decrypt, verify, and
+ * the display headers (DESIGN.md §3 "Read").  Plaintext is never written to
+ * disk: each read decrypts again. */
+#pragma once
+
+#include "agent.h"
+#include "crypto/status.h"
+
+G_BEGIN_DECLS
+
+/* Loads message @id, decrypts and verifies it.  @plain_out: the message to
+ * show (RFC 5322); @status_out: its verdict.  Transfer full. */
+gboolean pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out,
+                          PstStatus **status_out, GError **error);
+
+/* Reads a stream to its end into memory.  Transfer full. */
+GBytes *pst_reader_slurp (GInputStream *in, gsize max_size, GError **error);
+
+/* After a message was stored: records its display headers and crypto
+ * summary in the store, so that list needs no decryption. */
+gboolean pst_reader_analyze (PstAgent *agent, gint64 id, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,254 @@
+#include "sender.h"
+
+#include "net/smtp.h"
+#include "session.h"
+#include "util/error.h"
+
+static GMutex running_lock;
+static GCond running_cond;
+static guint running;
+
+static gboolean
+flush (PstSmtpSession *s, PstConn *conn, GError **error)
+{
+  gsize len;
+  const guint8 *out = pst_smtp_session_get_output (s, &len);
+
+  if (len == 0)
+    return TRUE;
+  if (!pst_conn_write_all (conn, out, len, error))
+    return FALSE;
+  pst_smtp_session_consume_output (s, len);
+  return TRUE;
+}
+
+static gboolean
+stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id, GError **error)
+{
+  g_autoptr (GInputStream) in = pst_store_outbox_open (agent->store, id, error);
+  guint8 buf[65536];
+  gssize n;
+
+  if (in == NULL)
+    return FALSE;
+  while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
+    {
+      pst_smtp_session_body (s, buf, (gsize) n);
+      if (!flush (s, conn, error))
+        return FALSE;
+    }
+  if (n < 0)
+    return FALSE;
+  pst_smtp_session_body_end (s);
+  return TRUE;
+}
+
+static char *
+reply_summary (PstSmtpSession *s)
+{
+  g_autofree char *text = g_strdup (pst_smtp_session_get_reply_text (s));
+  if (text)
+    g_strdelimit (text, "\r\n", ' ');
+  return g_strdup_printf ("%u %s", pst_smtp_session_get_reply_code (s), text ? text : "");
+}
+
+static gboolean
+run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, GError **error)
+{
+  PstSmtpSession *s = NULL;
+  PstConn *conn;
+  char *password;
+  gboolean implicit = FALSE, ok = FALSE, dot_sent = FALSE;
+  guint next = 0;
+  PstOutboxEntry *current = NULL;
+
+  password = pst_account_get_password (account, error);
+  if (password == NULL)
+    return FALSE;
+  conn = pst_session_connect (account, account->smtp, &implicit, error);
+  if (conn == NULL)
+    {
+      pst_secret_free (password);
+      return FALSE;
+    }
+  s = pst_smtp_session_new ("[127.0.0.1]", implicit ? PST_SMTP_TLS_IMPLICIT : PST_SMTP_TLS_STARTTLS);
+  pst_smtp_session_set_auth (s, account->user, password);
+  pst_secret_free (password);
+
+  for (;;)
+    {
+      guint8 buf[16384];
+      gssize n;
+
+      if (!flush (s, conn, error))
+        goto out;
+      switch (pst_smtp_session_next_event (s))
+        {
+        case PST_SMTP_EVENT_WANT_READ:
+          n = pst_conn_read (conn, buf, sizeof buf, error);
+          if (n < 0)
+            goto out;
+          if (n == 0)
+            pst_smtp_session_feed_eof (s);
+          else
+            pst_smtp_session_feed (s, buf, (gsize) n, NULL);
+          break;
+        case PST_SMTP_EVENT_WANT_TLS:
+          if (!pst_conn_start_tls (conn, error))
+            goto out;
+          pst_smtp_session_tls_started (s);
+          break;
+        case PST_SMTP_EVENT_READY:
+          if (next >= entries->len)
+            {
+              pst_smtp_session_quit (s);
+              break;
+            }
+          current = g_ptr_array_index (entries, next++);
+          if (!pst_store_outbox_set_state (agent->store, current->id, PST_OUTBOX_SENDING, NULL,
+                                           error)
+              || !pst_smtp_session_begin_message (s, current->reverse_path,
+                                                  (const char *const *) current->recipients,
+                                                  error))
+            goto out;
+          dot_sent = FALSE;
+          break;
+        case PST_SMTP_EVENT_WANT_BODY:
+          if (!stream_body (agent, s, conn, current->id, error))
+            goto out;
+          dot_sent = TRUE;
+          break;
+        case PST_SMTP_EVENT_SENT:
+          {
+            g_autofree char *r = reply_summary (s);
+            g_message ("outbox %" G_GINT64_FORMAT ": sent (%s)", current->id, r);
+            if (!pst_store_outbox_set_state (agent->store, current->id, PST_OUTBOX_SENT, r, error))
+              goto out;
+            current = NULL;
+          }
+          break;
+        case PST_SMTP_EVENT_REJECTED:
+          {
+            g_autofree char *r = reply_summary (s);
+            guint code = pst_smtp_session_get_reply_code (s);
+            PstOutboxState st = code >= 400 && code < 500 ? PST_OUTBOX_QUEUED : PST_OUTBOX_FAILED;
+            g_message ("outbox %" G_GINT64_FORMAT ": %s (%s)", current->id,
+                       st == PST_OUTBOX_FAILED ? "refused" : "deferred", r);
+            if (!pst_store_outbox_set_state (agent->store, current->id, st, r, error))
+              goto out;
+            current = NULL;
+          }
+          break;
+        case PST_SMTP_EVENT_DONE:
+          ok = TRUE;
+          goto out;
+        case PST_SMTP_EVENT_ERROR:
+        default:
+          {
+            const GError *e = pst_smtp_session_get_error (s);
+            g_set_error_literal (error, PST_ERROR, e ? e->code : PST_ERROR_NETWORK,
+                                 e ? e->message : "SMTP session failed");
+          }
+          goto out;
+        }
+    }
+out:
+  /* An entry interrupted before its final dot was not delivered: queue it
+   * again.  After the dot it may have been: it stays "sending" (in doubt). */
+  if (!ok && current != NULL && !dot_sent)
+    pst_store_outbox_set_state (agent->store, current->id, PST_OUTBOX_QUEUED,
+                                error && *error ? (*error)->message : NULL, NULL);
+  pst_smtp_session_free (s);
+  pst_conn_free (conn);
+  return ok;
+}
+
+gboolean
+pst_sender_run (PstAgent *agent, const char *name, GError **error)
+{
+  GMutex *lock = pst_agent_session_lock (agent, "send", name);
+  g_autoptr (PstAccount) account = NULL;
+  g_autoptr (GPtrArray) entries = NULL;
+  gboolean ok;
+
+  g_mutex_lock (lock);
+  account = pst_agent_get_account (agent, name, error);
+  entries = account ? pst_store_outbox_list (agent->store, name, PST_OUTBOX_QUEUED, error) : NULL;
+  if (entries == NULL)
+    ok = FALSE;
+  else if (entries->len == 0)
+    ok = TRUE;
+  else
+    {
+      ok = run_session (agent, account, entries, error);
+      if (!ok)
+        g_prefix_error (error, "sending via %s: ", account->smtp);
+    }
+  g_mutex_unlock (lock);
+  return ok;
+}
+
+typedef struct {
+  PstAgent *agent;
+  char *account;
+} Kick;
+
+static gpointer
+kick_thread (gpointer data)
+{
+  Kick *k = data;
+  g_autoptr (GError) error = NULL;
+
+  if (!pst_sender_run (k->agent, k->account, &error))
+    g_warning ("account %s: %s", k->account, error->message);
+  g_free (k->account);
+  g_free (k);
+  g_mutex_lock (&running_lock);
+  running--;
+  g_cond_broadcast (&running_cond);
+  g_mutex_unlock (&running_lock);
+  return NULL;
+}
+
+void
+pst_sender_kick (PstAgent *agent, const char *account)
+{
+  Kick *k = g_new0 (Kick, 1);
+
+  k->agent = agent;
+  k->account = g_strdup (account);
+  g_mutex_lock (&running_lock);
+  running++;
+  g_mutex_unlock (&running_lock);
+  g_thread_unref (g_thread_new ("sender", kick_thread, k));
+}
+
+void
+pst_sender_resume_all (PstAgent *agent)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) queued = pst_store_outbox_list (agent->store, NULL, PST_OUTBOX_QUEUED,
+                                                        &error);
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  if (queued == NULL)
+    {
+      g_warning ("cannot read the outbox: %s", error->message);
+      return;
+    }
+  for (guint i = 0; i < queued->len; i++)
+    {
+      PstOutboxEntry *e = g_ptr_array_index (queued, i);
+      if (g_hash_table_add (seen, e->account))
+        pst_sender_kick (agent, e->account);
+    }
+}
+
+void
+pst_sender_wait_all (void)
+{
+  g_mutex_lock (&running_lock);
+  while (running > 0)
+    g_cond_wait (&running_cond, &running_lock);
+  g_mutex_unlock (&running_lock);
+}

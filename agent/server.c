@@ -1,0 +1,269 @@
+#include "server.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+#include <gio/gunixsocketaddress.h>
+#include <gio/gunixcredentialsmessage.h>
+
+#include "methods.h"
+#include "rpc/client.h"
+#include "rpc/frame.h"
+#include "util/error.h"
+
+static gint busy_requests;
+
+gboolean
+pst_server_listen (PstAgent *agent, GError **error)
+{
+  const char *path = agent->paths->socket_path;
+  g_autoptr (GSocketAddress) addr = NULL;
+  g_autoptr (GError) local = NULL;
+  GSocket *sock;
+  PstRpcClient *probe;
+  mode_t old;
+
+  probe = pst_rpc_client_connect (path, NULL);
+  if (probe != NULL)
+    {
+      pst_rpc_client_free (probe);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "an agent is already running on %s", path);
+      return FALSE;
+    }
+  if (g_unlink (path) != 0 && errno != ENOENT)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot remove stale socket %s: %s", path,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  sock = g_socket_new (G_SOCKET_FAMILY_UNIX, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_DEFAULT,
+                       &local);
+  if (sock == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot create socket: %s", local->message);
+      return FALSE;
+    }
+  addr = g_unix_socket_address_new (path);
+  old = umask (077);
+  if (!g_socket_bind (sock, addr, FALSE, &local) || !g_socket_listen (sock, &local))
+    {
+      umask (old);
+      g_object_unref (sock);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot listen on %s: %s", path,
+                   local->message);
+      return FALSE;
+    }
+  umask (old);
+  g_chmod (path, 0600);
+  agent->listener = sock;
+  return TRUE;
+}
+
+typedef struct {
+  PstAgent *agent;
+  GSocket *socket;
+} Client;
+
+static gboolean
+peer_is_owner (GSocket *socket)
+{
+  g_autoptr (GCredentials) creds = g_socket_get_credentials (socket, NULL);
+  uid_t uid;
+
+  if (creds == NULL)
+    return FALSE;
+  uid = g_credentials_get_unix_user (creds, NULL);
+  return uid == getuid ();
+}
+
+static void
+reply (PstRpcChannel *ch, JsonNode *node)
+{
+  g_autofree char *line = pst_rpc_to_line (node);
+  g_autoptr (GError) error = NULL;
+
+  if (!pst_rpc_channel_write_line (ch, line, NULL, 0, &error))
+    g_debug ("cannot answer a client: %s", error->message);
+}
+
+static void
+close_fds (GArray *fds)
+{
+  for (guint i = 0; i < fds->len; i++)
+    close (g_array_index (fds, int, i));
+  g_array_set_size (fds, 0);
+}
+
+/* Decodes one request line; FALSE means malformed framing (the connection
+ * is closed after the error answer). */
+static gboolean
+handle_line (PstAgent *agent, PstRpcChannel *ch, const char *line, GArray *fds)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonNode) answer = NULL;
+  JsonObject *req, *params = NULL;
+  JsonNode *id = NULL, *method_node, *params_node;
+  const char *method;
+
+  if (!json_parser_load_from_data (parser, line, -1, &error)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    {
+      answer = pst_rpc_error_response (NULL, PST_RPC_PARSE_ERROR,
+                                       "malformed request: not a JSON object", PST_ERROR_USAGE);
+      reply (ch, answer);
+      return FALSE;
+    }
+  req = json_node_get_object (json_parser_get_root (parser));
+  id = json_object_get_member (req, "id");
+  method_node = json_object_get_member (req, "method");
+  params_node = json_object_get_member (req, "params");
+  if (method_node == NULL || !JSON_NODE_HOLDS_VALUE (method_node)
+      || json_node_get_value_type (method_node) != G_TYPE_STRING
+      || (params_node != NULL && !JSON_NODE_HOLDS_OBJECT (params_node))
+      || (id != NULL && !JSON_NODE_HOLDS_VALUE (id)))
+    {
+      answer = pst_rpc_error_response (id, PST_RPC_INVALID_REQUEST,
+                                       "invalid request: need \"method\" (string) and \"params\" "
+                                       "(object)", PST_ERROR_USAGE);
+      reply (ch, answer);
+      return TRUE;
+    }
+  method = json_node_get_string (method_node);
+  if (params_node != NULL)
+    params = json_node_get_object (params_node);
+
+  if (g_atomic_int_get (&agent->stopping))
+    {
+      answer = pst_rpc_error_response (id, PST_RPC_APP_ERROR_BASE + PST_ERROR_AGENT,
+                                       "the agent is stopping", PST_ERROR_AGENT);
+      reply (ch, answer);
+      return FALSE;
+    }
+  g_atomic_int_inc (&busy_requests);
+  answer = pst_methods_dispatch (agent, ch, method, params, id, fds);
+  g_atomic_int_dec_and_test (&busy_requests);
+  if (answer != NULL && id != NULL)
+    reply (ch, answer);
+  return TRUE;
+}
+
+static gpointer
+client_thread (gpointer data)
+{
+  Client *c = data;
+  g_autoptr (PstRpcChannel) ch = pst_rpc_channel_new (c->socket);
+  g_autoptr (GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
+
+  for (;;)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *line = pst_rpc_channel_read_line (ch, fds, &error);
+      gboolean keep;
+
+      if (line == NULL)
+        {
+          if (error != NULL)
+            {
+              g_autoptr (JsonNode) answer = pst_rpc_error_response (
+                NULL, PST_RPC_PARSE_ERROR, error->message, PST_ERROR_USAGE);
+              reply (ch, answer);
+              g_debug ("client dropped: %s", error->message);
+            }
+          break;
+        }
+      keep = handle_line (c->agent, ch, line, fds);
+      close_fds (fds);
+      if (!keep)
+        break;
+    }
+  close_fds (fds);
+  g_socket_close (c->socket, NULL);
+  g_object_unref (c->socket);
+  g_atomic_int_dec_and_test (&c->agent->connections);
+  g_free (c);
+  return NULL;
+}
+
+void
+pst_server_run (PstAgent *agent)
+{
+  while (!g_atomic_int_get (&agent->stopping))
+    {
+      g_autoptr (GError) error = NULL;
+      GSocket *s = g_socket_accept (agent->listener, NULL, &error);
+      Client *c;
+
+      if (s == NULL)
+        {
+          if (!g_atomic_int_get (&agent->stopping))
+            {
+              g_warning ("accept failed: %s", error->message);
+              g_usleep (100 * 1000);
+            }
+          continue;
+        }
+      if (g_atomic_int_get (&agent->stopping))
+        {
+          g_socket_close (s, NULL);
+          g_object_unref (s);
+          break;
+        }
+      if (!peer_is_owner (s))
+        {
+          g_message ("refused a connection from another user");
+          g_socket_close (s, NULL);
+          g_object_unref (s);
+          continue;
+        }
+      if (g_atomic_int_add (&agent->connections, 1) >= PST_SERVER_MAX_CONNECTIONS)
+        {
+          g_atomic_int_dec_and_test (&agent->connections);
+          g_message ("refused a connection: %d clients already connected",
+                     PST_SERVER_MAX_CONNECTIONS);
+          g_socket_close (s, NULL);
+          g_object_unref (s);
+          continue;
+        }
+      c = g_new0 (Client, 1);
+      c->agent = agent;
+      c->socket = s;
+      g_thread_unref (g_thread_new ("client", client_thread, c));
+    }
+  /* Let requests in progress finish (a send being queued, a fetch storing). */
+  for (int i = 0; i < 600 && g_atomic_int_get (&busy_requests) > 0; i++)
+    g_usleep (100 * 1000);
+}
+
+/* Connecting to our own socket wakes the accept loop; socket(2) and
+ * connect(2) are async-signal-safe, so this works from a signal handler. */
+void
+pst_server_wake (PstAgent *agent)
+{
+  struct sockaddr_un sun = { .sun_family = AF_UNIX };
+  const char *path = agent->paths->socket_path;
+  int fd;
+
+  if (agent->listener == NULL || strlen (path) >= sizeof sun.sun_path)
+    return;
+  memcpy (sun.sun_path, path, strlen (path) + 1);
+  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return;
+  connect (fd, (struct sockaddr *) &sun, sizeof sun);
+  close (fd);
+}
+
+void
+pst_server_close (PstAgent *agent)
+{
+  if (agent->listener == NULL)
+    return;
+  g_socket_close (agent->listener, NULL);
+  g_clear_object (&agent->listener);
+  g_unlink (agent->paths->socket_path);
+}

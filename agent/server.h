@@ -1,0 +1,23 @@
+/* server.h — the agent's Unix socket (DESIGN.md §5): a 0700 directory, a
+ * 0600 socket, the peer uid checked on every connection, a cap on
+ * connections, and one thread per client. */
+#pragma once
+
+#include "agent.h"
+
+G_BEGIN_DECLS
+
+#define PST_SERVER_MAX_CONNECTIONS 64
+
+/* Binds the socket.  Another agent answering on it is an error; a stale
+ * socket file is replaced. */
+gboolean pst_server_listen (PstAgent *agent, GError **error);
+/* Accepts clients until pst_agent_request_stop(), then waits (bounded) for
+ * requests in progress. */
+void pst_server_run (PstAgent *agent);
+/* Unblocks pst_server_run; async-signal-safe. */
+void pst_server_wake (PstAgent *agent);
+/* Closes and removes the socket. */
+void pst_server_close (PstAgent *agent);
+
+G_END_DECLS

@@ -1,0 +1,190 @@
+/* account.c — `postern account add|list|show|remove`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util/error.h"
+
+static gint64 keep_days = -1;
+
+static gboolean
+parse_keep (const char *name, const char *value, gpointer data, GError **error)
+{
+  guint64 days = 0;
+
+  if (value == NULL)
+    {
+      keep_days = 0;
+      return TRUE;
+    }
+  if (!g_ascii_string_to_unsigned (value, 10, 1, 36500, &days, NULL))
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   _("--keep-on-server takes a number of days (1–36500)"));
+      return FALSE;
+    }
+  keep_days = (gint64) days;
+  return TRUE;
+}
+
+static void
+print_account (JsonObject *a)
+{
+  printf ("%s\n", json_object_get_string_member (a, "name"));
+  printf ("  %-17s %s\n", _("address:"), json_object_get_string_member (a, "address"));
+  printf ("  %-17s %s\n", _("smtp:"), json_object_get_string_member (a, "smtp"));
+  printf ("  %-17s %s\n", _("pop3:"), json_object_get_string_member (a, "pop3"));
+  printf ("  %-17s %s\n", _("user:"), json_object_get_string_member (a, "user"));
+  printf ("  %-17s %s\n", _("password command:"),
+          json_object_get_string_member (a, "password_command"));
+  if (json_object_get_string_member_with_default (a, "ca_file", NULL))
+    printf ("  %-17s %s\n", _("CA file:"), json_object_get_string_member (a, "ca_file"));
+  printf ("  %-17s %s\n", _("encrypt:"), json_object_get_string_member (a, "encrypt"));
+  printf ("  %-17s %s\n", _("scheme:"), json_object_get_string_member (a, "scheme"));
+  if (json_object_get_boolean_member (a, "keep_on_server"))
+    {
+      gint64 d = json_object_get_int_member (a, "keep_days");
+      if (d > 0)
+        printf ("  %-17s %" G_GINT64_FORMAT " %s\n", _("keep on server:"), d, _("days"));
+      else
+        printf ("  %-17s %s\n", _("keep on server:"), _("yes"));
+    }
+}
+
+static int
+account_add (PstCli *cli, int argc, char **argv)
+{
+  g_autofree char *address = NULL, *smtp = NULL, *pop3 = NULL, *user = NULL, *pwcmd = NULL,
+                  *ca = NULL, *pin = NULL, *client_cert = NULL, *encrypt = NULL, *scheme = NULL;
+  gboolean secret_service = FALSE;
+  GOptionEntry entries[] = {
+    { "address", 0, 0, G_OPTION_ARG_STRING, &address, N_("The account's e-mail address"), "ADDR" },
+    { "smtp", 0, 0, G_OPTION_ARG_STRING, &smtp, N_("smtp://HOST:PORT or smtps://HOST:PORT"), "URL" },
+    { "pop3", 0, 0, G_OPTION_ARG_STRING, &pop3, N_("pop3://HOST:PORT or pop3s://HOST:PORT"), "URL" },
+    { "user", 0, 0, G_OPTION_ARG_STRING, &user, N_("Login name"), "USER" },
+    { "password-command", 0, 0, G_OPTION_ARG_STRING, &pwcmd,
+      N_("Command that prints the password"), "CMD" },
+    { "secret-service", 0, 0, G_OPTION_ARG_NONE, &secret_service,
+      N_("Take the password from the Secret Service"), NULL },
+    { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &ca, N_("Trust this CA instead of the system's"), "PEM" },
+    { "pin", 0, 0, G_OPTION_ARG_STRING, &pin, N_("Pin the server key"), "sha256//BASE64" },
+    { "client-cert", 0, 0, G_OPTION_ARG_FILENAME, &client_cert, N_("TLS client certificate"), "FILE" },
+    { "keep-on-server", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_keep,
+      N_("Do not delete fetched mail on the server (for DAYS)"), "DAYS" },
+    { "encrypt", 0, 0, G_OPTION_ARG_STRING, &encrypt, N_("always, auto or never"), "MODE" },
+    { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme, N_("pgp (smime and auto come later)"), "SCHEME" },
+    { NULL },
+  };
+  JsonObject *params, *r;
+  int status = 0;
+
+  keep_days = -1;
+  if (!pst_cli_parse ("account add", "NAME", entries, &argc, &argv))
+    return PST_ERROR_USAGE;
+  if (argc != 2)
+    return pst_cli_usage ("account add", _("give exactly one account NAME"));
+  if (secret_service || pin || client_cert)
+    return pst_cli_usage ("account add",
+                          secret_service ? _("--secret-service is not available in this version; "
+                                             "use --password-command")
+                          : pin ? _("--pin is not available in this version; use --ca-file")
+                                : _("--client-cert is not available in this version"));
+  if (!address || !smtp || !pop3 || !user || !pwcmd)
+    return pst_cli_usage ("account add", _("--address, --smtp, --pop3, --user and "
+                                           "--password-command are required"));
+  params = json_object_new ();
+  json_object_set_string_member (params, "name", argv[1]);
+  json_object_set_string_member (params, "address", address);
+  json_object_set_string_member (params, "smtp", smtp);
+  json_object_set_string_member (params, "pop3", pop3);
+  json_object_set_string_member (params, "user", user);
+  json_object_set_string_member (params, "password_command", pwcmd);
+  if (ca)
+    {
+      g_autofree char *abs = g_canonicalize_filename (ca, NULL);
+      json_object_set_string_member (params, "ca_file", abs);
+    }
+  if (encrypt)
+    json_object_set_string_member (params, "encrypt", encrypt);
+  if (scheme)
+    json_object_set_string_member (params, "scheme", scheme);
+  if (keep_days >= 0)
+    {
+      json_object_set_boolean_member (params, "keep_on_server", TRUE);
+      json_object_set_int_member (params, "keep_days", keep_days);
+    }
+  r = pst_cli_call (cli, _("account add"), "account.add", params, NULL, 0, &status);
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    pst_cli_print_json (r);
+  else
+    printf (_("account %s added\n"), argv[1]);
+  json_object_unref (r);
+  return 0;
+}
+
+static int
+account_list (PstCli *cli)
+{
+  int status = 0;
+  JsonObject *r = pst_cli_call (cli, _("account list"), "account.list", NULL, NULL, 0, &status);
+  JsonArray *arr;
+
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    pst_cli_print_json (r);
+  else
+    {
+      arr = json_object_get_array_member (r, "accounts");
+      for (guint i = 0; i < json_array_get_length (arr); i++)
+        {
+          JsonObject *a = json_array_get_object_element (arr, i);
+          printf ("%-16s %s\n", json_object_get_string_member (a, "name"),
+                  json_object_get_string_member (a, "address"));
+        }
+    }
+  json_object_unref (r);
+  return 0;
+}
+
+static int
+account_named (PstCli *cli, const char *what, const char *method, const char *name)
+{
+  int status = 0;
+  JsonObject *params = json_object_new (), *r;
+
+  json_object_set_string_member (params, "name", name);
+  r = pst_cli_call (cli, what, method, params, NULL, 0, &status);
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    pst_cli_print_json (r);
+  else if (strcmp (method, "account.show") == 0)
+    print_account (r);
+  else
+    printf (_("account %s removed (its stored mail is kept)\n"), name);
+  json_object_unref (r);
+  return 0;
+}
+
+int
+pst_cli_cmd_account (PstCli *cli, int argc, char **argv)
+{
+  const char *sub = argc > 1 ? argv[1] : NULL;
+
+  if (g_strcmp0 (sub, "add") == 0)
+    return account_add (cli, argc - 1, argv + 1);
+  if (g_strcmp0 (sub, "list") == 0 && argc == 2)
+    return account_list (cli);
+  if ((g_strcmp0 (sub, "show") == 0 || g_strcmp0 (sub, "remove") == 0))
+    {
+      if (argc != 3)
+        return pst_cli_usage (sub[0] == 's' ? "account show" : "account remove",
+                              _("give exactly one account NAME"));
+      return sub[0] == 's' ? account_named (cli, _("account show"), "account.show", argv[2])
+                           : account_named (cli, _("account remove"), "account.remove", argv[2]);
+    }
+  return pst_cli_usage ("account", _("say add, list, show NAME or remove NAME"));
+}

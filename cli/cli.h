@@ -1,0 +1,52 @@
+/* cli.h — what the commands of `postern` share. */
+#pragma once
+
+#include <glib.h>
+#include <glib/gi18n.h>
+#include <json-glib/json-glib.h>
+
+#include "config/paths.h"
+#include "rpc/client.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  const char *home;     /* --home or NULL */
+  gboolean json;        /* --json */
+  PstPaths *paths;
+} PstCli;
+
+typedef int (*PstCliCommand) (PstCli *cli, int argc, char **argv);
+
+/* Prints "postern: WHAT: WHY" on stderr and returns the exit code of @error. */
+int pst_cli_fail (const char *what, const GError *error);
+/* Prints a usage error for @command and returns 2. */
+int pst_cli_usage (const char *command, const char *why);
+
+/* Parses @argv with @entries; on error prints it and returns FALSE. */
+gboolean pst_cli_parse (const char *command, const char *params, GOptionEntry *entries,
+                        int *argc, char ***argv);
+
+/* Connects to the agent, starting it when it is not running and @start. */
+PstRpcClient *pst_cli_connect (PstCli *cli, gboolean start, GError **error);
+
+/* Calls @method; prints the error and sets @exit_out on failure. */
+JsonObject *pst_cli_call (PstCli *cli, const char *what, const char *method, JsonObject *params,
+                          const int *fds, guint n_fds, int *exit_out);
+
+/* Prints @object as one JSON document on stdout. */
+void pst_cli_print_json (JsonObject *object);
+
+/* Agent control (agent.c). */
+int pst_cli_cmd_agent (PstCli *cli, int argc, char **argv);
+gboolean pst_cli_start_agent (PstCli *cli, GError **error);
+
+/* Commands (account.c, mail.c). */
+int pst_cli_cmd_account (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_send (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_fetch (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_list (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_show (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_export (PstCli *cli, int argc, char **argv);
+
+G_END_DECLS

@@ -1,0 +1,322 @@
+/* mail.c — `postern send|fetch|list|show|export`. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "util/error.h"
+
+static const char *
+str_member (JsonObject *o, const char *name)
+{
+  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
+    return NULL;
+  return json_node_get_string (n);
+}
+
+static JsonObject *
+obj_member (JsonObject *o, const char *name)
+{
+  JsonNode *n = o ? json_object_get_member (o, name) : NULL;
+  return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+}
+
+static gboolean
+parse_id (const char *command, const char *text, gint64 *id_out)
+{
+  guint64 v = 0;
+
+  if (!g_ascii_string_to_unsigned (text, 10, 1, G_MAXINT64, &v, NULL))
+    {
+      g_autofree char *why = g_strdup_printf (_("'%s' is not a message id"), text);
+      pst_cli_usage (command, why);
+      return FALSE;
+    }
+  *id_out = (gint64) v;
+  return TRUE;
+}
+
+int
+pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
+{
+  g_autofree char *account = NULL, *encrypt = NULL, *scheme = NULL;
+  gboolean sign = FALSE, no_sign = FALSE, wait = FALSE;
+  GOptionEntry entries[] = {
+    { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("Send from this account"), "NAME" },
+    { "encrypt", 0, 0, G_OPTION_ARG_STRING, &encrypt, N_("always, auto or never"), "MODE" },
+    { "sign", 0, 0, G_OPTION_ARG_NONE, &sign, N_("Sign (the default)"), NULL },
+    { "no-sign", 0, 0, G_OPTION_ARG_NONE, &no_sign, N_("Do not sign"), NULL },
+    { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme, N_("pgp"), "SCHEME" },
+    { "wait", 0, 0, G_OPTION_ARG_NONE, &wait, N_("Wait until the server accepted or refused it"), NULL },
+    { NULL },
+  };
+  JsonObject *params, *r;
+  int fd, status = 0;
+
+  if (!pst_cli_parse ("send", "[FILE]", entries, &argc, &argv))
+    return PST_ERROR_USAGE;
+  if (argc > 2)
+    return pst_cli_usage ("send", _("give at most one FILE"));
+  if (sign && no_sign)
+    return pst_cli_usage ("send", _("--sign and --no-sign exclude each other"));
+  if (encrypt && strcmp (encrypt, "always") && strcmp (encrypt, "auto") && strcmp (encrypt, "never"))
+    return pst_cli_usage ("send", _("--encrypt takes always, auto or never"));
+  if (argc == 2 && strcmp (argv[1], "-") != 0)
+    {
+      fd = open (argv[1], O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        {
+          fprintf (stderr, "postern: send: %s: %s\n", argv[1], g_strerror (errno));
+          return PST_ERROR_FAILED;
+        }
+    }
+  else
+    fd = dup (STDIN_FILENO);
+
+  params = json_object_new ();
+  json_object_set_int_member (params, "fd", 0);
+  if (account)
+    json_object_set_string_member (params, "account", account);
+  if (encrypt)
+    json_object_set_string_member (params, "encrypt", encrypt);
+  if (scheme)
+    json_object_set_string_member (params, "scheme", scheme);
+  json_object_set_boolean_member (params, "sign", !no_sign);
+  json_object_set_boolean_member (params, "wait", wait);
+  r = pst_cli_call (cli, "send", "send", params, &fd, 1, &status);
+  close (fd);
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    pst_cli_print_json (r);
+  else
+    {
+      gboolean enc = json_object_get_boolean_member (r, "encrypted");
+      gboolean sig = json_object_get_boolean_member (r, "signed");
+      const char *state = str_member (r, "state");
+      printf (_("message %" G_GINT64_FORMAT " %s (%s, %s)%s%s\n"),
+              json_object_get_int_member (r, "id"),
+              g_strcmp0 (state, "sent") == 0 ? _("sent") : _("queued"),
+              enc ? _("encrypted") : _("NOT encrypted"), sig ? _("signed") : _("not signed"),
+              str_member (r, "reply") ? ": " : "", str_member (r, "reply") ? str_member (r, "reply") : "");
+      if (json_object_has_member (r, "missing_keys"))
+        {
+          JsonArray *m = json_object_get_array_member (r, "missing_keys");
+          fprintf (stderr, "%s", _("postern: send: not encrypted: no key for"));
+          for (guint i = 0; i < json_array_get_length (m); i++)
+            fprintf (stderr, " %s", json_array_get_string_element (m, i));
+          fprintf (stderr, "\n");
+        }
+    }
+  json_object_unref (r);
+  return 0;
+}
+
+int
+pst_cli_cmd_fetch (PstCli *cli, int argc, char **argv)
+{
+  g_autofree char *account = NULL;
+  GOptionEntry entries[] = {
+    { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("Fetch only this account"), "NAME" },
+    { NULL },
+  };
+  JsonObject *params, *r;
+  int status = 0;
+
+  if (!pst_cli_parse ("fetch", "", entries, &argc, &argv))
+    return PST_ERROR_USAGE;
+  if (argc != 1)
+    return pst_cli_usage ("fetch", _("takes no arguments besides --account"));
+  params = json_object_new ();
+  if (account)
+    json_object_set_string_member (params, "account", account);
+  r = pst_cli_call (cli, "fetch", "fetch", params, NULL, 0, &status);
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    pst_cli_print_json (r);
+  else
+    printf (_("%" G_GINT64_FORMAT " new messages\n"), json_object_get_int_member (r, "fetched"));
+  json_object_unref (r);
+  return 0;
+}
+
+/* A short mark for list: E encrypted, S signed good, S! signature problem. */
+static char *
+crypto_mark (JsonObject *crypto)
+{
+  JsonObject *sig = obj_member (crypto, "signature");
+  const char *dec = str_member (crypto, "decryption");
+  const char *st = str_member (sig, "status");
+  GString *s = g_string_new (NULL);
+
+  if (g_strcmp0 (dec, "ok") == 0)
+    g_string_append (s, "E");
+  else if (g_strcmp0 (dec, "failed") == 0)
+    g_string_append (s, "E!");
+  if (st && g_strcmp0 (st, "none") != 0)
+    {
+      gboolean good = g_strcmp0 (st, "good") == 0 && json_object_get_boolean_member_with_default (sig, "from_match", FALSE)
+                      && g_strcmp0 (str_member (sig, "covers"), "whole") == 0;
+      g_string_append (s, good ? "S" : "S!");
+    }
+  return g_string_free (s, FALSE);
+}
+
+int
+pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
+{
+  g_autofree char *account = NULL;
+  int limit = 0, status = 0;
+  GOptionEntry entries[] = {
+    { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("Only this account"), "NAME" },
+    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("At most N messages"), "N" },
+    { NULL },
+  };
+  JsonObject *params, *r;
+  JsonArray *arr;
+
+  if (!pst_cli_parse ("list", "", entries, &argc, &argv))
+    return PST_ERROR_USAGE;
+  if (argc != 1 || limit < 0)
+    return pst_cli_usage ("list", _("takes --account NAME and --limit N only"));
+  params = json_object_new ();
+  if (account)
+    json_object_set_string_member (params, "account", account);
+  if (limit)
+    json_object_set_int_member (params, "limit", limit);
+  r = pst_cli_call (cli, "list", "list", params, NULL, 0, &status);
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    pst_cli_print_json (r);
+  else
+    {
+      arr = json_object_get_array_member (r, "messages");
+      for (guint i = 0; i < json_array_get_length (arr); i++)
+        {
+          JsonObject *m = json_array_get_object_element (arr, i);
+          g_autofree char *mark = crypto_mark (obj_member (m, "crypto"));
+          printf ("%6" G_GINT64_FORMAT "  %-3s %-31.31s  %-28.28s  %s\n",
+                  json_object_get_int_member (m, "id"), mark, str_member (m, "date"),
+                  str_member (m, "from"), str_member (m, "subject"));
+        }
+    }
+  json_object_unref (r);
+  return 0;
+}
+
+static void
+print_status_block (JsonObject *crypto, JsonObject *scan)
+{
+  JsonObject *sig = obj_member (crypto, "signature");
+  const char *dec = str_member (crypto, "decryption");
+  const char *scheme = str_member (crypto, "scheme");
+  const char *st = str_member (sig, "status");
+
+  printf ("%s\n", _("== Postern status (drawn by Postern, not part of the message) =="));
+  if (g_strcmp0 (dec, "ok") == 0)
+    printf ("%-11s %s %s, %s %s, %s %s\n", _("Encryption:"), _("encrypted"),
+            g_strcmp0 (scheme, "smime") == 0 ? "(S/MIME)" : "(OpenPGP)", _("covers"),
+            str_member (crypto, "encryption_covers"), _("integrity"),
+            str_member (crypto, "integrity") ? str_member (crypto, "integrity") : "-");
+  else if (g_strcmp0 (dec, "failed") == 0)
+    printf ("%-11s %s\n", _("Encryption:"), _("DECRYPTION FAILED: the content is not shown"));
+  else
+    printf ("%-11s %s\n", _("Encryption:"), _("not encrypted: the provider could read it"));
+  if (st == NULL || g_strcmp0 (st, "none") == 0)
+    printf ("%-11s %s\n", _("Signature:"), _("none"));
+  else
+    {
+      gboolean match = json_object_get_boolean_member_with_default (sig, "from_match", FALSE);
+      printf ("%-11s %s, %s %s (%s), %s, %s %s\n", _("Signature:"), st, _("by"),
+              str_member (sig, "signer") ? str_member (sig, "signer") : "?",
+              str_member (sig, "fingerprint") ? str_member (sig, "fingerprint") : "?",
+              match ? _("matches From") : _("DOES NOT match From"), _("covers"),
+              str_member (sig, "covers"));
+    }
+  if (json_object_get_boolean_member_with_default (crypto, "protected_headers", FALSE))
+    printf ("%-11s %s\n", _("Headers:"), _("protected"));
+  printf ("%-11s %s\n", _("Scan:"), str_member (scan, "verdict") ? str_member (scan, "verdict") : "-");
+  printf ("%s\n", "==");
+}
+
+int
+pst_cli_cmd_show (PstCli *cli, int argc, char **argv)
+{
+  static const char *const hdrs[][2] = {
+    { "from", N_("From:") }, { "to", N_("To:") }, { "cc", N_("Cc:") },
+    { "subject", N_("Subject:") }, { "date", N_("Date:") },
+  };
+  GOptionEntry entries[] = { { NULL } };
+  JsonObject *params, *r, *headers, *crypto;
+  gint64 id;
+  int status = 0, rc = 0;
+
+  if (!pst_cli_parse ("show", "ID", entries, &argc, &argv))
+    return PST_ERROR_USAGE;
+  if (argc != 2)
+    return pst_cli_usage ("show", _("give exactly one message ID"));
+  if (!parse_id ("show", argv[1], &id))
+    return PST_ERROR_USAGE;
+  params = json_object_new ();
+  json_object_set_int_member (params, "id", id);
+  r = pst_cli_call (cli, "show", "show", params, NULL, 0, &status);
+  if (r == NULL)
+    return status;
+  crypto = obj_member (r, "crypto");
+  if (g_strcmp0 (str_member (crypto, "decryption"), "failed") == 0)
+    rc = PST_ERROR_CRYPTO;
+  if (cli->json)
+    {
+      pst_cli_print_json (r);
+      json_object_unref (r);
+      return rc;
+    }
+  print_status_block (crypto, obj_member (r, "scan"));
+  headers = obj_member (r, "headers");
+  for (gsize i = 0; i < G_N_ELEMENTS (hdrs); i++)
+    if (str_member (headers, hdrs[i][0]))
+      printf ("%-9s %s\n", _(hdrs[i][1]), str_member (headers, hdrs[i][0]));
+  {
+    JsonArray *att = json_object_get_array_member (r, "attachments");
+    for (guint i = 0; att && i < json_array_get_length (att); i++)
+      {
+        JsonObject *a = json_array_get_object_element (att, i);
+        printf ("%-9s %s (%s)\n", _("Attached:"), str_member (a, "name"), str_member (a, "type"));
+      }
+  }
+  printf ("\n%s", str_member (r, "body_text") ? str_member (r, "body_text") : "");
+  if (str_member (r, "body_text") && !g_str_has_suffix (str_member (r, "body_text"), "\n"))
+    printf ("\n");
+  json_object_unref (r);
+  return rc;
+}
+
+int
+pst_cli_cmd_export (PstCli *cli, int argc, char **argv)
+{
+  GOptionEntry entries[] = { { NULL } };
+  JsonObject *params, *r;
+  gint64 id;
+  int status = 0, fd = STDOUT_FILENO;
+
+  if (!pst_cli_parse ("export", "ID", entries, &argc, &argv))
+    return PST_ERROR_USAGE;
+  if (argc != 2)
+    return pst_cli_usage ("export", _("give exactly one message ID"));
+  if (!parse_id ("export", argv[1], &id))
+    return PST_ERROR_USAGE;
+  fflush (stdout);
+  params = json_object_new ();
+  json_object_set_int_member (params, "id", id);
+  json_object_set_int_member (params, "fd", 0);
+  r = pst_cli_call (cli, "export", "export", params, &fd, 1, &status);
+  if (r == NULL)
+    return status;
+  json_object_unref (r);
+  return 0;
+}

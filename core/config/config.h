@@ -1,0 +1,85 @@
+/* config.h — the INI configuration of DESIGN.md §8, read and written with
+ * GKeyFile.  One [account NAME] group per account.  Passwords never live in
+ * the file: password_command gives them.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef enum { PST_ENCRYPT_AUTO, PST_ENCRYPT_ALWAYS, PST_ENCRYPT_NEVER } PstEncryptMode;
+
+typedef enum {
+  PST_URL_SMTP,    /* smtp://host:port   STARTTLS required */
+  PST_URL_SMTPS,   /* smtps://host:port  implicit TLS */
+  PST_URL_POP3,    /* pop3://host:port   STLS required */
+  PST_URL_POP3S,   /* pop3s://host:port  implicit TLS */
+} PstUrlKind;
+
+typedef struct {
+  PstUrlKind kind;
+  char *host;
+  guint16 port;
+} PstServerUrl;
+
+typedef struct {
+  char *name;
+  char *address;
+  char *smtp;              /* URL as written */
+  char *pop3;
+  char *user;
+  char *password_command;
+  char *ca_file;           /* may be NULL: system store */
+  gboolean keep_on_server;
+  guint keep_days;         /* 0 = forever, when keep_on_server */
+  PstEncryptMode encrypt;
+  char *scheme;            /* "pgp" (the skeleton writes only PGP/MIME) */
+} PstAccount;
+
+void pst_account_free (PstAccount *account);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstAccount, pst_account_free)
+PstAccount *pst_account_copy (const PstAccount *account);
+
+/* Checks that every field of @account has a valid value (name, address,
+ * URLs of the right kinds, password command, readable CA file…).  Errors:
+ * PST_ERROR_USAGE naming the field. */
+gboolean pst_account_validate (const PstAccount *account, GError **error);
+
+/* Parses "smtp://host:port" and friends.  Port defaults: 587, 465, 110,
+ * 995.  Transfer full into @out (free with pst_server_url_clear). */
+gboolean pst_server_url_parse (const char *url, PstServerUrl *out, GError **error);
+void pst_server_url_clear (PstServerUrl *url);
+
+/* Runs the account's password_command (sh -c) and returns the first line
+ * of its output.  Transfer full; wipe with pst_secret_free. */
+char *pst_account_get_password (const PstAccount *account, GError **error);
+void pst_secret_free (char *secret);
+
+const char *pst_encrypt_mode_to_string (PstEncryptMode mode);
+gboolean pst_encrypt_mode_parse (const char *text, PstEncryptMode *mode_out, GError **error);
+
+typedef struct _PstConfig PstConfig;
+
+/* Loads @path; a missing file is an empty configuration.  Errors name the
+ * file, and the group and key where they can (PST_ERROR_FAILED). */
+PstConfig *pst_config_load (const char *path, GError **error);
+void pst_config_free (PstConfig *config);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstConfig, pst_config_free)
+
+/* Writes the file atomically, mode 0600. */
+gboolean pst_config_save (PstConfig *config, GError **error);
+
+/* The accounts, in file order: a GPtrArray of PstAccount owned by @config. */
+GPtrArray *pst_config_get_accounts (PstConfig *config);
+/* Owned by @config; NULL when unknown. */
+PstAccount *pst_config_find_account (PstConfig *config, const char *name);
+/* Takes @account (transfer full) after validating it; a duplicate name is an
+ * error (PST_ERROR_USAGE). */
+gboolean pst_config_add_account (PstConfig *config, PstAccount *account, GError **error);
+gboolean pst_config_remove_account (PstConfig *config, const char *name, GError **error);
+
+/* [general] gnupg_home, or NULL. Owned by @config. */
+const char *pst_config_get_gnupg_home (PstConfig *config);
+
+G_END_DECLS
