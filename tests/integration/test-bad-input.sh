@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Bad input gets one clear error line and a non-zero exit, and changes nothing.
+source "$(dirname "$0")/lib.sh"
+
+add_account alice main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
+db="$WORK/home-alice/data/postern.db"
+state() { sha256sum "$WORK/home-alice/config"; sqlite3 "$db" 'select count(*) from outbox; select count(*) from messages; select count(*) from seen'; }
+before=$(state)
+
+printf 'To: %s\r\nSubject: x\r\n\r\nbody\r\n' "$BOB_ADDR" > "$WORK/nofrom.eml"
+expect_fail "a message without From" 1 "From" pst alice send "$WORK/nofrom.eml"
+printf 'From: %s\r\nFrom: %s\r\nTo: %s\r\n\r\nbody\r\n' "$ALICE_ADDR" "$BOB_ADDR" "$BOB_ADDR" > "$WORK/twofrom.eml"
+expect_fail "a message with two From fields" 1 "From" pst alice send "$WORK/twofrom.eml"
+printf 'From: %s\r\nSubject: x\r\n\r\nbody\r\n' "$ALICE_ADDR" > "$WORK/norcpt.eml"
+expect_fail "a message without recipients" 1 "no recipients" pst alice send "$WORK/norcpt.eml"
+printf 'this is not a mail message\njust text\n' > "$WORK/text.txt"
+expect_fail "a file that is not RFC 5322" 1 "not an RFC 5322 message" pst alice send "$WORK/text.txt"
+head -c 4096 /dev/urandom > "$WORK/junk.bin"
+expect_fail "binary junk" 1 "not an RFC 5322 message" pst alice send "$WORK/junk.bin"
+expect_fail "a file that does not exist" 1 "No such file" pst alice send "$WORK/missing.eml"
+make_message "mallory@evil.test" "$BOB_ADDR" "x" "y" > "$WORK/notmine.eml"
+expect_fail "a From address of no account" 3 "not the address of account|no account has the From address" pst alice send "$WORK/notmine.eml"
+make_message "$ALICE_ADDR" "$BOB_ADDR" "x" "y" > "$WORK/ok.eml"
+expect_fail "send from an unknown account" 1 "no account named nope" pst alice send --account nope "$WORK/ok.eml"
+expect_fail "fetch from an unknown account" 1 "no account named nope" pst alice fetch --account nope
+expect_fail "show an unknown account" 1 "no account named nope" pst alice account show nope
+expect_fail "remove an unknown account" 1 "no account named nope" pst alice account remove nope
+expect_fail "an unknown message id" 1 "no message with id 4242" pst alice show 4242
+expect_fail "export an unknown message id" 1 "no message with id 4242" pst alice export 4242
+expect_fail "a message id that is not a number" 2 "not a message id" pst alice show abc
+expect_fail "an unknown command" 2 "unknown command" pst alice frobnicate
+expect_fail "a bad option" 2 "Unknown option" pst alice send --frob
+expect_fail "a bad --encrypt" 2 "always, auto or never" pst alice send --encrypt sometimes "$WORK/ok.eml"
+expect_fail "a duplicate account" 2 "already exists" pst alice account add main --address "$ALICE_ADDR" \
+  --smtp "smtp://$HOST:1" --pop3 "pop3s://$HOST:2" --user u --password-command true
+expect_fail "a bad server URL" 2 "bad server URL" pst alice account add other --address "$ALICE_ADDR" \
+  --smtp "http://$HOST:1" --pop3 "pop3s://$HOST:2" --user u --password-command true
+expect_fail "a bad address" 2 "not an e-mail address" pst alice account add other --address "nobody" \
+  --smtp "smtp://$HOST:1" --pop3 "pop3s://$HOST:2" --user u --password-command true
+check "the bad input changed nothing" test "$(state)" = "$before"
+
+# The socket protocol: malformed framing closes that client only; bad params
+# keep the connection usable; the agent keeps serving.
+sock="$WORK/home-alice/run/agent.sock"
+python3 - "$sock" <<'PY' && ok "malformed JSON, bad params and an oversized line are answered with errors" || not_ok "socket protocol errors"
+import json, socket, sys
+path = sys.argv[1]
+def conn():
+    s = socket.socket(socket.AF_UNIX); s.connect(path); return s, s.makefile("rb")
+def call(s, f, obj):
+    s.sendall((json.dumps(obj) + "\n").encode()); return json.loads(f.readline())
+ok = True
+s, f = conn()                       # bad params, then a good call on the same connection
+r = call(s, f, {"jsonrpc": "2.0", "id": 1, "method": "show", "params": {"id": "seven"}})
+ok &= r.get("error", {}).get("code") == -32602
+r = call(s, f, {"jsonrpc": "2.0", "id": 2, "method": "nope", "params": {}})
+ok &= r.get("error", {}).get("code") == -32601
+r = call(s, f, {"jsonrpc": "2.0", "id": 3, "method": "hello", "params": {}})
+ok &= r.get("result", {}).get("protocol") == 1
+s.close()
+s, f = conn()                       # malformed JSON: an error, then the connection is closed
+s.sendall(b"{this is not json\n")
+r = json.loads(f.readline()); ok &= r["error"]["code"] == -32700
+ok &= f.readline() == b""
+s, f = conn()                       # an oversized line
+try:
+    s.sendall(b"[" + b" " * (1024 * 1024 + 10))
+    s.sendall(b"]\n")
+except OSError:
+    pass
+line = f.readline()
+ok &= line == b"" or "error" in json.loads(line)
+s, f = conn()                       # invalid UTF-8
+s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"he\xffllo"}\n')
+r = json.loads(f.readline()); ok &= "error" in r
+s, f = conn()
+r = call(s, f, {"jsonrpc": "2.0", "id": 9, "method": "hello", "params": {}})
+ok &= r.get("result", {}).get("protocol") == 1
+sys.exit(0 if ok else 1)
+PY
+check "the agent is still up after bad clients" pst alice agent status
+
+# Another user: cannot reach the socket (0700 directory), and an agent of
+# another user refuses us at the peer-uid check even where the path is open.
+if id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null; then
+  as_nobody() { setpriv --reuid=nobody --regid=nogroup --clear-groups --reset-env -- "$@"; }
+  check "another user cannot connect to the socket" \
+    bash -c '! setpriv --reuid=nobody --regid=nogroup --clear-groups -- python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])" "$1" 2>/dev/null' _ "$sock"
+  nhome="$WORK/nobody-home"
+  mkdir -p "$nhome" && chown nobody "$nhome" && chmod 755 "$WORK"
+  as_nobody env POSTERN_AGENT="$POSTERND" "$POSTERN" --home "$nhome" agent start >/dev/null
+  chmod 755 "$nhome" "$nhome/run"   # open the path, so that only the uid check stands
+  python3 - "$nhome/run/agent.sock" <<'PY' && ok "the agent closes a connection from another uid" || not_ok "the agent closes a connection from another uid"
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(5)
+try:
+    s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"hello","params":{}}\n')
+    sys.exit(0 if s.recv(100) == b"" else 1)
+except (ConnectionResetError, BrokenPipeError):
+    sys.exit(0)
+PY
+  chmod 700 "$nhome/run"
+  as_nobody "$POSTERN" --home "$nhome" agent stop >/dev/null || true
+else
+  echo "# skipped: no 'nobody' user or setpriv"
+fi
+finish

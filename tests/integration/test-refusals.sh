@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Refusals: each fails closed with one clear error line, the documented exit
+# code, and no credential on the wire.  A recording relay sits between
+# Postern and the real server to prove the last point.
+source "$(dirname "$0")/lib.sh"
+
+msg="$WORK/m.eml"
+make_message "$ALICE_ADDR" "$BOB_ADDR" "Secret" "Nothing to see $(date +%s%N)" > "$msg"
+
+# refuse NAME SMTP_TARGET_HOST SMTP_PORT POP3_KIND POP3_TARGET_HOST POP3_PORT CA REGEX
+refuse() {
+  local name=$1 shost=$2 sport=$3 pkind=$4 phost=$5 pport=$6 ca=$7 regex=$8
+  local slog="$WORK/$name.smtp.log" plog="$WORK/$name.pop3.log" srelay prelay
+  record_via "$shost" "$sport" "$slog"; srelay=$RELAY_PORT
+  record_via "$phost" "$pport" "$plog"; prelay=$RELAY_PORT
+  add_account alice "$name" "smtp://127.0.0.1:$srelay" "$pkind://127.0.0.1:$prelay"
+  if [ "$ca" != "$CA_FILE" ]; then
+    # account add took the harness CA; this account trusts another one.
+    sed -i "/^\[account $name\]/,/^\[/ s|^ca_file=.*|ca_file=$ca|" "$WORK/home-alice/config"
+    pst alice agent stop >/dev/null
+  fi
+  expect_fail "$name: send is refused" 5 "$regex" pst alice send --account "$name" --wait "$msg"
+  expect_fail "$name: fetch is refused" 5 "$regex" pst alice fetch --account "$name"
+  check "$name: no credential reached the SMTP server" no_credentials "$slog" "$ALICE_PASS"
+  check "$name: no credential reached the POP3 server" no_credentials "$plog" "$ALICE_PASS"
+}
+
+refuse other-ca "$HOST" "$SMTP_PORT" pop3s "$HOST" "$POP3S_PORT" "$OTHER_CA_FILE" \
+  "certificate not accepted"
+refuse wrong-host "$WRONGHOST_HOST" "$WRONGHOST_SMTP_PORT" pop3s "$WRONGHOST_HOST" \
+  "$WRONGHOST_POP3S_PORT" "$CA_FILE" "certificate not accepted"
+refuse no-starttls "$NOTLS_HOST" "$NOTLS_SMTP_PORT" pop3 "$NOTLS_HOST" "$NOTLS_POP3_PORT" \
+  "$CA_FILE" "(STARTTLS|STLS)"
+
+# The refused messages wait in the outbox; none was sent.
+check "refused messages are kept, unsent" test "$(sqlite3 "$WORK/home-alice/data/postern.db" "select count(*) from outbox where state in ('queued','sending')")" -ge 3
+check "nothing was fetched by a refused session" test "$(pst alice --json list | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["messages"]))')" = 0
+
+# Wrong password, over a verified TLS session.
+printf 'wrong-password\n' > "$WORK/wrong"
+add_account alice badpw "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
+sed -i "/^\[account badpw\]/,/^\[/ s|^password_command=.*|password_command=cat $WORK/wrong|" "$WORK/home-alice/config"
+pst alice agent stop >/dev/null
+expect_fail "wrong password: send is refused" 5 "authentication failed" pst alice send --account badpw --wait "$msg"
+expect_fail "wrong password: fetch is refused" 5 "authentication failed" pst alice fetch --account badpw
+
+# A recipient without a key and --encrypt always: refused, nothing queued.
+add_account alice main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
+make_message "$ALICE_ADDR" "carol@postern.test" "No key" "Plaintext that must not leave" > "$WORK/carol.eml"
+outbox_count() { sqlite3 "$WORK/home-alice/data/postern.db" 'select count(*) from outbox'; }
+before=$(outbox_count)
+expect_fail "no key and --encrypt always" 3 "no OpenPGP key for: carol@postern.test" \
+  pst alice send --account main --encrypt always --wait "$WORK/carol.eml"
+check "nothing was queued" test "$(outbox_count)" = "$before"
+check "nothing reached carol's or anyone's mailbox" test -z "$(grep -rl 'Plaintext that must not leave' "$PROVIDER_DIR" 2>/dev/null)"
+finish

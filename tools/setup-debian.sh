@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what Postern needs to build and to run its tests on Debian 12,
+# non-interactively (run as root).  Safe to run again.
+set -euo pipefail
+
+packages=(
+  # build
+  build-essential meson ninja-build pkg-config dpkg-dev gettext
+  libglib2.0-dev libjson-glib-dev libgpgme-dev libssl-dev libetpan-dev libsqlite3-dev
+  libcmocka-dev
+  # run: OpenPGP
+  gnupg gpg-agent gpgsm
+  # the throwaway provider of the tests and the demo
+  dovecot-core dovecot-pop3d dovecot-submissiond postfix openssl ca-certificates
+  # test tools
+  python3 sqlite3 valgrind util-linux procps iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "setup: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  # Postfix asks what kind of mail system this is; the tests run their own
+  # private instance, so the system one stays unconfigured.
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
+fi
