@@ -1,0 +1,206 @@
+/* Unit tests for the configuration: URLs, validation, load/save, errors. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+#include <sys/stat.h>
+#include <glib/gstdio.h>
+
+#include "config/config.h"
+#include "config/paths.h"
+#include "util/error.h"
+
+static PstAccount *
+sample (void)
+{
+  PstAccount *a = g_new0 (PstAccount, 1);
+
+  a->name = g_strdup ("work");
+  a->address = g_strdup ("me@example.org");
+  a->smtp = g_strdup ("smtps://smtp.example.org");
+  a->pop3 = g_strdup ("pop3://pop.example.org:1110");
+  a->user = g_strdup ("me");
+  a->password_command = g_strdup ("printf 'sec ret\\nsecond line\\n'");
+  a->scheme = g_strdup ("pgp");
+  return a;
+}
+
+static void
+test_urls (void **state)
+{
+  static const struct { const char *url; PstUrlKind kind; const char *host; guint16 port; } good[] = {
+    { "smtp://mail.example.org", PST_URL_SMTP, "mail.example.org", 587 },
+    { "smtps://mail.example.org", PST_URL_SMTPS, "mail.example.org", 465 },
+    { "pop3://127.0.0.1:1110", PST_URL_POP3, "127.0.0.1", 1110 },
+    { "POP3S://[::1]:995/", PST_URL_POP3S, "::1", 995 },
+  };
+  static const char *bad[] = {
+    "http://x", "smtp://", "smtp://user@host", "smtp://host/path", "smtp://host?x=1",
+    "not a url", "", "smtp://host:99999",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (good); i++)
+    {
+      PstServerUrl u = { 0 };
+      g_autoptr (GError) error = NULL;
+      assert_true (pst_server_url_parse (good[i].url, &u, &error));
+      assert_int_equal (u.kind, good[i].kind);
+      assert_string_equal (u.host, good[i].host);
+      assert_int_equal (u.port, good[i].port);
+      pst_server_url_clear (&u);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      PstServerUrl u = { 0 };
+      g_autoptr (GError) error = NULL;
+      assert_false (pst_server_url_parse (bad[i], &u, &error));
+      assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
+      assert_null (u.host);
+    }
+}
+
+static void
+test_validate (void **state)
+{
+  g_autoptr (PstAccount) a = sample ();
+  g_autoptr (GError) error = NULL;
+
+  assert_true (pst_account_validate (a, &error));
+  g_free (a->smtp);
+  a->smtp = g_strdup ("pop3s://x");
+  assert_false (pst_account_validate (a, &error));
+  assert_non_null (strstr (error->message, "smtp"));
+  g_clear_error (&error);
+  g_free (a->smtp);
+  a->smtp = g_strdup ("smtp://x");
+  g_free (a->address);
+  a->address = g_strdup ("Me <me@example.org>");
+  assert_false (pst_account_validate (a, &error));
+  assert_non_null (strstr (error->message, "not an e-mail address"));
+  g_clear_error (&error);
+  g_free (a->address);
+  a->address = g_strdup ("me@example.org");
+  g_free (a->name);
+  a->name = g_strdup ("bad name");
+  assert_false (pst_account_validate (a, &error));
+  g_clear_error (&error);
+  g_free (a->name);
+  a->name = g_strdup ("w");
+  a->ca_file = g_strdup ("/nonexistent/ca.pem");
+  assert_false (pst_account_validate (a, &error));
+  assert_non_null (strstr (error->message, "does not exist"));
+}
+
+static void
+test_password_command (void **state)
+{
+  g_autoptr (PstAccount) a = sample ();
+  g_autoptr (GError) error = NULL;
+  char *pw = pst_account_get_password (a, &error);
+
+  assert_string_equal (pw, "sec ret");
+  pst_secret_free (pw);
+  g_free (a->password_command);
+  a->password_command = g_strdup ("exit 3");
+  assert_null (pst_account_get_password (a, &error));
+  assert_non_null (strstr (error->message, "password command failed"));
+}
+
+static void
+test_save_and_load (void **state)
+{
+  g_autofree char *dir = g_dir_make_tmp ("pst-config-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "config", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstConfig) c = pst_config_load (path, &error);   /* missing file: empty */
+  g_autoptr (PstConfig) again = NULL;
+  PstAccount *a, *work;
+  struct stat st;
+
+  assert_non_null (c);
+  assert_int_equal (pst_config_get_accounts (c)->len, 0);
+  a = sample ();
+  a->keep_on_server = TRUE;
+  a->keep_days = 14;
+  a->encrypt = PST_ENCRYPT_ALWAYS;
+  assert_true (pst_config_add_account (c, a, &error));
+  assert_false (pst_config_add_account (c, sample (), &error));   /* duplicate */
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
+  g_clear_error (&error);
+  assert_true (pst_config_save (c, &error));
+  assert_int_equal (g_stat (path, &st), 0);
+  assert_int_equal (st.st_mode & 0777, 0600);
+
+  again = pst_config_load (path, &error);
+  assert_non_null (again);
+  work = pst_config_find_account (again, "work");
+  assert_non_null (work);
+  assert_string_equal (work->pop3, "pop3://pop.example.org:1110");
+  assert_true (work->keep_on_server);
+  assert_int_equal (work->keep_days, 14);
+  assert_int_equal (work->encrypt, PST_ENCRYPT_ALWAYS);
+  assert_true (pst_config_remove_account (again, "work", &error));
+  assert_false (pst_config_remove_account (again, "work", &error));
+  g_clear_error (&error);
+  assert_true (pst_config_save (again, &error));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+static void
+load_text (const char *text, const char *expect)
+{
+  g_autofree char *dir = g_dir_make_tmp ("pst-config-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "config", NULL);
+  g_autoptr (GError) error = NULL;
+  PstConfig *c;
+
+  assert_true (g_file_set_contents (path, text, -1, NULL));
+  c = pst_config_load (path, &error);
+  assert_null (c);
+  assert_non_null (error);
+  assert_non_null (strstr (error->message, path));   /* names the file */
+  if (strstr (error->message, expect) == NULL)
+    fail_msg ("'%s' does not name '%s'", error->message, expect);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+static void
+test_bad_files (void **state)
+{
+  load_text ("[account a]\naddress=a@b\n", "smtp");
+  load_text ("[account a]\naddress=a@b\nsmtp=smtp://x\npop3=pop3://y\nuser=u\n"
+             "password_command=true\nencrypt=sometimes\n", "encrypt");
+  load_text ("[account a]\naddress=a@b\nsmtp=smtp://x\npop3=pop3://y\nuser=u\n"
+             "password_command=true\nkeep_on_server=soon\n", "keep_on_server");
+  load_text ("[weird]\nx=1\n", "unknown group [weird]");
+  load_text ("this is not ini\n", "");
+}
+
+static void
+test_paths (void **state)
+{
+  g_autoptr (PstPaths) p = pst_paths_new ("/tmp/pst-home-test");
+
+  assert_string_equal (p->socket_path, "/tmp/pst-home-test/run/agent.sock");
+  assert_string_equal (p->db_path, "/tmp/pst-home-test/data/postern.db");
+  assert_string_equal (p->config_file, "/tmp/pst-home-test/config");
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_urls),
+    cmocka_unit_test (test_validate),
+    cmocka_unit_test (test_password_command),
+    cmocka_unit_test (test_save_and_load),
+    cmocka_unit_test (test_bad_files),
+    cmocka_unit_test (test_paths),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
