@@ -1,0 +1,940 @@
+#include "store/store.h"
+#include "store/schema.h"
+#include "util/error.h"
+
+#include <glib/gstdio.h>
+#include <sqlite3.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#define CHUNK (256 * 1024)
+
+typedef struct {
+  char *dir;
+  char *path;
+} Fixture;
+
+static int
+setup (void **state)
+{
+  Fixture *f = g_new0 (Fixture, 1);
+
+  f->dir = g_dir_make_tmp ("test-store-XXXXXX", NULL);
+  assert_non_null (f->dir);
+  f->path = g_build_filename (f->dir, "postern.db", NULL);
+  *state = f;
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  Fixture *f = *state;
+  const char *suffixes[] = { "", "-wal", "-shm", "-journal" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    {
+      g_autofree char *p = g_strconcat (f->path, suffixes[i], NULL);
+      g_unlink (p);
+    }
+  g_rmdir (f->dir);
+  g_free (f->dir);
+  g_free (f->path);
+  g_free (f);
+  return 0;
+}
+
+/* ---- helpers ---- */
+
+static guint8 *
+random_bytes (gsize len, guint32 seed)
+{
+  g_autoptr (GRand) rand = g_rand_new_with_seed (seed);
+  guint8 *data = g_malloc (len);
+
+  for (gsize i = 0; i < len; i++)
+    data[i] = (guint8) g_rand_int (rand);
+  return data;
+}
+
+/* Reads all of @stream in awkward sizes. */
+static GByteArray *
+read_all_odd (GInputStream *stream)
+{
+  static const gsize sizes[] = { 1, 7, 4093, 65537, 300001, 13, CHUNK, CHUNK + 1 };
+  GByteArray *out = g_byte_array_new ();
+  guint8 *buf = g_malloc (CHUNK + 1);
+
+  for (guint i = 0;; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      gssize n = g_input_stream_read (stream, buf, sizes[i % G_N_ELEMENTS (sizes)], NULL, &error);
+
+      assert_null (error);
+      assert_true (n >= 0);
+      if (n == 0)
+        break;
+      g_byte_array_append (out, buf, (guint) n);
+    }
+  g_free (buf);
+  return out;
+}
+
+static gint64
+store_message (PstStore *store, const char *account, const char *uidl, const guint8 *data,
+               gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStoreWriter) w = pst_store_message_begin (store, account, uidl, &error);
+  gint64 id = -1;
+
+  assert_null (error);
+  assert_non_null (w);
+  assert_true (pst_store_writer_write (w, data, len, &error));
+  assert_true (pst_store_writer_commit (w, &id, &error));
+  assert_null (error);
+  assert_true (id > 0);
+  return id;
+}
+
+static void
+assert_message_bytes (PstStore *store, gint64 id, const guint8 *data, gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInputStream) in = pst_store_message_open (store, id, &error);
+  g_autoptr (GByteArray) got = NULL;
+
+  assert_null (error);
+  assert_non_null (in);
+  got = read_all_odd (in);
+  assert_int_equal (got->len, len);
+  assert_memory_equal (got->data, data, len);
+}
+
+static gboolean
+uidl_seen (PstStore *store, const char *account, const char *uidl)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean seen = -1;
+
+  assert_true (pst_store_uidl_seen (store, account, uidl, &seen, &error));
+  assert_null (error);
+  return seen;
+}
+
+static guint
+message_count (PstStore *store, const char *account)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) list = pst_store_message_list (store, account, 0, &error);
+
+  assert_null (error);
+  assert_non_null (list);
+  return list->len;
+}
+
+static sqlite3 *
+raw_open (const char *path)
+{
+  sqlite3 *db = NULL;
+
+  assert_int_equal (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+                    SQLITE_OK);
+  sqlite3_busy_timeout (db, 5000);
+  return db;
+}
+
+static gint64
+raw_int (sqlite3 *db, const char *sql)
+{
+  sqlite3_stmt *stmt = NULL;
+  gint64 v;
+
+  assert_int_equal (sqlite3_prepare_v2 (db, sql, -1, &stmt, NULL), SQLITE_OK);
+  assert_int_equal (sqlite3_step (stmt), SQLITE_ROW);
+  v = sqlite3_column_int64 (stmt, 0);
+  sqlite3_finalize (stmt);
+  return v;
+}
+
+static void
+raw_exec (sqlite3 *db, const char *sql)
+{
+  assert_int_equal (sqlite3_exec (db, sql, NULL, NULL, NULL), SQLITE_OK);
+}
+
+static void
+assert_error_contains (const GError *error, const char *text)
+{
+  assert_non_null (error);
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
+  if (strstr (error->message, text) == NULL)
+    fail_msg ("error \"%s\" does not contain \"%s\"", error->message, text);
+}
+
+/* ---- tests ---- */
+
+static void
+test_create_reopen (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  static const guint8 body[] = "From: a@example.org\r\n\r\nhello\r\n";
+  gint64 id;
+  sqlite3 *db;
+  guint applied = 99;
+
+  {
+    g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+    assert_null (error);
+    assert_non_null (store);
+    id = store_message (store, "acct", "u1", body, sizeof body - 1);
+  }
+
+  db = raw_open (f->path);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), pst_store_schema_latest ());
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages"), 1);
+  /* Migration is a no-op on an up-to-date database. */
+  assert_true (pst_store_schema_migrate (db, f->path, &applied, &error));
+  assert_int_equal (applied, 0);
+  sqlite3_close (db);
+
+  {
+    g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+    g_autoptr (PstMessageInfo) info = NULL;
+
+    assert_null (error);
+    info = pst_store_message_get_info (store, id, &error);
+    assert_null (error);
+    assert_string_equal (info->account, "acct");
+    assert_string_equal (info->uidl, "u1");
+    assert_int_equal (info->size, sizeof body - 1);
+    assert_true (uidl_seen (store, "acct", "u1"));
+    assert_false (uidl_seen (store, "acct", "u2"));
+    assert_false (uidl_seen (store, "other", "u1"));
+    assert_message_bytes (store, id, body, sizeof body - 1);
+  }
+}
+
+static void
+test_migrate_fresh (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  sqlite3 *db = raw_open (f->path);
+  guint applied = 0;
+
+  assert_true (pst_store_schema_migrate (db, f->path, &applied, &error));
+  assert_null (error);
+  assert_int_equal (applied, pst_store_schema_latest ());
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), pst_store_schema_latest ());
+  assert_true (pst_store_schema_migrate (db, f->path, &applied, &error));
+  assert_int_equal (applied, 0);
+  sqlite3_close (db);
+}
+
+static void
+test_newer_schema (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = NULL;
+  g_autofree char *sql = g_strdup_printf ("PRAGMA user_version = %d",
+                                          pst_store_schema_latest () + 1);
+  sqlite3 *db = raw_open (f->path);
+
+  raw_exec (db, sql);
+  sqlite3_close (db);
+
+  store = pst_store_open (f->path, &error);
+  assert_null (store);
+  assert_error_contains (error, f->path);
+  assert_error_contains (error, "newer Postern");
+}
+
+static void
+test_not_a_database (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = NULL;
+  g_autofree char *missing = g_build_filename (f->dir, "no", "such", "dir.db", NULL);
+
+  assert_true (g_file_set_contents (f->path, "this is not an SQLite database, not at all......"
+                                    "................................................", -1, NULL));
+  store = pst_store_open (f->path, &error);
+  assert_null (store);
+  assert_error_contains (error, "cannot open store");
+  assert_error_contains (error, f->path);
+  g_clear_error (&error);
+
+  store = pst_store_open (missing, &error);
+  assert_null (store);
+  assert_error_contains (error, "cannot open store");
+}
+
+static void
+assert_mode_0600 (const char *path)
+{
+  struct stat st;
+
+  assert_int_equal (g_stat (path, &st), 0);
+  if ((st.st_mode & 0777) != 0600)
+    fail_msg ("%s has mode %o", path, st.st_mode & 0777);
+}
+
+static void
+test_file_mode (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+  g_autofree char *shm = g_strconcat (f->path, "-shm", NULL);
+  mode_t old = umask (022);
+
+  {
+    g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+
+    assert_null (error);
+    store_message (store, "a", "1", (const guint8 *) "x", 1);
+    assert_mode_0600 (f->path);
+    assert_mode_0600 (wal);
+    assert_mode_0600 (shm);
+  }
+
+  /* A file left readable by someone else is tightened. */
+  assert_int_equal (chmod (f->path, 0644), 0);
+  {
+    g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+
+    assert_null (error);
+    assert_mode_0600 (f->path);
+  }
+  umask (old);
+}
+
+static void
+test_chunks (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  const gsize len = 1024 * 1024 + 123;
+  g_autofree guint8 *data = random_bytes (len, 42);
+  g_autoptr (GRand) rand = g_rand_new_with_seed (7);
+  gint64 small_id, big_id, exact_id, empty_id;
+  g_autoptr (PstMessageInfo) info = NULL;
+  sqlite3 *db;
+
+  assert_null (error);
+
+  /* Many small writes of varying size. */
+  {
+    g_autoptr (PstStoreWriter) w = pst_store_message_begin (store, "a", "small", &error);
+    gsize off = 0;
+
+    assert_non_null (w);
+    while (off < len)
+      {
+        gsize want = (gsize) g_rand_int_range (rand, 0, 9000);
+        gsize n = MIN (len - off, want);
+
+        assert_true (pst_store_writer_write (w, data + off, n, &error));
+        off += n;
+      }
+    assert_true (pst_store_writer_commit (w, &small_id, &error));
+    assert_null (error);
+  }
+  big_id = store_message (store, "a", "big", data, len);
+  exact_id = store_message (store, "a", "exact", data, 2 * CHUNK);
+  empty_id = store_message (store, "a", "empty", data, 0);
+
+  assert_message_bytes (store, small_id, data, len);
+  assert_message_bytes (store, big_id, data, len);
+  assert_message_bytes (store, exact_id, data, 2 * CHUNK);
+  assert_message_bytes (store, empty_id, data, 0);
+
+  info = pst_store_message_get_info (store, big_id, &error);
+  assert_int_equal (info->size, len);
+
+  db = raw_open (f->path);
+  assert_int_equal (raw_int (db, "SELECT max(length(data)) FROM message_chunks"), CHUNK);
+  assert_int_equal (raw_int (db, "SELECT min(length(data)) FROM message_chunks"), 123);
+  {
+    g_autofree char *sql = g_strdup_printf (
+        "SELECT count(*) FROM message_chunks WHERE message_id = %" G_GINT64_FORMAT, small_id);
+    assert_int_equal (raw_int (db, sql), 5);
+  }
+  {
+    g_autofree char *sql = g_strdup_printf (
+        "SELECT count(*) FROM message_chunks WHERE message_id = %" G_GINT64_FORMAT, exact_id);
+    assert_int_equal (raw_int (db, sql), 2);
+  }
+  sqlite3_close (db);
+}
+
+static void
+test_stream_outlives_store (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  PstStore *store = pst_store_open (f->path, &error);
+  g_autofree guint8 *data = random_bytes (300000, 3);
+  g_autoptr (GInputStream) in = NULL;
+  g_autoptr (GByteArray) got = NULL;
+  gint64 id;
+
+  id = store_message (store, "a", "1", data, 300000);
+  in = pst_store_message_open (store, id, &error);
+  assert_non_null (in);
+  pst_store_free (store);
+  got = read_all_odd (in);
+  assert_int_equal (got->len, 300000);
+  assert_memory_equal (got->data, data, 300000);
+}
+
+static void
+test_uncommitted_invisible (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  g_autofree guint8 *data = random_bytes (600000, 5);
+  PstStoreWriter *w;
+  sqlite3 *other;
+  gint64 id;
+
+  assert_null (error);
+
+  w = pst_store_message_begin (store, "a", "u1", &error);
+  assert_non_null (w);
+  assert_true (pst_store_writer_write (w, data, 600000, &error));
+  /* Another connection (as another process would) sees nothing yet. */
+  other = raw_open (f->path);
+  assert_int_equal (raw_int (other, "SELECT count(*) FROM messages"), 0);
+  assert_int_equal (raw_int (other, "SELECT count(*) FROM seen"), 0);
+  assert_int_equal (raw_int (other, "SELECT count(*) FROM message_chunks"), 0);
+  pst_store_writer_free (w);
+
+  assert_int_equal (message_count (store, NULL), 0);
+  assert_false (uidl_seen (store, "a", "u1"));
+  assert_int_equal (raw_int (other, "SELECT count(*) FROM message_chunks"), 0);
+
+  /* Committed: visible and seen. */
+  w = pst_store_message_begin (store, "a", "u1", &error);
+  assert_true (pst_store_writer_write (w, data, 1000, &error));
+  assert_int_equal (raw_int (other, "SELECT count(*) FROM seen"), 0);
+  assert_true (pst_store_writer_commit (w, &id, &error));
+  assert_int_equal (raw_int (other, "SELECT count(*) FROM seen"), 1);
+  /* After commit only free() is valid. */
+  assert_false (pst_store_writer_write (w, data, 10, &error));
+  assert_error_contains (error, "already committed");
+  g_clear_error (&error);
+  assert_false (pst_store_writer_commit (w, NULL, &error));
+  g_clear_error (&error);
+  pst_store_writer_free (w);
+  sqlite3_close (other);
+
+  assert_true (uidl_seen (store, "a", "u1"));
+  assert_int_equal (message_count (store, NULL), 1);
+
+  /* The same UIDL again is refused, and the store stays usable. */
+  w = pst_store_message_begin (store, "a", "u1", &error);
+  assert_null (w);
+  assert_error_contains (error, "already has UIDL u1");
+  g_clear_error (&error);
+  assert_int_equal (message_count (store, NULL), 1);
+  id = store_message (store, "b", "u1", data, 10);
+  assert_int_equal (message_count (store, NULL), 2);
+}
+
+static void
+test_nesting (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  const char *rcpts[] = { "b@example.org", NULL };
+  g_autoptr (PstStoreWriter) w = NULL;
+  gint64 id, first;
+
+  first = store_message (store, "a", "0", (const guint8 *) "x", 1);
+
+  w = pst_store_message_begin (store, "a", "1", &error);
+  assert_non_null (w);
+  assert_null (pst_store_message_begin (store, "a", "2", &error));
+  assert_error_contains (error, "writer is already open");
+  g_clear_error (&error);
+  assert_null (pst_store_outbox_begin (store, "a", "a@example.org", rcpts, &error));
+  assert_error_contains (error, "writer is already open");
+  g_clear_error (&error);
+  /* Changes would share the writer's fate: refused. */
+  assert_false (pst_store_message_set_info (store, first, "x", NULL, NULL, NULL, NULL, &error));
+  assert_error_contains (error, "writer open");
+  g_clear_error (&error);
+  /* Reads work. */
+  assert_int_equal (message_count (store, NULL), 2);
+  assert_true (pst_store_writer_commit (w, &id, &error));
+  g_clear_pointer (&w, pst_store_writer_free);
+
+  w = pst_store_message_begin (store, "a", "2", &error);
+  assert_non_null (w);
+  g_clear_pointer (&w, pst_store_writer_free);
+  assert_true (pst_store_message_set_info (store, first, "x", NULL, NULL, NULL, NULL, &error));
+  assert_int_equal (message_count (store, NULL), 2);
+}
+
+static void
+test_list (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  g_autoptr (GPtrArray) list = NULL;
+  gint64 ids[6];
+  sqlite3 *db;
+
+  for (int i = 0; i < 6; i++)
+    {
+      g_autofree char *uidl = g_strdup_printf ("u%d", i);
+      ids[i] = store_message (store, i % 2 ? "odd" : "even", uidl, (const guint8 *) "x", 1);
+    }
+  /* Commit order decides, not the clock: make the first two look newest. */
+  db = raw_open (f->path);
+  {
+    g_autofree char *sql = g_strdup_printf (
+        "UPDATE messages SET received_at = received_at + 3600 WHERE id IN (%" G_GINT64_FORMAT
+        ", %" G_GINT64_FORMAT ")", ids[0], ids[1]);
+    raw_exec (db, sql);
+  }
+  sqlite3_close (db);
+
+  list = pst_store_message_list (store, NULL, 0, &error);
+  assert_int_equal (list->len, 6);
+  {
+    gint64 expect[] = { ids[5], ids[4], ids[3], ids[2], ids[1], ids[0] };
+    for (guint i = 0; i < 6; i++)
+      assert_int_equal (((PstMessageInfo *) list->pdata[i])->id, expect[i]);
+  }
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  list = pst_store_message_list (store, NULL, 3, &error);
+  assert_int_equal (list->len, 3);
+  assert_int_equal (((PstMessageInfo *) list->pdata[2])->id, ids[3]);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  list = pst_store_message_list (store, "even", 0, &error);
+  assert_int_equal (list->len, 3);
+  assert_int_equal (((PstMessageInfo *) list->pdata[0])->id, ids[4]);
+  assert_int_equal (((PstMessageInfo *) list->pdata[1])->id, ids[2]);
+  assert_int_equal (((PstMessageInfo *) list->pdata[2])->id, ids[0]);
+  assert_string_equal (((PstMessageInfo *) list->pdata[0])->account, "even");
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  list = pst_store_message_list (store, "odd", 1, &error);
+  assert_int_equal (list->len, 1);
+  assert_int_equal (((PstMessageInfo *) list->pdata[0])->id, ids[5]);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  list = pst_store_message_list (store, "nobody", 0, &error);
+  assert_non_null (list);
+  assert_int_equal (list->len, 0);
+}
+
+static void
+test_info (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  g_autoptr (PstMessageInfo) info = NULL;
+  gint64 before = g_get_real_time () / G_USEC_PER_SEC;
+  gint64 id = store_message (store, "a", "1", (const guint8 *) "hello", 5);
+
+  info = pst_store_message_get_info (store, id, &error);
+  assert_null (error);
+  assert_int_equal (info->id, id);
+  assert_true (info->received_at >= before && info->received_at <= before + 5);
+  assert_null (info->from);
+  assert_null (info->subject);
+  assert_null (info->crypto_json);
+  assert_null (info->scan_verdict);
+  g_clear_pointer (&info, pst_message_info_free);
+
+  assert_true (pst_store_message_set_info (store, id, "Alice <a@example.org>", "Hi", NULL,
+                                           NULL, NULL, &error));
+  assert_true (pst_store_message_set_info (store, id, NULL, NULL, "Mon, 1 Jan 2024 10:00 +0000",
+                                           "{\"encrypted\":true}", "clean", &error));
+  assert_null (error);
+  info = pst_store_message_get_info (store, id, &error);
+  assert_string_equal (info->from, "Alice <a@example.org>");
+  assert_string_equal (info->subject, "Hi");
+  assert_string_equal (info->date, "Mon, 1 Jan 2024 10:00 +0000");
+  assert_string_equal (info->crypto_json, "{\"encrypted\":true}");
+  assert_string_equal (info->scan_verdict, "clean");
+  assert_int_equal (info->size, 5);
+
+  assert_false (pst_store_message_set_info (store, id, NULL, NULL, NULL, NULL, "dirty", &error));
+  assert_error_contains (error, "dirty");
+}
+
+static void
+test_unknown_ids (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+
+  assert_null (pst_store_message_get_info (store, 42, &error));
+  assert_error_contains (error, "no message with id 42");
+  g_clear_error (&error);
+  assert_null (pst_store_message_open (store, 42, &error));
+  assert_error_contains (error, "no message with id 42");
+  g_clear_error (&error);
+  assert_false (pst_store_message_set_info (store, 42, "x", NULL, NULL, NULL, NULL, &error));
+  assert_error_contains (error, "no message with id 42");
+  g_clear_error (&error);
+  assert_null (pst_store_outbox_get (store, 43, &error));
+  assert_error_contains (error, "no outbox entry with id 43");
+  g_clear_error (&error);
+  assert_null (pst_store_outbox_open (store, 43, &error));
+  assert_error_contains (error, "no outbox entry with id 43");
+  g_clear_error (&error);
+  assert_false (pst_store_outbox_set_state (store, 43, PST_OUTBOX_SENDING, NULL, &error));
+  assert_error_contains (error, "no outbox entry with id 43");
+  g_clear_error (&error);
+  assert_false (pst_store_outbox_set_next_try (store, 43, 0, &error));
+  assert_error_contains (error, "no outbox entry with id 43");
+}
+
+static gint64
+queue (PstStore *store, const char *account, const char *const *rcpts, const guint8 *data,
+       gsize len)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStoreWriter) w = pst_store_outbox_begin (store, account, "me@example.org",
+                                                         rcpts, &error);
+  gint64 id = 0;
+
+  assert_null (error);
+  assert_true (pst_store_writer_write (w, data, len, &error));
+  assert_true (pst_store_writer_commit (w, &id, &error));
+  return id;
+}
+
+static PstOutboxEntry *
+get_entry (PstStore *store, gint64 id)
+{
+  g_autoptr (GError) error = NULL;
+  PstOutboxEntry *e = pst_store_outbox_get (store, id, &error);
+
+  assert_null (error);
+  assert_non_null (e);
+  return e;
+}
+
+static void
+test_outbox (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  const char *rcpts[] = { "b@example.org", "c@example.org", NULL };
+  const char *one[] = { "d@example.org", NULL };
+  const char *none[] = { NULL };
+  g_autofree guint8 *data = random_bytes (700000, 9);
+  g_autoptr (GPtrArray) list = NULL;
+  PstOutboxEntry *e;
+  gint64 id1, id2, id3;
+
+  id1 = queue (store, "work", rcpts, data, 700000);
+  id2 = queue (store, "home", one, data, 10);
+  id3 = queue (store, "work", one, data, 20);
+
+  e = get_entry (store, id1);
+  assert_string_equal (e->account, "work");
+  assert_string_equal (e->reverse_path, "me@example.org");
+  assert_int_equal (g_strv_length (e->recipients), 2);
+  assert_string_equal (e->recipients[0], "b@example.org");
+  assert_string_equal (e->recipients[1], "c@example.org");
+  assert_int_equal (e->state, PST_OUTBOX_QUEUED);
+  assert_int_equal (e->attempts, 0);
+  assert_false (e->in_doubt);
+  assert_null (e->last_reply);
+  assert_int_equal (e->size, 700000);
+  assert_int_equal (e->next_try, 0);
+  assert_true (e->created_at > 0);
+  pst_outbox_entry_free (e);
+
+  {
+    g_autoptr (GInputStream) in = pst_store_outbox_open (store, id1, &error);
+    g_autoptr (GByteArray) got = read_all_odd (in);
+
+    assert_int_equal (got->len, 700000);
+    assert_memory_equal (got->data, data, 700000);
+  }
+
+  /* SENDING: attempts + 1, in doubt. */
+  assert_true (pst_store_outbox_set_state (store, id1, PST_OUTBOX_SENDING, NULL, &error));
+  e = get_entry (store, id1);
+  assert_int_equal (e->state, PST_OUTBOX_SENDING);
+  assert_int_equal (e->attempts, 1);
+  assert_true (e->in_doubt);
+  pst_outbox_entry_free (e);
+
+  /* Temporary failure: back to QUEUED with the reply, no longer in doubt. */
+  assert_true (pst_store_outbox_set_state (store, id1, PST_OUTBOX_QUEUED,
+                                           "451 4.3.0 try later", &error));
+  assert_true (pst_store_outbox_set_next_try (store, id1, 12345, &error));
+  e = get_entry (store, id1);
+  assert_int_equal (e->state, PST_OUTBOX_QUEUED);
+  assert_int_equal (e->attempts, 1);
+  assert_false (e->in_doubt);
+  assert_string_equal (e->last_reply, "451 4.3.0 try later");
+  assert_int_equal (e->next_try, 12345);
+  pst_outbox_entry_free (e);
+
+  /* Second attempt, permanent failure without a new reply keeps the old. */
+  assert_true (pst_store_outbox_set_state (store, id1, PST_OUTBOX_SENDING, NULL, &error));
+  e = get_entry (store, id1);
+  assert_int_equal (e->attempts, 2);
+  assert_true (e->in_doubt);
+  assert_string_equal (e->last_reply, "451 4.3.0 try later");
+  pst_outbox_entry_free (e);
+  assert_true (pst_store_outbox_set_state (store, id1, PST_OUTBOX_FAILED, NULL, &error));
+  e = get_entry (store, id1);
+  assert_int_equal (e->state, PST_OUTBOX_FAILED);
+  assert_int_equal (e->attempts, 2);
+  assert_false (e->in_doubt);
+  assert_string_equal (e->last_reply, "451 4.3.0 try later");
+  pst_outbox_entry_free (e);
+
+  /* FAILED can be retried; SENT is final. */
+  assert_true (pst_store_outbox_set_state (store, id1, PST_OUTBOX_QUEUED, NULL, &error));
+  assert_true (pst_store_outbox_set_state (store, id1, PST_OUTBOX_SENDING, NULL, &error));
+  assert_true (pst_store_outbox_set_state (store, id1, PST_OUTBOX_SENT, "250 2.0.0 Ok: queued",
+                                           &error));
+  assert_null (error);
+  e = get_entry (store, id1);
+  assert_int_equal (e->state, PST_OUTBOX_SENT);
+  assert_int_equal (e->attempts, 3);
+  assert_false (e->in_doubt);
+  assert_string_equal (e->last_reply, "250 2.0.0 Ok: queued");
+  pst_outbox_entry_free (e);
+  assert_false (pst_store_outbox_set_state (store, id1, PST_OUTBOX_SENDING, NULL, &error));
+  assert_error_contains (error, "already sent");
+  g_clear_error (&error);
+
+  assert_true (pst_store_outbox_set_state (store, id2, PST_OUTBOX_CANCELLED, NULL, &error));
+  assert_false (pst_store_outbox_set_state (store, id2, PST_OUTBOX_QUEUED, NULL, &error));
+  assert_error_contains (error, "already cancelled");
+  g_clear_error (&error);
+
+  /* Lists: oldest first, by account and state. */
+  list = pst_store_outbox_list (store, NULL, -1, &error);
+  assert_int_equal (list->len, 3);
+  assert_int_equal (((PstOutboxEntry *) list->pdata[0])->id, id1);
+  assert_int_equal (((PstOutboxEntry *) list->pdata[2])->id, id3);
+  assert_string_equal (((PstOutboxEntry *) list->pdata[2])->recipients[0], "d@example.org");
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = pst_store_outbox_list (store, "work", -1, &error);
+  assert_int_equal (list->len, 2);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = pst_store_outbox_list (store, "work", PST_OUTBOX_QUEUED, &error);
+  assert_int_equal (list->len, 1);
+  assert_int_equal (((PstOutboxEntry *) list->pdata[0])->id, id3);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = pst_store_outbox_list (store, NULL, PST_OUTBOX_CANCELLED, &error);
+  assert_int_equal (list->len, 1);
+  assert_int_equal (((PstOutboxEntry *) list->pdata[0])->id, id2);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  assert_null (pst_store_outbox_list (store, NULL, 17, &error));
+  assert_error_contains (error, "unknown outbox state");
+  g_clear_error (&error);
+
+  /* No recipients. */
+  assert_null (pst_store_outbox_begin (store, "work", "me@example.org", none, &error));
+  assert_error_contains (error, "without recipients");
+  g_clear_error (&error);
+  assert_null (pst_store_outbox_begin (store, "work", "me@example.org", NULL, &error));
+  g_clear_error (&error);
+
+  /* State names. */
+  for (int s = PST_OUTBOX_QUEUED; s <= PST_OUTBOX_CANCELLED; s++)
+    {
+      PstOutboxState back;
+
+      assert_true (pst_outbox_state_from_string (pst_outbox_state_to_string (s), &back));
+      assert_int_equal (back, s);
+    }
+  assert_string_equal (pst_outbox_state_to_string (PST_OUTBOX_SENDING), "sending");
+  assert_false (pst_outbox_state_from_string ("bogus", NULL));
+}
+
+typedef struct {
+  PstStore *store;
+  const char *account;
+  int n;
+} ThreadArgs;
+
+#define PER_THREAD 12
+
+static gsize
+thread_msg_len (int i)
+{
+  return 1000 + (gsize) i * 37000;
+}
+
+static gpointer
+writer_thread (gpointer data)
+{
+  ThreadArgs *args = data;
+
+  for (int i = 0; i < args->n; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *uidl = g_strdup_printf ("%s-%d", args->account, i);
+      gsize len = thread_msg_len (i);
+      g_autofree guint8 *body = random_bytes (len, g_str_hash (uidl));
+      g_autoptr (PstStoreWriter) w = pst_store_message_begin (args->store, args->account, uidl,
+                                                              &error);
+      gsize off = 0;
+
+      g_assert_no_error (error);
+      while (off < len)
+        {
+          gsize n = MIN (len - off, 50000);
+
+          g_assert_true (pst_store_writer_write (w, body + off, n, &error));
+          off += n;
+          g_thread_yield ();
+        }
+      g_assert_true (pst_store_writer_commit (w, NULL, &error));
+      g_assert_no_error (error);
+      /* Reads between writes, from the same connection. */
+      {
+        g_autoptr (GPtrArray) list = pst_store_message_list (args->store, args->account, 0,
+                                                             &error);
+        g_assert_no_error (error);
+        g_assert_cmpuint (list->len, ==, (guint) i + 1);
+      }
+    }
+  return NULL;
+}
+
+static void
+test_threads (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  ThreadArgs a = { store, "alpha", PER_THREAD };
+  ThreadArgs b = { store, "beta", PER_THREAD };
+  const char *rcpts[] = { "x@example.org", NULL };
+  g_autoptr (GPtrArray) list = NULL;
+  GThread *ta, *tb;
+
+  ta = g_thread_new ("store-a", writer_thread, &a);
+  tb = g_thread_new ("store-b", writer_thread, &b);
+  /* The main thread queues outbox entries meanwhile. */
+  for (int i = 0; i < 5; i++)
+    queue (store, "gamma", rcpts, (const guint8 *) "abc", 3);
+  g_thread_join (ta);
+  g_thread_join (tb);
+
+  list = pst_store_message_list (store, NULL, 0, &error);
+  assert_int_equal (list->len, 2 * PER_THREAD);
+  for (guint i = 0; i < list->len; i++)
+    {
+      PstMessageInfo *info = list->pdata[i];
+      int n = atoi (strrchr (info->uidl, '-') + 1);
+      gsize len = thread_msg_len (n);
+      g_autofree guint8 *body = random_bytes (len, g_str_hash (info->uidl));
+
+      assert_int_equal (info->size, len);
+      assert_message_bytes (store, info->id, body, len);
+      assert_true (uidl_seen (store, info->account, info->uidl));
+    }
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = pst_store_outbox_list (store, "gamma", -1, &error);
+  assert_int_equal (list->len, 5);
+}
+
+static void
+test_disk_full (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  g_autofree guint8 *data = random_bytes (4 * CHUNK, 11);
+  const char *rcpts[] = { "x@example.org", NULL };
+  PstStoreWriter *w;
+  gboolean ok = TRUE;
+  gint64 keep, id;
+
+  keep = store_message (store, "a", "keep", data, 1000);
+  assert_true (pst_store_set_size_limit (store, 256 * 1024, &error));
+
+  /* Full during write(). */
+  w = pst_store_message_begin (store, "a", "big", &error);
+  assert_non_null (w);
+  for (int i = 0; i < 4 && ok; i++)
+    ok = pst_store_writer_write (w, data + i * CHUNK, CHUNK, &error);
+  assert_false (ok);
+  assert_error_contains (error, "full");
+  g_clear_error (&error);
+  assert_false (pst_store_writer_commit (w, NULL, &error));
+  g_clear_error (&error);
+  pst_store_writer_free (w);
+  assert_int_equal (message_count (store, NULL), 1);
+  assert_false (uidl_seen (store, "a", "big"));
+
+  /* Full at commit(): the last chunk is written then. */
+  w = pst_store_outbox_begin (store, "a", "me@example.org", rcpts, &error);
+  assert_non_null (w);
+  assert_true (pst_store_writer_write (w, data, CHUNK - 1, &error));
+  assert_false (pst_store_writer_commit (w, &id, &error));
+  assert_error_contains (error, "full");
+  g_clear_error (&error);
+  pst_store_writer_free (w);
+  {
+    g_autoptr (GPtrArray) list = pst_store_outbox_list (store, NULL, -1, &error);
+    assert_int_equal (list->len, 0);
+  }
+
+  /* Lifted: everything works again, and the first message is intact. */
+  assert_true (pst_store_set_size_limit (store, 0, &error));
+  id = store_message (store, "a", "big", data, 4 * CHUNK);
+  assert_message_bytes (store, id, data, 4 * CHUNK);
+  assert_message_bytes (store, keep, data, 1000);
+  assert_int_equal (message_count (store, NULL), 2);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_create_reopen, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_migrate_fresh, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_newer_schema, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_not_a_database, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_file_mode, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_chunks, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_stream_outlives_store, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_uncommitted_invisible, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_nesting, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_list, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_info, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_unknown_ids, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_outbox, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_threads, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_disk_full, setup, teardown),
+  };
+
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
