@@ -1,0 +1,619 @@
+#include "crypto/pgp.h"
+
+#include <gpgme.h>
+#include <string.h>
+
+#include "util/addr.h"
+#include "util/error.h"
+
+struct _PstPgp {
+  gpgme_ctx_t ctx;
+};
+
+static void
+set_crypto_error (GError **error, gpgme_error_t err, const char *what)
+{
+  g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "%s: %s", what, gpgme_strerror (err));
+}
+
+static gboolean
+pgp_init (GError **error)
+{
+  static gsize done = 0;
+  static gboolean ok = FALSE;
+
+  if (g_once_init_enter (&done))
+    {
+      ok = gpgme_check_version (NULL) != NULL
+           && gpgme_engine_check_version (GPGME_PROTOCOL_OpenPGP) == GPG_ERR_NO_ERROR;
+      g_once_init_leave (&done, 1);
+    }
+  if (!ok)
+    g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                 "OpenPGP is not available: GPGME cannot run gpg");
+  return ok;
+}
+
+PstPgp *
+pst_pgp_new (const char *gnupg_home, GError **error)
+{
+  g_autoptr(PstPgp) pgp = g_new0 (PstPgp, 1);
+  gpgme_error_t err;
+
+  if (!pgp_init (error))
+    return NULL;
+  err = gpgme_new (&pgp->ctx);
+  if (err == GPG_ERR_NO_ERROR)
+    err = gpgme_set_protocol (pgp->ctx, GPGME_PROTOCOL_OpenPGP);
+  if (err == GPG_ERR_NO_ERROR && gnupg_home != NULL)
+    err = gpgme_ctx_set_engine_info (pgp->ctx, GPGME_PROTOCOL_OpenPGP, NULL, gnupg_home);
+  if (err == GPG_ERR_NO_ERROR)
+    err = gpgme_set_keylist_mode (pgp->ctx, GPGME_KEYLIST_MODE_LOCAL);
+  if (err != GPG_ERR_NO_ERROR)
+    {
+      set_crypto_error (error, err, "cannot open the OpenPGP keyring");
+      return NULL;
+    }
+  gpgme_set_armor (pgp->ctx, 1);
+  gpgme_set_textmode (pgp->ctx, 0);
+  return g_steal_pointer (&pgp);
+}
+
+void
+pst_pgp_free (PstPgp *pgp)
+{
+  if (pgp == NULL)
+    return;
+  if (pgp->ctx != NULL)
+    gpgme_release (pgp->ctx);
+  g_free (pgp);
+}
+
+/* --- Keys ---------------------------------------------------------------- */
+
+static gboolean
+key_has_address (gpgme_key_t key, const char *address)
+{
+  for (gpgme_user_id_t uid = key->uids; uid != NULL; uid = uid->next)
+    if (!uid->revoked && !uid->invalid && pst_addr_equal (uid->email, address))
+      return TRUE;
+  return FALSE;
+}
+
+/* The creation time of the newest subkey that can do the job, or -1. */
+static gint64
+usable_subkey_time (gpgme_key_t key, gboolean secret)
+{
+  gint64 best = -1;
+
+  if (key->revoked || key->expired || key->disabled || key->invalid)
+    return -1;
+  for (gpgme_subkey_t sk = key->subkeys; sk != NULL; sk = sk->next)
+    {
+      if (sk->revoked || sk->expired || sk->disabled || sk->invalid)
+        continue;
+      if (secret ? !(sk->can_sign && sk->secret) : !sk->can_encrypt)
+        continue;
+      best = MAX (best, (gint64) sk->timestamp);
+    }
+  return best;
+}
+
+/* Transfer full; NULL without an error when no key qualifies. */
+static gpgme_key_t
+lookup_key (PstPgp *pgp, const char *address, gboolean secret, GError **error)
+{
+  g_autofree char *pattern = NULL;
+  gpgme_key_t best = NULL;
+  gint64 best_time = -1;
+  gpgme_error_t err;
+
+  /* gpg would read these as other kinds of pattern; no user id holds them. */
+  if (address == NULL || strpbrk (address, "<> \t\r\n") != NULL || strchr (address, '@') == NULL)
+    return NULL;
+  /* "<addr>" asks gpg for an exact (case-insensitive) e-mail match; the
+   * filter below is the one that counts. */
+  pattern = g_strdup_printf ("<%s>", address);
+  err = gpgme_op_keylist_start (pgp->ctx, pattern, secret ? 1 : 0);
+  while (err == GPG_ERR_NO_ERROR)
+    {
+      gpgme_key_t key = NULL;
+      gint64 t;
+
+      err = gpgme_op_keylist_next (pgp->ctx, &key);
+      if (err != GPG_ERR_NO_ERROR)
+        break;
+      t = usable_subkey_time (key, secret);
+      if (t >= 0 && key_has_address (key, address) && t > best_time)
+        {
+          if (best != NULL)
+            gpgme_key_unref (best);
+          best = key;
+          best_time = t;
+        }
+      else
+        gpgme_key_unref (key);
+    }
+  gpgme_op_keylist_end (pgp->ctx);
+  if (gpgme_err_code (err) != GPG_ERR_EOF)
+    {
+      if (best != NULL)
+        gpgme_key_unref (best);
+      set_crypto_error (error, err, "cannot list OpenPGP keys");
+      return NULL;
+    }
+  return best;
+}
+
+char *
+pst_pgp_find_key (PstPgp *pgp, const char *address, gboolean secret, GError **error)
+{
+  GError *local = NULL;
+  gpgme_key_t key = lookup_key (pgp, address, secret, &local);
+  char *fpr;
+
+  if (key == NULL)
+    {
+      if (local != NULL)
+        g_propagate_error (error, local);
+      else
+        g_set_error (error, PST_ERROR, PST_ERROR_POLICY, "no OpenPGP %skey for: %s",
+                     secret ? "secret " : "", address != NULL ? address : "(none)");
+      return NULL;
+    }
+  fpr = g_strdup (key->fpr);
+  gpgme_key_unref (key);
+  return fpr;
+}
+
+char **
+pst_pgp_missing_keys (PstPgp *pgp, const char *const *addresses, GError **error)
+{
+  g_autoptr(GStrvBuilder) missing = g_strv_builder_new ();
+
+  for (; addresses != NULL && *addresses != NULL; addresses++)
+    {
+      GError *local = NULL;
+      gpgme_key_t key = lookup_key (pgp, *addresses, FALSE, &local);
+
+      if (local != NULL)
+        {
+          g_propagate_error (error, local);
+          return NULL;
+        }
+      if (key == NULL)
+        g_strv_builder_add (missing, *addresses);
+      else
+        gpgme_key_unref (key);
+    }
+  return g_strv_builder_end (missing);
+}
+
+/* --- Producing ------------------------------------------------------------ */
+
+static gboolean
+set_signer (PstPgp *pgp, const char *signer, GError **error)
+{
+  gpgme_key_t key;
+  gpgme_error_t err;
+  GError *local = NULL;
+
+  gpgme_signers_clear (pgp->ctx);
+  key = lookup_key (pgp, signer, TRUE, &local);
+  if (key == NULL)
+    {
+      if (local != NULL)
+        g_propagate_error (error, local);
+      else
+        g_set_error (error, PST_ERROR, PST_ERROR_POLICY, "no OpenPGP secret key for: %s",
+                     signer != NULL ? signer : "(none)");
+      return FALSE;
+    }
+  err = gpgme_signers_add (pgp->ctx, key);
+  gpgme_key_unref (key);
+  if (err != GPG_ERR_NO_ERROR)
+    {
+      set_crypto_error (error, err, "cannot use the signing key");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GBytes *
+data_to_bytes (gpgme_data_t data)
+{
+  size_t len = 0;
+  char *buf = gpgme_data_release_and_get_mem (data, &len);
+  GBytes *bytes = g_bytes_new (buf, len);
+
+  gpgme_free (buf);
+  return bytes;
+}
+
+/* A GBytes whose memory is wiped before it is freed. */
+typedef struct {
+  gsize len;
+  char data[];
+} SecretBuf;
+
+static void
+secret_buf_free (gpointer p)
+{
+  SecretBuf *sb = p;
+
+  explicit_bzero (sb->data, sb->len);
+  g_free (sb);
+}
+
+static GBytes *
+data_to_secret_bytes (gpgme_data_t data)
+{
+  size_t len = 0;
+  char *buf = gpgme_data_release_and_get_mem (data, &len);
+  SecretBuf *sb = g_malloc (sizeof (SecretBuf) + len + 1);
+
+  sb->len = len;
+  if (len > 0)
+    memcpy (sb->data, buf, len);
+  sb->data[len] = '\0';
+  if (buf != NULL)
+    {
+      explicit_bzero (buf, len);
+      gpgme_free (buf);
+    }
+  return g_bytes_new_with_free_func (sb->data, len, secret_buf_free, sb);
+}
+
+static void
+data_release_wiped (gpgme_data_t data)
+{
+  size_t len = 0;
+  char *buf = gpgme_data_release_and_get_mem (data, &len);
+
+  if (buf != NULL)
+    {
+      explicit_bzero (buf, len);
+      gpgme_free (buf);
+    }
+}
+
+static gpgme_error_t
+data_from_bytes (gpgme_data_t *out, GBytes *bytes)
+{
+  gsize len = 0;
+  const char *p = g_bytes_get_data (bytes, &len);
+
+  return gpgme_data_new_from_mem (out, p != NULL ? p : "", len, 0);
+}
+
+GBytes *
+pst_pgp_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients,
+                 const char *signer, GError **error)
+{
+  g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func ((GDestroyNotify) gpgme_key_unref);
+  g_autoptr(GPtrArray) missing = g_ptr_array_new ();
+  gpgme_data_t in = NULL, out = NULL;
+  gpgme_error_t err;
+  gpgme_encrypt_result_t res;
+
+  for (; recipients != NULL && *recipients != NULL; recipients++)
+    {
+      GError *local = NULL;
+      gpgme_key_t key = lookup_key (pgp, *recipients, FALSE, &local);
+      gboolean dup = FALSE;
+
+      if (local != NULL)
+        {
+          g_propagate_error (error, local);
+          return NULL;
+        }
+      if (key == NULL)
+        {
+          g_ptr_array_add (missing, (gpointer) *recipients);
+          continue;
+        }
+      for (guint i = 0; i < keys->len && !dup; i++)
+        dup = g_str_equal (((gpgme_key_t) keys->pdata[i])->fpr, key->fpr);
+      if (dup)
+        gpgme_key_unref (key);
+      else
+        g_ptr_array_add (keys, key);
+    }
+  if (missing->len > 0)
+    {
+      g_ptr_array_add (missing, NULL);
+      g_autofree char *list = g_strjoinv (", ", (char **) missing->pdata);
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY, "no OpenPGP key for: %s", list);
+      return NULL;
+    }
+  if (keys->len == 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no recipients to encrypt to");
+      return NULL;
+    }
+  if (signer != NULL && !set_signer (pgp, signer, error))
+    return NULL;
+  g_ptr_array_add (keys, NULL);
+
+  err = data_from_bytes (&in, data);
+  if (err == GPG_ERR_NO_ERROR)
+    err = gpgme_data_new (&out);
+  if (err == GPG_ERR_NO_ERROR)
+    {
+      gpgme_key_t *k = (gpgme_key_t *) keys->pdata;
+
+      if (signer != NULL)
+        err = gpgme_op_encrypt_sign (pgp->ctx, k, GPGME_ENCRYPT_ALWAYS_TRUST, in, out);
+      else
+        err = gpgme_op_encrypt (pgp->ctx, k, GPGME_ENCRYPT_ALWAYS_TRUST, in, out);
+    }
+  gpgme_signers_clear (pgp->ctx);
+  gpgme_data_release (in);
+  res = err == GPG_ERR_NO_ERROR ? gpgme_op_encrypt_result (pgp->ctx) : NULL;
+  if (err == GPG_ERR_NO_ERROR && res != NULL && res->invalid_recipients != NULL)
+    err = res->invalid_recipients->reason != GPG_ERR_NO_ERROR
+          ? res->invalid_recipients->reason : gpg_error (GPG_ERR_UNUSABLE_PUBKEY);
+  if (err == GPG_ERR_NO_ERROR && signer != NULL)
+    {
+      gpgme_sign_result_t sres = gpgme_op_sign_result (pgp->ctx);
+
+      if (sres == NULL || sres->signatures == NULL || sres->invalid_signers != NULL)
+        err = gpg_error (GPG_ERR_UNUSABLE_SECKEY);
+    }
+  if (err != GPG_ERR_NO_ERROR)
+    {
+      if (out != NULL)
+        gpgme_data_release (out);
+      set_crypto_error (error, err, "OpenPGP encryption failed");
+      return NULL;
+    }
+  return data_to_bytes (out);
+}
+
+GBytes *
+pst_pgp_sign_detached (PstPgp *pgp, GBytes *data, const char *signer,
+                       char **micalg_out, GError **error)
+{
+  gpgme_data_t in = NULL, out = NULL;
+  gpgme_error_t err;
+  gpgme_sign_result_t res = NULL;
+  const char *hash = NULL;
+
+  if (!set_signer (pgp, signer, error))
+    return NULL;
+  err = data_from_bytes (&in, data);
+  if (err == GPG_ERR_NO_ERROR)
+    err = gpgme_data_new (&out);
+  if (err == GPG_ERR_NO_ERROR)
+    err = gpgme_op_sign (pgp->ctx, in, out, GPGME_SIG_MODE_DETACH);
+  gpgme_signers_clear (pgp->ctx);
+  gpgme_data_release (in);
+  if (err == GPG_ERR_NO_ERROR)
+    {
+      res = gpgme_op_sign_result (pgp->ctx);
+      if (res == NULL || res->signatures == NULL || res->invalid_signers != NULL)
+        err = gpg_error (GPG_ERR_UNUSABLE_SECKEY);
+      else
+        hash = gpgme_hash_algo_name (res->signatures->hash_algo);
+    }
+  if (err == GPG_ERR_NO_ERROR && hash == NULL)
+    err = gpg_error (GPG_ERR_DIGEST_ALGO);
+  if (err != GPG_ERR_NO_ERROR)
+    {
+      if (out != NULL)
+        gpgme_data_release (out);
+      set_crypto_error (error, err, "OpenPGP signing failed");
+      return NULL;
+    }
+  if (micalg_out != NULL)
+    {
+      g_autofree char *lower = g_ascii_strdown (hash, -1);
+      *micalg_out = g_strconcat ("pgp-", lower, NULL);
+    }
+  return data_to_bytes (out);
+}
+
+/* --- Consuming ------------------------------------------------------------ */
+
+void
+pst_pgp_signature_free (PstPgpSignature *sig)
+{
+  if (sig == NULL)
+    return;
+  g_free (sig->fingerprint);
+  g_strfreev (sig->addresses);
+  g_free (sig);
+}
+
+static gboolean
+hash_is_weak (gpgme_hash_algo_t algo)
+{
+  switch (algo)
+    {
+    case GPGME_MD_SHA256:
+    case GPGME_MD_SHA384:
+    case GPGME_MD_SHA512:
+    case GPGME_MD_SHA224:
+      return FALSE;
+    default:
+      return TRUE;   /* SHA-1, MD5, RIPEMD-160 and anything we do not know */
+    }
+}
+
+static PstSigStatus
+map_sig_status (gpgme_signature_t s)
+{
+  PstSigStatus st;
+
+  switch (gpgme_err_code (s->status))
+    {
+    case GPG_ERR_NO_ERROR: st = PST_SIG_GOOD; break;
+    case GPG_ERR_BAD_SIGNATURE: st = PST_SIG_BAD; break;
+    case GPG_ERR_SIG_EXPIRED: st = PST_SIG_BAD; break;
+    case GPG_ERR_NO_PUBKEY: st = PST_SIG_UNKNOWN_KEY; break;
+    case GPG_ERR_KEY_EXPIRED: st = PST_SIG_EXPIRED_KEY; break;
+    case GPG_ERR_CERT_REVOKED: st = PST_SIG_REVOKED_KEY; break;
+    default: st = PST_SIG_ERROR; break;
+    }
+  if (st == PST_SIG_GOOD || st == PST_SIG_EXPIRED_KEY)
+    {
+      if (s->summary & GPGME_SIGSUM_KEY_REVOKED)
+        st = PST_SIG_REVOKED_KEY;
+      else if (s->summary & GPGME_SIGSUM_KEY_EXPIRED)
+        st = PST_SIG_EXPIRED_KEY;
+    }
+  return st;
+}
+
+static PstPgpSignature *
+signature_from_result (gpgme_ctx_t ctx, gpgme_verify_result_t res)
+{
+  PstPgpSignature *sig = g_new0 (PstPgpSignature, 1);
+  g_autoptr(GStrvBuilder) addrs = g_strv_builder_new ();
+  gpgme_signature_t s;
+  gpgme_key_t key = NULL;
+
+  sig->status = PST_SIG_NONE;
+  for (s = res != NULL ? res->signatures : NULL; s != NULL; s = s->next)
+    sig->count++;
+  s = res != NULL ? res->signatures : NULL;
+  if (s != NULL)
+    {
+      sig->status = map_sig_status (s);
+      sig->created = s->timestamp;
+      sig->weak_digest = hash_is_weak (s->hash_algo);
+      if (sig->weak_digest && sig->status == PST_SIG_GOOD)
+        sig->status = PST_SIG_BAD;
+      sig->fingerprint = g_strdup (s->fpr);
+      if (s->fpr != NULL && sig->status != PST_SIG_UNKNOWN_KEY
+          && gpgme_get_key (ctx, s->fpr, &key, 0) == GPG_ERR_NO_ERROR && key != NULL)
+        {
+          if (key->fpr != NULL)
+            {
+              g_free (sig->fingerprint);
+              sig->fingerprint = g_strdup (key->fpr);
+            }
+          for (gpgme_user_id_t uid = key->uids; uid != NULL; uid = uid->next)
+            if (!uid->revoked && !uid->invalid && uid->email != NULL && *uid->email != '\0')
+              g_strv_builder_add (addrs, uid->email);
+          gpgme_key_unref (key);
+        }
+    }
+  sig->addresses = g_strv_builder_end (addrs);
+  return sig;
+}
+
+/* GPGME flags a missing MDC only for legacy ciphers (legacy_cipher_nomdc);
+ * gpg says it for every cipher in DECRYPTION_INFO <mdc_method> <algo>
+ * [<aead_algo>], so read that line. */
+static gpgme_error_t
+watch_status (void *opaque, const char *keyword, const char *args)
+{
+  gboolean *no_mdc = opaque;
+
+  if (g_strcmp0 (keyword, "DECRYPTION_INFO") == 0 && args != NULL)
+    {
+      g_auto(GStrv) f = g_strsplit (args, " ", -1);
+      gboolean mdc = f[0] != NULL && g_strcmp0 (f[0], "0") != 0;
+      gboolean aead = f[0] != NULL && f[1] != NULL && f[2] != NULL && g_strcmp0 (f[2], "0") != 0;
+
+      if (!mdc && !aead)
+        *no_mdc = TRUE;
+    }
+  return GPG_ERR_NO_ERROR;
+}
+
+gboolean
+pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
+                        PstPgpSignature **sig_out, PstIntegrity *integrity_out,
+                        GError **error)
+{
+  gpgme_data_t in = NULL, out = NULL;
+  gpgme_error_t err;
+  gpgme_decrypt_result_t dres;
+  PstIntegrity integrity = PST_INTEGRITY_OK;
+  gboolean no_mdc = FALSE;
+
+  err = data_from_bytes (&in, ciphertext);
+  if (err == GPG_ERR_NO_ERROR)
+    err = gpgme_data_new (&out);
+  if (err == GPG_ERR_NO_ERROR)
+    {
+      gpgme_set_ctx_flag (pgp->ctx, "full-status", "1");
+      gpgme_set_status_cb (pgp->ctx, watch_status, &no_mdc);
+      err = gpgme_op_decrypt_verify (pgp->ctx, in, out);
+      gpgme_set_status_cb (pgp->ctx, NULL, NULL);
+      gpgme_set_ctx_flag (pgp->ctx, "full-status", "0");
+    }
+  gpgme_data_release (in);
+
+  dres = gpgme_op_decrypt_result (pgp->ctx);
+  if (no_mdc || (dres != NULL && dres->legacy_cipher_nomdc))
+    {
+      integrity = PST_INTEGRITY_MISSING;
+      if (err == GPG_ERR_NO_ERROR)
+        err = gpg_error (GPG_ERR_DECRYPT_FAILED);
+    }
+  else if (err != GPG_ERR_NO_ERROR)
+    {
+      gboolean no_key = gpgme_err_code (err) == GPG_ERR_NO_SECKEY;
+
+      if (gpgme_err_code (err) == GPG_ERR_DECRYPT_FAILED && dres != NULL
+          && dres->recipients != NULL)
+        {
+          no_key = TRUE;
+          for (gpgme_recipient_t r = dres->recipients; r != NULL; r = r->next)
+            if (gpgme_err_code (r->status) != GPG_ERR_NO_SECKEY)
+              no_key = FALSE;
+        }
+      integrity = no_key ? PST_INTEGRITY_NONE : PST_INTEGRITY_FAILED;
+    }
+
+  if (err != GPG_ERR_NO_ERROR)
+    {
+      if (out != NULL)
+        data_release_wiped (out);
+      if (integrity_out != NULL)
+        *integrity_out = integrity;
+      if (integrity == PST_INTEGRITY_MISSING)
+        g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                     "OpenPGP decryption failed: the message is not integrity protected");
+      else
+        set_crypto_error (error, err, "OpenPGP decryption failed");
+      return FALSE;
+    }
+
+  if (sig_out != NULL)
+    *sig_out = signature_from_result (pgp->ctx, gpgme_op_verify_result (pgp->ctx));
+  if (plain_out != NULL)
+    *plain_out = data_to_secret_bytes (out);
+  else
+    data_release_wiped (out);
+  if (integrity_out != NULL)
+    *integrity_out = integrity;
+  return TRUE;
+}
+
+PstPgpSignature *
+pst_pgp_verify_detached (PstPgp *pgp, GBytes *data, GBytes *signature)
+{
+  gpgme_data_t sig = NULL, text = NULL;
+  gpgme_error_t err;
+  PstPgpSignature *result;
+
+  err = data_from_bytes (&sig, signature);
+  if (err == GPG_ERR_NO_ERROR)
+    err = data_from_bytes (&text, data);
+  if (err == GPG_ERR_NO_ERROR)
+    err = gpgme_op_verify (pgp->ctx, sig, text, NULL);
+  if (sig != NULL)
+    gpgme_data_release (sig);
+  if (text != NULL)
+    gpgme_data_release (text);
+
+  result = signature_from_result (pgp->ctx, err == GPG_ERR_NO_ERROR
+                                            ? gpgme_op_verify_result (pgp->ctx) : NULL);
+  if (err != GPG_ERR_NO_ERROR || result->status == PST_SIG_NONE)
+    result->status = PST_SIG_ERROR;   /* a signature part that holds no signature */
+  return result;
+}

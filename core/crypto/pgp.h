@@ -2,6 +2,12 @@
  * pgp.c.  Private keys stay in gpg-agent.
  *
  * A PstPgp is a GPGME context: use one per thread.
+ *
+ * Trust (DESIGN.md §4): a public key in the keyring is known; it binds only
+ * the addresses in its user ids.  Key lookups by address therefore accept a
+ * key only when one of its user ids has exactly that address (pst_addr_equal)
+ * and the key is usable (not expired, revoked, disabled or invalid), and
+ * encryption uses GPGME's "always trust".
  */
 #pragma once
 
@@ -12,10 +18,80 @@ G_BEGIN_DECLS
 
 typedef struct _PstPgp PstPgp;
 
-/* Opens a context on @gnupg_home (NULL: $GNUPGHOME or ~/.gnupg).  Transfer full. */
+/* Opens a context on @gnupg_home (NULL: $GNUPGHOME or ~/.gnupg).
+ * Errors: PST_ERROR_CRYPTO when GPGME or its gpg engine is unusable.
+ * Transfer full. */
 PstPgp *pst_pgp_new (const char *gnupg_home, GError **error);
 void pst_pgp_free (PstPgp *pgp);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPgp, pst_pgp_free)
 
-/* The rest of the API (key lookup, encrypt, sign, decrypt, verify) is used by
- * pgpmime.c; see below. */
+/* --- Keys ---------------------------------------------------------------- */
+
+/* The fingerprint of the key to use for @address: with @secret FALSE a usable
+ * public key that can encrypt, with @secret TRUE a usable secret key that can
+ * sign.  When several keys qualify, the one with the newest usable subkey.
+ * Errors: PST_ERROR_POLICY when there is none ("no OpenPGP key for: ADDR" /
+ * "no OpenPGP secret key for: ADDR"), PST_ERROR_CRYPTO when the key listing
+ * fails.  Transfer full. */
+char *pst_pgp_find_key (PstPgp *pgp, const char *address, gboolean secret, GError **error);
+
+/* The addresses of @addresses (NULL-terminated) that have no public key
+ * pst_pgp_find_key accepts, in order (NULL-terminated, transfer full, empty
+ * when every one has a key).  Errors: PST_ERROR_CRYPTO when the key listing
+ * fails. */
+char **pst_pgp_missing_keys (PstPgp *pgp, const char *const *addresses, GError **error);
+
+/* --- Producing ------------------------------------------------------------ */
+
+/* Encrypts @data to the keys of @recipients (NULL-terminated addresses; the
+ * caller includes the sender for encrypt-to-self) and, unless @signer is NULL,
+ * signs it with the secret key of the address @signer in the same OpenPGP
+ * message (RFC 3156 §6.2).  Returns the ASCII-armored OpenPGP message.
+ * Errors: PST_ERROR_POLICY naming every recipient without a key ("no OpenPGP
+ * key for: a@x, b@y") or the signer without a secret key; PST_ERROR_CRYPTO
+ * when GPGME fails.  Transfer full. */
+GBytes *pst_pgp_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients,
+                         const char *signer, GError **error);
+
+/* An ASCII-armored detached signature over @data (exactly these bytes) by the
+ * secret key of @signer.  @micalg_out gets the RFC 3156 micalg of the hash
+ * used ("pgp-sha256"; transfer full).  Errors as pst_pgp_encrypt.
+ * Transfer full. */
+GBytes *pst_pgp_sign_detached (PstPgp *pgp, GBytes *data, const char *signer,
+                               char **micalg_out, GError **error);
+
+/* --- Consuming ------------------------------------------------------------ */
+
+/* What GPGME said about one signature layer (the first signature of it when
+ * there are several; @count says how many). */
+typedef struct {
+  PstSigStatus status;   /* NONE when the data carried no signature */
+  char *fingerprint;     /* of the signing key, or its key id when the key is unknown; may be NULL */
+  char **addresses;      /* the e-mail addresses of the signing key's valid user ids (NULL-terminated, may be empty) */
+  gint64 created;        /* signature time, seconds since the epoch; 0 when unknown */
+  gboolean weak_digest;  /* made with SHA-1 or a weaker hash: status is then BAD */
+  guint count;           /* signatures in the layer */
+} PstPgpSignature;
+
+void pst_pgp_signature_free (PstPgpSignature *sig);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPgpSignature, pst_pgp_signature_free)
+
+/* Decrypts @ciphertext (armored or binary OpenPGP) and verifies a signature
+ * inside it.  On success @plain_out gets the plaintext (transfer full; its
+ * memory is wiped when the last reference goes), @sig_out what was said about
+ * the signature (status NONE when unsigned; transfer full) and @integrity_out
+ * PST_INTEGRITY_OK.
+ * Errors: PST_ERROR_CRYPTO when it cannot decrypt; then no plaintext is
+ * returned (not even the part gpg wrote before it failed) and, as an
+ * exception to the _out rule, @integrity_out says why: MISSING for a message
+ * without integrity protection (no MDC nor AEAD), NONE when no secret key
+ * fits, FAILED for anything else (damaged or not OpenPGP at all). */
+gboolean pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
+                                 PstPgpSignature **sig_out, PstIntegrity *integrity_out,
+                                 GError **error);
+
+/* Verifies @signature (armored or binary, detached) over exactly @data.  Never
+ * fails: an unusable signature has status ERROR.  Transfer full. */
+PstPgpSignature *pst_pgp_verify_detached (PstPgp *pgp, GBytes *data, GBytes *signature);
+
+G_END_DECLS

@@ -1,0 +1,153 @@
+#include "crypto/status.h"
+
+PstStatus *
+pst_status_new (void)
+{
+  PstStatus *status = g_new0 (PstStatus, 1);
+
+  status->scheme = PST_SCHEME_NONE;
+  status->decryption = PST_DECRYPTION_NOT_ENCRYPTED;
+  status->encryption_covers = PST_COVERS_NONE;
+  status->integrity = PST_INTEGRITY_NONE;
+  status->sig_status = PST_SIG_NONE;
+  status->sig_covers = PST_COVERS_NONE;
+  status->warnings = g_ptr_array_new_with_free_func (g_free);
+  return status;
+}
+
+void
+pst_status_free (PstStatus *status)
+{
+  if (status == NULL)
+    return;
+  g_free (status->signer);
+  g_free (status->fingerprint);
+  g_clear_pointer (&status->warnings, g_ptr_array_unref);
+  g_free (status);
+}
+
+void
+pst_status_add_warning (PstStatus *status, const char *word)
+{
+  for (guint i = 0; i < status->warnings->len; i++)
+    if (g_str_equal (g_ptr_array_index (status->warnings, i), word))
+      return;
+  g_ptr_array_add (status->warnings, g_strdup (word));
+}
+
+static const char *
+scheme_to_string (PstScheme scheme)
+{
+  switch (scheme)
+    {
+    case PST_SCHEME_PGP: return "pgp";
+    case PST_SCHEME_SMIME: return "smime";
+    case PST_SCHEME_NONE: break;
+    }
+  return NULL;
+}
+
+static const char *
+decryption_to_string (PstDecryption decryption)
+{
+  switch (decryption)
+    {
+    case PST_DECRYPTION_OK: return "ok";
+    case PST_DECRYPTION_FAILED: return "failed";
+    case PST_DECRYPTION_NOT_ENCRYPTED: break;
+    }
+  return "not-encrypted";
+}
+
+static const char *
+integrity_to_string (PstIntegrity integrity)
+{
+  switch (integrity)
+    {
+    case PST_INTEGRITY_OK: return "ok";
+    case PST_INTEGRITY_MISSING: return "missing";
+    case PST_INTEGRITY_FAILED: return "failed";
+    case PST_INTEGRITY_NONE: break;
+    }
+  return NULL;
+}
+
+const char *
+pst_sig_status_to_string (PstSigStatus status)
+{
+  switch (status)
+    {
+    case PST_SIG_GOOD: return "good";
+    case PST_SIG_BAD: return "bad";
+    case PST_SIG_UNKNOWN_KEY: return "unknown-key";
+    case PST_SIG_EXPIRED_KEY: return "expired-key";
+    case PST_SIG_REVOKED_KEY: return "revoked-key";
+    case PST_SIG_ERROR: return "error";
+    case PST_SIG_NONE: break;
+    }
+  return "none";
+}
+
+const char *
+pst_covers_to_string (PstCovers covers)
+{
+  switch (covers)
+    {
+    case PST_COVERS_WHOLE: return "whole";
+    case PST_COVERS_PART: return "part";
+    case PST_COVERS_NONE: break;
+    }
+  return "none";
+}
+
+static void
+add_string_or_null (JsonBuilder *b, const char *name, const char *value)
+{
+  json_builder_set_member_name (b, name);
+  if (value != NULL)
+    json_builder_add_string_value (b, value);
+  else
+    json_builder_add_null_value (b);
+}
+
+JsonNode *
+pst_status_to_json (const PstStatus *status)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_object (b);
+  add_string_or_null (b, "scheme", scheme_to_string (status->scheme));
+  add_string_or_null (b, "decryption", decryption_to_string (status->decryption));
+  add_string_or_null (b, "encryption_covers", pst_covers_to_string (status->encryption_covers));
+  add_string_or_null (b, "integrity", integrity_to_string (status->integrity));
+
+  json_builder_set_member_name (b, "signature");
+  json_builder_begin_object (b);
+  add_string_or_null (b, "status", pst_sig_status_to_string (status->sig_status));
+  add_string_or_null (b, "signer", status->signer);
+  add_string_or_null (b, "fingerprint", status->fingerprint);
+  json_builder_set_member_name (b, "from_match");
+  json_builder_add_boolean_value (b, status->from_match);
+  add_string_or_null (b, "covers", pst_covers_to_string (status->sig_covers));
+  json_builder_end_object (b);
+
+  json_builder_set_member_name (b, "protected_headers");
+  json_builder_add_boolean_value (b, status->protected_headers);
+
+  json_builder_set_member_name (b, "warnings");
+  json_builder_begin_array (b);
+  for (guint i = 0; status->warnings != NULL && i < status->warnings->len; i++)
+    json_builder_add_string_value (b, g_ptr_array_index (status->warnings, i));
+  json_builder_end_array (b);
+
+  json_builder_end_object (b);
+  return json_builder_get_root (b);
+}
+
+char *
+pst_status_to_json_string (const PstStatus *status)
+{
+  g_autoptr(JsonNode) node = pst_status_to_json (status);
+
+  return json_to_string (node, FALSE);
+}

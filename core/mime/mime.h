@@ -31,12 +31,54 @@ char **pst_mime_message_get_recipients (PstMimeMessage *message);
 char *pst_mime_message_get_header (PstMimeMessage *message, const char *name);
 
 /* The text of the message body for display: the first text/plain part that
- * is not an attachment, transfer-decoded and converted to UTF-8; NULL when
- * there is none.  Transfer full. */
+ * is not an attachment, transfer-decoded and converted to UTF-8 (invalid
+ * sequences replaced), line ends made "\n"; NULL when there is none.
+ * Transfer full. */
 char *pst_mime_message_get_body_text (PstMimeMessage *message);
 
 /* File names (or "(unnamed)") and content types of the attachments, as a
  * GPtrArray of char* "name\ttype".  Transfer full. */
 GPtrArray *pst_mime_message_get_attachments (PstMimeMessage *message);
+
+/* --- Entities: raw access for the crypto layers ----------------------------
+ * These work on the bytes of a MIME entity (a message or a body part) and
+ * keep them exact, as signatures need. */
+
+/* Splits the header section of @data (@len bytes) into raw fields, each one
+ * string with its continuation lines and line ends as they were.
+ * @body_offset_out gets the offset of the body (after the empty line; @len
+ * when there is none).  Errors (PST_ERROR_FAILED): no header field, a line
+ * that is neither a field nor a continuation, a NUL byte in the header. */
+gboolean pst_mime_split_header (const char *data, gsize len, GPtrArray **fields_out,
+                                gsize *body_offset_out, GError **error);
+
+/* Whether raw field @field is named @name (ASCII case ignored). */
+gboolean pst_mime_field_is (const char *field, const char *name);
+
+/* The value of raw field @field, unfolded (line ends removed) and trimmed.
+ * Transfer full. */
+char *pst_mime_field_value (const char *field);
+
+/* Parses a Content-Type value.  Returns "type/subtype" in lower case, or
+ * NULL when @value cannot be parsed; @params_out (may be NULL) gets the
+ * parameters, names in lower case (transfer full).  Transfer full. */
+char *pst_mime_parse_content_type (const char *value, GHashTable **params_out);
+
+typedef struct {
+  gsize offset;   /* from the start of the multipart body */
+  gsize length;
+} PstMimeSpan;
+
+/* The body parts of the multipart body @body with @boundary, as a GArray of
+ * PstMimeSpan: each part from after its delimiter line to the line end
+ * before the next delimiter (RFC 2046 §5.1.1: that line end belongs to the
+ * delimiter, so a span is exactly what RFC 3156 signs).  A missing close
+ * delimiter is tolerated.  Errors (PST_ERROR_FAILED): no delimiter at all.
+ * Transfer full. */
+GArray *pst_mime_split_multipart (const char *body, gsize len, const char *boundary,
+                                  GError **error);
+
+/* @data with every line end (CR, LF or CRLF) made CRLF.  Transfer full. */
+GBytes *pst_mime_to_crlf (const char *data, gsize len);
 
 G_END_DECLS

@@ -1,0 +1,314 @@
+/* Unit tests for mime/mime.c: parsing messages, addresses, headers, bodies. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "mime/mime.h"
+#include "util/error.h"
+
+static PstMimeMessage *
+parse (const char *text, GError **error)
+{
+  g_autoptr(GBytes) b = g_bytes_new (text, strlen (text));
+
+  return pst_mime_message_parse (b, error);
+}
+
+static PstMimeMessage *
+parse_ok (const char *text)
+{
+  g_autoptr(GError) error = NULL;
+  PstMimeMessage *m = parse (text, &error);
+
+  assert_null (error);
+  assert_non_null (m);
+  return m;
+}
+
+static void
+test_parse_good (void **state)
+{
+  g_autoptr(PstMimeMessage) m = parse_ok ("From: Alice <alice@example.org>\r\n"
+                                          "To: bob@example.org\r\n"
+                                          "Subject: hi\r\n"
+                                          "\r\n"
+                                          "Hello Bob\r\n");
+  g_autofree char *from = pst_mime_message_get_from_address (m, NULL);
+  g_autofree char *subject = pst_mime_message_get_header (m, "subject");
+  g_autofree char *body = pst_mime_message_get_body_text (m);
+  g_autoptr(PstMimeMessage) lf = parse_ok ("From: a@b.example\nSubject: x\n  folded\n\nbody\n");
+  g_autofree char *folded = pst_mime_message_get_header (lf, "Subject");
+  g_autoptr(PstMimeMessage) nobody = parse_ok ("From: a@b.example\r\nSubject: none");
+  g_autofree char *missing = pst_mime_message_get_header (nobody, "X-Nothing");
+
+  assert_string_equal (from, "alice@example.org");
+  assert_string_equal (subject, "hi");
+  assert_string_equal (body, "Hello Bob\n");
+  assert_string_equal (folded, "x  folded");
+  assert_null (missing);
+}
+
+static void
+test_reject (void **state)
+{
+  static const char junk[] = { 0x7f, 'E', 'L', 'F', 0x02, 0x01, 0x00, 0x00, (char) 0xff, (char) 0xfe, ':', 0 };
+  const char *bad[] = {
+    "hello world\n",
+    "hello world\nFrom: a@b\n\nbody\n",
+    "From: a@b\nthis line is not a field\n\nbody\n",
+    " continuation first: x\n\n",
+    "\nbody only\n",
+    ": no name\n\n",
+    "",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bad); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PstMimeMessage) m = parse (bad[i], &error);
+
+      assert_null (m);
+      assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
+    }
+  {
+    g_autoptr(GBytes) b = g_bytes_new (junk, sizeof junk);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PstMimeMessage) m = pst_mime_message_parse (b, &error);
+
+    assert_null (m);
+    assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
+  }
+  {
+    /* NUL in the header section */
+    static const char nul[] = "From: a@b\0x\n\nbody";
+    g_autoptr(GBytes) b = g_bytes_new (nul, sizeof nul - 1);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PstMimeMessage) m = pst_mime_message_parse (b, &error);
+
+    assert_null (m);
+  }
+}
+
+/* Every prefix of a good message that ends inside the header section parses
+ * or fails cleanly, never crashes. */
+static void
+test_truncated (void **state)
+{
+  const char *text = "From: Alice <alice@example.org>\r\nTo: b@example.org\r\n"
+                     "Subject: =?utf-8?q?caf=C3=A9?=\r\n\r\nbody\r\n";
+
+  for (gsize n = 0; n <= strlen (text); n++)
+    {
+      g_autoptr(GBytes) b = g_bytes_new (text, n);
+      g_autoptr(PstMimeMessage) m = pst_mime_message_parse (b, NULL);
+
+      if (m != NULL)
+        {
+          g_autofree char *s = pst_mime_message_get_header (m, "Subject");
+          g_autofree char *t = pst_mime_message_get_body_text (m);
+          g_auto(GStrv) r = pst_mime_message_get_recipients (m);
+          g_autoptr(GPtrArray) a = pst_mime_message_get_attachments (m);
+          g_autofree char *f = pst_mime_message_get_from_address (m, NULL);
+        }
+    }
+}
+
+static void
+test_from (void **state)
+{
+  struct { const char *msg; const char *addr; } cases[] = {
+    { "From: alice@example.org\n\nx\n", "alice@example.org" },
+    { "FROM:   \"Alice, A.\" <alice@example.org>\n\nx\n", "alice@example.org" },
+    { "From: Alice\n <alice@example.org>\n\nx\n", "alice@example.org" },
+    { "To: b@example.org\n\nx\n", NULL },
+    { "From: a@example.org\nFrom: b@example.org\n\nx\n", NULL },
+    { "From: a@example.org, b@example.org\n\nx\n", NULL },
+    { "From: not an address\n\nx\n", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(PstMimeMessage) m = parse_ok (cases[i].msg);
+      g_autoptr(GError) error = NULL;
+      g_autofree char *from = pst_mime_message_get_from_address (m, &error);
+
+      if (cases[i].addr != NULL)
+        {
+          assert_null (error);
+          assert_string_equal (from, cases[i].addr);
+        }
+      else
+        {
+          assert_null (from);
+          assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
+        }
+    }
+}
+
+static void
+test_recipients (void **state)
+{
+  g_autoptr(PstMimeMessage) m = parse_ok (
+    "From: a@example.org\r\n"
+    "To: Bob <bob@example.org>, \"Doe, Carol\" <carol@example.org>\r\n"
+    "Cc: friends: dave@example.org, Eve <eve@example.org>;, bob@EXAMPLE.org\r\n"
+    "Bcc: hidden@example.org\r\n"
+    "Reply-To: nobody@example.org\r\n"
+    "Subject: x\r\n\r\nbody\r\n");
+  g_auto(GStrv) r = pst_mime_message_get_recipients (m);
+  g_autoptr(PstMimeMessage) none = parse_ok ("From: a@example.org\n\nx\n");
+  g_auto(GStrv) empty = pst_mime_message_get_recipients (none);
+
+  assert_int_equal (g_strv_length (r), 5);
+  assert_string_equal (r[0], "bob@example.org");
+  assert_string_equal (r[1], "carol@example.org");
+  assert_string_equal (r[2], "dave@example.org");
+  assert_string_equal (r[3], "eve@example.org");
+  assert_string_equal (r[4], "hidden@example.org");
+  assert_non_null (empty);
+  assert_null (empty[0]);
+}
+
+static void
+test_rfc2047 (void **state)
+{
+  g_autoptr(PstMimeMessage) m = parse_ok (
+    "From: =?ISO-8859-1?Q?Andr=E9?= <andre@example.org>\r\n"
+    "Subject: =?utf-8?B?w6l0w6kgw6AgUGFyaXM=?=\r\n"
+    "X-Mixed: plain =?UTF-8?Q?caf=C3=A9?=\r\n =?UTF-8?Q?_cr=C3=A8me?= end\r\n"
+    "\r\nx\r\n");
+  g_autofree char *subject = pst_mime_message_get_header (m, "Subject");
+  g_autofree char *from = pst_mime_message_get_header (m, "From");
+  g_autofree char *mixed = pst_mime_message_get_header (m, "X-Mixed");
+
+  assert_string_equal (subject, "été à Paris");
+  assert_non_null (strstr (from, "André"));
+  assert_non_null (strstr (mixed, "café crème"));
+  assert_true (g_str_has_prefix (mixed, "plain "));
+  assert_true (g_str_has_suffix (mixed, " end"));
+}
+
+static void
+test_bodies (void **state)
+{
+  g_autoptr(PstMimeMessage) qp = parse_ok (
+    "From: a@example.org\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    "caf=C3=A9 soft=\r\nbreak =3D done\r\n");
+  g_autoptr(PstMimeMessage) b64 = parse_ok (
+    "From: a@example.org\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=\"iso-8859-1\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n\r\n"
+    "Y2Fm6SDgIGxhIGNy6G1lCg==\r\n");
+  g_autoptr(PstMimeMessage) latin = parse_ok (
+    "From: a@example.org\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: text/plain; charset=windows-1252\r\n"
+    "Content-Transfer-Encoding: 8bit\r\n\r\n"
+    "\x80 price\r\n");
+  g_autofree char *t1 = pst_mime_message_get_body_text (qp);
+  g_autofree char *t2 = pst_mime_message_get_body_text (b64);
+  g_autofree char *t3 = pst_mime_message_get_body_text (latin);
+
+  assert_string_equal (t1, "café softbreak = done\n");
+  assert_string_equal (t2, "café à la crème\n");
+  assert_string_equal (t3, "€ price\n");
+}
+
+static void
+test_multipart (void **state)
+{
+  g_autoptr(PstMimeMessage) m = parse_ok (
+    "From: a@example.org\r\nMIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n"
+    "preamble\r\n"
+    "--XX\r\n"
+    "Content-Type: multipart/alternative; boundary=YY\r\n\r\n"
+    "--YY\r\n"
+    "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
+    "the text\r\n"
+    "--YY\r\n"
+    "Content-Type: text/html\r\n\r\n"
+    "<p>the text</p>\r\n"
+    "--YY--\r\n"
+    "--XX\r\n"
+    "Content-Type: text/plain; name=\"notes.txt\"\r\n"
+    "Content-Disposition: attachment; filename=\"notes.txt\"\r\n\r\n"
+    "attached text\r\n"
+    "--XX\r\n"
+    "Content-Type: application/pdf\r\n"
+    "Content-Transfer-Encoding: base64\r\n\r\n"
+    "JVBERi0=\r\n"
+    "--XX--\r\n");
+  g_autofree char *text = pst_mime_message_get_body_text (m);
+  g_autoptr(GPtrArray) att = pst_mime_message_get_attachments (m);
+  g_autoptr(PstMimeMessage) html = parse_ok (
+    "From: a@example.org\r\nContent-Type: text/html\r\n\r\n<p>x</p>\r\n");
+  g_autofree char *none = pst_mime_message_get_body_text (html);
+
+  assert_string_equal (text, "the text");   /* the CRLF before a delimiter is not content */
+  assert_int_equal (att->len, 2);   /* the html alternative is no attachment */
+  assert_string_equal (att->pdata[0], "notes.txt\ttext/plain");
+  assert_string_equal (att->pdata[1], "(unnamed)\tapplication/pdf");
+  assert_null (none);
+}
+
+static void
+test_split_multipart (void **state)
+{
+  const char *body = "pre\r\n--b\r\nA: 1\r\n\r\none\r\n\r\n--b \r\n\r\ntwo\r\n--b--\r\nepilogue\r\n--b\r\n";
+  g_autoptr(GArray) spans = pst_mime_split_multipart (body, strlen (body), "b", NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GArray) none = pst_mime_split_multipart ("no parts\n", 9, "b", &error);
+  g_autoptr(GArray) open = pst_mime_split_multipart ("--b\nx\n", 6, "b", NULL);
+  PstMimeSpan *s;
+
+  assert_int_equal (spans->len, 2);
+  s = &g_array_index (spans, PstMimeSpan, 0);
+  assert_int_equal (s->length, strlen ("A: 1\r\n\r\none\r\n"));
+  assert_memory_equal (body + s->offset, "A: 1\r\n\r\none\r\n", s->length);
+  s = &g_array_index (spans, PstMimeSpan, 1);
+  assert_memory_equal (body + s->offset, "\r\ntwo", s->length);
+  assert_null (none);
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
+  assert_int_equal (open->len, 1);
+}
+
+static void
+test_content_type (void **state)
+{
+  g_autoptr(GHashTable) params = NULL;
+  g_autofree char *t = pst_mime_parse_content_type (
+    "Multipart/Signed; micalg=pgp-sha256;\r\n protocol=\"application/pgp-signature\"; Boundary=\"a b\"",
+    &params);
+  g_autofree char *bad = pst_mime_parse_content_type ("", NULL);
+  g_autoptr(GBytes) crlf = pst_mime_to_crlf ("a\nb\r\nc\rd", 8);
+
+  assert_string_equal (t, "multipart/signed");
+  assert_string_equal (g_hash_table_lookup (params, "protocol"), "application/pgp-signature");
+  assert_string_equal (g_hash_table_lookup (params, "boundary"), "a b");
+  assert_null (bad);
+  assert_int_equal (g_bytes_get_size (crlf), 10);
+  assert_memory_equal (g_bytes_get_data (crlf, NULL), "a\r\nb\r\nc\r\nd", 10);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_parse_good),
+    cmocka_unit_test (test_reject),
+    cmocka_unit_test (test_truncated),
+    cmocka_unit_test (test_from),
+    cmocka_unit_test (test_recipients),
+    cmocka_unit_test (test_rfc2047),
+    cmocka_unit_test (test_bodies),
+    cmocka_unit_test (test_multipart),
+    cmocka_unit_test (test_split_multipart),
+    cmocka_unit_test (test_content_type),
+  };
+
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,143 @@
+/* Unit tests for crypto/status.c: the JSON of DESIGN.md §4. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "crypto/status.h"
+#include "util/addr.h"
+
+static void
+test_plain_json (void **state)
+{
+  g_autoptr(PstStatus) st = pst_status_new ();
+  g_autofree char *json = pst_status_to_json_string (st);
+
+  assert_string_equal (json,
+    "{\"scheme\":null,\"decryption\":\"not-encrypted\",\"encryption_covers\":\"none\","
+    "\"integrity\":null,\"signature\":{\"status\":\"none\",\"signer\":null,"
+    "\"fingerprint\":null,\"from_match\":false,\"covers\":\"none\"},"
+    "\"protected_headers\":false,\"warnings\":[]}");
+}
+
+static void
+test_full_json (void **state)
+{
+  g_autoptr(PstStatus) st = pst_status_new ();
+  g_autofree char *json = NULL;
+
+  st->scheme = PST_SCHEME_PGP;
+  st->decryption = PST_DECRYPTION_OK;
+  st->encryption_covers = PST_COVERS_WHOLE;
+  st->integrity = PST_INTEGRITY_OK;
+  st->sig_status = PST_SIG_GOOD;
+  st->signer = g_strdup ("alice@example.org");
+  st->fingerprint = g_strdup ("ABCD");
+  st->from_match = TRUE;
+  st->sig_covers = PST_COVERS_WHOLE;
+  st->protected_headers = TRUE;
+  pst_status_add_warning (st, "nested-signature");
+  pst_status_add_warning (st, "nested-signature");
+  pst_status_add_warning (st, "weak-digest");
+  json = pst_status_to_json_string (st);
+  assert_string_equal (json,
+    "{\"scheme\":\"pgp\",\"decryption\":\"ok\",\"encryption_covers\":\"whole\","
+    "\"integrity\":\"ok\",\"signature\":{\"status\":\"good\",\"signer\":\"alice@example.org\","
+    "\"fingerprint\":\"ABCD\",\"from_match\":true,\"covers\":\"whole\"},"
+    "\"protected_headers\":true,\"warnings\":[\"nested-signature\",\"weak-digest\"]}");
+}
+
+static void
+test_enum_strings (void **state)
+{
+  g_autoptr(PstStatus) st = pst_status_new ();
+  g_autofree char *json = NULL;
+
+  assert_string_equal (pst_sig_status_to_string (PST_SIG_BAD), "bad");
+  assert_string_equal (pst_sig_status_to_string (PST_SIG_UNKNOWN_KEY), "unknown-key");
+  assert_string_equal (pst_sig_status_to_string (PST_SIG_EXPIRED_KEY), "expired-key");
+  assert_string_equal (pst_sig_status_to_string (PST_SIG_REVOKED_KEY), "revoked-key");
+  assert_string_equal (pst_sig_status_to_string (PST_SIG_ERROR), "error");
+  assert_string_equal (pst_sig_status_to_string (PST_SIG_NONE), "none");
+  assert_string_equal (pst_covers_to_string (PST_COVERS_PART), "part");
+
+  st->scheme = PST_SCHEME_SMIME;
+  st->decryption = PST_DECRYPTION_FAILED;
+  st->encryption_covers = PST_COVERS_PART;
+  st->integrity = PST_INTEGRITY_MISSING;
+  json = pst_status_to_json_string (st);
+  assert_non_null (strstr (json, "\"scheme\":\"smime\",\"decryption\":\"failed\","
+                                 "\"encryption_covers\":\"part\",\"integrity\":\"missing\""));
+  st->integrity = PST_INTEGRITY_FAILED;
+  g_free (json);
+  json = pst_status_to_json_string (st);
+  assert_non_null (strstr (json, "\"integrity\":\"failed\""));
+}
+
+static void
+test_json_node (void **state)
+{
+  g_autoptr(PstStatus) st = pst_status_new ();
+  g_autoptr(JsonNode) node = pst_status_to_json (st);
+  JsonObject *o = json_node_get_object (node);
+  JsonObject *sig = json_object_get_object_member (o, "signature");
+
+  assert_true (json_object_get_null_member (o, "integrity"));
+  assert_true (json_object_get_null_member (o, "scheme"));
+  assert_string_equal (json_object_get_string_member (sig, "status"), "none");
+  assert_int_equal (json_array_get_length (json_object_get_array_member (o, "warnings")), 0);
+}
+
+static void
+test_addr (void **state)
+{
+  const char *const list[] = { "bob@example.org", "carol@Example.ORG", NULL };
+  struct { const char *in, *out; } cases[] = {
+    { "alice@example.org", "alice@example.org" },
+    { "  alice@example.org \t", "alice@example.org" },
+    { "Alice <alice@example.org>", "alice@example.org" },
+    { "\"Smith, <Al>\" <al@example.org>", "al@example.org" },
+    { "<a@b>", "a@b" },
+    { "Alice", NULL },
+    { "alice@", NULL },
+    { "@example.org", NULL },
+    { "Alice <alice@example.org", NULL },
+    { "a b@example.org", NULL },
+    { "", NULL },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autofree char *got = pst_addr_extract (cases[i].in);
+      if (cases[i].out == NULL)
+        assert_null (got);
+      else
+        assert_string_equal (got, cases[i].out);
+    }
+  assert_null (pst_addr_extract (NULL));
+
+  assert_true (pst_addr_equal ("alice@example.org", "alice@EXAMPLE.org"));
+  assert_false (pst_addr_equal ("Alice@example.org", "alice@example.org"));
+  assert_false (pst_addr_equal ("alice@example.org", "alice@example.org.evil"));
+  assert_false (pst_addr_equal ("alice@example.org", "alicex@example.org"));
+  assert_false (pst_addr_equal ("alice@example.org", NULL));
+  assert_false (pst_addr_equal ("alice", "alice"));
+  assert_true (pst_addr_in_list ("carol@example.org", list));
+  assert_false (pst_addr_in_list ("carl@example.org", list));
+  assert_false (pst_addr_in_list ("bob@example.org", NULL));
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_plain_json),
+    cmocka_unit_test (test_full_json),
+    cmocka_unit_test (test_enum_strings),
+    cmocka_unit_test (test_json_node),
+    cmocka_unit_test (test_addr),
+  };
+
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
