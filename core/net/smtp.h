@@ -39,16 +39,22 @@ typedef enum {
   PST_SMTP_EVENT_ERROR,         /* the session failed: see pst_smtp_session_get_error() */
 } PstSmtpEventType;
 
-/* Creates a session.  @helo_name is the name sent in EHLO.  Transfer full. */
+/* Creates a session.  @helo_name is the name sent in EHLO: a domain or an
+ * address literal in printable ASCII; anything else (or NULL) is replaced by
+ * "localhost".  Transfer full. */
 PstSmtpSession *pst_smtp_session_new (const char *helo_name, PstSmtpTlsMode mode);
+/* Frees @session and wipes the credentials and queued bytes.  NULL is allowed. */
 void pst_smtp_session_free (PstSmtpSession *session);
 
 /* Credentials for AUTH PLAIN.  Copied; the engine wipes its copy when freed.
  * Without credentials the engine does not authenticate. */
 void pst_smtp_session_set_auth (PstSmtpSession *session, const char *user, const char *password);
 
-/* Hands the engine bytes read from the server.  Returns FALSE (and the next
- * event is ERROR) when the input is malformed or the session failed. */
+/* Hands the engine bytes read from the server (copied).  Returns FALSE (and
+ * the next event is ERROR) when the input is malformed or the session
+ * failed.  Bytes that arrive while the engine waits for the TLS handshake
+ * fail the session (plaintext injection).  Limits: a reply line at most 4096
+ * bytes, a reply at most 100 lines. */
 gboolean pst_smtp_session_feed (PstSmtpSession *session, const guint8 *data, gsize len,
                                 GError **error);
 /* The server closed the connection. */
@@ -60,18 +66,29 @@ void pst_smtp_session_feed_eof (PstSmtpSession *session);
 const guint8 *pst_smtp_session_get_output (PstSmtpSession *session, gsize *len_out);
 void pst_smtp_session_consume_output (PstSmtpSession *session, gsize n);
 
-/* What the driver should do next (see PstSmtpEventType).  SENT, REJECTED and
- * ERROR are reported once each; the following call returns the next state. */
+/* What the driver should do next (see PstSmtpEventType).  SENT and REJECTED
+ * are reported once each; the following call returns the next state.  ERROR
+ * is final: once the session failed every call returns it. */
 PstSmtpEventType pst_smtp_session_next_event (PstSmtpSession *session);
 
-/* The driver finished the TLS handshake and verified the server. */
+/* The driver finished the TLS handshake and verified the server.  Only valid
+ * after WANT_TLS (ignored in PST_SMTP_TLS_IMPLICIT mode). */
 void pst_smtp_session_tls_started (PstSmtpSession *session);
 
-/* Starts a transaction (MAIL FROM, RCPT TO..., DATA).  Only valid in READY. */
+/* Starts a transaction (MAIL FROM, RCPT TO..., DATA).  Only valid in READY.
+ * @reverse_path may be "" (the null sender); @recipients is NULL-terminated
+ * and not empty.  Addresses are sent inside <>; one holding a control
+ * character, a space or '<'/'>', or longer than 256 bytes, is refused
+ * (PST_ERROR_USAGE) before anything is queued.  With PIPELINING the commands
+ * go out together (RFC 2920), else one at a time.  If MAIL is refused or
+ * every RCPT is, the event is REJECTED (with the first refusal in
+ * code/text), RSET is sent and the session is READY again; if only some
+ * recipients are refused the transaction goes on (see
+ * pst_smtp_session_get_rejected_recipients). */
 gboolean pst_smtp_session_begin_message (PstSmtpSession *session, const char *reverse_path,
                                          const char *const *recipients, GError **error);
-/* Message bytes, any chunking; bare LF is sent as CRLF, lines starting with
- * '.' are dot-stuffed.  Only valid after WANT_BODY. */
+/* Message bytes, any chunking; bare LF (and bare CR) is sent as CRLF, lines
+ * starting with '.' are dot-stuffed.  Only valid after WANT_BODY. */
 void pst_smtp_session_body (PstSmtpSession *session, const guint8 *data, gsize len);
 /* Ends the body (CRLF if needed, then "."). */
 void pst_smtp_session_body_end (PstSmtpSession *session);
@@ -83,12 +100,27 @@ void pst_smtp_session_quit (PstSmtpSession *session);
 guint pst_smtp_session_get_reply_code (PstSmtpSession *session);
 const char *pst_smtp_session_get_reply_text (PstSmtpSession *session);
 
+/* A recipient the server refused in the current (or last) transaction. */
+typedef struct {
+  char *recipient;   /* as given to begin_message */
+  guint code;        /* the RCPT reply, e.g. 550 */
+  char *text;
+} PstSmtpRecipientError;
+
+/* The recipients whose RCPT TO was refused (4xx/5xx) in the current or last
+ * transaction, in order: array of PstSmtpRecipientError, owned by the
+ * session, valid until the next begin_message.  Empty when all were
+ * accepted, and when MAIL FROM itself was refused. */
+const GArray *pst_smtp_session_get_rejected_recipients (PstSmtpSession *session);
+
 /* The error that ended the session (PST_ERROR_NETWORK), or NULL.  Owned by the
- * session. */
+ * session.  Its message never holds the credentials. */
 const GError *pst_smtp_session_get_error (PstSmtpSession *session);
 
 /* Whether the server (after TLS, if any) offered extension @name (e.g.
  * "PIPELINING", "AUTH"). */
 gboolean pst_smtp_session_has_extension (PstSmtpSession *session, const char *name);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmtpSession, pst_smtp_session_free)
 
 G_END_DECLS
