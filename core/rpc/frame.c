@@ -47,7 +47,7 @@ pst_rpc_channel_get_socket (PstRpcChannel *ch)
 static char *
 take_line (PstRpcChannel *ch, GArray *fds_out, GError **error)
 {
-  guint8 *nl = memchr (ch->buf->data, '\n', ch->buf->len);
+  guint8 *nl = ch->buf->len ? memchr (ch->buf->data, '\n', ch->buf->len) : NULL;
   gsize len;
   char *line;
 

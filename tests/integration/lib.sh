@@ -31,7 +31,22 @@ check() { # check DESCRIPTION COMMAND...
   local what=$1; shift
   if "$@"; then ok "$what"; else not_ok "$what"; fi
 }
+# The agents run detached, so their sanitizer reports land in their logs:
+# stop them and read the logs before the verdict.
+check_agent_logs() {
+  local log found=0
+  stop_agents
+  for log in "$WORK"/home-*/data/posternd.log; do
+    [ -f "$log" ] || continue
+    if grep -qE 'runtime error:|ERROR: (Address|Leak|UndefinedBehavior)Sanitizer|CRITICAL|critical:' "$log"; then
+      echo "# sanitizer or critical report in $log:"; sed 's/^/#   /' "$log" | head -n 60
+      found=1
+    fi
+  done
+  [ $found = 0 ]
+}
 finish() {
+  check "the agents logged no sanitizer report or critical warning" check_agent_logs
   echo "$PASSED passed, $FAILED failed"
   [ "$FAILED" = 0 ]
 }
