@@ -752,6 +752,14 @@ static void
 test_autocrypt_corpus (void **state)
 {
   const char *dir = SRCDIR "/../../../shared/corpus/autocrypt";
+
+  /* cmocka's skip() reports "not ok # SKIP", which meson counts as a
+   * failure: say so and return instead. */
+  if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
+    {
+      g_printerr ("# skipped: the shared corpus is absent (%s)\n", dir);
+      return;
+    }
   g_autofree char *eml = g_build_filename (dir, "example-gossip.eml", NULL);
   g_autofree char *clear = g_build_filename (dir, "example-gossip-cleartext.eml", NULL);
   g_autofree char *bob_sec = g_build_filename (dir, "bob@autocrypt.example.sec.asc", NULL);
@@ -766,12 +774,8 @@ test_autocrypt_corpus (void **state)
   g_autofree char *got = NULL;
   g_autofree char *want = NULL;
 
-  if (!g_file_get_contents (eml, &raw, &raw_len, NULL)
-      || !g_file_get_contents (clear, &clear_raw, &clear_len, NULL))
-    {
-      g_printerr ("# skipped: the shared corpus is absent (%s)\n", dir);
-      skip ();
-    }
+  assert_true (g_file_get_contents (eml, &raw, &raw_len, NULL));
+  assert_true (g_file_get_contents (clear, &clear_raw, &clear_len, NULL));
   home = make_home ();
   assert_true (gpg (home, NULL, NULL, "--import", bob_sec, alice_pub, NULL));
   {
