@@ -10,12 +10,27 @@ tools/build.sh build
 tools/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false
 
 status=0
-run() { echo "== $*"; "$@" || status=1; }
+passed=0
+failed=0
+skipped=0
+# Runs one meson test run and adds its counts to the totals.
+run() {
+  local out rc=0
+  echo "== $*"
+  out=$(mktemp)
+  "$@" 2>&1 | tee "$out" || rc=$?
+  [ $rc = 0 ] || status=1
+  passed=$((passed + $(awk '/^Ok:/ {print $2}' "$out" | tail -n 1)))
+  failed=$((failed + $(awk '/^Fail:|^Timeout:|^Unexpected Pass:/ {n += $NF} END {print n + 0}' "$out")))
+  skipped=$((skipped + $(awk '/^Skipped:/ {print $2}' "$out" | tail -n 1)))
+  rm -f "$out"
+}
 
 run meson test -C build --print-errorlogs --num-processes 2
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run meson test -C build-asan --print-errorlogs --num-processes 2
 run meson test -C build --setup valgrind --suite unit --print-errorlogs --num-processes 2
 
-if [ $status = 0 ]; then echo "all test runs passed"; else echo "some test runs FAILED"; fi
+if [ $status != 0 ] && [ $failed = 0 ]; then failed=1; fi   # a run that failed without a count
+echo "tests: $passed passed, $failed failed, $skipped skipped"
 exit $status
