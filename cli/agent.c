@@ -159,8 +159,9 @@ agent_status (PstCli *cli, gboolean print)
       pst_cli_print_json (r);
     }
   else
-    printf (_("running: posternd %s, pid %" G_GINT64_FORMAT ", socket %s\n"),
-            json_object_get_string_member (r, "agent"), json_object_get_int_member (r, "pid"),
+    printf (_("running: posternd %s, pid %lld, socket %s\n"),
+            json_object_get_string_member (r, "agent"),
+            (long long) json_object_get_int_member (r, "pid"),
             cli->paths->socket_path);
   return 0;
 }

@@ -97,8 +97,8 @@ pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
       gboolean enc = json_object_get_boolean_member (r, "encrypted");
       gboolean sig = json_object_get_boolean_member (r, "signed");
       const char *state = str_member (r, "state");
-      printf (_("message %" G_GINT64_FORMAT " %s (%s, %s)%s%s\n"),
-              json_object_get_int_member (r, "id"),
+      printf (_("message %lld %s (%s, %s)%s%s\n"),
+              (long long) json_object_get_int_member (r, "id"),
               g_strcmp0 (state, "sent") == 0 ? _("sent") : _("queued"),
               enc ? _("encrypted") : _("NOT encrypted"), sig ? _("signed") : _("not signed"),
               str_member (r, "reply") ? ": " : "", str_member (r, "reply") ? str_member (r, "reply") : "");
@@ -139,7 +139,11 @@ pst_cli_cmd_fetch (PstCli *cli, int argc, char **argv)
   if (cli->json)
     pst_cli_print_json (r);
   else
-    printf (_("%" G_GINT64_FORMAT " new messages\n"), json_object_get_int_member (r, "fetched"));
+    {
+      gint64 n = json_object_get_int_member (r, "fetched");
+      printf (ngettext ("%lld new message\n", "%lld new messages\n", (unsigned long) n),
+              (long long) n);
+    }
   json_object_unref (r);
   return 0;
 }
