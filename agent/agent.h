@@ -6,6 +6,7 @@
 #include "config/config.h"
 #include "config/paths.h"
 #include "store/store.h"
+#include "keycache.h"
 
 G_BEGIN_DECLS
 
@@ -22,6 +23,7 @@ typedef struct {
   gint connections;          /* live client connections (atomic) */
   gint stopping;             /* set once to ask the accept loop to end (atomic) */
   GSocket *listener;
+  PstKeyCache *keys;         /* key lookups and S/MIME stores, shared by all threads */
 } PstAgent;
 
 /* A copy of account @name (transfer full), or NULL and PST_ERROR_FAILED

@@ -120,6 +120,7 @@ main (int argc, char **argv)
   g_mutex_init (&agent.config_lock);
   g_mutex_init (&agent.sessions_lock);
   agent.account_locks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  agent.keys = pst_key_cache_new ();
 
   if (!pst_paths_ensure (agent.paths, &error)
       || !(agent.config = pst_config_load (agent.paths->config_file, &error))
@@ -149,6 +150,7 @@ out:
   pst_store_free (agent.store);
   pst_config_free (agent.config);
   g_hash_table_unref (agent.account_locks);
+  pst_key_cache_free (agent.keys);
   pst_paths_free (agent.paths);
   return status;
 }

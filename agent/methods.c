@@ -1,13 +1,17 @@
 #include "methods.h"
+#include "methods-private.h"
 
 #include <errno.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "crypto/pgp.h"
+#include "crypto/policy.h"
 #include "fetcher.h"
 #include "mime/mime.h"
 #include "mime/pgpmime.h"
+#include "protect.h"
+#include "util/addr.h"
 #include "reader.h"
 #include "sender.h"
 #include "util/error.h"
@@ -15,19 +19,13 @@
 /* Messages given to send are parsed in memory for now; this is the cap. */
 #define MAX_SEND_SIZE (64u * 1024 * 1024)
 
-typedef struct {
-  PstAgent *agent;
-  JsonObject *params;
-  GArray *fds;
-} Call;
-
-typedef JsonObject *(*MethodFunc) (Call *call, GError **error);
-
-static int
-get_fd (Call *call, const char *name, GError **error)
+int
+pst_call_get_fd (PstCall *call, const char *name, gboolean required, GError **error)
 {
   gint64 index = 0;
 
+  if (!required && (call->params == NULL || !json_object_has_member (call->params, name)))
+    return -2;
   if (!pst_rpc_get_int (call->params, name, TRUE, 0, &index, error))
     return -1;
   if (index < 0 || index >= (gint64) call->fds->len)
@@ -40,8 +38,8 @@ get_fd (Call *call, const char *name, GError **error)
   return g_array_index (call->fds, int, index);
 }
 
-static GBytes *
-read_fd (int fd, gsize max, GError **error)
+GBytes *
+pst_fd_read_all (int fd, gsize max, GError **error)
 {
   g_autoptr (GByteArray) data = g_byte_array_new ();
   guint8 buf[65536];
@@ -55,13 +53,13 @@ read_fd (int fd, gsize max, GError **error)
         {
           if (errno == EINTR)
             continue;
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message: %s",
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the input: %s",
                        g_strerror (errno));
           return NULL;
         }
       if (data->len + (gsize) n > max)
         {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "message larger than %zu bytes", max);
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "input larger than %zu bytes", max);
           return NULL;
         }
       g_byte_array_append (data, buf, (guint) n);
@@ -69,8 +67,8 @@ read_fd (int fd, gsize max, GError **error)
   return g_byte_array_free_to_bytes (g_steal_pointer (&data));
 }
 
-static gboolean
-write_fd (int fd, const guint8 *data, gsize len, GError **error)
+gboolean
+pst_fd_write_all (int fd, const guint8 *data, gsize len, GError **error)
 {
   while (len > 0)
     {
@@ -79,7 +77,7 @@ write_fd (int fd, const guint8 *data, gsize len, GError **error)
         continue;
       if (n <= 0)
         {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot write the message: %s",
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot write the output: %s",
                        g_strerror (errno));
           return FALSE;
         }
@@ -92,7 +90,7 @@ write_fd (int fd, const guint8 *data, gsize len, GError **error)
 /* ---- hello, agent.stop ---- */
 
 static JsonObject *
-m_hello (Call *call, GError **error)
+m_hello (PstCall *call, GError **error)
 {
   JsonObject *r = json_object_new ();
 
@@ -103,7 +101,7 @@ m_hello (Call *call, GError **error)
 }
 
 static JsonObject *
-m_stop (Call *call, GError **error)
+m_stop (PstCall *call, GError **error)
 {
   pst_agent_request_stop (call->agent);
   return json_object_new ();
@@ -129,12 +127,12 @@ account_to_json (const PstAccount *a)
   json_object_set_boolean_member (o, "keep_on_server", a->keep_on_server);
   json_object_set_int_member (o, "keep_days", a->keep_days);
   json_object_set_string_member (o, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
-  json_object_set_string_member (o, "scheme", a->scheme ? a->scheme : "pgp");
+  json_object_set_string_member (o, "scheme", a->scheme ? a->scheme : "auto");
   return o;
 }
 
 static JsonObject *
-m_account_add (Call *call, GError **error)
+m_account_add (PstCall *call, GError **error)
 {
   g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
   const char *name, *address, *smtp, *pop3, *user, *pwcmd, *ca, *encrypt, *scheme;
@@ -165,7 +163,7 @@ m_account_add (Call *call, GError **error)
   a->user = g_strdup (user);
   a->password_command = g_strdup (pwcmd);
   a->ca_file = ca ? g_canonicalize_filename (ca, NULL) : NULL;
-  a->scheme = g_strdup (scheme ? scheme : "pgp");
+  a->scheme = g_strdup (scheme ? scheme : "auto");
   a->keep_on_server = keep || keep_days > 0;
   a->keep_days = (guint) keep_days;
   if (encrypt != NULL && !pst_encrypt_mode_parse (encrypt, &a->encrypt, error))
@@ -184,7 +182,7 @@ m_account_add (Call *call, GError **error)
 }
 
 static JsonObject *
-m_account_list (Call *call, GError **error)
+m_account_list (PstCall *call, GError **error)
 {
   JsonObject *r = json_object_new ();
   JsonArray *arr = json_array_new ();
@@ -200,7 +198,7 @@ m_account_list (Call *call, GError **error)
 }
 
 static JsonObject *
-m_account_show (Call *call, GError **error)
+m_account_show (PstCall *call, GError **error)
 {
   const char *name;
   g_autoptr (PstAccount) a = NULL;
@@ -212,7 +210,7 @@ m_account_show (Call *call, GError **error)
 }
 
 static JsonObject *
-m_account_remove (Call *call, GError **error)
+m_account_remove (PstCall *call, GError **error)
 {
   const char *name;
   gboolean ok;
@@ -230,7 +228,7 @@ m_account_remove (Call *call, GError **error)
 /* ---- send ---- */
 
 static PstAccount *
-account_for_sender (Call *call, const char *name, const char *from, GError **error)
+account_for_sender (PstCall *call, const char *name, const char *from, GError **error)
 {
   PstAccount *a = NULL;
 
@@ -254,40 +252,74 @@ account_for_sender (Call *call, const char *name, const char *from, GError **err
   return a;
 }
 
-static JsonObject *
-m_send (Call *call, GError **error)
+/* Parses the per-message settings of send and encrypt. */
+static gboolean
+get_overrides (PstCall *call, PstPolicySettings *out, GError **error)
 {
-  const char *name, *encrypt_text, *scheme;
-  gboolean sign, wait, encrypt;
-  PstEncryptMode mode;
+  const char *encrypt, *scheme;
+  gboolean sign = TRUE;
+
+  memset (out, 0, sizeof *out);
+  if (!pst_rpc_get_string (call->params, "encrypt", FALSE, &encrypt, error)
+      || !pst_rpc_get_string (call->params, "scheme", FALSE, &scheme, error))
+    return FALSE;
+  if (encrypt && !pst_policy_encrypt_from_string (encrypt, &out->encrypt))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "encrypt must be always, auto or never");
+      return FALSE;
+    }
+  if (scheme && !pst_policy_scheme_from_string (scheme, &out->scheme))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "scheme must be pgp, smime or auto");
+      return FALSE;
+    }
+  if (call->params && json_object_has_member (call->params, "sign"))
+    {
+      if (!pst_rpc_get_bool (call->params, "sign", TRUE, &sign, error))
+        return FALSE;
+      out->sign = sign ? PST_POLICY_SIGN_YES : PST_POLICY_SIGN_NO;
+    }
+  return TRUE;
+}
+
+static JsonArray *
+strv_array (char **v)
+{
+  JsonArray *a = json_array_new ();
+  for (char **p = v; p && *p; p++)
+    json_array_add_string_element (a, *p);
+  return a;
+}
+
+static const char *
+scheme_name (PstScheme scheme)
+{
+  return scheme == PST_SCHEME_PGP ? "pgp" : scheme == PST_SCHEME_SMIME ? "smime" : "none";
+}
+
+static JsonObject *
+m_send (PstCall *call, GError **error)
+{
+  const char *name;
+  gboolean wait;
   int fd;
-  g_autoptr (GBytes) input = NULL, output = NULL;
+  g_autoptr (GBytes) input = NULL;
   g_autoptr (PstMimeMessage) msg = NULL;
-  g_autofree char *from = NULL, *home = NULL;
-  g_auto (GStrv) rcpts = NULL, missing = NULL;
+  g_autofree char *from = NULL;
   g_autoptr (PstAccount) account = NULL;
-  g_autoptr (PstPgp) pgp = NULL;
-  g_autoptr (PstStoreWriter) writer = NULL;
-  g_autoptr (PstOutboxEntry) entry = NULL;
-  gint64 id = 0;
+  g_autoptr (PstProtected) prot = NULL;
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  PstPolicySettings overrides, settings;
+  JsonArray *id_array;
   JsonObject *r;
-  gsize len;
-  const guint8 *data;
+  gboolean all_sent = TRUE;
 
   if (!pst_rpc_get_string (call->params, "account", FALSE, &name, error)
-      || !pst_rpc_get_string (call->params, "encrypt", FALSE, &encrypt_text, error)
-      || !pst_rpc_get_string (call->params, "scheme", FALSE, &scheme, error)
-      || !pst_rpc_get_bool (call->params, "sign", TRUE, &sign, error)
+      || !get_overrides (call, &overrides, error)
       || !pst_rpc_get_bool (call->params, "wait", FALSE, &wait, error)
-      || (fd = get_fd (call, "fd", error)) < 0)
+      || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0)
     return NULL;
-  if (scheme != NULL && strcmp (scheme, "pgp") != 0)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
-                   "scheme '%s' is not available in this version (only pgp)", scheme);
-      return NULL;
-    }
-  if (!(input = read_fd (fd, MAX_SEND_SIZE, error)))
+  if (!(input = pst_fd_read_all (fd, MAX_SEND_SIZE, error)))
     return NULL;
   if (!(msg = pst_mime_message_parse (input, error)))
     {
@@ -296,69 +328,50 @@ m_send (Call *call, GError **error)
     }
   if (!(from = pst_mime_message_get_from_address (msg, error)))
     return NULL;
-  rcpts = pst_mime_message_get_recipients (msg);
-  if (rcpts == NULL || rcpts[0] == NULL)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "the message has no recipients (To, Cc or Bcc)");
-      return NULL;
-    }
   if (!(account = account_for_sender (call, name, from, error)))
     return NULL;
-  if (g_ascii_strcasecmp (account->address, from) != 0)
+  if (!pst_addr_equal (account->address, from))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
                    "the From address %s is not the address of account %s (%s)", from,
                    account->name, account->address);
       return NULL;
     }
-  mode = account->encrypt;
-  if (encrypt_text != NULL && !pst_encrypt_mode_parse (encrypt_text, &mode, error))
+  settings = pst_protect_account_settings (account);
+  if (!(prot = pst_protect_message (call->agent, input, &settings, &overrides, NULL, error)))
     return NULL;
 
-  home = pst_agent_get_gnupg_home (call->agent);
-  if (!(pgp = pst_pgp_new (home, error)))
-    return NULL;
-  if (mode != PST_ENCRYPT_NEVER)
+  /* Every copy queued durably, in one go, before any network I/O
+   * (DESIGN.md §3). */
+  for (guint i = 0; i < prot->copies->len; i++)
     {
-      if (!(missing = pst_pgpmime_missing_keys (pgp, (const char *const *) rcpts, error)))
-        return NULL;
-      if (missing[0] != NULL && mode == PST_ENCRYPT_ALWAYS)
-        {
-          g_autofree char *list = g_strjoinv (", ", missing);
-          g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
-                       "encryption is required but there is no OpenPGP key for: %s; nothing was "
-                       "sent", list);
-          return NULL;
-        }
-    }
-  encrypt = mode != PST_ENCRYPT_NEVER && missing != NULL && missing[0] == NULL;
-  if (!encrypt && !sign)
-    output = g_bytes_ref (input);
-  else if (!(output = pst_pgpmime_protect (pgp, input, from, (const char *const *) rcpts, encrypt,
-                                           sign, error)))
-    return NULL;
+      PstOutgoing *out = g_ptr_array_index (prot->copies, i);
+      g_autoptr (PstStoreWriter) writer = NULL;
+      gsize len;
+      const guint8 *data = g_bytes_get_data (out->data, &len);
+      gint64 id = 0;
 
-  /* Queued durably before any network I/O (DESIGN.md §3). */
-  data = g_bytes_get_data (output, &len);
-  if (!(writer = pst_store_outbox_begin (call->agent->store, account->name, from,
-                                         (const char *const *) rcpts, error))
-      || !pst_store_writer_write (writer, data, len, error)
-      || !pst_store_writer_commit (writer, &id, error))
-    return NULL;
-  g_message ("outbox %" G_GINT64_FORMAT ": queued for %s (%s)", id, account->name,
-             encrypt ? "encrypted" : sign ? "signed, not encrypted" : "not encrypted");
+      if (!(writer = pst_store_outbox_begin (call->agent->store, account->name, from,
+                                             (const char *const *) out->envelope, error))
+          || !pst_store_writer_write (writer, data, len, error)
+          || !pst_store_writer_commit (writer, &id, error))
+        return NULL;
+      g_array_append_val (ids, id);
+      g_message ("outbox %" G_GINT64_FORMAT ": queued for %s (%s%s)", id, account->name,
+                 prot->encrypted ? "encrypted" : "NOT encrypted", prot->signed_ ? ", signed" : "");
+    }
 
   r = json_object_new ();
-  json_object_set_int_member (r, "id", id);
-  json_object_set_boolean_member (r, "encrypted", encrypt);
-  json_object_set_boolean_member (r, "signed", sign);
-  if (missing != NULL && missing[0] != NULL)
-    {
-      JsonArray *arr = json_array_new ();
-      for (char **m = missing; *m; m++)
-        json_array_add_string_element (arr, *m);
-      json_object_set_array_member (r, "missing_keys", arr);
-    }
+  json_object_set_int_member (r, "id", g_array_index (ids, gint64, 0));
+  id_array = json_array_new ();
+  for (guint i = 0; i < ids->len; i++)
+    json_array_add_int_element (id_array, g_array_index (ids, gint64, i));
+  json_object_set_array_member (r, "ids", id_array);
+  json_object_set_string_member (r, "scheme", scheme_name (prot->scheme));
+  json_object_set_boolean_member (r, "encrypted", prot->encrypted);
+  json_object_set_boolean_member (r, "signed", prot->signed_);
+  if (prot->missing && prot->missing[0])
+    json_object_set_array_member (r, "missing_keys", strv_array (prot->missing));
   if (!wait)
     {
       pst_sender_kick (call->agent, account->name);
@@ -367,34 +380,44 @@ m_send (Call *call, GError **error)
     }
   {
     g_autoptr (GError) send_error = NULL;
+    const char *reply = NULL;
     gboolean ok = pst_sender_run (call->agent, account->name, &send_error);
 
-    entry = pst_store_outbox_get (call->agent->store, id, NULL);
-    if (!ok && (entry == NULL || entry->state != PST_OUTBOX_SENT))
+    for (guint i = 0; i < ids->len; i++)
+      {
+        gint64 id = g_array_index (ids, gint64, i);
+        g_autoptr (PstOutboxEntry) entry = pst_store_outbox_get (call->agent->store, id, NULL);
+
+        if (entry == NULL || entry->state != PST_OUTBOX_SENT)
+          {
+            all_sent = FALSE;
+            if (ok && send_error == NULL && entry && entry->state == PST_OUTBOX_FAILED)
+              g_set_error (&send_error, PST_ERROR, PST_ERROR_FAILED,
+                           "the server refused message %" G_GINT64_FORMAT ": %s", id,
+                           entry->last_reply ? entry->last_reply : "no reply");
+          }
+        else if (reply == NULL)
+          json_object_set_string_member (r, "reply", reply = entry->last_reply ? entry->last_reply : "");
+      }
+    if (!all_sent)
       {
         json_object_unref (r);
+        if (send_error == NULL)
+          g_set_error (&send_error, PST_ERROR, PST_ERROR_FAILED, "not sent yet");
         g_propagate_prefixed_error (error, g_steal_pointer (&send_error),
-                                    "message %" G_GINT64_FORMAT " is kept in the outbox: ", id);
+                                    "message %" G_GINT64_FORMAT " is kept in the outbox: ",
+                                    g_array_index (ids, gint64, 0));
         return NULL;
       }
   }
-  json_object_set_string_member (r, "state", entry ? pst_outbox_state_to_string (entry->state) : "queued");
-  if (entry && entry->last_reply)
-    json_object_set_string_member (r, "reply", entry->last_reply);
-  if (entry && entry->state == PST_OUTBOX_FAILED)
-    {
-      json_object_unref (r);
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "the server refused message %" G_GINT64_FORMAT ": %s",
-                   id, entry->last_reply ? entry->last_reply : "no reply");
-      return NULL;
-    }
+  json_object_set_string_member (r, "state", "sent");
   return r;
 }
 
 /* ---- fetch ---- */
 
 static JsonObject *
-m_fetch (Call *call, GError **error)
+m_fetch (PstCall *call, GError **error)
 {
   const char *name;
   g_autoptr (PstAccount) only = NULL;
@@ -477,7 +500,7 @@ scan_object (const char *verdict)
 }
 
 static JsonObject *
-m_list (Call *call, GError **error)
+m_list (PstCall *call, GError **error)
 {
   const char *account;
   gint64 limit;
@@ -522,13 +545,13 @@ m_list (Call *call, GError **error)
 }
 
 static gboolean
-get_id (Call *call, gint64 *id_out, GError **error)
+get_id (PstCall *call, gint64 *id_out, GError **error)
 {
   return pst_rpc_get_int (call->params, "id", TRUE, 0, id_out, error);
 }
 
 static JsonObject *
-m_show (Call *call, GError **error)
+m_show (PstCall *call, GError **error)
 {
   static const char *const fields[][2] = {
     { "from", "From" }, { "to", "To" }, { "cc", "Cc" }, { "subject", "Subject" },
@@ -585,7 +608,7 @@ m_show (Call *call, GError **error)
 }
 
 static JsonObject *
-m_export (Call *call, GError **error)
+m_export (PstCall *call, GError **error)
 {
   gint64 id;
   int fd;
@@ -595,7 +618,7 @@ m_export (Call *call, GError **error)
   gsize len;
   const guint8 *data;
 
-  if (!get_id (call, &id, error) || (fd = get_fd (call, "fd", error)) < 0
+  if (!get_id (call, &id, error) || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
       || !pst_reader_open (call->agent, id, &plain, &status, error))
     return NULL;
   if (status->decryption == PST_DECRYPTION_FAILED || status->integrity == PST_INTEGRITY_MISSING)
@@ -605,7 +628,7 @@ m_export (Call *call, GError **error)
       return NULL;
     }
   data = g_bytes_get_data (plain, &len);
-  if (!write_fd (fd, data, len, error))
+  if (!pst_fd_write_all (fd, data, len, error))
     return NULL;
   r = json_object_new ();
   json_object_set_member (r, "crypto", pst_status_to_json (status));
@@ -614,7 +637,7 @@ m_export (Call *call, GError **error)
 
 static const struct {
   const char *name;
-  MethodFunc func;
+  PstMethodFunc func;
 } methods[] = {
   { "hello", m_hello },
   { "agent.stop", m_stop },
@@ -627,13 +650,20 @@ static const struct {
   { "list", m_list },
   { "show", m_show },
   { "export", m_export },
+  { "encrypt", pst_method_encrypt },
+  { "decrypt", pst_method_decrypt },
+  { "verify", pst_method_verify },
+  { "keys.import", pst_method_keys_import },
+  { "keys.list", pst_method_keys_list },
+  { "keys.show", pst_method_keys_show },
+  { "keys.remove", pst_method_keys_remove },
 };
 
 JsonNode *
 pst_methods_dispatch (PstAgent *agent, PstRpcChannel *channel, const char *method,
                       JsonObject *params, JsonNode *id, GArray *fds)
 {
-  Call call = { .agent = agent, .params = params, .fds = fds };
+  PstCall call = { .agent = agent, .params = params, .fds = fds };
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonBuilder) b = NULL;
   JsonObject *result = NULL;

@@ -2,7 +2,8 @@
 
 #include "crypto/pgp.h"
 #include "mime/mime.h"
-#include "mime/pgpmime.h"
+#include "crypto/smime.h"
+#include "mime/open.h"
 #include "util/error.h"
 
 /* The skeleton reads whole messages into memory for MIME parsing; this cap
@@ -39,14 +40,19 @@ pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out, PstStatus **sta
   g_autoptr (GBytes) raw = NULL;
   g_autofree char *home = NULL;
   g_autoptr (PstPgp) pgp = NULL;
+  g_autofree char *smime_dir = g_build_filename (agent->paths->data_dir, "smime", NULL);
+  PstSmimeLease *lease;
+  gboolean ok;
 
   if (in == NULL || !(raw = pst_reader_slurp (in, MAX_MESSAGE_SIZE, error)))
     return FALSE;
   home = pst_agent_get_gnupg_home (agent);
-  pgp = pst_pgp_new (home, error);
-  if (pgp == NULL)
+  if (!(pgp = pst_pgp_new (home, error))
+      || !(lease = pst_key_cache_take_smime (agent->keys, smime_dir, error)))
     return FALSE;
-  return pst_pgpmime_open (pgp, raw, plain_out, status_out, error);
+  ok = pst_message_open (pgp, pst_smime_lease_get (lease), raw, plain_out, status_out, error);
+  pst_key_cache_return_smime (agent->keys, lease);
+  return ok;
 }
 
 gboolean

@@ -72,7 +72,7 @@ account_add (PstCli *cli, int argc, char **argv)
     { "keep-on-server", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_keep,
       N_("Do not delete fetched mail on the server (for DAYS)"), "DAYS" },
     { "encrypt", 0, 0, G_OPTION_ARG_STRING, &encrypt, N_("always, auto or never"), "MODE" },
-    { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme, N_("pgp (smime and auto come later)"), "SCHEME" },
+    { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme, N_("pgp, smime or auto"), "SCHEME" },
     { NULL },
   };
   JsonObject *params, *r;

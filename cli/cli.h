@@ -48,5 +48,10 @@ int pst_cli_cmd_fetch (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_list (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_show (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_export (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_keys (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_encrypt (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_decrypt (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_verify (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_batch (PstCli *cli, int argc, char **argv);
 
 G_END_DECLS

@@ -49,7 +49,7 @@ pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
     { "encrypt", 0, 0, G_OPTION_ARG_STRING, &encrypt, N_("always, auto or never"), "MODE" },
     { "sign", 0, 0, G_OPTION_ARG_NONE, &sign, N_("Sign (the default)"), NULL },
     { "no-sign", 0, 0, G_OPTION_ARG_NONE, &no_sign, N_("Do not sign"), NULL },
-    { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme, N_("pgp"), "SCHEME" },
+    { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme, N_("pgp or smime"), "SCHEME" },
     { "wait", 0, 0, G_OPTION_ARG_NONE, &wait, N_("Wait until the server accepted or refused it"), NULL },
     { NULL },
   };

@@ -14,6 +14,8 @@ packages=(
   dovecot-core dovecot-pop3d dovecot-submissiond postfix openssl ca-certificates
   # test tools
   python3 sqlite3 valgrind util-linux procps iproute2
+  # fuzzing (tests/fuzz): clang and its libFuzzer runtime
+  clang libclang-rt-14-dev
 )
 
 missing=()

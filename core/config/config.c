@@ -203,11 +203,11 @@ pst_account_validate (const PstAccount *a, GError **error)
                    a->name, a->ca_file);
       return FALSE;
     }
-  if (a->scheme != NULL && strcmp (a->scheme, "pgp") != 0)
+  if (a->scheme != NULL && strcmp (a->scheme, "pgp") != 0 && strcmp (a->scheme, "smime") != 0
+      && strcmp (a->scheme, "auto") != 0)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
-                   "account %s: scheme '%s' is not available in this version (only pgp)", a->name,
-                   a->scheme);
+                   "account %s: scheme must be pgp, smime or auto, not '%s'", a->name, a->scheme);
       return FALSE;
     }
   return TRUE;
@@ -394,7 +394,7 @@ write_account (GKeyFile *kf, const PstAccount *a)
   if (a->ca_file)
     g_key_file_set_string (kf, group, "ca_file", a->ca_file);
   g_key_file_set_string (kf, group, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
-  g_key_file_set_string (kf, group, "scheme", a->scheme ? a->scheme : "pgp");
+  g_key_file_set_string (kf, group, "scheme", a->scheme ? a->scheme : "auto");
   if (a->keep_on_server && a->keep_days > 0)
     g_key_file_set_uint64 (kf, group, "keep_on_server", a->keep_days);
   else

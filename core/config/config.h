@@ -34,7 +34,7 @@ typedef struct {
   gboolean keep_on_server;
   guint keep_days;         /* 0 = forever, when keep_on_server */
   PstEncryptMode encrypt;
-  char *scheme;            /* "pgp" (the skeleton writes only PGP/MIME) */
+  char *scheme;            /* "pgp", "smime" or "auto" (NULL: auto) */
 } PstAccount;
 
 void pst_account_free (PstAccount *account);

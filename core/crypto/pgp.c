@@ -617,3 +617,34 @@ pst_pgp_verify_detached (PstPgp *pgp, GBytes *data, GBytes *signature)
     result->status = PST_SIG_ERROR;   /* a signature part that holds no signature */
   return result;
 }
+
+PstPgpSignature *
+pst_pgp_verify_cleartext (PstPgp *pgp, GBytes *block, GBytes **text_out)
+{
+  gpgme_data_t in = NULL, out = NULL;
+  gpgme_error_t err;
+  PstPgpSignature *result;
+
+  err = data_from_bytes (&in, block);
+  if (err == GPG_ERR_NO_ERROR)
+    err = gpgme_data_new (&out);
+  if (err == GPG_ERR_NO_ERROR)
+    err = gpgme_op_verify (pgp->ctx, in, NULL, out);
+  if (in != NULL)
+    gpgme_data_release (in);
+
+  result = signature_from_result (pgp->ctx, err == GPG_ERR_NO_ERROR
+                                            ? gpgme_op_verify_result (pgp->ctx) : NULL);
+  if (err != GPG_ERR_NO_ERROR || result->status == PST_SIG_NONE)
+    result->status = PST_SIG_ERROR;
+  if (text_out != NULL)
+    *text_out = NULL;
+  if (out != NULL)
+    {
+      if (err == GPG_ERR_NO_ERROR && text_out != NULL)
+        *text_out = data_to_secret_bytes (out);
+      else
+        data_release_wiped (out);
+    }
+  return result;
+}

@@ -94,4 +94,11 @@ gboolean pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain
  * fails: an unusable signature has status ERROR.  Transfer full. */
 PstPgpSignature *pst_pgp_verify_detached (PstPgp *pgp, GBytes *data, GBytes *signature);
 
+/* Verifies an ASCII-armored cleartext signature ("-----BEGIN PGP SIGNED
+ * MESSAGE-----" … "-----END PGP SIGNATURE-----", exactly these bytes).
+ * @text_out (may be NULL) gets the signed text as gpg gives it back (dash
+ * escapes removed), or NULL when gpg gives nothing.  Never fails: an
+ * unusable block has status ERROR.  Transfer full. */
+PstPgpSignature *pst_pgp_verify_cleartext (PstPgp *pgp, GBytes *block, GBytes **text_out);
+
 G_END_DECLS

@@ -67,6 +67,15 @@ static const char *const steps[] = {
   "  data BLOB NOT NULL,"
   "  UNIQUE (outbox_id, seq)"
   ");",
+  /* 1 → 2: a writer's row exists from begin on, flagged unfinished until its
+   * commit, so that it holds no transaction while its bytes come in; reads
+   * skip such rows and open deletes those a crash left.  Ids are now given
+   * at begin: they follow the order in which writers began, which is the
+   * order of commits only when writers do not overlap. */
+  "ALTER TABLE messages ADD COLUMN unfinished INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE outbox ADD COLUMN unfinished INTEGER NOT NULL DEFAULT 0;"
+  "CREATE INDEX messages_unfinished ON messages (id) WHERE unfinished;"
+  "CREATE INDEX outbox_unfinished ON outbox (id) WHERE unfinished;",
 };
 
 int

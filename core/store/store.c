@@ -19,10 +19,8 @@ struct _PstStore {
   gatomicrefcount ref;
   sqlite3 *db;
   char *path;
-  /* Held by every call, and by a writer from begin to commit or free. */
+  /* Held by every call while it runs, never between calls. */
   GRecMutex lock;
-  /* The open writer; only the thread holding the lock can see it set. */
-  PstStoreWriter *writer;
 };
 
 /* The two kinds of stored bytes differ only in their table names. */
@@ -31,7 +29,8 @@ typedef struct {
   const char *chunks;       /* its chunk table */
   const char *insert_chunk;
   const char *find_chunk;
-  const char *finish;       /* sets size and time at commit */
+  const char *finish;       /* sets size and time, clears unfinished, at commit */
+  const char *discard;      /* deletes an unfinished row, its chunks by cascade */
   const char *exists;
   const char *missing_fmt;  /* "no … with id %" */
 } ByteTable;
@@ -40,8 +39,10 @@ static const ByteTable message_table = {
   "messages", "message_chunks",
   "INSERT INTO message_chunks (message_id, seq, data) VALUES (?1, ?2, ?3)",
   "SELECT id, length(data) FROM message_chunks WHERE message_id = ?1 AND seq = ?2",
-  "UPDATE messages SET size = ?2, received_at = ?3 WHERE id = ?1",
-  "SELECT 1 FROM messages WHERE id = ?1",
+  "UPDATE messages SET size = ?2, received_at = ?3, unfinished = 0"
+  " WHERE id = ?1 AND unfinished",
+  "DELETE FROM messages WHERE id = ?1 AND unfinished",
+  "SELECT 1 FROM messages WHERE id = ?1 AND NOT unfinished",
   N_("no message with id %" G_GINT64_FORMAT),
 };
 
@@ -49,8 +50,10 @@ static const ByteTable outbox_table = {
   "outbox", "outbox_chunks",
   "INSERT INTO outbox_chunks (outbox_id, seq, data) VALUES (?1, ?2, ?3)",
   "SELECT id, length(data) FROM outbox_chunks WHERE outbox_id = ?1 AND seq = ?2",
-  "UPDATE outbox SET size = ?2, created_at = ?3, updated_at = ?3 WHERE id = ?1",
-  "SELECT 1 FROM outbox WHERE id = ?1",
+  "UPDATE outbox SET size = ?2, created_at = ?3, updated_at = ?3, unfinished = 0"
+  " WHERE id = ?1 AND unfinished",
+  "DELETE FROM outbox WHERE id = ?1 AND unfinished",
+  "SELECT 1 FROM outbox WHERE id = ?1 AND NOT unfinished",
   N_("no outbox entry with id %" G_GINT64_FORMAT),
 };
 
@@ -158,17 +161,59 @@ rollback (PstStore *store)
     sqlite3_exec (store->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
-/* For the calls that change rows: on the writer's thread they would join its
- * transaction and be lost with it. */
+/* Opens a write transaction; under the lock.  One that is not @durable runs
+ * with synchronous=NORMAL: it holds only unfinished rows, which a crash may
+ * lose harmlessly, and in WAL mode the next durable commit syncs its frames
+ * too. */
 static gboolean
-check_no_writer (PstStore *store, GError **error)
+txn_begin (PstStore *store, gboolean durable, GError **error)
 {
-  if (store->writer == NULL)
+  if (!durable && !exec (store, "PRAGMA synchronous = NORMAL", error))
+    return FALSE;
+  if (exec (store, "BEGIN IMMEDIATE", error))
     return TRUE;
-  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-               _("store %s: this thread has a writer open; commit or free it first"),
-               store->path);
+  exec (store, "PRAGMA synchronous = FULL", NULL);
   return FALSE;
+}
+
+static void
+txn_rollback (PstStore *store)
+{
+  rollback (store);
+  exec (store, "PRAGMA synchronous = FULL", NULL);
+}
+
+static gboolean
+txn_commit (PstStore *store, GError **error)
+{
+  if (!exec (store, "COMMIT", error))
+    {
+      txn_rollback (store);
+      return FALSE;
+    }
+  /* Every other change (outbox states above all) relies on FULL. */
+  if (!exec (store, "PRAGMA synchronous = FULL", NULL))
+    g_warning ("cannot restore synchronous=FULL on store %s: %s", store->path,
+               sqlite3_errmsg (store->db));
+  return TRUE;
+}
+
+/* Left by writers that never finished (a crash, a kill): invisible, but
+ * their chunks take space. */
+static gboolean
+remove_unfinished (PstStore *store, GError **error)
+{
+  if (!txn_begin (store, TRUE, error))
+    return FALSE;
+  if (!exec (store,
+             "DELETE FROM messages WHERE unfinished;"
+             "DELETE FROM outbox WHERE unfinished",
+             error))
+    {
+      txn_rollback (store);
+      return FALSE;
+    }
+  return txn_commit (store, error);
 }
 
 static gboolean
@@ -263,6 +308,11 @@ pst_store_open (const char *path, GError **error)
     }
   if (!pst_store_schema_migrate (store->db, path, NULL, error))
     return NULL;
+  if (!remove_unfinished (store, error))
+    {
+      g_prefix_error (error, _("cannot open store %s: "), path);
+      return NULL;
+    }
 
   return g_steal_pointer (&store);
 }
@@ -306,20 +356,17 @@ pst_store_set_size_limit (PstStore *store, gint64 max_bytes, GError **error)
 
 /* ---- seen UIDLs ---- */
 
-gboolean
-pst_store_uidl_seen (PstStore *store, const char *account, const char *uidl,
-                     gboolean *seen_out, GError **error)
+/* Under the lock. */
+static gboolean
+lookup_seen (PstStore *store, const char *account, const char *uidl, gboolean *seen_out,
+             GError **error)
 {
-  g_autoptr (Stmt) stmt = NULL;
-  gboolean ok = FALSE;
+  g_autoptr (Stmt) stmt = prepare (store, "SELECT 1 FROM seen WHERE account = ?1 AND uidl = ?2",
+                                   error);
   int rc;
 
-  g_return_val_if_fail (store != NULL && account != NULL && uidl != NULL, FALSE);
-
-  g_rec_mutex_lock (&store->lock);
-  stmt = prepare (store, "SELECT 1 FROM seen WHERE account = ?1 AND uidl = ?2", error);
   if (stmt == NULL)
-    goto out;
+    return FALSE;
   sqlite3_bind_text (stmt, 1, account, -1, SQLITE_STATIC);
   sqlite3_bind_text (stmt, 2, uidl, -1, SQLITE_STATIC);
   rc = sqlite3_step (stmt);
@@ -327,95 +374,130 @@ pst_store_uidl_seen (PstStore *store, const char *account, const char *uidl,
     {
       set_db_error (store, error, _("cannot look up UIDL %s of %s in store %s"), uidl, account,
                     store->path);
-      goto out;
+      return FALSE;
     }
-  if (seen_out != NULL)
-    *seen_out = rc == SQLITE_ROW;
-  ok = TRUE;
-out:
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  *seen_out = rc == SQLITE_ROW;
+  return TRUE;
+}
+
+static void
+set_seen_error (PstStore *store, const char *account, const char *uidl, GError **error)
+{
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+               _("store %s already has UIDL %s of account %s"), store->path, uidl, account);
+}
+
+gboolean
+pst_store_uidl_seen (PstStore *store, const char *account, const char *uidl,
+                     gboolean *seen_out, GError **error)
+{
+  gboolean seen = FALSE;
+  gboolean ok;
+
+  g_return_val_if_fail (store != NULL && account != NULL && uidl != NULL, FALSE);
+
+  g_rec_mutex_lock (&store->lock);
+  ok = lookup_seen (store, account, uidl, &seen, error);
   g_rec_mutex_unlock (&store->lock);
+  if (ok && seen_out != NULL)
+    *seen_out = seen;
   return ok;
 }
 
 /* ---- writers ---- */
 
-typedef enum {
-  WRITER_OPEN,      /* holds the lock and the transaction */
-  WRITER_DONE,      /* committed or rolled back; only free() is valid */
-} WriterState;
-
+/* A writer's row exists from begin on, flagged unfinished, which every read
+ * skips; its chunks go in as they fill, each in a short transaction of its
+ * own, so that no lock and no transaction is held while the caller waits
+ * for more bytes.  Commit clears the flag; anything else deletes the row
+ * (and by cascade its chunks), and so does the next open after a crash. */
 struct _PstStoreWriter {
   PstStore *store;
   const ByteTable *table;
-  WriterState state;
-  GThread *thread;
+  gboolean done;        /* committed or given up: only free() is valid */
+  gboolean row_left;    /* an unfinished row still to delete */
+  char *account;        /* messages only: marked seen at commit */
+  char *uidl;
   gint64 id;
   gint64 seq;
   gint64 size;
-  guint8 *buf;      /* CHUNK_SIZE bytes once needed */
+  guint8 *buf;          /* CHUNK_SIZE bytes once needed */
   gsize buf_len;
 };
 
-/* Takes the lock and opens the transaction. */
 static PstStoreWriter *
-writer_start (PstStore *store, const ByteTable *table, GError **error)
+writer_new (PstStore *store, const ByteTable *table, gint64 id)
 {
-  PstStoreWriter *writer;
+  PstStoreWriter *writer = g_new0 (PstStoreWriter, 1);
 
-  g_rec_mutex_lock (&store->lock);
-  if (store->writer != NULL)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   _("store %s: a writer is already open in this thread; "
-                     "commit or free it before beginning another"),
-                   store->path);
-      g_rec_mutex_unlock (&store->lock);
-      return NULL;
-    }
-  if (!exec (store, "BEGIN IMMEDIATE", error))
-    {
-      g_rec_mutex_unlock (&store->lock);
-      return NULL;
-    }
-  writer = g_new0 (PstStoreWriter, 1);
   writer->store = store_ref (store);
   writer->table = table;
-  writer->state = WRITER_OPEN;
-  writer->thread = g_thread_self ();
-  store->writer = writer;
+  writer->id = id;
+  writer->row_left = TRUE;
   return writer;
 }
 
-/* Rolls back (if still open) and releases the lock. */
+/* Deletes the writer's unfinished row and its chunks.  A failure leaves an
+ * invisible row behind, which the next open deletes. */
 static void
-writer_finish (PstStoreWriter *writer, gboolean commit_done)
+writer_delete_row (PstStoreWriter *writer)
 {
   PstStore *store = writer->store;
+  g_autoptr (GError) error = NULL;
+  gboolean ok;
 
-  if (writer->state != WRITER_OPEN)
+  if (!writer->row_left)
     return;
-  if (!commit_done)
-    rollback (store);
-  writer->state = WRITER_DONE;
-  store->writer = NULL;
+  g_rec_mutex_lock (&store->lock);
+  ok = txn_begin (store, FALSE, &error);
+  if (ok)
+    {
+      g_autoptr (Stmt) stmt = prepare (store, writer->table->discard, &error);
+
+      ok = stmt != NULL;
+      if (ok)
+        {
+          sqlite3_bind_int64 (stmt, 1, writer->id);
+          if (sqlite3_step (stmt) != SQLITE_DONE)
+            {
+              set_db_error (store, &error, _("store %s"), store->path);
+              ok = FALSE;
+            }
+        }
+    }
+  if (ok)
+    ok = txn_commit (store, &error);
+  else
+    txn_rollback (store);
   g_rec_mutex_unlock (&store->lock);
+  if (ok)
+    writer->row_left = FALSE;
+  else
+    g_warning ("cannot remove unfinished %s entry %" G_GINT64_FORMAT
+               " (the next start removes it): %s",
+               writer->table->owner, writer->id, error->message);
+}
+
+/* After a failure: nothing of the writer stays, and only free() is valid. */
+static void
+writer_give_up (PstStoreWriter *writer)
+{
+  writer->done = TRUE;
+  writer_delete_row (writer);
 }
 
 static gboolean
 writer_usable (PstStoreWriter *writer, GError **error)
 {
-  if (writer->state == WRITER_OPEN)
-    {
-      g_return_val_if_fail (writer->thread == g_thread_self (), FALSE);
-      return TRUE;
-    }
+  if (!writer->done)
+    return TRUE;
   g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                _("store %s: this writer was already committed or rolled back"),
                writer->store->path);
   return FALSE;
 }
 
+/* Inside a transaction; the caller advances seq once it commits. */
 static gboolean
 writer_insert_chunk (PstStoreWriter *writer, const guint8 *data, gsize len, GError **error)
 {
@@ -433,8 +515,29 @@ writer_insert_chunk (PstStoreWriter *writer, const guint8 *data, gsize len, GErr
                     store->path);
       return FALSE;
     }
-  writer->seq++;
   return TRUE;
+}
+
+/* One full chunk, in a transaction of its own. */
+static gboolean
+writer_flush_chunk (PstStoreWriter *writer, const guint8 *data, GError **error)
+{
+  PstStore *store = writer->store;
+  gboolean ok;
+
+  g_rec_mutex_lock (&store->lock);
+  ok = txn_begin (store, FALSE, error);
+  if (ok && !writer_insert_chunk (writer, data, CHUNK_SIZE, error))
+    {
+      txn_rollback (store);
+      ok = FALSE;
+    }
+  if (ok)
+    ok = txn_commit (store, error);
+  g_rec_mutex_unlock (&store->lock);
+  if (ok)
+    writer->seq++;
+  return ok;
 }
 
 static gboolean
@@ -451,65 +554,111 @@ insert_returning_id (PstStore *store, sqlite3_stmt *stmt, gint64 *id_out, GError
   return TRUE;
 }
 
+/* Under the lock, inside a transaction. */
+static gboolean
+message_insert_unfinished (PstStore *store, const char *account, const char *uidl,
+                           gint64 *id_out, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  g_autofree char *what = NULL;
+  gboolean seen = FALSE;
+
+  if (!lookup_seen (store, account, uidl, &seen, error))
+    return FALSE;
+  if (seen)
+    {
+      set_seen_error (store, account, uidl, error);
+      return FALSE;
+    }
+  stmt = prepare (store,
+                  "INSERT INTO messages (account, uidl, received_at, unfinished)"
+                  " VALUES (?1, ?2, ?3, 1)",
+                  error);
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, account, -1, SQLITE_STATIC);
+  sqlite3_bind_text (stmt, 2, uidl, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, now_seconds ());
+  what = g_strdup_printf (_("cannot add a message to store %s"), store->path);
+  return insert_returning_id (store, stmt, id_out, error, what);
+}
+
 PstStoreWriter *
 pst_store_message_begin (PstStore *store, const char *account, const char *uidl,
                          GError **error)
 {
-  g_autoptr (PstStoreWriter) writer = NULL;
-  g_autoptr (Stmt) stmt = NULL;
-  g_autofree char *what = NULL;
-  gint64 now = now_seconds ();
-  int rc;
+  PstStoreWriter *writer;
+  gint64 id = 0;
+  gboolean ok;
 
   g_return_val_if_fail (store != NULL && account != NULL && uidl != NULL, NULL);
 
-  writer = writer_start (store, &message_table, error);
-  if (writer == NULL)
+  g_rec_mutex_lock (&store->lock);
+  ok = txn_begin (store, FALSE, error);
+  if (ok && !message_insert_unfinished (store, account, uidl, &id, error))
+    {
+      txn_rollback (store);
+      ok = FALSE;
+    }
+  if (ok)
+    ok = txn_commit (store, error);
+  g_rec_mutex_unlock (&store->lock);
+  if (!ok)
     return NULL;
 
-  stmt = prepare (store, "INSERT INTO seen (account, uidl, seen_at) VALUES (?1, ?2, ?3)", error);
+  writer = writer_new (store, &message_table, id);
+  writer->account = g_strdup (account);
+  writer->uidl = g_strdup (uidl);
+  return writer;
+}
+
+/* Under the lock, inside a transaction. */
+static gboolean
+outbox_insert_unfinished (PstStore *store, const char *account, const char *reverse_path,
+                          const char *const *recipients, gint64 *id_out, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  g_autofree char *what = NULL;
+  gint64 id = 0;
+
+  what = g_strdup_printf (_("cannot add to the outbox of store %s"), store->path);
+  stmt = prepare (store,
+                  "INSERT INTO outbox (account, reverse_path, created_at, updated_at, unfinished)"
+                  " VALUES (?1, ?2, ?3, ?3, 1)",
+                  error);
   if (stmt == NULL)
-    return NULL;
+    return FALSE;
   sqlite3_bind_text (stmt, 1, account, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 2, uidl, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 3, now);
-  rc = sqlite3_step (stmt);
-  if ((rc & 0xff) == SQLITE_CONSTRAINT)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   _("store %s already has UIDL %s of account %s"), store->path, uidl, account);
-      return NULL;
-    }
-  if (rc != SQLITE_DONE)
-    {
-      set_db_error (store, error, _("cannot mark UIDL %s of %s seen in store %s"), uidl,
-                    account, store->path);
-      return NULL;
-    }
+  sqlite3_bind_text (stmt, 2, reverse_path, -1, SQLITE_STATIC);
+  sqlite3_bind_int64 (stmt, 3, now_seconds ());
+  if (!insert_returning_id (store, stmt, &id, error, what))
+    return FALSE;
   g_clear_pointer (&stmt, sqlite3_finalize);
 
   stmt = prepare (store,
-                  "INSERT INTO messages (account, uidl, received_at) VALUES (?1, ?2, ?3)", error);
+                  "INSERT INTO outbox_recipients (outbox_id, pos, address) VALUES (?1, ?2, ?3)",
+                  error);
   if (stmt == NULL)
-    return NULL;
-  sqlite3_bind_text (stmt, 1, account, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 2, uidl, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 3, now);
-  what = g_strdup_printf (_("cannot add a message to store %s"), store->path);
-  if (!insert_returning_id (store, stmt, &writer->id, error, what))
-    return NULL;
-
-  return g_steal_pointer (&writer);
+    return FALSE;
+  for (gsize i = 0; recipients[i] != NULL; i++)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_bind_int64 (stmt, 1, id);
+      sqlite3_bind_int64 (stmt, 2, (gint64) i);
+      sqlite3_bind_text (stmt, 3, recipients[i], -1, SQLITE_STATIC);
+      if (!insert_returning_id (store, stmt, NULL, error, what))
+        return FALSE;
+    }
+  *id_out = id;
+  return TRUE;
 }
 
 PstStoreWriter *
 pst_store_outbox_begin (PstStore *store, const char *account, const char *reverse_path,
                         const char *const *recipients, GError **error)
 {
-  g_autoptr (PstStoreWriter) writer = NULL;
-  g_autoptr (Stmt) stmt = NULL;
-  g_autofree char *what = NULL;
-  gint64 now = now_seconds ();
+  gint64 id = 0;
+  gboolean ok;
 
   g_return_val_if_fail (store != NULL && account != NULL && reverse_path != NULL, NULL);
 
@@ -527,39 +676,19 @@ pst_store_outbox_begin (PstStore *store, const char *account, const char *revers
         return NULL;
       }
 
-  writer = writer_start (store, &outbox_table, error);
-  if (writer == NULL)
-    return NULL;
-
-  what = g_strdup_printf (_("cannot add to the outbox of store %s"), store->path);
-  stmt = prepare (store,
-                  "INSERT INTO outbox (account, reverse_path, created_at, updated_at)"
-                  " VALUES (?1, ?2, ?3, ?3)", error);
-  if (stmt == NULL)
-    return NULL;
-  sqlite3_bind_text (stmt, 1, account, -1, SQLITE_STATIC);
-  sqlite3_bind_text (stmt, 2, reverse_path, -1, SQLITE_STATIC);
-  sqlite3_bind_int64 (stmt, 3, now);
-  if (!insert_returning_id (store, stmt, &writer->id, error, what))
-    return NULL;
-  g_clear_pointer (&stmt, sqlite3_finalize);
-
-  stmt = prepare (store,
-                  "INSERT INTO outbox_recipients (outbox_id, pos, address) VALUES (?1, ?2, ?3)",
-                  error);
-  if (stmt == NULL)
-    return NULL;
-  for (gsize i = 0; recipients[i] != NULL; i++)
+  g_rec_mutex_lock (&store->lock);
+  ok = txn_begin (store, FALSE, error);
+  if (ok && !outbox_insert_unfinished (store, account, reverse_path, recipients, &id, error))
     {
-      sqlite3_reset (stmt);
-      sqlite3_bind_int64 (stmt, 1, writer->id);
-      sqlite3_bind_int64 (stmt, 2, (gint64) i);
-      sqlite3_bind_text (stmt, 3, recipients[i], -1, SQLITE_STATIC);
-      if (!insert_returning_id (store, stmt, NULL, error, what))
-        return NULL;
+      txn_rollback (store);
+      ok = FALSE;
     }
-
-  return g_steal_pointer (&writer);
+  if (ok)
+    ok = txn_commit (store, error);
+  g_rec_mutex_unlock (&store->lock);
+  if (!ok)
+    return NULL;
+  return writer_new (store, &outbox_table, id);
 }
 
 gboolean
@@ -577,7 +706,7 @@ pst_store_writer_write (PstStoreWriter *writer, const guint8 *data, gsize len, G
       /* Whole chunks straight from the caller's buffer. */
       if (writer->buf_len == 0 && len >= CHUNK_SIZE)
         {
-          if (!writer_insert_chunk (writer, data, CHUNK_SIZE, error))
+          if (!writer_flush_chunk (writer, data, error))
             goto fail;
           data += CHUNK_SIZE;
           len -= CHUNK_SIZE;
@@ -594,7 +723,7 @@ pst_store_writer_write (PstStoreWriter *writer, const guint8 *data, gsize len, G
       len -= n;
       if (writer->buf_len == CHUNK_SIZE)
         {
-          if (!writer_insert_chunk (writer, writer->buf, CHUNK_SIZE, error))
+          if (!writer_flush_chunk (writer, writer->buf, error))
             goto fail;
           writer->buf_len = 0;
         }
@@ -602,31 +731,48 @@ pst_store_writer_write (PstStoreWriter *writer, const guint8 *data, gsize len, G
   return TRUE;
 
 fail:
-  writer_finish (writer, FALSE);
+  writer_give_up (writer);
   return FALSE;
 }
 
-gboolean
-pst_store_writer_commit (PstStoreWriter *writer, gint64 *id_out, GError **error)
+/* Under the lock, inside the commit's transaction. */
+static gboolean
+writer_finish_row (PstStoreWriter *writer, GError **error)
 {
-  PstStore *store;
+  PstStore *store = writer->store;
   g_autoptr (Stmt) stmt = NULL;
 
-  g_return_val_if_fail (writer != NULL, FALSE);
-
-  if (!writer_usable (writer, error))
-    return FALSE;
-  store = writer->store;
-
-  if (writer->buf_len > 0)
+  if (writer->uidl != NULL)
     {
-      if (!writer_insert_chunk (writer, writer->buf, writer->buf_len, error))
-        goto fail;
-      writer->buf_len = 0;
+      /* Another writer for the same UIDL may have committed since begin. */
+      stmt = prepare (store, "INSERT INTO seen (account, uidl, seen_at) VALUES (?1, ?2, ?3)",
+                      error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_text (stmt, 1, writer->account, -1, SQLITE_STATIC);
+      sqlite3_bind_text (stmt, 2, writer->uidl, -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (stmt, 3, now_seconds ());
+      switch (sqlite3_step (stmt) & 0xff)
+        {
+        case SQLITE_DONE:
+          break;
+        case SQLITE_CONSTRAINT:
+          set_seen_error (store, writer->account, writer->uidl, error);
+          return FALSE;
+        default:
+          set_db_error (store, error, _("cannot mark UIDL %s of %s seen in store %s"),
+                        writer->uidl, writer->account, store->path);
+          return FALSE;
+        }
+      g_clear_pointer (&stmt, sqlite3_finalize);
     }
+
+  if (writer->buf_len > 0 && !writer_insert_chunk (writer, writer->buf, writer->buf_len, error))
+    return FALSE;
+
   stmt = prepare (store, writer->table->finish, error);
   if (stmt == NULL)
-    goto fail;
+    return FALSE;
   sqlite3_bind_int64 (stmt, 1, writer->id);
   sqlite3_bind_int64 (stmt, 2, writer->size);
   sqlite3_bind_int64 (stmt, 3, now_seconds ());
@@ -634,23 +780,53 @@ pst_store_writer_commit (PstStoreWriter *writer, gint64 *id_out, GError **error)
     {
       set_db_error (store, error, _("cannot finish %s entry %" G_GINT64_FORMAT " in store %s"),
                     writer->table->owner, writer->id, store->path);
-      goto fail;
+      return FALSE;
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
-  if (sqlite3_exec (store->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+  /* Only a second open of the same file removes unfinished rows. */
+  if (sqlite3_changes (store->db) != 1)
     {
-      set_db_error (store, error, _("cannot commit to store %s"), store->path);
-      goto fail;
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   _("cannot finish %s entry %" G_GINT64_FORMAT " in store %s: it was removed "
+                     "while being written (is the store open twice?)"),
+                   writer->table->owner, writer->id, store->path);
+      return FALSE;
     }
-  writer_finish (writer, TRUE);
+  return TRUE;
+}
+
+gboolean
+pst_store_writer_commit (PstStoreWriter *writer, gint64 *id_out, GError **error)
+{
+  PstStore *store;
+  gboolean ok;
+
+  g_return_val_if_fail (writer != NULL, FALSE);
+
+  if (!writer_usable (writer, error))
+    return FALSE;
+  store = writer->store;
+
+  g_rec_mutex_lock (&store->lock);
+  ok = txn_begin (store, TRUE, error);
+  if (ok && !writer_finish_row (writer, error))
+    {
+      txn_rollback (store);
+      ok = FALSE;
+    }
+  if (ok)
+    ok = txn_commit (store, error);
+  g_rec_mutex_unlock (&store->lock);
+  if (!ok)
+    {
+      writer_give_up (writer);
+      return FALSE;
+    }
+  writer->done = TRUE;
+  writer->row_left = FALSE;
+  writer->buf_len = 0;
   if (id_out != NULL)
     *id_out = writer->id;
   return TRUE;
-
-fail:
-  g_clear_pointer (&stmt, sqlite3_finalize);
-  writer_finish (writer, FALSE);
-  return FALSE;
 }
 
 void
@@ -658,14 +834,15 @@ pst_store_writer_free (PstStoreWriter *writer)
 {
   if (writer == NULL)
     return;
-  g_return_if_fail (writer->state != WRITER_OPEN || writer->thread == g_thread_self ());
-  writer_finish (writer, FALSE);
+  writer_delete_row (writer);
   if (writer->buf != NULL)
     {
       /* Incoming mail may be plaintext. */
       explicit_bzero (writer->buf, CHUNK_SIZE);
       g_free (writer->buf);
     }
+  g_free (writer->account);
+  g_free (writer->uidl);
   store_unref (writer->store);
   g_free (writer);
 }
@@ -898,13 +1075,11 @@ pst_store_message_set_info (PstStore *store, gint64 id, const char *from, const 
     }
 
   g_rec_mutex_lock (&store->lock);
-  if (!check_no_writer (store, error))
-    goto out;
   stmt = prepare (store,
                   "UPDATE messages SET from_addr = coalesce(?2, from_addr),"
                   " subject = coalesce(?3, subject), date = coalesce(?4, date),"
                   " crypto_json = coalesce(?5, crypto_json),"
-                  " scan_verdict = coalesce(?6, scan_verdict) WHERE id = ?1",
+                  " scan_verdict = coalesce(?6, scan_verdict) WHERE id = ?1 AND NOT unfinished",
                   error);
   if (stmt == NULL)
     goto out;
@@ -942,7 +1117,7 @@ pst_store_message_get_info (PstStore *store, gint64 id, GError **error)
   g_return_val_if_fail (store != NULL, NULL);
 
   g_rec_mutex_lock (&store->lock);
-  stmt = prepare (store, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE id = ?1", error);
+  stmt = prepare (store, "SELECT " MESSAGE_COLUMNS " FROM messages WHERE id = ?1 AND NOT unfinished", error);
   if (stmt == NULL)
     goto out;
   sqlite3_bind_int64 (stmt, 1, id);
@@ -972,9 +1147,10 @@ pst_store_message_list (PstStore *store, const char *account, guint limit, GErro
   g_rec_mutex_lock (&store->lock);
   stmt = prepare (store,
                   account != NULL
-                    ? "SELECT " MESSAGE_COLUMNS " FROM messages WHERE account = ?2"
-                      " ORDER BY id DESC LIMIT ?1"
-                    : "SELECT " MESSAGE_COLUMNS " FROM messages ORDER BY id DESC LIMIT ?1",
+                    ? "SELECT " MESSAGE_COLUMNS " FROM messages"
+                      " WHERE account = ?2 AND NOT unfinished ORDER BY id DESC LIMIT ?1"
+                    : "SELECT " MESSAGE_COLUMNS " FROM messages WHERE NOT unfinished"
+                      " ORDER BY id DESC LIMIT ?1",
                   error);
   if (stmt == NULL)
     goto out;
@@ -1102,6 +1278,7 @@ pst_store_outbox_list (PstStore *store, const char *account, int state, GError *
   stmt = prepare (store,
                   "SELECT " OUTBOX_COLUMNS " FROM outbox"
                   " WHERE (?1 IS NULL OR account = ?1) AND (?2 IS NULL OR state = ?2)"
+                  " AND NOT unfinished"
                   " ORDER BY id",
                   error);
   if (stmt == NULL)
@@ -1146,7 +1323,7 @@ pst_store_outbox_get (PstStore *store, gint64 id, GError **error)
   g_return_val_if_fail (store != NULL, NULL);
 
   g_rec_mutex_lock (&store->lock);
-  stmt = prepare (store, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE id = ?1", error);
+  stmt = prepare (store, "SELECT " OUTBOX_COLUMNS " FROM outbox WHERE id = ?1 AND NOT unfinished", error);
   if (stmt == NULL)
     goto out;
   rcpt = prepare (store, RECIPIENTS_SQL, error);
@@ -1207,8 +1384,6 @@ pst_store_outbox_set_state (PstStore *store, gint64 id, PstOutboxState state,
   /* The lock makes the check and the update one step: the agent is the only
    * process that writes the database. */
   g_rec_mutex_lock (&store->lock);
-  if (!check_no_writer (store, error))
-    goto out;
   entry = pst_store_outbox_get (store, id, error);
   if (entry == NULL)
     goto out;
@@ -1248,9 +1423,8 @@ pst_store_outbox_set_next_try (PstStore *store, gint64 id, gint64 next_try, GErr
   g_return_val_if_fail (store != NULL, FALSE);
 
   g_rec_mutex_lock (&store->lock);
-  if (!check_no_writer (store, error))
-    goto out;
-  stmt = prepare (store, "UPDATE outbox SET next_try = ?2 WHERE id = ?1", error);
+  stmt = prepare (store, "UPDATE outbox SET next_try = ?2 WHERE id = ?1 AND NOT unfinished",
+                  error);
   if (stmt == NULL)
     goto out;
   sqlite3_bind_int64 (stmt, 1, id);

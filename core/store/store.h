@@ -6,22 +6,30 @@
  * way in nor on the way out.  The schema is versioned with PRAGMA
  * user_version and migrated on open.
  *
- * Thread safety: one PstStore may be used from several threads; each call
- * (and each writer, from begin to commit or free) runs under the store's
- * lock, so a writer is one transaction.  Commits are durable
- * (synchronous=FULL, WAL).  Consequences:
- *  - while a writer is open, every other thread's store calls wait for its
- *    commit or free;
- *  - a writer belongs to the thread that began it: write, commit and free
- *    it there;
- *  - on that thread, a second begin fails (PST_ERROR_FAILED, "a writer is
- *    already open …") rather than nest transactions; reads see the writer's
- *    uncommitted rows, and the calls that change rows (set_info, set_state,
- *    set_next_try) fail, since their change would share the writer's fate.
+ * Thread safety: one PstStore may be used from several threads.  Each call
+ * runs under the store's lock for as long as it takes and holds nothing
+ * between calls; writers neither (see below), so a writer waiting for its
+ * bytes (from the network, say) never stops other threads' calls.  Commits
+ * are durable (synchronous=FULL, WAL).
+ *
+ * Writers: begin adds the row at once, flagged unfinished; full chunks go
+ * in as they fill, each in a short transaction of its own; commit, in one
+ * durable transaction, adds the last chunk, clears the flag and (for a
+ * message) marks its UIDL seen.  Consequences:
+ *  - every read (list, get_info, open, uidl_seen, outbox_list, outbox_get)
+ *    and every change (set_info, set_state, set_next_try) ignores an
+ *    unfinished row, as if it did not exist, on every thread;
+ *  - any number of writers may be open at once, on any threads, and a
+ *    thread holding one may make any other call, begin included;
+ *  - a writer itself is not thread-safe: use it from one thread at a time;
+ *  - a writer that is freed without commit, or whose write or commit fails,
+ *    deletes its row and chunks at once; those left by a crash are deleted
+ *    by the next pst_store_open(), before it returns.  The store must
+ *    therefore be open in one place only (the agent).
  *
  * Errors are PST_ERROR_FAILED, with a message naming the store or the id.
  * A full disk (or the limit of pst_store_set_size_limit()) during a writer
- * fails that write or commit and rolls the whole writer back.
+ * fails that write or commit and leaves nothing of the writer.
  */
 #pragma once
 
@@ -36,7 +44,9 @@ typedef struct _PstStoreWriter PstStoreWriter;
 /* Opens (creating or migrating) the database at @path; the file (and the
  * -wal and -shm files SQLite makes next to it) is made 0600.  The directory
  * must exist: making it private is the caller's job.  A database with a
- * schema newer than this code is an error.  Transfer full. */
+ * schema newer than this code is an error.  Deletes what writers left
+ * unfinished (a crash), so open the file in one place at a time.  Transfer
+ * full. */
 PstStore *pst_store_open (const char *path, GError **error);
 /* Releases the caller's reference.  Streams and writers hold their own, so
  * the database is closed when the last of them is freed too. */
@@ -55,9 +65,10 @@ gboolean pst_store_uidl_seen (PstStore *store, const char *account, const char *
                               gboolean *seen_out, GError **error);
 
 /* Starts storing a message fetched as @uidl.  Nothing is visible until
- * commit; the UIDL is marked seen in the same transaction.  A UIDL already
- * seen is PST_ERROR_FAILED.  Holds the store's lock until commit or free
- * (see above).  Transfer full. */
+ * commit; the UIDL is marked seen in the commit's transaction.  A UIDL
+ * already seen is PST_ERROR_FAILED, here or, when another writer for the same
+ * UIDL commits first, at commit: of two writers for one UIDL, only one
+ * commit wins.  Holds no lock (see above).  Transfer full. */
 PstStoreWriter *pst_store_message_begin (PstStore *store, const char *account, const char *uidl,
                                          GError **error);
 
@@ -78,24 +89,26 @@ gboolean pst_outbox_state_from_string (const char *name, PstOutboxState *state_o
 
 /* Starts queueing a message for @account with envelope @reverse_path ("" for
  * the null sender) and @recipients (NULL-terminated, at least one; copied).
- * The entry starts QUEUED with next_try 0 (now).  Holds the store's lock
- * until commit or free (see above).  Transfer full. */
+ * The entry starts QUEUED with next_try 0 (now), once committed.  Holds no
+ * lock (see above).  Transfer full. */
 PstStoreWriter *pst_store_outbox_begin (PstStore *store, const char *account,
                                         const char *reverse_path, const char *const *recipients,
                                         GError **error);
 
 /* ---- writers (both kinds) ---- */
 
-/* Appends @len bytes.  At most one chunk (256 KiB) is buffered; full
- * chunks go to the database inside the writer's transaction.  On failure the
- * writer is rolled back at once (its lock released) and only free() is
- * valid. */
+/* Appends @len bytes.  At most one chunk (256 KiB) is buffered; each full
+ * chunk goes to the database in a short transaction of its own, still
+ * invisible.  On failure the writer is rolled back at once (its row and
+ * chunks deleted) and only free() is valid. */
 gboolean pst_store_writer_write (PstStoreWriter *writer, const guint8 *data, gsize len,
                                  GError **error);
 /* Commits in one durable transaction and frees nothing; @id_out gets the new
- * row's id.  After this (successful or not) only free() is valid. */
+ * row's id.  On failure (a UIDL seen meanwhile, a full disk) the writer is
+ * rolled back.  After this (successful or not) only free() is valid. */
 gboolean pst_store_writer_commit (PstStoreWriter *writer, gint64 *id_out, GError **error);
-/* Frees the writer; an uncommitted writer is rolled back. */
+/* Frees the writer; an uncommitted writer is rolled back: its row and chunks
+ * are deleted, in a short transaction. */
 void pst_store_writer_free (PstStoreWriter *writer);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstStoreWriter, pst_store_writer_free)
 
@@ -137,9 +150,10 @@ gboolean pst_store_message_set_info (PstStore *store, gint64 id, const char *fro
 /* Transfer full.  Unknown id: PST_ERROR_FAILED. */
 PstMessageInfo *pst_store_message_get_info (PstStore *store, gint64 id, GError **error);
 
-/* Newest first, i.e. in the reverse of the order of commits (ids grow with
- * commits; received_at is not consulted, so a clock going back does not
- * reorder); @account NULL = all; @limit 0 = no limit.  Returns a
+/* Newest first, by id: ids are given at begin, so this is the reverse of the
+ * order in which the writers began (the order of commits when one writer
+ * runs at a time); received_at is not consulted, so a clock going back does
+ * not reorder.  @account NULL = all; @limit 0 = no limit.  Returns a
  * GPtrArray of PstMessageInfo (transfer full, with free func). */
 GPtrArray *pst_store_message_list (PstStore *store, const char *account, guint limit,
                                    GError **error);

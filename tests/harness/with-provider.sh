@@ -53,6 +53,7 @@ trap 'on_signal HUP 1' HUP
 
 "$here/provider.sh" start "$dir"
 "$here/gpg.sh" init "$dir"
+"$here/smime.sh" init "$dir"
 set -a
 # shellcheck source=/dev/null
 . "$dir/env"

@@ -109,14 +109,14 @@ wait_for_delivery() {
 }
 
 # record_via TARGET_HOST TARGET_PORT LOGFILE: starts a loopback relay that
-# records every byte the client sends, and sets RELAY_PORT to its port.  Used to
+# records every byte the client sends, and sets REC_PORT to its port.  Used to
 # prove that no credential left the machine.
 record_via() {
   local portfile="$WORK/relay.$RANDOM.port" i
   python3 "$(dirname "${BASH_SOURCE[0]}")/recorder.py" "$portfile" "$1" "$2" "$3" &
   RELAY_PIDS="${RELAY_PIDS:-} $!"
   for i in $(seq 1 100); do [ -s "$portfile" ] && break; sleep 0.05; done
-  RELAY_PORT=$(cat "$portfile")
+  REC_PORT=$(cat "$portfile")
 }
 stop_relays() { local p; for p in ${RELAY_PIDS:-}; do kill "$p" 2>/dev/null || true; done; }
 # no_credentials LOGFILE PASSWORD: the recorded client bytes hold no login.

@@ -11,8 +11,8 @@ make_message "$ALICE_ADDR" "$BOB_ADDR" "Secret" "Nothing to see $(date +%s%N)" >
 refuse() {
   local name=$1 shost=$2 sport=$3 pkind=$4 phost=$5 pport=$6 ca=$7 regex=$8
   local slog="$WORK/$name.smtp.log" plog="$WORK/$name.pop3.log" srelay prelay
-  record_via "$shost" "$sport" "$slog"; srelay=$RELAY_PORT
-  record_via "$phost" "$pport" "$plog"; prelay=$RELAY_PORT
+  record_via "$shost" "$sport" "$slog"; srelay=$REC_PORT
+  record_via "$phost" "$pport" "$plog"; prelay=$REC_PORT
   add_account alice "$name" "smtp://127.0.0.1:$srelay" "$pkind://127.0.0.1:$prelay"
   if [ "$ca" != "$CA_FILE" ]; then
     # account add took the harness CA; this account trusts another one.

@@ -12,291 +12,7 @@
 #include "mime/pgpmime.h"
 #include "util/error.h"
 
-#define ALICE "alice@postern.test"
-#define BOB "bob@postern.test"
-
-static struct {
-  char *alice_home;
-  char *bob_home;
-  char *empty_home;
-  char *alice_fpr;
-  PstPgp *alice;
-  PstPgp *bob;
-} fx;
-
-/* Runs gpg on @home; stdout (binary safe) into @out when not NULL. */
-static gboolean
-gpg (const char *home, char **out, gsize *out_len, ...)
-{
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *stdout_buf = NULL;
-  g_autofree char *stderr_buf = NULL;
-  g_autoptr(GError) error = NULL;
-  int status = 0;
-  va_list ap;
-  const char *arg;
-
-  g_ptr_array_add (argv, "gpg");
-  g_ptr_array_add (argv, "--homedir");
-  g_ptr_array_add (argv, (char *) home);
-  g_ptr_array_add (argv, "--batch");
-  g_ptr_array_add (argv, "--no-tty");
-  va_start (ap, out_len);
-  while ((arg = va_arg (ap, const char *)) != NULL)
-    g_ptr_array_add (argv, (char *) arg);
-  va_end (ap);
-  g_ptr_array_add (argv, NULL);
-
-  if (!g_spawn_sync (NULL, (char **) argv->pdata, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL,
-                     &stdout_buf, &stderr_buf, &status, &error))
-    {
-      g_printerr ("# cannot run gpg: %s\n", error->message);
-      return FALSE;
-    }
-  if (!g_spawn_check_wait_status (status, NULL))
-    {
-      g_printerr ("# gpg failed: %s\n", stderr_buf);
-      return FALSE;
-    }
-  if (out != NULL)
-    {
-      /* g_spawn_sync NUL-terminates but does not give the length. */
-      if (out_len != NULL)
-        *out_len = strlen (stdout_buf);
-      *out = g_steal_pointer (&stdout_buf);
-    }
-  return TRUE;
-}
-
-static char *
-make_home (void)
-{
-  /* Short path: the gpg-agent socket lives in it. */
-  char *home = g_strdup ("/tmp/pst-XXXXXX");
-
-  assert_non_null (g_mkdtemp_full (home, 0700));
-  return home;
-}
-
-static char *
-make_key (const char *home, const char *uid, const char *addr)
-{
-  g_autofree char *list = NULL;
-  g_auto(GStrv) lines = NULL;
-  char *fpr = NULL;
-  gboolean can_encrypt = FALSE;
-
-  assert_true (gpg (home, NULL, NULL, "--pinentry-mode", "loopback", "--passphrase", "",
-                    "--quick-gen-key", uid, "future-default", "default", "never", NULL));
-  assert_true (gpg (home, &list, NULL, "--with-colons", "--list-keys", addr, NULL));
-  lines = g_strsplit (list, "\n", -1);
-  for (char **l = lines; *l != NULL; l++)
-    {
-      g_auto(GStrv) f = g_strsplit (*l, ":", -1);
-      if (f[0] == NULL)
-        continue;
-      if (g_str_equal (f[0], "fpr") && fpr == NULL && g_strv_length (f) > 9)
-        fpr = g_strdup (f[9]);
-      if (g_str_equal (f[0], "sub") && g_strv_length (f) > 11 && strchr (f[11], 'e') != NULL)
-        can_encrypt = TRUE;
-    }
-  assert_non_null (fpr);
-  if (!can_encrypt)
-    assert_true (gpg (home, NULL, NULL, "--pinentry-mode", "loopback", "--passphrase", "",
-                      "--quick-add-key", fpr, "cv25519", "encr", "never", NULL));
-  return fpr;
-}
-
-static void
-copy_public_key (const char *from_home, const char *to_home, const char *addr)
-{
-  g_autofree char *file = g_build_filename (from_home, "export.asc", NULL);
-
-  assert_true (gpg (from_home, NULL, NULL, "--yes", "--armor", "--output", file, "--export", addr, NULL));
-  assert_true (gpg (to_home, NULL, NULL, "--import", file, NULL));
-  g_unlink (file);
-}
-
-static int
-setup (void **state)
-{
-  g_autofree char *bob_fpr = NULL;
-
-  fx.alice_home = make_home ();
-  fx.bob_home = make_home ();
-  fx.empty_home = make_home ();
-  fx.alice_fpr = make_key (fx.alice_home, "Alice <" ALICE ">", ALICE);
-  bob_fpr = make_key (fx.bob_home, "Bob <" BOB ">", BOB);
-  copy_public_key (fx.alice_home, fx.bob_home, ALICE);
-  copy_public_key (fx.bob_home, fx.alice_home, BOB);
-  fx.alice = pst_pgp_new (fx.alice_home, NULL);
-  fx.bob = pst_pgp_new (fx.bob_home, NULL);
-  assert_non_null (fx.alice);
-  assert_non_null (fx.bob);
-  return 0;
-}
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
-
-static void
-kill_home (char *home)
-{
-  const char *argv[] = { "gpgconf", "--homedir", home, "--kill", "all", NULL };
-
-  g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL
-                | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL, NULL, NULL);
-  remove_tree (home);
-  g_free (home);
-}
-
-static int
-teardown (void **state)
-{
-  g_clear_pointer (&fx.alice, pst_pgp_free);
-  g_clear_pointer (&fx.bob, pst_pgp_free);
-  kill_home (fx.alice_home);
-  kill_home (fx.bob_home);
-  kill_home (fx.empty_home);
-  g_free (fx.alice_fpr);
-  return 0;
-}
-
-/* --- helpers ------------------------------------------------------------- */
-
-static GBytes *
-bytes (const char *s)
-{
-  return g_bytes_new (s, strlen (s));
-}
-
-static gboolean
-contains (GBytes *b, const char *needle)
-{
-  gsize len = 0;
-  const char *p = g_bytes_get_data (b, &len);
-
-  return g_strstr_len (p, len, needle) != NULL;
-}
-
-/* The SEND path of the agent: parse, From, recipients, keys, protect. */
-static GBytes *
-send_message (PstPgp *pgp, const char *text, gboolean encrypt, gboolean sign, GError **error)
-{
-  g_autoptr(GBytes) msg = bytes (text);
-  g_autoptr(PstMimeMessage) m = pst_mime_message_parse (msg, error);
-  g_autofree char *from = NULL;
-  g_auto(GStrv) rcpts = NULL;
-  g_auto(GStrv) missing = NULL;
-
-  if (m == NULL)
-    return NULL;
-  from = pst_mime_message_get_from_address (m, error);
-  if (from == NULL)
-    return NULL;
-  rcpts = pst_mime_message_get_recipients (m);
-  missing = pst_pgpmime_missing_keys (pgp, (const char *const *) rcpts, error);
-  if (missing == NULL)
-    return NULL;
-  return pst_pgpmime_protect (pgp, msg, from, (const char *const *) rcpts, encrypt, sign, error);
-}
-
-/* Part @index of the top-level multipart of @message.  Transfer full. */
-static GBytes *
-top_part (GBytes *message, guint index, gboolean body_only)
-{
-  g_autoptr(GPtrArray) fields = NULL;
-  g_autoptr(GHashTable) params = NULL;
-  g_autoptr(GArray) spans = NULL;
-  g_autofree char *type = NULL;
-  g_autofree char *ct = NULL;
-  gsize len = 0, body = 0, pbody = 0;
-  const char *p = g_bytes_get_data (message, &len);
-  PstMimeSpan *s;
-  g_autoptr(GPtrArray) pfields = NULL;
-
-  assert_true (pst_mime_split_header (p, len, &fields, &body, NULL));
-  for (guint i = 0; i < fields->len; i++)
-    if (pst_mime_field_is (fields->pdata[i], "Content-Type"))
-      ct = pst_mime_field_value (fields->pdata[i]);
-  assert_non_null (ct);
-  type = pst_mime_parse_content_type (ct, &params);
-  spans = pst_mime_split_multipart (p + body, len - body, g_hash_table_lookup (params, "boundary"), NULL);
-  assert_non_null (spans);
-  assert_true (index < spans->len);
-  s = &g_array_index (spans, PstMimeSpan, index);
-  if (!body_only)
-    return g_bytes_new (p + body + s->offset, s->length);
-  assert_true (pst_mime_split_header (p + body + s->offset, s->length, &pfields, &pbody, NULL));
-  return g_bytes_new (p + body + s->offset + pbody, s->length - pbody);
-}
-
-static void
-open_message (PstPgp *pgp, GBytes *msg, GBytes **plain_out, PstStatus **status_out)
-{
-  g_autoptr(GError) error = NULL;
-
-  assert_true (pst_pgpmime_open (pgp, msg, plain_out, status_out, &error));
-  assert_null (error);
-}
-
-static char *
-body_text (GBytes *plain)
-{
-  g_autoptr(PstMimeMessage) m = pst_mime_message_parse (plain, NULL);
-
-  assert_non_null (m);
-  return pst_mime_message_get_body_text (m);
-}
-
-static char *
-header (GBytes *plain, const char *name)
-{
-  g_autoptr(PstMimeMessage) m = pst_mime_message_parse (plain, NULL);
-
-  assert_non_null (m);
-  return pst_mime_message_get_header (m, name);
-}
-
-static gboolean
-has_warning (PstStatus *st, const char *word)
-{
-  for (guint i = 0; i < st->warnings->len; i++)
-    if (g_str_equal (st->warnings->pdata[i], word))
-      return TRUE;
-  return FALSE;
-}
-
-static void
-write_file (const char *home, const char *name, GBytes *data)
-{
-  g_autofree char *file = g_build_filename (home, name, NULL);
-
-  assert_true (g_file_set_contents (file, g_bytes_get_data (data, NULL), g_bytes_get_size (data), NULL));
-}
-
-#define MSG \
-  "From: Alice <" ALICE ">\r\n" \
-  "To: Bob <" BOB ">\r\n" \
-  "Bcc: " BOB "\r\n" \
-  "Subject: Test\r\n" \
-  "\r\n" \
-  "Hello Bob, this is secret.\r\n"
+#include "pgp-fixture.h"
 
 /* --- tests --------------------------------------------------------------- */
 
@@ -320,7 +36,8 @@ test_encrypt_sign_roundtrip (void **state)
   assert_non_null (out);
   assert_false (contains (out, "secret"));
   assert_false (contains (out, "Bcc:"));
-  assert_true (contains (out, "Subject: Test\r\n"));
+  assert_true (contains (out, "\r\nSubject: ...\r\n"));   /* RFC 9788: the real one is inside */
+  assert_false (contains (out, "Subject: Test"));
   assert_true (contains (out, "\r\nDate: "));
   assert_true (contains (out, "\r\nMessage-ID: <"));
   assert_true (contains (out, "MIME-Version: 1.0\r\n"));
@@ -344,12 +61,15 @@ test_encrypt_sign_roundtrip (void **state)
   assert_string_equal (st->signer, ALICE);
   assert_string_equal (st->fingerprint, fx.alice_fpr);
   assert_int_equal (st->warnings->len, 0);
+  assert_true (st->protected_headers);
+  assert_false (contains (plain, "HP-Outer"));
+  assert_false (contains (plain, "Subject: ..."));
 
   json = pst_status_to_json_string (st);
   expect = g_strdup_printf ("{\"scheme\":\"pgp\",\"decryption\":\"ok\",\"encryption_covers\":\"whole\","
                             "\"integrity\":\"ok\",\"signature\":{\"status\":\"good\",\"signer\":\"" ALICE "\","
                             "\"fingerprint\":\"%s\",\"from_match\":true,\"covers\":\"whole\"},"
-                            "\"protected_headers\":false,\"warnings\":[]}", fx.alice_fpr);
+                            "\"protected_headers\":true,\"warnings\":[]}", fx.alice_fpr);
   assert_string_equal (json, expect);
 
   /* encrypt-to-self */
@@ -373,8 +93,16 @@ test_gpg_interop (void **state)
   assert_true (contains (version, "Version: 1"));
   write_file (fx.bob_home, "interop.asc", armor);
   assert_true (gpg (fx.bob_home, &plain, NULL, "--decrypt", file, NULL));
-  assert_string_equal (plain, "Content-Type: text/plain; charset=us-ascii\r\n\r\n"
-                              "Hello Bob, this is secret.\r\n");
+  /* the cryptographic payload root carries the protected headers (RFC 9788) */
+  assert_true (g_str_has_prefix (plain, "Content-Type: text/plain; charset=us-ascii; hp=\"cipher\"\r\n"
+                                        "From: Alice <" ALICE ">\r\n"
+                                        "To: Bob <" BOB ">\r\n"
+                                        "Subject: Test\r\n"
+                                        "Date: "));
+  assert_non_null (strstr (plain, "\r\nHP-Outer: Subject: ...\r\n"));
+  assert_non_null (strstr (plain, "\r\nHP-Outer: From: Alice <" ALICE ">\r\n"));
+  assert_null (strstr (plain, "Bcc"));
+  assert_true (g_str_has_suffix (plain, "\r\n\r\nHello Bob, this is secret.\r\n"));
   g_unlink (file);
 }
 
@@ -551,24 +279,6 @@ test_no_mdc (void **state)
   assert_false (contains (plain, "no mdc secret"));
 }
 
-/* Entity (Content-Type line + body) of the top level of @message. */
-static char *
-top_entity (GBytes *message)
-{
-  gsize len = 0, body = 0;
-  const char *p = g_bytes_get_data (message, &len);
-  g_autoptr(GPtrArray) fields = NULL;
-  GString *s = g_string_new (NULL);
-
-  assert_true (pst_mime_split_header (p, len, &fields, &body, NULL));
-  for (guint i = 0; i < fields->len; i++)
-    if (g_ascii_strncasecmp (fields->pdata[i], "Content-", 8) == 0)
-      g_string_append (s, fields->pdata[i]);
-  g_string_append (s, "\r\n");
-  g_string_append_len (s, p + body, len - body);
-  return g_string_free (s, FALSE);
-}
-
 static void
 test_wrapped_part (void **state)
 {
@@ -604,7 +314,17 @@ test_wrapped_part (void **state)
   assert_int_equal (st_enc->encryption_covers, PST_COVERS_PART);
   assert_int_equal (st_enc->sig_status, PST_SIG_GOOD);
   assert_int_equal (st_enc->sig_covers, PST_COVERS_PART);
-  assert_true (g_bytes_equal (plain_enc, we));   /* never merged with the added text */
+  /* the decrypted part alone, never merged with the added text */
+  {
+    g_autofree char *t = body_text (plain_enc);
+    g_autofree char *subj = header (plain_enc, "Subject");
+
+    assert_string_equal (t, "Hello Bob, this is secret.\n");
+    assert_false (contains (plain_enc, "Added text."));
+    /* protected headers of a part do not replace the outer ones */
+    assert_false (st_enc->protected_headers);
+    assert_string_equal (subj, "Test");
+  }
 }
 
 /* RFC 3156 §6.1: a multipart/signed inside the encryption counts as whole. */
@@ -747,6 +467,265 @@ test_plain_and_bad_input (void **state)
   }
 }
 
+
+/* RFC 9788: the Subject and the other headers travel inside; the outside
+ * says "..."; the reader gets the real ones back. */
+static void
+test_header_protection (void **state)
+{
+  const char *text = "From: Alice <" ALICE ">\r\n"
+                     "To: Bob <" BOB ">\r\n"
+                     "Cc: carol@postern.test\r\n"
+                     "Subject: The real subject\r\n"
+                     "Reply-To: " ALICE "\r\n"
+                     "In-Reply-To: <1@postern.test>\r\n"
+                     "References: <0@postern.test> <1@postern.test>\r\n"
+                     "X-Mailer: test\r\n"
+                     "\r\n"
+                     "Hello.\r\n";
+  g_autoptr(GBytes) msg = bytes (text);
+  const char *const to[] = { BOB, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) out = pst_pgpmime_protect (fx.alice, msg, ALICE, to, TRUE, TRUE, &error);
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(PstStatus) st = NULL;
+  g_autoptr(PstMimeMessage) outer = NULL;
+  g_autoptr(PstMimeMessage) shown = NULL;
+  g_autofree char *outer_subject = NULL;
+  g_autofree char *outer_to = NULL;
+  g_autofree char *body = NULL;
+
+  assert_null (error);
+  outer = pst_mime_message_parse (out, NULL);
+  outer_subject = pst_mime_message_get_header (outer, "Subject");
+  outer_to = pst_mime_message_get_header (outer, "To");
+  assert_string_equal (outer_subject, "...");
+  assert_string_equal (outer_to, "Bob <" BOB ">");   /* other outer headers stay */
+  assert_false (contains (out, "real subject"));
+
+  open_message (fx.bob, out, &plain, &st);
+  assert_true (st->protected_headers);
+  assert_int_equal (st->sig_status, PST_SIG_GOOD);
+  assert_true (st->from_match);
+  shown = pst_mime_message_parse (plain, NULL);
+  {
+    const char *names[] = { "Subject", "From", "To", "Cc", "Reply-To", "In-Reply-To", "References", "Date",
+                            "Message-ID", NULL };
+    const char *want[] = { "The real subject", "Alice <" ALICE ">", "Bob <" BOB ">", "carol@postern.test",
+                           ALICE, "<1@postern.test>", "<0@postern.test> <1@postern.test>", NULL, NULL };
+
+    for (guint i = 0; names[i] != NULL; i++)
+      {
+        g_autofree char *v = pst_mime_message_get_header (shown, names[i]);
+        g_autofree char *o = pst_mime_message_get_header (outer, names[i]);
+
+        assert_non_null (v);
+        if (want[i] != NULL)
+          assert_string_equal (v, want[i]);
+        else
+          assert_string_equal (v, o);   /* the generated Date and Message-ID are the same inside and out */
+      }
+  }
+  /* an unprotected outer field is not shown next to protected ones */
+  {
+    g_autofree char *x = pst_mime_message_get_header (shown, "X-Mailer");
+    assert_null (x);
+  }
+  body = pst_mime_message_get_body_text (shown);
+  assert_string_equal (body, "Hello.\n");
+  assert_false (contains (plain, "HP-Outer"));
+}
+
+/* Headers added or changed outside a protected message are not shown. */
+static void
+test_header_protection_outer_tampered (void **state)
+{
+  g_autoptr(GBytes) out = send_message (fx.alice, MSG, TRUE, TRUE, NULL);
+  g_autofree char *text = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
+  g_autofree char *evil = NULL;
+  g_autoptr(GBytes) e = NULL;
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(PstStatus) st = NULL;
+  g_autofree char *subject = NULL;
+  g_autofree char *reply = NULL;
+  char *pos = strstr (text, "Subject: ...\r\n");
+
+  assert_non_null (pos);
+  memcpy (pos, "Subject: !!!", 12);
+  evil = g_strconcat ("Reply-To: mallory@evil.test\r\nReceived: from x by y\r\n", text, NULL);
+  e = bytes (evil);
+  open_message (fx.bob, e, &plain, &st);
+  assert_true (st->protected_headers);
+  subject = header (plain, "Subject");
+  assert_string_equal (subject, "Test");
+  reply = header (plain, "Reply-To");
+  assert_null (reply);
+  assert_true (contains (plain, "Received: from x by y\r\n"));   /* trace fields stay */
+}
+
+/* Signed only: hp="clear", the headers inside the signed part, the outer
+ * Subject unchanged; the signed ones win over a changed outside. */
+static void
+test_header_protection_signed (void **state)
+{
+  g_autoptr(GBytes) out = send_message (fx.alice, MSG, FALSE, TRUE, NULL);
+  g_autoptr(GBytes) content = top_part (out, 0, FALSE);
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(PstStatus) st = NULL;
+  g_autofree char *text = g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
+  char *pos;
+
+  assert_true (contains (out, "\r\nSubject: Test\r\n"));
+  assert_true (contains (content, "hp=\"clear\""));
+  assert_true (contains (content, "\r\nSubject: Test\r\n"));
+  assert_false (contains (content, "HP-Outer"));
+  assert_false (contains (content, "Bcc"));
+  open_message (fx.bob, out, &plain, &st);
+  assert_true (st->protected_headers);
+  assert_int_equal (st->sig_status, PST_SIG_GOOD);
+
+  /* the outer Subject changed in transit: the signed one is shown */
+  pos = strstr (text, "Subject: Test\r\n");
+  assert_non_null (pos);
+  memcpy (pos, "Subject: Evil", 13);
+  {
+    g_autoptr(GBytes) e = bytes (text);
+    g_autoptr(GBytes) p2 = NULL;
+    g_autoptr(PstStatus) st2 = NULL;
+    g_autofree char *subject = NULL;
+
+    open_message (fx.bob, e, &p2, &st2);
+    assert_true (st2->protected_headers);
+    assert_int_equal (st2->sig_status, PST_SIG_GOOD);
+    subject = header (p2, "Subject");
+    assert_string_equal (subject, "Test");
+  }
+  /* the inner Subject changed: the signature is bad, the inner headers are not used */
+  pos = strstr (text, "Subject: Test\r\n");
+  assert_non_null (pos);
+  memcpy (pos, "Subject: Bad!", 13);
+  {
+    g_autoptr(GBytes) e = bytes (text);
+    g_autoptr(GBytes) p3 = NULL;
+    g_autoptr(PstStatus) st3 = NULL;
+    g_autofree char *subject = NULL;
+
+    open_message (fx.bob, e, &p3, &st3);
+    assert_int_equal (st3->sig_status, PST_SIG_BAD);
+    assert_false (st3->protected_headers);
+    subject = header (p3, "Subject");
+    assert_string_equal (subject, "Evil");   /* the outer one */
+    assert_false (contains (p3, "Bad!"));
+  }
+  /* an unknown signer: not a good signature, the outer headers stay */
+  {
+    g_autoptr(PstPgp) empty = pst_pgp_new (fx.empty_home, NULL);
+    g_autoptr(PstStatus) st4 = NULL;
+    g_autoptr(GBytes) p4 = NULL;
+
+    open_message (empty, out, &p4, &st4);
+    assert_int_equal (st4->sig_status, PST_SIG_UNKNOWN_KEY);
+    assert_false (st4->protected_headers);
+  }
+}
+
+/* The protected From decides from_match: a signed inner From that is not
+ * the signer's is a mismatch even when the outside says the signer. */
+static void
+test_header_protection_from (void **state)
+{
+  g_autoptr(GBytes) m = encrypt_entity ("From: " ALICE "\r\nTo: " BOB "\r\nSubject: ...\r\n",
+                                        "Content-Type: text/plain; hp=\"cipher\"\r\n"
+                                        "From: mallory@evil.test\r\nTo: " BOB "\r\nSubject: hi\r\n"
+                                        "\r\nbody\r\n", TRUE);
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(PstStatus) st = NULL;
+  g_autofree char *from = NULL;
+
+  open_message (fx.bob, m, &plain, &st);
+  assert_true (st->protected_headers);
+  assert_int_equal (st->sig_status, PST_SIG_GOOD);
+  assert_false (st->from_match);
+  from = header (plain, "From");
+  assert_string_equal (from, "mallory@evil.test");
+}
+
+/* The older draft (protected-headers="v1") and its legacy display part are
+ * accepted: the inner fields replace the outer ones of the same name, the
+ * legacy display part is not shown. */
+static void
+test_header_protection_legacy (void **state)
+{
+  g_autoptr(GBytes) m = encrypt_entity (
+    "From: " ALICE "\r\nTo: " BOB "\r\nSubject: ...\r\nX-Outer: kept\r\n",
+    "Content-Type: multipart/mixed; boundary=\"x\"; protected-headers=\"v1\"\r\n"
+    "Subject: Secret v1\r\n"
+    "\r\n"
+    "--x\r\n"
+    "Content-Type: text/rfc822-headers; protected-headers=\"v1\"\r\n"
+    "Content-Disposition: inline\r\n\r\n"
+    "Subject: Secret v1\r\n"
+    "\r\n--x\r\n"
+    "Content-Type: text/plain; charset=utf-8\r\n\r\n"
+    "The body.\r\n"
+    "--x--\r\n", TRUE);
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(PstStatus) st = NULL;
+  g_autofree char *subject = NULL;
+  g_autofree char *kept = NULL;
+  g_autofree char *body = NULL;
+  g_autoptr(PstMimeMessage) pm = NULL;
+  g_autoptr(GPtrArray) att = NULL;
+
+  open_message (fx.bob, m, &plain, &st);
+  assert_true (st->protected_headers);
+  assert_true (st->from_match);
+  subject = header (plain, "Subject");
+  assert_string_equal (subject, "Secret v1");
+  kept = header (plain, "X-Outer");
+  assert_string_equal (kept, "kept");
+  body = body_text (plain);
+  assert_string_equal (body, "The body.");   /* the last line end belongs to the delimiter */
+  assert_false (contains (plain, "text/rfc822-headers"));
+  pm = pst_mime_message_parse (plain, NULL);
+  att = pst_mime_message_get_attachments (pm);
+  assert_int_equal (att->len, 0);
+}
+
+/* RFC 9788 legacy display element: the header block at the top of the text
+ * part marked hp-legacy-display is not shown as body text. */
+static void
+test_header_protection_legacy_display (void **state)
+{
+  g_autoptr(GBytes) m = encrypt_entity (
+    "From: " ALICE "\r\nTo: " BOB "\r\nSubject: ...\r\n",
+    "Content-Type: multipart/alternative; boundary=\"y\"; hp=\"cipher\"\r\n"
+    "From: " ALICE "\r\nTo: " BOB "\r\nSubject: Real\r\nHP-Outer: Subject: ...\r\n"
+    "\r\n"
+    "--y\r\n"
+    "Content-Type: text/plain; charset=utf-8; hp-legacy-display=\"1\"\r\n\r\n"
+    "Subject: Real\r\n"
+    "\r\n"
+    "Body text.\r\n"
+    "--y\r\n"
+    "Content-Type: text/html; charset=utf-8\r\n\r\n"
+    "<p>Body text.</p>\r\n"
+    "--y--\r\n", FALSE);
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(PstStatus) st = NULL;
+  g_autofree char *subject = NULL;
+  g_autofree char *body = NULL;
+
+  open_message (fx.bob, m, &plain, &st);
+  assert_true (st->protected_headers);
+  assert_int_equal (st->sig_status, PST_SIG_NONE);
+  subject = header (plain, "Subject");
+  assert_string_equal (subject, "Real");
+  body = body_text (plain);
+  assert_string_equal (body, "Body text.");
+  assert_true (contains (plain, "<p>Body text.</p>"));
+}
+
 /* The Autocrypt Level 1 example, written by another implementation. */
 static void
 test_autocrypt_corpus (void **state)
@@ -820,6 +799,12 @@ main (void)
     cmocka_unit_test (test_date_mismatch),
     cmocka_unit_test (test_weak_digest),
     cmocka_unit_test (test_plain_and_bad_input),
+    cmocka_unit_test (test_header_protection),
+    cmocka_unit_test (test_header_protection_outer_tampered),
+    cmocka_unit_test (test_header_protection_signed),
+    cmocka_unit_test (test_header_protection_from),
+    cmocka_unit_test (test_header_protection_legacy),
+    cmocka_unit_test (test_header_protection_legacy_display),
     cmocka_unit_test (test_autocrypt_corpus),
   };
 

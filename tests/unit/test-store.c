@@ -35,13 +35,17 @@ static int
 teardown (void **state)
 {
   Fixture *f = *state;
-  const char *suffixes[] = { "", "-wal", "-shm", "-journal" };
+  GDir *dir = g_dir_open (f->dir, 0, NULL);
+  const char *name;
 
-  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+  /* The database, its -wal and -shm, and any copies a test made. */
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
     {
-      g_autofree char *p = g_strconcat (f->path, suffixes[i], NULL);
+      g_autofree char *p = g_build_filename (f->dir, name, NULL);
       g_unlink (p);
     }
+  if (dir != NULL)
+    g_dir_close (dir);
   g_rmdir (f->dir);
   g_free (f->dir);
   g_free (f->path);
@@ -414,15 +418,36 @@ test_uncommitted_invisible (void **state)
   w = pst_store_message_begin (store, "a", "u1", &error);
   assert_non_null (w);
   assert_true (pst_store_writer_write (w, data, 600000, &error));
-  /* Another connection (as another process would) sees nothing yet. */
+  /* The row and two full chunks are there, but unfinished: no read shows
+   * them, and the UIDL is not seen yet. */
   other = raw_open (f->path);
-  assert_int_equal (raw_int (other, "SELECT count(*) FROM messages"), 0);
+  assert_int_equal (raw_int (other, "SELECT count(*) FROM messages WHERE unfinished"), 1);
+  assert_int_equal (raw_int (other, "SELECT count(*) FROM messages WHERE NOT unfinished"), 0);
   assert_int_equal (raw_int (other, "SELECT count(*) FROM seen"), 0);
-  assert_int_equal (raw_int (other, "SELECT count(*) FROM message_chunks"), 0);
+  assert_int_equal (raw_int (other, "SELECT count(*) FROM message_chunks"), 2);
+  assert_int_equal (message_count (store, NULL), 0);
+  assert_int_equal (message_count (store, "a"), 0);
+  assert_false (uidl_seen (store, "a", "u1"));
+  {
+    gint64 unfinished = raw_int (other, "SELECT id FROM messages");
+
+    assert_null (pst_store_message_get_info (store, unfinished, &error));
+    assert_error_contains (error, "no message with id");
+    g_clear_error (&error);
+    assert_null (pst_store_message_open (store, unfinished, &error));
+    assert_error_contains (error, "no message with id");
+    g_clear_error (&error);
+    assert_false (pst_store_message_set_info (store, unfinished, "x", NULL, NULL, NULL, NULL,
+                                              &error));
+    assert_error_contains (error, "no message with id");
+    g_clear_error (&error);
+  }
   pst_store_writer_free (w);
 
+  /* Freed: row and chunks are gone. */
   assert_int_equal (message_count (store, NULL), 0);
   assert_false (uidl_seen (store, "a", "u1"));
+  assert_int_equal (raw_int (other, "SELECT count(*) FROM messages"), 0);
   assert_int_equal (raw_int (other, "SELECT count(*) FROM message_chunks"), 0);
 
   /* Committed: visible and seen. */
@@ -450,42 +475,6 @@ test_uncommitted_invisible (void **state)
   g_clear_error (&error);
   assert_int_equal (message_count (store, NULL), 1);
   id = store_message (store, "b", "u1", data, 10);
-  assert_int_equal (message_count (store, NULL), 2);
-}
-
-static void
-test_nesting (void **state)
-{
-  Fixture *f = *state;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
-  const char *rcpts[] = { "b@example.org", NULL };
-  g_autoptr (PstStoreWriter) w = NULL;
-  gint64 id, first;
-
-  first = store_message (store, "a", "0", (const guint8 *) "x", 1);
-
-  w = pst_store_message_begin (store, "a", "1", &error);
-  assert_non_null (w);
-  assert_null (pst_store_message_begin (store, "a", "2", &error));
-  assert_error_contains (error, "writer is already open");
-  g_clear_error (&error);
-  assert_null (pst_store_outbox_begin (store, "a", "a@example.org", rcpts, &error));
-  assert_error_contains (error, "writer is already open");
-  g_clear_error (&error);
-  /* Changes would share the writer's fate: refused. */
-  assert_false (pst_store_message_set_info (store, first, "x", NULL, NULL, NULL, NULL, &error));
-  assert_error_contains (error, "writer open");
-  g_clear_error (&error);
-  /* Reads work. */
-  assert_int_equal (message_count (store, NULL), 2);
-  assert_true (pst_store_writer_commit (w, &id, &error));
-  g_clear_pointer (&w, pst_store_writer_free);
-
-  w = pst_store_message_begin (store, "a", "2", &error);
-  assert_non_null (w);
-  g_clear_pointer (&w, pst_store_writer_free);
-  assert_true (pst_store_message_set_info (store, first, "x", NULL, NULL, NULL, NULL, &error));
   assert_int_equal (message_count (store, NULL), 2);
 }
 
@@ -776,6 +765,435 @@ test_outbox (void **state)
   assert_false (pst_outbox_state_from_string ("bogus", NULL));
 }
 
+/* A thread holding a writer may make any other call, begin included. */
+static void
+test_writers_independent (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  const char *rcpts[] = { "b@example.org", NULL };
+  g_autoptr (PstStoreWriter) w = NULL;
+  g_autoptr (PstStoreWriter) w2 = NULL;
+  g_autoptr (PstStoreWriter) q = NULL;
+  g_autofree guint8 *data = random_bytes (CHUNK + 10, 21);
+  g_autoptr (PstMessageInfo) info = NULL;
+  gint64 id, id2, qid, first, queued;
+
+  first = store_message (store, "a", "0", (const guint8 *) "x", 1);
+  queued = queue (store, "a", rcpts, (const guint8 *) "y", 1);
+
+  w = pst_store_message_begin (store, "a", "1", &error);
+  assert_non_null (w);
+  assert_true (pst_store_writer_write (w, data, CHUNK + 10, &error));
+  w2 = pst_store_message_begin (store, "a", "2", &error);
+  assert_non_null (w2);
+  q = pst_store_outbox_begin (store, "a", "a@example.org", rcpts, &error);
+  assert_non_null (q);
+  assert_true (pst_store_writer_write (q, data, 100, &error));
+  assert_true (pst_store_writer_write (w2, data, 5, &error));
+
+  /* Changes on this thread are their own, and stay when the writers go. */
+  assert_true (pst_store_message_set_info (store, first, "x", NULL, NULL, NULL, NULL, &error));
+  assert_true (pst_store_outbox_set_state (store, queued, PST_OUTBOX_SENDING, NULL, &error));
+  assert_true (pst_store_outbox_set_next_try (store, queued, 99, &error));
+  assert_null (error);
+  /* Reads do not see the writers' rows. */
+  assert_int_equal (message_count (store, NULL), 1);
+  {
+    g_autoptr (GPtrArray) list = pst_store_outbox_list (store, NULL, -1, &error);
+    assert_int_equal (list->len, 1);
+  }
+
+  assert_true (pst_store_writer_commit (w2, &id2, &error));
+  g_clear_pointer (&q, pst_store_writer_free);
+  assert_true (pst_store_writer_commit (w, &id, &error));
+  assert_null (error);
+  g_clear_pointer (&w, pst_store_writer_free);
+  g_clear_pointer (&w2, pst_store_writer_free);
+
+  /* Ids are given at begin. */
+  assert_true (first < id && id < id2);
+  assert_message_bytes (store, id, data, CHUNK + 10);
+  assert_message_bytes (store, id2, data, 5);
+  assert_int_equal (message_count (store, NULL), 3);
+  info = pst_store_message_get_info (store, first, &error);
+  assert_string_equal (info->from, "x");
+  {
+    g_autoptr (PstOutboxEntry) e = get_entry (store, queued);
+    g_autoptr (GPtrArray) list = pst_store_outbox_list (store, NULL, -1, &error);
+
+    assert_int_equal (e->state, PST_OUTBOX_SENDING);
+    assert_int_equal (e->next_try, 99);
+    assert_int_equal (list->len, 1);
+  }
+  qid = queue (store, "a", rcpts, data, 3);
+  assert_true (qid > queued);
+}
+
+/* Two writers for one UIDL: both begin, only the first commit wins. */
+static void
+test_same_uidl (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  g_autofree guint8 *data = random_bytes (CHUNK + 500, 23);
+  PstStoreWriter *w1, *w2;
+  gint64 id1 = 0, id2 = 0;
+  sqlite3 *db;
+
+  w1 = pst_store_message_begin (store, "a", "dup", &error);
+  w2 = pst_store_message_begin (store, "a", "dup", &error);
+  assert_non_null (w1);
+  assert_non_null (w2);
+  assert_null (error);
+  assert_true (pst_store_writer_write (w1, data, CHUNK + 500, &error));
+  assert_true (pst_store_writer_write (w2, data + 1, CHUNK + 499, &error));
+  assert_true (pst_store_writer_commit (w2, &id2, &error));
+  assert_false (pst_store_writer_commit (w1, &id1, &error));
+  assert_error_contains (error, "already has UIDL dup");
+  assert_int_equal (id1, 0);
+  g_clear_error (&error);
+  /* The loser's row and chunks are gone at once, before free. */
+  db = raw_open (f->path);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages"), 1);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM message_chunks"), 2);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM seen"), 1);
+  sqlite3_close (db);
+  pst_store_writer_free (w1);
+  pst_store_writer_free (w2);
+
+  assert_int_equal (message_count (store, NULL), 1);
+  assert_message_bytes (store, id2, data + 1, CHUNK + 499);
+  /* And a third is refused at begin. */
+  assert_null (pst_store_message_begin (store, "a", "dup", &error));
+  assert_error_contains (error, "already has UIDL dup");
+}
+
+/* Another thread's calls, a whole writer included, complete while a writer
+ * that has already stored chunks is open: nothing waits for its commit. */
+typedef struct {
+  PstStore *store;
+  gint64 message_id;
+  gint64 outbox_id;
+  GMutex mutex;
+  GCond cond;
+  gboolean done;
+} Bystander;
+
+static gpointer
+bystander_thread (gpointer data)
+{
+  Bystander *b = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) messages = pst_store_message_list (b->store, NULL, 0, &error);
+  g_autoptr (GPtrArray) outbox = NULL;
+  g_autoptr (PstMessageInfo) info = NULL;
+  g_autoptr (PstStoreWriter) w = NULL;
+  g_autoptr (GInputStream) in = NULL;
+  gboolean seen = TRUE;
+  char buf[16];
+
+  g_assert_no_error (error);
+  g_assert_cmpuint (messages->len, ==, 1);
+  info = pst_store_message_get_info (b->store, b->message_id, &error);
+  g_assert_no_error (error);
+  g_assert_true (pst_store_message_set_info (b->store, b->message_id, "Bob", NULL, NULL, NULL,
+                                             "clean", &error));
+  g_assert_true (pst_store_uidl_seen (b->store, "a", "busy", &seen, &error));
+  g_assert_false (seen);
+  outbox = pst_store_outbox_list (b->store, NULL, PST_OUTBOX_QUEUED, &error);
+  g_assert_cmpuint (outbox->len, ==, 1);
+  g_assert_true (pst_store_outbox_set_state (b->store, b->outbox_id, PST_OUTBOX_SENDING, NULL,
+                                             &error));
+  g_assert_no_error (error);
+  in = pst_store_message_open (b->store, b->message_id, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (g_input_stream_read (in, buf, sizeof buf, NULL, &error), ==, 5);
+
+  /* Another account's fetch. */
+  w = pst_store_message_begin (b->store, "other", "o1", &error);
+  g_assert_no_error (error);
+  g_assert_true (pst_store_writer_write (w, (const guint8 *) "other", 5, &error));
+  g_assert_true (pst_store_writer_commit (w, NULL, &error));
+  g_assert_no_error (error);
+
+  g_mutex_lock (&b->mutex);
+  b->done = TRUE;
+  g_cond_signal (&b->cond);
+  g_mutex_unlock (&b->mutex);
+  return NULL;
+}
+
+static void
+test_writer_does_not_block (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  const char *rcpts[] = { "b@example.org", NULL };
+  const gsize len = 2 * CHUNK + 7;
+  g_autofree guint8 *data = random_bytes (len + 100, 31);
+  Bystander b = { .store = store };
+  PstStoreWriter *w;
+  GThread *thread;
+  gint64 deadline, id;
+  gboolean done;
+  sqlite3 *db;
+
+  b.message_id = store_message (store, "a", "first", (const guint8 *) "hello", 5);
+  b.outbox_id = queue (store, "a", rcpts, (const guint8 *) "abc", 3);
+  g_mutex_init (&b.mutex);
+  g_cond_init (&b.cond);
+
+  w = pst_store_message_begin (store, "a", "busy", &error);
+  assert_non_null (w);
+  assert_true (pst_store_writer_write (w, data, len, &error));
+  db = raw_open (f->path);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM message_chunks"), 1 + 2);
+  sqlite3_close (db);
+
+  /* The writer stays open, untouched, until the thread is done or the
+   * deadline passes (which under the old lock it always would). */
+  thread = g_thread_new ("bystander", bystander_thread, &b);
+  deadline = g_get_monotonic_time () + 60 * G_TIME_SPAN_SECOND;
+  g_mutex_lock (&b.mutex);
+  while (!b.done && g_cond_wait_until (&b.cond, &b.mutex, deadline))
+    ;
+  done = b.done;
+  g_mutex_unlock (&b.mutex);
+  if (!done)
+    fail_msg ("another thread's store calls waited for an open writer");
+  g_thread_join (thread);
+
+  assert_true (pst_store_writer_write (w, data + len, 100, &error));
+  assert_true (pst_store_writer_commit (w, &id, &error));
+  pst_store_writer_free (w);
+  assert_message_bytes (store, id, data, len + 100);
+  assert_int_equal (message_count (store, NULL), 3);
+  {
+    g_autoptr (PstOutboxEntry) e = get_entry (store, b.outbox_id);
+    g_autoptr (PstMessageInfo) info = pst_store_message_get_info (store, b.message_id, &error);
+
+    assert_int_equal (e->state, PST_OUTBOX_SENDING);
+    assert_string_equal (info->from, "Bob");
+  }
+  g_mutex_clear (&b.mutex);
+  g_cond_clear (&b.cond);
+}
+
+static void
+copy_file (const char *from, const char *to)
+{
+  g_autofree char *contents = NULL;
+  gsize len = 0;
+
+  assert_true (g_file_get_contents (from, &contents, &len, NULL));
+  assert_true (g_file_set_contents (to, contents, (gssize) len, NULL));
+}
+
+/* A crash in the middle of two writers, taken as a copy of the files made
+ * while they were open: after reopening, nothing of them is left. */
+static void
+test_crash_leftovers (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *copy = g_build_filename (f->dir, "crashed.db", NULL);
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+  g_autofree char *copy_wal = g_strconcat (copy, "-wal", NULL);
+  g_autofree guint8 *data = random_bytes (3 * CHUNK + 5, 37);
+  const char *rcpts[] = { "b@example.org", "c@example.org", NULL };
+  gint64 keep, queued, id;
+  sqlite3 *db;
+
+  {
+    g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+    g_autoptr (PstStoreWriter) w = NULL;
+    g_autoptr (PstStoreWriter) q = NULL;
+
+    keep = store_message (store, "a", "keep", data, 1000);
+    queued = queue (store, "a", rcpts, data, 10);
+    w = pst_store_message_begin (store, "a", "crash", &error);
+    q = pst_store_outbox_begin (store, "a", "me@example.org", rcpts, &error);
+    assert_true (pst_store_writer_write (w, data, 3 * CHUNK + 5, &error));
+    assert_true (pst_store_writer_write (q, data, CHUNK + 1, &error));
+    assert_null (error);
+
+    copy_file (f->path, copy);
+    assert_true (g_file_test (wal, G_FILE_TEST_EXISTS));
+    copy_file (wal, copy_wal);
+  }
+
+  /* The copy holds the unfinished rows and their chunks. */
+  db = raw_open (copy);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages WHERE unfinished"), 1);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM outbox WHERE unfinished"), 1);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM message_chunks"), 1 + 3);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM outbox_chunks"), 1 + 1);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM outbox_recipients"), 2 + 2);
+  sqlite3_close (db);
+
+  {
+    g_autoptr (PstStore) store = pst_store_open (copy, &error);
+    g_autoptr (GPtrArray) outbox = NULL;
+
+    assert_null (error);
+    assert_non_null (store);
+    db = raw_open (copy);
+    assert_int_equal (raw_int (db, "SELECT count(*) FROM messages"), 1);
+    assert_int_equal (raw_int (db, "SELECT count(*) FROM outbox"), 1);
+    assert_int_equal (raw_int (db, "SELECT count(*) FROM message_chunks"), 1);
+    assert_int_equal (raw_int (db, "SELECT count(*) FROM outbox_chunks"), 1);
+    assert_int_equal (raw_int (db, "SELECT count(*) FROM outbox_recipients"), 2);
+    sqlite3_close (db);
+
+    assert_int_equal (message_count (store, NULL), 1);
+    assert_false (uidl_seen (store, "a", "crash"));
+    assert_message_bytes (store, keep, data, 1000);
+    outbox = pst_store_outbox_list (store, NULL, -1, &error);
+    assert_int_equal (outbox->len, 1);
+    assert_int_equal (((PstOutboxEntry *) outbox->pdata[0])->id, queued);
+    /* The message is fetched again, as if for the first time. */
+    id = store_message (store, "a", "crash", data, 3 * CHUNK + 5);
+    assert_message_bytes (store, id, data, 3 * CHUNK + 5);
+  }
+
+  /* The original store's writers were freed normally: nothing left either. */
+  db = raw_open (f->path);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages"), 1);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM outbox"), 1);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM message_chunks"), 1);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM outbox_chunks"), 1);
+  sqlite3_close (db);
+}
+
+/* Version 1 as it shipped (schema.c step 0), never to be changed here. */
+static const char v1_schema[] =
+  "CREATE TABLE messages ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  account TEXT NOT NULL,"
+  "  uidl TEXT NOT NULL,"
+  "  received_at INTEGER NOT NULL,"
+  "  size INTEGER NOT NULL DEFAULT 0,"
+  "  from_addr TEXT,"
+  "  subject TEXT,"
+  "  date TEXT,"
+  "  crypto_json TEXT,"
+  "  scan_verdict TEXT,"
+  "  flags INTEGER NOT NULL DEFAULT 0"
+  ");"
+  "CREATE INDEX messages_by_account ON messages (account, id DESC);"
+  "CREATE TABLE message_chunks ("
+  "  id INTEGER PRIMARY KEY,"
+  "  message_id INTEGER NOT NULL REFERENCES messages (id) ON DELETE CASCADE,"
+  "  seq INTEGER NOT NULL,"
+  "  data BLOB NOT NULL,"
+  "  UNIQUE (message_id, seq)"
+  ");"
+  "CREATE TABLE seen ("
+  "  account TEXT NOT NULL,"
+  "  uidl TEXT NOT NULL,"
+  "  seen_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (account, uidl)"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE outbox ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  account TEXT NOT NULL,"
+  "  reverse_path TEXT NOT NULL,"
+  "  state TEXT NOT NULL DEFAULT 'queued',"
+  "  attempts INTEGER NOT NULL DEFAULT 0,"
+  "  next_try INTEGER NOT NULL DEFAULT 0,"
+  "  last_reply TEXT,"
+  "  in_doubt INTEGER NOT NULL DEFAULT 0,"
+  "  size INTEGER NOT NULL DEFAULT 0,"
+  "  created_at INTEGER NOT NULL,"
+  "  updated_at INTEGER NOT NULL"
+  ");"
+  "CREATE INDEX outbox_by_state ON outbox (state, next_try);"
+  "CREATE INDEX outbox_by_account ON outbox (account, id);"
+  "CREATE TABLE outbox_recipients ("
+  "  outbox_id INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,"
+  "  pos INTEGER NOT NULL,"
+  "  address TEXT NOT NULL,"
+  "  PRIMARY KEY (outbox_id, pos)"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE outbox_chunks ("
+  "  id INTEGER PRIMARY KEY,"
+  "  outbox_id INTEGER NOT NULL REFERENCES outbox (id) ON DELETE CASCADE,"
+  "  seq INTEGER NOT NULL,"
+  "  data BLOB NOT NULL,"
+  "  UNIQUE (outbox_id, seq)"
+  ");";
+
+static void
+test_migrate_v1 (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = NULL;
+  g_autoptr (PstMessageInfo) info = NULL;
+  g_autoptr (PstOutboxEntry) e = NULL;
+  g_autoptr (GInputStream) in = NULL;
+  g_autoptr (GByteArray) got = NULL;
+  sqlite3 *db = raw_open (f->path);
+  gint64 id;
+
+  raw_exec (db, "PRAGMA journal_mode = WAL");
+  raw_exec (db, v1_schema);
+  raw_exec (db, "PRAGMA user_version = 1");
+  raw_exec (db,
+            "INSERT INTO messages (account, uidl, received_at, size, subject)"
+            "  VALUES ('a', 'old', 1000, 5, 'Old');"
+            "INSERT INTO message_chunks (message_id, seq, data) VALUES (1, 0, x'68656c6c6f');"
+            "INSERT INTO seen (account, uidl, seen_at) VALUES ('a', 'old', 1000);"
+            "INSERT INTO outbox (account, reverse_path, created_at, updated_at, size, state)"
+            "  VALUES ('a', 'me@example.org', 1000, 1000, 3, 'failed');"
+            "INSERT INTO outbox_recipients (outbox_id, pos, address)"
+            "  VALUES (1, 0, 'b@example.org');"
+            "INSERT INTO outbox_chunks (outbox_id, seq, data) VALUES (1, 0, x'616263');");
+  sqlite3_close (db);
+
+  store = pst_store_open (f->path, &error);
+  assert_null (error);
+  assert_non_null (store);
+
+  db = raw_open (f->path);
+  assert_int_equal (pst_store_schema_latest (), 2);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 2);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM pragma_table_info('messages')"
+                                 " WHERE name = 'unfinished'"), 1);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages WHERE unfinished"), 0);
+  sqlite3_close (db);
+
+  /* The old rows read as before. */
+  assert_int_equal (message_count (store, NULL), 1);
+  assert_true (uidl_seen (store, "a", "old"));
+  info = pst_store_message_get_info (store, 1, &error);
+  assert_null (error);
+  assert_string_equal (info->uidl, "old");
+  assert_string_equal (info->subject, "Old");
+  assert_int_equal (info->size, 5);
+  assert_message_bytes (store, 1, (const guint8 *) "hello", 5);
+  e = get_entry (store, 1);
+  assert_int_equal (e->state, PST_OUTBOX_FAILED);
+  assert_string_equal (e->recipients[0], "b@example.org");
+  in = pst_store_outbox_open (store, 1, &error);
+  got = read_all_odd (in);
+  assert_int_equal (got->len, 3);
+  assert_memory_equal (got->data, "abc", 3);
+  assert_true (pst_store_outbox_set_state (store, 1, PST_OUTBOX_QUEUED, NULL, &error));
+
+  /* And new ones follow. */
+  assert_null (pst_store_message_begin (store, "a", "old", &error));
+  assert_error_contains (error, "already has UIDL old");
+  g_clear_error (&error);
+  id = store_message (store, "a", "new", (const guint8 *) "new", 3);
+  assert_true (id > 1);
+  assert_int_equal (message_count (store, NULL), 2);
+}
+
 typedef struct {
   PstStore *store;
   const char *account;
@@ -876,6 +1294,7 @@ test_disk_full (void **state)
   PstStoreWriter *w;
   gboolean ok = TRUE;
   gint64 keep, id;
+  sqlite3 *db;
 
   keep = store_message (store, "a", "keep", data, 1000);
   assert_true (pst_store_set_size_limit (store, 256 * 1024, &error));
@@ -888,6 +1307,10 @@ test_disk_full (void **state)
   assert_false (ok);
   assert_error_contains (error, "full");
   g_clear_error (&error);
+  /* Nothing of the writer is left, even before free. */
+  db = raw_open (f->path);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages"), 1);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM message_chunks"), 1);
   assert_false (pst_store_writer_commit (w, NULL, &error));
   g_clear_error (&error);
   pst_store_writer_free (w);
@@ -906,6 +1329,10 @@ test_disk_full (void **state)
     g_autoptr (GPtrArray) list = pst_store_outbox_list (store, NULL, -1, &error);
     assert_int_equal (list->len, 0);
   }
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM outbox"), 0);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM outbox_chunks"), 0);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM outbox_recipients"), 0);
+  sqlite3_close (db);
 
   /* Lifted: everything works again, and the first message is intact. */
   assert_true (pst_store_set_size_limit (store, 0, &error));
@@ -927,7 +1354,11 @@ main (void)
     cmocka_unit_test_setup_teardown (test_chunks, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stream_outlives_store, setup, teardown),
     cmocka_unit_test_setup_teardown (test_uncommitted_invisible, setup, teardown),
-    cmocka_unit_test_setup_teardown (test_nesting, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_writers_independent, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_same_uidl, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_writer_does_not_block, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_crash_leftovers, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_migrate_v1, setup, teardown),
     cmocka_unit_test_setup_teardown (test_list, setup, teardown),
     cmocka_unit_test_setup_teardown (test_info, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unknown_ids, setup, teardown),

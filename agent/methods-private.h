@@ -1,0 +1,38 @@
+/* methods-private.h — what the agent's method files share. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "agent.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  PstAgent *agent;
+  JsonObject *params;
+  GArray *fds;          /* descriptors passed with the request, owned by the server */
+} PstCall;
+
+typedef JsonObject *(*PstMethodFunc) (PstCall *call, GError **error);
+
+/* The descriptor named by parameter @name (an index into the passed fds),
+ * or -1 with PST_ERROR_USAGE.  With @required FALSE a missing parameter
+ * gives -2 and no error. */
+int pst_call_get_fd (PstCall *call, const char *name, gboolean required, GError **error);
+
+/* Reads @fd to its end, at most @max bytes.  Transfer full. */
+GBytes *pst_fd_read_all (int fd, gsize max, GError **error);
+gboolean pst_fd_write_all (int fd, const guint8 *data, gsize len, GError **error);
+
+/* keys.* (methods-keys.c) */
+JsonObject *pst_method_keys_import (PstCall *call, GError **error);
+JsonObject *pst_method_keys_list (PstCall *call, GError **error);
+JsonObject *pst_method_keys_show (PstCall *call, GError **error);
+JsonObject *pst_method_keys_remove (PstCall *call, GError **error);
+
+/* encrypt, decrypt, verify (methods-crypto.c) */
+JsonObject *pst_method_encrypt (PstCall *call, GError **error);
+JsonObject *pst_method_decrypt (PstCall *call, GError **error);
+JsonObject *pst_method_verify (PstCall *call, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,45 @@
+/* protect.h — turning a message the user wrote into what goes out: the
+ * policy decides (core/crypto/policy.h), then PGP/MIME or S/MIME writes one
+ * protected copy per recipient group (a Bcc recipient gets a copy of their
+ * own).  Used by send and encrypt. */
+#pragma once
+
+#include "agent.h"
+#include "crypto/policy.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char **envelope;   /* RCPT TO addresses, NULL-terminated */
+  GBytes *data;      /* the message to submit */
+} PstOutgoing;
+
+void pst_outgoing_free (PstOutgoing *out);
+
+typedef struct {
+  GPtrArray *copies;          /* of PstOutgoing* */
+  PstScheme scheme;
+  gboolean encrypted;
+  gboolean signed_;
+  char **missing;             /* recipients without a key (encrypt=auto), NULL-terminated */
+  char *sender;               /* the From addr-spec */
+} PstProtected;
+
+void pst_protected_free (PstProtected *p);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstProtected, pst_protected_free)
+
+/* Protects @input (RFC 5322) for sending from an account with settings
+ * @account_settings, with the per-message @overrides.  @recipients_override
+ * (NULL-terminated, may be NULL) replaces the message's To/Cc/Bcc as the
+ * recipients (postern encrypt --to).  Errors: PST_ERROR_FAILED for a
+ * message that is not RFC 5322 or has no From or no recipient;
+ * PST_ERROR_POLICY when the policy refuses.  Transfer full. */
+PstProtected *pst_protect_message (PstAgent *agent, GBytes *input,
+                                   const PstPolicySettings *account_settings,
+                                   const PstPolicySettings *overrides,
+                                   const char *const *recipients_override, GError **error);
+
+/* The account's settings as policy input. */
+PstPolicySettings pst_protect_account_settings (const PstAccount *account);
+
+G_END_DECLS

@@ -1,0 +1,213 @@
+/* batch.c — `postern batch encrypt|decrypt --out-dir DIR FILE…`: many files
+ * on parallel connections to the agent (one agent thread each), a progress
+ * bar on a terminal, and a bad file reported and skipped. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "cli.h"
+#include "util/error.h"
+
+typedef struct {
+  PstCli *cli;
+  gboolean encrypt;
+  char **to;
+  gboolean sign;
+  const char *scheme;
+  const char *out_dir;
+  char **files;
+  guint n_files;
+  gint next;          /* atomic: the next file to take */
+  gint done;          /* atomic */
+  gint failed;        /* atomic */
+  GMutex print_lock;
+  gboolean tty;
+} Batch;
+
+static void
+progress (Batch *b)
+{
+  guint done = (guint) g_atomic_int_get (&b->done), width = 30, filled;
+
+  if (!b->tty)
+    return;
+  filled = b->n_files ? done * width / b->n_files : width;
+  fprintf (stderr, "\r[");
+  for (guint i = 0; i < width; i++)
+    fputc (i < filled ? '#' : ' ', stderr);
+  fprintf (stderr, "] %u/%u", done, b->n_files);
+  if (g_atomic_int_get (&b->failed))
+    fprintf (stderr, _(" (%d failed)"), g_atomic_int_get (&b->failed));
+  fflush (stderr);
+}
+
+static void
+report (Batch *b, const char *file, const char *why)
+{
+  g_mutex_lock (&b->print_lock);
+  if (b->tty)
+    fprintf (stderr, "\r\033[K");
+  fprintf (stderr, "postern: batch: %s: %s\n", file, why);
+  progress (b);
+  g_mutex_unlock (&b->print_lock);
+}
+
+/* One file; FALSE (and reported) when it failed. */
+static gboolean
+one_file (Batch *b, PstRpcClient *client, const char *file)
+{
+  g_autofree char *base = g_path_get_basename (file);
+  g_autofree char *dest = g_build_filename (b->out_dir, base, NULL);
+  g_autofree char *tmp = g_strconcat (dest, ".pst-XXXXXX", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = NULL;
+  JsonObject *params;
+  int fds[2] = { -1, -1 };
+  gboolean ok = FALSE;
+
+  if (g_file_test (dest, G_FILE_TEST_EXISTS))
+    {
+      report (b, file, _("the output file exists already; not overwritten"));
+      return FALSE;
+    }
+  if ((fds[0] = open (file, O_RDONLY | O_CLOEXEC)) < 0)
+    {
+      report (b, file, g_strerror (errno));
+      return FALSE;
+    }
+  if ((fds[1] = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600)) < 0)
+    {
+      report (b, dest, g_strerror (errno));
+      close (fds[0]);
+      return FALSE;
+    }
+  params = json_object_new ();
+  json_object_set_int_member (params, "fd", 0);
+  json_object_set_int_member (params, "out_fd", 1);
+  if (b->encrypt)
+    {
+      json_object_set_boolean_member (params, "sign", b->sign);
+      if (b->scheme)
+        json_object_set_string_member (params, "scheme", b->scheme);
+      if (b->to)
+        {
+          JsonArray *a = json_array_new ();
+          for (char **t = b->to; *t; t++)
+            json_array_add_string_element (a, *t);
+          json_object_set_array_member (params, "to", a);
+        }
+    }
+  r = pst_rpc_client_call (client, b->encrypt ? "encrypt" : "decrypt", params, fds, 2, &error);
+  close (fds[0]);
+  if (r == NULL)
+    report (b, file, error->message);
+  else if (!b->encrypt && !json_object_get_boolean_member_with_default (r, "written", FALSE))
+    report (b, file, _("the message cannot be decrypted"));
+  else if (fsync (fds[1]) != 0 || g_rename (tmp, dest) != 0)
+    report (b, dest, g_strerror (errno));
+  else
+    ok = TRUE;
+  close (fds[1]);
+  if (!ok)
+    g_unlink (tmp);
+  return ok;
+}
+
+static gpointer
+worker (gpointer data)
+{
+  Batch *b = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstRpcClient) client = pst_cli_connect (b->cli, FALSE, &error);
+
+  for (;;)
+    {
+      gint i = g_atomic_int_add (&b->next, 1);
+      if (i >= (gint) b->n_files)
+        break;
+      if (client == NULL)
+        report (b, b->files[i], error->message);
+      if (client == NULL || !one_file (b, client, b->files[i]))
+        g_atomic_int_inc (&b->failed);
+      g_atomic_int_inc (&b->done);
+      g_mutex_lock (&b->print_lock);
+      progress (b);
+      g_mutex_unlock (&b->print_lock);
+    }
+  return NULL;
+}
+
+int
+pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
+{
+  g_auto (GStrv) to = NULL;
+  g_autofree char *out_dir = NULL, *scheme = NULL;
+  gboolean sign = FALSE;
+  int jobs = 0;
+  GOptionEntry entries[] = {
+    { "out-dir", 0, 0, G_OPTION_ARG_FILENAME, &out_dir, N_("Write the results into DIR"), "DIR" },
+    { "to", 0, 0, G_OPTION_ARG_STRING_ARRAY, &to, N_("Encrypt to ADDR (repeat)"), "ADDR" },
+    { "sign", 0, 0, G_OPTION_ARG_NONE, &sign, N_("Sign too (encrypt)"), NULL },
+    { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme, N_("pgp, smime or auto (encrypt)"), "SCHEME" },
+    { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, N_("Parallel workers (default: the number of CPUs)"), "N" },
+    { NULL },
+  };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) threads = g_ptr_array_new ();
+  g_autoptr (PstRpcClient) first = NULL;
+  Batch b = { 0 };
+
+  if (!pst_cli_parse ("batch", "encrypt|decrypt FILE…", entries, &argc, &argv))
+    return PST_ERROR_USAGE;
+  if (argc < 3 || (strcmp (argv[1], "encrypt") != 0 && strcmp (argv[1], "decrypt") != 0))
+    return pst_cli_usage ("batch", _("say encrypt or decrypt, then one or more FILEs"));
+  if (out_dir == NULL)
+    return pst_cli_usage ("batch", _("--out-dir DIR is required"));
+  if (!g_file_test (out_dir, G_FILE_TEST_IS_DIR))
+    return pst_cli_usage ("batch", _("--out-dir must name an existing directory"));
+  if (jobs < 0 || jobs > 64)
+    return pst_cli_usage ("batch", _("--jobs must be between 1 and 64"));
+  if (jobs == 0)
+    jobs = (int) g_get_num_processors ();
+  b.encrypt = strcmp (argv[1], "encrypt") == 0;
+  if (!b.encrypt && (to || sign || scheme))
+    return pst_cli_usage ("batch", _("--to, --sign and --scheme apply to encrypt only"));
+  /* Start the agent once, here, rather than racing from every worker. */
+  if (!(first = pst_cli_connect (cli, TRUE, &error)))
+    return pst_cli_fail ("batch", error);
+  b.cli = cli;
+  b.to = to;
+  b.sign = sign;
+  b.scheme = scheme;
+  b.out_dir = out_dir;
+  b.files = argv + 2;
+  b.n_files = (guint) argc - 2;
+  b.tty = isatty (STDERR_FILENO) && !cli->json;
+  g_mutex_init (&b.print_lock);
+  for (int i = 0; i < jobs && i < (int) b.n_files; i++)
+    g_ptr_array_add (threads, g_thread_new ("batch", worker, &b));
+  for (guint i = 0; i < threads->len; i++)
+    g_thread_join (g_ptr_array_index (threads, i));
+  if (b.tty)
+    fprintf (stderr, "\n");
+  if (cli->json)
+    {
+      g_autoptr (JsonObject) o = json_object_new ();
+      json_object_set_int_member (o, "files", b.n_files);
+      json_object_set_int_member (o, "failed", b.failed);
+      pst_cli_print_json (o);
+    }
+  if (b.failed > 0)
+    {
+      fprintf (stderr, ngettext ("postern: batch: %d of %u file failed\n",
+                                 "postern: batch: %d of %u files failed\n", b.n_files),
+               b.failed, b.n_files);
+      return PST_ERROR_FAILED;
+    }
+  if (!cli->json)
+    printf (ngettext ("%u file done\n", "%u files done\n", b.n_files), b.n_files);
+  return 0;
+}

@@ -1,0 +1,259 @@
+#include "crypto/pgp-keys.h"
+
+#include <gpgme.h>
+#include <string.h>
+
+#include "util/error.h"
+
+void
+pst_pgp_key_info_free (PstPgpKeyInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->fingerprint);
+  g_strfreev (info->uids);
+  g_strfreev (info->emails);
+  g_free (info);
+}
+
+static gpgme_ctx_t
+open_ctx (const char *home, GError **error)
+{
+  gpgme_ctx_t ctx = NULL;
+  gpgme_error_t err;
+
+  if (gpgme_check_version (NULL) == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "OpenPGP is not available");
+      return NULL;
+    }
+  err = gpgme_new (&ctx);
+  if (!err)
+    err = gpgme_set_protocol (ctx, GPGME_PROTOCOL_OpenPGP);
+  if (!err && home != NULL)
+    err = gpgme_ctx_set_engine_info (ctx, GPGME_PROTOCOL_OpenPGP, NULL, home);
+  if (!err)
+    err = gpgme_set_pinentry_mode (ctx, GPGME_PINENTRY_MODE_CANCEL);
+  if (err)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot open the OpenPGP keyring: %s",
+                   gpgme_strerror (err));
+      if (ctx)
+        gpgme_release (ctx);
+      return NULL;
+    }
+  return ctx;
+}
+
+gboolean
+pst_pgp_keys_looks_like_openpgp (GBytes *data)
+{
+  gsize len;
+  const guint8 *p = g_bytes_get_data (data, &len);
+
+  if (len >= 14 && g_strstr_len ((const char *) p, MIN (len, 4096), "-----BEGIN PGP ") != NULL)
+    return TRUE;
+  /* A binary packet: the tag byte has bit 7 set; 0x30 (DER SEQUENCE) does not. */
+  return len > 2 && (p[0] & 0x80) != 0;
+}
+
+static PstPgpKeyInfo *
+info_from_key (gpgme_key_t key, gboolean secret)
+{
+  PstPgpKeyInfo *info = g_new0 (PstPgpKeyInfo, 1);
+  g_autoptr (GPtrArray) uids = g_ptr_array_new ();
+  g_autoptr (GPtrArray) emails = g_ptr_array_new ();
+
+  info->fingerprint = g_strdup (key->fpr);
+  for (gpgme_user_id_t u = key->uids; u; u = u->next)
+    {
+      g_ptr_array_add (uids, g_strdup (u->uid));
+      if (u->email && *u->email)
+        g_ptr_array_add (emails, g_strdup (u->email));
+    }
+  g_ptr_array_add (uids, NULL);
+  g_ptr_array_add (emails, NULL);
+  info->uids = (char **) g_ptr_array_free (g_steal_pointer (&uids), FALSE);
+  info->emails = (char **) g_ptr_array_free (g_steal_pointer (&emails), FALSE);
+  info->secret = secret || key->secret;
+  info->expired = key->expired;
+  info->revoked = key->revoked;
+  info->disabled = key->disabled;
+  info->invalid = key->invalid;
+  info->can_encrypt = key->can_encrypt;
+  info->can_sign = key->can_sign;
+  if (key->subkeys)
+    {
+      info->created = key->subkeys->timestamp;
+      info->expires = key->subkeys->expires;
+    }
+  return info;
+}
+
+/* Keys matching @pattern; with @fpr_exact only the one fingerprint. */
+static GPtrArray *
+list_keys (gpgme_ctx_t ctx, const char *pattern, GError **error)
+{
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_pgp_key_info_free);
+  g_autoptr (GHashTable) secret = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  gpgme_key_t key;
+  gpgme_error_t err;
+
+  /* Which keys have a secret part, then all public keys. */
+  err = gpgme_op_keylist_start (ctx, pattern, 1);
+  while (!err && !(err = gpgme_op_keylist_next (ctx, &key)))
+    {
+      g_hash_table_add (secret, g_strdup (key->fpr));
+      gpgme_key_unref (key);
+    }
+  if (gpg_err_code (err) != GPG_ERR_EOF)
+    goto fail;
+  err = gpgme_op_keylist_start (ctx, pattern, 0);
+  while (!err && !(err = gpgme_op_keylist_next (ctx, &key)))
+    {
+      g_ptr_array_add (out, info_from_key (key, g_hash_table_contains (secret, key->fpr)));
+      gpgme_key_unref (key);
+    }
+  if (gpg_err_code (err) != GPG_ERR_EOF)
+    goto fail;
+  return g_steal_pointer (&out);
+fail:
+  g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot list OpenPGP keys: %s",
+               gpgme_strerror (err));
+  return NULL;
+}
+
+gboolean
+pst_pgp_keys_import (const char *home, GBytes *data, GPtrArray **imported_out, GError **error)
+{
+  gpgme_ctx_t ctx = open_ctx (home, error);
+  gpgme_data_t in = NULL;
+  gpgme_import_result_t result;
+  g_autoptr (GPtrArray) imported = NULL, fprs = NULL;
+  gpgme_error_t err;
+  gsize len;
+  const char *bytes = g_bytes_get_data (data, &len);
+  gboolean ok = FALSE;
+
+  if (ctx == NULL)
+    return FALSE;
+  err = gpgme_data_new_from_mem (&in, bytes, len, 0);
+  if (!err)
+    err = gpgme_op_import (ctx, in);
+  if (err)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot import the OpenPGP key: %s",
+                   gpgme_strerror (err));
+      goto out;
+    }
+  result = gpgme_op_import_result (ctx);
+  if (result == NULL || result->considered == 0 || result->imports == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no OpenPGP key found in the input");
+      goto out;
+    }
+  /* The result belongs to the context: take what we need before the
+   * key listings below reuse it. */
+  fprs = g_ptr_array_new_with_free_func (g_free);
+  for (gpgme_import_status_t s = result->imports; s; s = s->next)
+    {
+      if (s->result != GPG_ERR_NO_ERROR)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "key %s was not imported: %s",
+                       s->fpr ? s->fpr : "?", gpgme_strerror (s->result));
+          goto out;
+        }
+      if (s->fpr && !g_ptr_array_find_with_equal_func (fprs, s->fpr, g_str_equal, NULL))
+        g_ptr_array_add (fprs, g_strdup (s->fpr));
+    }
+  imported = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_pgp_key_info_free);
+  for (guint i = 0; i < fprs->len; i++)
+    {
+      g_autoptr (GPtrArray) keys = list_keys (ctx, g_ptr_array_index (fprs, i), NULL);
+      while (keys && keys->len > 0)
+        g_ptr_array_add (imported, g_ptr_array_steal_index (keys, 0));
+    }
+  if (imported_out)
+    *imported_out = g_steal_pointer (&imported);
+  ok = TRUE;
+out:
+  gpgme_data_release (in);
+  gpgme_release (ctx);
+  return ok;
+}
+
+GPtrArray *
+pst_pgp_keys_list (const char *home, const char *pattern, GError **error)
+{
+  gpgme_ctx_t ctx = open_ctx (home, error);
+  GPtrArray *keys;
+
+  if (ctx == NULL)
+    return NULL;
+  keys = list_keys (ctx, pattern, error);
+  gpgme_release (ctx);
+  return keys;
+}
+
+static gboolean
+is_fingerprint (const char *text)
+{
+  gsize n = strlen (text);
+
+  if (n < 16 || n > 40)
+    return FALSE;
+  for (const char *p = text; *p; p++)
+    if (!g_ascii_isxdigit (*p))
+      return FALSE;
+  return TRUE;
+}
+
+gboolean
+pst_pgp_keys_remove (const char *home, const char *fingerprint, GError **error)
+{
+  gpgme_ctx_t ctx;
+  gpgme_key_t key = NULL, more = NULL;
+  gpgme_error_t err;
+  gboolean ok = FALSE;
+  g_autofree char *upper = NULL;
+
+  if (!is_fingerprint (fingerprint))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "'%s' is not a key fingerprint (16 to 40 hex digits)", fingerprint);
+      return FALSE;
+    }
+  if (!(ctx = open_ctx (home, error)))
+    return FALSE;
+  fingerprint = upper = g_ascii_strup (fingerprint, -1);
+  err = gpgme_op_keylist_start (ctx, fingerprint, 0);
+  if (!err)
+    err = gpgme_op_keylist_next (ctx, &key);
+  if (!err && gpgme_op_keylist_next (ctx, &more) == GPG_ERR_NO_ERROR)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "'%s' names several keys: give more digits",
+                   fingerprint);
+      goto out;
+    }
+  gpgme_op_keylist_end (ctx);
+  if (err || key == NULL || !g_str_has_suffix (key->fpr, fingerprint))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no OpenPGP key %s", fingerprint);
+      goto out;
+    }
+  err = gpgme_op_delete_ext (ctx, key, GPGME_DELETE_ALLOW_SECRET | GPGME_DELETE_FORCE);
+  if (err)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot remove key %s: %s", fingerprint,
+                   gpgme_strerror (err));
+      goto out;
+    }
+  ok = TRUE;
+out:
+  if (key)
+    gpgme_key_unref (key);
+  if (more)
+    gpgme_key_unref (more);
+  gpgme_release (ctx);
+  return ok;
+}

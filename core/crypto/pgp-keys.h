@@ -1,0 +1,41 @@
+/* pgp-keys.h — managing the OpenPGP keyring the agent uses: import, list,
+ * remove.  Part of the GPGME backend (with pgp.c): the rest of Postern
+ * never includes gpgme.h.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  char *fingerprint;    /* of the primary key */
+  char **uids;          /* user ids as written, NULL-terminated */
+  char **emails;        /* their addresses, NULL-terminated */
+  gboolean secret;      /* the secret key is in the keyring */
+  gboolean expired, revoked, disabled, invalid;
+  gboolean can_encrypt, can_sign;
+  gint64 created, expires;   /* unix seconds; expires 0 = never */
+} PstPgpKeyInfo;
+
+void pst_pgp_key_info_free (PstPgpKeyInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPgpKeyInfo, pst_pgp_key_info_free)
+
+/* Whether @data looks like OpenPGP key material (armored or binary). */
+gboolean pst_pgp_keys_looks_like_openpgp (GBytes *data);
+
+/* Imports every key in @data into the keyring at @gnupg_home (NULL:
+ * $GNUPGHOME).  @imported_out: a GPtrArray of PstPgpKeyInfo for the keys
+ * imported or updated (transfer full).  Errors: PST_ERROR_FAILED when @data
+ * holds no key ("no OpenPGP key found"), PST_ERROR_CRYPTO when gpg fails. */
+gboolean pst_pgp_keys_import (const char *gnupg_home, GBytes *data, GPtrArray **imported_out,
+                              GError **error);
+
+/* Keys whose user ids contain @pattern (NULL: all).  Transfer full. */
+GPtrArray *pst_pgp_keys_list (const char *gnupg_home, const char *pattern, GError **error);
+
+/* Removes the key with fingerprint @fingerprint (at least 16 hex digits),
+ * with its secret part.  Unknown: PST_ERROR_FAILED. */
+gboolean pst_pgp_keys_remove (const char *gnupg_home, const char *fingerprint, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,608 @@
+/* smime-store.c — the on-disk S/MIME certificate store (see smime.h):
+ * anchors/, certs/ and identities/ under the store directory, one PEM file
+ * per certificate named by its SHA-256 fingerprint.  Owns the in-memory
+ * copies of private keys; they are freed with EVP_PKEY_free (which clears
+ * them) and the PEM text they came from is wiped. */
+#include "crypto/smime-private.h"
+
+#include <errno.h>
+#include <glib/gstdio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/provider.h>
+#include <string.h>
+
+#include "util/addr.h"
+#include "util/error.h"
+
+#define CAPS_PEM "POSTERN SMIME CAPABILITIES"
+
+static const char *const kind_dirs[] = { "anchors", "certs", "identities" };
+
+void
+pst_smime_entry_free (PstSmimeEntry *entry)
+{
+  if (entry == NULL)
+    return;
+  X509_free (entry->cert);
+  EVP_PKEY_free (entry->key);
+  sk_X509_pop_free (entry->chain, X509_free);
+  g_clear_pointer (&entry->caps, g_bytes_unref);
+  g_free (entry->fingerprint);
+  g_free (entry);
+}
+
+static char *
+entry_path (PstSmime *smime, PstSmimeKind kind, const char *fingerprint)
+{
+  g_autofree char *name = g_strconcat (fingerprint, ".pem", NULL);
+
+  return g_build_filename (smime->dir, kind_dirs[kind], name, NULL);
+}
+
+/* Wipes and frees the bytes of a file that may hold a private key. */
+static void
+wipe_free (char *data, gsize len)
+{
+  if (data != NULL)
+    OPENSSL_cleanse (data, len);
+  g_free (data);
+}
+
+static PstSmimeEntry *
+entry_parse (PstSmimeKind kind, const char *data, gsize len)
+{
+  BIO *bio = BIO_new_mem_buf (data, (int) len);
+  PstSmimeEntry *e = g_new0 (PstSmimeEntry, 1);
+  char *name = NULL, *header = NULL;
+  unsigned char *der = NULL;
+  long dlen = 0;
+
+  e->kind = kind;
+  while (PEM_read_bio (bio, &name, &header, &der, &dlen) == 1)
+    {
+      const unsigned char *p = der;
+
+      if (strcmp (name, "CERTIFICATE") == 0)
+        {
+          X509 *x = d2i_X509 (NULL, &p, dlen);
+
+          if (x != NULL && e->cert == NULL)
+            e->cert = x;
+          else if (x != NULL)
+            {
+              if (e->chain == NULL)
+                e->chain = sk_X509_new_null ();
+              sk_X509_push (e->chain, x);
+            }
+        }
+      else if (strcmp (name, "PRIVATE KEY") == 0 && kind == PST_SMIME_IDENTITY && e->key == NULL)
+        e->key = d2i_AutoPrivateKey (NULL, &p, dlen);
+      else if (strcmp (name, CAPS_PEM) == 0 && e->caps == NULL)
+        e->caps = g_bytes_new (der, dlen);
+      OPENSSL_cleanse (der, dlen);
+      OPENSSL_free (der);
+      OPENSSL_free (name);
+      OPENSSL_free (header);
+      der = NULL, name = NULL, header = NULL;
+    }
+  ERR_clear_error ();
+  BIO_free (bio);
+  if (e->cert == NULL || (kind == PST_SMIME_IDENTITY && e->key == NULL))
+    {
+      pst_smime_entry_free (e);
+      return NULL;
+    }
+  e->fingerprint = pst_smime_x509_fingerprint (e->cert);
+  return e;
+}
+
+static gboolean
+entry_save (PstSmime *smime, PstSmimeEntry *e, GError **error)
+{
+  g_autofree char *path = entry_path (smime, e->kind, e->fingerprint);
+  BIO *bio = BIO_new (BIO_s_mem ());
+  BUF_MEM *mem = NULL;
+  gboolean ok;
+
+  PEM_write_bio_X509 (bio, e->cert);
+  if (e->key != NULL)
+    PEM_write_bio_PrivateKey (bio, e->key, NULL, NULL, 0, NULL, NULL);
+  for (int i = 0; e->chain != NULL && i < sk_X509_num (e->chain); i++)
+    PEM_write_bio_X509 (bio, sk_X509_value (e->chain, i));
+  if (e->caps != NULL)
+    PEM_write_bio (bio, CAPS_PEM, "", g_bytes_get_data (e->caps, NULL),
+                   (long) g_bytes_get_size (e->caps));
+  BIO_get_mem_ptr (bio, &mem);
+  ok = g_file_set_contents_full (path, mem->data, mem->length, G_FILE_SET_CONTENTS_CONSISTENT,
+                                 0600, error);
+  OPENSSL_cleanse (mem->data, mem->length);
+  BIO_free (bio);
+  if (!ok)
+    pst_error_prefix (error, "cannot write the S/MIME store");
+  return ok;
+}
+
+static void
+load_kind (PstSmime *smime, PstSmimeKind kind)
+{
+  g_autofree char *path = g_build_filename (smime->dir, kind_dirs[kind], NULL);
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *file = NULL;
+      char *data = NULL;
+      gsize len = 0;
+      PstSmimeEntry *e;
+
+      if (!g_str_has_suffix (name, ".pem"))
+        continue;
+      file = g_build_filename (path, name, NULL);
+      if (!g_file_get_contents (file, &data, &len, NULL))
+        continue;
+      e = entry_parse (kind, data, len);
+      wipe_free (data, len);
+      if (e != NULL)
+        g_ptr_array_add (smime->entries, e);
+      else
+        g_warning ("S/MIME store: ignoring unreadable %s", file);
+    }
+}
+
+PstSmime *
+pst_smime_new (const char *dir, GError **error)
+{
+  PstSmime *smime;
+
+  g_return_val_if_fail (dir != NULL, NULL);
+  for (guint i = 0; i < G_N_ELEMENTS (kind_dirs); i++)
+    {
+      g_autofree char *path = g_build_filename (dir, kind_dirs[i], NULL);
+
+      if (g_mkdir_with_parents (path, 0700) != 0)
+        {
+          int saved = errno;
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot create the S/MIME store %s: %s",
+                       path, g_strerror (saved));
+          return NULL;
+        }
+    }
+  g_chmod (dir, 0700);
+  smime = g_new0 (PstSmime, 1);
+  smime->dir = g_strdup (dir);
+  smime->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_smime_entry_free);
+  for (guint i = 0; i < G_N_ELEMENTS (kind_dirs); i++)
+    load_kind (smime, i);
+  return smime;
+}
+
+void
+pst_smime_free (PstSmime *smime)
+{
+  if (smime == NULL)
+    return;
+  g_ptr_array_unref (smime->entries);
+  g_free (smime->dir);
+  g_free (smime);
+}
+
+static PstSmimeEntry *
+find_fingerprint (PstSmime *smime, const char *fingerprint)
+{
+  for (guint i = 0; i < smime->entries->len; i++)
+    {
+      PstSmimeEntry *e = smime->entries->pdata[i];
+
+      if (g_str_equal (e->fingerprint, fingerprint))
+        return e;
+    }
+  return NULL;
+}
+
+static void
+entry_remove (PstSmime *smime, PstSmimeEntry *e)
+{
+  g_autofree char *path = entry_path (smime, e->kind, e->fingerprint);
+
+  g_unlink (path);
+  g_ptr_array_remove (smime->entries, e);
+}
+
+/* Adds or upgrades: an identity supersedes a certificate, an anchor a
+ * plain certificate; nothing is ever downgraded.  Takes @e. */
+static PstSmimeEntry *
+store_add (PstSmime *smime, PstSmimeEntry *e, GError **error)
+{
+  PstSmimeEntry *old = find_fingerprint (smime, e->fingerprint);
+
+  if (old != NULL)
+    {
+      gboolean upgrade = e->kind == PST_SMIME_IDENTITY
+                         || (e->kind == PST_SMIME_ANCHOR && old->kind == PST_SMIME_CERT);
+
+      if (!upgrade)
+        {
+          if (e->caps != NULL && old->kind != PST_SMIME_ANCHOR
+              && (old->caps == NULL || !g_bytes_equal (old->caps, e->caps)))
+            {
+              g_clear_pointer (&old->caps, g_bytes_unref);
+              old->caps = g_bytes_ref (e->caps);
+              entry_save (smime, old, NULL);
+            }
+          pst_smime_entry_free (e);
+          return old;
+        }
+      if (e->caps == NULL && old->caps != NULL)
+        e->caps = g_bytes_ref (old->caps);
+      entry_remove (smime, old);
+    }
+  if (!entry_save (smime, e, error))
+    {
+      pst_smime_entry_free (e);
+      return NULL;
+    }
+  g_ptr_array_add (smime->entries, e);
+  return e;
+}
+
+static PstSmimeEntry *
+entry_new (PstSmimeKind kind, X509 *cert)
+{
+  PstSmimeEntry *e = g_new0 (PstSmimeEntry, 1);
+
+  e->kind = kind;
+  e->cert = cert;
+  e->fingerprint = pst_smime_x509_fingerprint (cert);
+  return e;
+}
+
+static gboolean
+is_ca (X509 *cert)
+{
+  return X509_check_ca (cert) != 0;
+}
+
+static gboolean
+add_cert (PstSmime *smime, X509 *cert, gboolean trust_anchor, GPtrArray *infos, GError **error)
+{
+  PstSmimeEntry *e = entry_new (trust_anchor ? PST_SMIME_ANCHOR : PST_SMIME_CERT, cert);
+
+  e = store_add (smime, e, error);
+  if (e == NULL)
+    return FALSE;
+  g_ptr_array_add (infos, pst_smime_x509_info (e->cert, e->kind));
+  return TRUE;
+}
+
+static gboolean
+import_pkcs12 (PstSmime *smime, PKCS12 *p12, const char *passphrase, GPtrArray *infos,
+               GError **error)
+{
+  static gsize legacy_loaded = 0;
+  EVP_PKEY *key = NULL;
+  X509 *cert = NULL;
+  STACK_OF (X509) *ca = NULL;
+  const char *pass = passphrase != NULL ? passphrase : "";
+  PstSmimeEntry *e;
+
+  if (!PKCS12_verify_mac (p12, pass, -1) && !(passphrase == NULL && PKCS12_verify_mac (p12, NULL, 0)))
+    {
+      ERR_clear_error ();
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "wrong passphrase for the PKCS#12 file");
+      return FALSE;
+    }
+  if (!PKCS12_parse (p12, pass, &key, &cert, &ca))
+    {
+      /* Older PKCS#12 files use RC2 or RC4, which OpenSSL 3 keeps in its
+       * legacy provider. */
+      ERR_clear_error ();
+      if (g_once_init_enter (&legacy_loaded))
+        {
+          OSSL_PROVIDER_try_load (NULL, "legacy", 1);
+          g_once_init_leave (&legacy_loaded, 1);
+        }
+      if (!PKCS12_parse (p12, pass, &key, &cert, &ca))
+        {
+          ERR_clear_error ();
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "cannot read the PKCS#12 file: unsupported encryption");
+          return FALSE;
+        }
+    }
+  if (cert == NULL || key == NULL)
+    {
+      X509_free (cert);
+      EVP_PKEY_free (key);
+      sk_X509_pop_free (ca, X509_free);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "the PKCS#12 file holds no certificate with its private key");
+      return FALSE;
+    }
+  if (!X509_check_private_key (cert, key))
+    {
+      ERR_clear_error ();
+      X509_free (cert);
+      EVP_PKEY_free (key);
+      sk_X509_pop_free (ca, X509_free);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "the PKCS#12 file's private key does not match its certificate");
+      return FALSE;
+    }
+  e = entry_new (PST_SMIME_IDENTITY, cert);
+  e->key = key;
+  e->chain = ca;
+  e = store_add (smime, e, error);
+  if (e == NULL)
+    return FALSE;
+  g_ptr_array_add (infos, pst_smime_x509_info (e->cert, e->kind));
+  /* The chain is kept with the identity; CA certificates in it are never
+   * anchors. */
+  for (int i = 0; e->chain != NULL && i < sk_X509_num (e->chain); i++)
+    {
+      X509 *x = sk_X509_value (e->chain, i);
+
+      X509_up_ref (x);
+      if (!add_cert (smime, x, FALSE, infos, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+pst_smime_import (PstSmime *smime, GBytes *data, const char *passphrase, gboolean trust_anchor,
+                  GPtrArray **imported_out, GError **error)
+{
+  g_autoptr(GPtrArray) infos = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_smime_cert_info_free);
+  gsize len = 0;
+  const unsigned char *p = g_bytes_get_data (data, &len);
+  const unsigned char *q = p;
+  PKCS12 *p12;
+  BIO *bio;
+  X509 *x;
+  gboolean ok = TRUE;
+
+  if (p == NULL || len == 0 || len > G_MAXINT)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "not a certificate or PKCS#12 file: it is empty");
+      return FALSE;
+    }
+  p12 = d2i_PKCS12 (NULL, &q, (long) len);
+  if (p12 != NULL)
+    {
+      ok = import_pkcs12 (smime, p12, passphrase, infos, error);
+      PKCS12_free (p12);
+    }
+  else
+    {
+      guint n = 0;
+
+      ERR_clear_error ();
+      bio = BIO_new_mem_buf (p, (int) len);
+      while (ok && (x = PEM_read_bio_X509 (bio, NULL, NULL, NULL)) != NULL)
+        {
+          n++;
+          ok = add_cert (smime, x, trust_anchor, infos, error);
+        }
+      BIO_free (bio);
+      ERR_clear_error ();
+      q = p;
+      if (ok && n == 0 && (x = d2i_X509 (NULL, &q, (long) len)) != NULL)
+        {
+          n++;
+          ok = add_cert (smime, x, trust_anchor, infos, error);
+        }
+      ERR_clear_error ();
+      if (ok && n == 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "not a certificate or PKCS#12 file (PEM, DER or PKCS#12 expected)");
+          ok = FALSE;
+        }
+    }
+  if (ok && imported_out != NULL)
+    *imported_out = g_steal_pointer (&infos);
+  return ok;
+}
+
+GPtrArray *
+pst_smime_list (PstSmime *smime)
+{
+  GPtrArray *infos = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_smime_cert_info_free);
+
+  for (guint i = 0; i < smime->entries->len; i++)
+    {
+      PstSmimeEntry *e = smime->entries->pdata[i];
+
+      g_ptr_array_add (infos, pst_smime_x509_info (e->cert, e->kind));
+    }
+  return infos;
+}
+
+gboolean
+pst_smime_remove (PstSmime *smime, const char *fingerprint_or_prefix, GError **error)
+{
+  g_autofree char *want = g_ascii_strdown (fingerprint_or_prefix != NULL ? fingerprint_or_prefix : "", -1);
+  PstSmimeEntry *found = NULL;
+  guint count = 0;
+
+  g_strdelimit (want, ":", ' ');
+  g_strstrip (want);
+  if (strlen (want) < 8)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "give at least 8 hex digits of the certificate's fingerprint");
+      return FALSE;
+    }
+  for (guint i = 0; i < smime->entries->len; i++)
+    {
+      PstSmimeEntry *e = smime->entries->pdata[i];
+
+      if (g_str_has_prefix (e->fingerprint, want))
+        found = e, count++;
+    }
+  if (count != 1)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   count == 0 ? "no certificate with fingerprint %s"
+                              : "several certificates match %s: give more digits", want);
+      return FALSE;
+    }
+  entry_remove (smime, found);
+  return TRUE;
+}
+
+STACK_OF (X509) *
+pst_smime_store_all_certs (PstSmime *smime)
+{
+  STACK_OF (X509) *all = sk_X509_new_null ();
+
+  for (guint i = 0; i < smime->entries->len; i++)
+    {
+      PstSmimeEntry *e = smime->entries->pdata[i];
+
+      sk_X509_push (all, e->cert);
+      for (int j = 0; e->chain != NULL && j < sk_X509_num (e->chain); j++)
+        sk_X509_push (all, sk_X509_value (e->chain, j));
+    }
+  return all;
+}
+
+int
+pst_smime_store_verify (PstSmime *smime, X509 *cert, STACK_OF (X509) *extra, int purpose,
+                        STACK_OF (X509) **chain_out)
+{
+  X509_STORE *store = X509_STORE_new ();
+  X509_STORE_CTX *ctx = X509_STORE_CTX_new ();
+  STACK_OF (X509) *untrusted = sk_X509_new_null ();
+  int result = X509_V_ERR_UNSPECIFIED;
+
+  for (guint i = 0; i < smime->entries->len; i++)
+    {
+      PstSmimeEntry *e = smime->entries->pdata[i];
+
+      if (e->kind == PST_SMIME_ANCHOR)
+        X509_STORE_add_cert (store, e->cert);
+      else
+        sk_X509_push (untrusted, e->cert);
+      for (int j = 0; e->chain != NULL && j < sk_X509_num (e->chain); j++)
+        sk_X509_push (untrusted, sk_X509_value (e->chain, j));
+    }
+  for (int j = 0; extra != NULL && j < sk_X509_num (extra); j++)
+    sk_X509_push (untrusted, sk_X509_value (extra, j));
+  X509_STORE_set_default_paths (store);
+  if (X509_STORE_CTX_init (ctx, store, cert, untrusted) == 1)
+    {
+      X509_STORE_CTX_set_purpose (ctx, purpose);
+      if (X509_verify_cert (ctx) == 1)
+        {
+          result = X509_V_OK;
+          if (chain_out != NULL)
+            *chain_out = X509_STORE_CTX_get1_chain (ctx);
+        }
+      else
+        result = X509_STORE_CTX_get_error (ctx);
+    }
+  ERR_clear_error ();
+  X509_STORE_CTX_free (ctx);
+  X509_STORE_free (store);
+  sk_X509_free (untrusted);
+  return result;
+}
+
+/* Key usage (when the certificate has one) allows encryption. */
+static gboolean
+can_encrypt (X509 *cert)
+{
+  uint32_t ku = X509_get_key_usage (cert);
+  uint32_t eku = X509_get_extended_key_usage (cert);
+  EVP_PKEY *pk = X509_get0_pubkey (cert);
+  gboolean ec = pk != NULL && EVP_PKEY_is_a (pk, "EC");
+
+  if (pk == NULL)
+    return FALSE;
+  if (ku != UINT32_MAX && !(ku & (ec ? KU_KEY_AGREEMENT : KU_KEY_ENCIPHERMENT)))
+    return FALSE;
+  return eku == UINT32_MAX || (eku & (XKU_SMIME | XKU_ANYEKU)) != 0;
+}
+
+static PstSmimeEntry *
+find_usable (PstSmime *smime, const char *address, gboolean identity)
+{
+  PstSmimeEntry *best = NULL;
+
+  for (guint i = 0; i < smime->entries->len; i++)
+    {
+      PstSmimeEntry *e = smime->entries->pdata[i];
+
+      if ((identity && e->kind != PST_SMIME_IDENTITY) || is_ca (e->cert)
+          || !pst_smime_x509_has_email (e->cert, address) || !pst_smime_x509_valid_now (e->cert))
+        continue;
+      if (!identity && !can_encrypt (e->cert))
+        continue;
+      if (pst_smime_store_verify (smime, e->cert, e->chain,
+                                  identity ? X509_PURPOSE_SMIME_SIGN : X509_PURPOSE_ANY, NULL)
+          != X509_V_OK)
+        continue;
+      if (best == NULL || ASN1_TIME_compare (X509_get0_notAfter (e->cert), X509_get0_notAfter (best->cert)) > 0)
+        best = e;
+    }
+  return best;
+}
+
+PstSmimeEntry *
+pst_smime_store_find_recipient (PstSmime *smime, const char *address)
+{
+  return find_usable (smime, address, FALSE);
+}
+
+PstSmimeEntry *
+pst_smime_store_find_identity (PstSmime *smime, const char *address)
+{
+  return find_usable (smime, address, TRUE);
+}
+
+char **
+pst_smime_missing_certs (PstSmime *smime, const char *const *addresses, GError **error)
+{
+  GPtrArray *missing = g_ptr_array_new_null_terminated (0, NULL, TRUE);
+
+  for (const char *const *a = addresses; a != NULL && *a != NULL; a++)
+    if (!pst_addr_in_list (*a, (const char *const *) missing->pdata)
+        && pst_smime_store_find_recipient (smime, *a) == NULL)
+      g_ptr_array_add (missing, g_strdup (*a));
+  return (char **) g_ptr_array_free (missing, FALSE);
+}
+
+gboolean
+pst_smime_has_identity (PstSmime *smime, const char *address)
+{
+  return address != NULL && pst_smime_store_find_identity (smime, address) != NULL;
+}
+
+void
+pst_smime_store_collect (PstSmime *smime, X509 *cert, STACK_OF (X509) *chain, GBytes *caps)
+{
+  PstSmimeEntry *e;
+
+  X509_up_ref (cert);
+  e = entry_new (PST_SMIME_CERT, cert);
+  if (caps != NULL)
+    e->caps = g_bytes_ref (caps);
+  if (store_add (smime, e, NULL) == NULL)
+    g_warning ("S/MIME store: cannot keep a signer's certificate");
+  /* Intermediates: everything between the signer and the anchor. */
+  for (int i = 1; chain != NULL && i + 1 < sk_X509_num (chain); i++)
+    {
+      X509 *x = sk_X509_value (chain, i);
+      g_autofree char *fpr = pst_smime_x509_fingerprint (x);
+
+      if (find_fingerprint (smime, fpr) != NULL)
+        continue;
+      X509_up_ref (x);
+      store_add (smime, entry_new (PST_SMIME_CERT, x), NULL);
+    }
+}

@@ -1,0 +1,564 @@
+/* smime.c — certificates and CMS operations for S/MIME (see smime.h).
+ * The certificate store itself is in smime-store.c. */
+#include "crypto/smime-private.h"
+
+#include <openssl/bio.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs7.h>
+#include <openssl/x509v3.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/addr.h"
+#include "util/error.h"
+
+/* --- Certificates --------------------------------------------------------- */
+
+char *
+pst_smime_x509_fingerprint (X509 *cert)
+{
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+
+  GString *s = g_string_new (NULL);
+
+  if (X509_digest (cert, EVP_sha256 (), md, &len))
+    for (unsigned int i = 0; i < len; i++)
+      g_string_append_printf (s, "%02x", md[i]);
+  return g_string_free (s, FALSE);
+}
+
+static void
+add_email (GPtrArray *list, const char *value, int len)
+{
+  g_autofree char *s = NULL;
+
+  if (value == NULL || len <= 0 || memchr (value, '\0', len) != NULL)
+    return;
+  s = g_strndup (value, len);
+  if (strchr (s, '@') == NULL || pst_addr_in_list (s, (const char *const *) list->pdata))
+    return;
+  g_ptr_array_add (list, g_steal_pointer (&s));
+}
+
+char **
+pst_smime_x509_emails (X509 *cert)
+{
+  GPtrArray *list = g_ptr_array_new_null_terminated (2, NULL, TRUE);
+  GENERAL_NAMES *names = X509_get_ext_d2i (cert, NID_subject_alt_name, NULL, NULL);
+  X509_NAME *subject = X509_get_subject_name (cert);
+  int idx = -1;
+
+  for (int i = 0; names != NULL && i < sk_GENERAL_NAME_num (names); i++)
+    {
+      GENERAL_NAME *gn = sk_GENERAL_NAME_value (names, i);
+
+      if (gn->type == GEN_EMAIL)
+        add_email (list, (const char *) ASN1_STRING_get0_data (gn->d.rfc822Name),
+                   ASN1_STRING_length (gn->d.rfc822Name));
+    }
+  GENERAL_NAMES_free (names);
+  while ((idx = X509_NAME_get_index_by_NID (subject, NID_pkcs9_emailAddress, idx)) >= 0)
+    {
+      ASN1_STRING *v = X509_NAME_ENTRY_get_data (X509_NAME_get_entry (subject, idx));
+
+      add_email (list, (const char *) ASN1_STRING_get0_data (v), ASN1_STRING_length (v));
+    }
+  ERR_clear_error ();
+  return (char **) g_ptr_array_free (list, FALSE);
+}
+
+gboolean
+pst_smime_x509_has_email (X509 *cert, const char *address)
+{
+  g_auto(GStrv) emails = pst_smime_x509_emails (cert);
+
+  return address != NULL && pst_addr_in_list (address, (const char *const *) emails);
+}
+
+gboolean
+pst_smime_x509_valid_now (X509 *cert)
+{
+  return X509_cmp_current_time (X509_get0_notBefore (cert)) < 0
+         && X509_cmp_current_time (X509_get0_notAfter (cert)) > 0;
+}
+
+static gint64
+asn1_time_to_unix (const ASN1_TIME *t)
+{
+  struct tm tm = { 0 };
+
+  if (t == NULL || !ASN1_TIME_to_tm (t, &tm))
+    return 0;
+  return (gint64) timegm (&tm);
+}
+
+static char *
+name_to_string (const X509_NAME *name)
+{
+  BIO *bio = BIO_new (BIO_s_mem ());
+  BUF_MEM *mem = NULL;
+  char *s;
+
+  X509_NAME_print_ex (bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  BIO_get_mem_ptr (bio, &mem);
+  s = g_strndup (mem->data, mem->length);
+  BIO_free (bio);
+  return s;
+}
+
+PstSmimeCertInfo *
+pst_smime_x509_info (X509 *cert, PstSmimeKind kind)
+{
+  PstSmimeCertInfo *info = g_new0 (PstSmimeCertInfo, 1);
+
+  info->fingerprint = pst_smime_x509_fingerprint (cert);
+  info->subject = name_to_string (X509_get_subject_name (cert));
+  info->issuer = name_to_string (X509_get_issuer_name (cert));
+  info->emails = pst_smime_x509_emails (cert);
+  info->not_before = asn1_time_to_unix (X509_get0_notBefore (cert));
+  info->not_after = asn1_time_to_unix (X509_get0_notAfter (cert));
+  info->has_key = kind == PST_SMIME_IDENTITY;
+  info->trust_anchor = kind == PST_SMIME_ANCHOR;
+  info->is_ca = X509_check_ca (cert) != 0;
+  info->expired = !pst_smime_x509_valid_now (cert);
+  return info;
+}
+
+void
+pst_smime_cert_info_free (PstSmimeCertInfo *info)
+{
+  if (info == NULL)
+    return;
+  g_free (info->fingerprint);
+  g_free (info->subject);
+  g_free (info->issuer);
+  g_strfreev (info->emails);
+  g_free (info);
+}
+
+gboolean
+pst_smime_caps_allow_gcm (GBytes *caps)
+{
+  gsize len = 0;
+  const unsigned char *p = caps != NULL ? g_bytes_get_data (caps, &len) : NULL;
+  STACK_OF (X509_ALGOR) *algs;
+  gboolean gcm = FALSE;
+
+  if (p == NULL || (algs = d2i_X509_ALGORS (NULL, &p, (long) len)) == NULL)
+    {
+      ERR_clear_error ();
+      return FALSE;
+    }
+  for (int i = 0; i < sk_X509_ALGOR_num (algs); i++)
+    {
+      const ASN1_OBJECT *obj = NULL;
+
+      X509_ALGOR_get0 (&obj, NULL, NULL, sk_X509_ALGOR_value (algs, i));
+      if (OBJ_obj2nid (obj) == NID_aes_256_gcm)
+        gcm = TRUE;
+    }
+  sk_X509_ALGOR_pop_free (algs, X509_ALGOR_free);
+  return gcm;
+}
+
+/* --- Buffers --------------------------------------------------------------- */
+
+typedef struct {
+  gsize len;
+  unsigned char data[];
+} Secret;
+
+static void
+secret_wipe_free (gpointer p)
+{
+  Secret *s = p;
+
+  OPENSSL_cleanse (s->data, s->len);
+  g_free (s);
+}
+
+static GBytes *
+secret_bytes (const void *data, gsize len)
+{
+  Secret *s = g_malloc (sizeof (Secret) + len + 1);
+
+  s->len = len;
+  if (len > 0)
+    memcpy (s->data, data, len);
+  s->data[len] = '\0';
+  return g_bytes_new_with_free_func (s->data, len, secret_wipe_free, s);
+}
+
+/* The contents of memory BIO @bio, wiped there, as bytes wiped when freed. */
+static GBytes *
+bio_steal_secret (BIO *bio)
+{
+  BUF_MEM *mem = NULL;
+  GBytes *b;
+
+  BIO_get_mem_ptr (bio, &mem);
+  b = secret_bytes (mem->data, mem->length);
+  OPENSSL_cleanse (mem->data, mem->length);
+  return b;
+}
+
+static GBytes *
+cms_to_der (CMS_ContentInfo *cms)
+{
+  unsigned char *der = NULL;
+  int len = i2d_CMS_ContentInfo (cms, &der);
+  GBytes *out;
+
+  if (len <= 0)
+    return NULL;
+  out = g_bytes_new (der, len);
+  OPENSSL_free (der);
+  return out;
+}
+
+static CMS_ContentInfo *
+cms_from_der (GBytes *der)
+{
+  gsize len = 0;
+  const unsigned char *p = der != NULL ? g_bytes_get_data (der, &len) : NULL;
+  CMS_ContentInfo *cms;
+
+  if (p == NULL || len == 0 || len > G_MAXLONG)
+    return NULL;
+  cms = d2i_CMS_ContentInfo (NULL, &p, (long) len);
+  ERR_clear_error ();
+  return cms;
+}
+
+static void
+set_crypto_error (GError **error, const char *what)
+{
+  unsigned long e = ERR_peek_last_error ();
+  char buf[256] = "";
+
+  if (e != 0)
+    ERR_error_string_n (e, buf, sizeof buf);
+  ERR_clear_error ();
+  g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "%s%s%s", what, buf[0] ? ": " : "", buf);
+}
+
+/* --- Signing and encryption ------------------------------------------------ */
+
+GBytes *
+pst_smime_sign (PstSmime *smime, GBytes *content, const char *sender, char **micalg_out,
+                GError **error)
+{
+  PstSmimeEntry *id = pst_smime_store_find_identity (smime, sender);
+  const unsigned int flags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
+  STACK_OF (X509_ALGOR) *caps = NULL;
+  CMS_ContentInfo *cms;
+  CMS_SignerInfo *si;
+  const EVP_MD *md;
+  const char *micalg;
+  BIO *in;
+  GBytes *out = NULL;
+  int bits;
+
+  if (id == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY, "no S/MIME identity for: %s", sender);
+      return NULL;
+    }
+  bits = EVP_PKEY_get_security_bits (id->key);
+  md = bits >= 256 ? EVP_sha512 () : bits >= 192 ? EVP_sha384 () : EVP_sha256 ();
+  micalg = bits >= 256 ? "sha-512" : bits >= 192 ? "sha-384" : "sha-256";
+
+  cms = CMS_sign (NULL, NULL, id->chain, NULL, flags);
+  si = cms != NULL ? CMS_add1_signer (cms, id->cert, id->key, md, flags) : NULL;
+  caps = sk_X509_ALGOR_new_null ();
+  if (si != NULL)
+    {
+      PKCS7_simple_smimecap (caps, NID_aes_256_gcm, 0);
+      PKCS7_simple_smimecap (caps, NID_aes_128_gcm, 0);
+      PKCS7_simple_smimecap (caps, NID_aes_256_cbc, 0);
+      PKCS7_simple_smimecap (caps, NID_aes_128_cbc, 0);
+    }
+  in = BIO_new_mem_buf (g_bytes_get_data (content, NULL), (int) g_bytes_get_size (content));
+  if (si != NULL && CMS_add_smimecap (si, caps) && CMS_final (cms, in, NULL, flags))
+    out = cms_to_der (cms);
+  if (out == NULL)
+    set_crypto_error (error, "cannot sign with the S/MIME identity");
+  else if (micalg_out != NULL)
+    *micalg_out = g_strdup (micalg);
+  sk_X509_ALGOR_pop_free (caps, X509_ALGOR_free);
+  BIO_free (in);
+  CMS_ContentInfo_free (cms);
+  return out;
+}
+
+GBytes *
+pst_smime_encrypt (PstSmime *smime, GBytes *content, const char *const *recipients,
+                   gboolean *auth_out, GError **error)
+{
+  g_autoptr(GPtrArray) missing = g_ptr_array_new_null_terminated (0, g_free, TRUE);
+  g_autoptr(GPtrArray) seen = g_ptr_array_new_null_terminated (0, NULL, TRUE);
+  STACK_OF (X509) *certs = sk_X509_new_null ();
+  gboolean gcm = TRUE;
+  CMS_ContentInfo *cms = NULL;
+  GBytes *out = NULL;
+  BIO *in;
+
+  for (const char *const *r = recipients; r != NULL && *r != NULL; r++)
+    {
+      PstSmimeEntry *e;
+
+      if (pst_addr_in_list (*r, (const char *const *) seen->pdata))
+        continue;
+      g_ptr_array_add (seen, (gpointer) *r);
+      e = pst_smime_store_find_recipient (smime, *r);
+      if (e == NULL)
+        {
+          g_ptr_array_add (missing, g_strdup (*r));
+          continue;
+        }
+      /* Postern reads GCM: own identities need no capabilities. */
+      if (e->kind != PST_SMIME_IDENTITY && !pst_smime_has_identity (smime, *r)
+          && !pst_smime_caps_allow_gcm (e->caps))
+        gcm = FALSE;
+      sk_X509_push (certs, e->cert);
+    }
+  if (missing->len > 0 || sk_X509_num (certs) == 0)
+    {
+      g_autofree char *list = g_strjoinv (", ", (char **) missing->pdata);
+
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY, "no S/MIME certificate for: %s",
+                   missing->len > 0 ? list : "(no recipient)");
+      sk_X509_free (certs);
+      return NULL;
+    }
+  in = BIO_new_mem_buf (g_bytes_get_data (content, NULL), (int) g_bytes_get_size (content));
+  cms = CMS_encrypt (certs, in, gcm ? EVP_aes_256_gcm () : EVP_aes_256_cbc (), CMS_BINARY);
+  if (cms != NULL)
+    out = cms_to_der (cms);
+  if (out == NULL)
+    set_crypto_error (error, "cannot encrypt with S/MIME");
+  else if (auth_out != NULL)
+    *auth_out = gcm;
+  CMS_ContentInfo_free (cms);
+  BIO_free (in);
+  sk_X509_free (certs);
+  return out;
+}
+
+/* --- Reading --------------------------------------------------------------- */
+
+PstSmimeCmsType
+pst_smime_cms_type (GBytes *der)
+{
+  CMS_ContentInfo *cms = cms_from_der (der);
+  PstSmimeCmsType type = PST_SMIME_CMS_OTHER;
+
+  if (cms == NULL)
+    return type;
+  switch (OBJ_obj2nid (CMS_get0_type (cms)))
+    {
+    case NID_pkcs7_signed: type = PST_SMIME_CMS_SIGNED; break;
+    case NID_pkcs7_enveloped: type = PST_SMIME_CMS_ENVELOPED; break;
+    case NID_id_smime_ct_authEnvelopedData: type = PST_SMIME_CMS_AUTH_ENVELOPED; break;
+    default: break;
+    }
+  CMS_ContentInfo_free (cms);
+  return type;
+}
+
+gboolean
+pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, gboolean *authenticated_out,
+                   GError **error)
+{
+  CMS_ContentInfo *cms = cms_from_der (der);
+  gboolean auth, tried = FALSE;
+
+  if (cms == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "not an S/MIME (CMS) object");
+      return FALSE;
+    }
+  auth = OBJ_obj2nid (CMS_get0_type (cms)) == NID_id_smime_ct_authEnvelopedData;
+  for (guint i = 0; i < smime->entries->len; i++)
+    {
+      PstSmimeEntry *e = smime->entries->pdata[i];
+      BIO *out;
+
+      if (e->kind != PST_SMIME_IDENTITY)
+        continue;
+      out = BIO_new (BIO_s_mem ());
+      if (CMS_decrypt (cms, e->key, e->cert, NULL, out, CMS_BINARY))
+        {
+          *plain_out = bio_steal_secret (out);
+          if (authenticated_out != NULL)
+            *authenticated_out = auth;
+          BIO_free (out);
+          CMS_ContentInfo_free (cms);
+          ERR_clear_error ();
+          return TRUE;
+        }
+      /* "no matching recipient" means another identity may do. */
+      if (ERR_GET_REASON (ERR_peek_last_error ()) != CMS_R_NO_MATCHING_RECIPIENT)
+        tried = TRUE;
+      ERR_clear_error ();
+      BIO_free (out);
+    }
+  CMS_ContentInfo_free (cms);
+  g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, tried
+               ? "the S/MIME message cannot be decrypted: it is damaged or was tampered with"
+               : "no S/MIME identity can decrypt this message");
+  return FALSE;
+}
+
+void
+pst_smime_signature_free (PstSmimeSignature *sig)
+{
+  if (sig == NULL)
+    return;
+  g_strfreev (sig->addresses);
+  g_free (sig->fingerprint);
+  g_free (sig);
+}
+
+static gboolean
+weak_digest_nid (int nid)
+{
+  return nid == NID_sha1 || nid == NID_md5 || nid == NID_md4 || nid == NID_md2
+         || nid == NID_sha1WithRSAEncryption || nid == NID_md5WithRSAEncryption
+         || nid == NID_ecdsa_with_SHA1 || nid == NID_dsaWithSHA1 || nid == NID_undef;
+}
+
+static gint64
+signing_time (CMS_SignerInfo *si)
+{
+  int idx = CMS_signed_get_attr_by_NID (si, NID_pkcs9_signingTime, -1);
+  X509_ATTRIBUTE *attr = idx >= 0 ? CMS_signed_get_attr (si, idx) : NULL;
+  ASN1_TYPE *t = attr != NULL ? X509_ATTRIBUTE_get0_type (attr, 0) : NULL;
+
+  if (t == NULL || (t->type != V_ASN1_UTCTIME && t->type != V_ASN1_GENERALIZEDTIME))
+    return 0;
+  return asn1_time_to_unix ((const ASN1_TIME *) t->value.asn1_string);
+}
+
+static GBytes *
+signer_caps (CMS_SignerInfo *si)
+{
+  int idx = CMS_signed_get_attr_by_NID (si, NID_SMIMECapabilities, -1);
+  X509_ATTRIBUTE *attr = idx >= 0 ? CMS_signed_get_attr (si, idx) : NULL;
+  ASN1_TYPE *t = attr != NULL ? X509_ATTRIBUTE_get0_type (attr, 0) : NULL;
+
+  if (t == NULL || t->type != V_ASN1_SEQUENCE)
+    return NULL;
+  return g_bytes_new (ASN1_STRING_get0_data (t->value.sequence), ASN1_STRING_length (t->value.sequence));
+}
+
+static PstSigStatus
+chain_status (int result)
+{
+  switch (result)
+    {
+    case X509_V_OK: return PST_SIG_GOOD;
+    case X509_V_ERR_CERT_HAS_EXPIRED: return PST_SIG_EXPIRED_KEY;
+    case X509_V_ERR_CERT_REVOKED: return PST_SIG_REVOKED_KEY;
+    default: return PST_SIG_UNKNOWN_KEY;
+    }
+}
+
+PstSmimeSignature *
+pst_smime_verify (PstSmime *smime, GBytes *der, GBytes *content, GBytes **econtent_out)
+{
+  PstSmimeSignature *sig = g_new0 (PstSmimeSignature, 1);
+  CMS_ContentInfo *cms = cms_from_der (der);
+  STACK_OF (CMS_SignerInfo) *sis;
+  STACK_OF (X509) *all = NULL, *cms_certs = NULL, *chain = NULL;
+  ASN1_OCTET_STRING **econtent;
+  CMS_SignerInfo *si;
+  X509 *signer = NULL;
+  X509_ALGOR *dig = NULL, *salg = NULL;
+  BIO *in = NULL;
+  int verified;
+
+  sig->status = PST_SIG_ERROR;
+  if (cms == NULL || OBJ_obj2nid (CMS_get0_type (cms)) != NID_pkcs7_signed)
+    goto done;
+  sis = CMS_get0_SignerInfos (cms);
+  sig->signer_count = sis != NULL ? sk_CMS_SignerInfo_num (sis) : 0;
+  econtent = CMS_get0_content (cms);
+  if (content != NULL && econtent != NULL && *econtent != NULL)
+    {
+      gsize clen = 0;
+      const void *c = g_bytes_get_data (content, &clen);
+
+      sig->econtent_mismatch = (gsize) ASN1_STRING_length (*econtent) != clen
+                               || memcmp (ASN1_STRING_get0_data (*econtent), c, clen) != 0;
+    }
+  else if (content == NULL && (econtent == NULL || *econtent == NULL))
+    goto done;   /* opaque without content */
+  else if (content == NULL && econtent_out != NULL)
+    /* Shown with whatever verdict follows, as received. */
+    *econtent_out = secret_bytes (ASN1_STRING_get0_data (*econtent), ASN1_STRING_length (*econtent));
+  if (sig->signer_count == 0)
+    {
+      sig->status = PST_SIG_BAD;
+      goto done;
+    }
+
+  all = pst_smime_store_all_certs (smime);
+  CMS_set1_signers_certs (cms, all, 0);
+  si = sk_CMS_SignerInfo_value (sis, 0);
+  CMS_SignerInfo_get0_algs (si, NULL, &signer, &dig, &salg);
+  if (dig != NULL)
+    {
+      const ASN1_OBJECT *obj = NULL;
+
+      X509_ALGOR_get0 (&obj, NULL, NULL, dig);
+      sig->weak_digest = weak_digest_nid (OBJ_obj2nid (obj));
+    }
+  sig->signing_time = signing_time (si);
+  if (signer != NULL)
+    {
+      sig->addresses = pst_smime_x509_emails (signer);
+      sig->fingerprint = pst_smime_x509_fingerprint (signer);
+    }
+  else
+    {
+      sig->status = PST_SIG_UNKNOWN_KEY;
+      if (sig->signer_count == 1 && !sig->weak_digest && !sig->econtent_mismatch)
+        goto done;
+    }
+
+  if (content != NULL)
+    in = BIO_new_mem_buf (g_bytes_get_data (content, NULL), (int) g_bytes_get_size (content));
+  verified = signer != NULL
+             && CMS_verify (cms, NULL, NULL, in, NULL, CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) == 1;
+  ERR_clear_error ();
+  if (!verified)
+    sig->status = PST_SIG_BAD;
+  else
+    {
+      cms_certs = CMS_get1_certs (cms);
+      sig->status = chain_status (pst_smime_store_verify (smime, signer, cms_certs,
+                                                          X509_PURPOSE_SMIME_SIGN, &chain));
+    }
+  if (sig->status == PST_SIG_GOOD && sig->signer_count == 1 && !sig->weak_digest
+      && !sig->econtent_mismatch)
+    {
+      g_autoptr(GBytes) caps = signer_caps (si);
+
+      pst_smime_store_collect (smime, signer, chain, caps);
+    }
+  if (sig->signer_count != 1 || sig->weak_digest || sig->econtent_mismatch)
+    sig->status = PST_SIG_BAD;
+
+done:
+  ERR_clear_error ();
+  sk_X509_pop_free (chain, X509_free);
+  sk_X509_pop_free (cms_certs, X509_free);
+  sk_X509_free (all);
+  BIO_free (in);
+  CMS_ContentInfo_free (cms);
+  return sig;
+}

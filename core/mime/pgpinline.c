@@ -1,0 +1,209 @@
+#include "mime/pgpinline.h"
+
+#include <libetpan/libetpan.h>
+#include <string.h>
+
+#include "mime/mime.h"
+#include "util/error.h"
+
+static const struct {
+  const char *begin;
+  const char *end;
+  PstPgpInlineKind kind;
+} markers[] = {
+  { "-----BEGIN PGP MESSAGE-----", "-----END PGP MESSAGE-----", PST_PGP_INLINE_ENCRYPTED },
+  { "-----BEGIN PGP SIGNED MESSAGE-----", "-----END PGP SIGNATURE-----", PST_PGP_INLINE_SIGNED },
+};
+
+static gboolean
+all_space (const char *p, gsize len)
+{
+  for (gsize i = 0; i < len; i++)
+    if (!g_ascii_isspace (p[i]))
+      return FALSE;
+  return TRUE;
+}
+
+/* Whether the line at @pos is @marker, trailing white space aside. */
+static gboolean
+line_is (const char *text, gsize len, gsize pos, const char *marker, gsize *next_out)
+{
+  gsize n = strlen (marker), i;
+
+  if (len - pos < n || memcmp (text + pos, marker, n) != 0)
+    return FALSE;
+  for (i = pos + n; i < len && text[i] != '\n'; i++)
+    if (text[i] != ' ' && text[i] != '\t' && text[i] != '\r')
+      return FALSE;
+  *next_out = i < len ? i + 1 : len;
+  return TRUE;
+}
+
+gboolean
+pst_pgpinline_find (const char *text, gsize len, PstPgpInlineKind *kind_out,
+                    gsize *start_out, gsize *end_out, gboolean *entire_out)
+{
+  gsize pos = 0;
+
+  while (pos < len)
+    {
+      const char *nl = memchr (text + pos, '\n', len - pos);
+      gsize next = nl != NULL ? (gsize) (nl - text) + 1 : len;
+
+      for (guint m = 0; m < G_N_ELEMENTS (markers); m++)
+        {
+          gsize after = 0;
+
+          if (!line_is (text, len, pos, markers[m].begin, &after))
+            continue;
+          /* the end marker, on a line of its own */
+          for (gsize q = after; q < len;)
+            {
+              const char *qnl = memchr (text + q, '\n', len - q);
+              gsize qnext = qnl != NULL ? (gsize) (qnl - text) + 1 : len;
+              gsize end = 0;
+
+              if (line_is (text, len, q, markers[m].end, &end))
+                {
+                  *kind_out = markers[m].kind;
+                  *start_out = pos;
+                  *end_out = end;
+                  *entire_out = all_space (text, pos) && all_space (text + end, len - end);
+                  return TRUE;
+                }
+              q = qnext;
+            }
+          return FALSE;   /* a block that never ends is no block */
+        }
+      pos = next;
+    }
+  return FALSE;
+}
+
+static int
+mechanism (GPtrArray *fields)
+{
+  for (guint i = 0; i < fields->len; i++)
+    if (pst_mime_field_is (fields->pdata[i], "Content-Transfer-Encoding"))
+      {
+        g_autofree char *v = pst_mime_field_value (fields->pdata[i]);
+
+        if (g_ascii_strcasecmp (v, "base64") == 0)
+          return MAILMIME_MECHANISM_BASE64;
+        if (g_ascii_strcasecmp (v, "quoted-printable") == 0)
+          return MAILMIME_MECHANISM_QUOTED_PRINTABLE;
+      }
+  return MAILMIME_MECHANISM_8BIT;
+}
+
+/* The opened text is wiped before its memory is freed. */
+typedef struct {
+  gsize len;
+  char *data;
+} Wipe;
+
+static void
+wipe_free (gpointer p)
+{
+  Wipe *w = p;
+
+  explicit_bzero (w->data, w->len);
+  g_free (w->data);
+  g_free (w);
+}
+
+/* A text/plain entity with @ct_field (or a plain one) and @text as body. */
+static GBytes *
+text_entity (const char *ct_field, GBytes *text)
+{
+  gsize tlen = 0;
+  const char *t = g_bytes_get_data (text, &tlen);
+  GString *s = g_string_new (NULL);
+  GBytes *b;
+  Wipe *w;
+
+  if (ct_field != NULL)
+    {
+      g_string_append (s, ct_field);
+      if (s->str[s->len - 1] != '\n')
+        g_string_append (s, "\r\n");
+    }
+  else
+    g_string_append (s, "Content-Type: text/plain; charset=utf-8\r\n");
+  g_string_append (s, "Content-Transfer-Encoding: 8bit\r\n\r\n");
+  g_string_append_len (s, t, tlen);
+  w = g_new (Wipe, 1);
+  w->len = s->len;
+  w->data = g_string_free (s, FALSE);
+  b = g_bytes_new_with_free_func (w->data, w->len, wipe_free, w);
+  return b;
+}
+
+gboolean
+pst_pgpinline_open (PstPgp *pgp, GBytes *entity, PstPgpInlineResult *result_out)
+{
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GBytes) block = NULL;
+  g_autoptr(GBytes) text = NULL;
+  g_autofree char *type = NULL;
+  const char *ct_field = NULL;
+  gsize len = 0, body = 0, idx = 0, start = 0, end = 0;
+  const char *data = g_bytes_get_data (entity, &len);
+  char *decoded = NULL;
+  size_t decoded_len = 0;
+  PstPgpInlineResult r = { 0 };
+  gboolean found;
+
+  if (data == NULL || len == 0)
+    return FALSE;
+  if (data[0] == '\n' || (len > 1 && data[0] == '\r' && data[1] == '\n'))
+    {
+      fields = g_ptr_array_new_with_free_func (g_free);
+      body = data[0] == '\n' ? 1 : 2;
+    }
+  else if (!pst_mime_split_header (data, len, &fields, &body, NULL))
+    return FALSE;
+  for (guint i = 0; i < fields->len && ct_field == NULL; i++)
+    if (pst_mime_field_is (fields->pdata[i], "Content-Type"))
+      ct_field = fields->pdata[i];
+  if (ct_field != NULL)
+    {
+      g_autofree char *v = pst_mime_field_value (ct_field);
+      type = pst_mime_parse_content_type (v, NULL);
+    }
+  if (type != NULL && !g_str_equal (type, "text/plain"))
+    return FALSE;
+  if (mailmime_part_parse (data + body, len - body, &idx, mechanism (fields), &decoded,
+                           &decoded_len) != MAILIMF_NO_ERROR)
+    return FALSE;
+  found = pst_pgpinline_find (decoded, decoded_len, &r.kind, &start, &end, &r.entire);
+  if (found)
+    block = g_bytes_new (decoded + start, end - start);
+  mailmime_decoded_part_free (decoded);
+  if (!found)
+    return FALSE;
+
+  if (r.kind == PST_PGP_INLINE_ENCRYPTED)
+    {
+      g_autoptr(GError) error = NULL;
+
+      r.integrity = PST_INTEGRITY_NONE;
+      r.ok = pst_pgp_decrypt_verify (pgp, block, &text, &r.sig, &r.integrity, &error);
+    }
+  else
+    {
+      r.sig = pst_pgp_verify_cleartext (pgp, block, &text);
+      r.ok = text != NULL;
+    }
+  if (r.ok)
+    r.entity = text_entity (ct_field, text);
+  *result_out = r;
+  return TRUE;
+}
+
+void
+pst_pgpinline_result_clear (PstPgpInlineResult *result)
+{
+  g_clear_pointer (&result->sig, pst_pgp_signature_free);
+  g_clear_pointer (&result->entity, g_bytes_unref);
+}

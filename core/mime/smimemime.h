@@ -1,0 +1,66 @@
+/* smimemime.h — S/MIME (RFC 8551) messages: writing encrypted and signed
+ * mail, reading it back with a verdict (DESIGN.md §4, scheme "smime").
+ *
+ * Choices (DESIGN.md §4 leaves these to the scheme):
+ *   - integrity: AuthEnvelopedData (AES-GCM) whose tag checks is "ok".
+ *     EnvelopedData (AES-CBC) has no MAC: integrity is "ok" when a good
+ *     signature covers the whole decrypted content, otherwise "none" (null).
+ *     CBC content is never withheld (the §4 withholding rule is for OpenPGP
+ *     without MDC, where a standard alternative exists); clients see
+ *     integrity null and decide.
+ *   - date-mismatch: a signingTime more than 5 minutes in the future, or
+ *     more than one hour away from the Date header, makes a good signature
+ *     bad with warning "date-mismatch" (so the NSS corpus message
+ *     alice.future.dsig.SHA256.multipart.eml, signed 6 hours before its
+ *     Date, is bad — as Thunderbird reports it).
+ *   - encrypt-then-sign: a signature directly around an encryption layer is
+ *     not the message's signature; warning "outer-signature-ignored".
+ *   - the outermost signature decides; inner ones give "nested-signature"
+ *     and are never promoted, whatever their own verdict.  (Thunderbird
+ *     calls a good outer signature "not good" when a detached layer is
+ *     nested in it or around it; Postern does not: see
+ *     tests/unit/test-smime-corpus.c.)
+ *   - other verdict warnings: "weak-digest", "multiple-signers" (several
+ *     signerInfos), "no-signer", "econtent-mismatch", "multiple-signatures"
+ *     (signed siblings inside an unsigned multipart).
+ *   - decryption of every layer that one of the own identities can open,
+ *     also below a signature; decrypted text replaces the encrypted entity
+ *     in @plain_out only when the encryption covers the whole message.
+ */
+#pragma once
+
+#include <glib.h>
+#include "crypto/status.h"
+
+G_BEGIN_DECLS
+
+typedef struct _PstSmime PstSmime;   /* from crypto/smime.h */
+
+/* Builds the message to send from @message, with the same contract as
+ * pst_pgpmime_protect: outer headers kept except Bcc and the Content-*
+ * fields; the body entity becomes
+ *   - with @sign only: multipart/signed (application/pkcs7-signature,
+ *     micalg sha-256/384/512);
+ *   - with @encrypt: application/pkcs7-mime; smime-type=enveloped-data
+ *     (AES-256-CBC) or authEnveloped-data (AES-256-GCM, only when every
+ *     recipient's SMIMECapabilities allow it), to every address in
+ *     @recipients and to @sender; with @sign too the multipart/signed entity
+ *     is what gets encrypted.
+ * Errors: PST_ERROR_POLICY "no S/MIME certificate for: a, b" naming every
+ * recipient without a usable certificate, and "no S/MIME identity for: ADDR"
+ * for the sender; PST_ERROR_USAGE with neither flag; PST_ERROR_FAILED for a
+ * message that cannot be parsed; PST_ERROR_CRYPTO.  Transfer full. */
+GBytes *pst_smimemime_protect (PstSmime *smime, GBytes *message, const char *sender,
+                               const char *const *recipients, gboolean encrypt, gboolean sign,
+                               GError **error);
+
+/* Reads a stored message with the same contract as pst_pgpmime_open:
+ * @plain_out the message to display (outer headers with the decrypted or
+ * unwrapped body entity; the message itself when nothing is whole),
+ * @status_out its verdict.  A failed decryption is in the status, not an
+ * error.  Errors only for a message that cannot be parsed at all.
+ * Transfer full. */
+gboolean pst_smimemime_open (PstSmime *smime, GBytes *message, GBytes **plain_out,
+                             PstStatus **status_out, GError **error);
+
+G_END_DECLS

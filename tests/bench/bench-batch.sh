@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Benchmark (not a test): batch sign+encrypt of 4 KiB messages through the
+# agent, against the command-line tools run once per message, in one run on
+# this machine.  Prints messages per second and the ratios.
+#
+#   tests/bench/bench-batch.sh [BUILD_DIR]      (default: build)
+#   N=1000 TOOL_N=100 JOBS=2 tests/bench/bench-batch.sh
+#
+# N messages go through `postern batch encrypt`; the per-message tools run on
+# TOOL_N of them (their cost per message is constant, so fewer suffice).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+build=$(cd "${1:-$root/build}" && pwd)
+N=${N:-1000}
+TOOL_N=${TOOL_N:-100}
+JOBS=${JOBS:-$(nproc)}
+export POSTERN_AGENT="$build/agent/posternd"
+P="$build/cli/postern"
+
+dir=$(mktemp -d /tmp/pst-bench.XXXXXX)
+cleanup() {
+  "$P" --home "$dir/home" agent stop >/dev/null 2>&1 || true
+  "$root/tests/harness/gpg.sh" stop "$dir" >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
+trap cleanup EXIT
+touch "$dir/env"
+"$root/tests/harness/gpg.sh" init "$dir" >/dev/null
+"$root/tests/harness/smime.sh" init "$dir" >/dev/null
+# shellcheck source=/dev/null
+. "$dir/env"
+export GNUPGHOME="$GNUPGHOME_ALICE"
+pst() { "$P" --home "$dir/home" "$@"; }
+pst keys import --trust-anchor "$SMIME_CA" >/dev/null
+pst keys import --passphrase-fd 3 "$ALICE_P12" 3<<< "$SMIME_PASS" >/dev/null
+pst keys import "$BOB_CERT" >/dev/null
+
+mkdir -p "$dir/in" "$dir/out-smime" "$dir/out-pgp" "$dir/tool"
+body=$(head -c 3000 /dev/urandom | base64 -w 76)
+for i in $(seq 1 "$N"); do
+  printf 'From: alice@postern.test\r\nTo: bob@postern.test\r\nSubject: bench %d\r\nDate: %s\r\n\r\n%s\r\n' \
+    "$i" "$(date -R)" "$body" > "$dir/in/m$i.eml"
+done
+size=$(stat -c %s "$dir/in/m1.eml")
+
+now() { date +%s.%N; }
+rate() { python3 -c "import sys; n, t = float(sys.argv[1]), float(sys.argv[2]); print(f'{n / t:.1f}')" "$1" "$2"; }
+elapsed() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$2"; }
+
+echo "machine: $(nproc) cores; message size $size bytes; N=$N (tools: $TOOL_N); jobs $JOBS"
+
+# --- S/MIME ---
+t0=$(now)
+for i in $(seq 1 "$TOOL_N"); do
+  openssl cms -sign -signer "$ALICE_CERT" -inkey "$ALICE_KEY" -md sha256 -in "$dir/in/m$i.eml" 2>/dev/null \
+    | openssl cms -encrypt -aes256 -out "$dir/tool/s$i" "$BOB_CERT" 2>/dev/null
+done
+t1=$(now)
+cms_rate=$(rate "$TOOL_N" "$(elapsed "$t0" "$t1")")
+pst agent start >/dev/null
+t0=$(now)
+pst batch encrypt --sign --scheme smime --jobs "$JOBS" --out-dir "$dir/out-smime" --to bob@postern.test "$dir"/in/*.eml >/dev/null
+t1=$(now)
+pst_smime_rate=$(rate "$N" "$(elapsed "$t0" "$t1")")
+echo "S/MIME sign+encrypt: openssl cms per message $cms_rate msg/s; postern batch $pst_smime_rate msg/s;" \
+  "ratio $(python3 -c "print(f'{$pst_smime_rate / $cms_rate:.1f}x')") (target >= 100x)"
+
+# --- OpenPGP ---
+t0=$(now)
+for i in $(seq 1 "$TOOL_N"); do
+  gpg --batch --no-tty --quiet --trust-model always --armor --sign --encrypt -u alice@postern.test \
+    -r bob@postern.test -r alice@postern.test -o "$dir/tool/p$i" "$dir/in/m$i.eml"
+done
+t1=$(now)
+gpg_rate=$(rate "$TOOL_N" "$(elapsed "$t0" "$t1")")
+t0=$(now)
+pst batch encrypt --sign --scheme pgp --jobs "$JOBS" --out-dir "$dir/out-pgp" --to bob@postern.test "$dir"/in/*.eml >/dev/null
+t1=$(now)
+pst_pgp_rate=$(rate "$N" "$(elapsed "$t0" "$t1")")
+echo "OpenPGP sign+encrypt: gpg per message $gpg_rate msg/s; postern batch $pst_pgp_rate msg/s;" \
+  "ratio $(python3 -c "print(f'{$pst_pgp_rate / $gpg_rate:.2f}x')") (target >= 1.8x on 2 cores)"

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# Crypto from the command line: encrypt, decrypt, verify and batch, keys
+# import/list/remove, interop with gpg and openssl cms both ways, S/MIME end
+# to end over the real provider, and Bcc copies of their own.
+source "$(dirname "$0")/lib.sh"
+
+add_account alice main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
+add_account bob main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
+G() { local h=$1; shift; gpg --homedir "$h" --batch --no-tty --quiet --pinentry-mode loopback --passphrase '' "$@"; }
+
+# mime_part FILE N: body part N (1-based) of a top-level multipart, decoded.
+mime_part() {
+  python3 - "$1" "$2" <<'PY'
+import email, sys
+from email import policy
+m = email.message_from_binary_file(open(sys.argv[1], "rb"), policy=policy.compat32)
+part = m.get_payload()[int(sys.argv[2]) - 1]
+sys.stdout.buffer.write(part.get_payload(decode=True) or part.as_bytes())
+PY
+}
+json_get() { python3 -c 'import json,sys; d=json.load(sys.stdin)
+for k in sys.argv[1].split("."): d=d[k]
+print(d if not isinstance(d,bool) else str(d).lower())' "$1"; }
+
+text="A confidential line $(date +%s%N)"
+make_message "$ALICE_ADDR" "$BOB_ADDR" "Crypto CLI" "$text" > "$WORK/m.eml"
+
+# ---- OpenPGP: Postern writes, gpg reads ----
+check "encrypt --sign writes PGP/MIME" pst alice encrypt --to "$BOB_ADDR" --sign --scheme pgp -o "$WORK/enc.eml" "$WORK/m.eml"
+check "the output is multipart/encrypted" grep -q 'multipart/encrypted' "$WORK/enc.eml"
+mime_part "$WORK/enc.eml" 2 > "$WORK/enc.asc"
+G "$GNUPGHOME_BOB" --status-fd 3 --decrypt "$WORK/enc.asc" > "$WORK/gpg-plain.txt" 3> "$WORK/gpg-status.txt" 2>/dev/null || true
+check "gpg decrypts what Postern wrote" grep -qF "$text" "$WORK/gpg-plain.txt"
+check "gpg finds alice's good signature in it" grep -q "GOODSIG" "$WORK/gpg-status.txt"
+
+# ---- Postern reads its own, and says so ----
+pst bob --json decrypt -o "$WORK/dec.eml" "$WORK/enc.eml" > "$WORK/dec.json"
+check "decrypt gives the text back" grep -qF "$text" "$WORK/dec.eml"
+check "decrypt --json: signature good, whole, from_match" test "$(json_get signature.status < "$WORK/dec.json") $(json_get signature.covers < "$WORK/dec.json") $(json_get signature.from_match < "$WORK/dec.json")" = "good whole true"
+
+# ---- gpg writes, Postern reads ----
+printf 'Content-Type: text/plain; charset=us-ascii\r\n\r\n%s\r\n' "$text" > "$WORK/inner.txt"
+G "$GNUPGHOME_ALICE" --armor --sign --encrypt -r "$BOB_ADDR" -u "$ALICE_ADDR" --trust-model always -o "$WORK/gpg.asc" "$WORK/inner.txt"
+python3 - "$WORK/gpg.asc" "$ALICE_ADDR" "$BOB_ADDR" > "$WORK/gpg.eml" <<'PY'
+import sys
+asc = open(sys.argv[1]).read()
+print(f"From: {sys.argv[2]}\r\nTo: {sys.argv[3]}\r\nSubject: from gpg\r\nMIME-Version: 1.0\r\n"
+      'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b1"\r\n\r\n'
+      "--b1\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n"
+      "--b1\r\nContent-Type: application/octet-stream\r\n\r\n" + asc.replace("\n", "\r\n") + "\r\n--b1--\r\n", end="")
+PY
+pst bob --json verify "$WORK/gpg.eml" > "$WORK/gpg.json" || true
+expect_fail "decrypt by someone without the key" 4 "cannot be decrypted" pst alice decrypt -o "$WORK/x.eml" "$WORK/gpg.eml"
+check "no output file is left by a failed decrypt" test ! -e "$WORK/x.eml"
+check "a message gpg made: encrypted, signature good, whole, from_match" test "$(json_get decryption < "$WORK/gpg.json") $(json_get signature.status < "$WORK/gpg.json") $(json_get signature.covers < "$WORK/gpg.json") $(json_get signature.from_match < "$WORK/gpg.json")" = "ok good whole true"
+
+# ---- keys ----
+kh=$(mktemp -d /tmp/pst-carol.XXXXXX)
+G "$kh" --quick-gen-key "Carol <carol@postern.test>" future-default default never
+G "$kh" --armor --export carol@postern.test > "$WORK/carol.asc"
+gpgconf --homedir "$kh" --kill all; rm -rf "$kh"
+make_message "$ALICE_ADDR" "carol@postern.test" "To carol" "$text" > "$WORK/carol.eml"
+expect_fail "encrypt to a recipient without a key" 3 "no OpenPGP key for: carol@postern.test" pst alice encrypt --to carol@postern.test -o "$WORK/c.eml" "$WORK/carol.eml"
+check "keys import of an OpenPGP key" pst alice keys import "$WORK/carol.asc"
+fpr=$(pst alice --json keys show carol@postern.test | python3 -c 'import json,sys; print(json.load(sys.stdin)["keys"][0]["id"])')
+check "keys list shows it" bash -c 'grep -q "$1"' _ "$fpr" <<< "$(pst alice keys list)"
+check "encrypt to carol now works" pst alice encrypt --to carol@postern.test -o "$WORK/c.eml" "$WORK/carol.eml"
+check "keys remove" pst alice keys remove "$fpr"
+expect_fail "after removal: no key again" 3 "no OpenPGP key for: carol@postern.test" pst alice encrypt --to carol@postern.test -o "$WORK/c2.eml" "$WORK/carol.eml"
+expect_fail "keys import of junk" 1 "" pst alice keys import "$WORK/m.eml"
+expect_fail "keys show of an unknown address" 1 "no key or certificate for nobody@postern.test" pst alice keys show nobody@postern.test
+
+# ---- S/MIME keys: PKCS#12 with --passphrase-fd, trust anchors ----
+check "alice imports the CA as a trust anchor" pst alice keys import --trust-anchor "$SMIME_CA"
+check "alice imports her PKCS#12" pst alice keys import --passphrase-fd 3 "$ALICE_P12" 3<<< "$SMIME_PASS"
+expect_fail "a wrong passphrase is refused" 1 "passphrase" pst bob keys import --passphrase-fd 3 "$BOB_P12" 3<<< "wrong"
+check "bob imports the CA as a trust anchor" pst bob keys import --trust-anchor "$SMIME_CA"
+check "bob imports his PKCS#12" pst bob keys import --passphrase-fd 3 "$BOB_P12" 3<<< "$SMIME_PASS"
+check "alice imports bob's certificate" pst alice keys import "$BOB_CERT"
+check "bob imports alice's certificate" pst bob keys import "$ALICE_CERT"
+
+# ---- S/MIME: Postern writes, openssl cms reads, and back ----
+check "encrypt --scheme smime --sign" pst alice encrypt --scheme smime --sign --to "$BOB_ADDR" -o "$WORK/s.eml" "$WORK/m.eml"
+check "the output is application/pkcs7-mime" grep -qi 'application/pkcs7-mime' "$WORK/s.eml"
+openssl cms -decrypt -in "$WORK/s.eml" -recip "$BOB_CERT" -inkey "$BOB_KEY" -out "$WORK/s-inner.eml" 2>/dev/null || true
+openssl cms -verify -CAfile "$SMIME_CA" -in "$WORK/s-inner.eml" -out "$WORK/s-plain.eml" 2>"$WORK/s-verify.txt" || true
+check "openssl cms decrypts and verifies what Postern wrote" grep -q "Verification successful" "$WORK/s-verify.txt"
+check "… and finds the text" grep -qF "$text" "$WORK/s-plain.eml"
+pst bob --json decrypt -o "$WORK/s-dec.eml" "$WORK/s.eml" > "$WORK/s-dec.json" || true
+check "Postern reads it back: smime, ok, good, whole, from_match" test "$(json_get scheme < "$WORK/s-dec.json") $(json_get decryption < "$WORK/s-dec.json") $(json_get signature.status < "$WORK/s-dec.json") $(json_get signature.covers < "$WORK/s-dec.json") $(json_get signature.from_match < "$WORK/s-dec.json")" = "smime ok good whole true"
+printf 'Content-Type: text/plain\r\n\r\n%s\r\n' "$text" > "$WORK/o-inner.txt"
+openssl cms -sign -signer "$ALICE_CERT" -inkey "$ALICE_KEY" -md sha256 -in "$WORK/o-inner.txt" \
+  -from "$ALICE_ADDR" -to "$BOB_ADDR" -subject "openssl made this" -out "$WORK/o-signed.eml" 2>/dev/null
+pst bob --json verify "$WORK/o-signed.eml" > "$WORK/o.json" || true
+check "a multipart/signed that openssl made: good, whole, from_match" test "$(json_get signature.status < "$WORK/o.json") $(json_get signature.covers < "$WORK/o.json") $(json_get signature.from_match < "$WORK/o.json")" = "good whole true"
+
+# ---- S/MIME end to end through the provider ----
+make_message "$ALICE_ADDR" "$BOB_ADDR" "S/MIME over the wire" "$text" > "$WORK/sm.eml"
+check "alice sends with --scheme smime" pst alice send --scheme smime --encrypt always --wait "$WORK/sm.eml"
+check "it reaches bob" wait_for_delivery "$BOB_MAILDIR" 1
+stored=$(find "$BOB_MAILDIR/new" "$BOB_MAILDIR/cur" -type f | head -n 1)
+check "the server holds no line of it" test -z "$(grep -F "$text" "$stored")"
+pst bob fetch >/dev/null
+sid=$(pst bob --json list | python3 -c 'import json,sys; print(json.load(sys.stdin)["messages"][0]["id"])')
+pst bob --json show "$sid" > "$WORK/sm.json"
+check "bob reads it: smime, whole, good, from_match, the text" python3 - "$WORK/sm.json" "$text" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); c = d["crypto"]; s = c["signature"]
+ok = (c["scheme"] == "smime" and c["decryption"] == "ok" and c["encryption_covers"] == "whole"
+      and s["status"] == "good" and s["covers"] == "whole" and s["from_match"] is True
+      and sys.argv[2] in (d["body_text"] or ""))
+if not ok: print("#", json.dumps(d)[:1500])
+sys.exit(0 if ok else 1)
+PY
+
+# ---- batch ----
+mkdir -p "$WORK/in" "$WORK/out" "$WORK/back"
+for i in $(seq 1 12); do make_message "$ALICE_ADDR" "$BOB_ADDR" "Batch $i" "Batch body $i" > "$WORK/in/m$i.eml"; done
+printf 'not a message\n' > "$WORK/in/bad.eml"
+rc=0; pst alice batch encrypt --out-dir "$WORK/out" --to "$BOB_ADDR" --scheme pgp --jobs 2 "$WORK"/in/*.eml 2> "$WORK/batch.err" || rc=$?
+check "batch encrypt: one bad file, exit 1" test "$rc" = 1
+check "batch encrypt: the bad file is named and counted" bash -c 'grep -q "bad.eml" "$1" && grep -q "1 of 13 files failed" "$1"' _ "$WORK/batch.err"
+check "batch encrypt: the 12 good files are done" test "$(ls "$WORK/out" | wc -l)" = 12
+check "batch decrypt as bob" pst bob batch decrypt --out-dir "$WORK/back" --jobs 2 "$WORK"/out/*.eml
+check "every decrypted file holds its text" bash -c 'for i in $(seq 1 12); do grep -q "Batch body $i" "$1/m$i.eml" || exit 1; done' _ "$WORK/back"
+
+# ---- Bcc: a copy of their own ----
+printf 'From: %s\r\nTo: %s\r\nBcc: carol@postern.test\r\nSubject: With a Bcc\r\n\r\n%s\r\n' "$ALICE_ADDR" "$BOB_ADDR" "$text" > "$WORK/bcc.eml"
+pst alice keys import "$WORK/carol.asc" >/dev/null
+before=$(sqlite3 "$WORK/home-alice/data/postern.db" 'select count(*) from outbox')
+pst alice --json send --scheme pgp "$WORK/bcc.eml" > "$WORK/bcc.json"
+check "a Bcc recipient gets an outbox entry of their own" test "$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["ids"]))' < "$WORK/bcc.json")" = 2
+# The To copy must not name carol's key, nor carry a Bcc header.
+python3 - "$WORK/home-alice/data/postern.db" "$(python3 -c 'import json,sys; print(json.load(sys.stdin)["ids"][0])' < "$WORK/bcc.json")" > "$WORK/to-copy.eml" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+rows = db.execute("select data from outbox_chunks where outbox_id = ? order by seq", (int(sys.argv[2]),))
+sys.stdout.buffer.write(b"".join(r[0] for r in rows))
+PY
+mime_part "$WORK/to-copy.eml" 2 > "$WORK/to-copy.asc"
+carol_keys=$(G "$GNUPGHOME_ALICE" --with-colons --list-keys carol@postern.test | awk -F: '$1 == "sub" || $1 == "pub" {print $5}')
+G "$GNUPGHOME_ALICE" --list-packets "$WORK/to-copy.asc" 2>&1 | grep -o 'keyid [0-9A-F]*' | awk '{print $2}' > "$WORK/to-keyids"
+check "the To copy is not encrypted to the Bcc recipient's key" bash -c 'for k in $1; do grep -qx "$k" "$2" && exit 1; done; test -s "$2"' _ "$carol_keys" "$WORK/to-keyids"
+check "the To copy carries no Bcc header" bash -c '! grep -qi "^Bcc:" "$1"' _ "$WORK/to-copy.eml"
+finish

@@ -1,0 +1,959 @@
+/* Unit tests for crypto/smime.c, crypto/smime-store.c and
+ * mime/smimemime.c: round trips between Alice's and Bob's stores, interop
+ * with `openssl cms` and gpgsm both ways, the attack classes of DESIGN.md §4,
+ * and the certificate store.  Every fixture (a test CA, RSA and EC
+ * certificates, PKCS#12 files, an expired certificate, a foreign CA) is made
+ * at test time with the openssl command in a temporary directory. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <glib/gstdio.h>
+
+#include "crypto/smime.h"
+#include "mime/mime.h"
+#include "mime/smimemime.h"
+#include "util/error.h"
+
+#define ALICE "alice@postern.test"
+#define BOB "bob@postern.test"
+#define EC_ALICE "ec-alice@postern.test"
+#define EC_BOB "ec-bob@postern.test"
+#define BODY "Hello Bob, the meeting is at noon.\n"
+
+static const char fixture_script[] =
+  "set -e\n"
+  "req () { openssl req \"$@\" 2>/dev/null; }\n"
+  "req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -subj '/CN=Postern Test CA' -days 30"
+  " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign\n"
+  "req -x509 -newkey rsa:2048 -nodes -keyout evilca.key -out evilca.pem -subj '/CN=Evil CA' -days 30"
+  " -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign\n"
+  "mk () {\n"
+  "  if [ \"$3\" = ec ]; then kopt='-newkey ec -pkeyopt ec_paramgen_curve:P-384'; ku=digitalSignature,keyAgreement;\n"
+  "  else kopt='-newkey rsa:2048'; ku=digitalSignature,keyEncipherment; fi\n"
+  "  req $kopt -nodes -keyout $1.key -out $1.csr -subj \"/CN=$1/emailAddress=$2\"\n"
+  "  printf 'subjectAltName=email:%s\\nkeyUsage=critical,%s\\nextendedKeyUsage=emailProtection\\n"
+  "basicConstraints=CA:FALSE\\n' $2 $ku > $1.ext\n"
+  "  if [ -n \"$5\" ]; then\n"
+  "    printf '[ca]\\ndefault_ca=d\\n[d]\\ndir=.\\ndatabase=index.txt\\nnew_certs_dir=.\\ncertificate=%s.pem\\n"
+  "private_key=%s.key\\nserial=serial\\ndefault_md=sha256\\npolicy=p\\nunique_subject=no\\n[p]\\n"
+  "commonName=supplied\\nemailAddress=optional\\n' $4 $4 > ca.cnf\n"
+  "    : > index.txt; echo 1000 > serial\n"
+  "    openssl ca -batch -config ca.cnf -startdate $5 -enddate $6 -in $1.csr -out $1.pem -extfile $1.ext"
+  " -notext 2>/dev/null\n"
+  "  else\n"
+  "    openssl x509 -req -in $1.csr -CA $4.pem -CAkey $4.key -CAcreateserial -out $1.pem -days 30"
+  " -extfile $1.ext 2>/dev/null\n"
+  "  fi\n"
+  "  openssl pkcs12 -export -in $1.pem -inkey $1.key -certfile $4.pem -out $1.p12 -passout pass:test\n"
+  "}\n"
+  "mk alice alice@postern.test rsa ca\n"
+  "mk bob bob@postern.test rsa ca\n"
+  "mk ecalice ec-alice@postern.test ec ca\n"
+  "mk ecbob ec-bob@postern.test ec ca\n"
+  "mk mallory alice@postern.test rsa evilca\n"
+  "mk old old@postern.test rsa ca 20200101000000Z 20210101000000Z\n"
+  "openssl pkcs12 -export -in bob.pem -inkey bob.key -certfile ca.pem -out bob-legacy.p12 -passout pass:test"
+  " -certpbe PBE-SHA1-3DES -keypbe PBE-SHA1-3DES -macalg sha1\n";
+
+static struct {
+  char *dir;
+  PstSmime *alice;
+  PstSmime *bob;
+} fx;
+
+/* --- Helpers ---------------------------------------------------------------- */
+
+static void
+rm_rf (const char *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        rm_rf (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+/* Runs a shell command in the fixture directory; @stdin_data may be NULL. */
+static gboolean G_GNUC_PRINTF (1, 2)
+sh (const char *format, ...)
+{
+  g_autofree char *cmd = NULL;
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  const char *argv[] = { "sh", "-c", NULL, NULL };
+  int status = 0;
+  va_list ap;
+
+  va_start (ap, format);
+  cmd = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  argv[2] = cmd;
+  if (!g_spawn_sync (fx.dir, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err,
+                     &status, NULL))
+    return FALSE;
+  if (!g_spawn_check_wait_status (status, NULL))
+    {
+      g_printerr ("# command failed: %s\n# %s\n", cmd, err);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static GBytes *
+read_fx (const char *name)
+{
+  g_autofree char *path = g_build_filename (fx.dir, name, NULL);
+  char *data = NULL;
+  gsize len = 0;
+
+  if (!g_file_get_contents (path, &data, &len, NULL))
+    fail_msg ("cannot read %s", name);
+  return g_bytes_new_take (data, len);
+}
+
+static void
+write_fx (const char *name, GBytes *bytes)
+{
+  g_autofree char *path = g_build_filename (fx.dir, name, NULL);
+
+  assert_true (g_file_set_contents (path, g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes), NULL));
+}
+
+static void
+import (PstSmime *smime, const char *name, const char *pass, gboolean anchor)
+{
+  g_autoptr(GBytes) data = read_fx (name);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) infos = NULL;
+
+  if (!pst_smime_import (smime, data, pass, anchor, &infos, &error))
+    fail_msg ("import %s: %s", name, error->message);
+}
+
+static GBytes *
+message (const char *from, const char *to, const char *extra_headers, const char *body)
+{
+  char *s = g_strdup_printf ("From: %s\r\nTo: %s\r\nSubject: test\r\n"
+                             "Date: Sat, 1 Jan 2000 00:00:00 +0000\r\n%s\r\n%s",
+                             from, to, extra_headers, body);
+  return g_bytes_new_take (s, strlen (s));
+}
+
+/* A message with no Date header (so that signing time is not compared). */
+static GBytes *
+message_now (const char *from, const char *to, const char *extra_headers, const char *body)
+{
+  char *s = g_strdup_printf ("From: %s\r\nTo: %s\r\nSubject: test\r\n%s\r\n%s", from, to,
+                             extra_headers, body);
+  return g_bytes_new_take (s, strlen (s));
+}
+
+static gboolean
+contains (GBytes *b, const char *needle)
+{
+  gsize len = 0;
+  const char *p = g_bytes_get_data (b, &len);
+
+  return p != NULL && g_strstr_len (p, len, needle) != NULL;
+}
+
+static gboolean
+has_warning (PstStatus *st, const char *word)
+{
+  return g_ptr_array_find_with_equal_func (st->warnings, word, g_str_equal, NULL);
+}
+
+static PstStatus *
+open_msg (PstSmime *smime, GBytes *msg, GBytes **plain_out)
+{
+  g_autoptr(GError) error = NULL;
+  PstStatus *st = NULL;
+  GBytes *plain = NULL;
+
+  if (!pst_smimemime_open (smime, msg, &plain, &st, &error))
+    fail_msg ("open: %s", error->message);
+  if (plain_out != NULL)
+    *plain_out = plain;
+  else
+    g_bytes_unref (plain);
+  {
+    g_autofree char *json = pst_status_to_json_string (st);
+    g_print ("# %s\n", json);
+  }
+  return st;
+}
+
+static GBytes *
+protect (PstSmime *smime, const char *sender, const char *rcpt, gboolean encrypt, gboolean sign)
+{
+  g_autoptr(GBytes) msg = message_now (sender, rcpt, "", BODY);
+  g_autoptr(GError) error = NULL;
+  const char *rcpts[] = { rcpt, NULL };
+  GBytes *out = pst_smimemime_protect (smime, msg, sender, rcpts, encrypt, sign, &error);
+
+  if (out == NULL)
+    fail_msg ("protect: %s", error->message);
+  return out;
+}
+
+/* The first header-less body of @msg (what follows the blank line). */
+static GBytes *
+body_of (GBytes *msg)
+{
+  g_autoptr(GPtrArray) fields = NULL;
+  gsize len = 0, body = 0;
+  const char *p = g_bytes_get_data (msg, &len);
+
+  assert_true (pst_mime_split_header (p, len, &fields, &body, NULL));
+  return g_bytes_new_from_bytes (msg, body, len - body);
+}
+
+static GBytes *
+base64_body (GBytes *entity)
+{
+  g_autoptr(GBytes) b = body_of (entity);
+  g_autofree char *text = g_strndup (g_bytes_get_data (b, NULL), g_bytes_get_size (b));
+  gsize len = 0;
+  guchar *der = g_base64_decode (text, &len);
+
+  return g_bytes_new_take (der, len);
+}
+
+/* Parts of the top-level multipart of @msg. */
+static GBytes *
+part_of (GBytes *msg, guint index)
+{
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GHashTable) params = NULL;
+  g_autoptr(GArray) spans = NULL;
+  g_autofree char *type = NULL;
+  gsize len = 0, body = 0;
+  const char *p = g_bytes_get_data (msg, &len);
+
+  assert_true (pst_mime_split_header (p, len, &fields, &body, NULL));
+  for (guint i = 0; i < fields->len; i++)
+    if (pst_mime_field_is (fields->pdata[i], "Content-Type"))
+      {
+        g_autofree char *v = pst_mime_field_value (fields->pdata[i]);
+        type = pst_mime_parse_content_type (v, &params);
+      }
+  assert_non_null (type);
+  spans = pst_mime_split_multipart (p + body, len - body, g_hash_table_lookup (params, "boundary"), NULL);
+  assert_non_null (spans);
+  assert_true (index < spans->len);
+  return g_bytes_new_from_bytes (msg, body + g_array_index (spans, PstMimeSpan, index).offset,
+                                 g_array_index (spans, PstMimeSpan, index).length);
+}
+
+/* The body entity of @msg (Content-* fields and body), for wrapping. */
+static char *
+entity_of (GBytes *msg)
+{
+  g_autoptr(GPtrArray) fields = NULL;
+  gsize len = 0, body = 0;
+  const char *p = g_bytes_get_data (msg, &len);
+  GString *s = g_string_new (NULL);
+
+  assert_true (pst_mime_split_header (p, len, &fields, &body, NULL));
+  for (guint i = 0; i < fields->len; i++)
+    if (g_ascii_strncasecmp (fields->pdata[i], "Content-", 8) == 0)
+      g_string_append (s, fields->pdata[i]);
+  g_string_append (s, "\r\n");
+  g_string_append_len (s, p + body, len - body);
+  return g_string_free (s, FALSE);
+}
+
+static void
+assert_sig (PstStatus *st, PstSigStatus sig, PstCovers covers, gboolean from_match)
+{
+  assert_int_equal (st->scheme, PST_SCHEME_SMIME);
+  assert_int_equal (st->sig_status, sig);
+  assert_int_equal (st->sig_covers, covers);
+  assert_int_equal (st->from_match, from_match);
+}
+
+static void
+assert_error (const GError *error, GQuark domain, int code)
+{
+  assert_non_null (error);
+  assert_true (error->domain == domain);
+  assert_int_equal (error->code, code);
+}
+
+/* --- Setup -------------------------------------------------------------------- */
+
+static int
+setup (void **state)
+{
+  g_autofree char *adir = NULL;
+  g_autofree char *bdir = NULL;
+
+  fx.dir = g_dir_make_tmp ("pst-smime-XXXXXX", NULL);
+  assert_non_null (fx.dir);
+  if (!sh ("%s", fixture_script))
+    return -1;
+  adir = g_build_filename (fx.dir, "store-alice", NULL);
+  bdir = g_build_filename (fx.dir, "store-bob", NULL);
+  fx.alice = pst_smime_new (adir, NULL);
+  fx.bob = pst_smime_new (bdir, NULL);
+  import (fx.alice, "ca.pem", NULL, TRUE);
+  import (fx.alice, "alice.p12", "test", FALSE);
+  import (fx.alice, "ecalice.p12", "test", FALSE);
+  import (fx.alice, "bob.pem", NULL, FALSE);
+  import (fx.alice, "ecbob.pem", NULL, FALSE);
+  import (fx.bob, "ca.pem", NULL, TRUE);
+  import (fx.bob, "bob.p12", "test", FALSE);
+  import (fx.bob, "ecbob.p12", "test", FALSE);
+  import (fx.bob, "alice.pem", NULL, FALSE);
+  import (fx.bob, "ecalice.pem", NULL, FALSE);
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  g_clear_pointer (&fx.alice, pst_smime_free);
+  g_clear_pointer (&fx.bob, pst_smime_free);
+  if (g_getenv ("PST_TEST_KEEP") == NULL)
+    rm_rf (fx.dir);
+  else
+    g_printerr ("# kept %s\n", fx.dir);
+  g_clear_pointer (&fx.dir, g_free);
+  return 0;
+}
+
+/* --- Round trips ---------------------------------------------------------------- */
+
+static void
+test_sign_only (void **state)
+{
+  g_autoptr(GBytes) out = protect (fx.alice, ALICE, BOB, FALSE, TRUE);
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(PstStatus) st = open_msg (fx.bob, out, &plain);
+
+  assert_true (contains (out, "multipart/signed; protocol=\"application/pkcs7-signature\""));
+  assert_true (contains (out, "micalg=sha-256"));
+  assert_false (contains (out, "Bcc"));
+  assert_sig (st, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  assert_string_equal (st->signer, ALICE);
+  assert_int_equal (st->decryption, PST_DECRYPTION_NOT_ENCRYPTED);
+  assert_int_equal (st->encryption_covers, PST_COVERS_NONE);
+  assert_int_equal (st->integrity, PST_INTEGRITY_NONE);
+  assert_int_equal (st->warnings->len, 0);
+  assert_true (contains (plain, "meeting is at noon"));
+}
+
+static void
+test_encrypt_only (void **state)
+{
+  g_autoptr(GBytes) out = protect (fx.alice, ALICE, BOB, TRUE, FALSE);
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(GBytes) self_plain = NULL;
+  g_autoptr(PstStatus) st = open_msg (fx.bob, out, &plain);
+  g_autoptr(PstStatus) self = open_msg (fx.alice, out, &self_plain);
+
+  assert_true (contains (out, "smime-type=enveloped-data"));
+  assert_false (contains (out, "meeting is at noon"));
+  assert_int_equal (st->scheme, PST_SCHEME_SMIME);
+  assert_int_equal (st->decryption, PST_DECRYPTION_OK);
+  assert_int_equal (st->encryption_covers, PST_COVERS_WHOLE);
+  assert_int_equal (st->integrity, PST_INTEGRITY_NONE);   /* CBC, nothing signed inside */
+  assert_int_equal (st->sig_status, PST_SIG_NONE);
+  assert_true (contains (plain, "meeting is at noon"));
+  /* Encrypt-to-self. */
+  assert_int_equal (self->decryption, PST_DECRYPTION_OK);
+  assert_true (contains (self_plain, "meeting is at noon"));
+}
+
+static void
+test_sign_encrypt (void **state)
+{
+  g_autoptr(GBytes) out = protect (fx.alice, ALICE, BOB, TRUE, TRUE);
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(PstStatus) st = open_msg (fx.bob, out, &plain);
+
+  assert_true (contains (out, "smime-type=enveloped-data"));
+  assert_sig (st, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  assert_int_equal (st->decryption, PST_DECRYPTION_OK);
+  assert_int_equal (st->encryption_covers, PST_COVERS_WHOLE);
+  assert_int_equal (st->integrity, PST_INTEGRITY_OK);     /* signed inside */
+  assert_true (contains (plain, "meeting is at noon"));
+  assert_false (contains (plain, "application/pkcs7"));
+}
+
+static void
+test_gcm_selection (void **state)
+{
+  g_autofree char *dir = g_build_filename (fx.dir, "store-gcm", NULL);
+  g_autoptr(PstSmime) a = pst_smime_new (dir, NULL);
+  g_autoptr(GBytes) cbc = NULL;
+  g_autoptr(GBytes) gcm = NULL;
+  g_autoptr(GBytes) from_bob = protect (fx.bob, BOB, ALICE, FALSE, TRUE);
+  g_autoptr(PstStatus) st1 = NULL;
+  g_autoptr(PstStatus) st2 = NULL;
+  g_autoptr(GBytes) plain = NULL;
+
+  import (a, "ca.pem", NULL, TRUE);
+  import (a, "alice.p12", "test", FALSE);
+  import (a, "bob.pem", NULL, FALSE);
+  /* No capabilities known for Bob: CBC. */
+  cbc = protect (a, ALICE, BOB, TRUE, TRUE);
+  assert_true (contains (cbc, "smime-type=enveloped-data"));
+  /* Bob's signed mail says he reads AES-256-GCM: kept with his certificate. */
+  st1 = open_msg (a, from_bob, NULL);
+  assert_int_equal (st1->sig_status, PST_SIG_GOOD);
+  gcm = protect (a, ALICE, BOB, TRUE, TRUE);
+  assert_true (contains (gcm, "smime-type=authEnveloped-data"));
+  st2 = open_msg (fx.bob, gcm, &plain);
+  assert_sig (st2, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  assert_int_equal (st2->decryption, PST_DECRYPTION_OK);
+  assert_int_equal (st2->integrity, PST_INTEGRITY_OK);
+  assert_true (contains (plain, "meeting is at noon"));
+  /* The capabilities survive a restart of the store. */
+  {
+    g_autoptr(PstSmime) again = pst_smime_new (dir, NULL);
+    g_autoptr(GBytes) gcm2 = protect (again, ALICE, BOB, TRUE, FALSE);
+
+    assert_true (contains (gcm2, "smime-type=authEnveloped-data"));
+  }
+  /* openssl reads the AuthEnvelopedData. */
+  write_fx ("gcm.eml", gcm);
+  assert_true (sh ("openssl cms -decrypt -in gcm.eml -recip bob.pem -inkey bob.key -out gcm.out"
+                   " && openssl cms -verify -in gcm.out -CAfile ca.pem -out gcm.txt 2>/dev/null"));
+  {
+    g_autoptr(GBytes) txt = read_fx ("gcm.txt");
+    assert_true (contains (txt, "meeting is at noon"));
+  }
+}
+
+static void
+test_ec (void **state)
+{
+  g_autoptr(GBytes) out = protect (fx.alice, EC_ALICE, EC_BOB, TRUE, TRUE);
+  g_autoptr(GBytes) signed_only = protect (fx.alice, EC_ALICE, EC_BOB, FALSE, TRUE);
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(PstStatus) st = open_msg (fx.bob, out, &plain);
+  g_autoptr(PstStatus) st2 = open_msg (fx.bob, signed_only, NULL);
+  g_autoptr(GBytes) reply = protect (fx.bob, EC_BOB, EC_ALICE, TRUE, TRUE);
+  g_autoptr(PstStatus) st3 = open_msg (fx.alice, reply, NULL);
+
+  assert_true (contains (signed_only, "micalg=sha-384"));   /* P-384 */
+  assert_sig (st, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  assert_int_equal (st->decryption, PST_DECRYPTION_OK);
+  assert_true (contains (plain, "meeting is at noon"));
+  assert_sig (st2, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  assert_sig (st3, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  assert_int_equal (st3->decryption, PST_DECRYPTION_OK);
+  /* openssl decrypts (ECDH) and verifies (ECDSA). */
+  write_fx ("ec.eml", out);
+  assert_true (sh ("openssl cms -decrypt -in ec.eml -recip ecbob.pem -inkey ecbob.key -out ec.out"
+                   " && openssl cms -verify -in ec.out -CAfile ca.pem -out ec.txt 2>/dev/null"));
+}
+
+/* --- Interop ---------------------------------------------------------------- */
+
+static void
+test_openssl_reads_postern (void **state)
+{
+  g_autoptr(GBytes) s = protect (fx.alice, ALICE, BOB, FALSE, TRUE);
+  g_autoptr(GBytes) e = protect (fx.alice, ALICE, BOB, TRUE, FALSE);
+  g_autoptr(GBytes) se = protect (fx.alice, ALICE, BOB, TRUE, TRUE);
+  g_autoptr(GBytes) t1 = NULL;
+  g_autoptr(GBytes) t2 = NULL;
+  g_autoptr(GBytes) t3 = NULL;
+
+  write_fx ("o-s.eml", s);
+  write_fx ("o-e.eml", e);
+  write_fx ("o-se.eml", se);
+  assert_true (sh ("openssl cms -verify -in o-s.eml -CAfile ca.pem -out o-s.txt 2>/dev/null"));
+  assert_true (sh ("openssl cms -decrypt -in o-e.eml -recip bob.pem -inkey bob.key -out o-e.txt"));
+  assert_true (sh ("openssl cms -decrypt -in o-se.eml -recip bob.pem -inkey bob.key -out o-se.out"
+                   " && openssl cms -verify -in o-se.out -CAfile ca.pem -out o-se.txt 2>/dev/null"));
+  /* Tampering is detected by openssl too. */
+  assert_false (sh ("sed 's/noon/nine/' o-s.eml > o-t.eml && openssl cms -verify -in o-t.eml"
+                    " -CAfile ca.pem -out /dev/null 2>/dev/null"));
+  t1 = read_fx ("o-s.txt");
+  t2 = read_fx ("o-e.txt");
+  t3 = read_fx ("o-se.txt");
+  assert_true (contains (t1, "meeting is at noon"));
+  assert_true (contains (t2, "meeting is at noon"));
+  assert_true (contains (t3, "meeting is at noon"));
+}
+
+static void
+test_gpgsm_reads_postern (void **state)
+{
+  g_autoptr(GBytes) e = protect (fx.alice, ALICE, BOB, TRUE, FALSE);
+  g_autoptr(GBytes) s = protect (fx.alice, ALICE, BOB, FALSE, TRUE);
+  g_autoptr(GBytes) der = base64_body (e);
+  g_autoptr(GBytes) content = part_of (s, 0);
+  g_autoptr(GBytes) sigpart = part_of (s, 1);
+  g_autoptr(GBytes) sig = base64_body (sigpart);
+  g_autoptr(GBytes) out = NULL;
+
+  if (!sh ("command -v gpgsm >/dev/null"))
+    {
+      g_printerr ("# skipped: gpgsm is not installed\n");
+      return;
+    }
+  write_fx ("g-e.der", der);
+  write_fx ("g-content", content);
+  write_fx ("g-sig.der", sig);
+  assert_true (sh ("mkdir -m 700 gh && echo disable-crl-checks > gh/gpgsm.conf"
+                   " && echo allow-loopback-pinentry > gh/gpg-agent.conf"
+                   " && echo \"$(openssl x509 -in ca.pem -noout -fingerprint -sha1 | cut -d= -f2) S\""
+                   " > gh/trustlist.txt"));
+  assert_true (sh ("export GNUPGHOME=$PWD/gh; gpgsm --batch --import ca.pem alice.pem 2>/dev/null;"
+                   " echo test | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0"
+                   " --import bob-legacy.p12 2>/dev/null;"
+                   " echo test | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0"
+                   " --decrypt --output g-e.txt g-e.der 2>g-e.log;"
+                   " gpgsm --batch --verify g-sig.der g-content 2>g-v.log; rc2=$?;"
+                   " gpgconf --kill all; [ $rc2 = 0 ] && grep -q 'Good signature' g-v.log"));
+  /* gpgsm exits 2 after trying Alice's (encrypt-to-self) recipient info
+   * without her key, even when Bob's decrypts: judge by the output. */
+  out = read_fx ("g-e.txt");
+  assert_true (contains (out, "meeting is at noon"));
+}
+
+static void
+test_postern_reads_openssl (void **state)
+{
+  g_autoptr(GBytes) d = NULL, o = NULL, e = NULL, g = NULL, se = NULL;
+  g_autoptr(PstStatus) sd = NULL, so = NULL, sen = NULL, sg = NULL, sse = NULL;
+  g_autoptr(GBytes) pe = NULL, pg = NULL, pse = NULL;
+
+  assert_true (sh ("printf 'Content-Type: text/plain\\r\\n\\r\\nHello from openssl.\\r\\n' > os-body.txt"));
+  assert_true (sh ("H='-from alice@postern.test -to bob@postern.test -subject hi';"
+                   " openssl cms -sign -in os-body.txt -signer alice.pem -inkey alice.key $H -out os-d.eml"
+                   " && openssl cms -sign -nodetach -in os-body.txt -signer alice.pem -inkey alice.key $H"
+                   " -out os-o.eml"
+                   " && openssl cms -encrypt -aes256 -in os-body.txt $H -out os-e.eml bob.pem"
+                   " && openssl cms -encrypt -aes-256-gcm -in os-body.txt $H -out os-g.eml bob.pem"
+                   " && openssl cms -encrypt -aes256 -in os-d.eml $H -out os-se.eml bob.pem"));
+  d = read_fx ("os-d.eml");
+  o = read_fx ("os-o.eml");
+  e = read_fx ("os-e.eml");
+  g = read_fx ("os-g.eml");
+  se = read_fx ("os-se.eml");
+  sd = open_msg (fx.bob, d, NULL);
+  assert_sig (sd, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  so = open_msg (fx.bob, o, NULL);
+  assert_sig (so, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  sen = open_msg (fx.bob, e, &pe);
+  assert_int_equal (sen->decryption, PST_DECRYPTION_OK);
+  assert_int_equal (sen->encryption_covers, PST_COVERS_WHOLE);
+  assert_int_equal (sen->integrity, PST_INTEGRITY_NONE);
+  assert_int_equal (sen->sig_status, PST_SIG_NONE);
+  assert_true (contains (pe, "Hello from openssl."));
+  sg = open_msg (fx.bob, g, &pg);
+  assert_true (contains (g, "authEnveloped-data"));
+  assert_int_equal (sg->decryption, PST_DECRYPTION_OK);
+  assert_int_equal (sg->integrity, PST_INTEGRITY_OK);
+  assert_true (contains (pg, "Hello from openssl."));
+  sse = open_msg (fx.bob, se, &pse);
+  assert_int_equal (sse->decryption, PST_DECRYPTION_OK);
+  assert_sig (sse, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  assert_int_equal (sse->integrity, PST_INTEGRITY_OK);
+  assert_true (contains (pse, "Hello from openssl."));
+}
+
+/* --- Attacks (DESIGN.md §4, issue 3 item 4) ------------------------------------ */
+
+/* A message from @from whose body is multipart/mixed (or @subtype) around
+ * @a and @b (entities: Content-* fields, blank line, body). */
+static GBytes *
+wrap (const char *from, const char *subtype, const char *a, const char *b)
+{
+  char *s = g_strdup_printf ("From: %s\r\nTo: " BOB "\r\nSubject: wrapped\r\nMIME-Version: 1.0\r\n"
+                             "Content-Type: multipart/%s; boundary=\"WRAP\"\r\n\r\n"
+                             "--WRAP\r\n%s\r\n--WRAP\r\n%s\r\n--WRAP--\r\n", from, subtype, a, b);
+  return g_bytes_new_take (s, strlen (s));
+}
+
+static void
+test_attack_wrapped_signature (void **state)
+{
+  g_autoptr(GBytes) s = protect (fx.alice, ALICE, BOB, FALSE, TRUE);
+  g_autofree char *signed_entity = entity_of (s);
+  g_autofree char *attachment = g_strconcat ("Content-Disposition: attachment; filename=\"x.p7m\"\r\n",
+                                             signed_entity, NULL);
+  const char *text = "Content-Type: text/plain\r\n\r\nPay Mallory 1000 EUR today.";
+  const char *html = "Content-Type: text/html\r\n\r\n<p>Pay Mallory.</p><div style=\"display:none\">";
+  GBytes *cases[] = {
+    wrap (ALICE, "mixed", text, signed_entity),          /* prepended */
+    wrap (ALICE, "mixed", signed_entity, text),          /* appended */
+    wrap (ALICE, "alternative", html, signed_entity),    /* hidden in HTML */
+    wrap (ALICE, "mixed", text, attachment),             /* hidden as an attachment */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(GBytes) plain = NULL;
+      g_autoptr(PstStatus) st = open_msg (fx.bob, cases[i], &plain);
+
+      assert_sig (st, PST_SIG_GOOD, PST_COVERS_PART, TRUE);
+      /* Shown as received: nothing unwrapped, nothing merged. */
+      assert_true (g_bytes_equal (plain, cases[i]));
+      g_bytes_unref (cases[i]);
+    }
+}
+
+static void
+test_attack_partial_encryption (void **state)
+{
+  g_autoptr(GBytes) e = protect (fx.alice, ALICE, BOB, TRUE, TRUE);
+  g_autofree char *enc_entity = entity_of (e);
+  g_autoptr(GBytes) msg = wrap (ALICE, "mixed", "Content-Type: text/plain\r\n\r\nPlease click here:",
+                                enc_entity);
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(PstStatus) st = open_msg (fx.bob, msg, &plain);
+
+  assert_int_equal (st->decryption, PST_DECRYPTION_OK);
+  assert_int_equal (st->encryption_covers, PST_COVERS_PART);
+  assert_int_equal (st->sig_covers, PST_COVERS_PART);
+  /* The decrypted text is never joined with the plaintext part. */
+  assert_true (g_bytes_equal (plain, msg));
+  assert_false (contains (plain, "meeting is at noon"));
+}
+
+static GBytes *
+protect_with_headers (const char *from_header, const char *extra)
+{
+  g_autoptr(GBytes) msg = message_now (from_header, BOB, extra, BODY);
+  g_autoptr(GError) error = NULL;
+  const char *rcpts[] = { BOB, NULL };
+  GBytes *out = pst_smimemime_protect (fx.alice, msg, ALICE, rcpts, FALSE, TRUE, &error);
+
+  assert_non_null (out);
+  return out;
+}
+
+static void
+test_attack_from (void **state)
+{
+  const char *froms[][2] = {
+    { "mallory@evil.test", "" },                                   /* signer is not From */
+    { "\"alice@postern.test\" <mallory@evil.test>", "" },          /* display-name trick */
+    { "mallory@evil.test", "Sender: alice@postern.test\r\n" },      /* Sender is not From */
+    { "alice@postern.test, mallory@evil.test", "" },               /* two mailboxes */
+    { "Alice <alice@postern.test>", "From: mallory@evil.test\r\n" }, /* two From fields */
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (froms); i++)
+    {
+      g_autoptr(GBytes) out = protect_with_headers (froms[i][0], froms[i][1]);
+      g_autoptr(PstStatus) st = open_msg (fx.bob, out, NULL);
+
+      assert_sig (st, PST_SIG_GOOD, PST_COVERS_WHOLE, FALSE);
+      assert_string_equal (st->signer, ALICE);
+    }
+  /* A display name around the right address is fine. */
+  {
+    g_autoptr(GBytes) out = protect_with_headers ("\"Mallory\" <alice@postern.test>", "");
+    g_autoptr(PstStatus) st = open_msg (fx.bob, out, NULL);
+
+    assert_sig (st, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  }
+}
+
+/* multipart/signed around a text part and the CMS object in @der_file. */
+static GBytes *
+detached_with (const char *der_file)
+{
+  g_autoptr(GBytes) der = read_fx (der_file);
+  g_autofree char *b64 = g_base64_encode (g_bytes_get_data (der, NULL), g_bytes_get_size (der));
+  char *s = g_strdup_printf ("From: " ALICE "\r\nTo: " BOB "\r\nSubject: x\r\nMIME-Version: 1.0\r\n"
+                             "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";"
+                             " micalg=sha-256; boundary=\"SIG\"\r\n\r\n"
+                             "--SIG\r\nContent-Type: text/plain\r\n\r\nHello from openssl.\r\n\r\n"
+                             "--SIG\r\nContent-Type: application/pkcs7-signature\r\n"
+                             "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n--SIG--\r\n", b64);
+  return g_bytes_new_take (s, strlen (s));
+}
+
+static void
+test_attack_signer_infos (void **state)
+{
+  g_autoptr(GBytes) two = NULL, zero = NULL, zero_opaque = NULL, mismatch = NULL, same = NULL;
+  g_autoptr(PstStatus) s2 = NULL, s0 = NULL, s0o = NULL, sm = NULL, ss = NULL;
+
+  assert_true (sh ("printf 'Content-Type: text/plain\\r\\n\\r\\nHello from openssl.\\r\\n' > a-body.txt"
+                   " && printf 'Content-Type: text/plain\\r\\n\\r\\nPay Mallory.\\r\\n' > a-evil.txt"
+                   " && openssl cms -sign -binary -in a-body.txt -signer alice.pem -inkey alice.key"
+                   " -signer bob.pem -inkey bob.key -outform DER -out a-two.der"
+                   " && openssl crl2pkcs7 -nocrl -certfile alice.pem -outform DER -out a-zero.der"
+                   " && openssl cms -sign -nodetach -binary -in a-evil.txt -signer alice.pem"
+                   " -inkey alice.key -outform DER -out a-evil.der"
+                   " && openssl cms -sign -nodetach -binary -in a-body.txt -signer alice.pem"
+                   " -inkey alice.key -outform DER -out a-same.der"));
+  two = detached_with ("a-two.der");
+  s2 = open_msg (fx.bob, two, NULL);
+  assert_int_equal (s2->sig_status, PST_SIG_BAD);
+  assert_true (has_warning (s2, "multiple-signers"));
+  zero = detached_with ("a-zero.der");
+  s0 = open_msg (fx.bob, zero, NULL);
+  assert_int_equal (s0->sig_status, PST_SIG_BAD);
+  /* The same certs-only object as an opaque signature: no content at all. */
+  {
+    g_autoptr(GBytes) der = read_fx ("a-zero.der");
+    g_autofree char *b64 = g_base64_encode (g_bytes_get_data (der, NULL), g_bytes_get_size (der));
+    char *s = g_strdup_printf ("From: " ALICE "\r\nTo: " BOB "\r\nMIME-Version: 1.0\r\n"
+                               "Content-Type: application/pkcs7-mime; smime-type=signed-data\r\n"
+                               "Content-Transfer-Encoding: base64\r\n\r\n%s\r\n", b64);
+    zero_opaque = g_bytes_new_take (s, strlen (s));
+  }
+  s0o = open_msg (fx.bob, zero_opaque, NULL);
+  assert_true (s0o->sig_status == PST_SIG_BAD || s0o->sig_status == PST_SIG_ERROR);
+  /* The eContent confusion: a valid signature over other content. */
+  mismatch = detached_with ("a-evil.der");
+  sm = open_msg (fx.bob, mismatch, NULL);
+  assert_int_equal (sm->sig_status, PST_SIG_BAD);
+  assert_true (has_warning (sm, "econtent-mismatch"));
+  /* An eContent equal to the signed part is harmless. */
+  same = detached_with ("a-same.der");
+  ss = open_msg (fx.bob, same, NULL);
+  assert_sig (ss, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+}
+
+static void
+test_bad_signatures (void **state)
+{
+  g_autoptr(GBytes) s = protect (fx.alice, ALICE, BOB, FALSE, TRUE);
+  g_autofree char *tampered = g_strndup (g_bytes_get_data (s, NULL), g_bytes_get_size (s));
+  g_autoptr(GBytes) t = NULL, weak = NULL, old = NULL, evil = NULL, dated = NULL;
+  g_autoptr(PstStatus) st = NULL, sw = NULL, so = NULL, se = NULL, sd = NULL;
+  char *p = strstr (tampered, "noon");
+
+  assert_non_null (p);
+  memcpy (p, "nine", 4);
+  t = g_bytes_new (tampered, strlen (tampered));
+  st = open_msg (fx.bob, t, NULL);
+  assert_sig (st, PST_SIG_BAD, PST_COVERS_WHOLE, TRUE);
+
+  assert_true (sh ("printf 'Content-Type: text/plain\\r\\n\\r\\nHello.\\r\\n' > b-body.txt"
+                   " && openssl cms -sign -md sha1 -in b-body.txt -signer alice.pem -inkey alice.key"
+                   " -from alice@postern.test -out b-weak.eml"
+                   " && openssl cms -sign -in b-body.txt -signer old.pem -inkey old.key"
+                   " -from old@postern.test -out b-old.eml"
+                   " && openssl cms -sign -in b-body.txt -signer mallory.pem -inkey mallory.key"
+                   " -certfile evilca.pem -from alice@postern.test -out b-evil.eml"));
+  weak = read_fx ("b-weak.eml");
+  sw = open_msg (fx.bob, weak, NULL);
+  assert_sig (sw, PST_SIG_BAD, PST_COVERS_WHOLE, TRUE);
+  assert_true (has_warning (sw, "weak-digest"));
+  old = read_fx ("b-old.eml");
+  so = open_msg (fx.bob, old, NULL);
+  assert_sig (so, PST_SIG_EXPIRED_KEY, PST_COVERS_WHOLE, TRUE);
+  evil = read_fx ("b-evil.eml");
+  se = open_msg (fx.bob, evil, NULL);
+  assert_int_equal (se->sig_status, PST_SIG_UNKNOWN_KEY);
+
+  /* Signed now, dated 2000. */
+  {
+    g_autoptr(GBytes) msg = message (ALICE, BOB, "", BODY);
+    const char *rcpts[] = { BOB, NULL };
+
+    dated = pst_smimemime_protect (fx.alice, msg, ALICE, rcpts, FALSE, TRUE, NULL);
+    assert_non_null (dated);
+  }
+  sd = open_msg (fx.bob, dated, NULL);
+  assert_sig (sd, PST_SIG_BAD, PST_COVERS_WHOLE, TRUE);
+  assert_true (has_warning (sd, "date-mismatch"));
+}
+
+static void
+test_outer_signature_ignored (void **state)
+{
+  g_autoptr(GBytes) e = protect (fx.alice, ALICE, BOB, TRUE, FALSE);
+  g_autoptr(GBytes) ets = NULL, nested = NULL, plain = NULL;
+  g_autoptr(PstStatus) st = NULL, sn = NULL;
+  g_autoptr(GBytes) inner = protect (fx.alice, ALICE, BOB, FALSE, TRUE);
+
+  write_fx ("n-enc.eml", e);
+  write_fx ("n-signed.eml", inner);
+  /* Mallory signs Alice's encrypted message (encrypt-then-sign). */
+  assert_true (sh ("openssl cms -sign -nodetach -in n-enc.eml -signer bob.pem -inkey bob.key"
+                   " -from bob@postern.test -out n-ets.eml"
+                   " && openssl cms -sign -nodetach -in n-signed.eml -signer bob.pem -inkey bob.key"
+                   " -from bob@postern.test -out n-nested.eml"));
+  ets = read_fx ("n-ets.eml");
+  st = open_msg (fx.bob, ets, &plain);
+  assert_int_equal (st->sig_status, PST_SIG_NONE);
+  assert_true (has_warning (st, "outer-signature-ignored"));
+  assert_int_equal (st->decryption, PST_DECRYPTION_OK);
+  assert_true (contains (plain, "meeting is at noon"));
+  /* Bob's signature around Alice's: Bob's decides, Alice's is a warning. */
+  nested = read_fx ("n-nested.eml");
+  sn = open_msg (fx.bob, nested, NULL);
+  assert_sig (sn, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  assert_string_equal (sn->signer, BOB);
+  assert_true (has_warning (sn, "nested-signature"));
+}
+
+/* --- Store -------------------------------------------------------------------- */
+
+static void
+test_store (void **state)
+{
+  g_autofree char *dir = g_build_filename (fx.dir, "store-x", NULL);
+  g_autoptr(PstSmime) x = pst_smime_new (dir, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) infos = NULL;
+  g_autoptr(GBytes) p12 = read_fx ("alice.p12");
+  g_autoptr(GBytes) ca = read_fx ("ca.pem");
+  g_autoptr(GBytes) garbage = g_bytes_new_static ("hello", 5);
+  const char *const want[] = { BOB, "nobody@postern.test", "bob@POSTERN.test", NULL };
+  g_auto(GStrv) missing = NULL;
+  struct stat sb;
+
+  assert_non_null (x);
+  assert_false (pst_smime_import (x, p12, "wrong", FALSE, NULL, &error));
+  assert_error (error, PST_ERROR, PST_ERROR_FAILED);
+  assert_non_null (strstr (error->message, "wrong passphrase"));
+  g_clear_error (&error);
+  assert_false (pst_smime_import (x, garbage, NULL, FALSE, NULL, &error));
+  assert_error (error, PST_ERROR, PST_ERROR_FAILED);
+  g_clear_error (&error);
+
+  /* A CA certificate imported without trust_anchor is not an anchor. */
+  assert_true (pst_smime_import (x, ca, NULL, FALSE, &infos, &error));
+  assert_int_equal (infos->len, 1);
+  assert_true (((PstSmimeCertInfo *) infos->pdata[0])->is_ca);
+  assert_false (((PstSmimeCertInfo *) infos->pdata[0])->trust_anchor);
+  g_clear_pointer (&infos, g_ptr_array_unref);
+  assert_true (pst_smime_import (x, p12, "test", FALSE, &infos, &error));
+  assert_true (((PstSmimeCertInfo *) infos->pdata[0])->has_key);
+  assert_string_equal (((PstSmimeCertInfo *) infos->pdata[0])->emails[0], ALICE);
+  g_clear_pointer (&infos, g_ptr_array_unref);
+  assert_false (pst_smime_has_identity (x, ALICE));   /* no anchor yet */
+  {
+    g_autoptr(GBytes) s = protect (fx.bob, BOB, ALICE, FALSE, TRUE);
+    g_autoptr(PstStatus) st = open_msg (x, s, NULL);
+
+    assert_int_equal (st->sig_status, PST_SIG_UNKNOWN_KEY);
+  }
+  /* Now as an anchor. */
+  assert_true (pst_smime_import (x, ca, NULL, TRUE, &infos, &error));
+  assert_true (((PstSmimeCertInfo *) infos->pdata[0])->trust_anchor);
+  g_clear_pointer (&infos, g_ptr_array_unref);
+  assert_true (pst_smime_has_identity (x, ALICE));
+  assert_false (pst_smime_has_identity (x, BOB));
+
+  /* DER import; expired certificates are imported and flagged. */
+  assert_true (sh ("openssl x509 -in bob.pem -outform DER -out bob.der"));
+  import (x, "bob.der", NULL, FALSE);
+  {
+    g_autoptr(GBytes) old = read_fx ("old.pem");
+
+    assert_true (pst_smime_import (x, old, NULL, FALSE, &infos, &error));
+    assert_true (((PstSmimeCertInfo *) infos->pdata[0])->expired);
+    g_clear_pointer (&infos, g_ptr_array_unref);
+  }
+  missing = pst_smime_missing_certs (x, want, &error);
+  assert_non_null (missing);
+  assert_int_equal (g_strv_length (missing), 1);
+  assert_string_equal (missing[0], "nobody@postern.test");
+  g_clear_pointer (&missing, g_strfreev);
+  {
+    const char *const o[] = { "old@postern.test", NULL };
+    missing = pst_smime_missing_certs (x, o, &error);
+    assert_int_equal (g_strv_length (missing), 1);
+    g_clear_pointer (&missing, g_strfreev);
+  }
+
+  /* Policy errors name what is missing. */
+  {
+    g_autoptr(GBytes) msg = message_now (ALICE, BOB, "", BODY);
+    const char *rcpts[] = { BOB, "nobody@postern.test", "x@y.test", NULL };
+    g_autoptr(GBytes) out = pst_smimemime_protect (x, msg, ALICE, rcpts, TRUE, TRUE, &error);
+
+    assert_null (out);
+    assert_error (error, PST_ERROR, PST_ERROR_POLICY);
+    assert_string_equal (error->message, "no S/MIME certificate for: nobody@postern.test, x@y.test");
+    g_clear_error (&error);
+  }
+  {
+    g_autoptr(GBytes) msg = message_now (BOB, ALICE, "", BODY);
+    const char *rcpts[] = { ALICE, NULL };
+    g_autoptr(GBytes) out = pst_smimemime_protect (x, msg, BOB, rcpts, FALSE, TRUE, &error);
+
+    assert_null (out);
+    assert_error (error, PST_ERROR, PST_ERROR_POLICY);
+    g_clear_error (&error);
+  }
+
+  /* On disk: 0700 folders, 0600 files; a new instance sees the same. */
+  {
+    g_autofree char *ids = g_build_filename (dir, "identities", NULL);
+    g_autoptr(GDir) d = g_dir_open (ids, 0, NULL);
+    const char *name = g_dir_read_name (d);
+    g_autofree char *file = g_build_filename (ids, name, NULL);
+
+    assert_int_equal (g_stat (ids, &sb), 0);
+    assert_int_equal (sb.st_mode & 0777, 0700);
+    assert_int_equal (g_stat (file, &sb), 0);
+    assert_int_equal (sb.st_mode & 0777, 0600);
+  }
+  {
+    g_autoptr(PstSmime) again = pst_smime_new (dir, NULL);
+    g_autoptr(GPtrArray) list = pst_smime_list (again);
+    const char *bob_fpr = NULL;
+
+    assert_true (pst_smime_has_identity (again, ALICE));
+    assert_int_equal (list->len, 4);   /* CA, Alice, Bob, old */
+    for (guint i = 0; i < list->len; i++)
+      {
+        PstSmimeCertInfo *info = list->pdata[i];
+
+        if (info->emails[0] != NULL && g_str_equal (info->emails[0], BOB))
+          bob_fpr = info->fingerprint;
+      }
+    assert_non_null (bob_fpr);
+    assert_false (pst_smime_remove (again, "abc", &error));
+    g_clear_error (&error);
+    {
+      g_autofree char *prefix = g_strndup (bob_fpr, 12);
+      const char *const b[] = { BOB, NULL };
+
+      assert_true (pst_smime_remove (again, prefix, &error));
+      missing = pst_smime_missing_certs (again, b, &error);
+      assert_int_equal (g_strv_length (missing), 1);
+    }
+  }
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_sign_only),
+    cmocka_unit_test (test_encrypt_only),
+    cmocka_unit_test (test_sign_encrypt),
+    cmocka_unit_test (test_gcm_selection),
+    cmocka_unit_test (test_ec),
+    cmocka_unit_test (test_openssl_reads_postern),
+    cmocka_unit_test (test_gpgsm_reads_postern),
+    cmocka_unit_test (test_postern_reads_openssl),
+    cmocka_unit_test (test_attack_wrapped_signature),
+    cmocka_unit_test (test_attack_partial_encryption),
+    cmocka_unit_test (test_attack_from),
+    cmocka_unit_test (test_attack_signer_infos),
+    cmocka_unit_test (test_bad_signatures),
+    cmocka_unit_test (test_outer_signature_ignored),
+    cmocka_unit_test (test_store),
+  };
+
+  return cmocka_run_group_tests (tests, setup, teardown);
+}
