@@ -225,9 +225,12 @@ pst_rpc_error_to_gerror (JsonObject *e, GError **error)
 
   if (m && JSON_NODE_HOLDS_VALUE (m) && json_node_get_value_type (m) == G_TYPE_STRING)
     message = json_node_get_string (m);
-  if (d && JSON_NODE_HOLDS_OBJECT (d) && json_object_has_member (json_node_get_object (d), "exit"))
-    exit_code = (int) json_object_get_int_member (json_node_get_object (d), "exit");
-  else if (c && JSON_NODE_HOLDS_VALUE (c) && json_node_get_int (c) == PST_RPC_INVALID_PARAMS)
+  JsonNode *x = d && JSON_NODE_HOLDS_OBJECT (d) ? json_object_get_member (json_node_get_object (d), "exit") : NULL;
+
+  if (x && JSON_NODE_HOLDS_VALUE (x) && json_node_get_value_type (x) == G_TYPE_INT64)
+    exit_code = (int) CLAMP (json_node_get_int (x), 0, 255);
+  else if (c && JSON_NODE_HOLDS_VALUE (c) && json_node_get_value_type (c) == G_TYPE_INT64
+           && json_node_get_int (c) == PST_RPC_INVALID_PARAMS)
     exit_code = PST_ERROR_USAGE;
   if (exit_code < PST_ERROR_FAILED || exit_code > PST_ERROR_INFECTED)
     exit_code = PST_ERROR_FAILED;
