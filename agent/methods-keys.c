@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "crypto/pgp-keys.h"
+#include "crypto/pgp.h"
 #include "crypto/smime.h"
 #include "methods-private.h"
 #include "rpc/frame.h"
@@ -146,6 +147,7 @@ pst_method_keys_import (PstCall *call, GError **error)
         json_array_add_object_element (arr, cert_json (g_ptr_array_index (imported, i)));
     }
   pst_key_cache_invalidate (call->agent->keys);
+  pst_pgp_forget_keys ();
   r = json_object_new ();
   json_object_set_array_member (r, "imported", arr);
   return r;
@@ -227,6 +229,7 @@ pst_method_keys_remove (PstCall *call, GError **error)
     {
       json_object_set_string_member (r, "type", "openpgp");
       pst_key_cache_invalidate (call->agent->keys);
+      pst_pgp_forget_keys ();
       return r;
     }
   if (pgp_error && pgp_error->code == PST_ERROR_CRYPTO)
@@ -240,6 +243,7 @@ pst_method_keys_remove (PstCall *call, GError **error)
     {
       json_object_set_string_member (r, "type", "x509");
       pst_key_cache_invalidate (call->agent->keys);
+      pst_pgp_forget_keys ();
       return r;
     }
   json_object_unref (r);

@@ -8,7 +8,84 @@
 
 struct _PstPgp {
   gpgme_ctx_t ctx;
+  char *home;          /* for the key cache; NULL: the default home */
 };
+
+/* Key lookups run gpg (about 17 ms each) and a message needs several: the
+ * answers are kept process-wide for KEY_CACHE_TTL seconds, keyed by home,
+ * kind and address, negative answers included.  pst_pgp_forget_keys()
+ * drops them when keys change through Postern. */
+#define KEY_CACHE_TTL 30
+
+typedef struct {
+  gpgme_key_t key;     /* NULL: no usable key */
+  gint64 at;
+} CachedKey;
+
+static GMutex key_cache_lock;
+static GHashTable *key_cache;   /* char* -> CachedKey* */
+
+static void
+cached_key_free (CachedKey *c)
+{
+  if (c->key != NULL)
+    gpgme_key_unref (c->key);
+  g_free (c);
+}
+
+static char *
+cache_key (PstPgp *pgp, const char *kind, const char *what)
+{
+  g_autofree char *lower = g_ascii_strdown (what, -1);
+  return g_strdup_printf ("%s\n%s\n%s", pgp->home ? pgp->home : "", kind, lower);
+}
+
+/* TRUE when the cache knows; *key_out is then a new reference or NULL. */
+static gboolean
+cache_get (PstPgp *pgp, const char *kind, const char *what, gpgme_key_t *key_out)
+{
+  g_autofree char *k = cache_key (pgp, kind, what);
+  CachedKey *c;
+  gboolean found = FALSE;
+
+  g_mutex_lock (&key_cache_lock);
+  c = key_cache ? g_hash_table_lookup (key_cache, k) : NULL;
+  if (c != NULL && g_get_monotonic_time () - c->at < (gint64) KEY_CACHE_TTL * G_USEC_PER_SEC)
+    {
+      if (c->key != NULL)
+        gpgme_key_ref (c->key);
+      *key_out = c->key;
+      found = TRUE;
+    }
+  g_mutex_unlock (&key_cache_lock);
+  return found;
+}
+
+static void
+cache_put (PstPgp *pgp, const char *kind, const char *what, gpgme_key_t key)
+{
+  CachedKey *c = g_new0 (CachedKey, 1);
+
+  c->key = key;
+  if (key != NULL)
+    gpgme_key_ref (key);
+  c->at = g_get_monotonic_time ();
+  g_mutex_lock (&key_cache_lock);
+  if (key_cache == NULL)
+    key_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                       (GDestroyNotify) cached_key_free);
+  g_hash_table_replace (key_cache, cache_key (pgp, kind, what), c);
+  g_mutex_unlock (&key_cache_lock);
+}
+
+void
+pst_pgp_forget_keys (void)
+{
+  g_mutex_lock (&key_cache_lock);
+  if (key_cache != NULL)
+    g_hash_table_remove_all (key_cache);
+  g_mutex_unlock (&key_cache_lock);
+}
 
 static void
 set_crypto_error (GError **error, gpgme_error_t err, const char *what)
@@ -56,6 +133,7 @@ pst_pgp_new (const char *gnupg_home, GError **error)
     }
   gpgme_set_armor (pgp->ctx, 1);
   gpgme_set_textmode (pgp->ctx, 0);
+  pgp->home = g_strdup (gnupg_home);
   return g_steal_pointer (&pgp);
 }
 
@@ -66,6 +144,7 @@ pst_pgp_free (PstPgp *pgp)
     return;
   if (pgp->ctx != NULL)
     gpgme_release (pgp->ctx);
+  g_free (pgp->home);
   g_free (pgp);
 }
 
@@ -111,6 +190,8 @@ lookup_key (PstPgp *pgp, const char *address, gboolean secret, GError **error)
   /* gpg would read these as other kinds of pattern; no user id holds them. */
   if (address == NULL || strpbrk (address, "<> \t\r\n") != NULL || strchr (address, '@') == NULL)
     return NULL;
+  if (cache_get (pgp, secret ? "secret" : "public", address, &best))
+    return best;
   /* "<addr>" asks gpg for an exact (case-insensitive) e-mail match; the
    * filter below is the one that counts. */
   pattern = g_strdup_printf ("<%s>", address);
@@ -142,6 +223,7 @@ lookup_key (PstPgp *pgp, const char *address, gboolean secret, GError **error)
       set_crypto_error (error, err, "cannot list OpenPGP keys");
       return NULL;
     }
+  cache_put (pgp, secret ? "secret" : "public", address, best);
   return best;
 }
 
@@ -465,8 +547,20 @@ map_sig_status (gpgme_signature_t s)
   return st;
 }
 
+/* The key with fingerprint @fpr, from the cache or from gpg. */
+static gboolean
+signer_key (PstPgp *pgp, gpgme_ctx_t ctx, const char *fpr, gpgme_key_t *key_out)
+{
+  if (cache_get (pgp, "fpr", fpr, key_out))
+    return *key_out != NULL;
+  if (gpgme_get_key (ctx, fpr, key_out, 0) != GPG_ERR_NO_ERROR)
+    *key_out = NULL;
+  cache_put (pgp, "fpr", fpr, *key_out);
+  return *key_out != NULL;
+}
+
 static PstPgpSignature *
-signature_from_result (gpgme_ctx_t ctx, gpgme_verify_result_t res)
+signature_from_result (PstPgp *pgp, gpgme_ctx_t ctx, gpgme_verify_result_t res)
 {
   PstPgpSignature *sig = g_new0 (PstPgpSignature, 1);
   g_autoptr(GStrvBuilder) addrs = g_strv_builder_new ();
@@ -486,7 +580,7 @@ signature_from_result (gpgme_ctx_t ctx, gpgme_verify_result_t res)
         sig->status = PST_SIG_BAD;
       sig->fingerprint = g_strdup (s->fpr);
       if (s->fpr != NULL && sig->status != PST_SIG_UNKNOWN_KEY
-          && gpgme_get_key (ctx, s->fpr, &key, 0) == GPG_ERR_NO_ERROR && key != NULL)
+          && signer_key (pgp, ctx, s->fpr, &key))
         {
           if (key->fpr != NULL)
             {
@@ -584,7 +678,7 @@ pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
     }
 
   if (sig_out != NULL)
-    *sig_out = signature_from_result (pgp->ctx, gpgme_op_verify_result (pgp->ctx));
+    *sig_out = signature_from_result (pgp, pgp->ctx, gpgme_op_verify_result (pgp->ctx));
   if (plain_out != NULL)
     *plain_out = data_to_secret_bytes (out);
   else
@@ -611,7 +705,7 @@ pst_pgp_verify_detached (PstPgp *pgp, GBytes *data, GBytes *signature)
   if (text != NULL)
     gpgme_data_release (text);
 
-  result = signature_from_result (pgp->ctx, err == GPG_ERR_NO_ERROR
+  result = signature_from_result (pgp, pgp->ctx, err == GPG_ERR_NO_ERROR
                                             ? gpgme_op_verify_result (pgp->ctx) : NULL);
   if (err != GPG_ERR_NO_ERROR || result->status == PST_SIG_NONE)
     result->status = PST_SIG_ERROR;   /* a signature part that holds no signature */
@@ -633,7 +727,7 @@ pst_pgp_verify_cleartext (PstPgp *pgp, GBytes *block, GBytes **text_out)
   if (in != NULL)
     gpgme_data_release (in);
 
-  result = signature_from_result (pgp->ctx, err == GPG_ERR_NO_ERROR
+  result = signature_from_result (pgp, pgp->ctx, err == GPG_ERR_NO_ERROR
                                             ? gpgme_op_verify_result (pgp->ctx) : NULL);
   if (err != GPG_ERR_NO_ERROR || result->status == PST_SIG_NONE)
     result->status = PST_SIG_ERROR;

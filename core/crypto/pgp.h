@@ -25,6 +25,11 @@ PstPgp *pst_pgp_new (const char *gnupg_home, GError **error);
 void pst_pgp_free (PstPgp *pgp);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPgp, pst_pgp_free)
 
+/* Key lookups (by address, and signers' keys by fingerprint) are cached
+ * process-wide for 30 s, since each costs a gpg run.  Call this after keys
+ * were imported or removed, so that the next lookup asks gpg again. */
+void pst_pgp_forget_keys (void);
+
 /* --- Keys ---------------------------------------------------------------- */
 
 /* The fingerprint of the key to use for @address: with @secret FALSE a usable
