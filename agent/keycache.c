@@ -62,11 +62,16 @@ pst_key_cache_invalidate (PstKeyCache *c)
   g_mutex_unlock (&c->lock);
 }
 
+/* The local part of an address is exact, the domain is not (DESIGN.md §4). */
 static char *
 key_for (PstScheme scheme, const char *address, gboolean identity)
 {
-  g_autofree char *lower = g_ascii_strdown (address, -1);
-  return g_strdup_printf ("%d:%d:%s", (int) scheme, identity ? 1 : 0, lower);
+  g_autofree char *folded = g_strdup (address);
+  char *at = strrchr (folded, '@');
+
+  for (char *p = at ? at : folded + strlen (folded); *p; p++)
+    *p = g_ascii_tolower (*p);
+  return g_strdup_printf ("%d:%d:%s", (int) scheme, identity ? 1 : 0, folded);
 }
 
 static gboolean

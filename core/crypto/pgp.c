@@ -33,11 +33,17 @@ cached_key_free (CachedKey *c)
   g_free (c);
 }
 
+/* Addresses match with the local part exact and the domain in any case
+ * (DESIGN.md §4), so only the domain is folded. */
 static char *
 cache_key (PstPgp *pgp, const char *kind, const char *what)
 {
-  g_autofree char *lower = g_ascii_strdown (what, -1);
-  return g_strdup_printf ("%s\n%s\n%s", pgp->home ? pgp->home : "", kind, lower);
+  g_autofree char *folded = g_strdup (what);
+  char *at = strrchr (folded, '@');
+
+  for (char *p = at ? at : folded + strlen (folded); *p; p++)
+    *p = g_ascii_tolower (*p);
+  return g_strdup_printf ("%s\n%s\n%s", pgp->home ? pgp->home : "", kind, folded);
 }
 
 /* TRUE when the cache knows; *key_out is then a new reference or NULL. */
