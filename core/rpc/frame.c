@@ -237,35 +237,40 @@ pst_rpc_error_to_gerror (JsonObject *e, GError **error)
   g_set_error_literal (error, PST_ERROR, exit_code, message);
 }
 
-static JsonNode *
-get_member (JsonObject *params, const char *name)
+/* Finds member @name of @params holding a value of @type.  A missing (or
+ * null) member is an error only when @required; *node_out is then NULL. */
+static gboolean
+get_typed (JsonObject *params, const char *name, gboolean required, GType type,
+           const char *type_words, JsonNode **node_out, GError **error)
 {
   JsonNode *n = params ? json_object_get_member (params, name) : NULL;
-  return (n && JSON_NODE_HOLDS_NULL (n)) ? NULL : n;
+
+  if (n != NULL && JSON_NODE_HOLDS_NULL (n))
+    n = NULL;
+  *node_out = n;
+  if (n == NULL && required)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' is missing", name);
+      return FALSE;
+    }
+  if (n != NULL && (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != type))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' must be %s", name,
+                   type_words);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 gboolean
 pst_rpc_get_string (JsonObject *params, const char *name, gboolean required,
                     const char **value_out, GError **error)
 {
-  JsonNode *n = get_member (params, name);
+  JsonNode *n;
 
-  if (n == NULL)
-    {
-      if (required)
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' is missing", name);
-          return FALSE;
-        }
-      *value_out = NULL;
-      return TRUE;
-    }
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' must be a string", name);
-      return FALSE;
-    }
-  *value_out = json_node_get_string (n);
+  if (!get_typed (params, name, required, G_TYPE_STRING, "a string", &n, error))
+    return FALSE;
+  *value_out = n ? json_node_get_string (n) : NULL;
   return TRUE;
 }
 
@@ -273,24 +278,11 @@ gboolean
 pst_rpc_get_int (JsonObject *params, const char *name, gboolean required, gint64 fallback,
                  gint64 *value_out, GError **error)
 {
-  JsonNode *n = get_member (params, name);
+  JsonNode *n;
 
-  if (n == NULL)
-    {
-      if (required)
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' is missing", name);
-          return FALSE;
-        }
-      *value_out = fallback;
-      return TRUE;
-    }
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' must be an integer", name);
-      return FALSE;
-    }
-  *value_out = json_node_get_int (n);
+  if (!get_typed (params, name, required, G_TYPE_INT64, "an integer", &n, error))
+    return FALSE;
+  *value_out = n ? json_node_get_int (n) : fallback;
   return TRUE;
 }
 
@@ -298,18 +290,10 @@ gboolean
 pst_rpc_get_bool (JsonObject *params, const char *name, gboolean fallback, gboolean *value_out,
                   GError **error)
 {
-  JsonNode *n = get_member (params, name);
+  JsonNode *n;
 
-  if (n == NULL)
-    {
-      *value_out = fallback;
-      return TRUE;
-    }
-  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' must be true or false", name);
-      return FALSE;
-    }
-  *value_out = json_node_get_boolean (n);
+  if (!get_typed (params, name, FALSE, G_TYPE_BOOLEAN, "true or false", &n, error))
+    return FALSE;
+  *value_out = n ? json_node_get_boolean (n) : fallback;
   return TRUE;
 }
