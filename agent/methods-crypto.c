@@ -41,12 +41,6 @@ bad:
   return NULL;
 }
 
-static const char *
-scheme_name (PstScheme scheme)
-{
-  return scheme == PST_SCHEME_PGP ? "pgp" : scheme == PST_SCHEME_SMIME ? "smime" : "none";
-}
-
 JsonObject *
 pst_method_encrypt (PstCall *call, GError **error)
 {
@@ -103,7 +97,7 @@ pst_method_encrypt (PstCall *call, GError **error)
   if (!pst_fd_write_all (out_fd, data, len, error))
     return NULL;
   r = json_object_new ();
-  json_object_set_string_member (r, "scheme", scheme_name (prot->scheme));
+  json_object_set_string_member (r, "scheme", pst_scheme_name (prot->scheme));
   json_object_set_boolean_member (r, "encrypted", prot->encrypted);
   json_object_set_boolean_member (r, "signed", prot->signed_);
   return r;

@@ -13,16 +13,6 @@
 
 #define MAX_KEY_FILE (16u * 1024 * 1024)
 
-static JsonArray *
-strv_to_array (char **v)
-{
-  JsonArray *a = json_array_new ();
-
-  for (char **p = v; p && *p; p++)
-    json_array_add_string_element (a, *p);
-  return a;
-}
-
 static JsonObject *
 pgp_key_json (const PstPgpKeyInfo *k)
 {
@@ -32,8 +22,8 @@ pgp_key_json (const PstPgpKeyInfo *k)
 
   json_object_set_string_member (o, "type", "openpgp");
   json_object_set_string_member (o, "id", k->fingerprint);
-  json_object_set_array_member (o, "uids", strv_to_array (k->uids));
-  json_object_set_array_member (o, "emails", strv_to_array (k->emails));
+  json_object_set_array_member (o, "uids", pst_json_strv (k->uids));
+  json_object_set_array_member (o, "emails", pst_json_strv (k->emails));
   json_object_set_boolean_member (o, "secret", k->secret);
   json_object_set_string_member (o, "status", status);
   json_object_set_boolean_member (o, "can_encrypt", k->can_encrypt);
@@ -54,7 +44,7 @@ cert_json (const PstSmimeCertInfo *c)
   json_object_set_string_member (o, "id", c->fingerprint);
   json_object_set_string_member (o, "subject", c->subject ? c->subject : "");
   json_object_set_string_member (o, "issuer", c->issuer ? c->issuer : "");
-  json_object_set_array_member (o, "emails", strv_to_array (c->emails));
+  json_object_set_array_member (o, "emails", pst_json_strv (c->emails));
   json_object_set_boolean_member (o, "secret", c->has_key);
   json_object_set_boolean_member (o, "trust_anchor", c->trust_anchor);
   json_object_set_boolean_member (o, "ca", c->is_ca);

@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 
 #include "agent.h"
+#include "crypto/status.h"
 
 G_BEGIN_DECLS
 
@@ -23,6 +24,11 @@ int pst_call_get_fd (PstCall *call, const char *name, gboolean required, GError 
 /* Reads @fd to its end, at most @max bytes.  Transfer full. */
 GBytes *pst_fd_read_all (int fd, gsize max, GError **error);
 gboolean pst_fd_write_all (int fd, const guint8 *data, gsize len, GError **error);
+
+/* A JSON array of the strings of @v (NULL-terminated, may be NULL). Transfer full. */
+JsonArray *pst_json_strv (char **v);
+/* "pgp", "smime" or "none". */
+const char *pst_scheme_name (PstScheme scheme);
 
 /* keys.* (methods-keys.c) */
 JsonObject *pst_method_keys_import (PstCall *call, GError **error);

@@ -87,6 +87,22 @@ pst_fd_write_all (int fd, const guint8 *data, gsize len, GError **error)
   return TRUE;
 }
 
+JsonArray *
+pst_json_strv (char **v)
+{
+  JsonArray *a = json_array_new ();
+
+  for (char **p = v; p && *p; p++)
+    json_array_add_string_element (a, *p);
+  return a;
+}
+
+const char *
+pst_scheme_name (PstScheme scheme)
+{
+  return scheme == PST_SCHEME_PGP ? "pgp" : scheme == PST_SCHEME_SMIME ? "smime" : "none";
+}
+
 /* ---- hello, agent.stop ---- */
 
 static JsonObject *
@@ -282,21 +298,6 @@ get_overrides (PstCall *call, PstPolicySettings *out, GError **error)
   return TRUE;
 }
 
-static JsonArray *
-strv_array (char **v)
-{
-  JsonArray *a = json_array_new ();
-  for (char **p = v; p && *p; p++)
-    json_array_add_string_element (a, *p);
-  return a;
-}
-
-static const char *
-scheme_name (PstScheme scheme)
-{
-  return scheme == PST_SCHEME_PGP ? "pgp" : scheme == PST_SCHEME_SMIME ? "smime" : "none";
-}
-
 static JsonObject *
 m_send (PstCall *call, GError **error)
 {
@@ -367,11 +368,11 @@ m_send (PstCall *call, GError **error)
   for (guint i = 0; i < ids->len; i++)
     json_array_add_int_element (id_array, g_array_index (ids, gint64, i));
   json_object_set_array_member (r, "ids", id_array);
-  json_object_set_string_member (r, "scheme", scheme_name (prot->scheme));
+  json_object_set_string_member (r, "scheme", pst_scheme_name (prot->scheme));
   json_object_set_boolean_member (r, "encrypted", prot->encrypted);
   json_object_set_boolean_member (r, "signed", prot->signed_);
   if (prot->missing && prot->missing[0])
-    json_object_set_array_member (r, "missing_keys", strv_array (prot->missing));
+    json_object_set_array_member (r, "missing_keys", pst_json_strv (prot->missing));
   if (!wait)
     {
       pst_sender_kick (call->agent, account->name);
