@@ -98,7 +98,7 @@ main (int argc, char **argv)
   GOptionEntry entries[] = {
     { "home", 0, 0, G_OPTION_ARG_FILENAME, &home, "Keep everything under DIR", "DIR" },
     { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GOptionContext) ctx = g_option_context_new ("- the Postern agent");
   g_autoptr (GError) error = NULL;

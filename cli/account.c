@@ -73,7 +73,7 @@ account_add (PstCli *cli, int argc, char **argv)
       N_("Do not delete fetched mail on the server (for DAYS)"), "DAYS" },
     { "encrypt", 0, 0, G_OPTION_ARG_STRING, &encrypt, N_("always, auto or never"), "MODE" },
     { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme, N_("pgp, smime or auto"), "SCHEME" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   JsonObject *params, *r;
   int status = 0;

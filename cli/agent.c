@@ -197,7 +197,7 @@ agent_stop (PstCli *cli)
 int
 pst_cli_cmd_agent (PstCli *cli, int argc, char **argv)
 {
-  GOptionEntry entries[] = { { NULL } };
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
 
   if (!pst_cli_parse ("agent", "start|stop|status", entries, &argc, &argv))
     return PST_ERROR_USAGE;

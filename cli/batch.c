@@ -153,7 +153,7 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
     { "sign", 0, 0, G_OPTION_ARG_NONE, &sign, N_("Sign too (encrypt)"), NULL },
     { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme, N_("pgp, smime or auto (encrypt)"), "SCHEME" },
     { "jobs", 'j', 0, G_OPTION_ARG_INT, &jobs, N_("Parallel workers (default: the number of CPUs)"), "N" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) threads = g_ptr_array_new ();

@@ -127,7 +127,7 @@ pst_cli_cmd_encrypt (PstCli *cli, int argc, char **argv)
     { "sign", 0, 0, G_OPTION_ARG_NONE, &sign, N_("Sign too"), NULL },
     { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme, N_("pgp, smime or auto"), "SCHEME" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write to OUT"), "OUT" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GError) error = NULL;
   Output out = { .fd = -1 };
@@ -179,9 +179,9 @@ decrypt_or_verify (PstCli *cli, const char *command, int argc, char **argv)
   g_autofree char *out_path = NULL;
   GOptionEntry decrypt_entries[] = {
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, N_("Write to OUT"), "OUT" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
-  GOptionEntry verify_entries[] = { { NULL } };
+  GOptionEntry verify_entries[] = { G_OPTION_ENTRY_NULL };
   g_autoptr (GError) error = NULL;
   Output out = { .fd = -1 };
   JsonObject *params, *r, *crypto;

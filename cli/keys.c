@@ -44,7 +44,7 @@ keys_import (PstCli *cli, int argc, char **argv)
       N_("Read the PKCS#12 passphrase from descriptor N"), "N" },
     { "trust-anchor", 0, 0, G_OPTION_ARG_NONE, &anchor,
       N_("Trust this CA certificate for S/MIME signatures"), NULL },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   JsonObject *params, *r;
 

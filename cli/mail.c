@@ -51,7 +51,7 @@ pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
     { "no-sign", 0, 0, G_OPTION_ARG_NONE, &no_sign, N_("Do not sign"), NULL },
     { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme, N_("pgp or smime"), "SCHEME" },
     { "wait", 0, 0, G_OPTION_ARG_NONE, &wait, N_("Wait until the server accepted or refused it"), NULL },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   JsonObject *params, *r;
   int fd, status = 0;
@@ -121,7 +121,7 @@ pst_cli_cmd_fetch (PstCli *cli, int argc, char **argv)
   g_autofree char *account = NULL;
   GOptionEntry entries[] = {
     { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("Fetch only this account"), "NAME" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   JsonObject *params, *r;
   int status = 0;
@@ -178,7 +178,7 @@ pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
   GOptionEntry entries[] = {
     { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("Only this account"), "NAME" },
     { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("At most N messages"), "N" },
-    { NULL },
+    G_OPTION_ENTRY_NULL,
   };
   JsonObject *params, *r;
   JsonArray *arr;
@@ -255,7 +255,7 @@ pst_cli_cmd_show (PstCli *cli, int argc, char **argv)
     { "from", N_("From:") }, { "to", N_("To:") }, { "cc", N_("Cc:") },
     { "subject", N_("Subject:") }, { "date", N_("Date:") },
   };
-  GOptionEntry entries[] = { { NULL } };
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
   JsonObject *params, *r, *headers, *crypto;
   gint64 id;
   int status = 0, rc = 0;
@@ -303,7 +303,7 @@ pst_cli_cmd_show (PstCli *cli, int argc, char **argv)
 int
 pst_cli_cmd_export (PstCli *cli, int argc, char **argv)
 {
-  GOptionEntry entries[] = { { NULL } };
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
   JsonObject *params, *r;
   gint64 id;
   int status = 0, fd = STDOUT_FILENO;

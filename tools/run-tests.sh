@@ -9,11 +9,17 @@ cd "$(dirname "$0")/.."
 tools/setup-debian.sh
 tools/build.sh build
 tools/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false
-# The fuzz targets, with clang; the core libraries are instrumented too.
-# -Wno-error=unused-variable: clang, unlike gcc, warns about a g_autoptr
-# variable that is only there to be freed (core/mime/pgpmime.c).
-CC=clang tools/build.sh build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false \
-  "-Dc_args=-fsanitize=fuzzer-no-link -Wno-error=unused-variable"
+# The fuzz targets and the core libraries they test (not the programs),
+# with clang and instrumented.  -Wno-error=unused-variable: clang, unlike
+# gcc, warns about a g_autoptr variable that is only there to be freed.
+fuzz_options=(-Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
+              "-Dc_args=-fsanitize=fuzzer-no-link -Wno-error=unused-variable")
+if [ -f build-fuzz/build.ninja ]; then
+  meson setup --reconfigure build-fuzz "${fuzz_options[@]}" >/dev/null
+else
+  CC=clang meson setup build-fuzz "${fuzz_options[@]}" >/dev/null
+fi
+ninja -C build-fuzz fuzz >/dev/null || { ninja -C build-fuzz fuzz; exit 1; }
 
 status=0
 passed=0

@@ -291,8 +291,9 @@ parse_caps (PstSmtpSession *s)
   g_auto (GStrv) lines = g_strsplit (s->reply_text, "\n", -1);
 
   g_hash_table_remove_all (s->caps);
-  /* The first line is the server's name, not an extension. */
-  for (guint i = 1; lines[i] != NULL; i++)
+  /* The first line is the server's name, not an extension; an empty reply
+   * text has no line at all. */
+  for (guint i = 1; lines[0] != NULL && lines[i] != NULL; i++)
     {
       const char *space = strchr (lines[i], ' ');
       g_autofree char *keyword = NULL;

@@ -433,6 +433,21 @@ test_implicit_tls_auth (void **state)
 }
 
 static void
+test_ehlo_reply_without_text (void **state)
+{
+  /* "250" alone (no text, no extensions) once read past the end of the
+   * split reply (found by fuzzing). */
+  static const char *const server[] = { GREETING, "250\r\n", "221 Bye\r\n", NULL };
+  static const Action actions[] = { { ACT_QUIT, NULL, NULL, NULL }, { ACT_END, NULL, NULL, NULL } };
+  const Scenario scn = {
+    PST_SMTP_TLS_IMPLICIT, NULL, NULL, server, FALSE, actions,
+    C_EHLO "QUIT\r\n", "READY-QUIT DONE", NULL,
+  };
+
+  check_scenario (&scn);
+}
+
+static void
 test_starttls_without_credentials (void **state)
 {
   static const char *const server[] = { GREETING, EHLO_PLAIN, TLS_GO, EHLO_TLS, NULL };
@@ -1176,6 +1191,7 @@ main (void)
     cmocka_unit_test (test_reply_accessors),
     cmocka_unit_test (test_implicit_tls),
     cmocka_unit_test (test_implicit_tls_auth),
+    cmocka_unit_test (test_ehlo_reply_without_text),
     cmocka_unit_test (test_starttls_without_credentials),
     cmocka_unit_test (test_starttls_not_offered),
     cmocka_unit_test (test_starttls_refused),
