@@ -12,12 +12,17 @@
 #include <openssl/pem.h>
 #include <openssl/pkcs12.h>
 #include <openssl/provider.h>
+#include <openssl/x509_vfy.h>
 #include <string.h>
 
 #include "util/addr.h"
 #include "util/error.h"
 
 #define CAPS_PEM "POSTERN SMIME CAPABILITIES"
+/* How long a cached chain check holds at most (a good one also no longer
+ * than the chain is valid). */
+#define CHECK_GOOD_SECONDS (10 * 60)
+#define CHECK_BAD_SECONDS 60
 
 static const char *const kind_dirs[] = { "anchors", "certs", "identities" };
 
@@ -27,6 +32,7 @@ pst_smime_entry_free (PstSmimeEntry *entry)
   if (entry == NULL)
     return;
   X509_free (entry->cert);
+  g_strfreev (entry->emails);
   EVP_PKEY_free (entry->key);
   sk_X509_pop_free (entry->chain, X509_free);
   g_clear_pointer (&entry->caps, g_bytes_unref);
@@ -96,7 +102,16 @@ entry_parse (PstSmimeKind kind, const char *data, gsize len)
       return NULL;
     }
   e->fingerprint = pst_smime_x509_fingerprint (e->cert);
+  e->emails = pst_smime_x509_emails (e->cert);
   return e;
+}
+
+/* The entries changed: the trust store and every cached check are stale. */
+static void
+store_changed (PstSmime *smime)
+{
+  smime->generation++;
+  g_clear_pointer (&smime->trust, X509_STORE_free);
 }
 
 static gboolean
@@ -175,6 +190,7 @@ pst_smime_new (const char *dir, GError **error)
   smime = g_new0 (PstSmime, 1);
   smime->dir = g_strdup (dir);
   smime->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_smime_entry_free);
+  smime->generation = 1;
   for (guint i = 0; i < G_N_ELEMENTS (kind_dirs); i++)
     load_kind (smime, i);
   return smime;
@@ -186,6 +202,7 @@ pst_smime_free (PstSmime *smime)
   if (smime == NULL)
     return;
   g_ptr_array_unref (smime->entries);
+  g_clear_pointer (&smime->trust, X509_STORE_free);
   g_free (smime->dir);
   g_free (smime);
 }
@@ -210,6 +227,7 @@ entry_remove (PstSmime *smime, PstSmimeEntry *e)
 
   g_unlink (path);
   g_ptr_array_remove (smime->entries, e);
+  store_changed (smime);
 }
 
 /* Adds or upgrades: an identity supersedes a certificate, an anchor a
@@ -246,6 +264,7 @@ store_add (PstSmime *smime, PstSmimeEntry *e, GError **error)
       return NULL;
     }
   g_ptr_array_add (smime->entries, e);
+  store_changed (smime);
   return e;
 }
 
@@ -257,6 +276,7 @@ entry_new (PstSmimeKind kind, X509 *cert)
   e->kind = kind;
   e->cert = cert;
   e->fingerprint = pst_smime_x509_fingerprint (cert);
+  e->emails = pst_smime_x509_emails (cert);
   return e;
 }
 
@@ -471,11 +491,67 @@ pst_smime_store_all_certs (PstSmime *smime)
   return all;
 }
 
+/* The certificates of the system store (OpenSSL's default file, or
+ * $SSL_CERT_FILE), read once per process and shared read-only: OpenSSL 3
+ * reference counts and locks X509 objects. */
+static STACK_OF (X509) *
+system_roots (void)
+{
+  static gsize once = 0;
+  static STACK_OF (X509) *roots;
+
+  if (g_once_init_enter (&once))
+    {
+      X509_STORE *store = X509_STORE_new ();
+      X509_LOOKUP *file = X509_STORE_add_lookup (store, X509_LOOKUP_file ());
+
+      if (file != NULL)
+        X509_LOOKUP_load_file (file, NULL, X509_FILETYPE_DEFAULT);
+      roots = X509_STORE_get1_all_certs (store);
+      if (roots == NULL)
+        roots = sk_X509_new_null ();
+      X509_STORE_free (store);
+      ERR_clear_error ();
+      g_once_init_leave (&once, 1);
+    }
+  return roots;
+}
+
+/* The trust anchors and the system store: the system roots read once per
+ * process, and OpenSSL's default certificate directory (or $SSL_CERT_DIR),
+ * looked up by subject hash when an issuer is not found otherwise, as
+ * X509_STORE_set_default_paths does.  Owned by @smime. */
+static X509_STORE *
+trust_store (PstSmime *smime)
+{
+  STACK_OF (X509) *roots;
+  X509_LOOKUP *dir;
+
+  if (smime->trust != NULL)
+    return smime->trust;
+  smime->trust = X509_STORE_new ();
+  for (guint i = 0; i < smime->entries->len; i++)
+    {
+      PstSmimeEntry *e = smime->entries->pdata[i];
+
+      if (e->kind == PST_SMIME_ANCHOR)
+        X509_STORE_add_cert (smime->trust, e->cert);
+    }
+  roots = system_roots ();
+  for (int i = 0; i < sk_X509_num (roots); i++)
+    X509_STORE_add_cert (smime->trust, sk_X509_value (roots, i));
+  dir = X509_STORE_add_lookup (smime->trust, X509_LOOKUP_hash_dir ());
+  if (dir != NULL)
+    X509_LOOKUP_add_dir (dir, NULL, X509_FILETYPE_DEFAULT);
+  ERR_clear_error ();
+  return smime->trust;
+}
+
 int
 pst_smime_store_verify (PstSmime *smime, X509 *cert, STACK_OF (X509) *extra, int purpose,
                         STACK_OF (X509) **chain_out)
 {
-  X509_STORE *store = X509_STORE_new ();
+  X509_STORE *store = trust_store (smime);
   X509_STORE_CTX *ctx = X509_STORE_CTX_new ();
   STACK_OF (X509) *untrusted = sk_X509_new_null ();
   int result = X509_V_ERR_UNSPECIFIED;
@@ -484,16 +560,13 @@ pst_smime_store_verify (PstSmime *smime, X509 *cert, STACK_OF (X509) *extra, int
     {
       PstSmimeEntry *e = smime->entries->pdata[i];
 
-      if (e->kind == PST_SMIME_ANCHOR)
-        X509_STORE_add_cert (store, e->cert);
-      else
+      if (e->kind != PST_SMIME_ANCHOR)
         sk_X509_push (untrusted, e->cert);
       for (int j = 0; e->chain != NULL && j < sk_X509_num (e->chain); j++)
         sk_X509_push (untrusted, sk_X509_value (e->chain, j));
     }
   for (int j = 0; extra != NULL && j < sk_X509_num (extra); j++)
     sk_X509_push (untrusted, sk_X509_value (extra, j));
-  X509_STORE_set_default_paths (store);
   if (X509_STORE_CTX_init (ctx, store, cert, untrusted) == 1)
     {
       X509_STORE_CTX_set_purpose (ctx, purpose);
@@ -508,9 +581,31 @@ pst_smime_store_verify (PstSmime *smime, X509 *cert, STACK_OF (X509) *extra, int
     }
   ERR_clear_error ();
   X509_STORE_CTX_free (ctx);
-  X509_STORE_free (store);
   sk_X509_free (untrusted);
   return result;
+}
+
+/* The chain check of stored entry @e (with its own chain), cached in @e
+ * until the store changes, the chain expires, or a while has passed (a
+ * certificate that is not yet valid may become so). */
+static int
+entry_check (PstSmime *smime, PstSmimeEntry *e, gboolean signing)
+{
+  PstSmimeCheck *check = &e->checks[signing ? 1 : 0];
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  STACK_OF (X509) *chain = NULL;
+
+  if (check->generation == smime->generation && now < check->until)
+    return check->result;
+  check->result = pst_smime_store_verify (smime, e->cert, e->chain,
+                                          signing ? X509_PURPOSE_SMIME_SIGN : X509_PURPOSE_ANY,
+                                          &chain);
+  check->generation = smime->generation;
+  check->until = now + (check->result == X509_V_OK ? CHECK_GOOD_SECONDS : CHECK_BAD_SECONDS);
+  for (int i = 0; chain != NULL && i < sk_X509_num (chain); i++)
+    check->until = MIN (check->until, pst_smime_asn1_time_unix (X509_get0_notAfter (sk_X509_value (chain, i))));
+  sk_X509_pop_free (chain, X509_free);
+  return check->result;
 }
 
 /* Key usage (when the certificate has one) allows encryption. */
@@ -534,18 +629,19 @@ find_usable (PstSmime *smime, const char *address, gboolean identity)
 {
   PstSmimeEntry *best = NULL;
 
+  if (address == NULL)
+    return NULL;
   for (guint i = 0; i < smime->entries->len; i++)
     {
       PstSmimeEntry *e = smime->entries->pdata[i];
 
       if ((identity && e->kind != PST_SMIME_IDENTITY) || is_ca (e->cert)
-          || !pst_smime_x509_has_email (e->cert, address) || !pst_smime_x509_valid_now (e->cert))
+          || !pst_addr_in_list (address, (const char *const *) e->emails)
+          || !pst_smime_x509_valid_now (e->cert))
         continue;
       if (!identity && !can_encrypt (e->cert))
         continue;
-      if (pst_smime_store_verify (smime, e->cert, e->chain,
-                                  identity ? X509_PURPOSE_SMIME_SIGN : X509_PURPOSE_ANY, NULL)
-          != X509_V_OK)
+      if (entry_check (smime, e, identity) != X509_V_OK)
         continue;
       if (best == NULL || ASN1_TIME_compare (X509_get0_notAfter (e->cert), X509_get0_notAfter (best->cert)) > 0)
         best = e;

@@ -85,8 +85,8 @@ pst_smime_x509_valid_now (X509 *cert)
          && X509_cmp_current_time (X509_get0_notAfter (cert)) > 0;
 }
 
-static gint64
-asn1_time_to_unix (const ASN1_TIME *t)
+gint64
+pst_smime_asn1_time_unix (const ASN1_TIME *t)
 {
   struct tm tm = { 0 };
 
@@ -118,8 +118,8 @@ pst_smime_x509_info (X509 *cert, PstSmimeKind kind)
   info->subject = name_to_string (X509_get_subject_name (cert));
   info->issuer = name_to_string (X509_get_issuer_name (cert));
   info->emails = pst_smime_x509_emails (cert);
-  info->not_before = asn1_time_to_unix (X509_get0_notBefore (cert));
-  info->not_after = asn1_time_to_unix (X509_get0_notAfter (cert));
+  info->not_before = pst_smime_asn1_time_unix (X509_get0_notBefore (cert));
+  info->not_after = pst_smime_asn1_time_unix (X509_get0_notAfter (cert));
   info->has_key = kind == PST_SMIME_IDENTITY;
   info->trust_anchor = kind == PST_SMIME_ANCHOR;
   info->is_ca = X509_check_ca (cert) != 0;
@@ -369,48 +369,79 @@ pst_smime_cms_type (GBytes *der)
   return type;
 }
 
+/* Wipes what a failed decryption wrote to memory BIO @bio. */
+static void
+bio_wipe (BIO *bio)
+{
+  BUF_MEM *mem = NULL;
+
+  BIO_get_mem_ptr (bio, &mem);
+  if (mem != NULL && mem->data != NULL)
+    OPENSSL_cleanse (mem->data, mem->max);
+}
+
 gboolean
-pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, gboolean *authenticated_out,
+pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrity *integrity_out,
                    GError **error)
 {
   CMS_ContentInfo *cms = cms_from_der (der);
-  gboolean auth, tried = FALSE;
+  gboolean auth, key_failed = FALSE;
+  PstSmimeEntry *opened = NULL;
+  BIO *out;
 
+  if (integrity_out != NULL)
+    *integrity_out = PST_INTEGRITY_NONE;
   if (cms == NULL)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "not an S/MIME (CMS) object");
       return FALSE;
     }
   auth = OBJ_obj2nid (CMS_get0_type (cms)) == NID_id_smime_ct_authEnvelopedData;
-  for (guint i = 0; i < smime->entries->len; i++)
+  /* First the content-encryption key, with the identity it is for; then
+   * the content, so that a content that fails (a GCM tag that does not
+   * check) is told apart from a message for somebody else. */
+  for (guint i = 0; i < smime->entries->len && opened == NULL; i++)
     {
       PstSmimeEntry *e = smime->entries->pdata[i];
-      BIO *out;
 
       if (e->kind != PST_SMIME_IDENTITY)
         continue;
-      out = BIO_new (BIO_s_mem ());
-      if (CMS_decrypt (cms, e->key, e->cert, NULL, out, CMS_BINARY))
-        {
-          *plain_out = bio_steal_secret (out);
-          if (authenticated_out != NULL)
-            *authenticated_out = auth;
-          BIO_free (out);
-          CMS_ContentInfo_free (cms);
-          ERR_clear_error ();
-          return TRUE;
-        }
+      if (CMS_decrypt_set1_pkey (cms, e->key, e->cert))
+        opened = e;
       /* "no matching recipient" means another identity may do. */
-      if (ERR_GET_REASON (ERR_peek_last_error ()) != CMS_R_NO_MATCHING_RECIPIENT)
-        tried = TRUE;
+      else if (ERR_GET_REASON (ERR_peek_last_error ()) != CMS_R_NO_MATCHING_RECIPIENT)
+        key_failed = TRUE;
       ERR_clear_error ();
-      BIO_free (out);
     }
+  if (opened == NULL)
+    {
+      CMS_ContentInfo_free (cms);
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, key_failed
+                   ? "the S/MIME message cannot be decrypted: it is damaged or was tampered with"
+                   : "no S/MIME identity can decrypt this message");
+      return FALSE;
+    }
+  out = BIO_new (BIO_s_mem ());
+  if (!CMS_decrypt (cms, NULL, opened->cert, NULL, out, CMS_BINARY))
+    {
+      ERR_clear_error ();
+      bio_wipe (out);
+      BIO_free (out);
+      CMS_ContentInfo_free (cms);
+      if (auth && integrity_out != NULL)
+        *integrity_out = PST_INTEGRITY_FAILED;
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, auth
+                   ? "the S/MIME message was tampered with: its authentication tag does not check"
+                   : "the S/MIME message cannot be decrypted: it is damaged or was tampered with");
+      return FALSE;
+    }
+  *plain_out = bio_steal_secret (out);
+  if (integrity_out != NULL)
+    *integrity_out = auth ? PST_INTEGRITY_OK : PST_INTEGRITY_NONE;
+  BIO_free (out);
   CMS_ContentInfo_free (cms);
-  g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, tried
-               ? "the S/MIME message cannot be decrypted: it is damaged or was tampered with"
-               : "no S/MIME identity can decrypt this message");
-  return FALSE;
+  ERR_clear_error ();
+  return TRUE;
 }
 
 void
@@ -440,7 +471,7 @@ signing_time (CMS_SignerInfo *si)
 
   if (t == NULL || (t->type != V_ASN1_UTCTIME && t->type != V_ASN1_GENERALIZEDTIME))
     return 0;
-  return asn1_time_to_unix ((const ASN1_TIME *) t->value.asn1_string);
+  return pst_smime_asn1_time_unix ((const ASN1_TIME *) t->value.asn1_string);
 }
 
 static GBytes *

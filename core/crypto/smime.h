@@ -120,12 +120,19 @@ typedef enum {
 PstSmimeCmsType pst_smime_cms_type (GBytes *der);
 
 /* Decrypts CMS EnvelopedData/AuthEnvelopedData @der with the own
- * identities.  @plain_out gets the content (transfer full; wiped when
- * freed); @authenticated_out whether it was AuthEnvelopedData (AEAD tag
- * checked).  Errors: PST_ERROR_CRYPTO "no identity can decrypt this
- * message" or a failed tag check. */
+ * identities.  On success @plain_out gets the content (transfer full; wiped
+ * when freed) and @integrity_out (may be NULL) PST_INTEGRITY_OK for
+ * AuthEnvelopedData (its AEAD tag checked), PST_INTEGRITY_NONE for
+ * EnvelopedData (CBC: no integrity check of its own).
+ * Errors: PST_ERROR_CRYPTO "no S/MIME identity can decrypt this message",
+ * "... damaged or was tampered with", "... authentication tag does not
+ * check".  No plaintext is returned on failure (not even what was decrypted
+ * before the tag check failed; it is wiped) and, as an exception to the
+ * _out rule, @integrity_out says PST_INTEGRITY_FAILED when an identity
+ * opened AuthEnvelopedData but its tag did not check, PST_INTEGRITY_NONE
+ * otherwise. */
 gboolean pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out,
-                            gboolean *authenticated_out, GError **error);
+                            PstIntegrity *integrity_out, GError **error);
 
 typedef struct {
   PstSigStatus status;

@@ -301,7 +301,370 @@ pst_mime_to_crlf (const char *data, gsize len)
   return g_byte_array_free_to_bytes (out);
 }
 
+gboolean
+pst_mime_is_content_field (const char *field)
+{
+  return g_ascii_strncasecmp (field, "Content-", 8) == 0;
+}
+
+const char *
+pst_mime_find_field (GPtrArray *fields, const char *name, guint *count_out)
+{
+  const char *first = NULL;
+  guint count = 0;
+
+  for (guint i = 0; fields != NULL && i < fields->len; i++)
+    if (pst_mime_field_is (fields->pdata[i], name))
+      {
+        if (first == NULL)
+          first = fields->pdata[i];
+        count++;
+      }
+  if (count_out != NULL)
+    *count_out = count;
+  return first;
+}
+
+void
+pst_mime_append_field (GString *s, const char *field)
+{
+  g_string_append (s, field);
+  if (s->len == 0 || s->str[s->len - 1] != '\n')
+    g_string_append (s, "\r\n");
+}
+
+gboolean
+pst_mime_entity_split (GBytes *entity, GPtrArray **fields_out, gsize *body_out)
+{
+  gsize len = 0;
+  const char *p = g_bytes_get_data (entity, &len);
+
+  if (len > 0 && (p[0] == '\n' || (len > 1 && p[0] == '\r' && p[1] == '\n')))
+    {
+      *fields_out = g_ptr_array_new_with_free_func (g_free);
+      *body_out = p[0] == '\n' ? 1 : 2;
+      return TRUE;
+    }
+  return p != NULL && pst_mime_split_header (p, len, fields_out, body_out, NULL);
+}
+
+char *
+pst_mime_entity_content_type (GPtrArray *fields, GHashTable **params_out)
+{
+  const char *field = pst_mime_find_field (fields, "Content-Type", NULL);
+  g_autofree char *value = NULL;
+  char *type;
+
+  if (field != NULL)
+    {
+      value = pst_mime_field_value (field);
+      type = pst_mime_parse_content_type (value, params_out);
+      if (type != NULL)
+        return type;
+    }
+  if (params_out != NULL)
+    *params_out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  return g_strdup ("text/plain");
+}
+
+GBytes *
+pst_mime_span_bytes (GBytes *entity, gsize body_offset, const PstMimeSpan *span)
+{
+  return g_bytes_new_from_bytes (entity, body_offset + span->offset, span->length);
+}
+
+char *
+pst_mime_single_from (GPtrArray *fields)
+{
+  struct mailimf_mailbox_list *list = NULL;
+  g_autofree char *value = NULL;
+  guint count;
+  const char *field = pst_mime_find_field (fields, "From", &count);
+  size_t idx = 0;
+  char *addr = NULL;
+
+  if (count != 1)
+    return NULL;
+  value = pst_mime_field_value (field);
+  if (mailimf_mailbox_list_parse (value, strlen (value), &idx, &list) != MAILIMF_NO_ERROR)
+    return NULL;
+  if (clist_count (list->mb_list) == 1)
+    addr = pst_addr_extract (((struct mailimf_mailbox *) clist_content (clist_begin (list->mb_list)))->mb_addr_spec);
+  mailimf_mailbox_list_free (list);
+  return addr;
+}
+
+gint64
+pst_mime_parse_date (const char *value)
+{
+  struct mailimf_date_time *d = NULL;
+  size_t idx = 0;
+  gint64 t = 0;
+
+  if (mailimf_date_time_parse (value, strlen (value), &idx, &d) != MAILIMF_NO_ERROR)
+    return 0;
+  if (d->dt_month >= 1 && d->dt_month <= 12 && d->dt_day >= 1 && d->dt_day <= 31
+      && d->dt_year > 1900 && d->dt_year < 10000 && d->dt_hour < 24 && d->dt_min < 60
+      && d->dt_sec <= 60)
+    {
+      g_autoptr(GDateTime) dt = g_date_time_new_utc (d->dt_year, d->dt_month, d->dt_day,
+                                                     d->dt_hour, d->dt_min, MIN (d->dt_sec, 59));
+      int zone = d->dt_zone < 0 ? -d->dt_zone : d->dt_zone;
+      gint64 off = (zone / 100) * 3600 + (zone % 100) * 60;
+
+      if (dt != NULL)
+        t = g_date_time_to_unix (dt) - (d->dt_zone < 0 ? -off : off);
+    }
+  mailimf_date_time_free (d);
+  return t;
+}
+
+gint64
+pst_mime_fields_date (GPtrArray *fields)
+{
+  const char *field = pst_mime_find_field (fields, "Date", NULL);
+  g_autofree char *value = field != NULL ? pst_mime_field_value (field) : NULL;
+
+  return value != NULL ? pst_mime_parse_date (value) : 0;
+}
+
+char *
+pst_mime_format_date (GDateTime *dt)
+{
+  static const char *const days[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
+  static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+  gint64 offset = g_date_time_get_utc_offset (dt) / G_TIME_SPAN_MINUTE;
+  gint64 abs_off = offset < 0 ? -offset : offset;
+
+  return g_strdup_printf ("%s, %d %s %d %02d:%02d:%02d %c%02d%02d",
+                          days[g_date_time_get_day_of_week (dt) - 1],
+                          g_date_time_get_day_of_month (dt),
+                          months[g_date_time_get_month (dt) - 1],
+                          g_date_time_get_year (dt), g_date_time_get_hour (dt),
+                          g_date_time_get_minute (dt), g_date_time_get_second (dt),
+                          offset < 0 ? '-' : '+', (int) (abs_off / 60), (int) (abs_off % 60));
+}
+
+char *
+pst_mime_random_token (void)
+{
+  GString *s = g_string_new (NULL);
+
+  for (int i = 0; i < 6; i++)
+    g_string_append_printf (s, "%08x", g_random_int ());
+  return g_string_free (s, FALSE);
+}
+
+static gboolean
+bytes_contain (GBytes *bytes, const char *needle)
+{
+  gsize len = 0;
+  const char *p = g_bytes_get_data (bytes, &len);
+
+  return p != NULL && g_strstr_len (p, len, needle) != NULL;
+}
+
+char *
+pst_mime_new_boundary (GBytes *a, GBytes *b)
+{
+  while (TRUE)
+    {
+      g_autofree char *token = pst_mime_random_token ();
+      char *boundary = g_strconcat ("=-pst-", token, NULL);
+      g_autofree char *delim = g_strconcat ("--", boundary, NULL);
+
+      if ((a == NULL || !bytes_contain (a, delim)) && (b == NULL || !bytes_contain (b, delim)))
+        return boundary;
+      g_free (boundary);
+    }
+}
+
+/* --- Writing entities ----------------------------------------------------- */
+
+static gboolean
+line_needs_qp (const char *line, gsize len)
+{
+  if (len > 998 || (len >= 5 && memcmp (line, "From ", 5) == 0))
+    return TRUE;
+  if (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+    return TRUE;
+  for (gsize i = 0; i < len; i++)
+    if ((guchar) line[i] >= 0x80 || line[i] == '\0' || line[i] == '\r')
+      return TRUE;
+  return FALSE;
+}
+
+/* Whether @body (CRLF lines) would not survive as 7bit signed data. */
+static gboolean
+body_needs_qp (const char *body, gsize len)
+{
+  gsize pos = 0;
+
+  while (pos < len)
+    {
+      const char *nl = g_strstr_len (body + pos, len - pos, "\r\n");
+      gsize end = nl != NULL ? (gsize) (nl - body) : len;
+
+      if (line_needs_qp (body + pos, end - pos))
+        return TRUE;
+      pos = nl != NULL ? end + 2 : len;
+    }
+  return FALSE;
+}
+
+static void
+qp_encode (GString *out, const char *body, gsize len)
+{
+  gsize pos = 0;
+
+  while (pos < len)
+    {
+      const char *nl = g_strstr_len (body + pos, len - pos, "\r\n");
+      gsize end = nl != NULL ? (gsize) (nl - body) : len;
+      gsize col = 0;
+
+      for (gsize i = pos; i < end; i++)
+        {
+          guchar c = body[i];
+          gboolean last = i + 1 == end;
+          char enc[4];
+          gsize n;
+
+          if ((c == ' ' || c == '\t') && !last)
+            enc[0] = c, n = 1;
+          else if (c > 32 && c < 127 && c != '=' && !(i == pos && c == 'F' && end - pos >= 5
+                                                        && memcmp (body + pos, "From ", 5) == 0))
+            enc[0] = c, n = 1;
+          else
+            {
+              g_snprintf (enc, sizeof enc, "=%02X", c);
+              n = 3;
+            }
+          if (col + n > 75)
+            {
+              g_string_append (out, "=\r\n");
+              col = 0;
+            }
+          g_string_append_len (out, enc, n);
+          col += n;
+        }
+      if (nl != NULL)
+        g_string_append (out, "\r\n");
+      pos = nl != NULL ? end + 2 : len;
+    }
+}
+
+GBytes *
+pst_mime_build_entity (GPtrArray *fields, const char *body, gsize body_len, gboolean seven_bit,
+                       const char *ct_param, GPtrArray *extra_fields)
+{
+  g_autoptr(GBytes) crlf_body = pst_mime_to_crlf (body, body_len);
+  gsize blen = 0;
+  const char *b = g_bytes_get_data (crlf_body, &blen);
+  const char *ct_field = pst_mime_find_field (fields, "Content-Type", NULL);
+  const char *cte_field = pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL);
+  g_autofree char *type = pst_mime_entity_content_type (fields, NULL);
+  g_autofree char *cte = cte_field != NULL ? pst_mime_field_value (cte_field) : NULL;
+  gboolean eight_bit = FALSE, qp = FALSE;
+  g_autoptr(GString) e = g_string_new (NULL);
+
+  for (gsize i = 0; i < blen && !eight_bit; i++)
+    eight_bit = (guchar) b[i] >= 0x80;
+  if (seven_bit && !g_str_has_prefix (type, "multipart/") && !g_str_has_prefix (type, "message/")
+      && (cte == NULL || g_ascii_strcasecmp (cte, "7bit") == 0
+          || g_ascii_strcasecmp (cte, "8bit") == 0 || g_ascii_strcasecmp (cte, "binary") == 0))
+    qp = body_needs_qp (b, blen);
+
+  if (ct_field == NULL)
+    g_string_append_printf (e, "Content-Type: text/plain; charset=%s%s%s\r\n",
+                            eight_bit ? "utf-8" : "us-ascii", ct_param != NULL ? "; " : "",
+                            ct_param != NULL ? ct_param : "");
+  for (guint i = 0; i < fields->len; i++)
+    {
+      const char *f = fields->pdata[i];
+
+      if (!pst_mime_is_content_field (f) || (qp && pst_mime_field_is (f, "Content-Transfer-Encoding")))
+        continue;
+      if (ct_param != NULL && f == ct_field)
+        {
+          gsize flen = strlen (f);
+
+          while (flen > 0 && (f[flen - 1] == '\n' || f[flen - 1] == '\r'))
+            flen--;
+          g_string_append_len (e, f, flen);
+          g_string_append_printf (e, ";\r\n %s\r\n", ct_param);
+          continue;
+        }
+      pst_mime_append_field (e, f);
+    }
+  for (guint i = 0; extra_fields != NULL && i < extra_fields->len; i++)
+    pst_mime_append_field (e, extra_fields->pdata[i]);
+  if (qp)
+    g_string_append (e, "Content-Transfer-Encoding: quoted-printable\n");
+  else if (cte_field == NULL && eight_bit)
+    g_string_append (e, "Content-Transfer-Encoding: 8bit\n");
+  /* Normalise the header part; the body is already CRLF. */
+  {
+    g_autoptr(GBytes) head = pst_mime_to_crlf (e->str, e->len);
+    gsize hlen = 0;
+    const char *h = g_bytes_get_data (head, &hlen);
+    GString *all = g_string_new_len (h, hlen);
+
+    if (hlen < 2 || h[hlen - 1] != '\n')
+      g_string_append (all, "\r\n");
+    g_string_append (all, "\r\n");
+    if (qp)
+      qp_encode (all, b, blen);
+    else
+      g_string_append_len (all, b, blen);
+    return g_string_free_to_bytes (all);
+  }
+}
+
+/* --- Secret bytes --------------------------------------------------------- */
+
+typedef struct {
+  gsize len;
+  char data[];
+} SecretBuf;
+
+static void
+secret_buf_free (gpointer p)
+{
+  SecretBuf *sb = p;
+
+  explicit_bzero (sb->data, sb->len);
+  g_free (sb);
+}
+
+GBytes *
+pst_mime_secret_bytes (const char *data, gsize len, const char *tail, gsize tail_len)
+{
+  SecretBuf *sb = g_malloc (sizeof (SecretBuf) + len + tail_len + 1);
+
+  sb->len = len + tail_len;
+  if (len > 0)
+    memcpy (sb->data, data, len);
+  if (tail_len > 0)
+    memcpy (sb->data + len, tail, tail_len);
+  sb->data[sb->len] = '\0';
+  return g_bytes_new_with_free_func (sb->data, sb->len, secret_buf_free, sb);
+}
+
+GBytes *
+pst_mime_secret_from_gstring (GString *s)
+{
+  GBytes *b = pst_mime_secret_bytes (s->str, s->len, NULL, 0);
+
+  explicit_bzero (s->str, s->allocated_len);
+  g_string_free (s, TRUE);
+  return b;
+}
+
 /* --- Messages ------------------------------------------------------------- */
+
+#define QP_PAD 4
 
 PstMimeMessage *
 pst_mime_message_parse (GBytes *data, GError **error)
@@ -333,24 +696,6 @@ pst_mime_message_free (PstMimeMessage *message)
   g_free (message);
 }
 
-static const char *
-find_field (PstMimeMessage *message, const char *name, guint *count_out)
-{
-  const char *first = NULL;
-  guint count = 0;
-
-  for (guint i = 0; i < message->fields->len; i++)
-    if (pst_mime_field_is (message->fields->pdata[i], name))
-      {
-        if (first == NULL)
-          first = message->fields->pdata[i];
-        count++;
-      }
-  if (count_out != NULL)
-    *count_out = count;
-  return first;
-}
-
 char *
 pst_mime_message_get_from_address (PstMimeMessage *message, GError **error)
 {
@@ -361,7 +706,7 @@ pst_mime_message_get_from_address (PstMimeMessage *message, GError **error)
   size_t idx = 0;
   char *addr = NULL;
 
-  field = find_field (message, "From", &count);
+  field = pst_mime_find_field (message->fields, "From", &count);
   if (count != 1)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
@@ -462,7 +807,7 @@ decode_words (const char *value)
 char *
 pst_mime_message_get_header (PstMimeMessage *message, const char *name)
 {
-  const char *field = find_field (message, name, NULL);
+  const char *field = pst_mime_find_field (message->fields, name, NULL);
   g_autofree char *value = NULL;
 
   if (field == NULL)
@@ -526,13 +871,18 @@ decode_text (struct mailmime *mime, const PartInfo *info)
   struct mailmime_data *body = mime->mm_data.mm_single;
   char *raw = NULL;
   size_t raw_len = 0, idx = 0;
+  g_autofree char *padded = NULL;
   g_autofree char *utf8 = NULL;
   GString *out;
 
   if (body == NULL || body->dt_type != MAILMIME_DATA_TEXT)
     return g_strdup ("");
-  if (mailmime_part_parse (body->dt_data.dt_text.dt_data, body->dt_data.dt_text.dt_length,
-                           &idx, info->encoding, &raw, &raw_len) != MAILIMF_NO_ERROR)
+  /* libetpan's quoted-printable decoder reads the two bytes after a final
+   * "=" even past the end: give it a copy with NUL bytes behind. */
+  padded = g_malloc0 (body->dt_data.dt_text.dt_length + QP_PAD);
+  memcpy (padded, body->dt_data.dt_text.dt_data, body->dt_data.dt_text.dt_length);
+  if (mailmime_part_parse (padded, body->dt_data.dt_text.dt_length, &idx, info->encoding, &raw,
+                           &raw_len) != MAILIMF_NO_ERROR)
     return g_strdup ("");
   if (info->charset != NULL && g_ascii_strcasecmp (info->charset, "utf-8") != 0
       && g_ascii_strcasecmp (info->charset, "us-ascii") != 0)

@@ -81,4 +81,75 @@ GArray *pst_mime_split_multipart (const char *body, gsize len, const char *bound
 /* @data with every line end (CR, LF or CRLF) made CRLF.  Transfer full. */
 GBytes *pst_mime_to_crlf (const char *data, gsize len);
 
+/* Whether raw field @field is a Content-* field (ASCII case ignored). */
+gboolean pst_mime_is_content_field (const char *field);
+
+/* The first raw field of @fields (may be NULL) named @name, or NULL;
+ * @count_out (may be NULL) gets how many there are.  Owned by @fields. */
+const char *pst_mime_find_field (GPtrArray *fields, const char *name, guint *count_out);
+
+/* Appends raw field @field to @s, and a CRLF when it has no line end. */
+void pst_mime_append_field (GString *s, const char *field);
+
+/* Splits entity @entity (a message or a body part) into its raw header
+ * fields (@fields_out, transfer full; empty for a body part with no header
+ * field at all) and the offset of its body.  FALSE (and nothing set) when
+ * @entity has no header section that pst_mime_split_header accepts. */
+gboolean pst_mime_entity_split (GBytes *entity, GPtrArray **fields_out, gsize *body_out);
+
+/* The content type ("type/subtype", lower case) of an entity with header
+ * @fields: "text/plain" when there is no readable Content-Type (RFC 2045
+ * §5.2).  @params_out (may be NULL) gets the parameters (empty then).
+ * Transfer full. */
+char *pst_mime_entity_content_type (GPtrArray *fields, GHashTable **params_out);
+
+/* The body part @span of the multipart body that starts at @body_offset in
+ * @entity, sharing @entity's memory.  Transfer full. */
+GBytes *pst_mime_span_bytes (GBytes *entity, gsize body_offset, const PstMimeSpan *span);
+
+/* The addr-spec of the one mailbox of the one From field among @fields, or
+ * NULL when there is no From, several, or several mailboxes in it.
+ * Transfer full. */
+char *pst_mime_single_from (GPtrArray *fields);
+
+/* Seconds since the epoch of RFC 5322 date-time @value, or 0 when it cannot
+ * be read. */
+gint64 pst_mime_parse_date (const char *value);
+
+/* The date of the first Date field among @fields (pst_mime_parse_date), or
+ * 0 when there is none. */
+gint64 pst_mime_fields_date (GPtrArray *fields);
+
+/* @dt as an RFC 5322 date-time ("Sat, 1 Jan 2000 00:00:00 +0000"), with
+ * English names whatever the locale.  Transfer full. */
+char *pst_mime_format_date (GDateTime *dt);
+
+/* 48 random hex digits, for boundaries and Message-IDs.  Transfer full. */
+char *pst_mime_random_token (void);
+
+/* A multipart boundary whose delimiter occurs in neither @a nor @b (each may
+ * be NULL).  Transfer full. */
+char *pst_mime_new_boundary (GBytes *a, GBytes *b);
+
+/* The body entity of a message to protect: the Content-* fields of
+ * @fields (a text/plain one made when there is none) and @body, with CRLF
+ * line ends.  @ct_param (may be NULL; e.g. "hp=\"cipher\"") is added to the
+ * Content-Type; @extra_fields (may be NULL) are appended to the entity's
+ * header as they are.  With @seven_bit, a single part that is not 7bit-safe
+ * is re-encoded as quoted-printable (RFC 3156 §3, RFC 8551 §3.1.1).
+ * Transfer full. */
+GBytes *pst_mime_build_entity (GPtrArray *fields, const char *body, gsize body_len,
+                               gboolean seven_bit, const char *ct_param, GPtrArray *extra_fields);
+
+/* --- Secrets ---------------------------------------------------------------
+ * Decrypted text lives in memory that is wiped before it is freed. */
+
+/* A copy of @len bytes at @data followed by @tail_len bytes at @tail (may be
+ * NULL when 0), NUL-terminated past the end, wiped when the last reference
+ * goes.  Transfer full. */
+GBytes *pst_mime_secret_bytes (const char *data, gsize len, const char *tail, gsize tail_len);
+
+/* The contents of @s as secret bytes; @s is wiped and freed.  Transfer full. */
+GBytes *pst_mime_secret_from_gstring (GString *s);
+
 G_END_DECLS

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "crypto/pgp.h"
+#include "mime/hp.h"
 #include "mime/mime.h"
 #include "mime/pgpinline.h"
 #include "util/addr.h"
@@ -18,76 +19,11 @@
 /* --- Small helpers -------------------------------------------------------- */
 
 static gboolean
-is_content_field (const char *field)
-{
-  return g_ascii_strncasecmp (field, "Content-", 8) == 0;
-}
-
-static const char *
-find_field (GPtrArray *fields, const char *name, guint *count_out)
-{
-  const char *first = NULL;
-  guint count = 0;
-
-  for (guint i = 0; fields != NULL && i < fields->len; i++)
-    if (pst_mime_field_is (fields->pdata[i], name))
-      {
-        if (first == NULL)
-          first = fields->pdata[i];
-        count++;
-      }
-  if (count_out != NULL)
-    *count_out = count;
-  return first;
-}
-
-/* The header of an entity; a body part may have no header field at all. */
-static gboolean
-entity_split (GBytes *entity, GPtrArray **fields_out, gsize *body_out)
-{
-  gsize len = 0;
-  const char *p = g_bytes_get_data (entity, &len);
-
-  if (len > 0 && (p[0] == '\n' || (len > 1 && p[0] == '\r' && p[1] == '\n')))
-    {
-      *fields_out = g_ptr_array_new_with_free_func (g_free);
-      *body_out = p[0] == '\n' ? 1 : 2;
-      return TRUE;
-    }
-  return p != NULL && pst_mime_split_header (p, len, fields_out, body_out, NULL);
-}
-
-static char *
-entity_content_type (GPtrArray *fields, GHashTable **params_out)
-{
-  const char *field = find_field (fields, "Content-Type", NULL);
-  g_autofree char *value = NULL;
-  char *type;
-
-  if (field != NULL)
-    {
-      value = pst_mime_field_value (field);
-      type = pst_mime_parse_content_type (value, params_out);
-      if (type != NULL)
-        return type;
-    }
-  if (params_out != NULL)
-    *params_out = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  return g_strdup ("text/plain");
-}
-
-static gboolean
 param_is (GHashTable *params, const char *name, const char *value)
 {
   const char *v = g_hash_table_lookup (params, name);
 
   return v != NULL && g_ascii_strcasecmp (v, value) == 0;
-}
-
-static GBytes *
-span_bytes (GBytes *entity, gsize body_offset, const PstMimeSpan *span)
-{
-  return g_bytes_new_from_bytes (entity, body_offset + span->offset, span->length);
 }
 
 /* The body of @part (after its header).  Transfer full. */
@@ -97,303 +33,12 @@ part_body (GBytes *part)
   g_autoptr(GPtrArray) fields = NULL;
   gsize body = 0;
 
-  if (!entity_split (part, &fields, &body))
+  if (!pst_mime_entity_split (part, &fields, &body))
     return g_bytes_ref (part);
   return g_bytes_new_from_bytes (part, body, g_bytes_get_size (part) - body);
 }
 
-static char *
-random_token (void)
-{
-  GString *s = g_string_new (NULL);
-
-  for (int i = 0; i < 6; i++)
-    g_string_append_printf (s, "%08x", g_random_int ());
-  return g_string_free (s, FALSE);
-}
-
-static char *
-format_date (GDateTime *dt)
-{
-  static const char *const days[] = { "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun" };
-  static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
-  gint64 offset = g_date_time_get_utc_offset (dt) / G_TIME_SPAN_MINUTE;
-  gint64 abs_off = offset < 0 ? -offset : offset;
-
-  return g_strdup_printf ("%s, %d %s %d %02d:%02d:%02d %c%02d%02d",
-                          days[g_date_time_get_day_of_week (dt) - 1],
-                          g_date_time_get_day_of_month (dt),
-                          months[g_date_time_get_month (dt) - 1],
-                          g_date_time_get_year (dt), g_date_time_get_hour (dt),
-                          g_date_time_get_minute (dt), g_date_time_get_second (dt),
-                          offset < 0 ? '-' : '+', (int) (abs_off / 60), (int) (abs_off % 60));
-}
-
-/* Seconds since the epoch of an RFC 5322 date, or 0. */
-static gint64
-parse_date (const char *value)
-{
-  struct mailimf_date_time *d = NULL;
-  size_t idx = 0;
-  gint64 t = 0;
-
-  if (mailimf_date_time_parse (value, strlen (value), &idx, &d) != MAILIMF_NO_ERROR)
-    return 0;
-  if (d->dt_month >= 1 && d->dt_month <= 12 && d->dt_day >= 1 && d->dt_day <= 31
-      && d->dt_year > 1900 && d->dt_year < 10000 && d->dt_hour < 24 && d->dt_min < 60
-      && d->dt_sec <= 60)
-    {
-      g_autoptr(GDateTime) dt = g_date_time_new_utc (d->dt_year, d->dt_month, d->dt_day,
-                                                     d->dt_hour, d->dt_min, MIN (d->dt_sec, 59));
-      int zone = d->dt_zone < 0 ? -d->dt_zone : d->dt_zone;
-      gint64 off = (zone / 100) * 3600 + (zone % 100) * 60;
-
-      if (dt != NULL)
-        t = g_date_time_to_unix (dt) - (d->dt_zone < 0 ? -off : off);
-    }
-  mailimf_date_time_free (d);
-  return t;
-}
-
-/* The address of the one mailbox of the one From header, or NULL. */
-static char *
-single_from (GPtrArray *fields)
-{
-  struct mailimf_mailbox_list *list = NULL;
-  g_autofree char *value = NULL;
-  guint count;
-  const char *field = find_field (fields, "From", &count);
-  size_t idx = 0;
-  char *addr = NULL;
-
-  if (count != 1)
-    return NULL;
-  value = pst_mime_field_value (field);
-  if (mailimf_mailbox_list_parse (value, strlen (value), &idx, &list) != MAILIMF_NO_ERROR)
-    return NULL;
-  if (clist_count (list->mb_list) == 1)
-    addr = pst_addr_extract (((struct mailimf_mailbox *) clist_content (clist_begin (list->mb_list)))->mb_addr_spec);
-  mailimf_mailbox_list_free (list);
-  return addr;
-}
-
 /* --- Writing -------------------------------------------------------------- */
-
-static gboolean
-line_needs_qp (const char *line, gsize len)
-{
-  if (len > 998 || (len >= 5 && memcmp (line, "From ", 5) == 0))
-    return TRUE;
-  if (len > 0 && (line[len - 1] == ' ' || line[len - 1] == '\t'))
-    return TRUE;
-  for (gsize i = 0; i < len; i++)
-    if ((guchar) line[i] >= 0x80 || line[i] == '\0' || line[i] == '\r')
-      return TRUE;
-  return FALSE;
-}
-
-/* Whether @body (CRLF lines) would not survive as 7bit signed data. */
-static gboolean
-body_needs_qp (const char *body, gsize len)
-{
-  gsize pos = 0;
-
-  while (pos < len)
-    {
-      const char *nl = g_strstr_len (body + pos, len - pos, "\r\n");
-      gsize end = nl != NULL ? (gsize) (nl - body) : len;
-
-      if (line_needs_qp (body + pos, end - pos))
-        return TRUE;
-      pos = nl != NULL ? end + 2 : len;
-    }
-  return FALSE;
-}
-
-static void
-qp_encode (GString *out, const char *body, gsize len)
-{
-  gsize pos = 0;
-
-  while (pos < len)
-    {
-      const char *nl = g_strstr_len (body + pos, len - pos, "\r\n");
-      gsize end = nl != NULL ? (gsize) (nl - body) : len;
-      gsize col = 0;
-
-      for (gsize i = pos; i < end; i++)
-        {
-          guchar c = body[i];
-          gboolean last = i + 1 == end;
-          char enc[4];
-          gsize n;
-
-          if ((c == ' ' || c == '\t') && !last)
-            enc[0] = c, n = 1;
-          else if (c > 32 && c < 127 && c != '=' && !(i == pos && c == 'F' && end - pos >= 5
-                                                        && memcmp (body + pos, "From ", 5) == 0))
-            enc[0] = c, n = 1;
-          else
-            {
-              g_snprintf (enc, sizeof enc, "=%02X", c);
-              n = 3;
-            }
-          if (col + n > 75)
-            {
-              g_string_append (out, "=\r\n");
-              col = 0;
-            }
-          g_string_append_len (out, enc, n);
-          col += n;
-        }
-      if (nl != NULL)
-        g_string_append (out, "\r\n");
-      pos = nl != NULL ? end + 2 : len;
-    }
-}
-
-/* The body entity of a message to protect: its Content-* fields and body,
- * CRLF line ends; with @seven_bit, a single part that is not 7bit-safe is
- * re-encoded as quoted-printable (RFC 3156 §3). */
-static GBytes *
-build_entity (GPtrArray *fields, const char *body, gsize body_len, gboolean seven_bit,
-              const char *hp, GPtrArray *protected)
-{
-  g_autoptr(GBytes) crlf_body = pst_mime_to_crlf (body, body_len);
-  gsize blen = 0;
-  const char *b = g_bytes_get_data (crlf_body, &blen);
-  const char *ct_field = find_field (fields, "Content-Type", NULL);
-  const char *cte_field = find_field (fields, "Content-Transfer-Encoding", NULL);
-  g_autofree char *type = entity_content_type (fields, NULL);
-  g_autofree char *cte = cte_field != NULL ? pst_mime_field_value (cte_field) : NULL;
-  gboolean eight_bit = FALSE, qp = FALSE;
-  g_autoptr(GString) e = g_string_new (NULL);
-
-  for (gsize i = 0; i < blen && !eight_bit; i++)
-    eight_bit = (guchar) b[i] >= 0x80;
-  if (seven_bit && !g_str_has_prefix (type, "multipart/") && !g_str_has_prefix (type, "message/")
-      && (cte == NULL || g_ascii_strcasecmp (cte, "7bit") == 0
-          || g_ascii_strcasecmp (cte, "8bit") == 0 || g_ascii_strcasecmp (cte, "binary") == 0))
-    qp = body_needs_qp (b, blen);
-
-  if (ct_field == NULL)
-    g_string_append_printf (e, "Content-Type: text/plain; charset=%s%s%s%s\r\n",
-                            eight_bit ? "utf-8" : "us-ascii", hp != NULL ? "; hp=\"" : "",
-                            hp != NULL ? hp : "", hp != NULL ? "\"" : "");
-  for (guint i = 0; i < fields->len; i++)
-    {
-      const char *f = fields->pdata[i];
-
-      if (!is_content_field (f) || (qp && pst_mime_field_is (f, "Content-Transfer-Encoding")))
-        continue;
-      if (hp != NULL && f == ct_field)
-        {
-          gsize flen = strlen (f);
-
-          while (flen > 0 && (f[flen - 1] == '\n' || f[flen - 1] == '\r'))
-            flen--;
-          g_string_append_len (e, f, flen);
-          g_string_append_printf (e, ";\r\n hp=\"%s\"\r\n", hp);
-          continue;
-        }
-      g_string_append (e, f);
-      if (e->str[e->len - 1] != '\n')
-        g_string_append (e, "\r\n");
-    }
-  /* RFC 9788: the protected header fields sit on the cryptographic payload root. */
-  for (guint i = 0; protected != NULL && i < protected->len; i++)
-    {
-      const char *f = protected->pdata[i];
-
-      g_string_append (e, f);
-      if (e->str[e->len - 1] != '\n')
-        g_string_append (e, "\r\n");
-    }
-  if (qp)
-    g_string_append (e, "Content-Transfer-Encoding: quoted-printable\n");
-  else if (cte_field == NULL && eight_bit)
-    g_string_append (e, "Content-Transfer-Encoding: 8bit\n");
-  /* Normalise the header part; the body is already CRLF. */
-  {
-    g_autoptr(GBytes) head = pst_mime_to_crlf (e->str, e->len);
-    gsize hlen = 0;
-    const char *h = g_bytes_get_data (head, &hlen);
-    GString *all = g_string_new_len (h, hlen);
-
-    if (hlen < 2 || h[hlen - 1] != '\n')
-      g_string_append (all, "\r\n");
-    g_string_append (all, "\r\n");
-    if (qp)
-      qp_encode (all, b, blen);
-    else
-      g_string_append_len (all, b, blen);
-    return g_string_free_to_bytes (all);
-  }
-}
-
-#define OBSCURED_SUBJECT_FIELD "Subject: ...\r\n"
-
-/* The header fields that RFC 9788 header protection copies onto the
- * cryptographic payload root. */
-static const char *const protected_names[] = {
-  "From", "To", "Cc", "Subject", "Date", "Message-ID", "Reply-To", "In-Reply-To", "References",
-  NULL
-};
-
-static gboolean
-is_protected_name (const char *field)
-{
-  for (const char *const *n = protected_names; *n != NULL; n++)
-    if (pst_mime_field_is (field, *n))
-      return TRUE;
-  return FALSE;
-}
-
-/* The fields of @fields to protect, and with @encrypt an HP-Outer field
- * for each of them that goes outside (RFC 9788 §2.2.1), so that a reader
- * can tell what the outside said.  Transfer full. */
-static GPtrArray *
-protected_fields (GPtrArray *fields, gboolean encrypt)
-{
-  GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
-
-  for (guint i = 0; i < fields->len; i++)
-    if (is_protected_name (fields->pdata[i]))
-      g_ptr_array_add (out, g_strdup (fields->pdata[i]));
-  if (encrypt)
-    {
-      gboolean subject = FALSE;
-
-      for (guint i = 0; i < fields->len; i++)
-        {
-          const char *f = fields->pdata[i];
-
-          if (!is_protected_name (f))
-            continue;
-          if (pst_mime_field_is (f, "Subject"))
-            {
-              if (!subject)
-                g_ptr_array_add (out, g_strdup ("HP-Outer: " OBSCURED_SUBJECT_FIELD));
-              subject = TRUE;
-            }
-          else
-            g_ptr_array_add (out, g_strconcat ("HP-Outer: ", f, NULL));
-        }
-      if (!subject)
-        g_ptr_array_add (out, g_strdup ("HP-Outer: " OBSCURED_SUBJECT_FIELD));
-    }
-  return out;
-}
-
-static gboolean
-bytes_contain (GBytes *bytes, const char *needle)
-{
-  gsize len = 0;
-  const char *p = g_bytes_get_data (bytes, &len);
-
-  return p != NULL && g_strstr_len (p, len, needle) != NULL;
-}
 
 GBytes *
 pst_pgpmime_protect (PstPgp *pgp, GBytes *message, const char *sender,
@@ -403,13 +48,12 @@ pst_pgpmime_protect (PstPgp *pgp, GBytes *message, const char *sender,
   g_autoptr(GPtrArray) fields = NULL;
   g_autoptr(GBytes) entity = NULL;
   g_autoptr(GBytes) payload = NULL;
-  g_autoptr(GPtrArray) protected = NULL;
+  g_autoptr(GBytes) head = NULL;
   g_autofree char *boundary = NULL;
   g_autofree char *micalg = NULL;
   g_autoptr(GString) out = g_string_new (NULL);
   gsize len = 0, body_off = 0;
   const char *p = g_bytes_get_data (message, &len);
-  const char *at;
 
   if (!encrypt && !sign)
     {
@@ -423,26 +67,14 @@ pst_pgpmime_protect (PstPgp *pgp, GBytes *message, const char *sender,
         g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "not a message: it is empty");
       return NULL;
     }
-  if (sender == NULL || (at = strrchr (sender, '@')) == NULL)
+  if (sender == NULL || strchr (sender, '@') == NULL)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no sender address");
       return NULL;
     }
 
-  if (find_field (fields, "Date", NULL) == NULL)
-    {
-      g_autoptr(GDateTime) now = g_date_time_new_now_local ();
-      g_autofree char *date = format_date (now);
-      g_ptr_array_add (fields, g_strdup_printf ("Date: %s\r\n", date));
-    }
-  if (find_field (fields, "Message-ID", NULL) == NULL)
-    {
-      g_autofree char *token = random_token ();
-      g_ptr_array_add (fields, g_strdup_printf ("Message-ID: <%s@%s>\r\n", token, at + 1));
-    }
-  protected = protected_fields (fields, encrypt);
-  entity = build_entity (fields, p + body_off, len - body_off, !encrypt,
-                         encrypt ? "cipher" : "clear", protected);
+  pst_hp_add_missing_fields (fields, sender);
+  entity = pst_hp_payload (fields, p + body_off, len - body_off, encrypt, !encrypt);
   if (encrypt)
     {
       g_autoptr(GPtrArray) to = g_ptr_array_new ();
@@ -459,45 +91,12 @@ pst_pgpmime_protect (PstPgp *pgp, GBytes *message, const char *sender,
   if (payload == NULL)
     return NULL;
 
-  do
-    {
-      g_autofree char *token = random_token ();
-      g_autofree char *delim = NULL;
+  boundary = pst_mime_new_boundary (entity, payload);
 
-      g_free (boundary);
-      boundary = g_strconcat ("=-pst-", token, NULL);
-      delim = g_strconcat ("--", boundary, NULL);
-      if (!bytes_contain (entity, delim) && !bytes_contain (payload, delim))
-        break;
-    }
-  while (TRUE);
-
-  /* The outer header: everything but Bcc, MIME-Version and Content-*; with
-   * encryption the Subject says only "..." (DESIGN.md §10). */
-  for (guint i = 0; i < fields->len; i++)
-    {
-      const char *f = fields->pdata[i];
-
-      if (is_content_field (f) || pst_mime_field_is (f, "Bcc") || pst_mime_field_is (f, "Resent-Bcc")
-          || pst_mime_field_is (f, "MIME-Version"))
-        continue;
-      if (encrypt && pst_mime_field_is (f, "Subject"))
-        f = OBSCURED_SUBJECT_FIELD;
-      g_string_append (out, f);
-      if (out->len == 0 || out->str[out->len - 1] != '\n')
-        g_string_append (out, "\n");
-    }
-  if (encrypt && find_field (fields, "Subject", NULL) == NULL)
-    g_string_append (out, OBSCURED_SUBJECT_FIELD);
-  g_string_append (out, "MIME-Version: 1.0\n");
-  {
-    g_autoptr(GBytes) head = pst_mime_to_crlf (out->str, out->len);
-    gsize hlen = 0;
-    const char *h = g_bytes_get_data (head, &hlen);
-
-    g_string_truncate (out, 0);
-    g_string_append_len (out, h, hlen);
-  }
+  /* The outer header; with encryption the Subject says only "..."
+   * (DESIGN.md §10). */
+  head = pst_hp_outer_header (fields, encrypt);
+  g_string_append_len (out, g_bytes_get_data (head, NULL), g_bytes_get_size (head));
 
   if (encrypt)
     {
@@ -564,47 +163,6 @@ pst_pgpmime_missing_keys (PstPgp *pgp, const char *const *recipients, GError **e
 }
 
 /* --- Reading -------------------------------------------------------------- */
-
-/* Decrypted text is wiped before its memory is freed. */
-typedef struct {
-  gsize len;
-  char data[];
-} SecretBuf;
-
-static void
-secret_buf_free (gpointer p)
-{
-  SecretBuf *sb = p;
-
-  explicit_bzero (sb->data, sb->len);
-  g_free (sb);
-}
-
-/* A copy of @len bytes at @data (and @tail) in wiped memory. */
-static GBytes *
-secret_bytes (const char *data, gsize len, const char *tail, gsize tail_len)
-{
-  SecretBuf *sb = g_malloc (sizeof (SecretBuf) + len + tail_len + 1);
-
-  sb->len = len + tail_len;
-  if (len > 0)
-    memcpy (sb->data, data, len);
-  if (tail_len > 0)
-    memcpy (sb->data + len, tail, tail_len);
-  sb->data[sb->len] = '\0';
-  return g_bytes_new_with_free_func (sb->data, sb->len, secret_buf_free, sb);
-}
-
-/* @s as wiped bytes; @s is wiped and freed. */
-static GBytes *
-gstring_to_secret (GString *s)
-{
-  GBytes *b = secret_bytes (s->str, s->len, NULL, 0);
-
-  explicit_bzero (s->str, s->len);
-  g_string_free (s, TRUE);
-  return b;
-}
 
 typedef struct {
   PstPgp *pgp;
@@ -756,9 +314,9 @@ open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth)
       pst_status_add_warning (c->status, "too-deep");
       return g_bytes_ref (entity);
     }
-  if (!entity_split (entity, &fields, &body))
+  if (!pst_mime_entity_split (entity, &fields, &body))
     return g_bytes_ref (entity);
-  type = entity_content_type (fields, &params);
+  type = pst_mime_entity_content_type (fields, &params);
   if (g_str_equal (type, "text/plain"))
     return open_inline (c, entity, whole);
   if (!g_str_has_prefix (type, "multipart/"))
@@ -771,7 +329,7 @@ open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth)
   if (g_str_equal (type, "multipart/encrypted")
       && param_is (params, "protocol", "application/pgp-encrypted") && spans->len >= 2)
     {
-      g_autoptr(GBytes) part = span_bytes (entity, body, &g_array_index (spans, PstMimeSpan, 1));
+      g_autoptr(GBytes) part = pst_mime_span_bytes (entity, body, &g_array_index (spans, PstMimeSpan, 1));
       g_autoptr(GBytes) cipher = part_body (part);
       g_autoptr(GBytes) plain = NULL;
       PstPgpSignature *sig = NULL;
@@ -799,20 +357,20 @@ open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth)
   if (g_str_equal (type, "multipart/signed")
       && param_is (params, "protocol", "application/pgp-signature") && spans->len >= 2)
     {
-      g_autoptr(GBytes) content = span_bytes (entity, body, &g_array_index (spans, PstMimeSpan, 0));
+      g_autoptr(GBytes) content = pst_mime_span_bytes (entity, body, &g_array_index (spans, PstMimeSpan, 0));
       g_autoptr(GPtrArray) cfields = NULL;
       g_autofree char *ctype = NULL;
       gsize cbody = 0;
       GBytes *inner;
 
-      if (entity_split (content, &cfields, &cbody))
-        ctype = entity_content_type (cfields, NULL);
+      if (pst_mime_entity_split (content, &cfields, &cbody))
+        ctype = pst_mime_entity_content_type (cfields, NULL);
       if (ctype != NULL && g_str_equal (ctype, "multipart/encrypted"))
         /* Encrypt-then-sign: the inner layers decide (DESIGN.md §4). */
         pst_status_add_warning (c->status, "outer-signature-ignored");
       else
         {
-          g_autoptr(GBytes) part = span_bytes (entity, body, &g_array_index (spans, PstMimeSpan, 1));
+          g_autoptr(GBytes) part = pst_mime_span_bytes (entity, body, &g_array_index (spans, PstMimeSpan, 1));
           g_autoptr(GBytes) sigdata = part_body (part);
           g_autoptr(GBytes) canon = pst_mime_to_crlf (g_bytes_get_data (content, NULL),
                                                       g_bytes_get_size (content));
@@ -830,161 +388,10 @@ open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth)
    * never merged with its unprotected siblings for display. */
   for (guint i = 0; i < spans->len; i++)
     {
-      g_autoptr(GBytes) part = span_bytes (entity, body, &g_array_index (spans, PstMimeSpan, i));
+      g_autoptr(GBytes) part = pst_mime_span_bytes (entity, body, &g_array_index (spans, PstMimeSpan, i));
       g_autoptr(GBytes) inner = open_entity (c, part, FALSE, depth + 1);
     }
   return g_bytes_ref (entity);
-}
-
-/* --- Header protection (RFC 9788; draft-autocrypt-lamps-protected-headers) */
-
-typedef enum { HP_NONE, HP_RFC9788, HP_LEGACY_V1 } HpKind;
-
-static HpKind
-hp_kind (GHashTable *params)
-{
-  if (g_hash_table_contains (params, "hp"))
-    return HP_RFC9788;
-  if (g_hash_table_contains (params, "protected-headers"))
-    return HP_LEGACY_V1;
-  return HP_NONE;
-}
-
-/* Trace fields of the outer header that stay with protected headers: they
- * say how the message travelled, never who wrote it or to whom. */
-static gboolean
-is_trace_field (const char *field)
-{
-  return pst_mime_field_is (field, "Received") || pst_mime_field_is (field, "Return-Path")
-         || pst_mime_field_is (field, "Delivered-To") || pst_mime_field_is (field, "X-Original-To")
-         || pst_mime_field_is (field, "MIME-Version");
-}
-
-static gboolean
-same_field_name (const char *a, const char *b)
-{
-  const char *colon = strchr (b, ':');
-  g_autofree char *name = NULL;
-
-  if (colon == NULL)
-    return FALSE;
-  name = g_strstrip (g_strndup (b, colon - b));
-  return pst_mime_field_is (a, name);
-}
-
-/* Removes the header block ("Subject: …" lines and the empty line after
- * them) that starts the body of a legacy display text part. */
-static gboolean
-strip_header_block (const char *body, gsize len, gsize *skip_out)
-{
-  gsize pos = 0;
-  guint lines = 0;
-
-  while (pos < len)
-    {
-      const char *nl = memchr (body + pos, '\n', len - pos);
-      gsize end = nl != NULL ? (gsize) (nl - body) : len;
-      gsize next = nl != NULL ? end + 1 : len;
-      gsize stop = end > pos && body[end - 1] == '\r' ? end - 1 : end;
-
-      if (stop == pos)
-        {
-          if (lines == 0)
-            return FALSE;
-          *skip_out = next;
-          return TRUE;
-        }
-      if (body[pos] != ' ' && body[pos] != '\t')
-        {
-          gsize i = pos;
-
-          while (i < stop && body[i] > 32 && body[i] < 127 && body[i] != ':')
-            i++;
-          if (i == pos || i >= stop || body[i] != ':')
-            return FALSE;
-        }
-      lines++;
-      pos = next;
-    }
-  return FALSE;
-}
-
-/* @entity without its legacy display elements: a text/rfc822-headers part
- * or a text part marked protected-headers among the children of the
- * payload root (the older draft), the leading header block of a text/plain
- * part marked hp-legacy-display (RFC 9788 §4.6).  Transfer full. */
-static GBytes *
-strip_legacy_display (GBytes *entity, int depth)
-{
-  g_autoptr(GPtrArray) fields = NULL;
-  g_autoptr(GHashTable) params = NULL;
-  g_autofree char *type = NULL;
-  g_autoptr(GArray) spans = NULL;
-  gsize body = 0, len = 0, skip = 0;
-  const char *data = g_bytes_get_data (entity, &len);
-  const char *boundary;
-  GString *out;
-
-  if (depth > 3 || !entity_split (entity, &fields, &body))
-    return g_bytes_ref (entity);
-  type = entity_content_type (fields, &params);
-  if (g_str_equal (type, "text/plain") && g_hash_table_contains (params, "hp-legacy-display"))
-    {
-      const char *cte_field = find_field (fields, "Content-Transfer-Encoding", NULL);
-      g_autofree char *cte = cte_field != NULL ? pst_mime_field_value (cte_field) : NULL;
-
-      if (cte != NULL && g_ascii_strcasecmp (cte, "base64") == 0)
-        return g_bytes_ref (entity);   /* not worth decoding: shown as it is */
-      if (!strip_header_block (data + body, len - body, &skip))
-        return g_bytes_ref (entity);
-      return secret_bytes (data, body, data + body + skip, len - body - skip);
-    }
-  if (!g_str_has_prefix (type, "multipart/") || g_str_equal (type, "multipart/signed")
-      || g_str_equal (type, "multipart/encrypted"))
-    return g_bytes_ref (entity);
-  boundary = g_hash_table_lookup (params, "boundary");
-  spans = pst_mime_split_multipart (data + body, len - body, boundary, NULL);
-  if (spans == NULL)
-    return g_bytes_ref (entity);
-
-  out = g_string_new_len (data, body);
-  for (guint i = 0; i < spans->len; i++)
-    {
-      g_autoptr(GBytes) part = span_bytes (entity, body, &g_array_index (spans, PstMimeSpan, i));
-      g_autoptr(GPtrArray) pfields = NULL;
-      g_autoptr(GHashTable) pparams = NULL;
-      g_autofree char *ptype = NULL;
-      gsize pbody = 0;
-
-      if (entity_split (part, &pfields, &pbody))
-        {
-          ptype = entity_content_type (pfields, &pparams);
-          if (depth == 0 && (g_str_equal (ptype, "text/rfc822-headers")
-                             || (g_str_has_prefix (ptype, "text/")
-                                 && g_hash_table_contains (pparams, "protected-headers"))))
-            continue;
-        }
-      {
-        g_autoptr(GBytes) stripped = strip_legacy_display (part, depth + 1);
-        gsize slen = 0;
-        const char *sdata = g_bytes_get_data (stripped, &slen);
-
-        g_string_append_printf (out, "--%s\r\n", boundary);
-        g_string_append_len (out, sdata, slen);
-        g_string_append (out, "\r\n");
-      }
-    }
-  g_string_append_printf (out, "--%s--\r\n", boundary);
-  return gstring_to_secret (out);
-}
-
-/* Appends raw header field @f to @s with a line end. */
-static void
-append_field (GString *s, const char *f)
-{
-  g_string_append (s, f);
-  if (s->len == 0 || s->str[s->len - 1] != '\n')
-    g_string_append (s, "\r\n");
 }
 
 gboolean
@@ -992,18 +399,12 @@ pst_pgpmime_open (PstPgp *pgp, GBytes *message, GBytes **plain_out,
                   PstStatus **status_out, GError **error)
 {
   g_autoptr(GPtrArray) fields = NULL;
-  g_autoptr(GPtrArray) shown = g_ptr_array_new ();   /* the header fields shown; not owned */
+  g_autoptr(GPtrArray) shown = NULL;
   g_autoptr(PstStatus) status = pst_status_new ();
   g_autoptr(GBytes) display = NULL;
-  g_autoptr(GPtrArray) inner_fields = NULL;
-  g_autoptr(GHashTable) inner_params = NULL;
   g_autofree char *from = NULL;
-  g_autofree char *inner_type = NULL;
-  gsize len = 0, body = 0, inner_body = 0;
+  gsize len = 0, body = 0;
   const char *p = g_bytes_get_data (message, &len);
-  const char *date;
-  HpKind hp = HP_NONE;
-  gint64 date_value = 0;
   OpenCtx c = { 0 };
 
   if (p == NULL || !pst_mime_split_header (p, len, &fields, &body, error))
@@ -1024,92 +425,13 @@ pst_pgpmime_open (PstPgp *pgp, GBytes *message, GBytes **plain_out,
       display = g_bytes_ref (c.partial_plain);
     }
 
-  if (display != message && entity_split (display, &inner_fields, &inner_body))
-    {
-      gboolean covered = (status->decryption == PST_DECRYPTION_OK
-                          && status->encryption_covers == PST_COVERS_WHOLE)
-                         || (c.sig != NULL && c.sig->status == PST_SIG_GOOD
-                             && c.sig_covers == PST_COVERS_WHOLE);
-      guint n = 0;
-
-      inner_type = entity_content_type (inner_fields, &inner_params);
-      for (guint i = 0; i < inner_fields->len; i++)
-        if (!is_content_field (inner_fields->pdata[i]))
-          n++;
-      if (covered && n > 0)
-        hp = hp_kind (inner_params);
-    }
-
-  /* The header fields shown: with RFC 9788 protection the protected ones
-   * only (and the trace fields); with the older draft's, the protected
-   * ones in place of the outer fields of the same name. */
-  if (hp != HP_NONE)
-    {
-      status->protected_headers = TRUE;
-      for (guint i = 0; i < fields->len; i++)
-        {
-          const char *f = fields->pdata[i];
-          gboolean replaced = FALSE;
-
-          if (is_content_field (f))
-            continue;
-          for (guint j = 0; j < inner_fields->len && !replaced; j++)
-            replaced = same_field_name (f, inner_fields->pdata[j]);
-          if (hp == HP_RFC9788 ? is_trace_field (f) : !replaced)
-            g_ptr_array_add (shown, (gpointer) f);
-        }
-      for (guint j = 0; j < inner_fields->len; j++)
-        {
-          const char *f = inner_fields->pdata[j];
-
-          if (!is_content_field (f) && !pst_mime_field_is (f, "HP-Outer"))
-            g_ptr_array_add (shown, (gpointer) f);
-        }
-    }
-  else
-    for (guint i = 0; i < fields->len; i++)
-      if (!is_content_field (fields->pdata[i]))
-        g_ptr_array_add (shown, fields->pdata[i]);
-
-  from = single_from (shown);
-  date = find_field (shown, "Date", NULL);
-  if (date != NULL)
-    {
-      g_autofree char *value = pst_mime_field_value (date);
-      date_value = parse_date (value);
-    }
-  finish_signature (&c, from, date_value);
-
+  shown = pst_hp_shown_fields (status, c.sig != NULL && c.sig->status == PST_SIG_GOOD
+                                         && c.sig_covers == PST_COVERS_WHOLE,
+                               fields, message, display);
+  from = pst_mime_single_from (shown);
+  finish_signature (&c, from, pst_mime_fields_date (shown));
   if (plain_out != NULL)
-    {
-      if (display == message)
-        *plain_out = g_bytes_ref (message);
-      else
-        {
-          GString *all = g_string_new (NULL);
-          g_autoptr(GBytes) content = NULL;
-          gsize dlen = 0, dbody = 0;
-          const char *d;
-          g_autoptr(GPtrArray) dfields = NULL;
-
-          for (guint i = 0; i < shown->len; i++)
-            append_field (all, shown->pdata[i]);
-          content = hp != HP_NONE ? strip_legacy_display (display, 0) : g_bytes_ref (display);
-          d = g_bytes_get_data (content, &dlen);
-          /* The entity's own Content-* fields, then its body. */
-          if (entity_split (content, &dfields, &dbody))
-            {
-              for (guint i = 0; i < dfields->len; i++)
-                if (is_content_field (dfields->pdata[i]))
-                  append_field (all, dfields->pdata[i]);
-              g_string_append (all, "\r\n");
-              g_string_append_len (all, d + dbody, dlen - dbody);
-            }
-          else
-            g_string_append_len (all, d, dlen);
-          *plain_out = gstring_to_secret (all);
-        }
-    }
+    *plain_out = pst_hp_plain_message (shown, message, display, status->protected_headers);
   g_clear_pointer (&c.sig, pst_pgp_signature_free);
   g_clear_pointer (&c.partial_plain, g_bytes_unref);
   if (status_out != NULL)

@@ -294,6 +294,58 @@ test_content_type (void **state)
   assert_memory_equal (g_bytes_get_data (crlf, NULL), "a\r\nb\r\nc\r\nd", 10);
 }
 
+/* Every regress-* input the fuzzer found for mime.h, with every accessor;
+ * the inputs are copied into buffers of their exact size, so that
+ * AddressSanitizer (or valgrind) sees a read past the end. */
+static void
+test_fuzz_regressions (void **state)
+{
+  g_autofree char *dir = g_build_filename (SRCDIR, "..", "fuzz", "corpus", "mime", NULL);
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  const char *name;
+  guint n = 0;
+
+  while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *text = NULL;
+      g_autoptr(GBytes) data = NULL;
+      g_autoptr(PstMimeMessage) m = NULL;
+      gsize len = 0;
+
+      if (!g_str_has_prefix (name, "regress-"))
+        continue;
+      assert_true (g_file_get_contents (path, &text, &len, NULL));
+      data = g_bytes_new (text, len);
+      m = pst_mime_message_parse (data, NULL);
+      if (m != NULL)
+        {
+          g_autofree char *from = pst_mime_message_get_from_address (m, NULL);
+          g_auto(GStrv) rcpts = pst_mime_message_get_recipients (m);
+          g_autofree char *subject = pst_mime_message_get_header (m, "Subject");
+          g_autofree char *body = pst_mime_message_get_body_text (m);
+          g_autoptr(GPtrArray) att = pst_mime_message_get_attachments (m);
+        }
+      n++;
+    }
+  g_print ("# %u regression inputs\n", n);
+}
+
+/* A quoted-printable body that ends in "=" and one more byte: the decoder
+ * must not read past the end of the message. */
+static void
+test_qp_at_end (void **state)
+{
+  static const char text[] = "Content-Transfer-Encoding: quoted-printable\n\n=\xa0";
+  g_autoptr(GBytes) data = g_bytes_new (text, sizeof text - 1);
+  g_autoptr(PstMimeMessage) m = pst_mime_message_parse (data, NULL);
+  g_autofree char *body = NULL;
+
+  assert_non_null (m);
+  body = pst_mime_message_get_body_text (m);
+  assert_non_null (body);
+}
+
 int
 main (void)
 {
@@ -308,6 +360,8 @@ main (void)
     cmocka_unit_test (test_multipart),
     cmocka_unit_test (test_split_multipart),
     cmocka_unit_test (test_content_type),
+    cmocka_unit_test (test_fuzz_regressions),
+    cmocka_unit_test (test_qp_at_end),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

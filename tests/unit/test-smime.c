@@ -604,6 +604,7 @@ test_attack_wrapped_signature (void **state)
       g_autoptr(PstStatus) st = open_msg (fx.bob, cases[i], &plain);
 
       assert_sig (st, PST_SIG_GOOD, PST_COVERS_PART, TRUE);
+      assert_false (st->protected_headers);
       /* Shown as received: nothing unwrapped, nothing merged. */
       assert_true (g_bytes_equal (plain, cases[i]));
       g_bytes_unref (cases[i]);
@@ -623,6 +624,7 @@ test_attack_partial_encryption (void **state)
   assert_int_equal (st->decryption, PST_DECRYPTION_OK);
   assert_int_equal (st->encryption_covers, PST_COVERS_PART);
   assert_int_equal (st->sig_covers, PST_COVERS_PART);
+  assert_false (st->protected_headers);
   /* The decrypted text is never joined with the plaintext part. */
   assert_true (g_bytes_equal (plain, msg));
   assert_false (contains (plain, "meeting is at noon"));
@@ -777,7 +779,7 @@ static void
 test_outer_signature_ignored (void **state)
 {
   g_autoptr(GBytes) e = protect (fx.alice, ALICE, BOB, TRUE, FALSE);
-  g_autoptr(GBytes) ets = NULL, nested = NULL, plain = NULL;
+  g_autoptr(GBytes) ets = NULL, nested = NULL, plain = NULL, plain2 = NULL;
   g_autoptr(PstStatus) st = NULL, sn = NULL;
   g_autoptr(GBytes) inner = protect (fx.alice, ALICE, BOB, FALSE, TRUE);
 
@@ -794,12 +796,309 @@ test_outer_signature_ignored (void **state)
   assert_true (has_warning (st, "outer-signature-ignored"));
   assert_int_equal (st->decryption, PST_DECRYPTION_OK);
   assert_true (contains (plain, "meeting is at noon"));
-  /* Bob's signature around Alice's: Bob's decides, Alice's is a warning. */
+  /* Bob's signature around Alice's: Bob's decides, Alice's is a warning.
+   * The header shown is Alice's protected one (RFC 9788: the payload root
+   * is her entity, and Bob's good signature covers it), so the From shown
+   * is Alice's, which Bob's certificate does not bind. */
   nested = read_fx ("n-nested.eml");
-  sn = open_msg (fx.bob, nested, NULL);
-  assert_sig (sn, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  sn = open_msg (fx.bob, nested, &plain2);
+  assert_sig (sn, PST_SIG_GOOD, PST_COVERS_WHOLE, FALSE);
   assert_string_equal (sn->signer, BOB);
+  assert_true (sn->protected_headers);
+  assert_true (contains (plain2, "From: " ALICE "\r\n"));
   assert_true (has_warning (sn, "nested-signature"));
+}
+
+/* --- Header protection (RFC 9788) ------------------------------------------ */
+
+/* @msg with the first @old replaced by @new, in its header section
+ * (@in_body FALSE) or in its body.  Transfer full. */
+static GBytes *
+replace_in (GBytes *msg, gboolean in_body, const char *old, const char *new)
+{
+  g_autoptr(GPtrArray) fields = NULL;
+  gsize len = 0, body = 0;
+  const char *p = g_bytes_get_data (msg, &len);
+  const char *start, *hit;
+  GString *s;
+
+  assert_true (pst_mime_split_header (p, len, &fields, &body, NULL));
+  start = in_body ? p + body : p;
+  hit = g_strstr_len (start, in_body ? (gssize) (len - body) : (gssize) body, old);
+  assert_non_null (hit);
+  s = g_string_new_len (p, hit - p);
+  g_string_append (s, new);
+  g_string_append_len (s, hit + strlen (old), len - (hit - p) - strlen (old));
+  return g_string_free_to_bytes (s);
+}
+
+/* The message @msg (one application/pkcs7-mime body) with its DER passed
+ * through @tamper.  Transfer full. */
+static GBytes *
+tamper_der (GBytes *msg, void (*tamper) (guchar *der, gsize len))
+{
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GBytes) der = base64_body (msg);
+  gsize len = 0, body = 0, dlen = 0;
+  const char *p = g_bytes_get_data (msg, &len);
+  const guchar *raw = g_bytes_get_data (der, &dlen);
+  guchar *d = g_memdup2 (raw, dlen);
+  g_autofree char *b64 = NULL;
+  GString *s;
+
+  assert_true (pst_mime_split_header (p, len, &fields, &body, NULL));
+  tamper (d, dlen);
+  b64 = g_base64_encode (d, dlen);
+  g_free (d);
+  s = g_string_new_len (p, body);
+  g_string_append (s, b64);
+  g_string_append (s, "\r\n");
+  return g_string_free_to_bytes (s);
+}
+
+/* The last 16 bytes of AuthEnvelopedData are its MAC (no unauthAttrs). */
+static void
+flip_tag (guchar *der, gsize len)
+{
+  der[len - 1] ^= 0x01;
+}
+
+/* A byte well inside the encrypted content. */
+static void
+flip_content (guchar *der, gsize len)
+{
+  der[len - 200] ^= 0x01;
+}
+
+static void
+test_header_protection (void **state)
+{
+  g_autoptr(GBytes) msg = message_now (ALICE, BOB, "Cc: carol@postern.test\r\n", BODY);
+  g_autoptr(GError) error = NULL;
+  const char *rcpts[] = { BOB, NULL };
+  g_autoptr(GBytes) se = pst_smimemime_protect (fx.alice, msg, ALICE, rcpts, TRUE, TRUE, &error);
+  g_autoptr(GBytes) e = pst_smimemime_protect (fx.alice, msg, ALICE, rcpts, TRUE, FALSE, &error);
+  g_autoptr(GBytes) s = pst_smimemime_protect (fx.alice, msg, ALICE, rcpts, FALSE, TRUE, &error);
+  g_autoptr(GBytes) inner = NULL;
+  g_autoptr(GBytes) p1 = NULL, p2 = NULL, p3 = NULL;
+  g_autoptr(PstStatus) st1 = NULL, st2 = NULL, st3 = NULL;
+
+  assert_non_null (se);
+  assert_non_null (e);
+  assert_non_null (s);
+  /* Encrypted: the outside says "...", the real Subject travels inside. */
+  assert_true (contains (se, "Subject: ...\r\n"));
+  assert_false (contains (se, "Subject: test"));
+  assert_true (contains (se, "Cc: carol@postern.test\r\n"));
+  st1 = open_msg (fx.bob, se, &p1);
+  assert_sig (st1, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  assert_true (st1->protected_headers);
+  assert_true (contains (p1, "Subject: test\r\n"));
+  assert_false (contains (p1, "Subject: ...")); /* nor in an HP-Outer field */
+  assert_false (contains (p1, "HP-Outer"));
+  assert_true (contains (p1, "hp=\"cipher\""));
+  assert_true (contains (p1, "meeting is at noon"));
+  /* What openssl decrypts is the payload with its protected header. */
+  write_fx ("hp-se.eml", se);
+  assert_true (sh ("openssl cms -decrypt -in hp-se.eml -recip bob.pem -inkey bob.key -out hp-se.out"
+                   " && openssl cms -verify -in hp-se.out -CAfile ca.pem -out hp-se.txt 2>/dev/null"));
+  inner = read_fx ("hp-se.txt");
+  assert_true (contains (inner, "hp=\"cipher\""));
+  assert_true (contains (inner, "Subject: test\r\n"));
+  assert_true (contains (inner, "HP-Outer: Subject: ...\r\n"));
+  assert_true (contains (inner, "HP-Outer: Cc: carol@postern.test\r\n"));
+  assert_true (contains (inner, "meeting is at noon"));
+
+  /* Encrypted, not signed: a whole decryption carries the header too. */
+  assert_true (contains (e, "Subject: ...\r\n"));
+  st2 = open_msg (fx.bob, e, &p2);
+  assert_int_equal (st2->decryption, PST_DECRYPTION_OK);
+  assert_true (st2->protected_headers);
+  assert_true (contains (p2, "Subject: test\r\n"));
+
+  /* Signed only: hp="clear", the outer Subject stays. */
+  assert_true (contains (s, "Subject: test\r\n"));
+  assert_true (contains (s, "hp=\"clear\""));
+  assert_false (contains (s, "HP-Outer"));
+  st3 = open_msg (fx.bob, s, &p3);
+  assert_sig (st3, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  assert_true (st3->protected_headers);
+  assert_true (contains (p3, "Subject: test\r\n"));
+}
+
+static void
+test_header_protection_not_overridden (void **state)
+{
+  g_autoptr(GBytes) s = protect (fx.alice, ALICE, BOB, FALSE, TRUE);
+  g_autoptr(GBytes) se = protect (fx.alice, ALICE, BOB, TRUE, TRUE);
+
+  /* The outside is rewritten in transit: the signed inside is shown. */
+  {
+    g_autoptr(GBytes) forged1 = replace_in (s, FALSE, "Subject: test", "Subject: forged");
+    g_autoptr(GBytes) forged = replace_in (forged1, FALSE, "From: " ALICE, "From: mallory@postern.test");
+    g_autoptr(GBytes) plain = NULL;
+    g_autoptr(PstStatus) st = open_msg (fx.bob, forged, &plain);
+
+    assert_sig (st, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+    assert_true (st->protected_headers);
+    assert_true (contains (plain, "Subject: test\r\n"));
+    assert_true (contains (plain, "From: " ALICE "\r\n"));
+    assert_false (contains (plain, "forged"));
+    assert_false (contains (plain, "mallory"));
+  }
+  /* The inside is rewritten: the signature is bad, and the protected
+   * header (which says what the attacker wrote) is not shown. */
+  {
+    g_autoptr(GBytes) bad = replace_in (s, TRUE, "Subject: test", "Subject: evil");
+    g_autoptr(GBytes) plain = NULL;
+    g_autoptr(PstStatus) st = open_msg (fx.bob, bad, &plain);
+
+    assert_int_equal (st->sig_status, PST_SIG_BAD);
+    assert_false (st->protected_headers);
+    assert_true (contains (plain, "Subject: test\r\n"));
+    assert_false (contains (plain, "evil"));
+  }
+  /* Signed by a certificate nobody vouches for (Mallory's, for Alice's
+   * address): not good, so not a header. */
+  {
+    g_autofree char *dir = g_build_filename (fx.dir, "store-mallory", NULL);
+    g_autoptr(PstSmime) m = pst_smime_new (dir, NULL);
+    g_autoptr(GBytes) ms = NULL, forged = NULL, plain = NULL;
+    g_autoptr(PstStatus) st = NULL;
+
+    import (m, "evilca.pem", NULL, TRUE);
+    import (m, "mallory.p12", "test", FALSE);
+    ms = protect (m, ALICE, BOB, FALSE, TRUE);
+    forged = replace_in (ms, FALSE, "Subject: test", "Subject: outer");
+    st = open_msg (fx.bob, forged, &plain);
+    assert_int_equal (st->sig_status, PST_SIG_UNKNOWN_KEY);
+    assert_false (st->protected_headers);
+    assert_true (contains (plain, "Subject: outer\r\n"));
+  }
+  /* Wrapped in an unsigned multipart: a part, never the header. */
+  {
+    g_autofree char *signed_part = entity_of (s);
+    g_autofree char *enc_part = entity_of (se);
+    g_autoptr(GBytes) w1 = wrap (ALICE, "mixed", "Content-Type: text/plain\r\n\r\nhi", signed_part);
+    g_autoptr(GBytes) w2 = wrap (ALICE, "mixed", "Content-Type: text/plain\r\n\r\nhi", enc_part);
+    g_autoptr(PstStatus) st1 = open_msg (fx.bob, w1, NULL);
+    g_autoptr(PstStatus) st2 = open_msg (fx.bob, w2, NULL);
+
+    assert_int_equal (st1->sig_covers, PST_COVERS_PART);
+    assert_false (st1->protected_headers);
+    assert_int_equal (st2->encryption_covers, PST_COVERS_PART);
+    assert_false (st2->protected_headers);
+  }
+  /* A decryption that fails (not for this reader) keeps the outside. */
+  {
+    g_autofree char *dir = g_build_filename (fx.dir, "store-nobody", NULL);
+    g_autoptr(PstSmime) n = pst_smime_new (dir, NULL);
+    g_autoptr(GBytes) plain = NULL;
+    g_autoptr(PstStatus) st = NULL;
+
+    import (n, "ca.pem", NULL, TRUE);
+    st = open_msg (n, se, &plain);
+    assert_int_equal (st->decryption, PST_DECRYPTION_FAILED);
+    assert_false (st->protected_headers);
+    assert_true (g_bytes_equal (plain, se));
+  }
+}
+
+/* --- AuthEnvelopedData tampering ------------------------------------------ */
+
+static void
+test_gcm_tamper (void **state)
+{
+  g_autoptr(GBytes) from_bob = protect (fx.bob, BOB, ALICE, FALSE, TRUE);
+  g_autoptr(PstStatus) caps = open_msg (fx.alice, from_bob, NULL);   /* Bob reads GCM */
+  g_autoptr(GBytes) gcm = protect (fx.alice, ALICE, BOB, TRUE, TRUE);
+  void (*tampers[]) (guchar *, gsize) = { flip_tag, flip_content };
+
+  assert_int_equal (caps->sig_status, PST_SIG_GOOD);
+  assert_true (contains (gcm, "smime-type=authEnveloped-data"));
+  for (guint i = 0; i < G_N_ELEMENTS (tampers); i++)
+    {
+      g_autoptr(GBytes) bad = tamper_der (gcm, tampers[i]);
+      g_autoptr(GBytes) der = base64_body (bad);
+      g_autoptr(GBytes) plain = NULL;
+      g_autoptr(GBytes) shown = NULL;
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PstStatus) st = NULL;
+      PstIntegrity integrity = PST_INTEGRITY_OK;
+
+      assert_false (pst_smime_decrypt (fx.bob, der, &plain, &integrity, &error));
+      assert_null (plain);
+      assert_int_equal (integrity, PST_INTEGRITY_FAILED);
+      assert_error (error, PST_ERROR, PST_ERROR_CRYPTO);
+      assert_non_null (strstr (error->message, "tampered"));
+
+      st = open_msg (fx.bob, bad, &shown);
+      assert_int_equal (st->decryption, PST_DECRYPTION_FAILED);
+      assert_int_equal (st->integrity, PST_INTEGRITY_FAILED);
+      assert_int_equal (st->sig_status, PST_SIG_NONE);
+      assert_false (st->protected_headers);
+      assert_false (contains (shown, "meeting is at noon"));
+    }
+  /* Untampered it opens; for somebody without a key it is not a tamper. */
+  {
+    g_autoptr(GBytes) der = base64_body (gcm);
+    g_autoptr(GBytes) plain = NULL;
+    g_autoptr(GError) error = NULL;
+    g_autofree char *dir = g_build_filename (fx.dir, "store-nokey", NULL);
+    g_autoptr(PstSmime) n = pst_smime_new (dir, NULL);
+    PstIntegrity integrity = PST_INTEGRITY_FAILED;
+
+    assert_true (pst_smime_decrypt (fx.bob, der, &plain, &integrity, &error));
+    assert_int_equal (integrity, PST_INTEGRITY_OK);
+    assert_true (contains (plain, "meeting is at noon"));
+    g_clear_pointer (&plain, g_bytes_unref);
+    assert_false (pst_smime_decrypt (n, der, &plain, &integrity, &error));
+    assert_int_equal (integrity, PST_INTEGRITY_NONE);
+    assert_non_null (strstr (error->message, "no S/MIME identity"));
+  }
+}
+
+/* --- Cached chain checks ----------------------------------------------------- */
+
+static void
+test_store_cache (void **state)
+{
+  g_autofree char *dir = g_build_filename (fx.dir, "store-cache", NULL);
+  g_autoptr(PstSmime) x = pst_smime_new (dir, NULL);
+  g_autoptr(GPtrArray) infos = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) ca = read_fx ("ca.pem");
+  g_autoptr(GBytes) ec_signed = protect (fx.bob, EC_BOB, ALICE, FALSE, TRUE);
+  g_autoptr(PstStatus) st = NULL;
+  g_autofree char *ca_fpr = NULL;
+  const char *const bob[] = { BOB, NULL };
+  const char *const ec_bob[] = { EC_BOB, NULL };
+  g_auto(GStrv) m1 = NULL, m2 = NULL, m3 = NULL, m4 = NULL, m5 = NULL;
+
+  assert_true (pst_smime_import (x, ca, NULL, TRUE, &infos, &error));
+  ca_fpr = g_strdup (((PstSmimeCertInfo *) infos->pdata[0])->fingerprint);
+  import (x, "alice.p12", "test", FALSE);
+  import (x, "bob.pem", NULL, FALSE);
+  assert_true (pst_smime_has_identity (x, ALICE));
+  m1 = pst_smime_missing_certs (x, bob, &error);
+  assert_int_equal (g_strv_length (m1), 0);
+  m2 = pst_smime_missing_certs (x, bob, &error);   /* from the cache */
+  assert_int_equal (g_strv_length (m2), 0);
+  /* Removing the anchor takes effect at once. */
+  assert_true (pst_smime_remove (x, ca_fpr, &error));
+  assert_false (pst_smime_has_identity (x, ALICE));
+  m3 = pst_smime_missing_certs (x, bob, &error);
+  assert_int_equal (g_strv_length (m3), 1);
+  /* And so does importing it again. */
+  import (x, "ca.pem", NULL, TRUE);
+  assert_true (pst_smime_has_identity (x, ALICE));
+  m4 = pst_smime_missing_certs (x, ec_bob, &error);
+  assert_int_equal (g_strv_length (m4), 1);
+  /* A certificate collected from a good signature is usable at once. */
+  st = open_msg (x, ec_signed, NULL);
+  assert_int_equal (st->sig_status, PST_SIG_GOOD);
+  m5 = pst_smime_missing_certs (x, ec_bob, &error);
+  assert_int_equal (g_strv_length (m5), 0);
 }
 
 /* --- Store -------------------------------------------------------------------- */
@@ -953,6 +1252,10 @@ main (void)
     cmocka_unit_test (test_bad_signatures),
     cmocka_unit_test (test_outer_signature_ignored),
     cmocka_unit_test (test_store),
+    cmocka_unit_test (test_header_protection),
+    cmocka_unit_test (test_header_protection_not_overridden),
+    cmocka_unit_test (test_gcm_tamper),
+    cmocka_unit_test (test_store_cache),
   };
 
   return cmocka_run_group_tests (tests, setup, teardown);
