@@ -4,8 +4,8 @@
  * -encrypt` run once per message, in one run on this machine.  Also times
  * reading the messages back (decrypt + verify) with one PstSmime.
  *
- *   ninja -C BUILD tests/unit/bench-smime
- *   BUILD/tests/unit/bench-smime [N [TOOL_N]]     (default 1000 and 20)
+ *   ninja -C BUILD tests/bench/bench-smime
+ *   BUILD/tests/bench/bench-smime [N [TOOL_N]]     (default 1000 and 20)
  *
  * The fixtures (a test CA, alice@postern.test with RSA-3072, bob@ with EC
  * P-256) come from tests/harness/smime.sh in a temporary directory, removed
