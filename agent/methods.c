@@ -256,7 +256,7 @@ account_for_sender (PstCall *call, const char *name, const char *from, GError **
     for (guint i = 0; i < accounts->len && a == NULL; i++)
       {
         PstAccount *c = g_ptr_array_index (accounts, i);
-        if (g_ascii_strcasecmp (c->address, from) == 0)
+        if (pst_addr_equal (c->address, from))
           a = pst_account_copy (c);
       }
   }
