@@ -1,5 +1,7 @@
 #include "crypto/status.h"
 
+#include "util/addr.h"
+
 PstStatus *
 pst_status_new (void)
 {
@@ -150,4 +152,43 @@ pst_status_to_json_string (const PstStatus *status)
   g_autoptr(JsonNode) node = pst_status_to_json (status);
 
   return json_to_string (node, FALSE);
+}
+
+PstSigStatus
+pst_status_set_signature (PstStatus *st, PstScheme scheme, const PstSignatureFacts *facts,
+                          PstCovers covers, const char *from, gint64 date)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  PstSigStatus verdict = facts->status;
+  const char *signer = NULL;
+
+  if (facts->weak_digest)
+    {
+      pst_status_add_warning (st, "weak-digest");
+      if (verdict == PST_SIG_GOOD)
+        verdict = PST_SIG_BAD;
+    }
+  if (facts->signing_time > 0 && verdict != PST_SIG_ERROR
+      && (facts->signing_time > now + PST_SIG_FUTURE_SKEW_SECONDS
+          || (date > 0 && ABS (facts->signing_time - date) > PST_SIG_DATE_SKEW_SECONDS)))
+    {
+      pst_status_add_warning (st, "date-mismatch");
+      if (verdict == PST_SIG_GOOD)
+        verdict = PST_SIG_BAD;
+    }
+  for (char **a = facts->addresses; a != NULL && *a != NULL && signer == NULL; a++)
+    if (from != NULL && pst_addr_equal (*a, from))
+      signer = *a;
+  st->from_match = signer != NULL;
+  if (signer == NULL && facts->addresses != NULL)
+    signer = facts->addresses[0];
+
+  st->scheme = scheme;
+  st->sig_status = verdict;
+  st->sig_covers = covers;
+  g_free (st->signer);
+  st->signer = g_strdup (signer);
+  g_free (st->fingerprint);
+  st->fingerprint = g_strdup (facts->fingerprint);
+  return verdict;
 }

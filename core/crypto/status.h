@@ -46,6 +46,31 @@ JsonNode *pst_status_to_json (const PstStatus *status);
 /* The same, serialised on one line.  Transfer full. */
 char *pst_status_to_json_string (const PstStatus *status);
 
+/* What one signature layer says, whatever the scheme. */
+typedef struct {
+  PstSigStatus status;          /* the crypto library's verdict */
+  char **addresses;             /* the signer's addresses (user ids, rfc822Names); may be NULL */
+  const char *fingerprint;      /* may be NULL */
+  gint64 signing_time;          /* seconds since the epoch, 0 when unknown */
+  gboolean weak_digest;         /* SHA-1 or weaker */
+} PstSignatureFacts;
+
+/* A signing time more than this far in the future, or this far from the
+ * Date the reader is shown, makes a good signature bad (DESIGN.md §4). */
+#define PST_SIG_FUTURE_SKEW_SECONDS (5 * 60)
+#define PST_SIG_DATE_SKEW_SECONDS (60 * 60)
+
+/* Records the message's signature verdict in @status from @facts, by the
+ * rules every scheme shares (DESIGN.md §4): a weak digest or a date
+ * mismatch turns good into bad (with warnings weak-digest, date-mismatch);
+ * from_match is true only when one of the signer's addresses is @from (the
+ * one From addr-spec the reader is shown, or NULL); signer is that address,
+ * else the first one.  @date is the shown Date (0 when none).  Returns the
+ * verdict recorded. */
+PstSigStatus pst_status_set_signature (PstStatus *status, PstScheme scheme,
+                                       const PstSignatureFacts *facts, PstCovers covers,
+                                       const char *from, gint64 date);
+
 const char *pst_sig_status_to_string (PstSigStatus status);
 const char *pst_covers_to_string (PstCovers covers);
 

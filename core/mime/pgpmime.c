@@ -13,8 +13,6 @@
 #define MAX_DEPTH 16
 /* How far a signature may lie in the future (clock skew between machines)
  * and how far from the Date header it may be (DESIGN.md §4: one hour). */
-#define FUTURE_SKEW_SECONDS (5 * 60)
-#define DATE_SKEW_SECONDS (60 * 60)
 
 /* --- Small helpers -------------------------------------------------------- */
 
@@ -193,42 +191,19 @@ record_signature (OpenCtx *c, PstPgpSignature *sig, PstCovers covers)
 static void
 finish_signature (OpenCtx *c, const char *from, gint64 date)
 {
-  PstStatus *st = c->status;
   const PstPgpSignature *sig = c->sig;
-  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-  PstSigStatus verdict;
-  const char *signer = NULL;
+  PstSignatureFacts facts;
 
   if (sig == NULL)
     return;
-  verdict = sig->status;
-  if (sig->weak_digest)
-    pst_status_add_warning (st, "weak-digest");
   if (sig->count > 1)
-    pst_status_add_warning (st, "multiple-signatures");
-  if (sig->created > 0 && verdict != PST_SIG_ERROR
-      && (sig->created > now + FUTURE_SKEW_SECONDS
-          || (date > 0 && ABS (sig->created - date) > DATE_SKEW_SECONDS)))
-    {
-      pst_status_add_warning (st, "date-mismatch");
-      if (verdict == PST_SIG_GOOD)
-        verdict = PST_SIG_BAD;
-    }
-
-  for (char **a = sig->addresses; a != NULL && *a != NULL; a++)
-    if (from != NULL && pst_addr_equal (*a, from))
-      signer = *a;
-  st->from_match = signer != NULL;
-  if (signer == NULL && sig->addresses != NULL)
-    signer = sig->addresses[0];
-
-  st->scheme = PST_SCHEME_PGP;
-  st->sig_status = verdict;
-  st->sig_covers = c->sig_covers;
-  g_free (st->signer);
-  st->signer = g_strdup (signer);
-  g_free (st->fingerprint);
-  st->fingerprint = g_strdup (sig->fingerprint);
+    pst_status_add_warning (c->status, "multiple-signatures");
+  facts.status = sig->status;
+  facts.addresses = sig->addresses;
+  facts.fingerprint = sig->fingerprint;
+  facts.signing_time = sig->created;
+  facts.weak_digest = sig->weak_digest;
+  pst_status_set_signature (c->status, PST_SCHEME_PGP, &facts, c->sig_covers, from, date);
 }
 
 static void

@@ -14,8 +14,6 @@
 #include "util/error.h"
 
 #define MAX_DEPTH 16
-#define FUTURE_SKEW_SECONDS (5 * 60)
-#define DATE_SKEW_SECONDS (60 * 60)
 
 /* --- Writing -------------------------------------------------------------- */
 
@@ -264,48 +262,27 @@ finish_signature (OpenCtx *c, const char *from, gint64 date)
 {
   PstStatus *st = c->status;
   const PstSmimeSignature *sig = c->sig;
-  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  PstSignatureFacts facts;
   PstSigStatus verdict;
-  const char *signer = NULL;
 
   if (sig == NULL)
     return;
-  verdict = sig->status;
-  if (sig->weak_digest)
-    pst_status_add_warning (st, "weak-digest");
   if (sig->signer_count > 1)
     pst_status_add_warning (st, "multiple-signers");
-  else if (sig->signer_count == 0 && verdict != PST_SIG_ERROR)
+  else if (sig->signer_count == 0 && sig->status != PST_SIG_ERROR)
     pst_status_add_warning (st, "no-signer");
   if (sig->econtent_mismatch)
     pst_status_add_warning (st, "econtent-mismatch");
-  if (sig->signing_time > 0 && verdict != PST_SIG_ERROR
-      && (sig->signing_time > now + FUTURE_SKEW_SECONDS
-          || (date > 0 && ABS (sig->signing_time - date) > DATE_SKEW_SECONDS)))
-    {
-      pst_status_add_warning (st, "date-mismatch");
-      if (verdict == PST_SIG_GOOD)
-        verdict = PST_SIG_BAD;
-    }
+  facts.status = sig->status;
+  facts.addresses = sig->addresses;
+  facts.fingerprint = sig->fingerprint;
+  facts.signing_time = sig->signing_time;
+  facts.weak_digest = sig->weak_digest;
+  verdict = pst_status_set_signature (st, PST_SCHEME_SMIME, &facts, c->sig_covers, from, date);
   /* CBC has no MAC: only a signature that stays good vouches for it. */
   if (c->integrity_by_sig && !c->integrity_by_aead && verdict != PST_SIG_GOOD
       && st->integrity == PST_INTEGRITY_OK)
     st->integrity = PST_INTEGRITY_NONE;
-
-  for (char **a = sig->addresses; a != NULL && *a != NULL; a++)
-    if (signer == NULL && from != NULL && pst_addr_equal (*a, from))
-      signer = *a;
-  st->from_match = signer != NULL;
-  if (signer == NULL && sig->addresses != NULL)
-    signer = sig->addresses[0];
-
-  st->scheme = PST_SCHEME_SMIME;
-  st->sig_status = verdict;
-  st->sig_covers = c->sig_covers;
-  g_free (st->signer);
-  st->signer = g_strdup (signer);
-  g_free (st->fingerprint);
-  st->fingerprint = g_strdup (sig->fingerprint);
 }
 
 static GBytes *open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth);
