@@ -5,6 +5,7 @@
 
 #include "util/addr.h"
 #include "util/error.h"
+#include "util/secret.h"
 
 struct _PstPgp {
   gpgme_ctx_t ctx;
@@ -318,38 +319,17 @@ data_to_bytes (gpgme_data_t data)
   return bytes;
 }
 
-/* A GBytes whose memory is wiped before it is freed. */
-typedef struct {
-  gsize len;
-  char data[];
-} SecretBuf;
-
-static void
-secret_buf_free (gpointer p)
-{
-  SecretBuf *sb = p;
-
-  explicit_bzero (sb->data, sb->len);
-  g_free (sb);
-}
-
 static GBytes *
 data_to_secret_bytes (gpgme_data_t data)
 {
   size_t len = 0;
   char *buf = gpgme_data_release_and_get_mem (data, &len);
-  SecretBuf *sb = g_malloc (sizeof (SecretBuf) + len + 1);
+  GBytes *bytes = pst_secret_bytes_new (buf, len, NULL, 0);
 
-  sb->len = len;
-  if (len > 0)
-    memcpy (sb->data, buf, len);
-  sb->data[len] = '\0';
   if (buf != NULL)
-    {
-      explicit_bzero (buf, len);
-      gpgme_free (buf);
-    }
-  return g_bytes_new_with_free_func (sb->data, len, secret_buf_free, sb);
+    explicit_bzero (buf, len);
+  gpgme_free (buf);
+  return bytes;
 }
 
 static void

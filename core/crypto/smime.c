@@ -13,6 +13,7 @@
 
 #include "util/addr.h"
 #include "util/error.h"
+#include "util/secret.h"
 
 /* --- Certificates --------------------------------------------------------- */
 
@@ -166,32 +167,6 @@ pst_smime_caps_allow_gcm (GBytes *caps)
 
 /* --- Buffers --------------------------------------------------------------- */
 
-typedef struct {
-  gsize len;
-  unsigned char data[];
-} Secret;
-
-static void
-secret_wipe_free (gpointer p)
-{
-  Secret *s = p;
-
-  OPENSSL_cleanse (s->data, s->len);
-  g_free (s);
-}
-
-static GBytes *
-secret_bytes (const void *data, gsize len)
-{
-  Secret *s = g_malloc (sizeof (Secret) + len + 1);
-
-  s->len = len;
-  if (len > 0)
-    memcpy (s->data, data, len);
-  s->data[len] = '\0';
-  return g_bytes_new_with_free_func (s->data, len, secret_wipe_free, s);
-}
-
 /* The contents of memory BIO @bio, wiped there, as bytes wiped when freed. */
 static GBytes *
 bio_steal_secret (BIO *bio)
@@ -200,7 +175,7 @@ bio_steal_secret (BIO *bio)
   GBytes *b;
 
   BIO_get_mem_ptr (bio, &mem);
-  b = secret_bytes (mem->data, mem->length);
+  b = pst_secret_bytes_new (mem->data, mem->length, NULL, 0);
   OPENSSL_cleanse (mem->data, mem->length);
   return b;
 }
@@ -530,7 +505,7 @@ pst_smime_verify (PstSmime *smime, GBytes *der, GBytes *content, GBytes **econte
     goto done;   /* opaque without content */
   else if (content == NULL && econtent_out != NULL)
     /* Shown with whatever verdict follows, as received. */
-    *econtent_out = secret_bytes (ASN1_STRING_get0_data (*econtent), ASN1_STRING_length (*econtent));
+    *econtent_out = pst_secret_bytes_new (ASN1_STRING_get0_data (*econtent), ASN1_STRING_length (*econtent), NULL, 0);
   if (sig->signer_count == 0)
     {
       sig->status = PST_SIG_BAD;

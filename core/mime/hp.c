@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mime/mime.h"
+#include "util/secret.h"
 
 #define OBSCURED_SUBJECT_FIELD "Subject: ...\r\n"
 
@@ -214,7 +215,7 @@ strip_legacy_display (GBytes *entity, int depth)
         return g_bytes_ref (entity);   /* not worth decoding: shown as it is */
       if (!strip_header_block (data + body, len - body, &skip))
         return g_bytes_ref (entity);
-      return pst_mime_secret_bytes (data, body, data + body + skip, len - body - skip);
+      return pst_secret_bytes_new (data, body, data + body + skip, len - body - skip);
     }
   if (!g_str_has_prefix (type, "multipart/") || g_str_equal (type, "multipart/signed")
       || g_str_equal (type, "multipart/encrypted"))
@@ -252,7 +253,7 @@ strip_legacy_display (GBytes *entity, int depth)
       }
     }
   g_string_append_printf (out, "--%s--\r\n", boundary);
-  return pst_mime_secret_from_gstring (out);
+  return pst_secret_bytes_from_gstring (out);
 }
 
 /* Appends raw header field @f to @s with a line end. */
@@ -342,5 +343,5 @@ pst_hp_plain_message (GPtrArray *shown, GBytes *message, GBytes *display, gboole
     }
   else
     g_string_append_len (all, d, len);
-  return pst_mime_secret_from_gstring (all);
+  return pst_secret_bytes_from_gstring (all);
 }

@@ -5,6 +5,7 @@
 
 #include "util/addr.h"
 #include "util/error.h"
+#include "util/secret.h"
 
 struct _PstMimeMessage {
   GBytes *data;
@@ -620,46 +621,6 @@ pst_mime_build_entity (GPtrArray *fields, const char *body, gsize body_len, gboo
       g_string_append_len (all, b, blen);
     return g_string_free_to_bytes (all);
   }
-}
-
-/* --- Secret bytes --------------------------------------------------------- */
-
-typedef struct {
-  gsize len;
-  char data[];
-} SecretBuf;
-
-static void
-secret_buf_free (gpointer p)
-{
-  SecretBuf *sb = p;
-
-  explicit_bzero (sb->data, sb->len);
-  g_free (sb);
-}
-
-GBytes *
-pst_mime_secret_bytes (const char *data, gsize len, const char *tail, gsize tail_len)
-{
-  SecretBuf *sb = g_malloc (sizeof (SecretBuf) + len + tail_len + 1);
-
-  sb->len = len + tail_len;
-  if (len > 0)
-    memcpy (sb->data, data, len);
-  if (tail_len > 0)
-    memcpy (sb->data + len, tail, tail_len);
-  sb->data[sb->len] = '\0';
-  return g_bytes_new_with_free_func (sb->data, sb->len, secret_buf_free, sb);
-}
-
-GBytes *
-pst_mime_secret_from_gstring (GString *s)
-{
-  GBytes *b = pst_mime_secret_bytes (s->str, s->len, NULL, 0);
-
-  explicit_bzero (s->str, s->allocated_len);
-  g_string_free (s, TRUE);
-  return b;
 }
 
 /* --- Messages ------------------------------------------------------------- */

@@ -141,15 +141,4 @@ char *pst_mime_new_boundary (GBytes *a, GBytes *b);
 GBytes *pst_mime_build_entity (GPtrArray *fields, const char *body, gsize body_len,
                                gboolean seven_bit, const char *ct_param, GPtrArray *extra_fields);
 
-/* --- Secrets ---------------------------------------------------------------
- * Decrypted text lives in memory that is wiped before it is freed. */
-
-/* A copy of @len bytes at @data followed by @tail_len bytes at @tail (may be
- * NULL when 0), NUL-terminated past the end, wiped when the last reference
- * goes.  Transfer full. */
-GBytes *pst_mime_secret_bytes (const char *data, gsize len, const char *tail, gsize tail_len);
-
-/* The contents of @s as secret bytes; @s is wiped and freed.  Transfer full. */
-GBytes *pst_mime_secret_from_gstring (GString *s);
-
 G_END_DECLS

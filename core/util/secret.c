@@ -1,0 +1,41 @@
+#include "util/secret.h"
+
+#include <string.h>
+
+typedef struct {
+  gsize len;
+  char data[];
+} SecretBuf;
+
+static void
+secret_buf_free (gpointer p)
+{
+  SecretBuf *sb = p;
+
+  explicit_bzero (sb->data, sb->len);
+  g_free (sb);
+}
+
+GBytes *
+pst_secret_bytes_new (const void *data, gsize len, const void *tail, gsize tail_len)
+{
+  SecretBuf *sb = g_malloc (sizeof (SecretBuf) + len + tail_len + 1);
+
+  sb->len = len + tail_len;
+  if (len > 0)
+    memcpy (sb->data, data, len);
+  if (tail_len > 0)
+    memcpy (sb->data + len, tail, tail_len);
+  sb->data[sb->len] = '\0';
+  return g_bytes_new_with_free_func (sb->data, sb->len, secret_buf_free, sb);
+}
+
+GBytes *
+pst_secret_bytes_from_gstring (GString *s)
+{
+  GBytes *b = pst_secret_bytes_new (s->str, s->len, NULL, 0);
+
+  explicit_bzero (s->str, s->allocated_len);
+  g_string_free (s, TRUE);
+  return b;
+}

@@ -1,0 +1,17 @@
+/* secret.h — bytes that are wiped before their memory is freed: decrypted
+ * text, passwords, key material (STYLE.md: secrets are wiped). */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* A copy of @len bytes at @data followed by @tail_len bytes at @tail (may be
+ * NULL when 0), NUL-terminated past the end, wiped when the last reference
+ * goes.  Transfer full. */
+GBytes *pst_secret_bytes_new (const void *data, gsize len, const void *tail, gsize tail_len);
+
+/* The contents of @s as secret bytes; @s is wiped and freed.  Transfer full. */
+GBytes *pst_secret_bytes_from_gstring (GString *s);
+
+G_END_DECLS
