@@ -144,6 +144,14 @@ main (int argc, char **argv)
   pst_server_run (&agent);
   g_message ("agent stopping");
   pst_sender_wait_all ();
+  if (!pst_server_end_clients (&agent))
+    {
+      /* A client thread is stuck inside a request: freeing what it uses
+       * would be worse than leaving it to the kernel. */
+      g_warning ("a client request did not end; exiting without cleanup");
+      pst_server_close (&agent);
+      _exit (status);
+    }
 
 out:
   pst_server_close (&agent);

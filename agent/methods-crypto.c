@@ -1,18 +1,25 @@
 /* methods-crypto.c — encrypt, decrypt, verify: one message in through a
  * descriptor, the result out through another, nothing stored.  Batch work
  * is many of these calls on parallel connections (one agent thread each). */
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
 
 #include "crypto/pgp.h"
 #include "crypto/smime.h"
 #include "methods-private.h"
 #include "mime/mime.h"
 #include "mime/open.h"
+#include "mime/pgpstream.h"
 #include "protect.h"
 #include "rpc/frame.h"
 #include "util/error.h"
 
-/* Messages are parsed in memory for now; this is the cap. */
+/* Messages that are not streamed (see pgpstream.h) are parsed in memory;
+ * this is the cap. */
 #define MAX_CRYPTO_INPUT (256u * 1024 * 1024)
 
 static char **
@@ -41,6 +48,94 @@ bad:
   return NULL;
 }
 
+/* All of @in, at most @max bytes.  Transfer full. */
+static GBytes *
+read_stream_all (GInputStream *in, gsize max, GError **error)
+{
+  g_autoptr (GByteArray) buf = g_byte_array_new ();
+  guint8 chunk[65536];
+
+  while (TRUE)
+    {
+      gssize n = g_input_stream_read (in, chunk, sizeof chunk, NULL, error);
+
+      if (n < 0)
+        return NULL;
+      if (n == 0)
+        break;
+      if (buf->len + (gsize) n > max)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "the message is larger than %" G_GSIZE_FORMAT " bytes", max);
+          return NULL;
+        }
+      g_byte_array_append (buf, chunk, (guint) n);
+    }
+  return g_byte_array_free_to_bytes (g_steal_pointer (&buf));
+}
+
+static JsonObject *
+encrypt_result (PstScheme scheme, gboolean encrypted, gboolean signed_)
+{
+  JsonObject *r = json_object_new ();
+
+  json_object_set_string_member (r, "scheme", pst_scheme_name (scheme));
+  json_object_set_boolean_member (r, "encrypted", encrypted);
+  json_object_set_boolean_member (r, "signed", signed_);
+  return r;
+}
+
+/* Encrypts with PGP/MIME from @in_fd to @out_fd as a stream when the policy
+ * chooses OpenPGP encryption in one copy and the message allows it
+ * (pst_pgpmime_can_protect_stream); *@streamed_out then says so and the
+ * answer is returned.  Otherwise *@input_out gets the whole message for
+ * the in-memory path (NULL with @error set on failure). */
+static JsonObject *
+encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *account,
+                const PstPolicySettings *message, const char *const *to, GBytes **input_out,
+                gboolean *streamed_out, GError **error)
+{
+  g_autoptr (GInputStream) fd_in = g_unix_input_stream_new (in_fd, FALSE);
+  g_autoptr (GInputStream) in = pst_pgpstream_input_new (fd_in);
+  g_autoptr (GBytes) header = pst_pgpstream_peek_header (in, NULL);
+  g_autoptr (PstProtected) plan = NULL;
+  g_autoptr (GOutputStream) out = NULL;
+  g_autoptr (PstPgp) pgp = NULL;
+  g_autofree char *home = NULL;
+  g_auto (GStrv) rcpts = NULL;
+  PstOutgoing *copy;
+
+  *streamed_out = FALSE;
+  *input_out = NULL;
+  if (header != NULL && pst_pgpmime_can_protect_stream (header))
+    {
+      if (to == NULL)
+        {
+          g_autoptr (PstMimeMessage) msg = pst_mime_message_parse (header, NULL);
+          if (msg != NULL)
+            to = (const char *const *) (rcpts = pst_mime_message_get_recipients (msg));
+        }
+      plan = pst_protect_decide (call->agent, header, account, message, to, error);
+      if (plan == NULL)
+        return NULL;
+    }
+  if (plan == NULL || plan->scheme != PST_SCHEME_PGP || !plan->encrypted || plan->copies->len != 1)
+    {
+      *input_out = read_stream_all (in, MAX_CRYPTO_INPUT, error);
+      return NULL;
+    }
+  copy = g_ptr_array_index (plan->copies, 0);
+  home = pst_agent_get_gnupg_home (call->agent);
+  if (!(pgp = pst_pgp_new (home, error)))
+    return NULL;
+  *streamed_out = TRUE;
+  out = g_unix_output_stream_new (out_fd, FALSE);
+  if (!pst_pgpmime_protect_stream (pgp, in, out, plan->sender, (const char *const *) copy->envelope,
+                                   plan->signed_, error))
+    return NULL;
+  return encrypt_result (plan->scheme, plan->encrypted, plan->signed_);
+}
+
 JsonObject *
 pst_method_encrypt (PstCall *call, GError **error)
 {
@@ -55,7 +150,7 @@ pst_method_encrypt (PstCall *call, GError **error)
                                 .scheme = PST_POLICY_SCHEME_AUTO };
   PstPolicySettings message = { 0 };
   PstOutgoing *out;
-  JsonObject *r;
+  JsonObject *r = NULL;
   gsize len;
   const guint8 *data;
 
@@ -76,7 +171,18 @@ pst_method_encrypt (PstCall *call, GError **error)
       return NULL;
     }
   message.sign = sign ? PST_POLICY_SIGN_YES : PST_POLICY_SIGN_NO;
-  if (!(input = pst_fd_read_all (in_fd, MAX_CRYPTO_INPUT, error)))
+  if (message.scheme != PST_POLICY_SCHEME_SMIME)
+    {
+      gboolean streamed = FALSE;
+
+      r = encrypt_stream (call, in_fd, out_fd, &account, &message, (const char *const *) to,
+                          &input, &streamed, error);
+      if (streamed || r != NULL)
+        return r;
+      if (input == NULL)
+        return NULL;
+    }
+  else if (!(input = pst_fd_read_all (in_fd, MAX_CRYPTO_INPUT, error)))
     return NULL;
   /* One output message: every recipient (Bcc too, when no --to) in one group. */
   if (to == NULL)
@@ -96,10 +202,16 @@ pst_method_encrypt (PstCall *call, GError **error)
   data = g_bytes_get_data (out->data, &len);
   if (!pst_fd_write_all (out_fd, data, len, error))
     return NULL;
-  r = json_object_new ();
-  json_object_set_string_member (r, "scheme", pst_scheme_name (prot->scheme));
-  json_object_set_boolean_member (r, "encrypted", prot->encrypted);
-  json_object_set_boolean_member (r, "signed", prot->signed_);
+  return encrypt_result (prot->scheme, prot->encrypted, prot->signed_);
+}
+
+static JsonObject *
+open_result (PstStatus *status, gboolean written)
+{
+  JsonObject *r = json_object_new ();
+
+  json_object_set_member (r, "crypto", pst_status_to_json (status));
+  json_object_set_boolean_member (r, "written", written);
   return r;
 }
 
@@ -114,7 +226,6 @@ open_message (PstCall *call, GBytes *input, int out_fd, GError **error)
   PstSmimeLease *lease = NULL;
   g_autoptr (GBytes) plain = NULL;
   g_autoptr (PstStatus) status = NULL;
-  JsonObject *r;
   gboolean withheld, ok;
 
   if (!(pgp = pst_pgp_new (home, error))
@@ -133,10 +244,46 @@ open_message (PstCall *call, GBytes *input, int out_fd, GError **error)
       if (!pst_fd_write_all (out_fd, data, len, error))
         return NULL;
     }
-  r = json_object_new ();
-  json_object_set_member (r, "crypto", pst_status_to_json (status));
-  json_object_set_boolean_member (r, "written", out_fd >= 0 && !withheld);
-  return r;
+  return open_result (status, out_fd >= 0 && !withheld);
+}
+
+/* Decrypts PGP/MIME from @in_fd to @out_fd as a stream when
+ * pst_pgpmime_open_stream can; *@streamed_out then says so.  Only a
+ * seekable input is streamed, so that a message found not streamable
+ * half-way is read again from @start for the in-memory path.  When the
+ * status says decryption failed, @out_fd may hold plaintext that was not
+ * authenticated: the answer says "written": false, and the CLI keeps
+ * nothing with -o (on a stdout of its own the bytes are already out, as
+ * with gpg). */
+static JsonObject *
+decrypt_stream (PstCall *call, int in_fd, int out_fd, off_t start, gboolean *streamed_out,
+                GError **error)
+{
+  g_autoptr (GInputStream) fd_in = g_unix_input_stream_new (in_fd, FALSE);
+  g_autoptr (GInputStream) in = pst_pgpstream_input_new (fd_in);
+  g_autoptr (GOutputStream) out = g_unix_output_stream_new (out_fd, FALSE);
+  g_autofree char *home = pst_agent_get_gnupg_home (call->agent);
+  g_autoptr (PstPgp) pgp = NULL;
+  g_autoptr (PstStatus) status = NULL;
+  gboolean streamable = FALSE;
+
+  *streamed_out = FALSE;
+  if (!(pgp = pst_pgp_new (home, error))
+      || !pst_pgpmime_open_stream (pgp, in, out, &status, &streamable, error))
+    return NULL;
+  if (!streamable)
+    {
+      if (lseek (in_fd, start, SEEK_SET) != start)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
+                       g_strerror (errno));
+          return NULL;
+        }
+      return NULL;
+    }
+  *streamed_out = TRUE;
+  return open_result (status, status->decryption != PST_DECRYPTION_FAILED
+                              && status->integrity != PST_INTEGRITY_MISSING);
 }
 
 JsonObject *
@@ -144,10 +291,21 @@ pst_method_decrypt (PstCall *call, GError **error)
 {
   int in_fd, out_fd;
   g_autoptr (GBytes) input = NULL;
+  struct stat st;
+  off_t start;
 
   if ((in_fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
-      || (out_fd = pst_call_get_fd (call, "out_fd", TRUE, error)) < 0
-      || !(input = pst_fd_read_all (in_fd, MAX_CRYPTO_INPUT, error)))
+      || (out_fd = pst_call_get_fd (call, "out_fd", TRUE, error)) < 0)
+    return NULL;
+  if (fstat (in_fd, &st) == 0 && S_ISREG (st.st_mode) && (start = lseek (in_fd, 0, SEEK_CUR)) >= 0)
+    {
+      gboolean streamed = FALSE;
+      JsonObject *r = decrypt_stream (call, in_fd, out_fd, start, &streamed, error);
+
+      if (streamed || r != NULL || (error != NULL && *error != NULL))
+        return r;
+    }
+  if (!(input = pst_fd_read_all (in_fd, MAX_CRYPTO_INPUT, error)))
     return NULL;
   return open_message (call, input, out_fd, error);
 }

@@ -149,10 +149,10 @@ has_identity (PstScheme scheme, const char *sender, gpointer data)
   return found;
 }
 
-PstProtected *
-pst_protect_message (PstAgent *agent, GBytes *input, const PstPolicySettings *account_settings,
-                     const PstPolicySettings *overrides, const char *const *recipients_override,
-                     GError **error)
+static PstProtected *
+protect (PstAgent *agent, GBytes *input, const PstPolicySettings *account_settings,
+         const PstPolicySettings *overrides, const char *const *recipients_override,
+         gboolean decide_only, GError **error)
 {
   g_autoptr (PstMimeMessage) msg = NULL;
   g_autofree char *home = NULL, *smime_dir = NULL;
@@ -228,8 +228,10 @@ pst_protect_message (PstAgent *agent, GBytes *input, const PstPolicySettings *ac
       PstOutgoing *out = g_new0 (PstOutgoing, 1);
       const char *const *to = (const char *const *) (c->encrypt_to ? c->encrypt_to : c->envelope);
 
-      out->envelope = g_strdupv (c->envelope);
+      out->envelope = g_strdupv (decide_only ? (char **) to : c->envelope);
       g_ptr_array_add (p->copies, out);
+      if (decide_only)
+        continue;
       if (!decision->encrypt && !decision->sign)
         out->data = without_bcc (input);
       else if (decision->scheme == PST_SCHEME_SMIME)
@@ -246,4 +248,20 @@ pst_protect_message (PstAgent *agent, GBytes *input, const PstPolicySettings *ac
     }
   pst_key_cache_return_smime (agent->keys, lease);
   return g_steal_pointer (&p);
+}
+
+PstProtected *
+pst_protect_message (PstAgent *agent, GBytes *input, const PstPolicySettings *account_settings,
+                     const PstPolicySettings *overrides, const char *const *recipients_override,
+                     GError **error)
+{
+  return protect (agent, input, account_settings, overrides, recipients_override, FALSE, error);
+}
+
+PstProtected *
+pst_protect_decide (PstAgent *agent, GBytes *header, const PstPolicySettings *account_settings,
+                    const PstPolicySettings *overrides, const char *const *recipients_override,
+                    GError **error)
+{
+  return protect (agent, header, account_settings, overrides, recipients_override, TRUE, error);
 }

@@ -39,6 +39,16 @@ PstProtected *pst_protect_message (PstAgent *agent, GBytes *input,
                                    const PstPolicySettings *overrides,
                                    const char *const *recipients_override, GError **error);
 
+/* What pst_protect_message would do with the message whose header section
+ * is @header (the body plays no part in the decision), without protecting
+ * anything: each copy's data is NULL and its envelope holds the addresses
+ * that copy is encrypted to (the sender included) or, unencrypted, its
+ * RCPT TO addresses.  Errors as pst_protect_message.  Transfer full. */
+PstProtected *pst_protect_decide (PstAgent *agent, GBytes *header,
+                                  const PstPolicySettings *account_settings,
+                                  const PstPolicySettings *overrides,
+                                  const char *const *recipients_override, GError **error);
+
 /* The account's settings as policy input. */
 PstPolicySettings pst_protect_account_settings (const PstAccount *account);
 

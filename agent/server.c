@@ -17,6 +17,12 @@
 
 static gint busy_requests;
 
+/* The sockets of live clients, so that a stopping agent can end their
+ * threads before it frees what they use. */
+static GMutex clients_lock;
+static GCond clients_cond;
+static GPtrArray *client_sockets;
+
 gboolean
 pst_server_listen (PstAgent *agent, GError **error)
 {
@@ -60,6 +66,10 @@ pst_server_listen (PstAgent *agent, GError **error)
   umask (old);
   g_chmod (path, 0600);
   agent->listener = sock;
+  g_mutex_lock (&clients_lock);
+  if (client_sockets == NULL)
+    client_sockets = g_ptr_array_new ();
+  g_mutex_unlock (&clients_lock);
   return TRUE;
 }
 
@@ -137,14 +147,17 @@ handle_line (PstAgent *agent, PstRpcChannel *ch, const char *line, GArray *fds)
   if (params_node != NULL)
     params = json_node_get_object (params_node);
 
+  /* Counted busy before the check, so that a stopping agent either sees
+   * this request or the request sees it stopping. */
+  g_atomic_int_inc (&busy_requests);
   if (g_atomic_int_get (&agent->stopping))
     {
+      g_atomic_int_dec_and_test (&busy_requests);
       answer = pst_rpc_error_response (id, PST_RPC_APP_ERROR_BASE + PST_ERROR_AGENT,
                                        "the agent is stopping", PST_ERROR_AGENT);
       reply (ch, answer);
       return FALSE;
     }
-  g_atomic_int_inc (&busy_requests);
   answer = pst_methods_dispatch (agent, ch, method, params, id, fds);
   g_atomic_int_dec_and_test (&busy_requests);
   if (answer != NULL && id != NULL)
@@ -183,8 +196,12 @@ client_thread (gpointer data)
     }
   close_fds (fds);
   g_socket_close (c->socket, NULL);
-  g_object_unref (c->socket);
+  g_mutex_lock (&clients_lock);
+  g_ptr_array_remove_fast (client_sockets, c->socket);
   g_atomic_int_dec_and_test (&c->agent->connections);
+  g_cond_broadcast (&clients_cond);
+  g_mutex_unlock (&clients_lock);
+  g_object_unref (c->socket);
   g_free (c);
   return NULL;
 }
@@ -232,11 +249,32 @@ pst_server_run (PstAgent *agent)
       c = g_new0 (Client, 1);
       c->agent = agent;
       c->socket = s;
+      g_mutex_lock (&clients_lock);
+      g_ptr_array_add (client_sockets, s);
+      g_mutex_unlock (&clients_lock);
       g_thread_unref (g_thread_new ("client", client_thread, c));
     }
   /* Let requests in progress finish (a send being queued, a fetch storing). */
   for (int i = 0; i < 600 && g_atomic_int_get (&busy_requests) > 0; i++)
     g_usleep (100 * 1000);
+}
+
+gboolean
+pst_server_end_clients (PstAgent *agent)
+{
+  gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
+  gboolean done;
+
+  g_mutex_lock (&clients_lock);
+  /* Idle clients wait in recv(): shutting their sockets down wakes them. */
+  for (guint i = 0; i < client_sockets->len; i++)
+    g_socket_shutdown (g_ptr_array_index (client_sockets, i), TRUE, TRUE, NULL);
+  while (client_sockets->len > 0)
+    if (!g_cond_wait_until (&clients_cond, &clients_lock, deadline))
+      break;
+  done = client_sockets->len == 0;
+  g_mutex_unlock (&clients_lock);
+  return done;
 }
 
 /* Connecting to our own socket wakes the accept loop; socket(2) and

@@ -15,6 +15,9 @@ gboolean pst_server_listen (PstAgent *agent, GError **error);
 /* Accepts clients until pst_agent_request_stop(), then waits (bounded) for
  * requests in progress. */
 void pst_server_run (PstAgent *agent);
+/* Ends every client connection and waits (10 s at most) until their
+ * threads are gone; FALSE when some are still running. */
+gboolean pst_server_end_clients (PstAgent *agent);
 /* Unblocks pst_server_run; async-signal-safe. */
 void pst_server_wake (PstAgent *agent);
 /* Closes and removes the socket. */

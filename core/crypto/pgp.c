@@ -1,5 +1,7 @@
 #include "crypto/pgp.h"
 
+#include <errno.h>
+#include <gio/gio.h>
 #include <gpgme.h>
 #include <string.h>
 
@@ -354,15 +356,13 @@ data_from_bytes (gpgme_data_t *out, GBytes *bytes)
   return gpgme_data_new_from_mem (out, p != NULL ? p : "", len, 0);
 }
 
-GBytes *
-pst_pgp_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients,
-                 const char *signer, GError **error)
+/* The keys of @recipients, duplicates merged (NULL-terminated array of
+ * gpgme_key_t, transfer full), or NULL with @error set. */
+static GPtrArray *
+recipient_keys (PstPgp *pgp, const char *const *recipients, GError **error)
 {
   g_autoptr(GPtrArray) keys = g_ptr_array_new_with_free_func ((GDestroyNotify) gpgme_key_unref);
   g_autoptr(GPtrArray) missing = g_ptr_array_new ();
-  gpgme_data_t in = NULL, out = NULL;
-  gpgme_error_t err;
-  gpgme_encrypt_result_t res;
 
   for (; recipients != NULL && *recipients != NULL; recipients++)
     {
@@ -399,24 +399,29 @@ pst_pgp_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients,
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no recipients to encrypt to");
       return NULL;
     }
-  if (signer != NULL && !set_signer (pgp, signer, error))
-    return NULL;
   g_ptr_array_add (keys, NULL);
+  return g_steal_pointer (&keys);
+}
 
-  err = data_from_bytes (&in, data);
-  if (err == GPG_ERR_NO_ERROR)
-    err = gpgme_data_new (&out);
-  if (err == GPG_ERR_NO_ERROR)
-    {
-      gpgme_key_t *k = (gpgme_key_t *) keys->pdata;
+/* Encrypts (and signs) @in into @out; the keys and trust rules of
+ * pst_pgp_encrypt. */
+static gboolean
+encrypt_data (PstPgp *pgp, gpgme_data_t in, gpgme_data_t out, const char *const *recipients,
+              const char *signer, GError **error)
+{
+  g_autoptr(GPtrArray) keys = recipient_keys (pgp, recipients, error);
+  gpgme_key_t *k;
+  gpgme_error_t err;
+  gpgme_encrypt_result_t res;
 
-      if (signer != NULL)
-        err = gpgme_op_encrypt_sign (pgp->ctx, k, GPGME_ENCRYPT_ALWAYS_TRUST, in, out);
-      else
-        err = gpgme_op_encrypt (pgp->ctx, k, GPGME_ENCRYPT_ALWAYS_TRUST, in, out);
-    }
+  if (keys == NULL || (signer != NULL && !set_signer (pgp, signer, error)))
+    return FALSE;
+  k = (gpgme_key_t *) keys->pdata;
+  if (signer != NULL)
+    err = gpgme_op_encrypt_sign (pgp->ctx, k, GPGME_ENCRYPT_ALWAYS_TRUST, in, out);
+  else
+    err = gpgme_op_encrypt (pgp->ctx, k, GPGME_ENCRYPT_ALWAYS_TRUST, in, out);
   gpgme_signers_clear (pgp->ctx);
-  gpgme_data_release (in);
   res = err == GPG_ERR_NO_ERROR ? gpgme_op_encrypt_result (pgp->ctx) : NULL;
   if (err == GPG_ERR_NO_ERROR && res != NULL && res->invalid_recipients != NULL)
     err = res->invalid_recipients->reason != GPG_ERR_NO_ERROR
@@ -430,12 +435,128 @@ pst_pgp_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients,
     }
   if (err != GPG_ERR_NO_ERROR)
     {
-      if (out != NULL)
-        gpgme_data_release (out);
+      set_crypto_error (error, err, "OpenPGP encryption failed");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+GBytes *
+pst_pgp_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients,
+                 const char *signer, GError **error)
+{
+  gpgme_data_t in = NULL, out = NULL;
+  gpgme_error_t err;
+  gboolean ok;
+
+  err = data_from_bytes (&in, data);
+  if (err == GPG_ERR_NO_ERROR)
+    err = gpgme_data_new (&out);
+  if (err != GPG_ERR_NO_ERROR)
+    {
+      if (in != NULL)
+        gpgme_data_release (in);
       set_crypto_error (error, err, "OpenPGP encryption failed");
       return NULL;
     }
+  ok = encrypt_data (pgp, in, out, recipients, signer, error);
+  gpgme_data_release (in);
+  if (!ok)
+    {
+      gpgme_data_release (out);
+      return NULL;
+    }
   return data_to_bytes (out);
+}
+
+/* --- Streams ---------------------------------------------------------------- */
+
+/* GPGME data on a GIO stream: GPGME reads and writes through these in
+ * chunks of its own (a few KiB), so nothing grows with the message.  A GIO
+ * error is kept here and reported instead of GPGME's. */
+typedef struct {
+  GInputStream *in;
+  GOutputStream *out;
+  GError *error;
+} StreamCb;
+
+static ssize_t
+stream_read_cb (void *handle, void *buffer, size_t size)
+{
+  StreamCb *cb = handle;
+  gssize n;
+
+  if (cb->error != NULL)
+    {
+      errno = EIO;
+      return -1;
+    }
+  n = g_input_stream_read (cb->in, buffer, MIN (size, (size_t) G_MAXSSIZE), NULL, &cb->error);
+  if (n < 0)
+    errno = EIO;
+  return n;
+}
+
+static ssize_t
+stream_write_cb (void *handle, const void *buffer, size_t size)
+{
+  StreamCb *cb = handle;
+  gsize done = 0;
+
+  if (cb->error != NULL || !g_output_stream_write_all (cb->out, buffer, size, &done, NULL, &cb->error))
+    {
+      errno = EIO;
+      return -1;
+    }
+  return (ssize_t) size;
+}
+
+static struct gpgme_data_cbs stream_read_cbs = { stream_read_cb, NULL, NULL, NULL };
+static struct gpgme_data_cbs stream_write_cbs = { NULL, stream_write_cb, NULL, NULL };
+
+/* Replaces GPGME's error in @error by the stream's, which says more. */
+static void
+prefer_stream_error (StreamCb *a, StreamCb *b, GError **error)
+{
+  GError *e = a->error != NULL ? a->error : b->error;
+
+  if (e == NULL)
+    return;
+  if (error != NULL && *error != NULL)
+    g_clear_error (error);
+  g_propagate_prefixed_error (error, g_error_copy (e), "OpenPGP: ");
+}
+
+gboolean
+pst_pgp_encrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
+                        const char *const *recipients, const char *signer, GError **error)
+{
+  StreamCb icb = { .in = in }, ocb = { .out = out };
+  gpgme_data_t din = NULL, dout = NULL;
+  gpgme_error_t err;
+  gboolean ok = FALSE;
+
+  err = gpgme_data_new_from_cbs (&din, &stream_read_cbs, &icb);
+  if (err == GPG_ERR_NO_ERROR)
+    err = gpgme_data_new_from_cbs (&dout, &stream_write_cbs, &ocb);
+  if (err != GPG_ERR_NO_ERROR)
+    set_crypto_error (error, err, "OpenPGP encryption failed");
+  else
+    {
+      ok = encrypt_data (pgp, din, dout, recipients, signer, error);
+      if (icb.error != NULL || ocb.error != NULL)
+        {
+          prefer_stream_error (&icb, &ocb, error);
+          ok = FALSE;
+        }
+    }
+  if (din != NULL)
+    gpgme_data_release (din);
+  if (dout != NULL)
+    gpgme_data_release (dout);
+  g_clear_error (&icb.error);
+  g_clear_error (&ocb.error);
+  return ok;
 }
 
 GBytes *
@@ -603,29 +724,22 @@ watch_status (void *opaque, const char *keyword, const char *args)
   return GPG_ERR_NO_ERROR;
 }
 
-gboolean
-pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
-                        PstPgpSignature **sig_out, PstIntegrity *integrity_out,
-                        GError **error)
+/* Decrypts and verifies @in into @out.  On failure @integrity_out says
+ * why (see pst_pgp_decrypt_verify) and @error is set. */
+static gboolean
+decrypt_data (PstPgp *pgp, gpgme_data_t in, gpgme_data_t out, PstPgpSignature **sig_out,
+              PstIntegrity *integrity_out, GError **error)
 {
-  gpgme_data_t in = NULL, out = NULL;
   gpgme_error_t err;
   gpgme_decrypt_result_t dres;
   PstIntegrity integrity = PST_INTEGRITY_OK;
   gboolean no_mdc = FALSE;
 
-  err = data_from_bytes (&in, ciphertext);
-  if (err == GPG_ERR_NO_ERROR)
-    err = gpgme_data_new (&out);
-  if (err == GPG_ERR_NO_ERROR)
-    {
-      gpgme_set_ctx_flag (pgp->ctx, "full-status", "1");
-      gpgme_set_status_cb (pgp->ctx, watch_status, &no_mdc);
-      err = gpgme_op_decrypt_verify (pgp->ctx, in, out);
-      gpgme_set_status_cb (pgp->ctx, NULL, NULL);
-      gpgme_set_ctx_flag (pgp->ctx, "full-status", "0");
-    }
-  gpgme_data_release (in);
+  gpgme_set_ctx_flag (pgp->ctx, "full-status", "1");
+  gpgme_set_status_cb (pgp->ctx, watch_status, &no_mdc);
+  err = gpgme_op_decrypt_verify (pgp->ctx, in, out);
+  gpgme_set_status_cb (pgp->ctx, NULL, NULL);
+  gpgme_set_ctx_flag (pgp->ctx, "full-status", "0");
 
   dres = gpgme_op_decrypt_result (pgp->ctx);
   if (no_mdc || (dres != NULL && dres->legacy_cipher_nomdc))
@@ -651,8 +765,6 @@ pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
 
   if (err != GPG_ERR_NO_ERROR)
     {
-      if (out != NULL)
-        data_release_wiped (out);
       if (integrity_out != NULL)
         *integrity_out = integrity;
       if (integrity == PST_INTEGRITY_MISSING)
@@ -662,16 +774,87 @@ pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
         set_crypto_error (error, err, "OpenPGP decryption failed");
       return FALSE;
     }
-
   if (sig_out != NULL)
     *sig_out = signature_from_result (pgp, pgp->ctx, gpgme_op_verify_result (pgp->ctx));
+  if (integrity_out != NULL)
+    *integrity_out = integrity;
+  return TRUE;
+}
+
+gboolean
+pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
+                        PstPgpSignature **sig_out, PstIntegrity *integrity_out,
+                        GError **error)
+{
+  gpgme_data_t in = NULL, out = NULL;
+  gpgme_error_t err;
+  gboolean ok;
+
+  err = data_from_bytes (&in, ciphertext);
+  if (err == GPG_ERR_NO_ERROR)
+    err = gpgme_data_new (&out);
+  if (err != GPG_ERR_NO_ERROR)
+    {
+      if (in != NULL)
+        gpgme_data_release (in);
+      if (integrity_out != NULL)
+        *integrity_out = PST_INTEGRITY_FAILED;
+      set_crypto_error (error, err, "OpenPGP decryption failed");
+      return FALSE;
+    }
+  ok = decrypt_data (pgp, in, out, sig_out, integrity_out, error);
+  gpgme_data_release (in);
+  if (!ok)
+    {
+      data_release_wiped (out);
+      return FALSE;
+    }
   if (plain_out != NULL)
     *plain_out = data_to_secret_bytes (out);
   else
     data_release_wiped (out);
+  return TRUE;
+}
+
+gboolean
+pst_pgp_decrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
+                        PstPgpSignature **sig_out, PstIntegrity *integrity_out, GError **error)
+{
+  StreamCb icb = { .in = in }, ocb = { .out = out };
+  gpgme_data_t din = NULL, dout = NULL;
+  gpgme_error_t err;
+  PstIntegrity integrity = PST_INTEGRITY_FAILED;
+  g_autoptr(PstPgpSignature) sig = NULL;
+  gboolean ok = FALSE;
+
+  err = gpgme_data_new_from_cbs (&din, &stream_read_cbs, &icb);
+  if (err == GPG_ERR_NO_ERROR)
+    err = gpgme_data_new_from_cbs (&dout, &stream_write_cbs, &ocb);
+  if (err != GPG_ERR_NO_ERROR)
+    set_crypto_error (error, err, "OpenPGP decryption failed");
+  else
+    {
+      ok = decrypt_data (pgp, din, dout, &sig, &integrity, error);
+      if (icb.error != NULL || ocb.error != NULL)
+        {
+          /* A stream that failed is not a verdict on the message. */
+          prefer_stream_error (&icb, &ocb, error);
+          if (ok)
+            integrity = PST_INTEGRITY_FAILED;
+          ok = FALSE;
+        }
+    }
+  if (din != NULL)
+    gpgme_data_release (din);
+  if (dout != NULL)
+    gpgme_data_release (dout);
+  g_clear_error (&icb.error);
+  g_clear_error (&ocb.error);
   if (integrity_out != NULL)
     *integrity_out = integrity;
-  return TRUE;
+  if (ok && sig_out != NULL)
+    *sig_out = g_steal_pointer (&sig);
+  return ok;
 }
 
 PstPgpSignature *

@@ -11,7 +11,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include "crypto/status.h"
 
 G_BEGIN_DECLS
@@ -58,6 +58,16 @@ char **pst_pgp_missing_keys (PstPgp *pgp, const char *const *addresses, GError *
 GBytes *pst_pgp_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients,
                          const char *signer, GError **error);
 
+/* pst_pgp_encrypt on streams: reads the plaintext from @in up to its end
+ * and writes the ASCII-armored OpenPGP message (LF line ends) to @out as gpg
+ * produces it; memory does not grow with the message.  Neither stream is
+ * closed.  Same keys, trust and errors as pst_pgp_encrypt, plus the
+ * streams' own errors (G_IO_ERROR, prefixed).  On failure part of the
+ * output may already be written: the caller discards it. */
+gboolean pst_pgp_encrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
+                                 const char *const *recipients, const char *signer,
+                                 GError **error);
+
 /* An ASCII-armored detached signature over @data (exactly these bytes) by the
  * secret key of @signer.  @micalg_out gets the RFC 3156 micalg of the hash
  * used ("pgp-sha256"; transfer full).  Errors as pst_pgp_encrypt.
@@ -92,6 +102,19 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPgpSignature, pst_pgp_signature_free)
  * without integrity protection (no MDC nor AEAD), NONE when no secret key
  * fits, FAILED for anything else (damaged or not OpenPGP at all). */
 gboolean pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
+                                 PstPgpSignature **sig_out, PstIntegrity *integrity_out,
+                                 GError **error);
+
+/* pst_pgp_decrypt_verify on streams: reads the OpenPGP message from @in
+ * and writes the plaintext to @out as gpg releases it, so memory does not
+ * grow with the message.  Neither stream is closed.
+ * Whatever was written to @out before a failure is the caller's to
+ * discard: gpg checks the MDC (or AEAD tag) only at the end, so on failure
+ * (@integrity_out MISSING or FAILED) @out may hold unauthenticated or
+ * truncated plaintext, which must never be shown as the message.
+ * @sig_out and @integrity_out as pst_pgp_decrypt_verify; a stream error is
+ * reported with @integrity_out FAILED.  Transfer full. */
+gboolean pst_pgp_decrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
                                  PstPgpSignature **sig_out, PstIntegrity *integrity_out,
                                  GError **error);
 

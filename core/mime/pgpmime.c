@@ -186,24 +186,29 @@ record_signature (OpenCtx *c, PstPgpSignature *sig, PstCovers covers)
   c->sig_covers = covers;
 }
 
-/* The signature verdict, against the From and Date the reader is shown
- * (the protected ones when they apply). */
-static void
-finish_signature (OpenCtx *c, const char *from, gint64 date)
+void
+pst_pgpmime_set_signature (PstStatus *status, const PstPgpSignature *sig, PstCovers covers,
+                           const char *from, gint64 date)
 {
-  const PstPgpSignature *sig = c->sig;
   PstSignatureFacts facts;
 
-  if (sig == NULL)
-    return;
   if (sig->count > 1)
-    pst_status_add_warning (c->status, "multiple-signatures");
+    pst_status_add_warning (status, "multiple-signatures");
   facts.status = sig->status;
   facts.addresses = sig->addresses;
   facts.fingerprint = sig->fingerprint;
   facts.signing_time = sig->created;
   facts.weak_digest = sig->weak_digest;
-  pst_status_set_signature (c->status, PST_SCHEME_PGP, &facts, c->sig_covers, from, date);
+  pst_status_set_signature (status, PST_SCHEME_PGP, &facts, covers, from, date);
+}
+
+/* The signature verdict, against the From and Date the reader is shown
+ * (the protected ones when they apply). */
+static void
+finish_signature (OpenCtx *c, const char *from, gint64 date)
+{
+  if (c->sig != NULL)
+    pst_pgpmime_set_signature (c->status, c->sig, c->sig_covers, from, date);
 }
 
 static void

@@ -4,11 +4,11 @@
 #pragma once
 
 #include <glib.h>
+#include "crypto/pgp.h"
 #include "crypto/status.h"
 
 G_BEGIN_DECLS
 
-typedef struct _PstPgp PstPgp;   /* from crypto/pgp.h */
 
 /* Builds the message to send from @message (RFC 5322 as the user wrote it):
  * the outer headers are kept except Bcc and the Content-* fields; the body
@@ -38,5 +38,12 @@ char **pst_pgpmime_missing_keys (PstPgp *pgp, const char *const *recipients, GEr
  * Errors only for messages that cannot be parsed at all.  Transfer full. */
 gboolean pst_pgpmime_open (PstPgp *pgp, GBytes *message, GBytes **plain_out,
                            PstStatus **status_out, GError **error);
+
+/* Records the verdict of OpenPGP signature @sig (the outermost layer,
+ * covering @covers) in @status, against the From and Date the reader is
+ * shown; the rules are pst_status_set_signature's.  Shared by the in-memory
+ * and the streaming readers. */
+void pst_pgpmime_set_signature (PstStatus *status, const PstPgpSignature *sig, PstCovers covers,
+                                const char *from, gint64 date);
 
 G_END_DECLS

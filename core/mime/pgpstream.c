@@ -1,0 +1,769 @@
+/* pgpstream.c — PGP/MIME on streams (see pgpstream.h).  What is built and
+ * what is read back follow pgpmime.c; only the header sections are ever
+ * held in memory. */
+#include "mime/pgpstream.h"
+#include "mime/pgpmime.h"
+
+#include <string.h>
+
+#include "crypto/pgp.h"
+#include "mime/hp.h"
+#include "mime/mime.h"
+#include "util/addr.h"
+#include "util/error.h"
+
+/* As pgpmime.c (DESIGN.md §4). */
+/* A part header inside the multipart/encrypted body. */
+#define MAX_PART_HEADER (64 * 1024)
+
+/* --- Header sections -------------------------------------------------------- */
+
+/* The offset after the empty line that ends the header section in @data. */
+static gboolean
+header_end (const char *data, gsize len, gsize *end_out)
+{
+  const char *a, *b;
+
+  if (len > 0 && data[0] == '\n')
+    return *end_out = 1, TRUE;
+  if (len > 1 && data[0] == '\r' && data[1] == '\n')
+    return *end_out = 2, TRUE;
+  a = g_strstr_len (data, len, "\n\n");
+  b = g_strstr_len (data, len, "\n\r\n");
+  if (a == NULL && b == NULL)
+    return FALSE;
+  if (b == NULL || (a != NULL && a < b))
+    *end_out = (gsize) (a - data) + 2;
+  else
+    *end_out = (gsize) (b - data) + 3;
+  return TRUE;
+}
+
+GInputStream *
+pst_pgpstream_input_new (GInputStream *base)
+{
+  GInputStream *in = g_buffered_input_stream_new_sized (base, PST_PGPSTREAM_MAX_HEADER);
+
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (in), FALSE);
+  return in;
+}
+
+GBytes *
+pst_pgpstream_peek_header (GInputStream *in, GError **error)
+{
+  GBufferedInputStream *b;
+  gsize avail = 0, end = 0;
+  const char *data;
+
+  g_return_val_if_fail (G_IS_BUFFERED_INPUT_STREAM (in), NULL);
+  b = G_BUFFERED_INPUT_STREAM (in);
+  while (TRUE)
+    {
+      gssize n;
+
+      data = g_buffered_input_stream_peek_buffer (b, &avail);
+      if (header_end (data, avail, &end))
+        return g_bytes_new (data, end);
+      if (avail >= g_buffered_input_stream_get_buffer_size (b))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "the header section is larger than %u bytes", PST_PGPSTREAM_MAX_HEADER);
+          return NULL;
+        }
+      n = g_buffered_input_stream_fill (b, g_buffered_input_stream_get_buffer_size (b) - avail,
+                                        NULL, error);
+      if (n < 0)
+        return NULL;
+      if (n == 0)
+        return g_bytes_new (data, avail);   /* no body */
+    }
+}
+
+static GPtrArray *
+header_fields (GBytes *header, GError **error)
+{
+  GPtrArray *fields = NULL;
+  gsize len = 0, body = 0;
+  const char *p = g_bytes_get_data (header, &len);
+
+  if (p == NULL || len == 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "not a message: it is empty");
+      return NULL;
+    }
+  if (!pst_mime_split_header (p, len, &fields, &body, error))
+    return NULL;
+  return fields;
+}
+
+gboolean
+pst_pgpmime_can_protect_stream (GBytes *header)
+{
+  g_autoptr(GPtrArray) fields = header_fields (header, NULL);
+
+  return fields != NULL && pst_mime_find_field (fields, "Content-Type", NULL) != NULL
+         && pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL) != NULL;
+}
+
+/* --- CRLF on the fly ---------------------------------------------------------- */
+
+/* pst_mime_to_crlf as a GConverter (CR, LF and CRLF each become CRLF),
+ * after an optional prefix given out unchanged. */
+#define PST_TYPE_CRLF_CONVERTER (pst_crlf_converter_get_type ())
+G_DECLARE_FINAL_TYPE (PstCrlfConverter, pst_crlf_converter, PST, CRLF_CONVERTER, GObject)
+
+struct _PstCrlfConverter {
+  GObject parent;
+  GBytes *prefix;
+  gsize prefix_done;
+  gboolean after_cr;
+  char last;          /* the last byte given out, or 0 */
+};
+
+static void pst_crlf_converter_iface_init (GConverterIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (PstCrlfConverter, pst_crlf_converter, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_CONVERTER, pst_crlf_converter_iface_init))
+
+static GConverterResult
+crlf_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *outbuf,
+              gsize outbuf_size, GConverterFlags flags, gsize *bytes_read, gsize *bytes_written,
+              GError **error)
+{
+  PstCrlfConverter *self = PST_CRLF_CONVERTER (converter);
+  const char *in = inbuf;
+  char *out = outbuf;
+  gsize i = 0, o = 0;
+
+  if (self->prefix != NULL)
+    {
+      gsize plen = 0;
+      const char *p = g_bytes_get_data (self->prefix, &plen);
+      gsize n = MIN (plen - self->prefix_done, outbuf_size);
+
+      memcpy (out, p + self->prefix_done, n);
+      self->prefix_done += n;
+      o = n;
+      if (n > 0)
+        self->last = out[n - 1];
+      if (self->prefix_done == plen)
+        g_clear_pointer (&self->prefix, g_bytes_unref);
+    }
+  while (self->prefix == NULL && i < inbuf_size)
+    {
+      char c = in[i];
+
+      if (c == '\n' && self->after_cr)
+        {
+          self->after_cr = FALSE;
+          i++;
+          continue;
+        }
+      if (c == '\r' || c == '\n')
+        {
+          if (outbuf_size - o < 2)
+            break;
+          out[o++] = '\r';
+          out[o++] = '\n';
+        }
+      else
+        {
+          if (outbuf_size - o < 1)
+            break;
+          out[o++] = c;
+        }
+      self->after_cr = c == '\r';
+      self->last = out[o - 1];
+      i++;
+    }
+  if (i == 0 && o == 0 && (inbuf_size > 0 || self->prefix != NULL))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no space");
+      return G_CONVERTER_ERROR;
+    }
+  *bytes_read = i;
+  *bytes_written = o;
+  if (self->prefix == NULL && i == inbuf_size && (flags & G_CONVERTER_INPUT_AT_END))
+    return G_CONVERTER_FINISHED;
+  if (self->prefix == NULL && i == inbuf_size && (flags & G_CONVERTER_FLUSH))
+    return G_CONVERTER_FLUSHED;
+  return G_CONVERTER_CONVERTED;
+}
+
+static void
+crlf_reset (GConverter *converter)
+{
+  PstCrlfConverter *self = PST_CRLF_CONVERTER (converter);
+
+  self->after_cr = FALSE;
+}
+
+static void
+pst_crlf_converter_iface_init (GConverterIface *iface)
+{
+  iface->convert = crlf_convert;
+  iface->reset = crlf_reset;
+}
+
+static void
+pst_crlf_converter_finalize (GObject *object)
+{
+  PstCrlfConverter *self = PST_CRLF_CONVERTER (object);
+
+  g_clear_pointer (&self->prefix, g_bytes_unref);
+  G_OBJECT_CLASS (pst_crlf_converter_parent_class)->finalize (object);
+}
+
+static void
+pst_crlf_converter_class_init (PstCrlfConverterClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pst_crlf_converter_finalize;
+}
+
+static void
+pst_crlf_converter_init (PstCrlfConverter *self)
+{
+  (void) self;
+}
+
+static PstCrlfConverter *
+crlf_converter_new (GBytes *prefix)
+{
+  PstCrlfConverter *c = g_object_new (PST_TYPE_CRLF_CONVERTER, NULL);
+
+  c->prefix = prefix != NULL && g_bytes_get_size (prefix) > 0 ? g_bytes_ref (prefix) : NULL;
+  return c;
+}
+
+/* --- Writing -------------------------------------------------------------- */
+
+static gboolean
+write_str (GOutputStream *out, const char *s, gsize len, GError **error)
+{
+  return g_output_stream_write_all (out, s, len, NULL, NULL, error);
+}
+
+gboolean
+pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
+                            const char *sender, const char *const *recipients, gboolean sign,
+                            GError **error)
+{
+  g_autoptr(GBytes) header = NULL;
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GBytes) entity_head = NULL;
+  g_autoptr(GBytes) outer = NULL;
+  g_autoptr(GPtrArray) to = g_ptr_array_new ();
+  g_autoptr(PstCrlfConverter) body_conv = NULL;
+  g_autoptr(PstCrlfConverter) armor_conv = NULL;
+  g_autoptr(GInputStream) plain = NULL;
+  g_autoptr(GOutputStream) armor = NULL;
+  g_autofree char *boundary = NULL;
+  g_autofree char *intro = NULL;
+  g_autofree char *outro = NULL;
+  gboolean ok;
+
+  if (!(header = pst_pgpstream_peek_header (message, error))
+      || !(fields = header_fields (header, error)))
+    return FALSE;
+  if (!pst_pgpmime_can_protect_stream (header))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "cannot encrypt this message as a stream: it names no Content-Type "
+                   "or no Content-Transfer-Encoding");
+      return FALSE;
+    }
+  if (sender == NULL || strchr (sender, '@') == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no sender address");
+      return FALSE;
+    }
+  if (g_input_stream_skip (message, g_bytes_get_size (header), NULL, error) < 0)
+    return FALSE;
+
+  pst_hp_add_missing_fields (fields, sender);
+  /* With Content-Type and Content-Transfer-Encoding given, the entity's
+   * header does not depend on the body: build it with none. */
+  entity_head = pst_hp_payload (fields, "", 0, TRUE, FALSE);
+  for (const char *const *r = recipients; r != NULL && *r != NULL; r++)
+    g_ptr_array_add (to, (gpointer) *r);
+  g_ptr_array_add (to, (gpointer) sender);   /* encrypt to self; duplicates are merged */
+  g_ptr_array_add (to, NULL);
+
+  boundary = pst_mime_new_boundary (NULL, NULL);   /* "--=" never starts an armor line */
+  outer = pst_hp_outer_header (fields, TRUE);
+  intro = g_strdup_printf (
+    "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n"
+    " boundary=\"%s\"\r\n"
+    "\r\n"
+    "This is an OpenPGP/MIME encrypted message (RFC 4880 and 3156)\r\n"
+    "--%s\r\n"
+    "Content-Type: application/pgp-encrypted\r\n"
+    "Content-Description: PGP/MIME version identification\r\n"
+    "\r\n"
+    "Version: 1\r\n"
+    "\r\n"
+    "--%s\r\n"
+    "Content-Type: application/octet-stream; name=\"encrypted.asc\"\r\n"
+    "Content-Description: OpenPGP encrypted message\r\n"
+    "Content-Disposition: inline; filename=\"encrypted.asc\"\r\n"
+    "\r\n", boundary, boundary, boundary);
+  if (!write_str (out, g_bytes_get_data (outer, NULL), g_bytes_get_size (outer), error)
+      || !write_str (out, intro, strlen (intro), error))
+    return FALSE;
+
+  body_conv = crlf_converter_new (entity_head);
+  plain = g_converter_input_stream_new (message, G_CONVERTER (body_conv));
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (plain), FALSE);
+  armor_conv = crlf_converter_new (NULL);
+  armor = g_converter_output_stream_new (out, G_CONVERTER (armor_conv));
+  g_filter_output_stream_set_close_base_stream (G_FILTER_OUTPUT_STREAM (armor), FALSE);
+
+  ok = pst_pgp_encrypt_stream (pgp, plain, armor, (const char *const *) to->pdata,
+                               sign ? sender : NULL, error);
+  if (!ok)
+    return FALSE;
+  if (!g_output_stream_close (armor, NULL, error))
+    return FALSE;
+  outro = g_strdup_printf ("%s\r\n--%s--\r\n", armor_conv->last != '\n' ? "\r\n" : "", boundary);
+  return write_str (out, outro, strlen (outro), error);
+}
+
+/* --- Reading: the multipart/encrypted body ------------------------------------ */
+
+/* One line (or, for a line longer than the buffer, a piece of it) at the
+ * head of the buffered stream; valid until consumed.  @len 0: the end. */
+static gboolean
+peek_line (GBufferedInputStream *b, const char **line_out, gsize *len_out, GError **error)
+{
+  gsize avail = 0;
+  const char *data = g_buffered_input_stream_peek_buffer (b, &avail);
+  const char *nl = avail > 0 ? memchr (data, '\n', avail) : NULL;
+
+  while (nl == NULL && avail < g_buffered_input_stream_get_buffer_size (b))
+    {
+      gssize n = g_buffered_input_stream_fill (b, g_buffered_input_stream_get_buffer_size (b) - avail,
+                                               NULL, error);
+      if (n < 0)
+        return FALSE;
+      if (n == 0)
+        break;
+      data = g_buffered_input_stream_peek_buffer (b, &avail);
+      nl = memchr (data, '\n', avail);
+    }
+  *line_out = data;
+  *len_out = nl != NULL ? (gsize) (nl - data) + 1 : avail;
+  return TRUE;
+}
+
+/* Whether @line is "--boundary" or "--boundary--" followed only by white
+ * space and its line end (as mime.c's delimiter test). */
+static gboolean
+is_delimiter (const char *line, gsize len, const char *boundary, gboolean *close)
+{
+  gsize blen = strlen (boundary), i;
+
+  if (len > 0 && line[len - 1] == '\n')
+    len--;
+  if (len > 0 && line[len - 1] == '\r')
+    len--;
+  if (len < blen + 2 || line[0] != '-' || line[1] != '-' || memcmp (line + 2, boundary, blen) != 0)
+    return FALSE;
+  i = blen + 2;
+  *close = len >= i + 2 && line[i] == '-' && line[i + 1] == '-';
+  if (*close)
+    i += 2;
+  for (; i < len; i++)
+    if (line[i] != ' ' && line[i] != '\t')
+      return FALSE;
+  return TRUE;
+}
+
+/* The body of the second part of a multipart body, up to the delimiter
+ * that ends it (the line end before the delimiter belongs to it), or to
+ * the end of the message. */
+#define PST_TYPE_PART_STREAM (pst_part_stream_get_type ())
+G_DECLARE_FINAL_TYPE (PstPartStream, pst_part_stream, PST, PART_STREAM, GInputStream)
+
+struct _PstPartStream {
+  GInputStream parent;
+  GBufferedInputStream *base;
+  char *boundary;
+  char eol[2];          /* the held-back line end of the previous line */
+  gsize eol_len;
+  gboolean line_start;
+  gboolean done;
+};
+
+G_DEFINE_TYPE (PstPartStream, pst_part_stream, G_TYPE_INPUT_STREAM)
+
+static gssize
+part_stream_read (GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable,
+                  GError **error)
+{
+  PstPartStream *self = PST_PART_STREAM (stream);
+  char *out = buffer;
+  gsize o = 0;
+
+  (void) cancellable;
+  while (o < count && !self->done)
+    {
+      const char *line;
+      gsize len, content;
+      gboolean close = FALSE;
+
+      if (!peek_line (self->base, &line, &len, error))
+        return -1;
+      if (len == 0)
+        {
+          /* No closing delimiter: the part runs to the end of the message. */
+          if (count - o < self->eol_len)
+            break;
+          memcpy (out + o, self->eol, self->eol_len);
+          o += self->eol_len;
+          self->eol_len = 0;
+          self->done = TRUE;
+          break;
+        }
+      if (self->line_start && is_delimiter (line, len, self->boundary, &close))
+        {
+          self->eol_len = 0;
+          self->done = TRUE;
+          break;
+        }
+      if (count - o < self->eol_len)
+        break;
+      memcpy (out + o, self->eol, self->eol_len);
+      o += self->eol_len;
+      self->eol_len = 0;
+      content = len;
+      self->line_start = line[len - 1] == '\n';
+      if (self->line_start)
+        {
+          content--;
+          self->eol[self->eol_len++] = '\n';
+          if (content > 0 && line[content - 1] == '\r')
+            {
+              content--;
+              self->eol[0] = '\r';
+              self->eol[1] = '\n';
+              self->eol_len = 2;
+            }
+        }
+      /* Copy the line's content out, then drop the whole line from base. */
+      {
+        gsize n = MIN (content, count - o);
+
+        memcpy (out + o, line, n);
+        o += n;
+        if (n < content)
+          {
+            /* Keep the rest in base's buffer: consume only what was given. */
+            if (g_input_stream_skip (G_INPUT_STREAM (self->base), n, NULL, error) < 0)
+              return -1;
+            self->line_start = FALSE;
+            self->eol_len = 0;
+            break;
+          }
+        if (g_input_stream_skip (G_INPUT_STREAM (self->base), len, NULL, error) < 0)
+          return -1;
+      }
+    }
+  return (gssize) o;
+}
+
+static gboolean
+part_stream_close (GInputStream *stream, GCancellable *cancellable, GError **error)
+{
+  (void) stream;
+  (void) cancellable;
+  (void) error;
+  return TRUE;
+}
+
+static void
+pst_part_stream_finalize (GObject *object)
+{
+  PstPartStream *self = PST_PART_STREAM (object);
+
+  g_clear_object (&self->base);
+  g_free (self->boundary);
+  G_OBJECT_CLASS (pst_part_stream_parent_class)->finalize (object);
+}
+
+static void
+pst_part_stream_class_init (PstPartStreamClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pst_part_stream_finalize;
+  G_INPUT_STREAM_CLASS (klass)->read_fn = part_stream_read;
+  G_INPUT_STREAM_CLASS (klass)->close_fn = part_stream_close;
+}
+
+static void
+pst_part_stream_init (PstPartStream *self)
+{
+  self->line_start = TRUE;
+}
+
+/* Skips to the body of the second part.  FALSE without an error when the
+ * body is not what RFC 3156 says (fewer than two parts, a second part
+ * without a header section); the in-memory reader then decides. */
+static gboolean
+skip_to_second_body (GBufferedInputStream *b, const char *boundary, gboolean *found_out,
+                     GError **error)
+{
+  guint delimiters = 0;
+  gboolean line_start = TRUE;
+  gsize header_len = 0;
+  g_autoptr(GString) part_header = g_string_new (NULL);
+
+  *found_out = FALSE;
+  while (delimiters < 2)
+    {
+      const char *line;
+      gsize len;
+      gboolean close = FALSE;
+
+      if (!peek_line (b, &line, &len, error))
+        return FALSE;
+      if (len == 0)
+        return TRUE;
+      if (line_start && is_delimiter (line, len, boundary, &close))
+        {
+          if (close)
+            return TRUE;
+          delimiters++;
+        }
+      line_start = line[len - 1] == '\n';
+      if (g_input_stream_skip (G_INPUT_STREAM (b), len, NULL, error) < 0)
+        return FALSE;
+    }
+  /* The second part's header section, up to its empty line. */
+  while (TRUE)
+    {
+      const char *line;
+      gsize len, end = 0;
+      gboolean close = FALSE;
+
+      if (!peek_line (b, &line, &len, error))
+        return FALSE;
+      if (len == 0 || line[len - 1] != '\n' || is_delimiter (line, len, boundary, &close))
+        return TRUE;
+      header_len += len;
+      if (header_len > MAX_PART_HEADER)
+        return TRUE;
+      g_string_append_len (part_header, line, len);
+      if (g_input_stream_skip (G_INPUT_STREAM (b), len, NULL, error) < 0)
+        return FALSE;
+      if (header_end (part_header->str, part_header->len, &end))
+        {
+          g_autoptr(GPtrArray) fields = NULL;
+          gsize body = 0;
+
+          *found_out = end == part_header->len
+                       && (end <= 2 || pst_mime_split_header (part_header->str, part_header->len,
+                                                              &fields, &body, NULL));
+          return TRUE;
+        }
+    }
+}
+
+/* --- Reading: the decrypted entity ---------------------------------------------- */
+
+/* Where the plaintext goes: its header section is held back (bounded)
+ * until the shown header can be written; then everything passes through.
+ * An entity that the in-memory reader would look into sets @fallback and
+ * stops the decryption before anything was written. */
+#define PST_TYPE_OPEN_SINK (pst_open_sink_get_type ())
+G_DECLARE_FINAL_TYPE (PstOpenSink, pst_open_sink, PST, OPEN_SINK, GOutputStream)
+
+struct _PstOpenSink {
+  GOutputStream parent;
+  GOutputStream *out;
+  GPtrArray *outer_fields;
+  GByteArray *head;       /* wiped when freed */
+  gboolean passing;       /* the header was written */
+  gboolean fallback;
+  PstStatus *status;      /* protected_headers is set here */
+  GPtrArray *shown;
+};
+
+G_DEFINE_TYPE (PstOpenSink, pst_open_sink, G_TYPE_OUTPUT_STREAM)
+
+/* Whether the in-memory reader passes the entity with @fields on untouched
+ * (open_entity in pgpmime.c and strip_legacy_display in hp.c). */
+static gboolean
+leaf_entity (GPtrArray *fields)
+{
+  g_autofree char *type = pst_mime_entity_content_type (fields, NULL);
+
+  return type != NULL && !g_str_has_prefix (type, "multipart/") && !g_str_equal (type, "text/plain");
+}
+
+static gboolean
+sink_start (PstOpenSink *self, gsize end, GError **error)
+{
+  g_autoptr(GBytes) display = g_bytes_new (self->head->data, end);
+  g_autoptr(GBytes) message = g_bytes_new_static ("", 0);
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GString) s = g_string_new (NULL);
+  gsize body = 0;
+  gboolean ok;
+
+  if (!pst_mime_entity_split (display, &fields, &body) || !leaf_entity (fields))
+    {
+      self->fallback = TRUE;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "the decrypted entity is read in memory");
+      return FALSE;
+    }
+  /* As pst_pgpmime_open after a whole decryption; a failure later makes
+   * all of this the caller's to discard. */
+  self->status->decryption = PST_DECRYPTION_OK;
+  self->status->encryption_covers = PST_COVERS_WHOLE;
+  self->shown = pst_hp_shown_fields (self->status, FALSE, self->outer_fields, message, display);
+  for (guint i = 0; i < self->shown->len; i++)
+    pst_mime_append_field (s, self->shown->pdata[i]);
+  for (guint i = 0; i < fields->len; i++)
+    if (pst_mime_is_content_field (fields->pdata[i]))
+      pst_mime_append_field (s, fields->pdata[i]);
+  g_string_append (s, "\r\n");
+  ok = write_str (self->out, s->str, s->len, error)
+       && write_str (self->out, (const char *) self->head->data + end, self->head->len - end, error);
+  explicit_bzero (s->str, s->len);
+  explicit_bzero (self->head->data, self->head->len);
+  g_byte_array_set_size (self->head, 0);
+  self->passing = TRUE;
+  return ok;
+}
+
+static gssize
+open_sink_write (GOutputStream *stream, const void *buffer, gsize count,
+                 GCancellable *cancellable, GError **error)
+{
+  PstOpenSink *self = PST_OPEN_SINK (stream);
+  gsize end = 0, before;
+
+  (void) cancellable;
+  if (self->passing)
+    return write_str (self->out, buffer, count, error) ? (gssize) count : -1;
+  before = self->head->len;
+  count = MIN (count, PST_PGPSTREAM_MAX_HEADER + 1 - before);
+  g_byte_array_append (self->head, buffer, count);
+  if (header_end ((const char *) self->head->data, self->head->len, &end))
+    return sink_start (self, end, error) ? (gssize) count : -1;
+  if (self->head->len > PST_PGPSTREAM_MAX_HEADER)
+    {
+      self->fallback = TRUE;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "the decrypted header section is too large to stream");
+      return -1;
+    }
+  return (gssize) count;
+}
+
+static void
+pst_open_sink_finalize (GObject *object)
+{
+  PstOpenSink *self = PST_OPEN_SINK (object);
+
+  if (self->head->len > 0)
+    explicit_bzero (self->head->data, self->head->len);
+  g_byte_array_unref (self->head);
+  g_clear_pointer (&self->shown, g_ptr_array_unref);
+  G_OBJECT_CLASS (pst_open_sink_parent_class)->finalize (object);
+}
+
+static void
+pst_open_sink_class_init (PstOpenSinkClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pst_open_sink_finalize;
+  G_OUTPUT_STREAM_CLASS (klass)->write_fn = open_sink_write;
+}
+
+static void
+pst_open_sink_init (PstOpenSink *self)
+{
+  self->head = g_byte_array_new ();
+}
+
+gboolean
+pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, GOutputStream *plain_out,
+                         PstStatus **status_out, gboolean *streamable_out, GError **error)
+{
+  g_autoptr(GBytes) header = NULL;
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GHashTable) params = NULL;
+  g_autofree char *type = NULL;
+  g_autoptr(PstStatus) status = NULL;
+  g_autoptr(PstPartStream) part = NULL;
+  g_autoptr(PstOpenSink) sink = NULL;
+  g_autoptr(PstPgpSignature) sig = NULL;
+  g_autoptr(GError) local = NULL;
+  PstIntegrity integrity = PST_INTEGRITY_NONE;
+  const char *boundary, *protocol;
+  gboolean found = FALSE, ok;
+
+  *streamable_out = FALSE;
+  if (!(header = pst_pgpstream_peek_header (message, error))
+      || !(fields = header_fields (header, error)))
+    return FALSE;
+  type = pst_mime_entity_content_type (fields, &params);
+  boundary = g_hash_table_lookup (params, "boundary");
+  protocol = g_hash_table_lookup (params, "protocol");
+  if (!g_str_equal (type, "multipart/encrypted") || protocol == NULL
+      || g_ascii_strcasecmp (protocol, "application/pgp-encrypted") != 0
+      || boundary == NULL || *boundary == '\0' || strlen (boundary) > 200)
+    return TRUE;
+
+  if (g_input_stream_skip (message, g_bytes_get_size (header), NULL, error) < 0
+      || !skip_to_second_body (G_BUFFERED_INPUT_STREAM (message), boundary, &found, error))
+    return FALSE;
+  if (!found)
+    return TRUE;
+
+  part = g_object_new (PST_TYPE_PART_STREAM, NULL);
+  part->base = G_BUFFERED_INPUT_STREAM (g_object_ref (message));
+  part->boundary = g_strdup (boundary);
+  status = pst_status_new ();
+  sink = g_object_new (PST_TYPE_OPEN_SINK, NULL);
+  sink->out = plain_out;
+  sink->outer_fields = fields;
+  sink->status = status;
+
+  ok = pst_pgp_decrypt_stream (pgp, G_INPUT_STREAM (part), G_OUTPUT_STREAM (sink), &sig,
+                               &integrity, &local);
+  if (sink->fallback)
+    return TRUE;
+  if (ok && !sink->passing)
+    return TRUE;   /* a plaintext without a header section: in memory */
+  if (!ok && local != NULL && local->domain == G_IO_ERROR)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+
+  status->scheme = PST_SCHEME_PGP;
+  status->encryption_covers = PST_COVERS_WHOLE;
+  if (!ok)
+    {
+      status->decryption = PST_DECRYPTION_FAILED;
+      status->integrity = integrity;
+      status->protected_headers = FALSE;
+    }
+  else
+    {
+      status->decryption = PST_DECRYPTION_OK;
+      status->integrity = PST_INTEGRITY_OK;
+      if (sig->status != PST_SIG_NONE)
+        {
+          g_autofree char *from = pst_mime_single_from (sink->shown);
+
+          pst_pgpmime_set_signature (status, sig, PST_COVERS_WHOLE, from,
+                                     pst_mime_fields_date (sink->shown));
+        }
+    }
+  *streamable_out = TRUE;
+  if (status_out != NULL)
+    *status_out = g_steal_pointer (&status);
+  return TRUE;
+}

@@ -1,0 +1,76 @@
+/* pgpstream.h — PGP/MIME (RFC 3156) encryption and decryption of messages
+ * too large to hold in memory: the same messages and the same verdicts as
+ * pgpmime.h, with memory bounded by the header sections, never the body.
+ *
+ * Both functions read the message from a GBufferedInputStream made by
+ * pst_pgpstream_input_new(), whose buffer holds a whole header section, so
+ * that the header can be looked at (peeked) before anything is consumed.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include "crypto/status.h"
+
+G_BEGIN_DECLS
+
+typedef struct _PstPgp PstPgp;   /* from crypto/pgp.h */
+
+/* The largest header section (outer, or of the decrypted entity) these
+ * functions buffer. */
+#define PST_PGPSTREAM_MAX_HEADER (1024 * 1024)
+
+/* A buffered stream over @base (not closed with it) whose buffer holds
+ * PST_PGPSTREAM_MAX_HEADER bytes.  Transfer full. */
+GInputStream *pst_pgpstream_input_new (GInputStream *base);
+
+/* The header section of the message @in (a stream from
+ * pst_pgpstream_input_new), up to and including the empty line that ends
+ * it (all of the message when there is none), without consuming it.
+ * Errors: PST_ERROR_FAILED when it is larger than PST_PGPSTREAM_MAX_HEADER;
+ * the stream's errors.  Transfer full. */
+GBytes *pst_pgpstream_peek_header (GInputStream *in, GError **error);
+
+/* Whether pst_pgpmime_protect_stream can write the message whose header
+ * section is @header exactly as pst_pgpmime_protect would: it must name
+ * its Content-Type and Content-Transfer-Encoding (else the protected
+ * entity's header depends on the body's bytes, which are not read ahead). */
+gboolean pst_pgpmime_can_protect_stream (GBytes *header);
+
+/* pst_pgpmime_protect with @encrypt TRUE, on streams: reads the message
+ * from @message (from pst_pgpstream_input_new) to its end and writes the
+ * multipart/encrypted message to @out (not closed): the same outer header,
+ * protected headers (hp.c) and structure, the body CRLF-normalised into
+ * the OpenPGP layer, signed by @sender's key when @sign.
+ * Errors as pst_pgpmime_protect, and PST_ERROR_FAILED for a message that
+ * pst_pgpmime_can_protect_stream refuses.  On failure @out may hold part
+ * of a message: the caller discards it. */
+gboolean pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
+                                     const char *sender, const char *const *recipients,
+                                     gboolean sign, GError **error);
+
+/* pst_pgpmime_open on streams, for a message whose top level is
+ * multipart/encrypted; protocol="application/pgp-encrypted" and whose
+ * decrypted entity is a single leaf part other than text/plain (what the
+ * in-memory reader passes on untouched).  Then *@streamable_out is TRUE,
+ * @plain_out (not closed) gets what pst_pgpmime_open's @plain_out holds
+ * and @status_out the same status.
+ *
+ * Otherwise *@streamable_out is FALSE, @status_out is not set, nothing was
+ * written to @plain_out and the caller opens the message in memory:
+ *   - decided from the outer header alone, nothing is consumed from
+ *     @message (it was only peeked), so the caller reads it from @message;
+ *   - decided from the decrypted entity's header (a multipart, text/plain,
+ *     no header section, a second part that is not what RFC 3156 says),
+ *     part of @message was consumed: the caller reads the message again
+ *     from its start (the agent streams only from seekable input).
+ *
+ * When the status says decryption failed, @plain_out may already hold
+ * plaintext that was not authenticated (gpg checks the MDC at the end):
+ * the caller discards it, as pst_pgpmime_open would give the message as
+ * received.  Errors: the streams' errors, and PST_ERROR_FAILED for a
+ * message that cannot be parsed (see pst_pgpmime_open).  Transfer full. */
+gboolean pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, GOutputStream *plain_out,
+                                  PstStatus **status_out, gboolean *streamable_out,
+                                  GError **error);
+
+G_END_DECLS

@@ -1,0 +1,342 @@
+/* test-pgpstream.c — PGP/MIME on streams gives what the in-memory writer
+ * and reader give (pgpstream.h). */
+#include "pgp-fixture.h"
+
+#include <gio/gio.h>
+
+#include "mime/pgpstream.h"
+
+static const char *const to_bob[] = { BOB, NULL };
+
+#define HEAD \
+  "From: Alice <" ALICE ">\r\n" \
+  "To: Bob <" BOB ">\r\n" \
+  "Subject: the plans\r\n" \
+  "Date: %s\r\n" \
+  "Message-ID: <plans-1@postern.test>\r\n" \
+  "Bcc: eve@postern.test\r\n"
+
+static char *
+now_date (void)
+{
+  g_autoptr(GDateTime) now = g_date_time_new_now_local ();
+
+  return pst_mime_format_date (now);
+}
+
+/* A message with an attachment-like body: bare LF, CRLF and a lone CR. */
+static GBytes *
+leaf_message (const char *type)
+{
+  g_autofree char *date = now_date ();
+  g_autofree char *head = g_strdup_printf (HEAD, date);
+  GString *s = g_string_new (head);
+
+  g_string_append_printf (s, "Content-Type: %s\r\nContent-Transfer-Encoding: base64\r\n\r\n", type);
+  for (int i = 0; i < 2000; i++)
+    g_string_append_printf (s, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo%04d%s", i,
+                            i % 3 == 0 ? "\n" : i % 3 == 1 ? "\r\n" : "\r");
+  return g_string_free_to_bytes (s);
+}
+
+static GBytes *
+protect_stream (PstPgp *pgp, GBytes *msg, gboolean sign, GError **error)
+{
+  g_autoptr(GInputStream) mem = g_memory_input_stream_new_from_bytes (msg);
+  g_autoptr(GInputStream) in = pst_pgpstream_input_new (mem);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+
+  if (!pst_pgpmime_protect_stream (pgp, in, out, ALICE, to_bob, sign, error))
+    return NULL;
+  g_output_stream_close (out, NULL, NULL);
+  return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+}
+
+/* The armored OpenPGP message inside @msg. */
+static GBytes *
+armor_of (GBytes *msg)
+{
+  gsize len = 0;
+  const char *p = g_bytes_get_data (msg, &len);
+  const char *b = g_strstr_len (p, len, "-----BEGIN PGP MESSAGE-----");
+  const char *e = b ? g_strstr_len (b, len - (b - p), "-----END PGP MESSAGE-----") : NULL;
+
+  assert_non_null (e);
+  return g_bytes_new (b, e + strlen ("-----END PGP MESSAGE-----") - b);
+}
+
+static GBytes *
+decrypt_entity (GBytes *msg)
+{
+  g_autoptr(GBytes) armor = armor_of (msg);
+  g_autoptr(PstPgpSignature) sig = NULL;
+  g_autoptr(GError) error = NULL;
+  GBytes *plain = NULL;
+  PstIntegrity integrity;
+
+  assert_true (pst_pgp_decrypt_verify (fx.bob, armor, &plain, &sig, &integrity, &error));
+  return plain;
+}
+
+static gsize
+prefix_until (GBytes *b, const char *needle)
+{
+  gsize len = 0;
+  const char *p = g_bytes_get_data (b, &len);
+  const char *at = g_strstr_len (p, len, needle);
+
+  assert_non_null (at);
+  return at - p;
+}
+
+static void
+test_protect_same_as_memory (void **state)
+{
+  const gboolean signs[] = { TRUE, FALSE };
+
+  (void) state;
+  for (guint i = 0; i < G_N_ELEMENTS (signs); i++)
+    {
+      g_autoptr(GBytes) msg = leaf_message ("application/octet-stream");
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) mem = pst_pgpmime_protect (fx.alice, msg, ALICE, to_bob, TRUE, signs[i], &error);
+      g_autoptr(GBytes) str = protect_stream (fx.alice, msg, signs[i], &error);
+      g_autoptr(GBytes) e1 = NULL, e2 = NULL;
+      g_autofree char *file = g_build_filename (fx.bob_home, "m.asc", NULL);
+      g_autoptr(GBytes) armor = NULL;
+      char *gpg_out = NULL;
+      gsize gpg_len = 0, h1, h2;
+
+      assert_null (error);
+      assert_non_null (mem);
+      assert_non_null (str);
+      /* The same outer header (no Bcc, Subject "..."), then the structure. */
+      h1 = prefix_until (mem, "Content-Type: multipart/encrypted");
+      h2 = prefix_until (str, "Content-Type: multipart/encrypted");
+      assert_int_equal (h1, h2);
+      assert_memory_equal (g_bytes_get_data (mem, NULL), g_bytes_get_data (str, NULL), h1);
+      assert_false (contains (str, "eve@"));
+      assert_true (contains (str, "\r\nSubject: ...\r\n"));
+      assert_true (contains (str, "\r\nContent-Type: application/pgp-encrypted\r\n"));
+      assert_false (contains (str, "\n\n"));
+      /* The same protected entity inside. */
+      e1 = decrypt_entity (mem);
+      e2 = decrypt_entity (str);
+      assert_true (g_bytes_equal (e1, e2));
+      assert_true (contains (e2, "hp=\"cipher\""));
+      /* gpg reads it. */
+      armor = armor_of (str);
+      assert_true (g_file_set_contents (file, g_bytes_get_data (armor, NULL),
+                                        g_bytes_get_size (armor), NULL));
+      assert_true (gpg (fx.bob_home, &gpg_out, &gpg_len, "--decrypt", file, NULL));
+      assert_int_equal (gpg_len, g_bytes_get_size (e1));
+      assert_memory_equal (gpg_out, g_bytes_get_data (e1, NULL), gpg_len);
+      g_free (gpg_out);
+      g_unlink (file);
+    }
+}
+
+static void
+test_protect_refuses (void **state)
+{
+  g_autoptr(GBytes) no_cte = bytes ("From: " ALICE "\r\nTo: " BOB "\r\nContent-Type: text/plain\r\n\r\nhi\r\n");
+  g_autoptr(GBytes) nobody = bytes ("From: " ALICE "\r\nTo: " BOB "\r\n");
+  g_autoptr(GBytes) ok = bytes ("From: " ALICE "\r\nTo: " BOB "\r\nContent-Type: text/plain\r\n"
+                                "Content-Transfer-Encoding: 7bit\r\n\r\nhi\r\n");
+  g_autoptr(GBytes) eve = bytes ("From: " ALICE "\r\nTo: eve@postern.test\r\nContent-Type: text/plain\r\n"
+                                 "Content-Transfer-Encoding: 7bit\r\n\r\nhi\r\n");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) out = NULL;
+  g_autoptr(GInputStream) mem = g_memory_input_stream_new_from_bytes (eve);
+  g_autoptr(GInputStream) in = pst_pgpstream_input_new (mem);
+  g_autoptr(GOutputStream) sink = g_memory_output_stream_new_resizable ();
+  const char *const to_eve[] = { "eve@postern.test", NULL };
+
+  (void) state;
+  assert_false (pst_pgpmime_can_protect_stream (no_cte));
+  assert_false (pst_pgpmime_can_protect_stream (nobody));
+  assert_true (pst_pgpmime_can_protect_stream (ok));
+  out = protect_stream (fx.alice, no_cte, FALSE, &error);
+  assert_null (out);
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
+  g_clear_error (&error);
+  assert_false (pst_pgpmime_protect_stream (fx.alice, in, sink, ALICE, to_eve, FALSE, &error));
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_POLICY));
+  assert_non_null (strstr (error->message, "eve@postern.test"));
+}
+
+/* Opens @msg on a stream as bob: the status JSON and the plain message. */
+static gboolean
+open_stream (GBytes *msg, char **status_json, GBytes **plain, GBytes **rest)
+{
+  g_autoptr(GInputStream) mem = g_memory_input_stream_new_from_bytes (msg);
+  g_autoptr(GInputStream) in = pst_pgpstream_input_new (mem);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr(PstStatus) st = NULL;
+  g_autoptr(GError) error = NULL;
+  gboolean streamable = TRUE;
+
+  assert_true (pst_pgpmime_open_stream (fx.bob, in, out, &st, &streamable, &error));
+  assert_null (error);
+  g_output_stream_close (out, NULL, NULL);
+  *plain = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+  if (streamable)
+    *status_json = pst_status_to_json_string (st);
+  else
+    {
+      g_autoptr(GOutputStream) all = g_memory_output_stream_new_resizable ();
+
+      assert_null (st);
+      assert_int_equal (g_bytes_get_size (*plain), 0);
+      g_output_stream_splice (all, in, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, NULL);
+      *rest = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (all));
+    }
+  return streamable;
+}
+
+static void
+assert_same_as_memory (GBytes *msg)
+{
+  g_autoptr(GBytes) plain_mem = NULL, plain_str = NULL, rest = NULL;
+  g_autoptr(PstStatus) st = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *json_mem = NULL, *json_str = NULL;
+
+  assert_true (pst_pgpmime_open (fx.bob, msg, &plain_mem, &st, &error));
+  json_mem = pst_status_to_json_string (st);
+  assert_true (open_stream (msg, &json_str, &plain_str, &rest));
+  assert_string_equal (json_str, json_mem);
+  if (st->decryption == PST_DECRYPTION_OK)
+    assert_true (g_bytes_equal (plain_str, plain_mem));
+}
+
+/* Encrypted as pgpmime.c does, around an @entity of our own. */
+static GBytes *
+wrap_encrypted (const char *outer, GBytes *entity, gboolean sign)
+{
+  const char *const to[] = { BOB, ALICE, NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) armor = pst_pgp_encrypt (fx.alice, entity, to, sign ? ALICE : NULL, &error);
+  GString *s = g_string_new (outer);
+
+  assert_non_null (armor);
+  g_string_append (s, "MIME-Version: 1.0\r\n"
+                   "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\r\n"
+                   " boundary=\"XyZ\"\r\n\r\npreamble\r\n--XyZ\r\n"
+                   "Content-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n--XyZ\r\n"
+                   "Content-Type: application/octet-stream\r\n\r\n");
+  g_string_append_len (s, g_bytes_get_data (armor, NULL), g_bytes_get_size (armor));
+  g_string_append (s, "\r\n--XyZ--\r\nepilogue\r\n");
+  return g_string_free_to_bytes (s);
+}
+
+static void
+test_open_same_as_memory (void **state)
+{
+  g_autoptr(GBytes) msg = leaf_message ("application/pdf; name=\"x.pdf\"");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) signed_enc = pst_pgpmime_protect (fx.alice, msg, ALICE, to_bob, TRUE, TRUE, &error);
+  g_autoptr(GBytes) enc = pst_pgpmime_protect (fx.alice, msg, ALICE, to_bob, TRUE, FALSE, &error);
+  g_autoptr(GBytes) legacy_entity = bytes ("Content-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
+                                           "\r\niVBORw0KGgo=\r\n");
+  g_autoptr(GBytes) legacy = wrap_encrypted ("From: Mallory <" ALICE ">\r\nTo: " BOB "\r\nSubject: hi\r\n",
+                                             legacy_entity, TRUE);
+  g_autoptr(GBytes) hp_entity = bytes ("Content-Type: application/zip; protected-headers=\"v1\"\r\n"
+                                       "Subject: inner subject\r\nFrom: " ALICE "\r\n\r\nUEsDBA==\r\n");
+  g_autoptr(GBytes) hp_legacy = wrap_encrypted ("From: " ALICE "\r\nTo: " BOB "\r\nSubject: ...\r\n",
+                                                hp_entity, FALSE);
+  g_autoptr(GBytes) other = wrap_encrypted ("From: someone@postern.test\r\nTo: " BOB "\r\n",
+                                            legacy_entity, TRUE);
+  GBytes *all[] = { signed_enc, enc, legacy, hp_legacy, other };
+
+  (void) state;
+  assert_null (error);
+  for (guint i = 0; i < G_N_ELEMENTS (all); i++)
+    assert_same_as_memory (all[i]);
+}
+
+static void
+test_open_tampered (void **state)
+{
+  g_autoptr(GBytes) msg = leaf_message ("application/octet-stream");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) enc = pst_pgpmime_protect (fx.alice, msg, ALICE, to_bob, TRUE, TRUE, &error);
+  gsize len = 0, at;
+  const char *data = g_bytes_get_data (enc, &len);
+  char *copy = g_memdup2 (data, len);
+  g_autoptr(GBytes) bad = NULL;
+  g_autoptr(GBytes) plain = NULL, rest = NULL;
+  g_autofree char *json = NULL;
+
+  (void) state;
+  at = prefix_until (enc, "-----END PGP MESSAGE-----") - 300;
+  copy[at] = copy[at] == 'A' ? 'B' : 'A';
+  bad = g_bytes_new_take (copy, len);
+  assert_same_as_memory (bad);
+  assert_true (open_stream (bad, &json, &plain, &rest));
+  assert_non_null (strstr (json, "\"decryption\":\"failed\""));
+}
+
+static void
+test_open_not_streamable (void **state)
+{
+  g_autoptr(GBytes) plain_msg = bytes ("From: " ALICE "\r\nTo: " BOB "\r\nSubject: hi\r\n\r\nhello\r\n");
+  g_autoptr(GBytes) text_entity = bytes ("Content-Type: text/plain\r\n\r\nhello\r\n");
+  g_autoptr(GBytes) text = wrap_encrypted ("From: " ALICE "\r\nTo: " BOB "\r\n", text_entity, TRUE);
+  g_autoptr(GBytes) mixed_entity = bytes ("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n");
+  g_autoptr(GBytes) mixed = wrap_encrypted ("From: " ALICE "\r\nTo: " BOB "\r\n", mixed_entity, FALSE);
+  g_autoptr(GBytes) one_part = bytes ("From: " ALICE "\r\nMIME-Version: 1.0\r\n"
+                                      "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=q\r\n"
+                                      "\r\n--q\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n--q--\r\n");
+  g_autoptr(GBytes) p = NULL, rest = NULL;
+  g_autofree char *json = NULL;
+
+  (void) state;
+  /* Decided from the outer header: nothing consumed. */
+  assert_false (open_stream (plain_msg, &json, &p, &rest));
+  assert_true (g_bytes_equal (rest, plain_msg));
+  g_clear_pointer (&p, g_bytes_unref);
+  g_clear_pointer (&rest, g_bytes_unref);
+  assert_false (open_stream (text, &json, &p, &rest));
+  g_clear_pointer (&p, g_bytes_unref);
+  g_clear_pointer (&rest, g_bytes_unref);
+  assert_false (open_stream (mixed, &json, &p, &rest));
+  g_clear_pointer (&p, g_bytes_unref);
+  g_clear_pointer (&rest, g_bytes_unref);
+  assert_false (open_stream (one_part, &json, &p, &rest));
+}
+
+/* The stream writer's output, read back by the stream reader. */
+static void
+test_roundtrip (void **state)
+{
+  g_autoptr(GBytes) msg = leaf_message ("application/octet-stream");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) enc = protect_stream (fx.alice, msg, TRUE, &error);
+  g_autoptr(GBytes) plain = NULL, rest = NULL;
+  g_autofree char *json = NULL;
+
+  (void) state;
+  assert_non_null (enc);
+  assert_same_as_memory (enc);
+  assert_true (open_stream (enc, &json, &plain, &rest));
+  assert_non_null (strstr (json, "\"status\":\"good\""));
+  assert_non_null (strstr (json, "\"protected_headers\":true"));
+  assert_true (contains (plain, "\r\nSubject: the plans\r\n"));
+  assert_true (contains (plain, "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo1999"));
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_protect_same_as_memory),
+    cmocka_unit_test (test_protect_refuses),
+    cmocka_unit_test (test_open_same_as_memory),
+    cmocka_unit_test (test_open_tampered),
+    cmocka_unit_test (test_open_not_streamable),
+    cmocka_unit_test (test_roundtrip),
+  };
+
+  return cmocka_run_group_tests (tests, setup, teardown);
+}
