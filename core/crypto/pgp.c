@@ -417,10 +417,16 @@ encrypt_data (PstPgp *pgp, gpgme_data_t in, gpgme_data_t out, const char *const 
   if (keys == NULL || (signer != NULL && !set_signer (pgp, signer, error)))
     return FALSE;
   k = (gpgme_key_t *) keys->pdata;
+  /* An imported key counts as known (DESIGN.md §4), hence ALWAYS_TRUST.
+   * No compression: compressing before encrypting lets the ciphertext's
+   * length tell about the content, and mail attachments are mostly
+   * compressed already; it also made a 1 GiB message four times slower. */
   if (signer != NULL)
-    err = gpgme_op_encrypt_sign (pgp->ctx, k, GPGME_ENCRYPT_ALWAYS_TRUST, in, out);
+    err = gpgme_op_encrypt_sign (pgp->ctx, k, GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_COMPRESS,
+                                 in, out);
   else
-    err = gpgme_op_encrypt (pgp->ctx, k, GPGME_ENCRYPT_ALWAYS_TRUST, in, out);
+    err = gpgme_op_encrypt (pgp->ctx, k, GPGME_ENCRYPT_ALWAYS_TRUST | GPGME_ENCRYPT_NO_COMPRESS,
+                            in, out);
   gpgme_signers_clear (pgp->ctx);
   res = err == GPG_ERR_NO_ERROR ? gpgme_op_encrypt_result (pgp->ctx) : NULL;
   if (err == GPG_ERR_NO_ERROR && res != NULL && res->invalid_recipients != NULL)
