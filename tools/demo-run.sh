@@ -60,7 +60,8 @@ echo "…"
 if grep -q "Friday, 8 pm" "$stored"; then
   echo "PLAINTEXT FOUND ON THE SERVER" >&2; exit 1
 fi
-echo "(the server's copy holds ciphertext only: no line of the text is in it)"
+echo "(the server's copy holds ciphertext only: no line of the text is in it, and the real Subject"
+echo " travels inside the encryption: the server sees \"...\")"
 
 say "Bob fetches over POP3S (the server's copy is deleted once stored)"
 bob fetch
