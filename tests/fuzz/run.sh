@@ -34,7 +34,9 @@ run_one() {
     return
   fi
   local rc=0
-  "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  # A fixed seed (FUZZ_SEED to change it) makes the test command's run
+  # repeatable: a finding there is reproduced by running it again.
+  "$exe" -seed="${FUZZ_SEED:-1}" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix="$dir/" "$dir/corpus" >"$dir/log" 2>&1 || rc=$?
   echo $rc >"$dir/rc"
 }
