@@ -1,5 +1,6 @@
 #include "fetcher.h"
 
+#include "events.h"
 #include "net/pop3.h"
 #include "reader.h"
 #include "session.h"
@@ -88,6 +89,12 @@ message_done (Fetch *f, GError **error)
     return FALSE;
   f->fetched++;
   g_message ("account %s: stored message %" G_GINT64_FORMAT, f->account->name, id);
+  {
+    JsonObject *p = json_object_new ();
+    json_object_set_string_member (p, "account", f->account->name);
+    json_object_set_int_member (p, "id", id);
+    pst_events_emit ("mail.new", p);
+  }
   /* The message is safe in the store; a failure to read it is shown when it
    * is opened, and must not stop the fetch. */
   if (!pst_reader_analyze (f->agent, id, &analysis))
@@ -189,7 +196,13 @@ pst_fetcher_run (PstAgent *agent, const char *name, guint *fetched_out, GError *
       f.account = account;
       ok = run_session (&f, error);
       if (!ok)
-        g_prefix_error (error, "fetching from %s: ", account->pop3);
+        {
+          JsonObject *p = json_object_new ();
+          g_prefix_error (error, "fetching from %s: ", account->pop3);
+          json_object_set_string_member (p, "account", account->name);
+          json_object_set_string_member (p, "error", (*error)->message);
+          pst_events_emit ("account.error", p);
+        }
     }
   /* An uncommitted message is rolled back: its UIDL stays unseen, so the
    * next fetch retrieves it again, and it was never deleted. */

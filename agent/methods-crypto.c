@@ -9,6 +9,7 @@
 #include <gio/gunixoutputstream.h>
 
 #include "crypto/pgp.h"
+#include "events.h"
 #include "crypto/smime.h"
 #include "methods-private.h"
 #include "mime/mime.h"
@@ -136,8 +137,8 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
   return encrypt_result (plan->scheme, plan->encrypted, plan->signed_);
 }
 
-JsonObject *
-pst_method_encrypt (PstCall *call, GError **error)
+static JsonObject *
+do_encrypt (PstCall *call, GError **error)
 {
   const char *scheme;
   gboolean sign = FALSE;
@@ -286,8 +287,8 @@ decrypt_stream (PstCall *call, int in_fd, int out_fd, off_t start, gboolean *str
                               && status->integrity != PST_INTEGRITY_MISSING);
 }
 
-JsonObject *
-pst_method_decrypt (PstCall *call, GError **error)
+static JsonObject *
+do_decrypt (PstCall *call, GError **error)
 {
   int in_fd, out_fd;
   g_autoptr (GBytes) input = NULL;
@@ -308,6 +309,53 @@ pst_method_decrypt (PstCall *call, GError **error)
   if (!(input = pst_fd_read_all (in_fd, MAX_CRYPTO_INPUT, error)))
     return NULL;
   return open_message (call, input, out_fd, error);
+}
+
+/* A call that is one file of `postern batch` says so ({"batch": {"id",
+ * "total"}}): it is counted, and subscribers get batch.progress. */
+static JsonObject *
+counted (PstCall *call, JsonObject *(*op) (PstCall *, GError **), GError **error)
+{
+  JsonObject *r = op (call, error);
+  JsonNode *b = call->params ? json_object_get_member (call->params, "batch") : NULL;
+  const char *id = NULL;
+  gint64 total = 0;
+
+  if (b != NULL && JSON_NODE_HOLDS_OBJECT (b)
+      && pst_rpc_get_string (json_node_get_object (b), "id", TRUE, &id, NULL)
+      && pst_rpc_get_int (json_node_get_object (b), "total", TRUE, 0, &total, NULL) && total > 0)
+    pst_events_batch_step (id, total,
+                           r == NULL || !json_object_get_boolean_member_with_default (r, "written", TRUE));
+  return r;
+}
+
+/* A file of a batch that failed before reaching the agent: counted only. */
+static JsonObject *
+do_nothing_failed (PstCall *call, GError **error)
+{
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "counted as failed");
+  return NULL;
+}
+
+JsonObject *
+pst_method_batch_failed (PstCall *call, GError **error)
+{
+  g_autoptr (GError) counted_error = NULL;
+
+  counted (call, do_nothing_failed, &counted_error);
+  return json_object_new ();
+}
+
+JsonObject *
+pst_method_encrypt (PstCall *call, GError **error)
+{
+  return counted (call, do_encrypt, error);
+}
+
+JsonObject *
+pst_method_decrypt (PstCall *call, GError **error)
+{
+  return counted (call, do_decrypt, error);
 }
 
 JsonObject *

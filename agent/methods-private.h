@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 
 #include "agent.h"
+#include "rpc/frame.h"
 #include "crypto/status.h"
 
 G_BEGIN_DECLS
@@ -12,6 +13,7 @@ typedef struct {
   PstAgent *agent;
   JsonObject *params;
   GArray *fds;          /* descriptors passed with the request, owned by the server */
+  PstRpcChannel *channel;   /* the client's connection */
 } PstCall;
 
 typedef JsonObject *(*PstMethodFunc) (PstCall *call, GError **error);
@@ -40,5 +42,6 @@ JsonObject *pst_method_keys_remove (PstCall *call, GError **error);
 JsonObject *pst_method_encrypt (PstCall *call, GError **error);
 JsonObject *pst_method_decrypt (PstCall *call, GError **error);
 JsonObject *pst_method_verify (PstCall *call, GError **error);
+JsonObject *pst_method_batch_failed (PstCall *call, GError **error);
 
 G_END_DECLS

@@ -7,6 +7,7 @@
 
 #include "crypto/pgp.h"
 #include "crypto/policy.h"
+#include "events.h"
 #include "fetcher.h"
 #include "mime/mime.h"
 #include "mime/pgpmime.h"
@@ -358,6 +359,13 @@ m_send (PstCall *call, GError **error)
           || !pst_store_writer_commit (writer, &id, error))
         return NULL;
       g_array_append_val (ids, id);
+      {
+        JsonObject *p = json_object_new ();
+        json_object_set_int_member (p, "id", id);
+        json_object_set_string_member (p, "account", account->name);
+        json_object_set_string_member (p, "state", "queued");
+        pst_events_emit ("outbox.changed", p);
+      }
       g_message ("outbox %" G_GINT64_FORMAT ": queued for %s (%s%s)", id, account->name,
                  prot->encrypted ? "encrypted" : "NOT encrypted", prot->signed_ ? ", signed" : "");
     }
@@ -636,10 +644,53 @@ m_export (PstCall *call, GError **error)
   return r;
 }
 
+/* From now on this connection also carries notifications (DESIGN.md §5). */
+static JsonObject *
+m_subscribe (PstCall *call, GError **error)
+{
+  static const char *const known[] = { "mail.new", "outbox.changed", "fetch.progress",
+                                       "batch.progress", "scan.quarantined", "account.error",
+                                       NULL };
+  JsonNode *n = call->params ? json_object_get_member (call->params, "events") : NULL;
+  g_autoptr (GPtrArray) names = g_ptr_array_new ();
+  JsonObject *r;
+
+  if (n != NULL && !JSON_NODE_HOLDS_NULL (n))
+    {
+      JsonArray *a = JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
+      for (guint i = 0; a && i < json_array_get_length (a); i++)
+        {
+          JsonNode *e = json_array_get_element (a, i);
+          const char *name = JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_STRING
+                               ? json_node_get_string (e) : NULL;
+          if (name == NULL || !g_strv_contains (known, name))
+            {
+              g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "unknown event '%s'",
+                           name ? name : "(not a string)");
+              return NULL;
+            }
+          g_ptr_array_add (names, (gpointer) name);
+        }
+      if (a == NULL)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter 'events' must be a list");
+          return NULL;
+        }
+    }
+  g_ptr_array_add (names, NULL);
+  pst_events_subscribe (call->channel, names->len > 1 ? (const char *const *) names->pdata : NULL);
+  r = json_object_new ();
+  json_object_set_array_member (r, "events",
+                                pst_json_strv (names->len > 1 ? (char **) names->pdata
+                                                              : (char **) known));
+  return r;
+}
+
 static const struct {
   const char *name;
   PstMethodFunc func;
 } methods[] = {
+  { "subscribe", m_subscribe },
   { "hello", m_hello },
   { "agent.stop", m_stop },
   { "account.add", m_account_add },
@@ -654,6 +705,7 @@ static const struct {
   { "encrypt", pst_method_encrypt },
   { "decrypt", pst_method_decrypt },
   { "verify", pst_method_verify },
+  { "batch.failed", pst_method_batch_failed },
   { "keys.import", pst_method_keys_import },
   { "keys.list", pst_method_keys_list },
   { "keys.show", pst_method_keys_show },
@@ -664,7 +716,7 @@ JsonNode *
 pst_methods_dispatch (PstAgent *agent, PstRpcChannel *channel, const char *method,
                       JsonObject *params, JsonNode *id, GArray *fds)
 {
-  PstCall call = { .agent = agent, .params = params, .fds = fds };
+  PstCall call = { .agent = agent, .params = params, .fds = fds, .channel = channel };
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonBuilder) b = NULL;
   JsonObject *result = NULL;

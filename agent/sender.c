@@ -1,5 +1,6 @@
 #include "sender.h"
 
+#include "events.h"
 #include "net/smtp.h"
 #include "session.h"
 #include "util/error.h"
@@ -19,6 +20,25 @@ flush (PstSmtpSession *s, PstConn *conn, GError **error)
   if (!pst_conn_write_all (conn, out, len, error))
     return FALSE;
   pst_smtp_session_consume_output (s, len);
+  return TRUE;
+}
+
+/* Records a state change and tells the subscribers. */
+static gboolean
+set_state (PstAgent *agent, const PstOutboxEntry *entry, PstOutboxState state, const char *reply,
+           GError **error)
+{
+  JsonObject *p;
+
+  if (!pst_store_outbox_set_state (agent->store, entry->id, state, reply, error))
+    return FALSE;
+  p = json_object_new ();
+  json_object_set_int_member (p, "id", entry->id);
+  json_object_set_string_member (p, "account", entry->account);
+  json_object_set_string_member (p, "state", pst_outbox_state_to_string (state));
+  if (reply)
+    json_object_set_string_member (p, "reply", reply);
+  pst_events_emit ("outbox.changed", p);
   return TRUE;
 }
 
@@ -105,8 +125,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, GEr
               break;
             }
           current = g_ptr_array_index (entries, next++);
-          if (!pst_store_outbox_set_state (agent->store, current->id, PST_OUTBOX_SENDING, NULL,
-                                           error)
+          if (!set_state (agent, current, PST_OUTBOX_SENDING, NULL, error)
               || !pst_smtp_session_begin_message (s, current->reverse_path,
                                                   (const char *const *) current->recipients,
                                                   error))
@@ -122,7 +141,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, GEr
           {
             g_autofree char *r = reply_summary (s);
             g_message ("outbox %" G_GINT64_FORMAT ": sent (%s)", current->id, r);
-            if (!pst_store_outbox_set_state (agent->store, current->id, PST_OUTBOX_SENT, r, error))
+            if (!set_state (agent, current, PST_OUTBOX_SENT, r, error))
               goto out;
             current = NULL;
           }
@@ -134,7 +153,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, GEr
             PstOutboxState st = code >= 400 && code < 500 ? PST_OUTBOX_QUEUED : PST_OUTBOX_FAILED;
             g_message ("outbox %" G_GINT64_FORMAT ": %s (%s)", current->id,
                        st == PST_OUTBOX_FAILED ? "refused" : "deferred", r);
-            if (!pst_store_outbox_set_state (agent->store, current->id, st, r, error))
+            if (!set_state (agent, current, st, r, error))
               goto out;
             current = NULL;
           }
@@ -156,8 +175,8 @@ out:
   /* An entry interrupted before its final dot was not delivered: queue it
    * again.  After the dot it may have been: it stays "sending" (in doubt). */
   if (!ok && current != NULL && !dot_sent)
-    pst_store_outbox_set_state (agent->store, current->id, PST_OUTBOX_QUEUED,
-                                error && *error ? (*error)->message : NULL, NULL);
+    set_state (agent, current, PST_OUTBOX_QUEUED, error && *error ? (*error)->message : NULL,
+               NULL);
   pst_smtp_session_free (s);
   pst_conn_free (conn);
   return ok;
@@ -200,7 +219,13 @@ kick_thread (gpointer data)
   g_autoptr (GError) error = NULL;
 
   if (!pst_sender_run (k->agent, k->account, &error))
-    g_warning ("account %s: %s", k->account, error->message);
+    {
+      JsonObject *p = json_object_new ();
+      g_warning ("account %s: %s", k->account, error->message);
+      json_object_set_string_member (p, "account", k->account);
+      json_object_set_string_member (p, "error", error->message);
+      pst_events_emit ("account.error", p);
+    }
   g_free (k->account);
   g_free (k);
   g_mutex_lock (&running_lock);

@@ -10,6 +10,7 @@
 #include <gio/gunixsocketaddress.h>
 #include <gio/gunixcredentialsmessage.h>
 
+#include "events.h"
 #include "methods.h"
 #include "rpc/client.h"
 #include "rpc/frame.h"
@@ -195,6 +196,7 @@ client_thread (gpointer data)
         break;
     }
   close_fds (fds);
+  pst_events_unsubscribe (ch);
   g_socket_close (c->socket, NULL);
   g_mutex_lock (&clients_lock);
   g_ptr_array_remove_fast (client_sockets, c->socket);

@@ -25,6 +25,7 @@ typedef struct {
   gint failed;        /* atomic */
   GMutex print_lock;
   gboolean tty;
+  char *id;           /* names the batch in the agent's batch.progress events */
 } Batch;
 
 static void
@@ -55,6 +56,31 @@ report (Batch *b, const char *file, const char *why)
   g_mutex_unlock (&b->print_lock);
 }
 
+static void
+add_batch_param (Batch *b, JsonObject *params)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_string_member (o, "id", b->id);
+  json_object_set_int_member (o, "total", b->n_files);
+  json_object_set_object_member (params, "batch", o);
+}
+
+/* A file that failed before reaching the agent still counts in its
+ * batch.progress events. */
+static void
+count_local_failure (Batch *b, PstRpcClient *client)
+{
+  JsonObject *params = json_object_new ();
+  g_autoptr (JsonObject) r = NULL;
+
+  add_batch_param (b, params);
+  if (client != NULL)
+    r = pst_rpc_client_call (client, "batch.failed", params, NULL, 0, NULL);
+  else
+    json_object_unref (params);
+}
+
 /* One file; FALSE (and reported) when it failed. */
 static gboolean
 one_file (Batch *b, PstRpcClient *client, const char *file)
@@ -71,20 +97,24 @@ one_file (Batch *b, PstRpcClient *client, const char *file)
   if (g_file_test (dest, G_FILE_TEST_EXISTS))
     {
       report (b, file, _("the output file exists already; not overwritten"));
+      count_local_failure (b, client);
       return FALSE;
     }
   if ((fds[0] = open (file, O_RDONLY | O_CLOEXEC)) < 0)
     {
       report (b, file, g_strerror (errno));
+      count_local_failure (b, client);
       return FALSE;
     }
   if ((fds[1] = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600)) < 0)
     {
       report (b, dest, g_strerror (errno));
+      count_local_failure (b, client);
       close (fds[0]);
       return FALSE;
     }
   params = json_object_new ();
+  add_batch_param (b, params);
   json_object_set_int_member (params, "fd", 0);
   json_object_set_int_member (params, "out_fd", 1);
   if (b->encrypt)
@@ -186,6 +216,7 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
   b.files = argv + 2;
   b.n_files = (guint) argc - 2;
   b.tty = isatty (STDERR_FILENO) && !cli->json;
+  b.id = g_uuid_string_random ();
   g_mutex_init (&b.print_lock);
   for (int i = 0; i < jobs && i < (int) b.n_files; i++)
     g_ptr_array_add (threads, g_thread_new ("batch", worker, &b));
@@ -193,6 +224,7 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
     g_thread_join (g_ptr_array_index (threads, i));
   if (b.tty)
     fprintf (stderr, "\n");
+  g_free (b.id);
   if (cli->json)
     {
       g_autoptr (JsonObject) o = json_object_new ();

@@ -8,10 +8,12 @@
 #include "util/error.h"
 
 struct _PstRpcChannel {
+  GMutex write_lock;     /* answers and notifications may come from several threads */
   GSocket *socket;
   GByteArray *buf;       /* bytes read but not yet returned as a line */
   GArray *pending_fds;   /* descriptors read but not yet returned */
-  gboolean broken;
+  gboolean broken;       /* malformed framing read: no more lines */
+  gboolean write_broken; /* a write failed or timed out: no more writes */
 };
 
 PstRpcChannel *
@@ -19,6 +21,7 @@ pst_rpc_channel_new (GSocket *socket)
 {
   PstRpcChannel *ch = g_new0 (PstRpcChannel, 1);
 
+  g_mutex_init (&ch->write_lock);
   ch->socket = g_object_ref (socket);
   ch->buf = g_byte_array_new ();
   ch->pending_fds = g_array_new (FALSE, FALSE, sizeof (int));
@@ -35,6 +38,7 @@ pst_rpc_channel_free (PstRpcChannel *ch)
   g_array_unref (ch->pending_fds);
   g_byte_array_unref (ch->buf);
   g_object_unref (ch->socket);
+  g_mutex_clear (&ch->write_lock);
   g_free (ch);
 }
 
@@ -157,13 +161,19 @@ pst_rpc_channel_write_line (PstRpcChannel *ch, const char *line, const int *fds,
 {
   g_autofree char *data = g_strconcat (line, "\n", NULL);
   gsize len = strlen (data), off = 0;
+  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&ch->write_lock);
+
+  if (ch->write_broken)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "the peer stopped reading");
+      return FALSE;
+    }
 
   while (off < len)
     {
       GOutputVector vec = { data + off, len - off };
       g_autoptr (GSocketControlMessage) msg = NULL;
       GSocketControlMessage *msgs[1];
-      gssize n;
 
       if (off == 0 && n_fds > 0)
         {
@@ -173,11 +183,22 @@ pst_rpc_channel_write_line (PstRpcChannel *ch, const char *line, const int *fds,
               return FALSE;
           msgs[0] = msg;
         }
-      n = g_socket_send_message (ch->socket, NULL, &vec, 1, msg ? msgs : NULL, msg ? 1 : 0,
-                                 G_SOCKET_MSG_NONE, NULL, error);
-      if (n < 0)
-        return FALSE;
-      off += (gsize) n;
+      gsize sent = 0;
+
+      /* A peer that stops reading must not hold a writer (or every
+       * subscriber behind it) forever: after the timeout the channel is
+       * given up. */
+      if (g_socket_send_message_with_timeout (ch->socket, NULL, &vec, 1, msg ? msgs : NULL,
+                                              msg ? 1 : 0, G_SOCKET_MSG_NONE,
+                                              PST_RPC_WRITE_TIMEOUT_S * G_USEC_PER_SEC, &sent,
+                                              NULL, error) != G_POLLABLE_RETURN_OK)
+        {
+          ch->write_broken = TRUE;
+          if (error != NULL && *error == NULL)
+            g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "the peer does not read");
+          return FALSE;
+        }
+      off += sent;
     }
   return TRUE;
 }

@@ -14,6 +14,8 @@ G_BEGIN_DECLS
 
 #define PST_RPC_MAX_LINE (1024 * 1024)
 #define PST_RPC_PROTOCOL 1
+/* A line not taken by the peer within this many seconds breaks the channel. */
+#define PST_RPC_WRITE_TIMEOUT_S 10
 
 /* JSON-RPC error codes: the standard ones, and 1000 + the exit code of
  * DESIGN.md §6 for application errors (1001 failed … 1007 infected). */
@@ -41,7 +43,8 @@ GSocket *pst_rpc_channel_get_socket (PstRpcChannel *channel);
  * unusable).  Transfer full. */
 char *pst_rpc_channel_read_line (PstRpcChannel *channel, GArray *fds_out, GError **error);
 
-/* Writes @line and '\n', passing @fds (may be NULL) with its first byte. */
+/* Writes @line and '\n', passing @fds (may be NULL) with its first byte.
+ * Safe to call from several threads: lines are never interleaved. */
 gboolean pst_rpc_channel_write_line (PstRpcChannel *channel, const char *line, const int *fds,
                                      guint n_fds, GError **error);
 

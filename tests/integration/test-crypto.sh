@@ -117,7 +117,27 @@ PY
 mkdir -p "$WORK/in" "$WORK/out" "$WORK/back"
 for i in $(seq 1 12); do make_message "$ALICE_ADDR" "$BOB_ADDR" "Batch $i" "Batch body $i" > "$WORK/in/m$i.eml"; done
 printf 'not a message\n' > "$WORK/in/bad.eml"
+# A subscriber sees batch.progress events while the batch runs.
+python3 - "$WORK/home-alice/run/agent.sock" > "$WORK/events.txt" <<'PY' &
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(60)
+f = s.makefile("rb")
+s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"events":["batch.progress"]}}\n')
+json.loads(f.readline())
+open(sys.argv[1] + ".subscribed", "w").close()
+while True:
+    m = json.loads(f.readline())
+    if m.get("method") == "batch.progress":
+        p = m["params"]; print(p["done"], p["failed"], p["total"], flush=True)
+        if p["done"] == p["total"]:
+            break
+PY
+sub=$!
+for i in $(seq 1 100); do [ -e "$WORK/home-alice/run/agent.sock.subscribed" ] && break; sleep 0.05; done
 rc=0; pst alice batch encrypt --out-dir "$WORK/out" --to "$BOB_ADDR" --scheme pgp --jobs 2 "$WORK"/in/*.eml 2> "$WORK/batch.err" || rc=$?
+wait "$sub" || true
+check "a subscriber saw batch.progress up to 13 of 13, 1 failed" test "$(tail -n 1 "$WORK/events.txt")" = "13 1 13"
+check "… one event per file" test "$(wc -l < "$WORK/events.txt")" = 13
 check "batch encrypt: one bad file, exit 1" test "$rc" = 1
 check "batch encrypt: the bad file is named and counted" bash -c 'grep -q "bad.eml" "$1" && grep -q "1 of 13 files failed" "$1"' _ "$WORK/batch.err"
 check "batch encrypt: the 12 good files are done" test "$(ls "$WORK/out" | wc -l)" = 12

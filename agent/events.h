@@ -1,0 +1,25 @@
+/* events.h — notifications to clients that subscribed (DESIGN.md §5):
+ * mail.new, outbox.changed, batch.progress, account.error. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "rpc/frame.h"
+
+G_BEGIN_DECLS
+
+/* @channel receives the events named in @names (NULL-terminated; NULL:
+ * all) from now on, until pst_events_unsubscribe(). */
+void pst_events_subscribe (PstRpcChannel *channel, const char *const *names);
+/* Must be called before @channel is freed; a no-op when not subscribed. */
+void pst_events_unsubscribe (PstRpcChannel *channel);
+
+/* Sends the notification {"jsonrpc":"2.0","method":@event,"params":@params}
+ * to every subscriber of @event.  Takes @params (transfer full). */
+void pst_events_emit (const char *event, JsonObject *params);
+
+/* One file of batch @batch_id (of @total) is done, or failed: counts it and
+ * emits batch.progress {batch, done, failed, total}. */
+void pst_events_batch_step (const char *batch_id, gint64 total, gboolean failed);
+
+G_END_DECLS
