@@ -1,6 +1,13 @@
 /* batch.c — `postern batch encrypt|decrypt --out-dir DIR FILE…`: many files
  * on parallel connections to the agent (one agent thread each), a progress
- * bar on a terminal, and a bad file reported and skipped. */
+ * bar on a terminal, and a bad file reported and skipped.
+ *
+ * Each result is written under a temporary name and takes its own name only
+ * once its bytes are on disk, so a crash never leaves a short file under a
+ * final name.  The flush is shared: finished files wait in a list, and one
+ * syncfs() covers a whole group before they are renamed (an fsync per file
+ * cost more than the cryptography for small messages). */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,7 +33,25 @@ typedef struct {
   GMutex print_lock;
   gboolean tty;
   char *id;           /* names the batch in the agent's batch.progress events */
+  int dir_fd;         /* out_dir, for syncfs() */
+  GMutex pending_lock;
+  GPtrArray *pending; /* of Pending*: written, not yet flushed and renamed */
 } Batch;
+
+/* A finished result waiting for the shared flush. */
+typedef struct {
+  char *tmp, *dest;
+} Pending;
+
+#define FLUSH_EVERY 256
+
+static void
+pending_free (Pending *p)
+{
+  g_free (p->tmp);
+  g_free (p->dest);
+  g_free (p);
+}
 
 static void
 progress (Batch *b)
@@ -54,6 +79,40 @@ report (Batch *b, const char *file, const char *why)
   fprintf (stderr, "postern: batch: %s: %s\n", file, why);
   progress (b);
   g_mutex_unlock (&b->print_lock);
+}
+
+/* Puts the waiting results on disk with one syncfs() and gives them their
+ * names; a name taken meanwhile is not overwritten (RENAME_NOREPLACE). */
+static void
+flush_pending (Batch *b)
+{
+  g_autoptr (GPtrArray) todo = NULL;
+  gboolean synced;
+
+  g_mutex_lock (&b->pending_lock);
+  todo = b->pending;
+  b->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_free);
+  g_mutex_unlock (&b->pending_lock);
+  if (todo->len == 0)
+    return;
+  synced = syncfs (b->dir_fd) == 0;
+  for (guint i = 0; i < todo->len; i++)
+    {
+      Pending *p = g_ptr_array_index (todo, i);
+      int err = 0;
+
+      if (!synced)
+        err = errno;
+      else if (renameat2 (AT_FDCWD, p->tmp, AT_FDCWD, p->dest, RENAME_NOREPLACE) != 0)
+        err = errno;
+      if (err != 0)
+        {
+          report (b, p->dest, err == EEXIST ? _("the output file exists already; not overwritten")
+                                            : g_strerror (err));
+          g_unlink (p->tmp);
+          g_atomic_int_inc (&b->failed);
+        }
+    }
 }
 
 static void
@@ -136,14 +195,33 @@ one_file (Batch *b, PstRpcClient *client, const char *file)
     report (b, file, error->message);
   else if (!b->encrypt && !json_object_get_boolean_member_with_default (r, "written", FALSE))
     report (b, file, _("the message cannot be decrypted"));
-  else if (fsync (fds[1]) != 0 || g_rename (tmp, dest) != 0)
-    report (b, dest, g_strerror (errno));
   else
     ok = TRUE;
-  close (fds[1]);
+  if (close (fds[1]) != 0 && ok)
+    {
+      report (b, dest, g_strerror (errno));
+      ok = FALSE;
+    }
   if (!ok)
-    g_unlink (tmp);
-  return ok;
+    {
+      g_unlink (tmp);
+      return FALSE;
+    }
+  else
+    {
+      Pending *p = g_new0 (Pending, 1);
+      gboolean full;
+
+      p->tmp = g_steal_pointer (&tmp);
+      p->dest = g_steal_pointer (&dest);
+      g_mutex_lock (&b->pending_lock);
+      g_ptr_array_add (b->pending, p);
+      full = b->pending->len >= FLUSH_EVERY;
+      g_mutex_unlock (&b->pending_lock);
+      if (full)
+        flush_pending (b);
+      return TRUE;
+    }
 }
 
 static gpointer
@@ -218,10 +296,29 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
   b.tty = isatty (STDERR_FILENO) && !cli->json;
   b.id = g_uuid_string_random ();
   g_mutex_init (&b.print_lock);
+  g_mutex_init (&b.pending_lock);
+  b.pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_free);
+  if ((b.dir_fd = open (out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+    {
+      int err = errno;
+      fprintf (stderr, "postern: batch: %s: %s\n", out_dir, g_strerror (err));
+      g_free (b.id);
+      g_ptr_array_unref (b.pending);
+      return PST_ERROR_FAILED;
+    }
   for (int i = 0; i < jobs && i < (int) b.n_files; i++)
     g_ptr_array_add (threads, g_thread_new ("batch", worker, &b));
   for (guint i = 0; i < threads->len; i++)
     g_thread_join (g_ptr_array_index (threads, i));
+  flush_pending (&b);
+  if (fsync (b.dir_fd) != 0)
+    {
+      int err = errno;
+      fprintf (stderr, "postern: batch: %s: %s\n", out_dir, g_strerror (err));
+      b.failed = (gint) b.n_files;
+    }
+  close (b.dir_fd);
+  g_ptr_array_unref (b.pending);
   if (b.tty)
     fprintf (stderr, "\n");
   g_free (b.id);

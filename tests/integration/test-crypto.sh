@@ -143,6 +143,10 @@ check "batch encrypt: the bad file is named and counted" bash -c 'grep -q "bad.e
 check "batch encrypt: the 12 good files are done" test "$(ls "$WORK/out" | wc -l)" = 12
 check "batch decrypt as bob" pst bob batch decrypt --out-dir "$WORK/back" --jobs 2 "$WORK"/out/*.eml
 check "every decrypted file holds its text" bash -c 'for i in $(seq 1 12); do grep -q "Batch body $i" "$1/m$i.eml" || exit 1; done' _ "$WORK/back"
+sum_before=$(cat "$WORK"/back/* | sha256sum)
+rc=0; pst bob batch decrypt --out-dir "$WORK/back" --jobs 2 "$WORK"/out/*.eml 2> "$WORK/again.err" || rc=$?
+check "batch again into the same directory: every file refused, exit 1" bash -c '[ "$1" = 1 ] && grep -q "12 of 12 files failed" "$2" && grep -q "exists already" "$2"' _ "$rc" "$WORK/again.err"
+check "… the earlier results unchanged, no temporary file left" bash -c '[ "$(cat "$1"/* | sha256sum)" = "$2" ] && [ "$(ls "$1" | wc -l)" = 12 ]' _ "$WORK/back" "$sum_before"
 
 # ---- Bcc: a copy of their own ----
 printf 'From: %s\r\nTo: %s\r\nBcc: carol@postern.test\r\nSubject: With a Bcc\r\n\r\n%s\r\n' "$ALICE_ADDR" "$BOB_ADDR" "$text" > "$WORK/bcc.eml"
