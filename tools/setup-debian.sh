@@ -7,7 +7,7 @@ packages=(
   # build
   build-essential meson ninja-build pkg-config dpkg-dev gettext
   libglib2.0-dev libjson-glib-dev libgpgme-dev libssl-dev libetpan-dev libsqlite3-dev
-  libcmocka-dev
+  libcmocka-dev libgsasl-dev
   # run: OpenPGP
   gnupg gpg-agent gpgsm
   # the throwaway provider of the tests and the demo
@@ -16,6 +16,8 @@ packages=(
   python3 sqlite3 valgrind util-linux procps iproute2
   # fuzzing (tests/fuzz): clang and its libFuzzer runtime
   clang libclang-rt-14-dev
+  # benchmarks (tests/bench): the clients Postern is measured against
+  fetchmail getmail6 msmtp
 )
 
 missing=()
