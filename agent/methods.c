@@ -136,11 +136,16 @@ account_to_json (const PstAccount *a)
   json_object_set_string_member (o, "smtp", a->smtp);
   json_object_set_string_member (o, "pop3", a->pop3);
   json_object_set_string_member (o, "user", a->user);
-  json_object_set_string_member (o, "password_command", a->password_command);
-  if (a->ca_file)
-    json_object_set_string_member (o, "ca_file", a->ca_file);
-  else
-    json_object_set_null_member (o, "ca_file");
+#define OPTIONAL_STRING(key, value) \
+  ((value) ? json_object_set_string_member (o, key, value) : json_object_set_null_member (o, key))
+  OPTIONAL_STRING ("password_command", a->password_command);
+  OPTIONAL_STRING ("token_command", a->token_command);
+  OPTIONAL_STRING ("ca_file", a->ca_file);
+  OPTIONAL_STRING ("pin", a->pin);
+  OPTIONAL_STRING ("client_cert", a->client_cert);
+  OPTIONAL_STRING ("client_key", a->client_key);
+#undef OPTIONAL_STRING
+  json_object_set_int_member (o, "timeout", a->timeout_s ? a->timeout_s : 60);
   json_object_set_boolean_member (o, "keep_on_server", a->keep_on_server);
   json_object_set_int_member (o, "keep_days", a->keep_days);
   json_object_set_string_member (o, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
@@ -153,7 +158,8 @@ m_account_add (PstCall *call, GError **error)
 {
   g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
   const char *name, *address, *smtp, *pop3, *user, *pwcmd, *ca, *encrypt, *scheme;
-  gint64 keep_days = 0;
+  const char *tokcmd, *pin, *cert, *key;
+  gint64 keep_days = 0, timeout = 0;
   gboolean keep = FALSE, ok;
 
   if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error)
@@ -161,7 +167,12 @@ m_account_add (PstCall *call, GError **error)
       || !pst_rpc_get_string (call->params, "smtp", TRUE, &smtp, error)
       || !pst_rpc_get_string (call->params, "pop3", TRUE, &pop3, error)
       || !pst_rpc_get_string (call->params, "user", TRUE, &user, error)
-      || !pst_rpc_get_string (call->params, "password_command", TRUE, &pwcmd, error)
+      || !pst_rpc_get_string (call->params, "password_command", FALSE, &pwcmd, error)
+      || !pst_rpc_get_string (call->params, "token_command", FALSE, &tokcmd, error)
+      || !pst_rpc_get_string (call->params, "pin", FALSE, &pin, error)
+      || !pst_rpc_get_string (call->params, "client_cert", FALSE, &cert, error)
+      || !pst_rpc_get_string (call->params, "client_key", FALSE, &key, error)
+      || !pst_rpc_get_int (call->params, "timeout", FALSE, 0, &timeout, error)
       || !pst_rpc_get_string (call->params, "ca_file", FALSE, &ca, error)
       || !pst_rpc_get_string (call->params, "encrypt", FALSE, &encrypt, error)
       || !pst_rpc_get_string (call->params, "scheme", FALSE, &scheme, error)
@@ -178,7 +189,17 @@ m_account_add (PstCall *call, GError **error)
   a->smtp = g_strdup (smtp);
   a->pop3 = g_strdup (pop3);
   a->user = g_strdup (user);
+  if (timeout < 0 || timeout > 3600)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "timeout must be between 1 and 3600 seconds");
+      return NULL;
+    }
   a->password_command = g_strdup (pwcmd);
+  a->token_command = g_strdup (tokcmd);
+  a->pin = g_strdup (pin);
+  a->client_cert = cert ? g_canonicalize_filename (cert, NULL) : NULL;
+  a->client_key = key ? g_canonicalize_filename (key, NULL) : NULL;
+  a->timeout_s = (guint) timeout;
   a->ca_file = ca ? g_canonicalize_filename (ca, NULL) : NULL;
   a->scheme = g_strdup (scheme ? scheme : "auto");
   a->keep_on_server = keep || keep_days > 0;

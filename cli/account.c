@@ -35,10 +35,21 @@ print_account (JsonObject *a)
   printf ("  %-17s %s\n", _("smtp:"), json_object_get_string_member (a, "smtp"));
   printf ("  %-17s %s\n", _("pop3:"), json_object_get_string_member (a, "pop3"));
   printf ("  %-17s %s\n", _("user:"), json_object_get_string_member (a, "user"));
-  printf ("  %-17s %s\n", _("password command:"),
-          json_object_get_string_member (a, "password_command"));
+  if (json_object_get_string_member_with_default (a, "password_command", NULL))
+    printf ("  %-17s %s\n", _("password command:"),
+            json_object_get_string_member (a, "password_command"));
+  if (json_object_get_string_member_with_default (a, "token_command", NULL))
+    printf ("  %-17s %s\n", _("token command:"), json_object_get_string_member (a, "token_command"));
   if (json_object_get_string_member_with_default (a, "ca_file", NULL))
     printf ("  %-17s %s\n", _("CA file:"), json_object_get_string_member (a, "ca_file"));
+  if (json_object_get_string_member_with_default (a, "pin", NULL))
+    printf ("  %-17s %s\n", _("pinned key:"), json_object_get_string_member (a, "pin"));
+  if (json_object_get_string_member_with_default (a, "client_cert", NULL))
+    printf ("  %-17s %s\n", _("client cert:"), json_object_get_string_member (a, "client_cert"));
+  if (json_object_get_string_member_with_default (a, "client_key", NULL))
+    printf ("  %-17s %s\n", _("client key:"), json_object_get_string_member (a, "client_key"));
+  printf ("  %-17s %" G_GINT64_FORMAT " s\n", _("timeout:"),
+          json_object_get_int_member_with_default (a, "timeout", 60));
   printf ("  %-17s %s\n", _("encrypt:"), json_object_get_string_member (a, "encrypt"));
   printf ("  %-17s %s\n", _("scheme:"), json_object_get_string_member (a, "scheme"));
   if (json_object_get_boolean_member (a, "keep_on_server"))
@@ -55,8 +66,10 @@ static int
 account_add (PstCli *cli, int argc, char **argv)
 {
   g_autofree char *address = NULL, *smtp = NULL, *pop3 = NULL, *user = NULL, *pwcmd = NULL,
-                  *ca = NULL, *pin = NULL, *client_cert = NULL, *encrypt = NULL, *scheme = NULL;
+                  *ca = NULL, *pin = NULL, *client_cert = NULL, *encrypt = NULL, *scheme = NULL,
+                  *client_key = NULL, *tokcmd = NULL;
   gboolean secret_service = FALSE;
+  int timeout = 0;
   GOptionEntry entries[] = {
     { "address", 0, 0, G_OPTION_ARG_STRING, &address, N_("The account's e-mail address"), "ADDR" },
     { "smtp", 0, 0, G_OPTION_ARG_STRING, &smtp, N_("smtp://HOST:PORT or smtps://HOST:PORT"), "URL" },
@@ -66,9 +79,18 @@ account_add (PstCli *cli, int argc, char **argv)
       N_("Command that prints the password"), "CMD" },
     { "secret-service", 0, 0, G_OPTION_ARG_NONE, &secret_service,
       N_("Take the password from the Secret Service"), NULL },
+    { "token-command", 0, 0, G_OPTION_ARG_STRING, &tokcmd,
+      N_("Command that prints an OAuth2 access token (XOAUTH2, OAUTHBEARER)"), "CMD" },
     { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &ca, N_("Trust this CA instead of the system's"), "PEM" },
-    { "pin", 0, 0, G_OPTION_ARG_STRING, &pin, N_("Pin the server key"), "sha256//BASE64" },
-    { "client-cert", 0, 0, G_OPTION_ARG_FILENAME, &client_cert, N_("TLS client certificate"), "FILE" },
+    { "pin", 0, 0, G_OPTION_ARG_STRING, &pin,
+      N_("Trust the server key with this SHA-256 pin instead of a CA (see account test)"),
+      "sha256//BASE64" },
+    { "client-cert", 0, 0, G_OPTION_ARG_FILENAME, &client_cert,
+      N_("TLS client certificate (PEM; logs in with SASL EXTERNAL when offered)"), "FILE" },
+    { "client-key", 0, 0, G_OPTION_ARG_FILENAME, &client_key,
+      N_("Private key of the client certificate, if not in its file"), "FILE" },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
+      N_("Seconds to wait to connect and for each reply (default 60)"), "SECONDS" },
     { "keep-on-server", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_keep,
       N_("Do not delete fetched mail on the server (for DAYS)"), "DAYS" },
     { "encrypt", 0, 0, G_OPTION_ARG_STRING, &encrypt, N_("always, auto or never"), "MODE" },
@@ -83,22 +105,38 @@ account_add (PstCli *cli, int argc, char **argv)
     return PST_ERROR_USAGE;
   if (argc != 2)
     return pst_cli_usage ("account add", _("give exactly one account NAME"));
-  if (secret_service || pin || client_cert)
-    return pst_cli_usage ("account add",
-                          secret_service ? _("--secret-service is not available in this version; "
-                                             "use --password-command")
-                          : pin ? _("--pin is not available in this version; use --ca-file")
-                                : _("--client-cert is not available in this version"));
-  if (!address || !smtp || !pop3 || !user || !pwcmd)
+  if (secret_service)
+    return pst_cli_usage ("account add", _("--secret-service is not available in this version; "
+                                           "use --password-command"));
+  if (!address || !smtp || !pop3 || !user || !(pwcmd || tokcmd || client_cert))
     return pst_cli_usage ("account add", _("--address, --smtp, --pop3, --user and "
-                                           "--password-command are required"));
+                                           "--password-command (or --token-command or "
+                                           "--client-cert) are required"));
+  if (timeout < 0 || timeout > 3600)
+    return pst_cli_usage ("account add", _("--timeout must be between 1 and 3600 seconds"));
   params = json_object_new ();
   json_object_set_string_member (params, "name", argv[1]);
   json_object_set_string_member (params, "address", address);
   json_object_set_string_member (params, "smtp", smtp);
   json_object_set_string_member (params, "pop3", pop3);
   json_object_set_string_member (params, "user", user);
-  json_object_set_string_member (params, "password_command", pwcmd);
+#define SET_PATH(key, value)                                            \
+  if (value)                                                            \
+    {                                                                   \
+      g_autofree char *abs_ = g_canonicalize_filename (value, NULL);    \
+      json_object_set_string_member (params, key, abs_);                \
+    }
+  if (pwcmd)
+    json_object_set_string_member (params, "password_command", pwcmd);
+  if (tokcmd)
+    json_object_set_string_member (params, "token_command", tokcmd);
+  if (pin)
+    json_object_set_string_member (params, "pin", pin);
+  SET_PATH ("client_cert", client_cert);
+  SET_PATH ("client_key", client_key);
+#undef SET_PATH
+  if (timeout > 0)
+    json_object_set_int_member (params, "timeout", timeout);
   if (ca)
     {
       g_autofree char *abs = g_canonicalize_filename (ca, NULL);

@@ -29,7 +29,11 @@ pst_account_free (PstAccount *a)
   g_free (a->pop3);
   g_free (a->user);
   g_free (a->password_command);
+  g_free (a->token_command);
   g_free (a->ca_file);
+  g_free (a->pin);
+  g_free (a->client_cert);
+  g_free (a->client_key);
   g_free (a->scheme);
   g_free (a);
 }
@@ -46,7 +50,11 @@ pst_account_copy (const PstAccount *a)
   c->pop3 = g_strdup (a->pop3);
   c->user = g_strdup (a->user);
   c->password_command = g_strdup (a->password_command);
+  c->token_command = g_strdup (a->token_command);
   c->ca_file = g_strdup (a->ca_file);
+  c->pin = g_strdup (a->pin);
+  c->client_cert = g_strdup (a->client_cert);
+  c->client_key = g_strdup (a->client_key);
   c->scheme = g_strdup (a->scheme);
   return c;
 }
@@ -190,17 +198,56 @@ pst_account_validate (const PstAccount *a, GError **error)
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "account %s: --user is missing", a->name);
       return FALSE;
     }
-  if (a->password_command == NULL || *a->password_command == '\0')
+  if ((a->password_command == NULL || *a->password_command == '\0')
+      && (a->token_command == NULL || *a->token_command == '\0') && a->client_cert == NULL)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
                    "account %s: --password-command is missing (passwords are never stored in "
-                   "the configuration)", a->name);
+                   "the configuration; --token-command or --client-cert log in without one)",
+                   a->name);
       return FALSE;
     }
   if (a->ca_file != NULL && !g_file_test (a->ca_file, G_FILE_TEST_IS_REGULAR))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "account %s: CA file %s does not exist",
                    a->name, a->ca_file);
+      return FALSE;
+    }
+  if (a->client_cert != NULL && !g_file_test (a->client_cert, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "account %s: client certificate %s does not exist", a->name, a->client_cert);
+      return FALSE;
+    }
+  if (a->client_key != NULL && a->client_cert == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "account %s: a client key needs a client certificate", a->name);
+      return FALSE;
+    }
+  if (a->client_key != NULL && !g_file_test (a->client_key, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "account %s: client key %s does not exist", a->name, a->client_key);
+      return FALSE;
+    }
+  if (a->pin != NULL)
+    {
+      g_autoptr (GPtrArray) pins = NULL;
+      GError *local = NULL;
+
+      if (!(pins = pst_pin_list_parse (a->pin, &local)))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "account %s: %s", a->name,
+                       local->message);
+          g_error_free (local);
+          return FALSE;
+        }
+    }
+  if (a->timeout_s > 3600)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "account %s: timeout must be between 1 and 3600 seconds", a->name);
       return FALSE;
     }
   if (a->scheme != NULL && strcmp (a->scheme, "pgp") != 0 && strcmp (a->scheme, "smime") != 0
@@ -213,6 +260,39 @@ pst_account_validate (const PstAccount *a, GError **error)
   return TRUE;
 }
 
+GPtrArray *
+pst_pin_list_parse (const char *pin, GError **error)
+{
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_auto (GStrv) items = g_strsplit (pin ? pin : "", ";", -1);
+
+  for (char **i = items; *i != NULL; i++)
+    {
+      g_autofree guchar *digest = NULL;
+      const char *b64 = g_strstrip (*i);
+      gsize len = 0;
+
+      if (*b64 == '\0')
+        continue;
+      if (!g_str_has_prefix (b64, "sha256//") || strlen (b64 + 8) != 44
+          || strspn (b64 + 8, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") != 44
+          || (digest = g_base64_decode (b64 + 8, &len)) == NULL || len != 32)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                       "pin '%s' is not sha256//BASE64 of a 32-byte SPKI digest "
+                       "(as `postern account test` prints it)", b64);
+          return NULL;
+        }
+      g_ptr_array_add (out, g_bytes_new_take (g_steal_pointer (&digest), len));
+    }
+  if (out->len == 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "pin is empty");
+      return NULL;
+    }
+  return g_steal_pointer (&out);
+}
+
 void
 pst_secret_free (char *secret)
 {
@@ -222,19 +302,25 @@ pst_secret_free (char *secret)
   g_free (secret);
 }
 
-char *
-pst_account_get_password (const PstAccount *a, GError **error)
+/* The first line that @command prints; @what names it in errors. */
+static char *
+run_secret_command (const PstAccount *a, const char *command, const char *what, GError **error)
 {
-  const char *argv[] = { "/bin/sh", "-c", a->password_command, NULL };
+  const char *argv[] = { "/bin/sh", "-c", command, NULL };
   char *out = NULL, *err = NULL, *nl;
   int status = 0;
   GError *local = NULL;
 
+  if (command == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "account %s has no %s", a->name, what);
+      return NULL;
+    }
   if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL, &out, &err,
                      &status, &local))
     {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   "account %s: cannot run the password command: %s", a->name, local->message);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "account %s: cannot run the %s: %s",
+                   a->name, what, local->message);
       g_error_free (local);
       return NULL;
     }
@@ -242,14 +328,26 @@ pst_account_get_password (const PstAccount *a, GError **error)
   if (!g_spawn_check_wait_status (status, NULL) || out == NULL || *out == '\0' || *out == '\n')
     {
       pst_secret_free (out);
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   "account %s: the password command failed or printed nothing", a->name);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "account %s: the %s failed or printed nothing",
+                   a->name, what);
       return NULL;
     }
   nl = strpbrk (out, "\r\n");
   if (nl != NULL)
     explicit_bzero (nl, strlen (nl));
   return out;
+}
+
+char *
+pst_account_get_password (const PstAccount *a, GError **error)
+{
+  return run_secret_command (a, a->password_command, "password command", error);
+}
+
+char *
+pst_account_get_token (const PstAccount *a, GError **error)
+{
+  return run_secret_command (a, a->token_command, "token command", error);
 }
 
 static char *
@@ -270,17 +368,28 @@ static PstAccount *
 account_from_group (GKeyFile *kf, const char *path, const char *group, GError **error)
 {
   g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
-  g_autofree char *encrypt = NULL, *keep = NULL;
+  g_autofree char *encrypt = NULL, *keep = NULL, *timeout = NULL;
   GError *local = NULL;
 
   a->name = g_strdup (group + strlen (ACCOUNT_PREFIX));
   if (!(a->address = get_string (kf, path, group, "address", TRUE, error))
       || !(a->smtp = get_string (kf, path, group, "smtp", TRUE, error))
       || !(a->pop3 = get_string (kf, path, group, "pop3", TRUE, error))
-      || !(a->user = get_string (kf, path, group, "user", TRUE, error))
-      || !(a->password_command = get_string (kf, path, group, "password_command", TRUE, error)))
+      || !(a->user = get_string (kf, path, group, "user", TRUE, error)))
     return NULL;
-  a->ca_file = get_string (kf, path, group, "ca_file", FALSE, &local);
+  a->password_command = get_string (kf, path, group, "password_command", FALSE, &local);
+  if (local == NULL)
+    a->token_command = get_string (kf, path, group, "token_command", FALSE, &local);
+  if (local == NULL)
+    a->ca_file = get_string (kf, path, group, "ca_file", FALSE, &local);
+  if (local == NULL)
+    a->pin = get_string (kf, path, group, "pin", FALSE, &local);
+  if (local == NULL)
+    a->client_cert = get_string (kf, path, group, "client_cert", FALSE, &local);
+  if (local == NULL)
+    a->client_key = get_string (kf, path, group, "client_key", FALSE, &local);
+  if (local == NULL)
+    timeout = get_string (kf, path, group, "timeout", FALSE, &local);
   if (local == NULL)
     a->scheme = get_string (kf, path, group, "scheme", FALSE, &local);
   if (local == NULL)
@@ -298,6 +407,19 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
                    local->message);
       g_error_free (local);
       return NULL;
+    }
+  if (timeout != NULL)
+    {
+      guint64 t = 0;
+
+      if (!g_ascii_string_to_unsigned (timeout, 10, 1, 3600, &t, NULL))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "%s: [%s] timeout: '%s' is not a number of seconds from 1 to 3600", path,
+                       group, timeout);
+          return NULL;
+        }
+      a->timeout_s = (guint) t;
     }
   if (keep != NULL && g_strcmp0 (keep, "false") != 0)
     {
@@ -390,9 +512,20 @@ write_account (GKeyFile *kf, const PstAccount *a)
   g_key_file_set_string (kf, group, "smtp", a->smtp);
   g_key_file_set_string (kf, group, "pop3", a->pop3);
   g_key_file_set_string (kf, group, "user", a->user);
-  g_key_file_set_string (kf, group, "password_command", a->password_command);
+  if (a->password_command)
+    g_key_file_set_string (kf, group, "password_command", a->password_command);
+  if (a->token_command)
+    g_key_file_set_string (kf, group, "token_command", a->token_command);
   if (a->ca_file)
     g_key_file_set_string (kf, group, "ca_file", a->ca_file);
+  if (a->pin)
+    g_key_file_set_string (kf, group, "pin", a->pin);
+  if (a->client_cert)
+    g_key_file_set_string (kf, group, "client_cert", a->client_cert);
+  if (a->client_key)
+    g_key_file_set_string (kf, group, "client_key", a->client_key);
+  if (a->timeout_s)
+    g_key_file_set_uint64 (kf, group, "timeout", a->timeout_s);
   g_key_file_set_string (kf, group, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
   g_key_file_set_string (kf, group, "scheme", a->scheme ? a->scheme : "auto");
   if (a->keep_on_server && a->keep_days > 0)

@@ -29,8 +29,13 @@ typedef struct {
   char *smtp;              /* URL as written */
   char *pop3;
   char *user;
-  char *password_command;
+  char *password_command;  /* NULL when the account logs in by token or certificate */
+  char *token_command;     /* prints an OAuth2 access token (XOAUTH2, OAUTHBEARER), or NULL */
   char *ca_file;           /* may be NULL: system store */
+  char *pin;               /* "sha256//BASE64[;sha256//BASE64…]": SPKI pins instead of CA trust */
+  char *client_cert;       /* PEM certificate for TLS client auth (SASL EXTERNAL), or NULL */
+  char *client_key;        /* its PEM private key; NULL: in client_cert */
+  guint timeout_s;         /* connect, handshake and each reply; 0 = the default (60 s) */
   gboolean keep_on_server;
   guint keep_days;         /* 0 = forever, when keep_on_server */
   PstEncryptMode encrypt;
@@ -50,6 +55,15 @@ gboolean pst_account_validate (const PstAccount *account, GError **error);
  * 995.  Transfer full into @out (free with pst_server_url_clear). */
 gboolean pst_server_url_parse (const char *url, PstServerUrl *out, GError **error);
 void pst_server_url_clear (PstServerUrl *url);
+
+/* The SHA-256 digests (32 bytes each) of the pins in @pin ("sha256//BASE64",
+ * several separated by ';').  NULL with @error (PST_ERROR_USAGE) when one is
+ * malformed.  Transfer full: a GPtrArray of GBytes. */
+GPtrArray *pst_pin_list_parse (const char *pin, GError **error);
+
+/* Runs the account's token_command, as pst_account_get_password does the
+ * password command.  Transfer full; wipe with pst_secret_free. */
+char *pst_account_get_token (const PstAccount *account, GError **error);
 
 /* Runs the account's password_command (sh -c) and returns the first line
  * of its output.  Transfer full; wipe with pst_secret_free. */

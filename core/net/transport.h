@@ -15,7 +15,14 @@ typedef struct _PstConn PstConn;
 
 typedef struct {
   const char *ca_file;     /* PEM bundle to trust instead of the system store, or NULL */
+  GPtrArray *pins;         /* of GBytes (SHA-256 of the server's SubjectPublicKeyInfo): when set,
+                            * the server is trusted by its key alone, instead of a CA */
+  const char *client_cert; /* PEM certificate (chain) for TLS client authentication, or NULL */
+  const char *client_key;  /* its private key; NULL: in client_cert */
   guint timeout_s;         /* connect, handshake and each read/write; 0 = 60 s */
+  guint session_s;         /* the whole connection; 0 = no limit */
+  gboolean probe;          /* account test: a certificate that is not trusted still completes the
+                            * handshake so that it can be shown, but start_tls fails */
 } PstTlsOptions;
 
 /* Connects to @host:@port.  Transfer full.  Errors: PST_ERROR_NETWORK. */
@@ -34,5 +41,29 @@ gboolean pst_conn_write_all (PstConn *conn, const guint8 *buf, gsize len, GError
 
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" after the handshake, else NULL.  Owned by conn. */
 const char *pst_conn_get_tls_description (PstConn *conn);
+
+/* What the handshake showed, for `account test` (also after a failed
+ * verification in probe mode).  Strings owned by conn; NULL before TLS. */
+typedef struct {
+  const char *version;     /* "TLSv1.3" */
+  const char *cipher;
+  const char *subject;     /* RFC 2253 */
+  const char *issuer;
+  const char *pin;         /* "sha256//BASE64" of the server's SubjectPublicKeyInfo */
+  const char *not_after;
+  gboolean resumed;        /* the session was resumed from an earlier connection */
+  gboolean trusted_by_pin;
+} PstTlsInfo;
+gboolean pst_conn_get_tls_info (PstConn *conn, PstTlsInfo *info);
+
+/* Channel binding data for SCRAM-*-PLUS: "tls-exporter" (RFC 9266) on TLS
+ * 1.3, "tls-unique" (RFC 5929) on a full TLS 1.2 handshake; NULL when there
+ * is none (no TLS, or a resumed TLS 1.2 session).  *@type_out is static. */
+GBytes *pst_conn_get_channel_binding (PstConn *conn, const char **type_out);
+
+/* Sessions are kept in memory per server and trust settings, and resumed by
+ * the next connection to the same server.  Counters since the process
+ * started, for benchmarks and logs. */
+void pst_tls_resumption_stats (guint *full_out, guint *resumed_out);
 
 G_END_DECLS
