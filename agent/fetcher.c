@@ -105,21 +105,24 @@ message_done (Fetch *f, GError **error)
 static gboolean
 run_session (Fetch *f, GError **error)
 {
-  char *password;
+  g_autoptr (PstSaslCredentials) creds = NULL;
   gboolean implicit = FALSE;
 
-  password = pst_account_get_password (f->account, error);
-  if (password == NULL)
+  creds = pst_session_credentials (f->account, f->account->pop3, error);
+  if (creds == NULL)
     return FALSE;
   f->conn = pst_session_connect (f->account, f->account->pop3, &implicit, error);
   if (f->conn == NULL)
-    {
-      pst_secret_free (password);
-      return FALSE;
-    }
+    return FALSE;
   f->s = pst_pop3_session_new (implicit ? PST_POP3_TLS_IMPLICIT : PST_POP3_TLS_STLS);
-  pst_pop3_session_set_auth (f->s, f->account->user, password);
-  pst_secret_free (password);
+  pst_pop3_session_set_credentials (f->s, creds);
+  g_clear_pointer (&creds, pst_sasl_credentials_free);
+  if (implicit)
+    {
+      const char *cb_type = NULL;
+      g_autoptr (GBytes) cb = pst_session_channel_binding (f->conn, &cb_type);
+      pst_pop3_session_set_channel_binding (f->s, cb_type, cb);
+    }
 
   for (;;)
     {
@@ -144,6 +147,11 @@ run_session (Fetch *f, GError **error)
         case PST_POP3_EVENT_WANT_TLS:
           if (!pst_conn_start_tls (f->conn, error))
             return FALSE;
+          {
+            const char *cb_type = NULL;
+            g_autoptr (GBytes) cb = pst_session_channel_binding (f->conn, &cb_type);
+            pst_pop3_session_set_channel_binding (f->s, cb_type, cb);
+          }
           pst_pop3_session_tls_started (f->s);
           break;
         case PST_POP3_EVENT_READY:

@@ -77,23 +77,26 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, GEr
 {
   PstSmtpSession *s = NULL;
   PstConn *conn;
-  char *password;
+  g_autoptr (PstSaslCredentials) creds = NULL;
   gboolean implicit = FALSE, ok = FALSE, dot_sent = FALSE;
   guint next = 0;
   PstOutboxEntry *current = NULL;
 
-  password = pst_account_get_password (account, error);
-  if (password == NULL)
+  creds = pst_session_credentials (account, account->smtp, error);
+  if (creds == NULL)
     return FALSE;
   conn = pst_session_connect (account, account->smtp, &implicit, error);
   if (conn == NULL)
-    {
-      pst_secret_free (password);
-      return FALSE;
-    }
+    return FALSE;
   s = pst_smtp_session_new ("[127.0.0.1]", implicit ? PST_SMTP_TLS_IMPLICIT : PST_SMTP_TLS_STARTTLS);
-  pst_smtp_session_set_auth (s, account->user, password);
-  pst_secret_free (password);
+  pst_smtp_session_set_credentials (s, creds);
+  g_clear_pointer (&creds, pst_sasl_credentials_free);
+  if (implicit)
+    {
+      const char *cb_type = NULL;
+      g_autoptr (GBytes) cb = pst_session_channel_binding (conn, &cb_type);
+      pst_smtp_session_set_channel_binding (s, cb_type, cb);
+    }
 
   for (;;)
     {
@@ -116,6 +119,11 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, GEr
         case PST_SMTP_EVENT_WANT_TLS:
           if (!pst_conn_start_tls (conn, error))
             goto out;
+          {
+            const char *cb_type = NULL;
+            g_autoptr (GBytes) cb = pst_session_channel_binding (conn, &cb_type);
+            pst_smtp_session_set_channel_binding (s, cb_type, cb);
+          }
           pst_smtp_session_tls_started (s);
           break;
         case PST_SMTP_EVENT_READY:

@@ -33,3 +33,31 @@ pst_session_connect (const PstAccount *account, const char *url, gboolean *impli
   pst_server_url_clear (&u);
   return conn;
 }
+
+PstSaslCredentials *
+pst_session_credentials (const PstAccount *account, const char *url, GError **error)
+{
+  g_autoptr (PstSaslCredentials) c = g_new0 (PstSaslCredentials, 1);
+  PstServerUrl u = { 0 };
+
+  c->user = g_strdup (account->user);
+  c->client_cert = account->client_cert != NULL;
+  if (account->password_command != NULL
+      && !(c->password = pst_account_get_password (account, error)))
+    return NULL;
+  if (account->token_command != NULL && !(c->token = pst_account_get_token (account, error)))
+    return NULL;
+  if (pst_server_url_parse (url, &u, NULL))
+    {
+      c->host = g_strdup (u.host);
+      c->port = u.port;
+      pst_server_url_clear (&u);
+    }
+  return g_steal_pointer (&c);
+}
+
+GBytes *
+pst_session_channel_binding (PstConn *conn, const char **type_out)
+{
+  return pst_conn_get_channel_binding (conn, type_out);
+}

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "agent.h"
+#include "net/sasl.h"
 #include "net/transport.h"
 
 G_BEGIN_DECLS
@@ -12,5 +13,13 @@ G_BEGIN_DECLS
  * @implicit_out says which. Transfer full. */
 PstConn *pst_session_connect (const PstAccount *account, const char *url, gboolean *implicit_out,
                               GError **error);
+
+/* The account's credentials for SASL: the password and token commands'
+ * output, and whether a client certificate is presented.  Transfer full. */
+PstSaslCredentials *pst_session_credentials (const PstAccount *account, const char *url,
+                                             GError **error);
+
+/* The connection's channel binding, for the engines after TLS. */
+GBytes *pst_session_channel_binding (PstConn *conn, const char **type_out);
 
 G_END_DECLS

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "net/linebuf.h"
+#include "net/sasl.h"
 #include "util/error.h"
 
 #define POP3_MAX_LINE 4096
@@ -19,6 +20,7 @@ typedef enum {
   ST_WAIT_TLS,
   ST_USER,
   ST_PASS,
+  ST_AUTH,       /* SASL (RFC 5034): "+ challenge" lines until +OK/-ERR */
   ST_UIDL,
   ST_UIDL_LIST,
   ST_TRANS,      /* READY, or commands outstanding */
@@ -61,8 +63,9 @@ struct _PstPop3Session {
   PstPop3TlsMode mode;
   Pop3State state;
   gboolean tls_active;
-  char *user;
-  char *password;
+  PstSaslCredentials *creds;
+  PstSasl *sasl;
+  gboolean continuation;       /* the last status line was "+ ..." (ST_AUTH) */
   PstLinebuf *in;
   PstLinebuf *out;
   GHashTable *caps;            /* upper-case name → parameters */
@@ -132,8 +135,8 @@ pst_pop3_session_free (PstPop3Session *s)
 {
   if (s == NULL)
     return;
-  wipe_free (s->user);
-  wipe_free (s->password);
+  pst_sasl_credentials_free (s->creds);
+  pst_sasl_free (s->sasl);
   pst_linebuf_free (s->in);
   pst_linebuf_free (s->out);
   g_hash_table_unref (s->caps);
@@ -149,10 +152,27 @@ pst_pop3_session_free (PstPop3Session *s)
 void
 pst_pop3_session_set_auth (PstPop3Session *s, const char *user, const char *password)
 {
-  wipe_free (s->user);
-  wipe_free (s->password);
-  s->user = g_strdup (user);
-  s->password = g_strdup (password);
+  PstSaslCredentials c = { .user = (char *) user, .password = (char *) password };
+
+  pst_pop3_session_set_credentials (s, &c);
+}
+
+void
+pst_pop3_session_set_credentials (PstPop3Session *s, const PstSaslCredentials *creds)
+{
+  pst_sasl_credentials_free (s->creds);
+  s->creds = creds ? pst_sasl_credentials_copy (creds) : NULL;
+}
+
+void
+pst_pop3_session_set_channel_binding (PstPop3Session *s, const char *type, GBytes *data)
+{
+  if (s->creds == NULL)
+    return;
+  g_free (s->creds->cb_type);
+  g_clear_pointer (&s->creds->cb_data, g_bytes_unref);
+  s->creds->cb_type = g_strdup (type);
+  s->creds->cb_data = data ? g_bytes_ref (data) : NULL;
 }
 
 static void
@@ -236,10 +256,18 @@ read_status (PstPop3Session *s, gboolean *ok)
     return READ_FAILED;
   if (!got)
     return READ_NEED_MORE;
+  s->continuation = FALSE;
   if (len >= 3 && memcmp (line, "+OK", 3) == 0 && (len == 3 || line[3] == ' '))
     {
       *ok = TRUE;
       skip = 3;
+    }
+  else if (s->state == ST_AUTH && len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' '))
+    {
+      /* RFC 5034 §4: a continuation carrying a base64 challenge. */
+      *ok = TRUE;
+      s->continuation = TRUE;
+      skip = 1;
     }
   else if (len >= 4 && memcmp (line, "-ERR", 4) == 0 && (len == 4 || line[4] == ' '))
     {
@@ -286,6 +314,52 @@ err_text (PstPop3Session *s)
 }
 
 static void
+send_auth (PstPop3Session *s, const char *mech)
+{
+  g_autoptr (GError) error = NULL;
+  char *response = NULL;
+
+  if (!(s->sasl = pst_sasl_new (mech, s->creds, &error)))
+    {
+      fail (s, "%s", error->message);
+      return;
+    }
+  pst_linebuf_append_str (s->out, "AUTH ");
+  pst_linebuf_append_str (s->out, mech);
+  if (pst_sasl_client_first (s->sasl))
+    {
+      if (pst_sasl_step (s->sasl, NULL, &response, &error) == PST_SASL_ERROR)
+        {
+          fail (s, "%s", error->message);
+          return;
+        }
+      /* RFC 5034 §4: "=" is an empty initial response. */
+      pst_linebuf_append_str (s->out, " ");
+      pst_linebuf_append_str (s->out, *response ? response : "=");
+      wipe_free (response);
+    }
+  pst_linebuf_append (s->out, "\r\n", 2);
+  s->state = ST_AUTH;
+}
+
+/* What a RESP-CODES code (RFC 2449, RFC 3206) in a refusal means. */
+static const char *
+resp_code_hint (const char *text)
+{
+  if (g_str_has_prefix (text, "[IN-USE]"))
+    return _(" (the mailbox is in use by another session; try again later)");
+  if (g_str_has_prefix (text, "[LOGIN-DELAY]"))
+    return _(" (the server allows logins only at longer intervals; try again later)");
+  if (g_str_has_prefix (text, "[SYS/TEMP]"))
+    return _(" (a temporary problem on the server; try again later)");
+  if (g_str_has_prefix (text, "[SYS/PERM]"))
+    return _(" (a permanent problem on the server)");
+  if (g_str_has_prefix (text, "[AUTH]"))
+    return _(" (wrong credentials)");
+  return "";
+}
+
+static void
 after_capa (PstPop3Session *s)
 {
   if (!s->tls_active)
@@ -299,18 +373,39 @@ after_capa (PstPop3Session *s)
       s->state = ST_STLS;
       return;
     }
-  if (s->user == NULL || s->password == NULL)
+  if (s->creds == NULL || s->creds->user == NULL)
     {
-      fail (s, _("no user name and password set for POP3; cannot log in"));
+      fail (s, _("no credentials set for POP3; cannot log in"));
       return;
     }
-  if (strpbrk (s->user, "\r\n") != NULL || strpbrk (s->password, "\r\n") != NULL)
+  s->pipelining = pst_pop3_session_has_capability (s, "PIPELINING");
+  /* SASL when the server offers a mechanism we can use; else USER/PASS
+   * (RFC 1939), which is PLAIN's equal on a verified TLS session.  APOP
+   * is never used. */
+  if (pst_pop3_session_has_capability (s, "SASL"))
+    {
+      const char *mech = pst_sasl_choose (g_hash_table_lookup (s->caps, "SASL"), s->creds, NULL);
+
+      if (mech != NULL)
+        {
+          send_auth (s, mech);
+          return;
+        }
+    }
+  if (s->creds->password == NULL)
+    {
+      g_autoptr (GError) error = NULL;
+
+      pst_sasl_choose (g_hash_table_lookup (s->caps, "SASL"), s->creds, &error);
+      fail (s, "%s", error->message);
+      return;
+    }
+  if (strpbrk (s->creds->user, "\r\n") != NULL || strpbrk (s->creds->password, "\r\n") != NULL)
     {
       fail (s, _("the POP3 user name or password contains a line break; refusing to send it"));
       return;
     }
-  s->pipelining = pst_pop3_session_has_capability (s, "PIPELINING");
-  send_line (s, "USER %s", s->user);
+  send_line (s, "USER %s", s->creds->user);
   s->state = ST_USER;
 }
 
@@ -438,18 +533,50 @@ handle_status (PstPop3Session *s, gboolean ok)
       s->state = ST_WAIT_TLS;
       return;
 
+    case ST_AUTH:
+      if (!ok)
+        {
+          fail (s, _("authentication failed (%s): %s%s"), pst_sasl_mechanism (s->sasl),
+                err_text (s), resp_code_hint (s->reply_text));
+          return;
+        }
+      if (s->continuation)
+        {
+          g_autoptr (GError) error = NULL;
+          char *response = NULL;
+
+          if (pst_sasl_step (s->sasl, s->reply_text, &response, &error) == PST_SASL_ERROR)
+            {
+              fail (s, "%s", error->message);
+              return;
+            }
+          pst_linebuf_append_str (s->out, response);
+          pst_linebuf_append (s->out, "\r\n", 2);
+          wipe_free (response);
+          return;
+        }
+      if (!pst_sasl_complete (s->sasl))
+        {
+          fail (s, _("the server accepted %s before completing it (no server proof); aborting"),
+                pst_sasl_mechanism (s->sasl));
+          return;
+        }
+      send_line (s, "UIDL");
+      s->state = ST_UIDL;
+      return;
+
     case ST_USER:
     case ST_PASS:
       if (!ok)
         {
-          fail (s, _("authentication failed: %s"), err_text (s));
+          fail (s, _("authentication failed: %s%s"), err_text (s), resp_code_hint (s->reply_text));
           return;
         }
       if (s->state == ST_USER)
         {
           /* Straight into the buffer, so that no other copy needs wiping. */
           pst_linebuf_append_str (s->out, "PASS ");
-          pst_linebuf_append_str (s->out, s->password);
+          pst_linebuf_append_str (s->out, s->creds->password);
           pst_linebuf_append (s->out, "\r\n", 2);
           s->state = ST_PASS;
         }
@@ -678,7 +805,7 @@ handle_eof (PstPop3Session *s)
                "deletions may not have been committed"));
   else if (s->state == ST_GREETING)
     fail (s, _("server closed the connection before its greeting"));
-  else if (s->state == ST_USER || s->state == ST_PASS)
+  else if (s->state == ST_USER || s->state == ST_PASS || s->state == ST_AUTH)
     fail (s, _("server closed the connection during authentication"));
   else
     fail (s, _("server closed the connection unexpectedly"));

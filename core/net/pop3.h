@@ -16,6 +16,8 @@
 
 #include <glib.h>
 
+#include "net/sasl.h"
+
 G_BEGIN_DECLS
 
 typedef struct _PstPop3Session PstPop3Session;
@@ -49,6 +51,12 @@ void pst_pop3_session_free (PstPop3Session *session);
 /* USER/PASS credentials; copied and wiped on free.  They are required: a
  * session without them fails after CAPA.  A line break in either is refused
  * (error, nothing sent). */
+/* Credentials (copied, wiped when freed): SASL (RFC 5034) with the
+ * strongest mechanism in CAPA's SASL line that they allow, else USER/PASS.
+ * set_auth is the user-and-password shorthand. */
+void pst_pop3_session_set_credentials (PstPop3Session *session, const PstSaslCredentials *creds);
+/* The TLS channel binding for SCRAM-SHA-256-PLUS; after set_credentials. */
+void pst_pop3_session_set_channel_binding (PstPop3Session *session, const char *type, GBytes *data);
 void pst_pop3_session_set_auth (PstPop3Session *session, const char *user, const char *password);
 
 /* Bytes read from the server (copied).  FALSE (and the next event is ERROR)

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "net/linebuf.h"
+#include "net/sasl.h"
 #include "util/error.h"
 
 #define SMTP_MAX_LINE 4096
@@ -37,8 +38,8 @@ struct _PstSmtpSession {
   PstSmtpTlsMode mode;
   SmtpState state;
   gboolean tls_active;
-  char *user;
-  char *password;
+  PstSaslCredentials *creds;
+  PstSasl *sasl;
   PstLinebuf *in;
   PstLinebuf *out;
   GHashTable *caps;          /* upper-case keyword → parameters */
@@ -131,8 +132,8 @@ pst_smtp_session_free (PstSmtpSession *s)
   if (s == NULL)
     return;
   g_free (s->helo_name);
-  wipe_free (s->user);
-  wipe_free (s->password);
+  pst_sasl_credentials_free (s->creds);
+  pst_sasl_free (s->sasl);
   pst_linebuf_free (s->in);
   pst_linebuf_free (s->out);
   g_hash_table_unref (s->caps);
@@ -148,10 +149,37 @@ pst_smtp_session_free (PstSmtpSession *s)
 void
 pst_smtp_session_set_auth (PstSmtpSession *s, const char *user, const char *password)
 {
-  wipe_free (s->user);
-  wipe_free (s->password);
-  s->user = g_strdup (user);
-  s->password = g_strdup (password);
+  PstSaslCredentials c = { .user = (char *) user, .password = (char *) password };
+
+  pst_smtp_session_set_credentials (s, &c);
+}
+
+void
+pst_smtp_session_set_credentials (PstSmtpSession *s, const PstSaslCredentials *creds)
+{
+  g_autoptr (GBytes) cb = NULL;
+  g_autofree char *cb_type = NULL;
+
+  if (s->creds != NULL)
+    {
+      cb = s->creds->cb_data ? g_bytes_ref (s->creds->cb_data) : NULL;
+      cb_type = g_strdup (s->creds->cb_type);
+    }
+  pst_sasl_credentials_free (s->creds);
+  s->creds = creds ? pst_sasl_credentials_copy (creds) : NULL;
+  if (s->creds != NULL && s->creds->cb_type == NULL && cb != NULL)
+    pst_smtp_session_set_channel_binding (s, cb_type, cb);
+}
+
+void
+pst_smtp_session_set_channel_binding (PstSmtpSession *s, const char *type, GBytes *data)
+{
+  if (s->creds == NULL)
+    return;
+  g_free (s->creds->cb_type);
+  g_clear_pointer (&s->creds->cb_data, g_bytes_unref);
+  s->creds->cb_type = g_strdup (type);
+  s->creds->cb_data = data ? g_bytes_ref (data) : NULL;
 }
 
 static void
@@ -306,43 +334,60 @@ parse_caps (PstSmtpSession *s)
     }
 }
 
-static gboolean
-has_auth_plain (PstSmtpSession *s)
+/* Queues one SASL response line ("*" cancels). */
+static void
+send_sasl_line (PstSmtpSession *s, const char *line)
 {
-  const char *mechs = g_hash_table_lookup (s->caps, "AUTH");
-  g_auto (GStrv) tokens = NULL;
-
-  if (mechs == NULL)
-    return FALSE;
-  tokens = g_strsplit (mechs, " ", -1);
-  for (guint i = 0; tokens[i] != NULL; i++)
-    if (g_ascii_strcasecmp (tokens[i], "PLAIN") == 0)
-      return TRUE;
-  return FALSE;
+  pst_linebuf_append_str (s->out, line);
+  pst_linebuf_append (s->out, "\r\n", 2);
 }
 
+/* AUTH with the strongest mechanism both sides allow (sasl.c chooses). */
 static void
 send_auth (PstSmtpSession *s)
 {
-  gsize ulen = strlen (s->user), plen = strlen (s->password);
-  gsize n = 1 + ulen + 1 + plen;
-  guint8 *plain = g_malloc (n);
-  char *b64;
+  g_autoptr (GError) error = NULL;
+  const char *mech = pst_sasl_choose (g_hash_table_lookup (s->caps, "AUTH"), s->creds, &error);
+  char *response = NULL;
 
-  /* RFC 4616: authzid (empty) NUL authcid NUL passwd. */
-  plain[0] = '\0';
-  memcpy (plain + 1, s->user, ulen);
-  plain[1 + ulen] = '\0';
-  memcpy (plain + 2 + ulen, s->password, plen);
-  b64 = g_base64_encode (plain, n);
-  explicit_bzero (plain, n);
-  g_free (plain);
-
-  pst_linebuf_append_str (s->out, "AUTH PLAIN ");
-  pst_linebuf_append_str (s->out, b64);
+  if (mech == NULL || !(s->sasl = pst_sasl_new (mech, s->creds, &error)))
+    {
+      fail (s, "%s", error->message);
+      return;
+    }
+  pst_linebuf_append_str (s->out, "AUTH ");
+  pst_linebuf_append_str (s->out, mech);
+  if (pst_sasl_client_first (s->sasl))
+    {
+      if (pst_sasl_step (s->sasl, NULL, &response, &error) == PST_SASL_ERROR)
+        {
+          fail (s, "%s", error->message);
+          return;
+        }
+      /* RFC 4954 §4: "=" is an empty initial response. */
+      pst_linebuf_append_str (s->out, " ");
+      pst_linebuf_append_str (s->out, *response ? response : "=");
+      wipe_free (response);
+    }
   pst_linebuf_append (s->out, "\r\n", 2);
-  wipe_free (b64);
   s->state = ST_AUTH;
+}
+
+/* A 334 challenge: the next step of the exchange. */
+static void
+auth_challenge (PstSmtpSession *s)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *challenge = g_strstrip (g_strdup (s->reply_text));
+  char *response = NULL;
+
+  if (pst_sasl_step (s->sasl, challenge, &response, &error) == PST_SASL_ERROR)
+    {
+      fail (s, "%s", error->message);
+      return;
+    }
+  send_sasl_line (s, response);
+  wipe_free (response);
 }
 
 static void
@@ -359,19 +404,15 @@ after_ehlo (PstSmtpSession *s)
       s->state = ST_STARTTLS;
       return;
     }
-  if (s->user == NULL || s->password == NULL)
+  if (s->creds == NULL)
     {
       s->state = ST_READY;
       return;
     }
-  if (!has_auth_plain (s))
+  if (g_hash_table_lookup (s->caps, "AUTH") == NULL)
     {
-      const char *mechs = g_hash_table_lookup (s->caps, "AUTH");
-      if (mechs == NULL)
-        fail (s, _("server does not offer authentication (no AUTH in its EHLO reply); "
-                   "cannot log in"));
-      else
-        fail (s, _("server does not offer AUTH PLAIN (it offers: %s); cannot log in"), mechs);
+      fail (s, _("server does not offer authentication (no AUTH in its EHLO reply); "
+                 "cannot log in"));
       return;
     }
   send_auth (s);
@@ -523,9 +564,22 @@ handle_reply (PstSmtpSession *s)
       return;
 
     case ST_AUTH:
+      if (code == 334)
+        {
+          auth_challenge (s);
+          return;
+        }
       if (code != 235)
         {
-          fail (s, _("authentication failed: %s"), summary);
+          fail (s, _("authentication failed (%s): %s"), pst_sasl_mechanism (s->sasl), summary);
+          return;
+        }
+      /* A server that says yes before proving itself (SCRAM's signature)
+       * is not the one that holds our verifier. */
+      if (!pst_sasl_complete (s->sasl))
+        {
+          fail (s, _("the server accepted %s before completing it (no server proof); aborting"),
+                pst_sasl_mechanism (s->sasl));
           return;
         }
       s->state = ST_READY;

@@ -19,6 +19,8 @@
 
 #include <glib.h>
 
+#include "net/sasl.h"
+
 G_BEGIN_DECLS
 
 typedef struct _PstSmtpSession PstSmtpSession;
@@ -46,9 +48,16 @@ PstSmtpSession *pst_smtp_session_new (const char *helo_name, PstSmtpTlsMode mode
 /* Frees @session and wipes the credentials and queued bytes.  NULL is allowed. */
 void pst_smtp_session_free (PstSmtpSession *session);
 
-/* Credentials for AUTH PLAIN.  Copied; the engine wipes its copy when freed.
- * Without credentials the engine does not authenticate. */
+/* Credentials (copied; the engine wipes its copy when freed).  AUTH uses
+ * the strongest mechanism that the server offers after TLS and the
+ * credentials allow (pst_sasl_choose).  Without credentials the engine does
+ * not authenticate.  set_auth is the user-and-password shorthand. */
+void pst_smtp_session_set_credentials (PstSmtpSession *session, const PstSaslCredentials *creds);
 void pst_smtp_session_set_auth (PstSmtpSession *session, const char *user, const char *password);
+/* The TLS session's channel binding (pst_conn_get_channel_binding), for
+ * SCRAM-SHA-256-PLUS: call after set_credentials and before tls_started
+ * (implicit TLS: before the first feed). */
+void pst_smtp_session_set_channel_binding (PstSmtpSession *session, const char *type, GBytes *data);
 
 /* Hands the engine bytes read from the server (copied).  Returns FALSE (and
  * the next event is ERROR) when the input is malformed or the session

@@ -364,11 +364,11 @@ test_implicit_tls (void **state)
 {
   /* STLS offered over TLS is not used again. */
   static const char *const server[] = {
-    GREETING, CAPA_PLAIN, USER_OK, PASS_OK, "+OK\r\n.\r\n", BYE, NULL,
+    GREETING, CAPA_PLAIN, PASS_OK, "+OK\r\n.\r\n", BYE, NULL,
   };
   const Scenario scn = {
     PST_POP3_TLS_IMPLICIT, "user", "secret", server, FALSE, "Q",
-    "CAPA\r\n" C_LOGIN "QUIT\r\n", "READY{} >QUIT| DONE", NULL,
+    "CAPA\r\nAUTH PLAIN AHVzZXIAc2VjcmV0\r\nUIDL\r\nQUIT\r\n", "READY{} >QUIT| DONE", NULL,
   };
 
   check_scenario (&scn);
@@ -410,7 +410,40 @@ test_capabilities (void **state)
   assert_true (pst_pop3_session_has_capability (s, "UIDL"));
   assert_int_equal (pst_pop3_session_next_event (s), PST_POP3_EVENT_ERROR);
   assert_string_equal (pst_pop3_session_get_error (s)->message,
-                       "no user name and password set for POP3; cannot log in");
+                       "no credentials set for POP3; cannot log in");
+}
+
+/* SASL LOGIN: two "+ challenge" continuations (RFC 5034). */
+static void
+test_sasl_login (void **state)
+{
+  static const char *const server[] = {
+    GREETING, "+OK\r\nCAPA\r\nUIDL\r\nSASL CRAM-MD5 LOGIN\r\n.\r\n", "+ VXNlcm5hbWU6\r\n",
+    "+ UGFzc3dvcmQ6\r\n", PASS_OK, UIDL_LIST, NULL,
+  };
+  const Scenario scn = {
+    PST_POP3_TLS_IMPLICIT, "user", "secret", server, FALSE, NULL,
+    "CAPA\r\nAUTH LOGIN\r\ndXNlcg==\r\nc2VjcmV0\r\nUIDL\r\n", E_UIDLS, NULL,
+  };
+
+  check_scenario (&scn);
+}
+
+/* A refusal with a RESP-CODES code says what it means. */
+static void
+test_resp_code_in_use (void **state)
+{
+  static const char *const server[] = {
+    GREETING, "+OK\r\nCAPA\r\nUIDL\r\nUSER\r\nRESP-CODES\r\n.\r\n", USER_OK,
+    "-ERR [IN-USE] Mailbox locked\r\n", NULL,
+  };
+  const Scenario scn = {
+    PST_POP3_TLS_IMPLICIT, "user", "secret", server, FALSE, NULL,
+    "CAPA\r\n" "USER user\r\nPASS secret\r\n", "ERROR",
+    "authentication failed: [IN-USE] Mailbox locked (the mailbox is in use by another session",
+  };
+
+  check_scenario (&scn);
 }
 
 /* ---- message bodies ---- */
@@ -951,6 +984,8 @@ main (void)
     cmocka_unit_test (test_implicit_tls),
     cmocka_unit_test (test_implicit_tls_no_capa),
     cmocka_unit_test (test_capabilities),
+    cmocka_unit_test (test_sasl_login),
+    cmocka_unit_test (test_resp_code_in_use),
     cmocka_unit_test (test_unstuffing),
     cmocka_unit_test (test_data_streamed),
     cmocka_unit_test (test_stls_not_offered),

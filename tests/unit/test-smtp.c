@@ -600,15 +600,75 @@ test_auth_plain_not_offered (void **state)
 {
   static const char *const server[] = {
     GREETING, EHLO_PLAIN, TLS_GO,
-    "250-mx.example.net\r\n250 AUTH LOGIN CRAM-MD5\r\n", NULL,
+    "250-mx.example.net\r\n250 AUTH CRAM-MD5 DIGEST-MD5\r\n", NULL,
   };
   const Scenario scn = {
     PST_SMTP_TLS_STARTTLS, "user", "secret", server, FALSE, NULL,
     C_EHLO "STARTTLS\r\n[TLS]" C_EHLO, "TLS ERROR",
-    "server does not offer AUTH PLAIN (it offers: LOGIN CRAM-MD5); cannot log in",
+    "no authentication mechanism in common: the server offers CRAM-MD5 DIGEST-MD5",
   };
 
   check_scenario (&scn);
+}
+
+/* LOGIN (server first, two challenges) when it is the best offered. */
+static void
+test_auth_login (void **state)
+{
+  static const char *const server[] = {
+    GREETING, EHLO_PLAIN, TLS_GO,
+    "250-mx.example.net\r\n250 AUTH LOGIN CRAM-MD5\r\n", "334 VXNlcm5hbWU6\r\n",
+    "334 UGFzc3dvcmQ6\r\n", "235 2.7.0 ok\r\n", "221 bye\r\n", NULL,
+  };
+  static const Action actions[] = { { ACT_QUIT, NULL, NULL, NULL }, { ACT_END, NULL, NULL, NULL } };
+  const Scenario scn = {
+    PST_SMTP_TLS_STARTTLS, "user", "secret", server, TRUE, actions,
+    C_EHLO "STARTTLS\r\n[TLS]" C_EHLO "AUTH LOGIN\r\ndXNlcg==\r\nc2VjcmV0\r\nQUIT\r\n",
+    "TLS READY-QUIT DONE", NULL,
+  };
+
+  check_scenario (&scn);
+}
+
+/* A success reply that skips the server's SCRAM proof is refused. */
+static void
+test_auth_scram_without_server_proof (void **state)
+{
+  g_autoptr (PstSmtpSession) s = pst_smtp_session_new ("client.example", PST_SMTP_TLS_IMPLICIT);
+  static const char head[] = GREETING "250-mx.example.net\r\n250 AUTH SCRAM-SHA-256 PLAIN\r\n";
+  g_autofree char *first = NULL, *server_first = NULL, *server_first_b64 = NULL;
+  const guint8 *out;
+  gsize len;
+  const char *nonce;
+
+  pst_smtp_session_set_auth (s, "user", "secret");
+  assert_true (pst_smtp_session_feed (s, (const guint8 *) head, strlen (head), NULL));
+  out = pst_smtp_session_get_output (s, &len);
+  first = g_strndup ((const char *) out, len);
+  assert_true (g_str_has_prefix (first, "EHLO client.example\r\nAUTH SCRAM-SHA-256 "));
+  pst_smtp_session_consume_output (s, len);
+  {
+    /* The client nonce, from "n,,n=user,r=NONCE". */
+    g_autofree char *b64 = g_strndup (first + strlen ("EHLO client.example\r\nAUTH SCRAM-SHA-256 "),
+                                      strcspn (first + strlen ("EHLO client.example\r\nAUTH SCRAM-SHA-256 "), "\r"));
+    gsize n = 0;
+    g_autofree guchar *msg = g_base64_decode (b64, &n);
+    g_autofree char *text = g_strndup ((const char *) msg, n);
+
+    nonce = strstr (text, "r=");
+    assert_non_null (nonce);
+    server_first = g_strdup_printf ("%sSERVERNONCE,s=c2FsdHNhbHQ=,i=4096", nonce);
+  }
+  server_first_b64 = g_base64_encode ((const guchar *) server_first, strlen (server_first));
+  {
+    g_autofree char *line = g_strdup_printf ("334 %s\r\n", server_first_b64);
+    assert_true (pst_smtp_session_feed (s, (const guint8 *) line, strlen (line), NULL));
+  }
+  pst_smtp_session_consume_output (s, 1 << 20);
+  /* 235 right after the client's proof, without the server's. */
+  assert_false (pst_smtp_session_feed (s, (const guint8 *) "235 ok\r\n", 8, NULL));
+  assert_int_equal (pst_smtp_session_next_event (s), PST_SMTP_EVENT_ERROR);
+  assert_non_null (strstr (pst_smtp_session_get_error (s)->message, "no server proof"));
 }
 
 static void
@@ -621,7 +681,7 @@ test_wrong_password (void **state)
   const Scenario scn = {
     PST_SMTP_TLS_STARTTLS, "user", "secret", server, FALSE, NULL,
     C_HANDSHAKE, "TLS ERROR",
-    "authentication failed: 535 5.7.8 Error: authentication failed: authentication failure",
+    "authentication failed (PLAIN): 535 5.7.8 Error: authentication failed: authentication failure",
   };
 
   check_scenario (&scn);
@@ -638,7 +698,7 @@ test_secret_not_in_error (void **state)
   pst_smtp_session_set_auth (s, "user", "hunter2");
   assert_false (pst_smtp_session_feed (s, (const guint8 *) input, strlen (input), NULL));
   error = pst_smtp_session_get_error (s);
-  assert_string_equal (error->message, "authentication failed: 535 5.7.8 no 5.7.8 sorry");
+  assert_string_equal (error->message, "authentication failed (PLAIN): 535 5.7.8 no 5.7.8 sorry");
   assert_null (strstr (error->message, "hunter2"));
   assert_null (strstr (error->message, "AHVzZXIAaHVudGVyMg"));
 }
@@ -1200,6 +1260,8 @@ main (void)
     cmocka_unit_test (test_caps_change_after_tls),
     cmocka_unit_test (test_auth_only_before_tls),
     cmocka_unit_test (test_auth_plain_not_offered),
+    cmocka_unit_test (test_auth_login),
+    cmocka_unit_test (test_auth_scram_without_server_proof),
     cmocka_unit_test (test_wrong_password),
     cmocka_unit_test (test_secret_not_in_error),
     cmocka_unit_test (test_pipelined_all_rcpts_rejected),
