@@ -11,6 +11,8 @@
 #include "fetcher.h"
 #include "mime/mime.h"
 #include "mime/pgpmime.h"
+#include "net/transport.h"
+#include "probe.h"
 #include "protect.h"
 #include "util/addr.h"
 #include "reader.h"
@@ -114,6 +116,16 @@ m_hello (PstCall *call, GError **error)
   json_object_set_int_member (r, "protocol", PST_RPC_PROTOCOL);
   json_object_set_string_member (r, "agent", PACKAGE_VERSION);
   json_object_set_int_member (r, "pid", getpid ());
+  {
+    /* TLS handshakes since the agent started: full, and resumed sessions. */
+    JsonObject *tls = json_object_new ();
+    guint full = 0, resumed = 0;
+
+    pst_tls_resumption_stats (&full, &resumed);
+    json_object_set_int_member (tls, "full_handshakes", full);
+    json_object_set_int_member (tls, "resumed_handshakes", resumed);
+    json_object_set_object_member (r, "tls", tls);
+  }
   return r;
 }
 
@@ -245,6 +257,28 @@ m_account_show (PstCall *call, GError **error)
       || !(a = pst_agent_get_account (call->agent, name, error)))
     return NULL;
   return account_to_json (a);
+}
+
+/* account.test: both servers, as far as TLS and their mechanisms; no
+ * credential is used.  Fails (PST_ERROR_NETWORK, with the report in the
+ * error data) when either cannot be verified. */
+static JsonObject *
+m_account_test (PstCall *call, GError **error)
+{
+  const char *name;
+  g_autoptr (PstAccount) a = NULL;
+  JsonObject *r;
+  gboolean smtp_ok = FALSE, pop3_ok = FALSE;
+
+  if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error)
+      || !(a = pst_agent_get_account (call->agent, name, error)))
+    return NULL;
+  r = json_object_new ();
+  json_object_set_string_member (r, "name", a->name);
+  json_object_set_object_member (r, "smtp", pst_probe_server (a, a->smtp, &smtp_ok));
+  json_object_set_object_member (r, "pop3", pst_probe_server (a, a->pop3, &pop3_ok));
+  json_object_set_boolean_member (r, "ok", smtp_ok && pop3_ok);
+  return r;
 }
 
 static JsonObject *
@@ -718,6 +752,7 @@ static const struct {
   { "account.list", m_account_list },
   { "account.show", m_account_show },
   { "account.remove", m_account_remove },
+  { "account.test", m_account_test },
   { "send", m_send },
   { "fetch", m_fetch },
   { "list", m_list },

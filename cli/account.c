@@ -207,6 +207,66 @@ account_named (PstCli *cli, const char *what, const char *method, const char *na
   return 0;
 }
 
+static void
+print_probe (const char *what, JsonObject *o)
+{
+  const char *e = json_object_get_string_member_with_default (o, "error", NULL);
+
+  printf ("%s %s\n", what, json_object_get_string_member (o, "url"));
+  if (json_object_has_member (o, "tls_version"))
+    {
+      printf ("  %-17s %s %s\n", _("TLS:"), json_object_get_string_member (o, "tls_version"),
+              json_object_get_string_member (o, "cipher"));
+      printf ("  %-17s %s\n", _("certificate:"), json_object_get_string_member (o, "subject"));
+      printf ("  %-17s %s\n", _("issuer:"), json_object_get_string_member (o, "issuer"));
+      printf ("  %-17s %s\n", _("valid until:"), json_object_get_string_member (o, "not_after"));
+      printf ("  %-17s %s\n", _("SPKI pin:"), json_object_get_string_member (o, "pin"));
+      printf ("  %-17s %s\n", _("trusted by:"),
+              json_object_get_string_member_with_default (o, "trusted_by", "nothing"));
+    }
+  if (json_object_has_member (o, "auth_mechanisms"))
+    {
+      JsonArray *m = json_object_get_array_member (o, "auth_mechanisms");
+      printf ("  %-17s", _("mechanisms:"));
+      for (guint i = 0; i < json_array_get_length (m); i++)
+        printf (" %s", json_array_get_string_element (m, i));
+      printf ("\n");
+    }
+  if (e != NULL)
+    printf ("  %-17s %s\n", _("error:"), e);
+}
+
+static int
+account_test (PstCli *cli, const char *name)
+{
+  int status = 0;
+  JsonObject *params = json_object_new ();
+  JsonObject *r;
+  gboolean ok;
+
+  json_object_set_string_member (params, "name", name);
+  r = pst_cli_call (cli, _("account test"), "account.test", params, NULL, 0, &status);
+  if (r == NULL)
+    return status;
+  ok = json_object_get_boolean_member (r, "ok");
+  if (cli->json)
+    pst_cli_print_json (r);
+  else
+    {
+      print_probe ("smtp", json_object_get_object_member (r, "smtp"));
+      print_probe ("pop3", json_object_get_object_member (r, "pop3"));
+    }
+  json_object_unref (r);
+  if (!ok)
+    {
+      fprintf (stderr, _("postern: account test: %s: a server could not be verified or read; "
+                         "if its certificate is self-signed and the pin above is the one the "
+                         "server's administrator gave you, add the account with --pin\n"), name);
+      return PST_ERROR_NETWORK;
+    }
+  return 0;
+}
+
 int
 pst_cli_cmd_account (PstCli *cli, int argc, char **argv)
 {
@@ -216,6 +276,12 @@ pst_cli_cmd_account (PstCli *cli, int argc, char **argv)
     return account_add (cli, argc - 1, argv + 1);
   if (g_strcmp0 (sub, "list") == 0 && argc == 2)
     return account_list (cli);
+  if (g_strcmp0 (sub, "test") == 0)
+    {
+      if (argc != 3)
+        return pst_cli_usage ("account test", _("give exactly one account NAME"));
+      return account_test (cli, argv[2]);
+    }
   if ((g_strcmp0 (sub, "show") == 0 || g_strcmp0 (sub, "remove") == 0))
     {
       if (argc != 3)
@@ -224,5 +290,5 @@ pst_cli_cmd_account (PstCli *cli, int argc, char **argv)
       return sub[0] == 's' ? account_named (cli, _("account show"), "account.show", argv[2])
                            : account_named (cli, _("account remove"), "account.remove", argv[2]);
     }
-  return pst_cli_usage ("account", _("say add, list, show NAME or remove NAME"));
+  return pst_cli_usage ("account", _("say add, list, show NAME, test NAME or remove NAME"));
 }

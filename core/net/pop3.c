@@ -1020,3 +1020,11 @@ pst_pop3_session_has_capability (PstPop3Session *s, const char *name)
 
   return g_hash_table_contains (s->caps, key);
 }
+
+const char *
+pst_pop3_session_get_capability (PstPop3Session *s, const char *name)
+{
+  g_autofree char *key = g_ascii_strup (name, -1);
+
+  return g_hash_table_lookup (s->caps, key);
+}

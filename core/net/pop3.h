@@ -106,6 +106,8 @@ const char *pst_pop3_session_get_reply_text (PstPop3Session *session);
 const GError *pst_pop3_session_get_error (PstPop3Session *session);
 /* Whether the last CAPA (after TLS, if any) listed @name (e.g. "UIDL"). */
 gboolean pst_pop3_session_has_capability (PstPop3Session *session, const char *name);
+/* Its parameters ("PLAIN SCRAM-SHA-256" for SASL), or NULL.  Owned by the session. */
+const char *pst_pop3_session_get_capability (PstPop3Session *session, const char *name);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPop3Session, pst_pop3_session_free)
 

@@ -915,3 +915,11 @@ pst_smtp_session_has_extension (PstSmtpSession *s, const char *name)
 
   return g_hash_table_contains (s->caps, key);
 }
+
+const char *
+pst_smtp_session_get_extension (PstSmtpSession *s, const char *name)
+{
+  g_autofree char *key = g_ascii_strup (name, -1);
+
+  return g_hash_table_lookup (s->caps, key);
+}

@@ -129,6 +129,8 @@ const GError *pst_smtp_session_get_error (PstSmtpSession *session);
 /* Whether the server (after TLS, if any) offered extension @name (e.g.
  * "PIPELINING", "AUTH"). */
 gboolean pst_smtp_session_has_extension (PstSmtpSession *session, const char *name);
+/* Its parameters ("PLAIN SCRAM-SHA-256" for AUTH), or NULL.  Owned by the session. */
+const char *pst_smtp_session_get_extension (PstSmtpSession *session, const char *name);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmtpSession, pst_smtp_session_free)
 

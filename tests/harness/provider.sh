@@ -230,6 +230,10 @@ write_dovecot_conf() {  # POP3 POP3S SMTP SMTPS RELAY
 	  }
 	}
 	service pop3-login {
+	  # One long-lived login process (high-performance mode) keeps one TLS ticket key, so that clients can resume
+	  # sessions (DESIGN §9); by default each connection gets a new process, and with it a new key.
+	  service_count = 0
+	  process_min_avail = 1
 	  inet_listener pop3 {
 	    address = 127.0.0.1, 127.0.0.2, 127.0.0.3
 	    port = $1
@@ -241,6 +245,10 @@ write_dovecot_conf() {  # POP3 POP3S SMTP SMTPS RELAY
 	  }
 	}
 	service submission-login {
+	  # One long-lived login process (high-performance mode) keeps one TLS ticket key, so that clients can resume
+	  # sessions (DESIGN §9); by default each connection gets a new process, and with it a new key.
+	  service_count = 0
+	  process_min_avail = 1
 	  inet_listener submission {
 	    address = 127.0.0.1, 127.0.0.2, 127.0.0.3
 	    port = $3

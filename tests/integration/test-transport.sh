@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# TLS and authentication against the real provider: `account test`, trust
+# by an SPKI pin instead of a CA, a wrong pin, SCRAM-SHA-256 chosen over
+# PLAIN, sessions resumed across fetches, a token-only account that the
+# server cannot serve.
+source "$(dirname "$0")/lib.sh"
+
+hello_tls() { # the agent's handshake counters: "FULL RESUMED"
+  pst "$1" --json agent start >/dev/null 2>&1 || true
+  python3 - "$WORK/home-$1/run/agent.sock" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"hello","params":{}}\n')
+buf = b""
+while not buf.endswith(b"\n"):
+    buf += s.recv(65536)
+t = json.loads(buf)["result"]["tls"]
+print(t["full_handshakes"], t["resumed_handshakes"])
+PY
+}
+
+# ---- account test ----
+add_account alice main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
+rc=0; pst alice account test main > "$WORK/test.out" 2>&1 || rc=$?
+check "account test: exit 0 for a verified account" test "$rc" = 0
+check "… it prints the TLS version, certificate, issuer and pin of both servers" bash -c \
+  'grep -c "TLS: *TLSv1\.[23]" "$1" | grep -qx 2 && grep -q "certificate: .*" "$1" && grep -q "issuer: .*Postern" "$1" && grep -c "SPKI pin: *sha256//" "$1" | grep -qx 2' _ "$WORK/test.out"
+check "… and the SASL mechanisms, SCRAM-SHA-256 among them" bash -c \
+  'grep -c "mechanisms:.*SCRAM-SHA-256" "$1" | grep -qx 2' _ "$WORK/test.out"
+pin=$(sed -n 's/^ *SPKI pin: *//p' "$WORK/test.out" | head -n 1)
+
+# Without the CA the server is not trusted, but what it showed is printed.
+printf '%s\n' "$ALICE_PASS" > "$WORK/pass-nocafile"
+pst alice account add noca --address "$ALICE_ADDR" --user "$ALICE_ADDR" \
+  --smtp "smtp://$HOST:$SMTP_PORT" --pop3 "pop3s://$HOST:$POP3S_PORT" \
+  --password-command "cat $WORK/pass-nocafile" >/dev/null
+rc=0; pst alice account test noca > "$WORK/noca.out" 2> "$WORK/noca.err" || rc=$?
+check "account test of an untrusted server: exit 5 and the pin to check" bash -c \
+  '[ "$1" = 5 ] && grep -q "SPKI pin: *$2" "$3" && grep -q "trusted by: *nothing" "$3" && grep -q "with --pin" "$4"' _ "$rc" "$pin" "$WORK/noca.out" "$WORK/noca.err"
+
+# ---- a pin instead of a CA ----
+pst alice account add pinned --address "$ALICE_ADDR" --user "$ALICE_ADDR" \
+  --smtp "smtp://$HOST:$SMTP_PORT" --pop3 "pop3s://$HOST:$POP3S_PORT" \
+  --password-command "cat $WORK/pass-nocafile" --pin "$pin" >/dev/null
+check "account test with the pin: trusted by the pin" bash -c \
+  'pst() { :; }; "$1" --home "$2" account test pinned | grep -c "trusted by: *pin" | grep -qx 2' _ "$POSTERN" "$WORK/home-alice"
+make_message "$ALICE_ADDR" "$ALICE_ADDR" "Pinned" "Sent through a pinned server $(date +%s%N)" > "$WORK/pinned.eml"
+sed -i "s/^From: .*/From: $ALICE_ADDR/" "$WORK/pinned.eml"
+check "send through the pinned server" pst alice send --wait --encrypt never "$WORK/pinned.eml"
+check "… it is delivered" wait_for_delivery "$ALICE_MAILDIR" 1
+
+other=$(openssl rand -base64 32)
+pst alice account add wrongpin --address "$ALICE_ADDR" --user "$ALICE_ADDR" \
+  --smtp "smtp://$HOST:$SMTP_PORT" --pop3 "pop3s://$HOST:$POP3S_PORT" \
+  --password-command "cat $WORK/pass-nocafile" --pin "sha256//$other" >/dev/null
+expect_fail "a wrong pin: fetch is refused" 5 "not the pinned one" pst alice fetch --account wrongpin
+expect_fail "a malformed pin is refused" 2 "not sha256//BASE64" \
+  pst alice account add badpin --address "$ALICE_ADDR" --user "$ALICE_ADDR" \
+  --smtp "smtp://$HOST:$SMTP_PORT" --pop3 "pop3s://$HOST:$POP3S_PORT" \
+  --password-command true --pin "sha256//nope"
+
+# ---- SCRAM, and resumption over consecutive fetches ----
+check "fetch logs in (SCRAM-SHA-256 is the best both offer)" pst alice fetch --account main
+read -r full0 resumed0 < <(hello_tls alice)
+for _ in $(seq 1 10); do pst alice fetch --account main >/dev/null; done
+read -r full1 resumed1 < <(hello_tls alice)
+echo "# 10 fetches: $((full1 - full0)) full handshakes, $((resumed1 - resumed0)) resumed"
+check "10 consecutive fetches: at least 9 handshakes resumed" test $((resumed1 - resumed0)) -ge 9
+
+# ---- a token-only account: Dovecot offers no OAuth mechanism here ----
+pst alice account add tokenonly --address "$ALICE_ADDR" --user "$ALICE_ADDR" \
+  --smtp "smtp://$HOST:$SMTP_PORT" --pop3 "pop3s://$HOST:$POP3S_PORT" \
+  --ca-file "$CA_FILE" --token-command "printf ya29.not-a-real-token" >/dev/null
+expect_fail "a token-only account when the server offers no OAuth mechanism" 5 \
+  "no authentication mechanism in common" pst alice fetch --account tokenonly
+
+finish
