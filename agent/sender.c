@@ -185,6 +185,10 @@ out:
   if (!ok && current != NULL && !dot_sent)
     set_state (agent, current, PST_OUTBOX_QUEUED, error && *error ? (*error)->message : NULL,
                NULL);
+  else if (!ok && current != NULL && error && *error)
+    g_prefix_error (error, "in doubt: the server may have accepted the message, as the session "
+                           "ended before its reply to the final dot (it is not sent again by "
+                           "itself): ");
   pst_smtp_session_free (s);
   pst_conn_free (conn);
   return ok;

@@ -636,6 +636,16 @@ pst_conn_read (PstConn *conn, guint8 *buf, gsize len, GError **error)
               continue;
             case SSL_ERROR_ZERO_RETURN:
               return 0;
+            case SSL_ERROR_SSL:
+              /* A peer that closes without close_notify: an end of stream
+               * like any other.  SMTP and POP3 frame their own replies, so
+               * the engines see (and name) a reply or message cut short. */
+              if (ERR_GET_REASON (ERR_peek_error ()) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+                {
+                  ERR_clear_error ();
+                  return 0;
+                }
+              G_GNUC_FALLTHROUGH;
             default:
               {
                 g_autofree char *detail = openssl_errors ();

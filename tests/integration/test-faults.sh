@@ -1,0 +1,346 @@
+#!/usr/bin/env bash
+# Faults a real server won't produce, from small fake servers (fakeserver.py):
+# STARTTLS/STLS missing, refused or followed by injected plaintext;
+# capabilities that change after TLS; bad greetings; replies cut in the
+# middle; connections dropped during DATA and RETR; servers that never
+# answer.  Each: no credential leaves in the clear (the fake server records
+# every byte it receives outside TLS), the error names the fault, and nothing
+# is lost or duplicated (the outbox and the store are read back, and the
+# fake server's record says what it accepted and what it was told to delete).
+# The fake servers need nothing of the provider; under with-provider.sh this
+# test borrows only alice's GnuPG home.
+source "$(dirname "$0")/lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+
+SECRET='S3cr3t-Fault-Pass'
+FUSER='fault-user@fault.test'
+ADDR='alice@fault.test'
+H="$WORK/home-faults"
+DB="$H/data/postern.db"
+UNUSED_SMTP='smtps://127.0.0.1:9'
+UNUSED_POP3='pop3s://127.0.0.1:9'
+if [ -n "${GNUPGHOME_ALICE:-}" ]; then
+  export GNUPGHOME=$GNUPGHOME_ALICE
+else
+  export GNUPGHOME=$WORK/gnupg
+  mkdir -m 700 "$GNUPGHOME"
+fi
+
+# Every CLI call is bounded, so that a hang fails the check instead of the run.
+pf() { timeout 150 "$POSTERN" --home "$H" "$@"; }
+q() { sqlite3 "$DB" "$1"; }
+quiet() { "$@" >/dev/null; }
+# expect_fail_kept: expect_fail (lib.sh) that also keeps the error line in
+# LAST_ERR and the time taken in LAST_SECONDS, for more checks.
+expect_fail_kept() {
+  local what=$1 code=$2 regex=$3 t0; shift 3
+  t0=$(date +%s)
+  LAST_RC=0
+  LAST_ERR=$("$@" 2>&1 >/dev/null) || LAST_RC=$?
+  LAST_SECONDS=$(($(date +%s) - t0))
+  expect_fail "$what" "$code" "$regex" replay_failure
+}
+replay_failure() { printf '%s\n' "$LAST_ERR" >&2; return "$LAST_RC"; }
+
+# A test CA and a server certificate for 127.0.0.1 (IP SAN).
+CA="$WORK/fault-ca.pem" CERT="$WORK/fault-server.pem" KEY="$WORK/fault-server.key"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+  -keyout "$WORK/fault-ca.key" -out "$CA" -subj "/CN=Postern fault CA" \
+  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+  -keyout "$KEY" -out "$WORK/fault-server.csr" -subj "/CN=127.0.0.1" 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' \
+  > "$WORK/fault-server.ext"
+openssl x509 -req -in "$WORK/fault-server.csr" -CA "$CA" -CAkey "$WORK/fault-ca.key" -set_serial 2 \
+  -days 2 -extfile "$WORK/fault-server.ext" -out "$CERT" 2>/dev/null
+
+# start_fake PROTO SCENARIO NAME [MAILDROP]: sets FPORT; the server's records
+# are $WORK/f-NAME.{clear,tls,events,msg.N}.  lib.sh's cleanup stops it.
+start_fake() {
+  local proto=$1 sc=$2 name=$3 drop=${4:-} portfile="$WORK/f-$3.port" i
+  python3 "$here/fakeserver.py" "$proto" "$sc" "$portfile" "$WORK/f-$name" "$CERT" "$KEY" \
+    ${drop:+"$drop"} &
+  RELAY_PIDS="${RELAY_PIDS:-} $!"
+  for i in $(seq 1 400); do [ -s "$portfile" ] && break; sleep 0.05; done
+  [ -s "$portfile" ] || { echo "# the fake server for $name did not start" >&2; exit 1; }
+  FPORT=$(cat "$portfile")
+}
+
+add_fake_account() { # NAME SMTP_URL POP3_URL [MORE ACCOUNT OPTIONS]
+  local name=$1 smtp=$2 pop3=$3; shift 3
+  pf account add "$name" --address "$ADDR" --user "$FUSER" --smtp "$smtp" --pop3 "$pop3" \
+    --password-command "printf %s $SECRET" --ca-file "$CA" "$@" >/dev/null
+}
+
+# no_clear_credentials NAME: nothing the fake server received outside TLS is
+# a login: no AUTH, USER, PASS or APOP command, no password, in the clear or
+# in base64 (AUTH PLAIN, AUTH LOGIN).
+no_clear_credentials() {
+  local log="$WORK/f-$1.clear"
+  [ -f "$log" ] || return 1
+  ! grep -qaiE '^(AUTH|USER|PASS|APOP)( |$)' "$log" && ! grep -qaF "$SECRET" "$log" \
+    && ! grep -qaF "$(printf '\0%s\0%s' "$FUSER" "$SECRET" | base64 -w0)" "$log" \
+    && ! grep -qaF "$(printf '%s' "$SECRET" | base64 -w0)" "$log" \
+    && ! grep -qaF "$(printf '%s' "$FUSER" | base64 -w0)" "$log"
+}
+# no_clear_mail NAME MARKER: no envelope and no message text outside TLS.
+no_clear_mail() {
+  local log="$WORK/f-$1.clear"
+  ! grep -qaiE '^(MAIL|RCPT|DATA|BDAT)( |$)' "$log" && ! grep -qaF "$2" "$log"
+}
+events_lack() { ! grep -qE "$2" "$WORK/f-$1.events"; }       # NAME REGEX
+events_have() { grep -qE "$2" "$WORK/f-$1.events"; }         # NAME REGEX
+# accepted_with NAME MARKER: how many messages the fake SMTP server accepted
+# (250 to the final dot) hold MARKER.
+accepted_with() {
+  local n=0 f
+  for f in "$WORK/f-$1".msg.*; do
+    [ -f "$f" ] && grep -qF "$2" "$f" && n=$((n + 1))
+  done
+  echo "$n"
+}
+equals() { # equals WHAT GOT WANT (prints both when they differ)
+  [ "$2" = "$3" ] && return 0
+  echo "# $1: got '$2', want '$3'"; return 1
+}
+outbox_state() { q "select state || ' in_doubt=' || in_doubt from outbox where account = '$1' order by id"; }
+
+msg_for() { # msg_for NAME MARKER: a small message from the account's address
+  printf 'From: Alice <%s>\r\nTo: Bob <bob@fault.test>\r\nSubject: fault %s\r\nDate: %s\r\nMessage-ID: <%s.%s@fault.test>\r\n\r\n%s\r\nSecond line.\r\n.leading dot line\r\n' \
+    "$ADDR" "$1" "$(date -R)" "$1" "$(date +%s%N)" "$2"
+}
+
+# ---------------------------------------------------------------- SMTP
+
+# smtp_refused NAME PROTO SCENARIO ERROR_REGEX [ACCOUNT OPTIONS]: the send
+# fails with the fault named, nothing secret or private crossed in the
+# clear, and the message waits in the outbox, queued, not in doubt.
+smtp_refused() {
+  local name=$1 proto=$2 sc=$3 regex=$4; shift 4
+  local marker="Marker-$name-$(date +%s%N)"
+  start_fake "$proto" "$sc" "$name"
+  add_fake_account "$name" "$proto://127.0.0.1:$FPORT" "$UNUSED_POP3" "$@"
+  msg_for "$name" "$marker" > "$WORK/$name.eml"
+  expect_fail "smtp $name: send fails, naming the fault" 5 "$regex" \
+    pf send --account "$name" --wait --encrypt never --no-sign "$WORK/$name.eml"
+  check "smtp $name: no credential in the clear" no_clear_credentials "$name"
+  check "smtp $name: no envelope or message text in the clear" no_clear_mail "$name" "$marker"
+  check "smtp $name: no AUTH at all" events_lack "$name" '^[0-9]+ C AUTH'
+  check "smtp $name: the message stays queued in the outbox" \
+    equals "outbox of $name" "$(outbox_state "$name")" "queued in_doubt=0"
+  check "smtp $name: the server accepted nothing" equals "accepted" "$(accepted_with "$name" "$marker")" 0
+}
+
+smtp_refused smtp-no-starttls smtp no-starttls "does not offer STARTTLS"
+smtp_refused smtp-starttls-454 smtp starttls-454 "refused STARTTLS: 454 "
+smtp_refused smtp-starttls-554 smtp starttls-554 "refused STARTTLS: 554 "
+smtp_refused smtp-inject smtp starttls-inject "plaintext injected after the STARTTLS reply"
+check "smtp smtp-inject: no TLS handshake after the injection" events_lack smtp-inject '^[0-9]+ tls$'
+smtp_refused smtp-auth-before-tls smtp auth-before-tls-only "does not offer (authentication|AUTH)"
+check "smtp smtp-auth-before-tls: the second EHLO was sent inside TLS" \
+  equals "EHLOs" "$(grep -cE '^1 (C EHLO|tls)' "$WORK/f-smtp-auth-before-tls.events")" 3
+smtp_refused smtp-greeting-554 smtp greeting-554 "refused the connection: 554 "
+smtp_refused smtp-greeting-garbage smtp greeting-garbage 'malformed reply from server: "HELLO this is not'
+smtp_refused smtp-greeting-garbage-tls smtps greeting-garbage 'malformed reply from server: "HELLO this is not'
+smtp_refused smtp-cut-reply smtp cut-reply "in the middle of a reply"
+
+# PIPELINING offered before TLS only: the session goes through, in lock-step.
+name=smtp-pipelining-removed
+marker="Marker-$name-$(date +%s%N)"
+start_fake smtp pipelining-removed "$name"
+add_fake_account "$name" "smtp://127.0.0.1:$FPORT" "$UNUSED_POP3"
+msg_for "$name" "$marker" > "$WORK/$name.eml"
+check "smtp $name: send succeeds" quiet pf send --account "$name" --wait --encrypt never --no-sign "$WORK/$name.eml"
+check "smtp $name: no pipelining after PIPELINING vanished" events_lack "$name" 'pipelined'
+check "smtp $name: the server accepted the message once" equals "accepted" "$(accepted_with "$name" "$marker")" 1
+check "smtp $name: the outbox says sent" equals "outbox" "$(outbox_state "$name")" "sent in_doubt=0"
+check "smtp $name: no credential in the clear" no_clear_credentials "$name"
+
+# Dropped in the middle of DATA (implicit TLS): not in doubt, since the
+# final dot never left.  The message is big, so that the client is still
+# writing when the server (which reads 64 KiB of it) resets the connection.
+name=smtp-data-drop
+big_marker="Marker-big-$(date +%s%N)"
+{ msg_for "$name" "$big_marker"; head -c 12000000 /dev/urandom | base64 -w 76 | sed 's/$/\r/'; } > "$WORK/$name.eml"
+start_fake smtps data-drop "$name"
+add_fake_account "$name" "smtps://127.0.0.1:$FPORT" "$UNUSED_POP3"
+expect_fail "smtp $name: send fails, naming the fault" 5 "(closed|reset|broken|Broken)" \
+  pf send --account "$name" --wait --encrypt never --no-sign "$WORK/$name.eml"
+check "smtp $name: the server dropped it in the middle of DATA" \
+  events_lack "$name" 'whole message arrived'
+check "smtp $name: the message is queued again, not in doubt" \
+  equals "outbox" "$(outbox_state "$name")" "queued in_doubt=0"
+check "smtp $name: nothing was accepted" equals "accepted" "$(accepted_with "$name" "$big_marker")" 0
+# The next session (the fake server behaves from its second connection on)
+# sends it, once, along with a new message.
+marker2="Marker-second-$(date +%s%N)"
+msg_for "$name-2" "$marker2" > "$WORK/$name-2.eml"
+check "smtp $name: the next send succeeds" quiet pf send --account "$name" --wait --encrypt never --no-sign "$WORK/$name-2.eml"
+check "smtp $name: the big message was accepted exactly once" \
+  equals "accepted" "$(accepted_with "$name" "$big_marker")" 1
+check "smtp $name: the new message was accepted exactly once" \
+  equals "accepted" "$(accepted_with "$name" "$marker2")" 1
+check "smtp $name: both are marked sent" equals "outbox" "$(outbox_state "$name" | tr '\n' ' ')" \
+  "sent in_doubt=0 sent in_doubt=0 "
+check "smtp $name: (control) the fake server sees pipelining when offered" \
+  events_have "$name" '^2 pipelined MAIL'
+
+# in_doubt_case NAME PROTO SCENARIO [ACCOUNT OPTIONS]: the final dot reached
+# the server and no complete reply came back.  The message may have been
+# accepted: it stays in the outbox, in doubt, never marked sent, the error
+# says so, and no later session sends it again on its own.
+in_doubt_case() {
+  local name=$1 proto=$2 sc=$3; shift 3
+  local marker="Marker-$name-$(date +%s%N)" marker2="Marker-$name-next-$(date +%s%N)"
+  start_fake "$proto" "$sc" "$name"
+  add_fake_account "$name" "$proto://127.0.0.1:$FPORT" "$UNUSED_POP3" "$@"
+  msg_for "$name" "$marker" > "$WORK/$name.eml"
+  expect_fail_kept "smtp $name: send fails, naming the fault" 5 \
+    "(closed|broken|reset|timed out|middle of a reply|may or may not)" \
+    pf send --account "$name" --wait --encrypt never --no-sign "$WORK/$name.eml"
+  check "smtp $name: the whole message reached the server" grep -qaF "$marker" "$WORK/f-$name.tls"
+  check "smtp $name: the error says the message may have been delivered" \
+    grep -qiE "may or may not have been accepted|in doubt|may have been (accepted|delivered|sent)" <<<"$LAST_ERR"
+  check "smtp $name: the message stays in the outbox, in doubt, not sent" \
+    equals "outbox" "$(outbox_state "$name")" "sending in_doubt=1"
+  msg_for "$name-next" "$marker2" > "$WORK/$name-next.eml"
+  check "smtp $name: a later send succeeds" \
+    quiet pf send --account "$name" --wait --encrypt never --no-sign "$WORK/$name-next.eml"
+  check "smtp $name: the later session did not send the in-doubt message again" \
+    equals "accepted" "$(accepted_with "$name" "$marker")" 0
+  check "smtp $name: the later message was accepted once" \
+    equals "accepted" "$(accepted_with "$name" "$marker2")" 1
+  check "smtp $name: the in-doubt message is still in doubt" \
+    equals "outbox" "$(outbox_state "$name" | head -n 1)" "sending in_doubt=1"
+  check "smtp $name: no credential in the clear" no_clear_credentials "$name"
+}
+
+in_doubt_case smtp-dot-drop smtp dot-drop
+in_doubt_case smtp-dot-drop-tls smtps dot-drop
+in_doubt_case smtp-dot-reply-cut smtps dot-reply-cut
+
+# ---------------------------------------------------------------- POP3
+
+# The maildrop: two messages with CRLF lines (as stored), one line of each
+# starting with a dot.
+DROP="$WORK/drop"
+mkdir "$DROP"
+for i in 1 2; do
+  {
+    printf 'From: Carol <carol@fault.test>\r\nTo: Alice <%s>\r\nSubject: maildrop %s\r\nDate: %s\r\nMessage-ID: <drop%s.%s@fault.test>\r\n\r\n' \
+      "$ADDR" "$i" "$(date -R)" "$i" "$(date +%s%N)"
+    printf 'Drop-Marker-%s\r\n.a line that starts with a dot\r\n' "$i"
+    for j in $(seq 1 120); do printf 'line %03d of message %s: the quick brown fox jumps over the lazy dog\r\n' "$j" "$i"; done
+  } > "$DROP/fault-uidl-000$i"
+done
+size1=$(stat -c %s "$DROP/fault-uidl-0001")
+size2=$(stat -c %s "$DROP/fault-uidl-0002")
+
+stored() { q "select count(*) from messages where account = '$1'"; }
+stored_detail() { q "select uidl || ':' || size from messages where account = '$1' order by uidl"; }
+seen_count() { q "select count(*) from seen where account = '$1'"; }
+listed() {
+  pf --json list --account "$1" \
+    | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["messages"]))'
+}
+# conn_cmds NAME CONN: the commands the fake POP3 server got on connection
+# CONN, the login (USER and PASS, or AUTH) shown as LOGIN.
+conn_cmds() {
+  sed -n "s/^$2 C //p" "$WORK/f-$1.events" | sed -E '/^PASS$/d; s/^(USER|AUTH)$/LOGIN/' | tr '\n' ' '
+}
+
+# pop3_refused NAME PROTO SCENARIO ERROR_REGEX [ACCOUNT OPTIONS]: the fetch
+# fails with the fault named, no credential crossed in the clear, nothing was
+# stored and nothing deleted.
+pop3_refused() {
+  local name=$1 proto=$2 sc=$3 regex=$4; shift 4
+  start_fake "$proto" "$sc" "$name" "$DROP"
+  add_fake_account "$name" "$UNUSED_SMTP" "$proto://127.0.0.1:$FPORT" "$@"
+  expect_fail_kept "pop3 $name: fetch fails, naming the fault" 5 "$regex" pf fetch --account "$name"
+  check "pop3 $name: no credential in the clear" no_clear_credentials "$name"
+  check "pop3 $name: nothing stored" equals "stored" "$(stored "$name"):$(seen_count "$name")" "0:0"
+  check "pop3 $name: no RETR or DELE reached the server" events_lack "$name" '^[0-9]+ C (RETR|DELE)'
+}
+
+pop3_refused pop3-no-stls pop3 no-stls "does not offer STLS"
+pop3_refused pop3-stls-refused pop3 stls-refused "refused STLS: .*TLS not available now"
+pop3_refused pop3-inject pop3 stls-inject "plaintext injected after the STLS reply"
+check "pop3 pop3-inject: no TLS handshake after the injection" events_lack pop3-inject '^[0-9]+ tls$'
+pop3_refused pop3-greeting-err pop3 greeting-err "refused the connection: .*no service for you"
+pop3_refused pop3-greeting-garbage pop3s greeting-garbage 'malformed reply from server: "\* OK IMAP4'
+pop3_refused pop3-cut-reply pop3s cut-reply "in the middle of a reply"
+pop3_refused pop3-no-uidl pop3s no-uidl "does not support UIDL"
+
+# CAPA changes after STLS: PIPELINING gone, STLS offered again.  The fetch
+# goes through in lock-step, with one STLS, the login inside TLS.
+name=pop3-capa-changes
+start_fake pop3 capa-changes "$name" "$DROP"
+add_fake_account "$name" "$UNUSED_SMTP" "pop3://127.0.0.1:$FPORT"
+check "pop3 $name: fetch succeeds" quiet pf fetch --account "$name"
+check "pop3 $name: both messages stored, whole" equals "stored" "$(stored_detail "$name" | tr '\n' ' ')" \
+  "fault-uidl-0001:$size1 fault-uidl-0002:$size2 "
+check "pop3 $name: no pipelining after PIPELINING vanished" events_lack "$name" 'pipelined'
+check "pop3 $name: STLS only once" equals "STLS commands" "$(grep -c ' C STLS$' "$WORK/f-$name.events")" 1
+check "pop3 $name: the login went inside TLS" events_have "$name" '^1 (pass|auth) inside TLS$'
+check "pop3 $name: no credential in the clear" no_clear_credentials "$name"
+
+# Dropped in the middle of RETR 2, after message 1 was stored: message 2 is
+# not stored, not deleted; the next fetch stores it once and does not store
+# message 1 again (its DELE was never committed: no QUIT).
+name=pop3-retr-drop
+start_fake pop3s retr-drop "$name" "$DROP"
+add_fake_account "$name" "$UNUSED_SMTP" "pop3s://127.0.0.1:$FPORT"
+expect_fail_kept "pop3 $name: fetch fails, naming the fault" 5 \
+  "(closed|broken|reset|eof)" pf fetch --account "$name"
+check "pop3 $name: the error says the message was cut" \
+  grep -qE "in the middle of message 2" <<<"$LAST_ERR"
+check "pop3 $name: message 1 stored whole, nothing of message 2" \
+  equals "stored" "$(stored_detail "$name" | tr '\n' ' ')" "fault-uidl-0001:$size1 "
+check "pop3 $name: no partial row or chunk left" equals "rows" "$(q "select
+  (select count(*) from messages where account = '$name' and (unfinished or uidl = 'fault-uidl-0002'))
+  + (select count(*) from message_chunks where message_id not in (select id from messages))")" 0
+check "pop3 $name: DELE only for the stored message" \
+  equals "commands of connection 1" "$(conn_cmds "$name" 1)" "CAPA LOGIN UIDL RETR 1 DELE 1 RETR 2 "
+check "pop3 $name: a later fetch succeeds" quiet pf fetch --account "$name"
+check "pop3 $name: each message stored exactly once, whole" \
+  equals "stored" "$(stored_detail "$name" | tr '\n' ' ')" "fault-uidl-0001:$size1 fault-uidl-0002:$size2 "
+check "pop3 $name: the later fetch deleted message 1 without retrieving it again" \
+  equals "commands of connection 2" "$(conn_cmds "$name" 2)" "CAPA LOGIN UIDL DELE 1 RETR 2 DELE 2 QUIT "
+check "pop3 $name: list shows the two messages" equals "listed" "$(listed "$name")" 2
+check "pop3 $name: a third fetch finds nothing new" quiet pf fetch --account "$name"
+check "pop3 $name: still two messages" equals "stored" "$(stored "$name")" 2
+check "pop3 $name: the third session retrieved nothing" events_lack "$name" '^3 C RETR'
+check "pop3 $name: no credential in the clear" no_clear_credentials "$name"
+
+# ---------------------------------------------------------------- silence
+
+# Servers that accept the connection and never answer.  These need a short
+# per-account timeout (account add --timeout).
+if "$POSTERN" account add --help 2>&1 | grep -q -- '--timeout'; then
+  silent_case() { # NAME PROTO SCENARIO KIND
+    local name=$1 proto=$2 sc=$3 kind=$4
+    start_fake "$proto" "$sc" "$name" "$DROP"
+    if [ "$kind" = smtp ]; then
+      add_fake_account "$name" "$proto://127.0.0.1:$FPORT" "$UNUSED_POP3" --timeout 2
+      msg_for "$name" "Marker-$name" > "$WORK/$name.eml"
+      expect_fail_kept "$kind $name: send fails, naming the fault" 5 "timed out" \
+        pf send --account "$name" --wait --encrypt never --no-sign "$WORK/$name.eml"
+      check "$kind $name: the message stays queued" equals "outbox" "$(outbox_state "$name")" "queued in_doubt=0"
+    else
+      add_fake_account "$name" "$UNUSED_SMTP" "$proto://127.0.0.1:$FPORT" --timeout 2
+      expect_fail_kept "$kind $name: fetch fails, naming the fault" 5 "timed out" pf fetch --account "$name"
+      check "$kind $name: nothing stored" equals "stored" "$(stored "$name")" 0
+    fi
+    check "$kind $name: gave up within 30 s ($LAST_SECONDS s)" test "$LAST_SECONDS" -le 30
+    check "$kind $name: no credential in the clear" no_clear_credentials "$name"
+  }
+  silent_case smtp-silent smtp silent smtp
+  silent_case smtp-silent-tls smtps silent smtp
+  silent_case pop3-silent pop3 silent pop3
+  silent_case pop3-silent-tls pop3s silent pop3
+  in_doubt_case smtp-dot-silent smtps dot-silent --timeout 2
+else
+  echo "# skipped: the never-answering servers (account add has no --timeout yet)"
+fi
+
+finish
