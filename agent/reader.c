@@ -1,5 +1,7 @@
 #include "reader.h"
 
+#include <string.h>
+
 #include "crypto/pgp.h"
 #include "mime/mime.h"
 #include "crypto/smime.h"
@@ -55,25 +57,54 @@ pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out, PstStatus **sta
   return ok;
 }
 
+void
+pst_analysis_clear (PstAnalysis *a)
+{
+  g_clear_pointer (&a->from, g_free);
+  g_clear_pointer (&a->subject, g_free);
+  g_clear_pointer (&a->date, g_free);
+  g_clear_pointer (&a->crypto, g_free);
+}
+
 gboolean
-pst_reader_analyze (PstAgent *agent, gint64 id, GError **error)
+pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **error)
 {
   g_autoptr (GBytes) plain = NULL;
   g_autoptr (PstStatus) status = NULL;
   g_autoptr (PstMimeMessage) msg = NULL;
-  g_autofree char *from = NULL, *subject = NULL, *date = NULL, *crypto = NULL;
 
+  memset (out, 0, sizeof *out);
+  out->id = id;
   if (!pst_reader_open (agent, id, &plain, &status, error))
     return FALSE;
   msg = pst_mime_message_parse (plain, NULL);
   if (msg != NULL)
     {
-      from = pst_mime_message_get_header (msg, "From");
-      subject = pst_mime_message_get_header (msg, "Subject");
-      date = pst_mime_message_get_header (msg, "Date");
+      out->from = pst_mime_message_get_header (msg, "From");
+      out->subject = pst_mime_message_get_header (msg, "Subject");
+      out->date = pst_mime_message_get_header (msg, "Date");
     }
-  crypto = pst_status_to_json_string (status);
+  if (out->from == NULL)
+    out->from = g_strdup ("");
+  if (out->subject == NULL)
+    out->subject = g_strdup ("");
+  if (out->date == NULL)
+    out->date = g_strdup ("");
+  out->crypto = pst_status_to_json_string (status);
+  return TRUE;
+}
+
+gboolean
+pst_reader_analyze (PstAgent *agent, gint64 id, GError **error)
+{
+  PstAnalysis a;
+  gboolean ok;
+
+  if (!pst_reader_analyze_to (agent, id, &a, error))
+    return FALSE;
   /* No scanner in this version: the verdict says so rather than "clean". */
-  return pst_store_message_set_info (agent->store, id, from ? from : "", subject ? subject : "",
-                                     date ? date : "", crypto, "skipped", error);
+  ok = pst_store_message_set_info (agent->store, id, a.from, a.subject, a.date, a.crypto,
+                                   "skipped", error);
+  pst_analysis_clear (&a);
+  return ok;
 }

@@ -16,6 +16,15 @@ gboolean pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out,
 /* Reads a stream to its end into memory.  Transfer full. */
 GBytes *pst_reader_slurp (GInputStream *in, gsize max_size, GError **error);
 
+/* What analysis learns of a stored message (display headers and the
+ * crypto summary as JSON); pst_analysis_clear frees the strings. */
+typedef struct {
+  gint64 id;
+  char *from, *subject, *date, *crypto;
+} PstAnalysis;
+gboolean pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **error);
+void pst_analysis_clear (PstAnalysis *analysis);
+
 /* After a message was stored: records its display headers and crypto
  * summary in the store, so that list needs no decryption. */
 gboolean pst_reader_analyze (PstAgent *agent, gint64 id, GError **error);

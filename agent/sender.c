@@ -53,8 +53,12 @@ stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id, GErro
     return FALSE;
   while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
     {
+      gsize queued = 0;
+
       pst_smtp_session_body (s, buf, (gsize) n);
-      if (!flush (s, conn, error))
+      /* The last bytes go out with the final dot, in one write. */
+      pst_smtp_session_get_output (s, &queued);
+      if (queued >= 4 * sizeof buf && !flush (s, conn, error))
         return FALSE;
     }
   if (n < 0)
@@ -78,7 +82,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, GEr
   PstSmtpSession *s = NULL;
   PstConn *conn;
   g_autoptr (PstSaslCredentials) creds = NULL;
-  gboolean implicit = FALSE, ok = FALSE, dot_sent = FALSE;
+  gboolean implicit = FALSE, ok = FALSE, dot_sent = FALSE, dot_queued = FALSE;
   guint next = 0;
   PstOutboxEntry *current = NULL;
 
@@ -105,6 +109,13 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, GEr
 
       if (!flush (s, conn, error))
         goto out;
+      /* In doubt from the moment the final dot left, not before: a dot
+       * that could not be written was not received. */
+      if (dot_queued)
+        {
+          dot_sent = TRUE;
+          dot_queued = FALSE;
+        }
       switch (pst_smtp_session_next_event (s))
         {
         case PST_SMTP_EVENT_WANT_READ:
@@ -143,7 +154,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, GEr
         case PST_SMTP_EVENT_WANT_BODY:
           if (!stream_body (agent, s, conn, current->id, error))
             goto out;
-          dot_sent = TRUE;
+          dot_queued = TRUE;
           break;
         case PST_SMTP_EVENT_SENT:
           {

@@ -67,7 +67,13 @@ struct _PstSmtpSession {
   GArray *rejected;          /* PstSmtpRecipientError */
   gboolean body_bol;
   gboolean body_cr;
+  gboolean chunking;         /* this transaction uses BDAT (RFC 3030) */
+  GByteArray *bdat;          /* body bytes not yet sent in a BDAT chunk */
+  guint bdat_sent;           /* BDAT commands sent in this transaction */
 };
+
+/* A BDAT chunk goes out when this much body has gathered. */
+#define BDAT_CHUNK (64 * 1024)
 
 static void
 wipe_free (char *secret)
@@ -122,6 +128,7 @@ pst_smtp_session_new (const char *helo_name, PstSmtpTlsMode mode)
   s->reply_text = g_strdup ("");
   s->rcpts = g_ptr_array_new_with_free_func (g_free);
   s->rejected = g_array_new (FALSE, TRUE, sizeof (PstSmtpRecipientError));
+  s->bdat = g_byte_array_new ();
   g_array_set_clear_func (s->rejected, clear_recipient_error);
   return s;
 }
@@ -143,6 +150,9 @@ pst_smtp_session_free (PstSmtpSession *s)
   g_ptr_array_unref (s->rcpts);
   g_free (s->fail_text);
   g_array_unref (s->rejected);
+  if (s->bdat->len > 0)
+    explicit_bzero (s->bdat->data, s->bdat->len);
+  g_byte_array_unref (s->bdat);
   g_free (s);
 }
 
@@ -444,6 +454,37 @@ transaction_failed (PstSmtpSession *s)
   return s->mail_refused || s->n_accepted == 0;
 }
 
+static void handle_envelope_reply (PstSmtpSession *s);
+
+/* With BDAT the whole transaction went out at once: the replies to MAIL and
+ * each RCPT, then one per BDAT chunk; the last one is the verdict. */
+static void
+handle_chunking_reply (PstSmtpSession *s)
+{
+  guint n = s->rcpts->len;
+  guint chunk;
+
+  if (s->reply_index <= n)
+    {
+      handle_envelope_reply (s);
+      return;
+    }
+  chunk = s->reply_index++ - n - 1;
+  if (s->reply_code / 100 != 2)
+    record_refusal (s);
+  if (chunk + 1 < s->bdat_sent)
+    return;
+  if (transaction_failed (s) || s->fail_text != NULL)
+    {
+      if (s->fail_text == NULL)
+        record_refusal (s);
+      finish_rejected (s);
+      return;
+    }
+  s->pending = PST_SMTP_EVENT_SENT;
+  s->state = ST_READY;
+}
+
 static void
 handle_envelope_reply (PstSmtpSession *s)
 {
@@ -590,6 +631,11 @@ handle_reply (PstSmtpSession *s)
       return;
 
     case ST_DOT:
+      if (s->chunking)
+        {
+          handle_chunking_reply (s);
+          return;
+        }
       if (transaction_failed (s))
         {
           finish_rejected (s);
@@ -806,6 +852,11 @@ pst_smtp_session_begin_message (PstSmtpSession *s, const char *reverse_path,
   s->n_accepted = 0;
   s->reply_index = 0;
   s->pipelined = pst_smtp_session_has_extension (s, "PIPELINING");
+  /* PIPELINING and CHUNKING: MAIL, RCPT… and the body in BDAT chunks go
+   * out together, one round trip for the whole message (RFC 3030 §4.2). */
+  s->chunking = s->pipelined && pst_smtp_session_has_extension (s, "CHUNKING");
+  s->bdat_sent = 0;
+  g_byte_array_set_size (s->bdat, 0);
   s->state = ST_ENVELOPE;
 
   send_line (s, "MAIL FROM:<%s>", reverse_path);
@@ -813,9 +864,40 @@ pst_smtp_session_begin_message (PstSmtpSession *s, const char *reverse_path,
     {
       for (guint i = 0; i < s->rcpts->len; i++)
         send_line (s, "RCPT TO:<%s>", (const char *) s->rcpts->pdata[i]);
-      send_line (s, "DATA");
+      if (s->chunking)
+        {
+          s->state = ST_BODY;
+          s->body_bol = TRUE;
+          s->body_cr = FALSE;
+        }
+      else
+        send_line (s, "DATA");
     }
   return TRUE;
+}
+
+/* Body bytes, normalised: to the output (dot-stuffed) for DATA, or to the
+ * next BDAT chunk (never stuffed). */
+static void
+body_append (PstSmtpSession *s, const void *data, gsize len)
+{
+  if (s->chunking)
+    g_byte_array_append (s->bdat, data, (guint) len);
+  else
+    pst_linebuf_append (s->out, data, len);
+}
+
+static void
+send_bdat (PstSmtpSession *s, gboolean last)
+{
+  char head[64];
+
+  g_snprintf (head, sizeof head, "BDAT %u%s\r\n", s->bdat->len, last ? " LAST" : "");
+  pst_linebuf_append_str (s->out, head);
+  pst_linebuf_append (s->out, s->bdat->data, s->bdat->len);
+  explicit_bzero (s->bdat->data, s->bdat->len);
+  g_byte_array_set_size (s->bdat, 0);
+  s->bdat_sent++;
 }
 
 void
@@ -832,7 +914,7 @@ pst_smtp_session_body (PstSmtpSession *s, const guint8 *data, gsize len)
         {
           /* CRLF, or a bare CR that becomes one. */
           s->body_cr = FALSE;
-          pst_linebuf_append (s->out, "\r\n", 2);
+          body_append (s, "\r\n", 2);
           s->body_bol = TRUE;
           if (data[i] == '\n')
             {
@@ -840,26 +922,28 @@ pst_smtp_session_body (PstSmtpSession *s, const guint8 *data, gsize len)
               continue;
             }
         }
-      if (s->body_bol && data[i] == '.')
+      if (s->body_bol && data[i] == '.' && !s->chunking)
         pst_linebuf_append (s->out, ".", 1);
       for (j = i; j < len && data[j] != '\r' && data[j] != '\n'; j++)
         ;
       if (j > i)
         {
-          pst_linebuf_append (s->out, data + i, j - i);
+          body_append (s, data + i, j - i);
           s->body_bol = FALSE;
         }
       if (j == len)
         break;
       if (data[j] == '\n')
         {
-          pst_linebuf_append (s->out, "\r\n", 2);
+          body_append (s, "\r\n", 2);
           s->body_bol = TRUE;
         }
       else
         s->body_cr = TRUE;
       i = j + 1;
     }
+  if (s->chunking && s->bdat->len >= BDAT_CHUNK)
+    send_bdat (s, FALSE);
 }
 
 void
@@ -867,10 +951,13 @@ pst_smtp_session_body_end (PstSmtpSession *s)
 {
   g_return_if_fail (s->state == ST_BODY);
   if (s->body_cr || !s->body_bol)
-    pst_linebuf_append (s->out, "\r\n", 2);
+    body_append (s, "\r\n", 2);
   s->body_cr = FALSE;
   s->body_bol = TRUE;
-  pst_linebuf_append (s->out, ".\r\n", 3);
+  if (s->chunking)
+    send_bdat (s, TRUE);
+  else
+    pst_linebuf_append (s->out, ".\r\n", 3);
   s->state = ST_DOT;
   run (s);
 }

@@ -11,6 +11,8 @@
 #include <netdb.h>
 #include <poll.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -104,6 +106,9 @@ connect_one (const struct addrinfo *ai, guint timeout_ms, int *errno_out)
       *errno_out = errno;
       return -1;
     }
+  /* Commands go out as whole pipelined groups, so Nagle only delays them
+   * (a final dot waited for the ACK of the body: up to 40 ms a message). */
+  setsockopt (fd, IPPROTO_TCP, TCP_NODELAY, &(int) { 1 }, sizeof (int));
   if (connect (fd, ai->ai_addr, ai->ai_addrlen) == 0)
     return fd;
   if (errno != EINPROGRESS)

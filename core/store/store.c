@@ -359,9 +359,10 @@ pst_store_set_size_limit (PstStore *store, gint64 max_bytes, GError **error)
 /* Under the lock. */
 static gboolean
 lookup_seen (PstStore *store, const char *account, const char *uidl, gboolean *seen_out,
-             GError **error)
+             gint64 *seen_at_out, GError **error)
 {
-  g_autoptr (Stmt) stmt = prepare (store, "SELECT 1 FROM seen WHERE account = ?1 AND uidl = ?2",
+  g_autoptr (Stmt) stmt = prepare (store,
+                                   "SELECT seen_at FROM seen WHERE account = ?1 AND uidl = ?2",
                                    error);
   int rc;
 
@@ -377,6 +378,8 @@ lookup_seen (PstStore *store, const char *account, const char *uidl, gboolean *s
       return FALSE;
     }
   *seen_out = rc == SQLITE_ROW;
+  if (seen_at_out != NULL)
+    *seen_at_out = rc == SQLITE_ROW ? sqlite3_column_int64 (stmt, 0) : 0;
   return TRUE;
 }
 
@@ -391,16 +394,26 @@ gboolean
 pst_store_uidl_seen (PstStore *store, const char *account, const char *uidl,
                      gboolean *seen_out, GError **error)
 {
+  return pst_store_uidl_seen_at (store, account, uidl, seen_out, NULL, error);
+}
+
+gboolean
+pst_store_uidl_seen_at (PstStore *store, const char *account, const char *uidl,
+                        gboolean *seen_out, gint64 *seen_at_out, GError **error)
+{
   gboolean seen = FALSE;
+  gint64 at = 0;
   gboolean ok;
 
   g_return_val_if_fail (store != NULL && account != NULL && uidl != NULL, FALSE);
 
   g_rec_mutex_lock (&store->lock);
-  ok = lookup_seen (store, account, uidl, &seen, error);
+  ok = lookup_seen (store, account, uidl, &seen, &at, error);
   g_rec_mutex_unlock (&store->lock);
   if (ok && seen_out != NULL)
     *seen_out = seen;
+  if (ok && seen_at_out != NULL)
+    *seen_at_out = at;
   return ok;
 }
 
@@ -563,7 +576,7 @@ message_insert_unfinished (PstStore *store, const char *account, const char *uid
   g_autofree char *what = NULL;
   gboolean seen = FALSE;
 
-  if (!lookup_seen (store, account, uidl, &seen, error))
+  if (!lookup_seen (store, account, uidl, &seen, NULL, error))
     return FALSE;
   if (seen)
     {
@@ -829,6 +842,49 @@ pst_store_writer_commit (PstStoreWriter *writer, gint64 *id_out, GError **error)
   return TRUE;
 }
 
+gboolean
+pst_store_writers_commit (PstStoreWriter *const *writers, guint n, GError **error)
+{
+  PstStore *store;
+  gboolean ok;
+
+  if (n == 0)
+    return TRUE;
+  store = writers[0]->store;
+  for (guint i = 0; i < n; i++)
+    {
+      g_return_val_if_fail (writers[i]->store == store, FALSE);
+      if (!writer_usable (writers[i], error))
+        return FALSE;
+    }
+  g_rec_mutex_lock (&store->lock);
+  ok = txn_begin (store, TRUE, error);
+  for (guint i = 0; ok && i < n; i++)
+    if (!writer_finish_row (writers[i], error))
+      {
+        txn_rollback (store);
+        ok = FALSE;
+      }
+  if (ok)
+    ok = txn_commit (store, error);
+  g_rec_mutex_unlock (&store->lock);
+  if (!ok)
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    {
+      writers[i]->done = TRUE;
+      writers[i]->row_left = FALSE;
+      writers[i]->buf_len = 0;
+    }
+  return TRUE;
+}
+
+gint64
+pst_store_writer_get_id (PstStoreWriter *writer)
+{
+  return writer->id;
+}
+
 void
 pst_store_writer_free (PstStoreWriter *writer)
 {
@@ -1055,26 +1111,20 @@ message_info_from_row (sqlite3_stmt *stmt)
   return info;
 }
 
-gboolean
-pst_store_message_set_info (PstStore *store, gint64 id, const char *from, const char *subject,
-                            const char *date, const char *crypto_json,
-                            const char *scan_verdict, GError **error)
+/* Under the lock. */
+static gboolean
+set_info_one (PstStore *store, const PstMessageInfoUpdate *u, GError **error)
 {
   g_autoptr (Stmt) stmt = NULL;
-  gboolean ok = FALSE;
 
-  g_return_val_if_fail (store != NULL, FALSE);
-
-  if (scan_verdict != NULL
-      && !g_strv_contains ((const char *const *) scan_verdicts, scan_verdict))
+  if (u->scan_verdict != NULL
+      && !g_strv_contains ((const char *const *) scan_verdicts, u->scan_verdict))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   _("unknown scan verdict \"%s\" for message %" G_GINT64_FORMAT), scan_verdict,
-                   id);
+                   _("unknown scan verdict \"%s\" for message %" G_GINT64_FORMAT), u->scan_verdict,
+                   u->id);
       return FALSE;
     }
-
-  g_rec_mutex_lock (&store->lock);
   stmt = prepare (store,
                   "UPDATE messages SET from_addr = coalesce(?2, from_addr),"
                   " subject = coalesce(?3, subject), date = coalesce(?4, date),"
@@ -1082,27 +1132,61 @@ pst_store_message_set_info (PstStore *store, gint64 id, const char *from, const 
                   " scan_verdict = coalesce(?6, scan_verdict) WHERE id = ?1 AND NOT unfinished",
                   error);
   if (stmt == NULL)
-    goto out;
-  sqlite3_bind_int64 (stmt, 1, id);
-  bind_text_or_null (stmt, 2, from);
-  bind_text_or_null (stmt, 3, subject);
-  bind_text_or_null (stmt, 4, date);
-  bind_text_or_null (stmt, 5, crypto_json);
-  bind_text_or_null (stmt, 6, scan_verdict);
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, u->id);
+  bind_text_or_null (stmt, 2, u->from);
+  bind_text_or_null (stmt, 3, u->subject);
+  bind_text_or_null (stmt, 4, u->date);
+  bind_text_or_null (stmt, 5, u->crypto_json);
+  bind_text_or_null (stmt, 6, u->scan_verdict);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
       set_db_error (store, error, _("cannot update message %" G_GINT64_FORMAT " in store %s"),
-                    id, store->path);
-      goto out;
+                    u->id, store->path);
+      return FALSE;
     }
   if (sqlite3_changes (store->db) == 0)
     {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), id);
-      goto out;
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), u->id);
+      return FALSE;
     }
-  ok = TRUE;
-out:
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  return TRUE;
+}
+
+gboolean
+pst_store_message_set_info (PstStore *store, gint64 id, const char *from, const char *subject,
+                            const char *date, const char *crypto_json,
+                            const char *scan_verdict, GError **error)
+{
+  PstMessageInfoUpdate u = { id, from, subject, date, crypto_json, scan_verdict };
+  gboolean ok;
+
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_rec_mutex_lock (&store->lock);
+  ok = set_info_one (store, &u, error);
+  g_rec_mutex_unlock (&store->lock);
+  return ok;
+}
+
+gboolean
+pst_store_messages_set_info (PstStore *store, const PstMessageInfoUpdate *updates, guint n,
+                             GError **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (store != NULL, FALSE);
+  if (n == 0)
+    return TRUE;
+  g_rec_mutex_lock (&store->lock);
+  ok = txn_begin (store, TRUE, error);
+  for (guint i = 0; ok && i < n; i++)
+    if (!set_info_one (store, &updates[i], error))
+      {
+        txn_rollback (store);
+        ok = FALSE;
+      }
+  if (ok)
+    ok = txn_commit (store, error);
   g_rec_mutex_unlock (&store->lock);
   return ok;
 }

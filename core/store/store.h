@@ -64,6 +64,11 @@ gboolean pst_store_set_size_limit (PstStore *store, gint64 max_bytes, GError **e
 gboolean pst_store_uidl_seen (PstStore *store, const char *account, const char *uidl,
                               gboolean *seen_out, GError **error);
 
+/* The same, with the time (Unix seconds) the UIDL was first stored, for
+ * keep_on_server retention. */
+gboolean pst_store_uidl_seen_at (PstStore *store, const char *account, const char *uidl,
+                                 gboolean *seen_out, gint64 *seen_at_out, GError **error);
+
 /* Starts storing a message fetched as @uidl.  Nothing is visible until
  * commit; the UIDL is marked seen in the commit's transaction.  A UIDL
  * already seen is PST_ERROR_FAILED, here or, when another writer for the same
@@ -107,6 +112,13 @@ gboolean pst_store_writer_write (PstStoreWriter *writer, const guint8 *data, gsi
  * row's id.  On failure (a UIDL seen meanwhile, a full disk) the writer is
  * rolled back.  After this (successful or not) only free() is valid. */
 gboolean pst_store_writer_commit (PstStoreWriter *writer, gint64 *id_out, GError **error);
+/* Commits several writers of one store in one durable transaction (one
+ * fsync for all: the fetcher's group commit).  All or nothing: on failure
+ * (PST_ERROR_FAILED) none is committed and each stays usable, so that the
+ * caller can commit them one by one to find the one at fault. */
+gboolean pst_store_writers_commit (PstStoreWriter *const *writers, guint n, GError **error);
+/* The row id of a committed writer. */
+gint64 pst_store_writer_get_id (PstStoreWriter *writer);
 /* Frees the writer; an uncommitted writer is rolled back: its row and chunks
  * are deleted, in a short transaction. */
 void pst_store_writer_free (PstStoreWriter *writer);
@@ -139,6 +151,15 @@ typedef struct {
 
 void pst_message_info_free (PstMessageInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstMessageInfo, pst_message_info_free)
+
+/* Several set_info in one durable transaction (one fsync): what a fetch
+ * learned of the messages it stored.  All or nothing. */
+typedef struct {
+  gint64 id;
+  const char *from, *subject, *date, *crypto_json, *scan_verdict;
+} PstMessageInfoUpdate;
+gboolean pst_store_messages_set_info (PstStore *store, const PstMessageInfoUpdate *updates,
+                                      guint n, GError **error);
 
 /* Sets what the agent learned from a stored message: display headers and
  * the crypto summary.  Any argument may be NULL (left as it is). */

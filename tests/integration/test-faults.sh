@@ -299,8 +299,12 @@ check "pop3 $name: message 1 stored whole, nothing of message 2" \
 check "pop3 $name: no partial row or chunk left" equals "rows" "$(q "select
   (select count(*) from messages where account = '$name' and (unfinished or uidl = 'fault-uidl-0002'))
   + (select count(*) from message_chunks where message_id not in (select id from messages))")" 0
-check "pop3 $name: DELE only for the stored message" \
-  equals "commands of connection 1" "$(conn_cmds "$name" 1)" "CAPA LOGIN UIDL RETR 1 DELE 1 RETR 2 "
+# Message 1 may be deleted in this session or (pipelined, committed in a
+# group when the session ends) in the next; message 2 never, and no QUIT
+# may commit anything.
+c1=$(conn_cmds "$name" 1)
+check "pop3 $name: no DELE of the unstored message, no QUIT ($c1)" \
+  bash -c '[[ "$1" == "CAPA LOGIN UIDL RETR 1 "* && "$1" == *"RETR 2 "* && "$1" != *"DELE 2"* && "$1" != *QUIT* ]]' _ "$c1"
 check "pop3 $name: a later fetch succeeds" quiet pf fetch --account "$name"
 check "pop3 $name: each message stored exactly once, whole" \
   equals "stored" "$(stored_detail "$name" | tr '\n' ' ')" "fault-uidl-0001:$size1 fault-uidl-0002:$size2 "

@@ -344,7 +344,7 @@ test_sign_only (void **state)
 
   assert_true (contains (out, "multipart/signed; protocol=\"application/pkcs7-signature\""));
   assert_true (contains (out, "micalg=sha-256"));
-  assert_false (contains (out, "Bcc"));
+  assert_false (contains (out, "Bcc:"));
   assert_sig (st, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
   assert_string_equal (st->signer, ALICE);
   assert_int_equal (st->decryption, PST_DECRYPTION_NOT_ENCRYPTED);

@@ -736,6 +736,56 @@ test_pipelined_all_rcpts_rejected (void **state)
   check_scenario (&scn);
 }
 
+#define EHLO_TLS_CHUNKING \
+  "250-mx.example.net\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 AUTH PLAIN\r\n"
+#define C_ENVELOPE_BDAT "MAIL FROM:<alice@example.org>\r\nRCPT TO:<bob@example.net>\r\n" \
+  "RCPT TO:<carol@example.net>\r\n"
+#define E_ENVELOPE_BDAT ">MAIL FROM:<alice@example.org>|RCPT TO:<bob@example.net>|" \
+  "RCPT TO:<carol@example.net>|"
+
+/* CHUNKING: envelope and body in one flight, no dot-stuffing. */
+static void
+test_bdat (void **state)
+{
+  static const Action dotted[] = {
+    { ACT_MSG, "alice@example.org", two_rcpts, ".x\n..y\n" },
+    { ACT_QUIT, NULL, NULL, NULL },
+    { ACT_END, NULL, NULL, NULL },
+  };
+  static const char *const server[] = {
+    GREETING, EHLO_PLAIN, TLS_GO, EHLO_TLS_CHUNKING, AUTH_OK,
+    "250 2.1.0 Ok\r\n250 2.1.5 Ok\r\n250 2.1.5 Ok\r\n250 2.0.0 Ok: queued\r\n", BYE, NULL,
+  };
+  const Scenario scn = {
+    PST_SMTP_TLS_STARTTLS, "user", "secret", server, FALSE, dotted,
+    C_EHLO "STARTTLS\r\n[TLS]" C_EHLO C_AUTH C_ENVELOPE_BDAT "BDAT 9 LAST\r\n.x\r\n..y\r\nQUIT\r\n",
+    "TLS READY-MSG " E_ENVELOPE_BDAT " BODY SENT:250 READY-QUIT DONE", NULL,
+  };
+
+  check_scenario (&scn);
+}
+
+/* CHUNKING with every recipient refused: the BDAT reply does not make it
+ * a success. */
+static void
+test_bdat_all_rcpts_rejected (void **state)
+{
+  static const char *const server[] = {
+    GREETING, EHLO_PLAIN, TLS_GO, EHLO_TLS_CHUNKING, AUTH_OK,
+    "250 2.1.0 Ok\r\n550 5.1.1 no bob\r\n550 5.1.1 no carol\r\n554 5.5.1 no valid recipients\r\n",
+    "250 2.0.0 Ok\r\n", BYE, NULL,
+  };
+  const Scenario scn = {
+    PST_SMTP_TLS_STARTTLS, "user", "secret", server, FALSE, one_msg,
+    C_EHLO "STARTTLS\r\n[TLS]" C_EHLO C_AUTH C_ENVELOPE_BDAT "BDAT 3 LAST\r\nx\r\nRSET\r\nQUIT\r\n",
+    "TLS READY-MSG " E_ENVELOPE_BDAT " BODY REJECTED:550[bob@example.net=550][carol@example.net=550]"
+    " READY-QUIT DONE",
+    NULL,
+  };
+
+  check_scenario (&scn);
+}
+
 static void
 test_pipelined_some_rcpts_rejected (void **state)
 {
@@ -1266,6 +1316,8 @@ main (void)
     cmocka_unit_test (test_secret_not_in_error),
     cmocka_unit_test (test_pipelined_all_rcpts_rejected),
     cmocka_unit_test (test_pipelined_some_rcpts_rejected),
+    cmocka_unit_test (test_bdat),
+    cmocka_unit_test (test_bdat_all_rcpts_rejected),
     cmocka_unit_test (test_pipelined_mail_rejected),
     cmocka_unit_test (test_pipelined_354_without_recipients),
     cmocka_unit_test (test_pipelined_data_refused),

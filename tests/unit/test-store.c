@@ -832,6 +832,82 @@ test_writers_independent (void **state)
 }
 
 /* Two writers for one UIDL: both begin, only the first commit wins. */
+/* Group commit: several writers in one transaction, all or nothing; a
+ * failed group leaves each writer usable, so that they can be committed
+ * one by one. */
+static void
+test_writers_commit_group (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  g_autofree guint8 *data = random_bytes (CHUNK + 700, 41);
+  PstStoreWriter *w[3];
+  PstMessageInfoUpdate u[2];
+  g_autoptr (PstMessageInfo) info = NULL;
+  gint64 early = 0, seen_at = 0;
+  gboolean seen = FALSE;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *uidl = g_strdup_printf ("g%u", i);
+      w[i] = pst_store_message_begin (store, "a", uidl, &error);
+      assert_non_null (w[i]);
+      assert_true (pst_store_writer_write (w[i], data + i, CHUNK + 700 - i, &error));
+    }
+  assert_true (pst_store_writers_commit (w, 2, &error));
+  assert_null (error);
+  assert_true (uidl_seen (store, "a", "g0") && uidl_seen (store, "a", "g1"));
+  assert_false (uidl_seen (store, "a", "g2"));
+  assert_message_bytes (store, pst_store_writer_get_id (w[1]), data + 1, CHUNK + 699);
+  assert_true (pst_store_uidl_seen_at (store, "a", "g1", &seen, &seen_at, &error));
+  assert_true (seen && seen_at > 0);
+
+  /* A group whose member lost its UIDL to another writer fails whole. */
+  {
+    PstStoreWriter *other = pst_store_message_begin (store, "a", "g2", &error);
+    PstStoreWriter *pair[2];
+    PstStoreWriter *w3 = pst_store_message_begin (store, "a", "g3", &error);
+
+    assert_true (pst_store_writer_write (other, data, 10, &error));
+    assert_true (pst_store_writer_commit (other, &early, &error));
+    pair[0] = w3;
+    pair[1] = w[2];
+    assert_true (pst_store_writer_write (w3, data, 20, &error));
+    assert_false (pst_store_writers_commit (pair, 2, &error));
+    assert_error_contains (error, "already has UIDL g2");
+    g_clear_error (&error);
+    assert_false (uidl_seen (store, "a", "g3"));
+    /* One by one: the good one goes in. */
+    assert_true (pst_store_writer_commit (w3, NULL, &error));
+    assert_message_bytes (store, pst_store_writer_get_id (w3), data, 20);
+    pst_store_writer_free (other);
+    pst_store_writer_free (w3);
+  }
+  for (guint i = 0; i < 3; i++)
+    pst_store_writer_free (w[i]);
+
+  /* Info of several messages in one transaction. */
+  u[0] = (PstMessageInfoUpdate) { early, "A <a@x>", "one", NULL, "{}", "skipped" };
+  u[1] = (PstMessageInfoUpdate) { store_message (store, "a", "g4", data, 5), NULL, "two", NULL,
+                                  NULL, NULL };
+  assert_true (pst_store_messages_set_info (store, u, 2, &error));
+  info = pst_store_message_get_info (store, early, &error);
+  assert_string_equal (info->subject, "one");
+  assert_string_equal (info->scan_verdict, "skipped");
+  g_clear_pointer (&info, pst_message_info_free);
+  info = pst_store_message_get_info (store, u[1].id, &error);
+  assert_string_equal (info->subject, "two");
+  /* All or nothing. */
+  u[0].subject = "changed";
+  u[1].scan_verdict = "dirty";
+  assert_false (pst_store_messages_set_info (store, u, 2, &error));
+  g_clear_error (&error);
+  g_clear_pointer (&info, pst_message_info_free);
+  info = pst_store_message_get_info (store, early, &error);
+  assert_string_equal (info->subject, "one");
+}
+
 static void
 test_same_uidl (void **state)
 {
@@ -1355,6 +1431,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_stream_outlives_store, setup, teardown),
     cmocka_unit_test_setup_teardown (test_uncommitted_invisible, setup, teardown),
     cmocka_unit_test_setup_teardown (test_writers_independent, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_writers_commit_group, setup, teardown),
     cmocka_unit_test_setup_teardown (test_same_uidl, setup, teardown),
     cmocka_unit_test_setup_teardown (test_writer_does_not_block, setup, teardown),
     cmocka_unit_test_setup_teardown (test_crash_leftovers, setup, teardown),
