@@ -1,7 +1,9 @@
 #include "sender.h"
 
 #include "events.h"
+#include "mime/sevenbit.h"
 #include "net/smtp.h"
+#include "reader.h"
 #include "session.h"
 #include "util/error.h"
 
@@ -67,6 +69,66 @@ stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id, GErro
   return TRUE;
 }
 
+/* Whether stored message @id has 8-bit bytes, in its header and at all. */
+static gboolean
+scan_8bit (PstAgent *agent, gint64 id, gboolean *any_out, gboolean *header_out, GError **error)
+{
+  g_autoptr (GInputStream) in = pst_store_outbox_open (agent->store, id, error);
+  guint8 buf[65536];
+  gboolean in_header = TRUE;
+  guint8 prev = 0, prev2 = 0;
+  gssize n;
+
+  *any_out = *header_out = FALSE;
+  if (in == NULL)
+    return FALSE;
+  while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
+    for (gssize i = 0; i < n; i++)
+      {
+        guint8 c = buf[i];
+
+        if (c >= 0x80)
+          {
+            *any_out = TRUE;
+            *header_out = *header_out || in_header;
+          }
+        /* The header ends at the first empty line (LF LF or LF CR LF). */
+        if (in_header && c == '\n' && (prev == '\n' || (prev == '\r' && prev2 == '\n')))
+          in_header = FALSE;
+        prev2 = prev;
+        prev = c;
+      }
+  return n == 0;
+}
+
+/* The message as the server can take it: NULL when it goes as stored
+ * (*@info_out says what it holds), else a 7-bit copy for a server without
+ * 8BITMIME.  FALSE with @error when it cannot be sent there at all. */
+static gboolean
+prepare_message (PstAgent *agent, PstSmtpSession *s, const PstOutboxEntry *entry,
+                 PstSmtpMessageInfo *info_out, GBytes **converted_out, GError **error)
+{
+  gboolean any = FALSE, header = FALSE;
+  g_autoptr (GInputStream) in = NULL;
+  g_autoptr (GBytes) raw = NULL;
+
+  *converted_out = NULL;
+  if (!scan_8bit (agent, entry->id, &any, &header, error))
+    return FALSE;
+  info_out->size = (guint64) MAX (entry->size, 0);
+  info_out->eight_bit = any;
+  info_out->utf8_headers = header;
+  if (!any || header || pst_smtp_session_has_extension (s, "8BITMIME"))
+    return TRUE;
+  if (!(in = pst_store_outbox_open (agent->store, entry->id, error))
+      || !(raw = pst_reader_slurp (in, 64u * 1024 * 1024, error))
+      || !(*converted_out = pst_mime_to_7bit (raw, error)))
+    return FALSE;
+  info_out->eight_bit = FALSE;
+  info_out->size = g_bytes_get_size (*converted_out);
+  return TRUE;
+}
+
 static char *
 reply_summary (PstSmtpSession *s)
 {
@@ -85,6 +147,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, GEr
   gboolean implicit = FALSE, ok = FALSE, dot_sent = FALSE, dot_queued = FALSE;
   guint next = 0;
   PstOutboxEntry *current = NULL;
+  g_autoptr (GBytes) converted = NULL;
 
   creds = pst_session_credentials (account, account->smtp, error);
   if (creds == NULL)
@@ -144,15 +207,37 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, GEr
               break;
             }
           current = g_ptr_array_index (entries, next++);
-          if (!set_state (agent, current, PST_OUTBOX_SENDING, NULL, error)
-              || !pst_smtp_session_begin_message (s, current->reverse_path,
-                                                  (const char *const *) current->recipients,
-                                                  error))
-            goto out;
+          g_clear_pointer (&converted, g_bytes_unref);
+          {
+            PstSmtpMessageInfo info = { 0 };
+            g_autoptr (GError) local = NULL;
+
+            if (!prepare_message (agent, s, current, &info, &converted, &local))
+              {
+                g_autofree char *why = g_strdup_printf ("554 5.6.3 %s", local->message);
+
+                g_message ("outbox %" G_GINT64_FORMAT ": refused (%s)", current->id, why);
+                if (!set_state (agent, current, PST_OUTBOX_FAILED, why, error))
+                  goto out;
+                current = NULL;
+                break;
+              }
+            if (!set_state (agent, current, PST_OUTBOX_SENDING, NULL, error)
+                || !pst_smtp_session_begin_message_with (s, current->reverse_path,
+                                                         (const char *const *) current->recipients,
+                                                         &info, error))
+              goto out;
+          }
           dot_sent = FALSE;
           break;
         case PST_SMTP_EVENT_WANT_BODY:
-          if (!stream_body (agent, s, conn, current->id, error))
+          if (converted != NULL)
+            {
+              pst_smtp_session_body (s, g_bytes_get_data (converted, NULL),
+                                     g_bytes_get_size (converted));
+              pst_smtp_session_body_end (s);
+            }
+          else if (!stream_body (agent, s, conn, current->id, error))
             goto out;
           dot_queued = TRUE;
           break;

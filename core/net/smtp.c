@@ -816,6 +816,39 @@ gboolean
 pst_smtp_session_begin_message (PstSmtpSession *s, const char *reverse_path,
                                 const char *const *recipients, GError **error)
 {
+  return pst_smtp_session_begin_message_with (s, reverse_path, recipients, NULL, error);
+}
+
+static gboolean
+has_non_ascii (const char *text)
+{
+  for (const guchar *p = (const guchar *) text; *p; p++)
+    if (*p >= 0x80)
+      return TRUE;
+  return FALSE;
+}
+
+/* A refusal decided here, before anything is sent (SIZE, 8BITMIME,
+ * SMTPUTF8): reported as REJECTED with a reply of our own. */
+static void
+refuse_locally (PstSmtpSession *s, guint code, const char *text)
+{
+  s->reply_code = code;
+  g_free (s->reply_text);
+  s->reply_text = g_strdup (text);
+  s->pending = PST_SMTP_EVENT_REJECTED;
+}
+
+gboolean
+pst_smtp_session_begin_message_with (PstSmtpSession *s, const char *reverse_path,
+                                     const char *const *recipients,
+                                     const PstSmtpMessageInfo *info, GError **error)
+{
+  static const PstSmtpMessageInfo none = { 0 };
+  g_autoptr (GString) mail = NULL;
+  const char *size_param;
+  guint64 limit = 0;
+  gboolean utf8 = FALSE;
   if (s->state != ST_READY || s->pending != PST_SMTP_EVENT_WANT_READ)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
@@ -842,6 +875,39 @@ pst_smtp_session_begin_message (PstSmtpSession *s, const char *reverse_path,
         return FALSE;
       }
 
+  if (info == NULL)
+    info = &none;
+  /* RFC 1870: a message larger than the server takes is refused now, not
+   * after its bytes crossed the link. */
+  size_param = pst_smtp_session_get_extension (s, "SIZE");
+  if (size_param != NULL)
+    g_ascii_string_to_unsigned (size_param, 10, 0, G_MAXUINT64, &limit, NULL);
+  if (limit > 0 && info->size > limit)
+    {
+      g_autofree char *why = g_strdup_printf (
+        "5.3.4 the message is %" G_GUINT64_FORMAT " bytes; the server takes at most %"
+        G_GUINT64_FORMAT " (SIZE)", (guint64) info->size, limit);
+      refuse_locally (s, 552, why);
+      return TRUE;
+    }
+  /* RFC 6531: non-ASCII addresses or headers need SMTPUTF8. */
+  utf8 = info->utf8_headers || has_non_ascii (reverse_path);
+  for (guint i = 0; recipients[i] != NULL; i++)
+    utf8 = utf8 || has_non_ascii (recipients[i]);
+  if (utf8 && !pst_smtp_session_has_extension (s, "SMTPUTF8"))
+    {
+      refuse_locally (s, 553, "5.6.7 the message has non-ASCII addresses or headers and the "
+                              "server does not offer SMTPUTF8");
+      return TRUE;
+    }
+  /* RFC 6152: 8-bit content needs 8BITMIME (SMTPUTF8 servers have it). */
+  if (info->eight_bit && !pst_smtp_session_has_extension (s, "8BITMIME"))
+    {
+      refuse_locally (s, 554, "5.6.3 the message has 8-bit content and the server does not "
+                              "offer 8BITMIME");
+      return TRUE;
+    }
+
   g_ptr_array_set_size (s->rcpts, 0);
   for (guint i = 0; recipients[i] != NULL; i++)
     g_ptr_array_add (s->rcpts, g_strdup (recipients[i]));
@@ -859,7 +925,15 @@ pst_smtp_session_begin_message (PstSmtpSession *s, const char *reverse_path,
   g_byte_array_set_size (s->bdat, 0);
   s->state = ST_ENVELOPE;
 
-  send_line (s, "MAIL FROM:<%s>", reverse_path);
+  mail = g_string_new (NULL);
+  g_string_printf (mail, "MAIL FROM:<%s>", reverse_path);
+  if (size_param != NULL && info->size > 0)
+    g_string_append_printf (mail, " SIZE=%" G_GUINT64_FORMAT, (guint64) info->size);
+  if (info->eight_bit || utf8)
+    g_string_append (mail, " BODY=8BITMIME");
+  if (utf8)
+    g_string_append (mail, " SMTPUTF8");
+  send_line (s, "%s", mail->str);
   if (s->pipelined)
     {
       for (guint i = 0; i < s->rcpts->len; i++)

@@ -96,6 +96,24 @@ void pst_smtp_session_tls_started (PstSmtpSession *session);
  * pst_smtp_session_get_rejected_recipients). */
 gboolean pst_smtp_session_begin_message (PstSmtpSession *session, const char *reverse_path,
                                          const char *const *recipients, GError **error);
+/* What the engine must know of a message to send it right: its size
+ * (bytes as stored; 0 = unknown), whether its body has 8-bit bytes, and
+ * whether its headers hold non-ASCII (UTF-8) text. */
+typedef struct {
+  guint64 size;
+  gboolean eight_bit;
+  gboolean utf8_headers;
+} PstSmtpMessageInfo;
+
+/* begin_message with what @info says: "SIZE=n" (RFC 1870), "BODY=8BITMIME"
+ * (RFC 6152) and "SMTPUTF8" (RFC 6531) on MAIL when they apply.  A message
+ * larger than the server's SIZE, with 8-bit content for a server without
+ * 8BITMIME, or needing SMTPUTF8 that the server lacks, is REJECTED at once
+ * (codes 552, 554, 553; nothing is sent).  @info may be NULL. */
+gboolean pst_smtp_session_begin_message_with (PstSmtpSession *session, const char *reverse_path,
+                                              const char *const *recipients,
+                                              const PstSmtpMessageInfo *info, GError **error);
+
 /* Message bytes, any chunking; bare LF (and bare CR) is sent as CRLF, lines
  * starting with '.' are dot-stuffed.  Only valid after WANT_BODY. */
 void pst_smtp_session_body (PstSmtpSession *session, const guint8 *data, gsize len);

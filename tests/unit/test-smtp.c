@@ -671,6 +671,74 @@ test_auth_scram_without_server_proof (void **state)
   assert_non_null (strstr (pst_smtp_session_get_error (s)->message, "no server proof"));
 }
 
+/* SIZE, 8BITMIME and SMTPUTF8: MAIL parameters when they apply, and a
+ * refusal before anything is sent when the server cannot take the message. */
+static void
+test_mail_parameters (void **state)
+{
+  static const char head[] = GREETING
+    "250-mx.example.net\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 8BITMIME\r\n";
+  const char *rcpts[] = { "bob@example.net", NULL };
+  const char *utf8_rcpts[] = { "b\xc3\xb6" "b@example.net", NULL };
+  PstSmtpMessageInfo big = { 1001, FALSE, FALSE }, eight = { 500, TRUE, FALSE };
+  PstSmtpMessageInfo hdr = { 10, FALSE, TRUE };
+  g_autoptr (PstSmtpSession) s = pst_smtp_session_new ("client.example", PST_SMTP_TLS_IMPLICIT);
+  const guint8 *out;
+  gsize len;
+
+  assert_true (pst_smtp_session_feed (s, (const guint8 *) head, strlen (head), NULL));
+  assert_int_equal (pst_smtp_session_next_event (s), PST_SMTP_EVENT_READY);
+  pst_smtp_session_get_output (s, &len);
+  pst_smtp_session_consume_output (s, len);
+
+  /* Too big for SIZE 1000: refused here, nothing written. */
+  assert_true (pst_smtp_session_begin_message_with (s, "a@x", rcpts, &big, NULL));
+  assert_int_equal (pst_smtp_session_next_event (s), PST_SMTP_EVENT_REJECTED);
+  assert_int_equal (pst_smtp_session_get_reply_code (s), 552);
+  assert_non_null (strstr (pst_smtp_session_get_reply_text (s), "at most 1000 (SIZE)"));
+  pst_smtp_session_get_output (s, &len);
+  assert_int_equal (len, 0);
+  assert_int_equal (pst_smtp_session_next_event (s), PST_SMTP_EVENT_READY);
+
+  /* No SMTPUTF8: non-ASCII addresses or headers are refused. */
+  assert_true (pst_smtp_session_begin_message_with (s, "a@x", utf8_rcpts, NULL, NULL));
+  assert_int_equal (pst_smtp_session_next_event (s), PST_SMTP_EVENT_REJECTED);
+  assert_int_equal (pst_smtp_session_get_reply_code (s), 553);
+  assert_true (pst_smtp_session_begin_message_with (s, "a@x", rcpts, &hdr, NULL));
+  assert_int_equal (pst_smtp_session_next_event (s), PST_SMTP_EVENT_REJECTED);
+  assert_int_equal (pst_smtp_session_next_event (s), PST_SMTP_EVENT_READY);
+
+  /* 8-bit content with 8BITMIME: SIZE and BODY on MAIL. */
+  assert_true (pst_smtp_session_begin_message_with (s, "a@x", rcpts, &eight, NULL));
+  out = pst_smtp_session_get_output (s, &len);
+  assert_true (len > 0);
+  {
+    g_autofree char *text = g_strndup ((const char *) out, len);
+    assert_true (g_str_has_prefix (text, "MAIL FROM:<a@x> SIZE=500 BODY=8BITMIME\r\n"));
+  }
+}
+
+/* No 8BITMIME: 8-bit content is refused by the engine (the sender makes a
+ * 7-bit copy first). */
+static void
+test_no_8bitmime (void **state)
+{
+  static const char head[] = GREETING "250-mx.example.net\r\n250 PIPELINING\r\n";
+  const char *rcpts[] = { "bob@example.net", NULL };
+  PstSmtpMessageInfo eight = { 500, TRUE, FALSE };
+  g_autoptr (PstSmtpSession) s = pst_smtp_session_new ("client.example", PST_SMTP_TLS_IMPLICIT);
+  gsize len;
+
+  assert_true (pst_smtp_session_feed (s, (const guint8 *) head, strlen (head), NULL));
+  assert_int_equal (pst_smtp_session_next_event (s), PST_SMTP_EVENT_READY);
+  pst_smtp_session_get_output (s, &len);
+  pst_smtp_session_consume_output (s, len);
+  assert_true (pst_smtp_session_begin_message_with (s, "a@x", rcpts, &eight, NULL));
+  assert_int_equal (pst_smtp_session_next_event (s), PST_SMTP_EVENT_REJECTED);
+  assert_int_equal (pst_smtp_session_get_reply_code (s), 554);
+  assert_non_null (strstr (pst_smtp_session_get_reply_text (s), "8BITMIME"));
+}
+
 static void
 test_wrong_password (void **state)
 {
@@ -1312,6 +1380,8 @@ main (void)
     cmocka_unit_test (test_auth_plain_not_offered),
     cmocka_unit_test (test_auth_login),
     cmocka_unit_test (test_auth_scram_without_server_proof),
+    cmocka_unit_test (test_mail_parameters),
+    cmocka_unit_test (test_no_8bitmime),
     cmocka_unit_test (test_wrong_password),
     cmocka_unit_test (test_secret_not_in_error),
     cmocka_unit_test (test_pipelined_all_rcpts_rejected),

@@ -1,0 +1,236 @@
+/* sevenbit.c — re-encodes a message's 8-bit body parts so that a server
+ * without 8BITMIME (RFC 6152) can take it: text parts as quoted-printable,
+ * others as base64 (RFC 2045).
+ *
+ * Written here rather than with libetpan's renderer: that rewrites every
+ * header and boundary, while this keeps every byte that needs no change
+ * (the splice works on the raw spans of mime.c), which matters for the
+ * parts of a message that are not touched. */
+#include "mime/sevenbit.h"
+
+#include <string.h>
+
+#include "mime/mime.h"
+#include "util/error.h"
+
+#define MAX_DEPTH 32
+
+static gboolean
+has_8bit (const char *data, gsize len)
+{
+  for (gsize i = 0; i < len; i++)
+    if ((guchar) data[i] >= 0x80)
+      return TRUE;
+  return FALSE;
+}
+
+/* Quoted-printable (RFC 2045 §6.7): line ends kept as CRLF, lines at most
+ * 76 characters with soft breaks, '=' and bytes outside printable ASCII
+ * encoded, and a space or tab before a line end too. */
+static void
+append_qp (GString *out, const char *data, gsize len)
+{
+  guint col = 0;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      guchar c = (guchar) data[i];
+      gboolean eol = c == '\r' && i + 1 < len && data[i + 1] == '\n';
+      gboolean before_eol = i + 1 == len || data[i + 1] == '\r' || data[i + 1] == '\n';
+      char enc[4];
+      guint n;
+
+      if (eol || c == '\n')
+        {
+          g_string_append (out, "\r\n");
+          col = 0;
+          i += eol;
+          continue;
+        }
+      if ((c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !before_eol))
+        {
+          enc[0] = (char) c;
+          n = 1;
+        }
+      else
+        {
+          g_snprintf (enc, sizeof enc, "=%02X", c);
+          n = 3;
+        }
+      if (col + n > 75)
+        {
+          g_string_append (out, "=\r\n");
+          col = 0;
+        }
+      g_string_append_len (out, enc, n);
+      col += n;
+    }
+}
+
+static void
+append_base64 (GString *out, const char *data, gsize len)
+{
+  g_autofree char *b64 = g_base64_encode ((const guchar *) data, len);
+  gsize n = strlen (b64);
+
+  for (gsize i = 0; i < n; i += 76)
+    {
+      g_string_append_len (out, b64 + i, MIN (76, n - i));
+      g_string_append (out, "\r\n");
+    }
+}
+
+static gboolean convert (const char *data, gsize len, GString *out, guint depth, GError **error);
+
+/* A leaf with 8-bit bytes: the same header without its transfer encoding,
+ * then the body encoded. */
+static gboolean
+convert_leaf (const char *data, GPtrArray *fields, gsize body_off, gsize len, const char *type,
+              GString *out, GError **error)
+{
+  const char *cte_field = pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL);
+  g_autofree char *cte_raw = cte_field ? pst_mime_field_value (cte_field) : NULL;
+  g_autofree char *cte = cte_raw ? g_ascii_strdown (cte_raw, -1) : NULL;
+  gboolean text = g_str_has_prefix (type, "text/");
+
+  if (cte != NULL && strcmp (cte, "7bit") != 0 && strcmp (cte, "8bit") != 0
+      && strcmp (cte, "binary") != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "a %s part has 8-bit bytes despite its transfer encoding %s", type, cte);
+      return FALSE;
+    }
+  for (guint i = 0; i < fields->len; i++)
+    if (!pst_mime_field_is (fields->pdata[i], "Content-Transfer-Encoding"))
+      pst_mime_append_field (out, fields->pdata[i]);
+  g_string_append (out, text ? "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                             : "Content-Transfer-Encoding: base64\r\n\r\n");
+  if (text)
+    append_qp (out, data + body_off, len - body_off);
+  else
+    append_base64 (out, data + body_off, len - body_off);
+  return TRUE;
+}
+
+static gboolean
+convert (const char *data, gsize len, GString *out, guint depth, GError **error)
+{
+  g_autoptr (GPtrArray) fields = NULL;
+  g_autoptr (GHashTable) params = NULL;
+  g_autoptr (GArray) spans = NULL;
+  g_autofree char *type = NULL;
+  const char *ct, *boundary;
+  gsize body_off = 0, at;
+
+  if (!has_8bit (data, len))
+    {
+      g_string_append_len (out, data, len);
+      return TRUE;
+    }
+  if (depth > MAX_DEPTH)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "MIME nesting deeper than %d", MAX_DEPTH);
+      return FALSE;
+    }
+  {
+    g_autoptr (GBytes) entity = g_bytes_new_static (data, len);
+
+    if (!pst_mime_entity_split (entity, &fields, &body_off))
+      {
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "a MIME entity has no valid header");
+        return FALSE;
+      }
+  }
+  if (has_8bit (data, body_off))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "a header holds 8-bit bytes (UTF-8 headers need a server with SMTPUTF8)");
+      return FALSE;
+    }
+  ct = pst_mime_find_field (fields, "Content-Type", NULL);
+  if (ct != NULL)
+    {
+      g_autofree char *value = pst_mime_field_value (ct);
+      type = pst_mime_parse_content_type (value, &params);
+    }
+  if (type == NULL)
+    type = g_strdup ("text/plain");
+  /* Changing a signed or encrypted entity would break it. */
+  if (strcmp (type, "multipart/signed") == 0 || strcmp (type, "multipart/encrypted") == 0
+      || strcmp (type, "application/pkcs7-mime") == 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "a %s part has 8-bit bytes and cannot be re-encoded without breaking it", type);
+      return FALSE;
+    }
+  if (g_str_has_prefix (type, "multipart/")
+      && (boundary = params ? g_hash_table_lookup (params, "boundary") : NULL) != NULL)
+    {
+      const char *body = data + body_off;
+      gsize body_len = len - body_off;
+
+      if (!(spans = pst_mime_split_multipart (body, body_len, boundary, error)))
+        return FALSE;
+      /* Everything between the parts (delimiters, preamble, epilogue) is
+       * copied as it is; only the parts themselves are converted. */
+      g_string_append_len (out, data, body_off);
+      at = 0;
+      for (guint i = 0; i < spans->len; i++)
+        {
+          const PstMimeSpan *sp = &g_array_index (spans, PstMimeSpan, i);
+
+          if (has_8bit (body + at, sp->offset - at))
+            break;
+          g_string_append_len (out, body + at, sp->offset - at);
+          if (!convert (body + sp->offset, sp->length, out, depth + 1, error))
+            return FALSE;
+          at = sp->offset + sp->length;
+        }
+      if (has_8bit (body + at, body_len - at))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "8-bit bytes outside the parts of a multipart (preamble or epilogue)");
+          return FALSE;
+        }
+      g_string_append_len (out, body + at, body_len - at);
+      return TRUE;
+    }
+  if (strcmp (type, "message/rfc822") == 0)
+    {
+      g_string_append_len (out, data, body_off);
+      return convert (data + body_off, len - body_off, out, depth + 1, error);
+    }
+  return convert_leaf (data, fields, body_off, len, type, out, error);
+}
+
+GBytes *
+pst_mime_to_7bit (GBytes *message, GError **error)
+{
+  gsize len = 0;
+  const char *data = g_bytes_get_data (message, &len);
+  GString *out = g_string_sized_new (len + len / 8);
+
+  if (!convert (data, len, out, 0, error))
+    {
+      g_string_free (out, TRUE);
+      g_prefix_error (error, "cannot make the message 7-bit: ");
+      return NULL;
+    }
+  return g_string_free_to_bytes (out);
+}
+
+gboolean
+pst_mime_has_8bit (GBytes *data, gboolean *header_8bit_out)
+{
+  gsize len = 0, body_off = 0;
+  const char *p = g_bytes_get_data (data, &len);
+  g_autoptr (GPtrArray) fields = NULL;
+
+  if (header_8bit_out != NULL)
+    {
+      *header_8bit_out = FALSE;
+      if (pst_mime_split_header (p, len, &fields, &body_off, NULL))
+        *header_8bit_out = has_8bit (p, body_off);
+    }
+  return has_8bit (p, len);
+}
