@@ -171,6 +171,10 @@ def smtp_caps(tls):
         return ["8BITMIME", "SIZE 100000000"]
     if sc == "pipelining-removed":
         return ["AUTH PLAIN LOGIN", "8BITMIME", "SIZE 100000000"]
+    if sc == "no-8bitmime":
+        return ["PIPELINING", "AUTH PLAIN LOGIN", "SIZE 100000000"]
+    if sc == "size-small":
+        return ["PIPELINING", "AUTH PLAIN LOGIN", "8BITMIME", "SIZE 1000"]
     return ["PIPELINING", "AUTH PLAIN LOGIN", "8BITMIME", "SIZE 100000000"]
 
 

@@ -219,6 +219,34 @@ in_doubt_case smtp-dot-drop smtp dot-drop
 in_doubt_case smtp-dot-drop-tls smtps dot-drop
 in_doubt_case smtp-dot-reply-cut smtps dot-reply-cut
 
+# A server without 8BITMIME gets a 7-bit copy of an 8-bit message.
+name=smtp-no-8bitmime
+start_fake smtps no-8bitmime "$name"
+add_fake_account "$name" "smtps://127.0.0.1:$FPORT" "$UNUSED_POP3"
+printf 'From: Alice <%s>\r\nTo: bob@fault.test\r\nSubject: 8bit\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGr\xc3\xbc\xc3\x9fe aus K\xc3\xb6ln\r\n' \
+  "$ADDR" > "$WORK/$name.eml"
+check "smtp $name: an 8-bit message is sent" quiet pf send --account "$name" --wait --encrypt never --no-sign "$WORK/$name.eml"
+check "smtp $name: no BODY=8BITMIME on MAIL" events_lack "$name" 'C MAIL .*8BITMIME'
+check "smtp $name: what arrived is 7-bit, quoted-printable, the same text" python3 - "$WORK/f-$name.msg.1" <<'PY'
+import email, email.policy, sys
+raw = open(sys.argv[1], "rb").read()
+assert all(b < 0x80 for b in raw), "8-bit bytes arrived"
+m = email.message_from_bytes(raw, policy=email.policy.default)
+assert m["Content-Transfer-Encoding"] == "quoted-printable", m["Content-Transfer-Encoding"]
+assert m.get_content().strip() == "Grüße aus Köln", repr(m.get_content())
+PY
+
+# SIZE: a message larger than the server takes is refused before it is sent.
+name=smtp-size
+start_fake smtps size-small "$name"
+add_fake_account "$name" "smtps://127.0.0.1:$FPORT" "$UNUSED_POP3"
+{ msg_for "$name" "Marker-$name"; head -c 3000 /dev/zero | tr '\0' 'x'; printf '\r\n'; } > "$WORK/$name.eml"
+expect_fail_kept "smtp $name: a message over the server's SIZE is refused" 1 "552 .*SIZE" \
+  pf send --account "$name" --wait --encrypt never --no-sign "$WORK/$name.eml"
+check "smtp $name: no MAIL was sent" events_lack "$name" 'C MAIL'
+check "smtp $name: the message is failed in the outbox, with the reason" \
+  bash -c '[ "$(sqlite3 "$1" "select state from outbox where account = '"'"'smtp-size'"'"'")" = failed ] && sqlite3 "$1" "select last_reply from outbox where account = '"'"'smtp-size'"'"'" | grep -q "552.*SIZE"' _ "$DB"
+
 # ---------------------------------------------------------------- POP3
 
 # The maildrop: two messages with CRLF lines (as stored), one line of each
