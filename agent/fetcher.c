@@ -345,6 +345,15 @@ pst_fetcher_run (PstAgent *agent, const char *name, guint *fetched_out, GError *
     {
       f.account = account;
       ok = run_session (&f, error);
+      if (!ok && pst_conn_resumption_refused (f.conn))
+        {
+          /* The server failed a resumed TLS handshake: at once again, in
+           * full (nothing was said to it yet). */
+          g_clear_pointer (&f.s, pst_pop3_session_free);
+          g_clear_pointer (&f.conn, pst_conn_free);
+          g_clear_error (error);
+          ok = run_session (&f, error);
+        }
       if (!ok)
         {
           JsonObject *p = json_object_new ();

@@ -156,6 +156,7 @@ account_to_json (const PstAccount *a)
   OPTIONAL_STRING ("pin", a->pin);
   OPTIONAL_STRING ("client_cert", a->client_cert);
   OPTIONAL_STRING ("client_key", a->client_key);
+  OPTIONAL_STRING ("auth", a->auth);
 #undef OPTIONAL_STRING
   json_object_set_int_member (o, "timeout", a->timeout_s ? a->timeout_s : 60);
   json_object_set_boolean_member (o, "keep_on_server", a->keep_on_server);
@@ -170,7 +171,7 @@ m_account_add (PstCall *call, GError **error)
 {
   g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
   const char *name, *address, *smtp, *pop3, *user, *pwcmd, *ca, *encrypt, *scheme;
-  const char *tokcmd, *pin, *cert, *key;
+  const char *tokcmd, *pin, *cert, *key, *auth;
   gint64 keep_days = 0, timeout = 0;
   gboolean keep = FALSE, ok;
 
@@ -184,6 +185,7 @@ m_account_add (PstCall *call, GError **error)
       || !pst_rpc_get_string (call->params, "pin", FALSE, &pin, error)
       || !pst_rpc_get_string (call->params, "client_cert", FALSE, &cert, error)
       || !pst_rpc_get_string (call->params, "client_key", FALSE, &key, error)
+      || !pst_rpc_get_string (call->params, "auth", FALSE, &auth, error)
       || !pst_rpc_get_int (call->params, "timeout", FALSE, 0, &timeout, error)
       || !pst_rpc_get_string (call->params, "ca_file", FALSE, &ca, error)
       || !pst_rpc_get_string (call->params, "encrypt", FALSE, &encrypt, error)
@@ -212,6 +214,7 @@ m_account_add (PstCall *call, GError **error)
   a->client_cert = cert ? g_canonicalize_filename (cert, NULL) : NULL;
   a->client_key = key ? g_canonicalize_filename (key, NULL) : NULL;
   a->timeout_s = (guint) timeout;
+  a->auth = g_strdup (auth);
   a->ca_file = ca ? g_canonicalize_filename (ca, NULL) : NULL;
   a->scheme = g_strdup (scheme ? scheme : "auto");
   a->keep_on_server = keep || keep_days > 0;

@@ -139,7 +139,8 @@ reply_summary (PstSmtpSession *s)
 }
 
 static gboolean
-run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, GError **error)
+run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
+             gboolean *tls_retry_out, GError **error)
 {
   PstSmtpSession *s = NULL;
   PstConn *conn;
@@ -285,6 +286,7 @@ out:
     g_prefix_error (error, "in doubt: the server may have accepted the message, as the session "
                            "ended before its reply to the final dot (it is not sent again by "
                            "itself): ");
+  *tls_retry_out = !ok && pst_conn_resumption_refused (conn);
   pst_smtp_session_free (s);
   pst_conn_free (conn);
   return ok;
@@ -307,7 +309,16 @@ pst_sender_run (PstAgent *agent, const char *name, GError **error)
     ok = TRUE;
   else
     {
-      ok = run_session (agent, account, entries, error);
+      gboolean again = FALSE;
+
+      ok = run_session (agent, account, entries, &again, error);
+      if (!ok && again)
+        {
+          /* A server that failed a resumed TLS handshake: once more, in
+           * full (no message had started). */
+          g_clear_error (error);
+          ok = run_session (agent, account, entries, &again, error);
+        }
       if (!ok)
         g_prefix_error (error, "sending via %s: ", account->smtp);
     }

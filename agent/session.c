@@ -29,7 +29,19 @@ pst_session_connect (const PstAccount *account, const char *url, gboolean *impli
   *implicit_out = (u.kind == PST_URL_SMTPS || u.kind == PST_URL_POP3S);
   conn = pst_conn_connect (u.host, u.port, &options, error);
   if (conn != NULL && *implicit_out && !pst_conn_start_tls (conn, error))
-    g_clear_pointer (&conn, pst_conn_free);
+    {
+      gboolean again = pst_conn_resumption_refused (conn);
+
+      g_clear_pointer (&conn, pst_conn_free);
+      if (again)
+        {
+          /* Once more, with a full handshake. */
+          g_clear_error (error);
+          conn = pst_conn_connect (u.host, u.port, &options, error);
+          if (conn != NULL && !pst_conn_start_tls (conn, error))
+            g_clear_pointer (&conn, pst_conn_free);
+        }
+    }
   pst_server_url_clear (&u);
   return conn;
 }
@@ -42,6 +54,17 @@ pst_session_credentials (const PstAccount *account, const char *url, GError **er
 
   c->user = g_strdup (account->user);
   c->client_cert = account->client_cert != NULL;
+  if (account->auth != NULL)
+    {
+      g_autofree char *up = g_ascii_strup (account->auth, -1);
+      g_auto (GStrv) names = g_strsplit_set (up, " ,", -1);
+      g_autoptr (GStrvBuilder) b = g_strv_builder_new ();
+
+      for (char **m = names; *m; m++)
+        if (**m)
+          g_strv_builder_add (b, *m);
+      c->allowed = g_strv_builder_end (b);
+    }
   if (account->password_command != NULL
       && !(c->password = pst_account_get_password (account, error)))
     return NULL;

@@ -46,6 +46,8 @@ print_account (JsonObject *a)
     printf ("  %-17s %s\n", _("pinned key:"), json_object_get_string_member (a, "pin"));
   if (json_object_get_string_member_with_default (a, "client_cert", NULL))
     printf ("  %-17s %s\n", _("client cert:"), json_object_get_string_member (a, "client_cert"));
+  if (json_object_get_string_member_with_default (a, "auth", NULL))
+    printf ("  %-17s %s\n", _("auth:"), json_object_get_string_member (a, "auth"));
   if (json_object_get_string_member_with_default (a, "client_key", NULL))
     printf ("  %-17s %s\n", _("client key:"), json_object_get_string_member (a, "client_key"));
   printf ("  %-17s %" G_GINT64_FORMAT " s\n", _("timeout:"),
@@ -67,7 +69,7 @@ account_add (PstCli *cli, int argc, char **argv)
 {
   g_autofree char *address = NULL, *smtp = NULL, *pop3 = NULL, *user = NULL, *pwcmd = NULL,
                   *ca = NULL, *pin = NULL, *client_cert = NULL, *encrypt = NULL, *scheme = NULL,
-                  *client_key = NULL, *tokcmd = NULL;
+                  *client_key = NULL, *tokcmd = NULL, *auth = NULL;
   gboolean secret_service = FALSE;
   int timeout = 0;
   GOptionEntry entries[] = {
@@ -89,6 +91,9 @@ account_add (PstCli *cli, int argc, char **argv)
       N_("TLS client certificate (PEM; logs in with SASL EXTERNAL when offered)"), "FILE" },
     { "client-key", 0, 0, G_OPTION_ARG_FILENAME, &client_key,
       N_("Private key of the client certificate, if not in its file"), "FILE" },
+    { "auth", 0, 0, G_OPTION_ARG_STRING, &auth,
+      N_("Allow only these SASL mechanisms (e.g. \"SCRAM-SHA-256 PLAIN\"; USER: POP3 USER/PASS)"),
+      "MECHS" },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
       N_("Seconds to wait to connect and for each reply (default 60)"), "SECONDS" },
     { "keep-on-server", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_keep,
@@ -137,6 +142,8 @@ account_add (PstCli *cli, int argc, char **argv)
 #undef SET_PATH
   if (timeout > 0)
     json_object_set_int_member (params, "timeout", timeout);
+  if (auth)
+    json_object_set_string_member (params, "auth", auth);
   if (ca)
     {
       g_autofree char *abs = g_canonicalize_filename (ca, NULL);

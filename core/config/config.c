@@ -34,6 +34,7 @@ pst_account_free (PstAccount *a)
   g_free (a->pin);
   g_free (a->client_cert);
   g_free (a->client_key);
+  g_free (a->auth);
   g_free (a->scheme);
   g_free (a);
 }
@@ -55,6 +56,7 @@ pst_account_copy (const PstAccount *a)
   c->pin = g_strdup (a->pin);
   c->client_cert = g_strdup (a->client_cert);
   c->client_key = g_strdup (a->client_key);
+  c->auth = g_strdup (a->auth);
   c->scheme = g_strdup (a->scheme);
   return c;
 }
@@ -244,6 +246,35 @@ pst_account_validate (const PstAccount *a, GError **error)
           return FALSE;
         }
     }
+  if (a->auth != NULL)
+    {
+      static const char *const known[] = { "EXTERNAL", "OAUTHBEARER", "XOAUTH2", "SCRAM-SHA-256-PLUS",
+                                           "SCRAM-SHA-256", "PLAIN", "LOGIN", "USER", NULL };
+      g_auto (GStrv) names = g_strsplit_set (a->auth, " ,", -1);
+      guint n = 0;
+
+      for (char **m = names; *m; m++)
+        {
+          g_autofree char *up = g_ascii_strup (*m, -1);
+
+          if (**m == '\0')
+            continue;
+          n++;
+          if (!g_strv_contains (known, up))
+            {
+              g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                           "account %s: auth: unknown or unsupported mechanism '%s' (known: "
+                           "EXTERNAL OAUTHBEARER XOAUTH2 SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN "
+                           "LOGIN USER)", a->name, *m);
+              return FALSE;
+            }
+        }
+      if (n == 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "account %s: auth is empty", a->name);
+          return FALSE;
+        }
+    }
   if (a->timeout_s > 3600)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
@@ -391,6 +422,8 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
   if (local == NULL)
     timeout = get_string (kf, path, group, "timeout", FALSE, &local);
   if (local == NULL)
+    a->auth = get_string (kf, path, group, "auth", FALSE, &local);
+  if (local == NULL)
     a->scheme = get_string (kf, path, group, "scheme", FALSE, &local);
   if (local == NULL)
     encrypt = get_string (kf, path, group, "encrypt", FALSE, &local);
@@ -526,6 +559,8 @@ write_account (GKeyFile *kf, const PstAccount *a)
     g_key_file_set_string (kf, group, "client_key", a->client_key);
   if (a->timeout_s)
     g_key_file_set_uint64 (kf, group, "timeout", a->timeout_s);
+  if (a->auth)
+    g_key_file_set_string (kf, group, "auth", a->auth);
   g_key_file_set_string (kf, group, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
   g_key_file_set_string (kf, group, "scheme", a->scheme ? a->scheme : "auto");
   if (a->keep_on_server && a->keep_days > 0)

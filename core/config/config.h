@@ -36,6 +36,7 @@ typedef struct {
   char *client_cert;       /* PEM certificate for TLS client auth (SASL EXTERNAL), or NULL */
   char *client_key;        /* its PEM private key; NULL: in client_cert */
   guint timeout_s;         /* connect, handshake and each reply; 0 = the default (60 s) */
+  char *auth;              /* SASL mechanisms allowed, e.g. "SCRAM-SHA-256 PLAIN", or NULL: any */
   gboolean keep_on_server;
   guint keep_days;         /* 0 = forever, when keep_on_server */
   PstEncryptMode encrypt;

@@ -392,7 +392,8 @@ after_capa (PstPop3Session *s)
           return;
         }
     }
-  if (s->creds->password == NULL)
+  if (s->creds->password == NULL
+      || !(pst_sasl_allowed (s->creds, "USER") || pst_sasl_allowed (s->creds, "PLAIN")))
     {
       g_autoptr (GError) error = NULL;
 

@@ -79,6 +79,7 @@ pst_sasl_credentials_copy (const PstSaslCredentials *c)
   n->cb_data = c->cb_data ? g_bytes_ref (c->cb_data) : NULL;
   n->host = g_strdup (c->host);
   n->port = c->port;
+  n->allowed = g_strdupv (c->allowed);
   return n;
 }
 
@@ -94,7 +95,19 @@ pst_sasl_credentials_free (PstSaslCredentials *c)
   if (c->cb_data)
     g_bytes_unref (c->cb_data);
   g_free (c->host);
+  g_strfreev (c->allowed);
   g_free (c);
+}
+
+gboolean
+pst_sasl_allowed (const PstSaslCredentials *c, const char *mech)
+{
+  if (c->allowed == NULL)
+    return TRUE;
+  for (char **a = c->allowed; *a; a++)
+    if (g_ascii_strcasecmp (*a, mech) == 0)
+      return TRUE;
+  return FALSE;
 }
 
 static gboolean
@@ -125,11 +138,19 @@ const char *
 pst_sasl_choose (const char *list, const PstSaslCredentials *creds, GError **error)
 {
   for (guint i = 0; i < G_N_ELEMENTS (mechanisms); i++)
-    if (offered (list, mechanisms[i].name) && can_use (mechanisms[i].need, creds))
+    if (offered (list, mechanisms[i].name) && can_use (mechanisms[i].need, creds)
+        && pst_sasl_allowed (creds, mechanisms[i].name))
       return mechanisms[i].name;
   if (list == NULL || *list == '\0')
     g_set_error (error, PST_ERROR, PST_ERROR_NETWORK,
                  "the server offers no authentication mechanism; cannot log in");
+  else if (creds->allowed != NULL)
+    {
+      g_autofree char *mine = g_strjoinv (" ", creds->allowed);
+      g_set_error (error, PST_ERROR, PST_ERROR_NETWORK,
+                   "no authentication mechanism in common: the server offers %s; this account "
+                   "allows %s", list, mine);
+    }
   else
     g_set_error (error, PST_ERROR, PST_ERROR_NETWORK,
                  "no authentication mechanism in common: the server offers %s; this account can "

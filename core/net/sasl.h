@@ -22,7 +22,11 @@ typedef struct {
   GBytes *cb_data;         /* its data */
   char *host;              /* the server, for OAUTHBEARER's host and port */
   guint16 port;
+  char **allowed;          /* the account's `auth` list (upper case), or NULL: any */
 } PstSaslCredentials;
+
+/* Whether the account's `auth` list allows @mech (any when it has none). */
+gboolean pst_sasl_allowed (const PstSaslCredentials *creds, const char *mech);
 
 PstSaslCredentials *pst_sasl_credentials_copy (const PstSaslCredentials *creds);
 /* Wipes the secrets. */

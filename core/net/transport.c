@@ -27,6 +27,7 @@
 typedef struct {
   SSL_CTX *ctx;
   GHashTable *sessions;    /* "host:port" -> SSL_SESSION* */
+  GHashTable *no_resume;   /* "host:port" of servers that failed a resumed handshake */
 } Trust;
 
 struct _PstConn {
@@ -44,6 +45,8 @@ struct _PstConn {
   char *description;
   char *subject, *issuer, *pin, *not_after;
   gboolean trusted_by_pin;
+  gboolean offered_session;
+  gboolean resumption_refused;
 };
 
 static GMutex trust_lock;
@@ -275,6 +278,7 @@ trust_free (Trust *t)
 {
   SSL_CTX_free (t->ctx);
   g_hash_table_unref (t->sessions);
+  g_hash_table_unref (t->no_resume);
   g_free (t);
 }
 
@@ -331,6 +335,7 @@ trust_get (PstConn *conn, GError **error)
   t = g_new0 (Trust, 1);
   t->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
                                        (GDestroyNotify) SSL_SESSION_free);
+  t->no_resume = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   t->ctx = SSL_CTX_new (TLS_client_method ());
   if (t->ctx == NULL)
     {
@@ -478,12 +483,14 @@ pst_conn_start_tls (PstConn *conn, GError **error)
 
       if (g_hash_table_steal_extended (t->sessions, skey, &stolen_key, (gpointer *) &session))
         g_free (stolen_key);
+      if (g_hash_table_contains (t->no_resume, skey))
+        g_clear_pointer (&session, SSL_SESSION_free);
     }
   g_mutex_unlock (&trust_lock);
   if (session != NULL)
     {
-      if (SSL_SESSION_is_resumable (session))
-        SSL_set_session (conn->ssl, session);
+      if (SSL_SESSION_is_resumable (session) && SSL_set_session (conn->ssl, session) == 1)
+        conn->offered_session = TRUE;
       SSL_SESSION_free (session);
     }
 
@@ -504,6 +511,17 @@ pst_conn_start_tls (PstConn *conn, GError **error)
           continue;
         default:
           set_tls_error (conn, error);
+          if (conn->offered_session)
+            {
+              /* Some servers fail a resumed handshake outright (Dovecot 2.3
+               * that asks for client certificates: "session id context
+               * uninitialized").  Never offer them a session again. */
+              g_mutex_lock (&trust_lock);
+              g_hash_table_add (t->no_resume, g_strdup (skey));
+              g_mutex_unlock (&trust_lock);
+              conn->resumption_refused = TRUE;
+              g_prefix_error (error, "the server refused to resume the TLS session: ");
+            }
           return FALSE;
         }
     }
@@ -592,6 +610,12 @@ pst_conn_get_channel_binding (PstConn *conn, const char **type_out)
     return NULL;
   *type_out = "tls-unique";
   return g_bytes_new (buf, len);
+}
+
+gboolean
+pst_conn_resumption_refused (PstConn *conn)
+{
+  return conn != NULL && conn->resumption_refused;
 }
 
 void

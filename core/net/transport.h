@@ -66,4 +66,9 @@ GBytes *pst_conn_get_channel_binding (PstConn *conn, const char **type_out);
  * started, for benchmarks and logs. */
 void pst_tls_resumption_stats (guint *full_out, guint *resumed_out);
 
+/* Whether start_tls failed on a handshake that offered an earlier session:
+ * the server will not be offered one again, and the caller may connect
+ * again at once. */
+gboolean pst_conn_resumption_refused (PstConn *conn);
+
 G_END_DECLS

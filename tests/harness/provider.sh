@@ -6,7 +6,8 @@
 # once every listener answers; `stop` ends every process it started and is safe to repeat or to run after a
 # partial start. Nothing outside DIR is written; the system's dovecot/postfix configs are only read.
 #
-# Addresses: 127.0.0.1 = the good server; 127.0.0.2 = same services without STLS/STARTTLS; 127.0.0.3 = a
+# Addresses: 127.0.0.1 = the good server; 127.0.0.4 = the same, asking for TLS client certificates (EXTERNAL);
+# 127.0.0.2 = same services without STLS/STARTTLS; 127.0.0.3 = a
 # certificate for other.example (host-name mismatch). One listener serves all three addresses, so the port numbers
 # are the same on each (DESIGN.md §12 has the Debian 12 facts this relies on).
 set -euo pipefail
@@ -82,7 +83,7 @@ do_stop() {
 # ---------------------------------------------------------------------------------------------------------------
 # start
 
-# Five ports free on 127.0.0.1, .2 and .3 at once. The kernel picks them (bind to port 0), so two providers
+# Five ports free on 127.0.0.1, .2, .3 and .4 at once. The kernel picks them (bind to port 0), so two providers
 # started together get different ones; the sockets are held until all five are chosen so they differ from each
 # other. A race with another program remains, hence the retry in do_start.
 pick_ports() {
@@ -93,7 +94,7 @@ pick_ports() {
 	    s = socket.socket(); s.bind(("127.0.0.1", 0)); held.append(s)
 	    port = s.getsockname()[1]
 	    try:
-	        for ip in ("127.0.0.2", "127.0.0.3"):
+	        for ip in ("127.0.0.2", "127.0.0.3", "127.0.0.4"):
 	            t = socket.socket(); t.bind((ip, port)); held.append(t)
 	    except OSError:
 	        continue
@@ -121,7 +122,7 @@ make_certs() {
 	extendedKeyUsage = serverAuth
 	subjectKeyIdentifier = hash
 	authorityKeyIdentifier = keyid
-	subjectAltName = IP:127.0.0.1,DNS:localhost
+	subjectAltName = IP:127.0.0.1,IP:127.0.0.4,DNS:localhost
 	[wronghost]
 	basicConstraints = critical,CA:FALSE
 	keyUsage = critical,digitalSignature
@@ -160,17 +161,20 @@ make_users() {
 	BOB_PASS=$(openssl rand -hex 12)
 	local u pass home
 	: >"$D/dovecot/users"
+	: >"$D/dovecot/users-cert"
 	for u in alice bob; do
 		[ $u = alice ] && pass=$ALICE_PASS || pass=$BOB_PASS
 		home=$D/mail/postern.test/$u
 		mkdir -p "$home/Maildir/new" "$home/Maildir/cur" "$home/Maildir/tmp"
 		# user:password:uid:gid:gecos:home:shell — {PLAIN} is fine for a throwaway provider
 		echo "$u@postern.test:{PLAIN}$pass:$MAIL_UID:$MAIL_GID::$home::" >>"$D/dovecot/users"
+		# EXTERNAL: the verified client certificate is the credential, so no password.
+		echo "$u@postern.test:::::::nopassword=y" >>"$D/dovecot/users-cert"
 	done
 	chown -R "$MAIL_UID:$MAIL_GID" "$D/mail"
 	# the auth process runs as the dovecot user
-	chgrp dovecot "$D/dovecot/users"
-	chmod 640 "$D/dovecot/users"
+	chgrp dovecot "$D/dovecot/users" "$D/dovecot/users-cert"
+	chmod 640 "$D/dovecot/users" "$D/dovecot/users-cert"
 }
 
 write_dovecot_conf() {  # POP3 POP3S SMTP SMTPS RELAY
@@ -194,14 +198,23 @@ write_dovecot_conf() {  # POP3 POP3S SMTP SMTPS RELAY
 	ssl_key = <$D/ca/server.key
 	$dh
 	ssl_min_protocol = TLSv1.2
-	# SCRAM-SHA-256 (computed from the {PLAIN} passwords below) is what Postern picks when offered.
-	auth_mechanisms = plain login scram-sha-256
+	# SCRAM-SHA-256 (computed from the {PLAIN} passwords below) is what Postern picks when offered. EXTERNAL: a
+	# TLS client certificate from the test CA whose common name is the user (mint one with CA_KEY).
+	auth_mechanisms = plain login scram-sha-256 external
+	ssl_ca = <$D/ca/ca.crt
+	ssl_require_crl = no
+	auth_ssl_username_from_cert = yes
 	# Plaintext AUTH only over TLS (Dovecot still counts 127.0.0.1->127.0.0.1 as secure).
 	disable_plaintext_auth = yes
 	# Tests try wrong passwords on purpose: answer at once, and do not slow down 127.0.0.1's next logins
 	# (the anvil auth penalty doubles a delay per failure, per IP).
 	auth_failure_delay = 0
 
+	passdb {
+	  driver = passwd-file
+	  args = $D/dovecot/users-cert
+	  mechanisms = external
+	}
 	passdb {
 	  driver = passwd-file
 	  args = $D/dovecot/users
@@ -217,6 +230,11 @@ write_dovecot_conf() {  # POP3 POP3S SMTP SMTPS RELAY
 	# 127.0.0.2: no TLS at all, so no STLS/STARTTLS in CAPA/EHLO.
 	local 127.0.0.2 {
 	  ssl = no
+	}
+	# 127.0.0.4: asks for a client certificate (SASL EXTERNAL). Only here: Dovecot 2.3 then refuses every resumed
+	# session ("session id context uninitialized"), which the other addresses must keep.
+	local 127.0.0.4 {
+	  ssl_verify_client_cert = yes
 	}
 	# 127.0.0.3: a valid chain, but for another host name.
 	local 127.0.0.3 {
@@ -235,11 +253,11 @@ write_dovecot_conf() {  # POP3 POP3S SMTP SMTPS RELAY
 	  service_count = 0
 	  process_min_avail = 1
 	  inet_listener pop3 {
-	    address = 127.0.0.1, 127.0.0.2, 127.0.0.3
+	    address = 127.0.0.1, 127.0.0.2, 127.0.0.3, 127.0.0.4
 	    port = $1
 	  }
 	  inet_listener pop3s {
-	    address = 127.0.0.1, 127.0.0.3
+	    address = 127.0.0.1, 127.0.0.3, 127.0.0.4
 	    port = $2
 	    ssl = yes
 	  }
@@ -250,12 +268,12 @@ write_dovecot_conf() {  # POP3 POP3S SMTP SMTPS RELAY
 	  service_count = 0
 	  process_min_avail = 1
 	  inet_listener submission {
-	    address = 127.0.0.1, 127.0.0.2, 127.0.0.3
+	    address = 127.0.0.1, 127.0.0.2, 127.0.0.3, 127.0.0.4
 	    port = $3
 	  }
 	  # RFC 8314 implicit TLS
 	  inet_listener submissions {
-	    address = 127.0.0.1, 127.0.0.3
+	    address = 127.0.0.1, 127.0.0.3, 127.0.0.4
 	    port = $4
 	    ssl = yes
 	  }
@@ -435,6 +453,7 @@ do_start() {
 		v NOTLS_HOST 127.0.0.2
 		v NOTLS_POP3_PORT "${ports[0]}"
 		v NOTLS_SMTP_PORT "${ports[2]}"
+		v CLIENTCERT_HOST 127.0.0.4            # same services; asks for a TLS client certificate
 		v WRONGHOST_HOST 127.0.0.3
 		v WRONGHOST_POP3_PORT "${ports[0]}"
 		v WRONGHOST_POP3S_PORT "${ports[1]}"
