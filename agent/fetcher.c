@@ -21,6 +21,11 @@ typedef struct {
   PstStoreWriter *writer;
 } Item;
 
+/* LOGIN-DELAY (RFC 2449 §6.8): when each account may log in again, as its
+ * server asked (monotonic µs).  In memory: a restarted agent asks again. */
+static GMutex delay_lock;
+static GHashTable *next_login;   /* account name -> gint64* */
+
 typedef struct {
   PstAgent *agent;
   const PstAccount *account;
@@ -290,6 +295,22 @@ run_session (Fetch *f, GError **error)
           pst_pop3_session_tls_started (f->s);
           break;
         case PST_POP3_EVENT_READY:
+          if (!f->listed)
+            {
+              guint delay = pst_pop3_session_get_login_delay (f->s);
+
+              g_mutex_lock (&delay_lock);
+              if (next_login == NULL)
+                next_login = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+              if (delay > 0)
+                g_hash_table_replace (next_login, g_strdup (f->account->name),
+                                      g_memdup2 (&(gint64) { g_get_monotonic_time ()
+                                                             + (gint64) delay * G_USEC_PER_SEC },
+                                                 sizeof (gint64)));
+              else
+                g_hash_table_remove (next_login, f->account->name);
+              g_mutex_unlock (&delay_lock);
+            }
           if (!advance (f, error))
             return FALSE;
           break;
@@ -341,6 +362,24 @@ pst_fetcher_run (PstAgent *agent, const char *name, guint *fetched_out, GError *
 
   g_mutex_lock (lock);
   account = pst_agent_get_account (agent, name, error);
+  if (account != NULL)
+    {
+      gint64 wait_us = 0;
+
+      g_mutex_lock (&delay_lock);
+      if (next_login != NULL && g_hash_table_contains (next_login, name))
+        wait_us = *(gint64 *) g_hash_table_lookup (next_login, name) - g_get_monotonic_time ();
+      g_mutex_unlock (&delay_lock);
+      if (wait_us > 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_NETWORK,
+                       "fetching from %s: the server allows a login only every so often "
+                       "(LOGIN-DELAY); the next one in %" G_GINT64_FORMAT " s",
+                       account->pop3, (wait_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
+          g_mutex_unlock (lock);
+          return FALSE;
+        }
+    }
   if (account != NULL)
     {
       f.account = account;

@@ -1029,3 +1029,19 @@ pst_pop3_session_get_capability (PstPop3Session *s, const char *name)
 
   return g_hash_table_lookup (s->caps, key);
 }
+
+guint
+pst_pop3_session_get_login_delay (PstPop3Session *s)
+{
+  const char *v = pst_pop3_session_get_capability (s, "LOGIN-DELAY");
+  guint64 n = 0;
+  g_auto (GStrv) words = NULL;
+
+  if (v == NULL)
+    return 0;
+  /* "LOGIN-DELAY n" or "LOGIN-DELAY n USER" (RFC 2449 §6.8). */
+  words = g_strsplit (v, " ", 2);
+  if (!g_ascii_string_to_unsigned (words[0], 10, 0, 86400 * 7, &n, NULL))
+    return 0;
+  return (guint) n;
+}

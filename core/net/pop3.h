@@ -108,6 +108,9 @@ const GError *pst_pop3_session_get_error (PstPop3Session *session);
 gboolean pst_pop3_session_has_capability (PstPop3Session *session, const char *name);
 /* Its parameters ("PLAIN SCRAM-SHA-256" for SASL), or NULL.  Owned by the session. */
 const char *pst_pop3_session_get_capability (PstPop3Session *session, const char *name);
+/* LOGIN-DELAY from CAPA (RFC 2449): the seconds the server wants between
+ * two logins, or 0. */
+guint pst_pop3_session_get_login_delay (PstPop3Session *session);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPop3Session, pst_pop3_session_free)
 

@@ -503,11 +503,17 @@ pst_conn_start_tls (PstConn *conn, GError **error)
         {
         case SSL_ERROR_WANT_READ:
           if (!wait_fd (conn, POLLIN, error))
-            return FALSE;
+            {
+              g_prefix_error (error, "TLS handshake: ");
+              return FALSE;
+            }
           continue;
         case SSL_ERROR_WANT_WRITE:
           if (!wait_fd (conn, POLLOUT, error))
-            return FALSE;
+            {
+              g_prefix_error (error, "TLS handshake: ");
+              return FALSE;
+            }
           continue;
         default:
           set_tls_error (conn, error);

@@ -314,6 +314,8 @@ def pop3_caps(tls):
     if sc == "capa-changes":
         # PIPELINING gone, and STLS offered again: neither may be used.
         return ["USER", "UIDL", "STLS"]
+    if sc == "login-delay":
+        caps.append("LOGIN-DELAY 900")
     return caps + ["USER", "SASL PLAIN"]
 
 

@@ -312,6 +312,17 @@ check "pop3 $name: STLS only once" equals "STLS commands" "$(grep -c ' C STLS$' 
 check "pop3 $name: the login went inside TLS" events_have "$name" '^1 (pass|auth) inside TLS$'
 check "pop3 $name: no credential in the clear" no_clear_credentials "$name"
 
+# LOGIN-DELAY 900 in CAPA: a second fetch right after the first does not
+# even connect, and says when it may.
+name=pop3-login-delay
+start_fake pop3s login-delay "$name" "$DROP"
+add_fake_account "$name" "$UNUSED_SMTP" "pop3s://127.0.0.1:$FPORT"
+check "pop3 $name: the first fetch succeeds" quiet pf fetch --account "$name"
+expect_fail "pop3 $name: a second fetch at once is refused, naming LOGIN-DELAY" 5 \
+  "LOGIN-DELAY.*next one in (899|900) s" pf fetch --account "$name"
+check "pop3 $name: the server saw one connection only" \
+  equals "connections" "$(grep -c ' C CAPA$' "$WORK/f-$name.events")" 1
+
 # Dropped in the middle of RETR 2, after message 1 was stored: message 2 is
 # not stored, not deleted; the next fetch stores it once and does not store
 # message 1 again (its DELE was never committed: no QUIT).
