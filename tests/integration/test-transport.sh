@@ -118,6 +118,27 @@ expect_fail "--auth with an unknown mechanism" 2 "unknown or unsupported mechani
   pst alice account add cram --address "$ALICE_ADDR" --user "$ALICE_ADDR" \
   --smtp "smtp://$HOST:$SMTP_PORT" --pop3 "pop3s://$HOST:$POP3S_PORT" --password-command true --auth CRAM-MD5
 
+# ---- keep_on_server: kept, then deleted once older than its days ----
+pst alice account add keep --address "$ALICE_ADDR" --user "$ALICE_ADDR" \
+  --smtp "smtp://$HOST:$SMTP_PORT" --pop3 "pop3s://$HOST:$POP3S_PORT" --ca-file "$CA_FILE" \
+  --password-command "cat $WORK/pass-nocafile" --keep-on-server=2 >/dev/null
+pst alice fetch --account main >/dev/null   # empties the mailbox (main deletes)
+printf 'From: %s\r\nTo: %s\r\nSubject: kept\r\n\r\nKeep me for two days\r\n' "$ALICE_ADDR" "$ALICE_ADDR" > "$WORK/keep.eml"
+pst alice send --account keep --wait --encrypt never --no-sign "$WORK/keep.eml" >/dev/null
+wait_for_delivery "$ALICE_MAILDIR" 1 || true
+on_server() { find "$ALICE_MAILDIR/new" "$ALICE_MAILDIR/cur" -type f | wc -l; }
+check "keep_on_server=2: fetched, and still on the server" bash -c \
+  '"$1" --home "$2" fetch --account keep >/dev/null && [ "$(find "$3/new" "$3/cur" -type f | wc -l)" = 1 ]' \
+  _ "$POSTERN" "$WORK/home-alice" "$ALICE_MAILDIR"
+pst alice fetch --account keep >/dev/null
+check "… a second fetch stores nothing again and keeps it" test "$(on_server)" = 1
+sqlite3 "$WORK/home-alice/data/postern.db" \
+  "update seen set seen_at = seen_at - 3 * 86400 where account = 'keep'"
+check "… once stored more than 2 days ago, the next fetch deletes it" bash -c \
+  '"$1" --home "$2" fetch --account keep >/dev/null && [ "$(find "$3/new" "$3/cur" -type f | wc -l)" = 0 ]' \
+  _ "$POSTERN" "$WORK/home-alice" "$ALICE_MAILDIR"
+check "… and it is stored once" test "$(sqlite3 "$WORK/home-alice/data/postern.db" "select count(*) from messages where account = 'keep'")" = 1
+
 # ---- a token-only account: Dovecot offers no OAuth mechanism here ----
 pst alice account add tokenonly --address "$ALICE_ADDR" --user "$ALICE_ADDR" \
   --smtp "smtp://$HOST:$SMTP_PORT" --pop3 "pop3s://$HOST:$POP3S_PORT" \
