@@ -25,9 +25,17 @@ connections get a well-behaved server, so that a retry can be checked.
           data-drop (once), dot-drop (once), dot-reply-cut (once),
           dot-silent (once)
   pop3    no-stls, stls-refused, stls-inject, capa-changes, greeting-err,
-          cut-reply, retr-drop (once, during RETR 2), no-uidl
+          cut-reply, retr-drop (once, during RETR 2), no-uidl, login-delay,
+          oauth (SASL OAUTHBEARER and XOAUTH2; the good token is in
+          FAKE_TOKEN), xoauth2 (that one only), scram-plus (SCRAM-SHA-256-PLUS
+          with tls-unique, TLS 1.2; the password is FAKE_PASSWORD),
+          scram-plus-mitm (the same, but the server's binding differs, as a
+          man in the middle's would)
 It runs until killed.
 """
+import base64
+import hashlib
+import hmac
 import os
 import select
 import socket
@@ -316,7 +324,74 @@ def pop3_caps(tls):
         return ["USER", "UIDL", "STLS"]
     if sc == "login-delay":
         caps.append("LOGIN-DELAY 900")
+    if sc == "oauth":
+        return caps + ["SASL OAUTHBEARER XOAUTH2 PLAIN"]
+    if sc == "xoauth2":
+        return caps + ["SASL XOAUTH2"]
+    if sc in ("scram-plus", "scram-plus-mitm"):
+        return caps + ["SASL SCRAM-SHA-256-PLUS SCRAM-SHA-256 PLAIN"]
     return caps + ["USER", "SASL PLAIN"]
+
+
+def b64d(text):
+    return base64.b64decode(text.strip() or "=")
+
+
+def b64e(data):
+    return base64.b64encode(data).decode()
+
+
+def oauth_login(c, mech, initial):
+    """OAUTHBEARER (RFC 7628) or XOAUTH2: True when the token is the good
+    one.  A bad one gets the error challenge, and its answer is read."""
+    msg = b64d(initial).decode("utf-8", "replace")
+    fields = dict(kv.split("=", 1) for kv in msg.split("\x01") if "=" in kv)
+    token = fields.get("auth", "")
+    user = fields.get("user") if mech == "XOAUTH2" else msg.split(",")[1][2:] if "," in msg else ""
+    event(c.n, "%s user=%s host=%s" % (mech.lower(), user, fields.get("host", "-")))
+    if token == "Bearer " + os.environ.get("FAKE_TOKEN", "") and user == os.environ.get("FAKE_USER"):
+        return True
+    c.send("+ " + b64e(b'{"status":"401","schemes":"bearer"}') + "\r\n")
+    event(c.n, "%s answer to the error: %r" % (mech.lower(), c.readline()))
+    return False
+
+
+def scram_plus_login(c, initial):
+    """SCRAM-SHA-256-PLUS (RFC 5802, RFC 5929 tls-unique) written from the
+    RFC: True when the client proved the password over this TLS session."""
+    password = os.environ["FAKE_PASSWORD"].encode()
+    first = b64d(initial).decode()
+    gs2, _, bare = first.partition(",,")
+    gs2 += ",,"
+    attrs = dict(kv.split("=", 1) for kv in bare.split(","))
+    event(c.n, "scram gs2 header %s" % gs2.rstrip(","))
+    salt, iters = os.urandom(16), 4096
+    server_first = "r=%s%s,s=%s,i=%d" % (attrs["r"], b64e(os.urandom(12)), b64e(salt), iters)
+    c.send("+ " + b64e(server_first.encode()) + "\r\n")
+    final = b64d(c.readline()).decode()
+    without_proof, _, proof = final.rpartition(",p=")
+    cb = c.sock.get_channel_binding("tls-unique")
+    if SCENARIO == "scram-plus-mitm":
+        cb = bytes(b ^ 0x5a for b in cb)
+    want_c = b64e(gs2.encode() + cb)
+    got_c = dict(kv.split("=", 1) for kv in without_proof.split(","))["c"]
+    salted = hashlib.pbkdf2_hmac("sha256", password, salt, iters)
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    stored = hashlib.sha256(client_key).digest()
+    auth_msg = ("%s,%s,%s" % (bare, server_first, without_proof)).encode()
+    sig = hmac.new(stored, auth_msg, hashlib.sha256).digest()
+    proven = bytes(a ^ b for a, b in zip(b64d(proof), sig))
+    if got_c != want_c:
+        event(c.n, "scram channel binding differs")
+        return False
+    if hashlib.sha256(proven).digest() != stored:
+        event(c.n, "scram proof wrong")
+        return False
+    server_key = hmac.new(salted, b"Server Key", hashlib.sha256).digest()
+    c.send("+ " + b64e(b"v=" + base64.b64encode(hmac.new(server_key, auth_msg, hashlib.sha256).digest())) + "\r\n")
+    c.readline()
+    event(c.n, "scram-plus login with a matching channel binding")
+    return True
 
 
 def maildrop():
@@ -383,7 +458,16 @@ def pop3_session(c):
         elif cmd == "USER" and msgs is None:
             c.send("+OK\r\n")
         elif cmd == "AUTH" and msgs is None:
-            if len(line.split()) < 3:
+            parts = line.split()
+            mech = parts[1].upper() if len(parts) > 1 else ""
+            if mech in ("OAUTHBEARER", "XOAUTH2", "SCRAM-SHA-256-PLUS"):
+                ok = (scram_plus_login(c, parts[2] if len(parts) > 2 else "")
+                      if mech == "SCRAM-SHA-256-PLUS"
+                      else oauth_login(c, mech, parts[2] if len(parts) > 2 else ""))
+                if not ok:
+                    c.send("-ERR [AUTH] authentication failed\r\n")
+                    continue
+            elif len(parts) < 3:
                 c.send("+ \r\n")
                 c.readline()
             with state_lock:
@@ -475,6 +559,10 @@ def main():
     global conn_count
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if SCENARIO.startswith("scram-plus"):
+        # Python exposes tls-unique only: TLS 1.2, no session tickets.
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+        ctx.options |= ssl.OP_NO_TICKET
     ctx.load_cert_chain(CERT, KEY)
     srv = socket.socket()
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

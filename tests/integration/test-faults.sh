@@ -3,7 +3,9 @@
 # STARTTLS/STLS missing, refused or followed by injected plaintext;
 # capabilities that change after TLS; bad greetings; replies cut in the
 # middle; connections dropped during DATA and RETR; servers that never
-# answer.  Each: no credential leaves in the clear (the fake server records
+# answer; and the SASL mechanisms Dovecot 2.3 cannot offer (OAUTHBEARER,
+# XOAUTH2, SCRAM-SHA-256-PLUS with a man in the middle's binding).  Each: no
+# credential leaves in the clear (the fake server records
 # every byte it receives outside TLS), the error names the fault, and nothing
 # is lost or duplicated (the outbox and the store are read back, and the
 # fake server's record says what it accepted and what it was told to delete).
@@ -322,6 +324,43 @@ expect_fail "pop3 $name: a second fetch at once is refused, naming LOGIN-DELAY" 
   "LOGIN-DELAY.*next one in (899|900) s" pf fetch --account "$name"
 check "pop3 $name: the server saw one connection only" \
   equals "connections" "$(grep -c ' C CAPA$' "$WORK/f-$name.events")" 1
+
+# Mechanisms Dovecot 2.3 cannot offer, against the fake server's own
+# implementations: OAUTHBEARER and XOAUTH2 with a token from token_command,
+# and SCRAM-SHA-256-PLUS bound to the TLS session (tls-unique).
+export FAKE_TOKEN="ya29.fault-$(date +%s%N)" FAKE_USER="$FUSER" FAKE_PASSWORD="$SECRET"
+token_account() { # NAME PORT TOKEN
+  pf account add "$1" --address "$ADDR" --user "$FUSER" --smtp "$UNUSED_SMTP" \
+    --pop3 "pop3s://127.0.0.1:$2" --token-command "printf %s $3" --ca-file "$CA" >/dev/null
+}
+name=pop3-oauthbearer
+start_fake pop3s oauth "$name" "$DROP"
+token_account "$name" "$FPORT" "$FAKE_TOKEN"
+check "pop3 $name: a token-only account logs in with OAUTHBEARER (preferred to XOAUTH2)" \
+  quiet pf fetch --account "$name"
+check "pop3 $name: with the user, host and token" events_have "$name" "oauthbearer user=$FUSER host=127.0.0.1"
+name=pop3-xoauth2
+start_fake pop3s xoauth2 "$name" "$DROP"
+token_account "$name" "$FPORT" "$FAKE_TOKEN"
+check "pop3 $name: XOAUTH2 when it is the only one" quiet pf fetch --account "$name"
+check "pop3 $name: with the user" events_have "$name" "xoauth2 user=$FUSER"
+name=pop3-oauth-bad
+start_fake pop3s oauth "$name" "$DROP"
+token_account "$name" "$FPORT" "ya29.expired"
+expect_fail "pop3 $name: a refused token" 5 "authentication failed \(OAUTHBEARER\)" pf fetch --account "$name"
+check "pop3 $name: the error challenge was answered with %x01" events_have "$name" "answer to the error: 'AQ=='"
+name=pop3-scram-plus
+start_fake pop3s scram-plus "$name" "$DROP"
+add_fake_account "$name" "$UNUSED_SMTP" "pop3s://127.0.0.1:$FPORT"
+check "pop3 $name: SCRAM-SHA-256-PLUS is chosen and succeeds" quiet pf fetch --account "$name"
+check "pop3 $name: bound to the session with tls-unique" events_have "$name" "scram gs2 header p=tls-unique"
+check "pop3 $name: the server saw the same binding" events_have "$name" "matching channel binding"
+name=pop3-scram-plus-mitm
+start_fake pop3s scram-plus-mitm "$name" "$DROP"
+add_fake_account "$name" "$UNUSED_SMTP" "pop3s://127.0.0.1:$FPORT"
+expect_fail "pop3 $name: a server on another TLS session (a man in the middle) cannot use the login" 5 \
+  "authentication failed \(SCRAM-SHA-256-PLUS\)" pf fetch --account "$name"
+check "pop3 $name: the binding differed" events_have "$name" "scram channel binding differs"
 
 # Dropped in the middle of RETR 2, after message 1 was stored: message 2 is
 # not stored, not deleted; the next fetch stores it once and does not store
