@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "server.h"
+#include "scheduler.h"
 #include "sender.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -140,9 +141,10 @@ main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
 
   g_message ("agent %s listening on %s", PACKAGE_VERSION, agent.paths->socket_path);
-  pst_sender_resume_all (&agent);
+  pst_scheduler_start (&agent);
   pst_server_run (&agent);
   g_message ("agent stopping");
+  pst_scheduler_stop ();
   pst_sender_wait_all ();
   if (!pst_server_end_clients (&agent))
     {

@@ -44,4 +44,9 @@ JsonObject *pst_method_decrypt (PstCall *call, GError **error);
 JsonObject *pst_method_verify (PstCall *call, GError **error);
 JsonObject *pst_method_batch_failed (PstCall *call, GError **error);
 
+/* outbox.* (methods-outbox.c) */
+JsonObject *pst_method_outbox_list (PstCall *call, GError **error);
+JsonObject *pst_method_outbox_retry (PstCall *call, GError **error);
+JsonObject *pst_method_outbox_cancel (PstCall *call, GError **error);
+
 G_END_DECLS

@@ -448,7 +448,7 @@ m_send (PstCall *call, GError **error)
   {
     g_autoptr (GError) send_error = NULL;
     const char *reply = NULL;
-    gboolean ok = pst_sender_run (call->agent, account->name, &send_error);
+    gboolean ok = pst_sender_run (call->agent, account->name, FALSE, &send_error);
 
     for (guint i = 0; i < ids->len; i++)
       {
@@ -462,6 +462,16 @@ m_send (PstCall *call, GError **error)
               g_set_error (&send_error, PST_ERROR, PST_ERROR_FAILED,
                            "the server refused message %" G_GINT64_FORMAT ": %s", id,
                            entry->last_reply ? entry->last_reply : "no reply");
+            else if (ok && send_error == NULL && entry && entry->state == PST_OUTBOX_QUEUED
+                     && entry->last_reply != NULL)
+              {
+                g_autoptr (GDateTime) at = g_date_time_new_from_unix_local (entry->next_try);
+                g_autofree char *when = at ? g_date_time_format (at, "%H:%M:%S") : g_strdup ("soon");
+
+                g_set_error (&send_error, PST_ERROR, PST_ERROR_FAILED,
+                             "the server deferred message %" G_GINT64_FORMAT ": %s; it is tried "
+                             "again at %s", id, entry->last_reply, when);
+              }
           }
         else if (reply == NULL)
           json_object_set_string_member (r, "reply", reply = entry->last_reply ? entry->last_reply : "");
@@ -756,6 +766,9 @@ static const struct {
   { "account.show", m_account_show },
   { "account.remove", m_account_remove },
   { "account.test", m_account_test },
+  { "outbox.list", pst_method_outbox_list },
+  { "outbox.retry", pst_method_outbox_retry },
+  { "outbox.cancel", pst_method_outbox_cancel },
   { "send", m_send },
   { "fetch", m_fetch },
   { "list", m_list },

@@ -1,6 +1,7 @@
 #include "sender.h"
 
 #include "events.h"
+#include "scheduler.h"
 #include "mime/sevenbit.h"
 #include "net/smtp.h"
 #include "reader.h"
@@ -10,6 +11,35 @@
 static GMutex running_lock;
 static GCond running_cond;
 static guint running;
+
+/* Temporary failures are retried with exponential backoff and jitter: one
+ * minute after the first, doubling up to four hours, each ±20%; a message
+ * still not sent five days after it was queued fails for good. */
+#define RETRY_FIRST_S 60
+#define RETRY_MAX_S (4 * 3600)
+#define GIVE_UP_S (5 * 24 * 3600)
+
+/* Consecutive failed sessions per account (connection, TLS, login), for
+ * the backoff of what they could not send. */
+static GMutex failures_lock;
+static GHashTable *session_failures;   /* account -> GUINT */
+
+static gint64
+now_s (void)
+{
+  return g_get_real_time () / G_USEC_PER_SEC;
+}
+
+gint64
+pst_sender_backoff (guint failures)
+{
+  double delay = RETRY_FIRST_S;
+
+  for (guint i = 1; i < failures && delay < RETRY_MAX_S; i++)
+    delay *= 2;
+  delay = MIN (delay, RETRY_MAX_S);
+  return (gint64) (delay * g_random_double_range (0.8, 1.2));
+}
 
 static gboolean
 flush (PstSmtpSession *s, PstConn *conn, GError **error)
@@ -260,6 +290,11 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
                        st == PST_OUTBOX_FAILED ? "refused" : "deferred", r);
             if (!set_state (agent, current, st, r, error))
               goto out;
+            if (st == PST_OUTBOX_QUEUED
+                && !pst_store_outbox_set_next_try (agent->store, current->id,
+                                                   now_s () + pst_sender_backoff (current->attempts + 1),
+                                                   error))
+              goto out;
             current = NULL;
           }
           break;
@@ -292,8 +327,19 @@ out:
   return ok;
 }
 
+/* Whether @e waits because the server deferred it (a 4xx reply to it), as
+ * opposed to a session that failed before reaching it: those go along with
+ * the next session that works. */
+static gboolean
+deferred_by_server (const PstOutboxEntry *e)
+{
+  const char *r = e->last_reply;
+
+  return r != NULL && r[0] == '4' && g_ascii_isdigit (r[1]) && g_ascii_isdigit (r[2]);
+}
+
 gboolean
-pst_sender_run (PstAgent *agent, const char *name, GError **error)
+pst_sender_run (PstAgent *agent, const char *name, gboolean force, GError **error)
 {
   GMutex *lock = pst_agent_session_lock (agent, "send", name);
   g_autoptr (PstAccount) account = NULL;
@@ -303,6 +349,28 @@ pst_sender_run (PstAgent *agent, const char *name, GError **error)
   g_mutex_lock (lock);
   account = pst_agent_get_account (agent, name, error);
   entries = account ? pst_store_outbox_list (agent->store, name, PST_OUTBOX_QUEUED, error) : NULL;
+  if (entries != NULL)
+    {
+      /* Only what is due; what waited too long fails for good. */
+      gint64 now = now_s ();
+
+      for (guint i = entries->len; i > 0; i--)
+        {
+          PstOutboxEntry *e = g_ptr_array_index (entries, i - 1);
+
+          if (now - e->created_at > GIVE_UP_S)
+            {
+              g_autofree char *why = g_strdup_printf (
+                "given up after %u attempts over %" G_GINT64_FORMAT " days; the last: %s",
+                e->attempts, (now - e->created_at) / 86400,
+                e->last_reply ? e->last_reply : "no reply");
+              set_state (agent, e, PST_OUTBOX_FAILED, why, NULL);
+              g_ptr_array_remove_index (entries, i - 1);
+            }
+          else if (e->next_try > now && !force && deferred_by_server (e))
+            g_ptr_array_remove_index (entries, i - 1);
+        }
+    }
   if (entries == NULL)
     ok = FALSE;
   else if (entries->len == 0)
@@ -319,6 +387,28 @@ pst_sender_run (PstAgent *agent, const char *name, GError **error)
           g_clear_error (error);
           ok = run_session (agent, account, entries, &again, error);
         }
+      g_mutex_lock (&failures_lock);
+      if (session_failures == NULL)
+        session_failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      if (ok)
+        g_hash_table_remove (session_failures, name);
+      else
+        {
+          guint n = GPOINTER_TO_UINT (g_hash_table_lookup (session_failures, name)) + 1;
+          g_autoptr (GPtrArray) left = pst_store_outbox_list (agent->store, name,
+                                                              PST_OUTBOX_QUEUED, NULL);
+          gint64 next = now_s () + pst_sender_backoff (n);
+
+          g_hash_table_replace (session_failures, g_strdup (name), GUINT_TO_POINTER (n));
+          /* What the failed session could not send waits its turn. */
+          for (guint i = 0; left != NULL && i < left->len; i++)
+            {
+              PstOutboxEntry *e = g_ptr_array_index (left, i);
+              if (e->next_try < next)
+                pst_store_outbox_set_next_try (agent->store, e->id, next, NULL);
+            }
+        }
+      g_mutex_unlock (&failures_lock);
       if (!ok)
         g_prefix_error (error, "sending via %s: ", account->smtp);
     }
@@ -331,20 +421,38 @@ typedef struct {
   char *account;
 } Kick;
 
+/* Accounts with a background sender running -> whether it should run once
+ * more when done (a kick came meanwhile).  Under running_lock. */
+static GHashTable *active;
+
 static gpointer
 kick_thread (gpointer data)
 {
   Kick *k = data;
-  g_autoptr (GError) error = NULL;
+  gboolean again = TRUE;
 
-  if (!pst_sender_run (k->agent, k->account, &error))
+  while (again)
     {
-      JsonObject *p = json_object_new ();
-      g_warning ("account %s: %s", k->account, error->message);
-      json_object_set_string_member (p, "account", k->account);
-      json_object_set_string_member (p, "error", error->message);
-      pst_events_emit ("account.error", p);
+      g_autoptr (GError) error = NULL;
+
+      if (!pst_sender_run (k->agent, k->account, FALSE, &error))
+        {
+          JsonObject *p = json_object_new ();
+          g_warning ("account %s: %s", k->account, error->message);
+          json_object_set_string_member (p, "account", k->account);
+          json_object_set_string_member (p, "error", error->message);
+          pst_events_emit ("account.error", p);
+        }
+      g_mutex_lock (&running_lock);
+      again = GPOINTER_TO_INT (g_hash_table_lookup (active, k->account));
+      if (again)
+        g_hash_table_replace (active, g_strdup (k->account), GINT_TO_POINTER (FALSE));
+      else
+        g_hash_table_remove (active, k->account);
+      g_mutex_unlock (&running_lock);
     }
+  /* The next tries of what is left are known now. */
+  pst_scheduler_wake ();
   g_free (k->account);
   g_free (k);
   g_mutex_lock (&running_lock);
@@ -357,35 +465,25 @@ kick_thread (gpointer data)
 void
 pst_sender_kick (PstAgent *agent, const char *account)
 {
-  Kick *k = g_new0 (Kick, 1);
+  Kick *k;
 
-  k->agent = agent;
-  k->account = g_strdup (account);
   g_mutex_lock (&running_lock);
-  running++;
-  g_mutex_unlock (&running_lock);
-  g_thread_unref (g_thread_new ("sender", kick_thread, k));
-}
-
-void
-pst_sender_resume_all (PstAgent *agent)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) queued = pst_store_outbox_list (agent->store, NULL, PST_OUTBOX_QUEUED,
-                                                        &error);
-  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-
-  if (queued == NULL)
+  if (active == NULL)
+    active = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (g_hash_table_contains (active, account))
     {
-      g_warning ("cannot read the outbox: %s", error->message);
+      /* One sender per account: it runs again when it is done. */
+      g_hash_table_replace (active, g_strdup (account), GINT_TO_POINTER (TRUE));
+      g_mutex_unlock (&running_lock);
       return;
     }
-  for (guint i = 0; i < queued->len; i++)
-    {
-      PstOutboxEntry *e = g_ptr_array_index (queued, i);
-      if (g_hash_table_add (seen, e->account))
-        pst_sender_kick (agent, e->account);
-    }
+  g_hash_table_insert (active, g_strdup (account), GINT_TO_POINTER (FALSE));
+  running++;
+  g_mutex_unlock (&running_lock);
+  k = g_new0 (Kick, 1);
+  k->agent = agent;
+  k->account = g_strdup (account);
+  g_thread_unref (g_thread_new ("sender", kick_thread, k));
 }
 
 void

@@ -23,7 +23,7 @@ connections get a well-behaved server, so that a retry can be checked.
   smtp    no-starttls, starttls-454, starttls-554, starttls-inject,
           auth-before-tls-only, pipelining-removed, greeting-554, cut-reply,
           data-drop (once), dot-drop (once), dot-reply-cut (once),
-          dot-silent (once)
+          dot-silent (once), defer-once (451 to RCPT), no-8bitmime, size-small
   pop3    no-stls, stls-refused, stls-inject, capa-changes, greeting-err,
           cut-reply, retr-drop (once, during RETR 2), no-uidl, login-delay,
           oauth (SASL OAUTHBEARER and XOAUTH2; the good token is in
@@ -254,7 +254,11 @@ def smtp_session(c):
             in_tx = True
             c.send("250 2.1.0 Ok\r\n")
         elif cmd == "RCPT":
-            c.send("250 2.1.5 Ok\r\n")
+            if sc == "defer-once" and first:
+                c.send("451 4.3.0 try again later\r\n")
+                event(c.n, "deferred RCPT")
+            else:
+                c.send("250 2.1.5 Ok\r\n")
         elif cmd == "DATA":
             if not in_tx:
                 c.send("503 5.5.1 need MAIL\r\n")

@@ -398,31 +398,90 @@ check "pop3 $name: no credential in the clear" no_clear_credentials "$name"
 
 # Servers that accept the connection and never answer.  These need a short
 # per-account timeout (account add --timeout).
-if "$POSTERN" account add --help 2>&1 | grep -q -- '--timeout'; then
-  silent_case() { # NAME PROTO SCENARIO KIND
-    local name=$1 proto=$2 sc=$3 kind=$4
-    start_fake "$proto" "$sc" "$name" "$DROP"
-    if [ "$kind" = smtp ]; then
-      add_fake_account "$name" "$proto://127.0.0.1:$FPORT" "$UNUSED_POP3" --timeout 2
-      msg_for "$name" "Marker-$name" > "$WORK/$name.eml"
-      expect_fail_kept "$kind $name: send fails, naming the fault" 5 "timed out" \
-        pf send --account "$name" --wait --encrypt never --no-sign "$WORK/$name.eml"
-      check "$kind $name: the message stays queued" equals "outbox" "$(outbox_state "$name")" "queued in_doubt=0"
-    else
-      add_fake_account "$name" "$UNUSED_SMTP" "$proto://127.0.0.1:$FPORT" --timeout 2
-      expect_fail_kept "$kind $name: fetch fails, naming the fault" 5 "timed out" pf fetch --account "$name"
-      check "$kind $name: nothing stored" equals "stored" "$(stored "$name")" 0
-    fi
-    check "$kind $name: gave up within 30 s ($LAST_SECONDS s)" test "$LAST_SECONDS" -le 30
-    check "$kind $name: no credential in the clear" no_clear_credentials "$name"
-  }
-  silent_case smtp-silent smtp silent smtp
-  silent_case smtp-silent-tls smtps silent smtp
-  silent_case pop3-silent pop3 silent pop3
-  silent_case pop3-silent-tls pop3s silent pop3
-  in_doubt_case smtp-dot-silent smtps dot-silent --timeout 2
-else
-  echo "# skipped: the never-answering servers (account add has no --timeout yet)"
-fi
+silent_case() { # NAME PROTO SCENARIO KIND
+  local name=$1 proto=$2 sc=$3 kind=$4
+  start_fake "$proto" "$sc" "$name" "$DROP"
+  if [ "$kind" = smtp ]; then
+    add_fake_account "$name" "$proto://127.0.0.1:$FPORT" "$UNUSED_POP3" --timeout 2
+    msg_for "$name" "Marker-$name" > "$WORK/$name.eml"
+    expect_fail_kept "$kind $name: send fails, naming the fault" 5 "timed out" \
+      pf send --account "$name" --wait --encrypt never --no-sign "$WORK/$name.eml"
+    check "$kind $name: the message stays queued" equals "outbox" "$(outbox_state "$name")" "queued in_doubt=0"
+  else
+    add_fake_account "$name" "$UNUSED_SMTP" "$proto://127.0.0.1:$FPORT" --timeout 2
+    expect_fail_kept "$kind $name: fetch fails, naming the fault" 5 "timed out" pf fetch --account "$name"
+    check "$kind $name: nothing stored" equals "stored" "$(stored "$name")" 0
+  fi
+  check "$kind $name: gave up within 30 s ($LAST_SECONDS s)" test "$LAST_SECONDS" -le 30
+  check "$kind $name: no credential in the clear" no_clear_credentials "$name"
+}
+silent_case smtp-silent smtp silent smtp
+silent_case smtp-silent-tls smtps silent smtp
+silent_case pop3-silent pop3 silent pop3
+silent_case pop3-silent-tls pop3s silent pop3
+in_doubt_case smtp-dot-silent smtps dot-silent --timeout 2
+
+# ---------------------------------------------------------------- outbox
+
+outbox_json() { pf --json outbox list --account "$1"; }
+outbox_field() { # NAME FIELD: of the account's first entry
+  outbox_json "$1" | python3 -c 'import json,sys; e=json.load(sys.stdin)["entries"]; print(e[0][sys.argv[1]] if e else "")' "$2"
+}
+
+# A 451 to RCPT: queued again with a next try in about a minute (60 s ±20%),
+# kept across a restart of the agent; `outbox retry` sends it now.
+name=outbox-defer
+start_fake smtps defer-once "$name"
+add_fake_account "$name" "smtps://127.0.0.1:$FPORT" "$UNUSED_POP3"
+msg_for "$name" "Marker-$name" > "$WORK/$name.eml"
+t0=$(date +%s)
+expect_fail "outbox $name: a deferred send says so" 1 "451" \
+  pf send --account "$name" --wait --encrypt never --no-sign "$WORK/$name.eml"
+next=$(outbox_field "$name" next_try)
+check "outbox $name: queued, with the next try 48 to 72 s later ($((next - t0)) s)" \
+  bash -c '[ "$1" = queued ] && [ $(($2 - $3)) -ge 47 ] && [ $(($2 - $3)) -le 73 ]' _ "$(outbox_field "$name" state)" "$next" "$t0"
+check "outbox $name: the server's reply is kept" bash -c 'grep -q "451 4.3.0" <<<"$1"' _ "$(outbox_field "$name" last_reply)"
+pf agent stop >/dev/null
+check "outbox $name: the next try survives a restart" equals "next_try" "$(outbox_field "$name" next_try)" "$next"
+check "outbox $name: outbox list shows the next try and the reply" bash -c \
+  'out=$("$@"); grep -q "next try:" <<<"$out" && grep -q "server: 451" <<<"$out"' _ "$POSTERN" --home "$H" outbox list --account "$name"
+id=$(outbox_field "$name" id)
+# Offline past its next try: the scheduler sends it as soon as the agent runs.
+sqlite3 "$DB" "update outbox set next_try = strftime('%s','now') - 1 where id = $id"
+pf agent start >/dev/null
+for _ in $(seq 1 200); do [ "$(outbox_field "$name" state)" = sent ] && break; sleep 0.1; done
+check "outbox $name: once due, the scheduler sends it by itself, once" bash -c '[ "$1" = sent ] && [ "$2" = 1 ]' _ \
+  "$(outbox_field "$name" state)" "$(accepted_with "$name" "Marker-$name")"
+expect_fail "outbox $name: a sent message cannot be retried" 1 "never sent again" pf outbox retry "$id"
+
+# In doubt after a drop behind the final dot: listed as such, never sent
+# again by itself; `outbox retry` (after checking) sends it.
+name=outbox-doubt
+start_fake smtps dot-drop "$name"
+add_fake_account "$name" "smtps://127.0.0.1:$FPORT" "$UNUSED_POP3"
+msg_for "$name" "Marker-$name" > "$WORK/$name.eml"
+pf send --account "$name" --wait --encrypt never --no-sign "$WORK/$name.eml" >/dev/null 2>&1 || true
+check "outbox $name: outbox list says IN DOUBT" bash -c 'out=$("$@"); grep -q "IN DOUBT" <<<"$out"' _ \
+  "$POSTERN" --home "$H" outbox list --account "$name"
+id=$(outbox_field "$name" id)
+check "outbox $name: retry" quiet pf outbox retry "$id"
+for _ in $(seq 1 100); do [ "$(outbox_field "$name" state)" = sent ] && break; sleep 0.1; done
+check "outbox $name: … sent by the next session" equals "outbox" "$(outbox_state "$name")" "sent in_doubt=0"
+
+# A server that is down: the message waits, queued; cancel keeps it from
+# ever being sent.
+name=outbox-down
+add_fake_account "$name" "smtps://127.0.0.1:9" "$UNUSED_POP3"
+msg_for "$name" "Marker-$name" > "$WORK/$name.eml"
+check "outbox $name: send (queued) answers at once" quiet pf send --account "$name" --encrypt never --no-sign "$WORK/$name.eml"
+for _ in $(seq 1 100); do [ "$(outbox_field "$name" next_try)" != 0 ] && break; sleep 0.1; done
+check "outbox $name: after the failed session, a next try is set" test "$(outbox_field "$name" next_try)" -gt "$(date +%s)"
+id=$(outbox_field "$name" id)
+check "outbox $name: cancel" quiet pf outbox cancel "$id"
+check "outbox $name: cancelled" equals "outbox" "$(outbox_state "$name")" "cancelled in_doubt=0"
+expect_fail "outbox $name: a cancelled message cannot be retried" 1 "never sent again" pf outbox retry "$id"
+expect_fail "outbox: an unknown id" 1 "no outbox entry" pf outbox retry 999999
+expect_fail "outbox: a bad id" 2 "outbox ID" pf outbox cancel abc
+expect_fail "outbox: a bad state" 2 "state must be" pf outbox list --state lost
 
 finish

@@ -1,0 +1,121 @@
+/* outbox.c — `postern outbox list|retry|cancel`. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util/error.h"
+
+static char *
+when (gint64 t)
+{
+  g_autoptr (GDateTime) dt = t > 0 ? g_date_time_new_from_unix_local (t) : NULL;
+
+  return dt ? g_date_time_format (dt, "%Y-%m-%d %H:%M") : g_strdup ("-");
+}
+
+static int
+outbox_list (PstCli *cli, int argc, char **argv)
+{
+  g_autofree char *account = NULL, *state = NULL;
+  GOptionEntry entries[] = {
+    { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("Only this account"), "NAME" },
+    { "state", 0, 0, G_OPTION_ARG_STRING, &state,
+      N_("Only entries in STATE: queued, sending, sent, failed or cancelled"), "STATE" },
+    G_OPTION_ENTRY_NULL,
+  };
+  JsonObject *params, *r;
+  JsonArray *arr;
+  int status = 0;
+
+  if (!pst_cli_parse ("outbox list", "", entries, &argc, &argv))
+    return PST_ERROR_USAGE;
+  if (argc != 1)
+    return pst_cli_usage ("outbox list", _("takes --account NAME and --state STATE only"));
+  params = json_object_new ();
+  if (account)
+    json_object_set_string_member (params, "account", account);
+  if (state)
+    json_object_set_string_member (params, "state", state);
+  r = pst_cli_call (cli, _("outbox list"), "outbox.list", params, NULL, 0, &status);
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    {
+      pst_cli_print_json (r);
+      json_object_unref (r);
+      return 0;
+    }
+  arr = json_object_get_array_member (r, "entries");
+  for (guint i = 0; i < json_array_get_length (arr); i++)
+    {
+      JsonObject *e = json_array_get_object_element (arr, i);
+      JsonArray *to = json_object_get_array_member (e, "to");
+      const char *st = json_object_get_string_member (e, "state");
+      const char *reply = json_object_get_string_member_with_default (e, "last_reply", NULL);
+      gboolean doubt = json_object_get_boolean_member (e, "in_doubt");
+      g_autofree char *next = when (json_object_get_int_member (e, "next_try"));
+      g_autofree char *created = when (json_object_get_int_member (e, "created_at"));
+      g_autoptr (GString) rcpts = g_string_new (NULL);
+
+      for (guint j = 0; j < json_array_get_length (to); j++)
+        g_string_append_printf (rcpts, "%s%s", j ? ", " : "", json_array_get_string_element (to, j));
+      printf ("%6" G_GINT64_FORMAT "  %-9s %-12s %s  %s\n", json_object_get_int_member (e, "id"),
+              st, json_object_get_string_member (e, "account"), created, rcpts->str);
+      if (doubt && strcmp (st, "sending") == 0)
+        printf ("        %s\n", _("IN DOUBT: the agent stopped between the final dot and the "
+                                  "server's reply; it may have been delivered. Check with a "
+                                  "recipient, then `outbox retry` or `outbox cancel` it."));
+      if (strcmp (st, "queued") == 0 && json_object_get_int_member (e, "next_try") > 0)
+        printf ("        %s %s (%s %" G_GINT64_FORMAT ")\n", _("next try:"), next, _("attempts:"),
+                json_object_get_int_member (e, "attempts"));
+      if (reply)
+        printf ("        %s %s\n", _("server:"), reply);
+    }
+  json_object_unref (r);
+  return 0;
+}
+
+static int
+outbox_one (PstCli *cli, const char *what, const char *method, const char *id_text)
+{
+  guint64 id = 0;
+  JsonObject *params, *r;
+  int status = 0;
+
+  if (!g_ascii_string_to_unsigned (id_text, 10, 1, G_MAXINT64, &id, NULL))
+    return pst_cli_usage (what, _("give one outbox ID (a number, as `outbox list` shows)"));
+  params = json_object_new ();
+  json_object_set_int_member (params, "id", (gint64) id);
+  r = pst_cli_call (cli, what, method, params, NULL, 0, &status);
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    pst_cli_print_json (r);
+  else
+    {
+      g_autofree char *id_text_out = g_strdup_printf ("%" G_GUINT64_FORMAT, id);
+      /* TRANSLATORS: "outbox 12: queued" */
+      printf (_("outbox %s: %s\n"), id_text_out, json_object_get_string_member (r, "state"));
+    }
+  json_object_unref (r);
+  return 0;
+}
+
+int
+pst_cli_cmd_outbox (PstCli *cli, int argc, char **argv)
+{
+  const char *sub = argc > 1 ? argv[1] : NULL;
+
+  if (g_strcmp0 (sub, "list") == 0)
+    return outbox_list (cli, argc - 1, argv + 1);
+  if (g_strcmp0 (sub, "retry") == 0 || g_strcmp0 (sub, "cancel") == 0)
+    {
+      gboolean retry = sub[0] == 'r';
+      const char *what = retry ? "outbox retry" : "outbox cancel";
+
+      if (argc != 3)
+        return pst_cli_usage (what, _("give one outbox ID"));
+      return outbox_one (cli, what, retry ? "outbox.retry" : "outbox.cancel", argv[2]);
+    }
+  return pst_cli_usage ("outbox", _("say list, retry ID or cancel ID"));
+}
