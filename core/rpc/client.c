@@ -115,3 +115,42 @@ pst_rpc_client_call (PstRpcClient *c, const char *method, JsonObject *params, co
     }
   return json_object_ref (json_object_get_object_member (obj, "result"));
 }
+
+JsonObject *
+pst_rpc_client_next_notification (PstRpcClient *c, char **method_out, GError **error)
+{
+  g_autoptr (JsonParser) parser = json_parser_new ();
+
+  *method_out = NULL;
+  for (;;)
+    {
+      g_autofree char *line = NULL;
+      g_autoptr (GError) local = NULL;
+      JsonObject *obj;
+      const char *method;
+
+      line = pst_rpc_channel_read_line (c->channel, NULL, &local);
+      if (line == NULL)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_AGENT, "the agent closed the connection%s%s",
+                       local ? ": " : "", local ? local->message : "");
+          return NULL;
+        }
+      if (!json_parser_load_from_data (parser, line, -1, NULL)
+          || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_AGENT, "the agent sent a malformed line");
+          return NULL;
+        }
+      obj = json_node_get_object (json_parser_get_root (parser));
+      /* A notification has a method and no id (JSON-RPC 2.0). */
+      if (json_object_has_member (obj, "id")
+          || !(method = json_object_get_string_member_with_default (obj, "method", NULL)))
+        continue;
+      *method_out = g_strdup (method);
+      if (json_object_has_member (obj, "params")
+          && JSON_NODE_HOLDS_OBJECT (json_object_get_member (obj, "params")))
+        return json_object_ref (json_object_get_object_member (obj, "params"));
+      return json_object_new ();
+    }
+}

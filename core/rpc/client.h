@@ -23,4 +23,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstRpcClient, pst_rpc_client_free)
 JsonObject *pst_rpc_client_call (PstRpcClient *client, const char *method, JsonObject *params,
                                  const int *fds, guint n_fds, GError **error);
 
+/* After a "subscribe" call: waits for the next notification and returns
+ * its params (transfer full), @method_out its method (transfer full).  NULL
+ * with PST_ERROR_AGENT when the connection ends. */
+JsonObject *pst_rpc_client_next_notification (PstRpcClient *client, char **method_out,
+                                              GError **error);
+
 G_END_DECLS

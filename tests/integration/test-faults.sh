@@ -469,7 +469,12 @@ for _ in $(seq 1 100); do [ "$(outbox_field "$name" state)" = sent ] && break; s
 check "outbox $name: … sent by the next session" equals "outbox" "$(outbox_state "$name")" "sent in_doubt=0"
 
 # A server that is down: the message waits, queued; cancel keeps it from
-# ever being sent.
+# ever being sent.  `postern watch` prints the events meanwhile.
+"$POSTERN" --home "$H" --json watch outbox.changed account.error > "$WORK/watch.out" 2>&1 &
+watch_pid=$!
+RELAY_PIDS="${RELAY_PIDS:-} $watch_pid"
+for _ in $(seq 1 100); do [ -e "$H/run/agent.sock" ] && break; sleep 0.05; done
+sleep 0.5
 name=outbox-down
 add_fake_account "$name" "smtps://127.0.0.1:9" "$UNUSED_POP3"
 msg_for "$name" "Marker-$name" > "$WORK/$name.eml"
@@ -480,6 +485,17 @@ id=$(outbox_field "$name" id)
 check "outbox $name: cancel" quiet pf outbox cancel "$id"
 check "outbox $name: cancelled" equals "outbox" "$(outbox_state "$name")" "cancelled in_doubt=0"
 expect_fail "outbox $name: a cancelled message cannot be retried" 1 "never sent again" pf outbox retry "$id"
+for _ in $(seq 1 50); do grep -q '"cancelled"' "$WORK/watch.out" && break; sleep 0.1; done
+kill "$watch_pid" 2>/dev/null || true
+check "watch --json: one JSON event per line, with the account error and the cancel" python3 - "$WORK/watch.out" "$name" <<'PY'
+import json, sys
+events = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+name = sys.argv[2]
+assert all(set(e) == {"event", "params", "time"} for e in events), events
+assert any(e["event"] == "account.error" and e["params"]["account"] == name for e in events), events
+assert any(e["event"] == "outbox.changed" and e["params"]["state"] == "cancelled" for e in events), events
+PY
+expect_fail "watch: an unknown event" 2 "unknown event 'mail.lost'" pf watch mail.lost
 expect_fail "outbox: an unknown id" 1 "no outbox entry" pf outbox retry 999999
 expect_fail "outbox: a bad id" 2 "outbox ID" pf outbox cancel abc
 expect_fail "outbox: a bad state" 2 "state must be" pf outbox list --state lost
