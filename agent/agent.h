@@ -7,6 +7,7 @@
 #include "config/paths.h"
 #include "store/store.h"
 #include "keycache.h"
+#include "scan/scan.h"
 
 G_BEGIN_DECLS
 
@@ -24,6 +25,8 @@ typedef struct {
   gint stopping;             /* set once to ask the accept loop to end (atomic) */
   GSocket *listener;
   PstKeyCache *keys;         /* key lookups and S/MIME stores, shared by all threads */
+  PstScanner *scanner;       /* [general] scan, or NULL */
+  gboolean scan_error_delivers;  /* on_scan_error = deliver */
 } PstAgent;
 
 /* A copy of account @name (transfer full), or NULL and PST_ERROR_FAILED

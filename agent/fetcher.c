@@ -231,13 +231,29 @@ analyze_stored (PstAgent *agent, GArray *ids)
   for (guint i = 0; i < done->len; i++)
     {
       PstAnalysis *a = &g_array_index (done, PstAnalysis, i);
-      /* No scanner in this version: the verdict says so rather than "clean". */
-      PstMessageInfoUpdate u = { a->id, a->from, a->subject, a->date, a->crypto, "skipped" };
+      PstMessageInfoUpdate u = { a->id, a->from, a->subject, a->date, a->crypto,
+                                 a->scan_verdict, a->scan_name, a->quarantine ? 1 : 0 };
       g_array_append_val (updates, u);
     }
   if (!pst_store_messages_set_info (agent->store, (PstMessageInfoUpdate *) updates->data,
                                     updates->len, &error))
     g_warning ("cannot record what was learned of %u messages: %s", updates->len, error->message);
+  else
+    for (guint i = 0; i < done->len; i++)
+      {
+        PstAnalysis *a = &g_array_index (done, PstAnalysis, i);
+        JsonObject *p;
+
+        if (!a->quarantine)
+          continue;
+        g_message ("message %" G_GINT64_FORMAT ": quarantined (%s: %s)", a->id, a->scan_verdict,
+                   a->scan_name ? a->scan_name : "");
+        p = json_object_new ();
+        json_object_set_int_member (p, "id", a->id);
+        json_object_set_string_member (p, "verdict", a->scan_verdict);
+        json_object_set_string_member (p, "name", a->scan_name ? a->scan_name : "");
+        pst_events_emit ("scan.quarantined", p);
+      }
   for (guint i = 0; i < done->len; i++)
     pst_analysis_clear (&g_array_index (done, PstAnalysis, i));
 }

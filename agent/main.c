@@ -91,6 +91,26 @@ on_signal (int sig)
     pst_server_wake (the_agent);   /* async-signal-safe: shutdown(2) only */
 }
 
+/* The scan hook of [general], if any.  A spec that cannot be used stops
+ * the start: an agent must not run half configured. */
+static gboolean
+make_scanner (PstAgent *agent, GError **error)
+{
+  guint timeout = 0;
+  const char *spec = pst_config_get_scan (agent->config, &agent->scan_error_delivers, &timeout);
+
+  if (spec == NULL)
+    return TRUE;
+  if (!(agent->scanner = pst_scanner_new (spec, timeout, error)))
+    {
+      g_prefix_error (error, "%s: [general] ", agent->paths->config_file);
+      return FALSE;
+    }
+  g_message ("scanning mail with %s (on errors: %s)", spec,
+             agent->scan_error_delivers ? "deliver" : "quarantine");
+  return TRUE;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -126,6 +146,7 @@ main (int argc, char **argv)
   if (!pst_paths_ensure (agent.paths, &error)
       || !(agent.config = pst_config_load (agent.paths->config_file, &error))
       || !(agent.store = pst_store_open (agent.paths->db_path, &error))
+      || !make_scanner (&agent, &error)
       || !pst_server_listen (&agent, &error))
     {
       g_warning ("cannot start: %s", error->message);
@@ -161,6 +182,7 @@ out:
   pst_config_free (agent.config);
   g_hash_table_unref (agent.account_locks);
   pst_key_cache_free (agent.keys);
+  pst_scanner_free (agent.scanner);
   pst_paths_free (agent.paths);
   return status;
 }

@@ -56,7 +56,7 @@ pst_method_outbox_list (PstCall *call, GError **error)
   for (guint i = 0; i < entries->len; i++)
     json_array_add_object_element (arr, entry_to_json (g_ptr_array_index (entries, i)));
   r = json_object_new ();
-  json_object_set_array_member (r, "entries", arr);
+  json_object_set_array_member (r, "outbox", arr);   /* DESIGN.md §6 */
   return r;
 }
 

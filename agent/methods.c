@@ -397,6 +397,29 @@ m_send (PstCall *call, GError **error)
                    account->name, account->address);
       return NULL;
     }
+  /* Outgoing mail is scanned before it is encrypted (DESIGN.md §11): after,
+   * no one can. */
+  if (call->agent->scanner != NULL)
+    {
+      g_autofree char *found = NULL;
+      PstScanVerdict v = pst_scanner_scan (call->agent->scanner, input, &found);
+
+      if (v == PST_SCAN_INFECTED)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_INFECTED,
+                       "the message is infected with %s; nothing was sent", found);
+          return NULL;
+        }
+      if (v == PST_SCAN_ERROR && !call->agent->scan_error_delivers)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "the message could not be scanned (%s); nothing was sent "
+                       "(on_scan_error = quarantine)", found);
+          return NULL;
+        }
+      if (v == PST_SCAN_ERROR)
+        g_warning ("sending unscanned: %s (on_scan_error = deliver)", found);
+    }
   settings = pst_protect_account_settings (account);
   if (!(prot = pst_protect_message (call->agent, input, &settings, &overrides, NULL, error)))
     return NULL;
@@ -567,13 +590,59 @@ parse_json_or_null (const char *text)
 }
 
 static JsonObject *
-scan_object (const char *verdict)
+scan_object (const char *verdict, const char *name)
 {
   JsonObject *o = json_object_new ();
 
   json_object_set_string_member (o, "verdict", verdict ? verdict : "skipped");
-  json_object_set_null_member (o, "name");
+  if (name)
+    json_object_set_string_member (o, "name", name);
+  else
+    json_object_set_null_member (o, "name");
   return o;
+}
+
+/* Whether a client may see message @info (its decrypted form: @plain):
+ * never a quarantined one; one not scanned yet (it came before a scanner was
+ * configured, or its analysis failed) is scanned now.  Errors:
+ * PST_ERROR_INFECTED, or PST_ERROR_FAILED for a scan error under
+ * on_scan_error = quarantine. */
+static gboolean
+admit_to_client (PstCall *call, PstMessageInfo *info, GBytes *plain, GError **error)
+{
+  if (!info->quarantined && call->agent->scanner != NULL
+      && (info->scan_verdict == NULL || strcmp (info->scan_verdict, "skipped") == 0))
+    {
+      PstAnalysis a = { .id = info->id };
+      PstMessageInfoUpdate u = { .id = info->id, .quarantine = -1 };
+
+      pst_reader_scan (call->agent, plain, &a);
+      u.scan_verdict = a.scan_verdict;
+      u.scan_name = a.scan_name;
+      u.quarantine = a.quarantine ? 1 : 0;
+      if (!pst_store_messages_set_info (call->agent->store, &u, 1, error))
+        {
+          pst_analysis_clear (&a);
+          return FALSE;
+        }
+      g_free (info->scan_verdict);
+      info->scan_verdict = g_strdup (a.scan_verdict);
+      g_free (info->scan_name);
+      info->scan_name = g_steal_pointer (&a.scan_name);
+      info->quarantined = a.quarantine;
+      pst_analysis_clear (&a);
+    }
+  if (!info->quarantined)
+    return TRUE;
+  if (g_strcmp0 (info->scan_verdict, "infected") == 0)
+    g_set_error (error, PST_ERROR, PST_ERROR_INFECTED,
+                 "message %" G_GINT64_FORMAT " is quarantined: infected with %s (see `postern "
+                 "quarantine`)", info->id, info->scan_name ? info->scan_name : "malware");
+  else
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                 "message %" G_GINT64_FORMAT " is quarantined: it could not be scanned (%s); see "
+                 "`postern quarantine`", info->id, info->scan_name ? info->scan_name : "scan error");
+  return FALSE;
 }
 
 static JsonObject *
@@ -613,7 +682,7 @@ m_list (PstCall *call, GError **error)
       json_object_set_string_member (o, "subject", m->subject ? m->subject : "");
       json_object_set_string_member (o, "date", m->date ? m->date : "");
       json_object_set_member (o, "crypto", parse_json_or_null (m->crypto_json));
-      json_object_set_object_member (o, "scan", scan_object (m->scan_verdict));
+      json_object_set_object_member (o, "scan", scan_object (m->scan_verdict, m->scan_name));
       json_array_add_object_element (arr, o);
     }
   r = json_object_new ();
@@ -645,7 +714,8 @@ m_show (PstCall *call, GError **error)
   JsonArray *att;
 
   if (!get_id (call, &id, error) || !(info = pst_store_message_get_info (call->agent->store, id, error))
-      || !pst_reader_open (call->agent, id, &plain, &status, error))
+      || !pst_reader_open (call->agent, id, &plain, &status, error)
+      || !admit_to_client (call, info, plain, error))
     return NULL;
   if (!(msg = pst_mime_message_parse (plain, error)))
     return NULL;
@@ -680,7 +750,7 @@ m_show (PstCall *call, GError **error)
     json_object_set_null_member (r, "body_text");
   json_object_set_array_member (r, "attachments", att);
   json_object_set_member (r, "crypto", pst_status_to_json (status));
-  json_object_set_object_member (r, "scan", scan_object (info->scan_verdict));
+  json_object_set_object_member (r, "scan", scan_object (info->scan_verdict, info->scan_name));
   return r;
 }
 
@@ -691,12 +761,15 @@ m_export (PstCall *call, GError **error)
   int fd;
   g_autoptr (GBytes) plain = NULL;
   g_autoptr (PstStatus) status = NULL;
+  g_autoptr (PstMessageInfo) info = NULL;
   JsonObject *r;
   gsize len;
   const guint8 *data;
 
   if (!get_id (call, &id, error) || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
-      || !pst_reader_open (call->agent, id, &plain, &status, error))
+      || !(info = pst_store_message_get_info (call->agent->store, id, error))
+      || !pst_reader_open (call->agent, id, &plain, &status, error)
+      || !admit_to_client (call, info, plain, error))
     return NULL;
   if (status->decryption == PST_DECRYPTION_FAILED || status->integrity == PST_INTEGRITY_MISSING)
     {
@@ -769,6 +842,10 @@ static const struct {
   { "outbox.list", pst_method_outbox_list },
   { "outbox.retry", pst_method_outbox_retry },
   { "outbox.cancel", pst_method_outbox_cancel },
+  { "scan", pst_method_scan },
+  { "quarantine.list", pst_method_quarantine_list },
+  { "quarantine.release", pst_method_quarantine_release },
+  { "quarantine.delete", pst_method_quarantine_delete },
   { "send", m_send },
   { "fetch", m_fetch },
   { "list", m_list },

@@ -64,6 +64,21 @@ pst_analysis_clear (PstAnalysis *a)
   g_clear_pointer (&a->subject, g_free);
   g_clear_pointer (&a->date, g_free);
   g_clear_pointer (&a->crypto, g_free);
+  g_clear_pointer (&a->scan_name, g_free);
+}
+
+void
+pst_reader_scan (PstAgent *agent, GBytes *plain, PstAnalysis *a)
+{
+  PstScanVerdict v;
+
+  a->scan_verdict = "skipped";
+  a->quarantine = FALSE;
+  if (agent->scanner == NULL)
+    return;
+  v = pst_scanner_scan (agent->scanner, plain, &a->scan_name);
+  a->scan_verdict = pst_scan_verdict_name (v);
+  a->quarantine = v == PST_SCAN_INFECTED || (v == PST_SCAN_ERROR && !agent->scan_error_delivers);
 }
 
 gboolean
@@ -91,6 +106,8 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
   if (out->date == NULL)
     out->date = g_strdup ("");
   out->crypto = pst_status_to_json_string (status);
+  /* The decrypted message is what a client would show: scan that. */
+  pst_reader_scan (agent, plain, out);
   return TRUE;
 }
 
@@ -102,9 +119,11 @@ pst_reader_analyze (PstAgent *agent, gint64 id, GError **error)
 
   if (!pst_reader_analyze_to (agent, id, &a, error))
     return FALSE;
-  /* No scanner in this version: the verdict says so rather than "clean". */
-  ok = pst_store_message_set_info (agent->store, id, a.from, a.subject, a.date, a.crypto,
-                                   "skipped", error);
+  {
+    PstMessageInfoUpdate u = { id, a.from, a.subject, a.date, a.crypto, a.scan_verdict,
+                               a.scan_name, a.quarantine ? 1 : 0 };
+    ok = pst_store_messages_set_info (agent->store, &u, 1, error);
+  }
   pst_analysis_clear (&a);
   return ok;
 }

@@ -21,9 +21,16 @@ GBytes *pst_reader_slurp (GInputStream *in, gsize max_size, GError **error);
 typedef struct {
   gint64 id;
   char *from, *subject, *date, *crypto;
+  const char *scan_verdict;  /* clean | infected | error | skipped (no scanner) */
+  char *scan_name;           /* what was found, or why the scan failed */
+  gboolean quarantine;       /* infected, or a scan error under on_scan_error=quarantine */
 } PstAnalysis;
 gboolean pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **error);
 void pst_analysis_clear (PstAnalysis *analysis);
+
+/* Scans @plain with the agent's scanner (DESIGN.md §11) into @a's scan
+ * fields. */
+void pst_reader_scan (PstAgent *agent, GBytes *plain, PstAnalysis *a);
 
 /* After a message was stored: records its display headers and crypto
  * summary in the store, so that list needs no decryption. */

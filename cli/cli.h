@@ -55,5 +55,7 @@ int pst_cli_cmd_verify (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_batch (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_outbox (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_watch (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_scan (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_quarantine (PstCli *cli, int argc, char **argv);
 
 G_END_DECLS

@@ -16,6 +16,8 @@ static const struct {
   { "send", pst_cli_cmd_send, N_("encrypt, sign and send a message (RFC 5322 on stdin or FILE)") },
   { "fetch", pst_cli_cmd_fetch, N_("fetch new mail over POP3") },
   { "outbox", pst_cli_cmd_outbox, N_("list | retry | cancel what waits to be sent") },
+  { "quarantine", pst_cli_cmd_quarantine, N_("list | release | delete quarantined messages") },
+  { "scan", pst_cli_cmd_scan, N_("scan a file with the configured scanner (exit 7: infected)") },
   { "watch", pst_cli_cmd_watch, N_("print the agent's events as they come (--json: one per line)") },
   { "list", pst_cli_cmd_list, N_("list stored messages") },
   { "show", pst_cli_cmd_show, N_("show a message: its status, then its text") },

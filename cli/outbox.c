@@ -45,7 +45,7 @@ outbox_list (PstCli *cli, int argc, char **argv)
       json_object_unref (r);
       return 0;
     }
-  arr = json_object_get_array_member (r, "entries");
+  arr = json_object_get_array_member (r, "outbox");
   for (guint i = 0; i < json_array_get_length (arr); i++)
     {
       JsonObject *e = json_array_get_object_element (arr, i);

@@ -14,6 +14,8 @@ packages=(
   dovecot-core dovecot-pop3d dovecot-submissiond postfix openssl ca-certificates
   # test tools
   python3 sqlite3 valgrind util-linux procps iproute2
+  # the scan hook (tests run their own clamd with a signature database they write)
+  clamav-daemon
   # fuzzing (tests/fuzz): clang and its libFuzzer runtime
   clang libclang-rt-14-dev
   # benchmarks (tests/bench): the clients Postern is measured against

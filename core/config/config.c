@@ -14,6 +14,9 @@ struct _PstConfig {
   GKeyFile *file;      /* kept so that unknown keys and comments survive a save */
   GPtrArray *accounts;
   char *gnupg_home;
+  char *scan;               /* [general] scan, or NULL: no scanner */
+  gboolean scan_error_delivers;
+  guint scan_timeout_s;
 };
 
 #define ACCOUNT_PREFIX "account "
@@ -507,11 +510,51 @@ pst_config_load (const char *path, GError **error)
         }
       else if (strcmp (*g, "general") == 0)
         {
+          g_autofree char *on_error = NULL, *timeout = NULL;
+
           c->gnupg_home = get_string (c->file, path, *g, "gnupg_home", FALSE, &local);
+          if (local == NULL)
+            c->scan = get_string (c->file, path, *g, "scan", FALSE, &local);
+          if (local == NULL)
+            on_error = get_string (c->file, path, *g, "on_scan_error", FALSE, &local);
+          if (local == NULL)
+            timeout = get_string (c->file, path, *g, "scan_timeout", FALSE, &local);
           if (local != NULL)
             {
               g_propagate_error (error, g_steal_pointer (&local));
               return NULL;
+            }
+          if (c->scan != NULL && !g_str_has_prefix (c->scan, "clamd:")
+              && !g_str_has_prefix (c->scan, "command:") && strcmp (c->scan, "none") != 0)
+            {
+              g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                           "%s: [general] scan: '%s' is not clamd:SOCKET, clamd:HOST:PORT, "
+                           "command:PROGRAM or none", path, c->scan);
+              return NULL;
+            }
+          if (g_strcmp0 (c->scan, "none") == 0)
+            g_clear_pointer (&c->scan, g_free);
+          if (on_error != NULL && strcmp (on_error, "quarantine") != 0
+              && strcmp (on_error, "deliver") != 0)
+            {
+              g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                           "%s: [general] on_scan_error: '%s' is not quarantine or deliver", path,
+                           on_error);
+              return NULL;
+            }
+          c->scan_error_delivers = g_strcmp0 (on_error, "deliver") == 0;
+          if (timeout != NULL)
+            {
+              guint64 t = 0;
+
+              if (!g_ascii_string_to_unsigned (timeout, 10, 1, 3600, &t, NULL))
+                {
+                  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                               "%s: [general] scan_timeout: '%s' is not a number of seconds from "
+                               "1 to 3600", path, timeout);
+                  return NULL;
+                }
+              c->scan_timeout_s = (guint) t;
             }
         }
       else
@@ -533,6 +576,7 @@ pst_config_free (PstConfig *c)
   g_key_file_unref (c->file);
   g_ptr_array_unref (c->accounts);
   g_free (c->gnupg_home);
+  g_free (c->scan);
   g_free (c);
 }
 
@@ -664,4 +708,14 @@ const char *
 pst_config_get_gnupg_home (PstConfig *c)
 {
   return c->gnupg_home;
+}
+
+const char *
+pst_config_get_scan (PstConfig *c, gboolean *error_delivers_out, guint *timeout_s_out)
+{
+  if (error_delivers_out != NULL)
+    *error_delivers_out = c->scan_error_delivers;
+  if (timeout_s_out != NULL)
+    *timeout_s_out = c->scan_timeout_s;
+  return c->scan;
 }

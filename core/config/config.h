@@ -96,5 +96,10 @@ gboolean pst_config_remove_account (PstConfig *config, const char *name, GError 
 
 /* [general] gnupg_home, or NULL. Owned by @config. */
 const char *pst_config_get_gnupg_home (PstConfig *config);
+/* [general] scan (the scanner spec, or NULL: none), on_scan_error
+ * (*@error_delivers_out: deliver rather than quarantine) and scan_timeout
+ * (seconds, 0: the default).  Owned by @config. */
+const char *pst_config_get_scan (PstConfig *config, gboolean *error_delivers_out,
+                                 guint *timeout_s_out);
 
 G_END_DECLS

@@ -76,6 +76,10 @@ static const char *const steps[] = {
   "ALTER TABLE outbox ADD COLUMN unfinished INTEGER NOT NULL DEFAULT 0;"
   "CREATE INDEX messages_unfinished ON messages (id) WHERE unfinished;"
   "CREATE INDEX outbox_unfinished ON outbox (id) WHERE unfinished;",
+  /* 2 → 3: what the scanner called what it found, and quarantine: such a
+   * message is kept, but no list shows it and no client opens it. */
+  "ALTER TABLE messages ADD COLUMN scan_name TEXT;"
+  "ALTER TABLE messages ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;",
 };
 
 int

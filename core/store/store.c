@@ -1087,11 +1087,13 @@ pst_message_info_free (PstMessageInfo *info)
   g_free (info->date);
   g_free (info->crypto_json);
   g_free (info->scan_verdict);
+  g_free (info->scan_name);
   g_free (info);
 }
 
 #define MESSAGE_COLUMNS \
-  "id, account, uidl, received_at, size, from_addr, subject, date, crypto_json, scan_verdict"
+  "id, account, uidl, received_at, size, from_addr, subject, date, crypto_json, scan_verdict," \
+  " scan_name, quarantined"
 
 static PstMessageInfo *
 message_info_from_row (sqlite3_stmt *stmt)
@@ -1108,6 +1110,8 @@ message_info_from_row (sqlite3_stmt *stmt)
   info->date = column_strdup (stmt, 7);
   info->crypto_json = column_strdup (stmt, 8);
   info->scan_verdict = column_strdup (stmt, 9);
+  info->scan_name = column_strdup (stmt, 10);
+  info->quarantined = sqlite3_column_int (stmt, 11) != 0;
   return info;
 }
 
@@ -1129,7 +1133,10 @@ set_info_one (PstStore *store, const PstMessageInfoUpdate *u, GError **error)
                   "UPDATE messages SET from_addr = coalesce(?2, from_addr),"
                   " subject = coalesce(?3, subject), date = coalesce(?4, date),"
                   " crypto_json = coalesce(?5, crypto_json),"
-                  " scan_verdict = coalesce(?6, scan_verdict) WHERE id = ?1 AND NOT unfinished",
+                  " scan_verdict = coalesce(?6, scan_verdict),"
+                  " scan_name = CASE WHEN ?6 IS NULL THEN scan_name ELSE ?7 END,"
+                  " quarantined = CASE WHEN ?8 < 0 THEN quarantined ELSE ?8 END"
+                  " WHERE id = ?1 AND NOT unfinished",
                   error);
   if (stmt == NULL)
     return FALSE;
@@ -1139,6 +1146,8 @@ set_info_one (PstStore *store, const PstMessageInfoUpdate *u, GError **error)
   bind_text_or_null (stmt, 4, u->date);
   bind_text_or_null (stmt, 5, u->crypto_json);
   bind_text_or_null (stmt, 6, u->scan_verdict);
+  bind_text_or_null (stmt, 7, u->scan_name);
+  sqlite3_bind_int (stmt, 8, u->quarantine);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
       set_db_error (store, error, _("cannot update message %" G_GINT64_FORMAT " in store %s"),
@@ -1158,7 +1167,7 @@ pst_store_message_set_info (PstStore *store, gint64 id, const char *from, const 
                             const char *date, const char *crypto_json,
                             const char *scan_verdict, GError **error)
 {
-  PstMessageInfoUpdate u = { id, from, subject, date, crypto_json, scan_verdict };
+  PstMessageInfoUpdate u = { id, from, subject, date, crypto_json, scan_verdict, NULL, -1 };
   gboolean ok;
 
   g_return_val_if_fail (store != NULL, FALSE);
@@ -1222,6 +1231,13 @@ out:
 GPtrArray *
 pst_store_message_list (PstStore *store, const char *account, guint limit, GError **error)
 {
+  return pst_store_message_list_full (store, account, limit, FALSE, error);
+}
+
+GPtrArray *
+pst_store_message_list_full (PstStore *store, const char *account, guint limit,
+                             gboolean quarantined, GError **error)
+{
   g_autoptr (Stmt) stmt = NULL;
   g_autoptr (GPtrArray) list = NULL;
   int rc;
@@ -1230,17 +1246,16 @@ pst_store_message_list (PstStore *store, const char *account, guint limit, GErro
 
   g_rec_mutex_lock (&store->lock);
   stmt = prepare (store,
-                  account != NULL
-                    ? "SELECT " MESSAGE_COLUMNS " FROM messages"
-                      " WHERE account = ?2 AND NOT unfinished ORDER BY id DESC LIMIT ?1"
-                    : "SELECT " MESSAGE_COLUMNS " FROM messages WHERE NOT unfinished"
-                      " ORDER BY id DESC LIMIT ?1",
+                  "SELECT " MESSAGE_COLUMNS " FROM messages"
+                  " WHERE (?2 IS NULL OR account = ?2) AND NOT unfinished AND quarantined = ?3"
+                  " ORDER BY id DESC LIMIT ?1",
                   error);
   if (stmt == NULL)
     goto out;
   sqlite3_bind_int64 (stmt, 1, limit == 0 ? -1 : (gint64) limit);
   if (account != NULL)
     sqlite3_bind_text (stmt, 2, account, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 3, quarantined ? 1 : 0);
   list = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_message_info_free);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (list, message_info_from_row (stmt));
@@ -1253,6 +1268,53 @@ out:
   g_clear_pointer (&stmt, sqlite3_finalize);
   g_rec_mutex_unlock (&store->lock);
   return g_steal_pointer (&list);
+}
+
+gboolean
+pst_store_message_set_quarantined (PstStore *store, gint64 id, gboolean quarantined,
+                                   GError **error)
+{
+  PstMessageInfoUpdate u = { id, NULL, NULL, NULL, NULL, NULL, NULL, quarantined ? 1 : 0 };
+
+  return pst_store_messages_set_info (store, &u, 1, error);
+}
+
+gboolean
+pst_store_message_delete (PstStore *store, gint64 id, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  gboolean ok = FALSE;
+
+  g_rec_mutex_lock (&store->lock);
+  if (!txn_begin (store, TRUE, error))
+    goto out;
+  /* The chunks go by cascade; the UIDL stays seen, so it is not fetched again. */
+  stmt = prepare (store, "DELETE FROM messages WHERE id = ?1 AND NOT unfinished", error);
+  if (stmt == NULL)
+    {
+      txn_rollback (store);
+      goto out;
+    }
+  sqlite3_bind_int64 (stmt, 1, id);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      set_db_error (store, error, _("cannot delete message %" G_GINT64_FORMAT " from store %s"), id,
+                    store->path);
+      txn_rollback (store);
+      goto out;
+    }
+  if (sqlite3_changes (store->db) == 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), id);
+      txn_rollback (store);
+      goto out;
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  ok = txn_commit (store, error);
+out:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_rec_mutex_unlock (&store->lock);
+  return ok;
 }
 
 /* ---- outbox ---- */

@@ -147,6 +147,8 @@ typedef struct {
   char *date;
   char *crypto_json;    /* the status summary (DESIGN.md §4) as JSON, or NULL when not yet known */
   char *scan_verdict;   /* clean | infected | error | skipped, or NULL */
+  char *scan_name;      /* what the scanner found (or its error), or NULL */
+  gboolean quarantined; /* kept, but not listed and not opened */
 } PstMessageInfo;
 
 void pst_message_info_free (PstMessageInfo *info);
@@ -157,6 +159,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstMessageInfo, pst_message_info_free)
 typedef struct {
   gint64 id;
   const char *from, *subject, *date, *crypto_json, *scan_verdict;
+  const char *scan_name;  /* set together with scan_verdict (NULL clears it then) */
+  int quarantine;         /* 1 or 0 to set, -1 to keep */
 } PstMessageInfoUpdate;
 gboolean pst_store_messages_set_info (PstStore *store, const PstMessageInfoUpdate *updates,
                                       guint n, GError **error);
@@ -178,6 +182,15 @@ PstMessageInfo *pst_store_message_get_info (PstStore *store, gint64 id, GError *
  * GPtrArray of PstMessageInfo (transfer full, with free func). */
 GPtrArray *pst_store_message_list (PstStore *store, const char *account, guint limit,
                                    GError **error);
+/* The same, of the quarantined messages (@quarantined TRUE) or the others. */
+GPtrArray *pst_store_message_list_full (PstStore *store, const char *account, guint limit,
+                                        gboolean quarantined, GError **error);
+/* Quarantines message @id or releases it.  Durable. */
+gboolean pst_store_message_set_quarantined (PstStore *store, gint64 id, gboolean quarantined,
+                                            GError **error);
+/* Deletes message @id and its bytes; its UIDL stays seen (it is not fetched
+ * again).  Unknown id: PST_ERROR_FAILED. */
+gboolean pst_store_message_delete (PstStore *store, gint64 id, GError **error);
 
 typedef struct {
   gint64 id;

@@ -425,7 +425,7 @@ in_doubt_case smtp-dot-silent smtps dot-silent --timeout 2
 
 outbox_json() { pf --json outbox list --account "$1"; }
 outbox_field() { # NAME FIELD: of the account's first entry
-  outbox_json "$1" | python3 -c 'import json,sys; e=json.load(sys.stdin)["entries"]; print(e[0][sys.argv[1]] if e else "")' "$2"
+  outbox_json "$1" | python3 -c 'import json,sys; e=json.load(sys.stdin)["outbox"]; print(e[0][sys.argv[1]] if e else "")' "$2"
 }
 
 # A 451 to RCPT: queued again with a next try in about a minute (60 s ±20%),

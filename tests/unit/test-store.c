@@ -888,14 +888,26 @@ test_writers_commit_group (void **state)
     pst_store_writer_free (w[i]);
 
   /* Info of several messages in one transaction. */
-  u[0] = (PstMessageInfoUpdate) { early, "A <a@x>", "one", NULL, "{}", "skipped" };
+  u[0] = (PstMessageInfoUpdate) { early, "A <a@x>", "one", NULL, "{}", "infected", "Eicar", 1 };
   u[1] = (PstMessageInfoUpdate) { store_message (store, "a", "g4", data, 5), NULL, "two", NULL,
-                                  NULL, NULL };
+                                  NULL, NULL, NULL, -1 };
   assert_true (pst_store_messages_set_info (store, u, 2, &error));
   info = pst_store_message_get_info (store, early, &error);
   assert_string_equal (info->subject, "one");
-  assert_string_equal (info->scan_verdict, "skipped");
+  assert_string_equal (info->scan_verdict, "infected");
+  assert_string_equal (info->scan_name, "Eicar");
+  assert_true (info->quarantined);
   g_clear_pointer (&info, pst_message_info_free);
+  /* Quarantined messages are listed apart; released, they are back. */
+  {
+    g_autoptr (GPtrArray) normal = pst_store_message_list (store, "a", 0, &error);
+    g_autoptr (GPtrArray) quarantined = pst_store_message_list_full (store, "a", 0, TRUE, &error);
+
+    for (guint i = 0; i < normal->len; i++)
+      assert_true (((PstMessageInfo *) normal->pdata[i])->id != early);
+    assert_int_equal (quarantined->len, 1);
+    assert_int_equal (((PstMessageInfo *) quarantined->pdata[0])->id, early);
+  }
   info = pst_store_message_get_info (store, u[1].id, &error);
   assert_string_equal (info->subject, "two");
   /* All or nothing. */
@@ -906,6 +918,16 @@ test_writers_commit_group (void **state)
   g_clear_pointer (&info, pst_message_info_free);
   info = pst_store_message_get_info (store, early, &error);
   assert_string_equal (info->subject, "one");
+  g_clear_pointer (&info, pst_message_info_free);
+  assert_true (pst_store_message_set_quarantined (store, early, FALSE, &error));
+  info = pst_store_message_get_info (store, early, &error);
+  assert_false (info->quarantined);
+  assert_string_equal (info->scan_name, "Eicar");
+  /* Deleting a message keeps its UIDL seen. */
+  assert_true (pst_store_message_delete (store, early, &error));
+  assert_false (pst_store_message_delete (store, early, &error));
+  g_clear_error (&error);
+  assert_true (uidl_seen (store, "a", "g2"));
 }
 
 static void
@@ -1236,10 +1258,10 @@ test_migrate_v1 (void **state)
   assert_non_null (store);
 
   db = raw_open (f->path);
-  assert_int_equal (pst_store_schema_latest (), 2);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 2);
+  assert_int_equal (pst_store_schema_latest (), 3);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 3);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM pragma_table_info('messages')"
-                                 " WHERE name = 'unfinished'"), 1);
+                                 " WHERE name IN ('unfinished', 'scan_name', 'quarantined')"), 3);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM messages WHERE unfinished"), 0);
   sqlite3_close (db);
 
@@ -1251,6 +1273,8 @@ test_migrate_v1 (void **state)
   assert_string_equal (info->uidl, "old");
   assert_string_equal (info->subject, "Old");
   assert_int_equal (info->size, 5);
+  assert_false (info->quarantined);
+  assert_null (info->scan_name);
   assert_message_bytes (store, 1, (const guint8 *) "hello", 5);
   e = get_entry (store, 1);
   assert_int_equal (e->state, PST_OUTBOX_FAILED);
