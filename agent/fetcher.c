@@ -365,8 +365,140 @@ run_session (Fetch *f, GError **error)
     }
 }
 
+static gboolean run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error);
+
+/* One session per account at a time; a fetch that comes while one runs
+ * waits for it and takes its outcome instead of starting another. */
+typedef struct {
+  gboolean running;
+  guint generation;      /* sessions finished */
+  guint fetched;         /* of the last session */
+  GError *error;         /* of the last session, or NULL */
+  gint64 last_end;       /* monotonic µs */
+  guint failures;        /* consecutive failed sessions */
+} Session;
+
+static GMutex session_lock;
+static GCond session_cond;
+static GHashTable *sessions;   /* account name -> Session* */
+
+static Session *
+session_get (const char *name)
+{
+  Session *s;
+
+  if (sessions == NULL)
+    sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  if (!(s = g_hash_table_lookup (sessions, name)))
+    g_hash_table_insert (sessions, g_strdup (name), s = g_new0 (Session, 1));
+  return s;
+}
+
 gboolean
 pst_fetcher_run (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
+{
+  Session *s;
+  guint fetched = 0;
+  gboolean ok;
+  GError *local = NULL;
+
+  g_mutex_lock (&session_lock);
+  s = session_get (name);
+  if (s->running)
+    {
+      guint gen = s->generation;
+
+      while (s->generation == gen)
+        g_cond_wait (&session_cond, &session_lock);
+      if (fetched_out != NULL)
+        *fetched_out = s->fetched;
+      ok = s->error == NULL;
+      if (!ok)
+        g_propagate_error (error, g_error_copy (s->error));
+      g_mutex_unlock (&session_lock);
+      return ok;
+    }
+  s->running = TRUE;
+  g_mutex_unlock (&session_lock);
+
+  ok = run_one (agent, name, &fetched, &local);
+
+  g_mutex_lock (&session_lock);
+  s = session_get (name);
+  s->running = FALSE;
+  s->generation++;
+  s->fetched = fetched;
+  g_clear_error (&s->error);
+  s->error = local ? g_error_copy (local) : NULL;
+  s->last_end = g_get_monotonic_time ();
+  s->failures = ok ? 0 : s->failures + 1;
+  g_cond_broadcast (&session_cond);
+  g_mutex_unlock (&session_lock);
+  if (fetched_out != NULL)
+    *fetched_out = fetched;
+  if (local != NULL)
+    g_propagate_error (error, local);
+  return ok;
+}
+
+guint
+pst_fetcher_failures (const char *name)
+{
+  guint n;
+
+  g_mutex_lock (&session_lock);
+  n = session_get (name)->failures;
+  g_mutex_unlock (&session_lock);
+  return n;
+}
+
+static guint background;   /* fetch threads running; under session_lock */
+
+static gpointer
+fetch_thread (gpointer data)
+{
+  gpointer *d = data;
+  g_autoptr (GError) error = NULL;
+  guint fetched = 0;
+
+  /* Errors are logged and sent as account.error by the session itself. */
+  if (!pst_fetcher_run (d[0], d[1], &fetched, &error))
+    g_warning ("scheduled fetch of %s: %s", (char *) d[1], error->message);
+  else if (fetched > 0)
+    g_message ("scheduled fetch of %s: %u new", (char *) d[1], fetched);
+  g_free (d[1]);
+  g_free (d);
+  g_mutex_lock (&session_lock);
+  background--;
+  g_cond_broadcast (&session_cond);
+  g_mutex_unlock (&session_lock);
+  return NULL;
+}
+
+void
+pst_fetcher_wait_all (void)
+{
+  g_mutex_lock (&session_lock);
+  while (background > 0)
+    g_cond_wait (&session_cond, &session_lock);
+  g_mutex_unlock (&session_lock);
+}
+
+void
+pst_fetcher_kick (PstAgent *agent, const char *name)
+{
+  gpointer *d = g_new0 (gpointer, 2);
+
+  g_mutex_lock (&session_lock);
+  background++;
+  g_mutex_unlock (&session_lock);
+  d[0] = agent;
+  d[1] = g_strdup (name);
+  g_thread_unref (g_thread_new ("fetcher", fetch_thread, d));
+}
+
+static gboolean
+run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
 {
   GMutex *lock = pst_agent_session_lock (agent, "fetch", name);
   g_autoptr (PstAccount) account = NULL;

@@ -12,5 +12,16 @@ G_BEGIN_DECLS
  * same account waits for the first.  @fetched_out: new messages stored. */
 gboolean pst_fetcher_run (PstAgent *agent, const char *account, guint *fetched_out,
                           GError **error);
+/* (A fetch that comes while a session of the account runs waits for it and
+ * reports its outcome: it joins it.) */
+
+/* pst_fetcher_run in a background thread (the schedule). */
+void pst_fetcher_kick (PstAgent *agent, const char *account);
+
+/* Waits for background fetches to end (at shutdown). */
+void pst_fetcher_wait_all (void);
+
+/* Consecutive failed sessions of @account, for the schedule's backoff. */
+guint pst_fetcher_failures (const char *account);
 
 G_END_DECLS

@@ -12,6 +12,7 @@
 
 #include "agent.h"
 #include "server.h"
+#include "fetcher.h"
 #include "scheduler.h"
 #include "sender.h"
 #include "util/error.h"
@@ -167,6 +168,7 @@ main (int argc, char **argv)
   g_message ("agent stopping");
   pst_scheduler_stop ();
   pst_sender_wait_all ();
+  pst_fetcher_wait_all ();
   if (!pst_server_end_clients (&agent))
     {
       /* A client thread is stuck inside a request: freeing what it uses

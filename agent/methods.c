@@ -16,6 +16,7 @@
 #include "protect.h"
 #include "util/addr.h"
 #include "reader.h"
+#include "scheduler.h"
 #include "sender.h"
 #include "util/error.h"
 
@@ -159,6 +160,7 @@ account_to_json (const PstAccount *a)
   OPTIONAL_STRING ("auth", a->auth);
 #undef OPTIONAL_STRING
   json_object_set_int_member (o, "timeout", a->timeout_s ? a->timeout_s : 60);
+  json_object_set_int_member (o, "fetch_interval", a->fetch_interval_s);
   json_object_set_boolean_member (o, "keep_on_server", a->keep_on_server);
   json_object_set_int_member (o, "keep_days", a->keep_days);
   json_object_set_string_member (o, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
@@ -172,7 +174,7 @@ m_account_add (PstCall *call, GError **error)
   g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
   const char *name, *address, *smtp, *pop3, *user, *pwcmd, *ca, *encrypt, *scheme;
   const char *tokcmd, *pin, *cert, *key, *auth;
-  gint64 keep_days = 0, timeout = 0;
+  gint64 keep_days = 0, timeout = 0, interval = 0;
   gboolean keep = FALSE, ok;
 
   if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error)
@@ -187,6 +189,7 @@ m_account_add (PstCall *call, GError **error)
       || !pst_rpc_get_string (call->params, "client_key", FALSE, &key, error)
       || !pst_rpc_get_string (call->params, "auth", FALSE, &auth, error)
       || !pst_rpc_get_int (call->params, "timeout", FALSE, 0, &timeout, error)
+      || !pst_rpc_get_int (call->params, "fetch_interval", FALSE, 0, &interval, error)
       || !pst_rpc_get_string (call->params, "ca_file", FALSE, &ca, error)
       || !pst_rpc_get_string (call->params, "encrypt", FALSE, &encrypt, error)
       || !pst_rpc_get_string (call->params, "scheme", FALSE, &scheme, error)
@@ -214,6 +217,7 @@ m_account_add (PstCall *call, GError **error)
   a->client_cert = cert ? g_canonicalize_filename (cert, NULL) : NULL;
   a->client_key = key ? g_canonicalize_filename (key, NULL) : NULL;
   a->timeout_s = (guint) timeout;
+  a->fetch_interval_s = (guint) CLAMP (interval, 0, G_MAXUINT);
   a->auth = g_strdup (auth);
   a->ca_file = ca ? g_canonicalize_filename (ca, NULL) : NULL;
   a->scheme = g_strdup (scheme ? scheme : "auto");
@@ -231,6 +235,8 @@ m_account_add (PstCall *call, GError **error)
       && error && *error && (*error)->code != PST_ERROR_USAGE)
     pst_config_remove_account (call->agent->config, a->name, NULL);
   g_mutex_unlock (&call->agent->config_lock);
+  if (ok)
+    pst_scheduler_wake ();
   return ok ? account_to_json (a) : NULL;
 }
 

@@ -8,7 +8,9 @@
 G_BEGIN_DECLS
 
 /* Starts the scheduler thread; it kicks the sender of every account with
- * an entry due, and sleeps until the next one is. */
+ * an entry due, fetches the accounts that have a fetch_interval when their
+ * time comes (with jitter, and backing off after failed sessions), and
+ * sleeps until the next thing is due. */
 void pst_scheduler_start (PstAgent *agent);
 /* Something changed (a message queued, a session ended): look again. */
 void pst_scheduler_wake (void);

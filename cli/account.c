@@ -52,6 +52,9 @@ print_account (JsonObject *a)
     printf ("  %-17s %s\n", _("client key:"), json_object_get_string_member (a, "client_key"));
   printf ("  %-17s %" G_GINT64_FORMAT " s\n", _("timeout:"),
           json_object_get_int_member_with_default (a, "timeout", 60));
+  if (json_object_get_int_member_with_default (a, "fetch_interval", 0) > 0)
+    printf ("  %-17s %" G_GINT64_FORMAT " s\n", _("fetch every:"),
+            json_object_get_int_member (a, "fetch_interval"));
   printf ("  %-17s %s\n", _("encrypt:"), json_object_get_string_member (a, "encrypt"));
   printf ("  %-17s %s\n", _("scheme:"), json_object_get_string_member (a, "scheme"));
   if (json_object_get_boolean_member (a, "keep_on_server"))
@@ -71,7 +74,7 @@ account_add (PstCli *cli, int argc, char **argv)
                   *ca = NULL, *pin = NULL, *client_cert = NULL, *encrypt = NULL, *scheme = NULL,
                   *client_key = NULL, *tokcmd = NULL, *auth = NULL;
   gboolean secret_service = FALSE;
-  int timeout = 0;
+  int timeout = 0, interval = 0;
   GOptionEntry entries[] = {
     { "address", 0, 0, G_OPTION_ARG_STRING, &address, N_("The account's e-mail address"), "ADDR" },
     { "smtp", 0, 0, G_OPTION_ARG_STRING, &smtp, N_("smtp://HOST:PORT or smtps://HOST:PORT"), "URL" },
@@ -94,6 +97,8 @@ account_add (PstCli *cli, int argc, char **argv)
     { "auth", 0, 0, G_OPTION_ARG_STRING, &auth,
       N_("Allow only these SASL mechanisms (e.g. \"SCRAM-SHA-256 PLAIN\"; USER: POP3 USER/PASS)"),
       "MECHS" },
+    { "fetch-interval", 0, 0, G_OPTION_ARG_INT, &interval,
+      N_("Fetch by itself every SECONDS (with jitter; default: only when asked)"), "SECONDS" },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
       N_("Seconds to wait to connect and for each reply (default 60)"), "SECONDS" },
     { "keep-on-server", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_keep,
@@ -144,6 +149,8 @@ account_add (PstCli *cli, int argc, char **argv)
     json_object_set_int_member (params, "timeout", timeout);
   if (auth)
     json_object_set_string_member (params, "auth", auth);
+  if (interval > 0)
+    json_object_set_int_member (params, "fetch_interval", interval);
   if (ca)
     {
       g_autofree char *abs = g_canonicalize_filename (ca, NULL);

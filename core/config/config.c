@@ -278,6 +278,13 @@ pst_account_validate (const PstAccount *a, GError **error)
           return FALSE;
         }
     }
+  if (a->fetch_interval_s != 0 && (a->fetch_interval_s < 30 || a->fetch_interval_s > 7 * 86400))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "account %s: fetch_interval must be 0 (only when asked) or 30 seconds to 7 days",
+                   a->name);
+      return FALSE;
+    }
   if (a->timeout_s > 3600)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
@@ -402,7 +409,7 @@ static PstAccount *
 account_from_group (GKeyFile *kf, const char *path, const char *group, GError **error)
 {
   g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
-  g_autofree char *encrypt = NULL, *keep = NULL, *timeout = NULL;
+  g_autofree char *encrypt = NULL, *keep = NULL, *timeout = NULL, *interval = NULL;
   GError *local = NULL;
 
   a->name = g_strdup (group + strlen (ACCOUNT_PREFIX));
@@ -426,6 +433,8 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
     timeout = get_string (kf, path, group, "timeout", FALSE, &local);
   if (local == NULL)
     a->auth = get_string (kf, path, group, "auth", FALSE, &local);
+  if (local == NULL)
+    interval = get_string (kf, path, group, "fetch_interval", FALSE, &local);
   if (local == NULL)
     a->scheme = get_string (kf, path, group, "scheme", FALSE, &local);
   if (local == NULL)
@@ -456,6 +465,19 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
           return NULL;
         }
       a->timeout_s = (guint) t;
+    }
+  if (interval != NULL)
+    {
+      guint64 t = 0;
+
+      if (!g_ascii_string_to_unsigned (interval, 10, 0, 7 * 86400, &t, NULL))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "%s: [%s] fetch_interval: '%s' is not a number of seconds", path, group,
+                       interval);
+          return NULL;
+        }
+      a->fetch_interval_s = (guint) t;
     }
   if (keep != NULL && g_strcmp0 (keep, "false") != 0)
     {
@@ -605,6 +627,8 @@ write_account (GKeyFile *kf, const PstAccount *a)
     g_key_file_set_uint64 (kf, group, "timeout", a->timeout_s);
   if (a->auth)
     g_key_file_set_string (kf, group, "auth", a->auth);
+  if (a->fetch_interval_s)
+    g_key_file_set_uint64 (kf, group, "fetch_interval", a->fetch_interval_s);
   g_key_file_set_string (kf, group, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
   g_key_file_set_string (kf, group, "scheme", a->scheme ? a->scheme : "auto");
   if (a->keep_on_server && a->keep_days > 0)

@@ -37,6 +37,7 @@ typedef struct {
   char *client_key;        /* its PEM private key; NULL: in client_cert */
   guint timeout_s;         /* connect, handshake and each reply; 0 = the default (60 s) */
   char *auth;              /* SASL mechanisms allowed, e.g. "SCRAM-SHA-256 PLAIN", or NULL: any */
+  guint fetch_interval_s;  /* fetch by itself this often (± jitter); 0 = only when asked */
   gboolean keep_on_server;
   guint keep_days;         /* 0 = forever, when keep_on_server */
   PstEncryptMode encrypt;

@@ -139,6 +139,32 @@ check "… once stored more than 2 days ago, the next fetch deletes it" bash -c 
   _ "$POSTERN" "$WORK/home-alice" "$ALICE_MAILDIR"
 check "… and it is stored once" test "$(sqlite3 "$WORK/home-alice/data/postern.db" "select count(*) from messages where account = 'keep'")" = 1
 
+# ---- the schedule: an account with a fetch interval fetches by itself ----
+pst alice fetch --account main >/dev/null
+printf 'From: %s\r\nTo: %s\r\nSubject: scheduled\r\n\r\nFetched without asking\r\n' "$ALICE_ADDR" "$ALICE_ADDR" > "$WORK/sched.eml"
+pst alice send --account main --wait --encrypt never --no-sign "$WORK/sched.eml" >/dev/null
+wait_for_delivery "$ALICE_MAILDIR" 1 || true
+pst alice account add sched --address "$ALICE_ADDR" --user "$ALICE_ADDR" \
+  --smtp "smtp://$HOST:$SMTP_PORT" --pop3 "pop3s://$HOST:$POP3S_PORT" --ca-file "$CA_FILE" \
+  --password-command "cat $WORK/pass-nocafile" --fetch-interval 60 >/dev/null
+sched_count() { sqlite3 "$WORK/home-alice/data/postern.db" "select count(*) from messages where account = 'sched'"; }
+for _ in $(seq 1 200); do [ "$(sched_count)" = 1 ] && break; sleep 0.1; done
+check "--fetch-interval 60: the new mail is fetched without asking (within 20 s)" test "$(sched_count)" = 1
+pst alice account remove sched >/dev/null   # it shares alice's mailbox with the tests below
+
+# ---- two fetches at once share one session ----
+printf 'From: %s\r\nTo: %s\r\nSubject: joined\r\n\r\nOne session\r\n' "$ALICE_ADDR" "$ALICE_ADDR" > "$WORK/join.eml"
+pst alice send --account main --wait --encrypt never --no-sign "$WORK/join.eml" >/dev/null
+wait_for_delivery "$ALICE_MAILDIR" 1 || true
+before=$(grep -c "pop3-login: Info: Login: user=<$ALICE_ADDR>" "$PROVIDER_DIR/dovecot.log" || true)
+pst alice --json fetch --account main > "$WORK/join1.json" & j1=$!
+pst alice --json fetch --account main > "$WORK/join2.json" & j2=$!
+wait "$j1"; wait "$j2"
+sleep 1
+after=$(grep -c "pop3-login: Info: Login: user=<$ALICE_ADDR>" "$PROVIDER_DIR/dovecot.log" || true)
+check "two fetches at the same time: one login ($((after - before)))" test $((after - before)) = 1
+check "… both report the one new message" bash -c 'for f in "$@"; do grep -q "\"fetched\" *: *1" "$f" || exit 1; done' _ "$WORK/join1.json" "$WORK/join2.json"
+
 # ---- a token-only account: Dovecot offers no OAuth mechanism here ----
 pst alice account add tokenonly --address "$ALICE_ADDR" --user "$ALICE_ADDR" \
   --smtp "smtp://$HOST:$SMTP_PORT" --pop3 "pop3s://$HOST:$POP3S_PORT" \
