@@ -161,6 +161,10 @@ account_to_json (const PstAccount *a)
 #undef OPTIONAL_STRING
   json_object_set_int_member (o, "timeout", a->timeout_s ? a->timeout_s : 60);
   json_object_set_int_member (o, "fetch_interval", a->fetch_interval_s);
+  json_object_set_int_member (o, "max_recipients",
+                              a->max_recipients ? a->max_recipients : PST_DEFAULT_MAX_RECIPIENTS);
+  json_object_set_int_member (o, "max_messages_per_hour",
+                              a->max_per_hour ? a->max_per_hour : PST_DEFAULT_MAX_PER_HOUR);
   json_object_set_boolean_member (o, "keep_on_server", a->keep_on_server);
   json_object_set_int_member (o, "keep_days", a->keep_days);
   json_object_set_string_member (o, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
@@ -174,7 +178,7 @@ m_account_add (PstCall *call, GError **error)
   g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
   const char *name, *address, *smtp, *pop3, *user, *pwcmd, *ca, *encrypt, *scheme;
   const char *tokcmd, *pin, *cert, *key, *auth;
-  gint64 keep_days = 0, timeout = 0, interval = 0;
+  gint64 keep_days = 0, timeout = 0, interval = 0, max_rcpt = 0, max_hour = 0;
   gboolean keep = FALSE, ok;
 
   if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error)
@@ -190,6 +194,8 @@ m_account_add (PstCall *call, GError **error)
       || !pst_rpc_get_string (call->params, "auth", FALSE, &auth, error)
       || !pst_rpc_get_int (call->params, "timeout", FALSE, 0, &timeout, error)
       || !pst_rpc_get_int (call->params, "fetch_interval", FALSE, 0, &interval, error)
+      || !pst_rpc_get_int (call->params, "max_recipients", FALSE, 0, &max_rcpt, error)
+      || !pst_rpc_get_int (call->params, "max_messages_per_hour", FALSE, 0, &max_hour, error)
       || !pst_rpc_get_string (call->params, "ca_file", FALSE, &ca, error)
       || !pst_rpc_get_string (call->params, "encrypt", FALSE, &encrypt, error)
       || !pst_rpc_get_string (call->params, "scheme", FALSE, &scheme, error)
@@ -218,6 +224,14 @@ m_account_add (PstCall *call, GError **error)
   a->client_key = key ? g_canonicalize_filename (key, NULL) : NULL;
   a->timeout_s = (guint) timeout;
   a->fetch_interval_s = (guint) CLAMP (interval, 0, G_MAXUINT);
+  if (max_rcpt < 0 || max_rcpt > 1000000 || max_hour < 0 || max_hour > 1000000)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "max_recipients and max_messages_per_hour must be from 1 to 1000000");
+      return NULL;
+    }
+  a->max_recipients = (guint) max_rcpt;
+  a->max_per_hour = (guint) max_hour;
   a->auth = g_strdup (auth);
   a->ca_file = ca ? g_canonicalize_filename (ca, NULL) : NULL;
   a->scheme = g_strdup (scheme ? scheme : "auto");
@@ -403,6 +417,33 @@ m_send (PstCall *call, GError **error)
                    account->name, account->address);
       return NULL;
     }
+  /* Limits, so that the agent cannot be made a relay by whatever can reach
+   * its socket: recipients per message, messages per hour. */
+  {
+    g_auto (GStrv) rcpts = pst_mime_message_get_recipients (msg);
+    guint n = rcpts ? g_strv_length (rcpts) : 0, queued = 0;
+    guint max_rcpt = account->max_recipients ? account->max_recipients : PST_DEFAULT_MAX_RECIPIENTS;
+    guint max_hour = account->max_per_hour ? account->max_per_hour : PST_DEFAULT_MAX_PER_HOUR;
+
+    if (n > max_rcpt)
+      {
+        g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                     "the message has %u recipients; account %s allows at most %u "
+                     "(max_recipients); nothing was sent", n, account->name, max_rcpt);
+        return NULL;
+      }
+    if (!pst_store_outbox_count_since (call->agent->store, account->name,
+                                       g_get_real_time () / G_USEC_PER_SEC - 3600, &queued, error))
+      return NULL;
+    if (queued >= max_hour)
+      {
+        g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                     "account %s queued %u messages in the last hour, its limit "
+                     "(max_messages_per_hour = %u); nothing was sent", account->name, queued,
+                     max_hour);
+        return NULL;
+      }
+  }
   /* Outgoing mail is scanned before it is encrypted (DESIGN.md §11): after,
    * no one can. */
   if (call->agent->scanner != NULL)

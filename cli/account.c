@@ -52,6 +52,10 @@ print_account (JsonObject *a)
     printf ("  %-17s %s\n", _("client key:"), json_object_get_string_member (a, "client_key"));
   printf ("  %-17s %" G_GINT64_FORMAT " s\n", _("timeout:"),
           json_object_get_int_member_with_default (a, "timeout", 60));
+  printf ("  %-17s %" G_GINT64_FORMAT " %s, %" G_GINT64_FORMAT " %s\n", _("limits:"),
+          json_object_get_int_member_with_default (a, "max_recipients", 100), _("recipients"),
+          json_object_get_int_member_with_default (a, "max_messages_per_hour", 500),
+          _("messages an hour"));
   if (json_object_get_int_member_with_default (a, "fetch_interval", 0) > 0)
     printf ("  %-17s %" G_GINT64_FORMAT " s\n", _("fetch every:"),
             json_object_get_int_member (a, "fetch_interval"));
@@ -74,7 +78,7 @@ account_add (PstCli *cli, int argc, char **argv)
                   *ca = NULL, *pin = NULL, *client_cert = NULL, *encrypt = NULL, *scheme = NULL,
                   *client_key = NULL, *tokcmd = NULL, *auth = NULL;
   gboolean secret_service = FALSE;
-  int timeout = 0, interval = 0;
+  int timeout = 0, interval = 0, max_rcpt = 0, max_hour = 0;
   GOptionEntry entries[] = {
     { "address", 0, 0, G_OPTION_ARG_STRING, &address, N_("The account's e-mail address"), "ADDR" },
     { "smtp", 0, 0, G_OPTION_ARG_STRING, &smtp, N_("smtp://HOST:PORT or smtps://HOST:PORT"), "URL" },
@@ -99,6 +103,10 @@ account_add (PstCli *cli, int argc, char **argv)
       "MECHS" },
     { "fetch-interval", 0, 0, G_OPTION_ARG_INT, &interval,
       N_("Fetch by itself every SECONDS (with jitter; default: only when asked)"), "SECONDS" },
+    { "max-recipients", 0, 0, G_OPTION_ARG_INT, &max_rcpt,
+      N_("Refuse messages with more recipients (default 100)"), "N" },
+    { "max-messages-per-hour", 0, 0, G_OPTION_ARG_INT, &max_hour,
+      N_("Refuse to queue more messages in an hour (default 500)"), "N" },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
       N_("Seconds to wait to connect and for each reply (default 60)"), "SECONDS" },
     { "keep-on-server", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_keep,
@@ -151,6 +159,10 @@ account_add (PstCli *cli, int argc, char **argv)
     json_object_set_string_member (params, "auth", auth);
   if (interval > 0)
     json_object_set_int_member (params, "fetch_interval", interval);
+  if (max_rcpt != 0)
+    json_object_set_int_member (params, "max_recipients", max_rcpt);
+  if (max_hour != 0)
+    json_object_set_int_member (params, "max_messages_per_hour", max_hour);
   if (ca)
     {
       g_autofree char *abs = g_canonicalize_filename (ca, NULL);

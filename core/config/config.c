@@ -410,6 +410,7 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
 {
   g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
   g_autofree char *encrypt = NULL, *keep = NULL, *timeout = NULL, *interval = NULL;
+  g_autofree char *max_rcpt = NULL, *max_hour = NULL;
   GError *local = NULL;
 
   a->name = g_strdup (group + strlen (ACCOUNT_PREFIX));
@@ -435,6 +436,10 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
     a->auth = get_string (kf, path, group, "auth", FALSE, &local);
   if (local == NULL)
     interval = get_string (kf, path, group, "fetch_interval", FALSE, &local);
+  if (local == NULL)
+    max_rcpt = get_string (kf, path, group, "max_recipients", FALSE, &local);
+  if (local == NULL)
+    max_hour = get_string (kf, path, group, "max_messages_per_hour", FALSE, &local);
   if (local == NULL)
     a->scheme = get_string (kf, path, group, "scheme", FALSE, &local);
   if (local == NULL)
@@ -466,6 +471,28 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
         }
       a->timeout_s = (guint) t;
     }
+  {
+    const struct { const char *key, *text; guint *field; } limits[] = {
+      { "max_recipients", max_rcpt, &a->max_recipients },
+      { "max_messages_per_hour", max_hour, &a->max_per_hour },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (limits); i++)
+      {
+        guint64 n = 0;
+
+        if (limits[i].text == NULL)
+          continue;
+        if (!g_ascii_string_to_unsigned (limits[i].text, 10, 1, 1000000, &n, NULL))
+          {
+            g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                         "%s: [%s] %s: '%s' is not a number from 1 to 1000000", path, group,
+                         limits[i].key, limits[i].text);
+            return NULL;
+          }
+        *limits[i].field = (guint) n;
+      }
+  }
   if (interval != NULL)
     {
       guint64 t = 0;
@@ -629,6 +656,10 @@ write_account (GKeyFile *kf, const PstAccount *a)
     g_key_file_set_string (kf, group, "auth", a->auth);
   if (a->fetch_interval_s)
     g_key_file_set_uint64 (kf, group, "fetch_interval", a->fetch_interval_s);
+  if (a->max_recipients)
+    g_key_file_set_uint64 (kf, group, "max_recipients", a->max_recipients);
+  if (a->max_per_hour)
+    g_key_file_set_uint64 (kf, group, "max_messages_per_hour", a->max_per_hour);
   g_key_file_set_string (kf, group, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
   g_key_file_set_string (kf, group, "scheme", a->scheme ? a->scheme : "auto");
   if (a->keep_on_server && a->keep_days > 0)

@@ -38,11 +38,16 @@ typedef struct {
   guint timeout_s;         /* connect, handshake and each reply; 0 = the default (60 s) */
   char *auth;              /* SASL mechanisms allowed, e.g. "SCRAM-SHA-256 PLAIN", or NULL: any */
   guint fetch_interval_s;  /* fetch by itself this often (± jitter); 0 = only when asked */
+  guint max_recipients;    /* per message; 0 = the default (100) */
+  guint max_per_hour;      /* messages queued per hour; 0 = the default (500) */
   gboolean keep_on_server;
   guint keep_days;         /* 0 = forever, when keep_on_server */
   PstEncryptMode encrypt;
   char *scheme;            /* "pgp", "smime" or "auto" (NULL: auto) */
 } PstAccount;
+
+#define PST_DEFAULT_MAX_RECIPIENTS 100
+#define PST_DEFAULT_MAX_PER_HOUR 500
 
 void pst_account_free (PstAccount *account);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstAccount, pst_account_free)

@@ -1319,6 +1319,33 @@ out:
 
 /* ---- outbox ---- */
 
+gboolean
+pst_store_outbox_count_since (PstStore *store, const char *account, gint64 since,
+                              guint *count_out, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  gboolean ok = FALSE;
+
+  g_rec_mutex_lock (&store->lock);
+  stmt = prepare (store, "SELECT count(*) FROM outbox WHERE account = ?1 AND created_at >= ?2"
+                         " AND NOT unfinished", error);
+  if (stmt != NULL)
+    {
+      sqlite3_bind_text (stmt, 1, account, -1, SQLITE_STATIC);
+      sqlite3_bind_int64 (stmt, 2, since);
+      if (sqlite3_step (stmt) == SQLITE_ROW)
+        {
+          *count_out = (guint) sqlite3_column_int64 (stmt, 0);
+          ok = TRUE;
+        }
+      else
+        set_db_error (store, error, _("cannot count the outbox of store %s"), store->path);
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_rec_mutex_unlock (&store->lock);
+  return ok;
+}
+
 const char *
 pst_outbox_state_to_string (PstOutboxState state)
 {

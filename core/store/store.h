@@ -231,6 +231,10 @@ PstOutboxEntry *pst_store_outbox_get (PstStore *store, gint64 id, GError **error
 gboolean pst_store_outbox_set_state (PstStore *store, gint64 id, PstOutboxState state,
                                      const char *reply, GError **error);
 
+/* How many entries of @account were queued at or after @since (unix s). */
+gboolean pst_store_outbox_count_since (PstStore *store, const char *account, gint64 since,
+                                       guint *count_out, GError **error);
+
 /* Sets when the sender should try entry @id again (unix seconds; 0 = now),
  * for backoff that survives restarts.  Durable.  Unknown id: PST_ERROR_FAILED. */
 gboolean pst_store_outbox_set_next_try (PstStore *store, gint64 id, gint64 next_try,

@@ -53,4 +53,23 @@ expect_fail "no key and --encrypt always" 3 "no OpenPGP key for: carol@postern.t
   pst alice send --account main --encrypt always --wait "$WORK/carol.eml"
 check "nothing was queued" test "$(outbox_count)" = "$before"
 check "nothing reached carol's or anyone's mailbox" test -z "$(grep -rl 'Plaintext that must not leave' "$PROVIDER_DIR" 2>/dev/null)"
+
+# Limits: the agent is no relay for whatever reaches its socket.
+add_account alice limited "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT" \
+  --max-recipients 2 --max-messages-per-hour 2
+printf 'From: %s\r\nTo: a@postern.test, b@postern.test\r\nCc: c@postern.test\r\nSubject: many\r\n\r\nx\r\n' \
+  "$ALICE_ADDR" > "$WORK/many.eml"
+before=$(outbox_count)
+expect_fail "max_recipients: three recipients for a limit of two" 3 "3 recipients; account limited allows at most 2" \
+  pst alice send --account limited --encrypt never "$WORK/many.eml"
+check "… nothing was queued" test "$(outbox_count)" = "$before"
+printf 'From: %s\r\nTo: %s\r\nSubject: one\r\n\r\nx\r\n' "$ALICE_ADDR" "$ALICE_ADDR" > "$WORK/one.eml"
+check "max_messages_per_hour 2: the first two are queued" bash -c \
+  '"$1" --home "$2" send --account limited --encrypt never "$3" >/dev/null && "$1" --home "$2" send --account limited --encrypt never "$3" >/dev/null' \
+  _ "$POSTERN" "$WORK/home-alice" "$WORK/one.eml"
+expect_fail "… the third in the hour is refused" 3 "queued 2 messages in the last hour" \
+  pst alice send --account limited --encrypt never "$WORK/one.eml"
+expect_fail "a bad limit" 2 "max_recipients" \
+  pst alice account add badlimit --address "$ALICE_ADDR" --user u --smtp "smtp://$HOST:$SMTP_PORT" \
+  --pop3 "pop3s://$HOST:$POP3S_PORT" --password-command true --max-recipients -5
 finish
