@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +93,61 @@ on_signal (int sig)
     pst_server_wake (the_agent);   /* async-signal-safe: shutdown(2) only */
 }
 
+/* Scanners replaced by a reload: a scan may still be using one, so they
+ * are freed only when the agent ends. */
+static GPtrArray *retired_scanners;
+
+/* SIGHUP: read the configuration again.  Sessions and requests in progress
+ * hold copies of their accounts, so they go on as they were; the next ones
+ * see the new file.  A file with errors changes nothing. */
+static void
+reload (PstAgent *agent)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstConfig) fresh = pst_config_load (agent->paths->config_file, &error);
+  PstScanner *scanner = NULL;
+  gboolean delivers = FALSE;
+  guint timeout = 0;
+  const char *spec;
+
+  if (fresh == NULL)
+    {
+      g_warning ("reload: %s; keeping the configuration as it was", error->message);
+      return;
+    }
+  spec = pst_config_get_scan (fresh, &delivers, &timeout);
+  if (spec != NULL && !(scanner = pst_scanner_new (spec, timeout, &error)))
+    {
+      g_warning ("reload: %s: [general] %s; keeping the configuration as it was",
+                 agent->paths->config_file, error->message);
+      return;
+    }
+  g_mutex_lock (&agent->config_lock);
+  pst_config_free (agent->config);
+  agent->config = g_steal_pointer (&fresh);
+  if (agent->scanner != NULL)
+    g_ptr_array_add (retired_scanners, agent->scanner);
+  agent->scanner = scanner;
+  agent->scan_error_delivers = delivers;
+  g_mutex_unlock (&agent->config_lock);
+  g_message ("reload: configuration read again from %s", agent->paths->config_file);
+  pst_scheduler_wake ();
+}
+
+static gpointer
+hangup_thread (gpointer data)
+{
+  sigset_t set;
+  int sig = 0;
+
+  sigemptyset (&set);
+  sigaddset (&set, SIGHUP);
+  for (;;)
+    if (sigwait (&set, &sig) == 0 && sig == SIGHUP)
+      reload (data);
+  return NULL;
+}
+
 /* The scan hook of [general], if any.  A spec that cannot be used stops
  * the start: an agent must not run half configured. */
 static gboolean
@@ -130,6 +186,15 @@ main (int argc, char **argv)
 
   setlocale (LC_ALL, "");
   umask (077);
+  {
+    /* SIGHUP goes to the reload thread only (sigwait): block it in every
+     * thread, which inherit this mask. */
+    sigset_t hup;
+
+    sigemptyset (&hup);
+    sigaddset (&hup, SIGHUP);
+    pthread_sigmask (SIG_BLOCK, &hup, NULL);
+  }
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))
     {
@@ -163,6 +228,8 @@ main (int argc, char **argv)
   signal (SIGPIPE, SIG_IGN);
 
   g_message ("agent %s listening on %s", PACKAGE_VERSION, agent.paths->socket_path);
+  retired_scanners = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_scanner_free);
+  g_thread_unref (g_thread_new ("hangup", hangup_thread, &agent));
   pst_scheduler_start (&agent);
   pst_server_run (&agent);
   g_message ("agent stopping");
@@ -185,6 +252,7 @@ out:
   g_hash_table_unref (agent.account_locks);
   pst_key_cache_free (agent.keys);
   pst_scanner_free (agent.scanner);
+  g_clear_pointer (&retired_scanners, g_ptr_array_unref);
   pst_paths_free (agent.paths);
   return status;
 }

@@ -1,6 +1,7 @@
 #include "server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,6 +24,33 @@ static gint busy_requests;
 static GMutex clients_lock;
 static GCond clients_cond;
 static GPtrArray *client_sockets;
+static gboolean socket_from_systemd;   /* then systemd owns the path: never unlink it */
+
+/* A listening socket passed by systemd's socket activation (LISTEN_PID,
+ * LISTEN_FDS; sd_listen_fds(3) without libsystemd: the protocol is two
+ * environment variables and descriptor 3), or NULL. */
+static GSocket *
+activated_socket (void)
+{
+  const char *pid = g_getenv ("LISTEN_PID"), *fds = g_getenv ("LISTEN_FDS");
+  guint64 p = 0, n = 0;
+  GSocket *sock;
+
+  if (pid == NULL || fds == NULL || !g_ascii_string_to_unsigned (pid, 10, 1, G_MAXINT, &p, NULL)
+      || (pid_t) p != getpid () || !g_ascii_string_to_unsigned (fds, 10, 1, 64, &n, NULL))
+    return NULL;
+  g_unsetenv ("LISTEN_PID");
+  g_unsetenv ("LISTEN_FDS");
+  g_unsetenv ("LISTEN_FDNAMES");
+  if (fcntl (3, F_SETFD, FD_CLOEXEC) != 0 || !(sock = g_socket_new_from_fd (3, NULL)))
+    return NULL;
+  if (g_socket_get_family (sock) != G_SOCKET_FAMILY_UNIX)
+    {
+      g_object_unref (sock);
+      return NULL;
+    }
+  return sock;
+}
 
 gboolean
 pst_server_listen (PstAgent *agent, GError **error)
@@ -33,6 +61,28 @@ pst_server_listen (PstAgent *agent, GError **error)
   GSocket *sock;
   PstRpcClient *probe;
   mode_t old;
+
+  if ((sock = activated_socket ()) != NULL)
+    {
+      /* systemd made the socket (postern.socket: mode 0600 in the runtime
+       * directory); the peer uid check below holds for it as for ours. */
+      g_message ("listening on the socket systemd passed");
+      socket_from_systemd = TRUE;
+      {
+        /* Owner only, whatever made it (postern.socket says so too). */
+        g_autoptr (GSocketAddress) a = g_socket_get_local_address (sock, NULL);
+        const char *p = a && G_IS_UNIX_SOCKET_ADDRESS (a)
+                          ? g_unix_socket_address_get_path (G_UNIX_SOCKET_ADDRESS (a)) : NULL;
+        if (p != NULL && *p == '/')
+          g_chmod (p, 0600);
+      }
+      agent->listener = sock;
+      g_mutex_lock (&clients_lock);
+      if (client_sockets == NULL)
+        client_sockets = g_ptr_array_new ();
+      g_mutex_unlock (&clients_lock);
+      return TRUE;
+    }
 
   probe = pst_rpc_client_connect (path, NULL);
   if (probe != NULL)
@@ -305,5 +355,6 @@ pst_server_close (PstAgent *agent)
     return;
   g_socket_close (agent->listener, NULL);
   g_clear_object (&agent->listener);
-  g_unlink (agent->paths->socket_path);
+  if (!socket_from_systemd)
+    g_unlink (agent->paths->socket_path);
 }

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# Running posternd as a service: `meson install` puts the binaries, the
+# systemd user units, the man pages and the bash completion in place; the
+# agent takes the listening socket that systemd passes (socket activation,
+# here through systemd-socket-activate); SIGHUP reads the configuration
+# again, and a configuration with errors is refused with file, group and
+# key while the agent keeps the old one.  Needs no provider.
+#   BUILD_DIR=... POSTERN=... POSTERND=... test-service.sh
+source "$(dirname "$0")/lib.sh"
+
+: "${BUILD_DIR:?set BUILD_DIR to the meson build directory}"
+dest="$WORK/dest"
+check "meson install --destdir" bash -c 'meson install -C "$1" --destdir "$2" --no-rebuild --quiet >/dev/null' _ "$BUILD_DIR" "$dest"
+prefix=$(meson introspect "$BUILD_DIR" --buildoptions | python3 -c 'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"]=="prefix"][0])')
+for f in bin/postern bin/posternd lib/systemd/user/postern.socket lib/systemd/user/postern.service \
+         share/man/man1/postern.1 share/man/man8/posternd.8 share/man/man5/postern.conf.5 \
+         share/bash-completion/completions/postern share/doc/postern/postern.conf.sample; do
+  check "installed: $f" test -e "$dest$prefix/$f"
+done
+check "the service runs the installed agent and reloads on SIGHUP" bash -c \
+  'grep -qx "ExecStart=$2/bin/posternd" "$1" && grep -q "^ExecReload=/bin/kill -HUP" "$1"' _ \
+  "$dest$prefix/lib/systemd/user/postern.service" "$prefix"
+check "the socket is the one the CLI looks for, 0600" bash -c \
+  'grep -qx "ListenStream=%t/postern/agent.sock" "$1" && grep -qx "SocketMode=0600" "$1"' _ \
+  "$dest$prefix/lib/systemd/user/postern.socket"
+for m in postern.1 posternd.8 postern.conf.5; do
+  check "man page $m has no groff warnings" bash -c '[ -z "$(groff -man -ww -z "$1" 2>&1)" ]' _ \
+    "$(find "$dest$prefix/share/man" -name "$m")"
+done
+check "bash completion loads and completes subcommands" bash -c \
+  'source "$1"; COMP_WORDS=(postern out); COMP_CWORD=1; _postern; [ "${COMPREPLY[*]}" = outbox ] && COMP_WORDS=(postern outbox r); COMP_CWORD=2; _postern; [ "${COMPREPLY[*]}" = retry ]' \
+  _ "$dest$prefix/share/bash-completion/completions/postern"
+
+# ---- socket activation ----
+H="$WORK/home-svc"
+mkdir -m 700 -p "$H/run"
+# In the foreground (as under systemd) the agent logs to stderr: the journal.
+LOG="$WORK/agent-stderr.log"
+systemd-socket-activate -l "$H/run/agent.sock" "$POSTERND" --home "$H" >"$LOG" 2>&1 &
+RELAY_PIDS="${RELAY_PIDS:-} $!"
+for _ in $(seq 1 100); do [ -S "$H/run/agent.sock" ] && break; sleep 0.05; done
+check "socket activation: the first connection starts the agent on the passed socket" bash -c \
+  '"$1" --home "$2" agent status >/dev/null && sleep 0.3 && grep -q "listening on the socket systemd passed" "$3"' \
+  _ "$POSTERN" "$H" "$LOG"
+check "… the agent made the socket 0600 (systemd-socket-activate does not)" test "$(stat -c %a "$H/run/agent.sock")" = 600
+
+# ---- SIGHUP ----
+pid=$("$POSTERN" --home "$H" --json agent status | python3 -c 'import json,sys; print(json.load(sys.stdin)["pid"])')
+cat >> "$H/config" <<CONF
+
+[account reloaded]
+address=me@example.org
+smtp=smtps://127.0.0.1:9
+pop3=pop3s://127.0.0.1:9
+user=me
+password_command=true
+CONF
+kill -HUP "$pid"
+for _ in $(seq 1 50); do grep -q "reload: configuration read again" "$LOG" && break; sleep 0.1; done
+check "SIGHUP: a new account in the file is known" bash -c '"$1" --home "$2" account show reloaded >/dev/null' _ "$POSTERN" "$H"
+cp "$H/config" "$WORK/good-config"
+printf '\n[account broken]\naddress=not-an-address\n' >> "$H/config"
+kill -HUP "$pid"
+for _ in $(seq 1 50); do grep -q "keeping the configuration" "$LOG" && break; sleep 0.1; done
+check "SIGHUP with errors: refused, naming the file, group and key" bash -c \
+  'grep "reload:" "$1" | grep -q "config: \[account broken\] smtp: missing; keeping the configuration as it was"' _ "$LOG"
+check "… and the agent keeps the configuration it had" bash -c '"$1" --home "$2" account show reloaded >/dev/null' _ "$POSTERN" "$H"
+cp "$WORK/good-config" "$H/config"
+check "the same errors at start: the agent does not start" bash -c \
+  'printf "\n[account broken]\naddress=x@y\n" >> "$3/config"; "$1" --home "$3" agent stop >/dev/null; ! "$2" --home "$3" 2>/dev/null' \
+  _ "$POSTERN" "$POSTERND" "$H"
+
+finish
