@@ -692,6 +692,9 @@ admit_to_client (PstCall *call, PstMessageInfo *info, GBytes *plain, GError **er
   return FALSE;
 }
 
+#define DEFAULT_LIST 200
+#define MAX_LIST 2000
+
 static JsonObject *
 m_list (PstCall *call, GError **error)
 {
@@ -704,11 +707,15 @@ m_list (PstCall *call, GError **error)
   if (!pst_rpc_get_string (call->params, "account", FALSE, &account, error)
       || !pst_rpc_get_int (call->params, "limit", FALSE, 0, &limit, error))
     return NULL;
-  if (limit < 0 || limit > G_MAXUINT)
+  /* Newest first, a page at a time: a reply must fit in one RPC line
+   * (1 MiB), whatever the store holds. */
+  if (limit < 0 || limit > MAX_LIST)
     {
-      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "limit must be a positive number");
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "limit must be from 1 to %d", MAX_LIST);
       return NULL;
     }
+  if (limit == 0)
+    limit = DEFAULT_LIST;
   if (account != NULL)
     {
       g_autoptr (PstAccount) a = pst_agent_get_account (call->agent, account, error);

@@ -177,7 +177,7 @@ pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
   int limit = 0, status = 0;
   GOptionEntry entries[] = {
     { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("Only this account"), "NAME" },
-    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("At most N messages"), "N" },
+    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("At most N messages, newest first (default 200, at most 2000)"), "N" },
     G_OPTION_ENTRY_NULL,
   };
   JsonObject *params, *r;
