@@ -530,8 +530,94 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
   return g_steal_pointer (&a);
 }
 
+static PstConfig *pst_config_load_text (const char *path, char **text_out, GError **error);
+
+/* The 1-based line of @text where [@group] (and, with @key, its "key =")
+ * is, or 0. */
+static int
+find_line (const char *text, const char *group, const char *key)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  g_autofree char *header = g_strdup_printf ("[%s]", group);
+  gboolean in_group = FALSE;
+  int group_line = 0;
+
+  for (int i = 0; lines[i] != NULL; i++)
+    {
+      g_autofree char *l = g_strstrip (g_strdup (lines[i]));
+
+      if (l[0] == '[')
+        {
+          in_group = strcmp (l, header) == 0;
+          if (in_group && group_line == 0)
+            group_line = i + 1;
+          continue;
+        }
+      if (in_group && key != NULL && g_str_has_prefix (l, key))
+        {
+          const char *rest = l + strlen (key);
+          while (*rest == ' ' || *rest == '\t')
+            rest++;
+          if (*rest == '=')
+            return i + 1;
+        }
+    }
+  return key != NULL && group_line ? -group_line : group_line;
+}
+
+/* Adds the line to an error about @path: "PATH: [GROUP] KEY: why" becomes
+ * "PATH:LINE: [GROUP] KEY: why" (the key's line, or the group's when the
+ * key is missing); a syntax error quoting a line gets that line. */
+static void
+add_line_number (GError *error, const char *path, const char *text)
+{
+  g_autofree char *prefix = g_strconcat (path, ": ", NULL);
+  const char *msg = error->message, *rest, *end;
+  g_autofree char *group = NULL, *key = NULL;
+  int line = 0;
+
+  if (text == NULL || !g_str_has_prefix (msg, prefix))
+    return;
+  rest = msg + strlen (prefix);
+  if (rest[0] == '[' && (end = strchr (rest, ']')) != NULL)
+    {
+      group = g_strndup (rest + 1, end - rest - 1);
+      if (end[1] == ' ' && strchr (end + 2, ':') != NULL)
+        key = g_strndup (end + 2, strchr (end + 2, ':') - (end + 2));
+      line = find_line (text, group, key);
+      line = ABS (line);
+    }
+  else if ((rest = strstr (msg, "\u201c")) != NULL && (end = strstr (rest, "\u201d")) != NULL)
+    {
+      /* GKeyFile: "contains line “…” which is not …" */
+      g_autofree char *quoted = g_strndup (rest + 3, end - rest - 3);
+      g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+
+      for (int i = 0; lines[i] != NULL && line == 0; i++)
+        if (strcmp (g_strchomp (lines[i]), quoted) == 0)
+          line = i + 1;
+    }
+  if (line > 0)
+    {
+      char *with = g_strdup_printf ("%s:%d: %s", path, line, msg + strlen (prefix));
+      g_free (error->message);
+      error->message = with;
+    }
+}
+
 PstConfig *
 pst_config_load (const char *path, GError **error)
+{
+  g_autofree char *text = NULL;
+  PstConfig *c = pst_config_load_text (path, &text, error);
+
+  if (c == NULL && error != NULL && *error != NULL)
+    add_line_number (*error, path, text);
+  return c;
+}
+
+static PstConfig *
+pst_config_load_text (const char *path, char **text_out, GError **error)
 {
   g_autoptr (PstConfig) c = g_new0 (PstConfig, 1);
   g_autoptr (GError) local = NULL;
@@ -540,6 +626,7 @@ pst_config_load (const char *path, GError **error)
   c->path = g_strdup (path);
   c->file = g_key_file_new ();
   c->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_account_free);
+  g_file_get_contents (path, text_out, NULL, NULL);
   if (!g_key_file_load_from_file (c->file, path, G_KEY_FILE_KEEP_COMMENTS, &local))
     {
       if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOENT))

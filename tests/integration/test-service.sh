@@ -62,8 +62,8 @@ cp "$H/config" "$WORK/good-config"
 printf '\n[account broken]\naddress=not-an-address\n' >> "$H/config"
 kill -HUP "$pid"
 for _ in $(seq 1 50); do grep -q "keeping the configuration" "$LOG" && break; sleep 0.1; done
-check "SIGHUP with errors: refused, naming the file, group and key" bash -c \
-  'grep "reload:" "$1" | grep -q "config: \[account broken\] smtp: missing; keeping the configuration as it was"' _ "$LOG"
+check "SIGHUP with errors: refused, naming the file, line, group and key" bash -c \
+  'grep "reload:" "$1" | grep -q "config:[0-9]*: \[account broken\] smtp: missing; keeping the configuration as it was"' _ "$LOG"
 check "… and the agent keeps the configuration it had" bash -c '"$1" --home "$2" account show reloaded >/dev/null' _ "$POSTERN" "$H"
 cp "$WORK/good-config" "$H/config"
 check "the same errors at start: the agent does not start" bash -c \

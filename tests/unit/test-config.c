@@ -179,6 +179,15 @@ test_bad_files (void **state)
              "password_command=true\nkeep_on_server=soon\n", "keep_on_server");
   load_text ("[weird]\nx=1\n", "unknown group [weird]");
   load_text ("this is not ini\n", "");
+  /* The line: of the key, of the group when a key is missing, of a line
+   * that is not INI. */
+  load_text ("[general]\n\n[account a]\naddress=a@b\nsmtp=smtp://x\npop3=pop3://y\nuser=u\n"
+             "password_command=true\nencrypt=sometimes\n", "config:9: [account a] encrypt:");
+  load_text ("# comment\n[account a]\naddress=a@b\n", "config:2: [account a] smtp: missing");
+  load_text ("[account a]\naddress=a@b\nsmtp=smtp://x\npop3=pop3://y\nuser=u\n"
+             "password_command=true\ntimeout = 0\n", "config:7: [account a] timeout:");
+  load_text ("[general]\nscan=antivirus\n", "config:2: [general] scan:");
+  load_text ("[general]\nthis is not ini\n", "config:2: ");
 }
 
 static void
