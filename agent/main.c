@@ -226,6 +226,9 @@ main (int argc, char **argv)
   sigaction (SIGTERM, &sa, NULL);
   sigaction (SIGINT, &sa, NULL);
   signal (SIGPIPE, SIG_IGN);
+  /* A file size limit (RLIMIT_FSIZE) makes writes fail with EFBIG, which
+   * the store handles like a full disk, instead of killing the agent. */
+  signal (SIGXFSZ, SIG_IGN);
 
   g_message ("agent %s listening on %s", PACKAGE_VERSION, agent.paths->socket_path);
   retired_scanners = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_scanner_free);

@@ -94,6 +94,19 @@ store_unref (PstStore *store)
   g_free (store);
 }
 
+/* SQLite's words, or plain ones when the disk is the cause. */
+static const char *
+db_reason (PstStore *store)
+{
+  int code = sqlite3_errcode (store->db), sys = sqlite3_system_errno (store->db);
+
+  if (code == SQLITE_FULL || sys == ENOSPC || sys == EDQUOT)
+    return _("the disk is full");
+  if (sys == EFBIG)
+    return _("the file size limit is reached (the disk is full for this process)");
+  return sqlite3_errmsg (store->db);
+}
+
 /* Sets @error to "WHAT: sqlite's message"; call with the lock held so that
  * the message is this thread's. */
 static void G_GNUC_PRINTF (3, 4)
@@ -105,7 +118,7 @@ set_db_error (PstStore *store, GError **error, const char *format, ...)
   va_start (ap, format);
   what = g_strdup_vprintf (format, ap);
   va_end (ap);
-  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: %s", what, sqlite3_errmsg (store->db));
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: %s", what, db_reason (store));
 }
 
 static sqlite3_stmt *
