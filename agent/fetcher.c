@@ -1,5 +1,8 @@
 #include "fetcher.h"
 
+#include <string.h>
+
+#include "crypto/pgp.h"
 #include "events.h"
 #include "net/pop3.h"
 #include "reader.h"
@@ -206,8 +209,43 @@ advance (Fetch *f, GError **error)
 
 /* Records the display headers and verdicts of the messages a session
  * stored, written together (one fsync). */
+/* seal_incoming: what arrived in plaintext is encrypted to the account's
+ * own key and its plaintext bytes replaced (DESIGN.md §3 "Fetch"). */
+static gboolean
+seal (PstAgent *agent, const PstAccount *account, gint64 id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInputStream) in = pst_store_message_open (agent->store, id, &error);
+  g_autoptr (GBytes) raw = NULL, sealed = NULL;
+  g_autoptr (PstPgp) pgp = NULL;
+  g_autofree char *home = pst_agent_get_gnupg_home (agent);
+  const char *self[] = { account->address, NULL };
+
+  if (in == NULL || !(raw = pst_reader_slurp (in, 256u * 1024 * 1024, &error))
+      || !(pgp = pst_pgp_new (home, &error))
+      || !(sealed = pst_pgp_encrypt (pgp, raw, self, NULL, &error))
+      || !pst_store_message_seal (agent->store, id, sealed, &error))
+    {
+      JsonObject *p = json_object_new ();
+
+      g_warning ("message %" G_GINT64_FORMAT ": cannot seal it: %s", id, error->message);
+      json_object_set_string_member (p, "account", account->name);
+      json_object_set_string_member (p, "error", error->message);
+      pst_events_emit ("account.error", p);
+      return FALSE;
+    }
+  if (raw != NULL)
+    {
+      gsize len = 0;
+      /* The slurped copy held the plaintext too. */
+      explicit_bzero ((gpointer) g_bytes_get_data (raw, &len), len);
+    }
+  g_message ("message %" G_GINT64_FORMAT ": sealed to %s", id, account->address);
+  return TRUE;
+}
+
 static void
-analyze_stored (PstAgent *agent, GArray *ids)
+analyze_stored (PstAgent *agent, const PstAccount *account, GArray *ids)
 {
   g_autoptr (GArray) done = g_array_new (FALSE, TRUE, sizeof (PstAnalysis));
   g_autoptr (GArray) updates = g_array_new (FALSE, TRUE, sizeof (PstMessageInfoUpdate));
@@ -254,6 +292,21 @@ analyze_stored (PstAgent *agent, GArray *ids)
         json_object_set_string_member (p, "name", a->scan_name ? a->scan_name : "");
         pst_events_emit ("scan.quarantined", p);
       }
+  {
+    guint sealed = 0;
+
+    for (guint i = 0; account->seal_incoming && i < done->len; i++)
+      if (g_array_index (done, PstAnalysis, i).arrived_plain)
+        sealed += seal (agent, account, g_array_index (done, PstAnalysis, i).id);
+    /* The write-ahead log still holds the plaintext pages: empty it. */
+    if (sealed > 0)
+      {
+        g_autoptr (GError) cp_error = NULL;
+        if (!pst_store_checkpoint (agent->store, &cp_error))
+          g_warning ("after sealing: %s (the next checkpoint removes the plaintext)",
+                     cp_error->message);
+      }
+  }
   for (guint i = 0; i < done->len; i++)
     pst_analysis_clear (&g_array_index (done, PstAnalysis, i));
 }
@@ -366,6 +419,26 @@ run_session (Fetch *f, GError **error)
 }
 
 static gboolean run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error);
+
+/* seal_incoming fails closed: without a key to seal with, nothing is
+ * fetched (rather than stored in plaintext). */
+static gboolean
+seal_key_ready (PstAgent *agent, const PstAccount *account, GError **error)
+{
+  g_autofree char *home = NULL, *fpr = NULL;
+  g_autoptr (PstPgp) pgp = NULL;
+
+  if (!account->seal_incoming)
+    return TRUE;
+  home = pst_agent_get_gnupg_home (agent);
+  if ((pgp = pst_pgp_new (home, error)) && (fpr = pst_pgp_find_key (pgp, account->address, FALSE, NULL)))
+    return TRUE;
+  if (error != NULL && *error == NULL)
+    g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                 "seal_incoming is set, but there is no OpenPGP key for %s to seal mail with; "
+                 "nothing was fetched", account->address);
+  return FALSE;
+}
 
 /* One session per account at a time; a fetch that comes while one runs
  * waits for it and takes its outcome instead of starting another. */
@@ -531,7 +604,7 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
   if (account != NULL)
     {
       f.account = account;
-      ok = run_session (&f, error);
+      ok = seal_key_ready (agent, account, error) && run_session (&f, error);
       if (!ok && pst_conn_resumption_refused (f.conn))
         {
           /* The server failed a resumed TLS handshake: at once again, in
@@ -568,7 +641,8 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
   pst_conn_free (f.conn);
   /* Decrypt, verify and record the verdicts after the session, so that
    * the connection is not held open by the cryptography. */
-  analyze_stored (agent, f.stored);
+  if (account != NULL)
+    analyze_stored (agent, account, f.stored);
   g_array_unref (f.stored);
   g_mutex_unlock (lock);
   if (fetched_out != NULL)

@@ -46,14 +46,40 @@ pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out, PstStatus **sta
   PstSmimeLease *lease;
   gboolean ok;
 
-  if (in == NULL || !(raw = pst_reader_slurp (in, MAX_MESSAGE_SIZE, error)))
+  g_autoptr (PstMessageInfo) info = pst_store_message_get_info (agent->store, id, error);
+
+  if (info == NULL || in == NULL || !(raw = pst_reader_slurp (in, MAX_MESSAGE_SIZE, error)))
     return FALSE;
   home = pst_agent_get_gnupg_home (agent);
-  if (!(pgp = pst_pgp_new (home, error))
-      || !(lease = pst_key_cache_take_smime (agent->keys, smime_dir, error)))
+  if (!(pgp = pst_pgp_new (home, error)))
+    return FALSE;
+  if (info->sealed)
+    {
+      /* Sealed on arrival (seal_incoming): open the seal, then read the
+       * message as it arrived. */
+      g_autoptr (GBytes) arrived = NULL;
+      PstIntegrity integrity = PST_INTEGRITY_NONE;
+
+      if (!pst_pgp_decrypt_verify (pgp, raw, &arrived, NULL, &integrity, error)
+          || integrity != PST_INTEGRITY_OK)
+        {
+          if (error != NULL && *error == NULL)
+            g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                         "message %" G_GINT64_FORMAT ": its seal does not open whole", id);
+          else
+            g_prefix_error (error, "message %" G_GINT64_FORMAT ": cannot open its seal: ", id);
+          return FALSE;
+        }
+      g_bytes_unref (raw);
+      raw = g_steal_pointer (&arrived);
+    }
+  if (!(lease = pst_key_cache_take_smime (agent->keys, smime_dir, error)))
     return FALSE;
   ok = pst_message_open (pgp, pst_smime_lease_get (lease), raw, plain_out, status_out, error);
   pst_key_cache_return_smime (agent->keys, lease);
+  /* The status still says how it arrived; this says how it is kept. */
+  if (ok && info->sealed)
+    pst_status_add_warning (*status_out, "sealed-on-arrival");
   return ok;
 }
 
@@ -106,6 +132,7 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
   if (out->date == NULL)
     out->date = g_strdup ("");
   out->crypto = pst_status_to_json_string (status);
+  out->arrived_plain = status->decryption == PST_DECRYPTION_NOT_ENCRYPTED;
   /* The decrypted message is what a client would show: scan that. */
   pst_reader_scan (agent, plain, out);
   return TRUE;

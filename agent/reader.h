@@ -24,6 +24,7 @@ typedef struct {
   const char *scan_verdict;  /* clean | infected | error | skipped (no scanner) */
   char *scan_name;           /* what was found, or why the scan failed */
   gboolean quarantine;       /* infected, or a scan error under on_scan_error=quarantine */
+  gboolean arrived_plain;    /* no encryption layer: what seal_incoming seals */
 } PstAnalysis;
 gboolean pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **error);
 void pst_analysis_clear (PstAnalysis *analysis);

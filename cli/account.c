@@ -77,7 +77,7 @@ account_add (PstCli *cli, int argc, char **argv)
   g_autofree char *address = NULL, *smtp = NULL, *pop3 = NULL, *user = NULL, *pwcmd = NULL,
                   *ca = NULL, *pin = NULL, *client_cert = NULL, *encrypt = NULL, *scheme = NULL,
                   *client_key = NULL, *tokcmd = NULL, *auth = NULL;
-  gboolean secret_service = FALSE;
+  gboolean secret_service = FALSE, seal = FALSE;
   int timeout = 0, interval = 0, max_rcpt = 0, max_hour = 0;
   GOptionEntry entries[] = {
     { "address", 0, 0, G_OPTION_ARG_STRING, &address, N_("The account's e-mail address"), "ADDR" },
@@ -103,6 +103,8 @@ account_add (PstCli *cli, int argc, char **argv)
       "MECHS" },
     { "fetch-interval", 0, 0, G_OPTION_ARG_INT, &interval,
       N_("Fetch by itself every SECONDS (with jitter; default: only when asked)"), "SECONDS" },
+    { "seal-incoming", 0, 0, G_OPTION_ARG_NONE, &seal,
+      N_("Encrypt mail that arrives in plaintext to your own key, so the store holds none"), NULL },
     { "max-recipients", 0, 0, G_OPTION_ARG_INT, &max_rcpt,
       N_("Refuse messages with more recipients (default 100)"), "N" },
     { "max-messages-per-hour", 0, 0, G_OPTION_ARG_INT, &max_hour,
@@ -159,6 +161,8 @@ account_add (PstCli *cli, int argc, char **argv)
     json_object_set_string_member (params, "auth", auth);
   if (interval > 0)
     json_object_set_int_member (params, "fetch_interval", interval);
+  if (seal)
+    json_object_set_boolean_member (params, "seal_incoming", TRUE);
   if (max_rcpt != 0)
     json_object_set_int_member (params, "max_recipients", max_rcpt);
   if (max_hour != 0)

@@ -410,7 +410,7 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
 {
   g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
   g_autofree char *encrypt = NULL, *keep = NULL, *timeout = NULL, *interval = NULL;
-  g_autofree char *max_rcpt = NULL, *max_hour = NULL;
+  g_autofree char *max_rcpt = NULL, *max_hour = NULL, *seal = NULL;
   GError *local = NULL;
 
   a->name = g_strdup (group + strlen (ACCOUNT_PREFIX));
@@ -440,6 +440,8 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
     max_rcpt = get_string (kf, path, group, "max_recipients", FALSE, &local);
   if (local == NULL)
     max_hour = get_string (kf, path, group, "max_messages_per_hour", FALSE, &local);
+  if (local == NULL)
+    seal = get_string (kf, path, group, "seal_incoming", FALSE, &local);
   if (local == NULL)
     a->scheme = get_string (kf, path, group, "scheme", FALSE, &local);
   if (local == NULL)
@@ -493,6 +495,16 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
         *limits[i].field = (guint) n;
       }
   }
+  if (seal != NULL)
+    {
+      if (strcmp (seal, "true") != 0 && strcmp (seal, "false") != 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "%s: [%s] seal_incoming: '%s' is not true or false", path, group, seal);
+          return NULL;
+        }
+      a->seal_incoming = strcmp (seal, "true") == 0;
+    }
   if (interval != NULL)
     {
       guint64 t = 0;
@@ -747,6 +759,8 @@ write_account (GKeyFile *kf, const PstAccount *a)
     g_key_file_set_uint64 (kf, group, "max_recipients", a->max_recipients);
   if (a->max_per_hour)
     g_key_file_set_uint64 (kf, group, "max_messages_per_hour", a->max_per_hour);
+  if (a->seal_incoming)
+    g_key_file_set_boolean (kf, group, "seal_incoming", TRUE);
   g_key_file_set_string (kf, group, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
   g_key_file_set_string (kf, group, "scheme", a->scheme ? a->scheme : "auto");
   if (a->keep_on_server && a->keep_days > 0)

@@ -40,6 +40,7 @@ typedef struct {
   guint fetch_interval_s;  /* fetch by itself this often (± jitter); 0 = only when asked */
   guint max_recipients;    /* per message; 0 = the default (100) */
   guint max_per_hour;      /* messages queued per hour; 0 = the default (500) */
+  gboolean seal_incoming;  /* encrypt mail that arrived in plaintext to the account's own key */
   gboolean keep_on_server;
   guint keep_days;         /* 0 = forever, when keep_on_server */
   PstEncryptMode encrypt;

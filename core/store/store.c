@@ -313,7 +313,10 @@ pst_store_open (const char *path, GError **error)
         set_db_error (store, error, _("cannot open store %s"), path);
       return NULL;
     }
-  if (sqlite3_exec (store->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON", NULL,
+  /* secure_delete: bytes of deleted rows are overwritten, so that a sealed
+   * message (seal_incoming) leaves no plaintext behind in free pages. */
+  if (sqlite3_exec (store->db, "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;"
+                               " PRAGMA secure_delete = ON", NULL,
                     NULL, NULL) != SQLITE_OK)
     {
       set_db_error (store, error, _("cannot open store %s"), path);
@@ -1106,7 +1109,7 @@ pst_message_info_free (PstMessageInfo *info)
 
 #define MESSAGE_COLUMNS \
   "id, account, uidl, received_at, size, from_addr, subject, date, crypto_json, scan_verdict," \
-  " scan_name, quarantined"
+  " scan_name, quarantined, flags"
 
 static PstMessageInfo *
 message_info_from_row (sqlite3_stmt *stmt)
@@ -1125,6 +1128,7 @@ message_info_from_row (sqlite3_stmt *stmt)
   info->scan_verdict = column_strdup (stmt, 9);
   info->scan_name = column_strdup (stmt, 10);
   info->quarantined = sqlite3_column_int (stmt, 11) != 0;
+  info->sealed = (sqlite3_column_int (stmt, 12) & PST_MESSAGE_FLAG_SEALED) != 0;
   return info;
 }
 
@@ -1290,6 +1294,87 @@ pst_store_message_set_quarantined (PstStore *store, gint64 id, gboolean quaranti
   PstMessageInfoUpdate u = { id, NULL, NULL, NULL, NULL, NULL, NULL, quarantined ? 1 : 0 };
 
   return pst_store_messages_set_info (store, &u, 1, error);
+}
+
+gboolean
+pst_store_message_seal (PstStore *store, gint64 id, GBytes *sealed, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  gsize len = 0;
+  const guint8 *data = g_bytes_get_data (sealed, &len);
+  gboolean ok = FALSE;
+
+  g_rec_mutex_lock (&store->lock);
+  if (!txn_begin (store, TRUE, error))
+    goto out;
+  /* The plaintext chunks go (overwritten: secure_delete), the sealed ones
+   * come, and the row says so, in one transaction. */
+  stmt = prepare (store, "DELETE FROM message_chunks WHERE message_id = ?1", error);
+  if (stmt == NULL)
+    goto fail;
+  sqlite3_bind_int64 (stmt, 1, id);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    goto db_fail;
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  stmt = prepare (store, message_table.insert_chunk, error);
+  if (stmt == NULL)
+    goto fail;
+  for (gsize off = 0, seq = 0; off < len || (len == 0 && seq == 0); off += CHUNK_SIZE, seq++)
+    {
+      sqlite3_reset (stmt);
+      sqlite3_bind_int64 (stmt, 1, id);
+      sqlite3_bind_int64 (stmt, 2, (gint64) seq);
+      sqlite3_bind_blob (stmt, 3, data + off, (int) MIN (CHUNK_SIZE, len - off), SQLITE_STATIC);
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        goto db_fail;
+      if (len == 0)
+        break;
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  stmt = prepare (store, "UPDATE messages SET size = ?2, flags = flags | ?3 WHERE id = ?1"
+                         " AND NOT unfinished", error);
+  if (stmt == NULL)
+    goto fail;
+  sqlite3_bind_int64 (stmt, 1, id);
+  sqlite3_bind_int64 (stmt, 2, (gint64) len);
+  sqlite3_bind_int (stmt, 3, PST_MESSAGE_FLAG_SEALED);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    goto db_fail;
+  if (sqlite3_changes (store->db) != 1)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), id);
+      goto fail;
+    }
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  ok = txn_commit (store, error);
+  goto out;
+db_fail:
+  set_db_error (store, error, _("cannot seal message %" G_GINT64_FORMAT " in store %s"), id,
+                store->path);
+fail:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  txn_rollback (store);
+out:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_rec_mutex_unlock (&store->lock);
+  return ok;
+}
+
+gboolean
+pst_store_checkpoint (PstStore *store, GError **error)
+{
+  int busy = 0, log = 0, done = 0, rc;
+
+  g_rec_mutex_lock (&store->lock);
+  rc = sqlite3_wal_checkpoint_v2 (store->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+  busy = rc == SQLITE_BUSY;
+  if (rc != SQLITE_OK && !busy)
+    set_db_error (store, error, _("cannot checkpoint store %s"), store->path);
+  g_rec_mutex_unlock (&store->lock);
+  if (busy)
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                 _("cannot checkpoint store %s now: a reader holds it"), store->path);
+  return rc == SQLITE_OK;
 }
 
 gboolean

@@ -149,7 +149,10 @@ typedef struct {
   char *scan_verdict;   /* clean | infected | error | skipped, or NULL */
   char *scan_name;      /* what the scanner found (or its error), or NULL */
   gboolean quarantined; /* kept, but not listed and not opened */
+  gboolean sealed;      /* the bytes are the arrival encrypted to the user (seal_incoming) */
 } PstMessageInfo;
+
+#define PST_MESSAGE_FLAG_SEALED 1
 
 void pst_message_info_free (PstMessageInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstMessageInfo, pst_message_info_free)
@@ -188,6 +191,13 @@ GPtrArray *pst_store_message_list_full (PstStore *store, const char *account, gu
 /* Quarantines message @id or releases it.  Durable. */
 gboolean pst_store_message_set_quarantined (PstStore *store, gint64 id, gboolean quarantined,
                                             GError **error);
+/* Replaces the bytes of message @id with @sealed (its arrival, encrypted
+ * to the user) and marks it sealed, durably; the old bytes are overwritten
+ * (secure_delete). */
+gboolean pst_store_message_seal (PstStore *store, gint64 id, GBytes *sealed, GError **error);
+/* Moves everything in the write-ahead log into the database and empties
+ * the log (after sealing: the log still held the plaintext pages). */
+gboolean pst_store_checkpoint (PstStore *store, GError **error);
 /* Deletes message @id and its bytes; its UIDL stays seen (it is not fetched
  * again).  Unknown id: PST_ERROR_FAILED. */
 gboolean pst_store_message_delete (PstStore *store, gint64 id, GError **error);

@@ -166,4 +166,33 @@ carol_keys=$(G "$GNUPGHOME_ALICE" --with-colons --list-keys carol@postern.test |
 G "$GNUPGHOME_ALICE" --list-packets "$WORK/to-copy.asc" 2>&1 | grep -o 'keyid [0-9A-F]*' | awk '{print $2}' > "$WORK/to-keyids"
 check "the To copy is not encrypted to the Bcc recipient's key" bash -c 'for k in $1; do grep -qx "$k" "$2" && exit 1; done; test -s "$2"' _ "$carol_keys" "$WORK/to-keyids"
 check "the To copy carries no Bcc header" bash -c '! grep -qi "^Bcc:" "$1"' _ "$WORK/to-copy.eml"
+
+# ---- seal_incoming: plaintext arrivals are kept encrypted to oneself ----
+add_account bob sealed "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT" --seal-incoming
+pst bob fetch --account main >/dev/null 2>&1 || true
+seal_marker="Sealed-Plaintext-Marker-$(date +%s%N)"
+printf 'From: %s\r\nTo: %s\r\nSubject: plain arrival\r\n\r\n%s\r\n' "$ALICE_ADDR" "$BOB_ADDR" "$seal_marker" > "$WORK/plain.eml"
+pst alice send --account main --wait --encrypt never --no-sign "$WORK/plain.eml" >/dev/null
+wait_for_delivery "$BOB_MAILDIR" 1 >/dev/null
+check "seal_incoming: bob fetches the plaintext mail" pst bob fetch --account sealed
+bobdb="$WORK/home-bob/data/postern.db"
+check "… the store holds no plaintext of it (every byte of the database read)" bash -c \
+  '! grep -qaF "$1" "$2" "$2-wal" 2>/dev/null' _ "$seal_marker" "$bobdb"
+sid=$(sqlite3 "$bobdb" "select id from messages where account = 'sealed' order by id desc limit 1")
+check "… it is marked sealed" test "$(sqlite3 "$bobdb" "select flags & 1 from messages where id = $sid")" = 1
+pst bob --json show "$sid" > "$WORK/sealed.json"
+check "… show opens the seal: the text, and the status says it arrived unencrypted" python3 - "$WORK/sealed.json" "$seal_marker" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert sys.argv[2] in d["body_text"], d["body_text"]
+assert d["crypto"]["decryption"] == "not-encrypted", d["crypto"]
+assert "sealed-on-arrival" in d["crypto"]["warnings"], d["crypto"]
+PY
+# No key to seal with: nothing is fetched (rather than kept in plaintext).
+printf '%s\n' "$ALICE_PASS" > "$WORK/alice-seal.pass"
+pst bob account add nokey --address carol@postern.test --user "$ALICE_ADDR" \
+  --smtp "smtp://$HOST:$SMTP_PORT" --pop3 "pop3s://$HOST:$POP3S_PORT" --ca-file "$CA_FILE" \
+  --password-command "cat $WORK/alice-seal.pass" --seal-incoming >/dev/null
+expect_fail "seal_incoming without a key to seal with: refused, nothing fetched" 3 \
+  "no OpenPGP key for carol@postern.test to seal mail with; nothing was fetched" pst bob fetch --account nokey
 finish
