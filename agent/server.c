@@ -26,6 +26,15 @@ static GCond clients_cond;
 static GPtrArray *client_sockets;
 static gboolean socket_from_systemd;   /* then systemd owns the path: never unlink it */
 
+static void
+clients_init (void)
+{
+  g_mutex_lock (&clients_lock);
+  if (client_sockets == NULL)
+    client_sockets = g_ptr_array_new ();
+  g_mutex_unlock (&clients_lock);
+}
+
 /* A listening socket passed by systemd's socket activation (LISTEN_PID,
  * LISTEN_FDS; sd_listen_fds(3) without libsystemd: the protocol is two
  * environment variables and descriptor 3), or NULL. */
@@ -77,10 +86,7 @@ pst_server_listen (PstAgent *agent, GError **error)
           g_chmod (p, 0600);
       }
       agent->listener = sock;
-      g_mutex_lock (&clients_lock);
-      if (client_sockets == NULL)
-        client_sockets = g_ptr_array_new ();
-      g_mutex_unlock (&clients_lock);
+      clients_init ();
       return TRUE;
     }
 
@@ -117,10 +123,7 @@ pst_server_listen (PstAgent *agent, GError **error)
   umask (old);
   g_chmod (path, 0600);
   agent->listener = sock;
-  g_mutex_lock (&clients_lock);
-  if (client_sockets == NULL)
-    client_sockets = g_ptr_array_new ();
-  g_mutex_unlock (&clients_lock);
+  clients_init ();
   return TRUE;
 }
 

@@ -317,28 +317,20 @@ static void
 send_auth (PstPop3Session *s, const char *mech)
 {
   g_autoptr (GError) error = NULL;
-  char *response = NULL;
+  char *line = NULL;
 
   if (!(s->sasl = pst_sasl_new (mech, s->creds, &error)))
     {
       fail (s, "%s", error->message);
       return;
     }
-  pst_linebuf_append_str (s->out, "AUTH ");
-  pst_linebuf_append_str (s->out, mech);
-  if (pst_sasl_client_first (s->sasl))
+  if (!(line = pst_sasl_auth_command (s->sasl, &error)))
     {
-      if (pst_sasl_step (s->sasl, NULL, &response, &error) == PST_SASL_ERROR)
-        {
-          fail (s, "%s", error->message);
-          return;
-        }
-      /* RFC 5034 §4: "=" is an empty initial response. */
-      pst_linebuf_append_str (s->out, " ");
-      pst_linebuf_append_str (s->out, *response ? response : "=");
-      wipe_free (response);
+      fail (s, "%s", error->message);
+      return;
     }
-  pst_linebuf_append (s->out, "\r\n", 2);
+  pst_linebuf_append_str (s->out, line);
+  wipe_free (line);
   s->state = ST_AUTH;
 }
 

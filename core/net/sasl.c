@@ -321,3 +321,28 @@ pst_sasl_step (PstSasl *s, const char *challenge, char **response_out, GError **
   }
   return PST_SASL_ERROR;
 }
+
+char *
+pst_sasl_auth_command (PstSasl *s, GError **error)
+{
+  GString *line = g_string_new ("AUTH ");
+
+  g_string_append (line, s->mech);
+  if (pst_sasl_client_first (s))
+    {
+      char *response = NULL;
+
+      if (pst_sasl_step (s, NULL, &response, error) == PST_SASL_ERROR)
+        {
+          g_string_free (line, TRUE);
+          return NULL;
+        }
+      /* RFC 4954 §4 and RFC 5034 §4: "=" is an empty initial response. */
+      g_string_append_c (line, ' ');
+      g_string_append (line, *response ? response : "=");
+      explicit_bzero (response, strlen (response));
+      g_free (response);
+    }
+  g_string_append (line, "\r\n");
+  return g_string_free (line, FALSE);
+}

@@ -69,4 +69,10 @@ gboolean pst_sasl_complete (PstSasl *sasl);
 
 const char *pst_sasl_mechanism (PstSasl *sasl);
 
+/* The first line of the exchange, the same in SMTP and POP3: "AUTH MECH",
+ * with the initial response when the mechanism sends one first ("=" when
+ * it is empty), and CRLF.  Transfer full: wipe it after use (it may hold a
+ * password). */
+char *pst_sasl_auth_command (PstSasl *sasl, GError **error);
+
 G_END_DECLS
