@@ -162,6 +162,7 @@ account_to_json (const PstAccount *a)
   json_object_set_int_member (o, "timeout", a->timeout_s ? a->timeout_s : 60);
   json_object_set_int_member (o, "fetch_interval", a->fetch_interval_s);
   json_object_set_boolean_member (o, "seal_incoming", a->seal_incoming);
+  json_object_set_boolean_member (o, "secret_service", a->secret_service);
   json_object_set_int_member (o, "max_recipients",
                               a->max_recipients ? a->max_recipients : PST_DEFAULT_MAX_RECIPIENTS);
   json_object_set_int_member (o, "max_messages_per_hour",
@@ -180,7 +181,7 @@ m_account_add (PstCall *call, GError **error)
   const char *name, *address, *smtp, *pop3, *user, *pwcmd, *ca, *encrypt, *scheme;
   const char *tokcmd, *pin, *cert, *key, *auth;
   gint64 keep_days = 0, timeout = 0, interval = 0, max_rcpt = 0, max_hour = 0;
-  gboolean seal = FALSE;
+  gboolean seal = FALSE, secret_service = FALSE;
   gboolean keep = FALSE, ok;
 
   if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error)
@@ -199,6 +200,7 @@ m_account_add (PstCall *call, GError **error)
       || !pst_rpc_get_int (call->params, "max_recipients", FALSE, 0, &max_rcpt, error)
       || !pst_rpc_get_int (call->params, "max_messages_per_hour", FALSE, 0, &max_hour, error)
       || !pst_rpc_get_bool (call->params, "seal_incoming", FALSE, &seal, error)
+      || !pst_rpc_get_bool (call->params, "secret_service", FALSE, &secret_service, error)
       || !pst_rpc_get_string (call->params, "ca_file", FALSE, &ca, error)
       || !pst_rpc_get_string (call->params, "encrypt", FALSE, &encrypt, error)
       || !pst_rpc_get_string (call->params, "scheme", FALSE, &scheme, error)
@@ -236,6 +238,7 @@ m_account_add (PstCall *call, GError **error)
   a->max_recipients = (guint) max_rcpt;
   a->max_per_hour = (guint) max_hour;
   a->seal_incoming = seal;
+  a->secret_service = secret_service;
   a->auth = g_strdup (auth);
   a->ca_file = ca ? g_canonicalize_filename (ca, NULL) : NULL;
   a->scheme = g_strdup (scheme ? scheme : "auto");

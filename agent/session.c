@@ -65,7 +65,7 @@ pst_session_credentials (const PstAccount *account, const char *url, GError **er
           g_strv_builder_add (b, *m);
       c->allowed = g_strv_builder_end (b);
     }
-  if (account->password_command != NULL
+  if ((account->password_command != NULL || account->secret_service)
       && !(c->password = pst_account_get_password (account, error)))
     return NULL;
   if (account->token_command != NULL && !(c->token = pst_account_get_token (account, error)))

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "config/config.h"
 #include "util/error.h"
 
 static gint64 keep_days = -1;
@@ -38,6 +39,8 @@ print_account (JsonObject *a)
   if (json_object_get_string_member_with_default (a, "password_command", NULL))
     printf ("  %-17s %s\n", _("password command:"),
             json_object_get_string_member (a, "password_command"));
+  if (json_object_get_boolean_member_with_default (a, "secret_service", FALSE))
+    printf ("  %-17s %s\n", _("password:"), _("in the Secret Service"));
   if (json_object_get_string_member_with_default (a, "token_command", NULL))
     printf ("  %-17s %s\n", _("token command:"), json_object_get_string_member (a, "token_command"));
   if (json_object_get_string_member_with_default (a, "ca_file", NULL))
@@ -125,13 +128,13 @@ account_add (PstCli *cli, int argc, char **argv)
     return PST_ERROR_USAGE;
   if (argc != 2)
     return pst_cli_usage ("account add", _("give exactly one account NAME"));
-  if (secret_service)
-    return pst_cli_usage ("account add", _("--secret-service is not available in this version; "
-                                           "use --password-command"));
-  if (!address || !smtp || !pop3 || !user || !(pwcmd || tokcmd || client_cert))
+  if (secret_service && pwcmd)
+    return pst_cli_usage ("account add", _("give --password-command or --secret-service, "
+                                           "not both"));
+  if (!address || !smtp || !pop3 || !user || !(pwcmd || secret_service || tokcmd || client_cert))
     return pst_cli_usage ("account add", _("--address, --smtp, --pop3, --user and "
-                                           "--password-command (or --token-command or "
-                                           "--client-cert) are required"));
+                                           "--password-command (or --secret-service, "
+                                           "--token-command or --client-cert) are required"));
   if (timeout < 0 || timeout > 3600)
     return pst_cli_usage ("account add", _("--timeout must be between 1 and 3600 seconds"));
   params = json_object_new ();
@@ -163,6 +166,8 @@ account_add (PstCli *cli, int argc, char **argv)
     json_object_set_int_member (params, "fetch_interval", interval);
   if (seal)
     json_object_set_boolean_member (params, "seal_incoming", TRUE);
+  if (secret_service)
+    json_object_set_boolean_member (params, "secret_service", TRUE);
   if (max_rcpt != 0)
     json_object_set_int_member (params, "max_recipients", max_rcpt);
   if (max_hour != 0)
@@ -188,6 +193,8 @@ account_add (PstCli *cli, int argc, char **argv)
     pst_cli_print_json (r);
   else
     printf (_("account %s added\n"), argv[1]);
+  if (secret_service && !cli->json)
+    printf (_("store its password with: postern account password %s\n"), argv[1]);
   json_object_unref (r);
   return 0;
 }
@@ -297,6 +304,60 @@ account_test (PstCli *cli, const char *name)
   return 0;
 }
 
+/* `account password NAME [--password-fd N]`: the password of an account
+ * with secret_service = true goes into the Secret Service, from the first
+ * line of standard input (or descriptor N); it never reaches the agent's
+ * socket or the configuration. */
+static int
+account_password (PstCli *cli, int argc, char **argv)
+{
+  int fd = 0, status = 0;
+  GOptionEntry entries[] = {
+    { "password-fd", 0, 0, G_OPTION_ARG_INT, &fd, N_("Read the password from descriptor N"), "N" },
+    G_OPTION_ENTRY_NULL,
+  };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GIOChannel) ch = NULL;
+  JsonObject *params, *r;
+  char *line = NULL;
+  gsize len = 0;
+  gboolean ok;
+
+  if (!pst_cli_parse ("account password", "NAME", entries, &argc, &argv))
+    return PST_ERROR_USAGE;
+  if (argc != 2 || fd < 0)
+    return pst_cli_usage ("account password", _("give exactly one account NAME"));
+  params = json_object_new ();
+  json_object_set_string_member (params, "name", argv[1]);
+  if (!(r = pst_cli_call (cli, _("account password"), "account.show", params, NULL, 0, &status)))
+    return status;
+  if (!json_object_get_boolean_member_with_default (r, "secret_service", FALSE))
+    {
+      json_object_unref (r);
+      return pst_cli_usage ("account password",
+                            _("the account does not keep its password in the Secret Service "
+                              "(add it with --secret-service)"));
+    }
+  ch = g_io_channel_unix_new (fd);
+  if (g_io_channel_read_line (ch, &line, &len, NULL, &error) != G_IO_STATUS_NORMAL || len == 0)
+    {
+      json_object_unref (r);
+      g_clear_error (&error);
+      error = g_error_new (PST_ERROR, PST_ERROR_USAGE, "no password on the input");
+      return pst_cli_fail ("account password", error);
+    }
+  line[strcspn (line, "\r\n")] = '\0';
+  ok = pst_secret_service_store (argv[1], json_object_get_string_member (r, "user"), line, &error);
+  explicit_bzero (line, strlen (line));
+  g_free (line);
+  json_object_unref (r);
+  if (!ok)
+    return pst_cli_fail ("account password", error);
+  if (!cli->json)
+    printf (_("the password of account %s is in the Secret Service\n"), argv[1]);
+  return 0;
+}
+
 int
 pst_cli_cmd_account (PstCli *cli, int argc, char **argv)
 {
@@ -306,6 +367,8 @@ pst_cli_cmd_account (PstCli *cli, int argc, char **argv)
     return account_add (cli, argc - 1, argv + 1);
   if (g_strcmp0 (sub, "list") == 0 && argc == 2)
     return account_list (cli);
+  if (g_strcmp0 (sub, "password") == 0)
+    return account_password (cli, argc - 1, argv + 1);
   if (g_strcmp0 (sub, "test") == 0)
     {
       if (argc != 3)
@@ -320,5 +383,5 @@ pst_cli_cmd_account (PstCli *cli, int argc, char **argv)
       return sub[0] == 's' ? account_named (cli, _("account show"), "account.show", argv[2])
                            : account_named (cli, _("account remove"), "account.remove", argv[2]);
     }
-  return pst_cli_usage ("account", _("say add, list, show NAME, test NAME or remove NAME"));
+  return pst_cli_usage ("account", _("say add, list, show NAME, test NAME, password NAME or remove NAME"));
 }

@@ -7,13 +7,15 @@ packages=(
   # build
   build-essential meson ninja-build pkg-config dpkg-dev gettext
   libglib2.0-dev libjson-glib-dev libgpgme-dev libssl-dev libetpan-dev libsqlite3-dev
-  libcmocka-dev libgsasl-dev
+  libcmocka-dev libgsasl-dev libsecret-1-dev
   # run: OpenPGP
   gnupg gpg-agent gpgsm
   # the throwaway provider of the tests and the demo
   dovecot-core dovecot-pop3d dovecot-submissiond postfix openssl ca-certificates
   # test tools
   python3 sqlite3 valgrind util-linux procps iproute2
+  # the Secret Service in a throwaway session (tests)
+  dbus-bin gnome-keyring libsecret-tools
   # the scan hook (tests run their own clamd with a signature database they write)
   clamav-daemon
   # fuzzing (tests/fuzz): clang and its libFuzzer runtime

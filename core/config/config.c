@@ -204,7 +204,8 @@ pst_account_validate (const PstAccount *a, GError **error)
       return FALSE;
     }
   if ((a->password_command == NULL || *a->password_command == '\0')
-      && (a->token_command == NULL || *a->token_command == '\0') && a->client_cert == NULL)
+      && (a->token_command == NULL || *a->token_command == '\0') && a->client_cert == NULL
+      && !a->secret_service)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
                    "account %s: --password-command is missing (passwords are never stored in "
@@ -382,6 +383,8 @@ run_secret_command (const PstAccount *a, const char *command, const char *what, 
 char *
 pst_account_get_password (const PstAccount *a, GError **error)
 {
+  if (a->password_command == NULL && a->secret_service)
+    return pst_secret_service_lookup (a, error);
   return run_secret_command (a, a->password_command, "password command", error);
 }
 
@@ -410,7 +413,7 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
 {
   g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
   g_autofree char *encrypt = NULL, *keep = NULL, *timeout = NULL, *interval = NULL;
-  g_autofree char *max_rcpt = NULL, *max_hour = NULL, *seal = NULL;
+  g_autofree char *max_rcpt = NULL, *max_hour = NULL, *seal = NULL, *secret = NULL;
   GError *local = NULL;
 
   a->name = g_strdup (group + strlen (ACCOUNT_PREFIX));
@@ -442,6 +445,8 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
     max_hour = get_string (kf, path, group, "max_messages_per_hour", FALSE, &local);
   if (local == NULL)
     seal = get_string (kf, path, group, "seal_incoming", FALSE, &local);
+  if (local == NULL)
+    secret = get_string (kf, path, group, "secret_service", FALSE, &local);
   if (local == NULL)
     a->scheme = get_string (kf, path, group, "scheme", FALSE, &local);
   if (local == NULL)
@@ -495,6 +500,16 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
         *limits[i].field = (guint) n;
       }
   }
+  if (secret != NULL)
+    {
+      if (strcmp (secret, "true") != 0 && strcmp (secret, "false") != 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "%s: [%s] secret_service: '%s' is not true or false", path, group, secret);
+          return NULL;
+        }
+      a->secret_service = strcmp (secret, "true") == 0;
+    }
   if (seal != NULL)
     {
       if (strcmp (seal, "true") != 0 && strcmp (seal, "false") != 0)
@@ -761,6 +776,8 @@ write_account (GKeyFile *kf, const PstAccount *a)
     g_key_file_set_uint64 (kf, group, "max_messages_per_hour", a->max_per_hour);
   if (a->seal_incoming)
     g_key_file_set_boolean (kf, group, "seal_incoming", TRUE);
+  if (a->secret_service)
+    g_key_file_set_boolean (kf, group, "secret_service", TRUE);
   g_key_file_set_string (kf, group, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
   g_key_file_set_string (kf, group, "scheme", a->scheme ? a->scheme : "auto");
   if (a->keep_on_server && a->keep_days > 0)

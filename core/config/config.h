@@ -41,6 +41,7 @@ typedef struct {
   guint max_recipients;    /* per message; 0 = the default (100) */
   guint max_per_hour;      /* messages queued per hour; 0 = the default (500) */
   gboolean seal_incoming;  /* encrypt mail that arrived in plaintext to the account's own key */
+  gboolean secret_service; /* the password is in the Secret Service (libsecret) */
   gboolean keep_on_server;
   guint keep_days;         /* 0 = forever, when keep_on_server */
   PstEncryptMode encrypt;
@@ -68,6 +69,14 @@ void pst_server_url_clear (PstServerUrl *url);
  * several separated by ';').  NULL with @error (PST_ERROR_USAGE) when one is
  * malformed.  Transfer full: a GPtrArray of GBytes. */
 GPtrArray *pst_pin_list_parse (const char *pin, GError **error);
+
+/* The account's password from the Secret Service, or NULL with @error
+ * saying whether the service is unreachable or holds none.  Transfer full;
+ * wipe with pst_secret_free.  (secret.c) */
+char *pst_secret_service_lookup (const PstAccount *account, GError **error);
+/* Stores @password for @account (and @user) in the default collection. */
+gboolean pst_secret_service_store (const char *account, const char *user, const char *password,
+                                   GError **error);
 
 /* Runs the account's token_command, as pst_account_get_password does the
  * password command.  Transfer full; wipe with pst_secret_free. */

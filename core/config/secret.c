@@ -1,0 +1,69 @@
+/* secret.c — account passwords in the Secret Service (libsecret), for
+ * accounts with secret_service = true: looked up by the agent, stored by
+ * `postern account password`.  Nothing of them reaches the configuration
+ * file or a log. */
+#include "config/config.h"
+
+#include <libsecret/secret.h>
+#include <string.h>
+
+#include "util/error.h"
+
+static const SecretSchema *
+schema (void)
+{
+  static const SecretSchema s = {
+    "org.postern.Password", SECRET_SCHEMA_NONE,
+    {
+      { "account", SECRET_SCHEMA_ATTRIBUTE_STRING },
+      { "user", SECRET_SCHEMA_ATTRIBUTE_STRING },
+      { NULL, 0 },
+    },
+    0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  };
+  return &s;
+}
+
+char *
+pst_secret_service_lookup (const PstAccount *a, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  char *pw = secret_password_lookup_nonpageable_sync (schema (), NULL, &local, "account", a->name,
+                                                      "user", a->user, NULL);
+  char *copy;
+
+  if (local != NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "account %s: the Secret Service cannot be reached (%s)", a->name,
+                   local->message);
+      return NULL;
+    }
+  if (pw == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "account %s: the Secret Service holds no password for it; store one with "
+                   "`postern account password %s`", a->name, a->name);
+      return NULL;
+    }
+  copy = g_strdup (pw);
+  secret_password_free (pw);   /* wipes it */
+  return copy;
+}
+
+gboolean
+pst_secret_service_store (const char *account, const char *user, const char *password,
+                          GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autofree char *label = g_strdup_printf ("Postern: %s (%s)", account, user);
+
+  if (!secret_password_store_sync (schema (), SECRET_COLLECTION_DEFAULT, label, password, NULL,
+                                   &local, "account", account, "user", user, NULL))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "cannot store the password in the Secret Service: %s", local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
