@@ -68,13 +68,23 @@ get_locked (PstCall *call, GMutex **lock_out, GError **error)
   gint64 id = 0;
   g_autoptr (PstOutboxEntry) e = NULL;
   GMutex *lock;
+  gboolean locked;
 
   *lock_out = NULL;
   if (!pst_rpc_get_int (call->params, "id", TRUE, 0, &id, error)
       || !(e = pst_store_outbox_get (call->agent->store, id, error)))
     return NULL;
   lock = pst_agent_session_lock (call->agent, "send", e->account);
-  if (!g_mutex_trylock (lock))
+  /* A session of the account may be running: wait for it a while (it
+   * changes nothing once it is over), then give up. */
+  locked = g_mutex_trylock (lock);
+
+  for (guint i = 0; !locked && i < 600; i++)   /* 30 s */
+    {
+      g_usleep (50 * 1000);
+      locked = g_mutex_trylock (lock);
+    }
+  if (!locked)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                    "message %" G_GINT64_FORMAT " is being sent right now; try again when the "

@@ -84,9 +84,9 @@ retried=0
 for id in $(doubt_ids); do
   n=$(sqlite3 "$DB" "select c.data from outbox_chunks c where c.outbox_id = $id order by seq" | grep -ao 'Crash-Out-Marker-[0-9]*' | head -n 1 | sed 's/.*-0*//')
   if [ -n "$n" ] && [ "$(delivered "$n")" = 0 ]; then
-    pc outbox retry "$id" >/dev/null && retried=$((retried + 1))
+    pc outbox retry "$id" >/dev/null && retried=$((retried + 1)) || true
   else
-    pc outbox cancel "$id" >/dev/null   # it arrived: the user marks it done
+    pc outbox cancel "$id" >/dev/null || true   # it arrived: the user marks it done
   fi
 done
 for _ in $(seq 1 150); do
