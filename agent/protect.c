@@ -131,6 +131,14 @@ has_key (PstScheme scheme, const char *address, gpointer data)
   return found;
 }
 
+static char *
+why_no_key (PstScheme scheme, const char *address, gpointer data)
+{
+  Keys *k = data;
+
+  return scheme == PST_SCHEME_PGP ? pst_pgp_key_problem (k->pgp, address) : NULL;
+}
+
 static gboolean
 has_identity (PstScheme scheme, const char *sender, gpointer data)
 {
@@ -210,6 +218,7 @@ protect (PstAgent *agent, GBytes *input, const PstPolicySettings *account_settin
   in.bcc = (const char *const *) bcc;
   in.has_key = has_key;
   in.has_identity = has_identity;
+  in.why_no_key = why_no_key;
   in.user_data = &keys;
   if (!(decision = pst_policy_decide (&in, error)))
     {

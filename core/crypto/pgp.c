@@ -257,6 +257,40 @@ pst_pgp_find_key (PstPgp *pgp, const char *address, gboolean secret, GError **er
   return fpr;
 }
 
+char *
+pst_pgp_key_problem (PstPgp *pgp, const char *address)
+{
+  g_autofree char *pattern = NULL;
+  char *why = NULL;
+  gpgme_error_t err;
+
+  if (address == NULL || strpbrk (address, "<> \t\r\n") != NULL || strchr (address, '@') == NULL)
+    return NULL;
+  pattern = g_strdup_printf ("<%s>", address);
+  err = gpgme_op_keylist_start (pgp->ctx, pattern, 0);
+  while (err == GPG_ERR_NO_ERROR && why == NULL)
+    {
+      gpgme_key_t key = NULL;
+      gboolean has = FALSE;
+
+      if ((err = gpgme_op_keylist_next (pgp->ctx, &key)) != GPG_ERR_NO_ERROR)
+        break;
+      for (gpgme_user_id_t uid = key->uids; uid != NULL; uid = uid->next)
+        has = has || pst_addr_equal (uid->email, address);
+      if (has)
+        why = g_strdup (key->revoked ? "its OpenPGP key is revoked"
+                        : key->expired ? "its OpenPGP key has expired"
+                        : key->disabled ? "its OpenPGP key is disabled"
+                        : key->invalid ? "its OpenPGP key is not valid"
+                        : usable_subkey_time (key, FALSE) < 0
+                          ? "its OpenPGP key has no usable encryption subkey (revoked or expired)"
+                          : NULL);
+      gpgme_key_unref (key);
+    }
+  gpgme_op_keylist_end (pgp->ctx);
+  return why;
+}
+
 char **
 pst_pgp_missing_keys (PstPgp *pgp, const char *const *addresses, GError **error)
 {

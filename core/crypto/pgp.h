@@ -44,6 +44,11 @@ char *pst_pgp_find_key (PstPgp *pgp, const char *address, gboolean secret, GErro
  * pst_pgp_find_key accepts, in order (NULL-terminated, transfer full, empty
  * when every one has a key).  Errors: PST_ERROR_CRYPTO when the key listing
  * fails. */
+/* Why @address has no usable public key when a key carries it but cannot
+ * be used ("its OpenPGP key is revoked", "… has expired"…), or NULL.
+ * Transfer full. */
+char *pst_pgp_key_problem (PstPgp *pgp, const char *address);
+
 char **pst_pgp_missing_keys (PstPgp *pgp, const char *const *addresses, GError **error);
 
 /* --- Producing ------------------------------------------------------------ */

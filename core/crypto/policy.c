@@ -128,13 +128,17 @@ make_copies (PstPolicyDecision *d, const char *sender, GPtrArray *visible, GPtrA
 }
 
 static void
-append_list (GString *s, char **list)
+append_list (GString *s, char **list, const PstPolicyInput *in, PstScheme scheme)
 {
   for (char **a = list; *a != NULL; a++)
     {
+      g_autofree char *why = in->why_no_key ? in->why_no_key (scheme, *a, in->user_data) : NULL;
+
       if (a != list)
         g_string_append (s, ", ");
       g_string_append (s, *a);
+      if (why != NULL)
+        g_string_append_printf (s, " (%s)", why);
     }
 }
 
@@ -218,11 +222,11 @@ pst_policy_decide (const PstPolicyInput *in, GError **error)
           g_autoptr(GString) msg = g_string_new ("encryption is required but there is no ");
 
           g_string_append_printf (msg, "%s for: ", scheme_key_words (order[0]));
-          append_list (msg, missing[0]);
+          append_list (msg, missing[0], in, order[0]);
           if (n_order > 1)
             {
               g_string_append_printf (msg, " and no %s for: ", scheme_key_words (order[1]));
-              append_list (msg, missing[1]);
+              append_list (msg, missing[1], in, order[1]);
             }
           g_string_append (msg, "; nothing was sent");
           g_set_error_literal (error, PST_ERROR, PST_ERROR_POLICY, msg->str);

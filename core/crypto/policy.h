@@ -75,6 +75,10 @@ typedef gboolean (*PstPolicyHasKey) (PstScheme scheme, const char *address, gpoi
 /* Whether @sender has a usable secret key / certificate with private key in
  * @scheme, to sign with. */
 typedef gboolean (*PstPolicyHasIdentity) (PstScheme scheme, const char *sender, gpointer user_data);
+/* Why @address has no usable key in @scheme when it has one that cannot be
+ * used ("its key is revoked"…), or NULL.  Transfer full.  For the refusal's
+ * message only. */
+typedef char *(*PstPolicyWhyNoKey) (PstScheme scheme, const char *address, gpointer user_data);
 
 typedef struct {
   PstPolicySettings account;
@@ -84,6 +88,7 @@ typedef struct {
   const char *const *bcc;            /* Bcc addr-specs, NULL-terminated (may be NULL) */
   PstPolicyHasKey has_key;           /* NULL: nobody has a key */
   PstPolicyHasIdentity has_identity; /* NULL: the sender has no identity */
+  PstPolicyWhyNoKey why_no_key;      /* may be NULL */
   gpointer user_data;                /* for both callbacks */
 } PstPolicyInput;
 

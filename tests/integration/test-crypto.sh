@@ -167,6 +167,22 @@ G "$GNUPGHOME_ALICE" --list-packets "$WORK/to-copy.asc" 2>&1 | grep -o 'keyid [0
 check "the To copy is not encrypted to the Bcc recipient's key" bash -c 'for k in $1; do grep -qx "$k" "$2" && exit 1; done; test -s "$2"' _ "$carol_keys" "$WORK/to-keyids"
 check "the To copy carries no Bcc header" bash -c '! grep -qi "^Bcc:" "$1"' _ "$WORK/to-copy.eml"
 
+# ---- unusable keys: the refusal says why ----
+kh="$WORK/gnupg-unusable"
+mkdir -m 700 "$kh"
+G "$kh" --faked-system-time 20200101T000000 --quick-gen-key 'Erin <erin@postern.test>' ed25519 sign,cert 1d 2>/dev/null
+G "$kh" --faked-system-time 20200101T000000 --quick-add-key \
+  "$(G "$kh" --with-colons --list-keys erin@postern.test | awk -F: '$1 == "fpr" {print $10; exit}')" cv25519 encr 1d 2>/dev/null
+G "$kh" --quick-gen-key 'Frank <frank@postern.test>' default default never 2>/dev/null
+frank=$(G "$kh" --with-colons --list-keys frank@postern.test | awk -F: '$1 == "fpr" {print $10; exit}')
+sed 's/^:-----BEGIN/-----BEGIN/' "$kh/openpgp-revocs.d/$frank.rev" | G "$kh" --import 2>/dev/null
+G "$kh" --armor --export erin@postern.test frank@postern.test > "$WORK/unusable.asc"
+pst alice keys import "$WORK/unusable.asc" >/dev/null
+printf 'From: %s\r\nTo: erin@postern.test, frank@postern.test\r\nSubject: x\r\n\r\nx\r\n' "$ALICE_ADDR" > "$WORK/unusable.eml"
+expect_fail "encrypting to an expired and a revoked key: refused, saying which and why" 3 \
+  "erin@postern.test \(its OpenPGP key has expired\), frank@postern.test \(its OpenPGP key is revoked\)" \
+  pst alice encrypt --scheme pgp --to erin@postern.test --to frank@postern.test -o "$WORK/unusable.out" "$WORK/unusable.eml"
+
 # ---- seal_incoming: plaintext arrivals are kept encrypted to oneself ----
 add_account bob sealed "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT" --seal-incoming
 pst bob fetch --account main >/dev/null 2>&1 || true
