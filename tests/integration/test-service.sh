@@ -17,6 +17,15 @@ for f in bin/postern bin/posternd lib/systemd/user/postern.socket lib/systemd/us
          share/bash-completion/completions/postern share/doc/postern/postern.conf.sample; do
   check "installed: $f" test -e "$dest$prefix/$f"
 done
+for f in bin/postern-gtk share/applications/org.postern.Postern.desktop \
+         share/metainfo/org.postern.Postern.metainfo.xml share/icons/hicolor/scalable/apps/org.postern.Postern.svg; do
+  check "installed: $f" test -e "$dest$prefix/$f"
+done
+check "desktop-file-validate passes (and the launcher handles mailto:)" bash -c \
+  'desktop-file-validate "$1" && grep -qx "MimeType=x-scheme-handler/mailto;" "$1"' _ \
+  "$dest$prefix/share/applications/org.postern.Postern.desktop"
+check "appstreamcli validate passes" bash -c 'appstreamcli validate --no-net "$1" >/dev/null' _ \
+  "$dest$prefix/share/metainfo/org.postern.Postern.metainfo.xml"
 check "the service runs the installed agent and reloads on SIGHUP" bash -c \
   'grep -qx "ExecStart=$2/bin/posternd" "$1" && grep -q "^ExecReload=/bin/kill -HUP" "$1"' _ \
   "$dest$prefix/lib/systemd/user/postern.service" "$prefix"
