@@ -34,6 +34,9 @@ PstRpcClient *pst_cli_connect (PstCli *cli, gboolean start, GError **error);
 JsonObject *pst_cli_call (PstCli *cli, const char *what, const char *method, JsonObject *params,
                           const int *fds, guint n_fds, int *exit_out);
 
+/* Unix time @t as local "YYYY-MM-DD HH:MM", or "-" for 0.  Transfer full. */
+char *pst_cli_format_time (gint64 t);
+
 /* Prints @object as one JSON document on stdout. */
 void pst_cli_print_json (JsonObject *object);
 

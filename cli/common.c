@@ -85,3 +85,11 @@ pst_cli_print_json (JsonObject *object)
   text = json_to_string (node, TRUE);
   printf ("%s\n", text);
 }
+
+char *
+pst_cli_format_time (gint64 t)
+{
+  g_autoptr (GDateTime) dt = t > 0 ? g_date_time_new_from_unix_local (t) : NULL;
+
+  return dt ? g_date_time_format (dt, "%Y-%m-%d %H:%M") : g_strdup ("-");
+}

@@ -5,14 +5,6 @@
 #include "cli.h"
 #include "util/error.h"
 
-static char *
-when (gint64 t)
-{
-  g_autoptr (GDateTime) dt = t > 0 ? g_date_time_new_from_unix_local (t) : NULL;
-
-  return dt ? g_date_time_format (dt, "%Y-%m-%d %H:%M") : g_strdup ("-");
-}
-
 static int
 outbox_list (PstCli *cli, int argc, char **argv)
 {
@@ -53,8 +45,8 @@ outbox_list (PstCli *cli, int argc, char **argv)
       const char *st = json_object_get_string_member (e, "state");
       const char *reply = json_object_get_string_member_with_default (e, "last_reply", NULL);
       gboolean doubt = json_object_get_boolean_member (e, "in_doubt");
-      g_autofree char *next = when (json_object_get_int_member (e, "next_try"));
-      g_autofree char *created = when (json_object_get_int_member (e, "created_at"));
+      g_autofree char *next = pst_cli_format_time (json_object_get_int_member (e, "next_try"));
+      g_autofree char *created = pst_cli_format_time (json_object_get_int_member (e, "created_at"));
       g_autoptr (GString) rcpts = g_string_new (NULL);
 
       for (guint j = 0; j < json_array_get_length (to); j++)

@@ -69,9 +69,7 @@ quarantine_list (PstCli *cli)
       for (guint i = 0; i < json_array_get_length (arr); i++)
         {
           JsonObject *m = json_array_get_object_element (arr, i);
-          g_autoptr (GDateTime) at =
-            g_date_time_new_from_unix_local (json_object_get_int_member (m, "received_at"));
-          g_autofree char *when = at ? g_date_time_format (at, "%Y-%m-%d %H:%M") : g_strdup ("-");
+          g_autofree char *when = pst_cli_format_time (json_object_get_int_member (m, "received_at"));
 
           printf ("%6" G_GINT64_FORMAT "  %-12s %s  %s: %s\n", json_object_get_int_member (m, "id"),
                   json_object_get_string_member (m, "account"), when,

@@ -514,8 +514,8 @@ body_needs_qp (const char *body, gsize len)
   return FALSE;
 }
 
-static void
-qp_encode (GString *out, const char *body, gsize len)
+void
+pst_mime_qp_encode (GString *out, const char *body, gsize len)
 {
   gsize pos = 0;
 
@@ -616,7 +616,7 @@ pst_mime_build_entity (GPtrArray *fields, const char *body, gsize body_len, gboo
       g_string_append (all, "\r\n");
     g_string_append (all, "\r\n");
     if (qp)
-      qp_encode (all, b, blen);
+      pst_mime_qp_encode (all, b, blen);
     else
       g_string_append_len (all, b, blen);
     return g_string_free_to_bytes (all);

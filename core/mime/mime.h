@@ -78,6 +78,12 @@ typedef struct {
 GArray *pst_mime_split_multipart (const char *body, gsize len, const char *boundary,
                                   GError **error);
 
+/* Appends @body (lines ending in CRLF) as quoted-printable (RFC 2045
+ * §6.7): lines of at most 76 characters, '=' and bytes outside printable
+ * ASCII encoded, and a space or tab before a line end, and "From " at the
+ * start of a line (so that no mbox mangles a signed part). */
+void pst_mime_qp_encode (GString *out, const char *body, gsize len);
+
 /* @data with every line end (CR, LF or CRLF) made CRLF.  Transfer full. */
 GBytes *pst_mime_to_crlf (const char *data, gsize len);
 

@@ -24,49 +24,6 @@ has_8bit (const char *data, gsize len)
   return FALSE;
 }
 
-/* Quoted-printable (RFC 2045 §6.7): line ends kept as CRLF, lines at most
- * 76 characters with soft breaks, '=' and bytes outside printable ASCII
- * encoded, and a space or tab before a line end too. */
-static void
-append_qp (GString *out, const char *data, gsize len)
-{
-  guint col = 0;
-
-  for (gsize i = 0; i < len; i++)
-    {
-      guchar c = (guchar) data[i];
-      gboolean eol = c == '\r' && i + 1 < len && data[i + 1] == '\n';
-      gboolean before_eol = i + 1 == len || data[i + 1] == '\r' || data[i + 1] == '\n';
-      char enc[4];
-      guint n;
-
-      if (eol || c == '\n')
-        {
-          g_string_append (out, "\r\n");
-          col = 0;
-          i += eol;
-          continue;
-        }
-      if ((c >= 33 && c <= 126 && c != '=') || ((c == ' ' || c == '\t') && !before_eol))
-        {
-          enc[0] = (char) c;
-          n = 1;
-        }
-      else
-        {
-          g_snprintf (enc, sizeof enc, "=%02X", c);
-          n = 3;
-        }
-      if (col + n > 75)
-        {
-          g_string_append (out, "=\r\n");
-          col = 0;
-        }
-      g_string_append_len (out, enc, n);
-      col += n;
-    }
-}
-
 static void
 append_base64 (GString *out, const char *data, gsize len)
 {
@@ -106,7 +63,14 @@ convert_leaf (const char *data, GPtrArray *fields, gsize body_off, gsize len, co
   g_string_append (out, text ? "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
                              : "Content-Transfer-Encoding: base64\r\n\r\n");
   if (text)
-    append_qp (out, data + body_off, len - body_off);
+    {
+      /* Quoted-printable works on CRLF lines: a bare LF or CR becomes one. */
+      g_autoptr (GBytes) crlf = pst_mime_to_crlf (data + body_off, len - body_off);
+      gsize n = 0;
+      const char *p = g_bytes_get_data (crlf, &n);
+
+      pst_mime_qp_encode (out, p, n);
+    }
   else
     append_base64 (out, data + body_off, len - body_off);
   return TRUE;
