@@ -329,7 +329,7 @@ run_session (Fetch *f, GError **error)
   if (implicit)
     {
       const char *cb_type = NULL;
-      g_autoptr (GBytes) cb = pst_session_channel_binding (f->conn, &cb_type);
+      g_autoptr (GBytes) cb = pst_conn_get_channel_binding (f->conn, &cb_type);
       pst_pop3_session_set_channel_binding (f->s, cb_type, cb);
     }
 
@@ -358,7 +358,7 @@ run_session (Fetch *f, GError **error)
             return FALSE;
           {
             const char *cb_type = NULL;
-            g_autoptr (GBytes) cb = pst_session_channel_binding (f->conn, &cb_type);
+            g_autoptr (GBytes) cb = pst_conn_get_channel_binding (f->conn, &cb_type);
             pst_pop3_session_set_channel_binding (f->s, cb_type, cb);
           }
           pst_pop3_session_tls_started (f->s);

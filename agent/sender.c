@@ -192,7 +192,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
   if (implicit)
     {
       const char *cb_type = NULL;
-      g_autoptr (GBytes) cb = pst_session_channel_binding (conn, &cb_type);
+      g_autoptr (GBytes) cb = pst_conn_get_channel_binding (conn, &cb_type);
       pst_smtp_session_set_channel_binding (s, cb_type, cb);
     }
 
@@ -226,7 +226,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
             goto out;
           {
             const char *cb_type = NULL;
-            g_autoptr (GBytes) cb = pst_session_channel_binding (conn, &cb_type);
+            g_autoptr (GBytes) cb = pst_conn_get_channel_binding (conn, &cb_type);
             pst_smtp_session_set_channel_binding (s, cb_type, cb);
           }
           pst_smtp_session_tls_started (s);

@@ -78,9 +78,3 @@ pst_session_credentials (const PstAccount *account, const char *url, GError **er
     }
   return g_steal_pointer (&c);
 }
-
-GBytes *
-pst_session_channel_binding (PstConn *conn, const char **type_out)
-{
-  return pst_conn_get_channel_binding (conn, type_out);
-}

@@ -19,7 +19,4 @@ PstConn *pst_session_connect (const PstAccount *account, const char *url, gboole
 PstSaslCredentials *pst_session_credentials (const PstAccount *account, const char *url,
                                              GError **error);
 
-/* The connection's channel binding, for the engines after TLS. */
-GBytes *pst_session_channel_binding (PstConn *conn, const char **type_out);
-
 G_END_DECLS

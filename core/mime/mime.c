@@ -627,6 +627,25 @@ pst_mime_build_entity (GPtrArray *fields, const char *body, gsize body_len, gboo
 
 #define QP_PAD 4
 
+GBytes *
+pst_mime_decode_transfer (const char *data, gsize len, int mechanism)
+{
+  g_autofree char *padded = g_malloc0 (len + QP_PAD);
+  char *raw = NULL;
+  size_t raw_len = 0, idx = 0;
+  GBytes *out;
+
+  /* libetpan's quoted-printable decoder reads the two bytes after a final
+   * "=" even past the end (found by fuzzing): give it a copy with NUL bytes
+   * behind. */
+  memcpy (padded, data, len);
+  if (mailmime_part_parse (padded, len, &idx, mechanism, &raw, &raw_len) != MAILIMF_NO_ERROR)
+    return NULL;
+  out = g_bytes_new (raw, raw_len);
+  mailmime_decoded_part_free (raw);
+  return out;
+}
+
 PstMimeMessage *
 pst_mime_message_parse (GBytes *data, GError **error)
 {
@@ -830,27 +849,24 @@ static char *
 decode_text (struct mailmime *mime, const PartInfo *info)
 {
   struct mailmime_data *body = mime->mm_data.mm_single;
-  char *raw = NULL;
-  size_t raw_len = 0, idx = 0;
-  g_autofree char *padded = NULL;
+  g_autoptr (GBytes) decoded = NULL;
   g_autofree char *utf8 = NULL;
+  const char *raw;
+  gsize raw_len = 0;
   GString *out;
 
-  if (body == NULL || body->dt_type != MAILMIME_DATA_TEXT)
+  if (body == NULL || body->dt_type != MAILMIME_DATA_TEXT
+      || !(decoded = pst_mime_decode_transfer (body->dt_data.dt_text.dt_data,
+                                               body->dt_data.dt_text.dt_length, info->encoding)))
     return g_strdup ("");
-  /* libetpan's quoted-printable decoder reads the two bytes after a final
-   * "=" even past the end: give it a copy with NUL bytes behind. */
-  padded = g_malloc0 (body->dt_data.dt_text.dt_length + QP_PAD);
-  memcpy (padded, body->dt_data.dt_text.dt_data, body->dt_data.dt_text.dt_length);
-  if (mailmime_part_parse (padded, body->dt_data.dt_text.dt_length, &idx, info->encoding, &raw,
-                           &raw_len) != MAILIMF_NO_ERROR)
-    return g_strdup ("");
+  raw = g_bytes_get_data (decoded, &raw_len);
+  if (raw == NULL)   /* an empty body */
+    raw = "";
   if (info->charset != NULL && g_ascii_strcasecmp (info->charset, "utf-8") != 0
       && g_ascii_strcasecmp (info->charset, "us-ascii") != 0)
     utf8 = g_convert (raw, raw_len, "UTF-8", info->charset, NULL, NULL, NULL);
   if (utf8 == NULL)
     utf8 = g_utf8_make_valid (raw, raw_len);
-  mailmime_decoded_part_free (raw);
 
   out = g_string_sized_new (strlen (utf8));
   for (const char *p = utf8; *p != '\0'; p++)

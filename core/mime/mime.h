@@ -84,6 +84,12 @@ GArray *pst_mime_split_multipart (const char *body, gsize len, const char *bound
  * start of a line (so that no mbox mangles a signed part). */
 void pst_mime_qp_encode (GString *out, const char *body, gsize len);
 
+/* A body in transfer encoding @mechanism (libetpan's MAILMIME_MECHANISM_*),
+ * decoded; NULL when libetpan cannot.  Every decoding goes through here: it
+ * pads the input against libetpan's quoted-printable over-read.  Transfer
+ * full. */
+GBytes *pst_mime_decode_transfer (const char *data, gsize len, int mechanism);
+
 /* @data with every line end (CR, LF or CRLF) made CRLF.  Transfer full. */
 GBytes *pst_mime_to_crlf (const char *data, gsize len);
 

@@ -147,10 +147,9 @@ pst_pgpinline_open (PstPgp *pgp, GBytes *entity, PstPgpInlineResult *result_out)
   g_autoptr(GBytes) text = NULL;
   g_autofree char *type = NULL;
   const char *ct_field = NULL;
-  gsize len = 0, body = 0, idx = 0, start = 0, end = 0;
-  const char *data = g_bytes_get_data (entity, &len);
-  char *decoded = NULL;
-  size_t decoded_len = 0;
+  gsize len = 0, body = 0, start = 0, end = 0, decoded_len = 0;
+  const char *data = g_bytes_get_data (entity, &len), *plain;
+  GBytes *decoded;
   PstPgpInlineResult r = { 0 };
   gboolean found;
 
@@ -173,13 +172,15 @@ pst_pgpinline_open (PstPgp *pgp, GBytes *entity, PstPgpInlineResult *result_out)
     }
   if (type != NULL && !g_str_equal (type, "text/plain"))
     return FALSE;
-  if (mailmime_part_parse (data + body, len - body, &idx, mechanism (fields), &decoded,
-                           &decoded_len) != MAILIMF_NO_ERROR)
+  if (!(decoded = pst_mime_decode_transfer (data + body, len - body, mechanism (fields))))
     return FALSE;
-  found = pst_pgpinline_find (decoded, decoded_len, &r.kind, &start, &end, &r.entire);
+  plain = g_bytes_get_data (decoded, &decoded_len);
+  if (plain == NULL)
+    plain = "";
+  found = pst_pgpinline_find (plain, decoded_len, &r.kind, &start, &end, &r.entire);
   if (found)
-    block = g_bytes_new (decoded + start, end - start);
-  mailmime_decoded_part_free (decoded);
+    block = g_bytes_new (plain + start, end - start);
+  g_bytes_unref (decoded);
   if (!found)
     return FALSE;
 
