@@ -43,7 +43,7 @@ done
 per_round=$(( (N_SEND + ROUNDS - 1) / ROUNDS ))
 next_out=1
 
-agent_pid() { pgrep -f "posternd --home $H\$" | head -n 1; }
+agent_pid() { pgrep -f "posternd --home $H\$" | head -n 1 || true; }   # none between rounds is normal
 doubt_ids() { sqlite3 "$DB" "select id from outbox where state = 'sending' and in_doubt = 1" 2>/dev/null || true; }
 declare -A in_doubt=()
 kills=0
