@@ -9,125 +9,15 @@
 #include <glib/gstdio.h>
 
 #include "cli.h"
+#include "rpc/spawn.h"
 #include "util/error.h"
-
-static char *
-find_agent_binary (void)
-{
-  const char *env = g_getenv ("POSTERN_AGENT");
-  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
-  g_autofree char *dir = self ? g_path_get_dirname (self) : NULL;
-  char *candidates[3] = { NULL, NULL, NULL };
-  char *found = NULL;
-
-  if (env != NULL && *env != '\0')
-    return g_strdup (env);
-  if (dir != NULL)
-    {
-      candidates[0] = g_build_filename (dir, "posternd", NULL);
-      candidates[1] = g_build_filename (dir, "..", "agent", "posternd", NULL);   /* build tree */
-    }
-  candidates[2] = g_build_filename (BINDIR, "posternd", NULL);
-  for (int i = 0; i < 3 && found == NULL; i++)
-    if (candidates[i] && g_file_test (candidates[i], G_FILE_TEST_IS_EXECUTABLE))
-      found = g_canonicalize_filename (candidates[i], NULL);
-  for (int i = 0; i < 3; i++)
-    g_free (candidates[i]);
-  return found ? found : g_find_program_in_path ("posternd");
-}
-
-static void
-child_setup (gpointer data)
-{
-  setsid ();
-}
-
-static char *
-last_log_line (const char *path)
-{
-  g_autofree char *text = NULL;
-  g_auto (GStrv) lines = NULL;
-  guint n;
-
-  if (!g_file_get_contents (path, &text, NULL, NULL))
-    return NULL;
-  lines = g_strsplit (g_strchomp (text), "\n", -1);
-  n = g_strv_length (lines);
-  return n ? g_strdup (lines[n - 1]) : NULL;
-}
 
 gboolean
 pst_cli_start_agent (PstCli *cli, GError **error)
 {
-  g_autofree char *binary = find_agent_binary ();
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  GError *local = NULL;
-  GPid pid = 0;
-  int null_fd, log_fd;
-  gboolean spawned;
-
-  if (binary == NULL)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_AGENT,
-                   _("cannot find posternd (set POSTERN_AGENT to its path)"));
-      return FALSE;
-    }
-  if (!pst_paths_ensure (cli->paths, error))
-    return FALSE;
-  g_ptr_array_add (argv, binary);
-  if (cli->paths->home != NULL)
-    {
-      g_ptr_array_add (argv, "--home");
-      g_ptr_array_add (argv, cli->paths->home);
-    }
-  g_ptr_array_add (argv, NULL);
-
-  null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
-  log_fd = open (cli->paths->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-  if (null_fd < 0 || log_fd < 0)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_AGENT, _("cannot open %s: %s"),
-                   cli->paths->log_path, g_strerror (errno));
-      if (null_fd >= 0)
-        close (null_fd);
-      return FALSE;
-    }
-  spawned = g_spawn_async_with_fds (NULL, (char **) argv->pdata, NULL, G_SPAWN_DO_NOT_REAP_CHILD,
-                                    child_setup, NULL, &pid, null_fd, log_fd, log_fd, &local);
-  close (null_fd);
-  close (log_fd);
-  if (!spawned)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_AGENT, _("cannot start %s: %s"), binary,
-                   local->message);
-      g_error_free (local);
-      return FALSE;
-    }
-
-  /* Wait until it answers, or until it dies. */
-  for (int i = 0; i < 200; i++)
-    {
-      PstRpcClient *c;
-      int status = 0;
-
-      if (waitpid (pid, &status, WNOHANG) == pid)
-        {
-          g_autofree char *line = last_log_line (cli->paths->log_path);
-          g_set_error (error, PST_ERROR, PST_ERROR_AGENT, _("the agent failed to start: %s"),
-                       line ? line : _("see its log"));
-          return FALSE;
-        }
-      c = pst_rpc_client_connect (cli->paths->socket_path, NULL);
-      if (c != NULL)
-        {
-          pst_rpc_client_free (c);
-          return TRUE;
-        }
-      g_usleep (25 * 1000);
-    }
-  g_set_error (error, PST_ERROR, PST_ERROR_AGENT, _("the agent did not answer within 5 s (log: %s)"),
-               cli->paths->log_path);
-  return FALSE;
+  return pst_paths_ensure (cli->paths, error)
+         && pst_agent_spawn (cli->paths->home, cli->paths->socket_path, cli->paths->log_path, NULL,
+                             error);
 }
 
 static int

@@ -47,6 +47,12 @@ pst_rpc_client_free (PstRpcClient *c)
   g_free (c);
 }
 
+void
+pst_rpc_client_shutdown (PstRpcClient *c)
+{
+  g_socket_shutdown (pst_rpc_channel_get_socket (c->channel), TRUE, TRUE, NULL);
+}
+
 JsonObject *
 pst_rpc_client_call (PstRpcClient *c, const char *method, JsonObject *params, const int *fds,
                      guint n_fds, GError **error)

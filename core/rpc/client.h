@@ -15,6 +15,12 @@ PstRpcClient *pst_rpc_client_connect (const char *socket_path, GError **error);
 void pst_rpc_client_free (PstRpcClient *client);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstRpcClient, pst_rpc_client_free)
 
+/* Shuts the connection down in both directions, so that a call or a wait
+ * for a notification blocked in another thread returns with an error.  Safe
+ * to call from any thread while the client is in use; free it afterwards
+ * from the thread that uses it. */
+void pst_rpc_client_shutdown (PstRpcClient *client);
+
 /* Calls @method with @params (transfer full, may be NULL) and passes @fds
  * along (they stay open in the caller).  Returns the "result" object
  * (transfer full), or NULL with @error set: the agent's error in PST_ERROR
