@@ -76,3 +76,15 @@ pst_paths_ensure (const PstPaths *paths, GError **error)
   return ensure_dir (config_dir, error) && ensure_dir (paths->data_dir, error)
          && ensure_dir (paths->run_dir, error);
 }
+
+char *
+pst_paths_locale_dir (void)
+{
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir = self ? g_path_get_dirname (self) : NULL;
+  g_autofree char *tree = dir ? g_build_filename (dir, "..", "build.ninja", NULL) : NULL;
+
+  if (tree && g_file_test (tree, G_FILE_TEST_EXISTS))
+    return g_build_filename (dir, "..", "po", NULL);
+  return g_strdup (LOCALEDIR);
+}

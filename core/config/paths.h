@@ -31,4 +31,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPaths, pst_paths_free)
  * run directory to 0700 when it exists with a looser mode. */
 gboolean pst_paths_ensure (const PstPaths *paths, GError **error);
 
+/* The directory of the message catalogues: LOCALEDIR, or, for a program
+ * run from the meson build tree (as the tests do, and as the CLI finds
+ * posternd there), the tree's po/ where meson writes LANG/LC_MESSAGES/
+ * postern.mo.  Transfer full. */
+char *pst_paths_locale_dir (void);
+
 G_END_DECLS
