@@ -157,6 +157,43 @@ column_strdup (sqlite3_stmt *stmt, int i)
   return g_strdup ((const char *) sqlite3_column_text (stmt, i));
 }
 
+/* ---- search ---- */
+
+#define SEARCH_ESCAPE '\\'
+
+/* @text made comparable without regard to case: Unicode case folding of its
+ * compatibility composition (so "ß" finds "SS" and a precomposed "é" a
+ * decomposed one), or ASCII lower case when it is ASCII.  Transfer full. */
+static char *
+fold_text (const char *text)
+{
+  g_autofree char *valid = NULL, *normal = NULL;
+  gboolean ascii = TRUE;
+
+  for (const char *p = text; *p != '\0' && ascii; p++)
+    ascii = (guchar) *p < 0x80;
+  if (ascii)
+    return g_ascii_strdown (text, -1);
+  valid = g_utf8_make_valid (text, -1);
+  normal = g_utf8_normalize (valid, -1, G_NORMALIZE_ALL_COMPOSE);
+  return g_utf8_casefold (normal != NULL ? normal : valid, -1);
+}
+
+/* SQL pst_fold (text): fold_text, NULL for NULL.  LIKE folds ASCII only. */
+static void
+sql_fold (sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+  const char *text = (const char *) sqlite3_value_text (argv[0]);
+
+  (void) argc;
+  if (text == NULL)
+    {
+      sqlite3_result_null (ctx);
+      return;
+    }
+  sqlite3_result_text (ctx, fold_text (text), -1, g_free);
+}
+
 static gboolean
 exec (PstStore *store, const char *sql, GError **error)
 {
@@ -297,6 +334,12 @@ pst_store_open (const char *path, GError **error)
       return NULL;
     }
   sqlite3_busy_timeout (store->db, BUSY_TIMEOUT_MS);
+  if (sqlite3_create_function_v2 (store->db, "pst_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
+                                  NULL, sql_fold, NULL, NULL, NULL) != SQLITE_OK)
+    {
+      set_db_error (store, error, _("cannot open store %s"), path);
+      return NULL;
+    }
 
   rc = sqlite3_prepare_v2 (store->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
   if (rc == SQLITE_OK)
@@ -1245,15 +1288,51 @@ out:
   return info;
 }
 
+static GPtrArray *list_messages (PstStore *store, const char *account, const char *query,
+                                 guint limit, gboolean quarantined, GError **error);
+
 GPtrArray *
 pst_store_message_list (PstStore *store, const char *account, guint limit, GError **error)
 {
-  return pst_store_message_list_full (store, account, limit, FALSE, error);
+  return list_messages (store, account, NULL, limit, FALSE, error);
+}
+
+GPtrArray *
+pst_store_message_search (PstStore *store, const char *account, const char *query, guint limit,
+                          GError **error)
+{
+  return list_messages (store, account, query, limit, FALSE, error);
 }
 
 GPtrArray *
 pst_store_message_list_full (PstStore *store, const char *account, guint limit,
                              gboolean quarantined, GError **error)
+{
+  return list_messages (store, account, NULL, limit, quarantined, error);
+}
+
+/* The LIKE pattern that finds @query anywhere: folded as the column values
+ * are (pst_fold), with the escape character and the wildcards taken
+ * literally.  Transfer full. */
+static char *
+search_pattern (const char *query)
+{
+  g_autofree char *folded = fold_text (query);
+  GString *pattern = g_string_new ("%");
+
+  for (const char *p = folded; *p != '\0'; p++)
+    {
+      if (*p == SEARCH_ESCAPE || *p == '%' || *p == '_')
+        g_string_append_c (pattern, SEARCH_ESCAPE);
+      g_string_append_c (pattern, *p);
+    }
+  g_string_append_c (pattern, '%');
+  return g_string_free (pattern, FALSE);
+}
+
+static GPtrArray *
+list_messages (PstStore *store, const char *account, const char *query, guint limit,
+               gboolean quarantined, GError **error)
 {
   g_autoptr (Stmt) stmt = NULL;
   g_autoptr (GPtrArray) list = NULL;
@@ -1265,6 +1344,8 @@ pst_store_message_list_full (PstStore *store, const char *account, guint limit,
   stmt = prepare (store,
                   "SELECT " MESSAGE_COLUMNS " FROM messages"
                   " WHERE (?2 IS NULL OR account = ?2) AND NOT unfinished AND quarantined = ?3"
+                  " AND (?4 IS NULL OR pst_fold (from_addr) LIKE ?4 ESCAPE '\\'"
+                  "      OR pst_fold (subject) LIKE ?4 ESCAPE '\\')"
                   " ORDER BY id DESC LIMIT ?1",
                   error);
   if (stmt == NULL)
@@ -1273,6 +1354,8 @@ pst_store_message_list_full (PstStore *store, const char *account, guint limit,
   if (account != NULL)
     sqlite3_bind_text (stmt, 2, account, -1, SQLITE_STATIC);
   sqlite3_bind_int (stmt, 3, quarantined ? 1 : 0);
+  if (query != NULL && *query != '\0')
+    sqlite3_bind_text (stmt, 4, search_pattern (query), -1, g_free);
   list = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_message_info_free);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (list, message_info_from_row (stmt));

@@ -185,6 +185,12 @@ PstMessageInfo *pst_store_message_get_info (PstStore *store, gint64 id, GError *
  * GPtrArray of PstMessageInfo (transfer full, with free func). */
 GPtrArray *pst_store_message_list (PstStore *store, const char *account, guint limit,
                                    GError **error);
+/* The same, of the messages whose stored From or Subject holds @query
+ * anywhere, ignoring case (Unicode case folding) and taking every
+ * character literally ('%', '_' and '\' are no wildcards).  @query NULL or
+ * "" finds every message.  Quarantined messages are never found. */
+GPtrArray *pst_store_message_search (PstStore *store, const char *account, const char *query,
+                                     guint limit, GError **error);
 /* The same, of the quarantined messages (@quarantined TRUE) or the others. */
 GPtrArray *pst_store_message_list_full (PstStore *store, const char *account, guint limit,
                                         gboolean quarantined, GError **error);

@@ -535,6 +535,103 @@ test_list (void **state)
   assert_int_equal (list->len, 0);
 }
 
+/* The ids found by searching for @query (newest first), as "id,id,…". */
+static char *
+search_ids (PstStore *store, const char *account, const char *query, guint limit)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) found = pst_store_message_search (store, account, query, limit, &error);
+  GString *s = g_string_new (NULL);
+
+  assert_null (error);
+  assert_non_null (found);
+  for (guint i = 0; i < found->len; i++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? "," : "",
+                            ((PstMessageInfo *) found->pdata[i])->id);
+  return g_string_free (s, FALSE);
+}
+
+static void
+assert_search (PstStore *store, const char *account, const char *query, guint limit,
+               const char *expect)
+{
+  g_autofree char *got = search_ids (store, account, query, limit);
+
+  if (strcmp (got, expect) != 0)
+    fail_msg ("search '%s' found '%s', expected '%s'", query, got, expect);
+}
+
+static void
+test_search (void **state)
+{
+  static const char *const summaries[][2] = {
+    { "Alice <alice@example.org>", "Quarterly report" },
+    { "Bob Smith <bob@example.net>", "100% sure" },
+    { "carol@example.com", "file_name and the REPORT" },
+    { "Dörte <doerte@example.de>", "Grüße aus KÖLN" },
+    { "eve@example.org", "back\\slash" },
+    { "frank@example.org", NULL },
+  };
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  gint64 ids[G_N_ELEMENTS (summaries)];
+  char *e[G_N_ELEMENTS (summaries)];
+
+  for (guint i = 0; i < G_N_ELEMENTS (summaries); i++)
+    {
+      g_autofree char *uidl = g_strdup_printf ("s%u", i);
+      ids[i] = store_message (store, i < 3 ? "a" : "b", uidl, (const guint8 *) "x", 1);
+      assert_true (pst_store_message_set_info (store, ids[i], summaries[i][0], summaries[i][1],
+                                               NULL, NULL, NULL, &error));
+      e[i] = g_strdup_printf ("%" G_GINT64_FORMAT, ids[i]);
+    }
+
+  /* In the Subject and in From, ignoring case, newest first. */
+  {
+    g_autofree char *both = g_strdup_printf ("%s,%s", e[2], e[0]);
+    assert_search (store, NULL, "report", 0, both);
+    assert_search (store, NULL, "RePoRt", 0, both);
+    assert_search (store, NULL, "ALICE", 0, e[0]);
+    assert_search (store, NULL, "example.net", 0, e[1]);
+    assert_search (store, NULL, "Smith <bob", 0, e[1]);
+    /* the limit counts what was found */
+    assert_search (store, NULL, "report", 1, e[2]);
+    /* and the account narrows it */
+    assert_search (store, "b", "report", 0, "");
+  }
+  /* Non-ASCII: Unicode case folding, both ways. */
+  assert_search (store, NULL, "köln", 0, e[3]);
+  assert_search (store, NULL, "GRÜSSE", 0, e[3]);
+  assert_search (store, NULL, "DÖRTE", 0, e[3]);
+  /* The wildcards and the escape character are taken literally. */
+  assert_search (store, NULL, "%", 0, e[1]);
+  assert_search (store, NULL, "100%", 0, e[1]);
+  assert_search (store, NULL, "0% s", 0, e[1]);
+  assert_search (store, NULL, "_", 0, e[2]);
+  assert_search (store, NULL, "e_n", 0, e[2]);
+  assert_search (store, NULL, "file name", 0, "");
+  assert_search (store, NULL, "\\", 0, e[4]);
+  assert_search (store, NULL, "k\\s", 0, e[4]);
+  assert_search (store, NULL, "%report", 0, "");
+  /* Words found nowhere, and quotes that would break a spliced query. */
+  assert_search (store, NULL, "invoice", 0, "");
+  assert_search (store, NULL, "' OR 1=1 --", 0, "");
+  /* No query: everything, as list gives it. */
+  {
+    g_autofree char *all = g_strjoin (",", e[5], e[4], e[3], e[2], e[1], e[0], NULL);
+    assert_search (store, NULL, NULL, 0, all);
+    assert_search (store, NULL, "", 0, all);
+  }
+  /* A NULL Subject is no match, but its From still is. */
+  assert_search (store, NULL, "frank", 0, e[5]);
+  /* Quarantined messages are never found. */
+  assert_true (pst_store_message_set_quarantined (store, ids[0], TRUE, &error));
+  assert_search (store, NULL, "report", 0, e[2]);
+  for (guint i = 0; i < G_N_ELEMENTS (e); i++)
+    g_free (e[i]);
+}
+
 static void
 test_info (void **state)
 {
@@ -1461,6 +1558,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_crash_leftovers, setup, teardown),
     cmocka_unit_test_setup_teardown (test_migrate_v1, setup, teardown),
     cmocka_unit_test_setup_teardown (test_list, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_search, setup, teardown),
     cmocka_unit_test_setup_teardown (test_info, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unknown_ids, setup, teardown),
     cmocka_unit_test_setup_teardown (test_outbox, setup, teardown),
