@@ -496,9 +496,8 @@ line_needs_qp (const char *line, gsize len)
   return FALSE;
 }
 
-/* Whether @body (CRLF lines) would not survive as 7bit signed data. */
-static gboolean
-body_needs_qp (const char *body, gsize len)
+gboolean
+pst_mime_body_needs_qp (const char *body, gsize len)
 {
   gsize pos = 0;
 
@@ -575,7 +574,7 @@ pst_mime_build_entity (GPtrArray *fields, const char *body, gsize body_len, gboo
   if (seven_bit && !g_str_has_prefix (type, "multipart/") && !g_str_has_prefix (type, "message/")
       && (cte == NULL || g_ascii_strcasecmp (cte, "7bit") == 0
           || g_ascii_strcasecmp (cte, "8bit") == 0 || g_ascii_strcasecmp (cte, "binary") == 0))
-    qp = body_needs_qp (b, blen);
+    qp = pst_mime_body_needs_qp (b, blen);
 
   if (ct_field == NULL)
     g_string_append_printf (e, "Content-Type: text/plain; charset=%s%s%s\r\n",
@@ -820,10 +819,124 @@ typedef struct {
   int encoding;
 } PartInfo;
 
+/* RFC 2231: the value of parameter @name spread over @params (a GPtrArray
+ * of struct mailmime_parameter*) as "name*" (charset'language'%XX…) or as
+ * sections "name*0", "name*1*"…, converted to UTF-8; NULL when there is
+ * neither form. */
+static char *
+rfc2231_value (GPtrArray *params, const char *name)
+{
+  g_autoptr (GString) raw = g_string_new (NULL);
+  g_autofree char *charset = NULL;
+  gsize n = strlen (name);
+  gboolean found = FALSE, alone = FALSE;
+  char *utf8 = NULL;
+
+  for (guint section = 0; section < 100 && !alone; section++)
+    {
+      struct mailmime_parameter *hit = NULL;
+      gboolean encoded = FALSE;
+      const char *v;
+
+      for (guint i = 0; i < params->len && hit == NULL; i++)
+        {
+          struct mailmime_parameter *p = params->pdata[i];
+          const char *rest;
+          char *end = NULL;
+
+          if (p->pa_name == NULL || p->pa_value == NULL
+              || g_ascii_strncasecmp (p->pa_name, name, n) != 0 || p->pa_name[n] != '*')
+            continue;
+          rest = p->pa_name + n + 1;
+          if (*rest == '\0')
+            {
+              /* "name*": the whole value, encoded */
+              if (section == 0)
+                hit = p, encoded = alone = TRUE;
+              continue;
+            }
+          /* "name*N" or "name*N*", N without leading zeros */
+          if (!g_ascii_isdigit (*rest) || (rest[0] == '0' && rest[1] != '\0' && rest[1] != '*'))
+            continue;
+          if (g_ascii_strtoull (rest, &end, 10) == section
+              && (*end == '\0' || (end[0] == '*' && end[1] == '\0')))
+            hit = p, encoded = *end == '*';
+        }
+      if (hit == NULL)
+        break;
+      found = TRUE;
+      v = hit->pa_value;
+      if (encoded && section == 0)
+        {
+          const char *q1 = strchr (v, '\''), *q2 = q1 != NULL ? strchr (q1 + 1, '\'') : NULL;
+
+          if (q2 != NULL)
+            {
+              charset = g_strndup (v, q1 - v);
+              v = q2 + 1;
+            }
+        }
+      for (; *v != '\0'; v++)
+        if (encoded && v[0] == '%' && g_ascii_isxdigit (v[1]) && g_ascii_isxdigit (v[2]))
+          {
+            g_string_append_c (raw, (char) (g_ascii_xdigit_value (v[1]) * 16
+                                            + g_ascii_xdigit_value (v[2])));
+            v += 2;
+          }
+        else
+          g_string_append_c (raw, *v);
+    }
+  if (!found)
+    return NULL;
+  if (charset != NULL && *charset != '\0' && g_ascii_strcasecmp (charset, "utf-8") != 0
+      && g_ascii_strcasecmp (charset, "us-ascii") != 0)
+    utf8 = g_convert (raw->str, raw->len, "UTF-8", charset, NULL, NULL, NULL);
+  return utf8 != NULL ? utf8 : g_utf8_make_valid (raw->str, raw->len);
+}
+
+/* The generic parameters of a Content-Disposition and of a Content-Type, as
+ * struct mailmime_parameter* owned by the tree. */
+static GPtrArray *
+disposition_params (struct mailmime_disposition *d)
+{
+  GPtrArray *out = g_ptr_array_new ();
+
+  for (clistiter *it = d != NULL ? clist_begin (d->dsp_parms) : NULL; it != NULL; it = clist_next (it))
+    {
+      struct mailmime_disposition_parm *p = clist_content (it);
+
+      if (p->pa_type == MAILMIME_DISPOSITION_PARM_PARAMETER)
+        g_ptr_array_add (out, p->pa_data.pa_parameter);
+    }
+  return out;
+}
+
+static GPtrArray *
+content_params (struct mailmime_content *ct)
+{
+  GPtrArray *out = g_ptr_array_new ();
+
+  for (clistiter *it = ct != NULL ? clist_begin (ct->ct_parameters) : NULL; it != NULL;
+       it = clist_next (it))
+    g_ptr_array_add (out, clist_content (it));
+  return out;
+}
+
+/* A file name fit to show: control characters become '_'. */
+static char *
+clean_filename (char *name)
+{
+  for (char *p = name; p != NULL && *p != '\0'; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      *p = '_';
+  return name;
+}
+
 static void
 part_info (struct mailmime *mime, PartInfo *info)
 {
   struct mailmime_single_fields sf;
+  g_autoptr (GPtrArray) dparams = NULL, cparams = NULL;
   const char *name;
 
   memset (info, 0, sizeof *info);
@@ -831,8 +944,17 @@ part_info (struct mailmime *mime, PartInfo *info)
   info->type = content_type_string (mime->mm_content_type);
   if (info->type == NULL)
     info->type = g_strdup ("text/plain");
+  /* RFC 2231 first (libetpan does not decode it), then the plain
+   * parameters, RFC 2047 words decoded as many writers use them there. */
+  dparams = disposition_params (sf.fld_disposition);
+  cparams = content_params (mime->mm_content_type);
   name = sf.fld_disposition_filename != NULL ? sf.fld_disposition_filename : sf.fld_content_name;
-  info->filename = name != NULL ? decode_words (name) : NULL;
+  info->filename = rfc2231_value (dparams, "filename");
+  if (info->filename == NULL && sf.fld_disposition_filename == NULL)
+    info->filename = rfc2231_value (cparams, "name");
+  if (info->filename == NULL)
+    info->filename = name != NULL ? decode_words (name) : NULL;
+  clean_filename (info->filename);
   info->attachment = sf.fld_disposition != NULL && sf.fld_disposition->dsp_type != NULL
                      && sf.fld_disposition->dsp_type->dsp_type == MAILMIME_DISPOSITION_TYPE_ATTACHMENT;
   info->charset = sf.fld_content_charset;
@@ -941,6 +1063,8 @@ is_protocol_part (struct mailmime *mime)
          || (g_str_equal (ptype, "multipart/encrypted") && g_str_equal (type, "application/pgp-encrypted"));
 }
 
+/* The attachment parts of the tree, in document order, as struct mailmime*
+ * owned by the tree. */
 static void
 collect_attachments (struct mailmime *mime, GPtrArray *out, int depth)
 {
@@ -958,19 +1082,88 @@ collect_attachments (struct mailmime *mime, GPtrArray *out, int depth)
 
       part_info (mime, &info);
       if ((mime->mm_type == MAILMIME_MESSAGE || is_attachment (&info)) && !is_protocol_part (mime))
-        g_ptr_array_add (out, g_strdup_printf ("%s\t%s", info.filename != NULL ? info.filename
-                                                                              : "(unnamed)",
-                                               info.type));
+        g_ptr_array_add (out, mime);
       g_free (info.type);
       g_free (info.filename);
     }
+}
+
+static GPtrArray *
+attachment_parts (PstMimeMessage *message)
+{
+  GPtrArray *parts = g_ptr_array_new ();
+
+  collect_attachments (message_tree (message), parts, 0);
+  return parts;
 }
 
 GPtrArray *
 pst_mime_message_get_attachments (PstMimeMessage *message)
 {
   GPtrArray *out = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) parts = attachment_parts (message);
 
-  collect_attachments (message_tree (message), out, 0);
+  for (guint i = 0; i < parts->len; i++)
+    {
+      PartInfo info;
+
+      part_info (parts->pdata[i], &info);
+      g_ptr_array_add (out, g_strdup_printf ("%s\t%s", info.filename != NULL ? info.filename
+                                                                            : "(unnamed)",
+                                             info.type));
+      g_free (info.type);
+      g_free (info.filename);
+    }
   return out;
+}
+
+GBytes *
+pst_mime_message_get_attachment (PstMimeMessage *message, guint index, gsize max_size,
+                                 char **name_out, char **type_out, GError **error)
+{
+  g_autoptr (GPtrArray) parts = attachment_parts (message);
+  struct mailmime *part;
+  struct mailmime_data *body;
+  g_autoptr (GBytes) decoded = NULL;
+  PartInfo info;
+  gsize raw_len;
+
+  if (index >= parts->len)
+    {
+      if (parts->len == 0)
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                     "there is no attachment %u: the message has no attachments", index);
+      else
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                     "there is no attachment %u: the message has %u, numbered from 0 to %u",
+                     index, parts->len, parts->len - 1);
+      return NULL;
+    }
+  part = parts->pdata[index];
+  body = part->mm_body;
+  part_info (part, &info);
+  raw_len = body != NULL && body->dt_type == MAILMIME_DATA_TEXT ? body->dt_data.dt_text.dt_length : 0;
+  /* base64 shrinks by a quarter, nothing else grows: refuse before decoding */
+  if ((info.encoding == MAILMIME_MECHANISM_BASE64 ? raw_len / 4 * 3 : raw_len) > max_size)
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                 "attachment %u is larger than %" G_GSIZE_FORMAT " bytes", index, max_size);
+  else if (raw_len == 0)
+    decoded = g_bytes_new (NULL, 0);
+  else if (!(decoded = pst_mime_decode_transfer (body->dt_data.dt_text.dt_data, raw_len,
+                                                 info.encoding)))
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                 "attachment %u cannot be decoded from its transfer encoding", index);
+  else if (g_bytes_get_size (decoded) > max_size)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "attachment %u is larger than %" G_GSIZE_FORMAT " bytes", index, max_size);
+      g_clear_pointer (&decoded, g_bytes_unref);
+    }
+  if (decoded != NULL && name_out != NULL)
+    *name_out = info.filename != NULL ? g_steal_pointer (&info.filename) : g_strdup ("(unnamed)");
+  if (decoded != NULL && type_out != NULL)
+    *type_out = g_steal_pointer (&info.type);
+  g_free (info.type);
+  g_free (info.filename);
+  return g_steal_pointer (&decoded);
 }

@@ -37,8 +37,18 @@ char *pst_mime_message_get_header (PstMimeMessage *message, const char *name);
 char *pst_mime_message_get_body_text (PstMimeMessage *message);
 
 /* File names (or "(unnamed)") and content types of the attachments, as a
- * GPtrArray of char* "name\ttype".  Transfer full. */
+ * GPtrArray of char* "name\ttype".  File names are decoded from RFC 2231
+ * or RFC 2047, control characters replaced by '_'.  Transfer full. */
 GPtrArray *pst_mime_message_get_attachments (PstMimeMessage *message);
+
+/* The decoded content of attachment @index (0-based, in the order of
+ * pst_mime_message_get_attachments), at most @max_size bytes.  @name_out
+ * and @type_out (each may be NULL) get its file name ("(unnamed)") and
+ * content type as that list gives them.  Errors (PST_ERROR_FAILED): no
+ * attachment @index, one larger than @max_size, a transfer encoding that
+ * cannot be decoded.  Transfer full (all three). */
+GBytes *pst_mime_message_get_attachment (PstMimeMessage *message, guint index, gsize max_size,
+                                         char **name_out, char **type_out, GError **error);
 
 /* --- Entities: raw access for the crypto layers ----------------------------
  * These work on the bytes of a MIME entity (a message or a body part) and
@@ -83,6 +93,11 @@ GArray *pst_mime_split_multipart (const char *body, gsize len, const char *bound
  * ASCII encoded, and a space or tab before a line end, and "From " at the
  * start of a line (so that no mbox mangles a signed part). */
 void pst_mime_qp_encode (GString *out, const char *body, gsize len);
+
+/* Whether @body (CRLF lines) needs quoted-printable to travel as 7bit and
+ * survive signing: 8-bit bytes, NUL or bare CR, a line over 998 octets, a
+ * space or tab before a line end, "From " at the start of a line. */
+gboolean pst_mime_body_needs_qp (const char *body, gsize len);
 
 /* A body in transfer encoding @mechanism (libetpan's MAILMIME_MECHANISM_*),
  * decoded; NULL when libetpan cannot.  Every decoding goes through here: it

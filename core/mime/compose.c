@@ -1,0 +1,593 @@
+/* compose.c — writing a new message (compose.h).
+ *
+ * libetpan parses the addresses here (mailimf_mailbox_parse, then
+ * pst_addr_extract checks the addr-spec), but the message is written by
+ * hand, because libetpan's writers (mailimf_fields_write, mailmime_write)
+ * do not serve for what this must produce:
+ *  - they never RFC 2047-encode: a non-ASCII Subject or display name is
+ *    written as raw 8-bit header bytes, which RFC 5322 does not allow;
+ *  - they write every MIME parameter as a quoted-string, and an RFC 2231
+ *    extended value (filename*=utf-8''%C3%A9…) must not be quoted;
+ *  - their header folding breaks only at spaces it finds, and passes CR and
+ *    LF in values through, so that refusing header injection and keeping
+ *    lines within 78 columns would be ours anyway;
+ *  - their quoted-printable is a second encoder (72 columns, other rules)
+ *    beside pst_mime_qp_encode, which the signing paths use: one encoder
+ *    keeps a composed body unchanged when send signs it.
+ * What is written is plain: folded header lines, a text part, base64
+ * parts.  tests/unit/test-compose.c parses every form back with libetpan.
+ */
+#include "mime/compose.h"
+
+#include <gio/gio.h>
+#include <libetpan/libetpan.h>
+#include <string.h>
+
+#include "mime/mime.h"
+#include "util/addr.h"
+#include "util/error.h"
+
+#define FOLD_COLUMNS 78
+/* UTF-8 bytes per RFC 2047 B word: 56 base64 characters, a 68-column word */
+#define WORD_BYTES 42
+/* Characters of a plain word before the Subject is encoded instead, so that
+ * folding always finds a place */
+#define MAX_PLAIN_WORD 70
+#define MAX_ADDR_SPEC 254
+#define MAX_MSG_ID 250
+/* Characters of one RFC 2231 section's value, and of a quoted file name */
+#define PARAM_SECTION 60
+
+/* ---- header lines, folded ---- */
+
+typedef struct {
+  GString *out;
+  gsize col;     /* the column after the last character written */
+} Header;
+
+static void
+header_begin (Header *h, GString *out, const char *name)
+{
+  h->out = out;
+  g_string_append_printf (out, "%s:", name);
+  h->col = strlen (name) + 1;
+}
+
+/* Adds @token after a space, folding before that space when the line would
+ * grow past FOLD_COLUMNS (unless it is a continuation line with nothing
+ * on it yet: a token longer than a line stays whole). */
+static void
+header_add (Header *h, const char *token)
+{
+  gsize len = strlen (token);
+
+  if (h->col > 0 && h->col + 1 + len > FOLD_COLUMNS)
+    {
+      g_string_append (h->out, "\r\n");
+      h->col = 0;
+    }
+  g_string_append_c (h->out, ' ');
+  g_string_append (h->out, token);
+  h->col += 1 + len;
+}
+
+static void
+header_end (Header *h)
+{
+  g_string_append (h->out, "\r\n");
+}
+
+/* ---- checks ---- */
+
+static gboolean
+check_text (const char *field, const char *value, gboolean header, GError **error)
+{
+  if (header && strpbrk (value, "\r\n") != NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "%s holds a line break, which would start a header field of its own "
+                   "(header injection); refused", field);
+      return FALSE;
+    }
+  if (!g_utf8_validate (value, -1, NULL))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "%s is not UTF-8 text", field);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+is_plain_ascii (const char *s)
+{
+  for (; *s != '\0'; s++)
+    if ((guchar) *s < 0x20 || (guchar) *s > 0x7e)
+      if (*s != '\t')
+        return FALSE;
+  return TRUE;
+}
+
+/* RFC 5322 atext */
+static gboolean
+is_atext (char c)
+{
+  return g_ascii_isalnum (c) || (c != '\0' && strchr ("!#$%&'*+-/=?^_`{|}~", c) != NULL);
+}
+
+/* RFC 2045 token */
+static gboolean
+is_token (const char *s, gsize len)
+{
+  if (len == 0)
+    return FALSE;
+  for (gsize i = 0; i < len; i++)
+    if ((guchar) s[i] <= 0x20 || (guchar) s[i] >= 0x7f || strchr ("()<>@,;:\\\"/[]?=", s[i]) != NULL)
+      return FALSE;
+  return TRUE;
+}
+
+/* "type/subtype" of tokens, then parameters that libetpan reads, all
+ * printable ASCII: libetpan alone takes "not a type" as "not/unknown". */
+static gboolean
+valid_content_type (const char *value)
+{
+  const char *slash = strchr (value, '/'), *end = value + strcspn (value, ";");
+  g_autofree char *type = NULL;
+
+  if (!is_plain_ascii (value) || slash == NULL || slash > end)
+    return FALSE;
+  while (end > slash && g_ascii_isspace (end[-1]))
+    end--;
+  if (!is_token (value, slash - value) || !is_token (slash + 1, end - slash - 1))
+    return FALSE;
+  type = pst_mime_parse_content_type (value, NULL);
+  return type != NULL;
+}
+
+/* ---- RFC 2047 ---- */
+
+/* Adds @text as B-encoded words, each at most WORD_BYTES bytes of whole
+ * UTF-8 characters. */
+static void
+header_add_encoded (Header *h, const char *text)
+{
+  const char *p = text;
+
+  while (*p != '\0')
+    {
+      const char *end = p;
+      g_autofree char *b64 = NULL, *word = NULL;
+
+      while (*end != '\0')
+        {
+          const char *next = g_utf8_next_char (end);
+          if (next - p > WORD_BYTES && end > p)
+            break;
+          end = next;
+        }
+      b64 = g_base64_encode ((const guchar *) p, end - p);
+      word = g_strdup_printf ("=?UTF-8?B?%s?=", b64);
+      header_add (h, word);
+      p = end;
+    }
+}
+
+/* Unstructured text (the Subject): plain words, folded at their spaces,
+ * when it is printable ASCII with no word too long to fold and nothing
+ * that reads as an encoded word; else encoded words. */
+static void
+header_add_text (Header *h, const char *text)
+{
+  g_auto (GStrv) words = g_strsplit (text, " ", -1);
+  gboolean plain = is_plain_ascii (text) && strstr (text, "=?") == NULL;
+
+  for (char **w = words; plain && *w != NULL; w++)
+    plain = strlen (*w) <= MAX_PLAIN_WORD;
+  if (!plain)
+    {
+      header_add_encoded (h, text);
+      return;
+    }
+  for (char **w = words; *w != NULL; w++)
+    header_add (h, *w);
+}
+
+/* A display name as a phrase: atoms, else one quoted-string, else encoded
+ * words. */
+static void
+header_add_phrase (Header *h, const char *name)
+{
+  g_auto (GStrv) words = g_strsplit (name, " ", -1);
+  gboolean atoms = strstr (name, "=?") == NULL, quotable = is_plain_ascii (name);
+
+  for (const char *p = name; *p != '\0' && atoms; p++)
+    atoms = *p == ' ' || is_atext (*p);
+  for (char **w = words; atoms && *w != NULL; w++)
+    atoms = strlen (*w) <= MAX_PLAIN_WORD;
+  if (atoms)
+    {
+      for (char **w = words; *w != NULL; w++)
+        if (**w != '\0')
+          header_add (h, *w);
+      return;
+    }
+  if (quotable && strlen (name) <= MAX_PLAIN_WORD && strchr (name, '\t') == NULL)
+    {
+      GString *q = g_string_new ("\"");
+
+      for (const char *p = name; *p != '\0'; p++)
+        {
+          if (*p == '"' || *p == '\\')
+            g_string_append_c (q, '\\');
+          g_string_append_c (q, *p);
+        }
+      g_string_append_c (q, '"');
+      header_add (h, q->str);
+      g_string_free (q, TRUE);
+      return;
+    }
+  header_add_encoded (h, name);
+}
+
+/* ---- addresses ---- */
+
+typedef struct {
+  char *name;   /* display name, or NULL */
+  char *spec;   /* addr-spec */
+} Mailbox;
+
+static void
+mailbox_clear (Mailbox *m)
+{
+  g_clear_pointer (&m->name, g_free);
+  g_clear_pointer (&m->spec, g_free);
+}
+
+/* Parses one "addr" or "Name <addr>" of field @field. */
+static gboolean
+parse_mailbox (const char *field, const char *text, Mailbox *out, GError **error)
+{
+  struct mailimf_mailbox *mb = NULL;
+  size_t idx = 0, len;
+  gboolean ok = FALSE;
+
+  memset (out, 0, sizeof *out);
+  if (!check_text (field, text, TRUE, error))
+    return FALSE;
+  len = strlen (text);
+  if (mailimf_mailbox_parse (text, len, &idx, &mb) != MAILIMF_NO_ERROR)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "%s: '%s' is not an address", field, text);
+      return FALSE;
+    }
+  while (idx < len && g_ascii_isspace (text[idx]))
+    idx++;
+  out->spec = pst_addr_extract (mb->mb_addr_spec);
+  if (idx < len)
+    g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                 "%s: '%s' is not one address (give each address on its own)", field, text);
+  else if (out->spec == NULL || strchr (out->spec, '"') != NULL)
+    g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "%s: '%s' is not an address", field, text);
+  else if (!is_plain_ascii (out->spec) || strlen (out->spec) > MAX_ADDR_SPEC)
+    g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                 "%s: '%s' is not an address this writer takes (ASCII, at most %d characters)",
+                 field, text, MAX_ADDR_SPEC);
+  else
+    {
+      if (mb->mb_display_name != NULL)
+        out->name = g_strstrip (g_strdup (mb->mb_display_name));
+      if (out->name != NULL && *out->name == '\0')
+        g_clear_pointer (&out->name, g_free);
+      ok = TRUE;
+    }
+  mailimf_mailbox_free (mb);
+  if (!ok)
+    mailbox_clear (out);
+  return ok;
+}
+
+static void
+header_add_mailbox (Header *h, const Mailbox *m, gboolean last)
+{
+  g_autofree char *spec = NULL;
+
+  if (m->name != NULL)
+    header_add_phrase (h, m->name);
+  spec = g_strdup_printf (m->name != NULL ? "<%s>%s" : "%s%s", m->spec, last ? "" : ",");
+  header_add (h, spec);
+}
+
+/* Writes field @name with the addresses of @list; nothing when @list is
+ * empty. */
+static gboolean
+write_address_field (GString *out, const char *name, const char *const *list, GError **error)
+{
+  g_autoptr (GArray) boxes = g_array_new (FALSE, TRUE, sizeof (Mailbox));
+  Header h;
+  gboolean ok = TRUE;
+
+  g_array_set_clear_func (boxes, (GDestroyNotify) mailbox_clear);
+  for (const char *const *a = list; ok && a != NULL && *a != NULL; a++)
+    {
+      Mailbox m;
+
+      if ((ok = parse_mailbox (name, *a, &m, error)))
+        g_array_append_val (boxes, m);
+    }
+  if (!ok || boxes->len == 0)
+    return ok;
+  header_begin (&h, out, name);
+  for (guint i = 0; i < boxes->len; i++)
+    header_add_mailbox (&h, &g_array_index (boxes, Mailbox, i), i + 1 == boxes->len);
+  header_end (&h);
+  return TRUE;
+}
+
+/* "<id@host>" from @text ("<id@host>" or "id@host"), or NULL. */
+static char *
+msg_id (const char *text)
+{
+  g_autofree char *id = g_strstrip (g_strdup (text));
+  gsize len = strlen (id);
+  const char *at;
+
+  if (len >= 2 && id[0] == '<' && id[len - 1] == '>')
+    {
+      memmove (id, id + 1, len - 2);
+      id[len - 2] = '\0';
+    }
+  at = strchr (id, '@');
+  if (*id == '\0' || strlen (id) > MAX_MSG_ID || at == NULL || at == id || at[1] == '\0')
+    return NULL;
+  for (const char *p = id; *p != '\0'; p++)
+    if ((guchar) *p <= 0x20 || (guchar) *p >= 0x7f || *p == '<' || *p == '>')
+      return NULL;
+  return g_strdup_printf ("<%s>", id);
+}
+
+/* ---- body parts ---- */
+
+/* The text part's header fields and body. */
+static void
+write_text_part (GString *out, const char *body)
+{
+  g_autoptr (GBytes) crlf = pst_mime_to_crlf (body, strlen (body));
+  gsize len = 0;
+  const char *text = g_bytes_get_data (crlf, &len);
+  gboolean qp;
+
+  if (text == NULL)
+    text = "";
+  qp = pst_mime_body_needs_qp (text, len);
+  g_string_append (out, "Content-Type: text/plain; charset=utf-8\r\n");
+  g_string_append_printf (out, "Content-Transfer-Encoding: %s\r\n\r\n",
+                          qp ? "quoted-printable" : "7bit");
+  if (qp)
+    pst_mime_qp_encode (out, text, len);
+  else
+    g_string_append_len (out, text, len);
+  /* the message ends with a line end, as every editor's text does */
+  if (len > 0 && !g_str_has_suffix (out->str, "\r\n"))
+    g_string_append (out, "\r\n");
+}
+
+/* RFC 2231 attr-char: what stands for itself in an extended value */
+static gboolean
+is_attr_char (char c)
+{
+  return g_ascii_isalnum (c) || (c != '\0' && strchr ("!#$&+-.^_`|~", c) != NULL);
+}
+
+/* "attachment" and the file name: filename="…" when it is short printable
+ * ASCII with nothing to escape, else RFC 2231 (in sections when long). */
+static void
+write_disposition (GString *out, const char *filename)
+{
+  g_autoptr (GPtrArray) sections = g_ptr_array_new_with_free_func (g_free);
+  GString *cur;
+
+  g_string_append (out, "Content-Disposition: attachment");
+  if (filename == NULL || *filename == '\0')
+    {
+      g_string_append (out, "\r\n");
+      return;
+    }
+  if (is_plain_ascii (filename) && strlen (filename) <= PARAM_SECTION
+      && strpbrk (filename, "\"\\\t") == NULL && strstr (filename, "=?") == NULL)
+    {
+      g_string_append_printf (out, ";\r\n filename=\"%s\"\r\n", filename);
+      return;
+    }
+  cur = g_string_new ("utf-8''");
+  for (const char *p = filename; *p != '\0'; p++)
+    {
+      char enc[4];
+
+      if (is_attr_char (*p))
+        enc[0] = *p, enc[1] = '\0';
+      else
+        g_snprintf (enc, sizeof enc, "%%%02X", (guchar) *p);
+      if (cur->len + strlen (enc) > PARAM_SECTION)
+        {
+          g_ptr_array_add (sections, g_string_free (cur, FALSE));
+          cur = g_string_new (NULL);
+        }
+      g_string_append (cur, enc);
+    }
+  g_ptr_array_add (sections, g_string_free (cur, FALSE));
+  if (sections->len == 1)
+    g_string_append_printf (out, ";\r\n filename*=%s", (char *) sections->pdata[0]);
+  else
+    for (guint i = 0; i < sections->len; i++)
+      g_string_append_printf (out, ";\r\n filename*%u*=%s", i, (char *) sections->pdata[i]);
+  g_string_append (out, "\r\n");
+}
+
+/* The content type to write for @a: its own, checked, or a guess.
+ * Composite types are sent as application/octet-stream: a multipart needs
+ * a boundary that matches its content, and message/rfc822 must not be
+ * base64 (RFC 2046 §5.2.1), which every attachment here is.  Transfer
+ * full. */
+static char *
+attachment_type (const PstComposeAttachment *a, guint n, GError **error)
+{
+  g_autofree char *field = g_strdup_printf ("the content type of attachment %u", n);
+  g_autofree char *type = NULL;
+  gsize len = 0;
+  const guchar *data = a->data != NULL ? g_bytes_get_data (a->data, &len) : NULL;
+
+  if (a->content_type != NULL)
+    {
+      if (!check_text (field, a->content_type, TRUE, error))
+        return NULL;
+      if (!valid_content_type (g_strstrip (type = g_strdup (a->content_type))))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "%s: '%s' is not a MIME type", field,
+                       a->content_type);
+          return NULL;
+        }
+      g_free (type);
+      type = pst_mime_parse_content_type (a->content_type, NULL);
+      if (!g_str_has_prefix (type, "multipart/") && !g_str_has_prefix (type, "message/"))
+        return g_strstrip (g_strdup (a->content_type));
+    }
+  else
+    {
+      gboolean uncertain = FALSE;
+      g_autofree char *guess = g_content_type_guess (a->filename, data, len, &uncertain);
+
+      type = guess != NULL ? g_content_type_get_mime_type (guess) : NULL;
+      if (type != NULL && valid_content_type (type)
+          && !g_str_has_prefix (type, "multipart/") && !g_str_has_prefix (type, "message/"))
+        return g_steal_pointer (&type);
+    }
+  return g_strdup ("application/octet-stream");
+}
+
+static void
+write_base64 (GString *out, GBytes *data)
+{
+  gsize len = 0;
+  const guchar *p = data != NULL ? g_bytes_get_data (data, &len) : NULL;
+
+  /* 57 bytes make one 76-column line */
+  for (gsize off = 0; off < len; off += 57)
+    {
+      g_autofree char *line = g_base64_encode (p + off, MIN (57, len - off));
+      g_string_append (out, line);
+      g_string_append (out, "\r\n");
+    }
+}
+
+/* ---- the message ---- */
+
+static gboolean
+write_header (GString *out, const PstComposeFields *f, GError **error)
+{
+  Mailbox from = { 0 };
+  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
+  g_autofree char *date = pst_mime_format_date (now);
+  g_autofree char *token = pst_mime_random_token ();
+  g_autofree char *reply = NULL;
+  Header h;
+
+  if (f->from == NULL || *f->from == '\0')
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "From: the sender's address is missing");
+      return FALSE;
+    }
+  if ((f->from_name != NULL && !check_text ("the From display name", f->from_name, TRUE, error))
+      || (f->subject != NULL && !check_text ("Subject", f->subject, TRUE, error)))
+    return FALSE;
+  if (f->in_reply_to != NULL
+      && (!check_text ("In-Reply-To", f->in_reply_to, TRUE, error)
+          || !(reply = msg_id (f->in_reply_to))))
+    {
+      if (error == NULL || *error == NULL)
+        g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                     "In-Reply-To: '%s' is not a Message-ID (<id@host>)", f->in_reply_to);
+      return FALSE;
+    }
+  if (!parse_mailbox ("From", f->from, &from, error))
+    return FALSE;
+  if (f->from_name != NULL)
+    {
+      g_free (from.name);
+      from.name = *f->from_name != '\0' ? g_strdup (f->from_name) : NULL;
+    }
+
+  g_string_append_printf (out, "Date: %s\r\n", date);
+  g_string_append_printf (out, "Message-ID: <%s@%s>\r\n", token, strrchr (from.spec, '@') + 1);
+  header_begin (&h, out, "From");
+  header_add_mailbox (&h, &from, TRUE);
+  header_end (&h);
+  mailbox_clear (&from);
+  if (!write_address_field (out, "To", f->to, error)
+      || !write_address_field (out, "Cc", f->cc, error)
+      || !write_address_field (out, "Bcc", f->bcc, error))
+    return FALSE;
+  if (f->subject != NULL)
+    {
+      header_begin (&h, out, "Subject");
+      header_add_text (&h, f->subject);
+      header_end (&h);
+    }
+  if (reply != NULL)
+    g_string_append_printf (out, "In-Reply-To: %s\r\nReferences: %s\r\n", reply, reply);
+  g_string_append (out, "MIME-Version: 1.0\r\n");
+  return TRUE;
+}
+
+GBytes *
+pst_compose_message (const PstComposeFields *f, GError **error)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (GString) text = g_string_new (NULL);
+  g_autoptr (GPtrArray) types = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GBytes) text_bytes = NULL;
+  g_autofree char *boundary = NULL;
+  const char *body = f->body != NULL ? f->body : "";
+
+  if (!check_text ("the body", body, FALSE, error))
+    return NULL;
+  for (guint i = 0; i < f->n_attachments; i++)
+    {
+      const PstComposeAttachment *a = &f->attachments[i];
+      g_autofree char *field = g_strdup_printf ("the file name of attachment %u", i);
+      char *type;
+
+      if (a->filename != NULL && !check_text (field, a->filename, TRUE, error))
+        return NULL;
+      if (!(type = attachment_type (a, i, error)))
+        return NULL;
+      g_ptr_array_add (types, type);
+    }
+  if (!write_header (out, f, error))
+    return NULL;
+
+  write_text_part (text, body);
+  if (f->n_attachments == 0)
+    {
+      g_string_append_len (out, text->str, text->len);
+      return g_string_free_to_bytes (g_steal_pointer (&out));
+    }
+  text_bytes = g_bytes_new (text->str, text->len);
+  boundary = pst_mime_new_boundary (text_bytes, NULL);
+  g_string_append_printf (out, "Content-Type: multipart/mixed;\r\n boundary=\"%s\"\r\n\r\n",
+                          boundary);
+  g_string_append_printf (out, "--%s\r\n", boundary);
+  g_string_append_len (out, text->str, text->len);
+  /* the line end before a delimiter belongs to it (RFC 2046 §5.1.1): this
+   * one keeps the text's last line end */
+  g_string_append (out, "\r\n");
+  for (guint i = 0; i < f->n_attachments; i++)
+    {
+      g_string_append_printf (out, "--%s\r\n", boundary);
+      g_string_append_printf (out, "Content-Type: %s\r\n", (char *) types->pdata[i]);
+      write_disposition (out, f->attachments[i].filename);
+      g_string_append (out, "Content-Transfer-Encoding: base64\r\n\r\n");
+      write_base64 (out, f->attachments[i].data);
+    }
+  g_string_append_printf (out, "--%s--\r\n", boundary);
+  return g_string_free_to_bytes (g_steal_pointer (&out));
+}

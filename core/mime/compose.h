@@ -1,0 +1,51 @@
+/* compose.h — a new message from what a composer holds: sender,
+ * recipients, Subject, text and attachments, written as the RFC 5322 /
+ * MIME message that `send` takes (which then protects it: nothing here
+ * encrypts or signs).
+ *
+ * The message: Date (now), Message-ID (random, at the From domain),
+ * MIME-Version, From, To, Cc, Bcc (send gives each Bcc recipient a copy of
+ * their own and removes the field from the others'), Subject (RFC 2047
+ * when it is not plain ASCII), In-Reply-To and References when answering;
+ * a text/plain; charset=utf-8 body (quoted-printable when 7bit would not
+ * do), or multipart/mixed with the text first and each attachment in
+ * base64 with a Content-Disposition (RFC 2231 file names when not plain
+ * ASCII).  CRLF line ends, header lines folded at 78 columns, no line
+ * longer than 998 octets.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct {
+  const char *filename;      /* UTF-8, shown to the recipient; NULL: none */
+  const char *content_type;  /* "type/subtype" (parameters allowed), or NULL: guessed from
+                              * the name and the bytes, else application/octet-stream */
+  GBytes *data;              /* the content, any bytes */
+} PstComposeAttachment;
+
+typedef struct {
+  const char *from;                /* the sender: "addr@domain" (or "Name <addr@domain>") */
+  const char *from_name;           /* the sender's display name (UTF-8), or NULL */
+  const char *const *to;           /* "addr" or "Display Name <addr>", NULL-terminated; may be NULL */
+  const char *const *cc;           /* the same */
+  const char *const *bcc;          /* the same */
+  const char *subject;             /* UTF-8, or NULL: none */
+  const char *body;                /* UTF-8 text, any line ends, or NULL: empty */
+  const PstComposeAttachment *attachments;  /* @n_attachments of them (may be NULL when 0) */
+  guint n_attachments;
+  const char *in_reply_to;         /* the Message-ID answered, "<id@host>" or "id@host", or NULL */
+} PstComposeFields;
+
+/* Writes the message of @fields.  Nothing in @fields is kept.  Errors
+ * (PST_ERROR_USAGE, naming the field): a CR or LF in a header input (From,
+ * a display name, To, Cc, Bcc, Subject, a file name, a content type,
+ * In-Reply-To: header injection), an address that does not parse or holds
+ * several, a From with no address, text that is not UTF-8, a content type
+ * that does not parse, an In-Reply-To that is no Message-ID.  Transfer
+ * full. */
+GBytes *pst_compose_message (const PstComposeFields *fields, GError **error);
+
+G_END_DECLS
