@@ -62,6 +62,13 @@ xgettext --package-name=postern -f "$out/POTFILES" -D . -k_ -o "$out/postern.pot
   2> >(grep -v 'fallback ITS rule file' >&2)
 
 # 3. The catalogues.
+# The msgids (joined when wrapped) of the PO file on standard input.
+msgids() {
+  awk '/^msgid(_plural)? "/ { s = $0; sub(/^msgid(_plural)? /, "", s); on = 1; next }
+       /^"/ && on { s = substr(s, 1, length(s) - 1) substr($0, 2); next }
+       on { if (s != "\"\"") print "  " s; on = 0 }
+       END { if (on && s != "\"\"") print "  " s }'
+}
 status=0
 for lang in $(grep -v '^#' po/LINGUAS); do
   if [ -f "po/$lang.po" ]; then
@@ -72,19 +79,19 @@ for lang in $(grep -v '^#' po/LINGUAS); do
   fi
   printf '%s: ' "$lang"
   msgfmt --check --statistics -o /dev/null "$out/$lang.po" 2>&1 || status=1
-  todo=$(msgattrib --untranslated --no-obsolete --no-wrap "$out/$lang.po" | grep '^msgid' | grep -vx 'msgid ""' || true)
-  fuzzy=$(msgattrib --only-fuzzy --no-obsolete --no-wrap "$out/$lang.po" | grep '^msgid' | grep -vx 'msgid ""' || true)
-  [ -z "$todo" ] || printf '%s: untranslated:\n%s\n' "$lang" "$(sed 's/^/  /' <<<"$todo")"
+  todo=$(msgattrib --untranslated --no-obsolete "$out/$lang.po" | msgids)
+  fuzzy=$(msgattrib --only-fuzzy --no-obsolete "$out/$lang.po" | msgids)
+  [ -z "$todo" ] || printf '%s: untranslated:\n%s\n' "$lang" "$todo"
   [ -z "$fuzzy" ] || printf '%s: fuzzy (check the translation, then delete the "#, fuzzy" line):\n%s\n' \
-    "$lang" "$(sed 's/^/  /' <<<"$fuzzy")"
+    "$lang" "$fuzzy"
 done
 
 # A string such as "id %" G_GINT64_FORMAT is cut at the macro by xgettext
 # (only <inttypes.h>'s PRId64 and the like are understood), so the program
 # looks up a msgid that no catalogue has.
-cut=$(msgattrib --no-wrap "$out/postern.pot" | grep -E '^msgid(_plural)? ".*[^%](%%)*%"$' || true)
+cut=$(msgids < "$out/postern.pot" | grep -E '[^%](%%)*%"$' || true)
 if [ -n "$cut" ]; then
   echo "msgids cut at a format macro (use PRId64, or %lld and a (long long) cast):"
-  sed 's/^/  /' <<<"$cut"
+  echo "$cut"
 fi
 exit $status
