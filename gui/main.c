@@ -1,32 +1,163 @@
 /* main.c — postern-gtk: the GTK3 mail client.  It talks to posternd over
- * the socket like the CLI and never touches the store or keys itself. */
+ * the socket like the CLI and never touches the store or keys itself.
+ * Started with a mailto: URI (it is the desktop's mailto: handler) it opens
+ * a compose window filled from it. */
 #include <locale.h>
 #include <gtk/gtk.h>
 #include <glib/gi18n.h>
 
+#include "account-dialog.h"
+#include "agent.h"
+#include "compose-window.h"
+#include "mailto.h"
+#include "prefs-dialog.h"
+#include "config/paths.h"
 #include "window.h"
 
-static void
-activate (GtkApplication *app, gpointer data)
-{
-  GtkWindow *win = gtk_application_get_active_window (app);
+static PstAgent *agent;
 
-  if (win == NULL)
-    win = GTK_WINDOW (pst_window_new (app, data));
-  gtk_window_present (win);
+static GtkWindow *
+main_window (GtkApplication *app)
+{
+  for (GList *l = gtk_application_get_windows (app); l; l = l->next)
+    if (PST_IS_WINDOW (l->data))
+      return l->data;
+  return GTK_WINDOW (pst_window_new (app, agent));
+}
+
+static void
+activate (GtkApplication *app)
+{
+  gtk_window_present (main_window (app));
+}
+
+static void
+open_uris (GApplication *app, GFile **files, gint n_files, const gchar *hint)
+{
+  main_window (GTK_APPLICATION (app));
+  for (gint i = 0; i < n_files; i++)
+    {
+      g_autofree char *uri = g_file_get_uri (files[i]);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PstMailto) m = pst_mailto_parse (uri, &error);
+      PstComposeWindow *w;
+
+      if (m == NULL)
+        {
+          g_printerr (_("postern-gtk: %s\n"), error->message);
+          continue;
+        }
+      w = pst_compose_window_new (GTK_APPLICATION (app), agent);
+      pst_compose_window_fill (w, m);
+      gtk_window_present (GTK_WINDOW (w));
+    }
+}
+
+static void
+on_compose (GSimpleAction *action, GVariant *param, gpointer app)
+{
+  gtk_window_present (GTK_WINDOW (pst_compose_window_new (app, agent)));
+}
+
+static void
+on_add_account (GSimpleAction *action, GVariant *param, gpointer app)
+{
+  gtk_widget_show (GTK_WIDGET (pst_account_dialog_new (main_window (app), agent)));
+}
+
+static void
+on_preferences (GSimpleAction *action, GVariant *param, gpointer app)
+{
+  gtk_widget_show (GTK_WIDGET (pst_prefs_dialog_new (main_window (app), agent)));
+}
+
+static void
+stopped (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, NULL);
+}
+
+static void
+on_stop_agent (GSimpleAction *action, GVariant *param, gpointer app)
+{
+  pst_agent_call (agent, "agent.stop", NULL, -1, NULL, stopped, NULL);
+}
+
+static void
+on_quit (GSimpleAction *action, GVariant *param, gpointer app)
+{
+  g_application_quit (app);
+}
+
+/* New mail: a desktop notification naming how much came, never what it
+ * says (the notification daemon is another process). */
+static void
+on_notification (PstAgent *a, const char *method, JsonObject *params, GApplication *app)
+{
+  g_autoptr (GNotification) n = NULL;
+  g_autofree char *body = NULL;
+
+  if (g_strcmp0 (method, "mail.new") != 0)
+    return;
+  n = g_notification_new (_("New mail"));
+  body = g_strdup_printf (_("A new message arrived for account %s."), pst_json_str (params, "account"));
+  g_notification_set_body (n, body);
+  g_notification_set_default_action (n, "app.activate");
+  g_application_send_notification (app, "mail-new", n);
+}
+
+static void
+startup (GApplication *app)
+{
+  static const GActionEntry actions[] = {
+    { "compose", on_compose, NULL, NULL, NULL, { 0 } },
+    { "add-account", on_add_account, NULL, NULL, NULL, { 0 } },
+    { "preferences", on_preferences, NULL, NULL, NULL, { 0 } },
+    { "stop-agent", on_stop_agent, NULL, NULL, NULL, { 0 } },
+    { "quit", on_quit, NULL, NULL, NULL, { 0 } },
+  };
+  g_autoptr (GtkCssProvider) css = gtk_css_provider_new ();
+  static const char *quit_accels[] = { "<Control>q", NULL };
+  static const char *compose_accels[] = { "<Control>n", NULL };
+
+  g_action_map_add_action_entries (G_ACTION_MAP (app), actions, G_N_ELEMENTS (actions), app);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.compose", compose_accels);
+  gtk_css_provider_load_from_resource (css, "/org/postern/Postern/style.css");
+  gtk_style_context_add_provider_for_screen (gdk_screen_get_default (), GTK_STYLE_PROVIDER (css),
+                                             GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
+  agent = pst_agent_new (g_getenv ("POSTERN_HOME"));
+  g_signal_connect (agent, "notification", G_CALLBACK (on_notification), app);
+}
+
+static void
+activate_action (GSimpleAction *action, GVariant *param, gpointer app)
+{
+  activate (app);
 }
 
 int
 main (int argc, char **argv)
 {
   g_autoptr (GtkApplication) app = NULL;
-  const char *home = g_getenv ("POSTERN_HOME");
+  g_autoptr (GSimpleAction) act = g_simple_action_new ("activate", NULL);
+  int status;
 
   setlocale (LC_ALL, "");
-  bindtextdomain (GETTEXT_PACKAGE, LOCALEDIR);
+  {
+    g_autofree char *locale_dir = pst_paths_locale_dir ();
+    bindtextdomain (GETTEXT_PACKAGE, locale_dir);
+  }
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
-  app = gtk_application_new ("org.postern.Postern", G_APPLICATION_DEFAULT_FLAGS);
-  g_signal_connect (app, "activate", G_CALLBACK (activate), (gpointer) home);
-  return g_application_run (G_APPLICATION (app), argc, argv);
+  g_set_application_name (_("Postern"));
+  app = gtk_application_new ("org.postern.Postern", G_APPLICATION_HANDLES_OPEN);
+  g_signal_connect (app, "startup", G_CALLBACK (startup), NULL);
+  g_signal_connect (app, "activate", G_CALLBACK (activate), NULL);
+  g_signal_connect (app, "open", G_CALLBACK (open_uris), NULL);
+  g_signal_connect (act, "activate", G_CALLBACK (activate_action), app);
+  g_action_map_add_action (G_ACTION_MAP (app), G_ACTION (act));
+  status = g_application_run (G_APPLICATION (app), argc, argv);
+  g_clear_object (&agent);
+  return status;
 }

@@ -1,233 +1,430 @@
-/* window.c — see window.h.  Calls to the agent are short and made on the
- * main loop; a failed call shows the agent bar rather than an error box. */
+/* window.c — see window.h. */
+#define _GNU_SOURCE
 #include "window.h"
 
+#include <errno.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <glib/gi18n.h>
 
-#include "config/paths.h"
-#include "rpc/client.h"
-
-enum { COL_ID, COL_MARK, COL_FROM, COL_SUBJECT, COL_DATE, N_COLS };
+#include "account-dialog.h"
+#include "mail-view.h"
+#include "table-view.h"
 
 struct _PstWindow {
   GtkApplicationWindow parent;
-  PstPaths *paths;
-  char *home;
-  GtkListStore *store;
-  GtkWidget *fetch_button, *agent_bar, *agent_label, *messages, *status_bar, *body;
+  PstAgent *agent;
+  PstMailView *mail;
+  PstTableView *accounts, *keys;
+  GtkWidget *fetch_button, *agent_bar, *agent_label, *start_button, *activity, *pages;
 };
 
 G_DEFINE_TYPE (PstWindow, pst_window, GTK_TYPE_APPLICATION_WINDOW)
 
-static const char *
-str (JsonObject *o, const char *name)
+static void
+activity (PstWindow *self, const char *text, gboolean error)
 {
-  return o && json_object_has_member (o, name) && !json_object_get_null_member (o, name)
-           ? json_object_get_string_member (o, name) : NULL;
+  GtkStyleContext *sc = gtk_widget_get_style_context (self->activity);
+
+  gtk_label_set_text (GTK_LABEL (self->activity), text);
+  gtk_widget_set_visible (self->activity, text != NULL && *text);
+  if (error)
+    gtk_style_context_add_class (sc, "error");
+  else
+    gtk_style_context_remove_class (sc, "error");
 }
 
-static JsonObject *
-obj (JsonObject *o, const char *name)
+/* ---- the agent's state ---- */
+
+static void
+on_running (PstWindow *self, gboolean running, const char *why)
 {
-  return o && json_object_has_member (o, name) && !json_object_get_null_member (o, name)
-           ? json_object_get_object_member (o, name) : NULL;
+  gtk_widget_set_visible (self->agent_bar, !running);
+  gtk_widget_set_sensitive (self->fetch_button, running);
+  gtk_widget_set_sensitive (self->start_button, TRUE);
+  if (running)
+    return;
+  gtk_label_set_text (GTK_LABEL (self->agent_label),
+                      g_strcmp0 (why, "stopped") == 0
+                        ? _("The Postern agent has stopped. Waiting for it to come back; "
+                            "start it again to go on reading and sending mail.")
+                        : _("The Postern agent is not running, so no mail can be shown, fetched or sent."));
 }
 
-/* One call to the agent; on failure the agent bar says why. */
-static JsonObject *
-call (PstWindow *self, const char *method, JsonObject *params)
+static void
+started (GObject *source, GAsyncResult *res, gpointer data)
 {
+  PstWindow *self = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (PstRpcClient) client = pst_rpc_client_connect (self->paths->socket_path, &error);
-  JsonObject *r = client ? pst_rpc_client_call (client, method, params, NULL, 0, &error) : NULL;
 
-  if (client == NULL)
+  if (!pst_agent_start_finish (PST_AGENT (source), res, &error))
     {
-      gtk_label_set_text (GTK_LABEL (self->agent_label),
-                          _("The Postern agent is not running, so no mail can be shown or sent."));
-      gtk_widget_show (self->agent_bar);
+      g_autofree char *t = g_strdup_printf (_("The agent could not be started: %s"), error->message);
+      gtk_label_set_text (GTK_LABEL (self->agent_label), t);
     }
-  else
-    gtk_widget_hide (self->agent_bar);
-  if (r == NULL && client != NULL)
-    gtk_label_set_text (GTK_LABEL (self->status_bar), error->message);
-  if (client == NULL && params != NULL)
-    json_object_unref (params);
-  return r;
-}
-
-/* The marks of the list: encrypted, signature good or a problem. */
-static const char *
-mark_of (JsonObject *crypto, JsonObject *scan)
-{
-  JsonObject *sig = obj (crypto, "signature");
-  const char *st = str (sig, "status");
-  gboolean enc = g_strcmp0 (str (crypto, "decryption"), "ok") == 0;
-  gboolean good = g_strcmp0 (st, "good") == 0 && sig && json_object_get_boolean_member (sig, "from_match");
-
-  if (g_strcmp0 (str (scan, "verdict"), "infected") == 0)
-    return _("infected");
-  if (st != NULL && g_strcmp0 (st, "none") != 0 && !good)
-    return enc ? _("encrypted, signature problem") : _("signature problem");
-  if (good)
-    return enc ? _("encrypted, signed") : _("signed");
-  return enc ? _("encrypted") : "";
-}
-
-static void
-refresh (PstWindow *self)
-{
-  JsonObject *params = json_object_new ();
-  g_autoptr (JsonObject) r = call (self, "list", params);
-  JsonArray *arr;
-
-  gtk_list_store_clear (self->store);
-  if (r == NULL)
-    return;
-  arr = json_object_get_array_member (r, "messages");
-  for (guint i = 0; i < json_array_get_length (arr); i++)
-    {
-      JsonObject *m = json_array_get_object_element (arr, i);
-      GtkTreeIter it;
-
-      gtk_list_store_append (self->store, &it);
-      gtk_list_store_set (self->store, &it, COL_ID, json_object_get_int_member (m, "id"),
-                          COL_MARK, mark_of (obj (m, "crypto"), obj (m, "scan")),
-                          COL_FROM, str (m, "from"), COL_SUBJECT, str (m, "subject"),
-                          COL_DATE, str (m, "date"), -1);
-    }
-}
-
-/* The status bar: drawn here, from the agent's status object, in words and
- * colour; nothing in the message can draw it. */
-static void
-show_status (PstWindow *self, JsonObject *crypto, JsonObject *scan)
-{
-  JsonObject *sig = obj (crypto, "signature");
-  const char *dec = str (crypto, "decryption"), *st = str (sig, "status");
-  gboolean problem = FALSE;
-  g_autoptr (GString) s = g_string_new (NULL);
-  g_autofree char *markup = NULL;
-  const char *colour;
-
-  g_string_append_printf (s, "%s · ", g_strcmp0 (str (crypto, "scheme"), "smime") == 0 ? "S/MIME"
-                                      : g_strcmp0 (str (crypto, "scheme"), "pgp") == 0 ? "OpenPGP"
-                                                                                         : _("no cryptography"));
-  if (g_strcmp0 (dec, "ok") == 0)
-    g_string_append_printf (s, "%s", g_strcmp0 (str (crypto, "encryption_covers"), "whole") == 0
-                                       ? _("encrypted") : _("only partly encrypted"));
-  else if (g_strcmp0 (dec, "failed") == 0)
-    {
-      g_string_append (s, _("could not be decrypted"));
-      problem = TRUE;
-    }
-  else
-    g_string_append (s, _("not encrypted"));
-  if (st != NULL && g_strcmp0 (st, "none") != 0)
-    {
-      gboolean from = json_object_get_boolean_member (sig, "from_match");
-      gboolean whole = g_strcmp0 (str (sig, "covers"), "whole") == 0;
-
-      g_string_append_printf (s, " · %s %s", g_strcmp0 (st, "good") == 0 ? _("signed by") : _("signature NOT good, by"),
-                              str (sig, "signer") ? str (sig, "signer") : _("unknown"));
-      g_string_append (s, from ? _(", who is the sender") : _(", who is NOT the sender"));
-      if (!whole)
-        g_string_append (s, _(" · the signature covers only part of the message"));
-      problem |= g_strcmp0 (st, "good") != 0 || !from || !whole;
-    }
-  else
-    g_string_append (s, _(" · not signed"));
-  if (g_strcmp0 (str (crypto, "integrity"), "failed") == 0)
-    {
-      g_string_append (s, _(" · integrity check FAILED"));
-      problem = TRUE;
-    }
-  g_string_append_printf (s, " · %s %s", _("scan:"), str (scan, "verdict") ? str (scan, "verdict") : _("skipped"));
-  colour = problem ? "#f6c6c6" : g_strcmp0 (dec, "ok") == 0 && g_strcmp0 (st, "good") == 0 ? "#c8ecc8" : "#e4e4e4";
-  markup = g_markup_printf_escaped ("<span background=\"%s\">  %s  </span>", colour, s->str);
-  gtk_label_set_markup (GTK_LABEL (self->status_bar), markup);
-}
-
-static void
-on_selection_changed (PstWindow *self, GtkTreeSelection *sel)
-{
-  GtkTreeModel *model;
-  GtkTreeIter it;
-  gint64 id = 0;
-  JsonObject *params;
-  g_autoptr (JsonObject) r = NULL;
-  GtkTextBuffer *buf = gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body));
-
-  if (!gtk_tree_selection_get_selected (sel, &model, &it))
-    return;
-  gtk_tree_model_get (model, &it, COL_ID, &id, -1);
-  params = json_object_new ();
-  json_object_set_int_member (params, "id", id);
-  gtk_text_buffer_set_text (buf, "", -1);
-  if (!(r = call (self, "show", params)))
-    return;
-  show_status (self, obj (r, "crypto"), obj (r, "scan"));
-  /* Plain text only: no HTML is rendered, nothing remote is loaded. */
-  gtk_text_buffer_set_text (buf, str (r, "body_text") ? str (r, "body_text") : "", -1);
-}
-
-static void
-on_fetch (PstWindow *self)
-{
-  JsonObject *r = call (self, "fetch", json_object_new ());
-
-  if (r != NULL)
-    json_object_unref (r);
-  refresh (self);
-}
-
-static gboolean
-refresh_later (gpointer data)
-{
-  refresh (data);
-  return G_SOURCE_REMOVE;
+  gtk_widget_set_sensitive (self->start_button, TRUE);
+  g_object_unref (self);
 }
 
 static void
 on_start_agent (PstWindow *self)
 {
-  g_autoptr (GError) error = NULL;
-  const char *agent = g_getenv ("POSTERN_AGENT");
-  g_autofree char *path = agent ? g_strdup (agent) : g_build_filename (BINDIR, "posternd", NULL);
-  const char *argv[] = { path, self->home ? "--home" : NULL, self->home, NULL };
-  GPid pid;
+  gtk_widget_set_sensitive (self->start_button, FALSE);
+  gtk_label_set_text (GTK_LABEL (self->agent_label), _("Starting the agent…"));
+  pst_agent_start (self->agent, started, g_object_ref (self));
+}
 
-  if (!g_spawn_async (NULL, (char **) argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD, NULL, NULL, &pid, &error))
+/* ---- fetch ---- */
+
+static void
+fetched (GObject *source, GAsyncResult *res, gpointer data)
+{
+  PstWindow *self = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (GString) s = g_string_new (NULL);
+  gboolean failed = FALSE;
+  JsonArray *accounts;
+
+  gtk_widget_set_sensitive (self->fetch_button, pst_agent_is_running (self->agent));
+  if (r == NULL)
     {
-      gtk_label_set_text (GTK_LABEL (self->agent_label), error->message);
+      activity (self, error->message, TRUE);
+      g_object_unref (self);
       return;
     }
-  g_spawn_close_pid (pid);
-  g_timeout_add (500, refresh_later, self);
+  accounts = pst_json_arr (r, "accounts");
+  for (guint i = 0; accounts && i < json_array_get_length (accounts); i++)
+    {
+      JsonObject *a = json_array_get_object_element (accounts, i);
+      g_autofree char *line = NULL;
+
+      if (pst_json_str (a, "error"))
+        {
+          line = g_strdup_printf (_("%s: %s"), pst_json_str (a, "name"), pst_json_str (a, "error"));
+          failed = TRUE;
+        }
+      else
+        line = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%s: %d new message", "%s: %d new messages",
+                                             (gulong) pst_json_int (a, "fetched")),
+                                pst_json_str (a, "name"), (int) pst_json_int (a, "fetched"));
+      g_string_append_printf (s, "%s%s", s->len ? "\n" : "", line);
+    }
+  if (s->len == 0)
+    g_string_append (s, _("There is no account to fetch mail for. Add one from the menu."));
+  activity (self, s->str, failed);
+  pst_mail_view_refresh (self->mail);
+  g_object_unref (self);
 }
 
 static void
-add_column (PstWindow *self, const char *title, int col)
+on_fetch (PstWindow *self)
 {
-  GtkCellRenderer *r = gtk_cell_renderer_text_new ();
-  GtkTreeViewColumn *c = gtk_tree_view_column_new_with_attributes (title, r, "text", col, NULL);
+  gtk_widget_set_sensitive (self->fetch_button, FALSE);
+  activity (self, _("Fetching…"), FALSE);
+  pst_agent_call (self->agent, "fetch", NULL, -1, NULL, fetched, g_object_ref (self));
+}
 
-  g_object_set (r, "ellipsize", PANGO_ELLIPSIZE_END, NULL);
-  gtk_tree_view_column_set_resizable (c, TRUE);
-  gtk_tree_view_column_set_expand (c, col == COL_SUBJECT);
-  gtk_tree_view_column_set_sort_column_id (c, col);
-  gtk_tree_view_append_column (GTK_TREE_VIEW (self->messages), c);
+/* ---- pages ---- */
+
+static char *
+fmt_time (gint64 t)
+{
+  g_autoptr (GDateTime) dt = t > 0 ? g_date_time_new_from_unix_local (t) : NULL;
+  return dt ? g_date_time_format (dt, "%Y-%m-%d %H:%M") : g_strdup ("–");
+}
+
+static char *
+fmt_outbox_to (JsonObject *row)
+{
+  JsonArray *to = pst_json_arr (row, "to");
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; to && i < json_array_get_length (to); i++)
+    g_string_append_printf (s, "%s%s", i ? ", " : "", json_array_get_string_element (to, i));
+  return g_string_free (s, FALSE);
+}
+
+static char *
+fmt_outbox_state (JsonObject *row)
+{
+  const char *st = pst_json_str (row, "state");
+  const char *words = g_strcmp0 (st, "queued") == 0 ? _("queued")
+                      : g_strcmp0 (st, "sending") == 0 ? _("sending")
+                      : g_strcmp0 (st, "sent") == 0 ? _("sent")
+                      : g_strcmp0 (st, "failed") == 0 ? _("failed")
+                      : g_strcmp0 (st, "cancelled") == 0 ? _("cancelled") : st;
+
+  return pst_json_bool (row, "in_doubt")
+           ? g_strdup_printf (_("%s (in doubt: the server may have it already)"), words)
+           : g_strdup (words);
+}
+
+static char *
+fmt_next_try (JsonObject *row)
+{
+  return g_strcmp0 (pst_json_str (row, "state"), "queued") == 0 ? fmt_time (pst_json_int (row, "next_try"))
+                                                                 : g_strdup ("–");
+}
+
+static char *
+fmt_received (JsonObject *row)
+{
+  return fmt_time (pst_json_int (row, "received_at"));
+}
+
+static char *
+fmt_expires (JsonObject *row)
+{
+  return fmt_time (pst_json_int (row, "expires"));
+}
+
+static char *
+fmt_emails (JsonObject *row)
+{
+  JsonArray *a = pst_json_arr (row, "emails");
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; a && i < json_array_get_length (a); i++)
+    g_string_append_printf (s, "%s%s", i ? ", " : "", json_array_get_string_element (a, i));
+  return g_string_free (s, FALSE);
+}
+
+static char *
+fmt_key_type (JsonObject *row)
+{
+  gboolean pgp = g_strcmp0 (pst_json_str (row, "type"), "openpgp") == 0;
+  const char *what = pgp ? "OpenPGP" : pst_json_bool (row, "trust_anchor") ? _("X.509 trust anchor")
+                         : pst_json_bool (row, "ca") ? _("X.509 CA") : _("X.509 certificate");
+  return pst_json_bool (row, "secret") ? g_strdup_printf (_("%s, with its private key"), what)
+                                       : g_strdup (what);
 }
 
 static void
-pst_window_finalize (GObject *object)
+on_add_account (PstTableView *view, JsonObject *row, gpointer data)
+{
+  PstWindow *self = data;
+  GtkWidget *d = GTK_WIDGET (pst_account_dialog_new (GTK_WINDOW (self), self->agent));
+
+  g_signal_connect_swapped (d, "destroy", G_CALLBACK (pst_table_view_refresh), view);
+  gtk_widget_show (d);
+}
+
+static void
+tested (GObject *source, GAsyncResult *res, gpointer data)
+{
+  PstTableView *view = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autofree char *text = NULL;
+
+  if (r == NULL)
+    pst_table_view_say (view, error->message, TRUE);
+  else
+    {
+      text = pst_account_dialog_describe_test (r);
+      pst_table_view_say (view, text, !pst_json_bool (r, "ok"));
+    }
+  g_object_unref (view);
+}
+
+static void
+on_test_account (PstTableView *view, JsonObject *row, gpointer data)
+{
+  JsonObject *params = json_object_new ();
+
+  json_object_set_string_member (params, "name", pst_json_str (row, "name"));
+  json_object_set_boolean_member (params, "login", TRUE);
+  pst_table_view_say (view, _("Testing the connection…"), FALSE);
+  pst_agent_call (pst_table_view_get_agent (view), "account.test", params, -1, NULL, tested,
+                  g_object_ref (view));
+}
+
+static void
+imported (GObject *source, GAsyncResult *res, gpointer data)
+{
+  PstTableView *view = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+
+  if (r == NULL)
+    pst_table_view_say (view, error->message, TRUE);
+  else
+    {
+      JsonArray *a = pst_json_arr (r, "imported");
+      guint n = a ? json_array_get_length (a) : 0;
+      g_autofree char *t = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "Imported %u key or certificate.",
+                                                         "Imported %u keys or certificates.", n), n);
+      pst_table_view_say (view, t, FALSE);
+    }
+  pst_table_view_refresh (view);
+  g_object_unref (view);
+}
+
+/* Asks for the passphrase of a PKCS#12 file; NULL when cancelled. */
+static char *
+ask_passphrase (GtkWindow *parent, const char *file)
+{
+  GtkWidget *d = gtk_dialog_new_with_buttons (_("Passphrase"), parent, GTK_DIALOG_MODAL,
+                                              _("_Cancel"), GTK_RESPONSE_CANCEL, _("_Import"),
+                                              GTK_RESPONSE_OK, NULL);
+  GtkWidget *box = gtk_dialog_get_content_area (GTK_DIALOG (d));
+  g_autofree char *text = g_strdup_printf (_("The passphrase of %s:"), file);
+  GtkWidget *entry = gtk_entry_new ();
+  char *pass = NULL;
+
+  gtk_container_set_border_width (GTK_CONTAINER (box), 12);
+  gtk_container_add (GTK_CONTAINER (box), gtk_label_new (text));
+  gtk_entry_set_visibility (GTK_ENTRY (entry), FALSE);
+  gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
+  atk_object_set_name (gtk_widget_get_accessible (entry), _("Passphrase"));
+  gtk_container_add (GTK_CONTAINER (box), entry);
+  gtk_dialog_set_default_response (GTK_DIALOG (d), GTK_RESPONSE_OK);
+  gtk_widget_show_all (d);
+  if (gtk_dialog_run (GTK_DIALOG (d)) == GTK_RESPONSE_OK)
+    pass = g_strdup (gtk_entry_get_text (GTK_ENTRY (entry)));
+  gtk_widget_destroy (d);
+  return pass;
+}
+
+static void
+on_import_key (PstTableView *view, JsonObject *row, gpointer data)
+{
+  PstWindow *self = data;
+  g_autoptr (GtkFileChooserNative) chooser = NULL;
+  GtkWidget *anchor = gtk_check_button_new_with_label (
+    _("Trust it as a certificate authority that vouches for S/MIME signers"));
+  g_autofree char *path = NULL, *pass = NULL;
+  JsonObject *params;
+  int fds[2] = { -1, -1 }, pipe_fds[2] = { -1, -1 };
+
+  chooser = gtk_file_chooser_native_new (_("Import a key or certificate"), GTK_WINDOW (self),
+                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Import"), _("_Cancel"));
+  gtk_widget_show (anchor);
+  gtk_file_chooser_set_extra_widget (GTK_FILE_CHOOSER (chooser), anchor);
+  if (gtk_native_dialog_run (GTK_NATIVE_DIALOG (chooser)) != GTK_RESPONSE_ACCEPT)
+    return;
+  path = gtk_file_chooser_get_filename (GTK_FILE_CHOOSER (chooser));
+  if (path == NULL || (fds[0] = open (path, O_RDONLY | O_CLOEXEC)) < 0)
+    {
+      g_autofree char *t = g_strdup_printf (_("Cannot read %s: %s"), path ? path : "?", g_strerror (errno));
+      pst_table_view_say (view, t, TRUE);
+      return;
+    }
+  params = json_object_new ();
+  json_object_set_int_member (params, "fd", 0);
+  json_object_set_boolean_member (params, "trust_anchor",
+                                  gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (anchor)));
+  if (g_str_has_suffix (path, ".p12") || g_str_has_suffix (path, ".pfx"))
+    {
+      if (!(pass = ask_passphrase (GTK_WINDOW (self), path)) || pipe2 (pipe_fds, O_CLOEXEC) != 0)
+        {
+          close (fds[0]);
+          json_object_unref (params);
+          return;
+        }
+      /* A passphrase fits in the pipe's buffer: write it all, then close. */
+      if (write (pipe_fds[1], pass, strlen (pass)) < 0)
+        pst_table_view_say (view, g_strerror (errno), TRUE);
+      explicit_bzero (pass, strlen (pass));
+      close (pipe_fds[1]);
+      fds[1] = pipe_fds[0];
+      json_object_set_int_member (params, "passphrase_fd", 1);
+    }
+  pst_table_view_say (view, _("Importing…"), FALSE);
+  pst_agent_call_fds (self->agent, "keys.import", params, fds, fds[1] >= 0 ? 2 : 1, NULL, imported,
+                      g_object_ref (view));
+  close (fds[0]);
+  if (fds[1] >= 0)
+    close (fds[1]);
+}
+
+static void
+add_page (PstWindow *self, GtkWidget *page, const char *name, const char *title)
+{
+  gtk_stack_add_titled (GTK_STACK (self->pages), page, name, title);
+  gtk_widget_show (page);
+}
+
+static void
+translate (PstTableColumn *columns, guint n)
+{
+  for (guint i = 0; i < n; i++)
+    columns[i].title = _(columns[i].title);
+}
+
+static void
+build_pages (PstWindow *self)
+{
+  static const PstTableColumn outbox[] = {
+    { N_("No."), "id", NULL }, { N_("State"), "state", fmt_outbox_state },
+    { N_("To"), "to", fmt_outbox_to }, { N_("Attempts"), "attempts", NULL },
+    { N_("Next try"), "next_try", fmt_next_try }, { N_("Server's reply"), "last_reply", NULL },
+  };
+  static const PstTableColumn quarantine[] = {
+    { N_("No."), "id", NULL }, { N_("Account"), "account", NULL },
+    { N_("Verdict"), "verdict", NULL }, { N_("Found"), "name", NULL },
+    { N_("Received"), "received_at", fmt_received }, { N_("Size"), "size", NULL },
+  };
+  static const PstTableColumn keys[] = {
+    { N_("Kind"), "type", fmt_key_type }, { N_("Addresses"), "emails", fmt_emails },
+    { N_("Status"), "status", NULL }, { N_("Expires"), "expires", fmt_expires },
+    { N_("Fingerprint"), "id", NULL },
+  };
+  static const PstTableColumn accounts[] = {
+    { N_("Name"), "name", NULL }, { N_("Address"), "address", NULL },
+    { N_("Sending (SMTP)"), "smtp", NULL }, { N_("Fetching (POP3)"), "pop3", NULL },
+    { N_("Encrypt"), "encrypt", NULL },
+  };
+  PstTableColumn cols[8];
+  PstTableView *v;
+
+#define TRANSLATED(table)                                                          \
+  (memcpy (cols, table, sizeof table), translate (cols, G_N_ELEMENTS (table)), cols)
+  self->mail = pst_mail_view_new (self->agent);
+  add_page (self, GTK_WIDGET (self->mail), "mail", _("Mail"));
+
+  v = pst_table_view_new (self->agent, _("Outbox"), "outbox.list", "outbox",
+                          TRANSLATED (outbox), G_N_ELEMENTS (outbox));
+  pst_table_view_add_call (v, _("Retry now"), "outbox.retry", "id", _("Message %s is queued to be sent now."));
+  pst_table_view_add_call (v, _("Cancel"), "outbox.cancel", "id", _("Message %s will not be sent."));
+  add_page (self, GTK_WIDGET (v), "outbox", _("Outbox"));
+
+  v = pst_table_view_new (self->agent, _("Quarantine"), "quarantine.list", "quarantine",
+                          TRANSLATED (quarantine), G_N_ELEMENTS (quarantine));
+  pst_table_view_add_call (v, _("Release"), "quarantine.release", "id",
+                           _("Message %s was released to the mailbox."));
+  pst_table_view_add_call (v, _("Delete"), "quarantine.delete", "id", _("Message %s was deleted."));
+  add_page (self, GTK_WIDGET (v), "quarantine", _("Quarantine"));
+
+  self->keys = v = pst_table_view_new (self->agent, _("Keys"), "keys.list", "keys",
+                                       TRANSLATED (keys), G_N_ELEMENTS (keys));
+  pst_table_view_add_action (v, _("Import…"), FALSE, on_import_key, self);
+  pst_table_view_add_call (v, _("Remove"), "keys.remove", "id", _("Key %s was removed."));
+  add_page (self, GTK_WIDGET (v), "keys", _("Keys"));
+
+  self->accounts = v = pst_table_view_new (self->agent, _("Accounts"), "account.list", "accounts",
+                                           TRANSLATED (accounts), G_N_ELEMENTS (accounts));
+  pst_table_view_add_action (v, _("Add…"), FALSE, on_add_account, self);
+  pst_table_view_add_action (v, _("Test connection"), TRUE, on_test_account, self);
+  pst_table_view_add_call (v, _("Remove"), "account.remove", "name",
+                           _("Account %s was removed; its stored mail is kept."));
+  add_page (self, GTK_WIDGET (v), "accounts", _("Accounts"));
+#undef TRANSLATED
+}
+
+/* ---- object ---- */
+
+static void
+pst_window_dispose (GObject *object)
 {
   PstWindow *self = PST_WINDOW (object);
 
-  pst_paths_free (self->paths);
-  g_free (self->home);
-  g_clear_object (&self->store);
-  G_OBJECT_CLASS (pst_window_parent_class)->finalize (object);
+  if (self->agent)
+    g_signal_handlers_disconnect_by_data (self->agent, self);
+  g_clear_object (&self->agent);
+  G_OBJECT_CLASS (pst_window_parent_class)->dispose (object);
 }
 
 static void
@@ -235,39 +432,39 @@ pst_window_class_init (PstWindowClass *klass)
 {
   GtkWidgetClass *w = GTK_WIDGET_CLASS (klass);
 
-  G_OBJECT_CLASS (klass)->finalize = pst_window_finalize;
+  G_OBJECT_CLASS (klass)->dispose = pst_window_dispose;
   gtk_widget_class_set_template_from_resource (w, "/org/postern/Postern/window.ui");
   gtk_widget_class_bind_template_child (w, PstWindow, fetch_button);
   gtk_widget_class_bind_template_child (w, PstWindow, agent_bar);
   gtk_widget_class_bind_template_child (w, PstWindow, agent_label);
-  gtk_widget_class_bind_template_child (w, PstWindow, messages);
-  gtk_widget_class_bind_template_child (w, PstWindow, status_bar);
-  gtk_widget_class_bind_template_child (w, PstWindow, body);
+  gtk_widget_class_bind_template_child (w, PstWindow, start_button);
+  gtk_widget_class_bind_template_child (w, PstWindow, activity);
+  gtk_widget_class_bind_template_child (w, PstWindow, pages);
   gtk_widget_class_bind_template_callback (w, on_fetch);
   gtk_widget_class_bind_template_callback (w, on_start_agent);
-  gtk_widget_class_bind_template_callback (w, on_selection_changed);
 }
 
 static void
 pst_window_init (PstWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
-  self->store = gtk_list_store_new (N_COLS, G_TYPE_INT64, G_TYPE_STRING, G_TYPE_STRING,
-                                    G_TYPE_STRING, G_TYPE_STRING);
-  gtk_tree_view_set_model (GTK_TREE_VIEW (self->messages), GTK_TREE_MODEL (self->store));
-  add_column (self, "", COL_MARK);
-  add_column (self, _("From"), COL_FROM);
-  add_column (self, _("Subject"), COL_SUBJECT);
-  add_column (self, _("Date"), COL_DATE);
 }
 
 PstWindow *
-pst_window_new (GtkApplication *app, const char *home)
+pst_window_new (GtkApplication *app, PstAgent *agent)
 {
   PstWindow *self = g_object_new (PST_TYPE_WINDOW, "application", app, NULL);
 
-  self->home = g_strdup (home);
-  self->paths = pst_paths_new (home);
-  refresh (self);
+  self->agent = g_object_ref (agent);
+  build_pages (self);
+  g_signal_connect_swapped (agent, "running-changed", G_CALLBACK (on_running), self);
+  /* The watcher says soon whether the agent runs; until then, no bar. */
+  gtk_widget_set_sensitive (self->fetch_button, pst_agent_is_running (agent));
   return self;
+}
+
+void
+pst_window_show_page (PstWindow *self, const char *name)
+{
+  gtk_stack_set_visible_child_name (GTK_STACK (self->pages), name);
 }

@@ -1,15 +1,18 @@
-/* window.h — the main window: the mailbox, and the message with its status
- * bar drawn by Postern (DESIGN.md §4), never by the message. */
+/* window.h — the main window: the agent's state, and the pages (mail,
+ * outbox, quarantine, keys, accounts) in a stack. */
 #pragma once
 
 #include <gtk/gtk.h>
+
+#include "agent.h"
 
 G_BEGIN_DECLS
 
 #define PST_TYPE_WINDOW (pst_window_get_type ())
 G_DECLARE_FINAL_TYPE (PstWindow, pst_window, PST, WINDOW, GtkApplicationWindow)
 
-/* @home: the agent's home (POSTERN_HOME), or NULL for the default. */
-PstWindow *pst_window_new (GtkApplication *app, const char *home);
+PstWindow *pst_window_new (GtkApplication *app, PstAgent *agent);
+/* Shows the page @name: "mail", "outbox", "quarantine", "keys", "accounts". */
+void pst_window_show_page (PstWindow *window, const char *name);
 
 G_END_DECLS

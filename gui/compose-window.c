@@ -1,0 +1,488 @@
+/* compose-window.c — see compose-window.h.  The message is written here
+ * (core/mime/compose.c) and handed to the agent's `send` as a descriptor;
+ * the agent encrypts, signs and queues it. */
+#define _GNU_SOURCE
+#include "compose-window.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <glib/gi18n.h>
+
+#include "mime/compose.h"
+#include "util/error.h"
+
+#define CHECK_DELAY_MS 300
+
+typedef struct {
+  char *path, *name;
+  GBytes *data;
+} Attachment;
+
+struct _PstComposeWindow {
+  GtkApplicationWindow parent;
+  PstAgent *agent;
+  GtkWidget *from_combo, *to_entry, *cc_entry, *bcc_entry, *subject_entry, *keys_label,
+    *encrypt_check, *sign_check, *reason_label, *body_view, *attachments_label, *clear_button,
+    *send_button, *attach_button;
+  GPtrArray *attachments;      /* Attachment */
+  guint check_source;
+  GCancellable *check_cancel;
+  gboolean encrypt_touched, sign_touched, setting, refused, sending;
+  char *in_reply_to;
+};
+
+G_DEFINE_TYPE (PstComposeWindow, pst_compose_window, GTK_TYPE_APPLICATION_WINDOW)
+
+static void
+attachment_free (gpointer p)
+{
+  Attachment *a = p;
+
+  g_free (a->path);
+  g_free (a->name);
+  g_bytes_unref (a->data);
+  g_free (a);
+}
+
+/* "a@x, B <b@y>" → its addresses, trimmed, empty ones dropped. */
+static GStrv
+split_addresses (GtkWidget *entry)
+{
+  g_auto (GStrv) parts = g_strsplit (gtk_entry_get_text (GTK_ENTRY (entry)), ",", -1);
+  GPtrArray *out = g_ptr_array_new ();
+
+  for (char **p = parts; *p; p++)
+    {
+      g_strstrip (*p);
+      if (**p)
+        g_ptr_array_add (out, g_strdup (*p));
+    }
+  g_ptr_array_add (out, NULL);
+  return (GStrv) g_ptr_array_free (out, FALSE);
+}
+
+static const char *
+from_address (PstComposeWindow *self)
+{
+  return gtk_combo_box_get_active_id (GTK_COMBO_BOX (self->from_combo));
+}
+
+static void
+update_send (PstComposeWindow *self)
+{
+  gboolean any = FALSE;
+  g_auto (GStrv) to = split_addresses (self->to_entry);
+  g_auto (GStrv) cc = split_addresses (self->cc_entry);
+  g_auto (GStrv) bcc = split_addresses (self->bcc_entry);
+
+  any = to[0] || cc[0] || bcc[0];
+  gtk_widget_set_sensitive (self->send_button, any && from_address (self) && !self->refused
+                                                 && !self->sending && pst_agent_is_running (self->agent));
+}
+
+/* ---- the live key marks ---- */
+
+static void
+checked (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  PstComposeWindow *self;
+  g_autoptr (GString) marks = g_string_new (NULL);
+  JsonArray *rcpts;
+  const char *refused;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = data;
+  if (r == NULL)
+    {
+      self->refused = TRUE;
+      gtk_label_set_text (GTK_LABEL (self->reason_label), error->message);
+      update_send (self);
+      return;
+    }
+  rcpts = pst_json_arr (r, "recipients");
+  for (guint i = 0; rcpts && i < json_array_get_length (rcpts); i++)
+    {
+      JsonObject *o = json_array_get_object_element (rcpts, i);
+      gboolean pgp = pst_json_bool (o, "pgp"), smime = pst_json_bool (o, "smime");
+      const char *problem = pst_json_str (o, "problem");
+      g_autofree char *line = NULL;
+
+      if (pgp || smime)
+        line = g_markup_printf_escaped ("<span foreground=\"#1a6a1a\">✔</span> %s: %s", pst_json_str (o, "address"),
+                                        pgp && smime ? _("OpenPGP key and S/MIME certificate known")
+                                        : pgp ? _("OpenPGP key known") : _("S/MIME certificate known"));
+      else
+        line = g_markup_printf_escaped ("<span foreground=\"#a40000\">✘</span> %s: %s", pst_json_str (o, "address"),
+                                        problem ? problem : _("no key or certificate known"));
+      g_string_append_printf (marks, "%s%s", marks->len ? "\n" : "", line);
+    }
+  gtk_label_set_markup (GTK_LABEL (self->keys_label), marks->str);
+  self->setting = TRUE;
+  if (!self->encrypt_touched)
+    gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->encrypt_check), pst_json_bool (r, "will_encrypt"));
+  if (!self->sign_touched)
+    gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->sign_check), pst_json_bool (r, "will_sign"));
+  /* The account's "always" cannot be turned off from here. */
+  if (!self->encrypt_touched)
+    gtk_widget_set_sensitive (self->encrypt_check, g_strcmp0 (pst_json_str (r, "encrypt"), "always") != 0);
+  self->setting = FALSE;
+  refused = pst_json_str (r, "refused");
+  self->refused = refused != NULL;
+  if (refused)
+    {
+      g_autofree char *t = g_strdup_printf (_("Send is disabled: %s"), refused);
+      gtk_label_set_text (GTK_LABEL (self->reason_label), t);
+    }
+  else if (rcpts && json_array_get_length (rcpts) > 0)
+    gtk_label_set_text (GTK_LABEL (self->reason_label),
+                        pst_json_bool (r, "will_encrypt")
+                          ? (g_strcmp0 (pst_json_str (r, "scheme"), "smime") == 0
+                               ? _("It will be encrypted with S/MIME.") : _("It will be encrypted with OpenPGP."))
+                          : _("It will NOT be encrypted: the server and anyone on the way can read it."));
+  else
+    gtk_label_set_text (GTK_LABEL (self->reason_label), "");
+  update_send (self);
+}
+
+static gboolean
+check_now (gpointer data)
+{
+  PstComposeWindow *self = data;
+  JsonObject *params = json_object_new ();
+  JsonArray *rcpts = json_array_new ();
+  GtkWidget *entries[] = { self->to_entry, self->cc_entry, self->bcc_entry };
+
+  self->check_source = 0;
+  for (gsize i = 0; i < G_N_ELEMENTS (entries); i++)
+    {
+      g_auto (GStrv) list = split_addresses (entries[i]);
+      for (char **p = list; *p; p++)
+        json_array_add_string_element (rcpts, *p);
+    }
+  json_object_set_array_member (params, "recipients", rcpts);
+  if (from_address (self))
+    json_object_set_string_member (params, "from", from_address (self));
+  if (self->encrypt_touched)
+    json_object_set_string_member (params, "encrypt",
+                                   gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->encrypt_check))
+                                     ? "always" : "never");
+  if (self->sign_touched)
+    json_object_set_boolean_member (params, "sign",
+                                    gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->sign_check)));
+  g_cancellable_cancel (self->check_cancel);
+  g_clear_object (&self->check_cancel);
+  self->check_cancel = g_cancellable_new ();
+  pst_agent_call (self->agent, "keys.check", params, -1, self->check_cancel, checked, self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_fields_changed (PstComposeWindow *self)
+{
+  /* Until the agent has answered for what is typed now, nothing is sent. */
+  self->refused = TRUE;
+  update_send (self);
+  g_clear_handle_id (&self->check_source, g_source_remove);
+  self->check_source = g_timeout_add (CHECK_DELAY_MS, check_now, self);
+}
+
+static void
+on_encrypt_toggled (PstComposeWindow *self)
+{
+  if (self->setting)
+    return;
+  self->encrypt_touched = TRUE;
+  on_fields_changed (self);
+}
+
+static void
+on_sign_toggled (PstComposeWindow *self)
+{
+  if (self->setting)
+    return;
+  self->sign_touched = TRUE;
+  on_fields_changed (self);
+}
+
+/* ---- attachments ---- */
+
+static void
+show_attachments (PstComposeWindow *self)
+{
+  g_autoptr (GString) s = g_string_new (NULL);
+
+  for (guint i = 0; i < self->attachments->len; i++)
+    {
+      Attachment *a = g_ptr_array_index (self->attachments, i);
+      g_autofree char *size = g_format_size (g_bytes_get_size (a->data));
+      g_string_append_printf (s, "%s%s (%s)", s->len ? ", " : "", a->name, size);
+    }
+  gtk_label_set_text (GTK_LABEL (self->attachments_label), s->len ? s->str : _("No attachments."));
+  gtk_widget_set_sensitive (self->clear_button, self->attachments->len > 0);
+}
+
+static void
+on_attach (PstComposeWindow *self)
+{
+  g_autoptr (GtkFileChooserNative) chooser = NULL;
+  g_autoptr (GSList) files = NULL;
+
+  chooser = gtk_file_chooser_native_new (_("Attach files"), GTK_WINDOW (self),
+                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Attach"), _("_Cancel"));
+  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
+  if (gtk_native_dialog_run (GTK_NATIVE_DIALOG (chooser)) != GTK_RESPONSE_ACCEPT)
+    return;
+  files = gtk_file_chooser_get_filenames (GTK_FILE_CHOOSER (chooser));
+  for (GSList *l = files; l; l = l->next)
+    {
+      g_autoptr (GError) error = NULL;
+      char *contents = NULL;
+      gsize len = 0;
+      Attachment *a;
+
+      if (!g_file_get_contents (l->data, &contents, &len, &error))
+        {
+          gtk_label_set_text (GTK_LABEL (self->reason_label), error->message);
+          g_free (l->data);
+          continue;
+        }
+      a = g_new0 (Attachment, 1);
+      a->path = l->data;
+      a->name = g_path_get_basename (a->path);
+      a->data = g_bytes_new_take (contents, len);
+      g_ptr_array_add (self->attachments, a);
+    }
+  show_attachments (self);
+}
+
+static void
+on_clear_attachments (PstComposeWindow *self)
+{
+  g_ptr_array_set_size (self->attachments, 0);
+  show_attachments (self);
+}
+
+/* ---- send ---- */
+
+static void
+sent (GObject *source, GAsyncResult *res, gpointer data)
+{
+  PstComposeWindow *self = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+
+  self->sending = FALSE;
+  if (r == NULL)
+    {
+      /* Nothing was queued: everything typed stays for another try. */
+      g_autofree char *t = g_strdup_printf (_("Not sent: %s"), error->message);
+      gtk_label_set_text (GTK_LABEL (self->reason_label), t);
+      update_send (self);
+    }
+  else
+    gtk_widget_destroy (GTK_WIDGET (self));
+  g_object_unref (self);
+}
+
+static char *
+body_text (PstComposeWindow *self)
+{
+  GtkTextBuffer *buf = gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body_view));
+  GtkTextIter a, b;
+
+  gtk_text_buffer_get_bounds (buf, &a, &b);
+  return gtk_text_buffer_get_text (buf, &a, &b, FALSE);
+}
+
+static void
+on_send (PstComposeWindow *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) to = split_addresses (self->to_entry);
+  g_auto (GStrv) cc = split_addresses (self->cc_entry);
+  g_auto (GStrv) bcc = split_addresses (self->bcc_entry);
+  g_autofree char *body = body_text (self);
+  g_autofree PstComposeAttachment *att = g_new0 (PstComposeAttachment, self->attachments->len + 1);
+  g_autoptr (GBytes) message = NULL;
+  PstComposeFields f = { 0 };
+  JsonObject *params;
+  const guint8 *data;
+  gsize len;
+  int fd;
+
+  for (guint i = 0; i < self->attachments->len; i++)
+    {
+      Attachment *a = g_ptr_array_index (self->attachments, i);
+      att[i].filename = a->name;
+      att[i].data = a->data;
+    }
+  f.from = from_address (self);
+  f.to = (const char *const *) to;
+  f.cc = (const char *const *) cc;
+  f.bcc = (const char *const *) bcc;
+  f.subject = gtk_entry_get_text (GTK_ENTRY (self->subject_entry));
+  f.body = body;
+  f.attachments = att;
+  f.n_attachments = self->attachments->len;
+  f.in_reply_to = self->in_reply_to;
+  if (!(message = pst_compose_message (&f, &error)))
+    {
+      gtk_label_set_text (GTK_LABEL (self->reason_label), error->message);
+      return;
+    }
+  /* The message travels as a descriptor (DESIGN.md §5), from memory. */
+  fd = memfd_create ("postern-compose", MFD_CLOEXEC);
+  data = g_bytes_get_data (message, &len);
+  if (fd < 0 || write (fd, data, len) != (ssize_t) len || lseek (fd, 0, SEEK_SET) != 0)
+    {
+      g_autofree char *t = g_strdup_printf (_("Not sent: %s"), g_strerror (errno));
+      gtk_label_set_text (GTK_LABEL (self->reason_label), t);
+      if (fd >= 0)
+        close (fd);
+      return;
+    }
+  params = json_object_new ();
+  json_object_set_int_member (params, "fd", 0);
+  if (self->encrypt_touched || !gtk_widget_get_sensitive (self->encrypt_check))
+    json_object_set_string_member (params, "encrypt",
+                                   gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->encrypt_check))
+                                     ? "always" : "never");
+  if (self->sign_touched)
+    json_object_set_boolean_member (params, "sign",
+                                    gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->sign_check)));
+  self->sending = TRUE;
+  update_send (self);
+  gtk_label_set_text (GTK_LABEL (self->reason_label), _("Queueing…"));
+  pst_agent_call (self->agent, "send", params, fd, NULL, sent, g_object_ref (self));
+  close (fd);
+}
+
+/* ---- accounts ---- */
+
+static void
+accounts_loaded (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  PstComposeWindow *self = data;
+  JsonArray *a;
+
+  if (r == NULL)
+    gtk_label_set_text (GTK_LABEL (self->reason_label), error->message);
+  a = pst_json_arr (r, "accounts");
+  for (guint i = 0; a && i < json_array_get_length (a); i++)
+    {
+      JsonObject *o = json_array_get_object_element (a, i);
+      g_autofree char *label = g_strdup_printf ("%s (%s)", pst_json_str (o, "address"), pst_json_str (o, "name"));
+      gtk_combo_box_text_append (GTK_COMBO_BOX_TEXT (self->from_combo), pst_json_str (o, "address"), label);
+    }
+  if (a && json_array_get_length (a) > 0)
+    gtk_combo_box_set_active (GTK_COMBO_BOX (self->from_combo), 0);
+  else if (r != NULL)
+    gtk_label_set_text (GTK_LABEL (self->reason_label), _("Add an account first: mail is sent from one of yours."));
+  g_object_unref (self);
+}
+
+void
+pst_compose_window_fill (PstComposeWindow *self, const PstMailto *m)
+{
+  struct { GPtrArray *list; GtkWidget *entry; } fields[] = {
+    { m->to, self->to_entry }, { m->cc, self->cc_entry }, { m->bcc, self->bcc_entry },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
+    {
+      g_autoptr (GString) s = g_string_new (NULL);
+      for (guint j = 0; j < fields[i].list->len; j++)
+        g_string_append_printf (s, "%s%s", s->len ? ", " : "", (char *) g_ptr_array_index (fields[i].list, j));
+      gtk_entry_set_text (GTK_ENTRY (fields[i].entry), s->str);
+    }
+  if (m->subject)
+    gtk_entry_set_text (GTK_ENTRY (self->subject_entry), m->subject);
+  if (m->body)
+    gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body_view)), m->body, -1);
+  g_free (self->in_reply_to);
+  self->in_reply_to = g_strdup (m->in_reply_to);
+  if (m->ignored->len > 0)
+    {
+      g_autoptr (GString) names = g_string_new (NULL);
+      g_autofree char *t = NULL;
+
+      for (guint j = 0; j < m->ignored->len; j++)
+        g_string_append_printf (names, "%s%s", j ? ", " : "", (char *) g_ptr_array_index (m->ignored, j));
+      t = g_strdup_printf (_("The link also asked for %s; that was ignored (a link may not attach files "
+                             "or set other headers)."), names->str);
+      gtk_label_set_text (GTK_LABEL (self->reason_label), t);
+    }
+  on_fields_changed (self);
+}
+
+/* ---- object ---- */
+
+static void
+pst_compose_window_dispose (GObject *object)
+{
+  PstComposeWindow *self = PST_COMPOSE_WINDOW (object);
+
+  g_clear_handle_id (&self->check_source, g_source_remove);
+  g_cancellable_cancel (self->check_cancel);
+  g_clear_object (&self->check_cancel);
+  g_clear_object (&self->agent);
+  g_clear_pointer (&self->attachments, g_ptr_array_unref);
+  g_clear_pointer (&self->in_reply_to, g_free);
+  G_OBJECT_CLASS (pst_compose_window_parent_class)->dispose (object);
+}
+
+static void
+pst_compose_window_class_init (PstComposeWindowClass *klass)
+{
+  GtkWidgetClass *w = GTK_WIDGET_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->dispose = pst_compose_window_dispose;
+  gtk_widget_class_set_template_from_resource (w, "/org/postern/Postern/compose-window.ui");
+#define CHILD(n) gtk_widget_class_bind_template_child (w, PstComposeWindow, n)
+  CHILD (from_combo);
+  CHILD (to_entry);
+  CHILD (cc_entry);
+  CHILD (bcc_entry);
+  CHILD (subject_entry);
+  CHILD (keys_label);
+  CHILD (encrypt_check);
+  CHILD (sign_check);
+  CHILD (reason_label);
+  CHILD (body_view);
+  CHILD (attachments_label);
+  CHILD (clear_button);
+  CHILD (send_button);
+  CHILD (attach_button);
+#undef CHILD
+  gtk_widget_class_bind_template_callback (w, on_fields_changed);
+  gtk_widget_class_bind_template_callback (w, on_encrypt_toggled);
+  gtk_widget_class_bind_template_callback (w, on_sign_toggled);
+  gtk_widget_class_bind_template_callback (w, on_attach);
+  gtk_widget_class_bind_template_callback (w, on_clear_attachments);
+  gtk_widget_class_bind_template_callback (w, on_send);
+}
+
+static void
+pst_compose_window_init (PstComposeWindow *self)
+{
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->attachments = g_ptr_array_new_with_free_func (attachment_free);
+  self->refused = TRUE;
+}
+
+PstComposeWindow *
+pst_compose_window_new (GtkApplication *app, PstAgent *agent)
+{
+  PstComposeWindow *self = g_object_new (PST_TYPE_COMPOSE_WINDOW, "application", app, NULL);
+
+  self->agent = g_object_ref (agent);
+  pst_agent_call (agent, "account.list", NULL, -1, NULL, accounts_loaded, g_object_ref (self));
+  return self;
+}

@@ -1,0 +1,26 @@
+/* compose-window.h — writing a message: From (one of the accounts), To,
+ * Cc, Bcc, Subject, text, attachments; encrypt and sign follow the
+ * account's policy until the user changes them, and every recipient shows
+ * whether a key or certificate is known for them, as the agent's policy
+ * sees it (keys.check).  When the policy refuses (encrypt always, a key
+ * missing) Send is disabled and the reason shown.  Send queues the message
+ * in the agent's outbox and closes the window. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+#include "agent.h"
+#include "mailto.h"
+
+G_BEGIN_DECLS
+
+#define PST_TYPE_COMPOSE_WINDOW (pst_compose_window_get_type ())
+G_DECLARE_FINAL_TYPE (PstComposeWindow, pst_compose_window, PST, COMPOSE_WINDOW, GtkApplicationWindow)
+
+PstComposeWindow *pst_compose_window_new (GtkApplication *app, PstAgent *agent);
+
+/* Fills the fields from a mailto: link (the fields it may set; see
+ * mailto.h), and says what it ignored. */
+void pst_compose_window_fill (PstComposeWindow *window, const PstMailto *mailto);
+
+G_END_DECLS

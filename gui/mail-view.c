@@ -1,0 +1,376 @@
+/* mail-view.c — see mail-view.h.  Bodies are shown as plain text in a text
+ * view: no HTML is rendered and nothing remote is ever loaded. */
+#include "mail-view.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <glib/gi18n.h>
+
+#include "verdict.h"
+
+enum { COL_ID, COL_ICON, COL_MARK, COL_FROM, COL_SUBJECT, COL_DATE, N_COLS };
+
+struct _PstMailView {
+  GtkBox parent;
+  PstAgent *agent;
+  GtkListStore *store;
+  GtkWidget *search, *messages, *status_box, *status_icon, *status_label, *headers, *body,
+    *attachments;
+  GCancellable *list_cancel, *show_cancel;
+  gint64 shown_id;
+};
+
+G_DEFINE_TYPE (PstMailView, pst_mail_view, GTK_TYPE_BOX)
+
+static void
+say (PstMailView *self, const char *text, PstVerdictLevel level, const char *icon)
+{
+  GtkStyleContext *sc = gtk_widget_get_style_context (self->status_box);
+
+  gtk_style_context_remove_class (sc, "pst-good");
+  gtk_style_context_remove_class (sc, "pst-problem");
+  gtk_style_context_remove_class (sc, "pst-neutral");
+  gtk_style_context_add_class (sc, level == PST_VERDICT_GOOD      ? "pst-good"
+                                   : level == PST_VERDICT_PROBLEM ? "pst-problem"
+                                                                  : "pst-neutral");
+  gtk_label_set_text (GTK_LABEL (self->status_label), text);
+  gtk_image_set_from_icon_name (GTK_IMAGE (self->status_icon), icon, GTK_ICON_SIZE_LARGE_TOOLBAR);
+}
+
+static void
+clear_message (PstMailView *self)
+{
+  g_autoptr (GList) children = gtk_container_get_children (GTK_CONTAINER (self->attachments));
+
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body)), "", -1);
+  gtk_label_set_text (GTK_LABEL (self->headers), "");
+  for (GList *l = children; l; l = l->next)
+    gtk_widget_destroy (l->data);
+}
+
+/* ---- the list ---- */
+
+static void
+listed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  PstMailView *self;
+  JsonArray *arr;
+  GtkTreeIter it;
+  gboolean selected = FALSE;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = data;
+  if (r == NULL)
+    {
+      say (self, error->message, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
+      return;
+    }
+  gtk_list_store_clear (self->store);
+  arr = pst_json_arr (r, "messages");
+  for (guint i = 0; arr && i < json_array_get_length (arr); i++)
+    {
+      JsonObject *m = json_array_get_object_element (arr, i);
+      JsonObject *crypto = pst_json_obj (m, "crypto"), *scan = pst_json_obj (m, "scan");
+      gint64 id = pst_json_int (m, "id");
+
+      gtk_list_store_append (self->store, &it);
+      gtk_list_store_set (self->store, &it, COL_ID, id, COL_ICON, pst_verdict_icon (crypto, scan),
+                          COL_MARK, pst_verdict_mark (crypto, scan), COL_FROM, pst_json_str (m, "from"),
+                          COL_SUBJECT, pst_json_str (m, "subject"), COL_DATE, pst_json_str (m, "date"),
+                          -1);
+      if (id == self->shown_id)
+        {
+          gtk_tree_selection_select_iter (gtk_tree_view_get_selection (GTK_TREE_VIEW (self->messages)), &it);
+          selected = TRUE;
+        }
+    }
+  if (!selected && self->shown_id != 0)
+    {
+      self->shown_id = 0;
+      clear_message (self);
+      say (self, _("Select a message."), PST_VERDICT_NEUTRAL, "mail-read-symbolic");
+    }
+}
+
+void
+pst_mail_view_refresh (PstMailView *self)
+{
+  const char *query = gtk_entry_get_text (GTK_ENTRY (self->search));
+  JsonObject *params = json_object_new ();
+
+  if (!pst_agent_is_running (self->agent))
+    {
+      json_object_unref (params);
+      return;
+    }
+  if (query && *query)
+    json_object_set_string_member (params, "query", query);
+  json_object_set_int_member (params, "limit", 2000);
+  g_cancellable_cancel (self->list_cancel);
+  g_clear_object (&self->list_cancel);
+  self->list_cancel = g_cancellable_new ();
+  pst_agent_call (self->agent, "list", params, -1, self->list_cancel, listed, self);
+}
+
+/* ---- the message ---- */
+
+typedef struct {
+  PstMailView *view;
+  gint64 id;
+  gint64 index;
+  char *path;
+} Save;
+
+static void
+saved (GObject *source, GAsyncResult *res, gpointer data)
+{
+  Save *s = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+
+  if (r == NULL)
+    {
+      g_autofree char *t = g_strdup_printf (_("The attachment was not saved: %s"), error->message);
+      unlink (s->path);
+      say (s->view, t, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
+    }
+  else
+    {
+      GtkWidget *toplevel = gtk_widget_get_toplevel (GTK_WIDGET (s->view));
+      GtkWidget *d = gtk_message_dialog_new (GTK_WINDOW (toplevel), GTK_DIALOG_MODAL,
+                                             GTK_MESSAGE_INFO, GTK_BUTTONS_CLOSE,
+                                             _("Saved to %s"), s->path);
+      gtk_dialog_run (GTK_DIALOG (d));
+      gtk_widget_destroy (d);
+    }
+  g_object_unref (s->view);
+  g_free (s->path);
+  g_free (s);
+}
+
+static void
+on_save_attachment (GtkButton *button, PstMailView *self)
+{
+  GtkWidget *toplevel = gtk_widget_get_toplevel (GTK_WIDGET (self));
+  g_autoptr (GtkFileChooserNative) chooser = NULL;
+  const char *name = g_object_get_data (G_OBJECT (button), "name");
+  g_autofree char *base = g_path_get_basename (name && *name ? name : "attachment");
+  g_autofree char *path = NULL;
+  JsonObject *params;
+  Save *s;
+  int fd;
+
+  chooser = gtk_file_chooser_native_new (_("Save the attachment"), GTK_WINDOW (toplevel),
+                                         GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
+  gtk_file_chooser_set_do_overwrite_confirmation (GTK_FILE_CHOOSER (chooser), TRUE);
+  /* The name comes from the message: only its last component, never a path. */
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser),
+                                     g_strcmp0 (base, ".") && g_strcmp0 (base, "..") && g_strcmp0 (base, "/")
+                                       ? base : "attachment");
+  if (gtk_native_dialog_run (GTK_NATIVE_DIALOG (chooser)) != GTK_RESPONSE_ACCEPT)
+    return;
+  path = gtk_file_chooser_get_filename (GTK_FILE_CHOOSER (chooser));
+  if (path == NULL || (fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+    {
+      g_autofree char *t = g_strdup_printf (_("Cannot write %s: %s"), path ? path : "?", g_strerror (errno));
+      say (self, t, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
+      return;
+    }
+  params = json_object_new ();
+  json_object_set_int_member (params, "id", self->shown_id);
+  json_object_set_int_member (params, "index",
+                              GPOINTER_TO_INT (g_object_get_data (G_OBJECT (button), "index")));
+  json_object_set_int_member (params, "fd", 0);
+  s = g_new0 (Save, 1);
+  s->view = g_object_ref (self);
+  s->path = g_steal_pointer (&path);
+  pst_agent_call (self->agent, "attachment", params, fd, NULL, saved, s);
+  close (fd);
+}
+
+static char *
+headers_text (JsonObject *h)
+{
+  static const struct { const char *member; const char *label; } rows[] = {
+    { "from", N_("From") }, { "to", N_("To") }, { "cc", N_("Cc") },
+    { "subject", N_("Subject") }, { "date", N_("Date") },
+  };
+  GString *s = g_string_new (NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (rows); i++)
+    if (pst_json_str (h, rows[i].member))
+      g_string_append_printf (s, "%s%s: %s", s->len ? "\n" : "", _(rows[i].label),
+                              pst_json_str (h, rows[i].member));
+  return g_string_free (s, FALSE);
+}
+
+static void
+shown (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  PstMailView *self;
+  PstVerdictLevel level;
+  g_autofree char *text = NULL, *headers = NULL;
+  JsonArray *att;
+  const char *body;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = data;
+  clear_message (self);
+  if (r == NULL)
+    {
+      say (self, error->message, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
+      return;
+    }
+  text = pst_verdict_describe (pst_json_obj (r, "crypto"), pst_json_obj (r, "scan"), &level);
+  say (self, text, level, level == PST_VERDICT_GOOD ? "channel-secure-symbolic"
+                          : level == PST_VERDICT_PROBLEM ? "dialog-warning-symbolic"
+                                                         : "channel-insecure-symbolic");
+  headers = headers_text (pst_json_obj (r, "headers"));
+  gtk_label_set_text (GTK_LABEL (self->headers), headers);
+  body = pst_json_str (r, "body_text");
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body)),
+                            body ? body : _("(This message has no text that can be shown.)"), -1);
+  att = pst_json_arr (r, "attachments");
+  for (guint i = 0; att && i < json_array_get_length (att); i++)
+    {
+      JsonObject *a = json_array_get_object_element (att, i);
+      const char *name = pst_json_str (a, "name");
+      g_autofree char *label = g_strdup_printf (_("Save %s…"), name && *name ? name : _("attachment"));
+      GtkWidget *b = gtk_button_new_with_label (label);
+
+      g_object_set_data_full (G_OBJECT (b), "name", g_strdup (name), g_free);
+      g_object_set_data (G_OBJECT (b), "index", GINT_TO_POINTER (i));
+      gtk_widget_set_tooltip_text (b, pst_json_str (a, "type"));
+      g_signal_connect (b, "clicked", G_CALLBACK (on_save_attachment), self);
+      gtk_widget_show (b);
+      gtk_container_add (GTK_CONTAINER (self->attachments), b);
+    }
+}
+
+static void
+on_selection_changed (PstMailView *self, GtkTreeSelection *sel)
+{
+  GtkTreeModel *model;
+  GtkTreeIter it;
+  gint64 id = 0;
+  JsonObject *params;
+
+  if (!gtk_tree_selection_get_selected (sel, &model, &it))
+    return;
+  gtk_tree_model_get (model, &it, COL_ID, &id, -1);
+  if (id == self->shown_id)
+    return;
+  self->shown_id = id;
+  clear_message (self);
+  say (self, _("Reading the message…"), PST_VERDICT_NEUTRAL, "content-loading-symbolic");
+  params = json_object_new ();
+  json_object_set_int_member (params, "id", id);
+  g_cancellable_cancel (self->show_cancel);
+  g_clear_object (&self->show_cancel);
+  self->show_cancel = g_cancellable_new ();
+  pst_agent_call (self->agent, "show", params, -1, self->show_cancel, shown, self);
+}
+
+/* ---- object ---- */
+
+static void
+on_running (PstMailView *self, gboolean running, const char *why)
+{
+  if (running)
+    pst_mail_view_refresh (self);
+}
+
+static void
+on_notification (PstMailView *self, const char *method, JsonObject *params)
+{
+  if (g_strcmp0 (method, "mail.new") == 0 || g_strcmp0 (method, "scan.quarantined") == 0)
+    pst_mail_view_refresh (self);
+}
+
+static void
+add_column (PstMailView *self, const char *title, int col, int sort_col)
+{
+  GtkCellRenderer *r = gtk_cell_renderer_text_new ();
+  GtkTreeViewColumn *c = gtk_tree_view_column_new_with_attributes (title, r, "text", col, NULL);
+
+  g_object_set (r, "ellipsize", PANGO_ELLIPSIZE_END, NULL);
+  gtk_tree_view_column_set_resizable (c, TRUE);
+  gtk_tree_view_column_set_expand (c, col == COL_SUBJECT);
+  gtk_tree_view_column_set_sort_column_id (c, sort_col);
+  gtk_tree_view_append_column (GTK_TREE_VIEW (self->messages), c);
+}
+
+static void
+pst_mail_view_dispose (GObject *object)
+{
+  PstMailView *self = PST_MAIL_VIEW (object);
+
+  g_cancellable_cancel (self->list_cancel);
+  g_cancellable_cancel (self->show_cancel);
+  g_clear_object (&self->list_cancel);
+  g_clear_object (&self->show_cancel);
+  if (self->agent)
+    g_signal_handlers_disconnect_by_data (self->agent, self);
+  g_clear_object (&self->agent);
+  g_clear_object (&self->store);
+  G_OBJECT_CLASS (pst_mail_view_parent_class)->dispose (object);
+}
+
+static void
+pst_mail_view_class_init (PstMailViewClass *klass)
+{
+  GtkWidgetClass *w = GTK_WIDGET_CLASS (klass);
+
+  G_OBJECT_CLASS (klass)->dispose = pst_mail_view_dispose;
+  gtk_widget_class_set_template_from_resource (w, "/org/postern/Postern/mail-view.ui");
+  gtk_widget_class_bind_template_child (w, PstMailView, search);
+  gtk_widget_class_bind_template_child (w, PstMailView, messages);
+  gtk_widget_class_bind_template_child (w, PstMailView, status_box);
+  gtk_widget_class_bind_template_child (w, PstMailView, status_icon);
+  gtk_widget_class_bind_template_child (w, PstMailView, status_label);
+  gtk_widget_class_bind_template_child (w, PstMailView, headers);
+  gtk_widget_class_bind_template_child (w, PstMailView, body);
+  gtk_widget_class_bind_template_child (w, PstMailView, attachments);
+  gtk_widget_class_bind_template_callback (w, pst_mail_view_refresh);
+  gtk_widget_class_bind_template_callback (w, on_selection_changed);
+}
+
+static void
+pst_mail_view_init (PstMailView *self)
+{
+  GtkTreeViewColumn *c;
+  GtkCellRenderer *r;
+
+  gtk_widget_init_template (GTK_WIDGET (self));
+  self->store = gtk_list_store_new (N_COLS, G_TYPE_INT64, G_TYPE_STRING, G_TYPE_STRING,
+                                    G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+  gtk_tree_view_set_model (GTK_TREE_VIEW (self->messages), GTK_TREE_MODEL (self->store));
+  r = gtk_cell_renderer_pixbuf_new ();
+  c = gtk_tree_view_column_new_with_attributes ("", r, "icon-name", COL_ICON, NULL);
+  gtk_tree_view_append_column (GTK_TREE_VIEW (self->messages), c);
+  add_column (self, _("Status"), COL_MARK, COL_MARK);
+  add_column (self, _("From"), COL_FROM, COL_FROM);
+  add_column (self, _("Subject"), COL_SUBJECT, COL_SUBJECT);
+  /* The Date header is text in any form; arrival order sorts it well. */
+  add_column (self, _("Date"), COL_DATE, COL_ID);
+  say (self, _("Select a message."), PST_VERDICT_NEUTRAL, "mail-read-symbolic");
+}
+
+PstMailView *
+pst_mail_view_new (PstAgent *agent)
+{
+  PstMailView *self = g_object_new (PST_TYPE_MAIL_VIEW, NULL);
+
+  self->agent = g_object_ref (agent);
+  g_signal_connect_swapped (agent, "running-changed", G_CALLBACK (on_running), self);
+  g_signal_connect_swapped (agent, "notification", G_CALLBACK (on_notification), self);
+  pst_mail_view_refresh (self);
+  return self;
+}
