@@ -196,20 +196,31 @@ def walk(node, showing_only=False, limit=5000):
         stack.extend(reversed(children(n)))
 
 
-def _matches(node, role, name):
+def _matches(node, role, name, text):
     if role is not None and role_name(node) != role:
         return False
-    if name is None:
-        return True
-    if callable(name):
-        return bool(name(name_of(node)))
-    return name_of(node) == name
+    if name is not None and not (name(name_of(node)) if callable(name) else name_of(node) == name):
+        return False
+    if text is not None:
+        t = text_of(node)
+        return bool(text(t)) if callable(text) else text in t
+    return True
 
 
-def find_all(node, role=None, name=None, showing=True):
-    """Every node under node with that role name ("push button", "label", "table", …; None: any) and name (a
-    string for an exact match, a callable on the name, or None: any).  showing: only what is on screen."""
-    return [n for n in walk(node, showing_only=showing) if _matches(n, role, name)]
+def find_all(node, role=None, name=None, showing=True, text=None):
+    """Every node under node with that role name ("push button", "label", "table", …; None: any), accessible
+    name (a string for an exact match, a callable on the name, or None: any) and text (see text_of: a string it
+    must contain, a callable on it, or None: any).  showing: only what is on screen."""
+    return [n for n in walk(node, showing_only=showing) if _matches(n, role, name, text)]
+
+
+def _what(role, name, text):
+    what = f"a {role or 'node'}"
+    if name is not None:
+        what += f" named {name!r}" if isinstance(name, str) else " with a matching name"
+    if text is not None:
+        what += f" whose text contains {text!r}" if isinstance(text, str) else " with a matching text"
+    return what
 
 
 def has_interface(node, iface):
@@ -243,21 +254,18 @@ def describe(node, depth=0, max_depth=12, showing=True):
     return "\n".join(lines)
 
 
-def find(node, role=None, name=None, timeout=DEFAULT_TIMEOUT, showing=True):
-    """The first node under node with that role and name (see find_all), waiting up to timeout seconds for it to
-    appear.  Raises GuiTimeout, listing what is there, when none does."""
-    what = f"a {role or 'node'}" + (f" named {name!r}" if isinstance(name, str) else " with a matching name"
-                                     if name is not None else "")
-    found = wait_for(lambda: find_all(node, role, name, showing), what, timeout,
+def find(node, role=None, name=None, timeout=DEFAULT_TIMEOUT, showing=True, text=None):
+    """The first node under node with that role, name and text (see find_all), waiting up to timeout seconds for
+    one to appear.  Raises GuiTimeout, listing what is there, when none does."""
+    found = wait_for(lambda: find_all(node, role, name, showing, text), _what(role, name, text), timeout,
                      seen=lambda: "\n" + describe(node, showing=showing))
     return found[0]
 
 
-def gone(node, role=None, name=None, timeout=DEFAULT_TIMEOUT):
-    """Waits until no node with that role and name is showing under node."""
-    wait_for(lambda: not find_all(node, role, name, showing=True),
-             f"no {role or 'node'} named {name!r} to be showing", timeout,
-             seen=lambda: "\n" + describe(node))
+def gone(node, role=None, name=None, timeout=DEFAULT_TIMEOUT, text=None):
+    """Waits until no node with that role, name and text is showing under node."""
+    wait_for(lambda: not find_all(node, role, name, True, text), f"no longer {_what(role, name, text)} showing",
+             timeout, seen=lambda: "\n" + describe(node))
 
 
 def text_of(node):
