@@ -127,7 +127,7 @@ check "LANGUAGE=de postern --help, from the build tree: German" \
 build="$WORK/build" installed="$WORK/prefix/bin/postern"
 built() {
   meson setup "$build" "$SRC" --prefix "$WORK/prefix" > "$WORK/setup.log" 2>&1 &&
-    ninja -C "$build" cli/postern postern-gmo > "$WORK/ninja.log" 2>&1 &&
+    ninja -C "$build" -j 2 cli/postern postern-gmo > "$WORK/ninja.log" 2>&1 &&
     meson install -C "$build" --no-rebuild --tags i18n --quiet > "$WORK/install.log" 2>&1 &&
     [ -f "$WORK/prefix/share/locale/de/LC_MESSAGES/postern.mo" ] &&
     install -D -m 755 "$build/cli/postern" "$installed" && return 0
