@@ -408,6 +408,31 @@ get_string (GKeyFile *kf, const char *path, const char *group, const char *key, 
   return v;
 }
 
+/* A true|false key of @group into @out (left as it is when absent). */
+static gboolean
+get_flag (GKeyFile *kf, const char *path, const char *group, const char *key, gboolean *out,
+          GError **error)
+{
+  g_autofree char *text = NULL;
+  GError *local = NULL;
+
+  text = get_string (kf, path, group, key, FALSE, &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  if (text != NULL && strcmp (text, "true") != 0 && strcmp (text, "false") != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [%s] %s: '%s' is not true or false",
+                   path, group, key, text);
+      return FALSE;
+    }
+  if (text != NULL)
+    *out = strcmp (text, "true") == 0;
+  return TRUE;
+}
+
 static PstAccount *
 account_from_group (GKeyFile *kf, const char *path, const char *group, GError **error)
 {
@@ -520,6 +545,8 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
         }
       a->seal_incoming = strcmp (seal, "true") == 0;
     }
+  if (!get_flag (kf, path, group, "store_decrypted_subject", &a->store_decrypted_subject, error))
+    return NULL;
   if (interval != NULL)
     {
       guint64 t = 0;
@@ -555,6 +582,31 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
       return NULL;
     }
   return g_steal_pointer (&a);
+}
+
+/* [general] scan: the form only (the scanner checks the rest). */
+static gboolean
+check_scan_spec (const char *spec, GError **error)
+{
+  if (spec == NULL || g_str_has_prefix (spec, "clamd:") || g_str_has_prefix (spec, "command:")
+      || strcmp (spec, "none") == 0)
+    return TRUE;
+  g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+               "scan: '%s' is not clamd:SOCKET, clamd:HOST:PORT, command:PROGRAM or none", spec);
+  return FALSE;
+}
+
+gboolean
+pst_scan_error_parse (const char *text, gboolean *delivers_out, GError **error)
+{
+  if (g_strcmp0 (text, "quarantine") != 0 && g_strcmp0 (text, "deliver") != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "on_scan_error: '%s' is not quarantine or deliver", text ? text : "");
+      return FALSE;
+    }
+  *delivers_out = strcmp (text, "deliver") == 0;
+  return TRUE;
 }
 
 static PstConfig *pst_config_load_text (const char *path, char **text_out, GError **error);
@@ -687,34 +739,25 @@ pst_config_load_text (const char *path, char **text_out, GError **error)
               g_propagate_error (error, g_steal_pointer (&local));
               return NULL;
             }
-          if (c->scan != NULL && !g_str_has_prefix (c->scan, "clamd:")
-              && !g_str_has_prefix (c->scan, "command:") && strcmp (c->scan, "none") != 0)
+          if (!check_scan_spec (c->scan, &local)
+              || (on_error != NULL
+                  && !pst_scan_error_parse (on_error, &c->scan_error_delivers, &local)))
             {
-              g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                           "%s: [general] scan: '%s' is not clamd:SOCKET, clamd:HOST:PORT, "
-                           "command:PROGRAM or none", path, c->scan);
+              g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [general] %s", path,
+                           local->message);
               return NULL;
             }
           if (g_strcmp0 (c->scan, "none") == 0)
             g_clear_pointer (&c->scan, g_free);
-          if (on_error != NULL && strcmp (on_error, "quarantine") != 0
-              && strcmp (on_error, "deliver") != 0)
-            {
-              g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                           "%s: [general] on_scan_error: '%s' is not quarantine or deliver", path,
-                           on_error);
-              return NULL;
-            }
-          c->scan_error_delivers = g_strcmp0 (on_error, "deliver") == 0;
           if (timeout != NULL)
             {
               guint64 t = 0;
 
-              if (!g_ascii_string_to_unsigned (timeout, 10, 1, 3600, &t, NULL))
+              if (!g_ascii_string_to_unsigned (timeout, 10, 1, PST_SCAN_TIMEOUT_MAX, &t, NULL))
                 {
                   g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                                "%s: [general] scan_timeout: '%s' is not a number of seconds from "
-                               "1 to 3600", path, timeout);
+                               "1 to %d", path, timeout, PST_SCAN_TIMEOUT_MAX);
                   return NULL;
                 }
               c->scan_timeout_s = (guint) t;
@@ -743,6 +786,36 @@ pst_config_free (PstConfig *c)
   g_free (c);
 }
 
+/* Sets @key of @group to @value, or removes it when @value is NULL (a
+ * replaced account drops what it no longer has). */
+static void
+set_string (GKeyFile *kf, const char *group, const char *key, const char *value)
+{
+  if (value != NULL)
+    g_key_file_set_string (kf, group, key, value);
+  else
+    g_key_file_remove_key (kf, group, key, NULL);
+}
+
+/* The same for a number where 0 means the default. */
+static void
+set_number (GKeyFile *kf, const char *group, const char *key, guint value)
+{
+  if (value != 0)
+    g_key_file_set_uint64 (kf, group, key, value);
+  else
+    g_key_file_remove_key (kf, group, key, NULL);
+}
+
+static void
+set_flag (GKeyFile *kf, const char *group, const char *key, gboolean value)
+{
+  if (value)
+    g_key_file_set_boolean (kf, group, key, TRUE);
+  else
+    g_key_file_remove_key (kf, group, key, NULL);
+}
+
 static void
 write_account (GKeyFile *kf, const PstAccount *a)
 {
@@ -752,32 +825,20 @@ write_account (GKeyFile *kf, const PstAccount *a)
   g_key_file_set_string (kf, group, "smtp", a->smtp);
   g_key_file_set_string (kf, group, "pop3", a->pop3);
   g_key_file_set_string (kf, group, "user", a->user);
-  if (a->password_command)
-    g_key_file_set_string (kf, group, "password_command", a->password_command);
-  if (a->token_command)
-    g_key_file_set_string (kf, group, "token_command", a->token_command);
-  if (a->ca_file)
-    g_key_file_set_string (kf, group, "ca_file", a->ca_file);
-  if (a->pin)
-    g_key_file_set_string (kf, group, "pin", a->pin);
-  if (a->client_cert)
-    g_key_file_set_string (kf, group, "client_cert", a->client_cert);
-  if (a->client_key)
-    g_key_file_set_string (kf, group, "client_key", a->client_key);
-  if (a->timeout_s)
-    g_key_file_set_uint64 (kf, group, "timeout", a->timeout_s);
-  if (a->auth)
-    g_key_file_set_string (kf, group, "auth", a->auth);
-  if (a->fetch_interval_s)
-    g_key_file_set_uint64 (kf, group, "fetch_interval", a->fetch_interval_s);
-  if (a->max_recipients)
-    g_key_file_set_uint64 (kf, group, "max_recipients", a->max_recipients);
-  if (a->max_per_hour)
-    g_key_file_set_uint64 (kf, group, "max_messages_per_hour", a->max_per_hour);
-  if (a->seal_incoming)
-    g_key_file_set_boolean (kf, group, "seal_incoming", TRUE);
-  if (a->secret_service)
-    g_key_file_set_boolean (kf, group, "secret_service", TRUE);
+  set_string (kf, group, "password_command", a->password_command);
+  set_string (kf, group, "token_command", a->token_command);
+  set_string (kf, group, "ca_file", a->ca_file);
+  set_string (kf, group, "pin", a->pin);
+  set_string (kf, group, "client_cert", a->client_cert);
+  set_string (kf, group, "client_key", a->client_key);
+  set_number (kf, group, "timeout", a->timeout_s);
+  set_string (kf, group, "auth", a->auth);
+  set_number (kf, group, "fetch_interval", a->fetch_interval_s);
+  set_number (kf, group, "max_recipients", a->max_recipients);
+  set_number (kf, group, "max_messages_per_hour", a->max_per_hour);
+  set_flag (kf, group, "seal_incoming", a->seal_incoming);
+  set_flag (kf, group, "store_decrypted_subject", a->store_decrypted_subject);
+  set_flag (kf, group, "secret_service", a->secret_service);
   g_key_file_set_string (kf, group, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
   g_key_file_set_string (kf, group, "scheme", a->scheme ? a->scheme : "auto");
   if (a->keep_on_server && a->keep_days > 0)
@@ -862,6 +923,25 @@ pst_config_add_account (PstConfig *c, PstAccount *account, GError **error)
 }
 
 gboolean
+pst_config_replace_account (PstConfig *c, PstAccount *account, GError **error)
+{
+  g_autoptr (PstAccount) a = account;
+
+  if (!pst_account_validate (a, error))
+    return FALSE;
+  for (guint i = 0; i < c->accounts->len; i++)
+    if (g_strcmp0 (((PstAccount *) c->accounts->pdata[i])->name, a->name) == 0)
+      {
+        write_account (c->file, a);
+        pst_account_free (c->accounts->pdata[i]);
+        c->accounts->pdata[i] = g_steal_pointer (&a);
+        return TRUE;
+      }
+  g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "no account named %s", a->name);
+  return FALSE;
+}
+
+gboolean
 pst_config_remove_account (PstConfig *c, const char *name, GError **error)
 {
   g_autofree char *group = g_strconcat (ACCOUNT_PREFIX, name, NULL);
@@ -891,4 +971,29 @@ pst_config_get_scan (PstConfig *c, gboolean *error_delivers_out, guint *timeout_
   if (timeout_s_out != NULL)
     *timeout_s_out = c->scan_timeout_s;
   return c->scan;
+}
+
+gboolean
+pst_config_set_scan (PstConfig *c, const char *spec, gboolean error_delivers, guint timeout_s,
+                     GError **error)
+{
+  if (!check_scan_spec (spec, error))
+    return FALSE;
+  if (timeout_s > PST_SCAN_TIMEOUT_MAX)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "scan_timeout must be from 1 to %d seconds", PST_SCAN_TIMEOUT_MAX);
+      return FALSE;
+    }
+  if (g_strcmp0 (spec, "none") == 0)
+    spec = NULL;
+  g_free (c->scan);
+  c->scan = g_strdup (spec);
+  c->scan_error_delivers = error_delivers;
+  c->scan_timeout_s = timeout_s;
+  set_string (c->file, "general", "scan", spec);
+  g_key_file_set_string (c->file, "general", "on_scan_error",
+                         error_delivers ? "deliver" : "quarantine");
+  set_number (c->file, "general", "scan_timeout", timeout_s);
+  return TRUE;
 }

@@ -41,6 +41,10 @@ typedef struct {
   guint max_recipients;    /* per message; 0 = the default (100) */
   guint max_per_hour;      /* messages queued per hour; 0 = the default (500) */
   gboolean seal_incoming;  /* encrypt mail that arrived in plaintext to the account's own key */
+  gboolean store_decrypted_subject;  /* keep the decrypted Subject of mail whose header was
+                                      * protected (RFC 9788) in the local database, so that list
+                                      * shows it and search finds it; FALSE: what the outside
+                                      * said ("...") */
   gboolean secret_service; /* the password is in the Secret Service (libsecret) */
   gboolean keep_on_server;
   guint keep_days;         /* 0 = forever, when keep_on_server */
@@ -109,6 +113,11 @@ PstAccount *pst_config_find_account (PstConfig *config, const char *name);
  * error (PST_ERROR_USAGE). */
 gboolean pst_config_add_account (PstConfig *config, PstAccount *account, GError **error);
 gboolean pst_config_remove_account (PstConfig *config, const char *name, GError **error);
+/* Takes @account (transfer full) after validating it, in place of the
+ * account of the same name (PST_ERROR_USAGE when there is none): same
+ * place in the file, its comments and unknown keys kept, the keys of
+ * settings it no longer has removed. */
+gboolean pst_config_replace_account (PstConfig *config, PstAccount *account, GError **error);
 
 /* [general] gnupg_home, or NULL. Owned by @config. */
 const char *pst_config_get_gnupg_home (PstConfig *config);
@@ -117,5 +126,19 @@ const char *pst_config_get_gnupg_home (PstConfig *config);
  * (seconds, 0: the default).  Owned by @config. */
 const char *pst_config_get_scan (PstConfig *config, gboolean *error_delivers_out,
                                  guint *timeout_s_out);
+/* Sets [general] scan (NULL or "none": no scanner), on_scan_error and
+ * scan_timeout (0: the default) in @config and its file (written by
+ * pst_config_save).  Only the form of @spec is checked here (clamd:…,
+ * command:…); pst_scanner_new checks the rest.  Errors: PST_ERROR_USAGE,
+ * and nothing changes. */
+gboolean pst_config_set_scan (PstConfig *config, const char *spec, gboolean error_delivers,
+                              guint timeout_s, GError **error);
+
+/* The longest scan_timeout, in seconds. */
+#define PST_SCAN_TIMEOUT_MAX 3600
+
+/* on_scan_error: "quarantine" or "deliver" (*@delivers_out).  Errors:
+ * PST_ERROR_USAGE. */
+gboolean pst_scan_error_parse (const char *text, gboolean *delivers_out, GError **error);
 
 G_END_DECLS

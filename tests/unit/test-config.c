@@ -190,6 +190,176 @@ test_bad_files (void **state)
   load_text ("[general]\nthis is not ini\n", "config:2: ");
 }
 
+/* A file with a comment, a [general] key and two accounts, loaded. */
+static PstConfig *
+load_written (const char *path, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  PstConfig *c;
+
+  assert_true (g_file_set_contents (path, text, -1, NULL));
+  c = pst_config_load (path, &error);
+  if (c == NULL)
+    fail_msg ("%s", error->message);
+  return c;
+}
+
+static const char two_accounts[] =
+  "# kept by hand\n"
+  "[general]\ngnupg_home=/tmp/gnupg-x\n\n"
+  "[account first]\naddress=a@example.org\nsmtp=smtp://x\npop3=pop3://y\nuser=a\n"
+  "password_command=true\npin=sha256//47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=\n"
+  "auth=PLAIN\nfetch_interval=60\nfuture_key=kept\n\n"
+  "[account second]\naddress=b@example.org\nsmtp=smtp://x\npop3=pop3://y\nuser=b\n"
+  "password_command=true\n";
+
+static void
+test_replace_account (void **state)
+{
+  g_autofree char *dir = g_dir_make_tmp ("pst-config-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "config", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstConfig) c = load_written (path, two_accounts);
+  g_autoptr (PstConfig) again = NULL;
+  PstAccount *a = pst_account_copy (pst_config_find_account (c, "first"));
+  PstAccount *bad, *first;
+
+  g_clear_pointer (&a->pin, g_free);
+  g_clear_pointer (&a->auth, g_free);
+  a->fetch_interval_s = 0;
+  a->max_recipients = 7;
+  a->keep_on_server = TRUE;
+  a->keep_days = 3;
+  assert_true (pst_config_replace_account (c, a, &error));
+  assert_true (pst_config_save (c, &error));
+
+  assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  /* What the account no longer has is gone; the rest of the file stays. */
+  assert_null (strstr (text, "pin="));
+  assert_null (strstr (text, "auth="));
+  assert_null (strstr (text, "fetch_interval="));
+  assert_non_null (strstr (text, "# kept by hand"));
+  assert_non_null (strstr (text, "future_key=kept"));
+  assert_non_null (strstr (text, "gnupg_home=/tmp/gnupg-x"));
+  assert_true (strstr (text, "[account first]") < strstr (text, "[account second]"));
+
+  again = pst_config_load (path, &error);
+  assert_non_null (again);
+  assert_int_equal (pst_config_get_accounts (again)->len, 2);
+  first = g_ptr_array_index (pst_config_get_accounts (again), 0);
+  assert_string_equal (first->name, "first");
+  assert_null (first->pin);
+  assert_int_equal (first->max_recipients, 7);
+  assert_true (first->keep_on_server);
+  assert_int_equal (first->keep_days, 3);
+  assert_int_equal (first->fetch_interval_s, 0);
+
+  /* An account that does not validate, or that is not there, changes nothing. */
+  bad = pst_account_copy (first);
+  bad->fetch_interval_s = 5;
+  assert_false (pst_config_replace_account (again, bad, &error));
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
+  assert_non_null (strstr (error->message, "fetch_interval"));
+  g_clear_error (&error);
+  assert_int_equal (pst_config_find_account (again, "first")->fetch_interval_s, 0);
+  bad = pst_account_copy (first);
+  g_free (bad->name);
+  bad->name = g_strdup ("third");
+  assert_false (pst_config_replace_account (again, bad, &error));
+  assert_non_null (strstr (error->message, "no account named third"));
+  assert_null (pst_config_find_account (again, "third"));
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+static void
+test_set_scan (void **state)
+{
+  g_autofree char *dir = g_dir_make_tmp ("pst-config-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "config", NULL);
+  g_autofree char *text = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstConfig) c = load_written (path, two_accounts);
+  g_autoptr (PstConfig) again = NULL, cleared = NULL;
+  gboolean delivers = FALSE;
+  guint timeout = 0;
+
+  assert_null (pst_config_get_scan (c, &delivers, &timeout));
+  assert_true (pst_config_set_scan (c, "command:/usr/bin/scanner --stdin", TRUE, 30, &error));
+  assert_string_equal (pst_config_get_scan (c, &delivers, &timeout), "command:/usr/bin/scanner --stdin");
+  assert_true (delivers);
+  assert_int_equal (timeout, 30);
+  assert_true (pst_config_save (c, &error));
+  assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  {
+    /* In [general], beside what was there. */
+    const char *general = strstr (text, "[general]\ngnupg_home=/tmp/gnupg-x\n");
+    const char *next = strstr (text, "[account first]");
+    const char *scan = strstr (text, "\nscan=command:/usr/bin/scanner --stdin\n"
+                                     "on_scan_error=deliver\nscan_timeout=30\n");
+
+    assert_non_null (general);
+    assert_non_null (scan);
+    assert_true (general < scan && scan < next);
+  }
+  assert_non_null (strstr (text, "# kept by hand"));
+
+  again = pst_config_load (path, &error);
+  assert_non_null (again);
+  assert_string_equal (pst_config_get_scan (again, &delivers, &timeout),
+                       "command:/usr/bin/scanner --stdin");
+  assert_true (delivers);
+  assert_int_equal (timeout, 30);
+  assert_string_equal (pst_config_get_gnupg_home (again), "/tmp/gnupg-x");
+  assert_int_equal (pst_config_get_accounts (again)->len, 2);
+
+  /* A spec of another form, or a timeout out of range: refused, nothing changed. */
+  assert_false (pst_config_set_scan (again, "antivirus", FALSE, 0, &error));
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
+  assert_non_null (strstr (error->message, "is not clamd:SOCKET"));
+  g_clear_error (&error);
+  assert_false (pst_config_set_scan (again, "clamd:/run/clamd.ctl", FALSE, 3601, &error));
+  assert_non_null (strstr (error->message, "scan_timeout"));
+  g_clear_error (&error);
+  assert_string_equal (pst_config_get_scan (again, &delivers, &timeout),
+                       "command:/usr/bin/scanner --stdin");
+  assert_true (delivers);
+
+  /* "none" (or NULL) removes the scanner; 0 the timeout key. */
+  assert_true (pst_config_set_scan (again, "none", FALSE, 0, &error));
+  assert_null (pst_config_get_scan (again, &delivers, &timeout));
+  assert_true (pst_config_save (again, &error));
+  g_clear_pointer (&text, g_free);
+  assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  assert_null (strstr (text, "scan="));
+  assert_null (strstr (text, "scan_timeout"));
+  assert_non_null (strstr (text, "on_scan_error=quarantine"));
+  cleared = pst_config_load (path, &error);
+  assert_non_null (cleared);
+  assert_null (pst_config_get_scan (cleared, &delivers, &timeout));
+  assert_false (delivers);
+  assert_int_equal (timeout, 0);
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
+static void
+test_scan_error_parse (void **state)
+{
+  g_autoptr (GError) error = NULL;
+  gboolean delivers = TRUE;
+
+  assert_true (pst_scan_error_parse ("quarantine", &delivers, &error));
+  assert_false (delivers);
+  assert_true (pst_scan_error_parse ("deliver", &delivers, &error));
+  assert_true (delivers);
+  assert_false (pst_scan_error_parse ("drop", &delivers, &error));
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
+  assert_non_null (strstr (error->message, "'drop' is not quarantine or deliver"));
+  assert_true (delivers);
+}
+
 static void
 test_paths (void **state)
 {
@@ -209,6 +379,9 @@ main (void)
     cmocka_unit_test (test_password_command),
     cmocka_unit_test (test_save_and_load),
     cmocka_unit_test (test_bad_files),
+    cmocka_unit_test (test_replace_account),
+    cmocka_unit_test (test_set_scan),
+    cmocka_unit_test (test_scan_error_parse),
     cmocka_unit_test (test_paths),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
