@@ -32,6 +32,23 @@ JsonArray *pst_json_strv (char **v);
 /* "pgp", "smime" or "none". */
 const char *pst_scheme_name (PstScheme scheme);
 
+/* Whether every member of @params is one of @known (NULL-terminated);
+ * else PST_ERROR_USAGE naming the first other one. */
+gboolean pst_call_check_members (JsonObject *params, const char *const *known, GError **error);
+
+/* accounts and [general] (methods-config.c) */
+/* The account as account.show returns it.  Transfer full. */
+JsonObject *pst_account_to_json (const PstAccount *account);
+/* A new account from the members that account.add takes (exactly those;
+ * name, address, smtp, pop3 and user required), with account.add's ranges,
+ * validated (pst_account_validate); not stored.  Errors: PST_ERROR_USAGE.
+ * Transfer full. */
+PstAccount *pst_account_from_params (JsonObject *params, GError **error);
+JsonObject *pst_method_account_add (PstCall *call, GError **error);
+JsonObject *pst_method_account_update (PstCall *call, GError **error);
+JsonObject *pst_method_config_get (PstCall *call, GError **error);
+JsonObject *pst_method_config_set (PstCall *call, GError **error);
+
 /* keys.* (methods-keys.c) */
 JsonObject *pst_method_keys_import (PstCall *call, GError **error);
 JsonObject *pst_method_keys_list (PstCall *call, GError **error);

@@ -140,128 +140,6 @@ m_stop (PstCall *call, GError **error)
 /* ---- accounts ---- */
 
 static JsonObject *
-account_to_json (const PstAccount *a)
-{
-  JsonObject *o = json_object_new ();
-
-  json_object_set_string_member (o, "name", a->name);
-  json_object_set_string_member (o, "address", a->address);
-  json_object_set_string_member (o, "smtp", a->smtp);
-  json_object_set_string_member (o, "pop3", a->pop3);
-  json_object_set_string_member (o, "user", a->user);
-#define OPTIONAL_STRING(key, value) \
-  ((value) ? json_object_set_string_member (o, key, value) : json_object_set_null_member (o, key))
-  OPTIONAL_STRING ("password_command", a->password_command);
-  OPTIONAL_STRING ("token_command", a->token_command);
-  OPTIONAL_STRING ("ca_file", a->ca_file);
-  OPTIONAL_STRING ("pin", a->pin);
-  OPTIONAL_STRING ("client_cert", a->client_cert);
-  OPTIONAL_STRING ("client_key", a->client_key);
-  OPTIONAL_STRING ("auth", a->auth);
-#undef OPTIONAL_STRING
-  json_object_set_int_member (o, "timeout", a->timeout_s ? a->timeout_s : 60);
-  json_object_set_int_member (o, "fetch_interval", a->fetch_interval_s);
-  json_object_set_boolean_member (o, "seal_incoming", a->seal_incoming);
-  json_object_set_boolean_member (o, "secret_service", a->secret_service);
-  json_object_set_int_member (o, "max_recipients",
-                              a->max_recipients ? a->max_recipients : PST_DEFAULT_MAX_RECIPIENTS);
-  json_object_set_int_member (o, "max_messages_per_hour",
-                              a->max_per_hour ? a->max_per_hour : PST_DEFAULT_MAX_PER_HOUR);
-  json_object_set_boolean_member (o, "keep_on_server", a->keep_on_server);
-  json_object_set_int_member (o, "keep_days", a->keep_days);
-  json_object_set_string_member (o, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
-  json_object_set_string_member (o, "scheme", a->scheme ? a->scheme : "auto");
-  return o;
-}
-
-static JsonObject *
-m_account_add (PstCall *call, GError **error)
-{
-  g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
-  const char *name, *address, *smtp, *pop3, *user, *pwcmd, *ca, *encrypt, *scheme;
-  const char *tokcmd, *pin, *cert, *key, *auth;
-  gint64 keep_days = 0, timeout = 0, interval = 0, max_rcpt = 0, max_hour = 0;
-  gboolean seal = FALSE, secret_service = FALSE;
-  gboolean keep = FALSE, ok;
-
-  if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error)
-      || !pst_rpc_get_string (call->params, "address", TRUE, &address, error)
-      || !pst_rpc_get_string (call->params, "smtp", TRUE, &smtp, error)
-      || !pst_rpc_get_string (call->params, "pop3", TRUE, &pop3, error)
-      || !pst_rpc_get_string (call->params, "user", TRUE, &user, error)
-      || !pst_rpc_get_string (call->params, "password_command", FALSE, &pwcmd, error)
-      || !pst_rpc_get_string (call->params, "token_command", FALSE, &tokcmd, error)
-      || !pst_rpc_get_string (call->params, "pin", FALSE, &pin, error)
-      || !pst_rpc_get_string (call->params, "client_cert", FALSE, &cert, error)
-      || !pst_rpc_get_string (call->params, "client_key", FALSE, &key, error)
-      || !pst_rpc_get_string (call->params, "auth", FALSE, &auth, error)
-      || !pst_rpc_get_int (call->params, "timeout", FALSE, 0, &timeout, error)
-      || !pst_rpc_get_int (call->params, "fetch_interval", FALSE, 0, &interval, error)
-      || !pst_rpc_get_int (call->params, "max_recipients", FALSE, 0, &max_rcpt, error)
-      || !pst_rpc_get_int (call->params, "max_messages_per_hour", FALSE, 0, &max_hour, error)
-      || !pst_rpc_get_bool (call->params, "seal_incoming", FALSE, &seal, error)
-      || !pst_rpc_get_bool (call->params, "secret_service", FALSE, &secret_service, error)
-      || !pst_rpc_get_string (call->params, "ca_file", FALSE, &ca, error)
-      || !pst_rpc_get_string (call->params, "encrypt", FALSE, &encrypt, error)
-      || !pst_rpc_get_string (call->params, "scheme", FALSE, &scheme, error)
-      || !pst_rpc_get_bool (call->params, "keep_on_server", FALSE, &keep, error)
-      || !pst_rpc_get_int (call->params, "keep_days", FALSE, 0, &keep_days, error))
-    return NULL;
-  if (keep_days < 0 || keep_days > 36500)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "keep_days must be between 0 and 36500");
-      return NULL;
-    }
-  a->name = g_strdup (name);
-  a->address = g_strdup (address);
-  a->smtp = g_strdup (smtp);
-  a->pop3 = g_strdup (pop3);
-  a->user = g_strdup (user);
-  if (timeout < 0 || timeout > 3600)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "timeout must be between 1 and 3600 seconds");
-      return NULL;
-    }
-  a->password_command = g_strdup (pwcmd);
-  a->token_command = g_strdup (tokcmd);
-  a->pin = g_strdup (pin);
-  a->client_cert = cert ? g_canonicalize_filename (cert, NULL) : NULL;
-  a->client_key = key ? g_canonicalize_filename (key, NULL) : NULL;
-  a->timeout_s = (guint) timeout;
-  a->fetch_interval_s = (guint) CLAMP (interval, 0, G_MAXUINT);
-  if (max_rcpt < 0 || max_rcpt > 1000000 || max_hour < 0 || max_hour > 1000000)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
-                   "max_recipients and max_messages_per_hour must be from 1 to 1000000");
-      return NULL;
-    }
-  a->max_recipients = (guint) max_rcpt;
-  a->max_per_hour = (guint) max_hour;
-  a->seal_incoming = seal;
-  a->secret_service = secret_service;
-  a->auth = g_strdup (auth);
-  a->ca_file = ca ? g_canonicalize_filename (ca, NULL) : NULL;
-  a->scheme = g_strdup (scheme ? scheme : "auto");
-  a->keep_on_server = keep || keep_days > 0;
-  a->keep_days = (guint) keep_days;
-  if (encrypt != NULL && !pst_encrypt_mode_parse (encrypt, &a->encrypt, error))
-    return NULL;
-  if (!pst_account_validate (a, error))
-    return NULL;
-
-  g_mutex_lock (&call->agent->config_lock);
-  ok = pst_config_add_account (call->agent->config, pst_account_copy (a), error)
-       && pst_config_save (call->agent->config, error);
-  if (!ok && pst_config_find_account (call->agent->config, a->name) != NULL
-      && error && *error && (*error)->code != PST_ERROR_USAGE)
-    pst_config_remove_account (call->agent->config, a->name, NULL);
-  g_mutex_unlock (&call->agent->config_lock);
-  if (ok)
-    pst_scheduler_wake ();
-  return ok ? account_to_json (a) : NULL;
-}
-
-static JsonObject *
 m_account_list (PstCall *call, GError **error)
 {
   JsonObject *r = json_object_new ();
@@ -271,7 +149,7 @@ m_account_list (PstCall *call, GError **error)
   g_mutex_lock (&call->agent->config_lock);
   accounts = pst_config_get_accounts (call->agent->config);
   for (guint i = 0; i < accounts->len; i++)
-    json_array_add_object_element (arr, account_to_json (g_ptr_array_index (accounts, i)));
+    json_array_add_object_element (arr, pst_account_to_json (g_ptr_array_index (accounts, i)));
   g_mutex_unlock (&call->agent->config_lock);
   json_object_set_array_member (r, "accounts", arr);
   return r;
@@ -286,27 +164,56 @@ m_account_show (PstCall *call, GError **error)
   if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error)
       || !(a = pst_agent_get_account (call->agent, name, error)))
     return NULL;
-  return account_to_json (a);
+  return pst_account_to_json (a);
 }
 
-/* account.test: both servers, as far as TLS and their mechanisms; no
- * credential is used.  Fails (PST_ERROR_NETWORK, with the report in the
- * error data) when either cannot be verified. */
+/* account.test: both servers of a stored account (name) or of one given
+ * whole (account: the members of account.add; not stored), as far as TLS
+ * and their mechanisms, and with login also logged in and out.  The
+ * report says what failed ("ok": false); it is not an error. */
 static JsonObject *
 m_account_test (PstCall *call, GError **error)
 {
+  static const char *const known[] = { "name", "account", "login", NULL };
   const char *name;
+  JsonNode *given = call->params ? json_object_get_member (call->params, "account") : NULL;
   g_autoptr (PstAccount) a = NULL;
+  GMutex *fetch_lock = NULL;
   JsonObject *r;
-  gboolean smtp_ok = FALSE, pop3_ok = FALSE;
+  gboolean smtp_ok = FALSE, pop3_ok = FALSE, login = FALSE;
 
-  if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error)
-      || !(a = pst_agent_get_account (call->agent, name, error)))
+  if (!pst_call_check_members (call->params, known, error)
+      || !pst_rpc_get_string (call->params, "name", FALSE, &name, error)
+      || !pst_rpc_get_bool (call->params, "login", FALSE, &login, error))
+    return NULL;
+  if ((name != NULL) == (given != NULL))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, name != NULL
+                   ? "give name (a stored account) or account (an account to try), not both"
+                   : "give name (a stored account) or account (an account to try)");
+      return NULL;
+    }
+  if (given != NULL && !JSON_NODE_HOLDS_OBJECT (given))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "parameter 'account' must be an object with the members of account.add");
+      return NULL;
+    }
+  if (name != NULL)
+    a = pst_agent_get_account (call->agent, name, error);
+  else if (!(a = pst_account_from_params (json_node_get_object (given), error)))
+    g_prefix_error (error, "account: ");
+  if (a == NULL)
     return NULL;
   r = json_object_new ();
   json_object_set_string_member (r, "name", a->name);
-  json_object_set_object_member (r, "smtp", pst_probe_server (a, a->smtp, &smtp_ok));
-  json_object_set_object_member (r, "pop3", pst_probe_server (a, a->pop3, &pop3_ok));
+  json_object_set_object_member (r, "smtp", pst_probe_server (a, a->smtp, login, &smtp_ok));
+  /* A stored account's login waits for its fetch, as another session would. */
+  if (login && name != NULL)
+    g_mutex_lock (fetch_lock = pst_agent_session_lock (call->agent, "fetch", a->name));
+  json_object_set_object_member (r, "pop3", pst_probe_server (a, a->pop3, login, &pop3_ok));
+  if (fetch_lock != NULL)
+    g_mutex_unlock (fetch_lock);
   json_object_set_boolean_member (r, "ok", smtp_ok && pop3_ok);
   return r;
 }
@@ -895,11 +802,14 @@ static const struct {
   { "subscribe", m_subscribe },
   { "hello", m_hello },
   { "agent.stop", m_stop },
-  { "account.add", m_account_add },
+  { "account.add", pst_method_account_add },
+  { "account.update", pst_method_account_update },
   { "account.list", m_account_list },
   { "account.show", m_account_show },
   { "account.remove", m_account_remove },
   { "account.test", m_account_test },
+  { "config.get", pst_method_config_get },
+  { "config.set", pst_method_config_set },
   { "outbox.list", pst_method_outbox_list },
   { "outbox.retry", pst_method_outbox_retry },
   { "outbox.cancel", pst_method_outbox_cancel },

@@ -1,0 +1,436 @@
+/* methods-config.c — the methods that change the configuration:
+ * account.add, account.update, config.get, config.set; and the account
+ * object that they, account.list and account.show return. */
+#include "methods-private.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "scan/scan.h"
+#include "scheduler.h"
+#include "util/error.h"
+
+/* How long config.set waits for the agent to have read the file again. */
+#define RELOAD_WAIT_MS 10000
+
+gboolean
+pst_call_check_members (JsonObject *params, const char *const *known, GError **error)
+{
+  g_autoptr (GList) names = params ? json_object_get_members (params) : NULL;
+
+  for (GList *l = names; l != NULL; l = l->next)
+    if (!g_strv_contains (known, l->data))
+      {
+        g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "unknown parameter '%s'",
+                     (const char *) l->data);
+        return FALSE;
+      }
+  return TRUE;
+}
+
+JsonObject *
+pst_account_to_json (const PstAccount *a)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_string_member (o, "name", a->name);
+  json_object_set_string_member (o, "address", a->address);
+  json_object_set_string_member (o, "smtp", a->smtp);
+  json_object_set_string_member (o, "pop3", a->pop3);
+  json_object_set_string_member (o, "user", a->user);
+#define OPTIONAL_STRING(key, value) \
+  ((value) ? json_object_set_string_member (o, key, value) : json_object_set_null_member (o, key))
+  OPTIONAL_STRING ("password_command", a->password_command);
+  OPTIONAL_STRING ("token_command", a->token_command);
+  OPTIONAL_STRING ("ca_file", a->ca_file);
+  OPTIONAL_STRING ("pin", a->pin);
+  OPTIONAL_STRING ("client_cert", a->client_cert);
+  OPTIONAL_STRING ("client_key", a->client_key);
+  OPTIONAL_STRING ("auth", a->auth);
+#undef OPTIONAL_STRING
+  json_object_set_int_member (o, "timeout", a->timeout_s ? a->timeout_s : 60);
+  json_object_set_int_member (o, "fetch_interval", a->fetch_interval_s);
+  json_object_set_boolean_member (o, "seal_incoming", a->seal_incoming);
+  json_object_set_boolean_member (o, "secret_service", a->secret_service);
+  json_object_set_int_member (o, "max_recipients",
+                              a->max_recipients ? a->max_recipients : PST_DEFAULT_MAX_RECIPIENTS);
+  json_object_set_int_member (o, "max_messages_per_hour",
+                              a->max_per_hour ? a->max_per_hour : PST_DEFAULT_MAX_PER_HOUR);
+  json_object_set_boolean_member (o, "keep_on_server", a->keep_on_server);
+  json_object_set_int_member (o, "keep_days", a->keep_days);
+  json_object_set_string_member (o, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
+  json_object_set_string_member (o, "scheme", a->scheme ? a->scheme : "auto");
+  return o;
+}
+
+/* ---- the members of an account, as account.add and account.update take them ---- */
+
+typedef enum { T_STRING, T_PATH, T_UINT, T_BOOL, T_ENCRYPT } MemberType;
+
+typedef struct {
+  const char *name;
+  MemberType type;
+  gsize offset;        /* of the field in PstAccount */
+  gboolean required;   /* by account.add */
+  gboolean updatable;  /* account.update may change it */
+  guint max;           /* T_UINT: the largest value; 0 (the default) is always allowed */
+  const char *range;   /* T_UINT: what to say outside 0..max */
+} Member;
+
+#define FIELD(f) G_STRUCT_OFFSET (PstAccount, f)
+#define LIMITS_RANGE "max_recipients and max_messages_per_hour must be from 1 to 1000000"
+
+static const Member members[] = {
+  { "name", T_STRING, FIELD (name), TRUE, FALSE, 0, NULL },
+  { "address", T_STRING, FIELD (address), TRUE, FALSE, 0, NULL },
+  { "smtp", T_STRING, FIELD (smtp), TRUE, FALSE, 0, NULL },
+  { "pop3", T_STRING, FIELD (pop3), TRUE, FALSE, 0, NULL },
+  { "user", T_STRING, FIELD (user), TRUE, FALSE, 0, NULL },
+  { "password_command", T_STRING, FIELD (password_command), FALSE, TRUE, 0, NULL },
+  { "token_command", T_STRING, FIELD (token_command), FALSE, FALSE, 0, NULL },
+  { "pin", T_STRING, FIELD (pin), FALSE, TRUE, 0, NULL },
+  { "client_cert", T_PATH, FIELD (client_cert), FALSE, FALSE, 0, NULL },
+  { "client_key", T_PATH, FIELD (client_key), FALSE, FALSE, 0, NULL },
+  { "auth", T_STRING, FIELD (auth), FALSE, TRUE, 0, NULL },
+  { "timeout", T_UINT, FIELD (timeout_s), FALSE, TRUE, 3600,
+    "timeout must be between 1 and 3600 seconds" },
+  { "fetch_interval", T_UINT, FIELD (fetch_interval_s), FALSE, TRUE, 7 * 86400,
+    "fetch_interval must be 0 (only when asked) or 30 seconds to 7 days" },
+  { "max_recipients", T_UINT, FIELD (max_recipients), FALSE, TRUE, 1000000, LIMITS_RANGE },
+  { "max_messages_per_hour", T_UINT, FIELD (max_per_hour), FALSE, TRUE, 1000000, LIMITS_RANGE },
+  { "seal_incoming", T_BOOL, FIELD (seal_incoming), FALSE, TRUE, 0, NULL },
+  { "secret_service", T_BOOL, FIELD (secret_service), FALSE, TRUE, 0, NULL },
+  { "ca_file", T_PATH, FIELD (ca_file), FALSE, TRUE, 0, NULL },
+  { "encrypt", T_ENCRYPT, FIELD (encrypt), FALSE, TRUE, 0, NULL },
+  { "scheme", T_STRING, FIELD (scheme), FALSE, TRUE, 0, NULL },
+  { "keep_on_server", T_BOOL, FIELD (keep_on_server), FALSE, TRUE, 0, NULL },
+  { "keep_days", T_UINT, FIELD (keep_days), FALSE, TRUE, 36500,
+    "keep_days must be between 0 and 36500" },
+};
+
+static const Member *
+find_member (const char *name)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (members); i++)
+    if (strcmp (members[i].name, name) == 0)
+      return &members[i];
+  return NULL;
+}
+
+/* Sets the field of @m from @params (which holds it, maybe as null: the
+ * default). */
+static gboolean
+apply_member (PstAccount *a, const Member *m, JsonObject *params, GError **error)
+{
+  gpointer field = G_STRUCT_MEMBER_P (a, m->offset);
+  const char *s = NULL;
+  gboolean b = FALSE;
+  gint64 n = 0;
+
+  switch (m->type)
+    {
+    case T_STRING:
+    case T_PATH:
+      if (!pst_rpc_get_string (params, m->name, m->required, &s, error))
+        return FALSE;
+      g_free (*(char **) field);
+      *(char **) field = s == NULL ? NULL : m->type == T_PATH ? g_canonicalize_filename (s, NULL)
+                                                              : g_strdup (s);
+      return TRUE;
+    case T_UINT:
+      if (!pst_rpc_get_int (params, m->name, FALSE, 0, &n, error))
+        return FALSE;
+      if (n < 0 || n > m->max)
+        {
+          g_set_error_literal (error, PST_ERROR, PST_ERROR_USAGE, m->range);
+          return FALSE;
+        }
+      *(guint *) field = (guint) n;
+      return TRUE;
+    case T_BOOL:
+      if (!pst_rpc_get_bool (params, m->name, FALSE, &b, error))
+        return FALSE;
+      *(gboolean *) field = b;
+      return TRUE;
+    case T_ENCRYPT:
+      if (!pst_rpc_get_string (params, m->name, FALSE, &s, error))
+        return FALSE;
+      *(PstEncryptMode *) field = PST_ENCRYPT_AUTO;
+      return s == NULL || pst_encrypt_mode_parse (s, field, error);
+    }
+  g_assert_not_reached ();
+}
+
+/* Applies the members of @params to @a: all that account.add takes (and
+ * those it requires), or with @update only those account.update may
+ * change (besides the name, which says which account).  A member that is
+ * null resets the setting to its default.  Unknown members are errors
+ * (PST_ERROR_USAGE naming them), and so are values out of range. */
+static gboolean
+apply_params (PstAccount *a, JsonObject *params, gboolean update, GError **error)
+{
+  g_autoptr (GList) names = params ? json_object_get_members (params) : NULL;
+  gboolean keep_given, days_given;
+
+  for (GList *l = names; l != NULL; l = l->next)
+    {
+      const Member *m = find_member (l->data);
+
+      if (m == NULL)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "unknown parameter '%s'",
+                       (const char *) l->data);
+          return FALSE;
+        }
+      if (update && !m->updatable && strcmp (m->name, "name") != 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                       "'%s' of an account cannot be changed (remove the account and add it "
+                       "again)", m->name);
+          return FALSE;
+        }
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (members); i++)
+    {
+      const Member *m = &members[i];
+
+      if (update ? !m->updatable
+                 : !m->required && (params == NULL || !json_object_has_member (params, m->name)))
+        continue;
+      if (update && !json_object_has_member (params, m->name))
+        continue;
+      if (!apply_member (a, m, params, error))
+        return FALSE;
+    }
+  keep_given = params != NULL && json_object_has_member (params, "keep_on_server");
+  days_given = params != NULL && json_object_has_member (params, "keep_days");
+  if (keep_given && !a->keep_on_server)
+    {
+      if (days_given && a->keep_days > 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                       "keep_days needs keep_on_server (mail is deleted when it is false)");
+          return FALSE;
+        }
+      a->keep_days = 0;
+    }
+  if (a->keep_days > 0)
+    a->keep_on_server = TRUE;
+  return TRUE;
+}
+
+PstAccount *
+pst_account_from_params (JsonObject *params, GError **error)
+{
+  g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
+
+  if (!apply_params (a, params, FALSE, error))
+    return NULL;
+  if (a->scheme == NULL)
+    a->scheme = g_strdup ("auto");
+  if (!pst_account_validate (a, error))
+    return NULL;
+  return g_steal_pointer (&a);
+}
+
+JsonObject *
+pst_method_account_add (PstCall *call, GError **error)
+{
+  g_autoptr (PstAccount) a = pst_account_from_params (call->params, error);
+  gboolean ok;
+
+  if (a == NULL)
+    return NULL;
+  g_mutex_lock (&call->agent->config_lock);
+  ok = pst_config_add_account (call->agent->config, pst_account_copy (a), error)
+       && pst_config_save (call->agent->config, error);
+  if (!ok && pst_config_find_account (call->agent->config, a->name) != NULL
+      && error && *error && (*error)->code != PST_ERROR_USAGE)
+    pst_config_remove_account (call->agent->config, a->name, NULL);
+  g_mutex_unlock (&call->agent->config_lock);
+  if (ok)
+    pst_scheduler_wake ();
+  return ok ? pst_account_to_json (a) : NULL;
+}
+
+JsonObject *
+pst_method_account_update (PstCall *call, GError **error)
+{
+  const char *name;
+  g_autoptr (PstAccount) a = NULL, before = NULL;
+  g_autoptr (GList) names = NULL;
+  g_autoptr (GString) changed = g_string_new (NULL);
+  PstAccount *stored;
+  gboolean ok;
+
+  if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error))
+    return NULL;
+  g_mutex_lock (&call->agent->config_lock);
+  stored = pst_config_find_account (call->agent->config, name);
+  if (stored == NULL)
+    {
+      g_mutex_unlock (&call->agent->config_lock);
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "no account named %s", name);
+      return NULL;
+    }
+  a = pst_account_copy (stored);
+  before = pst_account_copy (stored);
+  ok = apply_params (a, call->params, TRUE, error)
+       && pst_config_replace_account (call->agent->config, pst_account_copy (a), error);
+  if (ok && !pst_config_save (call->agent->config, error))
+    {
+      /* The file still holds the old settings: so does the agent. */
+      pst_config_replace_account (call->agent->config, g_steal_pointer (&before), NULL);
+      ok = FALSE;
+    }
+  g_mutex_unlock (&call->agent->config_lock);
+  if (!ok)
+    return NULL;
+  /* Which settings, never their values (a password command may hold a secret). */
+  names = json_object_get_members (call->params);
+  for (GList *l = names; l != NULL; l = l->next)
+    if (strcmp (l->data, "name") != 0)
+      g_string_append_printf (changed, "%s%s", changed->len ? ", " : "", (const char *) l->data);
+  g_message ("account %s: changed %s", a->name, changed->len ? changed->str : "nothing");
+  pst_scheduler_wake ();
+  return pst_account_to_json (a);
+}
+
+/* ---- config.get, config.set: [general] ---- */
+
+/* {scan, on_scan_error, scan_timeout} of the agent's configuration.  Under
+ * config_lock. */
+static JsonObject *
+scan_settings (PstAgent *agent)
+{
+  JsonObject *o = json_object_new ();
+  gboolean delivers = FALSE;
+  guint timeout = 0;
+  const char *spec = pst_config_get_scan (agent->config, &delivers, &timeout);
+
+  if (spec != NULL)
+    json_object_set_string_member (o, "scan", spec);
+  else
+    json_object_set_null_member (o, "scan");
+  json_object_set_string_member (o, "on_scan_error", delivers ? "deliver" : "quarantine");
+  json_object_set_int_member (o, "scan_timeout", timeout ? timeout : 60);
+  return o;
+}
+
+JsonObject *
+pst_method_config_get (PstCall *call, GError **error)
+{
+  static const char *const known[] = { NULL };
+  JsonObject *r;
+
+  if (!pst_call_check_members (call->params, known, error))
+    return NULL;
+  g_mutex_lock (&call->agent->config_lock);
+  r = scan_settings (call->agent);
+  g_mutex_unlock (&call->agent->config_lock);
+  return r;
+}
+
+/* The agent reads the file again as SIGHUP makes it (main.c): the scanner
+ * is replaced there, and the old one kept until the agent ends, as a scan
+ * may be using it.  Waits until it has: @before is the configuration that
+ * the reload replaces. */
+static gboolean
+reload_now (PstAgent *agent, PstConfig *before, GError **error)
+{
+  if (kill (getpid (), SIGHUP) != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "the configuration was written, but the agent cannot read it again: %s",
+                   g_strerror (errno));
+      return FALSE;
+    }
+  for (guint waited = 0; waited < RELOAD_WAIT_MS; waited += 10)
+    {
+      gboolean done;
+
+      g_mutex_lock (&agent->config_lock);
+      done = agent->config != before;
+      g_mutex_unlock (&agent->config_lock);
+      if (done)
+        return TRUE;
+      g_usleep (10 * 1000);
+    }
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+               "the configuration was written, but the agent did not read it again within %d s "
+               "(see its log)", RELOAD_WAIT_MS / 1000);
+  return FALSE;
+}
+
+JsonObject *
+pst_method_config_set (PstCall *call, GError **error)
+{
+  static const char *const known[] = { "scan", "on_scan_error", "scan_timeout", NULL };
+  JsonObject *p = call->params;
+  PstAgent *agent = call->agent;
+  const char *scan = NULL, *on_error = NULL;
+  g_autofree char *spec = NULL, *old_spec = NULL;
+  gint64 timeout = 0;
+  gboolean delivers = FALSE, old_delivers = FALSE;
+  guint old_timeout = 0;
+  PstConfig *before;
+  JsonObject *r;
+  gboolean ok;
+
+  if (!pst_call_check_members (p, known, error)
+      || !pst_rpc_get_string (p, "scan", FALSE, &scan, error)
+      || !pst_rpc_get_string (p, "on_scan_error", FALSE, &on_error, error)
+      || !pst_rpc_get_int (p, "scan_timeout", FALSE, 0, &timeout, error))
+    return NULL;
+  if (p == NULL || json_object_get_size (p) == 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "nothing to set: give scan, on_scan_error or scan_timeout");
+      return NULL;
+    }
+  if (on_error != NULL && !pst_scan_error_parse (on_error, &delivers, error))
+    return NULL;
+  if (timeout < 0 || timeout > PST_SCAN_TIMEOUT_MAX)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "scan_timeout must be from 1 to %d seconds", PST_SCAN_TIMEOUT_MAX);
+      return NULL;
+    }
+
+  g_mutex_lock (&agent->config_lock);
+  old_spec = g_strdup (pst_config_get_scan (agent->config, &old_delivers, &old_timeout));
+  spec = g_strdup (json_object_has_member (p, "scan") ? scan : old_spec);
+  if (g_strcmp0 (spec, "none") == 0)
+    g_clear_pointer (&spec, g_free);
+  if (on_error == NULL)
+    delivers = old_delivers;
+  if (!json_object_has_member (p, "scan_timeout"))
+    timeout = old_timeout;
+  /* The scanner the reload will make, made once here to say what is wrong. */
+  if (spec != NULL)
+    {
+      g_autoptr (PstScanner) scanner = pst_scanner_new (spec, (guint) timeout, error);
+      if (scanner == NULL)
+        {
+          g_mutex_unlock (&agent->config_lock);
+          return NULL;
+        }
+    }
+  ok = pst_config_set_scan (agent->config, spec, delivers, (guint) timeout, error);
+  if (ok && !pst_config_save (agent->config, error))
+    {
+      pst_config_set_scan (agent->config, old_spec, old_delivers, old_timeout, NULL);
+      ok = FALSE;
+    }
+  before = agent->config;
+  g_mutex_unlock (&agent->config_lock);
+  if (!ok || !reload_now (agent, before, error))
+    return NULL;
+  g_message ("[general] scan settings changed");
+  g_mutex_lock (&agent->config_lock);
+  r = scan_settings (agent);
+  g_mutex_unlock (&agent->config_lock);
+  return r;
+}
