@@ -1,4 +1,4 @@
-/* account.c — `postern account add|list|show|remove`. */
+/* account.c — `postern account add|list|show|set|test|password|remove`. */
 #include <stdio.h>
 #include <string.h>
 
@@ -62,6 +62,8 @@ print_account (JsonObject *a)
   if (json_object_get_int_member_with_default (a, "fetch_interval", 0) > 0)
     printf ("  %-17s %" G_GINT64_FORMAT " s\n", _("fetch every:"),
             json_object_get_int_member (a, "fetch_interval"));
+  if (json_object_get_boolean_member_with_default (a, "seal_incoming", FALSE))
+    printf ("  %-17s %s\n", _("seal incoming:"), _("yes"));
   printf ("  %-17s %s\n", _("encrypt:"), json_object_get_string_member (a, "encrypt"));
   printf ("  %-17s %s\n", _("scheme:"), json_object_get_string_member (a, "scheme"));
   if (json_object_get_boolean_member (a, "keep_on_server"))
@@ -245,9 +247,10 @@ account_named (PstCli *cli, const char *what, const char *method, const char *na
 }
 
 static void
-print_probe (const char *what, JsonObject *o)
+print_probe (const char *what, JsonObject *o, gboolean login)
 {
   const char *e = json_object_get_string_member_with_default (o, "error", NULL);
+  const char *l = json_object_get_string_member_with_default (o, "login", "not-tried");
 
   printf ("%s %s\n", what, json_object_get_string_member (o, "url"));
   if (json_object_has_member (o, "tls_version"))
@@ -271,17 +274,53 @@ print_probe (const char *what, JsonObject *o)
     }
   if (e != NULL)
     printf ("  %-17s %s\n", _("error:"), e);
+  if (!login)
+    return;
+  if (strcmp (l, "ok") == 0)
+    printf ("  %-17s %s\n", _("login:"), _("ok"));
+  else if (strcmp (l, "failed") == 0)
+    printf ("  %-17s %s: %s\n", _("login:"), _("failed"),
+            json_object_get_string_member_with_default (o, "login_error", ""));
+  else
+    printf ("  %-17s %s\n", _("login:"), _("not tried (the server was not reached or not trusted)"));
+}
+
+/* The first server whose login failed, or NULL. */
+static JsonObject *
+failed_login (JsonObject *r)
+{
+  static const char *const servers[] = { "smtp", "pop3" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (servers); i++)
+    {
+      JsonObject *o = json_object_get_object_member (r, servers[i]);
+      if (g_strcmp0 (json_object_get_string_member_with_default (o, "login", NULL), "failed") == 0)
+        return o;
+    }
+  return NULL;
 }
 
 static int
-account_test (PstCli *cli, const char *name)
+account_test (PstCli *cli, int argc, char **argv)
 {
+  gboolean login = FALSE;
+  GOptionEntry entries[] = {
+    { "login", 0, 0, G_OPTION_ARG_NONE, &login,
+      N_("Also log in with the account's credentials, then log out (no mail is touched)"), NULL },
+    G_OPTION_ENTRY_NULL,
+  };
   int status = 0;
-  JsonObject *params = json_object_new ();
-  JsonObject *r;
+  JsonObject *params, *r, *refused;
   gboolean ok;
 
-  json_object_set_string_member (params, "name", name);
+  if (!pst_cli_parse ("account test", "NAME", entries, &argc, &argv))
+    return PST_ERROR_USAGE;
+  if (argc != 2)
+    return pst_cli_usage ("account test", _("give exactly one account NAME"));
+  params = json_object_new ();
+  json_object_set_string_member (params, "name", argv[1]);
+  if (login)
+    json_object_set_boolean_member (params, "login", TRUE);
   r = pst_cli_call (cli, _("account test"), "account.test", params, NULL, 0, &status);
   if (r == NULL)
     return status;
@@ -290,17 +329,141 @@ account_test (PstCli *cli, const char *name)
     pst_cli_print_json (r);
   else
     {
-      print_probe ("smtp", json_object_get_object_member (r, "smtp"));
-      print_probe ("pop3", json_object_get_object_member (r, "pop3"));
+      print_probe ("smtp", json_object_get_object_member (r, "smtp"), login);
+      print_probe ("pop3", json_object_get_object_member (r, "pop3"), login);
     }
+  refused = failed_login (r);
+  if (!ok && refused != NULL)
+    fprintf (stderr, _("postern: account test: %s: login to %s failed: %s\n"), argv[1],
+             json_object_get_string_member (refused, "url"),
+             json_object_get_string_member_with_default (refused, "login_error", ""));
+  else if (!ok)
+    fprintf (stderr, _("postern: account test: %s: a server could not be verified or read; "
+                       "if its certificate is self-signed and the pin above is the one the "
+                       "server's administrator gave you, trust it with --pin (postern account "
+                       "set %s --pin sha256//…)\n"), argv[1], argv[1]);
   json_object_unref (r);
-  if (!ok)
+  return ok ? 0 : PST_ERROR_NETWORK;
+}
+
+/* `account set NAME [options]`: changes the settings given, keeps the others. */
+static int
+account_set (PstCli *cli, int argc, char **argv)
+{
+  g_autofree char *encrypt = NULL, *scheme = NULL, *pin = NULL, *ca = NULL, *pwcmd = NULL,
+                  *auth = NULL;
+  gboolean secret_service = FALSE, seal = FALSE, no_seal = FALSE, no_keep = FALSE;
+  gboolean no_pin = FALSE, no_ca = FALSE, no_auth = FALSE;
+  int interval = G_MININT, max_rcpt = G_MININT, max_hour = G_MININT, timeout = G_MININT;
+  GOptionEntry entries[] = {
+    { "fetch-interval", 0, 0, G_OPTION_ARG_INT, &interval,
+      N_("Fetch by itself every SECONDS (0: only when asked)"), "SECONDS" },
+    { "max-recipients", 0, 0, G_OPTION_ARG_INT, &max_rcpt,
+      N_("Refuse messages with more recipients (0: the default, 100)"), "N" },
+    { "max-per-hour", 0, 0, G_OPTION_ARG_INT, &max_hour,
+      N_("Refuse to queue more messages in an hour (0: the default, 500)"), "N" },
+    { "max-messages-per-hour", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &max_hour, NULL, "N" },
+    { "encrypt", 0, 0, G_OPTION_ARG_STRING, &encrypt, N_("always, auto or never"), "MODE" },
+    { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme, N_("pgp, smime or auto"), "SCHEME" },
+    { "keep-on-server", 0, G_OPTION_FLAG_OPTIONAL_ARG, G_OPTION_ARG_CALLBACK, parse_keep,
+      N_("Do not delete fetched mail on the server (for DAYS)"), "DAYS" },
+    { "no-keep-on-server", 0, 0, G_OPTION_ARG_NONE, &no_keep,
+      N_("Delete fetched mail on the server"), NULL },
+    { "seal-incoming", 0, 0, G_OPTION_ARG_NONE, &seal,
+      N_("Encrypt mail that arrives in plaintext to your own key"), NULL },
+    { "no-seal-incoming", 0, 0, G_OPTION_ARG_NONE, &no_seal,
+      N_("Store mail as it arrives"), NULL },
+    { "pin", 0, 0, G_OPTION_ARG_STRING, &pin,
+      N_("Trust the server key with this SHA-256 pin instead of a CA (see account test)"),
+      "sha256//BASE64" },
+    { "no-pin", 0, 0, G_OPTION_ARG_NONE, &no_pin, N_("Trust the server by its CA again"), NULL },
+    { "ca-file", 0, 0, G_OPTION_ARG_FILENAME, &ca, N_("Trust this CA instead of the system's"), "PEM" },
+    { "no-ca-file", 0, 0, G_OPTION_ARG_NONE, &no_ca, N_("Trust the system's CAs"), NULL },
+    { "password-command", 0, 0, G_OPTION_ARG_STRING, &pwcmd,
+      N_("Command that prints the password"), "CMD" },
+    { "secret-service", 0, 0, G_OPTION_ARG_NONE, &secret_service,
+      N_("Take the password from the Secret Service"), NULL },
+    { "auth", 0, 0, G_OPTION_ARG_STRING, &auth,
+      N_("Allow only these SASL mechanisms (e.g. \"SCRAM-SHA-256 PLAIN\")"), "MECHS" },
+    { "no-auth", 0, 0, G_OPTION_ARG_NONE, &no_auth, N_("Allow every mechanism Postern uses"), NULL },
+    { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
+      N_("Seconds to wait to connect and for each reply (0: the default, 60)"), "SECONDS" },
+    G_OPTION_ENTRY_NULL,
+  };
+  JsonObject *params, *r;
+  int status = 0;
+
+  keep_days = -1;
+  if (!pst_cli_parse ("account set", "NAME", entries, &argc, &argv))
+    return PST_ERROR_USAGE;
+  if (argc != 2)
+    return pst_cli_usage ("account set", _("give exactly one account NAME"));
+  if ((pin && no_pin) || (ca && no_ca) || (auth && no_auth) || (seal && no_seal)
+      || (keep_days >= 0 && no_keep) || (pwcmd && secret_service))
+    return pst_cli_usage ("account set", _("an option and its --no- form (or --password-command "
+                                           "and --secret-service) contradict each other"));
+  params = json_object_new ();
+  json_object_set_string_member (params, "name", argv[1]);
+  {
+    const struct { const char *key; int value; } numbers[] = {
+      { "fetch_interval", interval }, { "max_recipients", max_rcpt },
+      { "max_messages_per_hour", max_hour }, { "timeout", timeout },
+    };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (numbers); i++)
+      if (numbers[i].value != G_MININT)
+        json_object_set_int_member (params, numbers[i].key, numbers[i].value);
+  }
+  if (encrypt)
+    json_object_set_string_member (params, "encrypt", encrypt);
+  if (scheme)
+    json_object_set_string_member (params, "scheme", scheme);
+  if (keep_days >= 0 || no_keep)
     {
-      fprintf (stderr, _("postern: account test: %s: a server could not be verified or read; "
-                         "if its certificate is self-signed and the pin above is the one the "
-                         "server's administrator gave you, add the account with --pin\n"), name);
-      return PST_ERROR_NETWORK;
+      json_object_set_boolean_member (params, "keep_on_server", !no_keep);
+      json_object_set_int_member (params, "keep_days", no_keep ? 0 : keep_days);
     }
+  if (seal || no_seal)
+    json_object_set_boolean_member (params, "seal_incoming", seal);
+  if (pin)
+    json_object_set_string_member (params, "pin", pin);
+  else if (no_pin)
+    json_object_set_null_member (params, "pin");
+  if (ca)
+    {
+      g_autofree char *abs = g_canonicalize_filename (ca, NULL);
+      json_object_set_string_member (params, "ca_file", abs);
+    }
+  else if (no_ca)
+    json_object_set_null_member (params, "ca_file");
+  if (auth)
+    json_object_set_string_member (params, "auth", auth);
+  else if (no_auth)
+    json_object_set_null_member (params, "auth");
+  /* One source of the password at a time. */
+  if (pwcmd)
+    {
+      json_object_set_string_member (params, "password_command", pwcmd);
+      json_object_set_boolean_member (params, "secret_service", FALSE);
+    }
+  else if (secret_service)
+    {
+      json_object_set_null_member (params, "password_command");
+      json_object_set_boolean_member (params, "secret_service", TRUE);
+    }
+  if (json_object_get_size (params) == 1)
+    {
+      json_object_unref (params);
+      return pst_cli_usage ("account set", _("say what to change (see postern account set --help)"));
+    }
+  r = pst_cli_call (cli, _("account set"), "account.update", params, NULL, 0, &status);
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    pst_cli_print_json (r);
+  else
+    print_account (r);
+  json_object_unref (r);
   return 0;
 }
 
@@ -370,11 +533,9 @@ pst_cli_cmd_account (PstCli *cli, int argc, char **argv)
   if (g_strcmp0 (sub, "password") == 0)
     return account_password (cli, argc - 1, argv + 1);
   if (g_strcmp0 (sub, "test") == 0)
-    {
-      if (argc != 3)
-        return pst_cli_usage ("account test", _("give exactly one account NAME"));
-      return account_test (cli, argv[2]);
-    }
+    return account_test (cli, argc - 1, argv + 1);
+  if (g_strcmp0 (sub, "set") == 0)
+    return account_set (cli, argc - 1, argv + 1);
   if ((g_strcmp0 (sub, "show") == 0 || g_strcmp0 (sub, "remove") == 0))
     {
       if (argc != 3)
@@ -383,5 +544,6 @@ pst_cli_cmd_account (PstCli *cli, int argc, char **argv)
       return sub[0] == 's' ? account_named (cli, _("account show"), "account.show", argv[2])
                            : account_named (cli, _("account remove"), "account.remove", argv[2]);
     }
-  return pst_cli_usage ("account", _("say add, list, show NAME, test NAME, password NAME or remove NAME"));
+  return pst_cli_usage ("account", _("say add, list, show NAME, set NAME, test NAME, password NAME or "
+                                      "remove NAME"));
 }

@@ -60,5 +60,6 @@ int pst_cli_cmd_outbox (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_watch (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_scan (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_quarantine (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_config (PstCli *cli, int argc, char **argv);
 
 G_END_DECLS

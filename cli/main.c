@@ -26,6 +26,7 @@ static const struct {
   { "decrypt", pst_cli_cmd_decrypt, N_("decrypt a message (its status with --json)") },
   { "verify", pst_cli_cmd_verify, N_("verify a message's signature and print its status") },
   { "batch", pst_cli_cmd_batch, N_("encrypt or decrypt many files in parallel") },
+  { "config", pst_cli_cmd_config, N_("show | set the agent's [general] settings (the scan hook)") },
   { "keys", pst_cli_cmd_keys, N_("import | list | show | remove OpenPGP keys and X.509 certificates") },
 };
 

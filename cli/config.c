@@ -1,0 +1,88 @@
+/* config.c — `postern config [show]` and `postern config set KEY VALUE`:
+ * the agent's [general] settings (the scan hook, DESIGN.md §11), changed
+ * in its configuration file and applied at once. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "util/error.h"
+
+static void
+print_settings (JsonObject *r)
+{
+  const char *scan = json_object_get_string_member_with_default (r, "scan", NULL);
+
+  printf ("%-15s %s\n", _("scan:"), scan ? scan : _("none"));
+  printf ("%-15s %s\n", _("on scan error:"), json_object_get_string_member (r, "on_scan_error"));
+  printf ("%-15s %" G_GINT64_FORMAT " s\n", _("scan timeout:"),
+          json_object_get_int_member (r, "scan_timeout"));
+}
+
+/* Calls @method and prints its result: the settings as they are now. */
+static int
+call (PstCli *cli, const char *what, const char *method, JsonObject *params)
+{
+  int status = 0;
+  JsonObject *r = pst_cli_call (cli, what, method, params, NULL, 0, &status);
+
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    pst_cli_print_json (r);
+  else
+    print_settings (r);
+  json_object_unref (r);
+  return 0;
+}
+
+static int
+config_set (PstCli *cli, const char *key, const char *value)
+{
+  JsonObject *params = json_object_new ();
+
+  if (strcmp (key, "scan") == 0)
+    {
+      if (strcmp (value, "none") == 0)
+        json_object_set_null_member (params, "scan");
+      else
+        json_object_set_string_member (params, "scan", value);
+    }
+  else if (strcmp (key, "on-scan-error") == 0 || strcmp (key, "on_scan_error") == 0)
+    json_object_set_string_member (params, "on_scan_error", value);
+  else if (strcmp (key, "scan-timeout") == 0 || strcmp (key, "scan_timeout") == 0)
+    {
+      guint64 seconds = 0;
+
+      if (!g_ascii_string_to_unsigned (value, 10, 1, 3600, &seconds, NULL))
+        {
+          json_object_unref (params);
+          return pst_cli_usage ("config set", _("scan-timeout takes a number of seconds from 1 "
+                                                "to 3600"));
+        }
+      json_object_set_int_member (params, "scan_timeout", (gint64) seconds);
+    }
+  else
+    {
+      json_object_unref (params);
+      return pst_cli_usage ("config set", _("KEY is scan, on-scan-error or scan-timeout"));
+    }
+  return call (cli, _("config set"), "config.set", params);
+}
+
+int
+pst_cli_cmd_config (PstCli *cli, int argc, char **argv)
+{
+  const char *sub = argc > 1 ? argv[1] : "show";
+
+  if (strcmp (sub, "show") == 0 && argc <= 2)
+    return call (cli, _("config show"), "config.get", NULL);
+  if (strcmp (sub, "set") == 0)
+    {
+      if (argc != 4)
+        return pst_cli_usage ("config set", _("give KEY VALUE: scan clamd:SOCKET|clamd:HOST:PORT|"
+                                              "command:PROGRAM|none, on-scan-error "
+                                              "quarantine|deliver, or scan-timeout SECONDS"));
+      return config_set (cli, argv[2], argv[3]);
+    }
+  return pst_cli_usage ("config", _("say show, or set KEY VALUE"));
+}
