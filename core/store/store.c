@@ -4,6 +4,7 @@
 #include "util/error.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -43,7 +44,7 @@ static const ByteTable message_table = {
   " WHERE id = ?1 AND unfinished",
   "DELETE FROM messages WHERE id = ?1 AND unfinished",
   "SELECT 1 FROM messages WHERE id = ?1 AND NOT unfinished",
-  N_("no message with id %" G_GINT64_FORMAT),
+  N_("no message with id %" PRId64),
 };
 
 static const ByteTable outbox_table = {
@@ -54,7 +55,7 @@ static const ByteTable outbox_table = {
   " WHERE id = ?1 AND unfinished",
   "DELETE FROM outbox WHERE id = ?1 AND unfinished",
   "SELECT 1 FROM outbox WHERE id = ?1 AND NOT unfinished",
-  N_("no outbox entry with id %" G_GINT64_FORMAT),
+  N_("no outbox entry with id %" PRId64),
 };
 
 static const char *const state_names[] = {
@@ -407,7 +408,7 @@ pst_store_set_size_limit (PstStore *store, gint64 max_bytes, GError **error)
   }
   /* SQLite's own default maximum is 2^32 - 2 pages. */
   pages = max_bytes == 0 ? G_GINT64_CONSTANT (4294967294) : MAX (max_bytes / page_size, 1);
-  sql = g_strdup_printf ("PRAGMA max_page_count = %" G_GINT64_FORMAT, pages);
+  sql = g_strdup_printf ("PRAGMA max_page_count = %" PRId64, pages);
   ok = exec (store, sql, error);
   g_rec_mutex_unlock (&store->lock);
   return ok;
@@ -545,7 +546,7 @@ writer_delete_row (PstStoreWriter *writer)
   if (ok)
     writer->row_left = FALSE;
   else
-    g_warning ("cannot remove unfinished %s entry %" G_GINT64_FORMAT
+    g_warning ("cannot remove unfinished %s entry %" PRId64
                " (the next start removes it): %s",
                writer->table->owner, writer->id, error->message);
 }
@@ -850,7 +851,7 @@ writer_finish_row (PstStoreWriter *writer, GError **error)
   sqlite3_bind_int64 (stmt, 3, now_seconds ());
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      set_db_error (store, error, _("cannot finish %s entry %" G_GINT64_FORMAT " in store %s"),
+      set_db_error (store, error, _("cannot finish %s entry %" PRId64 " in store %s"),
                     writer->table->owner, writer->id, store->path);
       return FALSE;
     }
@@ -858,7 +859,7 @@ writer_finish_row (PstStoreWriter *writer, GError **error)
   if (sqlite3_changes (store->db) != 1)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   _("cannot finish %s entry %" G_GINT64_FORMAT " in store %s: it was removed "
+                   _("cannot finish %s entry %" PRId64 " in store %s: it was removed "
                      "while being written (is the store open twice?)"),
                    writer->table->owner, writer->id, store->path);
       return FALSE;
@@ -1002,7 +1003,7 @@ stream_next_chunk (PstStoreStream *self, GError **error)
   if (rc != SQLITE_ROW)
     {
       set_db_error (store, error,
-                    _("cannot read %s entry %" G_GINT64_FORMAT " from store %s"),
+                    _("cannot read %s entry %" PRId64 " from store %s"),
                     self->table->owner, self->id, store->path);
       return FALSE;
     }
@@ -1044,7 +1045,7 @@ pst_store_stream_read (GInputStream *stream, void *buffer, gsize count,
     rc = sqlite3_blob_read (blob, buffer, (int) n, (int) self->chunk_off);
   if (rc != SQLITE_OK)
     {
-      set_db_error (store, error, _("cannot read %s entry %" G_GINT64_FORMAT " from store %s"),
+      set_db_error (store, error, _("cannot read %s entry %" PRId64 " from store %s"),
                     self->table->owner, self->id, store->path);
       goto out;
     }
@@ -1094,7 +1095,7 @@ check_exists (PstStore *store, const ByteTable *table, gint64 id, GError **error
   if (rc == SQLITE_DONE)
     g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(table->missing_fmt), id);
   else
-    set_db_error (store, error, _("cannot look up %s entry %" G_GINT64_FORMAT " in store %s"),
+    set_db_error (store, error, _("cannot look up %s entry %" PRId64 " in store %s"),
                   table->owner, id, store->path);
   return FALSE;
 }
@@ -1185,7 +1186,7 @@ set_info_one (PstStore *store, const PstMessageInfoUpdate *u, GError **error)
       && !g_strv_contains ((const char *const *) scan_verdicts, u->scan_verdict))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   _("unknown scan verdict \"%s\" for message %" G_GINT64_FORMAT), u->scan_verdict,
+                   _("unknown scan verdict \"%s\" for message %" PRId64), u->scan_verdict,
                    u->id);
       return FALSE;
     }
@@ -1210,7 +1211,7 @@ set_info_one (PstStore *store, const PstMessageInfoUpdate *u, GError **error)
   sqlite3_bind_int (stmt, 8, u->quarantine);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      set_db_error (store, error, _("cannot update message %" G_GINT64_FORMAT " in store %s"),
+      set_db_error (store, error, _("cannot update message %" PRId64 " in store %s"),
                     u->id, store->path);
       return FALSE;
     }
@@ -1280,7 +1281,7 @@ pst_store_message_get_info (PstStore *store, gint64 id, GError **error)
   else if (rc == SQLITE_DONE)
     g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), id);
   else
-    set_db_error (store, error, _("cannot read message %" G_GINT64_FORMAT " from store %s"), id,
+    set_db_error (store, error, _("cannot read message %" PRId64 " from store %s"), id,
                   store->path);
 out:
   g_clear_pointer (&stmt, sqlite3_finalize);
@@ -1432,7 +1433,7 @@ pst_store_message_seal (PstStore *store, gint64 id, GBytes *sealed, GError **err
   ok = txn_commit (store, error);
   goto out;
 db_fail:
-  set_db_error (store, error, _("cannot seal message %" G_GINT64_FORMAT " in store %s"), id,
+  set_db_error (store, error, _("cannot seal message %" PRId64 " in store %s"), id,
                 store->path);
 fail:
   g_clear_pointer (&stmt, sqlite3_finalize);
@@ -1479,7 +1480,7 @@ pst_store_message_delete (PstStore *store, gint64 id, GError **error)
   sqlite3_bind_int64 (stmt, 1, id);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      set_db_error (store, error, _("cannot delete message %" G_GINT64_FORMAT " from store %s"), id,
+      set_db_error (store, error, _("cannot delete message %" PRId64 " from store %s"), id,
                     store->path);
       txn_rollback (store);
       goto out;
@@ -1581,7 +1582,7 @@ outbox_entry_from_row (PstStore *store, sqlite3_stmt *stmt, sqlite3_stmt *rcpt, 
   if (state == NULL || !pst_outbox_state_from_string (state, &entry->state))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   _("outbox entry %" G_GINT64_FORMAT " in store %s has an unknown state \"%s\""),
+                   _("outbox entry %" PRId64 " in store %s has an unknown state \"%s\""),
                    entry->id, store->path, state != NULL ? state : "");
       return NULL;
     }
@@ -1600,7 +1601,7 @@ outbox_entry_from_row (PstStore *store, sqlite3_stmt *stmt, sqlite3_stmt *rcpt, 
   if (rc != SQLITE_DONE)
     {
       set_db_error (store, error,
-                    _("cannot read the recipients of outbox entry %" G_GINT64_FORMAT
+                    _("cannot read the recipients of outbox entry %" PRId64
                       " in store %s"),
                     entry->id, store->path);
       return NULL;
@@ -1691,7 +1692,7 @@ pst_store_outbox_get (PstStore *store, gint64 id, GError **error)
     g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(outbox_table.missing_fmt), id);
   else
     set_db_error (store, error,
-                  _("cannot read outbox entry %" G_GINT64_FORMAT " from store %s"), id,
+                  _("cannot read outbox entry %" PRId64 " from store %s"), id,
                   store->path);
 out:
   g_clear_pointer (&stmt, sqlite3_finalize);
@@ -1707,7 +1708,7 @@ outbox_update (PstStore *store, sqlite3_stmt *stmt, gint64 id, GError **error)
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
       set_db_error (store, error,
-                    _("cannot update outbox entry %" G_GINT64_FORMAT " in store %s"), id,
+                    _("cannot update outbox entry %" PRId64 " in store %s"), id,
                     store->path);
       return FALSE;
     }
@@ -1744,7 +1745,7 @@ pst_store_outbox_set_state (PstStore *store, gint64 id, PstOutboxState state,
   if (entry->state == PST_OUTBOX_SENT || entry->state == PST_OUTBOX_CANCELLED)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   _("outbox entry %" G_GINT64_FORMAT " is already %s and cannot become %s"), id,
+                   _("outbox entry %" PRId64 " is already %s and cannot become %s"), id,
                    state_names[entry->state], state_names[state]);
       goto out;
     }
