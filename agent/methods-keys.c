@@ -1,12 +1,13 @@
 /* methods-keys.c — keys.import, keys.list, keys.show, keys.remove: OpenPGP
  * keys in the agent's GnuPG home, X.509 certificates and PKCS#12 identities
- * in its S/MIME store. */
+ * in its S/MIME store; keys.check: what send would do for some recipients. */
 #include <string.h>
 
 #include "crypto/pgp-keys.h"
 #include "crypto/pgp.h"
 #include "crypto/smime.h"
 #include "methods-private.h"
+#include "protect.h"
 #include "rpc/frame.h"
 #include "util/addr.h"
 #include "util/error.h"
@@ -243,4 +244,143 @@ pst_method_keys_remove (PstCall *call, GError **error)
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no key or certificate with id %s", id);
     }
   return NULL;
+}
+
+/* The addr-specs of parameter "recipients" (a list of "addr" or "Name
+ * <addr>"), without duplicates, in order.  Transfer full. */
+static char **
+get_recipients (JsonObject *params, GError **error)
+{
+  JsonNode *n = params ? json_object_get_member (params, "recipients") : NULL;
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
+  JsonArray *list = n != NULL && JSON_NODE_HOLDS_ARRAY (n) ? json_node_get_array (n) : NULL;
+
+  if (list == NULL || json_array_get_length (list) == 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "parameter 'recipients' must be a list of one or more addresses");
+      return NULL;
+    }
+  g_ptr_array_add (out, NULL);
+  for (guint i = 0; i < json_array_get_length (list); i++)
+    {
+      JsonNode *e = json_array_get_element (list, i);
+      const char *text = JSON_NODE_HOLDS_VALUE (e) && json_node_get_value_type (e) == G_TYPE_STRING
+                           ? json_node_get_string (e) : NULL;
+      g_autofree char *addr = text != NULL ? pst_addr_extract (text) : NULL;
+
+      if (addr == NULL)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "recipient %u is not an address%s%s%s",
+                       i, text ? " ('" : "", text ? text : "", text ? "')" : "");
+          return NULL;
+        }
+      if (!pst_addr_in_list (addr, (const char *const *) out->pdata))
+        g_ptr_array_insert (out, out->len - 1, g_steal_pointer (&addr));
+    }
+  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+}
+
+/* The account keys.check asks for: @name, or the one of @from, or the
+ * first. */
+static PstAccount *
+check_account (PstCall *call, const char *name, const char *from, GError **error)
+{
+  PstAccount *a = NULL;
+
+  if (from != NULL)
+    return pst_call_sending_account (call, name, from, error);
+  if (name != NULL)
+    return pst_agent_get_account (call->agent, name, error);
+  g_mutex_lock (&call->agent->config_lock);
+  {
+    GPtrArray *accounts = pst_config_get_accounts (call->agent->config);
+    if (accounts->len > 0)
+      a = pst_account_copy (g_ptr_array_index (accounts, 0));
+  }
+  g_mutex_unlock (&call->agent->config_lock);
+  if (a == NULL)
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                 "no account is configured (see `postern account add`)");
+  return a;
+}
+
+static JsonObject *
+recipient_json (const PstRecipientCheck *r)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_string_member (o, "address", r->address);
+  json_object_set_boolean_member (o, "pgp", r->pgp);
+  json_object_set_boolean_member (o, "smime", r->smime);
+  if (r->problem != NULL)
+    json_object_set_string_member (o, "problem", r->problem);
+  else
+    json_object_set_null_member (o, "problem");
+  return o;
+}
+
+/* keys.check {recipients, account?, from?, encrypt?, scheme?, sign?}:
+ * what send would do with a message from the account to @recipients, by
+ * the same decision (pst_protect_check) and the same limits, and which
+ * keys each recipient has.  A refusal is no error: "refused" holds the
+ * error text send would fail with. */
+JsonObject *
+pst_method_keys_check (PstCall *call, GError **error)
+{
+  const char *name, *from_param;
+  g_auto (GStrv) recipients = NULL;
+  g_autofree char *from = NULL;
+  g_autoptr (PstAccount) account = NULL;
+  g_autoptr (PstProtectCheck) check = NULL;
+  g_autoptr (GError) limit = NULL;
+  PstPolicySettings overrides, settings;
+  const GError *refusal;
+  JsonArray *arr;
+  JsonObject *r;
+
+  if (!pst_rpc_get_string (call->params, "account", FALSE, &name, error)
+      || !pst_rpc_get_string (call->params, "from", FALSE, &from_param, error)
+      || !pst_call_get_overrides (call, &overrides, error)
+      || !(recipients = get_recipients (call->params, error)))
+    return NULL;
+  if (from_param != NULL && !(from = pst_addr_extract (from_param)))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "from: '%s' is not an address", from_param);
+      return NULL;
+    }
+  if (!(account = check_account (call, name, from, error)))
+    return NULL;
+  if (from == NULL)
+    from = g_strdup (account->address);
+  settings = pst_protect_account_settings (account);
+  if (!(check = pst_protect_check (call->agent, from, (const char *const *) recipients, &settings,
+                                   &overrides, error)))
+    return NULL;
+  /* send checks its limits first: their refusal is the one it gives */
+  if (!pst_send_check_limits (call->agent, account, g_strv_length (recipients), &limit)
+      && !g_error_matches (limit, PST_ERROR, PST_ERROR_POLICY))
+    {
+      g_propagate_error (error, g_steal_pointer (&limit));
+      return NULL;
+    }
+  refusal = limit != NULL ? limit : check->refusal;
+
+  r = json_object_new ();
+  json_object_set_string_member (r, "account", account->name);
+  json_object_set_string_member (r, "from", from);
+  json_object_set_string_member (r, "encrypt", pst_policy_encrypt_to_string (check->effective.encrypt));
+  json_object_set_string_member (r, "scheme", pst_scheme_name (refusal ? PST_SCHEME_NONE : check->scheme));
+  json_object_set_boolean_member (r, "will_encrypt", refusal == NULL && check->encrypt);
+  json_object_set_boolean_member (r, "will_sign", refusal == NULL && check->sign);
+  arr = json_array_new ();
+  for (guint i = 0; i < check->recipients->len; i++)
+    json_array_add_object_element (arr, recipient_json (g_ptr_array_index (check->recipients, i)));
+  json_object_set_array_member (r, "recipients", arr);
+  json_object_set_array_member (r, "missing_keys", pst_json_strv (refusal ? NULL : check->missing));
+  if (refusal != NULL)
+    json_object_set_string_member (r, "refused", refusal->message);
+  else
+    json_object_set_null_member (r, "refused");
+  return r;
 }

@@ -5,6 +5,7 @@
 
 #include "agent.h"
 #include "rpc/frame.h"
+#include "crypto/policy.h"
 #include "crypto/status.h"
 
 G_BEGIN_DECLS
@@ -49,11 +50,38 @@ JsonObject *pst_method_account_update (PstCall *call, GError **error);
 JsonObject *pst_method_config_get (PstCall *call, GError **error);
 JsonObject *pst_method_config_set (PstCall *call, GError **error);
 
+/* The per-message settings of send, encrypt and keys.check (members
+ * encrypt, scheme, sign) into @out.  Errors: PST_ERROR_USAGE. */
+gboolean pst_call_get_overrides (PstCall *call, PstPolicySettings *out, GError **error);
+
+/* The account that sends mail From @from: account @name when given (whose
+ * address must be @from), else the account whose address it is.  Errors:
+ * no account @name; PST_ERROR_POLICY when @from is not the account's or
+ * no account's.  Transfer full. */
+PstAccount *pst_call_sending_account (PstCall *call, const char *name, const char *from,
+                                      GError **error);
+
+/* mail (methods-mail.c) */
+/* Opens stored message @id for a client as show does: its info, its
+ * decrypted form and status (pst_reader_open), admitted only when it is
+ * not quarantined (one not scanned yet is scanned now).  Errors: unknown
+ * id; PST_ERROR_INFECTED; PST_ERROR_FAILED for a scan error under
+ * on_scan_error = quarantine.  Transfer full (all three). */
+gboolean pst_call_open_message (PstCall *call, gint64 id, PstMessageInfo **info_out,
+                                GBytes **plain_out, PstStatus **status_out, GError **error);
+/* The account's limits for one more message with @n_recipients:
+ * max_recipients, max_messages_per_hour.  Errors: PST_ERROR_POLICY ("…;
+ * nothing was sent"), or the store's. */
+gboolean pst_send_check_limits (PstAgent *agent, const PstAccount *account, guint n_recipients,
+                                GError **error);
+JsonObject *pst_method_attachment (PstCall *call, GError **error);
+
 /* keys.* (methods-keys.c) */
 JsonObject *pst_method_keys_import (PstCall *call, GError **error);
 JsonObject *pst_method_keys_list (PstCall *call, GError **error);
 JsonObject *pst_method_keys_show (PstCall *call, GError **error);
 JsonObject *pst_method_keys_remove (PstCall *call, GError **error);
+JsonObject *pst_method_keys_check (PstCall *call, GError **error);
 
 /* encrypt, decrypt, verify (methods-crypto.c) */
 JsonObject *pst_method_encrypt (PstCall *call, GError **error);

@@ -236,13 +236,23 @@ m_account_remove (PstCall *call, GError **error)
 
 /* ---- send ---- */
 
-static PstAccount *
-account_for_sender (PstCall *call, const char *name, const char *from, GError **error)
+PstAccount *
+pst_call_sending_account (PstCall *call, const char *name, const char *from, GError **error)
 {
   PstAccount *a = NULL;
 
   if (name != NULL)
-    return pst_agent_get_account (call->agent, name, error);
+    {
+      if ((a = pst_agent_get_account (call->agent, name, error)) != NULL
+          && !pst_addr_equal (a->address, from))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                       "the From address %s is not the address of account %s (%s)", from,
+                       a->name, a->address);
+          g_clear_pointer (&a, pst_account_free);
+        }
+      return a;
+    }
   g_mutex_lock (&call->agent->config_lock);
   {
     GPtrArray *accounts = pst_config_get_accounts (call->agent->config);
@@ -261,9 +271,8 @@ account_for_sender (PstCall *call, const char *name, const char *from, GError **
   return a;
 }
 
-/* Parses the per-message settings of send and encrypt. */
-static gboolean
-get_overrides (PstCall *call, PstPolicySettings *out, GError **error)
+gboolean
+pst_call_get_overrides (PstCall *call, PstPolicySettings *out, GError **error)
 {
   const char *encrypt, *scheme;
   gboolean sign = TRUE;
@@ -309,7 +318,7 @@ m_send (PstCall *call, GError **error)
   gboolean all_sent = TRUE;
 
   if (!pst_rpc_get_string (call->params, "account", FALSE, &name, error)
-      || !get_overrides (call, &overrides, error)
+      || !pst_call_get_overrides (call, &overrides, error)
       || !pst_rpc_get_bool (call->params, "wait", FALSE, &wait, error)
       || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0)
     return NULL;
@@ -322,41 +331,13 @@ m_send (PstCall *call, GError **error)
     }
   if (!(from = pst_mime_message_get_from_address (msg, error)))
     return NULL;
-  if (!(account = account_for_sender (call, name, from, error)))
+  if (!(account = pst_call_sending_account (call, name, from, error)))
     return NULL;
-  if (!pst_addr_equal (account->address, from))
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
-                   "the From address %s is not the address of account %s (%s)", from,
-                   account->name, account->address);
-      return NULL;
-    }
-  /* Limits, so that the agent cannot be made a relay by whatever can reach
-   * its socket: recipients per message, messages per hour. */
   {
     g_auto (GStrv) rcpts = pst_mime_message_get_recipients (msg);
-    guint n = rcpts ? g_strv_length (rcpts) : 0, queued = 0;
-    guint max_rcpt = account->max_recipients ? account->max_recipients : PST_DEFAULT_MAX_RECIPIENTS;
-    guint max_hour = account->max_per_hour ? account->max_per_hour : PST_DEFAULT_MAX_PER_HOUR;
 
-    if (n > max_rcpt)
-      {
-        g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
-                     "the message has %u recipients; account %s allows at most %u "
-                     "(max_recipients); nothing was sent", n, account->name, max_rcpt);
-        return NULL;
-      }
-    if (!pst_store_outbox_count_since (call->agent->store, account->name,
-                                       g_get_real_time () / G_USEC_PER_SEC - 3600, &queued, error))
+    if (!pst_send_check_limits (call->agent, account, rcpts ? g_strv_length (rcpts) : 0, error))
       return NULL;
-    if (queued >= max_hour)
-      {
-        g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
-                     "account %s queued %u messages in the last hour, its limit "
-                     "(max_messages_per_hour = %u); nothing was sent", account->name, queued,
-                     max_hour);
-        return NULL;
-      }
   }
   /* Outgoing mail is scanned before it is encrypted (DESIGN.md §11): after,
    * no one can. */
@@ -563,64 +544,31 @@ scan_object (const char *verdict, const char *name)
   return o;
 }
 
-/* Whether a client may see message @info (its decrypted form: @plain):
- * never a quarantined one; one not scanned yet (it came before a scanner was
- * configured, or its analysis failed) is scanned now.  Errors:
- * PST_ERROR_INFECTED, or PST_ERROR_FAILED for a scan error under
- * on_scan_error = quarantine. */
-static gboolean
-admit_to_client (PstCall *call, PstMessageInfo *info, GBytes *plain, GError **error)
-{
-  if (!info->quarantined && call->agent->scanner != NULL
-      && (info->scan_verdict == NULL || strcmp (info->scan_verdict, "skipped") == 0))
-    {
-      PstAnalysis a = { .id = info->id };
-      PstMessageInfoUpdate u = { .id = info->id, .quarantine = -1 };
-
-      pst_reader_scan (call->agent, plain, &a);
-      u.scan_verdict = a.scan_verdict;
-      u.scan_name = a.scan_name;
-      u.quarantine = a.quarantine ? 1 : 0;
-      if (!pst_store_messages_set_info (call->agent->store, &u, 1, error))
-        {
-          pst_analysis_clear (&a);
-          return FALSE;
-        }
-      g_free (info->scan_verdict);
-      info->scan_verdict = g_strdup (a.scan_verdict);
-      g_free (info->scan_name);
-      info->scan_name = g_steal_pointer (&a.scan_name);
-      info->quarantined = a.quarantine;
-      pst_analysis_clear (&a);
-    }
-  if (!info->quarantined)
-    return TRUE;
-  if (g_strcmp0 (info->scan_verdict, "infected") == 0)
-    g_set_error (error, PST_ERROR, PST_ERROR_INFECTED,
-                 "message %" G_GINT64_FORMAT " is quarantined: infected with %s (see `postern "
-                 "quarantine`)", info->id, info->scan_name ? info->scan_name : "malware");
-  else
-    g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                 "message %" G_GINT64_FORMAT " is quarantined: it could not be scanned (%s); see "
-                 "`postern quarantine`", info->id, info->scan_name ? info->scan_name : "scan error");
-  return FALSE;
-}
-
 #define DEFAULT_LIST 200
 #define MAX_LIST 2000
+
+/* Characters of a search, well within SQLite's LIKE pattern limit. */
+#define MAX_QUERY 1000
 
 static JsonObject *
 m_list (PstCall *call, GError **error)
 {
-  const char *account;
+  const char *account, *query;
   gint64 limit;
   g_autoptr (GPtrArray) infos = NULL;
   JsonArray *arr;
   JsonObject *r;
 
   if (!pst_rpc_get_string (call->params, "account", FALSE, &account, error)
+      || !pst_rpc_get_string (call->params, "query", FALSE, &query, error)
       || !pst_rpc_get_int (call->params, "limit", FALSE, 0, &limit, error))
     return NULL;
+  if (query != NULL && (!g_utf8_validate (query, -1, NULL) || g_utf8_strlen (query, -1) > MAX_QUERY))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "query must be UTF-8 text of at most %d characters", MAX_QUERY);
+      return NULL;
+    }
   /* Newest first, a page at a time: a reply must fit in one RPC line
    * (1 MiB), whatever the store holds. */
   if (limit < 0 || limit > MAX_LIST)
@@ -636,7 +584,10 @@ m_list (PstCall *call, GError **error)
       if (a == NULL)
         return NULL;
     }
-  if (!(infos = pst_store_message_list (call->agent->store, account, (guint) limit, error)))
+  /* The From and Subject as the store keeps them (reader.c says which
+   * Subject that is for encrypted mail). */
+  if (!(infos = pst_store_message_search (call->agent->store, account, query, (guint) limit,
+                                          error)))
     return NULL;
   arr = json_array_new ();
   for (guint i = 0; i < infos->len; i++)
@@ -681,9 +632,7 @@ m_show (PstCall *call, GError **error)
   JsonObject *r, *headers;
   JsonArray *att;
 
-  if (!get_id (call, &id, error) || !(info = pst_store_message_get_info (call->agent->store, id, error))
-      || !pst_reader_open (call->agent, id, &plain, &status, error)
-      || !admit_to_client (call, info, plain, error))
+  if (!get_id (call, &id, error) || !pst_call_open_message (call, id, &info, &plain, &status, error))
     return NULL;
   if (!(msg = pst_mime_message_parse (plain, error)))
     return NULL;
@@ -735,9 +684,7 @@ m_export (PstCall *call, GError **error)
   const guint8 *data;
 
   if (!get_id (call, &id, error) || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
-      || !(info = pst_store_message_get_info (call->agent->store, id, error))
-      || !pst_reader_open (call->agent, id, &plain, &status, error)
-      || !admit_to_client (call, info, plain, error))
+      || !pst_call_open_message (call, id, &info, &plain, &status, error))
     return NULL;
   if (status->decryption == PST_DECRYPTION_FAILED || status->integrity == PST_INTEGRITY_MISSING)
     {
@@ -822,6 +769,7 @@ static const struct {
   { "list", m_list },
   { "show", m_show },
   { "export", m_export },
+  { "attachment", pst_method_attachment },
   { "encrypt", pst_method_encrypt },
   { "decrypt", pst_method_decrypt },
   { "verify", pst_method_verify },
@@ -830,6 +778,7 @@ static const struct {
   { "keys.list", pst_method_keys_list },
   { "keys.show", pst_method_keys_show },
   { "keys.remove", pst_method_keys_remove },
+  { "keys.check", pst_method_keys_check },
 };
 
 JsonNode *

@@ -107,6 +107,7 @@ without_bcc (GBytes *input)
 
 typedef struct {
   PstPgp *pgp;
+  PstSmimeLease *lease;
   PstSmime *smime;
   PstKeyCache *cache;
 } Keys;
@@ -157,21 +158,60 @@ has_identity (PstScheme scheme, const char *sender, gpointer data)
   return found;
 }
 
+static void
+keys_close (PstAgent *agent, Keys *k)
+{
+  if (k->lease != NULL)
+    pst_key_cache_return_smime (agent->keys, k->lease);
+  g_clear_pointer (&k->pgp, pst_pgp_free);
+  memset (k, 0, sizeof *k);
+}
+
+/* The agent's keys, as every decision of the policy sees them. */
+static gboolean
+keys_open (PstAgent *agent, Keys *k, GError **error)
+{
+  g_autofree char *home = pst_agent_get_gnupg_home (agent);
+  g_autofree char *smime_dir = g_build_filename (agent->paths->data_dir, "smime", NULL);
+
+  memset (k, 0, sizeof *k);
+  k->cache = agent->keys;
+  if (!(k->pgp = pst_pgp_new (home, error))
+      || !(k->lease = pst_key_cache_take_smime (agent->keys, smime_dir, error)))
+    {
+      keys_close (agent, k);
+      return FALSE;
+    }
+  k->smime = pst_smime_lease_get (k->lease);
+  return TRUE;
+}
+
+/* The decision for a message from @sender to @visible (To, Cc) and @bcc:
+ * the one place where send, encrypt and keys.check ask the policy. */
+static PstPolicyDecision *
+decide (Keys *keys, const char *sender, const char *const *visible, const char *const *bcc,
+        const PstPolicySettings *account_settings, const PstPolicySettings *overrides,
+        GError **error)
+{
+  PstPolicyInput in = {
+    .account = *account_settings, .message = *overrides, .sender = sender,
+    .recipients = visible, .bcc = bcc, .has_key = has_key, .has_identity = has_identity,
+    .why_no_key = why_no_key, .user_data = keys,
+  };
+
+  return pst_policy_decide (&in, error);
+}
+
 static PstProtected *
 protect (PstAgent *agent, GBytes *input, const PstPolicySettings *account_settings,
          const PstPolicySettings *overrides, const char *const *recipients_override,
          gboolean decide_only, GError **error)
 {
   g_autoptr (PstMimeMessage) msg = NULL;
-  g_autofree char *home = NULL, *smime_dir = NULL;
   g_auto (GStrv) all = NULL, bcc = NULL;
   g_autoptr (GPtrArray) visible = g_ptr_array_new ();
-  g_autoptr (PstPgp) pgp = NULL;
-  PstSmimeLease *lease = NULL;
-  PstSmime *smime;
   g_autoptr (PstPolicyDecision) decision = NULL;
   g_autoptr (PstProtected) p = g_new0 (PstProtected, 1);
-  PstPolicyInput in = { 0 };
   Keys keys;
 
   if (!(msg = pst_mime_message_parse (input, error)))
@@ -202,27 +242,12 @@ protect (PstAgent *agent, GBytes *input, const PstPolicySettings *account_settin
       return NULL;
     }
 
-  home = pst_agent_get_gnupg_home (agent);
-  smime_dir = g_build_filename (agent->paths->data_dir, "smime", NULL);
-  if (!(pgp = pst_pgp_new (home, error))
-      || !(lease = pst_key_cache_take_smime (agent->keys, smime_dir, error)))
+  if (!keys_open (agent, &keys, error))
     return NULL;
-  smime = pst_smime_lease_get (lease);
-  keys.pgp = pgp;
-  keys.smime = smime;
-  keys.cache = agent->keys;
-  in.account = *account_settings;
-  in.message = *overrides;
-  in.sender = p->sender;
-  in.recipients = (const char *const *) visible->pdata;
-  in.bcc = (const char *const *) bcc;
-  in.has_key = has_key;
-  in.has_identity = has_identity;
-  in.why_no_key = why_no_key;
-  in.user_data = &keys;
-  if (!(decision = pst_policy_decide (&in, error)))
+  if (!(decision = decide (&keys, p->sender, (const char *const *) visible->pdata,
+                           (const char *const *) bcc, account_settings, overrides, error)))
     {
-      pst_key_cache_return_smime (agent->keys, lease);
+      keys_close (agent, &keys);
       return NULL;
     }
 
@@ -244,18 +269,18 @@ protect (PstAgent *agent, GBytes *input, const PstPolicySettings *account_settin
       if (!decision->encrypt && !decision->sign)
         out->data = without_bcc (input);
       else if (decision->scheme == PST_SCHEME_SMIME)
-        out->data = pst_smimemime_protect (smime, input, p->sender, to, decision->encrypt,
+        out->data = pst_smimemime_protect (keys.smime, input, p->sender, to, decision->encrypt,
                                            decision->sign, error);
       else
-        out->data = pst_pgpmime_protect (pgp, input, p->sender, to, decision->encrypt,
+        out->data = pst_pgpmime_protect (keys.pgp, input, p->sender, to, decision->encrypt,
                                          decision->sign, error);
       if (out->data == NULL)
         {
-          pst_key_cache_return_smime (agent->keys, lease);
+          keys_close (agent, &keys);
           return NULL;
         }
     }
-  pst_key_cache_return_smime (agent->keys, lease);
+  keys_close (agent, &keys);
   return g_steal_pointer (&p);
 }
 
@@ -273,4 +298,98 @@ pst_protect_decide (PstAgent *agent, GBytes *header, const PstPolicySettings *ac
                     GError **error)
 {
   return protect (agent, header, account_settings, overrides, recipients_override, TRUE, error);
+}
+
+static void
+recipient_check_free (PstRecipientCheck *r)
+{
+  g_free (r->address);
+  g_free (r->problem);
+  g_free (r);
+}
+
+void
+pst_protect_check_free (PstProtectCheck *c)
+{
+  if (c == NULL)
+    return;
+  g_clear_pointer (&c->recipients, g_ptr_array_unref);
+  g_strfreev (c->missing);
+  g_clear_error (&c->refusal);
+  g_free (c);
+}
+
+/* Why nothing can encrypt to @address in the schemes @order: the key
+ * problem the refusal would name, else which key is missing.  Transfer
+ * full. */
+static char *
+recipient_problem (Keys *keys, const char *address, const PstScheme *order, guint n_order)
+{
+  for (guint i = 0; i < n_order; i++)
+    {
+      char *why = why_no_key (order[i], address, keys);
+      if (why != NULL)
+        return why;
+    }
+  if (n_order == 2)
+    return g_strdup ("no OpenPGP key and no S/MIME certificate");
+  return g_strdup (order[0] == PST_SCHEME_SMIME ? "no S/MIME certificate" : "no OpenPGP key");
+}
+
+PstProtectCheck *
+pst_protect_check (PstAgent *agent, const char *sender, const char *const *recipients,
+                   const PstPolicySettings *account_settings, const PstPolicySettings *overrides,
+                   GError **error)
+{
+  g_autoptr (PstProtectCheck) c = g_new0 (PstProtectCheck, 1);
+  g_autoptr (PstPolicyDecision) decision = NULL;
+  g_autoptr (GPtrArray) seen = g_ptr_array_new ();
+  GError *local = NULL;
+  PstScheme order[2];
+  guint n_order;
+  Keys keys;
+
+  if (!keys_open (agent, &keys, error))
+    return NULL;
+  decision = decide (&keys, sender, recipients, NULL, account_settings, overrides, &local);
+  if (decision == NULL && !g_error_matches (local, PST_ERROR, PST_ERROR_POLICY))
+    {
+      keys_close (agent, &keys);
+      g_propagate_error (error, local);
+      return NULL;
+    }
+  c->effective = pst_policy_effective (account_settings, overrides);
+  c->refusal = local;
+  if (decision != NULL)
+    {
+      c->scheme = decision->scheme;
+      c->encrypt = decision->encrypt;
+      c->sign = decision->sign;
+      c->missing = g_strdupv (decision->missing);
+    }
+  else
+    c->missing = g_new0 (char *, 1);
+  n_order = pst_policy_schemes (account_settings, overrides, order);
+  c->recipients = g_ptr_array_new_with_free_func ((GDestroyNotify) recipient_check_free);
+  g_ptr_array_add (seen, NULL);
+  for (const char *const *a = recipients; a != NULL && *a != NULL; a++)
+    {
+      PstRecipientCheck *r;
+      gboolean covered = FALSE;
+
+      if (pst_addr_in_list (*a, (const char *const *) seen->pdata))
+        continue;
+      g_ptr_array_insert (seen, seen->len - 1, (gpointer) *a);
+      r = g_new0 (PstRecipientCheck, 1);
+      r->address = g_strdup (*a);
+      r->pgp = has_key (PST_SCHEME_PGP, *a, &keys);
+      r->smime = has_key (PST_SCHEME_SMIME, *a, &keys);
+      for (guint i = 0; i < n_order; i++)
+        covered = covered || (order[i] == PST_SCHEME_PGP ? r->pgp : r->smime);
+      if (!covered)
+        r->problem = recipient_problem (&keys, *a, order, n_order);
+      g_ptr_array_add (c->recipients, r);
+    }
+  keys_close (agent, &keys);
+  return g_steal_pointer (&c);
 }

@@ -49,6 +49,40 @@ PstProtected *pst_protect_decide (PstAgent *agent, GBytes *header,
                                   const PstPolicySettings *overrides,
                                   const char *const *recipients_override, GError **error);
 
+/* What the policy says of one recipient for keys.check. */
+typedef struct {
+  char *address;
+  gboolean pgp;      /* a usable OpenPGP key */
+  gboolean smime;    /* a usable S/MIME certificate */
+  char *problem;     /* why no scheme the message may use can encrypt to it
+                      * ("its OpenPGP key has expired", "no OpenPGP key"…), or NULL */
+} PstRecipientCheck;
+
+typedef struct {
+  PstPolicySettings effective;  /* the settings that apply (pst_policy_effective) */
+  PstScheme scheme;             /* NONE when refused or neither encrypting nor signing */
+  gboolean encrypt;
+  gboolean sign;
+  char **missing;               /* as PstProtected's; empty when refused */
+  GPtrArray *recipients;        /* of PstRecipientCheck*, in order, without duplicates */
+  GError *refusal;              /* PST_ERROR_POLICY: the error send would fail with, or NULL */
+} PstProtectCheck;
+
+void pst_protect_check_free (PstProtectCheck *check);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstProtectCheck, pst_protect_check_free)
+
+/* What send would decide for a message from @sender to @recipients
+ * (NULL-terminated addr-specs; the sender's own key is asked for too, as
+ * encrypt-to-self needs it, but the sender is not listed), through the
+ * same decision as pst_protect_message and the same key lookups, and
+ * which keys each recipient has.  A refusal of the policy is no error: it
+ * is in ->refusal.  Errors: the keys cannot be read; PST_ERROR_USAGE for
+ * no recipient.  Transfer full. */
+PstProtectCheck *pst_protect_check (PstAgent *agent, const char *sender,
+                                    const char *const *recipients,
+                                    const PstPolicySettings *account_settings,
+                                    const PstPolicySettings *overrides, GError **error);
+
 /* The account's settings as policy input. */
 PstPolicySettings pst_protect_account_settings (const PstAccount *account);
 

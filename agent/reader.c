@@ -34,12 +34,13 @@ pst_reader_slurp (GInputStream *in, gsize max_size, GError **error)
   return g_byte_array_free_to_bytes (g_steal_pointer (&data));
 }
 
-gboolean
-pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out, PstStatus **status_out,
-                 GError **error)
+/* pst_reader_open, and the message as stored (@raw_out) and its info. */
+static gboolean
+open_stored (PstAgent *agent, gint64 id, PstMessageInfo **info_out, GBytes **raw_out,
+             GBytes **plain_out, PstStatus **status_out, GError **error)
 {
   g_autoptr (GInputStream) in = pst_store_message_open (agent->store, id, error);
-  g_autoptr (GBytes) raw = NULL;
+  g_autoptr (GBytes) raw = NULL, stored = NULL;
   g_autofree char *home = NULL;
   g_autoptr (PstPgp) pgp = NULL;
   g_autofree char *smime_dir = g_build_filename (agent->paths->data_dir, "smime", NULL);
@@ -50,6 +51,7 @@ pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out, PstStatus **sta
 
   if (info == NULL || in == NULL || !(raw = pst_reader_slurp (in, MAX_MESSAGE_SIZE, error)))
     return FALSE;
+  stored = g_bytes_ref (raw);
   home = pst_agent_get_gnupg_home (agent);
   if (!(pgp = pst_pgp_new (home, error)))
     return FALSE;
@@ -80,7 +82,44 @@ pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out, PstStatus **sta
   /* The status still says how it arrived; this says how it is kept. */
   if (ok && info->sealed)
     pst_status_add_warning (*status_out, "sealed-on-arrival");
+  if (ok && info_out != NULL)
+    *info_out = g_steal_pointer (&info);
+  if (ok && raw_out != NULL)
+    *raw_out = g_steal_pointer (&stored);
   return ok;
+}
+
+gboolean
+pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out, PstStatus **status_out,
+                 GError **error)
+{
+  return open_stored (agent, id, NULL, NULL, plain_out, status_out, error);
+}
+
+/* The Subject to keep in the store for message @info.  The one shown
+ * (@shown_msg's) when it travelled in the clear; when it came out of a
+ * decrypted layer (RFC 9788 header protection), it is plaintext, which
+ * DESIGN.md §3 keeps off the disk by default: then what the outside said
+ * ("..."), unless the account says store_decrypted_subject.  Transfer
+ * full, never NULL. */
+static char *
+subject_to_store (PstAgent *agent, const PstMessageInfo *info, GBytes *raw,
+                  PstMimeMessage *shown_msg, const PstStatus *status)
+{
+  g_autoptr (PstAccount) account = NULL;
+  g_autoptr (PstMimeMessage) outer = NULL;
+  char *subject = NULL;
+
+  if (status->decryption == PST_DECRYPTION_OK && status->protected_headers
+      && !((account = pst_agent_get_account (agent, info->account, NULL))
+           && account->store_decrypted_subject))
+    {
+      if ((outer = pst_mime_message_parse (raw, NULL)) != NULL)
+        subject = pst_mime_message_get_header (outer, "Subject");
+    }
+  else if (shown_msg != NULL)
+    subject = pst_mime_message_get_header (shown_msg, "Subject");
+  return subject != NULL ? subject : g_strdup ("");
 }
 
 void
@@ -110,25 +149,24 @@ pst_reader_scan (PstAgent *agent, GBytes *plain, PstAnalysis *a)
 gboolean
 pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **error)
 {
-  g_autoptr (GBytes) plain = NULL;
+  g_autoptr (GBytes) plain = NULL, raw = NULL;
   g_autoptr (PstStatus) status = NULL;
   g_autoptr (PstMimeMessage) msg = NULL;
+  g_autoptr (PstMessageInfo) info = NULL;
 
   memset (out, 0, sizeof *out);
   out->id = id;
-  if (!pst_reader_open (agent, id, &plain, &status, error))
+  if (!open_stored (agent, id, &info, &raw, &plain, &status, error))
     return FALSE;
   msg = pst_mime_message_parse (plain, NULL);
   if (msg != NULL)
     {
       out->from = pst_mime_message_get_header (msg, "From");
-      out->subject = pst_mime_message_get_header (msg, "Subject");
       out->date = pst_mime_message_get_header (msg, "Date");
     }
+  out->subject = subject_to_store (agent, info, raw, msg, status);
   if (out->from == NULL)
     out->from = g_strdup ("");
-  if (out->subject == NULL)
-    out->subject = g_strdup ("");
   if (out->date == NULL)
     out->date = g_strdup ("");
   out->crypto = pst_status_to_json_string (status);

@@ -34,7 +34,10 @@ void pst_analysis_clear (PstAnalysis *analysis);
 void pst_reader_scan (PstAgent *agent, GBytes *plain, PstAnalysis *a);
 
 /* After a message was stored: records its display headers and crypto
- * summary in the store, so that list needs no decryption. */
+ * summary in the store, so that list needs no decryption.  The Subject of
+ * mail whose header was protected inside the encryption is recorded as the
+ * outside gave it ("..."), not decrypted, unless the account has
+ * store_decrypted_subject (DESIGN.md §3: no plaintext on disk by default). */
 gboolean pst_reader_analyze (PstAgent *agent, gint64 id, GError **error);
 
 G_END_DECLS

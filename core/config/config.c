@@ -408,6 +408,31 @@ get_string (GKeyFile *kf, const char *path, const char *group, const char *key, 
   return v;
 }
 
+/* A true|false key of @group into @out (left as it is when absent). */
+static gboolean
+get_flag (GKeyFile *kf, const char *path, const char *group, const char *key, gboolean *out,
+          GError **error)
+{
+  g_autofree char *text = NULL;
+  GError *local = NULL;
+
+  text = get_string (kf, path, group, key, FALSE, &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, local);
+      return FALSE;
+    }
+  if (text != NULL && strcmp (text, "true") != 0 && strcmp (text, "false") != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [%s] %s: '%s' is not true or false",
+                   path, group, key, text);
+      return FALSE;
+    }
+  if (text != NULL)
+    *out = strcmp (text, "true") == 0;
+  return TRUE;
+}
+
 static PstAccount *
 account_from_group (GKeyFile *kf, const char *path, const char *group, GError **error)
 {
@@ -520,6 +545,8 @@ account_from_group (GKeyFile *kf, const char *path, const char *group, GError **
         }
       a->seal_incoming = strcmp (seal, "true") == 0;
     }
+  if (!get_flag (kf, path, group, "store_decrypted_subject", &a->store_decrypted_subject, error))
+    return NULL;
   if (interval != NULL)
     {
       guint64 t = 0;
@@ -810,6 +837,7 @@ write_account (GKeyFile *kf, const PstAccount *a)
   set_number (kf, group, "max_recipients", a->max_recipients);
   set_number (kf, group, "max_messages_per_hour", a->max_per_hour);
   set_flag (kf, group, "seal_incoming", a->seal_incoming);
+  set_flag (kf, group, "store_decrypted_subject", a->store_decrypted_subject);
   set_flag (kf, group, "secret_service", a->secret_service);
   g_key_file_set_string (kf, group, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
   g_key_file_set_string (kf, group, "scheme", a->scheme ? a->scheme : "auto");

@@ -41,6 +41,10 @@ typedef struct {
   guint max_recipients;    /* per message; 0 = the default (100) */
   guint max_per_hour;      /* messages queued per hour; 0 = the default (500) */
   gboolean seal_incoming;  /* encrypt mail that arrived in plaintext to the account's own key */
+  gboolean store_decrypted_subject;  /* keep the decrypted Subject of mail whose header was
+                                      * protected (RFC 9788) in the local database, so that list
+                                      * shows it and search finds it; FALSE: what the outside
+                                      * said ("...") */
   gboolean secret_service; /* the password is in the Secret Service (libsecret) */
   gboolean keep_on_server;
   guint keep_days;         /* 0 = forever, when keep_on_server */

@@ -142,6 +142,39 @@ append_list (GString *s, char **list, const PstPolicyInput *in, PstScheme scheme
     }
 }
 
+PstPolicySettings
+pst_policy_effective (const PstPolicySettings *account, const PstPolicySettings *message)
+{
+  PstPolicySettings s;
+
+  s.encrypt = message->encrypt != PST_POLICY_ENCRYPT_UNSET ? message->encrypt
+              : account->encrypt != PST_POLICY_ENCRYPT_UNSET ? account->encrypt
+              : PST_POLICY_ENCRYPT_AUTO;
+  s.sign = message->sign != PST_POLICY_SIGN_UNSET ? message->sign
+           : account->sign != PST_POLICY_SIGN_UNSET ? account->sign
+           : PST_POLICY_SIGN_YES;
+  s.scheme = message->scheme != PST_POLICY_SCHEME_UNSET ? message->scheme
+             : account->scheme != PST_POLICY_SCHEME_UNSET ? account->scheme
+             : PST_POLICY_SCHEME_AUTO;
+  return s;
+}
+
+guint
+pst_policy_schemes (const PstPolicySettings *account, const PstPolicySettings *message,
+                    PstScheme order_out[2])
+{
+  PstPolicyScheme scheme = pst_policy_effective (account, message).scheme;
+
+  if (scheme == PST_POLICY_SCHEME_PGP || scheme == PST_POLICY_SCHEME_SMIME)
+    {
+      order_out[0] = scheme == PST_POLICY_SCHEME_PGP ? PST_SCHEME_PGP : PST_SCHEME_SMIME;
+      return 1;
+    }
+  order_out[0] = account->scheme == PST_POLICY_SCHEME_SMIME ? PST_SCHEME_SMIME : PST_SCHEME_PGP;
+  order_out[1] = order_out[0] == PST_SCHEME_PGP ? PST_SCHEME_SMIME : PST_SCHEME_PGP;
+  return 2;
+}
+
 PstPolicyDecision *
 pst_policy_decide (const PstPolicyInput *in, GError **error)
 {
@@ -149,8 +182,8 @@ pst_policy_decide (const PstPolicyInput *in, GError **error)
   g_autoptr(GPtrArray) visible = strv_list_new ();
   g_autoptr(GPtrArray) bcc = strv_list_new ();
   g_autoptr(GPtrArray) everyone = strv_list_new ();
+  PstPolicySettings effective;
   PstPolicyEncrypt encrypt;
-  PstPolicyScheme scheme;
   gboolean sign;
   PstScheme order[2];
   guint n_order;
@@ -178,27 +211,10 @@ pst_policy_decide (const PstPolicyInput *in, GError **error)
     add_unique (everyone, bcc->pdata[i]);
   add_unique (everyone, in->sender);   /* encrypt-to-self */
 
-  encrypt = in->message.encrypt != PST_POLICY_ENCRYPT_UNSET ? in->message.encrypt
-            : in->account.encrypt != PST_POLICY_ENCRYPT_UNSET ? in->account.encrypt
-            : PST_POLICY_ENCRYPT_AUTO;
-  sign = (in->message.sign != PST_POLICY_SIGN_UNSET ? in->message.sign
-          : in->account.sign != PST_POLICY_SIGN_UNSET ? in->account.sign
-          : PST_POLICY_SIGN_YES) == PST_POLICY_SIGN_YES;
-  scheme = in->message.scheme != PST_POLICY_SCHEME_UNSET ? in->message.scheme
-           : in->account.scheme != PST_POLICY_SCHEME_UNSET ? in->account.scheme
-           : PST_POLICY_SCHEME_AUTO;
-
-  if (scheme == PST_POLICY_SCHEME_PGP || scheme == PST_POLICY_SCHEME_SMIME)
-    {
-      order[0] = scheme == PST_POLICY_SCHEME_PGP ? PST_SCHEME_PGP : PST_SCHEME_SMIME;
-      n_order = 1;
-    }
-  else
-    {
-      order[0] = in->account.scheme == PST_POLICY_SCHEME_SMIME ? PST_SCHEME_SMIME : PST_SCHEME_PGP;
-      order[1] = order[0] == PST_SCHEME_PGP ? PST_SCHEME_SMIME : PST_SCHEME_PGP;
-      n_order = 2;
-    }
+  effective = pst_policy_effective (&in->account, &in->message);
+  encrypt = effective.encrypt;
+  sign = effective.sign == PST_POLICY_SIGN_YES;
+  n_order = pst_policy_schemes (&in->account, &in->message, order);
 
   d->sign = sign;
   d->scheme = PST_SCHEME_NONE;

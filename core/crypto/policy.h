@@ -120,6 +120,18 @@ PstPolicyDecision *pst_policy_decide (const PstPolicyInput *input, GError **erro
 void pst_policy_decision_free (PstPolicyDecision *decision);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPolicyDecision, pst_policy_decision_free)
 
+/* The settings that apply to a message: each of @message's that is set,
+ * else @account's, else the default (encrypt auto, sign yes, scheme auto).
+ * Never UNSET. */
+PstPolicySettings pst_policy_effective (const PstPolicySettings *account,
+                                        const PstPolicySettings *message);
+
+/* The schemes pst_policy_decide tries, in order, into @order_out: the
+ * forced one, or under auto the preferred one and then the other.  Returns
+ * how many (1 or 2). */
+guint pst_policy_schemes (const PstPolicySettings *account, const PstPolicySettings *message,
+                          PstScheme order_out[2]);
+
 /* "never" | "auto" | "always"; FALSE for anything else (@out untouched). */
 gboolean pst_policy_encrypt_from_string (const char *text, PstPolicyEncrypt *out);
 /* "auto" | "pgp" | "smime"; FALSE for anything else (@out untouched). */

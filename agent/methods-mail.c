@@ -1,0 +1,156 @@
+/* methods-mail.c — attachment, and what the methods that read or send
+ * mail share: opening a stored message for a client (show, export,
+ * attachment) and the account's sending limits (send, keys.check). */
+#include <string.h>
+
+#include "methods-private.h"
+#include "mime/mime.h"
+#include "reader.h"
+#include "util/error.h"
+
+/* An attachment is at most what a stored message may be (reader.c). */
+#define MAX_ATTACHMENT (256u * 1024 * 1024)
+
+/* Whether a client may see message @info (its decrypted form: @plain):
+ * never a quarantined one; one not scanned yet (it came before a scanner was
+ * configured, or its analysis failed) is scanned now. */
+static gboolean
+admit_to_client (PstCall *call, PstMessageInfo *info, GBytes *plain, GError **error)
+{
+  if (!info->quarantined && call->agent->scanner != NULL
+      && (info->scan_verdict == NULL || strcmp (info->scan_verdict, "skipped") == 0))
+    {
+      PstAnalysis a = { .id = info->id };
+      PstMessageInfoUpdate u = { .id = info->id, .quarantine = -1 };
+
+      pst_reader_scan (call->agent, plain, &a);
+      u.scan_verdict = a.scan_verdict;
+      u.scan_name = a.scan_name;
+      u.quarantine = a.quarantine ? 1 : 0;
+      if (!pst_store_messages_set_info (call->agent->store, &u, 1, error))
+        {
+          pst_analysis_clear (&a);
+          return FALSE;
+        }
+      g_free (info->scan_verdict);
+      info->scan_verdict = g_strdup (a.scan_verdict);
+      g_free (info->scan_name);
+      info->scan_name = g_steal_pointer (&a.scan_name);
+      info->quarantined = a.quarantine;
+      pst_analysis_clear (&a);
+    }
+  if (!info->quarantined)
+    return TRUE;
+  if (g_strcmp0 (info->scan_verdict, "infected") == 0)
+    g_set_error (error, PST_ERROR, PST_ERROR_INFECTED,
+                 "message %" G_GINT64_FORMAT " is quarantined: infected with %s (see `postern "
+                 "quarantine`)", info->id, info->scan_name ? info->scan_name : "malware");
+  else
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                 "message %" G_GINT64_FORMAT " is quarantined: it could not be scanned (%s); see "
+                 "`postern quarantine`", info->id, info->scan_name ? info->scan_name : "scan error");
+  return FALSE;
+}
+
+gboolean
+pst_call_open_message (PstCall *call, gint64 id, PstMessageInfo **info_out, GBytes **plain_out,
+                       PstStatus **status_out, GError **error)
+{
+  g_autoptr (PstMessageInfo) info = pst_store_message_get_info (call->agent->store, id, error);
+  g_autoptr (GBytes) plain = NULL;
+  g_autoptr (PstStatus) status = NULL;
+
+  if (info == NULL || !pst_reader_open (call->agent, id, &plain, &status, error)
+      || !admit_to_client (call, info, plain, error))
+    return FALSE;
+  *info_out = g_steal_pointer (&info);
+  *plain_out = g_steal_pointer (&plain);
+  *status_out = g_steal_pointer (&status);
+  return TRUE;
+}
+
+/* Limits, so that the agent cannot be made a relay by whatever can reach
+ * its socket: recipients per message, messages per hour. */
+gboolean
+pst_send_check_limits (PstAgent *agent, const PstAccount *account, guint n, GError **error)
+{
+  guint max_rcpt = account->max_recipients ? account->max_recipients : PST_DEFAULT_MAX_RECIPIENTS;
+  guint max_hour = account->max_per_hour ? account->max_per_hour : PST_DEFAULT_MAX_PER_HOUR;
+  guint queued = 0;
+
+  if (n > max_rcpt)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                   "the message has %u recipients; account %s allows at most %u "
+                   "(max_recipients); nothing was sent", n, account->name, max_rcpt);
+      return FALSE;
+    }
+  if (!pst_store_outbox_count_since (agent->store, account->name,
+                                     g_get_real_time () / G_USEC_PER_SEC - 3600, &queued, error))
+    return FALSE;
+  if (queued >= max_hour)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                   "account %s queued %u messages in the last hour, its limit "
+                   "(max_messages_per_hour = %u); nothing was sent", account->name, queued,
+                   max_hour);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* attachment {id, index, fd}: the decoded content of attachment @index
+ * (0-based, the order of show's "attachments") of message @id, written to
+ * descriptor fd; result {name, type, size}.  Admitted as show admits;
+ * refused (PST_ERROR_CRYPTO) when the content could not be decrypted or its
+ * integrity is missing, as export is.  No such attachment: PST_ERROR_FAILED. */
+JsonObject *
+pst_method_attachment (PstCall *call, GError **error)
+{
+  gint64 id, index;
+  int fd;
+  g_autoptr (PstMessageInfo) info = NULL;
+  g_autoptr (GBytes) plain = NULL, content = NULL;
+  g_autoptr (PstStatus) status = NULL;
+  g_autoptr (PstMimeMessage) msg = NULL;
+  g_autofree char *name = NULL, *type = NULL;
+  JsonObject *r;
+  gsize len = 0;
+  const guint8 *data;
+
+  if (!pst_rpc_get_int (call->params, "id", TRUE, 0, &id, error)
+      || !pst_rpc_get_int (call->params, "index", TRUE, 0, &index, error)
+      || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0)
+    return NULL;
+  if (index < 0 || index > G_MAXINT)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "index must be 0 or more (attachments are numbered from 0)");
+      return NULL;
+    }
+  if (!pst_call_open_message (call, id, &info, &plain, &status, error))
+    return NULL;
+  if (status->decryption == PST_DECRYPTION_FAILED || status->integrity == PST_INTEGRITY_MISSING)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                   "message %" G_GINT64_FORMAT " cannot be decrypted%s; no attachment written",
+                   id, status->integrity == PST_INTEGRITY_MISSING
+                         ? " with integrity protection" : "");
+      return NULL;
+    }
+  if (!(msg = pst_mime_message_parse (plain, error))
+      || !(content = pst_mime_message_get_attachment (msg, (guint) index, MAX_ATTACHMENT, &name,
+                                                      &type, error)))
+    {
+      g_prefix_error (error, "message %" G_GINT64_FORMAT ": ", id);
+      return NULL;
+    }
+  data = g_bytes_get_data (content, &len);
+  if (len > 0 && !pst_fd_write_all (fd, data, len, error))
+    return NULL;
+  r = json_object_new ();
+  json_object_set_string_member (r, "name", name);
+  json_object_set_string_member (r, "type", type);
+  json_object_set_int_member (r, "size", (gint64) len);
+  return r;
+}
