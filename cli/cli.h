@@ -51,6 +51,13 @@ int pst_cli_cmd_fetch (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_list (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_show (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_export (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv);
+/* The settings of send and keys check (--account, --encrypt, --scheme,
+ * --sign, --no-sign) into @params; FALSE (a usage error printed) when they
+ * contradict each other or --encrypt is no mode. */
+gboolean pst_cli_send_settings (const char *command, JsonObject *params, const char *account,
+                                const char *encrypt, const char *scheme, gboolean sign,
+                                gboolean no_sign);
 int pst_cli_cmd_keys (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_encrypt (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_decrypt (PstCli *cli, int argc, char **argv);

@@ -1,4 +1,4 @@
-/* mail.c — `postern send|fetch|list|show|export`. */
+/* mail.c — `postern send|fetch|list|show|export|attachment`. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -39,6 +39,31 @@ parse_id (const char *command, const char *text, gint64 *id_out)
   return TRUE;
 }
 
+gboolean
+pst_cli_send_settings (const char *command, JsonObject *params, const char *account,
+                       const char *encrypt, const char *scheme, gboolean sign, gboolean no_sign)
+{
+  if (sign && no_sign)
+    {
+      pst_cli_usage (command, _("--sign and --no-sign exclude each other"));
+      return FALSE;
+    }
+  if (encrypt && strcmp (encrypt, "always") && strcmp (encrypt, "auto") && strcmp (encrypt, "never"))
+    {
+      pst_cli_usage (command, _("--encrypt takes always, auto or never"));
+      return FALSE;
+    }
+  if (account)
+    json_object_set_string_member (params, "account", account);
+  if (encrypt)
+    json_object_set_string_member (params, "encrypt", encrypt);
+  if (scheme)
+    json_object_set_string_member (params, "scheme", scheme);
+  if (sign || no_sign)
+    json_object_set_boolean_member (params, "sign", sign);
+  return TRUE;
+}
+
 int
 pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
 {
@@ -60,31 +85,26 @@ pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
     return PST_ERROR_USAGE;
   if (argc > 2)
     return pst_cli_usage ("send", _("give at most one FILE"));
-  if (sign && no_sign)
-    return pst_cli_usage ("send", _("--sign and --no-sign exclude each other"));
-  if (encrypt && strcmp (encrypt, "always") && strcmp (encrypt, "auto") && strcmp (encrypt, "never"))
-    return pst_cli_usage ("send", _("--encrypt takes always, auto or never"));
+  params = json_object_new ();
+  if (!pst_cli_send_settings ("send", params, account, encrypt, scheme, sign, no_sign))
+    {
+      json_object_unref (params);
+      return PST_ERROR_USAGE;
+    }
   if (argc == 2 && strcmp (argv[1], "-") != 0)
     {
       fd = open (argv[1], O_RDONLY | O_CLOEXEC);
       if (fd < 0)
         {
           fprintf (stderr, "postern: send: %s: %s\n", argv[1], g_strerror (errno));
+          json_object_unref (params);
           return PST_ERROR_FAILED;
         }
     }
   else
     fd = dup (STDIN_FILENO);
 
-  params = json_object_new ();
   json_object_set_int_member (params, "fd", 0);
-  if (account)
-    json_object_set_string_member (params, "account", account);
-  if (encrypt)
-    json_object_set_string_member (params, "encrypt", encrypt);
-  if (scheme)
-    json_object_set_string_member (params, "scheme", scheme);
-  json_object_set_boolean_member (params, "sign", !no_sign);
   json_object_set_boolean_member (params, "wait", wait);
   r = pst_cli_call (cli, "send", "send", params, &fd, 1, &status);
   close (fd);
@@ -173,11 +193,13 @@ crypto_mark (JsonObject *crypto)
 int
 pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
 {
-  g_autofree char *account = NULL;
+  g_autofree char *account = NULL, *search = NULL;
   int limit = 0, status = 0;
   GOptionEntry entries[] = {
     { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("Only this account"), "NAME" },
     { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("At most N messages, newest first (default 200, at most 2000)"), "N" },
+    { "search", 0, 0, G_OPTION_ARG_STRING, &search,
+      N_("Only messages whose From or Subject holds TEXT (case ignored)"), "TEXT" },
     G_OPTION_ENTRY_NULL,
   };
   JsonObject *params, *r;
@@ -186,10 +208,12 @@ pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
   if (!pst_cli_parse ("list", "", entries, &argc, &argv))
     return PST_ERROR_USAGE;
   if (argc != 1 || limit < 0)
-    return pst_cli_usage ("list", _("takes --account NAME and --limit N only"));
+    return pst_cli_usage ("list", _("takes --account NAME, --limit N and --search TEXT only"));
   params = json_object_new ();
   if (account)
     json_object_set_string_member (params, "account", account);
+  if (search)
+    json_object_set_string_member (params, "query", search);
   if (limit)
     json_object_set_int_member (params, "limit", limit);
   r = pst_cli_call (cli, "list", "list", params, NULL, 0, &status);
@@ -321,6 +345,79 @@ pst_cli_cmd_export (PstCli *cli, int argc, char **argv)
   r = pst_cli_call (cli, "export", "export", params, &fd, 1, &status);
   if (r == NULL)
     return status;
+  json_object_unref (r);
+  return 0;
+}
+
+/* Opens @path for the attachment: a new file only, 0600 (the content is
+ * decrypted), never one that exists. */
+static int
+open_new_file (const char *path)
+{
+  int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+
+  if (fd < 0)
+    fprintf (stderr, "postern: attachment: %s: %s\n", path,
+             errno == EEXIST ? _("the file exists; it is not overwritten") : g_strerror (errno));
+  return fd;
+}
+
+int
+pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv)
+{
+  g_autofree char *out = NULL;
+  GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &out,
+      N_("Write to FILE, which must not exist (default: standard output)"), "FILE" },
+    G_OPTION_ENTRY_NULL,
+  };
+  JsonObject *params, *r;
+  gint64 id;
+  guint64 index = 0;
+  int status = 0, fd = STDOUT_FILENO;
+
+  if (!pst_cli_parse ("attachment", "ID INDEX", entries, &argc, &argv))
+    return PST_ERROR_USAGE;
+  if (argc != 3)
+    return pst_cli_usage ("attachment", _("give a message ID and an attachment INDEX (from 0)"));
+  if (!parse_id ("attachment", argv[1], &id))
+    return PST_ERROR_USAGE;
+  if (!g_ascii_string_to_unsigned (argv[2], 10, 0, G_MAXINT, &index, NULL))
+    {
+      g_autofree char *why = g_strdup_printf (_("'%s' is not an attachment index (0, 1, …)"),
+                                              argv[2]);
+      return pst_cli_usage ("attachment", why);
+    }
+  if (cli->json && out == NULL)
+    return pst_cli_usage ("attachment", _("--json needs -o FILE: the attachment goes to "
+                                          "standard output otherwise"));
+  if (out != NULL && (fd = open_new_file (out)) < 0)
+    return PST_ERROR_FAILED;
+  fflush (stdout);
+  params = json_object_new ();
+  json_object_set_int_member (params, "id", id);
+  json_object_set_int_member (params, "index", (gint64) index);
+  json_object_set_int_member (params, "fd", 0);
+  r = pst_cli_call (cli, "attachment", "attachment", params, &fd, 1, &status);
+  if (out != NULL)
+    {
+      if (close (fd) != 0 && r != NULL)
+        {
+          fprintf (stderr, "postern: attachment: %s: %s\n", out, g_strerror (errno));
+          g_clear_pointer (&r, json_object_unref);
+          status = PST_ERROR_FAILED;
+        }
+      /* nothing half written is left behind */
+      if (r == NULL)
+        unlink (out);
+    }
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    pst_cli_print_json (r);
+  else if (out != NULL)
+    printf (_("wrote %s (%s, %lld bytes) to %s\n"), str_member (r, "name"),
+            str_member (r, "type"), (long long) json_object_get_int_member (r, "size"), out);
   json_object_unref (r);
   return 0;
 }

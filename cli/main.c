@@ -22,6 +22,7 @@ static const struct {
   { "list", pst_cli_cmd_list, N_("list stored messages") },
   { "show", pst_cli_cmd_show, N_("show a message: its status, then its text") },
   { "export", pst_cli_cmd_export, N_("write the decrypted RFC 5322 message to stdout") },
+  { "attachment", pst_cli_cmd_attachment, N_("write attachment INDEX of a message to stdout or -o FILE") },
   { "encrypt", pst_cli_cmd_encrypt, N_("encrypt an RFC 5322 message to --to ADDR…") },
   { "decrypt", pst_cli_cmd_decrypt, N_("decrypt a message (its status with --json)") },
   { "verify", pst_cli_cmd_verify, N_("verify a message's signature and print its status") },

@@ -22,6 +22,10 @@ fi
 
 add_account alice main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
 add_account bob main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
+# The GUI's message list is checked for the Subject of the encrypted mail,
+# which the store keeps only with store_decrypted_subject (reader.c).
+pst bob agent stop >/dev/null
+sed -i '/^\[account main\]/a store_decrypted_subject=true' "$WORK/home-bob/config"
 
 subject="Lunch on Thursday $(date +%s%N)"
 body="The usual place at noon, $(date +%s%N)"

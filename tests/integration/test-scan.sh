@@ -47,6 +47,10 @@ last_quarantined() { # FIELD of the newest quarantined message
 
 add_account alice main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
 add_account bob main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
+# The list checks below look for the Subjects of encrypted mail, which the
+# store keeps only with store_decrypted_subject (reader.c).
+pst bob agent stop >/dev/null
+sed -i '/^\[account main\]/a store_decrypted_subject=true' "$WORK/home-bob/config"
 set_general bob "scan = clamd:$CLAMD_SOCKET"
 
 # ---- an infected mail, encrypted: only the decrypted copy shows it ----
