@@ -44,4 +44,11 @@ GMutex *pst_agent_session_lock (PstAgent *agent, const char *kind, const char *a
 /* Asks the agent to stop after the current requests. */
 void pst_agent_request_stop (PstAgent *agent);
 
+/* Reads the configuration file again, as SIGHUP does, and puts the new
+ * scanner in place (the old one is kept until the agent ends: a scan may
+ * be using it).  Sessions and requests in progress hold copies of their
+ * accounts and go on as they were.  A file with errors changes nothing:
+ * FALSE with the error naming file, group and key. */
+gboolean pst_agent_reload (PstAgent *agent, GError **error);
+
 G_END_DECLS

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib-unix.h>
+#include <glib/gi18n.h>
 
 #include "agent.h"
 #include "server.h"
@@ -97,30 +98,24 @@ on_signal (int sig)
  * are freed only when the agent ends. */
 static GPtrArray *retired_scanners;
 
-/* SIGHUP: read the configuration again.  Sessions and requests in progress
- * hold copies of their accounts, so they go on as they were; the next ones
- * see the new file.  A file with errors changes nothing. */
-static void
-reload (PstAgent *agent)
+gboolean
+pst_agent_reload (PstAgent *agent, GError **error)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PstConfig) fresh = pst_config_load (agent->paths->config_file, &error);
+  g_autoptr (GError) local = NULL;
+  g_autoptr (PstConfig) fresh = pst_config_load (agent->paths->config_file, error);
   PstScanner *scanner = NULL;
   gboolean delivers = FALSE;
   guint timeout = 0;
   const char *spec;
 
   if (fresh == NULL)
-    {
-      g_warning ("reload: %s; keeping the configuration as it was", error->message);
-      return;
-    }
+    return FALSE;
   spec = pst_config_get_scan (fresh, &delivers, &timeout);
-  if (spec != NULL && !(scanner = pst_scanner_new (spec, timeout, &error)))
+  if (spec != NULL && !(scanner = pst_scanner_new (spec, timeout, &local)))
     {
-      g_warning ("reload: %s: [general] %s; keeping the configuration as it was",
-                 agent->paths->config_file, error->message);
-      return;
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "%s: [general] %s", agent->paths->config_file,
+                   local->message);
+      return FALSE;
     }
   g_mutex_lock (&agent->config_lock);
   pst_config_free (agent->config);
@@ -132,6 +127,18 @@ reload (PstAgent *agent)
   g_mutex_unlock (&agent->config_lock);
   g_message ("reload: configuration read again from %s", agent->paths->config_file);
   pst_scheduler_wake ();
+  return TRUE;
+}
+
+/* SIGHUP: read the configuration again; a file with errors changes
+ * nothing. */
+static void
+reload (PstAgent *agent)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!pst_agent_reload (agent, &error))
+    g_warning ("reload: %s; keeping the configuration as it was", error->message);
 }
 
 static gpointer
@@ -185,6 +192,13 @@ main (int argc, char **argv)
   int status = 0;
 
   setlocale (LC_ALL, "");
+  {
+    /* Messages of core/ the agent passes on to its clients. */
+    g_autofree char *locale_dir = pst_paths_locale_dir ();
+    bindtextdomain (GETTEXT_PACKAGE, locale_dir);
+    bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+    textdomain (GETTEXT_PACKAGE);
+  }
   umask (077);
   {
     /* SIGHUP goes to the reload thread only (sigwait): block it in every

@@ -4,7 +4,6 @@
 #include "methods-private.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -13,7 +12,6 @@
 #include "util/error.h"
 
 /* How long config.set waits for the agent to have read the file again. */
-#define RELOAD_WAIT_MS 10000
 
 gboolean
 pst_call_check_members (JsonObject *params, const char *const *known, GError **error)
@@ -333,37 +331,6 @@ pst_method_config_get (PstCall *call, GError **error)
   return r;
 }
 
-/* The agent reads the file again as SIGHUP makes it (main.c): the scanner
- * is replaced there, and the old one kept until the agent ends, as a scan
- * may be using it.  Waits until it has: @before is the configuration that
- * the reload replaces. */
-static gboolean
-reload_now (PstAgent *agent, PstConfig *before, GError **error)
-{
-  if (kill (getpid (), SIGHUP) != 0)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   "the configuration was written, but the agent cannot read it again: %s",
-                   g_strerror (errno));
-      return FALSE;
-    }
-  for (guint waited = 0; waited < RELOAD_WAIT_MS; waited += 10)
-    {
-      gboolean done;
-
-      g_mutex_lock (&agent->config_lock);
-      done = agent->config != before;
-      g_mutex_unlock (&agent->config_lock);
-      if (done)
-        return TRUE;
-      g_usleep (10 * 1000);
-    }
-  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-               "the configuration was written, but the agent did not read it again within %d s "
-               "(see its log)", RELOAD_WAIT_MS / 1000);
-  return FALSE;
-}
-
 JsonObject *
 pst_method_config_set (PstCall *call, GError **error)
 {
@@ -375,7 +342,6 @@ pst_method_config_set (PstCall *call, GError **error)
   gint64 timeout = 0;
   gboolean delivers = FALSE, old_delivers = FALSE;
   guint old_timeout = 0;
-  PstConfig *before;
   JsonObject *r;
   gboolean ok;
 
@@ -424,9 +390,9 @@ pst_method_config_set (PstCall *call, GError **error)
       pst_config_set_scan (agent->config, old_spec, old_delivers, old_timeout, NULL);
       ok = FALSE;
     }
-  before = agent->config;
   g_mutex_unlock (&agent->config_lock);
-  if (!ok || !reload_now (agent, before, error))
+  /* Read back as SIGHUP would, so that the new scanner takes over at once. */
+  if (!ok || !pst_agent_reload (agent, error))
     return NULL;
   g_message ("[general] scan settings changed");
   g_mutex_lock (&agent->config_lock);
