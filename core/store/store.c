@@ -162,37 +162,48 @@ column_strdup (sqlite3_stmt *stmt, int i)
 
 #define SEARCH_ESCAPE '\\'
 
-/* @text made comparable without regard to case: Unicode case folding of its
- * compatibility composition (so "ß" finds "SS" and a precomposed "é" a
- * decomposed one), or ASCII lower case when it is ASCII.  Transfer full. */
+/* Whether @text is ASCII only: LIKE ignores ASCII case by itself. */
+static gboolean
+is_ascii (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p++)
+    if ((guchar) *p >= 0x80)
+      return FALSE;
+  return TRUE;
+}
+
+/* @text made comparable without regard to case, beyond what LIKE does for
+ * ASCII: Unicode case folding (so "ß" finds "SS"), composed (NFC) when it
+ * holds combining marks (so a decomposed "é" finds a precomposed one).
+ * Normalising only then keeps a search over many non-ASCII subjects fast.
+ * Transfer full. */
 static char *
 fold_text (const char *text)
 {
-  g_autofree char *valid = NULL, *normal = NULL;
-  gboolean ascii = TRUE;
+  g_autofree char *valid = g_utf8_validate (text, -1, NULL) ? NULL : g_utf8_make_valid (text, -1);
+  char *folded = g_utf8_casefold (valid != NULL ? valid : text, -1);
+  char *composed;
 
-  for (const char *p = text; *p != '\0' && ascii; p++)
-    ascii = (guchar) *p < 0x80;
-  if (ascii)
-    return g_ascii_strdown (text, -1);
-  valid = g_utf8_make_valid (text, -1);
-  normal = g_utf8_normalize (valid, -1, G_NORMALIZE_ALL_COMPOSE);
-  return g_utf8_casefold (normal != NULL ? normal : valid, -1);
+  /* U+0300..U+036F, the combining diacritical marks, begin with 0xCC or 0xCD */
+  if (strchr (folded, '\xcc') == NULL && strchr (folded, '\xcd') == NULL)
+    return folded;
+  composed = g_utf8_normalize (folded, -1, G_NORMALIZE_DEFAULT_COMPOSE);
+  g_free (folded);
+  return composed;
 }
 
-/* SQL pst_fold (text): fold_text, NULL for NULL.  LIKE folds ASCII only. */
+/* SQL pst_fold (text): fold_text for text with non-ASCII characters, the
+ * text itself when it is ASCII (LIKE folds that), NULL for NULL. */
 static void
 sql_fold (sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
   const char *text = (const char *) sqlite3_value_text (argv[0]);
 
   (void) argc;
-  if (text == NULL)
-    {
-      sqlite3_result_null (ctx);
-      return;
-    }
-  sqlite3_result_text (ctx, fold_text (text), -1, g_free);
+  if (text == NULL || is_ascii (text))
+    sqlite3_result_value (ctx, argv[0]);
+  else
+    sqlite3_result_text (ctx, fold_text (text), -1, g_free);
 }
 
 static gboolean
@@ -1318,7 +1329,7 @@ pst_store_message_list_full (PstStore *store, const char *account, guint limit,
 static char *
 search_pattern (const char *query)
 {
-  g_autofree char *folded = fold_text (query);
+  g_autofree char *folded = is_ascii (query) ? g_strdup (query) : fold_text (query);
   GString *pattern = g_string_new ("%");
 
   for (const char *p = folded; *p != '\0'; p++)

@@ -571,6 +571,8 @@ test_search (void **state)
     { "Dörte <doerte@example.de>", "Grüße aus KÖLN" },
     { "eve@example.org", "back\\slash" },
     { "frank@example.org", NULL },
+    { "gina@example.org", "Caf\xc3\xa9 cr\xc3\xa8me" },           /* precomposed */
+    { "hugo@example.org", "Cafe\xcc\x81 STRASSE" },                 /* e + COMBINING ACUTE */
   };
   Fixture *f = *state;
   g_autoptr (GError) error = NULL;
@@ -604,6 +606,13 @@ test_search (void **state)
   assert_search (store, NULL, "köln", 0, e[3]);
   assert_search (store, NULL, "GRÜSSE", 0, e[3]);
   assert_search (store, NULL, "DÖRTE", 0, e[3]);
+  {
+    g_autofree char *cafes = g_strdup_printf ("%s,%s", e[7], e[6]);
+    assert_search (store, NULL, "CAF\xc3\x89", 0, cafes);      /* É, precomposed */
+    assert_search (store, NULL, "cafe\xcc\x81", 0, cafes);     /* é, decomposed */
+    assert_search (store, NULL, "straße", 0, e[7]);
+    assert_search (store, NULL, "CRÈME", 0, e[6]);
+  }
   /* The wildcards and the escape character are taken literally. */
   assert_search (store, NULL, "%", 0, e[1]);
   assert_search (store, NULL, "100%", 0, e[1]);
@@ -619,7 +628,7 @@ test_search (void **state)
   assert_search (store, NULL, "' OR 1=1 --", 0, "");
   /* No query: everything, as list gives it. */
   {
-    g_autofree char *all = g_strjoin (",", e[5], e[4], e[3], e[2], e[1], e[0], NULL);
+    g_autofree char *all = g_strjoin (",", e[7], e[6], e[5], e[4], e[3], e[2], e[1], e[0], NULL);
     assert_search (store, NULL, NULL, 0, all);
     assert_search (store, NULL, "", 0, all);
   }
