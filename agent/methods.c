@@ -18,6 +18,7 @@
 #include "reader.h"
 #include "scheduler.h"
 #include "sender.h"
+#include "subjects.h"
 #include "util/error.h"
 
 /* Messages given to send are parsed in memory for now; this is the cap. */
@@ -547,6 +548,50 @@ scan_object (const char *verdict, const char *name)
 #define DEFAULT_LIST 200
 #define MAX_LIST 2000
 
+static int
+newest_info_first (gconstpointer a, gconstpointer b)
+{
+  gint64 x = (*(PstMessageInfo *const *) a)->id, y = (*(PstMessageInfo *const *) b)->id;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Adds to @infos (newest first, at most @limit) the messages whose
+ * decrypted Subject, known only in memory, matches @query. */
+static void
+merge_subject_matches (PstAgent *agent, GPtrArray *infos, const char *account, const char *query,
+                       guint limit)
+{
+  g_autoptr (GArray) ids = pst_subjects_search (account, query, limit);
+  gboolean added = FALSE;
+
+  for (guint i = 0; i < ids->len; i++)
+    {
+      gint64 id = g_array_index (ids, gint64, i);
+      PstMessageInfo *info;
+      gboolean known = FALSE;
+
+      for (guint j = 0; j < infos->len && !known; j++)
+        known = ((PstMessageInfo *) g_ptr_array_index (infos, j))->id == id;
+      if (known)
+        continue;
+      info = pst_store_message_get_info (agent->store, id, NULL);
+      if (info == NULL || info->quarantined)
+        {
+          if (info == NULL)
+            pst_subjects_forget (id);
+          pst_message_info_free (info);
+          continue;
+        }
+      g_ptr_array_add (infos, info);
+      added = TRUE;
+    }
+  if (!added)
+    return;
+  g_ptr_array_sort (infos, newest_info_first);
+  if (infos->len > limit)
+    g_ptr_array_set_size (infos, limit);
+}
+
 /* Characters of a search, well within SQLite's LIKE pattern limit. */
 #define MAX_QUERY 1000
 
@@ -585,10 +630,13 @@ m_list (PstCall *call, GError **error)
         return NULL;
     }
   /* The From and Subject as the store keeps them (reader.c says which
-   * Subject that is for encrypted mail). */
+   * Subject that is for encrypted mail), and the decrypted Subjects the
+   * agent knows (subjects.h). */
   if (!(infos = pst_store_message_search (call->agent->store, account, query, (guint) limit,
                                           error)))
     return NULL;
+  if (query != NULL && *query != '\0')
+    merge_subject_matches (call->agent, infos, account, query, (guint) limit);
   arr = json_array_new ();
   for (guint i = 0; i < infos->len; i++)
     {
@@ -598,7 +646,10 @@ m_list (PstCall *call, GError **error)
       json_object_set_int_member (o, "id", m->id);
       json_object_set_string_member (o, "account", m->account);
       json_object_set_string_member (o, "from", m->from ? m->from : "");
-      json_object_set_string_member (o, "subject", m->subject ? m->subject : "");
+      {
+        g_autofree char *decrypted = pst_subjects_lookup (m->id);
+        json_object_set_string_member (o, "subject", decrypted ? decrypted : m->subject ? m->subject : "");
+      }
       json_object_set_string_member (o, "date", m->date ? m->date : "");
       json_object_set_member (o, "crypto", parse_json_or_null (m->crypto_json));
       json_object_set_object_member (o, "scan", scan_object (m->scan_verdict, m->scan_name));

@@ -6,6 +6,7 @@
 #include "mime/mime.h"
 #include "crypto/smime.h"
 #include "mime/open.h"
+#include "subjects.h"
 #include "util/error.h"
 
 /* The skeleton reads whole messages into memory for MIME parsing; this cap
@@ -82,6 +83,15 @@ open_stored (PstAgent *agent, gint64 id, PstMessageInfo **info_out, GBytes **raw
   /* The status still says how it arrived; this says how it is kept. */
   if (ok && info->sealed)
     pst_status_add_warning (*status_out, "sealed-on-arrival");
+  /* The Subject that came out of the encryption: for list and search, in
+   * memory only (subjects.h). */
+  if (ok && (*status_out)->decryption == PST_DECRYPTION_OK && (*status_out)->protected_headers)
+    {
+      g_autoptr (PstMimeMessage) shown = pst_mime_message_parse (*plain_out, NULL);
+      g_autofree char *subject = shown ? pst_mime_message_get_header (shown, "Subject") : NULL;
+
+      pst_subjects_remember (id, info->account, subject);
+    }
   if (ok && info_out != NULL)
     *info_out = g_steal_pointer (&info);
   if (ok && raw_out != NULL)

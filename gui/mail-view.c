@@ -76,11 +76,17 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
       JsonObject *m = json_array_get_object_element (arr, i);
       JsonObject *crypto = pst_json_obj (m, "crypto"), *scan = pst_json_obj (m, "scan");
       gint64 id = pst_json_int (m, "id");
+      const char *subject = pst_json_str (m, "subject");
+
+      /* What the outside of header-protected mail says; the agent gives the
+       * real one once it has decrypted the message since it started. */
+      if (g_strcmp0 (subject, "...") == 0 && pst_json_bool (crypto, "protected_headers"))
+        subject = _("(encrypted subject: open the message to read it)");
 
       gtk_list_store_append (self->store, &it);
       gtk_list_store_set (self->store, &it, COL_ID, id, COL_ICON, pst_verdict_icon (crypto, scan),
                           COL_MARK, pst_verdict_mark (crypto, scan), COL_FROM, pst_json_str (m, "from"),
-                          COL_SUBJECT, pst_json_str (m, "subject"), COL_DATE, pst_json_str (m, "date"),
+                          COL_SUBJECT, subject, COL_DATE, pst_json_str (m, "date"),
                           -1);
       if (id == self->shown_id)
         {

@@ -55,15 +55,24 @@ pst bob export "$id1" > "$WORK/export1.eml"
 check "the decrypted message names no Bcc recipient either" bash -c '! grep -qi "^Bcc:" "$1"' _ "$WORK/export1.eml"
 check "show gives the protected Subject" test "$(pst bob --json show "$id1" | json 'd["headers"]["subject"]')" = "$subject1"
 
-# ---- list --search, by default: no decrypted Subject on disk ----
-check "by default the store keeps the Subject the outside gave" \
-  test "$(pst bob --json list | json 'd["messages"][0]["subject"]')" = "..."
+# ---- list --search, by default: no decrypted Subject on disk, but the
+# agent knows it in memory once it has decrypted the message ----
+check "list shows the protected Subject the agent learnt when it decrypted the message" \
+  test "$(pst bob --json list | json 'd["messages"][0]["subject"]')" = "$subject1"
 check "… and no byte of the protected Subject is in the database" bash -c \
   '! cat "$1"/postern.db* | grep -qaF "$2"' _ "$WORK/home-bob/data" "$tag"
 check "search by the sender's address finds it" test "$(ids_found "$ALICE_ADDR")" = "$id1"
 check "search by the sender's name, case ignored, finds it" test "$(ids_found "aLiCe exAMPLE")" = "$id1"
-check "search by the protected Subject finds nothing by default" test -z "$(ids_found "Zebra")"
+check "search by the protected Subject finds it (from the agent's memory)" test "$(ids_found "zEBRA")" = "$id1"
 check "search by other words finds nothing" test -z "$(ids_found "no-such-words-$tag")"
+pst bob agent stop >/dev/null
+check "a restarted agent lists what the store keeps, the Subject the outside gave" \
+  test "$(pst bob --json list | json 'd["messages"][0]["subject"]')" = "..."
+check "… and does not find it by its protected Subject" test -z "$(ids_found "Zebra")"
+pst bob show "$id1" >/dev/null
+check "once the message is read again, list shows its protected Subject again" \
+  test "$(pst bob --json list | json 'd["messages"][0]["subject"]')" = "$subject1"
+check "… and search finds it by it" test "$(ids_found "Zebra")" = "$id1"
 
 # ---- store_decrypted_subject = true: the protected Subject is searchable ----
 pst bob agent stop >/dev/null

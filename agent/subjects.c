@@ -1,0 +1,110 @@
+/* subjects.c — see subjects.h. */
+#include "subjects.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+  char *account;
+  char *subject;
+  char *folded;
+} Entry;
+
+static GMutex lock;
+static GHashTable *entries;     /* gint64 * → Entry */
+
+static void
+entry_free (gpointer p)
+{
+  Entry *e = p;
+
+  g_free (e->account);
+  g_free (e->subject);
+  g_free (e->folded);
+  g_free (e);
+}
+
+static char *
+fold (const char *s)
+{
+  g_autofree char *n = g_utf8_normalize (s, -1, G_NORMALIZE_ALL_COMPOSE);
+  return g_utf8_casefold (n ? n : "", -1);
+}
+
+void
+pst_subjects_remember (gint64 id, const char *account, const char *subject)
+{
+  Entry *e;
+  gint64 *key;
+
+  if (subject == NULL || account == NULL || !g_utf8_validate (subject, -1, NULL))
+    return;
+  e = g_new0 (Entry, 1);
+  e->account = g_strdup (account);
+  e->subject = g_strdup (subject);
+  e->folded = fold (subject);
+  key = g_new (gint64, 1);
+  *key = id;
+  g_mutex_lock (&lock);
+  if (entries == NULL)
+    entries = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, entry_free);
+  g_hash_table_replace (entries, key, e);
+  g_mutex_unlock (&lock);
+}
+
+char *
+pst_subjects_lookup (gint64 id)
+{
+  char *s = NULL;
+
+  g_mutex_lock (&lock);
+  if (entries != NULL)
+    {
+      Entry *e = g_hash_table_lookup (entries, &id);
+      s = e ? g_strdup (e->subject) : NULL;
+    }
+  g_mutex_unlock (&lock);
+  return s;
+}
+
+static int
+newest_first (const void *a, const void *b)
+{
+  gint64 x = *(const gint64 *) a, y = *(const gint64 *) b;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+GArray *
+pst_subjects_search (const char *account, const char *query, guint limit)
+{
+  GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autofree char *q = fold (query ? query : "");
+  GHashTableIter it;
+  gpointer key, value;
+
+  g_mutex_lock (&lock);
+  if (entries != NULL)
+    {
+      g_hash_table_iter_init (&it, entries);
+      while (g_hash_table_iter_next (&it, &key, &value))
+        {
+          Entry *e = value;
+          if ((account == NULL || g_strcmp0 (account, e->account) == 0) && strstr (e->folded, q))
+            g_array_append_val (ids, *(gint64 *) key);
+        }
+    }
+  g_mutex_unlock (&lock);
+  qsort (ids->data, ids->len, sizeof (gint64), newest_first);
+  if (ids->len > limit)
+    g_array_set_size (ids, limit);
+  return ids;
+}
+
+void
+pst_subjects_forget (gint64 id)
+{
+  g_mutex_lock (&lock);
+  if (entries != NULL)
+    g_hash_table_remove (entries, &id);
+  g_mutex_unlock (&lock);
+}
