@@ -361,12 +361,13 @@ def extents(node):
 _shot_count = 0
 
 
-def screenshot(name, node=None, settle=2.0):
+def screenshot(name, node=None, settle=2.0, numbered=True):
     """Saves the screen — or, with node, the screen area of that node (e.g. the app's window) — as PNG in
     $SCREENSHOT_DIR (default: the session's directory), named NN-name.png in the order taken (the NN-*.png of an
-    earlier run are removed at the first one).  The accessibility tree changes before the application repaints,
-    so it first waits (up to settle seconds) for two grabs in a row to be the same.  Returns the path, or None
-    (with a comment) when it could not be taken: a screenshot is evidence, not a check."""
+    earlier run are removed at the first one), or name.png when not numbered.  The accessibility tree changes
+    before the application repaints, so it first waits (up to settle seconds) for two grabs in a row to be the
+    same.  Returns the path, or None (with a comment) when it could not be taken: a screenshot is evidence, not a
+    check."""
     global _shot_count
     directory = os.environ.get("SCREENSHOT_DIR") or (_session.dir if _session else tempfile.gettempdir())
     os.makedirs(directory, exist_ok=True)
@@ -375,7 +376,7 @@ def screenshot(name, node=None, settle=2.0):
             if re.fullmatch(r"\d\d-.*\.png", old):
                 os.unlink(os.path.join(directory, old))
     _shot_count += 1
-    path = os.path.join(directory, f"{_shot_count:02d}-{name}.png")
+    path = os.path.join(directory, f"{_shot_count:02d}-{name}.png" if numbered else f"{name}.png")
     try:
         import gi
         gi.require_version("Gdk", "3.0")

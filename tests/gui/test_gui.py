@@ -3,13 +3,15 @@
 Run by tests/integration/test-gui.sh, which makes the mail with the CLI and exports: POSTERN, POSTERN_GTK,
 PSTGUI_AGENT (the posternd the app should start), PSTGUI_HOME_ALICE, PSTGUI_HOME_BOB, GNUPGHOME_ALICE,
 GNUPGHOME_BOB, ALICE_ADDR, PSTGUI_SUBJECT, PSTGUI_BODY (the message alice sent bob, already fetched), and
-SCREENSHOT_DIR.  No agent runs when it starts.
+SCREENSHOT_DIR.  When it starts, alice's agent does not run; bob's, which fetched the message (and so knows its
+protected Subject), does.
 
 A scenario is a function taking the session, listed in SCENARIOS: it starts what it needs (an agent with
 agent_start, the app with session.start_app), checks with pstgui.check, and may leave the app running (it is
 closed after each scenario) and agents running (stopped at the end).
 """
 
+import json
 import os
 import subprocess
 import sys
@@ -27,6 +29,14 @@ def postern(user, *args):
     env = dict(os.environ, GNUPGHOME=user["gnupg"])
     return subprocess.run([POSTERN, "--home", user["home"], *args], env=env, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL, timeout=60)
+
+
+def listed(user):
+    """(from, subject) of each message the agent lists for user, as the CLI sees them."""
+    r = postern(user, "--json", "list")
+    if r.returncode != 0:
+        return f"postern list: exit {r.returncode}: {r.stderr.strip()}"
+    return [(m["from"], m["subject"]) for m in json.loads(r.stdout)["messages"]]
 
 
 def agent_running(user):
@@ -78,7 +88,7 @@ def scenario_start_agent(session):
 def scenario_message_list(session):
     """With bob's agent running and alice's encrypted message fetched (and a newer one in the clear), the list shows
     it; selecting it shows its status."""
-    agent_start(session, BOB)
+    agent_start(session, BOB)  # running since the fetch; started if it is not (the Subject is then unknown)
     app = start_app(session, BOB)
     win = app.window()
     table = g.find(win, "table")
@@ -90,7 +100,7 @@ def scenario_message_list(session):
                 return i + 1  # true even for row 0
         return None
     index = g.wait_for(row_index, f"a row from {alice} with the subject {subject!r}", 20,
-                       seen=lambda: repr(g.table_rows(table))) - 1
+                       seen=lambda: f"{g.table_rows(table)!r}; the agent lists: {listed(BOB)!r}") - 1
     g.ok(f"the message list shows a row with {alice} and the subject")
     g.screenshot("message-list", win)
 
@@ -103,6 +113,8 @@ def scenario_message_list(session):
     g.find(win, "text", text=os.environ["PSTGUI_BODY"])
     g.ok("a text view shows the decrypted body")
     g.screenshot("message-selected", win)
+    # The picture of data/org.postern.Postern.metainfo.xml (copied from here to data/screenshots/ by hand).
+    g.screenshot("main-window", win, numbered=False)
 
 
 SCENARIOS = [scenario_start_agent, scenario_message_list]
