@@ -1,5 +1,6 @@
 /* account-dialog.c — see account-dialog.h. */
 #include "account-dialog.h"
+#include "a11y.h"
 
 #include <string.h>
 #include <glib/gi18n.h>
@@ -119,6 +120,9 @@ build_account (PstAccountDialog *self, GError **error)
   gboolean secret = g_strcmp0 (gtk_combo_box_get_active_id (GTK_COMBO_BOX (self->storage_combo)), "secret") == 0;
   g_autofree char *smtp = NULL, *pop3 = NULL;
 
+  /* A port typed but not yet confirmed counts as typed. */
+  gtk_spin_button_update (GTK_SPIN_BUTTON (self->smtp_port_spin));
+  gtk_spin_button_update (GTK_SPIN_BUTTON (self->pop3_port_spin));
   if (!*name || !*address || !*user || !*text (self->smtp_host_entry) || !*text (self->pop3_host_entry))
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
@@ -162,6 +166,7 @@ static void
 append_server (GString *s, const char *title, JsonObject *o)
 {
   const char *login = pst_json_str (o, "login");
+  const char *by = pst_json_str (o, "trusted_by");
 
   g_string_append_printf (s, "%s%s\n", s->len ? "\n" : "", title);
   if (o == NULL)
@@ -174,8 +179,9 @@ append_server (GString *s, const char *title, JsonObject *o)
       g_string_append_printf (s, _("  Issued by: %s\n"), pst_json_str (o, "issuer"));
       g_string_append_printf (s, _("  Pin (SHA-256 of its public key): %s\n"), pst_json_str (o, "pin"));
       g_string_append_printf (s, _("  Trusted by: %s\n"),
-                              pst_json_str (o, "trusted_by") ? pst_json_str (o, "trusted_by")
-                                                             : _("nothing: no authority vouches for it"));
+                              g_strcmp0 (by, "ca") == 0 ? _("a certificate authority")
+                              : g_strcmp0 (by, "pin") == 0 ? _("its pin, which you confirmed")
+                                                            : _("nothing: no authority vouches for it"));
     }
   if (g_strcmp0 (login, "ok") == 0)
     g_string_append (s, _("  Login: accepted\n"));
@@ -200,6 +206,13 @@ pst_account_dialog_describe_test (JsonObject *r)
   return g_string_free (s, FALSE);
 }
 
+static gboolean
+is_trusted (JsonObject *server)
+{
+  const char *by = pst_json_str (server, "trusted_by");
+  return by != NULL && g_strcmp0 (by, "nothing") != 0;
+}
+
 /* The pins of the servers that nothing else vouches for. */
 static char *
 untrusted_pins (JsonObject *r)
@@ -212,7 +225,7 @@ untrusted_pins (JsonObject *r)
       JsonObject *o = pst_json_obj (r, names[i]);
       const char *pin = pst_json_str (o, "pin");
 
-      if (pin && !pst_json_str (o, "trusted_by") && !strstr (s->str, pin))
+      if (pin && !is_trusted (o) && !strstr (s->str, pin))
         g_string_append_printf (s, "%s%s", s->len ? ";" : "", pin);
     }
   return s->len ? g_strdup (s->str) : NULL;
@@ -381,6 +394,7 @@ static void
 pst_account_dialog_init (PstAccountDialog *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  pst_a11y_name_fields (GTK_WIDGET (self));
   g_signal_connect (self, "response", G_CALLBACK (on_response), NULL);
   on_storage_changed (self);
 }

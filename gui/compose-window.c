@@ -3,6 +3,7 @@
  * the agent encrypts, signs and queues it. */
 #define _GNU_SOURCE
 #include "compose-window.h"
+#include "a11y.h"
 
 #include <errno.h>
 #include <string.h>
@@ -473,6 +474,8 @@ static void
 pst_compose_window_init (PstComposeWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  pst_a11y_name_fields (GTK_WIDGET (self));
+  atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self)), _("New message"));
   self->attachments = g_ptr_array_new_with_free_func (attachment_free);
   self->refused = TRUE;
 }

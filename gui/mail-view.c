@@ -301,7 +301,7 @@ on_notification (PstMailView *self, const char *method, JsonObject *params)
 }
 
 static void
-add_column (PstMailView *self, const char *title, int col, int sort_col)
+add_column (PstMailView *self, const char *title, int col, int sort_col, int min_width)
 {
   GtkCellRenderer *r = gtk_cell_renderer_text_new ();
   GtkTreeViewColumn *c = gtk_tree_view_column_new_with_attributes (title, r, "text", col, NULL);
@@ -310,6 +310,7 @@ add_column (PstMailView *self, const char *title, int col, int sort_col)
   gtk_tree_view_column_set_resizable (c, TRUE);
   gtk_tree_view_column_set_expand (c, col == COL_SUBJECT);
   gtk_tree_view_column_set_sort_column_id (c, sort_col);
+  gtk_tree_view_column_set_min_width (c, min_width);
   gtk_tree_view_append_column (GTK_TREE_VIEW (self->messages), c);
 }
 
@@ -361,11 +362,11 @@ pst_mail_view_init (PstMailView *self)
   r = gtk_cell_renderer_pixbuf_new ();
   c = gtk_tree_view_column_new_with_attributes ("", r, "icon-name", COL_ICON, NULL);
   gtk_tree_view_append_column (GTK_TREE_VIEW (self->messages), c);
-  add_column (self, _("Status"), COL_MARK, COL_MARK);
-  add_column (self, _("From"), COL_FROM, COL_FROM);
-  add_column (self, _("Subject"), COL_SUBJECT, COL_SUBJECT);
+  add_column (self, _("Status"), COL_MARK, COL_MARK, 170);
+  add_column (self, _("From"), COL_FROM, COL_FROM, 200);
+  add_column (self, _("Subject"), COL_SUBJECT, COL_SUBJECT, 200);
   /* The Date header is text in any form; arrival order sorts it well. */
-  add_column (self, _("Date"), COL_DATE, COL_ID);
+  add_column (self, _("Date"), COL_DATE, COL_ID, 190);
   say (self, _("Select a message."), PST_VERDICT_NEUTRAL, "mail-read-symbolic");
 }
 

@@ -34,7 +34,6 @@ activate (GtkApplication *app)
 static void
 open_uris (GApplication *app, GFile **files, gint n_files, const gchar *hint)
 {
-  main_window (GTK_APPLICATION (app));
   for (gint i = 0; i < n_files; i++)
     {
       g_autofree char *uri = g_file_get_uri (files[i]);

@@ -1,5 +1,6 @@
 /* prefs-dialog.c — see prefs-dialog.h. */
 #include "prefs-dialog.h"
+#include "a11y.h"
 
 #include <glib/gi18n.h>
 
@@ -196,6 +197,7 @@ static void
 pst_prefs_dialog_init (PstPrefsDialog *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  pst_a11y_name_fields (GTK_WIDGET (self));
   g_signal_connect (self, "response", G_CALLBACK (on_response), NULL);
 }
 

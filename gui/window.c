@@ -448,6 +448,9 @@ static void
 pst_window_init (PstWindow *self)
 {
   gtk_widget_init_template (GTK_WIDGET (self));
+  /* The header bar shows the page switcher; the window keeps its name. */
+  gtk_window_set_title (GTK_WINDOW (self), _("Postern"));
+  atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self)), _("Postern"));
 }
 
 PstWindow *

@@ -503,7 +503,11 @@ class App:
             _stop_process(self.proc, "postern-gtk")
         elif self.running():
             try:
-                click(self.window(5), "Close", timeout=5)
+                # Every window it has open (a compose window keeps the app
+                # running), in whichever language it speaks.
+                frames = [n for n in children(self.root) if role_name(n) == "frame" and is_showing(n)]
+                for frame in frames or [self.window(5)]:
+                    click(frame, lambda n: n in ("Close", "Schließen"), timeout=5)
                 self.proc.wait(timeout * TIMEOUT_SCALE)
             except Exception as e:  # noqa: BLE001
                 _comment(f"postern-gtk did not exit through its Close button ({e}); terminating it")

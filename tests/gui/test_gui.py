@@ -12,6 +12,7 @@ closed after each scenario) and agents running (stopped at the end).
 """
 
 import json
+import json
 import os
 import subprocess
 import sys
@@ -117,12 +118,296 @@ def scenario_message_list(session):
     g.screenshot("main-window", win, numbered=False)
 
 
-SCENARIOS = [scenario_start_agent, scenario_message_list]
+ALICEGUI = {"home": os.environ["PSTGUI_HOME_ALICEGUI"], "gnupg": os.environ["GNUPGHOME_ALICE"]}
+
+
+def row_with(table, column, text):
+    """The index of the first row whose column contains text, or None."""
+    for i, row in enumerate(g.table_rows(table)):
+        if text in row.get(column, ""):
+            return i
+    return None
+
+
+def wait_row(table, column, text, timeout=30):
+    return g.wait_for(lambda: (lambda i: None if i is None else i + 1)(row_with(table, column, text)),
+                      f"a row whose {column} contains {text!r}", timeout,
+                      seen=lambda: repr(g.table_rows(table))) - 1
+
+
+def status_text(win):
+    return g.text_of(g.find(win, "label", "Message status"))
+
+
+def open_message(win, subject):
+    """Selects the message with that subject in the Mail page; returns the status bar's text once shown."""
+    table = g.find(win, "table", "Messages")
+    i = wait_row(table, "Subject", subject)
+    g.select_row(table, i)
+    return g.wait_for(lambda: (lambda t: t if "virus scan" in t else None)(status_text(win)),
+                      f"the status bar of {subject!r}", 20, seen=lambda: status_text(win))
+
+
+def show_page(win, title):
+    """Clicks the page switcher's button of that page (a radio button in the header bar)."""
+    button = g.find(win, "radio button", title)
+    g.do_action(button, "click")
+
+
+def type_secret(under, name, value):
+    """Sets a password field (it reads back as bullets: wait for their count)."""
+    node = g.wait_for(lambda: next((n for n in g.find_all(under, None, name) if g.has_interface(n, "EditableText")),
+                                   None), f"the password field {name!r}", 20)
+    g.Atspi.EditableText.set_text_contents(node, value)
+    g.wait_for(lambda: len(g.text_of(node)) == len(value), f"{name!r} to hold {len(value)} characters", 10)
+
+
+def ensure_agent_from_window(win, user):
+    """Starts the user's agent through the window's own button when it is not running: an agent the window
+    starts is in the test session's D-Bus session, where the Secret Service is."""
+    if agent_running(user):
+        return
+    g.click(g.find(win, "info bar"), "Start the agent")
+    g.wait_for(lambda: agent_running(user), "the agent the window started", 30)
+
+
+def scenario_spoofed_signature(session):
+    """A message signed by alice's key but From carol: the status bar says the signer is NOT the sender."""
+    agent_start(session, BOB)
+    win = start_app(session, BOB).window()
+    text = open_message(win, os.environ["PSTGUI_SPOOF_SUBJECT"])
+    g.check("the status bar says the signer is NOT the sender", "the signer is NOT the sender" in text,
+            lambda: f"status bar: {text!r}")
+    g.check("… names the signer's address, not the From's display name",
+            "alice@postern.test" in text and "Carol" not in text, lambda: f"status bar: {text!r}")
+    g.check("… and says it is not encrypted", "not encrypted" in text, lambda: f"status bar: {text!r}")
+    table = g.find(win, "table", "Messages")
+    row = g.table_rows(table)[row_with(table, "Subject", os.environ["PSTGUI_SPOOF_SUBJECT"])]
+    g.check("the list marks it as a signature problem", row.get("Status") == "signature problem",
+            lambda: f"row: {row!r}")
+    g.screenshot("spoofed-signature", win)
+
+
+def scenario_quarantine_not_opened(session):
+    """A message the scanner called infected is not in the mailbox and cannot be opened: only listed in Quarantine."""
+    agent_start(session, BOB)
+    win = start_app(session, BOB).window()
+    evil = os.environ["PSTGUI_EVIL_SUBJECT"]
+    table = g.find(win, "table", "Messages")
+    wait_row(table, "Subject", os.environ["PSTGUI_SUBJECT"])
+    g.check("the mailbox does not list the quarantined message", row_with(table, "Subject", evil) is None,
+            lambda: repr(g.table_rows(table)))
+    show_page(win, "Quarantine")
+    q = g.find(win, "table", "Quarantine")
+    i = wait_row(q, "Found", "Test.Evil.Marker")
+    g.ok("the Quarantine page lists it with what the scanner found")
+    g.select_row(q, i)
+    names = sorted({g.name_of(b) for b in g.find_all(win, "push button") if g.is_showing(b)})
+    g.check("nothing on the page opens it (only Release, Delete, Reload)",
+            not any(n in ("Open", "Show", "Read") for n in names) and "Release" in names, lambda: repr(names))
+    bodies = [g.text_of(n) for n in g.find_all(win, "text")]
+    g.check("its text is shown nowhere", not any("EVIL" in b for b in bodies), lambda: repr(bodies))
+    g.screenshot("quarantine", win)
+
+
+def scenario_account_setup(session):
+    """Adding an account in the dialog: the test shows TLS, subject, issuer and pin; the pin is trusted only once
+    ticked; a wrong password shows the server's refusal and keeps what was typed; the right one adds it."""
+    app = start_app(session, ALICEGUI)
+    win = app.window()
+    session.homes.add(ALICEGUI["home"])
+    ensure_agent_from_window(win, ALICEGUI)
+    show_page(win, "Accounts")
+    g.click(win, "Add…")
+    dlg = g.find(app.root, "dialog", "Add an account")
+    host = os.environ["HOST"]
+    fields = {"Account name": "gui", "Email address": os.environ["ALICE_ADDR"],
+              "Sending server (SMTP)": host, "Sending port": os.environ["SMTP_PORT"],
+              "Fetching server (POP3)": host, "Fetching port": os.environ["POP3S_PORT"]}
+    for name, value in fields.items():
+        g.type_into(dlg, name, value)
+    type_secret(dlg, "Password", "not-the-password")
+    user = g.find(dlg, "text", "User name")
+    g.check("the user name follows the address", g.text_of(user) == os.environ["ALICE_ADDR"],
+            lambda: repr(g.text_of(user)))
+    result = g.find(dlg, "label", "Connection test")
+    g.click(dlg, "Test connection")
+    text = g.wait_for(lambda: (lambda t: t if "Login:" in t else None)(g.text_of(result)),
+                      "the connection test's report", 30, seen=lambda: g.text_of(result))
+    g.check("the test shows TLS version, subject, issuer and pin",
+            all(w in text for w in ("TLS: TLSv1.", "Certificate:", "Issued by:", "sha256//")),
+            lambda: repr(text))
+    g.check("… that no authority vouches for this server, so no password was tried",
+            "Trusted by: nothing" in text and "not tried" in text, lambda: repr(text))
+    g.screenshot("account-untrusted", dlg)
+    pin = g.find(dlg, "check box", "Trust this server by its pin")
+    g.check("the pin is offered for trust, not ticked", not g.states(pin) & {"checked"},
+            lambda: repr(g.states(pin)))
+    g.do_action(pin, "click")
+    g.click(dlg, "Add account")
+    text = g.wait_for(lambda: (lambda t: t if "REFUSED" in t else None)(g.text_of(result)),
+                      "the server's refusal of the wrong password", 30, seen=lambda: g.text_of(result))
+    g.check("a wrong password: the dialog shows the server's refusal", "Authentication failed" in text,
+            lambda: repr(text))
+    g.check("… keeps what was typed", all(g.text_of(g.find(dlg, None, n)) == v for n, v in fields.items())
+            and len(g.text_of(g.find(dlg, None, "Password"))) == len("not-the-password"),
+            lambda: repr({n: g.text_of(g.find(dlg, None, n)) for n in fields}))
+    g.check("… and added no account", "gui" not in postern(ALICEGUI, "account", "list").stdout,
+            lambda: postern(ALICEGUI, "account", "list").stdout)
+    g.screenshot("account-refused", dlg)
+    type_secret(dlg, "Password", os.environ["ALICE_PASS"])
+    g.click(dlg, "Add account")
+    g.gone(app.root, "dialog", "Add an account", 30)
+    g.ok("the right password: the account is added and the dialog closes")
+    shown = postern(ALICEGUI, "--json", "account", "show", "gui").stdout
+    account = json.loads(shown)
+    g.check("the account keeps its password in the Secret Service", account.get("secret_service") is True,
+            lambda: shown)
+    g.check("… and trusts the server by the pin it was shown", (account.get("pin") or "").startswith("sha256//")
+            and account["pin"].split(";")[0] in text, lambda: shown)
+    accounts = g.find(win, "table", "Accounts")
+    wait_row(accounts, "Name", "gui")
+    g.ok("the Accounts page lists it")
+    g.screenshot("account-added", win)
+
+
+def scenario_compose_encrypted(session):
+    """Alice writes bob an encrypted mail in the compose window; bob fetches it in his and reads its status."""
+    app = start_app(session, ALICEGUI)
+    win = app.window()
+    ensure_agent_from_window(win, ALICEGUI)
+    g.click(win, "Compose")
+    compose = g.find(app.root, "frame", "New message")
+    subject = "Plans for the weekend " + str(os.getpid())
+    g.type_into(compose, "To", os.environ["BOB_ADDR"])
+    g.type_into(compose, "Subject", subject)
+    g.type_into(compose, "Message text", "Shall we go hiking on Saturday?")
+    keys = g.find(compose, "label", "Recipient keys")
+    g.wait_for(lambda: "OpenPGP key known" in g.text_of(keys), "bob's key mark", 20, seen=lambda: g.text_of(keys))
+    g.ok("the recipient's mark says an OpenPGP key is known")
+    enc = g.find(compose, "check box", "Encrypt")
+    g.wait_for(lambda: "checked" in g.states(enc), "Encrypt to be ticked by the policy", 20,
+               seen=lambda: repr(g.states(enc)))
+    g.ok("Encrypt is ticked by the policy")
+    g.type_into(compose, "To", os.environ["BOB_ADDR"] + ", nobody-known@postern.test")
+    g.wait_for(lambda: "nobody-known@postern.test: no key" in g.text_of(keys) or
+               "nobody-known@postern.test: no OpenPGP" in g.text_of(keys), "the unknown recipient's mark", 20,
+               seen=lambda: g.text_of(keys))
+    g.ok("a recipient without a key is marked so")
+    send = g.find(compose, "push button", "Send")
+    reason = g.find(compose, "label", "Sending")
+    g.wait_for(lambda: "sensitive" in g.states(send) and "NOT be encrypted" in g.text_of(reason),
+               "encrypt auto: Send allowed, saying it will not be encrypted", 20, seen=lambda: g.text_of(reason))
+    g.ok(f"encrypt auto with a recipient without a key: {g.text_of(reason)!r}")
+    r = postern(ALICEGUI, "account", "set", "gui", "--encrypt", "always")
+    g.check("the account's policy becomes encrypt always (CLI)", r.returncode == 0, lambda: r.stderr)
+    g.type_into(compose, "Subject", subject + " ")
+    g.type_into(compose, "Subject", subject)
+    g.type_into(compose, "To", os.environ["BOB_ADDR"] + ", nobody-known@postern.test ")
+    g.wait_for(lambda: "sensitive" not in g.states(send) and "Send is disabled" in g.text_of(reason),
+               "encrypt always: Send disabled with the reason", 20,
+               seen=lambda: f"{g.states(send)!r} {g.text_of(reason)!r}")
+    g.check("encrypt always and a recipient without a key: Send is disabled, the reason shown",
+            "nobody-known@postern.test" in g.text_of(reason), lambda: g.text_of(reason))
+    g.screenshot("compose-refused", compose)
+    g.type_into(compose, "To", os.environ["BOB_ADDR"])
+    g.wait_for(lambda: "nobody" not in g.text_of(keys) and "sensitive" in g.states(send),
+               "the mark and Send to follow the field", 20)
+    g.ok("without that recipient Send is enabled again")
+    g.screenshot("compose", compose)
+    g.click(compose, "Send")
+    g.gone(app.root, "frame", "New message", 30)
+    g.ok("Send queues the message and closes the window")
+    g.wait_for(lambda: any(e["state"] == "sent" for e in
+                           json.loads(postern(ALICEGUI, "--json", "outbox", "list").stdout or "{}").get("outbox", [])),
+               "the outbox to say sent", 60, seen=lambda: postern(ALICEGUI, "--json", "outbox", "list").stdout)
+    g.ok("the agent sent it")
+    app.close()
+
+    agent_start(session, BOB)
+    bob = start_app(session, BOB)
+    bwin = bob.window()
+    table = g.find(bwin, "table", "Messages")
+
+    def fetched():
+        # Postfix delivers within a second or two; each click fetches again.
+        g.click(bwin, "Fetch")
+        try:
+            return g.wait_for(lambda: row_with(table, "Subject", subject) is not None, "the row", 3) or True
+        except g.GuiTimeout:
+            return False
+    g.wait_for(fetched, f"Fetch to bring {subject!r}", 60, interval=0.5, seen=lambda: repr(g.table_rows(table)))
+    g.ok("Fetch in bob's window brings the message")
+    text = open_message(bwin, subject)
+    g.check("bob's status bar: OpenPGP, encrypted, signed by alice who is the sender",
+            all(w in text for w in ("OpenPGP", "encrypted", "signed by alice@postern.test", "the signer is the sender")),
+            lambda: repr(text))
+    g.find(bwin, "text", text="Shall we go hiking")
+    g.ok("bob reads the text")
+    g.screenshot("received-encrypted", bwin)
+    g.screenshot("main-window", bwin, numbered=False)
+
+
+def scenario_german(session):
+    """With LANGUAGE=de the main window's labels are German."""
+    agent_start(session, BOB)
+    win = start_app(session, BOB, env={"LC_ALL": "C.UTF-8", "LANGUAGE": "de"}).window()
+    for name, role in (("Abrufen", "push button"), ("Verfassen", "push button"), ("Postausgang", "radio button"),
+                       ("Quarantäne", "radio button"), ("Konten", "radio button")):
+        g.find(win, role, name)
+    g.ok("Abrufen, Verfassen, Postausgang, Quarantäne, Konten")
+    table = g.find(win, "table")
+    cols = set(g.table_rows(table)[0]) if g.table_rows(table) else set()
+    g.check("the list's columns are German", {"Von", "Betreff"} <= cols, lambda: repr(cols))
+    g.screenshot("german", win)
+
+
+def scenario_agent_dies(session):
+    """The agent dies while the window is open: the window says so, and reconnects when it is back."""
+    agent_start(session, BOB)
+    win = start_app(session, BOB).window()
+    table = g.find(win, "table", "Messages")
+    wait_row(table, "Subject", os.environ["PSTGUI_SPOOF_SUBJECT"])
+    pid = postern(BOB, "--json", "agent", "status").stdout
+    os.kill(json.loads(pid)["pid"], 9)
+    label = g.find(win, "label", "Agent status")
+    g.wait_for(lambda: "stopped" in g.text_of(label) and g.is_showing(label), "the window to say the agent stopped",
+               20, seen=lambda: g.text_of(label))
+    g.ok(f"the window says so: {g.text_of(label)!r}")
+    g.screenshot("agent-died", win)
+    agent_start(session, BOB)
+    bar = g.find(win, "info bar", showing=False)
+    g.wait_for(lambda: not g.is_showing(bar), "the bar to go once the agent is back", 30)
+    wait_row(table, "Subject", os.environ["PSTGUI_SPOOF_SUBJECT"])
+    g.ok("it reconnects by itself and lists the mail again")
+
+
+def scenario_mailto(session):
+    """A mailto: link fills a compose window with To, Subject and text, and ignores attach=."""
+    agent_start(session, BOB)
+    app = start_app(session, BOB, args=["mailto:alice@postern.test?subject=Hello%20there&body=Hi%20Alice"
+                                        "&attach=/etc/passwd&X-Spoof=1"])
+    compose = g.find(app.root, "frame", "New message", 30)
+    g.check("To is filled", g.text_of(g.find(compose, "text", "To")) == "alice@postern.test")
+    g.check("Subject is filled", g.text_of(g.find(compose, "text", "Subject")) == "Hello there")
+    g.check("the text is filled", g.text_of(g.find(compose, None, "Message text")) == "Hi Alice")
+    g.check("no file was attached", g.text_of(g.find(compose, "label", "Attachments")) == "No attachments.")
+    note = g.text_of(g.find(compose, "label", "Sending"))
+    g.wait_for(lambda: "ignored" in g.text_of(g.find(compose, "label", "Sending")) or
+               "attach" in g.text_of(g.find(compose, "label", "Sending")), "the note on what was ignored", 10,
+               seen=lambda: note)
+    g.ok("the window says attach= and the other header were ignored")
+    g.screenshot("mailto", compose)
+
+
+SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signature,
+             scenario_quarantine_not_opened, scenario_account_setup, scenario_compose_encrypted,
+             scenario_german, scenario_agent_dies, scenario_mailto]
 
 
 def main():
     g.add_counts(int(os.environ.get("PSTGUI_PASSED_BEFORE", "0")), int(os.environ.get("PSTGUI_FAILED_BEFORE", "0")))
-    session = g.Session()
+    session = g.Session(keyring=True)
     try:
         session.start()
     except Exception as e:  # noqa: BLE001

@@ -36,6 +36,47 @@ make_message "Alice <$ALICE_ADDR>" "Bob <$BOB_ADDR>" "In the clear $(date +%s%N)
 check "alice sends bob a mail in the clear (CLI)" pst alice send --wait --encrypt never --no-sign "$WORK/m2.eml"
 check "it reaches bob's Maildir" wait_for_delivery "$BOB_MAILDIR" 1
 check "bob fetches it (CLI)" pst bob fetch
+# A message signed with alice's key whose From is someone else's (a spoof
+# the status bar must show as such), put straight into bob's Maildir
+# through Postfix's own smtpd.
+spoof_subject="Invoice from Carol $(date +%s%N)"
+check "a message signed by alice but From carol is delivered to bob" \
+  env GNUPGHOME="$GNUPGHOME_ALICE" "$py" - "$spoof_subject" "$HOST" "$RELAY_PORT" "$BOB_ADDR" <<'PY'
+import email.utils, smtplib, subprocess, sys
+subject, host, port, to = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+part = "Content-Type: text/plain; charset=utf-8\r\n\r\nPlease pay the attached invoice today.\r\n"
+sig = subprocess.run(["gpg", "--batch", "--armor", "--detach-sign", "--digest-algo", "SHA256"],
+                     input=part.encode(), capture_output=True, check=True).stdout.decode()
+b = "spoof-boundary-1"
+msg = (f"From: Carol <carol@postern.test>\r\nTo: {to}\r\nSubject: {subject}\r\n"
+       f"Date: {email.utils.formatdate()}\r\nMessage-ID: {email.utils.make_msgid()}\r\nMIME-Version: 1.0\r\n"
+       f"Content-Type: multipart/signed; micalg=pgp-sha256; protocol=\"application/pgp-signature\"; boundary=\"{b}\"\r\n"
+       f"\r\n--{b}\r\n{part}\r\n--{b}\r\nContent-Type: application/pgp-signature\r\n\r\n"
+       + sig.replace("\n", "\r\n") + f"\r\n--{b}--\r\n")
+with smtplib.SMTP(host, port) as s:
+    s.sendmail("carol@postern.test", [to], msg.encode())
+PY
+check "it reaches bob's Maildir" wait_for_delivery "$BOB_MAILDIR" 1
+check "bob fetches it (CLI)" pst bob fetch
+
+# Bob's agent scans with a command scanner for which "EVIL" is a virus; a
+# message that says so goes to quarantine on arrival.
+printf '#!/bin/sh\nif grep -q EVIL; then echo Test.Evil.Marker; exit 1; fi\nexit 0\n' > "$WORK/scanner.sh"
+chmod 755 "$WORK/scanner.sh"
+check "bob's agent scans with the command scanner (config set)" \
+  pst bob config set scan "command:$WORK/scanner.sh"
+evil_subject="Holiday pictures $(date +%s%N)"
+make_message "Alice <$ALICE_ADDR>" "Bob <$BOB_ADDR>" "$evil_subject" "This is EVIL." > "$WORK/m3.eml"
+check "alice sends bob a mail the scanner calls infected" pst alice send --wait "$WORK/m3.eml"
+check "it reaches bob's Maildir" wait_for_delivery "$BOB_MAILDIR" 1
+check "bob fetches it (CLI)" pst bob fetch
+check "it is in bob's quarantine (CLI)" bash -c '"$1" --home "$2" --json quarantine list | grep -q Test.Evil.Marker' \
+  _ "$POSTERN" "$WORK/home-bob"
+
+# A home with no account yet, for the setup done through the GUI (alice's
+# keys; bob's public key is in her GnuPG home).
+mkdir -m 700 "$WORK/home-alicegui"
+
 # Alice's agent must not run for the first scenario.  Bob's keeps running:
 # by default (no store_decrypted_subject) the decrypted Subject of
 # header-protected mail lives only in the memory of the agent that decrypted
@@ -56,7 +97,8 @@ chmod 755 "$WORK/bin/posternd" "$WORK/bin/postern-gtk"
 export POSTERN_GTK="$WORK/bin/postern-gtk" PSTGUI_AGENT="$WORK/bin/posternd"
 
 export PSTGUI_HOME_ALICE="$WORK/home-alice" PSTGUI_HOME_BOB="$WORK/home-bob"
-export PSTGUI_SUBJECT="$subject" PSTGUI_BODY="$body"
+export PSTGUI_SUBJECT="$subject" PSTGUI_BODY="$body" PSTGUI_SPOOF_SUBJECT="$spoof_subject"
+export PSTGUI_EVIL_SUBJECT="$evil_subject" PSTGUI_HOME_ALICEGUI="$WORK/home-alicegui"
 export SCREENSHOT_DIR="${SCREENSHOT_DIR:-$WORK/screenshots}"
 
 # The Python prints its checks, those above added to its counts, and the
