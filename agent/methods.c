@@ -680,6 +680,7 @@ m_show (PstCall *call, GError **error)
   g_autoptr (PstMimeMessage) msg = NULL;
   g_autoptr (GPtrArray) attachments = NULL;
   g_autofree char *body = NULL;
+  const char *body_format = NULL;
   JsonObject *r, *headers;
   JsonArray *att;
 
@@ -696,8 +697,14 @@ m_show (PstCall *call, GError **error)
       else
         json_object_set_null_member (headers, fields[i][0]);
     }
-  body = status->decryption == PST_DECRYPTION_FAILED || status->integrity == PST_INTEGRITY_MISSING
-           ? NULL : pst_mime_message_get_body_text (msg);
+  if (status->decryption != PST_DECRYPTION_FAILED && status->integrity != PST_INTEGRITY_MISSING)
+    {
+      /* HTML only as text: no client renders it, nothing remote is loaded. */
+      body = pst_mime_message_get_body_text (msg);
+      body_format = "text";
+      if (body == NULL && (body = pst_mime_message_get_html_as_text (msg)) != NULL)
+        body_format = "html-as-text";
+    }
   attachments = pst_mime_message_get_attachments (msg);
   att = json_array_new ();
   for (guint i = 0; attachments && i < attachments->len; i++)
@@ -716,6 +723,10 @@ m_show (PstCall *call, GError **error)
     json_object_set_string_member (r, "body_text", body);
   else
     json_object_set_null_member (r, "body_text");
+  if (body)
+    json_object_set_string_member (r, "body_format", body_format);
+  else
+    json_object_set_null_member (r, "body_format");
   json_object_set_array_member (r, "attachments", att);
   json_object_set_member (r, "crypto", pst_status_to_json (status));
   json_object_set_object_member (r, "scan", scan_object (info->scan_verdict, info->scan_name));

@@ -239,6 +239,13 @@ shown (GObject *source, GAsyncResult *res, gpointer data)
                           : level == PST_VERDICT_PROBLEM ? "dialog-warning-symbolic"
                                                          : "channel-insecure-symbolic");
   headers = headers_text (pst_json_obj (r, "headers"));
+  if (g_strcmp0 (pst_json_str (r, "body_format"), "html-as-text") == 0)
+    {
+      char *with_note = g_strdup_printf ("%s\n%s", headers, _("Written in HTML: shown here as text, and nothing "
+                                                            "was loaded from the network."));
+      g_free (headers);
+      headers = with_note;
+    }
   gtk_label_set_text (GTK_LABEL (self->headers), headers);
   body = pst_json_str (r, "body_text");
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body)),

@@ -1,4 +1,5 @@
 #include "mime/mime.h"
+#include "mime/html.h"
 
 #include <libetpan/libetpan.h>
 #include <string.h>
@@ -1006,19 +1007,19 @@ decode_text (struct mailmime *mime, const PartInfo *info)
 }
 
 static char *
-find_text (struct mailmime *mime, int depth)
+find_text (struct mailmime *mime, int depth, const char *type)
 {
   if (mime == NULL || depth > 32)
     return NULL;
   switch (mime->mm_type)
     {
     case MAILMIME_MESSAGE:
-      return depth == 0 ? find_text (mime->mm_data.mm_message.mm_msg_mime, depth + 1) : NULL;
+      return depth == 0 ? find_text (mime->mm_data.mm_message.mm_msg_mime, depth + 1, type) : NULL;
     case MAILMIME_MULTIPLE:
       for (clistiter *it = clist_begin (mime->mm_data.mm_multipart.mm_mp_list); it != NULL;
            it = clist_next (it))
         {
-          char *text = find_text (clist_content (it), depth + 1);
+          char *text = find_text (clist_content (it), depth + 1, type);
           if (text != NULL)
             return text;
         }
@@ -1029,7 +1030,7 @@ find_text (struct mailmime *mime, int depth)
         char *text = NULL;
 
         part_info (mime, &info);
-        if (g_str_equal (info.type, "text/plain") && !info.attachment)
+        if (g_str_equal (info.type, type) && !info.attachment)
           text = decode_text (mime, &info);
         g_free (info.type);
         g_free (info.filename);
@@ -1043,7 +1044,15 @@ find_text (struct mailmime *mime, int depth)
 char *
 pst_mime_message_get_body_text (PstMimeMessage *message)
 {
-  return find_text (message_tree (message), 0);
+  return find_text (message_tree (message), 0, "text/plain");
+}
+
+char *
+pst_mime_message_get_html_as_text (PstMimeMessage *message)
+{
+  g_autofree char *html = find_text (message_tree (message), 0, "text/html");
+
+  return html ? pst_html_to_text (html, strlen (html)) : NULL;
 }
 
 static gboolean

@@ -73,6 +73,11 @@ check_message (const uint8_t *data, size_t size)
         FUZZ_CHECK (g_utf8_validate (value, -1, NULL), "header %s: UTF-8", headers[i]);
     }
 
+  {
+    g_autofree char *html = pst_mime_message_get_html_as_text (message);
+    if (html != NULL)
+      FUZZ_CHECK (g_utf8_validate (html, -1, NULL), "HTML as text: UTF-8");
+  }
   text = pst_mime_message_get_body_text (message);
   if (text != NULL)
     {

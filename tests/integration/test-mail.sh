@@ -202,4 +202,30 @@ expect_fail "keys check of something that is no address" 2 "recipient 0 is not a
   pst alice keys check "not an address"
 expect_fail "keys check from an address no account has" 3 "no account has the From address" \
   pst alice keys check --from mallory@postern.test "$BOB_ADDR"
+# ---- HTML-only mail: shown as text, nothing loaded ----
+html_subject="Newsletter $tag"
+python3 - "$HOST" "$RELAY_PORT" "$BOB_ADDR" "$html_subject" <<'PY'
+import smtplib, sys
+host, port, to, subject = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+msg = (f"From: News <news@postern.test>\r\nTo: {to}\r\nSubject: {subject}\r\nMIME-Version: 1.0\r\n"
+       "Content-Type: text/html; charset=utf-8\r\n\r\n"
+       "<html><body><h1>Offers</h1><p>Click <a href=\"https://phish.example/login\">here</a>"
+       "<img src=\"https://tracker.example/pixel.gif\" alt=\"\"></p><script>steal()</script></body></html>\r\n")
+with smtplib.SMTP(host, port) as s:
+    s.sendmail("news@postern.test", [to], msg.encode())
+PY
+check "an HTML-only mail reaches bob" wait_for_delivery "$BOB_MAILDIR" 1
+check "bob fetches it" pst bob fetch
+html_id=$(pst bob --json list --search "$html_subject" | json 'd["messages"][0]["id"]')
+pst bob --json show "$html_id" > "$WORK/html.json"
+check "show gives its text, marked as HTML shown as text" \
+  test "$(json 'd["body_format"]' < "$WORK/html.json")" = "html-as-text"
+check "… the words and the link's target, no markup, no script, no image address" python3 - "$WORK/html.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[1]))["body_text"]
+ok = ("Offers" in t and "Click here <https://phish.example/login>" in t and "<" not in t.replace("<https://phish.example/login>", "")
+      and "steal" not in t and "tracker" not in t)
+if not ok: print("#", repr(t))
+sys.exit(0 if ok else 1)
+PY
 finish

@@ -256,6 +256,51 @@ test_multipart (void **state)
 }
 
 static void
+test_html_as_text (void **state)
+{
+  g_autoptr(PstMimeMessage) m = parse_ok (
+    "From: a@example.org\r\nContent-Type: text/html; charset=utf-8\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    "<html><head><title>T</title><style>p{color:red}</style></head><body>"
+    "<p>Gr=C3=BC&szlig;e &amp; hello</p><script>alert(1)</script>"
+    "<p>See <a href=3D\"https://evil.example/x\">your bank</a>"
+    "<img src=3D\"https://tracker.example/p.gif\" alt=3D\"logo\"></p>"
+    "<ul><li>one<li>two</ul>\r\n");
+  g_autofree char *text = pst_mime_message_get_html_as_text (m);
+  g_autofree char *plain = pst_mime_message_get_body_text (m);
+
+  assert_null (plain);
+  assert_non_null (text);
+  assert_non_null (strstr (text, "Grüße & hello\n"));
+  assert_non_null (strstr (text, "See your bank <https://evil.example/x>[logo]"));
+  assert_non_null (strstr (text, "• one\n• two"));
+  assert_null (strstr (text, "alert"));
+  assert_null (strstr (text, "color"));
+  assert_null (strstr (text, "tracker"));
+  assert_null (strstr (text, "<p"));
+}
+
+static void
+test_html_as_text_hostile (void **state)
+{
+  /* Unclosed tags, a stray NUL-free binary run, deep nesting: text, never a crash. */
+  g_autoptr(GString) deep = g_string_new ("From: a@example.org\r\nContent-Type: text/html\r\n\r\n");
+  for (int i = 0; i < 5000; i++)
+    g_string_append (deep, "<div><b>");
+  g_string_append (deep, "x\xff\xfe<a href=");
+  {
+    g_autoptr(GBytes) b = g_bytes_new (deep->str, deep->len);
+    g_autoptr(GError) error = NULL;
+    g_autoptr(PstMimeMessage) m = pst_mime_message_parse (b, &error);
+    g_autofree char *text = m ? pst_mime_message_get_html_as_text (m) : NULL;
+
+    assert_non_null (m);
+    assert_non_null (text);
+    assert_true (g_utf8_validate (text, -1, NULL));
+  }
+}
+
+static void
 test_split_multipart (void **state)
 {
   const char *body = "pre\r\n--b\r\nA: 1\r\n\r\none\r\n\r\n--b \r\n\r\ntwo\r\n--b--\r\nepilogue\r\n--b\r\n";
@@ -358,6 +403,8 @@ main (void)
     cmocka_unit_test (test_rfc2047),
     cmocka_unit_test (test_bodies),
     cmocka_unit_test (test_multipart),
+    cmocka_unit_test (test_html_as_text),
+    cmocka_unit_test (test_html_as_text_hostile),
     cmocka_unit_test (test_split_multipart),
     cmocka_unit_test (test_content_type),
     cmocka_unit_test (test_fuzz_regressions),
