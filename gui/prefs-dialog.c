@@ -128,7 +128,11 @@ save (PstPrefsDialog *self)
   JsonObject *params = json_object_new ();
   JsonObject *a = selected_account (self);
   const char *scan = gtk_entry_get_text (GTK_ENTRY (self->scan_entry));
+  GtkWidget *spins[] = { self->timeout_spin, self->interval_spin, self->max_rcpt_spin, self->max_hour_spin };
 
+  /* Numbers typed but not yet confirmed count as typed. */
+  for (gsize i = 0; i < G_N_ELEMENTS (spins); i++)
+    gtk_spin_button_update (GTK_SPIN_BUTTON (spins[i]));
   if (*scan)
     json_object_set_string_member (params, "scan", scan);
   else

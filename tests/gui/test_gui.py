@@ -322,6 +322,17 @@ def scenario_compose_encrypted(session):
                            json.loads(postern(ALICEGUI, "--json", "outbox", "list").stdout or "{}").get("outbox", [])),
                "the outbox to say sent", 60, seen=lambda: postern(ALICEGUI, "--json", "outbox", "list").stdout)
     g.ok("the agent sent it")
+    show_page(win, "Outbox")
+    outbox = g.find(win, "table", "Outbox")
+    i = wait_row(outbox, "State", "sent")
+    row = g.table_rows(outbox)[i]
+    g.check("the Outbox page shows it sent, with the server's reply", row.get("Server's reply", "").startswith("250"),
+            lambda: repr(row))
+    show_page(win, "Keys")
+    keys_table = g.find(win, "table", "Keys")
+    wait_row(keys_table, "Addresses", os.environ["BOB_ADDR"])
+    g.ok("the Keys page lists bob's OpenPGP key")
+    g.screenshot("outbox", win)
     app.close()
 
     agent_start(session, BOB)
@@ -382,6 +393,37 @@ def scenario_agent_dies(session):
     g.ok("it reconnects by itself and lists the mail again")
 
 
+def scenario_preferences(session):
+    """Preferences: the scan hook and an account's fetch interval, saved through the agent, a bad scanner refused."""
+    agent_start(session, BOB)
+    app = start_app(session, BOB)
+    win = app.window()
+    g.do_action(g.find(win, "toggle button", "Menu"), "click")
+    item = g.find(app.root, "menu item", "Preferences")
+    g.do_action(item, "click")
+    dlg = g.find(app.root, "dialog", "Preferences")
+    scan = g.find(dlg, "text", "Virus scanner")
+    g.wait_for(lambda: g.text_of(scan).startswith("command:"), "the scanner setting", 20, seen=lambda: g.text_of(scan))
+    g.ok(f"the dialog shows the agent's scanner: {g.text_of(scan)!r}")
+    g.type_into(dlg, "Fetch every (minutes, 0: only when asked)", "15")
+    g.click(dlg, "Save")
+    status = g.find(dlg, "label", "Preferences status")
+    g.wait_for(lambda: "Saved" in g.text_of(status), "the dialog to say it saved", 20, seen=lambda: g.text_of(status))
+    shown = json.loads(postern(BOB, "--json", "account", "show", "main").stdout)
+    g.check("the agent has the new fetch interval (15 min)", shown.get("fetch_interval") == 900, lambda: repr(shown))
+    good = g.text_of(scan)
+    g.type_into(dlg, "Virus scanner", "antivirus-please")
+    g.click(dlg, "Save")
+    g.wait_for(lambda: "Saved" not in g.text_of(status) and "Saving" not in g.text_of(status),
+               "the agent's answer", 20, seen=lambda: g.text_of(status))
+    g.check("a scanner that is no scanner is refused, with the reason", "antivirus-please" in g.text_of(status)
+            or "scan" in g.text_of(status), lambda: g.text_of(status))
+    cfg = json.loads(postern(BOB, "--json", "config", "show").stdout)
+    g.check("… and the agent keeps the one it had", cfg.get("scan") == good, lambda: repr(cfg))
+    g.screenshot("preferences", dlg)
+    g.click(dlg, "Close")
+
+
 def scenario_mailto(session):
     """A mailto: link fills a compose window with To, Subject and text, and ignores attach=."""
     agent_start(session, BOB)
@@ -402,7 +444,7 @@ def scenario_mailto(session):
 
 SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signature,
              scenario_quarantine_not_opened, scenario_account_setup, scenario_compose_encrypted,
-             scenario_german, scenario_agent_dies, scenario_mailto]
+             scenario_german, scenario_agent_dies, scenario_preferences, scenario_mailto]
 
 
 def main():
