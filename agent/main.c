@@ -102,22 +102,28 @@ gboolean
 pst_agent_reload (PstAgent *agent, GError **error)
 {
   g_autoptr (GError) local = NULL;
-  g_autoptr (PstConfig) fresh = pst_config_load (agent->paths->config_file, error);
+  g_autoptr (PstConfig) fresh = NULL;
   PstScanner *scanner = NULL;
   gboolean delivers = FALSE;
   guint timeout = 0;
   const char *spec;
 
-  if (fresh == NULL)
-    return FALSE;
+  /* Read and swapped under the lock: a change saved by a method meanwhile
+   * (account.update) would otherwise be read before it and then lost. */
+  g_mutex_lock (&agent->config_lock);
+  if (!(fresh = pst_config_load (agent->paths->config_file, error)))
+    {
+      g_mutex_unlock (&agent->config_lock);
+      return FALSE;
+    }
   spec = pst_config_get_scan (fresh, &delivers, &timeout);
   if (spec != NULL && !(scanner = pst_scanner_new (spec, timeout, &local)))
     {
+      g_mutex_unlock (&agent->config_lock);
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "%s: [general] %s", agent->paths->config_file,
                    local->message);
       return FALSE;
     }
-  g_mutex_lock (&agent->config_lock);
   pst_config_free (agent->config);
   agent->config = g_steal_pointer (&fresh);
   if (agent->scanner != NULL)

@@ -94,7 +94,8 @@ pst_subjects_search (const char *account, const char *query, guint limit)
         }
     }
   g_mutex_unlock (&lock);
-  qsort (ids->data, ids->len, sizeof (gint64), newest_first);
+  if (ids->len > 1)
+    qsort (ids->data, ids->len, sizeof (gint64), newest_first);
   if (ids->len > limit)
     g_array_set_size (ids, limit);
   return ids;
