@@ -11,7 +11,7 @@ packages=(
   # the desktop files of the GUI are validated by the tests
   desktop-file-utils appstream
   # the GUI's tests (tests/gui): a real window under Xvfb, driven through AT-SPI from Python
-  xvfb xauth dbus-daemon at-spi2-core python3-gi gir1.2-atspi-2.0 gir1.2-gtk-3.0 fonts-dejavu-core
+  xvfb xauth dbus-daemon at-spi2-core python3-gi gir1.2-atspi-2.0 gir1.2-gtk-3.0 fonts-dejavu-core dunst
   # run: OpenPGP
   gnupg gpg-agent gpgsm
   # the throwaway provider of the tests and the demo

@@ -523,9 +523,10 @@ class Session:
     AT_SPI_BUS_ADDRESS, XDG_RUNTIME_DIR (a 0700 directory of its own: CI runs as root without one), HOME and the
     XDG base directories (inside the session directory)."""
 
-    def __init__(self, keyring=False, keyring_password="keyring-pass", screen="1280x800x24"):
+    def __init__(self, keyring=False, keyring_password="keyring-pass", screen="1280x800x24", notifications=False):
         self.keyring = keyring
         self.keyring_password = keyring_password
+        self.notifications = notifications
         self.screen = screen
         self.dir = None
         self.env = None
@@ -645,6 +646,8 @@ class Session:
 
         if self.keyring:
             self._start_keyring()
+        if self.notifications:
+            self._start_notifications()
 
         os.environ.clear()
         os.environ.update(env)
@@ -688,6 +691,32 @@ class Session:
                                  f"{self._tail('gnome-keyring')}")
             return self._has_secrets()
         wait_for(up, "gnome-keyring to own org.freedesktop.secrets", 20, seen=lambda: self._tail("gnome-keyring"))
+
+    def _start_notifications(self):
+        """dunst, a real notification daemon, owning org.freedesktop.Notifications on the session bus: what the
+        application notifies lands in its history (notification_history()).  Ready when dunstctl reaches it."""
+        conf = os.path.join(self.dir, "dunstrc")
+        with open(conf, "w") as f:
+            f.write("[global]\n    history_length = 100\n    sticky_history = yes\n")
+        proc = self._spawn("dunst", ["dunst", "-config", conf])
+
+        def up():
+            if proc.poll() is not None:
+                raise GuiTimeout(f"dunst exited with status {proc.returncode}: {self._tail('dunst')}")
+            return subprocess.run(["dunstctl", "is-paused"], env=self.env, capture_output=True,
+                                  stdin=subprocess.DEVNULL, timeout=10).returncode == 0
+        wait_for(up, "dunst to own org.freedesktop.Notifications", 20, seen=lambda: self._tail("dunst"))
+
+    def notification_history(self):
+        """The notifications dunst has shown and closed, newest first, as dicts with "summary", "body" and
+        "appname".  Those still on screen are closed first, so that they are in the history."""
+        subprocess.run(["dunstctl", "close-all"], env=self.env, capture_output=True, stdin=subprocess.DEVNULL,
+                       timeout=10)
+        out = subprocess.run(["dunstctl", "history"], env=self.env, capture_output=True, text=True,
+                             stdin=subprocess.DEVNULL, timeout=10).stdout
+        import json
+        data = json.loads(out or "{}").get("data", [[]])
+        return [{k: v.get("data") for k, v in n.items()} for n in (data[0] if data else [])]
 
     def _has_secrets(self):
         out = subprocess.run(["dbus-send", "--session", "--print-reply", "--dest=org.freedesktop.DBus",

@@ -424,6 +424,36 @@ def scenario_preferences(session):
     g.click(dlg, "Close")
 
 
+def scenario_new_mail_notification(session):
+    """New mail: a desktop notification (through a real notification daemon) that names the account, not the
+    message."""
+    agent_start(session, ALICE)
+    agent_start(session, BOB)
+    win = start_app(session, BOB).window()
+    subject = "Secret plans " + str(os.getpid())
+    msg = os.path.join(session.dir, "notify.eml")
+    with open(msg, "w") as f:
+        f.write(f"From: {os.environ['ALICE_ADDR']}\r\nTo: {os.environ['BOB_ADDR']}\r\nSubject: {subject}\r\n\r\n"
+                "Meet at the old mill.\r\n")
+    r = postern(ALICE, "send", "--wait", msg)
+    g.check("alice sends bob another mail (CLI)", r.returncode == 0, lambda: r.stderr)
+    table = g.find(win, "table", "Messages")
+
+    def fetched():
+        g.click(win, "Fetch")
+        try:
+            return g.wait_for(lambda: row_with(table, "Subject", subject) is not None, "the row", 3) or True
+        except g.GuiTimeout:
+            return False
+    g.wait_for(fetched, "Fetch to bring it", 60, interval=0.5, seen=lambda: repr(g.table_rows(table)))
+    note = g.wait_for(lambda: next((n for n in session.notification_history() if n.get("summary") == "New mail"),
+                                   None), "a 'New mail' notification", 20, seen=lambda: repr(session.notification_history()))
+    g.ok(f"a desktop notification says so: {note.get('summary')!r}: {note.get('body')!r}")
+    g.check("… naming the account", "main" in (note.get("body") or ""), lambda: repr(note))
+    g.check("… and nothing of the message (its Subject and text stay out of the notification daemon)",
+            subject not in repr(note) and "old mill" not in repr(note), lambda: repr(note))
+
+
 def scenario_mailto(session):
     """A mailto: link fills a compose window with To, Subject and text, and ignores attach=."""
     agent_start(session, BOB)
@@ -444,12 +474,13 @@ def scenario_mailto(session):
 
 SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signature,
              scenario_quarantine_not_opened, scenario_account_setup, scenario_compose_encrypted,
-             scenario_german, scenario_agent_dies, scenario_preferences, scenario_mailto]
+             scenario_german, scenario_agent_dies, scenario_preferences,
+             scenario_new_mail_notification, scenario_mailto]
 
 
 def main():
     g.add_counts(int(os.environ.get("PSTGUI_PASSED_BEFORE", "0")), int(os.environ.get("PSTGUI_FAILED_BEFORE", "0")))
-    session = g.Session(keyring=True)
+    session = g.Session(keyring=True, notifications=True)
     try:
         session.start()
     except Exception as e:  # noqa: BLE001
