@@ -77,16 +77,19 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
       JsonObject *crypto = pst_json_obj (m, "crypto"), *scan = pst_json_obj (m, "scan");
       gint64 id = pst_json_int (m, "id");
       const char *subject = pst_json_str (m, "subject");
+      g_autofree char *safe_from = pst_verdict_safe_text (pst_json_str (m, "from"));
+      g_autofree char *safe_subject = NULL;
 
       /* What the outside of header-protected mail says; the agent gives the
        * real one once it has decrypted the message since it started. */
       if (g_strcmp0 (subject, "...") == 0 && pst_json_bool (crypto, "protected_headers"))
         subject = _("(encrypted subject: open the message to read it)");
+      safe_subject = pst_verdict_safe_text (subject);
 
       gtk_list_store_append (self->store, &it);
       gtk_list_store_set (self->store, &it, COL_ID, id, COL_ICON, pst_verdict_icon (crypto, scan),
-                          COL_MARK, pst_verdict_mark (crypto, scan), COL_FROM, pst_json_str (m, "from"),
-                          COL_SUBJECT, subject, COL_DATE, pst_json_str (m, "date"),
+                          COL_MARK, pst_verdict_mark (crypto, scan), COL_FROM, safe_from,
+                          COL_SUBJECT, safe_subject, COL_DATE, pst_json_str (m, "date"),
                           -1);
       if (id == self->shown_id)
         {
@@ -138,7 +141,12 @@ saved (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
 
-  if (r == NULL)
+  if (s->view->agent == NULL)   /* closed meanwhile */
+    {
+      if (r == NULL)
+        unlink (s->path);
+    }
+  else if (r == NULL)
     {
       g_autofree char *t = g_strdup_printf (_("The attachment was not saved: %s"), error->message);
       unlink (s->path);
@@ -147,7 +155,8 @@ saved (GObject *source, GAsyncResult *res, gpointer data)
   else
     {
       GtkWidget *toplevel = gtk_widget_get_toplevel (GTK_WIDGET (s->view));
-      GtkWidget *d = gtk_message_dialog_new (GTK_WINDOW (toplevel), GTK_DIALOG_MODAL,
+      GtkWidget *d = gtk_message_dialog_new (GTK_IS_WINDOW (toplevel) ? GTK_WINDOW (toplevel) : NULL,
+                                             GTK_DIALOG_MODAL,
                                              GTK_MESSAGE_INFO, GTK_BUTTONS_CLOSE,
                                              _("Saved to %s"), s->path);
       gtk_dialog_run (GTK_DIALOG (d));
@@ -166,9 +175,14 @@ on_save_attachment (GtkButton *button, PstMailView *self)
   const char *name = g_object_get_data (G_OBJECT (button), "name");
   g_autofree char *base = g_path_get_basename (name && *name ? name : "attachment");
   g_autofree char *path = NULL;
+  gint64 id = self->shown_id;   /* the list may change while the chooser is open */
   JsonObject *params;
   Save *s;
   int fd;
+
+  /* Never a hidden file or a path: a name from a message is only a hint. */
+  for (char *p = base; *p == '.'; p++)
+    *p = '_';
 
   chooser = gtk_file_chooser_native_new (_("Save the attachment"), GTK_WINDOW (toplevel),
                                          GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
@@ -187,7 +201,7 @@ on_save_attachment (GtkButton *button, PstMailView *self)
       return;
     }
   params = json_object_new ();
-  json_object_set_int_member (params, "id", self->shown_id);
+  json_object_set_int_member (params, "id", id);
   json_object_set_int_member (params, "index",
                               GPOINTER_TO_INT (g_object_get_data (G_OBJECT (button), "index")));
   json_object_set_int_member (params, "fd", 0);
@@ -209,8 +223,12 @@ headers_text (JsonObject *h)
 
   for (gsize i = 0; i < G_N_ELEMENTS (rows); i++)
     if (pst_json_str (h, rows[i].member))
-      g_string_append_printf (s, "%s%s: %s", s->len ? "\n" : "", _(rows[i].label),
-                              pst_json_str (h, rows[i].member));
+      {
+        /* Header text comes from the message: it may not add lines or turn
+         * text around next to the status bar. */
+        g_autofree char *safe = pst_verdict_safe_text (pst_json_str (h, rows[i].member));
+        g_string_append_printf (s, "%s%s: %s", s->len ? "\n" : "", _(rows[i].label), safe);
+      }
   return g_string_free (s, FALSE);
 }
 
@@ -254,8 +272,8 @@ shown (GObject *source, GAsyncResult *res, gpointer data)
   for (guint i = 0; att && i < json_array_get_length (att); i++)
     {
       JsonObject *a = json_array_get_object_element (att, i);
-      const char *name = pst_json_str (a, "name");
-      g_autofree char *label = g_strdup_printf (_("Save %s…"), name && *name ? name : _("attachment"));
+      g_autofree char *name = pst_verdict_safe_text (pst_json_str (a, "name"));
+      g_autofree char *label = g_strdup_printf (_("Save %s…"), *name ? name : _("attachment"));
       GtkWidget *b = gtk_button_new_with_label (label);
 
       g_object_set_data_full (G_OBJECT (b), "name", g_strdup (name), g_free);

@@ -119,6 +119,9 @@ startup (GApplication *app)
   static const char *quit_accels[] = { "<Control>q", NULL };
   static const char *compose_accels[] = { "<Control>n", NULL };
 
+  /* GTK would list every file saved or opened (attachments of encrypted
+   * mail among them) in ~/.local/share/recently-used.xbel. */
+  g_object_set (gtk_settings_get_default (), "gtk-recent-files-enabled", FALSE, NULL);
   g_action_map_add_action_entries (G_ACTION_MAP (app), actions, G_N_ELEMENTS (actions), app);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.compose", compose_accels);

@@ -1,6 +1,7 @@
 /* verdict.c — see verdict.h. */
 #include "verdict.h"
 
+#include <string.h>
 #include <glib/gi18n.h>
 
 #include "agent.h"
@@ -17,6 +18,45 @@ add (GString *s, const char *sentence)
   if (s->len)
     g_string_append (s, " · ");
   g_string_append (s, sentence);
+}
+
+char *
+pst_verdict_safe_text (const char *text)
+{
+  g_autofree char *valid = g_utf8_make_valid (text ? text : "", -1);
+  GString *out = g_string_sized_new (strlen (valid));
+
+  for (const char *p = valid; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (c == '\t' || c == '\n' || c == '\r' || c == 0x2028 || c == 0x2029)
+        g_string_append_c (out, ' ');
+      else if (c < 0x20 || (c >= 0x7f && c < 0xa0) || (c >= 0x202a && c <= 0x202e)
+               || (c >= 0x2066 && c <= 0x2069) || c == 0x200e || c == 0x200f || c == 0x061c)
+        g_string_append_unichar (out, 0xfffd);   /* visible, and no longer a control */
+      else
+        g_string_append_unichar (out, c);
+    }
+  return g_string_free (out, FALSE);
+}
+
+/* A signer's address as the bar may show it: one address, no spaces, no
+ * controls, of a sane length; anything else is not shown (the certificate
+ * or key that says it comes with the message). */
+static gboolean
+plausible_address (const char *a)
+{
+  if (a == NULL || *a == '\0' || strlen (a) > 254 || !g_utf8_validate (a, -1, NULL) || !strchr (a, '@'))
+    return FALSE;
+  for (const char *p = a; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      if (g_unichar_isspace (c) || g_unichar_iscntrl (c) || g_unichar_type (c) == G_UNICODE_FORMAT
+          || c == '<' || c == '>' || c == 0x2028 || c == 0x2029)
+        return FALSE;
+    }
+  return TRUE;
 }
 
 static const char *
@@ -52,7 +92,7 @@ describe_signature (GString *s, JsonObject *sig, gboolean *problem)
       add (s, _("not signed"));
       return;
     }
-  if (signer == NULL || *signer == '\0')
+  if (!plausible_address (signer))
     signer = _("an unknown signer");
   if (is (st, "good"))
     who = g_strdup_printf (_("signed by %s"), signer);
@@ -116,9 +156,20 @@ pst_verdict_describe (JsonObject *crypto, JsonObject *scan, PstVerdictLevel *lev
   claimed |= sig != NULL && !is (pst_json_str (sig, "status"), "none");
   for (guint i = 0; warnings && i < json_array_get_length (warnings); i++)
     {
-      const char *words = warning_words (json_array_get_string_element (warnings, i));
+      const char *w = json_array_get_string_element (warnings, i);
+      const char *words = warning_words (w);
+
       if (words)
         add (s, words);
+      else
+        {
+          /* A warning this client has no words for still counts. */
+          g_autofree char *safe = pst_verdict_safe_text (w);
+          g_autofree char *t = g_strdup_printf (_("also: %s"), safe);
+          add (s, t);
+        }
+      if (!is (w, "sealed-on-arrival") && !is (w, "nested-signature"))
+        problem = TRUE;
     }
   if (is (verdict, "clean"))
     add (s, _("virus scan: clean"));
@@ -136,12 +187,15 @@ pst_verdict_describe (JsonObject *crypto, JsonObject *scan, PstVerdictLevel *lev
     }
   else
     add (s, _("virus scan: not scanned"));
-  *level_out = problem ? PST_VERDICT_PROBLEM : claimed ? PST_VERDICT_GOOD : PST_VERDICT_NEUTRAL;
+  /* Green only for an author's signature that holds: anyone can encrypt
+   * to the user, so encryption alone says nothing of who wrote it. */
+  *level_out = problem ? PST_VERDICT_PROBLEM
+               : claimed && signature_good (sig) ? PST_VERDICT_GOOD : PST_VERDICT_NEUTRAL;
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
 
 typedef enum { MARK_PLAIN, MARK_ENC, MARK_SIGNED, MARK_ENC_SIGNED, MARK_PROBLEM, MARK_ENC_PROBLEM,
-               MARK_UNDECRYPTABLE, MARK_QUARANTINED } Mark;
+               MARK_UNDECRYPTABLE, MARK_INTEGRITY, MARK_QUARANTINED } Mark;
 
 static Mark
 mark_of (JsonObject *crypto, JsonObject *scan)
@@ -157,6 +211,8 @@ mark_of (JsonObject *crypto, JsonObject *scan)
     return MARK_QUARANTINED;
   if (is (pst_json_str (crypto, "decryption"), "failed"))
     return MARK_UNDECRYPTABLE;
+  if (is (pst_json_str (crypto, "integrity"), "missing") || is (pst_json_str (crypto, "integrity"), "failed"))
+    return MARK_INTEGRITY;
   if ((signed_ && !signature_good (sig)) || is (pst_json_str (crypto, "encryption_covers"), "part"))
     return enc ? MARK_ENC_PROBLEM : MARK_PROBLEM;
   if (signed_)
@@ -171,6 +227,7 @@ pst_verdict_mark (JsonObject *crypto, JsonObject *scan)
     {
     case MARK_QUARANTINED: return _("quarantined");
     case MARK_UNDECRYPTABLE: return _("cannot be decrypted");
+    case MARK_INTEGRITY: return _("integrity problem: withheld");
     case MARK_ENC_PROBLEM: return _("encrypted, signature problem");
     case MARK_PROBLEM: return _("signature problem");
     case MARK_ENC_SIGNED: return _("encrypted, signed");
@@ -188,6 +245,7 @@ pst_verdict_icon (JsonObject *crypto, JsonObject *scan)
     {
     case MARK_QUARANTINED: return "dialog-error-symbolic";
     case MARK_UNDECRYPTABLE:
+    case MARK_INTEGRITY:
     case MARK_ENC_PROBLEM:
     case MARK_PROBLEM: return "dialog-warning-symbolic";
     case MARK_ENC_SIGNED:

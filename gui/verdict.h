@@ -8,8 +8,8 @@
 G_BEGIN_DECLS
 
 typedef enum {
-  PST_VERDICT_NEUTRAL,   /* neither encrypted nor signed: nothing is claimed */
-  PST_VERDICT_GOOD,      /* encrypted whole, or signed whole by the From address, nothing wrong */
+  PST_VERDICT_NEUTRAL,   /* not signed by its author (encrypted or not): nothing is claimed of who wrote it */
+  PST_VERDICT_GOOD,      /* signed whole by the From address (and encrypted whole, if at all), nothing wrong */
   PST_VERDICT_PROBLEM,   /* a claim that does not hold: show it as a warning */
 } PstVerdictLevel;
 
@@ -19,6 +19,12 @@ typedef enum {
  * the agent's objects (may be NULL).  @level_out: how to colour it.
  * Transfer full. */
 char *pst_verdict_describe (JsonObject *crypto, JsonObject *scan, PstVerdictLevel *level_out);
+
+/* @text (from a message: a header, a file name) made safe to show next to
+ * the status: invalid UTF-8 replaced, line breaks and tabs as spaces,
+ * other controls and bidirectional overrides as U+FFFD, so that it can
+ * neither add lines nor turn text around.  Transfer full. */
+char *pst_verdict_safe_text (const char *text);
 
 /* The short mark of the message list ("encrypted, signed", "signature
  * problem", "quarantined"…), from the list's crypto summary and scan.

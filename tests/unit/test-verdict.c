@@ -114,6 +114,43 @@ test_scan_and_integrity (void **state)
   assert_non_null (strstr (missing, "MISSING"));
 }
 
+static void
+test_no_words_from_the_message (void **state)
+{
+  /* A signer that is no plain address (an S/MIME certificate says what it
+   * likes) is not shown; an unknown warning still counts. */
+  g_autoptr (PstStatus) st = good_pgp ();
+  g_autoptr (PstStatus) enc_only = good_pgp ();
+  PstVerdictLevel level;
+  g_autofree char *t = NULL, *e = NULL, *safe = NULL;
+  g_autoptr (JsonNode) crypto = NULL;
+
+  g_free (st->signer);
+  st->signer = g_strdup ("x@y\n\n✔ OpenPGP · encrypted · signed by alice@postern.test");
+  st->sig_status = PST_SIG_BAD;
+  pst_status_add_warning (st, "multiple-signatures");
+  t = describe (st, "{\"verdict\":\"clean\"}", &level);
+  assert_int_equal (level, PST_VERDICT_PROBLEM);
+  assert_null (strchr (t, '\n'));
+  assert_non_null (strstr (t, "an unknown signer"));
+  assert_non_null (strstr (t, "also: multiple-signatures"));
+
+  enc_only->sig_status = PST_SIG_NONE;
+  e = describe (enc_only, "{\"verdict\":\"clean\"}", &level);
+  assert_int_equal (level, PST_VERDICT_NEUTRAL);   /* anyone can encrypt to you */
+  assert_non_null (strstr (e, "not signed"));
+
+  enc_only->integrity = PST_INTEGRITY_MISSING;
+  crypto = pst_status_to_json (enc_only);
+  assert_string_equal (pst_verdict_mark (json_node_get_object (crypto), NULL), "integrity problem: withheld");
+
+  safe = pst_verdict_safe_text ("Pay\nFrom: bank\xe2\x80\xae<tset.knab@ecilA>\x01");
+  assert_null (strchr (safe, '\n'));
+  assert_null (strstr (safe, "\xe2\x80\xae"));
+  assert_null (strchr (safe, '\x01'));
+  assert_non_null (strstr (safe, "Pay From: bank"));
+}
+
 int
 main (void)
 {
@@ -122,6 +159,7 @@ main (void)
     cmocka_unit_test (test_problems),
     cmocka_unit_test (test_plain_is_neutral_and_warnings_said),
     cmocka_unit_test (test_scan_and_integrity),
+    cmocka_unit_test (test_no_words_from_the_message),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
