@@ -6,6 +6,7 @@
 #include <glib/gi18n.h>
 
 #include "config/config.h"
+#include "util/error.h"
 
 struct _PstAccountDialog {
   GtkDialog parent;
@@ -17,6 +18,7 @@ struct _PstAccountDialog {
   char *auto_domain;          /* the domain the server fields were filled from */
   char *auto_address;         /* the address the user name was filled from */
   char *pins;                 /* the servers' pins, offered for trust */
+  char *test_name, *test_user; /* the Secret Service entry of a test in progress */
   gboolean adding, busy;
 };
 
@@ -108,9 +110,14 @@ busy (PstAccountDialog *self, gboolean busy)
 }
 
 /* The account as account.add takes it; NULL with the reason when a field
- * is missing.  Stores the typed password in the Secret Service. */
+ * is missing.  For a test (@test_name not NULL) the account is named
+ * @test_name and the typed password is put in the Secret Service under
+ * that name, to be removed after the test: a test leaves no secret behind
+ * and never replaces the password of an account that has the real name.
+ * For the account itself the password is stored once it is added
+ * (added()). */
 static JsonObject *
-build_account (PstAccountDialog *self, GError **error)
+build_account (PstAccountDialog *self, const char *test_name, GError **error)
 {
   g_autoptr (JsonObject) a = json_object_new ();
   const char *name = text (self->name_entry), *address = text (self->address_entry);
@@ -125,13 +132,13 @@ build_account (PstAccountDialog *self, GError **error)
   gtk_spin_button_update (GTK_SPIN_BUTTON (self->pop3_port_spin));
   if (!*name || !*address || !*user || !*text (self->smtp_host_entry) || !*text (self->pop3_host_entry))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
                    _("Fill in the account name, the address, the user name and both servers."));
       return NULL;
     }
   if (secret ? !*text (self->password_entry) : !*text (self->command_entry))
     {
-      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
                    secret ? _("Type the password.") : _("Give the command that prints the password."));
       return NULL;
     }
@@ -141,7 +148,7 @@ build_account (PstAccountDialog *self, GError **error)
   pop3 = g_strdup_printf ("%s://%s:%d", g_strcmp0 (pop_sec, "tls") == 0 ? "pop3s" : "pop3",
                           text (self->pop3_host_entry),
                           gtk_spin_button_get_value_as_int (GTK_SPIN_BUTTON (self->pop3_port_spin)));
-  json_object_set_string_member (a, "name", name);
+  json_object_set_string_member (a, "name", test_name ? test_name : name);
   json_object_set_string_member (a, "address", address);
   json_object_set_string_member (a, "user", user);
   json_object_set_string_member (a, "smtp", smtp);
@@ -154,7 +161,7 @@ build_account (PstAccountDialog *self, GError **error)
     {
       /* The password goes to the keyring, never over the agent's socket. */
       json_object_set_boolean_member (a, "secret_service", TRUE);
-      if (!pst_secret_service_store (name, user, text (self->password_entry), error))
+      if (test_name && !pst_secret_service_store (test_name, user, text (self->password_entry), error))
         return NULL;
     }
   else
@@ -213,6 +220,14 @@ is_trusted (JsonObject *server)
   return by != NULL && g_strcmp0 (by, "nothing") != 0;
 }
 
+/* Whether the pin the user confirmed is what made a server trusted. */
+static gboolean
+pinned (JsonObject *r)
+{
+  return g_strcmp0 (pst_json_str (pst_json_obj (r, "smtp"), "trusted_by"), "pin") == 0
+         || g_strcmp0 (pst_json_str (pst_json_obj (r, "pop3"), "trusted_by"), "pin") == 0;
+}
+
 /* The pins of the servers that nothing else vouches for. */
 static char *
 untrusted_pins (JsonObject *r)
@@ -238,9 +253,23 @@ added (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
 
+  if (self->agent == NULL)      /* closed meanwhile */
+    {
+      g_object_unref (self);
+      return;
+    }
   busy (self, FALSE);
   if (r == NULL)
     result (self, error->message, TRUE);
+  else if (pst_json_bool (r, "secret_service")
+           && !pst_secret_service_store (pst_json_str (r, "name"), pst_json_str (r, "user"),
+                                         text (self->password_entry), &error))
+    {
+      g_autofree char *t = g_strdup_printf (_("The account was added, but its password could not be "
+                                              "stored: %s. Store it with: postern account password %s"),
+                                            error->message, pst_json_str (r, "name"));
+      result (self, t, TRUE);
+    }
   else
     gtk_widget_destroy (GTK_WIDGET (self));
   g_object_unref (self);
@@ -255,6 +284,17 @@ tested (GObject *source, GAsyncResult *res, gpointer data)
   g_autofree char *words = NULL, *pins = NULL;
   gboolean ok;
 
+  if (self->test_name != NULL)
+    {
+      pst_secret_service_clear (self->test_name, self->test_user, NULL);
+      g_clear_pointer (&self->test_name, g_free);
+      g_clear_pointer (&self->test_user, g_free);
+    }
+  if (self->agent == NULL)      /* closed meanwhile */
+    {
+      g_object_unref (self);
+      return;
+    }
   if (r == NULL)
     {
       busy (self, FALSE);
@@ -267,9 +307,10 @@ tested (GObject *source, GAsyncResult *res, gpointer data)
   words = pst_account_dialog_describe_test (r);
   result (self, words, !ok);
   pins = untrusted_pins (r);
-  if (pins && g_strcmp0 (pins, self->pins) != 0)
+  if (g_strcmp0 (pins, self->pins) != 0 && !(pins == NULL && self->pins != NULL && pinned (r)))
     {
-      /* A new pin needs a new confirmation. */
+      /* A new pin needs a new confirmation; when none is offered, none is
+       * kept, unless it is the confirmed pin that made the server trusted. */
       gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->pin_check), FALSE);
       g_free (self->pins);
       self->pins = g_steal_pointer (&pins);
@@ -278,7 +319,7 @@ tested (GObject *source, GAsyncResult *res, gpointer data)
   if (ok && self->adding)
     {
       g_autoptr (GError) local = NULL;
-      JsonObject *account = build_account (self, &local);
+      JsonObject *account = build_account (self, NULL, &local);
 
       if (account == NULL)
         {
@@ -298,13 +339,20 @@ static void
 test (PstAccountDialog *self, gboolean then_add)
 {
   g_autoptr (GError) error = NULL;
-  JsonObject *account = build_account (self, &error);
+  g_autofree char *test_name = g_strdup_printf ("%s-connection-test-%08x", text (self->name_entry),
+                                                g_random_int ());
+  JsonObject *account = build_account (self, test_name, &error);
   JsonObject *params;
 
   if (account == NULL)
     {
       result (self, error->message, TRUE);
       return;
+    }
+  if (pst_json_bool (account, "secret_service"))
+    {
+      self->test_name = g_steal_pointer (&test_name);
+      self->test_user = g_strdup (text (self->user_entry));
     }
   params = json_object_new ();
   json_object_set_object_member (params, "account", account);
@@ -324,6 +372,13 @@ on_test (PstAccountDialog *self)
 static void
 on_response (PstAccountDialog *self, int response)
 {
+  if (response != GTK_RESPONSE_OK && self->busy)
+    {
+      /* Closing while the agent tests or adds: its answer finds the dialog
+       * gone (added() and tested() check), and nothing more is done. */
+      gtk_widget_destroy (GTK_WIDGET (self));
+      return;
+    }
   if (response == GTK_RESPONSE_OK)
     {
       /* An account is added only once both servers took the login; the
@@ -352,6 +407,10 @@ pst_account_dialog_finalize (GObject *object)
   g_free (self->auto_domain);
   g_free (self->auto_address);
   g_free (self->pins);
+  if (self->test_name)
+    pst_secret_service_clear (self->test_name, self->test_user, NULL);
+  g_free (self->test_name);
+  g_free (self->test_user);
   G_OBJECT_CLASS (pst_account_dialog_parent_class)->finalize (object);
 }
 

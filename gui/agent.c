@@ -16,6 +16,7 @@
 typedef struct {
   gint refs;
   GMutex lock;
+  GCond wake;                  /* signalled when stop is set */
   gboolean stop;
   PstRpcClient *client;        /* the subscribed connection, while open */
   GMainContext *context;
@@ -87,6 +88,7 @@ watch_unref (Watch *w)
   if (!g_atomic_int_dec_and_test (&w->refs))
     return;
   g_mutex_clear (&w->lock);
+  g_cond_clear (&w->wake);
   g_main_context_unref (w->context);
   g_weak_ref_clear (&w->agent);
   g_free (w->socket_path);
@@ -138,13 +140,18 @@ static void
 post (Watch *w, gboolean is_state, gboolean running, const char *text, JsonObject *params)
 {
   Event *e = g_new0 (Event, 1);
+  g_autoptr (GSource) source = g_idle_source_new ();
 
   e->watch = watch_ref (w);
   e->is_state = is_state;
   e->running = running;
   e->text = g_strdup (text);
   e->params = params;
-  g_main_context_invoke_full (w->context, G_PRIORITY_DEFAULT, deliver, e, event_free);
+  /* Always on the owner's thread (g_main_context_invoke would run it here
+   * when nobody iterates that context, as while the application ends). */
+  g_source_set_priority (source, G_PRIORITY_DEFAULT);
+  g_source_set_callback (source, deliver, e, event_free);
+  g_source_attach (source, w->context);
 }
 
 static gboolean
@@ -171,18 +178,19 @@ watch_thread (gpointer data)
       g_autoptr (GError) error = NULL;
       PstRpcClient *client = pst_rpc_client_connect (w->socket_path, &error);
       JsonObject *r = NULL;
+      gboolean stop = FALSE;
 
-      if (client != NULL)
+      /* Published before the first call, so that dispose can cut even an
+       * agent that accepts and never answers. */
+      g_mutex_lock (&w->lock);
+      if (client != NULL && !(stop = w->stop))
+        w->client = client;
+      g_mutex_unlock (&w->lock);
+      if (client != NULL && !stop)
         r = pst_rpc_client_call (client, "subscribe", NULL, NULL, 0, &error);
       if (r != NULL)
         {
-          gboolean stop;
-
           json_object_unref (r);
-          g_mutex_lock (&w->lock);
-          if (!(stop = w->stop))
-            w->client = client;
-          g_mutex_unlock (&w->lock);
           if (!stop)
             post (w, TRUE, TRUE, NULL, NULL);
           was_up = TRUE;
@@ -196,15 +204,22 @@ watch_thread (gpointer data)
               post (w, FALSE, FALSE, method, params);
               g_free (method);
             }
-          g_mutex_lock (&w->lock);
-          w->client = NULL;
-          g_mutex_unlock (&w->lock);
         }
+      g_mutex_lock (&w->lock);
+      w->client = NULL;
+      g_mutex_unlock (&w->lock);
       pst_rpc_client_free (client);
       if (stopping (w))
         break;
       post (w, TRUE, FALSE, was_up ? "stopped" : "absent", NULL);
-      g_usleep (RETRY_MS * 1000);
+      {
+        gint64 until = g_get_monotonic_time () + RETRY_MS * G_TIME_SPAN_MILLISECOND;
+
+        g_mutex_lock (&w->lock);
+        while (!w->stop && g_cond_wait_until (&w->wake, &w->lock, until))
+          ;
+        g_mutex_unlock (&w->lock);
+      }
     }
   watch_unref (w);
   return NULL;
@@ -346,6 +361,7 @@ pst_agent_dispose (GObject *object)
     {
       g_mutex_lock (&self->watch->lock);
       self->watch->stop = TRUE;
+      g_cond_signal (&self->watch->wake);
       if (self->watch->client)
         pst_rpc_client_shutdown (self->watch->client);
       g_mutex_unlock (&self->watch->lock);
@@ -395,6 +411,7 @@ pst_agent_new (const char *home)
   self->paths = pst_paths_new (home);
   w->refs = 1;
   g_mutex_init (&w->lock);
+  g_cond_init (&w->wake);
   w->context = g_main_context_ref_thread_default ();
   g_weak_ref_init (&w->agent, self);
   w->socket_path = g_strdup (self->paths->socket_path);

@@ -32,6 +32,7 @@ struct _PstComposeWindow {
   GCancellable *check_cancel;
   gboolean encrypt_touched, sign_touched, setting, refused, sending;
   char *in_reply_to;
+  GHashTable *account_encrypt;  /* address → the account's encrypt mode */
 };
 
 G_DEFINE_TYPE (PstComposeWindow, pst_compose_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -68,6 +69,15 @@ static const char *
 from_address (PstComposeWindow *self)
 {
   return gtk_combo_box_get_active_id (GTK_COMBO_BOX (self->from_combo));
+}
+
+/* An account whose policy is encrypt always: the box is ticked and stays
+ * so; nothing from here can send its mail in the clear. */
+static gboolean
+account_always (PstComposeWindow *self)
+{
+  const char *from = from_address (self);
+  return from && g_strcmp0 (g_hash_table_lookup (self->account_encrypt, from), "always") == 0;
 }
 
 static void
@@ -129,8 +139,8 @@ checked (GObject *source, GAsyncResult *res, gpointer data)
   if (!self->sign_touched)
     gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->sign_check), pst_json_bool (r, "will_sign"));
   /* The account's "always" cannot be turned off from here. */
-  if (!self->encrypt_touched)
-    gtk_widget_set_sensitive (self->encrypt_check, g_strcmp0 (pst_json_str (r, "encrypt"), "always") != 0);
+  gtk_widget_set_sensitive (self->encrypt_check, !account_always (self)
+                                                   && g_strcmp0 (pst_json_str (r, "encrypt"), "always") != 0);
   self->setting = FALSE;
   refused = pst_json_str (r, "refused");
   self->refused = refused != NULL;
@@ -168,7 +178,7 @@ check_now (gpointer data)
   json_object_set_array_member (params, "recipients", rcpts);
   if (from_address (self))
     json_object_set_string_member (params, "from", from_address (self));
-  if (self->encrypt_touched)
+  if (self->encrypt_touched || account_always (self))
     json_object_set_string_member (params, "encrypt",
                                    gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->encrypt_check))
                                      ? "always" : "never");
@@ -185,8 +195,20 @@ check_now (gpointer data)
 static void
 on_fields_changed (PstComposeWindow *self)
 {
-  /* Until the agent has answered for what is typed now, nothing is sent. */
+  /* Until the agent has answered for what is typed now, nothing is sent,
+   * and an answer for what was typed before no longer counts. */
+  g_cancellable_cancel (self->check_cancel);
   self->refused = TRUE;
+  if (account_always (self))
+    {
+      self->setting = TRUE;
+      self->encrypt_touched = FALSE;
+      gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->encrypt_check), TRUE);
+      gtk_widget_set_sensitive (self->encrypt_check, FALSE);
+      self->setting = FALSE;
+    }
+  else
+    gtk_widget_set_sensitive (self->encrypt_check, TRUE);
   update_send (self);
   g_clear_handle_id (&self->check_source, g_source_remove);
   self->check_source = g_timeout_add (CHECK_DELAY_MS, check_now, self);
@@ -278,6 +300,12 @@ sent (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
 
   self->sending = FALSE;
+  if (self->agent == NULL)      /* closed meanwhile */
+    {
+      g_object_unref (self);
+      return;
+    }
+
   if (r == NULL)
     {
       /* Nothing was queued: everything typed stays for another try. */
@@ -349,10 +377,12 @@ on_send (PstComposeWindow *self)
     }
   params = json_object_new ();
   json_object_set_int_member (params, "fd", 0);
-  if (self->encrypt_touched || !gtk_widget_get_sensitive (self->encrypt_check))
-    json_object_set_string_member (params, "encrypt",
-                                   gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->encrypt_check))
-                                     ? "always" : "never");
+  /* What the box shows is what is enforced: ticked, the message is
+   * encrypted or not sent at all. */
+  if (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->encrypt_check)) || account_always (self))
+    json_object_set_string_member (params, "encrypt", "always");
+  else if (self->encrypt_touched)
+    json_object_set_string_member (params, "encrypt", "never");
   if (self->sign_touched)
     json_object_set_boolean_member (params, "sign",
                                     gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->sign_check)));
@@ -373,12 +403,21 @@ accounts_loaded (GObject *source, GAsyncResult *res, gpointer data)
   PstComposeWindow *self = data;
   JsonArray *a;
 
+  if (self->agent == NULL)      /* closed meanwhile */
+    {
+      g_object_unref (self);
+      return;
+    }
   if (r == NULL)
     gtk_label_set_text (GTK_LABEL (self->reason_label), error->message);
   a = pst_json_arr (r, "accounts");
+  gtk_combo_box_text_remove_all (GTK_COMBO_BOX_TEXT (self->from_combo));
   for (guint i = 0; a && i < json_array_get_length (a); i++)
     {
       JsonObject *o = json_array_get_object_element (a, i);
+
+      g_hash_table_replace (self->account_encrypt, g_strdup (pst_json_str (o, "address")),
+                            g_strdup (pst_json_str (o, "encrypt")));
       g_autofree char *label = g_strdup_printf ("%s (%s)", pst_json_str (o, "address"), pst_json_str (o, "name"));
       gtk_combo_box_text_append (GTK_COMBO_BOX_TEXT (self->from_combo), pst_json_str (o, "address"), label);
     }
@@ -425,6 +464,30 @@ pst_compose_window_fill (PstComposeWindow *self, const PstMailto *m)
 
 /* ---- object ---- */
 
+/* The window stays while the agent has not answered a send: its answer,
+ * a refusal above all, must have somewhere to be shown. */
+static gboolean
+on_delete (PstComposeWindow *self, GdkEvent *event, gpointer data)
+{
+  return self->sending;
+}
+
+static void
+on_running (PstComposeWindow *self, gboolean running, const char *why)
+{
+  if (running)
+    {
+      pst_agent_call (self->agent, "account.list", NULL, -1, NULL, accounts_loaded, g_object_ref (self));
+      on_fields_changed (self);
+    }
+  else
+    {
+      gtk_label_set_text (GTK_LABEL (self->reason_label),
+                          _("The Postern agent is not running: nothing can be sent until it is."));
+      update_send (self);
+    }
+}
+
 static void
 pst_compose_window_dispose (GObject *object)
 {
@@ -436,6 +499,9 @@ pst_compose_window_dispose (GObject *object)
   g_clear_object (&self->agent);
   g_clear_pointer (&self->attachments, g_ptr_array_unref);
   g_clear_pointer (&self->in_reply_to, g_free);
+  g_clear_pointer (&self->account_encrypt, g_hash_table_unref);
+  if (self->agent)
+    g_signal_handlers_disconnect_by_data (self->agent, self);
   G_OBJECT_CLASS (pst_compose_window_parent_class)->dispose (object);
 }
 
@@ -477,7 +543,9 @@ pst_compose_window_init (PstComposeWindow *self)
   pst_a11y_name_fields (GTK_WIDGET (self));
   atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self)), _("New message"));
   self->attachments = g_ptr_array_new_with_free_func (attachment_free);
+  self->account_encrypt = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->refused = TRUE;
+  g_signal_connect (self, "delete-event", G_CALLBACK (on_delete), NULL);
 }
 
 PstComposeWindow *
@@ -486,6 +554,7 @@ pst_compose_window_new (GtkApplication *app, PstAgent *agent)
   PstComposeWindow *self = g_object_new (PST_TYPE_COMPOSE_WINDOW, "application", app, NULL);
 
   self->agent = g_object_ref (agent);
+  g_signal_connect_swapped (agent, "running-changed", G_CALLBACK (on_running), self);
   pst_agent_call (agent, "account.list", NULL, -1, NULL, accounts_loaded, g_object_ref (self));
   return self;
 }

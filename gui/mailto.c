@@ -4,6 +4,7 @@
 #include "mailto.h"
 
 #include <string.h>
+#include <glib/gi18n.h>
 
 static char *
 unescape (const char *s, gssize len, gboolean header, GError **error)
@@ -19,7 +20,7 @@ unescape (const char *s, gssize len, gboolean header, GError **error)
   if (memchr (data, '\0', n) != NULL || !g_utf8_validate (data, (gssize) n, NULL))
     {
       g_set_error (error, G_URI_ERROR, G_URI_ERROR_FAILED,
-                   "the mailto: link holds text that is not UTF-8");
+                   _("the mailto: link holds text that is not UTF-8"));
       return NULL;
     }
   out = g_string_sized_new (n);
@@ -35,6 +36,21 @@ unescape (const char *s, gssize len, gboolean header, GError **error)
       g_string_append_c (out, c);
     }
   return g_string_free (out, FALSE);
+}
+
+/* "<left@right>", no spaces, no angle brackets inside. */
+static gboolean
+is_msg_id (const char *s)
+{
+  gsize n = strlen (s);
+  const char *at = strchr (s, '@');
+
+  if (n < 5 || n > 250 || s[0] != '<' || s[n - 1] != '>' || at == NULL || at == s + 1 || at == s + n - 2)
+    return FALSE;
+  for (gsize i = 1; i + 1 < n; i++)
+    if (s[i] == '<' || s[i] == '>' || g_ascii_isspace (s[i]) || (guchar) s[i] < 0x21 || (guchar) s[i] > 0x7e)
+      return FALSE;
+  return TRUE;
 }
 
 static gboolean
@@ -68,7 +84,7 @@ pst_mailto_parse (const char *uri, GError **error)
   m->ignored = g_ptr_array_new_with_free_func (g_free);
   if (uri == NULL || g_ascii_strncasecmp (uri, "mailto:", 7) != 0)
     {
-      g_set_error (error, G_URI_ERROR, G_URI_ERROR_BAD_SCHEME, "not a mailto: link: %s",
+      g_set_error (error, G_URI_ERROR, G_URI_ERROR_BAD_SCHEME, _("not a mailto: link: %s"),
                    uri ? uri : "");
       return NULL;
     }
@@ -108,6 +124,13 @@ pst_mailto_parse (const char *uri, GError **error)
 
           if (v == NULL)
             return NULL;
+          if (slot == &m->in_reply_to && !is_msg_id (v))
+            {
+              /* Never shown, so only a real Message-ID is taken. */
+              g_free (v);
+              g_ptr_array_add (m->ignored, g_steal_pointer (&name));
+              continue;
+            }
           g_free (*slot);
           *slot = v;
         }

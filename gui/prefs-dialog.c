@@ -8,8 +8,11 @@ struct _PstPrefsDialog {
   GtkDialog parent;
   PstAgent *agent;
   GtkWidget *scan_entry, *on_error_combo, *timeout_spin, *account_combo, *interval_spin,
-    *max_rcpt_spin, *max_hour_spin, *message_label;
+    *max_rcpt_spin, *max_hour_spin, *message_label, *save_button;
   JsonArray *accounts;
+  gboolean loaded;             /* config.get answered: until then nothing is saved */
+  char *loaded_scan;           /* the scanner as the agent said, "" for none */
+  int loaded_interval_min;     /* the fetch interval shown, in minutes */
   guint pending;
   gboolean failed;
 };
@@ -53,7 +56,8 @@ on_account_changed (PstPrefsDialog *self)
   gtk_widget_set_sensitive (self->max_hour_spin, a != NULL);
   if (a == NULL)
     return;
-  spin (self->interval_spin, pst_json_int (a, "fetch_interval") / 60);
+  self->loaded_interval_min = (int) (pst_json_int (a, "fetch_interval") / 60);
+  spin (self->interval_spin, self->loaded_interval_min);
   spin (self->max_rcpt_spin, pst_json_int (a, "max_recipients"));
   spin (self->max_hour_spin, pst_json_int (a, "max_messages_per_hour"));
 }
@@ -65,11 +69,20 @@ config_loaded (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
 
+  if (self->agent == NULL)      /* closed meanwhile */
+    {
+      g_object_unref (self);
+      return;
+    }
   if (r == NULL)
     say (self, error->message, TRUE);
   else
     {
-      gtk_entry_set_text (GTK_ENTRY (self->scan_entry), pst_json_str (r, "scan") ? pst_json_str (r, "scan") : "");
+      self->loaded = TRUE;
+      gtk_widget_set_sensitive (self->save_button, TRUE);
+      g_free (self->loaded_scan);
+      self->loaded_scan = g_strdup (pst_json_str (r, "scan") ? pst_json_str (r, "scan") : "");
+      gtk_entry_set_text (GTK_ENTRY (self->scan_entry), self->loaded_scan);
       gtk_combo_box_set_active_id (GTK_COMBO_BOX (self->on_error_combo),
                                    pst_json_str (r, "on_scan_error") ? pst_json_str (r, "on_scan_error") : "quarantine");
       if (pst_json_int (r, "scan_timeout") > 0)
@@ -86,6 +99,11 @@ accounts_loaded (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
   JsonArray *a = pst_json_arr (r, "accounts");
 
+  if (self->agent == NULL)      /* closed meanwhile */
+    {
+      g_object_unref (self);
+      return;
+    }
   if (r == NULL)
     say (self, error->message, TRUE);
   g_clear_pointer (&self->accounts, json_array_unref);
@@ -109,6 +127,11 @@ saved (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
 
+  if (self->agent == NULL)      /* closed meanwhile */
+    {
+      g_object_unref (self);
+      return;
+    }
   if (r == NULL)
     {
       self->failed = TRUE;
@@ -133,9 +156,16 @@ save (PstPrefsDialog *self)
   /* Numbers typed but not yet confirmed count as typed. */
   for (gsize i = 0; i < G_N_ELEMENTS (spins); i++)
     gtk_spin_button_update (GTK_SPIN_BUTTON (spins[i]));
-  if (*scan)
+  if (!self->loaded)
+    {
+      json_object_unref (params);
+      return;
+    }
+  /* Only what the user changed: an untouched field never switches the
+   * scanner off or rounds an interval the file gives in seconds. */
+  if (g_strcmp0 (scan, self->loaded_scan) != 0 && *scan)
     json_object_set_string_member (params, "scan", scan);
-  else
+  else if (g_strcmp0 (scan, self->loaded_scan) != 0)
     json_object_set_null_member (params, "scan");
   json_object_set_string_member (params, "on_scan_error",
                                  gtk_combo_box_get_active_id (GTK_COMBO_BOX (self->on_error_combo)));
@@ -149,8 +179,10 @@ save (PstPrefsDialog *self)
     {
       params = json_object_new ();
       json_object_set_string_member (params, "name", pst_json_str (a, "name"));
-      json_object_set_int_member (params, "fetch_interval",
-                                  60 * (gint64) gtk_spin_button_get_value_as_int (GTK_SPIN_BUTTON (self->interval_spin)));
+      int minutes = gtk_spin_button_get_value_as_int (GTK_SPIN_BUTTON (self->interval_spin));
+
+      if (minutes != self->loaded_interval_min)
+        json_object_set_int_member (params, "fetch_interval", 60 * (gint64) minutes);
       json_object_set_int_member (params, "max_recipients",
                                   gtk_spin_button_get_value_as_int (GTK_SPIN_BUTTON (self->max_rcpt_spin)));
       json_object_set_int_member (params, "max_messages_per_hour",
@@ -176,6 +208,7 @@ pst_prefs_dialog_dispose (GObject *object)
 
   g_clear_object (&self->agent);
   g_clear_pointer (&self->accounts, json_array_unref);
+  g_clear_pointer (&self->loaded_scan, g_free);
   G_OBJECT_CLASS (pst_prefs_dialog_parent_class)->dispose (object);
 }
 
@@ -194,6 +227,7 @@ pst_prefs_dialog_class_init (PstPrefsDialogClass *klass)
   gtk_widget_class_bind_template_child (w, PstPrefsDialog, max_rcpt_spin);
   gtk_widget_class_bind_template_child (w, PstPrefsDialog, max_hour_spin);
   gtk_widget_class_bind_template_child (w, PstPrefsDialog, message_label);
+  gtk_widget_class_bind_template_child (w, PstPrefsDialog, save_button);
   gtk_widget_class_bind_template_callback (w, on_account_changed);
 }
 
@@ -203,6 +237,7 @@ pst_prefs_dialog_init (PstPrefsDialog *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   pst_a11y_name_fields (GTK_WIDGET (self));
   g_signal_connect (self, "response", G_CALLBACK (on_response), NULL);
+  gtk_widget_set_sensitive (self->save_button, FALSE);
 }
 
 PstPrefsDialog *

@@ -71,7 +71,7 @@ loaded (GObject *source, GAsyncResult *res, gpointer data)
 void
 pst_table_view_refresh (PstTableView *self)
 {
-  if (!pst_agent_is_running (self->agent))
+  if (self->agent == NULL || !pst_agent_is_running (self->agent))
     return;
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
@@ -141,7 +141,7 @@ pst_table_view_add_action (PstTableView *self, const char *label, gboolean needs
 }
 
 typedef struct {
-  char *method, *id_member, *done;
+  char *method, *id_member, *done, *confirm;
 } CallSpec;
 
 typedef struct {
@@ -156,11 +156,14 @@ call_done (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
 
-  if (r == NULL)
+  if (d->view->agent == NULL)   /* closed meanwhile */
+    ;
+  else if (r == NULL)
     pst_table_view_say (d->view, error->message, TRUE);
   else
     pst_table_view_say (d->view, d->done, FALSE);
-  pst_table_view_refresh (d->view);
+  if (d->view->agent != NULL)
+    pst_table_view_refresh (d->view);
   g_object_unref (d->view);
   g_free (d->done);
   g_free (d);
@@ -175,9 +178,24 @@ run_call (PstTableView *view, JsonObject *row, gpointer data)
   CallDone *d = g_new0 (CallDone, 1);
   g_autofree char *id_text = NULL;
 
+  id_text = cell_text (row, &(PstTableColumn) { NULL, spec->id_member, NULL });
+  if (spec->confirm != NULL)
+    {
+      GtkWidget *top = gtk_widget_get_toplevel (GTK_WIDGET (view));
+      GtkWidget *q = gtk_message_dialog_new (GTK_IS_WINDOW (top) ? GTK_WINDOW (top) : NULL, GTK_DIALOG_MODAL,
+                                             GTK_MESSAGE_WARNING, GTK_BUTTONS_YES_NO, spec->confirm, id_text);
+      int answer = gtk_dialog_run (GTK_DIALOG (q));
+
+      gtk_widget_destroy (q);
+      if (answer != GTK_RESPONSE_YES)
+        {
+          json_object_unref (params);
+          g_free (d);
+          return;
+        }
+    }
   if (id != NULL)
     json_object_set_member (params, spec->id_member, json_node_copy (id));
-  id_text = cell_text (row, &(PstTableColumn) { NULL, spec->id_member, NULL });
   d->view = g_object_ref (view);
   d->done = g_strdup_printf (spec->done, id_text);
   pst_agent_call (view->agent, spec->method, params, -1, NULL, call_done, d);
@@ -191,15 +209,17 @@ call_spec_free (gpointer data, GObject *where)
   g_free (s->method);
   g_free (s->id_member);
   g_free (s->done);
+  g_free (s->confirm);
   g_free (s);
 }
 
 void
 pst_table_view_add_call (PstTableView *self, const char *label, const char *method,
-                         const char *id_member, const char *done)
+                         const char *id_member, const char *done, const char *confirm)
 {
   CallSpec *s = g_new0 (CallSpec, 1);
 
+  s->confirm = g_strdup (confirm);
   s->method = g_strdup (method);
   s->id_member = g_strdup (id_member);
   s->done = g_strdup (done);

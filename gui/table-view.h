@@ -37,9 +37,11 @@ void pst_table_view_add_action (PstTableView *view, const char *label, gboolean 
                                 PstTableAction action, gpointer data);
 
 /* An action that calls @method with {@id_member: row[@id_member]}, then
- * says @done (a format with one %s: the id) and reloads. */
+ * says @done (a format with one %s: the id) and reloads.  @confirm (may be
+ * NULL): a question (one %s: the row's @id_member) that must be answered
+ * yes first, for what cannot be undone. */
 void pst_table_view_add_call (PstTableView *view, const char *label, const char *method,
-                              const char *id_member, const char *done);
+                              const char *id_member, const char *done, const char *confirm);
 
 /* Reloads the rows from the agent. */
 void pst_table_view_refresh (PstTableView *view);

@@ -57,8 +57,14 @@ started (GObject *source, GAsyncResult *res, gpointer data)
 {
   PstWindow *self = data;
   g_autoptr (GError) error = NULL;
+  gboolean ok = pst_agent_start_finish (PST_AGENT (source), res, &error);
 
-  if (!pst_agent_start_finish (PST_AGENT (source), res, &error))
+  if (self->agent == NULL)      /* closed meanwhile */
+    {
+      g_object_unref (self);
+      return;
+    }
+  if (!ok)
     {
       g_autofree char *t = g_strdup_printf (_("The agent could not be started: %s"), error->message);
       gtk_label_set_text (GTK_LABEL (self->agent_label), t);
@@ -87,6 +93,11 @@ fetched (GObject *source, GAsyncResult *res, gpointer data)
   gboolean failed = FALSE;
   JsonArray *accounts;
 
+  if (self->agent == NULL)      /* closed meanwhile */
+    {
+      g_object_unref (self);
+      return;
+    }
   gtk_widget_set_sensitive (self->fetch_button, pst_agent_is_running (self->agent));
   if (r == NULL)
     {
@@ -219,6 +230,11 @@ tested (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
   g_autofree char *text = NULL;
 
+  if (pst_table_view_get_agent (view) == NULL)   /* closed meanwhile */
+    {
+      g_object_unref (view);
+      return;
+    }
   if (r == NULL)
     pst_table_view_say (view, error->message, TRUE);
   else
@@ -248,6 +264,11 @@ imported (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
 
+  if (pst_table_view_get_agent (view) == NULL)   /* closed meanwhile */
+    {
+      g_object_unref (view);
+      return;
+    }
   if (r == NULL)
     pst_table_view_say (view, error->message, TRUE);
   else
@@ -318,17 +339,26 @@ on_import_key (PstTableView *view, JsonObject *row, gpointer data)
                                   gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (anchor)));
   if (g_str_has_suffix (path, ".p12") || g_str_has_suffix (path, ".pfx"))
     {
-      if (!(pass = ask_passphrase (GTK_WINDOW (self), path)) || pipe2 (pipe_fds, O_CLOEXEC) != 0)
+      gboolean written = FALSE;
+
+      if ((pass = ask_passphrase (GTK_WINDOW (self), path)) != NULL && pipe2 (pipe_fds, O_CLOEXEC) == 0)
         {
+          /* A passphrase fits in the pipe's buffer: write it all, then close. */
+          written = write (pipe_fds[1], pass, strlen (pass)) == (ssize_t) strlen (pass);
+          close (pipe_fds[1]);
+        }
+      if (pass != NULL)
+        explicit_bzero (pass, strlen (pass));
+      if (!written)
+        {
+          if (pass != NULL)
+            pst_table_view_say (view, _("The passphrase could not be passed to the agent."), TRUE);
+          if (pipe_fds[0] >= 0)
+            close (pipe_fds[0]);
           close (fds[0]);
           json_object_unref (params);
           return;
         }
-      /* A passphrase fits in the pipe's buffer: write it all, then close. */
-      if (write (pipe_fds[1], pass, strlen (pass)) < 0)
-        pst_table_view_say (view, g_strerror (errno), TRUE);
-      explicit_bzero (pass, strlen (pass));
-      close (pipe_fds[1]);
       fds[1] = pipe_fds[0];
       json_object_set_int_member (params, "passphrase_fd", 1);
     }
@@ -387,21 +417,25 @@ build_pages (PstWindow *self)
 
   v = pst_table_view_new (self->agent, _("Outbox"), "outbox.list", "outbox",
                           TRANSLATED (outbox), G_N_ELEMENTS (outbox));
-  pst_table_view_add_call (v, _("Retry now"), "outbox.retry", "id", _("Message %s is queued to be sent now."));
-  pst_table_view_add_call (v, _("Cancel"), "outbox.cancel", "id", _("Message %s will not be sent."));
+  pst_table_view_add_call (v, _("Retry now"), "outbox.retry", "id", _("Message %s is queued to be sent now."), NULL);
+  pst_table_view_add_call (v, _("Cancel"), "outbox.cancel", "id", _("Message %s will not be sent."),
+                           _("Cancel message %s? It will not be sent."));
   add_page (self, GTK_WIDGET (v), "outbox", _("Outbox"));
 
   v = pst_table_view_new (self->agent, _("Quarantine"), "quarantine.list", "quarantine",
                           TRANSLATED (quarantine), G_N_ELEMENTS (quarantine));
   pst_table_view_add_call (v, _("Release"), "quarantine.release", "id",
-                           _("Message %s was released to the mailbox."));
-  pst_table_view_add_call (v, _("Delete"), "quarantine.delete", "id", _("Message %s was deleted."));
+                           _("Message %s was released to the mailbox."),
+                           _("Release message %s to the mailbox? The scanner found it infected or could not scan it."));
+  pst_table_view_add_call (v, _("Delete"), "quarantine.delete", "id", _("Message %s was deleted."),
+                           _("Delete message %s for good?"));
   add_page (self, GTK_WIDGET (v), "quarantine", _("Quarantine"));
 
   self->keys = v = pst_table_view_new (self->agent, _("Keys"), "keys.list", "keys",
                                        TRANSLATED (keys), G_N_ELEMENTS (keys));
   pst_table_view_add_action (v, _("Import…"), FALSE, on_import_key, self);
-  pst_table_view_add_call (v, _("Remove"), "keys.remove", "id", _("Key %s was removed."));
+  pst_table_view_add_call (v, _("Remove"), "keys.remove", "id", _("Key %s was removed."),
+                           _("Remove key %s? A private key removed can no longer decrypt the mail sent to it."));
   add_page (self, GTK_WIDGET (v), "keys", _("Keys"));
 
   self->accounts = v = pst_table_view_new (self->agent, _("Accounts"), "account.list", "accounts",
@@ -409,7 +443,8 @@ build_pages (PstWindow *self)
   pst_table_view_add_action (v, _("Add…"), FALSE, on_add_account, self);
   pst_table_view_add_action (v, _("Test connection"), TRUE, on_test_account, self);
   pst_table_view_add_call (v, _("Remove"), "account.remove", "name",
-                           _("Account %s was removed; its stored mail is kept."));
+                           _("Account %s was removed; its stored mail is kept."),
+                           _("Remove account %s? Its stored mail is kept."));
   add_page (self, GTK_WIDGET (v), "accounts", _("Accounts"));
 #undef TRANSLATED
 }

@@ -81,6 +81,9 @@ char *pst_secret_service_lookup (const PstAccount *account, GError **error);
 /* Stores @password for @account (and @user) in the default collection. */
 gboolean pst_secret_service_store (const char *account, const char *user, const char *password,
                                    GError **error);
+/* Removes the password of @account and @user from the Secret Service (none
+ * stored is no error). */
+gboolean pst_secret_service_clear (const char *account, const char *user, GError **error);
 
 /* Runs the account's token_command, as pst_account_get_password does the
  * password command.  Transfer full; wipe with pst_secret_free. */

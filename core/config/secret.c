@@ -67,3 +67,18 @@ pst_secret_service_store (const char *account, const char *user, const char *pas
     }
   return TRUE;
 }
+
+gboolean
+pst_secret_service_clear (const char *account, const char *user, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+
+  secret_password_clear_sync (schema (), NULL, &local, "account", account, "user", user, NULL);
+  if (local != NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "cannot remove the password from the Secret Service: %s", local->message);
+      return FALSE;
+    }
+  return TRUE;
+}

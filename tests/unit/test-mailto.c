@@ -76,6 +76,20 @@ test_bad_links (void **state)
 }
 
 static void
+test_in_reply_to (void **state)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstMailto) good = pst_mailto_parse ("mailto:a@b.test?In-Reply-To=%3Cx.1@b.test%3E", &error);
+  g_autoptr (PstMailto) bad = pst_mailto_parse ("mailto:a@b.test?in-reply-to=not%20an%20id", &error);
+
+  assert_non_null (good);
+  assert_string_equal (good->in_reply_to, "<x.1@b.test>");
+  assert_non_null (bad);
+  assert_null (bad->in_reply_to);
+  assert_int_equal (bad->ignored->len, 1);
+}
+
+static void
 test_empty (void **state)
 {
   g_autoptr (GError) error = NULL;
@@ -95,6 +109,7 @@ main (void)
     cmocka_unit_test (test_attach_and_headers_ignored),
     cmocka_unit_test (test_no_header_injection),
     cmocka_unit_test (test_bad_links),
+    cmocka_unit_test (test_in_reply_to),
     cmocka_unit_test (test_empty),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
