@@ -146,15 +146,22 @@ fmt_time (gint64 t)
   return dt ? g_date_time_format (dt, "%Y-%m-%d %H:%M") : g_strdup ("–");
 }
 
+/* The strings of @row's array @member, joined by commas. */
+static char *
+join_member (JsonObject *row, const char *member)
+{
+  JsonArray *a = pst_json_arr (row, member);
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; a && i < json_array_get_length (a); i++)
+    g_string_append_printf (s, "%s%s", i ? ", " : "", json_array_get_string_element (a, i));
+  return g_string_free (s, FALSE);
+}
+
 static char *
 fmt_outbox_to (JsonObject *row)
 {
-  JsonArray *to = pst_json_arr (row, "to");
-  GString *s = g_string_new (NULL);
-
-  for (guint i = 0; to && i < json_array_get_length (to); i++)
-    g_string_append_printf (s, "%s%s", i ? ", " : "", json_array_get_string_element (to, i));
-  return g_string_free (s, FALSE);
+  return join_member (row, "to");
 }
 
 static char *
@@ -194,12 +201,7 @@ fmt_expires (JsonObject *row)
 static char *
 fmt_emails (JsonObject *row)
 {
-  JsonArray *a = pst_json_arr (row, "emails");
-  GString *s = g_string_new (NULL);
-
-  for (guint i = 0; a && i < json_array_get_length (a); i++)
-    g_string_append_printf (s, "%s%s", i ? ", " : "", json_array_get_string_element (a, i));
-  return g_string_free (s, FALSE);
+  return join_member (row, "emails");
 }
 
 static char *

@@ -135,6 +135,20 @@ def wait_row(table, column, text, timeout=30):
                       seen=lambda: repr(g.table_rows(table))) - 1
 
 
+def fetch_until(win, subject):
+    """Clicks Fetch until the mailbox lists a message with that subject (Postfix delivers within a second or two;
+    each click fetches again)."""
+    table = g.find(win, "table", "Messages")
+
+    def fetched():
+        g.click(win, "Fetch")
+        try:
+            return g.wait_for(lambda: row_with(table, "Subject", subject) is not None, "the row", 3) or True
+        except g.GuiTimeout:
+            return False
+    g.wait_for(fetched, f"Fetch to bring {subject!r}", 60, interval=0.5, seen=lambda: repr(g.table_rows(table)))
+
+
 def status_text(win):
     return g.text_of(g.find(win, "label", "Message status"))
 
@@ -338,16 +352,7 @@ def scenario_compose_encrypted(session):
     agent_start(session, BOB)
     bob = start_app(session, BOB)
     bwin = bob.window()
-    table = g.find(bwin, "table", "Messages")
-
-    def fetched():
-        # Postfix delivers within a second or two; each click fetches again.
-        g.click(bwin, "Fetch")
-        try:
-            return g.wait_for(lambda: row_with(table, "Subject", subject) is not None, "the row", 3) or True
-        except g.GuiTimeout:
-            return False
-    g.wait_for(fetched, f"Fetch to bring {subject!r}", 60, interval=0.5, seen=lambda: repr(g.table_rows(table)))
+    fetch_until(bwin, subject)
     g.ok("Fetch in bob's window brings the message")
     text = open_message(bwin, subject)
     g.check("bob's status bar: OpenPGP, encrypted, signed by alice who is the sender",
@@ -437,15 +442,7 @@ def scenario_new_mail_notification(session):
                 "Meet at the old mill.\r\n")
     r = postern(ALICE, "send", "--wait", msg)
     g.check("alice sends bob another mail (CLI)", r.returncode == 0, lambda: r.stderr)
-    table = g.find(win, "table", "Messages")
-
-    def fetched():
-        g.click(win, "Fetch")
-        try:
-            return g.wait_for(lambda: row_with(table, "Subject", subject) is not None, "the row", 3) or True
-        except g.GuiTimeout:
-            return False
-    g.wait_for(fetched, "Fetch to bring it", 60, interval=0.5, seen=lambda: repr(g.table_rows(table)))
+    fetch_until(win, subject)
     note = g.wait_for(lambda: next((n for n in session.notification_history() if n.get("summary") == "New mail"),
                                    None), "a 'New mail' notification", 20, seen=lambda: repr(session.notification_history()))
     g.ok(f"a desktop notification says so: {note.get('summary')!r}: {note.get('body')!r}")
