@@ -178,6 +178,15 @@ append_server (GString *s, const char *title, JsonObject *o)
   g_string_append_printf (s, "%s%s\n", s->len ? "\n" : "", title);
   if (o == NULL)
     return;
+  if (g_strcmp0 (login, "ok") == 0)
+    g_string_append (s, _("  Login: accepted\n"));
+  else if (g_strcmp0 (login, "failed") == 0)
+    g_string_append_printf (s, _("  Login: REFUSED: %s\n"),
+                            pst_json_str (o, "login_error") ? pst_json_str (o, "login_error") : "");
+  else if (g_strcmp0 (login, "not-tried") == 0)
+    g_string_append (s, _("  Login: not tried (the connection is not verified)\n"));
+  if (pst_json_str (o, "error"))
+    g_string_append_printf (s, _("  Error: %s\n"), pst_json_str (o, "error"));
   if (pst_json_str (o, "tls_version"))
     {
       g_string_append_printf (s, _("  TLS: %s, %s\n"), pst_json_str (o, "tls_version"),
@@ -190,15 +199,6 @@ append_server (GString *s, const char *title, JsonObject *o)
                               : g_strcmp0 (by, "pin") == 0 ? _("its pin, which you confirmed")
                                                             : _("nothing: no authority vouches for it"));
     }
-  if (g_strcmp0 (login, "ok") == 0)
-    g_string_append (s, _("  Login: accepted\n"));
-  else if (g_strcmp0 (login, "failed") == 0)
-    g_string_append_printf (s, _("  Login: REFUSED: %s\n"),
-                            pst_json_str (o, "login_error") ? pst_json_str (o, "login_error") : "");
-  else if (g_strcmp0 (login, "not-tried") == 0)
-    g_string_append (s, _("  Login: not tried (the connection is not verified)\n"));
-  if (pst_json_str (o, "error"))
-    g_string_append_printf (s, _("  Error: %s\n"), pst_json_str (o, "error"));
 }
 
 char *
@@ -206,10 +206,12 @@ pst_account_dialog_describe_test (JsonObject *r)
 {
   GString *s = g_string_new (NULL);
 
+  /* The verdict first, where it is seen without scrolling. */
+  g_string_append (s, pst_json_bool (r, "ok") ? _("Both servers are verified and accept the login.")
+                                              : _("The account does not work as it is:"));
+  g_string_append_c (s, '\n');
   append_server (s, _("Sending server (SMTP):"), pst_json_obj (r, "smtp"));
   append_server (s, _("Fetching server (POP3):"), pst_json_obj (r, "pop3"));
-  g_string_append (s, pst_json_bool (r, "ok") ? _("\nBoth servers are verified and accept the login.")
-                                              : _("\nThe account does not work as it is."));
   return g_string_free (s, FALSE);
 }
 
