@@ -464,7 +464,7 @@ PstAccountDialog *
 pst_account_dialog_new (GtkWindow *parent, PstAgent *agent)
 {
   PstAccountDialog *self = g_object_new (PST_TYPE_ACCOUNT_DIALOG, "transient-for", parent,
-                                         "use-header-bar", FALSE, NULL);
+                                         "use-header-bar", FALSE, "destroy-with-parent", TRUE, NULL);
 
   self->agent = g_object_ref (agent);
   return self;

@@ -250,17 +250,17 @@ show_attachments (PstComposeWindow *self)
 }
 
 static void
-on_attach (PstComposeWindow *self)
+attach_chosen (GtkNativeDialog *chooser, int response, PstComposeWindow *self)
 {
-  g_autoptr (GtkFileChooserNative) chooser = NULL;
   g_autoptr (GSList) files = NULL;
 
-  chooser = gtk_file_chooser_native_new (_("Attach files"), GTK_WINDOW (self),
-                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Attach"), _("_Cancel"));
-  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
-  if (gtk_native_dialog_run (GTK_NATIVE_DIALOG (chooser)) != GTK_RESPONSE_ACCEPT)
-    return;
+  if (response != GTK_RESPONSE_ACCEPT || self->agent == NULL)
+    {
+      g_object_unref (chooser);
+      return;
+    }
   files = gtk_file_chooser_get_filenames (GTK_FILE_CHOOSER (chooser));
+  g_object_unref (chooser);
   for (GSList *l = files; l; l = l->next)
     {
       g_autoptr (GError) error = NULL;
@@ -281,6 +281,23 @@ on_attach (PstComposeWindow *self)
       g_ptr_array_add (self->attachments, a);
     }
   show_attachments (self);
+}
+
+/* Dialogs are shown, never run: a nested main loop would hold up the
+ * accessibility bus (and everything else) until the dialog closed. */
+static void
+on_attach (PstComposeWindow *self)
+{
+  GtkFileChooserNative *chooser = gtk_file_chooser_native_new (_("Attach files"), GTK_WINDOW (self),
+                                                               GTK_FILE_CHOOSER_ACTION_OPEN, _("_Attach"),
+                                                               _("_Cancel"));
+
+  gtk_file_chooser_set_select_multiple (GTK_FILE_CHOOSER (chooser), TRUE);
+  gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (chooser), g_get_home_dir ());
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  g_signal_connect_data (chooser, "response", G_CALLBACK (attach_chosen), g_object_ref (self),
+                         (GClosureNotify) (void (*) (void)) g_object_unref, 0);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
 
 static void

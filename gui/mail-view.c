@@ -159,8 +159,9 @@ saved (GObject *source, GAsyncResult *res, gpointer data)
                                              GTK_DIALOG_MODAL,
                                              GTK_MESSAGE_INFO, GTK_BUTTONS_CLOSE,
                                              _("Saved to %s"), s->path);
-      gtk_dialog_run (GTK_DIALOG (d));
-      gtk_widget_destroy (d);
+      gtk_window_set_destroy_with_parent (GTK_WINDOW (d), TRUE);
+      g_signal_connect (d, "response", G_CALLBACK (gtk_widget_destroy), NULL);
+      gtk_widget_show (d);
     }
   g_object_unref (s->view);
   g_free (s->path);
@@ -168,32 +169,22 @@ saved (GObject *source, GAsyncResult *res, gpointer data)
 }
 
 static void
-on_save_attachment (GtkButton *button, PstMailView *self)
+save_chosen (GtkNativeDialog *chooser, int response, PstMailView *self)
 {
-  GtkWidget *toplevel = gtk_widget_get_toplevel (GTK_WIDGET (self));
-  g_autoptr (GtkFileChooserNative) chooser = NULL;
-  const char *name = g_object_get_data (G_OBJECT (button), "name");
-  g_autofree char *base = g_path_get_basename (name && *name ? name : "attachment");
+  /* The message and attachment chosen when the chooser opened: the list
+   * may have changed since. */
+  gint64 id = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (chooser), "message"));
+  int index = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (chooser), "index"));
   g_autofree char *path = NULL;
-  gint64 id = self->shown_id;   /* the list may change while the chooser is open */
   JsonObject *params;
   Save *s;
   int fd;
 
-  /* Never a hidden file or a path: a name from a message is only a hint. */
-  for (char *p = base; *p == '.'; p++)
-    *p = '_';
-
-  chooser = gtk_file_chooser_native_new (_("Save the attachment"), GTK_WINDOW (toplevel),
-                                         GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
-  gtk_file_chooser_set_do_overwrite_confirmation (GTK_FILE_CHOOSER (chooser), TRUE);
-  /* The name comes from the message: only its last component, never a path. */
-  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser),
-                                     g_strcmp0 (base, ".") && g_strcmp0 (base, "..") && g_strcmp0 (base, "/")
-                                       ? base : "attachment");
-  if (gtk_native_dialog_run (GTK_NATIVE_DIALOG (chooser)) != GTK_RESPONSE_ACCEPT)
+  if (response == GTK_RESPONSE_ACCEPT && self->agent != NULL)
+    path = gtk_file_chooser_get_filename (GTK_FILE_CHOOSER (chooser));
+  g_object_unref (chooser);
+  if (response != GTK_RESPONSE_ACCEPT || self->agent == NULL)
     return;
-  path = gtk_file_chooser_get_filename (GTK_FILE_CHOOSER (chooser));
   if (path == NULL || (fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
     {
       g_autofree char *t = g_strdup_printf (_("Cannot write %s: %s"), path ? path : "?", g_strerror (errno));
@@ -202,14 +193,40 @@ on_save_attachment (GtkButton *button, PstMailView *self)
     }
   params = json_object_new ();
   json_object_set_int_member (params, "id", id);
-  json_object_set_int_member (params, "index",
-                              GPOINTER_TO_INT (g_object_get_data (G_OBJECT (button), "index")));
+  json_object_set_int_member (params, "index", index);
   json_object_set_int_member (params, "fd", 0);
   s = g_new0 (Save, 1);
   s->view = g_object_ref (self);
   s->path = g_steal_pointer (&path);
   pst_agent_call (self->agent, "attachment", params, fd, NULL, saved, s);
   close (fd);
+}
+
+static void
+on_save_attachment (GtkButton *button, PstMailView *self)
+{
+  GtkWidget *toplevel = gtk_widget_get_toplevel (GTK_WIDGET (self));
+  const char *name = g_object_get_data (G_OBJECT (button), "name");
+  g_autofree char *base = g_path_get_basename (name && *name ? name : "attachment");
+  GtkFileChooserNative *chooser;
+
+  /* Never a hidden file or a path: a name from a message is only a hint. */
+  for (char *p = base; *p == '.'; p++)
+    *p = '_';
+  chooser = gtk_file_chooser_native_new (_("Save the attachment"),
+                                         GTK_IS_WINDOW (toplevel) ? GTK_WINDOW (toplevel) : NULL,
+                                         GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
+  gtk_file_chooser_set_do_overwrite_confirmation (GTK_FILE_CHOOSER (chooser), TRUE);
+  gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (chooser), g_get_home_dir ());
+  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser),
+                                     g_strcmp0 (base, "/") ? base : "attachment");
+  g_object_set_data (G_OBJECT (chooser), "message", GSIZE_TO_POINTER ((gsize) self->shown_id));
+  g_object_set_data (G_OBJECT (chooser), "index", g_object_get_data (G_OBJECT (button), "index"));
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  /* Shown, never run: a nested main loop holds up the accessibility bus. */
+  g_signal_connect_data (chooser, "response", G_CALLBACK (save_chosen), g_object_ref (self),
+                         (GClosureNotify) (void (*) (void)) g_object_unref, 0);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
 
 static char *

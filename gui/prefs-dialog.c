@@ -244,7 +244,7 @@ PstPrefsDialog *
 pst_prefs_dialog_new (GtkWindow *parent, PstAgent *agent)
 {
   PstPrefsDialog *self = g_object_new (PST_TYPE_PREFS_DIALOG, "transient-for", parent,
-                                       "use-header-bar", FALSE, NULL);
+                                       "use-header-bar", FALSE, "destroy-with-parent", TRUE, NULL);
 
   self->agent = g_object_ref (agent);
   pst_agent_call (agent, "config.get", NULL, -1, NULL, config_loaded, g_object_ref (self));

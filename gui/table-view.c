@@ -170,35 +170,54 @@ call_done (GObject *source, GAsyncResult *res, gpointer data)
 }
 
 static void
-run_call (PstTableView *view, JsonObject *row, gpointer data)
+call_now (PstTableView *view, CallSpec *spec, JsonObject *row)
 {
-  CallSpec *spec = data;
   JsonObject *params = json_object_new ();
   JsonNode *id = json_object_get_member (row, spec->id_member);
   CallDone *d = g_new0 (CallDone, 1);
-  g_autofree char *id_text = NULL;
+  g_autofree char *id_text = cell_text (row, &(PstTableColumn) { NULL, spec->id_member, NULL });
 
-  id_text = cell_text (row, &(PstTableColumn) { NULL, spec->id_member, NULL });
-  if (spec->confirm != NULL)
-    {
-      GtkWidget *top = gtk_widget_get_toplevel (GTK_WIDGET (view));
-      GtkWidget *q = gtk_message_dialog_new (GTK_IS_WINDOW (top) ? GTK_WINDOW (top) : NULL, GTK_DIALOG_MODAL,
-                                             GTK_MESSAGE_WARNING, GTK_BUTTONS_YES_NO, spec->confirm, id_text);
-      int answer = gtk_dialog_run (GTK_DIALOG (q));
-
-      gtk_widget_destroy (q);
-      if (answer != GTK_RESPONSE_YES)
-        {
-          json_object_unref (params);
-          g_free (d);
-          return;
-        }
-    }
   if (id != NULL)
     json_object_set_member (params, spec->id_member, json_node_copy (id));
   d->view = g_object_ref (view);
   d->done = g_strdup_printf (spec->done, id_text);
   pst_agent_call (view->agent, spec->method, params, -1, NULL, call_done, d);
+}
+
+static void
+confirmed (GtkDialog *q, int response, PstTableView *view)
+{
+  CallSpec *spec = g_object_get_data (G_OBJECT (q), "spec");
+  JsonObject *row = g_object_get_data (G_OBJECT (q), "row");
+
+  if (response == GTK_RESPONSE_YES && view->agent != NULL)
+    call_now (view, spec, row);
+  gtk_widget_destroy (GTK_WIDGET (q));
+}
+
+static void
+run_call (PstTableView *view, JsonObject *row, gpointer data)
+{
+  CallSpec *spec = data;
+  GtkWidget *top, *q;
+  g_autofree char *id_text = NULL;
+
+  if (spec->confirm == NULL)
+    {
+      call_now (view, spec, row);
+      return;
+    }
+  /* Shown, never run: a nested main loop holds up the accessibility bus. */
+  id_text = cell_text (row, &(PstTableColumn) { NULL, spec->id_member, NULL });
+  top = gtk_widget_get_toplevel (GTK_WIDGET (view));
+  q = gtk_message_dialog_new (GTK_IS_WINDOW (top) ? GTK_WINDOW (top) : NULL, GTK_DIALOG_MODAL,
+                              GTK_MESSAGE_WARNING, GTK_BUTTONS_YES_NO, spec->confirm, id_text);
+  g_object_set_data (G_OBJECT (q), "spec", spec);
+  g_object_set_data_full (G_OBJECT (q), "row", json_object_ref (row), (GDestroyNotify) json_object_unref);
+  g_signal_connect_data (q, "response", G_CALLBACK (confirmed), g_object_ref (view),
+                         (GClosureNotify) (void (*) (void)) g_object_unref, 0);
+  gtk_window_set_destroy_with_parent (GTK_WINDOW (q), TRUE);
+  gtk_widget_show (q);
 }
 
 static void

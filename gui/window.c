@@ -285,76 +285,51 @@ imported (GObject *source, GAsyncResult *res, gpointer data)
   g_object_unref (view);
 }
 
-/* Asks for the passphrase of a PKCS#12 file; NULL when cancelled. */
-static char *
-ask_passphrase (GtkWindow *parent, const char *file)
-{
-  GtkWidget *d = gtk_dialog_new_with_buttons (_("Passphrase"), parent, GTK_DIALOG_MODAL,
-                                              _("_Cancel"), GTK_RESPONSE_CANCEL, _("_Import"),
-                                              GTK_RESPONSE_OK, NULL);
-  GtkWidget *box = gtk_dialog_get_content_area (GTK_DIALOG (d));
-  g_autofree char *text = g_strdup_printf (_("The passphrase of %s:"), file);
-  GtkWidget *entry = gtk_entry_new ();
-  char *pass = NULL;
-
-  gtk_container_set_border_width (GTK_CONTAINER (box), 12);
-  gtk_container_add (GTK_CONTAINER (box), gtk_label_new (text));
-  gtk_entry_set_visibility (GTK_ENTRY (entry), FALSE);
-  gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
-  atk_object_set_name (gtk_widget_get_accessible (entry), _("Passphrase"));
-  gtk_container_add (GTK_CONTAINER (box), entry);
-  gtk_dialog_set_default_response (GTK_DIALOG (d), GTK_RESPONSE_OK);
-  gtk_widget_show_all (d);
-  if (gtk_dialog_run (GTK_DIALOG (d)) == GTK_RESPONSE_OK)
-    pass = g_strdup (gtk_entry_get_text (GTK_ENTRY (entry)));
-  gtk_widget_destroy (d);
-  return pass;
-}
+/* An import in progress: the file chosen, then perhaps its passphrase. */
+typedef struct {
+  PstTableView *view;
+  char *path;
+  gboolean anchor;
+} Import;
 
 static void
-on_import_key (PstTableView *view, JsonObject *row, gpointer data)
+import_free (Import *imp)
 {
-  PstWindow *self = data;
-  g_autoptr (GtkFileChooserNative) chooser = NULL;
-  GtkWidget *anchor = gtk_check_button_new_with_label (
-    _("Trust it as a certificate authority that vouches for S/MIME signers"));
-  g_autofree char *path = NULL, *pass = NULL;
+  g_object_unref (imp->view);
+  g_free (imp->path);
+  g_free (imp);
+}
+
+/* Hands the file (and the passphrase, through a pipe) to the agent. */
+static void
+import_now (Import *imp, const char *pass)
+{
+  PstAgent *agent = pst_table_view_get_agent (imp->view);
   JsonObject *params;
   int fds[2] = { -1, -1 }, pipe_fds[2] = { -1, -1 };
 
-  chooser = gtk_file_chooser_native_new (_("Import a key or certificate"), GTK_WINDOW (self),
-                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Import"), _("_Cancel"));
-  gtk_widget_show (anchor);
-  gtk_file_chooser_set_extra_widget (GTK_FILE_CHOOSER (chooser), anchor);
-  if (gtk_native_dialog_run (GTK_NATIVE_DIALOG (chooser)) != GTK_RESPONSE_ACCEPT)
+  if (agent == NULL)
     return;
-  path = gtk_file_chooser_get_filename (GTK_FILE_CHOOSER (chooser));
-  if (path == NULL || (fds[0] = open (path, O_RDONLY | O_CLOEXEC)) < 0)
+  if ((fds[0] = open (imp->path, O_RDONLY | O_CLOEXEC)) < 0)
     {
-      g_autofree char *t = g_strdup_printf (_("Cannot read %s: %s"), path ? path : "?", g_strerror (errno));
-      pst_table_view_say (view, t, TRUE);
+      g_autofree char *t = g_strdup_printf (_("Cannot read %s: %s"), imp->path, g_strerror (errno));
+      pst_table_view_say (imp->view, t, TRUE);
       return;
     }
   params = json_object_new ();
   json_object_set_int_member (params, "fd", 0);
-  json_object_set_boolean_member (params, "trust_anchor",
-                                  gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (anchor)));
-  if (g_str_has_suffix (path, ".p12") || g_str_has_suffix (path, ".pfx"))
+  json_object_set_boolean_member (params, "trust_anchor", imp->anchor);
+  if (pass != NULL)
     {
-      gboolean written = FALSE;
+      /* A passphrase fits in the pipe's buffer: write it all, then close. */
+      gboolean written = pipe2 (pipe_fds, O_CLOEXEC) == 0
+                         && write (pipe_fds[1], pass, strlen (pass)) == (ssize_t) strlen (pass);
 
-      if ((pass = ask_passphrase (GTK_WINDOW (self), path)) != NULL && pipe2 (pipe_fds, O_CLOEXEC) == 0)
-        {
-          /* A passphrase fits in the pipe's buffer: write it all, then close. */
-          written = write (pipe_fds[1], pass, strlen (pass)) == (ssize_t) strlen (pass);
-          close (pipe_fds[1]);
-        }
-      if (pass != NULL)
-        explicit_bzero (pass, strlen (pass));
+      if (pipe_fds[1] >= 0)
+        close (pipe_fds[1]);
       if (!written)
         {
-          if (pass != NULL)
-            pst_table_view_say (view, _("The passphrase could not be passed to the agent."), TRUE);
+          pst_table_view_say (imp->view, _("The passphrase could not be passed to the agent."), TRUE);
           if (pipe_fds[0] >= 0)
             close (pipe_fds[0]);
           close (fds[0]);
@@ -364,12 +339,101 @@ on_import_key (PstTableView *view, JsonObject *row, gpointer data)
       fds[1] = pipe_fds[0];
       json_object_set_int_member (params, "passphrase_fd", 1);
     }
-  pst_table_view_say (view, _("Importing…"), FALSE);
-  pst_agent_call_fds (self->agent, "keys.import", params, fds, fds[1] >= 0 ? 2 : 1, NULL, imported,
-                      g_object_ref (view));
+  pst_table_view_say (imp->view, _("Importing…"), FALSE);
+  pst_agent_call_fds (agent, "keys.import", params, fds, fds[1] >= 0 ? 2 : 1, NULL, imported,
+                      g_object_ref (imp->view));
   close (fds[0]);
   if (fds[1] >= 0)
     close (fds[1]);
+}
+
+static void
+passphrase_given (GtkDialog *d, int response, Import *imp)
+{
+  GtkWidget *entry = g_object_get_data (G_OBJECT (d), "entry");
+
+  if (response == GTK_RESPONSE_OK)
+    {
+      g_autofree char *pass = g_strdup (gtk_entry_get_text (GTK_ENTRY (entry)));
+
+      import_now (imp, pass);
+      explicit_bzero (pass, strlen (pass));
+    }
+  /* The entry's text goes with the dialog (GtkEntryBuffer zeroes its
+   * memory when it frees it). */
+  gtk_widget_destroy (GTK_WIDGET (d));
+  import_free (imp);
+}
+
+/* Asks for the passphrase of a PKCS#12 file, then imports. */
+static void
+ask_passphrase (GtkWindow *parent, Import *imp)
+{
+  GtkWidget *d = gtk_dialog_new_with_buttons (_("Passphrase"), parent, GTK_DIALOG_MODAL,
+                                              _("_Cancel"), GTK_RESPONSE_CANCEL, _("_Import"),
+                                              GTK_RESPONSE_OK, NULL);
+  GtkWidget *box = gtk_dialog_get_content_area (GTK_DIALOG (d));
+  g_autofree char *text = g_strdup_printf (_("The passphrase of %s:"), imp->path);
+  GtkWidget *entry = gtk_entry_new ();
+
+  gtk_container_set_border_width (GTK_CONTAINER (box), 12);
+  gtk_container_add (GTK_CONTAINER (box), gtk_label_new (text));
+  gtk_entry_set_visibility (GTK_ENTRY (entry), FALSE);
+  gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
+  atk_object_set_name (gtk_widget_get_accessible (entry), _("Passphrase"));
+  gtk_container_add (GTK_CONTAINER (box), entry);
+  gtk_dialog_set_default_response (GTK_DIALOG (d), GTK_RESPONSE_OK);
+  g_object_set_data (G_OBJECT (d), "entry", entry);
+  gtk_window_set_destroy_with_parent (GTK_WINDOW (d), TRUE);
+  g_signal_connect (d, "response", G_CALLBACK (passphrase_given), imp);
+  gtk_widget_show_all (d);
+}
+
+static void
+import_chosen (GtkNativeDialog *chooser, int response, PstWindow *self)
+{
+  GtkWidget *anchor = gtk_file_chooser_get_extra_widget (GTK_FILE_CHOOSER (chooser));
+  g_autofree char *path = response == GTK_RESPONSE_ACCEPT
+                            ? gtk_file_chooser_get_filename (GTK_FILE_CHOOSER (chooser)) : NULL;
+  Import *imp;
+
+  if (path == NULL || self->agent == NULL)
+    {
+      g_object_unref (chooser);
+      return;
+    }
+  imp = g_new0 (Import, 1);
+  imp->view = g_object_ref (self->keys);
+  imp->path = g_steal_pointer (&path);
+  imp->anchor = gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (anchor));
+  g_object_unref (chooser);
+  if (g_str_has_suffix (imp->path, ".p12") || g_str_has_suffix (imp->path, ".pfx"))
+    ask_passphrase (GTK_WINDOW (self), imp);
+  else
+    {
+      import_now (imp, NULL);
+      import_free (imp);
+    }
+}
+
+static void
+on_import_key (PstTableView *view, JsonObject *row, gpointer data)
+{
+  PstWindow *self = data;
+  GtkFileChooserNative *chooser;
+  GtkWidget *anchor = gtk_check_button_new_with_label (
+    _("Trust it as a certificate authority that vouches for S/MIME signers"));
+
+  chooser = gtk_file_chooser_native_new (_("Import a key or certificate"), GTK_WINDOW (self),
+                                         GTK_FILE_CHOOSER_ACTION_OPEN, _("_Import"), _("_Cancel"));
+  gtk_widget_show (anchor);
+  gtk_file_chooser_set_extra_widget (GTK_FILE_CHOOSER (chooser), anchor);
+  gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (chooser), g_get_home_dir ());
+  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
+  /* Shown, never run: a nested main loop holds up the accessibility bus. */
+  g_signal_connect_data (chooser, "response", G_CALLBACK (import_chosen), g_object_ref (self),
+                         (GClosureNotify) (void (*) (void)) g_object_unref, 0);
+  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
 
 static void

@@ -364,6 +364,99 @@ def scenario_compose_encrypted(session):
     g.screenshot("main-window", bwin, numbered=False)
 
 
+def scenario_attachments(session):
+    """Alice attaches a file through the file chooser and sends it; bob saves it through his: the same bytes, 0600."""
+    import hashlib
+    home = session.env["HOME"]
+    data = os.urandom(20000)
+    with open(os.path.join(home, "report.bin"), "wb") as f:
+        f.write(data)
+    app = start_app(session, ALICEGUI)
+    win = app.window()
+    ensure_agent_from_window(win, ALICEGUI)
+    g.click(win, "Compose")
+    compose = g.find(app.root, "frame", "New message")
+    subject = "The report " + str(os.getpid())
+    g.type_into(compose, "To", os.environ["BOB_ADDR"])
+    g.type_into(compose, "Subject", subject)
+    g.type_into(compose, "Message text", "Attached, as promised.")
+    g.click(compose, "Attach…")
+    chooser = g.find(app.root, "file chooser", "Attach files")
+    files = g.find(chooser, "table", "Files")
+    # The chooser's Name column nests its cells: find the cell, then its row.
+    cell = g.find(files, "table cell", "report.bin")
+    outer = cell.get_parent()
+    g.select_row(files, g.Atspi.Table.get_row_at_index(files, outer.get_index_in_parent()))
+    g.click(chooser, "Attach")
+    att = g.find(compose, "label", "Attachments")
+    g.wait_for(lambda: "report.bin" in g.text_of(att), "the attachment to be listed", 20, seen=lambda: g.text_of(att))
+    g.ok(f"the file chooser attaches it: {g.text_of(att)!r}")
+    keys = g.find(compose, "label", "Recipient keys")
+    g.wait_for(lambda: "OpenPGP key known" in g.text_of(keys), "bob's key mark", 20)
+    g.screenshot("compose-attachment", compose)
+    g.click(compose, "Send")
+    g.gone(app.root, "frame", "New message", 30)
+    app.close()
+
+    agent_start(session, BOB)
+    bwin = start_app(session, BOB)
+    win = bwin.window()
+    fetch_until(win, subject)
+    open_message(win, subject)
+    g.click(win, "Save report.bin…")
+    saver = g.find(bwin.root, "file chooser", "Save the attachment")
+    target = os.path.join(session.dir, "saved-report.bin")
+    # GTK's name field has no accessible name: it is the text that holds the suggested name.
+    name_field = g.find(saver, "text", text="report.bin")
+    g.check("the chooser suggests the attachment's own name", g.text_of(name_field) == "report.bin",
+            lambda: g.text_of(name_field))
+    g.Atspi.EditableText.set_text_contents(name_field, target)
+    g.wait_for(lambda: g.text_of(name_field) == target, "the name field to hold the target", 10)
+    g.click(saver, "Save")
+    g.wait_for(lambda: os.path.exists(target) and os.path.getsize(target) == len(data), "the saved file", 20)
+    got = open(target, "rb").read()
+    g.check("bob saves the attachment through the file chooser: the same bytes",
+            hashlib.sha256(got).digest() == hashlib.sha256(data).digest(), lambda: f"{len(got)} bytes")
+    g.check("… in a file only he can read (0600)", (os.stat(target).st_mode & 0o777) == 0o600,
+            lambda: oct(os.stat(target).st_mode))
+    note = g.find(bwin.root, "alert")
+    g.check("… and the window says where", target in " ".join(g.text_of(n) for n in g.find_all(note, "label")),
+            lambda: g.describe(note))
+    g.screenshot("attachment-saved", win)
+    g.click(note, "Close")
+
+
+def scenario_keys(session):
+    """The Keys page imports a key through the file chooser and removes it after asking."""
+    import shutil
+    shutil.copy(os.environ["PSTGUI_DAVE_KEY"], os.path.join(session.env["HOME"], "dave.asc"))
+    app = start_app(session, ALICEGUI)
+    win = app.window()
+    ensure_agent_from_window(win, ALICEGUI)
+    show_page(win, "Keys")
+    keys = g.find(win, "table", "Keys")
+    g.check("dave's key is not known yet", row_with(keys, "Addresses", "dave@postern.test") is None,
+            lambda: repr(g.table_rows(keys)))
+    g.click(win, "Import…")
+    chooser = g.find(app.root, "file chooser", "Import a key or certificate")
+    files = g.find(chooser, "table", "Files")
+    cell = g.find(files, "table cell", "dave.asc")
+    g.select_row(files, g.Atspi.Table.get_row_at_index(files, cell.get_parent().get_index_in_parent()))
+    g.click(chooser, "Import")
+    i = wait_row(keys, "Addresses", "dave@postern.test")
+    g.ok("the imported key is listed")
+    shown = postern(ALICEGUI, "keys", "list")
+    g.check("… and the agent has it (CLI)", "dave@postern.test" in shown.stdout, lambda: shown.stdout)
+    g.select_row(keys, i)
+    g.click(win, "Remove")
+    question = g.find(app.root, "alert")
+    g.screenshot("keys-remove-asks", win)
+    g.click(question, "Yes")
+    g.wait_for(lambda: row_with(keys, "Addresses", "dave@postern.test") is None, "the key to go", 20,
+               seen=lambda: repr(g.table_rows(keys)))
+    g.ok("Remove asks first, then the key is gone")
+
+
 def scenario_german(session):
     """With LANGUAGE=de the main window's labels are German."""
     agent_start(session, BOB)
@@ -471,7 +564,7 @@ def scenario_mailto(session):
 
 SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signature,
              scenario_quarantine_not_opened, scenario_account_setup, scenario_compose_encrypted,
-             scenario_german, scenario_agent_dies, scenario_preferences,
+             scenario_attachments, scenario_keys, scenario_german, scenario_agent_dies, scenario_preferences,
              scenario_new_mail_notification, scenario_mailto]
 
 

@@ -73,6 +73,12 @@ check "bob fetches it (CLI)" pst bob fetch
 check "it is in bob's quarantine (CLI)" bash -c '"$1" --home "$2" --json quarantine list | grep -q Test.Evil.Marker' \
   _ "$POSTERN" "$WORK/home-bob"
 
+# A key to import through the GUI's Keys page: dave's, made now.
+mkdir -m 700 "$WORK/gnupg-dave"
+check "a throwaway key for dave" bash -c 'GNUPGHOME="$1" gpg --batch --passphrase "" --quick-gen-key "Dave <dave@postern.test>" ed25519 sign never 2>/dev/null && GNUPGHOME="$1" gpg --armor --export dave@postern.test > "$2" && test -s "$2"' \
+  _ "$WORK/gnupg-dave" "$WORK/dave.asc"
+gpgconf --homedir "$WORK/gnupg-dave" --kill all 2>/dev/null || true
+
 # A home with no account yet, for the setup done through the GUI (alice's
 # keys; bob's public key is in her GnuPG home).
 mkdir -m 700 "$WORK/home-alicegui"
@@ -98,7 +104,7 @@ export POSTERN_GTK="$WORK/bin/postern-gtk" PSTGUI_AGENT="$WORK/bin/posternd"
 
 export PSTGUI_HOME_ALICE="$WORK/home-alice" PSTGUI_HOME_BOB="$WORK/home-bob"
 export PSTGUI_SUBJECT="$subject" PSTGUI_BODY="$body" PSTGUI_SPOOF_SUBJECT="$spoof_subject"
-export PSTGUI_EVIL_SUBJECT="$evil_subject" PSTGUI_HOME_ALICEGUI="$WORK/home-alicegui"
+export PSTGUI_EVIL_SUBJECT="$evil_subject" PSTGUI_HOME_ALICEGUI="$WORK/home-alicegui" PSTGUI_DAVE_KEY="$WORK/dave.asc"
 export SCREENSHOT_DIR="${SCREENSHOT_DIR:-$WORK/screenshots}"
 
 # The Python prints its checks, those above added to its counts, and the
