@@ -33,6 +33,7 @@ struct _PstComposeWindow {
   gboolean encrypt_touched, sign_touched, setting, refused, sending;
   char *in_reply_to;
   GHashTable *account_encrypt;  /* address → the account's encrypt mode */
+  char *link_note;              /* what a mailto: link asked for and did not get */
 };
 
 G_DEFINE_TYPE (PstComposeWindow, pst_compose_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -80,6 +81,17 @@ account_always (PstComposeWindow *self)
   return from && g_strcmp0 (g_hash_table_lookup (self->account_encrypt, from), "always") == 0;
 }
 
+/* The line under the toggles: what sending will do or why it cannot, and
+ * what a mailto: link asked for in vain, which stays said. */
+static void
+say_reason (PstComposeWindow *self, const char *text)
+{
+  g_autofree char *both = self->link_note && *text ? g_strdup_printf ("%s\n%s", text, self->link_note) : NULL;
+
+  gtk_label_set_text (GTK_LABEL (self->reason_label),
+                      both ? both : self->link_note ? self->link_note : text);
+}
+
 static void
 update_send (PstComposeWindow *self)
 {
@@ -111,7 +123,7 @@ checked (GObject *source, GAsyncResult *res, gpointer data)
   if (r == NULL)
     {
       self->refused = TRUE;
-      gtk_label_set_text (GTK_LABEL (self->reason_label), error->message);
+      say_reason (self, error->message);
       update_send (self);
       return;
     }
@@ -147,16 +159,16 @@ checked (GObject *source, GAsyncResult *res, gpointer data)
   if (refused)
     {
       g_autofree char *t = g_strdup_printf (_("Send is disabled: %s"), refused);
-      gtk_label_set_text (GTK_LABEL (self->reason_label), t);
+      say_reason (self, t);
     }
   else if (rcpts && json_array_get_length (rcpts) > 0)
-    gtk_label_set_text (GTK_LABEL (self->reason_label),
+    say_reason (self,
                         pst_json_bool (r, "will_encrypt")
                           ? (g_strcmp0 (pst_json_str (r, "scheme"), "smime") == 0
                                ? _("It will be encrypted with S/MIME.") : _("It will be encrypted with OpenPGP."))
                           : _("It will NOT be encrypted: the server and anyone on the way can read it."));
   else
-    gtk_label_set_text (GTK_LABEL (self->reason_label), "");
+    say_reason (self, "");
   update_send (self);
 }
 
@@ -270,7 +282,7 @@ attach_chosen (GtkNativeDialog *chooser, int response, PstComposeWindow *self)
 
       if (!g_file_get_contents (l->data, &contents, &len, &error))
         {
-          gtk_label_set_text (GTK_LABEL (self->reason_label), error->message);
+          say_reason (self, error->message);
           g_free (l->data);
           continue;
         }
@@ -327,7 +339,7 @@ sent (GObject *source, GAsyncResult *res, gpointer data)
     {
       /* Nothing was queued: everything typed stays for another try. */
       g_autofree char *t = g_strdup_printf (_("Not sent: %s"), error->message);
-      gtk_label_set_text (GTK_LABEL (self->reason_label), t);
+      say_reason (self, t);
       update_send (self);
     }
   else
@@ -378,7 +390,7 @@ on_send (PstComposeWindow *self)
   f.in_reply_to = self->in_reply_to;
   if (!(message = pst_compose_message (&f, &error)))
     {
-      gtk_label_set_text (GTK_LABEL (self->reason_label), error->message);
+      say_reason (self, error->message);
       return;
     }
   /* The message travels as a descriptor (DESIGN.md §5), from memory. */
@@ -387,7 +399,7 @@ on_send (PstComposeWindow *self)
   if (fd < 0 || write (fd, data, len) != (ssize_t) len || lseek (fd, 0, SEEK_SET) != 0)
     {
       g_autofree char *t = g_strdup_printf (_("Not sent: %s"), g_strerror (errno));
-      gtk_label_set_text (GTK_LABEL (self->reason_label), t);
+      say_reason (self, t);
       if (fd >= 0)
         close (fd);
       return;
@@ -405,7 +417,7 @@ on_send (PstComposeWindow *self)
                                     gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->sign_check)));
   self->sending = TRUE;
   update_send (self);
-  gtk_label_set_text (GTK_LABEL (self->reason_label), _("Queueing…"));
+  say_reason (self, _("Queueing…"));
   pst_agent_call (self->agent, "send", params, fd, NULL, sent, g_object_ref (self));
   close (fd);
 }
@@ -426,7 +438,7 @@ accounts_loaded (GObject *source, GAsyncResult *res, gpointer data)
       return;
     }
   if (r == NULL)
-    gtk_label_set_text (GTK_LABEL (self->reason_label), error->message);
+    say_reason (self, error->message);
   a = pst_json_arr (r, "accounts");
   gtk_combo_box_text_remove_all (GTK_COMBO_BOX_TEXT (self->from_combo));
   for (guint i = 0; a && i < json_array_get_length (a); i++)
@@ -441,7 +453,7 @@ accounts_loaded (GObject *source, GAsyncResult *res, gpointer data)
   if (a && json_array_get_length (a) > 0)
     gtk_combo_box_set_active (GTK_COMBO_BOX (self->from_combo), 0);
   else if (r != NULL)
-    gtk_label_set_text (GTK_LABEL (self->reason_label), _("Add an account first: mail is sent from one of yours."));
+    say_reason (self, _("Add an account first: mail is sent from one of yours."));
   g_object_unref (self);
 }
 
@@ -474,7 +486,9 @@ pst_compose_window_fill (PstComposeWindow *self, const PstMailto *m)
         g_string_append_printf (names, "%s%s", j ? ", " : "", (char *) g_ptr_array_index (m->ignored, j));
       t = g_strdup_printf (_("The link also asked for %s; that was ignored (a link may not attach files "
                              "or set other headers)."), names->str);
-      gtk_label_set_text (GTK_LABEL (self->reason_label), t);
+      g_free (self->link_note);
+      self->link_note = g_steal_pointer (&t);
+      say_reason (self, "");
     }
   on_fields_changed (self);
 }
@@ -499,7 +513,7 @@ on_running (PstComposeWindow *self, gboolean running, const char *why)
     }
   else
     {
-      gtk_label_set_text (GTK_LABEL (self->reason_label),
+      say_reason (self,
                           _("The Postern agent is not running: nothing can be sent until it is."));
       update_send (self);
     }
@@ -517,6 +531,7 @@ pst_compose_window_dispose (GObject *object)
   g_clear_pointer (&self->attachments, g_ptr_array_unref);
   g_clear_pointer (&self->in_reply_to, g_free);
   g_clear_pointer (&self->account_encrypt, g_hash_table_unref);
+  g_clear_pointer (&self->link_note, g_free);
   if (self->agent)
     g_signal_handlers_disconnect_by_data (self->agent, self);
   G_OBJECT_CLASS (pst_compose_window_parent_class)->dispose (object);

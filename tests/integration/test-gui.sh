@@ -96,7 +96,11 @@ pst alice agent stop >/dev/null
 # app's POSTERN_AGENT, so that nothing of the agent's is hidden.
 mkdir "$WORK/bin"
 printf '#!/bin/bash\nLSAN_OPTIONS=%q exec %q "$@"\n' "${LSAN_OPTIONS:-}" "$POSTERND" > "$WORK/bin/posternd"
-printf '#!/bin/bash\nLSAN_OPTIONS=%q exec %q "$@"\n' \
+# Full stacks for the GUI's leak reports (the default fast unwinder stops at
+# the system libraries, built without frame pointers), so that a suppression
+# can name where a library's own allocation was made.
+printf '#!/bin/bash\nASAN_OPTIONS=%q LSAN_OPTIONS=%q exec %q "$@"\n' \
+  "${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0" \
   "${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$here/../gui/lsan.supp:print_suppressions=0" "$POSTERN_GTK" \
   > "$WORK/bin/postern-gtk"
 chmod 755 "$WORK/bin/posternd" "$WORK/bin/postern-gtk"
