@@ -125,7 +125,7 @@ pst_verdict_describe (JsonObject *crypto, JsonObject *scan, PstVerdictLevel *lev
   const char *verdict = pst_json_str (scan, "verdict");
   JsonObject *sig = pst_json_obj (crypto, "signature");
   JsonArray *warnings = pst_json_arr (crypto, "warnings");
-  gboolean problem = FALSE, claimed = FALSE;
+  gboolean problem = FALSE;
 
   add (s, is (scheme, "pgp") ? "OpenPGP" : is (scheme, "smime") ? "S/MIME" : _("no OpenPGP or S/MIME"));
   if (is (dec, "ok"))
@@ -133,7 +133,6 @@ pst_verdict_describe (JsonObject *crypto, JsonObject *scan, PstVerdictLevel *lev
       gboolean whole = is (pst_json_str (crypto, "encryption_covers"), "whole");
       add (s, whole ? _("encrypted") : _("only PART of the message was encrypted"));
       problem |= !whole;
-      claimed = TRUE;
     }
   else if (is (dec, "failed"))
     {
@@ -153,7 +152,6 @@ pst_verdict_describe (JsonObject *crypto, JsonObject *scan, PstVerdictLevel *lev
       problem = TRUE;
     }
   describe_signature (s, sig, &problem);
-  claimed |= sig != NULL && !is (pst_json_str (sig, "status"), "none");
   for (guint i = 0; warnings && i < json_array_get_length (warnings); i++)
     {
       const char *w = json_array_get_string_element (warnings, i);
@@ -190,7 +188,7 @@ pst_verdict_describe (JsonObject *crypto, JsonObject *scan, PstVerdictLevel *lev
   /* Green only for an author's signature that holds: anyone can encrypt
    * to the user, so encryption alone says nothing of who wrote it. */
   *level_out = problem ? PST_VERDICT_PROBLEM
-               : claimed && signature_good (sig) ? PST_VERDICT_GOOD : PST_VERDICT_NEUTRAL;
+               : signature_good (sig) ? PST_VERDICT_GOOD : PST_VERDICT_NEUTRAL;
   return g_string_free (g_steal_pointer (&s), FALSE);
 }
 

@@ -285,17 +285,24 @@ def scenario_account_setup(session):
     g.screenshot("account-added", win)
 
 
-def scenario_compose_encrypted(session):
-    """Alice writes bob an encrypted mail in the compose window; bob fetches it in his and reads its status."""
+def compose_to_bob(session, subject, text):
+    """Alice's window (her agent started from it when needed) and a compose window filled for bob; returns
+    (app, main window, compose window)."""
     app = start_app(session, ALICEGUI)
     win = app.window()
     ensure_agent_from_window(win, ALICEGUI)
     g.click(win, "Compose")
     compose = g.find(app.root, "frame", "New message")
-    subject = "Plans for the weekend " + str(os.getpid())
     g.type_into(compose, "To", os.environ["BOB_ADDR"])
     g.type_into(compose, "Subject", subject)
-    g.type_into(compose, "Message text", "Shall we go hiking on Saturday?")
+    g.type_into(compose, "Message text", text)
+    return app, win, compose
+
+
+def scenario_compose_encrypted(session):
+    """Alice writes bob an encrypted mail in the compose window; bob fetches it in his and reads its status."""
+    subject = "Plans for the weekend " + str(os.getpid())
+    app, win, compose = compose_to_bob(session, subject, "Shall we go hiking on Saturday?")
     keys = g.find(compose, "label", "Recipient keys")
     g.wait_for(lambda: "OpenPGP key known" in g.text_of(keys), "bob's key mark", 20, seen=lambda: g.text_of(keys))
     g.ok("the recipient's mark says an OpenPGP key is known")
@@ -371,15 +378,8 @@ def scenario_attachments(session):
     data = os.urandom(20000)
     with open(os.path.join(home, "report.bin"), "wb") as f:
         f.write(data)
-    app = start_app(session, ALICEGUI)
-    win = app.window()
-    ensure_agent_from_window(win, ALICEGUI)
-    g.click(win, "Compose")
-    compose = g.find(app.root, "frame", "New message")
     subject = "The report " + str(os.getpid())
-    g.type_into(compose, "To", os.environ["BOB_ADDR"])
-    g.type_into(compose, "Subject", subject)
-    g.type_into(compose, "Message text", "Attached, as promised.")
+    app, win, compose = compose_to_bob(session, subject, "Attached, as promised.")
     g.click(compose, "Attach…")
     chooser = g.find(app.root, "file chooser", "Attach files")
     files = g.find(chooser, "table", "Files")
