@@ -20,6 +20,7 @@ struct _PstAccountDialog {
   char *pins;                 /* the servers' pins, offered for trust */
   char *test_name, *test_user; /* the Secret Service entry of a test in progress */
   gboolean adding, busy;
+  gboolean committing;         /* account.add sent: its answer stores the password */
 };
 
 G_DEFINE_TYPE (PstAccountDialog, pst_account_dialog, GTK_TYPE_DIALOG)
@@ -255,6 +256,7 @@ added (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
 
+  self->committing = FALSE;
   if (self->agent == NULL)      /* closed meanwhile */
     {
       g_object_unref (self);
@@ -329,7 +331,10 @@ tested (GObject *source, GAsyncResult *res, gpointer data)
           result (self, local->message, TRUE);
         }
       else
-        pst_agent_call (self->agent, "account.add", account, -1, NULL, added, g_object_ref (self));
+        {
+          self->committing = TRUE;
+          pst_agent_call (self->agent, "account.add", account, -1, NULL, added, g_object_ref (self));
+        }
     }
   else
     busy (self, FALSE);
@@ -374,6 +379,10 @@ on_test (PstAccountDialog *self)
 static void
 on_response (PstAccountDialog *self, int response)
 {
+  /* Not while the account is being added: the answer still has to put
+   * its password in the Secret Service. */
+  if (self->committing)
+    return;
   if (response != GTK_RESPONSE_OK && self->busy)
     {
       /* Closing while the agent tests or adds: its answer finds the dialog
