@@ -19,6 +19,7 @@ struct _PstMailView {
     *attachments;
   GCancellable *list_cancel, *show_cancel;
   gint64 shown_id;
+  guint refresh_source;
 };
 
 G_DEFINE_TYPE (PstMailView, pst_mail_view, GTK_TYPE_BOX)
@@ -335,11 +336,31 @@ on_running (PstMailView *self, gboolean running, const char *why)
     pst_mail_view_refresh (self);
 }
 
+/* A fetch or a send announces every message: one reload for a burst. */
+#define REFRESH_DELAY_MS 250
+
+static gboolean
+refresh_later (gpointer data)
+{
+  PstMailView *self = data;
+
+  self->refresh_source = 0;
+  pst_mail_view_refresh (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+refresh_soon (PstMailView *self)
+{
+  if (self->refresh_source == 0)
+    self->refresh_source = g_timeout_add (REFRESH_DELAY_MS, refresh_later, self);
+}
+
 static void
 on_notification (PstMailView *self, const char *method, JsonObject *params)
 {
   if (g_strcmp0 (method, "mail.new") == 0 || g_strcmp0 (method, "scan.quarantined") == 0)
-    pst_mail_view_refresh (self);
+    refresh_soon (self);
 }
 
 static void
@@ -361,6 +382,7 @@ pst_mail_view_dispose (GObject *object)
 {
   PstMailView *self = PST_MAIL_VIEW (object);
 
+  g_clear_handle_id (&self->refresh_source, g_source_remove);
   g_cancellable_cancel (self->list_cancel);
   g_cancellable_cancel (self->show_cancel);
   g_clear_object (&self->list_cancel);

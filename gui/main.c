@@ -88,21 +88,49 @@ on_quit (GSimpleAction *action, GVariant *param, gpointer app)
   g_application_quit (app);
 }
 
-/* New mail: a desktop notification naming how much came, never what it
- * says (the notification daemon is another process). */
-static void
-on_notification (PstAgent *a, const char *method, JsonObject *params, GApplication *app)
-{
-  g_autoptr (GNotification) n = NULL;
-  g_autofree char *body = NULL;
+/* New mail: one desktop notification for a burst (a fetch announces each
+ * message), naming how much came and for which accounts, never what it
+ * says: the notification daemon is another process. */
+#define NOTIFY_DELAY_MS 500
 
-  if (g_strcmp0 (method, "mail.new") != 0)
-    return;
-  n = g_notification_new (_("New mail"));
-  body = g_strdup_printf (_("A new message arrived for account %s."), pst_json_str (params, "account"));
+static guint new_count, notify_source;
+static GPtrArray *new_accounts;
+
+static gboolean
+notify_now (gpointer app)
+{
+  g_autoptr (GNotification) n = g_notification_new (_("New mail"));
+  g_autofree char *accounts = NULL, *body = NULL;
+
+  g_ptr_array_add (new_accounts, NULL);
+  accounts = g_strjoinv (", ", (char **) new_accounts->pdata);
+  body = new_count == 1 ? g_strdup_printf (_("A new message arrived for account %s."), accounts)
+                        : g_strdup_printf (g_dngettext (GETTEXT_PACKAGE, "%u new message arrived for %s.",
+                                                        "%u new messages arrived for %s.", new_count),
+                                           new_count, accounts);
   g_notification_set_body (n, body);
   g_notification_set_default_action (n, "app.activate");
   g_application_send_notification (app, "mail-new", n);
+  g_ptr_array_set_size (new_accounts, 0);
+  new_count = 0;
+  notify_source = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_notification (PstAgent *a, const char *method, JsonObject *params, GApplication *app)
+{
+  const char *account = pst_json_str (params, "account");
+
+  if (g_strcmp0 (method, "mail.new") != 0)
+    return;
+  if (new_accounts == NULL)
+    new_accounts = g_ptr_array_new_with_free_func (g_free);
+  if (account != NULL && !g_ptr_array_find_with_equal_func (new_accounts, account, g_str_equal, NULL))
+    g_ptr_array_add (new_accounts, g_strdup (account));
+  new_count++;
+  if (notify_source == 0)
+    notify_source = g_timeout_add (NOTIFY_DELAY_MS, notify_now, app);
 }
 
 static void
@@ -160,6 +188,8 @@ main (int argc, char **argv)
   g_signal_connect (act, "activate", G_CALLBACK (activate_action), app);
   g_action_map_add_action (G_ACTION_MAP (app), G_ACTION (act));
   status = g_application_run (G_APPLICATION (app), argc, argv);
+  g_clear_handle_id (&notify_source, g_source_remove);
+  g_clear_pointer (&new_accounts, g_ptr_array_unref);
   g_clear_object (&agent);
   return status;
 }

@@ -12,6 +12,7 @@ struct _PstTableView {
   GtkListStore *store;
   GtkWidget *table, *message, *actions;
   GCancellable *cancellable;
+  guint refresh_source;
 };
 
 G_DEFINE_TYPE (PstTableView, pst_table_view, GTK_TYPE_BOX)
@@ -255,12 +256,32 @@ on_running (PstTableView *self, gboolean running, const char *why)
     pst_table_view_refresh (self);
 }
 
+/* A fetch or a send announces every message: one reload for a burst. */
+#define REFRESH_DELAY_MS 250
+
+static gboolean
+refresh_later (gpointer data)
+{
+  PstTableView *self = data;
+
+  self->refresh_source = 0;
+  pst_table_view_refresh (self);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+refresh_soon (PstTableView *self)
+{
+  if (self->refresh_source == 0)
+    self->refresh_source = g_timeout_add (REFRESH_DELAY_MS, refresh_later, self);
+}
+
 static void
 on_notification (PstTableView *self, const char *method, JsonObject *params)
 {
   /* Any change the agent announces may concern this page: reload it. */
   if (g_strcmp0 (method, "fetch.progress") != 0 && g_strcmp0 (method, "batch.progress") != 0)
-    pst_table_view_refresh (self);
+    refresh_soon (self);
 }
 
 static void
@@ -268,6 +289,7 @@ pst_table_view_dispose (GObject *object)
 {
   PstTableView *self = PST_TABLE_VIEW (object);
 
+  g_clear_handle_id (&self->refresh_source, g_source_remove);
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   if (self->agent)
