@@ -133,6 +133,17 @@ on_notification (PstAgent *a, const char *method, JsonObject *params, GApplicati
     notify_source = g_timeout_add (NOTIFY_DELAY_MS, notify_now, app);
 }
 
+/* After "shutdown" GApplication is no longer registered, yet g_application_run
+ * still dispatches whatever is ready in the main context before it returns: a
+ * pending burst (or a notification of the agent's that arrives then) must not
+ * reach g_application_send_notification any more. */
+static void
+on_shutdown (GApplication *app)
+{
+  g_clear_handle_id (&notify_source, g_source_remove);
+  g_signal_handlers_disconnect_by_func (agent, on_notification, app);
+}
+
 static void
 startup (GApplication *app)
 {
@@ -183,6 +194,7 @@ main (int argc, char **argv)
   g_set_application_name (_("Postern"));
   app = gtk_application_new ("org.postern.Postern", G_APPLICATION_HANDLES_OPEN);
   g_signal_connect (app, "startup", G_CALLBACK (startup), NULL);
+  g_signal_connect (app, "shutdown", G_CALLBACK (on_shutdown), NULL);
   g_signal_connect (app, "activate", G_CALLBACK (activate), NULL);
   g_signal_connect (app, "open", G_CALLBACK (open_uris), NULL);
   g_signal_connect (act, "activate", G_CALLBACK (activate_action), app);
