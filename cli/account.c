@@ -246,41 +246,59 @@ account_named (PstCli *cli, const char *what, const char *method, const char *na
   return 0;
 }
 
+/* Prints member @key of @o, the words of a server (its certificate, its
+ * replies): made safe, as a message's are. */
+static void
+print_server_words (const char *label, JsonObject *o, const char *key, const char *otherwise)
+{
+  g_autofree char *safe = pst_cli_safe (json_object_get_string_member_with_default (o, key, otherwise));
+
+  printf ("  %-17s %s\n", label, safe);
+}
+
 static void
 print_probe (const char *what, JsonObject *o, gboolean login)
 {
   const char *e = json_object_get_string_member_with_default (o, "error", NULL);
   const char *l = json_object_get_string_member_with_default (o, "login", "not-tried");
+  g_autofree char *url = pst_cli_safe (json_object_get_string_member (o, "url"));
 
-  printf ("%s %s\n", what, json_object_get_string_member (o, "url"));
+  printf ("%s %s\n", what, url);
   if (json_object_has_member (o, "tls_version"))
     {
-      printf ("  %-17s %s %s\n", _("TLS:"), json_object_get_string_member (o, "tls_version"),
-              json_object_get_string_member (o, "cipher"));
-      printf ("  %-17s %s\n", _("certificate:"), json_object_get_string_member (o, "subject"));
-      printf ("  %-17s %s\n", _("issuer:"), json_object_get_string_member (o, "issuer"));
-      printf ("  %-17s %s\n", _("valid until:"), json_object_get_string_member (o, "not_after"));
-      printf ("  %-17s %s\n", _("SPKI pin:"), json_object_get_string_member (o, "pin"));
-      printf ("  %-17s %s\n", _("trusted by:"),
-              json_object_get_string_member_with_default (o, "trusted_by", "nothing"));
+      g_autofree char *tls = g_strdup_printf ("%s %s", json_object_get_string_member (o, "tls_version"),
+                                              json_object_get_string_member (o, "cipher"));
+      g_autofree char *safe_tls = pst_cli_safe (tls);
+
+      printf ("  %-17s %s\n", _("TLS:"), safe_tls);
+      print_server_words (_("certificate:"), o, "subject", "");
+      print_server_words (_("issuer:"), o, "issuer", "");
+      print_server_words (_("valid until:"), o, "not_after", "");
+      print_server_words (_("SPKI pin:"), o, "pin", "");
+      print_server_words (_("trusted by:"), o, "trusted_by", "nothing");
     }
   if (json_object_has_member (o, "auth_mechanisms"))
     {
       JsonArray *m = json_object_get_array_member (o, "auth_mechanisms");
       printf ("  %-17s", _("mechanisms:"));
       for (guint i = 0; i < json_array_get_length (m); i++)
-        printf (" %s", json_array_get_string_element (m, i));
+        {
+          g_autofree char *mech = pst_cli_safe (json_array_get_string_element (m, i));
+          printf (" %s", mech);
+        }
       printf ("\n");
     }
   if (e != NULL)
-    printf ("  %-17s %s\n", _("error:"), e);
+    print_server_words (_("error:"), o, "error", "");
   if (!login)
     return;
   if (strcmp (l, "ok") == 0)
     printf ("  %-17s %s\n", _("login:"), _("ok"));
   else if (strcmp (l, "failed") == 0)
-    printf ("  %-17s %s: %s\n", _("login:"), _("failed"),
-            json_object_get_string_member_with_default (o, "login_error", ""));
+    {
+      g_autofree char *why = pst_cli_safe (json_object_get_string_member_with_default (o, "login_error", ""));
+      printf ("  %-17s %s: %s\n", _("login:"), _("failed"), why);
+    }
   else
     printf ("  %-17s %s\n", _("login:"), _("not tried (the server was not reached or not trusted)"));
 }
@@ -334,9 +352,12 @@ account_test (PstCli *cli, int argc, char **argv)
     }
   refused = failed_login (r);
   if (!ok && refused != NULL)
-    fprintf (stderr, _("postern: account test: %s: login to %s failed: %s\n"), argv[1],
-             json_object_get_string_member (refused, "url"),
-             json_object_get_string_member_with_default (refused, "login_error", ""));
+    {
+      g_autofree char *url = pst_cli_safe (json_object_get_string_member (refused, "url"));
+      g_autofree char *why = pst_cli_safe (json_object_get_string_member_with_default (refused, "login_error",
+                                                                                      ""));
+      fprintf (stderr, _("postern: account test: %s: login to %s failed: %s\n"), argv[1], url, why);
+    }
   else if (!ok)
     fprintf (stderr, _("postern: account test: %s: a server could not be verified or read; "
                        "if its certificate is self-signed and the pin above is the one the "

@@ -37,8 +37,30 @@ JsonObject *pst_cli_call (PstCli *cli, const char *what, const char *method, Jso
 /* Unix time @t as local "YYYY-MM-DD HH:MM", or "-" for 0.  Transfer full. */
 char *pst_cli_format_time (gint64 t);
 
-/* Prints @object as one JSON document on stdout. */
+/* Prints @object as one JSON document on stdout (C1 and bidirectional
+ * controls in its strings written as \u escapes: pst_text_sanitize_json). */
 void pst_cli_print_json (JsonObject *object);
+
+/* What export, decrypt and attachment write is data for programs and is
+ * written as it is, byte for byte.  On a terminal those bytes would be
+ * acted on (a message's escape sequences, an attachment's binary), and
+ * sanitised they would no longer be the message: so when standard output
+ * is a terminal these commands refuse, as curl does with binary output,
+ * and say how to get it.  Prints the refusal and returns TRUE then. */
+gboolean pst_cli_refuse_terminal (const char *command);
+
+/* Text output takes every string that came from a message, a key, a
+ * certificate or a server through these (core/util/text.h), so that none
+ * of it reaches the terminal as control: a sender must not be able to move
+ * the cursor over the status block, retitle the window or turn a file name
+ * around.  Strings Postern writes itself (labels, states, numbers) need not.
+ *
+ * @text on one line, controls made visible; NULL gives "".  Transfer full. */
+char *pst_cli_safe (const char *text);
+/* pst_cli_safe (@text) cut or padded with spaces to exactly @width terminal
+ * columns (wide characters count two), never cut inside a character.
+ * Transfer full. */
+char *pst_cli_column (const char *text, guint width);
 
 /* Agent control (agent.c). */
 int pst_cli_cmd_agent (PstCli *cli, int argc, char **argv);

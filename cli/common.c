@@ -1,12 +1,17 @@
 #include <stdio.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "util/error.h"
+#include "util/text.h"
 
 int
 pst_cli_fail (const char *what, const GError *error)
 {
-  fprintf (stderr, "postern: %s: %s\n", what, error ? error->message : _("failed"));
+  /* The agent's words may quote a server's reply or a message. */
+  g_autofree char *why = pst_text_sanitize_line (error ? error->message : _("failed"), -1);
+
+  fprintf (stderr, "postern: %s: %s\n", what, why);
   return error ? pst_error_exit_code (error) : PST_ERROR_FAILED;
 }
 
@@ -79,11 +84,14 @@ void
 pst_cli_print_json (JsonObject *object)
 {
   g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-  g_autofree char *text = NULL;
+  g_autofree char *text = NULL, *safe = NULL;
 
   json_node_set_object (node, object);
   text = json_to_string (node, TRUE);
-  printf ("%s\n", text);
+  /* The same values, but no C1 or bidirectional control left raw for a
+   * terminal to act on when the document is read there. */
+  safe = pst_text_sanitize_json (text);
+  printf ("%s\n", safe);
 }
 
 char *
@@ -92,4 +100,42 @@ pst_cli_format_time (gint64 t)
   g_autoptr (GDateTime) dt = t > 0 ? g_date_time_new_from_unix_local (t) : NULL;
 
   return dt ? g_date_time_format (dt, "%Y-%m-%d %H:%M") : g_strdup ("-");
+}
+
+gboolean
+pst_cli_refuse_terminal (const char *command)
+{
+  if (!isatty (STDOUT_FILENO))
+    return FALSE;
+  pst_cli_usage (command, _("standard output is a terminal, and the message's own bytes could "
+                            "drive it: give -o FILE, or pipe it (postern show displays a message)"));
+  return TRUE;
+}
+
+char *
+pst_cli_safe (const char *text)
+{
+  return pst_text_sanitize_line (text ? text : "", -1);
+}
+
+char *
+pst_cli_column (const char *text, guint width)
+{
+  g_autofree char *safe = pst_cli_safe (text);
+  GString *out = g_string_new (NULL);
+  guint cells = 0;
+
+  for (const char *p = safe; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      guint w = g_unichar_iszerowidth (c) ? 0 : g_unichar_iswide (c) ? 2 : 1;
+
+      if (cells + w > width)
+        break;
+      g_string_append_unichar (out, c);
+      cells += w;
+    }
+  for (; cells < width; cells++)
+    g_string_append_c (out, ' ');
+  return g_string_free (out, FALSE);
 }

@@ -48,11 +48,17 @@ outbox_list (PstCli *cli, int argc, char **argv)
       g_autofree char *next = pst_cli_format_time (json_object_get_int_member (e, "next_try"));
       g_autofree char *created = pst_cli_format_time (json_object_get_int_member (e, "created_at"));
       g_autoptr (GString) rcpts = g_string_new (NULL);
+      g_autofree char *acct = pst_cli_safe (json_object_get_string_member (e, "account"));
+      g_autofree char *safe_reply = pst_cli_safe (reply);
 
+      /* Recipients come from the message's headers, the reply from the server. */
       for (guint j = 0; j < json_array_get_length (to); j++)
-        g_string_append_printf (rcpts, "%s%s", j ? ", " : "", json_array_get_string_element (to, j));
+        {
+          g_autofree char *rcpt = pst_cli_safe (json_array_get_string_element (to, j));
+          g_string_append_printf (rcpts, "%s%s", j ? ", " : "", rcpt);
+        }
       printf ("%6" G_GINT64_FORMAT "  %-9s %-12s %s  %s\n", json_object_get_int_member (e, "id"),
-              st, json_object_get_string_member (e, "account"), created, rcpts->str);
+              st, acct, created, rcpts->str);
       if (doubt && strcmp (st, "sending") == 0)
         printf ("        %s\n", _("IN DOUBT: the agent stopped between the final dot and the "
                                   "server's reply; it may have been delivered. Check with a "
@@ -61,7 +67,7 @@ outbox_list (PstCli *cli, int argc, char **argv)
         printf ("        %s %s (%s %" G_GINT64_FORMAT ")\n", _("next try:"), next, _("attempts:"),
                 json_object_get_int_member (e, "attempts"));
       if (reply)
-        printf ("        %s %s\n", _("server:"), reply);
+        printf ("        %s %s\n", _("server:"), safe_reply);
     }
   json_object_unref (r);
   return 0;

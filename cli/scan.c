@@ -16,6 +16,7 @@ pst_cli_cmd_scan (PstCli *cli, int argc, char **argv)
   const char *file;
   JsonObject *params, *r;
   const char *verdict, *name;
+  g_autofree char *safe_name = NULL;
   int fd, status = 0;
 
   if (!pst_cli_parse ("scan", "[FILE]", entries, &argc, &argv))
@@ -44,10 +45,12 @@ pst_cli_cmd_scan (PstCli *cli, int argc, char **argv)
     printf (_("%s: clean\n"), file);
   status = strcmp (verdict, "clean") == 0 ? 0
            : strcmp (verdict, "infected") == 0 ? PST_ERROR_INFECTED : PST_ERROR_FAILED;
+  /* The name is the scanner's words, which may quote the file. */
+  safe_name = pst_cli_safe (name);
   if (status == PST_ERROR_INFECTED)
-    fprintf (stderr, _("postern: scan: %s is infected: %s\n"), file, name ? name : "");
+    fprintf (stderr, _("postern: scan: %s is infected: %s\n"), file, safe_name);
   else if (status != 0)
-    fprintf (stderr, _("postern: scan: %s could not be scanned: %s\n"), file, name ? name : "");
+    fprintf (stderr, _("postern: scan: %s could not be scanned: %s\n"), file, safe_name);
   json_object_unref (r);
   return status;
 }
@@ -70,11 +73,11 @@ quarantine_list (PstCli *cli)
         {
           JsonObject *m = json_array_get_object_element (arr, i);
           g_autofree char *when = pst_cli_format_time (json_object_get_int_member (m, "received_at"));
+          g_autofree char *account = pst_cli_safe (json_object_get_string_member (m, "account"));
+          g_autofree char *name = pst_cli_safe (json_object_get_string_member (m, "name"));
 
           printf ("%6" G_GINT64_FORMAT "  %-12s %s  %s: %s\n", json_object_get_int_member (m, "id"),
-                  json_object_get_string_member (m, "account"), when,
-                  json_object_get_string_member (m, "verdict"),
-                  json_object_get_string_member (m, "name"));
+                  account, when, json_object_get_string_member (m, "verdict"), name);
         }
     }
   json_object_unref (r);

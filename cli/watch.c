@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "util/error.h"
+#include "util/text.h"
 
 static void
 print_human (const char *method, JsonObject *params)
@@ -18,13 +19,15 @@ print_human (const char *method, JsonObject *params)
   for (GList *l = members; l; l = l->next)
     {
       JsonNode *n = json_object_get_member (params, l->data);
-      g_autofree char *value = NULL;
+      g_autofree char *value = NULL, *safe = NULL;
 
       if (JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING)
         value = g_strdup (json_node_get_string (n));
       else
         value = json_to_string (n, FALSE);
-      printf (" %s=%s", (const char *) l->data, value);
+      /* A notification may carry a new message's From or Subject. */
+      safe = pst_cli_safe (value);
+      printf (" %s=%s", (const char *) l->data, safe);
     }
   printf ("\n");
   fflush (stdout);
@@ -64,14 +67,15 @@ pst_cli_cmd_watch (PstCli *cli, int argc, char **argv)
         {
           g_autoptr (JsonObject) o = json_object_new ();
           g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
-          g_autofree char *line = NULL;
+          g_autofree char *line = NULL, *safe = NULL;
 
           json_object_set_string_member (o, "event", method);
           json_object_set_object_member (o, "params", json_object_ref (p));
           json_object_set_int_member (o, "time", g_get_real_time () / G_USEC_PER_SEC);
           json_node_set_object (node, o);
           line = json_to_string (node, FALSE);
-          printf ("%s\n", line);
+          safe = pst_text_sanitize_json (line);
+          printf ("%s\n", safe);
           fflush (stdout);
         }
       else

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <glib/gi18n.h>
 
+#include "util/text.h"
 #include "verdict.h"
 
 enum { COL_ID, COL_ICON, COL_MARK, COL_FROM, COL_SUBJECT, COL_DATE, N_COLS };
@@ -259,7 +260,7 @@ shown (GObject *source, GAsyncResult *res, gpointer data)
   PstVerdictLevel level;
   g_autofree char *text = NULL, *headers = NULL;
   JsonArray *att;
-  const char *body;
+  g_autofree char *body = NULL;
 
   if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
     return;
@@ -283,7 +284,9 @@ shown (GObject *source, GAsyncResult *res, gpointer data)
       headers = with_note;
     }
   gtk_label_set_text (GTK_LABEL (self->headers), headers);
-  body = pst_json_str (r, "body_text");
+  /* A text view draws bidi overrides and invisible characters as a terminal
+   * does: the body too goes through the one sanitiser (util/text.h). */
+  body = pst_text_sanitize_body (pst_json_str (r, "body_text"), -1);
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body)),
                             body ? body : _("(This message has no text that can be shown.)"), -1);
   att = pst_json_arr (r, "attachments");
@@ -292,14 +295,31 @@ shown (GObject *source, GAsyncResult *res, gpointer data)
       JsonObject *a = json_array_get_object_element (att, i);
       g_autofree char *name = pst_verdict_safe_text (pst_json_str (a, "name"));
       g_autofree char *label = g_strdup_printf (_("Save %s…"), *name ? name : _("attachment"));
+      g_autofree char *type = pst_verdict_safe_text (pst_json_str (a, "type"));
       GtkWidget *b = gtk_button_new_with_label (label);
 
       g_object_set_data_full (G_OBJECT (b), "name", g_strdup (name), g_free);
       g_object_set_data (G_OBJECT (b), "index", GINT_TO_POINTER (i));
-      gtk_widget_set_tooltip_text (b, pst_json_str (a, "type"));
+      gtk_widget_set_tooltip_text (b, type);
       g_signal_connect (b, "clicked", G_CALLBACK (on_save_attachment), self);
       gtk_widget_show (b);
       gtk_container_add (GTK_CONTAINER (self->attachments), b);
+    }
+  /* The agent lists a bounded number of attachments (show's reply is one
+   * line of at most 1 MiB): say that there are more. */
+  if (att && pst_json_bool (r, "attachments_truncated"))
+    {
+      gint64 more = json_object_get_int_member_with_default (r, "attachments_total", 0)
+                    - (gint64) json_array_get_length (att);
+      g_autofree char *note = g_strdup_printf (g_dngettext (GETTEXT_PACKAGE,
+                                                            "… and %lld more attachment not listed",
+                                                            "… and %lld more attachments not listed",
+                                                            (gulong) more),
+                                               (long long) more);
+      GtkWidget *l = gtk_label_new (note);
+
+      gtk_widget_show (l);
+      gtk_container_add (GTK_CONTAINER (self->attachments), l);
     }
 }
 

@@ -21,9 +21,9 @@ typedef enum {
 char *pst_verdict_describe (JsonObject *crypto, JsonObject *scan, PstVerdictLevel *level_out);
 
 /* @text (from a message: a header, a file name) made safe to show next to
- * the status: invalid UTF-8 replaced, line breaks and tabs as spaces,
- * other controls and bidirectional overrides as U+FFFD, so that it can
- * neither add lines nor turn text around.  Transfer full. */
+ * the status: pst_text_sanitize_line() (core/util/text.h), so that it can
+ * neither add lines nor turn text around, and each control shows as an
+ * escape ("\x1b", "\u202e").  NULL gives "".  Transfer full. */
 char *pst_verdict_safe_text (const char *text);
 
 /* The short mark of the message list ("encrypted, signed", "signature
