@@ -73,10 +73,13 @@ progress (Batch *b)
 static void
 report (Batch *b, const char *file, const char *why)
 {
+  /* The agent's reason may quote the file's content. */
+  g_autofree char *safe_why = pst_cli_safe (why);
+
   g_mutex_lock (&b->print_lock);
   if (b->tty)
     fprintf (stderr, "\r\033[K");
-  fprintf (stderr, "postern: batch: %s: %s\n", file, why);
+  fprintf (stderr, "postern: batch: %s: %s\n", file, safe_why);
   progress (b);
   g_mutex_unlock (&b->print_lock);
 }
@@ -194,7 +197,15 @@ one_file (Batch *b, PstRpcClient *client, const char *file)
   if (r == NULL)
     report (b, file, error->message);
   else if (!b->encrypt && !json_object_get_boolean_member_with_default (r, "written", FALSE))
-    report (b, file, _("the message cannot be decrypted"));
+    {
+      JsonNode *c = json_object_get_member (r, "crypto");
+      const char *dec = c != NULL && JSON_NODE_HOLDS_OBJECT (c)
+        ? json_object_get_string_member_with_default (json_node_get_object (c), "decryption", "") : "";
+
+      report (b, file, g_strcmp0 (dec, "too-large") == 0
+                         ? _("the content expands past the decryption limit (a compression bomb?); it is not decrypted")
+                         : _("the message cannot be decrypted"));
+    }
   else
     ok = TRUE;
   if (close (fds[1]) != 0 && ok)

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "util/error.h"
+#include "util/text.h"
 
 /* An output file is written under a temporary name and renamed on success,
  * so that a failure never leaves half a message behind. */
@@ -91,6 +92,7 @@ status_exit (JsonObject *crypto, gboolean need_signature)
   JsonObject *sig = obj_member (crypto, "signature");
 
   if (g_strcmp0 (json_object_get_string_member_with_default (crypto, "decryption", ""), "failed") == 0
+      || g_strcmp0 (json_object_get_string_member_with_default (crypto, "decryption", ""), "too-large") == 0
       || g_strcmp0 (json_object_get_string_member_with_default (crypto, "integrity", ""), "missing") == 0)
     return PST_ERROR_CRYPTO;
   if (need_signature
@@ -103,14 +105,19 @@ static void
 print_status_text (JsonObject *crypto, FILE *out)
 {
   JsonObject *sig = obj_member (crypto, "signature");
+  const char *signer = sig ? json_object_get_string_member_with_default (sig, "signer", NULL) : NULL;
+
+  /* The signer comes from a key or a certificate: a plain address or
+   * nothing, never words that could read as more of the line. */
+  if (!pst_text_is_plain_address (signer))
+    signer = signer ? _("an unknown signer") : "?";
 
   fprintf (out, "%s %s, %s %s\n", _("encryption:"),
            json_object_get_string_member_with_default (crypto, "decryption", "?"),
            _("covers"), json_object_get_string_member_with_default (crypto, "encryption_covers", "?"));
   if (sig)
     fprintf (out, "%s %s, %s %s, %s, %s %s\n", _("signature:"),
-             json_object_get_string_member_with_default (sig, "status", "?"), _("by"),
-             json_object_get_string_member_with_default (sig, "signer", "?"),
+             json_object_get_string_member_with_default (sig, "status", "?"), _("by"), signer,
              json_object_get_boolean_member_with_default (sig, "from_match", FALSE)
                ? _("matches From") : _("DOES NOT match From"),
              _("covers"), json_object_get_string_member_with_default (sig, "covers", "?"));
@@ -200,6 +207,12 @@ decrypt_or_verify (PstCli *cli, const char *command, int argc, char **argv)
       /* With --json and no -o, stdout carries the status alone. */
       if (cli->json && out_path == NULL)
         fds[1] = open ("/dev/null", O_WRONLY | O_CLOEXEC);
+      else if ((out_path == NULL || strcmp (out_path, "-") == 0) && pst_cli_refuse_terminal (command))
+        {
+          close (fds[0]);
+          json_object_unref (params);
+          return PST_ERROR_USAGE;
+        }
       else if (output_open (&out, out_path, &error))
         fds[1] = out.fd;
       else
@@ -230,7 +243,10 @@ decrypt_or_verify (PstCli *cli, const char *command, int argc, char **argv)
     print_status_text (crypto, stdout);
   if (rc == PST_ERROR_CRYPTO)
     fprintf (stderr, "postern: %s: %s\n", command,
-             verify ? _("the signature is not good") : _("the message cannot be decrypted"));
+             g_strcmp0 (json_object_get_string_member_with_default (crypto, "decryption", ""),
+                        "too-large") == 0
+               ? _("the content expands past the decryption limit (a compression bomb?); it is not decrypted")
+               : verify ? _("the signature is not good") : _("the message cannot be decrypted"));
   json_object_unref (r);
   return rc;
 }

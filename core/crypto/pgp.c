@@ -7,11 +7,13 @@
 
 #include "util/addr.h"
 #include "util/error.h"
-#include "util/secret.h"
+#include "util/sink.h"
 
 struct _PstPgp {
   gpgme_ctx_t ctx;
   char *home;          /* for the key cache; NULL: the default home */
+  gsize max_output;    /* pst_pgp_set_output_limit */
+  gboolean too_large;  /* the last consuming operation passed it */
 };
 
 /* Key lookups run gpg (about 17 ms each) and a message needs several: the
@@ -143,6 +145,7 @@ pst_pgp_new (const char *gnupg_home, GError **error)
   gpgme_set_armor (pgp->ctx, 1);
   gpgme_set_textmode (pgp->ctx, 0);
   pgp->home = g_strdup (gnupg_home);
+  pgp->max_output = PST_DECRYPTION_MAX_OUTPUT;
   return g_steal_pointer (&pgp);
 }
 
@@ -355,30 +358,31 @@ data_to_bytes (gpgme_data_t data)
   return bytes;
 }
 
-static GBytes *
-data_to_secret_bytes (gpgme_data_t data)
+/* gpg decompresses what it decrypts or verifies: its output goes to a
+ * bounded sink, whose refusal makes GPGME stop the operation (and gpg). */
+static ssize_t
+sink_write_cb (void *handle, const void *buffer, size_t size)
 {
-  size_t len = 0;
-  char *buf = gpgme_data_release_and_get_mem (data, &len);
-  GBytes *bytes = pst_secret_bytes_new (buf, len, NULL, 0);
-
-  if (buf != NULL)
-    explicit_bzero (buf, len);
-  gpgme_free (buf);
-  return bytes;
+  if (!pst_sink_write (handle, buffer, size))
+    {
+      errno = EFBIG;
+      return -1;
+    }
+  return (ssize_t) size;
 }
 
-static void
-data_release_wiped (gpgme_data_t data)
-{
-  size_t len = 0;
-  char *buf = gpgme_data_release_and_get_mem (data, &len);
+static struct gpgme_data_cbs sink_cbs = { NULL, sink_write_cb, NULL, NULL };
 
-  if (buf != NULL)
-    {
-      explicit_bzero (buf, len);
-      gpgme_free (buf);
-    }
+void
+pst_pgp_set_output_limit (PstPgp *pgp, gsize max)
+{
+  pgp->max_output = max;
+}
+
+gboolean
+pst_pgp_output_too_large (PstPgp *pgp)
+{
+  return pgp->too_large;
 }
 
 static gpgme_error_t
@@ -821,6 +825,28 @@ decrypt_data (PstPgp *pgp, gpgme_data_t in, gpgme_data_t out, PstPgpSignature **
   return TRUE;
 }
 
+/* Refuses what a consuming operation wrote past the limit, whatever
+ * GPGME made of the refused write. */
+static gboolean
+check_sink (PstPgp *pgp, PstSink *sink, PstPgpSignature **sig_out, PstIntegrity *integrity_out,
+            GError **error)
+{
+  pgp->too_large = pst_sink_overflowed (sink);
+  if (!pgp->too_large)
+    return TRUE;
+  if (sig_out != NULL)
+    g_clear_pointer (sig_out, pst_pgp_signature_free);
+  if (integrity_out != NULL)
+    *integrity_out = PST_INTEGRITY_NONE;
+  if (error != NULL)
+    g_clear_error (error);
+  g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+               "OpenPGP decryption stopped: the content expands past the %" G_GSIZE_FORMAT
+               " MiB that Postern decompresses at most (a compression bomb?); the message is kept"
+               " as received", PST_DECRYPTION_MAX_OUTPUT / (1024 * 1024));
+  return FALSE;
+}
+
 gboolean
 pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
                         PstPgpSignature **sig_out, PstIntegrity *integrity_out,
@@ -828,11 +854,15 @@ pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
 {
   gpgme_data_t in = NULL, out = NULL;
   gpgme_error_t err;
+  g_autoptr(PstSink) sink = pst_sink_new (pgp->max_output, g_bytes_get_size (ciphertext));
+  PstPgpSignature *sig = NULL;
+  PstIntegrity integrity = PST_INTEGRITY_FAILED;
   gboolean ok;
 
+  pgp->too_large = FALSE;
   err = data_from_bytes (&in, ciphertext);
   if (err == GPG_ERR_NO_ERROR)
-    err = gpgme_data_new (&out);
+    err = gpgme_data_new_from_cbs (&out, &sink_cbs, sink);
   if (err != GPG_ERR_NO_ERROR)
     {
       if (in != NULL)
@@ -842,17 +872,23 @@ pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
       set_crypto_error (error, err, "OpenPGP decryption failed");
       return FALSE;
     }
-  ok = decrypt_data (pgp, in, out, sig_out, integrity_out, error);
+  ok = decrypt_data (pgp, in, out, &sig, &integrity, error);
   gpgme_data_release (in);
+  gpgme_data_release (out);
+  ok = check_sink (pgp, sink, &sig, &integrity, error) && ok;
+  if (integrity_out != NULL)
+    *integrity_out = integrity;
   if (!ok)
     {
-      data_release_wiped (out);
+      pst_pgp_signature_free (sig);
       return FALSE;
     }
-  if (plain_out != NULL)
-    *plain_out = data_to_secret_bytes (out);
+  if (sig_out != NULL)
+    *sig_out = sig;
   else
-    data_release_wiped (out);
+    pst_pgp_signature_free (sig);
+  if (plain_out != NULL)
+    *plain_out = pst_sink_steal (sink);
   return TRUE;
 }
 
@@ -926,28 +962,27 @@ pst_pgp_verify_cleartext (PstPgp *pgp, GBytes *block, GBytes **text_out)
 {
   gpgme_data_t in = NULL, out = NULL;
   gpgme_error_t err;
+  g_autoptr(PstSink) sink = pst_sink_new (pgp->max_output, g_bytes_get_size (block));
   PstPgpSignature *result;
 
   err = data_from_bytes (&in, block);
   if (err == GPG_ERR_NO_ERROR)
-    err = gpgme_data_new (&out);
+    err = gpgme_data_new_from_cbs (&out, &sink_cbs, sink);
   if (err == GPG_ERR_NO_ERROR)
     err = gpgme_op_verify (pgp->ctx, in, NULL, out);
   if (in != NULL)
     gpgme_data_release (in);
+  if (out != NULL)
+    gpgme_data_release (out);
+  pgp->too_large = pst_sink_overflowed (sink);
 
-  result = signature_from_result (pgp, pgp->ctx, err == GPG_ERR_NO_ERROR
+  result = signature_from_result (pgp, pgp->ctx, err == GPG_ERR_NO_ERROR && !pgp->too_large
                                             ? gpgme_op_verify_result (pgp->ctx) : NULL);
-  if (err != GPG_ERR_NO_ERROR || result->status == PST_SIG_NONE)
+  if (err != GPG_ERR_NO_ERROR || pgp->too_large || result->status == PST_SIG_NONE)
     result->status = PST_SIG_ERROR;
   if (text_out != NULL)
     *text_out = NULL;
-  if (out != NULL)
-    {
-      if (err == GPG_ERR_NO_ERROR && text_out != NULL)
-        *text_out = data_to_secret_bytes (out);
-      else
-        data_release_wiped (out);
-    }
+  if (err == GPG_ERR_NO_ERROR && !pgp->too_large && text_out != NULL)
+    *text_out = pst_sink_steal (sink);
   return result;
 }

@@ -96,6 +96,17 @@ typedef struct {
 void pst_pgp_signature_free (PstPgpSignature *sig);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPgpSignature, pst_pgp_signature_free)
 
+/* The most that one pst_pgp_decrypt_verify or pst_pgp_verify_cleartext
+ * on @pgp may return (a new context: PST_DECRYPTION_MAX_OUTPUT).  gpg
+ * decompresses what it decrypts or verifies, so its output is collected
+ * in a buffer that refuses to grow past @max: the operation stops there
+ * and fails, and pst_pgp_output_too_large says why. */
+void pst_pgp_set_output_limit (PstPgp *pgp, gsize max);
+
+/* Whether the last pst_pgp_decrypt_verify or pst_pgp_verify_cleartext on
+ * @pgp stopped because its output passed the limit. */
+gboolean pst_pgp_output_too_large (PstPgp *pgp);
+
 /* Decrypts @ciphertext (armored or binary OpenPGP) and verifies a signature
  * inside it.  On success @plain_out gets the plaintext (transfer full; its
  * memory is wiped when the last reference goes), @sig_out what was said about
@@ -105,7 +116,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPgpSignature, pst_pgp_signature_free)
  * returned (not even the part gpg wrote before it failed) and, as an
  * exception to the _out rule, @integrity_out says why: MISSING for a message
  * without integrity protection (no MDC nor AEAD), NONE when no secret key
- * fits, FAILED for anything else (damaged or not OpenPGP at all). */
+ * fits, FAILED for anything else (damaged or not OpenPGP at all).  Output
+ * past the limit (pst_pgp_set_output_limit) is PST_ERROR_CRYPTO naming the
+ * limit, with @integrity_out NONE (gpg stopped before the integrity check)
+ * and pst_pgp_output_too_large TRUE. */
 gboolean pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
                                  PstPgpSignature **sig_out, PstIntegrity *integrity_out,
                                  GError **error);
@@ -130,8 +144,9 @@ PstPgpSignature *pst_pgp_verify_detached (PstPgp *pgp, GBytes *data, GBytes *sig
 /* Verifies an ASCII-armored cleartext signature ("-----BEGIN PGP SIGNED
  * MESSAGE-----" … "-----END PGP SIGNATURE-----", exactly these bytes).
  * @text_out (may be NULL) gets the signed text as gpg gives it back (dash
- * escapes removed), or NULL when gpg gives nothing.  Never fails: an
- * unusable block has status ERROR.  Transfer full. */
+ * escapes removed), or NULL when gpg gives nothing (also when it would be
+ * larger than the output limit: pst_pgp_output_too_large then says so).
+ * Never fails: an unusable block has status ERROR.  Transfer full. */
 PstPgpSignature *pst_pgp_verify_cleartext (PstPgp *pgp, GBytes *block, GBytes **text_out);
 
 G_END_DECLS

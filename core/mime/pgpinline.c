@@ -196,6 +196,7 @@ pst_pgpinline_open (PstPgp *pgp, GBytes *entity, PstPgpInlineResult *result_out)
       r.sig = pst_pgp_verify_cleartext (pgp, block, &text);
       r.ok = text != NULL;
     }
+  r.too_large = !r.ok && pst_pgp_output_too_large (pgp);
   if (r.ok)
     r.entity = text_entity (ct_field, text);
   *result_out = r;

@@ -26,6 +26,8 @@ typedef struct {
   gboolean entire;            /* the block is the whole body, white space aside */
   gboolean ok;                /* decrypted (ENCRYPTED); for SIGNED, a signed text came back */
   PstIntegrity integrity;     /* ENCRYPTED: as pst_pgp_decrypt_verify says */
+  gboolean too_large;         /* not ok: the text passed the output limit of @pgp
+                               * (pst_pgp_set_output_limit) */
   PstPgpSignature *sig;       /* the signature (status NONE when unsigned); owned */
   GBytes *entity;             /* when ok: a text/plain entity (the part's
                                * Content-Type, 8bit) holding the decrypted or

@@ -392,6 +392,7 @@ struct _PstPartStream {
   gsize eol_len;
   gboolean line_start;
   gboolean done;
+  guint64 consumed;     /* bytes given to the reader: the limit of open_sink_write */
 };
 
 G_DEFINE_TYPE (PstPartStream, pst_part_stream, G_TYPE_INPUT_STREAM)
@@ -468,6 +469,7 @@ part_stream_read (GInputStream *stream, void *buffer, gsize count, GCancellable 
           return -1;
       }
     }
+  self->consumed += o;
   return (gssize) o;
 }
 
@@ -585,6 +587,9 @@ struct _PstOpenSink {
   gboolean fallback;
   PstStatus *status;      /* protected_headers is set here */
   GPtrArray *shown;
+  PstPartStream *part;    /* what the plaintext is decrypted from */
+  guint64 passed;
+  gboolean too_large;
 };
 
 G_DEFINE_TYPE (PstOpenSink, pst_open_sink, G_TYPE_OUTPUT_STREAM)
@@ -596,7 +601,8 @@ leaf_entity (GPtrArray *fields)
 {
   g_autofree char *type = pst_mime_entity_content_type (fields, NULL);
 
-  return type != NULL && !g_str_has_prefix (type, "multipart/") && !g_str_equal (type, "text/plain");
+  return type != NULL && !g_str_has_prefix (type, "multipart/") && !g_str_equal (type, "text/plain")
+         && !g_str_equal (type, "message/rfc822");   /* may wrap the protected header (hp.h) */
 }
 
 static gboolean
@@ -620,7 +626,16 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
    * all of this the caller's to discard. */
   self->status->decryption = PST_DECRYPTION_OK;
   self->status->encryption_covers = PST_COVERS_WHOLE;
-  self->shown = pst_hp_shown_fields (self->status, FALSE, self->outer_fields, message, display);
+  /* Streamed only when the signature, known at the end, cannot change the
+   * header shown now: the outer and protected address fields agree (hp.h). */
+  self->shown = pst_hp_shown_fields (self->status, NULL, self->outer_fields, message, &display);
+  if (self->status->header_mismatches->len > 0)
+    {
+      self->fallback = TRUE;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "the protected header differs from the outer one: read in memory");
+      return FALSE;
+    }
   for (guint i = 0; i < self->shown->len; i++)
     pst_mime_append_field (s, self->shown->pdata[i]);
   for (guint i = 0; i < fields->len; i++)
@@ -645,9 +660,25 @@ open_sink_write (GOutputStream *stream, const void *buffer, gsize count,
 
   (void) cancellable;
   if (self->passing)
-    return write_str (self->out, buffer, count, error) ? (gssize) count : -1;
+    {
+      /* The in-memory reader's rule (crypto/status.h): no more plaintext
+       * than the limit or what came in, so that a compressed packet cannot
+       * pour gigabytes out of a few kilobytes. */
+      guint64 limit = MAX ((guint64) PST_DECRYPTION_MAX_OUTPUT, self->part->consumed);
+
+      if (self->passed > limit || count > limit - self->passed)
+        {
+          self->too_large = TRUE;
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                               "the decrypted content expands past the decryption limit");
+          return -1;
+        }
+      self->passed += count;
+      return write_str (self->out, buffer, count, error) ? (gssize) count : -1;
+    }
   before = self->head->len;
   count = MIN (count, PST_PGPSTREAM_MAX_HEADER + 1 - before);
+  self->passed += count;
   g_byte_array_append (self->head, buffer, count);
   if (header_end ((const char *) self->head->data, self->head->len, &end))
     return sink_start (self, end, error) ? (gssize) count : -1;
@@ -729,11 +760,26 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, GOutputStream *plai
   sink->out = plain_out;
   sink->outer_fields = fields;
   sink->status = status;
+  sink->part = part;
 
   ok = pst_pgp_decrypt_stream (pgp, G_INPUT_STREAM (part), G_OUTPUT_STREAM (sink), &sig,
                                &integrity, &local);
   if (sink->fallback)
     return TRUE;
+  if (sink->too_large)
+    {
+      /* As the in-memory reader says it; what was written is the caller's
+       * to discard, as after any failure. */
+      status->scheme = PST_SCHEME_PGP;
+      status->encryption_covers = PST_COVERS_WHOLE;
+      status->decryption = PST_DECRYPTION_TOO_LARGE;
+      status->integrity = PST_INTEGRITY_NONE;
+      status->protected_headers = FALSE;
+      *streamable_out = TRUE;
+      if (status_out != NULL)
+        *status_out = g_steal_pointer (&status);
+      return TRUE;
+    }
   if (ok && !sink->passing)
     return TRUE;   /* a plaintext without a header section: in memory */
   if (!ok && local != NULL && local->domain == G_IO_ERROR)
@@ -756,7 +802,7 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, GOutputStream *plai
       status->integrity = PST_INTEGRITY_OK;
       if (sig->status != PST_SIG_NONE)
         {
-          g_autofree char *from = pst_mime_single_from (sink->shown);
+          g_autofree char *from = pst_hp_from_address (status, fields, sink->shown);
 
           pst_pgpmime_set_signature (status, sig, PST_COVERS_WHOLE, from,
                                      pst_mime_fields_date (sink->shown));

@@ -60,10 +60,16 @@ gboolean pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutput
  *   - decided from the outer header alone, nothing is consumed from
  *     @message (it was only peeked), so the caller reads it from @message;
  *   - decided from the decrypted entity's header (a multipart, text/plain,
- *     no header section, a second part that is not what RFC 3156 says),
+ *     message/rfc822, no header section, a second part that is not what
+ *     RFC 3156 says, or protected address fields that differ from the outer
+ *     ones, since then the header shown depends on the signature, known
+ *     only at the end: mime/hp.h),
  *     part of @message was consumed: the caller reads the message again
  *     from its start (the agent streams only from seekable input).
  *
+ * Plaintext past the decryption limit (the in-memory reader's rule,
+ * crypto/status.h: PST_DECRYPTION_MAX_OUTPUT or as much as came in) stops
+ * the decryption, with the status "too-large".
  * When the status says decryption failed, @plain_out may already hold
  * plaintext that was not authenticated (gpg checks the MDC at the end):
  * the caller discards it, as pst_pgpmime_open would give the message as

@@ -30,12 +30,19 @@ pst_secret_bytes_new (const void *data, gsize len, const void *tail, gsize tail_
   return g_bytes_new_with_free_func (sb->data, sb->len, secret_buf_free, sb);
 }
 
+static void
+gstring_wipe_free (gpointer p)
+{
+  GString *s = p;
+
+  explicit_bzero (s->str, s->len);
+  g_string_free (s, TRUE);
+}
+
+/* The string's own buffer, not a copy: a decrypted message is large, and
+ * a copy would be one more of it in memory at once. */
 GBytes *
 pst_secret_bytes_from_gstring (GString *s)
 {
-  GBytes *b = pst_secret_bytes_new (s->str, s->len, NULL, 0);
-
-  explicit_bzero (s->str, s->allocated_len);
-  g_string_free (s, TRUE);
-  return b;
+  return g_bytes_new_with_free_func (s->str, s->len, gstring_wipe_free, s);
 }

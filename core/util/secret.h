@@ -11,7 +11,8 @@ G_BEGIN_DECLS
  * goes.  Transfer full. */
 GBytes *pst_secret_bytes_new (const void *data, gsize len, const void *tail, gsize tail_len);
 
-/* The contents of @s as secret bytes; @s is wiped and freed.  Transfer full. */
+/* The contents of @s as secret bytes, without a copy: they take @s, which
+ * is wiped and freed when their last reference goes.  Transfer full. */
 GBytes *pst_secret_bytes_from_gstring (GString *s);
 
 G_END_DECLS

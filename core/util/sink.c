@@ -1,0 +1,156 @@
+/* mremap */
+#define _GNU_SOURCE
+#include "util/sink.h"
+
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* The buffer is an anonymous mapping grown with mremap: growing moves
+ * pages instead of copying them, so no old block is left behind holding
+ * plaintext and the peak is the content, not the content and its last
+ * copy (with malloc, the freed smaller blocks stayed resident too: twice
+ * the limit for a bomb).  It is left out of core dumps. */
+struct _PstSink {
+  char *data;
+  gsize len, alloc, max;
+  gsize own;        /* bytes not counted against the shared budget */
+  gboolean over;
+};
+
+static GMutex shared_lock;
+static gsize shared_held;
+
+static gsize
+counted (gsize len, gsize own)
+{
+  return len > own ? len - own : 0;
+}
+
+/* Takes the shared budget from @before to @after counted bytes of one
+ * sink; FALSE (nothing taken) when that would pass it. */
+static gboolean
+shared_take (gsize before, gsize after)
+{
+  gboolean ok = TRUE;
+
+  if (after == before)
+    return TRUE;
+  g_mutex_lock (&shared_lock);
+  if (after > before && after - before > PST_SINK_SHARED_MAX - shared_held)
+    ok = FALSE;
+  else
+    shared_held = shared_held + after - before;
+  g_mutex_unlock (&shared_lock);
+  return ok;
+}
+
+PstSink *
+pst_sink_new (gsize max, gsize own)
+{
+  PstSink *sink = g_new0 (PstSink, 1);
+
+  sink->max = max;
+  sink->own = own;
+  return sink;
+}
+
+static void
+unmap (char *data, gsize len, gsize alloc, gsize own)
+{
+  if (data == NULL)
+    return;
+  explicit_bzero (data, len);
+  munmap (data, alloc);
+  shared_take (counted (len, own), 0);
+}
+
+void
+pst_sink_free (PstSink *sink)
+{
+  if (sink == NULL)
+    return;
+  unmap (sink->data, sink->len, sink->alloc, sink->own);
+  g_free (sink);
+}
+
+static void
+grow (PstSink *sink, gsize need)
+{
+  gsize page = (gsize) sysconf (_SC_PAGESIZE);
+  gsize alloc = MAX (sink->alloc, 65536);
+  void *p;
+
+  while (alloc < need)
+    alloc = alloc <= G_MAXSIZE / 2 ? alloc * 2 : G_MAXSIZE;
+  alloc = MIN (alloc, sink->max + 1);
+  alloc = (alloc + page - 1) / page * page;
+  if (sink->data == NULL)
+    p = mmap (NULL, alloc, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  else
+    p = mremap (sink->data, sink->alloc, alloc, MREMAP_MAYMOVE);
+  if (p == MAP_FAILED)
+    g_error ("out of memory: cannot map %" G_GSIZE_FORMAT " bytes", alloc);
+  madvise (p, alloc, MADV_DONTDUMP);
+  sink->data = p;
+  sink->alloc = alloc;
+}
+
+gboolean
+pst_sink_write (PstSink *sink, const void *data, gsize len)
+{
+  if (len > sink->max - sink->len
+      || !shared_take (counted (sink->len, sink->own), counted (sink->len + len, sink->own)))
+    {
+      sink->over = TRUE;
+      return FALSE;
+    }
+  if (sink->len + len + 1 > sink->alloc)
+    grow (sink, sink->len + len + 1);
+  if (len > 0)
+    memcpy (sink->data + sink->len, data, len);
+  sink->len += len;
+  return TRUE;
+}
+
+gboolean
+pst_sink_overflowed (const PstSink *sink)
+{
+  return sink->over;
+}
+
+gsize
+pst_sink_max (const PstSink *sink)
+{
+  return sink->max;
+}
+
+typedef struct {
+  char *data;
+  gsize len, alloc, own;
+} Stolen;
+
+static void
+stolen_free (gpointer p)
+{
+  Stolen *s = p;
+
+  unmap (s->data, s->len, s->alloc, s->own);
+  g_free (s);
+}
+
+GBytes *
+pst_sink_steal (PstSink *sink)
+{
+  Stolen *s = g_new (Stolen, 1);
+
+  if (sink->data == NULL)
+    grow (sink, 1);
+  sink->data[sink->len] = '\0';
+  s->data = g_steal_pointer (&sink->data);
+  s->len = sink->len;
+  s->alloc = sink->alloc;
+  s->own = sink->own;
+  sink->len = sink->alloc = 0;
+  return g_bytes_new_with_free_func (s->data, s->len, stolen_free, s);
+}
