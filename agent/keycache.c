@@ -20,6 +20,7 @@ struct _PstKeyCache {
   GHashTable *answers;     /* "scheme:identity:address" (address lower-cased) -> Answer */
   GPtrArray *pool;         /* of Pooled* */
   guint generation;        /* bumped by invalidate: older pooled stores are dropped */
+  PstSmimeKeyring *keyring;
 };
 
 static void
@@ -38,6 +39,7 @@ pst_key_cache_new (void)
   g_mutex_init (&c->lock);
   c->answers = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   c->pool = g_ptr_array_new_with_free_func ((GDestroyNotify) pooled_free);
+  c->keyring = pst_smime_keyring_new ();
   return c;
 }
 
@@ -48,6 +50,7 @@ pst_key_cache_free (PstKeyCache *c)
     return;
   g_hash_table_unref (c->answers);
   g_ptr_array_unref (c->pool);
+  pst_smime_keyring_unref (c->keyring);
   g_mutex_clear (&c->lock);
   g_free (c);
 }
@@ -132,6 +135,7 @@ pst_key_cache_take_smime (PstKeyCache *c, const char *dir, GError **error)
       PstSmime *s = pst_smime_new (dir, error);
       if (s == NULL)
         return NULL;
+      pst_smime_set_keyring (s, c->keyring);
       found = g_new0 (Pooled, 1);
       found->smime = s;
       found->dir = g_strdup (dir);
@@ -139,6 +143,12 @@ pst_key_cache_take_smime (PstKeyCache *c, const char *dir, GError **error)
       found->at = g_get_monotonic_time ();
     }
   return found;
+}
+
+PstSmimeKeyring *
+pst_key_cache_get_keyring (PstKeyCache *c)
+{
+  return c->keyring;
 }
 
 PstSmime *

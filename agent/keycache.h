@@ -31,6 +31,11 @@ int pst_key_cache_lookup (PstKeyCache *cache, PstScheme scheme, const char *addr
 void pst_key_cache_store (PstKeyCache *cache, PstScheme scheme, const char *address,
                           gboolean identity, gboolean value);
 
+/* The unlocked S/MIME private keys of the agent (DESIGN.md §10: in memory
+ * only).  Owned by the cache, lives as long as it; every store the cache
+ * lends is attached to it. */
+PstSmimeKeyring *pst_key_cache_get_keyring (PstKeyCache *cache);
+
 /* An S/MIME store lent by the cache: opened on the directory given, fresh
  * or from the pool (a PstSmime is not thread-safe: the borrower has it
  * alone until it gives it back). */

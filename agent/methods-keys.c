@@ -1,16 +1,24 @@
 /* methods-keys.c — keys.import, keys.list, keys.show, keys.remove: OpenPGP
  * keys in the agent's GnuPG home, X.509 certificates and PKCS#12 identities
- * in its S/MIME store; keys.check: what send would do for some recipients. */
+ * in its S/MIME store; keys.unlock: an S/MIME identity's private key into
+ * the agent's memory (DESIGN.md §10); keys.check: what send would do for
+ * some recipients. */
+#include <errno.h>
+#include <glib/gi18n.h>
 #include <string.h>
+#include <sys/random.h>
 
 #include "crypto/pgp-keys.h"
 #include "crypto/pgp.h"
 #include "crypto/smime.h"
 #include "methods-private.h"
+#include "methods.h"
 #include "protect.h"
+#include "reader.h"
 #include "rpc/frame.h"
 #include "util/addr.h"
 #include "util/error.h"
+#include "util/secret.h"
 
 #define MAX_KEY_FILE (16u * 1024 * 1024)
 
@@ -47,6 +55,11 @@ cert_json (const PstSmimeCertInfo *c)
   json_object_set_string_member (o, "issuer", c->issuer ? c->issuer : "");
   json_object_set_array_member (o, "emails", pst_json_strv (c->emails));
   json_object_set_boolean_member (o, "secret", c->has_key);
+  if (c->has_key)
+    {
+      json_object_set_boolean_member (o, "locked", c->locked);
+      json_object_set_string_member (o, "protection", pst_smime_key_protection_name (c->protection));
+    }
   json_object_set_boolean_member (o, "trust_anchor", c->trust_anchor);
   json_object_set_boolean_member (o, "ca", c->is_ca);
   json_object_set_string_member (o, "status", c->expired ? "expired" : "valid");
@@ -60,31 +73,108 @@ smime_dir (PstAgent *agent)
   return g_build_filename (agent->paths->data_dir, "smime", NULL);
 }
 
-/* The first line of what @fd holds. */
-static char *
+/* The S/MIME store, attached to the agent's keyring of unlocked keys.
+ * Transfer full. */
+static PstSmime *
+smime_open (PstAgent *agent, GError **error)
+{
+  g_autofree char *dir = smime_dir (agent);
+  PstSmime *smime = pst_smime_new (dir, error);
+
+  if (smime != NULL)
+    pst_smime_set_keyring (smime, pst_key_cache_get_keyring (agent->keys));
+  return smime;
+}
+
+/* The first line of what @fd holds, as secret bytes (NUL-terminated, wiped
+ * when freed).  Transfer full. */
+static GBytes *
 read_passphrase (int fd, GError **error)
 {
   g_autoptr (GBytes) data = pst_fd_read_all (fd, 4096, error);
-  gsize len;
-  const char *p;
-  char *line;
+  gsize len = 0, n = 0;
+  char *p;
+  GBytes *line;
 
   if (data == NULL)
     return NULL;
-  p = g_bytes_get_data (data, &len);
-  line = g_strndup (p, len);
-  line[strcspn (line, "\r\n")] = '\0';
+  p = (char *) g_bytes_get_data (data, &len);
+  while (n < len && p[n] != '\r' && p[n] != '\n' && p[n] != '\0')
+    n++;
+  line = pst_secret_bytes_new (p, n, NULL, 0);
+  if (p != NULL)
+    explicit_bzero (p, len);   /* the only reference: ours */
   return line;
+}
+
+/* A fresh random key, 64 hex digits, for a PKCS#12 file without a
+ * passphrase.  Transfer full; wipe with pst_secret_free. */
+static char *
+random_wrap_key (GError **error)
+{
+  guint8 raw[32];
+  char *hex = g_malloc (2 * sizeof raw + 1);
+
+  if (getrandom (raw, sizeof raw, 0) != (ssize_t) sizeof raw)
+    {
+      g_free (hex);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no random bytes for a key: %s",
+                   g_strerror (errno));
+      return NULL;
+    }
+  for (gsize i = 0; i < sizeof raw; i++)
+    g_snprintf (hex + 2 * i, 3, "%02x", raw[i]);
+  explicit_bzero (raw, sizeof raw);
+  return hex;
+}
+
+/* Imports a PKCS#12 file without a passphrase: its key is sealed under a
+ * random key that goes into the Secret Service.  Without a reachable
+ * Secret Service the import is refused rather than the key written in the
+ * clear (DESIGN.md §10) or under a key kept next to it on disk, which
+ * would protect nothing; the user can give a passphrase instead. */
+static gboolean
+import_wrapped (PstSmime *smime, GBytes *data, GPtrArray **imported_out, GError **error)
+{
+  g_autoptr (GPtrArray) imported = NULL;
+  g_autoptr (GError) local = NULL;
+  char *key = random_wrap_key (error);
+  gboolean ok;
+
+  if (key == NULL)
+    return FALSE;
+  ok = pst_smime_import_wrapped (smime, data, key, &imported, error);
+  for (guint i = 0; ok && i < imported->len; i++)
+    {
+      PstSmimeCertInfo *c = g_ptr_array_index (imported, i);
+
+      if (c->has_key
+          && !pst_secret_service_store_smime_key (c->fingerprint, c->emails && c->emails[0]
+                                                  ? c->emails[0] : c->fingerprint, key, &local))
+        {
+          pst_smime_remove (smime, c->fingerprint, NULL);
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                       _("the PKCS#12 file has no passphrase and %s: give a passphrase to keep "
+                         "its private key encrypted under on disk (--passphrase-fd N)"),
+                       local->message);
+          ok = FALSE;
+        }
+    }
+  pst_secret_free (key);
+  if (ok)
+    *imported_out = g_steal_pointer (&imported);
+  return ok;
 }
 
 JsonObject *
 pst_method_keys_import (PstCall *call, GError **error)
 {
   g_autoptr (GBytes) data = NULL;
-  g_autofree char *home = NULL, *dir = NULL;
+  g_autofree char *home = NULL;
   g_autoptr (GPtrArray) imported = NULL;
   g_autoptr (PstSmime) smime = NULL;
-  char *passphrase = NULL;
+  g_autoptr (GBytes) passphrase = NULL;
+  g_autoptr (GError) local = NULL;
   gboolean anchor = FALSE, ok;
   int fd, pfd;
   JsonArray *arr;
@@ -121,14 +211,20 @@ pst_method_keys_import (PstCall *call, GError **error)
           json_array_unref (arr);
           return NULL;
         }
-      dir = smime_dir (call->agent);
-      smime = pst_smime_new (dir, error);
-      ok = smime != NULL && pst_smime_import (smime, data, passphrase, anchor, &imported, error);
-      if (passphrase)
+      smime = smime_open (call->agent, error);
+      ok = smime != NULL
+           && pst_smime_import (smime, data, passphrase ? g_bytes_get_data (passphrase, NULL) : NULL,
+                                anchor, &imported, &local);
+      /* PST_ERROR_USAGE from import: a PKCS#12 file without a passphrase
+       * and none given (smime.h). */
+      if (smime != NULL && !ok && passphrase == NULL
+          && g_error_matches (local, PST_ERROR, PST_ERROR_USAGE))
         {
-          explicit_bzero (passphrase, strlen (passphrase));
-          g_free (passphrase);
+          g_clear_error (&local);
+          ok = import_wrapped (smime, data, &imported, &local);
         }
+      if (local != NULL)
+        g_propagate_error (error, g_steal_pointer (&local));
       if (!ok)
         {
           json_array_unref (arr);
@@ -149,14 +245,13 @@ static JsonObject *
 list_keys (PstCall *call, const char *address, GError **error)
 {
   g_autofree char *home = pst_agent_get_gnupg_home (call->agent);
-  g_autofree char *dir = smime_dir (call->agent);
   g_autoptr (GPtrArray) pgp = pst_pgp_keys_list (home, address, error);
   g_autoptr (PstSmime) smime = NULL;
   g_autoptr (GPtrArray) certs = NULL;
   JsonArray *arr;
   JsonObject *r;
 
-  if (pgp == NULL || !(smime = pst_smime_new (dir, error)))
+  if (pgp == NULL || !(smime = smime_open (call->agent, error)))
     return NULL;
   certs = pst_smime_list (smime);
   arr = json_array_new ();
@@ -201,11 +296,182 @@ pst_method_keys_show (PstCall *call, GError **error)
   return r;
 }
 
+/* Analyses again the stored messages whose summary says key-locked (they
+ * were analysed while the key they needed was locked), so that list shows
+ * them as they are now.  The number analysed. */
+static guint
+reanalyse_locked (PstAgent *agent)
+{
+  g_autoptr (GPtrArray) infos = pst_store_message_list (agent->store, NULL, 0, NULL);
+  guint n = 0;
+
+  for (guint i = 0; infos != NULL && i < infos->len; i++)
+    {
+      PstMessageInfo *m = g_ptr_array_index (infos, i);
+      g_autoptr (GError) local = NULL;
+
+      if (m->crypto_json == NULL || strstr (m->crypto_json, "\"key-locked\"") == NULL)
+        continue;
+      if (pst_reader_analyze (agent, m->id, &local))
+        n++;
+      else
+        g_warning ("message %" G_GINT64_FORMAT ": cannot analyse it again: %s", m->id, local->message);
+    }
+  return n;
+}
+
+/* Unlocks the identities of @address (all when NULL) whose key is sealed
+ * under a Secret Service key; @passphrase_needed_out says whether one of
+ * @address is sealed under a passphrase instead.  Fingerprints of the
+ * identities of @address unlocked now or before.  Transfer full. */
+static GPtrArray *
+unlock_from_secret_service (PstSmime *smime, const char *address, gboolean *passphrase_needed_out,
+                            GError **error)
+{
+  g_autoptr (GPtrArray) certs = pst_smime_list (smime);
+  GPtrArray *done = g_ptr_array_new_with_free_func (g_free);
+
+  *passphrase_needed_out = FALSE;
+  for (guint i = 0; i < certs->len; i++)
+    {
+      PstSmimeCertInfo *c = g_ptr_array_index (certs, i);
+      char *key;
+
+      if (!c->has_key || (address != NULL && !pst_addr_in_list (address, (const char *const *) c->emails)))
+        continue;
+      if (!c->locked)
+        g_ptr_array_add (done, g_strdup (c->fingerprint));
+      else if (c->protection != PST_SMIME_KEY_SECRET_SERVICE)
+        *passphrase_needed_out = TRUE;
+      else if (error != NULL && *error != NULL)
+        continue;   /* the service failed once: asking again would only wait again */
+      else if ((key = pst_secret_service_lookup_smime_key (c->fingerprint, error)))
+        {
+          if (pst_smime_unlock_fingerprint (smime, c->fingerprint, key, error))
+            g_ptr_array_add (done, g_strdup (c->fingerprint));
+          pst_secret_free (key);
+        }
+    }
+  return done;
+}
+
+/* keys.unlock {address, passphrase_fd?}: the private keys of @address's
+ * S/MIME identities into the agent's memory, with the passphrase read from
+ * the descriptor, or, without one, with their keys from the Secret Service.
+ * A cleartext key of an earlier version is encrypted under the passphrase
+ * on disk now (smime.h, Migration).  Then mail analysed while the key was
+ * locked is analysed again.  Errors: PST_ERROR_FAILED no identity, wrong
+ * passphrase, the Secret Service unreachable; PST_ERROR_USAGE a passphrase
+ * is needed and none was given. */
+JsonObject *
+pst_method_keys_unlock (PstCall *call, GError **error)
+{
+  static const char *const known[] = { "address", "passphrase_fd", NULL };
+  g_autoptr (PstSmime) smime = NULL;
+  g_autoptr (GBytes) passphrase = NULL;
+  g_autoptr (GPtrArray) done = NULL;
+  g_autoptr (GError) local = NULL;
+  const char *address;
+  gboolean needed = FALSE;
+  JsonArray *arr;
+  JsonObject *r;
+  int pfd;
+
+  if (!pst_call_check_members (call->params, known, error)
+      || !pst_rpc_get_string (call->params, "address", TRUE, &address, error)
+      || (pfd = pst_call_get_fd (call, "passphrase_fd", FALSE, error)) == -1
+      || !(smime = smime_open (call->agent, error)))
+    return NULL;
+  if (pfd >= 0)
+    {
+      g_auto (GStrv) unlocked = NULL;
+
+      if (!(passphrase = read_passphrase (pfd, error)))
+        return NULL;
+      if (g_bytes_get_size (passphrase) == 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, _("the passphrase is empty"));
+          return NULL;
+        }
+      if (!pst_smime_unlock (smime, address, g_bytes_get_data (passphrase, NULL), &unlocked, error))
+        return NULL;
+      done = g_ptr_array_new_with_free_func (g_free);
+      for (char **f = unlocked; *f != NULL; f++)
+        g_ptr_array_add (done, g_strdup (*f));
+    }
+  else
+    {
+      done = unlock_from_secret_service (smime, address, &needed, &local);
+      if (done->len == 0)
+        {
+          if (needed)
+            g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                         _("the S/MIME key of %s is encrypted under a passphrase: give it "
+                           "(postern keys unlock %s --passphrase-fd N)"), address, address);
+          else if (local != NULL)
+            g_propagate_error (error, g_steal_pointer (&local));
+          else
+            g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("no S/MIME identity for %s"), address);
+          return NULL;
+        }
+    }
+  r = json_object_new ();
+  json_object_set_string_member (r, "address", address);
+  arr = json_array_new ();
+  for (guint i = 0; i < done->len; i++)
+    json_array_add_string_element (arr, g_ptr_array_index (done, i));
+  json_object_set_array_member (r, "unlocked", arr);
+  json_object_set_int_member (r, "reanalysed", reanalyse_locked (call->agent));
+  return r;
+}
+
+typedef struct {
+  char *dir;
+  PstSmimeKeyring *ring;
+} StartUnlock;
+
+/* A thread of its own: the Secret Service may be slow to answer, or ask the
+ * user to unlock a keyring, and the agent must serve meanwhile.  It holds
+ * its own store and a reference on the keyring, so an agent that stops
+ * first frees nothing it uses. */
+static gpointer
+unlock_at_start (gpointer data)
+{
+  StartUnlock *su = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstSmime) smime = pst_smime_new (su->dir, &error);
+  gboolean needed;
+
+  if (smime != NULL)
+    {
+      g_autoptr (GPtrArray) done = NULL;
+
+      pst_smime_set_keyring (smime, su->ring);
+      done = unlock_from_secret_service (smime, NULL, &needed, &error);
+      if (error != NULL)
+        g_warning ("S/MIME keys stay locked: %s", error->message);
+    }
+  pst_smime_keyring_unref (su->ring);
+  g_free (su->dir);
+  g_free (su);
+  return NULL;
+}
+
+void
+pst_keys_unlock_at_start (PstAgent *agent)
+{
+  StartUnlock *su = g_new0 (StartUnlock, 1);
+
+  su->dir = smime_dir (agent);
+  su->ring = pst_smime_keyring_ref (pst_key_cache_get_keyring (agent->keys));
+  g_thread_unref (g_thread_new ("smime-unlock", unlock_at_start, su));
+}
+
 JsonObject *
 pst_method_keys_remove (PstCall *call, GError **error)
 {
   const char *id;
-  g_autofree char *home = NULL, *dir = NULL;
+  g_autofree char *home = NULL, *wrapped = NULL;
   g_autoptr (GError) pgp_error = NULL;
   g_autoptr (PstSmime) smime = NULL;
   JsonObject *r;
@@ -229,9 +495,25 @@ pst_method_keys_remove (PstCall *call, GError **error)
       g_propagate_error (error, g_steal_pointer (&pgp_error));
       return NULL;
     }
-  dir = smime_dir (call->agent);
-  if ((smime = pst_smime_new (dir, error)) && pst_smime_remove (smime, id, error))
+  if ((smime = smime_open (call->agent, error)))
     {
+      g_autoptr (GPtrArray) certs = pst_smime_list (smime);
+      g_autofree char *want = g_ascii_strdown (id, -1);
+
+      /* The Secret Service key of an identity goes with it. */
+      for (guint i = 0; i < certs->len; i++)
+        {
+          PstSmimeCertInfo *c = g_ptr_array_index (certs, i);
+
+          if (c->protection == PST_SMIME_KEY_SECRET_SERVICE && strlen (want) >= 8
+              && g_str_has_prefix (c->fingerprint, want))
+            wrapped = g_strdup (c->fingerprint);
+        }
+    }
+  if (smime != NULL && pst_smime_remove (smime, id, error))
+    {
+      if (wrapped != NULL)
+        pst_secret_service_clear_smime_key (wrapped, NULL);
       json_object_set_string_member (r, "type", "x509");
       pst_key_cache_invalidate (call->agent->keys);
       pst_pgp_forget_keys ();

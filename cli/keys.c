@@ -1,9 +1,12 @@
-/* keys.c — `postern keys import|list|show|remove|check`. */
+/* keys.c — `postern keys import|list|show|remove|unlock|check`. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
+
+#include <glib-unix.h>
 
 #include "cli.h"
 #include "util/error.h"
@@ -14,15 +17,26 @@ print_key (JsonObject *k)
   const char *type = json_object_get_string_member (k, "type");
   JsonArray *names = json_object_get_array_member (k, strcmp (type, "openpgp") == 0 ? "uids" : "emails");
   g_autoptr (GString) who = g_string_new (NULL);
+  g_autofree char *id = pst_cli_safe (json_object_get_string_member (k, "id"));
 
+  /* User ids and subjects are whatever the key's or certificate's maker
+   * wrote: each one made safe on its own line of text. */
   for (guint i = 0; names && i < json_array_get_length (names); i++)
-    g_string_append_printf (who, "%s%s", i ? ", " : "", json_array_get_string_element (names, i));
+    {
+      g_autofree char *name = pst_cli_safe (json_array_get_string_element (names, i));
+      g_string_append_printf (who, "%s%s", i ? ", " : "", name);
+    }
   if (strcmp (type, "x509") == 0)
-    g_string_append_printf (who, "%s%s", who->len ? "  " : "",
-                            json_object_get_string_member (k, "subject"));
-  printf ("%-7s %s  %-7s %s%s  %s\n", type, json_object_get_string_member (k, "id"),
+    {
+      g_autofree char *subject = pst_cli_safe (json_object_get_string_member (k, "subject"));
+      g_string_append_printf (who, "%s%s", who->len ? "  " : "", subject);
+    }
+  printf ("%-7s %s  %-7s %s%s  %s\n", type, id,
           json_object_get_string_member (k, "status"),
-          json_object_get_boolean_member (k, "secret") ? _("secret") : _("public"),
+          json_object_get_boolean_member (k, "secret")
+          ? (json_object_get_boolean_member_with_default (k, "locked", FALSE) ? _("secret, locked")
+                                                                              : _("secret"))
+          : _("public"),
           json_object_get_boolean_member_with_default (k, "trust_anchor", FALSE) ? _(" anchor") : "",
           who->str);
 }
@@ -173,11 +187,14 @@ keys_check (PstCli *cli, int argc, char **argv)
         {
           JsonObject *o = json_array_get_object_element (list, i);
           gboolean problem = !json_object_get_null_member (o, "problem");
+          g_autofree char *address = pst_cli_column (json_object_get_string_member (o, "address"), 40);
+          g_autofree char *why = problem ? pst_cli_safe (json_object_get_string_member (o, "problem"))
+                                         : g_strdup ("");
 
-          printf ("%-40s %-5s %-6s%s%s\n", json_object_get_string_member (o, "address"),
+          printf ("%s %-5s %-6s%s%s\n", address,
                   json_object_get_boolean_member (o, "pgp") ? "pgp" : "-",
                   json_object_get_boolean_member (o, "smime") ? "smime" : "-",
-                  problem ? "  " : "", problem ? json_object_get_string_member (o, "problem") : "");
+                  problem ? "  " : "", why);
         }
       if (refused == NULL)
         {
@@ -196,7 +213,10 @@ keys_check (PstCli *cli, int argc, char **argv)
             {
               printf ("%s", _("no key for:"));
               for (guint i = 0; i < json_array_get_length (missing); i++)
-                printf (" %s", json_array_get_string_element (missing, i));
+                {
+                  g_autofree char *addr = pst_cli_safe (json_array_get_string_element (missing, i));
+                  printf (" %s", addr);
+                }
               printf ("\n");
             }
           printf (_("send from %s (account %s): %s (encrypt = %s)\n"),
@@ -206,9 +226,128 @@ keys_check (PstCli *cli, int argc, char **argv)
         }
     }
   if (refused != NULL && !cli->json)
-    fprintf (stderr, "postern: %s: %s\n", _("keys check"), refused);
+    {
+      g_autofree char *why = pst_cli_safe (refused);
+      fprintf (stderr, "postern: %s: %s\n", _("keys check"), why);
+    }
   json_object_unref (r);
   return refused != NULL ? PST_ERROR_POLICY : 0;
+}
+
+/* Asks for the passphrase of @address's S/MIME key on the terminal, echo
+ * off, and returns the read end of a pipe that holds it (the agent reads
+ * passphrases from descriptors only); -1 when there is no terminal. */
+static int
+prompt_passphrase (const char *address)
+{
+  g_autofree char *prompt = g_strdup_printf (_("Passphrase for the S/MIME key of %s: "), address);
+  int tty = open ("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC), p[2] = { -1, -1 };
+  struct termios old, quiet;
+  char buf[1024];
+  size_t len = 0;
+  ssize_t n;
+
+  if (tty < 0)
+    return -1;
+  if (tcgetattr (tty, &old) != 0 || write (tty, prompt, strlen (prompt)) < 0)
+    {
+      close (tty);
+      return -1;
+    }
+  quiet = old;
+  quiet.c_lflag &= ~(tcflag_t) ECHO;
+  quiet.c_lflag |= ECHONL;
+  tcsetattr (tty, TCSAFLUSH, &quiet);
+  while (len < sizeof buf && (n = read (tty, buf + len, 1)) != 0)
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 || buf[len] == '\n')
+        break;
+      len++;
+    }
+  tcsetattr (tty, TCSAFLUSH, &old);
+  close (tty);
+  if (len > 0 && g_unix_open_pipe (p, FD_CLOEXEC, NULL))
+    {
+      if (write (p[1], buf, len) != (ssize_t) len)
+        {
+          close (p[0]);
+          p[0] = -1;
+        }
+      close (p[1]);
+    }
+  explicit_bzero (buf, sizeof buf);
+  return p[0];
+}
+
+/* keys unlock ADDR [--passphrase-fd N]: without N, the Secret Service
+ * unlocks what it can; a key under a passphrase asks for it on the
+ * terminal. */
+static int
+keys_unlock (PstCli *cli, int argc, char **argv)
+{
+  int passphrase_fd = -1, status = 0;
+  GOptionEntry entries[] = {
+    { "passphrase-fd", 0, 0, G_OPTION_ARG_INT, &passphrase_fd,
+      N_("Read the passphrase of the S/MIME key from descriptor N"), "N" },
+    G_OPTION_ENTRY_NULL,
+  };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstRpcClient) client = NULL;
+  JsonObject *params, *r = NULL;
+  JsonArray *done;
+  gint64 again;
+
+  if (!pst_cli_parse ("keys unlock", "ADDR", entries, &argc, &argv))
+    return PST_ERROR_USAGE;
+  if (argc != 2)
+    return pst_cli_usage ("keys unlock", _("give exactly one ADDR"));
+  if (passphrase_fd >= 0 && fcntl (passphrase_fd, F_GETFD) < 0)
+    return pst_cli_usage ("keys unlock", _("--passphrase-fd names a descriptor that is not open"));
+  if (!(client = pst_cli_connect (cli, TRUE, &error)))
+    return pst_cli_fail (_("keys unlock"), error);
+  params = json_object_new ();
+  json_object_set_string_member (params, "address", argv[1]);
+  if (passphrase_fd >= 0)
+    {
+      json_object_set_int_member (params, "passphrase_fd", 0);
+      r = pst_rpc_client_call (client, "keys.unlock", params, &passphrase_fd, 1, &error);
+    }
+  else
+    {
+      r = pst_rpc_client_call (client, "keys.unlock", json_object_ref (params), NULL, 0, &error);
+      /* USAGE: the key is under a passphrase and none was given. */
+      if (r == NULL && g_error_matches (error, PST_ERROR, PST_ERROR_USAGE)
+          && (passphrase_fd = prompt_passphrase (argv[1])) >= 0)
+        {
+          g_clear_error (&error);
+          json_object_set_int_member (params, "passphrase_fd", 0);
+          r = pst_rpc_client_call (client, "keys.unlock", json_object_ref (params), &passphrase_fd, 1,
+                                   &error);
+          close (passphrase_fd);
+        }
+      json_object_unref (params);
+    }
+  if (r == NULL)
+    return pst_cli_fail (_("keys unlock"), error);
+  if (cli->json)
+    pst_cli_print_json (r);
+  else
+    {
+      g_autofree char *address = pst_cli_safe (argv[1]);
+
+      done = json_object_get_array_member (r, "unlocked");
+      again = json_object_get_int_member_with_default (r, "reanalysed", 0);
+      printf (ngettext ("unlocked %u S/MIME key of %s\n", "unlocked %u S/MIME keys of %s\n",
+                        json_array_get_length (done)), json_array_get_length (done), address);
+      if (again > 0)
+        printf (ngettext ("%u message that needed it was analysed again\n",
+                          "%u messages that needed it were analysed again\n", (gulong) again),
+                (guint) again);
+    }
+  json_object_unref (r);
+  return status;
 }
 
 int
@@ -226,5 +365,7 @@ pst_cli_cmd_keys (PstCli *cli, int argc, char **argv)
     return keys_simple (cli, _("keys remove"), "keys.remove", "id", argv[2]);
   if (g_strcmp0 (sub, "check") == 0)
     return keys_check (cli, argc - 1, argv + 1);
-  return pst_cli_usage ("keys", _("say import FILE, list, show ADDR, remove ID or check ADDR…"));
+  if (g_strcmp0 (sub, "unlock") == 0)
+    return keys_unlock (cli, argc - 1, argv + 1);
+  return pst_cli_usage ("keys", _("say import FILE, list, show ADDR, remove ID, unlock ADDR or check ADDR…"));
 }

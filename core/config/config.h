@@ -85,6 +85,16 @@ gboolean pst_secret_service_store (const char *account, const char *user, const 
  * stored is no error). */
 gboolean pst_secret_service_clear (const char *account, const char *user, GError **error);
 
+/* The random key that seals the S/MIME private key of certificate
+ * @fingerprint on disk (DESIGN.md §10), kept in the Secret Service under
+ * schema org.postern.SmimeKey.  lookup: NULL with PST_ERROR_FAILED when the
+ * service cannot be reached or holds none; transfer full, wipe with
+ * pst_secret_free.  clear: none stored is no error.  (secret.c) */
+char *pst_secret_service_lookup_smime_key (const char *fingerprint, GError **error);
+gboolean pst_secret_service_store_smime_key (const char *fingerprint, const char *address,
+                                             const char *key, GError **error);
+gboolean pst_secret_service_clear_smime_key (const char *fingerprint, GError **error);
+
 /* Runs the account's token_command, as pst_account_get_password does the
  * password command.  Transfer full; wipe with pst_secret_free. */
 char *pst_account_get_token (const PstAccount *account, GError **error);

@@ -82,3 +82,74 @@ pst_secret_service_clear (const char *account, const char *user, GError **error)
     }
   return TRUE;
 }
+
+static const SecretSchema *
+smime_key_schema (void)
+{
+  static const SecretSchema s = {
+    "org.postern.SmimeKey", SECRET_SCHEMA_NONE,
+    {
+      { "fingerprint", SECRET_SCHEMA_ATTRIBUTE_STRING },
+      { NULL, 0 },
+    },
+    0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+  };
+  return &s;
+}
+
+char *
+pst_secret_service_lookup_smime_key (const char *fingerprint, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  char *key = secret_password_lookup_nonpageable_sync (smime_key_schema (), NULL, &local,
+                                                       "fingerprint", fingerprint, NULL);
+  char *copy;
+
+  if (local != NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "the Secret Service cannot be reached (%s)",
+                   local->message);
+      return NULL;
+    }
+  if (key == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "the Secret Service holds no key for the S/MIME identity %s", fingerprint);
+      return NULL;
+    }
+  copy = g_strdup (key);
+  secret_password_free (key);   /* wipes it */
+  return copy;
+}
+
+gboolean
+pst_secret_service_store_smime_key (const char *fingerprint, const char *address, const char *key,
+                                    GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autofree char *label = g_strdup_printf ("Postern: S/MIME key of %s", address);
+
+  if (!secret_password_store_sync (smime_key_schema (), SECRET_COLLECTION_DEFAULT, label, key, NULL,
+                                   &local, "fingerprint", fingerprint, NULL))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "the Secret Service cannot be reached (%s)",
+                   local->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+pst_secret_service_clear_smime_key (const char *fingerprint, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+
+  secret_password_clear_sync (smime_key_schema (), NULL, &local, "fingerprint", fingerprint, NULL);
+  if (local != NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "cannot remove the S/MIME key from the Secret Service: %s", local->message);
+      return FALSE;
+    }
+  return TRUE;
+}

@@ -22,7 +22,9 @@ typedef struct {
   PstSmimeKind kind;
   X509 *cert;
   char **emails;             /* of cert (pst_smime_x509_emails), NULL-terminated */
-  EVP_PKEY *key;             /* identities only */
+  EVP_PKEY *key;             /* identities only; NULL while locked (see entry_key) */
+  GBytes *sealed;            /* identities: the EncryptedPrivateKeyInfo (DER) as on disk */
+  PstSmimeKeyProtection protection;
   STACK_OF (X509) *chain;    /* identities only; may be NULL */
   GBytes *caps;              /* DER SMIMECapabilities, or NULL */
   char *fingerprint;
@@ -37,6 +39,7 @@ struct _PstSmime {
    * whenever @entries change. */
   X509_STORE *trust;
   guint generation;
+  PstSmimeKeyring *ring;     /* not owned, or NULL */
 };
 
 /* Certificates (smime.c). */
@@ -61,8 +64,31 @@ int pst_smime_store_verify (PstSmime *smime, X509 *cert, STACK_OF (X509) *extra,
 STACK_OF (X509) *pst_smime_store_all_certs (PstSmime *smime);
 /* A usable encryption certificate for @address (borrowed), with its entry. */
 PstSmimeEntry *pst_smime_store_find_recipient (PstSmime *smime, const char *address);
-/* A usable signing identity for @address (borrowed). */
+/* A usable signing identity for @address (borrowed); it may be locked. */
 PstSmimeEntry *pst_smime_store_find_identity (PstSmime *smime, const char *address);
+/* The private key of identity @e (borrowed), or NULL while it is locked. */
+EVP_PKEY *pst_smime_entry_key (PstSmime *smime, PstSmimeEntry *e);
+/* Keys at rest (smime-keys.c).  The path of @e's file.  Transfer full. */
+char *pst_smime_entry_path (PstSmime *smime, PstSmimeEntry *e);
+/* Writes @e's file: temporary file, fsync, rename; 0600.  An identity
+ * whose key is not sealed (a cleartext one of an earlier version) is never
+ * written. */
+gboolean pst_smime_entry_save (PstSmime *smime, PstSmimeEntry *e, GError **error);
+/* @key as a DER EncryptedPrivateKeyInfo (PBES2: scrypt, AES-256-CBC) under
+ * @passphrase.  Transfer full. */
+GBytes *pst_smime_seal_key (EVP_PKEY *key, const char *passphrase, GError **error);
+/* Overwrites the bytes of the file at @path with zeros and syncs them
+ * (TRUE when it is absent). */
+gboolean pst_smime_shred (const char *path);
+/* Whether PEM block @name holds a private key in the clear. */
+gboolean pst_smime_is_cleartext_key_pem (const char *name);
+/* @e is unlocked with @key (transfer full): kept in @e and the keyring. */
+void pst_smime_entry_unlocked (PstSmime *smime, PstSmimeEntry *e, EVP_PKEY *key);
+/* Whether a recipientInfo of enveloped @cms is for @cert. */
+gboolean pst_smime_cms_is_for (CMS_ContentInfo *cms, X509 *cert);
+/* Sets PST_ERROR_POLICY "the S/MIME key of ADDR is locked: …" for @e, the
+ * address being @address or else @e's first one. */
+void pst_smime_set_locked_error (PstSmimeEntry *e, const char *address, GError **error);
 /* Keeps @cert (and the untrusted certificates of @chain, not the anchor) in
  * certs/, with @caps (may be NULL) replacing the stored capabilities. */
 void pst_smime_store_collect (PstSmime *smime, X509 *cert, STACK_OF (X509) *chain, GBytes *caps);

@@ -1,11 +1,12 @@
 /* smime-store.c — the on-disk S/MIME certificate store (see smime.h):
  * anchors/, certs/ and identities/ under the store directory, one PEM file
- * per certificate named by its SHA-256 fingerprint.  Owns the in-memory
- * copies of private keys; they are freed with EVP_PKEY_free (which clears
- * them) and the PEM text they came from is wiped. */
+ * per certificate named by its SHA-256 fingerprint.  Identities keep their
+ * private key sealed (smime-keys.c); the in-memory copies of unlocked keys
+ * are freed with EVP_PKEY_free (which clears them). */
 #include "crypto/smime-private.h"
 
 #include <errno.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -19,6 +20,10 @@
 #include "util/error.h"
 
 #define CAPS_PEM "POSTERN SMIME CAPABILITIES"
+#define SEALED_PEM "ENCRYPTED PRIVATE KEY"
+/* Says what the key is sealed under when it is not a passphrase the user
+ * knows: "secret-service". */
+#define PROTECTION_PEM "POSTERN KEY PROTECTION"
 /* How long a cached chain check holds at most (a good one also no longer
  * than the chain is valid). */
 #define CHECK_GOOD_SECONDS (10 * 60)
@@ -34,6 +39,7 @@ pst_smime_entry_free (PstSmimeEntry *entry)
   X509_free (entry->cert);
   g_strfreev (entry->emails);
   EVP_PKEY_free (entry->key);
+  g_clear_pointer (&entry->sealed, g_bytes_unref);
   sk_X509_pop_free (entry->chain, X509_free);
   g_clear_pointer (&entry->caps, g_bytes_unref);
   g_free (entry->fingerprint);
@@ -46,6 +52,19 @@ entry_path (PstSmime *smime, PstSmimeKind kind, const char *fingerprint)
   g_autofree char *name = g_strconcat (fingerprint, ".pem", NULL);
 
   return g_build_filename (smime->dir, kind_dirs[kind], name, NULL);
+}
+
+char *
+pst_smime_entry_path (PstSmime *smime, PstSmimeEntry *e)
+{
+  return entry_path (smime, e->kind, e->fingerprint);
+}
+
+gboolean
+pst_smime_is_cleartext_key_pem (const char *name)
+{
+  return strcmp (name, "PRIVATE KEY") == 0 || strcmp (name, "RSA PRIVATE KEY") == 0
+         || strcmp (name, "EC PRIVATE KEY") == 0;
 }
 
 /* Wipes and frees the bytes of a file that may hold a private key. */
@@ -84,8 +103,18 @@ entry_parse (PstSmimeKind kind, const char *data, gsize len)
               sk_X509_push (e->chain, x);
             }
         }
-      else if (strcmp (name, "PRIVATE KEY") == 0 && kind == PST_SMIME_IDENTITY && e->key == NULL)
-        e->key = d2i_AutoPrivateKey (NULL, &p, dlen);
+      else if (strcmp (name, SEALED_PEM) == 0 && kind == PST_SMIME_IDENTITY && e->sealed == NULL)
+        {
+          e->sealed = g_bytes_new (der, dlen);
+          if (e->protection == PST_SMIME_KEY_NONE)
+            e->protection = PST_SMIME_KEY_PASSPHRASE;
+        }
+      /* An earlier version's cleartext key is not even parsed: it stays
+       * unused until the user encrypts it (smime.h, Migration). */
+      else if (pst_smime_is_cleartext_key_pem (name) && kind == PST_SMIME_IDENTITY && e->sealed == NULL)
+        e->protection = PST_SMIME_KEY_CLEARTEXT;
+      else if (strcmp (name, PROTECTION_PEM) == 0 && dlen == 14 && memcmp (der, "secret-service", 14) == 0)
+        e->protection = PST_SMIME_KEY_SECRET_SERVICE;
       else if (strcmp (name, CAPS_PEM) == 0 && e->caps == NULL)
         e->caps = g_bytes_new (der, dlen);
       OPENSSL_cleanse (der, dlen);
@@ -96,7 +125,9 @@ entry_parse (PstSmimeKind kind, const char *data, gsize len)
     }
   ERR_clear_error ();
   BIO_free (bio);
-  if (e->cert == NULL || (kind == PST_SMIME_IDENTITY && e->key == NULL))
+  if (e->sealed != NULL && e->protection == PST_SMIME_KEY_CLEARTEXT)
+    e->protection = PST_SMIME_KEY_PASSPHRASE;
+  if (e->cert == NULL || (kind == PST_SMIME_IDENTITY && e->protection == PST_SMIME_KEY_NONE))
     {
       pst_smime_entry_free (e);
       return NULL;
@@ -114,24 +145,37 @@ store_changed (PstSmime *smime)
   g_clear_pointer (&smime->trust, X509_STORE_free);
 }
 
-static gboolean
-entry_save (PstSmime *smime, PstSmimeEntry *e, GError **error)
+gboolean
+pst_smime_entry_save (PstSmime *smime, PstSmimeEntry *e, GError **error)
 {
   g_autofree char *path = entry_path (smime, e->kind, e->fingerprint);
-  BIO *bio = BIO_new (BIO_s_mem ());
+  BIO *bio;
   BUF_MEM *mem = NULL;
   gboolean ok;
 
+  if (e->kind == PST_SMIME_IDENTITY && e->sealed == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "cannot write the S/MIME store: the key of %s is not encrypted", e->fingerprint);
+      return FALSE;
+    }
+  bio = BIO_new (BIO_s_mem ());
   PEM_write_bio_X509 (bio, e->cert);
-  if (e->key != NULL)
-    PEM_write_bio_PrivateKey (bio, e->key, NULL, NULL, 0, NULL, NULL);
+  if (e->sealed != NULL)
+    PEM_write_bio (bio, SEALED_PEM, "", g_bytes_get_data (e->sealed, NULL),
+                   (long) g_bytes_get_size (e->sealed));
+  if (e->protection == PST_SMIME_KEY_SECRET_SERVICE)
+    PEM_write_bio (bio, PROTECTION_PEM, "", (const unsigned char *) "secret-service", 14);
   for (int i = 0; e->chain != NULL && i < sk_X509_num (e->chain); i++)
     PEM_write_bio_X509 (bio, sk_X509_value (e->chain, i));
   if (e->caps != NULL)
     PEM_write_bio (bio, CAPS_PEM, "", g_bytes_get_data (e->caps, NULL),
                    (long) g_bytes_get_size (e->caps));
   BIO_get_mem_ptr (bio, &mem);
-  ok = g_file_set_contents_full (path, mem->data, mem->length, G_FILE_SET_CONTENTS_CONSISTENT,
+  /* A temporary file (0600 from its creation), fsynced and renamed over
+   * the old one: a crash leaves the old file or the new one. */
+  ok = g_file_set_contents_full (path, mem->data, mem->length,
+                                 G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
                                  0600, error);
   OPENSSL_cleanse (mem->data, mem->length);
   BIO_free (bio);
@@ -225,7 +269,11 @@ entry_remove (PstSmime *smime, PstSmimeEntry *e)
 {
   g_autofree char *path = entry_path (smime, e->kind, e->fingerprint);
 
+  if (e->protection == PST_SMIME_KEY_CLEARTEXT)
+    pst_smime_shred (path);
   g_unlink (path);
+  if (e->kind == PST_SMIME_IDENTITY)
+    pst_smime_keyring_forget (smime->ring, e->fingerprint);
   g_ptr_array_remove (smime->entries, e);
   store_changed (smime);
 }
@@ -249,7 +297,7 @@ store_add (PstSmime *smime, PstSmimeEntry *e, GError **error)
             {
               g_clear_pointer (&old->caps, g_bytes_unref);
               old->caps = g_bytes_ref (e->caps);
-              entry_save (smime, old, NULL);
+              pst_smime_entry_save (smime, old, NULL);
             }
           pst_smime_entry_free (e);
           return old;
@@ -258,7 +306,7 @@ store_add (PstSmime *smime, PstSmimeEntry *e, GError **error)
         e->caps = g_bytes_ref (old->caps);
       entry_remove (smime, old);
     }
-  if (!entry_save (smime, e, error))
+  if (!pst_smime_entry_save (smime, e, error))
     {
       pst_smime_entry_free (e);
       return NULL;
@@ -266,6 +314,17 @@ store_add (PstSmime *smime, PstSmimeEntry *e, GError **error)
   g_ptr_array_add (smime->entries, e);
   store_changed (smime);
   return e;
+}
+
+/* What listing says of @e, locked or not included.  Transfer full. */
+static PstSmimeCertInfo *
+entry_info (PstSmime *smime, PstSmimeEntry *e)
+{
+  PstSmimeCertInfo *info = pst_smime_x509_info (e->cert, e->kind);
+
+  info->protection = e->kind == PST_SMIME_IDENTITY ? e->protection : PST_SMIME_KEY_NONE;
+  info->locked = e->kind == PST_SMIME_IDENTITY && pst_smime_entry_key (smime, e) == NULL;
+  return info;
 }
 
 static PstSmimeEntry *
@@ -299,20 +358,44 @@ add_cert (PstSmime *smime, X509 *cert, gboolean trust_anchor, GPtrArray *infos, 
 }
 
 static gboolean
-import_pkcs12 (PstSmime *smime, PKCS12 *p12, const char *passphrase, GPtrArray *infos,
-               GError **error)
+import_pkcs12 (PstSmime *smime, PKCS12 *p12, const char *passphrase, const char *wrap_key,
+               GPtrArray *infos, GError **error)
 {
   static gsize legacy_loaded = 0;
   EVP_PKEY *key = NULL;
   X509 *cert = NULL;
   STACK_OF (X509) *ca = NULL;
-  const char *pass = passphrase != NULL ? passphrase : "";
+  gboolean given = passphrase != NULL && *passphrase != '\0';
+  const char *pass;
+  GBytes *sealed;
   PstSmimeEntry *e;
 
-  if (!PKCS12_verify_mac (p12, pass, -1) && !(passphrase == NULL && PKCS12_verify_mac (p12, NULL, 0)))
+  /* The passphrase opens the file, or, for a file without one, is the one
+   * to keep the key under on disk. */
+  if (given && PKCS12_verify_mac (p12, passphrase, -1))
+    pass = passphrase;
+  else if (PKCS12_verify_mac (p12, "", -1) || PKCS12_verify_mac (p12, NULL, 0))
+    pass = "";
+  else
     {
       ERR_clear_error ();
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "wrong passphrase for the PKCS#12 file");
+      return FALSE;
+    }
+  ERR_clear_error ();
+  if (wrap_key != NULL && *pass != '\0')
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "wrong passphrase for the PKCS#12 file");
+      return FALSE;
+    }
+  /* A key must never reach the disk in the clear (DESIGN.md §10), and there
+   * is nothing to encrypt it under: the caller may get a key from the
+   * Secret Service (pst_smime_import_wrapped) or ask the user. */
+  if (!given && wrap_key == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   _("the PKCS#12 file has no passphrase: give one (--passphrase-fd N) to keep "
+                     "its private key encrypted under on disk"));
       return FALSE;
     }
   if (!PKCS12_parse (p12, pass, &key, &cert, &ca))
@@ -352,13 +435,24 @@ import_pkcs12 (PstSmime *smime, PKCS12 *p12, const char *passphrase, GPtrArray *
                    "the PKCS#12 file's private key does not match its certificate");
       return FALSE;
     }
+  if (!(sealed = pst_smime_seal_key (key, given ? passphrase : wrap_key, error)))
+    {
+      X509_free (cert);
+      EVP_PKEY_free (key);
+      sk_X509_pop_free (ca, X509_free);
+      return FALSE;
+    }
   e = entry_new (PST_SMIME_IDENTITY, cert);
   e->key = key;
+  e->sealed = sealed;
+  e->protection = given ? PST_SMIME_KEY_PASSPHRASE : PST_SMIME_KEY_SECRET_SERVICE;
   e->chain = ca;
   e = store_add (smime, e, error);
   if (e == NULL)
     return FALSE;
-  g_ptr_array_add (infos, pst_smime_x509_info (e->cert, e->kind));
+  /* The user just gave what unlocks it. */
+  pst_smime_entry_unlocked (smime, e, e->key);
+  g_ptr_array_add (infos, entry_info (smime, e));
   /* The chain is kept with the identity; CA certificates in it are never
    * anchors. */
   for (int i = 0; e->chain != NULL && i < sk_X509_num (e->chain); i++)
@@ -373,8 +467,44 @@ import_pkcs12 (PstSmime *smime, PKCS12 *p12, const char *passphrase, GPtrArray *
 }
 
 gboolean
+pst_smime_is_pkcs12 (GBytes *data)
+{
+  gsize len = 0;
+  const unsigned char *p = g_bytes_get_data (data, &len);
+  PKCS12 *p12 = p != NULL && len > 0 && len <= G_MAXINT ? d2i_PKCS12 (NULL, &p, (long) len) : NULL;
+
+  ERR_clear_error ();
+  PKCS12_free (p12);
+  return p12 != NULL;
+}
+
+static gboolean import_any (PstSmime *smime, GBytes *data, const char *passphrase,
+                            const char *wrap_key, gboolean trust_anchor,
+                            GPtrArray **imported_out, GError **error);
+
+gboolean
 pst_smime_import (PstSmime *smime, GBytes *data, const char *passphrase, gboolean trust_anchor,
                   GPtrArray **imported_out, GError **error)
+{
+  return import_any (smime, data, passphrase, NULL, trust_anchor, imported_out, error);
+}
+
+gboolean
+pst_smime_import_wrapped (PstSmime *smime, GBytes *data, const char *wrap_key,
+                          GPtrArray **imported_out, GError **error)
+{
+  g_return_val_if_fail (wrap_key != NULL && *wrap_key != '\0', FALSE);
+  if (!pst_smime_is_pkcs12 (data))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "not a PKCS#12 file");
+      return FALSE;
+    }
+  return import_any (smime, data, NULL, wrap_key, FALSE, imported_out, error);
+}
+
+static gboolean
+import_any (PstSmime *smime, GBytes *data, const char *passphrase, const char *wrap_key,
+            gboolean trust_anchor, GPtrArray **imported_out, GError **error)
 {
   g_autoptr(GPtrArray) infos = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_smime_cert_info_free);
   gsize len = 0;
@@ -393,7 +523,7 @@ pst_smime_import (PstSmime *smime, GBytes *data, const char *passphrase, gboolea
   p12 = d2i_PKCS12 (NULL, &q, (long) len);
   if (p12 != NULL)
     {
-      ok = import_pkcs12 (smime, p12, passphrase, infos, error);
+      ok = import_pkcs12 (smime, p12, passphrase, wrap_key, infos, error);
       PKCS12_free (p12);
     }
   else
@@ -437,7 +567,7 @@ pst_smime_list (PstSmime *smime)
     {
       PstSmimeEntry *e = smime->entries->pdata[i];
 
-      g_ptr_array_add (infos, pst_smime_x509_info (e->cert, e->kind));
+      g_ptr_array_add (infos, entry_info (smime, e));
     }
   return infos;
 }

@@ -14,6 +14,7 @@
 #include "util/addr.h"
 #include "util/error.h"
 #include "util/secret.h"
+#include "util/sink.h"
 
 /* --- Certificates --------------------------------------------------------- */
 
@@ -167,19 +168,6 @@ pst_smime_caps_allow_gcm (GBytes *caps)
 
 /* --- Buffers --------------------------------------------------------------- */
 
-/* The contents of memory BIO @bio, wiped there, as bytes wiped when freed. */
-static GBytes *
-bio_steal_secret (BIO *bio)
-{
-  BUF_MEM *mem = NULL;
-  GBytes *b;
-
-  BIO_get_mem_ptr (bio, &mem);
-  b = pst_secret_bytes_new (mem->data, mem->length, NULL, 0);
-  OPENSSL_cleanse (mem->data, mem->length);
-  return b;
-}
-
 static GBytes *
 cms_to_der (CMS_ContentInfo *cms)
 {
@@ -235,6 +223,7 @@ pst_smime_sign (PstSmime *smime, GBytes *content, const char *sender, char **mic
   const char *micalg;
   BIO *in;
   GBytes *out = NULL;
+  EVP_PKEY *key;
   int bits;
 
   if (id == NULL)
@@ -242,12 +231,17 @@ pst_smime_sign (PstSmime *smime, GBytes *content, const char *sender, char **mic
       g_set_error (error, PST_ERROR, PST_ERROR_POLICY, "no S/MIME identity for: %s", sender);
       return NULL;
     }
-  bits = EVP_PKEY_get_security_bits (id->key);
+  if (!(key = pst_smime_entry_key (smime, id)))
+    {
+      pst_smime_set_locked_error (id, sender, error);
+      return NULL;
+    }
+  bits = EVP_PKEY_get_security_bits (key);
   md = bits >= 256 ? EVP_sha512 () : bits >= 192 ? EVP_sha384 () : EVP_sha256 ();
   micalg = bits >= 256 ? "sha-512" : bits >= 192 ? "sha-384" : "sha-256";
 
   cms = CMS_sign (NULL, NULL, id->chain, NULL, flags);
-  si = cms != NULL ? CMS_add1_signer (cms, id->cert, id->key, md, flags) : NULL;
+  si = cms != NULL ? CMS_add1_signer (cms, id->cert, key, md, flags) : NULL;
   caps = sk_X509_ALGOR_new_null ();
   if (si != NULL)
     {
@@ -338,21 +332,54 @@ pst_smime_cms_type (GBytes *der)
     case NID_pkcs7_signed: type = PST_SMIME_CMS_SIGNED; break;
     case NID_pkcs7_enveloped: type = PST_SMIME_CMS_ENVELOPED; break;
     case NID_id_smime_ct_authEnvelopedData: type = PST_SMIME_CMS_AUTH_ENVELOPED; break;
+    case NID_id_smime_ct_compressedData: type = PST_SMIME_CMS_COMPRESSED; break;
     default: break;
     }
   CMS_ContentInfo_free (cms);
   return type;
 }
 
-/* Wipes what a failed decryption wrote to memory BIO @bio. */
-static void
-bio_wipe (BIO *bio)
+/* A BIO over a PstSink: decrypted content goes to a bounded buffer, and a
+ * write past its limit fails, which makes CMS_decrypt fail. */
+static int
+sink_bio_write (BIO *bio, const char *data, int len)
 {
-  BUF_MEM *mem = NULL;
+  if (len < 0 || !pst_sink_write (BIO_get_data (bio), data, (gsize) len))
+    return -1;
+  return len;
+}
 
-  BIO_get_mem_ptr (bio, &mem);
-  if (mem != NULL && mem->data != NULL)
-    OPENSSL_cleanse (mem->data, mem->max);
+static long
+sink_bio_ctrl (BIO *bio, int cmd, long num, void *ptr)
+{
+  return cmd == BIO_CTRL_FLUSH ? 1 : 0;
+}
+
+static int
+sink_bio_create (BIO *bio)
+{
+  BIO_set_init (bio, 1);
+  return 1;
+}
+
+static BIO *
+sink_bio_new (PstSink *sink)
+{
+  static gsize done = 0;
+  static BIO_METHOD *method;
+  BIO *bio;
+
+  if (g_once_init_enter (&done))
+    {
+      method = BIO_meth_new (BIO_get_new_index () | BIO_TYPE_SOURCE_SINK, "postern sink");
+      BIO_meth_set_write (method, sink_bio_write);
+      BIO_meth_set_ctrl (method, sink_bio_ctrl);
+      BIO_meth_set_create (method, sink_bio_create);
+      g_once_init_leave (&done, 1);
+    }
+  bio = BIO_new (method);
+  BIO_set_data (bio, sink);
+  return bio;
 }
 
 gboolean
@@ -361,7 +388,7 @@ pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrit
 {
   CMS_ContentInfo *cms = cms_from_der (der);
   gboolean auth, key_failed = FALSE;
-  PstSmimeEntry *opened = NULL;
+  PstSmimeEntry *opened = NULL, *locked = NULL;
   BIO *out;
 
   if (integrity_out != NULL)
@@ -378,15 +405,28 @@ pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrit
   for (guint i = 0; i < smime->entries->len && opened == NULL; i++)
     {
       PstSmimeEntry *e = smime->entries->pdata[i];
+      EVP_PKEY *key;
 
       if (e->kind != PST_SMIME_IDENTITY)
         continue;
-      if (CMS_decrypt_set1_pkey (cms, e->key, e->cert))
+      if (!(key = pst_smime_entry_key (smime, e)))
+        {
+          if (locked == NULL && pst_smime_cms_is_for (cms, e->cert))
+            locked = e;
+          continue;
+        }
+      if (CMS_decrypt_set1_pkey (cms, key, e->cert))
         opened = e;
       /* "no matching recipient" means another identity may do. */
       else if (ERR_GET_REASON (ERR_peek_last_error ()) != CMS_R_NO_MATCHING_RECIPIENT)
         key_failed = TRUE;
       ERR_clear_error ();
+    }
+  if (opened == NULL && locked != NULL && !key_failed)
+    {
+      CMS_ContentInfo_free (cms);
+      pst_smime_set_locked_error (locked, NULL, error);
+      return FALSE;
     }
   if (opened == NULL)
     {
@@ -396,13 +436,23 @@ pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrit
                    : "no S/MIME identity can decrypt this message");
       return FALSE;
     }
-  out = BIO_new (BIO_s_mem ());
+  /* Enveloped content is never larger than the message; the limit is the
+   * rule every decryption follows (status.h). */
+  g_autoptr(PstSink) sink = pst_sink_new (MAX (PST_DECRYPTION_MAX_OUTPUT, g_bytes_get_size (der)),
+                                          g_bytes_get_size (der));
+  out = sink_bio_new (sink);
   if (!CMS_decrypt (cms, NULL, opened->cert, NULL, out, CMS_BINARY))
     {
       ERR_clear_error ();
-      bio_wipe (out);
       BIO_free (out);
       CMS_ContentInfo_free (cms);
+      if (pst_sink_overflowed (sink))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                       "S/MIME decryption stopped: the content is larger than %" G_GSIZE_FORMAT
+                       " MiB, the most Postern opens", pst_sink_max (sink) / (1024 * 1024));
+          return FALSE;
+        }
       if (auth && integrity_out != NULL)
         *integrity_out = PST_INTEGRITY_FAILED;
       g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, auth
@@ -410,7 +460,7 @@ pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrit
                    : "the S/MIME message cannot be decrypted: it is damaged or was tampered with");
       return FALSE;
     }
-  *plain_out = bio_steal_secret (out);
+  *plain_out = pst_sink_steal (sink);
   if (integrity_out != NULL)
     *integrity_out = auth ? PST_INTEGRITY_OK : PST_INTEGRITY_NONE;
   BIO_free (out);

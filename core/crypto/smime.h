@@ -12,11 +12,36 @@
  *                collected from a good signature is kept with the signer's
  *                SMIMECapabilities (a "POSTERN SMIME CAPABILITIES" PEM block
  *                holding the DER attribute value);
- *   identities/  own identities: certificate, PRIVATE KEY and chain in one
- *                file.  The private key is kept 0600 on disk in the agent's
- *                data directory and loaded into the agent's memory only; no
- *                other process ever sees it.  Nothing in this module logs or
- *                returns key material.
+ *   identities/  own identities: certificate, ENCRYPTED PRIVATE KEY and
+ *                chain in one file (DESIGN.md §10).  The key is never on
+ *                disk in the clear: PKCS#8 EncryptedPrivateKeyInfo, PBES2
+ *                with scrypt (N 2^14, r 8, p 1: the most OpenSSL 3 accepts
+ *                under its default memory limit) and AES-256-CBC, under the
+ *                PKCS#12 passphrase given at import, or under a random key
+ *                kept in the Secret Service (a "POSTERN KEY PROTECTION"
+ *                block then says "secret-service").  Files are written to a
+ *                temporary file, fsynced and renamed into place.
+ *
+ * Locked and unlocked.  A store opened from disk holds no private key: its
+ * identities are locked until pst_smime_unlock (or import) puts the key in
+ * a PstSmimeKeyring, which lives in the agent's memory only and which
+ * every store attached to it (pst_smime_set_keyring) uses.  Signing or
+ * decrypting with a locked identity fails with PST_ERROR_POLICY (exit 3)
+ * "the S/MIME key of ADDR is locked: run postern keys unlock ADDR".  Why 3
+ * and not 4: nothing about the message is bad and no cryptography failed;
+ * the agent refuses to act until the user does something, as it does for a
+ * missing key (DESIGN.md §6 "refused by policy (no key …)"), and a script
+ * can tell "unlock and retry" from "this message is damaged" (4).
+ *
+ * Migration.  Earlier versions wrote the key as a cleartext PRIVATE KEY
+ * block.  Such a key is not loaded at all (it counts as locked, protection
+ * PST_SMIME_KEY_CLEARTEXT): there is no passphrase to encrypt it under
+ * without asking the user.  pst_smime_unlock with a passphrase encrypts it
+ * under that passphrase in place and overwrites the old file's bytes
+ * before the encrypted one replaces it; importing the PKCS#12 file again
+ * does the same.  (Overwriting in place does not reach copies a
+ * copy-on-write file system, an SSD's wear levelling or a backup kept.)
+ * Nothing in this module logs or returns key material.
  *
  * Verification trusts the anchors/ certificates and the system store
  * (OpenSSL's default paths), at the current time.
@@ -32,6 +57,14 @@ G_BEGIN_DECLS
 
 typedef struct _PstSmime PstSmime;
 
+/* How an identity's private key is kept on disk. */
+typedef enum {
+  PST_SMIME_KEY_NONE,            /* no private key: a certificate */
+  PST_SMIME_KEY_PASSPHRASE,      /* encrypted under the user's passphrase */
+  PST_SMIME_KEY_SECRET_SERVICE,  /* encrypted under a random key in the Secret Service */
+  PST_SMIME_KEY_CLEARTEXT,       /* left in the clear by an earlier version: never used */
+} PstSmimeKeyProtection;
+
 typedef struct {
   char *fingerprint;      /* SHA-256 of the DER, lower-case hex */
   char *subject;          /* one-line RFC 2253 form */
@@ -40,6 +73,8 @@ typedef struct {
   gint64 not_before;      /* seconds since the epoch */
   gint64 not_after;
   gboolean has_key;       /* an own identity (certificate with private key) */
+  gboolean locked;        /* has_key, and the key is not in memory (see above) */
+  PstSmimeKeyProtection protection;
   gboolean trust_anchor;
   gboolean is_ca;
   gboolean expired;       /* not valid at the time of listing/import */
@@ -47,6 +82,24 @@ typedef struct {
 
 void pst_smime_cert_info_free (PstSmimeCertInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmimeCertInfo, pst_smime_cert_info_free)
+
+/* "passphrase", "secret-service", "cleartext" or "none". */
+const char *pst_smime_key_protection_name (PstSmimeKeyProtection protection);
+
+/* The unlocked private keys of S/MIME identities, by certificate
+ * fingerprint, in memory only; shared by the stores attached to it.
+ * Thread-safe and reference counted (a thread that unlocks keys in the
+ * background holds its own reference).  The last unref frees the keys
+ * (EVP_PKEY_free clears them). */
+typedef struct _PstSmimeKeyring PstSmimeKeyring;
+
+/* Transfer full. */
+PstSmimeKeyring *pst_smime_keyring_new (void);
+PstSmimeKeyring *pst_smime_keyring_ref (PstSmimeKeyring *ring);
+void pst_smime_keyring_unref (PstSmimeKeyring *ring);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmimeKeyring, pst_smime_keyring_unref)
+/* Forgets the key of @fingerprint (its identity was removed). */
+void pst_smime_keyring_forget (PstSmimeKeyring *ring, const char *fingerprint);
 
 /* Opens the store at @dir, creating it (and its three folders, 0700) when
  * absent.  Errors: PST_ERROR_FAILED when @dir cannot be created or read.
@@ -56,9 +109,37 @@ PstSmime *pst_smime_new (const char *dir, GError **error);
 void pst_smime_free (PstSmime *smime);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmime, pst_smime_free)
 
+/* Makes @smime take unlocked keys from @ring and put the keys it imports
+ * or unlocks there.  @ring (not owned) must outlive @smime.  Without a
+ * ring a store keeps such keys for itself, until it is freed. */
+void pst_smime_set_keyring (PstSmime *smime, PstSmimeKeyring *ring);
+
+/* Whether @data is a PKCS#12 file (DER PFX). */
+gboolean pst_smime_is_pkcs12 (GBytes *data);
+
+/* Unlocks the locked identities that bind @address with @passphrase:
+ * decrypts each key, checks it against its certificate, and keeps it in
+ * memory (the keyring).  A cleartext key of an earlier version is encrypted
+ * under @passphrase on disk now (see Migration above).  @unlocked_out (may
+ * be NULL) gets the fingerprints unlocked, NULL-terminated, transfer full.
+ * Identities already unlocked count as done.  Errors: PST_ERROR_FAILED "no
+ * S/MIME identity for ADDR", "wrong passphrase for the S/MIME key of ADDR"
+ * (when it opens none of them); a write failure of the store. */
+gboolean pst_smime_unlock (PstSmime *smime, const char *address, const char *passphrase,
+                           char ***unlocked_out, GError **error);
+
+/* Unlocks the identity with @fingerprint (exact) with @passphrase, as
+ * above: for keys kept under a Secret Service key.  Errors as above. */
+gboolean pst_smime_unlock_fingerprint (PstSmime *smime, const char *fingerprint,
+                                       const char *passphrase, GError **error);
+
 /* Imports @data: one or more PEM certificates, one DER certificate, or a
- * PKCS#12 file (certificate, private key and chain; @passphrase may be NULL
- * for an unprotected one).  Certificates that are expired or not yet valid
+ * PKCS#12 file (certificate, private key and chain).  The private key is
+ * stored encrypted under @passphrase, the PKCS#12 file's (or, for a file
+ * without one, the passphrase given to keep the key under on disk), and is
+ * unlocked at once.  A PKCS#12 file without a passphrase and no @passphrase
+ * is refused (PST_ERROR_USAGE): see pst_smime_import_wrapped.  Certificates
+ * that are expired or not yet valid
  * are imported and flagged (info->expired).  With @trust_anchor the
  * certificates (not a PKCS#12 identity) become trust anchors; without it a
  * CA certificate is stored as an intermediate.  A PKCS#12 chain goes to
@@ -68,6 +149,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmime, pst_smime_free)
  * a write failure of the store. */
 gboolean pst_smime_import (PstSmime *smime, GBytes *data, const char *passphrase,
                            gboolean trust_anchor, GPtrArray **imported_out, GError **error);
+
+/* The same, for a PKCS#12 file without a passphrase: its key is stored
+ * encrypted under @wrap_key (a random secret the caller keeps in the Secret
+ * Service), protection PST_SMIME_KEY_SECRET_SERVICE.  A file with a
+ * passphrase is refused (PST_ERROR_FAILED "wrong passphrase"). */
+gboolean pst_smime_import_wrapped (PstSmime *smime, GBytes *data, const char *wrap_key,
+                                   GPtrArray **imported_out, GError **error);
 
 /* Every certificate in the store (anchors, certificates, identities) as a
  * GPtrArray of PstSmimeCertInfo.  Transfer full. */
@@ -86,7 +174,10 @@ gboolean pst_smime_remove (PstSmime *smime, const char *fingerprint_or_prefix, G
 char **pst_smime_missing_certs (PstSmime *smime, const char *const *addresses, GError **error);
 
 /* Whether there is a usable own identity for @address (certificate valid
- * now, chaining to an anchor, with its private key, allowing signatures). */
+ * now, chaining to an anchor, with its private key, allowing signatures).
+ * A locked identity counts: signing then fails with the locked error
+ * rather than sending unsigned or with another scheme behind the user's
+ * back. */
 gboolean pst_smime_has_identity (PstSmime *smime, const char *address);
 
 /* --- CMS operations (used by core/mime/smimemime.c) ----------------------- */
@@ -94,7 +185,8 @@ gboolean pst_smime_has_identity (PstSmime *smime, const char *address);
 /* A detached CMS SignedData (DER) over @content by @sender's identity, with
  * SMIMECapabilities (AES-256-GCM, AES-256-CBC) and the chain.  @micalg_out
  * gets "sha-256", "sha-384" or "sha-512" (by key size).  Errors:
- * PST_ERROR_POLICY "no S/MIME identity for: ADDR"; PST_ERROR_CRYPTO.
+ * PST_ERROR_POLICY "no S/MIME identity for: ADDR", "the S/MIME key of ADDR
+ * is locked: …" (see Locked above); PST_ERROR_CRYPTO.
  * Transfer full. */
 GBytes *pst_smime_sign (PstSmime *smime, GBytes *content, const char *sender,
                         char **micalg_out, GError **error);
@@ -113,6 +205,9 @@ typedef enum {
   PST_SMIME_CMS_SIGNED,
   PST_SMIME_CMS_ENVELOPED,
   PST_SMIME_CMS_AUTH_ENVELOPED,
+  /* RFC 3274 compressedData: never opened, since its content would need a
+   * decompressor with no bound of its own (the reader says so instead). */
+  PST_SMIME_CMS_COMPRESSED,
 } PstSmimeCmsType;
 
 /* The content type of the CMS object @der (DER); PST_SMIME_CMS_OTHER for
@@ -124,7 +219,10 @@ PstSmimeCmsType pst_smime_cms_type (GBytes *der);
  * when freed) and @integrity_out (may be NULL) PST_INTEGRITY_OK for
  * AuthEnvelopedData (its AEAD tag checked), PST_INTEGRITY_NONE for
  * EnvelopedData (CBC: no integrity check of its own).
- * Errors: PST_ERROR_CRYPTO "no S/MIME identity can decrypt this message",
+ * Errors: PST_ERROR_POLICY "the S/MIME key of ADDR is locked: …" when
+ * only a locked identity is a recipient (the one case of this code here:
+ * callers report it as the warning key-locked);
+ * PST_ERROR_CRYPTO "no S/MIME identity can decrypt this message",
  * "... damaged or was tampered with", "... authentication tag does not
  * check".  No plaintext is returned on failure (not even what was decrypted
  * before the tag check failed; it is wiped) and, as an exception to the

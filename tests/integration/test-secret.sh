@@ -43,6 +43,34 @@ expect_fail "account password for an unknown account" 1 "no account named nope" 
 expect_fail "account password with nothing on the input" 2 "no password on the input" \
   bash -c '"$1" --home "$2" account password kr </dev/null' _ "$POSTERN" "$WORK/home-alice"
 
+# An S/MIME PKCS#12 file without a passphrase: its key is kept encrypted
+# under a random key in the Secret Service, which unlocks it when the agent
+# starts (DESIGN.md §10).
+openssl pkcs12 -export -in "$ALICE_CERT" -inkey "$ALICE_KEY" -passout pass: -out "$WORK/nopass.p12"
+pst alice keys import --trust-anchor "$SMIME_CA" >/dev/null
+check "keys import of a PKCS#12 without a passphrase" pst alice keys import "$WORK/nopass.p12"
+smime_fpr=$(pst alice --json keys list | python3 -c 'import json,sys; print([k["id"] for k in json.load(sys.stdin)["keys"] if k.get("protection") == "secret-service"][0])')
+check "… its key is in the keyring under the fingerprint" bash -c \
+  '[ "$(secret-tool lookup fingerprint "$1" | wc -c)" = 64 ]' _ "$smime_fpr"
+check "… and encrypted at rest" bash -c \
+  'f=$(ls "$1"/*.pem); grep -q "BEGIN ENCRYPTED PRIVATE KEY" "$f" && ! grep -q "BEGIN PRIVATE KEY" "$f" \
+   && sed -n "/BEGIN ENCRYPTED/,/END ENCRYPTED/p" "$f" | openssl pkey -passin "pass:$(secret-tool lookup fingerprint "$2")" -noout' \
+  _ "$WORK/home-alice/data/smime/identities" "$smime_fpr"
+pst alice agent stop >/dev/null
+smime_unlocked() {
+  for _ in $(seq 1 50); do
+    [ "$(pst alice --json keys list | python3 -c 'import json,sys; print([k["locked"] for k in json.load(sys.stdin)["keys"] if k.get("protection") == "secret-service"][0])')" = False ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+check "a restarted agent unlocks it from the Secret Service by itself" smime_unlocked
+make_message "$ALICE_ADDR" "$ALICE_ADDR" "S/MIME" "signed" > "$WORK/sm.eml"
+check "… and signs with it" pst alice encrypt --scheme smime --sign --to "$ALICE_ADDR" -o "$WORK/sm-out.eml" "$WORK/sm.eml"
+check "keys remove takes its key out of the keyring too" bash -c \
+  '"$1" --home "$2" keys remove "$3" >/dev/null && [ -z "$(secret-tool lookup fingerprint "$3")" ]' \
+  _ "$POSTERN" "$WORK/home-alice" "$smime_fpr"
+
 # No session bus for the agent: it says the service cannot be reached.
 pst alice agent stop >/dev/null
 expect_fail "no session bus: a clear error" 1 "the Secret Service cannot be reached" \
