@@ -7,14 +7,18 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <glib-unix.h>
 #include <glib/gi18n.h>
 
 #include "agent.h"
+#include "clientfd.h"
 #include "server.h"
 #include "fetcher.h"
+#include "methods.h"
 #include "scheduler.h"
 #include "sender.h"
 #include "util/error.h"
@@ -83,7 +87,12 @@ void
 pst_agent_request_stop (PstAgent *agent)
 {
   if (g_atomic_int_compare_and_exchange (&agent->stopping, 0, 1))
-    pst_server_wake (agent);
+    {
+      /* A request waiting for a client's input will not be worth its
+       * wait: it ends now, not at its deadline. */
+      pst_client_fd_cancel_all ();
+      pst_server_wake (agent);
+    }
 }
 
 static void
@@ -91,7 +100,10 @@ on_signal (int sig)
 {
   (void) sig;
   if (the_agent != NULL && g_atomic_int_compare_and_exchange (&the_agent->stopping, 0, 1))
-    pst_server_wake (the_agent);   /* async-signal-safe: shutdown(2) only */
+    {
+      pst_client_fd_cancel_all ();   /* async-signal-safe: write(2) only */
+      pst_server_wake (the_agent);   /* async-signal-safe: connect(2) only */
+    }
 }
 
 /* Scanners replaced by a reload: a scan may still be using one, so they
@@ -181,6 +193,23 @@ make_scanner (PstAgent *agent, GError **error)
   return TRUE;
 }
 
+/* The agent's memory holds decrypted mail, protected headers and session
+ * keys: a crash must not write it to a core file.  Not dumpable covers this
+ * process whatever core_pattern says (a pipe to a collector included); the
+ * hard limit of 0 is inherited by everything it starts (the scan command,
+ * gpg through GPGME, any worker), which cannot raise it again: exec makes
+ * a child dumpable once more, but without a core size it writes none. */
+static void
+no_core_dumps (void)
+{
+  const struct rlimit none = { 0, 0 };
+
+  if (setrlimit (RLIMIT_CORE, &none) != 0)
+    g_warning ("cannot turn core dumps off (RLIMIT_CORE): %s", g_strerror (errno));
+  if (prctl (PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+    g_warning ("cannot turn core dumps off (PR_SET_DUMPABLE): %s", g_strerror (errno));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -197,6 +226,7 @@ main (int argc, char **argv)
   struct sigaction sa = { 0 };
   int status = 0;
 
+  no_core_dumps ();
   setlocale (LC_ALL, "");
   {
     /* Messages of core/ the agent passes on to its clients. */
@@ -222,6 +252,7 @@ main (int argc, char **argv)
       return PST_ERROR_USAGE;
     }
   pst_log_init ("posternd", verbose);
+  pst_client_fd_init (0);
 
   agent.paths = pst_paths_new (home);
   g_mutex_init (&agent.config_lock);
@@ -253,6 +284,7 @@ main (int argc, char **argv)
   g_message ("agent %s listening on %s", PACKAGE_VERSION, agent.paths->socket_path);
   retired_scanners = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_scanner_free);
   g_thread_unref (g_thread_new ("hangup", hangup_thread, &agent));
+  pst_keys_unlock_at_start (&agent);
   pst_scheduler_start (&agent);
   pst_server_run (&agent);
   g_message ("agent stopping");

@@ -5,9 +5,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <gio/gunixinputstream.h>
-#include <gio/gunixoutputstream.h>
-
+#include "clientfd.h"
 #include "crypto/pgp.h"
 #include "events.h"
 #include "crypto/smime.h"
@@ -96,7 +94,7 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
                 const PstPolicySettings *message, const char *const *to, GBytes **input_out,
                 gboolean *streamed_out, GError **error)
 {
-  g_autoptr (GInputStream) fd_in = g_unix_input_stream_new (in_fd, FALSE);
+  g_autoptr (GInputStream) fd_in = pst_client_fd_input_stream_new (in_fd);
   g_autoptr (GInputStream) in = pst_pgpstream_input_new (fd_in);
   g_autoptr (GBytes) header = pst_pgpstream_peek_header (in, NULL);
   g_autoptr (PstProtected) plan = NULL;
@@ -130,7 +128,7 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
   if (!(pgp = pst_pgp_new (home, error)))
     return NULL;
   *streamed_out = TRUE;
-  out = g_unix_output_stream_new (out_fd, FALSE);
+  out = pst_client_fd_output_stream_new (out_fd);
   if (!pst_pgpmime_protect_stream (pgp, in, out, plan->sender, (const char *const *) copy->envelope,
                                    plan->signed_, error))
     return NULL;
@@ -236,8 +234,7 @@ open_message (PstCall *call, GBytes *input, int out_fd, GError **error)
   pst_key_cache_return_smime (call->agent->keys, lease);
   if (!ok)
     return NULL;
-  withheld = status->decryption == PST_DECRYPTION_FAILED
-             || status->integrity == PST_INTEGRITY_MISSING;
+  withheld = pst_status_withholds_content (status);
   if (out_fd >= 0 && !withheld)
     {
       gsize len;
@@ -260,9 +257,9 @@ static JsonObject *
 decrypt_stream (PstCall *call, int in_fd, int out_fd, off_t start, gboolean *streamed_out,
                 GError **error)
 {
-  g_autoptr (GInputStream) fd_in = g_unix_input_stream_new (in_fd, FALSE);
+  g_autoptr (GInputStream) fd_in = pst_client_fd_input_stream_new (in_fd);
   g_autoptr (GInputStream) in = pst_pgpstream_input_new (fd_in);
-  g_autoptr (GOutputStream) out = g_unix_output_stream_new (out_fd, FALSE);
+  g_autoptr (GOutputStream) out = pst_client_fd_output_stream_new (out_fd);
   g_autofree char *home = pst_agent_get_gnupg_home (call->agent);
   g_autoptr (PstPgp) pgp = NULL;
   g_autoptr (PstStatus) status = NULL;
@@ -283,8 +280,7 @@ decrypt_stream (PstCall *call, int in_fd, int out_fd, off_t start, gboolean *str
       return NULL;
     }
   *streamed_out = TRUE;
-  return open_result (status, status->decryption != PST_DECRYPTION_FAILED
-                              && status->integrity != PST_INTEGRITY_MISSING);
+  return open_result (status, !pst_status_withholds_content (status));
 }
 
 static JsonObject *

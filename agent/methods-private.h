@@ -24,8 +24,10 @@ typedef JsonObject *(*PstMethodFunc) (PstCall *call, GError **error);
  * gives -2 and no error. */
 int pst_call_get_fd (PstCall *call, const char *name, gboolean required, GError **error);
 
-/* Reads @fd to its end, at most @max bytes.  Transfer full. */
+/* Reads @fd (a client's) to its end, at most @max bytes, under the
+ * deadlines of clientfd.h.  Transfer full. */
 GBytes *pst_fd_read_all (int fd, gsize max, GError **error);
+/* Writes all of @data to @fd (a client's) under the same deadlines. */
 gboolean pst_fd_write_all (int fd, const guint8 *data, gsize len, GError **error);
 
 /* A JSON array of the strings of @v (NULL-terminated, may be NULL). Transfer full. */
@@ -81,6 +83,7 @@ JsonObject *pst_method_keys_import (PstCall *call, GError **error);
 JsonObject *pst_method_keys_list (PstCall *call, GError **error);
 JsonObject *pst_method_keys_show (PstCall *call, GError **error);
 JsonObject *pst_method_keys_remove (PstCall *call, GError **error);
+JsonObject *pst_method_keys_unlock (PstCall *call, GError **error);
 JsonObject *pst_method_keys_check (PstCall *call, GError **error);
 
 /* encrypt, decrypt, verify (methods-crypto.c) */

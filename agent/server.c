@@ -11,6 +11,9 @@
 #include <gio/gunixsocketaddress.h>
 #include <gio/gunixcredentialsmessage.h>
 
+#include <glib/gi18n.h>
+
+#include "clientfd.h"
 #include "events.h"
 #include "methods.h"
 #include "rpc/client.h"
@@ -19,19 +22,34 @@
 
 static gint busy_requests;
 
-/* The sockets of live clients, so that a stopping agent can end their
- * threads before it frees what they use. */
+typedef struct {
+  PstAgent *agent;
+  GSocket *socket;
+  /* Under clients_lock: */
+  gboolean busy;         /* a request is running */
+  gboolean subscribed;   /* the connection carries notifications */
+  gboolean evicted;      /* shut down to make room; its thread is ending */
+  guint requests;        /* lines handled so far */
+  gint64 idle_since;     /* monotonic µs: accepted, or its last request ended */
+} Client;
+
+/* The live clients, so that a stopping agent can end their threads before
+ * it frees what they use, and so that a new client can be given room. */
 static GMutex clients_lock;
 static GCond clients_cond;
-static GPtrArray *client_sockets;
+static GPtrArray *clients;
 static gboolean socket_from_systemd;   /* then systemd owns the path: never unlink it */
+
+static guint idle_timeout_s = PST_SERVER_IDLE_TIMEOUT_S;
 
 static void
 clients_init (void)
 {
+  if (pst_client_timeout_override () > 0)
+    idle_timeout_s = pst_client_timeout_override ();
   g_mutex_lock (&clients_lock);
-  if (client_sockets == NULL)
-    client_sockets = g_ptr_array_new ();
+  if (clients == NULL)
+    clients = g_ptr_array_new ();
   g_mutex_unlock (&clients_lock);
 }
 
@@ -127,11 +145,6 @@ pst_server_listen (PstAgent *agent, GError **error)
   return TRUE;
 }
 
-typedef struct {
-  PstAgent *agent;
-  GSocket *socket;
-} Client;
-
 static gboolean
 peer_is_owner (GSocket *socket)
 {
@@ -163,9 +176,11 @@ close_fds (GArray *fds)
 }
 
 /* Decodes one request line; FALSE means malformed framing (the connection
- * is closed after the error answer). */
+ * is closed after the error answer).  *@subscribed_out is set when the
+ * line was a subscribe that succeeded. */
 static gboolean
-handle_line (PstAgent *agent, PstRpcChannel *ch, const char *line, GArray *fds)
+handle_line (PstAgent *agent, PstRpcChannel *ch, const char *line, GArray *fds,
+             gboolean *subscribed_out)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
   g_autoptr (GError) error = NULL;
@@ -174,8 +189,15 @@ handle_line (PstAgent *agent, PstRpcChannel *ch, const char *line, GArray *fds)
   JsonNode *id = NULL, *method_node, *params_node;
   const char *method;
 
-  if (!json_parser_load_from_data (parser, line, -1, &error)
-      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+  /* A line that cannot be decoded has no id to answer to: framing is lost,
+   * and the connection is closed after the answer (DESIGN.md §5). */
+  if (!pst_rpc_parse_line (parser, line, &error))
+    {
+      answer = pst_rpc_error_response (NULL, PST_RPC_PARSE_ERROR, error->message, PST_ERROR_USAGE);
+      reply (ch, answer);
+      return FALSE;
+    }
+  if (!JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
     {
       answer = pst_rpc_error_response (NULL, PST_RPC_PARSE_ERROR,
                                        "malformed request: not a JSON object", PST_ERROR_USAGE);
@@ -200,6 +222,13 @@ handle_line (PstAgent *agent, PstRpcChannel *ch, const char *line, GArray *fds)
   method = json_node_get_string (method_node);
   if (params_node != NULL)
     params = json_node_get_object (params_node);
+  if (!pst_client_fds_admit (fds, &error))
+    {
+      answer = pst_rpc_error_response (id, PST_RPC_INVALID_PARAMS, error->message,
+                                       PST_ERROR_USAGE);
+      reply (ch, answer);
+      return TRUE;
+    }
 
   /* Counted busy before the check, so that a stopping agent either sees
    * this request or the request sees it stopping. */
@@ -214,6 +243,9 @@ handle_line (PstAgent *agent, PstRpcChannel *ch, const char *line, GArray *fds)
     }
   answer = pst_methods_dispatch (agent, ch, method, params, id, fds);
   g_atomic_int_dec_and_test (&busy_requests);
+  if (g_strcmp0 (method, "subscribe") == 0 && answer != NULL
+      && json_object_has_member (json_node_get_object (answer), "result"))
+    *subscribed_out = TRUE;
   if (answer != NULL && id != NULL)
     reply (ch, answer);
   return TRUE;
@@ -226,11 +258,12 @@ client_thread (gpointer data)
   g_autoptr (PstRpcChannel) ch = pst_rpc_channel_new (c->socket);
   g_autoptr (GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
 
+  pst_rpc_channel_set_read_timeout (ch, idle_timeout_s);
   for (;;)
     {
       g_autoptr (GError) error = NULL;
       g_autofree char *line = pst_rpc_channel_read_line (ch, fds, &error);
-      gboolean keep;
+      gboolean keep, subscribed = FALSE, evicted;
 
       if (line == NULL)
         {
@@ -243,8 +276,24 @@ client_thread (gpointer data)
             }
           break;
         }
-      keep = handle_line (c->agent, ch, line, fds);
+      g_mutex_lock (&clients_lock);
+      evicted = c->evicted;
+      c->busy = !evicted;
+      g_mutex_unlock (&clients_lock);
+      if (evicted)
+        break;
+      keep = handle_line (c->agent, ch, line, fds, &subscribed);
       close_fds (fds);
+      g_mutex_lock (&clients_lock);
+      c->busy = FALSE;
+      c->requests++;
+      c->idle_since = g_get_monotonic_time ();
+      c->subscribed = c->subscribed || subscribed;
+      g_mutex_unlock (&clients_lock);
+      /* A subscriber waits for notifications, not for requests: it may be
+       * quiet for as long as it likes (room is still made from it). */
+      if (subscribed)
+        pst_rpc_channel_set_read_timeout (ch, 0);
       if (!keep)
         break;
     }
@@ -252,13 +301,81 @@ client_thread (gpointer data)
   pst_events_unsubscribe (ch);
   g_socket_close (c->socket, NULL);
   g_mutex_lock (&clients_lock);
-  g_ptr_array_remove_fast (client_sockets, c->socket);
+  g_ptr_array_remove_fast (clients, c);
   g_atomic_int_dec_and_test (&c->agent->connections);
   g_cond_broadcast (&clients_cond);
   g_mutex_unlock (&clients_lock);
   g_object_unref (c->socket);
   g_free (c);
   return NULL;
+}
+
+/* Room for one more client (under clients_lock).  Every client is the
+ * owner's uid, so the agent cannot tell a stuck or hostile script from the
+ * owner's own tools, and a plain cap (the first 64 connections win) let
+ * 64 idle connections lock out every later one, the owner's `agent status`
+ * and GUI included.  What the cap protects is the agent's threads and
+ * descriptors, and an idle connection holds them without doing anything.
+ * So the cap stays, but a new connection at the cap takes the place of an
+ * idle one: one that never sent a request first, then a plain one before a
+ * subscriber (a subscriber is usually the GUI, and reconnects when cut),
+ * the one idle the longest among equals.  Only connections idle for
+ * PST_SERVER_EVICT_IDLE_S at least are cut, so that a busy client between
+ * two calls of a sequence is not cut by a flood of newcomers (they are
+ * refused instead).  Connections running a request are never cut;
+ * each read they do from a client's descriptor has a deadline
+ * (clientfd.h), so they end by themselves.  Only when all 64 run requests
+ * is the new one refused.  Idle plain connections are also closed after
+ * PST_SERVER_IDLE_TIMEOUT_S.  A same-uid program that wants to hurt the
+ * agent can kill it outright; this is about scripts that leak connections
+ * never locking out the owner. */
+static gboolean
+make_room (void)
+{
+  Client *victim = NULL;
+  guint live = 0;
+  gint64 now = g_get_monotonic_time ();
+
+  for (guint i = 0; i < clients->len; i++)
+    {
+      Client *c = g_ptr_array_index (clients, i);
+
+      if (c->evicted)
+        continue;
+      live++;
+      if (c->busy || now - c->idle_since < PST_SERVER_EVICT_IDLE_S * G_USEC_PER_SEC)
+        continue;
+      if (victim == NULL)
+        victim = c;
+      else if ((c->requests == 0) != (victim->requests == 0))
+        victim = c->requests == 0 ? c : victim;
+      else if (c->subscribed != victim->subscribed)
+        victim = c->subscribed ? victim : c;
+      else if (c->idle_since < victim->idle_since)
+        victim = c;
+    }
+  if (live < PST_SERVER_MAX_CONNECTIONS)
+    return TRUE;
+  if (victim == NULL)
+    return FALSE;
+  victim->evicted = TRUE;
+  g_socket_shutdown (victim->socket, TRUE, TRUE, NULL);
+  g_debug ("closed an idle client connection to make room for a new one");
+  return TRUE;
+}
+
+static void
+refuse_busy (GSocket *s)
+{
+  g_autoptr (PstRpcChannel) ch = pst_rpc_channel_new (s);
+  g_autofree char *why = g_strdup_printf (_("the agent is busy: %d clients are connected and "
+                                            "active; try again in a moment"), PST_SERVER_MAX_CONNECTIONS);
+  g_autoptr (JsonNode) answer = pst_rpc_error_response (NULL, PST_RPC_APP_ERROR_BASE + PST_ERROR_AGENT,
+                                                        why, PST_ERROR_AGENT);
+
+  g_message ("refused a connection: %d clients are connected and active",
+             PST_SERVER_MAX_CONNECTIONS);
+  reply (ch, answer);
 }
 
 void
@@ -292,20 +409,21 @@ pst_server_run (PstAgent *agent)
           g_object_unref (s);
           continue;
         }
-      if (g_atomic_int_add (&agent->connections, 1) >= PST_SERVER_MAX_CONNECTIONS)
+      g_mutex_lock (&clients_lock);
+      if (!make_room ())
         {
-          g_atomic_int_dec_and_test (&agent->connections);
-          g_message ("refused a connection: %d clients already connected",
-                     PST_SERVER_MAX_CONNECTIONS);
+          g_mutex_unlock (&clients_lock);
+          refuse_busy (s);
           g_socket_close (s, NULL);
           g_object_unref (s);
           continue;
         }
+      g_atomic_int_inc (&agent->connections);
       c = g_new0 (Client, 1);
       c->agent = agent;
       c->socket = s;
-      g_mutex_lock (&clients_lock);
-      g_ptr_array_add (client_sockets, s);
+      c->idle_since = g_get_monotonic_time ();
+      g_ptr_array_add (clients, c);
       g_mutex_unlock (&clients_lock);
       g_thread_unref (g_thread_new ("client", client_thread, c));
     }
@@ -322,12 +440,12 @@ pst_server_end_clients (PstAgent *agent)
 
   g_mutex_lock (&clients_lock);
   /* Idle clients wait in recv(): shutting their sockets down wakes them. */
-  for (guint i = 0; i < client_sockets->len; i++)
-    g_socket_shutdown (g_ptr_array_index (client_sockets, i), TRUE, TRUE, NULL);
-  while (client_sockets->len > 0)
+  for (guint i = 0; i < clients->len; i++)
+    g_socket_shutdown (((Client *) g_ptr_array_index (clients, i))->socket, TRUE, TRUE, NULL);
+  while (clients->len > 0)
     if (!g_cond_wait_until (&clients_cond, &clients_lock, deadline))
       break;
-  done = client_sockets->len == 0;
+  done = clients->len == 0;
   g_mutex_unlock (&clients_lock);
   return done;
 }

@@ -1,6 +1,13 @@
 /* server.h — the agent's Unix socket (DESIGN.md §5): a 0700 directory, a
  * 0600 socket, the peer uid checked on every connection, a cap on
- * connections, and one thread per client. */
+ * connections, and one thread per client.
+ *
+ * No client can hold the socket: at the cap a new connection takes the
+ * place of the one idle the longest (server.c says why); a connection
+ * that sends no whole request within PST_SERVER_IDLE_TIMEOUT_S is closed
+ * (subscribers excepted: they wait for notifications); a request's reads
+ * and writes on descriptors the client passed have deadlines and end
+ * when the agent stops (clientfd.h). */
 #pragma once
 
 #include "agent.h"
@@ -8,6 +15,11 @@
 G_BEGIN_DECLS
 
 #define PST_SERVER_MAX_CONNECTIONS 64
+/* Seconds a connection may wait between requests (POSTERN_CLIENT_TIMEOUT
+ * replaces it, for tests). */
+#define PST_SERVER_IDLE_TIMEOUT_S 60
+/* A connection idle this long may be closed to make room at the cap. */
+#define PST_SERVER_EVICT_IDLE_S 1
 
 /* Binds the socket.  Another agent answering on it is an error; a stale
  * socket file is replaced. */

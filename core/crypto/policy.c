@@ -1,6 +1,7 @@
 #include "crypto/policy.h"
 
 #include <string.h>
+#include <glib/gi18n-lib.h>
 
 #include "util/addr.h"
 #include "util/error.h"
@@ -142,6 +143,22 @@ append_list (GString *s, char **list, const PstPolicyInput *in, PstScheme scheme
     }
 }
 
+gboolean
+pst_policy_check_lowering (const PstPolicySettings *account, const PstPolicySettings *message,
+                           GError **error)
+{
+  if (account->encrypt != PST_POLICY_ENCRYPT_ALWAYS
+      || message->encrypt == PST_POLICY_ENCRYPT_UNSET
+      || message->encrypt == PST_POLICY_ENCRYPT_ALWAYS)
+    return TRUE;
+  g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+               _("the account requires encryption (encrypt always) and a message cannot ask for "
+                 "less (encrypt %s); to send in the clear, change the account's setting; nothing "
+                 "was sent"),
+               pst_policy_encrypt_to_string (message->encrypt));
+  return FALSE;
+}
+
 PstPolicySettings
 pst_policy_effective (const PstPolicySettings *account, const PstPolicySettings *message)
 {
@@ -211,6 +228,8 @@ pst_policy_decide (const PstPolicyInput *in, GError **error)
     add_unique (everyone, bcc->pdata[i]);
   add_unique (everyone, in->sender);   /* encrypt-to-self */
 
+  if (!pst_policy_check_lowering (&in->account, &in->message, error))
+    return NULL;
   effective = pst_policy_effective (&in->account, &in->message);
   encrypt = effective.encrypt;
   sign = effective.sign == PST_POLICY_SIGN_YES;

@@ -9,6 +9,12 @@
  * The rules:
  *   - Each setting of the message overrides the account's; what is unset in
  *     both takes the default: encrypt auto, sign yes, scheme auto.
+ *   - Except that a message never lowers an account's "encrypt always"
+ *     (DESIGN.md §10): encrypt never or auto on such an account is refused
+ *     (PST_ERROR_POLICY, saying to change the account instead).  An account
+ *     on auto already sends in the clear whenever a key is missing, so a
+ *     message's never there changes which mail goes out in the clear, not
+ *     whether the account allows it: that stays the sender's choice.
  *   - Encrypt-to-self is always on: a scheme "covers" the message only when
  *     every recipient (To, Cc and Bcc) *and* the sender have a key in it.
  *   - Scheme pgp or smime: that scheme only.  Scheme auto: the scheme that
@@ -119,6 +125,13 @@ typedef struct {
 PstPolicyDecision *pst_policy_decide (const PstPolicyInput *input, GError **error);
 void pst_policy_decision_free (PstPolicyDecision *decision);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPolicyDecision, pst_policy_decision_free)
+
+/* Whether @message's encrypt setting keeps to @account's (the rule above:
+ * nothing weaker than "always").  Errors: PST_ERROR_POLICY with the reason
+ * and the way out.  pst_policy_decide checks it; callers that only show the
+ * effective settings may ask first. */
+gboolean pst_policy_check_lowering (const PstPolicySettings *account,
+                                    const PstPolicySettings *message, GError **error);
 
 /* The settings that apply to a message: each of @message's that is set,
  * else @account's, else the default (encrypt auto, sign yes, scheme auto).

@@ -91,7 +91,7 @@ pst_rpc_client_call (PstRpcClient *c, const char *method, JsonObject *params, co
                        local ? ": " : "", local ? local->message : "");
           return NULL;
         }
-      if (!json_parser_load_from_data (parser, reply, -1, &local)
+      if (!pst_rpc_parse_line (parser, reply, &local)
           || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
         {
           g_set_error (error, PST_ERROR, PST_ERROR_AGENT, "the agent sent a malformed reply");
@@ -142,7 +142,7 @@ pst_rpc_client_next_notification (PstRpcClient *c, char **method_out, GError **e
                        local ? ": " : "", local ? local->message : "");
           return NULL;
         }
-      if (!json_parser_load_from_data (parser, line, -1, NULL)
+      if (!pst_rpc_parse_line (parser, line, NULL)
           || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
         {
           g_set_error (error, PST_ERROR, PST_ERROR_AGENT, "the agent sent a malformed line");

@@ -14,6 +14,7 @@ struct _PstRpcChannel {
   GArray *pending_fds;   /* descriptors read but not yet returned */
   gboolean broken;       /* malformed framing read: no more lines */
   gboolean write_broken; /* a write failed or timed out: no more writes */
+  guint read_timeout_s;  /* 0: wait for a line for ever */
 };
 
 PstRpcChannel *
@@ -48,6 +49,20 @@ pst_rpc_channel_get_socket (PstRpcChannel *ch)
   return ch->socket;
 }
 
+void
+pst_rpc_channel_set_read_timeout (PstRpcChannel *ch, guint seconds)
+{
+  ch->read_timeout_s = seconds;
+}
+
+static void
+close_pending_fds (PstRpcChannel *ch)
+{
+  for (guint i = 0; i < ch->pending_fds->len; i++)
+    close (g_array_index (ch->pending_fds, int, i));
+  g_array_set_size (ch->pending_fds, 0);
+}
+
 static char *
 take_line (PstRpcChannel *ch, GArray *fds_out, GError **error)
 {
@@ -77,8 +92,7 @@ take_line (PstRpcChannel *ch, GArray *fds_out, GError **error)
   if (fds_out != NULL)
     g_array_append_vals (fds_out, ch->pending_fds->data, ch->pending_fds->len);
   else
-    for (guint i = 0; i < ch->pending_fds->len; i++)
-      close (g_array_index (ch->pending_fds, int, i));
+    close_pending_fds (ch);
   g_array_set_size (ch->pending_fds, 0);
   return line;
 }
@@ -87,6 +101,8 @@ char *
 pst_rpc_channel_read_line (PstRpcChannel *ch, GArray *fds_out, GError **error)
 {
   guint8 chunk[65536];
+  gint64 deadline = ch->read_timeout_s > 0
+                      ? g_get_monotonic_time () + (gint64) ch->read_timeout_s * G_USEC_PER_SEC : 0;
 
   if (ch->broken)
     {
@@ -116,6 +132,16 @@ pst_rpc_channel_read_line (PstRpcChannel *ch, GArray *fds_out, GError **error)
                        PST_RPC_MAX_LINE);
           return NULL;
         }
+      if (deadline > 0
+          && !g_socket_condition_timed_wait (ch->socket, G_IO_IN,
+                                             MAX (deadline - g_get_monotonic_time (), 1), NULL,
+                                             NULL))
+        {
+          ch->broken = TRUE;
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                       "no complete request within %u seconds", ch->read_timeout_s);
+          return NULL;
+        }
       n = g_socket_receive_message (ch->socket, NULL, &vec, 1, &messages, &n_messages, &flags,
                                     NULL, error);
       for (int i = 0; i < n_messages; i++)
@@ -130,6 +156,17 @@ pst_rpc_channel_read_line (PstRpcChannel *ch, GArray *fds_out, GError **error)
           g_object_unref (messages[i]);
         }
       g_free (messages);
+      if (ch->pending_fds->len > PST_RPC_MAX_FDS)
+        {
+          guint count = ch->pending_fds->len;
+
+          close_pending_fds (ch);
+          ch->broken = TRUE;
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                       "%u file descriptors passed with one line, at most %d are taken", count,
+                       PST_RPC_MAX_FDS);
+          return NULL;
+        }
       if (n < 0)
         {
           ch->broken = TRUE;
@@ -199,6 +236,47 @@ pst_rpc_channel_write_line (PstRpcChannel *ch, const char *line, const int *fds,
           return FALSE;
         }
       off += sent;
+    }
+  return TRUE;
+}
+
+gboolean
+pst_rpc_parse_line (JsonParser *parser, const char *line, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  gboolean in_string = FALSE;
+  guint depth = 0;
+
+  /* Counts before json-glib sees the line: its recursion is what must not
+   * be reached.  Unbalanced or stray brackets are left to the parser. */
+  for (const char *p = line; *p != '\0'; p++)
+    {
+      if (in_string)
+        {
+          if (*p == '\\' && p[1] != '\0')
+            p++;
+          else if (*p == '"')
+            in_string = FALSE;
+        }
+      else if (*p == '"')
+        in_string = TRUE;
+      else if (*p == '[' || *p == '{')
+        {
+          if (++depth > PST_RPC_MAX_DEPTH)
+            {
+              g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                           "malformed line: arrays and objects nested deeper than %d levels",
+                           PST_RPC_MAX_DEPTH);
+              return FALSE;
+            }
+        }
+      else if ((*p == ']' || *p == '}') && depth > 0)
+        depth--;
+    }
+  if (!json_parser_load_from_data (parser, line, -1, &local))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "malformed line: %s", local->message);
+      return FALSE;
     }
   return TRUE;
 }

@@ -14,6 +14,17 @@ G_BEGIN_DECLS
 
 #define PST_RPC_MAX_LINE (1024 * 1024)
 #define PST_RPC_PROTOCOL 1
+/* Arrays and objects nest at most this deep in a line.  json-glib's parser
+ * recurses once per level, so an 80,000-deep line (160 KB, well under
+ * PST_RPC_MAX_LINE) overflowed the stack; no request or reply of ours
+ * nests deeper than about 8. */
+#define PST_RPC_MAX_DEPTH 64
+/* Descriptors one line may carry: what a method can need (encrypt and
+ * decrypt take an input and an output, keys.import a file and a
+ * passphrase) with room to spare.  The kernel lets a peer pass 253 with
+ * each sendmsg(2), and a line may take many: more than this arriving
+ * before the line ends are closed at once, and the line is refused. */
+#define PST_RPC_MAX_FDS 4
 /* A line not taken by the peer within this many seconds breaks the channel. */
 #define PST_RPC_WRITE_TIMEOUT_S 10
 
@@ -36,17 +47,31 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstRpcChannel, pst_rpc_channel_free)
 
 GSocket *pst_rpc_channel_get_socket (PstRpcChannel *channel);
 
+/* From now on, a wait for the next line ends after @seconds without a whole
+ * line (0, the default: no limit): pst_rpc_channel_read_line then fails
+ * with PST_ERROR_FAILED and the channel is unusable.  The deadline counts
+ * from the start of each read, so a peer that trickles bytes gains nothing. */
+void pst_rpc_channel_set_read_timeout (PstRpcChannel *channel, guint seconds);
+
 /* Reads the next line, without its '\n'.  Descriptors that arrived with it
  * are appended to @fds_out (a GArray of int; the caller owns and closes
  * them).  Returns NULL with no error at a clean end of stream.  A line over
- * PST_RPC_MAX_LINE or invalid UTF-8 is an error (the channel is then
- * unusable).  Transfer full. */
+ * PST_RPC_MAX_LINE, invalid UTF-8, more than PST_RPC_MAX_FDS descriptors or
+ * the read timeout passing is an error (the channel is then unusable).
+ * Transfer full. */
 char *pst_rpc_channel_read_line (PstRpcChannel *channel, GArray *fds_out, GError **error);
 
 /* Writes @line and '\n', passing @fds (may be NULL) with its first byte.
  * Safe to call from several threads: lines are never interleaved. */
 gboolean pst_rpc_channel_write_line (PstRpcChannel *channel, const char *line, const int *fds,
                                      guint n_fds, GError **error);
+
+/* Parses @line (one line as read, NUL-terminated) into @parser, after a
+ * scan that refuses arrays and objects nested deeper than
+ * PST_RPC_MAX_DEPTH (brackets inside strings do not count).  Both sides
+ * parse every line they read through this.  Errors: PST_ERROR_USAGE for
+ * too deep a nesting or invalid JSON. */
+gboolean pst_rpc_parse_line (JsonParser *parser, const char *line, GError **error);
 
 /* Serialises @node on one line.  Transfer full. */
 char *pst_rpc_to_line (JsonNode *node);

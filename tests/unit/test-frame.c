@@ -221,6 +221,84 @@ test_typed_params (void **state)
   assert_non_null (strstr (error->message, "missing"));
 }
 
+/* A line of @depth nested @open … @close around 1. */
+static char *
+nested (guint depth, char open, char close)
+{
+  GString *s = g_string_new (NULL);
+
+  for (guint i = 0; i < depth; i++)
+    {
+      if (open == '{')
+        g_string_append (s, "{\"a\":");
+      else
+        g_string_append_c (s, open);
+    }
+  g_string_append_c (s, '1');
+  for (guint i = 0; i < depth; i++)
+    g_string_append_c (s, close);
+  return g_string_free (s, FALSE);
+}
+
+/* json-glib recurses once per level: 80,000 levels killed the agent, so
+ * the depth is refused before the parser sees the line. */
+static void
+test_nesting_limit (void **state)
+{
+  struct { char open, close; } kinds[] = { { '[', ']' }, { '{', '}' } };
+
+  for (gsize k = 0; k < G_N_ELEMENTS (kinds); k++)
+    {
+      guint depths[] = { 80000, PST_RPC_MAX_DEPTH + 1 };
+
+      for (gsize d = 0; d < G_N_ELEMENTS (depths); d++)
+        {
+          g_autofree char *line = nested (depths[d], kinds[k].open, kinds[k].close);
+          g_autoptr (JsonParser) parser = json_parser_new ();
+          g_autoptr (GError) error = NULL;
+
+          assert_false (pst_rpc_parse_line (parser, line, &error));
+          assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
+          assert_non_null (strstr (error->message, "nested deeper than 64"));
+        }
+      {
+        /* Exactly at the limit is a line like any other. */
+        g_autofree char *line = nested (PST_RPC_MAX_DEPTH, kinds[k].open, kinds[k].close);
+        g_autoptr (JsonParser) parser = json_parser_new ();
+        g_autoptr (GError) error = NULL;
+
+        assert_true (pst_rpc_parse_line (parser, line, &error));
+        assert_null (error);
+        assert_non_null (json_parser_get_root (parser));
+      }
+    }
+  {
+    /* Brackets inside strings (escaped quotes and backslashes too) are text. */
+    g_autoptr (GString) s = g_string_new ("{\"method\":\"hello\",\"params\":{\"s\":\"\\\\\",\"t\":\"");
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    g_autoptr (GError) error = NULL;
+    JsonObject *params;
+
+    for (int i = 0; i < 1000; i++)
+      g_string_append (s, "[{\\\"");
+    g_string_append (s, "\"}}");
+    assert_true (pst_rpc_parse_line (parser, s->str, &error));
+    assert_null (error);
+    params = json_object_get_object_member (json_node_get_object (json_parser_get_root (parser)),
+                                            "params");
+    assert_string_equal (json_object_get_string_member (params, "s"), "\\");
+    assert_int_equal (strlen (json_object_get_string_member (params, "t")), 3000);
+  }
+  {
+    /* Invalid JSON is still an error, and a plain one. */
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    g_autoptr (GError) error = NULL;
+
+    assert_false (pst_rpc_parse_line (parser, "{\"a\":", &error));
+    assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
+  }
+}
+
 int
 main (void)
 {
@@ -233,6 +311,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_fd_passing, setup, teardown),
     cmocka_unit_test (test_error_objects),
     cmocka_unit_test (test_typed_params),
+    cmocka_unit_test (test_nesting_limit),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }

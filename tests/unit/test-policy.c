@@ -460,6 +460,47 @@ test_overrides (void **state)
   }
 }
 
+/* A message raises an account's encrypt setting, never lowers "always"
+ * (DESIGN.md §10): never and auto on such an account are refused even when
+ * every key is there, with the way out in the reason. */
+static void
+test_never_lowers_always (void **state)
+{
+  Keys k = { everyone, nobody, TRUE, FALSE };
+  PstPolicyEncrypt lower[] = { PST_POLICY_ENCRYPT_NEVER, PST_POLICY_ENCRYPT_AUTO };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (lower); i++)
+    {
+      PstPolicyInput in = input (&k, to_bob, NULL);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(PstPolicyDecision) d = NULL;
+
+      in.account.encrypt = PST_POLICY_ENCRYPT_ALWAYS;
+      in.message.encrypt = lower[i];
+      d = pst_policy_decide (&in, &error);
+      assert_null (d);
+      assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_POLICY));
+      assert_non_null (strstr (error->message, "change the account"));
+      assert_non_null (strstr (error->message, pst_policy_encrypt_to_string (lower[i])));
+    }
+  {
+    /* Raising, or saying the same, is what a message may do. */
+    PstPolicyInput in = input (&k, to_bob, NULL);
+    g_autoptr(PstPolicyDecision) same = NULL, raised = NULL;
+
+    in.account.encrypt = PST_POLICY_ENCRYPT_ALWAYS;
+    in.message.encrypt = PST_POLICY_ENCRYPT_ALWAYS;
+    same = pst_policy_decide (&in, NULL);
+    assert_non_null (same);
+    assert_true (same->encrypt);
+    in.account.encrypt = PST_POLICY_ENCRYPT_NEVER;
+    raised = pst_policy_decide (&in, NULL);
+    assert_non_null (raised);
+    assert_true (raised->encrypt);
+    assert_true (pst_policy_check_lowering (&in.account, &in.message, NULL));
+  }
+}
+
 /* No callbacks: nobody has a key. */
 static void
 test_no_callbacks (void **state)
@@ -557,6 +598,7 @@ main (void)
     cmocka_unit_test (test_account_scheme_forced),
     cmocka_unit_test (test_sign_identity),
     cmocka_unit_test (test_overrides),
+    cmocka_unit_test (test_never_lowers_always),
     cmocka_unit_test (test_no_callbacks),
     cmocka_unit_test (test_bad_input),
     cmocka_unit_test (test_strings),
