@@ -130,12 +130,14 @@ pst_method_attachment (PstCall *call, GError **error)
     }
   if (!pst_call_open_message (call, id, &info, &plain, &status, error))
     return NULL;
-  if (status->decryption == PST_DECRYPTION_FAILED || status->integrity == PST_INTEGRITY_MISSING)
+  if (pst_status_withholds_content (status))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
                    "message %" G_GINT64_FORMAT " cannot be decrypted%s; no attachment written",
                    id, status->integrity == PST_INTEGRITY_MISSING
-                         ? " with integrity protection" : "");
+                         ? " with integrity protection"
+                         : status->decryption == PST_DECRYPTION_TOO_LARGE
+                         ? ": its content expands past the decryption limit (a compression bomb?)" : "");
       return NULL;
     }
   if (!(msg = pst_mime_message_parse (plain, error))

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clientfd.h"
 #include "crypto/pgp.h"
 #include "crypto/policy.h"
 #include "events.h"
@@ -20,6 +21,11 @@
 #include "sender.h"
 #include "subjects.h"
 #include "util/error.h"
+
+/* What show lists of a message's attachments (see m_show): the first
+ * 1,000, and names and types of 256 KiB in all, well inside a reply line. */
+#define PST_SHOW_MAX_ATTACHMENTS 1000
+#define PST_SHOW_MAX_ATTACHMENT_BYTES (256u * 1024)
 
 /* Messages given to send are parsed in memory for now; this is the cap. */
 #define MAX_SEND_SIZE (64u * 1024 * 1024)
@@ -51,17 +57,12 @@ pst_fd_read_all (int fd, gsize max, GError **error)
 
   for (;;)
     {
-      ssize_t n = read (fd, buf, sizeof buf);
+      gssize n = pst_client_fd_read (fd, buf, sizeof buf, error);
+
       if (n == 0)
         break;
       if (n < 0)
-        {
-          if (errno == EINTR)
-            continue;
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the input: %s",
-                       g_strerror (errno));
-          return NULL;
-        }
+        return NULL;
       if (data->len + (gsize) n > max)
         {
           g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "input larger than %zu bytes", max);
@@ -75,21 +76,7 @@ pst_fd_read_all (int fd, gsize max, GError **error)
 gboolean
 pst_fd_write_all (int fd, const guint8 *data, gsize len, GError **error)
 {
-  while (len > 0)
-    {
-      ssize_t n = write (fd, data, len);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n <= 0)
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot write the output: %s",
-                       g_strerror (errno));
-          return FALSE;
-        }
-      data += n;
-      len -= (gsize) n;
-    }
-  return TRUE;
+  return pst_client_fd_write_all (fd, data, len, error);
 }
 
 JsonArray *
@@ -697,7 +684,7 @@ m_show (PstCall *call, GError **error)
       else
         json_object_set_null_member (headers, fields[i][0]);
     }
-  if (status->decryption != PST_DECRYPTION_FAILED && status->integrity != PST_INTEGRITY_MISSING)
+  if (!pst_status_withholds_content (status))
     {
       /* HTML only as text: no client renders it, nothing remote is loaded. */
       body = pst_mime_message_get_body_text (msg);
@@ -707,14 +694,29 @@ m_show (PstCall *call, GError **error)
     }
   attachments = pst_mime_message_get_attachments (msg);
   att = json_array_new ();
-  for (guint i = 0; attachments && i < attachments->len; i++)
-    {
-      g_auto (GStrv) parts = g_strsplit (g_ptr_array_index (attachments, i), "\t", 2);
-      JsonObject *a = json_object_new ();
-      json_object_set_string_member (a, "name", parts[0] ? parts[0] : "");
-      json_object_set_string_member (a, "type", parts[0] && parts[1] ? parts[1] : "");
-      json_array_add_object_element (att, a);
-    }
+  {
+    /* The answer is one line of at most PST_RPC_MAX_LINE: a message with
+     * 100,000 parts made it too long, and show failed as if the agent were
+     * gone.  The first ones are listed; the count says how many there are,
+     * and the attachment method reaches every index. */
+    gsize listed_bytes = 0;
+
+    for (guint i = 0; attachments && i < attachments->len; i++)
+      {
+        const char *entry = g_ptr_array_index (attachments, i);
+        g_auto (GStrv) parts = NULL;
+        JsonObject *a;
+
+        listed_bytes += strlen (entry);
+        if (i >= PST_SHOW_MAX_ATTACHMENTS || listed_bytes > PST_SHOW_MAX_ATTACHMENT_BYTES)
+          break;
+        parts = g_strsplit (entry, "\t", 2);
+        a = json_object_new ();
+        json_object_set_string_member (a, "name", parts[0] ? parts[0] : "");
+        json_object_set_string_member (a, "type", parts[0] && parts[1] ? parts[1] : "");
+        json_array_add_object_element (att, a);
+      }
+  }
   r = json_object_new ();
   json_object_set_int_member (r, "id", id);
   json_object_set_string_member (r, "account", info->account);
@@ -727,8 +729,14 @@ m_show (PstCall *call, GError **error)
     json_object_set_string_member (r, "body_format", body_format);
   else
     json_object_set_null_member (r, "body_format");
+  json_object_set_int_member (r, "attachments_total", attachments ? attachments->len : 0);
+  json_object_set_boolean_member (r, "attachments_truncated",
+                                  json_array_get_length (att) < (attachments ? attachments->len : 0));
   json_object_set_array_member (r, "attachments", att);
   json_object_set_member (r, "crypto", pst_status_to_json (status));
+  /* Both sides of every header-mismatch warning (crypto/status.h): here,
+   * in the answer, and never in the crypto summary that the store keeps. */
+  json_object_set_member (r, "header_mismatch", pst_status_header_mismatches_to_json (status));
   json_object_set_object_member (r, "scan", scan_object (info->scan_verdict, info->scan_name));
   return r;
 }
@@ -748,10 +756,16 @@ m_export (PstCall *call, GError **error)
   if (!get_id (call, &id, error) || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
       || !pst_call_open_message (call, id, &info, &plain, &status, error))
     return NULL;
-  if (status->decryption == PST_DECRYPTION_FAILED || status->integrity == PST_INTEGRITY_MISSING)
+  if (pst_status_withholds_content (status))
     {
-      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
-                   "message %" G_GINT64_FORMAT " cannot be decrypted; nothing exported", id);
+      if (status->decryption == PST_DECRYPTION_TOO_LARGE)
+        g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                     "message %" G_GINT64_FORMAT " is not decrypted: its content expands past %"
+                     G_GSIZE_FORMAT " MiB (a compression bomb?); nothing exported", id,
+                     PST_DECRYPTION_MAX_OUTPUT / (1024 * 1024));
+      else
+        g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                     "message %" G_GINT64_FORMAT " cannot be decrypted; nothing exported", id);
       return NULL;
     }
   data = g_bytes_get_data (plain, &len);
@@ -840,6 +854,7 @@ static const struct {
   { "keys.list", pst_method_keys_list },
   { "keys.show", pst_method_keys_show },
   { "keys.remove", pst_method_keys_remove },
+  { "keys.unlock", pst_method_keys_unlock },
   { "keys.check", pst_method_keys_check },
 };
 

@@ -63,6 +63,8 @@ open_stored (PstAgent *agent, gint64 id, PstMessageInfo **info_out, GBytes **raw
       g_autoptr (GBytes) arrived = NULL;
       PstIntegrity integrity = PST_INTEGRITY_NONE;
 
+      /* Sealed without compression: what it holds is at most its size. */
+      pst_pgp_set_output_limit (pgp, MAX (PST_DECRYPTION_MAX_OUTPUT, g_bytes_get_size (raw)));
       if (!pst_pgp_decrypt_verify (pgp, raw, &arrived, NULL, &integrity, error)
           || integrity != PST_INTEGRITY_OK)
         {
@@ -169,11 +171,23 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
   if (!open_stored (agent, id, &info, &raw, &plain, &status, error))
     return FALSE;
   msg = pst_mime_message_parse (plain, NULL);
-  if (msg != NULL)
-    {
-      out->from = pst_mime_message_get_header (msg, "From");
-      out->date = pst_mime_message_get_header (msg, "Date");
-    }
+  {
+    /* From and Date as the outside says when the header shown came out of
+     * a decrypted layer: decrypted header values stay off the disk, as the
+     * Subject does (DESIGN.md §3, §4).  Without a matching signature the
+     * reader shows the outer ones anyway (mime/hp.h). */
+    g_autoptr (PstMimeMessage) outer = NULL;
+    PstMimeMessage *src = msg;
+
+    if (status->decryption == PST_DECRYPTION_OK && status->protected_headers
+        && (outer = pst_mime_message_parse (raw, NULL)) != NULL)
+      src = outer;
+    if (src != NULL)
+      {
+        out->from = pst_mime_message_get_header (src, "From");
+        out->date = pst_mime_message_get_header (src, "Date");
+      }
+  }
   out->subject = subject_to_store (agent, info, raw, msg, status);
   if (out->from == NULL)
     out->from = g_strdup ("");

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "util/error.h"
+#include "util/text.h"
 
 static const char *
 str_member (JsonObject *o, const char *name)
@@ -117,17 +118,21 @@ pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
       gboolean enc = json_object_get_boolean_member (r, "encrypted");
       gboolean sig = json_object_get_boolean_member (r, "signed");
       const char *state = str_member (r, "state");
+      g_autofree char *reply = pst_cli_safe (str_member (r, "reply"));
       printf (_("message %lld %s (%s, %s)%s%s\n"),
               (long long) json_object_get_int_member (r, "id"),
               g_strcmp0 (state, "sent") == 0 ? _("sent") : _("queued"),
               enc ? _("encrypted") : _("NOT encrypted"), sig ? _("signed") : _("not signed"),
-              str_member (r, "reply") ? ": " : "", str_member (r, "reply") ? str_member (r, "reply") : "");
+              str_member (r, "reply") ? ": " : "", reply);
       if (json_object_has_member (r, "missing_keys"))
         {
           JsonArray *m = json_object_get_array_member (r, "missing_keys");
           fprintf (stderr, "%s", _("postern: send: not encrypted: no key for"));
           for (guint i = 0; i < json_array_get_length (m); i++)
-            fprintf (stderr, " %s", json_array_get_string_element (m, i));
+            {
+              g_autofree char *addr = pst_cli_safe (json_array_get_string_element (m, i));
+              fprintf (stderr, " %s", addr);
+            }
           fprintf (stderr, "\n");
         }
     }
@@ -179,7 +184,7 @@ crypto_mark (JsonObject *crypto)
 
   if (g_strcmp0 (dec, "ok") == 0)
     g_string_append (s, "E");
-  else if (g_strcmp0 (dec, "failed") == 0)
+  else if (g_strcmp0 (dec, "failed") == 0 || g_strcmp0 (dec, "too-large") == 0)
     g_string_append (s, "E!");
   if (st && g_strcmp0 (st, "none") != 0)
     {
@@ -228,9 +233,11 @@ pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
         {
           JsonObject *m = json_array_get_object_element (arr, i);
           g_autofree char *mark = crypto_mark (obj_member (m, "crypto"));
-          printf ("%6" G_GINT64_FORMAT "  %-3s %-31.31s  %-28.28s  %s\n",
-                  json_object_get_int_member (m, "id"), mark, str_member (m, "date"),
-                  str_member (m, "from"), str_member (m, "subject"));
+          g_autofree char *date = pst_cli_column (str_member (m, "date"), 31);
+          g_autofree char *from = pst_cli_column (str_member (m, "from"), 28);
+          g_autofree char *subject = pst_cli_safe (str_member (m, "subject"));
+          printf ("%6" G_GINT64_FORMAT "  %-3s %s  %s  %s\n",
+                  json_object_get_int_member (m, "id"), mark, date, from, subject);
         }
     }
   json_object_unref (r);
@@ -238,12 +245,13 @@ pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
 }
 
 static void
-print_status_block (JsonObject *crypto, JsonObject *scan)
+print_status_block (JsonObject *crypto, JsonObject *scan, JsonArray *mismatch)
 {
   JsonObject *sig = obj_member (crypto, "signature");
   const char *dec = str_member (crypto, "decryption");
   const char *scheme = str_member (crypto, "scheme");
   const char *st = str_member (sig, "status");
+  const char *signer = str_member (sig, "signer");
 
   printf ("%s\n", _("== Postern status (drawn by Postern, not part of the message) =="));
   if (g_strcmp0 (dec, "ok") == 0)
@@ -253,6 +261,10 @@ print_status_block (JsonObject *crypto, JsonObject *scan)
             str_member (crypto, "integrity") ? str_member (crypto, "integrity") : "-");
   else if (g_strcmp0 (dec, "failed") == 0)
     printf ("%-11s %s\n", _("Encryption:"), _("DECRYPTION FAILED: the content is not shown"));
+  else if (g_strcmp0 (dec, "too-large") == 0)
+    printf ("%-11s %s\n", _("Encryption:"),
+            _("NOT DECRYPTED: the content expands past the decryption limit (a compression bomb?) "
+              "and is not shown; the message is kept as received"));
   else
     printf ("%-11s %s\n", _("Encryption:"), _("not encrypted: the provider could read it"));
   if (st == NULL || g_strcmp0 (st, "none") == 0)
@@ -260,16 +272,73 @@ print_status_block (JsonObject *crypto, JsonObject *scan)
   else
     {
       gboolean match = json_object_get_boolean_member_with_default (sig, "from_match", FALSE);
-      printf ("%-11s %s, %s %s (%s), %s, %s %s\n", _("Signature:"), st, _("by"),
-              str_member (sig, "signer") ? str_member (sig, "signer") : "?",
-              str_member (sig, "fingerprint") ? str_member (sig, "fingerprint") : "?",
+      const char *fingerprint = str_member (sig, "fingerprint");
+      g_autofree char *fpr = pst_cli_safe (fingerprint ? fingerprint : "?");
+
+      /* The signer comes from a key or a certificate: only a plain address
+       * is shown, never words that could read as more of this line. */
+      if (!pst_text_is_plain_address (signer))
+        signer = signer ? _("an unknown signer") : "?";
+      printf ("%-11s %s, %s %s (%s), %s, %s %s\n", _("Signature:"), st, _("by"), signer, fpr,
               match ? _("matches From") : _("DOES NOT match From"), _("covers"),
               str_member (sig, "covers"));
     }
   if (json_object_get_boolean_member_with_default (crypto, "protected_headers", FALSE))
     printf ("%-11s %s\n", _("Headers:"), _("protected"));
+  /* An address field that says otherwise inside the encryption than outside,
+   * and was not signed by its author: the outside one is shown below, the
+   * inner one only here, as the claim it is (DESIGN.md §4). */
+  for (guint i = 0; mismatch != NULL && i < json_array_get_length (mismatch); i++)
+    {
+      JsonObject *m = json_array_get_object_element (mismatch, i);
+      g_autofree char *field = pst_cli_safe (str_member (m, "field"));
+      g_autofree char *inner = pst_cli_safe (str_member (m, "inner"));
+
+      printf ("%-11s ", _("Headers:"));
+      printf (_("%s inside the encryption says \"%s\", unsigned: not shown\n"), field, inner);
+    }
+  {
+    JsonArray *warnings = crypto ? json_object_get_array_member (crypto, "warnings") : NULL;
+    g_autoptr (GString) words = g_string_new (NULL);
+
+    for (guint i = 0; warnings != NULL && i < json_array_get_length (warnings); i++)
+      {
+        g_autofree char *word = pst_cli_safe (json_array_get_string_element (warnings, i));
+
+        g_string_append_printf (words, "%s%s", i ? ", " : "", word);
+      }
+    if (words->len > 0)
+      printf ("%-11s %s\n", _("Warnings:"), words->str);
+  }
   printf ("%-11s %s\n", _("Scan:"), str_member (scan, "verdict") ? str_member (scan, "verdict") : "-");
   printf ("%s\n", "==");
+}
+
+/* The message's text, every line after "| ".  Sanitised, no line of it can
+ * move the cursor, so the status block above stays as Postern drew it; the
+ * gutter also keeps a sender from imitating the block further down, where
+ * it would be read once the real one has scrolled off the screen: a
+ * "Signature: good" written in the body still begins with "| ", and only
+ * lines that Postern writes begin at the margin.  That costs copying the
+ * text by hand; `export` and --json give it as it is. */
+static void
+print_body (const char *body)
+{
+  g_autofree char *safe = NULL;
+  g_auto (GStrv) lines = NULL;
+  guint n;
+
+  if (body == NULL)
+    return;
+  safe = pst_text_sanitize_body (body, -1);
+  lines = g_strsplit (safe, "\n", -1);
+  n = g_strv_length (lines);
+  /* A final line end ends the last line; it does not begin another. */
+  if (n > 0 && *lines[n - 1] == '\0')
+    n--;
+  printf ("\n");
+  for (guint i = 0; i < n; i++)
+    printf ("|%s%s\n", *lines[i] ? " " : "", lines[i]);
 }
 
 int
@@ -296,7 +365,8 @@ pst_cli_cmd_show (PstCli *cli, int argc, char **argv)
   if (r == NULL)
     return status;
   crypto = obj_member (r, "crypto");
-  if (g_strcmp0 (str_member (crypto, "decryption"), "failed") == 0)
+  if (g_strcmp0 (str_member (crypto, "decryption"), "failed") == 0
+      || g_strcmp0 (str_member (crypto, "decryption"), "too-large") == 0)
     rc = PST_ERROR_CRYPTO;
   if (cli->json)
     {
@@ -304,22 +374,38 @@ pst_cli_cmd_show (PstCli *cli, int argc, char **argv)
       json_object_unref (r);
       return rc;
     }
-  print_status_block (crypto, obj_member (r, "scan"));
+  print_status_block (crypto, obj_member (r, "scan"),
+                      json_object_has_member (r, "header_mismatch")
+                        ? json_object_get_array_member (r, "header_mismatch") : NULL);
   headers = obj_member (r, "headers");
   for (gsize i = 0; i < G_N_ELEMENTS (hdrs); i++)
     if (str_member (headers, hdrs[i][0]))
-      printf ("%-9s %s\n", _(hdrs[i][1]), str_member (headers, hdrs[i][0]));
+      {
+        g_autofree char *value = pst_cli_safe (str_member (headers, hdrs[i][0]));
+        printf ("%-9s %s\n", _(hdrs[i][1]), value);
+      }
   {
     JsonArray *att = json_object_get_array_member (r, "attachments");
     for (guint i = 0; att && i < json_array_get_length (att); i++)
       {
         JsonObject *a = json_array_get_object_element (att, i);
-        printf ("%-9s %s (%s)\n", _("Attached:"), str_member (a, "name"), str_member (a, "type"));
+        g_autofree char *name = pst_cli_safe (str_member (a, "name"));
+        g_autofree char *type = pst_cli_safe (str_member (a, "type"));
+        printf ("%-9s %s (%s)\n", _("Attached:"), name, type);
+      }
+    if (att && json_object_get_boolean_member_with_default (r, "attachments_truncated", FALSE))
+      {
+        gint64 more = json_object_get_int_member_with_default (r, "attachments_total", 0)
+                      - (gint64) json_array_get_length (att);
+        printf ("%-9s ", "");
+        printf (ngettext ("… and %lld more attachment not listed\n",
+                          "… and %lld more attachments not listed\n", (unsigned long) more),
+                (long long) more);
       }
   }
-  printf ("\n%s", str_member (r, "body_text") ? str_member (r, "body_text") : "");
-  if (str_member (r, "body_text") && !g_str_has_suffix (str_member (r, "body_text"), "\n"))
-    printf ("\n");
+  if (g_strcmp0 (str_member (r, "body_format"), "html-as-text") == 0)
+    printf ("%s\n", _("(Written in HTML: shown as text; nothing was loaded from the network.)"));
+  print_body (str_member (r, "body_text"));
   json_object_unref (r);
   return rc;
 }
@@ -337,6 +423,8 @@ pst_cli_cmd_export (PstCli *cli, int argc, char **argv)
   if (argc != 2)
     return pst_cli_usage ("export", _("give exactly one message ID"));
   if (!parse_id ("export", argv[1], &id))
+    return PST_ERROR_USAGE;
+  if (pst_cli_refuse_terminal ("export"))
     return PST_ERROR_USAGE;
   fflush (stdout);
   params = json_object_new ();
@@ -391,6 +479,8 @@ pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv)
   if (cli->json && out == NULL)
     return pst_cli_usage ("attachment", _("--json needs -o FILE: the attachment goes to "
                                           "standard output otherwise"));
+  if (out == NULL && pst_cli_refuse_terminal ("attachment"))
+    return PST_ERROR_USAGE;
   if (out != NULL && (fd = open_new_file (out)) < 0)
     return PST_ERROR_FAILED;
   fflush (stdout);
@@ -416,8 +506,12 @@ pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv)
   if (cli->json)
     pst_cli_print_json (r);
   else if (out != NULL)
-    printf (_("wrote %s (%s, %lld bytes) to %s\n"), str_member (r, "name"),
-            str_member (r, "type"), (long long) json_object_get_int_member (r, "size"), out);
+    {
+      g_autofree char *name = pst_cli_safe (str_member (r, "name"));
+      g_autofree char *type = pst_cli_safe (str_member (r, "type"));
+      printf (_("wrote %s (%s, %lld bytes) to %s\n"), name, type,
+              (long long) json_object_get_int_member (r, "size"), out);
+    }
   json_object_unref (r);
   return 0;
 }

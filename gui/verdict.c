@@ -5,6 +5,7 @@
 #include <glib/gi18n.h>
 
 #include "agent.h"
+#include "util/text.h"
 
 static gboolean
 is (const char *a, const char *b)
@@ -23,40 +24,7 @@ add (GString *s, const char *sentence)
 char *
 pst_verdict_safe_text (const char *text)
 {
-  g_autofree char *valid = g_utf8_make_valid (text ? text : "", -1);
-  GString *out = g_string_sized_new (strlen (valid));
-
-  for (const char *p = valid; *p; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-
-      if (c == '\t' || c == '\n' || c == '\r' || c == 0x2028 || c == 0x2029)
-        g_string_append_c (out, ' ');
-      else if (c < 0x20 || (c >= 0x7f && c < 0xa0) || (c >= 0x202a && c <= 0x202e)
-               || (c >= 0x2066 && c <= 0x2069) || c == 0x200e || c == 0x200f || c == 0x061c)
-        g_string_append_unichar (out, 0xfffd);   /* visible, and no longer a control */
-      else
-        g_string_append_unichar (out, c);
-    }
-  return g_string_free (out, FALSE);
-}
-
-/* A signer's address as the bar may show it: one address, no spaces, no
- * controls, of a sane length; anything else is not shown (the certificate
- * or key that says it comes with the message). */
-static gboolean
-plausible_address (const char *a)
-{
-  if (a == NULL || *a == '\0' || strlen (a) > 254 || !g_utf8_validate (a, -1, NULL) || !strchr (a, '@'))
-    return FALSE;
-  for (const char *p = a; *p; p = g_utf8_next_char (p))
-    {
-      gunichar c = g_utf8_get_char (p);
-      if (g_unichar_isspace (c) || g_unichar_iscntrl (c) || g_unichar_type (c) == G_UNICODE_FORMAT
-          || c == '<' || c == '>' || c == 0x2028 || c == 0x2029)
-        return FALSE;
-    }
-  return TRUE;
+  return pst_text_sanitize_line (text ? text : "", -1);
 }
 
 static const char *
@@ -70,6 +38,12 @@ warning_words (const char *w)
     return _("another signature inside was not checked as the message's");
   if (is (w, "sealed-on-arrival"))
     return _("it arrived unencrypted and was sealed to your key on arrival");
+  if (is (w, "date-differs"))
+    return _("the signature was made long before or after the message's date");
+  if (is (w, "header-mismatch"))
+    return _("the encrypted part names another sender or recipients, unsigned: the outer ones are shown");
+  if (is (w, "key-locked"))
+    return _("your S/MIME key is locked: run postern keys unlock");
   return NULL;
 }
 
@@ -92,7 +66,9 @@ describe_signature (GString *s, JsonObject *sig, gboolean *problem)
       add (s, _("not signed"));
       return;
     }
-  if (!plausible_address (signer))
+  /* Not an address (a certificate's subject, words made up to read as
+   * the status): not shown, lest they be taken for Postern's. */
+  if (!pst_text_is_plain_address (signer))
     signer = _("an unknown signer");
   if (is (st, "good"))
     who = g_strdup_printf (_("signed by %s"), signer);
@@ -139,6 +115,11 @@ pst_verdict_describe (JsonObject *crypto, JsonObject *scan, PstVerdictLevel *lev
       add (s, _("could NOT be decrypted"));
       problem = TRUE;
     }
+  else if (is (dec, "too-large"))
+    {
+      add (s, _("NOT decrypted: its content expands past the decryption limit (a compression bomb?)"));
+      problem = TRUE;
+    }
   else
     add (s, _("not encrypted"));
   if (is (integrity, "missing"))
@@ -166,15 +147,18 @@ pst_verdict_describe (JsonObject *crypto, JsonObject *scan, PstVerdictLevel *lev
           g_autofree char *t = g_strdup_printf (_("also: %s"), safe);
           add (s, t);
         }
-      if (!is (w, "sealed-on-arrival") && !is (w, "nested-signature"))
+      /* Notes, not problems: how the message is kept, a layer not
+       * promoted, and a signing time far from a Date the sender chose. */
+      if (!is (w, "sealed-on-arrival") && !is (w, "nested-signature") && !is (w, "date-differs"))
         problem = TRUE;
     }
   if (is (verdict, "clean"))
     add (s, _("virus scan: clean"));
   else if (is (verdict, "infected"))
     {
-      g_autofree char *t = g_strdup_printf (_("virus scan: INFECTED with %s"),
-                                            pst_json_str (scan, "name") ? pst_json_str (scan, "name") : "?");
+      const char *found = pst_json_str (scan, "name");
+      g_autofree char *name = pst_verdict_safe_text (found ? found : "?");
+      g_autofree char *t = g_strdup_printf (_("virus scan: INFECTED with %s"), name);
       add (s, t);
       problem = TRUE;
     }
@@ -207,7 +191,8 @@ mark_of (JsonObject *crypto, JsonObject *scan)
 
   if (is (verdict, "infected") || is (verdict, "error"))
     return MARK_QUARANTINED;
-  if (is (pst_json_str (crypto, "decryption"), "failed"))
+  if (is (pst_json_str (crypto, "decryption"), "failed")
+      || is (pst_json_str (crypto, "decryption"), "too-large"))
     return MARK_UNDECRYPTABLE;
   if (is (pst_json_str (crypto, "integrity"), "missing") || is (pst_json_str (crypto, "integrity"), "failed"))
     return MARK_INTEGRITY;

@@ -2,6 +2,17 @@
 
 #include "util/addr.h"
 
+static void
+header_mismatch_free (gpointer p)
+{
+  PstHeaderMismatch *m = p;
+
+  g_free (m->field);
+  g_free (m->shown);
+  g_free (m->inner);
+  g_free (m);
+}
+
 PstStatus *
 pst_status_new (void)
 {
@@ -14,6 +25,7 @@ pst_status_new (void)
   status->sig_status = PST_SIG_NONE;
   status->sig_covers = PST_COVERS_NONE;
   status->warnings = g_ptr_array_new_with_free_func (g_free);
+  status->header_mismatches = g_ptr_array_new_with_free_func (header_mismatch_free);
   return status;
 }
 
@@ -25,6 +37,7 @@ pst_status_free (PstStatus *status)
   g_free (status->signer);
   g_free (status->fingerprint);
   g_clear_pointer (&status->warnings, g_ptr_array_unref);
+  g_clear_pointer (&status->header_mismatches, g_ptr_array_unref);
   g_free (status);
 }
 
@@ -35,6 +48,49 @@ pst_status_add_warning (PstStatus *status, const char *word)
     if (g_str_equal (g_ptr_array_index (status->warnings, i), word))
       return;
   g_ptr_array_add (status->warnings, g_strdup (word));
+}
+
+gboolean
+pst_status_withholds_content (const PstStatus *status)
+{
+  return status->decryption == PST_DECRYPTION_FAILED
+         || status->decryption == PST_DECRYPTION_TOO_LARGE
+         || status->integrity == PST_INTEGRITY_MISSING;
+}
+
+void
+pst_status_add_header_mismatch (PstStatus *status, const char *field, const char *shown,
+                                const char *inner)
+{
+  PstHeaderMismatch *m = g_new0 (PstHeaderMismatch, 1);
+
+  m->field = g_strdup (field);
+  m->shown = g_strdup (shown);
+  m->inner = g_strdup (inner);
+  g_ptr_array_add (status->header_mismatches, m);
+  pst_status_add_warning (status, "header-mismatch");
+}
+
+static void add_string_or_null (JsonBuilder *b, const char *name, const char *value);
+
+JsonNode *
+pst_status_header_mismatches_to_json (const PstStatus *status)
+{
+  g_autoptr(JsonBuilder) b = json_builder_new ();
+
+  json_builder_begin_array (b);
+  for (guint i = 0; status->header_mismatches != NULL && i < status->header_mismatches->len; i++)
+    {
+      const PstHeaderMismatch *m = g_ptr_array_index (status->header_mismatches, i);
+
+      json_builder_begin_object (b);
+      add_string_or_null (b, "field", m->field);
+      add_string_or_null (b, "shown", m->shown);
+      add_string_or_null (b, "inner", m->inner);
+      json_builder_end_object (b);
+    }
+  json_builder_end_array (b);
+  return json_builder_get_root (b);
 }
 
 static const char *
@@ -56,6 +112,7 @@ decryption_to_string (PstDecryption decryption)
     {
     case PST_DECRYPTION_OK: return "ok";
     case PST_DECRYPTION_FAILED: return "failed";
+    case PST_DECRYPTION_TOO_LARGE: return "too-large";
     case PST_DECRYPTION_NOT_ENCRYPTED: break;
     }
   return "not-encrypted";
@@ -155,27 +212,33 @@ pst_status_to_json_string (const PstStatus *status)
 }
 
 PstSigStatus
+pst_signature_verdict (const PstSignatureFacts *facts)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  if (facts->status == PST_SIG_GOOD
+      && (facts->weak_digest
+          || (facts->signing_time > 0 && facts->signing_time > now + PST_SIG_FUTURE_SKEW_SECONDS)))
+    return PST_SIG_BAD;
+  return facts->status;
+}
+
+PstSigStatus
 pst_status_set_signature (PstStatus *st, PstScheme scheme, const PstSignatureFacts *facts,
                           PstCovers covers, const char *from, gint64 date)
 {
   gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-  PstSigStatus verdict = facts->status;
+  PstSigStatus verdict = pst_signature_verdict (facts);
   const char *signer = NULL;
 
   if (facts->weak_digest)
-    {
-      pst_status_add_warning (st, "weak-digest");
-      if (verdict == PST_SIG_GOOD)
-        verdict = PST_SIG_BAD;
-    }
-  if (facts->signing_time > 0 && verdict != PST_SIG_ERROR
-      && (facts->signing_time > now + PST_SIG_FUTURE_SKEW_SECONDS
-          || (date > 0 && ABS (facts->signing_time - date) > PST_SIG_DATE_SKEW_SECONDS)))
-    {
-      pst_status_add_warning (st, "date-mismatch");
-      if (verdict == PST_SIG_GOOD)
-        verdict = PST_SIG_BAD;
-    }
+    pst_status_add_warning (st, "weak-digest");
+  if (facts->signing_time > 0 && facts->status != PST_SIG_ERROR
+      && facts->signing_time > now + PST_SIG_FUTURE_SKEW_SECONDS)
+    pst_status_add_warning (st, "date-mismatch");
+  else if (facts->signing_time > 0 && facts->status != PST_SIG_ERROR && date > 0
+           && ABS (facts->signing_time - date) > PST_SIG_DATE_SKEW_SECONDS)
+    pst_status_add_warning (st, "date-differs");
   for (char **a = facts->addresses; a != NULL && *a != NULL && signer == NULL; a++)
     if (from != NULL && pst_addr_equal (*a, from))
       signer = *a;

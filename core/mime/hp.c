@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "mime/mime.h"
+#include "util/addr.h"
 #include "util/secret.h"
 
 #define OBSCURED_SUBJECT_FIELD "Subject: ...\r\n"
@@ -256,64 +257,256 @@ strip_legacy_display (GBytes *entity, int depth)
   return pst_secret_bytes_from_gstring (out);
 }
 
-/* Appends raw header field @f to @s with a line end. */
+/* The embedded message of a payload root that is message/rfc822 with
+ * forwarded="no" (draft-melnikov-lamps-header-protection, as notmuch's
+ * corpus has it): the whole message wrapped, its header the protected
+ * one.  A forwarded message (no such parameter) is content, never a
+ * header.  NULL when @payload is not such a wrapper.  Transfer full. */
+static GBytes *
+wrapped_message (GBytes *payload)
+{
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GHashTable) params = NULL;
+  g_autofree char *type = NULL;
+  gsize body = 0;
+  const char *forwarded;
+
+  if (!pst_mime_entity_split (payload, &fields, &body))
+    return NULL;
+  type = pst_mime_entity_content_type (fields, &params);
+  forwarded = g_hash_table_lookup (params, "forwarded");
+  if (!g_str_equal (type, "message/rfc822") || forwarded == NULL
+      || g_ascii_strcasecmp (forwarded, "no") != 0)
+    return NULL;
+  return g_bytes_new_from_bytes (payload, body, g_bytes_get_size (payload) - body);
+}
+
+/* The fields that say who wrote a message and to whom: without a good
+ * signature that matches the protected From, the outer ones are shown,
+ * since anyone can encrypt to the reader and only the outer ones were seen
+ * by the provider's SPF/DKIM/DMARC. */
+static const char *const address_names[] = { "From", "To", "Cc", "Reply-To", NULL };
+
+/* The display values of every field of @fields named @name, joined by ", "
+ * with runs of white space made one space; NULL when there is none.
+ * Transfer full. */
+static char *
+joined_values (GPtrArray *fields, const char *name)
+{
+  g_autoptr(GString) s = NULL;
+
+  for (guint i = 0; i < fields->len; i++)
+    if (pst_mime_field_is (fields->pdata[i], name))
+      {
+        g_autofree char *v = pst_mime_field_display_value (fields->pdata[i]);
+        g_auto(GStrv) words = g_strsplit_set (v, " \t\r\n", -1);
+        gboolean first = TRUE;
+
+        if (s == NULL)
+          s = g_string_new (NULL);
+        else
+          g_string_append (s, ", ");
+        for (char **w = words; *w != NULL; w++)
+          if (**w != '\0')
+            {
+              g_string_append_printf (s, "%s%s", first ? "" : " ", *w);
+              first = FALSE;
+            }
+      }
+  return s != NULL ? g_string_free (g_steal_pointer (&s), FALSE) : NULL;
+}
+
+/* Records a header mismatch for each address field that the protected
+ * @inner fields give and that differs from the outer one. */
+static void
+note_mismatches (PstStatus *status, GPtrArray *outer, GPtrArray *inner)
+{
+  for (const char *const *n = address_names; *n != NULL; n++)
+    {
+      g_autofree char *in = joined_values (inner, *n);
+      g_autofree char *out = NULL;
+
+      if (in == NULL)
+        continue;   /* the inner header says nothing of it (the older draft's Subject alone) */
+      out = joined_values (outer, *n);
+      if (g_strcmp0 (in, out) != 0)
+        pst_status_add_header_mismatch (status, *n, out, in);
+    }
+}
 
 GPtrArray *
-pst_hp_shown_fields (PstStatus *status, gboolean good_whole_signature, GPtrArray *outer_fields,
-                     GBytes *message, GBytes *display)
+pst_hp_shown_fields (PstStatus *status, const char *const *good_signer, GPtrArray *outer_fields,
+                     GBytes *message, GBytes **display)
 {
   gboolean covered = (status->decryption == PST_DECRYPTION_OK
                       && status->encryption_covers == PST_COVERS_WHOLE)
-                     || good_whole_signature;
-  GBytes *payload = display != message ? display : NULL;
+                     || good_signer != NULL;
+  GBytes *payload = *display != message ? *display : NULL;
   GPtrArray *shown = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr(GPtrArray) inner = NULL;
-  g_autoptr(GHashTable) params = NULL;
-  g_autofree char *type = NULL;
+  g_autoptr(GPtrArray) inner = NULL;   /* the protected fields, Content-* and HP-Outer left out */
+  g_autoptr(GBytes) wrapped = NULL;
+  gboolean promote = FALSE, subject_used = FALSE;
   HpKind hp = HP_NONE;
-  gsize body = 0;
 
-  if (covered && payload != NULL && pst_mime_entity_split (payload, &inner, &body))
+  if (covered && payload != NULL)
     {
-      guint n = 0;
+      g_autoptr(GPtrArray) fields = NULL;
+      g_autoptr(GHashTable) params = NULL;
+      g_autofree char *type = NULL;
+      gsize body = 0;
 
-      type = pst_mime_entity_content_type (inner, &params);
-      for (guint i = 0; i < inner->len; i++)
-        if (!pst_mime_is_content_field (inner->pdata[i]))
-          n++;
-      if (n > 0)
-        hp = hp_kind (params);
+      wrapped = wrapped_message (payload);
+      if (wrapped != NULL && pst_mime_entity_split (wrapped, &fields, &body))
+        hp = HP_RFC9788;   /* a whole header, as RFC 9788's payload root carries */
+      else if (wrapped == NULL && pst_mime_entity_split (payload, &fields, &body))
+        {
+          type = pst_mime_entity_content_type (fields, &params);
+          hp = hp_kind (params);
+        }
+      if (fields != NULL)
+        {
+          inner = g_ptr_array_new_with_free_func (g_free);
+          for (guint i = 0; i < fields->len; i++)
+            if (!pst_mime_is_content_field (fields->pdata[i])
+                && !pst_mime_field_is (fields->pdata[i], "HP-Outer")
+                && !pst_mime_field_is (fields->pdata[i], "MIME-Version"))
+              g_ptr_array_add (inner, g_strdup (fields->pdata[i]));
+          if (inner->len == 0)
+            hp = HP_NONE;
+        }
+      else
+        hp = HP_NONE;
+    }
+  if (hp == HP_NONE)
+    {
+      for (guint i = 0; i < outer_fields->len; i++)
+        if (!pst_mime_is_content_field (outer_fields->pdata[i]))
+          g_ptr_array_add (shown, g_strdup (outer_fields->pdata[i]));
+      status->protected_headers = FALSE;
+      return shown;
+    }
+  if (wrapped != NULL)
+    {
+      g_bytes_unref (*display);
+      *display = g_steal_pointer (&wrapped);
     }
 
-  /* With RFC 9788 protection the protected fields only (and the trace
-   * fields); with the older draft's, the protected ones in place of the
-   * outer fields of the same name. */
+  /* DESIGN.md §4: the protected header speaks for the message only from a
+   * layer whose good signature covers it whole and is the protected From's
+   * (and the outside has one From, as from_match asks). */
+  if (good_signer != NULL)
+    {
+      g_autofree char *outer_from = pst_mime_single_from (outer_fields);
+      g_autofree char *inner_from = pst_mime_single_from (inner);
+
+      promote = outer_from != NULL && inner_from != NULL
+                && pst_addr_in_list (inner_from, good_signer);
+    }
+
+  if (promote)
+    {
+      /* The protected fields in place of the outer ones of the same name
+       * (in the outer order, so that a header whose two sides agree reads
+       * the same signed or not: pgpstream.c relies on it); with RFC 9788
+       * protection the other outer fields go, but for the trace fields. */
+      g_autoptr(GPtrArray) used = g_ptr_array_new ();
+
+      for (guint i = 0; i < outer_fields->len; i++)
+        {
+          const char *f = outer_fields->pdata[i];
+          gboolean replaced = FALSE;
+
+          if (pst_mime_is_content_field (f))
+            continue;
+          for (guint j = 0; j < inner->len; j++)
+            if (same_field_name (f, inner->pdata[j]))
+              {
+                if (!g_ptr_array_find (used, inner->pdata[j], NULL))
+                  {
+                    g_ptr_array_add (shown, g_strdup (inner->pdata[j]));
+                    g_ptr_array_add (used, inner->pdata[j]);
+                  }
+                replaced = TRUE;
+              }
+          if (!replaced && (hp == HP_LEGACY_V1 || is_trace_field (f)))
+            g_ptr_array_add (shown, g_strdup (f));
+        }
+      for (guint j = 0; j < inner->len; j++)
+        if (!g_ptr_array_find (used, inner->pdata[j], NULL))
+          g_ptr_array_add (shown, g_strdup (inner->pdata[j]));
+      status->protected_headers = TRUE;
+      return shown;
+    }
+
+  /* Otherwise the outer header, but for the Subject, which may come from
+   * inside (it names no one); differing address fields are said, never
+   * silently preferred. */
   for (guint i = 0; i < outer_fields->len; i++)
     {
       const char *f = outer_fields->pdata[i];
-      gboolean replaced = FALSE;
 
       if (pst_mime_is_content_field (f))
         continue;
-      if (hp == HP_NONE)
+      if (pst_mime_field_is (f, "Subject") && pst_mime_find_field (inner, "Subject", NULL) != NULL)
         {
-          g_ptr_array_add (shown, g_strdup (f));
+          if (!subject_used)
+            for (guint j = 0; j < inner->len; j++)
+              if (pst_mime_field_is (inner->pdata[j], "Subject"))
+                g_ptr_array_add (shown, g_strdup (inner->pdata[j]));
+          subject_used = TRUE;
           continue;
         }
-      for (guint j = 0; j < inner->len && !replaced; j++)
-        replaced = same_field_name (f, inner->pdata[j]);
-      if (hp == HP_RFC9788 ? is_trace_field (f) : !replaced)
-        g_ptr_array_add (shown, g_strdup (f));
+      g_ptr_array_add (shown, g_strdup (f));
     }
-  for (guint j = 0; hp != HP_NONE && j < inner->len; j++)
-    {
-      const char *f = inner->pdata[j];
-
-      if (!pst_mime_is_content_field (f) && !pst_mime_field_is (f, "HP-Outer"))
-        g_ptr_array_add (shown, g_strdup (f));
-    }
-  status->protected_headers = hp != HP_NONE;
+  if (!subject_used)
+    for (guint j = 0; j < inner->len; j++)
+      if (pst_mime_field_is (inner->pdata[j], "Subject"))
+        {
+          g_ptr_array_add (shown, g_strdup (inner->pdata[j]));
+          subject_used = TRUE;
+        }
+  note_mismatches (status, outer_fields, inner);
+  status->protected_headers = subject_used;
   return shown;
+}
+
+char *
+pst_hp_from_address (const PstStatus *status, GPtrArray *outer_fields, GPtrArray *shown)
+{
+  g_autofree char *outer = pst_mime_single_from (outer_fields);
+
+  if (outer == NULL)
+    return NULL;
+  for (guint i = 0; i < status->header_mismatches->len; i++)
+    if (g_str_equal (((PstHeaderMismatch *) status->header_mismatches->pdata[i])->field, "From"))
+      return NULL;
+  return pst_mime_single_from (shown);
+}
+
+GBytes *
+pst_hp_finish (PstStatus *status, PstScheme scheme, const PstSignatureFacts *sig,
+               PstCovers sig_covers, GPtrArray *outer_fields, GBytes *message, GBytes *display,
+               PstSigStatus *verdict_out)
+{
+  g_autoptr(GPtrArray) shown = NULL;
+  g_autoptr(GBytes) content = g_bytes_ref (display);
+  g_autofree char *from = NULL;
+  gboolean good_whole = sig != NULL && sig_covers == PST_COVERS_WHOLE
+                        && pst_signature_verdict (sig) == PST_SIG_GOOD;
+  const char *const none[] = { NULL };
+  PstSigStatus verdict = PST_SIG_NONE;
+
+  shown = pst_hp_shown_fields (status, !good_whole ? NULL
+                                       : sig->addresses != NULL ? (const char *const *) sig->addresses
+                                       : none,
+                               outer_fields, message, &content);
+  from = pst_hp_from_address (status, outer_fields, shown);
+  if (sig != NULL)
+    verdict = pst_status_set_signature (status, scheme, sig, sig_covers, from,
+                                        pst_mime_fields_date (shown));
+  if (verdict_out != NULL)
+    *verdict_out = verdict;
+  return pst_hp_plain_message (shown, message, content, status->protected_headers);
 }
 
 GBytes *

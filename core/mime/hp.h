@@ -8,11 +8,19 @@
  * Subject is "..." and HP-Outer fields record what the outside says) or
  * hp="clear" when only signed.
  *
- * Reading: the protected fields are shown only when the layer that carries
- * them is the whole message and either decrypted or signed with a good
- * signature (the caller says so); a bad, failed or partial layer never
- * overrides the outer header.  The older draft's "protected-headers" marker
- * and legacy display parts are accepted on input.
+ * Reading (DESIGN.md §4): the protected fields are read from a layer that
+ * is the whole message and either decrypted or signed with a good
+ * signature; a bad, failed or partial layer never speaks for the header.
+ * They are *shown* in place of the outer header only when a good signature
+ * covers the whole message and its signer is the protected From (and the
+ * outside has one From).  Otherwise (encryption alone: anyone can encrypt
+ * to the reader) the outer header is shown and stored, From, To, Cc and
+ * Reply-To included; only the Subject comes from inside; and an address
+ * field whose protected value differs is reported as warning
+ * "header-mismatch" with both values (PstStatus.header_mismatches).
+ * Accepted on input besides RFC 9788: the older draft's "protected-headers"
+ * marker and legacy display parts, and a payload root that is
+ * message/rfc822; forwarded="no" (the whole message wrapped).
  */
 #pragma once
 
@@ -41,16 +49,33 @@ GBytes *pst_hp_outer_header (GPtrArray *fields, gboolean encrypt);
 
 /* The header fields a reader is shown (as copies, transfer full) for
  * @message with outer header @outer_fields whose content to display is
- * @display (@message itself when nothing was opened).  The protected
- * fields are shown, and @status->protected_headers set, only when @display
- * is marked for header protection and comes from a whole decryption
- * (@status says so) or a whole good signature (@good_whole_signature): a
- * failed, bad or partial layer never speaks for the header.  Then RFC 9788
- * protection shows those fields and the outer trace fields; the older
- * draft's shows them in place of the outer fields of the same names.
- * Otherwise the outer fields but Content-*. */
-GPtrArray *pst_hp_shown_fields (PstStatus *status, gboolean good_whole_signature,
-                                GPtrArray *outer_fields, GBytes *message, GBytes *display);
+ * *@display (@message itself when nothing was opened), by the rule above.
+ * @good_signer: the addresses of a good signature covering the whole
+ * message (an empty list for one without addresses), or NULL.  Sets
+ * @status->protected_headers when anything came from inside, and records
+ * header mismatches in @status.  When the payload wraps a whole message
+ * (message/rfc822), *@display is replaced by that message (a new
+ * reference; the old one is released). */
+GPtrArray *pst_hp_shown_fields (PstStatus *status, const char *const *good_signer,
+                                GPtrArray *outer_fields, GBytes *message, GBytes **display);
+
+/* The one From address the signer must be (DESIGN.md §4): the @shown From
+ * when @outer_fields and @shown each have exactly one From field with
+ * exactly one mailbox and no From mismatch was recorded in @status; else
+ * NULL.  Transfer full. */
+char *pst_hp_from_address (const PstStatus *status, GPtrArray *outer_fields, GPtrArray *shown);
+
+/* What both readers (pgpmime.c, smimemime.c) do once their layers are
+ * opened, so that the header and From rules live in one place: chooses the
+ * shown fields (pst_hp_shown_fields, with @sig's addresses when its
+ * verdict is good and @sig_covers whole), records @sig's verdict (NULL: no
+ * signature layer) against the From (pst_hp_from_address) and Date shown,
+ * and returns the message to display (pst_hp_plain_message).
+ * @verdict_out (may be NULL) gets the verdict recorded (NONE without
+ * @sig).  Transfer full. */
+GBytes *pst_hp_finish (PstStatus *status, PstScheme scheme, const PstSignatureFacts *sig,
+                       PstCovers sig_covers, GPtrArray *outer_fields, GBytes *message,
+                       GBytes *display, PstSigStatus *verdict_out);
 
 /* The message to display: @message itself (a new reference) when
  * @display is @message; else the @shown fields, then the Content-* fields

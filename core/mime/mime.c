@@ -1,6 +1,7 @@
 #include "mime/mime.h"
 #include "mime/html.h"
 
+#include <glib/gi18n-lib.h>
 #include <libetpan/libetpan.h>
 #include <string.h>
 
@@ -50,12 +51,28 @@ is_field_line (const char *line, gsize len)
   return i < len && line[i] == ':';
 }
 
+/* Where the message in @data starts: after a leading mbox "From " line
+ * (Thunderbird saves .eml files with one), which is no header field; 0
+ * when there is none.  "From : x" is an obsolete-syntax From field, not
+ * such a line. */
+static gsize
+mbox_from_line_skip (const char *data, gsize len)
+{
+  gsize next = 0;
+  gsize end;
+
+  if (len < 5 || memcmp (data, "From ", 5) != 0)
+    return 0;
+  end = line_end (data, len, 0, &next);
+  return is_field_line (data, end) ? 0 : next;
+}
+
 gboolean
 pst_mime_split_header (const char *data, gsize len, GPtrArray **fields_out,
                        gsize *body_offset_out, GError **error)
 {
   g_autoptr(GPtrArray) fields = g_ptr_array_new_with_free_func (g_free);
-  gsize pos = 0, field_start = 0, body = len;
+  gsize pos = mbox_from_line_skip (data, len), field_start = pos, body = len;
   gboolean in_field = FALSE;
 
   if (memchr (data, '\0', len) != NULL)
@@ -375,8 +392,12 @@ pst_mime_span_bytes (GBytes *entity, gsize body_offset, const PstMimeSpan *span)
   return g_bytes_new_from_bytes (entity, body_offset + span->offset, span->length);
 }
 
-char *
-pst_mime_single_from (GPtrArray *fields)
+/* The one From address of @fields (DESIGN.md §4): exactly one From field
+ * holding exactly one mailbox and nothing after it.  The only place that
+ * says so: pst_mime_single_from and pst_mime_message_get_from_address
+ * differ only in telling why not. */
+static char *
+one_from_address (GPtrArray *fields, const char **why_out)
 {
   struct mailimf_mailbox_list *list = NULL;
   g_autofree char *value = NULL;
@@ -386,14 +407,72 @@ pst_mime_single_from (GPtrArray *fields)
   char *addr = NULL;
 
   if (count != 1)
-    return NULL;
+    {
+      *why_out = count == 0 ? N_("the message has no From header")
+                            : N_("the message has several From headers");
+      return NULL;
+    }
   value = pst_mime_field_value (field);
   if (mailimf_mailbox_list_parse (value, strlen (value), &idx, &list) != MAILIMF_NO_ERROR)
-    return NULL;
-  if (clist_count (list->mb_list) == 1)
-    addr = pst_addr_extract (((struct mailimf_mailbox *) clist_content (clist_begin (list->mb_list)))->mb_addr_spec);
+    {
+      *why_out = N_("the From header is not an address");
+      return NULL;
+    }
+  /* libetpan stops at what it cannot read: "eve@evil.test bob@bank.test"
+   * parses as one mailbox followed by junk. */
+  while (idx < strlen (value) && g_ascii_isspace (value[idx]))
+    idx++;
+  if (clist_count (list->mb_list) != 1 || idx != strlen (value))
+    *why_out = clist_count (list->mb_list) > 1 ? N_("the From header holds several addresses")
+                                               : N_("the From header is not an address");
+  else
+    {
+      struct mailimf_mailbox *mb = clist_content (clist_begin (list->mb_list));
+
+      addr = pst_addr_extract (mb->mb_addr_spec);
+      /* libetpan drops the white space in "eve@evil.test bob@bank.test",
+       * making one "addr-spec" of two; a quoted local part aside, one
+       * mailbox has one '@'. */
+      if (addr != NULL && addr[0] != '"' && strchr (addr, '@') != strrchr (addr, '@'))
+        g_clear_pointer (&addr, g_free);
+      if (addr == NULL)
+        *why_out = N_("the From header is not an address");
+    }
   mailimf_mailbox_list_free (list);
   return addr;
+}
+
+char *
+pst_mime_single_from (GPtrArray *fields)
+{
+  const char *why = NULL;
+
+  return one_from_address (fields, &why);
+}
+
+GBytes *
+pst_mime_signature_part (GBytes *entity, gsize body_offset, GArray *spans,
+                         const char *const *types)
+{
+  g_autoptr(GBytes) part = NULL;
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autofree char *type = NULL;
+  gsize body = 0, len = 0;
+  const char *p;
+
+  if (spans == NULL || spans->len < 2)
+    return NULL;
+  part = pst_mime_span_bytes (entity, body_offset, &g_array_index (spans, PstMimeSpan, 1));
+  if (!pst_mime_entity_split (part, &fields, &body))
+    return NULL;
+  type = pst_mime_entity_content_type (fields, NULL);
+  if (!g_strv_contains (types, type))
+    return NULL;
+  p = g_bytes_get_data (part, &len);
+  for (gsize i = body; i < len; i++)
+    if (!g_ascii_isspace (p[i]))
+      return g_bytes_new_from_bytes (part, body, len - body);
+  return NULL;
 }
 
 gint64
@@ -679,40 +758,11 @@ pst_mime_message_free (PstMimeMessage *message)
 char *
 pst_mime_message_get_from_address (PstMimeMessage *message, GError **error)
 {
-  struct mailimf_mailbox_list *list = NULL;
-  g_autofree char *value = NULL;
-  const char *field;
-  guint count;
-  size_t idx = 0;
-  char *addr = NULL;
+  const char *why = NULL;
+  char *addr = one_from_address (message->fields, &why);
 
-  field = pst_mime_find_field (message->fields, "From", &count);
-  if (count != 1)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   count == 0 ? "the message has no From header"
-                              : "the message has several From headers");
-      return NULL;
-    }
-  value = pst_mime_field_value (field);
-  if (mailimf_mailbox_list_parse (value, strlen (value), &idx, &list) != MAILIMF_NO_ERROR)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "the From header is not an address");
-      return NULL;
-    }
-  if (clist_count (list->mb_list) != 1)
-    g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                 "the From header holds several addresses");
-  else
-    {
-      struct mailimf_mailbox *mb = clist_content (clist_begin (list->mb_list));
-
-      addr = pst_addr_extract (mb->mb_addr_spec);
-      if (addr == NULL)
-        g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                     "the From header is not an address");
-    }
-  mailimf_mailbox_list_free (list);
+  if (addr == NULL)
+    g_set_error_literal (error, PST_ERROR, PST_ERROR_FAILED, _(why));
   return addr;
 }
 
@@ -785,6 +835,14 @@ decode_words (const char *value)
 }
 
 char *
+pst_mime_field_display_value (const char *field)
+{
+  g_autofree char *value = pst_mime_field_value (field);
+
+  return decode_words (value);
+}
+
+char *
 pst_mime_message_get_header (PstMimeMessage *message, const char *name)
 {
   const char *field = pst_mime_find_field (message->fields, name, NULL);
@@ -804,9 +862,10 @@ message_tree (PstMimeMessage *message)
       gsize len = 0;
       const char *p = g_bytes_get_data (message->data, &len);
       size_t idx = 0;
+      gsize skip = p != NULL ? mbox_from_line_skip (p, len) : 0;
 
       message->mime_parsed = TRUE;
-      if (mailmime_parse (p, len, &idx, &message->mime) != MAILIMF_NO_ERROR)
+      if (mailmime_parse (p + skip, len - skip, &idx, &message->mime) != MAILIMF_NO_ERROR)
         message->mime = NULL;
     }
   return message->mime;

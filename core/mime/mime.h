@@ -63,8 +63,11 @@ GBytes *pst_mime_message_get_attachment (PstMimeMessage *message, guint index, g
 /* Splits the header section of @data (@len bytes) into raw fields, each one
  * string with its continuation lines and line ends as they were.
  * @body_offset_out gets the offset of the body (after the empty line; @len
- * when there is none).  Errors (PST_ERROR_FAILED): no header field, a line
- * that is neither a field nor a continuation, a NUL byte in the header. */
+ * when there is none).  A leading mbox "From " line (DESIGN.md §4, input
+ * framing) is skipped: every message and entity reader comes through here,
+ * so no caller needs to.  Errors (PST_ERROR_FAILED): no header field, a
+ * line that is neither a field nor a continuation, a NUL byte in the
+ * header. */
 gboolean pst_mime_split_header (const char *data, gsize len, GPtrArray **fields_out,
                                 gsize *body_offset_out, GError **error);
 
@@ -141,9 +144,21 @@ char *pst_mime_entity_content_type (GPtrArray *fields, GHashTable **params_out);
 GBytes *pst_mime_span_bytes (GBytes *entity, gsize body_offset, const PstMimeSpan *span);
 
 /* The addr-spec of the one mailbox of the one From field among @fields, or
- * NULL when there is no From, several, or several mailboxes in it.
- * Transfer full. */
+ * NULL when there is no From, several, or several mailboxes in it (the
+ * same rule as pst_mime_message_get_from_address).  Transfer full. */
 char *pst_mime_single_from (GPtrArray *fields);
+
+/* A display form of raw field @field's value: unfolded, RFC 2047 words
+ * decoded, valid UTF-8.  Transfer full. */
+char *pst_mime_field_display_value (const char *field);
+
+/* The signature part of multipart/signed @entity (body at @body_offset,
+ * parts @spans): the body of its second part when that part exists, is not
+ * empty (white space aside) and its Content-Type is one of @types
+ * (NULL-terminated, lower case); else NULL, which DESIGN.md §4 makes a
+ * signature "error" (a stripped signature).  Transfer full. */
+GBytes *pst_mime_signature_part (GBytes *entity, gsize body_offset, GArray *spans,
+                                 const char *const *types);
 
 /* Seconds since the epoch of RFC 5322 date-time @value, or 0 when it cannot
  * be read. */

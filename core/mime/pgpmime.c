@@ -168,7 +168,25 @@ typedef struct {
   PstPgpSignature *sig;     /* the outermost signature layer */
   PstCovers sig_covers;
   GBytes *partial_plain;    /* the first decrypted part of a partially encrypted message */
+  gsize budget;             /* what decryption may still yield (limit_output) */
 } OpenCtx;
+
+/* Lets the next decryption or verification yield at most what is left of
+ * the message's budget: all layers together, since a nested layer is
+ * opened while the plaintext around it is still held. */
+static void
+limit_output (OpenCtx *c)
+{
+  pst_pgp_set_output_limit (c->pgp, c->budget);
+}
+
+static void
+spend_output (OpenCtx *c, GBytes *plain)
+{
+  gsize n = plain != NULL ? g_bytes_get_size (plain) : 0;
+
+  c->budget -= MIN (n, c->budget);
+}
 
 static void
 record_signature (OpenCtx *c, PstPgpSignature *sig, PstCovers covers)
@@ -186,33 +204,45 @@ record_signature (OpenCtx *c, PstPgpSignature *sig, PstCovers covers)
   c->sig_covers = covers;
 }
 
+/* What OpenPGP signature @sig says, in the terms every scheme shares; a
+ * layer with several signatures is said in @status's warnings. */
+static void
+signature_facts (PstStatus *status, const PstPgpSignature *sig, PstSignatureFacts *facts)
+{
+  if (sig->count > 1)
+    pst_status_add_warning (status, "multiple-signatures");
+  facts->status = sig->status;
+  facts->addresses = sig->addresses;
+  facts->fingerprint = sig->fingerprint;
+  facts->signing_time = sig->created;
+  facts->weak_digest = sig->weak_digest;
+}
+
 void
 pst_pgpmime_set_signature (PstStatus *status, const PstPgpSignature *sig, PstCovers covers,
                            const char *from, gint64 date)
 {
   PstSignatureFacts facts;
 
-  if (sig->count > 1)
-    pst_status_add_warning (status, "multiple-signatures");
-  facts.status = sig->status;
-  facts.addresses = sig->addresses;
-  facts.fingerprint = sig->fingerprint;
-  facts.signing_time = sig->created;
-  facts.weak_digest = sig->weak_digest;
+  signature_facts (status, sig, &facts);
   pst_status_set_signature (status, PST_SCHEME_PGP, &facts, covers, from, date);
 }
 
-/* The signature verdict, against the From and Date the reader is shown
- * (the protected ones when they apply). */
-static void
-finish_signature (OpenCtx *c, const char *from, gint64 date)
+/* A multipart/signed layer whose signature cannot even be looked at (DESIGN.md
+ * §4: missing, empty, of the wrong type or an unknown protocol): an error,
+ * so that stripping a signature never makes a message look unsigned. */
+static PstPgpSignature *
+malformed_signature (void)
 {
-  if (c->sig != NULL)
-    pst_pgpmime_set_signature (c->status, c->sig, c->sig_covers, from, date);
+  PstPgpSignature *sig = g_new0 (PstPgpSignature, 1);
+
+  sig->status = PST_SIG_ERROR;
+  return sig;
 }
 
 static void
-record_decryption (OpenCtx *c, gboolean ok, PstIntegrity integrity, PstCovers covers)
+record_decryption (OpenCtx *c, gboolean ok, gboolean too_large, PstIntegrity integrity,
+                   PstCovers covers)
 {
   PstStatus *st = c->status;
 
@@ -221,11 +251,13 @@ record_decryption (OpenCtx *c, gboolean ok, PstIntegrity integrity, PstCovers co
     st->encryption_covers = covers;
   if (!ok)
     {
-      st->decryption = PST_DECRYPTION_FAILED;
+      /* A bomb anywhere in the message is what the reader must learn. */
+      if (too_large || st->decryption != PST_DECRYPTION_TOO_LARGE)
+        st->decryption = too_large ? PST_DECRYPTION_TOO_LARGE : PST_DECRYPTION_FAILED;
       if (integrity != PST_INTEGRITY_NONE || st->integrity == PST_INTEGRITY_OK)
         st->integrity = integrity;
     }
-  else if (st->decryption != PST_DECRYPTION_FAILED)
+  else if (st->decryption != PST_DECRYPTION_FAILED && st->decryption != PST_DECRYPTION_TOO_LARGE)
     {
       st->decryption = PST_DECRYPTION_OK;
       if (st->integrity == PST_INTEGRITY_NONE)
@@ -256,13 +288,15 @@ open_inline (OpenCtx *c, GBytes *entity, gboolean whole)
   PstCovers covers;
   GBytes *shown = NULL;
 
+  limit_output (c);
   if (!pst_pgpinline_open (c->pgp, entity, &r))
     return g_bytes_ref (entity);
+  spend_output (c, r.entity);
   covers = whole && r.entire ? PST_COVERS_WHOLE : PST_COVERS_PART;
   pst_status_add_warning (c->status, "inline-pgp");
   if (r.kind == PST_PGP_INLINE_ENCRYPTED)
     {
-      record_decryption (c, r.ok, r.integrity, covers);
+      record_decryption (c, r.ok, r.too_large, r.integrity, covers);
       if (r.ok && covers == PST_COVERS_WHOLE)
         shown = g_bytes_ref (r.entity);
       else if (r.ok)
@@ -303,8 +337,14 @@ open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth)
     return g_bytes_ref (entity);
   spans = pst_mime_split_multipart (data + body, len - body, g_hash_table_lookup (params, "boundary"),
                                     NULL);
-  if (spans == NULL)
-    return g_bytes_ref (entity);
+  if (spans == NULL || spans->len == 0)
+    {
+      if (g_str_equal (type, "multipart/signed")
+          && !param_is (params, "protocol", "application/pkcs7-signature")
+          && !param_is (params, "protocol", "application/x-pkcs7-signature"))
+        record_signature (c, malformed_signature (), covers);
+      return g_bytes_ref (entity);
+    }
 
   if (g_str_equal (type, "multipart/encrypted")
       && param_is (params, "protocol", "application/pgp-encrypted") && spans->len >= 2)
@@ -318,8 +358,10 @@ open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth)
       gboolean ok;
       GBytes *inner;
 
+      limit_output (c);
       ok = pst_pgp_decrypt_verify (c->pgp, cipher, &plain, &sig, &integrity, &err);
-      record_decryption (c, ok, integrity, covers);
+      spend_output (c, plain);
+      record_decryption (c, ok, !ok && pst_pgp_output_too_large (c->pgp), integrity, covers);
       if (!ok)
         return g_bytes_ref (entity);
       if (sig->status != PST_SIG_NONE)
@@ -335,23 +377,30 @@ open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth)
     }
 
   if (g_str_equal (type, "multipart/signed")
-      && param_is (params, "protocol", "application/pgp-signature") && spans->len >= 2)
+      && !param_is (params, "protocol", "application/pkcs7-signature")
+      && !param_is (params, "protocol", "application/x-pkcs7-signature"))
     {
+      /* S/MIME aside (the S/MIME reader's, or not protected without one),
+       * every multipart/signed is OpenPGP's to judge. */
+      static const char *const sig_types[] = { "application/pgp-signature", NULL };
       g_autoptr(GBytes) content = pst_mime_span_bytes (entity, body, &g_array_index (spans, PstMimeSpan, 0));
+      g_autoptr(GBytes) sigdata = NULL;
       g_autoptr(GPtrArray) cfields = NULL;
       g_autofree char *ctype = NULL;
       gsize cbody = 0;
       GBytes *inner;
 
+      if (param_is (params, "protocol", "application/pgp-signature"))
+        sigdata = pst_mime_signature_part (entity, body, spans, sig_types);
       if (pst_mime_entity_split (content, &cfields, &cbody))
         ctype = pst_mime_entity_content_type (cfields, NULL);
       if (ctype != NULL && g_str_equal (ctype, "multipart/encrypted"))
         /* Encrypt-then-sign: the inner layers decide (DESIGN.md §4). */
         pst_status_add_warning (c->status, "outer-signature-ignored");
+      else if (sigdata == NULL)
+        record_signature (c, malformed_signature (), covers);
       else
         {
-          g_autoptr(GBytes) part = pst_mime_span_bytes (entity, body, &g_array_index (spans, PstMimeSpan, 1));
-          g_autoptr(GBytes) sigdata = part_body (part);
           g_autoptr(GBytes) canon = pst_mime_to_crlf (g_bytes_get_data (content, NULL),
                                                       g_bytes_get_size (content));
 
@@ -379,10 +428,10 @@ pst_pgpmime_open (PstPgp *pgp, GBytes *message, GBytes **plain_out,
                   PstStatus **status_out, GError **error)
 {
   g_autoptr(GPtrArray) fields = NULL;
-  g_autoptr(GPtrArray) shown = NULL;
   g_autoptr(PstStatus) status = pst_status_new ();
   g_autoptr(GBytes) display = NULL;
-  g_autofree char *from = NULL;
+  g_autoptr(GBytes) plain = NULL;
+  PstSignatureFacts facts;
   gsize len = 0, body = 0;
   const char *p = g_bytes_get_data (message, &len);
   OpenCtx c = { 0 };
@@ -395,6 +444,7 @@ pst_pgpmime_open (PstPgp *pgp, GBytes *message, GBytes **plain_out,
     }
   c.pgp = pgp;
   c.status = status;
+  c.budget = MAX (PST_DECRYPTION_MAX_OUTPUT, len);
 
   display = open_entity (&c, message, TRUE, 0);
   if (c.partial_plain != NULL && status->encryption_covers != PST_COVERS_WHOLE)
@@ -405,15 +455,15 @@ pst_pgpmime_open (PstPgp *pgp, GBytes *message, GBytes **plain_out,
       display = g_bytes_ref (c.partial_plain);
     }
 
-  shown = pst_hp_shown_fields (status, c.sig != NULL && c.sig->status == PST_SIG_GOOD
-                                         && c.sig_covers == PST_COVERS_WHOLE,
-                               fields, message, display);
-  from = pst_mime_single_from (shown);
-  finish_signature (&c, from, pst_mime_fields_date (shown));
+  if (c.sig != NULL)
+    signature_facts (status, c.sig, &facts);
+  plain = pst_hp_finish (status, PST_SCHEME_PGP, c.sig != NULL ? &facts : NULL, c.sig_covers,
+                         fields, message, display, NULL);
   if (plain_out != NULL)
-    *plain_out = pst_hp_plain_message (shown, message, display, status->protected_headers);
+    *plain_out = g_steal_pointer (&plain);
   g_clear_pointer (&c.sig, pst_pgp_signature_free);
   g_clear_pointer (&c.partial_plain, g_bytes_unref);
+  pst_pgp_set_output_limit (pgp, PST_DECRYPTION_MAX_OUTPUT);
   if (status_out != NULL)
     *status_out = g_steal_pointer (&status);
   return TRUE;

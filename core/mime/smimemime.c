@@ -255,34 +255,33 @@ record_signature (OpenCtx *c, PstSmimeSignature *sig, PstCovers covers)
   c->sig_covers = covers;
 }
 
-/* The signature verdict, against the From and Date the reader is shown
- * (the protected ones when they apply). */
+/* What the S/MIME signature @sig says, in the terms every scheme shares;
+ * what only CMS can say goes to @st's warnings. */
 static void
-finish_signature (OpenCtx *c, const char *from, gint64 date)
+signature_facts (PstStatus *st, const PstSmimeSignature *sig, PstSignatureFacts *facts)
 {
-  PstStatus *st = c->status;
-  const PstSmimeSignature *sig = c->sig;
-  PstSignatureFacts facts;
-  PstSigStatus verdict;
-
-  if (sig == NULL)
-    return;
   if (sig->signer_count > 1)
     pst_status_add_warning (st, "multiple-signers");
   else if (sig->signer_count == 0 && sig->status != PST_SIG_ERROR)
     pst_status_add_warning (st, "no-signer");
   if (sig->econtent_mismatch)
     pst_status_add_warning (st, "econtent-mismatch");
-  facts.status = sig->status;
-  facts.addresses = sig->addresses;
-  facts.fingerprint = sig->fingerprint;
-  facts.signing_time = sig->signing_time;
-  facts.weak_digest = sig->weak_digest;
-  verdict = pst_status_set_signature (st, PST_SCHEME_SMIME, &facts, c->sig_covers, from, date);
-  /* CBC has no MAC: only a signature that stays good vouches for it. */
-  if (c->integrity_by_sig && !c->integrity_by_aead && verdict != PST_SIG_GOOD
-      && st->integrity == PST_INTEGRITY_OK)
-    st->integrity = PST_INTEGRITY_NONE;
+  facts->status = sig->status;
+  facts->addresses = sig->addresses;
+  facts->fingerprint = sig->fingerprint;
+  facts->signing_time = sig->signing_time;
+  facts->weak_digest = sig->weak_digest;
+}
+
+/* A multipart/signed whose signature part is missing, empty or of the
+ * wrong type (DESIGN.md §4): an error, never "none". */
+static PstSmimeSignature *
+malformed_signature (void)
+{
+  PstSmimeSignature *sig = g_new0 (PstSmimeSignature, 1);
+
+  sig->status = PST_SIG_ERROR;
+  return sig;
 }
 
 static GBytes *open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth);
@@ -306,6 +305,10 @@ open_enveloped (OpenCtx *c, GBytes *entity, GBytes *der, gboolean whole, int dep
       st->decryption = PST_DECRYPTION_FAILED;
       if (integrity == PST_INTEGRITY_FAILED)
         st->integrity = PST_INTEGRITY_FAILED;
+      /* The one PST_ERROR_POLICY of pst_smime_decrypt: the key is locked;
+       * keys.unlock analyses such mail again. */
+      if (g_error_matches (err, PST_ERROR, PST_ERROR_POLICY))
+        pst_status_add_warning (st, "key-locked");
       return g_bytes_ref (entity);
     }
   if (st->decryption != PST_DECRYPTION_FAILED)
@@ -359,6 +362,13 @@ open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth)
 
       if (t == PST_SMIME_CMS_ENVELOPED || t == PST_SMIME_CMS_AUTH_ENVELOPED)
         return open_enveloped (c, entity, der, whole, depth);
+      if (t == PST_SMIME_CMS_COMPRESSED)
+        {
+          /* Shown as received, and said, rather than silently passed. */
+          c->status->scheme = PST_SCHEME_SMIME;
+          pst_status_add_warning (c->status, "compressed-not-opened");
+          return g_bytes_ref (entity);
+        }
       if (t == PST_SMIME_CMS_SIGNED)
         {
           g_autoptr(GBytes) econtent = NULL;
@@ -386,30 +396,42 @@ open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth)
     return g_bytes_ref (entity);
   spans = pst_mime_split_multipart (data + body, len - body, g_hash_table_lookup (params, "boundary"),
                                     NULL);
-  if (spans == NULL)
-    return g_bytes_ref (entity);
-
-  if (g_str_equal (type, "multipart/signed")
-      && is_pkcs7_signature (g_hash_table_lookup (params, "protocol")) && spans->len >= 2)
+  if (spans == NULL || spans->len == 0)
     {
+      if (g_str_equal (type, "multipart/signed"))
+        record_signature (c, malformed_signature (), covers);
+      return g_bytes_ref (entity);
+    }
+
+  if (g_str_equal (type, "multipart/signed"))
+    {
+      /* In a message read as S/MIME every multipart/signed is CMS's to
+       * judge; one whose protocol or signature part is not is malformed. */
+      static const char *const sig_types[] = { "application/pkcs7-signature",
+                                               "application/x-pkcs7-signature", NULL };
       g_autoptr(GBytes) content = pst_mime_span_bytes (entity, body,
                                                        &g_array_index (spans, PstMimeSpan, 0));
+      g_autoptr(GBytes) part = NULL;
       GBytes *inner;
 
+      if (is_pkcs7_signature (g_hash_table_lookup (params, "protocol")))
+        part = pst_mime_signature_part (entity, body, spans, sig_types);
       if (entity_is_encrypted (content))
         pst_status_add_warning (c->status, "outer-signature-ignored");
+      else if (part == NULL)
+        record_signature (c, malformed_signature (), covers);
       else
         {
-          g_autoptr(GBytes) part = pst_mime_span_bytes (entity, body,
-                                                        &g_array_index (spans, PstMimeSpan, 1));
+          g_autoptr(GBytes) spart = pst_mime_span_bytes (entity, body,
+                                                         &g_array_index (spans, PstMimeSpan, 1));
           g_autoptr(GPtrArray) sfields = NULL;
           g_autoptr(GBytes) der = NULL;
           g_autoptr(GBytes) canon = pst_mime_to_crlf (g_bytes_get_data (content, NULL),
                                                       g_bytes_get_size (content));
           gsize sbody = 0;
 
-          if (pst_mime_entity_split (part, &sfields, &sbody))
-            der = part_der (sfields, part, sbody);
+          if (pst_mime_entity_split (spart, &sfields, &sbody))
+            der = part_der (sfields, spart, sbody);
           record_signature (c, pst_smime_verify (c->smime, der, canon, NULL), covers);
         }
       inner = open_entity (c, content, whole, depth + 1);
@@ -435,10 +457,11 @@ pst_smimemime_open (PstSmime *smime, GBytes *message, GBytes **plain_out,
                     PstStatus **status_out, GError **error)
 {
   g_autoptr(GPtrArray) fields = NULL;
-  g_autoptr(GPtrArray) shown = NULL;
   g_autoptr(PstStatus) status = pst_status_new ();
   g_autoptr(GBytes) display = NULL;
-  g_autofree char *from = NULL;
+  g_autoptr(GBytes) plain = NULL;
+  PstSignatureFacts facts;
+  PstSigStatus verdict = PST_SIG_NONE;
   gsize len = 0, body = 0;
   const char *p = g_bytes_get_data (message, &len);
   OpenCtx c = { 0 };
@@ -454,13 +477,16 @@ pst_smimemime_open (PstSmime *smime, GBytes *message, GBytes **plain_out,
 
   display = open_entity (&c, message, TRUE, 0);
 
-  shown = pst_hp_shown_fields (status, c.sig != NULL && c.sig->status == PST_SIG_GOOD
-                                         && c.sig_covers == PST_COVERS_WHOLE,
-                               fields, message, display);
-  from = pst_mime_single_from (shown);
-  finish_signature (&c, from, pst_mime_fields_date (shown));
+  if (c.sig != NULL)
+    signature_facts (status, c.sig, &facts);
+  plain = pst_hp_finish (status, PST_SCHEME_SMIME, c.sig != NULL ? &facts : NULL, c.sig_covers,
+                         fields, message, display, &verdict);
+  /* CBC has no MAC: only a signature that stays good vouches for it. */
+  if (c.integrity_by_sig && !c.integrity_by_aead && verdict != PST_SIG_GOOD
+      && status->integrity == PST_INTEGRITY_OK)
+    status->integrity = PST_INTEGRITY_NONE;
   if (plain_out != NULL)
-    *plain_out = pst_hp_plain_message (shown, message, display, status->protected_headers);
+    *plain_out = g_steal_pointer (&plain);
   g_clear_pointer (&c.sig, pst_smime_signature_free);
   if (status_out != NULL)
     *status_out = g_steal_pointer (&status);

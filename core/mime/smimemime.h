@@ -8,11 +8,13 @@
  *     CBC content is never withheld (the §4 withholding rule is for OpenPGP
  *     without MDC, where a standard alternative exists); clients see
  *     integrity null and decide.
- *   - date-mismatch: a signingTime more than 5 minutes in the future, or
- *     more than one hour away from the Date header, makes a good signature
- *     bad with warning "date-mismatch" (so the NSS corpus message
- *     alice.future.dsig.SHA256.multipart.eml, signed 6 hours before its
- *     Date, is bad — as Thunderbird reports it).
+ *   - dates (DESIGN.md §4, crypto/status.h): a signingTime more than 15
+ *     minutes in the future makes a good signature bad ("date-mismatch");
+ *     more than a day from the Date header is only "date-differs".  So
+ *     the NSS corpus message alice.future.dsig.SHA256.multipart.eml,
+ *     signed 6 hours before its Date, is good (Thunderbird says not good).
+ *   - headers shown, From matched, stripped signatures: hp.h, one rule for
+ *     both schemes.
  *   - encrypt-then-sign: a signature directly around an encryption layer is
  *     not the message's signature; warning "outer-signature-ignored".
  *   - the outermost signature decides; inner ones give "nested-signature"

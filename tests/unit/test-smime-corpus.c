@@ -14,7 +14,10 @@
  *     is good, with warning nested-signature (or outer-signature-ignored for
  *     Alice's layer around the encryption).  Postern reports good; no rule of
  *     §4 makes it otherwise.  Flagged for review (tb_differs below).
- *   - alice.future.*: bad with warning date-mismatch (see smimemime.h). */
+ *   - alice.future.*: its Date is 6 hours after a signing time in the past.
+ *     Thunderbird calls it not good; DESIGN.md §4 (updated) makes only a
+ *     signing time in the future bad, and one over a day from the Date a
+ *     warning: Postern reports good, without date warnings. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -47,7 +50,7 @@ static const Row rows[] = {
   { "alice.dsig.SHA1.multipart.mismatch-econtent.eml", FALSE, SIG_NOT_GOOD, "Alice@example.com", FALSE },
   { "alice.dsig.SHA256.multipart.bad.eml", FALSE, SIG_NOT_GOOD, "Alice@example.com", FALSE },
   { "alice.dsig.SHA256.multipart.eml", FALSE, SIG_GOOD, "Alice@example.com", FALSE },
-  { "alice.future.dsig.SHA256.multipart.eml", FALSE, SIG_NOT_GOOD, "Alice@example.com", FALSE },
+  { "alice.future.dsig.SHA256.multipart.eml", FALSE, SIG_GOOD, "Alice@example.com", FALSE },
   { "alice.dsig.SHA256.multipart.env.eml", TRUE, SIG_GOOD, "Alice@example.com", TRUE },
   { "alice.dsig.SHA256.multipart.mismatch-econtent.eml", FALSE, SIG_NOT_GOOD, "Alice@example.com", FALSE },
   { "alice.dsig.SHA384.multipart.bad.eml", FALSE, SIG_NOT_GOOD, "Alice@example.com", FALSE },
@@ -231,7 +234,8 @@ test_corpus (void **state)
           && strstr (r->file, "plain.dsig") == NULL)
         ok &= g_ptr_array_find_with_equal_func (st->warnings, "weak-digest", g_str_equal, NULL);
       if (strstr (r->file, ".future.") != NULL)
-        ok &= g_ptr_array_find_with_equal_func (st->warnings, "date-mismatch", g_str_equal, NULL);
+        ok &= !g_ptr_array_find_with_equal_func (st->warnings, "date-mismatch", g_str_equal, NULL)
+              && !g_ptr_array_find_with_equal_func (st->warnings, "date-differs", g_str_equal, NULL);
       if (strstr (r->file, "mismatch-econtent") != NULL)
         ok &= g_ptr_array_find_with_equal_func (st->warnings, "econtent-mismatch", g_str_equal, NULL);
       if (g_str_has_prefix (r->file, "alice.env.") && strstr (r->file, "sig.") != NULL)

@@ -770,9 +770,11 @@ test_bad_signatures (void **state)
     dated = pst_smimemime_protect (fx.alice, msg, ALICE, rcpts, FALSE, TRUE, NULL);
     assert_non_null (dated);
   }
+  /* DESIGN.md §4 as updated: far from the Date is only a warning. */
   sd = open_msg (fx.bob, dated, NULL);
-  assert_sig (sd, PST_SIG_BAD, PST_COVERS_WHOLE, TRUE);
-  assert_true (has_warning (sd, "date-mismatch"));
+  assert_sig (sd, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+  assert_true (has_warning (sd, "date-differs"));
+  assert_false (has_warning (sd, "date-mismatch"));
 }
 
 static void
@@ -797,15 +799,17 @@ test_outer_signature_ignored (void **state)
   assert_int_equal (st->decryption, PST_DECRYPTION_OK);
   assert_true (contains (plain, "meeting is at noon"));
   /* Bob's signature around Alice's: Bob's decides, Alice's is a warning.
-   * The header shown is Alice's protected one (RFC 9788: the payload root
-   * is her entity, and Bob's good signature covers it), so the From shown
-   * is Alice's, which Bob's certificate does not bind. */
+   * The payload root is Alice's entity, whose protected From is Alice's:
+   * Bob's good signature does not match it, so the outer header (Bob's
+   * From) is shown (DESIGN.md §4), the inner From is a header mismatch,
+   * and with two different From values from_match is false. */
   nested = read_fx ("n-nested.eml");
   sn = open_msg (fx.bob, nested, &plain2);
   assert_sig (sn, PST_SIG_GOOD, PST_COVERS_WHOLE, FALSE);
   assert_string_equal (sn->signer, BOB);
-  assert_true (sn->protected_headers);
-  assert_true (contains (plain2, "From: " ALICE "\r\n"));
+  assert_true (contains (plain2, "From: " BOB));   /* openssl writes LF line ends */
+  assert_false (contains (plain2, "From: " ALICE));
+  assert_true (has_warning (sn, "header-mismatch"));
   assert_true (has_warning (sn, "nested-signature"));
 }
 
@@ -924,6 +928,41 @@ test_header_protection (void **state)
   assert_sig (st3, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
   assert_true (st3->protected_headers);
   assert_true (contains (p3, "Subject: test\r\n"));
+}
+
+/* DESIGN.md §4: a multipart/signed whose signature part was stripped
+ * (missing, empty, of the wrong type) is an error, never "none". */
+static void
+test_stripped_signature (void **state)
+{
+  g_autoptr(GBytes) s = protect (fx.alice, ALICE, BOB, FALSE, TRUE);
+  g_autoptr(GBytes) content = part_of (s, 0);
+  g_autoptr(GBytes) sig = part_of (s, 1);
+  g_autofree char *head = NULL;
+  const char *p = g_bytes_get_data (s, NULL);
+  const char *ct = g_strstr_len (p, g_bytes_get_size (s), "Content-Type: multipart/signed");
+  const char *variants[] = {
+    "--%s\r\n%.*s\r\n--%s--\r\n",                                            /* missing */
+    "--%s\r\n%.*s\r\n--%s\r\nContent-Type: application/pkcs7-signature\r\n\r\n\r\n--%s--\r\n",
+    "--%s\r\n%.*s\r\n--%s\r\nContent-Type: text/plain\r\n\r\nMIIB\r\n--%s--\r\n",  /* wrong type */
+  };
+
+  assert_non_null (ct);
+  assert_non_null (sig);
+  head = g_strndup (p, ct - p);
+  for (guint i = 0; i < G_N_ELEMENTS (variants); i++)
+    {
+      g_autofree char *body = g_strdup_printf (variants[i], "B", (int) g_bytes_get_size (content),
+                                               (const char *) g_bytes_get_data (content, NULL), "B", "B");
+      g_autofree char *text = g_strconcat (head, "Content-Type: multipart/signed; "
+                                           "protocol=\"application/pkcs7-signature\"; micalg=sha-256; "
+                                           "boundary=\"B\"\r\n\r\n", body, NULL);
+      g_autoptr(GBytes) m = g_bytes_new (text, strlen (text));
+      g_autoptr(PstStatus) st = open_msg (fx.bob, m, NULL);
+
+      assert_sig (st, PST_SIG_ERROR, PST_COVERS_WHOLE, FALSE);
+      assert_false (st->protected_headers);
+    }
 }
 
 static void
@@ -1254,6 +1293,7 @@ main (void)
     cmocka_unit_test (test_store),
     cmocka_unit_test (test_header_protection),
     cmocka_unit_test (test_header_protection_not_overridden),
+    cmocka_unit_test (test_stripped_signature),
     cmocka_unit_test (test_gcm_tamper),
     cmocka_unit_test (test_store_cache),
   };

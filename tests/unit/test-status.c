@@ -128,6 +128,72 @@ test_addr (void **state)
   assert_false (pst_addr_in_list ("bob@example.org", NULL));
 }
 
+static gboolean
+has_warning (PstStatus *st, const char *word)
+{
+  return g_ptr_array_find_with_equal_func (st->warnings, word, g_str_equal, NULL);
+}
+
+/* DESIGN.md §4 (updated): a signing time in the future (beyond the clock
+ * skew) is bad; one far from the Date header, either way, only warns. */
+static void
+test_signature_dates (void **state)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  char *addrs[] = { "alice@example.org", NULL };
+  struct {
+    gint64 signed_at, date;
+    PstSigStatus want;
+    const char *warning, *not_warning;
+  } cases[] = {
+    { now + 16 * 60, now, PST_SIG_BAD, "date-mismatch", "date-differs" },
+    { now + 14 * 60, now, PST_SIG_GOOD, NULL, "date-mismatch" },
+    { now, now - 2 * 86400, PST_SIG_GOOD, "date-differs", "date-mismatch" },   /* old mail re-sent */
+    { now - 2 * 86400, now, PST_SIG_GOOD, "date-differs", "date-mismatch" },
+    { now - 23 * 3600, now, PST_SIG_GOOD, NULL, "date-differs" },
+    { now - 6 * 3600, now, PST_SIG_GOOD, NULL, "date-differs" },   /* the NSS corpus' "future" */
+    { now, 0, PST_SIG_GOOD, NULL, "date-differs" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(PstStatus) st = pst_status_new ();
+      PstSignatureFacts facts = { PST_SIG_GOOD, addrs, "F1", cases[i].signed_at, FALSE };
+
+      assert_int_equal (pst_signature_verdict (&facts), cases[i].want);
+      assert_int_equal (pst_status_set_signature (st, PST_SCHEME_PGP, &facts, PST_COVERS_WHOLE,
+                                                  "alice@example.org", cases[i].date),
+                        cases[i].want);
+      assert_int_equal (st->sig_status, cases[i].want);
+      assert_true (st->from_match);
+      if (cases[i].warning != NULL)
+        assert_true (has_warning (st, cases[i].warning));
+      assert_false (has_warning (st, cases[i].not_warning));
+    }
+}
+
+/* The inner values of a header mismatch reach a client only through
+ * pst_status_header_mismatches_to_json, never the stored status. */
+static void
+test_header_mismatch (void **state)
+{
+  g_autoptr(PstStatus) st = pst_status_new ();
+  g_autofree char *stored = NULL;
+  g_autoptr(JsonNode) node = NULL;
+  g_autofree char *json = NULL;
+
+  pst_status_add_header_mismatch (st, "From", "mallory@evil.test", "CEO <ceo@bank.test>");
+  pst_status_add_header_mismatch (st, "Reply-To", NULL, "ceo@bank.test");
+  stored = pst_status_to_json_string (st);
+  assert_null (strstr (stored, "ceo@bank.test"));
+  assert_non_null (strstr (stored, "\"warnings\":[\"header-mismatch\"]"));
+  node = pst_status_header_mismatches_to_json (st);
+  json = json_to_string (node, FALSE);
+  assert_string_equal (json, "[{\"field\":\"From\",\"shown\":\"mallory@evil.test\","
+                             "\"inner\":\"CEO <ceo@bank.test>\"},"
+                             "{\"field\":\"Reply-To\",\"shown\":null,\"inner\":\"ceo@bank.test\"}]");
+}
+
 int
 main (void)
 {
@@ -137,6 +203,8 @@ main (void)
     cmocka_unit_test (test_enum_strings),
     cmocka_unit_test (test_json_node),
     cmocka_unit_test (test_addr),
+    cmocka_unit_test (test_signature_dates),
+    cmocka_unit_test (test_header_mismatch),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
