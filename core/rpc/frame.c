@@ -248,7 +248,12 @@ pst_rpc_parse_line (JsonParser *parser, const char *line, GError **error)
   guint depth = 0;
 
   /* Counts before json-glib sees the line: its recursion is what must not
-   * be reached.  Unbalanced or stray brackets are left to the parser. */
+   * be reached.  Unbalanced or stray brackets are left to the parser.  The
+   * count is only right if this scan and the parser agree on what is inside
+   * a string: json-glib also takes comments and single-quoted strings, which
+   * would hide brackets from a scan that knows only JSON's strings, so
+   * outside a string nothing but strict JSON's own characters may appear
+   * (structure, white space, numbers, true, false and null). */
   for (const char *p = line; *p != '\0'; p++)
     {
       if (in_string)
@@ -260,6 +265,12 @@ pst_rpc_parse_line (JsonParser *parser, const char *line, GError **error)
         }
       else if (*p == '"')
         in_string = TRUE;
+      else if (strchr ("[]{}:, \t\r\n0123456789+-.eEtrufalsn", *p) == NULL)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                       "malformed line: '%c' outside a string is not JSON", g_ascii_isprint (*p) ? *p : '?');
+          return FALSE;
+        }
       else if (*p == '[' || *p == '{')
         {
           if (++depth > PST_RPC_MAX_DEPTH)

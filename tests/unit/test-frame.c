@@ -297,6 +297,33 @@ test_nesting_limit (void **state)
     assert_false (pst_rpc_parse_line (parser, "{\"a\":", &error));
     assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
   }
+  {
+    /* What json-glib takes beyond JSON (comments, single-quoted strings)
+     * must not hide brackets from the count: each of these, 80,000 deep,
+     * crashed the parser behind a scan that knew only JSON's strings. */
+    static const char *const hiders[] = { "/*\"*/", "'\"',", "//\"\n", "#\"\n" };
+
+    for (gsize h = 0; h < G_N_ELEMENTS (hiders); h++)
+      {
+        g_autofree char *deep = nested (80000, '[', ']');
+        g_autofree char *line = g_strdup_printf ("{\"jsonrpc\":\"2.0\",\"method\":\"hello\",\"id\":1,"
+                                                 "\"params\":%s%s}", hiders[h], deep);
+        g_autoptr (JsonParser) parser = json_parser_new ();
+        g_autoptr (GError) error = NULL;
+
+        assert_false (pst_rpc_parse_line (parser, line, &error));
+        assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
+      }
+  }
+  {
+    /* Every kind of JSON value still passes the character check. */
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    g_autoptr (GError) error = NULL;
+
+    assert_true (pst_rpc_parse_line (parser, "{\"a\": [true, false, null, -1.5e+3, 2E-2, \"x'/#\"],\r\n\t\"b\":{}}",
+                                     &error));
+    assert_null (error);
+  }
 }
 
 int
