@@ -35,7 +35,9 @@ gstring_wipe_free (gpointer p)
 {
   GString *s = p;
 
-  explicit_bzero (s->str, s->len);
+  /* All of the buffer: a string that was cut back still holds what was
+   * written past its end. */
+  explicit_bzero (s->str, s->allocated_len);
   g_string_free (s, TRUE);
 }
 
