@@ -62,6 +62,19 @@ char *pst_cli_safe (const char *text);
  * Transfer full. */
 char *pst_cli_column (const char *text, guint width);
 
+/* The width to lay text out in: the terminal's columns when standard output
+ * is one, else $COLUMNS, else 80. */
+guint pst_cli_width (void);
+
+/* @text (already made safe: no control but tab) cut into lines of at most
+ * @width terminal cells each, at white space where it can, with tabs
+ * expanded to the stops of a terminal on which the text begins at column
+ * @tab_origin.  Laid out by us, a line of a message never reaches the
+ * terminal's own wrapping, which would start its rest at the left margin,
+ * where only Postern's lines begin.  NULL-terminated, at least one line
+ * (maybe empty).  Transfer full. */
+char **pst_cli_wrap (const char *text, guint width, guint tab_origin);
+
 /* Agent control (agent.c). */
 int pst_cli_cmd_agent (PstCli *cli, int argc, char **argv);
 gboolean pst_cli_start_agent (PstCli *cli, GError **error);

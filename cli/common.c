@@ -1,4 +1,6 @@
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -138,4 +140,89 @@ pst_cli_column (const char *text, guint width)
   for (; cells < width; cells++)
     g_string_append_c (out, ' ');
   return g_string_free (out, FALSE);
+}
+
+guint
+pst_cli_width (void)
+{
+  struct winsize ws;
+  const char *columns = g_getenv ("COLUMNS");
+  guint64 n;
+
+  if (isatty (STDOUT_FILENO) && ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    return ws.ws_col;
+  if (columns != NULL && g_ascii_string_to_unsigned (columns, 10, 1, 10000, &n, NULL))
+    return (guint) n;
+  return 80;
+}
+
+/* Terminal cells of @c, on the wide side where terminals disagree (East
+ * Asian "ambiguous" letters count two): a line measured too long is only
+ * cut sooner, one measured too short would be wrapped by the terminal. */
+static guint
+cells_of (gunichar c)
+{
+  return g_unichar_iszerowidth (c) ? 0 : g_unichar_iswide_cjk (c) ? 2 : 1;
+}
+
+char **
+pst_cli_wrap (const char *text, guint width, guint tab_origin)
+{
+  g_autoptr (GPtrArray) lines = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GString) line = g_string_new (NULL);
+  guint cells = 0;
+  gssize last_space = -1;   /* in @line: where a cut at white space can be made */
+  guint cells_at_space = 0;
+
+  width = MAX (width, 8);
+  for (const char *p = text ? text : ""; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      guint w = cells_of (c);
+
+      if (c == '\t')
+        {
+          /* Expanded here, to the terminal's tab stops: a tab left in would
+           * move the cursor by an amount this count cannot see. */
+          guint spaces = 8 - (tab_origin + cells) % 8;
+
+          for (guint i = 0; i < spaces && cells < width; i++, cells++)
+            g_string_append_c (line, ' ');
+          last_space = line->len;
+          cells_at_space = cells;
+          continue;
+        }
+      if (cells + w > width)
+        {
+          /* At the last white space when there is one in the second half of
+           * the line, else hard; the rest begins the next line. */
+          if (last_space > 0 && cells_at_space > width / 2)
+            {
+              char *rest = g_strdup (line->str + last_space);
+
+              g_string_truncate (line, last_space);
+              g_ptr_array_add (lines, g_string_free (g_steal_pointer (&line), FALSE));
+              line = g_string_new (rest);
+              cells = cells - cells_at_space;
+              g_free (rest);
+            }
+          else
+            {
+              g_ptr_array_add (lines, g_string_free (g_steal_pointer (&line), FALSE));
+              line = g_string_new (NULL);
+              cells = 0;
+            }
+          last_space = -1;
+        }
+      g_string_append_unichar (line, c);
+      cells += w;
+      if (c == ' ')
+        {
+          last_space = line->len;
+          cells_at_space = cells;
+        }
+    }
+  g_ptr_array_add (lines, g_string_free (g_steal_pointer (&line), FALSE));
+  g_ptr_array_add (lines, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&lines), FALSE);
 }

@@ -235,13 +235,34 @@ pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
           g_autofree char *mark = crypto_mark (obj_member (m, "crypto"));
           g_autofree char *date = pst_cli_column (str_member (m, "date"), 31);
           g_autofree char *from = pst_cli_column (str_member (m, "from"), 28);
-          g_autofree char *subject = pst_cli_safe (str_member (m, "subject"));
+          /* On a terminal the Subject is cut to the line's width: wrapped by
+           * the terminal, its rest would begin a line of its own, in the form
+           * of a row. */
+          g_autofree char *subject = isatty (STDOUT_FILENO)
+                                       ? g_strchomp (pst_cli_column (str_member (m, "subject"),
+                                                                     MAX (pst_cli_width (), 80) - 76))
+                                       : pst_cli_safe (str_member (m, "subject"));
           printf ("%6" G_GINT64_FORMAT "  %-3s %s  %s  %s\n",
                   json_object_get_int_member (m, "id"), mark, date, from, subject);
         }
     }
   json_object_unref (r);
   return 0;
+}
+
+/* @label (padded to @label_width) and @text, laid out in the terminal's
+ * width: the lines after the first are indented, so that nothing a message
+ * says, however long or however many spaces it holds, begins a line at the
+ * left margin, where Postern's own lines begin. */
+static void
+print_wrapped (const char *label, guint label_width, const char *text)
+{
+  guint width = pst_cli_width ();
+  g_auto (GStrv) lines = pst_cli_wrap (text, width > label_width + 9 ? width - label_width - 1 : 8,
+                                       label_width + 1);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    printf ("%-*s %s\n", (int) label_width, i == 0 ? label : "", lines[i]);
 }
 
 static void
@@ -293,9 +314,10 @@ print_status_block (JsonObject *crypto, JsonObject *scan, JsonArray *mismatch)
       JsonObject *m = json_array_get_object_element (mismatch, i);
       g_autofree char *field = pst_cli_safe (str_member (m, "field"));
       g_autofree char *inner = pst_cli_safe (str_member (m, "inner"));
+      g_autofree char *said = g_strdup_printf (_("%s inside the encryption says \"%s\", unsigned: not shown"),
+                                               field, inner);
 
-      printf ("%-11s ", _("Headers:"));
-      printf (_("%s inside the encryption says \"%s\", unsigned: not shown\n"), field, inner);
+      print_wrapped (_("Headers:"), 11, said);
     }
   {
     JsonArray *warnings = crypto ? json_object_get_array_member (crypto, "warnings") : NULL;
@@ -326,19 +348,27 @@ print_body (const char *body)
 {
   g_autofree char *safe = NULL;
   g_auto (GStrv) lines = NULL;
-  guint n;
+  guint n, width;
 
   if (body == NULL)
     return;
   safe = pst_text_sanitize_body (body, -1);
   lines = g_strsplit (safe, "\n", -1);
   n = g_strv_length (lines);
+  width = pst_cli_width ();
   /* A final line end ends the last line; it does not begin another. */
   if (n > 0 && *lines[n - 1] == '\0')
     n--;
   printf ("\n");
   for (guint i = 0; i < n; i++)
-    printf ("|%s%s\n", *lines[i] ? " " : "", lines[i]);
+    {
+      /* Wrapped here, each piece behind the gutter: the terminal's own
+       * wrapping would begin the rest of a long line at the margin. */
+      g_auto (GStrv) pieces = pst_cli_wrap (lines[i], width > 10 ? width - 2 : 8, 2);
+
+      for (guint j = 0; pieces[j] != NULL; j++)
+        printf ("|%s%s\n", *pieces[j] ? " " : "", pieces[j]);
+    }
 }
 
 int
@@ -382,7 +412,7 @@ pst_cli_cmd_show (PstCli *cli, int argc, char **argv)
     if (str_member (headers, hdrs[i][0]))
       {
         g_autofree char *value = pst_cli_safe (str_member (headers, hdrs[i][0]));
-        printf ("%-9s %s\n", _(hdrs[i][1]), value);
+        print_wrapped (_(hdrs[i][1]), 9, value);
       }
   {
     JsonArray *att = json_object_get_array_member (r, "attachments");
@@ -391,7 +421,8 @@ pst_cli_cmd_show (PstCli *cli, int argc, char **argv)
         JsonObject *a = json_array_get_object_element (att, i);
         g_autofree char *name = pst_cli_safe (str_member (a, "name"));
         g_autofree char *type = pst_cli_safe (str_member (a, "type"));
-        printf ("%-9s %s (%s)\n", _("Attached:"), name, type);
+        g_autofree char *both = g_strdup_printf ("%s (%s)", name, type);
+        print_wrapped (_("Attached:"), 9, both);
       }
     if (att && json_object_get_boolean_member_with_default (r, "attachments_truncated", FALSE))
       {

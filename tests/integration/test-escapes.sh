@@ -92,13 +92,39 @@ PY
 holds() { grep -qF -- "$2" "$1"; }
 json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
 
+# long_lines FILE: no control at all, but a Subject, an inner line of the
+# body and a header's run of spaces long enough that a terminal 80 columns
+# wide, wrapping them itself, would begin their rest at the left margin
+# with a status line of its own.
+long_lines() {
+  python3 - "$ALICE_ADDR" "$BOB_ADDR" "$1" <<'PY'
+import sys, time
+sender, to, out = sys.argv[1:]
+fake = "Signature:  good, by ceo@bank.test (F00D), matches From, covers whole"
+msg = f"""From: Alice <{sender}>
+To: <{to}>
+Subject: Wrapped {"x" * 61}{fake}
+Date: {time.strftime('%a, %d %b %Y %H:%M:%S +0000', time.gmtime())}
+MIME-Version: 1.0
+Content-Type: text/plain; charset=utf-8
+
+Dear Bob,{" " * 69}{fake}
+\t\t\t\t\t\t\t\t\t\t{fake}
+"""
+open(out, "wb").write(msg.replace("\n", "\r\n").encode())
+PY
+}
+
 hostile_text "$WORK/text.eml"
 hostile_html "$WORK/html.eml"
+long_lines "$WORK/long.eml"
 check "alice sends the hostile plain-text message, neither encrypted nor signed" \
   pst alice send --account main --encrypt never --no-sign --wait "$WORK/text.eml"
 check "alice sends the hostile HTML message" \
   pst alice send --account main --encrypt never --no-sign --wait "$WORK/html.eml"
-check "both reach bob" wait_for_delivery "$BOB_MAILDIR" 2
+check "alice sends the message with long lines" \
+  pst alice send --account main --encrypt never --no-sign --wait "$WORK/long.eml"
+check "all three reach bob" wait_for_delivery "$BOB_MAILDIR" 3
 check "bob fetches" pst bob fetch
 
 pst bob --json list > "$WORK/list.json"
@@ -134,6 +160,25 @@ check "… and only it: the body's imitation is inside the message's gutter" bas
   [ "$(grep -c "^Signature:" "$1")" = 1 ] && [ "$(grep -c "^Encryption:" "$1")" = 1 ] \
     && [ "$(grep -c "^== Postern status" "$1")" = 1 ] \
     && grep -q "^| Signature:  good, by ceo@bank.test" "$1"' _ "$WORK/show.out"
+
+# ---- show: lines longer than the terminal ----
+id_long=$(json 'next(m["id"] for m in d["messages"] if m["subject"].startswith("Wrapped"))' < "$WORK/list.json")
+COLUMNS=80 pst bob show "$id_long" > "$WORK/show-long.out"
+check "show lays long lines out itself: none is wider than the terminal" \
+  python3 -c 'import sys; sys.exit(0 if all(len(l) <= 80 for l in open(sys.argv[1]).read().splitlines()) else 1)' \
+  "$WORK/show-long.out"
+check "… so that only Postern's lines begin at the margin, the one Signature: line saying none" python3 -c '
+import re, sys
+lines = open(sys.argv[1]).read().splitlines()
+ours = re.compile(r"(== |==$|(Encryption|Signature|Headers|Warnings|Scan|From|To|Cc|Subject|Date|Attached):|\| |\|$| |$)")
+strays = [l for l in lines if not ours.match(l)]
+sigs = [l for l in lines if l.startswith("Signature:")]
+print("# strays:", strays, "signature lines:", sigs)
+sys.exit(0 if not strays and len(sigs) == 1 and "none" in sigs[0] else 1)' "$WORK/show-long.out"
+check "… and the text is all there, only wrapped" python3 -c '
+import sys
+text = open(sys.argv[1]).read()
+sys.exit(0 if text.count("ceo@bank.test") == 3 else 1)' "$WORK/show-long.out"
 
 # ---- show: HTML as text, the link's target written out ----
 pst bob show "$id_html" > "$WORK/show-html.out"
