@@ -49,7 +49,7 @@ GSocket *pst_rpc_channel_get_socket (PstRpcChannel *channel);
 
 /* From now on, a wait for the next line ends after @seconds without a whole
  * line (0, the default: no limit): pst_rpc_channel_read_line then fails
- * with PST_ERROR_FAILED and the channel is unusable.  The deadline counts
+ * with PST_ERROR_USAGE (the peer broke the protocol's pace) and the channel is unusable.  The deadline counts
  * from the start of each read, so a peer that trickles bytes gains nothing. */
 void pst_rpc_channel_set_read_timeout (PstRpcChannel *channel, guint seconds);
 
