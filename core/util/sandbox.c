@@ -300,7 +300,7 @@ refuse_unknown_syscalls (scmp_filter_ctx ctx)
 static int
 add_rules (scmp_filter_ctx ctx, const PstSandboxPolicy *policy, gboolean read_only)
 {
-  const struct scmp_arg_cmp not_unix = SCMP_A0 (SCMP_CMP_NE, AF_UNIX);
+  const struct scmp_arg_cmp not_unix = SCMP_A0 (SCMP_CMP_NE, AF_UNIX, 0);
   int rc;
 
   rc = refuse_unknown_syscalls (ctx);
@@ -342,7 +342,7 @@ add_rules (scmp_filter_ctx ctx, const PstSandboxPolicy *policy, gboolean read_on
    * lower; glibc's setrlimit and getrlimit pass pid 0. */
   if (rc == 0)
     rc = rule_named (ctx, SCMP_ACT_ERRNO (EPERM), "prlimit64", 1,
-                     (struct scmp_arg_cmp[]) { SCMP_A0 (SCMP_CMP_NE, 0) });
+                     (struct scmp_arg_cmp[]) { SCMP_A0 (SCMP_CMP_NE, 0, 0) });
 
   if (!read_only)
     return rc;
