@@ -11,13 +11,14 @@ build=${1:?usage: run.sh BUILD_DIR SECONDS_PER_TARGET}
 seconds=${2:?usage: run.sh BUILD_DIR SECONDS_PER_TARGET}
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$build" && pwd)
-targets=(mime verdict smtp-reply pop3-reply rpc-frame)
+targets=(mime verdict smime text smtp-reply pop3-reply rpc-frame)
 jobs=$(nproc 2>/dev/null || echo 1)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/postern-fuzz.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-# The verdict target makes its throwaway GNUPGHOME under TMPDIR: inside
-# $work it goes away even when the target dies without cleaning up.
+# The verdict and smime targets make their throwaway GNUPGHOME and S/MIME
+# store under TMPDIR: inside $work they go away even when the target dies
+# without cleaning up.
 export TMPDIR=$work
 # UBSan only reports by default; a fuzz run must stop at the first finding.
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
