@@ -15,6 +15,7 @@
 #include "methods.h"
 #include "protect.h"
 #include "reader.h"
+#include "rpc/client.h"
 #include "rpc/frame.h"
 #include "util/addr.h"
 #include "util/error.h"
@@ -166,6 +167,23 @@ import_wrapped (PstSmime *smime, GBytes *data, GPtrArray **imported_out, GError 
   return ok;
 }
 
+/* The fingerprints of the identities kept under a Secret Service key. */
+static GHashTable *
+wrapped_identities (PstSmime *smime)
+{
+  g_autoptr (GPtrArray) certs = pst_smime_list (smime);
+  GHashTable *set = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; i < certs->len; i++)
+    {
+      PstSmimeCertInfo *c = g_ptr_array_index (certs, i);
+
+      if (c->has_key && c->protection == PST_SMIME_KEY_SECRET_SERVICE)
+        g_hash_table_add (set, g_strdup (c->fingerprint));
+    }
+  return set;
+}
+
 JsonObject *
 pst_method_keys_import (PstCall *call, GError **error)
 {
@@ -175,6 +193,7 @@ pst_method_keys_import (PstCall *call, GError **error)
   g_autoptr (PstSmime) smime = NULL;
   g_autoptr (GBytes) passphrase = NULL;
   g_autoptr (GError) local = NULL;
+  g_autoptr (GHashTable) wrapped = NULL;
   gboolean anchor = FALSE, ok;
   int fd, pfd;
   JsonArray *arr;
@@ -212,6 +231,8 @@ pst_method_keys_import (PstCall *call, GError **error)
           return NULL;
         }
       smime = smime_open (call->agent, error);
+      if (smime != NULL)
+        wrapped = wrapped_identities (smime);
       ok = smime != NULL
            && pst_smime_import (smime, data, passphrase ? g_bytes_get_data (passphrase, NULL) : NULL,
                                 anchor, &imported, &local);
@@ -231,7 +252,16 @@ pst_method_keys_import (PstCall *call, GError **error)
           return NULL;
         }
       for (guint i = 0; i < imported->len; i++)
-        json_array_add_object_element (arr, cert_json (g_ptr_array_index (imported, i)));
+        {
+          PstSmimeCertInfo *c = g_ptr_array_index (imported, i);
+
+          /* Imported again under a passphrase: its Secret Service key
+           * protects nothing any more. */
+          if (c->has_key && c->protection != PST_SMIME_KEY_SECRET_SERVICE
+              && g_hash_table_contains (wrapped, c->fingerprint))
+            pst_secret_service_clear_smime_key (c->fingerprint, NULL);
+          json_array_add_object_element (arr, cert_json (c));
+        }
     }
   pst_key_cache_invalidate (call->agent->keys);
   pst_pgp_forget_keys ();
@@ -296,15 +326,47 @@ pst_method_keys_show (PstCall *call, GError **error)
   return r;
 }
 
+/* Waits for the fetch sessions running now to end.  One that analysed its
+ * messages before a key was unlocked records them as key-locked when it
+ * ends, possibly after a re-analysis listed the store; one that starts
+ * after this sees the key.  (A session holds its account's fetch lock
+ * from its start to its last recorded analysis: fetcher.c run_one.) */
+static void
+wait_for_fetches (PstAgent *agent)
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+  g_mutex_lock (&agent->config_lock);
+  {
+    GPtrArray *accounts = pst_config_get_accounts (agent->config);
+
+    for (guint i = 0; i < accounts->len; i++)
+      g_ptr_array_add (names, g_strdup (((PstAccount *) g_ptr_array_index (accounts, i))->name));
+  }
+  g_mutex_unlock (&agent->config_lock);
+  for (guint i = 0; i < names->len; i++)
+    {
+      GMutex *lock = pst_agent_session_lock (agent, "fetch", g_ptr_array_index (names, i));
+
+      g_mutex_lock (lock);
+      g_mutex_unlock (lock);
+    }
+}
+
 /* Analyses again the stored messages whose summary says key-locked (they
  * were analysed while the key they needed was locked), so that list shows
- * them as they are now.  The number analysed. */
+ * them as they are now.  Called after every unlock, in a client's thread
+ * (keys.unlock; the start-up unlock asks for it through the socket): the
+ * agent ends those before it frees what analysis uses.  The number
+ * analysed. */
 static guint
 reanalyse_locked (PstAgent *agent)
 {
-  g_autoptr (GPtrArray) infos = pst_store_message_list (agent->store, NULL, 0, NULL);
+  g_autoptr (GPtrArray) infos = NULL;
   guint n = 0;
 
+  wait_for_fetches (agent);
+  infos = pst_store_message_list (agent->store, NULL, 0, NULL);
   for (guint i = 0; infos != NULL && i < infos->len; i++)
     {
       PstMessageInfo *m = g_ptr_array_index (infos, i);
@@ -355,14 +417,40 @@ unlock_from_secret_service (PstSmime *smime, const char *address, gboolean *pass
   return done;
 }
 
+/* The identities of @address that are still locked, their fingerprints
+ * added to @locked; TRUE when one of them needs a passphrase (it is not
+ * kept under a Secret Service key). */
+static gboolean
+still_locked (PstSmime *smime, const char *address, JsonArray *locked)
+{
+  g_autoptr (GPtrArray) certs = pst_smime_list (smime);
+  gboolean passphrase = FALSE;
+
+  for (guint i = 0; i < certs->len; i++)
+    {
+      PstSmimeCertInfo *c = g_ptr_array_index (certs, i);
+
+      if (!c->has_key || !c->locked || !pst_addr_in_list (address, (const char *const *) c->emails))
+        continue;
+      json_array_add_string_element (locked, c->fingerprint);
+      passphrase |= c->protection != PST_SMIME_KEY_SECRET_SERVICE;
+    }
+  return passphrase;
+}
+
 /* keys.unlock {address, passphrase_fd?}: the private keys of @address's
- * S/MIME identities into the agent's memory, with the passphrase read from
- * the descriptor, or, without one, with their keys from the Secret Service.
- * A cleartext key of an earlier version is encrypted under the passphrase
- * on disk now (smime.h, Migration).  Then mail analysed while the key was
- * locked is analysed again.  Errors: PST_ERROR_FAILED no identity, wrong
- * passphrase, the Secret Service unreachable; PST_ERROR_USAGE a passphrase
- * is needed and none was given. */
+ * S/MIME identities into the agent's memory: those kept under a Secret
+ * Service key from it, and, with a passphrase read from the descriptor,
+ * those under a passphrase.  A cleartext key of an earlier version is
+ * encrypted under the passphrase on disk now (smime.h, Migration).  Then
+ * mail analysed while a key was locked is analysed again.  The result:
+ * "unlocked" (fingerprints unlocked now or before), "locked" (those of
+ * @address still locked), "passphrase_needed" (one of those is under a
+ * passphrase: ask for it and call again), "reanalysed".  Errors:
+ * PST_ERROR_FAILED no identity, wrong passphrase (one that opens none of
+ * the locked keys under a passphrase), the Secret Service unreachable;
+ * PST_ERROR_USAGE a passphrase is needed, none was given and nothing could
+ * be unlocked without one. */
 JsonObject *
 pst_method_keys_unlock (PstCall *call, GError **error)
 {
@@ -373,7 +461,7 @@ pst_method_keys_unlock (PstCall *call, GError **error)
   g_autoptr (GError) local = NULL;
   const char *address;
   gboolean needed = FALSE;
-  JsonArray *arr;
+  JsonArray *arr, *locked;
   JsonObject *r;
   int pfd;
 
@@ -382,38 +470,38 @@ pst_method_keys_unlock (PstCall *call, GError **error)
       || (pfd = pst_call_get_fd (call, "passphrase_fd", FALSE, error)) == -1
       || !(smime = smime_open (call->agent, error)))
     return NULL;
-  if (pfd >= 0)
+  if (pfd >= 0 && !(passphrase = read_passphrase (pfd, error)))
+    return NULL;
+  if (passphrase != NULL && g_bytes_get_size (passphrase) == 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, _("the passphrase is empty"));
+      return NULL;
+    }
+  done = unlock_from_secret_service (smime, address, &needed, &local);
+  if (passphrase != NULL)
     {
       g_auto (GStrv) unlocked = NULL;
 
-      if (!(passphrase = read_passphrase (pfd, error)))
-        return NULL;
-      if (g_bytes_get_size (passphrase) == 0)
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, _("the passphrase is empty"));
-          return NULL;
-        }
+      if (local != NULL)
+        g_message ("S/MIME keys of %s under the Secret Service stay locked: %s", address,
+                   local->message);
       if (!pst_smime_unlock (smime, address, g_bytes_get_data (passphrase, NULL), &unlocked, error))
         return NULL;
-      done = g_ptr_array_new_with_free_func (g_free);
+      g_ptr_array_set_size (done, 0);
       for (char **f = unlocked; *f != NULL; f++)
         g_ptr_array_add (done, g_strdup (*f));
     }
-  else
+  else if (done->len == 0)
     {
-      done = unlock_from_secret_service (smime, address, &needed, &local);
-      if (done->len == 0)
-        {
-          if (needed)
-            g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
-                         _("the S/MIME key of %s is encrypted under a passphrase: give it "
-                           "(postern keys unlock %s --passphrase-fd N)"), address, address);
-          else if (local != NULL)
-            g_propagate_error (error, g_steal_pointer (&local));
-          else
-            g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("no S/MIME identity for %s"), address);
-          return NULL;
-        }
+      if (needed)
+        g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                     _("the S/MIME key of %s is encrypted under a passphrase: give it "
+                       "(postern keys unlock %s --passphrase-fd N)"), address, address);
+      else if (local != NULL)
+        g_propagate_error (error, g_steal_pointer (&local));
+      else
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("no S/MIME identity for %s"), address);
+      return NULL;
     }
   r = json_object_new ();
   json_object_set_string_member (r, "address", address);
@@ -421,14 +509,61 @@ pst_method_keys_unlock (PstCall *call, GError **error)
   for (guint i = 0; i < done->len; i++)
     json_array_add_string_element (arr, g_ptr_array_index (done, i));
   json_object_set_array_member (r, "unlocked", arr);
+  locked = json_array_new ();
+  json_object_set_boolean_member (r, "passphrase_needed", still_locked (smime, address, locked));
+  json_object_set_array_member (r, "locked", locked);
   json_object_set_int_member (r, "reanalysed", reanalyse_locked (call->agent));
   return r;
 }
 
 typedef struct {
   char *dir;
+  char *socket_path;
   PstSmimeKeyring *ring;
 } StartUnlock;
+
+/* An address of one of the identities @fingerprints names, or NULL.
+ * Transfer full. */
+static char *
+address_of (PstSmime *smime, GPtrArray *fingerprints)
+{
+  g_autoptr (GPtrArray) certs = pst_smime_list (smime);
+
+  for (guint i = 0; i < certs->len; i++)
+    {
+      PstSmimeCertInfo *c = g_ptr_array_index (certs, i);
+
+      for (guint j = 0; c->emails != NULL && c->emails[0] != NULL && j < fingerprints->len; j++)
+        if (g_str_equal (c->fingerprint, g_ptr_array_index (fingerprints, j)))
+          return g_strdup (c->emails[0]);
+    }
+  return NULL;
+}
+
+/* Has the agent at @socket_path analyse again the mail that needed a key
+ * just unlocked: keys.unlock for @address, which finds the key unlocked
+ * and re-analyses.  Through the socket, so that the re-analysis runs in a
+ * client's thread, one the agent waits for before it frees the store, the
+ * scanner and the key cache; this thread is not waited for (the Secret
+ * Service may keep it a long time). */
+static void
+ask_for_reanalysis (const char *socket_path, const char *address)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstRpcClient) client = pst_rpc_client_connect (socket_path, &error);
+  JsonObject *params, *r = NULL;
+
+  if (client != NULL)
+    {
+      params = json_object_new ();
+      json_object_set_string_member (params, "address", address);
+      r = pst_rpc_client_call (client, "keys.unlock", params, NULL, 0, &error);
+    }
+  if (r != NULL)
+    json_object_unref (r);
+  else if (!g_error_matches (error, PST_ERROR, PST_ERROR_AGENT))
+    g_warning ("cannot analyse again the mail that needed an S/MIME key: %s", error->message);
+}
 
 /* A thread of its own: the Secret Service may be slow to answer, or ask the
  * user to unlock a keyring, and the agent must serve meanwhile.  It holds
@@ -445,13 +580,18 @@ unlock_at_start (gpointer data)
   if (smime != NULL)
     {
       g_autoptr (GPtrArray) done = NULL;
+      g_autofree char *address = NULL;
 
       pst_smime_set_keyring (smime, su->ring);
       done = unlock_from_secret_service (smime, NULL, &needed, &error);
       if (error != NULL)
         g_warning ("S/MIME keys stay locked: %s", error->message);
+      /* Mail fetched before (or while) they were unlocked. */
+      if (done->len > 0 && (address = address_of (smime, done)) != NULL)
+        ask_for_reanalysis (su->socket_path, address);
     }
   pst_smime_keyring_unref (su->ring);
+  g_free (su->socket_path);
   g_free (su->dir);
   g_free (su);
   return NULL;
@@ -463,6 +603,7 @@ pst_keys_unlock_at_start (PstAgent *agent)
   StartUnlock *su = g_new0 (StartUnlock, 1);
 
   su->dir = smime_dir (agent);
+  su->socket_path = g_strdup (agent->paths->socket_path);
   su->ring = pst_smime_keyring_ref (pst_key_cache_get_keyring (agent->keys));
   g_thread_unref (g_thread_new ("smime-unlock", unlock_at_start, su));
 }

@@ -281,9 +281,38 @@ prompt_passphrase (const char *address)
   return p[0];
 }
 
+/* One keys.unlock call for @address on a connection of its own, closed
+ * before this returns: nothing holds the agent's socket while the user
+ * types (the agent closes a connection idle for a minute, or sooner at
+ * its connection cap).  @passphrase_fd: -1 for none.  Transfer full. */
+static JsonObject *
+unlock_call (PstCli *cli, const char *address, int passphrase_fd, GError **error)
+{
+  g_autoptr (PstRpcClient) client = pst_cli_connect (cli, TRUE, error);
+  JsonObject *params;
+
+  if (client == NULL)
+    return NULL;
+  params = json_object_new ();
+  json_object_set_string_member (params, "address", address);
+  if (passphrase_fd < 0)
+    return pst_rpc_client_call (client, "keys.unlock", params, NULL, 0, error);
+  json_object_set_int_member (params, "passphrase_fd", 0);
+  return pst_rpc_client_call (client, "keys.unlock", params, &passphrase_fd, 1, error);
+}
+
+/* Whether reply @r says a key of the address is still locked under a
+ * passphrase. */
+static gboolean
+passphrase_needed (JsonObject *r)
+{
+  return json_object_get_boolean_member_with_default (r, "passphrase_needed", FALSE);
+}
+
 /* keys unlock ADDR [--passphrase-fd N]: without N, the Secret Service
- * unlocks what it can; a key under a passphrase asks for it on the
- * terminal. */
+ * unlocks what it can and a key under a passphrase asks for it on the
+ * terminal, with no connection to the agent open meanwhile.  Exit 2 when
+ * a key stays locked for want of a passphrase. */
 static int
 keys_unlock (PstCli *cli, int argc, char **argv)
 {
@@ -294,9 +323,8 @@ keys_unlock (PstCli *cli, int argc, char **argv)
     G_OPTION_ENTRY_NULL,
   };
   g_autoptr (GError) error = NULL;
-  g_autoptr (PstRpcClient) client = NULL;
-  JsonObject *params, *r = NULL;
-  JsonArray *done;
+  JsonObject *r = NULL;
+  JsonArray *done, *locked;
   gint64 again;
 
   if (!pst_cli_parse ("keys unlock", "ADDR", entries, &argc, &argv))
@@ -305,39 +333,32 @@ keys_unlock (PstCli *cli, int argc, char **argv)
     return pst_cli_usage ("keys unlock", _("give exactly one ADDR"));
   if (passphrase_fd >= 0 && fcntl (passphrase_fd, F_GETFD) < 0)
     return pst_cli_usage ("keys unlock", _("--passphrase-fd names a descriptor that is not open"));
-  if (!(client = pst_cli_connect (cli, TRUE, &error)))
-    return pst_cli_fail (_("keys unlock"), error);
-  params = json_object_new ();
-  json_object_set_string_member (params, "address", argv[1]);
-  if (passphrase_fd >= 0)
+  r = unlock_call (cli, argv[1], passphrase_fd, &error);
+  /* USAGE: every key is under a passphrase and none was given; a reply
+   * with passphrase_needed: some were unlocked, others want one. */
+  if (passphrase_fd < 0 && ((r == NULL && g_error_matches (error, PST_ERROR, PST_ERROR_USAGE))
+                            || (r != NULL && passphrase_needed (r)))
+      && (passphrase_fd = prompt_passphrase (argv[1])) >= 0)
     {
-      json_object_set_int_member (params, "passphrase_fd", 0);
-      r = pst_rpc_client_call (client, "keys.unlock", params, &passphrase_fd, 1, &error);
-    }
-  else
-    {
-      r = pst_rpc_client_call (client, "keys.unlock", json_object_ref (params), NULL, 0, &error);
-      /* USAGE: the key is under a passphrase and none was given. */
-      if (r == NULL && g_error_matches (error, PST_ERROR, PST_ERROR_USAGE)
-          && (passphrase_fd = prompt_passphrase (argv[1])) >= 0)
-        {
-          g_clear_error (&error);
-          json_object_set_int_member (params, "passphrase_fd", 0);
-          r = pst_rpc_client_call (client, "keys.unlock", json_object_ref (params), &passphrase_fd, 1,
-                                   &error);
-          close (passphrase_fd);
-        }
-      json_object_unref (params);
+      g_autoptr (GError) second = NULL;
+      JsonObject *r2 = unlock_call (cli, argv[1], passphrase_fd, &second);
+
+      close (passphrase_fd);
+      g_clear_pointer (&r, json_object_unref);
+      g_clear_error (&error);
+      if ((r = r2) == NULL)
+        g_propagate_error (&error, g_steal_pointer (&second));
     }
   if (r == NULL)
     return pst_cli_fail (_("keys unlock"), error);
+  done = json_object_get_array_member (r, "unlocked");
+  locked = json_object_get_array_member (r, "locked");
   if (cli->json)
     pst_cli_print_json (r);
   else
     {
       g_autofree char *address = pst_cli_safe (argv[1]);
 
-      done = json_object_get_array_member (r, "unlocked");
       again = json_object_get_int_member_with_default (r, "reanalysed", 0);
       printf (ngettext ("unlocked %u S/MIME key of %s\n", "unlocked %u S/MIME keys of %s\n",
                         json_array_get_length (done)), json_array_get_length (done), address);
@@ -345,6 +366,27 @@ keys_unlock (PstCli *cli, int argc, char **argv)
         printf (ngettext ("%u message that needed it was analysed again\n",
                           "%u messages that needed it were analysed again\n", (gulong) again),
                 (guint) again);
+    }
+  if (locked != NULL && json_array_get_length (locked) > 0)
+    {
+      g_autofree char *address = pst_cli_safe (argv[1]);
+      guint n = json_array_get_length (locked);
+
+      if (passphrase_needed (r))
+        {
+          fprintf (stderr, "postern: %s: ", _("keys unlock"));
+          fprintf (stderr, ngettext ("%u S/MIME key of %s is still locked: it is encrypted under "
+                                     "a passphrase (postern keys unlock %s --passphrase-fd N)\n",
+                                     "%u S/MIME keys of %s are still locked: they are encrypted "
+                                     "under a passphrase (postern keys unlock %s --passphrase-fd N)\n",
+                                     n), n, address, address);
+          status = PST_ERROR_USAGE;
+        }
+      else if (!cli->json)
+        printf (ngettext ("%u S/MIME key of %s is still locked: the Secret Service did not "
+                          "unlock it\n",
+                          "%u S/MIME keys of %s are still locked: the Secret Service did not "
+                          "unlock them\n", n), n, address);
     }
   json_object_unref (r);
   return status;

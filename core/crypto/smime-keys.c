@@ -205,48 +205,76 @@ open_key (GBytes *sealed, const char *passphrase, X509 *cert)
   return key;
 }
 
-gboolean
-pst_smime_shred (const char *path)
+/* Zero-fills the regular file open on @fd from its first byte to its end
+ * and syncs it; closes @fd. */
+static gboolean
+shred_fd (int fd)
 {
   char zeros[4096] = { 0 };
   struct stat st;
-  int fd = open (path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-  off_t left;
-  gboolean ok;
+  off_t done = 0;
+  gboolean ok = fstat (fd, &st) == 0 && S_ISREG (st.st_mode);
 
-  if (fd < 0)
-    return errno == ENOENT;
-  ok = fstat (fd, &st) == 0 && S_ISREG (st.st_mode);
-  for (left = ok ? st.st_size : 0; left > 0 && ok;)
+  while (ok && done < st.st_size)
     {
-      ssize_t n = write (fd, zeros, (size_t) MIN (left, (off_t) sizeof zeros));
+      ssize_t n = pwrite (fd, zeros, (size_t) MIN (st.st_size - done, (off_t) sizeof zeros), done);
 
       if (n < 0 && errno == EINTR)
         continue;
       ok = n > 0;
-      left -= n;
+      done += n > 0 ? n : 0;
     }
   ok = ok && fsync (fd) == 0;
   close (fd);
   return ok;
 }
 
-/* The cleartext key an earlier version left in @e's file, or NULL.
- * Transfer full. */
-static EVP_PKEY *
-read_cleartext_key (PstSmime *smime, PstSmimeEntry *e)
+gboolean
+pst_smime_shred (const char *path)
 {
-  g_autofree char *path = pst_smime_entry_path (smime, e);
-  char *data = NULL, *name = NULL, *header = NULL;
+  int fd = open (path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+
+  if (fd < 0)
+    return errno == ENOENT;
+  return shred_fd (fd);
+}
+
+/* The contents of the file open on @fd, from its start.  Transfer full;
+ * wipe before freeing. */
+static GByteArray *
+read_fd (int fd)
+{
+  GByteArray *data = g_byte_array_new ();
+  char buf[4096];
+  off_t at = 0;
+  ssize_t n;
+
+  while ((n = pread (fd, buf, sizeof buf, at)) != 0)
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        break;
+      g_byte_array_append (data, (const guint8 *) buf, (guint) n);
+      at += n;
+    }
+  OPENSSL_cleanse (buf, sizeof buf);
+  return data;
+}
+
+/* The cleartext key an earlier version left in @e's file, open on @fd, or
+ * NULL.  Transfer full. */
+static EVP_PKEY *
+read_cleartext_key (PstSmimeEntry *e, int fd)
+{
+  GByteArray *data = read_fd (fd);
+  char *name = NULL, *header = NULL;
   unsigned char *der = NULL;
-  gsize len = 0;
   long dlen = 0;
   EVP_PKEY *key = NULL;
   BIO *bio;
 
-  if (!g_file_get_contents (path, &data, &len, NULL))
-    return NULL;
-  bio = BIO_new_mem_buf (data, (int) len);
+  bio = BIO_new_mem_buf (data->data, (int) data->len);
   while (key == NULL && PEM_read_bio (bio, &name, &header, &der, &dlen) == 1)
     {
       const unsigned char *p = der;
@@ -260,8 +288,8 @@ read_cleartext_key (PstSmime *smime, PstSmimeEntry *e)
       der = NULL, name = NULL, header = NULL;
     }
   BIO_free (bio);
-  OPENSSL_cleanse (data, len);
-  g_free (data);
+  OPENSSL_cleanse (data->data, data->len);
+  g_byte_array_unref (data);
   ERR_clear_error ();
   if (key != NULL && X509_check_private_key (e->cert, key) != 1)
     g_clear_pointer (&key, EVP_PKEY_free);
@@ -269,33 +297,73 @@ read_cleartext_key (PstSmime *smime, PstSmimeEntry *e)
   return key;
 }
 
-/* Encrypts the cleartext key of @e under @passphrase on disk: the old
- * file's bytes are overwritten before the encrypted file replaces it. */
+int
+pst_smime_open_cleartext (PstSmime *smime, PstSmimeEntry *e, GError **error)
+{
+  g_autofree char *path = pst_smime_entry_path (smime, e);
+  int fd = open (path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+
+  if (fd < 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   _("the S/MIME key file %s cannot be read: %s"), path, g_strerror (saved));
+    }
+  return fd;
+}
+
+gboolean
+pst_smime_entry_replace_cleartext (PstSmime *smime, PstSmimeEntry *e, int old_fd, GError **error)
+{
+  if (!pst_smime_entry_save (smime, e, error))
+    {
+      close (old_fd);
+      return FALSE;
+    }
+  /* The encrypted file is in place: only now may the old one's bytes go.
+   * (A crash before this leaves them in an unlinked inode: the blocks are
+   * freed, not overwritten.) */
+  if (!shred_fd (old_fd))
+    {
+      g_autofree char *path = pst_smime_entry_path (smime, e);
+
+      g_warning ("S/MIME store: %s is encrypted now, but the bytes of its unencrypted "
+                 "predecessor could not be overwritten", path);
+    }
+  return TRUE;
+}
+
+/* Encrypts the cleartext key of @e under @passphrase on disk.  The old file
+ * stays whole until the encrypted one has replaced it durably; then its
+ * bytes are overwritten through the descriptor it was read from. */
 static gboolean
 migrate (PstSmime *smime, PstSmimeEntry *e, const char *passphrase, GError **error)
 {
   g_autofree char *path = pst_smime_entry_path (smime, e);
-  EVP_PKEY *key = read_cleartext_key (smime, e);
+  int fd = pst_smime_open_cleartext (smime, e, error);
+  EVP_PKEY *key;
   GBytes *sealed;
 
-  if (key == NULL)
+  if (fd < 0)
+    return FALSE;
+  if (!(key = read_cleartext_key (e, fd)))
     {
+      close (fd);
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                    _("the S/MIME key file %s cannot be read: import the PKCS#12 file again"), path);
       return FALSE;
     }
   if (!(sealed = pst_smime_seal_key (key, passphrase, error)))
     {
+      close (fd);
       EVP_PKEY_free (key);
       return FALSE;
     }
   e->sealed = sealed;
   e->protection = PST_SMIME_KEY_PASSPHRASE;
-  if (!pst_smime_shred (path) || !pst_smime_entry_save (smime, e, error))
+  if (!pst_smime_entry_replace_cleartext (smime, e, fd, error))
     {
-      if (error != NULL && *error == NULL)
-        g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                     _("cannot overwrite the unencrypted S/MIME key file %s"), path);
       g_clear_pointer (&e->sealed, g_bytes_unref);
       e->protection = PST_SMIME_KEY_CLEARTEXT;
       EVP_PKEY_free (key);
@@ -327,21 +395,28 @@ pst_smime_unlock (PstSmime *smime, const char *address, const char *passphrase,
                   char ***unlocked_out, GError **error)
 {
   g_autoptr (GPtrArray) done = g_ptr_array_new_with_free_func (g_free);
-  guint found = 0;
+  guint found = 0, tried = 0, opened = 0;
 
   for (guint i = 0; i < smime->entries->len; i++)
     {
       PstSmimeEntry *e = smime->entries->pdata[i];
+      gboolean user_locked;
 
       if (e->kind != PST_SMIME_IDENTITY || !pst_addr_in_list (address, (const char *const *) e->emails))
         continue;
       found++;
+      /* A locked key the user holds the passphrase of (not one kept under a
+       * Secret Service key): what the passphrase is for. */
+      user_locked = pst_smime_entry_key (smime, e) == NULL
+                    && e->protection != PST_SMIME_KEY_SECRET_SERVICE;
+      tried += user_locked;
       if (!unlock_entry (smime, e, passphrase, error))
         {
           if (error != NULL && *error != NULL)
             return FALSE;
           continue;
         }
+      opened += user_locked;
       g_ptr_array_add (done, g_strdup (e->fingerprint));
     }
   if (found == 0)
@@ -349,7 +424,9 @@ pst_smime_unlock (PstSmime *smime, const char *address, const char *passphrase,
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("no S/MIME identity for %s"), address);
       return FALSE;
     }
-  if (done->len == 0)
+  /* Another identity of @address being unlocked already does not make a
+   * passphrase that opened none of the locked ones right. */
+  if (done->len == 0 || (tried > 0 && opened == 0))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                    _("wrong passphrase for the S/MIME key of %s"), address);

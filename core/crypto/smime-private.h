@@ -70,15 +70,27 @@ PstSmimeEntry *pst_smime_store_find_identity (PstSmime *smime, const char *addre
 EVP_PKEY *pst_smime_entry_key (PstSmime *smime, PstSmimeEntry *e);
 /* Keys at rest (smime-keys.c).  The path of @e's file.  Transfer full. */
 char *pst_smime_entry_path (PstSmime *smime, PstSmimeEntry *e);
-/* Writes @e's file: temporary file, fsync, rename; 0600.  An identity
- * whose key is not sealed (a cleartext one of an earlier version) is never
- * written. */
+/* Writes @e's file: temporary file, fsync, rename, fsync of the folder;
+ * 0600.  An identity whose key is not sealed (a cleartext one of an
+ * earlier version) is never written. */
 gboolean pst_smime_entry_save (PstSmime *smime, PstSmimeEntry *e, GError **error);
+/* The file at @e's path, opened for reading and writing (it holds an
+ * earlier version's cleartext key), for pst_smime_entry_replace_cleartext;
+ * -1 with PST_ERROR_FAILED when it cannot be opened. */
+int pst_smime_open_cleartext (PstSmime *smime, PstSmimeEntry *e, GError **error);
+/* Writes @e's file (pst_smime_entry_save) over the cleartext one open on
+ * @old_fd (from pst_smime_open_cleartext; taken, closed in every case),
+ * and only once the new file is in place and synced zero-fills the old
+ * file's bytes through @old_fd: a failure or a crash before that leaves the
+ * old key whole.  FALSE (the old file untouched) when the save fails. */
+gboolean pst_smime_entry_replace_cleartext (PstSmime *smime, PstSmimeEntry *e, int old_fd,
+                                            GError **error);
 /* @key as a DER EncryptedPrivateKeyInfo (PBES2: scrypt, AES-256-CBC) under
  * @passphrase.  Transfer full. */
 GBytes *pst_smime_seal_key (EVP_PKEY *key, const char *passphrase, GError **error);
 /* Overwrites the bytes of the file at @path with zeros and syncs them
- * (TRUE when it is absent). */
+ * (TRUE when it is absent).  For a file being removed: one being replaced
+ * goes through pst_smime_entry_replace_cleartext. */
 gboolean pst_smime_shred (const char *path);
 /* Whether PEM block @name holds a private key in the clear. */
 gboolean pst_smime_is_cleartext_key_pem (const char *name);

@@ -6,6 +6,7 @@
 #include "crypto/smime-private.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
 #include <openssl/crypto.h>
@@ -15,6 +16,7 @@
 #include <openssl/provider.h>
 #include <openssl/x509_vfy.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/addr.h"
 #include "util/error.h"
@@ -179,6 +181,24 @@ pst_smime_entry_save (PstSmime *smime, PstSmimeEntry *e, GError **error)
                                  0600, error);
   OPENSSL_cleanse (mem->data, mem->length);
   BIO_free (bio);
+  /* The rename is durable once the folder is synced too: a caller may
+   * destroy what the old file held after this returns. */
+  if (ok)
+    {
+      g_autofree char *dir = g_path_get_dirname (path);
+      int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+      if (fd < 0 || fsync (fd) != 0)
+        {
+          int saved = errno;
+
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot sync %s: %s", dir,
+                       g_strerror (saved));
+          ok = FALSE;
+        }
+      if (fd >= 0)
+        close (fd);
+    }
   if (!ok)
     pst_error_prefix (error, "cannot write the S/MIME store");
   return ok;
@@ -264,26 +284,38 @@ find_fingerprint (PstSmime *smime, const char *fingerprint)
   return NULL;
 }
 
+/* Drops @e from memory and the keyring; with @unlink its file too (an
+ * earlier version's cleartext key zero-filled first). */
 static void
-entry_remove (PstSmime *smime, PstSmimeEntry *e)
+entry_drop (PstSmime *smime, PstSmimeEntry *e, gboolean unlink)
 {
   g_autofree char *path = entry_path (smime, e->kind, e->fingerprint);
 
-  if (e->protection == PST_SMIME_KEY_CLEARTEXT)
+  if (unlink && e->protection == PST_SMIME_KEY_CLEARTEXT)
     pst_smime_shred (path);
-  g_unlink (path);
+  if (unlink)
+    g_unlink (path);
   if (e->kind == PST_SMIME_IDENTITY)
     pst_smime_keyring_forget (smime->ring, e->fingerprint);
   g_ptr_array_remove (smime->entries, e);
   store_changed (smime);
 }
 
+static void
+entry_remove (PstSmime *smime, PstSmimeEntry *e)
+{
+  entry_drop (smime, e, TRUE);
+}
+
 /* Adds or upgrades: an identity supersedes a certificate, an anchor a
- * plain certificate; nothing is ever downgraded.  Takes @e. */
+ * plain certificate; nothing is ever downgraded.  The new file is written
+ * before the old entry goes: a failed write leaves the old one as it was.
+ * Takes @e. */
 static PstSmimeEntry *
 store_add (PstSmime *smime, PstSmimeEntry *e, GError **error)
 {
   PstSmimeEntry *old = find_fingerprint (smime, e->fingerprint);
+  gboolean same_file, ok;
 
   if (old != NULL)
     {
@@ -304,13 +336,23 @@ store_add (PstSmime *smime, PstSmimeEntry *e, GError **error)
         }
       if (e->caps == NULL && old->caps != NULL)
         e->caps = g_bytes_ref (old->caps);
-      entry_remove (smime, old);
     }
-  if (!pst_smime_entry_save (smime, e, error))
+  same_file = old != NULL && old->kind == e->kind;
+  if (same_file && old->protection == PST_SMIME_KEY_CLEARTEXT)
+    {
+      int fd = pst_smime_open_cleartext (smime, old, error);
+
+      ok = fd >= 0 && pst_smime_entry_replace_cleartext (smime, e, fd, error);
+    }
+  else
+    ok = pst_smime_entry_save (smime, e, error);
+  if (!ok)
     {
       pst_smime_entry_free (e);
       return NULL;
     }
+  if (old != NULL)
+    entry_drop (smime, old, !same_file);
   g_ptr_array_add (smime->entries, e);
   store_changed (smime);
   return e;

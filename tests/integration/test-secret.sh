@@ -67,9 +67,118 @@ smime_unlocked() {
 check "a restarted agent unlocks it from the Secret Service by itself" smime_unlocked
 make_message "$ALICE_ADDR" "$ALICE_ADDR" "S/MIME" "signed" > "$WORK/sm.eml"
 check "… and signs with it" pst alice encrypt --scheme smime --sign --to "$ALICE_ADDR" -o "$WORK/sm-out.eml" "$WORK/sm.eml"
+
+# Mail that arrives while the key is locked (an agent without the service)
+# is analysed again when an agent with the service unlocks the key by
+# itself: no keys unlock needed.
+json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+key_locked_mail() {
+  pst alice --json list | json 'sum("key-locked" in (m.get("crypto") or {}).get("warnings", []) for m in d["messages"])'
+}
+ss_locked() {
+  pst alice --json keys list | json '[k["locked"] for k in d["keys"] if k.get("protection") == "secret-service"][0]'
+}
+pst alice agent stop >/dev/null
+env -u DBUS_SESSION_BUS_ADDRESS DISPLAY= GNUPGHOME="$GNUPGHOME_ALICE" "$POSTERN" --home "$WORK/home-alice" \
+  agent start >/dev/null
+check "an agent without the Secret Service leaves the key locked" test "$(ss_locked)" = True
+make_message "$ALICE_ADDR" "$ALICE_ADDR" "While locked" "encrypted to the locked key" > "$WORK/locked.eml"
+check "S/MIME mail to alice is sent" \
+  pst alice send --account cmd --scheme smime --encrypt always --no-sign --wait "$WORK/locked.eml"
+fetch_locked_mail() {
+  for _ in $(seq 1 60); do
+    pst alice fetch --account cmd >/dev/null 2>&1 || true
+    [ "$(key_locked_mail)" -ge 1 ] && return 0
+    sleep 0.5
+  done
+  return 1
+}
+check "… fetched while locked: listed with the warning key-locked" fetch_locked_mail
+pst alice agent stop >/dev/null
+pst alice agent start >/dev/null
+no_key_locked_mail() {
+  for _ in $(seq 1 100); do
+    [ "$(key_locked_mail)" = 0 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+check "a restarted agent with the Secret Service unlocks the key and analyses that mail again" \
+  no_key_locked_mail
+check "… it lists as decrypted now" test "$(pst alice --json list | json 'sum((m.get("crypto") or {}).get("decryption") == "ok" for m in d["messages"])')" -ge 1
+
+# One address, two identities: one under the Secret Service, one under a
+# passphrase.  keys unlock says which stays locked and asks for it.
+cat > "$WORK/typed.py" <<'PY'
+import os, pty, sys, time
+delay, text, argv = float(sys.argv[1]), sys.argv[2].encode(), sys.argv[3:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+seen, typed, start = b"", False, time.time()
+while True:
+    if not typed and b"Passphrase" in seen:
+        time.sleep(delay)
+        os.write(fd, text + b"\n")
+        typed = True
+    if time.time() - start > 120:
+        os.kill(pid, 9)
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+ca_dir=$(dirname "$SMIME_CA")
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/alice2.key" \
+  -out "$WORK/alice2.csr" -subj "/CN=Alice Two/emailAddress=$ALICE_ADDR" 2>/dev/null
+printf 'basicConstraints=CA:false\nkeyUsage=critical,digitalSignature,keyEncipherment,keyAgreement\nextendedKeyUsage=emailProtection\nsubjectAltName=email:%s\n' \
+  "$ALICE_ADDR" > "$WORK/alice2.ext"
+openssl x509 -req -in "$WORK/alice2.csr" -CA "$SMIME_CA" -CAkey "$ca_dir/ca.key" -CAcreateserial \
+  -CAserial "$WORK/ca.srl" -days 30 -extfile "$WORK/alice2.ext" -out "$WORK/alice2.pem" 2>/dev/null
+openssl pkcs12 -export -in "$WORK/alice2.pem" -inkey "$WORK/alice2.key" -passout pass:second-pass \
+  -out "$WORK/alice2.p12"
+check "alice imports a second identity, under a passphrase" \
+  pst alice keys import --passphrase-fd 3 "$WORK/alice2.p12" 3<<< "second-pass"
+fpr2=$(pst alice --json keys list | json '[k["id"] for k in d["keys"] if k.get("protection") == "passphrase"][0]')
+pst alice agent stop >/dev/null
+check "after a restart the Secret Service one is unlocked" smime_unlocked
+rc=0
+setsid -w env GNUPGHOME="$GNUPGHOME_ALICE" "$POSTERN" --home "$WORK/home-alice" --json keys unlock "$ALICE_ADDR" \
+  </dev/null >"$WORK/unlock.json" 2>"$WORK/unlock.err" || rc=$?
+check "keys unlock without a terminal: exit 2 (got $rc), the one under a passphrase listed as still locked" \
+  bash -c '[ "$1" = 2 ] && [ "$(python3 -c "import json,sys; d=json.load(sys.stdin); print(d[\"locked\"], d[\"passphrase_needed\"], len(d[\"unlocked\"]))" < "$2")" = "[${4@Q}] True 1" ]' \
+  _ "$rc" "$WORK/unlock.json" "$WORK/unlock.err" "$fpr2"
+check "… and says so, with the way out" \
+  grep -q "1 S/MIME key of $ALICE_ADDR is still locked: it is encrypted under a passphrase (postern keys unlock $ALICE_ADDR --passphrase-fd N)" "$WORK/unlock.err"
+expect_fail "a passphrase that opens none of the locked keys is wrong, though the other is unlocked" 1 \
+  "wrong passphrase for the S/MIME key of $ALICE_ADDR" \
+  pst alice keys unlock --passphrase-fd 3 "$ALICE_ADDR" 3<<< "wrong"
+python3 "$WORK/typed.py" 0 "second-pass" env GNUPGHOME="$GNUPGHOME_ALICE" "$POSTERN" --home "$WORK/home-alice" \
+  keys unlock "$ALICE_ADDR" > "$WORK/typed.out" 2>&1 && rc=0 || rc=$?
+check "keys unlock on a terminal asks for the passphrase of the other one and unlocks both (exit $rc)" \
+  bash -c '[ "$1" = 0 ] && grep -q "unlocked 2 S/MIME keys of" "$2" && ! grep -q "still locked" "$2"' _ "$rc" "$WORK/typed.out"
+check "… none is locked now" test "$(pst alice --json keys list | json '[k["locked"] for k in d["keys"] if k["type"] == "x509" and k["secret"]]')" = "[False, False]"
+check "alice removes the second identity" pst alice keys remove "$fpr2"
+
 check "keys remove takes its key out of the keyring too" bash -c \
   '"$1" --home "$2" keys remove "$3" >/dev/null && [ -z "$(secret-tool lookup fingerprint "$3")" ]' \
   _ "$POSTERN" "$WORK/home-alice" "$smime_fpr"
+
+# Imported again under a passphrase, an identity's Secret Service key goes.
+check "the PKCS#12 without a passphrase, imported again, is under the Secret Service" bash -c \
+  '"$1" --home "$2" keys import "$4" >/dev/null && [ "$(secret-tool lookup fingerprint "$3" | wc -c)" = 64 ]' \
+  _ "$POSTERN" "$WORK/home-alice" "$smime_fpr" "$WORK/nopass.p12"
+check "imported again under a passphrase: its Secret Service key is taken out" bash -c \
+  '"$1" --home "$2" keys import --passphrase-fd 3 "$4" 3<<< "$5" >/dev/null && [ -z "$(secret-tool lookup fingerprint "$3")" ]' \
+  _ "$POSTERN" "$WORK/home-alice" "$smime_fpr" "$ALICE_P12" "$SMIME_PASS"
+check "… and it is under the passphrase" \
+  test "$(pst alice --json keys list | json '[k["protection"] for k in d["keys"] if k["type"] == "x509" and k["secret"]]')" = "['passphrase']"
 
 # No session bus for the agent: it says the service cannot be reached.
 pst alice agent stop >/dev/null

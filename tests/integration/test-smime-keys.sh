@@ -26,6 +26,35 @@ at_rest_encrypted() { # at_rest_encrypted FILE PASS
          = "$(openssl pkey -in "$ALICE_KEY" -pubout)" ]
 }
 locked_msg="the S/MIME key of $ALICE_ADDR is locked: run postern keys unlock $ALICE_ADDR"
+# typed DELAY TEXT COMMAND...: runs COMMAND on a terminal of its own (a pty),
+# waits for its passphrase prompt, types TEXT and Enter DELAY seconds later;
+# prints what the terminal showed and exits as COMMAND did.
+cat > "$WORK/typed.py" <<'PY'
+import os, pty, sys, time
+delay, text, argv = float(sys.argv[1]), sys.argv[2].encode(), sys.argv[3:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execvp(argv[0], argv)
+seen, typed, start = b"", False, time.time()
+while True:
+    if not typed and b"Passphrase" in seen:
+        time.sleep(delay)
+        os.write(fd, text + b"\n")
+        typed = True
+    if time.time() - start > 120:
+        os.kill(pid, 9)
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    seen += chunk
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(seen.decode(errors="replace"))
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+typed() { python3 "$WORK/typed.py" "$@"; }
 
 text="A confidential line $(date +%s%N)"
 make_message "$ALICE_ADDR" "$BOB_ADDR" "Signed" "$text" > "$WORK/m.eml"
@@ -106,6 +135,23 @@ check "… and it signs" pst alice encrypt --scheme smime --sign --to "$BOB_ADDR
 pst alice agent stop >/dev/null
 check "after a restart the new passphrase unlocks it" \
   pst alice keys unlock --passphrase-fd 3 "$ALICE_ADDR" 3<<< "a new passphrase"
+
+# ---- the prompt: no connection to the agent is held while the user types ----
+# An agent that closes idle connections after 2 s; the passphrase comes 4 s
+# after the prompt.
+pst alice agent stop >/dev/null
+POSTERN_CLIENT_TIMEOUT=2 pst alice agent start >/dev/null
+typed 4 "a new passphrase" env GNUPGHOME="$GNUPGHOME_ALICE" "$POSTERN" --home "$WORK/home-alice" \
+  keys unlock "$ALICE_ADDR" > "$WORK/typed.out" 2>&1 && rc=0 || rc=$?
+check "keys unlock at the prompt, typed after the agent's idle timeout: unlocked (exit $rc)" \
+  bash -c '[ "$1" = 0 ] && grep -q "unlocked 1 S/MIME key of" "$2"' _ "$rc" "$WORK/typed.out"
+check "… and unlocked it is" test "$(alice_identity)" = "True False passphrase"
+pst alice agent stop >/dev/null
+typed 0 "wrong" env GNUPGHOME="$GNUPGHOME_ALICE" "$POSTERN" --home "$WORK/home-alice" \
+  keys unlock "$ALICE_ADDR" > "$WORK/typed.out" 2>&1 && rc=0 || rc=$?
+check "a wrong passphrase at the prompt: exit 1, said so (exit $rc)" \
+  bash -c '[ "$1" = 1 ] && grep -q "wrong passphrase for the S/MIME key of" "$2"' _ "$rc" "$WORK/typed.out"
+pst alice agent stop >/dev/null
 
 # ---- a PKCS#12 file without a passphrase and no Secret Service ----
 openssl pkcs12 -export -in "$ALICE_CERT" -inkey "$ALICE_KEY" -passout pass: -out "$WORK/nopass.p12"

@@ -4,13 +4,16 @@
  * value; a store opened again is locked and refuses to sign or decrypt with
  * the locked error; a wrong passphrase unlocks nothing; unlocking makes it
  * work and is shared through the keyring; a PKCS#12 file without a
- * passphrase; the migration of an earlier version's cleartext key file.
+ * passphrase; the migration of an earlier version's cleartext key file,
+ * which a failed write (a full disk) leaves whole.
  * Fixtures are made at test time with the openssl command. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <glib/gstdio.h>
 #include <openssl/bn.h>
@@ -576,6 +579,175 @@ test_cleartext_reimport (void **state)
   assert_at_rest (file, "alice.key", PASS);
 }
 
+/* No file under @dir (recursively) holds a private key in the clear: no
+ * cleartext PEM block, not the private value of @keyname in the text or in
+ * any block's DER; and only .pem files (no temporary file left over). */
+static void
+assert_no_cleartext_under (const char *dir, const char *keyname)
+{
+  g_autoptr(GDir) d = g_dir_open (dir, 0, NULL);
+  g_autofree char *orig_path = g_build_filename (fx.dir, keyname, NULL);
+  EVP_PKEY *orig = read_key (orig_path, NULL);
+  g_autoptr(GBytes) secret = NULL;
+  const char *name;
+
+  assert_non_null (d);
+  assert_non_null (orig);
+  secret = private_value (orig);
+  EVP_PKEY_free (orig);
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+      g_autofree char *text = NULL;
+      g_autoptr(GByteArray) ders = NULL;
+      gsize len = 0;
+
+      if (g_file_test (path, G_FILE_TEST_IS_DIR))
+        {
+          assert_no_cleartext_under (path, keyname);
+          continue;
+        }
+      if (!g_str_has_suffix (name, ".pem"))
+        fail_msg ("a stray file in the store: %s", path);
+      assert_true (g_file_get_contents (path, &text, &len, NULL));
+      assert_null (strstr (text, "BEGIN PRIVATE KEY"));
+      assert_null (strstr (text, "BEGIN RSA PRIVATE KEY"));
+      assert_null (strstr (text, "BEGIN EC PRIVATE KEY"));
+      assert_false (bytes_contain ((const guint8 *) text, len, g_bytes_get_data (secret, NULL),
+                                   g_bytes_get_size (secret)));
+      ders = pem_ders (path);
+      assert_false (bytes_contain (ders->data, ders->len, g_bytes_get_data (secret, NULL),
+                                   g_bytes_get_size (secret)));
+    }
+}
+
+/* Runs with files limited to @max bytes, as a full disk would: a write
+ * past it fails with EFBIG (SIGXFSZ ignored).  pop_file_limit undoes it. */
+static struct rlimit saved_fsize;
+
+static void
+push_file_limit (rlim_t max)
+{
+  struct rlimit small;
+
+  signal (SIGXFSZ, SIG_IGN);
+  assert_int_equal (getrlimit (RLIMIT_FSIZE, &saved_fsize), 0);
+  small = saved_fsize;
+  small.rlim_cur = max;
+  assert_int_equal (setrlimit (RLIMIT_FSIZE, &small), 0);
+}
+
+static void
+pop_file_limit (void)
+{
+  assert_int_equal (setrlimit (RLIMIT_FSIZE, &saved_fsize), 0);
+}
+
+/* The cleartext key file as an earlier version wrote it is still there,
+ * byte for byte, and holds the very key. */
+static void
+assert_cleartext_intact (const char *file, const char *before)
+{
+  g_autofree char *now = NULL;
+  g_autofree char *orig_path = g_build_filename (fx.dir, "alice.key", NULL);
+  EVP_PKEY *orig = read_key (orig_path, NULL);
+  EVP_PKEY *kept = read_key (file, NULL);
+
+  assert_true (g_file_get_contents (file, &now, NULL, NULL));
+  assert_string_equal (now, before);
+  assert_non_null (kept);
+  assert_int_equal (EVP_PKEY_eq (orig, kept), 1);
+  EVP_PKEY_free (orig);
+  EVP_PKEY_free (kept);
+}
+
+/* Migration whose write fails (the disk is full): the only copy of the
+ * key, the cleartext file, is left whole and the key usable once the
+ * disk has room; a migration that succeeds leaves no cleartext anywhere. */
+static void
+test_cleartext_migration_write_fails (void **state)
+{
+  g_autofree char *dir = store_dir ("store-legacy-full");
+  g_autoptr(PstSmimeKeyring) ring = pst_smime_keyring_new ();
+  g_autoptr(GError) error = NULL;
+  g_autofree char *file = NULL, *before = NULL;
+
+  write_legacy (dir);
+  file = identity_file (dir);
+  assert_true (g_file_get_contents (file, &before, NULL, NULL));
+  assert_true (strlen (before) > 1024);
+  {
+    g_autoptr(PstSmime) s = pst_smime_new (dir, NULL);
+    g_autoptr(GPtrArray) list = NULL;
+
+    pst_smime_set_keyring (s, ring);
+    push_file_limit (512);
+    assert_false (pst_smime_unlock (s, ALICE, PASS, NULL, &error));
+    pop_file_limit ();
+    assert_non_null (error);
+    assert_non_null (strstr (error->message, "cannot write the S/MIME store"));
+    g_clear_error (&error);
+    /* Nothing lost, nothing half-written, nothing left over. */
+    g_free (file);
+    file = identity_file (dir);
+    assert_cleartext_intact (file, before);
+    list = pst_smime_list (s);
+    assert_true (info_of (list, ALICE)->locked);
+    assert_int_equal (info_of (list, ALICE)->protection, PST_SMIME_KEY_CLEARTEXT);
+    assert_usable (s, ALICE, TRUE);
+
+    /* With room again the same store migrates it. */
+    assert_true (pst_smime_unlock (s, ALICE, PASS, NULL, &error));
+    assert_null (error);
+    assert_usable (s, ALICE, FALSE);
+  }
+  g_free (file);
+  file = identity_file (dir);
+  assert_at_rest (file, "alice.key", PASS);
+  assert_no_cleartext_under (dir, "alice.key");
+  {
+    g_autoptr(PstSmime) again = pst_smime_new (dir, NULL);
+
+    assert_true (pst_smime_unlock (again, ALICE, PASS, NULL, &error));
+    assert_usable (again, ALICE, FALSE);
+  }
+}
+
+/* The same for importing the PKCS#12 file again over a cleartext key file:
+ * a failed write leaves it whole. */
+static void
+test_cleartext_reimport_write_fails (void **state)
+{
+  g_autofree char *dir = store_dir ("store-legacy-full2");
+  g_autoptr(GBytes) data = read_fx ("alice.p12");
+  g_autoptr(GError) error = NULL;
+  g_autofree char *file = NULL, *before = NULL;
+
+  write_legacy (dir);
+  file = identity_file (dir);
+  assert_true (g_file_get_contents (file, &before, NULL, NULL));
+  {
+    g_autoptr(PstSmime) s = pst_smime_new (dir, NULL);
+
+    push_file_limit (512);
+    assert_false (pst_smime_import (s, data, PASS, FALSE, NULL, &error));
+    pop_file_limit ();
+    assert_non_null (error);
+    g_clear_error (&error);
+    g_free (file);
+    file = identity_file (dir);
+    assert_cleartext_intact (file, before);
+    /* The store in memory still knows it (locked, as before). */
+    assert_usable (s, ALICE, TRUE);
+    import (s, "alice.p12", PASS);
+    assert_usable (s, ALICE, FALSE);
+  }
+  assert_no_cleartext_under (dir, "alice.key");
+  g_free (file);
+  file = identity_file (dir);
+  assert_at_rest (file, "alice.key", PASS);
+}
+
 /* --- Setup -------------------------------------------------------------------- */
 
 static int
@@ -616,6 +788,8 @@ main (void)
     cmocka_unit_test (test_pkcs12_without_passphrase),
     cmocka_unit_test (test_cleartext_migration),
     cmocka_unit_test (test_cleartext_reimport),
+    cmocka_unit_test (test_cleartext_migration_write_fails),
+    cmocka_unit_test (test_cleartext_reimport_write_fails),
   };
 
   return cmocka_run_group_tests (tests, setup, teardown);
