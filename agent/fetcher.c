@@ -29,6 +29,73 @@ typedef struct {
 static GMutex delay_lock;
 static GHashTable *next_login;   /* account name -> gint64* */
 
+/* Stored messages whose analysis failed, analysed again at their
+ * account's next fetch: some failures pass (the agent busy with other
+ * large messages, util/sink.h), and until then the message has no crypto
+ * summary, so that nothing says it is what it is not.  A few tries only,
+ * since others do not pass (a message too large to read in memory).  In
+ * memory: after a restart, show analyses a message that has no summary
+ * (methods-mail.c). */
+#define ANALYSIS_TRIES 3
+
+typedef struct {
+  char *account;
+  guint tries;
+} Unanalysed;
+
+static GMutex unanalysed_lock;
+static GHashTable *unanalysed;   /* gint64* id -> Unanalysed* */
+
+static void
+unanalysed_free (Unanalysed *u)
+{
+  g_free (u->account);
+  g_free (u);
+}
+
+/* The ids of @account's messages to analyse again, appended to @ids. */
+static void
+unanalysed_take (const char *account, GArray *ids)
+{
+  GHashTableIter it;
+  gpointer key, value;
+
+  g_mutex_lock (&unanalysed_lock);
+  if (unanalysed != NULL)
+    {
+      g_hash_table_iter_init (&it, unanalysed);
+      while (g_hash_table_iter_next (&it, &key, &value))
+        if (strcmp (((Unanalysed *) value)->account, account) == 0)
+          g_array_append_val (ids, *(gint64 *) key);
+    }
+  g_mutex_unlock (&unanalysed_lock);
+}
+
+/* Records how analysing message @id of @account went. */
+static void
+unanalysed_note (const char *account, gint64 id, gboolean ok)
+{
+  Unanalysed *u;
+
+  g_mutex_lock (&unanalysed_lock);
+  if (unanalysed == NULL)
+    unanalysed = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                        (GDestroyNotify) unanalysed_free);
+  u = g_hash_table_lookup (unanalysed, &id);
+  if (ok)
+    g_hash_table_remove (unanalysed, &id);
+  else if (u == NULL)
+    {
+      u = g_new0 (Unanalysed, 1);
+      u->account = g_strdup (account);
+      u->tries = 1;
+      g_hash_table_insert (unanalysed, g_memdup2 (&id, sizeof id), u);
+    }
+  else if (++u->tries >= ANALYSIS_TRIES)
+    g_hash_table_remove (unanalysed, &id);
+  g_mutex_unlock (&unanalysed_lock);
+}
+
 typedef struct {
   PstAgent *agent;
   const PstAccount *account;
@@ -245,25 +312,42 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id)
 }
 
 static void
-analyze_stored (PstAgent *agent, const PstAccount *account, GArray *ids)
+analyze_stored (PstAgent *agent, const PstAccount *account, GArray *stored)
 {
   g_autoptr (GArray) done = g_array_new (FALSE, TRUE, sizeof (PstAnalysis));
   g_autoptr (GArray) updates = g_array_new (FALSE, TRUE, sizeof (PstMessageInfoUpdate));
+  g_autoptr (GArray) ids = g_array_copy (stored);
   g_autoptr (GError) error = NULL;
 
+  unanalysed_take (account->name, ids);
   for (guint i = 0; i < ids->len; i++)
     {
       gint64 id = g_array_index (ids, gint64, i);
       g_autoptr (GError) analysis = NULL;
       PstAnalysis a;
 
+      if (i >= stored->len)
+        {
+          /* Tried before: unless show analysed it meanwhile, or it is gone. */
+          g_autoptr (PstMessageInfo) info = pst_store_message_get_info (agent->store, id, NULL);
+
+          if (info == NULL || info->crypto_json != NULL)
+            {
+              unanalysed_note (account->name, id, TRUE);
+              continue;
+            }
+        }
       /* The message is safe in the store; a failure to read it is shown
-       * when it is opened, and does not stop the others. */
+       * when it is opened, and does not stop the others.  It is recorded
+       * without a summary (no verdict, rather than a wrong one) and
+       * analysed again later. */
       if (!pst_reader_analyze_to (agent, id, &a, &analysis))
         {
           g_warning ("message %" G_GINT64_FORMAT ": %s", id, analysis->message);
+          unanalysed_note (account->name, id, FALSE);
           continue;
         }
+      unanalysed_note (account->name, id, TRUE);
       g_array_append_val (done, a);
     }
   for (guint i = 0; i < done->len; i++)

@@ -60,8 +60,25 @@ pst_call_open_message (PstCall *call, gint64 id, PstMessageInfo **info_out, GByt
   g_autoptr (GBytes) plain = NULL;
   g_autoptr (PstStatus) status = NULL;
 
-  if (info == NULL || !pst_reader_open (call->agent, id, &plain, &status, error)
-      || !admit_to_client (call, info, plain, error))
+  if (info == NULL || !pst_reader_open (call->agent, id, &plain, &status, error))
+    return FALSE;
+  if (info->crypto_json == NULL)
+    {
+      /* Its analysis failed when it was fetched (the agent was busy with
+       * other large messages, or restarted before it tried again): record
+       * it now, so that list says what it is.  It scans it too. */
+      g_autoptr (GError) local = NULL;
+
+      if (!pst_reader_analyze (call->agent, id, &local))
+        g_warning ("message %" G_GINT64_FORMAT ": cannot analyse it: %s", id, local->message);
+      else
+        {
+          g_clear_pointer (&info, pst_message_info_free);
+          if (!(info = pst_store_message_get_info (call->agent->store, id, error)))
+            return FALSE;
+        }
+    }
+  if (!admit_to_client (call, info, plain, error))
     return FALSE;
   *info_out = g_steal_pointer (&info);
   *plain_out = g_steal_pointer (&plain);

@@ -14,6 +14,8 @@ struct _PstPgp {
   char *home;          /* for the key cache; NULL: the default home */
   gsize max_output;    /* pst_pgp_set_output_limit */
   gboolean too_large;  /* the last consuming operation passed it */
+  gboolean busy;       /* the last consuming operation found the shared
+                        * budget held by others (sink.h) */
 };
 
 /* Key lookups run gpg (about 17 ms each) and a message needs several: the
@@ -383,6 +385,20 @@ gboolean
 pst_pgp_output_too_large (PstPgp *pgp)
 {
   return pgp->too_large;
+}
+
+gboolean
+pst_pgp_output_busy (PstPgp *pgp)
+{
+  return pgp->busy;
+}
+
+/* Records why @sink refused a write, if it did. */
+static void
+note_sink (PstPgp *pgp, PstSink *sink)
+{
+  pgp->too_large = pst_sink_state (sink) == PST_SINK_OVER;
+  pgp->busy = pst_sink_state (sink) == PST_SINK_BUSY;
 }
 
 static gpgme_error_t
@@ -825,14 +841,15 @@ decrypt_data (PstPgp *pgp, gpgme_data_t in, gpgme_data_t out, PstPgpSignature **
   return TRUE;
 }
 
-/* Refuses what a consuming operation wrote past the limit, whatever
- * GPGME made of the refused write. */
+/* Refuses what a consuming operation wrote past the limit, or stopped
+ * writing for want of shared budget, whatever GPGME made of the refused
+ * write.  Only the first is about the message. */
 static gboolean
 check_sink (PstPgp *pgp, PstSink *sink, PstPgpSignature **sig_out, PstIntegrity *integrity_out,
             GError **error)
 {
-  pgp->too_large = pst_sink_overflowed (sink);
-  if (!pgp->too_large)
+  note_sink (pgp, sink);
+  if (!pgp->too_large && !pgp->busy)
     return TRUE;
   if (sig_out != NULL)
     g_clear_pointer (sig_out, pst_pgp_signature_free);
@@ -840,10 +857,13 @@ check_sink (PstPgp *pgp, PstSink *sink, PstPgpSignature **sig_out, PstIntegrity 
     *integrity_out = PST_INTEGRITY_NONE;
   if (error != NULL)
     g_clear_error (error);
-  g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
-               "OpenPGP decryption stopped: the content expands past the %" G_GSIZE_FORMAT
-               " MiB that Postern decompresses at most (a compression bomb?); the message is kept"
-               " as received", PST_DECRYPTION_MAX_OUTPUT / (1024 * 1024));
+  if (pgp->busy)
+    pst_sink_set_busy_error (error);
+  else
+    g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                 "OpenPGP decryption stopped: the content expands past the %" G_GSIZE_FORMAT
+                 " MiB that Postern decompresses at most (a compression bomb?); the message is kept"
+                 " as received", PST_DECRYPTION_MAX_OUTPUT / (1024 * 1024));
   return FALSE;
 }
 
@@ -859,7 +879,7 @@ pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
   PstIntegrity integrity = PST_INTEGRITY_FAILED;
   gboolean ok;
 
-  pgp->too_large = FALSE;
+  pgp->too_large = pgp->busy = FALSE;
   err = data_from_bytes (&in, ciphertext);
   if (err == GPG_ERR_NO_ERROR)
     err = gpgme_data_new_from_cbs (&out, &sink_cbs, sink);
@@ -964,6 +984,7 @@ pst_pgp_verify_cleartext (PstPgp *pgp, GBytes *block, GBytes **text_out)
   gpgme_error_t err;
   g_autoptr(PstSink) sink = pst_sink_new (pgp->max_output, g_bytes_get_size (block));
   PstPgpSignature *result;
+  gboolean whole;
 
   err = data_from_bytes (&in, block);
   if (err == GPG_ERR_NO_ERROR)
@@ -974,15 +995,13 @@ pst_pgp_verify_cleartext (PstPgp *pgp, GBytes *block, GBytes **text_out)
     gpgme_data_release (in);
   if (out != NULL)
     gpgme_data_release (out);
-  pgp->too_large = pst_sink_overflowed (sink);
+  note_sink (pgp, sink);
+  whole = err == GPG_ERR_NO_ERROR && pst_sink_state (sink) == PST_SINK_OK;
 
-  result = signature_from_result (pgp, pgp->ctx, err == GPG_ERR_NO_ERROR && !pgp->too_large
-                                            ? gpgme_op_verify_result (pgp->ctx) : NULL);
-  if (err != GPG_ERR_NO_ERROR || pgp->too_large || result->status == PST_SIG_NONE)
+  result = signature_from_result (pgp, pgp->ctx, whole ? gpgme_op_verify_result (pgp->ctx) : NULL);
+  if (!whole || result->status == PST_SIG_NONE)
     result->status = PST_SIG_ERROR;
   if (text_out != NULL)
-    *text_out = NULL;
-  if (err == GPG_ERR_NO_ERROR && !pgp->too_large && text_out != NULL)
-    *text_out = pst_sink_steal (sink);
+    *text_out = whole ? pst_sink_steal (sink) : NULL;
   return result;
 }

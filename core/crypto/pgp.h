@@ -104,8 +104,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPgpSignature, pst_pgp_signature_free)
 void pst_pgp_set_output_limit (PstPgp *pgp, gsize max);
 
 /* Whether the last pst_pgp_decrypt_verify or pst_pgp_verify_cleartext on
- * @pgp stopped because its output passed the limit. */
+ * @pgp stopped because its output passed the limit: a verdict on the
+ * message (PST_DECRYPTION_TOO_LARGE). */
 gboolean pst_pgp_output_too_large (PstPgp *pgp);
+
+/* Whether it stopped because the budget that all decryptions of the
+ * process share (util/sink.h) stayed held by other operations until the
+ * wait ended.  Never a verdict on the message: the caller fails the whole
+ * operation (PST_ERROR_FAILED, "the agent is busy…"), to be tried again. */
+gboolean pst_pgp_output_busy (PstPgp *pgp);
 
 /* Decrypts @ciphertext (armored or binary OpenPGP) and verifies a signature
  * inside it.  On success @plain_out gets the plaintext (transfer full; its
@@ -119,7 +126,9 @@ gboolean pst_pgp_output_too_large (PstPgp *pgp);
  * fits, FAILED for anything else (damaged or not OpenPGP at all).  Output
  * past the limit (pst_pgp_set_output_limit) is PST_ERROR_CRYPTO naming the
  * limit, with @integrity_out NONE (gpg stopped before the integrity check)
- * and pst_pgp_output_too_large TRUE. */
+ * and pst_pgp_output_too_large TRUE.  Output that found the shared budget
+ * busy is PST_ERROR_FAILED (pst_sink_set_busy_error), @integrity_out NONE
+ * and pst_pgp_output_busy TRUE. */
 gboolean pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
                                  PstPgpSignature **sig_out, PstIntegrity *integrity_out,
                                  GError **error);
@@ -145,7 +154,9 @@ PstPgpSignature *pst_pgp_verify_detached (PstPgp *pgp, GBytes *data, GBytes *sig
  * MESSAGE-----" … "-----END PGP SIGNATURE-----", exactly these bytes).
  * @text_out (may be NULL) gets the signed text as gpg gives it back (dash
  * escapes removed), or NULL when gpg gives nothing (also when it would be
- * larger than the output limit: pst_pgp_output_too_large then says so).
+ * larger than the output limit: pst_pgp_output_too_large then says so, or
+ * when the shared budget was busy: pst_pgp_output_busy, and then the
+ * status ERROR is no verdict, the caller must fail the operation).
  * Never fails: an unusable block has status ERROR.  Transfer full. */
 PstPgpSignature *pst_pgp_verify_cleartext (PstPgp *pgp, GBytes *block, GBytes **text_out);
 

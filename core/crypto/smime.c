@@ -446,6 +446,14 @@ pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrit
       ERR_clear_error ();
       BIO_free (out);
       CMS_ContentInfo_free (cms);
+      /* Enveloped content is smaller than @der, all of it @own: it never
+       * takes shared budget, so never waits for it; were it to, busy is
+       * not a verdict on the message. */
+      if (pst_sink_state (sink) == PST_SINK_BUSY)
+        {
+          pst_sink_set_busy_error (error);
+          return FALSE;
+        }
       if (pst_sink_overflowed (sink))
         {
           g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,

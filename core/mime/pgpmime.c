@@ -9,6 +9,7 @@
 #include "mime/pgpinline.h"
 #include "util/addr.h"
 #include "util/error.h"
+#include "util/sink.h"
 
 #define MAX_DEPTH 16
 /* How far a signature may lie in the future (clock skew between machines)
@@ -169,6 +170,9 @@ typedef struct {
   PstCovers sig_covers;
   GBytes *partial_plain;    /* the first decrypted part of a partially encrypted message */
   gsize budget;             /* what decryption may still yield (limit_output) */
+  GError *busy;             /* a decryption found the process's shared budget
+                             * held by others (util/sink.h): the reading
+                             * fails, since no verdict was reached */
 } OpenCtx;
 
 /* Lets the next decryption or verification yield at most what is left of
@@ -291,6 +295,12 @@ open_inline (OpenCtx *c, GBytes *entity, gboolean whole)
   limit_output (c);
   if (!pst_pgpinline_open (c->pgp, entity, &r))
     return g_bytes_ref (entity);
+  if (pst_pgp_output_busy (c->pgp))
+    {
+      pst_sink_set_busy_error (&c->busy);
+      pst_pgpinline_result_clear (&r);
+      return g_bytes_ref (entity);
+    }
   spend_output (c, r.entity);
   covers = whole && r.entire ? PST_COVERS_WHOLE : PST_COVERS_PART;
   pst_status_add_warning (c->status, "inline-pgp");
@@ -323,6 +333,8 @@ open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth)
   gsize body = 0, len = 0;
   const char *data = g_bytes_get_data (entity, &len);
 
+  if (c->busy != NULL)
+    return g_bytes_ref (entity);
   if (depth > MAX_DEPTH)
     {
       pst_status_add_warning (c->status, "too-deep");
@@ -360,6 +372,11 @@ open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth)
 
       limit_output (c);
       ok = pst_pgp_decrypt_verify (c->pgp, cipher, &plain, &sig, &integrity, &err);
+      if (!ok && pst_pgp_output_busy (c->pgp))
+        {
+          c->busy = g_steal_pointer (&err);
+          return g_bytes_ref (entity);
+        }
       spend_output (c, plain);
       record_decryption (c, ok, !ok && pst_pgp_output_too_large (c->pgp), integrity, covers);
       if (!ok)
@@ -447,6 +464,16 @@ pst_pgpmime_open (PstPgp *pgp, GBytes *message, GBytes **plain_out,
   c.budget = MAX (PST_DECRYPTION_MAX_OUTPUT, len);
 
   display = open_entity (&c, message, TRUE, 0);
+  pst_pgp_set_output_limit (pgp, PST_DECRYPTION_MAX_OUTPUT);
+  if (c.busy != NULL)
+    {
+      /* No verdict, not even a partial one: a status saying "failed" or
+       * "too-large" here would be stored and shown as the message's. */
+      g_clear_pointer (&c.sig, pst_pgp_signature_free);
+      g_clear_pointer (&c.partial_plain, g_bytes_unref);
+      g_propagate_error (error, c.busy);
+      return FALSE;
+    }
   if (c.partial_plain != NULL && status->encryption_covers != PST_COVERS_WHOLE)
     {
       /* Partially encrypted: the decrypted part alone, never next to the
@@ -463,7 +490,6 @@ pst_pgpmime_open (PstPgp *pgp, GBytes *message, GBytes **plain_out,
     *plain_out = g_steal_pointer (&plain);
   g_clear_pointer (&c.sig, pst_pgp_signature_free);
   g_clear_pointer (&c.partial_plain, g_bytes_unref);
-  pst_pgp_set_output_limit (pgp, PST_DECRYPTION_MAX_OUTPUT);
   if (status_out != NULL)
     *status_out = g_steal_pointer (&status);
   return TRUE;

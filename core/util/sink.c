@@ -2,9 +2,12 @@
 #define _GNU_SOURCE
 #include "util/sink.h"
 
+#include <glib/gi18n-lib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "util/error.h"
 
 /* The buffer is an anonymous mapping grown with mremap: growing moves
  * pages instead of copying them, so no old block is left behind holding
@@ -15,11 +18,18 @@ struct _PstSink {
   char *data;
   gsize len, alloc, max;
   gsize own;        /* bytes not counted against the shared budget */
-  gboolean over;
+  PstSinkState state;
 };
 
+/* The shared budget.  A write that needs more than is free waits for
+ * other sinks to give some back, up to wait_ms: running out is a matter of
+ * timing, which must never read as a verdict on the content (a sender who
+ * could fill the budget with one message would otherwise get every other
+ * message decrypted meanwhile called a bomb). */
 static GMutex shared_lock;
+static GCond shared_freed;
 static gsize shared_held;
+static guint wait_ms = PST_SINK_WAIT_DEFAULT_MS;
 
 static gsize
 counted (gsize len, gsize own)
@@ -27,22 +37,53 @@ counted (gsize len, gsize own)
   return len > own ? len - own : 0;
 }
 
-/* Takes the shared budget from @before to @after counted bytes of one
- * sink; FALSE (nothing taken) when that would pass it. */
-static gboolean
+/* Takes one sink's share of the shared budget from @before to @after
+ * counted bytes, waiting for others to free what it needs; nothing is
+ * taken unless PST_SINK_OK. */
+static PstSinkState
 shared_take (gsize before, gsize after)
 {
-  gboolean ok = TRUE;
+  gint64 deadline;
 
   if (after == before)
-    return TRUE;
+    return PST_SINK_OK;
+  /* More than the whole budget: no wait would ever make it fit. */
+  if (after > PST_SINK_SHARED_MAX)
+    return PST_SINK_OVER;
   g_mutex_lock (&shared_lock);
-  if (after > before && after - before > PST_SINK_SHARED_MAX - shared_held)
-    ok = FALSE;
-  else
-    shared_held = shared_held + after - before;
+  if (after < before)
+    {
+      shared_held -= before - after;
+      g_cond_broadcast (&shared_freed);
+      g_mutex_unlock (&shared_lock);
+      return PST_SINK_OK;
+    }
+  /* @before is part of shared_held: only other sinks' shares are waited for. */
+  deadline = g_get_monotonic_time ()
+             + (gint64) g_atomic_int_get (&wait_ms) * G_TIME_SPAN_MILLISECOND;
+  while (after - before > PST_SINK_SHARED_MAX - shared_held)
+    if (!g_cond_wait_until (&shared_freed, &shared_lock, deadline)
+        && after - before > PST_SINK_SHARED_MAX - shared_held)
+      {
+        g_mutex_unlock (&shared_lock);
+        return PST_SINK_BUSY;
+      }
+  shared_held += after - before;
   g_mutex_unlock (&shared_lock);
-  return ok;
+  return PST_SINK_OK;
+}
+
+void
+pst_sink_set_wait (guint ms)
+{
+  g_atomic_int_set (&wait_ms, ms);
+}
+
+void
+pst_sink_set_busy_error (GError **error)
+{
+  g_set_error_literal (error, PST_ERROR, PST_ERROR_FAILED,
+                       _("the agent is busy with other large messages; try again"));
 }
 
 PstSink *
@@ -99,12 +140,14 @@ grow (PstSink *sink, gsize need)
 gboolean
 pst_sink_write (PstSink *sink, const void *data, gsize len)
 {
-  if (len > sink->max - sink->len
-      || !shared_take (counted (sink->len, sink->own), counted (sink->len + len, sink->own)))
-    {
-      sink->over = TRUE;
-      return FALSE;
-    }
+  if (sink->state != PST_SINK_OK)
+    return FALSE;
+  if (len > sink->max - sink->len)
+    sink->state = PST_SINK_OVER;
+  else
+    sink->state = shared_take (counted (sink->len, sink->own), counted (sink->len + len, sink->own));
+  if (sink->state != PST_SINK_OK)
+    return FALSE;
   if (sink->len + len + 1 > sink->alloc)
     grow (sink, sink->len + len + 1);
   if (len > 0)
@@ -113,10 +156,16 @@ pst_sink_write (PstSink *sink, const void *data, gsize len)
   return TRUE;
 }
 
+PstSinkState
+pst_sink_state (const PstSink *sink)
+{
+  return sink->state;
+}
+
 gboolean
 pst_sink_overflowed (const PstSink *sink)
 {
-  return sink->over;
+  return sink->state == PST_SINK_OVER;
 }
 
 gsize

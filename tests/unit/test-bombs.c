@@ -345,7 +345,9 @@ test_stream_bomb (void **state)
 
 /* Sinks at once share PST_SINK_SHARED_MAX beyond their inputs' size, so
  * that bombs opened in parallel (a batch) do not add up; what is freed, or
- * what an input brought in full, is not counted. */
+ * what an input brought in full, is not counted.  A sink that finds the
+ * budget held by others waits, and at the end of the wait is busy, never
+ * over its limit. */
 static void
 test_parallel_sinks_share (void **state)
 {
@@ -353,9 +355,11 @@ test_parallel_sinks_share (void **state)
   g_autoptr(PstSink) a = pst_sink_new (PST_SINK_SHARED_MAX, 0);
   g_autoptr(PstSink) b = pst_sink_new (PST_SINK_SHARED_MAX, 0);
   g_autoptr(PstSink) c = pst_sink_new (PST_SINK_SHARED_MAX, 2 * 65536);
+  g_autoptr(PstSink) d = pst_sink_new (PST_SINK_SHARED_MAX, 0);
   g_autoptr(GBytes) stolen = NULL;
   gsize filled = 0;
 
+  pst_sink_set_wait (50);
   while (filled + 65536 <= PST_SINK_SHARED_MAX - 65536)
     {
       assert_true (pst_sink_write (a, chunk, 65536));
@@ -363,16 +367,197 @@ test_parallel_sinks_share (void **state)
     }
   assert_true (pst_sink_write (b, chunk, 65536));
   assert_false (pst_sink_write (b, chunk, 1));
-  assert_true (pst_sink_overflowed (b));
+  assert_int_equal (pst_sink_state (b), PST_SINK_BUSY);
+  assert_false (pst_sink_overflowed (b));
   /* c's own 128 KiB are not expansion. */
   assert_true (pst_sink_write (c, chunk, 65536));
   assert_true (pst_sink_write (c, chunk, 65536));
   assert_false (pst_sink_write (c, chunk, 1));
+  assert_int_equal (pst_sink_state (c), PST_SINK_BUSY);
   stolen = pst_sink_steal (a);
   assert_int_equal (g_bytes_get_size (stolen), filled);
-  assert_false (pst_sink_write (c, chunk, 1));
+  assert_false (pst_sink_write (d, chunk, 1));
+  /* A refusal is final for that sink. */
   g_clear_pointer (&stolen, g_bytes_unref);
-  assert_true (pst_sink_write (c, chunk, 65536));
+  assert_false (pst_sink_write (d, chunk, 1));
+  g_clear_pointer (&d, pst_sink_free);
+  d = pst_sink_new (PST_SINK_SHARED_MAX, 0);
+  assert_true (pst_sink_write (d, chunk, 65536));
+  pst_sink_set_wait (PST_SINK_WAIT_DEFAULT_MS);
+}
+
+/* Most of the shared budget held by one sink (another message, read
+ * meanwhile); @after_ms later, freed from another thread. */
+typedef struct {
+  PstSink *sink;
+  guint after_ms;
+} Holder;
+
+static Holder *
+hold_budget (gsize leave)
+{
+  g_autofree char *chunk = g_malloc0 (1024 * 1024);
+  Holder *h = g_new0 (Holder, 1);
+  gsize filled = 0;
+
+  h->sink = pst_sink_new (PST_SINK_SHARED_MAX, 0);
+  while (filled + 1024 * 1024 <= PST_SINK_SHARED_MAX - leave)
+    {
+      assert_true (pst_sink_write (h->sink, chunk, 1024 * 1024));
+      filled += 1024 * 1024;
+    }
+  return h;
+}
+
+static gpointer
+release_later (gpointer data)
+{
+  Holder *h = data;
+
+  g_usleep (h->after_ms * G_TIME_SPAN_MILLISECOND);
+  pst_sink_free (h->sink);
+  g_free (h);
+  return NULL;
+}
+
+/* The reviewer's case: one message holds the budget; another writes a
+ * legitimate amount.  It is not over its own limit: it waits, and goes on
+ * once the first is freed; or, when that takes longer than the wait, it is
+ * busy, which is no verdict on it. */
+static void
+test_busy_is_not_over (void **state)
+{
+  g_autofree char *chunk = g_malloc0 (4 * 1024 * 1024);
+  gint64 t0;
+
+  /* Freed in time. */
+  {
+    Holder *h = hold_budget (1024 * 1024);
+    g_autoptr(PstSink) legit = pst_sink_new (PST_DECRYPTION_MAX_OUTPUT, 0);
+    GThread *t;
+
+    pst_sink_set_wait (20000);
+    h->after_ms = 300;
+    t0 = g_get_monotonic_time ();
+    t = g_thread_new ("holder", release_later, h);
+    assert_true (pst_sink_write (legit, chunk, 4 * 1024 * 1024));
+    assert_true (g_get_monotonic_time () - t0 >= 250 * G_TIME_SPAN_MILLISECOND);
+    assert_int_equal (pst_sink_state (legit), PST_SINK_OK);
+    g_thread_join (t);
+  }
+  /* Not freed in time. */
+  {
+    Holder *h = hold_budget (1024 * 1024);
+    g_autoptr(PstSink) legit = pst_sink_new (PST_DECRYPTION_MAX_OUTPUT, 0);
+    g_autoptr(GError) error = NULL;
+
+    pst_sink_set_wait (200);
+    t0 = g_get_monotonic_time ();
+    assert_false (pst_sink_write (legit, chunk, 4 * 1024 * 1024));
+    assert_true (g_get_monotonic_time () - t0 >= 190 * G_TIME_SPAN_MILLISECOND);
+    assert_int_equal (pst_sink_state (legit), PST_SINK_BUSY);
+    assert_false (pst_sink_overflowed (legit));
+    pst_sink_set_busy_error (&error);
+    assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
+    h->after_ms = 0;
+    release_later (h);
+    /* Once freed, the same content goes through. */
+    g_clear_pointer (&legit, pst_sink_free);
+    legit = pst_sink_new (PST_DECRYPTION_MAX_OUTPUT, 0);
+    assert_true (pst_sink_write (legit, chunk, 4 * 1024 * 1024));
+  }
+  /* Its own limit is a verdict at once, whatever others hold, and more
+   * than the whole budget on its own never waits (for itself). */
+  {
+    Holder *h = hold_budget (1024 * 1024);
+    g_autoptr(PstSink) small = pst_sink_new (1024, 0);
+    g_autoptr(PstSink) huge = pst_sink_new (G_MAXSIZE, 0);
+    g_autofree char *big = g_malloc0 (PST_SINK_SHARED_MAX + 1);
+
+    pst_sink_set_wait (20000);
+    t0 = g_get_monotonic_time ();
+    assert_false (pst_sink_write (small, chunk, 1025));
+    assert_true (pst_sink_overflowed (small));
+    h->after_ms = 0;
+    release_later (h);
+    assert_false (pst_sink_write (huge, big, PST_SINK_SHARED_MAX + 1));
+    assert_true (pst_sink_overflowed (huge));
+    assert_true (g_get_monotonic_time () - t0 < 5 * G_TIME_SPAN_SECOND);
+  }
+  pst_sink_set_wait (PST_SINK_WAIT_DEFAULT_MS);
+}
+
+typedef struct {
+  GBytes *message;
+  PstStatus *status;
+  GError *error;
+  gboolean ok;
+} Opening;
+
+static gpointer
+open_in_thread (gpointer data)
+{
+  Opening *o = data;
+  g_autoptr(PstPgp) pgp = pst_pgp_new (fx.bob_home, NULL);
+  g_autoptr(GBytes) plain = NULL;
+
+  assert_non_null (pgp);
+  o->ok = pst_pgpmime_open (pgp, o->message, &plain, &o->status, &o->error);
+  return NULL;
+}
+
+/* A bomb and a legitimate compressed message (12 MiB of text from a few
+ * KB) decrypted in parallel, while other content holds most of the
+ * budget for a while: the bomb is too large, the legitimate one opens. */
+static void
+test_parallel_bomb_and_legit (void **state)
+{
+  g_autoptr(GBytes) bomb = pgpmime_message (make_bomb ("zlib", ENCRYPTED, BOMB_SIZE,
+                                                       "Content-Type: text/plain\\r\\n\\r\\n"));
+  g_autoptr(GBytes) legit = pgpmime_message (make_bomb ("zlib", ENCRYPTED, 12 * 1024 * 1024,
+                                                        "Content-Type: text/plain\\r\\n\\r\\n"));
+  Opening ob = { .message = bomb }, ol = { .message = legit };
+  Holder *h = hold_budget (1024 * 1024);
+  GThread *tb, *tl, *th;
+
+  pst_sink_set_wait (20000);
+  h->after_ms = 500;
+  tb = g_thread_new ("bomb", open_in_thread, &ob);
+  tl = g_thread_new ("legit", open_in_thread, &ol);
+  th = g_thread_new ("holder", release_later, h);
+  g_thread_join (tb);
+  g_thread_join (tl);
+  g_thread_join (th);
+  assert_true (ob.ok);
+  assert_int_equal (ob.status->decryption, PST_DECRYPTION_TOO_LARGE);
+  if (!ol.ok)
+    fail_msg ("the legitimate message failed: %s", ol.error->message);
+  assert_int_equal (ol.status->decryption, PST_DECRYPTION_OK);
+  pst_status_free (ob.status);
+  pst_status_free (ol.status);
+
+  /* And when the budget stays held past the wait: the reading fails, with
+   * no verdict at all (nothing to store as the message's). */
+  {
+    Opening o = { .message = legit };
+
+    h = hold_budget (1024 * 1024);
+    pst_sink_set_wait (200);
+    open_in_thread (&o);
+    assert_false (o.ok);
+    assert_null (o.status);
+    assert_true (g_error_matches (o.error, PST_ERROR, PST_ERROR_FAILED));
+    g_test_message ("busy: %s", o.error->message);
+    g_clear_error (&o.error);
+    h->after_ms = 0;
+    release_later (h);
+    /* Freed: the same message opens. */
+    open_in_thread (&o);
+    assert_true (o.ok);
+    assert_int_equal (o.status->decryption, PST_DECRYPTION_OK);
+    pst_status_free (o.status);
+  }
+  pst_sink_set_wait (PST_SINK_WAIT_DEFAULT_MS);
 }
 
 /* --- S/MIME compressedData ------------------------------------------------ */
@@ -504,6 +689,8 @@ main (void)
     cmocka_unit_test (test_limit_exact),
     cmocka_unit_test (test_nested_layers_share_the_limit),
     cmocka_unit_test (test_parallel_sinks_share),
+    cmocka_unit_test (test_busy_is_not_over),
+    cmocka_unit_test (test_parallel_bomb_and_legit),
     cmocka_unit_test (test_stream_bomb),
     cmocka_unit_test (test_cms_compressed),
   };
