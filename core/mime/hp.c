@@ -535,6 +535,12 @@ pst_hp_plain_message (GPtrArray *shown, GBytes *message, GBytes *display, gboole
       g_string_append_len (all, d + body, len - body);
     }
   else
-    g_string_append_len (all, d, len);
+    {
+      /* No header of its own: all of it is body, and the blank line keeps
+       * its first lines from reading as more of the shown header (a From
+       * of the sender's choosing among them: found by fuzz-smime). */
+      g_string_append (all, "\r\n");
+      g_string_append_len (all, d, len);
+    }
   return pst_secret_bytes_from_gstring (all);
 }
