@@ -37,9 +37,10 @@
  * block.  Such a key is not loaded at all (it counts as locked, protection
  * PST_SMIME_KEY_CLEARTEXT): there is no passphrase to encrypt it under
  * without asking the user.  pst_smime_unlock with a passphrase encrypts it
- * under that passphrase in place and overwrites the old file's bytes
- * before the encrypted one replaces it; importing the PKCS#12 file again
- * does the same.  (Overwriting in place does not reach copies a
+ * under that passphrase: the encrypted file is written, synced and renamed
+ * over the old one first, and only then are the old file's bytes zeroed
+ * through a descriptor kept open on it, so that a crash or a full disk
+ * never leaves neither; importing the PKCS#12 file again does the same.  (Overwriting in place does not reach copies a
  * copy-on-write file system, an SSD's wear levelling or a backup kept.)
  * Nothing in this module logs or returns key material.
  *
