@@ -16,6 +16,7 @@ struct _PstPgp {
   gboolean too_large;  /* the last consuming operation passed it */
   gboolean busy;       /* the last consuming operation found the shared
                         * budget held by others (sink.h) */
+  gboolean not_encrypted;  /* the last decryption found no encrypted data */
 };
 
 /* Key lookups run gpg (about 17 ms each) and a message needs several: the
@@ -391,6 +392,12 @@ gboolean
 pst_pgp_output_busy (PstPgp *pgp)
 {
   return pgp->busy;
+}
+
+gboolean
+pst_pgp_not_encrypted (PstPgp *pgp)
+{
+  return pgp->not_encrypted;
 }
 
 /* Records why @sink refused a write, if it did. */
@@ -802,6 +809,10 @@ decrypt_data (PstPgp *pgp, gpgme_data_t in, gpgme_data_t out, PstPgpSignature **
   gpgme_set_ctx_flag (pgp->ctx, "full-status", "0");
 
   dres = gpgme_op_decrypt_result (pgp->ctx);
+  /* gpg found no encrypted session key at all: signed (or bare literal)
+   * data, which is no failed decryption but no decryption either. */
+  pgp->not_encrypted = gpgme_err_code (err) == GPG_ERR_NO_DATA
+                       && (dres == NULL || dres->recipients == NULL);
   if (no_mdc || (dres != NULL && dres->legacy_cipher_nomdc))
     {
       integrity = PST_INTEGRITY_MISSING;
@@ -879,7 +890,7 @@ pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
   PstIntegrity integrity = PST_INTEGRITY_FAILED;
   gboolean ok;
 
-  pgp->too_large = pgp->busy = FALSE;
+  pgp->too_large = pgp->busy = pgp->not_encrypted = FALSE;
   err = data_from_bytes (&in, ciphertext);
   if (err == GPG_ERR_NO_ERROR)
     err = gpgme_data_new_from_cbs (&out, &sink_cbs, sink);

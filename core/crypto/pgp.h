@@ -114,6 +114,11 @@ gboolean pst_pgp_output_too_large (PstPgp *pgp);
  * operation (PST_ERROR_FAILED, "the agent is busy…"), to be tried again. */
 gboolean pst_pgp_output_busy (PstPgp *pgp);
 
+/* Whether the last pst_pgp_decrypt_verify (or _stream) on @pgp failed
+ * because the OpenPGP data holds nothing encrypted: a signed-only message
+ * (gpg --sign --armor), which pst_pgp_verify_cleartext then reads. */
+gboolean pst_pgp_not_encrypted (PstPgp *pgp);
+
 /* Decrypts @ciphertext (armored or binary OpenPGP) and verifies a signature
  * inside it.  On success @plain_out gets the plaintext (transfer full; its
  * memory is wiped when the last reference goes), @sig_out what was said about
@@ -150,7 +155,9 @@ gboolean pst_pgp_decrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *o
  * fails: an unusable signature has status ERROR.  Transfer full. */
 PstPgpSignature *pst_pgp_verify_detached (PstPgp *pgp, GBytes *data, GBytes *signature);
 
-/* Verifies an ASCII-armored cleartext signature ("-----BEGIN PGP SIGNED
+/* Verifies an ASCII-armored cleartext signature (or, the same way, a
+ * signed-only OpenPGP message: "-----BEGIN PGP MESSAGE-----" that
+ * pst_pgp_not_encrypted says holds nothing encrypted) ("-----BEGIN PGP SIGNED
  * MESSAGE-----" … "-----END PGP SIGNATURE-----", exactly these bytes).
  * @text_out (may be NULL) gets the signed text as gpg gives it back (dash
  * escapes removed), or NULL when gpg gives nothing (also when it would be

@@ -190,6 +190,25 @@ pst_pgpinline_open (PstPgp *pgp, GBytes *entity, PstPgpInlineResult *result_out)
 
       r.integrity = PST_INTEGRITY_NONE;
       r.ok = pst_pgp_decrypt_verify (pgp, block, &text, &r.sig, &r.integrity, &error);
+      /* The armor says "MESSAGE" for signed-only data too: that is a
+       * signed text, not an encrypted one that failed. */
+      if (!r.ok && pst_pgp_not_encrypted (pgp) && !pst_pgp_output_too_large (pgp)
+          && !pst_pgp_output_busy (pgp))
+        {
+          PstPgpSignature *sig = pst_pgp_verify_cleartext (pgp, block, &text);
+
+          /* Only when a signed text came out: anything else stays a block
+           * that claimed to be a message and could not be opened. */
+          if (text != NULL)
+            {
+              r.kind = PST_PGP_INLINE_SIGNED;
+              g_clear_pointer (&r.sig, pst_pgp_signature_free);
+              r.sig = sig;
+              r.ok = TRUE;
+            }
+          else
+            pst_pgp_signature_free (sig);
+        }
     }
   else
     {

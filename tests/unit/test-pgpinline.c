@@ -230,6 +230,41 @@ test_cleartext_whole (void **state)
   }
 }
 
+/* gpg --sign --armor: a "PGP MESSAGE" that holds signed data and nothing
+ * encrypted.  It is a signed text, not an encryption that failed (it was
+ * reported "decryption: failed" and not shown). */
+static void
+test_signed_only_message (void **state)
+{
+  g_autofree char *armor = gpg_armor ("Signed, not sealed.\n", "--sign", NULL);
+  g_autoptr(GBytes) m = message (HEAD, armor);
+  g_autoptr(GBytes) plain = NULL;
+  g_autoptr(PstStatus) st = NULL;
+  g_autofree char *text = NULL;
+
+  assert_non_null (strstr (armor, "-----BEGIN PGP MESSAGE-----"));
+  open_message (fx.bob, m, &plain, &st);
+  assert_int_equal (st->decryption, PST_DECRYPTION_NOT_ENCRYPTED);
+  assert_int_equal (st->sig_status, PST_SIG_GOOD);
+  assert_int_equal (st->sig_covers, PST_COVERS_WHOLE);
+  assert_true (st->from_match);
+  text = body_text (plain);
+  assert_string_equal (text, "Signed, not sealed.\n");
+
+  /* A block that claims to be a message and is nothing at all still fails
+   * as one, and is shown as received. */
+  {
+    g_autoptr(GBytes) m2 = message (HEAD, "-----BEGIN PGP MESSAGE-----\r\n\r\nAAAA\r\n"
+                                          "-----END PGP MESSAGE-----\r\n");
+    g_autoptr(GBytes) p2 = NULL;
+    g_autoptr(PstStatus) st2 = NULL;
+
+    open_message (fx.bob, m2, &p2, &st2);
+    assert_int_equal (st2->decryption, PST_DECRYPTION_FAILED);
+    assert_int_not_equal (st2->sig_status, PST_SIG_GOOD);
+  }
+}
+
 /* A block that is not a signature at all. */
 static void
 test_cleartext_garbage (void **state)
@@ -257,6 +292,7 @@ main (void)
     cmocka_unit_test (test_encrypted_no_mdc),
     cmocka_unit_test (test_cleartext_whole),
     cmocka_unit_test (test_cleartext_garbage),
+    cmocka_unit_test (test_signed_only_message),
   };
 
   return cmocka_run_group_tests (tests, setup, teardown);
