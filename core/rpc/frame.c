@@ -240,6 +240,42 @@ pst_rpc_channel_write_line (PstRpcChannel *ch, const char *line, const int *fds,
   return TRUE;
 }
 
+/* The value of the four hex digits at @p, or -1. */
+static int
+hex4 (const char *p)
+{
+  int v = 0;
+
+  for (int i = 0; i < 4; i++)
+    {
+      if (!g_ascii_isxdigit (p[i]))
+        return -1;
+      v = v * 16 + g_ascii_xdigit_value (p[i]);
+    }
+  return v;
+}
+
+/* @p at a backslash inside a string: the last character of a JSON escape
+ * (\" \\ \/ \b \f \n \r \t, \u with four hex digits, a high surrogate
+ * only with its low one), or NULL for anything else. */
+static const char *
+string_escape_end (const char *p)
+{
+  int u;
+
+  if (p[1] != '\0' && strchr ("\"\\/bfnrt", p[1]) != NULL)
+    return p + 1;
+  if (p[1] != 'u' || (u = hex4 (p + 2)) < 0)
+    return NULL;
+  if (u >= 0xdc00 && u <= 0xdfff)
+    return NULL;
+  if (u < 0xd800 || u > 0xdbff)
+    return p + 5;
+  if (p[6] != '\\' || p[7] != 'u' || (u = hex4 (p + 8)) < 0xdc00 || u > 0xdfff)
+    return NULL;
+  return p + 11;
+}
+
 gboolean
 pst_rpc_parse_line (JsonParser *parser, const char *line, GError **error)
 {
@@ -258,10 +294,27 @@ pst_rpc_parse_line (JsonParser *parser, const char *line, GError **error)
     {
       if (in_string)
         {
-          if (*p == '\\' && p[1] != '\0')
-            p++;
+          if (*p == '\\')
+            {
+              /* Only JSON's own escapes: json-glib reads a short \u or a
+               * lone surrogate further than one character, which would end
+               * its string where this scan's goes on. */
+              p = string_escape_end (p);
+              if (p == NULL)
+                {
+                  g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                               "malformed line: a string holds an escape that is not JSON's");
+                  return FALSE;
+                }
+            }
           else if (*p == '"')
             in_string = FALSE;
+          else if ((guchar) *p < 0x20)
+            {
+              g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                           "malformed line: a control character inside a string");
+              return FALSE;
+            }
         }
       else if (*p == '"')
         in_string = TRUE;

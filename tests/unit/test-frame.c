@@ -301,7 +301,11 @@ test_nesting_limit (void **state)
     /* What json-glib takes beyond JSON (comments, single-quoted strings)
      * must not hide brackets from the count: each of these, 80,000 deep,
      * crashed the parser behind a scan that knew only JSON's strings. */
-    static const char *const hiders[] = { "/*\"*/", "'\"',", "//\"\n", "#\"\n" };
+    static const char *const hiders[] = { "/*\"*/", "'\"',", "//\"\n", "#\"\n",
+                                          /* escapes json-glib reads further than
+                                           * one character (found in review) */
+                                          "[\"\\u1\\\",", "[\"\\uD800\"\",", "[\"\\uDC00\\\",",
+                                          "[\"\\x\\\"," };
 
     for (gsize h = 0; h < G_N_ELEMENTS (hiders); h++)
       {
@@ -323,6 +327,16 @@ test_nesting_limit (void **state)
     assert_true (pst_rpc_parse_line (parser, "{\"a\": [true, false, null, -1.5e+3, 2E-2, \"x'/#\"],\r\n\t\"b\":{}}",
                                      &error));
     assert_null (error);
+  }
+  {
+    /* And every escape JSON has, a surrogate pair among them. */
+    g_autoptr (JsonParser) parser = json_parser_new ();
+    g_autoptr (GError) error = NULL;
+
+    assert_true (pst_rpc_parse_line (parser, "[\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\uD83D\\uDE00\"]", &error));
+    assert_null (error);
+    assert_string_equal (json_array_get_string_element (json_node_get_array (json_parser_get_root (parser)), 0),
+                         "\"\\/\b\f\n\r\t\u00e9\U0001F600");
   }
 }
 
