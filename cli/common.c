@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -120,6 +121,22 @@ pst_cli_safe (const char *text)
   return pst_text_sanitize_line (text ? text : "", -1);
 }
 
+/* Terminal cells of @c, on the wide side where terminals disagree (East
+ * Asian "ambiguous" letters count two): a line measured too long is only
+ * cut sooner, one measured too short would be wrapped by the terminal. */
+static guint
+cells_of (gunichar c)
+{
+  /* An emoji presentation selector widens the character before it to two
+   * cells in most terminals: counted here as the one it adds.  Regional
+   * indicators (flags) are drawn two wide too. */
+  if (c == 0xfe0f)
+    return 1;
+  if (c >= 0x1f1e6 && c <= 0x1f1ff)
+    return 2;
+  return g_unichar_iszerowidth (c) ? 0 : g_unichar_iswide_cjk (c) ? 2 : 1;
+}
+
 char *
 pst_cli_column (const char *text, guint width)
 {
@@ -130,7 +147,7 @@ pst_cli_column (const char *text, guint width)
   for (const char *p = safe; *p; p = g_utf8_next_char (p))
     {
       gunichar c = g_utf8_get_char (p);
-      guint w = g_unichar_iszerowidth (c) ? 0 : g_unichar_iswide (c) ? 2 : 1;
+      guint w = cells_of (c);
 
       if (cells + w > width)
         break;
@@ -142,27 +159,38 @@ pst_cli_column (const char *text, guint width)
   return g_string_free (out, FALSE);
 }
 
+/* The columns of the terminal behind @fd, or 0. */
+static guint
+terminal_columns (int fd)
+{
+  struct winsize ws;
+
+  return isatty (fd) && ioctl (fd, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
+}
+
 guint
 pst_cli_width (void)
 {
-  struct winsize ws;
   const char *columns = g_getenv ("COLUMNS");
+  guint found[4] = { terminal_columns (STDOUT_FILENO), terminal_columns (STDERR_FILENO), 0, 0 };
+  guint width = 0;
   guint64 n;
+  int tty;
 
-  if (isatty (STDOUT_FILENO) && ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-    return ws.ws_col;
+  /* Piped into a pager, the output still ends on a terminal: the one this
+   * command runs on is the best guess at its width, and of several guesses
+   * the narrowest is the one that cannot be wrapped by the terminal. */
+  if (found[0] == 0 && (tty = open ("/dev/tty", O_RDONLY | O_NOCTTY | O_CLOEXEC)) >= 0)
+    {
+      found[2] = terminal_columns (tty);
+      close (tty);
+    }
   if (columns != NULL && g_ascii_string_to_unsigned (columns, 10, 1, 10000, &n, NULL))
-    return (guint) n;
-  return 80;
-}
-
-/* Terminal cells of @c, on the wide side where terminals disagree (East
- * Asian "ambiguous" letters count two): a line measured too long is only
- * cut sooner, one measured too short would be wrapped by the terminal. */
-static guint
-cells_of (gunichar c)
-{
-  return g_unichar_iszerowidth (c) ? 0 : g_unichar_iswide_cjk (c) ? 2 : 1;
+    found[3] = (guint) n;
+  for (guint i = 0; i < G_N_ELEMENTS (found); i++)
+    if (found[i] > 0 && (width == 0 || found[i] < width))
+      width = found[i];
+  return width > 0 ? width : 80;
 }
 
 char **

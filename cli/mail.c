@@ -258,11 +258,15 @@ static void
 print_wrapped (const char *label, guint label_width, const char *text)
 {
   guint width = pst_cli_width ();
-  g_auto (GStrv) lines = pst_cli_wrap (text, width > label_width + 9 ? width - label_width - 1 : 8,
-                                       label_width + 1);
+  /* A translated label may be wider than the column: the column grows, and
+   * it is counted in characters, not bytes. */
+  guint label_cells = (guint) g_utf8_strlen (label, -1);
+  guint column = MAX (label_width, label_cells);
+  g_auto (GStrv) lines = pst_cli_wrap (text, width > column + 9 ? width - column - 1 : 8, column + 1);
 
   for (guint i = 0; lines[i] != NULL; i++)
-    printf ("%-*s %s\n", (int) label_width, i == 0 ? label : "", lines[i]);
+    printf ("%s%*s %s\n", i == 0 ? label : "", (int) (column - (i == 0 ? label_cells : 0)), "",
+            lines[i]);
 }
 
 static void
@@ -274,36 +278,44 @@ print_status_block (JsonObject *crypto, JsonObject *scan, JsonArray *mismatch)
   const char *st = str_member (sig, "status");
   const char *signer = str_member (sig, "signer");
 
+  g_autofree char *encryption = NULL, *signature = NULL;
+
   printf ("%s\n", _("== Postern status (drawn by Postern, not part of the message) =="));
   if (g_strcmp0 (dec, "ok") == 0)
-    printf ("%-11s %s %s, %s %s, %s %s\n", _("Encryption:"), _("encrypted"),
-            g_strcmp0 (scheme, "smime") == 0 ? "(S/MIME)" : "(OpenPGP)", _("covers"),
-            str_member (crypto, "encryption_covers"), _("integrity"),
-            str_member (crypto, "integrity") ? str_member (crypto, "integrity") : "-");
+    encryption = g_strdup_printf ("%s %s, %s %s, %s %s", _("encrypted"),
+                                  g_strcmp0 (scheme, "smime") == 0 ? "(S/MIME)" : "(OpenPGP)", _("covers"),
+                                  str_member (crypto, "encryption_covers"), _("integrity"),
+                                  str_member (crypto, "integrity") ? str_member (crypto, "integrity") : "-");
   else if (g_strcmp0 (dec, "failed") == 0)
-    printf ("%-11s %s\n", _("Encryption:"), _("DECRYPTION FAILED: the content is not shown"));
+    encryption = g_strdup (_("DECRYPTION FAILED: the content is not shown"));
   else if (g_strcmp0 (dec, "too-large") == 0)
-    printf ("%-11s %s\n", _("Encryption:"),
-            _("NOT DECRYPTED: the content expands past the decryption limit (a compression bomb?) "
-              "and is not shown; the message is kept as received"));
+    encryption = g_strdup (_("NOT DECRYPTED: the content expands past the decryption limit (a compression bomb?) "
+                             "and is not shown; the message is kept as received"));
   else
-    printf ("%-11s %s\n", _("Encryption:"), _("not encrypted: the provider could read it"));
+    encryption = g_strdup (_("not encrypted: the provider could read it"));
+  /* Every line of the block is laid out in the terminal's width too: the
+   * signer's address and an S/MIME fingerprint (64 digits) make the
+   * Signature line long, and a terminal that wrapped it would begin the
+   * signer's words at the margin. */
+  print_wrapped (_("Encryption:"), 11, encryption);
   if (st == NULL || g_strcmp0 (st, "none") == 0)
-    printf ("%-11s %s\n", _("Signature:"), _("none"));
+    signature = g_strdup (_("none"));
   else
     {
       gboolean match = json_object_get_boolean_member_with_default (sig, "from_match", FALSE);
       const char *fingerprint = str_member (sig, "fingerprint");
       g_autofree char *fpr = pst_cli_safe (fingerprint ? fingerprint : "?");
+      g_autofree char *safe_st = pst_cli_safe (st);
 
       /* The signer comes from a key or a certificate: only a plain address
        * is shown, never words that could read as more of this line. */
       if (!pst_text_is_plain_address (signer))
         signer = signer ? _("an unknown signer") : "?";
-      printf ("%-11s %s, %s %s (%s), %s, %s %s\n", _("Signature:"), st, _("by"), signer, fpr,
-              match ? _("matches From") : _("DOES NOT match From"), _("covers"),
-              str_member (sig, "covers"));
+      signature = g_strdup_printf ("%s, %s %s (%s), %s, %s %s", safe_st, _("by"), signer, fpr,
+                                   match ? _("matches From") : _("DOES NOT match From"), _("covers"),
+                                   str_member (sig, "covers"));
     }
+  print_wrapped (_("Signature:"), 11, signature);
   if (json_object_get_boolean_member_with_default (crypto, "protected_headers", FALSE))
     printf ("%-11s %s\n", _("Headers:"), _("protected"));
   /* An address field that says otherwise inside the encryption than outside,
