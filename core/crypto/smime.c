@@ -15,6 +15,7 @@
 #include "util/error.h"
 #include "util/secret.h"
 #include "util/sink.h"
+#include "util/text.h"
 
 /* --- Certificates --------------------------------------------------------- */
 
@@ -37,17 +38,14 @@ add_email (GPtrArray *list, const char *value, int len)
 {
   g_autofree char *s = NULL;
 
-  if (value == NULL || len <= 0 || memchr (value, '\0', len) != NULL
-      || !g_utf8_validate_len (value, len, NULL))
+  if (value == NULL || len <= 0 || memchr (value, '\0', len) != NULL)
     return;
-  /* An address is shown, compared and written into the status's JSON: a
-   * control character or bytes that are not UTF-8 (an rfc822Name is an
-   * IA5String; found by fuzz-smime) make it no address at all. */
-  for (int i = 0; i < len; i++)
-    if ((guchar) value[i] < 0x20 || value[i] == 0x7f)
-      return;
   s = g_strndup (value, len);
-  if (strchr (s, '@') == NULL || pst_addr_in_list (s, (const char *const *) list->pdata))
+  /* An address is shown, compared and written into the status's JSON: what
+   * is not one plain address (bytes that are not UTF-8, found by fuzz-smime;
+   * controls, bidi or format characters, white space, angle brackets) is
+   * none at all, by the rule every client shows signers by. */
+  if (!pst_text_is_plain_address (s) || pst_addr_in_list (s, (const char *const *) list->pdata))
     return;
   g_ptr_array_add (list, g_steal_pointer (&s));
 }
