@@ -60,13 +60,16 @@ pst_call_open_message (PstCall *call, gint64 id, PstMessageInfo **info_out, GByt
   g_autoptr (GBytes) plain = NULL;
   g_autoptr (PstStatus) status = NULL;
 
-  if (info == NULL || !pst_reader_open (call->agent, id, &plain, &status, error))
+  if (info == NULL)
     return FALSE;
   if (info->crypto_json == NULL)
     {
       /* Its analysis failed when it was fetched (the agent was busy with
        * other large messages, or restarted before it tried again): record
-       * it now, so that list says what it is.  It scans it too. */
+       * it now, so that list says what it is.  It scans it too.  Before the
+       * message is opened for the client, not while its plaintext is held:
+       * one operation holds one message's share of the decryption budget
+       * (util/sink.h), never two. */
       g_autoptr (GError) local = NULL;
 
       if (!pst_reader_analyze (call->agent, id, &local))
@@ -78,6 +81,8 @@ pst_call_open_message (PstCall *call, gint64 id, PstMessageInfo **info_out, GByt
             return FALSE;
         }
     }
+  if (!pst_reader_open (call->agent, id, &plain, &status, error))
+    return FALSE;
   if (!admit_to_client (call, info, plain, error))
     return FALSE;
   *info_out = g_steal_pointer (&info);
