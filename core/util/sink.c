@@ -29,6 +29,8 @@ struct _PstSink {
 static GMutex shared_lock;
 static GCond shared_freed;
 static gsize shared_held;
+static guint holders;          /* sinks with a share of it */
+static guint holders_waiting;  /* of those, how many wait for more */
 static guint wait_ms = PST_SINK_WAIT_DEFAULT_MS;
 
 static gsize
@@ -54,6 +56,8 @@ shared_take (gsize before, gsize after)
   if (after < before)
     {
       shared_held -= before - after;
+      if (after == 0)
+        holders--;
       g_cond_broadcast (&shared_freed);
       g_mutex_unlock (&shared_lock);
       return PST_SINK_OK;
@@ -62,12 +66,31 @@ shared_take (gsize before, gsize after)
   deadline = g_get_monotonic_time ()
              + (gint64) g_atomic_int_get (&wait_ms) * G_TIME_SPAN_MILLISECOND;
   while (after - before > PST_SINK_SHARED_MAX - shared_held)
-    if (!g_cond_wait_until (&shared_freed, &shared_lock, deadline)
-        && after - before > PST_SINK_SHARED_MAX - shared_held)
-      {
-        g_mutex_unlock (&shared_lock);
-        return PST_SINK_BUSY;
-      }
+    {
+      gboolean woken;
+
+      /* A sink that holds a share and waits for more keeps others waiting
+       * too: when every holder would be waiting, none would ever give back,
+       * and all would sit out the deadline.  The last one to start waiting
+       * gives up at once instead, and its share frees the others. */
+      if (before > 0 && holders_waiting + 1 >= holders)
+        {
+          g_mutex_unlock (&shared_lock);
+          return PST_SINK_BUSY;
+        }
+      if (before > 0)
+        holders_waiting++;
+      woken = g_cond_wait_until (&shared_freed, &shared_lock, deadline);
+      if (before > 0)
+        holders_waiting--;
+      if (!woken && after - before > PST_SINK_SHARED_MAX - shared_held)
+        {
+          g_mutex_unlock (&shared_lock);
+          return PST_SINK_BUSY;
+        }
+    }
+  if (before == 0)
+    holders++;
   shared_held += after - before;
   g_mutex_unlock (&shared_lock);
   return PST_SINK_OK;

@@ -386,6 +386,66 @@ test_parallel_sinks_share (void **state)
   pst_sink_set_wait (PST_SINK_WAIT_DEFAULT_MS);
 }
 
+typedef struct {
+  PstSink *sink;
+  const char *chunk;
+  gsize len;
+  gboolean ok;
+} Grower;
+
+static gpointer
+grow_more (gpointer data)
+{
+  Grower *g = data;
+
+  g->ok = pst_sink_write (g->sink, g->chunk, g->len);
+  return NULL;
+}
+
+/* Two operations each holding half the budget and each needing more would
+ * wait for each other until the deadline, and both fail (found in review):
+ * the second to start waiting gives up at once, and the first goes on. */
+static void
+test_holders_never_wait_for_each_other (void **state)
+{
+  gsize half = PST_SINK_SHARED_MAX / 2 - 1024 * 1024;
+  g_autofree char *chunk = g_malloc0 (half);
+  /* Limits of their own above what they grow to: in the agent it takes
+   * three such operations, two of 16 MiB fit the budget. */
+  g_autoptr(PstSink) a = pst_sink_new (PST_SINK_SHARED_MAX, 0);
+  PstSink *b = pst_sink_new (PST_SINK_SHARED_MAX, 0);
+  Grower g = { a, chunk, 4 * 1024 * 1024, FALSE };
+  GThread *t;
+  gint64 t0;
+
+  pst_sink_set_wait (20000);
+  assert_true (pst_sink_write (a, chunk, half));
+  assert_true (pst_sink_write (b, chunk, half));
+  t = g_thread_new ("grower", grow_more, &g);
+  /* Let a start waiting (it cannot be seen from here; a wait that began
+   * later only changes which of the two gives up). */
+  g_usleep (200 * G_TIME_SPAN_MILLISECOND);
+  t0 = g_get_monotonic_time ();
+  if (!pst_sink_write (b, chunk, 4 * 1024 * 1024))
+    {
+      assert_int_equal (pst_sink_state (b), PST_SINK_BUSY);
+      assert_true (g_get_monotonic_time () - t0 < 5 * G_TIME_SPAN_SECOND);
+      pst_sink_free (b);
+      g_thread_join (t);
+      assert_true (g.ok);
+    }
+  else
+    {
+      /* b went first: then a was the one to give up, at once. */
+      pst_sink_free (b);
+      g_thread_join (t);
+      assert_false (g.ok);
+      assert_int_equal (pst_sink_state (a), PST_SINK_BUSY);
+    }
+  assert_true (g_get_monotonic_time () - t0 < 5 * G_TIME_SPAN_SECOND);
+  pst_sink_set_wait (PST_SINK_WAIT_DEFAULT_MS);
+}
+
 /* Most of the shared budget held by one sink (another message, read
  * meanwhile); @after_ms later, freed from another thread. */
 typedef struct {
@@ -690,6 +750,7 @@ main (void)
     cmocka_unit_test (test_nested_layers_share_the_limit),
     cmocka_unit_test (test_parallel_sinks_share),
     cmocka_unit_test (test_busy_is_not_over),
+    cmocka_unit_test (test_holders_never_wait_for_each_other),
     cmocka_unit_test (test_parallel_bomb_and_legit),
     cmocka_unit_test (test_stream_bomb),
     cmocka_unit_test (test_cms_compressed),
