@@ -572,10 +572,11 @@ open_in_thread (gpointer data)
 static void
 test_parallel_bomb_and_legit (void **state)
 {
-  g_autoptr(GBytes) bomb = pgpmime_message (make_bomb ("zlib", ENCRYPTED, BOMB_SIZE,
-                                                       "Content-Type: text/plain\\r\\n\\r\\n"));
-  g_autoptr(GBytes) legit = pgpmime_message (make_bomb ("zlib", ENCRYPTED, 12 * 1024 * 1024,
-                                                        "Content-Type: text/plain\\r\\n\\r\\n"));
+  g_autoptr(GBytes) bomb_armor = make_bomb ("zlib", ENCRYPTED, BOMB_SIZE, "Content-Type: text/plain\\r\\n\\r\\n");
+  g_autoptr(GBytes) legit_armor = make_bomb ("zlib", ENCRYPTED, 12 * 1024 * 1024,
+                                             "Content-Type: text/plain\\r\\n\\r\\n");
+  g_autoptr(GBytes) bomb = pgpmime_message (bomb_armor);
+  g_autoptr(GBytes) legit = pgpmime_message (legit_armor);
   Opening ob = { .message = bomb }, ol = { .message = legit };
   Holder *h = hold_budget (1024 * 1024);
   GThread *tb, *tl, *th;
