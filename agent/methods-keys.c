@@ -510,9 +510,14 @@ pst_method_keys_unlock (PstCall *call, GError **error)
     json_array_add_string_element (arr, g_ptr_array_index (done, i));
   json_object_set_array_member (r, "unlocked", arr);
   locked = json_array_new ();
-  json_object_set_boolean_member (r, "passphrase_needed", still_locked (smime, address, locked));
+  needed = still_locked (smime, address, locked);
+  json_object_set_boolean_member (r, "passphrase_needed", needed);
   json_object_set_array_member (r, "locked", locked);
-  json_object_set_int_member (r, "reanalysed", reanalyse_locked (call->agent));
+  /* An answer that sends the user to a passphrase prompt comes at once: the
+   * re-analysis (which first waits for running fetches) follows the call
+   * that brings the passphrase, not the one before it. */
+  json_object_set_int_member (r, "reanalysed",
+                              passphrase != NULL || !needed ? reanalyse_locked (call->agent) : 0);
   return r;
 }
 
