@@ -249,15 +249,24 @@ prompt_passphrase (const char *address)
 
   if (tty < 0)
     return -1;
-  if (tcgetattr (tty, &old) != 0 || write (tty, prompt, strlen (prompt)) < 0)
+  if (tcgetattr (tty, &old) != 0)
     {
       close (tty);
       return -1;
     }
+  /* Echo off before the prompt is shown, and nothing flushed: input typed
+   * (or pasted) as soon as the prompt appears was thrown away by a
+   * TCSAFLUSH after it, and the read then waited for ever. */
   quiet = old;
   quiet.c_lflag &= ~(tcflag_t) ECHO;
   quiet.c_lflag |= ECHONL;
-  tcsetattr (tty, TCSAFLUSH, &quiet);
+  tcsetattr (tty, TCSANOW, &quiet);
+  if (write (tty, prompt, strlen (prompt)) < 0)
+    {
+      tcsetattr (tty, TCSANOW, &old);
+      close (tty);
+      return -1;
+    }
   while (len < sizeof buf && (n = read (tty, buf + len, 1)) != 0)
     {
       if (n < 0 && errno == EINTR)
@@ -266,7 +275,7 @@ prompt_passphrase (const char *address)
         break;
       len++;
     }
-  tcsetattr (tty, TCSAFLUSH, &old);
+  tcsetattr (tty, TCSANOW, &old);
   close (tty);
   if (len > 0 && g_unix_open_pipe (p, FD_CLOEXEC, NULL))
     {
