@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -310,6 +311,17 @@ client_thread (gpointer data)
   return NULL;
 }
 
+/* Whether @c's client has sent bytes its thread has not taken yet (or
+ * hung up): then it is not idle, whatever idle_since says, since its
+ * thread may only be waiting for a core (under clients_lock). */
+static gboolean
+has_input (Client *c)
+{
+  struct pollfd p = { .fd = g_socket_get_fd (c->socket), .events = POLLIN };
+
+  return poll (&p, 1, 0) != 0;
+}
+
 /* Room for one more client (under clients_lock).  Every client is the
  * owner's uid, so the agent cannot tell a stuck or hostile script from the
  * owner's own tools, and a plain cap (the first 64 connections win) let
@@ -319,10 +331,13 @@ client_thread (gpointer data)
  * So the cap stays, but a new connection at the cap takes the place of an
  * idle one: one that never sent a request first, then a plain one before a
  * subscriber (a subscriber is usually the GUI, and reconnects when cut),
- * the one idle the longest among equals.  Only connections idle for
- * PST_SERVER_EVICT_IDLE_S at least are cut, so that a busy client between
- * two calls of a sequence is not cut by a flood of newcomers (they are
- * refused instead).  Connections running a request are never cut;
+ * the one idle the longest among equals.  A connection that never sent a
+ * request may be cut after PST_SERVER_EVICT_SILENT_S; one that did, a
+ * client between two calls of a sequence, only after
+ * PST_SERVER_EVICT_IDLE_S, and never while a request of it waits to be
+ * read: a flood of newcomers is refused instead (a client flooded out
+ * between two calls, its next request already sent, broke a test under
+ * load).  Connections running a request are never cut;
  * each read they do from a client's descriptor has a deadline
  * (clientfd.h), so they end by themselves.  Only when all 64 run requests
  * is the new one refused.  Idle plain connections are also closed after
@@ -339,11 +354,12 @@ make_room (void)
   for (guint i = 0; i < clients->len; i++)
     {
       Client *c = g_ptr_array_index (clients, i);
+      gint64 min_idle = c->requests == 0 ? PST_SERVER_EVICT_SILENT_S : PST_SERVER_EVICT_IDLE_S;
 
       if (c->evicted)
         continue;
       live++;
-      if (c->busy || now - c->idle_since < PST_SERVER_EVICT_IDLE_S * G_USEC_PER_SEC)
+      if (c->busy || now - c->idle_since < min_idle * G_USEC_PER_SEC)
         continue;
       if (victim == NULL)
         victim = c;
@@ -356,7 +372,7 @@ make_room (void)
     }
   if (live < PST_SERVER_MAX_CONNECTIONS)
     return TRUE;
-  if (victim == NULL)
+  if (victim == NULL || has_input (victim))
     return FALSE;
   victim->evicted = TRUE;
   g_socket_shutdown (victim->socket, TRUE, TRUE, NULL);

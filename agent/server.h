@@ -18,8 +18,10 @@ G_BEGIN_DECLS
 /* Seconds a connection may wait between requests (POSTERN_CLIENT_TIMEOUT
  * replaces it, for tests). */
 #define PST_SERVER_IDLE_TIMEOUT_S 60
-/* A connection idle this long may be closed to make room at the cap. */
-#define PST_SERVER_EVICT_IDLE_S 1
+/* Seconds a connection must have been idle before it may be closed to make
+ * room at the cap: one that never sent a request, and one that did. */
+#define PST_SERVER_EVICT_SILENT_S 1
+#define PST_SERVER_EVICT_IDLE_S 10
 
 /* Binds the socket.  Another agent answering on it is an error; a stale
  * socket file is replaced. */

@@ -91,8 +91,9 @@ counts = {"bad": 0, "refused": 0}
 lock = threading.Lock()
 def bad():
     while not stop:
+        s = socket.socket(socket.AF_UNIX)
         try:
-            s = socket.socket(socket.AF_UNIX); s.settimeout(5); s.connect(path)
+            s.settimeout(5); s.connect(path)
             s.sendall(b"{not json at all " + b"x" * 200 + b"\n")
             s.recv(4096)
             with lock: counts["bad"] += 1
@@ -100,17 +101,25 @@ def bad():
             with lock: counts["refused"] += 1
         finally:
             s.close()
-good = socket.socket(socket.AF_UNIX); good.connect(path); f = good.makefile("rb")
-threads = [threading.Thread(target=bad) for _ in range(100)]
+good = socket.socket(socket.AF_UNIX); good.settimeout(60); good.connect(path); f = good.makefile("rb")
+# Daemon threads, and stop set whatever happens: a failure of the good
+# client ends the script with its reason instead of leaving it waiting on
+# 100 threads that never stop (a cut connection hung a CI run ten minutes).
+threads = [threading.Thread(target=bad, daemon=True) for _ in range(100)]
 for t in threads: t.start()
 answered = 0
-for i in range(300):
-    good.sendall(json.dumps({"jsonrpc": "2.0", "id": i, "method": "hello", "params": {}}).encode() + b"\n")
-    r = json.loads(f.readline())
-    answered += r.get("result", {}).get("protocol") == 1
-stop = True
-for t in threads: t.join()
-print(f"{answered}/300 good, {counts['bad']} bad requests answered, {counts['refused']} bad connections refused")
+why = ""
+try:
+    for i in range(300):
+        good.sendall(json.dumps({"jsonrpc": "2.0", "id": i, "method": "hello", "params": {}}).encode() + b"\n")
+        r = json.loads(f.readline())
+        answered += r.get("result", {}).get("protocol") == 1
+except (OSError, ValueError) as e:
+    why = f" (call {answered + 1}: {e!r})"
+finally:
+    stop = True
+for t in threads: t.join(30)
+print(f"{answered}/300 good{why}, {counts['bad']} bad requests answered, {counts['refused']} bad connections refused")
 sys.exit(0 if answered == 300 else 1)
 PY
 check "the agent is still up after the flood" pst alice agent status
