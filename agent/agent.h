@@ -25,6 +25,7 @@ typedef struct {
   gint stopping;             /* set once to ask the accept loop to end (atomic) */
   GSocket *listener;
   PstKeyCache *keys;         /* key lookups and S/MIME stores, shared by all threads */
+  struct _PstWorker *worker; /* the analysis worker (worker.h) */
   PstScanner *scanner;       /* [general] scan, or NULL */
   gboolean scan_error_delivers;  /* on_scan_error = deliver */
 } PstAgent;

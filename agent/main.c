@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -17,6 +18,7 @@
 #include "agent.h"
 #include "clientfd.h"
 #include "server.h"
+#include "worker.h"
 #include "fetcher.h"
 #include "methods.h"
 #include "scheduler.h"
@@ -226,6 +228,10 @@ main (int argc, char **argv)
   struct sigaction sa = { 0 };
   int status = 0;
 
+  /* The analysis worker is this binary too (worker.h): it starts here,
+   * before the agent opens anything. */
+  if (argc == 2 && strcmp (argv[1], "--analysis-worker") == 0)
+    pst_worker_main ();
   no_core_dumps ();
   setlocale (LC_ALL, "");
   {
@@ -259,6 +265,7 @@ main (int argc, char **argv)
   g_mutex_init (&agent.sessions_lock);
   agent.account_locks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   agent.keys = pst_key_cache_new ();
+  agent.worker = pst_worker_new ();
 
   if (!pst_paths_ensure (agent.paths, &error)
       || !(agent.config = pst_config_load (agent.paths->config_file, &error))
@@ -305,6 +312,7 @@ out:
   pst_store_free (agent.store);
   pst_config_free (agent.config);
   g_hash_table_unref (agent.account_locks);
+  pst_worker_free (agent.worker);
   pst_key_cache_free (agent.keys);
   pst_scanner_free (agent.scanner);
   g_clear_pointer (&retired_scanners, g_ptr_array_unref);

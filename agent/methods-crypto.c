@@ -16,6 +16,7 @@
 #include "protect.h"
 #include "rpc/frame.h"
 #include "util/error.h"
+#include "worker.h"
 
 /* Messages that are not streamed (see pgpstream.h) are parsed in memory;
  * this is the cap. */
@@ -230,10 +231,20 @@ open_message (PstCall *call, GBytes *input, int out_fd, GError **error)
   if (!(pgp = pst_pgp_new (home, error))
       || !(lease = pst_key_cache_take_smime (call->agent->keys, dir, error)))
     return NULL;
-  ok = pst_message_open (pgp, pst_smime_lease_get (lease), input, &plain, &status, error);
+  /* Read in the sandboxed worker, as stored mail is (worker.h). */
+  ok = pst_worker_open (call->agent->worker, pgp, pst_smime_lease_get (lease), input, &plain,
+                        &status, NULL, error);
   pst_key_cache_return_smime (call->agent->keys, lease);
   if (!ok)
-    return NULL;
+    {
+      if (error != NULL && *error != NULL && (*error)->domain == PST_WORKER_ERROR)
+        {
+          (*error)->domain = PST_ERROR;
+          (*error)->code = PST_ERROR_FAILED;
+          g_prefix_error (error, "the message could not be analysed: ");
+        }
+      return NULL;
+    }
   withheld = pst_status_withholds_content (status);
   if (out_fd >= 0 && !withheld)
     {

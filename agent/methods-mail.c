@@ -54,26 +54,36 @@ admit_to_client (PstCall *call, PstMessageInfo *info, GBytes *plain, GError **er
 
 gboolean
 pst_call_open_message (PstCall *call, gint64 id, PstMessageInfo **info_out, GBytes **plain_out,
-                       PstStatus **status_out, GError **error)
+                       PstStatus **status_out, PstView **view_out, GError **error)
 {
   g_autoptr (PstMessageInfo) info = pst_store_message_get_info (call->agent->store, id, error);
   g_autoptr (GBytes) plain = NULL;
   g_autoptr (PstStatus) status = NULL;
+  g_autoptr (PstView) view = NULL;
+  g_autoptr (GError) local = NULL;
 
   if (info == NULL)
     return FALSE;
-  if (info->crypto_json == NULL)
+  if (info->crypto_json == NULL || pst_reader_summary_failed (info->crypto_json))
     {
       /* Its analysis failed when it was fetched (the agent was busy with
-       * other large messages, or restarted before it tried again): record
-       * it now, so that list says what it is.  It scans it too.  Before the
-       * message is opened for the client, not while its plaintext is held:
-       * one operation holds one message's share of the decryption budget
-       * (util/sink.h), never two. */
-      g_autoptr (GError) local = NULL;
-
+       * other large messages, restarted before it tried again, or the
+       * analysis worker failed on it): record it now, so that list says
+       * what it is.  It scans it too.  Before the message is opened for the
+       * client, not while its plaintext is held: one operation holds one
+       * message's share of the decryption budget (util/sink.h), never two. */
       if (!pst_reader_analyze (call->agent, id, &local))
-        g_warning ("message %" G_GINT64_FORMAT ": cannot analyse it: %s", id, local->message);
+        {
+          if (local->domain == PST_WORKER_ERROR)
+            {
+              g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                           "message %" G_GINT64_FORMAT " could not be analysed: %s; it is kept as "
+                           "it arrived, and analysed again when it is next opened", id,
+                           local->message);
+              return FALSE;
+            }
+          g_warning ("message %" G_GINT64_FORMAT ": cannot analyse it: %s", id, local->message);
+        }
       else
         {
           g_clear_pointer (&info, pst_message_info_free);
@@ -81,13 +91,23 @@ pst_call_open_message (PstCall *call, gint64 id, PstMessageInfo **info_out, GByt
             return FALSE;
         }
     }
-  if (!pst_reader_open (call->agent, id, &plain, &status, error))
-    return FALSE;
+  if (!pst_reader_open (call->agent, id, &plain, &status, &view, &local))
+    {
+      if (local->domain == PST_WORKER_ERROR)
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                     "message %" G_GINT64_FORMAT " could not be analysed: %s; it is kept as it "
+                     "arrived, and analysed again when it is next opened", id, local->message);
+      else
+        g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
   if (!admit_to_client (call, info, plain, error))
     return FALSE;
   *info_out = g_steal_pointer (&info);
   *plain_out = g_steal_pointer (&plain);
   *status_out = g_steal_pointer (&status);
+  if (view_out != NULL)
+    *view_out = g_steal_pointer (&view);
   return TRUE;
 }
 
@@ -150,7 +170,7 @@ pst_method_attachment (PstCall *call, GError **error)
                    "index must be 0 or more (attachments are numbered from 0)");
       return NULL;
     }
-  if (!pst_call_open_message (call, id, &info, &plain, &status, error))
+  if (!pst_call_open_message (call, id, &info, &plain, &status, NULL, error))
     return NULL;
   if (pst_status_withholds_content (status))
     {

@@ -4,6 +4,7 @@
 #include <json-glib/json-glib.h>
 
 #include "agent.h"
+#include "worker.h"
 #include "rpc/frame.h"
 #include "crypto/policy.h"
 #include "crypto/status.h"
@@ -68,9 +69,13 @@ PstAccount *pst_call_sending_account (PstCall *call, const char *name, const cha
  * decrypted form and status (pst_reader_open), admitted only when it is
  * not quarantined (one not scanned yet is scanned now).  Errors: unknown
  * id; PST_ERROR_INFECTED; PST_ERROR_FAILED for a scan error under
- * on_scan_error = quarantine.  Transfer full (all three). */
+ * on_scan_error = quarantine; PST_ERROR_FAILED "message N could not be
+ * analysed: REASON…" when the analysis worker failed on it (it is then
+ * marked analysis-failed).  @view_out (may be NULL): what show displays
+ * of it, as the worker read it.  Transfer full. */
 gboolean pst_call_open_message (PstCall *call, gint64 id, PstMessageInfo **info_out,
-                                GBytes **plain_out, PstStatus **status_out, GError **error);
+                                GBytes **plain_out, PstStatus **status_out, PstView **view_out,
+                                GError **error);
 /* The account's limits for one more message with @n_recipients:
  * max_recipients, max_messages_per_hour.  Errors: PST_ERROR_POLICY ("…;
  * nothing was sent"), or the store's. */

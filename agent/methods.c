@@ -22,11 +22,6 @@
 #include "subjects.h"
 #include "util/error.h"
 
-/* What show lists of a message's attachments (see m_show): the first
- * 1,000, and names and types of 256 KiB in all, well inside a reply line. */
-#define PST_SHOW_MAX_ATTACHMENTS 1000
-#define PST_SHOW_MAX_ATTACHMENT_BYTES (256u * 1024)
-
 /* Messages given to send are parsed in memory for now; this is the cap. */
 #define MAX_SEND_SIZE (64u * 1024 * 1024)
 
@@ -656,82 +651,59 @@ get_id (PstCall *call, gint64 *id_out, GError **error)
 static JsonObject *
 m_show (PstCall *call, GError **error)
 {
-  static const char *const fields[][2] = {
-    { "from", "From" }, { "to", "To" }, { "cc", "Cc" }, { "subject", "Subject" },
-    { "date", "Date" }, { "message_id", "Message-ID" },
-  };
   gint64 id;
   g_autoptr (PstMessageInfo) info = NULL;
   g_autoptr (GBytes) plain = NULL;
   g_autoptr (PstStatus) status = NULL;
-  g_autoptr (PstMimeMessage) msg = NULL;
-  g_autoptr (GPtrArray) attachments = NULL;
-  g_autofree char *body = NULL;
-  const char *body_format = NULL;
+  g_autoptr (PstView) view = NULL;
   JsonObject *r, *headers;
   JsonArray *att;
 
-  if (!get_id (call, &id, error) || !pst_call_open_message (call, id, &info, &plain, &status, error))
+  if (!get_id (call, &id, error)
+      || !pst_call_open_message (call, id, &info, &plain, &status, &view, error))
     return NULL;
-  if (!(msg = pst_mime_message_parse (plain, error)))
-    return NULL;
+  /* Everything shown was read from the message by the analysis worker
+   * (worker.h): the agent parses none of it here. */
   headers = json_object_new ();
-  for (gsize i = 0; i < G_N_ELEMENTS (fields); i++)
-    {
-      g_autofree char *v = pst_mime_message_get_header (msg, fields[i][1]);
-      if (v)
-        json_object_set_string_member (headers, fields[i][0], v);
-      else
-        json_object_set_null_member (headers, fields[i][0]);
-    }
-  if (!pst_status_withholds_content (status))
-    {
-      /* HTML only as text: no client renders it, nothing remote is loaded. */
-      body = pst_mime_message_get_body_text (msg);
-      body_format = "text";
-      if (body == NULL && (body = pst_mime_message_get_html_as_text (msg)) != NULL)
-        body_format = "html-as-text";
-    }
-  attachments = pst_mime_message_get_attachments (msg);
-  att = json_array_new ();
   {
-    /* The answer is one line of at most PST_RPC_MAX_LINE: a message with
-     * 100,000 parts made it too long, and show failed as if the agent were
-     * gone.  The first ones are listed; the count says how many there are,
-     * and the attachment method reaches every index. */
-    gsize listed_bytes = 0;
+    const char *names[] = { "from", "to", "cc", "subject", "date", "message_id" };
+    const char *values[] = { view->from, view->to, view->cc, view->subject, view->date,
+                             view->message_id };
 
-    for (guint i = 0; attachments && i < attachments->len; i++)
-      {
-        const char *entry = g_ptr_array_index (attachments, i);
-        g_auto (GStrv) parts = NULL;
-        JsonObject *a;
-
-        listed_bytes += strlen (entry);
-        if (i >= PST_SHOW_MAX_ATTACHMENTS || listed_bytes > PST_SHOW_MAX_ATTACHMENT_BYTES)
-          break;
-        parts = g_strsplit (entry, "\t", 2);
-        a = json_object_new ();
-        json_object_set_string_member (a, "name", parts[0] ? parts[0] : "");
-        json_object_set_string_member (a, "type", parts[0] && parts[1] ? parts[1] : "");
-        json_array_add_object_element (att, a);
-      }
+    for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+      if (values[i] != NULL)
+        json_object_set_string_member (headers, names[i], values[i]);
+      else
+        json_object_set_null_member (headers, names[i]);
   }
+  att = json_array_new ();
+  for (guint i = 0; i < view->attachments->len; i++)
+    {
+      const char *entry = g_ptr_array_index (view->attachments, i);
+      g_auto (GStrv) parts = g_strsplit (entry, "\t", 2);
+      JsonObject *a = json_object_new ();
+
+      json_object_set_string_member (a, "name", parts[0] ? parts[0] : "");
+      json_object_set_string_member (a, "type", parts[0] && parts[1] ? parts[1] : "");
+      json_array_add_object_element (att, a);
+    }
   r = json_object_new ();
   json_object_set_int_member (r, "id", id);
   json_object_set_string_member (r, "account", info->account);
   json_object_set_object_member (r, "headers", headers);
-  if (body)
-    json_object_set_string_member (r, "body_text", body);
+  if (view->body_text != NULL)
+    {
+      json_object_set_string_member (r, "body_text", view->body_text);
+      json_object_set_string_member (r, "body_format", view->body_format);
+    }
   else
-    json_object_set_null_member (r, "body_text");
-  if (body)
-    json_object_set_string_member (r, "body_format", body_format);
-  else
-    json_object_set_null_member (r, "body_format");
-  json_object_set_int_member (r, "attachments_total", attachments ? attachments->len : 0);
+    {
+      json_object_set_null_member (r, "body_text");
+      json_object_set_null_member (r, "body_format");
+    }
+  json_object_set_int_member (r, "attachments_total", view->attachments_total);
   json_object_set_boolean_member (r, "attachments_truncated",
-                                  json_array_get_length (att) < (attachments ? attachments->len : 0));
+                                  view->attachments->len < view->attachments_total);
   json_object_set_array_member (r, "attachments", att);
   json_object_set_member (r, "crypto", pst_status_to_json (status));
   /* Both sides of every header-mismatch warning (crypto/status.h): here,
@@ -754,7 +726,7 @@ m_export (PstCall *call, GError **error)
   const guint8 *data;
 
   if (!get_id (call, &id, error) || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
-      || !pst_call_open_message (call, id, &info, &plain, &status, error))
+      || !pst_call_open_message (call, id, &info, &plain, &status, NULL, error))
     return NULL;
   if (pst_status_withholds_content (status))
     {

@@ -7,6 +7,7 @@
 #include "crypto/smime.h"
 #include "mime/open.h"
 #include "subjects.h"
+#include "worker.h"
 #include "util/error.h"
 
 /* The skeleton reads whole messages into memory for MIME parsing; this cap
@@ -38,13 +39,14 @@ pst_reader_slurp (GInputStream *in, gsize max_size, GError **error)
 /* pst_reader_open, and the message as stored (@raw_out) and its info. */
 static gboolean
 open_stored (PstAgent *agent, gint64 id, PstMessageInfo **info_out, GBytes **raw_out,
-             GBytes **plain_out, PstStatus **status_out, GError **error)
+             GBytes **plain_out, PstStatus **status_out, PstView **view_out, GError **error)
 {
   g_autoptr (GInputStream) in = pst_store_message_open (agent->store, id, error);
   g_autoptr (GBytes) raw = NULL, stored = NULL;
   g_autofree char *home = NULL;
   g_autoptr (PstPgp) pgp = NULL;
   g_autofree char *smime_dir = g_build_filename (agent->paths->data_dir, "smime", NULL);
+  g_autoptr (PstView) view = NULL;
   PstSmimeLease *lease;
   gboolean ok;
 
@@ -80,7 +82,10 @@ open_stored (PstAgent *agent, gint64 id, PstMessageInfo **info_out, GBytes **raw
     }
   if (!(lease = pst_key_cache_take_smime (agent->keys, smime_dir, error)))
     return FALSE;
-  ok = pst_message_open (pgp, pst_smime_lease_get (lease), raw, plain_out, status_out, error);
+  /* Read in the sandboxed worker; its decryptions and verifications are
+   * done here, with this pgp and these S/MIME identities (worker.h). */
+  ok = pst_worker_open (agent->worker, pgp, pst_smime_lease_get (lease), raw, plain_out, status_out,
+                        &view, error);
   pst_key_cache_return_smime (agent->keys, lease);
   /* The status still says how it arrived; this says how it is kept. */
   if (ok && info->sealed)
@@ -88,50 +93,40 @@ open_stored (PstAgent *agent, gint64 id, PstMessageInfo **info_out, GBytes **raw
   /* The Subject that came out of the encryption: for list and search, in
    * memory only (subjects.h). */
   if (ok && (*status_out)->decryption == PST_DECRYPTION_OK && (*status_out)->protected_headers)
-    {
-      g_autoptr (PstMimeMessage) shown = pst_mime_message_parse (*plain_out, NULL);
-      g_autofree char *subject = shown ? pst_mime_message_get_header (shown, "Subject") : NULL;
-
-      pst_subjects_remember (id, info->account, subject);
-    }
+    pst_subjects_remember (id, info->account, view->subject);
   if (ok && info_out != NULL)
     *info_out = g_steal_pointer (&info);
   if (ok && raw_out != NULL)
     *raw_out = g_steal_pointer (&stored);
+  if (ok && view_out != NULL)
+    *view_out = g_steal_pointer (&view);
   return ok;
 }
 
 gboolean
 pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out, PstStatus **status_out,
-                 GError **error)
+                 PstView **view_out, GError **error)
 {
-  return open_stored (agent, id, NULL, NULL, plain_out, status_out, error);
+  return open_stored (agent, id, NULL, NULL, plain_out, status_out, view_out, error);
 }
 
 /* The Subject to keep in the store for message @info.  The one shown
- * (@shown_msg's) when it travelled in the clear; when it came out of a
- * decrypted layer (RFC 9788 header protection), it is plaintext, which
- * DESIGN.md §3 keeps off the disk by default: then what the outside said
- * ("..."), unless the account says store_decrypted_subject.  Transfer
- * full, never NULL. */
+ * when it travelled in the clear; when it came out of a decrypted layer
+ * (RFC 9788 header protection), it is plaintext, which DESIGN.md §3 keeps
+ * off the disk by default: then what the outside said ("..."), unless the
+ * account says store_decrypted_subject.  Transfer full, never NULL. */
 static char *
-subject_to_store (PstAgent *agent, const PstMessageInfo *info, GBytes *raw,
-                  PstMimeMessage *shown_msg, const PstStatus *status)
+subject_to_store (PstAgent *agent, const PstMessageInfo *info, const PstView *view,
+                  const PstStatus *status)
 {
   g_autoptr (PstAccount) account = NULL;
-  g_autoptr (PstMimeMessage) outer = NULL;
-  char *subject = NULL;
+  const char *subject = view->subject;
 
   if (status->decryption == PST_DECRYPTION_OK && status->protected_headers
       && !((account = pst_agent_get_account (agent, info->account, NULL))
            && account->store_decrypted_subject))
-    {
-      if ((outer = pst_mime_message_parse (raw, NULL)) != NULL)
-        subject = pst_mime_message_get_header (outer, "Subject");
-    }
-  else if (shown_msg != NULL)
-    subject = pst_mime_message_get_header (shown_msg, "Subject");
-  return subject != NULL ? subject : g_strdup ("");
+    subject = view->outer_subject;
+  return g_strdup (subject != NULL ? subject : "");
 }
 
 void
@@ -158,41 +153,69 @@ pst_reader_scan (PstAgent *agent, GBytes *plain, PstAnalysis *a)
   a->quarantine = v == PST_SCAN_INFECTED || (v == PST_SCAN_ERROR && !agent->scan_error_delivers);
 }
 
+char *
+pst_reader_failed_summary (const char *reason)
+{
+  g_autoptr (JsonBuilder) b = json_builder_new ();
+  g_autoptr (JsonNode) root = NULL;
+
+  json_builder_begin_object (b);
+  json_builder_set_member_name (b, "analysis");
+  json_builder_add_string_value (b, "failed");
+  json_builder_set_member_name (b, "reason");
+  json_builder_add_string_value (b, reason);
+  json_builder_end_object (b);
+  root = json_builder_get_root (b);
+  return json_to_string (root, FALSE);
+}
+
+gboolean
+pst_reader_summary_failed (const char *crypto_json)
+{
+  return crypto_json != NULL && strstr (crypto_json, "\"analysis\":\"failed\"") != NULL;
+}
+
 gboolean
 pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **error)
 {
   g_autoptr (GBytes) plain = NULL, raw = NULL;
   g_autoptr (PstStatus) status = NULL;
-  g_autoptr (PstMimeMessage) msg = NULL;
   g_autoptr (PstMessageInfo) info = NULL;
+  g_autoptr (PstView) view = NULL;
+  g_autoptr (GError) local = NULL;
 
   memset (out, 0, sizeof *out);
   out->id = id;
-  if (!open_stored (agent, id, &info, &raw, &plain, &status, error))
-    return FALSE;
-  msg = pst_mime_message_parse (plain, NULL);
-  {
-    /* From and Date as the outside says when the header shown came out of
-     * a decrypted layer: decrypted header values stay off the disk, as the
-     * Subject does (DESIGN.md §3, §4).  Without a matching signature the
-     * reader shows the outer ones anyway (mime/hp.h). */
-    g_autoptr (PstMimeMessage) outer = NULL;
-    PstMimeMessage *src = msg;
-
-    if (status->decryption == PST_DECRYPTION_OK && status->protected_headers
-        && (outer = pst_mime_message_parse (raw, NULL)) != NULL)
-      src = outer;
-    if (src != NULL)
-      {
-        out->from = pst_mime_message_get_header (src, "From");
-        out->date = pst_mime_message_get_header (src, "Date");
-      }
-  }
-  out->subject = subject_to_store (agent, info, raw, msg, status);
-  if (out->from == NULL)
-    out->from = g_strdup ("");
-  if (out->date == NULL)
-    out->date = g_strdup ("");
+  if (!open_stored (agent, id, &info, &raw, &plain, &status, &view, &local))
+    {
+      if (local->domain != PST_WORKER_ERROR)
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+      /* The worker failed on it: marked analysis-failed with the reason,
+       * kept as it is, and analysed again when next opened
+       * (methods-mail.c).  Nothing was scanned: show scans it then. */
+      out->crypto = pst_reader_failed_summary (local->message);
+      out->scan_verdict = "skipped";
+      out->analysis_failed = TRUE;
+      return TRUE;
+    }
+  /* From and Date as the outside says when the header shown came out of
+   * a decrypted layer: decrypted header values stay off the disk, as the
+   * Subject does (DESIGN.md §3, §4).  Without a matching signature the
+   * reader shows the outer ones anyway (mime/hp.h). */
+  if (status->decryption == PST_DECRYPTION_OK && status->protected_headers)
+    {
+      out->from = g_strdup (view->outer_from ? view->outer_from : "");
+      out->date = g_strdup (view->outer_date ? view->outer_date : "");
+    }
+  else
+    {
+      out->from = g_strdup (view->from ? view->from : "");
+      out->date = g_strdup (view->date ? view->date : "");
+    }
+  out->subject = subject_to_store (agent, info, view, status);
   out->crypto = pst_status_to_json_string (status);
   out->arrived_plain = status->decryption == PST_DECRYPTION_NOT_ENCRYPTED;
   /* The decrypted message is what a client would show: scan that. */
@@ -213,6 +236,14 @@ pst_reader_analyze (PstAgent *agent, gint64 id, GError **error)
                                a.scan_name, a.quarantine ? 1 : 0 };
     ok = pst_store_messages_set_info (agent->store, &u, 1, error);
   }
+  if (ok && a.analysis_failed)
+    {
+      g_autoptr (JsonNode) summary = json_from_string (a.crypto, NULL);
+
+      g_set_error (error, PST_WORKER_ERROR, PST_WORKER_ERROR_FAILED, "%s",
+                   json_object_get_string_member (json_node_get_object (summary), "reason"));
+      ok = FALSE;
+    }
   pst_analysis_clear (&a);
   return ok;
 }

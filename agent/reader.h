@@ -5,13 +5,14 @@
 
 #include "agent.h"
 #include "crypto/status.h"
+#include "worker.h"
 
 G_BEGIN_DECLS
 
 /* Loads message @id, decrypts and verifies it.  @plain_out: the message to
  * show (RFC 5322); @status_out: its verdict.  Transfer full. */
 gboolean pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out,
-                          PstStatus **status_out, GError **error);
+                          PstStatus **status_out, PstView **view_out, GError **error);
 
 /* Reads a stream to its end into memory.  Transfer full. */
 GBytes *pst_reader_slurp (GInputStream *in, gsize max_size, GError **error);
@@ -25,8 +26,17 @@ typedef struct {
   char *scan_name;           /* what was found, or why the scan failed */
   gboolean quarantine;       /* infected, or a scan error under on_scan_error=quarantine */
   gboolean arrived_plain;    /* no encryption layer: what seal_incoming seals */
+  gboolean analysis_failed;  /* the worker failed on it: crypto is pst_reader_failed_summary */
 } PstAnalysis;
+/* A worker that failed on the message is no error here: @out then holds
+ * the analysis-failed summary (analysis_failed TRUE, no headers). */
 gboolean pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **error);
+
+/* The crypto summary stored for a message whose analysis failed:
+ *   {"analysis": "failed", "reason": "the analysis worker was killed by …"}
+ * and whether a stored summary is one.  Transfer full. */
+char *pst_reader_failed_summary (const char *reason);
+gboolean pst_reader_summary_failed (const char *crypto_json);
 void pst_analysis_clear (PstAnalysis *analysis);
 
 /* Scans @plain with the agent's scanner (DESIGN.md §11) into @a's scan
@@ -38,6 +48,8 @@ void pst_reader_scan (PstAgent *agent, GBytes *plain, PstAnalysis *a);
  * mail whose header was protected inside the encryption is recorded as the
  * outside gave it ("..."), not decrypted, unless the account has
  * store_decrypted_subject (DESIGN.md §3: no plaintext on disk by default). */
+/* A worker that failed on it: the analysis-failed summary is recorded, and
+ * the error (PST_WORKER_ERROR) says why. */
 gboolean pst_reader_analyze (PstAgent *agent, gint64 id, GError **error);
 
 G_END_DECLS

@@ -182,6 +182,9 @@ crypto_mark (JsonObject *crypto)
   const char *st = str_member (sig, "status");
   GString *s = g_string_new (NULL);
 
+  /* The analysis worker failed on it (agent/worker.h): no verdict yet. */
+  if (g_strcmp0 (str_member (crypto, "analysis"), "failed") == 0)
+    return g_strdup ("A!");
   if (g_strcmp0 (dec, "ok") == 0)
     g_string_append (s, "E");
   else if (g_strcmp0 (dec, "failed") == 0 || g_strcmp0 (dec, "too-large") == 0)

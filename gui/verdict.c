@@ -177,7 +177,7 @@ pst_verdict_describe (JsonObject *crypto, JsonObject *scan, PstVerdictLevel *lev
 }
 
 typedef enum { MARK_PLAIN, MARK_ENC, MARK_SIGNED, MARK_ENC_SIGNED, MARK_PROBLEM, MARK_ENC_PROBLEM,
-               MARK_UNDECRYPTABLE, MARK_INTEGRITY, MARK_QUARANTINED } Mark;
+               MARK_UNDECRYPTABLE, MARK_INTEGRITY, MARK_QUARANTINED, MARK_UNANALYSED } Mark;
 
 static Mark
 mark_of (JsonObject *crypto, JsonObject *scan)
@@ -189,6 +189,9 @@ mark_of (JsonObject *crypto, JsonObject *scan)
                  && is (pst_json_str (crypto, "encryption_covers"), "whole");
   gboolean signed_ = st != NULL && !is (st, "none");
 
+  /* The analysis worker failed on it (agent/worker.h): no verdict yet. */
+  if (is (pst_json_str (crypto, "analysis"), "failed"))
+    return MARK_UNANALYSED;
   if (is (verdict, "infected") || is (verdict, "error"))
     return MARK_QUARANTINED;
   if (is (pst_json_str (crypto, "decryption"), "failed")
@@ -209,6 +212,7 @@ pst_verdict_mark (JsonObject *crypto, JsonObject *scan)
   switch (mark_of (crypto, scan))
     {
     case MARK_QUARANTINED: return _("quarantined");
+    case MARK_UNANALYSED: return _("could not be analysed");
     case MARK_UNDECRYPTABLE: return _("cannot be decrypted");
     case MARK_INTEGRITY: return _("integrity problem: withheld");
     case MARK_ENC_PROBLEM: return _("encrypted, signature problem");
@@ -227,6 +231,7 @@ pst_verdict_icon (JsonObject *crypto, JsonObject *scan)
   switch (mark_of (crypto, scan))
     {
     case MARK_QUARANTINED: return "dialog-error-symbolic";
+    case MARK_UNANALYSED:
     case MARK_UNDECRYPTABLE:
     case MARK_INTEGRITY:
     case MARK_ENC_PROBLEM:

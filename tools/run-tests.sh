@@ -7,8 +7,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 tools/setup-debian.sh
-tools/build.sh build
-tools/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false
+# -Dtest_hooks=true: the analysis worker's faults on demand, for
+# tests/integration/test-worker.sh.
+tools/build.sh build -Dtest_hooks=true
+tools/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dtest_hooks=true
 # The fuzz targets and the core libraries they test (not the programs),
 # with clang and instrumented.  -Wno-error=unused-variable: clang, unlike
 # gcc, warns about a g_autoptr variable that is only there to be freed.

@@ -5,6 +5,7 @@
 #include <gpgme.h>
 #include <string.h>
 
+#include "crypto/remote.h"
 #include "util/addr.h"
 #include "util/error.h"
 #include "util/sink.h"
@@ -17,6 +18,7 @@ struct _PstPgp {
   gboolean busy;       /* the last consuming operation found the shared
                         * budget held by others (sink.h) */
   gboolean not_encrypted;  /* the last decryption found no encrypted data */
+  PstCryptoRemote *remote; /* not NULL: the agent does the work (remote.h) */
 };
 
 /* Key lookups run gpg (about 17 ms each) and a message needs several: the
@@ -150,6 +152,16 @@ pst_pgp_new (const char *gnupg_home, GError **error)
   pgp->home = g_strdup (gnupg_home);
   pgp->max_output = PST_DECRYPTION_MAX_OUTPUT;
   return g_steal_pointer (&pgp);
+}
+
+PstPgp *
+pst_pgp_new_remote (PstCryptoRemote *remote)
+{
+  PstPgp *pgp = g_new0 (PstPgp, 1);
+
+  pgp->remote = remote;
+  pgp->max_output = PST_DECRYPTION_MAX_OUTPUT;
+  return pgp;
 }
 
 void
@@ -885,12 +897,17 @@ pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
 {
   gpgme_data_t in = NULL, out = NULL;
   gpgme_error_t err;
-  g_autoptr(PstSink) sink = pst_sink_new (pgp->max_output, g_bytes_get_size (ciphertext));
+  g_autoptr(PstSink) sink = NULL;
   PstPgpSignature *sig = NULL;
   PstIntegrity integrity = PST_INTEGRITY_FAILED;
   gboolean ok;
 
   pgp->too_large = pgp->busy = pgp->not_encrypted = FALSE;
+  if (pgp->remote != NULL)
+    return pst_crypto_remote_pgp_decrypt (pgp->remote, pgp->max_output, ciphertext, plain_out,
+                                          sig_out, integrity_out, &pgp->too_large, &pgp->busy,
+                                          &pgp->not_encrypted, error);
+  sink = pst_sink_new (pgp->max_output, g_bytes_get_size (ciphertext));
   err = data_from_bytes (&in, ciphertext);
   if (err == GPG_ERR_NO_ERROR)
     err = gpgme_data_new_from_cbs (&out, &sink_cbs, sink);
@@ -971,6 +988,8 @@ pst_pgp_verify_detached (PstPgp *pgp, GBytes *data, GBytes *signature)
   gpgme_error_t err;
   PstPgpSignature *result;
 
+  if (pgp->remote != NULL)
+    return pst_crypto_remote_pgp_verify_detached (pgp->remote, data, signature);
   err = data_from_bytes (&sig, signature);
   if (err == GPG_ERR_NO_ERROR)
     err = data_from_bytes (&text, data);
@@ -993,10 +1012,17 @@ pst_pgp_verify_cleartext (PstPgp *pgp, GBytes *block, GBytes **text_out)
 {
   gpgme_data_t in = NULL, out = NULL;
   gpgme_error_t err;
-  g_autoptr(PstSink) sink = pst_sink_new (pgp->max_output, g_bytes_get_size (block));
+  g_autoptr(PstSink) sink = NULL;
   PstPgpSignature *result;
   gboolean whole;
 
+  if (pgp->remote != NULL)
+    {
+      pgp->too_large = pgp->busy = FALSE;
+      return pst_crypto_remote_pgp_verify_cleartext (pgp->remote, pgp->max_output, block, text_out,
+                                                     &pgp->too_large, &pgp->busy);
+    }
+  sink = pst_sink_new (pgp->max_output, g_bytes_get_size (block));
   err = data_from_bytes (&in, block);
   if (err == GPG_ERR_NO_ERROR)
     err = gpgme_data_new_from_cbs (&out, &sink_cbs, sink);

@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "crypto/remote.h"
 #include "crypto/smime.h"
 
 typedef enum { PST_SMIME_ANCHOR, PST_SMIME_CERT, PST_SMIME_IDENTITY } PstSmimeKind;
@@ -40,6 +41,7 @@ struct _PstSmime {
   X509_STORE *trust;
   guint generation;
   PstSmimeKeyring *ring;     /* not owned, or NULL */
+  PstCryptoRemote *remote;   /* not NULL: the agent does the work (remote.h) */
 };
 
 /* Certificates (smime.c). */

@@ -260,6 +260,17 @@ pst_smime_new (const char *dir, GError **error)
   return smime;
 }
 
+PstSmime *
+pst_smime_new_remote (PstCryptoRemote *remote)
+{
+  PstSmime *smime = g_new0 (PstSmime, 1);
+
+  smime->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_smime_entry_free);
+  smime->generation = 1;
+  smime->remote = remote;
+  return smime;
+}
+
 void
 pst_smime_free (PstSmime *smime)
 {

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "crypto/remote.h"
 #include "util/addr.h"
 #include "util/error.h"
 #include "util/secret.h"
@@ -391,11 +392,14 @@ gboolean
 pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrity *integrity_out,
                    GError **error)
 {
-  CMS_ContentInfo *cms = cms_from_der (der);
+  CMS_ContentInfo *cms;
   gboolean auth, key_failed = FALSE;
   PstSmimeEntry *opened = NULL, *locked = NULL;
   BIO *out;
 
+  if (smime->remote != NULL)
+    return pst_crypto_remote_smime_decrypt (smime->remote, der, plain_out, integrity_out, error);
+  cms = cms_from_der (der);
   if (integrity_out != NULL)
     *integrity_out = PST_INTEGRITY_NONE;
   if (cms == NULL)
@@ -539,8 +543,8 @@ chain_status (int result)
 PstSmimeSignature *
 pst_smime_verify (PstSmime *smime, GBytes *der, GBytes *content, GBytes **econtent_out)
 {
-  PstSmimeSignature *sig = g_new0 (PstSmimeSignature, 1);
-  CMS_ContentInfo *cms = cms_from_der (der);
+  PstSmimeSignature *sig;
+  CMS_ContentInfo *cms;
   STACK_OF (CMS_SignerInfo) *sis;
   STACK_OF (X509) *all = NULL, *cms_certs = NULL, *chain = NULL;
   ASN1_OCTET_STRING **econtent;
@@ -550,6 +554,10 @@ pst_smime_verify (PstSmime *smime, GBytes *der, GBytes *content, GBytes **econte
   BIO *in = NULL;
   int verified;
 
+  if (smime->remote != NULL)
+    return pst_crypto_remote_smime_verify (smime->remote, der, content, econtent_out);
+  sig = g_new0 (PstSmimeSignature, 1);
+  cms = cms_from_der (der);
   sig->status = PST_SIG_ERROR;
   if (cms == NULL || OBJ_obj2nid (CMS_get0_type (cms)) != NID_pkcs7_signed)
     goto done;

@@ -1,0 +1,360 @@
+/* worker-main.c — the analysis worker process (worker.h says what it is for).
+ *
+ * `posternd --analysis-worker` starts as the zygote: it closes every
+ * descriptor but its control socket (3) and stderr, confines itself for
+ * good (util/sandbox.h), and then only waits: for each job the agent sends
+ * a job id and one end of a socketpair; the zygote forks a child that reads
+ * that one message and exits, and tells the agent the child's pid, then its
+ * end (how it exited, or which signal killed it).  The zygote itself never
+ * reads mail.  Single-threaded throughout, so fork is safe.
+ *
+ * Control messages (SOCK_SEQPACKET, fixed size, host byte order: both ends
+ * are the same binary on the same machine):
+ *   agent -> zygote: WorkerJob, with the job's socket as SCM_RIGHTS;
+ *   zygote -> agent: WorkerEvent, "started" (pid) or "ended" (wait status).
+ */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "worker.h"
+#include "worker-private.h"
+#include "crypto/remote.h"
+#include "crypto/wire.h"
+#include "mime/mime.h"
+#include "mime/open.h"
+#include "rpc/workerframe.h"
+#include "util/error.h"
+#include "util/sandbox.h"
+
+#define MAX_CHILDREN 256
+#define MAX_HEADER_VALUE (16 * 1024)
+
+static struct { pid_t pid; guint64 id; } children[MAX_CHILDREN];
+
+static void
+send_event (int ctl, guint32 kind, guint64 id, gint32 pid, gint32 status)
+{
+  WorkerEvent ev = { .kind = kind, .id = id, .pid = pid, .status = status };
+
+  if (send (ctl, &ev, sizeof ev, MSG_NOSIGNAL) != (ssize_t) sizeof ev)
+    _exit (0);   /* the agent is gone */
+}
+
+/* A header value for the agent: at most MAX_HEADER_VALUE bytes, cut at a
+ * character boundary (the agent refuses longer strings). */
+static void
+set_header (JsonObject *o, const char *name, PstMimeMessage *msg, const char *field)
+{
+  g_autofree char *v = msg != NULL ? pst_mime_message_get_header (msg, field) : NULL;
+
+  if (v == NULL || !g_utf8_validate (v, -1, NULL))
+    {
+      json_object_set_null_member (o, name);
+      return;
+    }
+  if (strlen (v) > MAX_HEADER_VALUE)
+    *g_utf8_find_prev_char (v, v + MAX_HEADER_VALUE + 1) = '\0';
+  json_object_set_string_member (o, name, v);
+}
+
+JsonObject *
+pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, char **body_out)
+{
+  g_autoptr (PstMimeMessage) shown = pst_mime_message_parse (plain, NULL);
+  g_autoptr (PstMimeMessage) outer = pst_mime_message_parse (message, NULL);
+  g_autoptr (GPtrArray) attachments = shown ? pst_mime_message_get_attachments (shown) : NULL;
+  g_autofree char *body = NULL;
+  const char *format = NULL;
+  JsonObject *view = json_object_new ();
+  JsonArray *att = json_array_new ();
+  gsize listed = 0;
+
+  set_header (view, "from", shown, "From");
+  set_header (view, "to", shown, "To");
+  set_header (view, "cc", shown, "Cc");
+  set_header (view, "subject", shown, "Subject");
+  set_header (view, "date", shown, "Date");
+  set_header (view, "message_id", shown, "Message-ID");
+  set_header (view, "outer_from", outer, "From");
+  set_header (view, "outer_date", outer, "Date");
+  set_header (view, "outer_subject", outer, "Subject");
+  if (shown != NULL && !pst_status_withholds_content (status))
+    {
+      /* HTML only as text: no client renders it, nothing remote is loaded. */
+      body = pst_mime_message_get_body_text (shown);
+      format = "text";
+      if (body == NULL && (body = pst_mime_message_get_html_as_text (shown)) != NULL)
+        format = "html-as-text";
+    }
+  if (body != NULL && !g_utf8_validate (body, -1, NULL))
+    g_clear_pointer (&body, g_free);
+  for (guint i = 0; attachments != NULL && i < attachments->len; i++)
+    {
+      const char *entry = g_ptr_array_index (attachments, i);
+
+      listed += strlen (entry);
+      if (i >= PST_SHOW_MAX_ATTACHMENTS || listed > PST_SHOW_MAX_ATTACHMENT_BYTES)
+        break;
+      if (g_utf8_validate (entry, -1, NULL) && strlen (entry) <= MAX_HEADER_VALUE)
+        json_array_add_string_element (att, entry);
+      else
+        json_array_add_string_element (att, "\t");
+    }
+  json_object_set_array_member (view, "attachments", att);
+  json_object_set_int_member (view, "attachments_total", attachments ? attachments->len : 0);
+  if (body != NULL)
+    json_object_set_string_member (view, "body_format", format);
+  else
+    json_object_set_null_member (view, "body_format");
+  json_object_set_int_member (view, "body_len", body != NULL ? (gint64) strlen (body) : -1);
+  json_object_set_int_member (view, "plain_len", (gint64) g_bytes_get_size (plain));
+  *body_out = g_steal_pointer (&body);
+  return view;
+}
+
+GBytes *
+pst_worker_result_blob (GBytes *plain, const char *body)
+{
+  GByteArray *blob = g_byte_array_sized_new ((guint) g_bytes_get_size (plain)
+                                             + (body ? (guint) strlen (body) : 0));
+
+  g_byte_array_append (blob, g_bytes_get_data (plain, NULL), (guint) g_bytes_get_size (plain));
+  if (body != NULL)
+    g_byte_array_append (blob, (const guint8 *) body, (guint) strlen (body));
+  return g_byte_array_free_to_bytes (blob);
+}
+
+#ifdef PST_WORKER_TEST_HOOKS
+/* Faults on demand, for the tests only (meson -Dtest_hooks=true, and
+ * POSTERN_WORKER_TEST_HOOKS=1 in the agent's environment): a message
+ * carrying "X-Postern-Worker-Test: crash|spin|connect|write" makes the
+ * worker crash, spin until its CPU time is up, or try to reach the network
+ * or write a file (and fail the job saying what the sandbox answered). */
+static void
+test_hook (GBytes *message)
+{
+  g_autoptr (PstMimeMessage) msg = NULL;
+  g_autofree char *what = NULL;
+
+  if (g_strcmp0 (g_getenv ("POSTERN_WORKER_TEST_HOOKS"), "1") != 0
+      || !(msg = pst_mime_message_parse (message, NULL))
+      || !(what = pst_mime_message_get_header (msg, "X-Postern-Worker-Test")))
+    return;
+  g_strstrip (what);
+  if (g_str_equal (what, "crash"))
+    raise (SIGSEGV);
+  if (g_str_equal (what, "spin"))
+    for (volatile guint64 i = 0;; i++)
+      ;
+  if (g_str_equal (what, "connect") || g_str_equal (what, "write"))
+    {
+      gboolean connect_ = g_str_equal (what, "connect");
+      int fd = connect_ ? socket (AF_INET, SOCK_STREAM, 0)
+                        : open ("/tmp/postern-worker-was-here", O_WRONLY | O_CREAT, 0600);
+      int e = errno;
+
+      fprintf (stderr, "posternd worker: test hook %s: %s\n", what,
+               fd >= 0 ? "ALLOWED" : g_strerror (e));
+      _exit (fd >= 0 ? 42 : 41);
+    }
+}
+#endif
+
+static void
+write_or_exit (int fd, JsonObject *obj, GBytes *blob)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!pst_worker_frame_write (fd, obj, blob, &error))
+    _exit (PST_CRYPTO_REMOTE_EXIT_LOST);
+}
+
+/* One job: read the message, answer with the verdict and the view. */
+static G_NORETURN void
+run_job (int fd)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) req = NULL, reply = json_object_new ();
+  g_autoptr (GBytes) message = NULL, plain = NULL;
+  g_autoptr (PstCryptoRemote) remote = pst_crypto_remote_new (fd);
+  g_autoptr (PstPgp) pgp = NULL;
+  g_autoptr (PstSmime) smime = NULL;
+  g_autoptr (PstStatus) status = NULL;
+
+  if (!pst_worker_frame_read (fd, PST_CRYPTO_REMOTE_MAX_BLOB, 0, &req, &message, &error))
+    _exit (PST_CRYPTO_REMOTE_EXIT_LOST);
+#ifdef PST_WORKER_TEST_HOOKS
+  test_hook (message);
+#endif
+  pgp = pst_pgp_new_remote (remote);
+  if (json_object_get_boolean_member_with_default (req, "smime", FALSE))
+    smime = pst_smime_new_remote (remote);
+  if (!pst_message_open (pgp, smime, message, &plain, &status, &error))
+    {
+      json_object_set_string_member (reply, "op", "failed");
+      json_object_set_member (reply, "error", pst_error_to_wire (error));
+      write_or_exit (fd, reply, NULL);
+      _exit (0);
+    }
+  {
+    g_autofree char *body = NULL;
+    g_autoptr (GBytes) out = NULL;
+
+    json_object_set_string_member (reply, "op", "result");
+    json_object_set_member (reply, "status", pst_status_to_wire (status));
+    json_object_set_object_member (reply, "view", pst_worker_make_view (message, plain, status, &body));
+    out = pst_worker_result_blob (plain, body);
+    write_or_exit (fd, reply, out);
+  }
+  _exit (0);
+}
+
+static void
+start_job (int ctl, int sfd)
+{
+  WorkerJob job;
+  char cbuf[CMSG_SPACE (sizeof (int))];
+  struct iovec iov = { &job, sizeof job };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                       .msg_controllen = sizeof cbuf };
+  struct cmsghdr *cm;
+  int fd = -1, slot = -1;
+  ssize_t n;
+  pid_t pid;
+
+  n = recvmsg (ctl, &mh, MSG_CMSG_CLOEXEC);
+  if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN))
+    _exit (0);   /* the agent closed the control socket: it is stopping */
+  if (n < 0)
+    return;
+  cm = CMSG_FIRSTHDR (&mh);
+  if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS
+      && cm->cmsg_len == CMSG_LEN (sizeof (int)))
+    memcpy (&fd, CMSG_DATA (cm), sizeof fd);
+  if (fd < 0 || n != (ssize_t) sizeof job)
+    {
+      if (fd >= 0)
+        close (fd);
+      return;
+    }
+  for (int i = 0; i < MAX_CHILDREN && slot < 0; i++)
+    if (children[i].pid == 0)
+      slot = i;
+  if (slot < 0 || (pid = fork ()) < 0)
+    {
+      /* No child: closing its socket ends the job with "closed". */
+      close (fd);
+      send_event (ctl, WORKER_EVENT_ENDED, job.id, 0, -1);
+      return;
+    }
+  if (pid == 0)
+    {
+      struct rlimit cpu;
+      const char *env = g_getenv ("POSTERN_WORKER_CPU_SECONDS");
+      guint64 secs = env != NULL ? g_ascii_strtoull (env, NULL, 10) : 0;
+      sigset_t all;
+
+      close (ctl);
+      close (sfd);
+      sigemptyset (&all);
+      sigprocmask (SIG_SETMASK, &all, NULL);
+      /* The child's own CPU time: SIGXCPU at the soft limit, SIGKILL a
+       * second later if it ignores that. */
+      cpu.rlim_cur = secs > 0 && secs < 3600 ? secs : PST_WORKER_CPU_SECONDS;
+      cpu.rlim_max = cpu.rlim_cur + 1;
+      if (setrlimit (RLIMIT_CPU, &cpu) != 0)
+        _exit (PST_CRYPTO_REMOTE_EXIT_LOST);
+      run_job (fd);
+    }
+  close (fd);
+  children[slot].pid = pid;
+  children[slot].id = job.id;
+  send_event (ctl, WORKER_EVENT_STARTED, job.id, pid, 0);
+}
+
+static void
+reap (int ctl, int sfd)
+{
+  struct signalfd_siginfo si;
+  int status;
+  pid_t pid;
+
+  while (read (sfd, &si, sizeof si) > 0)
+    ;
+  while ((pid = waitpid (-1, &status, WNOHANG)) > 0)
+    for (int i = 0; i < MAX_CHILDREN; i++)
+      if (children[i].pid == pid)
+        {
+          send_event (ctl, WORKER_EVENT_ENDED, children[i].id, pid, status);
+          children[i].pid = 0;
+        }
+}
+
+void
+pst_worker_main (void)
+{
+  static const char *const readable[] = { "/usr", "/etc", NULL };
+  PstSandboxPolicy policy = {
+    .readable_dirs = readable,
+    .allow_unix_sockets = FALSE,
+    .max_address_space = G_GUINT64_CONSTANT (4) << 30,
+    .max_open_files = 64,
+  };
+  g_autoptr (GError) error = NULL;
+  PstSandboxReport report;
+  sigset_t chld;
+  int sfd;
+
+  /* It ends with the agent: when its control socket closes (start_job).
+   * Not PR_SET_PDEATHSIG, which fires when the agent's *thread* that
+   * started it ends, and that is any client's. */
+  /* Only the control socket and stderr are kept: what the agent had open
+   * (the store, its socket, the key files) is not the worker's to use. */
+  if (syscall (SYS_close_range, 4, ~0U, 0) != 0)
+    for (int fd = 4; fd < 1024; fd++)
+      close (fd);
+  close (STDIN_FILENO);
+  close (STDOUT_FILENO);
+  signal (SIGPIPE, SIG_IGN);
+  /* What parsing needs later and cannot read in the sandbox (the local
+   * time zone) is loaded now. */
+  g_time_zone_unref (g_time_zone_new_local ());
+  sigemptyset (&chld);
+  sigaddset (&chld, SIGCHLD);
+  sigprocmask (SIG_SETMASK, &chld, NULL);
+  if ((sfd = signalfd (-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+    {
+      fprintf (stderr, "posternd worker: signalfd: %s\n", g_strerror (errno));
+      _exit (PST_CRYPTO_REMOTE_EXIT_LOST);
+    }
+  if (!pst_sandbox_enter (&policy, &report, &error))
+    {
+      /* Fail closed: no analysis outside the sandbox.  The agent reports
+       * every job as failed with this reason. */
+      fprintf (stderr, "posternd worker: cannot enter the sandbox: %s\n", error->message);
+      _exit (WORKER_EXIT_NO_SANDBOX);
+    }
+  for (;;)
+    {
+      struct pollfd p[2] = { { WORKER_CONTROL_FD, POLLIN, 0 }, { sfd, POLLIN, 0 } };
+
+      if (poll (p, 2, -1) < 0)
+        continue;
+      if (p[1].revents)
+        reap (WORKER_CONTROL_FD, sfd);
+      if (p[0].revents)
+        start_job (WORKER_CONTROL_FD, sfd);
+    }
+}

@@ -1,0 +1,538 @@
+/* worker.c — the agent's side of the analysis worker (worker.h).
+ *
+ * The zygote is started at the first job and again after it ended.  A
+ * reader thread per zygote takes its events (which pid runs which job, and
+ * how it ended) into the job table; the thread running a job talks to its
+ * worker over the job's own socketpair, serves its decryptions and
+ * verifications, and turns whatever went wrong into the reason the message
+ * is marked analysis-failed with. */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "worker.h"
+#include "worker-private.h"
+#include "crypto/remote.h"
+#include "crypto/wire.h"
+#include "mime/open.h"
+#include "rpc/workerframe.h"
+#include "util/error.h"
+
+G_DEFINE_QUARK (pst-worker-error-quark, pst_worker_error)
+
+typedef struct {
+  guint64 id;
+  guint zygote;        /* the generation that took it */
+  pid_t pid;           /* 0 until started */
+  gboolean ended;
+  int status;          /* the wait status; -1: never ran; -2: its zygote ended */
+} Job;
+
+struct _PstWorker {
+  GMutex lock;
+  GCond cond;
+  int ctl;             /* the zygote's control socket; -1: none runs */
+  guint generation;    /* of the zygote that runs */
+  GHashTable *jobs;    /* guint64* id -> Job* (not owned) */
+  guint64 next_id;
+  GPtrArray *readers;  /* GThread*, joined at the end */
+  char *last_end;      /* how the last zygote ended, for the jobs it had */
+};
+
+typedef struct {
+  PstWorker *w;
+  int ctl;
+  guint generation;
+  GPid pid;
+} Reader;
+
+void
+pst_view_free (PstView *v)
+{
+  if (v == NULL)
+    return;
+  g_free (v->from);
+  g_free (v->to);
+  g_free (v->cc);
+  g_free (v->subject);
+  g_free (v->date);
+  g_free (v->message_id);
+  g_free (v->outer_from);
+  g_free (v->outer_date);
+  g_free (v->outer_subject);
+  g_free (v->body_text);
+  g_clear_pointer (&v->attachments, g_ptr_array_unref);
+  g_free (v);
+}
+
+PstWorker *
+pst_worker_new (void)
+{
+  PstWorker *w = g_new0 (PstWorker, 1);
+
+  g_mutex_init (&w->lock);
+  g_cond_init (&w->cond);
+  w->ctl = -1;
+  w->jobs = g_hash_table_new (g_int64_hash, g_int64_equal);
+  w->readers = g_ptr_array_new ();
+  return w;
+}
+
+void
+pst_worker_free (PstWorker *w)
+{
+  if (w == NULL)
+    return;
+  g_mutex_lock (&w->lock);
+  /* The zygote ends when its control socket closes; its reader sees it. */
+  if (w->ctl >= 0)
+    shutdown (w->ctl, SHUT_RDWR);
+  g_mutex_unlock (&w->lock);
+  for (guint i = 0; i < w->readers->len; i++)
+    g_thread_join (g_ptr_array_index (w->readers, i));
+  g_ptr_array_unref (w->readers);
+  g_hash_table_unref (w->jobs);
+  g_free (w->last_end);
+  g_cond_clear (&w->cond);
+  g_mutex_clear (&w->lock);
+  g_free (w);
+}
+
+/* Why a process with wait status @status ended, as a phrase. */
+static char *
+describe_end (int status, const char *who)
+{
+  if (WIFSIGNALED (status))
+    {
+      int sig = WTERMSIG (status);
+
+      if (sig == SIGXCPU)
+        return g_strdup_printf ("%s ran out of CPU time", who);
+      if (sig == SIGSYS)
+        return g_strdup_printf ("%s was stopped by its sandbox (a forbidden system call)", who);
+      return g_strdup_printf ("%s was killed by signal %d (%s)", who, sig, strsignal (sig));
+    }
+  if (WIFEXITED (status) && WEXITSTATUS (status) == WORKER_EXIT_NO_SANDBOX)
+    return g_strdup_printf ("%s could not enter its sandbox (see the agent's log); nothing is "
+                            "analysed outside it", who);
+  if (WIFEXITED (status))
+    return g_strdup_printf ("%s exited with status %d", who, WEXITSTATUS (status));
+  return g_strdup_printf ("%s ended", who);
+}
+
+static gpointer
+reader_thread (gpointer data)
+{
+  Reader *r = data;
+  PstWorker *w = r->w;
+  WorkerEvent ev;
+  ssize_t n;
+  int status = 0;
+  GHashTableIter it;
+  gpointer value;
+
+  while ((n = recv (r->ctl, &ev, sizeof ev, 0)) == (ssize_t) sizeof ev || (n < 0 && errno == EINTR))
+    {
+      Job *job;
+
+      if (n < 0)
+        continue;
+      g_mutex_lock (&w->lock);
+      if ((job = g_hash_table_lookup (w->jobs, &ev.id)) != NULL && job->zygote == r->generation)
+        {
+          if (ev.kind == WORKER_EVENT_STARTED)
+            job->pid = ev.pid;
+          else if (ev.kind == WORKER_EVENT_ENDED)
+            {
+              job->ended = TRUE;
+              job->status = ev.status;
+            }
+          g_cond_broadcast (&w->cond);
+        }
+      g_mutex_unlock (&w->lock);
+    }
+  /* The zygote is gone (or the agent is stopping): so are its jobs. */
+  while (waitpid (r->pid, &status, 0) < 0 && errno == EINTR)
+    ;
+  g_mutex_lock (&w->lock);
+  if (w->generation == r->generation)
+    {
+      g_free (w->last_end);
+      w->last_end = describe_end (status, "the analysis worker process");
+      if (w->ctl == r->ctl)
+        w->ctl = -1;
+    }
+  g_hash_table_iter_init (&it, w->jobs);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    {
+      Job *job = value;
+
+      if (job->zygote == r->generation && !job->ended)
+        {
+          job->ended = TRUE;
+          job->status = -2;
+        }
+    }
+  g_cond_broadcast (&w->cond);
+  g_mutex_unlock (&w->lock);
+  close (r->ctl);
+  g_free (r);
+  return NULL;
+}
+
+/* Starts a zygote (under the lock). */
+static gboolean
+spawn (PstWorker *w, GError **error)
+{
+  const char *argv[] = { "/proc/self/exe", "posternd", "--analysis-worker", NULL };
+  int sv[2], source[1], target[1] = { WORKER_CONTROL_FD };
+  GPid pid;
+  Reader *r;
+
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0)
+    {
+      int e = errno;
+      g_set_error (error, PST_WORKER_ERROR, PST_WORKER_ERROR_UNAVAILABLE,
+                   "cannot start the analysis worker: %s", g_strerror (e));
+      return FALSE;
+    }
+  source[0] = sv[1];
+  if (!g_spawn_async_with_pipes_and_fds (NULL, argv, NULL,
+                                         G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_FILE_AND_ARGV_ZERO,
+                                         NULL, NULL, -1, -1, -1, source, target, 1, &pid, NULL,
+                                         NULL, NULL, error))
+    {
+      close (sv[0]);
+      close (sv[1]);
+      g_prefix_error (error, "cannot start the analysis worker: ");
+      if (error != NULL && *error != NULL)
+        {
+          (*error)->domain = PST_WORKER_ERROR;
+          (*error)->code = PST_WORKER_ERROR_UNAVAILABLE;
+        }
+      return FALSE;
+    }
+  close (sv[1]);
+  w->ctl = sv[0];
+  w->generation++;
+  r = g_new0 (Reader, 1);
+  r->w = w;
+  r->ctl = sv[0];
+  r->generation = w->generation;
+  r->pid = pid;
+  g_ptr_array_add (w->readers, g_thread_new ("worker-events", reader_thread, r));
+  return TRUE;
+}
+
+/* Hands the job's socket @fd to the zygote (under the lock). */
+static gboolean
+send_job (PstWorker *w, Job *job, int fd)
+{
+  WorkerJob msg = { .id = job->id };
+  char cbuf[CMSG_SPACE (sizeof (int))] = { 0 };
+  struct iovec iov = { &msg, sizeof msg };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                       .msg_controllen = sizeof cbuf };
+  struct cmsghdr *cm = CMSG_FIRSTHDR (&mh);
+  ssize_t n;
+
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (cm), &fd, sizeof fd);
+  do
+    n = sendmsg (w->ctl, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n == (ssize_t) sizeof msg;
+}
+
+/* --- Reading the worker's answer ------------------------------------------- */
+
+static gboolean
+view_string (JsonObject *o, const char *name, char **out, GError **error)
+{
+  JsonNode *n = json_object_get_member (o, name);
+  const char *s;
+
+  *out = NULL;
+  if (n == NULL || JSON_NODE_HOLDS_NULL (n))
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING
+      || strlen (s = json_node_get_string (n)) > PST_WIRE_MAX_STRING
+      || !g_utf8_validate (s, -1, NULL))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "its view has a bad '%s'", name);
+      return FALSE;
+    }
+  *out = g_strdup (s);
+  return TRUE;
+}
+
+static gboolean
+view_int (JsonObject *o, const char *name, gint64 min, gint64 max, gint64 *out, GError **error)
+{
+  JsonNode *n = json_object_get_member (o, name);
+
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64
+      || json_node_get_int (n) < min || json_node_get_int (n) > max)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "its view has a bad '%s'", name);
+      return FALSE;
+    }
+  *out = json_node_get_int (n);
+  return TRUE;
+}
+
+/* The "result" frame: checked as what a compromised worker may have
+ * written. */
+static gboolean
+take_result (JsonObject *reply, GBytes *blob, GBytes **plain_out, PstStatus **status_out,
+             PstView **view_out, GError **error)
+{
+  g_autoptr (PstView) v = g_new0 (PstView, 1);
+  g_autoptr (PstStatus) status = NULL;
+  JsonNode *sn = json_object_get_member (reply, "status");
+  JsonNode *vn = json_object_get_member (reply, "view");
+  JsonObject *o;
+  JsonArray *att;
+  g_autofree char *format = NULL;
+  gint64 plain_len, body_len, total;
+  gsize size = g_bytes_get_size (blob);
+
+  if (sn == NULL || !(status = pst_status_from_wire (sn, error)))
+    {
+      g_prefix_error (error, "its verdict: ");
+      return FALSE;
+    }
+  if (vn == NULL || !JSON_NODE_HOLDS_OBJECT (vn))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "its answer has no view");
+      return FALSE;
+    }
+  o = json_node_get_object (vn);
+  if (!view_string (o, "from", &v->from, error) || !view_string (o, "to", &v->to, error)
+      || !view_string (o, "cc", &v->cc, error) || !view_string (o, "subject", &v->subject, error)
+      || !view_string (o, "date", &v->date, error)
+      || !view_string (o, "message_id", &v->message_id, error)
+      || !view_string (o, "outer_from", &v->outer_from, error)
+      || !view_string (o, "outer_date", &v->outer_date, error)
+      || !view_string (o, "outer_subject", &v->outer_subject, error)
+      || !view_string (o, "body_format", &format, error)
+      || !view_int (o, "plain_len", 0, (gint64) size, &plain_len, error)
+      || !view_int (o, "body_len", -1, (gint64) size, &body_len, error)
+      || !view_int (o, "attachments_total", 0, G_MAXUINT32, &total, error))
+    return FALSE;
+  if (plain_len + MAX (body_len, 0) != (gint64) size
+      || (body_len >= 0) != (format != NULL)
+      || (format != NULL && !g_str_equal (format, "text") && !g_str_equal (format, "html-as-text")))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "its view does not match what it sent");
+      return FALSE;
+    }
+  v->body_format = format == NULL ? NULL : g_str_equal (format, "text") ? "text" : "html-as-text";
+  v->attachments_total = (guint) total;
+  if (body_len >= 0)
+    {
+      const char *b = (const char *) g_bytes_get_data (blob, NULL) + plain_len;
+
+      if (memchr (b, '\0', (gsize) body_len) != NULL || !g_utf8_validate_len (b, (gsize) body_len, NULL))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "its body text is not UTF-8");
+          return FALSE;
+        }
+      v->body_text = g_strndup (b, (gsize) body_len);
+    }
+  vn = json_object_get_member (o, "attachments");
+  if (vn == NULL || !JSON_NODE_HOLDS_ARRAY (vn)
+      || json_array_get_length (att = json_node_get_array (vn)) > PST_SHOW_MAX_ATTACHMENTS
+      || json_array_get_length (att) > total)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "its view has bad attachments");
+      return FALSE;
+    }
+  v->attachments = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < json_array_get_length (att); i++)
+    {
+      JsonNode *e = json_array_get_element (att, i);
+      const char *s;
+
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING
+          || strlen (s = json_node_get_string (e)) > PST_WIRE_MAX_STRING
+          || !g_utf8_validate (s, -1, NULL))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "its view has bad attachments");
+          return FALSE;
+        }
+      g_ptr_array_add (v->attachments, g_strdup (s));
+    }
+  *plain_out = g_bytes_new_from_bytes (blob, 0, (gsize) plain_len);
+  *status_out = g_steal_pointer (&status);
+  if (view_out != NULL)
+    *view_out = g_steal_pointer (&v);
+  return TRUE;
+}
+
+/* Talks to the worker of one job until it answers.  FALSE with @error:
+ * PST_WORKER_ERROR when the worker failed (@error says how, and the caller
+ * adds how it ended), anything else when the analysis itself failed. */
+static gboolean
+exchange (int fd, PstPgp *pgp, PstSmime *smime, GBytes *message, GBytes **plain_out,
+          PstStatus **status_out, PstView **view_out, gboolean *timed_out, GError **error)
+{
+  g_autoptr (JsonObject) open = json_object_new ();
+  g_autoptr (GError) local = NULL;
+  PstCryptoServer server = {
+    .pgp = pgp, .smime = smime,
+    .budget = MAX (PST_DECRYPTION_MAX_OUTPUT, g_bytes_get_size (message)),
+  };
+
+  json_object_set_string_member (open, "op", "open");
+  json_object_set_boolean_member (open, "smime", smime != NULL);
+  if (!pst_worker_frame_write (fd, open, message, &local))
+    goto broken;
+  for (;;)
+    {
+      g_autoptr (JsonObject) req = NULL, reply = NULL;
+      g_autoptr (GBytes) blob = NULL, out = NULL;
+      gint64 deadline = g_get_monotonic_time () + PST_WORKER_ANSWER_SECONDS * G_USEC_PER_SEC;
+      const char *op;
+
+      if (!pst_worker_frame_read (fd, PST_CRYPTO_REMOTE_MAX_BLOB, deadline, &req, &blob, &local))
+        {
+          *timed_out = g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+          goto broken;
+        }
+      op = pst_crypto_request_op (req);
+      if (g_str_equal (op, "result"))
+        {
+          if (!take_result (req, blob, plain_out, status_out, view_out, &local))
+            goto broken;
+          return TRUE;
+        }
+      if (g_str_equal (op, "failed"))
+        {
+          JsonNode *e = json_object_get_member (req, "error");
+          GError *why = e != NULL ? pst_error_from_wire (e) : NULL;
+
+          if (why == NULL)
+            why = g_error_new (PST_ERROR, PST_ERROR_FAILED, "the message cannot be read");
+          g_propagate_error (error, why);
+          return FALSE;
+        }
+      if (!pst_crypto_serve_handles (op))
+        {
+          g_set_error (&local, PST_ERROR, PST_ERROR_FAILED, "it sent '%s', which is no request", op);
+          goto broken;
+        }
+      if (!pst_crypto_serve (&server, req, blob, &reply, &out, &local)
+          || !pst_worker_frame_write (fd, reply, out, &local))
+        goto broken;
+    }
+
+broken:
+  g_set_error (error, PST_WORKER_ERROR, PST_WORKER_ERROR_FAILED, "%s", local ? local->message : "");
+  return FALSE;
+}
+
+#ifdef PST_WORKER_TEST_HOOKS
+/* The same reading in the agent's own process, without the worker, for
+ * tests/bench/bench-worker.sh's comparison (POSTERN_ANALYSIS_IN_PROCESS=1
+ * in a -Dtest_hooks=true build only: never in a build for users). */
+static gboolean
+open_in_process (PstPgp *pgp, PstSmime *smime, GBytes *message, GBytes **plain_out,
+                 PstStatus **status_out, PstView **view_out, GError **error)
+{
+  g_autoptr (GBytes) plain = NULL, blob = NULL;
+  g_autoptr (PstStatus) status = NULL;
+  g_autoptr (JsonObject) reply = json_object_new ();
+  g_autofree char *body = NULL;
+  JsonObject *view;
+
+  if (!pst_message_open (pgp, smime, message, &plain, &status, error))
+    return FALSE;
+  view = pst_worker_make_view (message, plain, status, &body);
+  json_object_set_member (reply, "status", pst_status_to_wire (status));
+  json_object_set_object_member (reply, "view", view);
+  blob = pst_worker_result_blob (plain, body);
+  return take_result (reply, blob, plain_out, status_out, view_out, error);
+}
+#endif
+
+gboolean
+pst_worker_open (PstWorker *w, PstPgp *pgp, PstSmime *smime, GBytes *message, GBytes **plain_out,
+                 PstStatus **status_out, PstView **view_out, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autofree char *how = NULL;
+  gboolean ok, timed_out = FALSE, sent;
+  int sv[2];
+  Job job = { 0 };
+
+#ifdef PST_WORKER_TEST_HOOKS
+  if (g_strcmp0 (g_getenv ("POSTERN_ANALYSIS_IN_PROCESS"), "1") == 0)
+    return open_in_process (pgp, smime, message, plain_out, status_out, view_out, error);
+#endif
+  if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+    {
+      int e = errno;
+      g_set_error (error, PST_WORKER_ERROR, PST_WORKER_ERROR_UNAVAILABLE,
+                   "cannot start an analysis: %s", g_strerror (e));
+      return FALSE;
+    }
+  g_mutex_lock (&w->lock);
+  if (w->ctl < 0 && !spawn (w, error))
+    {
+      g_mutex_unlock (&w->lock);
+      close (sv[0]);
+      close (sv[1]);
+      return FALSE;
+    }
+  job.id = ++w->next_id;
+  job.zygote = w->generation;
+  g_hash_table_insert (w->jobs, &job.id, &job);
+  sent = send_job (w, &job, sv[1]);
+  g_mutex_unlock (&w->lock);
+  close (sv[1]);
+
+  ok = sent && exchange (sv[0], pgp, smime, message, plain_out, status_out, view_out, &timed_out,
+                         &local);
+  if (!ok && (local == NULL || local->domain == PST_WORKER_ERROR))
+    {
+      /* The worker failed: end it if it still runs, and say how it ended. */
+      gint64 until = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+
+      g_mutex_lock (&w->lock);
+      if (job.pid > 0 && !job.ended)
+        kill (job.pid, SIGKILL);
+      while (!job.ended && w->ctl >= 0 && job.zygote == w->generation)
+        if (!g_cond_wait_until (&w->cond, &w->lock, until))
+          break;
+      if (timed_out)
+        how = g_strdup_printf ("the analysis worker gave no answer within %d s",
+                               PST_WORKER_ANSWER_SECONDS);
+      else if (!sent || (job.ended && job.status == -2))
+        how = g_strdup_printf ("the analysis worker process is not running (%s)",
+                               w->last_end ? w->last_end : "it could not be reached");
+      else if (job.ended && job.status >= 0
+               && !(WIFEXITED (job.status) && WEXITSTATUS (job.status) == 0))
+        how = describe_end (job.status, "the analysis worker");
+      else
+        how = g_strdup_printf ("the analysis worker failed: %s",
+                               local && local->message[0] ? local->message : "it closed its connection");
+      g_mutex_unlock (&w->lock);
+      g_clear_error (&local);
+      g_set_error (&local, PST_WORKER_ERROR, PST_WORKER_ERROR_FAILED, "%s", how);
+      g_warning ("analysis failed: %s", how);
+    }
+  g_mutex_lock (&w->lock);
+  g_hash_table_remove (w->jobs, &job.id);
+  g_mutex_unlock (&w->lock);
+  close (sv[0]);
+  if (!ok)
+    g_propagate_error (error, g_steal_pointer (&local));
+  return ok;
+}

@@ -1,0 +1,84 @@
+/* worker.h — the analysis of untrusted mail, in a sandboxed process.
+ *
+ * Parsing hostile mail is the riskiest thing the agent does, and the agent
+ * holds the store, the socket and the S/MIME keys.  So the reading of a
+ * message (MIME structure, every layer the crypto opens, protected headers,
+ * the verdict, and what show displays: header values, the body as text,
+ * HTML turned into text, the list of attachments) runs in a worker process
+ * (worker-main.c) that can do nothing else: no network, no file it can
+ * write or create, no files outside /usr and /etc to read, limits on CPU
+ * time and memory (util/sandbox.h).  It has no keys: what it needs
+ * decrypted or verified it asks of the agent over its socketpair
+ * (crypto/remote.h).
+ *
+ * One process per message.  A zygote, started once (`posternd
+ * --analysis-worker`, sandboxed before it reads anything), forks a child
+ * for each job, so that a job costs a fork, not an exec, and no message
+ * is ever read by a process that read another one.
+ *
+ * A worker that dies, overruns its CPU time, stays silent past the
+ * deadline or breaks the protocol ends its job with an error in
+ * PST_WORKER_ERROR: the message is marked analysis-failed with the reason,
+ * kept as it is, and analysed again when it is next opened. */
+#pragma once
+
+#include <glib.h>
+
+#include "crypto/pgp.h"
+#include "crypto/smime.h"
+#include "crypto/status.h"
+
+G_BEGIN_DECLS
+
+#define PST_WORKER_ERROR (pst_worker_error_quark ())
+GQuark pst_worker_error_quark (void);
+typedef enum {
+  PST_WORKER_ERROR_FAILED = 1,   /* the worker died, overran or misbehaved */
+  PST_WORKER_ERROR_UNAVAILABLE,  /* no worker could be started (sandbox refused…) */
+} PstWorkerError;
+
+/* Seconds of CPU time one job may use (POSTERN_WORKER_CPU_SECONDS replaces
+ * it, for tests), and seconds the agent waits for any one answer of it. */
+#define PST_WORKER_CPU_SECONDS 30
+#define PST_WORKER_ANSWER_SECONDS 120
+
+/* What show displays of a message, as the worker read it: the header
+ * values of the message shown and of the one that arrived (outer_*: they
+ * differ when headers were protected inside the encryption), the body as
+ * text (NULL when there is none or the content is withheld), and the
+ * attachments ("name\ttype", at most PST_SHOW_MAX_ATTACHMENTS of
+ * worker-private.h). */
+typedef struct {
+  char *from, *to, *cc, *subject, *date, *message_id;
+  char *outer_from, *outer_date, *outer_subject;
+  char *body_text;
+  const char *body_format;      /* "text", "html-as-text", or NULL */
+  GPtrArray *attachments;       /* of char* */
+  guint attachments_total;
+} PstView;
+
+void pst_view_free (PstView *view);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstView, pst_view_free)
+
+typedef struct _PstWorker PstWorker;
+
+/* The agent's handle on its workers; the zygote starts at the first job. */
+PstWorker *pst_worker_new (void);
+void pst_worker_free (PstWorker *worker);
+
+/* Reads @message as pst_message_open would (@plain_out, @status_out), and
+ * what show displays of it (@view_out, may be NULL), in a worker; its
+ * decryptions and verifications done here with @pgp and @smime (may be
+ * NULL).  Errors: those of pst_message_open (a message that is no message;
+ * the agent busy, util/sink.h), and PST_WORKER_ERROR when the worker
+ * failed, whose message is the reason ("the analysis worker was killed by
+ * signal 11 (Segmentation fault)").  Transfer full. */
+gboolean pst_worker_open (PstWorker *worker, PstPgp *pgp, PstSmime *smime, GBytes *message,
+                          GBytes **plain_out, PstStatus **status_out, PstView **view_out,
+                          GError **error);
+
+/* The worker process: `posternd --analysis-worker`, with the control
+ * socket as descriptor 3.  Never returns. */
+G_NORETURN void pst_worker_main (void);
+
+G_END_DECLS

@@ -1,0 +1,422 @@
+#include "crypto/remote.h"
+
+#include <unistd.h>
+
+#include "crypto/wire.h"
+#include "rpc/workerframe.h"
+#include "util/error.h"
+
+struct _PstCryptoRemote {
+  int fd;
+};
+
+PstCryptoRemote *
+pst_crypto_remote_new (int fd)
+{
+  PstCryptoRemote *r = g_new0 (PstCryptoRemote, 1);
+
+  r->fd = fd;
+  return r;
+}
+
+void
+pst_crypto_remote_free (PstCryptoRemote *remote)
+{
+  g_free (remote);
+}
+
+/* --- The worker's side ------------------------------------------------------ */
+
+/* Sends @req (transfer full) with @blob and reads the answer.  The agent is
+ * the trusted side of the pair: an answer that cannot be read means it went
+ * away (or the job was ended), and nothing the worker could still say would
+ * be heard, so the worker ends here. */
+static JsonObject *
+call (PstCryptoRemote *r, JsonObject *req, GBytes *blob, GBytes **blob_out)
+{
+  g_autoptr (JsonObject) owned = req;
+  g_autoptr (GError) error = NULL;
+  JsonObject *reply = NULL;
+  g_autoptr (GBytes) rblob = NULL;
+
+  if (!pst_worker_frame_write (r->fd, req, blob, &error)
+      || !pst_worker_frame_read (r->fd, PST_CRYPTO_REMOTE_MAX_BLOB, 0, &reply, &rblob, &error))
+    _exit (PST_CRYPTO_REMOTE_EXIT_LOST);
+  if (blob_out != NULL)
+    *blob_out = g_steal_pointer (&rblob);
+  return reply;
+}
+
+static JsonObject *
+request (const char *op)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_string_member (o, "op", op);
+  return o;
+}
+
+static gboolean
+get_flag (JsonObject *o, const char *name)
+{
+  JsonNode *n = json_object_get_member (o, name);
+
+  return n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_BOOLEAN
+         && json_node_get_boolean (n);
+}
+
+/* Two inputs in one blob: @a then @b (NULL: length -1). */
+static GBytes *
+concat (GBytes *a, GBytes *b, JsonObject *req, const char *a_len, const char *b_len)
+{
+  GByteArray *buf = g_byte_array_new ();
+  gsize n;
+  const guint8 *p;
+
+  json_object_set_int_member (req, a_len, a != NULL ? (gint64) g_bytes_get_size (a) : -1);
+  json_object_set_int_member (req, b_len, b != NULL ? (gint64) g_bytes_get_size (b) : -1);
+  if (a != NULL && (p = g_bytes_get_data (a, &n)) != NULL)
+    g_byte_array_append (buf, p, (guint) n);
+  if (b != NULL && (p = g_bytes_get_data (b, &n)) != NULL)
+    g_byte_array_append (buf, p, (guint) n);
+  return g_byte_array_free_to_bytes (buf);
+}
+
+static PstIntegrity
+integrity_of (JsonObject *reply)
+{
+  JsonNode *n = json_object_get_member (reply, "integrity");
+  int v = n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_STRING
+            ? pst_integrity_from_wire (json_node_get_string (n)) : -1;
+
+  return v < 0 ? PST_INTEGRITY_FAILED : (PstIntegrity) v;
+}
+
+static void
+error_of (JsonObject *reply, GError **error)
+{
+  JsonNode *n = json_object_get_member (reply, "error");
+  GError *e = n != NULL ? pst_error_from_wire (n) : NULL;
+
+  if (e == NULL)
+    e = g_error_new (PST_ERROR, PST_ERROR_CRYPTO, "the agent could not do it");
+  g_propagate_error (error, e);
+}
+
+gboolean
+pst_crypto_remote_pgp_decrypt (PstCryptoRemote *remote, gsize limit, GBytes *ciphertext,
+                               GBytes **plain_out, PstPgpSignature **sig_out,
+                               PstIntegrity *integrity_out, gboolean *too_large, gboolean *busy,
+                               gboolean *not_encrypted, GError **error)
+{
+  JsonObject *req = request ("pgp.decrypt");
+  g_autoptr (JsonObject) reply = NULL;
+  g_autoptr (GBytes) plain = NULL;
+  JsonNode *sig;
+
+  json_object_set_int_member (req, "limit", (gint64) MIN (limit, (gsize) G_MAXINT64));
+  reply = call (remote, req, ciphertext, &plain);
+  *too_large = get_flag (reply, "too_large");
+  *busy = get_flag (reply, "busy");
+  *not_encrypted = get_flag (reply, "not_encrypted");
+  if (integrity_out != NULL)
+    *integrity_out = integrity_of (reply);
+  if (!get_flag (reply, "ok"))
+    {
+      error_of (reply, error);
+      return FALSE;
+    }
+  sig = json_object_get_member (reply, "sig");
+  if (sig_out != NULL)
+    {
+      *sig_out = sig != NULL ? pst_pgp_signature_from_wire (sig, NULL) : NULL;
+      if (*sig_out == NULL)
+        *sig_out = g_new0 (PstPgpSignature, 1);
+    }
+  if (plain_out != NULL)
+    *plain_out = g_steal_pointer (&plain);
+  return TRUE;
+}
+
+static PstPgpSignature *
+pgp_sig_of (JsonObject *reply)
+{
+  JsonNode *n = json_object_get_member (reply, "sig");
+  PstPgpSignature *sig = n != NULL ? pst_pgp_signature_from_wire (n, NULL) : NULL;
+
+  if (sig == NULL)
+    {
+      sig = g_new0 (PstPgpSignature, 1);
+      sig->status = PST_SIG_ERROR;
+    }
+  return sig;
+}
+
+PstPgpSignature *
+pst_crypto_remote_pgp_verify_detached (PstCryptoRemote *remote, GBytes *data, GBytes *signature)
+{
+  JsonObject *req = request ("pgp.verify_detached");
+  g_autoptr (GBytes) blob = concat (data, signature, req, "data_len", "signature_len");
+  g_autoptr (JsonObject) reply = call (remote, req, blob, NULL);
+
+  return pgp_sig_of (reply);
+}
+
+PstPgpSignature *
+pst_crypto_remote_pgp_verify_cleartext (PstCryptoRemote *remote, gsize limit, GBytes *block,
+                                        GBytes **text_out, gboolean *too_large, gboolean *busy)
+{
+  JsonObject *req = request ("pgp.verify_cleartext");
+  g_autoptr (JsonObject) reply = NULL;
+  g_autoptr (GBytes) text = NULL;
+
+  json_object_set_int_member (req, "limit", (gint64) MIN (limit, (gsize) G_MAXINT64));
+  reply = call (remote, req, block, &text);
+  *too_large = get_flag (reply, "too_large");
+  *busy = get_flag (reply, "busy");
+  if (text_out != NULL)
+    *text_out = get_flag (reply, "text") ? g_steal_pointer (&text) : NULL;
+  return pgp_sig_of (reply);
+}
+
+gboolean
+pst_crypto_remote_smime_decrypt (PstCryptoRemote *remote, GBytes *der, GBytes **plain_out,
+                                 PstIntegrity *integrity_out, GError **error)
+{
+  g_autoptr (JsonObject) reply = NULL;
+  g_autoptr (GBytes) plain = NULL;
+
+  reply = call (remote, request ("smime.decrypt"), der, &plain);
+  if (integrity_out != NULL)
+    *integrity_out = integrity_of (reply);
+  if (!get_flag (reply, "ok"))
+    {
+      error_of (reply, error);
+      return FALSE;
+    }
+  if (plain_out != NULL)
+    *plain_out = g_steal_pointer (&plain);
+  return TRUE;
+}
+
+PstSmimeSignature *
+pst_crypto_remote_smime_verify (PstCryptoRemote *remote, GBytes *der, GBytes *content,
+                                GBytes **econtent_out)
+{
+  JsonObject *req = request ("smime.verify");
+  g_autoptr (GBytes) blob = concat (der, content, req, "der_len", "content_len");
+  g_autoptr (GBytes) econtent = NULL;
+  g_autoptr (JsonObject) reply = call (remote, req, blob, &econtent);
+  JsonNode *n = json_object_get_member (reply, "smime_sig");
+  PstSmimeSignature *sig = n != NULL ? pst_smime_signature_from_wire (n, NULL) : NULL;
+
+  if (sig == NULL)
+    {
+      sig = g_new0 (PstSmimeSignature, 1);
+      sig->status = PST_SIG_ERROR;
+    }
+  if (econtent_out != NULL)
+    *econtent_out = get_flag (reply, "econtent") ? g_steal_pointer (&econtent) : NULL;
+  return sig;
+}
+
+/* --- The agent's side ------------------------------------------------------- */
+
+static const char *const ops[] = {
+  "pgp.decrypt", "pgp.verify_detached", "pgp.verify_cleartext", "smime.decrypt", "smime.verify",
+};
+
+const char *
+pst_crypto_request_op (JsonObject *req)
+{
+  JsonNode *n = json_object_get_member (req, "op");
+
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_STRING)
+    return "";
+  return json_node_get_string (n);
+}
+
+gboolean
+pst_crypto_serve_handles (const char *op)
+{
+  for (gsize i = 0; op != NULL && i < G_N_ELEMENTS (ops); i++)
+    if (g_str_equal (op, ops[i]))
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+get_size (JsonObject *req, const char *name, gboolean allow_absent, gint64 *out, GError **error)
+{
+  JsonNode *n = json_object_get_member (req, name);
+
+  if (n == NULL || !JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_INT64
+      || json_node_get_int (n) < (allow_absent ? -1 : 0))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "the worker's request has a bad '%s'", name);
+      return FALSE;
+    }
+  *out = json_node_get_int (n);
+  return TRUE;
+}
+
+/* The two inputs of @blob as the lengths in @req say (NULL for -1). */
+static gboolean
+split (JsonObject *req, GBytes *blob, const char *a_len, const char *b_len, GBytes **a_out,
+       GBytes **b_out, GError **error)
+{
+  gint64 a, b;
+  gsize total = g_bytes_get_size (blob);
+
+  if (!get_size (req, a_len, TRUE, &a, error) || !get_size (req, b_len, TRUE, &b, error))
+    return FALSE;
+  if ((guint64) MAX (a, 0) + (guint64) MAX (b, 0) != total)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "the worker's request says its parts are longer than what it sent");
+      return FALSE;
+    }
+  *a_out = a >= 0 ? g_bytes_new_from_bytes (blob, 0, (gsize) a) : NULL;
+  *b_out = b >= 0 ? g_bytes_new_from_bytes (blob, (gsize) MAX (a, 0), (gsize) b) : NULL;
+  return TRUE;
+}
+
+/* The limit the worker asks for, never past what the job has left. */
+static gboolean
+job_limit (PstCryptoServer *s, JsonObject *req, gsize *limit, GError **error)
+{
+  gint64 asked;
+
+  if (!get_size (req, "limit", FALSE, &asked, error))
+    return FALSE;
+  *limit = MIN ((guint64) asked, (guint64) s->budget);
+  return TRUE;
+}
+
+static void
+spend (PstCryptoServer *s, GBytes *out)
+{
+  gsize n = out != NULL ? g_bytes_get_size (out) : 0;
+
+  s->budget -= MIN (n, s->budget);
+}
+
+static void
+set_error (JsonObject *reply, const GError *error)
+{
+  if (error != NULL)
+    json_object_set_member (reply, "error", pst_error_to_wire (error));
+}
+
+gboolean
+pst_crypto_serve (PstCryptoServer *s, JsonObject *req, GBytes *blob, JsonObject **reply_out,
+                  GBytes **blob_out, GError **error)
+{
+  const char *op = pst_crypto_request_op (req);
+  g_autoptr (JsonObject) reply = json_object_new ();
+  g_autoptr (GBytes) out = NULL;
+
+  if (++s->calls > PST_CRYPTO_SERVE_MAX_CALLS)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "the worker asked for more than %d decryptions and verifications",
+                   PST_CRYPTO_SERVE_MAX_CALLS);
+      return FALSE;
+    }
+  if (g_str_equal (op, "pgp.decrypt"))
+    {
+      g_autoptr (GError) local = NULL;
+      g_autoptr (PstPgpSignature) sig = NULL;
+      PstIntegrity integrity = PST_INTEGRITY_FAILED;
+      gsize limit;
+      gboolean ok;
+
+      if (!job_limit (s, req, &limit, error))
+        return FALSE;
+      pst_pgp_set_output_limit (s->pgp, limit);
+      ok = pst_pgp_decrypt_verify (s->pgp, blob, &out, &sig, &integrity, &local);
+      spend (s, out);
+      json_object_set_boolean_member (reply, "ok", ok);
+      json_object_set_string_member (reply, "integrity", pst_integrity_to_wire (integrity));
+      json_object_set_boolean_member (reply, "too_large", pst_pgp_output_too_large (s->pgp));
+      json_object_set_boolean_member (reply, "busy", pst_pgp_output_busy (s->pgp));
+      json_object_set_boolean_member (reply, "not_encrypted", pst_pgp_not_encrypted (s->pgp));
+      if (sig != NULL)
+        json_object_set_member (reply, "sig", pst_pgp_signature_to_wire (sig));
+      set_error (reply, local);
+    }
+  else if (g_str_equal (op, "pgp.verify_detached"))
+    {
+      g_autoptr (GBytes) data = NULL, signature = NULL;
+      g_autoptr (PstPgpSignature) sig = NULL;
+
+      if (!split (req, blob, "data_len", "signature_len", &data, &signature, error))
+        return FALSE;
+      if (data == NULL || signature == NULL)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "the worker asked to verify a signature without its data");
+          return FALSE;
+        }
+      sig = pst_pgp_verify_detached (s->pgp, data, signature);
+      json_object_set_member (reply, "sig", pst_pgp_signature_to_wire (sig));
+    }
+  else if (g_str_equal (op, "pgp.verify_cleartext"))
+    {
+      g_autoptr (PstPgpSignature) sig = NULL;
+      gsize limit;
+
+      if (!job_limit (s, req, &limit, error))
+        return FALSE;
+      pst_pgp_set_output_limit (s->pgp, limit);
+      sig = pst_pgp_verify_cleartext (s->pgp, blob, &out);
+      spend (s, out);
+      json_object_set_member (reply, "sig", pst_pgp_signature_to_wire (sig));
+      json_object_set_boolean_member (reply, "text", out != NULL);
+      json_object_set_boolean_member (reply, "too_large", pst_pgp_output_too_large (s->pgp));
+      json_object_set_boolean_member (reply, "busy", pst_pgp_output_busy (s->pgp));
+    }
+  else if (g_str_equal (op, "smime.decrypt"))
+    {
+      g_autoptr (GError) local = NULL;
+      PstIntegrity integrity = PST_INTEGRITY_NONE;
+      gboolean ok = FALSE;
+
+      if (s->smime == NULL)
+        g_set_error (&local, PST_ERROR, PST_ERROR_CRYPTO, "no S/MIME identity can decrypt this message");
+      else
+        ok = pst_smime_decrypt (s->smime, blob, &out, &integrity, &local);
+      json_object_set_boolean_member (reply, "ok", ok);
+      json_object_set_string_member (reply, "integrity", pst_integrity_to_wire (integrity));
+      set_error (reply, local);
+    }
+  else if (g_str_equal (op, "smime.verify"))
+    {
+      g_autoptr (GBytes) der = NULL, content = NULL;
+      g_autoptr (PstSmimeSignature) sig = NULL;
+
+      if (!split (req, blob, "der_len", "content_len", &der, &content, error))
+        return FALSE;
+      if (s->smime != NULL)
+        sig = pst_smime_verify (s->smime, der, content, content == NULL ? &out : NULL);
+      else
+        {
+          sig = g_new0 (PstSmimeSignature, 1);
+          sig->status = PST_SIG_ERROR;
+        }
+      json_object_set_member (reply, "smime_sig", pst_smime_signature_to_wire (sig));
+      json_object_set_boolean_member (reply, "econtent", out != NULL);
+    }
+  else
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "the worker asked for '%s', which is no call",
+                   op);
+      return FALSE;
+    }
+  /* Every decryption of the job took from its budget: the worker's next
+   * request may ask for no more than what is left. */
+  pst_pgp_set_output_limit (s->pgp, PST_DECRYPTION_MAX_OUTPUT);
+  *reply_out = g_steal_pointer (&reply);
+  *blob_out = out != NULL ? g_steal_pointer (&out) : NULL;
+  return TRUE;
+}

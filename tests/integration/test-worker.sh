@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# The analysis worker (issue 11, "Contain what we have not found yet";
+# agent/worker.h): hostile mail is read in a sandboxed process, one per
+# message.  With the build's test hooks (meson -Dtest_hooks=true) a message
+# carrying "X-Postern-Worker-Test: crash|spin|connect|write" makes its
+# worker crash, spin, or try the network or a file.  Each time the agent
+# answers meanwhile, the message is kept, marked analysis-failed with the
+# reason, the other messages are analysed as usual, and the sandbox refused
+# the connect and the write.
+source "$(dirname "$0")/lib.sh"
+
+if [ "${POSTERN_TEST_HOOKS:-}" != true ]; then
+  echo "# posternd was built without -Dtest_hooks=true: nothing to test here"
+  exit 77
+fi
+
+add_account bob main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
+json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
+db="$WORK/home-bob/data/postern.db"
+rm -f /tmp/postern-worker-was-here
+
+# test_message HOOK: a plain message that triggers HOOK in the worker.
+test_message() {
+  printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: hook %s\r\nDate: %s\r\nMessage-ID: <%s.%s@postern.test>\r\nX-Postern-Worker-Test: %s\r\n\r\nThe worker reads this.\r\n' \
+    "$ALICE_ADDR" "$BOB_ADDR" "$1" "$(date -R)" "$1" "$(date +%s%N)" "$1"
+}
+for h in crash spin connect write; do test_message "$h" > "$WORK/$h.eml"; done
+make_message "Alice <$ALICE_ADDR>" "Bob <$BOB_ADDR>" "plain neighbour" "Worker-Neighbour-Marker" > "$WORK/plain.eml"
+python3 - "$HOST" "$RELAY_PORT" "$ALICE_ADDR" "$BOB_ADDR" "$WORK"/{crash,plain,spin,connect,write}.eml <<'PY'
+import smtplib, sys
+host, port, sender, rcpt, *files = sys.argv[1:]
+with smtplib.SMTP(host, int(port)) as s:
+    for f in files:
+        s.sendmail(sender, [rcpt], open(f, "rb").read())
+PY
+check "the five messages reach bob's mailbox" wait_for_delivery "$BOB_MAILDIR" 5
+
+# Two seconds of CPU time per job, so that the spinning worker ends soon.
+pst bob agent stop >/dev/null 2>&1 || true
+POSTERN_WORKER_TEST_HOOKS=1 POSTERN_WORKER_CPU_SECONDS=2 pst bob agent start >/dev/null
+pid=$(pgrep -f "posternd --home $WORK/home-bob\$" | head -n 1)
+echo "# agent $pid"
+
+t0=$(date +%s%3N)
+check "fetch succeeds although four workers fail" pst bob fetch
+echo "# fetch took $(( $(date +%s%3N) - t0 )) ms"
+check "the agent is the same process, and answers" \
+  bash -c '[ "$(pgrep -f "posternd --home $1\$" | head -n 1)" = "$2" ] && "$3" --home "$1" agent status' \
+  _ "$WORK/home-bob" "$pid" "$POSTERN"
+check "all five messages are in the store" test "$(sqlite3 "$db" 'select count(*) from messages')" = 5
+
+pst bob --json list > "$WORK/list.json"
+reason_of() { # reason_of HOOK: the stored reason of the message with that hook
+  sqlite3 "$db" "select crypto_json from messages" | python3 -c '
+import json, sys
+for line in sys.stdin:
+    c = json.loads(line)
+    if c.get("analysis") == "failed":
+        print(c["reason"])' | sort
+}
+reasons=$(reason_of)
+echo "# analysis-failed reasons:"; printf '#   %s\n' "$reasons"
+check "four messages are marked analysis-failed" test "$(printf '%s\n' "$reasons" | grep -c .)" = 4
+check "the crash: killed by SIGSEGV" grep -q "killed by signal 11" <<< "$reasons"
+check "the spin: out of CPU time" grep -q "ran out of CPU time" <<< "$reasons"
+check "the network connect was refused by the sandbox (exit 41, not 42)" grep -q "exited with status 41" <<< "$reasons"
+check "… twice: the file write too" test "$(grep -c "exited with status 41" <<< "$reasons")" = 2
+check "no file was written by the worker" test ! -e /tmp/postern-worker-was-here
+check "the agent's log says what the sandbox answered to connect" \
+  grep -q "test hook connect: Permission denied" "$WORK/home-bob/data/posternd.log"
+check "… and to the write" grep -qE "test hook write: (Permission denied|Read-only file system)" \
+  "$WORK/home-bob/data/posternd.log"
+check "the list marks them: A! in the text list" \
+  bash -c '[ "$("$1" --home "$2" list | grep -c " A! ")" = 4 ]' _ "$POSTERN" "$WORK/home-bob"
+
+plain_id=$(json '[m["id"] for m in d["messages"] if m["subject"] == "plain neighbour"][0]' < "$WORK/list.json")
+crash_id=$(sqlite3 "$db" "select id from messages where crypto_json like '%signal 11%'")
+check "the plain neighbour was analysed as usual" \
+  bash -c '"$1" --home "$2" show "$3" | grep -q Worker-Neighbour-Marker' _ "$POSTERN" "$WORK/home-bob" "$plain_id"
+expect_fail "show of the crashing message fails, saying why" 1 \
+  "could not be analysed: the analysis worker was killed by signal 11.*kept" pst bob show "$crash_id"
+check "… and the agent is still the same process" \
+  bash -c '[ "$(pgrep -f "posternd --home $1\$" | head -n 1)" = "$2" ]' _ "$WORK/home-bob" "$pid"
+check "the crashing message is kept as it arrived" \
+  bash -c '[ "$(sqlite3 "$1" "select count(*) from messages where id = $2")" = 1 ]' _ "$db" "$crash_id"
+
+# Analysed again when next opened: without the hooks it opens.
+pst bob agent stop >/dev/null
+pst bob agent start >/dev/null
+check "without the fault, the same message opens (analysed again)" \
+  bash -c '"$1" --home "$2" show "$3" | grep -q "The worker reads this"' _ "$POSTERN" "$WORK/home-bob" "$crash_id"
+check "… and is no longer marked analysis-failed" \
+  bash -c '! sqlite3 "$1" "select crypto_json from messages where id = $2" | grep -q "\"analysis\":\"failed\""' \
+  _ "$db" "$crash_id"
+
+# A worker per message: the zygote is the agent's only child and holds none
+# of its files (the store, the socket, the logs' descriptors aside from stderr).
+zygote=$(pgrep -f -P "$(pgrep -f "posternd --home $WORK/home-bob\$" | head -n 1)" "analysis-worker" | head -n 1)
+check "the analysis worker runs as the agent's child" test -n "$zygote"
+if [ -n "$zygote" ]; then
+  fds=$(ls -l "/proc/$zygote/fd" 2>/dev/null | awk 'NR > 1 { print $NF }' | tr '\n' ' ')
+  echo "# the worker's descriptors: $fds"
+  check "the worker holds no descriptor of the store or the key files" \
+    bash -c '! ls -l "/proc/$1/fd" | grep -qE "postern.db|smime|\.key"' _ "$zygote"
+  check "the worker runs under a seccomp filter" \
+    bash -c '[ "$(awk "/^Seccomp:/ {print \$2}" "/proc/$1/status")" = 2 ]' _ "$zygote"
+fi
+finish
