@@ -232,7 +232,7 @@ open_message (PstCall *call, GBytes *input, int out_fd, GError **error)
       || !(lease = pst_key_cache_take_smime (call->agent->keys, dir, error)))
     return NULL;
   /* Read in the sandboxed worker, as stored mail is (worker.h). */
-  ok = pst_worker_open (call->agent->worker, pgp, pst_smime_lease_get (lease), input, &plain,
+  ok = pst_worker_open (call->agent->worker, pgp, pst_smime_lease_get (lease), input, -1, &plain,
                         &status, NULL, error);
   pst_key_cache_return_smime (call->agent->keys, lease);
   if (!ok)

@@ -8,9 +8,6 @@
 #include "reader.h"
 #include "util/error.h"
 
-/* An attachment is at most what a stored message may be (reader.c). */
-#define MAX_ATTACHMENT (256u * 1024 * 1024)
-
 /* Whether a client may see message @info (its decrypted form: @plain):
  * never a quarantined one; one not scanned yet (it came before a scanner was
  * configured, or its analysis failed) is scanned now. */
@@ -53,8 +50,9 @@ admit_to_client (PstCall *call, PstMessageInfo *info, GBytes *plain, GError **er
 }
 
 gboolean
-pst_call_open_message (PstCall *call, gint64 id, PstMessageInfo **info_out, GBytes **plain_out,
-                       PstStatus **status_out, PstView **view_out, GError **error)
+pst_call_open_message (PstCall *call, gint64 id, int attachment, PstMessageInfo **info_out,
+                       GBytes **plain_out, PstStatus **status_out, PstView **view_out,
+                       GError **error)
 {
   g_autoptr (PstMessageInfo) info = pst_store_message_get_info (call->agent->store, id, error);
   g_autoptr (GBytes) plain = NULL;
@@ -91,7 +89,7 @@ pst_call_open_message (PstCall *call, gint64 id, PstMessageInfo **info_out, GByt
             return FALSE;
         }
     }
-  if (!pst_reader_open (call->agent, id, &plain, &status, &view, &local))
+  if (!pst_reader_open (call->agent, id, attachment, &plain, &status, &view, &local))
     {
       if (local->domain == PST_WORKER_ERROR)
         g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
@@ -152,10 +150,9 @@ pst_method_attachment (PstCall *call, GError **error)
   gint64 id, index;
   int fd;
   g_autoptr (PstMessageInfo) info = NULL;
-  g_autoptr (GBytes) plain = NULL, content = NULL;
+  g_autoptr (GBytes) plain = NULL;
   g_autoptr (PstStatus) status = NULL;
-  g_autoptr (PstMimeMessage) msg = NULL;
-  g_autofree char *name = NULL, *type = NULL;
+  g_autoptr (PstView) view = NULL;
   JsonObject *r;
   gsize len = 0;
   const guint8 *data;
@@ -170,7 +167,8 @@ pst_method_attachment (PstCall *call, GError **error)
                    "index must be 0 or more (attachments are numbered from 0)");
       return NULL;
     }
-  if (!pst_call_open_message (call, id, &info, &plain, &status, NULL, error))
+  /* The attachment is found and decoded by the analysis worker too. */
+  if (!pst_call_open_message (call, id, (int) index, &info, &plain, &status, &view, error))
     return NULL;
   if (pst_status_withholds_content (status))
     {
@@ -182,19 +180,18 @@ pst_method_attachment (PstCall *call, GError **error)
                          ? ": its content expands past the decryption limit (a compression bomb?)" : "");
       return NULL;
     }
-  if (!(msg = pst_mime_message_parse (plain, error))
-      || !(content = pst_mime_message_get_attachment (msg, (guint) index, MAX_ATTACHMENT, &name,
-                                                      &type, error)))
+  if (view->attachment == NULL)
     {
-      g_prefix_error (error, "message %" G_GINT64_FORMAT ": ", id);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "message %" G_GINT64_FORMAT ": %s", id,
+                   view->attachment_error ? view->attachment_error : "no such attachment");
       return NULL;
     }
-  data = g_bytes_get_data (content, &len);
+  data = g_bytes_get_data (view->attachment, &len);
   if (len > 0 && !pst_fd_write_all (fd, data, len, error))
     return NULL;
   r = json_object_new ();
-  json_object_set_string_member (r, "name", name);
-  json_object_set_string_member (r, "type", type);
+  json_object_set_string_member (r, "name", view->attachment_name ? view->attachment_name : "");
+  json_object_set_string_member (r, "type", view->attachment_type ? view->attachment_type : "");
   json_object_set_int_member (r, "size", (gint64) len);
   return r;
 }

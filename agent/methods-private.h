@@ -72,10 +72,11 @@ PstAccount *pst_call_sending_account (PstCall *call, const char *name, const cha
  * on_scan_error = quarantine; PST_ERROR_FAILED "message N could not be
  * analysed: REASON…" when the analysis worker failed on it (it is then
  * marked analysis-failed).  @view_out (may be NULL): what show displays
- * of it, as the worker read it.  Transfer full. */
-gboolean pst_call_open_message (PstCall *call, gint64 id, PstMessageInfo **info_out,
-                                GBytes **plain_out, PstStatus **status_out, PstView **view_out,
-                                GError **error);
+ * of it, as the worker read it, with attachment number @attachment (-1:
+ * none; see PstView).  Transfer full. */
+gboolean pst_call_open_message (PstCall *call, gint64 id, int attachment,
+                                PstMessageInfo **info_out, GBytes **plain_out,
+                                PstStatus **status_out, PstView **view_out, GError **error);
 /* The account's limits for one more message with @n_recipients:
  * max_recipients, max_messages_per_hour.  Errors: PST_ERROR_POLICY ("…;
  * nothing was sent"), or the store's. */

@@ -660,7 +660,7 @@ m_show (PstCall *call, GError **error)
   JsonArray *att;
 
   if (!get_id (call, &id, error)
-      || !pst_call_open_message (call, id, &info, &plain, &status, &view, error))
+      || !pst_call_open_message (call, id, -1, &info, &plain, &status, &view, error))
     return NULL;
   /* Everything shown was read from the message by the analysis worker
    * (worker.h): the agent parses none of it here. */
@@ -726,7 +726,7 @@ m_export (PstCall *call, GError **error)
   const guint8 *data;
 
   if (!get_id (call, &id, error) || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
-      || !pst_call_open_message (call, id, &info, &plain, &status, NULL, error))
+      || !pst_call_open_message (call, id, -1, &info, &plain, &status, NULL, error))
     return NULL;
   if (pst_status_withholds_content (status))
     {

@@ -38,8 +38,9 @@ pst_reader_slurp (GInputStream *in, gsize max_size, GError **error)
 
 /* pst_reader_open, and the message as stored (@raw_out) and its info. */
 static gboolean
-open_stored (PstAgent *agent, gint64 id, PstMessageInfo **info_out, GBytes **raw_out,
-             GBytes **plain_out, PstStatus **status_out, PstView **view_out, GError **error)
+open_stored (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **info_out,
+             GBytes **raw_out, GBytes **plain_out, PstStatus **status_out, PstView **view_out,
+             GError **error)
 {
   g_autoptr (GInputStream) in = pst_store_message_open (agent->store, id, error);
   g_autoptr (GBytes) raw = NULL, stored = NULL;
@@ -84,8 +85,8 @@ open_stored (PstAgent *agent, gint64 id, PstMessageInfo **info_out, GBytes **raw
     return FALSE;
   /* Read in the sandboxed worker; its decryptions and verifications are
    * done here, with this pgp and these S/MIME identities (worker.h). */
-  ok = pst_worker_open (agent->worker, pgp, pst_smime_lease_get (lease), raw, plain_out, status_out,
-                        &view, error);
+  ok = pst_worker_open (agent->worker, pgp, pst_smime_lease_get (lease), raw, attachment,
+                        plain_out, status_out, &view, error);
   pst_key_cache_return_smime (agent->keys, lease);
   /* The status still says how it arrived; this says how it is kept. */
   if (ok && info->sealed)
@@ -104,10 +105,10 @@ open_stored (PstAgent *agent, gint64 id, PstMessageInfo **info_out, GBytes **raw
 }
 
 gboolean
-pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out, PstStatus **status_out,
-                 PstView **view_out, GError **error)
+pst_reader_open (PstAgent *agent, gint64 id, int attachment, GBytes **plain_out,
+                 PstStatus **status_out, PstView **view_out, GError **error)
 {
-  return open_stored (agent, id, NULL, NULL, plain_out, status_out, view_out, error);
+  return open_stored (agent, id, attachment, NULL, NULL, plain_out, status_out, view_out, error);
 }
 
 /* The Subject to keep in the store for message @info.  The one shown
@@ -186,7 +187,7 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
 
   memset (out, 0, sizeof *out);
   out->id = id;
-  if (!open_stored (agent, id, &info, &raw, &plain, &status, &view, &local))
+  if (!open_stored (agent, id, -1, &info, &raw, &plain, &status, &view, &local))
     {
       if (local->domain != PST_WORKER_ERROR)
         {

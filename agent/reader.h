@@ -9,9 +9,11 @@
 
 G_BEGIN_DECLS
 
-/* Loads message @id, decrypts and verifies it.  @plain_out: the message to
- * show (RFC 5322); @status_out: its verdict.  Transfer full. */
-gboolean pst_reader_open (PstAgent *agent, gint64 id, GBytes **plain_out,
+/* Loads message @id, decrypts and verifies it, in the analysis worker
+ * (worker.h).  @plain_out: the message to show (RFC 5322); @status_out: its
+ * verdict; @view_out (may be NULL): what show displays, and attachment
+ * number @attachment (-1: none).  Transfer full. */
+gboolean pst_reader_open (PstAgent *agent, gint64 id, int attachment, GBytes **plain_out,
                           PstStatus **status_out, PstView **view_out, GError **error);
 
 /* Reads a stream to its end into memory.  Transfer full. */

@@ -70,7 +70,8 @@ set_header (JsonObject *o, const char *name, PstMimeMessage *msg, const char *fi
 }
 
 JsonObject *
-pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, char **body_out)
+pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, int attachment,
+                      char **body_out, GBytes **attachment_out)
 {
   g_autoptr (PstMimeMessage) shown = pst_mime_message_parse (plain, NULL);
   g_autoptr (PstMimeMessage) outer = pst_mime_message_parse (message, NULL);
@@ -120,19 +121,53 @@ pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, c
     json_object_set_null_member (view, "body_format");
   json_object_set_int_member (view, "body_len", body != NULL ? (gint64) strlen (body) : -1);
   json_object_set_int_member (view, "plain_len", (gint64) g_bytes_get_size (plain));
+  *attachment_out = NULL;
+  if (attachment >= 0 && !pst_status_withholds_content (status))
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *name = NULL, *type = NULL;
+      g_autoptr (GBytes) content = NULL;
+
+      if (shown == NULL)
+        g_set_error (&error, PST_ERROR, PST_ERROR_FAILED, "the message has no attachments");
+      else
+        content = pst_mime_message_get_attachment (shown, (guint) attachment,
+                                                   PST_WORKER_MAX_ATTACHMENT, &name, &type, &error);
+      if (content != NULL)
+        {
+          JsonObject *a = json_object_new ();
+
+          json_object_set_string_member (a, "name", name && g_utf8_validate (name, -1, NULL)
+                                                    && strlen (name) <= MAX_HEADER_VALUE ? name : "");
+          json_object_set_string_member (a, "type", type && g_utf8_validate (type, -1, NULL)
+                                                    && strlen (type) <= MAX_HEADER_VALUE ? type : "");
+          json_object_set_int_member (a, "len", (gint64) g_bytes_get_size (content));
+          json_object_set_object_member (view, "attachment", a);
+          *attachment_out = g_steal_pointer (&content);
+        }
+      else
+        json_object_set_string_member (view, "attachment_error",
+                                       error && g_utf8_validate (error->message, -1, NULL)
+                                         && strlen (error->message) <= MAX_HEADER_VALUE
+                                         ? error->message : "no such attachment");
+    }
   *body_out = g_steal_pointer (&body);
   return view;
 }
 
 GBytes *
-pst_worker_result_blob (GBytes *plain, const char *body)
+pst_worker_result_blob (GBytes *plain, const char *body, GBytes *attachment)
 {
   GByteArray *blob = g_byte_array_sized_new ((guint) g_bytes_get_size (plain)
-                                             + (body ? (guint) strlen (body) : 0));
+                                             + (body ? (guint) strlen (body) : 0)
+                                             + (attachment ? (guint) g_bytes_get_size (attachment) : 0));
 
   g_byte_array_append (blob, g_bytes_get_data (plain, NULL), (guint) g_bytes_get_size (plain));
   if (body != NULL)
     g_byte_array_append (blob, (const guint8 *) body, (guint) strlen (body));
+  if (attachment != NULL && g_bytes_get_size (attachment) > 0)
+    g_byte_array_append (blob, g_bytes_get_data (attachment, NULL),
+                         (guint) g_bytes_get_size (attachment));
   return g_byte_array_free_to_bytes (blob);
 }
 
@@ -214,12 +249,15 @@ run_job (int fd)
     }
   {
     g_autofree char *body = NULL;
-    g_autoptr (GBytes) out = NULL;
+    g_autoptr (GBytes) out = NULL, attachment = NULL;
+    JsonNode *an = json_object_get_member (req, "attachment");
+    int index = an != NULL && JSON_NODE_HOLDS_VALUE (an) ? (int) json_node_get_int (an) : -1;
 
     json_object_set_string_member (reply, "op", "result");
     json_object_set_member (reply, "status", pst_status_to_wire (status));
-    json_object_set_object_member (reply, "view", pst_worker_make_view (message, plain, status, &body));
-    out = pst_worker_result_blob (plain, body);
+    json_object_set_object_member (reply, "view", pst_worker_make_view (message, plain, status,
+                                                                         index, &body, &attachment));
+    out = pst_worker_result_blob (plain, body, attachment);
     write_or_exit (fd, reply, out);
   }
   _exit (0);

@@ -36,6 +36,10 @@ typedef struct {
  * body text that goes in the blob after the plaintext (or NULL).  Parses
  * hostile mail: the worker's to call.  Transfer full. */
 JsonObject *pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status,
-                                  char **body_out);
-/* A result's blob: @plain, then @body (may be NULL).  Transfer full. */
-GBytes *pst_worker_result_blob (GBytes *plain, const char *body);
+                                  int attachment, char **body_out, GBytes **attachment_out);
+/* A result's blob: @plain, then @body and @attachment (may be NULL).
+ * Transfer full. */
+GBytes *pst_worker_result_blob (GBytes *plain, const char *body, GBytes *attachment);
+
+/* The largest attachment the attachment method writes. */
+#define PST_WORKER_MAX_ATTACHMENT (256u * 1024 * 1024)

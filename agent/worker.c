@@ -66,6 +66,10 @@ pst_view_free (PstView *v)
   g_free (v->outer_subject);
   g_free (v->body_text);
   g_clear_pointer (&v->attachments, g_ptr_array_unref);
+  g_clear_pointer (&v->attachment, g_bytes_unref);
+  g_free (v->attachment_name);
+  g_free (v->attachment_type);
+  g_free (v->attachment_error);
   g_free (v);
 }
 
@@ -297,10 +301,10 @@ take_result (JsonObject *reply, GBytes *blob, GBytes **plain_out, PstStatus **st
   g_autoptr (PstStatus) status = NULL;
   JsonNode *sn = json_object_get_member (reply, "status");
   JsonNode *vn = json_object_get_member (reply, "view");
-  JsonObject *o;
+  JsonObject *o, *ao = NULL;
   JsonArray *att;
   g_autofree char *format = NULL;
-  gint64 plain_len, body_len, total;
+  gint64 plain_len, body_len, total, att_len = 0;
   gsize size = g_bytes_get_size (blob);
 
   if (sn == NULL || !(status = pst_status_from_wire (sn, error)))
@@ -324,9 +328,23 @@ take_result (JsonObject *reply, GBytes *blob, GBytes **plain_out, PstStatus **st
       || !view_string (o, "body_format", &format, error)
       || !view_int (o, "plain_len", 0, (gint64) size, &plain_len, error)
       || !view_int (o, "body_len", -1, (gint64) size, &body_len, error)
-      || !view_int (o, "attachments_total", 0, G_MAXUINT32, &total, error))
+      || !view_int (o, "attachments_total", 0, G_MAXUINT32, &total, error)
+      || !view_string (o, "attachment_error", &v->attachment_error, error))
     return FALSE;
-  if (plain_len + MAX (body_len, 0) != (gint64) size
+  if ((vn = json_object_get_member (o, "attachment")) != NULL)
+    {
+      if (!JSON_NODE_HOLDS_OBJECT (vn))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "its view has a bad 'attachment'");
+          return FALSE;
+        }
+      ao = json_node_get_object (vn);
+      if (!view_string (ao, "name", &v->attachment_name, error)
+          || !view_string (ao, "type", &v->attachment_type, error)
+          || !view_int (ao, "len", 0, (gint64) size, &att_len, error))
+        return FALSE;
+    }
+  if (plain_len + MAX (body_len, 0) + att_len != (gint64) size
       || (body_len >= 0) != (format != NULL)
       || (format != NULL && !g_str_equal (format, "text") && !g_str_equal (format, "html-as-text")))
     {
@@ -369,6 +387,9 @@ take_result (JsonObject *reply, GBytes *blob, GBytes **plain_out, PstStatus **st
         }
       g_ptr_array_add (v->attachments, g_strdup (s));
     }
+  if (ao != NULL)
+    v->attachment = g_bytes_new_from_bytes (blob, (gsize) (plain_len + MAX (body_len, 0)),
+                                            (gsize) att_len);
   *plain_out = g_bytes_new_from_bytes (blob, 0, (gsize) plain_len);
   *status_out = g_steal_pointer (&status);
   if (view_out != NULL)
@@ -380,8 +401,9 @@ take_result (JsonObject *reply, GBytes *blob, GBytes **plain_out, PstStatus **st
  * PST_WORKER_ERROR when the worker failed (@error says how, and the caller
  * adds how it ended), anything else when the analysis itself failed. */
 static gboolean
-exchange (int fd, PstPgp *pgp, PstSmime *smime, GBytes *message, GBytes **plain_out,
-          PstStatus **status_out, PstView **view_out, gboolean *timed_out, GError **error)
+exchange (int fd, PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
+          GBytes **plain_out, PstStatus **status_out, PstView **view_out, gboolean *timed_out,
+          GError **error)
 {
   g_autoptr (JsonObject) open = json_object_new ();
   g_autoptr (GError) local = NULL;
@@ -392,6 +414,7 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, GBytes *message, GBytes **plain_
 
   json_object_set_string_member (open, "op", "open");
   json_object_set_boolean_member (open, "smime", smime != NULL);
+  json_object_set_int_member (open, "attachment", attachment);
   if (!pst_worker_frame_write (fd, open, message, &local))
     goto broken;
   for (;;)
@@ -401,7 +424,9 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, GBytes *message, GBytes **plain_
       gint64 deadline = g_get_monotonic_time () + PST_WORKER_ANSWER_SECONDS * G_USEC_PER_SEC;
       const char *op;
 
-      if (!pst_worker_frame_read (fd, PST_CRYPTO_REMOTE_MAX_BLOB, deadline, &req, &blob, &local))
+      /* A result holds the plaintext, its body text and an attachment. */
+      if (!pst_worker_frame_read (fd, 2 * (guint64) PST_CRYPTO_REMOTE_MAX_BLOB, deadline, &req,
+                                  &blob, &local))
         {
           *timed_out = g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
           goto broken;
@@ -443,10 +468,10 @@ broken:
  * tests/bench/bench-worker.sh's comparison (POSTERN_ANALYSIS_IN_PROCESS=1
  * in a -Dtest_hooks=true build only: never in a build for users). */
 static gboolean
-open_in_process (PstPgp *pgp, PstSmime *smime, GBytes *message, GBytes **plain_out,
-                 PstStatus **status_out, PstView **view_out, GError **error)
+open_in_process (PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
+                 GBytes **plain_out, PstStatus **status_out, PstView **view_out, GError **error)
 {
-  g_autoptr (GBytes) plain = NULL, blob = NULL;
+  g_autoptr (GBytes) plain = NULL, blob = NULL, content = NULL;
   g_autoptr (PstStatus) status = NULL;
   g_autoptr (JsonObject) reply = json_object_new ();
   g_autofree char *body = NULL;
@@ -454,17 +479,17 @@ open_in_process (PstPgp *pgp, PstSmime *smime, GBytes *message, GBytes **plain_o
 
   if (!pst_message_open (pgp, smime, message, &plain, &status, error))
     return FALSE;
-  view = pst_worker_make_view (message, plain, status, &body);
+  view = pst_worker_make_view (message, plain, status, attachment, &body, &content);
   json_object_set_member (reply, "status", pst_status_to_wire (status));
   json_object_set_object_member (reply, "view", view);
-  blob = pst_worker_result_blob (plain, body);
+  blob = pst_worker_result_blob (plain, body, content);
   return take_result (reply, blob, plain_out, status_out, view_out, error);
 }
 #endif
 
 gboolean
-pst_worker_open (PstWorker *w, PstPgp *pgp, PstSmime *smime, GBytes *message, GBytes **plain_out,
-                 PstStatus **status_out, PstView **view_out, GError **error)
+pst_worker_open (PstWorker *w, PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
+                 GBytes **plain_out, PstStatus **status_out, PstView **view_out, GError **error)
 {
   g_autoptr (GError) local = NULL;
   g_autofree char *how = NULL;
@@ -474,7 +499,8 @@ pst_worker_open (PstWorker *w, PstPgp *pgp, PstSmime *smime, GBytes *message, GB
 
 #ifdef PST_WORKER_TEST_HOOKS
   if (g_strcmp0 (g_getenv ("POSTERN_ANALYSIS_IN_PROCESS"), "1") == 0)
-    return open_in_process (pgp, smime, message, plain_out, status_out, view_out, error);
+    return open_in_process (pgp, smime, message, attachment, plain_out, status_out, view_out,
+                            error);
 #endif
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     {
@@ -498,8 +524,8 @@ pst_worker_open (PstWorker *w, PstPgp *pgp, PstSmime *smime, GBytes *message, GB
   g_mutex_unlock (&w->lock);
   close (sv[1]);
 
-  ok = sent && exchange (sv[0], pgp, smime, message, plain_out, status_out, view_out, &timed_out,
-                         &local);
+  ok = sent && exchange (sv[0], pgp, smime, message, attachment, plain_out, status_out, view_out,
+                         &timed_out, &local);
   if (!ok && (local == NULL || local->domain == PST_WORKER_ERROR))
     {
       /* The worker failed: end it if it still runs, and say how it ended. */

@@ -55,6 +55,10 @@ typedef struct {
   const char *body_format;      /* "text", "html-as-text", or NULL */
   GPtrArray *attachments;       /* of char* */
   guint attachments_total;
+  /* The attachment asked for (pst_worker_open's @attachment): its decoded
+   * content, name and type; or why there is none (no such index). */
+  GBytes *attachment;
+  char *attachment_name, *attachment_type, *attachment_error;
 } PstView;
 
 void pst_view_free (PstView *view);
@@ -67,15 +71,17 @@ PstWorker *pst_worker_new (void);
 void pst_worker_free (PstWorker *worker);
 
 /* Reads @message as pst_message_open would (@plain_out, @status_out), and
- * what show displays of it (@view_out, may be NULL), in a worker; its
+ * what show displays of it (@view_out, may be NULL), and the attachment
+ * numbered @attachment (from 0; -1 for none) when the content is not
+ * withheld (pst_status_withholds_content), in a worker; its
  * decryptions and verifications done here with @pgp and @smime (may be
  * NULL).  Errors: those of pst_message_open (a message that is no message;
  * the agent busy, util/sink.h), and PST_WORKER_ERROR when the worker
  * failed, whose message is the reason ("the analysis worker was killed by
  * signal 11 (Segmentation fault)").  Transfer full. */
 gboolean pst_worker_open (PstWorker *worker, PstPgp *pgp, PstSmime *smime, GBytes *message,
-                          GBytes **plain_out, PstStatus **status_out, PstView **view_out,
-                          GError **error);
+                          int attachment, GBytes **plain_out, PstStatus **status_out,
+                          PstView **view_out, GError **error);
 
 /* The worker process: `posternd --analysis-worker`, with the control
  * socket as descriptor 3.  Never returns. */
