@@ -354,7 +354,8 @@ analyze_stored (PstAgent *agent, const PstAccount *account, GArray *stored)
     {
       PstAnalysis *a = &g_array_index (done, PstAnalysis, i);
       PstMessageInfoUpdate u = { a->id, a->from, a->subject, a->date, a->crypto,
-                                 a->scan_verdict, a->scan_name, a->quarantine ? 1 : 0 };
+                                 a->scan_verdict, a->scan_name,
+                                 a->analysis_failed ? -1 : a->quarantine ? 1 : 0 };
       g_array_append_val (updates, u);
     }
   if (!pst_store_messages_set_info (agent->store, (PstMessageInfoUpdate *) updates->data,
@@ -380,7 +381,11 @@ analyze_stored (PstAgent *agent, const PstAccount *account, GArray *stored)
     guint sealed = 0;
 
     for (guint i = 0; account->seal_incoming && i < done->len; i++)
-      if (g_array_index (done, PstAnalysis, i).arrived_plain)
+      /* One the worker failed on may have arrived in the clear too: sealed
+       * as well, so that no plaintext waits on the disk for its next
+       * analysis (which opens the seal first, reader.c). */
+      if (g_array_index (done, PstAnalysis, i).arrived_plain
+          || g_array_index (done, PstAnalysis, i).analysis_failed)
         sealed += seal (agent, account, g_array_index (done, PstAnalysis, i).id);
     /* The write-ahead log still holds the plaintext pages: empty it. */
     if (sealed > 0)

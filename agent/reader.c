@@ -196,9 +196,10 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
         }
       /* The worker failed on it: marked analysis-failed with the reason,
        * kept as it is, and analysed again when next opened
-       * (methods-mail.c).  Nothing was scanned: show scans it then. */
+       * (methods-mail.c).  Nothing was scanned: the scan verdict and the
+       * quarantine stay as they were (show scans it once it is read). */
       out->crypto = pst_reader_failed_summary (local->message);
-      out->scan_verdict = "skipped";
+      out->scan_verdict = NULL;   /* what an earlier scan found stays */
       out->analysis_failed = TRUE;
       return TRUE;
     }
@@ -234,7 +235,7 @@ pst_reader_analyze (PstAgent *agent, gint64 id, GError **error)
     return FALSE;
   {
     PstMessageInfoUpdate u = { id, a.from, a.subject, a.date, a.crypto, a.scan_verdict,
-                               a.scan_name, a.quarantine ? 1 : 0 };
+                               a.scan_name, a.analysis_failed ? -1 : a.quarantine ? 1 : 0 };
     ok = pst_store_messages_set_info (agent->store, &u, 1, error);
   }
   if (ok && a.analysis_failed)

@@ -28,7 +28,8 @@ typedef struct {
   char *scan_name;           /* what was found, or why the scan failed */
   gboolean quarantine;       /* infected, or a scan error under on_scan_error=quarantine */
   gboolean arrived_plain;    /* no encryption layer: what seal_incoming seals */
-  gboolean analysis_failed;  /* the worker failed on it: crypto is pst_reader_failed_summary */
+  gboolean analysis_failed;  /* the worker failed on it: crypto is pst_reader_failed_summary,
+                              * scan_verdict NULL (the stored scan stays) */
 } PstAnalysis;
 /* A worker that failed on the message is no error here: @out then holds
  * the analysis-failed summary (analysis_failed TRUE, no headers). */

@@ -35,6 +35,7 @@
 #include "mime/mime.h"
 #include "mime/open.h"
 #include "rpc/workerframe.h"
+#include "util/addr.h"
 #include "util/error.h"
 #include "util/sandbox.h"
 
@@ -177,7 +178,7 @@ pst_worker_result_blob (GBytes *plain, const char *body, GBytes *attachment)
  * carrying "X-Postern-Worker-Test: crash|spin|connect|write" makes the
  * worker crash, spin until its CPU time is up, or try to reach the network
  * or write a file (and fail the job saying what the sandbox answered). */
-static void
+static gboolean
 test_hook (GBytes *message)
 {
   g_autoptr (PstMimeMessage) msg = NULL;
@@ -186,8 +187,37 @@ test_hook (GBytes *message)
   if (g_strcmp0 (g_getenv ("POSTERN_WORKER_TEST_HOOKS"), "1") != 0
       || !(msg = pst_mime_message_parse (message, NULL))
       || !(what = pst_mime_message_get_header (msg, "X-Postern-Worker-Test")))
-    return;
+    return FALSE;
   g_strstrip (what);
+  /* A compromised parser lying: a good signature of the sender's, for
+   * plain mail (run_job writes it into the verdict). */
+  if (g_str_equal (what, "forge"))
+    return TRUE;
+  /* Silence: the agent's deadline ends the job. */
+  if (g_str_equal (what, "stall"))
+    for (;;)
+      pause ();
+  /* Its zygote, its process group, every process of the user; a process of
+   * its own: all refused (exit 41), any allowed (42). */
+  if (g_str_equal (what, "signal") || g_str_equal (what, "fork"))
+    {
+      gboolean refused;
+
+      if (g_str_equal (what, "signal"))
+        refused = kill (getppid (), SIGKILL) != 0 && kill (0, SIGKILL) != 0
+                  && kill (-1, SIGKILL) != 0;
+      else
+        {
+          pid_t pid = fork ();
+
+          if (pid == 0)
+            _exit (0);
+          refused = pid < 0;
+        }
+      fprintf (stderr, "posternd worker: test hook %s: %s\n", what,
+               refused ? g_strerror (errno) : "ALLOWED");
+      _exit (refused ? 41 : 42);
+    }
   if (g_str_equal (what, "crash"))
     {
       /* As a bug would end it, not through a sanitizer's handler. */
@@ -208,6 +238,7 @@ test_hook (GBytes *message)
                fd >= 0 ? "ALLOWED" : g_strerror (e));
       _exit (fd >= 0 ? 42 : 41);
     }
+  return FALSE;
 }
 #endif
 
@@ -224,6 +255,7 @@ write_or_exit (int fd, JsonObject *obj, GBytes *blob)
 static G_NORETURN void
 run_job (int fd)
 {
+  gboolean forge = FALSE;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) req = NULL, reply = json_object_new ();
   g_autoptr (GBytes) message = NULL, plain = NULL;
@@ -235,7 +267,7 @@ run_job (int fd)
   if (!pst_worker_frame_read (fd, PST_CRYPTO_REMOTE_MAX_BLOB, 0, &req, &message, &error))
     _exit (PST_CRYPTO_REMOTE_EXIT_LOST);
 #ifdef PST_WORKER_TEST_HOOKS
-  test_hook (message);
+  forge = test_hook (message);
 #endif
   pgp = pst_pgp_new_remote (remote);
   if (json_object_get_boolean_member_with_default (req, "smime", FALSE))
@@ -246,6 +278,19 @@ run_job (int fd)
       json_object_set_member (reply, "error", pst_error_to_wire (error));
       write_or_exit (fd, reply, NULL);
       _exit (0);
+    }
+  if (forge)
+    {
+      g_autoptr (PstMimeMessage) msg = pst_mime_message_parse (message, NULL);
+      g_autofree char *from = msg ? pst_mime_message_get_header (msg, "From") : NULL;
+
+      status->sig_status = PST_SIG_GOOD;
+      status->sig_covers = PST_COVERS_WHOLE;
+      status->from_match = TRUE;
+      g_free (status->signer);
+      status->signer = from ? pst_addr_extract (from) : NULL;
+      g_free (status->fingerprint);
+      status->fingerprint = g_strdup ("0123456789ABCDEF0123456789ABCDEF01234567");
     }
   {
     g_autofree char *body = NULL;
@@ -285,7 +330,16 @@ start_job (int ctl, int sfd)
   if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS
       && cm->cmsg_len == CMSG_LEN (sizeof (int)))
     memcpy (&fd, CMSG_DATA (cm), sizeof fd);
-  if (fd < 0 || n != (ssize_t) sizeof job)
+  if (n == (ssize_t) sizeof job && job.op == WORKER_JOB_KILL)
+    {
+      if (fd >= 0)
+        close (fd);
+      for (int i = 0; i < MAX_CHILDREN; i++)
+        if (children[i].pid != 0 && children[i].id == job.id)
+          kill (children[i].pid, SIGKILL);
+      return;
+    }
+  if (fd < 0 || n != (ssize_t) sizeof job || job.op != WORKER_JOB_START)
     {
       if (fd >= 0)
         close (fd);
@@ -306,10 +360,17 @@ start_job (int ctl, int sfd)
       struct rlimit cpu;
       const char *env = g_getenv ("POSTERN_WORKER_CPU_SECONDS");
       guint64 secs = env != NULL ? g_ascii_strtoull (env, NULL, 10) : 0;
+      g_autoptr (GError) error = NULL;
+      pid_t zygote = getppid ();
       sigset_t all;
 
       close (ctl);
       close (sfd);
+      /* Ends with the zygote (which ends with the agent), and may signal no
+       * one but itself, nor start anything (util/sandbox.h). */
+      if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != zygote
+          || !pst_sandbox_confine_job (&error))
+        _exit (WORKER_EXIT_NO_SANDBOX);
       sigemptyset (&all);
       sigprocmask (SIG_SETMASK, &all, NULL);
       /* The child's own CPU time: SIGXCPU at the soft limit, SIGKILL a
@@ -357,7 +418,7 @@ pst_worker_main (void)
   g_autoptr (GError) error = NULL;
   PstSandboxReport report;
   sigset_t chld;
-  int sfd;
+  int sfd, devnull;
 
   /* It ends with the agent: when its control socket closes (start_job).
    * Not PR_SET_PDEATHSIG, which fires when the agent's *thread* that
@@ -369,7 +430,11 @@ pst_worker_main (void)
       close (fd);
   close (STDIN_FILENO);
   close (STDOUT_FILENO);
+  devnull = open ("/dev/null", O_WRONLY | O_CLOEXEC);
   signal (SIGPIPE, SIG_IGN);
+  /* A session of its own: not in the agent's process group, whose signals
+   * (a terminal's ^C, a kill of the group) are the agent's. */
+  setsid ();
   /* What parsing needs later and cannot read in the sandbox (the local
    * time zone) is loaded now. */
   g_time_zone_unref (g_time_zone_new_local ());
@@ -388,6 +453,19 @@ pst_worker_main (void)
       fprintf (stderr, "posternd worker: cannot enter the sandbox: %s\n", error->message);
       _exit (WORKER_EXIT_NO_SANDBOX);
     }
+  if (report.fs != PST_SANDBOX_FS_LANDLOCK)
+    fprintf (stderr, "posternd worker: this kernel has no Landlock: the analysis worker cannot "
+                     "write files, but can read every file you can\n");
+  /* From here on nothing of the worker's reaches the agent's log (which a
+   * compromised job could fill, forge or truncate through the descriptor),
+   * but in test builds (-Dtest_hooks=true): the hooks and the sanitizers
+   * report there. */
+#ifndef PST_WORKER_TEST_HOOKS
+  if (devnull >= 0)
+    dup2 (devnull, STDERR_FILENO);
+#endif
+  if (devnull >= 0)
+    close (devnull);
   for (;;)
     {
       struct pollfd p[2] = { { WORKER_CONTROL_FD, POLLIN, 0 }, { sfd, POLLIN, 0 } };

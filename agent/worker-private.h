@@ -17,7 +17,14 @@
 #define PST_SHOW_MAX_ATTACHMENTS 1000
 #define PST_SHOW_MAX_ATTACHMENT_BYTES (256u * 1024)
 
+enum { WORKER_JOB_START = 1, WORKER_JOB_KILL = 2 };
+
+/* START comes with the job's socket; KILL ends a job's child (the zygote
+ * does it: it holds the child until it reaps it, so the pid cannot have
+ * been reused). */
 typedef struct {
+  guint32 op;
+  guint32 pad;
   guint64 id;
 } WorkerJob;
 

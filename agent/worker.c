@@ -36,10 +36,11 @@ struct _PstWorker {
   GMutex lock;
   GCond cond;
   int ctl;             /* the zygote's control socket; -1: none runs */
+  GPid zygote;         /* its pid (unreaped until its reader ends) */
   guint generation;    /* of the zygote that runs */
   GHashTable *jobs;    /* guint64* id -> Job* (not owned) */
   guint64 next_id;
-  GPtrArray *readers;  /* GThread*, joined at the end */
+  GThread *reader;     /* the last zygote's; joined before the next starts */
   char *last_end;      /* how the last zygote ended, for the jobs it had */
 };
 
@@ -82,7 +83,6 @@ pst_worker_new (void)
   g_cond_init (&w->cond);
   w->ctl = -1;
   w->jobs = g_hash_table_new (g_int64_hash, g_int64_equal);
-  w->readers = g_ptr_array_new ();
   return w;
 }
 
@@ -92,13 +92,17 @@ pst_worker_free (PstWorker *w)
   if (w == NULL)
     return;
   g_mutex_lock (&w->lock);
-  /* The zygote ends when its control socket closes; its reader sees it. */
+  /* The zygote ends when its control socket closes (and its children with
+   * it); killed too, so that one stuck cannot hold the agent's exit.  Not
+   * reaped yet (its reader waits for it), so its pid is still its own. */
   if (w->ctl >= 0)
-    shutdown (w->ctl, SHUT_RDWR);
+    {
+      shutdown (w->ctl, SHUT_RDWR);
+      kill (w->zygote, SIGKILL);
+    }
   g_mutex_unlock (&w->lock);
-  for (guint i = 0; i < w->readers->len; i++)
-    g_thread_join (g_ptr_array_index (w->readers, i));
-  g_ptr_array_unref (w->readers);
+  if (w->reader != NULL)
+    g_thread_join (w->reader);
   g_hash_table_unref (w->jobs);
   g_free (w->last_end);
   g_cond_clear (&w->cond);
@@ -221,14 +225,18 @@ spawn (PstWorker *w, GError **error)
       return FALSE;
     }
   close (sv[1]);
+  /* The previous zygote's reader has ended (it set ctl to -1 last). */
+  if (w->reader != NULL)
+    g_thread_join (g_steal_pointer (&w->reader));
   w->ctl = sv[0];
+  w->zygote = pid;
   w->generation++;
   r = g_new0 (Reader, 1);
   r->w = w;
   r->ctl = sv[0];
   r->generation = w->generation;
   r->pid = pid;
-  g_ptr_array_add (w->readers, g_thread_new ("worker-events", reader_thread, r));
+  w->reader = g_thread_new ("worker-events", reader_thread, r);
   return TRUE;
 }
 
@@ -236,7 +244,7 @@ spawn (PstWorker *w, GError **error)
 static gboolean
 send_job (PstWorker *w, Job *job, int fd)
 {
-  WorkerJob msg = { .id = job->id };
+  WorkerJob msg = { .op = WORKER_JOB_START, .id = job->id };
   char cbuf[CMSG_SPACE (sizeof (int))] = { 0 };
   struct iovec iov = { &msg, sizeof msg };
   struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
@@ -397,13 +405,77 @@ take_result (JsonObject *reply, GBytes *blob, GBytes **plain_out, PstStatus **st
   return TRUE;
 }
 
+/* The time the worker of one job may take, all its answers together (the
+ * agent's own decryptions and verifications do not count): a job that
+ * trickles requests or stops reading cannot hold its thread, its share of
+ * the decryption budget or its memory for longer. */
+typedef struct {
+  gint64 left;      /* µs */
+  gint64 since;
+} Clock;
+
+static gint64
+clock_start (Clock *c)
+{
+  c->since = g_get_monotonic_time ();
+  return c->since + MAX (c->left, 1);
+}
+
+static void
+clock_stop (Clock *c)
+{
+  c->left -= g_get_monotonic_time () - c->since;
+}
+
+/* PST_WORKER_ANSWER_SECONDS, or POSTERN_WORKER_ANSWER_SECONDS (tests). */
+static gint64
+answer_seconds (void)
+{
+  const char *env = g_getenv ("POSTERN_WORKER_ANSWER_SECONDS");
+  guint64 s = env != NULL ? g_ascii_strtoull (env, NULL, 10) : 0;
+
+  return s > 0 && s <= 3600 ? (gint64) s : PST_WORKER_ANSWER_SECONDS;
+}
+
+/* The largest frame the worker may send now: a request carries part of the
+ * message or of what was decrypted from it; a result the plaintext (at
+ * most both), its body text and an attachment (each at most that again). */
+static guint64
+frame_limit (GBytes *message, const PstCryptoServer *server)
+{
+  guint64 base = (guint64) g_bytes_get_size (message) + server->produced + 64 * 1024;
+
+  return MIN (3 * base, 2 * (guint64) PST_CRYPTO_REMOTE_MAX_BLOB);
+}
+
+/* The errors a worker may report for a message it could not read: what
+ * pst_message_open fails with.  Anything else it says becomes "failed":
+ * a worker does not choose the client's exit code (infected, agent…). */
+static GError *
+error_of_worker (JsonObject *req)
+{
+  JsonNode *e = json_object_get_member (req, "error");
+  GError *why = e != NULL ? pst_error_from_wire (e) : NULL;
+
+  if (why == NULL)
+    return g_error_new (PST_ERROR, PST_ERROR_FAILED, "the message cannot be read");
+  if (why->domain != PST_ERROR
+      || (why->code != PST_ERROR_FAILED && why->code != PST_ERROR_CRYPTO
+          && why->code != PST_ERROR_POLICY))
+    {
+      why->domain = PST_ERROR;
+      why->code = PST_ERROR_FAILED;
+    }
+  return why;
+}
+
 /* Talks to the worker of one job until it answers.  FALSE with @error:
  * PST_WORKER_ERROR when the worker failed (@error says how, and the caller
  * adds how it ended), anything else when the analysis itself failed. */
 static gboolean
 exchange (int fd, PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
           GBytes **plain_out, PstStatus **status_out, PstView **view_out, gboolean *timed_out,
-          GError **error)
+          gboolean *misbehaved, GError **error)
 {
   g_autoptr (JsonObject) open = json_object_new ();
   g_autoptr (GError) local = NULL;
@@ -411,54 +483,74 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
     .pgp = pgp, .smime = smime,
     .budget = MAX (PST_DECRYPTION_MAX_OUTPUT, g_bytes_get_size (message)),
   };
+  Clock clock = { .left = answer_seconds () * G_USEC_PER_SEC };
+  gboolean ok;
 
   json_object_set_string_member (open, "op", "open");
   json_object_set_boolean_member (open, "smime", smime != NULL);
   json_object_set_int_member (open, "attachment", attachment);
-  if (!pst_worker_frame_write (fd, open, message, &local))
-    goto broken;
-  for (;;)
+  ok = pst_worker_frame_write_until (fd, open, message, clock_start (&clock), &local);
+  clock_stop (&clock);
+  while (ok)
     {
       g_autoptr (JsonObject) req = NULL, reply = NULL;
       g_autoptr (GBytes) blob = NULL, out = NULL;
-      gint64 deadline = g_get_monotonic_time () + PST_WORKER_ANSWER_SECONDS * G_USEC_PER_SEC;
       const char *op;
 
-      /* A result holds the plaintext, its body text and an attachment. */
-      if (!pst_worker_frame_read (fd, 2 * (guint64) PST_CRYPTO_REMOTE_MAX_BLOB, deadline, &req,
-                                  &blob, &local))
+      ok = pst_worker_frame_read (fd, frame_limit (message, &server), clock_start (&clock), &req,
+                                  &blob, &local);
+      clock_stop (&clock);
+      if (!ok)
         {
-          *timed_out = g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
-          goto broken;
+          /* A frame it must not send, rather than an end or silence. */
+          *misbehaved = local->domain == PST_ERROR;
+          break;
         }
       op = pst_crypto_request_op (req);
       if (g_str_equal (op, "result"))
         {
-          if (!take_result (req, blob, plain_out, status_out, view_out, &local))
-            goto broken;
+          g_autoptr (GBytes) plain = NULL;
+          g_autoptr (PstStatus) status = NULL;
+          g_autoptr (PstView) view = NULL;
+
+          /* Nothing of a result that fails its checks is given out. */
+          ok = take_result (req, blob, &plain, &status, &view, &local)
+               && pst_crypto_serve_check (&server, status, view->from, &local);
+          if (!ok)
+            {
+              *misbehaved = TRUE;
+              break;
+            }
+          pst_crypto_server_clear (&server);
+          *plain_out = g_steal_pointer (&plain);
+          *status_out = g_steal_pointer (&status);
+          if (view_out != NULL)
+            *view_out = g_steal_pointer (&view);
           return TRUE;
         }
       if (g_str_equal (op, "failed"))
         {
-          JsonNode *e = json_object_get_member (req, "error");
-          GError *why = e != NULL ? pst_error_from_wire (e) : NULL;
-
-          if (why == NULL)
-            why = g_error_new (PST_ERROR, PST_ERROR_FAILED, "the message cannot be read");
-          g_propagate_error (error, why);
+          pst_crypto_server_clear (&server);
+          g_propagate_error (error, error_of_worker (req));
           return FALSE;
         }
       if (!pst_crypto_serve_handles (op))
         {
           g_set_error (&local, PST_ERROR, PST_ERROR_FAILED, "it sent '%s', which is no request", op);
-          goto broken;
+          *misbehaved = TRUE;
+          ok = FALSE;
+          break;
         }
-      if (!pst_crypto_serve (&server, req, blob, &reply, &out, &local)
-          || !pst_worker_frame_write (fd, reply, out, &local))
-        goto broken;
+      ok = pst_crypto_serve (&server, req, blob, &reply, &out, &local);
+      *misbehaved = !ok;
+      if (ok)
+        {
+          ok = pst_worker_frame_write_until (fd, reply, out, clock_start (&clock), &local);
+          clock_stop (&clock);
+        }
     }
-
-broken:
+  *timed_out = g_error_matches (local, G_IO_ERROR, G_IO_ERROR_TIMED_OUT);
+  pst_crypto_server_clear (&server);
   g_set_error (error, PST_WORKER_ERROR, PST_WORKER_ERROR_FAILED, "%s", local ? local->message : "");
   return FALSE;
 }
@@ -487,13 +579,62 @@ open_in_process (PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
 }
 #endif
 
+/* Asks the zygote to end @job's child (under the lock). */
+static void
+kill_job (PstWorker *w, Job *job)
+{
+  WorkerJob msg = { .op = WORKER_JOB_KILL, .id = job->id };
+
+  if (w->ctl >= 0 && job->zygote == w->generation && !job->ended)
+    (void) send (w->ctl, &msg, sizeof msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Registers @job and hands its socket @fd to a zygote, started when none
+ * runs; once more with a new zygote when the one there just ended. */
+static gboolean
+start_job (PstWorker *w, Job *job, int fd, GError **error)
+{
+  for (int attempt = 0; attempt < 2; attempt++)
+    {
+      gint64 until = g_get_monotonic_time () + G_USEC_PER_SEC;
+      gboolean sent;
+
+      g_mutex_lock (&w->lock);
+      if (w->ctl < 0 && !spawn (w, error))
+        {
+          g_mutex_unlock (&w->lock);
+          return FALSE;
+        }
+      job->zygote = w->generation;
+      job->pid = 0;
+      job->ended = FALSE;
+      if (job->id == 0)
+        {
+          job->id = ++w->next_id;
+          g_hash_table_insert (w->jobs, &job->id, job);
+        }
+      sent = send_job (w, job, fd);
+      /* A zygote that died: its reader notices the closed socket soon. */
+      while (!sent && w->ctl >= 0 && w->generation == job->zygote)
+        if (!g_cond_wait_until (&w->cond, &w->lock, until))
+          break;
+      g_mutex_unlock (&w->lock);
+      if (sent)
+        return TRUE;
+    }
+  g_set_error (error, PST_WORKER_ERROR, PST_WORKER_ERROR_FAILED,
+               "the analysis worker process is not running (%s)",
+               w->last_end ? w->last_end : "it could not be reached");
+  return FALSE;
+}
+
 gboolean
 pst_worker_open (PstWorker *w, PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
                  GBytes **plain_out, PstStatus **status_out, PstView **view_out, GError **error)
 {
   g_autoptr (GError) local = NULL;
   g_autofree char *how = NULL;
-  gboolean ok, timed_out = FALSE, sent;
+  gboolean ok, timed_out = FALSE, misbehaved = FALSE, sent;
   int sv[2];
   Job job = { 0 };
 
@@ -509,38 +650,37 @@ pst_worker_open (PstWorker *w, PstPgp *pgp, PstSmime *smime, GBytes *message, in
                    "cannot start an analysis: %s", g_strerror (e));
       return FALSE;
     }
-  g_mutex_lock (&w->lock);
-  if (w->ctl < 0 && !spawn (w, error))
+  sent = start_job (w, &job, sv[1], &local);
+  close (sv[1]);
+  if (!sent && job.id == 0)
     {
-      g_mutex_unlock (&w->lock);
+      /* No zygote could be started: nothing registered. */
       close (sv[0]);
-      close (sv[1]);
+      g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;
     }
-  job.id = ++w->next_id;
-  job.zygote = w->generation;
-  g_hash_table_insert (w->jobs, &job.id, &job);
-  sent = send_job (w, &job, sv[1]);
-  g_mutex_unlock (&w->lock);
-  close (sv[1]);
 
   ok = sent && exchange (sv[0], pgp, smime, message, attachment, plain_out, status_out, view_out,
-                         &timed_out, &local);
+                         &timed_out, &misbehaved, &local);
   if (!ok && (local == NULL || local->domain == PST_WORKER_ERROR))
     {
       /* The worker failed: end it if it still runs, and say how it ended. */
       gint64 until = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
 
       g_mutex_lock (&w->lock);
-      if (job.pid > 0 && !job.ended)
-        kill (job.pid, SIGKILL);
+      kill_job (w, &job);
       while (!job.ended && w->ctl >= 0 && job.zygote == w->generation)
         if (!g_cond_wait_until (&w->cond, &w->lock, until))
           break;
-      if (timed_out)
-        how = g_strdup_printf ("the analysis worker gave no answer within %d s",
-                               PST_WORKER_ANSWER_SECONDS);
-      else if (!sent || (job.ended && job.status == -2))
+      /* What it did wrong, rather than how it ended (killed, here). */
+      if (misbehaved)
+        how = g_strdup_printf ("the analysis worker failed: %s", local->message);
+      else if (timed_out)
+        how = g_strdup_printf ("the analysis worker gave no answer within %" G_GINT64_FORMAT " s",
+                               answer_seconds ());
+      else if (!sent)
+        how = g_strdup (local->message);
+      else if (job.ended && job.status == -2)
         how = g_strdup_printf ("the analysis worker process is not running (%s)",
                                w->last_end ? w->last_end : "it could not be reached");
       else if (job.ended && job.status >= 0

@@ -37,8 +37,9 @@ typedef enum {
   PST_WORKER_ERROR_UNAVAILABLE,  /* no worker could be started (sandbox refused…) */
 } PstWorkerError;
 
-/* Seconds of CPU time one job may use (POSTERN_WORKER_CPU_SECONDS replaces
- * it, for tests), and seconds the agent waits for any one answer of it. */
+/* Seconds of CPU time one job may use, and seconds the agent waits for its
+ * answers, all of them together (POSTERN_WORKER_CPU_SECONDS and
+ * POSTERN_WORKER_ANSWER_SECONDS replace them, for tests). */
 #define PST_WORKER_CPU_SECONDS 30
 #define PST_WORKER_ANSWER_SECONDS 120
 

@@ -4,6 +4,7 @@
 
 #include "crypto/wire.h"
 #include "rpc/workerframe.h"
+#include "util/addr.h"
 #include "util/error.h"
 
 struct _PstCryptoRemote {
@@ -299,6 +300,84 @@ spend (PstCryptoServer *s, GBytes *out)
   gsize n = out != NULL ? g_bytes_get_size (out) : 0;
 
   s->budget -= MIN (n, s->budget);
+  s->produced += n;
+}
+
+/* Content a verification gave back (S/MIME's eContent): part of the
+ * message as it came, so not taken from the decryption budget. */
+static void
+produced (PstCryptoServer *s, GBytes *out)
+{
+  s->produced += out != NULL ? g_bytes_get_size (out) : 0;
+}
+
+/* Notes a signature the agent answered, when good. */
+static void
+served (PstCryptoServer *s, PstSigStatus status, const char *fingerprint,
+        char *const *addresses)
+{
+  GStrvBuilder *b;
+
+  if (status != PST_SIG_GOOD || fingerprint == NULL)
+    return;
+  if (s->good == NULL)
+    s->good = g_ptr_array_new_with_free_func ((GDestroyNotify) g_strfreev);
+  b = g_strv_builder_new ();
+  g_strv_builder_add (b, fingerprint);
+  for (guint i = 0; addresses != NULL && addresses[i] != NULL; i++)
+    g_strv_builder_add (b, addresses[i]);
+  g_ptr_array_add (s->good, g_strv_builder_end (b));
+  g_strv_builder_unref (b);
+}
+
+void
+pst_crypto_server_clear (PstCryptoServer *server)
+{
+  g_clear_pointer (&server->good, g_ptr_array_unref);
+}
+
+static gboolean
+refuse_claim (GError **error, const char *what)
+{
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+               "its verdict claims %s, which the agent never gave it", what);
+  return FALSE;
+}
+
+gboolean
+pst_crypto_serve_check (PstCryptoServer *s, const PstStatus *status, const char *shown_from,
+                        GError **error)
+{
+  char **good = NULL;
+
+  if (status->decryption == PST_DECRYPTION_OK && s->decrypted == 0)
+    return refuse_claim (error, "a decryption");
+  if (status->sig_status == PST_SIG_GOOD)
+    {
+      for (guint i = 0; s->good != NULL && i < s->good->len && good == NULL; i++)
+        {
+          char **g = g_ptr_array_index (s->good, i);
+
+          if (g_strcmp0 (g[0], status->fingerprint) == 0
+              && (status->signer == NULL || pst_addr_in_list (status->signer,
+                                                              (const char *const *) g + 1)))
+            good = g;
+        }
+      if (good == NULL)
+        return refuse_claim (error, "a good signature by that key and signer");
+    }
+  if (status->integrity == PST_INTEGRITY_OK && !s->integrity_ok && s->good == NULL)
+    return refuse_claim (error, "integrity protection");
+  /* A match with a signature that is not good changes no verdict. */
+  if (status->from_match && status->sig_status == PST_SIG_GOOD)
+    {
+      g_autofree char *from = shown_from != NULL ? pst_addr_extract (shown_from) : NULL;
+
+      if (good == NULL || status->signer == NULL || from == NULL
+          || !pst_addr_equal (from, status->signer))
+        return refuse_claim (error, "that the signer is the sender shown");
+    }
+  return TRUE;
 }
 
 static void
@@ -336,6 +415,13 @@ pst_crypto_serve (PstCryptoServer *s, JsonObject *req, GBytes *blob, JsonObject 
       pst_pgp_set_output_limit (s->pgp, limit);
       ok = pst_pgp_decrypt_verify (s->pgp, blob, &out, &sig, &integrity, &local);
       spend (s, out);
+      if (ok)
+        {
+          s->decrypted++;
+          s->integrity_ok = s->integrity_ok || integrity == PST_INTEGRITY_OK;
+          if (sig != NULL)
+            served (s, sig->status, sig->fingerprint, sig->addresses);
+        }
       json_object_set_boolean_member (reply, "ok", ok);
       json_object_set_string_member (reply, "integrity", pst_integrity_to_wire (integrity));
       json_object_set_boolean_member (reply, "too_large", pst_pgp_output_too_large (s->pgp));
@@ -359,6 +445,7 @@ pst_crypto_serve (PstCryptoServer *s, JsonObject *req, GBytes *blob, JsonObject 
           return FALSE;
         }
       sig = pst_pgp_verify_detached (s->pgp, data, signature);
+      served (s, sig->status, sig->fingerprint, sig->addresses);
       json_object_set_member (reply, "sig", pst_pgp_signature_to_wire (sig));
     }
   else if (g_str_equal (op, "pgp.verify_cleartext"))
@@ -371,6 +458,7 @@ pst_crypto_serve (PstCryptoServer *s, JsonObject *req, GBytes *blob, JsonObject 
       pst_pgp_set_output_limit (s->pgp, limit);
       sig = pst_pgp_verify_cleartext (s->pgp, blob, &out);
       spend (s, out);
+      served (s, sig->status, sig->fingerprint, sig->addresses);
       json_object_set_member (reply, "sig", pst_pgp_signature_to_wire (sig));
       json_object_set_boolean_member (reply, "text", out != NULL);
       json_object_set_boolean_member (reply, "too_large", pst_pgp_output_too_large (s->pgp));
@@ -384,8 +472,20 @@ pst_crypto_serve (PstCryptoServer *s, JsonObject *req, GBytes *blob, JsonObject 
 
       if (s->smime == NULL)
         g_set_error (&local, PST_ERROR, PST_ERROR_CRYPTO, "no S/MIME identity can decrypt this message");
+      else if (s->budget == 0)
+        g_set_error (&local, PST_ERROR, PST_ERROR_CRYPTO,
+                     "S/MIME decryption stopped: the message's layers yield more than the "
+                     "%" G_GSIZE_FORMAT " MiB that Postern decrypts at most",
+                     (gsize) PST_DECRYPTION_MAX_OUTPUT / (1024 * 1024));
       else
         ok = pst_smime_decrypt (s->smime, blob, &out, &integrity, &local);
+      /* All layers of a message share its budget, as OpenPGP's do. */
+      spend (s, out);
+      if (ok)
+        {
+          s->decrypted++;
+          s->integrity_ok = s->integrity_ok || integrity == PST_INTEGRITY_OK;
+        }
       json_object_set_boolean_member (reply, "ok", ok);
       json_object_set_string_member (reply, "integrity", pst_integrity_to_wire (integrity));
       set_error (reply, local);
@@ -404,6 +504,8 @@ pst_crypto_serve (PstCryptoServer *s, JsonObject *req, GBytes *blob, JsonObject 
           sig = g_new0 (PstSmimeSignature, 1);
           sig->status = PST_SIG_ERROR;
         }
+      produced (s, out);
+      served (s, sig->status, sig->fingerprint, sig->addresses);
       json_object_set_member (reply, "smime_sig", pst_smime_signature_to_wire (sig));
       json_object_set_boolean_member (reply, "econtent", out != NULL);
     }

@@ -78,7 +78,26 @@ typedef struct {
   PstSmime *smime;   /* not owned; NULL: S/MIME calls are refused */
   gsize budget;      /* what decryptions of this job may still yield */
   guint calls;
+  /* What the agent answered, for pst_crypto_serve_check: */
+  gsize produced;    /* bytes that decryptions and verifications gave back */
+  guint decrypted;   /* decryptions that succeeded */
+  gboolean integrity_ok;  /* one of them with integrity protection checked */
+  GPtrArray *good;   /* of GStrv: for each good signature, its fingerprint
+                      * then its addresses (NULL until the first) */
 } PstCryptoServer;
+
+/* Frees what @server recorded. */
+void pst_crypto_server_clear (PstCryptoServer *server);
+
+/* Whether the verdict a worker sent (@status, with @shown_from the From
+ * header it says is shown) claims nothing the agent did not give it: a
+ * decryption that succeeded, integrity checked, a good signature by that
+ * key and that signer, a From that matches it.  The worker judges the
+ * structure (what a signature covers, which header is shown); these it
+ * cannot make up, so a compromised parser cannot turn unsigned mail into
+ * signed mail.  FALSE with @error naming the claim otherwise. */
+gboolean pst_crypto_serve_check (PstCryptoServer *server, const PstStatus *status,
+                                 const char *shown_from, GError **error);
 
 /* The member "op" of a frame, or "" when it is missing or not a string
  * (never NULL: a worker's frame may hold anything). */

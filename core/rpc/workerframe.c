@@ -311,7 +311,7 @@ wait_fd (int fd, short events, gint64 deadline, GError **error)
           if (left <= 0)
             {
               g_set_error (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
-                           "no whole frame from the worker before the deadline");
+                           (events & POLLOUT) ? "the worker took no whole frame before the deadline" : "no whole frame from the worker before the deadline");
               return FALSE;
             }
           /* Rounded up: a poll that wakes a little early would spin. */
@@ -404,7 +404,8 @@ write_nosignal (int fd, const guint8 *data, gsize len)
 }
 
 static gboolean
-write_all (int fd, const guint8 *data, gsize len, gboolean *not_socket, GError **error)
+write_all (int fd, const guint8 *data, gsize len, gint64 deadline, gboolean *not_socket,
+           GError **error)
 {
   while (len > 0)
     {
@@ -415,7 +416,9 @@ write_all (int fd, const guint8 *data, gsize len, gboolean *not_socket, GError *
         n = write_nosignal (fd, data, piece);
       else
         {
-          n = send (fd, data, piece, MSG_NOSIGNAL);
+          /* With a deadline a full socket must not block: its peer may
+           * be writing too, instead of reading. */
+          n = send (fd, data, piece, MSG_NOSIGNAL | (deadline > 0 ? MSG_DONTWAIT : 0));
           if (n < 0 && errno == ENOTSOCK)
             {
               *not_socket = TRUE;
@@ -430,7 +433,7 @@ write_all (int fd, const guint8 *data, gsize len, gboolean *not_socket, GError *
             continue;
           if (e == EAGAIN || e == EWOULDBLOCK)
             {
-              if (!wait_fd (fd, POLLOUT, 0, error))
+              if (!wait_fd (fd, POLLOUT, deadline, error))
                 return FALSE;
               continue;
             }
@@ -446,6 +449,13 @@ write_all (int fd, const guint8 *data, gsize len, gboolean *not_socket, GError *
 
 gboolean
 pst_worker_frame_write (int fd, JsonObject *obj, GBytes *blob, GError **error)
+{
+  return pst_worker_frame_write_until (fd, obj, blob, 0, error);
+}
+
+gboolean
+pst_worker_frame_write_until (int fd, JsonObject *obj, GBytes *blob, gint64 deadline,
+                              GError **error)
 {
   gsize blob_len = blob != NULL ? g_bytes_get_size (blob) : 0;
   g_autoptr (GBytes) head = NULL;
@@ -464,10 +474,10 @@ pst_worker_frame_write (int fd, JsonObject *obj, GBytes *blob, GError **error)
                    head_len - PST_WORKER_FRAME_HEAD, PST_WORKER_FRAME_MAX_JSON);
       return FALSE;
     }
-  if (!write_all (fd, head_data, head_len, &not_socket, error))
+  if (!write_all (fd, head_data, head_len, deadline, &not_socket, error))
     return FALSE;
   if (blob_len > 0
-      && !write_all (fd, g_bytes_get_data (blob, NULL), blob_len, &not_socket, error))
+      && !write_all (fd, g_bytes_get_data (blob, NULL), blob_len, deadline, &not_socket, error))
     return FALSE;
   return TRUE;
 }

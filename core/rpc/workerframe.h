@@ -61,5 +61,10 @@ gboolean pst_worker_frame_read (int fd, guint64 max_blob, gint64 deadline, JsonO
 /* Writes a frame (@blob may be NULL).  EPIPE is an error, never a signal
  * (MSG_NOSIGNAL, or send()). */
 gboolean pst_worker_frame_write (int fd, JsonObject *obj, GBytes *blob, GError **error);
+/* The same, failing with G_IO_ERROR_TIMED_OUT when the peer has not taken
+ * the whole frame by @deadline (monotonic; 0: none), on a socket: a peer
+ * that writes instead of reading cannot block the writer for ever. */
+gboolean pst_worker_frame_write_until (int fd, JsonObject *obj, GBytes *blob, gint64 deadline,
+                                       GError **error);
 
 G_END_DECLS

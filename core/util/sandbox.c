@@ -388,6 +388,59 @@ seccomp_apply (const PstSandboxPolicy *policy, gboolean read_only, GError **erro
   return TRUE;
 }
 
+/* pst_sandbox_confine_job's filter: signals only to itself, no new
+ * processes, no new programs. */
+static int
+add_job_rules (scmp_filter_ctx ctx, pid_t self)
+{
+  static const char *const refused[] = {
+    "fork", "vfork", "execve", "execveat", "pidfd_open", "pidfd_send_signal", "pidfd_getfd",
+    "ptrace", "process_vm_readv", "process_vm_writev", "setpgid", "setsid",
+  };
+  const struct scmp_arg_cmp other = SCMP_A0 (SCMP_CMP_NE, (scmp_datum_t) self, 0);
+  int rc = 0;
+
+  for (guint i = 0; rc == 0 && i < G_N_ELEMENTS (refused); i++)
+    rc = rule_named (ctx, SCMP_ACT_ERRNO (EPERM), refused[i], 0, NULL);
+  /* kill(pid, …), tkill(tid, …), tgkill(tgid, …), rt_sigqueueinfo(tgid, …),
+   * rt_tgsigqueueinfo(tgid, …): the first argument must be this process
+   * (it has one thread, so its tid is its pid).  raise() and abort() pass. */
+  if (rc == 0)
+    rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (kill), 1, other);
+  if (rc == 0)
+    rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (tkill), 1, other);
+  if (rc == 0)
+    rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (tgkill), 1, other);
+  if (rc == 0)
+    rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (rt_sigqueueinfo), 1, other);
+  if (rc == 0)
+    rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (rt_tgsigqueueinfo), 1, other);
+  /* clone: threads only (the earlier filter sends clone3 to clone). */
+  if (rc == 0)
+    rc = seccomp_rule_add (ctx, SCMP_ACT_ERRNO (EPERM), SCMP_SYS (clone), 1,
+                           SCMP_A0 (SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
+  return rc;
+}
+
+gboolean
+pst_sandbox_confine_job (GError **error)
+{
+  scmp_filter_ctx ctx = seccomp_init (SCMP_ACT_ALLOW);
+  int rc;
+
+  if (ctx == NULL)
+    return fail (error, "seccomp_init", ENOMEM);
+  rc = seccomp_attr_set (ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+  if (rc == 0)
+    rc = add_job_rules (ctx, getpid ());
+  if (rc == 0)
+    rc = seccomp_load (ctx);
+  seccomp_release (ctx);
+  if (rc != 0)
+    return fail (error, "seccomp (job)", -rc);
+  return TRUE;
+}
+
 gboolean
 pst_sandbox_enter (const PstSandboxPolicy *policy, PstSandboxReport *report_out,
                    GError **error)

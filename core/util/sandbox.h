@@ -99,6 +99,15 @@ gboolean pst_sandbox_enter (const PstSandboxPolicy *policy,
                             PstSandboxReport *report_out,
                             GError **error);
 
+/* After pst_sandbox_enter, in a process forked for one job (the
+ * analysis worker's children): a further filter, which no later one can
+ * undo, by which it may send signals only to itself (a compromised job
+ * cannot stop or kill its zygote, its sibling jobs or the agent, whatever
+ * Landlock's signal scoping the kernel has) and start no process and no
+ * program (fork, vfork, clone without CLONE_THREAD, execve).  FALSE with
+ * @error when the filter cannot be loaded: the job must not run. */
+gboolean pst_sandbox_confine_job (GError **error);
+
 /* "landlock" or "read-only", for logs and reasons. */
 const char *pst_sandbox_fs_to_string (PstSandboxFs fs);
 

@@ -2,11 +2,13 @@
 # The analysis worker (issue 11, "Contain what we have not found yet";
 # agent/worker.h): hostile mail is read in a sandboxed process, one per
 # message.  With the build's test hooks (meson -Dtest_hooks=true) a message
-# carrying "X-Postern-Worker-Test: crash|spin|connect|write" makes its
-# worker crash, spin, or try the network or a file.  Each time the agent
+# carrying "X-Postern-Worker-Test: crash|spin|stall|connect|write|signal|
+# fork|forge" makes its worker crash, spin, fall silent, try the network, a
+# file, signals to its zygote, its group and every process, a process of its
+# own, or claim a good signature it was never given.  Each time the agent
 # answers meanwhile, the message is kept, marked analysis-failed with the
 # reason, the other messages are analysed as usual, and the sandbox refused
-# the connect and the write.
+# what the worker tried.
 source "$(dirname "$0")/lib.sh"
 
 if [ "${POSTERN_TEST_HOOKS:-}" != true ]; then
@@ -24,30 +26,33 @@ test_message() {
   printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: hook %s\r\nDate: %s\r\nMessage-ID: <%s.%s@postern.test>\r\nX-Postern-Worker-Test: %s\r\n\r\nThe worker reads this.\r\n' \
     "$ALICE_ADDR" "$BOB_ADDR" "$1" "$(date -R)" "$1" "$(date +%s%N)" "$1"
 }
-for h in crash spin connect write; do test_message "$h" > "$WORK/$h.eml"; done
+hooks="crash spin stall connect write signal fork forge"
+for h in $hooks; do test_message "$h" > "$WORK/$h.eml"; done
 make_message "Alice <$ALICE_ADDR>" "Bob <$BOB_ADDR>" "plain neighbour" "Worker-Neighbour-Marker" > "$WORK/plain.eml"
-python3 - "$HOST" "$RELAY_PORT" "$ALICE_ADDR" "$BOB_ADDR" "$WORK"/{crash,plain,spin,connect,write}.eml <<'PY'
+python3 - "$HOST" "$RELAY_PORT" "$ALICE_ADDR" "$BOB_ADDR" "$WORK"/plain.eml $(for h in $hooks; do echo "$WORK/$h.eml"; done) <<'PY'
 import smtplib, sys
 host, port, sender, rcpt, *files = sys.argv[1:]
 with smtplib.SMTP(host, int(port)) as s:
     for f in files:
         s.sendmail(sender, [rcpt], open(f, "rb").read())
 PY
-check "the five messages reach bob's mailbox" wait_for_delivery "$BOB_MAILDIR" 5
+check "the nine messages reach bob's mailbox" wait_for_delivery "$BOB_MAILDIR" 9
 
-# Two seconds of CPU time per job, so that the spinning worker ends soon.
+# Two seconds of CPU time per job and five of answers, so that the
+# spinning and the silent worker end soon.
 pst bob agent stop >/dev/null 2>&1 || true
-POSTERN_WORKER_TEST_HOOKS=1 POSTERN_WORKER_CPU_SECONDS=2 pst bob agent start >/dev/null
+POSTERN_WORKER_TEST_HOOKS=1 POSTERN_WORKER_CPU_SECONDS=2 POSTERN_WORKER_ANSWER_SECONDS=5 \
+  pst bob agent start >/dev/null
 pid=$(pgrep -f "posternd --home $WORK/home-bob\$" | head -n 1)
 echo "# agent $pid"
 
 t0=$(date +%s%3N)
-check "fetch succeeds although four workers fail" pst bob fetch
+check "fetch succeeds although eight workers fail" pst bob fetch
 echo "# fetch took $(( $(date +%s%3N) - t0 )) ms"
 check "the agent is the same process, and answers" \
   bash -c '[ "$(pgrep -f "posternd --home $1\$" | head -n 1)" = "$2" ] && "$3" --home "$1" agent status' \
   _ "$WORK/home-bob" "$pid" "$POSTERN"
-check "all five messages are in the store" test "$(sqlite3 "$db" 'select count(*) from messages')" = 5
+check "all nine messages are in the store" test "$(sqlite3 "$db" 'select count(*) from messages')" = 9
 
 pst bob --json list > "$WORK/list.json"
 reason_of() { # reason_of HOOK: the stored reason of the message with that hook
@@ -59,19 +64,27 @@ for line in sys.stdin:
         print(c["reason"])' | sort
 }
 reasons=$(reason_of)
-echo "# analysis-failed reasons:"; printf '#   %s\n' "$reasons"
-check "four messages are marked analysis-failed" test "$(printf '%s\n' "$reasons" | grep -c .)" = 4
+echo "# analysis-failed reasons:"; sed 's/^/#   /' <<< "$reasons"
+check "eight messages are marked analysis-failed" test "$(printf '%s\n' "$reasons" | grep -c .)" = 8
 check "the crash: killed by SIGSEGV" grep -q "killed by signal 11" <<< "$reasons"
 check "the spin: out of CPU time" grep -q "ran out of CPU time" <<< "$reasons"
-check "the network connect was refused by the sandbox (exit 41, not 42)" grep -q "exited with status 41" <<< "$reasons"
-check "… twice: the file write too" test "$(grep -c "exited with status 41" <<< "$reasons")" = 2
+check "the silence: no answer within 5 s" grep -q "gave no answer within 5 s" <<< "$reasons"
+check "the forged verdict: refused, the signature was never given" \
+  grep -q "claims a good signature by that key and signer, which the agent never gave it" <<< "$reasons"
+check "network, file, signals and fork were refused by the sandbox (exit 41 four times, never 42)" \
+  bash -c '[ "$(grep -c "exited with status 41" <<< "$1")" = 4 ] && ! grep -q "status 42" <<< "$1"' _ "$reasons"
+check "no job found its zygote gone (the signals did not reach it)" \
+  bash -c '! grep -q "not running" <<< "$1"' _ "$reasons"
+check "the agent's log says what the sandbox answered to the signals" \
+  grep -q "test hook signal: Operation not permitted" "$WORK/home-bob/data/posternd.log"
+check "… and to fork" grep -q "test hook fork: Operation not permitted" "$WORK/home-bob/data/posternd.log"
 check "no file was written by the worker" test ! -e /tmp/postern-worker-was-here
 check "the agent's log says what the sandbox answered to connect" \
   grep -q "test hook connect: Permission denied" "$WORK/home-bob/data/posternd.log"
 check "… and to the write" grep -qE "test hook write: (Permission denied|Read-only file system)" \
   "$WORK/home-bob/data/posternd.log"
 check "the list marks them: A! in the text list" \
-  bash -c '[ "$("$1" --home "$2" list | grep -c " A! ")" = 4 ]' _ "$POSTERN" "$WORK/home-bob"
+  bash -c '[ "$("$1" --home "$2" list | grep -c " A! ")" = 8 ]' _ "$POSTERN" "$WORK/home-bob"
 
 plain_id=$(json '[m["id"] for m in d["messages"] if m["subject"] == "plain neighbour"][0]' < "$WORK/list.json")
 crash_id=$(sqlite3 "$db" "select id from messages where crypto_json like '%signal 11%'")

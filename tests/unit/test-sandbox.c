@@ -499,6 +499,43 @@ test_other_processes (void **state)
   assert_int_equal (before.rlim_cur, after.rlim_cur);
 }
 
+/* A job of the analysis worker (pst_sandbox_confine_job): signals to
+ * itself only, no process, no program. */
+static int
+child_job (Child *c)
+{
+  const char *dirs[2];
+  PstSandboxPolicy p = policy_for (c->dirs, dirs);
+  g_autoptr (GError) error = NULL;
+  char *const argv[] = { (char *) "/bin/true", NULL };
+
+  if (enter (c, &p, NULL) != 0)
+    return 1;
+  if (!pst_sandbox_confine_job (&error))
+    {
+      dprintf (c->report_fd, "pst_sandbox_confine_job: %s\n", error->message);
+      return 1;
+    }
+  CHECK (c, kill (getppid (), 0) == -1 && errno == EPERM);
+  CHECK (c, kill (0, 0) == -1 && errno == EPERM);
+  CHECK (c, kill (-1, 0) == -1 && errno == EPERM);
+  CHECK (c, syscall (SYS_tgkill, getppid (), getppid (), 0) == -1 && errno == EPERM);
+  CHECK (c, kill (getpid (), 0) == 0);
+  signal (SIGUSR1, SIG_IGN);
+  CHECK (c, raise (SIGUSR1) == 0);
+  CHECK (c, fork () == -1 && errno == EPERM);
+  CHECK (c, execve (argv[0], argv, NULL) == -1 && errno == EPERM);
+  return 0;
+}
+
+static void
+test_job (void **state)
+{
+  if (skip_under_valgrind (__func__))
+    return;
+  assert_child_ok (*state, child_job, NULL);
+}
+
 /* ---- file system ---- */
 
 static int
@@ -1016,6 +1053,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_unix, setup, teardown),
     cmocka_unit_test_setup_teardown (test_scoped, setup, teardown),
     cmocka_unit_test_setup_teardown (test_other_processes, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_job, setup, teardown),
     cmocka_unit_test_setup_teardown (test_files, setup, teardown),
     cmocka_unit_test_setup_teardown (test_reads_confined, setup, teardown),
     cmocka_unit_test_setup_teardown (test_files_without_landlock, setup, teardown),

@@ -410,6 +410,27 @@ test_read_deadline (void **state)
   close (sv[1]);
 }
 
+/* A peer that writes instead of reading: a frame larger than the socket's
+ * buffer fails at the deadline instead of blocking for ever. */
+static void
+test_write_deadline (void **state)
+{
+  int sv[2];
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) obj = json_object_new ();
+  g_autofree guint8 *big = g_malloc0 (8 * 1024 * 1024);
+  g_autoptr (GBytes) blob = g_bytes_new_static (big, 8 * 1024 * 1024);
+  gint64 start = g_get_monotonic_time ();
+
+  socket_pair (sv);
+  json_object_set_string_member (obj, "op", "open");
+  assert_false (pst_worker_frame_write_until (sv[0], obj, blob, start + 150 * 1000, &error));
+  assert_true (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT));
+  assert_true (g_get_monotonic_time () - start >= 150 * 1000);
+  close (sv[0]);
+  close (sv[1]);
+}
+
 static void
 test_read_peer_closes (void **state)
 {
@@ -1021,6 +1042,7 @@ main (void)
     cmocka_unit_test (test_read_write_socketpair),
     cmocka_unit_test (test_read_over_pipe_and_limit),
     cmocka_unit_test (test_read_deadline),
+    cmocka_unit_test (test_write_deadline),
     cmocka_unit_test (test_read_peer_closes),
     cmocka_unit_test (test_read_bad_frame_from_peer),
     cmocka_unit_test (test_write_to_closed_peer),
