@@ -725,8 +725,27 @@ m_export (PstCall *call, GError **error)
   gsize len;
   const guint8 *data;
 
+  gboolean raw = FALSE;
+
   if (!get_id (call, &id, error) || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
-      || !pst_call_open_message (call, id, -1, &info, &plain, &status, NULL, error))
+      || !pst_rpc_get_bool (call->params, "raw", FALSE, &raw, error))
+    return NULL;
+  if (raw)
+    {
+      /* As it arrived (a seal of Postern's own opened): nothing parsed, so
+       * that a message no worker could read is still the user's. */
+      g_autoptr (GBytes) arrived = NULL;
+
+      if (!pst_reader_arrived (call->agent, id, &arrived, error))
+        return NULL;
+      data = g_bytes_get_data (arrived, &len);
+      if (!pst_fd_write_all (fd, data, len, error))
+        return NULL;
+      r = json_object_new ();
+      json_object_set_boolean_member (r, "raw", TRUE);
+      return r;
+    }
+  if (!pst_call_open_message (call, id, -1, &info, &plain, &status, NULL, error))
     return NULL;
   if (pst_status_withholds_content (status))
     {

@@ -36,28 +36,17 @@ pst_reader_slurp (GInputStream *in, gsize max_size, GError **error)
   return g_byte_array_free_to_bytes (g_steal_pointer (&data));
 }
 
-/* pst_reader_open, and the message as stored (@raw_out) and its info. */
+/* Message @id as it arrived (its seal, if any, opened with @pgp), and its
+ * info.  Transfer full. */
 static gboolean
-open_stored (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **info_out,
-             GBytes **raw_out, GBytes **plain_out, PstStatus **status_out, PstView **view_out,
-             GError **error)
+load_arrived (PstAgent *agent, gint64 id, PstPgp *pgp, PstMessageInfo **info_out,
+              GBytes **arrived_out, GError **error)
 {
   g_autoptr (GInputStream) in = pst_store_message_open (agent->store, id, error);
-  g_autoptr (GBytes) raw = NULL, stored = NULL;
-  g_autofree char *home = NULL;
-  g_autoptr (PstPgp) pgp = NULL;
-  g_autofree char *smime_dir = g_build_filename (agent->paths->data_dir, "smime", NULL);
-  g_autoptr (PstView) view = NULL;
-  PstSmimeLease *lease;
-  gboolean ok;
-
+  g_autoptr (GBytes) raw = NULL;
   g_autoptr (PstMessageInfo) info = pst_store_message_get_info (agent->store, id, error);
 
   if (info == NULL || in == NULL || !(raw = pst_reader_slurp (in, MAX_MESSAGE_SIZE, error)))
-    return FALSE;
-  stored = g_bytes_ref (raw);
-  home = pst_agent_get_gnupg_home (agent);
-  if (!(pgp = pst_pgp_new (home, error)))
     return FALSE;
   if (info->sealed)
     {
@@ -78,9 +67,51 @@ open_stored (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **info_o
             g_prefix_error (error, "message %" G_GINT64_FORMAT ": cannot open its seal: ", id);
           return FALSE;
         }
+      pst_pgp_set_output_limit (pgp, PST_DECRYPTION_MAX_OUTPUT);
       g_bytes_unref (raw);
       raw = g_steal_pointer (&arrived);
     }
+  *info_out = g_steal_pointer (&info);
+  *arrived_out = g_steal_pointer (&raw);
+  return TRUE;
+}
+
+gboolean
+pst_reader_arrived (PstAgent *agent, gint64 id, GBytes **arrived_out, GError **error)
+{
+  g_autofree char *home = pst_agent_get_gnupg_home (agent);
+  g_autoptr (PstPgp) pgp = pst_pgp_new (home, error);
+  g_autoptr (PstMessageInfo) info = NULL;
+
+  if (pgp == NULL || !load_arrived (agent, id, pgp, &info, arrived_out, error))
+    return FALSE;
+  if (info->quarantined)
+    {
+      g_clear_pointer (arrived_out, g_bytes_unref);
+      g_set_error (error, PST_ERROR, PST_ERROR_INFECTED,
+                   "message %" G_GINT64_FORMAT " is quarantined (%s); see `postern quarantine`",
+                   id, info->scan_name ? info->scan_name : "scan");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* pst_reader_open, and the message's info. */
+static gboolean
+open_stored (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **info_out,
+             GBytes **plain_out, PstStatus **status_out, PstView **view_out, GError **error)
+{
+  g_autoptr (GBytes) raw = NULL;
+  g_autofree char *home = pst_agent_get_gnupg_home (agent);
+  g_autoptr (PstPgp) pgp = NULL;
+  g_autofree char *smime_dir = g_build_filename (agent->paths->data_dir, "smime", NULL);
+  g_autoptr (PstView) view = NULL;
+  g_autoptr (PstMessageInfo) info = NULL;
+  PstSmimeLease *lease;
+  gboolean ok;
+
+  if (!(pgp = pst_pgp_new (home, error)) || !load_arrived (agent, id, pgp, &info, &raw, error))
+    return FALSE;
   if (!(lease = pst_key_cache_take_smime (agent->keys, smime_dir, error)))
     return FALSE;
   /* Read in the sandboxed worker; its decryptions and verifications are
@@ -97,8 +128,6 @@ open_stored (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **info_o
     pst_subjects_remember (id, info->account, view->subject);
   if (ok && info_out != NULL)
     *info_out = g_steal_pointer (&info);
-  if (ok && raw_out != NULL)
-    *raw_out = g_steal_pointer (&stored);
   if (ok && view_out != NULL)
     *view_out = g_steal_pointer (&view);
   return ok;
@@ -108,7 +137,7 @@ gboolean
 pst_reader_open (PstAgent *agent, gint64 id, int attachment, GBytes **plain_out,
                  PstStatus **status_out, PstView **view_out, GError **error)
 {
-  return open_stored (agent, id, attachment, NULL, NULL, plain_out, status_out, view_out, error);
+  return open_stored (agent, id, attachment, NULL, plain_out, status_out, view_out, error);
 }
 
 /* The Subject to keep in the store for message @info.  The one shown
@@ -179,7 +208,7 @@ pst_reader_summary_failed (const char *crypto_json)
 gboolean
 pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **error)
 {
-  g_autoptr (GBytes) plain = NULL, raw = NULL;
+  g_autoptr (GBytes) plain = NULL;
   g_autoptr (PstStatus) status = NULL;
   g_autoptr (PstMessageInfo) info = NULL;
   g_autoptr (PstView) view = NULL;
@@ -187,7 +216,7 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
 
   memset (out, 0, sizeof *out);
   out->id = id;
-  if (!open_stored (agent, id, -1, &info, &raw, &plain, &status, &view, &local))
+  if (!open_stored (agent, id, -1, &info, &plain, &status, &view, &local))
     {
       if (local->domain != PST_WORKER_ERROR)
         {

@@ -16,6 +16,11 @@ G_BEGIN_DECLS
 gboolean pst_reader_open (PstAgent *agent, gint64 id, int attachment, GBytes **plain_out,
                           PstStatus **status_out, PstView **view_out, GError **error);
 
+/* Message @id as it arrived, a seal of Postern's own opened, nothing
+ * parsed (export --raw: also a message no worker could read).  Refused
+ * (PST_ERROR_INFECTED) for a quarantined message.  Transfer full. */
+gboolean pst_reader_arrived (PstAgent *agent, gint64 id, GBytes **arrived_out, GError **error);
+
 /* Reads a stream to its end into memory.  Transfer full. */
 GBytes *pst_reader_slurp (GInputStream *in, gsize max_size, GError **error);
 

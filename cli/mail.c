@@ -459,7 +459,13 @@ pst_cli_cmd_show (PstCli *cli, int argc, char **argv)
 int
 pst_cli_cmd_export (PstCli *cli, int argc, char **argv)
 {
-  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
+  gboolean raw = FALSE;
+  GOptionEntry entries[] = {
+    { "raw", 0, 0, G_OPTION_ARG_NONE, &raw,
+      N_("The message as it arrived, not decrypted and not analysed (also one that could not be "
+         "analysed)"), NULL },
+    G_OPTION_ENTRY_NULL,
+  };
   JsonObject *params, *r;
   gint64 id;
   int status = 0, fd = STDOUT_FILENO;
@@ -476,6 +482,8 @@ pst_cli_cmd_export (PstCli *cli, int argc, char **argv)
   params = json_object_new ();
   json_object_set_int_member (params, "id", id);
   json_object_set_int_member (params, "fd", 0);
+  if (raw)
+    json_object_set_boolean_member (params, "raw", TRUE);
   r = pst_cli_call (cli, "export", "export", params, &fd, 1, &status);
   if (r == NULL)
     return status;

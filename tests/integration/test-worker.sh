@@ -94,6 +94,9 @@ expect_fail "show of the crashing message fails, saying why" 1 \
   "could not be analysed: the analysis worker was killed by signal 11.*kept" pst bob show "$crash_id"
 check "… and the agent is still the same process" \
   bash -c '[ "$(pgrep -f "posternd --home $1\$" | head -n 1)" = "$2" ]' _ "$WORK/home-bob" "$pid"
+check "export --raw gives it as it arrived, although no worker can read it" \
+  bash -c '"$1" --home "$2" export --raw "$3" | grep -q "X-Postern-Worker-Test: crash"' _ "$POSTERN" "$WORK/home-bob" "$crash_id"
+expect_fail "export (not raw) of it fails, saying why" 1 "could not be analysed" pst bob export "$crash_id"
 check "the crashing message is kept as it arrived" \
   bash -c '[ "$(sqlite3 "$1" "select count(*) from messages where id = $2")" = 1 ]' _ "$db" "$crash_id"
 
