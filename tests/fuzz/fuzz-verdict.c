@@ -82,9 +82,17 @@ is_word (const char *s)
 static void
 check_status (const PstStatus *st, const char *type, GBytes *plain)
 {
-  gboolean protected_type = g_strcmp0 (type, "multipart/signed") == 0
-                            || g_strcmp0 (type, "multipart/encrypted") == 0
-                            || g_strcmp0 (type, "application/pkcs7-mime") == 0;
+  /* Inline PGP whose armored block is the whole body of a text/plain
+   * message covers the whole message too (mime/pgpmime.c open_inline). */
+  gboolean inline_pgp = FALSE;
+  gboolean protected_type;
+
+  for (guint i = 0; i < st->warnings->len; i++)
+    inline_pgp = inline_pgp || g_str_equal (st->warnings->pdata[i], "inline-pgp");
+  protected_type = g_strcmp0 (type, "multipart/signed") == 0
+                   || g_strcmp0 (type, "multipart/encrypted") == 0
+                   || g_strcmp0 (type, "application/pkcs7-mime") == 0
+                   || (inline_pgp && g_strcmp0 (type, "text/plain") == 0);
   g_autofree char *json = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
 
