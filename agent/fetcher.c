@@ -108,6 +108,7 @@ typedef struct {
   GArray *stored;        /* gint64: ids committed in this session */
   gboolean quit_sent;
   guint fetched;
+  guint planned;         /* messages to retrieve, known after UIDL */
 } Fetch;
 
 static void
@@ -158,6 +159,7 @@ plan (Fetch *f, GError **error)
           item->msgno = u->msgno;
           item->uidl = g_strdup (u->uidl);
           g_queue_push_tail (&f->to_retr, item);
+          f->planned++;
           continue;
         }
       expired = f->account->keep_days > 0
@@ -246,7 +248,16 @@ commit_received (Fetch *f, gboolean delete_them, GError **error)
         pst_pop3_session_dele (f->s, item->msgno);
     }
   if (batch->len > 0)
-    g_message ("account %s: stored %u messages", f->account->name, batch->len);
+    {
+      JsonObject *p = json_object_new ();
+
+      g_message ("account %s: stored %u messages", f->account->name, batch->len);
+      /* How far this fetch is: stored so far, of what the server had. */
+      json_object_set_string_member (p, "account", f->account->name);
+      json_object_set_int_member (p, "fetched", f->fetched);
+      json_object_set_int_member (p, "total", MAX (f->planned, f->fetched));
+      pst_events_emit ("fetch.progress", p);
+    }
   return ok;
 }
 

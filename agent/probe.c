@@ -112,7 +112,7 @@ static gboolean
 probe_smtp (Probe *p, gboolean implicit, const char **mechs_out, PstSmtpSession **s_out,
             GError **error)
 {
-  PstSmtpSession *s = pst_smtp_session_new ("[127.0.0.1]",
+  PstSmtpSession *s = pst_smtp_session_new (PST_SMTP_EHLO_NAME,
                                             implicit ? PST_SMTP_TLS_IMPLICIT : PST_SMTP_TLS_STARTTLS);
   gboolean quitting = FALSE;
 

@@ -186,7 +186,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
   conn = pst_session_connect (account, account->smtp, &implicit, error);
   if (conn == NULL)
     return FALSE;
-  s = pst_smtp_session_new ("[127.0.0.1]", implicit ? PST_SMTP_TLS_IMPLICIT : PST_SMTP_TLS_STARTTLS);
+  s = pst_smtp_session_new (PST_SMTP_EHLO_NAME, implicit ? PST_SMTP_TLS_IMPLICIT : PST_SMTP_TLS_STARTTLS);
   pst_smtp_session_set_credentials (s, creds);
   g_clear_pointer (&creds, pst_sasl_credentials_free);
   if (implicit)

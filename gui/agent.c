@@ -344,12 +344,6 @@ pst_agent_is_running (PstAgent *self)
   return self->running;
 }
 
-const char *
-pst_agent_get_home (PstAgent *self)
-{
-  return self->home;
-}
-
 /* ---- object ---- */
 
 static void

@@ -24,7 +24,6 @@ PstAgent *pst_agent_new (const char *home);
 /* The last state the watcher saw. */
 gboolean pst_agent_is_running (PstAgent *agent);
 /* The agent's home, or NULL.  Owned by @agent. */
-const char *pst_agent_get_home (PstAgent *agent);
 
 /* Calls @method with @params (transfer full, may be NULL) and passes @fd
  * (-1: none; dup'ed, the caller keeps its own). */

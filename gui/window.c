@@ -567,8 +567,3 @@ pst_window_new (GtkApplication *app, PstAgent *agent)
   return self;
 }
 
-void
-pst_window_show_page (PstWindow *self, const char *name)
-{
-  gtk_stack_set_visible_child_name (GTK_STACK (self->pages), name);
-}

@@ -13,6 +13,5 @@ G_DECLARE_FINAL_TYPE (PstWindow, pst_window, PST, WINDOW, GtkApplicationWindow)
 
 PstWindow *pst_window_new (GtkApplication *app, PstAgent *agent);
 /* Shows the page @name: "mail", "outbox", "quarantine", "keys", "accounts". */
-void pst_window_show_page (PstWindow *window, const char *name);
 
 G_END_DECLS

@@ -47,7 +47,6 @@ struct _PstSmime {
 /* Certificates (smime.c). */
 char *pst_smime_x509_fingerprint (X509 *cert);
 char **pst_smime_x509_emails (X509 *cert);
-gboolean pst_smime_x509_has_email (X509 *cert, const char *address);
 gboolean pst_smime_x509_valid_now (X509 *cert);
 /* Seconds since the epoch of @t, or 0 when it cannot be read. */
 gint64 pst_smime_asn1_time_unix (const ASN1_TIME *t);

@@ -79,14 +79,6 @@ pst_smime_x509_emails (X509 *cert)
 }
 
 gboolean
-pst_smime_x509_has_email (X509 *cert, const char *address)
-{
-  g_auto(GStrv) emails = pst_smime_x509_emails (cert);
-
-  return address != NULL && pst_addr_in_list (address, (const char *const *) emails);
-}
-
-gboolean
 pst_smime_x509_valid_now (X509 *cert)
 {
   return X509_cmp_current_time (X509_get0_notBefore (cert)) < 0

@@ -41,6 +41,11 @@ typedef enum {
   PST_SMTP_EVENT_ERROR,         /* the session failed: see pst_smtp_session_get_error() */
 } PstSmtpEventType;
 
+/* The name the agent gives in EHLO: an address literal that says nothing
+ * about the machine or the user (RFC 5321 §4.1.4 allows a literal; a
+ * submission server authenticates the user, not the name). */
+#define PST_SMTP_EHLO_NAME "[127.0.0.1]"
+
 /* Creates a session.  @helo_name is the name sent in EHLO: a domain or an
  * address literal in printable ASCII; anything else (or NULL) is replaced by
  * "localhost".  Transfer full. */

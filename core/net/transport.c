@@ -42,7 +42,6 @@ struct _PstConn {
   guint timeout_ms;
   gint64 deadline;         /* monotonic µs, or 0 */
   SSL *ssl;
-  char *description;
   char *subject, *issuer, *pin, *not_after;
   gboolean trusted_by_pin;
   gboolean offered_session;
@@ -204,7 +203,6 @@ pst_conn_free (PstConn *conn)
   g_clear_pointer (&conn->pins, g_ptr_array_unref);
   g_free (conn->client_cert);
   g_free (conn->client_key);
-  g_free (conn->description);
   g_free (conn->subject);
   g_free (conn->issuer);
   g_free (conn->pin);
@@ -531,8 +529,6 @@ pst_conn_start_tls (PstConn *conn, GError **error)
           return FALSE;
         }
     }
-  conn->description = g_strdup_printf ("%s %s", SSL_get_version (conn->ssl),
-                                       SSL_get_cipher_name (conn->ssl));
   g_mutex_lock (&trust_lock);
   if (SSL_session_reused (conn->ssl))
     n_resumed++;
@@ -631,18 +627,6 @@ pst_tls_resumption_stats (guint *full_out, guint *resumed_out)
   *full_out = n_full;
   *resumed_out = n_resumed;
   g_mutex_unlock (&trust_lock);
-}
-
-gboolean
-pst_conn_is_tls (PstConn *conn)
-{
-  return conn->ssl != NULL;
-}
-
-const char *
-pst_conn_get_tls_description (PstConn *conn)
-{
-  return conn->description;
 }
 
 gssize

@@ -33,14 +33,10 @@ void pst_conn_free (PstConn *conn);
 /* Performs the TLS handshake on the connection and verifies the server.
  * Errors: PST_ERROR_NETWORK, saying which check failed. */
 gboolean pst_conn_start_tls (PstConn *conn, GError **error);
-gboolean pst_conn_is_tls (PstConn *conn);
 
 /* Reads up to @len bytes; returns the count, 0 at end of stream, -1 on error. */
 gssize pst_conn_read (PstConn *conn, guint8 *buf, gsize len, GError **error);
 gboolean pst_conn_write_all (PstConn *conn, const guint8 *buf, gsize len, GError **error);
-
-/* "TLSv1.3 TLS_AES_256_GCM_SHA384" after the handshake, else NULL.  Owned by conn. */
-const char *pst_conn_get_tls_description (PstConn *conn);
 
 /* What the handshake showed, for `account test` (also after a failed
  * verification in probe mode).  Strings owned by conn; NULL before TLS. */

@@ -49,7 +49,29 @@ bob_copy=$(find "$BOB_MAILDIR/new" "$BOB_MAILDIR/cur" -type f | head -n 1)
 check "bob's copy is encrypted" grep -q 'multipart/encrypted' "$bob_copy"
 check "bob's copy names no Bcc recipient" bash -c '! grep -qi "^Bcc:" "$1"' _ "$bob_copy"
 check "bob's copy does not carry the Subject outside" bash -c '! grep -qF "$1" "$2"' _ "$tag" "$bob_copy"
+# A subscriber sees fetch.progress while bob fetches, up to 1 of 1.
+pst bob agent start >/dev/null 2>&1 || true
+rm -f "$WORK/home-bob/run/agent.sock.subscribed"
+python3 - "$WORK/home-bob/run/agent.sock" > "$WORK/fetch-events.txt" <<'PY' &
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(60)
+f = s.makefile("rb")
+s.sendall(b'{"jsonrpc":"2.0","id":1,"method":"subscribe","params":{"events":["fetch.progress"]}}\n')
+json.loads(f.readline())
+open(sys.argv[1] + ".subscribed", "w").close()
+while True:
+    m = json.loads(f.readline())
+    if m.get("method") == "fetch.progress":
+        p = m["params"]; print(p["account"], p["fetched"], p["total"], flush=True)
+        if p["fetched"] == p["total"]:
+            break
+PY
+sub=$!
+for i in $(seq 1 100); do [ -e "$WORK/home-bob/run/agent.sock.subscribed" ] && break; sleep 0.05; done
 check "bob fetches" pst bob fetch
+wait "$sub" || true
+check "a subscriber saw fetch.progress: 1 of 1 ($(tr '\n' ';' < "$WORK/fetch-events.txt"))" \
+  test "$(tail -n 1 "$WORK/fetch-events.txt")" = "main 1 1"
 id1=$(pst bob --json list | json 'd["messages"][0]["id"]')
 pst bob export "$id1" > "$WORK/export1.eml"
 check "the decrypted message names no Bcc recipient either" bash -c '! grep -qi "^Bcc:" "$1"' _ "$WORK/export1.eml"
