@@ -10,7 +10,7 @@
 
 struct _PstAccountDialog {
   GtkDialog parent;
-  PstAgent *agent;
+  PstAgentLink *agent;
   GtkWidget *name_entry, *address_entry, *user_entry, *storage_combo, *password_entry,
     *password_label, *command_entry, *command_label, *smtp_host_entry, *smtp_security_combo,
     *smtp_port_spin, *pop3_host_entry, *pop3_security_combo, *pop3_port_spin, *encrypt_combo,
@@ -254,7 +254,7 @@ added (GObject *source, GAsyncResult *res, gpointer data)
 {
   PstAccountDialog *self = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
 
   self->committing = FALSE;
   if (self->agent == NULL)      /* closed meanwhile */
@@ -284,7 +284,7 @@ tested (GObject *source, GAsyncResult *res, gpointer data)
 {
   PstAccountDialog *self = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
   g_autofree char *words = NULL, *pins = NULL;
   gboolean ok;
 
@@ -333,7 +333,7 @@ tested (GObject *source, GAsyncResult *res, gpointer data)
       else
         {
           self->committing = TRUE;
-          pst_agent_call (self->agent, "account.add", account, -1, NULL, added, g_object_ref (self));
+          pst_agent_link_call (self->agent, "account.add", account, -1, NULL, added, g_object_ref (self));
         }
     }
   else
@@ -367,7 +367,7 @@ test (PstAccountDialog *self, gboolean then_add)
   self->adding = then_add;
   busy (self, TRUE);
   result (self, _("Testing the connection…"), FALSE);
-  pst_agent_call (self->agent, "account.test", params, -1, NULL, tested, g_object_ref (self));
+  pst_agent_link_call (self->agent, "account.test", params, -1, NULL, tested, g_object_ref (self));
 }
 
 static void
@@ -470,7 +470,7 @@ pst_account_dialog_init (PstAccountDialog *self)
 }
 
 PstAccountDialog *
-pst_account_dialog_new (GtkWindow *parent, PstAgent *agent)
+pst_account_dialog_new (GtkWindow *parent, PstAgentLink *agent)
 {
   PstAccountDialog *self = g_object_new (PST_TYPE_ACCOUNT_DIALOG, "transient-for", parent,
                                          "use-header-bar", FALSE, "destroy-with-parent", TRUE, NULL);

@@ -16,7 +16,7 @@ G_BEGIN_DECLS
 #define PST_TYPE_ACCOUNT_DIALOG (pst_account_dialog_get_type ())
 G_DECLARE_FINAL_TYPE (PstAccountDialog, pst_account_dialog, PST, ACCOUNT_DIALOG, GtkDialog)
 
-PstAccountDialog *pst_account_dialog_new (GtkWindow *parent, PstAgent *agent);
+PstAccountDialog *pst_account_dialog_new (GtkWindow *parent, PstAgentLink *agent);
 
 /* An account.test result in words, a paragraph per server.  Transfer full. */
 char *pst_account_dialog_describe_test (JsonObject *result);

@@ -24,7 +24,7 @@ typedef struct {
   char *socket_path;
 } Watch;
 
-struct _PstAgent {
+struct _PstAgentLink {
   GObject parent;
   char *home;
   PstPaths *paths;
@@ -36,7 +36,7 @@ struct _PstAgent {
 enum { SIG_RUNNING_CHANGED, SIG_NOTIFICATION, N_SIGNALS };
 static guint signals[N_SIGNALS];
 
-G_DEFINE_TYPE (PstAgent, pst_agent, G_TYPE_OBJECT)
+G_DEFINE_TYPE (PstAgentLink, pst_agent_link, G_TYPE_OBJECT)
 
 const char *
 pst_json_str (JsonObject *o, const char *name)
@@ -109,7 +109,7 @@ static gboolean
 deliver (gpointer data)
 {
   Event *e = data;
-  g_autoptr (PstAgent) self = g_weak_ref_get (&e->watch->agent);
+  g_autoptr (PstAgentLink) self = g_weak_ref_get (&e->watch->agent);
 
   if (self != NULL && e->is_state)
     {
@@ -267,7 +267,7 @@ call_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancella
 }
 
 void
-pst_agent_call_fds (PstAgent *self, const char *method, JsonObject *params, const int *fds,
+pst_agent_link_call_fds (PstAgentLink *self, const char *method, JsonObject *params, const int *fds,
                     guint n_fds, GCancellable *cancellable, GAsyncReadyCallback callback,
                     gpointer data)
 {
@@ -288,14 +288,14 @@ pst_agent_call_fds (PstAgent *self, const char *method, JsonObject *params, cons
 }
 
 void
-pst_agent_call (PstAgent *self, const char *method, JsonObject *params, int fd,
+pst_agent_link_call (PstAgentLink *self, const char *method, JsonObject *params, int fd,
                 GCancellable *cancellable, GAsyncReadyCallback callback, gpointer data)
 {
-  pst_agent_call_fds (self, method, params, &fd, fd >= 0 ? 1 : 0, cancellable, callback, data);
+  pst_agent_link_call_fds (self, method, params, &fd, fd >= 0 ? 1 : 0, cancellable, callback, data);
 }
 
 JsonObject *
-pst_agent_call_finish (PstAgent *self, GAsyncResult *result, GError **error)
+pst_agent_link_call_finish (PstAgentLink *self, GAsyncResult *result, GError **error)
 {
   return g_task_propagate_pointer (G_TASK (result), error);
 }
@@ -309,7 +309,7 @@ reap (GPid pid, gint status, gpointer data)
 static void
 start_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
-  PstAgent *self = source;
+  PstAgentLink *self = source;
   GError *error = NULL;
   GPid pid = 0;
 
@@ -325,7 +325,7 @@ start_thread (GTask *task, gpointer source, gpointer data, GCancellable *cancell
 }
 
 void
-pst_agent_start (PstAgent *self, GAsyncReadyCallback callback, gpointer data)
+pst_agent_link_start (PstAgentLink *self, GAsyncReadyCallback callback, gpointer data)
 {
   g_autoptr (GTask) task = g_task_new (self, NULL, callback, data);
 
@@ -333,13 +333,13 @@ pst_agent_start (PstAgent *self, GAsyncReadyCallback callback, gpointer data)
 }
 
 gboolean
-pst_agent_start_finish (PstAgent *self, GAsyncResult *result, GError **error)
+pst_agent_link_start_finish (PstAgentLink *self, GAsyncResult *result, GError **error)
 {
   return g_task_propagate_boolean (G_TASK (result), error);
 }
 
 gboolean
-pst_agent_is_running (PstAgent *self)
+pst_agent_link_is_running (PstAgentLink *self)
 {
   return self->running;
 }
@@ -347,9 +347,9 @@ pst_agent_is_running (PstAgent *self)
 /* ---- object ---- */
 
 static void
-pst_agent_dispose (GObject *object)
+pst_agent_link_dispose (GObject *object)
 {
-  PstAgent *self = PST_AGENT (object);
+  PstAgentLink *self = PST_AGENT_LINK (object);
 
   if (self->watch != NULL)
     {
@@ -362,26 +362,26 @@ pst_agent_dispose (GObject *object)
       g_clear_pointer (&self->thread, g_thread_join);
       g_clear_pointer (&self->watch, watch_unref);
     }
-  G_OBJECT_CLASS (pst_agent_parent_class)->dispose (object);
+  G_OBJECT_CLASS (pst_agent_link_parent_class)->dispose (object);
 }
 
 static void
-pst_agent_finalize (GObject *object)
+pst_agent_link_finalize (GObject *object)
 {
-  PstAgent *self = PST_AGENT (object);
+  PstAgentLink *self = PST_AGENT_LINK (object);
 
   g_free (self->home);
   pst_paths_free (self->paths);
-  G_OBJECT_CLASS (pst_agent_parent_class)->finalize (object);
+  G_OBJECT_CLASS (pst_agent_link_parent_class)->finalize (object);
 }
 
 static void
-pst_agent_class_init (PstAgentClass *klass)
+pst_agent_link_class_init (PstAgentLinkClass *klass)
 {
   GObjectClass *o = G_OBJECT_CLASS (klass);
 
-  o->dispose = pst_agent_dispose;
-  o->finalize = pst_agent_finalize;
+  o->dispose = pst_agent_link_dispose;
+  o->finalize = pst_agent_link_finalize;
   signals[SIG_RUNNING_CHANGED] = g_signal_new ("running-changed", G_TYPE_FROM_CLASS (klass),
                                                G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE,
                                                2, G_TYPE_BOOLEAN, G_TYPE_STRING);
@@ -391,14 +391,14 @@ pst_agent_class_init (PstAgentClass *klass)
 }
 
 static void
-pst_agent_init (PstAgent *self)
+pst_agent_link_init (PstAgentLink *self)
 {
 }
 
-PstAgent *
-pst_agent_new (const char *home)
+PstAgentLink *
+pst_agent_link_new (const char *home)
 {
-  PstAgent *self = g_object_new (PST_TYPE_AGENT, NULL);
+  PstAgentLink *self = g_object_new (PST_TYPE_AGENT_LINK, NULL);
   Watch *w = g_new0 (Watch, 1);
 
   self->home = g_strdup (home);

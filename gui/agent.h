@@ -1,4 +1,5 @@
-/* agent.h — the GUI's link to posternd.  Every call runs on a worker thread
+/* agent.h — the GUI's link to posternd (PstAgentLink: not the daemon's
+ * PstAgent of agent/agent.h).  Every call runs on a worker thread
  * with a connection of its own, so the window never waits on the agent; a
  * watcher thread keeps one subscribed connection open, reports whether the
  * agent is running and passes its notifications on, on the main loop. */
@@ -9,38 +10,37 @@
 
 G_BEGIN_DECLS
 
-#define PST_TYPE_AGENT (pst_agent_get_type ())
-G_DECLARE_FINAL_TYPE (PstAgent, pst_agent, PST, AGENT, GObject)
+#define PST_TYPE_AGENT_LINK (pst_agent_link_get_type ())
+G_DECLARE_FINAL_TYPE (PstAgentLink, pst_agent_link, PST, AGENT_LINK, GObject)
 
 /* @home: the agent's home (POSTERN_HOME), or NULL for the default.  The
  * watcher starts at once.  Signals, emitted on the main context of the
- * caller of pst_agent_new:
+ * caller of pst_agent_link_new:
  *   "running-changed" (gboolean running, const char *why) — why is the
  *       reason when not running;
  *   "notification" (const char *method, JsonObject *params) — params
  *       owned by the signal. */
-PstAgent *pst_agent_new (const char *home);
+PstAgentLink *pst_agent_link_new (const char *home);
 
 /* The last state the watcher saw. */
-gboolean pst_agent_is_running (PstAgent *agent);
-/* The agent's home, or NULL.  Owned by @agent. */
+gboolean pst_agent_link_is_running (PstAgentLink *agent);
 
 /* Calls @method with @params (transfer full, may be NULL) and passes @fd
  * (-1: none; dup'ed, the caller keeps its own). */
-void pst_agent_call (PstAgent *agent, const char *method, JsonObject *params, int fd,
-                     GCancellable *cancellable, GAsyncReadyCallback callback, gpointer data);
+void pst_agent_link_call (PstAgentLink *agent, const char *method, JsonObject *params, int fd,
+                          GCancellable *cancellable, GAsyncReadyCallback callback, gpointer data);
 /* The same with @n_fds descriptors (each dup'ed). */
-void pst_agent_call_fds (PstAgent *agent, const char *method, JsonObject *params, const int *fds,
-                         guint n_fds, GCancellable *cancellable, GAsyncReadyCallback callback,
-                         gpointer data);
+void pst_agent_link_call_fds (PstAgentLink *agent, const char *method, JsonObject *params,
+                              const int *fds, guint n_fds, GCancellable *cancellable,
+                              GAsyncReadyCallback callback, gpointer data);
 /* The result object (transfer full), or NULL with @error set (PST_ERROR,
  * its message the agent's words). */
-JsonObject *pst_agent_call_finish (PstAgent *agent, GAsyncResult *result, GError **error);
+JsonObject *pst_agent_link_call_finish (PstAgentLink *agent, GAsyncResult *result, GError **error);
 
 /* Starts posternd as the CLI does (core/rpc/spawn.h), on a worker thread;
  * the finish says whether it answered.  The watcher notices it too. */
-void pst_agent_start (PstAgent *agent, GAsyncReadyCallback callback, gpointer data);
-gboolean pst_agent_start_finish (PstAgent *agent, GAsyncResult *result, GError **error);
+void pst_agent_link_start (PstAgentLink *agent, GAsyncReadyCallback callback, gpointer data);
+gboolean pst_agent_link_start_finish (PstAgentLink *agent, GAsyncResult *result, GError **error);
 
 /* JSON helpers for the widgets: a member or NULL when absent or null. */
 const char *pst_json_str (JsonObject *object, const char *name);

@@ -23,7 +23,7 @@ typedef struct {
 
 struct _PstComposeWindow {
   GtkApplicationWindow parent;
-  PstAgent *agent;
+  PstAgentLink *agent;
   GtkWidget *from_combo, *to_entry, *cc_entry, *bcc_entry, *subject_entry, *keys_label,
     *encrypt_check, *sign_check, *reason_label, *body_view, *attachments_label, *clear_button,
     *send_button, *attach_button;
@@ -102,7 +102,7 @@ update_send (PstComposeWindow *self)
 
   any = to[0] || cc[0] || bcc[0];
   gtk_widget_set_sensitive (self->send_button, any && from_address (self) && !self->refused
-                                                 && !self->sending && pst_agent_is_running (self->agent));
+                                                 && !self->sending && pst_agent_link_is_running (self->agent));
 }
 
 /* ---- the live key marks ---- */
@@ -111,7 +111,7 @@ static void
 checked (GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
   PstComposeWindow *self;
   g_autoptr (GString) marks = g_string_new (NULL);
   JsonArray *rcpts;
@@ -200,7 +200,7 @@ check_now (gpointer data)
   g_cancellable_cancel (self->check_cancel);
   g_clear_object (&self->check_cancel);
   self->check_cancel = g_cancellable_new ();
-  pst_agent_call (self->agent, "keys.check", params, -1, self->check_cancel, checked, self);
+  pst_agent_link_call (self->agent, "keys.check", params, -1, self->check_cancel, checked, self);
   return G_SOURCE_REMOVE;
 }
 
@@ -326,7 +326,7 @@ sent (GObject *source, GAsyncResult *res, gpointer data)
 {
   PstComposeWindow *self = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
 
   self->sending = FALSE;
   if (self->agent == NULL)      /* closed meanwhile */
@@ -418,7 +418,7 @@ on_send (PstComposeWindow *self)
   self->sending = TRUE;
   update_send (self);
   say_reason (self, _("Queueing…"));
-  pst_agent_call (self->agent, "send", params, fd, NULL, sent, g_object_ref (self));
+  pst_agent_link_call (self->agent, "send", params, fd, NULL, sent, g_object_ref (self));
   close (fd);
 }
 
@@ -428,7 +428,7 @@ static void
 accounts_loaded (GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
   PstComposeWindow *self = data;
   JsonArray *a;
 
@@ -508,7 +508,7 @@ on_running (PstComposeWindow *self, gboolean running, const char *why)
 {
   if (running)
     {
-      pst_agent_call (self->agent, "account.list", NULL, -1, NULL, accounts_loaded, g_object_ref (self));
+      pst_agent_link_call (self->agent, "account.list", NULL, -1, NULL, accounts_loaded, g_object_ref (self));
       on_fields_changed (self);
     }
   else
@@ -581,12 +581,12 @@ pst_compose_window_init (PstComposeWindow *self)
 }
 
 PstComposeWindow *
-pst_compose_window_new (GtkApplication *app, PstAgent *agent)
+pst_compose_window_new (GtkApplication *app, PstAgentLink *agent)
 {
   PstComposeWindow *self = g_object_new (PST_TYPE_COMPOSE_WINDOW, "application", app, NULL);
 
   self->agent = g_object_ref (agent);
   g_signal_connect_swapped (agent, "running-changed", G_CALLBACK (on_running), self);
-  pst_agent_call (agent, "account.list", NULL, -1, NULL, accounts_loaded, g_object_ref (self));
+  pst_agent_link_call (agent, "account.list", NULL, -1, NULL, accounts_loaded, g_object_ref (self));
   return self;
 }

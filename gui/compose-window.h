@@ -17,7 +17,7 @@ G_BEGIN_DECLS
 #define PST_TYPE_COMPOSE_WINDOW (pst_compose_window_get_type ())
 G_DECLARE_FINAL_TYPE (PstComposeWindow, pst_compose_window, PST, COMPOSE_WINDOW, GtkApplicationWindow)
 
-PstComposeWindow *pst_compose_window_new (GtkApplication *app, PstAgent *agent);
+PstComposeWindow *pst_compose_window_new (GtkApplication *app, PstAgentLink *agent);
 
 /* Fills the fields from a mailto: link (the fields it may set; see
  * mailto.h), and says what it ignored. */

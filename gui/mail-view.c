@@ -14,7 +14,7 @@ enum { COL_ID, COL_ICON, COL_MARK, COL_FROM, COL_SUBJECT, COL_DATE, N_COLS };
 
 struct _PstMailView {
   GtkBox parent;
-  PstAgent *agent;
+  PstAgentLink *agent;
   GtkListStore *store;
   GtkWidget *search, *messages, *status_box, *status_icon, *status_label, *headers, *body,
     *attachments;
@@ -57,7 +57,7 @@ static void
 listed (GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
   PstMailView *self;
   JsonArray *arr;
   GtkTreeIter it;
@@ -113,7 +113,7 @@ pst_mail_view_refresh (PstMailView *self)
   const char *query = gtk_entry_get_text (GTK_ENTRY (self->search));
   JsonObject *params = json_object_new ();
 
-  if (!pst_agent_is_running (self->agent))
+  if (!pst_agent_link_is_running (self->agent))
     {
       json_object_unref (params);
       return;
@@ -124,7 +124,7 @@ pst_mail_view_refresh (PstMailView *self)
   g_cancellable_cancel (self->list_cancel);
   g_clear_object (&self->list_cancel);
   self->list_cancel = g_cancellable_new ();
-  pst_agent_call (self->agent, "list", params, -1, self->list_cancel, listed, self);
+  pst_agent_link_call (self->agent, "list", params, -1, self->list_cancel, listed, self);
 }
 
 /* ---- the message ---- */
@@ -141,7 +141,7 @@ saved (GObject *source, GAsyncResult *res, gpointer data)
 {
   Save *s = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
 
   if (s->view->agent == NULL)   /* closed meanwhile */
     {
@@ -200,7 +200,7 @@ save_chosen (GtkNativeDialog *chooser, int response, PstMailView *self)
   s = g_new0 (Save, 1);
   s->view = g_object_ref (self);
   s->path = g_steal_pointer (&path);
-  pst_agent_call (self->agent, "attachment", params, fd, NULL, saved, s);
+  pst_agent_link_call (self->agent, "attachment", params, fd, NULL, saved, s);
   close (fd);
 }
 
@@ -255,7 +255,7 @@ static void
 shown (GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
   PstMailView *self;
   PstVerdictLevel level;
   g_autofree char *text = NULL, *headers = NULL;
@@ -344,7 +344,7 @@ on_selection_changed (PstMailView *self, GtkTreeSelection *sel)
   g_cancellable_cancel (self->show_cancel);
   g_clear_object (&self->show_cancel);
   self->show_cancel = g_cancellable_new ();
-  pst_agent_call (self->agent, "show", params, -1, self->show_cancel, shown, self);
+  pst_agent_link_call (self->agent, "show", params, -1, self->show_cancel, shown, self);
 }
 
 /* ---- object ---- */
@@ -455,7 +455,7 @@ pst_mail_view_init (PstMailView *self)
 }
 
 PstMailView *
-pst_mail_view_new (PstAgent *agent)
+pst_mail_view_new (PstAgentLink *agent)
 {
   PstMailView *self = g_object_new (PST_TYPE_MAIL_VIEW, NULL);
 

@@ -12,7 +12,7 @@ G_BEGIN_DECLS
 #define PST_TYPE_MAIL_VIEW (pst_mail_view_get_type ())
 G_DECLARE_FINAL_TYPE (PstMailView, pst_mail_view, PST, MAIL_VIEW, GtkBox)
 
-PstMailView *pst_mail_view_new (PstAgent *agent);
+PstMailView *pst_mail_view_new (PstAgentLink *agent);
 /* Reloads the list (keeping the search). */
 void pst_mail_view_refresh (PstMailView *view);
 

@@ -14,7 +14,7 @@
 #include "config/paths.h"
 #include "window.h"
 
-static PstAgent *agent;
+static PstAgentLink *agent;
 
 static GtkWindow *
 main_window (GtkApplication *app)
@@ -73,13 +73,13 @@ on_preferences (GSimpleAction *action, GVariant *param, gpointer app)
 static void
 stopped (GObject *source, GAsyncResult *res, gpointer data)
 {
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, NULL);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, NULL);
 }
 
 static void
 on_stop_agent (GSimpleAction *action, GVariant *param, gpointer app)
 {
-  pst_agent_call (agent, "agent.stop", NULL, -1, NULL, stopped, NULL);
+  pst_agent_link_call (agent, "agent.stop", NULL, -1, NULL, stopped, NULL);
 }
 
 static void
@@ -118,7 +118,7 @@ notify_now (gpointer app)
 }
 
 static void
-on_notification (PstAgent *a, const char *method, JsonObject *params, GApplication *app)
+on_notification (PstAgentLink *a, const char *method, JsonObject *params, GApplication *app)
 {
   const char *account = pst_json_str (params, "account");
 
@@ -167,7 +167,7 @@ startup (GApplication *app)
   gtk_css_provider_load_from_resource (css, "/org/postern/Postern/style.css");
   gtk_style_context_add_provider_for_screen (gdk_screen_get_default (), GTK_STYLE_PROVIDER (css),
                                              GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);
-  agent = pst_agent_new (g_getenv ("POSTERN_HOME"));
+  agent = pst_agent_link_new (g_getenv ("POSTERN_HOME"));
   g_signal_connect (agent, "notification", G_CALLBACK (on_notification), app);
 }
 

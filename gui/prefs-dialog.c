@@ -6,7 +6,7 @@
 
 struct _PstPrefsDialog {
   GtkDialog parent;
-  PstAgent *agent;
+  PstAgentLink *agent;
   GtkWidget *scan_entry, *on_error_combo, *timeout_spin, *account_combo, *interval_spin,
     *max_rcpt_spin, *max_hour_spin, *message_label, *save_button;
   JsonArray *accounts;
@@ -67,7 +67,7 @@ config_loaded (GObject *source, GAsyncResult *res, gpointer data)
 {
   PstPrefsDialog *self = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
 
   if (self->agent == NULL)      /* closed meanwhile */
     {
@@ -96,7 +96,7 @@ accounts_loaded (GObject *source, GAsyncResult *res, gpointer data)
 {
   PstPrefsDialog *self = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
   JsonArray *a = pst_json_arr (r, "accounts");
 
   if (self->agent == NULL)      /* closed meanwhile */
@@ -125,7 +125,7 @@ saved (GObject *source, GAsyncResult *res, gpointer data)
 {
   PstPrefsDialog *self = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
 
   if (self->agent == NULL)      /* closed meanwhile */
     {
@@ -140,7 +140,7 @@ saved (GObject *source, GAsyncResult *res, gpointer data)
   if (--self->pending == 0 && !self->failed)
     {
       say (self, _("Saved. The agent uses the new settings now."), FALSE);
-      pst_agent_call (self->agent, "account.list", NULL, -1, NULL, accounts_loaded, g_object_ref (self));
+      pst_agent_link_call (self->agent, "account.list", NULL, -1, NULL, accounts_loaded, g_object_ref (self));
     }
   g_object_unref (self);
 }
@@ -174,7 +174,7 @@ save (PstPrefsDialog *self)
   self->failed = FALSE;
   self->pending = 1;
   say (self, _("Saving…"), FALSE);
-  pst_agent_call (self->agent, "config.set", params, -1, NULL, saved, g_object_ref (self));
+  pst_agent_link_call (self->agent, "config.set", params, -1, NULL, saved, g_object_ref (self));
   if (a != NULL)
     {
       params = json_object_new ();
@@ -188,7 +188,7 @@ save (PstPrefsDialog *self)
       json_object_set_int_member (params, "max_messages_per_hour",
                                   gtk_spin_button_get_value_as_int (GTK_SPIN_BUTTON (self->max_hour_spin)));
       self->pending++;
-      pst_agent_call (self->agent, "account.update", params, -1, NULL, saved, g_object_ref (self));
+      pst_agent_link_call (self->agent, "account.update", params, -1, NULL, saved, g_object_ref (self));
     }
 }
 
@@ -241,13 +241,13 @@ pst_prefs_dialog_init (PstPrefsDialog *self)
 }
 
 PstPrefsDialog *
-pst_prefs_dialog_new (GtkWindow *parent, PstAgent *agent)
+pst_prefs_dialog_new (GtkWindow *parent, PstAgentLink *agent)
 {
   PstPrefsDialog *self = g_object_new (PST_TYPE_PREFS_DIALOG, "transient-for", parent,
                                        "use-header-bar", FALSE, "destroy-with-parent", TRUE, NULL);
 
   self->agent = g_object_ref (agent);
-  pst_agent_call (agent, "config.get", NULL, -1, NULL, config_loaded, g_object_ref (self));
-  pst_agent_call (agent, "account.list", NULL, -1, NULL, accounts_loaded, g_object_ref (self));
+  pst_agent_link_call (agent, "config.get", NULL, -1, NULL, config_loaded, g_object_ref (self));
+  pst_agent_link_call (agent, "account.list", NULL, -1, NULL, accounts_loaded, g_object_ref (self));
   return self;
 }

@@ -13,6 +13,6 @@ G_BEGIN_DECLS
 #define PST_TYPE_PREFS_DIALOG (pst_prefs_dialog_get_type ())
 G_DECLARE_FINAL_TYPE (PstPrefsDialog, pst_prefs_dialog, PST, PREFS_DIALOG, GtkDialog)
 
-PstPrefsDialog *pst_prefs_dialog_new (GtkWindow *parent, PstAgent *agent);
+PstPrefsDialog *pst_prefs_dialog_new (GtkWindow *parent, PstAgentLink *agent);
 
 G_END_DECLS

@@ -6,7 +6,7 @@
 
 struct _PstTableView {
   GtkBox parent;
-  PstAgent *agent;
+  PstAgentLink *agent;
   char *method, *array;
   GArray *columns;             /* PstTableColumn */
   GtkListStore *store;
@@ -38,7 +38,7 @@ static void
 loaded (GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
   PstTableView *self;
   JsonArray *rows;
 
@@ -72,12 +72,12 @@ loaded (GObject *source, GAsyncResult *res, gpointer data)
 void
 pst_table_view_refresh (PstTableView *self)
 {
-  if (self->agent == NULL || !pst_agent_is_running (self->agent))
+  if (self->agent == NULL || !pst_agent_link_is_running (self->agent))
     return;
   g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
   self->cancellable = g_cancellable_new ();
-  pst_agent_call (self->agent, self->method, NULL, -1, self->cancellable, loaded, self);
+  pst_agent_link_call (self->agent, self->method, NULL, -1, self->cancellable, loaded, self);
 }
 
 void
@@ -92,7 +92,7 @@ pst_table_view_say (PstTableView *self, const char *text, gboolean error)
     gtk_style_context_remove_class (sc, "error");
 }
 
-PstAgent *
+PstAgentLink *
 pst_table_view_get_agent (PstTableView *self)
 {
   return self->agent;
@@ -155,7 +155,7 @@ call_done (GObject *source, GAsyncResult *res, gpointer data)
 {
   CallDone *d = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
 
   if (d->view->agent == NULL)   /* closed meanwhile */
     ;
@@ -182,7 +182,7 @@ call_now (PstTableView *view, CallSpec *spec, JsonObject *row)
     json_object_set_member (params, spec->id_member, json_node_copy (id));
   d->view = g_object_ref (view);
   d->done = g_strdup_printf (spec->done, id_text);
-  pst_agent_call (view->agent, spec->method, params, -1, NULL, call_done, d);
+  pst_agent_link_call (view->agent, spec->method, params, -1, NULL, call_done, d);
 }
 
 static void
@@ -332,7 +332,7 @@ pst_table_view_init (PstTableView *self)
 }
 
 PstTableView *
-pst_table_view_new (PstAgent *agent, const char *name, const char *method, const char *array,
+pst_table_view_new (PstAgentLink *agent, const char *name, const char *method, const char *array,
                     const PstTableColumn *columns, guint n_columns)
 {
   PstTableView *self = g_object_new (PST_TYPE_TABLE_VIEW, NULL);

@@ -25,7 +25,7 @@ typedef struct {
 
 /* @name: the accessible name of the table (translated).  @method returns
  * an object whose member @array holds the rows.  @columns is copied. */
-PstTableView *pst_table_view_new (PstAgent *agent, const char *name, const char *method,
+PstTableView *pst_table_view_new (PstAgentLink *agent, const char *name, const char *method,
                                   const char *array, const PstTableColumn *columns,
                                   guint n_columns);
 
@@ -47,6 +47,6 @@ void pst_table_view_add_call (PstTableView *view, const char *label, const char 
 void pst_table_view_refresh (PstTableView *view);
 /* The line under the table: what was done, or an error (red). */
 void pst_table_view_say (PstTableView *view, const char *text, gboolean error);
-PstAgent *pst_table_view_get_agent (PstTableView *view);
+PstAgentLink *pst_table_view_get_agent (PstTableView *view);
 
 G_END_DECLS

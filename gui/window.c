@@ -14,7 +14,7 @@
 
 struct _PstWindow {
   GtkApplicationWindow parent;
-  PstAgent *agent;
+  PstAgentLink *agent;
   PstMailView *mail;
   PstTableView *accounts, *keys;
   GtkWidget *fetch_button, *agent_bar, *agent_label, *start_button, *activity, *pages;
@@ -57,7 +57,7 @@ started (GObject *source, GAsyncResult *res, gpointer data)
 {
   PstWindow *self = data;
   g_autoptr (GError) error = NULL;
-  gboolean ok = pst_agent_start_finish (PST_AGENT (source), res, &error);
+  gboolean ok = pst_agent_link_start_finish (PST_AGENT_LINK (source), res, &error);
 
   if (self->agent == NULL)      /* closed meanwhile */
     {
@@ -78,7 +78,7 @@ on_start_agent (PstWindow *self)
 {
   gtk_widget_set_sensitive (self->start_button, FALSE);
   gtk_label_set_text (GTK_LABEL (self->agent_label), _("Starting the agent…"));
-  pst_agent_start (self->agent, started, g_object_ref (self));
+  pst_agent_link_start (self->agent, started, g_object_ref (self));
 }
 
 /* ---- fetch ---- */
@@ -88,7 +88,7 @@ fetched (GObject *source, GAsyncResult *res, gpointer data)
 {
   PstWindow *self = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
   g_autoptr (GString) s = g_string_new (NULL);
   gboolean failed = FALSE;
   JsonArray *accounts;
@@ -98,7 +98,7 @@ fetched (GObject *source, GAsyncResult *res, gpointer data)
       g_object_unref (self);
       return;
     }
-  gtk_widget_set_sensitive (self->fetch_button, pst_agent_is_running (self->agent));
+  gtk_widget_set_sensitive (self->fetch_button, pst_agent_link_is_running (self->agent));
   if (r == NULL)
     {
       activity (self, error->message, TRUE);
@@ -134,7 +134,7 @@ on_fetch (PstWindow *self)
 {
   gtk_widget_set_sensitive (self->fetch_button, FALSE);
   activity (self, _("Fetching…"), FALSE);
-  pst_agent_call (self->agent, "fetch", NULL, -1, NULL, fetched, g_object_ref (self));
+  pst_agent_link_call (self->agent, "fetch", NULL, -1, NULL, fetched, g_object_ref (self));
 }
 
 /* ---- pages ---- */
@@ -229,7 +229,7 @@ tested (GObject *source, GAsyncResult *res, gpointer data)
 {
   PstTableView *view = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
   g_autofree char *text = NULL;
 
   if (pst_table_view_get_agent (view) == NULL)   /* closed meanwhile */
@@ -255,7 +255,7 @@ on_test_account (PstTableView *view, JsonObject *row, gpointer data)
   json_object_set_string_member (params, "name", pst_json_str (row, "name"));
   json_object_set_boolean_member (params, "login", TRUE);
   pst_table_view_say (view, _("Testing the connection…"), FALSE);
-  pst_agent_call (pst_table_view_get_agent (view), "account.test", params, -1, NULL, tested,
+  pst_agent_link_call (pst_table_view_get_agent (view), "account.test", params, -1, NULL, tested,
                   g_object_ref (view));
 }
 
@@ -264,7 +264,7 @@ imported (GObject *source, GAsyncResult *res, gpointer data)
 {
   PstTableView *view = data;
   g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_call_finish (PST_AGENT (source), res, &error);
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
 
   if (pst_table_view_get_agent (view) == NULL)   /* closed meanwhile */
     {
@@ -304,7 +304,7 @@ import_free (Import *imp)
 static void
 import_now (Import *imp, const char *pass)
 {
-  PstAgent *agent = pst_table_view_get_agent (imp->view);
+  PstAgentLink *agent = pst_table_view_get_agent (imp->view);
   JsonObject *params;
   int fds[2] = { -1, -1 }, pipe_fds[2] = { -1, -1 };
 
@@ -340,7 +340,7 @@ import_now (Import *imp, const char *pass)
       json_object_set_int_member (params, "passphrase_fd", 1);
     }
   pst_table_view_say (imp->view, _("Importing…"), FALSE);
-  pst_agent_call_fds (agent, "keys.import", params, fds, fds[1] >= 0 ? 2 : 1, NULL, imported,
+  pst_agent_link_call_fds (agent, "keys.import", params, fds, fds[1] >= 0 ? 2 : 1, NULL, imported,
                       g_object_ref (imp->view));
   close (fds[0]);
   if (fds[1] >= 0)
@@ -555,7 +555,7 @@ pst_window_init (PstWindow *self)
 }
 
 PstWindow *
-pst_window_new (GtkApplication *app, PstAgent *agent)
+pst_window_new (GtkApplication *app, PstAgentLink *agent)
 {
   PstWindow *self = g_object_new (PST_TYPE_WINDOW, "application", app, NULL);
 
@@ -563,7 +563,7 @@ pst_window_new (GtkApplication *app, PstAgent *agent)
   build_pages (self);
   g_signal_connect_swapped (agent, "running-changed", G_CALLBACK (on_running), self);
   /* The watcher says soon whether the agent runs; until then, no bar. */
-  gtk_widget_set_sensitive (self->fetch_button, pst_agent_is_running (agent));
+  gtk_widget_set_sensitive (self->fetch_button, pst_agent_link_is_running (agent));
   return self;
 }
 

@@ -11,7 +11,7 @@ G_BEGIN_DECLS
 #define PST_TYPE_WINDOW (pst_window_get_type ())
 G_DECLARE_FINAL_TYPE (PstWindow, pst_window, PST, WINDOW, GtkApplicationWindow)
 
-PstWindow *pst_window_new (GtkApplication *app, PstAgent *agent);
+PstWindow *pst_window_new (GtkApplication *app, PstAgentLink *agent);
 /* Shows the page @name: "mail", "outbox", "quarantine", "keys", "accounts". */
 
 G_END_DECLS
