@@ -1,4 +1,4 @@
-/* secret.c — account passwords in the Secret Service (libsecret), for
+/* secret-service.c — account passwords in the Secret Service (libsecret), for
  * accounts with secret_service = true: looked up by the agent, stored by
  * `postern account password`.  Nothing of them reaches the configuration
  * file or a log. */
