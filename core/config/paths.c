@@ -29,7 +29,11 @@ pst_paths_new (const char *home)
     }
   p->db_path = g_build_filename (p->data_dir, "postern.db", NULL);
   p->socket_path = g_build_filename (p->run_dir, "agent.sock", NULL);
-  p->log_path = g_build_filename (p->data_dir, "posternd.log", NULL);
+  /* The log is state, not data (XDG Base Directory): $XDG_STATE_HOME, or
+   * under --home with everything else. */
+  p->log_path = p->home != NULL ? g_build_filename (p->data_dir, "posternd.log", NULL)
+                                : g_build_filename (g_get_user_state_dir (), "postern",
+                                                    "posternd.log", NULL);
   return p;
 }
 
@@ -70,11 +74,12 @@ gboolean
 pst_paths_ensure (const PstPaths *paths, GError **error)
 {
   g_autofree char *config_dir = g_path_get_dirname (paths->config_file);
+  g_autofree char *log_dir = g_path_get_dirname (paths->log_path);
 
   if (paths->home != NULL && !ensure_dir (paths->home, error))
     return FALSE;
   return ensure_dir (config_dir, error) && ensure_dir (paths->data_dir, error)
-         && ensure_dir (paths->run_dir, error);
+         && ensure_dir (paths->run_dir, error) && ensure_dir (log_dir, error);
 }
 
 char *

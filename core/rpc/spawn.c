@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <glib/gi18n.h>
@@ -55,6 +57,20 @@ last_log_line (const char *path)
   return n ? g_strdup (lines[n - 1]) : NULL;
 }
 
+/* The agent's log is rotated when it starts: past PST_LOG_ROTATE_BYTES the
+ * log becomes LOG.1 (the previous LOG.1 goes), so that an agent started
+ * every day for years keeps at most twice that. */
+static void
+rotate_log (const char *log_path)
+{
+  struct stat st;
+  g_autofree char *old = g_strconcat (log_path, ".1", NULL);
+
+  if (stat (log_path, &st) == 0 && st.st_size > PST_LOG_ROTATE_BYTES
+      && rename (log_path, old) != 0)
+    g_debug ("cannot rotate %s: %s", log_path, g_strerror (errno));
+}
+
 gboolean
 pst_agent_spawn (const char *home, const char *socket_path, const char *log_path, GPid *pid_out,
                  GError **error)
@@ -72,6 +88,7 @@ pst_agent_spawn (const char *home, const char *socket_path, const char *log_path
                    _("cannot find posternd (set POSTERN_AGENT to its path)"));
       return FALSE;
     }
+  rotate_log (log_path);
   null_fd = open ("/dev/null", O_RDONLY | O_CLOEXEC);
   log_fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   if (null_fd < 0 || log_fd < 0)

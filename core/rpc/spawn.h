@@ -17,6 +17,9 @@ char *pst_agent_find_binary (void);
  * from a worker thread in a GUI.  Errors: PST_ERROR_AGENT, with the last
  * line of the log when the agent died.  @pid_out (may be NULL): the
  * agent's pid, a child of the caller still to be reaped. */
+/* The size past which the log is rotated when the agent is started. */
+#define PST_LOG_ROTATE_BYTES (8 * 1024 * 1024)
+
 gboolean pst_agent_spawn (const char *home, const char *socket_path, const char *log_path,
                           GPid *pid_out, GError **error);
 

@@ -22,6 +22,8 @@ level_word (GLogLevelFlags level)
   return "debug";
 }
 
+static gboolean to_journal;
+
 static GLogWriterOutput
 write_line (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpointer user_data)
 {
@@ -30,6 +32,11 @@ write_line (GLogLevelFlags level, const GLogField *fields, gsize n_fields, gpoin
   g_autofree char *stamp = NULL;
 
   if ((level & (G_LOG_LEVEL_DEBUG | G_LOG_LEVEL_INFO)) && !log_verbose)
+    return G_LOG_WRITER_HANDLED;
+  /* Under systemd, with stderr connected to the journal: structured, with
+   * each message's priority (a plain line would be logged as info). */
+  if (to_journal && g_log_writer_journald (level, fields, n_fields, user_data)
+                      == G_LOG_WRITER_HANDLED)
     return G_LOG_WRITER_HANDLED;
   for (gsize i = 0; i < n_fields; i++)
     if (g_strcmp0 (fields[i].key, "MESSAGE") == 0)
@@ -47,5 +54,6 @@ pst_log_init (const char *program, gboolean verbose)
 {
   log_program = program;
   log_verbose = verbose;
+  to_journal = g_log_writer_is_journald (fileno (stderr));
   g_log_set_writer_func (write_line, NULL, NULL);
 }

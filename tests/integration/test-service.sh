@@ -79,4 +79,21 @@ check "the same errors at start: the agent does not start" bash -c \
   'printf "\n[account broken]\naddress=x@y\n" >> "$3/config"; "$1" --home "$3" agent stop >/dev/null; ! "$2" --home "$3" 2>/dev/null' \
   _ "$POSTERN" "$POSTERND" "$H"
 
+# ---- the log: $XDG_STATE_HOME, rotated when the agent starts ----
+X="$WORK/xdg"
+mkdir -m 700 -p "$X/config" "$X/data" "$X/state" "$X/run"
+xdg() { env -u POSTERN_HOME XDG_CONFIG_HOME="$X/config" XDG_DATA_HOME="$X/data" \
+          XDG_STATE_HOME="$X/state" XDG_RUNTIME_DIR="$X/run" "$POSTERN" "$@"; }
+check "without --home the agent logs under \$XDG_STATE_HOME/postern" bash -c \
+  "$(declare -f xdg); X=\"$X\" POSTERN=\"$POSTERN\"; xdg agent start >/dev/null && grep -q 'listening on' \"$X/state/postern/posternd.log\"" 
+check "… in a 0700 directory, the log 0600" bash -c \
+  '[ "$(stat -c %a "$1/state/postern")" = 700 ] && [ "$(stat -c %a "$1/state/postern/posternd.log")" = 600 ]' _ "$X"
+xdg agent stop >/dev/null 2>&1 || true
+head -c $((9 * 1024 * 1024)) /dev/zero | tr '\0' 'x' > "$X/state/postern/posternd.log"
+xdg agent start >/dev/null
+check "a log past 8 MiB becomes posternd.log.1 when the agent starts, and a new one begins" bash -c \
+  '[ "$(stat -c %s "$1.1")" = $((9 * 1024 * 1024)) ] && [ "$(stat -c %s "$1")" -lt 100000 ] && grep -q "listening on" "$1"' \
+  _ "$X/state/postern/posternd.log"
+xdg agent stop >/dev/null 2>&1 || true
+
 finish
