@@ -112,6 +112,17 @@ on_signal (int sig)
  * are freed only when the agent ends. */
 static GPtrArray *retired_scanners;
 
+/* Keys of the configuration this version does not know (a misspelt one
+ * would do nothing): in the log, and in hello's answer (config_warnings). */
+static void
+log_config_warnings (PstConfig *config)
+{
+  const GPtrArray *w = pst_config_get_warnings (config);
+
+  for (guint i = 0; i < w->len; i++)
+    g_warning ("%s", (const char *) w->pdata[i]);
+}
+
 gboolean
 pst_agent_reload (PstAgent *agent, GError **error)
 {
@@ -144,6 +155,7 @@ pst_agent_reload (PstAgent *agent, GError **error)
     g_ptr_array_add (retired_scanners, agent->scanner);
   agent->scanner = scanner;
   agent->scan_error_delivers = delivers;
+  log_config_warnings (agent->config);
   g_mutex_unlock (&agent->config_lock);
   g_message ("reload: configuration read again from %s", agent->paths->config_file);
   pst_scheduler_wake ();
@@ -270,7 +282,7 @@ main (int argc, char **argv)
   if (!pst_paths_ensure (agent.paths, &error)
       || !(agent.config = pst_config_load (agent.paths->config_file, &error))
       || !(agent.store = pst_store_open (agent.paths->db_path, &error))
-      || !make_scanner (&agent, &error)
+      || (log_config_warnings (agent.config), !make_scanner (&agent, &error))
       || !pst_server_listen (&agent, &error))
     {
       g_warning ("cannot start: %s", error->message);

@@ -78,7 +78,8 @@ typedef struct {
 } Member;
 
 #define FIELD(f) G_STRUCT_OFFSET (PstAccount, f)
-#define LIMITS_RANGE "max_recipients and max_messages_per_hour must be from 1 to 1000000"
+#define LIMITS_RANGE "max_recipients and max_messages_per_hour must be from 1 to " \
+  G_STRINGIFY (PST_ACCOUNT_LIMIT_MAX)
 
 static const Member members[] = {
   { "name", T_STRING, FIELD (name), TRUE, FALSE, 0, NULL },
@@ -92,19 +93,21 @@ static const Member members[] = {
   { "client_cert", T_PATH, FIELD (client_cert), FALSE, FALSE, 0, NULL },
   { "client_key", T_PATH, FIELD (client_key), FALSE, FALSE, 0, NULL },
   { "auth", T_STRING, FIELD (auth), FALSE, TRUE, 0, NULL },
-  { "timeout", T_UINT, FIELD (timeout_s), FALSE, TRUE, 3600,
+  { "timeout", T_UINT, FIELD (timeout_s), FALSE, TRUE, PST_ACCOUNT_TIMEOUT_MAX,
     "timeout must be between 1 and 3600 seconds" },
-  { "fetch_interval", T_UINT, FIELD (fetch_interval_s), FALSE, TRUE, 7 * 86400,
+  { "fetch_interval", T_UINT, FIELD (fetch_interval_s), FALSE, TRUE, PST_ACCOUNT_FETCH_INTERVAL_MAX,
     "fetch_interval must be 0 (only when asked) or 30 seconds to 7 days" },
-  { "max_recipients", T_UINT, FIELD (max_recipients), FALSE, TRUE, 1000000, LIMITS_RANGE },
-  { "max_messages_per_hour", T_UINT, FIELD (max_per_hour), FALSE, TRUE, 1000000, LIMITS_RANGE },
+  { "max_recipients", T_UINT, FIELD (max_recipients), FALSE, TRUE, PST_ACCOUNT_LIMIT_MAX,
+    LIMITS_RANGE },
+  { "max_messages_per_hour", T_UINT, FIELD (max_per_hour), FALSE, TRUE, PST_ACCOUNT_LIMIT_MAX,
+    LIMITS_RANGE },
   { "seal_incoming", T_BOOL, FIELD (seal_incoming), FALSE, TRUE, 0, NULL },
   { "secret_service", T_BOOL, FIELD (secret_service), FALSE, TRUE, 0, NULL },
   { "ca_file", T_PATH, FIELD (ca_file), FALSE, TRUE, 0, NULL },
   { "encrypt", T_ENCRYPT, FIELD (encrypt), FALSE, TRUE, 0, NULL },
   { "scheme", T_STRING, FIELD (scheme), FALSE, TRUE, 0, NULL },
   { "keep_on_server", T_BOOL, FIELD (keep_on_server), FALSE, TRUE, 0, NULL },
-  { "keep_days", T_UINT, FIELD (keep_days), FALSE, TRUE, 36500,
+  { "keep_days", T_UINT, FIELD (keep_days), FALSE, TRUE, PST_ACCOUNT_KEEP_DAYS_MAX,
     "keep_days must be between 0 and 36500" },
 };
 

@@ -110,6 +110,18 @@ m_hello (PstCall *call, GError **error)
     json_object_set_int_member (tls, "resumed_handshakes", resumed);
     json_object_set_object_member (r, "tls", tls);
   }
+  {
+    /* Keys of the configuration this agent does not know (config.h). */
+    JsonArray *a = json_array_new ();
+    const GPtrArray *w;
+
+    g_mutex_lock (&call->agent->config_lock);
+    w = pst_config_get_warnings (call->agent->config);
+    for (guint i = 0; i < w->len; i++)
+      json_array_add_string_element (a, w->pdata[i]);
+    g_mutex_unlock (&call->agent->config_lock);
+    json_object_set_array_member (r, "config_warnings", a);
+  }
   return r;
 }
 

@@ -17,9 +17,73 @@ struct _PstConfig {
   char *scan;               /* [general] scan, or NULL: no scanner */
   gboolean scan_error_delivers;
   guint scan_timeout_s;
+  GPtrArray *warnings;      /* of char*: keys this version does not know */
 };
 
 #define ACCOUNT_PREFIX "account "
+
+/* --- The account fields ----------------------------------------------------
+ * One table says, for every key of an [account NAME] group, where it goes in
+ * PstAccount, what it may hold and how it is written: loading, saving and
+ * the check for keys that are not known all read it. */
+
+typedef enum {
+  FIELD_STRING,     /* char* */
+  FIELD_NUMBER,     /* guint from min to max; 0 when absent (the default) */
+  FIELD_FLAG,       /* gboolean: true or false */
+  FIELD_ENCRYPT,    /* PstEncryptMode: always, auto or never */
+  FIELD_SCHEME,     /* char*: pgp, smime or auto, written as auto when NULL */
+  FIELD_KEEP,       /* keep_on_server: true, false or a number of days */
+} FieldKind;
+
+typedef struct {
+  const char *key;
+  FieldKind kind;
+  gboolean required;
+  gsize offset;
+  guint64 min, max;     /* FIELD_NUMBER */
+  const char *what;     /* FIELD_NUMBER: "a number of seconds" */
+} AccountField;
+
+#define F(field) G_STRUCT_OFFSET (PstAccount, field)
+static const AccountField account_fields[] = {
+  { "address", FIELD_STRING, TRUE, F (address), 0, 0, NULL },
+  { "smtp", FIELD_STRING, TRUE, F (smtp), 0, 0, NULL },
+  { "pop3", FIELD_STRING, TRUE, F (pop3), 0, 0, NULL },
+  { "user", FIELD_STRING, TRUE, F (user), 0, 0, NULL },
+  { "password_command", FIELD_STRING, FALSE, F (password_command), 0, 0, NULL },
+  { "token_command", FIELD_STRING, FALSE, F (token_command), 0, 0, NULL },
+  { "ca_file", FIELD_STRING, FALSE, F (ca_file), 0, 0, NULL },
+  { "pin", FIELD_STRING, FALSE, F (pin), 0, 0, NULL },
+  { "client_cert", FIELD_STRING, FALSE, F (client_cert), 0, 0, NULL },
+  { "client_key", FIELD_STRING, FALSE, F (client_key), 0, 0, NULL },
+  { "timeout", FIELD_NUMBER, FALSE, F (timeout_s), 1, PST_ACCOUNT_TIMEOUT_MAX,
+    "a number of seconds" },
+  { "auth", FIELD_STRING, FALSE, F (auth), 0, 0, NULL },
+  { "fetch_interval", FIELD_NUMBER, FALSE, F (fetch_interval_s), 0, PST_ACCOUNT_FETCH_INTERVAL_MAX,
+    "a number of seconds" },
+  { "max_recipients", FIELD_NUMBER, FALSE, F (max_recipients), 1, PST_ACCOUNT_LIMIT_MAX, "a number" },
+  { "max_messages_per_hour", FIELD_NUMBER, FALSE, F (max_per_hour), 1, PST_ACCOUNT_LIMIT_MAX,
+    "a number" },
+  { "seal_incoming", FIELD_FLAG, FALSE, F (seal_incoming), 0, 0, NULL },
+  { "store_decrypted_subject", FIELD_FLAG, FALSE, F (store_decrypted_subject), 0, 0, NULL },
+  { "secret_service", FIELD_FLAG, FALSE, F (secret_service), 0, 0, NULL },
+  { "encrypt", FIELD_ENCRYPT, FALSE, F (encrypt), 0, 0, NULL },
+  { "scheme", FIELD_SCHEME, FALSE, F (scheme), 0, 0, NULL },
+  { "keep_on_server", FIELD_KEEP, FALSE, F (keep_on_server), 0, 0, NULL },
+};
+#undef F
+
+#define FIELD(a, f, type) ((type *) ((char *) (a) + (f)->offset))
+
+static const AccountField *
+find_field (const char *key)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (account_fields); i++)
+    if (strcmp (account_fields[i].key, key) == 0)
+      return &account_fields[i];
+  return NULL;
+}
 
 void
 pst_account_free (PstAccount *a)
@@ -27,18 +91,9 @@ pst_account_free (PstAccount *a)
   if (a == NULL)
     return;
   g_free (a->name);
-  g_free (a->address);
-  g_free (a->smtp);
-  g_free (a->pop3);
-  g_free (a->user);
-  g_free (a->password_command);
-  g_free (a->token_command);
-  g_free (a->ca_file);
-  g_free (a->pin);
-  g_free (a->client_cert);
-  g_free (a->client_key);
-  g_free (a->auth);
-  g_free (a->scheme);
+  for (gsize i = 0; i < G_N_ELEMENTS (account_fields); i++)
+    if (account_fields[i].kind == FIELD_STRING || account_fields[i].kind == FIELD_SCHEME)
+      g_free (*FIELD (a, &account_fields[i], char *));
   g_free (a);
 }
 
@@ -49,18 +104,9 @@ pst_account_copy (const PstAccount *a)
 
   *c = *a;
   c->name = g_strdup (a->name);
-  c->address = g_strdup (a->address);
-  c->smtp = g_strdup (a->smtp);
-  c->pop3 = g_strdup (a->pop3);
-  c->user = g_strdup (a->user);
-  c->password_command = g_strdup (a->password_command);
-  c->token_command = g_strdup (a->token_command);
-  c->ca_file = g_strdup (a->ca_file);
-  c->pin = g_strdup (a->pin);
-  c->client_cert = g_strdup (a->client_cert);
-  c->client_key = g_strdup (a->client_key);
-  c->auth = g_strdup (a->auth);
-  c->scheme = g_strdup (a->scheme);
+  for (gsize i = 0; i < G_N_ELEMENTS (account_fields); i++)
+    if (account_fields[i].kind == FIELD_STRING || account_fields[i].kind == FIELD_SCHEME)
+      *FIELD (c, &account_fields[i], char *) = g_strdup (*FIELD (a, &account_fields[i], char *));
   return c;
 }
 
@@ -286,7 +332,7 @@ pst_account_validate (const PstAccount *a, GError **error)
                    a->name);
       return FALSE;
     }
-  if (a->timeout_s > 3600)
+  if (a->timeout_s > PST_ACCOUNT_TIMEOUT_MAX)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
                    "account %s: timeout must be between 1 and 3600 seconds", a->name);
@@ -408,172 +454,169 @@ get_string (GKeyFile *kf, const char *path, const char *group, const char *key, 
   return v;
 }
 
-/* A true|false key of @group into @out (left as it is when absent). */
+/* Reads key @f of @group into @a.  Error messages name the file, group
+ * and key ("PATH: [GROUP] KEY: why"), which add_line_number turns into a
+ * line. */
 static gboolean
-get_flag (GKeyFile *kf, const char *path, const char *group, const char *key, gboolean *out,
-          GError **error)
+read_field (GKeyFile *kf, const char *path, const char *group, const AccountField *f,
+            PstAccount *a, GError **error)
 {
   g_autofree char *text = NULL;
-  GError *local = NULL;
+  g_autoptr (GError) local = NULL;
 
-  text = get_string (kf, path, group, key, FALSE, &local);
-  if (local != NULL)
+  text = get_string (kf, path, group, f->key, f->required, error);
+  if (text == NULL)
+    return error == NULL || *error == NULL;
+  switch (f->kind)
     {
-      g_propagate_error (error, local);
-      return FALSE;
+    case FIELD_STRING:
+    case FIELD_SCHEME:
+      *FIELD (a, f, char *) = g_steal_pointer (&text);
+      return TRUE;
+    case FIELD_NUMBER:
+      {
+        guint64 n = 0;
+
+        if (!g_ascii_string_to_unsigned (text, 10, f->min, f->max, &n, NULL))
+          {
+            g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                         "%s: [%s] %s: '%s' is not %s from %" G_GUINT64_FORMAT " to %"
+                         G_GUINT64_FORMAT, path, group, f->key, text, f->what, f->min, f->max);
+            return FALSE;
+          }
+        *FIELD (a, f, guint) = (guint) n;
+        return TRUE;
+      }
+    case FIELD_FLAG:
+      {
+        /* GKeyFile's own reading of booleans (true, false, 1, 0). */
+        gboolean v = g_key_file_get_boolean (kf, group, f->key, &local);
+
+        if (local != NULL)
+          {
+            g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [%s] %s: '%s' is not true or false",
+                         path, group, f->key, text);
+            return FALSE;
+          }
+        *FIELD (a, f, gboolean) = v;
+        return TRUE;
+      }
+    case FIELD_ENCRYPT:
+      if (!pst_encrypt_mode_parse (text, FIELD (a, f, PstEncryptMode), &local))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [%s] %s: %s", path, group, f->key,
+                       local->message);
+          return FALSE;
+        }
+      return TRUE;
+    case FIELD_KEEP:
+      {
+        guint64 days = 0;
+
+        if (strcmp (text, "false") == 0)
+          return TRUE;
+        /* true, or a number of days (0: for ever, as true). */
+        if (strcmp (text, "true") != 0
+            && !g_ascii_string_to_unsigned (text, 10, 0, PST_ACCOUNT_KEEP_DAYS_MAX, &days, NULL))
+          {
+            g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                         "%s: [%s] %s: '%s' is not true, false or a number of days", path, group,
+                         f->key, text);
+            return FALSE;
+          }
+        a->keep_on_server = TRUE;
+        a->keep_days = (guint) days;
+        return TRUE;
+      }
     }
-  if (text != NULL && strcmp (text, "true") != 0 && strcmp (text, "false") != 0)
+  g_assert_not_reached ();
+}
+
+/* The known key closest to @key, for "did you mean": one that differs
+ * by at most two edits, or NULL. */
+static const char *const general_keys[] = { "gnupg_home", "scan", "on_scan_error", "scan_timeout",
+                                             NULL };
+
+static gboolean
+known_key (gboolean account, const char *key)
+{
+  return account ? find_field (key) != NULL : g_strv_contains (general_keys, key);
+}
+
+static const char *
+closest_key (gboolean account, const char *key)
+{
+  const char *best = NULL;
+  guint best_d = 3;
+  gsize count = account ? G_N_ELEMENTS (account_fields) : g_strv_length ((char **) general_keys);
+
+  for (gsize i = 0; i < count; i++)
     {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [%s] %s: '%s' is not true or false",
-                   path, group, key, text);
-      return FALSE;
+      const char *k = account ? account_fields[i].key : general_keys[i];
+      gsize n = strlen (key), m = strlen (k);
+      g_autofree guint *row = g_new (guint, m + 1);
+
+      if (n > m + 2 || m > n + 2)
+        continue;
+      /* Levenshtein distance, one row at a time. */
+      for (gsize j = 0; j <= m; j++)
+        row[j] = (guint) j;
+      for (gsize x = 1; x <= n; x++)
+        {
+          guint diag = row[0];
+
+          row[0] = (guint) x;
+          for (gsize j = 1; j <= m; j++)
+            {
+              guint up = row[j];
+
+              row[j] = MIN (MIN (row[j] + 1, row[j - 1] + 1), diag + (key[x - 1] != k[j - 1]));
+              diag = up;
+            }
+        }
+      if (row[m] < best_d)
+        {
+          best_d = row[m];
+          best = k;
+        }
     }
-  if (text != NULL)
-    *out = strcmp (text, "true") == 0;
-  return TRUE;
+  return best;
+}
+
+/* Keys of @group this version does not know: kept in the file (a later
+ * version's keys survive a save), and reported, since a misspelt key would
+ * otherwise be silently ignored ("fetch_intreval = 300"). */
+static void
+note_unknown_keys (PstConfig *c, const char *group, gboolean account)
+{
+  g_auto (GStrv) keys = g_key_file_get_keys (c->file, group, NULL, NULL);
+
+  for (char **k = keys; k != NULL && *k != NULL; k++)
+    {
+      const char *near;
+
+      if (known_key (account, *k))
+        continue;
+      near = closest_key (account, *k);
+      g_ptr_array_add (c->warnings,
+                       near != NULL
+                         ? g_strdup_printf ("%s: [%s] %s: unknown key, ignored (did you mean %s?)",
+                                            c->path, group, *k, near)
+                         : g_strdup_printf ("%s: [%s] %s: unknown key, ignored", c->path, group,
+                                            *k));
+    }
 }
 
 static PstAccount *
 account_from_group (GKeyFile *kf, const char *path, const char *group, GError **error)
 {
   g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
-  g_autofree char *encrypt = NULL, *keep = NULL, *timeout = NULL, *interval = NULL;
-  g_autofree char *max_rcpt = NULL, *max_hour = NULL, *seal = NULL, *secret = NULL;
   GError *local = NULL;
 
   a->name = g_strdup (group + strlen (ACCOUNT_PREFIX));
-  if (!(a->address = get_string (kf, path, group, "address", TRUE, error))
-      || !(a->smtp = get_string (kf, path, group, "smtp", TRUE, error))
-      || !(a->pop3 = get_string (kf, path, group, "pop3", TRUE, error))
-      || !(a->user = get_string (kf, path, group, "user", TRUE, error)))
-    return NULL;
-  a->password_command = get_string (kf, path, group, "password_command", FALSE, &local);
-  if (local == NULL)
-    a->token_command = get_string (kf, path, group, "token_command", FALSE, &local);
-  if (local == NULL)
-    a->ca_file = get_string (kf, path, group, "ca_file", FALSE, &local);
-  if (local == NULL)
-    a->pin = get_string (kf, path, group, "pin", FALSE, &local);
-  if (local == NULL)
-    a->client_cert = get_string (kf, path, group, "client_cert", FALSE, &local);
-  if (local == NULL)
-    a->client_key = get_string (kf, path, group, "client_key", FALSE, &local);
-  if (local == NULL)
-    timeout = get_string (kf, path, group, "timeout", FALSE, &local);
-  if (local == NULL)
-    a->auth = get_string (kf, path, group, "auth", FALSE, &local);
-  if (local == NULL)
-    interval = get_string (kf, path, group, "fetch_interval", FALSE, &local);
-  if (local == NULL)
-    max_rcpt = get_string (kf, path, group, "max_recipients", FALSE, &local);
-  if (local == NULL)
-    max_hour = get_string (kf, path, group, "max_messages_per_hour", FALSE, &local);
-  if (local == NULL)
-    seal = get_string (kf, path, group, "seal_incoming", FALSE, &local);
-  if (local == NULL)
-    secret = get_string (kf, path, group, "secret_service", FALSE, &local);
-  if (local == NULL)
-    a->scheme = get_string (kf, path, group, "scheme", FALSE, &local);
-  if (local == NULL)
-    encrypt = get_string (kf, path, group, "encrypt", FALSE, &local);
-  if (local == NULL)
-    keep = get_string (kf, path, group, "keep_on_server", FALSE, &local);
-  if (local != NULL)
-    {
-      g_propagate_error (error, local);
+  for (gsize i = 0; i < G_N_ELEMENTS (account_fields); i++)
+    if (!read_field (kf, path, group, &account_fields[i], a, error))
       return NULL;
-    }
-  if (encrypt != NULL && !pst_encrypt_mode_parse (encrypt, &a->encrypt, &local))
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [%s] encrypt: %s", path, group,
-                   local->message);
-      g_error_free (local);
-      return NULL;
-    }
-  if (timeout != NULL)
-    {
-      guint64 t = 0;
-
-      if (!g_ascii_string_to_unsigned (timeout, 10, 1, 3600, &t, NULL))
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                       "%s: [%s] timeout: '%s' is not a number of seconds from 1 to 3600", path,
-                       group, timeout);
-          return NULL;
-        }
-      a->timeout_s = (guint) t;
-    }
-  {
-    const struct { const char *key, *text; guint *field; } limits[] = {
-      { "max_recipients", max_rcpt, &a->max_recipients },
-      { "max_messages_per_hour", max_hour, &a->max_per_hour },
-    };
-
-    for (guint i = 0; i < G_N_ELEMENTS (limits); i++)
-      {
-        guint64 n = 0;
-
-        if (limits[i].text == NULL)
-          continue;
-        if (!g_ascii_string_to_unsigned (limits[i].text, 10, 1, 1000000, &n, NULL))
-          {
-            g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                         "%s: [%s] %s: '%s' is not a number from 1 to 1000000", path, group,
-                         limits[i].key, limits[i].text);
-            return NULL;
-          }
-        *limits[i].field = (guint) n;
-      }
-  }
-  if (secret != NULL)
-    {
-      if (strcmp (secret, "true") != 0 && strcmp (secret, "false") != 0)
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                       "%s: [%s] secret_service: '%s' is not true or false", path, group, secret);
-          return NULL;
-        }
-      a->secret_service = strcmp (secret, "true") == 0;
-    }
-  if (seal != NULL)
-    {
-      if (strcmp (seal, "true") != 0 && strcmp (seal, "false") != 0)
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                       "%s: [%s] seal_incoming: '%s' is not true or false", path, group, seal);
-          return NULL;
-        }
-      a->seal_incoming = strcmp (seal, "true") == 0;
-    }
-  if (!get_flag (kf, path, group, "store_decrypted_subject", &a->store_decrypted_subject, error))
-    return NULL;
-  if (interval != NULL)
-    {
-      guint64 t = 0;
-
-      if (!g_ascii_string_to_unsigned (interval, 10, 0, 7 * 86400, &t, NULL))
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                       "%s: [%s] fetch_interval: '%s' is not a number of seconds", path, group,
-                       interval);
-          return NULL;
-        }
-      a->fetch_interval_s = (guint) t;
-    }
-  if (keep != NULL && g_strcmp0 (keep, "false") != 0)
-    {
-      guint64 days = 0;
-      a->keep_on_server = TRUE;
-      if (g_strcmp0 (keep, "true") != 0
-          && !g_ascii_string_to_unsigned (keep, 10, 0, 36500, &days, NULL))
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                       "%s: [%s] keep_on_server: '%s' is not true, false or a number of days",
-                       path, group, keep);
-          return NULL;
-        }
-      a->keep_days = (guint) days;
-    }
   if (!pst_account_validate (a, &local))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [%s]: %s", path, group,
@@ -692,6 +735,16 @@ pst_config_load (const char *path, GError **error)
 
   if (c == NULL && error != NULL && *error != NULL)
     add_line_number (*error, path, text);
+  for (guint i = 0; c != NULL && i < c->warnings->len; i++)
+    {
+      /* The same "PATH:LINE: [GROUP] KEY: …" as errors. */
+      GError *e = g_error_new_literal (PST_ERROR, PST_ERROR_FAILED, c->warnings->pdata[i]);
+
+      add_line_number (e, path, text);
+      g_free (c->warnings->pdata[i]);
+      c->warnings->pdata[i] = g_strdup (e->message);
+      g_error_free (e);
+    }
   return c;
 }
 
@@ -705,6 +758,7 @@ pst_config_load_text (const char *path, char **text_out, GError **error)
   c->path = g_strdup (path);
   c->file = g_key_file_new ();
   c->accounts = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_account_free);
+  c->warnings = g_ptr_array_new_with_free_func (g_free);
   g_file_get_contents (path, text_out, NULL, NULL);
   if (!g_key_file_load_from_file (c->file, path, G_KEY_FILE_KEEP_COMMENTS, &local))
     {
@@ -721,11 +775,14 @@ pst_config_load_text (const char *path, char **text_out, GError **error)
           PstAccount *a = account_from_group (c->file, path, *g, error);
           if (a == NULL)
             return NULL;
+          note_unknown_keys (c, *g, TRUE);
           g_ptr_array_add (c->accounts, a);
         }
       else if (strcmp (*g, "general") == 0)
         {
           g_autofree char *on_error = NULL, *timeout = NULL;
+
+          note_unknown_keys (c, *g, FALSE);
 
           c->gnupg_home = get_string (c->file, path, *g, "gnupg_home", FALSE, &local);
           if (local == NULL)
@@ -781,9 +838,16 @@ pst_config_free (PstConfig *c)
   g_free (c->path);
   g_key_file_unref (c->file);
   g_ptr_array_unref (c->accounts);
+  g_clear_pointer (&c->warnings, g_ptr_array_unref);
   g_free (c->gnupg_home);
   g_free (c->scan);
   g_free (c);
+}
+
+const GPtrArray *
+pst_config_get_warnings (PstConfig *c)
+{
+  return c->warnings;
 }
 
 /* Sets @key of @group to @value, or removes it when @value is NULL (a
@@ -821,30 +885,36 @@ write_account (GKeyFile *kf, const PstAccount *a)
 {
   g_autofree char *group = g_strconcat (ACCOUNT_PREFIX, a->name, NULL);
 
-  g_key_file_set_string (kf, group, "address", a->address);
-  g_key_file_set_string (kf, group, "smtp", a->smtp);
-  g_key_file_set_string (kf, group, "pop3", a->pop3);
-  g_key_file_set_string (kf, group, "user", a->user);
-  set_string (kf, group, "password_command", a->password_command);
-  set_string (kf, group, "token_command", a->token_command);
-  set_string (kf, group, "ca_file", a->ca_file);
-  set_string (kf, group, "pin", a->pin);
-  set_string (kf, group, "client_cert", a->client_cert);
-  set_string (kf, group, "client_key", a->client_key);
-  set_number (kf, group, "timeout", a->timeout_s);
-  set_string (kf, group, "auth", a->auth);
-  set_number (kf, group, "fetch_interval", a->fetch_interval_s);
-  set_number (kf, group, "max_recipients", a->max_recipients);
-  set_number (kf, group, "max_messages_per_hour", a->max_per_hour);
-  set_flag (kf, group, "seal_incoming", a->seal_incoming);
-  set_flag (kf, group, "store_decrypted_subject", a->store_decrypted_subject);
-  set_flag (kf, group, "secret_service", a->secret_service);
-  g_key_file_set_string (kf, group, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
-  g_key_file_set_string (kf, group, "scheme", a->scheme ? a->scheme : "auto");
-  if (a->keep_on_server && a->keep_days > 0)
-    g_key_file_set_uint64 (kf, group, "keep_on_server", a->keep_days);
-  else
-    g_key_file_set_boolean (kf, group, "keep_on_server", a->keep_on_server);
+  for (gsize i = 0; i < G_N_ELEMENTS (account_fields); i++)
+    {
+      const AccountField *f = &account_fields[i];
+
+      switch (f->kind)
+        {
+        case FIELD_STRING:
+          set_string (kf, group, f->key, *FIELD (a, f, char *));
+          break;
+        case FIELD_NUMBER:
+          set_number (kf, group, f->key, *FIELD (a, f, guint));
+          break;
+        case FIELD_FLAG:
+          set_flag (kf, group, f->key, *FIELD (a, f, gboolean));
+          break;
+        case FIELD_ENCRYPT:
+          g_key_file_set_string (kf, group, f->key,
+                                 pst_encrypt_mode_to_string (*FIELD (a, f, PstEncryptMode)));
+          break;
+        case FIELD_SCHEME:
+          g_key_file_set_string (kf, group, f->key, a->scheme ? a->scheme : "auto");
+          break;
+        case FIELD_KEEP:
+          if (a->keep_on_server && a->keep_days > 0)
+            g_key_file_set_uint64 (kf, group, f->key, a->keep_days);
+          else
+            g_key_file_set_boolean (kf, group, f->key, a->keep_on_server);
+          break;
+        }
+    }
 }
 
 gboolean

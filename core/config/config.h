@@ -55,6 +55,13 @@ typedef struct {
 #define PST_DEFAULT_MAX_RECIPIENTS 100
 #define PST_DEFAULT_MAX_PER_HOUR 500
 
+/* What an account's numbers may be (config.c's field table; the CLI and
+ * the GUI check the same). */
+#define PST_ACCOUNT_TIMEOUT_MAX 3600               /* timeout, seconds (from 1) */
+#define PST_ACCOUNT_FETCH_INTERVAL_MAX (7 * 86400) /* fetch_interval, seconds (0: never) */
+#define PST_ACCOUNT_LIMIT_MAX 1000000              /* max_recipients, max_messages_per_hour */
+#define PST_ACCOUNT_KEEP_DAYS_MAX 36500            /* keep_on_server, days */
+
 void pst_account_free (PstAccount *account);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstAccount, pst_account_free)
 PstAccount *pst_account_copy (const PstAccount *account);
@@ -114,6 +121,11 @@ typedef struct _PstConfig PstConfig;
 PstConfig *pst_config_load (const char *path, GError **error);
 void pst_config_free (PstConfig *config);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstConfig, pst_config_free)
+
+/* What loading found but did not refuse: keys this version does not know
+ * ("PATH:LINE: [account main] fetch_intreval: unknown key, ignored (did you
+ * mean fetch_interval?)"), kept in the file.  Owned by @config. */
+const GPtrArray *pst_config_get_warnings (PstConfig *config);
 
 /* Writes the file atomically, mode 0600. */
 gboolean pst_config_save (PstConfig *config, GError **error);

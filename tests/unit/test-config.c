@@ -190,6 +190,49 @@ test_bad_files (void **state)
   load_text ("[general]\nthis is not ini\n", "config:2: ");
 }
 
+/* Keys this version does not know: kept, and reported with their line and
+ * the known key they are closest to; booleans as GKeyFile reads them. */
+static void
+test_unknown_keys (void **state)
+{
+  g_autofree char *dir = g_dir_make_tmp ("pst-config-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "config", NULL);
+  g_autofree char *expect = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstConfig) c = NULL;
+  const GPtrArray *w;
+  PstAccount *a;
+
+  assert_true (g_file_set_contents (path,
+                                    "[general]\nscan_timeot=5\n\n"
+                                    "[account a]\naddress=a@b\nsmtp=smtp://x\npop3=pop3://y\n"
+                                    "user=u\npassword_command=true\nfetch_intreval = 300\n"
+                                    "seal_incoming=1\nzzz=1\n", -1, NULL));
+  c = pst_config_load (path, &error);
+  assert_non_null (c);
+  w = pst_config_get_warnings (c);
+  assert_int_equal (w->len, 3);
+  expect = g_strdup_printf ("%s:2: [general] scan_timeot: unknown key, ignored (did you mean "
+                            "scan_timeout?)", path);
+  assert_string_equal (w->pdata[0], expect);
+  g_free (expect);
+  expect = g_strdup_printf ("%s:10: [account a] fetch_intreval: unknown key, ignored (did you mean "
+                            "fetch_interval?)", path);
+  assert_string_equal (w->pdata[1], expect);
+  g_free (expect);
+  expect = g_strdup_printf ("%s:12: [account a] zzz: unknown key, ignored", path);
+  assert_string_equal (w->pdata[2], expect);
+  a = pst_config_find_account (c, "a");
+  assert_non_null (a);
+  assert_int_equal (a->fetch_interval_s, 0);
+  assert_true (a->seal_incoming);
+  load_text ("[account a]\naddress=a@b\nsmtp=smtp://x\npop3=pop3://y\nuser=u\n"
+             "password_command=true\nseal_incoming=yes\n",
+             "config:7: [account a] seal_incoming: 'yes' is not true or false");
+  g_unlink (path);
+  g_rmdir (dir);
+}
+
 /* A file with a comment, a [general] key and two accounts, loaded. */
 static PstConfig *
 load_written (const char *path, const char *text)
@@ -379,6 +422,7 @@ main (void)
     cmocka_unit_test (test_password_command),
     cmocka_unit_test (test_save_and_load),
     cmocka_unit_test (test_bad_files),
+    cmocka_unit_test (test_unknown_keys),
     cmocka_unit_test (test_replace_account),
     cmocka_unit_test (test_set_scan),
     cmocka_unit_test (test_scan_error_parse),
