@@ -381,15 +381,6 @@ pst_pin_list_parse (const char *pin, GError **error)
   return g_steal_pointer (&out);
 }
 
-void
-pst_secret_free (char *secret)
-{
-  if (secret == NULL)
-    return;
-  explicit_bzero (secret, strlen (secret));
-  g_free (secret);
-}
-
 /* The first line that @command prints; @what names it in errors. */
 static char *
 run_secret_command (const PstAccount *a, const char *command, const char *what, GError **error)

@@ -6,6 +6,8 @@
 
 #include <glib.h>
 
+#include "util/secret.h"
+
 G_BEGIN_DECLS
 
 typedef enum { PST_ENCRYPT_AUTO, PST_ENCRYPT_ALWAYS, PST_ENCRYPT_NEVER } PstEncryptMode;
@@ -109,7 +111,6 @@ char *pst_account_get_token (const PstAccount *account, GError **error);
 /* Runs the account's password_command (sh -c) and returns the first line
  * of its output.  Transfer full; wipe with pst_secret_free. */
 char *pst_account_get_password (const PstAccount *account, GError **error);
-void pst_secret_free (char *secret);
 
 const char *pst_encrypt_mode_to_string (PstEncryptMode mode);
 gboolean pst_encrypt_mode_parse (const char *text, PstEncryptMode *mode_out, GError **error);

@@ -20,6 +20,7 @@
 
 #include "util/addr.h"
 #include "util/error.h"
+#include "util/secret.h"
 
 #define CAPS_PEM "POSTERN SMIME CAPABILITIES"
 #define SEALED_PEM "ENCRYPTED PRIVATE KEY"
@@ -70,14 +71,6 @@ pst_smime_is_cleartext_key_pem (const char *name)
 }
 
 /* Wipes and frees the bytes of a file that may hold a private key. */
-static void
-wipe_free (char *data, gsize len)
-{
-  if (data != NULL)
-    OPENSSL_cleanse (data, len);
-  g_free (data);
-}
-
 static PstSmimeEntry *
 entry_parse (PstSmimeKind kind, const char *data, gsize len)
 {
@@ -224,7 +217,7 @@ load_kind (PstSmime *smime, PstSmimeKind kind)
       if (!g_file_get_contents (file, &data, &len, NULL))
         continue;
       e = entry_parse (kind, data, len);
-      wipe_free (data, len);
+      pst_secret_free_len (data, len);
       if (e != NULL)
         g_ptr_array_add (smime->entries, e);
       else

@@ -6,6 +6,7 @@
 #include "net/linebuf.h"
 #include "net/sasl.h"
 #include "util/error.h"
+#include "util/secret.h"
 
 #define POP3_MAX_LINE 4096
 #define POP3_MAX_CAPA_LINES 256
@@ -85,16 +86,6 @@ struct _PstPop3Session {
   GByteArray *data;            /* the chunk of the last DATA event */
   guint msgno;                 /* what the last event refers to */
 };
-
-static void
-wipe_free (char *secret)
-{
-  if (secret != NULL)
-    {
-      explicit_bzero (secret, strlen (secret));
-      g_free (secret);
-    }
-}
 
 static void
 clear_uidl (gpointer p)
@@ -330,7 +321,7 @@ send_auth (PstPop3Session *s, const char *mech)
       return;
     }
   pst_linebuf_append_str (s->out, line);
-  wipe_free (line);
+  pst_secret_free (line);
   s->state = ST_AUTH;
 }
 
@@ -545,7 +536,7 @@ handle_status (PstPop3Session *s, gboolean ok)
             }
           pst_linebuf_append_str (s->out, response);
           pst_linebuf_append (s->out, "\r\n", 2);
-          wipe_free (response);
+          pst_secret_free (response);
           return;
         }
       if (!pst_sasl_complete (s->sasl))

@@ -10,6 +10,7 @@
 #include <gsasl.h>
 
 #include "util/error.h"
+#include "util/secret.h"
 
 typedef enum { MECH_GSASL, MECH_XOAUTH2, MECH_OAUTHBEARER } MechKind;
 
@@ -58,14 +59,6 @@ gsasl_context (GError **error)
   return ctx;
 }
 
-static void
-wipe_free (char *s)
-{
-  if (s != NULL)
-    explicit_bzero (s, strlen (s));
-  g_free (s);
-}
-
 PstSaslCredentials *
 pst_sasl_credentials_copy (const PstSaslCredentials *c)
 {
@@ -89,8 +82,8 @@ pst_sasl_credentials_free (PstSaslCredentials *c)
   if (c == NULL)
     return;
   g_free (c->user);
-  wipe_free (c->password);
-  wipe_free (c->token);
+  pst_secret_free (c->password);
+  pst_secret_free (c->token);
   g_free (c->cb_type);
   if (c->cb_data)
     g_bytes_unref (c->cb_data);

@@ -6,6 +6,7 @@
 #include "net/linebuf.h"
 #include "net/sasl.h"
 #include "util/error.h"
+#include "util/secret.h"
 
 #define SMTP_MAX_LINE 4096
 #define SMTP_MAX_REPLY_LINES 100
@@ -74,16 +75,6 @@ struct _PstSmtpSession {
 
 /* A BDAT chunk goes out when this much body has gathered. */
 #define BDAT_CHUNK (64 * 1024)
-
-static void
-wipe_free (char *secret)
-{
-  if (secret != NULL)
-    {
-      explicit_bzero (secret, strlen (secret));
-      g_free (secret);
-    }
-}
 
 static void
 clear_recipient_error (gpointer p)
@@ -371,7 +362,7 @@ send_auth (PstSmtpSession *s)
       return;
     }
   pst_linebuf_append_str (s->out, line);
-  wipe_free (line);
+  pst_secret_free (line);
   s->state = ST_AUTH;
 }
 
@@ -389,7 +380,7 @@ auth_challenge (PstSmtpSession *s)
       return;
     }
   send_sasl_line (s, response);
-  wipe_free (response);
+  pst_secret_free (response);
 }
 
 static void

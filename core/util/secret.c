@@ -48,3 +48,21 @@ pst_secret_bytes_from_gstring (GString *s)
 {
   return g_bytes_new_with_free_func (s->str, s->len, gstring_wipe_free, s);
 }
+
+void
+pst_secret_free (char *secret)
+{
+  if (secret == NULL)
+    return;
+  explicit_bzero (secret, strlen (secret));
+  g_free (secret);
+}
+
+void
+pst_secret_free_len (gpointer data, gsize len)
+{
+  if (data == NULL)
+    return;
+  explicit_bzero (data, len);
+  g_free (data);
+}

@@ -15,4 +15,9 @@ GBytes *pst_secret_bytes_new (const void *data, gsize len, const void *tail, gsi
  * is wiped and freed when their last reference goes.  Transfer full. */
 GBytes *pst_secret_bytes_from_gstring (GString *s);
 
+/* Wipes the string @secret (to its NUL) and frees it; NULL is nothing. */
+void pst_secret_free (char *secret);
+/* Wipes @len bytes at @data and frees them; NULL is nothing. */
+void pst_secret_free_len (gpointer data, gsize len);
+
 G_END_DECLS
