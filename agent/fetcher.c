@@ -119,20 +119,6 @@ item_free (Item *item)
   g_free (item);
 }
 
-static gboolean
-flush (Fetch *f, GError **error)
-{
-  gsize len;
-  const guint8 *out = pst_pop3_session_get_output (f->s, &len);
-
-  if (len == 0)
-    return TRUE;
-  if (!pst_conn_write_all (f->conn, out, len, error))
-    return FALSE;
-  pst_pop3_session_consume_output (f->s, len);
-  return TRUE;
-}
-
 /* After UIDL: what to retrieve, and what to delete at once (stored in an
  * earlier session whose DELE never happened, or kept past the account's
  * retention). */
@@ -427,41 +413,24 @@ run_session (Fetch *f, GError **error)
   pst_pop3_session_set_credentials (f->s, creds);
   g_clear_pointer (&creds, pst_sasl_credentials_free);
   if (implicit)
-    {
-      const char *cb_type = NULL;
-      g_autoptr (GBytes) cb = pst_conn_get_channel_binding (f->conn, &cb_type);
-      pst_pop3_session_set_channel_binding (f->s, cb_type, cb);
-    }
+    pst_session_bind_channel (f->conn, &pst_pop3_engine_io, f->s);
 
   for (;;)
     {
-      guint8 buf[65536];
-      gssize n;
       const guint8 *data;
       gsize len;
 
-      if (!flush (f, error))
+      if (!pst_session_flush (f->conn, &pst_pop3_engine_io, f->s, NULL, error))
         return FALSE;
       switch (pst_pop3_session_next_event (f->s))
         {
         case PST_POP3_EVENT_WANT_READ:
-          n = pst_conn_read (f->conn, buf, sizeof buf, error);
-          if (n < 0)
+          if (!pst_session_receive (f->conn, &pst_pop3_engine_io, f->s, NULL, error))
             return FALSE;
-          if (n == 0)
-            pst_pop3_session_feed_eof (f->s);
-          else
-            pst_pop3_session_feed (f->s, buf, (gsize) n, NULL);
           break;
         case PST_POP3_EVENT_WANT_TLS:
-          if (!pst_conn_start_tls (f->conn, error))
+          if (!pst_session_start_tls (f->conn, &pst_pop3_engine_io, f->s, error))
             return FALSE;
-          {
-            const char *cb_type = NULL;
-            g_autoptr (GBytes) cb = pst_conn_get_channel_binding (f->conn, &cb_type);
-            pst_pop3_session_set_channel_binding (f->s, cb_type, cb);
-          }
-          pst_pop3_session_tls_started (f->s);
           break;
         case PST_POP3_EVENT_READY:
           if (!f->listed)

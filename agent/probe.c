@@ -51,24 +51,24 @@ has_command (const guint8 *data, gsize len, const char *command)
   return FALSE;
 }
 
-static gboolean
-probe_write (Probe *p, const guint8 *data, gsize len, GError **error)
+/* What the probe notes of what passes (session.h's tap): whether a login
+ * was sent, and the server's last whole line (printable ASCII only: it goes
+ * into the report as it is). */
+static void
+tap_sent (gpointer data, const guint8 *bytes, gsize len)
 {
-  if (len == 0)
-    return TRUE;
-  if (has_command (data, len, "AUTH ") || has_command (data, len, "USER "))
+  Probe *p = data;
+
+  if (has_command (bytes, len, "AUTH ") || has_command (bytes, len, "USER "))
     p->auth_sent = TRUE;
-  return pst_conn_write_all (p->conn, data, len, error);
 }
 
-/* Reads what the server sent, and keeps its last whole line (printable
- * ASCII only: it goes into the report as it is). */
-static gssize
-probe_read (Probe *p, guint8 *buf, gsize size, GError **error)
+static void
+tap_received (gpointer data, const guint8 *buf, gsize n)
 {
-  gssize n = pst_conn_read (p->conn, buf, size, error);
+  Probe *p = data;
 
-  for (gssize i = 0; i < n; i++)
+  for (gsize i = 0; i < n; i++)
     {
       if (buf[i] == '\n')
         {
@@ -80,16 +80,34 @@ probe_read (Probe *p, guint8 *buf, gsize size, GError **error)
       else if (p->line->len < MAX_LINE && buf[i] != '\r')
         g_string_append_c (p->line, buf[i] >= 0x20 && buf[i] < 0x7f ? (char) buf[i] : '?');
     }
+}
+
+static gboolean
+probe_write (Probe *p, const guint8 *data, gsize len, GError **error)
+{
+  if (len == 0)
+    return TRUE;
+  tap_sent (p, data, len);
+  return pst_conn_write_all (p->conn, data, len, error);
+}
+
+static gssize
+probe_read (Probe *p, guint8 *buf, gsize size, GError **error)
+{
+  gssize n = pst_conn_read (p->conn, buf, size, error);
+
+  if (n > 0)
+    tap_received (p, buf, (gsize) n);
   return n;
 }
 
 /* The TLS handshake and the server's verification; with login, the
- * account's credentials now, bound to this TLS session. */
+ * account's credentials now (the caller gives them to the engine, bound to
+ * this TLS session: give_credentials). */
 static gboolean
 probe_start_tls (Probe *p, GError **error)
 {
   g_autoptr (GError) local = NULL;
-  const char *cb_type = NULL;
 
   if (!pst_conn_start_tls (p->conn, error))
     return FALSE;
@@ -101,8 +119,6 @@ probe_start_tls (Probe *p, GError **error)
       p->creds_error = g_strdup (local->message);
       return TRUE;
     }
-  p->creds->cb_data = pst_conn_get_channel_binding (p->conn, &cb_type);
-  p->creds->cb_type = g_strdup (cb_type);
   return TRUE;
 }
 
@@ -114,39 +130,36 @@ probe_smtp (Probe *p, gboolean implicit, const char **mechs_out, PstSmtpSession 
 {
   PstSmtpSession *s = pst_smtp_session_new (PST_SMTP_EHLO_NAME,
                                             implicit ? PST_SMTP_TLS_IMPLICIT : PST_SMTP_TLS_STARTTLS);
+  const PstSessionTap tap = { tap_sent, tap_received, p };
   gboolean quitting = FALSE;
 
   *s_out = s;
   if (p->creds != NULL)
-    pst_smtp_session_set_credentials (s, p->creds);
+    {
+      pst_smtp_session_set_credentials (s, p->creds);
+      pst_session_bind_channel (p->conn, &pst_smtp_engine_io, s);
+    }
   for (;;)
     {
-      guint8 buf[4096];
-      const guint8 *out;
-      gsize len;
-      gssize n;
       /* Once QUIT is queued, the outcome is known: errors do not change it. */
       GError **e = quitting ? NULL : error;
 
-      out = pst_smtp_session_get_output (s, &len);
-      if (!probe_write (p, out, len, e))
+      if (!pst_session_flush (p->conn, &pst_smtp_engine_io, s, &tap, e))
         return quitting;
-      pst_smtp_session_consume_output (s, len);
       switch (pst_smtp_session_next_event (s))
         {
         case PST_SMTP_EVENT_WANT_READ:
-          if ((n = probe_read (p, buf, sizeof buf, e)) < 0)
+          if (!pst_session_receive (p->conn, &pst_smtp_engine_io, s, &tap, e))
             return quitting;
-          if (n == 0)
-            pst_smtp_session_feed_eof (s);
-          else
-            pst_smtp_session_feed (s, buf, (gsize) n, NULL);
           break;
         case PST_SMTP_EVENT_WANT_TLS:
           if (!probe_start_tls (p, error))
             return FALSE;
           if (p->creds != NULL)
-            pst_smtp_session_set_credentials (s, p->creds);
+            {
+              pst_smtp_session_set_credentials (s, p->creds);
+              pst_session_bind_channel (p->conn, &pst_smtp_engine_io, s);
+            }
           pst_smtp_session_tls_started (s);
           break;
         case PST_SMTP_EVENT_READY:
@@ -211,16 +224,18 @@ probe_pop3 (Probe *p, gboolean implicit, const char **mechs_out, PstPop3Session 
             GError **error)
 {
   PstPop3Session *s = pst_pop3_session_new (implicit ? PST_POP3_TLS_IMPLICIT : PST_POP3_TLS_STLS);
+  const PstSessionTap tap = { tap_sent, tap_received, p };
 
   *s_out = s;
   if (p->creds != NULL)
-    pst_pop3_session_set_credentials (s, p->creds);
+    {
+      pst_pop3_session_set_credentials (s, p->creds);
+      pst_session_bind_channel (p->conn, &pst_pop3_engine_io, s);
+    }
   for (;;)
     {
-      guint8 buf[4096];
       const guint8 *out;
       gsize len;
-      gssize n;
 
       out = pst_pop3_session_get_output (s, &len);
       /* The engine asks for the UIDL list only once the server accepted
@@ -232,24 +247,22 @@ probe_pop3 (Probe *p, gboolean implicit, const char **mechs_out, PstPop3Session 
           pop3_quit (p);
           return TRUE;
         }
-      if (!probe_write (p, out, len, error))
+      if (!pst_session_flush (p->conn, &pst_pop3_engine_io, s, &tap, error))
         return FALSE;
-      pst_pop3_session_consume_output (s, len);
       switch (pst_pop3_session_next_event (s))
         {
         case PST_POP3_EVENT_WANT_READ:
-          if ((n = probe_read (p, buf, sizeof buf, error)) < 0)
+          if (!pst_session_receive (p->conn, &pst_pop3_engine_io, s, &tap, error))
             return FALSE;
-          if (n == 0)
-            pst_pop3_session_feed_eof (s);
-          else
-            pst_pop3_session_feed (s, buf, (gsize) n, NULL);
           break;
         case PST_POP3_EVENT_WANT_TLS:
           if (!probe_start_tls (p, error))
             return FALSE;
           if (p->creds != NULL)
-            pst_pop3_session_set_credentials (s, p->creds);
+            {
+              pst_pop3_session_set_credentials (s, p->creds);
+              pst_session_bind_channel (p->conn, &pst_pop3_engine_io, s);
+            }
           pst_pop3_session_tls_started (s);
           break;
         case PST_POP3_EVENT_ERROR:

@@ -41,20 +41,6 @@ pst_sender_backoff (guint failures)
   return (gint64) (delay * g_random_double_range (0.8, 1.2));
 }
 
-static gboolean
-flush (PstSmtpSession *s, PstConn *conn, GError **error)
-{
-  gsize len;
-  const guint8 *out = pst_smtp_session_get_output (s, &len);
-
-  if (len == 0)
-    return TRUE;
-  if (!pst_conn_write_all (conn, out, len, error))
-    return FALSE;
-  pst_smtp_session_consume_output (s, len);
-  return TRUE;
-}
-
 /* Records a state change and tells the subscribers. */
 static gboolean
 set_state (PstAgent *agent, const PstOutboxEntry *entry, PstOutboxState state, const char *reply,
@@ -90,7 +76,8 @@ stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id, GErro
       pst_smtp_session_body (s, buf, (gsize) n);
       /* The last bytes go out with the final dot, in one write. */
       pst_smtp_session_get_output (s, &queued);
-      if (queued >= 4 * sizeof buf && !flush (s, conn, error))
+      if (queued >= 4 * sizeof buf
+          && !pst_session_flush (conn, &pst_smtp_engine_io, s, NULL, error))
         return FALSE;
     }
   if (n < 0)
@@ -190,18 +177,11 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
   pst_smtp_session_set_credentials (s, creds);
   g_clear_pointer (&creds, pst_sasl_credentials_free);
   if (implicit)
-    {
-      const char *cb_type = NULL;
-      g_autoptr (GBytes) cb = pst_conn_get_channel_binding (conn, &cb_type);
-      pst_smtp_session_set_channel_binding (s, cb_type, cb);
-    }
+    pst_session_bind_channel (conn, &pst_smtp_engine_io, s);
 
   for (;;)
     {
-      guint8 buf[16384];
-      gssize n;
-
-      if (!flush (s, conn, error))
+      if (!pst_session_flush (conn, &pst_smtp_engine_io, s, NULL, error))
         goto out;
       /* In doubt from the moment the final dot left, not before: a dot
        * that could not be written was not received. */
@@ -213,23 +193,12 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
       switch (pst_smtp_session_next_event (s))
         {
         case PST_SMTP_EVENT_WANT_READ:
-          n = pst_conn_read (conn, buf, sizeof buf, error);
-          if (n < 0)
+          if (!pst_session_receive (conn, &pst_smtp_engine_io, s, NULL, error))
             goto out;
-          if (n == 0)
-            pst_smtp_session_feed_eof (s);
-          else
-            pst_smtp_session_feed (s, buf, (gsize) n, NULL);
           break;
         case PST_SMTP_EVENT_WANT_TLS:
-          if (!pst_conn_start_tls (conn, error))
+          if (!pst_session_start_tls (conn, &pst_smtp_engine_io, s, error))
             goto out;
-          {
-            const char *cb_type = NULL;
-            g_autoptr (GBytes) cb = pst_conn_get_channel_binding (conn, &cb_type);
-            pst_smtp_session_set_channel_binding (s, cb_type, cb);
-          }
-          pst_smtp_session_tls_started (s);
           break;
         case PST_SMTP_EVENT_READY:
           if (next >= entries->len)
