@@ -34,6 +34,11 @@ pst_events_subscribe (PstRpcChannel *channel, const char *const *names)
   g_mutex_lock (&lock);
   if (subscribers == NULL)
     subscribers = g_ptr_array_new_with_free_func ((GDestroyNotify) subscriber_free);
+  /* A second subscribe on a connection replaces its first: each event
+   * comes once (it came once per subscribe before). */
+  for (guint i = subscribers->len; i > 0; i--)
+    if (((Subscriber *) g_ptr_array_index (subscribers, i - 1))->channel == channel)
+      g_ptr_array_remove_index_fast (subscribers, i - 1);
   g_ptr_array_add (subscribers, s);
   g_mutex_unlock (&lock);
 }

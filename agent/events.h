@@ -1,5 +1,6 @@
 /* events.h — notifications to clients that subscribed (DESIGN.md §5):
- * mail.new, outbox.changed, batch.progress, account.error. */
+ * mail.new, outbox.changed, fetch.progress, batch.progress,
+ * scan.quarantined, account.error (docs/socket-api.md has their params). */
 #pragma once
 
 #include <json-glib/json-glib.h>
@@ -9,7 +10,8 @@
 G_BEGIN_DECLS
 
 /* @channel receives the events named in @names (NULL-terminated; NULL:
- * all) from now on, until pst_events_unsubscribe(). */
+ * all) from now on, until pst_events_unsubscribe(); a later subscribe on
+ * the same channel replaces this one. */
 void pst_events_subscribe (PstRpcChannel *channel, const char *const *names);
 /* Must be called before @channel is freed; a no-op when not subscribed. */
 void pst_events_unsubscribe (PstRpcChannel *channel);

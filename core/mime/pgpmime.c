@@ -12,8 +12,6 @@
 #include "util/sink.h"
 
 #define MAX_DEPTH 16
-/* How far a signature may lie in the future (clock skew between machines)
- * and how far from the Date header it may be (DESIGN.md §4: one hour). */
 
 /* --- Small helpers -------------------------------------------------------- */
 
