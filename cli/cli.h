@@ -59,6 +59,10 @@ int pst_cli_run (PstCli *cli, const PstCliCmd *cmd, int argc, char **argv);
  * in it: "account show NAME   show an account's settings". */
 void pst_cli_print_commands (FILE *out, const PstCliCmd *table);
 
+/* Prints @text (Postern's own words, translated already) on @out in lines
+ * cut at white space to the width pst_cli_width() gives. */
+void pst_cli_print_paragraph (FILE *out, const char *text);
+
 /* Prints "postern: WHAT: WHY" on stderr and returns the exit code of @error. */
 int pst_cli_fail (const char *what, const GError *error);
 /* Prints a usage error for @command and returns 2. */

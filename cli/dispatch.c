@@ -43,6 +43,15 @@ print_row (FILE *out, const char *left, guint column, const char *text)
     }
 }
 
+void
+pst_cli_print_paragraph (FILE *out, const char *text)
+{
+  g_auto (GStrv) lines = pst_cli_wrap (text, pst_cli_width (), 0);
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    fprintf (out, "%s\n", g_strchomp (lines[i]));
+}
+
 /* "[GROUP ]NAME[ ARGS]".  Transfer full. */
 static char *
 synopsis (const char *group, const PstCliCmd *cmd)
@@ -114,7 +123,8 @@ print_group_help (FILE *out, PstCli *cli)
    * (NAME, FILE) and the man page's are not. */
   fprintf (out, "%s postern %s %s [OPTION…] [ARGS]\n", _("Usage:"), cli->path,
            dflt ? "[SUBCOMMAND]" : "SUBCOMMAND");
-  fprintf (out, "%s\n\n%s\n", _(cli->cmd->help), _("Subcommands:"));
+  pst_cli_print_paragraph (out, _(cli->cmd->help));
+  fprintf (out, "\n%s\n", _("Subcommands:"));
   column = column_for (lefts);
   for (const PstCliCmd *s = cli->cmd->subs; s->name != NULL; s++, i++)
     print_row (out, g_ptr_array_index (lefts, i), column, _(s->help));
@@ -141,7 +151,8 @@ print_command_help (FILE *out, PstCli *cli, const GOptionEntry *entries,
 
   fprintf (out, "%s postern %s [OPTION…]%s%s\n", _("Usage:"), cli->path,
            cli->cmd->args ? " " : "", cli->cmd->args ? cli->cmd->args : "");
-  fprintf (out, "%s\n\n%s\n", _(cli->cmd->help), _("Options:"));
+  pst_cli_print_paragraph (out, _(cli->cmd->help));
+  fprintf (out, "\n%s\n", _("Options:"));
   for (guint s = 0; s < G_N_ELEMENTS (sets); s++)
     for (const GOptionEntry *e = sets[s]; e->long_name != NULL; e++)
       {

@@ -52,11 +52,14 @@ print_help (FILE *out)
   fprintf (out, "%s\n\n", _("Usage: postern [--home DIR] [--json] COMMAND [ARGS]"));
   fprintf (out, "%s\n", _("Commands:"));
   pst_cli_print_commands (out, commands);
-  fprintf (out, "\n%s\n", _("Each command takes --json and --help after its name too: "
-                              "postern COMMAND --help lists its options."));
-  fprintf (out, "\n%s\n", _("Exit codes: 0 done, 1 failed, 2 usage, 3 refused by policy, "
-                              "4 bad signature or decryption failed, 5 network/TLS/authentication, "
-                              "6 agent unreachable, 7 infected."));
+  fprintf (out, "\n");
+  pst_cli_print_paragraph (out, _("Each command takes --json and --help after its name too: "
+                                  "postern COMMAND --help lists its options."));
+  fprintf (out, "\n");
+  pst_cli_print_paragraph (out, _("Exit codes: 0 done, 1 failed, 2 usage, 3 refused by policy, "
+                                  "4 bad signature or decryption failed, "
+                                  "5 network/TLS/authentication, 6 agent unreachable, "
+                                  "7 infected."));
 }
 
 static const PstCliCmd *
