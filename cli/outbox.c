@@ -122,6 +122,7 @@ const PstCliCmd pst_cli_outbox_cmds[] = {
   { "list", outbox_list, NULL, NULL,
     N_("list what waits to be sent, was sent or failed, with the server's last reply"), FALSE },
   { "retry", outbox_retry, NULL, "ID", N_("send a failed or waiting entry again, now"), FALSE },
-  { "cancel", outbox_cancel, NULL, "ID", N_("cancel an entry not sent yet: it is never sent"), FALSE },
+  { "cancel", outbox_cancel, NULL, "ID", N_("cancel an entry not sent yet: it is never sent"),
+    FALSE },
   { NULL, NULL, NULL, NULL, NULL, FALSE },
 };
