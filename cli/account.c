@@ -126,8 +126,8 @@ account_add (PstCli *cli, int argc, char **argv)
   int status = 0;
 
   keep_days = -1;
-  if (!pst_cli_parse ("account add", "NAME", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc != 2)
     return pst_cli_usage ("account add", _("give exactly one account NAME"));
   if (secret_service && pwcmd)
@@ -202,12 +202,18 @@ account_add (PstCli *cli, int argc, char **argv)
 }
 
 static int
-account_list (PstCli *cli)
+account_list (PstCli *cli, int argc, char **argv)
 {
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
   int status = 0;
-  JsonObject *r = pst_cli_call (cli, _("account list"), "account.list", NULL, NULL, 0, &status);
+  JsonObject *r;
   JsonArray *arr;
 
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
+  if (argc != 1)
+    return pst_cli_usage ("account list", _("takes no arguments"));
+  r = pst_cli_call (cli, _("account list"), "account.list", NULL, NULL, 0, &status);
   if (r == NULL)
     return status;
   if (cli->json)
@@ -226,24 +232,45 @@ account_list (PstCli *cli)
   return 0;
 }
 
+/* account show NAME, account remove NAME. */
 static int
-account_named (PstCli *cli, const char *what, const char *method, const char *name)
+account_named (PstCli *cli, gboolean show, int argc, char **argv)
 {
+  const char *what = show ? "account show" : "account remove";
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
   int status = 0;
-  JsonObject *params = json_object_new (), *r;
+  JsonObject *params, *r;
 
-  json_object_set_string_member (params, "name", name);
-  r = pst_cli_call (cli, what, method, params, NULL, 0, &status);
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
+  if (argc != 2)
+    return pst_cli_usage (what, _("give exactly one account NAME"));
+  params = json_object_new ();
+  json_object_set_string_member (params, "name", argv[1]);
+  r = pst_cli_call (cli, show ? _("account show") : _("account remove"),
+                    show ? "account.show" : "account.remove", params, NULL, 0, &status);
   if (r == NULL)
     return status;
   if (cli->json)
     pst_cli_print_json (r);
-  else if (strcmp (method, "account.show") == 0)
+  else if (show)
     print_account (r);
   else
-    printf (_("account %s removed (its stored mail is kept)\n"), name);
+    printf (_("account %s removed (its stored mail is kept)\n"), argv[1]);
   json_object_unref (r);
   return 0;
+}
+
+static int
+account_show (PstCli *cli, int argc, char **argv)
+{
+  return account_named (cli, TRUE, argc, argv);
+}
+
+static int
+account_remove (PstCli *cli, int argc, char **argv)
+{
+  return account_named (cli, FALSE, argc, argv);
 }
 
 /* Prints member @key of @o, the words of a server (its certificate, its
@@ -331,8 +358,8 @@ account_test (PstCli *cli, int argc, char **argv)
   JsonObject *params, *r, *refused;
   gboolean ok;
 
-  if (!pst_cli_parse ("account test", "NAME", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc != 2)
     return pst_cli_usage ("account test", _("give exactly one account NAME"));
   params = json_object_new ();
@@ -415,8 +442,8 @@ account_set (PstCli *cli, int argc, char **argv)
   int status = 0;
 
   keep_days = -1;
-  if (!pst_cli_parse ("account set", "NAME", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc != 2)
     return pst_cli_usage ("account set", _("give exactly one account NAME"));
   if ((pin && no_pin) || (ca && no_ca) || (auth && no_auth) || (seal && no_seal)
@@ -507,8 +534,8 @@ account_password (PstCli *cli, int argc, char **argv)
   gsize len = 0;
   gboolean ok;
 
-  if (!pst_cli_parse ("account password", "NAME", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc != 2 || fd < 0)
     return pst_cli_usage ("account password", _("give exactly one account NAME"));
   params = json_object_new ();
@@ -542,29 +569,21 @@ account_password (PstCli *cli, int argc, char **argv)
   return 0;
 }
 
-int
-pst_cli_cmd_account (PstCli *cli, int argc, char **argv)
-{
-  const char *sub = argc > 1 ? argv[1] : NULL;
-
-  if (g_strcmp0 (sub, "add") == 0)
-    return account_add (cli, argc - 1, argv + 1);
-  if (g_strcmp0 (sub, "list") == 0 && argc == 2)
-    return account_list (cli);
-  if (g_strcmp0 (sub, "password") == 0)
-    return account_password (cli, argc - 1, argv + 1);
-  if (g_strcmp0 (sub, "test") == 0)
-    return account_test (cli, argc - 1, argv + 1);
-  if (g_strcmp0 (sub, "set") == 0)
-    return account_set (cli, argc - 1, argv + 1);
-  if ((g_strcmp0 (sub, "show") == 0 || g_strcmp0 (sub, "remove") == 0))
-    {
-      if (argc != 3)
-        return pst_cli_usage (sub[0] == 's' ? "account show" : "account remove",
-                              _("give exactly one account NAME"));
-      return sub[0] == 's' ? account_named (cli, _("account show"), "account.show", argv[2])
-                           : account_named (cli, _("account remove"), "account.remove", argv[2]);
-    }
-  return pst_cli_usage ("account", _("say add, list, show NAME, set NAME, test NAME, password NAME or "
-                                      "remove NAME"));
-}
+const PstCliCmd pst_cli_account_cmds[] = {
+  { "add", account_add, NULL, "NAME",
+    N_("add an account: --address, --smtp, --pop3, --user and a password source are required"),
+    FALSE },
+  { "list", account_list, NULL, NULL, N_("list the accounts and their addresses"), FALSE },
+  { "show", account_show, NULL, "NAME", N_("show an account's settings"), FALSE },
+  { "set", account_set, NULL, "NAME", N_("change settings of an account, keeping the others"),
+    FALSE },
+  { "test", account_test, NULL, "NAME",
+    N_("show the servers' TLS, certificate, pin and SASL mechanisms (--login: log in and out)"),
+    FALSE },
+  { "password", account_password, NULL, "NAME",
+    N_("put the password of an account into the Secret Service (read from standard input)"),
+    FALSE },
+  { "remove", account_remove, NULL, "NAME", N_("remove an account (its stored mail is kept)"),
+    FALSE },
+  { NULL, NULL, NULL, NULL, NULL, FALSE },
+};

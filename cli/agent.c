@@ -84,31 +84,67 @@ agent_stop (PstCli *cli)
   return 0;
 }
 
-int
-pst_cli_cmd_agent (PstCli *cli, int argc, char **argv)
+/* Parses the options of agent start|stop|status, which take no arguments. */
+static gboolean
+parse_bare (PstCli *cli, const char *what, int argc, char **argv, int *exit_out)
 {
   GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
 
-  if (!pst_cli_parse ("agent", "start|stop|status", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
-  if (argc != 2)
-    return pst_cli_usage ("agent", _("say start, stop or status"));
-  if (strcmp (argv[1], "status") == 0)
-    return agent_status (cli, TRUE);
-  if (strcmp (argv[1], "stop") == 0)
-    return agent_stop (cli);
-  if (strcmp (argv[1], "start") == 0)
+  if (!pst_cli_parse (cli, entries, &argc, &argv, exit_out))
+    return FALSE;
+  if (argc != 1)
     {
-      g_autoptr (GError) error = NULL;
-      if (agent_status (cli, FALSE) == 0)
-        {
-          if (!cli->json)
-            printf ("%s\n", _("the agent is already running"));
-          return 0;
-        }
-      if (!pst_cli_start_agent (cli, &error))
-        return pst_cli_fail (_("agent start"), error);
-      return agent_status (cli, TRUE);
+      *exit_out = pst_cli_usage (what, _("takes no arguments"));
+      return FALSE;
     }
-  return pst_cli_usage ("agent", _("say start, stop or status"));
+  return TRUE;
 }
+
+static int
+agent_start (PstCli *cli, int argc, char **argv)
+{
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+
+  if (!parse_bare (cli, "agent start", argc, argv, &status))
+    return status;
+  if (agent_status (cli, FALSE) == 0)
+    {
+      if (!cli->json)
+        printf ("%s\n", _("the agent is already running"));
+      return 0;
+    }
+  if (!pst_cli_start_agent (cli, &error))
+    return pst_cli_fail (_("agent start"), error);
+  return agent_status (cli, TRUE);
+}
+
+static int
+agent_stop_cmd (PstCli *cli, int argc, char **argv)
+{
+  int status = 0;
+
+  if (!parse_bare (cli, "agent stop", argc, argv, &status))
+    return status;
+  return agent_stop (cli);
+}
+
+static int
+agent_status_cmd (PstCli *cli, int argc, char **argv)
+{
+  int status = 0;
+
+  if (!parse_bare (cli, "agent status", argc, argv, &status))
+    return status;
+  return agent_status (cli, TRUE);
+}
+
+const PstCliCmd pst_cli_agent_cmds[] = {
+  { "start", agent_start, NULL, NULL,
+    N_("start the agent (any command that needs it starts it too)"), FALSE },
+  { "stop", agent_stop_cmd, NULL, NULL, N_("stop the agent once the requests in progress end"),
+    FALSE },
+  { "status", agent_status_cmd, NULL, NULL,
+    N_("say whether the agent runs: its version, pid and socket (exit 6: it does not)"), FALSE },
+  { NULL, NULL, NULL, NULL, NULL, FALSE },
+};

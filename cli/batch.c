@@ -265,7 +265,7 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
   g_auto (GStrv) to = NULL;
   g_autofree char *out_dir = NULL, *scheme = NULL;
   gboolean sign = FALSE;
-  int jobs = 0;
+  int jobs = 0, status = 0;
   GOptionEntry entries[] = {
     { "out-dir", 0, 0, G_OPTION_ARG_FILENAME, &out_dir, N_("Write the results into DIR"), "DIR" },
     { "to", 0, 0, G_OPTION_ARG_STRING_ARRAY, &to, N_("Encrypt to ADDR (repeat)"), "ADDR" },
@@ -279,8 +279,8 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
   g_autoptr (PstRpcClient) first = NULL;
   Batch b = { 0 };
 
-  if (!pst_cli_parse ("batch", "encrypt|decrypt FILE…", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc < 3 || (strcmp (argv[1], "encrypt") != 0 && strcmp (argv[1], "decrypt") != 0))
     return pst_cli_usage ("batch", _("say encrypt or decrypt, then one or more FILEs"));
   if (out_dir == NULL)

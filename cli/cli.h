@@ -1,6 +1,8 @@
 /* cli.h — what the commands of `postern` share. */
 #pragma once
 
+#include <stdio.h>
+
 #include <glib.h>
 #include <glib/gi18n.h>
 #include <json-glib/json-glib.h>
@@ -10,22 +12,71 @@
 
 G_BEGIN_DECLS
 
+typedef struct _PstCliCmd PstCliCmd;
+
 typedef struct {
   const char *home;     /* --home or NULL */
-  gboolean json;        /* --json */
+  gboolean json;        /* --json, before the command or after it */
   PstPaths *paths;
+  const PstCliCmd *cmd; /* the command running (pst_cli_run): its help */
+  char *path;           /* its words, "account show"; owned, freed by main */
 } PstCli;
 
+/* Runs a command: @argv[0] is its name, its options are parsed with
+ * pst_cli_parse before anything else is done.  Returns the exit status. */
 typedef int (*PstCliCommand) (PstCli *cli, int argc, char **argv);
+
+/* A command or subcommand of `postern`: the dispatch tables (main.c, and
+ * one per command with subcommands) are arrays of these, ended by an entry
+ * whose name is NULL.  A command has @func; a group has @subs instead and
+ * runs the subcommand named next, or its @is_default one when none is. */
+struct _PstCliCmd {
+  const char *name;
+  PstCliCommand func;
+  const PstCliCmd *subs;
+  const char *args;     /* what follows the options in its synopsis, e.g. "NAME"; NULL for
+                         * none; not translated, as the man page does not */
+  const char *help;     /* one line, marked with N_() */
+  gboolean is_default;
+};
+
+/* The subcommands of each group (account.c, keys.c, outbox.c, scan.c,
+ * config.c, agent.c). */
+extern const PstCliCmd pst_cli_account_cmds[];
+extern const PstCliCmd pst_cli_keys_cmds[];
+extern const PstCliCmd pst_cli_outbox_cmds[];
+extern const PstCliCmd pst_cli_quarantine_cmds[];
+extern const PstCliCmd pst_cli_config_cmds[];
+extern const PstCliCmd pst_cli_agent_cmds[];
+
+/* Runs @cmd with @argv (@argv[0] its name) and returns the exit status.  A
+ * group takes --json and -h/--help before its subcommand's name too; its
+ * help lists the subcommands.  Sets cli->cmd and adds the name to
+ * cli->path. */
+int pst_cli_run (PstCli *cli, const PstCliCmd *cmd, int argc, char **argv);
+
+/* Prints one line per command of @table, and per subcommand of each group
+ * in it: "account show NAME   show an account's settings". */
+void pst_cli_print_commands (FILE *out, const PstCliCmd *table);
+
+/* Prints @text (Postern's own words, translated already) on @out in lines
+ * cut at white space to the width pst_cli_width() gives. */
+void pst_cli_print_paragraph (FILE *out, const char *text);
 
 /* Prints "postern: WHAT: WHY" on stderr and returns the exit code of @error. */
 int pst_cli_fail (const char *what, const GError *error);
 /* Prints a usage error for @command and returns 2. */
 int pst_cli_usage (const char *command, const char *why);
 
-/* Parses @argv with @entries; on error prints it and returns FALSE. */
-gboolean pst_cli_parse (const char *command, const char *params, GOptionEntry *entries,
-                        int *argc, char ***argv);
+/* Parses the options of the command running (cli->cmd) in @argv: @entries
+ * (may be empty), and the ones every command takes, --json (sets
+ * cli->json) and -h/--help.  Returns TRUE when the command goes on, with
+ * @argc/@argv left holding its name and its arguments.  Returns FALSE when
+ * it must stop with the exit status in @exit_out: 0 after its help was
+ * printed on stdout (nothing else done: no agent contacted), 2 after a
+ * usage error was printed. */
+gboolean pst_cli_parse (PstCli *cli, GOptionEntry *entries, int *argc, char ***argv,
+                        int *exit_out);
 
 /* Connects to the agent, starting it when it is not running and @start. */
 PstRpcClient *pst_cli_connect (PstCli *cli, gboolean start, GError **error);
@@ -75,12 +126,10 @@ guint pst_cli_width (void);
  * (maybe empty).  Transfer full. */
 char **pst_cli_wrap (const char *text, guint width, guint tab_origin);
 
-/* Agent control (agent.c). */
-int pst_cli_cmd_agent (PstCli *cli, int argc, char **argv);
+/* Starts the agent (agent.c). */
 gboolean pst_cli_start_agent (PstCli *cli, GError **error);
 
-/* Commands (account.c, mail.c). */
-int pst_cli_cmd_account (PstCli *cli, int argc, char **argv);
+/* Commands (mail.c, keys.c, crypto.c, batch.c, watch.c, scan.c). */
 int pst_cli_cmd_send (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_fetch (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_list (PstCli *cli, int argc, char **argv);
@@ -93,15 +142,11 @@ int pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv);
 gboolean pst_cli_send_settings (const char *command, JsonObject *params, const char *account,
                                 const char *encrypt, const char *scheme, gboolean sign,
                                 gboolean no_sign);
-int pst_cli_cmd_keys (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_encrypt (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_decrypt (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_verify (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_batch (PstCli *cli, int argc, char **argv);
-int pst_cli_cmd_outbox (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_watch (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_scan (PstCli *cli, int argc, char **argv);
-int pst_cli_cmd_quarantine (PstCli *cli, int argc, char **argv);
-int pst_cli_cmd_config (PstCli *cli, int argc, char **argv);
 
 G_END_DECLS

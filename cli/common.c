@@ -28,23 +28,6 @@ pst_cli_usage (const char *command, const char *why)
   return PST_ERROR_USAGE;
 }
 
-gboolean
-pst_cli_parse (const char *command, const char *params, GOptionEntry *entries, int *argc,
-               char ***argv)
-{
-  g_autoptr (GOptionContext) ctx = g_option_context_new (params);
-  g_autoptr (GError) error = NULL;
-
-  g_option_context_set_help_enabled (ctx, TRUE);
-  g_option_context_add_main_entries (ctx, entries, GETTEXT_PACKAGE);
-  if (!g_option_context_parse (ctx, argc, argv, &error))
-    {
-      pst_cli_usage (command, error->message);
-      return FALSE;
-    }
-  return TRUE;
-}
-
 PstRpcClient *
 pst_cli_connect (PstCli *cli, gboolean start, GError **error)
 {

@@ -69,20 +69,38 @@ config_set (PstCli *cli, const char *key, const char *value)
   return call (cli, _("config set"), "config.set", params);
 }
 
-int
-pst_cli_cmd_config (PstCli *cli, int argc, char **argv)
+static int
+config_show (PstCli *cli, int argc, char **argv)
 {
-  const char *sub = argc > 1 ? argv[1] : "show";
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
+  int status = 0;
 
-  if (strcmp (sub, "show") == 0 && argc <= 2)
-    return call (cli, _("config show"), "config.get", NULL);
-  if (strcmp (sub, "set") == 0)
-    {
-      if (argc != 4)
-        return pst_cli_usage ("config set", _("give KEY VALUE: scan clamd:SOCKET|clamd:HOST:PORT|"
-                                              "command:PROGRAM|none, on-scan-error "
-                                              "quarantine|deliver, or scan-timeout SECONDS"));
-      return config_set (cli, argv[2], argv[3]);
-    }
-  return pst_cli_usage ("config", _("say show, or set KEY VALUE"));
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
+  if (argc != 1)
+    return pst_cli_usage ("config show", _("takes no arguments"));
+  return call (cli, _("config show"), "config.get", NULL);
 }
+
+static int
+config_set_cmd (PstCli *cli, int argc, char **argv)
+{
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
+  int status = 0;
+
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
+  if (argc != 3)
+    return pst_cli_usage ("config set", _("give KEY VALUE: scan clamd:SOCKET|clamd:HOST:PORT|"
+                                          "command:PROGRAM|none, on-scan-error "
+                                          "quarantine|deliver, or scan-timeout SECONDS"));
+  return config_set (cli, argv[1], argv[2]);
+}
+
+const PstCliCmd pst_cli_config_cmds[] = {
+  { "show", config_show, NULL, NULL,
+    N_("show the scanner, what happens when it cannot scan, and its timeout"), TRUE },
+  { "set", config_set_cmd, NULL, "KEY VALUE",
+    N_("set scan SPEC, on-scan-error quarantine|deliver or scan-timeout SECONDS"), FALSE },
+  { NULL, NULL, NULL, NULL, NULL, FALSE },
+};

@@ -141,8 +141,8 @@ pst_cli_cmd_encrypt (PstCli *cli, int argc, char **argv)
   JsonObject *params, *r;
   int fds[2], status = 0;
 
-  if (!pst_cli_parse ("encrypt", "[FILE]", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc > 2)
     return pst_cli_usage ("encrypt", _("give at most one FILE"));
   if (to == NULL)
@@ -194,8 +194,8 @@ decrypt_or_verify (PstCli *cli, const char *command, int argc, char **argv)
   JsonObject *params, *r, *crypto;
   int fds[2], status = 0, n = 1, rc;
 
-  if (!pst_cli_parse (command, "[FILE]", verify ? verify_entries : decrypt_entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, verify ? verify_entries : decrypt_entries, &argc, &argv, &status))
+    return status;
   if (argc > 2)
     return pst_cli_usage (command, _("give at most one FILE"));
   if ((fds[0] = open_input (command, argc == 2 ? argv[1] : NULL)) < 0)

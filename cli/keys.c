@@ -62,8 +62,8 @@ keys_import (PstCli *cli, int argc, char **argv)
   };
   JsonObject *params, *r;
 
-  if (!pst_cli_parse ("keys import", "FILE", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc != 2)
     return pst_cli_usage ("keys import", _("give exactly one FILE"));
   if (strcmp (argv[1], "-") == 0)
@@ -105,26 +105,55 @@ keys_import (PstCli *cli, int argc, char **argv)
   return 0;
 }
 
+/* keys list, keys show ADDR, keys remove ID: @param names the one argument,
+ * NULL for none. */
 static int
-keys_simple (PstCli *cli, const char *what, const char *method, const char *param,
-             const char *value)
+keys_simple (PstCli *cli, const char *what, const char *method, const char *param, int argc,
+             char **argv)
 {
-  JsonObject *params = json_object_new (), *r;
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
+  JsonObject *params, *r;
   int status = 0;
 
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
+  if (param == NULL && argc != 1)
+    return pst_cli_usage (what, _("takes no arguments"));
+  if (param != NULL && argc != 2)
+    return pst_cli_usage (what, strcmp (param, "id") == 0 ? _("give exactly one key ID")
+                                                          : _("give exactly one ADDR"));
+  params = json_object_new ();
   if (param)
-    json_object_set_string_member (params, param, value);
-  r = pst_cli_call (cli, what, method, params, NULL, 0, &status);
+    json_object_set_string_member (params, param, argv[1]);
+  r = pst_cli_call (cli, _(what), method, params, NULL, 0, &status);
   if (r == NULL)
     return status;
   if (cli->json)
     pst_cli_print_json (r);
   else if (strcmp (method, "keys.remove") == 0)
-    printf (_("removed %s %s\n"), json_object_get_string_member (r, "type"), value);
+    printf (_("removed %s %s\n"), json_object_get_string_member (r, "type"), argv[1]);
   else
     print_keys (json_object_get_array_member (r, "keys"));
   json_object_unref (r);
   return 0;
+}
+
+static int
+keys_list (PstCli *cli, int argc, char **argv)
+{
+  return keys_simple (cli, N_("keys list"), "keys.list", NULL, argc, argv);
+}
+
+static int
+keys_show (PstCli *cli, int argc, char **argv)
+{
+  return keys_simple (cli, N_("keys show"), "keys.show", "address", argc, argv);
+}
+
+static int
+keys_remove (PstCli *cli, int argc, char **argv)
+{
+  return keys_simple (cli, N_("keys remove"), "keys.remove", "id", argc, argv);
 }
 
 static const char *
@@ -154,8 +183,8 @@ keys_check (PstCli *cli, int argc, char **argv)
   const char *refused;
   int status = 0;
 
-  if (!pst_cli_parse ("keys check", "ADDR…", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc < 2)
     return pst_cli_usage ("keys check", _("give one or more recipient addresses"));
   params = json_object_new ();
@@ -336,8 +365,8 @@ keys_unlock (PstCli *cli, int argc, char **argv)
   JsonArray *done, *locked;
   gint64 again;
 
-  if (!pst_cli_parse ("keys unlock", "ADDR", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc != 2)
     return pst_cli_usage ("keys unlock", _("give exactly one ADDR"));
   if (passphrase_fd >= 0 && fcntl (passphrase_fd, F_GETFD) < 0)
@@ -401,22 +430,16 @@ keys_unlock (PstCli *cli, int argc, char **argv)
   return status;
 }
 
-int
-pst_cli_cmd_keys (PstCli *cli, int argc, char **argv)
-{
-  const char *sub = argc > 1 ? argv[1] : NULL;
-
-  if (g_strcmp0 (sub, "import") == 0)
-    return keys_import (cli, argc - 1, argv + 1);
-  if (g_strcmp0 (sub, "list") == 0 && argc == 2)
-    return keys_simple (cli, _("keys list"), "keys.list", NULL, NULL);
-  if (g_strcmp0 (sub, "show") == 0 && argc == 3)
-    return keys_simple (cli, _("keys show"), "keys.show", "address", argv[2]);
-  if (g_strcmp0 (sub, "remove") == 0 && argc == 3)
-    return keys_simple (cli, _("keys remove"), "keys.remove", "id", argv[2]);
-  if (g_strcmp0 (sub, "check") == 0)
-    return keys_check (cli, argc - 1, argv + 1);
-  if (g_strcmp0 (sub, "unlock") == 0)
-    return keys_unlock (cli, argc - 1, argv + 1);
-  return pst_cli_usage ("keys", _("say import FILE, list, show ADDR, remove ID, unlock ADDR or check ADDR…"));
-}
+const PstCliCmd pst_cli_keys_cmds[] = {
+  { "import", keys_import, NULL, "FILE",
+    N_("import OpenPGP keys, X.509 certificates or PKCS#12 (FILE or - for standard input)"),
+    FALSE },
+  { "list", keys_list, NULL, NULL, N_("list the keys and certificates"), FALSE },
+  { "show", keys_show, NULL, "ADDR", N_("show the keys and certificates of an address"), FALSE },
+  { "remove", keys_remove, NULL, "ID", N_("remove a key or certificate"), FALSE },
+  { "unlock", keys_unlock, NULL, "ADDR",
+    N_("unlock the S/MIME private key of an address (asks for its passphrase)"), FALSE },
+  { "check", keys_check, NULL, "ADDR…",
+    N_("say what send would do with a message to these recipients (exit 3: refused)"), FALSE },
+  { NULL, NULL, NULL, NULL, NULL, FALSE },
+};

@@ -82,8 +82,8 @@ pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
   JsonObject *params, *r;
   int fd, status = 0;
 
-  if (!pst_cli_parse ("send", "[FILE]", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc > 2)
     return pst_cli_usage ("send", _("give at most one FILE"));
   params = json_object_new ();
@@ -151,8 +151,8 @@ pst_cli_cmd_fetch (PstCli *cli, int argc, char **argv)
   JsonObject *params, *r;
   int status = 0;
 
-  if (!pst_cli_parse ("fetch", "", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc != 1)
     return pst_cli_usage ("fetch", _("takes no arguments besides --account"));
   params = json_object_new ();
@@ -213,8 +213,8 @@ pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
   JsonObject *params, *r;
   JsonArray *arr;
 
-  if (!pst_cli_parse ("list", "", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc != 1 || limit < 0)
     return pst_cli_usage ("list", _("takes --account NAME, --limit N and --search TEXT only"));
   params = json_object_new ();
@@ -398,8 +398,8 @@ pst_cli_cmd_show (PstCli *cli, int argc, char **argv)
   gint64 id;
   int status = 0, rc = 0;
 
-  if (!pst_cli_parse ("show", "ID", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc != 2)
     return pst_cli_usage ("show", _("give exactly one message ID"));
   if (!parse_id ("show", argv[1], &id))
@@ -470,8 +470,8 @@ pst_cli_cmd_export (PstCli *cli, int argc, char **argv)
   gint64 id;
   int status = 0, fd = STDOUT_FILENO;
 
-  if (!pst_cli_parse ("export", "ID", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc != 2)
     return pst_cli_usage ("export", _("give exactly one message ID"));
   if (!parse_id ("export", argv[1], &id))
@@ -518,8 +518,8 @@ pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv)
   guint64 index = 0;
   int status = 0, fd = STDOUT_FILENO;
 
-  if (!pst_cli_parse ("attachment", "ID INDEX", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc != 3)
     return pst_cli_usage ("attachment", _("give a message ID and an attachment INDEX (from 0)"));
   if (!parse_id ("attachment", argv[1], &id))

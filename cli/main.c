@@ -6,29 +6,45 @@
 #include "cli.h"
 #include "util/error.h"
 
-static const struct {
-  const char *name;
-  PstCliCommand func;
-  const char *help;
-} commands[] = {
-  { "agent", pst_cli_cmd_agent, N_("start | stop | status the agent") },
-  { "account", pst_cli_cmd_account, N_("add | list | show | remove accounts") },
-  { "send", pst_cli_cmd_send, N_("encrypt, sign and send a message (RFC 5322 on stdin or FILE)") },
-  { "fetch", pst_cli_cmd_fetch, N_("fetch new mail over POP3") },
-  { "outbox", pst_cli_cmd_outbox, N_("list | retry | cancel what waits to be sent") },
-  { "quarantine", pst_cli_cmd_quarantine, N_("list | release | delete quarantined messages") },
-  { "scan", pst_cli_cmd_scan, N_("scan a file with the configured scanner (exit 7: infected)") },
-  { "watch", pst_cli_cmd_watch, N_("print the agent's events as they come (--json: one per line)") },
-  { "list", pst_cli_cmd_list, N_("list stored messages") },
-  { "show", pst_cli_cmd_show, N_("show a message: its status, then its text") },
-  { "export", pst_cli_cmd_export, N_("write the decrypted RFC 5322 message to stdout") },
-  { "attachment", pst_cli_cmd_attachment, N_("write attachment INDEX of a message to stdout or -o FILE") },
-  { "encrypt", pst_cli_cmd_encrypt, N_("encrypt an RFC 5322 message to --to ADDR…") },
-  { "decrypt", pst_cli_cmd_decrypt, N_("decrypt a message (its status with --json)") },
-  { "verify", pst_cli_cmd_verify, N_("verify a message's signature and print its status") },
-  { "batch", pst_cli_cmd_batch, N_("encrypt or decrypt many files in parallel") },
-  { "config", pst_cli_cmd_config, N_("show | set the agent's [general] settings (the scan hook)") },
-  { "keys", pst_cli_cmd_keys, N_("import | list | show | remove OpenPGP keys and X.509 certificates") },
+static int cmd_help (PstCli *cli, int argc, char **argv);
+
+static const PstCliCmd commands[] = {
+  { "agent", NULL, pst_cli_agent_cmds, NULL, N_("start | stop | status the agent"), FALSE },
+  { "account", NULL, pst_cli_account_cmds, NULL,
+    N_("add, list, show, change, test and remove accounts"), FALSE },
+  { "send", pst_cli_cmd_send, NULL, "[FILE]",
+    N_("encrypt, sign and send a message (RFC 5322 on stdin or FILE)"), FALSE },
+  { "fetch", pst_cli_cmd_fetch, NULL, NULL, N_("fetch new mail over POP3"), FALSE },
+  { "outbox", NULL, pst_cli_outbox_cmds, NULL, N_("list | retry | cancel what waits to be sent"),
+    FALSE },
+  { "quarantine", NULL, pst_cli_quarantine_cmds, NULL,
+    N_("list | release | delete quarantined messages"), FALSE },
+  { "scan", pst_cli_cmd_scan, NULL, "[FILE]",
+    N_("scan a file with the configured scanner (exit 7: infected)"), FALSE },
+  { "watch", pst_cli_cmd_watch, NULL, "[EVENT…]",
+    N_("print the agent's events as they come (--json: one per line)"), FALSE },
+  { "list", pst_cli_cmd_list, NULL, NULL, N_("list stored messages"), FALSE },
+  { "show", pst_cli_cmd_show, NULL, "ID", N_("show a message: its status, then its text"), FALSE },
+  { "export", pst_cli_cmd_export, NULL, "ID",
+    N_("write the decrypted RFC 5322 message to stdout"), FALSE },
+  { "attachment", pst_cli_cmd_attachment, NULL, "ID INDEX",
+    N_("write attachment INDEX of a message to stdout or -o FILE"), FALSE },
+  { "encrypt", pst_cli_cmd_encrypt, NULL, "[FILE]",
+    N_("encrypt an RFC 5322 message to --to ADDR…"), FALSE },
+  { "decrypt", pst_cli_cmd_decrypt, NULL, "[FILE]",
+    N_("decrypt a message (its status with --json)"), FALSE },
+  { "verify", pst_cli_cmd_verify, NULL, "[FILE]",
+    N_("verify a message's signature and print its status"), FALSE },
+  { "batch", pst_cli_cmd_batch, NULL, "encrypt|decrypt FILE…",
+    N_("encrypt or decrypt many files in parallel"), FALSE },
+  { "config", NULL, pst_cli_config_cmds, NULL,
+    N_("show | set the agent's [general] settings (the scan hook)"), FALSE },
+  { "keys", NULL, pst_cli_keys_cmds, NULL,
+    N_("OpenPGP keys and X.509 certificates: import, list, show, remove, unlock; check recipients"),
+    FALSE },
+  { "help", cmd_help, NULL, "[COMMAND [SUBCOMMAND]]",
+    N_("this list, or the help of a command (as COMMAND --help)"), FALSE },
+  { NULL, NULL, NULL, NULL, NULL, FALSE },
 };
 
 static void
@@ -36,17 +52,66 @@ print_help (FILE *out)
 {
   fprintf (out, "%s\n\n", _("Usage: postern [--home DIR] [--json] COMMAND [ARGS]"));
   fprintf (out, "%s\n", _("Commands:"));
-  for (gsize i = 0; i < G_N_ELEMENTS (commands); i++)
-    fprintf (out, "  %-9s %s\n", commands[i].name, _(commands[i].help));
-  fprintf (out, "\n%s\n", _("Exit codes: 0 done, 1 failed, 2 usage, 3 refused by policy, "
-                            "4 bad signature or decryption failed, 5 network/TLS/authentication, "
-                            "6 agent unreachable, 7 infected."));
+  pst_cli_print_commands (out, commands);
+  fprintf (out, "\n");
+  pst_cli_print_paragraph (out, _("Each command takes --json and --help after its name too: "
+                                  "postern COMMAND --help lists its options."));
+  fprintf (out, "\n");
+  pst_cli_print_paragraph (out, _("Exit codes: 0 done, 1 failed, 2 usage, 3 refused by policy, "
+                                  "4 bad signature or decryption failed, "
+                                  "5 network/TLS/authentication, 6 agent unreachable, "
+                                  "7 infected."));
+}
+
+static const PstCliCmd *
+find_command (const char *name)
+{
+  for (const PstCliCmd *c = commands; c->name != NULL; c++)
+    if (strcmp (name, c->name) == 0)
+      return c;
+  return NULL;
+}
+
+static int
+unknown_command (const char *name)
+{
+  fprintf (stderr, "postern: %s: %s\n", name, _("unknown command (see postern --help)"));
+  return PST_ERROR_USAGE;
+}
+
+/* `postern help [COMMAND [SUBCOMMAND]]`: the list, or what
+ * `postern COMMAND [SUBCOMMAND] --help` prints. */
+static int
+cmd_help (PstCli *cli, int argc, char **argv)
+{
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
+  const PstCliCmd *cmd;
+  g_autofree char **words = NULL;
+  int status = 0;
+
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
+  if (argc == 1)
+    {
+      print_help (stdout);
+      return 0;
+    }
+  if ((cmd = find_command (argv[1])) == NULL)
+    return unknown_command (argv[1]);
+  if (argc > (cmd->subs != NULL ? 3 : 2))
+    return pst_cli_usage ("help", _("give a COMMAND, and a SUBCOMMAND of it if it has them"));
+  words = g_new0 (char *, argc + 1);
+  memcpy (words, argv + 1, (gsize) (argc - 1) * sizeof (char *));
+  words[argc - 1] = (char *) "--help";
+  g_clear_pointer (&cli->path, g_free);
+  return pst_cli_run (cli, cmd, argc, words);
 }
 
 int
 main (int argc, char **argv)
 {
   PstCli cli = { 0 };
+  const PstCliCmd *cmd;
   int i = 1, status;
 
   setlocale (LC_ALL, "");
@@ -83,15 +148,11 @@ main (int argc, char **argv)
       print_help (stderr);
       return PST_ERROR_USAGE;
     }
+  if ((cmd = find_command (argv[i])) == NULL)
+    return unknown_command (argv[i]);
   cli.paths = pst_paths_new (cli.home);
-  for (gsize c = 0; c < G_N_ELEMENTS (commands); c++)
-    if (strcmp (argv[i], commands[c].name) == 0)
-      {
-        status = commands[c].func (&cli, argc - i, argv + i);
-        pst_paths_free (cli.paths);
-        return status;
-      }
+  status = pst_cli_run (&cli, cmd, argc - i, argv + i);
   pst_paths_free (cli.paths);
-  fprintf (stderr, "postern: %s: %s\n", argv[i], _("unknown command (see postern --help)"));
-  return PST_ERROR_USAGE;
+  g_free (cli.path);
+  return status;
 }

@@ -19,8 +19,8 @@ outbox_list (PstCli *cli, int argc, char **argv)
   JsonArray *arr;
   int status = 0;
 
-  if (!pst_cli_parse ("outbox list", "", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc != 1)
     return pst_cli_usage ("outbox list", _("takes --account NAME and --state STATE only"));
   params = json_object_new ();
@@ -73,18 +73,25 @@ outbox_list (PstCli *cli, int argc, char **argv)
   return 0;
 }
 
+/* outbox retry ID, outbox cancel ID. */
 static int
-outbox_one (PstCli *cli, const char *what, const char *method, const char *id_text)
+outbox_one (PstCli *cli, gboolean retry, int argc, char **argv)
 {
+  const char *what = retry ? "outbox retry" : "outbox cancel";
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
   guint64 id = 0;
   JsonObject *params, *r;
   int status = 0;
 
-  if (!g_ascii_string_to_unsigned (id_text, 10, 1, G_MAXINT64, &id, NULL))
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
+  if (argc != 2)
+    return pst_cli_usage (what, _("give one outbox ID"));
+  if (!g_ascii_string_to_unsigned (argv[1], 10, 1, G_MAXINT64, &id, NULL))
     return pst_cli_usage (what, _("give one outbox ID (a number, as `outbox list` shows)"));
   params = json_object_new ();
   json_object_set_int_member (params, "id", (gint64) id);
-  r = pst_cli_call (cli, what, method, params, NULL, 0, &status);
+  r = pst_cli_call (cli, what, retry ? "outbox.retry" : "outbox.cancel", params, NULL, 0, &status);
   if (r == NULL)
     return status;
   if (cli->json)
@@ -99,21 +106,23 @@ outbox_one (PstCli *cli, const char *what, const char *method, const char *id_te
   return 0;
 }
 
-int
-pst_cli_cmd_outbox (PstCli *cli, int argc, char **argv)
+static int
+outbox_retry (PstCli *cli, int argc, char **argv)
 {
-  const char *sub = argc > 1 ? argv[1] : NULL;
-
-  if (g_strcmp0 (sub, "list") == 0)
-    return outbox_list (cli, argc - 1, argv + 1);
-  if (g_strcmp0 (sub, "retry") == 0 || g_strcmp0 (sub, "cancel") == 0)
-    {
-      gboolean retry = sub[0] == 'r';
-      const char *what = retry ? "outbox retry" : "outbox cancel";
-
-      if (argc != 3)
-        return pst_cli_usage (what, _("give one outbox ID"));
-      return outbox_one (cli, what, retry ? "outbox.retry" : "outbox.cancel", argv[2]);
-    }
-  return pst_cli_usage ("outbox", _("say list, retry ID or cancel ID"));
+  return outbox_one (cli, TRUE, argc, argv);
 }
+
+static int
+outbox_cancel (PstCli *cli, int argc, char **argv)
+{
+  return outbox_one (cli, FALSE, argc, argv);
+}
+
+const PstCliCmd pst_cli_outbox_cmds[] = {
+  { "list", outbox_list, NULL, NULL,
+    N_("list what waits to be sent, was sent or failed, with the server's last reply"), FALSE },
+  { "retry", outbox_retry, NULL, "ID", N_("send a failed or waiting entry again, now"), FALSE },
+  { "cancel", outbox_cancel, NULL, "ID", N_("cancel an entry not sent yet: it is never sent"),
+    FALSE },
+  { NULL, NULL, NULL, NULL, NULL, FALSE },
+};

@@ -19,8 +19,8 @@ pst_cli_cmd_scan (PstCli *cli, int argc, char **argv)
   g_autofree char *safe_name = NULL;
   int fd, status = 0;
 
-  if (!pst_cli_parse ("scan", "[FILE]", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (argc > 2)
     return pst_cli_usage ("scan", _("give one FILE (or - for standard input)"));
   file = argc == 2 ? argv[1] : "-";
@@ -56,12 +56,18 @@ pst_cli_cmd_scan (PstCli *cli, int argc, char **argv)
 }
 
 static int
-quarantine_list (PstCli *cli)
+quarantine_list (PstCli *cli, int argc, char **argv)
 {
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
   int status = 0;
-  JsonObject *r = pst_cli_call (cli, _("quarantine list"), "quarantine.list", NULL, NULL, 0, &status);
+  JsonObject *r;
   JsonArray *arr;
 
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
+  if (argc != 1)
+    return pst_cli_usage ("quarantine list", _("takes no arguments"));
+  r = pst_cli_call (cli, _("quarantine list"), "quarantine.list", NULL, NULL, 0, &status);
   if (r == NULL)
     return status;
   if (cli->json)
@@ -84,21 +90,18 @@ quarantine_list (PstCli *cli)
   return 0;
 }
 
-int
-pst_cli_cmd_quarantine (PstCli *cli, int argc, char **argv)
+/* quarantine release ID, quarantine delete ID. */
+static int
+quarantine_one (PstCli *cli, gboolean release, int argc, char **argv)
 {
-  const char *sub = argc > 1 ? argv[1] : "list";
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
   JsonObject *params, *r;
   guint64 id = 0;
   int status = 0;
-  gboolean release;
 
-  if (strcmp (sub, "list") == 0 && argc <= 2)
-    return quarantine_list (cli);
-  if (strcmp (sub, "release") != 0 && strcmp (sub, "delete") != 0)
-    return pst_cli_usage ("quarantine", _("say list, release ID or delete ID"));
-  release = sub[0] == 'r';
-  if (argc != 3 || !g_ascii_string_to_unsigned (argv[2], 10, 1, G_MAXINT64, &id, NULL))
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
+  if (argc != 2 || !g_ascii_string_to_unsigned (argv[1], 10, 1, G_MAXINT64, &id, NULL))
     return pst_cli_usage (release ? "quarantine release" : "quarantine delete",
                           _("give one message ID (as `quarantine list` shows)"));
   params = json_object_new ();
@@ -111,7 +114,28 @@ pst_cli_cmd_quarantine (PstCli *cli, int argc, char **argv)
     pst_cli_print_json (r);
   else
     printf (release ? _("message %s released: it is shown by list and show again\n")
-                    : _("message %s deleted\n"), argv[2]);
+                    : _("message %s deleted\n"), argv[1]);
   json_object_unref (r);
   return 0;
 }
+
+static int
+quarantine_release (PstCli *cli, int argc, char **argv)
+{
+  return quarantine_one (cli, TRUE, argc, argv);
+}
+
+static int
+quarantine_delete (PstCli *cli, int argc, char **argv)
+{
+  return quarantine_one (cli, FALSE, argc, argv);
+}
+
+const PstCliCmd pst_cli_quarantine_cmds[] = {
+  { "list", quarantine_list, NULL, NULL,
+    N_("list the messages the scan hook held back, with its verdict"), TRUE },
+  { "release", quarantine_release, NULL, "ID",
+    N_("release a message: list and show show it again"), FALSE },
+  { "delete", quarantine_delete, NULL, "ID", N_("delete a quarantined message"), FALSE },
+  { NULL, NULL, NULL, NULL, NULL, FALSE },
+};

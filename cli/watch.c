@@ -41,9 +41,10 @@ pst_cli_cmd_watch (PstCli *cli, int argc, char **argv)
   g_autoptr (PstRpcClient) client = NULL;
   g_autoptr (JsonObject) r = NULL;
   JsonObject *params;
+  int status = 0;
 
-  if (!pst_cli_parse ("watch", "[EVENT…]", entries, &argc, &argv))
-    return PST_ERROR_USAGE;
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
   if (!(client = pst_cli_connect (cli, TRUE, &error)))
     return pst_cli_fail ("watch", error);
   params = json_object_new ();

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Bad input gets one clear error line and a non-zero exit, and changes nothing.
+# The CLI's conventions too: --help of every command and subcommand without
+# the agent, --json after the command, the man page and the bash completion
+# covering every command and option.
 source "$(dirname "$0")/lib.sh"
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
 
 add_account alice main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
 add_account bob main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
@@ -39,6 +43,163 @@ expect_fail "a bad server URL" 2 "bad server URL" pst alice account add other --
 expect_fail "a bad address" 2 "not an e-mail address" pst alice account add other --address "nobody" \
   --smtp "smtp://$HOST:1" --pop3 "pop3s://$HOST:2" --user u --password-command true
 check "the bad input changed nothing" test "$(state)" = "$before"
+
+# ---- CLI conventions ----
+# Every command and subcommand there is: the spec of `postern --help`.
+commands=("agent start" "agent stop" "agent status"
+  "account add" "account list" "account show" "account set" "account test" "account password"
+  "account remove" send fetch "outbox list" "outbox retry" "outbox cancel"
+  "quarantine list" "quarantine release" "quarantine delete" scan watch list show export
+  attachment encrypt decrypt verify batch "config show" "config set"
+  "keys import" "keys list" "keys show" "keys remove" "keys unlock" "keys check" help)
+groups=(agent account outbox quarantine config keys)
+listed() {
+  local out c missing="" rows
+  out=$("$POSTERN" --help)
+  for c in "${commands[@]}"; do
+    grep -qE "^  $c( |\$)" <<<"$out" || missing+=" [$c]"
+  done
+  rows=$(grep -cE '^  [a-z]' <<<"$out")
+  [ -z "$missing" ] && [ "$rows" = "${#commands[@]}" ] && return 0
+  echo "# not listed:$missing; $rows rows for ${#commands[@]} commands"
+  return 1
+}
+check "postern --help lists every command and subcommand, one row each" listed
+check "… and postern help prints the same" bash -c 'cmp -s <("$1" --help) <("$1" help)' _ "$POSTERN"
+
+# Help is printed without the agent: under a home that does not exist, with
+# an agent program that records being run.
+printf '#!/bin/sh\ntouch "%s"\nexec "%s" "$@"\n' "$WORK/spy-ran" "$POSTERND" > "$WORK/spy-agent"
+chmod +x "$WORK/spy-agent"
+nohome="$WORK/home-help"
+# helps USAGE ARGS...: `postern ARGS` exits 0 with USAGE as its first line
+# (a prefix) and the --json and --help options or a list of subcommands,
+# nothing on stderr.
+helps() {
+  local usage=$1 out rc=0; shift
+  out=$(POSTERN_AGENT="$WORK/spy-agent" "$POSTERN" --home "$nohome" "$@" 2>"$WORK/help.err") || rc=$?
+  if [ "$rc" = 0 ] && [ ! -s "$WORK/help.err" ] && [[ $(head -n 1 <<<"$out") == "$usage"* ]] \
+     && grep -qE -- '^  -h, --help|^Subcommands:' <<<"$out"; then
+    return 0
+  fi
+  echo "# postern $*: exit $rc, stderr '$(cat "$WORK/help.err")', stdout:"; sed 's/^/#   /' <<<"$out" | head -n 5
+  return 1
+}
+# help_forms USAGE WORDS...: WORDS --help, WORDS -h and help WORDS.
+help_forms() {
+  local usage=$1; shift
+  helps "$usage" "$@" --help && helps "$usage" "$@" -h && helps "$usage" help "$@"
+}
+for c in "${commands[@]}"; do
+  # shellcheck disable=SC2086
+  check "postern $c --help, -h and postern help $c: its usage, exit 0" \
+    help_forms "Usage: postern $c [OPTION…]" $c
+done
+for g in "${groups[@]}"; do
+  check "postern $g --help, -h and postern help $g: its subcommands, exit 0" \
+    help_forms "Usage: postern $g " "$g"
+done
+help_anywhere() {
+  helps "Usage: postern account show " account show main --help &&
+    helps "Usage: postern send " send --encrypt always --help /nonexistent &&
+    helps "Usage: postern outbox list " --json outbox list -h &&
+    helps "Usage: postern quarantine [SUBCOMMAND]" quarantine --json --help
+}
+check "--help after arguments, among options, after --json: still help" help_anywhere
+check "… none of it started or asked an agent, or made the home directory" bash -c \
+  '[ ! -e "$1" ] && [ ! -e "$2" ]' _ "$WORK/spy-ran" "$nohome"
+
+# --json after the command, or before a subcommand, is --json before it.
+same_json() {
+  local first last rc=0
+  first=$(pst alice --json "$@") || rc=$?
+  last=$(pst alice "$@" --json) || rc=$?
+  if [ "$rc" = 0 ] && [ "$first" = "$last" ] && python3 -c 'import json,sys; json.loads(sys.argv[1])' "$last"; then
+    return 0
+  fi
+  echo "# --json $*: $first"; echo "# $* --json: $last"
+  return 1
+}
+for c in "list" "list --limit 5" "account list" "account show main" "keys list" "outbox list" \
+         "quarantine list" "config show" "agent status"; do
+  # shellcheck disable=SC2086
+  check "postern $c --json prints what postern --json $c prints" same_json $c
+done
+check "postern account --json list, quarantine --json, config --json: the same as --json first" bash -c '
+  [ "$("$1" --home "$2" --json account list)" = "$("$1" --home "$2" account --json list)" ] &&
+  [ "$("$1" --home "$2" --json quarantine list)" = "$("$1" --home "$2" quarantine --json)" ] &&
+  [ "$("$1" --home "$2" --json config show)" = "$("$1" --home "$2" config --json)" ]' \
+  _ "$POSTERN" "$WORK/home-alice"
+expect_fail "a group without its subcommand" 2 "name a subcommand: add, list, show, set, test, password, remove" \
+  pst alice account
+expect_fail "an unknown subcommand" 2 "frob: unknown subcommand" pst alice keys frob
+expect_fail "help of an unknown command" 2 "unknown command" pst alice help frobnicate
+expect_fail "a subcommand that takes no arguments, given one" 2 "takes no arguments" pst alice account list extra
+expect_fail "-- ends the options: account show -- --help asks for an account named --help" 1 \
+  "no account named --help" pst alice account show -- --help
+
+# The man page and the bash completion know every command and option: the
+# options each command's --help lists.
+man_text=$(groff -man -Tutf8 -rLL=300n -P-cbou "$SRC/data/man/postern.1" 2>/dev/null)
+options_of() { # the long options `postern WORDS --help` lists, besides --json and --help
+  # shellcheck disable=SC2086
+  "$POSTERN" --home "$nohome" $1 --help | grep -oE '^ +(-[a-z], )?--[a-z0-9-]+' | grep -oE -- '--[a-z0-9-]+' |
+    grep -vxE -- '--json|--help'
+}
+documented() { # documented "CMD [SUB]": a paragraph of the man page for it, naming every option
+  local c=$1 o missing="" re start block
+  re=$(sed 's/ /( | \\[)/' <<<"$c")
+  start=$(grep -nE "^ {7}$re( |\\]|\$)" <<<"$man_text" | head -n 1 | cut -d: -f1)
+  if [ -z "$start" ]; then
+    echo "# postern.1 has no paragraph for $c"
+    return 1
+  fi
+  # From its tag to the next tag or section.
+  block=$(tail -n +"$start" <<<"$man_text" | sed -n '1p; 2,${/^ \{0,7\}[^ ]/q; p}')
+  for o in $(options_of "$c"); do
+    grep -qF -- "$o" <<<"$block" || missing+=" $o"
+  done
+  [ -z "$missing" ] || { echo "# postern.1, $c: not in its paragraph:$missing"; return 1; }
+}
+completes() { # completes "EXPECTED" WORDS...: the bash completion offers every EXPECTED word
+  local want=$1 got w missing=""; shift
+  got=$(bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _postern
+                 printf "%s\n" "${COMPREPLY[@]}"' _ "$SRC/data/postern.bash-completion" "$@")
+  for w in $want; do grep -qxF -- "$w" <<<"$got" || missing+=" $w"; done
+  [ -z "$missing" ] || { echo "# completing '$*': not offered:$missing (offered: $(echo $got))"; return 1; }
+}
+for c in "${commands[@]}"; do
+  check "postern.1 describes $c and each of its options" documented "$c"
+  # shellcheck disable=SC2046,SC2086
+  check "bash completion offers the options of $c" completes "$(options_of "$c") --json --help" postern $c --
+done
+check "bash completion offers every command" completes "$(printf '%s\n' "${commands[@]}" | cut -d' ' -f1 | sort -u)" postern ""
+for g in "${groups[@]}"; do
+  check "bash completion offers the subcommands of $g" completes \
+    "$(printf '%s\n' "${commands[@]}" | sed -n "s/^$g //p")" postern "$g" ""
+done
+completes_values() {
+  completes "always auto never" postern send --encrypt "" &&
+    completes "always auto never" postern keys check --encrypt = "" &&
+    completes "queued sending sent failed cancelled" postern outbox list --state "" &&
+    completes "scan on-scan-error scan-timeout" postern config set "" &&
+    completes "quarantine deliver" postern config set on-scan-error "" &&
+    completes "main" postern --home "$WORK/home-alice" account show "" &&
+    completes "main" postern --home "$WORK/home-alice" fetch --account ""
+}
+check "bash completion offers values: --encrypt, --state, config set, account names (from the configuration, no agent)" \
+  completes_values
+sections() { # every man page has FILES, ENVIRONMENT and EXAMPLES, and no groff warning
+  local m bad=""
+  for m in "$SRC"/data/man/*.[158]; do
+    for s in FILES ENVIRONMENT EXAMPLES; do grep -qx "\.SH $s" "$m" || bad+=" $(basename "$m"):$s"; done
+    [ -z "$(groff -man -ww -z "$m" 2>&1)" ] || bad+=" $(basename "$m"):groff"
+  done
+  [ -z "$bad" ] || { echo "# missing:$bad"; return 1; }
+}
+check "the man pages (postern-gtk.1 among them) have FILES, ENVIRONMENT and EXAMPLES, and no groff warning" sections
+check "… and data/meson.build installs each" bash -c \
+  'for m in "$1"/data/man/*.[158]; do grep -qF "'"'"'man/$(basename "$m")'"'"'" "$1/data/meson.build" || exit 1; done' _ "$SRC"
 
 # The socket protocol: malformed framing closes that client only; bad params
 # keep the connection usable; the agent keeps serving.

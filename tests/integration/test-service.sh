@@ -17,7 +17,7 @@ for f in bin/postern bin/posternd lib/systemd/user/postern.socket lib/systemd/us
          share/bash-completion/completions/postern share/doc/postern/postern.conf.sample; do
   check "installed: $f" test -e "$dest$prefix/$f"
 done
-for f in bin/postern-gtk share/applications/org.postern.Postern.desktop \
+for f in bin/postern-gtk share/man/man1/postern-gtk.1 share/applications/org.postern.Postern.desktop \
          share/metainfo/org.postern.Postern.metainfo.xml share/icons/hicolor/scalable/apps/org.postern.Postern.svg; do
   check "installed: $f" test -e "$dest$prefix/$f"
 done
@@ -32,7 +32,7 @@ check "the service runs the installed agent and reloads on SIGHUP" bash -c \
 check "the socket is the one the CLI looks for, 0600" bash -c \
   'grep -qx "ListenStream=%t/postern/agent.sock" "$1" && grep -qx "SocketMode=0600" "$1"' _ \
   "$dest$prefix/lib/systemd/user/postern.socket"
-for m in postern.1 posternd.8 postern.conf.5; do
+for m in postern.1 postern-gtk.1 posternd.8 postern.conf.5; do
   check "man page $m has no groff warnings" bash -c '[ -z "$(groff -man -ww -z "$1" 2>&1)" ]' _ \
     "$(find "$dest$prefix/share/man" -name "$m")"
 done
