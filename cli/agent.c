@@ -49,10 +49,23 @@ agent_status (PstCli *cli, gboolean print)
       pst_cli_print_json (r);
     }
   else
-    printf (_("running: posternd %s, pid %lld, socket %s\n"),
-            json_object_get_string_member (r, "agent"),
-            (long long) json_object_get_int_member (r, "pid"),
-            cli->paths->socket_path);
+    {
+      JsonNode *w = json_object_get_member (r, "config_warnings");
+
+      printf (_("running: posternd %s, pid %lld, socket %s\n"),
+              json_object_get_string_member (r, "agent"),
+              (long long) json_object_get_int_member (r, "pid"),
+              cli->paths->socket_path);
+      /* Keys of the configuration the agent does not know (a misspelt
+       * one does nothing): said, so that they are seen. */
+      for (guint i = 0; w != NULL && JSON_NODE_HOLDS_ARRAY (w)
+                        && i < json_array_get_length (json_node_get_array (w)); i++)
+        {
+          g_autofree char *line = pst_cli_safe (json_array_get_string_element (json_node_get_array (w), i));
+
+          printf (_("warning: %s\n"), line);
+        }
+    }
   return 0;
 }
 

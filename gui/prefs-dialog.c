@@ -238,6 +238,10 @@ pst_prefs_dialog_init (PstPrefsDialog *self)
   pst_a11y_name_fields (GTK_WIDGET (self));
   g_signal_connect (self, "response", G_CALLBACK (on_response), NULL);
   gtk_widget_set_sensitive (self->save_button, FALSE);
+  /* The account's fields wait for the account list: typed into before it
+   * came, they were then overwritten by the values it brought (and a GUI
+   * test that typed at once saved nothing, now and then). */
+  on_account_changed (self);
 }
 
 PstPrefsDialog *

@@ -311,6 +311,10 @@ def type_into(under, name, text, role=None, timeout=DEFAULT_TIMEOUT):
         return next((n for n in find_all(under, role, name) if has_interface(n, "EditableText")), None)
     node = wait_for(editable, f"an editable {role or 'node'} named {name!r}", timeout,
                     seen=lambda: "\n" + describe(under))
+    # As a user can: not into a field that is not sensitive yet (one that
+    # waits for what the agent says), whose text would be replaced.
+    wait_for(lambda: node.get_state_set().contains(Atspi.StateType.SENSITIVE),
+             f"{role_name(node)} {name!r} to be sensitive", timeout)
     if not Atspi.EditableText.set_text_contents(node, text):
         raise AssertionError(f"set_text_contents on {role_name(node)} {name!r} was refused")
     wait_for(lambda: text_of(node) == text, f"{role_name(node)} {name!r} to read back {text!r}", timeout,

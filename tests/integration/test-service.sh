@@ -69,7 +69,7 @@ kill -HUP "$pid"
 for _ in $(seq 1 50); do grep -q "reload: configuration read again" "$LOG" && break; sleep 0.1; done
 check "SIGHUP: a new account in the file is known" bash -c '"$1" --home "$2" account show reloaded >/dev/null' _ "$POSTERN" "$H"
 check "… and its misspelt key is reported with its line, not silently ignored" bash -c \
-  '"$1" --home "$2" --json agent status | grep -q "config:[0-9]*: \[account reloaded\] fetch_intreval: unknown key, ignored (did you mean fetch_interval?)" && grep -q "warning: .*fetch_intreval: unknown key" "$3"' \
+  '"$1" --home "$2" --json agent status | grep -q "config:[0-9]*: \[account reloaded\] fetch_intreval: unknown key, ignored (did you mean fetch_interval?)" && "$1" --home "$2" agent status | grep -qE "^(warning|Warnung): .*fetch_intreval: unknown key" && grep -q "warning: .*fetch_intreval: unknown key" "$3"' \
   _ "$POSTERN" "$H" "$LOG"
 cp "$H/config" "$WORK/good-config"
 printf '\n[account broken]\naddress=not-an-address\n' >> "$H/config"
