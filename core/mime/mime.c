@@ -484,14 +484,17 @@ pst_mime_parse_date (const char *value)
 
   if (mailimf_date_time_parse (value, strlen (value), &idx, &d) != MAILIMF_NO_ERROR)
     return 0;
+  /* The zone is "+hhmm" (RFC 5322 §3.3): libetpan gives whatever digits
+   * there were, and a zone of more than four digits is no date (its
+   * multiplication overflowed an int before: found by fuzz-smime). */
   if (d->dt_month >= 1 && d->dt_month <= 12 && d->dt_day >= 1 && d->dt_day <= 31
       && d->dt_year > 1900 && d->dt_year < 10000 && d->dt_hour < 24 && d->dt_min < 60
-      && d->dt_sec <= 60)
+      && d->dt_sec <= 60 && d->dt_zone >= -9959 && d->dt_zone <= 9959)
     {
       g_autoptr(GDateTime) dt = g_date_time_new_utc (d->dt_year, d->dt_month, d->dt_day,
                                                      d->dt_hour, d->dt_min, MIN (d->dt_sec, 59));
       int zone = d->dt_zone < 0 ? -d->dt_zone : d->dt_zone;
-      gint64 off = (zone / 100) * 3600 + (zone % 100) * 60;
+      gint64 off = (gint64) (zone / 100) * 3600 + (gint64) (zone % 100) * 60;
 
       if (dt != NULL)
         t = g_date_time_to_unix (dt) - (d->dt_zone < 0 ? -off : off);

@@ -391,6 +391,20 @@ test_qp_at_end (void **state)
   assert_non_null (body);
 }
 
+/* Date zones: "+hhmm" and nothing longer (a zone of fourteen digits
+ * overflowed an int in the arithmetic; found by fuzz-smime). */
+static void
+test_date_zones (void **state)
+{
+  gint64 utc = pst_mime_parse_date ("Mon, 26 Jan 2026 14:38:03 +0000");
+
+  assert_true (utc > 0);
+  assert_int_equal (pst_mime_parse_date ("Mon, 26 Jan 2026 15:38:03 +0100"), utc);
+  assert_int_equal (pst_mime_parse_date ("Mon, 26 Jan 2026 09:08:03 -0530"), utc);
+  assert_int_equal (pst_mime_parse_date ("Mon, 26 Jan 2026 14:38:03 +000066666666666666"), 0);
+  assert_int_equal (pst_mime_parse_date ("Mon, 26 Jan 2026 14:38:03 -99999"), 0);
+}
+
 int
 main (void)
 {
@@ -409,6 +423,7 @@ main (void)
     cmocka_unit_test (test_content_type),
     cmocka_unit_test (test_fuzz_regressions),
     cmocka_unit_test (test_qp_at_end),
+    cmocka_unit_test (test_date_zones),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
