@@ -4,7 +4,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,7 +12,8 @@
 #include "util/error.h"
 
 /* Process-wide by nature: stopping (SIGTERM, agent.stop) ends every wait
- * at once, from a signal handler too.  Set once before threads start. */
+ * at once.  The stop cancellable's descriptor, set once before threads
+ * start (GCancellable makes it readable when cancelled). */
 static int cancel_fd = -1;
 static guint stall_timeout_s = PST_CLIENT_FD_STALL_TIMEOUT_S;
 
@@ -29,23 +29,13 @@ pst_client_timeout_override (void)
 }
 
 void
-pst_client_fd_init (guint timeout_s)
+pst_client_fd_init (guint timeout_s, GCancellable *stop)
 {
   if (timeout_s == 0)
     timeout_s = pst_client_timeout_override ();
   if (timeout_s > 0)
     stall_timeout_s = timeout_s;
-  if (cancel_fd < 0)
-    cancel_fd = eventfd (0, EFD_CLOEXEC | EFD_NONBLOCK);
-}
-
-void
-pst_client_fd_cancel_all (void)
-{
-  uint64_t one = 1;
-
-  if (cancel_fd >= 0 && write (cancel_fd, &one, sizeof one) < 0)
-    return;   /* the counter is already non-zero: waits are cancelled anyway */
+  cancel_fd = stop != NULL ? g_cancellable_get_fd (stop) : -1;
 }
 
 gboolean

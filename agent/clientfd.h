@@ -12,7 +12,7 @@
  *     the end of the input would never come;
  *   - every wait for a client's descriptor to become readable or writable
  *     ends after the stall timeout without progress, or at once when the
- *     agent stops (pst_client_fd_cancel_all).
+ *     agent stops (the cancellable given to pst_client_fd_init).
  */
 #pragma once
 
@@ -30,11 +30,10 @@ G_BEGIN_DECLS
 guint pst_client_timeout_override (void);
 
 /* Once, before any client is served: the stall timeout in seconds (0: the
- * default) and the descriptor that pst_client_fd_cancel_all makes readable. */
-void pst_client_fd_init (guint stall_timeout_s);
-/* Makes every wait, now and later, fail with "the agent is stopping".
- * Async-signal-safe (one write(2)). */
-void pst_client_fd_cancel_all (void);
+ * default), and @stop (may be NULL), whose cancellation makes every wait,
+ * then and later, fail with "the agent is stopping".  @stop must outlive
+ * every wait. */
+void pst_client_fd_init (guint stall_timeout_s, GCancellable *stop);
 
 /* Checks the descriptors of one request (see above) and puts non-blocking
  * descriptors of the agent's own in place of pipes and FIFOs, so that no

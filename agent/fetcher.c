@@ -24,10 +24,6 @@ typedef struct {
   PstStoreWriter *writer;
 } Item;
 
-/* LOGIN-DELAY (RFC 2449 §6.8): when each account may log in again, as its
- * server asked (monotonic µs).  In memory: a restarted agent asks again. */
-static GMutex delay_lock;
-static GHashTable *next_login;   /* account name -> gint64* */
 
 /* Stored messages whose analysis failed, analysed again at their
  * account's next fetch: some failures pass (the agent busy with other
@@ -43,8 +39,21 @@ typedef struct {
   guint tries;
 } Unanalysed;
 
-static GMutex unanalysed_lock;
-static GHashTable *unanalysed;   /* gint64* id -> Unanalysed* */
+struct _PstFetchers {
+  PstAgent *agent;
+  /* LOGIN-DELAY (RFC 2449 §6.8): when each account may log in again, as
+   * its server asked (monotonic µs).  In memory: a restarted agent asks
+   * again. */
+  GMutex delay_lock;
+  GHashTable *next_login;    /* account name -> gint64* */
+  GMutex unanalysed_lock;
+  GHashTable *unanalysed;    /* gint64* id -> Unanalysed* */
+  /* One session per account at a time (Session, below). */
+  GMutex session_lock;       /* guards sessions and background */
+  GCond session_cond;        /* a session ended, or a background fetch */
+  GHashTable *sessions;      /* account name -> Session* */
+  guint background;          /* fetch threads running */
+};
 
 static void
 unanalysed_free (Unanalysed *u)
@@ -55,45 +64,39 @@ unanalysed_free (Unanalysed *u)
 
 /* The ids of @account's messages to analyse again, appended to @ids. */
 static void
-unanalysed_take (const char *account, GArray *ids)
+unanalysed_take (PstFetchers *fetchers, const char *account, GArray *ids)
 {
   GHashTableIter it;
   gpointer key, value;
 
-  g_mutex_lock (&unanalysed_lock);
-  if (unanalysed != NULL)
-    {
-      g_hash_table_iter_init (&it, unanalysed);
-      while (g_hash_table_iter_next (&it, &key, &value))
-        if (strcmp (((Unanalysed *) value)->account, account) == 0)
-          g_array_append_val (ids, *(gint64 *) key);
-    }
-  g_mutex_unlock (&unanalysed_lock);
+  g_mutex_lock (&fetchers->unanalysed_lock);
+  g_hash_table_iter_init (&it, fetchers->unanalysed);
+  while (g_hash_table_iter_next (&it, &key, &value))
+    if (strcmp (((Unanalysed *) value)->account, account) == 0)
+      g_array_append_val (ids, *(gint64 *) key);
+  g_mutex_unlock (&fetchers->unanalysed_lock);
 }
 
 /* Records how analysing message @id of @account went. */
 static void
-unanalysed_note (const char *account, gint64 id, gboolean ok)
+unanalysed_note (PstFetchers *fetchers, const char *account, gint64 id, gboolean ok)
 {
   Unanalysed *u;
 
-  g_mutex_lock (&unanalysed_lock);
-  if (unanalysed == NULL)
-    unanalysed = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
-                                        (GDestroyNotify) unanalysed_free);
-  u = g_hash_table_lookup (unanalysed, &id);
+  g_mutex_lock (&fetchers->unanalysed_lock);
+  u = g_hash_table_lookup (fetchers->unanalysed, &id);
   if (ok)
-    g_hash_table_remove (unanalysed, &id);
+    g_hash_table_remove (fetchers->unanalysed, &id);
   else if (u == NULL)
     {
       u = g_new0 (Unanalysed, 1);
       u->account = g_strdup (account);
       u->tries = 1;
-      g_hash_table_insert (unanalysed, g_memdup2 (&id, sizeof id), u);
+      g_hash_table_insert (fetchers->unanalysed, g_memdup2 (&id, sizeof id), u);
     }
   else if (++u->tries >= ANALYSIS_TRIES)
-    g_hash_table_remove (unanalysed, &id);
-  g_mutex_unlock (&unanalysed_lock);
+    g_hash_table_remove (fetchers->unanalysed, &id);
+  g_mutex_unlock (&fetchers->unanalysed_lock);
 }
 
 typedef struct {
@@ -186,7 +189,7 @@ stored (Fetch *f, Item *item)
   f->fetched++;
   json_object_set_string_member (p, "account", f->account->name);
   json_object_set_int_member (p, "id", id);
-  pst_events_emit ("mail.new", p);
+  pst_events_emit (f->agent->events, "mail.new", p);
 }
 
 /* Commits what was received, together (one fsync), then asks the server to
@@ -242,7 +245,7 @@ commit_received (Fetch *f, gboolean delete_them, GError **error)
       json_object_set_string_member (p, "account", f->account->name);
       json_object_set_int_member (p, "fetched", f->fetched);
       json_object_set_int_member (p, "total", MAX (f->planned, f->fetched));
-      pst_events_emit ("fetch.progress", p);
+      pst_events_emit (f->agent->events, "fetch.progress", p);
     }
   return ok;
 }
@@ -295,7 +298,7 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id)
       g_warning ("message %" G_GINT64_FORMAT ": cannot seal it: %s", id, error->message);
       json_object_set_string_member (p, "account", account->name);
       json_object_set_string_member (p, "error", error->message);
-      pst_events_emit ("account.error", p);
+      pst_events_emit (agent->events, "account.error", p);
       return FALSE;
     }
   if (raw != NULL)
@@ -316,7 +319,7 @@ analyze_stored (PstAgent *agent, const PstAccount *account, GArray *stored)
   g_autoptr (GArray) ids = g_array_copy (stored);
   g_autoptr (GError) error = NULL;
 
-  unanalysed_take (account->name, ids);
+  unanalysed_take (agent->fetchers, account->name, ids);
   for (guint i = 0; i < ids->len; i++)
     {
       gint64 id = g_array_index (ids, gint64, i);
@@ -330,7 +333,7 @@ analyze_stored (PstAgent *agent, const PstAccount *account, GArray *stored)
 
           if (info == NULL || info->crypto_json != NULL)
             {
-              unanalysed_note (account->name, id, TRUE);
+              unanalysed_note (agent->fetchers, account->name, id, TRUE);
               continue;
             }
         }
@@ -341,10 +344,10 @@ analyze_stored (PstAgent *agent, const PstAccount *account, GArray *stored)
       if (!pst_reader_analyze_to (agent, id, &a, &analysis))
         {
           g_warning ("message %" G_GINT64_FORMAT ": %s", id, analysis->message);
-          unanalysed_note (account->name, id, FALSE);
+          unanalysed_note (agent->fetchers, account->name, id, FALSE);
           continue;
         }
-      unanalysed_note (account->name, id, TRUE);
+      unanalysed_note (agent->fetchers, account->name, id, TRUE);
       g_array_append_val (done, a);
     }
   for (guint i = 0; i < done->len; i++)
@@ -372,7 +375,7 @@ analyze_stored (PstAgent *agent, const PstAccount *account, GArray *stored)
         json_object_set_int_member (p, "id", a->id);
         json_object_set_string_member (p, "verdict", a->scan_verdict);
         json_object_set_string_member (p, "name", a->scan_name ? a->scan_name : "");
-        pst_events_emit ("scan.quarantined", p);
+        pst_events_emit (agent->events, "scan.quarantined", p);
       }
   {
     guint sealed = 0;
@@ -436,18 +439,17 @@ run_session (Fetch *f, GError **error)
           if (!f->listed)
             {
               guint delay = pst_pop3_session_get_login_delay (f->s);
+              PstFetchers *fetchers = f->agent->fetchers;
 
-              g_mutex_lock (&delay_lock);
-              if (next_login == NULL)
-                next_login = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+              g_mutex_lock (&fetchers->delay_lock);
               if (delay > 0)
-                g_hash_table_replace (next_login, g_strdup (f->account->name),
+                g_hash_table_replace (fetchers->next_login, g_strdup (f->account->name),
                                       g_memdup2 (&(gint64) { g_get_monotonic_time ()
                                                              + (gint64) delay * G_USEC_PER_SEC },
                                                  sizeof (gint64)));
               else
-                g_hash_table_remove (next_login, f->account->name);
-              g_mutex_unlock (&delay_lock);
+                g_hash_table_remove (fetchers->next_login, f->account->name);
+              g_mutex_unlock (&fetchers->delay_lock);
             }
           if (!advance (f, error))
             return FALSE;
@@ -520,53 +522,55 @@ typedef struct {
   guint failures;        /* consecutive failed sessions */
 } Session;
 
-static GMutex session_lock;
-static GCond session_cond;
-static GHashTable *sessions;   /* account name -> Session* */
-
+/* With session_lock held. */
 static Session *
-session_get (const char *name)
+session_get (PstFetchers *fetchers, const char *name)
 {
   Session *s;
 
-  if (sessions == NULL)
-    sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
-  if (!(s = g_hash_table_lookup (sessions, name)))
-    g_hash_table_insert (sessions, g_strdup (name), s = g_new0 (Session, 1));
+  if (!(s = g_hash_table_lookup (fetchers->sessions, name)))
+    g_hash_table_insert (fetchers->sessions, g_strdup (name), s = g_new0 (Session, 1));
   return s;
 }
 
+static void
+session_free (Session *s)
+{
+  g_clear_error (&s->error);
+  g_free (s);
+}
+
 gboolean
-pst_fetcher_run (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
+pst_fetchers_run (PstFetchers *fetchers, const char *name, guint *fetched_out, GError **error)
 {
   Session *s;
   guint fetched = 0;
   gboolean ok;
   GError *local = NULL;
 
-  g_mutex_lock (&session_lock);
-  s = session_get (name);
+  g_mutex_lock (&fetchers->session_lock);
+  s = session_get (fetchers, name);
   if (s->running)
     {
       guint gen = s->generation;
 
       while (s->generation == gen)
-        g_cond_wait (&session_cond, &session_lock);
+        g_cond_wait (&fetchers->session_cond, &fetchers->session_lock);
       if (fetched_out != NULL)
         *fetched_out = s->fetched;
       ok = s->error == NULL;
       if (!ok)
         g_propagate_error (error, g_error_copy (s->error));
-      g_mutex_unlock (&session_lock);
+      g_mutex_unlock (&fetchers->session_lock);
       return ok;
     }
   s->running = TRUE;
-  g_mutex_unlock (&session_lock);
+  g_mutex_unlock (&fetchers->session_lock);
 
-  ok = run_one (agent, name, &fetched, &local);
+  ok = run_one (fetchers->agent, name, &fetched, &local);
 
-  g_mutex_lock (&session_lock);
-  s = session_get (name);
+  g_mutex_lock (&fetchers->session_lock);
+  s = session_get (fetchers, name);
   s->running = FALSE;
   s->generation++;
   s->fetched = fetched;
@@ -574,8 +578,8 @@ pst_fetcher_run (PstAgent *agent, const char *name, guint *fetched_out, GError *
   s->error = local ? g_error_copy (local) : NULL;
   s->last_end = g_get_monotonic_time ();
   s->failures = ok ? 0 : s->failures + 1;
-  g_cond_broadcast (&session_cond);
-  g_mutex_unlock (&session_lock);
+  g_cond_broadcast (&fetchers->session_cond);
+  g_mutex_unlock (&fetchers->session_lock);
   if (fetched_out != NULL)
     *fetched_out = fetched;
   if (local != NULL)
@@ -584,59 +588,91 @@ pst_fetcher_run (PstAgent *agent, const char *name, guint *fetched_out, GError *
 }
 
 guint
-pst_fetcher_failures (const char *name)
+pst_fetchers_failures (PstFetchers *fetchers, const char *name)
 {
   guint n;
 
-  g_mutex_lock (&session_lock);
-  n = session_get (name)->failures;
-  g_mutex_unlock (&session_lock);
+  g_mutex_lock (&fetchers->session_lock);
+  n = session_get (fetchers, name)->failures;
+  g_mutex_unlock (&fetchers->session_lock);
   return n;
 }
 
-static guint background;   /* fetch threads running; under session_lock */
+typedef struct {
+  PstFetchers *fetchers;
+  char *account;
+} Kick;
 
 static gpointer
 fetch_thread (gpointer data)
 {
-  gpointer *d = data;
+  Kick *k = data;
+  PstFetchers *fetchers = k->fetchers;
   g_autoptr (GError) error = NULL;
   guint fetched = 0;
 
   /* Errors are logged and sent as account.error by the session itself. */
-  if (!pst_fetcher_run (d[0], d[1], &fetched, &error))
-    g_warning ("scheduled fetch of %s: %s", (char *) d[1], error->message);
+  if (!pst_fetchers_run (fetchers, k->account, &fetched, &error))
+    g_warning ("scheduled fetch of %s: %s", k->account, error->message);
   else if (fetched > 0)
-    g_message ("scheduled fetch of %s: %u new", (char *) d[1], fetched);
-  g_free (d[1]);
-  g_free (d);
-  g_mutex_lock (&session_lock);
-  background--;
-  g_cond_broadcast (&session_cond);
-  g_mutex_unlock (&session_lock);
+    g_message ("scheduled fetch of %s: %u new", k->account, fetched);
+  g_free (k->account);
+  g_free (k);
+  g_mutex_lock (&fetchers->session_lock);
+  fetchers->background--;
+  g_cond_broadcast (&fetchers->session_cond);
+  g_mutex_unlock (&fetchers->session_lock);
   return NULL;
 }
 
 void
-pst_fetcher_wait_all (void)
+pst_fetchers_kick (PstFetchers *fetchers, const char *name)
 {
-  g_mutex_lock (&session_lock);
-  while (background > 0)
-    g_cond_wait (&session_cond, &session_lock);
-  g_mutex_unlock (&session_lock);
+  Kick *k = g_new0 (Kick, 1);
+
+  g_mutex_lock (&fetchers->session_lock);
+  fetchers->background++;
+  g_mutex_unlock (&fetchers->session_lock);
+  k->fetchers = fetchers;
+  k->account = g_strdup (name);
+  g_thread_unref (g_thread_new ("fetcher", fetch_thread, k));
+}
+
+PstFetchers *
+pst_fetchers_new (PstAgent *agent)
+{
+  PstFetchers *fetchers = g_new0 (PstFetchers, 1);
+
+  fetchers->agent = agent;
+  g_mutex_init (&fetchers->delay_lock);
+  fetchers->next_login = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_mutex_init (&fetchers->unanalysed_lock);
+  fetchers->unanalysed = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free,
+                                                (GDestroyNotify) unanalysed_free);
+  g_mutex_init (&fetchers->session_lock);
+  g_cond_init (&fetchers->session_cond);
+  fetchers->sessions = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                              (GDestroyNotify) session_free);
+  return fetchers;
 }
 
 void
-pst_fetcher_kick (PstAgent *agent, const char *name)
+pst_fetchers_free (PstFetchers *fetchers)
 {
-  gpointer *d = g_new0 (gpointer, 2);
-
-  g_mutex_lock (&session_lock);
-  background++;
-  g_mutex_unlock (&session_lock);
-  d[0] = agent;
-  d[1] = g_strdup (name);
-  g_thread_unref (g_thread_new ("fetcher", fetch_thread, d));
+  if (fetchers == NULL)
+    return;
+  g_mutex_lock (&fetchers->session_lock);
+  while (fetchers->background > 0)
+    g_cond_wait (&fetchers->session_cond, &fetchers->session_lock);
+  g_mutex_unlock (&fetchers->session_lock);
+  g_hash_table_unref (fetchers->next_login);
+  g_hash_table_unref (fetchers->unanalysed);
+  g_hash_table_unref (fetchers->sessions);
+  g_mutex_clear (&fetchers->delay_lock);
+  g_mutex_clear (&fetchers->unanalysed_lock);
+  g_mutex_clear (&fetchers->session_lock);
+  g_cond_clear (&fetchers->session_cond);
+  g_free (fetchers);
 }
 
 static gboolean
@@ -656,10 +692,13 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
     {
       gint64 wait_us = 0;
 
-      g_mutex_lock (&delay_lock);
-      if (next_login != NULL && g_hash_table_contains (next_login, name))
-        wait_us = *(gint64 *) g_hash_table_lookup (next_login, name) - g_get_monotonic_time ();
-      g_mutex_unlock (&delay_lock);
+      PstFetchers *fetchers = agent->fetchers;
+
+      g_mutex_lock (&fetchers->delay_lock);
+      if (g_hash_table_contains (fetchers->next_login, name))
+        wait_us = *(gint64 *) g_hash_table_lookup (fetchers->next_login, name)
+                  - g_get_monotonic_time ();
+      g_mutex_unlock (&fetchers->delay_lock);
       if (wait_us > 0)
         {
           g_set_error (error, PST_ERROR, PST_ERROR_NETWORK,
@@ -689,7 +728,7 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
           g_prefix_error (error, "fetching from %s: ", account->pop3);
           json_object_set_string_member (p, "account", account->name);
           json_object_set_string_member (p, "error", (*error)->message);
-          pst_events_emit ("account.error", p);
+          pst_events_emit (agent->events, "account.error", p);
         }
     }
   /* Messages received whole are kept even when the session failed later

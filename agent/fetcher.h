@@ -8,20 +8,22 @@
 
 G_BEGIN_DECLS
 
+/* The fetchers of one agent (agent->fetchers). */
+PstFetchers *pst_fetchers_new (PstAgent *agent);
+/* Waits for background fetches to end (at shutdown), then frees. */
+void pst_fetchers_free (PstFetchers *fetchers);
+
 /* One session for @account, now, in this thread; a second caller for the
  * same account waits for the first.  @fetched_out: new messages stored. */
-gboolean pst_fetcher_run (PstAgent *agent, const char *account, guint *fetched_out,
-                          GError **error);
+gboolean pst_fetchers_run (PstFetchers *fetchers, const char *account, guint *fetched_out,
+                           GError **error);
 /* (A fetch that comes while a session of the account runs waits for it and
  * reports its outcome: it joins it.) */
 
-/* pst_fetcher_run in a background thread (the schedule). */
-void pst_fetcher_kick (PstAgent *agent, const char *account);
-
-/* Waits for background fetches to end (at shutdown). */
-void pst_fetcher_wait_all (void);
+/* pst_fetchers_run in a background thread (the schedule). */
+void pst_fetchers_kick (PstFetchers *fetchers, const char *account);
 
 /* Consecutive failed sessions of @account, for the schedule's backoff. */
-guint pst_fetcher_failures (const char *account);
+guint pst_fetchers_failures (PstFetchers *fetchers, const char *account);
 
 G_END_DECLS

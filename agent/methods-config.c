@@ -1,7 +1,8 @@
 /* methods-config.c — the methods that change the configuration:
  * account.add, account.update, config.get, config.set; and the account
  * object that they, account.list and account.show return. */
-#include "methods-private.h"
+#include "handlers.h"
+#include "probe.h"
 
 #include <errno.h>
 #include <string.h>
@@ -13,23 +14,9 @@
 
 /* How long config.set waits for the agent to have read the file again. */
 
-gboolean
-pst_call_check_members (JsonObject *params, const char *const *known, GError **error)
-{
-  g_autoptr (GList) names = params ? json_object_get_members (params) : NULL;
 
-  for (GList *l = names; l != NULL; l = l->next)
-    if (!g_strv_contains (known, l->data))
-      {
-        g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "unknown parameter '%s'",
-                     (const char *) l->data);
-        return FALSE;
-      }
-  return TRUE;
-}
-
-JsonObject *
-pst_account_to_json (const PstAccount *a)
+static JsonObject *
+account_to_json (const PstAccount *a)
 {
   JsonObject *o = json_object_new ();
 
@@ -222,8 +209,8 @@ apply_params (PstAccount *a, JsonObject *params, gboolean update, GError **error
   return TRUE;
 }
 
-PstAccount *
-pst_account_from_params (JsonObject *params, GError **error)
+static PstAccount *
+account_from_params (JsonObject *params, GError **error)
 {
   g_autoptr (PstAccount) a = g_new0 (PstAccount, 1);
 
@@ -239,7 +226,7 @@ pst_account_from_params (JsonObject *params, GError **error)
 JsonObject *
 pst_method_account_add (PstCall *call, GError **error)
 {
-  g_autoptr (PstAccount) a = pst_account_from_params (call->params, error);
+  g_autoptr (PstAccount) a = account_from_params (call->params, error);
   gboolean ok;
 
   if (a == NULL)
@@ -252,8 +239,8 @@ pst_method_account_add (PstCall *call, GError **error)
     pst_config_remove_account (call->agent->config, a->name, NULL);
   g_mutex_unlock (&call->agent->config_lock);
   if (ok)
-    pst_scheduler_wake ();
-  return ok ? pst_account_to_json (a) : NULL;
+    pst_agent_changed (call->agent);
+  return ok ? account_to_json (a) : NULL;
 }
 
 JsonObject *
@@ -295,8 +282,8 @@ pst_method_account_update (PstCall *call, GError **error)
     if (strcmp (l->data, "name") != 0)
       g_string_append_printf (changed, "%s%s", changed->len ? ", " : "", (const char *) l->data);
   g_message ("account %s: changed %s", a->name, changed->len ? changed->str : "nothing");
-  pst_scheduler_wake ();
-  return pst_account_to_json (a);
+  pst_agent_changed (call->agent);
+  return account_to_json (a);
 }
 
 /* ---- config.get, config.set: [general] ---- */
@@ -402,4 +389,99 @@ pst_method_config_set (PstCall *call, GError **error)
   r = scan_settings (agent);
   g_mutex_unlock (&agent->config_lock);
   return r;
+}
+
+JsonObject *
+pst_method_account_list (PstCall *call, GError **error)
+{
+  JsonObject *r = json_object_new ();
+  JsonArray *arr = json_array_new ();
+  GPtrArray *accounts;
+
+  g_mutex_lock (&call->agent->config_lock);
+  accounts = pst_config_get_accounts (call->agent->config);
+  for (guint i = 0; i < accounts->len; i++)
+    json_array_add_object_element (arr, account_to_json (g_ptr_array_index (accounts, i)));
+  g_mutex_unlock (&call->agent->config_lock);
+  json_object_set_array_member (r, "accounts", arr);
+  return r;
+}
+
+JsonObject *
+pst_method_account_show (PstCall *call, GError **error)
+{
+  const char *name;
+  g_autoptr (PstAccount) a = NULL;
+
+  if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error)
+      || !(a = pst_agent_get_account (call->agent, name, error)))
+    return NULL;
+  return account_to_json (a);
+}
+
+/* account.test: both servers of a stored account (name) or of one given
+ * whole (account: the members of account.add; not stored), as far as TLS
+ * and their mechanisms, and with login also logged in and out.  The
+ * report says what failed ("ok": false); it is not an error. */
+JsonObject *
+pst_method_account_test (PstCall *call, GError **error)
+{
+  static const char *const known[] = { "name", "account", "login", NULL };
+  const char *name;
+  JsonNode *given = call->params ? json_object_get_member (call->params, "account") : NULL;
+  g_autoptr (PstAccount) a = NULL;
+  GMutex *fetch_lock = NULL;
+  JsonObject *r;
+  gboolean smtp_ok = FALSE, pop3_ok = FALSE, login = FALSE;
+
+  if (!pst_call_check_members (call->params, known, error)
+      || !pst_rpc_get_string (call->params, "name", FALSE, &name, error)
+      || !pst_rpc_get_bool (call->params, "login", FALSE, &login, error))
+    return NULL;
+  if ((name != NULL) == (given != NULL))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, name != NULL
+                   ? "give name (a stored account) or account (an account to try), not both"
+                   : "give name (a stored account) or account (an account to try)");
+      return NULL;
+    }
+  if (given != NULL && !JSON_NODE_HOLDS_OBJECT (given))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "parameter 'account' must be an object with the members of account.add");
+      return NULL;
+    }
+  if (name != NULL)
+    a = pst_agent_get_account (call->agent, name, error);
+  else if (!(a = account_from_params (json_node_get_object (given), error)))
+    g_prefix_error (error, "account: ");
+  if (a == NULL)
+    return NULL;
+  r = json_object_new ();
+  json_object_set_string_member (r, "name", a->name);
+  json_object_set_object_member (r, "smtp", pst_probe_server (a, a->smtp, login, &smtp_ok));
+  /* A stored account's login waits for its fetch, as another session would. */
+  if (login && name != NULL)
+    g_mutex_lock (fetch_lock = pst_agent_session_lock (call->agent, "fetch", a->name));
+  json_object_set_object_member (r, "pop3", pst_probe_server (a, a->pop3, login, &pop3_ok));
+  if (fetch_lock != NULL)
+    g_mutex_unlock (fetch_lock);
+  json_object_set_boolean_member (r, "ok", smtp_ok && pop3_ok);
+  return r;
+}
+
+JsonObject *
+pst_method_account_remove (PstCall *call, GError **error)
+{
+  const char *name;
+  gboolean ok;
+
+  if (!pst_rpc_get_string (call->params, "name", TRUE, &name, error))
+    return NULL;
+  g_mutex_lock (&call->agent->config_lock);
+  ok = pst_config_remove_account (call->agent->config, name, error)
+       && pst_config_save (call->agent->config, error);
+  g_mutex_unlock (&call->agent->config_lock);
+  /* Stored mail of the account is kept: removing an account never deletes mail. */
+  return ok ? json_object_new () : NULL;
 }

@@ -9,7 +9,7 @@
 #include "crypto/pgp.h"
 #include "events.h"
 #include "crypto/smime.h"
-#include "methods-private.h"
+#include "handlers.h"
 #include "mime/mime.h"
 #include "mime/open.h"
 #include "mime/pgpstream.h"
@@ -331,7 +331,7 @@ counted (PstCall *call, JsonObject *(*op) (PstCall *, GError **), GError **error
   if (b != NULL && JSON_NODE_HOLDS_OBJECT (b)
       && pst_rpc_get_string (json_node_get_object (b), "id", TRUE, &id, NULL)
       && pst_rpc_get_int (json_node_get_object (b), "total", TRUE, 0, &total, NULL) && total > 0)
-    pst_events_batch_step (id, total,
+    pst_events_batch_step (call->agent->events, id, total,
                            r == NULL || !json_object_get_boolean_member_with_default (r, "written", TRUE));
   return r;
 }

@@ -1,9 +1,10 @@
-/* methods-mail.c — attachment, and what the methods that read or send
- * mail share: opening a stored message for a client (show, export,
- * attachment) and the account's sending limits (send, keys.check). */
+/* methods-mail.c — fetch, list, show, export and attachment: the mail
+ * the agent keeps, and opening a stored message for a client. */
 #include <string.h>
 
-#include "methods-private.h"
+#include "handlers.h"
+#include "fetcher.h"
+#include "subjects.h"
 #include "mime/mime.h"
 #include "reader.h"
 #include "util/error.h"
@@ -14,7 +15,7 @@
 static gboolean
 admit_to_client (PstCall *call, PstMessageInfo *info, GBytes *plain, GError **error)
 {
-  if (!info->quarantined && call->agent->scanner != NULL
+  if (!info->quarantined && pst_agent_get_scanner (call->agent, NULL) != NULL
       && (info->scan_verdict == NULL || strcmp (info->scan_verdict, "skipped") == 0))
     {
       PstAnalysis a = { .id = info->id };
@@ -49,8 +50,8 @@ admit_to_client (PstCall *call, PstMessageInfo *info, GBytes *plain, GError **er
   return FALSE;
 }
 
-gboolean
-pst_call_open_message (PstCall *call, gint64 id, int attachment, PstMessageInfo **info_out,
+static gboolean
+open_message (PstCall *call, gint64 id, int attachment, PstMessageInfo **info_out,
                        GBytes **plain_out, PstStatus **status_out, PstView **view_out,
                        GError **error)
 {
@@ -109,35 +110,6 @@ pst_call_open_message (PstCall *call, gint64 id, int attachment, PstMessageInfo 
   return TRUE;
 }
 
-/* Limits, so that the agent cannot be made a relay by whatever can reach
- * its socket: recipients per message, messages per hour. */
-gboolean
-pst_send_check_limits (PstAgent *agent, const PstAccount *account, guint n, GError **error)
-{
-  guint max_rcpt = account->max_recipients ? account->max_recipients : PST_DEFAULT_MAX_RECIPIENTS;
-  guint max_hour = account->max_per_hour ? account->max_per_hour : PST_DEFAULT_MAX_PER_HOUR;
-  guint queued = 0;
-
-  if (n > max_rcpt)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
-                   "the message has %u recipients; account %s allows at most %u "
-                   "(max_recipients); nothing was sent", n, account->name, max_rcpt);
-      return FALSE;
-    }
-  if (!pst_store_outbox_count_since (agent->store, account->name,
-                                     g_get_real_time () / G_USEC_PER_SEC - 3600, &queued, error))
-    return FALSE;
-  if (queued >= max_hour)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
-                   "account %s queued %u messages in the last hour, its limit "
-                   "(max_messages_per_hour = %u); nothing was sent", account->name, queued,
-                   max_hour);
-      return FALSE;
-    }
-  return TRUE;
-}
 
 /* attachment {id, index, fd}: the decoded content of attachment @index
  * (0-based, the order of show's "attachments") of message @id, written to
@@ -168,7 +140,7 @@ pst_method_attachment (PstCall *call, GError **error)
       return NULL;
     }
   /* The attachment is found and decoded by the analysis worker too. */
-  if (!pst_call_open_message (call, id, (int) index, &info, &plain, &status, &view, error))
+  if (!open_message (call, id, (int) index, &info, &plain, &status, &view, error))
     return NULL;
   if (pst_status_withholds_content (status))
     {
@@ -193,5 +165,329 @@ pst_method_attachment (PstCall *call, GError **error)
   json_object_set_string_member (r, "name", view->attachment_name ? view->attachment_name : "");
   json_object_set_string_member (r, "type", view->attachment_type ? view->attachment_type : "");
   json_object_set_int_member (r, "size", (gint64) len);
+  return r;
+}
+
+JsonObject *
+pst_method_fetch (PstCall *call, GError **error)
+{
+  const char *name;
+  g_autoptr (PstAccount) only = NULL;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  JsonArray *arr;
+  JsonObject *r;
+  guint total = 0;
+  GError *first = NULL;
+
+  if (!pst_rpc_get_string (call->params, "account", FALSE, &name, error))
+    return NULL;
+  if (name != NULL)
+    {
+      if (!(only = pst_agent_get_account (call->agent, name, error)))
+        return NULL;
+      g_ptr_array_add (names, g_strdup (name));
+    }
+  else
+    {
+      g_mutex_lock (&call->agent->config_lock);
+      GPtrArray *accounts = pst_config_get_accounts (call->agent->config);
+      for (guint i = 0; i < accounts->len; i++)
+        g_ptr_array_add (names, g_strdup (((PstAccount *) g_ptr_array_index (accounts, i))->name));
+      g_mutex_unlock (&call->agent->config_lock);
+    }
+
+  arr = json_array_new ();
+  for (guint i = 0; i < names->len; i++)
+    {
+      const char *n = g_ptr_array_index (names, i);
+      JsonObject *o = json_object_new ();
+      GError *local = NULL;
+      guint fetched = 0;
+
+      json_object_set_string_member (o, "name", n);
+      if (!pst_fetchers_run (call->agent->fetchers, n, &fetched, &local))
+        {
+          json_object_set_string_member (o, "error", local->message);
+          if (first == NULL)
+            first = local;
+          else
+            g_error_free (local);
+        }
+      json_object_set_int_member (o, "fetched", fetched);
+      total += fetched;
+      json_array_add_object_element (arr, o);
+    }
+  if (first != NULL)
+    {
+      json_array_unref (arr);
+      g_propagate_error (error, first);
+      return NULL;
+    }
+  r = json_object_new ();
+  json_object_set_int_member (r, "fetched", total);
+  json_object_set_array_member (r, "accounts", arr);
+  return r;
+}
+
+static JsonNode *
+parse_json_or_null (const char *text)
+{
+  g_autoptr (JsonParser) p = json_parser_new ();
+
+  if (text == NULL || !json_parser_load_from_data (p, text, -1, NULL))
+    return json_node_new (JSON_NODE_NULL);
+  return json_node_copy (json_parser_get_root (p));
+}
+
+static JsonObject *
+scan_object (const char *verdict, const char *name)
+{
+  JsonObject *o = json_object_new ();
+
+  json_object_set_string_member (o, "verdict", verdict ? verdict : "skipped");
+  if (name)
+    json_object_set_string_member (o, "name", name);
+  else
+    json_object_set_null_member (o, "name");
+  return o;
+}
+
+#define DEFAULT_LIST 200
+#define MAX_LIST 2000
+
+static int
+newest_info_first (gconstpointer a, gconstpointer b)
+{
+  gint64 x = (*(PstMessageInfo *const *) a)->id, y = (*(PstMessageInfo *const *) b)->id;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Adds to @infos (newest first, at most @limit) the messages whose
+ * decrypted Subject, known only in memory, matches @query. */
+static void
+merge_subject_matches (PstAgent *agent, GPtrArray *infos, const char *account, const char *query,
+                       guint limit)
+{
+  g_autoptr (GArray) ids = pst_subjects_search (agent->subjects, account, query, limit);
+  gboolean added = FALSE;
+
+  for (guint i = 0; i < ids->len; i++)
+    {
+      gint64 id = g_array_index (ids, gint64, i);
+      PstMessageInfo *info;
+      gboolean known = FALSE;
+
+      for (guint j = 0; j < infos->len && !known; j++)
+        known = ((PstMessageInfo *) g_ptr_array_index (infos, j))->id == id;
+      if (known)
+        continue;
+      info = pst_store_message_get_info (agent->store, id, NULL);
+      if (info == NULL || info->quarantined)
+        {
+          if (info == NULL)
+            pst_subjects_forget (agent->subjects, id);
+          pst_message_info_free (info);
+          continue;
+        }
+      g_ptr_array_add (infos, info);
+      added = TRUE;
+    }
+  if (!added)
+    return;
+  g_ptr_array_sort (infos, newest_info_first);
+  if (infos->len > limit)
+    g_ptr_array_set_size (infos, limit);
+}
+
+/* Characters of a search, well within SQLite's LIKE pattern limit. */
+#define MAX_QUERY 1000
+
+JsonObject *
+pst_method_list (PstCall *call, GError **error)
+{
+  const char *account, *query;
+  gint64 limit;
+  g_autoptr (GPtrArray) infos = NULL;
+  JsonArray *arr;
+  JsonObject *r;
+
+  if (!pst_rpc_get_string (call->params, "account", FALSE, &account, error)
+      || !pst_rpc_get_string (call->params, "query", FALSE, &query, error)
+      || !pst_rpc_get_int (call->params, "limit", FALSE, 0, &limit, error))
+    return NULL;
+  if (query != NULL && (!g_utf8_validate (query, -1, NULL) || g_utf8_strlen (query, -1) > MAX_QUERY))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "query must be UTF-8 text of at most %d characters", MAX_QUERY);
+      return NULL;
+    }
+  /* Newest first, a page at a time: a reply must fit in one RPC line
+   * (1 MiB), whatever the store holds. */
+  if (limit < 0 || limit > MAX_LIST)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "limit must be from 1 to %d", MAX_LIST);
+      return NULL;
+    }
+  if (limit == 0)
+    limit = DEFAULT_LIST;
+  if (account != NULL)
+    {
+      g_autoptr (PstAccount) a = pst_agent_get_account (call->agent, account, error);
+      if (a == NULL)
+        return NULL;
+    }
+  /* The From and Subject as the store keeps them (reader.c says which
+   * Subject that is for encrypted mail), and the decrypted Subjects the
+   * agent knows (subjects.h). */
+  if (!(infos = pst_store_message_search (call->agent->store, account, query, (guint) limit,
+                                          error)))
+    return NULL;
+  if (query != NULL && *query != '\0')
+    merge_subject_matches (call->agent, infos, account, query, (guint) limit);
+  arr = json_array_new ();
+  for (guint i = 0; i < infos->len; i++)
+    {
+      PstMessageInfo *m = g_ptr_array_index (infos, i);
+      JsonObject *o = json_object_new ();
+
+      json_object_set_int_member (o, "id", m->id);
+      json_object_set_string_member (o, "account", m->account);
+      json_object_set_string_member (o, "from", m->from ? m->from : "");
+      {
+        g_autofree char *decrypted = pst_subjects_lookup (call->agent->subjects, m->id);
+        json_object_set_string_member (o, "subject", decrypted ? decrypted : m->subject ? m->subject : "");
+      }
+      json_object_set_string_member (o, "date", m->date ? m->date : "");
+      json_object_set_member (o, "crypto", parse_json_or_null (m->crypto_json));
+      json_object_set_object_member (o, "scan", scan_object (m->scan_verdict, m->scan_name));
+      json_array_add_object_element (arr, o);
+    }
+  r = json_object_new ();
+  json_object_set_array_member (r, "messages", arr);
+  return r;
+}
+
+static gboolean
+get_id (PstCall *call, gint64 *id_out, GError **error)
+{
+  return pst_rpc_get_int (call->params, "id", TRUE, 0, id_out, error);
+}
+
+JsonObject *
+pst_method_show (PstCall *call, GError **error)
+{
+  gint64 id;
+  g_autoptr (PstMessageInfo) info = NULL;
+  g_autoptr (GBytes) plain = NULL;
+  g_autoptr (PstStatus) status = NULL;
+  g_autoptr (PstView) view = NULL;
+  JsonObject *r, *headers;
+  JsonArray *att;
+
+  if (!get_id (call, &id, error)
+      || !open_message (call, id, -1, &info, &plain, &status, &view, error))
+    return NULL;
+  /* Everything shown was read from the message by the analysis worker
+   * (worker.h): the agent parses none of it here. */
+  headers = json_object_new ();
+  {
+    const char *names[] = { "from", "to", "cc", "subject", "date", "message_id" };
+    const char *values[] = { view->from, view->to, view->cc, view->subject, view->date,
+                             view->message_id };
+
+    for (gsize i = 0; i < G_N_ELEMENTS (names); i++)
+      if (values[i] != NULL)
+        json_object_set_string_member (headers, names[i], values[i]);
+      else
+        json_object_set_null_member (headers, names[i]);
+  }
+  att = json_array_new ();
+  for (guint i = 0; i < view->attachments->len; i++)
+    {
+      const char *entry = g_ptr_array_index (view->attachments, i);
+      g_auto (GStrv) parts = g_strsplit (entry, "\t", 2);
+      JsonObject *a = json_object_new ();
+
+      json_object_set_string_member (a, "name", parts[0] ? parts[0] : "");
+      json_object_set_string_member (a, "type", parts[0] && parts[1] ? parts[1] : "");
+      json_array_add_object_element (att, a);
+    }
+  r = json_object_new ();
+  json_object_set_int_member (r, "id", id);
+  json_object_set_string_member (r, "account", info->account);
+  json_object_set_object_member (r, "headers", headers);
+  if (view->body_text != NULL)
+    {
+      json_object_set_string_member (r, "body_text", view->body_text);
+      json_object_set_string_member (r, "body_format", view->body_format);
+    }
+  else
+    {
+      json_object_set_null_member (r, "body_text");
+      json_object_set_null_member (r, "body_format");
+    }
+  json_object_set_int_member (r, "attachments_total", view->attachments_total);
+  json_object_set_boolean_member (r, "attachments_truncated",
+                                  view->attachments->len < view->attachments_total);
+  json_object_set_array_member (r, "attachments", att);
+  json_object_set_member (r, "crypto", pst_status_to_json (status));
+  /* Both sides of every header-mismatch warning (crypto/status.h): here,
+   * in the answer, and never in the crypto summary that the store keeps. */
+  json_object_set_member (r, "header_mismatch", pst_status_header_mismatches_to_json (status));
+  json_object_set_object_member (r, "scan", scan_object (info->scan_verdict, info->scan_name));
+  return r;
+}
+
+JsonObject *
+pst_method_export (PstCall *call, GError **error)
+{
+  gint64 id;
+  int fd;
+  g_autoptr (GBytes) plain = NULL;
+  g_autoptr (PstStatus) status = NULL;
+  g_autoptr (PstMessageInfo) info = NULL;
+  JsonObject *r;
+  gsize len;
+  const guint8 *data;
+
+  gboolean raw = FALSE;
+
+  if (!get_id (call, &id, error) || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
+      || !pst_rpc_get_bool (call->params, "raw", FALSE, &raw, error))
+    return NULL;
+  if (raw)
+    {
+      /* As it arrived (a seal of Postern's own opened): nothing parsed, so
+       * that a message no worker could read is still the user's. */
+      g_autoptr (GBytes) arrived = NULL;
+
+      if (!pst_reader_arrived (call->agent, id, &arrived, error))
+        return NULL;
+      data = g_bytes_get_data (arrived, &len);
+      if (!pst_fd_write_all (fd, data, len, error))
+        return NULL;
+      r = json_object_new ();
+      json_object_set_boolean_member (r, "raw", TRUE);
+      return r;
+    }
+  if (!open_message (call, id, -1, &info, &plain, &status, NULL, error))
+    return NULL;
+  if (pst_status_withholds_content (status))
+    {
+      if (status->decryption == PST_DECRYPTION_TOO_LARGE)
+        g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                     "message %" G_GINT64_FORMAT " is not decrypted: its content expands past %"
+                     G_GSIZE_FORMAT " MiB (a compression bomb?); nothing exported", id,
+                     PST_DECRYPTION_MAX_OUTPUT / (1024 * 1024));
+      else
+        g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                     "message %" G_GINT64_FORMAT " cannot be decrypted; nothing exported", id);
+      return NULL;
+    }
+  data = g_bytes_get_data (plain, &len);
+  if (!pst_fd_write_all (fd, data, len, error))
+    return NULL;
+  r = json_object_new ();
+  json_object_set_member (r, "crypto", pst_status_to_json (status));
   return r;
 }

@@ -1,7 +1,7 @@
 /* methods-outbox.c — outbox.list, outbox.retry, outbox.cancel: what waits
  * to be sent, and the user's say over it (DESIGN.md §3 "Send"). */
 #include "events.h"
-#include "methods-private.h"
+#include "handlers.h"
 #include "scheduler.h"
 #include "sender.h"
 #include "util/error.h"
@@ -103,14 +103,14 @@ get_locked (PstCall *call, GMutex **lock_out, GError **error)
 }
 
 static void
-emit_changed (const PstOutboxEntry *e, PstOutboxState state)
+emit_changed (PstAgent *agent, const PstOutboxEntry *e, PstOutboxState state)
 {
   JsonObject *p = json_object_new ();
 
   json_object_set_int_member (p, "id", e->id);
   json_object_set_string_member (p, "account", e->account);
   json_object_set_string_member (p, "state", pst_outbox_state_to_string (state));
-  pst_events_emit ("outbox.changed", p);
+  pst_events_emit (agent->events, "outbox.changed", p);
 }
 
 JsonObject *
@@ -137,8 +137,8 @@ pst_method_outbox_retry (PstCall *call, GError **error)
   g_mutex_unlock (lock);
   if (!ok)
     return NULL;
-  emit_changed (e, PST_OUTBOX_QUEUED);
-  pst_sender_kick (call->agent, e->account);
+  emit_changed (call->agent, e, PST_OUTBOX_QUEUED);
+  pst_senders_kick (call->agent->senders, e->account);
   {
     JsonObject *r = json_object_new ();
     json_object_set_int_member (r, "id", e->id);
@@ -167,8 +167,8 @@ pst_method_outbox_cancel (PstCall *call, GError **error)
   g_mutex_unlock (lock);
   if (!ok)
     return NULL;
-  emit_changed (e, PST_OUTBOX_CANCELLED);
-  pst_scheduler_wake ();
+  emit_changed (call->agent, e, PST_OUTBOX_CANCELLED);
+  pst_agent_changed (call->agent);
   {
     JsonObject *r = json_object_new ();
     json_object_set_int_member (r, "id", e->id);

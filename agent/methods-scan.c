@@ -1,6 +1,6 @@
 /* methods-scan.c — scan, quarantine.list, quarantine.release,
  * quarantine.delete (DESIGN.md §11). */
-#include "methods-private.h"
+#include "handlers.h"
 #include "util/error.h"
 
 #define MAX_SCAN_SIZE (64u * 1024 * 1024)
@@ -12,11 +12,12 @@ pst_method_scan (PstCall *call, GError **error)
   g_autofree char *name = NULL;
   PstScanVerdict v;
   JsonObject *r;
+  PstScanner *scanner;
   int fd;
 
   if ((fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0)
     return NULL;
-  if (call->agent->scanner == NULL)
+  if (!(scanner = pst_agent_get_scanner (call->agent, NULL)))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                    "no scanner is configured (scan = in [general] of the configuration)");
@@ -24,7 +25,7 @@ pst_method_scan (PstCall *call, GError **error)
     }
   if (!(data = pst_fd_read_all (fd, MAX_SCAN_SIZE, error)))
     return NULL;
-  v = pst_scanner_scan (call->agent->scanner, data, &name);
+  v = pst_scanner_scan (scanner, data, &name);
   r = json_object_new ();
   json_object_set_string_member (r, "verdict", pst_scan_verdict_name (v));
   if (name)

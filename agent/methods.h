@@ -14,10 +14,4 @@ G_BEGIN_DECLS
 JsonNode *pst_methods_dispatch (PstAgent *agent, PstRpcChannel *channel, const char *method,
                                 JsonObject *params, JsonNode *id, GArray *fds);
 
-/* Unlocks, in a thread of its own, the S/MIME identities whose keys are
- * sealed under a key in the Secret Service (DESIGN.md §10); those under a
- * passphrase wait for keys.unlock.  Call once the agent is set up
- * (methods-keys.c). */
-void pst_keys_unlock_at_start (PstAgent *agent);
-
 G_END_DECLS

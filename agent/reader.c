@@ -125,7 +125,7 @@ open_stored (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **info_o
   /* The Subject that came out of the encryption: for list and search, in
    * memory only (subjects.h). */
   if (ok && (*status_out)->decryption == PST_DECRYPTION_OK && (*status_out)->protected_headers)
-    pst_subjects_remember (id, info->account, view->subject);
+    pst_subjects_remember (agent->subjects, id, info->account, view->subject);
   if (ok && info_out != NULL)
     *info_out = g_steal_pointer (&info);
   if (ok && view_out != NULL)
@@ -172,15 +172,17 @@ pst_analysis_clear (PstAnalysis *a)
 void
 pst_reader_scan (PstAgent *agent, GBytes *plain, PstAnalysis *a)
 {
+  gboolean delivers = FALSE;
+  PstScanner *scanner = pst_agent_get_scanner (agent, &delivers);
   PstScanVerdict v;
 
   a->scan_verdict = "skipped";
   a->quarantine = FALSE;
-  if (agent->scanner == NULL)
+  if (scanner == NULL)
     return;
-  v = pst_scanner_scan (agent->scanner, plain, &a->scan_name);
+  v = pst_scanner_scan (scanner, plain, &a->scan_name);
   a->scan_verdict = pst_scan_verdict_name (v);
-  a->quarantine = v == PST_SCAN_INFECTED || (v == PST_SCAN_ERROR && !agent->scan_error_delivers);
+  a->quarantine = v == PST_SCAN_INFECTED || (v == PST_SCAN_ERROR && !delivers);
 }
 
 char *

@@ -7,13 +7,12 @@
 /* Looks at the outbox at least this often, whatever it expects. */
 #define IDLE_S 300
 
-/* Fetch schedule: account name -> when its next fetch is due (unix s). */
-static GHashTable *next_fetch;
-
-static GMutex lock;
-static GCond cond;
-static gboolean woken, stopping;
-static GThread *thread;
+struct _PstScheduler {
+  PstAgent *agent;
+  GThread *thread;
+  gint stopping;            /* atomic */
+  GHashTable *next_fetch;   /* account name -> when its next fetch is due (unix s); thread only */
+};
 
 static gint64
 now_s (void)
@@ -21,30 +20,20 @@ now_s (void)
   return g_get_real_time () / G_USEC_PER_SEC;
 }
 
-/* Kicks the accounts that have something due; returns the seconds until the
- * next entry is. */
-static gint64
-kick_due (PstAgent *agent)
+gint64
+pst_scheduler_outbox_due (GPtrArray *queued, gint64 now, gint64 idle_s, GPtrArray *due)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) queued = pst_store_outbox_list (agent->store, NULL, PST_OUTBOX_QUEUED,
-                                                        &error);
-  g_autoptr (GHashTable) kicked = g_hash_table_new (g_str_hash, g_str_equal);
-  gint64 now = now_s (), wait = IDLE_S;
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  gint64 wait = idle_s;
 
-  if (queued == NULL)
-    {
-      g_warning ("scheduler: cannot read the outbox: %s", error->message);
-      return IDLE_S;
-    }
   for (guint i = 0; i < queued->len; i++)
     {
       PstOutboxEntry *e = g_ptr_array_index (queued, i);
 
       if (e->next_try <= now)
         {
-          if (g_hash_table_add (kicked, e->account))
-            pst_sender_kick (agent, e->account);
+          if (g_hash_table_add (seen, e->account))
+            g_ptr_array_add (due, e->account);
         }
       else
         wait = MIN (wait, e->next_try - now);
@@ -52,31 +41,51 @@ kick_due (PstAgent *agent)
   return MAX (wait, 1);
 }
 
-/* The wait before the next scheduled fetch: the interval ±10%, doubled
- * after each failed session (at most an hour more than the interval). */
+/* Kicks the accounts that have something due; returns the seconds until the
+ * next entry is. */
 static gint64
-fetch_delay (guint interval, guint failures)
+kick_due (PstScheduler *sch)
 {
-  double d = interval;
+  PstAgent *agent = sch->agent;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) queued = pst_store_outbox_list (agent->store, NULL, PST_OUTBOX_QUEUED,
+                                                        &error);
+  g_autoptr (GPtrArray) due = g_ptr_array_new ();
+  gint64 wait;
 
-  for (guint i = 0; i < failures && d < interval + 3600.0; i++)
+  if (queued == NULL)
+    {
+      g_warning ("scheduler: cannot read the outbox: %s", error->message);
+      return IDLE_S;
+    }
+  wait = pst_scheduler_outbox_due (queued, now_s (), IDLE_S, due);
+  for (guint i = 0; i < due->len; i++)
+    pst_senders_kick (agent->senders, due->pdata[i]);
+  return wait;
+}
+
+gint64
+pst_scheduler_fetch_delay (guint interval_s, guint failures)
+{
+  double d = interval_s;
+
+  for (guint i = 0; i < failures && d < interval_s + 3600.0; i++)
     d *= 2;
-  d = MIN (d, interval + 3600.0);
+  d = MIN (d, interval_s + 3600.0);
   return (gint64) (d * g_random_double_range (0.9, 1.1));
 }
 
 /* Kicks the fetches that are due; returns the seconds until the next one. */
 static gint64
-fetch_due (PstAgent *agent)
+fetch_due (PstScheduler *sch)
 {
+  PstAgent *agent = sch->agent;
   g_autoptr (GPtrArray) due = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GHashTable) alive = g_hash_table_new (g_str_hash, g_str_equal);
   gint64 now = now_s (), wait = IDLE_S;
   GHashTableIter it;
   gpointer key;
 
-  if (next_fetch == NULL)
-    next_fetch = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_mutex_lock (&agent->config_lock);
   {
     GPtrArray *accounts = pst_config_get_accounts (agent->config);
@@ -89,82 +98,70 @@ fetch_due (PstAgent *agent)
         if (a->fetch_interval_s == 0)
           continue;
         g_hash_table_add (alive, a->name);
-        when = g_hash_table_lookup (next_fetch, a->name);
+        when = g_hash_table_lookup (sch->next_fetch, a->name);
         if (when == NULL)
           {
             /* The first soon after start (or after the account was added), spread a little. */
             when = g_new (gint64, 1);
             *when = now + g_random_int_range (1, (gint32) MIN (a->fetch_interval_s, 5) + 1);
-            g_hash_table_insert (next_fetch, g_strdup (a->name), when);
+            g_hash_table_insert (sch->next_fetch, g_strdup (a->name), when);
           }
         if (*when <= now)
           {
             g_ptr_array_add (due, g_strdup (a->name));
-            *when = now + fetch_delay (a->fetch_interval_s, pst_fetcher_failures (a->name));
+            *when = now + pst_scheduler_fetch_delay (a->fetch_interval_s,
+                                                     pst_fetchers_failures (agent->fetchers,
+                                                                            a->name));
           }
         wait = MIN (wait, *when - now);
       }
     /* Accounts removed, or no longer fetched by themselves. */
-    g_hash_table_iter_init (&it, next_fetch);
+    g_hash_table_iter_init (&it, sch->next_fetch);
     while (g_hash_table_iter_next (&it, &key, NULL))
       if (!g_hash_table_contains (alive, key))
         g_hash_table_iter_remove (&it);
   }
   g_mutex_unlock (&agent->config_lock);
   for (guint i = 0; i < due->len; i++)
-    pst_fetcher_kick (agent, due->pdata[i]);
+    pst_fetchers_kick (agent->fetchers, due->pdata[i]);
   return MAX (wait, 1);
 }
 
 static gpointer
 run (gpointer data)
 {
-  PstAgent *agent = data;
+  PstScheduler *sch = data;
 
-  g_mutex_lock (&lock);
-  while (!stopping)
+  while (!g_atomic_int_get (&sch->stopping) && !pst_agent_is_stopping (sch->agent))
     {
-      gint64 wait, until;
+      /* Counted before looking: a change while we look is not missed. */
+      guint64 seen = pst_agent_changes (sch->agent);
+      gint64 wait = MIN (kick_due (sch), fetch_due (sch));
 
-      g_mutex_unlock (&lock);
-      wait = MIN (kick_due (agent), fetch_due (agent));
-      g_mutex_lock (&lock);
-      until = g_get_monotonic_time () + wait * G_USEC_PER_SEC;
-      while (!woken && !stopping)
-        if (!g_cond_wait_until (&cond, &lock, until))
-          break;
-      woken = FALSE;
+      pst_agent_wait_changed (sch->agent, seen, g_get_monotonic_time () + wait * G_USEC_PER_SEC);
     }
-  g_mutex_unlock (&lock);
   return NULL;
 }
 
-void
+PstScheduler *
 pst_scheduler_start (PstAgent *agent)
 {
-  stopping = FALSE;
-  thread = g_thread_new ("scheduler", run, agent);
+  PstScheduler *sch = g_new0 (PstScheduler, 1);
+
+  sch->agent = agent;
+  sch->next_fetch = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  sch->thread = g_thread_new ("scheduler", run, sch);
+  return sch;
 }
 
 void
-pst_scheduler_wake (void)
+pst_scheduler_stop (PstScheduler *sch)
 {
-  g_mutex_lock (&lock);
-  woken = TRUE;
-  g_cond_signal (&cond);
-  g_mutex_unlock (&lock);
-}
-
-void
-pst_scheduler_stop (void)
-{
-  if (thread == NULL)
+  if (sch == NULL)
     return;
-  g_mutex_lock (&lock);
-  stopping = TRUE;
-  g_cond_signal (&cond);
-  g_mutex_unlock (&lock);
-  g_thread_join (thread);
-  thread = NULL;
-  g_clear_pointer (&next_fetch, g_hash_table_unref);
+  g_atomic_int_set (&sch->stopping, 1);
+  pst_agent_changed (sch->agent);
+  g_thread_join (sch->thread);
+  g_hash_table_unref (sch->next_fetch);
+  g_free (sch);
 }

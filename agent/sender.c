@@ -1,28 +1,29 @@
 #include "sender.h"
 
 #include "events.h"
-#include "scheduler.h"
 #include "mime/sevenbit.h"
 #include "net/smtp.h"
 #include "reader.h"
 #include "session.h"
 #include "util/error.h"
 
-static GMutex running_lock;
-static GCond running_cond;
-static guint running;
+struct _PstSenders {
+  PstAgent *agent;
+  GMutex lock;            /* guards running and active */
+  GCond cond;             /* running went down */
+  guint running;          /* background senders */
+  GHashTable *active;     /* account with a background sender -> whether to run once more */
+  /* Consecutive failed sessions per account (connection, TLS, login), for
+   * the backoff of what they could not send. */
+  GMutex failures_lock;
+  GHashTable *failures;   /* account -> GUINT */
+};
 
 /* Temporary failures are retried with exponential backoff and jitter: one
  * minute after the first, doubling up to four hours, each ±20%; a message
  * still not sent five days after it was queued fails for good. */
 #define RETRY_FIRST_S 60
 #define RETRY_MAX_S (4 * 3600)
-#define GIVE_UP_S (5 * 24 * 3600)
-
-/* Consecutive failed sessions per account (connection, TLS, login), for
- * the backoff of what they could not send. */
-static GMutex failures_lock;
-static GHashTable *session_failures;   /* account -> GUINT */
 
 static gint64
 now_s (void)
@@ -41,6 +42,35 @@ pst_sender_backoff (guint failures)
   return (gint64) (delay * g_random_double_range (0.8, 1.2));
 }
 
+PstOutboxState
+pst_sender_state_after_reply (guint code)
+{
+  if (code >= 200 && code < 300)
+    return PST_OUTBOX_SENT;
+  return code >= 400 && code < 500 ? PST_OUTBOX_QUEUED : PST_OUTBOX_FAILED;
+}
+
+/* Whether @e waits because the server deferred it (a 4xx reply to it), as
+ * opposed to a session that failed before reaching it: those go along with
+ * the next session that works. */
+static gboolean
+deferred_by_server (const PstOutboxEntry *e)
+{
+  const char *r = e->last_reply;
+
+  return r != NULL && r[0] == '4' && g_ascii_isdigit (r[1]) && g_ascii_isdigit (r[2]);
+}
+
+PstSenderPlan
+pst_sender_plan (const PstOutboxEntry *e, gint64 now, gboolean force)
+{
+  if (now - e->created_at > PST_SENDER_GIVE_UP_S)
+    return PST_SENDER_GIVE_UP;
+  if (e->next_try > now && !force && deferred_by_server (e))
+    return PST_SENDER_WAIT;
+  return PST_SENDER_SEND;
+}
+
 /* Records a state change and tells the subscribers. */
 static gboolean
 set_state (PstAgent *agent, const PstOutboxEntry *entry, PstOutboxState state, const char *reply,
@@ -56,7 +86,7 @@ set_state (PstAgent *agent, const PstOutboxEntry *entry, PstOutboxState state, c
   json_object_set_string_member (p, "state", pst_outbox_state_to_string (state));
   if (reply)
     json_object_set_string_member (p, "reply", reply);
-  pst_events_emit ("outbox.changed", p);
+  pst_events_emit (agent->events, "outbox.changed", p);
   return TRUE;
 }
 
@@ -253,8 +283,8 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
         case PST_SMTP_EVENT_REJECTED:
           {
             g_autofree char *r = reply_summary (s);
-            guint code = pst_smtp_session_get_reply_code (s);
-            PstOutboxState st = code >= 400 && code < 500 ? PST_OUTBOX_QUEUED : PST_OUTBOX_FAILED;
+            PstOutboxState st =
+              pst_sender_state_after_reply (pst_smtp_session_get_reply_code (s));
             g_message ("outbox %" G_GINT64_FORMAT ": %s (%s)", current->id,
                        st == PST_OUTBOX_FAILED ? "refused" : "deferred", r);
             if (!set_state (agent, current, st, r, error))
@@ -296,20 +326,10 @@ out:
   return ok;
 }
 
-/* Whether @e waits because the server deferred it (a 4xx reply to it), as
- * opposed to a session that failed before reaching it: those go along with
- * the next session that works. */
-static gboolean
-deferred_by_server (const PstOutboxEntry *e)
-{
-  const char *r = e->last_reply;
-
-  return r != NULL && r[0] == '4' && g_ascii_isdigit (r[1]) && g_ascii_isdigit (r[2]);
-}
-
 gboolean
-pst_sender_run (PstAgent *agent, const char *name, gboolean force, GError **error)
+pst_senders_run (PstSenders *senders, const char *name, gboolean force, GError **error)
 {
+  PstAgent *agent = senders->agent;
   GMutex *lock = pst_agent_session_lock (agent, "send", name);
   g_autoptr (PstAccount) account = NULL;
   g_autoptr (GPtrArray) entries = NULL;
@@ -327,7 +347,9 @@ pst_sender_run (PstAgent *agent, const char *name, gboolean force, GError **erro
         {
           PstOutboxEntry *e = g_ptr_array_index (entries, i - 1);
 
-          if (now - e->created_at > GIVE_UP_S)
+          PstSenderPlan plan = pst_sender_plan (e, now, force);
+
+          if (plan == PST_SENDER_GIVE_UP)
             {
               g_autofree char *why = g_strdup_printf (
                 "given up after %u attempts over %" G_GINT64_FORMAT " days; the last: %s",
@@ -336,7 +358,7 @@ pst_sender_run (PstAgent *agent, const char *name, gboolean force, GError **erro
               set_state (agent, e, PST_OUTBOX_FAILED, why, NULL);
               g_ptr_array_remove_index (entries, i - 1);
             }
-          else if (e->next_try > now && !force && deferred_by_server (e))
+          else if (plan == PST_SENDER_WAIT)
             g_ptr_array_remove_index (entries, i - 1);
         }
     }
@@ -356,19 +378,17 @@ pst_sender_run (PstAgent *agent, const char *name, gboolean force, GError **erro
           g_clear_error (error);
           ok = run_session (agent, account, entries, &again, error);
         }
-      g_mutex_lock (&failures_lock);
-      if (session_failures == NULL)
-        session_failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+      g_mutex_lock (&senders->failures_lock);
       if (ok)
-        g_hash_table_remove (session_failures, name);
+        g_hash_table_remove (senders->failures, name);
       else
         {
-          guint n = GPOINTER_TO_UINT (g_hash_table_lookup (session_failures, name)) + 1;
+          guint n = GPOINTER_TO_UINT (g_hash_table_lookup (senders->failures, name)) + 1;
           g_autoptr (GPtrArray) left = pst_store_outbox_list (agent->store, name,
                                                               PST_OUTBOX_QUEUED, NULL);
           gint64 next = now_s () + pst_sender_backoff (n);
 
-          g_hash_table_replace (session_failures, g_strdup (name), GUINT_TO_POINTER (n));
+          g_hash_table_replace (senders->failures, g_strdup (name), GUINT_TO_POINTER (n));
           /* What the failed session could not send waits its turn. */
           for (guint i = 0; left != NULL && i < left->len; i++)
             {
@@ -377,7 +397,7 @@ pst_sender_run (PstAgent *agent, const char *name, gboolean force, GError **erro
                 pst_store_outbox_set_next_try (agent->store, e->id, next, NULL);
             }
         }
-      g_mutex_unlock (&failures_lock);
+      g_mutex_unlock (&senders->failures_lock);
       if (!ok)
         g_prefix_error (error, "sending via %s: ", account->smtp);
     }
@@ -386,80 +406,97 @@ pst_sender_run (PstAgent *agent, const char *name, gboolean force, GError **erro
 }
 
 typedef struct {
-  PstAgent *agent;
+  PstSenders *senders;
   char *account;
 } Kick;
-
-/* Accounts with a background sender running -> whether it should run once
- * more when done (a kick came meanwhile).  Under running_lock. */
-static GHashTable *active;
 
 static gpointer
 kick_thread (gpointer data)
 {
   Kick *k = data;
+  PstSenders *senders = k->senders;
   gboolean again = TRUE;
 
   while (again)
     {
       g_autoptr (GError) error = NULL;
 
-      if (!pst_sender_run (k->agent, k->account, FALSE, &error))
+      if (!pst_senders_run (senders, k->account, FALSE, &error))
         {
           JsonObject *p = json_object_new ();
           g_warning ("account %s: %s", k->account, error->message);
           json_object_set_string_member (p, "account", k->account);
           json_object_set_string_member (p, "error", error->message);
-          pst_events_emit ("account.error", p);
+          pst_events_emit (senders->agent->events, "account.error", p);
         }
-      g_mutex_lock (&running_lock);
-      again = GPOINTER_TO_INT (g_hash_table_lookup (active, k->account));
+      g_mutex_lock (&senders->lock);
+      again = GPOINTER_TO_INT (g_hash_table_lookup (senders->active, k->account));
       if (again)
-        g_hash_table_replace (active, g_strdup (k->account), GINT_TO_POINTER (FALSE));
+        g_hash_table_replace (senders->active, g_strdup (k->account), GINT_TO_POINTER (FALSE));
       else
-        g_hash_table_remove (active, k->account);
-      g_mutex_unlock (&running_lock);
+        g_hash_table_remove (senders->active, k->account);
+      g_mutex_unlock (&senders->lock);
     }
   /* The next tries of what is left are known now. */
-  pst_scheduler_wake ();
+  pst_agent_changed (senders->agent);
   g_free (k->account);
   g_free (k);
-  g_mutex_lock (&running_lock);
-  running--;
-  g_cond_broadcast (&running_cond);
-  g_mutex_unlock (&running_lock);
+  g_mutex_lock (&senders->lock);
+  senders->running--;
+  g_cond_broadcast (&senders->cond);
+  g_mutex_unlock (&senders->lock);
   return NULL;
 }
 
 void
-pst_sender_kick (PstAgent *agent, const char *account)
+pst_senders_kick (PstSenders *senders, const char *account)
 {
   Kick *k;
 
-  g_mutex_lock (&running_lock);
-  if (active == NULL)
-    active = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  if (g_hash_table_contains (active, account))
+  g_mutex_lock (&senders->lock);
+  if (g_hash_table_contains (senders->active, account))
     {
       /* One sender per account: it runs again when it is done. */
-      g_hash_table_replace (active, g_strdup (account), GINT_TO_POINTER (TRUE));
-      g_mutex_unlock (&running_lock);
+      g_hash_table_replace (senders->active, g_strdup (account), GINT_TO_POINTER (TRUE));
+      g_mutex_unlock (&senders->lock);
       return;
     }
-  g_hash_table_insert (active, g_strdup (account), GINT_TO_POINTER (FALSE));
-  running++;
-  g_mutex_unlock (&running_lock);
+  g_hash_table_insert (senders->active, g_strdup (account), GINT_TO_POINTER (FALSE));
+  senders->running++;
+  g_mutex_unlock (&senders->lock);
   k = g_new0 (Kick, 1);
-  k->agent = agent;
+  k->senders = senders;
   k->account = g_strdup (account);
   g_thread_unref (g_thread_new ("sender", kick_thread, k));
 }
 
-void
-pst_sender_wait_all (void)
+PstSenders *
+pst_senders_new (PstAgent *agent)
 {
-  g_mutex_lock (&running_lock);
-  while (running > 0)
-    g_cond_wait (&running_cond, &running_lock);
-  g_mutex_unlock (&running_lock);
+  PstSenders *senders = g_new0 (PstSenders, 1);
+
+  senders->agent = agent;
+  g_mutex_init (&senders->lock);
+  g_cond_init (&senders->cond);
+  g_mutex_init (&senders->failures_lock);
+  senders->active = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  senders->failures = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  return senders;
+}
+
+void
+pst_senders_free (PstSenders *senders)
+{
+  if (senders == NULL)
+    return;
+  g_mutex_lock (&senders->lock);
+  while (senders->running > 0)
+    g_cond_wait (&senders->cond, &senders->lock);
+  g_mutex_unlock (&senders->lock);
+  g_hash_table_unref (senders->active);
+  g_hash_table_unref (senders->failures);
+  g_mutex_clear (&senders->lock);
+  g_cond_clear (&senders->cond);
+  g_mutex_clear (&senders->failures_lock);
+  g_free (senders);
 }

@@ -21,10 +21,22 @@
 #include "rpc/frame.h"
 #include "util/error.h"
 
-static gint busy_requests;
+struct _PstServer {
+  PstAgent *agent;
+  GSocket *listener;
+  gboolean from_systemd;   /* then systemd owns the path: never unlink it */
+  guint idle_timeout_s;
+  gint busy_requests;      /* atomic */
+  /* The live clients, so that a stopping agent can end their threads
+   * before it frees what they use, and so that a new client can be given
+   * room. */
+  GMutex clients_lock;
+  GCond clients_cond;
+  GPtrArray *clients;
+};
 
 typedef struct {
-  PstAgent *agent;
+  PstServer *server;
   GSocket *socket;
   /* Under clients_lock: */
   gboolean busy;         /* a request is running */
@@ -33,26 +45,6 @@ typedef struct {
   guint requests;        /* lines handled so far */
   gint64 idle_since;     /* monotonic µs: accepted, or its last request ended */
 } Client;
-
-/* The live clients, so that a stopping agent can end their threads before
- * it frees what they use, and so that a new client can be given room. */
-static GMutex clients_lock;
-static GCond clients_cond;
-static GPtrArray *clients;
-static gboolean socket_from_systemd;   /* then systemd owns the path: never unlink it */
-
-static guint idle_timeout_s = PST_SERVER_IDLE_TIMEOUT_S;
-
-static void
-clients_init (void)
-{
-  if (pst_client_timeout_override () > 0)
-    idle_timeout_s = pst_client_timeout_override ();
-  g_mutex_lock (&clients_lock);
-  if (clients == NULL)
-    clients = g_ptr_array_new ();
-  g_mutex_unlock (&clients_lock);
-}
 
 /* A listening socket passed by systemd's socket activation (LISTEN_PID,
  * LISTEN_FDS; sd_listen_fds(3) without libsystemd: the protocol is two
@@ -80,10 +72,11 @@ activated_socket (void)
   return sock;
 }
 
-gboolean
-pst_server_listen (PstAgent *agent, GError **error)
+/* Binds the socket, or takes systemd's. */
+static gboolean
+listen_socket (PstServer *server, GError **error)
 {
-  const char *path = agent->paths->socket_path;
+  const char *path = server->agent->paths->socket_path;
   g_autoptr (GSocketAddress) addr = NULL;
   g_autoptr (GError) local = NULL;
   GSocket *sock;
@@ -95,7 +88,7 @@ pst_server_listen (PstAgent *agent, GError **error)
       /* systemd made the socket (postern.socket: mode 0600 in the runtime
        * directory); the peer uid check below holds for it as for ours. */
       g_message ("listening on the socket systemd passed");
-      socket_from_systemd = TRUE;
+      server->from_systemd = TRUE;
       {
         /* Owner only, whatever made it (postern.socket says so too). */
         g_autoptr (GSocketAddress) a = g_socket_get_local_address (sock, NULL);
@@ -104,8 +97,7 @@ pst_server_listen (PstAgent *agent, GError **error)
         if (p != NULL && *p == '/')
           g_chmod (p, 0600);
       }
-      agent->listener = sock;
-      clients_init ();
+      server->listener = sock;
       return TRUE;
     }
 
@@ -141,9 +133,27 @@ pst_server_listen (PstAgent *agent, GError **error)
     }
   umask (old);
   g_chmod (path, 0600);
-  agent->listener = sock;
-  clients_init ();
+  server->listener = sock;
   return TRUE;
+}
+
+PstServer *
+pst_server_new (PstAgent *agent, GError **error)
+{
+  PstServer *server = g_new0 (PstServer, 1);
+
+  server->agent = agent;
+  server->idle_timeout_s = pst_client_timeout_override () > 0 ? pst_client_timeout_override ()
+                                                              : PST_SERVER_IDLE_TIMEOUT_S;
+  g_mutex_init (&server->clients_lock);
+  g_cond_init (&server->clients_cond);
+  server->clients = g_ptr_array_new ();
+  if (!listen_socket (server, error))
+    {
+      pst_server_free (server);
+      return NULL;
+    }
+  return server;
 }
 
 static gboolean
@@ -180,7 +190,7 @@ close_fds (GArray *fds)
  * is closed after the error answer).  *@subscribed_out is set when the
  * line was a subscribe that succeeded. */
 static gboolean
-handle_line (PstAgent *agent, PstRpcChannel *ch, const char *line, GArray *fds,
+handle_line (PstServer *server, PstRpcChannel *ch, const char *line, GArray *fds,
              gboolean *subscribed_out)
 {
   g_autoptr (JsonParser) parser = json_parser_new ();
@@ -233,17 +243,17 @@ handle_line (PstAgent *agent, PstRpcChannel *ch, const char *line, GArray *fds,
 
   /* Counted busy before the check, so that a stopping agent either sees
    * this request or the request sees it stopping. */
-  g_atomic_int_inc (&busy_requests);
-  if (g_atomic_int_get (&agent->stopping))
+  g_atomic_int_inc (&server->busy_requests);
+  if (pst_agent_is_stopping (server->agent))
     {
-      g_atomic_int_dec_and_test (&busy_requests);
+      g_atomic_int_dec_and_test (&server->busy_requests);
       answer = pst_rpc_error_response (id, PST_RPC_APP_ERROR_BASE + PST_ERROR_AGENT,
                                        "the agent is stopping", PST_ERROR_AGENT);
       reply (ch, answer);
       return FALSE;
     }
-  answer = pst_methods_dispatch (agent, ch, method, params, id, fds);
-  g_atomic_int_dec_and_test (&busy_requests);
+  answer = pst_methods_dispatch (server->agent, ch, method, params, id, fds);
+  g_atomic_int_dec_and_test (&server->busy_requests);
   if (g_strcmp0 (method, "subscribe") == 0 && answer != NULL
       && json_object_has_member (json_node_get_object (answer), "result"))
     *subscribed_out = TRUE;
@@ -256,10 +266,11 @@ static gpointer
 client_thread (gpointer data)
 {
   Client *c = data;
+  PstServer *server = c->server;
   g_autoptr (PstRpcChannel) ch = pst_rpc_channel_new (c->socket);
   g_autoptr (GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
 
-  pst_rpc_channel_set_read_timeout (ch, idle_timeout_s);
+  pst_rpc_channel_set_read_timeout (ch, server->idle_timeout_s);
   for (;;)
     {
       g_autoptr (GError) error = NULL;
@@ -277,20 +288,20 @@ client_thread (gpointer data)
             }
           break;
         }
-      g_mutex_lock (&clients_lock);
+      g_mutex_lock (&server->clients_lock);
       evicted = c->evicted;
       c->busy = !evicted;
-      g_mutex_unlock (&clients_lock);
+      g_mutex_unlock (&server->clients_lock);
       if (evicted)
         break;
-      keep = handle_line (c->agent, ch, line, fds, &subscribed);
+      keep = handle_line (server, ch, line, fds, &subscribed);
       close_fds (fds);
-      g_mutex_lock (&clients_lock);
+      g_mutex_lock (&server->clients_lock);
       c->busy = FALSE;
       c->requests++;
       c->idle_since = g_get_monotonic_time ();
       c->subscribed = c->subscribed || subscribed;
-      g_mutex_unlock (&clients_lock);
+      g_mutex_unlock (&server->clients_lock);
       /* A subscriber waits for notifications, not for requests: it may be
        * quiet for as long as it likes (room is still made from it). */
       if (subscribed)
@@ -299,13 +310,12 @@ client_thread (gpointer data)
         break;
     }
   close_fds (fds);
-  pst_events_unsubscribe (ch);
+  pst_events_unsubscribe (server->agent->events, ch);
   g_socket_close (c->socket, NULL);
-  g_mutex_lock (&clients_lock);
-  g_ptr_array_remove_fast (clients, c);
-  g_atomic_int_dec_and_test (&c->agent->connections);
-  g_cond_broadcast (&clients_cond);
-  g_mutex_unlock (&clients_lock);
+  g_mutex_lock (&server->clients_lock);
+  g_ptr_array_remove_fast (server->clients, c);
+  g_cond_broadcast (&server->clients_cond);
+  g_mutex_unlock (&server->clients_lock);
   g_object_unref (c->socket);
   g_free (c);
   return NULL;
@@ -345,8 +355,9 @@ has_input (Client *c)
  * agent can kill it outright; this is about scripts that leak connections
  * never locking out the owner. */
 static gboolean
-make_room (void)
+make_room (PstServer *server)
 {
+  GPtrArray *clients = server->clients;
   Client *victim = NULL;
   guint live = 0;
   gint64 now = g_get_monotonic_time ();
@@ -395,24 +406,28 @@ refuse_busy (GSocket *s)
 }
 
 void
-pst_server_run (PstAgent *agent)
+pst_server_run (PstServer *server)
 {
-  while (!g_atomic_int_get (&agent->stopping))
+  PstAgent *agent = server->agent;
+
+  while (!pst_agent_is_stopping (agent))
     {
       g_autoptr (GError) error = NULL;
-      GSocket *s = g_socket_accept (agent->listener, NULL, &error);
+      /* The listener blocks; the stop cancels the wait (GSocket polls the
+       * cancellable's descriptor with the socket's). */
+      GSocket *s = g_socket_accept (server->listener, agent->stop, &error);
       Client *c;
 
       if (s == NULL)
         {
-          if (!g_atomic_int_get (&agent->stopping))
+          if (!pst_agent_is_stopping (agent))
             {
               g_warning ("accept failed: %s", error->message);
               g_usleep (100 * 1000);
             }
           continue;
         }
-      if (g_atomic_int_get (&agent->stopping))
+      if (pst_agent_is_stopping (agent))
         {
           g_socket_close (s, NULL);
           g_object_unref (s);
@@ -425,73 +440,65 @@ pst_server_run (PstAgent *agent)
           g_object_unref (s);
           continue;
         }
-      g_mutex_lock (&clients_lock);
-      if (!make_room ())
+      g_mutex_lock (&server->clients_lock);
+      if (!make_room (server))
         {
-          g_mutex_unlock (&clients_lock);
+          g_mutex_unlock (&server->clients_lock);
           refuse_busy (s);
           g_socket_close (s, NULL);
           g_object_unref (s);
           continue;
         }
-      g_atomic_int_inc (&agent->connections);
       c = g_new0 (Client, 1);
-      c->agent = agent;
+      c->server = server;
       c->socket = s;
       c->idle_since = g_get_monotonic_time ();
-      g_ptr_array_add (clients, c);
-      g_mutex_unlock (&clients_lock);
+      g_ptr_array_add (server->clients, c);
+      g_mutex_unlock (&server->clients_lock);
       g_thread_unref (g_thread_new ("client", client_thread, c));
     }
   /* Let requests in progress finish (a send being queued, a fetch storing). */
-  for (int i = 0; i < 600 && g_atomic_int_get (&busy_requests) > 0; i++)
+  for (int i = 0; i < 600 && g_atomic_int_get (&server->busy_requests) > 0; i++)
     g_usleep (100 * 1000);
 }
 
 gboolean
-pst_server_end_clients (PstAgent *agent)
+pst_server_end_clients (PstServer *server)
 {
+  GPtrArray *clients = server->clients;
   gint64 deadline = g_get_monotonic_time () + 10 * G_USEC_PER_SEC;
   gboolean done;
 
-  g_mutex_lock (&clients_lock);
+  g_mutex_lock (&server->clients_lock);
   /* Idle clients wait in recv(): shutting their sockets down wakes them. */
   for (guint i = 0; i < clients->len; i++)
     g_socket_shutdown (((Client *) g_ptr_array_index (clients, i))->socket, TRUE, TRUE, NULL);
   while (clients->len > 0)
-    if (!g_cond_wait_until (&clients_cond, &clients_lock, deadline))
+    if (!g_cond_wait_until (&server->clients_cond, &server->clients_lock, deadline))
       break;
   done = clients->len == 0;
-  g_mutex_unlock (&clients_lock);
+  g_mutex_unlock (&server->clients_lock);
   return done;
 }
 
-/* Connecting to our own socket wakes the accept loop; socket(2) and
- * connect(2) are async-signal-safe, so this works from a signal handler. */
 void
-pst_server_wake (PstAgent *agent)
+pst_server_free (PstServer *server)
 {
-  struct sockaddr_un sun = { .sun_family = AF_UNIX };
-  const char *path = agent->paths->socket_path;
-  int fd;
-
-  if (agent->listener == NULL || strlen (path) >= sizeof sun.sun_path)
+  if (server == NULL)
     return;
-  memcpy (sun.sun_path, path, strlen (path) + 1);
-  fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0)
-    return;
-  connect (fd, (struct sockaddr *) &sun, sizeof sun);
-  close (fd);
-}
-
-void
-pst_server_close (PstAgent *agent)
-{
-  if (agent->listener == NULL)
-    return;
-  g_socket_close (agent->listener, NULL);
-  g_clear_object (&agent->listener);
-  if (!socket_from_systemd)
-    g_unlink (agent->paths->socket_path);
+  if (server->listener != NULL)
+    {
+      g_socket_close (server->listener, NULL);
+      g_clear_object (&server->listener);
+      if (!server->from_systemd)
+        g_unlink (server->agent->paths->socket_path);
+    }
+  /* Only once every client thread is gone (pst_server_end_clients). */
+  if (server->clients->len == 0)
+    {
+      g_ptr_array_unref (server->clients);
+      g_mutex_clear (&server->clients_lock);
+      g_cond_clear (&server->clients_cond);
+      g_free (server);
+    }
 }

@@ -23,18 +23,18 @@ G_BEGIN_DECLS
 #define PST_SERVER_EVICT_SILENT_S 1
 #define PST_SERVER_EVICT_IDLE_S 10
 
-/* Binds the socket.  Another agent answering on it is an error; a stale
- * socket file is replaced. */
-gboolean pst_server_listen (PstAgent *agent, GError **error);
-/* Accepts clients until pst_agent_request_stop(), then waits (bounded) for
- * requests in progress. */
-void pst_server_run (PstAgent *agent);
+/* The agent's socket, bound: another agent answering on it is an error; a
+ * stale socket file is replaced. */
+PstServer *pst_server_new (PstAgent *agent, GError **error);
+/* Accepts clients until the agent stops (pst_agent_request_stop), then
+ * waits (bounded) for requests in progress. */
+void pst_server_run (PstServer *server);
 /* Ends every client connection and waits (10 s at most) until their
  * threads are gone; FALSE when some are still running. */
-gboolean pst_server_end_clients (PstAgent *agent);
-/* Unblocks pst_server_run; async-signal-safe. */
-void pst_server_wake (PstAgent *agent);
-/* Closes and removes the socket. */
-void pst_server_close (PstAgent *agent);
+gboolean pst_server_end_clients (PstServer *server);
+/* Closes and removes the socket; frees @server once no client thread is
+ * left (after a FALSE from pst_server_end_clients, what they use is left
+ * to the process's end). */
+void pst_server_free (PstServer *server);
 
 G_END_DECLS

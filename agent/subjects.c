@@ -10,8 +10,10 @@ typedef struct {
   char *folded;
 } Entry;
 
-static GMutex lock;
-static GHashTable *entries;     /* gint64 * → Entry */
+struct _PstSubjects {
+  GMutex lock;
+  GHashTable *entries;     /* gint64 * → Entry */
+};
 
 static void
 entry_free (gpointer p)
@@ -24,6 +26,26 @@ entry_free (gpointer p)
   g_free (e);
 }
 
+PstSubjects *
+pst_subjects_new (void)
+{
+  PstSubjects *subjects = g_new0 (PstSubjects, 1);
+
+  g_mutex_init (&subjects->lock);
+  subjects->entries = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, entry_free);
+  return subjects;
+}
+
+void
+pst_subjects_free (PstSubjects *subjects)
+{
+  if (subjects == NULL)
+    return;
+  g_hash_table_unref (subjects->entries);
+  g_mutex_clear (&subjects->lock);
+  g_free (subjects);
+}
+
 static char *
 fold (const char *s)
 {
@@ -32,7 +54,7 @@ fold (const char *s)
 }
 
 void
-pst_subjects_remember (gint64 id, const char *account, const char *subject)
+pst_subjects_remember (PstSubjects *subjects, gint64 id, const char *account, const char *subject)
 {
   Entry *e;
   gint64 *key;
@@ -45,25 +67,22 @@ pst_subjects_remember (gint64 id, const char *account, const char *subject)
   e->folded = fold (subject);
   key = g_new (gint64, 1);
   *key = id;
-  g_mutex_lock (&lock);
-  if (entries == NULL)
-    entries = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, entry_free);
-  g_hash_table_replace (entries, key, e);
-  g_mutex_unlock (&lock);
+  g_mutex_lock (&subjects->lock);
+  g_hash_table_replace (subjects->entries, key, e);
+  g_mutex_unlock (&subjects->lock);
 }
 
 char *
-pst_subjects_lookup (gint64 id)
+pst_subjects_lookup (PstSubjects *subjects, gint64 id)
 {
   char *s = NULL;
 
-  g_mutex_lock (&lock);
-  if (entries != NULL)
-    {
-      Entry *e = g_hash_table_lookup (entries, &id);
-      s = e ? g_strdup (e->subject) : NULL;
-    }
-  g_mutex_unlock (&lock);
+  g_mutex_lock (&subjects->lock);
+  {
+    Entry *e = g_hash_table_lookup (subjects->entries, &id);
+    s = e ? g_strdup (e->subject) : NULL;
+  }
+  g_mutex_unlock (&subjects->lock);
   return s;
 }
 
@@ -75,25 +94,22 @@ newest_first (const void *a, const void *b)
 }
 
 GArray *
-pst_subjects_search (const char *account, const char *query, guint limit)
+pst_subjects_search (PstSubjects *subjects, const char *account, const char *query, guint limit)
 {
   GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autofree char *q = fold (query ? query : "");
   GHashTableIter it;
   gpointer key, value;
 
-  g_mutex_lock (&lock);
-  if (entries != NULL)
+  g_mutex_lock (&subjects->lock);
+  g_hash_table_iter_init (&it, subjects->entries);
+  while (g_hash_table_iter_next (&it, &key, &value))
     {
-      g_hash_table_iter_init (&it, entries);
-      while (g_hash_table_iter_next (&it, &key, &value))
-        {
-          Entry *e = value;
-          if ((account == NULL || g_strcmp0 (account, e->account) == 0) && strstr (e->folded, q))
-            g_array_append_val (ids, *(gint64 *) key);
-        }
+      Entry *e = value;
+      if ((account == NULL || g_strcmp0 (account, e->account) == 0) && strstr (e->folded, q))
+        g_array_append_val (ids, *(gint64 *) key);
     }
-  g_mutex_unlock (&lock);
+  g_mutex_unlock (&subjects->lock);
   if (ids->len > 1)
     qsort (ids->data, ids->len, sizeof (gint64), newest_first);
   if (ids->len > limit)
@@ -102,10 +118,9 @@ pst_subjects_search (const char *account, const char *query, guint limit)
 }
 
 void
-pst_subjects_forget (gint64 id)
+pst_subjects_forget (PstSubjects *subjects, gint64 id)
 {
-  g_mutex_lock (&lock);
-  if (entries != NULL)
-    g_hash_table_remove (entries, &id);
-  g_mutex_unlock (&lock);
+  g_mutex_lock (&subjects->lock);
+  g_hash_table_remove (subjects->entries, &id);
+  g_mutex_unlock (&subjects->lock);
 }

@@ -8,23 +8,27 @@
  * restarts knows them again as it reads the messages again. */
 #pragma once
 
-#include <glib.h>
+#include "agent.h"
 
 G_BEGIN_DECLS
 
+/* The Subjects one agent knows (agent->subjects). */
+PstSubjects *pst_subjects_new (void);
+void pst_subjects_free (PstSubjects *subjects);
+
 /* Remembers @subject as the decrypted Subject of message @id of
  * @account.  Thread-safe. */
-void pst_subjects_remember (gint64 id, const char *account, const char *subject);
+void pst_subjects_remember (PstSubjects *subjects, gint64 id, const char *account, const char *subject);
 
 /* The decrypted Subject of @id, or NULL when unknown.  Transfer full. */
-char *pst_subjects_lookup (gint64 id);
+char *pst_subjects_lookup (PstSubjects *subjects, gint64 id);
 
 /* The ids (gint64, newest first) of messages of @account (NULL: any) whose
  * remembered Subject contains @query, compared case-folded.  At most
  * @limit.  Transfer full. */
-GArray *pst_subjects_search (const char *account, const char *query, guint limit);
+GArray *pst_subjects_search (PstSubjects *subjects, const char *account, const char *query, guint limit);
 
 /* Forgets message @id (deleted). */
-void pst_subjects_forget (gint64 id);
+void pst_subjects_forget (PstSubjects *subjects, gint64 id);
 
 G_END_DECLS

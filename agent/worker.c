@@ -15,7 +15,8 @@
 #include <unistd.h>
 
 #include "worker.h"
-#include "worker-private.h"
+#include "worker-proto.h"
+#include "worker-view.h"
 #include "crypto/remote.h"
 #include "crypto/wire.h"
 #include "mime/open.h"

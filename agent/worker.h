@@ -48,7 +48,7 @@ typedef enum {
  * differ when headers were protected inside the encryption), the body as
  * text (NULL when there is none or the content is withheld), and the
  * attachments ("name\ttype", at most PST_SHOW_MAX_ATTACHMENTS of
- * worker-private.h). */
+ * worker-view.h). */
 typedef struct {
   char *from, *to, *cc, *subject, *date, *message_id;
   char *outer_from, *outer_date, *outer_subject;

@@ -1,0 +1,62 @@
+/* call.h — one client request as the method files see it, and what they
+ * all use: the descriptors it passed, its parameters, the account it sends
+ * from. */
+#pragma once
+
+#include <json-glib/json-glib.h>
+
+#include "agent.h"
+#include "rpc/frame.h"
+#include "crypto/policy.h"
+#include "crypto/status.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+  PstAgent *agent;
+  JsonObject *params;
+  GArray *fds;          /* descriptors passed with the request, owned by the server */
+  PstRpcChannel *channel;   /* the client's connection */
+} PstCall;
+
+typedef JsonObject *(*PstMethodFunc) (PstCall *call, GError **error);
+
+/* The descriptor named by parameter @name (an index into the passed fds),
+ * or -1 with PST_ERROR_USAGE.  With @required FALSE a missing parameter
+ * gives -2 and no error. */
+int pst_call_get_fd (PstCall *call, const char *name, gboolean required, GError **error);
+
+/* Reads @fd (a client's) to its end, at most @max bytes, under the
+ * deadlines of clientfd.h.  Transfer full. */
+GBytes *pst_fd_read_all (int fd, gsize max, GError **error);
+/* Writes all of @data to @fd (a client's) under the same deadlines. */
+gboolean pst_fd_write_all (int fd, const guint8 *data, gsize len, GError **error);
+
+/* A JSON array of the strings of @v (NULL-terminated, may be NULL). Transfer full. */
+JsonArray *pst_json_strv (char **v);
+/* "pgp", "smime" or "none". */
+const char *pst_scheme_name (PstScheme scheme);
+
+/* Whether every member of @params is one of @known (NULL-terminated);
+ * else PST_ERROR_USAGE naming the first other one. */
+gboolean pst_call_check_members (JsonObject *params, const char *const *known, GError **error);
+
+/* The per-message settings of send, encrypt and keys.check (members
+ * encrypt, scheme, sign) into @out.  Errors: PST_ERROR_USAGE. */
+gboolean pst_call_get_overrides (PstCall *call, PstPolicySettings *out, GError **error);
+
+/* The account that sends mail From @from: account @name when given (whose
+ * address must be @from), else the account whose address it is.  Errors:
+ * no account @name; PST_ERROR_POLICY when @from is not the account's or
+ * no account's.  Transfer full. */
+PstAccount *pst_call_sending_account (PstCall *call, const char *name, const char *from,
+                                      GError **error);
+
+/* The account's limits for one more message with @n_recipients:
+ * max_recipients, max_messages_per_hour (so that the agent cannot be made
+ * a relay by whatever can reach its socket).  Errors: PST_ERROR_POLICY
+ * ("…; nothing was sent"), or the store's. */
+gboolean pst_send_check_limits (PstAgent *agent, const PstAccount *account, guint n_recipients,
+                                GError **error);
+
+G_END_DECLS

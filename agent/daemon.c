@@ -1,0 +1,142 @@
+/* daemon.c — see daemon.h. */
+#include "daemon.h"
+
+#include <stdio.h>
+#include <unistd.h>
+#include <glib-unix.h>
+
+#include "agent.h"
+#include "clientfd.h"
+#include "events.h"
+#include "fetcher.h"
+#include "methods-keys.h"
+#include "scheduler.h"
+#include "sender.h"
+#include "server.h"
+#include "subjects.h"
+#include "util/error.h"
+
+/* Signals are handled in a thread of their own, through GLib's signal
+ * sources (which do the async-signal-safe part), so that their handlers
+ * may take locks: SIGTERM and SIGINT stop the agent, SIGHUP reloads. */
+typedef struct {
+  PstAgent *agent;
+  GMainContext *context;
+  GMainLoop *loop;
+  GThread *thread;
+} Signals;
+
+static gboolean
+on_stop_signal (gpointer data)
+{
+  Signals *sig = data;
+
+  g_message ("stop requested by a signal");
+  pst_agent_request_stop (sig->agent);
+  return G_SOURCE_CONTINUE;
+}
+
+static gboolean
+on_hangup (gpointer data)
+{
+  Signals *sig = data;
+  g_autoptr (GError) error = NULL;
+
+  /* Before the agent is open, there is nothing to read again. */
+  if (sig->agent->config != NULL && !pst_agent_reload (sig->agent, &error))
+    g_warning ("reload: %s; keeping the configuration as it was", error->message);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+add_signal (Signals *sig, int signum, GSourceFunc func)
+{
+  g_autoptr (GSource) source = g_unix_signal_source_new (signum);
+
+  g_source_set_callback (source, func, sig, NULL);
+  g_source_attach (source, sig->context);
+}
+
+static gpointer
+signals_thread (gpointer data)
+{
+  Signals *sig = data;
+
+  g_main_context_push_thread_default (sig->context);
+  g_main_loop_run (sig->loop);
+  g_main_context_pop_thread_default (sig->context);
+  return NULL;
+}
+
+/* The handlers are in place from here on (a signal that comes before the
+ * thread runs waits for it). */
+static void
+signals_start (Signals *sig, PstAgent *agent)
+{
+  sig->agent = agent;
+  sig->context = g_main_context_new ();
+  sig->loop = g_main_loop_new (sig->context, FALSE);
+  add_signal (sig, SIGTERM, on_stop_signal);
+  add_signal (sig, SIGINT, on_stop_signal);
+  add_signal (sig, SIGHUP, on_hangup);
+  sig->thread = g_thread_new ("signals", signals_thread, sig);
+}
+
+static void
+signals_stop (Signals *sig)
+{
+  g_main_loop_quit (sig->loop);
+  g_thread_join (sig->thread);
+  g_main_loop_unref (sig->loop);
+  g_main_context_unref (sig->context);
+}
+
+int
+pst_daemon_run (const char *home)
+{
+  g_autoptr (GError) error = NULL;
+  PstAgent *agent = pst_agent_new (home);
+  Signals sig = { 0 };
+  int status = 0;
+
+  signals_start (&sig, agent);
+  pst_client_fd_init (0, agent->stop);
+  if (!pst_agent_open (agent, &error)
+      || !(agent->server = pst_server_new (agent, &error)))
+    {
+      g_warning ("cannot start: %s", error->message);
+      fprintf (stderr, "posternd: %s\n", error->message);
+      signals_stop (&sig);
+      pst_agent_free (agent);
+      return pst_error_exit_code (error);
+    }
+  agent->events = pst_events_new ();
+  agent->subjects = pst_subjects_new ();
+  agent->senders = pst_senders_new (agent);
+  agent->fetchers = pst_fetchers_new (agent);
+
+  g_message ("agent %s listening on %s", PACKAGE_VERSION, agent->paths->socket_path);
+  pst_keys_unlock_at_start (agent);
+  agent->scheduler = pst_scheduler_start (agent);
+  pst_server_run (agent->server);
+  g_message ("agent stopping");
+  /* No new work from the clock, then none from clients (their requests
+   * may kick senders), then the sessions in progress end. */
+  g_clear_pointer (&agent->scheduler, pst_scheduler_stop);
+  if (!pst_server_end_clients (agent->server))
+    {
+      /* A client thread is stuck inside a request: freeing what it uses
+       * would be worse than leaving it to the kernel. */
+      g_warning ("a client request did not end; exiting without cleanup");
+      pst_server_free (agent->server);
+      _exit (status);
+    }
+  g_clear_pointer (&agent->senders, pst_senders_free);
+  g_clear_pointer (&agent->fetchers, pst_fetchers_free);
+  g_clear_pointer (&agent->server, pst_server_free);
+  g_clear_pointer (&agent->events, pst_events_free);
+  g_clear_pointer (&agent->subjects, pst_subjects_free);
+  signals_stop (&sig);
+  pst_agent_free (agent);
+  return status;
+}

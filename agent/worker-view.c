@@ -1,0 +1,132 @@
+/* worker-view.c — what show displays of a message, as the analysis
+ * worker reads it (worker-view.h): made in the worker, and in the agent
+ * when it reads without one (worker.c). */
+#include <string.h>
+
+#include "worker-view.h"
+#include "mime/mime.h"
+#include "mime/open.h"
+#include "util/addr.h"
+#include "util/error.h"
+
+#define MAX_HEADER_VALUE (16 * 1024)
+
+/* A header value for the agent: at most MAX_HEADER_VALUE bytes, cut at a
+ * character boundary (the agent refuses longer strings). */
+static void
+set_header (JsonObject *o, const char *name, PstMimeMessage *msg, const char *field)
+{
+  g_autofree char *v = msg != NULL ? pst_mime_message_get_header (msg, field) : NULL;
+
+  if (v == NULL || !g_utf8_validate (v, -1, NULL))
+    {
+      json_object_set_null_member (o, name);
+      return;
+    }
+  if (strlen (v) > MAX_HEADER_VALUE)
+    *g_utf8_find_prev_char (v, v + MAX_HEADER_VALUE + 1) = '\0';
+  json_object_set_string_member (o, name, v);
+}
+
+JsonObject *
+pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, int attachment,
+                      char **body_out, GBytes **attachment_out)
+{
+  g_autoptr (PstMimeMessage) shown = pst_mime_message_parse (plain, NULL);
+  g_autoptr (PstMimeMessage) outer = pst_mime_message_parse (message, NULL);
+  g_autoptr (GPtrArray) attachments = shown ? pst_mime_message_get_attachments (shown) : NULL;
+  g_autofree char *body = NULL;
+  const char *format = NULL;
+  JsonObject *view = json_object_new ();
+  JsonArray *att = json_array_new ();
+  gsize listed = 0;
+
+  set_header (view, "from", shown, "From");
+  set_header (view, "to", shown, "To");
+  set_header (view, "cc", shown, "Cc");
+  set_header (view, "subject", shown, "Subject");
+  set_header (view, "date", shown, "Date");
+  set_header (view, "message_id", shown, "Message-ID");
+  set_header (view, "outer_from", outer, "From");
+  set_header (view, "outer_date", outer, "Date");
+  set_header (view, "outer_subject", outer, "Subject");
+  if (shown != NULL && !pst_status_withholds_content (status))
+    {
+      /* HTML only as text: no client renders it, nothing remote is loaded. */
+      body = pst_mime_message_get_body_text (shown);
+      format = "text";
+      if (body == NULL && (body = pst_mime_message_get_html_as_text (shown)) != NULL)
+        format = "html-as-text";
+    }
+  if (body != NULL && !g_utf8_validate (body, -1, NULL))
+    g_clear_pointer (&body, g_free);
+  for (guint i = 0; attachments != NULL && i < attachments->len; i++)
+    {
+      const char *entry = g_ptr_array_index (attachments, i);
+
+      listed += strlen (entry);
+      if (i >= PST_SHOW_MAX_ATTACHMENTS || listed > PST_SHOW_MAX_ATTACHMENT_BYTES)
+        break;
+      if (g_utf8_validate (entry, -1, NULL) && strlen (entry) <= MAX_HEADER_VALUE)
+        json_array_add_string_element (att, entry);
+      else
+        json_array_add_string_element (att, "\t");
+    }
+  json_object_set_array_member (view, "attachments", att);
+  json_object_set_int_member (view, "attachments_total", attachments ? attachments->len : 0);
+  if (body != NULL)
+    json_object_set_string_member (view, "body_format", format);
+  else
+    json_object_set_null_member (view, "body_format");
+  json_object_set_int_member (view, "body_len", body != NULL ? (gint64) strlen (body) : -1);
+  json_object_set_int_member (view, "plain_len", (gint64) g_bytes_get_size (plain));
+  *attachment_out = NULL;
+  if (attachment >= 0 && !pst_status_withholds_content (status))
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *name = NULL, *type = NULL;
+      g_autoptr (GBytes) content = NULL;
+
+      if (shown == NULL)
+        g_set_error (&error, PST_ERROR, PST_ERROR_FAILED, "the message has no attachments");
+      else
+        content = pst_mime_message_get_attachment (shown, (guint) attachment,
+                                                   PST_WORKER_MAX_ATTACHMENT, &name, &type, &error);
+      if (content != NULL)
+        {
+          JsonObject *a = json_object_new ();
+
+          json_object_set_string_member (a, "name", name && g_utf8_validate (name, -1, NULL)
+                                                    && strlen (name) <= MAX_HEADER_VALUE ? name : "");
+          json_object_set_string_member (a, "type", type && g_utf8_validate (type, -1, NULL)
+                                                    && strlen (type) <= MAX_HEADER_VALUE ? type : "");
+          json_object_set_int_member (a, "len", (gint64) g_bytes_get_size (content));
+          json_object_set_object_member (view, "attachment", a);
+          *attachment_out = g_steal_pointer (&content);
+        }
+      else
+        json_object_set_string_member (view, "attachment_error",
+                                       error && g_utf8_validate (error->message, -1, NULL)
+                                         && strlen (error->message) <= MAX_HEADER_VALUE
+                                         ? error->message : "no such attachment");
+    }
+  *body_out = g_steal_pointer (&body);
+  return view;
+}
+
+GBytes *
+pst_worker_result_blob (GBytes *plain, const char *body, GBytes *attachment)
+{
+  GByteArray *blob = g_byte_array_sized_new ((guint) g_bytes_get_size (plain)
+                                             + (body ? (guint) strlen (body) : 0)
+                                             + (attachment ? (guint) g_bytes_get_size (attachment) : 0));
+
+  g_byte_array_append (blob, g_bytes_get_data (plain, NULL), (guint) g_bytes_get_size (plain));
+  if (body != NULL)
+    g_byte_array_append (blob, (const guint8 *) body, (guint) strlen (body));
+  if (attachment != NULL && g_bytes_get_size (attachment) > 0)
+    g_byte_array_append (blob, g_bytes_get_data (attachment, NULL),
+                         (guint) g_bytes_get_size (attachment));
+  return g_byte_array_free_to_bytes (blob);
+}
+
