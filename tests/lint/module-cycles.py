@@ -9,7 +9,10 @@ uses a symbol that OTHER's object file defines (nm).  The graph must have no
 cycle; the script prints each strongly connected component of more than one
 module, with the edges that close it.
 
-Usage: module-cycles.py SOURCE_DIR OBJECT...
+A header with no .c of its own (declarations only, like handlers.h) is not
+a module: including it is no dependency.
+
+Usage: module-cycles.py SOURCE_DIR OBJECT_OR_ARCHIVE...
 """
 import os
 import re
@@ -46,14 +49,20 @@ def main():
 
     defined, used = {}, {}
     for obj in objects:
-        m = module_of(obj.split('.p/')[-1].replace('_', '-')) if False else module_of(os.path.basename(obj))
+        m = module_of(os.path.basename(obj))
         out = subprocess.run(['nm', obj], capture_output=True, text=True, check=True).stdout
         for line in out.splitlines():
+            if line.endswith('.o:'):            # a member of an archive
+                m = module_of(line[:-1])
+                continue
             parts = line.split()
             if len(parts) == 3 and parts[1] in 'TDBR':
                 defined[parts[2]] = m
             elif len(parts) == 2 and parts[0] == 'U':
                 used.setdefault(m, set()).add(parts[1])
+    if not used:
+        print('no object files read', file=sys.stderr)
+        return 1
     for m, syms in used.items():
         for s in syms:
             o = defined.get(s)

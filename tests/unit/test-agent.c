@@ -1,0 +1,533 @@
+/* test-agent.c — the agent's parts, without a socket or a network: the
+ * dispatch of methods, the admission of a client's descriptors, the outbox
+ * state machine, the scheduler's due-times, and reload. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+#include <glib/gstdio.h>
+
+#include "agent.h"
+#include "clientfd.h"
+#include "events.h"
+#include "methods.h"
+#include "scheduler.h"
+#include "sender.h"
+#include "subjects.h"
+#include "rpc/frame.h"
+#include "util/error.h"
+
+typedef struct {
+  char *home;
+  PstAgent *agent;
+} Fixture;
+
+static const char config_text[] =
+  "[general]\n"
+  "[account work]\n"
+  "address=me@example.org\n"
+  "smtp=smtps://127.0.0.1:1\n"
+  "pop3=pop3s://127.0.0.1:1\n"
+  "user=me@example.org\n"
+  "password_command=echo secret\n"
+  "encrypt=never\n";
+
+static void
+write_config (PstAgent *agent, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+
+  assert_true (g_file_set_contents (agent->paths->config_file, text, -1, &error));
+}
+
+static int
+setup (void **state)
+{
+  Fixture *f = g_new0 (Fixture, 1);
+  g_autoptr (GError) error = NULL;
+
+  f->home = g_dir_make_tmp ("pst-agent-XXXXXX", NULL);
+  f->agent = pst_agent_new (f->home);
+  assert_true (pst_paths_ensure (f->agent->paths, &error));
+  write_config (f->agent, config_text);
+  if (!pst_agent_open (f->agent, &error))
+    fail_msg ("%s", error->message);
+  f->agent->events = pst_events_new ();
+  f->agent->subjects = pst_subjects_new ();
+  f->agent->senders = pst_senders_new (f->agent);
+  *state = f;
+  return 0;
+}
+
+static void
+remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) && !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        remove_tree (child);
+      else
+        g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static int
+teardown (void **state)
+{
+  Fixture *f = *state;
+
+  g_clear_pointer (&f->agent->senders, pst_senders_free);
+  g_clear_pointer (&f->agent->events, pst_events_free);
+  g_clear_pointer (&f->agent->subjects, pst_subjects_free);
+  pst_agent_free (f->agent);
+  remove_tree (f->home);
+  g_free (f->home);
+  g_free (f);
+  return 0;
+}
+
+/* ---- dispatch ---- */
+
+/* Runs @method with @params_json (NULL: none); returns the response. */
+static JsonObject *
+call (PstAgent *agent, const char *method, const char *params_json)
+{
+  g_autoptr (GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr (JsonNode) id = json_node_new (JSON_NODE_VALUE);
+  g_autoptr (JsonNode) params = params_json ? json_from_string (params_json, NULL) : NULL;
+  JsonNode *response;
+  JsonObject *o;
+
+  json_node_set_int (id, 7);
+  response = pst_methods_dispatch (agent, NULL, method,
+                                   params ? json_node_get_object (params) : NULL, id, fds);
+  assert_non_null (response);
+  o = json_object_ref (json_node_get_object (response));
+  json_node_unref (response);
+  assert_int_equal (json_object_get_int_member (o, "id"), 7);
+  return o;
+}
+
+static gint64
+error_code (JsonObject *response)
+{
+  assert_true (json_object_has_member (response, "error"));
+  return json_object_get_int_member (json_object_get_object_member (response, "error"), "code");
+}
+
+static void
+test_dispatch_unknown_method (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (JsonObject) r = call (f->agent, "no.such.method", NULL);
+
+  assert_int_equal (error_code (r), PST_RPC_METHOD_NOT_FOUND);
+  assert_non_null (strstr (json_object_get_string_member (json_object_get_object_member (r, "error"),
+                                                          "message"), "no.such.method"));
+}
+
+static void
+test_dispatch_hello (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (JsonObject) r = call (f->agent, "hello", NULL);
+  JsonObject *result;
+
+  assert_true (json_object_has_member (r, "result"));
+  result = json_object_get_object_member (r, "result");
+  assert_int_equal (json_object_get_int_member (result, "protocol"), PST_RPC_PROTOCOL);
+  assert_int_equal (json_object_get_int_member (result, "pid"), getpid ());
+  assert_int_equal (json_array_get_length (json_object_get_array_member (result,
+                                                                         "config_warnings")), 0);
+}
+
+static void
+test_dispatch_accounts (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (JsonObject) list = call (f->agent, "account.list", NULL);
+  g_autoptr (JsonObject) show = call (f->agent, "account.show", "{\"name\":\"work\"}");
+  g_autoptr (JsonObject) missing = call (f->agent, "account.show", "{\"name\":\"play\"}");
+  g_autoptr (JsonObject) bad = call (f->agent, "account.show", "{\"name\":5}");
+  JsonArray *accounts;
+
+  accounts = json_object_get_array_member (json_object_get_object_member (list, "result"),
+                                           "accounts");
+  assert_int_equal (json_array_get_length (accounts), 1);
+  assert_string_equal (json_object_get_string_member (
+                         json_object_get_object_member (show, "result"), "address"),
+                       "me@example.org");
+  /* An unknown account is the method's failure, not the caller's usage. */
+  assert_int_equal (error_code (missing), PST_RPC_APP_ERROR_BASE + PST_ERROR_FAILED);
+  /* A parameter of the wrong type is the caller's error. */
+  assert_int_equal (error_code (bad), PST_RPC_INVALID_PARAMS);
+}
+
+/* ---- admission of a client's descriptors ---- */
+
+static void
+test_fds_admit (void **state)
+{
+  g_autoptr (GArray) fds = g_array_new (FALSE, FALSE, sizeof (int));
+  g_autoptr (GError) error = NULL;
+  int p[2], q[2];
+  char buf[4];
+
+  (void) state;
+  pst_client_fd_init (1, NULL);
+  /* Both ends of one pipe: refused, naming the two. */
+  assert_int_equal (pipe (p), 0);
+  g_array_append_val (fds, p[0]);
+  g_array_append_val (fds, p[1]);
+  assert_false (pst_client_fds_admit (fds, &error));
+  assert_int_equal (error->code, PST_ERROR_USAGE);
+  assert_non_null (strstr (error->message, "pipe"));
+  g_clear_error (&error);
+  close (p[0]);
+  close (p[1]);
+
+  /* Ends of two pipes: admitted, as descriptors of the agent's own that
+   * read what the client wrote. */
+  g_array_set_size (fds, 0);
+  assert_int_equal (pipe (p), 0);
+  assert_int_equal (pipe (q), 0);
+  g_array_append_val (fds, p[0]);
+  g_array_append_val (fds, q[1]);
+  assert_true (pst_client_fds_admit (fds, &error));
+  assert_int_equal (write (p[1], "abc", 3), 3);
+  close (p[1]);
+  assert_int_equal (pst_client_fd_read (g_array_index (fds, int, 0), buf, sizeof buf, &error), 3);
+  assert_memory_equal (buf, "abc", 3);
+  assert_int_equal (pst_client_fd_read (g_array_index (fds, int, 0), buf, sizeof buf, &error), 0);
+
+  /* A read that makes no progress ends at the stall timeout (1 s here). */
+  {
+    g_autoptr (GError) stall = NULL;
+    int r[2];
+    g_autoptr (GArray) one = g_array_new (FALSE, FALSE, sizeof (int));
+
+    assert_int_equal (pipe (r), 0);
+    g_array_append_val (one, r[0]);
+    assert_true (pst_client_fds_admit (one, &stall));
+    assert_int_equal (pst_client_fd_read (g_array_index (one, int, 0), buf, sizeof buf, &stall), -1);
+    assert_non_null (stall);
+    close (g_array_index (one, int, 0));
+    close (r[1]);
+  }
+  close (g_array_index (fds, int, 0));
+  close (g_array_index (fds, int, 1));
+  close (q[0]);
+}
+
+/* A stop ends a wait on a client's descriptor at once. */
+static void
+test_fds_cancelled_by_stop (void **state)
+{
+  g_autoptr (GCancellable) stop = g_cancellable_new ();
+  g_autoptr (GError) error = NULL;
+  int r[2];
+  char buf[4];
+  gint64 t0;
+
+  (void) state;
+  pst_client_fd_init (60, stop);
+  assert_int_equal (pipe (r), 0);
+  g_cancellable_cancel (stop);
+  t0 = g_get_monotonic_time ();
+  assert_int_equal (pst_client_fd_read (r[0], buf, sizeof buf, &error), -1);
+  assert_int_equal (error->code, PST_ERROR_AGENT);
+  assert_true (g_get_monotonic_time () - t0 < 30 * G_USEC_PER_SEC);
+  pst_client_fd_init (1, NULL);
+  close (r[0]);
+  close (r[1]);
+}
+
+/* ---- the outbox state machine ---- */
+
+static void
+test_outbox_replies (void **state)
+{
+  (void) state;
+  assert_int_equal (pst_sender_state_after_reply (250), PST_OUTBOX_SENT);
+  assert_int_equal (pst_sender_state_after_reply (251), PST_OUTBOX_SENT);
+  assert_int_equal (pst_sender_state_after_reply (421), PST_OUTBOX_QUEUED);
+  assert_int_equal (pst_sender_state_after_reply (452), PST_OUTBOX_QUEUED);
+  assert_int_equal (pst_sender_state_after_reply (550), PST_OUTBOX_FAILED);
+  assert_int_equal (pst_sender_state_after_reply (554), PST_OUTBOX_FAILED);
+  /* Nonsense from a server is no success. */
+  assert_int_equal (pst_sender_state_after_reply (0), PST_OUTBOX_FAILED);
+  assert_int_equal (pst_sender_state_after_reply (354), PST_OUTBOX_FAILED);
+}
+
+static void
+test_outbox_plan (void **state)
+{
+  PstOutboxEntry e = { .id = 1, .created_at = 1000000, .next_try = 0 };
+  gint64 now = 1000000 + 60;
+
+  (void) state;
+  assert_int_equal (pst_sender_plan (&e, now, FALSE), PST_SENDER_SEND);
+  /* Deferred by the server (a 4xx to it) and not due: it waits... */
+  e.last_reply = (char *) "451 4.7.1 try later";
+  e.next_try = now + 100;
+  assert_int_equal (pst_sender_plan (&e, now, FALSE), PST_SENDER_WAIT);
+  /* ...unless the user asks. */
+  assert_int_equal (pst_sender_plan (&e, now, TRUE), PST_SENDER_SEND);
+  /* A session that failed before reaching it does not hold it back. */
+  e.last_reply = (char *) "connection refused";
+  assert_int_equal (pst_sender_plan (&e, now, FALSE), PST_SENDER_SEND);
+  /* Five days after it was queued, it fails for good, asked or not. */
+  assert_int_equal (pst_sender_plan (&e, e.created_at + PST_SENDER_GIVE_UP_S + 1, TRUE),
+                    PST_SENDER_GIVE_UP);
+  assert_int_equal (pst_sender_plan (&e, e.created_at + PST_SENDER_GIVE_UP_S, FALSE),
+                    PST_SENDER_SEND);
+}
+
+static void
+test_outbox_backoff (void **state)
+{
+  (void) state;
+  for (int i = 0; i < 50; i++)
+    {
+      gint64 first = pst_sender_backoff (1), third = pst_sender_backoff (3);
+      gint64 late = pst_sender_backoff (30);
+
+      assert_in_range (first, 48, 72);          /* 60 s ±20% */
+      assert_in_range (third, 192, 288);        /* 240 s ±20% */
+      assert_in_range (late, 4 * 3600 * 8 / 10, 4 * 3600 * 12 / 10);   /* the cap */
+    }
+}
+
+/* Queues a message for @account and returns its id. */
+static gint64
+queue (PstAgent *agent, const char *account)
+{
+  const char *rcpt[] = { "you@example.net", NULL };
+  g_autoptr (GError) error = NULL;
+  PstStoreWriter *w = pst_store_outbox_begin (agent->store, account, "me@example.org", rcpt,
+                                              &error);
+  gint64 id = 0;
+
+  assert_non_null (w);
+  assert_true (pst_store_writer_write (w, (const guint8 *) "Subject: x\r\n\r\nx\r\n", 17, &error));
+  assert_true (pst_store_writer_commit (w, &id, &error));
+  pst_store_writer_free (w);
+  return id;
+}
+
+/* A run of the sender that has nothing due opens no session and changes
+ * nothing; the server's deferral is kept. */
+static void
+test_outbox_deferred_waits (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstOutboxEntry) e = NULL;
+  gint64 id = queue (f->agent, "work");
+
+  assert_true (pst_store_outbox_set_state (f->agent->store, id, PST_OUTBOX_QUEUED,
+                                           "451 4.3.0 busy", &error));
+  assert_true (pst_store_outbox_set_next_try (f->agent->store, id,
+                                              g_get_real_time () / G_USEC_PER_SEC + 3600, &error));
+  /* The account's servers are 127.0.0.1:1: a session would fail. */
+  if (!pst_senders_run (f->agent->senders, "work", FALSE, &error))
+    fail_msg ("a run with nothing due opened a session: %s", error->message);
+  e = pst_store_outbox_get (f->agent->store, id, &error);
+  assert_int_equal (e->state, PST_OUTBOX_QUEUED);
+  assert_string_equal (e->last_reply, "451 4.3.0 busy");
+  assert_int_equal (e->attempts, 0);
+}
+
+/* A session that cannot be opened leaves the entry queued, with the next
+ * try pushed back by the backoff. */
+static void
+test_outbox_session_failure (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstOutboxEntry) e = NULL;
+  gint64 id = queue (f->agent, "work"), now = g_get_real_time () / G_USEC_PER_SEC;
+
+  assert_false (pst_senders_run (f->agent->senders, "work", TRUE, &error));
+  assert_non_null (strstr (error->message, "sending via"));
+  e = pst_store_outbox_get (f->agent->store, id, NULL);
+  assert_int_equal (e->state, PST_OUTBOX_QUEUED);
+  assert_in_range (e->next_try, now + 48, now + 72 + 5);
+}
+
+/* ---- the scheduler's due-times ---- */
+
+static void
+test_scheduler_outbox_due (void **state)
+{
+  PstOutboxEntry a1 = { .id = 1, .account = (char *) "a", .next_try = 100 };
+  PstOutboxEntry a2 = { .id = 2, .account = (char *) "a", .next_try = 90 };
+  PstOutboxEntry b1 = { .id = 3, .account = (char *) "b", .next_try = 130 };
+  PstOutboxEntry c1 = { .id = 4, .account = (char *) "c", .next_try = 1000 };
+  g_autoptr (GPtrArray) queued = g_ptr_array_new ();
+  g_autoptr (GPtrArray) due = g_ptr_array_new ();
+
+  (void) state;
+  g_ptr_array_add (queued, &a1);
+  g_ptr_array_add (queued, &a2);
+  g_ptr_array_add (queued, &b1);
+  g_ptr_array_add (queued, &c1);
+  /* At 100: account a is due once (two entries), b in 30 s. */
+  assert_int_equal (pst_scheduler_outbox_due (queued, 100, 300, due), 30);
+  assert_int_equal (due->len, 1);
+  assert_string_equal (due->pdata[0], "a");
+  /* Nothing queued: the idle look. */
+  g_ptr_array_set_size (due, 0);
+  g_ptr_array_set_size (queued, 0);
+  assert_int_equal (pst_scheduler_outbox_due (queued, 100, 300, due), 300);
+  assert_int_equal (due->len, 0);
+  /* Far ahead: never more than the idle look, never less than a second. */
+  g_ptr_array_add (queued, &c1);
+  assert_int_equal (pst_scheduler_outbox_due (queued, 100, 300, due), 300);
+  c1.next_try = 100;
+  g_ptr_array_add (queued, &b1);
+  b1.next_try = 100;
+  assert_int_equal (pst_scheduler_outbox_due (queued, 99, 300, due), 1);
+}
+
+static void
+test_scheduler_fetch_delay (void **state)
+{
+  (void) state;
+  for (int i = 0; i < 50; i++)
+    {
+      assert_in_range (pst_scheduler_fetch_delay (300, 0), 270, 330);
+      assert_in_range (pst_scheduler_fetch_delay (300, 1), 540, 660);
+      assert_in_range (pst_scheduler_fetch_delay (300, 2), 1080, 1320);
+      /* Backing off never waits more than an hour over the interval. */
+      assert_in_range (pst_scheduler_fetch_delay (300, 40), 3510, 4290);
+    }
+}
+
+/* ---- reload ---- */
+
+static void
+test_reload (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstAccount) before = pst_agent_get_account (f->agent, "work", NULL);
+  g_autoptr (PstAccount) added = NULL;
+  g_autoptr (PstAccount) kept = NULL;
+  g_autoptr (PstAccount) gone = NULL;
+  guint64 changes = pst_agent_changes (f->agent);
+  g_autofree char *text = g_strconcat (config_text, "[account play]\naddress=me@example.com\n"
+                                       "smtp=smtps://127.0.0.1:1\npop3=pop3s://127.0.0.1:1\n"
+                                       "user=me\npassword_command=echo x\n", NULL);
+
+  assert_non_null (before);
+  assert_null (pst_agent_get_scanner (f->agent, NULL));
+  /* A new account and a scanner, read again. */
+  {
+    g_autofree char *again = g_strdup_printf ("[general]\nscan=command:/bin/true\n"
+                                              "on_scan_error=deliver\n%s",
+                                              text + strlen ("[general]\n"));
+    write_config (f->agent, again);
+  }
+  if (!pst_agent_reload (f->agent, &error))
+    fail_msg ("%s", error->message);
+  assert_true (pst_agent_changes (f->agent) > changes);
+  added = pst_agent_get_account (f->agent, "play", &error);
+  assert_non_null (added);
+  assert_string_equal (added->address, "me@example.com");
+  {
+    gboolean delivers = FALSE;
+    assert_non_null (pst_agent_get_scanner (f->agent, &delivers));
+    assert_true (delivers);
+  }
+  /* A file with errors changes nothing, and the error names the file. */
+  changes = pst_agent_changes (f->agent);
+  write_config (f->agent, "[account broken\naddress=\n");
+  assert_false (pst_agent_reload (f->agent, &error));
+  assert_non_null (strstr (error->message, f->agent->paths->config_file));
+  g_clear_error (&error);
+  kept = pst_agent_get_account (f->agent, "play", &error);
+  assert_non_null (kept);
+  assert_int_equal (pst_agent_changes (f->agent), changes);
+  /* A scanner that cannot be made is such an error too. */
+  write_config (f->agent, "[general]\nscan=nonsense:thing\n");
+  assert_false (pst_agent_reload (f->agent, &error));
+  g_clear_error (&error);
+  assert_non_null (pst_agent_get_scanner (f->agent, NULL));
+  /* Back to the first file: "play" is gone, the scanner too. */
+  write_config (f->agent, config_text);
+  assert_true (pst_agent_reload (f->agent, &error));
+  gone = pst_agent_get_account (f->agent, "play", &error);
+  assert_null (gone);
+  assert_null (pst_agent_get_scanner (f->agent, NULL));
+}
+
+/* The "something changed" condition: a waiter sees a change made after it
+ * counted, and a stop ends every wait. */
+static gpointer
+change_later (gpointer data)
+{
+  g_usleep (50 * 1000);
+  pst_agent_changed (data);
+  return NULL;
+}
+
+static void
+test_changed_and_stop (void **state)
+{
+  Fixture *f = *state;
+  guint64 seen = pst_agent_changes (f->agent);
+  GThread *t = g_thread_new ("changer", change_later, f->agent);
+  gint64 t0 = g_get_monotonic_time ();
+
+  pst_agent_wait_changed (f->agent, seen, t0 + 60 * G_USEC_PER_SEC);
+  assert_true (pst_agent_changes (f->agent) > seen);
+  assert_true (g_get_monotonic_time () - t0 < 30 * G_USEC_PER_SEC);
+  g_thread_join (t);
+  /* A change made before the wait is not waited for. */
+  seen = pst_agent_changes (f->agent);
+  pst_agent_changed (f->agent);
+  t0 = g_get_monotonic_time ();
+  pst_agent_wait_changed (f->agent, seen, t0 + 60 * G_USEC_PER_SEC);
+  assert_true (g_get_monotonic_time () - t0 < 30 * G_USEC_PER_SEC);
+  /* After the stop, no wait. */
+  assert_false (pst_agent_is_stopping (f->agent));
+  pst_agent_request_stop (f->agent);
+  assert_true (pst_agent_is_stopping (f->agent));
+  t0 = g_get_monotonic_time ();
+  pst_agent_wait_changed (f->agent, pst_agent_changes (f->agent), t0 + 60 * G_USEC_PER_SEC);
+  assert_true (g_get_monotonic_time () - t0 < 30 * G_USEC_PER_SEC);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_dispatch_unknown_method, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_dispatch_hello, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_dispatch_accounts, setup, teardown),
+    cmocka_unit_test (test_fds_admit),
+    cmocka_unit_test (test_fds_cancelled_by_stop),
+    cmocka_unit_test (test_outbox_replies),
+    cmocka_unit_test (test_outbox_plan),
+    cmocka_unit_test (test_outbox_backoff),
+    cmocka_unit_test_setup_teardown (test_outbox_deferred_waits, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_outbox_session_failure, setup, teardown),
+    cmocka_unit_test (test_scheduler_outbox_due),
+    cmocka_unit_test (test_scheduler_fetch_delay),
+    cmocka_unit_test_setup_teardown (test_reload, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_changed_and_stop, setup, teardown),
+  };
+
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
