@@ -74,41 +74,6 @@ pst_scheme_name (PstScheme scheme)
   return scheme == PST_SCHEME_PGP ? "pgp" : scheme == PST_SCHEME_SMIME ? "smime" : "none";
 }
 
-PstAccount *
-pst_call_sending_account (PstCall *call, const char *name, const char *from, GError **error)
-{
-  PstAccount *a = NULL;
-
-  if (name != NULL)
-    {
-      if ((a = pst_agent_get_account (call->agent, name, error)) != NULL
-          && !pst_addr_equal (a->address, from))
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
-                       "the From address %s is not the address of account %s (%s)", from,
-                       a->name, a->address);
-          g_clear_pointer (&a, pst_account_free);
-        }
-      return a;
-    }
-  g_mutex_lock (&call->agent->config_lock);
-  {
-    GPtrArray *accounts = pst_config_get_accounts (call->agent->config);
-    for (guint i = 0; i < accounts->len && a == NULL; i++)
-      {
-        PstAccount *c = g_ptr_array_index (accounts, i);
-        if (pst_addr_equal (c->address, from))
-          a = pst_account_copy (c);
-      }
-  }
-  g_mutex_unlock (&call->agent->config_lock);
-  if (a == NULL)
-    g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
-                 "no account has the From address %s; the agent sends only for its own accounts",
-                 from);
-  return a;
-}
-
 gboolean
 pst_call_get_overrides (PstCall *call, PstPolicySettings *out, GError **error)
 {
@@ -153,32 +118,3 @@ pst_call_check_members (JsonObject *params, const char *const *known, GError **e
   return TRUE;
 }
 
-/* Limits, so that the agent cannot be made a relay by whatever can reach
- * its socket: recipients per message, messages per hour. */
-gboolean
-pst_send_check_limits (PstAgent *agent, const PstAccount *account, guint n, GError **error)
-{
-  guint max_rcpt = account->max_recipients ? account->max_recipients : PST_DEFAULT_MAX_RECIPIENTS;
-  guint max_hour = account->max_per_hour ? account->max_per_hour : PST_DEFAULT_MAX_PER_HOUR;
-  guint queued = 0;
-
-  if (n > max_rcpt)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
-                   "the message has %u recipients; account %s allows at most %u "
-                   "(max_recipients); nothing was sent", n, account->name, max_rcpt);
-      return FALSE;
-    }
-  if (!pst_store_outbox_count_since (agent->store, account->name,
-                                     g_get_real_time () / G_USEC_PER_SEC - 3600, &queued, error))
-    return FALSE;
-  if (queued >= max_hour)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
-                   "account %s queued %u messages in the last hour, its limit "
-                   "(max_messages_per_hour = %u); nothing was sent", account->name, queued,
-                   max_hour);
-      return FALSE;
-    }
-  return TRUE;
-}

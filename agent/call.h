@@ -1,6 +1,5 @@
 /* call.h — one client request as the method files see it, and what they
- * all use: the descriptors it passed, its parameters, the account it sends
- * from. */
+ * all use: the descriptors it passed and its parameters. */
 #pragma once
 
 #include <json-glib/json-glib.h>
@@ -44,19 +43,5 @@ gboolean pst_call_check_members (JsonObject *params, const char *const *known, G
 /* The per-message settings of send, encrypt and keys.check (members
  * encrypt, scheme, sign) into @out.  Errors: PST_ERROR_USAGE. */
 gboolean pst_call_get_overrides (PstCall *call, PstPolicySettings *out, GError **error);
-
-/* The account that sends mail From @from: account @name when given (whose
- * address must be @from), else the account whose address it is.  Errors:
- * no account @name; PST_ERROR_POLICY when @from is not the account's or
- * no account's.  Transfer full. */
-PstAccount *pst_call_sending_account (PstCall *call, const char *name, const char *from,
-                                      GError **error);
-
-/* The account's limits for one more message with @n_recipients:
- * max_recipients, max_messages_per_hour (so that the agent cannot be made
- * a relay by whatever can reach its socket).  Errors: PST_ERROR_POLICY
- * ("…; nothing was sent"), or the store's. */
-gboolean pst_send_check_limits (PstAgent *agent, const PstAccount *account, guint n_recipients,
-                                GError **error);
 
 G_END_DECLS

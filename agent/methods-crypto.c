@@ -102,20 +102,19 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
   g_autoptr (GOutputStream) out = NULL;
   g_autoptr (PstPgp) pgp = NULL;
   g_autofree char *home = NULL;
-  g_auto (GStrv) rcpts = NULL;
   PstOutgoing *copy;
 
   *streamed_out = FALSE;
   *input_out = NULL;
   if (header != NULL && pst_pgpmime_can_protect_stream (header))
     {
+      g_autoptr (PstPlainMessage) plain = pst_plain_message_parse (header, error);
+
+      if (plain == NULL)
+        return NULL;
       if (to == NULL)
-        {
-          g_autoptr (PstMimeMessage) msg = pst_mime_message_parse (header, NULL);
-          if (msg != NULL)
-            to = (const char *const *) (rcpts = pst_mime_message_get_recipients (msg));
-        }
-      plan = pst_protect_decide (call->agent, header, account, message, to, error);
+        to = (const char *const *) plain->recipients;
+      plan = pst_protect_decide (call->agent, plain, account, message, to, error);
       if (plan == NULL)
         return NULL;
     }
@@ -146,6 +145,7 @@ do_encrypt (PstCall *call, GError **error)
   g_autoptr (GError) local = NULL;
   g_autoptr (GBytes) input = NULL;
   g_autoptr (PstProtected) prot = NULL;
+  g_autoptr (PstPlainMessage) plain = NULL;
   PstPolicySettings account = { .encrypt = PST_POLICY_ENCRYPT_ALWAYS, .sign = PST_POLICY_SIGN_NO,
                                 .scheme = PST_POLICY_SCHEME_AUTO };
   PstPolicySettings message = { 0 };
@@ -184,19 +184,13 @@ do_encrypt (PstCall *call, GError **error)
     }
   else if (!(input = pst_fd_read_all (in_fd, MAX_CRYPTO_INPUT, error)))
     return NULL;
+  if (!(plain = pst_plain_message_parse (input, error)))
+    return NULL;
   /* One output message: every recipient (Bcc too, when no --to) in one group. */
-  if (to == NULL)
-    {
-      g_autoptr (PstMimeMessage) msg = pst_mime_message_parse (input, error);
-      if (msg == NULL)
-        {
-          g_prefix_error (error, "not an RFC 5322 message: ");
-          return NULL;
-        }
-      to = pst_mime_message_get_recipients (msg);
-    }
-  if (!(prot = pst_protect_message (call->agent, input, &account, &message,
-                                    (const char *const *) to, error)))
+  if (!(prot = pst_protect_message (call->agent, plain, &account, &message,
+                                    to != NULL ? (const char *const *) to
+                                               : (const char *const *) plain->recipients,
+                                    error)))
     return NULL;
   out = g_ptr_array_index (prot->copies, 0);
   data = g_bytes_get_data (out->data, &len);

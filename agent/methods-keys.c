@@ -12,6 +12,7 @@
 #include "crypto/pgp.h"
 #include "crypto/smime.h"
 #include "handlers.h"
+#include "outgoing.h"
 #include "methods-keys.h"
 #include "protect.h"
 #include "reader.h"
@@ -717,7 +718,7 @@ check_account (PstCall *call, const char *name, const char *from, GError **error
   PstAccount *a = NULL;
 
   if (from != NULL)
-    return pst_call_sending_account (call, name, from, error);
+    return pst_outgoing_account (call->agent, name, from, error);
   if (name != NULL)
     return pst_agent_get_account (call->agent, name, error);
   g_mutex_lock (&call->agent->config_lock);
@@ -786,7 +787,7 @@ pst_method_keys_check (PstCall *call, GError **error)
                                    &overrides, error)))
     return NULL;
   /* send checks its limits first: their refusal is the one it gives */
-  if (!pst_send_check_limits (call->agent, account, g_strv_length (recipients), &limit)
+  if (!pst_outgoing_check_limits (call->agent, account, g_strv_length (recipients), &limit)
       && !g_error_matches (limit, PST_ERROR, PST_ERROR_POLICY))
     {
       g_propagate_error (error, g_steal_pointer (&limit));

@@ -48,35 +48,36 @@ pst_protect_account_settings (const PstAccount *account)
   return s;
 }
 
-/* The addr-specs of the message's header fields named @name, parsed by the
- * MIME layer (a message holding just those fields as To). */
-static char **
-addresses_of (GBytes *input, const char *name)
+PstPlainMessage *
+pst_plain_message_parse (GBytes *data, GError **error)
 {
-  gsize len, body = 0;
-  const char *data = g_bytes_get_data (input, &len);
-  g_autoptr (GPtrArray) fields = NULL;
-  g_autoptr (GString) fake = g_string_new (NULL);
-  g_autoptr (GBytes) bytes = NULL;
-  g_autoptr (PstMimeMessage) msg = NULL;
+  static const char *const bcc[] = { "Bcc", NULL };
+  g_autoptr (PstPlainMessage) plain = g_new0 (PstPlainMessage, 1);
 
-  if (!pst_mime_split_header (data, len, &fields, &body, NULL))
-    return g_new0 (char *, 1);
-  for (guint i = 0; i < fields->len; i++)
+  plain->data = g_bytes_ref (data);
+  if (!(plain->mime = pst_mime_message_parse (data, error)))
     {
-      const char *f = g_ptr_array_index (fields, i);
-      if (pst_mime_field_is (f, name))
-        {
-          g_autofree char *v = pst_mime_field_value (f);
-          g_string_append_printf (fake, "To: %s\r\n", v);
-        }
+      g_prefix_error (error, "not an RFC 5322 message: ");
+      return NULL;
     }
-  if (fake->len == 0)
-    return g_new0 (char *, 1);
-  g_string_append (fake, "\r\n");
-  bytes = g_bytes_new (fake->str, fake->len);
-  msg = pst_mime_message_parse (bytes, NULL);
-  return msg ? pst_mime_message_get_recipients (msg) : g_new0 (char *, 1);
+  if (!(plain->from = pst_mime_message_get_from_address (plain->mime, error)))
+    return NULL;
+  plain->recipients = pst_mime_message_get_recipients (plain->mime);
+  plain->bcc = pst_mime_message_get_addresses (plain->mime, bcc);
+  return g_steal_pointer (&plain);
+}
+
+void
+pst_plain_message_free (PstPlainMessage *plain)
+{
+  if (plain == NULL)
+    return;
+  g_bytes_unref (plain->data);
+  g_clear_pointer (&plain->mime, pst_mime_message_free);
+  g_free (plain->from);
+  g_strfreev (plain->recipients);
+  g_strfreev (plain->bcc);
+  g_free (plain);
 }
 
 /* @input without its Bcc fields, for a copy that goes out unprotected. */
@@ -203,24 +204,18 @@ decide (Keys *keys, const char *sender, const char *const *visible, const char *
 }
 
 static PstProtected *
-protect (PstAgent *agent, GBytes *input, const PstPolicySettings *account_settings,
+protect (PstAgent *agent, const PstPlainMessage *plain, const PstPolicySettings *account_settings,
          const PstPolicySettings *overrides, const char *const *recipients_override,
          gboolean decide_only, GError **error)
 {
-  g_autoptr (PstMimeMessage) msg = NULL;
+  GBytes *input = plain->data;
   g_auto (GStrv) all = NULL, bcc = NULL;
   g_autoptr (GPtrArray) visible = g_ptr_array_new ();
   g_autoptr (PstPolicyDecision) decision = NULL;
   g_autoptr (PstProtected) p = g_new0 (PstProtected, 1);
   Keys keys;
 
-  if (!(msg = pst_mime_message_parse (input, error)))
-    {
-      g_prefix_error (error, "not an RFC 5322 message: ");
-      return NULL;
-    }
-  if (!(p->sender = pst_mime_message_get_from_address (msg, error)))
-    return NULL;
+  p->sender = g_strdup (plain->from);
   if (recipients_override != NULL)
     {
       all = g_strdupv ((char **) recipients_override);
@@ -228,8 +223,8 @@ protect (PstAgent *agent, GBytes *input, const PstPolicySettings *account_settin
     }
   else
     {
-      all = pst_mime_message_get_recipients (msg);
-      bcc = addresses_of (input, "Bcc");
+      all = g_strdupv (plain->recipients);
+      bcc = g_strdupv (plain->bcc);
     }
   for (char **a = all; a && *a; a++)
     if (!pst_addr_in_list (*a, (const char *const *) bcc))
@@ -285,19 +280,21 @@ protect (PstAgent *agent, GBytes *input, const PstPolicySettings *account_settin
 }
 
 PstProtected *
-pst_protect_message (PstAgent *agent, GBytes *input, const PstPolicySettings *account_settings,
+pst_protect_message (PstAgent *agent, const PstPlainMessage *plain,
+                     const PstPolicySettings *account_settings,
                      const PstPolicySettings *overrides, const char *const *recipients_override,
                      GError **error)
 {
-  return protect (agent, input, account_settings, overrides, recipients_override, FALSE, error);
+  return protect (agent, plain, account_settings, overrides, recipients_override, FALSE, error);
 }
 
 PstProtected *
-pst_protect_decide (PstAgent *agent, GBytes *header, const PstPolicySettings *account_settings,
+pst_protect_decide (PstAgent *agent, const PstPlainMessage *plain,
+                    const PstPolicySettings *account_settings,
                     const PstPolicySettings *overrides, const char *const *recipients_override,
                     GError **error)
 {
-  return protect (agent, header, account_settings, overrides, recipients_override, TRUE, error);
+  return protect (agent, plain, account_settings, overrides, recipients_override, TRUE, error);
 }
 
 static void

@@ -6,8 +6,26 @@
 
 #include "agent.h"
 #include "crypto/policy.h"
+#include "mime/mime.h"
 
 G_BEGIN_DECLS
+
+/* A message the user wrote, read once: its bytes, its parse, and who it is
+ * from and to.  What send, encrypt and the policy need of it. */
+typedef struct {
+  GBytes *data;
+  PstMimeMessage *mime;
+  char *from;          /* the addr-spec of its one From mailbox */
+  char **recipients;   /* To, Cc and Bcc (NULL-terminated, may be empty) */
+  char **bcc;          /* Bcc alone */
+} PstPlainMessage;
+
+/* Parses @data (RFC 5322; a header section alone will do).  Errors
+ * (PST_ERROR_FAILED): "not an RFC 5322 message: …", no From, several From
+ * fields or mailboxes.  Takes a reference on @data.  Transfer full. */
+PstPlainMessage *pst_plain_message_parse (GBytes *data, GError **error);
+void pst_plain_message_free (PstPlainMessage *plain);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPlainMessage, pst_plain_message_free)
 
 typedef struct {
   char **envelope;   /* RCPT TO addresses, NULL-terminated */
@@ -28,23 +46,23 @@ typedef struct {
 void pst_protected_free (PstProtected *p);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstProtected, pst_protected_free)
 
-/* Protects @input (RFC 5322) for sending from an account with settings
+/* Protects @plain for sending from an account with settings
  * @account_settings, with the per-message @overrides.  @recipients_override
  * (NULL-terminated, may be NULL) replaces the message's To/Cc/Bcc as the
  * recipients (postern encrypt --to).  Errors: PST_ERROR_FAILED for a
- * message that is not RFC 5322 or has no From or no recipient;
- * PST_ERROR_POLICY when the policy refuses.  Transfer full. */
-PstProtected *pst_protect_message (PstAgent *agent, GBytes *input,
+ * message without a recipient; PST_ERROR_POLICY when the policy refuses.
+ * Transfer full. */
+PstProtected *pst_protect_message (PstAgent *agent, const PstPlainMessage *plain,
                                    const PstPolicySettings *account_settings,
                                    const PstPolicySettings *overrides,
                                    const char *const *recipients_override, GError **error);
 
-/* What pst_protect_message would do with the message whose header section
- * is @header (the body plays no part in the decision), without protecting
+/* What pst_protect_message would do with @plain (its header section is
+ * enough: the body plays no part in the decision), without protecting
  * anything: each copy's data is NULL and its envelope holds the addresses
  * that copy is encrypted to (the sender included) or, unencrypted, its
  * RCPT TO addresses.  Errors as pst_protect_message.  Transfer full. */
-PstProtected *pst_protect_decide (PstAgent *agent, GBytes *header,
+PstProtected *pst_protect_decide (PstAgent *agent, const PstPlainMessage *plain,
                                   const PstPolicySettings *account_settings,
                                   const PstPolicySettings *overrides,
                                   const char *const *recipients_override, GError **error);

@@ -116,63 +116,53 @@ stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id, GErro
   return TRUE;
 }
 
-/* Whether stored message @id has 8-bit bytes, in its header and at all. */
-static gboolean
-scan_8bit (PstAgent *agent, gint64 id, gboolean *any_out, gboolean *header_out, GError **error)
+/* Reads outbox entry @id whole (at most 64 MiB).  Transfer full. */
+static GBytes *
+read_whole (PstAgent *agent, gint64 id, GError **error)
 {
   g_autoptr (GInputStream) in = pst_store_outbox_open (agent->store, id, error);
-  guint8 buf[65536];
-  gboolean in_header = TRUE;
-  guint8 prev = 0, prev2 = 0;
-  gssize n;
 
-  *any_out = *header_out = FALSE;
-  if (in == NULL)
-    return FALSE;
-  while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
-    for (gssize i = 0; i < n; i++)
-      {
-        guint8 c = buf[i];
-
-        if (c >= 0x80)
-          {
-            *any_out = TRUE;
-            *header_out = *header_out || in_header;
-          }
-        /* The header ends at the first empty line (LF LF or LF CR LF). */
-        if (in_header && c == '\n' && (prev == '\n' || (prev == '\r' && prev2 == '\n')))
-          in_header = FALSE;
-        prev2 = prev;
-        prev = c;
-      }
-  return n == 0;
+  return in != NULL ? pst_reader_slurp (in, 64u * 1024 * 1024, error) : NULL;
 }
 
-/* The message as the server can take it: NULL when it goes as stored
- * (*@info_out says what it holds), else a 7-bit copy for a server without
- * 8BITMIME.  FALSE with @error when it cannot be sent there at all. */
+/* The message as the server can take it: NULL in *@whole_out when it is
+ * streamed from the store as it is sent (*@info_out says what it holds),
+ * else the bytes to send: a 7-bit copy for a server without 8BITMIME, or
+ * the entry read whole when it was queued without its 8-bit facts (by an
+ * older version) and had to be read to learn them.  Either way the store
+ * is read once.  FALSE with @error when it cannot be sent there at all. */
 static gboolean
 prepare_message (PstAgent *agent, PstSmtpSession *s, const PstOutboxEntry *entry,
-                 PstSmtpMessageInfo *info_out, GBytes **converted_out, GError **error)
+                 PstSmtpMessageInfo *info_out, GBytes **whole_out, GError **error)
 {
-  gboolean any = FALSE, header = FALSE;
-  g_autoptr (GInputStream) in = NULL;
   g_autoptr (GBytes) raw = NULL;
+  gboolean any, header = FALSE;
 
-  *converted_out = NULL;
-  if (!scan_8bit (agent, entry->id, &any, &header, error))
-    return FALSE;
+  *whole_out = NULL;
+  if (entry->eight_bit < 0)
+    {
+      if (!(raw = read_whole (agent, entry->id, error)))
+        return FALSE;
+      any = pst_mime_has_8bit (raw, &header);
+    }
+  else
+    {
+      any = entry->eight_bit > 0;
+      header = entry->utf8_headers > 0;
+    }
   info_out->size = (guint64) MAX (entry->size, 0);
   info_out->eight_bit = any;
   info_out->utf8_headers = header;
   if (!any || header || pst_smtp_session_has_extension (s, "8BITMIME"))
-    return TRUE;
-  if (!(in = pst_store_outbox_open (agent->store, entry->id, error))
-      || !(raw = pst_reader_slurp (in, 64u * 1024 * 1024, error))
-      || !(*converted_out = pst_mime_to_7bit (raw, error)))
+    {
+      *whole_out = g_steal_pointer (&raw);
+      return TRUE;
+    }
+  if ((raw == NULL && !(raw = read_whole (agent, entry->id, error)))
+      || !(*whole_out = pst_mime_to_7bit (raw, error)))
     return FALSE;
   info_out->eight_bit = FALSE;
-  info_out->size = g_bytes_get_size (*converted_out);
+  info_out->size = g_bytes_get_size (*whole_out);
   return TRUE;
 }
 
@@ -195,7 +185,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
   gboolean implicit = FALSE, ok = FALSE, dot_sent = FALSE, dot_queued = FALSE;
   guint next = 0;
   PstOutboxEntry *current = NULL;
-  g_autoptr (GBytes) converted = NULL;
+  g_autoptr (GBytes) whole = NULL;
 
   creds = pst_session_credentials (account, account->smtp, error);
   if (creds == NULL)
@@ -237,12 +227,12 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
               break;
             }
           current = g_ptr_array_index (entries, next++);
-          g_clear_pointer (&converted, g_bytes_unref);
+          g_clear_pointer (&whole, g_bytes_unref);
           {
             PstSmtpMessageInfo info = { 0 };
             g_autoptr (GError) local = NULL;
 
-            if (!prepare_message (agent, s, current, &info, &converted, &local))
+            if (!prepare_message (agent, s, current, &info, &whole, &local))
               {
                 g_autofree char *why = g_strdup_printf ("554 5.6.3 %s", local->message);
 
@@ -261,10 +251,10 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
           dot_sent = FALSE;
           break;
         case PST_SMTP_EVENT_WANT_BODY:
-          if (converted != NULL)
+          if (whole != NULL)
             {
-              pst_smtp_session_body (s, g_bytes_get_data (converted, NULL),
-                                     g_bytes_get_size (converted));
+              pst_smtp_session_body (s, g_bytes_get_data (whole, NULL),
+                                     g_bytes_get_size (whole));
               pst_smtp_session_body_end (s);
             }
           else if (!stream_body (agent, s, conn, current->id, error))

@@ -788,6 +788,14 @@ add_recipient (GPtrArray *out, const char *spec)
 char **
 pst_mime_message_get_recipients (PstMimeMessage *message)
 {
+  static const char *const fields[] = { "To", "Cc", "Bcc", NULL };
+
+  return pst_mime_message_get_addresses (message, fields);
+}
+
+char **
+pst_mime_message_get_addresses (PstMimeMessage *message, const char *const *names)
+{
   GPtrArray *out = g_ptr_array_new ();
 
   for (guint i = 0; i < message->fields->len; i++)
@@ -795,10 +803,12 @@ pst_mime_message_get_recipients (PstMimeMessage *message)
       const char *field = message->fields->pdata[i];
       struct mailimf_address_list *list = NULL;
       g_autofree char *value = NULL;
+      gboolean wanted = FALSE;
       size_t idx = 0;
 
-      if (!pst_mime_field_is (field, "To") && !pst_mime_field_is (field, "Cc")
-          && !pst_mime_field_is (field, "Bcc"))
+      for (const char *const *n = names; *n != NULL && !wanted; n++)
+        wanted = pst_mime_field_is (field, *n);
+      if (!wanted)
         continue;
       value = pst_mime_field_value (field);
       if (mailimf_address_list_parse (value, strlen (value), &idx, &list) != MAILIMF_NO_ERROR)

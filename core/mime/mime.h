@@ -25,6 +25,9 @@ char *pst_mime_message_get_from_address (PstMimeMessage *message, GError **error
 /* The addr-specs of To, Cc and Bcc, in order, without duplicates
  * (NULL-terminated; transfer full; may be empty). */
 char **pst_mime_message_get_recipients (PstMimeMessage *message);
+/* The same for the header fields named in @fields (NULL-terminated), e.g.
+ * only Bcc. */
+char **pst_mime_message_get_addresses (PstMimeMessage *message, const char *const *fields);
 
 /* A display form of header @name (RFC 2047 words decoded to UTF-8, folding
  * removed), or NULL when absent.  Transfer full. */

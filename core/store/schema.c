@@ -80,6 +80,12 @@ static const char *const steps[] = {
    * message is kept, but no list shows it and no client opens it. */
   "ALTER TABLE messages ADD COLUMN scan_name TEXT;"
   "ALTER TABLE messages ADD COLUMN quarantined INTEGER NOT NULL DEFAULT 0;",
+  /* 3 → 4: what the sender must know of a queued message before it talks
+   * to the server (8-bit bytes at all, and in the header), recorded when
+   * it is queued so that the sender reads it once; NULL for entries queued
+   * before (the sender then finds out as it reads). */
+  "ALTER TABLE outbox ADD COLUMN eight_bit INTEGER;"
+  "ALTER TABLE outbox ADD COLUMN utf8_headers INTEGER;",
 };
 
 int

@@ -1576,7 +1576,7 @@ pst_outbox_entry_free (PstOutboxEntry *entry)
 
 #define OUTBOX_COLUMNS \
   "id, account, reverse_path, state, attempts, last_reply, in_doubt, created_at, updated_at," \
-  " next_try, size"
+  " next_try, size, eight_bit, utf8_headers"
 
 /* Reads the row at @stmt and the entry's recipients with @rcpt. */
 static PstOutboxEntry *
@@ -1604,6 +1604,10 @@ outbox_entry_from_row (PstStore *store, sqlite3_stmt *stmt, sqlite3_stmt *rcpt, 
   entry->updated_at = sqlite3_column_int64 (stmt, 8);
   entry->next_try = sqlite3_column_int64 (stmt, 9);
   entry->size = sqlite3_column_int64 (stmt, 10);
+  entry->eight_bit = sqlite3_column_type (stmt, 11) == SQLITE_NULL ? -1
+                     : sqlite3_column_int (stmt, 11) != 0;
+  entry->utf8_headers = sqlite3_column_type (stmt, 12) == SQLITE_NULL ? -1
+                        : sqlite3_column_int (stmt, 12) != 0;
 
   sqlite3_reset (rcpt);
   sqlite3_bind_int64 (rcpt, 1, entry->id);
@@ -1774,6 +1778,36 @@ pst_store_outbox_set_state (PstStore *store, gint64 id, PstOutboxState state,
   bind_text_or_null (stmt, 3, reply);
   sqlite3_bind_int64 (stmt, 4, now_seconds ());
   ok = outbox_update (store, stmt, id, error);
+out:
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_rec_mutex_unlock (&store->lock);
+  return ok;
+}
+
+gboolean
+pst_store_writer_set_8bit (PstStoreWriter *writer, gboolean eight_bit, gboolean utf8_headers,
+                           GError **error)
+{
+  PstStore *store = writer->store;
+  g_autoptr (Stmt) stmt = NULL;
+  gboolean ok = FALSE;
+
+  g_return_val_if_fail (writer->table == &outbox_table && !writer->done, FALSE);
+
+  g_rec_mutex_lock (&store->lock);
+  /* The row is still unfinished: no reader sees it before the commit. */
+  stmt = prepare (store, "UPDATE outbox SET eight_bit = ?2, utf8_headers = ?3"
+                         " WHERE id = ?1 AND unfinished", error);
+  if (stmt == NULL)
+    goto out;
+  sqlite3_bind_int64 (stmt, 1, writer->id);
+  sqlite3_bind_int (stmt, 2, eight_bit ? 1 : 0);
+  sqlite3_bind_int (stmt, 3, utf8_headers ? 1 : 0);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    set_db_error (store, error, _("cannot update outbox entry %" PRId64 " in store %s"),
+                  writer->id, store->path);
+  else
+    ok = TRUE;
 out:
   g_clear_pointer (&stmt, sqlite3_finalize);
   g_rec_mutex_unlock (&store->lock);

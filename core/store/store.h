@@ -119,6 +119,11 @@ gboolean pst_store_writer_commit (PstStoreWriter *writer, gint64 *id_out, GError
 gboolean pst_store_writers_commit (PstStoreWriter *const *writers, guint n, GError **error);
 /* The row id of a committed writer. */
 gint64 pst_store_writer_get_id (PstStoreWriter *writer);
+/* Records, with an outbox writer's entry, whether the message has bytes
+ * >= 0x80 (@eight_bit) and whether its header section has (@utf8_headers),
+ * for the sender (PstOutboxEntry).  Before the commit; visible with it. */
+gboolean pst_store_writer_set_8bit (PstStoreWriter *writer, gboolean eight_bit,
+                                    gboolean utf8_headers, GError **error);
 /* Frees the writer; an uncommitted writer is rolled back: its row and chunks
  * are deleted, in a short transaction. */
 void pst_store_writer_free (PstStoreWriter *writer);
@@ -222,6 +227,11 @@ typedef struct {
   gint64 updated_at;    /* last state change, unix seconds */
   gint64 next_try;      /* unix seconds; 0 = as soon as possible */
   gint64 size;          /* bytes queued */
+  /* Whether the message has bytes >= 0x80, and in its header section: 1
+   * or 0, -1 when not known (queued by a version that did not record
+   * them; pst_store_writer_set_8bit). */
+  int eight_bit;
+  int utf8_headers;
 } PstOutboxEntry;
 
 void pst_outbox_entry_free (PstOutboxEntry *entry);

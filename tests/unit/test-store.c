@@ -733,6 +733,42 @@ get_entry (PstStore *store, gint64 id)
   return e;
 }
 
+/* The 8-bit facts recorded with an entry are read back with it; an entry
+ * queued without them says they are not known. */
+static void
+test_outbox_8bit_facts (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  const char *one[] = { "d@example.org", NULL };
+  PstOutboxEntry *e;
+  gint64 ids[3];
+
+  for (int i = 0; i < 2; i++)
+    {
+      g_autoptr (PstStoreWriter) w = pst_store_outbox_begin (store, "work", "me@example.org",
+                                                             one, &error);
+
+      assert_true (pst_store_writer_write (w, (const guint8 *) "x", 1, &error));
+      assert_true (pst_store_writer_set_8bit (w, TRUE, i == 1, &error));
+      assert_true (pst_store_writer_commit (w, &ids[i], &error));
+    }
+  ids[2] = queue (store, "work", one, (const guint8 *) "y", 1);
+  e = get_entry (store, ids[0]);
+  assert_int_equal (e->eight_bit, 1);
+  assert_int_equal (e->utf8_headers, 0);
+  pst_outbox_entry_free (e);
+  e = get_entry (store, ids[1]);
+  assert_int_equal (e->eight_bit, 1);
+  assert_int_equal (e->utf8_headers, 1);
+  pst_outbox_entry_free (e);
+  e = get_entry (store, ids[2]);
+  assert_int_equal (e->eight_bit, -1);
+  assert_int_equal (e->utf8_headers, -1);
+  pst_outbox_entry_free (e);
+}
+
 static void
 test_outbox (void **state)
 {
@@ -1364,8 +1400,10 @@ test_migrate_v1 (void **state)
   assert_non_null (store);
 
   db = raw_open (f->path);
-  assert_int_equal (pst_store_schema_latest (), 3);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 3);
+  assert_int_equal (pst_store_schema_latest (), 4);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 4);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM pragma_table_info('outbox')"
+                                 " WHERE name IN ('eight_bit', 'utf8_headers')"), 2);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM pragma_table_info('messages')"
                                  " WHERE name IN ('unfinished', 'scan_name', 'quarantined')"), 3);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM messages WHERE unfinished"), 0);
@@ -1385,6 +1423,9 @@ test_migrate_v1 (void **state)
   e = get_entry (store, 1);
   assert_int_equal (e->state, PST_OUTBOX_FAILED);
   assert_string_equal (e->recipients[0], "b@example.org");
+  /* Queued before the 8-bit facts were recorded: not known. */
+  assert_int_equal (e->eight_bit, -1);
+  assert_int_equal (e->utf8_headers, -1);
   in = pst_store_outbox_open (store, 1, &error);
   got = read_all_odd (in);
   assert_int_equal (got->len, 3);
@@ -1571,6 +1612,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_info, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unknown_ids, setup, teardown),
     cmocka_unit_test_setup_teardown (test_outbox, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_outbox_8bit_facts, setup, teardown),
     cmocka_unit_test_setup_teardown (test_threads, setup, teardown),
     cmocka_unit_test_setup_teardown (test_disk_full, setup, teardown),
   };

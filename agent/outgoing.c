@@ -1,0 +1,179 @@
+/* outgoing.c — see outgoing.h. */
+#include "outgoing.h"
+
+#include "events.h"
+#include "mime/sevenbit.h"
+#include "protect.h"
+#include "util/addr.h"
+#include "util/error.h"
+
+void
+pst_queued_free (PstQueued *queued)
+{
+  if (queued == NULL)
+    return;
+  g_free (queued->account);
+  g_clear_pointer (&queued->ids, g_array_unref);
+  g_strfreev (queued->missing);
+  g_free (queued);
+}
+
+PstAccount *
+pst_outgoing_account (PstAgent *agent, const char *name, const char *from, GError **error)
+{
+  PstAccount *a = NULL;
+
+  if (name != NULL)
+    {
+      if ((a = pst_agent_get_account (agent, name, error)) != NULL
+          && !pst_addr_equal (a->address, from))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                       "the From address %s is not the address of account %s (%s)", from,
+                       a->name, a->address);
+          g_clear_pointer (&a, pst_account_free);
+        }
+      return a;
+    }
+  g_mutex_lock (&agent->config_lock);
+  {
+    GPtrArray *accounts = pst_config_get_accounts (agent->config);
+    for (guint i = 0; i < accounts->len && a == NULL; i++)
+      {
+        PstAccount *c = g_ptr_array_index (accounts, i);
+        if (pst_addr_equal (c->address, from))
+          a = pst_account_copy (c);
+      }
+  }
+  g_mutex_unlock (&agent->config_lock);
+  if (a == NULL)
+    g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                 "no account has the From address %s; the agent sends only for its own accounts",
+                 from);
+  return a;
+}
+
+/* Limits, so that the agent cannot be made a relay by whatever can reach
+ * its socket: recipients per message, messages per hour. */
+gboolean
+pst_outgoing_check_limits (PstAgent *agent, const PstAccount *account, guint n, GError **error)
+{
+  guint max_rcpt = account->max_recipients ? account->max_recipients : PST_DEFAULT_MAX_RECIPIENTS;
+  guint max_hour = account->max_per_hour ? account->max_per_hour : PST_DEFAULT_MAX_PER_HOUR;
+  guint queued = 0;
+
+  if (n > max_rcpt)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                   "the message has %u recipients; account %s allows at most %u "
+                   "(max_recipients); nothing was sent", n, account->name, max_rcpt);
+      return FALSE;
+    }
+  if (!pst_store_outbox_count_since (agent->store, account->name,
+                                     g_get_real_time () / G_USEC_PER_SEC - 3600, &queued, error))
+    return FALSE;
+  if (queued >= max_hour)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                   "account %s queued %u messages in the last hour, its limit "
+                   "(max_messages_per_hour = %u); nothing was sent", account->name, queued,
+                   max_hour);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Outgoing mail is scanned before it is encrypted (DESIGN.md §11): after,
+ * no one can. */
+static gboolean
+scan (PstAgent *agent, GBytes *input, GError **error)
+{
+  gboolean delivers = FALSE;
+  PstScanner *scanner = pst_agent_get_scanner (agent, &delivers);
+  g_autofree char *found = NULL;
+  PstScanVerdict v;
+
+  if (scanner == NULL)
+    return TRUE;
+  v = pst_scanner_scan (scanner, input, &found);
+  if (v == PST_SCAN_INFECTED)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_INFECTED,
+                   "the message is infected with %s; nothing was sent", found);
+      return FALSE;
+    }
+  if (v == PST_SCAN_ERROR && !delivers)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "the message could not be scanned (%s); nothing was sent "
+                   "(on_scan_error = quarantine)", found);
+      return FALSE;
+    }
+  if (v == PST_SCAN_ERROR)
+    g_warning ("sending unscanned: %s (on_scan_error = deliver)", found);
+  return TRUE;
+}
+
+/* Queues one protected copy, with its 8-bit facts; @id_out gets its id. */
+static gboolean
+enqueue (PstAgent *agent, const PstAccount *account, const char *from, const PstOutgoing *out,
+         gint64 *id_out, GError **error)
+{
+  g_autoptr (PstStoreWriter) writer = NULL;
+  gboolean header_8bit = FALSE, any_8bit = pst_mime_has_8bit (out->data, &header_8bit);
+  gsize len;
+  const guint8 *data = g_bytes_get_data (out->data, &len);
+
+  return (writer = pst_store_outbox_begin (agent->store, account->name, from,
+                                           (const char *const *) out->envelope, error))
+         && pst_store_writer_write (writer, data, len, error)
+         && pst_store_writer_set_8bit (writer, any_8bit, header_8bit, error)
+         && pst_store_writer_commit (writer, id_out, error);
+}
+
+PstQueued *
+pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *name,
+                    const PstPolicySettings *overrides, GError **error)
+{
+  g_autoptr (PstPlainMessage) plain = NULL;
+  g_autoptr (PstAccount) account = NULL;
+  g_autoptr (PstProtected) prot = NULL;
+  g_autoptr (PstQueued) queued = NULL;
+  PstPolicySettings settings;
+
+  if (!(plain = pst_plain_message_parse (input, error))
+      || !(account = pst_outgoing_account (agent, name, plain->from, error))
+      || !pst_outgoing_check_limits (agent, account, g_strv_length (plain->recipients), error)
+      || !scan (agent, input, error))
+    return NULL;
+  settings = pst_protect_account_settings (account);
+  if (!(prot = pst_protect_message (agent, plain, &settings, overrides, NULL, error)))
+    return NULL;
+
+  queued = g_new0 (PstQueued, 1);
+  queued->account = g_strdup (account->name);
+  queued->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  queued->scheme = prot->scheme;
+  queued->encrypted = prot->encrypted;
+  queued->signed_ = prot->signed_;
+  queued->missing = g_strdupv (prot->missing);
+  /* Every copy queued durably, in one go, before any network I/O
+   * (DESIGN.md §3). */
+  for (guint i = 0; i < prot->copies->len; i++)
+    {
+      gint64 id = 0;
+      JsonObject *p;
+
+      if (!enqueue (agent, account, plain->from, g_ptr_array_index (prot->copies, i), &id, error))
+        return NULL;
+      g_array_append_val (queued->ids, id);
+      p = json_object_new ();
+      json_object_set_int_member (p, "id", id);
+      json_object_set_string_member (p, "account", account->name);
+      json_object_set_string_member (p, "state", "queued");
+      pst_events_emit (agent->events, "outbox.changed", p);
+      g_message ("outbox %" G_GINT64_FORMAT ": queued for %s (%s%s)", id, account->name,
+                 prot->encrypted ? "encrypted" : "NOT encrypted", prot->signed_ ? ", signed" : "");
+    }
+  return g_steal_pointer (&queued);
+}
