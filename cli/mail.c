@@ -140,9 +140,80 @@ pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
   return 0;
 }
 
+/* Fetch progress on a terminal: a second connection, subscribed to
+ * fetch.progress before the fetch starts, prints "fetching: N of M" on
+ * stderr as the agent stores each message (one line, rewritten). */
+typedef struct {
+  PstRpcClient *client;
+  GThread *thread;
+  gboolean shown;     /* a progress line is on the terminal; the thread's until joined */
+} Progress;
+
+static gpointer
+progress_thread (gpointer data)
+{
+  Progress *pr = data;
+
+  for (;;)
+    {
+      g_autofree char *method = NULL;
+      g_autoptr (JsonObject) p = pst_rpc_client_next_notification (pr->client, &method, NULL);
+      g_autofree char *account = NULL;
+
+      if (p == NULL)
+        return NULL;
+      if (g_strcmp0 (method, "fetch.progress") != 0)
+        continue;
+      /* The account name is the user's, but it came over a socket. */
+      account = pst_cli_safe (json_object_get_string_member_with_default (p, "account", ""));
+      fprintf (stderr, "\r\033[K");
+      fprintf (stderr, _("fetching from %s: %lld of %lld"), account,
+               (long long) json_object_get_int_member_with_default (p, "fetched", 0),
+               (long long) json_object_get_int_member_with_default (p, "total", 0));
+      fflush (stderr);
+      pr->shown = TRUE;
+    }
+}
+
+/* Starts showing progress, when stderr is a terminal and the output is
+ * not JSON; a failure to subscribe only means no progress is shown. */
+static void
+progress_start (PstCli *cli, Progress *pr)
+{
+  static const char *const events[] = { "fetch.progress", NULL };
+  g_autoptr (JsonObject) r = NULL;
+  JsonObject *params;
+
+  if (cli->json || !isatty (STDERR_FILENO) || !(pr->client = pst_cli_connect (cli, TRUE, NULL)))
+    return;
+  params = json_object_new ();
+  json_object_set_array_member (params, "events", json_array_new ());
+  for (guint i = 0; events[i] != NULL; i++)
+    json_array_add_string_element (json_object_get_array_member (params, "events"), events[i]);
+  if (!(r = pst_rpc_client_call (pr->client, "subscribe", params, NULL, 0, NULL)))
+    {
+      g_clear_pointer (&pr->client, pst_rpc_client_free);
+      return;
+    }
+  pr->thread = g_thread_new ("progress", progress_thread, pr);
+}
+
+static void
+progress_stop (Progress *pr)
+{
+  if (pr->client == NULL)
+    return;
+  pst_rpc_client_shutdown (pr->client);
+  g_thread_join (pr->thread);
+  g_clear_pointer (&pr->client, pst_rpc_client_free);
+  if (pr->shown)
+    fprintf (stderr, "\r\033[K");
+}
+
 int
 pst_cli_cmd_fetch (PstCli *cli, int argc, char **argv)
 {
+  Progress progress = { 0 };
   g_autofree char *account = NULL;
   GOptionEntry entries[] = {
     { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("Fetch only this account"), "NAME" },
@@ -158,9 +229,23 @@ pst_cli_cmd_fetch (PstCli *cli, int argc, char **argv)
   params = json_object_new ();
   if (account)
     json_object_set_string_member (params, "account", account);
-  r = pst_cli_call (cli, "fetch", "fetch", params, NULL, 0, &status);
-  if (r == NULL)
-    return status;
+  {
+    /* The call made here, not by pst_cli_call: an error is printed after
+     * the progress line is gone. */
+    g_autoptr (GError) error = NULL;
+    g_autoptr (PstRpcClient) client = pst_cli_connect (cli, TRUE, &error);
+
+    if (client == NULL)
+      {
+        json_object_unref (params);
+        return pst_cli_fail ("fetch", error);
+      }
+    progress_start (cli, &progress);
+    r = pst_rpc_client_call (client, "fetch", params, NULL, 0, &error);
+    progress_stop (&progress);
+    if (r == NULL)
+      return pst_cli_fail ("fetch", error);
+  }
   if (cli->json)
     pst_cli_print_json (r);
   else

@@ -76,8 +76,14 @@ except OSError:
 PY
 sub=$!
 for i in $(seq 1 100); do [ -e "$WORK/home-bob/run/agent.sock.subscribed" ] && break; sleep 0.05; done
-check "bob fetches" pst bob fetch
+# On a terminal (script(1) gives it one), fetch shows its progress on
+# stderr, and clears the line before its result.
+check "bob fetches, on a terminal" env GNUPGHOME="$GNUPGHOME_BOB" \
+  script -qec "'$POSTERN' --home '$WORK/home-bob' fetch" "$WORK/fetch-tty.txt"
 wait "$sub" || true
+check "… and the terminal showed the progress: 1 of 1 ($(tr -d '\r\033' < "$WORK/fetch-tty.txt" | tr '\n' ';'))" \
+  grep -qa "fetching from main: 1 of 1" "$WORK/fetch-tty.txt"
+check "… then the result, on a clean line" grep -qa $'\033\\[K1 new message' "$WORK/fetch-tty.txt"
 check "a subscriber (subscribed twice) saw fetch.progress once: 1 of 1 ($(tr '\n' ';' < "$WORK/fetch-events.txt"))" \
   test "$(cat "$WORK/fetch-events.txt")" = "main 1 1"
 id1=$(pst bob --json list | json 'd["messages"][0]["id"]')
