@@ -15,135 +15,120 @@
 /* How long config.set waits for the agent to have read the file again. */
 
 
+/* The account as account.show returns it: its name, then every field of
+ * the table (config.h), a default shown as its value. */
 static JsonObject *
 account_to_json (const PstAccount *a)
 {
   JsonObject *o = json_object_new ();
+  gsize n;
+  const PstAccountField *fields = pst_account_fields (&n);
 
   json_object_set_string_member (o, "name", a->name);
-  json_object_set_string_member (o, "address", a->address);
-  json_object_set_string_member (o, "smtp", a->smtp);
-  json_object_set_string_member (o, "pop3", a->pop3);
-  json_object_set_string_member (o, "user", a->user);
-#define OPTIONAL_STRING(key, value) \
-  ((value) ? json_object_set_string_member (o, key, value) : json_object_set_null_member (o, key))
-  OPTIONAL_STRING ("password_command", a->password_command);
-  OPTIONAL_STRING ("token_command", a->token_command);
-  OPTIONAL_STRING ("ca_file", a->ca_file);
-  OPTIONAL_STRING ("pin", a->pin);
-  OPTIONAL_STRING ("client_cert", a->client_cert);
-  OPTIONAL_STRING ("client_key", a->client_key);
-  OPTIONAL_STRING ("auth", a->auth);
-#undef OPTIONAL_STRING
-  json_object_set_int_member (o, "timeout", a->timeout_s ? a->timeout_s : 60);
-  json_object_set_int_member (o, "fetch_interval", a->fetch_interval_s);
-  json_object_set_boolean_member (o, "seal_incoming", a->seal_incoming);
-  json_object_set_boolean_member (o, "secret_service", a->secret_service);
-  json_object_set_int_member (o, "max_recipients",
-                              a->max_recipients ? a->max_recipients : PST_DEFAULT_MAX_RECIPIENTS);
-  json_object_set_int_member (o, "max_messages_per_hour",
-                              a->max_per_hour ? a->max_per_hour : PST_DEFAULT_MAX_PER_HOUR);
-  json_object_set_boolean_member (o, "keep_on_server", a->keep_on_server);
-  json_object_set_int_member (o, "keep_days", a->keep_days);
-  json_object_set_string_member (o, "encrypt", pst_encrypt_mode_to_string (a->encrypt));
-  json_object_set_string_member (o, "scheme", a->scheme ? a->scheme : "auto");
+  for (gsize i = 0; i < n; i++)
+    {
+      const PstAccountField *f = &fields[i];
+      gconstpointer v = G_STRUCT_MEMBER_P (a, f->offset);
+
+      switch (f->kind)
+        {
+        case PST_ACCOUNT_FIELD_STRING:
+          if (*(char *const *) v != NULL)
+            json_object_set_string_member (o, f->key, *(char *const *) v);
+          else
+            json_object_set_null_member (o, f->key);
+          break;
+        case PST_ACCOUNT_FIELD_NUMBER:
+          json_object_set_int_member (o, f->key, *(const guint *) v ? *(const guint *) v
+                                                                    : f->shown_default);
+          break;
+        case PST_ACCOUNT_FIELD_FLAG:
+          json_object_set_boolean_member (o, f->key, *(const gboolean *) v);
+          break;
+        case PST_ACCOUNT_FIELD_ENCRYPT:
+          json_object_set_string_member (o, f->key,
+                                         pst_encrypt_mode_to_string (*(const PstEncryptMode *) v));
+          break;
+        case PST_ACCOUNT_FIELD_SCHEME:
+          json_object_set_string_member (o, f->key, *(char *const *) v ? *(char *const *) v
+                                                                       : "auto");
+          break;
+        case PST_ACCOUNT_FIELD_KEEP:
+          json_object_set_boolean_member (o, f->key, a->keep_on_server);
+          json_object_set_int_member (o, "keep_days", a->keep_days);
+          break;
+        }
+    }
   return o;
 }
 
 /* ---- the members of an account, as account.add and account.update take them ---- */
 
-typedef enum { T_STRING, T_PATH, T_UINT, T_BOOL, T_ENCRYPT } MemberType;
-
-typedef struct {
-  const char *name;
-  MemberType type;
-  gsize offset;        /* of the field in PstAccount */
-  gboolean required;   /* by account.add */
-  gboolean updatable;  /* account.update may change it */
-  guint max;           /* T_UINT: the largest value; 0 (the default) is always allowed */
-  const char *range;   /* T_UINT: what to say outside 0..max */
-} Member;
-
-#define FIELD(f) G_STRUCT_OFFSET (PstAccount, f)
-#define LIMITS_RANGE "max_recipients and max_messages_per_hour must be from 1 to " \
-  G_STRINGIFY (PST_ACCOUNT_LIMIT_MAX)
-
-static const Member members[] = {
-  { "name", T_STRING, FIELD (name), TRUE, FALSE, 0, NULL },
-  { "address", T_STRING, FIELD (address), TRUE, FALSE, 0, NULL },
-  { "smtp", T_STRING, FIELD (smtp), TRUE, FALSE, 0, NULL },
-  { "pop3", T_STRING, FIELD (pop3), TRUE, FALSE, 0, NULL },
-  { "user", T_STRING, FIELD (user), TRUE, FALSE, 0, NULL },
-  { "password_command", T_STRING, FIELD (password_command), FALSE, TRUE, 0, NULL },
-  { "token_command", T_STRING, FIELD (token_command), FALSE, FALSE, 0, NULL },
-  { "pin", T_STRING, FIELD (pin), FALSE, TRUE, 0, NULL },
-  { "client_cert", T_PATH, FIELD (client_cert), FALSE, FALSE, 0, NULL },
-  { "client_key", T_PATH, FIELD (client_key), FALSE, FALSE, 0, NULL },
-  { "auth", T_STRING, FIELD (auth), FALSE, TRUE, 0, NULL },
-  { "timeout", T_UINT, FIELD (timeout_s), FALSE, TRUE, PST_ACCOUNT_TIMEOUT_MAX,
-    "timeout must be between 1 and 3600 seconds" },
-  { "fetch_interval", T_UINT, FIELD (fetch_interval_s), FALSE, TRUE, PST_ACCOUNT_FETCH_INTERVAL_MAX,
-    "fetch_interval must be 0 (only when asked) or 30 seconds to 7 days" },
-  { "max_recipients", T_UINT, FIELD (max_recipients), FALSE, TRUE, PST_ACCOUNT_LIMIT_MAX,
-    LIMITS_RANGE },
-  { "max_messages_per_hour", T_UINT, FIELD (max_per_hour), FALSE, TRUE, PST_ACCOUNT_LIMIT_MAX,
-    LIMITS_RANGE },
-  { "seal_incoming", T_BOOL, FIELD (seal_incoming), FALSE, TRUE, 0, NULL },
-  { "secret_service", T_BOOL, FIELD (secret_service), FALSE, TRUE, 0, NULL },
-  { "ca_file", T_PATH, FIELD (ca_file), FALSE, TRUE, 0, NULL },
-  { "encrypt", T_ENCRYPT, FIELD (encrypt), FALSE, TRUE, 0, NULL },
-  { "scheme", T_STRING, FIELD (scheme), FALSE, TRUE, 0, NULL },
-  { "keep_on_server", T_BOOL, FIELD (keep_on_server), FALSE, TRUE, 0, NULL },
-  { "keep_days", T_UINT, FIELD (keep_days), FALSE, TRUE, PST_ACCOUNT_KEEP_DAYS_MAX,
-    "keep_days must be between 0 and 36500" },
-};
-
-static const Member *
+/* The field whose member @name is: keep_days is keep_on_server's. */
+static const PstAccountField *
 find_member (const char *name)
 {
-  for (gsize i = 0; i < G_N_ELEMENTS (members); i++)
-    if (strcmp (members[i].name, name) == 0)
-      return &members[i];
+  gsize n;
+  const PstAccountField *fields = pst_account_fields (&n);
+
+  for (gsize i = 0; i < n; i++)
+    if (strcmp (fields[i].key, name) == 0
+        || (fields[i].kind == PST_ACCOUNT_FIELD_KEEP && strcmp (name, "keep_days") == 0))
+      return &fields[i];
   return NULL;
 }
 
-/* Sets the field of @m from @params (which holds it, maybe as null: the
- * default). */
+/* A number member of @params in 0..@max (0: the default), or @range. */
 static gboolean
-apply_member (PstAccount *a, const Member *m, JsonObject *params, GError **error)
+get_number (JsonObject *params, const char *name, guint64 max, const char *range, guint *out,
+            GError **error)
 {
-  gpointer field = G_STRUCT_MEMBER_P (a, m->offset);
-  const char *s = NULL;
-  gboolean b = FALSE;
   gint64 n = 0;
 
-  switch (m->type)
+  if (!pst_rpc_get_int (params, name, FALSE, 0, &n, error))
+    return FALSE;
+  if (n < 0 || (guint64) n > max)
     {
-    case T_STRING:
-    case T_PATH:
-      if (!pst_rpc_get_string (params, m->name, m->required, &s, error))
+      g_set_error_literal (error, PST_ERROR, PST_ERROR_USAGE, range);
+      return FALSE;
+    }
+  *out = (guint) n;
+  return TRUE;
+}
+
+/* Sets field @f of @a from member @name of @params (which holds it, maybe
+ * as null: the default). */
+static gboolean
+apply_member (PstAccount *a, const PstAccountField *f, const char *name, JsonObject *params,
+              GError **error)
+{
+  gpointer field = G_STRUCT_MEMBER_P (a, f->offset);
+  const char *s = NULL;
+  gboolean b = FALSE;
+
+  switch (f->kind)
+    {
+    case PST_ACCOUNT_FIELD_STRING:
+    case PST_ACCOUNT_FIELD_SCHEME:
+      if (!pst_rpc_get_string (params, name, f->required, &s, error))
         return FALSE;
       g_free (*(char **) field);
-      *(char **) field = s == NULL ? NULL : m->type == T_PATH ? g_canonicalize_filename (s, NULL)
-                                                              : g_strdup (s);
+      *(char **) field = s == NULL ? NULL : f->path ? g_canonicalize_filename (s, NULL)
+                                                    : g_strdup (s);
       return TRUE;
-    case T_UINT:
-      if (!pst_rpc_get_int (params, m->name, FALSE, 0, &n, error))
-        return FALSE;
-      if (n < 0 || n > m->max)
-        {
-          g_set_error_literal (error, PST_ERROR, PST_ERROR_USAGE, m->range);
-          return FALSE;
-        }
-      *(guint *) field = (guint) n;
-      return TRUE;
-    case T_BOOL:
-      if (!pst_rpc_get_bool (params, m->name, FALSE, &b, error))
+    case PST_ACCOUNT_FIELD_NUMBER:
+      return get_number (params, name, f->max, f->range, field, error);
+    case PST_ACCOUNT_FIELD_KEEP:
+      if (strcmp (name, "keep_days") == 0)
+        return get_number (params, name, f->max, f->range, &a->keep_days, error);
+      G_GNUC_FALLTHROUGH;
+    case PST_ACCOUNT_FIELD_FLAG:
+      if (!pst_rpc_get_bool (params, name, FALSE, &b, error))
         return FALSE;
       *(gboolean *) field = b;
       return TRUE;
-    case T_ENCRYPT:
-      if (!pst_rpc_get_string (params, m->name, FALSE, &s, error))
+    case PST_ACCOUNT_FIELD_ENCRYPT:
+      if (!pst_rpc_get_string (params, name, FALSE, &s, error))
         return FALSE;
       *(PstEncryptMode *) field = PST_ENCRYPT_AUTO;
       return s == NULL || pst_encrypt_mode_parse (s, field, error);
@@ -164,34 +149,56 @@ apply_params (PstAccount *a, JsonObject *params, gboolean update, GError **error
 
   for (GList *l = names; l != NULL; l = l->next)
     {
-      const Member *m = find_member (l->data);
+      const PstAccountField *m = strcmp (l->data, "name") == 0 ? NULL : find_member (l->data);
 
+      if (m == NULL && strcmp (l->data, "name") == 0)
+        continue;
       if (m == NULL)
         {
           g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "unknown parameter '%s'",
                        (const char *) l->data);
           return FALSE;
         }
-      if (update && !m->updatable && strcmp (m->name, "name") != 0)
+      if (update && !m->updatable)
         {
           g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
                        "'%s' of an account cannot be changed (remove the account and add it "
-                       "again)", m->name);
+                       "again)", (const char *) l->data);
           return FALSE;
         }
     }
-  for (gsize i = 0; i < G_N_ELEMENTS (members); i++)
+  if (!update)
     {
-      const Member *m = &members[i];
+      const char *name = NULL;
 
-      if (update ? !m->updatable
-                 : !m->required && (params == NULL || !json_object_has_member (params, m->name)))
-        continue;
-      if (update && !json_object_has_member (params, m->name))
-        continue;
-      if (!apply_member (a, m, params, error))
+      if (!pst_rpc_get_string (params, "name", TRUE, &name, error))
         return FALSE;
+      g_free (a->name);
+      a->name = g_strdup (name);
     }
+  {
+    gsize n;
+    const PstAccountField *fields = pst_account_fields (&n);
+
+    for (gsize i = 0; i < n; i++)
+      {
+        const PstAccountField *f = &fields[i];
+        /* keep_on_server's field has two members: the flag, and keep_days. */
+        const char *member[] = { f->key, f->kind == PST_ACCOUNT_FIELD_KEEP ? "keep_days" : NULL };
+
+        for (gsize k = 0; k < G_N_ELEMENTS (member) && member[k] != NULL; k++)
+          {
+            gboolean given = params != NULL && json_object_has_member (params, member[k]);
+
+            /* account.add: the required ones and those given; account.update:
+             * those given (updatable: checked above). */
+            if (!given && (update || !f->required || k > 0))
+              continue;
+            if (!apply_member (a, f, member[k], params, error))
+              return FALSE;
+          }
+      }
+  }
   keep_given = params != NULL && json_object_has_member (params, "keep_on_server");
   days_given = params != NULL && json_object_has_member (params, "keep_days");
   if (keep_given && !a->keep_on_server)

@@ -54,7 +54,8 @@ fold (const char *s)
 }
 
 void
-pst_subjects_remember (PstSubjects *subjects, gint64 id, const char *account, const char *subject)
+pst_subjects_remember (PstSubjects *subjects, gint64 id, const char *account,
+                       const char *subject)
 {
   Entry *e;
   gint64 *key;
@@ -94,7 +95,8 @@ newest_first (const void *a, const void *b)
 }
 
 GArray *
-pst_subjects_search (PstSubjects *subjects, const char *account, const char *query, guint limit)
+pst_subjects_search (PstSubjects *subjects, const char *account, const char *query,
+                     guint limit)
 {
   GArray *ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autofree char *q = fold (query ? query : "");

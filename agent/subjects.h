@@ -18,7 +18,8 @@ void pst_subjects_free (PstSubjects *subjects);
 
 /* Remembers @subject as the decrypted Subject of message @id of
  * @account.  Thread-safe. */
-void pst_subjects_remember (PstSubjects *subjects, gint64 id, const char *account, const char *subject);
+void pst_subjects_remember (PstSubjects *subjects, gint64 id, const char *account,
+                            const char *subject);
 
 /* The decrypted Subject of @id, or NULL when unknown.  Transfer full. */
 char *pst_subjects_lookup (PstSubjects *subjects, gint64 id);
@@ -26,7 +27,8 @@ char *pst_subjects_lookup (PstSubjects *subjects, gint64 id);
 /* The ids (gint64, newest first) of messages of @account (NULL: any) whose
  * remembered Subject contains @query, compared case-folded.  At most
  * @limit.  Transfer full. */
-GArray *pst_subjects_search (PstSubjects *subjects, const char *account, const char *query, guint limit);
+GArray *pst_subjects_search (PstSubjects *subjects, const char *account, const char *query,
+                             guint limit);
 
 /* Forgets message @id (deleted). */
 void pst_subjects_forget (PstSubjects *subjects, gint64 id);

@@ -137,7 +137,7 @@ account_add (PstCli *cli, int argc, char **argv)
     return pst_cli_usage ("account add", _("--address, --smtp, --pop3, --user and "
                                            "--password-command (or --secret-service, "
                                            "--token-command or --client-cert) are required"));
-  if (timeout < 0 || timeout > 3600)
+  if (timeout < 0 || timeout > PST_ACCOUNT_TIMEOUT_MAX)
     return pst_cli_usage ("account add", _("--timeout must be between 1 and 3600 seconds"));
   params = json_object_new ();
   json_object_set_string_member (params, "name", argv[1]);

@@ -27,56 +27,57 @@ struct _PstConfig {
  * PstAccount, what it may hold and how it is written: loading, saving and
  * the check for keys that are not known all read it. */
 
-typedef enum {
-  FIELD_STRING,     /* char* */
-  FIELD_NUMBER,     /* guint from min to max; 0 when absent (the default) */
-  FIELD_FLAG,       /* gboolean: true or false */
-  FIELD_ENCRYPT,    /* PstEncryptMode: always, auto or never */
-  FIELD_SCHEME,     /* char*: pgp, smime or auto, written as auto when NULL */
-  FIELD_KEEP,       /* keep_on_server: true, false or a number of days */
-} FieldKind;
-
-typedef struct {
-  const char *key;
-  FieldKind kind;
-  gboolean required;
-  gsize offset;
-  guint64 min, max;     /* FIELD_NUMBER */
-  const char *what;     /* FIELD_NUMBER: "a number of seconds" */
-} AccountField;
-
 #define F(field) G_STRUCT_OFFSET (PstAccount, field)
-static const AccountField account_fields[] = {
-  { "address", FIELD_STRING, TRUE, F (address), 0, 0, NULL },
-  { "smtp", FIELD_STRING, TRUE, F (smtp), 0, 0, NULL },
-  { "pop3", FIELD_STRING, TRUE, F (pop3), 0, 0, NULL },
-  { "user", FIELD_STRING, TRUE, F (user), 0, 0, NULL },
-  { "password_command", FIELD_STRING, FALSE, F (password_command), 0, 0, NULL },
-  { "token_command", FIELD_STRING, FALSE, F (token_command), 0, 0, NULL },
-  { "ca_file", FIELD_STRING, FALSE, F (ca_file), 0, 0, NULL },
-  { "pin", FIELD_STRING, FALSE, F (pin), 0, 0, NULL },
-  { "client_cert", FIELD_STRING, FALSE, F (client_cert), 0, 0, NULL },
-  { "client_key", FIELD_STRING, FALSE, F (client_key), 0, 0, NULL },
-  { "timeout", FIELD_NUMBER, FALSE, F (timeout_s), 1, PST_ACCOUNT_TIMEOUT_MAX,
-    "a number of seconds" },
-  { "auth", FIELD_STRING, FALSE, F (auth), 0, 0, NULL },
-  { "fetch_interval", FIELD_NUMBER, FALSE, F (fetch_interval_s), 0, PST_ACCOUNT_FETCH_INTERVAL_MAX,
-    "a number of seconds" },
-  { "max_recipients", FIELD_NUMBER, FALSE, F (max_recipients), 1, PST_ACCOUNT_LIMIT_MAX, "a number" },
-  { "max_messages_per_hour", FIELD_NUMBER, FALSE, F (max_per_hour), 1, PST_ACCOUNT_LIMIT_MAX,
-    "a number" },
-  { "seal_incoming", FIELD_FLAG, FALSE, F (seal_incoming), 0, 0, NULL },
-  { "store_decrypted_subject", FIELD_FLAG, FALSE, F (store_decrypted_subject), 0, 0, NULL },
-  { "secret_service", FIELD_FLAG, FALSE, F (secret_service), 0, 0, NULL },
-  { "encrypt", FIELD_ENCRYPT, FALSE, F (encrypt), 0, 0, NULL },
-  { "scheme", FIELD_SCHEME, FALSE, F (scheme), 0, 0, NULL },
-  { "keep_on_server", FIELD_KEEP, FALSE, F (keep_on_server), 0, 0, NULL },
+#define LIMITS_RANGE "max_recipients and max_messages_per_hour must be from 1 to " \
+  G_STRINGIFY (PST_ACCOUNT_LIMIT_MAX)
+/* key, kind, required, updatable, path, offset, min, max, shown default,
+ * what (file errors), range (socket errors). */
+static const PstAccountField account_fields[] = {
+  { "address", PST_ACCOUNT_FIELD_STRING, TRUE, FALSE, FALSE, F (address), 0, 0, 0, NULL, NULL },
+  { "smtp", PST_ACCOUNT_FIELD_STRING, TRUE, FALSE, FALSE, F (smtp), 0, 0, 0, NULL, NULL },
+  { "pop3", PST_ACCOUNT_FIELD_STRING, TRUE, FALSE, FALSE, F (pop3), 0, 0, 0, NULL, NULL },
+  { "user", PST_ACCOUNT_FIELD_STRING, TRUE, FALSE, FALSE, F (user), 0, 0, 0, NULL, NULL },
+  { "password_command", PST_ACCOUNT_FIELD_STRING, FALSE, TRUE, FALSE, F (password_command), 0, 0, 0, NULL,
+    NULL },
+  { "token_command", PST_ACCOUNT_FIELD_STRING, FALSE, FALSE, FALSE, F (token_command), 0, 0, 0, NULL, NULL },
+  { "ca_file", PST_ACCOUNT_FIELD_STRING, FALSE, TRUE, TRUE, F (ca_file), 0, 0, 0, NULL, NULL },
+  { "pin", PST_ACCOUNT_FIELD_STRING, FALSE, TRUE, FALSE, F (pin), 0, 0, 0, NULL, NULL },
+  { "client_cert", PST_ACCOUNT_FIELD_STRING, FALSE, FALSE, TRUE, F (client_cert), 0, 0, 0, NULL, NULL },
+  { "client_key", PST_ACCOUNT_FIELD_STRING, FALSE, FALSE, TRUE, F (client_key), 0, 0, 0, NULL, NULL },
+  { "timeout", PST_ACCOUNT_FIELD_NUMBER, FALSE, TRUE, FALSE, F (timeout_s), 1, PST_ACCOUNT_TIMEOUT_MAX, 60,
+    "a number of seconds", "timeout must be between 1 and " G_STRINGIFY (PST_ACCOUNT_TIMEOUT_MAX)
+    " seconds" },
+  { "auth", PST_ACCOUNT_FIELD_STRING, FALSE, TRUE, FALSE, F (auth), 0, 0, 0, NULL, NULL },
+  { "fetch_interval", PST_ACCOUNT_FIELD_NUMBER, FALSE, TRUE, FALSE, F (fetch_interval_s), 0,
+    PST_ACCOUNT_FETCH_INTERVAL_MAX, 0, "a number of seconds",
+    "fetch_interval must be 0 (only when asked) or 30 seconds to 7 days" },
+  { "max_recipients", PST_ACCOUNT_FIELD_NUMBER, FALSE, TRUE, FALSE, F (max_recipients), 1,
+    PST_ACCOUNT_LIMIT_MAX, PST_DEFAULT_MAX_RECIPIENTS, "a number", LIMITS_RANGE },
+  { "max_messages_per_hour", PST_ACCOUNT_FIELD_NUMBER, FALSE, TRUE, FALSE, F (max_per_hour), 1,
+    PST_ACCOUNT_LIMIT_MAX, PST_DEFAULT_MAX_PER_HOUR, "a number", LIMITS_RANGE },
+  { "seal_incoming", PST_ACCOUNT_FIELD_FLAG, FALSE, TRUE, FALSE, F (seal_incoming), 0, 0, 0, NULL, NULL },
+  { "store_decrypted_subject", PST_ACCOUNT_FIELD_FLAG, FALSE, TRUE, FALSE, F (store_decrypted_subject), 0, 0,
+    0, NULL, NULL },
+  { "secret_service", PST_ACCOUNT_FIELD_FLAG, FALSE, TRUE, FALSE, F (secret_service), 0, 0, 0, NULL, NULL },
+  { "encrypt", PST_ACCOUNT_FIELD_ENCRYPT, FALSE, TRUE, FALSE, F (encrypt), 0, 0, 0, NULL, NULL },
+  { "scheme", PST_ACCOUNT_FIELD_SCHEME, FALSE, TRUE, FALSE, F (scheme), 0, 0, 0, NULL, NULL },
+  { "keep_on_server", PST_ACCOUNT_FIELD_KEEP, FALSE, TRUE, FALSE, F (keep_on_server), 0,
+    PST_ACCOUNT_KEEP_DAYS_MAX, 0, NULL, "keep_days must be between 0 and "
+    G_STRINGIFY (PST_ACCOUNT_KEEP_DAYS_MAX) },
 };
 #undef F
+#undef LIMITS_RANGE
+
+const PstAccountField *
+pst_account_fields (gsize *n_out)
+{
+  *n_out = G_N_ELEMENTS (account_fields);
+  return account_fields;
+}
 
 #define FIELD(a, f, type) ((type *) ((char *) (a) + (f)->offset))
 
-static const AccountField *
+static const PstAccountField *
 find_field (const char *key)
 {
   for (gsize i = 0; i < G_N_ELEMENTS (account_fields); i++)
@@ -92,7 +93,7 @@ pst_account_free (PstAccount *a)
     return;
   g_free (a->name);
   for (gsize i = 0; i < G_N_ELEMENTS (account_fields); i++)
-    if (account_fields[i].kind == FIELD_STRING || account_fields[i].kind == FIELD_SCHEME)
+    if (account_fields[i].kind == PST_ACCOUNT_FIELD_STRING || account_fields[i].kind == PST_ACCOUNT_FIELD_SCHEME)
       g_free (*FIELD (a, &account_fields[i], char *));
   g_free (a);
 }
@@ -105,7 +106,7 @@ pst_account_copy (const PstAccount *a)
   *c = *a;
   c->name = g_strdup (a->name);
   for (gsize i = 0; i < G_N_ELEMENTS (account_fields); i++)
-    if (account_fields[i].kind == FIELD_STRING || account_fields[i].kind == FIELD_SCHEME)
+    if (account_fields[i].kind == PST_ACCOUNT_FIELD_STRING || account_fields[i].kind == PST_ACCOUNT_FIELD_SCHEME)
       *FIELD (c, &account_fields[i], char *) = g_strdup (*FIELD (a, &account_fields[i], char *));
   return c;
 }
@@ -449,7 +450,7 @@ get_string (GKeyFile *kf, const char *path, const char *group, const char *key, 
  * and key ("PATH: [GROUP] KEY: why"), which add_line_number turns into a
  * line. */
 static gboolean
-read_field (GKeyFile *kf, const char *path, const char *group, const AccountField *f,
+read_field (GKeyFile *kf, const char *path, const char *group, const PstAccountField *f,
             PstAccount *a, GError **error)
 {
   g_autofree char *text = NULL;
@@ -460,11 +461,11 @@ read_field (GKeyFile *kf, const char *path, const char *group, const AccountFiel
     return error == NULL || *error == NULL;
   switch (f->kind)
     {
-    case FIELD_STRING:
-    case FIELD_SCHEME:
+    case PST_ACCOUNT_FIELD_STRING:
+    case PST_ACCOUNT_FIELD_SCHEME:
       *FIELD (a, f, char *) = g_steal_pointer (&text);
       return TRUE;
-    case FIELD_NUMBER:
+    case PST_ACCOUNT_FIELD_NUMBER:
       {
         guint64 n = 0;
 
@@ -478,7 +479,7 @@ read_field (GKeyFile *kf, const char *path, const char *group, const AccountFiel
         *FIELD (a, f, guint) = (guint) n;
         return TRUE;
       }
-    case FIELD_FLAG:
+    case PST_ACCOUNT_FIELD_FLAG:
       {
         /* GKeyFile's own reading of booleans (true, false, 1, 0). */
         gboolean v = g_key_file_get_boolean (kf, group, f->key, &local);
@@ -492,7 +493,7 @@ read_field (GKeyFile *kf, const char *path, const char *group, const AccountFiel
         *FIELD (a, f, gboolean) = v;
         return TRUE;
       }
-    case FIELD_ENCRYPT:
+    case PST_ACCOUNT_FIELD_ENCRYPT:
       if (!pst_encrypt_mode_parse (text, FIELD (a, f, PstEncryptMode), &local))
         {
           g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [%s] %s: %s", path, group, f->key,
@@ -500,7 +501,7 @@ read_field (GKeyFile *kf, const char *path, const char *group, const AccountFiel
           return FALSE;
         }
       return TRUE;
-    case FIELD_KEEP:
+    case PST_ACCOUNT_FIELD_KEEP:
       {
         guint64 days = 0;
 
@@ -878,27 +879,27 @@ write_account (GKeyFile *kf, const PstAccount *a)
 
   for (gsize i = 0; i < G_N_ELEMENTS (account_fields); i++)
     {
-      const AccountField *f = &account_fields[i];
+      const PstAccountField *f = &account_fields[i];
 
       switch (f->kind)
         {
-        case FIELD_STRING:
+        case PST_ACCOUNT_FIELD_STRING:
           set_string (kf, group, f->key, *FIELD (a, f, char *));
           break;
-        case FIELD_NUMBER:
+        case PST_ACCOUNT_FIELD_NUMBER:
           set_number (kf, group, f->key, *FIELD (a, f, guint));
           break;
-        case FIELD_FLAG:
+        case PST_ACCOUNT_FIELD_FLAG:
           set_flag (kf, group, f->key, *FIELD (a, f, gboolean));
           break;
-        case FIELD_ENCRYPT:
+        case PST_ACCOUNT_FIELD_ENCRYPT:
           g_key_file_set_string (kf, group, f->key,
                                  pst_encrypt_mode_to_string (*FIELD (a, f, PstEncryptMode)));
           break;
-        case FIELD_SCHEME:
+        case PST_ACCOUNT_FIELD_SCHEME:
           g_key_file_set_string (kf, group, f->key, a->scheme ? a->scheme : "auto");
           break;
-        case FIELD_KEEP:
+        case PST_ACCOUNT_FIELD_KEEP:
           if (a->keep_on_server && a->keep_days > 0)
             g_key_file_set_uint64 (kf, group, f->key, a->keep_days);
           else

@@ -64,6 +64,38 @@ typedef struct {
 #define PST_ACCOUNT_LIMIT_MAX 1000000              /* max_recipients, max_messages_per_hour */
 #define PST_ACCOUNT_KEEP_DAYS_MAX 36500            /* keep_on_server, days */
 
+/* One setting of an account, as the configuration file, the socket API
+ * (account.add, account.update, account.show) and the clients know it:
+ * pst_account_fields() is the one table of them all. */
+typedef enum {
+  PST_ACCOUNT_FIELD_STRING,     /* char* */
+  PST_ACCOUNT_FIELD_NUMBER,     /* guint from min to max; 0 when absent (the default) */
+  PST_ACCOUNT_FIELD_FLAG,       /* gboolean: true or false */
+  PST_ACCOUNT_FIELD_ENCRYPT,    /* PstEncryptMode: always, auto or never */
+  PST_ACCOUNT_FIELD_SCHEME,     /* char*: pgp, smime or auto, written as auto when NULL */
+  PST_ACCOUNT_FIELD_KEEP,       /* keep_on_server (gboolean), and keep_days next to it: in the
+                                 * file true, false or a number of days; in JSON the flag
+                                 * keep_on_server and the number keep_days (0 to max) */
+} PstAccountFieldKind;
+
+typedef struct {
+  const char *key;            /* in the file, and the member in JSON */
+  PstAccountFieldKind kind;
+  gboolean required;          /* in the file, and by account.add */
+  gboolean updatable;         /* account.update may change it */
+  gboolean path;              /* a file name: made absolute as it comes over the socket */
+  gsize offset;               /* in PstAccount */
+  guint64 min, max;           /* NUMBER: the range in the file; over the socket 0 (the default)
+                               * is allowed too; KEEP: max the days */
+  guint shown_default;        /* NUMBER: what account.show says for 0 */
+  const char *what;           /* NUMBER: "a number of seconds", for errors about the file */
+  const char *range;          /* NUMBER, KEEP: the error over the socket outside the range */
+} PstAccountField;
+
+/* The account settings, in the order the file and account.show list them
+ * (the account's name, its group, is not among them). */
+const PstAccountField *pst_account_fields (gsize *n_out);
+
 void pst_account_free (PstAccount *account);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstAccount, pst_account_free)
 PstAccount *pst_account_copy (const PstAccount *account);

@@ -173,6 +173,45 @@ test_dispatch_accounts (void **state)
   assert_int_equal (error_code (bad), PST_RPC_INVALID_PARAMS);
 }
 
+/* account.update and account.show go by the one table of account fields
+ * (config.h): every field can be shown, the updatable ones changed, a
+ * number out of range is refused with the table's words. */
+static void
+test_dispatch_account_fields (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (JsonObject) up = call (f->agent, "account.update",
+                                    "{\"name\":\"work\",\"store_decrypted_subject\":true,"
+                                    "\"timeout\":0,\"keep_days\":5}");
+  g_autoptr (JsonObject) range = call (f->agent, "account.update",
+                                       "{\"name\":\"work\",\"timeout\":4000}");
+  g_autoptr (JsonObject) fixed = call (f->agent, "account.update",
+                                       "{\"name\":\"work\",\"address\":\"x@example.org\"}");
+  g_autoptr (JsonObject) show = call (f->agent, "account.show", "{\"name\":\"work\"}");
+  g_autoptr (PstAccount) a = pst_agent_get_account (f->agent, "work", NULL);
+  JsonObject *r = json_object_get_object_member (show, "result");
+  gsize n;
+  const PstAccountField *fields = pst_account_fields (&n);
+
+  assert_true (json_object_has_member (up, "result"));
+  assert_true (a->store_decrypted_subject);
+  assert_true (a->keep_on_server);
+  assert_int_equal (a->keep_days, 5);
+  assert_int_equal (error_code (range), PST_RPC_INVALID_PARAMS);
+  assert_string_equal (json_object_get_string_member (json_object_get_object_member (range,
+                                                                                     "error"),
+                                                      "message"),
+                       "timeout must be between 1 and 3600 seconds");
+  assert_int_equal (error_code (fixed), PST_RPC_INVALID_PARAMS);
+  assert_string_equal (a->address, "me@example.org");
+  /* Every field of the table is shown; a default as its value. */
+  for (gsize i = 0; i < n; i++)
+    assert_true (json_object_has_member (r, fields[i].key));
+  assert_int_equal (json_object_get_int_member (r, "timeout"), 60);
+  assert_true (json_object_get_boolean_member (r, "store_decrypted_subject"));
+  assert_int_equal (json_object_get_int_member (r, "keep_days"), 5);
+}
+
 /* ---- admission of a client's descriptors ---- */
 
 static void
@@ -516,6 +555,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_dispatch_unknown_method, setup, teardown),
     cmocka_unit_test_setup_teardown (test_dispatch_hello, setup, teardown),
     cmocka_unit_test_setup_teardown (test_dispatch_accounts, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_dispatch_account_fields, setup, teardown),
     cmocka_unit_test (test_fds_admit),
     cmocka_unit_test (test_fds_cancelled_by_stop),
     cmocka_unit_test (test_outbox_replies),
