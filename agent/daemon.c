@@ -24,6 +24,7 @@ typedef struct {
   GMainContext *context;
   GMainLoop *loop;
   GThread *thread;
+  gint open;        /* atomic: the agent is open, a reload may read the file again */
 } Signals;
 
 static gboolean
@@ -43,7 +44,7 @@ on_hangup (gpointer data)
   g_autoptr (GError) error = NULL;
 
   /* Before the agent is open, there is nothing to read again. */
-  if (sig->agent->config != NULL && !pst_agent_reload (sig->agent, &error))
+  if (g_atomic_int_get (&sig->open) && !pst_agent_reload (sig->agent, &error))
     g_warning ("reload: %s; keeping the configuration as it was", error->message);
   return G_SOURCE_CONTINUE;
 }
@@ -110,6 +111,7 @@ pst_daemon_run (const char *home)
       pst_agent_free (agent);
       return pst_error_exit_code (error);
     }
+  g_atomic_int_set (&sig.open, 1);
   agent->events = pst_events_new ();
   agent->subjects = pst_subjects_new ();
   agent->senders = pst_senders_new (agent);
