@@ -208,16 +208,26 @@ error_signature (void)
   return sig;
 }
 
+/* The CMS content type of @e when it is application/(x-)pkcs7-mime, with
+ * its DER in @der_out (transfer full); else OTHER and nothing set. */
+static PstSmimeCmsType
+entity_cms (const PstReaderEntity *e, GBytes **der_out)
+{
+  GBytes *der;
+
+  if (!is_pkcs7_mime (e->type))
+    return PST_SMIME_CMS_OTHER;
+  der = part_der (e->fields, e->bytes, e->body);
+  *der_out = der;
+  return pst_smime_cms_type (der);
+}
+
 static gboolean
 smime_is_encrypted (const PstReaderEntity *e)
 {
   g_autoptr(GBytes) der = NULL;
-  PstSmimeCmsType t;
+  PstSmimeCmsType t = entity_cms (e, &der);
 
-  if (!is_pkcs7_mime (e->type))
-    return FALSE;
-  der = part_der (e->fields, e->bytes, e->body);
-  t = pst_smime_cms_type (der);
   return t == PST_SMIME_CMS_ENVELOPED || t == PST_SMIME_CMS_AUTH_ENVELOPED;
 }
 
@@ -249,13 +259,8 @@ smime_open (gpointer ctx, const PstReaderEntity *e, gsize limit, PstReaderLayer 
 {
   PstSmime *smime = ctx;
   g_autoptr(GBytes) der = NULL;
-  PstSmimeCmsType t;
 
-  if (!is_pkcs7_mime (e->type))
-    return FALSE;
-  der = part_der (e->fields, e->bytes, e->body);
-  t = pst_smime_cms_type (der);
-  switch (t)
+  switch (entity_cms (e, &der))
     {
     case PST_SMIME_CMS_ENVELOPED:
     case PST_SMIME_CMS_AUTH_ENVELOPED:
