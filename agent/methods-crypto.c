@@ -11,7 +11,7 @@
 #include "crypto/smime.h"
 #include "handlers.h"
 #include "mime/mime.h"
-#include "mime/open.h"
+#include "mime/reader.h"
 #include "mime/pgpstream.h"
 #include "protect.h"
 #include "rpc/frame.h"

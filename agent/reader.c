@@ -5,7 +5,7 @@
 #include "crypto/pgp.h"
 #include "mime/mime.h"
 #include "crypto/smime.h"
-#include "mime/open.h"
+#include "mime/reader.h"
 #include "subjects.h"
 #include "worker.h"
 #include "util/error.h"

@@ -34,7 +34,7 @@
 #include "crypto/remote.h"
 #include "crypto/wire.h"
 #include "mime/mime.h"
-#include "mime/open.h"
+#include "mime/reader.h"
 #include "rpc/workerframe.h"
 #include "util/addr.h"
 #include "util/error.h"

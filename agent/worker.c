@@ -19,7 +19,7 @@
 #include "worker-view.h"
 #include "crypto/remote.h"
 #include "crypto/wire.h"
-#include "mime/open.h"
+#include "mime/reader.h"
 #include "rpc/workerframe.h"
 #include "util/error.h"
 

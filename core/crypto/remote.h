@@ -7,7 +7,7 @@
  * verification the reader asks of them is sent over the job's socketpair
  * as a frame (rpc/workerframe.h), the agent does it with its own PstPgp and
  * PstSmime (pst_crypto_serve), and the answer comes back as the local call
- * would have given it.  So the MIME reader (mime/open.h) runs unchanged in
+ * would have given it.  So the MIME reader (mime/reader.h) runs unchanged in
  * either process, and the process that parses holds neither the keys nor
  * the store.
  *

@@ -238,6 +238,7 @@ is_delimiter (const char *line, gsize len, const char *boundary, gsize blen, gbo
 {
   gsize i;
 
+  *close = FALSE;
   if (len < blen + 2 || line[0] != '-' || line[1] != '-' || memcmp (line + 2, boundary, blen) != 0)
     return FALSE;
   i = blen + 2;
@@ -248,6 +249,16 @@ is_delimiter (const char *line, gsize len, const char *boundary, gsize blen, gbo
     if (line[i] != ' ' && line[i] != '\t')
       return FALSE;
   return TRUE;
+}
+
+gboolean
+pst_mime_is_delimiter (const char *line, gsize len, const char *boundary, gboolean *close_out)
+{
+  if (len > 0 && line[len - 1] == '\n')
+    len--;
+  if (len > 0 && line[len - 1] == '\r')
+    len--;
+  return is_delimiter (line, len, boundary, strlen (boundary), close_out);
 }
 
 GArray *

@@ -100,6 +100,13 @@ typedef struct {
 GArray *pst_mime_split_multipart (const char *body, gsize len, const char *boundary,
                                   GError **error);
 
+/* Whether @line (@len bytes, with or without its line end) is the
+ * delimiter "--@boundary", or (*@close_out TRUE) the close delimiter
+ * "--@boundary--", followed only by white space: the test
+ * pst_mime_split_multipart applies, for readers that go line by line. */
+gboolean pst_mime_is_delimiter (const char *line, gsize len, const char *boundary,
+                                gboolean *close_out);
+
 /* Appends @body (lines ending in CRLF) as quoted-printable (RFC 2045
  * §6.7): lines of at most 76 characters, '=' and bytes outside printable
  * ASCII encoded, and a space or tab before a line end, and "From " at the

@@ -1,5 +1,7 @@
 /* pgpmime.h — PGP/MIME (RFC 3156) messages: writing encrypted and signed
- * mail, reading it back with a verdict (DESIGN.md §4).
+ * mail, and the OpenPGP layers (PGP/MIME and inline) of the message reader
+ * (mime/reader.h, back-end pst_pgpmime_reader_backend), which gives the
+ * verdict (DESIGN.md §4).
  */
 #pragma once
 
@@ -29,15 +31,21 @@ GBytes *pst_pgpmime_protect (PstPgp *pgp, GBytes *message, const char *sender,
  * (NULL-terminated, transfer full, empty when all have one). */
 char **pst_pgpmime_missing_keys (PstPgp *pgp, const char *const *recipients, GError **error);
 
-/* Reads a stored message: decrypts and verifies what it can.  @plain_out
- * gets the message to display (outer headers with the decrypted body entity
- * in place of the encrypted one; the message itself when it was not
- * encrypted); @status_out its verdict.  Failure to decrypt is not an error
- * of this function: the status says decryption "failed" and @plain_out is
- * the message as received, so that a client can still show its headers.
- * Errors only for messages that cannot be parsed at all.  Transfer full. */
-gboolean pst_pgpmime_open (PstPgp *pgp, GBytes *message, GBytes **plain_out,
-                           PstStatus **status_out, GError **error);
+/* The boundary of a PGP/MIME encrypted entity (RFC 3156 §4) whose content
+ * type is @type with parameters @params: multipart/encrypted, protocol
+ * "application/pgp-encrypted", a boundary of 1 to PST_PGPMIME_MAX_BOUNDARY
+ * characters (the limit pst_mime_split_multipart keeps).  NULL when it is
+ * not one.  Owned by @params.  The one test of the in-memory reader (its
+ * back-end for mime/reader.c) and the streaming one (pgpstream.c). */
+#define PST_PGPMIME_MAX_BOUNDARY 200
+const char *pst_pgpmime_encrypted_boundary (const char *type, GHashTable *params);
+
+/* Where the OpenPGP data starts in @part (@len bytes), the second body part
+ * of a PGP/MIME encrypted entity or its beginning: after its header section
+ * and the empty line that ends it.  FALSE when @part has no header section
+ * (pst_mime_split_header refuses it); @start_out is then not set.  Shared
+ * by the in-memory and the streaming readers. */
+gboolean pst_pgpmime_cipher_start (const char *part, gsize len, gsize *start_out);
 
 /* Records the verdict of OpenPGP signature @sig (the outermost layer,
  * covering @covers) in @status, against the From and Date the reader is

@@ -10,10 +10,9 @@
 #include "crypto/smime.h"
 #include "mime/hp.h"
 #include "mime/mime.h"
+#include "mime/reader-backend.h"
 #include "util/addr.h"
 #include "util/error.h"
-
-#define MAX_DEPTH 16
 
 /* --- Writing -------------------------------------------------------------- */
 
@@ -172,28 +171,12 @@ pst_smimemime_protect (PstSmime *smime, GBytes *message, const char *sender,
   return g_string_free_to_bytes (out);
 }
 
-/* --- Reading -------------------------------------------------------------- */
-
-typedef struct {
-  PstSmime *smime;
-  PstStatus *status;
-  PstSmimeSignature *sig;     /* the outermost signature layer */
-  PstCovers sig_covers;
-  gboolean integrity_by_aead; /* an AuthEnvelopedData tag checked */
-  gboolean integrity_by_sig;  /* a CBC layer vouched for by the signature inside it */
-} OpenCtx;
+/* --- Reading: the S/MIME back-end of mime/reader.c ------------------------ */
 
 static gboolean
 is_pkcs7_mime (const char *type)
 {
   return g_str_equal (type, "application/pkcs7-mime") || g_str_equal (type, "application/x-pkcs7-mime");
-}
-
-static gboolean
-is_pkcs7_signature (const char *value)
-{
-  return value != NULL && (g_ascii_strcasecmp (value, "application/pkcs7-signature") == 0
-                           || g_ascii_strcasecmp (value, "application/x-pkcs7-signature") == 0);
 }
 
 /* The DER of a body part carrying CMS: base64 unless it says binary. */
@@ -216,50 +199,114 @@ part_der (GPtrArray *fields, GBytes *entity, gsize body)
   }
 }
 
-/* Whether @entity is an S/MIME encryption layer. */
-static gboolean
-entity_is_encrypted (GBytes *entity)
+static PstSmimeSignature *
+error_signature (void)
 {
-  g_autoptr(GPtrArray) fields = NULL;
-  g_autoptr(GBytes) der = NULL;
-  g_autofree char *type = NULL;
-  PstSmimeCmsType t;
-  gsize body = 0;
+  PstSmimeSignature *sig = g_new0 (PstSmimeSignature, 1);
 
-  if (!pst_mime_entity_split (entity, &fields, &body))
-    return FALSE;
-  type = pst_mime_entity_content_type (fields, NULL);
-  if (g_str_equal (type, "multipart/encrypted"))
-    return TRUE;
-  if (!is_pkcs7_mime (type))
-    return FALSE;
-  der = part_der (fields, entity, body);
-  t = pst_smime_cms_type (der);
+  sig->status = PST_SIG_ERROR;
+  return sig;
+}
+
+/* The CMS content type of @e when it is application/(x-)pkcs7-mime, with
+ * its DER in @der_out (transfer full); else OTHER and nothing set. */
+static PstSmimeCmsType
+entity_cms (const PstReaderEntity *e, GBytes **der_out)
+{
+  GBytes *der;
+
+  if (!is_pkcs7_mime (e->type))
+    return PST_SMIME_CMS_OTHER;
+  der = part_der (e->fields, e->bytes, e->body);
+  *der_out = der;
+  return pst_smime_cms_type (der);
+}
+
+static gboolean
+smime_is_encrypted (const PstReaderEntity *e)
+{
+  g_autoptr(GBytes) der = NULL;
+  PstSmimeCmsType t = entity_cms (e, &der);
+
   return t == PST_SMIME_CMS_ENVELOPED || t == PST_SMIME_CMS_AUTH_ENVELOPED;
 }
 
-/* Keeps @sig (transfer full) when it is the first signature layer met; the
- * verdict waits for the From and Date the reader is shown
- * (finish_signature). */
 static void
-record_signature (OpenCtx *c, PstSmimeSignature *sig, PstCovers covers)
+open_enveloped (PstSmime *smime, GBytes *der, gsize limit, PstReaderLayer *l)
 {
-  if (c->sig != NULL)
+  g_autoptr(GError) err = NULL;
+
+  l->encrypted = TRUE;
+  l->descend = TRUE;
+  l->limited = TRUE;
+  l->integrity = PST_INTEGRITY_NONE;
+  /* Each layer is bounded by its own sink (crypto/smime.c); once the
+   * message's budget is spent no further layer opens, as the agent says
+   * for a worker (crypto/remote.c). */
+  if (smime == NULL || limit == 0)
+    return;
+  l->ok = pst_smime_decrypt (smime, der, &l->content, &l->integrity, &err);
+  /* The one PST_ERROR_POLICY of pst_smime_decrypt: the key is locked;
+   * keys.unlock analyses such mail again. */
+  if (!l->ok && g_error_matches (err, PST_ERROR, PST_ERROR_POLICY))
+    l->warning = "key-locked";
+  if (!l->ok && l->integrity != PST_INTEGRITY_FAILED)
+    l->integrity = PST_INTEGRITY_NONE;
+}
+
+static gboolean
+smime_open (gpointer ctx, const PstReaderEntity *e, gsize limit, PstReaderLayer *l)
+{
+  PstSmime *smime = ctx;
+  g_autoptr(GBytes) der = NULL;
+
+  switch (entity_cms (e, &der))
     {
-      pst_status_add_warning (c->status, c->sig_covers == PST_COVERS_WHOLE ? "nested-signature"
-                                                                          : "multiple-signatures");
-      pst_smime_signature_free (sig);
-      return;
+    case PST_SMIME_CMS_ENVELOPED:
+    case PST_SMIME_CMS_AUTH_ENVELOPED:
+      open_enveloped (smime, der, limit, l);
+      return TRUE;
+    case PST_SMIME_CMS_COMPRESSED:
+      l->unopened = TRUE;
+      l->warning = "compressed-not-opened";
+      return TRUE;
+    case PST_SMIME_CMS_SIGNED:
+      if (smime == NULL)
+        l->sig = error_signature ();
+      else
+        l->sig = pst_smime_verify (smime, der, NULL, &l->content);
+      l->ok = l->content != NULL;
+      l->descend = TRUE;
+      return TRUE;
+    case PST_SMIME_CMS_OTHER:
+      break;
     }
-  c->sig = sig;
-  c->sig_covers = covers;
+  /* Not CMS we know: an attachment like any other. */
+  return FALSE;
+}
+
+static gpointer
+smime_verify_detached (gpointer ctx, GBytes *content, GBytes *sig_part, GBytes *sig_body)
+{
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GBytes) der = NULL;
+  gsize body = 0;
+
+  (void) sig_body;
+  if (ctx == NULL)
+    return error_signature ();
+  if (pst_mime_entity_split (sig_part, &fields, &body))
+    der = part_der (fields, sig_part, body);
+  return pst_smime_verify (ctx, der, content, NULL);
 }
 
 /* What the S/MIME signature @sig says, in the terms every scheme shares;
  * what only CMS can say goes to @st's warnings. */
 static void
-signature_facts (PstStatus *st, const PstSmimeSignature *sig, PstSignatureFacts *facts)
+smime_facts (gpointer sig_, PstStatus *st, PstSignatureFacts *facts)
 {
+  PstSmimeSignature *sig = sig_;
+
   if (sig->signer_count > 1)
     pst_status_add_warning (st, "multiple-signers");
   else if (sig->signer_count == 0 && sig->status != PST_SIG_ERROR)
@@ -273,222 +320,32 @@ signature_facts (PstStatus *st, const PstSmimeSignature *sig, PstSignatureFacts 
   facts->weak_digest = sig->weak_digest;
 }
 
-/* A multipart/signed whose signature part is missing, empty or of the
- * wrong type (DESIGN.md §4): an error, never "none". */
-static PstSmimeSignature *
-malformed_signature (void)
+static PstSigStatus
+smime_sig_status (gpointer sig)
 {
-  PstSmimeSignature *sig = g_new0 (PstSmimeSignature, 1);
-
-  sig->status = PST_SIG_ERROR;
-  return sig;
+  return ((PstSmimeSignature *) sig)->status;
 }
 
-static GBytes *open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth);
-
-static GBytes *
-open_enveloped (OpenCtx *c, GBytes *entity, GBytes *der, gboolean whole, int depth)
+static void
+smime_sig_free (gpointer sig)
 {
-  PstStatus *st = c->status;
-  PstCovers covers = whole ? PST_COVERS_WHOLE : PST_COVERS_PART;
-  g_autoptr(GBytes) plain = NULL;
-  g_autoptr(GError) err = NULL;
-  PstIntegrity integrity = PST_INTEGRITY_NONE;
-  gboolean signed_before = c->sig != NULL;
-  GBytes *inner;
-
-  st->scheme = PST_SCHEME_SMIME;
-  if (covers > st->encryption_covers)
-    st->encryption_covers = covers;
-  if (!pst_smime_decrypt (c->smime, der, &plain, &integrity, &err))
-    {
-      st->decryption = PST_DECRYPTION_FAILED;
-      if (integrity == PST_INTEGRITY_FAILED)
-        st->integrity = PST_INTEGRITY_FAILED;
-      /* The one PST_ERROR_POLICY of pst_smime_decrypt: the key is locked;
-       * keys.unlock analyses such mail again. */
-      if (g_error_matches (err, PST_ERROR, PST_ERROR_POLICY))
-        pst_status_add_warning (st, "key-locked");
-      return g_bytes_ref (entity);
-    }
-  if (st->decryption != PST_DECRYPTION_FAILED)
-    st->decryption = PST_DECRYPTION_OK;
-  inner = open_entity (c, plain, whole, depth + 1);
-  if (st->integrity != PST_INTEGRITY_FAILED)
-    {
-      if (integrity == PST_INTEGRITY_OK)
-        {
-          st->integrity = PST_INTEGRITY_OK;
-          c->integrity_by_aead = TRUE;
-        }
-      else if (!signed_before && c->sig != NULL && c->sig->status == PST_SIG_GOOD)
-        {
-          st->integrity = PST_INTEGRITY_OK;
-          c->integrity_by_sig = TRUE;
-        }
-      else if (st->integrity != PST_INTEGRITY_OK)
-        st->integrity = PST_INTEGRITY_NONE;
-    }
-  if (whole)
-    return inner;
-  g_bytes_unref (inner);
-  return g_bytes_ref (entity);
+  pst_smime_signature_free (sig);
 }
 
-static GBytes *
-open_entity (OpenCtx *c, GBytes *entity, gboolean whole, int depth)
-{
-  g_autoptr(GPtrArray) fields = NULL;
-  g_autoptr(GHashTable) params = NULL;
-  g_autoptr(GArray) spans = NULL;
-  g_autofree char *type = NULL;
-  PstCovers covers = whole ? PST_COVERS_WHOLE : PST_COVERS_PART;
-  gsize body = 0, len = 0;
-  const char *data = g_bytes_get_data (entity, &len);
+static const char *const smime_signature_types[] = { "application/pkcs7-signature",
+                                                     "application/x-pkcs7-signature", NULL };
 
-  if (depth > MAX_DEPTH)
-    {
-      pst_status_add_warning (c->status, "too-deep");
-      return g_bytes_ref (entity);
-    }
-  if (!pst_mime_entity_split (entity, &fields, &body))
-    return g_bytes_ref (entity);
-  type = pst_mime_entity_content_type (fields, &params);
-
-  if (is_pkcs7_mime (type))
-    {
-      g_autoptr(GBytes) der = part_der (fields, entity, body);
-      PstSmimeCmsType t = pst_smime_cms_type (der);
-
-      if (t == PST_SMIME_CMS_ENVELOPED || t == PST_SMIME_CMS_AUTH_ENVELOPED)
-        return open_enveloped (c, entity, der, whole, depth);
-      if (t == PST_SMIME_CMS_COMPRESSED)
-        {
-          /* Shown as received, and said, rather than silently passed. */
-          c->status->scheme = PST_SCHEME_SMIME;
-          pst_status_add_warning (c->status, "compressed-not-opened");
-          return g_bytes_ref (entity);
-        }
-      if (t == PST_SMIME_CMS_SIGNED)
-        {
-          g_autoptr(GBytes) econtent = NULL;
-          g_autoptr(PstSmimeSignature) sig = pst_smime_verify (c->smime, der, NULL, &econtent);
-          GBytes *inner;
-
-          if (econtent == NULL)
-            {
-              record_signature (c, g_steal_pointer (&sig), covers);
-              return g_bytes_ref (entity);
-            }
-          if (entity_is_encrypted (econtent))
-            pst_status_add_warning (c->status, "outer-signature-ignored");
-          else
-            record_signature (c, g_steal_pointer (&sig), covers);
-          inner = open_entity (c, econtent, whole, depth + 1);
-          if (whole)
-            return inner;
-          g_bytes_unref (inner);
-        }
-      return g_bytes_ref (entity);
-    }
-
-  if (!g_str_has_prefix (type, "multipart/"))
-    return g_bytes_ref (entity);
-  spans = pst_mime_split_multipart (data + body, len - body, g_hash_table_lookup (params, "boundary"),
-                                    NULL);
-  if (spans == NULL || spans->len == 0)
-    {
-      if (g_str_equal (type, "multipart/signed"))
-        record_signature (c, malformed_signature (), covers);
-      return g_bytes_ref (entity);
-    }
-
-  if (g_str_equal (type, "multipart/signed"))
-    {
-      /* In a message read as S/MIME every multipart/signed is CMS's to
-       * judge; one whose protocol or signature part is not is malformed. */
-      static const char *const sig_types[] = { "application/pkcs7-signature",
-                                               "application/x-pkcs7-signature", NULL };
-      g_autoptr(GBytes) content = pst_mime_span_bytes (entity, body,
-                                                       &g_array_index (spans, PstMimeSpan, 0));
-      g_autoptr(GBytes) part = NULL;
-      GBytes *inner;
-
-      if (is_pkcs7_signature (g_hash_table_lookup (params, "protocol")))
-        part = pst_mime_signature_part (entity, body, spans, sig_types);
-      if (entity_is_encrypted (content))
-        pst_status_add_warning (c->status, "outer-signature-ignored");
-      else if (part == NULL)
-        record_signature (c, malformed_signature (), covers);
-      else
-        {
-          g_autoptr(GBytes) spart = pst_mime_span_bytes (entity, body,
-                                                         &g_array_index (spans, PstMimeSpan, 1));
-          g_autoptr(GPtrArray) sfields = NULL;
-          g_autoptr(GBytes) der = NULL;
-          g_autoptr(GBytes) canon = pst_mime_to_crlf (g_bytes_get_data (content, NULL),
-                                                      g_bytes_get_size (content));
-          gsize sbody = 0;
-
-          if (pst_mime_entity_split (spart, &sfields, &sbody))
-            der = part_der (sfields, spart, sbody);
-          record_signature (c, pst_smime_verify (c->smime, der, canon, NULL), covers);
-        }
-      inner = open_entity (c, content, whole, depth + 1);
-      if (whole)
-        return inner;
-      g_bytes_unref (inner);
-      return g_bytes_ref (entity);
-    }
-
-  /* Any other multipart: whatever is inside covers a part only, and is
-   * never merged with its unprotected siblings for display. */
-  for (guint i = 0; i < spans->len; i++)
-    {
-      g_autoptr(GBytes) part = pst_mime_span_bytes (entity, body,
-                                                    &g_array_index (spans, PstMimeSpan, i));
-      g_autoptr(GBytes) inner = open_entity (c, part, FALSE, depth + 1);
-    }
-  return g_bytes_ref (entity);
-}
-
-gboolean
-pst_smimemime_open (PstSmime *smime, GBytes *message, GBytes **plain_out,
-                    PstStatus **status_out, GError **error)
-{
-  g_autoptr(GPtrArray) fields = NULL;
-  g_autoptr(PstStatus) status = pst_status_new ();
-  g_autoptr(GBytes) display = NULL;
-  g_autoptr(GBytes) plain = NULL;
-  PstSignatureFacts facts;
-  PstSigStatus verdict = PST_SIG_NONE;
-  gsize len = 0, body = 0;
-  const char *p = g_bytes_get_data (message, &len);
-  OpenCtx c = { 0 };
-
-  if (p == NULL || !pst_mime_split_header (p, len, &fields, &body, error))
-    {
-      if (error != NULL && *error == NULL)
-        g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "not a message: it is empty");
-      return FALSE;
-    }
-  c.smime = smime;
-  c.status = status;
-
-  display = open_entity (&c, message, TRUE, 0);
-
-  if (c.sig != NULL)
-    signature_facts (status, c.sig, &facts);
-  plain = pst_hp_finish (status, PST_SCHEME_SMIME, c.sig != NULL ? &facts : NULL, c.sig_covers,
-                         fields, message, display, &verdict);
-  /* CBC has no MAC: only a signature that stays good vouches for it. */
-  if (c.integrity_by_sig && !c.integrity_by_aead && verdict != PST_SIG_GOOD
-      && status->integrity == PST_INTEGRITY_OK)
-    status->integrity = PST_INTEGRITY_NONE;
-  if (plain_out != NULL)
-    *plain_out = g_steal_pointer (&plain);
-  g_clear_pointer (&c.sig, pst_smime_signature_free);
-  if (status_out != NULL)
-    *status_out = g_steal_pointer (&status);
-  return TRUE;
-}
+const PstReaderBackend pst_smimemime_reader_backend = {
+  .scheme = PST_SCHEME_SMIME,
+  .signature_types = smime_signature_types,
+  /* A message encrypted only in part is shown as received
+   * (docs/verdict.md). */
+  .shows_partial = FALSE,
+  .open = smime_open,
+  .is_encrypted = smime_is_encrypted,
+  .verify_detached = smime_verify_detached,
+  .facts = smime_facts,
+  .sig_status = smime_sig_status,
+  .sig_free = smime_sig_free,
+  .done = NULL,
+};

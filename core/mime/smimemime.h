@@ -1,5 +1,6 @@
 /* smimemime.h — S/MIME (RFC 8551) messages: writing encrypted and signed
- * mail, reading it back with a verdict (DESIGN.md §4, scheme "smime").
+ * mail, and the S/MIME layers of the message reader (mime/reader.h), which
+ * gives the verdict (DESIGN.md §4, scheme "smime").
  *
  * Choices (DESIGN.md §4 leaves these to the scheme):
  *   - integrity: AuthEnvelopedData (AES-GCM) whose tag checks is "ok".
@@ -56,13 +57,7 @@ GBytes *pst_smimemime_protect (PstSmime *smime, GBytes *message, const char *sen
                                const char *const *recipients, gboolean encrypt, gboolean sign,
                                GError **error);
 
-/* Reads a stored message with the same contract as pst_pgpmime_open:
- * @plain_out the message to display (outer headers with the decrypted or
- * unwrapped body entity; the message itself when nothing is whole),
- * @status_out its verdict.  A failed decryption is in the status, not an
- * error.  Errors only for a message that cannot be parsed at all.
- * Transfer full. */
-gboolean pst_smimemime_open (PstSmime *smime, GBytes *message, GBytes **plain_out,
-                             PstStatus **status_out, GError **error);
+/* Reading is mime/reader.h's (pst_message_open), with this scheme's
+ * back-end pst_smimemime_reader_backend (mime/reader-backend.h). */
 
 G_END_DECLS

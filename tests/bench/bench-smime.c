@@ -17,6 +17,7 @@
 
 #include "crypto/smime.h"
 #include "mime/smimemime.h"
+#include "mime/reader.h"
 
 #define ALICE "alice@postern.test"
 #define BOB "bob@postern.test"
@@ -171,7 +172,7 @@ main (int argc, char **argv)
       g_autoptr(PstStatus) st = NULL;
       g_autoptr(GBytes) plain = NULL;
 
-      if (!pst_smimemime_open (bob, outs->pdata[i], &plain, &st, NULL))
+      if (!pst_message_open (NULL, bob, outs->pdata[i], &plain, &st, NULL))
         g_error ("open failed");
       good += st->sig_status == PST_SIG_GOOD && st->decryption == PST_DECRYPTION_OK;
     }

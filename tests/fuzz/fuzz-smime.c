@@ -1,19 +1,22 @@
-/* fuzz-smime — the input is a stored message; pst_smimemime_open reads it
+/* fuzz-smime — the input is a stored message; pst_message_open reads it
  * with an empty throwaway S/MIME store, no trust anchor at all (the system
- * store is pointed at an empty directory), and the verdict must keep the
- * rules of DESIGN.md §4 whatever the message says about itself:
+ * store is pointed at an empty directory) and no OpenPGP (so no gpg runs:
+ * OpenPGP layers are recognised and open nothing), and the verdict must
+ * keep the rules of DESIGN.md §4 whatever the message says about itself:
  *  - "whole" (signature or encryption) only when the message's own
- *    Content-Type is multipart/signed or application/(x-)pkcs7-mime;
+ *    Content-Type is multipart/signed, multipart/encrypted or
+ *    application/(x-)pkcs7-mime, or text/plain that is all inline PGP;
  *  - with no identity and no anchor nothing decrypts, no signature is good,
  *    integrity is never "ok" or "failed" (both need an opened layer), and no
  *    header comes from inside: protected_headers false, no header mismatch,
  *    and the message shown has the outer header's fields, no others;
  *  - from_match only with a signature, a signer, one From field, and the
  *    signer in it;
- *  - the scheme is S/MIME or none, and none only with nothing found;
+ *  - none is the scheme only with nothing found;
  *  - warnings are words; the status serialises to one line of JSON;
- *  - a message whose own type is S/MIME is routed to this reader
- *    (pst_message_structure).
+ *  - a message whose own type is an S/MIME multipart/signed never reads as
+ *    unsigned: its signature is counted (an error at least) or ignored
+ *    around an encryption layer (outer-signature-ignored).
  */
 #include "fuzz-common.h"
 
@@ -21,8 +24,7 @@
 
 #include "crypto/smime.h"
 #include "mime/mime.h"
-#include "mime/open.h"
-#include "mime/smimemime.h"
+#include "mime/reader.h"
 
 static PstSmime *smime;
 /* POSTERN_FUZZ_TRACE=1 prints each verdict, to check what a seed reaches. */
@@ -137,9 +139,12 @@ check_shown_header (GPtrArray *outer, GBytes *plain)
 static void
 check_status (const PstStatus *st, GPtrArray *outer, const char *type, GBytes *plain)
 {
+  gboolean inline_pgp = g_ptr_array_find_with_equal_func (st->warnings, "inline-pgp", g_str_equal, NULL);
   gboolean protected_type = g_strcmp0 (type, "multipart/signed") == 0
+                            || g_strcmp0 (type, "multipart/encrypted") == 0
                             || g_strcmp0 (type, "application/pkcs7-mime") == 0
-                            || g_strcmp0 (type, "application/x-pkcs7-mime") == 0;
+                            || g_strcmp0 (type, "application/x-pkcs7-mime") == 0
+                            || (inline_pgp && g_strcmp0 (type, "text/plain") == 0);
   g_autofree char *json = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
   JsonObject *root, *sig;
@@ -155,7 +160,6 @@ check_status (const PstStatus *st, GPtrArray *outer, const char *type, GBytes *p
   FUZZ_CHECK (st->integrity == PST_INTEGRITY_NONE, "integrity %d with nothing opened", st->integrity);
   FUZZ_CHECK (!st->protected_headers, "protected headers used with nothing verified or decrypted");
   FUZZ_CHECK (st->header_mismatches->len == 0, "header mismatch with nothing decrypted");
-  FUZZ_CHECK (st->scheme == PST_SCHEME_NONE || st->scheme == PST_SCHEME_SMIME, "scheme %d", st->scheme);
   FUZZ_CHECK (st->scheme != PST_SCHEME_NONE
               || (st->sig_status == PST_SIG_NONE && st->decryption == PST_DECRYPTION_NOT_ENCRYPTED),
               "a verdict without a scheme");
@@ -241,7 +245,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autofree char *type = NULL;
   gsize body = 0;
 
-  if (!pst_smimemime_open (smime, message, &plain, &status, &error))
+  if (!pst_message_open (NULL, smime, message, &plain, &status, &error))
     {
       FUZZ_CHECK (error != NULL && plain == NULL && status == NULL, "open failed halfway");
       return 0;
@@ -257,15 +261,16 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
   check_status (status, outer, type, plain);
 
-  /* The agent reads with pst_message_open: a message that is S/MIME by its
-   * own Content-Type must come here, not to the PGP reader. */
-  if (g_str_equal (type, "application/pkcs7-mime") || g_str_equal (type, "application/x-pkcs7-mime")
-      || (g_str_equal (type, "multipart/signed") && params != NULL
-          && g_hash_table_lookup (params, "protocol") != NULL
-          && (g_ascii_strcasecmp (g_hash_table_lookup (params, "protocol"), "application/pkcs7-signature") == 0
-              || g_ascii_strcasecmp (g_hash_table_lookup (params, "protocol"),
-                                     "application/x-pkcs7-signature") == 0)))
-    FUZZ_CHECK (pst_message_structure (message) == PST_STRUCTURE_SMIME,
-                "a %s message not routed to the S/MIME reader", type);
+  /* Stripping or hiding an S/MIME signature never makes the message look
+   * unsigned (DESIGN.md §4). */
+  if (g_str_equal (type, "multipart/signed") && params != NULL
+      && g_hash_table_lookup (params, "protocol") != NULL
+      && (g_ascii_strcasecmp (g_hash_table_lookup (params, "protocol"), "application/pkcs7-signature") == 0
+          || g_ascii_strcasecmp (g_hash_table_lookup (params, "protocol"),
+                                 "application/x-pkcs7-signature") == 0))
+    FUZZ_CHECK (status->sig_status != PST_SIG_NONE
+                || g_ptr_array_find_with_equal_func (status->warnings, "outer-signature-ignored",
+                                                     g_str_equal, NULL),
+                "an S/MIME multipart/signed message read as unsigned");
   return 0;
 }

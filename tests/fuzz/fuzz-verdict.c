@@ -1,9 +1,11 @@
-/* fuzz-verdict — the input is a stored message; pst_pgpmime_open reads it
- * with an empty throwaway keyring and the verdict must keep the rules of
- * DESIGN.md §4 whatever the message says about itself:
+/* fuzz-verdict — the input is a stored message; pst_message_open reads it
+ * with an empty throwaway keyring and no S/MIME store (S/MIME layers are
+ * recognised and open nothing; fuzz-smime has a store), and the verdict
+ * must keep the rules of DESIGN.md §4 whatever the message says about
+ * itself:
  *  - "whole" (signature or encryption) only when the message's own
  *    Content-Type is multipart/signed or multipart/encrypted (or S/MIME's
- *    application/pkcs7-mime);
+ *    application/(x-)pkcs7-mime);
  *  - with no key at all, no signature is good and nothing decrypts;
  *  - the status serialises to one line of JSON.
  * gpg runs only for inputs that reach a signature or encryption layer, so
@@ -15,7 +17,7 @@
 
 #include "crypto/pgp.h"
 #include "mime/mime.h"
-#include "mime/pgpmime.h"
+#include "mime/reader.h"
 
 static PstPgp *pgp;
 /* POSTERN_FUZZ_TRACE=1 prints each verdict, to check what a seed reaches. */
@@ -92,6 +94,7 @@ check_status (const PstStatus *st, const char *type, GBytes *plain)
   protected_type = g_strcmp0 (type, "multipart/signed") == 0
                    || g_strcmp0 (type, "multipart/encrypted") == 0
                    || g_strcmp0 (type, "application/pkcs7-mime") == 0
+                   || g_strcmp0 (type, "application/x-pkcs7-mime") == 0
                    || (inline_pgp && g_strcmp0 (type, "text/plain") == 0);
   g_autofree char *json = NULL;
   g_autoptr(JsonParser) parser = json_parser_new ();
@@ -153,7 +156,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_autoptr(GError) error = NULL;
   g_autofree char *type = NULL;
 
-  if (!pst_pgpmime_open (pgp, message, &plain, &status, &error))
+  if (!pst_message_open (pgp, NULL, message, &plain, &status, &error))
     {
       FUZZ_CHECK (error != NULL && plain == NULL && status == NULL, "open failed halfway");
       return 0;

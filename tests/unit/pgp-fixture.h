@@ -14,6 +14,7 @@
 #include "crypto/pgp.h"
 #include "mime/mime.h"
 #include "mime/pgpmime.h"
+#include "mime/reader.h"
 #include "util/error.h"
 
 #define ALICE "alice@postern.test"
@@ -255,7 +256,7 @@ open_message (PstPgp *pgp, GBytes *msg, GBytes **plain_out, PstStatus **status_o
 {
   g_autoptr(GError) error = NULL;
 
-  assert_true (pst_pgpmime_open (pgp, msg, plain_out, status_out, &error));
+  assert_true (pst_message_open (pgp, NULL, msg, plain_out, status_out, &error));
   assert_null (error);
 }
 

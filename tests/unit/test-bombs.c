@@ -11,7 +11,7 @@
 #include <stdio.h>
 
 #include "crypto/smime.h"
-#include "mime/open.h"
+#include "mime/reader.h"
 #include "mime/pgpstream.h"
 #include "util/sink.h"
 
@@ -169,7 +169,7 @@ check_message (GBytes *message, const char *what)
 
   reset_peak ();
   before = rss_kib ();
-  assert_true (pst_pgpmime_open (fx.bob, message, &plain, &st, &error));
+  assert_true (pst_message_open (fx.bob, NULL, message, &plain, &st, &error));
   assert_peak_bounded (before, what);
   assert_int_equal (st->decryption, PST_DECRYPTION_TOO_LARGE);
   assert_true (pst_status_withholds_content (st));
@@ -186,7 +186,7 @@ check_message (GBytes *message, const char *what)
     g_autoptr(PstStatus) st2 = NULL;
     g_autoptr(GBytes) plain2 = NULL;
 
-    assert_true (pst_pgpmime_open (fx.bob, msg, &plain2, &st2, NULL));
+    assert_true (pst_message_open (fx.bob, NULL, msg, &plain2, &st2, NULL));
     assert_int_equal (st2->decryption, PST_DECRYPTION_OK);
   }
 }
@@ -306,7 +306,7 @@ test_nested_layers_share_the_limit (void **state)
   message = pgpmime_message (outer);
   reset_peak ();
   before = rss_kib ();
-  assert_true (pst_pgpmime_open (fx.bob, message, &plain, &st, NULL));
+  assert_true (pst_message_open (fx.bob, NULL, message, &plain, &st, NULL));
   assert_peak_bounded (before, "nested");
   assert_int_equal (st->decryption, PST_DECRYPTION_TOO_LARGE);
   assert_true (pst_status_withholds_content (st));
@@ -562,7 +562,7 @@ open_in_thread (gpointer data)
   g_autoptr(GBytes) plain = NULL;
 
   assert_non_null (pgp);
-  o->ok = pst_pgpmime_open (pgp, o->message, &plain, &o->status, &o->error);
+  o->ok = pst_message_open (pgp, NULL, o->message, &plain, &o->status, &o->error);
   return NULL;
 }
 

@@ -15,7 +15,7 @@
 #include "pgp-fixture.h"
 
 #include "crypto/status.h"
-#include "mime/open.h"
+#include "mime/reader.h"
 
 #define MALLORY "mallory@evil.test"
 

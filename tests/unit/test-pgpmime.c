@@ -10,6 +10,7 @@
 #include "crypto/pgp.h"
 #include "mime/mime.h"
 #include "mime/pgpmime.h"
+#include "mime/reader.h"
 #include "util/error.h"
 
 #include "pgp-fixture.h"
@@ -440,7 +441,7 @@ test_plain_and_bad_input (void **state)
     "\"fingerprint\":null,\"from_match\":false,\"covers\":\"none\"},"
     "\"protected_headers\":false,\"warnings\":[]}");
 
-  assert_false (pst_pgpmime_open (fx.bob, junk, &p2, &st2, &error));
+  assert_false (pst_message_open (fx.bob, NULL, junk, &p2, &st2, &error));
   assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
   assert_null (p2);
   assert_null (pst_pgpmime_protect (fx.alice, junk, ALICE, to, TRUE, TRUE, &perror));

@@ -202,7 +202,7 @@ assert_same_as_memory (GBytes *msg)
   g_autoptr(GError) error = NULL;
   g_autofree char *json_mem = NULL, *json_str = NULL;
 
-  assert_true (pst_pgpmime_open (fx.bob, msg, &plain_mem, &st, &error));
+  assert_true (pst_message_open (fx.bob, NULL, msg, &plain_mem, &st, &error));
   json_mem = pst_status_to_json_string (st);
   assert_true (open_stream (msg, &json_str, &plain_str, &rest));
   assert_string_equal (json_str, json_mem);

@@ -27,6 +27,7 @@
 
 #include "crypto/smime.h"
 #include "mime/smimemime.h"
+#include "mime/reader.h"
 #include "util/error.h"
 
 #define CORPUS SRCDIR "/../../../shared/corpus/smime-nss"
@@ -205,7 +206,7 @@ test_corpus (void **state)
       {
         g_autoptr(GBytes) msg = g_bytes_new_take (data, len);
 
-        assert_true (pst_smimemime_open (fx.smime, msg, &plain, &st, &error));
+        assert_true (pst_message_open (NULL, fx.smime, msg, &plain, &st, &error));
       }
       json = pst_status_to_json_string (st);
       if (r->decrypted || dave_env)

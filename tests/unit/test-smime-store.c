@@ -24,6 +24,7 @@
 
 #include "crypto/smime.h"
 #include "mime/smimemime.h"
+#include "mime/reader.h"
 #include "util/error.h"
 
 #define ALICE "alice@postern.test"
@@ -311,7 +312,7 @@ assert_usable (PstSmime *smime, const char *address, gboolean locked)
     }
   else
     assert_non_null (sig);
-  assert_true (pst_smimemime_open (smime, msg, &plain, &st, NULL));
+  assert_true (pst_message_open (NULL, smime, msg, &plain, &st, NULL));
   assert_int_equal (st->decryption, locked ? PST_DECRYPTION_FAILED : PST_DECRYPTION_OK);
   assert_int_equal (has_warning (st, "key-locked"), locked);
   assert_int_equal (strstr (g_bytes_get_data (plain, NULL), "meeting is at noon") != NULL, !locked);

@@ -15,6 +15,7 @@
 #include "crypto/smime.h"
 #include "mime/mime.h"
 #include "mime/smimemime.h"
+#include "mime/reader.h"
 #include "util/error.h"
 
 #define ALICE "alice@postern.test"
@@ -181,7 +182,7 @@ open_msg (PstSmime *smime, GBytes *msg, GBytes **plain_out)
   PstStatus *st = NULL;
   GBytes *plain = NULL;
 
-  if (!pst_smimemime_open (smime, msg, &plain, &st, &error))
+  if (!pst_message_open (NULL, smime, msg, &plain, &st, &error))
     fail_msg ("open: %s", error->message);
   if (plain_out != NULL)
     *plain_out = plain;
