@@ -30,7 +30,7 @@ typedef struct {
 gboolean pst_sasl_allowed (const PstSaslCredentials *creds, const char *mech);
 
 PstSaslCredentials *pst_sasl_credentials_copy (const PstSaslCredentials *creds);
-/* Wipes the secrets. */
+/* Wipes the user name, the password and the token, and frees the rest. */
 void pst_sasl_credentials_free (PstSaslCredentials *creds);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSaslCredentials, pst_sasl_credentials_free)
 
