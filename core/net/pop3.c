@@ -646,29 +646,34 @@ typedef struct {
   void (*enter) (PstPop3Session *s);                           /* what goes out, or NULL */
   void (*on_status) (PstPop3Session *s, gboolean ok);          /* NULL: none is expected */
   void (*on_line) (PstPop3Session *s, const char *line, gsize len);  /* a list's states */
-  const char *eof_error;                                       /* the connection closed here */
+  PstPop3EventType event;      /* what the driver is told while it lasts (ST_TRANS: READY
+                                * once no command is outstanding) */
+  const char *eof_error;       /* the connection closed here */
 } Pop3StateInfo;
 
+#define WANT_READ PST_POP3_EVENT_WANT_READ
+#define DURING_AUTH N_("server closed the connection during authentication")
+#define MID_REPLY N_("connection closed in the middle of a reply")
+
 static const Pop3StateInfo states[] = {
-  [ST_GREETING] = { "greeting", NULL, greeting_status, NULL,
+  [ST_GREETING] = { "greeting", NULL, greeting_status, NULL, WANT_READ,
                     N_("server closed the connection before its greeting") },
-  [ST_CAPA] = { "capa", enter_capa, capa_status, NULL, NULL },
-  [ST_CAPA_LIST] = { "capa-list", enter_list, NULL, capa_line,
-                     N_("connection closed in the middle of a reply") },
-  [ST_STLS] = { "stls", enter_stls, stls_status, NULL, NULL },
-  [ST_WAIT_TLS] = { "wait-tls", NULL, NULL, NULL, NULL },
-  [ST_USER] = { "user", enter_user, login_status, NULL,
-                N_("server closed the connection during authentication") },
-  [ST_PASS] = { "pass", enter_pass, login_status, NULL,
-                N_("server closed the connection during authentication") },
-  [ST_AUTH] = { "auth", enter_auth, auth_status, NULL,
-                N_("server closed the connection during authentication") },
-  [ST_UIDL] = { "uidl", enter_uidl, uidl_status, NULL, NULL },
-  [ST_UIDL_LIST] = { "uidl-list", enter_uidl_list, NULL, uidl_line,
-                     N_("connection closed in the middle of a reply") },
-  [ST_TRANS] = { "transaction", NULL, trans_status, NULL, NULL },
-  [ST_DONE] = { "done", enter_done, NULL, NULL, NULL },
+  [ST_CAPA] = { "capa", enter_capa, capa_status, NULL, WANT_READ, NULL },
+  [ST_CAPA_LIST] = { "capa-list", enter_list, NULL, capa_line, WANT_READ, MID_REPLY },
+  [ST_STLS] = { "stls", enter_stls, stls_status, NULL, WANT_READ, NULL },
+  [ST_WAIT_TLS] = { "wait-tls", NULL, NULL, NULL, PST_POP3_EVENT_WANT_TLS, NULL },
+  [ST_USER] = { "user", enter_user, login_status, NULL, WANT_READ, DURING_AUTH },
+  [ST_PASS] = { "pass", enter_pass, login_status, NULL, WANT_READ, DURING_AUTH },
+  [ST_AUTH] = { "auth", enter_auth, auth_status, NULL, WANT_READ, DURING_AUTH },
+  [ST_UIDL] = { "uidl", enter_uidl, uidl_status, NULL, WANT_READ, NULL },
+  [ST_UIDL_LIST] = { "uidl-list", enter_uidl_list, NULL, uidl_line, WANT_READ, MID_REPLY },
+  [ST_TRANS] = { "transaction", NULL, trans_status, NULL, PST_POP3_EVENT_READY, NULL },
+  [ST_DONE] = { "done", enter_done, NULL, NULL, PST_POP3_EVENT_DONE, NULL },
 };
+
+#undef WANT_READ
+#undef DURING_AUTH
+#undef MID_REPLY
 
 static void
 set_state (PstPop3Session *s, Pop3State state)
@@ -918,14 +923,9 @@ pst_pop3_session_next_event (PstPop3Session *s)
       s->pending = PST_POP3_EVENT_WANT_READ;
       return ev;
     }
-  switch (s->state)
-    {
-    case ST_WAIT_TLS: return PST_POP3_EVENT_WANT_TLS;
-    case ST_TRANS:
-      return s->cmds.length == 0 ? PST_POP3_EVENT_READY : PST_POP3_EVENT_WANT_READ;
-    case ST_DONE: return PST_POP3_EVENT_DONE;
-    default: return PST_POP3_EVENT_WANT_READ;
-    }
+  if (s->state == ST_TRANS && s->cmds.length > 0)
+    return PST_POP3_EVENT_WANT_READ;
+  return states[s->state].event;
 }
 
 void

@@ -613,25 +613,32 @@ typedef struct {
   const char *name;                      /* for traces */
   void (*enter) (PstSmtpSession *s);     /* what goes out on entering it, or NULL */
   void (*on_reply) (PstSmtpSession *s);  /* what a reply does, or NULL: none is expected */
+  PstSmtpEventType event;                /* what the driver is told while it lasts */
   const char *eof_when;                  /* "server closed the connection …" */
 } SmtpStateInfo;
 
+#define WANT_READ PST_SMTP_EVENT_WANT_READ
+
 static const SmtpStateInfo states[] = {
-  [ST_GREETING] = { "greeting", NULL, greeting_reply, N_("before its greeting") },
-  [ST_EHLO] = { "ehlo", enter_ehlo, ehlo_reply, N_("after EHLO") },
-  [ST_STARTTLS] = { "starttls", enter_starttls, starttls_reply, N_("after STARTTLS") },
-  [ST_WAIT_TLS] = { "wait-tls", NULL, NULL, N_("before the TLS handshake") },
-  [ST_AUTH] = { "auth", enter_auth, auth_reply, N_("during authentication") },
-  [ST_READY] = { "ready", NULL, NULL, NULL },
-  [ST_ENVELOPE] = { "envelope", enter_envelope, envelope_reply,
+  [ST_GREETING] = { "greeting", NULL, greeting_reply, WANT_READ, N_("before its greeting") },
+  [ST_EHLO] = { "ehlo", enter_ehlo, ehlo_reply, WANT_READ, N_("after EHLO") },
+  [ST_STARTTLS] = { "starttls", enter_starttls, starttls_reply, WANT_READ, N_("after STARTTLS") },
+  [ST_WAIT_TLS] = { "wait-tls", NULL, NULL, PST_SMTP_EVENT_WANT_TLS,
+                    N_("before the TLS handshake") },
+  [ST_AUTH] = { "auth", enter_auth, auth_reply, WANT_READ, N_("during authentication") },
+  [ST_READY] = { "ready", NULL, NULL, PST_SMTP_EVENT_READY, NULL },
+  [ST_ENVELOPE] = { "envelope", enter_envelope, envelope_reply, WANT_READ,
                     N_("during the envelope (MAIL, RCPT, DATA)") },
-  [ST_BODY] = { "body", enter_body, NULL, N_("while the message was being sent") },
-  [ST_DOT] = { "dot", NULL, dot_reply,
+  [ST_BODY] = { "body", enter_body, NULL, PST_SMTP_EVENT_WANT_BODY,
+                N_("while the message was being sent") },
+  [ST_DOT] = { "dot", NULL, dot_reply, WANT_READ,
                N_("before confirming the message; it may or may not have been accepted") },
-  [ST_RSET] = { "rset", enter_rset, rset_reply, NULL },
-  [ST_QUIT] = { "quit", enter_quit, quit_reply, NULL },
-  [ST_DONE] = { "done", enter_done, NULL, NULL },
+  [ST_RSET] = { "rset", enter_rset, rset_reply, WANT_READ, NULL },
+  [ST_QUIT] = { "quit", enter_quit, quit_reply, WANT_READ, NULL },
+  [ST_DONE] = { "done", enter_done, NULL, PST_SMTP_EVENT_DONE, NULL },
 };
+
+#undef WANT_READ
 
 static void
 set_state (PstSmtpSession *s, SmtpState state)
@@ -756,14 +763,7 @@ pst_smtp_session_next_event (PstSmtpSession *s)
       s->pending = PST_SMTP_EVENT_WANT_READ;
       return ev;
     }
-  switch (s->state)
-    {
-    case ST_WAIT_TLS: return PST_SMTP_EVENT_WANT_TLS;
-    case ST_READY: return PST_SMTP_EVENT_READY;
-    case ST_BODY: return PST_SMTP_EVENT_WANT_BODY;
-    case ST_DONE: return PST_SMTP_EVENT_DONE;
-    default: return PST_SMTP_EVENT_WANT_READ;
-    }
+  return states[s->state].event;
 }
 
 void
