@@ -407,7 +407,7 @@ enter_capa (PstPop3Session *s)
 }
 
 static void
-enter_list (PstPop3Session *s)
+enter_capa_list (PstPop3Session *s)
 {
   s->list_lines = 0;
 }
@@ -659,7 +659,7 @@ static const Pop3StateInfo states[] = {
   [ST_GREETING] = { "greeting", NULL, greeting_status, NULL, WANT_READ,
                     N_("server closed the connection before its greeting") },
   [ST_CAPA] = { "capa", enter_capa, capa_status, NULL, WANT_READ, NULL },
-  [ST_CAPA_LIST] = { "capa-list", enter_list, NULL, capa_line, WANT_READ, MID_REPLY },
+  [ST_CAPA_LIST] = { "capa-list", enter_capa_list, NULL, capa_line, WANT_READ, MID_REPLY },
   [ST_STLS] = { "stls", enter_stls, stls_status, NULL, WANT_READ, NULL },
   [ST_WAIT_TLS] = { "wait-tls", NULL, NULL, NULL, PST_POP3_EVENT_WANT_TLS, NULL },
   [ST_USER] = { "user", enter_user, login_status, NULL, WANT_READ, DURING_AUTH },
