@@ -102,8 +102,9 @@ probe_read (Probe *p, guint8 *buf, gsize size, GError **error)
 }
 
 /* The TLS handshake and the server's verification; with login, the
- * account's credentials now (the caller gives them to the engine, bound to
- * this TLS session: give_credentials). */
+ * account's credentials now (the caller gives them to the engine, and the
+ * channel binding of this TLS session, as every driver does after a
+ * handshake: pst_session_bind_channel). */
 static gboolean
 probe_start_tls (Probe *p, GError **error)
 {
@@ -135,10 +136,9 @@ probe_smtp (Probe *p, gboolean implicit, const char **mechs_out, PstSmtpSession 
 
   *s_out = s;
   if (p->creds != NULL)
-    {
-      pst_smtp_session_set_credentials (s, p->creds);
-      pst_session_bind_channel (p->conn, &pst_smtp_engine_io, s);
-    }
+    pst_smtp_session_set_credentials (s, p->creds);
+  if (implicit)
+    pst_session_bind_channel (p->conn, &pst_smtp_engine_io, s);
   for (;;)
     {
       /* Once QUIT is queued, the outcome is known: errors do not change it. */
@@ -156,10 +156,8 @@ probe_smtp (Probe *p, gboolean implicit, const char **mechs_out, PstSmtpSession 
           if (!probe_start_tls (p, error))
             return FALSE;
           if (p->creds != NULL)
-            {
-              pst_smtp_session_set_credentials (s, p->creds);
-              pst_session_bind_channel (p->conn, &pst_smtp_engine_io, s);
-            }
+            pst_smtp_session_set_credentials (s, p->creds);
+          pst_session_bind_channel (p->conn, &pst_smtp_engine_io, s);
           pst_smtp_session_tls_started (s);
           break;
         case PST_SMTP_EVENT_READY:
@@ -228,10 +226,9 @@ probe_pop3 (Probe *p, gboolean implicit, const char **mechs_out, PstPop3Session 
 
   *s_out = s;
   if (p->creds != NULL)
-    {
-      pst_pop3_session_set_credentials (s, p->creds);
-      pst_session_bind_channel (p->conn, &pst_pop3_engine_io, s);
-    }
+    pst_pop3_session_set_credentials (s, p->creds);
+  if (implicit)
+    pst_session_bind_channel (p->conn, &pst_pop3_engine_io, s);
   for (;;)
     {
       const guint8 *out;
@@ -259,10 +256,8 @@ probe_pop3 (Probe *p, gboolean implicit, const char **mechs_out, PstPop3Session 
           if (!probe_start_tls (p, error))
             return FALSE;
           if (p->creds != NULL)
-            {
-              pst_pop3_session_set_credentials (s, p->creds);
-              pst_session_bind_channel (p->conn, &pst_pop3_engine_io, s);
-            }
+            pst_pop3_session_set_credentials (s, p->creds);
+          pst_session_bind_channel (p->conn, &pst_pop3_engine_io, s);
           pst_pop3_session_tls_started (s);
           break;
         case PST_POP3_EVENT_ERROR:

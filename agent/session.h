@@ -50,8 +50,10 @@ gboolean pst_session_flush (PstConn *conn, const PstEngineIo *io, gpointer engin
  * engine's WANT_READ. */
 gboolean pst_session_receive (PstConn *conn, const PstEngineIo *io, gpointer engine,
                               const PstSessionTap *tap, GError **error);
-/* Hands the TLS channel binding of @conn to @engine's credentials (set
- * them first): after an implicit-TLS connect, or a handshake. */
+/* Hands the TLS channel binding of @conn to @engine: the one way it is
+ * given (lineproto.h), by every driver after every handshake — after an
+ * implicit-TLS connect, and in start_tls — before or after the engine's
+ * credentials. */
 void pst_session_bind_channel (PstConn *conn, const PstEngineIo *io, gpointer engine);
 /* The engine's WANT_TLS: the handshake (verified), the channel binding,
  * then tls_started. */

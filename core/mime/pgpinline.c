@@ -5,6 +5,7 @@
 
 #include "mime/mime.h"
 #include "util/error.h"
+#include "util/secret.h"
 
 static const struct {
   const char *begin;
@@ -96,22 +97,6 @@ mechanism (GPtrArray *fields)
   return MAILMIME_MECHANISM_8BIT;
 }
 
-/* The opened text is wiped before its memory is freed. */
-typedef struct {
-  gsize len;
-  char *data;
-} Wipe;
-
-static void
-wipe_free (gpointer p)
-{
-  Wipe *w = p;
-
-  explicit_bzero (w->data, w->len);
-  g_free (w->data);
-  g_free (w);
-}
-
 /* A text/plain entity with @ct_field (or a plain one) and @text as body. */
 static GBytes *
 text_entity (const char *ct_field, GBytes *text)
@@ -119,8 +104,6 @@ text_entity (const char *ct_field, GBytes *text)
   gsize tlen = 0;
   const char *t = g_bytes_get_data (text, &tlen);
   GString *s = g_string_new (NULL);
-  GBytes *b;
-  Wipe *w;
 
   if (ct_field != NULL)
     {
@@ -132,11 +115,8 @@ text_entity (const char *ct_field, GBytes *text)
     g_string_append (s, "Content-Type: text/plain; charset=utf-8\r\n");
   g_string_append (s, "Content-Transfer-Encoding: 8bit\r\n\r\n");
   g_string_append_len (s, t, tlen);
-  w = g_new (Wipe, 1);
-  w->len = s->len;
-  w->data = g_string_free (s, FALSE);
-  b = g_bytes_new_with_free_func (w->data, w->len, wipe_free, w);
-  return b;
+  /* The opened text is wiped before its memory is freed. */
+  return pst_secret_bytes_from_gstring (s);
 }
 
 gboolean

@@ -11,6 +11,7 @@
 #include "mime/mime.h"
 #include "util/addr.h"
 #include "util/error.h"
+#include "util/secret.h"
 
 /* As pgpmime.c (DESIGN.md §4). */
 /* A part header inside the multipart/encrypted body. */
@@ -623,8 +624,7 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
   ok = write_str (self->out, s->str, s->len, error)
        && write_str (self->out, (const char *) self->head->data + end, self->head->len - end, error);
   explicit_bzero (s->str, s->len);
-  explicit_bzero (self->head->data, self->head->len);
-  g_byte_array_set_size (self->head, 0);
+  pst_secret_byte_array_clear (self->head);
   self->passing = TRUE;
   return ok;
 }
@@ -675,8 +675,7 @@ pst_open_sink_finalize (GObject *object)
 {
   PstOpenSink *self = PST_OPEN_SINK (object);
 
-  if (self->head->len > 0)
-    explicit_bzero (self->head->data, self->head->len);
+  pst_secret_byte_array_clear (self->head);
   g_byte_array_unref (self->head);
   g_clear_pointer (&self->shown, g_ptr_array_unref);
   G_OBJECT_CLASS (pst_open_sink_parent_class)->finalize (object);

@@ -1,9 +1,18 @@
+/* pop3.c — the POP3 client engine (see pop3.h).
+ *
+ * The line protocol shell (lineproto.h) holds the bytes, the credentials
+ * and the first failure; this file holds POP3.  Each state says in the
+ * table `states` what it sends when the session enters it and what a
+ * status line ("+OK", "-ERR") does in it; the states that read a
+ * multi-line list (CAPA, UIDL) take its lines instead.  In the transaction
+ * state the commands the driver gave are answered in order, RETR's message
+ * streamed out as it comes. */
 #include "net/pop3.h"
 
 #include <glib/gi18n-lib.h>
 #include <string.h>
 
-#include "net/linebuf.h"
+#include "net/lineproto.h"
 #include "net/sasl.h"
 #include "util/error.h"
 #include "util/secret.h"
@@ -26,7 +35,6 @@ typedef enum {
   ST_UIDL_LIST,
   ST_TRANS,      /* READY, or commands outstanding */
   ST_DONE,
-  ST_FAILED,
 } Pop3State;
 
 typedef enum {
@@ -61,19 +69,15 @@ typedef enum {
 } ReadResult;
 
 struct _PstPop3Session {
+  PstLineProto *lp;
   PstPop3TlsMode mode;
   Pop3State state;
   gboolean tls_active;
-  PstSaslCredentials *creds;
-  PstSasl *sasl;
+  const char *mech;            /* the SASL mechanism ST_AUTH starts (static) */
   gboolean continuation;       /* the last status line was "+ ..." (ST_AUTH) */
-  PstLinebuf *in;
-  PstLinebuf *out;
   GHashTable *caps;            /* upper-case name → parameters */
   GArray *uidls;               /* PstPop3Uidl */
   guint list_lines;
-  gboolean eof;
-  GError *error;
   PstPop3EventType pending;    /* WANT_READ = nothing to report */
   char *reply_text;
 
@@ -87,18 +91,12 @@ struct _PstPop3Session {
   guint msgno;                 /* what the last event refers to */
 };
 
+static void set_state (PstPop3Session *s, Pop3State state);
+
 static void
 clear_uidl (gpointer p)
 {
   g_free (((PstPop3Uidl *) p)->uidl);
-}
-
-static void
-wipe_data (PstPop3Session *s)
-{
-  if (s->data->len > 0)
-    explicit_bzero (s->data->data, s->data->len);
-  g_byte_array_set_size (s->data, 0);
 }
 
 PstPop3Session *
@@ -106,11 +104,10 @@ pst_pop3_session_new (PstPop3TlsMode mode)
 {
   PstPop3Session *s = g_new0 (PstPop3Session, 1);
 
+  s->lp = pst_lineproto_new ("POP3", POP3_MAX_LINE);
   s->mode = mode;
   s->state = ST_GREETING;
   s->tls_active = (mode == PST_POP3_TLS_IMPLICIT);
-  s->in = pst_linebuf_new (POP3_MAX_LINE);
-  s->out = pst_linebuf_new (0);
   s->caps = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   s->uidls = g_array_new (FALSE, TRUE, sizeof (PstPop3Uidl));
   g_array_set_clear_func (s->uidls, clear_uidl);
@@ -126,16 +123,12 @@ pst_pop3_session_free (PstPop3Session *s)
 {
   if (s == NULL)
     return;
-  pst_sasl_credentials_free (s->creds);
-  pst_sasl_free (s->sasl);
-  pst_linebuf_free (s->in);
-  pst_linebuf_free (s->out);
+  pst_lineproto_free (s->lp);
   g_hash_table_unref (s->caps);
   g_array_unref (s->uidls);
-  g_clear_error (&s->error);
   g_free (s->reply_text);
   g_queue_clear_full (&s->cmds, g_free);
-  wipe_data (s);
+  pst_secret_byte_array_clear (s->data);
   g_byte_array_unref (s->data);
   g_free (s);
 }
@@ -145,94 +138,44 @@ pst_pop3_session_set_auth (PstPop3Session *s, const char *user, const char *pass
 {
   PstSaslCredentials c = { .user = (char *) user, .password = (char *) password };
 
-  pst_pop3_session_set_credentials (s, &c);
+  pst_lineproto_set_credentials (s->lp, &c);
 }
 
 void
 pst_pop3_session_set_credentials (PstPop3Session *s, const PstSaslCredentials *creds)
 {
-  pst_sasl_credentials_free (s->creds);
-  s->creds = creds ? pst_sasl_credentials_copy (creds) : NULL;
+  pst_lineproto_set_credentials (s->lp, creds);
 }
 
 void
 pst_pop3_session_set_channel_binding (PstPop3Session *s, const char *type, GBytes *data)
 {
-  if (s->creds == NULL)
-    return;
-  g_free (s->creds->cb_type);
-  g_clear_pointer (&s->creds->cb_data, g_bytes_unref);
-  s->creds->cb_type = g_strdup (type);
-  s->creds->cb_data = data ? g_bytes_ref (data) : NULL;
+  pst_lineproto_set_channel_binding (s->lp, type, data);
 }
 
-static void
-fail (PstPop3Session *s, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static void
-fail (PstPop3Session *s, const char *format, ...)
-{
-  va_list ap;
-
-  if (s->state == ST_FAILED)
-    return;
-  va_start (ap, format);
-  s->error = g_error_new_valist (PST_ERROR, PST_ERROR_NETWORK, format, ap);
-  va_end (ap);
-  s->state = ST_FAILED;
-  s->pending = PST_POP3_EVENT_WANT_READ;
-  pst_linebuf_clear (s->out);
-}
-
-static char *
-sanitize (const char *line, gsize len)
-{
-  g_autofree char *copy = g_malloc (len + 1);
-
-  /* Not g_strndup(): the line may hold NUL bytes. */
-  memcpy (copy, line, len);
-  copy[len] = '\0';
-  for (gsize i = 0; i < len; i++)
-    {
-      guchar c = line[i];
-      if (c < 0x20 || c == 0x7f)
-        copy[i] = c == '\t' ? ' ' : '?';
-    }
-  return g_utf8_make_valid (copy, len);
-}
-
-static void
-send_line (PstPop3Session *s, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static void
-send_line (PstPop3Session *s, const char *format, ...)
-{
-  va_list ap;
-  g_autofree char *line = NULL;
-
-  va_start (ap, format);
-  line = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  pst_linebuf_append_str (s->out, line);
-  pst_linebuf_append (s->out, "\r\n", 2);
-}
-
+/* Whether the session is in @state and has not failed: what the driver's
+ * calls require. */
 static gboolean
-take_line (PstPop3Session *s, const char **line, gsize *len, gboolean *got)
+in_state (PstPop3Session *s, Pop3State state)
 {
-  switch (pst_linebuf_take_line (s->in, line, len))
+  return s->state == state && !pst_lineproto_failed (s->lp);
+}
+
+static ReadResult
+take_line (PstPop3Session *s, const char **line, gsize *len)
+{
+  switch (pst_lineproto_take_line (s->lp, line, len))
     {
     case PST_LINEBUF_NEED_MORE:
-      *got = FALSE;
-      return TRUE;
+      return READ_NEED_MORE;
     case PST_LINEBUF_TOO_LONG:
-      fail (s, _("server sent a line longer than %u bytes; aborting"), POP3_MAX_LINE);
-      return FALSE;
+      pst_lineproto_fail (s->lp, _("server sent a line longer than %u bytes; aborting"),
+                          POP3_MAX_LINE);
+      return READ_FAILED;
     case PST_LINEBUF_LINE:
       break;
     }
-  *got = TRUE;
-  return TRUE;
+  return READ_LINE;
 }
 
 /* Reads a "+OK ..." or "-ERR ..." line into reply_text and *ok. */
@@ -241,12 +184,10 @@ read_status (PstPop3Session *s, gboolean *ok)
 {
   const char *line;
   gsize len, skip;
-  gboolean got;
+  ReadResult r = take_line (s, &line, &len);
 
-  if (!take_line (s, &line, &len, &got))
-    return READ_FAILED;
-  if (!got)
-    return READ_NEED_MORE;
+  if (r != READ_LINE)
+    return r;
   s->continuation = FALSE;
   if (len >= 3 && memcmp (line, "+OK", 3) == 0 && (len == 3 || line[3] == ' '))
     {
@@ -267,14 +208,14 @@ read_status (PstPop3Session *s, gboolean *ok)
     }
   else
     {
-      g_autofree char *shown = sanitize (line, MIN (len, 80));
-      fail (s, _("malformed reply from server: \"%s\""), shown);
+      g_autofree char *shown = pst_lineproto_sanitize (line, MIN (len, 80));
+      pst_lineproto_fail (s->lp, _("malformed reply from server: \"%s\""), shown);
       return READ_FAILED;
     }
   if (len > skip)
     skip++;
   g_free (s->reply_text);
-  s->reply_text = sanitize (line + skip, len - skip);
+  s->reply_text = pst_lineproto_sanitize (line + skip, len - skip);
   return READ_LINE;
 }
 
@@ -282,12 +223,10 @@ read_status (PstPop3Session *s, gboolean *ok)
 static ReadResult
 read_list_line (PstPop3Session *s, const char **line, gsize *len)
 {
-  gboolean got;
+  ReadResult r = take_line (s, line, len);
 
-  if (!take_line (s, line, len, &got))
-    return READ_FAILED;
-  if (!got)
-    return READ_NEED_MORE;
+  if (r != READ_LINE)
+    return r;
   if ((*line)[0] == '.')
     {
       if (*len == 1)
@@ -302,27 +241,6 @@ static const char *
 err_text (PstPop3Session *s)
 {
   return s->reply_text[0] != '\0' ? s->reply_text : _("-ERR without a reason");
-}
-
-static void
-send_auth (PstPop3Session *s, const char *mech)
-{
-  g_autoptr (GError) error = NULL;
-  char *line = NULL;
-
-  if (!(s->sasl = pst_sasl_new (mech, s->creds, &error)))
-    {
-      fail (s, "%s", error->message);
-      return;
-    }
-  if (!(line = pst_sasl_auth_command (s->sasl, &error)))
-    {
-      fail (s, "%s", error->message);
-      return;
-    }
-  pst_linebuf_append_str (s->out, line);
-  pst_secret_free (line);
-  s->state = ST_AUTH;
 }
 
 /* What a RESP-CODES code (RFC 2449, RFC 3206) in a refusal means. */
@@ -340,57 +258,6 @@ resp_code_hint (const char *text)
   if (g_str_has_prefix (text, "[AUTH]"))
     return _(" (wrong credentials)");
   return "";
-}
-
-static void
-after_capa (PstPop3Session *s)
-{
-  if (!s->tls_active)
-    {
-      if (!pst_pop3_session_has_capability (s, "STLS"))
-        {
-          fail (s, _("server does not offer STLS; refusing to send credentials in the clear"));
-          return;
-        }
-      send_line (s, "STLS");
-      s->state = ST_STLS;
-      return;
-    }
-  if (s->creds == NULL || s->creds->user == NULL)
-    {
-      fail (s, _("no credentials set for POP3; cannot log in"));
-      return;
-    }
-  s->pipelining = pst_pop3_session_has_capability (s, "PIPELINING");
-  /* SASL when the server offers a mechanism we can use; else USER/PASS
-   * (RFC 1939), which is PLAIN's equal on a verified TLS session.  APOP
-   * is never used. */
-  if (pst_pop3_session_has_capability (s, "SASL"))
-    {
-      const char *mech = pst_sasl_choose (g_hash_table_lookup (s->caps, "SASL"), s->creds, NULL);
-
-      if (mech != NULL)
-        {
-          send_auth (s, mech);
-          return;
-        }
-    }
-  if (s->creds->password == NULL
-      || !(pst_sasl_allowed (s->creds, "USER") || pst_sasl_allowed (s->creds, "PLAIN")))
-    {
-      g_autoptr (GError) error = NULL;
-
-      pst_sasl_choose (g_hash_table_lookup (s->caps, "SASL"), s->creds, &error);
-      fail (s, "%s", error->message);
-      return;
-    }
-  if (strpbrk (s->creds->user, "\r\n") != NULL || strpbrk (s->creds->password, "\r\n") != NULL)
-    {
-      fail (s, _("the POP3 user name or password contains a line break; refusing to send it"));
-      return;
-    }
-  send_line (s, "USER %s", s->creds->user);
-  s->state = ST_USER;
 }
 
 static void
@@ -444,9 +311,9 @@ send_command (PstPop3Session *s, const Cmd *cmd)
 {
   switch (cmd->kind)
     {
-    case CMD_RETR: send_line (s, "RETR %u", cmd->msgno); break;
-    case CMD_DELE: send_line (s, "DELE %u", cmd->msgno); break;
-    case CMD_QUIT: send_line (s, "QUIT"); break;
+    case CMD_RETR: pst_lineproto_send_line (s->lp, "RETR %u", cmd->msgno); break;
+    case CMD_DELE: pst_lineproto_send_line (s->lp, "DELE %u", cmd->msgno); break;
+    case CMD_QUIT: pst_lineproto_send_line (s->lp, "QUIT"); break;
     }
 }
 
@@ -477,164 +344,344 @@ complete_head (PstPop3Session *s)
   flush_commands (s);
 }
 
+/* After CAPA: STLS first; over TLS, SASL when the server offers a
+ * mechanism we can use, else USER/PASS (RFC 1939), which is PLAIN's equal
+ * on a verified TLS session.  APOP is never used. */
 static void
-handle_status (PstPop3Session *s, gboolean ok)
+after_capa (PstPop3Session *s)
 {
-  switch (s->state)
+  const PstSaslCredentials *creds = pst_lineproto_get_credentials (s->lp);
+
+  if (!s->tls_active)
     {
-    case ST_GREETING:
-      if (!ok)
+      if (!pst_pop3_session_has_capability (s, "STLS"))
         {
-          fail (s, _("server refused the connection: %s"), err_text (s));
+          pst_lineproto_fail (s->lp, _("server does not offer STLS; refusing to send "
+                                       "credentials in the clear"));
           return;
         }
-      send_line (s, "CAPA");
-      s->state = ST_CAPA;
+      set_state (s, ST_STLS);
       return;
-
-    case ST_CAPA:
-      g_hash_table_remove_all (s->caps);
-      if (ok)
-        {
-          s->state = ST_CAPA_LIST;
-          s->list_lines = 0;
-        }
-      else
-        after_capa (s);
-      return;
-
-    case ST_STLS:
-      if (!ok)
-        {
-          fail (s, _("server refused STLS: %s; refusing to continue without TLS"), err_text (s));
-          return;
-        }
-      if (pst_linebuf_get_pending (s->in) > 0)
-        {
-          fail (s, _("plaintext injected after the STLS reply (possible attack); aborting"));
-          return;
-        }
-      s->state = ST_WAIT_TLS;
-      return;
-
-    case ST_AUTH:
-      if (!ok)
-        {
-          fail (s, _("authentication failed (%s): %s%s"), pst_sasl_mechanism (s->sasl),
-                err_text (s), resp_code_hint (s->reply_text));
-          return;
-        }
-      if (s->continuation)
-        {
-          g_autoptr (GError) error = NULL;
-          char *response = NULL;
-
-          if (pst_sasl_step (s->sasl, s->reply_text, &response, &error) == PST_SASL_ERROR)
-            {
-              fail (s, "%s", error->message);
-              return;
-            }
-          pst_linebuf_append_str (s->out, response);
-          pst_linebuf_append (s->out, "\r\n", 2);
-          pst_secret_free (response);
-          return;
-        }
-      if (!pst_sasl_complete (s->sasl))
-        {
-          fail (s, _("the server accepted %s before completing it (no server proof); aborting"),
-                pst_sasl_mechanism (s->sasl));
-          return;
-        }
-      send_line (s, "UIDL");
-      s->state = ST_UIDL;
-      return;
-
-    case ST_USER:
-    case ST_PASS:
-      if (!ok)
-        {
-          fail (s, _("authentication failed: %s%s"), err_text (s), resp_code_hint (s->reply_text));
-          return;
-        }
-      if (s->state == ST_USER)
-        {
-          /* Straight into the buffer, so that no other copy needs wiping. */
-          pst_linebuf_append_str (s->out, "PASS ");
-          pst_linebuf_append_str (s->out, s->creds->password);
-          pst_linebuf_append (s->out, "\r\n", 2);
-          s->state = ST_PASS;
-        }
-      else
-        {
-          send_line (s, "UIDL");
-          s->state = ST_UIDL;
-        }
-      return;
-
-    case ST_UIDL:
-      if (!ok)
-        {
-          fail (s, _("server does not support UIDL; refusing to fetch (%s)"), err_text (s));
-          return;
-        }
-      g_array_set_size (s->uidls, 0);
-      s->list_lines = 0;
-      s->state = ST_UIDL_LIST;
-      return;
-
-    case ST_TRANS:
-      {
-        const Cmd *cmd = g_queue_peek_head (&s->cmds);
-
-        if (cmd == NULL)
-          {
-            fail (s, _("server sent an unexpected reply: %s %s"), ok ? "+OK" : "-ERR",
-                  s->reply_text);
-            return;
-          }
-        switch (cmd->kind)
-          {
-          case CMD_RETR:
-            if (!ok)
-              {
-                fail (s, _("server refused to send message %u: %s"), cmd->msgno, err_text (s));
-                return;
-              }
-            s->retr_phase = RETR_BODY;
-            s->body_state = BODY_BOL;
-            return;
-          case CMD_DELE:
-            if (!ok)
-              {
-                fail (s, _("server refused to delete message %u: %s"), cmd->msgno,
-                      err_text (s));
-                return;
-              }
-            s->msgno = cmd->msgno;
-            s->pending = PST_POP3_EVENT_DELE_DONE;
-            complete_head (s);
-            return;
-          case CMD_QUIT:
-            if (!ok)
-              {
-                fail (s, _("server did not commit the deletions: %s"), err_text (s));
-                return;
-              }
-            complete_head (s);
-            s->state = ST_DONE;
-            return;
-          }
-        break;
-      }
-
-    case ST_CAPA_LIST:
-    case ST_WAIT_TLS:
-    case ST_UIDL_LIST:
-    case ST_DONE:
-    case ST_FAILED:
-      break;
     }
-  g_assert_not_reached ();
+  if (creds == NULL || creds->user == NULL)
+    {
+      pst_lineproto_fail (s->lp, _("no credentials set for POP3; cannot log in"));
+      return;
+    }
+  s->pipelining = pst_pop3_session_has_capability (s, "PIPELINING");
+  if (pst_pop3_session_has_capability (s, "SASL"))
+    {
+      s->mech = pst_sasl_choose (g_hash_table_lookup (s->caps, "SASL"), creds, NULL);
+      if (s->mech != NULL)
+        {
+          set_state (s, ST_AUTH);
+          return;
+        }
+    }
+  if (creds->password == NULL
+      || !(pst_sasl_allowed (creds, "USER") || pst_sasl_allowed (creds, "PLAIN")))
+    {
+      g_autoptr (GError) error = NULL;
+
+      pst_sasl_choose (g_hash_table_lookup (s->caps, "SASL"), creds, &error);
+      pst_lineproto_fail (s->lp, "%s", error->message);
+      return;
+    }
+  if (strpbrk (creds->user, "\r\n") != NULL || strpbrk (creds->password, "\r\n") != NULL)
+    {
+      pst_lineproto_fail (s->lp, _("the POP3 user name or password contains a line break; "
+                                   "refusing to send it"));
+      return;
+    }
+  set_state (s, ST_USER);
+}
+
+/* --- What each state sends on entry --------------------------------------- */
+
+static void
+enter_capa (PstPop3Session *s)
+{
+  /* After TLS the capabilities said in the clear count for nothing. */
+  g_hash_table_remove_all (s->caps);
+  pst_lineproto_send_line (s->lp, "CAPA");
+}
+
+static void
+enter_capa_list (PstPop3Session *s)
+{
+  s->list_lines = 0;
+}
+
+static void
+enter_stls (PstPop3Session *s)
+{
+  pst_lineproto_send_line (s->lp, "STLS");
+}
+
+static void
+enter_user (PstPop3Session *s)
+{
+  pst_lineproto_send_line (s->lp, "USER %s", pst_lineproto_get_credentials (s->lp)->user);
+}
+
+static void
+enter_pass (PstPop3Session *s)
+{
+  /* Straight into the queue, so that no other copy needs wiping. */
+  pst_lineproto_send (s->lp, "PASS ", 5);
+  pst_lineproto_send_secret_line (s->lp, pst_lineproto_get_credentials (s->lp)->password);
+}
+
+static void
+enter_auth (PstPop3Session *s)
+{
+  pst_lineproto_auth_begin (s->lp, s->mech);
+}
+
+static void
+enter_uidl (PstPop3Session *s)
+{
+  pst_lineproto_send_line (s->lp, "UIDL");
+}
+
+static void
+enter_uidl_list (PstPop3Session *s)
+{
+  g_array_set_size (s->uidls, 0);
+  s->list_lines = 0;
+}
+
+static void
+enter_done (PstPop3Session *s)
+{
+  pst_lineproto_close (s->lp);
+}
+
+/* --- What a status line, or a list's line, does in each state -------------- */
+
+static void
+greeting_status (PstPop3Session *s, gboolean ok)
+{
+  if (!ok)
+    {
+      pst_lineproto_fail (s->lp, _("server refused the connection: %s"), err_text (s));
+      return;
+    }
+  set_state (s, ST_CAPA);
+}
+
+/* -ERR to CAPA: a server without RFC 2449, which has no STLS either. */
+static void
+capa_status (PstPop3Session *s, gboolean ok)
+{
+  if (ok)
+    set_state (s, ST_CAPA_LIST);
+  else
+    after_capa (s);
+}
+
+/* @line NULL: the list ended. */
+static void
+capa_line (PstPop3Session *s, const char *line, gsize len)
+{
+  if (line == NULL)
+    {
+      after_capa (s);
+      return;
+    }
+  if (++s->list_lines > POP3_MAX_CAPA_LINES)
+    {
+      pst_lineproto_fail (s->lp, _("server sent more than %u capabilities; aborting"),
+                          POP3_MAX_CAPA_LINES);
+      return;
+    }
+  handle_capa_line (s, line, len);
+}
+
+static void
+stls_status (PstPop3Session *s, gboolean ok)
+{
+  if (!ok)
+    {
+      pst_lineproto_fail (s->lp, _("server refused STLS: %s; refusing to continue without TLS"),
+                          err_text (s));
+      return;
+    }
+  /* Anything already buffered came before the TLS handshake and would be
+   * taken as said over TLS. */
+  if (pst_lineproto_pending_input (s->lp) > 0)
+    {
+      pst_lineproto_fail (s->lp, _("plaintext injected after the STLS reply (possible attack); "
+                                   "aborting"));
+      return;
+    }
+  set_state (s, ST_WAIT_TLS);
+}
+
+static void
+auth_status (PstPop3Session *s, gboolean ok)
+{
+  if (!ok)
+    {
+      pst_lineproto_fail (s->lp, _("authentication failed (%s): %s%s"),
+                          pst_lineproto_auth_mechanism (s->lp), err_text (s),
+                          resp_code_hint (s->reply_text));
+      return;
+    }
+  if (s->continuation)
+    {
+      pst_lineproto_auth_step (s->lp, s->reply_text);
+      return;
+    }
+  if (!pst_lineproto_auth_complete (s->lp))
+    {
+      pst_lineproto_fail (s->lp, _("the server accepted %s before completing it (no server "
+                                   "proof); aborting"), pst_lineproto_auth_mechanism (s->lp));
+      return;
+    }
+  set_state (s, ST_UIDL);
+}
+
+/* USER and PASS alike. */
+static void
+login_status (PstPop3Session *s, gboolean ok)
+{
+  if (!ok)
+    {
+      pst_lineproto_fail (s->lp, _("authentication failed: %s%s"), err_text (s),
+                          resp_code_hint (s->reply_text));
+      return;
+    }
+  set_state (s, s->state == ST_USER ? ST_PASS : ST_UIDL);
+}
+
+static void
+uidl_status (PstPop3Session *s, gboolean ok)
+{
+  if (!ok)
+    {
+      pst_lineproto_fail (s->lp, _("server does not support UIDL; refusing to fetch (%s)"),
+                          err_text (s));
+      return;
+    }
+  set_state (s, ST_UIDL_LIST);
+}
+
+static void
+uidl_line (PstPop3Session *s, const char *line, gsize len)
+{
+  PstPop3Uidl u;
+
+  if (line == NULL)
+    {
+      set_state (s, ST_TRANS);
+      return;
+    }
+  if (++s->list_lines > POP3_MAX_UIDLS)
+    {
+      pst_lineproto_fail (s->lp, _("server lists more than %u messages; refusing to fetch"),
+                          POP3_MAX_UIDLS);
+      return;
+    }
+  if (!parse_uidl (line, len, &u))
+    {
+      g_autofree char *shown = pst_lineproto_sanitize (line, MIN (len, 80));
+      pst_lineproto_fail (s->lp, _("malformed UIDL line from server: \"%s\""), shown);
+      return;
+    }
+  g_array_append_val (s->uidls, u);
+}
+
+/* The status of the oldest command outstanding. */
+static void
+trans_status (PstPop3Session *s, gboolean ok)
+{
+  const Cmd *cmd = g_queue_peek_head (&s->cmds);
+
+  if (cmd == NULL)
+    {
+      pst_lineproto_fail (s->lp, _("server sent an unexpected reply: %s %s"), ok ? "+OK" : "-ERR",
+                          s->reply_text);
+      return;
+    }
+  switch (cmd->kind)
+    {
+    case CMD_RETR:
+      if (!ok)
+        {
+          pst_lineproto_fail (s->lp, _("server refused to send message %u: %s"), cmd->msgno,
+                              err_text (s));
+          return;
+        }
+      s->retr_phase = RETR_BODY;
+      s->body_state = BODY_BOL;
+      return;
+    case CMD_DELE:
+      if (!ok)
+        {
+          pst_lineproto_fail (s->lp, _("server refused to delete message %u: %s"), cmd->msgno,
+                              err_text (s));
+          return;
+        }
+      s->msgno = cmd->msgno;
+      s->pending = PST_POP3_EVENT_DELE_DONE;
+      complete_head (s);
+      return;
+    case CMD_QUIT:
+      if (!ok)
+        {
+          pst_lineproto_fail (s->lp, _("server did not commit the deletions: %s"), err_text (s));
+          return;
+        }
+      complete_head (s);
+      set_state (s, ST_DONE);
+      return;
+    }
+}
+
+/* --- The states ------------------------------------------------------------ */
+
+typedef struct {
+  const char *name;                                            /* for traces */
+  void (*enter) (PstPop3Session *s);                           /* what goes out, or NULL */
+  void (*on_status) (PstPop3Session *s, gboolean ok);          /* NULL: none is expected */
+  void (*on_line) (PstPop3Session *s, const char *line, gsize len);  /* a list's states */
+  PstPop3EventType event;      /* what the driver is told while it lasts (ST_TRANS: READY
+                                * once no command is outstanding) */
+  const char *eof_error;       /* the connection closed here */
+} Pop3StateInfo;
+
+#define WANT_READ PST_POP3_EVENT_WANT_READ
+#define DURING_AUTH N_("server closed the connection during authentication")
+#define MID_REPLY N_("connection closed in the middle of a reply")
+
+static const Pop3StateInfo states[] = {
+  [ST_GREETING] = { "greeting", NULL, greeting_status, NULL, WANT_READ,
+                    N_("server closed the connection before its greeting") },
+  [ST_CAPA] = { "capa", enter_capa, capa_status, NULL, WANT_READ, NULL },
+  [ST_CAPA_LIST] = { "capa-list", enter_capa_list, NULL, capa_line, WANT_READ, MID_REPLY },
+  [ST_STLS] = { "stls", enter_stls, stls_status, NULL, WANT_READ, NULL },
+  [ST_WAIT_TLS] = { "wait-tls", NULL, NULL, NULL, PST_POP3_EVENT_WANT_TLS, NULL },
+  [ST_USER] = { "user", enter_user, login_status, NULL, WANT_READ, DURING_AUTH },
+  [ST_PASS] = { "pass", enter_pass, login_status, NULL, WANT_READ, DURING_AUTH },
+  [ST_AUTH] = { "auth", enter_auth, auth_status, NULL, WANT_READ, DURING_AUTH },
+  [ST_UIDL] = { "uidl", enter_uidl, uidl_status, NULL, WANT_READ, NULL },
+  [ST_UIDL_LIST] = { "uidl-list", enter_uidl_list, NULL, uidl_line, WANT_READ, MID_REPLY },
+  [ST_TRANS] = { "transaction", NULL, trans_status, NULL, PST_POP3_EVENT_READY, NULL },
+  [ST_DONE] = { "done", enter_done, NULL, NULL, PST_POP3_EVENT_DONE, NULL },
+};
+
+#undef WANT_READ
+#undef DURING_AUTH
+#undef MID_REPLY
+
+static void
+set_state (PstPop3Session *s, Pop3State state)
+{
+  s->state = state;
+  pst_lineproto_trace (s->lp, states[state].name);
+  if (states[state].enter != NULL)
+    states[state].enter (s);
 }
 
 /* Reads the lines of a CAPA or UIDL reply; FALSE when more bytes are needed
@@ -642,7 +689,7 @@ handle_status (PstPop3Session *s, gboolean ok)
 static gboolean
 read_list (PstPop3Session *s)
 {
-  for (;;)
+  while (!pst_lineproto_failed (s->lp))
     {
       const char *line;
       gsize len;
@@ -653,44 +700,14 @@ read_list (PstPop3Session *s)
         case READ_FAILED:
           return FALSE;
         case READ_END:
-          if (s->state == ST_CAPA_LIST)
-            after_capa (s);
-          else
-            s->state = ST_TRANS;
+          states[s->state].on_line (s, NULL, 0);
           return TRUE;
         case READ_LINE:
+          states[s->state].on_line (s, line, len);
           break;
         }
-
-      if (s->state == ST_CAPA_LIST)
-        {
-          if (++s->list_lines > POP3_MAX_CAPA_LINES)
-            {
-              fail (s, _("server sent more than %u capabilities; aborting"),
-                    POP3_MAX_CAPA_LINES);
-              return FALSE;
-            }
-          handle_capa_line (s, line, len);
-        }
-      else
-        {
-          PstPop3Uidl u;
-
-          if (++s->list_lines > POP3_MAX_UIDLS)
-            {
-              fail (s, _("server lists more than %u messages; refusing to fetch"),
-                    POP3_MAX_UIDLS);
-              return FALSE;
-            }
-          if (!parse_uidl (line, len, &u))
-            {
-              g_autofree char *shown = sanitize (line, MIN (len, 80));
-              fail (s, _("malformed UIDL line from server: \"%s\""), shown);
-              return FALSE;
-            }
-          g_array_append_val (s->uidls, u);
-        }
     }
+  return FALSE;
 }
 
 /* Un-dot-stuffs what is buffered of the message being retrieved into
@@ -700,10 +717,10 @@ read_body (PstPop3Session *s)
 {
   const Cmd *cmd = g_queue_peek_head (&s->cmds);
   gsize avail, i = 0;
-  const guint8 *p = pst_linebuf_peek (s->in, &avail);
+  const guint8 *p = pst_lineproto_peek_input (s->lp, &avail);
   gboolean ended = FALSE;
 
-  wipe_data (s);
+  pst_secret_byte_array_clear (s->data);
   while (i < avail && !ended)
     {
       switch (s->body_state)
@@ -761,7 +778,7 @@ read_body (PstPop3Session *s)
           break;
         }
     }
-  pst_linebuf_consume (s->in, i);
+  pst_lineproto_consume_input (s->lp, i);
 
   if (ended)
     s->retr_phase = RETR_ENDED;
@@ -777,134 +794,118 @@ static void
 handle_eof (PstPop3Session *s)
 {
   const Cmd *cmd = g_queue_peek_head (&s->cmds);
+  const char *why = states[s->state].eof_error;
 
   if (s->state == ST_TRANS && cmd != NULL && cmd->kind == CMD_RETR
       && s->retr_phase == RETR_BODY)
-    fail (s, _("connection closed in the middle of message %u"), cmd->msgno);
-  else if (pst_linebuf_get_pending (s->in) > 0 || s->state == ST_CAPA_LIST
-           || s->state == ST_UIDL_LIST)
-    fail (s, _("connection closed in the middle of a reply"));
+    pst_lineproto_fail (s->lp, _("connection closed in the middle of message %u"), cmd->msgno);
+  else if (pst_lineproto_pending_input (s->lp) > 0)
+    pst_lineproto_fail (s->lp, _("connection closed in the middle of a reply"));
   else if (s->state == ST_TRANS && cmd != NULL && cmd->kind == CMD_QUIT)
-    fail (s, _("connection closed before the server answered QUIT; "
-               "deletions may not have been committed"));
-  else if (s->state == ST_GREETING)
-    fail (s, _("server closed the connection before its greeting"));
-  else if (s->state == ST_USER || s->state == ST_PASS || s->state == ST_AUTH)
-    fail (s, _("server closed the connection during authentication"));
+    pst_lineproto_fail (s->lp, _("connection closed before the server answered QUIT; "
+                                 "deletions may not have been committed"));
   else
-    fail (s, _("server closed the connection unexpectedly"));
+    pst_lineproto_fail (s->lp, "%s",
+                        why != NULL ? _(why) : _("server closed the connection unexpectedly"));
 }
 
 static void
 run (PstPop3Session *s)
 {
-  while (s->pending == PST_POP3_EVENT_WANT_READ)
+  while (s->pending == PST_POP3_EVENT_WANT_READ && !pst_lineproto_failed (s->lp)
+         && s->state != ST_DONE)
     {
-      const Cmd *cmd;
-      gboolean ok;
+      const Pop3StateInfo *st = &states[s->state];
+      const Cmd *cmd = g_queue_peek_head (&s->cmds);
+      gboolean ok = FALSE;
 
-      switch (s->state)
+      if (s->state == ST_WAIT_TLS)
         {
-        case ST_FAILED:
-        case ST_DONE:
-          return;
-
-        case ST_WAIT_TLS:
-          if (pst_linebuf_get_pending (s->in) > 0)
-            fail (s, _("plaintext injected after the STLS reply (possible attack); aborting"));
-          else if (s->eof)
+          if (pst_lineproto_pending_input (s->lp) > 0)
+            pst_lineproto_fail (s->lp, _("plaintext injected after the STLS reply (possible "
+                                         "attack); aborting"));
+          else if (pst_lineproto_at_eof (s->lp))
             handle_eof (s);
           return;
-
-        case ST_CAPA_LIST:
-        case ST_UIDL_LIST:
+        }
+      if (st->on_line != NULL)
+        {
           if (!read_list (s))
             {
-              if (s->eof && s->state != ST_FAILED)
+              if (pst_lineproto_at_eof (s->lp) && !pst_lineproto_failed (s->lp))
                 handle_eof (s);
               return;
             }
           continue;
-
-        case ST_TRANS:
-          cmd = g_queue_peek_head (&s->cmds);
-          if (cmd != NULL && cmd->kind == CMD_RETR && s->retr_phase == RETR_ENDED)
+        }
+      if (s->state == ST_TRANS && cmd != NULL && cmd->kind == CMD_RETR)
+        {
+          if (s->retr_phase == RETR_ENDED)
             {
               s->msgno = cmd->msgno;
               s->pending = PST_POP3_EVENT_RETR_DONE;
               complete_head (s);
               return;
             }
-          if (cmd != NULL && cmd->kind == CMD_RETR && s->retr_phase == RETR_BODY)
+          if (s->retr_phase == RETR_BODY)
             {
               if (!read_body (s))
                 {
-                  if (s->eof)
+                  if (pst_lineproto_at_eof (s->lp))
                     handle_eof (s);
                   return;
                 }
               continue;
             }
-          break;
-
-        default:
-          break;
         }
 
       switch (read_status (s, &ok))
         {
         case READ_NEED_MORE:
-          if (s->eof)
+          if (pst_lineproto_at_eof (s->lp))
             handle_eof (s);
           return;
         case READ_FAILED:
           return;
         case READ_LINE:
         case READ_END:
-          handle_status (s, ok);
+          if (st->on_status == NULL)
+            {
+              pst_lineproto_fail (s->lp, _("server sent an unexpected reply: %s %s"),
+                                  ok ? "+OK" : "-ERR", s->reply_text);
+              return;
+            }
+          st->on_status (s, ok);
           break;
         }
     }
 }
 
-static gboolean
-propagate_failure (PstPop3Session *s, GError **error)
-{
-  if (s->state != ST_FAILED)
-    return TRUE;
-  if (error != NULL)
-    *error = g_error_copy (s->error);
-  return FALSE;
-}
-
 gboolean
 pst_pop3_session_feed (PstPop3Session *s, const guint8 *data, gsize len, GError **error)
 {
-  if (s->state != ST_FAILED && s->state != ST_DONE)
-    {
-      pst_linebuf_append (s->in, data, len);
-      run (s);
-    }
-  return propagate_failure (s, error);
+  if (pst_lineproto_feed (s->lp, data, len))
+    run (s);
+  return pst_lineproto_check (s->lp, error);
 }
 
 void
 pst_pop3_session_feed_eof (PstPop3Session *s)
 {
-  s->eof = TRUE;
+  pst_lineproto_feed_eof (s->lp);
   run (s);
 }
 
 const guint8 *
 pst_pop3_session_get_output (PstPop3Session *s, gsize *len_out)
 {
-  return pst_linebuf_peek (s->out, len_out);
+  return pst_lineproto_get_output (s->lp, len_out);
 }
 
 void
 pst_pop3_session_consume_output (PstPop3Session *s, gsize n)
 {
-  pst_linebuf_consume (s->out, n);
+  pst_lineproto_consume_output (s->lp, n);
 }
 
 PstPop3EventType
@@ -914,7 +915,7 @@ pst_pop3_session_next_event (PstPop3Session *s)
 
   if (s->pending == PST_POP3_EVENT_WANT_READ)
     run (s);
-  if (s->state == ST_FAILED)
+  if (pst_lineproto_failed (s->lp))
     return PST_POP3_EVENT_ERROR;
   if (s->pending != PST_POP3_EVENT_WANT_READ)
     {
@@ -922,14 +923,9 @@ pst_pop3_session_next_event (PstPop3Session *s)
       s->pending = PST_POP3_EVENT_WANT_READ;
       return ev;
     }
-  switch (s->state)
-    {
-    case ST_WAIT_TLS: return PST_POP3_EVENT_WANT_TLS;
-    case ST_TRANS:
-      return s->cmds.length == 0 ? PST_POP3_EVENT_READY : PST_POP3_EVENT_WANT_READ;
-    case ST_DONE: return PST_POP3_EVENT_DONE;
-    default: return PST_POP3_EVENT_WANT_READ;
-    }
+  if (s->state == ST_TRANS && s->cmds.length > 0)
+    return PST_POP3_EVENT_WANT_READ;
+  return states[s->state].event;
 }
 
 void
@@ -937,11 +933,9 @@ pst_pop3_session_tls_started (PstPop3Session *s)
 {
   if (s->mode == PST_POP3_TLS_IMPLICIT)
     return;
-  g_return_if_fail (s->state == ST_WAIT_TLS);
+  g_return_if_fail (in_state (s, ST_WAIT_TLS));
   s->tls_active = TRUE;
-  g_hash_table_remove_all (s->caps);
-  send_line (s, "CAPA");
-  s->state = ST_CAPA;
+  set_state (s, ST_CAPA);
 }
 
 const GArray *
@@ -953,21 +947,21 @@ pst_pop3_session_get_uidls (PstPop3Session *s)
 void
 pst_pop3_session_retr (PstPop3Session *s, guint msgno)
 {
-  g_return_if_fail (s->state == ST_TRANS && !s->quit_queued);
+  g_return_if_fail (in_state (s, ST_TRANS) && !s->quit_queued);
   enqueue (s, CMD_RETR, msgno);
 }
 
 void
 pst_pop3_session_dele (PstPop3Session *s, guint msgno)
 {
-  g_return_if_fail (s->state == ST_TRANS && !s->quit_queued);
+  g_return_if_fail (in_state (s, ST_TRANS) && !s->quit_queued);
   enqueue (s, CMD_DELE, msgno);
 }
 
 void
 pst_pop3_session_quit (PstPop3Session *s)
 {
-  g_return_if_fail (s->state == ST_TRANS && !s->quit_queued);
+  g_return_if_fail (in_state (s, ST_TRANS) && !s->quit_queued);
   s->quit_queued = TRUE;
   enqueue (s, CMD_QUIT, 0);
 }
@@ -994,7 +988,7 @@ pst_pop3_session_get_reply_text (PstPop3Session *s)
 const GError *
 pst_pop3_session_get_error (PstPop3Session *s)
 {
-  return s->error;
+  return pst_lineproto_get_error (s->lp);
 }
 
 gboolean

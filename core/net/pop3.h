@@ -48,14 +48,14 @@ PstPop3Session *pst_pop3_session_new (PstPop3TlsMode mode);
 /* Frees @session and wipes the credentials and queued bytes.  NULL is allowed. */
 void pst_pop3_session_free (PstPop3Session *session);
 
-/* USER/PASS credentials; copied and wiped on free.  They are required: a
- * session without them fails after CAPA.  A line break in either is refused
- * (error, nothing sent). */
 /* Credentials (copied, wiped when freed): SASL (RFC 5034) with the
  * strongest mechanism in CAPA's SASL line that they allow, else USER/PASS.
- * set_auth is the user-and-password shorthand. */
+ * They are required: a session without them fails after CAPA.  A line
+ * break in the user name or password is refused for USER/PASS (error,
+ * nothing sent).  set_auth is the user-and-password shorthand. */
 void pst_pop3_session_set_credentials (PstPop3Session *session, const PstSaslCredentials *creds);
-/* The TLS channel binding for SCRAM-SHA-256-PLUS; after set_credentials. */
+/* The TLS channel binding for SCRAM-SHA-256-PLUS, as in smtp.h: the only
+ * way the engine takes it; before or after set_credentials. */
 void pst_pop3_session_set_channel_binding (PstPop3Session *session, const char *type, GBytes *data);
 void pst_pop3_session_set_auth (PstPop3Session *session, const char *user, const char *password);
 

@@ -81,7 +81,7 @@ pst_sasl_credentials_free (PstSaslCredentials *c)
 {
   if (c == NULL)
     return;
-  g_free (c->user);
+  pst_secret_free (c->user);
   pst_secret_free (c->password);
   pst_secret_free (c->token);
   g_free (c->cb_type);

@@ -18,7 +18,8 @@ typedef struct {
   char *password;          /* or NULL */
   char *token;             /* OAuth2 access token, or NULL */
   gboolean client_cert;    /* a TLS client certificate is presented (EXTERNAL) */
-  char *cb_type;           /* "tls-exporter" or "tls-unique", or NULL */
+  char *cb_type;           /* "tls-exporter" or "tls-unique", or NULL; the engines
+                            * fill these from the TLS session (lineproto.h) */
   GBytes *cb_data;         /* its data */
   char *host;              /* the server, for OAUTHBEARER's host and port */
   guint16 port;
@@ -29,7 +30,7 @@ typedef struct {
 gboolean pst_sasl_allowed (const PstSaslCredentials *creds, const char *mech);
 
 PstSaslCredentials *pst_sasl_credentials_copy (const PstSaslCredentials *creds);
-/* Wipes the secrets. */
+/* Wipes the user name, the password and the token, and frees the rest. */
 void pst_sasl_credentials_free (PstSaslCredentials *creds);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSaslCredentials, pst_sasl_credentials_free)
 

@@ -1,9 +1,17 @@
+/* smtp.c — the SMTP submission engine (see smtp.h).
+ *
+ * The line protocol shell (lineproto.h) holds the bytes, the credentials
+ * and the first failure; this file holds SMTP.  Each state says in the
+ * table `states` what it sends when the session enters it and what a reply
+ * does in it, as OpenSMTPD's client splits smtp_client_state() from
+ * smtp_client_response(); a reply in a state that expects none fails the
+ * session. */
 #include "net/smtp.h"
 
 #include <glib/gi18n-lib.h>
 #include <string.h>
 
-#include "net/linebuf.h"
+#include "net/lineproto.h"
 #include "net/sasl.h"
 #include "util/error.h"
 #include "util/secret.h"
@@ -25,7 +33,6 @@ typedef enum {
   ST_RSET,
   ST_QUIT,
   ST_DONE,
-  ST_FAILED,
 } SmtpState;
 
 typedef enum {
@@ -35,17 +42,12 @@ typedef enum {
 } ReadResult;
 
 struct _PstSmtpSession {
+  PstLineProto *lp;
   char *helo_name;
   PstSmtpTlsMode mode;
   SmtpState state;
   gboolean tls_active;
-  PstSaslCredentials *creds;
-  PstSasl *sasl;
-  PstLinebuf *in;
-  PstLinebuf *out;
   GHashTable *caps;          /* upper-case keyword → parameters */
-  gboolean eof;
-  GError *error;
   PstSmtpEventType pending;  /* SENT or REJECTED to report; WANT_READ = none */
 
   /* the reply being read */
@@ -58,6 +60,7 @@ struct _PstSmtpSession {
   char *reply_text;
 
   /* the transaction */
+  char *mail_command;        /* "MAIL FROM:<…> SIZE=…", sent on entering ST_ENVELOPE */
   GPtrArray *rcpts;
   gboolean pipelined;
   guint reply_index;         /* 0: MAIL, 1..n: RCPT, n + 1: DATA */
@@ -75,6 +78,8 @@ struct _PstSmtpSession {
 
 /* A BDAT chunk goes out when this much body has gathered. */
 #define BDAT_CHUNK (64 * 1024)
+
+static void set_state (PstSmtpSession *s, SmtpState state);
 
 static void
 clear_recipient_error (gpointer p)
@@ -108,11 +113,10 @@ pst_smtp_session_new (const char *helo_name, PstSmtpTlsMode mode)
     s->helo_name = g_strdup (helo_name);
   else
     s->helo_name = g_strdup ("localhost");
+  s->lp = pst_lineproto_new ("SMTP", SMTP_MAX_LINE);
   s->mode = mode;
   s->state = ST_GREETING;
   s->tls_active = (mode == PST_SMTP_TLS_IMPLICIT);
-  s->in = pst_linebuf_new (SMTP_MAX_LINE);
-  s->out = pst_linebuf_new (0);
   s->caps = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   s->pending = PST_SMTP_EVENT_WANT_READ;
   s->cur_text = g_string_new (NULL);
@@ -129,20 +133,16 @@ pst_smtp_session_free (PstSmtpSession *s)
 {
   if (s == NULL)
     return;
+  pst_lineproto_free (s->lp);
   g_free (s->helo_name);
-  pst_sasl_credentials_free (s->creds);
-  pst_sasl_free (s->sasl);
-  pst_linebuf_free (s->in);
-  pst_linebuf_free (s->out);
   g_hash_table_unref (s->caps);
-  g_clear_error (&s->error);
   g_string_free (s->cur_text, TRUE);
   g_free (s->reply_text);
+  g_free (s->mail_command);
   g_ptr_array_unref (s->rcpts);
   g_free (s->fail_text);
   g_array_unref (s->rejected);
-  if (s->bdat->len > 0)
-    explicit_bzero (s->bdat->data, s->bdat->len);
+  pst_secret_byte_array_clear (s->bdat);
   g_byte_array_unref (s->bdat);
   g_free (s);
 }
@@ -152,82 +152,38 @@ pst_smtp_session_set_auth (PstSmtpSession *s, const char *user, const char *pass
 {
   PstSaslCredentials c = { .user = (char *) user, .password = (char *) password };
 
-  pst_smtp_session_set_credentials (s, &c);
+  pst_lineproto_set_credentials (s->lp, &c);
 }
 
 void
 pst_smtp_session_set_credentials (PstSmtpSession *s, const PstSaslCredentials *creds)
 {
-  g_autoptr (GBytes) cb = NULL;
-  g_autofree char *cb_type = NULL;
-
-  if (s->creds != NULL)
-    {
-      cb = s->creds->cb_data ? g_bytes_ref (s->creds->cb_data) : NULL;
-      cb_type = g_strdup (s->creds->cb_type);
-    }
-  pst_sasl_credentials_free (s->creds);
-  s->creds = creds ? pst_sasl_credentials_copy (creds) : NULL;
-  if (s->creds != NULL && s->creds->cb_type == NULL && cb != NULL)
-    pst_smtp_session_set_channel_binding (s, cb_type, cb);
+  pst_lineproto_set_credentials (s->lp, creds);
 }
 
 void
 pst_smtp_session_set_channel_binding (PstSmtpSession *s, const char *type, GBytes *data)
 {
-  if (s->creds == NULL)
-    return;
-  g_free (s->creds->cb_type);
-  g_clear_pointer (&s->creds->cb_data, g_bytes_unref);
-  s->creds->cb_type = g_strdup (type);
-  s->creds->cb_data = data ? g_bytes_ref (data) : NULL;
+  pst_lineproto_set_channel_binding (s->lp, type, data);
 }
 
-static void
-fail (PstSmtpSession *s, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static void
-fail (PstSmtpSession *s, const char *format, ...)
+/* Whether the session is in @state and has not failed: what the driver's
+ * calls require. */
+static gboolean
+in_state (PstSmtpSession *s, SmtpState state)
 {
-  va_list ap;
-
-  if (s->state == ST_FAILED)
-    return;
-  va_start (ap, format);
-  s->error = g_error_new_valist (PST_ERROR, PST_ERROR_NETWORK, format, ap);
-  va_end (ap);
-  s->state = ST_FAILED;
-  s->pending = PST_SMTP_EVENT_WANT_READ;
-  /* Nothing more may reach the server from a failed session. */
-  pst_linebuf_clear (s->out);
+  return s->state == state && !pst_lineproto_failed (s->lp);
 }
 
 /* "535 5.7.8 text", on one line, for error messages. */
 static char *
-reply_summary (guint code, const char *text)
+reply_summary (PstSmtpSession *s)
 {
-  char *summary = g_strdup_printf ("%u %s", code, text);
+  char *summary = g_strdup_printf ("%u %s", s->reply_code, s->reply_text);
 
   g_strdelimit (summary, "\n", ' ');
   g_strchomp (summary);
   return summary;
-}
-
-static char *
-sanitize (const char *line, gsize len)
-{
-  g_autofree char *copy = g_malloc (len + 1);
-
-  /* Not g_strndup(): the line may hold NUL bytes. */
-  memcpy (copy, line, len);
-  copy[len] = '\0';
-  for (gsize i = 0; i < len; i++)
-    {
-      guchar c = line[i];
-      if (c < 0x20 || c == 0x7f)
-        copy[i] = c == '\t' ? ' ' : '?';
-    }
-  return g_utf8_make_valid (copy, len);
 }
 
 static ReadResult
@@ -240,12 +196,13 @@ read_reply (PstSmtpSession *s)
       guint code;
       char sep;
 
-      switch (pst_linebuf_take_line (s->in, &line, &len))
+      switch (pst_lineproto_take_line (s->lp, &line, &len))
         {
         case PST_LINEBUF_NEED_MORE:
           return READ_NEED_MORE;
         case PST_LINEBUF_TOO_LONG:
-          fail (s, _("server sent a reply line longer than %u bytes; aborting"), SMTP_MAX_LINE);
+          pst_lineproto_fail (s->lp, _("server sent a reply line longer than %u bytes; aborting"),
+                              SMTP_MAX_LINE);
           return READ_FAILED;
         case PST_LINEBUF_LINE:
           break;
@@ -254,8 +211,8 @@ read_reply (PstSmtpSession *s)
       if (len < 3 || line[0] < '2' || line[0] > '5' || line[1] < '0' || line[1] > '5'
           || !g_ascii_isdigit (line[2]) || (len > 3 && line[3] != ' ' && line[3] != '-'))
         {
-          g_autofree char *shown = sanitize (line, MIN (len, 80));
-          fail (s, _("malformed reply from server: \"%s\""), shown);
+          g_autofree char *shown = pst_lineproto_sanitize (line, MIN (len, 80));
+          pst_lineproto_fail (s->lp, _("malformed reply from server: \"%s\""), shown);
           return READ_FAILED;
         }
       code = (line[0] - '0') * 100 + (line[1] - '0') * 10 + (line[2] - '0');
@@ -268,21 +225,21 @@ read_reply (PstSmtpSession *s)
         }
       else if (code != s->cur_code)
         {
-          fail (s, _("malformed reply from server: a reply starting with %u continues with %u"),
-                s->cur_code, code);
+          pst_lineproto_fail (s->lp, _("malformed reply from server: a reply starting with %u "
+                                       "continues with %u"), s->cur_code, code);
           return READ_FAILED;
         }
       if (s->cur_lines >= SMTP_MAX_REPLY_LINES)
         {
-          fail (s, _("server sent a reply of more than %u lines; aborting"),
-                SMTP_MAX_REPLY_LINES);
+          pst_lineproto_fail (s->lp, _("server sent a reply of more than %u lines; aborting"),
+                              SMTP_MAX_REPLY_LINES);
           return READ_FAILED;
         }
       if (s->cur_lines > 0)
         g_string_append_c (s->cur_text, '\n');
       if (len > 4)
         {
-          g_autofree char *text = sanitize (line + 4, len - 4);
+          g_autofree char *text = pst_lineproto_sanitize (line + 4, len - 4);
           g_string_append (s->cur_text, text);
         }
       s->cur_lines++;
@@ -296,22 +253,6 @@ read_reply (PstSmtpSession *s)
           return READ_REPLY;
         }
     }
-}
-
-static void
-send_line (PstSmtpSession *s, const char *format, ...) G_GNUC_PRINTF (2, 3);
-
-static void
-send_line (PstSmtpSession *s, const char *format, ...)
-{
-  va_list ap;
-  g_autofree char *line = NULL;
-
-  va_start (ap, format);
-  line = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  pst_linebuf_append_str (s->out, line);
-  pst_linebuf_append (s->out, "\r\n", 2);
 }
 
 static void
@@ -335,82 +276,6 @@ parse_caps (PstSmtpSession *s)
     }
 }
 
-/* Queues one SASL response line ("*" cancels). */
-static void
-send_sasl_line (PstSmtpSession *s, const char *line)
-{
-  pst_linebuf_append_str (s->out, line);
-  pst_linebuf_append (s->out, "\r\n", 2);
-}
-
-/* AUTH with the strongest mechanism both sides allow (sasl.c chooses). */
-static void
-send_auth (PstSmtpSession *s)
-{
-  g_autoptr (GError) error = NULL;
-  const char *mech = pst_sasl_choose (g_hash_table_lookup (s->caps, "AUTH"), s->creds, &error);
-  char *line = NULL;
-
-  if (mech == NULL || !(s->sasl = pst_sasl_new (mech, s->creds, &error)))
-    {
-      fail (s, "%s", error->message);
-      return;
-    }
-  if (!(line = pst_sasl_auth_command (s->sasl, &error)))
-    {
-      fail (s, "%s", error->message);
-      return;
-    }
-  pst_linebuf_append_str (s->out, line);
-  pst_secret_free (line);
-  s->state = ST_AUTH;
-}
-
-/* A 334 challenge: the next step of the exchange. */
-static void
-auth_challenge (PstSmtpSession *s)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *challenge = g_strstrip (g_strdup (s->reply_text));
-  char *response = NULL;
-
-  if (pst_sasl_step (s->sasl, challenge, &response, &error) == PST_SASL_ERROR)
-    {
-      fail (s, "%s", error->message);
-      return;
-    }
-  send_sasl_line (s, response);
-  pst_secret_free (response);
-}
-
-static void
-after_ehlo (PstSmtpSession *s)
-{
-  if (!s->tls_active)
-    {
-      if (!pst_smtp_session_has_extension (s, "STARTTLS"))
-        {
-          fail (s, _("server does not offer STARTTLS; refusing to send credentials in the clear"));
-          return;
-        }
-      send_line (s, "STARTTLS");
-      s->state = ST_STARTTLS;
-      return;
-    }
-  if (s->creds == NULL)
-    {
-      s->state = ST_READY;
-      return;
-    }
-  if (g_hash_table_lookup (s->caps, "AUTH") == NULL)
-    {
-      fail (s, _("server does not offer authentication (no AUTH in its EHLO reply); "
-                 "cannot log in"));
-      return;
-    }
-  send_auth (s);
-}
-
 static void
 record_refusal (PstSmtpSession *s)
 {
@@ -427,8 +292,7 @@ finish_rejected (PstSmtpSession *s)
   g_free (s->reply_text);
   s->reply_text = g_strdup (s->fail_text != NULL ? s->fail_text : "");
   s->pending = PST_SMTP_EVENT_REJECTED;
-  send_line (s, "RSET");
-  s->state = ST_RSET;
+  set_state (s, ST_RSET);
 }
 
 static gboolean
@@ -437,39 +301,184 @@ transaction_failed (PstSmtpSession *s)
   return s->mail_refused || s->n_accepted == 0;
 }
 
-static void handle_envelope_reply (PstSmtpSession *s);
+/* --- What each state sends on entry --------------------------------------- */
 
-/* With BDAT the whole transaction went out at once: the replies to MAIL and
- * each RCPT, then one per BDAT chunk; the last one is the verdict. */
 static void
-handle_chunking_reply (PstSmtpSession *s)
+enter_ehlo (PstSmtpSession *s)
 {
-  guint n = s->rcpts->len;
-  guint chunk;
-
-  if (s->reply_index <= n)
-    {
-      handle_envelope_reply (s);
-      return;
-    }
-  chunk = s->reply_index++ - n - 1;
-  if (s->reply_code / 100 != 2)
-    record_refusal (s);
-  if (chunk + 1 < s->bdat_sent)
-    return;
-  if (transaction_failed (s) || s->fail_text != NULL)
-    {
-      if (s->fail_text == NULL)
-        record_refusal (s);
-      finish_rejected (s);
-      return;
-    }
-  s->pending = PST_SMTP_EVENT_SENT;
-  s->state = ST_READY;
+  /* After TLS the capabilities said in the clear count for nothing. */
+  g_hash_table_remove_all (s->caps);
+  pst_lineproto_send_line (s->lp, "EHLO %s", s->helo_name);
 }
 
 static void
-handle_envelope_reply (PstSmtpSession *s)
+enter_starttls (PstSmtpSession *s)
+{
+  pst_lineproto_send_line (s->lp, "STARTTLS");
+}
+
+/* AUTH with the strongest mechanism both sides allow (sasl.c chooses). */
+static void
+enter_auth (PstSmtpSession *s)
+{
+  g_autoptr (GError) error = NULL;
+  const char *mech = pst_sasl_choose (g_hash_table_lookup (s->caps, "AUTH"),
+                                      pst_lineproto_get_credentials (s->lp), &error);
+
+  if (mech == NULL)
+    {
+      pst_lineproto_fail (s->lp, "%s", error->message);
+      return;
+    }
+  pst_lineproto_auth_begin (s->lp, mech);
+}
+
+/* MAIL; with PIPELINING every RCPT too, and DATA, or (with CHUNKING) the
+ * body at once. */
+static void
+enter_envelope (PstSmtpSession *s)
+{
+  pst_lineproto_send_line (s->lp, "%s", s->mail_command);
+  if (!s->pipelined)
+    return;
+  for (guint i = 0; i < s->rcpts->len; i++)
+    pst_lineproto_send_line (s->lp, "RCPT TO:<%s>", (const char *) s->rcpts->pdata[i]);
+  if (s->chunking)
+    set_state (s, ST_BODY);
+  else
+    pst_lineproto_send_line (s->lp, "DATA");
+}
+
+static void
+enter_body (PstSmtpSession *s)
+{
+  s->body_bol = TRUE;
+  s->body_cr = FALSE;
+}
+
+static void
+enter_rset (PstSmtpSession *s)
+{
+  pst_lineproto_send_line (s->lp, "RSET");
+}
+
+static void
+enter_quit (PstSmtpSession *s)
+{
+  pst_lineproto_send_line (s->lp, "QUIT");
+}
+
+static void
+enter_done (PstSmtpSession *s)
+{
+  pst_lineproto_close (s->lp);
+}
+
+/* --- What a reply does in each state -------------------------------------- */
+
+static void
+greeting_reply (PstSmtpSession *s)
+{
+  if (s->reply_code != 220)
+    {
+      g_autofree char *summary = reply_summary (s);
+
+      pst_lineproto_fail (s->lp, _("server refused the connection: %s"), summary);
+      return;
+    }
+  set_state (s, ST_EHLO);
+}
+
+static void
+ehlo_reply (PstSmtpSession *s)
+{
+  if (s->reply_code != 250)
+    {
+      g_autofree char *summary = reply_summary (s);
+
+      pst_lineproto_fail (s->lp, _("server refused EHLO: %s"), summary);
+      return;
+    }
+  parse_caps (s);
+  if (!s->tls_active)
+    {
+      if (!pst_smtp_session_has_extension (s, "STARTTLS"))
+        {
+          pst_lineproto_fail (s->lp, _("server does not offer STARTTLS; refusing to send "
+                                       "credentials in the clear"));
+          return;
+        }
+      set_state (s, ST_STARTTLS);
+      return;
+    }
+  if (pst_lineproto_get_credentials (s->lp) == NULL)
+    {
+      set_state (s, ST_READY);
+      return;
+    }
+  if (g_hash_table_lookup (s->caps, "AUTH") == NULL)
+    {
+      pst_lineproto_fail (s->lp, _("server does not offer authentication (no AUTH in its EHLO "
+                                   "reply); cannot log in"));
+      return;
+    }
+  set_state (s, ST_AUTH);
+}
+
+static void
+starttls_reply (PstSmtpSession *s)
+{
+  if (s->reply_code != 220)
+    {
+      g_autofree char *summary = reply_summary (s);
+
+      pst_lineproto_fail (s->lp, _("server refused STARTTLS: %s; refusing to continue without "
+                                   "TLS"), summary);
+      return;
+    }
+  /* Anything already buffered came before the TLS handshake and would be
+   * taken as said over TLS (CVE-2011-0411 and kin). */
+  if (pst_lineproto_pending_input (s->lp) > 0)
+    {
+      pst_lineproto_fail (s->lp, _("plaintext injected after the STARTTLS reply (possible "
+                                   "attack); aborting"));
+      return;
+    }
+  set_state (s, ST_WAIT_TLS);
+}
+
+static void
+auth_reply (PstSmtpSession *s)
+{
+  const char *mech = pst_lineproto_auth_mechanism (s->lp);
+
+  if (s->reply_code == 334)
+    {
+      g_autofree char *challenge = g_strstrip (g_strdup (s->reply_text));
+
+      pst_lineproto_auth_step (s->lp, challenge);
+      return;
+    }
+  if (s->reply_code != 235)
+    {
+      g_autofree char *summary = reply_summary (s);
+
+      pst_lineproto_fail (s->lp, _("authentication failed (%s): %s"), mech, summary);
+      return;
+    }
+  /* A server that says yes before proving itself (SCRAM's signature) is
+   * not the one that holds our verifier. */
+  if (!pst_lineproto_auth_complete (s->lp))
+    {
+      pst_lineproto_fail (s->lp, _("the server accepted %s before completing it (no server "
+                                   "proof); aborting"), mech);
+      return;
+    }
+  set_state (s, ST_READY);
+}
+
+static void
+envelope_reply (PstSmtpSession *s)
 {
   guint n = s->rcpts->len;
   guint idx = s->reply_index++;
@@ -485,7 +494,7 @@ handle_envelope_reply (PstSmtpSession *s)
             finish_rejected (s);
         }
       else if (!s->pipelined)
-        send_line (s, "RCPT TO:<%s>", (const char *) s->rcpts->pdata[0]);
+        pst_lineproto_send_line (s->lp, "RCPT TO:<%s>", (const char *) s->rcpts->pdata[0]);
       return;
     }
 
@@ -504,11 +513,11 @@ handle_envelope_reply (PstSmtpSession *s)
       if (s->pipelined)
         return;
       if (idx < n)
-        send_line (s, "RCPT TO:<%s>", (const char *) s->rcpts->pdata[idx]);
+        pst_lineproto_send_line (s->lp, "RCPT TO:<%s>", (const char *) s->rcpts->pdata[idx]);
       else if (transaction_failed (s))
         finish_rejected (s);
       else
-        send_line (s, "DATA");
+        pst_lineproto_send_line (s->lp, "DATA");
       return;
     }
 
@@ -519,167 +528,165 @@ handle_envelope_reply (PstSmtpSession *s)
         {
           /* A server that says 354 with no valid recipient gets an empty
            * message, which it must refuse (RFC 2920 §3.1). */
-          pst_linebuf_append_str (s->out, ".\r\n");
-          s->state = ST_DOT;
+          pst_lineproto_send (s->lp, ".\r\n", 3);
+          set_state (s, ST_DOT);
           return;
         }
-      s->state = ST_BODY;
-      s->body_bol = TRUE;
-      s->body_cr = FALSE;
+      set_state (s, ST_BODY);
       return;
     }
   record_refusal (s);
   finish_rejected (s);
 }
 
+/* With BDAT the whole transaction went out at once: the replies to MAIL and
+ * each RCPT, then one per BDAT chunk; the last one is the verdict. */
+static void
+chunking_reply (PstSmtpSession *s)
+{
+  guint n = s->rcpts->len;
+  guint chunk;
+
+  if (s->reply_index <= n)
+    {
+      envelope_reply (s);
+      return;
+    }
+  chunk = s->reply_index++ - n - 1;
+  if (s->reply_code / 100 != 2)
+    record_refusal (s);
+  if (chunk + 1 < s->bdat_sent)
+    return;
+  if (transaction_failed (s) || s->fail_text != NULL)
+    {
+      if (s->fail_text == NULL)
+        record_refusal (s);
+      finish_rejected (s);
+      return;
+    }
+  s->pending = PST_SMTP_EVENT_SENT;
+  set_state (s, ST_READY);
+}
+
+/* The replies to the envelope that came while the body was being sent (the
+ * BDAT chunks' too), then the verdict on the message. */
+static void
+dot_reply (PstSmtpSession *s)
+{
+  if (s->chunking)
+    {
+      chunking_reply (s);
+      return;
+    }
+  if (transaction_failed (s))
+    {
+      finish_rejected (s);
+      return;
+    }
+  s->pending = s->reply_code / 100 == 2 ? PST_SMTP_EVENT_SENT : PST_SMTP_EVENT_REJECTED;
+  set_state (s, ST_READY);
+}
+
+static void
+rset_reply (PstSmtpSession *s)
+{
+  if (s->reply_code != 250)
+    {
+      g_autofree char *summary = reply_summary (s);
+
+      pst_lineproto_fail (s->lp, _("server refused RSET: %s"), summary);
+      return;
+    }
+  set_state (s, ST_READY);
+}
+
+/* Whatever the server says to QUIT, the session is over. */
+static void
+quit_reply (PstSmtpSession *s)
+{
+  set_state (s, ST_DONE);
+}
+
+/* --- The states ------------------------------------------------------------ */
+
+typedef struct {
+  const char *name;                      /* for traces */
+  void (*enter) (PstSmtpSession *s);     /* what goes out on entering it, or NULL */
+  void (*on_reply) (PstSmtpSession *s);  /* what a reply does, or NULL: none is expected */
+  PstSmtpEventType event;                /* what the driver is told while it lasts */
+  const char *eof_when;                  /* "server closed the connection …" */
+} SmtpStateInfo;
+
+#define WANT_READ PST_SMTP_EVENT_WANT_READ
+
+static const SmtpStateInfo states[] = {
+  [ST_GREETING] = { "greeting", NULL, greeting_reply, WANT_READ, N_("before its greeting") },
+  [ST_EHLO] = { "ehlo", enter_ehlo, ehlo_reply, WANT_READ, N_("after EHLO") },
+  [ST_STARTTLS] = { "starttls", enter_starttls, starttls_reply, WANT_READ, N_("after STARTTLS") },
+  [ST_WAIT_TLS] = { "wait-tls", NULL, NULL, PST_SMTP_EVENT_WANT_TLS,
+                    N_("before the TLS handshake") },
+  [ST_AUTH] = { "auth", enter_auth, auth_reply, WANT_READ, N_("during authentication") },
+  [ST_READY] = { "ready", NULL, NULL, PST_SMTP_EVENT_READY, NULL },
+  [ST_ENVELOPE] = { "envelope", enter_envelope, envelope_reply, WANT_READ,
+                    N_("during the envelope (MAIL, RCPT, DATA)") },
+  [ST_BODY] = { "body", enter_body, NULL, PST_SMTP_EVENT_WANT_BODY,
+                N_("while the message was being sent") },
+  [ST_DOT] = { "dot", NULL, dot_reply, WANT_READ,
+               N_("before confirming the message; it may or may not have been accepted") },
+  [ST_RSET] = { "rset", enter_rset, rset_reply, WANT_READ, NULL },
+  [ST_QUIT] = { "quit", enter_quit, quit_reply, WANT_READ, NULL },
+  [ST_DONE] = { "done", enter_done, NULL, PST_SMTP_EVENT_DONE, NULL },
+};
+
+#undef WANT_READ
+
+static void
+set_state (PstSmtpSession *s, SmtpState state)
+{
+  s->state = state;
+  pst_lineproto_trace (s->lp, states[state].name);
+  if (states[state].enter != NULL)
+    states[state].enter (s);
+}
+
 static void
 handle_reply (PstSmtpSession *s)
 {
-  g_autofree char *summary = reply_summary (s->reply_code, s->reply_text);
-  guint code = s->reply_code;
+  const SmtpStateInfo *st = &states[s->state];
+  g_autofree char *summary = NULL;
 
-  if (s->state == ST_QUIT)
+  if (s->state != ST_QUIT && s->reply_code == 421)
     {
-      s->state = ST_DONE;
+      summary = reply_summary (s);
+      pst_lineproto_fail (s->lp, _("server is closing the session: %s"), summary);
       return;
     }
-  if (code == 421)
+  if (st->on_reply == NULL)
     {
-      fail (s, _("server is closing the session: %s"), summary);
+      summary = reply_summary (s);
+      pst_lineproto_fail (s->lp, _("server sent an unexpected reply: %s"), summary);
       return;
     }
-
-  switch (s->state)
-    {
-    case ST_GREETING:
-      if (code != 220)
-        {
-          fail (s, _("server refused the connection: %s"), summary);
-          return;
-        }
-      send_line (s, "EHLO %s", s->helo_name);
-      s->state = ST_EHLO;
-      return;
-
-    case ST_EHLO:
-      if (code != 250)
-        {
-          fail (s, _("server refused EHLO: %s"), summary);
-          return;
-        }
-      parse_caps (s);
-      after_ehlo (s);
-      return;
-
-    case ST_STARTTLS:
-      if (code != 220)
-        {
-          fail (s, _("server refused STARTTLS: %s; refusing to continue without TLS"), summary);
-          return;
-        }
-      /* Anything already buffered came before the TLS handshake and would
-       * be taken as said over TLS (CVE-2011-0411 and kin). */
-      if (pst_linebuf_get_pending (s->in) > 0)
-        {
-          fail (s, _("plaintext injected after the STARTTLS reply (possible attack); aborting"));
-          return;
-        }
-      s->state = ST_WAIT_TLS;
-      return;
-
-    case ST_AUTH:
-      if (code == 334)
-        {
-          auth_challenge (s);
-          return;
-        }
-      if (code != 235)
-        {
-          fail (s, _("authentication failed (%s): %s"), pst_sasl_mechanism (s->sasl), summary);
-          return;
-        }
-      /* A server that says yes before proving itself (SCRAM's signature)
-       * is not the one that holds our verifier. */
-      if (!pst_sasl_complete (s->sasl))
-        {
-          fail (s, _("the server accepted %s before completing it (no server proof); aborting"),
-                pst_sasl_mechanism (s->sasl));
-          return;
-        }
-      s->state = ST_READY;
-      return;
-
-    case ST_ENVELOPE:
-      handle_envelope_reply (s);
-      return;
-
-    case ST_DOT:
-      if (s->chunking)
-        {
-          handle_chunking_reply (s);
-          return;
-        }
-      if (transaction_failed (s))
-        {
-          finish_rejected (s);
-          return;
-        }
-      s->pending = code / 100 == 2 ? PST_SMTP_EVENT_SENT : PST_SMTP_EVENT_REJECTED;
-      s->state = ST_READY;
-      return;
-
-    case ST_RSET:
-      if (code != 250)
-        {
-          fail (s, _("server refused RSET: %s"), summary);
-          return;
-        }
-      s->state = ST_READY;
-      return;
-
-    case ST_READY:
-    case ST_BODY:
-      fail (s, _("server sent an unexpected reply: %s"), summary);
-      return;
-
-    case ST_WAIT_TLS:
-    case ST_QUIT:
-    case ST_DONE:
-    case ST_FAILED:
-      break;
-    }
-  g_assert_not_reached ();
+  st->on_reply (s);
 }
 
 static void
 handle_eof (PstSmtpSession *s)
 {
-  const char *when;
+  const char *when = states[s->state].eof_when;
 
   if (s->state == ST_QUIT)
     {
-      s->state = ST_DONE;
+      set_state (s, ST_DONE);
       return;
     }
-  if (s->cur_lines > 0 || pst_linebuf_get_pending (s->in) > 0)
+  if (s->cur_lines > 0 || pst_lineproto_pending_input (s->lp) > 0)
     {
-      fail (s, _("connection closed in the middle of a reply"));
+      pst_lineproto_fail (s->lp, _("connection closed in the middle of a reply"));
       return;
     }
-  switch (s->state)
-    {
-    case ST_GREETING: when = _("before its greeting"); break;
-    case ST_EHLO: when = _("after EHLO"); break;
-    case ST_STARTTLS: when = _("after STARTTLS"); break;
-    case ST_WAIT_TLS: when = _("before the TLS handshake"); break;
-    case ST_AUTH: when = _("during authentication"); break;
-    case ST_ENVELOPE: when = _("during the envelope (MAIL, RCPT, DATA)"); break;
-    case ST_BODY: when = _("while the message was being sent"); break;
-    case ST_DOT: when = _("before confirming the message; it may or may not have been accepted");
-      break;
-    default: when = _("unexpectedly"); break;
-    }
-  fail (s, _("server closed the connection %s"), when);
+  pst_lineproto_fail (s->lp, _("server closed the connection %s"),
+                      when != NULL ? _(when) : _("unexpectedly"));
 }
 
 /* Handles buffered input until an event must be reported or more bytes are
@@ -687,26 +694,22 @@ handle_eof (PstSmtpSession *s)
 static void
 run (PstSmtpSession *s)
 {
-  while (s->pending == PST_SMTP_EVENT_WANT_READ)
+  while (s->pending == PST_SMTP_EVENT_WANT_READ && !pst_lineproto_failed (s->lp)
+         && s->state != ST_DONE)
     {
-      switch (s->state)
+      if (s->state == ST_WAIT_TLS)
         {
-        case ST_FAILED:
-        case ST_DONE:
-          return;
-        case ST_WAIT_TLS:
-          if (pst_linebuf_get_pending (s->in) > 0)
-            fail (s, _("plaintext injected after the STARTTLS reply (possible attack); aborting"));
-          else if (s->eof)
+          if (pst_lineproto_pending_input (s->lp) > 0)
+            pst_lineproto_fail (s->lp, _("plaintext injected after the STARTTLS reply (possible "
+                                         "attack); aborting"));
+          else if (pst_lineproto_at_eof (s->lp))
             handle_eof (s);
           return;
-        default:
-          break;
         }
       switch (read_reply (s))
         {
         case READ_NEED_MORE:
-          if (s->eof)
+          if (pst_lineproto_at_eof (s->lp))
             handle_eof (s);
           return;
         case READ_FAILED:
@@ -718,44 +721,31 @@ run (PstSmtpSession *s)
     }
 }
 
-static gboolean
-propagate_failure (PstSmtpSession *s, GError **error)
-{
-  if (s->state != ST_FAILED)
-    return TRUE;
-  if (error != NULL)
-    *error = g_error_copy (s->error);
-  return FALSE;
-}
-
 gboolean
 pst_smtp_session_feed (PstSmtpSession *s, const guint8 *data, gsize len, GError **error)
 {
-  if (s->state != ST_FAILED && s->state != ST_DONE)
-    {
-      pst_linebuf_append (s->in, data, len);
-      run (s);
-    }
-  return propagate_failure (s, error);
+  if (pst_lineproto_feed (s->lp, data, len))
+    run (s);
+  return pst_lineproto_check (s->lp, error);
 }
 
 void
 pst_smtp_session_feed_eof (PstSmtpSession *s)
 {
-  s->eof = TRUE;
+  pst_lineproto_feed_eof (s->lp);
   run (s);
 }
 
 const guint8 *
 pst_smtp_session_get_output (PstSmtpSession *s, gsize *len_out)
 {
-  return pst_linebuf_peek (s->out, len_out);
+  return pst_lineproto_get_output (s->lp, len_out);
 }
 
 void
 pst_smtp_session_consume_output (PstSmtpSession *s, gsize n)
 {
-  pst_linebuf_consume (s->out, n);
+  pst_lineproto_consume_output (s->lp, n);
 }
 
 PstSmtpEventType
@@ -765,7 +755,7 @@ pst_smtp_session_next_event (PstSmtpSession *s)
 
   if (s->pending == PST_SMTP_EVENT_WANT_READ)
     run (s);
-  if (s->state == ST_FAILED)
+  if (pst_lineproto_failed (s->lp))
     return PST_SMTP_EVENT_ERROR;
   if (s->pending != PST_SMTP_EVENT_WANT_READ)
     {
@@ -773,14 +763,7 @@ pst_smtp_session_next_event (PstSmtpSession *s)
       s->pending = PST_SMTP_EVENT_WANT_READ;
       return ev;
     }
-  switch (s->state)
-    {
-    case ST_WAIT_TLS: return PST_SMTP_EVENT_WANT_TLS;
-    case ST_READY: return PST_SMTP_EVENT_READY;
-    case ST_BODY: return PST_SMTP_EVENT_WANT_BODY;
-    case ST_DONE: return PST_SMTP_EVENT_DONE;
-    default: return PST_SMTP_EVENT_WANT_READ;
-    }
+  return states[s->state].event;
 }
 
 void
@@ -788,11 +771,9 @@ pst_smtp_session_tls_started (PstSmtpSession *s)
 {
   if (s->mode == PST_SMTP_TLS_IMPLICIT)
     return;
-  g_return_if_fail (s->state == ST_WAIT_TLS);
+  g_return_if_fail (in_state (s, ST_WAIT_TLS));
   s->tls_active = TRUE;
-  g_hash_table_remove_all (s->caps);
-  send_line (s, "EHLO %s", s->helo_name);
-  s->state = ST_EHLO;
+  set_state (s, ST_EHLO);
 }
 
 gboolean
@@ -832,7 +813,7 @@ pst_smtp_session_begin_message_with (PstSmtpSession *s, const char *reverse_path
   const char *size_param;
   guint64 limit = 0;
   gboolean utf8 = FALSE;
-  if (s->state != ST_READY || s->pending != PST_SMTP_EVENT_WANT_READ)
+  if (!in_state (s, ST_READY) || s->pending != PST_SMTP_EVENT_WANT_READ)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                    _("cannot start a message: the SMTP session is not ready"));
@@ -852,7 +833,8 @@ pst_smtp_session_begin_message_with (PstSmtpSession *s, const char *reverse_path
   for (guint i = 0; recipients[i] != NULL; i++)
     if (!is_printable_token (recipients[i], SMTP_MAX_PATH, FALSE))
       {
-        g_autofree char *shown = sanitize (recipients[i], MIN (strlen (recipients[i]), 80));
+        g_autofree char *shown = pst_lineproto_sanitize (recipients[i],
+                                                         MIN (strlen (recipients[i]), 80));
         g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
                      _("invalid recipient address for SMTP: \"%s\""), shown);
         return FALSE;
@@ -905,8 +887,7 @@ pst_smtp_session_begin_message_with (PstSmtpSession *s, const char *reverse_path
    * out together, one round trip for the whole message (RFC 3030 §4.2). */
   s->chunking = s->pipelined && pst_smtp_session_has_extension (s, "CHUNKING");
   s->bdat_sent = 0;
-  g_byte_array_set_size (s->bdat, 0);
-  s->state = ST_ENVELOPE;
+  pst_secret_byte_array_clear (s->bdat);
 
   mail = g_string_new (NULL);
   g_string_printf (mail, "MAIL FROM:<%s>", reverse_path);
@@ -916,20 +897,9 @@ pst_smtp_session_begin_message_with (PstSmtpSession *s, const char *reverse_path
     g_string_append (mail, " BODY=8BITMIME");
   if (utf8)
     g_string_append (mail, " SMTPUTF8");
-  send_line (s, "%s", mail->str);
-  if (s->pipelined)
-    {
-      for (guint i = 0; i < s->rcpts->len; i++)
-        send_line (s, "RCPT TO:<%s>", (const char *) s->rcpts->pdata[i]);
-      if (s->chunking)
-        {
-          s->state = ST_BODY;
-          s->body_bol = TRUE;
-          s->body_cr = FALSE;
-        }
-      else
-        send_line (s, "DATA");
-    }
+  g_free (s->mail_command);
+  s->mail_command = g_string_free (g_steal_pointer (&mail), FALSE);
+  set_state (s, ST_ENVELOPE);
   return TRUE;
 }
 
@@ -941,7 +911,7 @@ body_append (PstSmtpSession *s, const void *data, gsize len)
   if (s->chunking)
     g_byte_array_append (s->bdat, data, (guint) len);
   else
-    pst_linebuf_append (s->out, data, len);
+    pst_lineproto_send (s->lp, data, len);
 }
 
 static void
@@ -950,10 +920,9 @@ send_bdat (PstSmtpSession *s, gboolean last)
   char head[64];
 
   g_snprintf (head, sizeof head, "BDAT %u%s\r\n", s->bdat->len, last ? " LAST" : "");
-  pst_linebuf_append_str (s->out, head);
-  pst_linebuf_append (s->out, s->bdat->data, s->bdat->len);
-  explicit_bzero (s->bdat->data, s->bdat->len);
-  g_byte_array_set_size (s->bdat, 0);
+  pst_lineproto_send (s->lp, head, strlen (head));
+  pst_lineproto_send (s->lp, s->bdat->data, s->bdat->len);
+  pst_secret_byte_array_clear (s->bdat);
   s->bdat_sent++;
 }
 
@@ -962,7 +931,7 @@ pst_smtp_session_body (PstSmtpSession *s, const guint8 *data, gsize len)
 {
   gsize i = 0;
 
-  g_return_if_fail (s->state == ST_BODY);
+  g_return_if_fail (in_state (s, ST_BODY));
   while (i < len)
     {
       gsize j;
@@ -980,7 +949,7 @@ pst_smtp_session_body (PstSmtpSession *s, const guint8 *data, gsize len)
             }
         }
       if (s->body_bol && data[i] == '.' && !s->chunking)
-        pst_linebuf_append (s->out, ".", 1);
+        pst_lineproto_send (s->lp, ".", 1);
       for (j = i; j < len && data[j] != '\r' && data[j] != '\n'; j++)
         ;
       if (j > i)
@@ -1006,7 +975,7 @@ pst_smtp_session_body (PstSmtpSession *s, const guint8 *data, gsize len)
 void
 pst_smtp_session_body_end (PstSmtpSession *s)
 {
-  g_return_if_fail (s->state == ST_BODY);
+  g_return_if_fail (in_state (s, ST_BODY));
   if (s->body_cr || !s->body_bol)
     body_append (s, "\r\n", 2);
   s->body_cr = FALSE;
@@ -1014,17 +983,16 @@ pst_smtp_session_body_end (PstSmtpSession *s)
   if (s->chunking)
     send_bdat (s, TRUE);
   else
-    pst_linebuf_append (s->out, ".\r\n", 3);
-  s->state = ST_DOT;
+    pst_lineproto_send (s->lp, ".\r\n", 3);
+  set_state (s, ST_DOT);
   run (s);
 }
 
 void
 pst_smtp_session_quit (PstSmtpSession *s)
 {
-  g_return_if_fail (s->state == ST_READY);
-  send_line (s, "QUIT");
-  s->state = ST_QUIT;
+  g_return_if_fail (in_state (s, ST_READY));
+  set_state (s, ST_QUIT);
   run (s);
 }
 
@@ -1049,7 +1017,7 @@ pst_smtp_session_get_rejected_recipients (PstSmtpSession *s)
 const GError *
 pst_smtp_session_get_error (PstSmtpSession *s)
 {
-  return s->error;
+  return pst_lineproto_get_error (s->lp);
 }
 
 gboolean

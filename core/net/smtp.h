@@ -60,8 +60,9 @@ void pst_smtp_session_free (PstSmtpSession *session);
 void pst_smtp_session_set_credentials (PstSmtpSession *session, const PstSaslCredentials *creds);
 void pst_smtp_session_set_auth (PstSmtpSession *session, const char *user, const char *password);
 /* The TLS session's channel binding (pst_conn_get_channel_binding), for
- * SCRAM-SHA-256-PLUS: call after set_credentials and before tls_started
- * (implicit TLS: before the first feed). */
+ * SCRAM-SHA-256-PLUS: the only way the engine takes it (the credentials'
+ * cb_type and cb_data are ignored).  Call before tls_started (implicit
+ * TLS: before the first feed), before or after set_credentials. */
 void pst_smtp_session_set_channel_binding (PstSmtpSession *session, const char *type, GBytes *data);
 
 /* Hands the engine bytes read from the server (copied).  Returns FALSE (and

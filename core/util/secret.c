@@ -66,3 +66,13 @@ pst_secret_free_len (gpointer data, gsize len)
   explicit_bzero (data, len);
   g_free (data);
 }
+
+void
+pst_secret_byte_array_clear (GByteArray *array)
+{
+  if (array == NULL)
+    return;
+  if (array->len > 0)
+    explicit_bzero (array->data, array->len);
+  g_byte_array_set_size (array, 0);
+}

@@ -19,5 +19,8 @@ GBytes *pst_secret_bytes_from_gstring (GString *s);
 void pst_secret_free (char *secret);
 /* Wipes @len bytes at @data and frees them; NULL is nothing. */
 void pst_secret_free_len (gpointer data, gsize len);
+/* Wipes the bytes of @array and empties it (it stays usable); NULL is
+ * nothing. */
+void pst_secret_byte_array_clear (GByteArray *array);
 
 G_END_DECLS
