@@ -165,9 +165,9 @@ pst_agent_session_lock (PstAgent *agent, const char *kind, const char *account)
 void
 pst_agent_request_stop (PstAgent *agent)
 {
-  /* Its handlers (daemon.c) wake the accept loop; a request waiting for a
-   * client's input ends now, not at its deadline (clientfd.c polls the
-   * cancellable's descriptor). */
+  /* The accept loop's wait ends (g_socket_accept takes the cancellable);
+   * a request waiting for a client's input ends now, not at its deadline
+   * (clientfd.c polls the cancellable's descriptor). */
   g_cancellable_cancel (agent->stop);
   g_mutex_lock (&agent->changed_lock);
   g_cond_broadcast (&agent->changed_cond);

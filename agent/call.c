@@ -1,12 +1,9 @@
 /* call.c — see call.h. */
 #include "call.h"
 
-#include <errno.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "clientfd.h"
-#include "util/addr.h"
 #include "util/error.h"
 
 int

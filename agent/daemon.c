@@ -1,6 +1,8 @@
 /* daemon.c — see daemon.h. */
 #include "daemon.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 #include <glib-unix.h>
@@ -80,13 +82,35 @@ signals_start (Signals *sig, PstAgent *agent)
   add_signal (sig, SIGTERM, on_stop_signal);
   add_signal (sig, SIGINT, on_stop_signal);
   add_signal (sig, SIGHUP, on_hangup);
+  /* main() blocked SIGHUP until now, so that one sent at start waits for
+   * its handler instead of ending the agent; threads made from here on
+   * take it (GLib's handler then wakes the signals thread). */
+  {
+    sigset_t hup;
+
+    sigemptyset (&hup);
+    sigaddset (&hup, SIGHUP);
+    pthread_sigmask (SIG_UNBLOCK, &hup, NULL);
+  }
   sig->thread = g_thread_new ("signals", signals_thread, sig);
+}
+
+static gboolean
+quit_loop (gpointer loop)
+{
+  g_main_loop_quit (loop);
+  return G_SOURCE_REMOVE;
 }
 
 static void
 signals_stop (Signals *sig)
 {
-  g_main_loop_quit (sig->loop);
+  /* From inside the loop: a g_main_loop_quit before the thread reached
+   * g_main_loop_run would be lost, and the join would wait for ever. */
+  g_autoptr (GSource) quit = g_idle_source_new ();
+
+  g_source_set_callback (quit, quit_loop, sig->loop, NULL);
+  g_source_attach (quit, sig->context);
   g_thread_join (sig->thread);
   g_main_loop_unref (sig->loop);
   g_main_context_unref (sig->context);
@@ -124,7 +148,8 @@ pst_daemon_run (const char *home)
   g_message ("agent stopping");
   /* No new work from the clock, then none from clients (their requests
    * may kick senders), then the sessions in progress end. */
-  g_clear_pointer (&agent->scheduler, pst_scheduler_stop);
+  pst_scheduler_stop (agent->scheduler);
+  agent->scheduler = NULL;
   if (!pst_server_end_clients (agent->server))
     {
       /* A client thread is stuck inside a request: freeing what it uses
@@ -133,12 +158,20 @@ pst_daemon_run (const char *home)
       pst_server_free (agent->server);
       _exit (status);
     }
-  g_clear_pointer (&agent->senders, pst_senders_free);
-  g_clear_pointer (&agent->fetchers, pst_fetchers_free);
-  g_clear_pointer (&agent->server, pst_server_free);
-  g_clear_pointer (&agent->events, pst_events_free);
-  g_clear_pointer (&agent->subjects, pst_subjects_free);
+  /* Each freed before its pointer is cleared: the threads a free waits for
+   * (background sessions) reach their service through the agent. */
+  pst_senders_free (agent->senders);
+  agent->senders = NULL;
+  pst_fetchers_free (agent->fetchers);
+  agent->fetchers = NULL;
+  pst_server_free (agent->server);
+  agent->server = NULL;
+  pst_events_free (agent->events);
+  agent->events = NULL;
+  pst_subjects_free (agent->subjects);
+  agent->subjects = NULL;
   signals_stop (&sig);
+  pst_client_fd_init (0, NULL);   /* the stop's descriptor goes with the agent */
   pst_agent_free (agent);
   return status;
 }

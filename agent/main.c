@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <locale.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,6 +56,15 @@ main (int argc, char **argv)
    * before the agent opens anything. */
   if (argc == 2 && strcmp (argv[1], "--analysis-worker") == 0)
     pst_worker_main ();
+  {
+    /* A SIGHUP before the agent's handler is in place (daemon.c) waits
+     * for it instead of ending the process. */
+    sigset_t hup;
+
+    sigemptyset (&hup);
+    sigaddset (&hup, SIGHUP);
+    pthread_sigmask (SIG_BLOCK, &hup, NULL);
+  }
   no_core_dumps ();
   setlocale (LC_ALL, "");
   {

@@ -2,7 +2,6 @@
  * to be sent, and the user's say over it (DESIGN.md §3 "Send"). */
 #include "events.h"
 #include "handlers.h"
-#include "scheduler.h"
 #include "sender.h"
 #include "util/error.h"
 

@@ -60,7 +60,18 @@ kick_due (PstScheduler *sch)
     }
   wait = pst_scheduler_outbox_due (queued, now_s (), IDLE_S, due);
   for (guint i = 0; i < due->len; i++)
-    pst_senders_kick (agent->senders, due->pdata[i]);
+    {
+      gboolean exists;
+
+      /* The entries of an account that is gone wait (for the account to
+       * come back, or outbox.cancel): a sender would fail at once, and
+       * its end wake the scheduler again, in a loop. */
+      g_mutex_lock (&agent->config_lock);
+      exists = pst_config_find_account (agent->config, due->pdata[i]) != NULL;
+      g_mutex_unlock (&agent->config_lock);
+      if (exists)
+        pst_senders_kick (agent->senders, due->pdata[i]);
+    }
   return wait;
 }
 

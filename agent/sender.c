@@ -116,6 +116,10 @@ stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id, GErro
   return TRUE;
 }
 
+/* An entry queued without its 8-bit facts is read whole to learn them, up
+ * to this size. */
+#define LEGACY_WHOLE_MAX (64 * 1024 * 1024)
+
 /* Reads outbox entry @id whole (at most 64 MiB).  Transfer full. */
 static GBytes *
 read_whole (PstAgent *agent, gint64 id, GError **error)
@@ -139,7 +143,14 @@ prepare_message (PstAgent *agent, PstSmtpSession *s, const PstOutboxEntry *entry
   gboolean any, header = FALSE;
 
   *whole_out = NULL;
-  if (entry->eight_bit < 0)
+  if (entry->eight_bit < 0 && entry->size > LEGACY_WHOLE_MAX)
+    {
+      /* Too large to read whole: said to be 8-bit (harmless for a 7-bit
+       * body where the server has 8BITMIME; where it has not, the 7-bit
+       * copy below refuses it as before). */
+      any = TRUE;
+    }
+  else if (entry->eight_bit < 0)
     {
       if (!(raw = read_whole (agent, entry->id, error)))
         return FALSE;
@@ -392,6 +403,8 @@ pst_senders_run (PstSenders *senders, const char *name, gboolean force, GError *
         g_prefix_error (error, "sending via %s: ", account->smtp);
     }
   g_mutex_unlock (lock);
+  /* The next tries are known now (send --wait runs here, not in a kick). */
+  pst_agent_changed (agent);
   return ok;
 }
 

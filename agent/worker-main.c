@@ -41,7 +41,6 @@
 #include "util/sandbox.h"
 
 #define MAX_CHILDREN 256
-#define MAX_HEADER_VALUE (16 * 1024)
 
 static struct { pid_t pid; guint64 id; } children[MAX_CHILDREN];
 

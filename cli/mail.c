@@ -141,7 +141,8 @@ pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
 }
 
 /* Fetch progress on a terminal: a second connection, subscribed to
- * fetch.progress before the fetch starts, prints "fetching: N of M" on
+ * fetch.progress before the fetch starts, prints "fetching from ACCOUNT:
+ * N of M" on
  * stderr as the agent stores each message (one line, rewritten). */
 typedef struct {
   PstRpcClient *client;

@@ -56,7 +56,7 @@ def main():
                 m = module_of(line[:-1])
                 continue
             parts = line.split()
-            if len(parts) == 3 and parts[1] in 'TDBR':
+            if len(parts) == 3 and parts[1] in 'TDBRWVGSC':
                 defined[parts[2]] = m
             elif len(parts) == 2 and parts[0] == 'U':
                 used.setdefault(m, set()).add(parts[1])
