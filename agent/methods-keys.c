@@ -813,3 +813,72 @@ pst_method_keys_check (PstCall *call, GError **error)
     json_object_set_null_member (r, "refused");
   return r;
 }
+
+/* A key made by keys.generate expires after two years, unless asked
+ * otherwise: long enough not to surprise, short enough that a key lost with
+ * a machine stops being used; the owner extends it. */
+#define GENERATED_KEY_DAYS (2 * 365)
+
+/* keys.generate {address, passphrase_fd | no_passphrase: true, expires_days?}:
+ * an OpenPGP key for @address (crypto/pgp-keys.h), which the account of that
+ * address then signs with and is encrypted to.  The choice of a passphrase
+ * is the caller's to make explicitly.  Result {fingerprint, address,
+ * expires (unix seconds, 0: never)}. */
+JsonObject *
+pst_method_keys_generate (PstCall *call, GError **error)
+{
+  static const char *const known[] = { "address", "passphrase_fd", "no_passphrase",
+                                       "expires_days", NULL };
+  const char *address;
+  gboolean no_passphrase = FALSE;
+  gint64 days = GENERATED_KEY_DAYS;
+  int pfd;
+  g_autoptr (GBytes) passphrase = NULL;
+  g_autofree char *home = NULL, *fpr = NULL;
+  JsonObject *r;
+
+  if (!pst_call_check_members (call->params, known, error)
+      || !pst_rpc_get_string (call->params, "address", TRUE, &address, error)
+      || !pst_rpc_get_bool (call->params, "no_passphrase", FALSE, &no_passphrase, error)
+      || !pst_rpc_get_int (call->params, "expires_days", FALSE, GENERATED_KEY_DAYS, &days, error)
+      || (pfd = pst_call_get_fd (call, "passphrase_fd", FALSE, error)) == -1)
+    return NULL;
+  if ((pfd >= 0) == no_passphrase)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "give the key a passphrase (passphrase_fd) or say it has none (no_passphrase)");
+      return NULL;
+    }
+  if (days < 0 || days > 36500)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "expires_days must be from 0 (never) to 36500");
+      return NULL;
+    }
+  if (pfd >= 0)
+    {
+      if (!(passphrase = read_passphrase (pfd, error)))
+        return NULL;
+      if (g_bytes_get_size (passphrase) == 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                       "the passphrase is empty: give one, or say the key has none");
+          return NULL;
+        }
+    }
+  home = pst_agent_get_gnupg_home (call->agent);
+  fpr = pst_pgp_keys_generate (home, address,
+                               passphrase ? g_bytes_get_data (passphrase, NULL) : NULL,
+                               (guint64) days * 86400, error);
+  if (fpr == NULL)
+    return NULL;
+  pst_key_cache_invalidate (call->agent->keys);
+  pst_pgp_forget_keys ();
+  g_message ("keys: made OpenPGP key %s for %s (%s)", fpr, address,
+             passphrase ? "with a passphrase" : "without a passphrase");
+  r = json_object_new ();
+  json_object_set_string_member (r, "fingerprint", fpr);
+  json_object_set_string_member (r, "address", address);
+  json_object_set_int_member (r, "expires",
+                              days == 0 ? 0 : g_get_real_time () / G_USEC_PER_SEC + days * 86400);
+  return r;
+}

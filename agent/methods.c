@@ -44,6 +44,7 @@ static const struct {
   { "keys.remove", pst_method_keys_remove },
   { "keys.unlock", pst_method_keys_unlock },
   { "keys.check", pst_method_keys_check },
+  { "keys.generate", pst_method_keys_generate },
 };
 
 JsonNode *

@@ -430,6 +430,60 @@ keys_unlock (PstCli *cli, int argc, char **argv)
   return status;
 }
 
+/* keys generate ADDR (--passphrase-fd N | --no-passphrase) [--expires-days DAYS]:
+ * an OpenPGP key for ADDR, which its account then uses. */
+static int
+keys_generate (PstCli *cli, int argc, char **argv)
+{
+  int passphrase_fd = -1, status = 0, days = -1;
+  gboolean no_passphrase = FALSE;
+  GOptionEntry entries[] = {
+    { "passphrase-fd", 0, 0, G_OPTION_ARG_INT, &passphrase_fd,
+      N_("Protect the secret key with the passphrase read from descriptor N"), "N" },
+    { "no-passphrase", 0, 0, G_OPTION_ARG_NONE, &no_passphrase,
+      N_("Keep the secret key without a passphrase"), NULL },
+    { "expires-days", 0, 0, G_OPTION_ARG_INT, &days,
+      N_("The key expires after DAYS days (0: never; default 730)"), "DAYS" },
+    G_OPTION_ENTRY_NULL,
+  };
+  JsonObject *params, *r;
+
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
+  if (argc != 2)
+    return pst_cli_usage ("keys generate", _("give exactly one ADDR"));
+  if ((passphrase_fd >= 0) == no_passphrase)
+    return pst_cli_usage ("keys generate", _("give --passphrase-fd N or --no-passphrase"));
+  if (passphrase_fd >= 0 && fcntl (passphrase_fd, F_GETFD) < 0)
+    return pst_cli_usage ("keys generate", _("--passphrase-fd names a descriptor that is not open"));
+  params = json_object_new ();
+  json_object_set_string_member (params, "address", argv[1]);
+  if (days >= 0)
+    json_object_set_int_member (params, "expires_days", days);
+  if (no_passphrase)
+    json_object_set_boolean_member (params, "no_passphrase", TRUE);
+  else
+    json_object_set_int_member (params, "passphrase_fd", 0);
+  r = pst_cli_call (cli, _("keys generate"), "keys.generate", params,
+                    passphrase_fd >= 0 ? &passphrase_fd : NULL, passphrase_fd >= 0 ? 1 : 0,
+                    &status);
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    pst_cli_print_json (r);
+  else
+    {
+      g_autofree char *address = pst_cli_safe (json_object_get_string_member (r, "address"));
+      g_autofree char *expires = pst_cli_format_time (json_object_get_int_member (r, "expires"));
+
+      printf (_("made OpenPGP key %s for %s (expires: %s)\n"),
+              json_object_get_string_member (r, "fingerprint"), address,
+              json_object_get_int_member (r, "expires") ? expires : _("never"));
+    }
+  json_object_unref (r);
+  return 0;
+}
+
 const PstCliCmd pst_cli_keys_cmds[] = {
   { "import", keys_import, NULL, "FILE",
     N_("import OpenPGP keys, X.509 certificates or PKCS#12 (FILE or - for standard input)"),
@@ -439,6 +493,8 @@ const PstCliCmd pst_cli_keys_cmds[] = {
   { "remove", keys_remove, NULL, "ID", N_("remove a key or certificate"), FALSE },
   { "unlock", keys_unlock, NULL, "ADDR",
     N_("unlock the S/MIME private key of an address (asks for its passphrase)"), FALSE },
+  { "generate", keys_generate, NULL, "ADDR",
+    N_("make an OpenPGP key for an address (its account then signs with it)"), FALSE },
   { "check", keys_check, NULL, "ADDR…",
     N_("say what send would do with a message to these recipients (exit 3: refused)"), FALSE },
   { NULL, NULL, NULL, NULL, NULL, FALSE },

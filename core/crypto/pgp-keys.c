@@ -257,3 +257,94 @@ out:
   gpgme_release (ctx);
   return ok;
 }
+
+/* Gives gpg the passphrase of a key being made (pinentry in loopback mode:
+ * the agent has no terminal, and a pinentry window is not its to open). */
+static gpgme_error_t
+give_passphrase (void *hook, const char *uid_hint, const char *info, int prev_was_bad, int fd)
+{
+  const char *passphrase = hook;
+
+  if (prev_was_bad)
+    return gpg_error (GPG_ERR_BAD_PASSPHRASE);
+  if (gpgme_io_writen (fd, passphrase, strlen (passphrase)) != 0
+      || gpgme_io_writen (fd, "\n", 1) != 0)
+    return gpgme_error_from_syserror ();
+  return 0;
+}
+
+char *
+pst_pgp_keys_generate (const char *home, const char *address, const char *passphrase,
+                       guint64 expires_s, GError **error)
+{
+  gpgme_ctx_t ctx;
+  gpgme_error_t err;
+  gpgme_genkey_result_t result;
+  gpgme_key_t key = NULL;
+  g_autofree char *uid = NULL, *fpr = NULL;
+  g_autoptr (GPtrArray) existing = NULL;
+  unsigned int flags = GPGME_CREATE_SIGN | GPGME_CREATE_CERT | GPGME_CREATE_FORCE;
+
+  if (address == NULL || strchr (address, '@') == NULL || strpbrk (address, " <>\r\n\t") != NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "'%s' is not an e-mail address",
+                   address ? address : "");
+      return NULL;
+    }
+  if (!(existing = pst_pgp_keys_list (home, address, error)))
+    return NULL;
+  for (guint i = 0; i < existing->len; i++)
+    {
+      PstPgpKeyInfo *k = existing->pdata[i];
+
+      if (k->secret && !k->expired && !k->revoked && !k->disabled && !k->invalid
+          && k->emails != NULL && g_strv_contains ((const char *const *) k->emails, address))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                       "%s already has an OpenPGP secret key, %s: remove it first "
+                       "(postern keys remove %s) to make another", address, k->fingerprint,
+                       k->fingerprint);
+          return NULL;
+        }
+    }
+  if (!(ctx = open_ctx (home, error)))
+    return NULL;
+  if (passphrase != NULL)
+    {
+      gpgme_set_pinentry_mode (ctx, GPGME_PINENTRY_MODE_LOOPBACK);
+      gpgme_set_passphrase_cb (ctx, give_passphrase, (void *) passphrase);
+    }
+  else
+    flags |= GPGME_CREATE_NOPASSWD;
+  if (expires_s == 0)
+    flags |= GPGME_CREATE_NOEXPIRE;
+  uid = g_strdup_printf ("<%s>", address);
+  err = gpgme_op_createkey (ctx, uid, "ed25519", 0, (unsigned long) expires_s, NULL, flags);
+  if (!err && (result = gpgme_op_genkey_result (ctx)) != NULL && result->fpr != NULL)
+    fpr = g_strdup (result->fpr);
+  else if (!err)
+    err = gpg_error (GPG_ERR_GENERAL);
+  if (!err)
+    err = gpgme_get_key (ctx, fpr, &key, 1);
+  if (!err)
+    err = gpgme_op_createsubkey (ctx, key, "cv25519", 0, (unsigned long) expires_s,
+                                 GPGME_CREATE_ENCR | (expires_s == 0 ? GPGME_CREATE_NOEXPIRE : 0)
+                                 | (passphrase == NULL ? GPGME_CREATE_NOPASSWD : 0));
+  if (err && fpr != NULL)
+    {
+      /* A primary key without its encryption subkey would be found and
+       * used for signing, but nobody could encrypt to it: remove it. */
+      if (key != NULL)
+        gpgme_op_delete_ext (ctx, key, GPGME_DELETE_ALLOW_SECRET | GPGME_DELETE_FORCE);
+    }
+  if (key != NULL)
+    gpgme_key_unref (key);
+  gpgme_release (ctx);
+  if (err)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot make an OpenPGP key for %s: %s",
+                   address, gpgme_strerror (err));
+      return NULL;
+    }
+  return g_steal_pointer (&fpr);
+}

@@ -1,5 +1,5 @@
 /* pgp-keys.h — managing the OpenPGP keyring the agent uses: import, list,
- * remove.  Part of the GPGME backend (with pgp.c): the rest of Postern
+ * generate, remove.  Part of the GPGME backend (with pgp.c): the rest of Postern
  * never includes gpgme.h.
  */
 #pragma once
@@ -33,6 +33,18 @@ gboolean pst_pgp_keys_import (const char *gnupg_home, GBytes *data, GPtrArray **
 
 /* Keys whose user ids contain @pattern (NULL: all).  Transfer full. */
 GPtrArray *pst_pgp_keys_list (const char *gnupg_home, const char *pattern, GError **error);
+
+/* Makes an OpenPGP key for @address in the keyring at @gnupg_home: an
+ * Ed25519 primary key that signs and certifies, a Cv25519 subkey that
+ * encrypts, the user id "<@address>", expiring after @expires_s seconds (0:
+ * never; the user can extend it).  Its secret part is protected by
+ * @passphrase, or by none when NULL.  Returns the fingerprint.  Errors:
+ * PST_ERROR_USAGE when @address is no e-mail address or already has a
+ * usable secret key (one key per address: which would sign?);
+ * PST_ERROR_CRYPTO when gpg fails (nothing is left half made).  Transfer
+ * full. */
+char *pst_pgp_keys_generate (const char *gnupg_home, const char *address, const char *passphrase,
+                             guint64 expires_s, GError **error);
 
 /* Removes the key with fingerprint @fingerprint (at least 16 hex digits),
  * with its secret part.  Unknown: PST_ERROR_FAILED. */
