@@ -81,7 +81,13 @@ node_depth (JsonNode *node)
       JsonArray *a = json_node_get_array (node);
 
       for (guint i = 0; i < json_array_get_length (a); i++)
-        deepest = MAX (deepest, node_depth (json_array_get_element (a, i)));
+        {
+          /* Not inside MAX (), which evaluates its arguments twice:
+           * 2^depth calls (a CI run timed out on it). */
+          guint d = node_depth (json_array_get_element (a, i));
+
+          deepest = MAX (deepest, d);
+        }
       return deepest + 1;
     }
   if (JSON_NODE_HOLDS_OBJECT (node))
@@ -91,7 +97,11 @@ node_depth (JsonNode *node)
 
       json_object_iter_init (&it, json_node_get_object (node));
       while (json_object_iter_next (&it, NULL, &member))
-        deepest = MAX (deepest, node_depth (member));
+        {
+          guint d = node_depth (member);
+
+          deepest = MAX (deepest, d);
+        }
       return deepest + 1;
     }
   return 0;
