@@ -86,6 +86,37 @@ static const char *const steps[] = {
    * before (the sender then finds out as it reads). */
   "ALTER TABLE outbox ADD COLUMN eight_bit INTEGER;"
   "ALTER TABLE outbox ADD COLUMN utf8_headers INTEGER;",
+  /* 4 → 5: keys that find themselves (DESIGN.md §14).  key_sources: where
+   * each key came from; key_bindings: the key an address has now, and the
+   * one it replaced (the "key-changed" warning); autocrypt_peers: the
+   * Autocrypt Level 1 peer state, by lower-cased address. */
+  "CREATE TABLE key_sources ("
+  "  scheme TEXT NOT NULL,"
+  "  fingerprint TEXT NOT NULL,"
+  "  source TEXT NOT NULL,"
+  "  first_seen INTEGER NOT NULL,"
+  "  last_seen INTEGER NOT NULL,"
+  "  PRIMARY KEY (scheme, fingerprint)"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE key_bindings ("
+  "  scheme TEXT NOT NULL,"
+  "  address TEXT NOT NULL,"
+  "  fingerprint TEXT NOT NULL,"
+  "  replaces TEXT,"
+  "  changed_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (scheme, address)"
+  ") WITHOUT ROWID;"
+  "CREATE TABLE autocrypt_peers ("
+  "  addr TEXT PRIMARY KEY,"
+  "  last_seen INTEGER NOT NULL DEFAULT 0,"
+  "  autocrypt_timestamp INTEGER NOT NULL DEFAULT 0,"
+  "  fingerprint TEXT,"
+  "  keydata BLOB,"
+  "  prefer_encrypt TEXT NOT NULL DEFAULT 'nopreference',"
+  "  gossip_timestamp INTEGER NOT NULL DEFAULT 0,"
+  "  gossip_fingerprint TEXT,"
+  "  gossip_keydata BLOB"
+  ") WITHOUT ROWID;",
 };
 
 int

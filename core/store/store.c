@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include "store/schema.h"
+#include "store/store-private.h"
 #include "util/error.h"
 
 #include <errno.h>
@@ -16,13 +17,6 @@
 #define CHUNK_SIZE (256 * 1024)
 #define BUSY_TIMEOUT_MS 10000
 
-struct _PstStore {
-  gatomicrefcount ref;
-  sqlite3 *db;
-  char *path;
-  /* Held by every call while it runs, never between calls. */
-  GRecMutex lock;
-};
 
 /* The two kinds of stored bytes differ only in their table names. */
 typedef struct {
@@ -1834,4 +1828,42 @@ out:
   g_clear_pointer (&stmt, sqlite3_finalize);
   g_rec_mutex_unlock (&store->lock);
   return ok;
+}
+
+/* ---- for the store's other files (store-private.h) ---- */
+
+sqlite3_stmt *
+pst_store_prepare (PstStore *store, const char *sql, GError **error)
+{
+  return prepare (store, sql, error);
+}
+
+void
+pst_store_set_db_error (PstStore *store, GError **error, const char *format, ...)
+{
+  g_autofree char *what = NULL;
+  va_list ap;
+
+  va_start (ap, format);
+  what = g_strdup_vprintf (format, ap);
+  va_end (ap);
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: %s", what, db_reason (store));
+}
+
+gboolean
+pst_store_txn_begin (PstStore *store, GError **error)
+{
+  return txn_begin (store, TRUE, error);
+}
+
+gboolean
+pst_store_txn_commit (PstStore *store, GError **error)
+{
+  return txn_commit (store, error);
+}
+
+void
+pst_store_txn_rollback (PstStore *store)
+{
+  txn_rollback (store);
 }

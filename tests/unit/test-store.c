@@ -1,4 +1,5 @@
 #include "store/store.h"
+#include "store/keys.h"
 #include "store/schema.h"
 #include "util/error.h"
 
@@ -1400,8 +1401,10 @@ test_migrate_v1 (void **state)
   assert_non_null (store);
 
   db = raw_open (f->path);
-  assert_int_equal (pst_store_schema_latest (), 4);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 4);
+  assert_int_equal (pst_store_schema_latest (), 5);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 5);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                 " ('key_sources', 'key_bindings', 'autocrypt_peers')"), 3);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM pragma_table_info('outbox')"
                                  " WHERE name IN ('eight_bit', 'utf8_headers')"), 2);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM pragma_table_info('messages')"
@@ -1439,6 +1442,130 @@ test_migrate_v1 (void **state)
   id = store_message (store, "a", "new", (const guint8 *) "new", 3);
   assert_true (id > 1);
   assert_int_equal (message_count (store, NULL), 2);
+}
+
+
+/* Where keys came from, which key an address has, and what it replaced
+ * (DESIGN.md §14). */
+static void
+test_key_records (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  g_autofree char *fpr = NULL, *replaces = NULL, *replaced = NULL;
+  PstKeyRecord rec;
+  gboolean changed = TRUE;
+
+  assert_non_null (store);
+  /* Unknown: no record, no binding, no error. */
+  assert_false (pst_store_key_record (store, "pgp", "AAAA", &rec, &error));
+  assert_null (error);
+  assert_null (pst_store_key_binding (store, "pgp", "bob@example.org", NULL, &error));
+  assert_null (error);
+
+  /* First sighting, by Autocrypt, of an address the keyring knew nothing of. */
+  assert_true (pst_store_key_learn (store, "pgp", "Bob@Example.org", "AAAA",
+                                    PST_KEY_SOURCE_AUTOCRYPT, NULL, 100, &changed, &error));
+  assert_false (changed);
+  assert_true (pst_store_key_record (store, "pgp", "AAAA", &rec, &error));
+  assert_int_equal (rec.source, PST_KEY_SOURCE_AUTOCRYPT);
+  assert_int_equal (rec.first_seen, 100);
+  fpr = pst_store_key_binding (store, "pgp", "bob@example.ORG", &replaces, &error);
+  assert_string_equal (fpr, "AAAA");
+  assert_null (replaces);
+  g_clear_pointer (&fpr, g_free);
+
+  /* Seen again later: last_seen moves, nothing changed. */
+  assert_true (pst_store_key_learn (store, "pgp", "bob@example.org", "AAAA",
+                                    PST_KEY_SOURCE_AUTOCRYPT, NULL, 200, &changed, &error));
+  assert_false (changed);
+  assert_true (pst_store_key_record (store, "pgp", "AAAA", &rec, &error));
+  assert_int_equal (rec.first_seen, 100);
+  assert_int_equal (rec.last_seen, 200);
+
+  /* Another key by discovery: recorded as replacing the first. */
+  assert_true (pst_store_key_learn (store, "pgp", "bob@example.org", "BBBB",
+                                    PST_KEY_SOURCE_GOSSIP, NULL, 300, &changed, &error));
+  assert_true (changed);
+  fpr = pst_store_key_binding (store, "pgp", "bob@example.org", &replaces, &error);
+  assert_string_equal (fpr, "BBBB");
+  assert_string_equal (replaces, "AAAA");
+  g_clear_pointer (&fpr, g_free);
+  g_clear_pointer (&replaces, g_free);
+  replaced = pst_store_key_replaced (store, "pgp", "BBBB", &error);
+  assert_string_equal (replaced, "AAAA");
+  g_clear_pointer (&replaced, g_free);
+  /* Seeing it again by discovery keeps the warning. */
+  assert_true (pst_store_key_learn (store, "pgp", "bob@example.org", "BBBB",
+                                    PST_KEY_SOURCE_AUTOCRYPT, NULL, 400, &changed, &error));
+  assert_false (changed);
+  replaced = pst_store_key_replaced (store, "pgp", "BBBB", &error);
+  assert_string_equal (replaced, "AAAA");
+  g_clear_pointer (&replaced, g_free);
+  /* The gossip source stays: discovery never overrides discovery's first word. */
+  assert_true (pst_store_key_record (store, "pgp", "BBBB", &rec, &error));
+  assert_int_equal (rec.source, PST_KEY_SOURCE_GOSSIP);
+
+  /* The user imports it: the source is explicit now, and the change vouched for. */
+  assert_true (pst_store_key_learn (store, "pgp", "bob@example.org", "BBBB",
+                                    PST_KEY_SOURCE_IMPORTED, NULL, 500, &changed, &error));
+  assert_false (changed);
+  assert_true (pst_store_key_record (store, "pgp", "BBBB", &rec, &error));
+  assert_int_equal (rec.source, PST_KEY_SOURCE_IMPORTED);
+  assert_null (pst_store_key_replaced (store, "pgp", "BBBB", &error));
+  assert_null (error);
+  /* And a later discovery does not take the explicit source back. */
+  assert_true (pst_store_key_learn (store, "pgp", "bob@example.org", "BBBB",
+                                    PST_KEY_SOURCE_WKD, NULL, 600, &changed, &error));
+  assert_true (pst_store_key_record (store, "pgp", "BBBB", &rec, &error));
+  assert_int_equal (rec.source, PST_KEY_SOURCE_IMPORTED);
+
+  /* No binding yet, but the keyring had another key for the address. */
+  assert_true (pst_store_key_learn (store, "pgp", "carol@example.org", "CCCC",
+                                    PST_KEY_SOURCE_AUTOCRYPT, "DDDD", 700, &changed, &error));
+  assert_true (changed);
+  replaced = pst_store_key_replaced (store, "pgp", "CCCC", &error);
+  assert_string_equal (replaced, "DDDD");
+  g_clear_pointer (&replaced, g_free);
+  /* Schemes are apart. */
+  assert_null (pst_store_key_binding (store, "smime", "carol@example.org", NULL, &error));
+
+  /* Forgetting a key removes its record and bindings. */
+  assert_true (pst_store_key_forget (store, "pgp", "CCCC", &error));
+  assert_false (pst_store_key_record (store, "pgp", "CCCC", &rec, &error));
+  assert_null (pst_store_key_binding (store, "pgp", "carol@example.org", NULL, &error));
+  assert_null (error);
+}
+
+static void
+test_autocrypt_peers (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  g_autoptr (PstAutocryptPeer) got = NULL;
+  PstAutocryptPeer peer = {
+    .addr = (char *) "Alice@Example.org", .last_seen = 10, .autocrypt_timestamp = 9,
+    .fingerprint = (char *) "AAAA", .mutual = TRUE, .gossip_timestamp = 0,
+  };
+
+  assert_non_null (store);
+  assert_null (pst_store_peer_get (store, "alice@example.org", &error));
+  assert_null (error);
+  peer.keydata = g_bytes_new_static ("\x99\x00key", 5);
+  assert_true (pst_store_peer_put (store, &peer, &error));
+  got = pst_store_peer_get (store, "ALICE@example.org", &error);
+  assert_non_null (got);
+  assert_string_equal (got->addr, "alice@example.org");
+  assert_int_equal (got->last_seen, 10);
+  assert_int_equal (got->autocrypt_timestamp, 9);
+  assert_string_equal (got->fingerprint, "AAAA");
+  assert_true (g_bytes_equal (got->keydata, peer.keydata));
+  assert_true (got->mutual);
+  assert_null (got->gossip_fingerprint);
+  assert_null (got->gossip_keydata);
+  g_bytes_unref (peer.keydata);
 }
 
 typedef struct {
@@ -1614,6 +1741,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_outbox, setup, teardown),
     cmocka_unit_test_setup_teardown (test_outbox_8bit_facts, setup, teardown),
     cmocka_unit_test_setup_teardown (test_threads, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_key_records, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_autocrypt_peers, setup, teardown),
     cmocka_unit_test_setup_teardown (test_disk_full, setup, teardown),
   };
 

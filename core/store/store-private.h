@@ -1,0 +1,26 @@
+/* store-private.h — what the store's files share (store.c, keys.c): the
+ * handle and the helpers that run SQL under its lock.  Not for outside
+ * core/store.
+ */
+#pragma once
+
+#include <sqlite3.h>
+#include "store/store.h"
+
+struct _PstStore {
+  gatomicrefcount ref;
+  sqlite3 *db;
+  char *path;
+  /* Held by every call while it runs, never between calls. */
+  GRecMutex lock;
+};
+
+/* sqlite3_prepare_v2, or NULL with @error set ("store PATH: why"). */
+sqlite3_stmt *pst_store_prepare (PstStore *store, const char *sql, GError **error);
+/* Sets @error to "WHAT: sqlite's message" (call under the lock). */
+void pst_store_set_db_error (PstStore *store, GError **error, const char *format, ...)
+  G_GNUC_PRINTF (3, 4);
+/* A durable write transaction (synchronous=FULL), under the lock. */
+gboolean pst_store_txn_begin (PstStore *store, GError **error);
+gboolean pst_store_txn_commit (PstStore *store, GError **error);
+void pst_store_txn_rollback (PstStore *store);
