@@ -1,4 +1,5 @@
 #include "crypto/pgp-keys.h"
+#include "crypto/pgp-private.h"
 
 #include <gpgme.h>
 #include <string.h>
@@ -347,4 +348,10 @@ pst_pgp_keys_generate (const char *home, const char *address, const char *passph
       return NULL;
     }
   return g_steal_pointer (&fpr);
+}
+
+gpgme_ctx_t
+pst_pgp_keys_open_ctx (const char *home, GError **error)
+{
+  return open_ctx (home, error);
 }
