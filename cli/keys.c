@@ -39,6 +39,10 @@ print_key (JsonObject *k)
           : _("public"),
           json_object_get_boolean_member_with_default (k, "trust_anchor", FALSE) ? _(" anchor") : "",
           who->str);
+  /* Where it came from, and a change nobody vouched for (DESIGN.md §14). */
+  if (json_object_has_member (k, "source"))
+    printf ("        %s: %s%s\n", _("source"), json_object_get_string_member (k, "source"),
+            json_object_has_member (k, "replaces") ? "  key-changed" : "");
 }
 
 static void
@@ -220,9 +224,14 @@ keys_check (PstCli *cli, int argc, char **argv)
           g_autofree char *why = problem ? pst_cli_safe (json_object_get_string_member (o, "problem"))
                                          : g_strdup ("");
 
-          printf ("%s %-5s %-6s%s%s\n", address,
+          const char *source = json_object_get_string_member_with_default (o, "source", NULL);
+
+          printf ("%s %-5s %-6s %-9s%s%s%s\n", address,
                   json_object_get_boolean_member (o, "pgp") ? "pgp" : "-",
                   json_object_get_boolean_member (o, "smime") ? "smime" : "-",
+                  source != NULL ? source : "-",
+                  json_object_get_boolean_member_with_default (o, "key_changed", FALSE)
+                    ? "  key-changed" : "",
                   problem ? "  " : "", why);
         }
       if (refused == NULL)
@@ -238,12 +247,24 @@ keys_check (PstCli *cli, int argc, char **argv)
             what = g_strdup_printf (_("NOT encrypted, signed with %s"), name);
           else
             what = g_strdup (_("NOT encrypted, not signed"));
+          JsonArray *held = json_object_get_array_member (r, "not_recommended");
+
           if (!enc && missing != NULL && json_array_get_length (missing) > 0)
             {
               printf ("%s", _("no key for:"));
               for (guint i = 0; i < json_array_get_length (missing); i++)
                 {
                   g_autofree char *addr = pst_cli_safe (json_array_get_string_element (missing, i));
+                  printf (" %s", addr);
+                }
+              printf ("\n");
+            }
+          if (!enc && held != NULL && json_array_get_length (held) > 0)
+            {
+              printf ("%s", _("Autocrypt does not recommend encrypting to:"));
+              for (guint i = 0; i < json_array_get_length (held); i++)
+                {
+                  g_autofree char *addr = pst_cli_safe (json_array_get_string_element (held, i));
                   printf (" %s", addr);
                 }
               printf ("\n");
