@@ -139,3 +139,86 @@ pst_peers_recommend (PstAgent *agent, const char *address, gboolean key_usable,
     return PST_AUTOCRYPT_ENCRYPT;
   return pst_autocrypt_recommend (peer, TRUE, TRUE, reply_to_encrypted);
 }
+
+GBytes *
+pst_peers_with_gossip (PstAgent *agent, PstPgp *pgp, GBytes *message, const char *sender,
+                       const char *const *recipients)
+{
+  g_autofree char *home = pst_agent_get_gnupg_home (agent);
+  g_autoptr (GString) fields = g_string_new (NULL);
+  guint others = 0;
+  gsize len = 0;
+  const char *data;
+
+  for (const char *const *r = recipients; r != NULL && *r != NULL; r++)
+    others += g_ascii_strcasecmp (*r, sender) != 0;
+  if (others < 2)
+    return g_bytes_ref (message);
+  for (const char *const *r = recipients; *r != NULL; r++)
+    {
+      g_autofree char *fpr = NULL, *value = NULL;
+      g_autoptr (GBytes) keydata = NULL;
+
+      if (g_ascii_strcasecmp (*r, sender) == 0
+          || !(fpr = pst_pgp_find_key (pgp, *r, FALSE, NULL))
+          || !(keydata = pst_pgp_autocrypt_export (home, fpr, NULL)))
+        continue;
+      value = pst_autocrypt_header_format (*r, FALSE, keydata, TRUE);
+      g_string_append_printf (fields, "Autocrypt-Gossip: %s\r\n", value);
+    }
+  if (fields->len == 0)
+    return g_bytes_ref (message);
+  data = g_bytes_get_data (message, &len);
+  g_string_append_len (fields, data, (gssize) len);
+  return g_string_free_to_bytes (g_steal_pointer (&fields));
+}
+
+void
+pst_peers_learn_gossip (PstAgent *agent, const PstStatus *status, gint64 date,
+                        const char *const *recipients)
+{
+  g_autofree char *home = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  for (guint i = 0; status->gossip != NULL && i < status->gossip->len; i++)
+    {
+      const char *value = g_ptr_array_index (status->gossip, i);
+      g_autoptr (PstAutocryptHeader) h = pst_autocrypt_header_parse (value, NULL);
+      g_autoptr (PstAutocryptPeer) peer = NULL, next = NULL;
+      g_autoptr (PstAutocryptHeader) taken = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autofree char *current = NULL, *fpr = NULL;
+      const char *why = NULL;
+
+      if (h == NULL)
+        continue;
+      peer = pst_store_peer_get (agent->store, h->addr, NULL);
+      next = pst_autocrypt_gossip (peer, value, date, recipients, now, &taken, &why);
+      if (next == NULL)
+        {
+          g_message ("Autocrypt-Gossip about %s not taken: %s", h->addr, why ? why : "");
+          continue;
+        }
+      if (home == NULL)
+        home = pst_agent_get_gnupg_home (agent);
+      current = current_key (home, taken->addr);
+      if (current == NULL)
+        {
+          fpr = pst_pgp_autocrypt_import (home, taken->keydata, taken->addr, NULL, &error);
+          if (fpr == NULL)
+            {
+              g_message ("Autocrypt-Gossip key for %s not taken: %s", taken->addr, error->message);
+              continue;
+            }
+          if (!pst_store_key_learn (agent->store, "pgp", taken->addr, fpr, PST_KEY_SOURCE_GOSSIP,
+                                    NULL, now, NULL, &error))
+            g_warning ("Autocrypt-Gossip: %s", error->message);
+          g_clear_error (&error);
+          pst_key_cache_invalidate (agent->keys);
+          pst_pgp_forget_keys ();
+          next->gossip_fingerprint = g_steal_pointer (&fpr);
+        }
+      if (!pst_store_peer_put (agent->store, next, &error))
+        g_warning ("Autocrypt-Gossip: %s", error->message);
+    }
+}

@@ -22,6 +22,23 @@ G_BEGIN_DECLS
  * exported: logged).  Transfer full. */
 char *pst_peers_outgoing_field (PstAgent *agent, PstPgp *pgp, const char *sender);
 
+/* @message with an Autocrypt-Gossip field on top for each of @recipients
+ * but @sender (their OpenPGP keys as the keyring has them), for a copy
+ * encrypted to more than one recipient (Level 1 §2.6: so that replies to
+ * all can be encrypted); hp.c keeps the fields inside the encryption.
+ * @message itself (a new reference) when there are fewer than two
+ * recipients or no key could be exported.  Transfer full. */
+GBytes *pst_peers_with_gossip (PstAgent *agent, PstPgp *pgp, GBytes *message, const char *sender,
+                               const char *const *recipients);
+
+/* Learns from the Autocrypt-Gossip values of a decrypted message
+ * (@status->gossip) with effective date @date whose To/Cc are @recipients:
+ * the gossip state of each address, and its key into the keyring when the
+ * keyring has none for it (gossip never replaces a key).  Failures are
+ * logged. */
+void pst_peers_learn_gossip (PstAgent *agent, const PstStatus *status, gint64 date,
+                             const char *const *recipients);
+
 /* Learns from the outer header of an incoming message (@view's Autocrypt
  * facts): updates the peer state of its From address and, for a header
  * taken, imports its key (with only that address's user id) and records

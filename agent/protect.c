@@ -298,6 +298,15 @@ protect (PstAgent *agent, const PstPlainMessage *plain, const PstPolicySettings 
       else if (decision->scheme == PST_SCHEME_SMIME)
         out->data = pst_smimemime_protect (keys.smime, input, p->sender, to, decision->encrypt,
                                            decision->sign, error);
+      else if (decision->encrypt && !c->bcc)
+        {
+          /* The keys of the others, inside, so that a reply to all can
+           * be encrypted (Autocrypt-Gossip); never in a Bcc copy. */
+          g_autoptr (GBytes) gossiped = pst_peers_with_gossip (agent, keys.pgp, input, p->sender,
+                                                              (const char *const *) c->envelope);
+          out->data = pst_pgpmime_protect (keys.pgp, gossiped, p->sender, to, TRUE,
+                                           decision->sign, error);
+        }
       else
         out->data = pst_pgpmime_protect (keys.pgp, input, p->sender, to, decision->encrypt,
                                          decision->sign, error);

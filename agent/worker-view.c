@@ -30,10 +30,14 @@ set_header (JsonObject *o, const char *name, PstMimeMessage *msg, const char *fi
 
 /* What Autocrypt needs of the outside of @message (agent/peers.c):
  * the single From address, the date, whether it is a delivery report,
- * and the values of its first PST_VIEW_MAX_AUTOCRYPT Autocrypt fields. */
+ * the values of its first PST_VIEW_MAX_AUTOCRYPT Autocrypt fields, and
+ * the addresses of its To and Cc (for gossip). */
 static JsonObject *
-autocrypt_facts (GBytes *message)
+autocrypt_facts (GBytes *message, PstMimeMessage *outer)
 {
+  static const char *const to_cc[] = { "To", "Cc", NULL };
+  g_auto (GStrv) recipients = outer != NULL ? pst_mime_message_get_addresses (outer, to_cc) : NULL;
+  JsonArray *rcpt = json_array_new ();
   gsize len = 0, body = 0;
   const char *data = g_bytes_get_data (message, &len);
   g_autoptr (GPtrArray) fields = NULL;
@@ -43,6 +47,10 @@ autocrypt_facts (GBytes *message)
   const char *ct;
 
   json_object_set_array_member (o, "headers", headers);
+  for (char **r = recipients; r != NULL && *r != NULL && json_array_get_length (rcpt) < PST_VIEW_MAX_RECIPIENTS; r++)
+    if (g_utf8_validate (*r, -1, NULL) && strlen (*r) <= MAX_HEADER_VALUE)
+      json_array_add_string_element (rcpt, *r);
+  json_object_set_array_member (o, "recipients", rcpt);
   if (!pst_mime_split_header (data, len, &fields, &body, NULL))
     return o;
   from = pst_mime_single_from (fields);
@@ -93,7 +101,7 @@ pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, i
   set_header (view, "outer_from", outer, "From");
   set_header (view, "outer_date", outer, "Date");
   set_header (view, "outer_subject", outer, "Subject");
-  json_object_set_object_member (view, "autocrypt", autocrypt_facts (message));
+  json_object_set_object_member (view, "autocrypt", autocrypt_facts (message, outer));
   if (shown != NULL && !pst_status_withholds_content (status))
     {
       /* HTML only as text: no client renders it, nothing remote is loaded. */

@@ -74,6 +74,7 @@ pst_view_free (PstView *v)
   g_free (v->attachment_error);
   g_free (v->autocrypt_from);
   g_strfreev (v->autocrypt_headers);
+  g_strfreev (v->autocrypt_recipients);
   g_free (v);
 }
 
@@ -340,6 +341,24 @@ take_autocrypt (JsonObject *o, PstView *v, GError **error)
     }
   g_ptr_array_add (headers, NULL);
   v->autocrypt_headers = (char **) g_ptr_array_free (g_steal_pointer (&headers), FALSE);
+  n = json_object_get_member (ac, "recipients");
+  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n)
+      || json_array_get_length (a = json_node_get_array (n)) > PST_VIEW_MAX_RECIPIENTS)
+    goto bad;
+  headers = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    {
+      JsonNode *e = json_array_get_element (a, i);
+      const char *s;
+
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING
+          || strlen (s = json_node_get_string (e)) > PST_WIRE_MAX_STRING
+          || !g_utf8_validate (s, -1, NULL))
+        goto bad;
+      g_ptr_array_add (headers, g_strdup (s));
+    }
+  g_ptr_array_add (headers, NULL);
+  v->autocrypt_recipients = (char **) g_ptr_array_free (g_steal_pointer (&headers), FALSE);
   return TRUE;
 bad:
   g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "its view has a bad 'autocrypt'");

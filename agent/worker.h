@@ -67,6 +67,7 @@ typedef struct {
   gint64 autocrypt_date;
   gboolean autocrypt_report;
   char **autocrypt_headers;
+  char **autocrypt_recipients;  /* the To and Cc addresses (NULL-terminated, never NULL) */
 } PstView;
 
 void pst_view_free (PstView *view);

@@ -66,7 +66,7 @@ PY
 
 # 2. bob fetches: alice's key comes in from the header, source autocrypt, and
 #    her signed mail verifies.
-b fetch >/dev/null
+b fetch >/dev/null 2>"$WORK/fetch.err" || { echo "# fetch failed: $(cat "$WORK/fetch.err")"; false; }
 b --json keys list > "$WORK/bkeys.json"
 check "bob now knows alice's key, source autocrypt" python3 - "$WORK/bkeys.json" "$fa" "$ALICE_ADDR" <<'PY'
 import json, sys
@@ -117,6 +117,47 @@ wait_for_delivery "$BOB_MAILDIR" $((n + 1))
 copy=$(newest "$BOB_MAILDIR")
 check "… its server copy is ciphertext" bash -c 'grep -q -- "-----BEGIN PGP MESSAGE-----" "$2" && ! grep -qF "$1" "$2"' _ "$line3" "$copy"
 
+# 4b. Gossip: alice encrypts to bob and carol (whose key she imported); each
+#     recipient's key travels inside the encryption, never outside, and bob,
+#     who had no key for carol, learns it (source gossip) but is not told
+#     to encrypt to her on gossip alone.
+GC="$WORK/gnupg-c"; mkdir -m 700 "$GC"
+gpg --homedir "$GC" --batch --pinentry-mode loopback --passphrase '' \
+  --quick-gen-key "carol <carol@example.org>" future-default default never 2>/dev/null
+fc=$(gpg --homedir "$GC" --batch --with-colons --list-keys carol@example.org | awk -F: '/^fpr:/ {print $10; exit}')
+gpg --homedir "$GC" --batch --armor --export "$fc" > "$WORK/carol.asc"
+a keys import "$WORK/carol.asc" >/dev/null
+make_message "Alice <$ALICE_ADDR>" "Bob <$BOB_ADDR>, Carol <carol@example.org>" "To both" "gossip body $RANDOM" \
+  > "$WORK/m4.eml"
+a encrypt --to "$BOB_ADDR" --to carol@example.org -o "$WORK/enc4.eml" "$WORK/m4.eml"
+python3 - "$WORK/enc4.eml" "$WORK/enc4.asc" <<'PY'
+import sys
+raw = open(sys.argv[1], "rb").read()
+start = raw.index(b"-----BEGIN PGP MESSAGE-----")
+end = raw.index(b"-----END PGP MESSAGE-----") + len(b"-----END PGP MESSAGE-----")
+open(sys.argv[2], "wb").write(raw[start:end] + b"\n")
+PY
+GNUPGHOME="$GB" gpg --batch --quiet --decrypt "$WORK/enc4.asc" > "$WORK/dec4.txt" 2>/dev/null || true
+check "inside the encryption: Autocrypt-Gossip for bob and for carol" \
+  bash -c 'grep -q "^Autocrypt-Gossip: addr=$1;" "$3" && grep -q "^Autocrypt-Gossip: addr=$2;" "$3"' \
+  _ "$BOB_ADDR" carol@example.org "$WORK/dec4.txt"
+check "… and never outside it" bash -c '! grep -q "^Autocrypt-Gossip" "$1"' _ "$WORK/enc4.eml"
+# As a delivery would (readable by the mail server: -o wrote it 0600).
+cat "$WORK/enc4.eml" > "$BOB_MAILDIR/new/$(date +%s%N).gossip"
+b fetch >/dev/null 2>"$WORK/fetch.err" || { echo "# fetch failed: $(cat "$WORK/fetch.err")"; false; }
+check "bob learns carol's key from the gossip, source gossip" bash -c \
+  'GNUPGHOME="$1" "$POSTERN" --home "$2" --json keys list | python3 -c "
+import json, sys
+k = [k for k in json.load(sys.stdin)[\"keys\"] if k[\"fingerprint\"] == sys.argv[1]]
+assert len(k) == 1 and k[0][\"source\"] == \"gossip\", k" "$3"' _ "$GB" "$WORK/home-b" "$fc"
+b --json keys check carol@example.org > "$WORK/ccheck.json"
+check "on gossip alone, auto does not encrypt to carol (Autocrypt: discourage), and says why" python3 -c '
+import json,sys; d=json.load(open(sys.argv[1]))
+assert not d["will_encrypt"] and d["not_recommended"] == ["carol@example.org"], d' "$WORK/ccheck.json"
+check "… encrypt always does" bash -c \
+  'GNUPGHOME="$1" "$POSTERN" --home "$2" --json keys check --encrypt always carol@example.org | grep -q "\"will_encrypt\" *: *true"' \
+  _ "$GB" "$WORK/home-b"
+
 # 5. Forged headers, put straight into bob's mailbox as a delivery would.
 #    mallory's keys: one for mallory, one that claims alice's address.
 GM="$WORK/gnupg-m"; mkdir -m 700 "$GM"
@@ -137,7 +178,7 @@ before=$(known_fprs)
 deliver addr-mismatch "Mallory <mallory@evil.test>" "$(date -R)"
 deliver older "Alice <$ALICE_ADDR>" "Mon, 01 Jan 2001 00:00:00 +0000"
 deliver two-from "Alice <$ALICE_ADDR>, Mallory <mallory@evil.test>" "$(date -R)"
-b fetch >/dev/null
+b fetch >/dev/null 2>"$WORK/fetch.err" || { echo "# fetch failed: $(cat "$WORK/fetch.err")"; false; }
 check "forged headers are ignored: addr ≠ From, older than the last seen, several From mailboxes" \
   test "$(known_fprs)" = "$before"
 grep -h "Autocrypt header from" "$WORK/home-b/data/posternd.log" | sed 's/^/# /' || true
@@ -147,7 +188,7 @@ grep -h "Autocrypt header from" "$WORK/home-b/data/posternd.log" | sed 's/^/# /'
 printf 'A message signed by the new key.\n' | gpg --homedir "$GM" --batch --pinentry-mode loopback \
   --passphrase '' -u "$fm" --clearsign > "$WORK/clearsigned.txt"
 deliver changed "Alice <$ALICE_ADDR>" "$(date -R)" "$(cat "$WORK/clearsigned.txt")"
-b fetch >/dev/null
+b fetch >/dev/null 2>"$WORK/fetch.err" || { echo "# fetch failed: $(cat "$WORK/fetch.err")"; false; }
 idc=$(b --json list | json '[m["id"] for m in d["messages"] if m["subject"] == "forged changed"][0]')
 b --json show "$idc" > "$WORK/showc.json"
 check "the changed key's signature carries the warning key-changed" \
@@ -175,5 +216,5 @@ check "after keys import of the new key (the user vouches), no key-changed" \
 
 a agent stop >/dev/null 2>&1 || true
 b agent stop >/dev/null 2>&1 || true
-for g in "$GA" "$GB" "$GM"; do GNUPGHOME="$g" gpgconf --kill gpg-agent 2>/dev/null || true; done
+for g in "$GA" "$GB" "$GM" "$GC"; do GNUPGHOME="$g" gpgconf --kill gpg-agent 2>/dev/null || true; done
 finish
