@@ -41,6 +41,10 @@ JsonObject *pst_method_keys_unlock (PstCall *call, GError **error);
 JsonObject *pst_method_keys_check (PstCall *call, GError **error);
 JsonObject *pst_method_keys_generate (PstCall *call, GError **error);
 
+/* keys.setup_export, keys.setup_import (methods-setup.c) */
+JsonObject *pst_method_keys_setup_export (PstCall *call, GError **error);
+JsonObject *pst_method_keys_setup_import (PstCall *call, GError **error);
+
 /* encrypt, decrypt, verify (methods-crypto.c) */
 JsonObject *pst_method_encrypt (PstCall *call, GError **error);
 JsonObject *pst_method_decrypt (PstCall *call, GError **error);

@@ -139,27 +139,6 @@ smime_open (PstAgent *agent, GError **error)
   return smime;
 }
 
-/* The first line of what @fd holds, as secret bytes (NUL-terminated, wiped
- * when freed).  Transfer full. */
-static GBytes *
-read_passphrase (int fd, GError **error)
-{
-  g_autoptr (GBytes) data = pst_fd_read_all (fd, 4096, error);
-  gsize len = 0, n = 0;
-  char *p;
-  GBytes *line;
-
-  if (data == NULL)
-    return NULL;
-  p = (char *) g_bytes_get_data (data, &len);
-  while (n < len && p[n] != '\r' && p[n] != '\n' && p[n] != '\0')
-    n++;
-  line = pst_secret_bytes_new (p, n, NULL, 0);
-  if (p != NULL)
-    explicit_bzero (p, len);   /* the only reference: ours */
-  return line;
-}
-
 /* A fresh random key, 64 hex digits, for a PKCS#12 file without a
  * passphrase.  Transfer full; wipe with pst_secret_free. */
 static char *
@@ -282,7 +261,7 @@ pst_method_keys_import (PstCall *call, GError **error)
     }
   else
     {
-      if (pfd >= 0 && !(passphrase = read_passphrase (pfd, error)))
+      if (pfd >= 0 && !(passphrase = pst_call_read_passphrase (pfd, error)))
         {
           json_array_unref (arr);
           return NULL;
@@ -529,7 +508,7 @@ pst_method_keys_unlock (PstCall *call, GError **error)
       || (pfd = pst_call_get_fd (call, "passphrase_fd", FALSE, error)) == -1
       || !(smime = smime_open (call->agent, error)))
     return NULL;
-  if (pfd >= 0 && !(passphrase = read_passphrase (pfd, error)))
+  if (pfd >= 0 && !(passphrase = pst_call_read_passphrase (pfd, error)))
     return NULL;
   if (passphrase != NULL && g_bytes_get_size (passphrase) == 0)
     {
@@ -936,7 +915,7 @@ pst_method_keys_generate (PstCall *call, GError **error)
     }
   if (pfd >= 0)
     {
-      if (!(passphrase = read_passphrase (pfd, error)))
+      if (!(passphrase = pst_call_read_passphrase (pfd, error)))
         return NULL;
       if (g_bytes_get_size (passphrase) == 0)
         {

@@ -45,6 +45,8 @@ static const struct {
   { "keys.unlock", pst_method_keys_unlock },
   { "keys.check", pst_method_keys_check },
   { "keys.generate", pst_method_keys_generate },
+  { "keys.setup_export", pst_method_keys_setup_export },
+  { "keys.setup_import", pst_method_keys_setup_import },
 };
 
 JsonNode *

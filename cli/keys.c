@@ -3,10 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
-
-#include <glib-unix.h>
 
 #include "cli.h"
 #include "util/error.h"
@@ -284,60 +281,14 @@ keys_check (PstCli *cli, int argc, char **argv)
   return refused != NULL ? PST_ERROR_POLICY : 0;
 }
 
-/* Asks for the passphrase of @address's S/MIME key on the terminal, echo
- * off, and returns the read end of a pipe that holds it (the agent reads
- * passphrases from descriptors only); -1 when there is no terminal. */
+/* Asks for the passphrase of @address's S/MIME key on the terminal:
+ * pst_cli_prompt_secret. */
 static int
 prompt_passphrase (const char *address)
 {
   g_autofree char *prompt = g_strdup_printf (_("Passphrase for the S/MIME key of %s: "), address);
-  int tty = open ("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC), p[2] = { -1, -1 };
-  struct termios old, quiet;
-  char buf[1024];
-  size_t len = 0;
-  ssize_t n;
 
-  if (tty < 0)
-    return -1;
-  if (tcgetattr (tty, &old) != 0)
-    {
-      close (tty);
-      return -1;
-    }
-  /* Echo off before the prompt is shown, and nothing flushed: input typed
-   * (or pasted) as soon as the prompt appears was thrown away by a
-   * TCSAFLUSH after it, and the read then waited for ever. */
-  quiet = old;
-  quiet.c_lflag &= ~(tcflag_t) ECHO;
-  quiet.c_lflag |= ECHONL;
-  tcsetattr (tty, TCSANOW, &quiet);
-  if (write (tty, prompt, strlen (prompt)) < 0)
-    {
-      tcsetattr (tty, TCSANOW, &old);
-      close (tty);
-      return -1;
-    }
-  while (len < sizeof buf && (n = read (tty, buf + len, 1)) != 0)
-    {
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 || buf[len] == '\n')
-        break;
-      len++;
-    }
-  tcsetattr (tty, TCSANOW, &old);
-  close (tty);
-  if (len > 0 && g_unix_open_pipe (p, FD_CLOEXEC, NULL))
-    {
-      if (write (p[1], buf, len) != (ssize_t) len)
-        {
-          close (p[0]);
-          p[0] = -1;
-        }
-      close (p[1]);
-    }
-  explicit_bzero (buf, sizeof buf);
-  return p[0];
+  return pst_cli_prompt_secret (prompt);
 }
 
 /* One keys.unlock call for @address on a connection of its own, closed
@@ -516,6 +467,8 @@ const PstCliCmd pst_cli_keys_cmds[] = {
     N_("unlock the S/MIME private key of an address (asks for its passphrase)"), FALSE },
   { "generate", keys_generate, NULL, "ADDR",
     N_("make an OpenPGP key for an address (its account then signs with it)"), FALSE },
+  { "setup-message", NULL, pst_cli_setup_message_cmds, NULL,
+    N_("export | import an Autocrypt Setup Message: the OpenPGP key for another device"), FALSE },
   { "check", keys_check, NULL, "ADDR…",
     N_("say what send would do with a message to these recipients (exit 3: refused)"), FALSE },
   { NULL, NULL, NULL, NULL, NULL, FALSE },

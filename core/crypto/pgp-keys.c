@@ -1,10 +1,17 @@
 #include "crypto/pgp-keys.h"
 #include "crypto/pgp-private.h"
 
+#include <errno.h>
 #include <gpgme.h>
 #include <string.h>
 
 #include "util/error.h"
+#include "util/secret.h"
+#include "util/sink.h"
+
+/* A transferable secret key is a few KiB; 1 MiB leaves room for a key with
+ * many user ids and bounds what a hostile Setup Message expands to. */
+#define MAX_SECRET_KEY ((gsize) 1024 * 1024)
 
 void
 pst_pgp_key_info_free (PstPgpKeyInfo *info)
@@ -354,4 +361,236 @@ gpgme_ctx_t
 pst_pgp_keys_open_ctx (const char *home, GError **error)
 {
   return open_ctx (home, error);
+}
+
+static gpgme_error_t
+data_from_bytes (gpgme_data_t *out, GBytes *bytes)
+{
+  gsize len = 0;
+  const char *p = g_bytes_get_data (bytes, &len);
+
+  return gpgme_data_new_from_mem (out, p != NULL ? p : "", len, 0);
+}
+
+GPtrArray *
+pst_pgp_keys_inspect (const char *home, GBytes *data, GError **error)
+{
+  gpgme_ctx_t ctx = open_ctx (home, error);
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_pgp_key_info_free);
+  gpgme_data_t in = NULL;
+  gpgme_key_t key;
+  gpgme_error_t err;
+
+  if (ctx == NULL)
+    return NULL;
+  err = data_from_bytes (&in, data);
+  if (!err)
+    err = gpgme_op_keylist_from_data_start (ctx, in, 0);
+  while (!err && !(err = gpgme_op_keylist_next (ctx, &key)))
+    {
+      g_ptr_array_add (out, info_from_key (key, FALSE));
+      gpgme_key_unref (key);
+    }
+  gpgme_data_release (in);
+  gpgme_release (ctx);
+  if (gpg_err_code (err) != GPG_ERR_EOF)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot read the OpenPGP key: %s",
+                   gpgme_strerror (err));
+      return NULL;
+    }
+  return g_steal_pointer (&out);
+}
+
+/* What a passphrase callback was given, and what became of it. */
+typedef struct {
+  const char *passphrase;   /* NULL: none to give */
+  gboolean asked, bad;
+} PassphraseHook;
+
+static gpgme_error_t
+hook_passphrase (void *opaque, const char *uid_hint, const char *info, int prev_was_bad, int fd)
+{
+  PassphraseHook *hook = opaque;
+
+  hook->asked = TRUE;
+  if (prev_was_bad)
+    {
+      hook->bad = TRUE;
+      return gpg_error (GPG_ERR_BAD_PASSPHRASE);
+    }
+  if (hook->passphrase == NULL)
+    return gpg_error (GPG_ERR_NO_PASSPHRASE);
+  if (gpgme_io_writen (fd, hook->passphrase, strlen (hook->passphrase)) != 0
+      || gpgme_io_writen (fd, "\n", 1) != 0)
+    return gpgme_error_from_syserror ();
+  return 0;
+}
+
+/* Asks gpg for passphrases through @hook, never through a pinentry window
+ * or gpg-agent's cache of symmetric passphrases. */
+static void
+use_hook (gpgme_ctx_t ctx, PassphraseHook *hook)
+{
+  gpgme_set_pinentry_mode (ctx, GPGME_PINENTRY_MODE_LOOPBACK);
+  gpgme_set_passphrase_cb (ctx, hook_passphrase, hook);
+  gpgme_set_ctx_flag (ctx, "no-symkey-cache", "1");
+}
+
+static ssize_t
+sink_write (void *handle, const void *buffer, size_t size)
+{
+  if (!pst_sink_write (handle, buffer, size))
+    {
+      errno = EFBIG;
+      return -1;
+    }
+  return (ssize_t) size;
+}
+
+static struct gpgme_data_cbs sink_cbs = { NULL, sink_write, NULL, NULL };
+
+GBytes *
+pst_pgp_keys_export_secret (const char *home, const char *fingerprint, const char *passphrase,
+                            GError **error)
+{
+  PassphraseHook hook = { .passphrase = passphrase };
+  g_autoptr (PstSink) sink = NULL;
+  gpgme_ctx_t ctx;
+  gpgme_data_t out = NULL;
+  gpgme_error_t err;
+  gpgme_key_t key = NULL;
+  GBytes *armored = NULL;
+
+  if (!is_fingerprint (fingerprint) || strlen (fingerprint) != 40)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "'%s' is not a key fingerprint", fingerprint);
+      return NULL;
+    }
+  if (!(ctx = open_ctx (home, error)))
+    return NULL;
+  if (gpgme_get_key (ctx, fingerprint, &key, 1) != 0 || key == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no OpenPGP secret key %s", fingerprint);
+      gpgme_release (ctx);
+      return NULL;
+    }
+  gpgme_key_unref (key);
+  gpgme_set_armor (ctx, 1);
+  use_hook (ctx, &hook);
+  sink = pst_sink_new (MAX_SECRET_KEY, 0);
+  err = gpgme_data_new_from_cbs (&out, &sink_cbs, sink);
+  if (!err)
+    err = gpgme_op_export (ctx, fingerprint, GPGME_EXPORT_MODE_SECRET | GPGME_EXPORT_MODE_MINIMAL,
+                           out);
+  gpgme_data_release (out);
+  gpgme_release (ctx);
+  armored = pst_sink_steal (sink);
+  if (!err && g_bytes_get_size (armored) > 0)
+    return armored;
+  g_bytes_unref (armored);
+  if (hook.asked && passphrase == NULL)
+    g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "the secret key %s is under a passphrase: "
+                 "give it (--passphrase-fd N) to export the key", fingerprint);
+  else if (hook.asked)
+    g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "the passphrase of the secret key %s is "
+                 "wrong (%s)", fingerprint, err ? gpgme_strerror (err) : "gpg gave nothing");
+  else
+    g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot export the secret key %s: %s",
+                 fingerprint, err ? gpgme_strerror (err) : "gpg gave nothing");
+  return NULL;
+}
+
+char *
+pst_pgp_symmetric_encrypt (const char *home, GBytes *plain, const char *passphrase, GError **error)
+{
+  PassphraseHook hook = { .passphrase = passphrase };
+  gpgme_ctx_t ctx = open_ctx (home, error);
+  gpgme_data_t in = NULL, out = NULL;
+  gpgme_error_t err;
+  char *armored = NULL;
+
+  if (ctx == NULL)
+    return NULL;
+  gpgme_set_armor (ctx, 1);
+  use_hook (ctx, &hook);
+  err = data_from_bytes (&in, plain);
+  if (!err)
+    err = gpgme_data_new (&out);
+  if (!err)
+    err = gpgme_op_encrypt (ctx, NULL, 0, in, out);
+  if (err)
+    g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot encrypt under the Setup Code: %s",
+                 gpgme_strerror (err));
+  else
+    {
+      size_t len = 0;
+      char *buf = gpgme_data_release_and_get_mem (out, &len);
+
+      out = NULL;
+      armored = g_strndup (buf, len);
+      gpgme_free (buf);
+    }
+  gpgme_data_release (in);
+  gpgme_data_release (out);
+  gpgme_release (ctx);
+  return armored;
+}
+
+GBytes *
+pst_pgp_symmetric_decrypt (const char *home, const char *armored, gsize len, const char *passphrase,
+                           gsize max, GError **error)
+{
+  PassphraseHook hook = { .passphrase = passphrase };
+  g_autoptr (PstSink) sink = pst_sink_new (max, len);
+  gpgme_ctx_t ctx = open_ctx (home, error);
+  gpgme_data_t in = NULL, out = NULL;
+  gpgme_decrypt_result_t result;
+  gpgme_error_t err;
+  gboolean public_key = FALSE;
+
+  if (ctx == NULL)
+    return NULL;
+  use_hook (ctx, &hook);
+  err = gpgme_data_new_from_mem (&in, armored, len, 0);
+  if (!err)
+    err = gpgme_data_new_from_cbs (&out, &sink_cbs, sink);
+  if (!err)
+    err = gpgme_op_decrypt (ctx, in, out);
+  /* A session key for a public key would have let a key of ours open it
+   * whatever the code (GnuPG T3277): the code would then authenticate
+   * nothing. */
+  result = gpgme_op_decrypt_result (ctx);
+  public_key = result != NULL && result->recipients != NULL;
+  gpgme_data_release (in);
+  gpgme_data_release (out);
+  gpgme_release (ctx);
+  if (public_key)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                   "the message is encrypted to a public key, not only under a Setup Code");
+      return NULL;
+    }
+  if (err)
+    {
+      if (pst_sink_overflowed (sink))
+        g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "the message decrypts to more than %"
+                     G_GSIZE_FORMAT " bytes: it holds no key", max);
+      else if (hook.asked)
+        g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                     "the Setup Code does not decrypt it: is it the code shown with this "
+                     "message? (%s)", gpgme_strerror (err));
+      else
+        g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot decrypt it: %s",
+                     gpgme_strerror (err));
+      return NULL;
+    }
+  if (!hook.asked)
+    {
+      /* Decrypted without the code: not by the code, then. */
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                   "it was decrypted without the Setup Code: refused");
+      return NULL;
+    }
+  return pst_sink_steal (sink);
 }
