@@ -45,6 +45,7 @@ static const struct {
   { "keys.unlock", pst_method_keys_unlock },
   { "keys.check", pst_method_keys_check },
   { "keys.generate", pst_method_keys_generate },
+  { "keys.locate", pst_method_keys_locate },
 };
 
 JsonNode *
