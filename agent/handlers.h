@@ -40,6 +40,8 @@ JsonObject *pst_method_keys_remove (PstCall *call, GError **error);
 JsonObject *pst_method_keys_unlock (PstCall *call, GError **error);
 JsonObject *pst_method_keys_check (PstCall *call, GError **error);
 JsonObject *pst_method_keys_generate (PstCall *call, GError **error);
+/* keys.locate (methods-wkd.c) */
+JsonObject *pst_method_keys_locate (PstCall *call, GError **error);
 
 /* keys.setup_export, keys.setup_import (methods-setup.c) */
 JsonObject *pst_method_keys_setup_export (PstCall *call, GError **error);

@@ -47,6 +47,7 @@ static const struct {
   { "keys.generate", pst_method_keys_generate },
   { "keys.setup_export", pst_method_keys_setup_export },
   { "keys.setup_import", pst_method_keys_setup_import },
+  { "keys.locate", pst_method_keys_locate },
 };
 
 JsonNode *

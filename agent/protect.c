@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "crypto/pgp.h"
+#include "locate.h"
 #include "crypto/smime.h"
 #include "mime/mime.h"
 #include "mime/pgpmime.h"
@@ -215,6 +216,36 @@ keys_open (PstAgent *agent, Keys *k, GError **error)
   return TRUE;
 }
 
+/* Looks the recipients that have no OpenPGP key up in their Web Key
+ * Directory (locate.h) before the policy decides, when the message may be
+ * encrypted with OpenPGP at all; under scheme auto, not those that have an
+ * S/MIME certificate.  Within the lookup's deadline; what it imports is
+ * found by has_key afterwards, and a lookup that fails leaves the
+ * recipient without a key, as before (so encrypt=always refuses). */
+static void
+locate_missing (PstAgent *agent, Keys *keys, const char *const *recipients,
+                const PstPolicySettings *account_settings, const PstPolicySettings *overrides)
+{
+  PstPolicySettings effective = pst_policy_effective (account_settings, overrides);
+  g_autoptr (GPtrArray) missing = g_ptr_array_new ();
+  g_autoptr (GPtrArray) found = NULL;
+  PstScheme order[2];
+  guint n = pst_policy_schemes (account_settings, overrides, order);
+  gboolean pgp = FALSE;
+
+  for (guint i = 0; i < n; i++)
+    pgp = pgp || order[i] == PST_SCHEME_PGP;
+  if (!pgp || effective.encrypt == PST_POLICY_ENCRYPT_NEVER)
+    return;
+  for (const char *const *a = recipients; a != NULL && *a != NULL; a++)
+    if (!has_key (PST_SCHEME_PGP, *a, keys) && (n == 1 || !has_key (PST_SCHEME_SMIME, *a, keys)))
+      g_ptr_array_add (missing, (gpointer) *a);
+  if (missing->len == 0)
+    return;
+  g_ptr_array_add (missing, NULL);
+  found = pst_locator_run (agent, (const char *const *) missing->pdata, PST_LOCATE_SEND);
+}
+
 /* The decision for a message from @sender to @visible (To, Cc) and @bcc:
  * the one place where send, encrypt and keys.check ask the policy. */
 static PstPolicyDecision *
@@ -268,6 +299,7 @@ protect (PstAgent *agent, const PstPlainMessage *plain, const PstPolicySettings 
 
   if (!keys_open (agent, &keys, error))
     return NULL;
+  locate_missing (agent, &keys, (const char *const *) all, account_settings, overrides);
   if (!(decision = decide (&keys, p->sender, (const char *const *) visible->pdata,
                            (const char *const *) bcc, account_settings, overrides, error)))
     {
@@ -392,6 +424,7 @@ pst_protect_check (PstAgent *agent, const char *sender, const char *const *recip
 
   if (!keys_open (agent, &keys, error))
     return NULL;
+  locate_missing (agent, &keys, recipients, account_settings, overrides);
   decision = decide (&keys, sender, recipients, NULL, account_settings, overrides, &local);
   if (decision == NULL && !g_error_matches (local, PST_ERROR, PST_ERROR_POLICY))
     {

@@ -456,6 +456,44 @@ keys_generate (PstCli *cli, int argc, char **argv)
   return 0;
 }
 
+/* keys locate ADDR: the address's Web Key Directory asked now; what it
+ * found, imported (exit 3: nothing there or a key for another address; 5:
+ * the directory could not be asked). */
+static int
+keys_locate (PstCli *cli, int argc, char **argv)
+{
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
+  JsonObject *params, *r;
+  int status = 0;
+
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
+  if (argc != 2)
+    return pst_cli_usage ("keys locate", _("give exactly one ADDR"));
+  params = json_object_new ();
+  json_object_set_string_member (params, "address", argv[1]);
+  r = pst_cli_call (cli, _("keys locate"), "keys.locate", params, NULL, 0, &status);
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    pst_cli_print_json (r);
+  else
+    {
+      g_autofree char *address = pst_cli_safe (json_object_get_string_member (r, "address"));
+      const char *replaced = json_object_get_string_member_with_default (r, "replaced", NULL);
+
+      printf ("%s\n", json_object_get_string_member (r, "fingerprint"));
+      printf ("%-13s %s\n", _("address:"), address);
+      printf ("%-13s wkd (%s)\n", _("source:"),
+              g_strcmp0 (json_object_get_string_member (r, "method"), "direct") == 0
+                ? _("direct method") : _("advanced method"));
+      if (replaced != NULL)
+        printf ("%-13s %s\n", _("replaces:"), replaced);
+    }
+  json_object_unref (r);
+  return 0;
+}
+
 const PstCliCmd pst_cli_keys_cmds[] = {
   { "import", keys_import, NULL, "FILE",
     N_("import OpenPGP keys, X.509 certificates or PKCS#12 (FILE or - for standard input)"),
@@ -467,6 +505,8 @@ const PstCliCmd pst_cli_keys_cmds[] = {
     N_("unlock the S/MIME private key of an address (asks for its passphrase)"), FALSE },
   { "generate", keys_generate, NULL, "ADDR",
     N_("make an OpenPGP key for an address (its account then signs with it)"), FALSE },
+  { "locate", keys_locate, NULL, "ADDR",
+    N_("find the OpenPGP key of an address in its Web Key Directory now, and import it"), FALSE },
   { "setup-message", NULL, pst_cli_setup_message_cmds, NULL,
     N_("export | import an Autocrypt Setup Message: the OpenPGP key for another device"), FALSE },
   { "check", keys_check, NULL, "ADDR…",

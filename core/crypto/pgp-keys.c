@@ -5,6 +5,7 @@
 #include <gpgme.h>
 #include <string.h>
 
+#include "util/addr.h"
 #include "util/error.h"
 #include "util/secret.h"
 #include "util/sink.h"
@@ -188,6 +189,117 @@ out:
   gpgme_data_release (in);
   gpgme_release (ctx);
   return ok;
+}
+
+/* The fingerprints of the keys in @data with a user id of @address, and in
+ * @others the addresses of the keys without one.  NULL with @error when
+ * gpg cannot read @data. */
+static GPtrArray *
+keys_for_address (gpgme_ctx_t ctx, gpgme_data_t data, const char *address, GPtrArray *others,
+                  GError **error)
+{
+  g_autoptr (GPtrArray) match = g_ptr_array_new_with_free_func (g_free);
+  gpgme_key_t key;
+  gpgme_error_t err;
+
+  err = gpgme_op_keylist_from_data_start (ctx, data, 0);
+  while (!err && !(err = gpgme_op_keylist_next (ctx, &key)))
+    {
+      gboolean has = FALSE;
+
+      for (gpgme_user_id_t u = key->uids; u != NULL; u = u->next)
+        has = has || pst_addr_equal (u->email, address);
+      if (has)
+        g_ptr_array_add (match, g_strdup (key->fpr));
+      else
+        for (gpgme_user_id_t u = key->uids; u != NULL; u = u->next)
+          if (u->email != NULL && *u->email != '\0' && others->len < 5)
+            g_ptr_array_add (others, g_strdup (u->email));
+      gpgme_key_unref (key);
+    }
+  if (gpg_err_code (err) != GPG_ERR_EOF)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot read the OpenPGP key: %s",
+                   gpgme_strerror (err));
+      return NULL;
+    }
+  return g_steal_pointer (&match);
+}
+
+char *
+pst_pgp_keys_import_for_address (const char *home, GBytes *data, const char *address,
+                                 GError **error)
+{
+  gpgme_ctx_t ctx;
+  gpgme_data_t in = NULL;
+  gpgme_import_result_t result;
+  gpgme_error_t err;
+  g_autoptr (GPtrArray) match = NULL;
+  g_autoptr (GPtrArray) others = g_ptr_array_new_with_free_func (g_free);
+  g_autofree char *lower = NULL, *filter = NULL;
+  char *fpr = NULL;
+  gsize len;
+  const char *bytes = g_bytes_get_data (data, &len);
+
+  /* The address goes into a filter expression: nothing that could end it. */
+  if (address == NULL || strchr (address, '@') == NULL || strpbrk (address, " \t\r\n<>\"") != NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "'%s' is not an e-mail address",
+                   address ? address : "");
+      return NULL;
+    }
+  if (!pst_pgp_keys_looks_like_openpgp (data))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no OpenPGP key found in the input");
+      return NULL;
+    }
+  if (!(ctx = open_ctx (home, error)))
+    return NULL;
+  err = gpgme_data_new_from_mem (&in, bytes, len, 0);
+  if (err)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot read the OpenPGP key: %s",
+                   gpgme_strerror (err));
+      goto out;
+    }
+  if (!(match = keys_for_address (ctx, in, address, others, error)))
+    goto out;
+  if (match->len == 0)
+    {
+      g_autofree char *list = NULL;
+
+      g_ptr_array_add (others, NULL);
+      list = g_strjoinv (", ", (char **) others->pdata);
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                   *list ? "the key found for %s is for %s, not for %s: refused"
+                         : "the key found for %s has no user id with an address%s%s: refused",
+                   address, list, *list ? address : "");
+      goto out;
+    }
+  lower = g_ascii_strdown (address, -1);
+  filter = g_strdup_printf ("keep-uid=mbox = %s", lower);
+  gpgme_data_seek (in, 0, SEEK_SET);
+  err = gpgme_set_ctx_flag (ctx, "import-filter", filter);
+  if (!err)
+    err = gpgme_op_import (ctx, in);
+  if (err)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot import the OpenPGP key of %s: %s",
+                   address, gpgme_strerror (err));
+      goto out;
+    }
+  result = gpgme_op_import_result (ctx);
+  for (gpgme_import_status_t st = result ? result->imports : NULL; st && !fpr; st = st->next)
+    if (st->result == GPG_ERR_NO_ERROR && st->fpr != NULL
+        && g_ptr_array_find_with_equal_func (match, st->fpr, g_str_equal, NULL))
+      fpr = g_strdup (st->fpr);
+  if (fpr == NULL)
+    g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "gpg imported no key for %s from the input",
+                 address);
+out:
+  gpgme_data_release (in);
+  gpgme_release (ctx);
+  return fpr;
 }
 
 GPtrArray *

@@ -31,6 +31,18 @@ gboolean pst_pgp_keys_looks_like_openpgp (GBytes *data);
 gboolean pst_pgp_keys_import (const char *gnupg_home, GBytes *data, GPtrArray **imported_out,
                               GError **error);
 
+/* Imports from @data, keys someone else vouched for @address (a Web Key
+ * Directory's answer), only what binds @address: the keys of @data that
+ * have a user id whose address is @address (pst_addr_equal), each with only
+ * the user ids of that address (gpg's import filter "keep-uid=mbox = …",
+ * which compares without case).  Returns the fingerprint of the key
+ * imported (when several, the first).  Errors: PST_ERROR_POLICY when no key
+ * of @data has a user id of @address, naming the addresses it does have
+ * (nothing is imported); PST_ERROR_FAILED when @data holds no OpenPGP key;
+ * PST_ERROR_CRYPTO when gpg fails.  Transfer full. */
+char *pst_pgp_keys_import_for_address (const char *gnupg_home, GBytes *data, const char *address,
+                                       GError **error);
+
 /* Keys whose user ids contain @pattern (NULL: all).  Transfer full. */
 GPtrArray *pst_pgp_keys_list (const char *gnupg_home, const char *pattern, GError **error);
 
