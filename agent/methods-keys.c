@@ -655,7 +655,7 @@ JsonObject *
 pst_method_keys_remove (PstCall *call, GError **error)
 {
   const char *id;
-  g_autofree char *home = NULL, *wrapped = NULL;
+  g_autofree char *home = NULL, *wrapped = NULL, *removed = NULL;
   g_autoptr (GError) pgp_error = NULL;
   g_autoptr (PstSmime) smime = NULL;
   JsonObject *r;
@@ -696,13 +696,20 @@ pst_method_keys_remove (PstCall *call, GError **error)
         {
           PstSmimeCertInfo *c = g_ptr_array_index (certs, i);
 
-          if (c->protection == PST_SMIME_KEY_SECRET_SERVICE && strlen (want) >= 8
-              && g_str_has_prefix (c->fingerprint, want))
-            wrapped = g_strdup (c->fingerprint);
+          if (strlen (want) >= 8 && g_str_has_prefix (c->fingerprint, want))
+            {
+              if (c->protection == PST_SMIME_KEY_SECRET_SERVICE)
+                wrapped = g_strdup (c->fingerprint);
+              g_free (removed);
+              removed = g_strdup (c->fingerprint);
+            }
         }
     }
   if (smime != NULL && pst_smime_remove (smime, id, error))
     {
+      /* Its source and bindings go with it. */
+      if (removed != NULL)
+        pst_store_key_forget (call->agent->store, "smime", removed, NULL);
       if (wrapped != NULL)
         pst_secret_service_clear_smime_key (wrapped, NULL);
       json_object_set_string_member (r, "type", "x509");

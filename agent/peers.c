@@ -106,6 +106,20 @@ pst_peers_learn (PstAgent *agent, const PstView *view)
 }
 
 void
+pst_peers_learn_harvested (PstAgent *agent, const PstStatus *status)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (status->scheme != PST_SCHEME_SMIME || status->sig_status != PST_SIG_GOOD
+      || !status->from_match || status->fingerprint == NULL || status->signer == NULL)
+    return;
+  if (!pst_store_key_learn (agent->store, "smime", status->signer, status->fingerprint,
+                            PST_KEY_SOURCE_HARVESTED, NULL, g_get_real_time () / G_USEC_PER_SEC,
+                            NULL, &error))
+    g_warning ("S/MIME: %s", error->message);
+}
+
+void
 pst_peers_check_verdict (PstAgent *agent, PstStatus *status)
 {
   g_autofree char *replaced = NULL;

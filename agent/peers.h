@@ -48,6 +48,11 @@ void pst_peers_learn_gossip (PstAgent *agent, const PstStatus *status, gint64 da
  * they never fail the reading of the message. */
 gboolean pst_peers_learn (PstAgent *agent, const PstView *view);
 
+/* Records the certificate of a good S/MIME signature with a valid chain
+ * (which the S/MIME store keeps, crypto/smime.h) as the signer's, source
+ * harvested, so that keys list and keys check say where it came from. */
+void pst_peers_learn_harvested (PstAgent *agent, const PstStatus *status);
+
 /* Adds the warning "key-changed" to @status when its good signature is
  * by a key recorded as replacing another for an address that nobody
  * vouched for (store/keys.h). */
