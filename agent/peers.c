@@ -26,6 +26,26 @@ pst_peers_outgoing_field (PstAgent *agent, PstPgp *pgp, const char *sender)
   return g_strdup_printf ("Autocrypt: %s\r\n", value);
 }
 
+/* Whether @address is one of the accounts' own: what arrives about it is
+ * never taken (a forged header for the user's own address would take
+ * encrypt-to-self over). */
+static gboolean
+is_own_address (PstAgent *agent, const char *address)
+{
+  gboolean own = FALSE;
+  GPtrArray *accounts;
+
+  g_mutex_lock (&agent->config_lock);
+  accounts = pst_config_get_accounts (agent->config);
+  for (guint i = 0; accounts != NULL && i < accounts->len && !own; i++)
+    {
+      const PstAccount *a = g_ptr_array_index (accounts, i);
+      own = a->address != NULL && g_ascii_strcasecmp (a->address, address) == 0;
+    }
+  g_mutex_unlock (&agent->config_lock);
+  return own;
+}
+
 /* The key the keyring uses for @address now, before a header's key comes
  * in (NULL: none). */
 static char *
@@ -42,6 +62,7 @@ pst_peers_learn (PstAgent *agent, const PstView *view)
   PstAutocryptMessage msg = {
     .from = view->autocrypt_from, .date = view->autocrypt_date,
     .report = view->autocrypt_report, .headers = (const char *const *) view->autocrypt_headers,
+    .truncated = view->autocrypt_truncated,
   };
   g_autoptr (PstAutocryptPeer) peer = NULL, next = NULL;
   g_autoptr (PstAutocryptHeader) header = NULL;
@@ -52,7 +73,7 @@ pst_peers_learn (PstAgent *agent, const PstView *view)
   gboolean changed = FALSE, usable = FALSE, new_key = FALSE;
   PstAutocryptUpdate update;
 
-  if (msg.from == NULL)
+  if (msg.from == NULL || is_own_address (agent, msg.from))
     return FALSE;
   peer = pst_store_peer_get (agent->store, msg.from, &error);
   if (error != NULL)
@@ -127,9 +148,24 @@ pst_peers_check_verdict (PstAgent *agent, PstStatus *status)
 
   if (status->sig_status != PST_SIG_GOOD || status->fingerprint == NULL)
     return;
+  PstKeyRecord rec;
+
   replaced = pst_store_key_replaced (agent->store, scheme, status->fingerprint, NULL);
   if (replaced != NULL)
     pst_status_add_warning (status, "key-changed");
+  /* Gossip is for encrypting to, not for believing: a key that only
+   * another sender vouched for says so on its signatures. */
+  if (pst_store_key_record (agent->store, scheme, status->fingerprint, &rec, NULL)
+      && rec.source == PST_KEY_SOURCE_GOSSIP)
+    pst_status_add_warning (status, "gossip-key");
+}
+
+char *
+pst_peers_bound_key (const char *address, gpointer user_data)
+{
+  PstAgent *agent = user_data;
+
+  return pst_store_key_binding (agent->store, "pgp", address, NULL, NULL);
 }
 
 PstAutocryptRecommendation
@@ -204,13 +240,15 @@ pst_peers_learn_gossip (PstAgent *agent, const PstStatus *status, gint64 date,
       g_autofree char *current = NULL, *fpr = NULL;
       const char *why = NULL;
 
-      if (h == NULL)
+      /* Gossip came out of a decryption: its addresses stay out of the
+       * log (DESIGN.md §3). */
+      if (h == NULL || is_own_address (agent, h->addr))
         continue;
       peer = pst_store_peer_get (agent->store, h->addr, NULL);
       next = pst_autocrypt_gossip (peer, value, date, recipients, now, &taken, &why);
       if (next == NULL)
         {
-          g_message ("Autocrypt-Gossip about %s not taken: %s", h->addr, why ? why : "");
+          g_message ("an Autocrypt-Gossip header not taken: %s", why ? why : "");
           continue;
         }
       if (home == NULL)
@@ -221,7 +259,8 @@ pst_peers_learn_gossip (PstAgent *agent, const PstStatus *status, gint64 date,
           fpr = pst_pgp_autocrypt_import (home, taken->keydata, taken->addr, NULL, &error);
           if (fpr == NULL)
             {
-              g_message ("Autocrypt-Gossip key for %s not taken: %s", taken->addr, error->message);
+              g_message ("an Autocrypt-Gossip key not taken (it has no user id for its addr,"
+                         " or is no single key)");
               continue;
             }
           if (!pst_store_key_learn (agent->store, "pgp", taken->addr, fpr, PST_KEY_SOURCE_GOSSIP,

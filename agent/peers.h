@@ -58,6 +58,11 @@ void pst_peers_learn_harvested (PstAgent *agent, const PstStatus *status);
  * vouched for (store/keys.h). */
 void pst_peers_check_verdict (PstAgent *agent, PstStatus *status);
 
+/* The key the store binds to @address (store/keys.h), for
+ * pst_pgp_set_preferred_key with the agent as @user_data: what the policy
+ * judged is what encryption uses.  Transfer full. */
+char *pst_peers_bound_key (const char *address, gpointer user_data);
+
 /* The Autocrypt recommendation for encrypting to @address with OpenPGP
  * (crypto/autocrypt.h): ENCRYPT for a key the user gave (imported,
  * generated, or any key with no Autocrypt state: WKD, the keyring), else

@@ -206,7 +206,9 @@ keys_open (PstAgent *agent, Keys *k, GError **error)
   memset (k, 0, sizeof *k);
   k->agent = agent;
   k->cache = agent->keys;
-  if (!(k->pgp = pst_pgp_new (home, error))
+  if ((k->pgp = pst_pgp_new (home, error)) != NULL)
+    pst_pgp_set_preferred_key (k->pgp, pst_peers_bound_key, agent);
+  if (k->pgp == NULL
       || !(k->lease = pst_key_cache_take_smime (agent->keys, smime_dir, error)))
     {
       keys_close (agent, k);

@@ -44,6 +44,7 @@ autocrypt_facts (GBytes *message, PstMimeMessage *outer)
   g_autofree char *from = NULL, *type = NULL;
   JsonObject *o = json_object_new ();
   JsonArray *headers = json_array_new ();
+  gboolean truncated = FALSE;
   const char *ct;
 
   json_object_set_array_member (o, "headers", headers);
@@ -64,7 +65,7 @@ autocrypt_facts (GBytes *message, PstMimeMessage *outer)
       type = pst_mime_parse_content_type (value, NULL);
     }
   json_object_set_boolean_member (o, "report", g_strcmp0 (type, "multipart/report") == 0);
-  for (guint i = 0; i < fields->len && json_array_get_length (headers) < PST_VIEW_MAX_AUTOCRYPT; i++)
+  for (guint i = 0; i < fields->len; i++)
     {
       const char *f = g_ptr_array_index (fields, i);
       g_autofree char *value = NULL;
@@ -73,9 +74,13 @@ autocrypt_facts (GBytes *message, PstMimeMessage *outer)
         continue;
       value = pst_mime_field_value (f);
       if (value != NULL && g_utf8_validate (value, -1, NULL)
-          && strlen (value) <= PST_VIEW_MAX_AUTOCRYPT_VALUE)
+          && strlen (value) <= PST_VIEW_MAX_AUTOCRYPT_VALUE
+          && json_array_get_length (headers) < PST_VIEW_MAX_AUTOCRYPT)
         json_array_add_string_element (headers, value);
+      else
+        truncated = TRUE;   /* one not passed on counts as one more header */
     }
+  json_object_set_boolean_member (o, "truncated", truncated);
   return o;
 }
 

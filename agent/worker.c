@@ -324,6 +324,10 @@ take_autocrypt (JsonObject *o, PstView *v, GError **error)
   if (n != NULL && (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN))
     goto bad;
   v->autocrypt_report = n != NULL && json_node_get_boolean (n);
+  n = json_object_get_member (ac, "truncated");
+  if (n != NULL && (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN))
+    goto bad;
+  v->autocrypt_truncated = n != NULL && json_node_get_boolean (n);
   n = json_object_get_member (ac, "headers");
   if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n)
       || json_array_get_length (a = json_node_get_array (n)) > PST_VIEW_MAX_AUTOCRYPT)

@@ -67,6 +67,7 @@ typedef struct {
   gint64 autocrypt_date;
   gboolean autocrypt_report;
   char **autocrypt_headers;
+  gboolean autocrypt_truncated; /* more (or longer) Autocrypt fields than those */
   char **autocrypt_recipients;  /* the To and Cc addresses (NULL-terminated, never NULL) */
 } PstView;
 

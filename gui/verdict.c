@@ -46,6 +46,8 @@ warning_words (const char *w)
     return _("your S/MIME key is locked: run postern keys unlock");
   if (is (w, "key-changed"))
     return _("the sender's key CHANGED since earlier mail: the signer may not be who wrote before");
+  if (is (w, "gossip-key"))
+    return _("the signer's key is known only from another sender's mail: not confirmed");
   return NULL;
 }
 

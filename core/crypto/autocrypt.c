@@ -241,9 +241,10 @@ pst_autocrypt_update (const PstAutocryptPeer *peer, const PstAutocryptMessage *m
       g_clear_pointer (&taken, pst_autocrypt_header_free);
       taken = g_steal_pointer (&parsed);
     }
-  if (valid > 1)
+  if (valid > 1 || (msg->truncated && valid > 0))
     {
-      /* Level 1 §2.3: more than one is as none. */
+      /* Level 1 §2.3: more than one is as none (and one that was not
+       * passed on may have been another). */
       g_clear_pointer (&taken, pst_autocrypt_header_free);
       why = "several Autocrypt headers for the From address";
     }

@@ -50,6 +50,8 @@ typedef struct {
   gint64 date;                     /* the Date field, unix seconds; 0 when absent or bad */
   gboolean report;                 /* Content-Type multipart/report */
   const char *const *headers;      /* values of its outer Autocrypt fields (NULL-terminated) */
+  gboolean truncated;              /* it had more Autocrypt fields (or longer ones) than
+                                    * @headers holds: taken as several, so none counts */
 } PstAutocryptMessage;
 
 typedef enum {

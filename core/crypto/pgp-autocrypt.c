@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "crypto/pgp-private.h"
+#include "util/addr.h"
 #include "util/error.h"
 
 GBytes *
@@ -95,6 +96,12 @@ pst_pgp_autocrypt_import (const char *home, GBytes *keydata, const char *address
     *can_encrypt_out = FALSE;
   if (ctx == NULL)
     return NULL;
+  /* The address goes into gpg's filter expression (util/addr.h). */
+  if (!pst_addr_is_plain (address))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "not a plain address: %s", address);
+      goto out;
+    }
   if (!(key = only_key (ctx, keydata, error)))
     goto out;
   for (gpgme_user_id_t u = key->uids; u != NULL && mbox == NULL; u = u->next)
@@ -110,7 +117,7 @@ pst_pgp_autocrypt_import (const char *home, GBytes *keydata, const char *address
   /* Only the user id of this address comes in: a header speaks for its
    * addr and nothing else.  gpg's mbox is lower case. */
   {
-    g_autofree char *lower = g_ascii_strdown (mbox, -1);
+    g_autofree char *lower = g_ascii_strdown (address, -1);
     filter = g_strdup_printf ("keep-uid=mbox = %s", lower);
   }
   err = gpgme_set_ctx_flag (ctx, "import-filter", filter);

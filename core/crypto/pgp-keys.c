@@ -241,8 +241,8 @@ pst_pgp_keys_import_for_address (const char *home, GBytes *data, const char *add
   gsize len;
   const char *bytes = g_bytes_get_data (data, &len);
 
-  /* The address goes into a filter expression: nothing that could end it. */
-  if (address == NULL || strchr (address, '@') == NULL || strpbrk (address, " \t\r\n<>\"") != NULL)
+  /* The address goes into gpg's filter expression (util/addr.h). */
+  if (!pst_addr_is_plain (address))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "'%s' is not an e-mail address",
                    address ? address : "");

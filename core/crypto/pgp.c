@@ -19,6 +19,8 @@ struct _PstPgp {
                         * budget held by others (sink.h) */
   gboolean not_encrypted;  /* the last decryption found no encrypted data */
   PstCryptoRemote *remote; /* not NULL: the agent does the work (remote.h) */
+  PstPgpPreferKey prefer;  /* pst_pgp_set_preferred_key */
+  gpointer prefer_data;
 };
 
 /* Key lookups run gpg (about 17 ms each) and a message needs several: the
@@ -214,10 +216,16 @@ lookup_key (PstPgp *pgp, const char *address, gboolean secret, GError **error)
   gint64 best_time = -1;
   gpgme_error_t err;
 
+  g_autofree char *preferred = NULL, *kind = NULL;
+
   /* gpg would read these as other kinds of pattern; no user id holds them. */
   if (address == NULL || strpbrk (address, "<> \t\r\n") != NULL || strchr (address, '@') == NULL)
     return NULL;
-  if (cache_get (pgp, secret ? "secret" : "public", address, &best))
+  if (!secret && pgp->prefer != NULL)
+    preferred = pgp->prefer (address, pgp->prefer_data);
+  kind = preferred != NULL ? g_strconcat ("public:", preferred, NULL)
+                           : g_strdup (secret ? "secret" : "public");
+  if (cache_get (pgp, kind, address, &best))
     return best;
   /* "<addr>" asks gpg for an exact (case-insensitive) e-mail match; the
    * filter below is the one that counts. */
@@ -232,6 +240,10 @@ lookup_key (PstPgp *pgp, const char *address, gboolean secret, GError **error)
       if (err != GPG_ERR_NO_ERROR)
         break;
       t = usable_subkey_time (key, secret);
+      /* The key the caller prefers, when usable, wins over a newer one. */
+      if (t >= 0 && preferred != NULL && key->fpr != NULL
+          && g_ascii_strcasecmp (key->fpr, preferred) == 0)
+        t = G_MAXINT64;
       if (t >= 0 && key_has_address (key, address) && t > best_time)
         {
           if (best != NULL)
@@ -250,8 +262,15 @@ lookup_key (PstPgp *pgp, const char *address, gboolean secret, GError **error)
       set_crypto_error (error, err, "cannot list OpenPGP keys");
       return NULL;
     }
-  cache_put (pgp, secret ? "secret" : "public", address, best);
+  cache_put (pgp, kind, address, best);
   return best;
+}
+
+void
+pst_pgp_set_preferred_key (PstPgp *pgp, PstPgpPreferKey prefer, gpointer user_data)
+{
+  pgp->prefer = prefer;
+  pgp->prefer_data = user_data;
 }
 
 char *

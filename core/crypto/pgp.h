@@ -39,6 +39,15 @@ void pst_pgp_forget_keys (void);
  * "no OpenPGP secret key for: ADDR"), PST_ERROR_CRYPTO when the key listing
  * fails.  Transfer full. */
 char *pst_pgp_find_key (PstPgp *pgp, const char *address, gboolean secret, GError **error);
+/* The fingerprint of the public key to use for @address when the keyring
+ * has several (transfer full), or NULL for no preference. */
+typedef char *(*PstPgpPreferKey) (const char *address, gpointer user_data);
+/* Makes public key lookups on @pgp (pst_pgp_find_key, the recipients of
+ * pst_pgp_encrypt, missing keys) take the key @prefer names when it is
+ * usable and binds the address, over a newer one: the key the policy
+ * judged is the key encryption uses (the agent prefers the key its store
+ * binds to the address, store/keys.h). */
+void pst_pgp_set_preferred_key (PstPgp *pgp, PstPgpPreferKey prefer, gpointer user_data);
 
 /* The addresses of @addresses (NULL-terminated) that have no public key
  * pst_pgp_find_key accepts, in order (NULL-terminated, transfer full, empty

@@ -102,28 +102,37 @@ step_done (PstStore *store, sqlite3_stmt *stmt, const char *what, GError **error
   return FALSE;
 }
 
+/* The source recorded for @fingerprint, or FALSE when none. */
 static gboolean
-learn_source (PstStore *store, const char *scheme, const char *fingerprint, PstKeySource source,
-              gint64 now, GError **error)
+get_source (PstStore *store, const char *scheme, const char *fingerprint, PstKeySource *out)
 {
-  g_autoptr (Stmt) get = NULL, put = NULL;
-  PstKeySource old;
-  gboolean known = FALSE;
+  g_autoptr (Stmt) get = pst_store_prepare (store, "SELECT source FROM key_sources"
+                                            " WHERE scheme = ?1 AND fingerprint = ?2", NULL);
 
-  if (!(get = pst_store_prepare (store, "SELECT source FROM key_sources"
-                                 " WHERE scheme = ?1 AND fingerprint = ?2", error)))
+  if (get == NULL)
     return FALSE;
   sqlite3_bind_text (get, 1, scheme, -1, SQLITE_STATIC);
   sqlite3_bind_text (get, 2, fingerprint, -1, SQLITE_STATIC);
-  if (sqlite3_step (get) == SQLITE_ROW)
-    {
-      known = TRUE;
-      if (!pst_key_source_from_string ((const char *) sqlite3_column_text (get, 0), &old))
-        old = PST_KEY_SOURCE_IMPORTED;
-      /* The user's own doing wins over discovery, never the other way. */
-      if (!pst_key_source_is_explicit (source) || pst_key_source_is_explicit (old))
-        source = old;
-    }
+  if (sqlite3_step (get) != SQLITE_ROW)
+    return FALSE;
+  if (!pst_key_source_from_string ((const char *) sqlite3_column_text (get, 0), out))
+    *out = PST_KEY_SOURCE_IMPORTED;
+  return TRUE;
+}
+
+/* Records @fingerprint's source; *@merged_out gets the source it has now
+ * (the user's own doing wins over discovery, never the other way). */
+static gboolean
+learn_source (PstStore *store, const char *scheme, const char *fingerprint, PstKeySource source,
+              gint64 now, PstKeySource *merged_out, GError **error)
+{
+  g_autoptr (Stmt) put = NULL;
+  PstKeySource old;
+  gboolean known = get_source (store, scheme, fingerprint, &old);
+
+  if (known && (!pst_key_source_is_explicit (source) || pst_key_source_is_explicit (old)))
+    source = old;
+  *merged_out = source;
   put = pst_store_prepare (store, known
                            ? "UPDATE key_sources SET source = ?3, last_seen = MAX (last_seen, ?4)"
                              " WHERE scheme = ?1 AND fingerprint = ?2"
@@ -138,56 +147,92 @@ learn_source (PstStore *store, const char *scheme, const char *fingerprint, PstK
   return step_done (store, put, _("cannot record a key's source"), error);
 }
 
+/* Runs @sql with ?1 scheme, ?2 address, ?3 fingerprint, ?4 text (may be
+ * NULL), ?5 now. */
+static gboolean
+run5 (PstStore *store, const char *sql, const char *scheme, const char *address,
+      const char *fingerprint, const char *text, gint64 now, GError **error)
+{
+  g_autoptr (Stmt) stmt = pst_store_prepare (store, sql, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_text (stmt, 1, scheme, -1, SQLITE_STATIC);
+  bind_text_or_null (stmt, 2, address);
+  bind_text_or_null (stmt, 3, fingerprint);
+  bind_text_or_null (stmt, 4, text);
+  sqlite3_bind_int64 (stmt, 5, now);
+  return step_done (store, stmt, _("cannot record an address's key"), error);
+}
+
+/* Whether @fingerprint is recorded as an unvouched replacement of
+ * @replaced for @address. */
+static gboolean
+change_recorded (PstStore *store, const char *scheme, const char *address, const char *fingerprint,
+                 const char *replaced)
+{
+  g_autoptr (Stmt) get = pst_store_prepare (store, "SELECT 1 FROM key_changes WHERE scheme = ?1"
+                                            " AND address = ?2 AND fingerprint = ?3"
+                                            " AND replaces = ?4", NULL);
+
+  if (get == NULL)
+    return FALSE;
+  sqlite3_bind_text (get, 1, scheme, -1, SQLITE_STATIC);
+  sqlite3_bind_text (get, 2, address, -1, SQLITE_STATIC);
+  sqlite3_bind_text (get, 3, fingerprint, -1, SQLITE_STATIC);
+  sqlite3_bind_text (get, 4, replaced, -1, SQLITE_STATIC);
+  return sqlite3_step (get) == SQLITE_ROW;
+}
+
 static gboolean
 learn_binding (PstStore *store, const char *scheme, const char *address, const char *fingerprint,
                PstKeySource source, const char *previous, gint64 now, gboolean *changed_out,
                GError **error)
 {
-  g_autoptr (Stmt) get = NULL, put = NULL;
-  g_autofree char *old = NULL, *old_replaces = NULL;
-  const char *replaces = NULL;
-  gboolean known = FALSE;
+  static const char *const bind_sql =
+    "INSERT OR REPLACE INTO key_bindings (scheme, address, fingerprint, changed_at)"
+    " VALUES (?1, ?2, ?3, ?5)";
+  static const char *const vouch_sql =
+    "DELETE FROM key_changes WHERE scheme = ?1 AND fingerprint = ?3";
+  g_autoptr (Stmt) get = NULL;
+  g_autofree char *old = NULL;
+  PstKeySource old_source;
 
-  if (!(get = pst_store_prepare (store, "SELECT fingerprint, replaces FROM key_bindings"
+  if (!(get = pst_store_prepare (store, "SELECT fingerprint FROM key_bindings"
                                  " WHERE scheme = ?1 AND address = ?2", error)))
     return FALSE;
   sqlite3_bind_text (get, 1, scheme, -1, SQLITE_STATIC);
   sqlite3_bind_text (get, 2, address, -1, SQLITE_STATIC);
   if (sqlite3_step (get) == SQLITE_ROW)
-    {
-      known = TRUE;
-      old = column_strdup (get, 0);
-      old_replaces = column_strdup (get, 1);
-    }
+    old = column_strdup (get, 0);
   else if (previous != NULL)
-    old = g_strdup (previous);
+    old = g_ascii_strup (previous, -1);
 
-  if (old != NULL && g_ascii_strcasecmp (old, fingerprint) == 0)
-    {
-      /* The same key again: a discovered sighting keeps an unvouched
-       * change; the user's own import vouches for it. */
-      replaces = source_is_vouched (source) ? NULL : old_replaces;
-      if (known && replaces == old_replaces)
-        return TRUE;
-    }
-  else if (old != NULL && !source_is_vouched (source))
-    {
-      replaces = old;
-      if (changed_out != NULL)
-        *changed_out = TRUE;
-    }
-
-  put = pst_store_prepare (store, "INSERT OR REPLACE INTO key_bindings (scheme, address,"
-                           " fingerprint, replaces, changed_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                           error);
-  if (put == NULL)
+  /* The user's own doing, or a CA's chain: bound, and vouched for. */
+  if (source_is_vouched (source))
+    return run5 (store, bind_sql, scheme, address, fingerprint, NULL, now, error)
+           && run5 (store, vouch_sql, scheme, NULL, fingerprint, NULL, now, error);
+  if (old == NULL)
+    return run5 (store, bind_sql, scheme, address, fingerprint, NULL, now, error);
+  if (g_ascii_strcasecmp (old, fingerprint) == 0)
+    return TRUE;
+  /* A discovered key for an address that has another.  Back to a key that
+   * the bound one had replaced without anyone vouching: that one stays
+   * flagged, this one is no new change. */
+  if (change_recorded (store, scheme, address, old, fingerprint))
+    return run5 (store, bind_sql, scheme, address, fingerprint, NULL, now, error);
+  if (!run5 (store, "INSERT OR REPLACE INTO key_changes (scheme, address, fingerprint, replaces,"
+             " changed_at) VALUES (?1, ?2, ?3, ?4, ?5)", scheme, address, fingerprint, old, now,
+             error))
     return FALSE;
-  sqlite3_bind_text (put, 1, scheme, -1, SQLITE_STATIC);
-  sqlite3_bind_text (put, 2, address, -1, SQLITE_STATIC);
-  sqlite3_bind_text (put, 3, fingerprint, -1, SQLITE_STATIC);
-  bind_text_or_null (put, 4, replaces);
-  sqlite3_bind_int64 (put, 5, now);
-  return step_done (store, put, _("cannot record an address's key"), error);
+  if (changed_out != NULL)
+    *changed_out = TRUE;
+  /* Encryption moves on to it only from a key that was discovered too: a
+   * key the user gave (or one in the keyring from before, which the store
+   * has no source for) stays the one used until the user says otherwise. */
+  if (!get_source (store, scheme, old, &old_source) || source_is_vouched (old_source))
+    return run5 (store, bind_sql, scheme, address, old, NULL, now, error);
+  return run5 (store, bind_sql, scheme, address, fingerprint, NULL, now, error);
 }
 
 gboolean
@@ -196,14 +241,15 @@ pst_store_key_learn (PstStore *store, const char *scheme, const char *address,
                      gint64 now, gboolean *changed_out, GError **error)
 {
   g_autofree char *addr = g_ascii_strdown (address, -1);
+  PstKeySource merged = source;
   gboolean ok;
 
   if (changed_out != NULL)
     *changed_out = FALSE;
   g_rec_mutex_lock (&store->lock);
   ok = pst_store_txn_begin (store, error)
-       && learn_source (store, scheme, fingerprint, source, now, error)
-       && learn_binding (store, scheme, addr, fingerprint, source, previous, now, changed_out,
+       && learn_source (store, scheme, fingerprint, source, now, &merged, error)
+       && learn_binding (store, scheme, addr, fingerprint, merged, previous, now, changed_out,
                          error);
   if (ok)
     ok = pst_store_txn_commit (store, error);
@@ -260,8 +306,10 @@ pst_store_key_binding (PstStore *store, const char *scheme, const char *address,
   if (replaces_out != NULL)
     *replaces_out = NULL;
   g_rec_mutex_lock (&store->lock);
-  stmt = pst_store_prepare (store, "SELECT fingerprint, replaces FROM key_bindings"
-                            " WHERE scheme = ?1 AND address = ?2", error);
+  stmt = pst_store_prepare (store, "SELECT b.fingerprint, c.replaces FROM key_bindings b"
+                            " LEFT JOIN key_changes c ON c.scheme = b.scheme"
+                            " AND c.address = b.address AND c.fingerprint = b.fingerprint"
+                            " WHERE b.scheme = ?1 AND b.address = ?2", error);
   if (stmt != NULL)
     {
       sqlite3_bind_text (stmt, 1, scheme, -1, SQLITE_STATIC);
@@ -290,8 +338,8 @@ pst_store_key_replaced (PstStore *store, const char *scheme, const char *fingerp
   int rc;
 
   g_rec_mutex_lock (&store->lock);
-  stmt = pst_store_prepare (store, "SELECT replaces FROM key_bindings WHERE scheme = ?1"
-                            " AND fingerprint = ?2 AND replaces IS NOT NULL LIMIT 1", error);
+  stmt = pst_store_prepare (store, "SELECT replaces FROM key_changes WHERE scheme = ?1"
+                            " AND fingerprint = ?2 ORDER BY changed_at LIMIT 1", error);
   if (stmt != NULL)
     {
       sqlite3_bind_text (stmt, 1, scheme, -1, SQLITE_STATIC);
@@ -314,6 +362,7 @@ pst_store_key_forget (PstStore *store, const char *scheme, const char *fingerpri
   static const char *const sql[] = {
     "DELETE FROM key_sources WHERE scheme = ?1 AND fingerprint = ?2",
     "DELETE FROM key_bindings WHERE scheme = ?1 AND fingerprint = ?2",
+    "DELETE FROM key_changes WHERE scheme = ?1 AND fingerprint = ?2",
   };
   gboolean ok;
 

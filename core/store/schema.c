@@ -87,9 +87,11 @@ static const char *const steps[] = {
   "ALTER TABLE outbox ADD COLUMN eight_bit INTEGER;"
   "ALTER TABLE outbox ADD COLUMN utf8_headers INTEGER;",
   /* 4 → 5: keys that find themselves (DESIGN.md §14).  key_sources: where
-   * each key came from; key_bindings: the key an address has now, and the
-   * one it replaced (the "key-changed" warning); autocrypt_peers: the
-   * Autocrypt Level 1 peer state, by lower-cased address. */
+   * each key came from; key_bindings: the key an address has now (the one
+   * encryption uses); key_changes: a discovered key that came for an
+   * address which had another, kept until the user vouches for it (the
+   * "key-changed" warning); autocrypt_peers: the Autocrypt Level 1 peer
+   * state, by lower-cased address. */
   "CREATE TABLE key_sources ("
   "  scheme TEXT NOT NULL,"
   "  fingerprint TEXT NOT NULL,"
@@ -102,10 +104,18 @@ static const char *const steps[] = {
   "  scheme TEXT NOT NULL,"
   "  address TEXT NOT NULL,"
   "  fingerprint TEXT NOT NULL,"
-  "  replaces TEXT,"
   "  changed_at INTEGER NOT NULL,"
   "  PRIMARY KEY (scheme, address)"
   ") WITHOUT ROWID;"
+  "CREATE TABLE key_changes ("
+  "  scheme TEXT NOT NULL,"
+  "  address TEXT NOT NULL,"
+  "  fingerprint TEXT NOT NULL,"
+  "  replaces TEXT NOT NULL,"
+  "  changed_at INTEGER NOT NULL,"
+  "  PRIMARY KEY (scheme, address, fingerprint)"
+  ") WITHOUT ROWID;"
+  "CREATE INDEX key_changes_by_key ON key_changes (scheme, fingerprint);"
   "CREATE TABLE autocrypt_peers ("
   "  addr TEXT PRIMARY KEY,"
   "  last_seen INTEGER NOT NULL DEFAULT 0,"

@@ -76,3 +76,22 @@ pst_addr_in_list (const char *addr, const char *const *list)
       return TRUE;
   return FALSE;
 }
+
+gboolean
+pst_addr_is_plain (const char *addr)
+{
+  const char *at = addr != NULL ? strchr (addr, '@') : NULL;
+  const char *p;
+
+  if (at == NULL || at == addr || at[1] == '\0' || strlen (addr) > 254)
+    return FALSE;
+  for (p = addr; p < at; p++)
+    if (!g_ascii_isalnum (*p) && strchr ("._%+-", *p) == NULL)
+      return FALSE;
+  if (at[1] == '.' || at[1] == '-' || addr[strlen (addr) - 1] == '.' || addr[strlen (addr) - 1] == '-')
+    return FALSE;
+  for (p = at + 1; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '.')
+      return FALSE;
+  return strstr (at + 1, "..") == NULL;
+}

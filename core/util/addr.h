@@ -20,6 +20,14 @@ char *pst_addr_extract (const char *text);
  * name never counts: pass addr-specs, not "Name <a@b>".  NULL is never equal. */
 gboolean pst_addr_equal (const char *a, const char *b);
 
+/* Whether @addr is a plain address that can go into an expression of gpg's
+ * (its import filter) without changing its meaning: a local part of
+ * letters, digits and "._%+-", an '@', a host name of letters, digits, '-'
+ * and dots.  A key from Autocrypt, gossip or WKD for any other address is
+ * refused: gpg's filter syntax has "||", "&&", "!~" and friends, all of
+ * which an RFC 5322 local part may hold. */
+gboolean pst_addr_is_plain (const char *addr);
+
 /* Whether @addr equals (pst_addr_equal) one of the NULL-terminated @list. */
 gboolean pst_addr_in_list (const char *addr, const char *const *list);
 

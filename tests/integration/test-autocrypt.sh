@@ -42,6 +42,9 @@ copy=$(newest "$BOB_MAILDIR")
 check "the server copy carries alice's Autocrypt header, prefer-encrypt=mutual" \
   grep -q "^Autocrypt: addr=$ALICE_ADDR; prefer-encrypt=mutual; keydata=" "$copy"
 check "… and is signed (multipart/signed)" grep -q 'multipart/signed' "$copy"
+# alice's real keydata, as her header carries it (for the replay below).
+alice_keydata=$(sed -n '/^Autocrypt: addr=/,/^[^ ]/p' "$copy" | sed '1d;$d' | tr -d '\r')
+check "alice's keydata is read from her header" test "$(printf '%s' "$alice_keydata" | wc -c)" -gt 200
 # Another implementation's reading of the header: the spec's grammar, and gpg.
 check "the header parses by Level 1's grammar and its keydata is alice's key for gpg" \
   python3 - "$copy" "$fa" <<'PY'
@@ -166,11 +169,11 @@ gpg --homedir "$GM" --batch --pinentry-mode loopback --passphrase '' \
 fm=$(gpg --homedir "$GM" --batch --with-colons --list-keys "$ALICE_ADDR" | awk -F: '/^fpr:/ {print $10; exit}')
 gpg --homedir "$GM" --batch --pinentry-mode loopback --passphrase '' --quick-add-key "$fm" cv25519 encr never 2>/dev/null
 keydata=$(gpg --homedir "$GM" --batch --export "$fm" | base64 -w 76 | sed 's/^/ /')
-deliver() { # deliver NAME FROM DATE [BODY]: a message with mallory's Autocrypt header for alice
+deliver() { # deliver NAME FROM DATE [BODY [ADDR [KEYDATA]]]: a message with mallory's Autocrypt header for alice
   local f="$BOB_MAILDIR/new/$(date +%s%N).forged.$1"
   { printf 'From: %s\nTo: %s\nSubject: forged %s\nDate: %s\nMessage-ID: <%s@evil.test>\n' \
       "$2" "$BOB_ADDR" "$1" "$3" "$1.$RANDOM"
-    printf 'Autocrypt: addr=%s; prefer-encrypt=mutual; keydata=\n%s\n\n' "$ALICE_ADDR" "$keydata"
+    printf 'Autocrypt: addr=%s; prefer-encrypt=mutual; keydata=\n%s\n\n' "${5:-$ALICE_ADDR}" "${6:-$keydata}"
     printf '%s\n' "${4:-nothing to see}"; } > "$f"
 }
 known_fprs() { b --json keys list | json '" ".join(sorted(k["fingerprint"] for k in d["keys"] if k["scheme"] == "pgp"))'; }
@@ -178,8 +181,22 @@ before=$(known_fprs)
 deliver addr-mismatch "Mallory <mallory@evil.test>" "$(date -R)"
 deliver older "Alice <$ALICE_ADDR>" "Mon, 01 Jan 2001 00:00:00 +0000"
 deliver two-from "Alice <$ALICE_ADDR>, Mallory <mallory@evil.test>" "$(date -R)"
+# A header for bob's own address (it would take encrypt-to-self over).
+GO="$WORK/gnupg-o"; mkdir -m 700 "$GO"
+gpg --homedir "$GO" --batch --pinentry-mode loopback --passphrase '' \
+  --quick-gen-key "bob <$BOB_ADDR>" future-default default never 2>/dev/null
+own_keydata=$(gpg --homedir "$GO" --batch --export "$BOB_ADDR" | base64 -w 76 | sed 's/^/ /')
+deliver own-address "Bob <$BOB_ADDR>" "$(date -R)" "hello me" "$BOB_ADDR" "$own_keydata"
+# gpg's import-filter syntax in the address: "x||uid!~zzz@…" would keep every user id.
+inj='x||uid!~zzz@evil.test'
+gpg --homedir "$GO" --batch --pinentry-mode loopback --passphrase '' \
+  --quick-gen-key "<$inj>" future-default default never 2>/dev/null
+finj=$(gpg --homedir "$GO" --batch --with-colons --list-keys "=<$inj>" | awk -F: '/^fpr:/ {print $10; exit}')
+gpg --homedir "$GO" --batch --quick-add-uid "$finj" "victim <victim@bank.test>" 2>/dev/null
+inj_keydata=$(gpg --homedir "$GO" --batch --export "$finj" | base64 -w 76 | sed 's/^/ /')
+deliver injection "<$inj>" "$(date -R)" "hello" "$inj" "$inj_keydata"
 b fetch >/dev/null 2>"$WORK/fetch.err" || { echo "# fetch failed: $(cat "$WORK/fetch.err")"; false; }
-check "forged headers are ignored: addr ≠ From, older than the last seen, several From mailboxes" \
+check "forged headers are ignored: addr ≠ From, older than the last seen, several From mailboxes, the user's own address, a filter expression in the address" \
   test "$(known_fprs)" = "$before"
 grep -h "Autocrypt header from" "$WORK/home-b/data/posternd.log" | sed 's/^/# /' || true
 
@@ -202,6 +219,17 @@ assert len(k) == 1 and k[0]["source"] == "autocrypt" and k[0].get("replaces") ==
 PY
 check "keys check says key-changed for alice" bash -c \
   'GNUPGHOME="$1" "$POSTERN" --home "$2" keys check "$3" | grep -q key-changed' _ "$GB" "$WORK/home-b" "$ALICE_ADDR"
+# Replaying alice's own header later does not take the flag off mallory's key.
+sleep 1
+deliver replay "Alice <$ALICE_ADDR>" "$(date -R)" "my old key again" "$ALICE_ADDR" "$alice_keydata"
+b fetch >/dev/null 2>"$WORK/fetch.err" || { echo "# fetch failed: $(cat "$WORK/fetch.err")"; false; }
+b --json show "$idc" > "$WORK/showc-replay.json"
+check "after alice's old key is replayed, mallory's signature still carries key-changed" \
+  python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["crypto"]; assert "key-changed" in c["warnings"], c' "$WORK/showc-replay.json"
+b --json keys check "$ALICE_ADDR" > "$WORK/replay-check.json"
+check "… while alice's own key is hers again (no change to report for it)" python3 -c '
+import json,sys; d=json.load(open(sys.argv[1])); r=d["recipients"][0]
+assert r["source"] == "autocrypt" and not r["key_changed"], d' "$WORK/replay-check.json"
 # The first message, read again, is still by alice's own key: no warning.
 b --json show "$id1" > "$WORK/show1b.json"
 check "alice's earlier message still verifies without key-changed" \
@@ -216,5 +244,5 @@ check "after keys import of the new key (the user vouches), no key-changed" \
 
 a agent stop >/dev/null 2>&1 || true
 b agent stop >/dev/null 2>&1 || true
-for g in "$GA" "$GB" "$GM" "$GC"; do GNUPGHOME="$g" gpgconf --kill gpg-agent 2>/dev/null || true; done
+for g in "$GA" "$GB" "$GM" "$GC" "$GO"; do GNUPGHOME="$g" gpgconf --kill gpg-agent 2>/dev/null || true; done
 finish

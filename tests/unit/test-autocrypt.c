@@ -5,6 +5,7 @@
 
 #include "crypto/autocrypt.h"
 #include "crypto/pgp-autocrypt.h"
+#include "util/addr.h"
 
 #define CORPUS SRCDIR "/../../../shared/corpus/autocrypt"
 #define DAY (24 * 3600)
@@ -206,6 +207,14 @@ test_update (void **state)
     assert_false (p3->mutual);
     assert_false (g_bytes_equal (p3->keydata, p2->keydata));
   }
+  /* A header the worker could not pass on counts as another one. */
+  {
+    const char *hs[] = { other, NULL };
+    PstAutocryptMessage m = { .from = "alice@example.org", .date = now, .headers = hs,
+                              .truncated = TRUE };
+    g_autoptr (PstAutocryptPeer) q = NULL;
+    assert_int_equal (pst_autocrypt_update (p3, &m, now, &q, NULL, &why), PST_AUTOCRYPT_SEEN);
+  }
   /* A delivery report never counts. */
   {
     const char *hs[] = { mine, NULL };
@@ -308,6 +317,24 @@ test_keyring (void **state)
   kill_home (g_steal_pointer (&other));
 }
 
+/* Only plain addresses go into gpg's import filter. */
+static void
+test_plain_address (void **state)
+{
+  static const char *const good[] = { "bob@example.org", "a.b+c_d%e-f@x-y.example.org", NULL };
+  static const char *const bad[] = {
+    "x||uid!~zzz@evil.test", "a&&b@x.test", "a=b@x.test", "a b@x.test", "@x.test", "a@",
+    "a@.x.test", "a@x..test", "a@x.test.", "noat", "\"q\"@x.test", "a@x_y.test", NULL,
+  };
+
+  for (const char *const *a = good; *a; a++)
+    assert_true (pst_addr_is_plain (*a));
+  for (const char *const *a = bad; *a; a++)
+    if (pst_addr_is_plain (*a))
+      fail_msg ("%s taken as plain", *a);
+  assert_false (pst_addr_is_plain (NULL));
+}
+
 int
 main (void)
 {
@@ -317,6 +344,7 @@ main (void)
     cmocka_unit_test (test_update),
     cmocka_unit_test (test_recommend),
     cmocka_unit_test (test_keyring),
+    cmocka_unit_test (test_plain_address),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

@@ -1404,7 +1404,7 @@ test_migrate_v1 (void **state)
   assert_int_equal (pst_store_schema_latest (), 5);
   assert_int_equal (raw_int (db, "PRAGMA user_version"), 5);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE name IN"
-                                 " ('key_sources', 'key_bindings', 'autocrypt_peers')"), 3);
+                                 " ('key_sources', 'key_bindings', 'key_changes', 'autocrypt_peers')"), 4);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM pragma_table_info('outbox')"
                                  " WHERE name IN ('eight_bit', 'utf8_headers')"), 2);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM pragma_table_info('messages')"
@@ -1531,10 +1531,53 @@ test_key_records (void **state)
   /* Schemes are apart. */
   assert_null (pst_store_key_binding (store, "smime", "carol@example.org", NULL, &error));
 
-  /* Forgetting a key removes its record and bindings. */
+  /* … and the keyring's key (no source recorded: the user's) stays the one used. */
+  fpr = pst_store_key_binding (store, "pgp", "carol@example.org", &replaces, &error);
+  assert_string_equal (fpr, "DDDD");
+  assert_null (replaces);
+  g_clear_pointer (&fpr, g_free);
+
+  /* Forgetting a key removes its record, bindings and changes. */
   assert_true (pst_store_key_forget (store, "pgp", "CCCC", &error));
   assert_false (pst_store_key_record (store, "pgp", "CCCC", &rec, &error));
-  assert_null (pst_store_key_binding (store, "pgp", "carol@example.org", NULL, &error));
+  assert_null (pst_store_key_replaced (store, "pgp", "CCCC", &error));
+  assert_null (error);
+
+  /* A key the user imported stays the one used when a discovered one
+   * comes for the address; the newcomer is flagged. */
+  assert_true (pst_store_key_learn (store, "pgp", "dave@example.org", "EEEE",
+                                    PST_KEY_SOURCE_IMPORTED, NULL, 800, &changed, &error));
+  assert_true (pst_store_key_learn (store, "pgp", "dave@example.org", "FFFF",
+                                    PST_KEY_SOURCE_AUTOCRYPT, NULL, 810, &changed, &error));
+  assert_true (changed);
+  fpr = pst_store_key_binding (store, "pgp", "dave@example.org", NULL, &error);
+  assert_string_equal (fpr, "EEEE");
+  g_clear_pointer (&fpr, g_free);
+  replaced = pst_store_key_replaced (store, "pgp", "FFFF", &error);
+  assert_string_equal (replaced, "EEEE");
+  g_clear_pointer (&replaced, g_free);
+
+  /* Sending the old key again does not take the flag off the newcomer. */
+  assert_true (pst_store_key_learn (store, "pgp", "erin@example.org", "A1A1",
+                                    PST_KEY_SOURCE_AUTOCRYPT, NULL, 900, &changed, &error));
+  assert_true (pst_store_key_learn (store, "pgp", "erin@example.org", "B2B2",
+                                    PST_KEY_SOURCE_AUTOCRYPT, NULL, 910, &changed, &error));
+  assert_true (changed);
+  assert_true (pst_store_key_learn (store, "pgp", "erin@example.org", "A1A1",
+                                    PST_KEY_SOURCE_AUTOCRYPT, NULL, 920, &changed, &error));
+  assert_false (changed);
+  fpr = pst_store_key_binding (store, "pgp", "erin@example.org", &replaces, &error);
+  assert_string_equal (fpr, "A1A1");
+  assert_null (replaces);
+  g_clear_pointer (&fpr, g_free);
+  replaced = pst_store_key_replaced (store, "pgp", "B2B2", &error);
+  assert_string_equal (replaced, "A1A1");
+  g_clear_pointer (&replaced, g_free);
+  assert_null (pst_store_key_replaced (store, "pgp", "A1A1", &error));
+  /* Seeing a key the user imported by discovery is no change either. */
+  assert_true (pst_store_key_learn (store, "pgp", "erin@example.org", "EEEE",
+                                    PST_KEY_SOURCE_AUTOCRYPT, NULL, 930, &changed, &error));
+  assert_false (changed);
   assert_null (error);
 }
 
