@@ -252,6 +252,7 @@ pst_method_keys_import (PstCall *call, GError **error)
           json_array_unref (arr);
           return NULL;
         }
+      pst_keys_adopt_requests (call->agent, smime, imported, passphrase);
       for (guint i = 0; i < imported->len; i++)
         {
           PstSmimeCertInfo *c = g_ptr_array_index (imported, i);
@@ -656,6 +657,19 @@ pst_method_keys_remove (PstCall *call, GError **error)
               && g_str_has_prefix (c->fingerprint, want))
             wrapped = g_strdup (c->fingerprint);
         }
+      /* … and that of a key still waiting for its certificate */
+      if (wrapped == NULL && strlen (want) >= 8)
+        {
+          g_autoptr (GPtrArray) requests = pst_smime_requests (smime);
+
+          for (guint i = 0; i < requests->len; i++)
+            {
+              PstSmimeRequestInfo *q = g_ptr_array_index (requests, i);
+
+              if (q->protection == PST_SMIME_KEY_SECRET_SERVICE && g_str_has_prefix (q->id, want))
+                wrapped = g_strdup (q->id);
+            }
+        }
     }
   if (smime != NULL && pst_smime_remove (smime, id, error))
     {
@@ -827,9 +841,9 @@ pst_method_keys_check (PstCall *call, GError **error)
 JsonObject *
 pst_method_keys_generate (PstCall *call, GError **error)
 {
-  static const char *const known[] = { "address", "passphrase_fd", "no_passphrase",
+  static const char *const known[] = { "address", "scheme", "passphrase_fd", "no_passphrase",
                                        "expires_days", NULL };
-  const char *address;
+  const char *address, *scheme = NULL;
   gboolean no_passphrase = FALSE;
   gint64 days = GENERATED_KEY_DAYS;
   int pfd;
@@ -837,6 +851,15 @@ pst_method_keys_generate (PstCall *call, GError **error)
   g_autofree char *home = NULL, *fpr = NULL;
   JsonObject *r;
 
+  if (!pst_rpc_get_string (call->params, "scheme", FALSE, &scheme, error))
+    return NULL;
+  if (scheme != NULL && strcmp (scheme, "smime") == 0)
+    return pst_keys_generate_smime (call, error);
+  if (scheme != NULL && strcmp (scheme, "pgp") != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "scheme must be pgp or smime, not '%s'", scheme);
+      return NULL;
+    }
   if (!pst_call_check_members (call->params, known, error)
       || !pst_rpc_get_string (call->params, "address", TRUE, &address, error)
       || !pst_rpc_get_bool (call->params, "no_passphrase", FALSE, &no_passphrase, error)
@@ -873,6 +896,7 @@ pst_method_keys_generate (PstCall *call, GError **error)
     return NULL;
   pst_key_cache_invalidate (call->agent->keys);
   pst_pgp_forget_keys ();
+  pst_keys_learn_generated_pgp (call->agent, address, fpr);
   g_message ("keys: made OpenPGP key %s for %s (%s)", fpr, address,
              passphrase ? "with a passphrase" : "without a passphrase");
   r = json_object_new ();
@@ -881,4 +905,22 @@ pst_method_keys_generate (PstCall *call, GError **error)
   json_object_set_int_member (r, "expires",
                               days == 0 ? 0 : g_get_real_time () / G_USEC_PER_SEC + days * 86400);
   return r;
+}
+
+GBytes *
+pst_keys_read_passphrase (int fd, GError **error)
+{
+  return read_passphrase (fd, error);
+}
+
+PstSmime *
+pst_keys_smime_open (PstAgent *agent, GError **error)
+{
+  return smime_open (agent, error);
+}
+
+char *
+pst_keys_random_wrap_key (GError **error)
+{
+  return random_wrap_key (error);
 }

@@ -45,6 +45,9 @@ static const struct {
   { "keys.unlock", pst_method_keys_unlock },
   { "keys.check", pst_method_keys_check },
   { "keys.generate", pst_method_keys_generate },
+  { "keys.export", pst_method_keys_export },
+  { "keys.expire", pst_method_keys_expire },
+  { "keys.revoke", pst_method_keys_revoke },
 };
 
 JsonNode *
