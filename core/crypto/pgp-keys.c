@@ -619,6 +619,7 @@ typedef struct {
   guint prompts;         /* keyedit.prompt answered so far */
   gboolean confirmed;    /* the revocation was confirmed */
   char *unexpected;      /* a question we have no answer to */
+  gpgme_error_t failed;  /* the first ERROR status gpg gave */
 } Revoke;
 
 /* Answers gpg's --edit-key questions for "revkey" on the whole key (no
@@ -632,6 +633,11 @@ revoke_answer (void *hook, const char *status, const char *args, int fd)
   /* gpg's menu: 0 none, 1 compromised, 2 superseded, 3 no longer used. */
   char code[2] = { (char) ('0' + r->reason), '\0' };
 
+  /* "ERROR keysig CODE": the revocation signature was not made (a wrong
+   * or missing passphrase); gpg goes on to the next prompt regardless. */
+  if (status != NULL && strcmp (status, "ERROR") == 0 && args != NULL && strchr (args, ' ') != NULL
+      && r->failed == 0)
+    r->failed = (gpgme_error_t) g_ascii_strtoull (strchr (args, ' ') + 1, NULL, 10);
   if (fd < 0 || status == NULL
       || (strcmp (status, "GET_LINE") != 0 && strcmp (status, "GET_BOOL") != 0))
     return 0;   /* status lines, and GET_HIDDEN: the passphrase callback's */
@@ -691,6 +697,8 @@ pst_pgp_keys_revoke (const char *home, const char *address, PstPgpRevokeReason r
     err = gpgme_op_interact (ctx, key, 0, revoke_answer, &r, out);
   if (!err && r.unexpected != NULL)
     err = gpg_error (GPG_ERR_CANCELED);
+  if (!err && r.failed != 0)
+    err = r.failed;
   if (err)
     {
       if (r.unexpected != NULL)
