@@ -3,16 +3,16 @@
  * in its S/MIME store; keys.unlock: an S/MIME identity's private key into
  * the agent's memory (DESIGN.md §10); keys.check: what send would do for
  * some recipients. */
-#include <errno.h>
 #include <glib/gi18n.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "crypto/pgp-keys.h"
 #include "crypto/pgp.h"
 #include "crypto/smime.h"
 #include "handlers.h"
 #include "outgoing.h"
+#include "keysupport.h"
+#include "methods-keyops.h"
 #include "methods-keys.h"
 #include "protect.h"
 #include "reader.h"
@@ -69,67 +69,6 @@ cert_json (const PstSmimeCertInfo *c)
   return o;
 }
 
-static char *
-smime_dir (PstAgent *agent)
-{
-  return g_build_filename (agent->paths->data_dir, "smime", NULL);
-}
-
-/* The S/MIME store, attached to the agent's keyring of unlocked keys.
- * Transfer full. */
-static PstSmime *
-smime_open (PstAgent *agent, GError **error)
-{
-  g_autofree char *dir = smime_dir (agent);
-  PstSmime *smime = pst_smime_new (dir, error);
-
-  if (smime != NULL)
-    pst_smime_set_keyring (smime, pst_key_cache_get_keyring (agent->keys));
-  return smime;
-}
-
-/* The first line of what @fd holds, as secret bytes (NUL-terminated, wiped
- * when freed).  Transfer full. */
-static GBytes *
-read_passphrase (int fd, GError **error)
-{
-  g_autoptr (GBytes) data = pst_fd_read_all (fd, 4096, error);
-  gsize len = 0, n = 0;
-  char *p;
-  GBytes *line;
-
-  if (data == NULL)
-    return NULL;
-  p = (char *) g_bytes_get_data (data, &len);
-  while (n < len && p[n] != '\r' && p[n] != '\n' && p[n] != '\0')
-    n++;
-  line = pst_secret_bytes_new (p, n, NULL, 0);
-  if (p != NULL)
-    explicit_bzero (p, len);   /* the only reference: ours */
-  return line;
-}
-
-/* A fresh random key, 64 hex digits, for a PKCS#12 file without a
- * passphrase.  Transfer full; wipe with pst_secret_free. */
-static char *
-random_wrap_key (GError **error)
-{
-  guint8 raw[32];
-  char *hex = g_malloc (2 * sizeof raw + 1);
-
-  if (getrandom (raw, sizeof raw, 0) != (ssize_t) sizeof raw)
-    {
-      g_free (hex);
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no random bytes for a key: %s",
-                   g_strerror (errno));
-      return NULL;
-    }
-  for (gsize i = 0; i < sizeof raw; i++)
-    g_snprintf (hex + 2 * i, 3, "%02x", raw[i]);
-  explicit_bzero (raw, sizeof raw);
-  return hex;
-}
-
 /* Imports a PKCS#12 file without a passphrase: its key is sealed under a
  * random key that goes into the Secret Service.  Without a reachable
  * Secret Service the import is refused rather than the key written in the
@@ -140,7 +79,7 @@ import_wrapped (PstSmime *smime, GBytes *data, GPtrArray **imported_out, GError 
 {
   g_autoptr (GPtrArray) imported = NULL;
   g_autoptr (GError) local = NULL;
-  char *key = random_wrap_key (error);
+  char *key = pst_keys_random_wrap_key (error);
   gboolean ok;
 
   if (key == NULL)
@@ -226,12 +165,12 @@ pst_method_keys_import (PstCall *call, GError **error)
     }
   else
     {
-      if (pfd >= 0 && !(passphrase = read_passphrase (pfd, error)))
+      if (pfd >= 0 && !(passphrase = pst_keys_read_passphrase (pfd, error)))
         {
           json_array_unref (arr);
           return NULL;
         }
-      smime = smime_open (call->agent, error);
+      smime = pst_keys_smime_open (call->agent, error);
       if (smime != NULL)
         wrapped = wrapped_identities (smime);
       ok = smime != NULL
@@ -283,7 +222,7 @@ list_keys (PstCall *call, const char *address, GError **error)
   JsonArray *arr;
   JsonObject *r;
 
-  if (pgp == NULL || !(smime = smime_open (call->agent, error)))
+  if (pgp == NULL || !(smime = pst_keys_smime_open (call->agent, error)))
     return NULL;
   certs = pst_smime_list (smime);
   arr = json_array_new ();
@@ -470,9 +409,9 @@ pst_method_keys_unlock (PstCall *call, GError **error)
   if (!pst_call_check_members (call->params, known, error)
       || !pst_rpc_get_string (call->params, "address", TRUE, &address, error)
       || (pfd = pst_call_get_fd (call, "passphrase_fd", FALSE, error)) == -1
-      || !(smime = smime_open (call->agent, error)))
+      || !(smime = pst_keys_smime_open (call->agent, error)))
     return NULL;
-  if (pfd >= 0 && !(passphrase = read_passphrase (pfd, error)))
+  if (pfd >= 0 && !(passphrase = pst_keys_read_passphrase (pfd, error)))
     return NULL;
   if (passphrase != NULL && g_bytes_get_size (passphrase) == 0)
     {
@@ -609,7 +548,7 @@ pst_keys_unlock_at_start (PstAgent *agent)
 {
   StartUnlock *su = g_new0 (StartUnlock, 1);
 
-  su->dir = smime_dir (agent);
+  su->dir = pst_keys_smime_dir (agent);
   su->socket_path = g_strdup (agent->paths->socket_path);
   su->ring = pst_smime_keyring_ref (pst_key_cache_get_keyring (agent->keys));
   g_thread_unref (g_thread_new ("smime-unlock", unlock_at_start, su));
@@ -643,7 +582,7 @@ pst_method_keys_remove (PstCall *call, GError **error)
       g_propagate_error (error, g_steal_pointer (&pgp_error));
       return NULL;
     }
-  if ((smime = smime_open (call->agent, error)))
+  if ((smime = pst_keys_smime_open (call->agent, error)))
     {
       g_autoptr (GPtrArray) certs = pst_smime_list (smime);
       g_autofree char *want = g_ascii_strdown (id, -1);
@@ -879,7 +818,7 @@ pst_method_keys_generate (PstCall *call, GError **error)
     }
   if (pfd >= 0)
     {
-      if (!(passphrase = read_passphrase (pfd, error)))
+      if (!(passphrase = pst_keys_read_passphrase (pfd, error)))
         return NULL;
       if (g_bytes_get_size (passphrase) == 0)
         {
@@ -907,20 +846,3 @@ pst_method_keys_generate (PstCall *call, GError **error)
   return r;
 }
 
-GBytes *
-pst_keys_read_passphrase (int fd, GError **error)
-{
-  return read_passphrase (fd, error);
-}
-
-PstSmime *
-pst_keys_smime_open (PstAgent *agent, GError **error)
-{
-  return smime_open (agent, error);
-}
-
-char *
-pst_keys_random_wrap_key (GError **error)
-{
-  return random_wrap_key (error);
-}

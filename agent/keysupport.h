@@ -1,0 +1,29 @@
+/* keysupport.h — what the keys methods (methods-keys.c, methods-keyops.c)
+ * share: the agent's S/MIME store, passphrases from clients, and the
+ * random keys that seal a private key kept under the Secret Service. */
+#pragma once
+
+#include "agent.h"
+#include "crypto/smime.h"
+
+G_BEGIN_DECLS
+
+/* The folder of the agent's S/MIME store.  Transfer full. */
+char *pst_keys_smime_dir (PstAgent *agent);
+
+/* The S/MIME store, attached to the agent's keyring of unlocked keys.
+ * Errors as pst_smime_new.  Transfer full. */
+PstSmime *pst_keys_smime_open (PstAgent *agent, GError **error);
+
+/* The first line of what @fd (a client's) holds, as secret bytes
+ * (NUL-terminated, wiped when freed); at most 4096 bytes are read.
+ * Transfer full. */
+GBytes *pst_keys_read_passphrase (int fd, GError **error);
+
+/* A fresh random key, 64 hex digits, to seal a private key under when it
+ * has no passphrase (the caller keeps it in the Secret Service).  Errors:
+ * PST_ERROR_FAILED no random bytes.  Transfer full; wipe with
+ * pst_secret_free. */
+char *pst_keys_random_wrap_key (GError **error);
+
+G_END_DECLS
