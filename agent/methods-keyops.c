@@ -14,6 +14,7 @@
 #include "methods-keyops.h"
 #include "rpc/frame.h"
 #include "store/keys.h"
+#include "util/addr.h"
 #include "util/error.h"
 #include "util/secret.h"
 
@@ -92,18 +93,42 @@ export_pgp (PstCall *call, const char *address, GError **error)
   return r;
 }
 
+/* Whether an S/MIME key of @address waits for its certificate. */
+static gboolean
+request_waits (PstSmime *smime, const char *address)
+{
+  g_autoptr (GPtrArray) requests = pst_smime_requests (smime);
+
+  for (guint i = 0; i < requests->len; i++)
+    if (pst_addr_equal (((PstSmimeRequestInfo *) requests->pdata[i])->address, address))
+      return TRUE;
+  return FALSE;
+}
+
+/* @no_pgp: there is no OpenPGP key either (no scheme was asked for): a
+ * missing certificate is said as missing both, unless a key waits for it. */
 static JsonObject *
-export_smime (PstCall *call, const char *address, GError **error)
+export_smime (PstCall *call, const char *address, gboolean no_pgp, GError **error)
 {
   g_autoptr (PstSmime) smime = pst_keys_smime_open (call->agent, error);
+  g_autoptr (GError) local = NULL;
   g_autofree char *fpr = NULL;
   char *pem;
   gboolean own = FALSE;
   char *fprs[2] = { NULL, NULL };
   JsonObject *r;
 
-  if (smime == NULL || !(pem = pst_smime_export_cert (smime, address, &fpr, &own, error)))
+  if (smime == NULL)
     return NULL;
+  if (!(pem = pst_smime_export_cert (smime, address, &fpr, &own, &local)))
+    {
+      if (no_pgp && g_error_matches (local, PST_ERROR, PST_ERROR_POLICY) && !request_waits (smime, address))
+        g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                     _("no OpenPGP key and no S/MIME certificate for %s"), address);
+      else
+        g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
   fprs[0] = fpr;
   r = json_object_new ();
   json_object_set_string_member (r, "scheme", "smime");
@@ -146,22 +171,8 @@ pst_method_keys_export (PstCall *call, GError **error)
     }
   else
     r = NULL;
-  if (r == NULL)
-    {
-      g_autoptr (GError) smime_error = NULL;
-
-      r = export_smime (call, address, &smime_error);
-      if (r == NULL)
-        {
-          if (scheme == NULL && g_error_matches (smime_error, PST_ERROR, PST_ERROR_POLICY)
-              && strstr (smime_error->message, "waits") == NULL)
-            g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
-                         _("no OpenPGP key and no S/MIME certificate for %s"), address);
-          else
-            g_propagate_error (error, g_steal_pointer (&smime_error));
-          return NULL;
-        }
-    }
+  if (r == NULL && !(r = export_smime (call, address, scheme == NULL, error)))
+    return NULL;
   json_object_set_string_member (r, "address", address);
   return r;
 }

@@ -211,6 +211,8 @@ expect_fail "a second request while one waits: exit 2" 2 "a key for $SAM already
   new keys generate "$SAM" --scheme smime --csr "$WORK/sam2.csr" --passphrase-fd 3 3<"$WORK/sampass"
 expect_fail "keys export --scheme smime before the certificate: exit 3, saying it waits" 3 \
   "no S/MIME certificate for $SAM yet: its key waits" new keys export --scheme smime "$SAM"
+expect_fail "… and without --scheme (no OpenPGP key either): the same" 3 \
+  "no S/MIME certificate for $SAM yet: its key waits" new keys export "$SAM"
 
 check "the test CA signs the request (openssl x509 -req)" bash -c \
   'openssl x509 -req -in "$1/sam.csr" -CA "$1/ca.pem" -CAkey "$1/ca.key" -CAcreateserial -days 10 \
