@@ -25,11 +25,13 @@ static void
 learn_generated (PstAgent *agent, const char *scheme, const char *address, const char *fingerprint)
 {
   g_autoptr (GError) error = NULL;
-  g_autofree char *upper = g_ascii_strup (fingerprint, -1);
 
-  if (!pst_store_key_learn (agent->store, scheme, address, upper, PST_KEY_SOURCE_GENERATED, NULL,
+  /* The fingerprint as its keyring writes it (store/keys.h), as keys.import
+   * records it and keys.list looks it up: upper case for OpenPGP, lower for
+   * S/MIME. */
+  if (!pst_store_key_learn (agent->store, scheme, address, fingerprint, PST_KEY_SOURCE_GENERATED, NULL,
                             g_get_real_time () / G_USEC_PER_SEC, NULL, &error))
-    g_warning ("keys: cannot record where key %s of %s came from: %s", upper, address,
+    g_warning ("keys: cannot record where key %s of %s came from: %s", fingerprint, address,
                error->message);
 }
 

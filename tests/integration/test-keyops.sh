@@ -236,8 +236,8 @@ samfpr=$(json 'd["imported"][0]["id"]' < "$WORK/import.json")
 check "… the request is gone, the identity file holds the key encrypted" bash -c \
   '[ -z "$(ls "$1/requests")" ] && f="$1/identities/$2.pem" && grep -q "BEGIN ENCRYPTED PRIVATE KEY" "$f" &&
    ! grep -qE "BEGIN (RSA |EC )?PRIVATE KEY" "$f" && [ "$(stat -c %a "$f")" = 600 ]' _ "$H/data/smime" "$samfpr"
-check "… recorded in the store as generated (SHA-256 of the certificate, upper case)" \
-  test "$(source_of smime "${samfpr^^}")" = generated
+check "… recorded in the store as generated (under its fingerprint as the S/MIME store writes it)" \
+  test "$(source_of smime "$samfpr")" = generated
 make_message "$SAM" "$SAM" "To myself" "A line for me alone $(date +%s%N)" > "$WORK/self.eml"
 expect_fail "signing before the unlock: locked, exit 3" 3 "the S/MIME key of $SAM is locked" \
   new encrypt --scheme smime --sign --to "$SAM" -o "$WORK/self-enc.eml" "$WORK/self.eml"
