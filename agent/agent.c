@@ -75,7 +75,8 @@ pst_agent_free (PstAgent *agent)
   if (agent == NULL)
     return;
   g_warn_if_fail (agent->server == NULL && agent->scheduler == NULL && agent->senders == NULL
-                  && agent->fetchers == NULL && agent->events == NULL && agent->subjects == NULL);
+                  && agent->fetchers == NULL && agent->events == NULL && agent->subjects == NULL
+                  && agent->locator == NULL);
   pst_store_free (agent->store);
   pst_config_free (agent->config);
   g_hash_table_unref (agent->account_locks);

@@ -25,6 +25,7 @@ typedef struct _PstSenders PstSenders;       /* sender.h: outbox submission, per
 typedef struct _PstFetchers PstFetchers;     /* fetcher.h: POP3 sessions, per account */
 typedef struct _PstEvents PstEvents;         /* events.h: notifications to subscribers */
 typedef struct _PstSubjects PstSubjects;     /* subjects.h: decrypted Subjects, in memory */
+typedef struct _PstLocator PstLocator;       /* locate.h: Web Key Directory misses, in memory */
 
 typedef struct {
   PstPaths *paths;
@@ -54,6 +55,7 @@ typedef struct {
   PstFetchers *fetchers;
   PstEvents *events;
   PstSubjects *subjects;
+  PstLocator *locator;
 } PstAgent;
 
 /* An agent for @home (NULL: the XDG directories), with nothing opened yet:

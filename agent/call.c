@@ -5,6 +5,7 @@
 
 #include "clientfd.h"
 #include "util/error.h"
+#include "util/secret.h"
 
 int
 pst_call_get_fd (PstCall *call, const char *name, gboolean required, GError **error)
@@ -115,3 +116,21 @@ pst_call_check_members (JsonObject *params, const char *const *known, GError **e
   return TRUE;
 }
 
+GBytes *
+pst_call_read_passphrase (int fd, GError **error)
+{
+  g_autoptr (GBytes) data = pst_fd_read_all (fd, 4096, error);
+  gsize len = 0, n = 0;
+  char *p;
+  GBytes *line;
+
+  if (data == NULL)
+    return NULL;
+  p = (char *) g_bytes_get_data (data, &len);
+  while (n < len && p[n] != '\r' && p[n] != '\n' && p[n] != '\0')
+    n++;
+  line = pst_secret_bytes_new (p, n, NULL, 0);
+  if (p != NULL)
+    explicit_bzero (p, len);   /* the only reference: ours */
+  return line;
+}

@@ -28,6 +28,9 @@ int pst_call_get_fd (PstCall *call, const char *name, gboolean required, GError 
 /* Reads @fd (a client's) to its end, at most @max bytes, under the
  * deadlines of clientfd.h.  Transfer full. */
 GBytes *pst_fd_read_all (int fd, gsize max, GError **error);
+/* The first line of what @fd (a client's) holds, at most 4 KiB, as secret
+ * bytes (NUL-terminated, wiped when freed): a passphrase.  Transfer full. */
+GBytes *pst_call_read_passphrase (int fd, GError **error);
 /* Writes all of @data to @fd (a client's) under the same deadlines. */
 gboolean pst_fd_write_all (int fd, const guint8 *data, gsize len, GError **error);
 

@@ -16,6 +16,7 @@
 #include "sender.h"
 #include "server.h"
 #include "subjects.h"
+#include "locate.h"
 #include "util/error.h"
 
 /* Signals are handled in a thread of their own, through GLib's signal
@@ -138,6 +139,7 @@ pst_daemon_run (const char *home)
   g_atomic_int_set (&sig.open, 1);
   agent->events = pst_events_new ();
   agent->subjects = pst_subjects_new ();
+  agent->locator = pst_locator_new ();
   agent->senders = pst_senders_new (agent);
   agent->fetchers = pst_fetchers_new (agent);
 
@@ -170,6 +172,8 @@ pst_daemon_run (const char *home)
   agent->events = NULL;
   pst_subjects_free (agent->subjects);
   agent->subjects = NULL;
+  pst_locator_free (agent->locator);
+  agent->locator = NULL;
   signals_stop (&sig);
   pst_client_fd_init (0, NULL);   /* the stop's descriptor goes with the agent */
   pst_agent_free (agent);

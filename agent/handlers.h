@@ -45,6 +45,13 @@ JsonObject *pst_method_keys_export (PstCall *call, GError **error);
 JsonObject *pst_method_keys_expire (PstCall *call, GError **error);
 JsonObject *pst_method_keys_revoke (PstCall *call, GError **error);
 
+/* keys.locate (methods-wkd.c) */
+JsonObject *pst_method_keys_locate (PstCall *call, GError **error);
+
+/* keys.setup_export, keys.setup_import (methods-setup.c) */
+JsonObject *pst_method_keys_setup_export (PstCall *call, GError **error);
+JsonObject *pst_method_keys_setup_import (PstCall *call, GError **error);
+
 /* encrypt, decrypt, verify (methods-crypto.c) */
 JsonObject *pst_method_encrypt (PstCall *call, GError **error);
 JsonObject *pst_method_decrypt (PstCall *call, GError **error);

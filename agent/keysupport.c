@@ -5,9 +5,7 @@
 #include <string.h>
 #include <sys/random.h>
 
-#include "call.h"
 #include "util/error.h"
-#include "util/secret.h"
 
 char *
 pst_keys_smime_dir (PstAgent *agent)
@@ -24,25 +22,6 @@ pst_keys_smime_open (PstAgent *agent, GError **error)
   if (smime != NULL)
     pst_smime_set_keyring (smime, pst_key_cache_get_keyring (agent->keys));
   return smime;
-}
-
-GBytes *
-pst_keys_read_passphrase (int fd, GError **error)
-{
-  g_autoptr (GBytes) data = pst_fd_read_all (fd, 4096, error);
-  gsize len = 0, n = 0;
-  char *p;
-  GBytes *line;
-
-  if (data == NULL)
-    return NULL;
-  p = (char *) g_bytes_get_data (data, &len);
-  while (n < len && p[n] != '\r' && p[n] != '\n' && p[n] != '\0')
-    n++;
-  line = pst_secret_bytes_new (p, n, NULL, 0);
-  if (p != NULL)
-    explicit_bzero (p, len);   /* the only reference: ours */
-  return line;
 }
 
 char *

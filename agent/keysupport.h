@@ -1,6 +1,7 @@
 /* keysupport.h — what the keys methods (methods-keys.c, methods-keyops.c)
- * share: the agent's S/MIME store, passphrases from clients, and the
- * random keys that seal a private key kept under the Secret Service. */
+ * share: the agent's S/MIME store, and the random keys that seal a
+ * private key kept under the Secret Service.  (Passphrases from clients:
+ * call.h, pst_call_read_passphrase.) */
 #pragma once
 
 #include "agent.h"
@@ -14,11 +15,6 @@ char *pst_keys_smime_dir (PstAgent *agent);
 /* The S/MIME store, attached to the agent's keyring of unlocked keys.
  * Errors as pst_smime_new.  Transfer full. */
 PstSmime *pst_keys_smime_open (PstAgent *agent, GError **error);
-
-/* The first line of what @fd (a client's) holds, as secret bytes
- * (NUL-terminated, wiped when freed); at most 4096 bytes are read.
- * Transfer full. */
-GBytes *pst_keys_read_passphrase (int fd, GError **error);
 
 /* A fresh random key, 64 hex digits, to seal a private key under when it
  * has no passphrase (the caller keeps it in the Secret Service).  Errors:

@@ -51,7 +51,7 @@ get_passphrase (PstCall *call, GError **error)
 
   if (pfd < 0)
     return NULL;
-  if (!(passphrase = pst_keys_read_passphrase (pfd, error)))
+  if (!(passphrase = pst_call_read_passphrase (pfd, error)))
     return NULL;
   if (g_bytes_get_size (passphrase) == 0)
     {

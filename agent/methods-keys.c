@@ -19,13 +19,62 @@
 #include "rpc/client.h"
 #include "rpc/frame.h"
 #include "util/addr.h"
+#include "store/keys.h"
 #include "util/error.h"
 #include "util/secret.h"
 
 #define MAX_KEY_FILE (16u * 1024 * 1024)
 
+/* The members DESIGN.md §6 gives every key of keys.list: scheme,
+ * fingerprint, addresses, validity, source, first_seen, last_seen, and
+ * replaces when it replaced another key for an address that nobody
+ * vouched for. */
+static void
+add_record (JsonObject *o, PstStore *store, const char *scheme, const char *fingerprint,
+            char **addresses, const char *validity)
+{
+  g_autofree char *replaces = pst_store_key_replaced (store, scheme, fingerprint, NULL);
+  PstKeyRecord rec = { PST_KEY_SOURCE_IMPORTED, 0, 0 };
+  gboolean known = pst_store_key_record (store, scheme, fingerprint, &rec, NULL);
+
+  json_object_set_string_member (o, "scheme", scheme);
+  json_object_set_string_member (o, "fingerprint", fingerprint);
+  json_object_set_array_member (o, "addresses", pst_json_strv (addresses));
+  json_object_set_string_member (o, "validity", validity);
+  json_object_set_string_member (o, "source", pst_key_source_to_string (rec.source));
+  if (known)
+    {
+      json_object_set_int_member (o, "first_seen", rec.first_seen);
+      json_object_set_int_member (o, "last_seen", rec.last_seen);
+    }
+  else
+    {
+      json_object_set_null_member (o, "first_seen");
+      json_object_set_null_member (o, "last_seen");
+    }
+  if (replaces != NULL)
+    json_object_set_string_member (o, "replaces", replaces);
+}
+
+/* Records that the user imported these keys (store/keys.h): for each
+ * address it binds. */
+static void
+learn_imported (PstStore *store, const char *scheme, const char *fingerprint, char **addresses)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  for (char **a = addresses; a != NULL && *a != NULL; a++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      if (!pst_store_key_learn (store, scheme, *a, fingerprint, PST_KEY_SOURCE_IMPORTED, NULL,
+                                now, NULL, &error))
+        g_warning ("keys: %s", error->message);
+    }
+}
+
 static JsonObject *
-pgp_key_json (const PstPgpKeyInfo *k)
+pgp_key_json (PstStore *store, const PstPgpKeyInfo *k)
 {
   JsonObject *o = json_object_new ();
   const char *status = k->revoked ? "revoked" : k->expired ? "expired" : k->disabled ? "disabled"
@@ -43,11 +92,12 @@ pgp_key_json (const PstPgpKeyInfo *k)
     json_object_set_int_member (o, "expires", k->expires);
   else
     json_object_set_null_member (o, "expires");
+  add_record (o, store, "pgp", k->fingerprint, k->emails, status);
   return o;
 }
 
 static JsonObject *
-cert_json (const PstSmimeCertInfo *c)
+cert_json (PstStore *store, const PstSmimeCertInfo *c)
 {
   JsonObject *o = json_object_new ();
 
@@ -66,6 +116,7 @@ cert_json (const PstSmimeCertInfo *c)
   json_object_set_boolean_member (o, "ca", c->is_ca);
   json_object_set_string_member (o, "status", c->expired ? "expired" : "valid");
   json_object_set_int_member (o, "expires", c->not_after);
+  add_record (o, store, "smime", c->fingerprint, c->emails, c->expired ? "expired" : "valid");
   return o;
 }
 
@@ -161,11 +212,16 @@ pst_method_keys_import (PstCall *call, GError **error)
           return NULL;
         }
       for (guint i = 0; i < imported->len; i++)
-        json_array_add_object_element (arr, pgp_key_json (g_ptr_array_index (imported, i)));
+        {
+          PstPgpKeyInfo *k = g_ptr_array_index (imported, i);
+
+          learn_imported (call->agent->store, "pgp", k->fingerprint, k->emails);
+          json_array_add_object_element (arr, pgp_key_json (call->agent->store, k));
+        }
     }
   else
     {
-      if (pfd >= 0 && !(passphrase = pst_keys_read_passphrase (pfd, error)))
+      if (pfd >= 0 && !(passphrase = pst_call_read_passphrase (pfd, error)))
         {
           json_array_unref (arr);
           return NULL;
@@ -201,7 +257,9 @@ pst_method_keys_import (PstCall *call, GError **error)
           if (c->has_key && c->protection != PST_SMIME_KEY_SECRET_SERVICE
               && g_hash_table_contains (wrapped, c->fingerprint))
             pst_secret_service_clear_smime_key (c->fingerprint, NULL);
-          json_array_add_object_element (arr, cert_json (c));
+          if (!c->is_ca)
+            learn_imported (call->agent->store, "smime", c->fingerprint, c->emails);
+          json_array_add_object_element (arr, cert_json (call->agent->store, c));
         }
     }
   pst_key_cache_invalidate (call->agent->keys);
@@ -230,13 +288,13 @@ list_keys (PstCall *call, const char *address, GError **error)
     {
       PstPgpKeyInfo *k = g_ptr_array_index (pgp, i);
       if (address == NULL || pst_addr_in_list (address, (const char *const *) k->emails))
-        json_array_add_object_element (arr, pgp_key_json (k));
+        json_array_add_object_element (arr, pgp_key_json (call->agent->store, k));
     }
   for (guint i = 0; certs && i < certs->len; i++)
     {
       PstSmimeCertInfo *c = g_ptr_array_index (certs, i);
       if (address == NULL || pst_addr_in_list (address, (const char *const *) c->emails))
-        json_array_add_object_element (arr, cert_json (c));
+        json_array_add_object_element (arr, cert_json (call->agent->store, c));
     }
   r = json_object_new ();
   json_object_set_array_member (r, "keys", arr);
@@ -411,7 +469,7 @@ pst_method_keys_unlock (PstCall *call, GError **error)
       || (pfd = pst_call_get_fd (call, "passphrase_fd", FALSE, error)) == -1
       || !(smime = pst_keys_smime_open (call->agent, error)))
     return NULL;
-  if (pfd >= 0 && !(passphrase = pst_keys_read_passphrase (pfd, error)))
+  if (pfd >= 0 && !(passphrase = pst_call_read_passphrase (pfd, error)))
     return NULL;
   if (passphrase != NULL && g_bytes_get_size (passphrase) == 0)
     {
@@ -558,7 +616,7 @@ JsonObject *
 pst_method_keys_remove (PstCall *call, GError **error)
 {
   const char *id;
-  g_autofree char *home = NULL, *wrapped = NULL;
+  g_autofree char *home = NULL, *wrapped = NULL, *removed = NULL;
   g_autoptr (GError) pgp_error = NULL;
   g_autoptr (PstSmime) smime = NULL;
   JsonObject *r;
@@ -572,6 +630,13 @@ pst_method_keys_remove (PstCall *call, GError **error)
   if (strlen (id) <= 40 && pst_pgp_keys_remove (home, id, &pgp_error))
     {
       json_object_set_string_member (r, "type", "openpgp");
+      /* Its source and bindings go too (only a whole fingerprint names
+       * them; a shorter id leaves them, harmlessly, to a key never seen). */
+      if (strlen (id) == 40)
+        {
+          g_autofree char *fpr = g_ascii_strup (id, -1);
+          pst_store_key_forget (call->agent->store, "pgp", fpr, NULL);
+        }
       pst_key_cache_invalidate (call->agent->keys);
       pst_pgp_forget_keys ();
       return r;
@@ -592,9 +657,13 @@ pst_method_keys_remove (PstCall *call, GError **error)
         {
           PstSmimeCertInfo *c = g_ptr_array_index (certs, i);
 
-          if (c->protection == PST_SMIME_KEY_SECRET_SERVICE && strlen (want) >= 8
-              && g_str_has_prefix (c->fingerprint, want))
-            wrapped = g_strdup (c->fingerprint);
+          if (strlen (want) >= 8 && g_str_has_prefix (c->fingerprint, want))
+            {
+              if (c->protection == PST_SMIME_KEY_SECRET_SERVICE)
+                wrapped = g_strdup (c->fingerprint);
+              g_free (removed);
+              removed = g_strdup (c->fingerprint);
+            }
         }
       /* … and that of a key still waiting for its certificate */
       if (wrapped == NULL && strlen (want) >= 8)
@@ -612,6 +681,9 @@ pst_method_keys_remove (PstCall *call, GError **error)
     }
   if (smime != NULL && pst_smime_remove (smime, id, error))
     {
+      /* Its source and bindings go with it. */
+      if (removed != NULL)
+        pst_store_key_forget (call->agent->store, "smime", removed, NULL);
       if (wrapped != NULL)
         pst_secret_service_clear_smime_key (wrapped, NULL);
       json_object_set_string_member (r, "type", "x509");
@@ -688,11 +760,23 @@ check_account (PstCall *call, const char *name, const char *from, GError **error
 }
 
 static JsonObject *
-recipient_json (const PstRecipientCheck *r)
+recipient_json (PstAgent *agent, const PstRecipientCheck *r)
 {
   JsonObject *o = json_object_new ();
+  g_autofree char *bound = NULL, *replaces = NULL;
+  PstKeyRecord rec;
 
   json_object_set_string_member (o, "address", r->address);
+  /* Where its OpenPGP key came from, and whether it replaced another one
+   * that nobody vouched for (DESIGN.md §14). */
+  bound = r->pgp ? pst_store_key_binding (agent->store, "pgp", r->address, &replaces, NULL) : NULL;
+  if (bound != NULL && pst_store_key_record (agent->store, "pgp", bound, &rec, NULL))
+    json_object_set_string_member (o, "source", pst_key_source_to_string (rec.source));
+  else if (r->pgp)
+    json_object_set_string_member (o, "source", "imported");
+  else
+    json_object_set_null_member (o, "source");
+  json_object_set_boolean_member (o, "key_changed", replaces != NULL);
   json_object_set_boolean_member (o, "pgp", r->pgp);
   json_object_set_boolean_member (o, "smime", r->smime);
   if (r->problem != NULL)
@@ -757,9 +841,12 @@ pst_method_keys_check (PstCall *call, GError **error)
   json_object_set_boolean_member (r, "will_sign", refusal == NULL && check->sign);
   arr = json_array_new ();
   for (guint i = 0; i < check->recipients->len; i++)
-    json_array_add_object_element (arr, recipient_json (g_ptr_array_index (check->recipients, i)));
+    json_array_add_object_element (arr, recipient_json (call->agent,
+                                                        g_ptr_array_index (check->recipients, i)));
   json_object_set_array_member (r, "recipients", arr);
   json_object_set_array_member (r, "missing_keys", pst_json_strv (refusal ? NULL : check->missing));
+  json_object_set_array_member (r, "not_recommended",
+                                pst_json_strv (refusal ? NULL : check->not_recommended));
   if (refusal != NULL)
     json_object_set_string_member (r, "refused", refusal->message);
   else
@@ -818,7 +905,7 @@ pst_method_keys_generate (PstCall *call, GError **error)
     }
   if (pfd >= 0)
     {
-      if (!(passphrase = pst_keys_read_passphrase (pfd, error)))
+      if (!(passphrase = pst_call_read_passphrase (pfd, error)))
         return NULL;
       if (g_bytes_get_size (passphrase) == 0)
         {

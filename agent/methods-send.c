@@ -42,6 +42,8 @@ pst_method_send (PstCall *call, GError **error)
   json_object_set_boolean_member (r, "signed", queued->signed_);
   if (queued->missing && queued->missing[0])
     json_object_set_array_member (r, "missing_keys", pst_json_strv (queued->missing));
+  if (queued->not_recommended && queued->not_recommended[0])
+    json_object_set_array_member (r, "not_recommended", pst_json_strv (queued->not_recommended));
   if (!wait)
     {
       pst_senders_kick (call->agent->senders, queued->account);

@@ -15,6 +15,7 @@ pst_queued_free (PstQueued *queued)
   g_free (queued->account);
   g_clear_pointer (&queued->ids, g_array_unref);
   g_strfreev (queued->missing);
+  g_strfreev (queued->not_recommended);
   g_free (queued);
 }
 
@@ -157,6 +158,7 @@ pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *name,
   queued->encrypted = prot->encrypted;
   queued->signed_ = prot->signed_;
   queued->missing = g_strdupv (prot->missing);
+  queued->not_recommended = g_strdupv (prot->not_recommended);
   /* Every copy queued durably, in one go, before any network I/O
    * (DESIGN.md §3). */
   for (guint i = 0; i < prot->copies->len; i++)

@@ -18,6 +18,7 @@ typedef struct {
   gboolean encrypted;
   gboolean signed_;
   char **missing;      /* recipients without a key (encrypt = auto), NULL-terminated */
+  char **not_recommended; /* recipients whose key Autocrypt does not recommend (auto) */
 } PstQueued;
 
 void pst_queued_free (PstQueued *queued);

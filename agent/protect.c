@@ -3,10 +3,12 @@
 #include <string.h>
 
 #include "crypto/pgp.h"
+#include "locate.h"
 #include "crypto/smime.h"
 #include "mime/mime.h"
 #include "mime/pgpmime.h"
 #include "mime/smimemime.h"
+#include "peers.h"
 #include "util/addr.h"
 #include "util/error.h"
 
@@ -27,6 +29,7 @@ pst_protected_free (PstProtected *p)
     return;
   g_clear_pointer (&p->copies, g_ptr_array_unref);
   g_strfreev (p->missing);
+  g_strfreev (p->not_recommended);
   g_free (p->sender);
   g_free (p);
 }
@@ -106,7 +109,23 @@ without_bcc (GBytes *input)
   return g_string_free_to_bytes (out);
 }
 
+/* @message with @field (a whole header field, CRLF included) on top;
+ * @message's reference is taken.  Transfer full. */
+static GBytes *
+with_field (const char *field, GBytes *message)
+{
+  gsize len = 0;
+  const char *data = g_bytes_get_data (message, &len);
+  GString *s = g_string_sized_new (strlen (field) + len);
+
+  g_string_append (s, field);
+  g_string_append_len (s, data, (gssize) len);
+  g_bytes_unref (message);
+  return g_string_free_to_bytes (s);
+}
+
 typedef struct {
+  PstAgent *agent;
   PstPgp *pgp;
   PstSmimeLease *lease;
   PstSmime *smime;
@@ -139,6 +158,15 @@ why_no_key (PstScheme scheme, const char *address, gpointer data)
   Keys *k = data;
 
   return scheme == PST_SCHEME_PGP ? pst_pgp_key_problem (k->pgp, address) : NULL;
+}
+
+static gboolean
+recommends (PstScheme scheme, const char *address, gpointer data)
+{
+  Keys *k = data;
+
+  return scheme != PST_SCHEME_PGP
+         || pst_peers_recommend (k->agent, address, TRUE, FALSE) == PST_AUTOCRYPT_ENCRYPT;
 }
 
 static gboolean
@@ -176,6 +204,7 @@ keys_open (PstAgent *agent, Keys *k, GError **error)
   g_autofree char *smime_dir = g_build_filename (agent->paths->data_dir, "smime", NULL);
 
   memset (k, 0, sizeof *k);
+  k->agent = agent;
   k->cache = agent->keys;
   if (!(k->pgp = pst_pgp_new (home, error))
       || !(k->lease = pst_key_cache_take_smime (agent->keys, smime_dir, error)))
@@ -185,6 +214,36 @@ keys_open (PstAgent *agent, Keys *k, GError **error)
     }
   k->smime = pst_smime_lease_get (k->lease);
   return TRUE;
+}
+
+/* Looks the recipients that have no OpenPGP key up in their Web Key
+ * Directory (locate.h) before the policy decides, when the message may be
+ * encrypted with OpenPGP at all; under scheme auto, not those that have an
+ * S/MIME certificate.  Within the lookup's deadline; what it imports is
+ * found by has_key afterwards, and a lookup that fails leaves the
+ * recipient without a key, as before (so encrypt=always refuses). */
+static void
+locate_missing (PstAgent *agent, Keys *keys, const char *const *recipients,
+                const PstPolicySettings *account_settings, const PstPolicySettings *overrides)
+{
+  PstPolicySettings effective = pst_policy_effective (account_settings, overrides);
+  g_autoptr (GPtrArray) missing = g_ptr_array_new ();
+  g_autoptr (GPtrArray) found = NULL;
+  PstScheme order[2];
+  guint n = pst_policy_schemes (account_settings, overrides, order);
+  gboolean pgp = FALSE;
+
+  for (guint i = 0; i < n; i++)
+    pgp = pgp || order[i] == PST_SCHEME_PGP;
+  if (!pgp || effective.encrypt == PST_POLICY_ENCRYPT_NEVER)
+    return;
+  for (const char *const *a = recipients; a != NULL && *a != NULL; a++)
+    if (!has_key (PST_SCHEME_PGP, *a, keys) && (n == 1 || !has_key (PST_SCHEME_SMIME, *a, keys)))
+      g_ptr_array_add (missing, (gpointer) *a);
+  if (missing->len == 0)
+    return;
+  g_ptr_array_add (missing, NULL);
+  found = pst_locator_run (agent, (const char *const *) missing->pdata, PST_LOCATE_SEND);
 }
 
 /* The decision for a message from @sender to @visible (To, Cc) and @bcc:
@@ -197,7 +256,7 @@ decide (Keys *keys, const char *sender, const char *const *visible, const char *
   PstPolicyInput in = {
     .account = *account_settings, .message = *overrides, .sender = sender,
     .recipients = visible, .bcc = bcc, .has_key = has_key, .has_identity = has_identity,
-    .why_no_key = why_no_key, .user_data = keys,
+    .why_no_key = why_no_key, .recommends = recommends, .user_data = keys,
   };
 
   return pst_policy_decide (&in, error);
@@ -213,6 +272,7 @@ protect (PstAgent *agent, const PstPlainMessage *plain, const PstPolicySettings 
   g_autoptr (GPtrArray) visible = g_ptr_array_new ();
   g_autoptr (PstPolicyDecision) decision = NULL;
   g_autoptr (PstProtected) p = g_new0 (PstProtected, 1);
+  g_autofree char *autocrypt = NULL;
   Keys keys;
 
   p->sender = g_strdup (plain->from);
@@ -239,6 +299,7 @@ protect (PstAgent *agent, const PstPlainMessage *plain, const PstPolicySettings 
 
   if (!keys_open (agent, &keys, error))
     return NULL;
+  locate_missing (agent, &keys, (const char *const *) all, account_settings, overrides);
   if (!(decision = decide (&keys, p->sender, (const char *const *) visible->pdata,
                            (const char *const *) bcc, account_settings, overrides, error)))
     {
@@ -250,7 +311,10 @@ protect (PstAgent *agent, const PstPlainMessage *plain, const PstPolicySettings 
   p->encrypted = decision->encrypt;
   p->signed_ = decision->sign;
   p->missing = g_strdupv (decision->missing);
+  p->not_recommended = g_strdupv (decision->not_recommended);
   p->copies = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_outgoing_free);
+  if (!decide_only)
+    autocrypt = pst_peers_outgoing_field (agent, keys.pgp, p->sender);
   for (guint i = 0; i < decision->copies->len; i++)
     {
       PstPolicyCopy *c = g_ptr_array_index (decision->copies, i);
@@ -266,6 +330,15 @@ protect (PstAgent *agent, const PstPlainMessage *plain, const PstPolicySettings 
       else if (decision->scheme == PST_SCHEME_SMIME)
         out->data = pst_smimemime_protect (keys.smime, input, p->sender, to, decision->encrypt,
                                            decision->sign, error);
+      else if (decision->encrypt && !c->bcc)
+        {
+          /* The keys of the others, inside, so that a reply to all can
+           * be encrypted (Autocrypt-Gossip); never in a Bcc copy. */
+          g_autoptr (GBytes) gossiped = pst_peers_with_gossip (agent, keys.pgp, input, p->sender,
+                                                              (const char *const *) c->envelope);
+          out->data = pst_pgpmime_protect (keys.pgp, gossiped, p->sender, to, TRUE,
+                                           decision->sign, error);
+        }
       else
         out->data = pst_pgpmime_protect (keys.pgp, input, p->sender, to, decision->encrypt,
                                          decision->sign, error);
@@ -274,6 +347,8 @@ protect (PstAgent *agent, const PstPlainMessage *plain, const PstPolicySettings 
           keys_close (agent, &keys);
           return NULL;
         }
+      if (autocrypt != NULL)
+        out->data = with_field (autocrypt, out->data);
     }
   keys_close (agent, &keys);
   return g_steal_pointer (&p);
@@ -312,6 +387,7 @@ pst_protect_check_free (PstProtectCheck *c)
     return;
   g_clear_pointer (&c->recipients, g_ptr_array_unref);
   g_strfreev (c->missing);
+  g_strfreev (c->not_recommended);
   g_clear_error (&c->refusal);
   g_free (c);
 }
@@ -348,6 +424,7 @@ pst_protect_check (PstAgent *agent, const char *sender, const char *const *recip
 
   if (!keys_open (agent, &keys, error))
     return NULL;
+  locate_missing (agent, &keys, recipients, account_settings, overrides);
   decision = decide (&keys, sender, recipients, NULL, account_settings, overrides, &local);
   if (decision == NULL && !g_error_matches (local, PST_ERROR, PST_ERROR_POLICY))
     {
@@ -363,9 +440,13 @@ pst_protect_check (PstAgent *agent, const char *sender, const char *const *recip
       c->encrypt = decision->encrypt;
       c->sign = decision->sign;
       c->missing = g_strdupv (decision->missing);
+      c->not_recommended = g_strdupv (decision->not_recommended);
     }
   else
-    c->missing = g_new0 (char *, 1);
+    {
+      c->missing = g_new0 (char *, 1);
+      c->not_recommended = g_new0 (char *, 1);
+    }
   n_order = pst_policy_schemes (account_settings, overrides, order);
   c->recipients = g_ptr_array_new_with_free_func ((GDestroyNotify) recipient_check_free);
   g_ptr_array_add (seen, NULL);

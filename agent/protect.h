@@ -1,7 +1,8 @@
 /* protect.h — turning a message the user wrote into what goes out: the
  * policy decides (core/crypto/policy.h), then PGP/MIME or S/MIME writes one
  * protected copy per recipient group (a Bcc recipient gets a copy of their
- * own).  Used by send and encrypt. */
+ * own).  Used by send and encrypt.  Every copy from a sender with an
+ * OpenPGP key carries its Autocrypt header (agent/peers.h). */
 #pragma once
 
 #include "agent.h"
@@ -40,6 +41,8 @@ typedef struct {
   gboolean encrypted;
   gboolean signed_;
   char **missing;             /* recipients without a key (encrypt=auto), NULL-terminated */
+  char **not_recommended;     /* recipients with a key that Autocrypt does not recommend
+                               * encrypting to (encrypt=auto; agent/peers.h), NULL-terminated */
   char *sender;               /* the From addr-spec */
 } PstProtected;
 
@@ -82,6 +85,7 @@ typedef struct {
   gboolean encrypt;
   gboolean sign;
   char **missing;               /* as PstProtected's; empty when refused */
+  char **not_recommended;       /* as PstProtected's; empty when refused */
   GPtrArray *recipients;        /* of PstRecipientCheck*, in order, without duplicates */
   GError *refusal;              /* PST_ERROR_POLICY: the error send would fail with, or NULL */
 } PstProtectCheck;

@@ -6,6 +6,7 @@
 #include "mime/mime.h"
 #include "crypto/smime.h"
 #include "mime/reader.h"
+#include "peers.h"
 #include "subjects.h"
 #include "worker.h"
 #include "util/error.h"
@@ -119,6 +120,9 @@ open_stored (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **info_o
   ok = pst_worker_open (agent->worker, pgp, pst_smime_lease_get (lease), raw, attachment,
                         plain_out, status_out, &view, error);
   pst_key_cache_return_smime (agent->keys, lease);
+  /* A good signature by a key that replaced another for its address. */
+  if (ok)
+    pst_peers_check_verdict (agent, *status_out);
   /* The status still says how it arrived; this says how it is kept. */
   if (ok && info->sealed)
     pst_status_add_warning (*status_out, "sealed-on-arrival");
@@ -233,6 +237,31 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
       out->scan_verdict = NULL;   /* what an earlier scan found stays */
       out->analysis_failed = TRUE;
       return TRUE;
+    }
+  /* What its Autocrypt header teaches (agent/peers.h).  A key that came
+   * in with it may be the one it is signed with: read it again, once, so
+   * that its verdict is the one the next reading shows. */
+  pst_peers_learn_harvested (agent, status);
+  pst_peers_learn_gossip (agent, status, view->autocrypt_date,
+                          (const char *const *) view->autocrypt_recipients);
+  if (pst_peers_learn (agent, view) && status->sig_status != PST_SIG_NONE)
+    {
+      g_autoptr (GBytes) plain2 = NULL;
+      g_autoptr (PstStatus) status2 = NULL;
+      g_autoptr (PstView) view2 = NULL;
+      g_autoptr (PstMessageInfo) info2 = NULL;
+
+      if (open_stored (agent, id, -1, &info2, &plain2, &status2, &view2, NULL))
+        {
+          g_clear_pointer (&plain, g_bytes_unref);
+          g_clear_pointer (&status, pst_status_free);
+          g_clear_pointer (&view, pst_view_free);
+          g_clear_pointer (&info, pst_message_info_free);
+          plain = g_steal_pointer (&plain2);
+          status = g_steal_pointer (&status2);
+          view = g_steal_pointer (&view2);
+          info = g_steal_pointer (&info2);
+        }
     }
   /* From and Date as the outside says when the header shown came out of
    * a decrypted layer: decrypted header values stay off the disk, as the

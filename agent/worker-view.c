@@ -28,6 +28,57 @@ set_header (JsonObject *o, const char *name, PstMimeMessage *msg, const char *fi
   json_object_set_string_member (o, name, v);
 }
 
+/* What Autocrypt needs of the outside of @message (agent/peers.c):
+ * the single From address, the date, whether it is a delivery report,
+ * the values of its first PST_VIEW_MAX_AUTOCRYPT Autocrypt fields, and
+ * the addresses of its To and Cc (for gossip). */
+static JsonObject *
+autocrypt_facts (GBytes *message, PstMimeMessage *outer)
+{
+  static const char *const to_cc[] = { "To", "Cc", NULL };
+  g_auto (GStrv) recipients = outer != NULL ? pst_mime_message_get_addresses (outer, to_cc) : NULL;
+  JsonArray *rcpt = json_array_new ();
+  gsize len = 0, body = 0;
+  const char *data = g_bytes_get_data (message, &len);
+  g_autoptr (GPtrArray) fields = NULL;
+  g_autofree char *from = NULL, *type = NULL;
+  JsonObject *o = json_object_new ();
+  JsonArray *headers = json_array_new ();
+  const char *ct;
+
+  json_object_set_array_member (o, "headers", headers);
+  for (char **r = recipients; r != NULL && *r != NULL && json_array_get_length (rcpt) < PST_VIEW_MAX_RECIPIENTS; r++)
+    if (g_utf8_validate (*r, -1, NULL) && strlen (*r) <= MAX_HEADER_VALUE)
+      json_array_add_string_element (rcpt, *r);
+  json_object_set_array_member (o, "recipients", rcpt);
+  if (!pst_mime_split_header (data, len, &fields, &body, NULL))
+    return o;
+  from = pst_mime_single_from (fields);
+  if (from != NULL && g_utf8_validate (from, -1, NULL) && strlen (from) <= MAX_HEADER_VALUE)
+    json_object_set_string_member (o, "from", from);
+  json_object_set_int_member (o, "date", MAX (pst_mime_fields_date (fields), 0));
+  ct = pst_mime_find_field (fields, "Content-Type", NULL);
+  if (ct != NULL)
+    {
+      g_autofree char *value = pst_mime_field_value (ct);
+      type = pst_mime_parse_content_type (value, NULL);
+    }
+  json_object_set_boolean_member (o, "report", g_strcmp0 (type, "multipart/report") == 0);
+  for (guint i = 0; i < fields->len && json_array_get_length (headers) < PST_VIEW_MAX_AUTOCRYPT; i++)
+    {
+      const char *f = g_ptr_array_index (fields, i);
+      g_autofree char *value = NULL;
+
+      if (!pst_mime_field_is (f, "Autocrypt"))
+        continue;
+      value = pst_mime_field_value (f);
+      if (value != NULL && g_utf8_validate (value, -1, NULL)
+          && strlen (value) <= PST_VIEW_MAX_AUTOCRYPT_VALUE)
+        json_array_add_string_element (headers, value);
+    }
+  return o;
+}
+
 JsonObject *
 pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, int attachment,
                       char **body_out, GBytes **attachment_out)
@@ -50,6 +101,7 @@ pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, i
   set_header (view, "outer_from", outer, "From");
   set_header (view, "outer_date", outer, "Date");
   set_header (view, "outer_subject", outer, "Subject");
+  json_object_set_object_member (view, "autocrypt", autocrypt_facts (message, outer));
   if (shown != NULL && !pst_status_withholds_content (status))
     {
       /* HTML only as text: no client renders it, nothing remote is loaded. */

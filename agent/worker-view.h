@@ -21,5 +21,12 @@ JsonObject *pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatu
  * Transfer full. */
 GBytes *pst_worker_result_blob (GBytes *plain, const char *body, GBytes *attachment);
 
+/* At most this many Autocrypt fields of a message, each at most this
+ * long, go to the agent (a key of 16 KiB is four times an RSA-4096 one). */
+#define PST_VIEW_MAX_AUTOCRYPT 4
+#define PST_VIEW_MAX_AUTOCRYPT_VALUE (24u * 1024)
+/* and at most this many To/Cc addresses (whom gossip may be about). */
+#define PST_VIEW_MAX_RECIPIENTS 1000
+
 /* The largest attachment the attachment method writes. */
 #define PST_WORKER_MAX_ATTACHMENT (256u * 1024 * 1024)

@@ -72,6 +72,9 @@ pst_view_free (PstView *v)
   g_free (v->attachment_name);
   g_free (v->attachment_type);
   g_free (v->attachment_error);
+  g_free (v->autocrypt_from);
+  g_strfreev (v->autocrypt_headers);
+  g_strfreev (v->autocrypt_recipients);
   g_free (v);
 }
 
@@ -300,6 +303,68 @@ view_int (JsonObject *o, const char *name, gint64 min, gint64 max, gint64 *out, 
   return TRUE;
 }
 
+/* The view's "autocrypt" member (worker-view.c), checked. */
+static gboolean
+take_autocrypt (JsonObject *o, PstView *v, GError **error)
+{
+  JsonNode *n = json_object_get_member (o, "autocrypt");
+  g_autoptr (GPtrArray) headers = g_ptr_array_new_with_free_func (g_free);
+  JsonObject *ac;
+  JsonArray *a;
+  gint64 date = 0;
+
+  if (n == NULL || !JSON_NODE_HOLDS_OBJECT (n))
+    goto bad;
+  ac = json_node_get_object (n);
+  if (!view_string (ac, "from", &v->autocrypt_from, error)
+      || !view_int (ac, "date", 0, G_MAXINT64, &date, error))
+    return FALSE;
+  v->autocrypt_date = date;
+  n = json_object_get_member (ac, "report");
+  if (n != NULL && (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN))
+    goto bad;
+  v->autocrypt_report = n != NULL && json_node_get_boolean (n);
+  n = json_object_get_member (ac, "headers");
+  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n)
+      || json_array_get_length (a = json_node_get_array (n)) > PST_VIEW_MAX_AUTOCRYPT)
+    goto bad;
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    {
+      JsonNode *e = json_array_get_element (a, i);
+      const char *s;
+
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING
+          || strlen (s = json_node_get_string (e)) > PST_VIEW_MAX_AUTOCRYPT_VALUE
+          || !g_utf8_validate (s, -1, NULL))
+        goto bad;
+      g_ptr_array_add (headers, g_strdup (s));
+    }
+  g_ptr_array_add (headers, NULL);
+  v->autocrypt_headers = (char **) g_ptr_array_free (g_steal_pointer (&headers), FALSE);
+  n = json_object_get_member (ac, "recipients");
+  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n)
+      || json_array_get_length (a = json_node_get_array (n)) > PST_VIEW_MAX_RECIPIENTS)
+    goto bad;
+  headers = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    {
+      JsonNode *e = json_array_get_element (a, i);
+      const char *s;
+
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING
+          || strlen (s = json_node_get_string (e)) > PST_WIRE_MAX_STRING
+          || !g_utf8_validate (s, -1, NULL))
+        goto bad;
+      g_ptr_array_add (headers, g_strdup (s));
+    }
+  g_ptr_array_add (headers, NULL);
+  v->autocrypt_recipients = (char **) g_ptr_array_free (g_steal_pointer (&headers), FALSE);
+  return TRUE;
+bad:
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "its view has a bad 'autocrypt'");
+  return FALSE;
+}
+
 /* The "result" frame: checked as what a compromised worker may have
  * written. */
 static gboolean
@@ -338,7 +403,8 @@ take_result (JsonObject *reply, GBytes *blob, GBytes **plain_out, PstStatus **st
       || !view_int (o, "plain_len", 0, (gint64) size, &plain_len, error)
       || !view_int (o, "body_len", -1, (gint64) size, &body_len, error)
       || !view_int (o, "attachments_total", 0, G_MAXUINT32, &total, error)
-      || !view_string (o, "attachment_error", &v->attachment_error, error))
+      || !view_string (o, "attachment_error", &v->attachment_error, error)
+      || !take_autocrypt (o, v, error))
     return FALSE;
   if ((vn = json_object_get_member (o, "attachment")) != NULL)
     {

@@ -60,6 +60,14 @@ typedef struct {
    * content, name and type; or why there is none (no such index). */
   GBytes *attachment;
   char *attachment_name, *attachment_type, *attachment_error;
+  /* What Autocrypt needs of the outer header (agent/peers.c): the single
+   * From address (NULL: none or several), the Date (0: none), a delivery
+   * report, and the Autocrypt field values (NULL-terminated, never NULL). */
+  char *autocrypt_from;
+  gint64 autocrypt_date;
+  gboolean autocrypt_report;
+  char **autocrypt_headers;
+  char **autocrypt_recipients;  /* the To and Cc addresses (NULL-terminated, never NULL) */
 } PstView;
 
 void pst_view_free (PstView *view);

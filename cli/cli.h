@@ -44,6 +44,7 @@ struct _PstCliCmd {
  * config.c, agent.c). */
 extern const PstCliCmd pst_cli_account_cmds[];
 extern const PstCliCmd pst_cli_keys_cmds[];
+extern const PstCliCmd pst_cli_setup_message_cmds[];   /* keys setup-message (setup.c) */
 extern const PstCliCmd pst_cli_outbox_cmds[];
 extern const PstCliCmd pst_cli_quarantine_cmds[];
 extern const PstCliCmd pst_cli_config_cmds[];
@@ -125,6 +126,12 @@ guint pst_cli_width (void);
  * where only Postern's lines begin.  NULL-terminated, at least one line
  * (maybe empty).  Transfer full. */
 char **pst_cli_wrap (const char *text, guint width, guint tab_origin);
+
+/* Asks for a secret on the terminal with @prompt (translated already),
+ * echo off, and returns the read end of a pipe that holds what was typed
+ * (the agent reads secrets from descriptors only); -1 when there is no
+ * terminal or nothing was typed.  The typed bytes are wiped. */
+int pst_cli_prompt_secret (const char *prompt);
 
 /* Starts the agent (agent.c). */
 gboolean pst_cli_start_agent (PstCli *cli, GError **error);

@@ -1,8 +1,13 @@
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <termios.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
+
+#include <glib-unix.h>
 
 #include "cli.h"
 #include "util/error.h"
@@ -236,4 +241,56 @@ pst_cli_wrap (const char *text, guint width, guint tab_origin)
   g_ptr_array_add (lines, g_string_free (g_steal_pointer (&line), FALSE));
   g_ptr_array_add (lines, NULL);
   return (char **) g_ptr_array_free (g_steal_pointer (&lines), FALSE);
+}
+
+int
+pst_cli_prompt_secret (const char *prompt)
+{
+  int tty = open ("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC), p[2] = { -1, -1 };
+  struct termios old, quiet;
+  char buf[1024];
+  size_t len = 0;
+  ssize_t n;
+
+  if (tty < 0)
+    return -1;
+  if (tcgetattr (tty, &old) != 0)
+    {
+      close (tty);
+      return -1;
+    }
+  /* Echo off before the prompt is shown, and nothing flushed: input typed
+   * (or pasted) as soon as the prompt appears was thrown away by a
+   * TCSAFLUSH after it, and the read then waited for ever. */
+  quiet = old;
+  quiet.c_lflag &= ~(tcflag_t) ECHO;
+  quiet.c_lflag |= ECHONL;
+  tcsetattr (tty, TCSANOW, &quiet);
+  if (write (tty, prompt, strlen (prompt)) < 0)
+    {
+      tcsetattr (tty, TCSANOW, &old);
+      close (tty);
+      return -1;
+    }
+  while (len < sizeof buf && (n = read (tty, buf + len, 1)) != 0)
+    {
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 || buf[len] == '\n')
+        break;
+      len++;
+    }
+  tcsetattr (tty, TCSANOW, &old);
+  close (tty);
+  if (len > 0 && g_unix_open_pipe (p, FD_CLOEXEC, NULL))
+    {
+      if (write (p[1], buf, len) != (ssize_t) len)
+        {
+          close (p[0]);
+          p[0] = -1;
+        }
+      close (p[1]);
+    }
+  explicit_bzero (buf, sizeof buf);
+  return p[0];
 }

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
@@ -11,7 +12,10 @@
 #include "util/text.h"
 
 /* An output file is written under a temporary name and renamed on success,
- * so that a failure never leaves half a message behind. */
+ * so that a failure never leaves half a message behind.  What exists and is
+ * no regular file (/dev/null, a FIFO, a terminal) is written in place:
+ * renaming over it would replace the device itself (as root, /dev/null
+ * became a file readable only by root). */
 typedef struct {
   char *path;
   char *tmp;
@@ -28,6 +32,20 @@ output_open (Output *o, const char *path, GError **error)
       o->fd = dup (STDOUT_FILENO);
       return TRUE;
     }
+  {
+    struct stat st;
+
+    if (stat (path, &st) == 0 && !S_ISREG (st.st_mode))
+      {
+        o->fd = open (path, O_WRONLY | O_CLOEXEC | O_NOCTTY);
+        if (o->fd < 0)
+          {
+            g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: %s", path, g_strerror (errno));
+            return FALSE;
+          }
+        return TRUE;
+      }
+  }
   o->tmp = g_strconcat (path, ".pst-XXXXXX", NULL);
   o->fd = g_mkstemp_full (o->tmp, O_WRONLY | O_CLOEXEC, 0600);
   if (o->fd < 0)

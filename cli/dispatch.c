@@ -81,6 +81,25 @@ column_for (GPtrArray *lefts)
   return column;
 }
 
+/* One row per command of @table, the commands of its groups (and of
+ * theirs: `keys setup-message export`) in place of the group. */
+static void
+add_rows (GPtrArray *lefts, GPtrArray *helps, const char *group, const PstCliCmd *table)
+{
+  for (const PstCliCmd *c = table; c->name != NULL; c++)
+    if (c->subs == NULL)
+      {
+        g_ptr_array_add (lefts, synopsis (group, c));
+        g_ptr_array_add (helps, (gpointer) c->help);
+      }
+    else
+      {
+        g_autofree char *words = group ? g_strconcat (group, " ", c->name, NULL) : g_strdup (c->name);
+
+        add_rows (lefts, helps, words, c->subs);
+      }
+}
+
 void
 pst_cli_print_commands (FILE *out, const PstCliCmd *table)
 {
@@ -88,18 +107,7 @@ pst_cli_print_commands (FILE *out, const PstCliCmd *table)
   g_autoptr (GPtrArray) helps = g_ptr_array_new ();
   guint column;
 
-  for (const PstCliCmd *c = table; c->name != NULL; c++)
-    if (c->subs == NULL)
-      {
-        g_ptr_array_add (lefts, synopsis (NULL, c));
-        g_ptr_array_add (helps, (gpointer) c->help);
-      }
-    else
-      for (const PstCliCmd *s = c->subs; s->name != NULL; s++)
-        {
-          g_ptr_array_add (lefts, synopsis (c->name, s));
-          g_ptr_array_add (helps, (gpointer) s->help);
-        }
+  add_rows (lefts, helps, NULL, table);
   column = column_for (lefts);
   for (guint i = 0; i < lefts->len; i++)
     print_row (out, g_ptr_array_index (lefts, i), column, _(g_ptr_array_index (helps, i)));

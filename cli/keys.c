@@ -4,10 +4,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <termios.h>
 #include <unistd.h>
-
-#include <glib-unix.h>
 
 #include "cli.h"
 #include "util/error.h"
@@ -40,6 +37,10 @@ print_key (JsonObject *k)
           : _("public"),
           json_object_get_boolean_member_with_default (k, "trust_anchor", FALSE) ? _(" anchor") : "",
           who->str);
+  /* Where it came from, and a change nobody vouched for (DESIGN.md §14). */
+  if (json_object_has_member (k, "source"))
+    printf ("        %s: %s%s\n", _("source"), json_object_get_string_member (k, "source"),
+            json_object_has_member (k, "replaces") ? "  key-changed" : "");
 }
 
 static void
@@ -221,9 +222,14 @@ keys_check (PstCli *cli, int argc, char **argv)
           g_autofree char *why = problem ? pst_cli_safe (json_object_get_string_member (o, "problem"))
                                          : g_strdup ("");
 
-          printf ("%s %-5s %-6s%s%s\n", address,
+          const char *source = json_object_get_string_member_with_default (o, "source", NULL);
+
+          printf ("%s %-5s %-6s %-9s%s%s%s\n", address,
                   json_object_get_boolean_member (o, "pgp") ? "pgp" : "-",
                   json_object_get_boolean_member (o, "smime") ? "smime" : "-",
+                  source != NULL ? source : "-",
+                  json_object_get_boolean_member_with_default (o, "key_changed", FALSE)
+                    ? "  key-changed" : "",
                   problem ? "  " : "", why);
         }
       if (refused == NULL)
@@ -239,12 +245,24 @@ keys_check (PstCli *cli, int argc, char **argv)
             what = g_strdup_printf (_("NOT encrypted, signed with %s"), name);
           else
             what = g_strdup (_("NOT encrypted, not signed"));
+          JsonArray *held = json_object_get_array_member (r, "not_recommended");
+
           if (!enc && missing != NULL && json_array_get_length (missing) > 0)
             {
               printf ("%s", _("no key for:"));
               for (guint i = 0; i < json_array_get_length (missing); i++)
                 {
                   g_autofree char *addr = pst_cli_safe (json_array_get_string_element (missing, i));
+                  printf (" %s", addr);
+                }
+              printf ("\n");
+            }
+          if (!enc && held != NULL && json_array_get_length (held) > 0)
+            {
+              printf ("%s", _("Autocrypt does not recommend encrypting to:"));
+              for (guint i = 0; i < json_array_get_length (held); i++)
+                {
+                  g_autofree char *addr = pst_cli_safe (json_array_get_string_element (held, i));
                   printf (" %s", addr);
                 }
               printf ("\n");
@@ -264,60 +282,14 @@ keys_check (PstCli *cli, int argc, char **argv)
   return refused != NULL ? PST_ERROR_POLICY : 0;
 }
 
-/* Asks for the passphrase of @address's S/MIME key on the terminal, echo
- * off, and returns the read end of a pipe that holds it (the agent reads
- * passphrases from descriptors only); -1 when there is no terminal. */
+/* Asks for the passphrase of @address's S/MIME key on the terminal:
+ * pst_cli_prompt_secret. */
 static int
 prompt_passphrase (const char *address)
 {
   g_autofree char *prompt = g_strdup_printf (_("Passphrase for the S/MIME key of %s: "), address);
-  int tty = open ("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC), p[2] = { -1, -1 };
-  struct termios old, quiet;
-  char buf[1024];
-  size_t len = 0;
-  ssize_t n;
 
-  if (tty < 0)
-    return -1;
-  if (tcgetattr (tty, &old) != 0)
-    {
-      close (tty);
-      return -1;
-    }
-  /* Echo off before the prompt is shown, and nothing flushed: input typed
-   * (or pasted) as soon as the prompt appears was thrown away by a
-   * TCSAFLUSH after it, and the read then waited for ever. */
-  quiet = old;
-  quiet.c_lflag &= ~(tcflag_t) ECHO;
-  quiet.c_lflag |= ECHONL;
-  tcsetattr (tty, TCSANOW, &quiet);
-  if (write (tty, prompt, strlen (prompt)) < 0)
-    {
-      tcsetattr (tty, TCSANOW, &old);
-      close (tty);
-      return -1;
-    }
-  while (len < sizeof buf && (n = read (tty, buf + len, 1)) != 0)
-    {
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0 || buf[len] == '\n')
-        break;
-      len++;
-    }
-  tcsetattr (tty, TCSANOW, &old);
-  close (tty);
-  if (len > 0 && g_unix_open_pipe (p, FD_CLOEXEC, NULL))
-    {
-      if (write (p[1], buf, len) != (ssize_t) len)
-        {
-          close (p[0]);
-          p[0] = -1;
-        }
-      close (p[1]);
-    }
-  explicit_bzero (buf, sizeof buf);
-  return p[0];
+  return pst_cli_prompt_secret (prompt);
 }
 
 /* One keys.unlock call for @address on a connection of its own, closed
@@ -536,6 +508,44 @@ keys_generate (PstCli *cli, int argc, char **argv)
   return 0;
 }
 
+/* keys locate ADDR: the address's Web Key Directory asked now; what it
+ * found, imported (exit 3: nothing there or a key for another address; 5:
+ * the directory could not be asked). */
+static int
+keys_locate (PstCli *cli, int argc, char **argv)
+{
+  GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
+  JsonObject *params, *r;
+  int status = 0;
+
+  if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
+    return status;
+  if (argc != 2)
+    return pst_cli_usage ("keys locate", _("give exactly one ADDR"));
+  params = json_object_new ();
+  json_object_set_string_member (params, "address", argv[1]);
+  r = pst_cli_call (cli, _("keys locate"), "keys.locate", params, NULL, 0, &status);
+  if (r == NULL)
+    return status;
+  if (cli->json)
+    pst_cli_print_json (r);
+  else
+    {
+      g_autofree char *address = pst_cli_safe (json_object_get_string_member (r, "address"));
+      const char *replaced = json_object_get_string_member_with_default (r, "replaced", NULL);
+
+      printf ("%s\n", json_object_get_string_member (r, "fingerprint"));
+      printf ("%-13s %s\n", _("address:"), address);
+      printf ("%-13s wkd (%s)\n", _("source:"),
+              g_strcmp0 (json_object_get_string_member (r, "method"), "direct") == 0
+                ? _("direct method") : _("advanced method"));
+      if (replaced != NULL)
+        printf ("%-13s %s\n", _("replaces:"), replaced);
+    }
+  json_object_unref (r);
+  return 0;
+}
+
 const PstCliCmd pst_cli_keys_cmds[] = {
   { "import", keys_import, NULL, "FILE",
     N_("import OpenPGP keys, X.509 certificates or PKCS#12 (FILE or - for standard input)"),
@@ -554,6 +564,10 @@ const PstCliCmd pst_cli_keys_cmds[] = {
     N_("set when the own OpenPGP key of an address expires"), FALSE },
   { "revoke", pst_cli_keys_revoke, NULL, "ADDR",
     N_("revoke the own OpenPGP key of an address, for good"), FALSE },
+  { "locate", keys_locate, NULL, "ADDR",
+    N_("find the OpenPGP key of an address in its Web Key Directory now, and import it"), FALSE },
+  { "setup-message", NULL, pst_cli_setup_message_cmds, NULL,
+    N_("export | import an Autocrypt Setup Message: the OpenPGP key for another device"), FALSE },
   { "check", keys_check, NULL, "ADDR…",
     N_("say what send would do with a message to these recipients (exit 3: refused)"), FALSE },
   { NULL, NULL, NULL, NULL, NULL, FALSE },

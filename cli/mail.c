@@ -135,6 +135,18 @@ pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
             }
           fprintf (stderr, "\n");
         }
+      else if (json_object_has_member (r, "not_recommended"))
+        {
+          JsonArray *m = json_object_get_array_member (r, "not_recommended");
+          fprintf (stderr, "%s",
+                   _("postern: send: not encrypted: Autocrypt does not recommend encrypting to"));
+          for (guint i = 0; i < json_array_get_length (m); i++)
+            {
+              g_autofree char *addr = pst_cli_safe (json_array_get_string_element (m, i));
+              fprintf (stderr, " %s", addr);
+            }
+          fprintf (stderr, "\n");
+        }
     }
   json_object_unref (r);
   return 0;

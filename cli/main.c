@@ -85,7 +85,7 @@ static int
 cmd_help (PstCli *cli, int argc, char **argv)
 {
   GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
-  const PstCliCmd *cmd;
+  const PstCliCmd *cmd, *walk;
   g_autofree char **words = NULL;
   int status = 0;
 
@@ -98,8 +98,19 @@ cmd_help (PstCli *cli, int argc, char **argv)
     }
   if ((cmd = find_command (argv[1])) == NULL)
     return unknown_command (argv[1]);
-  if (argc > (cmd->subs != NULL ? 3 : 2))
-    return pst_cli_usage ("help", _("give a COMMAND, and a SUBCOMMAND of it if it has them"));
+  /* COMMAND [SUBCOMMAND…]: each word but the last names a group; an
+   * unknown last one is the group's usage error when it runs. */
+  walk = cmd;
+  for (int i = 2; i < argc; i++)
+    {
+      const PstCliCmd *s = walk->subs;
+
+      while (s != NULL && s->name != NULL && strcmp (s->name, argv[i]) != 0)
+        s++;
+      if (walk->subs == NULL || (s->name == NULL && i < argc - 1))
+        return pst_cli_usage ("help", _("give a COMMAND, and a SUBCOMMAND of it if it has them"));
+      walk = s;
+    }
   words = g_new0 (char *, argc + 1);
   memcpy (words, argv + 1, (gsize) (argc - 1) * sizeof (char *));
   words[argc - 1] = (char *) "--help";

@@ -44,6 +44,8 @@ warning_words (const char *w)
     return _("the encrypted part names another sender or recipients, unsigned: the outer ones are shown");
   if (is (w, "key-locked"))
     return _("your S/MIME key is locked: run postern keys unlock");
+  if (is (w, "key-changed"))
+    return _("the sender's key CHANGED since earlier mail: the signer may not be who wrote before");
   return NULL;
 }
 

@@ -8,6 +8,8 @@ packages=(
   build-essential meson ninja-build pkg-config dpkg-dev gettext
   libglib2.0-dev libjson-glib-dev libgpgme-dev libssl-dev libetpan-dev libsqlite3-dev
   libcmocka-dev libgsasl-dev libsecret-1-dev libgtk-3-dev libxml2-dev libseccomp-dev
+  # Web Key Directory lookups (core/net/wkd.c); the GnuTLS flavour, which libetpan-dev needs too
+  libcurl4-gnutls-dev
   # the desktop files of the GUI are validated by the tests
   desktop-file-utils appstream
   # the GUI's tests (tests/gui): a real window under Xvfb, driven through AT-SPI from Python

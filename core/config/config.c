@@ -17,6 +17,9 @@ struct _PstConfig {
   char *scan;               /* [general] scan, or NULL: no scanner */
   gboolean scan_error_delivers;
   guint scan_timeout_s;
+  char *ca_file;            /* [general] ca_file: trusted besides the system store, or NULL */
+  gboolean wkd_off;         /* [general] wkd = false */
+  guint wkd_timeout_s;      /* [general] wkd_timeout, 0: the default */
   GPtrArray *warnings;      /* of char*: keys this version does not know */
 };
 
@@ -527,7 +530,7 @@ read_field (GKeyFile *kf, const char *path, const char *group, const PstAccountF
 /* The known key closest to @key, for "did you mean": one that differs
  * by at most two edits, or NULL. */
 static const char *const general_keys[] = { "gnupg_home", "scan", "on_scan_error", "scan_timeout",
-                                             NULL };
+                                             "ca_file", "wkd", "wkd_timeout", NULL };
 
 static gboolean
 known_key (gboolean account, const char *key)
@@ -641,6 +644,58 @@ pst_scan_error_parse (const char *text, gboolean *delivers_out, GError **error)
       return FALSE;
     }
   *delivers_out = strcmp (text, "deliver") == 0;
+  return TRUE;
+}
+
+/* [general] ca_file, wkd and wkd_timeout: the Web Key Directory lookups
+ * (DESIGN.md §14). */
+static gboolean
+read_general_wkd (PstConfig *c, const char *path, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  g_autofree char *timeout = NULL;
+
+  c->ca_file = get_string (c->file, path, "general", "ca_file", FALSE, &local);
+  if (local == NULL && g_key_file_has_key (c->file, "general", "wkd", NULL))
+    {
+      gboolean on = g_key_file_get_boolean (c->file, "general", "wkd", &local);
+
+      if (local != NULL)
+        {
+          g_autofree char *text = g_key_file_get_value (c->file, "general", "wkd", NULL);
+
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "%s: [general] wkd: '%s' is not true or false", path, text ? text : "");
+          return FALSE;
+        }
+      c->wkd_off = !on;
+    }
+  if (local == NULL)
+    timeout = get_string (c->file, path, "general", "wkd_timeout", FALSE, &local);
+  if (local != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  if (c->ca_file != NULL && !g_file_test (c->ca_file, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [general] ca_file: cannot read %s",
+                   path, c->ca_file);
+      return FALSE;
+    }
+  if (timeout != NULL)
+    {
+      guint64 t = 0;
+
+      if (!g_ascii_string_to_unsigned (timeout, 10, 1, PST_WKD_TIMEOUT_MAX, &t, NULL))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "%s: [general] wkd_timeout: '%s' is not a number of seconds from 1 to %d",
+                       path, timeout, PST_WKD_TIMEOUT_MAX);
+          return FALSE;
+        }
+      c->wkd_timeout_s = (guint) t;
+    }
   return TRUE;
 }
 
@@ -811,6 +866,8 @@ pst_config_load_text (const char *path, char **text_out, GError **error)
                 }
               c->scan_timeout_s = (guint) t;
             }
+          if (!read_general_wkd (c, path, error))
+            return NULL;
         }
       else
         {
@@ -833,6 +890,7 @@ pst_config_free (PstConfig *c)
   g_clear_pointer (&c->warnings, g_ptr_array_unref);
   g_free (c->gnupg_home);
   g_free (c->scan);
+  g_free (c->ca_file);
   g_free (c);
 }
 
@@ -1058,4 +1116,18 @@ pst_config_set_scan (PstConfig *c, const char *spec, gboolean error_delivers, gu
                          error_delivers ? "deliver" : "quarantine");
   set_number (c->file, "general", "scan_timeout", timeout_s);
   return TRUE;
+}
+
+const char *
+pst_config_get_ca_file (PstConfig *c)
+{
+  return c->ca_file;
+}
+
+gboolean
+pst_config_get_wkd (PstConfig *c, guint *timeout_s_out)
+{
+  if (timeout_s_out != NULL)
+    *timeout_s_out = c->wkd_timeout_s ? c->wkd_timeout_s : PST_WKD_TIMEOUT_DEFAULT;
+  return !c->wkd_off;
 }

@@ -192,6 +192,20 @@ const char *pst_config_get_scan (PstConfig *config, gboolean *error_delivers_out
 gboolean pst_config_set_scan (PstConfig *config, const char *spec, gboolean error_delivers,
                               guint timeout_s, GError **error);
 
+/* [general] ca_file: a PEM bundle of CAs trusted besides the system store
+ * for the agent's own HTTPS lookups (the Web Key Directory), or NULL.  An
+ * account's ca_file is that account's alone.  Owned by @config. */
+const char *pst_config_get_ca_file (PstConfig *config);
+
+/* [general] wkd: whether send looks recipients without a key up in their
+ * Web Key Directory (default TRUE); @timeout_s_out (may be NULL) gets
+ * [general] wkd_timeout, the deadline of one lookup in seconds (default
+ * PST_WKD_TIMEOUT_DEFAULT). */
+gboolean pst_config_get_wkd (PstConfig *config, guint *timeout_s_out);
+
+#define PST_WKD_TIMEOUT_DEFAULT 5
+#define PST_WKD_TIMEOUT_MAX 30
+
 /* The longest scan_timeout, in seconds. */
 #define PST_SCAN_TIMEOUT_MAX 3600
 

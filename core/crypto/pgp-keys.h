@@ -31,6 +31,18 @@ gboolean pst_pgp_keys_looks_like_openpgp (GBytes *data);
 gboolean pst_pgp_keys_import (const char *gnupg_home, GBytes *data, GPtrArray **imported_out,
                               GError **error);
 
+/* Imports from @data, keys someone else vouched for @address (a Web Key
+ * Directory's answer), only what binds @address: the keys of @data that
+ * have a user id whose address is @address (pst_addr_equal), each with only
+ * the user ids of that address (gpg's import filter "keep-uid=mbox = …",
+ * which compares without case).  Returns the fingerprint of the key
+ * imported (when several, the first).  Errors: PST_ERROR_POLICY when no key
+ * of @data has a user id of @address, naming the addresses it does have
+ * (nothing is imported); PST_ERROR_FAILED when @data holds no OpenPGP key;
+ * PST_ERROR_CRYPTO when gpg fails.  Transfer full. */
+char *pst_pgp_keys_import_for_address (const char *gnupg_home, GBytes *data, const char *address,
+                                       GError **error);
+
 /* Keys whose user ids contain @pattern (NULL: all).  Transfer full. */
 GPtrArray *pst_pgp_keys_list (const char *gnupg_home, const char *pattern, GError **error);
 
@@ -94,5 +106,38 @@ gboolean pst_pgp_keys_revoke (const char *gnupg_home, const char *address,
 /* Removes the key with fingerprint @fingerprint (at least 16 hex digits),
  * with its secret part.  Unknown: PST_ERROR_FAILED. */
 gboolean pst_pgp_keys_remove (const char *gnupg_home, const char *fingerprint, GError **error);
+
+/* --- The Autocrypt Setup Message (mime/autocrypt-setup.h has the format) --- */
+
+/* The keys in @data (armored or binary) as gpg reads them, without
+ * importing anything.  Transfer full. */
+GPtrArray *pst_pgp_keys_inspect (const char *gnupg_home, GBytes *data, GError **error);
+
+/* The secret key @fingerprint (40 hex digits) as an ASCII-armored
+ * transferable secret key: its user ids, subkeys and their secret parts,
+ * without third-party signatures.  A key under a passphrase stays under it
+ * and gpg wants that passphrase to export it: @passphrase (NULL: none
+ * given).  Errors: PST_ERROR_USAGE when the key wants a passphrase and
+ * none or a wrong one was given; PST_ERROR_FAILED when there is no such
+ * secret key; PST_ERROR_CRYPTO when gpg fails.  Transfer full: secret
+ * bytes, wiped when freed. */
+GBytes *pst_pgp_keys_export_secret (const char *gnupg_home, const char *fingerprint,
+                                    const char *passphrase, GError **error);
+
+/* @plain encrypted under @passphrase alone (no public key: OpenPGP
+ * symmetric encryption, gpg's default cipher, AES-128, and its iterated and
+ * salted S2K), ASCII-armored.  gpg-agent is told not to cache the
+ * passphrase.  Errors: PST_ERROR_CRYPTO.  Transfer full. */
+char *pst_pgp_symmetric_encrypt (const char *gnupg_home, GBytes *plain, const char *passphrase,
+                                 GError **error);
+
+/* Decrypts @armored (@len bytes), a message encrypted under a passphrase
+ * only, with @passphrase, never with a cached passphrase or a key of the
+ * keyring: a message that holds a session key for a public key is refused
+ * even when it decrypts.  At most @max bytes of output.  Errors:
+ * PST_ERROR_CRYPTO when @passphrase does not decrypt it (or anything else
+ * in it is wrong).  Transfer full: secret bytes. */
+GBytes *pst_pgp_symmetric_decrypt (const char *gnupg_home, const char *armored, gsize len,
+                                   const char *passphrase, gsize max, GError **error);
 
 G_END_DECLS

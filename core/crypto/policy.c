@@ -23,6 +23,7 @@ pst_policy_decision_free (PstPolicyDecision *decision)
     return;
   g_clear_pointer (&decision->copies, g_ptr_array_unref);
   g_strfreev (decision->missing);
+  g_strfreev (decision->not_recommended);
   g_free (decision);
 }
 
@@ -74,6 +75,19 @@ missing_in (const PstPolicyInput *in, PstScheme scheme, const char *const *all)
     if (in->has_key == NULL || !in->has_key (scheme, *all, in->user_data))
       add_unique (missing, *all);
   return strv_list_end (missing);
+}
+
+/* Under auto: the addresses of @all but the sender whose key in @scheme
+ * is not recommended.  Transfer full. */
+static char **
+not_recommended_in (const PstPolicyInput *in, PstScheme scheme, const char *const *all)
+{
+  GPtrArray *held = strv_list_new ();
+
+  for (; in->recommends != NULL && all != NULL && *all != NULL; all++)
+    if (!pst_addr_equal (*all, in->sender) && !in->recommends (scheme, *all, in->user_data))
+      add_unique (held, *all);
+  return strv_list_end (held);
 }
 
 static gboolean
@@ -205,6 +219,7 @@ pst_policy_decide (const PstPolicyInput *in, GError **error)
   PstScheme order[2];
   guint n_order;
   char **missing[2] = { NULL, NULL };
+  char **held[2] = { NULL, NULL };
   int covering = -1;
 
   if (in->sender == NULL || strchr (in->sender, '@') == NULL)
@@ -242,7 +257,10 @@ pst_policy_decide (const PstPolicyInput *in, GError **error)
       for (guint i = 0; i < n_order; i++)
         {
           missing[i] = missing_in (in, order[i], (const char *const *) everyone->pdata);
-          if (missing[i][0] == NULL
+          held[i] = encrypt == PST_POLICY_ENCRYPT_AUTO && missing[i][0] == NULL
+                    ? not_recommended_in (in, order[i], (const char *const *) everyone->pdata)
+                    : g_new0 (char *, 1);
+          if (missing[i][0] == NULL && held[i][0] == NULL
               && (covering < 0 || (sign && !has_identity (in, order[covering])
                                    && has_identity (in, order[i]))))
             covering = i;
@@ -267,17 +285,30 @@ pst_policy_decide (const PstPolicyInput *in, GError **error)
           g_set_error_literal (error, PST_ERROR, PST_ERROR_POLICY, msg->str);
           g_strfreev (missing[0]);
           g_strfreev (missing[1]);
+          g_strfreev (held[0]);
+          g_strfreev (held[1]);
           return NULL;
         }
       if (d->encrypt)
-        d->missing = g_new0 (char *, 1);
+        {
+          d->missing = g_new0 (char *, 1);
+          d->not_recommended = g_new0 (char *, 1);
+        }
       else
-        d->missing = g_steal_pointer (&missing[0]);
+        {
+          d->missing = g_steal_pointer (&missing[0]);
+          d->not_recommended = g_steal_pointer (&held[0]);
+        }
       g_strfreev (missing[0]);
       g_strfreev (missing[1]);
+      g_strfreev (held[0]);
+      g_strfreev (held[1]);
     }
   else
-    d->missing = g_new0 (char *, 1);
+    {
+      d->missing = g_new0 (char *, 1);
+      d->not_recommended = g_new0 (char *, 1);
+    }
 
   if (sign)
     {

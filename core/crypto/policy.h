@@ -26,7 +26,10 @@
  *     but there is no OpenPGP key for: a, b; nothing was sent").
  *     encrypt auto: no covering scheme → not encrypted; @missing lists the
  *     addresses without a key (in the preferred scheme) so that the caller
- *     can say so before sending.  encrypt never: not encrypted.
+ *     can say so before sending.  Under auto a scheme covers only when,
+ *     besides, every recipient's key is recommended (the @recommends
+ *     callback: Autocrypt's recommendation, DESIGN.md §14); those that are
+ *     not are listed in @not_recommended.  encrypt never: not encrypted.
  *   - Signing (sign yes): when encrypting, with the chosen scheme; when not,
  *     with the forced scheme, or under auto the preferred scheme in which
  *     the sender has an identity, else the other one.  No identity where one
@@ -85,6 +88,11 @@ typedef gboolean (*PstPolicyHasIdentity) (PstScheme scheme, const char *sender, 
  * used ("its key is revoked"…), or NULL.  Transfer full.  For the refusal's
  * message only. */
 typedef char *(*PstPolicyWhyNoKey) (PstScheme scheme, const char *address, gpointer user_data);
+/* Whether `encrypt auto` may encrypt to @address's key in @scheme: the
+ * Autocrypt recommendation (DESIGN.md §14; agent/peers.h) says "encrypt".
+ * Asked only under auto, only for recipients that have a key, never for
+ * the sender. */
+typedef gboolean (*PstPolicyRecommends) (PstScheme scheme, const char *address, gpointer user_data);
 
 typedef struct {
   PstPolicySettings account;
@@ -95,7 +103,8 @@ typedef struct {
   PstPolicyHasKey has_key;           /* NULL: nobody has a key */
   PstPolicyHasIdentity has_identity; /* NULL: the sender has no identity */
   PstPolicyWhyNoKey why_no_key;      /* may be NULL */
-  gpointer user_data;                /* for both callbacks */
+  PstPolicyRecommends recommends;    /* NULL: every key is recommended */
+  gpointer user_data;                /* for the callbacks */
 } PstPolicyInput;
 
 /* One message to produce and submit. */
@@ -114,6 +123,10 @@ typedef struct {
   char **missing;       /* addresses (recipients, or the sender) without a key in
                          * the preferred/forced scheme; NULL-terminated, empty when
                          * none or when encryption was never asked for */
+  char **not_recommended; /* under auto, when not encrypting although every address
+                           * has a key in the preferred scheme: the recipients whose
+                           * Autocrypt recommendation is not "encrypt"
+                           * (NULL-terminated, empty otherwise) */
 } PstPolicyDecision;
 
 /* Decides for one message (see the rules above).  Addresses are compared

@@ -1,5 +1,7 @@
 #include "crypto/status.h"
 
+#include <string.h>
+
 #include "util/addr.h"
 
 static void
@@ -26,6 +28,7 @@ pst_status_new (void)
   status->sig_covers = PST_COVERS_NONE;
   status->warnings = g_ptr_array_new_with_free_func (g_free);
   status->header_mismatches = g_ptr_array_new_with_free_func (header_mismatch_free);
+  status->gossip = g_ptr_array_new_with_free_func (g_free);
   return status;
 }
 
@@ -38,7 +41,17 @@ pst_status_free (PstStatus *status)
   g_free (status->fingerprint);
   g_clear_pointer (&status->warnings, g_ptr_array_unref);
   g_clear_pointer (&status->header_mismatches, g_ptr_array_unref);
+  g_clear_pointer (&status->gossip, g_ptr_array_unref);
   g_free (status);
+}
+
+void
+pst_status_add_gossip (PstStatus *status, const char *value)
+{
+  if (value == NULL || status->gossip->len >= PST_STATUS_MAX_GOSSIP
+      || strlen (value) > PST_STATUS_MAX_GOSSIP_VALUE || !g_utf8_validate (value, -1, NULL))
+    return;
+  g_ptr_array_add (status->gossip, g_strdup (value));
 }
 
 void

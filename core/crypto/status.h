@@ -56,6 +56,9 @@ typedef struct {
   gboolean protected_headers;
   GPtrArray *warnings;             /* of char*, machine-readable words */
   GPtrArray *header_mismatches;    /* of PstHeaderMismatch*, see below */
+  GPtrArray *gossip;               /* of char*: the Autocrypt-Gossip field values of a
+                                    * decrypted payload that is the whole message
+                                    * (agent/peers.h); never in pst_status_to_json */
 } PstStatus;
 
 /* A header field whose protected (inner) value differs from the outer one
@@ -75,6 +78,14 @@ void pst_status_free (PstStatus *status);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstStatus, pst_status_free)
 
 void pst_status_add_warning (PstStatus *status, const char *word);
+
+/* At most this many Autocrypt-Gossip values, each at most this long, are
+ * kept; the rest are dropped. */
+#define PST_STATUS_MAX_GOSSIP 16
+#define PST_STATUS_MAX_GOSSIP_VALUE (24u * 1024)
+/* Keeps one Autocrypt-Gossip field value (copied), within the bounds
+ * above. */
+void pst_status_add_gossip (PstStatus *status, const char *value);
 
 /* Records that header @field is shown as @shown while the protected
  * headers said @inner (display forms, either may be NULL; copied), and

@@ -171,6 +171,12 @@ pst_status_to_wire (const PstStatus *status)
     }
   json_builder_end_array (b);
 
+  json_builder_set_member_name (b, "gossip");
+  json_builder_begin_array (b);
+  for (guint i = 0; status->gossip != NULL && i < status->gossip->len; i++)
+    json_builder_add_string_value (b, g_ptr_array_index (status->gossip, i));
+  json_builder_end_array (b);
+
   json_builder_end_object (b);
   return json_builder_get_root (b);
 }
@@ -447,7 +453,7 @@ pst_status_from_wire (JsonNode *node, GError **error)
   const char *what = "the worker's verdict";
   JsonObject *o = get_object (node, what, error);
   g_autoptr (PstStatus) st = NULL;
-  g_auto (GStrv) warnings = NULL;
+  g_auto (GStrv) warnings = NULL, gossip = NULL;
   const char *signer, *fingerprint;
   int scheme, decryption, encryption_covers, integrity, sig_status, sig_covers;
   gboolean from_match, protected_headers;
@@ -463,8 +469,14 @@ pst_status_from_wire (JsonNode *node, GError **error)
       || !get_bool (o, what, "from_match", &from_match, error)
       || !get_word (o, what, "sig_covers", covers_from_wire, &sig_covers, error)
       || !get_bool (o, what, "protected_headers", &protected_headers, error)
-      || !get_strv (o, what, "warnings", FALSE, &warnings, error))
+      || !get_strv (o, what, "warnings", FALSE, &warnings, error)
+      || !get_strv (o, what, "gossip", FALSE, &gossip, error))
     return NULL;
+  if (g_strv_length (gossip) > PST_STATUS_MAX_GOSSIP)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: too many gossip values", what);
+      return NULL;
+    }
 
   st = pst_status_new ();
   st->scheme = scheme;
@@ -481,6 +493,8 @@ pst_status_from_wire (JsonNode *node, GError **error)
    * there yet, so the order survives the trip. */
   for (char **w = warnings; *w != NULL; w++)
     pst_status_add_warning (st, *w);
+  for (char **g = gossip; *g != NULL; g++)
+    pst_status_add_gossip (st, *g);
   if (!get_header_mismatches (o, what, st, error))
     return NULL;
   return g_steal_pointer (&st);

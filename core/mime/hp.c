@@ -58,6 +58,10 @@ protected_fields (GPtrArray *fields, gboolean encrypt)
   for (guint i = 0; i < fields->len; i++)
     if (is_protected_name (fields->pdata[i]))
       g_ptr_array_add (out, g_strdup (fields->pdata[i]));
+  /* Autocrypt-Gossip travels inside the encryption only (DESIGN.md §14). */
+  for (guint i = 0; encrypt && i < fields->len; i++)
+    if (pst_mime_field_is (fields->pdata[i], "Autocrypt-Gossip"))
+      g_ptr_array_add (out, g_strdup (fields->pdata[i]));
   if (encrypt)
     {
       gboolean subject = FALSE;
@@ -103,7 +107,8 @@ pst_hp_outer_header (GPtrArray *fields, gboolean encrypt)
       const char *f = fields->pdata[i];
 
       if (pst_mime_is_content_field (f) || pst_mime_field_is (f, "Bcc")
-          || pst_mime_field_is (f, "Resent-Bcc") || pst_mime_field_is (f, "MIME-Version"))
+          || pst_mime_field_is (f, "Resent-Bcc") || pst_mime_field_is (f, "MIME-Version")
+          || pst_mime_field_is (f, "Autocrypt-Gossip"))
         continue;
       if (encrypt && pst_mime_field_is (f, "Subject"))
         f = OBSCURED_SUBJECT_FIELD;
@@ -334,6 +339,23 @@ note_mismatches (PstStatus *status, GPtrArray *outer, GPtrArray *inner)
     }
 }
 
+/* The Autocrypt-Gossip fields of @payload's header into @status. */
+static void
+collect_gossip (PstStatus *status, GBytes *payload)
+{
+  g_autoptr(GPtrArray) fields = NULL;
+  gsize body = 0;
+
+  if (!pst_mime_entity_split (payload, &fields, &body))
+    return;
+  for (guint i = 0; i < fields->len; i++)
+    if (pst_mime_field_is (fields->pdata[i], "Autocrypt-Gossip"))
+      {
+        g_autofree char *value = pst_mime_field_value (fields->pdata[i]);
+        pst_status_add_gossip (status, value);
+      }
+}
+
 GPtrArray *
 pst_hp_shown_fields (PstStatus *status, const char *const *good_signer, GPtrArray *outer_fields,
                      GBytes *message, GBytes **display)
@@ -348,6 +370,11 @@ pst_hp_shown_fields (PstStatus *status, const char *const *good_signer, GPtrArra
   gboolean promote = FALSE, subject_used = FALSE;
   HpKind hp = HP_NONE;
 
+  /* Autocrypt-Gossip (DESIGN.md §14) only from a decryption that is the
+   * whole message: what anyone could have put outside never counts. */
+  if (payload != NULL && status->decryption == PST_DECRYPTION_OK
+      && status->encryption_covers == PST_COVERS_WHOLE)
+    collect_gossip (status, payload);
   if (covered && payload != NULL)
     {
       g_autoptr(GPtrArray) fields = NULL;

@@ -6,7 +6,8 @@
  * Cc, Subject, Date, Message-ID, Reply-To, In-Reply-To and References, and
  * a Content-Type parameter hp="cipher" when encrypted (then the outer
  * Subject is "..." and HP-Outer fields record what the outside says) or
- * hp="clear" when only signed.
+ * hp="clear" when only signed.  Autocrypt-Gossip fields of the input go
+ * inside an encryption and never outside.
  *
  * Reading (DESIGN.md §4): the protected fields are read from a layer that
  * is the whole message and either decrypted or signed with a good

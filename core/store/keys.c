@@ -40,6 +40,15 @@ pst_key_source_is_explicit (PstKeySource source)
   return source == PST_KEY_SOURCE_IMPORTED || source == PST_KEY_SOURCE_GENERATED;
 }
 
+/* Whether a key from @source needs no "key-changed" when it replaces
+ * another: the user's own doing, or a certificate whose chain a trusted
+ * CA vouches for (a renewed S/MIME certificate is no surprise). */
+static gboolean
+source_is_vouched (PstKeySource source)
+{
+  return pst_key_source_is_explicit (source) || source == PST_KEY_SOURCE_HARVESTED;
+}
+
 typedef sqlite3_stmt Stmt;
 static void
 stmt_finalize (Stmt *stmt)
@@ -157,11 +166,11 @@ learn_binding (PstStore *store, const char *scheme, const char *address, const c
     {
       /* The same key again: a discovered sighting keeps an unvouched
        * change; the user's own import vouches for it. */
-      replaces = pst_key_source_is_explicit (source) ? NULL : old_replaces;
+      replaces = source_is_vouched (source) ? NULL : old_replaces;
       if (known && replaces == old_replaces)
         return TRUE;
     }
-  else if (old != NULL && !pst_key_source_is_explicit (source))
+  else if (old != NULL && !source_is_vouched (source))
     {
       replaces = old;
       if (changed_out != NULL)

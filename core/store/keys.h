@@ -39,7 +39,8 @@ gboolean pst_key_source_is_explicit (PstKeySource source);
  *     @changed_out (may be NULL) says TRUE; an explicit source (the user
  *     imported or made the key) replaces without the record, and clears
  *     one left by an earlier discovered change of the same key (the user
- *     has vouched for it).
+ *     has vouched for it); so does a harvested S/MIME certificate, whose
+ *     valid chain a trusted CA vouches for.
  * Errors: PST_ERROR_FAILED when the store fails (nothing is recorded). */
 gboolean pst_store_key_learn (PstStore *store, const char *scheme, const char *address,
                               const char *fingerprint, PstKeySource source, const char *previous,

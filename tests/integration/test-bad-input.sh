@@ -51,8 +51,8 @@ commands=("agent start" "agent stop" "agent status"
   "account remove" send fetch "outbox list" "outbox retry" "outbox cancel"
   "quarantine list" "quarantine release" "quarantine delete" scan watch list show export
   attachment encrypt decrypt verify batch "config show" "config set"
-  "keys import" "keys list" "keys show" "keys remove" "keys unlock" "keys generate" "keys export" "keys expire" "keys revoke" "keys check" help)
-groups=(agent account outbox quarantine config keys)
+  "keys import" "keys list" "keys show" "keys remove" "keys unlock" "keys generate" "keys export" "keys expire" "keys revoke" "keys locate" "keys setup-message export" "keys setup-message import" "keys check" help)
+groups=(agent account outbox quarantine config keys "keys setup-message")
 listed() {
   local out c missing="" rows
   out=$("$POSTERN" --help)
@@ -96,8 +96,9 @@ for c in "${commands[@]}"; do
     help_forms "Usage: postern $c [OPTION…]" $c
 done
 for g in "${groups[@]}"; do
+  # shellcheck disable=SC2086
   check "postern $g --help, -h and postern help $g: its subcommands, exit 0" \
-    help_forms "Usage: postern $g " "$g"
+    help_forms "Usage: postern $g " $g
 done
 help_anywhere() {
   helps "Usage: postern account show " account show main --help &&
@@ -175,8 +176,9 @@ for c in "${commands[@]}"; do
 done
 check "bash completion offers every command" completes "$(printf '%s\n' "${commands[@]}" | cut -d' ' -f1 | sort -u)" postern ""
 for g in "${groups[@]}"; do
+  # shellcheck disable=SC2086
   check "bash completion offers the subcommands of $g" completes \
-    "$(printf '%s\n' "${commands[@]}" | sed -n "s/^$g //p")" postern "$g" ""
+    "$(printf '%s\n' "${commands[@]}" | sed -n "s/^$g //p" | cut -d' ' -f1 | sort -u)" postern $g ""
 done
 completes_values() {
   completes "always auto never" postern send --encrypt "" &&

@@ -36,6 +36,14 @@ check "gpg finds alice's good signature in it" grep -q "GOODSIG" "$WORK/gpg-stat
 # ---- Postern reads its own, and says so ----
 pst bob --json decrypt -o "$WORK/dec.eml" "$WORK/enc.eml" > "$WORK/dec.json"
 check "decrypt gives the text back" grep -qF "$text" "$WORK/dec.eml"
+# -o on something that is no regular file writes into it: renaming a
+# temporary file over /dev/null (as root) replaced the device with a file.
+mkfifo "$WORK/out.fifo"
+cat "$WORK/out.fifo" > "$WORK/from-fifo.eml" &
+pst bob decrypt -o "$WORK/out.fifo" "$WORK/enc.eml" >/dev/null
+wait
+check "decrypt -o FIFO writes into the FIFO, which stays one" \
+  bash -c 'test -p "$1" && grep -qF "$2" "$3"' _ "$WORK/out.fifo" "$text" "$WORK/from-fifo.eml"
 check "decrypt --json: signature good, whole, from_match" test "$(json_get signature.status < "$WORK/dec.json") $(json_get signature.covers < "$WORK/dec.json") $(json_get signature.from_match < "$WORK/dec.json")" = "good whole true"
 
 # ---- gpg writes, Postern reads ----

@@ -186,15 +186,15 @@ check "… alice herself (encrypt-to-self) is not listed" \
 check "… the account and mode are reported" \
   test "$(json 'd["account"] + " " + d["encrypt"] + " " + str(d["refused"])' < "$WORK/kc-bob.json")" = "main auto None"
 out=$(pst alice keys check "$BOB_ADDR")
-check "keys check text: one line for bob with the pgp mark" bash -c \
-  'printf "%s\n" "$1" | grep -qE "^$2 +pgp +- *$"' _ "$out" "$BOB_ADDR"
+check "keys check text: one line for bob with the pgp mark and where his key came from" bash -c \
+  'printf "%s\n" "$1" | grep -qE "^$2 +pgp +- +imported *$"' _ "$out" "$BOB_ADDR"
 check "… then what send would do" bash -c 'printf "%s\n" "$1" | grep -qF "encrypted and signed with OpenPGP"' _ "$out"
 pst alice --json keys check --from "$ALICE_ADDR" "$BOB_ADDR" nobody@postern.test > "$WORK/kc-two.json"
 check "keys check: no key at all for an unknown address, so auto does not encrypt" \
   test "$(json '"%s %s %s | %s %s" % (d["recipients"][1]["pgp"], d["recipients"][1]["smime"], d["recipients"][1]["problem"], d["will_encrypt"], d["refused"])' < "$WORK/kc-two.json")" = "False False no OpenPGP key and no S/MIME certificate | False None"
 out=$(pst alice keys check "$BOB_ADDR" nobody@postern.test)
 check "keys check text: the unknown address has no mark" bash -c \
-  'printf "%s\n" "$1" | grep -qE "^nobody@postern.test +- +- +no OpenPGP key"' _ "$out"
+  'printf "%s\n" "$1" | grep -qE "^nobody@postern.test +- +- +- +no OpenPGP key"' _ "$out"
 check "… and the message would go NOT encrypted" bash -c 'printf "%s\n" "$1" | grep -qF "NOT encrypted, signed with OpenPGP"' _ "$out"
 
 # --encrypt always: refused, in send's words.

@@ -114,6 +114,12 @@ mid=$(pst alice --json list | json 'd["messages"][0]["id"]')
 check "… and show reads it" bash -c 'grep -qF "$1" <<< "$2"' _ "$text" "$(pst alice show "$mid")"
 check "decrypt works" pst alice decrypt -o "$WORK/dec.eml" "$WORK/enc-alice.eml"
 check "signing works" pst alice encrypt --scheme smime --sign --to "$BOB_ADDR" -o "$WORK/s3.eml" "$WORK/m.eml"
+# bob forgets alice's certificate: her signed mail brings it back (DESIGN.md §14).
+acert=$(pst bob --json keys list | python3 -c '
+import json, sys
+print([k["fingerprint"] for k in json.load(sys.stdin)["keys"]
+       if k["scheme"] == "smime" and sys.argv[1] in k["addresses"] and not k["secret"]][0])' "$ALICE_ADDR")
+pst bob keys remove "$acert" >/dev/null
 make_message "$ALICE_ADDR" "$BOB_ADDR" "Unlocked send" "$text" > "$WORK/us.eml"
 check "send signs and encrypts" pst alice send --scheme smime --encrypt always --wait "$WORK/us.eml"
 check "it reaches bob" wait_for_delivery "$BOB_MAILDIR" 1
@@ -121,6 +127,12 @@ pst bob fetch >/dev/null
 pst bob --json show "$(pst bob --json list | json 'd["messages"][0]["id"]')" > "$WORK/bob.json"
 check "bob reads it: signature good, by alice" \
   test "$(json '"%s %s" % (d["crypto"]["signature"]["status"], d["crypto"]["signature"]["from_match"])' < "$WORK/bob.json")" = "good True"
+check "alice's certificate is back in bob's store from her good signature, source harvested" bash -c \
+  'GNUPGHOME="$1" "$POSTERN" --home "$2" --json keys list | python3 -c "
+import json, sys
+k = [k for k in json.load(sys.stdin)[\"keys\"] if k[\"fingerprint\"] == sys.argv[1]]
+assert len(k) == 1 and k[0][\"source\"] == \"harvested\" and k[0][\"first_seen\"], k" "$3"' \
+  _ "$GNUPGHOME_BOB" "$WORK/home-bob" "$acert"
 check "the key file is still encrypted" at_rest_encrypted "$(keyfile)" "$SMIME_PASS"
 
 # ---- migration: a cleartext key file of an earlier version ----

@@ -65,8 +65,22 @@ pst bob show "$id1" > "$WORK/show1.txt"
 check "show (text): the From line says mallory" grep -q '^From: *mallory@evil.test' "$WORK/show1.txt"
 check "show (text): no From line says the CEO" bash -c "! grep -q '^From:.*ceo@bank.test' '$WORK/show1.txt'"
 pst bob agent stop >/dev/null 2>&1 || true
+# The CEO's address is in the key tables (bob imported the CEO's key); in
+# no other table, and the decrypted From field nowhere, also not in the WAL.
 check "the store holds no decrypted header value (the CEO's address)" \
-  bash -c "! cat '$WORK'/home-bob/data/postern.db* | grep -aq 'ceo@bank.test'"
+  bash -c "! cat '$WORK'/home-bob/data/postern.db* | grep -aq 'CEO <ceo@bank.test>'"
+check "… the CEO's address is in no table but the key tables" python3 - "$WORK/home-bob/data/postern.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+tables = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+for t in tables:
+    if t in ("key_sources", "key_bindings", "autocrypt_peers"):
+        continue
+    for row in db.execute(f'SELECT * FROM "{t}"'):
+        for v in row:
+            b = v.encode() if isinstance(v, str) else v if isinstance(v, bytes) else b""
+            assert b"ceo@bank.test" not in b, (t, row[:3])
+PY
 
 # ---- The signed counterpart: the CEO's good signature, whole, matching ----
 printf 'Content-Type: text/plain; charset=utf-8; hp="cipher"\r\nFrom: CEO <ceo@bank.test>\r\nTo: %s\r\nSubject: Signed order\r\n\r\nReally.\r\n' \

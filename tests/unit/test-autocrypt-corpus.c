@@ -96,6 +96,15 @@ gossip_with (const char *secret)
   assert_int_equal (st->sig_covers, PST_COVERS_WHOLE);
   assert_string_equal (st->fingerprint, "EB85BB5FA33A75E15E944E63F231550C4F47E38E");
   assert_true (st->from_match);
+  /* The two Autocrypt-Gossip fields inside the encryption, for the agent
+   * (never in the status JSON). */
+  assert_int_equal (st->gossip->len, 2);
+  assert_true (g_str_has_prefix (g_ptr_array_index (st->gossip, 0), "addr=bob@autocrypt.example;"));
+  assert_true (g_str_has_prefix (g_ptr_array_index (st->gossip, 1), "addr=carol@autocrypt.example;"));
+  {
+    g_autofree char *json = pst_status_to_json_string (st);
+    assert_null (strstr (json, "gossip"));
+  }
 }
 
 static void

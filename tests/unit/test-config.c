@@ -188,6 +188,41 @@ test_bad_files (void **state)
              "password_command=true\ntimeout = 0\n", "config:7: [account a] timeout:");
   load_text ("[general]\nscan=antivirus\n", "config:2: [general] scan:");
   load_text ("[general]\nthis is not ini\n", "config:2: ");
+  load_text ("[general]\nwkd=maybe\n", "config:2: [general] wkd: 'maybe' is not true or false");
+  load_text ("[general]\nwkd_timeout=0\n", "config:2: [general] wkd_timeout:");
+  load_text ("[general]\nwkd_timeout=31\n", "[general] wkd_timeout: '31' is not a number");
+  load_text ("[general]\nca_file=/nonexistent/ca.pem\n", "config:2: [general] ca_file: cannot read");
+}
+
+/* [general] wkd, wkd_timeout and ca_file (the Web Key Directory). */
+static void
+test_wkd_settings (void **state)
+{
+  g_autofree char *dir = g_dir_make_tmp ("pst-config-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "config", NULL);
+  g_autofree char *ca = g_build_filename (dir, "ca.pem", NULL);
+  g_autofree char *text = g_strdup_printf ("[general]\nwkd=false\nwkd_timeout=3\nca_file=%s\n", ca);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstConfig) none = NULL, set = NULL;
+  guint timeout = 0;
+
+  assert_true (g_file_set_contents (ca, "", -1, NULL));
+  assert_true (g_file_set_contents (path, "[general]\n", -1, NULL));
+  none = pst_config_load (path, &error);
+  assert_non_null (none);
+  assert_true (pst_config_get_wkd (none, &timeout));
+  assert_int_equal (timeout, PST_WKD_TIMEOUT_DEFAULT);
+  assert_null (pst_config_get_ca_file (none));
+  assert_true (g_file_set_contents (path, text, -1, NULL));
+  set = pst_config_load (path, &error);
+  assert_non_null (set);
+  assert_int_equal (pst_config_get_warnings (set)->len, 0);
+  assert_false (pst_config_get_wkd (set, &timeout));
+  assert_int_equal (timeout, 3);
+  assert_string_equal (pst_config_get_ca_file (set), ca);
+  g_unlink (path);
+  g_unlink (ca);
+  g_rmdir (dir);
 }
 
 /* Keys this version does not know: kept, and reported with their line and
@@ -422,6 +457,7 @@ main (void)
     cmocka_unit_test (test_password_command),
     cmocka_unit_test (test_save_and_load),
     cmocka_unit_test (test_bad_files),
+    cmocka_unit_test (test_wkd_settings),
     cmocka_unit_test (test_unknown_keys),
     cmocka_unit_test (test_replace_account),
     cmocka_unit_test (test_set_scan),

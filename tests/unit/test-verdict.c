@@ -91,9 +91,11 @@ test_plain_is_neutral_and_warnings_said (void **state)
   assert_non_null (strstr (t, "not signed"));
   weak->sig_status = PST_SIG_BAD;
   pst_status_add_warning (weak, "weak-digest");
+  pst_status_add_warning (weak, "key-changed");
   w = describe (weak, "{\"verdict\":\"clean\"}", &level);
   assert_int_equal (level, PST_VERDICT_PROBLEM);
   assert_non_null (strstr (w, "weak digest"));
+  assert_non_null (strstr (w, "key CHANGED"));
 }
 
 static void

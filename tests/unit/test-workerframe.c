@@ -583,6 +583,7 @@ rich_status (void)
   pst_status_add_header_mismatch (st, "Reply-To", NULL, "x@bank.test");
   pst_status_add_header_mismatch (st, "Cc", "c@example.org", NULL);
   pst_status_add_header_mismatch (st, "To", NULL, NULL);
+  pst_status_add_gossip (st, "addr=c@example.org; keydata=AAAA");
   pst_status_add_warning (st, "date-differs");
   return st;
 }
@@ -603,6 +604,9 @@ assert_status_equal (const PstStatus *a, const PstStatus *b)
   assert_int_equal (a->warnings->len, b->warnings->len);
   for (guint i = 0; i < a->warnings->len; i++)
     assert_string_equal (g_ptr_array_index (a->warnings, i), g_ptr_array_index (b->warnings, i));
+  assert_int_equal (a->gossip->len, b->gossip->len);
+  for (guint i = 0; i < a->gossip->len; i++)
+    assert_string_equal (g_ptr_array_index (a->gossip, i), g_ptr_array_index (b->gossip, i));
   assert_int_equal (a->header_mismatches->len, b->header_mismatches->len);
   for (guint i = 0; i < a->header_mismatches->len; i++)
     {
@@ -649,7 +653,8 @@ test_status_round_trip (void **state)
       "{\"field\":\"From\",\"shown\":\"mallory@evil.test\",\"inner\":\"CEO <ceo@bank.test>\"},"
       "{\"field\":\"Reply-To\",\"shown\":null,\"inner\":\"x@bank.test\"},"
       "{\"field\":\"Cc\",\"shown\":\"c@example.org\",\"inner\":null},"
-      "{\"field\":\"To\",\"shown\":null,\"inner\":null}]}");
+      "{\"field\":\"To\",\"shown\":null,\"inner\":null}],"
+      "\"gossip\":[\"addr=c@example.org; keydata=AAAA\"]}");
   }
 }
 

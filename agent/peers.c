@@ -1,0 +1,238 @@
+#include "peers.h"
+
+#include <string.h>
+
+#include "crypto/pgp-autocrypt.h"
+#include "store/keys.h"
+#include "util/error.h"
+
+char *
+pst_peers_outgoing_field (PstAgent *agent, PstPgp *pgp, const char *sender)
+{
+  g_autofree char *home = pst_agent_get_gnupg_home (agent);
+  g_autofree char *fpr = pst_pgp_find_key (pgp, sender, TRUE, NULL);
+  g_autofree char *value = NULL;
+  g_autoptr (GBytes) keydata = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (fpr == NULL)
+    return NULL;
+  if (!(keydata = pst_pgp_autocrypt_export (home, fpr, &error)))
+    {
+      g_warning ("no Autocrypt header for %s: %s", sender, error->message);
+      return NULL;
+    }
+  value = pst_autocrypt_header_format (sender, TRUE, keydata, FALSE);
+  return g_strdup_printf ("Autocrypt: %s\r\n", value);
+}
+
+/* The key the keyring uses for @address now, before a header's key comes
+ * in (NULL: none). */
+static char *
+current_key (const char *home, const char *address)
+{
+  g_autoptr (PstPgp) pgp = pst_pgp_new (home, NULL);
+
+  return pgp != NULL ? pst_pgp_find_key (pgp, address, FALSE, NULL) : NULL;
+}
+
+gboolean
+pst_peers_learn (PstAgent *agent, const PstView *view)
+{
+  PstAutocryptMessage msg = {
+    .from = view->autocrypt_from, .date = view->autocrypt_date,
+    .report = view->autocrypt_report, .headers = (const char *const *) view->autocrypt_headers,
+  };
+  g_autoptr (PstAutocryptPeer) peer = NULL, next = NULL;
+  g_autoptr (PstAutocryptHeader) header = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *home = NULL, *previous = NULL, *fpr = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+  const char *why = NULL;
+  gboolean changed = FALSE, usable = FALSE, new_key = FALSE;
+  PstAutocryptUpdate update;
+
+  if (msg.from == NULL)
+    return FALSE;
+  peer = pst_store_peer_get (agent->store, msg.from, &error);
+  if (error != NULL)
+    {
+      g_warning ("Autocrypt: %s", error->message);
+      return FALSE;
+    }
+  update = pst_autocrypt_update (peer, &msg, now, &next, &header, &why);
+  if (why != NULL && msg.headers != NULL && msg.headers[0] != NULL)
+    g_message ("Autocrypt header from %s not taken: %s", msg.from, why);
+  if (update == PST_AUTOCRYPT_IGNORED)
+    return FALSE;
+  if (update == PST_AUTOCRYPT_KEY)
+    {
+      home = pst_agent_get_gnupg_home (agent);
+      previous = current_key (home, msg.from);
+      fpr = pst_pgp_autocrypt_import (home, header->keydata, msg.from, &usable, &error);
+      if (fpr == NULL)
+        {
+          /* A key that cannot be taken changes nothing but last_seen. */
+          g_message ("Autocrypt key from %s not taken: %s", msg.from, error->message);
+          g_clear_pointer (&next->keydata, g_bytes_unref);
+          next->keydata = peer != NULL && peer->keydata ? g_bytes_ref (peer->keydata) : NULL;
+          next->fingerprint = peer != NULL ? g_strdup (peer->fingerprint) : NULL;
+          next->autocrypt_timestamp = peer != NULL ? peer->autocrypt_timestamp : 0;
+          next->mutual = peer != NULL && peer->mutual;
+        }
+      else
+        {
+          next->fingerprint = g_strdup (fpr);
+          new_key = previous == NULL || g_ascii_strcasecmp (previous, fpr) != 0;
+          if (!pst_store_key_learn (agent->store, "pgp", msg.from, fpr, PST_KEY_SOURCE_AUTOCRYPT,
+                                    previous, now, &changed, &error))
+            {
+              g_warning ("Autocrypt: %s", error->message);
+              g_clear_error (&error);
+            }
+          if (changed)
+            g_message ("the OpenPGP key of %s changed: %s replaces %s", msg.from, fpr,
+                       previous != NULL ? previous : "an earlier one");
+          if (new_key)
+            {
+              pst_key_cache_invalidate (agent->keys);
+              pst_pgp_forget_keys ();
+            }
+        }
+    }
+  if (!pst_store_peer_put (agent->store, next, &error))
+    g_warning ("Autocrypt: %s", error->message);
+  return new_key || changed;
+}
+
+void
+pst_peers_learn_harvested (PstAgent *agent, const PstStatus *status)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (status->scheme != PST_SCHEME_SMIME || status->sig_status != PST_SIG_GOOD
+      || !status->from_match || status->fingerprint == NULL || status->signer == NULL)
+    return;
+  if (!pst_store_key_learn (agent->store, "smime", status->signer, status->fingerprint,
+                            PST_KEY_SOURCE_HARVESTED, NULL, g_get_real_time () / G_USEC_PER_SEC,
+                            NULL, &error))
+    g_warning ("S/MIME: %s", error->message);
+}
+
+void
+pst_peers_check_verdict (PstAgent *agent, PstStatus *status)
+{
+  g_autofree char *replaced = NULL;
+  const char *scheme = status->scheme == PST_SCHEME_SMIME ? "smime" : "pgp";
+
+  if (status->sig_status != PST_SIG_GOOD || status->fingerprint == NULL)
+    return;
+  replaced = pst_store_key_replaced (agent->store, scheme, status->fingerprint, NULL);
+  if (replaced != NULL)
+    pst_status_add_warning (status, "key-changed");
+}
+
+PstAutocryptRecommendation
+pst_peers_recommend (PstAgent *agent, const char *address, gboolean key_usable,
+                     gboolean reply_to_encrypted)
+{
+  g_autoptr (PstAutocryptPeer) peer = NULL;
+  g_autofree char *bound = NULL;
+  PstKeyRecord rec;
+
+  if (!key_usable)
+    return PST_AUTOCRYPT_DISABLE;
+  /* The key the keyring would use: one the user gave, or one that no
+   * Autocrypt state speaks for, is as good as asked for. */
+  bound = pst_store_key_binding (agent->store, "pgp", address, NULL, NULL);
+  if (bound == NULL || !pst_store_key_record (agent->store, "pgp", bound, &rec, NULL)
+      || (rec.source != PST_KEY_SOURCE_AUTOCRYPT && rec.source != PST_KEY_SOURCE_GOSSIP))
+    return PST_AUTOCRYPT_ENCRYPT;
+  peer = pst_store_peer_get (agent->store, address, NULL);
+  if (peer == NULL)
+    return PST_AUTOCRYPT_ENCRYPT;
+  return pst_autocrypt_recommend (peer, TRUE, TRUE, reply_to_encrypted);
+}
+
+GBytes *
+pst_peers_with_gossip (PstAgent *agent, PstPgp *pgp, GBytes *message, const char *sender,
+                       const char *const *recipients)
+{
+  g_autofree char *home = pst_agent_get_gnupg_home (agent);
+  g_autoptr (GString) fields = g_string_new (NULL);
+  guint others = 0;
+  gsize len = 0;
+  const char *data;
+
+  for (const char *const *r = recipients; r != NULL && *r != NULL; r++)
+    others += g_ascii_strcasecmp (*r, sender) != 0;
+  if (others < 2)
+    return g_bytes_ref (message);
+  for (const char *const *r = recipients; *r != NULL; r++)
+    {
+      g_autofree char *fpr = NULL, *value = NULL;
+      g_autoptr (GBytes) keydata = NULL;
+
+      if (g_ascii_strcasecmp (*r, sender) == 0
+          || !(fpr = pst_pgp_find_key (pgp, *r, FALSE, NULL))
+          || !(keydata = pst_pgp_autocrypt_export (home, fpr, NULL)))
+        continue;
+      value = pst_autocrypt_header_format (*r, FALSE, keydata, TRUE);
+      g_string_append_printf (fields, "Autocrypt-Gossip: %s\r\n", value);
+    }
+  if (fields->len == 0)
+    return g_bytes_ref (message);
+  data = g_bytes_get_data (message, &len);
+  g_string_append_len (fields, data, (gssize) len);
+  return g_string_free_to_bytes (g_steal_pointer (&fields));
+}
+
+void
+pst_peers_learn_gossip (PstAgent *agent, const PstStatus *status, gint64 date,
+                        const char *const *recipients)
+{
+  g_autofree char *home = NULL;
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  for (guint i = 0; status->gossip != NULL && i < status->gossip->len; i++)
+    {
+      const char *value = g_ptr_array_index (status->gossip, i);
+      g_autoptr (PstAutocryptHeader) h = pst_autocrypt_header_parse (value, NULL);
+      g_autoptr (PstAutocryptPeer) peer = NULL, next = NULL;
+      g_autoptr (PstAutocryptHeader) taken = NULL;
+      g_autoptr (GError) error = NULL;
+      g_autofree char *current = NULL, *fpr = NULL;
+      const char *why = NULL;
+
+      if (h == NULL)
+        continue;
+      peer = pst_store_peer_get (agent->store, h->addr, NULL);
+      next = pst_autocrypt_gossip (peer, value, date, recipients, now, &taken, &why);
+      if (next == NULL)
+        {
+          g_message ("Autocrypt-Gossip about %s not taken: %s", h->addr, why ? why : "");
+          continue;
+        }
+      if (home == NULL)
+        home = pst_agent_get_gnupg_home (agent);
+      current = current_key (home, taken->addr);
+      if (current == NULL)
+        {
+          fpr = pst_pgp_autocrypt_import (home, taken->keydata, taken->addr, NULL, &error);
+          if (fpr == NULL)
+            {
+              g_message ("Autocrypt-Gossip key for %s not taken: %s", taken->addr, error->message);
+              continue;
+            }
+          if (!pst_store_key_learn (agent->store, "pgp", taken->addr, fpr, PST_KEY_SOURCE_GOSSIP,
+                                    NULL, now, NULL, &error))
+            g_warning ("Autocrypt-Gossip: %s", error->message);
+          g_clear_error (&error);
+          pst_key_cache_invalidate (agent->keys);
+          pst_pgp_forget_keys ();
+          next->gossip_fingerprint = g_steal_pointer (&fpr);
+        }
+      if (!pst_store_peer_put (agent->store, next, &error))
+        g_warning ("Autocrypt-Gossip: %s", error->message);
+    }
+}
