@@ -40,6 +40,11 @@ JsonObject *pst_method_keys_remove (PstCall *call, GError **error);
 JsonObject *pst_method_keys_unlock (PstCall *call, GError **error);
 JsonObject *pst_method_keys_check (PstCall *call, GError **error);
 JsonObject *pst_method_keys_generate (PstCall *call, GError **error);
+/* keys.export, keys.expire, keys.revoke (methods-keyops.c) */
+JsonObject *pst_method_keys_export (PstCall *call, GError **error);
+JsonObject *pst_method_keys_expire (PstCall *call, GError **error);
+JsonObject *pst_method_keys_revoke (PstCall *call, GError **error);
+
 /* keys.locate (methods-wkd.c) */
 JsonObject *pst_method_keys_locate (PstCall *call, GError **error);
 

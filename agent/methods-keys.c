@@ -3,16 +3,16 @@
  * in its S/MIME store; keys.unlock: an S/MIME identity's private key into
  * the agent's memory (DESIGN.md §10); keys.check: what send would do for
  * some recipients. */
-#include <errno.h>
 #include <glib/gi18n.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "crypto/pgp-keys.h"
 #include "crypto/pgp.h"
 #include "crypto/smime.h"
 #include "handlers.h"
 #include "outgoing.h"
+#include "keysupport.h"
+#include "methods-keyops.h"
 #include "methods-keys.h"
 #include "protect.h"
 #include "reader.h"
@@ -120,46 +120,6 @@ cert_json (PstStore *store, const PstSmimeCertInfo *c)
   return o;
 }
 
-static char *
-smime_dir (PstAgent *agent)
-{
-  return g_build_filename (agent->paths->data_dir, "smime", NULL);
-}
-
-/* The S/MIME store, attached to the agent's keyring of unlocked keys.
- * Transfer full. */
-static PstSmime *
-smime_open (PstAgent *agent, GError **error)
-{
-  g_autofree char *dir = smime_dir (agent);
-  PstSmime *smime = pst_smime_new (dir, error);
-
-  if (smime != NULL)
-    pst_smime_set_keyring (smime, pst_key_cache_get_keyring (agent->keys));
-  return smime;
-}
-
-/* A fresh random key, 64 hex digits, for a PKCS#12 file without a
- * passphrase.  Transfer full; wipe with pst_secret_free. */
-static char *
-random_wrap_key (GError **error)
-{
-  guint8 raw[32];
-  char *hex = g_malloc (2 * sizeof raw + 1);
-
-  if (getrandom (raw, sizeof raw, 0) != (ssize_t) sizeof raw)
-    {
-      g_free (hex);
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no random bytes for a key: %s",
-                   g_strerror (errno));
-      return NULL;
-    }
-  for (gsize i = 0; i < sizeof raw; i++)
-    g_snprintf (hex + 2 * i, 3, "%02x", raw[i]);
-  explicit_bzero (raw, sizeof raw);
-  return hex;
-}
-
 /* Imports a PKCS#12 file without a passphrase: its key is sealed under a
  * random key that goes into the Secret Service.  Without a reachable
  * Secret Service the import is refused rather than the key written in the
@@ -170,7 +130,7 @@ import_wrapped (PstSmime *smime, GBytes *data, GPtrArray **imported_out, GError 
 {
   g_autoptr (GPtrArray) imported = NULL;
   g_autoptr (GError) local = NULL;
-  char *key = random_wrap_key (error);
+  char *key = pst_keys_random_wrap_key (error);
   gboolean ok;
 
   if (key == NULL)
@@ -266,7 +226,7 @@ pst_method_keys_import (PstCall *call, GError **error)
           json_array_unref (arr);
           return NULL;
         }
-      smime = smime_open (call->agent, error);
+      smime = pst_keys_smime_open (call->agent, error);
       if (smime != NULL)
         wrapped = wrapped_identities (smime);
       ok = smime != NULL
@@ -287,6 +247,7 @@ pst_method_keys_import (PstCall *call, GError **error)
           json_array_unref (arr);
           return NULL;
         }
+      pst_keys_adopt_requests (call->agent, smime, imported, passphrase);
       for (guint i = 0; i < imported->len; i++)
         {
           PstSmimeCertInfo *c = g_ptr_array_index (imported, i);
@@ -319,7 +280,7 @@ list_keys (PstCall *call, const char *address, GError **error)
   JsonArray *arr;
   JsonObject *r;
 
-  if (pgp == NULL || !(smime = smime_open (call->agent, error)))
+  if (pgp == NULL || !(smime = pst_keys_smime_open (call->agent, error)))
     return NULL;
   certs = pst_smime_list (smime);
   arr = json_array_new ();
@@ -506,7 +467,7 @@ pst_method_keys_unlock (PstCall *call, GError **error)
   if (!pst_call_check_members (call->params, known, error)
       || !pst_rpc_get_string (call->params, "address", TRUE, &address, error)
       || (pfd = pst_call_get_fd (call, "passphrase_fd", FALSE, error)) == -1
-      || !(smime = smime_open (call->agent, error)))
+      || !(smime = pst_keys_smime_open (call->agent, error)))
     return NULL;
   if (pfd >= 0 && !(passphrase = pst_call_read_passphrase (pfd, error)))
     return NULL;
@@ -645,7 +606,7 @@ pst_keys_unlock_at_start (PstAgent *agent)
 {
   StartUnlock *su = g_new0 (StartUnlock, 1);
 
-  su->dir = smime_dir (agent);
+  su->dir = pst_keys_smime_dir (agent);
   su->socket_path = g_strdup (agent->paths->socket_path);
   su->ring = pst_smime_keyring_ref (pst_key_cache_get_keyring (agent->keys));
   g_thread_unref (g_thread_new ("smime-unlock", unlock_at_start, su));
@@ -686,7 +647,7 @@ pst_method_keys_remove (PstCall *call, GError **error)
       g_propagate_error (error, g_steal_pointer (&pgp_error));
       return NULL;
     }
-  if ((smime = smime_open (call->agent, error)))
+  if ((smime = pst_keys_smime_open (call->agent, error)))
     {
       g_autoptr (GPtrArray) certs = pst_smime_list (smime);
       g_autofree char *want = g_ascii_strdown (id, -1);
@@ -702,6 +663,19 @@ pst_method_keys_remove (PstCall *call, GError **error)
                 wrapped = g_strdup (c->fingerprint);
               g_free (removed);
               removed = g_strdup (c->fingerprint);
+            }
+        }
+      /* … and that of a key still waiting for its certificate */
+      if (wrapped == NULL && strlen (want) >= 8)
+        {
+          g_autoptr (GPtrArray) requests = pst_smime_requests (smime);
+
+          for (guint i = 0; i < requests->len; i++)
+            {
+              PstSmimeRequestInfo *q = g_ptr_array_index (requests, i);
+
+              if (q->protection == PST_SMIME_KEY_SECRET_SERVICE && g_str_has_prefix (q->id, want))
+                wrapped = g_strdup (q->id);
             }
         }
     }
@@ -893,9 +867,9 @@ pst_method_keys_check (PstCall *call, GError **error)
 JsonObject *
 pst_method_keys_generate (PstCall *call, GError **error)
 {
-  static const char *const known[] = { "address", "passphrase_fd", "no_passphrase",
+  static const char *const known[] = { "address", "scheme", "passphrase_fd", "no_passphrase",
                                        "expires_days", NULL };
-  const char *address;
+  const char *address, *scheme = NULL;
   gboolean no_passphrase = FALSE;
   gint64 days = GENERATED_KEY_DAYS;
   int pfd;
@@ -903,6 +877,15 @@ pst_method_keys_generate (PstCall *call, GError **error)
   g_autofree char *home = NULL, *fpr = NULL;
   JsonObject *r;
 
+  if (!pst_rpc_get_string (call->params, "scheme", FALSE, &scheme, error))
+    return NULL;
+  if (scheme != NULL && strcmp (scheme, "smime") == 0)
+    return pst_keys_generate_smime (call, error);
+  if (scheme != NULL && strcmp (scheme, "pgp") != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "scheme must be pgp or smime, not '%s'", scheme);
+      return NULL;
+    }
   if (!pst_call_check_members (call->params, known, error)
       || !pst_rpc_get_string (call->params, "address", TRUE, &address, error)
       || !pst_rpc_get_bool (call->params, "no_passphrase", FALSE, &no_passphrase, error)
@@ -939,6 +922,7 @@ pst_method_keys_generate (PstCall *call, GError **error)
     return NULL;
   pst_key_cache_invalidate (call->agent->keys);
   pst_pgp_forget_keys ();
+  pst_keys_learn_generated_pgp (call->agent, address, fpr);
   g_message ("keys: made OpenPGP key %s for %s (%s)", fpr, address,
              passphrase ? "with a passphrase" : "without a passphrase");
   r = json_object_new ();
@@ -948,3 +932,4 @@ pst_method_keys_generate (PstCall *call, GError **error)
                               days == 0 ? 0 : g_get_real_time () / G_USEC_PER_SEC + days * 86400);
   return r;
 }
+

@@ -48,6 +48,9 @@ static const struct {
   { "keys.setup_export", pst_method_keys_setup_export },
   { "keys.setup_import", pst_method_keys_setup_import },
   { "keys.locate", pst_method_keys_locate },
+  { "keys.export", pst_method_keys_export },
+  { "keys.expire", pst_method_keys_expire },
+  { "keys.revoke", pst_method_keys_revoke },
 };
 
 JsonNode *

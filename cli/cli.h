@@ -156,4 +156,12 @@ int pst_cli_cmd_batch (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_watch (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_scan (PstCli *cli, int argc, char **argv);
 
+/* keys export, keys expire, keys revoke (keyops.c). */
+int pst_cli_keys_export (PstCli *cli, int argc, char **argv);
+int pst_cli_keys_expire (PstCli *cli, int argc, char **argv);
+int pst_cli_keys_revoke (PstCli *cli, int argc, char **argv);
+/* Writes @len bytes of @data to @path (0644) through a temporary file
+ * renamed into place.  Errors name @path. */
+gboolean pst_cli_write_file (const char *path, const char *data, gsize len, GError **error);
+
 G_END_DECLS

@@ -1,4 +1,5 @@
-/* keys.c — `postern keys import|list|show|remove|unlock|check`. */
+/* keys.c — `postern keys import|list|show|remove|unlock|generate|check` (export, expire and
+ * revoke: keyops.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -403,12 +404,15 @@ keys_unlock (PstCli *cli, int argc, char **argv)
 }
 
 /* keys generate ADDR (--passphrase-fd N | --no-passphrase) [--expires-days DAYS]:
- * an OpenPGP key for ADDR, which its account then uses. */
+ * an OpenPGP key for ADDR, which its account then uses; with --scheme
+ * smime --csr FILE [--rsa], an S/MIME key and the certificate request for
+ * a CA, written to FILE. */
 static int
 keys_generate (PstCli *cli, int argc, char **argv)
 {
   int passphrase_fd = -1, status = 0, days = -1;
-  gboolean no_passphrase = FALSE;
+  gboolean no_passphrase = FALSE, rsa = FALSE, smime;
+  g_autofree char *scheme = NULL, *csr = NULL;
   GOptionEntry entries[] = {
     { "passphrase-fd", 0, 0, G_OPTION_ARG_INT, &passphrase_fd,
       N_("Protect the secret key with the passphrase read from descriptor N"), "N" },
@@ -416,20 +420,40 @@ keys_generate (PstCli *cli, int argc, char **argv)
       N_("Keep the secret key without a passphrase"), NULL },
     { "expires-days", 0, 0, G_OPTION_ARG_INT, &days,
       N_("The key expires after DAYS days (0: never; default 730)"), "DAYS" },
+    { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme,
+      N_("pgp (the default) or smime: a key and a certificate request for a CA"), "SCHEME" },
+    { "csr", 0, 0, G_OPTION_ARG_FILENAME, &csr,
+      N_("S/MIME: write the certificate signing request to FILE"), "FILE" },
+    { "rsa", 0, 0, G_OPTION_ARG_NONE, &rsa, N_("S/MIME: an RSA 3072 key instead of EC P-256"), NULL },
     G_OPTION_ENTRY_NULL,
   };
+  g_autoptr (GError) error = NULL;
   JsonObject *params, *r;
 
   if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
     return status;
   if (argc != 2)
     return pst_cli_usage ("keys generate", _("give exactly one ADDR"));
+  if (scheme != NULL && strcmp (scheme, "pgp") != 0 && strcmp (scheme, "smime") != 0)
+    return pst_cli_usage ("keys generate", _("--scheme is pgp or smime"));
+  smime = g_strcmp0 (scheme, "smime") == 0;
+  if (smime && csr == NULL)
+    return pst_cli_usage ("keys generate", _("--scheme smime needs --csr FILE for the certificate request"));
+  if (!smime && (csr != NULL || rsa))
+    return pst_cli_usage ("keys generate", _("--csr and --rsa are for --scheme smime"));
+  if (smime && days >= 0)
+    return pst_cli_usage ("keys generate", _("--expires-days is for OpenPGP: an S/MIME "
+                                             "certificate's validity is the CA's to set"));
   if ((passphrase_fd >= 0) == no_passphrase)
     return pst_cli_usage ("keys generate", _("give --passphrase-fd N or --no-passphrase"));
   if (passphrase_fd >= 0 && fcntl (passphrase_fd, F_GETFD) < 0)
     return pst_cli_usage ("keys generate", _("--passphrase-fd names a descriptor that is not open"));
   params = json_object_new ();
   json_object_set_string_member (params, "address", argv[1]);
+  if (smime)
+    json_object_set_string_member (params, "scheme", "smime");
+  if (rsa)
+    json_object_set_boolean_member (params, "rsa", TRUE);
   if (days >= 0)
     json_object_set_int_member (params, "expires_days", days);
   if (no_passphrase)
@@ -441,8 +465,36 @@ keys_generate (PstCli *cli, int argc, char **argv)
                     &status);
   if (r == NULL)
     return status;
+  if (smime)
+    {
+      const char *pem = json_object_get_string_member (r, "csr");
+
+      /* The key is kept and waits; without the request written the user
+       * can remove it and start again. */
+      if (!pst_cli_write_file (csr, pem, strlen (pem), &error))
+        {
+          g_autofree char *why = g_strdup_printf (_("%s (the key waits as request %s: remove it "
+                                                    "with postern keys remove %s and start again)"),
+                                                  error->message,
+                                                  json_object_get_string_member (r, "request"),
+                                                  json_object_get_string_member (r, "request"));
+
+          fprintf (stderr, "postern: %s: %s\n", _("keys generate"), why);
+          json_object_unref (r);
+          return PST_ERROR_FAILED;
+        }
+    }
   if (cli->json)
     pst_cli_print_json (r);
+  else if (smime)
+    {
+      g_autofree char *address = pst_cli_safe (json_object_get_string_member (r, "address"));
+      g_autofree char *file = pst_cli_safe (csr);
+
+      printf (_("made an S/MIME key (%s) for %s; its certificate request is in %s: have a CA sign "
+                "it, then import the certificate (postern keys import CERTIFICATE)\n"),
+              json_object_get_string_member (r, "key_type"), address, file);
+    }
   else
     {
       g_autofree char *address = pst_cli_safe (json_object_get_string_member (r, "address"));
@@ -504,7 +556,14 @@ const PstCliCmd pst_cli_keys_cmds[] = {
   { "unlock", keys_unlock, NULL, "ADDR",
     N_("unlock the S/MIME private key of an address (asks for its passphrase)"), FALSE },
   { "generate", keys_generate, NULL, "ADDR",
-    N_("make an OpenPGP key for an address (its account then signs with it)"), FALSE },
+    N_("make an OpenPGP key for an address (its account then signs with it), or an S/MIME key "
+       "and a certificate request"), FALSE },
+  { "export", pst_cli_keys_export, NULL, "ADDR",
+    N_("write the public key or certificate of an address (armored OpenPGP or PEM)"), FALSE },
+  { "expire", pst_cli_keys_expire, NULL, "ADDR",
+    N_("set when the own OpenPGP key of an address expires"), FALSE },
+  { "revoke", pst_cli_keys_revoke, NULL, "ADDR",
+    N_("revoke the own OpenPGP key of an address, for good"), FALSE },
   { "locate", keys_locate, NULL, "ADDR",
     N_("find the OpenPGP key of an address in its Web Key Directory now, and import it"), FALSE },
   { "setup-message", NULL, pst_cli_setup_message_cmds, NULL,

@@ -706,3 +706,383 @@ pst_pgp_symmetric_decrypt (const char *home, const char *armored, gsize len, con
     }
   return pst_sink_steal (sink);
 }
+
+static gboolean
+is_address (const char *address)
+{
+  return address != NULL && strchr (address, '@') != NULL
+         && strpbrk (address, " <>\r\n\t") == NULL;
+}
+
+static gboolean
+binds (gpgme_key_t key, const char *address)
+{
+  for (gpgme_user_id_t u = key->uids; u != NULL; u = u->next)
+    if (u->email != NULL && pst_addr_equal (u->email, address))
+      return TRUE;
+  return FALSE;
+}
+
+/* The keys with a user id of @address (exactly, not as a substring), with
+ * their secret part in the keyring (@secret) or all.  A GPtrArray of
+ * gpgme_key_t (a reference each).  Transfer full. */
+static GPtrArray *
+keys_of (gpgme_ctx_t ctx, const char *address, gboolean secret, GError **error)
+{
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func ((GDestroyNotify) gpgme_key_unref);
+  g_autofree char *pattern = g_strdup_printf ("<%s>", address);
+  gpgme_key_t key;
+  gpgme_error_t err;
+
+  err = gpgme_op_keylist_start (ctx, pattern, secret ? 1 : 0);
+  while (!err && !(err = gpgme_op_keylist_next (ctx, &key)))
+    {
+      if (binds (key, address))
+        g_ptr_array_add (out, key);
+      else
+        gpgme_key_unref (key);
+    }
+  if (gpg_err_code (err) != GPG_ERR_EOF)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot list the OpenPGP keys of %s: %s",
+                   address, gpgme_strerror (err));
+      return NULL;
+    }
+  return g_steal_pointer (&out);
+}
+
+/* The own key of @address that keys expire and keys revoke act on: a
+ * secret key of @address that is not revoked; of several, the only one
+ * that is valid now (an expired key is still the one to extend when it is
+ * the only one).  Errors: PST_ERROR_POLICY none (exit 3, as for a missing
+ * key); PST_ERROR_USAGE several, naming them.  Transfer full. */
+static gpgme_key_t
+own_key (gpgme_ctx_t ctx, const char *address, GError **error)
+{
+  g_autoptr (GPtrArray) all = keys_of (ctx, address, TRUE, error);
+  g_autoptr (GPtrArray) live = g_ptr_array_new ();
+  g_autoptr (GPtrArray) valid = g_ptr_array_new ();
+  GPtrArray *pick;
+  g_autoptr (GString) names = g_string_new (NULL);
+
+  if (all == NULL)
+    return NULL;
+  for (guint i = 0; i < all->len; i++)
+    {
+      gpgme_key_t k = all->pdata[i];
+
+      if (k->revoked || k->invalid)
+        continue;
+      g_ptr_array_add (live, k);
+      if (!k->expired && !k->disabled)
+        g_ptr_array_add (valid, k);
+    }
+  pick = valid->len > 0 ? valid : live;
+  if (pick->len == 1)
+    {
+      gpgme_key_ref (pick->pdata[0]);
+      return pick->pdata[0];
+    }
+  if (pick->len == 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                   "%s has no OpenPGP secret key that is not revoked (postern keys generate %s "
+                   "makes one)", address, address);
+      return NULL;
+    }
+  for (guint i = 0; i < pick->len; i++)
+    g_string_append_printf (names, "%s%s", i ? ", " : "", ((gpgme_key_t) pick->pdata[i])->fpr);
+  g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+               "%s has several OpenPGP secret keys (%s): remove the ones no longer wanted "
+               "(postern keys remove ID)", address, names->str);
+  return NULL;
+}
+
+/* Sets up @ctx to give gpg @passphrase when it asks (loopback), or to fail
+ * when it asks and there is none (a key without a passphrase never asks). */
+static void
+use_passphrase (gpgme_ctx_t ctx, const char *passphrase)
+{
+  if (passphrase == NULL)
+    return;
+  gpgme_set_pinentry_mode (ctx, GPGME_PINENTRY_MODE_LOOPBACK);
+  gpgme_set_passphrase_cb (ctx, give_passphrase, (void *) passphrase);
+}
+
+/* The error of an operation on the own key of @address that needed its
+ * passphrase: says which one to give. */
+static void
+set_key_error (GError **error, const char *what, const char *address, const char *passphrase,
+               gpgme_error_t err)
+{
+  switch (gpg_err_code (err))
+    {
+    case GPG_ERR_BAD_PASSPHRASE:
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot %s the OpenPGP key of %s: "
+                   "wrong passphrase", what, address);
+      return;
+    case GPG_ERR_CANCELED:
+    case GPG_ERR_NO_PIN_ENTRY:
+    case GPG_ERR_NO_PASSPHRASE:
+      if (passphrase == NULL)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "cannot %s the OpenPGP key of %s: it is "
+                       "protected by a passphrase: give it (--passphrase-fd N)", what, address);
+          return;
+        }
+      break;
+    default:
+      break;
+    }
+  g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot %s the OpenPGP key of %s: %s", what,
+               address, gpgme_strerror (err));
+}
+
+GBytes *
+pst_pgp_keys_export (const char *home, const char *address, char ***fingerprints_out,
+                     gboolean *own_out, GError **error)
+{
+  gpgme_ctx_t ctx;
+  g_autoptr (GPtrArray) secret = NULL, all = NULL, chosen = NULL;
+  g_autoptr (GPtrArray) fprs = NULL;
+  gpgme_data_t out = NULL;
+  gpgme_error_t err;
+  GBytes *bytes = NULL;
+  char *text;
+  size_t len = 0;
+
+  if (!is_address (address))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "'%s' is not an e-mail address",
+                   address ? address : "");
+      return NULL;
+    }
+  if (!(ctx = open_ctx (home, error)))
+    return NULL;
+  if (!(secret = keys_of (ctx, address, TRUE, error)) || !(all = keys_of (ctx, address, FALSE, error)))
+    goto out;
+  /* The own keys when there are any (a revoked one too: that is how
+   * peers learn of the revocation); else every key known for it. */
+  chosen = g_ptr_array_new ();
+  for (guint i = 0; i < all->len; i++)
+    {
+      gpgme_key_t k = all->pdata[i];
+      gboolean own = FALSE;
+
+      for (guint j = 0; j < secret->len && !own; j++)
+        own = g_str_equal (((gpgme_key_t) secret->pdata[j])->fpr, k->fpr);
+      if (own || secret->len == 0)
+        g_ptr_array_add (chosen, k);
+    }
+  if (chosen->len == 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY, "no OpenPGP key for %s", address);
+      goto out;
+    }
+  fprs = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; i < chosen->len; i++)
+    g_ptr_array_add (fprs, g_strdup (((gpgme_key_t) chosen->pdata[i])->fpr));
+  g_ptr_array_add (fprs, NULL);
+  g_ptr_array_add (chosen, NULL);
+  gpgme_set_armor (ctx, 1);
+  err = gpgme_data_new (&out);
+  /* GPGME_EXPORT_MODE_MINIMAL: the latest self-signatures and the
+   * revocation; no third-party signatures (they say who knows whom). */
+  if (!err)
+    err = gpgme_op_export_keys (ctx, (gpgme_key_t *) chosen->pdata, GPGME_EXPORT_MODE_MINIMAL, out);
+  if (err)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot export the OpenPGP key of %s: %s",
+                   address, gpgme_strerror (err));
+      goto out;
+    }
+  text = gpgme_data_release_and_get_mem (out, &len);
+  out = NULL;
+  if (text == NULL || len == 0)
+    {
+      gpgme_free (text);
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot export the OpenPGP key of %s: "
+                   "gpg wrote nothing", address);
+      goto out;
+    }
+  bytes = g_bytes_new (text, len);
+  gpgme_free (text);
+  if (fingerprints_out != NULL)
+    *fingerprints_out = (char **) g_ptr_array_free (g_steal_pointer (&fprs), FALSE);
+  if (own_out != NULL)
+    *own_out = secret->len > 0;
+out:
+  gpgme_data_release (out);
+  gpgme_release (ctx);
+  return bytes;
+}
+
+gboolean
+pst_pgp_keys_set_expiry (const char *home, const char *address, const char *passphrase,
+                         guint64 expires_s, char **fingerprint_out, gint64 *expires_out,
+                         GError **error)
+{
+  gpgme_ctx_t ctx;
+  gpgme_key_t key = NULL, after = NULL;
+  gpgme_error_t err;
+  g_autoptr (GString) subkeys = g_string_new (NULL);
+  gboolean ok = FALSE;
+
+  if (!is_address (address))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "'%s' is not an e-mail address",
+                   address ? address : "");
+      return FALSE;
+    }
+  if (!(ctx = open_ctx (home, error)))
+    return FALSE;
+  if (!(key = own_key (ctx, address, error)))
+    goto out;
+  use_passphrase (ctx, passphrase);
+  /* The subkeys that encrypt (an expired one too: extending it is the
+   * point), named one by one: "*" would skip expired ones. */
+  for (gpgme_subkey_t s = key->subkeys ? key->subkeys->next : NULL; s != NULL; s = s->next)
+    if (s->can_encrypt && !s->revoked && s->fpr != NULL)
+      g_string_append_printf (subkeys, "%s%s", subkeys->len ? "\n" : "", s->fpr);
+  err = gpgme_op_setexpire (ctx, key, (unsigned long) expires_s, NULL, 0);
+  if (!err && subkeys->len > 0)
+    err = gpgme_op_setexpire (ctx, key, (unsigned long) expires_s, subkeys->str, 0);
+  if (err)
+    {
+      set_key_error (error, "extend", address, passphrase, err);
+      goto out;
+    }
+  if ((err = gpgme_get_key (ctx, key->fpr, &after, 0)) != 0)
+    {
+      set_key_error (error, "read back", address, passphrase, err);
+      goto out;
+    }
+  if (fingerprint_out != NULL)
+    *fingerprint_out = g_strdup (key->fpr);
+  if (expires_out != NULL)
+    *expires_out = after->subkeys != NULL ? after->subkeys->expires : 0;
+  ok = TRUE;
+out:
+  if (key != NULL)
+    gpgme_key_unref (key);
+  if (after != NULL)
+    gpgme_key_unref (after);
+  gpgme_release (ctx);
+  return ok;
+}
+
+typedef struct {
+  PstPgpRevokeReason reason;
+  guint prompts;         /* keyedit.prompt answered so far */
+  gboolean confirmed;    /* the revocation was confirmed */
+  char *unexpected;      /* a question we have no answer to */
+  gpgme_error_t failed;  /* the first ERROR status gpg gave */
+} Revoke;
+
+/* Answers gpg's --edit-key questions for "revkey" on the whole key (no
+ * subkey selected) with the reason, and saves.  Any other question ends
+ * the dialogue: better no revocation than one we did not mean. */
+static gpgme_error_t
+revoke_answer (void *hook, const char *status, const char *args, int fd)
+{
+  Revoke *r = hook;
+  const char *answer = NULL;
+  /* gpg's menu: 0 none, 1 compromised, 2 superseded, 3 no longer used. */
+  char code[2] = { (char) ('0' + r->reason), '\0' };
+
+  /* "ERROR keysig CODE": the revocation signature was not made (a wrong
+   * or missing passphrase); gpg goes on to the next prompt regardless. */
+  if (status != NULL && strcmp (status, "ERROR") == 0 && args != NULL && strchr (args, ' ') != NULL
+      && r->failed == 0)
+    r->failed = (gpgme_error_t) g_ascii_strtoull (strchr (args, ' ') + 1, NULL, 10);
+  if (fd < 0 || status == NULL
+      || (strcmp (status, "GET_LINE") != 0 && strcmp (status, "GET_BOOL") != 0))
+    return 0;   /* status lines, and GET_HIDDEN: the passphrase callback's */
+  if (strcmp (args, "keyedit.prompt") == 0)
+    answer = r->prompts++ == 0 ? "revkey" : r->confirmed ? "save" : "quit";
+  else if (strcmp (args, "keyedit.revoke.subkey.okay") == 0
+           || strcmp (args, "keyedit.revoke.key.okay") == 0)
+    answer = "y";
+  else if (strcmp (args, "ask_revocation_reason.code") == 0)
+    answer = code;
+  else if (strcmp (args, "ask_revocation_reason.text") == 0)
+    answer = "";
+  else if (strcmp (args, "ask_revocation_reason.okay") == 0)
+    {
+      r->confirmed = TRUE;
+      answer = "y";
+    }
+  else if (strcmp (args, "keyedit.save.okay") == 0)
+    answer = "y";
+  if (answer == NULL)
+    {
+      g_free (r->unexpected);
+      r->unexpected = g_strdup (args);
+      return gpg_error (GPG_ERR_CANCELED);
+    }
+  if (gpgme_io_writen (fd, answer, strlen (answer)) != 0 || gpgme_io_writen (fd, "\n", 1) != 0)
+    return gpgme_error_from_syserror ();
+  return 0;
+}
+
+gboolean
+pst_pgp_keys_revoke (const char *home, const char *address, PstPgpRevokeReason reason,
+                     const char *passphrase, char **fingerprint_out, GError **error)
+{
+  gpgme_ctx_t ctx;
+  gpgme_key_t key = NULL, after = NULL;
+  gpgme_error_t err;
+  Revoke r = { .reason = reason };
+  gpgme_data_t out = NULL;
+  gboolean ok = FALSE;
+
+  if (!is_address (address))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "'%s' is not an e-mail address",
+                   address ? address : "");
+      return FALSE;
+    }
+  if (!(ctx = open_ctx (home, error)))
+    return FALSE;
+  if (!(key = own_key (ctx, address, error)))
+    goto out;
+  use_passphrase (ctx, passphrase);
+  /* gpg's listings during the dialogue: read by nobody, but GPGME wants
+   * somewhere to put them. */
+  err = gpgme_data_new (&out);
+  if (!err)
+    err = gpgme_op_interact (ctx, key, 0, revoke_answer, &r, out);
+  if (!err && r.unexpected != NULL)
+    err = gpg_error (GPG_ERR_CANCELED);
+  if (!err && r.failed != 0)
+    err = r.failed;
+  if (err)
+    {
+      if (r.unexpected != NULL)
+        g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot revoke the OpenPGP key of %s: "
+                     "gpg asked '%s', which Postern does not answer", address, r.unexpected);
+      else
+        set_key_error (error, "revoke", address, passphrase, err);
+      goto out;
+    }
+  /* What the keyring says now, not what the dialogue seemed to do. */
+  if ((err = gpgme_get_key (ctx, key->fpr, &after, 0)) != 0 || !after->revoked)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "cannot revoke the OpenPGP key of %s: "
+                   "gpg ended without revoking it%s%s", address, err ? ": " : "",
+                   err ? gpgme_strerror (err) : "");
+      goto out;
+    }
+  if (fingerprint_out != NULL)
+    *fingerprint_out = g_strdup (key->fpr);
+  ok = TRUE;
+out:
+  gpgme_data_release (out);
+  g_free (r.unexpected);
+  if (key != NULL)
+    gpgme_key_unref (key);
+  if (after != NULL)
+    gpgme_key_unref (after);
+  gpgme_release (ctx);
+  return ok;
+}

@@ -1,5 +1,5 @@
 /* pgp-keys.h — managing the OpenPGP keyring the agent uses: import, list,
- * generate, remove.  Part of the GPGME backend (with pgp.c): the rest of Postern
+ * generate, export, expire, revoke, remove.  Part of the GPGME backend (with pgp.c): the rest of Postern
  * never includes gpgme.h.
  */
 #pragma once
@@ -57,6 +57,51 @@ GPtrArray *pst_pgp_keys_list (const char *gnupg_home, const char *pattern, GErro
  * full. */
 char *pst_pgp_keys_generate (const char *gnupg_home, const char *address, const char *passphrase,
                              guint64 expires_s, GError **error);
+
+/* The public keys of @address (a user id of exactly that address), armored,
+ * minimal (the latest self-signatures and any revocation, no third-party
+ * certifications), never a secret part: the own keys when the keyring has
+ * a secret key for @address (revoked and expired ones too: that is how
+ * peers learn of a revocation), else every key known for it.
+ * @fingerprints_out (may be NULL) gets those exported, NULL-terminated;
+ * @own_out (may be NULL) whether they are own keys.  Errors:
+ * PST_ERROR_USAGE not an address; PST_ERROR_POLICY no key (exit 3, as for
+ * a missing key); PST_ERROR_CRYPTO when gpg fails.  Transfer full. */
+GBytes *pst_pgp_keys_export (const char *gnupg_home, const char *address, char ***fingerprints_out,
+                             gboolean *own_out, GError **error);
+
+/* Sets the expiry of the own key of @address (a secret key that is not
+ * revoked; of several, the one valid now) to @expires_s seconds from now
+ * (0: never), for the primary key and its encryption subkeys (expired ones
+ * included: extending them is the point).  @passphrase (may be NULL)
+ * unlocks the secret key, given to gpg in loopback mode.
+ * @fingerprint_out and @expires_out (unix seconds, 0: never; both may be
+ * NULL) say which key and what the keyring says now.  Errors:
+ * PST_ERROR_POLICY no such key; PST_ERROR_USAGE not an address, several
+ * keys, or a passphrase needed and none given; PST_ERROR_CRYPTO a wrong
+ * passphrase or gpg failing. */
+gboolean pst_pgp_keys_set_expiry (const char *gnupg_home, const char *address,
+                                  const char *passphrase, guint64 expires_s,
+                                  char **fingerprint_out, gint64 *expires_out, GError **error);
+
+/* The reasons of a key revocation (RFC 4880 §5.2.3.23), in the order of
+ * gpg's menu (which is not the RFC's numbering). */
+typedef enum {
+  PST_PGP_REVOKE_UNSPECIFIED,
+  PST_PGP_REVOKE_COMPROMISED,
+  PST_PGP_REVOKE_SUPERSEDED,
+  PST_PGP_REVOKE_RETIRED,
+} PstPgpRevokeReason;
+
+/* Revokes the own key of @address (chosen as for pst_pgp_keys_set_expiry),
+ * the whole key, with @reason; cannot be undone.  The key stays in the
+ * keyring, revoked: it signs and is encrypted to no more, and
+ * pst_pgp_keys_export gives peers its revocation.  @passphrase as above.
+ * @fingerprint_out (may be NULL) gets the key's.  Errors as above, and
+ * PST_ERROR_CRYPTO when the keyring does not show the key revoked after. */
+gboolean pst_pgp_keys_revoke (const char *gnupg_home, const char *address,
+                              PstPgpRevokeReason reason, const char *passphrase,
+                              char **fingerprint_out, GError **error);
 
 /* Removes the key with fingerprint @fingerprint (at least 16 hex digits),
  * with its secret part.  Unknown: PST_ERROR_FAILED. */

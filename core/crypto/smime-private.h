@@ -41,6 +41,7 @@ struct _PstSmime {
   X509_STORE *trust;
   guint generation;
   PstSmimeKeyring *ring;     /* not owned, or NULL */
+  GPtrArray *requests;       /* of PstSmimeRequest: keys waiting for their certificate */
   PstCryptoRemote *remote;   /* not NULL: the agent does the work (remote.h) */
 };
 
@@ -105,3 +106,25 @@ void pst_smime_set_locked_error (PstSmimeEntry *e, const char *address, GError *
 /* Keeps @cert (and the untrusted certificates of @chain, not the anchor) in
  * certs/, with @caps (may be NULL) replacing the stored capabilities. */
 void pst_smime_store_collect (PstSmime *smime, X509 *cert, STACK_OF (X509) *chain, GBytes *caps);
+
+/* Requests (smime-request.c): a key waiting for its certificate. */
+typedef struct _PstSmimeRequest PstSmimeRequest;
+void pst_smime_request_free (PstSmimeRequest *request);
+/* Reads requests/ (creating it) into smime->requests. */
+void pst_smime_requests_load (PstSmime *smime);
+/* The request whose public key @cert carries (borrowed), or NULL. */
+PstSmimeRequest *pst_smime_request_for_cert (PstSmime *smime, X509 *cert);
+/* FALSE with PST_ERROR_FAILED when @cert (not a CA) binds an address that
+ * has a request but carries another public key: the wrong certificate for
+ * the key waiting (the wrong request signed), which must not be taken for
+ * someone else's certificate of the user's own address. */
+gboolean pst_smime_request_check_cert (PstSmime *smime, X509 *cert, GError **error);
+/* The id of @request (borrowed) and its sealed key (transfer full). */
+const char *pst_smime_request_id (PstSmimeRequest *request);
+GBytes *pst_smime_request_sealed (PstSmimeRequest *request, PstSmimeKeyProtection *protection_out);
+/* Removes @request (its certificate made it an identity): file and entry;
+ * frees it. */
+void pst_smime_request_done (PstSmime *smime, PstSmimeRequest *request);
+/* Removes the request whose id starts with @prefix; @found_out says whether
+ * any matched (FALSE then with several). */
+gboolean pst_smime_request_remove (PstSmime *smime, const char *prefix, gboolean *found_out);

@@ -248,8 +248,10 @@ pst_smime_new (const char *dir, GError **error)
   smime->dir = g_strdup (dir);
   smime->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_smime_entry_free);
   smime->generation = 1;
+  smime->requests = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_smime_request_free);
   for (guint i = 0; i < G_N_ELEMENTS (kind_dirs); i++)
     load_kind (smime, i);
+  pst_smime_requests_load (smime);
   return smime;
 }
 
@@ -260,6 +262,7 @@ pst_smime_new_remote (PstCryptoRemote *remote)
 
   smime->entries = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_smime_entry_free);
   smime->generation = 1;
+  smime->requests = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_smime_request_free);
   smime->remote = remote;
   return smime;
 }
@@ -270,6 +273,7 @@ pst_smime_free (PstSmime *smime)
   if (smime == NULL)
     return;
   g_ptr_array_unref (smime->entries);
+  g_ptr_array_unref (smime->requests);
   g_clear_pointer (&smime->trust, X509_STORE_free);
   g_free (smime->dir);
   g_free (smime);
@@ -391,11 +395,35 @@ is_ca (X509 *cert)
   return X509_check_ca (cert) != 0;
 }
 
+/* @cert (taken) is the certificate of the key @request waits with: the
+ * two become an identity, locked (the key stays sealed as it was), and the
+ * request goes. */
+static gboolean
+adopt_request (PstSmime *smime, X509 *cert, PstSmimeRequest *request, GPtrArray *infos,
+               GError **error)
+{
+  PstSmimeEntry *e = entry_new (PST_SMIME_IDENTITY, cert);
+  PstSmimeCertInfo *info;
+
+  e->sealed = pst_smime_request_sealed (request, &e->protection);
+  if (!(e = store_add (smime, e, error)))
+    return FALSE;
+  info = entry_info (smime, e);
+  info->request_id = g_strdup (pst_smime_request_id (request));
+  g_ptr_array_add (infos, info);
+  pst_smime_request_done (smime, request);
+  return TRUE;
+}
+
 static gboolean
 add_cert (PstSmime *smime, X509 *cert, gboolean trust_anchor, GPtrArray *infos, GError **error)
 {
-  PstSmimeEntry *e = entry_new (trust_anchor ? PST_SMIME_ANCHOR : PST_SMIME_CERT, cert);
+  PstSmimeRequest *request = trust_anchor ? NULL : pst_smime_request_for_cert (smime, cert);
+  PstSmimeEntry *e;
 
+  if (request != NULL)
+    return adopt_request (smime, cert, request, infos, error);
+  e = entry_new (trust_anchor ? PST_SMIME_ANCHOR : PST_SMIME_CERT, cert);
   e = store_add (smime, e, error);
   if (e == NULL)
     return FALSE;
@@ -574,30 +602,30 @@ import_any (PstSmime *smime, GBytes *data, const char *passphrase, const char *w
     }
   else
     {
-      guint n = 0;
+      STACK_OF (X509) *certs = sk_X509_new_null ();
 
       ERR_clear_error ();
       bio = BIO_new_mem_buf (p, (int) len);
-      while (ok && (x = PEM_read_bio_X509 (bio, NULL, NULL, NULL)) != NULL)
-        {
-          n++;
-          ok = add_cert (smime, x, trust_anchor, infos, error);
-        }
+      while ((x = PEM_read_bio_X509 (bio, NULL, NULL, NULL)) != NULL)
+        sk_X509_push (certs, x);
       BIO_free (bio);
       ERR_clear_error ();
       q = p;
-      if (ok && n == 0 && (x = d2i_X509 (NULL, &q, (long) len)) != NULL)
-        {
-          n++;
-          ok = add_cert (smime, x, trust_anchor, infos, error);
-        }
+      if (sk_X509_num (certs) == 0 && (x = d2i_X509 (NULL, &q, (long) len)) != NULL)
+        sk_X509_push (certs, x);
       ERR_clear_error ();
-      if (ok && n == 0)
+      if (sk_X509_num (certs) == 0)
         {
           g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                        "not a certificate or PKCS#12 file (PEM, DER or PKCS#12 expected)");
           ok = FALSE;
         }
+      /* All checked before any is kept: a refused file leaves nothing. */
+      for (int i = 0; ok && !trust_anchor && i < sk_X509_num (certs); i++)
+        ok = pst_smime_request_check_cert (smime, sk_X509_value (certs, i), error);
+      while (ok && sk_X509_num (certs) > 0)
+        ok = add_cert (smime, sk_X509_shift (certs), trust_anchor, infos, error);
+      sk_X509_pop_free (certs, X509_free);
     }
   if (ok && imported_out != NULL)
     *imported_out = g_steal_pointer (&infos);
@@ -639,6 +667,15 @@ pst_smime_remove (PstSmime *smime, const char *fingerprint_or_prefix, GError **e
 
       if (g_str_has_prefix (e->fingerprint, want))
         found = e, count++;
+    }
+  if (count == 0)
+    {
+      gboolean any = FALSE;
+
+      if (pst_smime_request_remove (smime, want, &any))
+        return TRUE;
+      if (any)
+        count = 2;
     }
   if (count != 1)
     {

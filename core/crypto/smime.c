@@ -136,6 +136,7 @@ pst_smime_cert_info_free (PstSmimeCertInfo *info)
   g_free (info->subject);
   g_free (info->issuer);
   g_strfreev (info->emails);
+  g_free (info->request_id);
   g_free (info);
 }
 

@@ -1,5 +1,5 @@
 /* smime.h — S/MIME certificates, identities and CMS operations through
- * OpenSSL.  smime.c and smime-store.c are the only files (with
+ * OpenSSL.  smime.c, smime-store.c, smime-keys.c and smime-request.c are the only files (with
  * core/net/transport.c) that include OpenSSL's headers; the rest of Postern
  * sees a PstSmime and the plain types below.
  *
@@ -12,6 +12,9 @@
  *                collected from a good signature is kept with the signer's
  *                SMIMECapabilities (a "POSTERN SMIME CAPABILITIES" PEM block
  *                holding the DER attribute value);
+ *   requests/    own keys waiting for their certificate (see Requests below):
+ *                the PKCS#10 request, the ENCRYPTED PRIVATE KEY as for an
+ *                identity, named by the SHA-256 of the public key;
  *   identities/  own identities: certificate, ENCRYPTED PRIVATE KEY and
  *                chain in one file (DESIGN.md §10).  The key is never on
  *                disk in the clear: PKCS#8 EncryptedPrivateKeyInfo, PBES2
@@ -43,6 +46,13 @@
  * never leaves neither; importing the PKCS#12 file again does the same.  (Overwriting in place does not reach copies a
  * copy-on-write file system, an SSD's wear levelling or a backup kept.)
  * Nothing in this module logs or returns key material.
+ *
+ * Requests.  pst_smime_request_new makes a private key and a PKCS#10
+ * request for an address; the key is sealed at once as an identity's would
+ * be and kept in requests/.  When a certificate whose public key is that
+ * key's is imported, the two become an identity (locked, as after a
+ * restart: pst_smime_unlock with the passphrase, or the Secret Service key
+ * of the request, moved to the certificate's fingerprint by the caller).
  *
  * Verification trusts the anchors/ certificates and the system store
  * (OpenSSL's default paths), at the current time.
@@ -79,6 +89,7 @@ typedef struct {
   gboolean trust_anchor;
   gboolean is_ca;
   gboolean expired;       /* not valid at the time of listing/import */
+  char *request_id;       /* import: the request this identity was made from now, or NULL */
 } PstSmimeCertInfo;
 
 void pst_smime_cert_info_free (PstSmimeCertInfo *info);
@@ -158,12 +169,52 @@ gboolean pst_smime_import (PstSmime *smime, GBytes *data, const char *passphrase
 gboolean pst_smime_import_wrapped (PstSmime *smime, GBytes *data, const char *wrap_key,
                                    GPtrArray **imported_out, GError **error);
 
+typedef struct {
+  char *id;               /* SHA-256 of the public key (SubjectPublicKeyInfo DER), lower-case hex */
+  char *address;
+  char *key_type;         /* "ec-p256", "rsa-3072" */
+  char *csr_pem;          /* the PKCS#10 request, PEM */
+  PstSmimeKeyProtection protection;
+  gint64 created;
+} PstSmimeRequestInfo;
+
+void pst_smime_request_info_free (PstSmimeRequestInfo *info);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmimeRequestInfo, pst_smime_request_info_free)
+
+/* Makes a private key for @address (EC P-256, or RSA 3072 with @rsa) and a
+ * PKCS#10 request signed by it: subject CN and emailAddress @address,
+ * subjectAltName rfc822Name @address, keyUsage digitalSignature with
+ * keyEncipherment (RSA) or keyAgreement (EC), extendedKeyUsage
+ * emailProtection.  The key is kept only sealed (see Requests above) under
+ * @secret: the user's passphrase (@protection PST_SMIME_KEY_PASSPHRASE) or
+ * a random key the caller keeps in the Secret Service
+ * (PST_SMIME_KEY_SECRET_SERVICE).  Errors: PST_ERROR_USAGE not an address,
+ * or @address has a request waiting already; PST_ERROR_CRYPTO; a write
+ * failure of the store.  Transfer full. */
+PstSmimeRequestInfo *pst_smime_request_new (PstSmime *smime, const char *address, gboolean rsa,
+                                            const char *secret, PstSmimeKeyProtection protection,
+                                            GError **error);
+
+/* The requests waiting, as a GPtrArray of PstSmimeRequestInfo.  Transfer
+ * full. */
+GPtrArray *pst_smime_requests (PstSmime *smime);
+
+/* The certificate of @address as PEM: an own identity's when there is one
+ * (never its key), else the stored certificate binding @address (not a CA);
+ * of several, the one valid longest.  @fingerprint_out and @own_out (may be
+ * NULL) say which and whether it is an identity.  Errors: PST_ERROR_POLICY
+ * none (saying so when a request waits for its certificate).  Transfer
+ * full. */
+char *pst_smime_export_cert (PstSmime *smime, const char *address, char **fingerprint_out,
+                             gboolean *own_out, GError **error);
+
 /* Every certificate in the store (anchors, certificates, identities) as a
  * GPtrArray of PstSmimeCertInfo.  Transfer full. */
 GPtrArray *pst_smime_list (PstSmime *smime);
 
 /* Removes the certificate (or identity, with its key) whose fingerprint is
- * or starts with @fingerprint_or_prefix (at least 8 hex digits).  Errors:
+ * or starts with @fingerprint_or_prefix (at least 8 hex digits), or else
+ * the request (with its key) whose id does.  Errors:
  * PST_ERROR_FAILED when none or several match. */
 gboolean pst_smime_remove (PstSmime *smime, const char *fingerprint_or_prefix, GError **error);
 

@@ -51,7 +51,7 @@ commands=("agent start" "agent stop" "agent status"
   "account remove" send fetch "outbox list" "outbox retry" "outbox cancel"
   "quarantine list" "quarantine release" "quarantine delete" scan watch list show export
   attachment encrypt decrypt verify batch "config show" "config set"
-  "keys import" "keys list" "keys show" "keys remove" "keys unlock" "keys generate" "keys locate" "keys setup-message export" "keys setup-message import" "keys check" help)
+  "keys import" "keys list" "keys show" "keys remove" "keys unlock" "keys generate" "keys export" "keys expire" "keys revoke" "keys locate" "keys setup-message export" "keys setup-message import" "keys check" help)
 groups=(agent account outbox quarantine config keys "keys setup-message")
 listed() {
   local out c missing="" rows

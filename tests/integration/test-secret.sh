@@ -183,6 +183,45 @@ check "imported again under a passphrase: its Secret Service key is taken out" b
 check "… and it is under the passphrase" \
   test "$(pst alice --json keys list | json '[k["protection"] for k in d["keys"] if k["type"] == "x509" and k["secret"]]')" = "['passphrase']"
 
+# An S/MIME key made here without a passphrase (keys generate --scheme
+# smime --no-passphrase): sealed under a random key in the Secret Service,
+# kept under the request's id until its certificate comes, then under the
+# certificate's fingerprint, unlocked by the import and at every start.
+DANA=dana@postern.test
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$WORK/req-ca.key" \
+  -out "$WORK/req-ca.pem" -subj "/CN=Postern request test CA" -days 30 \
+  -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+pst alice keys import --trust-anchor "$WORK/req-ca.pem" >/dev/null
+pst alice --json keys generate "$DANA" --scheme smime --csr "$WORK/dana.csr" --no-passphrase > "$WORK/dana.json"
+dana_req=$(json 'd["request"]' < "$WORK/dana.json")
+check "keys generate --scheme smime --no-passphrase: kept under a Secret Service key" \
+  test "$(json 'd["protection"]' < "$WORK/dana.json")" = secret-service
+check "… which the keyring holds under the request's id, and which opens the waiting key" bash -c \
+  'k=$(secret-tool lookup fingerprint "$1") && [ ${#k} = 64 ] &&
+   sed -n "/BEGIN ENCRYPTED/,/END ENCRYPTED/p" "$2/$1.pem" | openssl pkey -passin "pass:$k" -noout' \
+  _ "$dana_req" "$WORK/home-alice/data/smime/requests"
+openssl x509 -req -in "$WORK/dana.csr" -CA "$WORK/req-ca.pem" -CAkey "$WORK/req-ca.key" -CAcreateserial \
+  -days 10 -copy_extensions copyall -out "$WORK/dana.pem" 2>/dev/null
+pst alice --json keys import "$WORK/dana.pem" > "$WORK/dana-import.json"
+dana_fpr=$(json 'd["imported"][0]["id"]' < "$WORK/dana-import.json")
+check "keys import of its certificate: an identity, unlocked at once from the Secret Service" \
+  test "$(json '"%s %s %s" % (d["imported"][0]["secret"], d["imported"][0]["locked"], d["imported"][0]["protection"])' < "$WORK/dana-import.json")" = "True False secret-service"
+check "… its key moved to the certificate's fingerprint, none left under the request's id" bash -c \
+  '[ "$(secret-tool lookup fingerprint "$1" | wc -c)" = 64 ] && [ -z "$(secret-tool lookup fingerprint "$2")" ]' \
+  _ "$dana_fpr" "$dana_req"
+make_message "$DANA" "$DANA" "Dana" "to myself" > "$WORK/dana.eml"
+check "… it signs and encrypts to itself" \
+  pst alice encrypt --scheme smime --sign --to "$DANA" -o "$WORK/dana-out.eml" "$WORK/dana.eml"
+pst alice agent stop >/dev/null
+dana_signs() {
+  for _ in $(seq 1 50); do
+    pst alice encrypt --scheme smime --sign --to "$DANA" -o "$WORK/dana-out2.eml" "$WORK/dana.eml" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+check "… and after a restart, unlocked by the agent by itself" dana_signs
+
 # No session bus for the agent: it says the service cannot be reached.
 pst alice agent stop >/dev/null
 expect_fail "no session bus: a clear error" 1 "the Secret Service cannot be reached" \

@@ -5,7 +5,8 @@
  * the locked error; a wrong passphrase unlocks nothing; unlocking makes it
  * work and is shared through the keyring; a PKCS#12 file without a
  * passphrase; the migration of an earlier version's cleartext key file,
- * which a failed write (a full disk) leaves whole.
+ * which a failed write (a full disk) leaves whole; a key made here whose
+ * certificate comes later (crypto/smime-request.c).
  * Fixtures are made at test time with the openssl command. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -784,6 +785,84 @@ teardown (void **state)
   return 0;
 }
 
+/* A key made here (keys generate --scheme smime): its request, the key
+ * sealed while it waits, a second request refused, the request kept across
+ * a reopening; the certificate a CA signs for it makes an identity, locked
+ * until unlocked; then it signs and decrypts, and its certificate exports
+ * without the key. */
+static void
+test_request_to_identity (void **state)
+{
+  static const char dave[] = "dave@postern.test";
+  g_autofree char *dir = store_dir ("store-request");
+  g_autofree char *csr = g_build_filename (fx.dir, "dave.csr", NULL);
+  g_autofree char *reqdir = g_build_filename (dir, "requests", NULL);
+  g_autofree char *reqfile = NULL, *text = NULL, *pem = NULL, *fpr = NULL;
+  g_autoptr(PstSmime) a = pst_smime_new (dir, NULL);
+  g_autoptr(PstSmime) b = NULL;
+  g_autoptr(PstSmimeRequestInfo) info = NULL;
+  g_autoptr(PstSmimeRequestInfo) again = NULL;
+  g_autoptr(GPtrArray) requests = NULL, imported = NULL;
+  g_autoptr(GBytes) cert = NULL;
+  g_autoptr(GError) error = NULL;
+  PstSmimeCertInfo *c;
+  gboolean own = FALSE;
+
+  import (a, "ca.pem", NULL);
+  info = pst_smime_request_new (a, dave, FALSE, PASS, PST_SMIME_KEY_PASSPHRASE, &error);
+  assert_non_null (info);
+  assert_string_equal (info->key_type, "ec-p256");
+  assert_int_equal (strlen (info->id), 64);
+  assert_true (g_file_set_contents (csr, info->csr_pem, -1, NULL));
+  /* Sealed at rest as an identity's key is, and no other copy. */
+  reqfile = g_strconcat (reqdir, "/", info->id, ".pem", NULL);
+  assert_true (g_file_get_contents (reqfile, &text, NULL, NULL));
+  assert_non_null (strstr (text, "-----BEGIN ENCRYPTED PRIVATE KEY-----"));
+  assert_non_null (strstr (text, "-----BEGIN CERTIFICATE REQUEST-----"));
+  assert_null (strstr (text, "BEGIN PRIVATE KEY"));
+  assert_null (strstr (text, "BEGIN EC PRIVATE KEY"));
+  again = pst_smime_request_new (a, dave, TRUE, PASS, PST_SMIME_KEY_PASSPHRASE, &error);
+  assert_null (again);
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
+  g_clear_error (&error);
+  assert_true (sh ("openssl x509 -req -in dave.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 30"
+                   " -copy_extensions copyall -out dave.pem", NULL));
+
+  /* Another store on the same folder finds the request waiting. */
+  b = pst_smime_new (dir, NULL);
+  requests = pst_smime_requests (b);
+  assert_int_equal (requests->len, 1);
+  assert_string_equal (((PstSmimeRequestInfo *) requests->pdata[0])->id, info->id);
+  assert_null (pst_smime_export_cert (b, dave, NULL, NULL, &error));
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_POLICY));
+  g_clear_error (&error);
+
+  cert = read_fx ("dave.pem");
+  assert_true (pst_smime_import (b, cert, NULL, FALSE, &imported, &error));
+  assert_int_equal (imported->len, 1);
+  c = imported->pdata[0];
+  assert_true (c->has_key);
+  assert_true (c->locked);
+  assert_int_equal (c->protection, PST_SMIME_KEY_PASSPHRASE);
+  assert_string_equal (c->request_id, info->id);
+  g_clear_pointer (&requests, g_ptr_array_unref);
+  requests = pst_smime_requests (b);
+  assert_int_equal (requests->len, 0);
+  assert_false (g_file_test (reqfile, G_FILE_TEST_EXISTS));
+
+  /* The sender encrypts to dave once it has his certificate. */
+  import (fx.sender, "dave.pem", NULL);
+  assert_usable (b, dave, TRUE);
+  assert_true (pst_smime_unlock (b, dave, PASS, NULL, &error));
+  assert_usable (b, dave, FALSE);
+  pem = pst_smime_export_cert (b, dave, &fpr, &own, &error);
+  assert_non_null (pem);
+  assert_true (own);
+  assert_string_equal (fpr, c->fingerprint);
+  assert_non_null (strstr (pem, "BEGIN CERTIFICATE"));
+  assert_null (strstr (pem, "PRIVATE"));
+}
+
 int
 main (void)
 {
@@ -795,6 +874,7 @@ main (void)
     cmocka_unit_test (test_cleartext_reimport),
     cmocka_unit_test (test_cleartext_migration_write_fails),
     cmocka_unit_test (test_cleartext_reimport_write_fails),
+    cmocka_unit_test (test_request_to_identity),
   };
 
   return cmocka_run_group_tests (tests, setup, teardown);
