@@ -303,14 +303,55 @@ view_int (JsonObject *o, const char *name, gint64 min, gint64 max, gint64 *out, 
   return TRUE;
 }
 
+/* Member @name of @o: an array of at most @max UTF-8 strings of at most
+ * @max_len bytes each, into *@out (NULL-terminated).  FALSE when it is
+ * anything else. */
+static gboolean
+view_strv (JsonObject *o, const char *name, guint max, gsize max_len, char ***out)
+{
+  JsonNode *n = json_object_get_member (o, name);
+  g_autoptr (GPtrArray) list = g_ptr_array_new_with_free_func (g_free);
+  JsonArray *a;
+
+  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n) || json_array_get_length (a = json_node_get_array (n)) > max)
+    return FALSE;
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    {
+      JsonNode *e = json_array_get_element (a, i);
+      const char *s;
+
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING
+          || strlen (s = json_node_get_string (e)) > max_len || !g_utf8_validate (s, -1, NULL))
+        return FALSE;
+      g_ptr_array_add (list, g_strdup (s));
+    }
+  g_ptr_array_add (list, NULL);
+  *out = (char **) g_ptr_array_free (g_steal_pointer (&list), FALSE);
+  return TRUE;
+}
+
+/* A boolean member of @o, FALSE when absent; FALSE return when it is no
+ * boolean. */
+static gboolean
+view_bool (JsonObject *o, const char *name, gboolean *out)
+{
+  JsonNode *n = json_object_get_member (o, name);
+
+  *out = FALSE;
+  if (n == NULL)
+    return TRUE;
+  if (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN)
+    return FALSE;
+  *out = json_node_get_boolean (n);
+  return TRUE;
+}
+
 /* The view's "autocrypt" member (worker-view.c), checked. */
 static gboolean
 take_autocrypt (JsonObject *o, PstView *v, GError **error)
 {
   JsonNode *n = json_object_get_member (o, "autocrypt");
-  g_autoptr (GPtrArray) headers = g_ptr_array_new_with_free_func (g_free);
   JsonObject *ac;
-  JsonArray *a;
   gint64 date = 0;
 
   if (n == NULL || !JSON_NODE_HOLDS_OBJECT (n))
@@ -320,49 +361,13 @@ take_autocrypt (JsonObject *o, PstView *v, GError **error)
       || !view_int (ac, "date", 0, G_MAXINT64, &date, error))
     return FALSE;
   v->autocrypt_date = date;
-  n = json_object_get_member (ac, "report");
-  if (n != NULL && (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN))
+  if (!view_bool (ac, "report", &v->autocrypt_report)
+      || !view_bool (ac, "truncated", &v->autocrypt_truncated)
+      || !view_strv (ac, "headers", PST_VIEW_MAX_AUTOCRYPT, PST_VIEW_MAX_AUTOCRYPT_VALUE,
+                     &v->autocrypt_headers)
+      || !view_strv (ac, "recipients", PST_VIEW_MAX_RECIPIENTS, PST_WIRE_MAX_STRING,
+                     &v->autocrypt_recipients))
     goto bad;
-  v->autocrypt_report = n != NULL && json_node_get_boolean (n);
-  n = json_object_get_member (ac, "truncated");
-  if (n != NULL && (!JSON_NODE_HOLDS_VALUE (n) || json_node_get_value_type (n) != G_TYPE_BOOLEAN))
-    goto bad;
-  v->autocrypt_truncated = n != NULL && json_node_get_boolean (n);
-  n = json_object_get_member (ac, "headers");
-  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n)
-      || json_array_get_length (a = json_node_get_array (n)) > PST_VIEW_MAX_AUTOCRYPT)
-    goto bad;
-  for (guint i = 0; i < json_array_get_length (a); i++)
-    {
-      JsonNode *e = json_array_get_element (a, i);
-      const char *s;
-
-      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING
-          || strlen (s = json_node_get_string (e)) > PST_VIEW_MAX_AUTOCRYPT_VALUE
-          || !g_utf8_validate (s, -1, NULL))
-        goto bad;
-      g_ptr_array_add (headers, g_strdup (s));
-    }
-  g_ptr_array_add (headers, NULL);
-  v->autocrypt_headers = (char **) g_ptr_array_free (g_steal_pointer (&headers), FALSE);
-  n = json_object_get_member (ac, "recipients");
-  if (n == NULL || !JSON_NODE_HOLDS_ARRAY (n)
-      || json_array_get_length (a = json_node_get_array (n)) > PST_VIEW_MAX_RECIPIENTS)
-    goto bad;
-  headers = g_ptr_array_new_with_free_func (g_free);
-  for (guint i = 0; i < json_array_get_length (a); i++)
-    {
-      JsonNode *e = json_array_get_element (a, i);
-      const char *s;
-
-      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING
-          || strlen (s = json_node_get_string (e)) > PST_WIRE_MAX_STRING
-          || !g_utf8_validate (s, -1, NULL))
-        goto bad;
-      g_ptr_array_add (headers, g_strdup (s));
-    }
-  g_ptr_array_add (headers, NULL);
-  v->autocrypt_recipients = (char **) g_ptr_array_free (g_steal_pointer (&headers), FALSE);
   return TRUE;
 bad:
   g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "its view has a bad 'autocrypt'");

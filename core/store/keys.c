@@ -49,22 +49,6 @@ source_is_vouched (PstKeySource source)
   return pst_key_source_is_explicit (source) || source == PST_KEY_SOURCE_HARVESTED;
 }
 
-typedef sqlite3_stmt Stmt;
-static void
-stmt_finalize (Stmt *stmt)
-{
-  sqlite3_finalize (stmt);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Stmt, stmt_finalize)
-
-static void
-bind_text_or_null (sqlite3_stmt *stmt, int i, const char *text)
-{
-  if (text != NULL)
-    sqlite3_bind_text (stmt, i, text, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (stmt, i);
-}
 
 static void
 bind_bytes_or_null (sqlite3_stmt *stmt, int i, GBytes *bytes)
@@ -78,11 +62,6 @@ bind_bytes_or_null (sqlite3_stmt *stmt, int i, GBytes *bytes)
     sqlite3_bind_null (stmt, i);
 }
 
-static char *
-column_strdup (sqlite3_stmt *stmt, int i)
-{
-  return g_strdup ((const char *) sqlite3_column_text (stmt, i));
-}
 
 static GBytes *
 column_bytes (sqlite3_stmt *stmt, int i)
@@ -158,9 +137,9 @@ run5 (PstStore *store, const char *sql, const char *scheme, const char *address,
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_text (stmt, 1, scheme, -1, SQLITE_STATIC);
-  bind_text_or_null (stmt, 2, address);
-  bind_text_or_null (stmt, 3, fingerprint);
-  bind_text_or_null (stmt, 4, text);
+  pst_store_bind_text_or_null (stmt, 2, address);
+  pst_store_bind_text_or_null (stmt, 3, fingerprint);
+  pst_store_bind_text_or_null (stmt, 4, text);
   sqlite3_bind_int64 (stmt, 5, now);
   return step_done (store, stmt, _("cannot record an address's key"), error);
 }
@@ -204,7 +183,7 @@ learn_binding (PstStore *store, const char *scheme, const char *address, const c
   sqlite3_bind_text (get, 1, scheme, -1, SQLITE_STATIC);
   sqlite3_bind_text (get, 2, address, -1, SQLITE_STATIC);
   if (sqlite3_step (get) == SQLITE_ROW)
-    old = column_strdup (get, 0);
+    old = pst_store_column_strdup (get, 0);
   else if (previous != NULL)
     old = g_ascii_strup (previous, -1);
 
@@ -317,9 +296,9 @@ pst_store_key_binding (PstStore *store, const char *scheme, const char *address,
       rc = sqlite3_step (stmt);
       if (rc == SQLITE_ROW)
         {
-          fingerprint = column_strdup (stmt, 0);
+          fingerprint = pst_store_column_strdup (stmt, 0);
           if (replaces_out != NULL)
-            *replaces_out = column_strdup (stmt, 1);
+            *replaces_out = pst_store_column_strdup (stmt, 1);
         }
       else if (rc != SQLITE_DONE)
         pst_store_set_db_error (store, error, _("cannot read an address's key (store %s)"),
@@ -346,7 +325,7 @@ pst_store_key_replaced (PstStore *store, const char *scheme, const char *fingerp
       sqlite3_bind_text (stmt, 2, fingerprint, -1, SQLITE_STATIC);
       rc = sqlite3_step (stmt);
       if (rc == SQLITE_ROW)
-        replaces = column_strdup (stmt, 0);
+        replaces = pst_store_column_strdup (stmt, 0);
       else if (rc != SQLITE_DONE)
         pst_store_set_db_error (store, error, _("cannot read an address's key (store %s)"),
                                 store->path);
@@ -421,11 +400,11 @@ pst_store_peer_get (PstStore *store, const char *addr, GError **error)
           peer->addr = g_strdup (lower);
           peer->last_seen = sqlite3_column_int64 (stmt, 0);
           peer->autocrypt_timestamp = sqlite3_column_int64 (stmt, 1);
-          peer->fingerprint = column_strdup (stmt, 2);
+          peer->fingerprint = pst_store_column_strdup (stmt, 2);
           peer->keydata = column_bytes (stmt, 3);
           peer->mutual = g_strcmp0 ((const char *) sqlite3_column_text (stmt, 4), "mutual") == 0;
           peer->gossip_timestamp = sqlite3_column_int64 (stmt, 5);
-          peer->gossip_fingerprint = column_strdup (stmt, 6);
+          peer->gossip_fingerprint = pst_store_column_strdup (stmt, 6);
           peer->gossip_keydata = column_bytes (stmt, 7);
         }
       else if (rc != SQLITE_DONE)
@@ -453,11 +432,11 @@ pst_store_peer_put (PstStore *store, const PstAutocryptPeer *peer, GError **erro
       sqlite3_bind_text (stmt, 1, lower, -1, SQLITE_STATIC);
       sqlite3_bind_int64 (stmt, 2, peer->last_seen);
       sqlite3_bind_int64 (stmt, 3, peer->autocrypt_timestamp);
-      bind_text_or_null (stmt, 4, peer->fingerprint);
+      pst_store_bind_text_or_null (stmt, 4, peer->fingerprint);
       bind_bytes_or_null (stmt, 5, peer->keydata);
       sqlite3_bind_text (stmt, 6, peer->mutual ? "mutual" : "nopreference", -1, SQLITE_STATIC);
       sqlite3_bind_int64 (stmt, 7, peer->gossip_timestamp);
-      bind_text_or_null (stmt, 8, peer->gossip_fingerprint);
+      pst_store_bind_text_or_null (stmt, 8, peer->gossip_fingerprint);
       bind_bytes_or_null (stmt, 9, peer->gossip_keydata);
       ok = step_done (store, stmt, _("cannot write the Autocrypt state"), error);
     }

@@ -15,6 +15,20 @@ struct _PstStore {
   GRecMutex lock;
 };
 
+/* A statement that finalizes itself (g_autoptr (Stmt)). */
+typedef sqlite3_stmt Stmt;
+static inline void
+pst_store_stmt_finalize (Stmt *stmt)
+{
+  sqlite3_finalize (stmt);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Stmt, pst_store_stmt_finalize)
+
+/* Binds @text, or NULL when it is NULL. */
+void pst_store_bind_text_or_null (sqlite3_stmt *stmt, int i, const char *text);
+/* Column @i as a new string (NULL for NULL). */
+char *pst_store_column_strdup (sqlite3_stmt *stmt, int i);
+
 /* sqlite3_prepare_v2, or NULL with @error set ("store PATH: why"). */
 sqlite3_stmt *pst_store_prepare (PstStore *store, const char *sql, GError **error);
 /* Sets @error to "WHAT: sqlite's message" (call under the lock). */

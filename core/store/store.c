@@ -102,19 +102,6 @@ db_reason (PstStore *store)
   return sqlite3_errmsg (store->db);
 }
 
-/* Sets @error to "WHAT: sqlite's message"; call with the lock held so that
- * the message is this thread's. */
-static void G_GNUC_PRINTF (3, 4)
-set_db_error (PstStore *store, GError **error, const char *format, ...)
-{
-  g_autofree char *what = NULL;
-  va_list ap;
-
-  va_start (ap, format);
-  what = g_strdup_vprintf (format, ap);
-  va_end (ap);
-  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: %s", what, db_reason (store));
-}
 
 static sqlite3_stmt *
 prepare (PstStore *store, const char *sql, GError **error)
@@ -123,34 +110,12 @@ prepare (PstStore *store, const char *sql, GError **error)
 
   if (sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
     {
-      set_db_error (store, error, _("store %s"), store->path);
+      pst_store_set_db_error (store, error, _("store %s"), store->path);
       return NULL;
     }
   return stmt;
 }
 
-typedef sqlite3_stmt Stmt;
-static void
-stmt_finalize (Stmt *stmt)
-{
-  sqlite3_finalize (stmt);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Stmt, stmt_finalize)
-
-static void
-bind_text_or_null (sqlite3_stmt *stmt, int i, const char *text)
-{
-  if (text != NULL)
-    sqlite3_bind_text (stmt, i, text, -1, SQLITE_TRANSIENT);
-  else
-    sqlite3_bind_null (stmt, i);
-}
-
-static char *
-column_strdup (sqlite3_stmt *stmt, int i)
-{
-  return g_strdup ((const char *) sqlite3_column_text (stmt, i));
-}
 
 /* ---- search ---- */
 
@@ -205,7 +170,7 @@ exec (PstStore *store, const char *sql, GError **error)
 {
   if (sqlite3_exec (store->db, sql, NULL, NULL, NULL) == SQLITE_OK)
     return TRUE;
-  set_db_error (store, error, _("store %s"), store->path);
+  pst_store_set_db_error (store, error, _("store %s"), store->path);
   return FALSE;
 }
 
@@ -343,7 +308,7 @@ pst_store_open (const char *path, GError **error)
   if (sqlite3_create_function_v2 (store->db, "pst_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                   NULL, sql_fold, NULL, NULL, NULL) != SQLITE_OK)
     {
-      set_db_error (store, error, _("cannot open store %s"), path);
+      pst_store_set_db_error (store, error, _("cannot open store %s"), path);
       return NULL;
     }
 
@@ -359,7 +324,7 @@ pst_store_open (const char *path, GError **error)
         g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                      _("cannot open store %s: the file system does not allow WAL mode"), path);
       else
-        set_db_error (store, error, _("cannot open store %s"), path);
+        pst_store_set_db_error (store, error, _("cannot open store %s"), path);
       return NULL;
     }
   /* secure_delete: bytes of deleted rows are overwritten, so that a sealed
@@ -368,7 +333,7 @@ pst_store_open (const char *path, GError **error)
                                " PRAGMA secure_delete = ON", NULL,
                     NULL, NULL) != SQLITE_OK)
     {
-      set_db_error (store, error, _("cannot open store %s"), path);
+      pst_store_set_db_error (store, error, _("cannot open store %s"), path);
       return NULL;
     }
   if (!pst_store_schema_migrate (store->db, path, NULL, error))
@@ -438,7 +403,7 @@ lookup_seen (PstStore *store, const char *account, const char *uidl, gboolean *s
   rc = sqlite3_step (stmt);
   if (rc != SQLITE_ROW && rc != SQLITE_DONE)
     {
-      set_db_error (store, error, _("cannot look up UIDL %s of %s in store %s"), uidl, account,
+      pst_store_set_db_error (store, error, _("cannot look up UIDL %s of %s in store %s"), uidl, account,
                     store->path);
       return FALSE;
     }
@@ -538,7 +503,7 @@ writer_delete_row (PstStoreWriter *writer)
           sqlite3_bind_int64 (stmt, 1, writer->id);
           if (sqlite3_step (stmt) != SQLITE_DONE)
             {
-              set_db_error (store, &error, _("store %s"), store->path);
+              pst_store_set_db_error (store, &error, _("store %s"), store->path);
               ok = FALSE;
             }
         }
@@ -589,7 +554,7 @@ writer_insert_chunk (PstStoreWriter *writer, const guint8 *data, gsize len, GErr
   sqlite3_bind_blob (stmt, 3, data, (int) len, SQLITE_STATIC);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      set_db_error (store, error, _("cannot store bytes in %s of store %s"), writer->table->owner,
+      pst_store_set_db_error (store, error, _("cannot store bytes in %s of store %s"), writer->table->owner,
                     store->path);
       return FALSE;
     }
@@ -624,7 +589,7 @@ insert_returning_id (PstStore *store, sqlite3_stmt *stmt, gint64 *id_out, GError
 {
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      set_db_error (store, error, "%s", what);
+      pst_store_set_db_error (store, error, "%s", what);
       return FALSE;
     }
   if (id_out != NULL)
@@ -838,7 +803,7 @@ writer_finish_row (PstStoreWriter *writer, GError **error)
           set_seen_error (store, writer->account, writer->uidl, error);
           return FALSE;
         default:
-          set_db_error (store, error, _("cannot mark UIDL %s of %s seen in store %s"),
+          pst_store_set_db_error (store, error, _("cannot mark UIDL %s of %s seen in store %s"),
                         writer->uidl, writer->account, store->path);
           return FALSE;
         }
@@ -856,7 +821,7 @@ writer_finish_row (PstStoreWriter *writer, GError **error)
   sqlite3_bind_int64 (stmt, 3, now_seconds ());
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      set_db_error (store, error, _("cannot finish %s entry %" PRId64 " in store %s"),
+      pst_store_set_db_error (store, error, _("cannot finish %s entry %" PRId64 " in store %s"),
                     writer->table->owner, writer->id, store->path);
       return FALSE;
     }
@@ -1007,7 +972,7 @@ stream_next_chunk (PstStoreStream *self, GError **error)
     }
   if (rc != SQLITE_ROW)
     {
-      set_db_error (store, error,
+      pst_store_set_db_error (store, error,
                     _("cannot read %s entry %" PRId64 " from store %s"),
                     self->table->owner, self->id, store->path);
       return FALSE;
@@ -1050,7 +1015,7 @@ pst_store_stream_read (GInputStream *stream, void *buffer, gsize count,
     rc = sqlite3_blob_read (blob, buffer, (int) n, (int) self->chunk_off);
   if (rc != SQLITE_OK)
     {
-      set_db_error (store, error, _("cannot read %s entry %" PRId64 " from store %s"),
+      pst_store_set_db_error (store, error, _("cannot read %s entry %" PRId64 " from store %s"),
                     self->table->owner, self->id, store->path);
       goto out;
     }
@@ -1100,7 +1065,7 @@ check_exists (PstStore *store, const ByteTable *table, gint64 id, GError **error
   if (rc == SQLITE_DONE)
     g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(table->missing_fmt), id);
   else
-    set_db_error (store, error, _("cannot look up %s entry %" PRId64 " in store %s"),
+    pst_store_set_db_error (store, error, _("cannot look up %s entry %" PRId64 " in store %s"),
                   table->owner, id, store->path);
   return FALSE;
 }
@@ -1166,16 +1131,16 @@ message_info_from_row (sqlite3_stmt *stmt)
   PstMessageInfo *info = g_new0 (PstMessageInfo, 1);
 
   info->id = sqlite3_column_int64 (stmt, 0);
-  info->account = column_strdup (stmt, 1);
-  info->uidl = column_strdup (stmt, 2);
+  info->account = pst_store_column_strdup (stmt, 1);
+  info->uidl = pst_store_column_strdup (stmt, 2);
   info->received_at = sqlite3_column_int64 (stmt, 3);
   info->size = sqlite3_column_int64 (stmt, 4);
-  info->from = column_strdup (stmt, 5);
-  info->subject = column_strdup (stmt, 6);
-  info->date = column_strdup (stmt, 7);
-  info->crypto_json = column_strdup (stmt, 8);
-  info->scan_verdict = column_strdup (stmt, 9);
-  info->scan_name = column_strdup (stmt, 10);
+  info->from = pst_store_column_strdup (stmt, 5);
+  info->subject = pst_store_column_strdup (stmt, 6);
+  info->date = pst_store_column_strdup (stmt, 7);
+  info->crypto_json = pst_store_column_strdup (stmt, 8);
+  info->scan_verdict = pst_store_column_strdup (stmt, 9);
+  info->scan_name = pst_store_column_strdup (stmt, 10);
   info->quarantined = sqlite3_column_int (stmt, 11) != 0;
   info->sealed = (sqlite3_column_int (stmt, 12) & PST_MESSAGE_FLAG_SEALED) != 0;
   return info;
@@ -1207,16 +1172,16 @@ set_info_one (PstStore *store, const PstMessageInfoUpdate *u, GError **error)
   if (stmt == NULL)
     return FALSE;
   sqlite3_bind_int64 (stmt, 1, u->id);
-  bind_text_or_null (stmt, 2, u->from);
-  bind_text_or_null (stmt, 3, u->subject);
-  bind_text_or_null (stmt, 4, u->date);
-  bind_text_or_null (stmt, 5, u->crypto_json);
-  bind_text_or_null (stmt, 6, u->scan_verdict);
-  bind_text_or_null (stmt, 7, u->scan_name);
+  pst_store_bind_text_or_null (stmt, 2, u->from);
+  pst_store_bind_text_or_null (stmt, 3, u->subject);
+  pst_store_bind_text_or_null (stmt, 4, u->date);
+  pst_store_bind_text_or_null (stmt, 5, u->crypto_json);
+  pst_store_bind_text_or_null (stmt, 6, u->scan_verdict);
+  pst_store_bind_text_or_null (stmt, 7, u->scan_name);
   sqlite3_bind_int (stmt, 8, u->quarantine);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      set_db_error (store, error, _("cannot update message %" PRId64 " in store %s"),
+      pst_store_set_db_error (store, error, _("cannot update message %" PRId64 " in store %s"),
                     u->id, store->path);
       return FALSE;
     }
@@ -1286,7 +1251,7 @@ pst_store_message_get_info (PstStore *store, gint64 id, GError **error)
   else if (rc == SQLITE_DONE)
     g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), id);
   else
-    set_db_error (store, error, _("cannot read message %" PRId64 " from store %s"), id,
+    pst_store_set_db_error (store, error, _("cannot read message %" PRId64 " from store %s"), id,
                   store->path);
 out:
   g_clear_pointer (&stmt, sqlite3_finalize);
@@ -1367,7 +1332,7 @@ list_messages (PstStore *store, const char *account, const char *query, guint li
     g_ptr_array_add (list, message_info_from_row (stmt));
   if (rc != SQLITE_DONE)
     {
-      set_db_error (store, error, _("cannot list the messages in store %s"), store->path);
+      pst_store_set_db_error (store, error, _("cannot list the messages in store %s"), store->path);
       g_clear_pointer (&list, g_ptr_array_unref);
     }
 out:
@@ -1438,7 +1403,7 @@ pst_store_message_seal (PstStore *store, gint64 id, GBytes *sealed, GError **err
   ok = txn_commit (store, error);
   goto out;
 db_fail:
-  set_db_error (store, error, _("cannot seal message %" PRId64 " in store %s"), id,
+  pst_store_set_db_error (store, error, _("cannot seal message %" PRId64 " in store %s"), id,
                 store->path);
 fail:
   g_clear_pointer (&stmt, sqlite3_finalize);
@@ -1458,7 +1423,7 @@ pst_store_checkpoint (PstStore *store, GError **error)
   rc = sqlite3_wal_checkpoint_v2 (store->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
   busy = rc == SQLITE_BUSY;
   if (rc != SQLITE_OK && !busy)
-    set_db_error (store, error, _("cannot checkpoint store %s"), store->path);
+    pst_store_set_db_error (store, error, _("cannot checkpoint store %s"), store->path);
   g_rec_mutex_unlock (&store->lock);
   if (busy)
     g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
@@ -1485,7 +1450,7 @@ pst_store_message_delete (PstStore *store, gint64 id, GError **error)
   sqlite3_bind_int64 (stmt, 1, id);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      set_db_error (store, error, _("cannot delete message %" PRId64 " from store %s"), id,
+      pst_store_set_db_error (store, error, _("cannot delete message %" PRId64 " from store %s"), id,
                     store->path);
       txn_rollback (store);
       goto out;
@@ -1526,7 +1491,7 @@ pst_store_outbox_count_since (PstStore *store, const char *account, gint64 since
           ok = TRUE;
         }
       else
-        set_db_error (store, error, _("cannot count the outbox of store %s"), store->path);
+        pst_store_set_db_error (store, error, _("cannot count the outbox of store %s"), store->path);
     }
   g_clear_pointer (&stmt, sqlite3_finalize);
   g_rec_mutex_unlock (&store->lock);
@@ -1582,8 +1547,8 @@ outbox_entry_from_row (PstStore *store, sqlite3_stmt *stmt, sqlite3_stmt *rcpt, 
   int rc;
 
   entry->id = sqlite3_column_int64 (stmt, 0);
-  entry->account = column_strdup (stmt, 1);
-  entry->reverse_path = column_strdup (stmt, 2);
+  entry->account = pst_store_column_strdup (stmt, 1);
+  entry->reverse_path = pst_store_column_strdup (stmt, 2);
   if (state == NULL || !pst_outbox_state_from_string (state, &entry->state))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
@@ -1592,7 +1557,7 @@ outbox_entry_from_row (PstStore *store, sqlite3_stmt *stmt, sqlite3_stmt *rcpt, 
       return NULL;
     }
   entry->attempts = (guint) sqlite3_column_int64 (stmt, 4);
-  entry->last_reply = column_strdup (stmt, 5);
+  entry->last_reply = pst_store_column_strdup (stmt, 5);
   entry->in_doubt = sqlite3_column_int (stmt, 6) != 0;
   entry->created_at = sqlite3_column_int64 (stmt, 7);
   entry->updated_at = sqlite3_column_int64 (stmt, 8);
@@ -1606,10 +1571,10 @@ outbox_entry_from_row (PstStore *store, sqlite3_stmt *stmt, sqlite3_stmt *rcpt, 
   sqlite3_reset (rcpt);
   sqlite3_bind_int64 (rcpt, 1, entry->id);
   while ((rc = sqlite3_step (rcpt)) == SQLITE_ROW)
-    g_ptr_array_add (addresses, column_strdup (rcpt, 0));
+    g_ptr_array_add (addresses, pst_store_column_strdup (rcpt, 0));
   if (rc != SQLITE_DONE)
     {
-      set_db_error (store, error,
+      pst_store_set_db_error (store, error,
                     _("cannot read the recipients of outbox entry %" PRId64
                       " in store %s"),
                     entry->id, store->path);
@@ -1650,8 +1615,8 @@ pst_store_outbox_list (PstStore *store, const char *account, int state, GError *
   rcpt = prepare (store, RECIPIENTS_SQL, error);
   if (rcpt == NULL)
     goto out;
-  bind_text_or_null (stmt, 1, account);
-  bind_text_or_null (stmt, 2, state >= 0 ? state_names[state] : NULL);
+  pst_store_bind_text_or_null (stmt, 1, account);
+  pst_store_bind_text_or_null (stmt, 2, state >= 0 ? state_names[state] : NULL);
   list = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_outbox_entry_free);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
@@ -1666,7 +1631,7 @@ pst_store_outbox_list (PstStore *store, const char *account, int state, GError *
     }
   if (rc != SQLITE_DONE)
     {
-      set_db_error (store, error, _("cannot list the outbox of store %s"), store->path);
+      pst_store_set_db_error (store, error, _("cannot list the outbox of store %s"), store->path);
       g_clear_pointer (&list, g_ptr_array_unref);
     }
 out:
@@ -1700,7 +1665,7 @@ pst_store_outbox_get (PstStore *store, gint64 id, GError **error)
   else if (rc == SQLITE_DONE)
     g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(outbox_table.missing_fmt), id);
   else
-    set_db_error (store, error,
+    pst_store_set_db_error (store, error,
                   _("cannot read outbox entry %" PRId64 " from store %s"), id,
                   store->path);
 out:
@@ -1716,7 +1681,7 @@ outbox_update (PstStore *store, sqlite3_stmt *stmt, gint64 id, GError **error)
 {
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
-      set_db_error (store, error,
+      pst_store_set_db_error (store, error,
                     _("cannot update outbox entry %" PRId64 " in store %s"), id,
                     store->path);
       return FALSE;
@@ -1769,7 +1734,7 @@ pst_store_outbox_set_state (PstStore *store, gint64 id, PstOutboxState state,
     goto out;
   sqlite3_bind_int64 (stmt, 1, id);
   sqlite3_bind_text (stmt, 2, state_names[state], -1, SQLITE_STATIC);
-  bind_text_or_null (stmt, 3, reply);
+  pst_store_bind_text_or_null (stmt, 3, reply);
   sqlite3_bind_int64 (stmt, 4, now_seconds ());
   ok = outbox_update (store, stmt, id, error);
 out:
@@ -1798,7 +1763,7 @@ pst_store_writer_set_8bit (PstStoreWriter *writer, gboolean eight_bit, gboolean 
   sqlite3_bind_int (stmt, 2, eight_bit ? 1 : 0);
   sqlite3_bind_int (stmt, 3, utf8_headers ? 1 : 0);
   if (sqlite3_step (stmt) != SQLITE_DONE)
-    set_db_error (store, error, _("cannot update outbox entry %" PRId64 " in store %s"),
+    pst_store_set_db_error (store, error, _("cannot update outbox entry %" PRId64 " in store %s"),
                   writer->id, store->path);
   else
     ok = TRUE;
@@ -1866,4 +1831,19 @@ void
 pst_store_txn_rollback (PstStore *store)
 {
   txn_rollback (store);
+}
+
+void
+pst_store_bind_text_or_null (sqlite3_stmt *stmt, int i, const char *text)
+{
+  if (text != NULL)
+    sqlite3_bind_text (stmt, i, text, -1, SQLITE_TRANSIENT);
+  else
+    sqlite3_bind_null (stmt, i);
+}
+
+char *
+pst_store_column_strdup (sqlite3_stmt *stmt, int i)
+{
+  return g_strdup ((const char *) sqlite3_column_text (stmt, i));
 }
