@@ -192,7 +192,10 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
                                               "create one now."), addr);
       offer (self, t, FALSE);
     }
+  /* The owner may destroy us from its handler. */
+  g_object_ref (self);
   g_signal_emit (self, signals[SIG_CHECKED], 0, key != NULL);
+  g_object_unref (self);
 }
 
 void
