@@ -1,12 +1,14 @@
 /* account-dialog.c — see account-dialog.h. */
 #include "account-dialog.h"
 #include "a11y.h"
+#include "key-setup.h"
 
 #include <string.h>
 #include <glib/gi18n.h>
 
 #include "config/config.h"
 #include "util/error.h"
+#include "verdict.h"
 
 struct _PstAccountDialog {
   GtkDialog parent;
@@ -14,13 +16,15 @@ struct _PstAccountDialog {
   GtkWidget *name_entry, *address_entry, *user_entry, *storage_combo, *password_entry,
     *password_label, *command_entry, *command_label, *smtp_host_entry, *smtp_security_combo,
     *smtp_port_spin, *pop3_host_entry, *pop3_security_combo, *pop3_port_spin, *encrypt_combo,
-    *test_button, *add_button, *result_label, *pin_check;
+    *test_button, *add_button, *cancel_button, *result_label, *pin_check, *form_grid, *result_scroll, *key_setup;
   char *auto_domain;          /* the domain the server fields were filled from */
   char *auto_address;         /* the address the user name was filled from */
   char *pins;                 /* the servers' pins, offered for trust */
   char *test_name, *test_user; /* the Secret Service entry of a test in progress */
   gboolean adding, busy;
   gboolean committing;         /* account.add sent: its answer stores the password */
+  gboolean key_step;           /* the account is there; its OpenPGP key is shown or made */
+  gboolean added_now;          /* … just added here: close when it already has a key */
 };
 
 G_DEFINE_TYPE (PstAccountDialog, pst_account_dialog, GTK_TYPE_DIALOG)
@@ -250,6 +254,35 @@ untrusted_pins (JsonObject *r)
 }
 
 static void
+on_key_checked (PstAccountDialog *self, gboolean has_key)
+{
+  /* An account added for an address that has its key: nothing more to do
+   * here, as before keys could be made. */
+  if (has_key && self->added_now)
+    gtk_widget_destroy (GTK_WIDGET (self));
+}
+
+/* The dialog's second step: the account's OpenPGP key, shown or offered
+ * (key-setup.c); the servers' fields are done with. */
+static void
+key_step (PstAccountDialog *self, const char *address, const char *heading)
+{
+  self->key_step = TRUE;
+  gtk_widget_hide (self->form_grid);
+  gtk_widget_hide (self->test_button);
+  gtk_widget_hide (self->result_scroll);
+  gtk_widget_hide (self->pin_check);
+  gtk_widget_hide (self->add_button);
+  gtk_button_set_label (GTK_BUTTON (self->cancel_button), _("_Close"));
+  /* pst_a11y_name_fields named it after its first label. */
+  atk_object_set_name (gtk_widget_get_accessible (self->cancel_button), _("Close"));
+  gtk_widget_show (self->key_setup);
+  /* As small as the key's part needs, no longer the form's size. */
+  gtk_window_resize (GTK_WINDOW (self), 1, 1);
+  pst_key_setup_check (PST_KEY_SETUP (self->key_setup), self->agent, address, heading);
+}
+
+static void
 added (GObject *source, GAsyncResult *res, gpointer data)
 {
   PstAccountDialog *self = data;
@@ -275,7 +308,13 @@ added (GObject *source, GAsyncResult *res, gpointer data)
       result (self, t, TRUE);
     }
   else
-    gtk_widget_destroy (GTK_WIDGET (self));
+    {
+      g_autofree char *name = pst_verdict_safe_text (pst_json_str (r, "name"));
+      g_autofree char *heading = g_strdup_printf (_("The account “%s” was added."), name);
+
+      self->added_now = TRUE;
+      key_step (self, pst_json_str (r, "address"), heading);
+    }
   g_object_unref (self);
 }
 
@@ -381,8 +420,14 @@ on_response (PstAccountDialog *self, int response)
 {
   /* Not while the account is being added: the answer still has to put
    * its password in the Secret Service. */
-  if (self->committing)
+  if (self->committing || pst_key_setup_is_busy (PST_KEY_SETUP (self->key_setup)))
     return;
+  if (self->key_step)
+    {
+      if (response != GTK_RESPONSE_OK)
+        gtk_widget_destroy (GTK_WIDGET (self));
+      return;
+    }
   if (response != GTK_RESPONSE_OK && self->busy)
     {
       /* Closing while the agent tests or adds: its answer finds the dialog
@@ -432,6 +477,7 @@ pst_account_dialog_class_init (PstAccountDialogClass *klass)
 
   G_OBJECT_CLASS (klass)->dispose = pst_account_dialog_dispose;
   G_OBJECT_CLASS (klass)->finalize = pst_account_dialog_finalize;
+  g_type_ensure (PST_TYPE_KEY_SETUP);
   gtk_widget_class_set_template_from_resource (w, "/org/postern/Postern/account-dialog.ui");
 #define CHILD(n) gtk_widget_class_bind_template_child (w, PstAccountDialog, n)
   CHILD (name_entry);
@@ -451,6 +497,10 @@ pst_account_dialog_class_init (PstAccountDialogClass *klass)
   CHILD (encrypt_combo);
   CHILD (test_button);
   CHILD (add_button);
+  CHILD (cancel_button);
+  CHILD (form_grid);
+  CHILD (result_scroll);
+  CHILD (key_setup);
   CHILD (result_label);
   CHILD (pin_check);
 #undef CHILD
@@ -466,6 +516,7 @@ pst_account_dialog_init (PstAccountDialog *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   pst_a11y_name_fields (GTK_WIDGET (self));
   g_signal_connect (self, "response", G_CALLBACK (on_response), NULL);
+  g_signal_connect_swapped (self->key_setup, "checked", G_CALLBACK (on_key_checked), self);
   on_storage_changed (self);
 }
 
@@ -476,5 +527,17 @@ pst_account_dialog_new (GtkWindow *parent, PstAgentLink *agent)
                                          "use-header-bar", FALSE, "destroy-with-parent", TRUE, NULL);
 
   self->agent = g_object_ref (agent);
+  return self;
+}
+
+PstAccountDialog *
+pst_account_dialog_new_for_key (GtkWindow *parent, PstAgentLink *agent, const char *name, const char *address)
+{
+  PstAccountDialog *self = pst_account_dialog_new (parent, agent);
+  g_autofree char *safe = pst_verdict_safe_text (name);
+  g_autofree char *title = g_strdup_printf (_("OpenPGP key of the account “%s”"), safe);
+
+  gtk_window_set_title (GTK_WINDOW (self), title);
+  key_step (self, address, NULL);
   return self;
 }

@@ -4,7 +4,9 @@
  * version, certificate subject, issuer and SPKI pin and tries the login;
  * a server whose certificate no authority vouches for is pinned only after
  * the user says so.  A refused login shows the server's words and keeps
- * everything typed. */
+ * everything typed.  Once the account is added, the dialog looks for the
+ * address's OpenPGP key and, when it has none, offers to create one
+ * (key-setup.h); with a key it closes. */
 #pragma once
 
 #include <gtk/gtk.h>
@@ -17,6 +19,11 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (PstAccountDialog, pst_account_dialog, PST, ACCOUNT_DIALOG, GtkDialog)
 
 PstAccountDialog *pst_account_dialog_new (GtkWindow *parent, PstAgentLink *agent);
+
+/* The dialog for the existing account @name at @address, at its second
+ * step: the address's OpenPGP key, or the offer to create one. */
+PstAccountDialog *pst_account_dialog_new_for_key (GtkWindow *parent, PstAgentLink *agent, const char *name,
+                                                  const char *address);
 
 /* An account.test result in words, a paragraph per server.  Transfer full. */
 char *pst_account_dialog_describe_test (JsonObject *result);

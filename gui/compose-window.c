@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <glib/gi18n.h>
 
+#include "key-words.h"
 #include "mime/compose.h"
 #include "util/error.h"
 
@@ -113,7 +114,7 @@ checked (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
   PstComposeWindow *self;
-  g_autoptr (GString) marks = g_string_new (NULL);
+  g_autofree char *marks = NULL, *not_recommended = NULL;
   JsonArray *rcpts;
   const char *refused;
 
@@ -128,23 +129,10 @@ checked (GObject *source, GAsyncResult *res, gpointer data)
       return;
     }
   rcpts = pst_json_arr (r, "recipients");
-  for (guint i = 0; rcpts && i < json_array_get_length (rcpts); i++)
-    {
-      JsonObject *o = json_array_get_object_element (rcpts, i);
-      gboolean pgp = pst_json_bool (o, "pgp"), smime = pst_json_bool (o, "smime");
-      const char *problem = pst_json_str (o, "problem");
-      g_autofree char *line = NULL;
-
-      if (pgp || smime)
-        line = g_markup_printf_escaped ("<span foreground=\"#1a6a1a\">✔</span> %s: %s", pst_json_str (o, "address"),
-                                        pgp && smime ? _("OpenPGP key and S/MIME certificate known")
-                                        : pgp ? _("OpenPGP key known") : _("S/MIME certificate known"));
-      else
-        line = g_markup_printf_escaped ("<span foreground=\"#a40000\">✘</span> %s: %s", pst_json_str (o, "address"),
-                                        problem ? problem : _("no key or certificate known"));
-      g_string_append_printf (marks, "%s%s", marks->len ? "\n" : "", line);
-    }
-  gtk_label_set_markup (GTK_LABEL (self->keys_label), marks->str);
+  /* Each recipient's mark says where the key came from and whether it
+   * changed (key-words.c). */
+  marks = pst_key_marks_markup (r);
+  gtk_label_set_markup (GTK_LABEL (self->keys_label), marks);
   self->setting = TRUE;
   if (!self->encrypt_touched)
     gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->encrypt_check), pst_json_bool (r, "will_encrypt"));
@@ -161,6 +149,8 @@ checked (GObject *source, GAsyncResult *res, gpointer data)
       g_autofree char *t = g_strdup_printf (_("Send is disabled: %s"), refused);
       say_reason (self, t);
     }
+  else if ((not_recommended = pst_key_not_recommended_words (r)) != NULL)
+    say_reason (self, not_recommended);
   else if (rcpts && json_array_get_length (rcpts) > 0)
     say_reason (self,
                         pst_json_bool (r, "will_encrypt")

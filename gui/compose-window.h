@@ -2,7 +2,9 @@
  * Cc, Bcc, Subject, text, attachments; encrypt and sign follow the
  * account's policy until the user changes them, and every recipient shows
  * whether a key or certificate is known for them, as the agent's policy
- * sees it (keys.check).  When the policy refuses (encrypt always, a key
+ * sees it (keys.check), where the OpenPGP key came from, and, as a problem,
+ * that it changed; when Autocrypt does not recommend encrypting to some of
+ * them, that is why it goes unencrypted.  When the policy refuses (encrypt always, a key
  * missing) Send is disabled and the reason shown.  Send queues the message
  * in the agent's outbox and closes the window. */
 #pragma once

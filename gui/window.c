@@ -221,6 +221,20 @@ on_add_account (PstTableView *view, JsonObject *row, gpointer data)
   GtkWidget *d = GTK_WIDGET (pst_account_dialog_new (GTK_WINDOW (self), self->agent));
 
   g_signal_connect_swapped (d, "destroy", G_CALLBACK (pst_table_view_refresh), view);
+  g_signal_connect_object (d, "destroy", G_CALLBACK (pst_table_view_refresh), self->keys, G_CONNECT_SWAPPED);
+  gtk_widget_show (d);
+}
+
+/* The selected account's OpenPGP key: shown, or made when it has none. */
+static void
+on_account_key (PstTableView *view, JsonObject *row, gpointer data)
+{
+  PstWindow *self = data;
+  GtkWidget *d = GTK_WIDGET (pst_account_dialog_new_for_key (GTK_WINDOW (self), self->agent,
+                                                             pst_json_str (row, "name"),
+                                                             pst_json_str (row, "address")));
+
+  g_signal_connect_object (d, "destroy", G_CALLBACK (pst_table_view_refresh), self->keys, G_CONNECT_SWAPPED);
   gtk_widget_show (d);
 }
 
@@ -508,6 +522,7 @@ build_pages (PstWindow *self)
                                            TRANSLATED (accounts), G_N_ELEMENTS (accounts));
   pst_table_view_add_action (v, _("Add…"), FALSE, on_add_account, self);
   pst_table_view_add_action (v, _("Test connection"), TRUE, on_test_account, self);
+  pst_table_view_add_action (v, _("OpenPGP key…"), TRUE, on_account_key, self);
   pst_table_view_add_call (v, _("Remove"), "account.remove", "name",
                            _("Account %s was removed; its stored mail is kept."),
                            _("Remove account %s? Its stored mail is kept."));

@@ -306,6 +306,8 @@ def scenario_compose_encrypted(session):
     keys = g.find(compose, "label", "Recipient keys")
     g.wait_for(lambda: "OpenPGP key known" in g.text_of(keys), "bob's key mark", 20, seen=lambda: g.text_of(keys))
     g.ok("the recipient's mark says an OpenPGP key is known")
+    g.check("… and where it came from (bob's key is in alice's keyring: imported)",
+            "OpenPGP key known (imported by you)" in g.text_of(keys), lambda: g.text_of(keys))
     enc = g.find(compose, "check box", "Encrypt")
     g.wait_for(lambda: "checked" in g.states(enc), "Encrypt to be ticked by the policy", 20,
                seen=lambda: repr(g.states(enc)))
@@ -457,6 +459,108 @@ def scenario_keys(session):
     g.ok("Remove asks first, then the key is gone")
 
 
+KEYGUI = {"home": os.environ["PSTGUI_HOME_KEYGUI"], "gnupg": os.environ["PSTGUI_GNUPG_KEYGUI"]}
+
+
+def own_keys(user, address):
+    """The OpenPGP keys with a secret part the agent lists for address (postern --json keys list)."""
+    r = postern(user, "--json", "keys", "list")
+    if r.returncode != 0:
+        raise AssertionError(f"postern --json keys list: exit {r.returncode}: {r.stderr.strip()}")
+    return [k for k in json.loads(r.stdout)["keys"]
+            if k.get("scheme") == "pgp" and k.get("secret") and address in k.get("addresses", [])]
+
+
+def scenario_create_key(session):
+    """An account added for an address without an OpenPGP key (an empty GnuPG home): the dialog offers to create
+    one, refuses two passphrases that differ, creates one without a passphrase, and says what it did; the agent has
+    the secret key, and the Accounts page's 'OpenPGP key…' then shows it."""
+    address = os.environ["BOB_ADDR"]
+    app = start_app(session, KEYGUI)
+    win = app.window()
+    session.homes.add(KEYGUI["home"])
+    ensure_agent_from_window(win, KEYGUI)
+    g.check("the new user's agent has no secret key for the address", own_keys(KEYGUI, address) == [],
+            lambda: postern(KEYGUI, "--json", "keys", "list").stdout)
+    show_page(win, "Accounts")
+    g.click(win, "Add…")
+    dlg = g.find(app.root, "dialog", "Add an account")
+    host = os.environ["HOST"]
+    for name, value in {"Account name": "keys", "Email address": address, "Sending server (SMTP)": host,
+                        "Sending port": os.environ["SMTP_PORT"], "Fetching server (POP3)": host,
+                        "Fetching port": os.environ["POP3S_PORT"]}.items():
+        g.type_into(dlg, name, value)
+    type_secret(dlg, "Password", os.environ["BOB_PASS"])
+    result = g.find(dlg, "label", "Connection test")
+    g.click(dlg, "Test connection")
+    g.wait_for(lambda: "Login:" in g.text_of(result), "the connection test's report", 30,
+               seen=lambda: g.text_of(result))
+    g.do_action(g.find(dlg, "check box", "Trust this server by its pin"), "click")
+    g.click(dlg, "Add account")
+    status = g.find(dlg, "label", "OpenPGP key status", 30)
+    text = g.wait_for(lambda: (lambda t: t if "no OpenPGP key yet" in t else None)(g.text_of(status)),
+                      "the dialog to say the address has no key", 30, seen=lambda: g.text_of(status))
+    g.ok(f"once the account is added, the dialog says the address has no key: {text!r}")
+    heading = g.find(dlg, "label", "Account setup")
+    g.check("… and that the account was added", "“keys” was added" in g.text_of(heading),
+            lambda: g.text_of(heading))
+    create = g.find(dlg, "push button", "Create an OpenPGP key")
+    g.check("it offers a button 'Create an OpenPGP key'", "sensitive" in g.states(create),
+            lambda: repr(g.states(create)))
+    none = g.find(dlg, "check box", "No passphrase")
+    g.check("'No passphrase' is not ticked by itself", "checked" not in g.states(none), lambda: repr(g.states(none)))
+    g.find(dlg, "label", text="anyone who can read your files")
+    g.ok("… and says what no passphrase means")
+    g.check("the servers' fields are done with (hidden)", not g.find_all(dlg, "text", "Sending server (SMTP)"),
+            lambda: g.describe(dlg))
+    g.screenshot("key-offered", dlg)
+
+    type_secret(dlg, "Passphrase", "correct horse battery")
+    type_secret(dlg, "Passphrase again", "correct horse battery staple")
+    g.click(dlg, "Create an OpenPGP key")
+    g.wait_for(lambda: "differ" in g.text_of(status), "the refusal of two passphrases that differ", 10,
+               seen=lambda: g.text_of(status))
+    g.ok(f"two passphrases that differ are refused: {g.text_of(status)!r}")
+    g.check("… and no key was made", own_keys(KEYGUI, address) == [],
+            lambda: postern(KEYGUI, "--json", "keys", "list").stdout)
+    g.screenshot("key-passphrases-differ", dlg)
+
+    g.do_action(none, "click")
+    g.wait_for(lambda: "checked" in g.states(none), "'No passphrase' ticked", 10)
+    g.click(dlg, "Create an OpenPGP key")
+    text = g.wait_for(lambda: (lambda t: t if "Created the OpenPGP key" in t else None)(g.text_of(status)),
+                      "the dialog to say what it did", 60, seen=lambda: g.text_of(status) + "; " + app.log()[-800:])
+    g.ok(f"without a passphrase the key is created: {text!r}")
+    import re
+    m = re.search(r"((?:[0-9A-F]{4} ){9}[0-9A-F]{4})", text)
+    g.check("… the fingerprint shown in groups of four", m is not None, lambda: repr(text))
+    g.check("… that mail from the address is now signed, that others get the key with every message (Autocrypt), "
+            "and when it expires", all(w in text for w in ("now signed", "Autocrypt", "It expires on 20")),
+            lambda: repr(text))
+    keys = own_keys(KEYGUI, address)
+    g.check("the agent has the secret key (postern --json keys list)", len(keys) == 1 and m is not None
+            and keys[0].get("fingerprint") == m.group(1).replace(" ", ""), lambda: repr(keys))
+    g.check("the form is gone once the key is made", not g.find_all(dlg, "push button", "Create an OpenPGP key"),
+            lambda: g.describe(dlg))
+    g.screenshot("key-created", dlg)
+    g.click(dlg, "Close")
+    g.gone(app.root, "dialog", "Add an account", 20)
+    g.ok("Close closes the dialog")
+
+    accounts = g.find(win, "table", "Accounts")
+    g.select_row(accounts, wait_row(accounts, "Name", "keys"))
+    g.click(win, "OpenPGP key…")
+    dlg = g.find(app.root, "dialog", lambda n: "OpenPGP key of the account" in (n or ""))
+    status = g.find(dlg, "label", "OpenPGP key status")
+    text = g.wait_for(lambda: (lambda t: t if "has an OpenPGP key" in t else None)(g.text_of(status)),
+                      "the key of the existing account", 20, seen=lambda: g.text_of(status))
+    g.check("for the existing account the dialog shows its key, and offers no second one",
+            m is not None and m.group(1) in text and not g.find_all(dlg, "push button", "Create an OpenPGP key"),
+            lambda: repr(text))
+    g.screenshot("key-existing-account", dlg)
+    g.click(dlg, "Close")
+
+
 def scenario_german(session):
     """With LANGUAGE=de the main window's labels are German."""
     agent_start(session, BOB)
@@ -564,7 +668,7 @@ def scenario_mailto(session):
 
 SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signature,
              scenario_quarantine_not_opened, scenario_account_setup, scenario_compose_encrypted,
-             scenario_attachments, scenario_keys, scenario_german, scenario_agent_dies, scenario_preferences,
+             scenario_attachments, scenario_keys, scenario_create_key, scenario_german, scenario_agent_dies, scenario_preferences,
              scenario_new_mail_notification, scenario_mailto]
 
 
