@@ -17,6 +17,7 @@
 #include "protect.h"
 #include "reader.h"
 #include "rpc/client.h"
+#include "peers.h"
 #include "rpc/frame.h"
 #include "util/addr.h"
 #include "store/keys.h"
@@ -763,20 +764,9 @@ static JsonObject *
 recipient_json (PstAgent *agent, const PstRecipientCheck *r)
 {
   JsonObject *o = json_object_new ();
-  g_autofree char *bound = NULL, *replaces = NULL;
-  PstKeyRecord rec;
 
   json_object_set_string_member (o, "address", r->address);
-  /* Where its OpenPGP key came from, and whether it replaced another one
-   * that nobody vouched for (DESIGN.md §14). */
-  bound = r->pgp ? pst_store_key_binding (agent->store, "pgp", r->address, &replaces, NULL) : NULL;
-  if (bound != NULL && pst_store_key_record (agent->store, "pgp", bound, &rec, NULL))
-    json_object_set_string_member (o, "source", pst_key_source_to_string (rec.source));
-  else if (r->pgp)
-    json_object_set_string_member (o, "source", "imported");
-  else
-    json_object_set_null_member (o, "source");
-  json_object_set_boolean_member (o, "key_changed", replaces != NULL);
+  pst_peers_describe_key (agent, r->address, r->pgp, o);
   json_object_set_boolean_member (o, "pgp", r->pgp);
   json_object_set_boolean_member (o, "smime", r->smime);
   if (r->problem != NULL)

@@ -2,6 +2,7 @@
  * (outgoing.h), and with wait, out of it. */
 #include "handlers.h"
 #include "outgoing.h"
+#include "peers.h"
 #include "sender.h"
 #include "util/error.h"
 
@@ -44,6 +45,21 @@ pst_method_send (PstCall *call, GError **error)
     json_object_set_array_member (r, "missing_keys", pst_json_strv (queued->missing));
   if (queued->not_recommended && queued->not_recommended[0])
     json_object_set_array_member (r, "not_recommended", pst_json_strv (queued->not_recommended));
+  /* Whose keys it went to, and where they came from (DESIGN.md §14). */
+  if (queued->encrypted_to != NULL)
+    {
+      JsonArray *keys = json_array_new ();
+
+      for (char **a = queued->encrypted_to; *a != NULL; a++)
+        {
+          JsonObject *k = json_object_new ();
+
+          json_object_set_string_member (k, "address", *a);
+          pst_peers_describe_key (call->agent, *a, TRUE, k);
+          json_array_add_object_element (keys, k);
+        }
+      json_object_set_array_member (r, "keys", keys);
+    }
   if (!wait)
     {
       pst_senders_kick (call->agent->senders, queued->account);

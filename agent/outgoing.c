@@ -16,6 +16,7 @@ pst_queued_free (PstQueued *queued)
   g_clear_pointer (&queued->ids, g_array_unref);
   g_strfreev (queued->missing);
   g_strfreev (queued->not_recommended);
+  g_strfreev (queued->encrypted_to);
   g_free (queued);
 }
 
@@ -159,6 +160,8 @@ pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *name,
   queued->signed_ = prot->signed_;
   queued->missing = g_strdupv (prot->missing);
   queued->not_recommended = g_strdupv (prot->not_recommended);
+  if (prot->encrypted && prot->scheme == PST_SCHEME_PGP)
+    queued->encrypted_to = g_strdupv (plain->recipients);
   /* Every copy queued durably, in one go, before any network I/O
    * (DESIGN.md §3). */
   for (guint i = 0; i < prot->copies->len; i++)

@@ -19,6 +19,8 @@ typedef struct {
   gboolean signed_;
   char **missing;      /* recipients without a key (encrypt = auto), NULL-terminated */
   char **not_recommended; /* recipients whose key Autocrypt does not recommend (auto) */
+  char **encrypted_to; /* when encrypted with OpenPGP: the recipients (To, Cc, Bcc; not the
+                        * sender), NULL-terminated; else NULL */
 } PstQueued;
 
 void pst_queued_free (PstQueued *queued);

@@ -160,6 +160,22 @@ pst_peers_check_verdict (PstAgent *agent, PstStatus *status)
     pst_status_add_warning (status, "gossip-key");
 }
 
+void
+pst_peers_describe_key (PstAgent *agent, const char *address, gboolean has_key, JsonObject *o)
+{
+  g_autofree char *bound = NULL, *replaces = NULL;
+  PstKeyRecord rec;
+
+  bound = has_key ? pst_store_key_binding (agent->store, "pgp", address, &replaces, NULL) : NULL;
+  if (bound != NULL && pst_store_key_record (agent->store, "pgp", bound, &rec, NULL))
+    json_object_set_string_member (o, "source", pst_key_source_to_string (rec.source));
+  else if (has_key)
+    json_object_set_string_member (o, "source", "imported");
+  else
+    json_object_set_null_member (o, "source");
+  json_object_set_boolean_member (o, "key_changed", replaces != NULL);
+}
+
 char *
 pst_peers_bound_key (const char *address, gpointer user_data)
 {

@@ -58,6 +58,12 @@ void pst_peers_learn_harvested (PstAgent *agent, const PstStatus *status);
  * vouched for (store/keys.h). */
 void pst_peers_check_verdict (PstAgent *agent, PstStatus *status);
 
+/* What DESIGN.md §14 says of @address's OpenPGP key for keys check, send
+ * and the compose window: where the key used for it came from ("source",
+ * null without a key) and whether it came in place of another one nobody
+ * vouched for ("key_changed"), set on @o. */
+void pst_peers_describe_key (PstAgent *agent, const char *address, gboolean has_key, JsonObject *o);
+
 /* The key the store binds to @address (store/keys.h), for
  * pst_pgp_set_preferred_key with the agent as @user_data: what the policy
  * judged is what encryption uses.  Transfer full. */

@@ -124,6 +124,23 @@ pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
               g_strcmp0 (state, "sent") == 0 ? _("sent") : _("queued"),
               enc ? _("encrypted") : _("NOT encrypted"), sig ? _("signed") : _("not signed"),
               str_member (r, "reply") ? ": " : "", reply);
+      if (json_object_has_member (r, "keys"))
+        {
+          JsonArray *keys = json_object_get_array_member (r, "keys");
+
+          for (guint i = 0; i < json_array_get_length (keys); i++)
+            {
+              JsonObject *k = json_array_get_object_element (keys, i);
+              g_autofree char *addr = NULL;
+
+              if (!json_object_get_boolean_member_with_default (k, "key_changed", FALSE))
+                continue;
+              addr = pst_cli_safe (json_object_get_string_member (k, "address"));
+              fprintf (stderr, _("postern: send: warning: encrypted to a key of %s that replaced "
+                                 "another one (key-changed; see postern keys check %s)\n"),
+                       addr, addr);
+            }
+        }
       if (json_object_has_member (r, "missing_keys"))
         {
           JsonArray *m = json_object_get_array_member (r, "missing_keys");

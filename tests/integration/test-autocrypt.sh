@@ -219,6 +219,14 @@ assert len(k) == 1 and k[0]["source"] == "autocrypt" and k[0].get("replaces") ==
 PY
 check "keys check says key-changed for alice" bash -c \
   'GNUPGHOME="$1" "$POSTERN" --home "$2" keys check "$3" | grep -q key-changed' _ "$GB" "$WORK/home-b" "$ALICE_ADDR"
+# send says so too, when it encrypts to such a key.
+make_message "Bob <$BOB_ADDR>" "Alice <$ALICE_ADDR>" "After the change" "to the changed key $RANDOM" > "$WORK/m5.eml"
+b --json send "$WORK/m5.eml" > "$WORK/s5.json"
+check "send --json: the key it encrypted to for alice is flagged key_changed, source autocrypt" python3 -c '
+import json,sys; d=json.load(open(sys.argv[1])); k=[k for k in d["keys"] if k["address"] == sys.argv[2]]
+assert d["encrypted"] and k and k[0]["key_changed"] and k[0]["source"] == "autocrypt", d' "$WORK/s5.json" "$ALICE_ADDR"
+b send "$WORK/m5.eml" 2> "$WORK/s5.err" >/dev/null
+check "send (text) warns on stderr and still exits 0" grep -q "warning: encrypted to a key of $ALICE_ADDR that replaced another one (key-changed" "$WORK/s5.err"
 # Replaying alice's own header later does not take the flag off mallory's key.
 sleep 1
 deliver replay "Alice <$ALICE_ADDR>" "$(date -R)" "my old key again" "$ALICE_ADDR" "$alice_keydata"
