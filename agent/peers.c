@@ -127,6 +127,31 @@ pst_peers_learn (PstAgent *agent, const PstView *view)
 }
 
 void
+pst_peers_note_encrypted (PstAgent *agent, const PstView *view, const PstStatus *status)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (status->decryption != PST_DECRYPTION_OK || view->autocrypt_message_id == NULL)
+    return;
+  if (!pst_store_note_encrypted_message (agent->store, view->autocrypt_message_id,
+                                         g_get_real_time () / G_USEC_PER_SEC, &error))
+    g_warning ("%s", error->message);
+}
+
+gboolean
+pst_peers_replies_to_encrypted (PstAgent *agent, const char *in_reply_to)
+{
+  const char *lt = in_reply_to != NULL ? strchr (in_reply_to, '<') : NULL;
+  const char *gt = lt != NULL ? strchr (lt, '>') : NULL;
+  g_autofree char *id = NULL;
+
+  if (gt == NULL)
+    return FALSE;
+  id = g_strndup (lt, (gsize) (gt - lt + 1));
+  return pst_store_is_encrypted_message (agent->store, id);
+}
+
+void
 pst_peers_learn_harvested (PstAgent *agent, const PstStatus *status)
 {
   g_autoptr (GError) error = NULL;

@@ -48,6 +48,13 @@ void pst_peers_learn_gossip (PstAgent *agent, const PstStatus *status, gint64 da
  * they never fail the reading of the message. */
 gboolean pst_peers_learn (PstAgent *agent, const PstView *view);
 
+/* Records that the message @view shows arrived encrypted (its outer
+ * Message-ID), when @status says so: a reply to it is then encrypted when
+ * Autocrypt allows it at all. */
+void pst_peers_note_encrypted (PstAgent *agent, const PstView *view, const PstStatus *status);
+/* Whether @plain replies (In-Reply-To) to a message that arrived encrypted. */
+gboolean pst_peers_replies_to_encrypted (PstAgent *agent, const char *in_reply_to);
+
 /* Records the certificate of a good S/MIME signature with a valid chain
  * (which the S/MIME store keeps, crypto/smime.h) as the signer's, source
  * harvested, so that keys list and keys check say where it came from. */

@@ -130,6 +130,7 @@ typedef struct {
   PstSmimeLease *lease;
   PstSmime *smime;
   PstKeyCache *cache;
+  gboolean reply_to_encrypted;  /* the message replies to mail that arrived encrypted */
 } Keys;
 
 static gboolean
@@ -166,7 +167,8 @@ recommends (PstScheme scheme, const char *address, gpointer data)
   Keys *k = data;
 
   return scheme != PST_SCHEME_PGP
-         || pst_peers_recommend (k->agent, address, TRUE, FALSE) == PST_AUTOCRYPT_ENCRYPT;
+         || pst_peers_recommend (k->agent, address, TRUE, k->reply_to_encrypted)
+              == PST_AUTOCRYPT_ENCRYPT;
 }
 
 static gboolean
@@ -301,6 +303,10 @@ protect (PstAgent *agent, const PstPlainMessage *plain, const PstPolicySettings 
 
   if (!keys_open (agent, &keys, error))
     return NULL;
+  {
+    g_autofree char *in_reply_to = pst_mime_message_get_header (plain->mime, "In-Reply-To");
+    keys.reply_to_encrypted = pst_peers_replies_to_encrypted (agent, in_reply_to);
+  }
   locate_missing (agent, &keys, (const char *const *) all, account_settings, overrides);
   if (!(decision = decide (&keys, p->sender, (const char *const *) visible->pdata,
                            (const char *const *) bcc, account_settings, overrides, error)))

@@ -241,6 +241,7 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
   /* What its Autocrypt header teaches (agent/peers.h).  A key that came
    * in with it may be the one it is signed with: read it again, once, so
    * that its verdict is the one the next reading shows. */
+  pst_peers_note_encrypted (agent, view, status);
   pst_peers_learn_harvested (agent, status);
   pst_peers_learn_gossip (agent, status, view->autocrypt_date,
                           (const char *const *) view->autocrypt_recipients);

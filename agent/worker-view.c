@@ -58,6 +58,13 @@ autocrypt_facts (GBytes *message, PstMimeMessage *outer)
   if (from != NULL && g_utf8_validate (from, -1, NULL) && strlen (from) <= MAX_HEADER_VALUE)
     json_object_set_string_member (o, "from", from);
   json_object_set_int_member (o, "date", MAX (pst_mime_fields_date (fields), 0));
+  {
+    const char *mid = pst_mime_find_field (fields, "Message-ID", NULL);
+    g_autofree char *value = mid != NULL ? pst_mime_field_value (mid) : NULL;
+
+    if (value != NULL && g_utf8_validate (value, -1, NULL) && strlen (value) <= 998)
+      json_object_set_string_member (o, "message_id", g_strstrip (value));
+  }
   ct = pst_mime_find_field (fields, "Content-Type", NULL);
   if (ct != NULL)
     {

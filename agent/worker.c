@@ -75,6 +75,7 @@ pst_view_free (PstView *v)
   g_free (v->autocrypt_from);
   g_strfreev (v->autocrypt_headers);
   g_strfreev (v->autocrypt_recipients);
+  g_free (v->autocrypt_message_id);
   g_free (v);
 }
 
@@ -358,6 +359,7 @@ take_autocrypt (JsonObject *o, PstView *v, GError **error)
     goto bad;
   ac = json_node_get_object (n);
   if (!view_string (ac, "from", &v->autocrypt_from, error)
+      || !view_string (ac, "message_id", &v->autocrypt_message_id, error)
       || !view_int (ac, "date", 0, G_MAXINT64, &date, error))
     return FALSE;
   v->autocrypt_date = date;

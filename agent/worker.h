@@ -69,6 +69,7 @@ typedef struct {
   char **autocrypt_headers;
   gboolean autocrypt_truncated; /* more (or longer) Autocrypt fields than those */
   char **autocrypt_recipients;  /* the To and Cc addresses (NULL-terminated, never NULL) */
+  char *autocrypt_message_id;   /* the outer Message-ID, or NULL */
 } PstView;
 
 void pst_view_free (PstView *view);

@@ -365,6 +365,36 @@ pst_store_key_forget (PstStore *store, const char *scheme, const char *fingerpri
   return ok;
 }
 
+gboolean
+pst_store_note_encrypted_message (PstStore *store, const char *message_id, gint64 now,
+                                  GError **error)
+{
+  gboolean ok;
+
+  g_rec_mutex_lock (&store->lock);
+  ok = run5 (store, "INSERT OR REPLACE INTO encrypted_messages (message_id, seen_at)"
+             " VALUES (?2, ?5)", "", message_id, NULL, NULL, now, error);
+  g_rec_mutex_unlock (&store->lock);
+  return ok;
+}
+
+gboolean
+pst_store_is_encrypted_message (PstStore *store, const char *message_id)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  gboolean found = FALSE;
+
+  g_rec_mutex_lock (&store->lock);
+  stmt = pst_store_prepare (store, "SELECT 1 FROM encrypted_messages WHERE message_id = ?1", NULL);
+  if (stmt != NULL)
+    {
+      sqlite3_bind_text (stmt, 1, message_id, -1, SQLITE_STATIC);
+      found = sqlite3_step (stmt) == SQLITE_ROW;
+    }
+  g_rec_mutex_unlock (&store->lock);
+  return found;
+}
+
 void
 pst_autocrypt_peer_free (PstAutocryptPeer *peer)
 {

@@ -73,6 +73,13 @@ char *pst_store_key_replaced (PstStore *store, const char *scheme, const char *f
 gboolean pst_store_key_forget (PstStore *store, const char *scheme, const char *fingerprint,
                                GError **error);
 
+/* Records that the message with outer Message-ID @message_id ("<…>")
+ * arrived encrypted. */
+gboolean pst_store_note_encrypted_message (PstStore *store, const char *message_id, gint64 now,
+                                           GError **error);
+/* Whether a message with outer Message-ID @message_id arrived encrypted. */
+gboolean pst_store_is_encrypted_message (PstStore *store, const char *message_id);
+
 /* The Autocrypt Level 1 peer state of one address (autocrypt.org/level1,
  * §2.3).  Times are the effective dates of messages, unix seconds. */
 typedef struct {

@@ -116,6 +116,12 @@ static const char *const steps[] = {
   "  PRIMARY KEY (scheme, address, fingerprint)"
   ") WITHOUT ROWID;"
   "CREATE INDEX key_changes_by_key ON key_changes (scheme, fingerprint);"
+  /* The outer Message-IDs of mail that arrived encrypted: a reply to one
+   * is encrypted when Autocrypt allows it at all (Level 1 §2.4). */
+  "CREATE TABLE encrypted_messages ("
+  "  message_id TEXT PRIMARY KEY,"
+  "  seen_at INTEGER NOT NULL"
+  ") WITHOUT ROWID;"
   "CREATE TABLE autocrypt_peers ("
   "  addr TEXT PRIMARY KEY,"
   "  last_seen INTEGER NOT NULL DEFAULT 0,"

@@ -160,6 +160,17 @@ assert not d["will_encrypt"] and d["not_recommended"] == ["carol@example.org"], 
 check "… encrypt always does" bash -c \
   'GNUPGHOME="$1" "$POSTERN" --home "$2" --json keys check --encrypt always carol@example.org | grep -q "\"will_encrypt\" *: *true"' \
   _ "$GB" "$WORK/home-b"
+# A reply to mail that arrived encrypted is encrypted even on gossip alone
+# (Level 1: a reply to an encrypted message → encrypt).
+mid4=$(sed -n 's/^Message-ID: \(<[^>]*>\)\r$/\1/p' "$WORK/m4.eml")
+printf 'From: Bob <%s>\r\nTo: Carol <carol@example.org>\r\nSubject: Re: To both\r\nIn-Reply-To: %s\r\nDate: %s\r\n\r\nreply\r\n' \
+  "$BOB_ADDR" "$mid4" "$(date -R)" > "$WORK/m6.eml"
+b --json send "$WORK/m6.eml" > "$WORK/s6.json"
+check "a reply to the encrypted message goes to carol encrypted ($mid4)" python3 -c '
+import json,sys; d=json.load(open(sys.argv[1])); assert d["encrypted"], d' "$WORK/s6.json"
+for id in $(python3 -c 'import json,sys; print(" ".join(str(i) for i in json.load(open(sys.argv[1]))["ids"]))' "$WORK/s6.json"); do
+  b outbox cancel "$id" >/dev/null 2>&1 || true
+done
 
 # 5. Forged headers, put straight into bob's mailbox as a delivery would.
 #    mallory's keys: one for mallory, one that claims alice's address.
