@@ -8,6 +8,11 @@
 #include "util/addr.h"
 #include "util/error.h"
 
+/* At most this many misses are remembered: past it, those out of date go
+ * first, and if none is, all of them (a flood of new addresses must not
+ * grow the agent without bound). */
+#define MAX_MISSES 10000
+
 /* A remembered miss. */
 typedef struct {
   gint64 until;          /* monotonic, µs */
@@ -106,6 +111,19 @@ remember (PstLocator *l, const PstLocated *r)
       gint64 ttl = g_error_matches (r->error, PST_ERROR, PST_ERROR_POLICY)
                      ? PST_LOCATE_MISS_TTL : PST_LOCATE_FAILURE_TTL;
 
+      if (g_hash_table_size (l->misses) >= MAX_MISSES)
+        {
+          GHashTableIter it;
+          gpointer value;
+          gint64 now = g_get_monotonic_time ();
+
+          g_hash_table_iter_init (&it, l->misses);
+          while (g_hash_table_iter_next (&it, NULL, &value))
+            if (((Miss *) value)->until <= now)
+              g_hash_table_iter_remove (&it);
+          if (g_hash_table_size (l->misses) >= MAX_MISSES)
+            g_hash_table_remove_all (l->misses);
+        }
       m = g_new0 (Miss, 1);
       m->until = g_get_monotonic_time () + ttl * G_USEC_PER_SEC;
       m->at = r->at;
