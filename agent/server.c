@@ -253,12 +253,16 @@ handle_line (PstServer *server, PstRpcChannel *ch, const char *line, GArray *fds
       return FALSE;
     }
   answer = pst_methods_dispatch (server->agent, ch, method, params, id, fds);
-  g_atomic_int_dec_and_test (&server->busy_requests);
   if (g_strcmp0 (method, "subscribe") == 0 && answer != NULL
       && json_object_has_member (json_node_get_object (answer), "result"))
     *subscribed_out = TRUE;
+  /* Written before the request stops counting as busy: a stopping agent
+   * shuts the connections down once no request is busy, and agent.stop's
+   * own answer was sometimes lost to that ("the agent closed the
+   * connection", exit 6, in a CI run). */
   if (answer != NULL && id != NULL)
     reply (ch, answer);
+  g_atomic_int_dec_and_test (&server->busy_requests);
   return TRUE;
 }
 
