@@ -172,6 +172,38 @@ pst_covers_to_string (PstCovers covers)
   return "none";
 }
 
+/* A value of the Postern-Status field as it is written: bytes outside
+ * this set (an address from a key's user id may hold any) as %XX, so that
+ * nothing in it can end the field, start a parameter or fold a line. */
+static void
+append_field_word (GString *s, const char *word)
+{
+  static const char safe[] = "!#$&'*+-./=?^_`{|}~@";
+
+  for (const unsigned char *p = (const unsigned char *) word; *p; p++)
+    if (g_ascii_isalnum (*p) || strchr (safe, *p) != NULL)
+      g_string_append_c (s, (char) *p);
+    else
+      g_string_append_printf (s, "%%%02X", *p);
+}
+
+char *
+pst_status_to_field_value (const PstStatus *status, const char *scan_verdict)
+{
+  GString *s = g_string_new (NULL);
+  const char *scheme = scheme_to_string (status->scheme);
+
+  g_string_append_printf (s, "scheme=%s; decryption=%s; signature=%s; signer=",
+                          scheme ? scheme : "none", decryption_to_string (status->decryption),
+                          pst_sig_status_to_string (status->sig_status));
+  append_field_word (s, status->sig_status != PST_SIG_NONE && status->signer && *status->signer
+                          ? status->signer : "none");
+  g_string_append_printf (s, "; from-match=%s; scan=",
+                          status->sig_status != PST_SIG_NONE && status->from_match ? "yes" : "no");
+  append_field_word (s, scan_verdict && *scan_verdict ? scan_verdict : "none");
+  return g_string_free (s, FALSE);
+}
+
 static void
 add_string_or_null (JsonBuilder *b, const char *name, const char *value)
 {

@@ -109,6 +109,16 @@ JsonNode *pst_status_to_json (const PstStatus *status);
 /* The same, serialised on one line.  Transfer full. */
 char *pst_status_to_json_string (const PstStatus *status);
 
+/* The status as the one line of a Postern-Status header field (DESIGN.md
+ * §14), for mail programs that read what Postern delivers:
+ *   scheme=pgp; decryption=ok; signature=good; signer=alice@example.org;
+ *   from-match=yes; scan=clean
+ * values as in pst_status_to_json, `none` where absent; @scan_verdict
+ * (clean | infected | error | skipped, or NULL) is the scanner's.  Bytes
+ * of the signer's address outside a safe ASCII set are written %XX.
+ * Transfer full. */
+char *pst_status_to_field_value (const PstStatus *status, const char *scan_verdict);
+
 /* What one signature layer says, whatever the scheme. */
 typedef struct {
   PstSigStatus status;          /* the crypto library's verdict */

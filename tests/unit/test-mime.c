@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mime/mime.h"
+#include "mime/status-field.h"
 #include "util/error.h"
 
 static PstMimeMessage *
@@ -405,11 +406,48 @@ test_date_zones (void **state)
   assert_int_equal (pst_mime_parse_date ("Mon, 26 Jan 2026 14:38:03 -99999"), 0);
 }
 
+static char *
+with_field (const char *message)
+{
+  g_autoptr(GBytes) in = g_bytes_new (message, strlen (message));
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) out = pst_mime_with_status_field (in, "scheme=none", &error);
+
+  assert_null (error);
+  return g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
+}
+
+/* Every Postern-Status field that arrived goes, whatever its case or
+ * folding; ours is on top; the rest stays byte for byte. */
+static void
+test_status_field (void **state)
+{
+  g_autofree char *crlf = NULL, *lf = NULL, *head = NULL, *mbox = NULL;
+  g_autoptr(GBytes) bad = g_bytes_new_static ("no header here", 14);
+  g_autoptr(GError) error = NULL;
+
+  (void) state;
+  crlf = with_field ("Postern-Status: scheme=pgp; signature=good\r\nFrom: a@b.test\r\n"
+                     "POSTERN-STATUS: forged\r\n\tfolded=yes\r\nSubject: s\r\n\r\n"
+                     "Postern-Status: in the body\r\n");
+  assert_string_equal (crlf, "Postern-Status: scheme=none\r\nFrom: a@b.test\r\nSubject: s\r\n"
+                             "\r\nPostern-Status: in the body\r\n");
+  lf = with_field ("From: a@b.test\npostern-status: x\n\nbody\n");
+  assert_string_equal (lf, "Postern-Status: scheme=none\nFrom: a@b.test\n\nbody\n");
+  head = with_field ("From: a@b.test");
+  assert_string_equal (head, "Postern-Status: scheme=none\r\nFrom: a@b.test\r\n\r\n");
+  mbox = with_field ("From a@b.test Sat Dec  5 05:00:00 2026\nFrom: a@b.test\n\nx\n");
+  assert_string_equal (mbox, "Postern-Status: scheme=none\nFrom: a@b.test\n\nx\n");
+  assert_null (pst_mime_with_status_field (bad, "x", &error));
+  assert_non_null (error);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_parse_good),
+    cmocka_unit_test (test_status_field),
     cmocka_unit_test (test_reject),
     cmocka_unit_test (test_truncated),
     cmocka_unit_test (test_from),

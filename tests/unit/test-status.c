@@ -194,6 +194,37 @@ test_header_mismatch (void **state)
                              "{\"field\":\"Reply-To\",\"shown\":null,\"inner\":\"ceo@bank.test\"}]");
 }
 
+/* The Postern-Status line (DESIGN.md §14): every value, `none` where
+ * absent, and a signer's address that cannot end the field or add a
+ * parameter. */
+static void
+test_field_value (void **state)
+{
+  g_autoptr(PstStatus) plain = pst_status_new ();
+  g_autoptr(PstStatus) st = pst_status_new ();
+  g_autofree char *v1 = NULL, *v2 = NULL, *v3 = NULL;
+
+  (void) state;
+  v1 = pst_status_to_field_value (plain, NULL);
+  assert_string_equal (v1, "scheme=none; decryption=not-encrypted; signature=none; signer=none; "
+                           "from-match=no; scan=none");
+  st->scheme = PST_SCHEME_PGP;
+  st->decryption = PST_DECRYPTION_OK;
+  st->sig_status = PST_SIG_GOOD;
+  st->signer = g_strdup ("alice@example.org");
+  st->from_match = TRUE;
+  v2 = pst_status_to_field_value (st, "clean");
+  assert_string_equal (v2, "scheme=pgp; decryption=ok; signature=good; signer=alice@example.org; "
+                           "from-match=yes; scan=clean");
+  g_free (st->signer);
+  st->signer = g_strdup ("x@y.test; signature=good\r\nX: y");
+  st->sig_status = PST_SIG_UNKNOWN_KEY;
+  v3 = pst_status_to_field_value (st, "skipped");
+  assert_string_equal (v3, "scheme=pgp; decryption=ok; signature=unknown-key; "
+                           "signer=x@y.test%3B%20signature=good%0D%0AX%3A%20y; from-match=yes; "
+                           "scan=skipped");
+}
+
 int
 main (void)
 {
@@ -205,6 +236,7 @@ main (void)
     cmocka_unit_test (test_addr),
     cmocka_unit_test (test_signature_dates),
     cmocka_unit_test (test_header_mismatch),
+    cmocka_unit_test (test_field_value),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

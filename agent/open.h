@@ -1,0 +1,25 @@
+/* open.h — opening a stored message for a reader outside the agent (show,
+ * export, attachment, the delivery to other mail programs, the bridge):
+ * analysed first when its analysis is missing or failed, scanned when it
+ * never was, refused when it is quarantined. */
+#pragma once
+
+#include "agent.h"
+#include "crypto/status.h"
+#include "store/store.h"
+#include "worker.h"
+
+G_BEGIN_DECLS
+
+/* Opens message @id (reader.h pst_reader_open: decrypted and verified in
+ * the analysis worker) for a client.  @info_out gets its stored facts,
+ * @plain_out the message to show, @status_out its verdict, @view_out (may be
+ * NULL) what show displays and attachment number @attachment (-1: none).
+ * Errors: unknown id (the store's); PST_ERROR_INFECTED or PST_ERROR_FAILED
+ * for a quarantined message; PST_ERROR_FAILED when the worker could not
+ * analyse it ("…; it is kept as it arrived").  Transfer full. */
+gboolean pst_open_message (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **info_out,
+                           GBytes **plain_out, PstStatus **status_out, PstView **view_out,
+                           GError **error);
+
+G_END_DECLS
