@@ -9,6 +9,7 @@
 #include <glib/gi18n.h>
 
 #include "account-dialog.h"
+#include "bridge-dialog.h"
 #include "mail-view.h"
 #include "table-view.h"
 
@@ -223,6 +224,17 @@ on_add_account (PstTableView *view, JsonObject *row, gpointer data)
   g_signal_connect_swapped (d, "destroy", G_CALLBACK (pst_table_view_refresh), view);
   g_signal_connect_object (d, "destroy", G_CALLBACK (pst_table_view_refresh), self->keys, G_CONNECT_SWAPPED);
   gtk_widget_show (d);
+}
+
+/* What another mail program needs to use the selected account through the
+ * local bridge. */
+static void
+on_account_bridge (PstTableView *view, JsonObject *row, gpointer data)
+{
+  PstWindow *self = data;
+
+  (void) view;
+  gtk_widget_show (pst_bridge_dialog_new (GTK_WINDOW (self), self->agent, pst_json_str (row, "name")));
 }
 
 /* The selected account's OpenPGP key: shown, or made when it has none. */
@@ -523,6 +535,7 @@ build_pages (PstWindow *self)
   pst_table_view_add_action (v, _("Add…"), FALSE, on_add_account, self);
   pst_table_view_add_action (v, _("Test connection"), TRUE, on_test_account, self);
   pst_table_view_add_action (v, _("OpenPGP key…"), TRUE, on_account_key, self);
+  pst_table_view_add_action (v, _("Local bridge…"), TRUE, on_account_bridge, self);
   pst_table_view_add_call (v, _("Remove"), "account.remove", "name",
                            _("Account %s was removed; its stored mail is kept."),
                            _("Remove account %s? Its stored mail is kept."));
