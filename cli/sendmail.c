@@ -434,7 +434,10 @@ wait_for_server (PstRpcClient *client, const char *account, JsonObject *r)
                   status = EX_TEMPFAIL;
                   why = g_strdup_printf (_("message %lld is queued: it could not be sent yet "
                                            "(%s); the agent tries again at %s"),
-                                         (long long) id, reply ? reply : _("the session with the server failed; see postern outbox list"), when);
+                                         (long long) id,
+                                         reply ? reply : _("the session with the server failed; "
+                                                           "the agent's log says why"),
+                                         when);
                 }
             }
         }
