@@ -153,6 +153,10 @@ pst alice account set main --encrypt auto >/dev/null
 add_account alice limited "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT" --max-recipients 2
 expect_sm "three envelope recipients, max_recipients 2: EX_NOPERM" 77 "max_recipients" \
   --account limited "$BOB_ADDR" a@postern.test b@postern.test < "$WORK/t.eml"
+# A recipient the server refuses (no such mailbox): refused for good.
+printf 'From: %s\r\nTo: nobody-here@postern.test\r\nSubject: refused\r\n\r\nx\r\n' "$ALICE_ADDR" > "$WORK/nobody.eml"
+check "a recipient the server refuses: EX_UNAVAILABLE" sm 69 -t < "$WORK/nobody.eml"
+check "… saying that the server refused it ($(tail -n 1 "$WORK/sm.err"))" grep -q "^postern: sendmail: the server refused message [0-9]*: 5" "$WORK/sm.err"
 add_account alice down "smtp://127.0.0.1:1" "pop3s://$HOST:$POP3S_PORT"
 expect_sm "a server that cannot be reached: EX_TEMPFAIL, kept in the outbox" 75 "queued" \
   --account down "$BOB_ADDR" < "$WORK/dot-lf.eml"
