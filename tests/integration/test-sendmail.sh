@@ -102,6 +102,14 @@ check "… from 'CronDaemon <alice>' instead of cron's local 'root (Cron Daemon)
 check "… with a Date and a Message-ID added" bash -c 'grep -q "^Date: " "$1" && grep -q "^Message-ID: <.*@postern.test>" "$1"' _ "$(copy_of "$BOB_MAILDIR")"
 empty_maildirs
 
+# ---- no From: -fADDR (glued) and -F NAME make it ----
+printf 'To: %s\nSubject: no from\n\nno from %s\n' "$BOB_ADDR" "$tag" > "$WORK/nofrom.txt"
+check "-fADDR -F NAME for a message without From (exit 0)" sm 0 -i "-f$ALICE_ADDR" -F "Alice Example" "$BOB_ADDR" < "$WORK/nofrom.txt"
+check "… it reaches bob" wait_for_delivery "$BOB_MAILDIR" 1
+check "… from 'Alice Example <alice>'" grep -q "^From: Alice Example <$ALICE_ADDR>" "$(copy_of "$BOB_MAILDIR")"
+check "… encrypted" decrypts_to "$BOB_MAILDIR" "$GNUPGHOME_BOB" "no from $tag"
+empty_maildirs
+
 # ---- -t: recipients from To and Bcc; the Bcc header goes ----
 printf 'From: %s\r\nTo: %s\r\nBcc: %s\r\nSubject: dash t\r\n\r\ndash t body %s\r\n' \
   "$ALICE_ADDR" "$BOB_ADDR" "$ALICE_ADDR" "$tag" > "$WORK/t.eml"
