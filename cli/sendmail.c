@@ -373,7 +373,7 @@ message_fd (GBytes *message, GError **error)
  * refused one, or one waits to be tried again; sets "state" in @r to sent,
  * failed or queued.  Returns the exit status, the reason printed. */
 static int
-wait_for_server (PstRpcClient *client, const char *account, JsonObject *r)
+wait_for_server (PstRpcClient *client, JsonObject *r)
 {
   JsonArray *ids = json_object_get_array_member (r, "ids");
   gint64 deadline = g_get_monotonic_time () + WAIT_SECONDS * G_USEC_PER_SEC;
@@ -389,7 +389,8 @@ wait_for_server (PstRpcClient *client, const char *account, JsonObject *r)
       int status = EX_OK;
       g_autofree char *why = NULL;
 
-      json_object_set_string_member (params, "account", account);
+      /* Only these: an outbox keeps every message it sent. */
+      json_object_set_array_member (params, "ids", json_array_ref (ids));
       if (!(list = pst_rpc_client_call (client, "outbox.list", params, NULL, 0, &error)))
         {
           json_object_set_string_member (r, "state", "queued");
@@ -553,7 +554,7 @@ pst_cli_cmd_sendmail (PstCli *cli, int argc, char **argv)
     }
   if (!cli->json)
     pst_cli_send_warnings ("sendmail", r);
-  status = wait_for_server (client, account, r);
+  status = wait_for_server (client, r);
   if (cli->json)
     pst_cli_print_json (r);
 out:

@@ -448,6 +448,33 @@ test_outbox_session_failure (void **state)
   assert_in_range (e->next_try, now + 48, now + 72 + 5);
 }
 
+/* outbox.list with ids: those entries only, in that order, the other
+ * filters still applied; an unknown id or a bad list is an error. */
+static void
+test_outbox_list_ids (void **state)
+{
+  Fixture *f = *state;
+  gint64 a = queue (f->agent, "work"), b = queue (f->agent, "work");
+  g_autofree char *both_p = g_strdup_printf ("{\"ids\":[%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "]}",
+                                             b, a);
+  g_autofree char *sent_p = g_strdup_printf ("{\"ids\":[%" G_GINT64_FORMAT "],\"state\":\"sent\"}", a);
+  g_autofree char *unknown_p = g_strdup_printf ("{\"ids\":[%" G_GINT64_FORMAT "]}", b + 100);
+  g_autoptr (JsonObject) both = call (f->agent, "outbox.list", both_p);
+  g_autoptr (JsonObject) sent = call (f->agent, "outbox.list", sent_p);
+  g_autoptr (JsonObject) unknown = call (f->agent, "outbox.list", unknown_p);
+  g_autoptr (JsonObject) bad = call (f->agent, "outbox.list", "{\"ids\":[\"1\"]}");
+  JsonArray *list = json_object_get_array_member (json_object_get_object_member (both, "result"),
+                                                  "outbox");
+
+  assert_int_equal (json_array_get_length (list), 2);
+  assert_int_equal (json_object_get_int_member (json_array_get_object_element (list, 0), "id"), b);
+  assert_int_equal (json_object_get_int_member (json_array_get_object_element (list, 1), "id"), a);
+  assert_int_equal (json_array_get_length (json_object_get_array_member (
+                      json_object_get_object_member (sent, "result"), "outbox")), 0);
+  assert_int_equal (error_code (unknown), PST_RPC_APP_ERROR_BASE + PST_ERROR_FAILED);
+  assert_int_equal (error_code (bad), PST_RPC_INVALID_PARAMS);
+}
+
 /* ---- the scheduler's due-times ---- */
 
 static void
@@ -609,6 +636,7 @@ main (void)
     cmocka_unit_test (test_outbox_backoff),
     cmocka_unit_test_setup_teardown (test_outbox_deferred_waits, setup, teardown),
     cmocka_unit_test_setup_teardown (test_outbox_session_failure, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_outbox_list_ids, setup, teardown),
     cmocka_unit_test (test_scheduler_outbox_due),
     cmocka_unit_test (test_scheduler_fetch_delay),
     cmocka_unit_test_setup_teardown (test_reload, setup, teardown),
