@@ -4,7 +4,7 @@
 # send-email (--sendmail-cmd) with a patch, and cron's own command line.
 # The server copies are PGP/MIME, a Bcc recipient is in no other copy, -t
 # takes the header's recipients, a "." line ends the input unless -i, and
-# the exit codes are sysexits.h's, with nothing sent on a refusal.
+# the exit codes are sysexits.h's (infected mail too), with nothing sent on a refusal.
 source "$(dirname "$0")/lib.sh"
 
 add_account alice main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
@@ -163,6 +163,13 @@ expect_sm "encrypt always, a recipient without a key: EX_NOPERM" 77 "no OpenPGP 
 sleep 1
 check "… nothing reached the server" test -z "$(grep -rl "Plaintext that must not leave $tag" "$PROVIDER_DIR" 2>/dev/null)"
 pst alice account set main --encrypt auto >/dev/null
+# The scanner of outgoing mail (a command scanner: exit 1 and the name).
+printf '#!/bin/sh\nif grep -q EVIL; then echo Test.Evil.Marker; exit 1; fi\nexit 0\n' > "$WORK/scanner.sh"
+chmod +x "$WORK/scanner.sh"
+pst alice config set scan "command:$WORK/scanner.sh" >/dev/null
+printf 'From: %s\r\nTo: %s\r\nSubject: evil\r\n\r\nThis is EVIL %s.\r\n' "$ALICE_ADDR" "$BOB_ADDR" "$tag" > "$WORK/evil.eml"
+expect_sm "infected: EX_DATAERR" 65 "infected with Test.Evil.Marker; nothing was sent" "$BOB_ADDR" < "$WORK/evil.eml"
+pst alice config set scan none >/dev/null
 add_account alice limited "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT" --max-recipients 2
 expect_sm "three envelope recipients, max_recipients 2: EX_NOPERM" 77 "max_recipients" \
   --account limited "$BOB_ADDR" a@postern.test b@postern.test < "$WORK/t.eml"
