@@ -56,6 +56,32 @@ pst_fd_write_all (int fd, const guint8 *data, gsize len, GError **error)
   return pst_client_fd_write_all (fd, data, len, error);
 }
 
+char **
+pst_call_get_strv (JsonObject *params, const char *name, GError **error)
+{
+  JsonNode *n = params ? json_object_get_member (params, name) : NULL;
+  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
+  JsonArray *a;
+
+  if (n == NULL || JSON_NODE_HOLDS_NULL (n))
+    return NULL;
+  if (!JSON_NODE_HOLDS_ARRAY (n))
+    goto bad;
+  a = json_node_get_array (n);
+  for (guint i = 0; i < json_array_get_length (a); i++)
+    {
+      JsonNode *e = json_array_get_element (a, i);
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING)
+        goto bad;
+      g_ptr_array_add (out, g_strdup (json_node_get_string (e)));
+    }
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
+bad:
+  g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' must be a list of strings", name);
+  return NULL;
+}
+
 JsonArray *
 pst_json_strv (char **v)
 {

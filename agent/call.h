@@ -34,6 +34,10 @@ GBytes *pst_call_read_passphrase (int fd, GError **error);
 /* Writes all of @data to @fd (a client's) under the same deadlines. */
 gboolean pst_fd_write_all (int fd, const guint8 *data, gsize len, GError **error);
 
+/* Parameter @name of @params, a list of strings, as a NULL-terminated
+ * vector; NULL when absent or null, and NULL with PST_ERROR_USAGE when it
+ * is something else.  Transfer full. */
+char **pst_call_get_strv (JsonObject *params, const char *name, GError **error);
 /* A JSON array of the strings of @v (NULL-terminated, may be NULL). Transfer full. */
 JsonArray *pst_json_strv (char **v);
 /* "pgp", "smime" or "none". */

@@ -22,32 +22,6 @@
  * this is the cap. */
 #define MAX_CRYPTO_INPUT (256u * 1024 * 1024)
 
-static char **
-get_string_array (JsonObject *params, const char *name, GError **error)
-{
-  JsonNode *n = params ? json_object_get_member (params, name) : NULL;
-  g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
-  JsonArray *a;
-
-  if (n == NULL || JSON_NODE_HOLDS_NULL (n))
-    return NULL;
-  if (!JSON_NODE_HOLDS_ARRAY (n))
-    goto bad;
-  a = json_node_get_array (n);
-  for (guint i = 0; i < json_array_get_length (a); i++)
-    {
-      JsonNode *e = json_array_get_element (a, i);
-      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_STRING)
-        goto bad;
-      g_ptr_array_add (out, g_strdup (json_node_get_string (e)));
-    }
-  g_ptr_array_add (out, NULL);
-  return (char **) g_ptr_array_free (g_steal_pointer (&out), FALSE);
-bad:
-  g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter '%s' must be a list of strings", name);
-  return NULL;
-}
-
 /* All of @in, at most @max bytes.  Transfer full. */
 static GBytes *
 read_stream_all (GInputStream *in, gsize max, GError **error)
@@ -159,7 +133,7 @@ do_encrypt (PstCall *call, GError **error)
       || !pst_rpc_get_string (call->params, "scheme", FALSE, &scheme, error)
       || !pst_rpc_get_bool (call->params, "sign", FALSE, &sign, error))
     return NULL;
-  to = get_string_array (call->params, "to", &local);
+  to = pst_call_get_strv (call->params, "to", &local);
   if (local != NULL)
     {
       g_propagate_error (error, g_steal_pointer (&local));

@@ -30,12 +30,43 @@ entry_to_json (const PstOutboxEntry *e)
   return o;
 }
 
+/* The entries named by @n, the parameter "ids" (a list of integers), in
+ * its order.  Errors: not a list of integers (PST_ERROR_USAGE); an unknown
+ * id (the store's). */
+static GPtrArray *
+entries_by_id (PstCall *call, JsonNode *n, GError **error)
+{
+  g_autoptr (GPtrArray) entries = NULL;
+  JsonArray *ids;
+
+  entries = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_outbox_entry_free);
+  if (!JSON_NODE_HOLDS_ARRAY (n))
+    goto bad;
+  ids = json_node_get_array (n);
+  for (guint i = 0; i < json_array_get_length (ids); i++)
+    {
+      JsonNode *e = json_array_get_element (ids, i);
+      PstOutboxEntry *entry;
+
+      if (!JSON_NODE_HOLDS_VALUE (e) || json_node_get_value_type (e) != G_TYPE_INT64)
+        goto bad;
+      if (!(entry = pst_store_outbox_get (call->agent->store, json_node_get_int (e), error)))
+        return NULL;
+      g_ptr_array_add (entries, entry);
+    }
+  return g_steal_pointer (&entries);
+bad:
+  g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "parameter 'ids' must be a list of integers");
+  return NULL;
+}
+
 JsonObject *
 pst_method_outbox_list (PstCall *call, GError **error)
 {
   const char *account = NULL, *state_name = NULL;
   PstOutboxState state = 0;
   g_autoptr (GPtrArray) entries = NULL;
+  JsonNode *ids;
   JsonArray *arr;
   JsonObject *r;
 
@@ -48,12 +79,24 @@ pst_method_outbox_list (PstCall *call, GError **error)
                    "state must be queued, sending, sent, failed or cancelled, not '%s'", state_name);
       return NULL;
     }
-  if (!(entries = pst_store_outbox_list (call->agent->store, account,
-                                         state_name ? (int) state : -1, error)))
+  if ((ids = call->params ? json_object_get_member (call->params, "ids") : NULL) != NULL
+      && !JSON_NODE_HOLDS_NULL (ids))
+    entries = entries_by_id (call, ids, error);
+  else
+    entries = pst_store_outbox_list (call->agent->store, account, state_name ? (int) state : -1,
+                                     error);
+  if (entries == NULL)
     return NULL;
   arr = json_array_new ();
   for (guint i = 0; i < entries->len; i++)
-    json_array_add_object_element (arr, entry_to_json (g_ptr_array_index (entries, i)));
+    {
+      const PstOutboxEntry *e = g_ptr_array_index (entries, i);
+
+      /* (with ids, the other filters still apply) */
+      if ((account == NULL || g_strcmp0 (e->account, account) == 0)
+          && (state_name == NULL || e->state == state))
+        json_array_add_object_element (arr, entry_to_json (e));
+    }
   r = json_object_new ();
   json_object_set_array_member (r, "outbox", arr);   /* DESIGN.md §6 */
   return r;

@@ -17,18 +17,31 @@ pst_method_send (PstCall *call, GError **error)
   int fd;
   g_autoptr (GBytes) input = NULL;
   g_autoptr (PstQueued) queued = NULL;
+  g_auto (GStrv) envelope = NULL;
+  GError *local = NULL;
   GArray *ids;
   PstPolicySettings overrides;
   JsonArray *id_array;
   JsonObject *r;
   gboolean all_sent = TRUE;
 
+  if ((envelope = pst_call_get_strv (call->params, "envelope", &local)) == NULL && local != NULL)
+    {
+      g_propagate_error (error, local);
+      return NULL;
+    }
+  if (envelope != NULL && envelope[0] == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "envelope: give at least one address");
+      return NULL;
+    }
   if (!pst_rpc_get_string (call->params, "account", FALSE, &name, error)
       || !pst_call_get_overrides (call, &overrides, error)
       || !pst_rpc_get_bool (call->params, "wait", FALSE, &wait, error)
       || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
       || !(input = pst_fd_read_all (fd, MAX_SEND_SIZE, error))
-      || !(queued = pst_outgoing_queue (call->agent, input, name, &overrides, error)))
+      || !(queued = pst_outgoing_queue (call->agent, input, name, (const char *const *) envelope,
+                                              &overrides, error)))
     return NULL;
   ids = queued->ids;
 

@@ -135,7 +135,8 @@ enqueue (PstAgent *agent, const PstAccount *account, const char *from, const Pst
 
 PstQueued *
 pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *name,
-                    const PstPolicySettings *overrides, GError **error)
+                    const char *const *envelope, const PstPolicySettings *overrides,
+                    GError **error)
 {
   g_autoptr (PstPlainMessage) plain = NULL;
   g_autoptr (PstAccount) account = NULL;
@@ -144,6 +145,7 @@ pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *name,
   PstPolicySettings settings;
 
   if (!(plain = pst_plain_message_parse (input, error))
+      || (envelope != NULL && !pst_plain_message_set_envelope (plain, envelope, error))
       || !(account = pst_outgoing_account (agent, name, plain->from, error))
       || !pst_outgoing_check_limits (agent, account, g_strv_length (plain->recipients), error)
       || !scan (agent, input, error))

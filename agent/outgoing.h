@@ -28,14 +28,18 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstQueued, pst_queued_free)
 
 /* Queues @input (RFC 5322) for sending from account @account (NULL: the
  * account whose address its From is) with the per-message @overrides, and
- * tells the subscribers (outbox.changed).  Sends nothing.  Errors:
+ * tells the subscribers (outbox.changed).  @envelope (NULL-terminated, or
+ * NULL: To, Cc and Bcc) gives the recipients instead of the header
+ * (pst_plain_message_set_envelope); the limits count them.  Sends nothing.
+ * Errors: PST_ERROR_USAGE for an envelope entry that is no address;
  * PST_ERROR_FAILED for a message that is not RFC 5322, has no single From
  * or no recipient; PST_ERROR_POLICY when the From is not the account's,
  * a limit is reached, or the policy refuses; PST_ERROR_INFECTED, or
  * PST_ERROR_FAILED when it cannot be scanned (on_scan_error = quarantine);
  * the store's.  "…; nothing was sent" in each.  Transfer full. */
 PstQueued *pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *account,
-                               const PstPolicySettings *overrides, GError **error);
+                               const char *const *envelope, const PstPolicySettings *overrides,
+                               GError **error);
 
 /* The account that sends mail From @from: account @name when given (whose
  * address must be @from), else the account whose address it is.  Errors:

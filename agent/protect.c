@@ -70,6 +70,40 @@ pst_plain_message_parse (GBytes *data, GError **error)
   return g_steal_pointer (&plain);
 }
 
+gboolean
+pst_plain_message_set_envelope (PstPlainMessage *plain, const char *const *envelope,
+                                GError **error)
+{
+  static const char *const shown[] = { "To", "Cc", NULL };
+  g_auto (GStrv) visible = pst_mime_message_get_addresses (plain->mime, shown);
+  g_autoptr (GPtrArray) all = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) bcc = g_ptr_array_new_with_free_func (g_free);
+
+  g_ptr_array_add (all, NULL);
+  for (const char *const *e = envelope; e != NULL && *e != NULL; e++)
+    {
+      g_autofree char *spec = pst_addr_extract (*e);
+
+      if (spec == NULL || strcmp (spec, *e) != 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                       "envelope: '%s' is not an address (local@domain)", *e);
+          return FALSE;
+        }
+      if (pst_addr_in_list (spec, (const char *const *) all->pdata))
+        continue;
+      if (!pst_addr_in_list (spec, (const char *const *) visible))
+        g_ptr_array_add (bcc, g_strdup (spec));
+      g_ptr_array_insert (all, (gint) all->len - 1, g_steal_pointer (&spec));
+    }
+  g_ptr_array_add (bcc, NULL);
+  g_strfreev (plain->recipients);
+  g_strfreev (plain->bcc);
+  plain->recipients = (char **) g_ptr_array_steal (all, NULL);
+  plain->bcc = (char **) g_ptr_array_steal (bcc, NULL);
+  return TRUE;
+}
+
 void
 pst_plain_message_free (PstPlainMessage *plain)
 {

@@ -25,6 +25,13 @@ typedef struct {
  * (PST_ERROR_FAILED): "not an RFC 5322 message: …", no From, several From
  * fields or mailboxes.  Takes a reference on @data.  Transfer full. */
 PstPlainMessage *pst_plain_message_parse (GBytes *data, GError **error);
+/* Makes @envelope (addr-specs, NULL-terminated, not empty) the recipients
+ * of @plain, whatever its header says (sendmail's recipient arguments):
+ * the ones that are in its To or Cc stay visible, every other one becomes
+ * a Bcc recipient (a copy of their own, seen in no other); duplicates go.
+ * Errors (PST_ERROR_USAGE): an entry that is not an addr-spec. */
+gboolean pst_plain_message_set_envelope (PstPlainMessage *plain, const char *const *envelope,
+                                         GError **error);
 void pst_plain_message_free (PstPlainMessage *plain);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPlainMessage, pst_plain_message_free)
 

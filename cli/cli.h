@@ -149,6 +149,11 @@ int pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv);
 gboolean pst_cli_send_settings (const char *command, JsonObject *params, const char *account,
                                 const char *encrypt, const char *scheme, gboolean sign,
                                 gboolean no_sign);
+/* The warnings of a send result @r on stderr, as "postern: COMMAND: …":
+ * a key that replaced another, recipients it went unencrypted to. */
+void pst_cli_send_warnings (const char *command, JsonObject *r);
+/* sendmail (sendmail.c). */
+int pst_cli_cmd_sendmail (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_encrypt (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_decrypt (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_verify (PstCli *cli, int argc, char **argv);

@@ -65,6 +65,51 @@ pst_cli_send_settings (const char *command, JsonObject *params, const char *acco
   return TRUE;
 }
 
+void
+pst_cli_send_warnings (const char *command, JsonObject *r)
+{
+  if (json_object_has_member (r, "keys"))
+    {
+      JsonArray *keys = json_object_get_array_member (r, "keys");
+
+      for (guint i = 0; i < json_array_get_length (keys); i++)
+        {
+          JsonObject *k = json_array_get_object_element (keys, i);
+          g_autofree char *addr = NULL;
+
+          if (!json_object_get_boolean_member_with_default (k, "key_changed", FALSE))
+            continue;
+          addr = pst_cli_safe (json_object_get_string_member (k, "address"));
+          fprintf (stderr, _("postern: %s: warning: encrypted to a key of %s that replaced "
+                             "another one (key-changed; see postern keys check %s)\n"),
+                   command, addr, addr);
+        }
+    }
+  if (json_object_has_member (r, "missing_keys"))
+    {
+      JsonArray *m = json_object_get_array_member (r, "missing_keys");
+      fprintf (stderr, "postern: %s: %s", command, _("not encrypted: no key for"));
+      for (guint i = 0; i < json_array_get_length (m); i++)
+        {
+          g_autofree char *addr = pst_cli_safe (json_array_get_string_element (m, i));
+          fprintf (stderr, " %s", addr);
+        }
+      fprintf (stderr, "\n");
+    }
+  else if (json_object_has_member (r, "not_recommended"))
+    {
+      JsonArray *m = json_object_get_array_member (r, "not_recommended");
+      fprintf (stderr, "postern: %s: %s", command,
+               _("not encrypted: Autocrypt does not recommend encrypting to"));
+      for (guint i = 0; i < json_array_get_length (m); i++)
+        {
+          g_autofree char *addr = pst_cli_safe (json_array_get_string_element (m, i));
+          fprintf (stderr, " %s", addr);
+        }
+      fprintf (stderr, "\n");
+    }
+}
+
 int
 pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
 {
@@ -124,46 +169,7 @@ pst_cli_cmd_send (PstCli *cli, int argc, char **argv)
               g_strcmp0 (state, "sent") == 0 ? _("sent") : _("queued"),
               enc ? _("encrypted") : _("NOT encrypted"), sig ? _("signed") : _("not signed"),
               str_member (r, "reply") ? ": " : "", reply);
-      if (json_object_has_member (r, "keys"))
-        {
-          JsonArray *keys = json_object_get_array_member (r, "keys");
-
-          for (guint i = 0; i < json_array_get_length (keys); i++)
-            {
-              JsonObject *k = json_array_get_object_element (keys, i);
-              g_autofree char *addr = NULL;
-
-              if (!json_object_get_boolean_member_with_default (k, "key_changed", FALSE))
-                continue;
-              addr = pst_cli_safe (json_object_get_string_member (k, "address"));
-              fprintf (stderr, _("postern: send: warning: encrypted to a key of %s that replaced "
-                                 "another one (key-changed; see postern keys check %s)\n"),
-                       addr, addr);
-            }
-        }
-      if (json_object_has_member (r, "missing_keys"))
-        {
-          JsonArray *m = json_object_get_array_member (r, "missing_keys");
-          fprintf (stderr, "%s", _("postern: send: not encrypted: no key for"));
-          for (guint i = 0; i < json_array_get_length (m); i++)
-            {
-              g_autofree char *addr = pst_cli_safe (json_array_get_string_element (m, i));
-              fprintf (stderr, " %s", addr);
-            }
-          fprintf (stderr, "\n");
-        }
-      else if (json_object_has_member (r, "not_recommended"))
-        {
-          JsonArray *m = json_object_get_array_member (r, "not_recommended");
-          fprintf (stderr, "%s",
-                   _("postern: send: not encrypted: Autocrypt does not recommend encrypting to"));
-          for (guint i = 0; i < json_array_get_length (m); i++)
-            {
-              g_autofree char *addr = pst_cli_safe (json_array_get_string_element (m, i));
-              fprintf (stderr, " %s", addr);
-            }
-          fprintf (stderr, "\n");
-        }
+      pst_cli_send_warnings ("send", r);
     }
   json_object_unref (r);
   return 0;

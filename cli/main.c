@@ -14,6 +14,9 @@ static const PstCliCmd commands[] = {
     N_("add, list, show, change, test and remove accounts"), FALSE },
   { "send", pst_cli_cmd_send, NULL, "[FILE]",
     N_("encrypt, sign and send a message (RFC 5322 on stdin or FILE)"), FALSE },
+  { "sendmail", pst_cli_cmd_sendmail, NULL, "[--] [RCPT…]",
+    N_("sendmail/msmtp-compatible: send the message on stdin to RCPT… (or -t: its To, Cc, "
+       "Bcc) as send does, and wait for the server; exit codes of sysexits.h"), FALSE },
   { "fetch", pst_cli_cmd_fetch, NULL, NULL, N_("fetch new mail over POP3"), FALSE },
   { "outbox", NULL, pst_cli_outbox_cmds, NULL, N_("list | retry | cancel what waits to be sent"),
     FALSE },

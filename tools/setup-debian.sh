@@ -28,6 +28,8 @@ packages=(
   clang libclang-rt-14-dev
   # benchmarks (tests/bench): the clients Postern is measured against
   fetchmail getmail6 msmtp
+  # postern sendmail under the programs that call sendmail (tests/integration/test-sendmail.sh)
+  neomutt git-email libmailtools-perl
 )
 
 missing=()

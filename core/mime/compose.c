@@ -591,3 +591,27 @@ pst_compose_message (const PstComposeFields *f, GError **error)
   g_string_append_printf (out, "--%s--\r\n", boundary);
   return g_string_free_to_bytes (g_steal_pointer (&out));
 }
+
+char *
+pst_compose_mailbox_field (const char *name, const char *addr, const char *display,
+                           GError **error)
+{
+  Mailbox box = { 0 };
+  GString *out;
+  Header h;
+
+  if ((display != NULL && !check_text ("the display name", display, TRUE, error))
+      || !parse_mailbox (name, addr, &box, error))
+    return NULL;
+  if (display != NULL)
+    {
+      g_free (box.name);
+      box.name = *display != '\0' ? g_strdup (display) : NULL;
+    }
+  out = g_string_new (NULL);
+  header_begin (&h, out, name);
+  header_add_mailbox (&h, &box, TRUE);
+  header_end (&h);
+  mailbox_clear (&box);
+  return g_string_free (out, FALSE);
+}

@@ -48,4 +48,12 @@ typedef struct {
  * full. */
 GBytes *pst_compose_message (const PstComposeFields *fields, GError **error);
 
+/* The header field "NAME: Display Name <addr>" (CRLF at its end, folded,
+ * the display name an RFC 2047 word when it is not plain ASCII) for
+ * mailbox @addr ("addr" or "Name <addr>") with display name @display (NULL:
+ * @addr's own, if any).  Errors as pst_compose_message's for From.
+ * Transfer full. */
+char *pst_compose_mailbox_field (const char *name, const char *addr, const char *display,
+                                 GError **error);
+
 G_END_DECLS

@@ -16,6 +16,7 @@
 #include "clientfd.h"
 #include "events.h"
 #include "methods.h"
+#include "protect.h"
 #include "scheduler.h"
 #include "sender.h"
 #include "subjects.h"
@@ -171,6 +172,49 @@ test_dispatch_accounts (void **state)
   assert_int_equal (error_code (missing), PST_RPC_APP_ERROR_BASE + PST_ERROR_FAILED);
   /* A parameter of the wrong type is the caller's error. */
   assert_int_equal (error_code (bad), PST_RPC_INVALID_PARAMS);
+}
+
+/* ---- send's envelope (postern sendmail) ---- */
+
+/* The envelope replaces the header's recipients: those in To or Cc stay
+ * visible, the others (and only they) are Bcc; duplicates go; a header
+ * Bcc that is not in the envelope gets nothing. */
+static void
+test_envelope_split (void **state)
+{
+  static const char text[] = "From: me@example.org\r\nTo: A <a@x.test>\r\nCc: c@x.test\r\n"
+                             "Bcc: h@x.test\r\nSubject: s\r\n\r\nbody\r\n";
+  static const char *const envelope[] = { "a@x.test", "b@x.test", "c@X.TEST", "a@x.test", NULL };
+  static const char *const bad[] = { "a@x.test", "Name <b@x.test>", NULL };
+  g_autoptr (GBytes) data = g_bytes_new_static (text, sizeof text - 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstPlainMessage) plain = pst_plain_message_parse (data, &error);
+
+  (void) state;
+  assert_non_null (plain);
+  assert_true (pst_plain_message_set_envelope (plain, envelope, &error));
+  assert_int_equal (g_strv_length (plain->recipients), 3);
+  assert_string_equal (plain->recipients[0], "a@x.test");
+  assert_string_equal (plain->recipients[1], "b@x.test");
+  assert_string_equal (plain->recipients[2], "c@X.TEST");
+  assert_int_equal (g_strv_length (plain->bcc), 1);
+  assert_string_equal (plain->bcc[0], "b@x.test");
+  assert_false (pst_plain_message_set_envelope (plain, bad, &error));
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
+}
+
+/* send's envelope parameter is checked before anything is read. */
+static void
+test_envelope_param (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (JsonObject) empty = call (f->agent, "send", "{\"fd\":0,\"envelope\":[]}");
+  g_autoptr (JsonObject) string = call (f->agent, "send", "{\"fd\":0,\"envelope\":\"a@x.test\"}");
+  g_autoptr (JsonObject) number = call (f->agent, "send", "{\"fd\":0,\"envelope\":[5]}");
+
+  assert_int_equal (error_code (empty), PST_RPC_INVALID_PARAMS);
+  assert_int_equal (error_code (string), PST_RPC_INVALID_PARAMS);
+  assert_int_equal (error_code (number), PST_RPC_INVALID_PARAMS);
 }
 
 /* account.update and account.show go by the one table of account fields
@@ -404,6 +448,33 @@ test_outbox_session_failure (void **state)
   assert_in_range (e->next_try, now + 48, now + 72 + 5);
 }
 
+/* outbox.list with ids: those entries only, in that order, the other
+ * filters still applied; an unknown id or a bad list is an error. */
+static void
+test_outbox_list_ids (void **state)
+{
+  Fixture *f = *state;
+  gint64 a = queue (f->agent, "work"), b = queue (f->agent, "work");
+  g_autofree char *both_p = g_strdup_printf ("{\"ids\":[%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT "]}",
+                                             b, a);
+  g_autofree char *sent_p = g_strdup_printf ("{\"ids\":[%" G_GINT64_FORMAT "],\"state\":\"sent\"}", a);
+  g_autofree char *unknown_p = g_strdup_printf ("{\"ids\":[%" G_GINT64_FORMAT "]}", b + 100);
+  g_autoptr (JsonObject) both = call (f->agent, "outbox.list", both_p);
+  g_autoptr (JsonObject) sent = call (f->agent, "outbox.list", sent_p);
+  g_autoptr (JsonObject) unknown = call (f->agent, "outbox.list", unknown_p);
+  g_autoptr (JsonObject) bad = call (f->agent, "outbox.list", "{\"ids\":[\"1\"]}");
+  JsonArray *list = json_object_get_array_member (json_object_get_object_member (both, "result"),
+                                                  "outbox");
+
+  assert_int_equal (json_array_get_length (list), 2);
+  assert_int_equal (json_object_get_int_member (json_array_get_object_element (list, 0), "id"), b);
+  assert_int_equal (json_object_get_int_member (json_array_get_object_element (list, 1), "id"), a);
+  assert_int_equal (json_array_get_length (json_object_get_array_member (
+                      json_object_get_object_member (sent, "result"), "outbox")), 0);
+  assert_int_equal (error_code (unknown), PST_RPC_APP_ERROR_BASE + PST_ERROR_FAILED);
+  assert_int_equal (error_code (bad), PST_RPC_INVALID_PARAMS);
+}
+
 /* ---- the scheduler's due-times ---- */
 
 static void
@@ -556,6 +627,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_dispatch_hello, setup, teardown),
     cmocka_unit_test_setup_teardown (test_dispatch_accounts, setup, teardown),
     cmocka_unit_test_setup_teardown (test_dispatch_account_fields, setup, teardown),
+    cmocka_unit_test (test_envelope_split),
+    cmocka_unit_test_setup_teardown (test_envelope_param, setup, teardown),
     cmocka_unit_test (test_fds_admit),
     cmocka_unit_test (test_fds_cancelled_by_stop),
     cmocka_unit_test (test_outbox_replies),
@@ -563,6 +636,7 @@ main (void)
     cmocka_unit_test (test_outbox_backoff),
     cmocka_unit_test_setup_teardown (test_outbox_deferred_waits, setup, teardown),
     cmocka_unit_test_setup_teardown (test_outbox_session_failure, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_outbox_list_ids, setup, teardown),
     cmocka_unit_test (test_scheduler_outbox_due),
     cmocka_unit_test (test_scheduler_fetch_delay),
     cmocka_unit_test_setup_teardown (test_reload, setup, teardown),

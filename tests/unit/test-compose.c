@@ -468,11 +468,35 @@ test_long_lines (void **state)
   assert_refused (&f, "is not an address");
 }
 
+/* One mailbox field (postern sendmail's From): the display name quoted or
+ * an RFC 2047 word, header injection refused. */
+static void
+test_mailbox_field (void **state)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *plain = pst_compose_mailbox_field ("From", "me@x.test", "CronDaemon", NULL);
+  g_autofree char *bare = pst_compose_mailbox_field ("From", "Me <me@x.test>", "", NULL);
+  g_autofree char *own = pst_compose_mailbox_field ("From", "Me Too <me@x.test>", NULL, NULL);
+  g_autofree char *utf8 = pst_compose_mailbox_field ("From", "me@x.test", "Jürgen", NULL);
+  g_autofree char *evil = pst_compose_mailbox_field ("From", "me@x.test", "A\r\nBcc: x@y.test",
+                                                     &error);
+
+  (void) state;
+  assert_string_equal (plain, "From: CronDaemon <me@x.test>\r\n");
+  assert_string_equal (bare, "From: me@x.test\r\n");
+  assert_string_equal (own, "From: Me Too <me@x.test>\r\n");
+  assert_non_null (strstr (utf8, "=?UTF-8?"));
+  assert_null (strstr (utf8, "Jürgen"));
+  assert_null (evil);
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_plain_text),
+    cmocka_unit_test (test_mailbox_field),
     cmocka_unit_test (test_non_ascii),
     cmocka_unit_test (test_subject_forms),
     cmocka_unit_test (test_attachments),
