@@ -262,6 +262,21 @@ deliver_maildir (Target *t, const PstDelivery *d, GBytes *message, GError **erro
   return TRUE;
 }
 
+/* The first 4 KiB that @in gives, the rest read and dropped (so that the
+ * writer is never blocked).  Transfer full. */
+static GBytes *
+read_to_end (GInputStream *in)
+{
+  GByteArray *kept = g_byte_array_new ();
+  guint8 buf[4096];
+  gssize n;
+
+  while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, NULL)) > 0)
+    if (kept->len < sizeof buf)
+      g_byte_array_append (kept, buf, MIN ((guint) n, (guint) sizeof buf - kept->len));
+  return g_byte_array_free_to_bytes (kept);
+}
+
 static gboolean
 deliver_mda (Target *t, GBytes *message, GError **error)
 {
@@ -273,7 +288,16 @@ deliver_mda (Target *t, GBytes *message, GError **error)
   p = g_subprocess_newv ((const char *const *) t->argv,
                          G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE
                          | G_SUBPROCESS_FLAGS_STDERR_PIPE, &local);
-  if (p == NULL || !g_subprocess_communicate (p, message, NULL, NULL, &err, &local))
+  if (p != NULL && !g_subprocess_communicate (p, message, NULL, NULL, &err, &local)
+      && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+    {
+      /* It ended without reading all of the message: what it answers
+       * counts (an MDA that refuses at once exits non-zero). */
+      g_clear_error (&local);
+      err = read_to_end (g_subprocess_get_stderr_pipe (p));
+      g_subprocess_wait (p, NULL, &local);
+    }
+  if (p == NULL || local != NULL)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("cannot run the MDA %s: %s"), t->argv[0],
                    local->message);
