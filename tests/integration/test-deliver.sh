@@ -80,6 +80,19 @@ if [ -n "$f" ]; then
   check "… and no forged continuation line survives" bash -c '! sed -n "/^\$/q;p" "$1" | grep -q "^ signature=good"' _ "$f"
 fi
 check "the store still holds every message" test "$(pst bob --json list | json 'len(d["messages"])')" = 3
+# A real reader: neomutt opens the Maildir (under script(1), for its
+# terminal), lists the three and pipes the first one out as it is.
+if command -v neomutt >/dev/null; then
+  mkdir -p "$WORK/nm"
+  printf 'set folder=%s spoolfile=%s mbox_type=Maildir wait_key=no quit=yes weed=no sort=date\npush "<pipe-message>cat > %s<enter><quit>"\n' \
+    "$WORK" "$MD" "$WORK/nm/piped" > "$WORK/nm/rc"
+  HOME="$WORK/nm" TERM=xterm timeout 30 script -qec "neomutt -n -F '$WORK/nm/rc' -f '$MD'" "$WORK/nm/screen" >/dev/null 2>&1 || true
+  check "neomutt lists the three messages of the Maildir" grep -qa 'Msgs:3' "$WORK/nm/screen"
+  check "… and pipes one out with Postern-Status on top" \
+    bash -c 'head -n 1 "$1" | grep -q "^Postern-Status: scheme="' _ "$WORK/nm/piped"
+else
+  ok "# SKIP neomutt is not installed"
+fi
 
 # ---- deliver_encrypted: the message as it arrived, plus the field ----
 MDE="$WORK/bob-enc"
