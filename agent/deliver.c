@@ -12,6 +12,7 @@
 #include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -262,47 +263,133 @@ deliver_maildir (Target *t, const PstDelivery *d, GBytes *message, GError **erro
   return TRUE;
 }
 
+/* What an MDA is given per message: then it is killed, the message stays
+ * pending, and the run ends (the MDA is stuck: the others would wait as
+ * long each, holding the account's fetches). */
+#define MDA_TIMEOUT_S 300
+
+static guint
+mda_timeout_s (void)
+{
+#ifdef PST_WORKER_TEST_HOOKS
+  /* Test builds: POSTERN_TEST_MDA_TIMEOUT=SECONDS. */
+  const char *v = g_getenv ("POSTERN_TEST_MDA_TIMEOUT");
+  if (v != NULL && atoi (v) > 0)
+    return (guint) atoi (v);
+#endif
+  return MDA_TIMEOUT_S;
+}
+
+/* Cancels @cancel at @deadline (monotonic µs) unless @done comes first. */
+typedef struct {
+  GMutex lock;
+  GCond cond;
+  gboolean done;
+  gint64 deadline;
+  GCancellable *cancel;
+} Watchdog;
+
+static gpointer
+watchdog_thread (gpointer data)
+{
+  Watchdog *w = data;
+
+  g_mutex_lock (&w->lock);
+  while (!w->done)
+    if (!g_cond_wait_until (&w->cond, &w->lock, w->deadline))
+      {
+        if (!w->done)
+          g_cancellable_cancel (w->cancel);
+        break;
+      }
+  g_mutex_unlock (&w->lock);
+  return NULL;
+}
+
 /* The first 4 KiB that @in gives, the rest read and dropped (so that the
  * writer is never blocked).  Transfer full. */
 static GBytes *
-read_to_end (GInputStream *in)
+read_to_end (GInputStream *in, GCancellable *cancel)
 {
   GByteArray *kept = g_byte_array_new ();
   guint8 buf[4096];
   gssize n;
 
-  while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, NULL)) > 0)
+  while ((n = g_input_stream_read (in, buf, sizeof buf, cancel, NULL)) > 0)
     if (kept->len < sizeof buf)
       g_byte_array_append (kept, buf, MIN ((guint) n, (guint) sizeof buf - kept->len));
   return g_byte_array_free_to_bytes (kept);
 }
 
+/* Runs the MDA on @message, at most mda_timeout_s() (@stuck_out: it was
+ * killed for that). */
 static gboolean
-deliver_mda (Target *t, GBytes *message, GError **error)
+run_mda (Target *t, GBytes *message, GSubprocess **p_out, GBytes **err_out, gboolean *stuck_out,
+         GError **error)
 {
-  g_autoptr (GSubprocess) p = NULL;
-  g_autoptr (GBytes) err = NULL;
+  g_autoptr (GCancellable) cancel = g_cancellable_new ();
   g_autoptr (GError) local = NULL;
-  g_autofree char *why = NULL;
+  Watchdog w = { .deadline = g_get_monotonic_time () + (gint64) mda_timeout_s () * G_USEC_PER_SEC,
+                 .cancel = cancel };
+  GSubprocess *p;
+  GThread *dog;
 
   p = g_subprocess_newv ((const char *const *) t->argv,
                          G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE
                          | G_SUBPROCESS_FLAGS_STDERR_PIPE, &local);
-  if (p != NULL && !g_subprocess_communicate (p, message, NULL, NULL, &err, &local)
-      && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
-    {
-      /* It ended without reading all of the message: what it answers
-       * counts (an MDA that refuses at once exits non-zero). */
-      g_clear_error (&local);
-      err = read_to_end (g_subprocess_get_stderr_pipe (p));
-      g_subprocess_wait (p, NULL, &local);
-    }
-  if (p == NULL || local != NULL)
+  if (p == NULL)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("cannot run the MDA %s: %s"), t->argv[0],
                    local->message);
       return FALSE;
     }
+  g_mutex_init (&w.lock);
+  g_cond_init (&w.cond);
+  dog = g_thread_new ("mda-watchdog", watchdog_thread, &w);
+  if (!g_subprocess_communicate (p, message, cancel, NULL, err_out, &local)
+      && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
+    {
+      /* It ended without reading all of the message: what it answers
+       * counts (an MDA that refuses at once exits non-zero). */
+      g_clear_error (&local);
+      *err_out = read_to_end (g_subprocess_get_stderr_pipe (p), cancel);
+      g_subprocess_wait (p, cancel, &local);
+    }
+  g_mutex_lock (&w.lock);
+  w.done = TRUE;
+  g_cond_signal (&w.cond);
+  g_mutex_unlock (&w.lock);
+  g_thread_join (dog);
+  g_mutex_clear (&w.lock);
+  g_cond_clear (&w.cond);
+  *stuck_out = g_cancellable_is_cancelled (cancel);
+  if (local != NULL || *stuck_out)
+    {
+      g_subprocess_force_exit (p);
+      g_subprocess_wait (p, NULL, NULL);
+      if (*stuck_out)
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                     _("the MDA %s did not finish within %u s and was stopped"), t->argv[0],
+                     mda_timeout_s ());
+      else
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("cannot run the MDA %s: %s"),
+                     t->argv[0], local->message);
+      g_object_unref (p);
+      return FALSE;
+    }
+  *p_out = p;
+  return TRUE;
+}
+
+static gboolean
+deliver_mda (Target *t, GBytes *message, gboolean *stuck_out, GError **error)
+{
+  g_autoptr (GSubprocess) p = NULL;
+  g_autoptr (GBytes) err = NULL;
+  g_autofree char *why = NULL;
+
+  if (!run_mda (t, message, &p, &err, stuck_out, error))
+    return FALSE;
   if (g_subprocess_get_if_exited (p) && g_subprocess_get_exit_status (p) == 0)
     return TRUE;
   if (g_subprocess_get_if_exited (p))
@@ -368,7 +455,7 @@ pst_deliver_pending (PstAgent *agent, const PstAccount *account)
       const PstDelivery *d = &g_array_index (pending, PstDelivery, i);
       g_autoptr (GBytes) readable = NULL, message = NULL;
       g_autoptr (GError) local = NULL;
-      gboolean ok;
+      gboolean ok, stuck = FALSE;
 
       if (pst_agent_is_stopping (agent))
         break;
@@ -382,7 +469,7 @@ pst_deliver_pending (PstAgent *agent, const PstAccount *account)
         {
           message = to_lf (readable);
           ok = t.kind == PST_DELIVER_MAILDIR ? deliver_maildir (&t, d, message, &local)
-                                             : deliver_mda (&t, message, &local);
+                                             : deliver_mda (&t, message, &stuck, &local);
         }
       if (ok && !pst_store_delivery_done (agent->store, d->id, &local))
         ok = FALSE;
@@ -401,6 +488,8 @@ pst_deliver_pending (PstAgent *agent, const PstAccount *account)
       failed++;
       if (first == NULL)
         first = g_steal_pointer (&local);
+      if (stuck)
+        break;
     }
   if (delivered > 0)
     g_message ("account %s: delivered %u messages", account->name, delivered);

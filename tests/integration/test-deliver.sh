@@ -113,6 +113,7 @@ cat > "$WORK/mda.sh" <<'SH'
 #!/bin/sh
 # Appends the message to an mbox; fails (EX_TEMPFAIL) while "broken" exists.
 [ -e "$(dirname "$0")/broken" ] && { echo "mailbox locked" >&2; exit 75; }
+[ -e "$(dirname "$0")/hang" ] && exec sleep 120
 { echo "From postern $(date)"; cat; echo; } >> "$(dirname "$0")/mda.mbox"
 SH
 chmod 700 "$WORK/mda.sh"
@@ -139,6 +140,23 @@ rm -f "$WORK/broken"
 check "once the MDA works, the next fetch delivers it" pst bob fetch
 check "… each message once ($(mda_ids))" test "$(mda_ids)" = "1×<mda-1-$tag@elsewhere.test> 1×<mda-2-$tag@elsewhere.test> 1×<mda-3-$tag@elsewhere.test> "
 check "… and nothing is pending" test "$(pending bob)" = 0
+if [ "${POSTERN_TEST_HOOKS:-}" = true ]; then
+  # An MDA that never ends is stopped after its time (2 s here, 300 s
+  # otherwise), and the run ends with it rather than wait as long for each.
+  pst bob agent stop >/dev/null
+  POSTERN_TEST_MDA_TIMEOUT=2 pst bob agent start >/dev/null
+  touch "$WORK/hang"
+  plain_in "mda-4-$tag@elsewhere.test"; plain_in "mda-5-$tag@elsewhere.test"
+  t0=$(date +%s)
+  check "bob fetches two while the MDA hangs" pst bob fetch
+  t=$(( $(date +%s) - t0 ))
+  check "… the fetch ends once the MDA's time is up ($t s)" test "$t" -lt 20
+  check "… both are pending" test "$(pending bob)" = 2
+  check "… and the log says why" grep -q 'the MDA /bin/sh did not finish within 2 s and was stopped' "$WORK/home-bob/data/posternd.log"
+  rm -f "$WORK/hang"
+  check "the next fetch delivers them" pst bob fetch
+  check "… each message once ($(mda_ids))" test "$(mda_ids)" = "1×<mda-1-$tag@elsewhere.test> 1×<mda-2-$tag@elsewhere.test> 1×<mda-3-$tag@elsewhere.test> 1×<mda-4-$tag@elsewhere.test> 1×<mda-5-$tag@elsewhere.test> "
+fi
 
 # ---- bad settings ----
 expect_fail "a relative Maildir in the file is refused with its line" 6 "config:[0-9]+: \[account main\] deliver: 'rel/dir' is not an absolute path" \
