@@ -6,6 +6,7 @@
  * message and the store, and the same at every try, so that the run after
  * a crash finds what the crashed one delivered (in new/, or in cur/ as
  * NAME:2,FLAGS once a reader saw it) by the "M<id>R<token>" part alone. */
+#define _GNU_SOURCE 1   /* memfd_create */
 #include "deliver.h"
 
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdio.h>
@@ -306,39 +308,34 @@ watchdog_thread (gpointer data)
   return NULL;
 }
 
-/* The first 4 KiB that @in gives, the rest read and dropped (so that the
- * writer is never blocked).  Transfer full. */
-static GBytes *
-read_to_end (GInputStream *in, GCancellable *cancel)
-{
-  GByteArray *kept = g_byte_array_new ();
-  guint8 buf[4096];
-  gssize n;
-
-  while ((n = g_input_stream_read (in, buf, sizeof buf, cancel, NULL)) > 0)
-    if (kept->len < sizeof buf)
-      g_byte_array_append (kept, buf, MIN ((guint) n, (guint) sizeof buf - kept->len));
-  return g_byte_array_free_to_bytes (kept);
-}
-
 /* Runs the MDA on @message, at most mda_timeout_s() (@stuck_out: it was
- * killed for that). */
+ * killed for that); @err_out gets the start of what it wrote on stderr.
+ * Its stderr goes to a memory file rather than a pipe, so that an MDA that
+ * refuses before it reads the message still says why (a pipe's reader
+ * gives up at the broken stdin), and no pipe can fill and block it. */
 static gboolean
-run_mda (Target *t, GBytes *message, GSubprocess **p_out, GBytes **err_out, gboolean *stuck_out,
+run_mda (Target *t, GBytes *message, GSubprocess **p_out, char **err_out, gboolean *stuck_out,
          GError **error)
 {
   g_autoptr (GCancellable) cancel = g_cancellable_new ();
+  g_autoptr (GSubprocessLauncher) launcher =
+    g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE);
   g_autoptr (GError) local = NULL;
   Watchdog w = { .deadline = g_get_monotonic_time () + (gint64) mda_timeout_s () * G_USEC_PER_SEC,
                  .cancel = cancel };
+  int efd = memfd_create ("postern-mda-stderr", MFD_CLOEXEC);
   GSubprocess *p;
   GThread *dog;
+  gsize len;
+  const guint8 *data = g_bytes_get_data (message, &len);
 
-  p = g_subprocess_newv ((const char *const *) t->argv,
-                         G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_SILENCE
-                         | G_SUBPROCESS_FLAGS_STDERR_PIPE, &local);
+  if (efd >= 0)
+    g_subprocess_launcher_take_stderr_fd (launcher, dup (efd));
+  p = g_subprocess_launcher_spawnv (launcher, (const char *const *) t->argv, &local);
   if (p == NULL)
     {
+      if (efd >= 0)
+        close (efd);
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("cannot run the MDA %s: %s"), t->argv[0],
                    local->message);
       return FALSE;
@@ -346,15 +343,18 @@ run_mda (Target *t, GBytes *message, GSubprocess **p_out, GBytes **err_out, gboo
   g_mutex_init (&w.lock);
   g_cond_init (&w.cond);
   dog = g_thread_new ("mda-watchdog", watchdog_thread, &w);
-  if (!g_subprocess_communicate (p, message, cancel, NULL, err_out, &local)
-      && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
-    {
-      /* It ended without reading all of the message: what it answers
-       * counts (an MDA that refuses at once exits non-zero). */
+  {
+    GOutputStream *in = g_subprocess_get_stdin_pipe (p);
+
+    /* An MDA that ends without reading all of the message: what it
+     * answers counts (one that refuses at once exits non-zero). */
+    if (!g_output_stream_write_all (in, data, len, NULL, cancel, &local)
+        && g_error_matches (local, G_IO_ERROR, G_IO_ERROR_BROKEN_PIPE))
       g_clear_error (&local);
-      *err_out = read_to_end (g_subprocess_get_stderr_pipe (p), cancel);
-      g_subprocess_wait (p, cancel, &local);
-    }
+    g_output_stream_close (in, NULL, NULL);
+  }
+  if (local == NULL)
+    g_subprocess_wait (p, cancel, &local);
   g_mutex_lock (&w.lock);
   w.done = TRUE;
   g_cond_signal (&w.cond);
@@ -363,6 +363,14 @@ run_mda (Target *t, GBytes *message, GSubprocess **p_out, GBytes **err_out, gboo
   g_mutex_clear (&w.lock);
   g_cond_clear (&w.cond);
   *stuck_out = g_cancellable_is_cancelled (cancel);
+  if (efd >= 0)
+    {
+      char buf[201] = { 0 };
+      ssize_t n = pread (efd, buf, sizeof buf - 1, 0);
+
+      *err_out = n > 0 ? g_strndup (buf, (gsize) n) : NULL;
+      close (efd);
+    }
   if (local != NULL || *stuck_out)
     {
       g_subprocess_force_exit (p);
@@ -385,7 +393,7 @@ static gboolean
 deliver_mda (Target *t, GBytes *message, gboolean *stuck_out, GError **error)
 {
   g_autoptr (GSubprocess) p = NULL;
-  g_autoptr (GBytes) err = NULL;
+  g_autofree char *err = NULL;
   g_autofree char *why = NULL;
 
   if (!run_mda (t, message, &p, &err, stuck_out, error))
@@ -397,16 +405,13 @@ deliver_mda (Target *t, GBytes *message, gboolean *stuck_out, GError **error)
   else
     why = g_strdup_printf (_("was killed by signal %d"), g_subprocess_get_term_sig (p));
   {
-    gsize len = 0;
-    const char *text = err ? g_bytes_get_data (err, &len) : NULL;
-    g_autofree char *first = text ? g_strndup (text, MIN (len, 200)) : NULL;
-    char *nl = first ? strchr (first, '\n') : NULL;
+    char *nl = err ? strchr (err, '\n') : NULL;
 
     if (nl != NULL)
       *nl = '\0';
-    if (first != NULL && *first != '\0' && g_utf8_validate (first, -1, NULL))
+    if (err != NULL && *err != '\0' && g_utf8_validate (err, -1, NULL))
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("the MDA %s %s: %s"), t->argv[0], why,
-                   first);
+                   err);
     else
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("the MDA %s %s"), t->argv[0], why);
   }

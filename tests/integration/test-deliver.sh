@@ -170,6 +170,32 @@ expect_fail "--deliver-encrypted alone is refused" 2 "--deliver-encrypted needs 
   pst alice account add other --address "$ALICE_ADDR" --user u --smtp "smtp://$HOST:1" --pop3 "pop3://$HOST:1" --password-command true --deliver-encrypted
 pst bob account set main --no-deliver >/dev/null
 
+# ---- quarantine: held back, delivered once released ----
+MDQ="$WORK/q-mail"
+add_account bob-q main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT" --deliver "maildir:$MDQ"
+cat > "$WORK/scanner.sh" <<'SH'
+#!/bin/sh
+# A scanner (command: form) that finds "Quarantine-Me" in a message.
+if grep -q Quarantine-Me; then echo "Test.Quarantine-Me"; exit 1; fi
+exit 0
+SH
+chmod 700 "$WORK/scanner.sh"
+pst bob-q agent stop >/dev/null 2>&1 || true
+printf '[general]\nscan=command:%s\n\n' "$WORK/scanner.sh" | cat - "$WORK/home-bob-q/config" > "$WORK/q.config"
+cp "$WORK/q.config" "$WORK/home-bob-q/config"
+plain_in "q-clean-$tag@elsewhere.test"
+plain_in "q-bad-$tag@elsewhere.test" "X-Marker: Quarantine-Me"
+check "bob fetches a clean and an infected message" pst bob-q fetch
+check "only the clean one is in the Maildir" test "$(count_in "$MDQ") $(grep -lc q-clean $(files_in "$MDQ") | wc -l)" = "1 1"
+check "… the other is quarantined, its delivery pending" test "$(pending bob-q)" = 1
+qid=$(pst bob-q --json quarantine list | json 'd["quarantine"][0]["id"]')
+check "the user releases it" pst bob-q quarantine release "$qid"
+for _ in $(seq 1 100); do [ "$(count_in "$MDQ")" -ge 2 ] && break; sleep 0.1; done
+check "… and it is delivered at once, without a fetch" test "$(count_in "$MDQ")" = 2
+check "… with the scanner's verdict in its Postern-Status" \
+  bash -c 'grep -la "q-bad" $(find "$1" -type f) | xargs head -n 1 | grep -q "scan=infected"' _ "$MDQ"
+check "… and nothing is pending" test "$(pending bob-q)" = 0
+
 # ---- crash: SIGKILL at each point of a Maildir delivery ----
 if [ "${POSTERN_TEST_HOOKS:-}" != true ]; then
   ok "# SKIP the crash test needs posternd built with -Dtest_hooks=true"
