@@ -418,6 +418,25 @@ deliver_mda (Target *t, GBytes *message, gboolean *stuck_out, GError **error)
   return FALSE;
 }
 
+/* The decrypted message is not left in freed memory. */
+static void
+wipe (GBytes *bytes)
+{
+  gsize len = 0;
+  gpointer data = bytes ? (gpointer) g_bytes_get_data (bytes, &len) : NULL;
+
+  if (data != NULL)
+    explicit_bzero (data, len);
+}
+
+static gboolean
+quarantined (PstAgent *agent, gint64 id)
+{
+  g_autoptr (PstMessageInfo) info = pst_store_message_get_info (agent->store, id, NULL);
+
+  return info != NULL && info->quarantined;
+}
+
 static void
 report (PstAgent *agent, const PstAccount *account, const char *message)
 {
@@ -476,6 +495,8 @@ pst_deliver_pending (PstAgent *agent, const PstAccount *account)
           ok = t.kind == PST_DELIVER_MAILDIR ? deliver_maildir (&t, d, message, &local)
                                              : deliver_mda (&t, message, &stuck, &local);
         }
+      wipe (readable);
+      wipe (message);
       if (ok && !pst_store_delivery_done (agent->store, d->id, &local))
         ok = FALSE;
       if (ok)
@@ -484,9 +505,10 @@ pst_deliver_pending (PstAgent *agent, const PstAccount *account)
           continue;
         }
       g_prefix_error (&local, _("message %" PRId64 ": "), d->id);
-      if (local->code == PST_ERROR_INFECTED)
+      if (quarantined (agent, d->id))
         {
-          /* Quarantined as it was opened: delivered once released. */
+          /* Quarantined as it was opened (scanned then): delivered once
+           * released. */
           g_message ("%s", local->message);
           continue;
         }
