@@ -3,9 +3,12 @@
 # deliver = maildir:PATH or mda:COMMAND hands each fetched message to
 # another mail reader, decrypted (or as it arrived, deliver_encrypted) with
 # Postern's own Postern-Status field on top, every incoming one removed.
-# Mail goes through the real provider.  A Maildir gets each message exactly
-# once, SIGKILL at each point of a delivery included (test builds); an MDA
-# gets each once here, and a failing one keeps the message for later.
+# Mail goes through the real provider; neomutt reads the Maildir.  A
+# Maildir gets each message exactly once, SIGKILL at each point of a
+# delivery included (test builds: after the tmp/ write, after the move into
+# new/ before the commit, in the first, a middle and the last of four); an
+# MDA gets each once here, and a failing or hanging one keeps the message
+# for the next fetch.  A quarantined message waits for its release.
 source "$(dirname "$0")/lib.sh"
 
 json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
@@ -205,29 +208,37 @@ fi
 MDC="$WORK/crash-mail"
 add_account bob-crash main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT" --deliver "maildir:$MDC"
 ids=()
-for point in tmp rename; do
+# Each round: four messages, the agent killed at POINT of delivery N; it
+# is restarted (and delivers what waits by itself), then fetches again.
+for round in tmp:2 rename:2 tmp:1 rename:4 tmp:4 rename:1; do
+  point=${round%:*} n=${round#*:}
   pst bob-crash agent stop >/dev/null 2>&1 || true
-  for i in 1 2 3 4; do plain_in "crash-$point-$i-$tag@elsewhere.test"; ids+=("<crash-$point-$i-$tag@elsewhere.test>"); done
-  POSTERN_TEST_DELIVER_CRASH="$point:2" pst bob-crash agent start >/dev/null
+  for i in 1 2 3 4; do plain_in "crash-$point$n-$i-$tag@elsewhere.test"; ids+=("<crash-$point$n-$i-$tag@elsewhere.test>"); done
+  before_new=$( (find "$MDC/new" -type f 2>/dev/null || true) | wc -l)
+  POSTERN_TEST_DELIVER_CRASH="$round" pst bob-crash agent start >/dev/null
   pid=$(pgrep -f "posternd --home $WORK/home-bob-crash\$" | head -n 1)
   pst bob-crash fetch >/dev/null 2>&1 || true
   for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  check "$point: the agent was killed in the second delivery" bash -c '! kill -0 "$1" 2>/dev/null' _ "$pid"
-  check "$point: all four are in the store, delivery pending for three" \
-    test "$(sqlite3 "$(db_of bob-crash)" "select count(*) from messages where uidl is not null and id in (select message_id from deliveries)") $(pending bob-crash)" = "$(( ${#ids[@]} )) 3"
+  check "$round: the agent was killed in delivery $n" bash -c '! kill -0 "$1" 2>/dev/null' _ "$pid"
+  check "$round: all are in the store, delivery pending for $((5 - n))" \
+    test "$(sqlite3 "$(db_of bob-crash)" "select count(*) from deliveries") $(pending bob-crash)" = "${#ids[@]} $((5 - n))"
   case $point in
-    tmp) check "tmp: the second message was left in tmp/" test "$(ls -A "$MDC/tmp" | wc -l)" = 1 ;;
+    tmp) check "$round: message $n was left in tmp/" test "$(ls -A "$MDC/tmp" | wc -l)" = 1 ;;
     rename)
-      check "rename: the second message is in new/ although still pending" test "$(find "$MDC/new" -type f | wc -l)" -ge 2
+      check "$round: message $n is in new/ although still pending" \
+        test "$(find "$MDC/new" -type f | wc -l)" = "$((before_new + n))"
       # A reader saw it meanwhile: moved to cur/ with flags.
-      f=$(grep -laF "crash-rename-2-$tag" "$MDC"/new/*)
+      f=$(grep -laF "crash-$point$n-$n-$tag" "$MDC"/new/*)
       mv "$f" "$MDC/cur/$(basename "$f"):2,S" ;;
   esac
-  check "$point: after a restart, a fetch delivers the rest" pst bob-crash fetch
-  check "$point: nothing is pending" test "$(pending bob-crash)" = 0
-  check "$point: tmp/ is empty" test -z "$(ls -A "$MDC/tmp")"
+  pst bob-crash agent start >/dev/null
+  for _ in $(seq 1 100); do [ "$(pending bob-crash)" = 0 ] && break; sleep 0.1; done
+  check "$round: restarted, the agent delivers the rest by itself" test "$(pending bob-crash)" = 0
+  check "$round: a fetch after that finds nothing to do" pst bob-crash fetch
+  check "$round: tmp/ is empty" test -z "$(ls -A "$MDC/tmp")"
   bad=$(not_once "$MDC" "${ids[@]}")
-  check "$point: every message is in the Maildir exactly once ${bad:+($bad)}" test -z "$bad"
+  check "$round: every message is in the Maildir exactly once ${bad:+($bad)}" test -z "$bad"
 done
-check "the message a reader moved to cur/ stayed there, once" test "$(grep -laF "crash-rename-2-$tag" $(files_in "$MDC") | wc -l)" = 1
+check "the messages a reader moved to cur/ stayed there, once each" \
+  test "$(find "$MDC/cur" -name '*:2,S' | wc -l) $(grep -laF -e "crash-rename2-2-$tag" -e "crash-rename4-4-$tag" -e "crash-rename1-1-$tag" $(files_in "$MDC") | wc -l)" = "3 3"
 finish
