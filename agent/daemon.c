@@ -146,6 +146,7 @@ pst_daemon_run (const char *home)
   g_message ("agent %s listening on %s", PACKAGE_VERSION, agent->paths->socket_path);
   pst_keys_unlock_at_start (agent);
   agent->scheduler = pst_scheduler_start (agent);
+  pst_fetchers_deliver_at_start (agent->fetchers);
   pst_server_run (agent->server);
   g_message ("agent stopping");
   /* No new work from the clock, then none from clients (their requests

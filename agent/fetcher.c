@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "crypto/pgp.h"
+#include "deliver.h"
 #include "events.h"
 #include "net/pop3.h"
 #include "reader.h"
@@ -173,6 +174,8 @@ fill_window (Fetch *f, GError **error)
           item_free (item);
           return FALSE;
         }
+      if (f->account->deliver != NULL)
+        pst_store_writer_set_deliver (item->writer);
       pst_pop3_session_retr (f->s, item->msgno);
       g_queue_push_tail (&f->in_flight, item);
     }
@@ -601,7 +604,21 @@ pst_fetchers_failures (PstFetchers *fetchers, const char *name)
 typedef struct {
   PstFetchers *fetchers;
   char *account;
+  gboolean deliver_only;
 } Kick;
+
+/* Delivers what waits for @name, under its fetch lock (deliver.h). */
+static void
+deliver_only (PstAgent *agent, const char *name)
+{
+  GMutex *lock = pst_agent_session_lock (agent, "fetch", name);
+  g_autoptr (PstAccount) account = NULL;
+
+  g_mutex_lock (lock);
+  if ((account = pst_agent_get_account (agent, name, NULL)) != NULL)
+    pst_deliver_pending (agent, account);
+  g_mutex_unlock (lock);
+}
 
 static gpointer
 fetch_thread (gpointer data)
@@ -612,7 +629,9 @@ fetch_thread (gpointer data)
   guint fetched = 0;
 
   /* Errors are logged and sent as account.error by the session itself. */
-  if (!pst_fetchers_run (fetchers, k->account, &fetched, &error))
+  if (k->deliver_only)
+    deliver_only (fetchers->agent, k->account);
+  else if (!pst_fetchers_run (fetchers, k->account, &fetched, &error))
     g_warning ("scheduled fetch of %s: %s", k->account, error->message);
   else if (fetched > 0)
     g_message ("scheduled fetch of %s: %u new", k->account, fetched);
@@ -625,8 +644,8 @@ fetch_thread (gpointer data)
   return NULL;
 }
 
-void
-pst_fetchers_kick (PstFetchers *fetchers, const char *name)
+static void
+kick (PstFetchers *fetchers, const char *name, gboolean deliver)
 {
   Kick *k = g_new0 (Kick, 1);
 
@@ -635,7 +654,39 @@ pst_fetchers_kick (PstFetchers *fetchers, const char *name)
   g_mutex_unlock (&fetchers->session_lock);
   k->fetchers = fetchers;
   k->account = g_strdup (name);
-  g_thread_unref (g_thread_new ("fetcher", fetch_thread, k));
+  k->deliver_only = deliver;
+  g_thread_unref (g_thread_new (deliver ? "deliverer" : "fetcher", fetch_thread, k));
+}
+
+void
+pst_fetchers_kick (PstFetchers *fetchers, const char *name)
+{
+  kick (fetchers, name, FALSE);
+}
+
+void
+pst_fetchers_deliver_kick (PstFetchers *fetchers, const char *name)
+{
+  kick (fetchers, name, TRUE);
+}
+
+void
+pst_fetchers_deliver_at_start (PstFetchers *fetchers)
+{
+  PstAgent *agent = fetchers->agent;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+
+  g_mutex_lock (&agent->config_lock);
+  {
+    GPtrArray *accounts = pst_config_get_accounts (agent->config);
+
+    for (guint i = 0; i < accounts->len; i++)
+      if (((PstAccount *) accounts->pdata[i])->deliver != NULL)
+        g_ptr_array_add (names, g_strdup (((PstAccount *) accounts->pdata[i])->name));
+  }
+  g_mutex_unlock (&agent->config_lock);
+  for (guint i = 0; i < names->len; i++)
+    pst_fetchers_deliver_kick (fetchers, names->pdata[i]);
 }
 
 PstFetchers *
@@ -750,7 +801,11 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
   /* Decrypt, verify and record the verdicts after the session, so that
    * the connection is not held open by the cryptography. */
   if (account != NULL)
-    analyze_stored (agent, account, f.stored);
+    {
+      analyze_stored (agent, account, f.stored);
+      /* Also those a failed or interrupted run left (deliver.h). */
+      pst_deliver_pending (agent, account);
+    }
   g_array_unref (f.stored);
   g_mutex_unlock (lock);
   if (fetched_out != NULL)

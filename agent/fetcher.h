@@ -23,6 +23,13 @@ gboolean pst_fetchers_run (PstFetchers *fetchers, const char *account, guint *fe
 /* pst_fetchers_run in a background thread (the schedule). */
 void pst_fetchers_kick (PstFetchers *fetchers, const char *account);
 
+/* pst_deliver_pending (deliver.h) for @account in a background thread,
+ * under the account's fetch lock: after a quarantined message's release. */
+void pst_fetchers_deliver_kick (PstFetchers *fetchers, const char *account);
+/* The same for every account that delivers, at the agent's start: what a
+ * crash or a stop left pending (and in a Maildir, what it delivered but
+ * had not marked done) is settled without waiting for a fetch. */
+void pst_fetchers_deliver_at_start (PstFetchers *fetchers);
 /* Consecutive failed sessions of @account, for the schedule's backoff. */
 guint pst_fetchers_failures (PstFetchers *fetchers, const char *account);
 

@@ -1,5 +1,6 @@
 /* methods-scan.c — scan, quarantine.list, quarantine.release,
  * quarantine.delete (DESIGN.md §11). */
+#include "fetcher.h"
 #include "handlers.h"
 #include "util/error.h"
 
@@ -97,6 +98,8 @@ pst_method_quarantine_release (PstCall *call, GError **error)
     return NULL;
   g_message ("message %" G_GINT64_FORMAT ": released from quarantine (%s)", info->id,
              info->scan_name ? info->scan_name : "");
+  /* Delivered now if its account delivers and it waited (deliver.h). */
+  pst_fetchers_deliver_kick (call->agent->fetchers, info->account);
   r = json_object_new ();
   json_object_set_int_member (r, "id", info->id);
   json_object_set_string_member (r, "state", "released");

@@ -78,6 +78,7 @@ pst_open_message (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **i
               return FALSE;
             }
           g_warning ("message %" G_GINT64_FORMAT ": cannot analyse it: %s", id, local->message);
+          g_clear_error (&local);
         }
       else
         {

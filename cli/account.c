@@ -28,6 +28,22 @@ parse_keep (const char *name, const char *value, gpointer data, GError **error)
   return TRUE;
 }
 
+/* A relative Maildir made absolute, as the CLI does for every file name;
+ * "maildir:~/…" is left to the agent (the same user's home). */
+static char *
+deliver_spec (const char *spec)
+{
+  const char *path = spec + strlen ("maildir:");
+
+  if (g_str_has_prefix (spec, "maildir:") && *path != '\0' && *path != '~'
+      && !g_path_is_absolute (path))
+    {
+      g_autofree char *abs = g_canonicalize_filename (path, NULL);
+      return g_strconcat ("maildir:", abs, NULL);
+    }
+  return g_strdup (spec);
+}
+
 static void
 print_account (JsonObject *a)
 {
@@ -64,6 +80,10 @@ print_account (JsonObject *a)
             json_object_get_int_member (a, "fetch_interval"));
   if (json_object_get_boolean_member_with_default (a, "seal_incoming", FALSE))
     printf ("  %-17s %s\n", _("seal incoming:"), _("yes"));
+  if (json_object_get_string_member_with_default (a, "deliver", NULL))
+    printf ("  %-17s %s%s\n", _("deliver:"), json_object_get_string_member (a, "deliver"),
+            json_object_get_boolean_member_with_default (a, "deliver_encrypted", FALSE)
+              ? _(" (as it arrived, encrypted)") : "");
   printf ("  %-17s %s\n", _("encrypt:"), json_object_get_string_member (a, "encrypt"));
   printf ("  %-17s %s\n", _("scheme:"), json_object_get_string_member (a, "scheme"));
   if (json_object_get_boolean_member (a, "keep_on_server"))
@@ -81,8 +101,8 @@ account_add (PstCli *cli, int argc, char **argv)
 {
   g_autofree char *address = NULL, *smtp = NULL, *pop3 = NULL, *user = NULL, *pwcmd = NULL,
                   *ca = NULL, *pin = NULL, *client_cert = NULL, *encrypt = NULL, *scheme = NULL,
-                  *client_key = NULL, *tokcmd = NULL, *auth = NULL;
-  gboolean secret_service = FALSE, seal = FALSE;
+                  *client_key = NULL, *tokcmd = NULL, *auth = NULL, *deliver = NULL;
+  gboolean secret_service = FALSE, seal = FALSE, deliver_encrypted = FALSE;
   int timeout = 0, interval = 0, max_rcpt = 0, max_hour = 0;
   GOptionEntry entries[] = {
     { "address", 0, 0, G_OPTION_ARG_STRING, &address, N_("The account's e-mail address"), "ADDR" },
@@ -120,6 +140,11 @@ account_add (PstCli *cli, int argc, char **argv)
       N_("Do not delete fetched mail on the server (for DAYS)"), "DAYS" },
     { "encrypt", 0, 0, G_OPTION_ARG_STRING, &encrypt, N_("always, auto or never"), "MODE" },
     { "scheme", 0, 0, G_OPTION_ARG_STRING, &scheme, N_("pgp, smime or auto"), "SCHEME" },
+    { "deliver", 0, 0, G_OPTION_ARG_STRING, &deliver,
+      N_("Hand each fetched message, decrypted, to another mail program too"),
+      "maildir:PATH|mda:COMMAND" },
+    { "deliver-encrypted", 0, 0, G_OPTION_ARG_NONE, &deliver_encrypted,
+      N_("Deliver messages as they arrived, not decrypted"), NULL },
     G_OPTION_ENTRY_NULL,
   };
   JsonObject *params, *r;
@@ -130,6 +155,8 @@ account_add (PstCli *cli, int argc, char **argv)
     return status;
   if (argc != 2)
     return pst_cli_usage ("account add", _("give exactly one account NAME"));
+  if (deliver_encrypted && !deliver)
+    return pst_cli_usage ("account add", _("--deliver-encrypted needs --deliver"));
   if (secret_service && pwcmd)
     return pst_cli_usage ("account add", _("give --password-command or --secret-service, "
                                            "not both"));
@@ -188,6 +215,13 @@ account_add (PstCli *cli, int argc, char **argv)
       json_object_set_boolean_member (params, "keep_on_server", TRUE);
       json_object_set_int_member (params, "keep_days", keep_days);
     }
+  if (deliver)
+    {
+      g_autofree char *spec = deliver_spec (deliver);
+      json_object_set_string_member (params, "deliver", spec);
+    }
+  if (deliver_encrypted)
+    json_object_set_boolean_member (params, "deliver_encrypted", TRUE);
   r = pst_cli_call (cli, _("account add"), "account.add", params, NULL, 0, &status);
   if (r == NULL)
     return status;
@@ -399,9 +433,10 @@ static int
 account_set (PstCli *cli, int argc, char **argv)
 {
   g_autofree char *encrypt = NULL, *scheme = NULL, *pin = NULL, *ca = NULL, *pwcmd = NULL,
-                  *auth = NULL;
+                  *auth = NULL, *deliver = NULL;
   gboolean secret_service = FALSE, seal = FALSE, no_seal = FALSE, no_keep = FALSE;
-  gboolean no_pin = FALSE, no_ca = FALSE, no_auth = FALSE;
+  gboolean no_pin = FALSE, no_ca = FALSE, no_auth = FALSE, no_deliver = FALSE;
+  gboolean deliver_encrypted = FALSE, no_deliver_encrypted = FALSE;
   int interval = G_MININT, max_rcpt = G_MININT, max_hour = G_MININT, timeout = G_MININT;
   GOptionEntry entries[] = {
     { "fetch-interval", 0, 0, G_OPTION_ARG_INT, &interval,
@@ -436,6 +471,15 @@ account_set (PstCli *cli, int argc, char **argv)
     { "no-auth", 0, 0, G_OPTION_ARG_NONE, &no_auth, N_("Allow every mechanism Postern uses"), NULL },
     { "timeout", 0, 0, G_OPTION_ARG_INT, &timeout,
       N_("Seconds to wait to connect and for each reply (0: the default, 60)"), "SECONDS" },
+    { "deliver", 0, 0, G_OPTION_ARG_STRING, &deliver,
+      N_("Hand each fetched message, decrypted, to another mail program too"),
+      "maildir:PATH|mda:COMMAND" },
+    { "no-deliver", 0, 0, G_OPTION_ARG_NONE, &no_deliver,
+      N_("Keep fetched mail in the store only"), NULL },
+    { "deliver-encrypted", 0, 0, G_OPTION_ARG_NONE, &deliver_encrypted,
+      N_("Deliver messages as they arrived, not decrypted"), NULL },
+    { "no-deliver-encrypted", 0, 0, G_OPTION_ARG_NONE, &no_deliver_encrypted,
+      N_("Deliver messages decrypted"), NULL },
     G_OPTION_ENTRY_NULL,
   };
   JsonObject *params, *r;
@@ -447,7 +491,8 @@ account_set (PstCli *cli, int argc, char **argv)
   if (argc != 2)
     return pst_cli_usage ("account set", _("give exactly one account NAME"));
   if ((pin && no_pin) || (ca && no_ca) || (auth && no_auth) || (seal && no_seal)
-      || (keep_days >= 0 && no_keep) || (pwcmd && secret_service))
+      || (keep_days >= 0 && no_keep) || (pwcmd && secret_service) || (deliver && no_deliver)
+      || (deliver_encrypted && no_deliver_encrypted))
     return pst_cli_usage ("account set", _("an option and its --no- form (or --password-command "
                                            "and --secret-service) contradict each other"));
   params = json_object_new ();
@@ -488,6 +533,15 @@ account_set (PstCli *cli, int argc, char **argv)
     json_object_set_string_member (params, "auth", auth);
   else if (no_auth)
     json_object_set_null_member (params, "auth");
+  if (deliver)
+    {
+      g_autofree char *spec = deliver_spec (deliver);
+      json_object_set_string_member (params, "deliver", spec);
+    }
+  else if (no_deliver)
+    json_object_set_null_member (params, "deliver");
+  if (deliver_encrypted || no_deliver_encrypted)
+    json_object_set_boolean_member (params, "deliver_encrypted", deliver_encrypted);
   /* One source of the password at a time. */
   if (pwcmd)
     {

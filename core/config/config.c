@@ -9,6 +9,8 @@
 
 #include "util/error.h"
 
+#include <glib/gi18n-lib.h>
+
 struct _PstConfig {
   char *path;
   GKeyFile *file;      /* kept so that unknown keys and comments survive a save */
@@ -67,6 +69,9 @@ static const PstAccountField account_fields[] = {
   { "keep_on_server", PST_ACCOUNT_FIELD_KEEP, FALSE, TRUE, FALSE, F (keep_on_server), 0,
     PST_ACCOUNT_KEEP_DAYS_MAX, 0, NULL, "keep_days must be between 0 and "
     G_STRINGIFY (PST_ACCOUNT_KEEP_DAYS_MAX) },
+  { "deliver", PST_ACCOUNT_FIELD_STRING, FALSE, TRUE, FALSE, F (deliver), 0, 0, 0, NULL, NULL },
+  { "deliver_encrypted", PST_ACCOUNT_FIELD_FLAG, FALSE, TRUE, FALSE, F (deliver_encrypted), 0, 0, 0, NULL,
+    NULL },
 };
 #undef F
 #undef LIMITS_RANGE
@@ -202,6 +207,58 @@ valid_name (const char *name)
 }
 
 gboolean
+pst_deliver_spec_parse (const char *spec, PstDeliverKind *kind_out, char **target_out,
+                        char ***argv_out, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+  char **argv = NULL;
+
+  if (g_str_has_prefix (spec, "maildir:"))
+    {
+      const char *path = spec + strlen ("maildir:");
+
+      if (g_str_has_prefix (path, "~/"))
+        {
+          *target_out = g_build_filename (g_get_home_dir (), path + 2, NULL);
+          *kind_out = PST_DELIVER_MAILDIR;
+        }
+      else if (g_path_is_absolute (path))
+        {
+          *target_out = g_canonicalize_filename (path, NULL);
+          *kind_out = PST_DELIVER_MAILDIR;
+        }
+      else
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                       _("'%s' is not an absolute path (maildir:/PATH or maildir:~/PATH)"), path);
+          return FALSE;
+        }
+      if (argv_out != NULL)
+        *argv_out = NULL;
+      return TRUE;
+    }
+  if (g_str_has_prefix (spec, "mda:"))
+    {
+      if (!g_shell_parse_argv (spec + strlen ("mda:"), NULL, &argv, &local))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, _("the MDA command cannot be read: %s"),
+                       local->message);
+          return FALSE;
+        }
+      *kind_out = PST_DELIVER_MDA;
+      *target_out = NULL;
+      if (argv_out != NULL)
+        *argv_out = argv;
+      else
+        g_strfreev (argv);
+      return TRUE;
+    }
+  g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+               _("'%s' is not maildir:PATH or mda:COMMAND"), spec);
+  return FALSE;
+}
+
+gboolean
 pst_account_validate (const PstAccount *a, GError **error)
 {
   PstServerUrl url = { 0 };
@@ -286,6 +343,20 @@ pst_account_validate (const PstAccount *a, GError **error)
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
                    "account %s: client key %s does not exist", a->name, a->client_key);
       return FALSE;
+    }
+  if (a->deliver != NULL)
+    {
+      g_autofree char *target = NULL;
+      GError *local = NULL;
+      PstDeliverKind kind;
+
+      if (!pst_deliver_spec_parse (a->deliver, &kind, &target, NULL, &local))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE, _("account %s: deliver: %s"), a->name,
+                       local->message);
+          g_error_free (local);
+          return FALSE;
+        }
     }
   if (a->pin != NULL)
     {
@@ -466,6 +537,20 @@ read_field (GKeyFile *kf, const char *path, const char *group, const PstAccountF
     {
     case PST_ACCOUNT_FIELD_STRING:
     case PST_ACCOUNT_FIELD_SCHEME:
+      if (strcmp (f->key, "deliver") == 0)
+        {
+          g_autofree char *target = NULL;
+          PstDeliverKind kind;
+
+          /* Here rather than in pst_account_validate, so that the error
+           * names the key and its line. */
+          if (!pst_deliver_spec_parse (text, &kind, &target, NULL, &local))
+            {
+              g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [%s] %s: %s", path, group,
+                           f->key, local->message);
+              return FALSE;
+            }
+        }
       *FIELD (a, f, char *) = g_steal_pointer (&text);
       return TRUE;
     case PST_ACCOUNT_FIELD_NUMBER:

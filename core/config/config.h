@@ -52,6 +52,9 @@ typedef struct {
   guint keep_days;         /* 0 = forever, when keep_on_server */
   PstEncryptMode encrypt;
   char *scheme;            /* "pgp", "smime" or "auto" (NULL: auto) */
+  char *deliver;           /* "maildir:PATH" or "mda:COMMAND" as written, or NULL: fetched mail
+                            * stays in the store only (pst_deliver_spec_parse) */
+  gboolean deliver_encrypted;  /* deliver mail as it arrived, not decrypted */
 } PstAccount;
 
 #define PST_DEFAULT_MAX_RECIPIENTS 100
@@ -99,6 +102,17 @@ const PstAccountField *pst_account_fields (gsize *n_out);
 void pst_account_free (PstAccount *account);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstAccount, pst_account_free)
 PstAccount *pst_account_copy (const PstAccount *account);
+
+typedef enum { PST_DELIVER_MAILDIR, PST_DELIVER_MDA } PstDeliverKind;
+
+/* Parses an account's deliver setting: "maildir:PATH" (an absolute path,
+ * or "~/…" under the home directory) or "mda:COMMAND" (split as the shell
+ * would, g_shell_parse_argv, but run without one).  @target_out gets the
+ * Maildir's path (with "~/" expanded) or NULL, @argv_out (may be NULL) the
+ * MDA's argument vector or NULL.  Errors: PST_ERROR_USAGE saying why, not
+ * naming the key.  Transfer full. */
+gboolean pst_deliver_spec_parse (const char *spec, PstDeliverKind *kind_out, char **target_out,
+                                 char ***argv_out, GError **error);
 
 /* Checks that every field of @account has a valid value (name, address,
  * URLs of the right kinds, password command, readable CA file…).  Errors:

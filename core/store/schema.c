@@ -133,6 +133,23 @@ static const char *const steps[] = {
   "  gossip_fingerprint TEXT,"
   "  gossip_keydata BLOB"
   ") WITHOUT ROWID;",
+  /* 5 → 6: delivery to other mail programs (an account's deliver).  A
+   * message to deliver gets its pending row in the transaction that stores
+   * it, and the row becomes done once the message is in the Maildir (or
+   * the MDA took it).  store_info: facts about this store; delivery_token,
+   * random, makes the Maildir names of two stores differ. */
+  "CREATE TABLE deliveries ("
+  "  message_id INTEGER PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,"
+  "  account TEXT NOT NULL,"
+  "  state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'done')),"
+  "  done_at INTEGER"
+  ");"
+  "CREATE INDEX deliveries_pending ON deliveries (account, message_id) WHERE state = 'pending';"
+  "CREATE TABLE store_info ("
+  "  key TEXT PRIMARY KEY,"
+  "  value TEXT NOT NULL"
+  ") WITHOUT ROWID;"
+  "INSERT INTO store_info (key, value) VALUES ('delivery_token', lower(hex(randomblob(8))));",
 };
 
 int

@@ -461,6 +461,7 @@ struct _PstStoreWriter {
   gboolean row_left;    /* an unfinished row still to delete */
   char *account;        /* messages only: marked seen at commit */
   char *uidl;
+  gboolean deliver;     /* messages only: a pending delivery row at commit */
   gint64 id;
   gint64 seq;
   gint64 size;
@@ -810,6 +811,22 @@ writer_finish_row (PstStoreWriter *writer, GError **error)
       g_clear_pointer (&stmt, sqlite3_finalize);
     }
 
+  if (writer->deliver)
+    {
+      stmt = prepare (store, "INSERT INTO deliveries (message_id, account) VALUES (?1, ?2)", error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, writer->id);
+      sqlite3_bind_text (stmt, 2, writer->account, -1, SQLITE_STATIC);
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        {
+          pst_store_set_db_error (store, error, _("cannot record the delivery of message %" PRId64
+                                                  " in store %s"), writer->id, store->path);
+          return FALSE;
+        }
+      g_clear_pointer (&stmt, sqlite3_finalize);
+    }
+
   if (writer->buf_len > 0 && !writer_insert_chunk (writer, writer->buf, writer->buf_len, error))
     return FALSE;
 
@@ -907,6 +924,13 @@ pst_store_writers_commit (PstStoreWriter *const *writers, guint n, GError **erro
       writers[i]->buf_len = 0;
     }
   return TRUE;
+}
+
+void
+pst_store_writer_set_deliver (PstStoreWriter *writer)
+{
+  g_return_if_fail (writer != NULL && writer->uidl != NULL && !writer->done);
+  writer->deliver = TRUE;
 }
 
 gint64

@@ -117,6 +117,10 @@ gboolean pst_store_writer_commit (PstStoreWriter *writer, gint64 *id_out, GError
  * (PST_ERROR_FAILED) none is committed and each stays usable, so that the
  * caller can commit them one by one to find the one at fault. */
 gboolean pst_store_writers_commit (PstStoreWriter *const *writers, guint n, GError **error);
+/* Marks a message writer's message for delivery to another mail program:
+ * its pending delivery row is written by the commit, in the same
+ * transaction (deliveries.h). */
+void pst_store_writer_set_deliver (PstStoreWriter *writer);
 /* The row id of a committed writer. */
 gint64 pst_store_writer_get_id (PstStoreWriter *writer);
 /* Records, with an outbox writer's entry, whether the message has bytes

@@ -192,6 +192,45 @@ test_bad_files (void **state)
   load_text ("[general]\nwkd_timeout=0\n", "config:2: [general] wkd_timeout:");
   load_text ("[general]\nwkd_timeout=31\n", "[general] wkd_timeout: '31' is not a number");
   load_text ("[general]\nca_file=/nonexistent/ca.pem\n", "config:2: [general] ca_file: cannot read");
+#define ACCOUNT_A "[account a]\naddress=a@b\nsmtp=smtp://x\npop3=pop3://y\nuser=u\npassword_command=true\n"
+  load_text (ACCOUNT_A "deliver=maildir:Mail\n",
+             "config:7: [account a] deliver: 'Mail' is not an absolute path");
+  load_text (ACCOUNT_A "deliver=maildir:\n", "config:7: [account a] deliver: '' is not an absolute path");
+  load_text (ACCOUNT_A "deliver=mbox:/var/mail/u\n",
+             "config:7: [account a] deliver: 'mbox:/var/mail/u' is not maildir:PATH or mda:COMMAND");
+  load_text (ACCOUNT_A "deliver=mda:\n", "config:7: [account a] deliver: the MDA command cannot be read");
+  load_text (ACCOUNT_A "deliver=mda:procmail 'x\n", "config:7: [account a] deliver: the MDA command");
+  load_text (ACCOUNT_A "deliver_encrypted=maybe\n",
+             "config:7: [account a] deliver_encrypted: 'maybe' is not true or false");
+}
+
+/* deliver: the forms it takes, "~/" under the home directory. */
+static void
+test_deliver_spec (void **state)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *target = NULL, *home_mail = NULL;
+  g_auto (GStrv) argv = NULL;
+  PstDeliverKind kind;
+
+  assert_true (pst_deliver_spec_parse ("maildir:/var/mail//u/", &kind, &target, &argv, &error));
+  assert_int_equal (kind, PST_DELIVER_MAILDIR);
+  assert_string_equal (target, "/var/mail/u");
+  assert_null (argv);
+  g_clear_pointer (&target, g_free);
+  assert_true (pst_deliver_spec_parse ("maildir:~/Mail", &kind, &target, NULL, &error));
+  home_mail = g_build_filename (g_get_home_dir (), "Mail", NULL);
+  assert_string_equal (target, home_mail);
+  g_clear_pointer (&target, g_free);
+  assert_true (pst_deliver_spec_parse ("mda:/usr/bin/procmail -d \"$USER x\" 'a b'", &kind, &target,
+                                       &argv, &error));
+  assert_int_equal (kind, PST_DELIVER_MDA);
+  assert_null (target);
+  assert_int_equal (g_strv_length (argv), 4);
+  assert_string_equal (argv[2], "$USER x");   /* no shell: nothing expanded */
+  assert_string_equal (argv[3], "a b");
+  assert_false (pst_deliver_spec_parse ("maildir:relative", &kind, &target, NULL, &error));
+  assert_int_equal (error->code, PST_ERROR_USAGE);
 }
 
 /* [general] wkd, wkd_timeout and ca_file (the Web Key Directory). */
@@ -457,6 +496,7 @@ main (void)
     cmocka_unit_test (test_password_command),
     cmocka_unit_test (test_save_and_load),
     cmocka_unit_test (test_bad_files),
+    cmocka_unit_test (test_deliver_spec),
     cmocka_unit_test (test_wkd_settings),
     cmocka_unit_test (test_unknown_keys),
     cmocka_unit_test (test_replace_account),

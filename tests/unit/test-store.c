@@ -1,4 +1,5 @@
 #include "store/store.h"
+#include "store/deliveries.h"
 #include "store/keys.h"
 #include "store/schema.h"
 #include "util/error.h"
@@ -1368,6 +1369,118 @@ static const char v1_schema[] =
   "  UNIQUE (outbox_id, seq)"
   ");";
 
+/* A message writer marked for delivery, committed alone or in a group. */
+static PstStoreWriter *
+deliver_writer (PstStore *store, const char *account, const char *uidl)
+{
+  g_autoptr (GError) error = NULL;
+  PstStoreWriter *w = pst_store_message_begin (store, account, uidl, &error);
+
+  assert_non_null (w);
+  pst_store_writer_set_deliver (w);
+  assert_true (pst_store_writer_write (w, (const guint8 *) "x", 1, &error));
+  return w;
+}
+
+static char *
+delivery_state (PstStore *store, gint64 id)
+{
+  g_autoptr (GError) error = NULL;
+  char *state = NULL;
+
+  assert_true (pst_store_delivery_state (store, id, &state, &error));
+  return state;
+}
+
+static void
+test_deliveries (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  g_autoptr (GArray) pending = NULL;
+  g_autofree char *token = NULL, *token2 = NULL, *other_path = NULL, *other_token = NULL;
+  g_autofree char *s1 = NULL, *s2 = NULL, *s3 = NULL;
+  PstStoreWriter *group[2];
+  PstStoreWriter *dropped;
+  gint64 plain, alone, id1, id2;
+
+  assert_non_null (store);
+  plain = store_message (store, "a", "plain", (const guint8 *) "p", 1);
+  {
+    g_autoptr (PstStoreWriter) w = deliver_writer (store, "a", "alone");
+    assert_true (pst_store_writer_commit (w, &alone, &error));
+  }
+  group[0] = deliver_writer (store, "a", "g1");
+  group[1] = deliver_writer (store, "a", "g2");
+  assert_true (pst_store_writers_commit (group, 2, &error));
+  id1 = pst_store_writer_get_id (group[0]);
+  id2 = pst_store_writer_get_id (group[1]);
+  pst_store_writer_free (group[0]);
+  pst_store_writer_free (group[1]);
+  /* Never committed: no row, no pending delivery. */
+  dropped = deliver_writer (store, "a", "dropped");
+  pst_store_writer_free (dropped);
+  {
+    g_autoptr (PstStoreWriter) w = deliver_writer (store, "b", "other account");
+    assert_true (pst_store_writer_commit (w, NULL, &error));
+  }
+
+  s1 = delivery_state (store, plain);
+  assert_null (s1);
+  pending = pst_store_deliveries_pending (store, "a", &error);
+  assert_non_null (pending);
+  assert_int_equal (pending->len, 3);
+  assert_int_equal (g_array_index (pending, PstDelivery, 0).id, alone);
+  assert_int_equal (g_array_index (pending, PstDelivery, 1).id, id1);
+  assert_int_equal (g_array_index (pending, PstDelivery, 2).id, id2);
+  assert_true (g_array_index (pending, PstDelivery, 0).received_at > 0);
+  g_clear_pointer (&pending, g_array_unref);
+
+  /* Quarantined: held back until released. */
+  assert_true (pst_store_message_set_quarantined (store, id1, TRUE, &error));
+  assert_true (pst_store_delivery_done (store, alone, &error));
+  pending = pst_store_deliveries_pending (store, "a", &error);
+  assert_int_equal (pending->len, 1);
+  assert_int_equal (g_array_index (pending, PstDelivery, 0).id, id2);
+  g_clear_pointer (&pending, g_array_unref);
+  assert_true (pst_store_message_set_quarantined (store, id1, FALSE, &error));
+  pending = pst_store_deliveries_pending (store, "a", &error);
+  assert_int_equal (pending->len, 2);
+  g_clear_pointer (&pending, g_array_unref);
+
+  s2 = delivery_state (store, alone);
+  assert_string_equal (s2, "done");
+  /* Done twice, or for a message deleted meanwhile: no error. */
+  assert_true (pst_store_delivery_done (store, alone, &error));
+  assert_true (pst_store_message_delete (store, id2, &error));
+  assert_true (pst_store_delivery_done (store, id2, &error));
+  s3 = delivery_state (store, id2);
+  assert_null (s3);
+  pending = pst_store_deliveries_pending (store, "a", &error);
+  assert_int_equal (pending->len, 1);
+  assert_int_equal (g_array_index (pending, PstDelivery, 0).id, id1);
+
+  /* The token: 16 hex digits, the same after a reopen, another store's
+   * another. */
+  token = pst_store_delivery_token (store, &error);
+  assert_non_null (token);
+  assert_int_equal (strlen (token), 16);
+  for (const char *p = token; *p; p++)
+    assert_true (g_ascii_isxdigit (*p));
+  g_clear_pointer (&store, pst_store_free);
+  store = pst_store_open (f->path, &error);
+  token2 = pst_store_delivery_token (store, &error);
+  assert_string_equal (token, token2);
+  other_path = g_build_filename (f->dir, "other.db", NULL);
+  {
+    g_autoptr (PstStore) other = pst_store_open (other_path, &error);
+    assert_non_null (other);
+    other_token = pst_store_delivery_token (other, &error);
+  }
+  assert_string_not_equal (token, other_token);
+}
+
 static void
 test_migrate_v1 (void **state)
 {
@@ -1401,8 +1514,14 @@ test_migrate_v1 (void **state)
   assert_non_null (store);
 
   db = raw_open (f->path);
-  assert_int_equal (pst_store_schema_latest (), 5);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 5);
+  assert_int_equal (pst_store_schema_latest (), 6);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 6);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE name IN"
+                                 " ('deliveries', 'store_info')"), 2);
+  /* Mail stored before deliveries existed is never delivered. */
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM deliveries"), 0);
+  assert_int_equal (raw_int (db, "SELECT length(value) FROM store_info WHERE key = 'delivery_token'"),
+                    16);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                  " ('key_sources', 'key_bindings', 'key_changes', 'autocrypt_peers')"), 4);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM pragma_table_info('outbox')"
@@ -1777,6 +1896,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_writer_does_not_block, setup, teardown),
     cmocka_unit_test_setup_teardown (test_crash_leftovers, setup, teardown),
     cmocka_unit_test_setup_teardown (test_migrate_v1, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_deliveries, setup, teardown),
     cmocka_unit_test_setup_teardown (test_list, setup, teardown),
     cmocka_unit_test_setup_teardown (test_search, setup, teardown),
     cmocka_unit_test_setup_teardown (test_info, setup, teardown),
