@@ -8,6 +8,7 @@
 #include <glib-unix.h>
 
 #include "agent.h"
+#include "bridge.h"
 #include "clientfd.h"
 #include "events.h"
 #include "fetcher.h"
@@ -49,6 +50,8 @@ on_hangup (gpointer data)
   /* Before the agent is open, there is nothing to read again. */
   if (g_atomic_int_get (&sig->open) && !pst_agent_reload (sig->agent, &error))
     g_warning ("reload: %s; keeping the configuration as it was", error->message);
+  else if (g_atomic_int_get (&sig->open) && sig->agent->bridge != NULL)
+    pst_bridge_apply (sig->agent->bridge, NULL);   /* it logs what failed */
   return G_SOURCE_CONTINUE;
 }
 
@@ -142,6 +145,9 @@ pst_daemon_run (const char *home)
   agent->locator = pst_locator_new ();
   agent->senders = pst_senders_new (agent);
   agent->fetchers = pst_fetchers_new (agent);
+  agent->bridge = pst_bridge_new (agent);
+  /* A listener that cannot start is logged; the rest of the agent runs. */
+  pst_bridge_apply (agent->bridge, NULL);
 
   g_message ("agent %s listening on %s", PACKAGE_VERSION, agent->paths->socket_path);
   pst_keys_unlock_at_start (agent);
@@ -152,6 +158,9 @@ pst_daemon_run (const char *home)
    * may kick senders), then the sessions in progress end. */
   pst_scheduler_stop (agent->scheduler);
   agent->scheduler = NULL;
+  /* The bridge's sessions queue mail and kick senders: they end first. */
+  pst_bridge_free (agent->bridge);
+  agent->bridge = NULL;
   if (!pst_server_end_clients (agent->server))
     {
       /* A client thread is stuck inside a request: freeing what it uses
