@@ -9,7 +9,6 @@
 #include <unistd.h>
 #include <openssl/err.h>
 
-#include "bridge.h"
 #include "bridge-creds.h"
 #include "net/lineproto.h"
 

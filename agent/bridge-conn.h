@@ -10,6 +10,10 @@
 
 G_BEGIN_DECLS
 
+/* Seconds a connection may be silent (RFC 5321 §4.5.3.2.7's 5 minutes;
+ * POSTERN_BRIDGE_IDLE_TIMEOUT replaces it, for tests). */
+#define PST_BRIDGE_IDLE_TIMEOUT_S 300
+
 typedef struct {
   PstAgent *agent;
   PstBridgeKind kind;
@@ -52,9 +56,5 @@ void pst_bridge_conn_run (PstBridgeConn *conn, const PstBridgeProto *proto, gpoi
  * user, never the password); on TRUE conn->account is the account. */
 gboolean pst_bridge_conn_login (PstBridgeConn *conn, const char *mechanism, const char *user,
                                 const char *password);
-
-/* The sessions (bridge-smtp.c, bridge-pop3.c). */
-void pst_bridge_smtp_serve (PstBridgeConn *conn);
-void pst_bridge_pop3_serve (PstBridgeConn *conn);
 
 G_END_DECLS

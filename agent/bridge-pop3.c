@@ -3,7 +3,7 @@
  * TOP serve it readable (readable.h: decrypted, with Postern-Status);
  * DELE and QUIT delete from the store (the UIDL stays seen there, so the
  * message is not fetched from the provider again). */
-#include "bridge-conn.h"
+#include "bridge-pop3.h"
 
 #include "net/pop3-server.h"
 #include "readable.h"

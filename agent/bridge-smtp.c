@@ -1,7 +1,7 @@
 /* bridge-smtp.c — the bridge's SMTP sessions: a message submitted by a
  * logged-in account takes send's path (outgoing.h: limits, scan, policy,
  * encryption, signature, outbox), and its reply is the outcome. */
-#include "bridge-conn.h"
+#include "bridge-smtp.h"
 
 #include "call.h"
 

@@ -15,6 +15,8 @@
 #include <openssl/ssl.h>
 
 #include "bridge-conn.h"
+#include "bridge-pop3.h"
+#include "bridge-smtp.h"
 #include "bridge-tls.h"
 #include "util/error.h"
 

@@ -18,8 +18,6 @@
 G_BEGIN_DECLS
 
 #define PST_BRIDGE_MAX_CONNECTIONS 16
-/* Seconds a connection may be silent (RFC 5321 §4.5.3.2.7's 5 minutes). */
-#define PST_BRIDGE_IDLE_TIMEOUT_S 300
 
 typedef struct _PstBridge PstBridge;
 
