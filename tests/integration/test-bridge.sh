@@ -121,11 +121,11 @@ curl -sS --url "smtp://127.0.0.1:$smtp_port" --mail-from "$ALICE_ADDR" --mail-rc
 check "MAIL without AUTH is refused with 530" grep -q "530" "$WORK/curl-noauth.err"
 
 # Another user on the same machine cannot use the bridge.
-nobody_says() {
+nobody_says() { # nobody_says PORT [HOST]
   setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 -c '
 import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
-print(s.recv(512).decode(errors="replace").strip())' "$1"
+s = socket.create_connection((sys.argv[2], int(sys.argv[1])), timeout=10)
+print(s.recv(512).decode(errors="replace").strip())' "$1" "${2:-127.0.0.1}"
 }
 said=$(nobody_says "$smtp_port" 2>&1 || true)
 check "a connection from user nobody is refused ($said)" bash -c '[[ "$1" == 554*"owner"* ]]' _ "$said"
@@ -195,6 +195,24 @@ check "… and logged" grep -q "bridge pop3: login refused for user 'main'" "$WO
 check "config set bridge-smtp off stops the listener" pst alice config set bridge-smtp off
 check "… nothing listens there any more" bash -c '! python3 -c "import socket,sys; socket.create_connection((\"127.0.0.1\", int(sys.argv[1])), timeout=3)" "$1" 2>/dev/null' _ "$smtp_port"
 check "… and credentials say smtp is off" test "$(pst alice --json bridge credentials main | json 'd["smtp"]')" = None
+# On ::1, port 0: any free port, said by the credentials; the uid check reads tcp6.
+check "config set bridge-pop3 [::1]:0 listens on IPv6 loopback" pst alice config set bridge-pop3 "[::1]:0"
+v6=$(pst alice --json bridge credentials main | json 'd["pop3"]')
+v6_port=${v6##*:}
+check "credentials name it ($v6)" bash -c '[[ "$1" == "[::1]:"[1-9]* ]]' _ "$v6"
+said=$(python3 -c '
+import socket, sys
+s = socket.create_connection(("::1", int(sys.argv[1])), timeout=10)
+print(s.recv(512).decode().strip())' "$v6_port")
+check "the agent's user is greeted on ::1 ($said)" bash -c '[[ "$1" == "+OK"* ]]' _ "$said"
+said=$(nobody_says "$v6_port" ::1 2>&1 || true)
+check "user nobody is refused on ::1 ($said)" bash -c '[[ "$1" == "-ERR"*"owner"* ]]' _ "$said"
+check "a running agent re-reads bridge settings on SIGHUP" bash -c '
+  sed -i "s/^bridge_pop3=.*/bridge_pop3=/" "$1/config" && pid=$("$2" --home "$1" agent status | sed -n "s/.*pid \([0-9]*\).*/\1/p") && kill -HUP "$pid"
+  for i in $(seq 1 50); do
+    [ "$("$2" --home "$1" --json bridge credentials main | python3 -c "import json,sys; print(json.load(sys.stdin)[\"pop3\"])")" = None ] && exit 0
+    sleep 0.1
+  done; exit 1' _ "$WORK/home-alice" "$POSTERN"
 check "the passwords are in no log" bash -c '! grep -qF "$1" "$3" && ! grep -qF "$2" "$4"' _ "$pass" "$bob_pass" "$alice_log" "$WORK/home-bob/data/posternd.log"
 
 finish
