@@ -81,7 +81,7 @@ char *pst_agent_get_gnupg_home (PstAgent *agent);
  * is freed, a reload that replaces it included. */
 PstScanner *pst_agent_get_scanner (PstAgent *agent, gboolean *delivers_out);
 
-/* The lock that serialises sessions of @kind ("send" or "fetch") for
+/* The lock that serialises sessions of @kind ("send", "fetch", "bridge-pop3") for
  * @account.  Owned by the agent, lives as long as it. */
 GMutex *pst_agent_session_lock (PstAgent *agent, const char *kind, const char *account);
 

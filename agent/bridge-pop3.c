@@ -11,24 +11,36 @@
 
 typedef struct {
   PstBridgeConn *conn;
-  GArray *ids;   /* gint64: the maildrop, in POP3's order */
+  GArray *ids;       /* gint64: the maildrop, in POP3's order */
+  GMutex *maildrop;  /* held while logged in: one session per account (RFC 1939 §8) */
 } Session;
 
-static gboolean
+static PstPop3Login
 pop3_auth (gpointer data, PstPop3Server *s, const char *user, const char *password)
 {
   Session *session = data;
   g_autoptr (GPtrArray) list = NULL;
   g_autoptr (GError) error = NULL;
+  GMutex *lock;
 
   if (!pst_bridge_conn_login (session->conn, "USER/PASS", user, password))
-    return FALSE;
+    return PST_POP3_LOGIN_REFUSED;
+  /* The lock is taken and given back by this connection's thread. */
+  lock = pst_agent_session_lock (session->conn->agent, "bridge-pop3", session->conn->account);
+  if (!g_mutex_trylock (lock))
+    {
+      g_message ("bridge pop3: account %s: the maildrop is in use by another session",
+                 session->conn->account);
+      return PST_POP3_LOGIN_IN_USE;
+    }
+  session->maildrop = lock;
   list = pst_store_message_list_full (session->conn->agent->store, session->conn->account, 0,
                                       FALSE, &error);
   if (list == NULL)
     {
       g_warning ("bridge pop3: account %s: %s", session->conn->account, error->message);
-      return FALSE;
+      g_mutex_unlock (g_steal_pointer (&session->maildrop));
+      return PST_POP3_LOGIN_REFUSED;
     }
   g_array_set_size (session->ids, 0);
   /* The store lists newest first; POP3 clients expect the oldest first. */
@@ -41,7 +53,7 @@ pop3_auth (gpointer data, PstPop3Server *s, const char *user, const char *passwo
       g_array_append_val (session->ids, info->id);
       pst_pop3_server_add_message (s, uidl, info->size > 0 ? (gsize) info->size : 0);
     }
-  return TRUE;
+  return PST_POP3_LOGIN_OK;
 }
 
 static GBytes *
@@ -118,12 +130,14 @@ void
 pst_bridge_pop3_serve (PstBridgeConn *conn)
 {
   static const PstPop3ServerHooks hooks = { pop3_auth, pop3_retrieve, pop3_commit };
-  Session session = { conn, g_array_new (FALSE, FALSE, sizeof (gint64)) };
+  Session session = { conn, g_array_new (FALSE, FALSE, sizeof (gint64)), NULL };
   g_autoptr (PstPop3Server) s = pst_pop3_server_new (conn->ctx != NULL, &hooks, &session);
 
   G_STATIC_ASSERT ((int) PST_POP3_SERVER_START_TLS == (int) PST_BRIDGE_START_TLS);
   G_STATIC_ASSERT ((int) PST_POP3_SERVER_CLOSE == (int) PST_BRIDGE_CLOSE);
   pst_bridge_conn_run (conn, &pop3_proto, s);
   g_clear_pointer (&s, pst_pop3_server_free);
+  if (session.maildrop != NULL)
+    g_mutex_unlock (session.maildrop);
   g_array_unref (session.ids);
 }

@@ -329,13 +329,23 @@ cmd_quit (PstPop3Server *s)
 static void
 cmd_pass (PstPop3Server *s, const char *password)
 {
+  PstPop3Login login;
+
   if (s->given_user == NULL)
     {
       reply (s, "-ERR USER first");
       return;
     }
   g_array_set_size (s->messages, 0);
-  if (s->hooks.auth (s->data, s, s->given_user, password))
+  login = s->hooks.auth (s->data, s, s->given_user, password);
+  if (login == PST_POP3_LOGIN_IN_USE)
+    {
+      g_array_set_size (s->messages, 0);
+      g_clear_pointer (&s->given_user, g_free);
+      reply (s, "-ERR [IN-USE] the maildrop is in use by another session; try again later");
+      return;
+    }
+  if (login == PST_POP3_LOGIN_OK)
     {
       gsize total = 0;
 

@@ -15,11 +15,17 @@ G_BEGIN_DECLS
 
 typedef struct _PstPop3Server PstPop3Server;
 
+typedef enum {
+  PST_POP3_LOGIN_OK,        /* the maildrop's messages were given with add_message */
+  PST_POP3_LOGIN_REFUSED,   /* wrong user or password */
+  PST_POP3_LOGIN_IN_USE,    /* right, but another session holds the maildrop (RFC 2449 IN-USE) */
+} PstPop3Login;
+
 typedef struct {
   /* Whether @user may log in with @password (compared in constant time by
-   * the driver); on TRUE the driver has given the maildrop's messages with
-   * pst_pop3_server_add_message. */
-  gboolean (*auth) (gpointer data, PstPop3Server *s, const char *user, const char *password);
+   * the driver); on PST_POP3_LOGIN_OK the driver has given the maildrop's
+   * messages with pst_pop3_server_add_message. */
+  PstPop3Login (*auth) (gpointer data, PstPop3Server *s, const char *user, const char *password);
   /* The message @index (0-based, in add_message's order), or NULL with
    * @error (its message is the -ERR text). */
   GBytes *(*retrieve) (gpointer data, guint index, GError **error);

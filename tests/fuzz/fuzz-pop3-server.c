@@ -23,13 +23,15 @@ typedef struct {
   guint commits;
 } State;
 
-static gboolean
+static PstPop3Login
 on_auth (gpointer data, PstPop3Server *s, const char *user, const char *password)
 {
   State *st = data;
 
+  if (g_str_equal (user, "busy"))
+    return PST_POP3_LOGIN_IN_USE;
   if (!g_str_equal (user, USER) || !g_str_equal (password, PASSWORD))
-    return FALSE;
+    return PST_POP3_LOGIN_REFUSED;
   for (guint i = 0; i < G_N_ELEMENTS (messages); i++)
     {
       g_autofree char *uidl = g_strdup_printf ("uidl-%u", i);
@@ -37,7 +39,7 @@ on_auth (gpointer data, PstPop3Server *s, const char *user, const char *password
       pst_pop3_server_add_message (s, uidl, strlen (messages[i]));
     }
   st->logged_in = TRUE;
-  return TRUE;
+  return PST_POP3_LOGIN_OK;
 }
 
 static GBytes *

@@ -190,6 +190,22 @@ PY
 )
 check "a wrong POP3 password is refused ($said)" bash -c '[[ "$1" == "-ERR [AUTH]"* ]]' _ "$said"
 check "… and logged" grep -q "bridge pop3: login refused for user 'main'" "$WORK/home-bob/data/posternd.log"
+said=$(python3 - "$pop3_port" "$bob_pass" <<'PY'
+import socket, sys
+def login():
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    f = s.makefile("rb")
+    f.readline()
+    s.sendall(b"USER main\r\nPASS " + sys.argv[2].encode() + b"\r\n")
+    f.readline()
+    return s, f.readline().decode().strip()
+first, r1 = login()
+second, r2 = login()
+print(r1.split()[0], r2)
+PY
+)
+check "one POP3 session per account: a second login meanwhile gets IN-USE ($said)" \
+  bash -c '[[ "$1" == "+OK -ERR [IN-USE]"* ]]' _ "$said"
 
 # --- off again ------------------------------------------------------------------------
 check "config set bridge-smtp off stops the listener" pst alice config set bridge-smtp off

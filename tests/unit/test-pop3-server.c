@@ -22,15 +22,17 @@ typedef struct {
   gboolean fail_commit;
 } Hooks;
 
-static gboolean
+static PstPop3Login
 on_auth (gpointer data, PstPop3Server *s, const char *user, const char *password)
 {
+  if (strcmp (user, "busy") == 0)
+    return PST_POP3_LOGIN_IN_USE;
   if (strcmp (user, "bob") != 0 || strcmp (password, "pass word") != 0)
-    return FALSE;
+    return PST_POP3_LOGIN_REFUSED;
   pst_pop3_server_add_message (s, "u1", 30);
   pst_pop3_server_add_message (s, "u2", 40);
   pst_pop3_server_add_message (s, "u3", 50);
-  return TRUE;
+  return PST_POP3_LOGIN_OK;
 }
 
 static GBytes *
@@ -156,6 +158,19 @@ test_auth_failures (void **state)
 }
 
 static void
+test_in_use (void **state)
+{
+  /* IN-USE is no failed login: three of them do not close the session. */
+  check_both ("USER busy\r\nPASS x\r\nUSER busy\r\nPASS x\r\nUSER busy\r\nPASS x\r\n"
+              "USER bob\r\nPASS pass word\r\n",
+              "+OK Postern bridge ready\r\n"
+              "+OK\r\n-ERR [IN-USE] the maildrop is in use by another session; try again later\r\n"
+              "+OK\r\n-ERR [IN-USE] the maildrop is in use by another session; try again later\r\n"
+              "+OK\r\n-ERR [IN-USE] the maildrop is in use by another session; try again later\r\n"
+              "+OK\r\n+OK 3 messages (120 octets)\r\n", "");
+}
+
+static void
 test_stls_drops_injection (void **state)
 {
   Hooks h = { g_string_new (NULL), FALSE };
@@ -205,6 +220,7 @@ main (void)
     cmocka_unit_test (test_session),
     cmocka_unit_test (test_rset_and_no_quit),
     cmocka_unit_test (test_auth_failures),
+    cmocka_unit_test (test_in_use),
     cmocka_unit_test (test_stls_drops_injection),
     cmocka_unit_test (test_commit_failure),
     cmocka_unit_test (test_bad_numbers),
