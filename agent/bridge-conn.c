@@ -83,8 +83,8 @@ pst_bridge_conn_write (PstBridgeConn *conn, const guint8 *data, gsize len)
   return TRUE;
 }
 
-/* Reads some bytes: their count, 0 at the end (or a timeout, or a
- * failure: the session ends either way). */
+/* Reads some bytes: their count; 0 at the end or on a failure; -1 when
+ * the client stayed silent past the idle timeout (SO_RCVTIMEO). */
 static gssize
 conn_read (PstBridgeConn *conn, guint8 *buf, gsize len)
 {
@@ -96,15 +96,20 @@ conn_read (PstBridgeConn *conn, guint8 *buf, gsize len)
         {
           size_t got = 0;
 
-          n = SSL_read_ex (conn->ssl, buf, len, &got) == 1 ? (gssize) got : -1;
-          if (n < 0)
-            ERR_clear_error ();
-          return n < 0 ? 0 : n;
+          errno = 0;
+          if (SSL_read_ex (conn->ssl, buf, len, &got) == 1)
+            return (gssize) got;
+          n = SSL_get_error (conn->ssl, 0) == SSL_ERROR_SYSCALL
+                && (errno == EAGAIN || errno == EWOULDBLOCK) ? -1 : 0;
+          ERR_clear_error ();
+          return n;
         }
       n = recv (conn->fd, buf, len, 0);
       if (n < 0 && errno == EINTR)
         continue;
-      return n < 0 ? 0 : n;
+      if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK ? -1 : 0;
+      return n;
     }
 }
 
@@ -164,6 +169,12 @@ pst_bridge_conn_run (PstBridgeConn *conn, const PstBridgeProto *proto, gpointer 
           return;
         }
       n = conn_read (conn, buf, sizeof buf);
+      if (n < 0)
+        {
+          proto->shutdown (session, "idle too long; closing");
+          flush (conn, proto, session);
+          return;
+        }
       if (n == 0)
         {
           proto->feed_eof (session);

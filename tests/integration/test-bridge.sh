@@ -207,6 +207,25 @@ PY
 check "one POP3 session per account: a second login meanwhile gets IN-USE ($said)" \
   bash -c '[[ "$1" == "+OK -ERR [IN-USE]"* ]]' _ "$said"
 
+# A silent client is told and closed (POSTERN_BRIDGE_IDLE_TIMEOUT shortens the 300 s).
+pst bob agent stop >/dev/null
+POSTERN_BRIDGE_IDLE_TIMEOUT=1 pst bob agent start >/dev/null
+said=$(python3 - "$pop3_port" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+time.sleep(2.5)
+data = b""
+while True:
+    chunk = s.recv(512)
+    if not chunk:
+        break
+    data += chunk
+print(data.decode().replace("\r\n", "|"))
+PY
+)
+check "a silent POP3 client is closed with -ERR ($said)" \
+  bash -c '[[ "$1" == "+OK Postern bridge ready|-ERR [SYS/TEMP] idle too long; closing|" ]]' _ "$said"
+
 # --- off again ------------------------------------------------------------------------
 check "config set bridge-smtp off stops the listener" pst alice config set bridge-smtp off
 check "… nothing listens there any more" bash -c '! python3 -c "import socket,sys; socket.create_connection((\"127.0.0.1\", int(sys.argv[1])), timeout=3)" "$1" 2>/dev/null' _ "$smtp_port"
