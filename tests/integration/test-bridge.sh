@@ -21,6 +21,9 @@ expect_fail "the bridge refuses an address that is not loopback" 2 "loopback onl
   pst alice config set bridge-smtp 0.0.0.0:2525
 expect_fail "… and one that is no address" 2 "is not ADDRESS:PORT" \
   pst alice config set bridge-pop3 nonsense
+expect_fail "bridge credentials of an unknown account" 1 "no account named nope" \
+  pst alice bridge credentials nope
+expect_fail "bridge credentials without an account" 2 "give the ACCOUNT" pst alice bridge credentials
 check "the bridge is off by default" bash -c '[ "$("$@" --json bridge credentials main | python3 -c "import json,sys; d=json.load(sys.stdin); print(d[\"smtp\"], d[\"pop3\"])")" = "None None" ]' _ "$POSTERN" --home "$WORK/home-alice"
 smtp_port=$(free_port)
 check "config set bridge-smtp starts the listener at once" pst alice config set bridge-smtp "127.0.0.1:$smtp_port"
