@@ -51,7 +51,7 @@ struct _PstSmtpServer {
   /* the transaction */
   char *from;
   GPtrArray *rcpts;
-  GByteArray *message;
+  GString *message;         /* handed to the hook without a copy (secret.h) */
   gboolean too_big;
 };
 
@@ -71,12 +71,20 @@ reply (PstSmtpServer *s, const char *format, ...)
   pst_linebuf_append (s->out, "\r\n", 2);
 }
 
+/* Wipes the message taken so far and empties it. */
+static void
+clear_message (PstSmtpServer *s)
+{
+  explicit_bzero (s->message->str, s->message->len);
+  g_string_truncate (s->message, 0);
+}
+
 static void
 reset_transaction (PstSmtpServer *s)
 {
   g_clear_pointer (&s->from, g_free);
   g_ptr_array_set_size (s->rcpts, 0);
-  pst_secret_byte_array_clear (s->message);
+  clear_message (s);
   s->too_big = FALSE;
 }
 
@@ -94,7 +102,7 @@ pst_smtp_server_new (const char *hostname, gboolean tls_available,
   s->in = pst_linebuf_new (CMD_MAX_LINE);
   s->out = pst_linebuf_new (0);
   s->rcpts = g_ptr_array_new_with_free_func (g_free);
-  s->message = g_byte_array_new ();
+  s->message = g_string_new (NULL);
   reply (s, "220 %s ESMTP Postern bridge ready", s->hostname);
   return s;
 }
@@ -105,7 +113,7 @@ pst_smtp_server_free (PstSmtpServer *s)
   if (s == NULL)
     return;
   reset_transaction (s);
-  g_byte_array_unref (s->message);
+  g_string_free (s->message, TRUE);
   g_ptr_array_unref (s->rcpts);
   pst_linebuf_free (s->in);
   pst_linebuf_free (s->out);
@@ -497,8 +505,8 @@ end_of_data (PstSmtpServer *s)
       g_autoptr (GBytes) message = NULL;
 
       g_ptr_array_add (s->rcpts, NULL);
-      message = pst_secret_bytes_new (s->message->data, s->message->len, NULL, 0);
-      pst_secret_byte_array_clear (s->message);
+      message = pst_secret_bytes_from_gstring (s->message);
+      s->message = g_string_new (NULL);
       s->hooks.message (s->data, s->user, s->from, (char **) s->rcpts->pdata, message, &code,
                         &text);
       g_ptr_array_set_size (s->rcpts, s->rcpts->len - 1);
@@ -529,11 +537,11 @@ data_line (PstSmtpServer *s, const char *line, gsize len)
   if (s->too_big || s->message->len + len + 2 > s->max_message)
     {
       s->too_big = TRUE;
-      pst_secret_byte_array_clear (s->message);
+      clear_message (s);
       return;
     }
-  g_byte_array_append (s->message, (const guint8 *) line, len);
-  g_byte_array_append (s->message, (const guint8 *) "\r\n", 2);
+  g_string_append_len (s->message, line, len);
+  g_string_append_len (s->message, "\r\n", 2);
 }
 
 static void
