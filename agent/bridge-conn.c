@@ -181,6 +181,13 @@ pst_bridge_conn_run (PstBridgeConn *conn, const PstBridgeProto *proto, gpointer 
           return;
         }
       action = proto->feed (session, buf, (gsize) n);
+      /* Pipelined commands whose answers did not fit: written, then on. */
+      while (action == PST_BRIDGE_CONTINUE && proto->stalled != NULL && proto->stalled (session))
+        {
+          if (!flush (conn, proto, session))
+            return;
+          action = proto->feed (session, NULL, 0);
+        }
       if (action == PST_BRIDGE_CLOSE)
         {
           flush (conn, proto, session);

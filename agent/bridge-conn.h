@@ -46,6 +46,9 @@ typedef struct {
   void (*shutdown) (gpointer session, const char *why);
   const guint8 *(*get_output) (gpointer session, gsize *len_out);
   void (*consume_output) (gpointer session, gsize n);
+  /* Whether commands are left unanswered until the output is written (then
+   * the loop feeds nothing to go on), or NULL: never. */
+  gboolean (*stalled) (gpointer session);
 } PstBridgeProto;
 
 /* Runs @session until it closes, the client goes or stays silent past

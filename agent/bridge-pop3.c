@@ -122,8 +122,14 @@ consume_output (gpointer s, gsize n)
   pst_pop3_server_consume_output (s, n);
 }
 
+static gboolean
+stalled (gpointer s)
+{
+  return pst_pop3_server_stalled (s);
+}
+
 static const PstBridgeProto pop3_proto = {
-  feed, feed_eof, tls_started, shutdown_session, get_output, consume_output,
+  feed, feed_eof, tls_started, shutdown_session, get_output, consume_output, stalled,
 };
 
 void

@@ -118,7 +118,7 @@ consume_output (gpointer s, gsize n)
 }
 
 static const PstBridgeProto smtp_proto = {
-  feed, feed_eof, tls_started, shutdown_session, get_output, consume_output,
+  feed, feed_eof, tls_started, shutdown_session, get_output, consume_output, NULL,
 };
 
 void

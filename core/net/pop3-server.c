@@ -41,6 +41,7 @@ struct _PstPop3Server {
   char *user;           /* logged in */
   guint auth_failures;
   guint bad_commands;
+  gboolean stalled;     /* the last feed stopped at OUTPUT_HIGH */
   GArray *messages;     /* Message */
 };
 
@@ -460,9 +461,16 @@ transaction (PstPop3Server *s, const char *line)
     reply (s, "-ERR unknown command");
 }
 
+gboolean
+pst_pop3_server_stalled (PstPop3Server *s)
+{
+  return s->stalled;
+}
+
 PstPop3ServerAction
 pst_pop3_server_feed (PstPop3Server *s, const guint8 *data, gsize len)
 {
+  s->stalled = FALSE;
   if (s->state == ST_CLOSED)
     return PST_POP3_SERVER_CLOSE;
   if (s->state == ST_TLS)
@@ -472,8 +480,14 @@ pst_pop3_server_feed (PstPop3Server *s, const guint8 *data, gsize len)
     {
       const char *line, *rest;
       gsize n;
-      PstLinebufResult r = pst_linebuf_take_line (s->in, &line, &n);
+      PstLinebufResult r;
 
+      if (pst_linebuf_get_pending (s->out) > PST_POP3_SERVER_OUTPUT_HIGH)
+        {
+          s->stalled = pst_linebuf_get_pending (s->in) > 0;
+          return PST_POP3_SERVER_CONTINUE;
+        }
+      r = pst_linebuf_take_line (s->in, &line, &n);
       if (r == PST_LINEBUF_NEED_MORE)
         return PST_POP3_SERVER_CONTINUE;
       if (r == PST_LINEBUF_TOO_LONG)

@@ -51,9 +51,17 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPop3Server, pst_pop3_server_free)
  * STAT say; RETR sends what retrieve gives). */
 void pst_pop3_server_add_message (PstPop3Server *s, const char *uidl, gsize size);
 
-/* Takes @len bytes from the client and answers every complete command.
- * Input after STLS, up to the handshake, is dropped. */
+/* Takes @len bytes from the client (may be 0) and answers the complete
+ * commands in them, in order, until the output holds more than
+ * PST_POP3_SERVER_OUTPUT_HIGH bytes: a client that pipelines a thousand
+ * RETRs is answered a few at a time.  Then pst_pop3_server_stalled says
+ * so, and the driver writes the output and feeds nothing to go on.  Input
+ * after STLS, up to the handshake, is dropped. */
 PstPop3ServerAction pst_pop3_server_feed (PstPop3Server *s, const guint8 *data, gsize len);
+#define PST_POP3_SERVER_OUTPUT_HIGH (1024 * 1024)
+/* Whether the last feed stopped with commands left unanswered because the
+ * output was full. */
+gboolean pst_pop3_server_stalled (PstPop3Server *s);
 void pst_pop3_server_feed_eof (PstPop3Server *s);
 void pst_pop3_server_tls_started (PstPop3Server *s);
 /* An -ERR that ends the session (idle too long, the agent stopping);

@@ -106,6 +106,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
       g_string_append_len (out, (const char *) o, len);
       pst_pop3_server_consume_output (s, len);
+      while (a == PST_POP3_SERVER_CONTINUE && pst_pop3_server_stalled (s))
+        {
+          a = pst_pop3_server_feed (s, NULL, 0);
+          o = pst_pop3_server_get_output (s, &len);
+          g_string_append_len (out, (const char *) o, len);
+          pst_pop3_server_consume_output (s, len);
+        }
       pos += n;
       if (a == PST_POP3_SERVER_START_TLS)
         pst_pop3_server_tls_started (s);

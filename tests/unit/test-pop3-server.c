@@ -213,6 +213,57 @@ test_bad_numbers (void **state)
               "-ERR unknown command\r\n", "");
 }
 
+/* A maildrop of one message of 600 KiB. */
+static PstPop3Login
+big_auth (gpointer data, PstPop3Server *s, const char *user, const char *password)
+{
+  pst_pop3_server_add_message (s, "big", 600 * 1024);
+  return PST_POP3_LOGIN_OK;
+}
+
+static GBytes *
+big_retrieve (gpointer data, guint index, GError **error)
+{
+  char *text = g_strnfill (600 * 1024, 'x');
+
+  memcpy (text, "Subject: big\r\n\r\n", 16);
+  return g_bytes_new_take (text, 600 * 1024);
+}
+
+static void
+test_output_bounded (void **state)
+{
+  static const PstPop3ServerHooks hooks = { big_auth, big_retrieve, on_commit };
+  Hooks h = { g_string_new (NULL), FALSE };
+  g_autoptr (PstPop3Server) s = pst_pop3_server_new (FALSE, &hooks, &h);
+  static const char input[] = "USER a\r\nPASS b\r\nRETR 1\r\nRETR 1\r\nRETR 1\r\nQUIT\r\n";
+  gsize len = 0;
+  guint rounds = 0, answers = 0;
+
+  /* Pipelined: two answers fit before the output passes 1 MiB, then the
+   * session waits for the driver to write them. */
+  PstPop3ServerAction a = pst_pop3_server_feed (s, (const guint8 *) input, sizeof input - 1);
+
+  assert_int_equal (a, PST_POP3_SERVER_CONTINUE);
+  for (;;)
+    {
+      const char *out = (const char *) pst_pop3_server_get_output (s, &len);
+
+      assert_true (len <= PST_POP3_SERVER_OUTPUT_HIGH + 700 * 1024);
+      for (const char *p = out; p && (p = g_strstr_len (p, out + len - p, "+OK 614400 octets")); p++)
+        answers++;
+      pst_pop3_server_consume_output (s, len);
+      if (a == PST_POP3_SERVER_CLOSE || !pst_pop3_server_stalled (s))
+        break;
+      rounds++;
+      a = pst_pop3_server_feed (s, NULL, 0);
+    }
+  assert_int_equal (a, PST_POP3_SERVER_CLOSE);
+  assert_int_equal (rounds, 1);
+  assert_int_equal (answers, 3);
+  g_string_free (h.deleted, TRUE);
+}
+
 int
 main (void)
 {
@@ -221,6 +272,7 @@ main (void)
     cmocka_unit_test (test_rset_and_no_quit),
     cmocka_unit_test (test_auth_failures),
     cmocka_unit_test (test_in_use),
+    cmocka_unit_test (test_output_bounded),
     cmocka_unit_test (test_stls_drops_injection),
     cmocka_unit_test (test_commit_failure),
     cmocka_unit_test (test_bad_numbers),
