@@ -27,6 +27,9 @@ expect_fail "bridge credentials without an account" 2 "give the ACCOUNT" pst ali
 check "the bridge is off by default" bash -c '[ "$("$@" --json bridge credentials main | python3 -c "import json,sys; d=json.load(sys.stdin); print(d[\"smtp\"], d[\"pop3\"])")" = "None None" ]' _ "$POSTERN" --home "$WORK/home-alice"
 smtp_port=$(free_port)
 check "config set bridge-smtp starts the listener at once" pst alice config set bridge-smtp "127.0.0.1:$smtp_port"
+expect_fail "a port that is taken: refused, nothing changed" 1 "nothing changed: bridge pop3: cannot listen on 127.0.0.1:$smtp_port" \
+  pst alice config set bridge-pop3 "127.0.0.1:$smtp_port"
+check "… the file has no bridge_pop3" bash -c '! grep -q "^bridge_pop3=." "$1"' _ "$WORK/home-alice/config"
 pst alice --json bridge credentials main > "$WORK/cred-main.json"
 user=$(json 'd["user"]' < "$WORK/cred-main.json")
 pass=$(json 'd["password"]' < "$WORK/cred-main.json")
