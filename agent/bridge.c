@@ -162,8 +162,9 @@ accept_thread (gpointer data)
           static const char busy_pop[] = "-ERR [SYS/TEMP] too many connections\r\n";
 
           g_mutex_unlock (&bridge->lock);
-          if (write (fd, l->kind == PST_BRIDGE_SMTP ? busy : busy_pop,
-                     l->kind == PST_BRIDGE_SMTP ? sizeof busy - 1 : sizeof busy_pop - 1) < 0)
+          if (send (fd, l->kind == PST_BRIDGE_SMTP ? busy : busy_pop,
+                    l->kind == PST_BRIDGE_SMTP ? sizeof busy - 1 : sizeof busy_pop - 1,
+                    MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
             { /* nothing more to do for it */ }
           close (fd);
           continue;

@@ -142,6 +142,19 @@ s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 print(s.recv(512).decode().strip())' "$smtp_port")
 check "the agent's own user is greeted ($said)" bash -c '[[ "$1" == 220* ]]' _ "$said"
 
+said=$(python3 - "$smtp_port" <<'PY'
+import socket, sys
+held = []
+for i in range(16):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    s.makefile("rb").readline()
+    held.append(s)
+extra = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+print(extra.recv(512).decode().strip())
+PY
+)
+check "the 17th connection at once is turned away ($said)" bash -c '[[ "$1" == "421 4.7.0 too many connections" ]]' _ "$said"
+
 # --- POP3 ---------------------------------------------------------------------------
 check "bob fetches the three mails from the provider" pst bob fetch
 # A mail whose sender forged Postern's header, dropped straight into the Maildir.
