@@ -221,6 +221,7 @@ pst_bridge_conn_login (PstBridgeConn *conn, const char *mechanism, const char *u
     }
   if (account == NULL)
     {
+      g_clear_pointer (&conn->account, g_free);
       g_message ("bridge %s: login refused for user '%s' (%s%s): wrong user or password", kind,
                  who, mechanism, conn->ssl ? ", TLS" : "");
       return FALSE;

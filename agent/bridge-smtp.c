@@ -53,8 +53,14 @@ smtp_message (gpointer data, const char *user, const char *from, char **rcpts, G
   g_autoptr (GError) error = NULL;
   gint64 id;
 
-  (void) user;
   (void) from;   /* the envelope sender is the account's address, as with send */
+  if (conn->account == NULL || g_strcmp0 (user, conn->account) != 0)
+    {
+      /* The engine's login and the connection's must be the same one. */
+      *code_out = 451;
+      *text_out = g_strdup ("4.7.0 log in again");
+      return;
+    }
   /* BRIDGE-ENVELOPE: the RCPT TO list (@rcpts) is the envelope; until
    * pst_outgoing_queue takes one (branch sendmail), the recipients are the
    * message's To, Cc and Bcc.  Switch this one call when merging. */
