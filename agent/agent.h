@@ -26,6 +26,7 @@ typedef struct _PstFetchers PstFetchers;     /* fetcher.h: POP3 sessions, per ac
 typedef struct _PstEvents PstEvents;         /* events.h: notifications to subscribers */
 typedef struct _PstSubjects PstSubjects;     /* subjects.h: decrypted Subjects, in memory */
 typedef struct _PstLocator PstLocator;       /* locate.h: Web Key Directory misses, in memory */
+typedef struct _PstBridge PstBridge;         /* bridge.h: the local bridge's listeners */
 
 typedef struct {
   PstPaths *paths;
@@ -56,6 +57,7 @@ typedef struct {
   PstEvents *events;
   PstSubjects *subjects;
   PstLocator *locator;
+  PstBridge *bridge;
 } PstAgent;
 
 /* An agent for @home (NULL: the XDG directories), with nothing opened yet:
@@ -79,7 +81,7 @@ char *pst_agent_get_gnupg_home (PstAgent *agent);
  * is freed, a reload that replaces it included. */
 PstScanner *pst_agent_get_scanner (PstAgent *agent, gboolean *delivers_out);
 
-/* The lock that serialises sessions of @kind ("send" or "fetch") for
+/* The lock that serialises sessions of @kind ("send", "fetch", "bridge-pop3") for
  * @account.  Owned by the agent, lives as long as it. */
 GMutex *pst_agent_session_lock (PstAgent *agent, const char *kind, const char *account);
 

@@ -8,6 +8,7 @@
 #include <glib-unix.h>
 
 #include "agent.h"
+#include "bridge.h"
 #include "clientfd.h"
 #include "events.h"
 #include "fetcher.h"
@@ -28,6 +29,7 @@ typedef struct {
   GMainLoop *loop;
   GThread *thread;
   gint open;        /* atomic: the agent is open, a reload may read the file again */
+  GMutex hup_lock;  /* held by a reload: the bridge is not freed under it */
 } Signals;
 
 static gboolean
@@ -47,8 +49,12 @@ on_hangup (gpointer data)
   g_autoptr (GError) error = NULL;
 
   /* Before the agent is open, there is nothing to read again. */
+  g_mutex_lock (&sig->hup_lock);
   if (g_atomic_int_get (&sig->open) && !pst_agent_reload (sig->agent, &error))
     g_warning ("reload: %s; keeping the configuration as it was", error->message);
+  else if (g_atomic_int_get (&sig->open) && sig->agent->bridge != NULL)
+    pst_bridge_apply (sig->agent->bridge, NULL);   /* it logs what failed */
+  g_mutex_unlock (&sig->hup_lock);
   return G_SOURCE_CONTINUE;
 }
 
@@ -78,6 +84,7 @@ static void
 signals_start (Signals *sig, PstAgent *agent)
 {
   sig->agent = agent;
+  g_mutex_init (&sig->hup_lock);
   sig->context = g_main_context_new ();
   sig->loop = g_main_loop_new (sig->context, FALSE);
   add_signal (sig, SIGTERM, on_stop_signal);
@@ -115,6 +122,7 @@ signals_stop (Signals *sig)
   g_thread_join (sig->thread);
   g_main_loop_unref (sig->loop);
   g_main_context_unref (sig->context);
+  g_mutex_clear (&sig->hup_lock);
 }
 
 int
@@ -142,6 +150,9 @@ pst_daemon_run (const char *home)
   agent->locator = pst_locator_new ();
   agent->senders = pst_senders_new (agent);
   agent->fetchers = pst_fetchers_new (agent);
+  agent->bridge = pst_bridge_new (agent);
+  /* A listener that cannot start is logged; the rest of the agent runs. */
+  pst_bridge_apply (agent->bridge, NULL);
 
   g_message ("agent %s listening on %s", PACKAGE_VERSION, agent->paths->socket_path);
   pst_keys_unlock_at_start (agent);
@@ -153,6 +164,13 @@ pst_daemon_run (const char *home)
    * may kick senders), then the sessions in progress end. */
   pst_scheduler_stop (agent->scheduler);
   agent->scheduler = NULL;
+  /* The bridge's sessions queue mail and kick senders: they end first.
+   * No reload touches it from here on. */
+  g_mutex_lock (&sig.hup_lock);
+  g_atomic_int_set (&sig.open, 0);
+  g_mutex_unlock (&sig.hup_lock);
+  pst_bridge_free (agent->bridge);
+  agent->bridge = NULL;
   if (!pst_server_end_clients (agent->server))
     {
       /* A client thread is stuck inside a request: freeing what it uses

@@ -22,6 +22,9 @@ JsonObject *pst_method_account_test (PstCall *call, GError **error);
 JsonObject *pst_method_config_get (PstCall *call, GError **error);
 JsonObject *pst_method_config_set (PstCall *call, GError **error);
 
+/* bridge.credentials (methods-bridge.c) */
+JsonObject *pst_method_bridge_credentials (PstCall *call, GError **error);
+
 /* send (methods-send.c) */
 JsonObject *pst_method_send (PstCall *call, GError **error);
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bridge.h"
 #include "scan/scan.h"
 #include "scheduler.h"
 #include "util/error.h"
@@ -311,7 +312,73 @@ scan_settings (PstAgent *agent)
     json_object_set_null_member (o, "scan");
   json_object_set_string_member (o, "on_scan_error", delivers ? "deliver" : "quarantine");
   json_object_set_int_member (o, "scan_timeout", timeout ? timeout : 60);
+  for (guint k = 0; k < 2; k++)
+    {
+      static const char *const member[] = { "bridge_smtp", "bridge_pop3" };
+      static const char *const listening[] = { "bridge_smtp_listening", "bridge_pop3_listening" };
+      const char *configured = pst_config_get_bridge (agent->config, (PstBridgeKind) k);
+      g_autofree char *bound = agent->bridge ? pst_bridge_get_address (agent->bridge,
+                                                                       (PstBridgeKind) k)
+                                             : NULL;
+
+      if (configured != NULL)
+        json_object_set_string_member (o, member[k], configured);
+      else
+        json_object_set_null_member (o, member[k]);
+      if (bound != NULL)
+        json_object_set_string_member (o, listening[k], bound);
+      else
+        json_object_set_null_member (o, listening[k]);
+    }
   return o;
+}
+
+/* config.set's bridge_smtp and bridge_pop3: saved, then the listeners
+ * made so at once; a listener that cannot start puts the old setting
+ * back (and its listener).  Members not given are left as they are. */
+static gboolean
+set_bridge (PstAgent *agent, JsonObject *p, GError **error)
+{
+  static const char *const member[] = { "bridge_smtp", "bridge_pop3" };
+  g_autofree char *old[2] = { NULL, NULL };
+  gboolean given = FALSE, ok = TRUE;
+
+  g_mutex_lock (&agent->config_lock);
+  for (guint k = 0; k < 2; k++)
+    old[k] = g_strdup (pst_config_get_bridge (agent->config, (PstBridgeKind) k));
+  for (guint k = 0; ok && k < 2; k++)
+    {
+      const char *value = NULL;
+
+      if (!json_object_has_member (p, member[k]))
+        continue;
+      given = TRUE;
+      ok = pst_rpc_get_string (p, member[k], FALSE, &value, error)
+           && pst_config_set_bridge (agent->config, (PstBridgeKind) k, value, error);
+      if (!ok)
+        g_prefix_error (error, "%s: ", member[k]);
+    }
+  if (given && ok)
+    ok = pst_config_save (agent->config, error);
+  if (given && !ok)
+    for (guint k = 0; k < 2; k++)
+      pst_config_set_bridge (agent->config, (PstBridgeKind) k, old[k], NULL);
+  g_mutex_unlock (&agent->config_lock);
+  if (!given || !ok)
+    return ok;
+  if (agent->bridge != NULL && !pst_bridge_apply (agent->bridge, error))
+    {
+      g_mutex_lock (&agent->config_lock);
+      for (guint k = 0; k < 2; k++)
+        pst_config_set_bridge (agent->config, (PstBridgeKind) k, old[k], NULL);
+      pst_config_save (agent->config, NULL);
+      g_mutex_unlock (&agent->config_lock);
+      pst_bridge_apply (agent->bridge, NULL);
+      g_prefix_error (error, "nothing changed: ");
+      return FALSE;
+    }
+  g_message ("[general] bridge settings changed");
+  return TRUE;
 }
 
 JsonObject *
@@ -331,7 +398,8 @@ pst_method_config_get (PstCall *call, GError **error)
 JsonObject *
 pst_method_config_set (PstCall *call, GError **error)
 {
-  static const char *const known[] = { "scan", "on_scan_error", "scan_timeout", NULL };
+  static const char *const known[] = { "scan", "on_scan_error", "scan_timeout", "bridge_smtp",
+                                       "bridge_pop3", NULL };
   JsonObject *p = call->params;
   PstAgent *agent = call->agent;
   const char *scan = NULL, *on_error = NULL;
@@ -350,7 +418,24 @@ pst_method_config_set (PstCall *call, GError **error)
   if (p == NULL || json_object_get_size (p) == 0)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
-                   "nothing to set: give scan, on_scan_error or scan_timeout");
+                   "nothing to set: give scan, on_scan_error, scan_timeout, bridge_smtp or "
+                   "bridge_pop3");
+      return NULL;
+    }
+  if (!json_object_has_member (p, "scan") && !json_object_has_member (p, "on_scan_error")
+      && !json_object_has_member (p, "scan_timeout"))
+    {
+      if (!set_bridge (agent, p, error))
+        return NULL;
+      g_mutex_lock (&agent->config_lock);
+      r = scan_settings (agent);
+      g_mutex_unlock (&agent->config_lock);
+      return r;
+    }
+  if (json_object_has_member (p, "bridge_smtp") || json_object_has_member (p, "bridge_pop3"))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "set the scanner and the bridge in two calls");
       return NULL;
     }
   if (on_error != NULL && !pst_scan_error_parse (on_error, &delivers, error))

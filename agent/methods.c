@@ -21,6 +21,7 @@ static const struct {
   { "account.test", pst_method_account_test },
   { "config.get", pst_method_config_get },
   { "config.set", pst_method_config_set },
+  { "bridge.credentials", pst_method_bridge_credentials },
   { "outbox.list", pst_method_outbox_list },
   { "outbox.retry", pst_method_outbox_retry },
   { "outbox.cancel", pst_method_outbox_cancel },

@@ -1,6 +1,6 @@
 /* config.c — `postern config [show]` and `postern config set KEY VALUE`:
- * the agent's [general] settings (the scan hook, DESIGN.md §11), changed
- * in its configuration file and applied at once. */
+ * the agent's [general] settings (the scan hook, DESIGN.md §11; the local
+ * bridge, §14), changed in its configuration file and applied at once. */
 #include <stdio.h>
 #include <string.h>
 
@@ -16,6 +16,14 @@ print_settings (JsonObject *r)
   printf ("%-15s %s\n", _("on scan error:"), json_object_get_string_member (r, "on_scan_error"));
   printf ("%-15s %" G_GINT64_FORMAT " s\n", _("scan timeout:"),
           json_object_get_int_member (r, "scan_timeout"));
+  for (guint k = 0; k < 2; k++)
+    {
+      static const char *const member[] = { "bridge_smtp_listening", "bridge_pop3_listening" };
+      const char *label = k == 0 ? _("bridge SMTP:") : _("bridge POP3:");
+      const char *at = json_object_get_string_member_with_default (r, member[k], NULL);
+
+      printf ("%-15s %s\n", label, at ? at : _("off"));
+    }
 }
 
 /* Calls @method and prints its result: the settings as they are now. */
@@ -61,10 +69,21 @@ config_set (PstCli *cli, const char *key, const char *value)
         }
       json_object_set_int_member (params, "scan_timeout", (gint64) seconds);
     }
+  else if (strcmp (key, "bridge-smtp") == 0 || strcmp (key, "bridge_smtp") == 0
+           || strcmp (key, "bridge-pop3") == 0 || strcmp (key, "bridge_pop3") == 0)
+    {
+      const char *member = key[7] == 's' ? "bridge_smtp" : "bridge_pop3";
+
+      if (strcmp (value, "off") == 0 || value[0] == '\0')
+        json_object_set_null_member (params, member);
+      else
+        json_object_set_string_member (params, member, value);
+    }
   else
     {
       json_object_unref (params);
-      return pst_cli_usage ("config set", _("KEY is scan, on-scan-error or scan-timeout"));
+      return pst_cli_usage ("config set", _("KEY is scan, on-scan-error, scan-timeout, "
+                                            "bridge-smtp or bridge-pop3"));
     }
   return call (cli, _("config set"), "config.set", params);
 }
@@ -93,14 +112,16 @@ config_set_cmd (PstCli *cli, int argc, char **argv)
   if (argc != 3)
     return pst_cli_usage ("config set", _("give KEY VALUE: scan clamd:SOCKET|clamd:HOST:PORT|"
                                           "command:PROGRAM|none, on-scan-error "
-                                          "quarantine|deliver, or scan-timeout SECONDS"));
+                                          "quarantine|deliver, scan-timeout SECONDS, or "
+                                          "bridge-smtp|bridge-pop3 127.0.0.1:PORT|off"));
   return config_set (cli, argv[1], argv[2]);
 }
 
 const PstCliCmd pst_cli_config_cmds[] = {
   { "show", config_show, NULL, NULL,
-    N_("show the scanner, what happens when it cannot scan, and its timeout"), TRUE },
+    N_("show the scanner, what happens when it cannot scan, its timeout, and the bridge"), TRUE },
   { "set", config_set_cmd, NULL, "KEY VALUE",
-    N_("set scan SPEC, on-scan-error quarantine|deliver or scan-timeout SECONDS"), FALSE },
+    N_("set scan SPEC, on-scan-error quarantine|deliver, scan-timeout SECONDS, or "
+       "bridge-smtp|bridge-pop3 127.0.0.1:PORT|off"), FALSE },
   { NULL, NULL, NULL, NULL, NULL, FALSE },
 };

@@ -26,8 +26,9 @@ packages=(
   clamav-daemon
   # fuzzing (tests/fuzz): clang and its libFuzzer runtime
   clang libclang-rt-14-dev
-  # benchmarks (tests/bench): the clients Postern is measured against
-  fetchmail getmail6 msmtp
+  # benchmarks (tests/bench): the clients Postern is measured against; the
+  # local bridge's test (test-bridge.sh) drives msmtp, curl and fetchmail
+  fetchmail getmail6 msmtp curl
   # postern sendmail under the programs that call sendmail (tests/integration/test-sendmail.sh)
   neomutt git-email libmailtools-perl
 )

@@ -22,6 +22,7 @@ struct _PstConfig {
   char *ca_file;            /* [general] ca_file: trusted besides the system store, or NULL */
   gboolean wkd_off;         /* [general] wkd = false */
   guint wkd_timeout_s;      /* [general] wkd_timeout, 0: the default */
+  char *bridge[2];          /* [general] bridge_smtp, bridge_pop3 (PstBridgeKind), or NULL: off */
   GPtrArray *warnings;      /* of char*: keys this version does not know */
 };
 
@@ -615,7 +616,8 @@ read_field (GKeyFile *kf, const char *path, const char *group, const PstAccountF
 /* The known key closest to @key, for "did you mean": one that differs
  * by at most two edits, or NULL. */
 static const char *const general_keys[] = { "gnupg_home", "scan", "on_scan_error", "scan_timeout",
-                                             "ca_file", "wkd", "wkd_timeout", NULL };
+                                             "ca_file", "wkd", "wkd_timeout",
+                                             "bridge_smtp", "bridge_pop3", NULL };
 
 static gboolean
 known_key (gboolean account, const char *key)
@@ -729,6 +731,76 @@ pst_scan_error_parse (const char *text, gboolean *delivers_out, GError **error)
       return FALSE;
     }
   *delivers_out = strcmp (text, "deliver") == 0;
+  return TRUE;
+}
+
+static const char *const bridge_keys[] = { "bridge_smtp", "bridge_pop3" };
+
+gboolean
+pst_bridge_address_parse (const char *text, char **host_out, guint16 *port_out, GError **error)
+{
+  const char *colon = text ? strrchr (text, ':') : NULL;
+  g_autofree char *host = NULL;
+  guint64 port = 0;
+
+  if (colon == NULL || colon == text
+      || !g_ascii_string_to_unsigned (colon + 1, 10, 0, 65535, &port, NULL))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "'%s' is not ADDRESS:PORT (127.0.0.1:PORT, [::1]:PORT or localhost:PORT; "
+                   "port 0: any free port)", text ? text : "");
+      return FALSE;
+    }
+  host = g_strndup (text, colon - text);
+  if (host[0] == '[' && host[strlen (host) - 1] == ']')
+    {
+      char *inner = g_strndup (host + 1, strlen (host) - 2);
+      g_free (host);
+      host = inner;
+    }
+  if (g_ascii_strcasecmp (host, "localhost") == 0)
+    {
+      g_free (host);
+      host = g_strdup ("127.0.0.1");
+    }
+  if (strcmp (host, "127.0.0.1") != 0 && strcmp (host, "::1") != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "'%s': the bridge listens on loopback only (127.0.0.1, ::1 or localhost), "
+                   "so that no other machine can reach it", text);
+      return FALSE;
+    }
+  if (host_out != NULL)
+    *host_out = g_steal_pointer (&host);
+  if (port_out != NULL)
+    *port_out = (guint16) port;
+  return TRUE;
+}
+
+/* [general] bridge_smtp and bridge_pop3 (DESIGN.md §14): loopback only. */
+static gboolean
+read_general_bridge (PstConfig *c, const char *path, GError **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (bridge_keys); i++)
+    {
+      g_autoptr (GError) local = NULL;
+      g_autofree char *value = get_string (c->file, path, "general", bridge_keys[i], FALSE, &local);
+
+      if (local != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+      if (value == NULL || value[0] == '\0')
+        continue;
+      if (!pst_bridge_address_parse (value, NULL, NULL, &local))
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s: [general] %s: %s", path,
+                       bridge_keys[i], local->message);
+          return FALSE;
+        }
+      c->bridge[i] = g_steal_pointer (&value);
+    }
   return TRUE;
 }
 
@@ -951,7 +1023,7 @@ pst_config_load_text (const char *path, char **text_out, GError **error)
                 }
               c->scan_timeout_s = (guint) t;
             }
-          if (!read_general_wkd (c, path, error))
+          if (!read_general_wkd (c, path, error) || !read_general_bridge (c, path, error))
             return NULL;
         }
       else
@@ -976,6 +1048,8 @@ pst_config_free (PstConfig *c)
   g_free (c->gnupg_home);
   g_free (c->scan);
   g_free (c->ca_file);
+  g_free (c->bridge[0]);
+  g_free (c->bridge[1]);
   g_free (c);
 }
 
@@ -1215,4 +1289,23 @@ pst_config_get_wkd (PstConfig *c, guint *timeout_s_out)
   if (timeout_s_out != NULL)
     *timeout_s_out = c->wkd_timeout_s ? c->wkd_timeout_s : PST_WKD_TIMEOUT_DEFAULT;
   return !c->wkd_off;
+}
+
+const char *
+pst_config_get_bridge (PstConfig *c, PstBridgeKind kind)
+{
+  return c->bridge[kind];
+}
+
+gboolean
+pst_config_set_bridge (PstConfig *c, PstBridgeKind kind, const char *address, GError **error)
+{
+  if (address != NULL && address[0] == '\0')
+    address = NULL;
+  if (address != NULL && !pst_bridge_address_parse (address, NULL, NULL, error))
+    return FALSE;
+  g_free (c->bridge[kind]);
+  c->bridge[kind] = g_strdup (address);
+  set_string (c->file, "general", bridge_keys[kind], address);
+  return TRUE;
 }

@@ -217,6 +217,26 @@ const char *pst_config_get_ca_file (PstConfig *config);
  * PST_WKD_TIMEOUT_DEFAULT). */
 gboolean pst_config_get_wkd (PstConfig *config, guint *timeout_s_out);
 
+/* The local bridge's listeners (DESIGN.md §14). */
+typedef enum {
+  PST_BRIDGE_SMTP = 0,
+  PST_BRIDGE_POP3 = 1,
+} PstBridgeKind;
+
+/* [general] bridge_smtp or bridge_pop3 as written ("127.0.0.1:1587"), or
+ * NULL: that listener is off.  Owned by @config. */
+const char *pst_config_get_bridge (PstConfig *config, PstBridgeKind kind);
+/* Sets it (NULL or "": off) in @config and its file.  Errors
+ * (PST_ERROR_USAGE, nothing changes): not a loopback ADDRESS:PORT. */
+gboolean pst_config_set_bridge (PstConfig *config, PstBridgeKind kind, const char *address,
+                                GError **error);
+/* A bridge address: 127.0.0.1:PORT, [::1]:PORT (or ::1:PORT) or
+ * localhost:PORT (as 127.0.0.1); port 0 is any free port.  Anything not on
+ * loopback is refused (PST_ERROR_USAGE, saying why).  @host_out (transfer
+ * full) and @port_out may be NULL. */
+gboolean pst_bridge_address_parse (const char *text, char **host_out, guint16 *port_out,
+                                   GError **error);
+
 #define PST_WKD_TIMEOUT_DEFAULT 5
 #define PST_WKD_TIMEOUT_MAX 30
 
