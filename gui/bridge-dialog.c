@@ -147,10 +147,13 @@ pst_bridge_dialog_new (GtkWindow *parent, PstAgentLink *agent, const char *accou
                                                    GTK_DIALOG_DESTROY_WITH_PARENT
                                                    | GTK_DIALOG_USE_HEADER_BAR, NULL, NULL);
   GtkWidget *area = gtk_dialog_get_content_area (GTK_DIALOG (dialog));
-  GtkWidget *intro;
+  GtkWidget *intro, *close;
   Bridge *b = g_new0 (Bridge, 1);
   JsonObject *params = json_object_new ();
 
+  close = gtk_dialog_add_button (GTK_DIALOG (dialog), _("_Close"), GTK_RESPONSE_CLOSE);
+  atk_object_set_name (gtk_widget_get_accessible (close), _("Close"));
+  g_signal_connect (dialog, "response", G_CALLBACK (gtk_widget_destroy), NULL);
   b->cancel = g_cancellable_new ();
   g_object_set_data_full (G_OBJECT (dialog), "pst-bridge", b, bridge_free);
   g_signal_connect (dialog, "destroy", G_CALLBACK (on_destroy), b);

@@ -666,10 +666,47 @@ def scenario_mailto(session):
     g.screenshot("mailto", compose)
 
 
+def scenario_bridge(session):
+    """The Accounts page shows the local bridge's addresses and the account's bridge credentials, with Copy."""
+    agent_start(session, BOB)
+    r = postern(BOB, "config", "set", "bridge-smtp", "127.0.0.1:0")
+    g.check("the bridge's SMTP listener is turned on (CLI)", r.returncode == 0, lambda: r.stderr)
+    try:
+        creds = json.loads(postern(BOB, "--json", "bridge", "credentials", "main").stdout)
+        app = start_app(session, BOB)
+        win = app.window()
+        show_page(win, "Accounts")
+        accounts = g.find(win, "table", "Accounts")
+        g.select_row(accounts, wait_row(accounts, "Name", "main"))
+        g.click(win, "Local bridge…")
+        dlg = g.find(app.root, "dialog", "Local bridge for main")
+        user = g.find(dlg, "text", "User")
+        g.check("the dialog shows the bridge user the CLI gives", g.text_of(user) == creds["user"],
+                lambda: f"{g.text_of(user)!r} vs {creds!r}")
+        smtp = g.find(dlg, "text", "Sending (SMTP)")
+        g.check("… and the SMTP listener's address", g.text_of(smtp) == creds["smtp"] and creds["smtp"].startswith("127.0.0.1:"),
+                lambda: f"{g.text_of(smtp)!r} vs {creds!r}")
+        ca = g.find(dlg, "text", "CA certificate")
+        g.check("… and the CA file", g.text_of(ca) == creds["ca_file"] and os.path.isfile(creds["ca_file"]),
+                lambda: f"{g.text_of(ca)!r} vs {creds!r}")
+        g.check("POP3 is off and says so", g.find(dlg, "label", "off") is not None)
+        password = g.find(dlg, "text", "Password")
+        g.check("the password is hidden until asked for", g.text_of(password) != creds["password"]
+                and len(g.text_of(password)) == len(creds["password"]), lambda: repr(g.text_of(password)))
+        g.click(dlg, "Copy Password")
+        g.find(dlg, "label", None, text="Password copied to the clipboard.")
+        g.ok("Copy Password says the password is on the clipboard")
+        g.screenshot("bridge", dlg)
+        g.do_action(g.find(dlg, "push button", "Close"), "click")
+        g.gone(app.root, "dialog", "Local bridge for main")
+    finally:
+        postern(BOB, "config", "set", "bridge-smtp", "off")
+
+
 SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signature,
              scenario_quarantine_not_opened, scenario_account_setup, scenario_compose_encrypted,
              scenario_attachments, scenario_keys, scenario_create_key, scenario_german, scenario_agent_dies, scenario_preferences,
-             scenario_new_mail_notification, scenario_mailto]
+             scenario_new_mail_notification, scenario_mailto, scenario_bridge]
 
 
 def main():
