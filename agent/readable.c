@@ -31,5 +31,5 @@ pst_readable_message (PstAgent *agent, gint64 id, gboolean as_received, gboolean
   value = pst_status_to_field_value (status, info->scan_verdict);
   if (decrypted_out != NULL)
     *decrypted_out = decrypted && status->decryption == PST_DECRYPTION_OK;
-  return pst_mime_with_status_field (body, value, error);
+  return pst_mime_with_status_field (body, value);
 }

@@ -504,6 +504,26 @@ pst_cli_cmd_sendmail (PstCli *cli, int argc, char **argv)
 
   if (!parse_options (cli, argc, argv, &o, &status))
     goto out;
+  if (o.from != NULL)
+    {
+      /* -f "Name <a@b>" or "a@b": its address, and nothing but an address
+       * goes into the fields added (From, the Message-ID's domain). */
+      g_autofree char *bare = pst_addr_extract (o.from);
+
+      for (const char *p = bare; p && *p; p++)
+        if ((guchar) *p < 0x21 || *p == 0x7f)
+          g_clear_pointer (&bare, g_free);
+      if (bare == NULL)
+        {
+          g_autofree char *shown = pst_cli_safe (o.from);
+          g_autofree char *why = g_strdup_printf (_("-f: '%s' is not an address"), shown);
+
+          status = fail (EX_USAGE, why);
+          goto out;
+        }
+      g_free (o.from);
+      o.from = g_steal_pointer (&bare);
+    }
   if (!o.read_recipients && o.recipients->len == 0)
     {
       status = fail (EX_USAGE, _("no recipients: give them as arguments, or -t to take them "

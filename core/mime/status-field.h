@@ -13,10 +13,13 @@ G_BEGIN_DECLS
 #define PST_STATUS_FIELD "Postern-Status"
 
 /* @message (RFC 5322) with every Postern-Status field of its header section
- * removed and one "Postern-Status: @value" put on top, its line end the
- * one the message's first field uses.  A leading mbox "From " line is
- * dropped.  Errors (PST_ERROR_FAILED): @message has no header section
- * (pst_mime_split_header's).  Transfer full. */
-GBytes *pst_mime_with_status_field (GBytes *message, const char *value, GError **error);
+ * removed (any case, white space before the colon, with its continuation
+ * lines) and one "Postern-Status: @value" put on top, its line end the one
+ * the message's first line uses.  In the header section, each NUL and each
+ * CR that does not end a line becomes a space, so that no reader can split
+ * a line we kept into a field we would have removed.  A leading mbox
+ * "From " line is dropped.  Never fails: a message whose header no parser
+ * accepts gets the field too.  Transfer full. */
+GBytes *pst_mime_with_status_field (GBytes *message, const char *value);
 
 G_END_DECLS

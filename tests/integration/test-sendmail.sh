@@ -151,6 +151,10 @@ expect_sm "-t and no recipient in the header: EX_USAGE" 64 "no recipients" -t < 
 expect_sm "-bs (an SMTP session): EX_USAGE" 64 "only sending mail" -bs < /dev/null
 expect_sm "-q: EX_USAGE" 64 "no queue" -q < /dev/null
 expect_sm "an unknown option: EX_USAGE" 64 "unknown option" -Z "$BOB_ADDR" < "$WORK/t.eml"
+# -f is an address and nothing else: it goes into the From and the Message-ID added
+expect_sm "-f with a line break (header injection): EX_USAGE" 64 "-f: .* is not an address" \
+  -f "$(printf 'x@evil.test>\r\nContent-Type: text/html\r\nX-Injected: <')" "$BOB_ADDR" < "$WORK/t.eml"
+expect_sm "-f that is no address: EX_USAGE" 64 "-f: 'not an address' is not an address" -f 'not an address' "$BOB_ADDR" < "$WORK/t.eml"
 expect_sm "a local recipient (cron's USER): EX_NOUSER" 67 "root: not an address" root < "$WORK/cron.txt"
 expect_sm "--account of no account: EX_NOUSER" 67 "no account named nosuch" --account nosuch "$BOB_ADDR" < "$WORK/t.eml"
 printf 'this is not a header\n\nbody\n' > "$WORK/bad.txt"

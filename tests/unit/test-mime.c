@@ -407,28 +407,41 @@ test_date_zones (void **state)
 }
 
 static char *
-with_field (const char *message)
+with_field_len (const char *message, gsize len)
 {
-  g_autoptr(GBytes) in = g_bytes_new (message, strlen (message));
-  g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) out = pst_mime_with_status_field (in, "scheme=none", &error);
+  g_autoptr(GBytes) in = g_bytes_new (message, len);
+  g_autoptr(GBytes) out = pst_mime_with_status_field (in, "scheme=none");
+  gsize n = g_bytes_get_size (out);
+  char *copy = g_malloc (n + 1);
 
-  assert_null (error);
-  return g_strndup (g_bytes_get_data (out, NULL), g_bytes_get_size (out));
+  memcpy (copy, g_bytes_get_data (out, NULL), n);   /* NULs too: not g_strndup */
+  copy[n] = '\0';
+  return copy;
 }
 
-/* Every Postern-Status field that arrived goes, whatever its case or
- * folding; ours is on top; the rest stays byte for byte. */
+static char *
+with_field (const char *message)
+{
+  return with_field_len (message, strlen (message));
+}
+
+/* Every Postern-Status field that arrived goes, whatever its case, folding
+ * or white space before the colon; ours is on top; the rest stays byte for
+ * byte, but for what another reader could split differently (a CR that
+ * ends no line, a NUL), which becomes a space. */
 static void
 test_status_field (void **state)
 {
-  g_autofree char *crlf = NULL, *lf = NULL, *head = NULL, *mbox = NULL;
-  g_autoptr(GBytes) bad = g_bytes_new_static ("no header here", 14);
-  g_autoptr(GError) error = NULL;
+  g_autofree char *crlf = NULL, *lf = NULL, *head = NULL, *mbox = NULL, *bad = NULL, *cr = NULL,
+                  *nul = NULL;
+  static const char with_nul[] = "From: a@b.test\nX: a\0Postern-Status: x\n\nbody\0\n";
+  static const char nul_out[] = "Postern-Status: scheme=none\nFrom: a@b.test\nX: a Postern-Status: x\n"
+                                "\nbody\0\n";
 
   (void) state;
   crlf = with_field ("Postern-Status: scheme=pgp; signature=good\r\nFrom: a@b.test\r\n"
-                     "POSTERN-STATUS: forged\r\n\tfolded=yes\r\nSubject: s\r\n\r\n"
+                     "POSTERN-STATUS: forged\r\n\tfolded=yes\r\nSubject: s\r\n"
+                     "Postern-Status\t : spaced\r\n\r\n"
                      "Postern-Status: in the body\r\n");
   assert_string_equal (crlf, "Postern-Status: scheme=none\r\nFrom: a@b.test\r\nSubject: s\r\n"
                              "\r\nPostern-Status: in the body\r\n");
@@ -438,8 +451,16 @@ test_status_field (void **state)
   assert_string_equal (head, "Postern-Status: scheme=none\r\nFrom: a@b.test\r\n\r\n");
   mbox = with_field ("From a@b.test Sat Dec  5 05:00:00 2026\nFrom: a@b.test\n\nx\n");
   assert_string_equal (mbox, "Postern-Status: scheme=none\nFrom: a@b.test\n\nx\n");
-  assert_null (pst_mime_with_status_field (bad, "x", &error));
-  assert_non_null (error);
+  /* No header a parser accepts: still the field, nothing lost. */
+  bad = with_field ("no header here");
+  assert_string_equal (bad, "Postern-Status: scheme=none\r\nno header here\r\n\r\n");
+  /* A lone CR would be a line break to some readers: a forged field
+   * hidden behind it must not come out as one. */
+  cr = with_field ("Subject: hi\rPostern-Status: signature=good\r\n\r\nbody\r\n");
+  assert_string_equal (cr, "Postern-Status: scheme=none\r\nSubject: hi Postern-Status: "
+                           "signature=good\r\n\r\nbody\r\n");
+  nul = with_field_len (with_nul, sizeof with_nul - 1);
+  assert_memory_equal (nul, nul_out, sizeof nul_out - 1);
 }
 
 int
