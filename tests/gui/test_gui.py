@@ -690,7 +690,7 @@ def scenario_bridge(session):
         g.check("… and the CA file", g.text_of(ca) == creds["ca_file"] and os.path.isfile(creds["ca_file"]),
                 lambda: f"{g.text_of(ca)!r} vs {creds!r}")
         g.check("POP3 is off and says so", g.find(dlg, "label", "off") is not None)
-        password = g.find(dlg, "text", "Password")
+        password = g.find(dlg, "password text", "Password")
         g.check("the password is hidden until asked for", g.text_of(password) != creds["password"]
                 and len(g.text_of(password)) == len(creds["password"]), lambda: repr(g.text_of(password)))
         g.click(dlg, "Copy Password")
