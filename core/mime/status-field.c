@@ -43,7 +43,8 @@ pst_mime_with_status_field (GBytes *message, const char *value)
   gsize len = 0, pos = 0;
   const char *data = g_bytes_get_data (message, &len);
   const char *eol = "\r\n";
-  gboolean dropping = FALSE, ended = FALSE;
+  /* A continuation line before any field would fold into ours: dropped. */
+  gboolean dropping = TRUE, ended = FALSE;
   GString *out = g_string_sized_new (len + strlen (value) + 32);
 
   if (data == NULL)

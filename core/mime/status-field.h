@@ -14,7 +14,8 @@ G_BEGIN_DECLS
 
 /* @message (RFC 5322) with every Postern-Status field of its header section
  * removed (any case, white space before the colon, with its continuation
- * lines) and one "Postern-Status: @value" put on top, its line end the one
+ * lines), and any continuation line before the first field (it would
+ * continue ours), and one "Postern-Status: @value" put on top, its line end the one
  * the message's first line uses.  In the header section, each NUL and each
  * CR that does not end a line becomes a space, so that no reader can split
  * a line we kept into a field we would have removed.  A leading mbox

@@ -433,7 +433,7 @@ static void
 test_status_field (void **state)
 {
   g_autofree char *crlf = NULL, *lf = NULL, *head = NULL, *mbox = NULL, *bad = NULL, *cr = NULL,
-                  *nul = NULL;
+                  *nul = NULL, *lead = NULL, *lead_mbox = NULL;
   static const char with_nul[] = "From: a@b.test\nX: a\0Postern-Status: x\n\nbody\0\n";
   static const char nul_out[] = "Postern-Status: scheme=none\nFrom: a@b.test\nX: a Postern-Status: x\n"
                                 "\nbody\0\n";
@@ -459,6 +459,11 @@ test_status_field (void **state)
   cr = with_field ("Subject: hi\rPostern-Status: signature=good\r\n\r\nbody\r\n");
   assert_string_equal (cr, "Postern-Status: scheme=none\r\nSubject: hi Postern-Status: "
                            "signature=good\r\n\r\nbody\r\n");
+  /* A continuation line before the first field would continue ours. */
+  lead = with_field (" ; signature=good; signer=ceo@example.org\r\nFrom: a@b.test\r\n\r\nx\r\n");
+  assert_string_equal (lead, "Postern-Status: scheme=none\r\nFrom: a@b.test\r\n\r\nx\r\n");
+  lead_mbox = with_field ("From a@b.test Sat Dec  5 05:00:00 2026\n\tsignature=good\nFrom: a@b.test\n\nx\n");
+  assert_string_equal (lead_mbox, "Postern-Status: scheme=none\nFrom: a@b.test\n\nx\n");
   nul = with_field_len (with_nul, sizeof with_nul - 1);
   assert_memory_equal (nul, nul_out, sizeof nul_out - 1);
 }
