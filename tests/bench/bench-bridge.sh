@@ -5,9 +5,9 @@
 #  - POP3: N messages of SIZE bytes (default 1,000 × 4 KiB) retrieved with pipelined RETRs by one raw client, from
 #    the bridge and from Dovecot's own POP3 on the same messages (postern fetched them with keep_on_server). The
 #    bridge serves each message through pst_readable_message: read from the store, opened for a client (the
-#    verdict of its analysis, decryption when it is encrypted) and given its Postern-Status field. The messages
-#    here arrive in plaintext, so no decryption is timed: for encrypted mail add one decryption per RETR (gpg,
-#    about 17 ms here, DESIGN.md §12) to the bridge's figure.
+#    verdict of its analysis, decryption when it is encrypted) and given its Postern-Status field. First with
+#    plaintext mail, then with E encrypted and signed messages (default 200), where each RETR decrypts and
+#    verifies: what the bridge's decryption costs.
 #  - SMTP: S messages (default 200) submitted through the bridge by one smtplib session against S × `postern
 #    send`, both until every message is queued (the account has encrypt = never and a key of its own: both sign,
 #    and only the path differs).
@@ -94,6 +94,51 @@ echo "POP3 RETR, pipelined, one session: bridge $t_bridge s for $n_bridge messag
   "Dovecot $t_dovecot s for $n_dovecot ($b_dovecot bytes)"
 echo "bridge vs Dovecot: $(ratio "$t_bridge" "$t_dovecot")x the time;" \
   "$("$BENCH_PY" -c "import sys; print(f'{float(sys.argv[1]) / int(sys.argv[2]) * 1000:.1f}')" "$t_bridge" "$n_bridge") ms per message on the bridge"
+
+# --- POP3, encrypted mail: what the bridge's decryption costs ---
+# E messages (default 200), PGP/MIME encrypted to alice and signed by her, each decrypted and verified by the
+# bridge at RETR; Dovecot serves the same ciphertext.  The plaintext mail above is deleted first, from the
+# store (through the bridge's DELE) and from the server.
+E=${E:-200}
+if [ "$E" -gt 0 ]; then
+  "$BENCH_PY" - "$bridge_pop3" bench "$bridge_pass" <<-'EOF2'
+	import poplib, sys
+	p = poplib.POP3("127.0.0.1", int(sys.argv[1]))
+	p.user(sys.argv[2]); p.pass_(sys.argv[3])
+	for i in range(1, p.stat()[0] + 1):
+	    p.dele(i)
+	p.quit()
+	EOF2
+  find "$ALICE_MAILDIR/new" "$ALICE_MAILDIR/cur" -type f -delete
+  printf 'From: Alice <%s>\r\nTo: Alice <%s>\r\nSubject: encrypted bridge bench\r\n\r\n%s\r\n' \
+    "$ALICE_ADDR" "$ALICE_ADDR" "$(head -c $((SIZE * 3 / 4)) /dev/urandom | base64 -w 76 | sed 's/$/\r/')" > "$dir/plain.eml"
+  pst encrypt --to "$ALICE_ADDR" --sign -o "$dir/enc.eml" "$dir/plain.eml"
+  "$BENCH_PY" - "$dir/enc.eml" "$ALICE_MAILDIR" "$E" <<-'EOF2'
+	import os, re, sys, time
+	src, md, n = open(sys.argv[1], "rb").read(), sys.argv[2], int(sys.argv[3])
+	head, sep, body = src.partition(b"\r\n\r\n")
+	if not sep:
+	    head, sep, body = src.partition(b"\n\n")
+	head = re.sub(rb"(?im)^message-id:.*(\r?\n[ \t].*)*\r?\n", b"", head + b"\n").rstrip(b"\r\n")
+	now, pid = int(time.time()), os.getpid()
+	for i in range(1, n + 1):
+	    name = "%d.E%dP%d.bench" % (now, i, pid)
+	    tmp = os.path.join(md, "tmp", name)
+	    with open(tmp, "wb") as f:
+	        f.write(b"Message-ID: <enc.%d.%d@postern.test>\n" % (pid, i) + head + sep + body)
+	    os.chown(tmp, 65534, 65534)
+	    os.rename(tmp, os.path.join(md, "new", name))
+	EOF2
+  t0=$(now)
+  pst fetch --account bench >/dev/null
+  echo "postern fetch of $E encrypted messages into the store: $(elapsed "$t0" "$(now)") s"
+  read -r te_bridge ne_bridge be_bridge < <(retr "$bridge_pop3" bench "$bridge_pass")
+  read -r te_dovecot ne_dovecot be_dovecot < <(retr "$POP3_PORT" "$ALICE_ADDR" "$ALICE_PASS")
+  echo "POP3 RETR of encrypted mail: bridge $te_bridge s for $ne_bridge messages ($be_bridge bytes, decrypted);" \
+    "Dovecot $te_dovecot s for $ne_dovecot ($be_dovecot bytes, as stored)"
+  echo "encrypted: bridge vs Dovecot $(ratio "$te_bridge" "$te_dovecot")x the time;" \
+    "$("$BENCH_PY" -c "import sys; print(f'{float(sys.argv[1]) / int(sys.argv[2]) * 1000:.1f}')" "$te_bridge" "$ne_bridge") ms per message on the bridge (decryption and verification included)"
+fi
 
 # --- SMTP ---
 mkdir "$dir/in"
