@@ -45,6 +45,9 @@ typedef struct {
 
   GCancellable *stop;        /* cancelled once, when the agent is to stop */
 
+  GMutex backoff_lock;       /* guards mda_backoff */
+  GHashTable *mda_backoff;   /* gint64* message id -> when to try its MDA again (deliver.c) */
+
   GMutex changed_lock;       /* "something changed": a message queued, a session ended, */
   GCond changed_cond;        /* a reload; the scheduler waits for it */
   guint64 changes;

@@ -1,27 +1,17 @@
-/* deliver.c — see deliver.h.
- *
- * Maildir (https://cr.yp.to/proto/maildir.html): each message is written
- * to tmp/NAME, synced, linked to new/NAME, and new/ synced, before its row
- * says done.  NAME is "RECEIVED.M<id>R<token>.HOST": unique for the
- * message and the store, and the same at every try, so that the run after
- * a crash finds what the crashed one delivered (in new/, or in cur/ as
- * NAME:2,FLAGS once a reader saw it) by the "M<id>R<token>" part alone. */
+/* deliver.c — see deliver.h.  The Maildir itself is maildir.c. */
 #define _GNU_SOURCE 1   /* memfd_create */
 #include "deliver.h"
 
-#include <errno.h>
 #include <inttypes.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include <stdio.h>
-#include <glib/gstdio.h>
 
 #include "events.h"
+#include "maildir.h"
 #include "readable.h"
 #include "store/deliveries.h"
 #include "util/error.h"
@@ -32,130 +22,17 @@ typedef struct {
   PstAgent *agent;
   const PstAccount *account;
   PstDeliverKind kind;
-  char *maildir;          /* PST_DELIVER_MAILDIR */
+  char *path;             /* PST_DELIVER_MAILDIR */
+  PstMaildir maildir;
   char **argv;            /* PST_DELIVER_MDA */
-  char *token;
-  char *host;             /* the host name, '/' and ':' escaped as Maildir asks */
-  GHashTable *present;    /* gint64* ids whose file is in new/ or cur/ */
 } Target;
 
 static void
 target_clear (Target *t)
 {
-  g_free (t->maildir);
+  g_free (t->path);
+  pst_maildir_clear (&t->maildir);
   g_strfreev (t->argv);
-  g_free (t->token);
-  g_free (t->host);
-  g_clear_pointer (&t->present, g_hash_table_unref);
-}
-
-#ifdef PST_WORKER_TEST_HOOKS
-/* POSTERN_TEST_DELIVER_CRASH=POINT:N (test builds only): the agent is
- * killed the Nth time a Maildir delivery reaches POINT, "tmp" (the file
- * written to tmp/) or "rename" (in new/, not yet marked done), so that the
- * crash test kills it exactly there. */
-static void
-test_crash_point (const char *point)
-{
-  static gint reached;
-  const char *spec = g_getenv ("POSTERN_TEST_DELIVER_CRASH");
-  const char *colon;
-  gsize n;
-
-  if (spec == NULL || (colon = strchr (spec, ':')) == NULL)
-    return;
-  n = strlen (point);
-  if ((gsize) (colon - spec) != n || strncmp (spec, point, n) != 0)
-    return;
-  if (g_atomic_int_add (&reached, 1) + 1 == atoi (colon + 1))
-    raise (SIGKILL);
-}
-#else
-#define test_crash_point(point) ((void) 0)
-#endif
-
-/* The message id in Maildir file @name when it is one of this store's
- * names ("RECEIVED.M<id>R<token>.HOST[:2,FLAGS]"). */
-static gboolean
-name_id (const char *name, const char *token, gint64 *id_out)
-{
-  const char *p = strchr (name, '.');
-  char *end = NULL;
-  gsize n = strlen (token);
-  gint64 id;
-
-  if (p == NULL || p[1] != 'M' || !g_ascii_isdigit (p[2]))
-    return FALSE;
-  id = g_ascii_strtoll (p + 2, &end, 10);
-  if (*end != 'R' || strncmp (end + 1, token, n) != 0 || end[1 + n] != '.')
-    return FALSE;
-  *id_out = id;
-  return TRUE;
-}
-
-static char *
-maildir_name (Target *t, const PstDelivery *d)
-{
-  return g_strdup_printf ("%" G_GINT64_FORMAT ".M%" G_GINT64_FORMAT "R%s.%s", d->received_at,
-                          d->id, t->token, t->host);
-}
-
-static gboolean
-make_dir (const char *path, GError **error)
-{
-  if (g_mkdir_with_parents (path, 0700) == 0)
-    return TRUE;
-  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("cannot make the Maildir folder %s: %s"),
-               path, g_strerror (errno));
-  return FALSE;
-}
-
-/* Makes the Maildir's folders when they are missing, notes which messages
- * are in new/ or cur/ already, and removes what an interrupted delivery of
- * a pending message (@pending) left in tmp/. */
-static gboolean
-maildir_scan (Target *t, GArray *pending, GError **error)
-{
-  static const char *const subs[] = { "new", "cur", "tmp" };
-  g_autoptr (GHashTable) waiting = g_hash_table_new (g_int64_hash, g_int64_equal);
-
-  for (guint i = 0; i < pending->len; i++)
-    g_hash_table_add (waiting, &g_array_index (pending, PstDelivery, i).id);
-  t->present = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-  for (guint i = 0; i < G_N_ELEMENTS (subs); i++)
-    {
-      g_autofree char *dir = g_build_filename (t->maildir, subs[i], NULL);
-      g_autoptr (GDir) d = NULL;
-      g_autoptr (GError) local = NULL;
-      const char *name;
-
-      if (!make_dir (dir, error))
-        return FALSE;
-      if (!(d = g_dir_open (dir, 0, &local)))
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("cannot read the Maildir folder %s: %s"),
-                       dir, local->message);
-          return FALSE;
-        }
-      while ((name = g_dir_read_name (d)) != NULL)
-        {
-          gint64 id;
-
-          if (!name_id (name, t->token, &id))
-            continue;
-          if (i < 2)
-            g_hash_table_add (t->present, g_memdup2 (&id, sizeof id));
-          else if (g_hash_table_contains (waiting, &id))
-            {
-              g_autofree char *path = g_build_filename (dir, name, NULL);
-              /* A tmp/ file of ours is a delivery cut short: written
-               * again, or no longer needed. */
-              if (g_unlink (path) != 0 && errno != ENOENT)
-                g_warning ("cannot remove %s: %s", path, g_strerror (errno));
-            }
-        }
-    }
-  return TRUE;
 }
 
 /* Line ends as mail programs on Unix keep them (LF), as fetchmail hands
@@ -174,101 +51,17 @@ to_lf (GBytes *message)
   return g_bytes_new_take (out, n);
 }
 
-static gboolean
-sync_dir (const char *dir, GError **error)
-{
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-  if (fd < 0 || fsync (fd) != 0)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("cannot sync the Maildir folder %s: %s"),
-                   dir, g_strerror (errno));
-      if (fd >= 0)
-        close (fd);
-      return FALSE;
-    }
-  close (fd);
-  return TRUE;
-}
-
-static gboolean
-write_file (const char *path, GBytes *bytes, GError **error)
-{
-  gsize len;
-  const guint8 *data = g_bytes_get_data (bytes, &len);
-  int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-  int saved;
-
-  if (fd < 0)
-    goto fail;
-  while (len > 0)
-    {
-      ssize_t w = write (fd, data, len);
-
-      if (w < 0 && errno == EINTR)
-        continue;
-      if (w < 0)
-        goto fail;
-      data += w;
-      len -= (gsize) w;
-    }
-  if (fsync (fd) != 0)
-    goto fail;
-  if (close (fd) != 0)
-    {
-      fd = -1;
-      goto fail;
-    }
-  return TRUE;
-
-fail:
-  saved = errno;
-  if (fd >= 0)
-    close (fd);
-  g_unlink (path);
-  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("cannot write %s: %s"), path,
-               g_strerror (saved));
-  return FALSE;
-}
-
-static gboolean
-deliver_maildir (Target *t, const PstDelivery *d, GBytes *message, GError **error)
-{
-  g_autofree char *name = maildir_name (t, d);
-  g_autofree char *tmp = g_build_filename (t->maildir, "tmp", name, NULL);
-  g_autofree char *new_dir = g_build_filename (t->maildir, "new", NULL);
-  g_autofree char *dest = g_build_filename (new_dir, name, NULL);
-
-  if (!write_file (tmp, message, error))
-    return FALSE;
-  test_crash_point ("tmp");
-  /* link, not rename: it never replaces a file of that name.  Where the
-   * file system has no links, rename (the name is ours alone). */
-  if (link (tmp, dest) != 0 && errno != EEXIST)
-    {
-      if ((errno == EPERM || errno == ENOTSUP || errno == ENOSYS) && rename (tmp, dest) == 0)
-        ;
-      else
-        {
-          int saved = errno;
-
-          g_unlink (tmp);
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("cannot move %s into %s: %s"), tmp,
-                       new_dir, g_strerror (saved));
-          return FALSE;
-        }
-    }
-  g_unlink (tmp);
-  if (!sync_dir (new_dir, error))
-    return FALSE;
-  test_crash_point ("rename");
-  return TRUE;
-}
-
-/* What an MDA is given per message: then it is killed, the message stays
- * pending, and the run ends (the MDA is stuck: the others would wait as
- * long each, holding the account's fetches). */
+/* What an MDA is given per message: then it is killed (its whole process
+ * group), the message stays pending and the run goes on with the others.
+ * The message is not tried again before MDA_BACKOFF_FACTOR times that,
+ * doubled at each further timeout up to MDA_BACKOFF_MAX_DOUBLINGS times
+ * (in memory: a restarted agent tries it once more at once), so that one
+ * message that makes the MDA hang does not hold up the account's fetches
+ * at every run.  A second timeout in one run ends the run: then the MDA is
+ * stuck, not one message. */
 #define MDA_TIMEOUT_S 300
+#define MDA_BACKOFF_FACTOR 3
+#define MDA_BACKOFF_MAX_DOUBLINGS 5
 
 static guint
 mda_timeout_s (void)
@@ -308,6 +101,32 @@ watchdog_thread (gpointer data)
   return NULL;
 }
 
+/* In the MDA's process, between fork and exec: its own process group, so
+ * that a timeout kills whatever it started too (a shell's children could
+ * deliver the message after all, and the retry again), and SIGPIPE as
+ * programs expect it (the agent ignores it). */
+static void
+mda_child_setup (gpointer data)
+{
+  (void) data;
+  setpgid (0, 0);
+  signal (SIGPIPE, SIG_DFL);
+}
+
+/* Ends the MDA @p and every process of its group, and reaps it.  Once
+ * it is reaped its id is gone (NULL), and no group is killed: the number
+ * may be another's by then. */
+static void
+mda_kill (GSubprocess *p)
+{
+  const char *ident = g_subprocess_get_identifier (p);
+
+  if (ident != NULL)
+    kill (-(pid_t) atoi (ident), SIGKILL);
+  g_subprocess_force_exit (p);
+  g_subprocess_wait (p, NULL, NULL);
+}
+
 /* Runs the MDA on @message, at most mda_timeout_s() (@stuck_out: it was
  * killed for that); @err_out gets the start of what it wrote on stderr.
  * Its stderr goes to a memory file rather than a pipe, so that an MDA that
@@ -331,6 +150,7 @@ run_mda (Target *t, GBytes *message, GSubprocess **p_out, char **err_out, gboole
 
   if (efd >= 0)
     g_subprocess_launcher_take_stderr_fd (launcher, dup (efd));
+  g_subprocess_launcher_set_child_setup (launcher, mda_child_setup, NULL, NULL);
   p = g_subprocess_launcher_spawnv (launcher, (const char *const *) t->argv, &local);
   if (p == NULL)
     {
@@ -373,8 +193,7 @@ run_mda (Target *t, GBytes *message, GSubprocess **p_out, char **err_out, gboole
     }
   if (local != NULL || *stuck_out)
     {
-      g_subprocess_force_exit (p);
-      g_subprocess_wait (p, NULL, NULL);
+      mda_kill (p);
       if (*stuck_out)
         g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                      _("the MDA %s did not finish within %u s and was stopped"), t->argv[0],
@@ -418,6 +237,51 @@ deliver_mda (Target *t, GBytes *message, gboolean *stuck_out, GError **error)
   return FALSE;
 }
 
+typedef struct {
+  gint64 next_try;        /* monotonic µs */
+  guint timeouts;
+} Backoff;
+
+/* Whether message @id waits out a backoff after its MDA timed out. */
+static gboolean
+backed_off (PstAgent *agent, gint64 id)
+{
+  Backoff *b;
+  gboolean wait;
+
+  g_mutex_lock (&agent->backoff_lock);
+  b = g_hash_table_lookup (agent->mda_backoff, &id);
+  wait = b != NULL && b->next_try > g_get_monotonic_time ();
+  g_mutex_unlock (&agent->backoff_lock);
+  return wait;
+}
+
+/* Message @id was delivered (@timed_out FALSE: its backoff ends), or its
+ * MDA timed out again (the next try waits longer). */
+static void
+backoff_note (PstAgent *agent, gint64 id, gboolean timed_out)
+{
+  Backoff *b;
+  gint64 wait_s;
+
+  g_mutex_lock (&agent->backoff_lock);
+  if (!timed_out)
+    g_hash_table_remove (agent->mda_backoff, &id);
+  else
+    {
+      if (!(b = g_hash_table_lookup (agent->mda_backoff, &id)))
+        {
+          b = g_new0 (Backoff, 1);
+          g_hash_table_insert (agent->mda_backoff, g_memdup2 (&id, sizeof id), b);
+        }
+      wait_s = (gint64) MDA_BACKOFF_FACTOR * mda_timeout_s ()
+               << MIN (b->timeouts, MDA_BACKOFF_MAX_DOUBLINGS);
+      b->timeouts++;
+      b->next_try = g_get_monotonic_time () + wait_s * G_USEC_PER_SEC;
+    }
+  g_mutex_unlock (&agent->backoff_lock);
+}
+
 /* The decrypted message is not left in freed memory. */
 static void
 wipe (GBytes *bytes)
@@ -454,24 +318,20 @@ pst_deliver_pending (PstAgent *agent, const PstAccount *account)
   Target t = { .agent = agent, .account = account };
   g_autoptr (GArray) pending = NULL;
   g_autoptr (GError) error = NULL, first = NULL;
-  guint delivered = 0, failed = 0;
+  guint delivered = 0, failed = 0, timeouts = 0;
 
   if (account->deliver == NULL)
     return 0;
-  if (!pst_deliver_spec_parse (account->deliver, &t.kind, &t.maildir, &t.argv, &error)
+  if (!pst_deliver_spec_parse (account->deliver, &t.kind, &t.path, &t.argv, &error)
       || !(pending = pst_store_deliveries_pending (agent->store, account->name, &error)))
     goto out;
-  if (pending->len == 0)
-    goto out;
+  /* A Maildir is opened at every run, with nothing pending too: it is
+   * checked, and it loses what a run cut short left in tmp/. */
   if (t.kind == PST_DELIVER_MAILDIR)
     {
-      g_autoptr (GString) host = g_string_new (g_get_host_name ());
+      g_autofree char *token = pst_store_delivery_token (agent->store, &error);
 
-      g_string_replace (host, "/", "\\057", 0);
-      g_string_replace (host, ":", "\\072", 0);
-      t.host = g_string_free (g_steal_pointer (&host), FALSE);
-      if (!(t.token = pst_store_delivery_token (agent->store, &error))
-          || !maildir_scan (&t, pending, &error))
+      if (token == NULL || !pst_maildir_open (&t.maildir, t.path, token, &error))
         goto out;
     }
   for (guint i = 0; i < pending->len; i++)
@@ -483,7 +343,9 @@ pst_deliver_pending (PstAgent *agent, const PstAccount *account)
 
       if (pst_agent_is_stopping (agent))
         break;
-      if (t.present != NULL && g_hash_table_contains (t.present, &d->id))
+      if (t.kind == PST_DELIVER_MDA && backed_off (agent, d->id))
+        continue;
+      if (pst_maildir_has (&t.maildir, d->id))
         /* Delivered by a run that ended before it could say so. */
         ok = TRUE;
       else if (!(readable = pst_readable_message (agent, d->id, account->deliver_encrypted, NULL,
@@ -492,13 +354,16 @@ pst_deliver_pending (PstAgent *agent, const PstAccount *account)
       else
         {
           message = to_lf (readable);
-          ok = t.kind == PST_DELIVER_MAILDIR ? deliver_maildir (&t, d, message, &local)
-                                             : deliver_mda (&t, message, &stuck, &local);
+          ok = t.kind == PST_DELIVER_MAILDIR
+                 ? pst_maildir_deliver (&t.maildir, d->id, d->received_at, message, &local)
+                 : deliver_mda (&t, message, &stuck, &local);
         }
       wipe (readable);
       wipe (message);
       if (ok && !pst_store_delivery_done (agent->store, d->id, &local))
         ok = FALSE;
+      if (ok || stuck)
+        backoff_note (agent, d->id, stuck);
       if (ok)
         {
           delivered++;
@@ -515,7 +380,7 @@ pst_deliver_pending (PstAgent *agent, const PstAccount *account)
       failed++;
       if (first == NULL)
         first = g_steal_pointer (&local);
-      if (stuck)
+      if (stuck && ++timeouts == 2)
         break;
     }
   if (delivered > 0)

@@ -22,7 +22,9 @@ G_BEGIN_DECLS
  * (pst_agent_session_lock), which keeps two runs for one account apart.  A
  * message that cannot be delivered now (Maildir not writable, disk full,
  * the MDA failing) stays pending for the next run, and the run says so:
- * g_warning and an account.error event.  Nothing leaves the store.  Returns
+ * g_warning and an account.error event.  An MDA that hangs is killed with
+ * all it started, and its message waits a while before it is tried again
+ * (deliver.c, MDA_TIMEOUT_S).  Nothing leaves the store.  Returns
  * the number of messages delivered. */
 guint pst_deliver_pending (PstAgent *agent, const PstAccount *account);
 

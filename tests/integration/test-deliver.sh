@@ -8,7 +8,10 @@
 # delivery included (test builds: after the tmp/ write, after the move into
 # new/ before the commit, in the first, a middle and the last of four); an
 # MDA gets each once here, and a failing or hanging one keeps the message
-# for the next fetch.  A quarantined message waits for its release.
+# for a later fetch: a hanging one is killed with all it started, and the
+# others are delivered all the same.  A Maildir another user could write to
+# is refused, and no plaintext stays in tmp/.  A quarantined message waits
+# for its release.
 source "$(dirname "$0")/lib.sh"
 
 json() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {"d": d}))' "$1"; }
@@ -111,13 +114,44 @@ check "… encrypted, as it arrived" bash -c 'grep -qa "BEGIN PGP MESSAGE" "$1" 
 check "… with Postern-Status on top all the same" \
   bash -c 'head -n 1 "$1" | grep -q "^Postern-Status: scheme=pgp; decryption=ok; signature=good; signer=alice@postern.test; from-match=yes; scan="' _ "$f"
 
+# ---- a Maildir that another may write to is refused ----
+# (They could put a file under a name of ours into tmp/ or new/.)
+chmod 770 "$MDE/tmp"
+plain_in "perm-$tag@elsewhere.test"
+check "bob fetches while the Maildir's tmp/ is group-writable" pst bob fetch
+check "… the message is kept, pending, and not in the Maildir" test "$(pending bob) $(count_in "$MDE")" = "1 1"
+check "… and the log names the folder" \
+  grep -qF "the Maildir folder $MDE/tmp is writable by group or others (mode 770)" "$WORK/home-bob/data/posternd.log"
+chmod 700 "$MDE/tmp"
+if [ "$(id -u)" = 0 ]; then
+  chown nobody "$MDE/cur"
+  check "a Maildir folder of another user's is refused too" pst bob fetch
+  check "… the message is still pending" test "$(pending bob) $(count_in "$MDE")" = "1 1"
+  check "… and the log says whose it is" \
+    grep -qF "the Maildir folder $MDE/cur belongs to another user" "$WORK/home-bob/data/posternd.log"
+  chown root "$MDE/cur"
+fi
+check "once the Maildir is private again, the next fetch delivers it" pst bob fetch
+check "… into the Maildir" test "$(pending bob) $(count_in "$MDE")" = "0 2"
+
 # ---- an MDA ----
 cat > "$WORK/mda.sh" <<'SH'
 #!/bin/sh
 # Appends the message to an mbox; fails (EX_TEMPFAIL) while "broken" exists.
-[ -e "$(dirname "$0")/broken" ] && { echo "mailbox locked" >&2; exit 75; }
-[ -e "$(dirname "$0")/hang" ] && exec sleep 120
-{ echo "From postern $(date)"; cat; echo; } >> "$(dirname "$0")/mda.mbox"
+# While "hang" exists, a message with "Hang-Me" in it makes it wait for a
+# child of its own that appends it 4 s later.  Notes its ignored signals.
+d=$(dirname "$0")
+grep '^SigIgn:' /proc/$$/status > "$d/sigign"
+[ -e "$d/broken" ] && { echo "mailbox locked" >&2; exit 75; }
+msg=$(mktemp "$d/msg.XXXXXX")
+cat > "$msg"
+if [ -e "$d/hang" ] && grep -q Hang-Me "$msg"; then
+  ( sleep 4; { echo "From postern $(date)"; cat "$msg"; echo; } >> "$d/mda.mbox" ) &
+  wait
+  exit 0
+fi
+{ echo "From postern $(date)"; cat "$msg"; echo; } >> "$d/mda.mbox"
+rm -f "$msg"
 SH
 chmod 700 "$WORK/mda.sh"
 check "account set delivers to an MDA, decrypted" \
@@ -128,13 +162,15 @@ check "bob fetches two plain messages" pst bob fetch
 check "the MDA got each once ($(mda_ids))" test "$(mda_ids)" = "1×<mda-1-$tag@elsewhere.test> 1×<mda-2-$tag@elsewhere.test> "
 check "… with LF line ends" bash -c '! grep -qa $'"'"'\r'"'"' "$1"' _ "$WORK/mda.mbox"
 check "… and Postern-Status on top of each" test "$(grep -ac '^Postern-Status: scheme=none; decryption=not-encrypted; signature=none' "$WORK/mda.mbox")" = 2
+ign=$(awk '{print $2}' "$WORK/sigign")
+check "… which runs with SIGPIPE not ignored (SigIgn $ign)" test "$(( 0x$ign & 0x1000 ))" = 0
 touch "$WORK/broken"
 plain_in "mda-3-$tag@elsewhere.test"
 "$POSTERN" --home "$WORK/home-bob" --json watch account.error > "$WORK/watch.out" 2>&1 &
 RELAY_PIDS="${RELAY_PIDS:-} $!"
 sleep 0.5
 check "bob fetches a third while the MDA fails" pst bob fetch
-check "… it is in the store" test "$(pst bob --json list | json 'len(d["messages"])')" = 7
+check "… it is in the store" test "$(pst bob --json list | json 'len(d["messages"])')" = 8
 check "… and pending, not delivered" test "$(pending bob) $(grep -ac '^Message-ID: <mda-3' "$WORK/mda.mbox")" = "1 0"
 for _ in $(seq 1 50); do grep -q "mailbox locked" "$WORK/watch.out" && break; sleep 0.1; done
 check "… and account.error said why" grep -q 'exited with status 75: mailbox locked' "$WORK/watch.out"
@@ -144,21 +180,33 @@ check "once the MDA works, the next fetch delivers it" pst bob fetch
 check "… each message once ($(mda_ids))" test "$(mda_ids)" = "1×<mda-1-$tag@elsewhere.test> 1×<mda-2-$tag@elsewhere.test> 1×<mda-3-$tag@elsewhere.test> "
 check "… and nothing is pending" test "$(pending bob)" = 0
 if [ "${POSTERN_TEST_HOOKS:-}" = true ]; then
-  # An MDA that never ends is stopped after its time (2 s here, 300 s
-  # otherwise), and the run ends with it rather than wait as long for each.
+  # An MDA that never ends on one message is stopped after its time (2 s
+  # here, 300 s otherwise) with all it started, and the run goes on with
+  # the others.  The message waits 3 times that before it is tried again.
   pst bob agent stop >/dev/null
   POSTERN_TEST_MDA_TIMEOUT=2 pst bob agent start >/dev/null
   touch "$WORK/hang"
-  plain_in "mda-4-$tag@elsewhere.test"; plain_in "mda-5-$tag@elsewhere.test"
+  plain_in "mda-4-$tag@elsewhere.test" "X-Marker: Hang-Me"; plain_in "mda-5-$tag@elsewhere.test"
   t0=$(date +%s)
-  check "bob fetches two while the MDA hangs" pst bob fetch
+  check "bob fetches two while the MDA hangs on the first" pst bob fetch
   t=$(( $(date +%s) - t0 ))
   check "… the fetch ends once the MDA's time is up ($t s)" test "$t" -lt 20
-  check "… both are pending" test "$(pending bob)" = 2
+  check "… the other one is delivered all the same" test "$(grep -ac "^Message-ID: <mda-5-$tag" "$WORK/mda.mbox")" = 1
+  check "… the hanging one is pending" test "$(pending bob)" = 1
   check "… and the log says why" grep -q 'the MDA /bin/sh did not finish within 2 s and was stopped' "$WORK/home-bob/data/posternd.log"
+  sleep 3
+  check "… and what the stopped MDA started did not deliver it after all" \
+    test "$(grep -ac "^Message-ID: <mda-4-$tag" "$WORK/mda.mbox")" = 0
+  t0=$(date +%s)
+  check "a fetch at once" pst bob fetch
+  t=$(( $(date +%s) - t0 ))
+  check "… does not try that message again ($t s)" \
+    test "$(grep -c 'did not finish within 2 s' "$WORK/home-bob/data/posternd.log") $(pending bob)" = "1 1"
   rm -f "$WORK/hang"
-  check "the next fetch delivers them" pst bob fetch
+  sleep 4
+  check "after its wait, the next fetch delivers it" pst bob fetch
   check "… each message once ($(mda_ids))" test "$(mda_ids)" = "1×<mda-1-$tag@elsewhere.test> 1×<mda-2-$tag@elsewhere.test> 1×<mda-3-$tag@elsewhere.test> 1×<mda-4-$tag@elsewhere.test> 1×<mda-5-$tag@elsewhere.test> "
+  check "… and nothing is pending" test "$(pending bob)" = 0
 fi
 
 # ---- bad settings ----
@@ -241,4 +289,23 @@ for round in tmp:2 rename:2 tmp:1 rename:4 tmp:4 rename:1; do
 done
 check "the messages a reader moved to cur/ stayed there, once each" \
   test "$(find "$MDC/cur" -name '*:2,S' | wc -l) $(grep -laF -e "crash-rename2-2-$tag" -e "crash-rename4-4-$tag" -e "crash-rename1-1-$tag" $(files_in "$MDC") | wc -l)" = "3 3"
+# Killed with a message in tmp/, and the message deleted before the next
+# run (as the bridge's DELE or quarantine delete do): its plaintext in
+# tmp/ is removed all the same.
+pst bob-crash agent stop >/dev/null 2>&1 || true
+plain_in "crash-gone-$tag@elsewhere.test"
+POSTERN_TEST_DELIVER_CRASH=tmp:1 pst bob-crash agent start >/dev/null
+pid=$(pgrep -f "posternd --home $WORK/home-bob-crash\$" | head -n 1)
+pst bob-crash fetch >/dev/null 2>&1 || true
+for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+check "killed with the message in tmp/" test "$(grep -laF "crash-gone-$tag" "$MDC"/tmp/* | wc -l)" = 1
+gone=$(sqlite3 "$(db_of bob-crash)" "select message_id from deliveries where state = 'pending'")
+sqlite3 "$(db_of bob-crash)" "pragma foreign_keys = on; delete from messages where id = $gone"
+check "… the message is deleted from the store" test "$(pending bob-crash)" = 0
+pst bob-crash agent start >/dev/null
+for _ in $(seq 1 100); do [ -z "$(ls -A "$MDC/tmp")" ] && break; sleep 0.1; done
+check "restarted with nothing to deliver, the agent empties tmp/" test -z "$(ls -A "$MDC/tmp")"
+plain_in "crash-after-$tag@elsewhere.test"
+check "… and the next fetch delivers the next message" pst bob-crash fetch
+check "… into new/, once" test "$(grep -laF "crash-after-$tag" $(files_in "$MDC") | wc -l) $(pending bob-crash)" = "1 0"
 finish

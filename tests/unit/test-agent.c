@@ -1,6 +1,7 @@
 /* test-agent.c — the agent's parts, without a socket or a network: the
  * dispatch of methods, the admission of a client's descriptors, the outbox
- * state machine, the scheduler's due-times, and reload. */
+ * state machine, the scheduler's due-times, reload, and the Maildir that
+ * delivery writes into. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -8,6 +9,7 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
@@ -15,6 +17,7 @@
 #include "agent.h"
 #include "clientfd.h"
 #include "events.h"
+#include "maildir.h"
 #include "methods.h"
 #include "protect.h"
 #include "scheduler.h"
@@ -619,6 +622,127 @@ test_changed_and_stop (void **state)
   assert_true (g_get_monotonic_time () - t0 < 30 * G_USEC_PER_SEC);
 }
 
+#define TOKEN "0123456789abcdef"
+
+static char *
+slurp (const char *path)
+{
+  char *text = NULL;
+
+  return g_file_get_contents (path, &text, NULL, NULL) ? text : NULL;
+}
+
+/* The Maildir and its folders are made private, and refused when another
+ * may write to one of them. */
+static void
+test_maildir_private (void **state)
+{
+  g_autofree char *dir = g_dir_make_tmp ("pst-maildir-XXXXXX", NULL);
+  g_autofree char *md = g_build_filename (dir, "mail", NULL);
+  static const char *const subs[] = { "", "tmp", "new", "cur" };
+  PstMaildir m = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  (void) state;
+  assert_true (pst_maildir_open (&m, md, TOKEN, &error));
+  pst_maildir_clear (&m);
+  for (guint i = 0; i < G_N_ELEMENTS (subs); i++)
+    {
+      g_autofree char *sub = g_build_filename (md, subs[i], NULL);
+      g_autofree char *want = g_strdup_printf ("the Maildir folder %s is writable by group",
+                                               *subs[i] ? sub : md);
+      struct stat st;
+
+      assert_int_equal (stat (sub, &st), 0);
+      assert_int_equal (st.st_mode & 0777, 0700);
+      assert_int_equal (chmod (sub, i % 2 ? 0770 : 0702), 0);
+      assert_false (pst_maildir_open (&m, md, TOKEN, &error));
+      pst_maildir_clear (&m);
+      if (strstr (error->message, want) == NULL)
+        fail_msg ("%s", error->message);
+      g_clear_error (&error);
+      assert_int_equal (chmod (sub, 0700), 0);
+    }
+  assert_true (pst_maildir_open (&m, md, TOKEN, &error));
+  pst_maildir_clear (&m);
+  remove_tree (dir);
+}
+
+/* Every tmp/ file of this store is removed, whatever became of its
+ * message; others' files are left alone. */
+static void
+test_maildir_tmp_leftovers (void **state)
+{
+  g_autofree char *dir = g_dir_make_tmp ("pst-maildir-XXXXXX", NULL);
+  g_autofree char *ours = g_build_filename (dir, "tmp", "1700000000.M7R" TOKEN ".host", NULL);
+  g_autofree char *other = g_build_filename (dir, "tmp", "1700000000.M7Rffffffffffffffff.host", NULL);
+  g_autofree char *foreign = g_build_filename (dir, "tmp", "1700000000.P123.host", NULL);
+  PstMaildir m = { 0 };
+  g_autoptr (GError) error = NULL;
+
+  (void) state;
+  assert_true (pst_maildir_open (&m, dir, TOKEN, &error));
+  pst_maildir_clear (&m);
+  assert_true (g_file_set_contents (ours, "plaintext\n", -1, NULL));
+  assert_true (g_file_set_contents (other, "another store's\n", -1, NULL));
+  assert_true (g_file_set_contents (foreign, "a reader's\n", -1, NULL));
+  assert_true (pst_maildir_open (&m, dir, TOKEN, &error));
+  assert_false (g_file_test (ours, G_FILE_TEST_EXISTS));
+  assert_true (g_file_test (other, G_FILE_TEST_EXISTS));
+  assert_true (g_file_test (foreign, G_FILE_TEST_EXISTS));
+  pst_maildir_clear (&m);
+  remove_tree (dir);
+}
+
+/* A tmp/NAME or new/NAME that is there before the message is written
+ * (someone else's) is neither written into nor taken for the message. */
+static void
+test_maildir_existing_names (void **state)
+{
+  g_autofree char *dir = g_dir_make_tmp ("pst-maildir-XXXXXX", NULL);
+  g_autoptr (GBytes) msg = g_bytes_new_static ("Subject: x\n\nsecret\n", 19);
+  PstMaildir m = { 0 };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = NULL, *tmp = NULL, *dest = NULL, *text = NULL;
+
+  (void) state;
+  assert_true (pst_maildir_open (&m, dir, TOKEN, &error));
+  assert_false (pst_maildir_has (&m, 1));
+  assert_true (pst_maildir_deliver (&m, 1, 1700000000, msg, &error));
+  name = g_strdup_printf ("1700000001.M2R" TOKEN ".%s", m.host);
+  tmp = g_build_filename (dir, "tmp", name, NULL);
+  dest = g_build_filename (dir, "new", name, NULL);
+
+  /* tmp/NAME made after the Maildir was opened. */
+  assert_true (g_file_set_contents (tmp, "theirs\n", -1, NULL));
+  assert_false (pst_maildir_deliver (&m, 2, 1700000001, msg, &error));
+  assert_non_null (strstr (error->message, "exists"));
+  g_clear_error (&error);
+  assert_string_equal ((text = slurp (tmp)), "theirs\n");
+  assert_false (g_file_test (dest, G_FILE_TEST_EXISTS));
+  g_unlink (tmp);
+
+  /* new/NAME that is not the file written. */
+  assert_true (g_file_set_contents (dest, "not it\n", -1, NULL));
+  assert_false (pst_maildir_deliver (&m, 2, 1700000001, msg, &error));
+  if (strstr (error->message, "is not the message Postern wrote") == NULL)
+    fail_msg ("%s", error->message);
+  g_clear_error (&error);
+  g_free (text);
+  assert_string_equal ((text = slurp (dest)), "not it\n");
+  assert_false (g_file_test (tmp, G_FILE_TEST_EXISTS));
+  g_unlink (dest);
+
+  assert_true (pst_maildir_deliver (&m, 2, 1700000001, msg, &error));
+  g_free (text);
+  assert_string_equal ((text = slurp (dest)), "Subject: x\n\nsecret\n");
+  pst_maildir_clear (&m);
+  assert_true (pst_maildir_open (&m, dir, TOKEN, &error));
+  assert_true (pst_maildir_has (&m, 1) && pst_maildir_has (&m, 2) && !pst_maildir_has (&m, 3));
+  pst_maildir_clear (&m);
+  remove_tree (dir);
+}
+
 int
 main (void)
 {
@@ -641,6 +765,9 @@ main (void)
     cmocka_unit_test (test_scheduler_fetch_delay),
     cmocka_unit_test_setup_teardown (test_reload, setup, teardown),
     cmocka_unit_test_setup_teardown (test_changed_and_stop, setup, teardown),
+    cmocka_unit_test (test_maildir_private),
+    cmocka_unit_test (test_maildir_tmp_leftovers),
+    cmocka_unit_test (test_maildir_existing_names),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
