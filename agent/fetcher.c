@@ -179,17 +179,25 @@ fill_window (Fetch *f, GError **error)
   return TRUE;
 }
 
+/* Tells the subscribers that message @id of @account is in the store. */
+static void
+announce (PstAgent *agent, const char *account, gint64 id)
+{
+  JsonObject *p = json_object_new ();
+
+  json_object_set_string_member (p, "account", account);
+  json_object_set_int_member (p, "id", id);
+  pst_events_emit (agent->events, "mail.new", p);
+}
+
 static void
 stored (Fetch *f, Item *item)
 {
   gint64 id = pst_store_writer_get_id (item->writer);
-  JsonObject *p = json_object_new ();
 
   g_array_append_val (f->stored, id);
   f->fetched++;
-  json_object_set_string_member (p, "account", f->account->name);
-  json_object_set_int_member (p, "id", id);
-  pst_events_emit (f->agent->events, "mail.new", p);
+  announce (f->agent, f->account->name, id);
 }
 
 /* Commits what was received, together (one fsync), then asks the server to
@@ -491,10 +499,25 @@ run_session (Fetch *f, GError **error)
 
 static gboolean run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error);
 
+void
+pst_fetchers_take_in (PstAgent *agent, const PstAccount *account, GArray *ids)
+{
+  GMutex *lock = pst_agent_session_lock (agent, "fetch", account->name);
+
+  for (guint i = 0; i < ids->len; i++)
+    announce (agent, account->name, g_array_index (ids, gint64, i));
+  /* Under the account's fetch lock, as a fetch analyses its own: the
+   * messages left to analyse again are taken by one of them at a time. */
+  g_mutex_lock (lock);
+  analyze_stored (agent, account, ids);
+  g_mutex_unlock (lock);
+}
+
 /* seal_incoming fails closed: without a key to seal with, nothing is
  * fetched (rather than stored in plaintext). */
-static gboolean
-seal_key_ready (PstAgent *agent, const PstAccount *account, GError **error)
+gboolean
+pst_fetchers_seal_key_ready (PstAgent *agent, const PstAccount *account, const char *done,
+                             GError **error)
 {
   g_autofree char *home = NULL, *fpr = NULL;
   g_autoptr (PstPgp) pgp = NULL;
@@ -507,7 +530,7 @@ seal_key_ready (PstAgent *agent, const PstAccount *account, GError **error)
   if (error != NULL && *error == NULL)
     g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
                  "seal_incoming is set, but there is no OpenPGP key for %s to seal mail with; "
-                 "nothing was fetched", account->address);
+                 "nothing was %s", account->address, done);
   return FALSE;
 }
 
@@ -712,7 +735,7 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
   if (account != NULL)
     {
       f.account = account;
-      ok = seal_key_ready (agent, account, error) && run_session (&f, error);
+      ok = pst_fetchers_seal_key_ready (agent, account, "fetched", error) && run_session (&f, error);
       if (!ok && pst_conn_resumption_refused (f.conn))
         {
           /* The server failed a resumed TLS handshake: at once again, in

@@ -143,6 +143,9 @@ int pst_cli_cmd_list (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_show (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_export (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv);
+/* import, and export --all (mailbox.c); @mbox or @maildir, not both. */
+int pst_cli_cmd_import (PstCli *cli, int argc, char **argv);
+int pst_cli_export_all (PstCli *cli, const char *account, const char *mbox, const char *maildir);
 /* The settings of send and keys check (--account, --encrypt, --scheme,
  * --sign, --no-sign) into @params; FALSE (a usage error printed) when they
  * contradict each other or --encrypt is no mode. */
