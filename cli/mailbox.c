@@ -305,7 +305,7 @@ export_one (Export *ex, gint64 id, int fd)
 {
   g_autoptr (GError) error = NULL;
   JsonObject *params = json_object_new (), *r;
-  g_autofree char *label = g_strdup_printf (_("message %" G_GINT64_FORMAT), id);
+  g_autofree char *label = g_strdup_printf (_("message %lld"), (long long) id);
 
   json_object_set_int_member (params, "id", id);
   json_object_set_int_member (params, "fd", 0);
