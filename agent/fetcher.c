@@ -319,15 +319,19 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id)
   return TRUE;
 }
 
+/* Analyses the messages @stored, and with @retry those of the account
+ * whose analysis failed before (under the account's fetch lock then: one
+ * caller at a time takes them). */
 static void
-analyze_stored (PstAgent *agent, const PstAccount *account, GArray *stored)
+analyze_stored (PstAgent *agent, const PstAccount *account, GArray *stored, gboolean retry)
 {
   g_autoptr (GArray) done = g_array_new (FALSE, TRUE, sizeof (PstAnalysis));
   g_autoptr (GArray) updates = g_array_new (FALSE, TRUE, sizeof (PstMessageInfoUpdate));
   g_autoptr (GArray) ids = g_array_copy (stored);
   g_autoptr (GError) error = NULL;
 
-  unanalysed_take (agent->fetchers, account->name, ids);
+  if (retry)
+    unanalysed_take (agent->fetchers, account->name, ids);
   for (guint i = 0; i < ids->len; i++)
     {
       gint64 id = g_array_index (ids, gint64, i);
@@ -499,18 +503,52 @@ run_session (Fetch *f, GError **error)
 
 static gboolean run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error);
 
+typedef struct {
+  PstAgent *agent;
+  const PstAccount *account;
+  gint64 id;
+} TakeIn;
+
+static gpointer
+take_in_thread (gpointer data)
+{
+  TakeIn *t = data;
+  g_autoptr (GArray) one = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  g_array_append_val (one, t->id);
+  analyze_stored (t->agent, t->account, one, FALSE);
+  return NULL;
+}
+
+/* How many messages take_in analyses at once, each in a thread of its own
+ * (and so in a worker process of its own): the analysis is what an import
+ * waits for. */
+#define TAKE_IN_PARALLEL 4
+
 void
 pst_fetchers_take_in (PstAgent *agent, const PstAccount *account, GArray *ids)
 {
-  GMutex *lock = pst_agent_session_lock (agent, "fetch", account->name);
-
   for (guint i = 0; i < ids->len; i++)
     announce (agent, account->name, g_array_index (ids, gint64, i));
-  /* Under the account's fetch lock, as a fetch analyses its own: the
-   * messages left to analyse again are taken by one of them at a time. */
-  g_mutex_lock (lock);
-  analyze_stored (agent, account, ids);
-  g_mutex_unlock (lock);
+  /* These messages only, none left from before (retry FALSE): no other
+   * caller analyses them, so no fetch lock is needed, and they may be
+   * analysed side by side. */
+  for (guint i = 0; i < ids->len; i += TAKE_IN_PARALLEL)
+    {
+      TakeIn t[TAKE_IN_PARALLEL];
+      GThread *threads[TAKE_IN_PARALLEL] = { NULL };
+      guint n = MIN (TAKE_IN_PARALLEL, ids->len - i);
+
+      for (guint j = 0; j < n; j++)
+        {
+          t[j] = (TakeIn) { agent, account, g_array_index (ids, gint64, i + j) };
+          if (j > 0)
+            threads[j] = g_thread_new ("take-in", take_in_thread, &t[j]);
+        }
+      take_in_thread (&t[0]);
+      for (guint j = 1; j < n; j++)
+        g_thread_join (threads[j]);
+    }
 }
 
 /* seal_incoming fails closed: without a key to seal with, nothing is
@@ -773,7 +811,7 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
   /* Decrypt, verify and record the verdicts after the session, so that
    * the connection is not held open by the cryptography. */
   if (account != NULL)
-    analyze_stored (agent, account, f.stored);
+    analyze_stored (agent, account, f.stored, TRUE);
   g_array_unref (f.stored);
   g_mutex_unlock (lock);
   if (fetched_out != NULL)
