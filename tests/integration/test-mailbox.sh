@@ -216,14 +216,16 @@ json_slice() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); a,b=
 check "--offset 5 --limit 10 is the slice of the whole list" test "$(page_ids --offset 5 --limit 10)" = "$(json_slice 5 10)"
 check "--offset 10 --limit 2200 crosses the agent's pages without a gap" \
   test "$(page_ids --offset 10 --limit 2200)" = "$(json_slice 10 2200)"
+p=$((MANY / 4))
 check "consecutive --offset pages join up" \
-  test "$(page_ids --offset 0 --limit 300) $(page_ids --offset 300 --limit 300)" = "$(json_slice 0 600)"
+  test "$(page_ids --offset 0 --limit $p) $(page_ids --offset $p --limit $p)" = "$(json_slice 0 $((2 * p)))"
 check "an --offset past the end lists nothing" test -z "$(page_ids --offset $((MANY + 1)) --limit 5)"
 needles=$(( (MANY - 7 + 999) / 1000 ))
 check "--search finds the $needles needles among them" \
   test "$(pst bob-many --json list --search NEEDLE --limit 100000 | json 'len(d["messages"])')" = "$needles"
 check "--search with --offset pages the matches" \
-  test "$(pst bob-many --json list --search needle --offset 1 --limit 1 | json 'd["messages"][0]["subject"]')" = "needle $(( (needles - 2) * 1000 + 7 ))"
+  test "$(pst bob-many --json list --search needle --offset 1 --limit 1 | json '[m["subject"] for m in d["messages"]]')" = \
+  "$( [ "$needles" -ge 2 ] && echo "['needle $(( (needles - 2) * 1000 + 7 ))']" || echo "[]")"
 check "text list --limit $MANY prints every row" test "$(pst bob-many list --limit "$MANY" | wc -l)" = "$MANY"
 
 finish
