@@ -25,7 +25,6 @@ typedef struct {
 } Pending;
 
 typedef struct {
-  PstCli *cli;
   PstRpcClient *client;
   const char *account;
   Pending batch[PST_RPC_MAX_FDS];
@@ -240,7 +239,7 @@ pst_cli_cmd_import (PstCli *cli, int argc, char **argv)
   };
   g_autoptr (GError) error = NULL;
   g_autoptr (PstRpcClient) client = NULL;
-  Import im = { .cli = cli, .account = NULL };
+  Import im = { 0 };
   int status = 0;
 
   if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
