@@ -254,6 +254,9 @@ scan_object (const char *verdict, const char *name)
 
 #define DEFAULT_LIST 200
 #define MAX_LIST 2000
+/* What a page's messages may take in JSON: a line of the answer is at most
+ * PST_RPC_MAX_LINE (1 MiB) for Postern's client, less the envelope. */
+#define MAX_LIST_BYTES (PST_RPC_MAX_LINE - 16 * 1024)
 
 /* Characters of a search, well within SQLite's LIKE pattern limit. */
 #define MAX_QUERY 1000
@@ -268,6 +271,8 @@ pst_method_list (PstCall *call, GError **error)
   PstMessageQuery q = { 0 };
   JsonArray *arr;
   JsonObject *r;
+  gsize size = 0;
+  gboolean more = FALSE;
 
   if (!pst_rpc_get_string (call->params, "account", FALSE, &account, error)
       || !pst_rpc_get_string (call->params, "query", FALSE, &query, error)
@@ -334,10 +339,29 @@ pst_method_list (PstCall *call, GError **error)
       json_object_set_int_member (o, "received_at", m->received_at);
       json_object_set_member (o, "crypto", parse_json_or_null (m->crypto_json));
       json_object_set_object_member (o, "scan", scan_object (m->scan_verdict, m->scan_name));
+      /* The answer must fit in one line of a client that reads at most
+       * PST_RPC_MAX_LINE (Postern's own): a page stops short before it
+       * would not, and says there is more. */
+      {
+        g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), o);
+        gsize len = 0;
+        g_autofree char *text = json_to_string (node, FALSE);
+
+        len = strlen (text) + 1;
+        if (i > 0 && size + len > MAX_LIST_BYTES)
+          {
+            json_object_unref (o);
+            more = TRUE;
+            break;
+          }
+        size += len;
+      }
       json_array_add_object_element (arr, o);
     }
   r = json_object_new ();
   json_object_set_array_member (r, "messages", arr);
+  if (more)
+    json_object_set_boolean_member (r, "more", TRUE);
   return r;
 }
 

@@ -370,6 +370,7 @@ pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
       JsonObject *params = json_object_new (), *r;
       JsonArray *arr;
       guint n;
+      gboolean more;
 
       if (account)
         json_object_set_string_member (params, "account", account);
@@ -408,8 +409,11 @@ pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
           before = json_object_get_int_member (m, "id");
         }
       listed += n;
+      /* A page stops short of its limit when the list ends, or ("more")
+       * when its answer would not fit in one line. */
+      more = json_object_get_boolean_member_with_default (r, "more", FALSE);
       json_object_unref (r);
-      if (n == 0 || n < MIN (wanted - listed + n, LIST_PAGE))
+      if (n == 0 || (!more && n < MIN (wanted - listed + n, LIST_PAGE)))
         break;
     }
   if (cli->json)

@@ -479,6 +479,7 @@ pst_cli_export_all (PstCli *cli, const char *account, const char *mbox_path, con
         JsonObject *params = json_object_new (), *r;
         JsonArray *messages;
         guint n;
+        gboolean more;
 
         json_object_set_int_member (params, "limit", EXPORT_PAGE);
         if (account)
@@ -502,8 +503,9 @@ pst_cli_export_all (PstCli *cli, const char *account, const char *mbox_path, con
               export_to_maildir (&ex, m);
             before = json_object_get_int_member (m, "id");
           }
+        more = json_object_get_boolean_member_with_default (r, "more", FALSE);
         json_object_unref (r);
-        if (n < EXPORT_PAGE)
+        if (n == 0 || (!more && n < EXPORT_PAGE))
           break;
       }
     ex.host = NULL;
