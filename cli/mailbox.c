@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "mbox.h"
+#include "mime/mbox.h"
 #include "rpc/frame.h"
 #include "util/addr.h"
 #include "util/error.h"

@@ -23,7 +23,7 @@
  * an empty line, so that an unquoted "From " in the middle of a paragraph
  * (a careless writer's) stays text. */
 #define _GNU_SOURCE
-#include "mbox.h"
+#include "mime/mbox.h"
 
 #include <errno.h>
 #include <string.h>
@@ -31,7 +31,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <glib/gi18n.h>
+#include <glib/gi18n-lib.h>
 
 #include "util/error.h"
 
