@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "mime/mbox.h"
+#include "mime/mime.h"
 #include "rpc/frame.h"
 #include "util/addr.h"
 #include "util/error.h"
@@ -350,6 +351,9 @@ export_to_mbox (Export *ex, JsonObject *m)
   gint64 id = json_object_get_int_member (m, "id");
   g_autofree char *sender = pst_addr_extract (json_object_get_string_member_with_default (m, "from", ""));
   int fd = memfd_create ("postern-export", MFD_CLOEXEC);
+  /* The time in the "From " line: the message's Date (a message imported
+   * was received long before it was stored), else when it was stored. */
+  gint64 date = pst_mime_parse_date (json_object_get_string_member_with_default (m, "date", ""));
 
   if (fd < 0)
     {
@@ -357,10 +361,11 @@ export_to_mbox (Export *ex, JsonObject *m)
       ex->failed++;
       return;
     }
+  if (date <= 0)
+    date = json_object_get_int_member_with_default (m, "received_at", 0);
   /* An addr-spec with white space cannot stand in the "From " line. */
   if (export_one (ex, id, fd)
-      && pst_mbox_write (ex->mbox, sender ? sender : "MAILER-DAEMON",
-                         json_object_get_int_member_with_default (m, "received_at", 0), fd, &error))
+      && pst_mbox_write (ex->mbox, sender ? sender : "MAILER-DAEMON", date, fd, &error))
     ex->exported++;
   else
     {

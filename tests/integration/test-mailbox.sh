@@ -160,6 +160,8 @@ check "the mbox round trip keeps the count ($n_before)" test "$(count bob-mbox)"
 check "… and every decrypted message byte for byte" cmp "$WORK/sums-bob" "$WORK/sums-bob-mbox"
 check "the Maildir round trip keeps the count" test "$(count bob-maildir)" = "$n_before"
 check "… and every decrypted message byte for byte" cmp "$WORK/sums-bob" "$WORK/sums-bob-maildir"
+check "each message in the mbox after a From line of its sender and Date" \
+  grep -qx "From carol@example.org Sat Dec  5 10:00:00 2026" "$WORK/out.mbox"
 check "the encrypted one went out decrypted" grep -qF "the encrypted body $tag" "$WORK/out.mbox"
 check "… and its body's \"From \" line quoted (mboxrd)" grep -qx ">From here on the body" "$WORK/out.mbox"
 check "… and its \">From \" line quoted once more" grep -qx ">>From a quoted line" "$WORK/out.mbox"
