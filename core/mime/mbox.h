@@ -1,5 +1,5 @@
 /* mbox.h — reading mbox files (mboxo and mboxrd) one message at a time, and
- * writing mboxrd (postern import and export --all, cli/mailbox.c). */
+ * writing mboxrd (postern import and export --all, cli/import.c, cli/export-all.c). */
 #pragma once
 
 #include <stdio.h>
