@@ -182,17 +182,25 @@ fill_window (Fetch *f, GError **error)
   return TRUE;
 }
 
+/* Tells the subscribers that message @id of @account is in the store. */
+static void
+announce (PstAgent *agent, const char *account, gint64 id)
+{
+  JsonObject *p = json_object_new ();
+
+  json_object_set_string_member (p, "account", account);
+  json_object_set_int_member (p, "id", id);
+  pst_events_emit (agent->events, "mail.new", p);
+}
+
 static void
 stored (Fetch *f, Item *item)
 {
   gint64 id = pst_store_writer_get_id (item->writer);
-  JsonObject *p = json_object_new ();
 
   g_array_append_val (f->stored, id);
   f->fetched++;
-  json_object_set_string_member (p, "account", f->account->name);
-  json_object_set_int_member (p, "id", id);
-  pst_events_emit (f->agent->events, "mail.new", p);
+  announce (f->agent, f->account->name, id);
 }
 
 /* Commits what was received, together (one fsync), then asks the server to
@@ -314,15 +322,19 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id)
   return TRUE;
 }
 
+/* Analyses the messages @stored, and with @retry those of the account
+ * whose analysis failed before (under the account's fetch lock then: one
+ * caller at a time takes them). */
 static void
-analyze_stored (PstAgent *agent, const PstAccount *account, GArray *stored)
+analyze_stored (PstAgent *agent, const PstAccount *account, GArray *stored, gboolean retry)
 {
   g_autoptr (GArray) done = g_array_new (FALSE, TRUE, sizeof (PstAnalysis));
   g_autoptr (GArray) updates = g_array_new (FALSE, TRUE, sizeof (PstMessageInfoUpdate));
   g_autoptr (GArray) ids = g_array_copy (stored);
   g_autoptr (GError) error = NULL;
 
-  unanalysed_take (agent->fetchers, account->name, ids);
+  if (retry)
+    unanalysed_take (agent->fetchers, account->name, ids);
   for (guint i = 0; i < ids->len; i++)
     {
       gint64 id = g_array_index (ids, gint64, i);
@@ -494,10 +506,59 @@ run_session (Fetch *f, GError **error)
 
 static gboolean run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error);
 
+typedef struct {
+  PstAgent *agent;
+  const PstAccount *account;
+  gint64 id;
+} TakeIn;
+
+static gpointer
+take_in_thread (gpointer data)
+{
+  TakeIn *t = data;
+  g_autoptr (GArray) one = g_array_new (FALSE, FALSE, sizeof (gint64));
+
+  g_array_append_val (one, t->id);
+  analyze_stored (t->agent, t->account, one, FALSE);
+  return NULL;
+}
+
+/* How many messages take_in analyses at once, each in a thread of its own
+ * (and so in a worker process of its own): the analysis is what an import
+ * waits for. */
+#define TAKE_IN_PARALLEL 4
+
+void
+pst_fetchers_take_in (PstAgent *agent, const PstAccount *account, GArray *ids)
+{
+  for (guint i = 0; i < ids->len; i++)
+    announce (agent, account->name, g_array_index (ids, gint64, i));
+  /* These messages only, none left from before (retry FALSE): no other
+   * caller analyses them, so no fetch lock is needed, and they may be
+   * analysed side by side. */
+  for (guint i = 0; i < ids->len; i += TAKE_IN_PARALLEL)
+    {
+      TakeIn t[TAKE_IN_PARALLEL];
+      GThread *threads[TAKE_IN_PARALLEL] = { NULL };
+      guint n = MIN (TAKE_IN_PARALLEL, ids->len - i);
+
+      for (guint j = 0; j < n; j++)
+        {
+          t[j] = (TakeIn) { agent, account, g_array_index (ids, gint64, i + j) };
+          if (j > 0)
+            threads[j] = g_thread_new ("take-in", take_in_thread, &t[j]);
+        }
+      take_in_thread (&t[0]);
+      for (guint j = 1; j < n; j++)
+        g_thread_join (threads[j]);
+    }
+}
+
 /* seal_incoming fails closed: without a key to seal with, nothing is
  * fetched (rather than stored in plaintext). */
-static gboolean
-seal_key_ready (PstAgent *agent, const PstAccount *account, GError **error)
+gboolean
+pst_fetchers_seal_key_ready (PstAgent *agent, const PstAccount *account, const char *done,
+                             GError **error)
 {
   g_autofree char *home = NULL, *fpr = NULL;
   g_autoptr (PstPgp) pgp = NULL;
@@ -510,7 +571,7 @@ seal_key_ready (PstAgent *agent, const PstAccount *account, GError **error)
   if (error != NULL && *error == NULL)
     g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
                  "seal_incoming is set, but there is no OpenPGP key for %s to seal mail with; "
-                 "nothing was fetched", account->address);
+                 "nothing was %s", account->address, done);
   return FALSE;
 }
 
@@ -763,7 +824,7 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
   if (account != NULL)
     {
       f.account = account;
-      ok = seal_key_ready (agent, account, error) && run_session (&f, error);
+      ok = pst_fetchers_seal_key_ready (agent, account, "fetched", error) && run_session (&f, error);
       if (!ok && pst_conn_resumption_refused (f.conn))
         {
           /* The server failed a resumed TLS handshake: at once again, in
@@ -802,7 +863,7 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
    * the connection is not held open by the cryptography. */
   if (account != NULL)
     {
-      analyze_stored (agent, account, f.stored);
+      analyze_stored (agent, account, f.stored, TRUE);
       /* Also those a failed or interrupted run left (deliver.h). */
       pst_deliver_pending (agent, account);
     }

@@ -33,4 +33,17 @@ void pst_fetchers_deliver_at_start (PstFetchers *fetchers);
 /* Consecutive failed sessions of @account, for the schedule's backoff. */
 guint pst_fetchers_failures (PstFetchers *fetchers, const char *account);
 
+/* What a fetch does with the messages it stored, for messages of @account
+ * stored otherwise (import, methods-import.c), ids @ids: a mail.new event
+ * for each, then the analysis of a fetched message (reader.h: display
+ * headers, verdict, scan and quarantine, what Autocrypt headers teach), and
+ * the seal under seal_incoming.  Nothing here delivers a message anywhere. */
+void pst_fetchers_take_in (PstAgent *agent, const PstAccount *account, GArray *ids);
+
+/* Under seal_incoming, whether the account's own OpenPGP key is there to
+ * seal with: nothing is stored without it (PST_ERROR_POLICY, "… nothing
+ * was @done"). */
+gboolean pst_fetchers_seal_key_ready (PstAgent *agent, const PstAccount *account,
+                                      const char *done, GError **error);
+
 G_END_DECLS

@@ -153,50 +153,9 @@ scan_object (const char *verdict, const char *name)
 
 #define DEFAULT_LIST 200
 #define MAX_LIST 2000
-
-static int
-newest_info_first (gconstpointer a, gconstpointer b)
-{
-  gint64 x = (*(PstMessageInfo *const *) a)->id, y = (*(PstMessageInfo *const *) b)->id;
-  return x < y ? 1 : x > y ? -1 : 0;
-}
-
-/* Adds to @infos (newest first, at most @limit) the messages whose
- * decrypted Subject, known only in memory, matches @query. */
-static void
-merge_subject_matches (PstAgent *agent, GPtrArray *infos, const char *account, const char *query,
-                       guint limit)
-{
-  g_autoptr (GArray) ids = pst_subjects_search (agent->subjects, account, query, limit);
-  gboolean added = FALSE;
-
-  for (guint i = 0; i < ids->len; i++)
-    {
-      gint64 id = g_array_index (ids, gint64, i);
-      PstMessageInfo *info;
-      gboolean known = FALSE;
-
-      for (guint j = 0; j < infos->len && !known; j++)
-        known = ((PstMessageInfo *) g_ptr_array_index (infos, j))->id == id;
-      if (known)
-        continue;
-      info = pst_store_message_get_info (agent->store, id, NULL);
-      if (info == NULL || info->quarantined)
-        {
-          if (info == NULL)
-            pst_subjects_forget (agent->subjects, id);
-          pst_message_info_free (info);
-          continue;
-        }
-      g_ptr_array_add (infos, info);
-      added = TRUE;
-    }
-  if (!added)
-    return;
-  g_ptr_array_sort (infos, newest_info_first);
-  if (infos->len > limit)
-    g_ptr_array_set_size (infos, limit);
-}
+/* What a page's messages may take in JSON: a line of the answer is at most
+ * PST_RPC_MAX_LINE (1 MiB) for Postern's client, less the envelope. */
+#define MAX_LIST_BYTES (PST_RPC_MAX_LINE - 16 * 1024)
 
 /* Characters of a search, well within SQLite's LIKE pattern limit. */
 #define MAX_QUERY 1000
@@ -205,14 +164,20 @@ JsonObject *
 pst_method_list (PstCall *call, GError **error)
 {
   const char *account, *query;
-  gint64 limit;
+  gint64 limit, offset, before;
   g_autoptr (GPtrArray) infos = NULL;
+  g_autoptr (GArray) remembered = NULL;
+  PstMessageQuery q = { 0 };
   JsonArray *arr;
   JsonObject *r;
+  gsize size = 0;
+  gboolean more = FALSE;
 
   if (!pst_rpc_get_string (call->params, "account", FALSE, &account, error)
       || !pst_rpc_get_string (call->params, "query", FALSE, &query, error)
-      || !pst_rpc_get_int (call->params, "limit", FALSE, 0, &limit, error))
+      || !pst_rpc_get_int (call->params, "limit", FALSE, 0, &limit, error)
+      || !pst_rpc_get_int (call->params, "offset", FALSE, 0, &offset, error)
+      || !pst_rpc_get_int (call->params, "before", FALSE, 0, &before, error))
     return NULL;
   if (query != NULL && (!g_utf8_validate (query, -1, NULL) || g_utf8_strlen (query, -1) > MAX_QUERY))
     {
@@ -221,10 +186,17 @@ pst_method_list (PstCall *call, GError **error)
       return NULL;
     }
   /* Newest first, a page at a time: a reply must fit in one RPC line
-   * (1 MiB), whatever the store holds. */
+   * (1 MiB), whatever the store holds.  A client pages on with offset, or
+   * with before (the last id it got), which costs a page at any depth. */
   if (limit < 0 || limit > MAX_LIST)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "limit must be from 1 to %d", MAX_LIST);
+      return NULL;
+    }
+  if (offset < 0 || offset > G_MAXINT || before < 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "offset must be from 0 to %d, and before a message id", G_MAXINT);
       return NULL;
     }
   if (limit == 0)
@@ -237,12 +209,18 @@ pst_method_list (PstCall *call, GError **error)
     }
   /* The From and Subject as the store keeps them (reader.c says which
    * Subject that is for encrypted mail), and the decrypted Subjects the
-   * agent knows (subjects.h). */
-  if (!(infos = pst_store_message_search (call->agent->store, account, query, (guint) limit,
-                                          error)))
-    return NULL;
+   * agent knows (subjects.h), found in one statement so that pages of a
+   * search follow one order. */
   if (query != NULL && *query != '\0')
-    merge_subject_matches (call->agent, infos, account, query, (guint) limit);
+    remembered = pst_subjects_search (call->agent->subjects, account, query, G_MAXUINT);
+  q.account = account;
+  q.query = query;
+  q.also = remembered;
+  q.before = before;
+  q.offset = (guint) offset;
+  q.limit = (guint) limit;
+  if (!(infos = pst_store_message_page (call->agent->store, &q, error)))
+    return NULL;
   arr = json_array_new ();
   for (guint i = 0; i < infos->len; i++)
     {
@@ -257,12 +235,32 @@ pst_method_list (PstCall *call, GError **error)
         json_object_set_string_member (o, "subject", decrypted ? decrypted : m->subject ? m->subject : "");
       }
       json_object_set_string_member (o, "date", m->date ? m->date : "");
+      json_object_set_int_member (o, "received_at", m->received_at);
       json_object_set_member (o, "crypto", parse_json_or_null (m->crypto_json));
       json_object_set_object_member (o, "scan", scan_object (m->scan_verdict, m->scan_name));
+      /* The answer must fit in one line of a client that reads at most
+       * PST_RPC_MAX_LINE (Postern's own): a page stops short before it
+       * would not, and says there is more. */
+      {
+        g_autoptr (JsonNode) node = json_node_init_object (json_node_alloc (), o);
+        gsize len = 0;
+        g_autofree char *text = json_to_string (node, FALSE);
+
+        len = strlen (text) + 1;
+        if (i > 0 && size + len > MAX_LIST_BYTES)
+          {
+            json_object_unref (o);
+            more = TRUE;
+            break;
+          }
+        size += len;
+      }
       json_array_add_object_element (arr, o);
     }
   r = json_object_new ();
   json_object_set_array_member (r, "messages", arr);
+  if (more)
+    json_object_set_boolean_member (r, "more", TRUE);
   return r;
 }
 

@@ -34,6 +34,7 @@ static const struct {
   { "list", pst_method_list },
   { "show", pst_method_show },
   { "export", pst_method_export },
+  { "import", pst_method_import },
   { "attachment", pst_method_attachment },
   { "encrypt", pst_method_encrypt },
   { "decrypt", pst_method_decrypt },

@@ -65,6 +65,10 @@ void pst_cli_print_commands (FILE *out, const PstCliCmd *table);
  * cut at white space to the width pst_cli_width() gives. */
 void pst_cli_print_paragraph (FILE *out, const char *text);
 
+/* Prints "postern: @command: @label: @why" on stderr, @label and @why made
+ * safe (they may come from a file name or the agent): one message of
+ * several that failed. */
+void pst_cli_report (const char *command, const char *label, const char *why);
 /* Prints "postern: WHAT: WHY" on stderr and returns the exit code of @error. */
 int pst_cli_fail (const char *what, const GError *error);
 /* Prints a usage error for @command and returns 2. */
@@ -144,6 +148,10 @@ int pst_cli_cmd_list (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_show (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_export (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv);
+/* import (import.c), and export --all (export-all.c): @mbox or @maildir, not
+ * both. */
+int pst_cli_cmd_import (PstCli *cli, int argc, char **argv);
+int pst_cli_export_all (PstCli *cli, const char *account, const char *mbox, const char *maildir);
 /* The settings of send and keys check (--account, --encrypt, --scheme,
  * --sign, --no-sign) into @params; FALSE (a usage error printed) when they
  * contradict each other or --encrypt is no mode. */

@@ -23,6 +23,15 @@ pst_cli_fail (const char *what, const GError *error)
   return error ? pst_error_exit_code (error) : PST_ERROR_FAILED;
 }
 
+void
+pst_cli_report (const char *command, const char *label, const char *why)
+{
+  g_autofree char *safe_label = pst_cli_safe (label);
+  g_autofree char *safe_why = pst_text_sanitize_line (why, -1);
+
+  fprintf (stderr, "postern: %s: %s: %s\n", command, safe_label, safe_why);
+}
+
 int
 pst_cli_usage (const char *command, const char *why)
 {

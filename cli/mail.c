@@ -319,58 +319,111 @@ crypto_mark (JsonObject *crypto)
   return g_string_free (s, FALSE);
 }
 
+static void
+print_row (JsonObject *m)
+{
+  g_autofree char *mark = crypto_mark (obj_member (m, "crypto"));
+  g_autofree char *date = pst_cli_column (str_member (m, "date"), 31);
+  g_autofree char *from = pst_cli_column (str_member (m, "from"), 28);
+  /* On a terminal the Subject is cut to the line's width: wrapped by the
+   * terminal, its rest would begin a line of its own, in the form of a
+   * row. */
+  g_autofree char *subject = isatty (STDOUT_FILENO)
+                               ? g_strchomp (pst_cli_column (str_member (m, "subject"),
+                                                             MAX (pst_cli_width (), 80) - 76))
+                               : pst_cli_safe (str_member (m, "subject"));
+  printf ("%6" G_GINT64_FORMAT "  %-3s %s  %s  %s\n",
+          json_object_get_int_member (m, "id"), mark, date, from, subject);
+}
+
+/* The agent's largest page and the default --limit (methods-mail.c). */
+#define LIST_PAGE 2000
+#define LIST_DEFAULT 200
+
 int
 pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
 {
   g_autofree char *account = NULL, *search = NULL;
-  int limit = 0, status = 0;
+  int limit = 0, offset = 0, status = 0;
   GOptionEntry entries[] = {
     { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("Only this account"), "NAME" },
-    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("At most N messages, newest first (default 200, at most 2000)"), "N" },
+    { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("At most N messages, newest first (default 200)"), "N" },
+    { "offset", 0, 0, G_OPTION_ARG_INT, &offset, N_("Skip the N newest first"), "N" },
     { "search", 0, 0, G_OPTION_ARG_STRING, &search,
       N_("Only messages whose From or Subject holds TEXT (case ignored)"), "TEXT" },
     G_OPTION_ENTRY_NULL,
   };
-  JsonObject *params, *r;
-  JsonArray *arr;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstRpcClient) client = NULL;
+  gint64 before = 0;
+  guint listed = 0, wanted;
 
   if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
     return status;
-  if (argc != 1 || limit < 0)
-    return pst_cli_usage ("list", _("takes --account NAME, --limit N and --search TEXT only"));
-  params = json_object_new ();
-  if (account)
-    json_object_set_string_member (params, "account", account);
-  if (search)
-    json_object_set_string_member (params, "query", search);
-  if (limit)
-    json_object_set_int_member (params, "limit", limit);
-  r = pst_cli_call (cli, "list", "list", params, NULL, 0, &status);
-  if (r == NULL)
-    return status;
+  if (argc != 1 || limit < 0 || offset < 0)
+    return pst_cli_usage ("list", _("takes --account NAME, --limit N, --offset N and --search TEXT only"));
+  wanted = limit > 0 ? (guint) limit : LIST_DEFAULT;
+  if (!(client = pst_cli_connect (cli, TRUE, &error)))
+    return pst_cli_fail ("list", error);
+  /* Any --limit, a page of the agent's at a time: the first at --offset,
+   * each next one below the last id shown (the order is by id, so the
+   * pages neither overlap nor leave a gap), printed as it comes, so that
+   * memory holds one page.  --json is still one document. */
   if (cli->json)
-    pst_cli_print_json (r);
-  else
+    printf ("{\n  \"messages\" : [");
+  while (listed < wanted)
     {
+      JsonObject *params = json_object_new (), *r;
+      JsonArray *arr;
+      guint n;
+      gboolean more;
+
+      if (account)
+        json_object_set_string_member (params, "account", account);
+      if (search)
+        json_object_set_string_member (params, "query", search);
+      json_object_set_int_member (params, "limit", MIN (wanted - listed, LIST_PAGE));
+      if (before > 0)
+        json_object_set_int_member (params, "before", before);
+      else if (offset > 0)
+        json_object_set_int_member (params, "offset", offset);
+      if (!(r = pst_rpc_client_call (client, "list", params, NULL, 0, &error)))
+        {
+          if (cli->json)
+            printf ("\n");
+          fflush (stdout);
+          return pst_cli_fail ("list", error);
+        }
       arr = json_object_get_array_member (r, "messages");
-      for (guint i = 0; i < json_array_get_length (arr); i++)
+      n = json_array_get_length (arr);
+      for (guint i = 0; i < n; i++)
         {
           JsonObject *m = json_array_get_object_element (arr, i);
-          g_autofree char *mark = crypto_mark (obj_member (m, "crypto"));
-          g_autofree char *date = pst_cli_column (str_member (m, "date"), 31);
-          g_autofree char *from = pst_cli_column (str_member (m, "from"), 28);
-          /* On a terminal the Subject is cut to the line's width: wrapped by
-           * the terminal, its rest would begin a line of its own, in the form
-           * of a row. */
-          g_autofree char *subject = isatty (STDOUT_FILENO)
-                                       ? g_strchomp (pst_cli_column (str_member (m, "subject"),
-                                                                     MAX (pst_cli_width (), 80) - 76))
-                                       : pst_cli_safe (str_member (m, "subject"));
-          printf ("%6" G_GINT64_FORMAT "  %-3s %s  %s  %s\n",
-                  json_object_get_int_member (m, "id"), mark, date, from, subject);
+
+          if (cli->json)
+            {
+              g_autoptr (JsonNode) node = json_node_new (JSON_NODE_OBJECT);
+              g_autofree char *text = NULL, *safe = NULL;
+
+              json_node_set_object (node, m);
+              text = json_to_string (node, FALSE);
+              safe = pst_text_sanitize_json (text);
+              printf ("%s\n    %s", listed + i ? "," : "", safe);
+            }
+          else
+            print_row (m);
+          before = json_object_get_int_member (m, "id");
         }
+      listed += n;
+      /* A page stops short of its limit when the list ends, or ("more")
+       * when its answer would not fit in one line. */
+      more = json_object_get_boolean_member_with_default (r, "more", FALSE);
+      json_object_unref (r);
+      if (n == 0 || (!more && n < MIN (wanted - listed + n, LIST_PAGE)))
+        break;
     }
-  json_object_unref (r);
+  if (cli->json)
+    printf ("%s]\n}\n", listed ? "\n  " : "");
   return 0;
 }
 
@@ -580,11 +633,19 @@ pst_cli_cmd_show (PstCli *cli, int argc, char **argv)
 int
 pst_cli_cmd_export (PstCli *cli, int argc, char **argv)
 {
-  gboolean raw = FALSE;
+  gboolean raw = FALSE, all = FALSE;
+  g_autofree char *account = NULL, *mbox = NULL, *maildir = NULL;
   GOptionEntry entries[] = {
     { "raw", 0, 0, G_OPTION_ARG_NONE, &raw,
       N_("The message as it arrived, not decrypted and not analysed (also one that could not be "
          "analysed)"), NULL },
+    { "all", 0, 0, G_OPTION_ARG_NONE, &all,
+      N_("Every stored message (of --account), decrypted, to --mbox FILE or --maildir DIR"), NULL },
+    { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("With --all: only this account"), "NAME" },
+    { "mbox", 0, 0, G_OPTION_ARG_FILENAME, &mbox,
+      N_("With --all: write a new mbox file (mboxrd)"), "FILE" },
+    { "maildir", 0, 0, G_OPTION_ARG_FILENAME, &maildir,
+      N_("With --all: write into a Maildir (made when missing)"), "DIR" },
     G_OPTION_ENTRY_NULL,
   };
   JsonObject *params, *r;
@@ -593,6 +654,14 @@ pst_cli_cmd_export (PstCli *cli, int argc, char **argv)
 
   if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
     return status;
+  if (all)
+    {
+      if (argc != 1 || raw)
+        return pst_cli_usage ("export", _("--all takes no message ID and no --raw"));
+      return pst_cli_export_all (cli, account, mbox, maildir);
+    }
+  if (account || mbox || maildir)
+    return pst_cli_usage ("export", _("--account, --mbox and --maildir go with --all"));
   if (argc != 2)
     return pst_cli_usage ("export", _("give exactly one message ID"));
   if (!parse_id ("export", argv[1], &id))

@@ -1329,28 +1329,68 @@ static GPtrArray *
 list_messages (PstStore *store, const char *account, const char *query, guint limit,
                gboolean quarantined, GError **error)
 {
+  PstMessageQuery q = { .account = account, .query = query, .limit = limit,
+                        .quarantined = quarantined };
+
+  return pst_store_message_page (store, &q, error);
+}
+
+/* The statement is made of the conditions given only, so that SQLite sees
+ * each one it can use an index for: "id < ?" a range of the rowid,
+ * "account = ?" messages_by_account (account, id DESC).  A condition
+ * written as "(? IS NULL OR id < ?)" is planned as a scan of every row,
+ * and paging through 100,000 messages would read the table once per page. */
+GPtrArray *
+pst_store_message_page (PstStore *store, const PstMessageQuery *q, GError **error)
+{
   g_autoptr (Stmt) stmt = NULL;
   g_autoptr (GPtrArray) list = NULL;
+  g_autoptr (GString) sql = g_string_new ("SELECT " MESSAGE_COLUMNS " FROM messages"
+                                          " WHERE NOT unfinished AND quarantined = ?3");
+  gboolean search = q->query != NULL && *q->query != '\0';
   int rc;
 
   g_return_val_if_fail (store != NULL, NULL);
 
+  if (q->account != NULL)
+    g_string_append (sql, " AND account = ?2");
+  if (q->before > 0)
+    g_string_append (sql, " AND id < ?5");
+  if (search)
+    {
+      g_string_append (sql, " AND (pst_fold (from_addr) LIKE ?4 ESCAPE '\\'"
+                            " OR pst_fold (subject) LIKE ?4 ESCAPE '\\'");
+      /* The ids the caller found otherwise (the agent's decrypted
+       * Subjects), as a JSON array: one statement pages through both. */
+      if (q->also != NULL && q->also->len > 0)
+        g_string_append (sql, " OR id IN (SELECT value FROM json_each (?6))");
+      g_string_append (sql, ")");
+    }
+  g_string_append (sql, " ORDER BY id DESC LIMIT ?1 OFFSET ?7");
+
   g_rec_mutex_lock (&store->lock);
-  stmt = prepare (store,
-                  "SELECT " MESSAGE_COLUMNS " FROM messages"
-                  " WHERE (?2 IS NULL OR account = ?2) AND NOT unfinished AND quarantined = ?3"
-                  " AND (?4 IS NULL OR pst_fold (from_addr) LIKE ?4 ESCAPE '\\'"
-                  "      OR pst_fold (subject) LIKE ?4 ESCAPE '\\')"
-                  " ORDER BY id DESC LIMIT ?1",
-                  error);
+  stmt = prepare (store, sql->str, error);
   if (stmt == NULL)
     goto out;
-  sqlite3_bind_int64 (stmt, 1, limit == 0 ? -1 : (gint64) limit);
-  if (account != NULL)
-    sqlite3_bind_text (stmt, 2, account, -1, SQLITE_STATIC);
-  sqlite3_bind_int (stmt, 3, quarantined ? 1 : 0);
-  if (query != NULL && *query != '\0')
-    sqlite3_bind_text (stmt, 4, search_pattern (query), -1, g_free);
+  sqlite3_bind_int64 (stmt, 1, q->limit == 0 ? -1 : (gint64) q->limit);
+  if (q->account != NULL)
+    sqlite3_bind_text (stmt, 2, q->account, -1, SQLITE_STATIC);
+  sqlite3_bind_int (stmt, 3, q->quarantined ? 1 : 0);
+  if (search)
+    sqlite3_bind_text (stmt, 4, search_pattern (q->query), -1, g_free);
+  if (q->before > 0)
+    sqlite3_bind_int64 (stmt, 5, q->before);
+  if (search && q->also != NULL && q->also->len > 0)
+    {
+      GString *ids = g_string_new ("[");
+
+      for (guint i = 0; i < q->also->len; i++)
+        g_string_append_printf (ids, "%s%" G_GINT64_FORMAT, i ? "," : "",
+                                g_array_index (q->also, gint64, i));
+      g_string_append_c (ids, ']');
+      sqlite3_bind_text (stmt, 6, g_string_free (ids, FALSE), -1, g_free);
+    }
+  sqlite3_bind_int64 (stmt, 7, (gint64) q->offset);
   list = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_message_info_free);
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     g_ptr_array_add (list, message_info_from_row (stmt));

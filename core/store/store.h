@@ -203,6 +203,25 @@ GPtrArray *pst_store_message_search (PstStore *store, const char *account, const
 /* The same, of the quarantined messages (@quarantined TRUE) or the others. */
 GPtrArray *pst_store_message_list_full (PstStore *store, const char *account, guint limit,
                                         gboolean quarantined, GError **error);
+/* A page of a list: the messages of @account (NULL: all) whose stored From
+ * or Subject holds @query (as pst_store_message_search; NULL or "": every
+ * message) or whose id is in @also (gint64, may be NULL; only with a
+ * @query), quarantined ones only when @quarantined, with ids below @before
+ * (0: no bound), newest first by id (unique, so the order is the same on
+ * every call), the first @offset skipped, at most @limit (0: no limit).
+ * Paging by @before (the last id of the page before) costs a page whatever
+ * its depth; by @offset, the rows skipped too. */
+typedef struct {
+  const char *account;
+  const char *query;
+  const GArray *also;
+  gint64 before;
+  guint offset;
+  guint limit;
+  gboolean quarantined;
+} PstMessageQuery;
+GPtrArray *pst_store_message_page (PstStore *store, const PstMessageQuery *query,
+                                   GError **error);
 /* Quarantines message @id or releases it.  Durable. */
 gboolean pst_store_message_set_quarantined (PstStore *store, gint64 id, gboolean quarantined,
                                             GError **error);

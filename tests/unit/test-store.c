@@ -537,6 +537,85 @@ test_list (void **state)
   assert_int_equal (list->len, 0);
 }
 
+/* The ids of a page, as "id,id,…". */
+static char *
+page_ids (PstStore *store, const PstMessageQuery *q)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) page = pst_store_message_page (store, q, &error);
+  GString *s = g_string_new (NULL);
+
+  assert_null (error);
+  assert_non_null (page);
+  for (guint i = 0; i < page->len; i++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? "," : "",
+                            ((PstMessageInfo *) page->pdata[i])->id);
+  return g_string_free (s, FALSE);
+}
+
+/* Pages by offset and by before join up with no gap and no overlap, with
+ * an account, a query and ids found otherwise (also). */
+static void
+test_page (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  g_autoptr (GArray) also = g_array_new (FALSE, FALSE, sizeof (gint64));
+  gint64 ids[10];
+
+  for (int i = 0; i < 10; i++)
+    {
+      g_autofree char *uidl = g_strdup_printf ("p%d", i);
+      ids[i] = store_message (store, i % 2 ? "odd" : "even", uidl, (const guint8 *) "x", 1);
+      assert_true (pst_store_message_set_info (store, ids[i], "someone@example.org",
+                                               i % 3 == 0 ? "needle" : "hay", NULL, NULL, NULL,
+                                               &error));
+    }
+  {
+    PstMessageQuery q = { .limit = 3 };
+    g_autofree char *first = page_ids (store, &q);
+    g_autofree char *expect = g_strdup_printf ("%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT
+                                               ",%" G_GINT64_FORMAT, ids[9], ids[8], ids[7]);
+    g_autofree char *by_offset = NULL, *by_before = NULL, *rest = NULL;
+
+    assert_string_equal (first, expect);
+    q.offset = 3;
+    by_offset = page_ids (store, &q);
+    q.offset = 0;
+    q.before = ids[7];
+    by_before = page_ids (store, &q);
+    assert_string_equal (by_offset, by_before);
+    q.before = ids[1];
+    q.limit = 0;
+    rest = page_ids (store, &q);
+    g_free (expect);
+    expect = g_strdup_printf ("%" G_GINT64_FORMAT, ids[0]);
+    assert_string_equal (rest, expect);
+    q.before = 0;
+    q.offset = 100;
+    g_free (rest);
+    rest = page_ids (store, &q);
+    assert_string_equal (rest, "");
+  }
+  {
+    /* needle: 0, 3, 6, 9; of "even": 0, 6; ids[4] found otherwise. */
+    PstMessageQuery q = { .account = "even", .query = "NEEDLE", .also = also, .limit = 2 };
+    g_autofree char *first = NULL, *next = NULL, *expect = NULL;
+
+    g_array_append_val (also, ids[4]);
+    g_array_append_val (also, ids[5]);   /* of "odd": not listed for "even" */
+    first = page_ids (store, &q);
+    expect = g_strdup_printf ("%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT, ids[6], ids[4]);
+    assert_string_equal (first, expect);
+    q.before = ids[4];
+    next = page_ids (store, &q);
+    g_free (expect);
+    expect = g_strdup_printf ("%" G_GINT64_FORMAT, ids[0]);
+    assert_string_equal (next, expect);
+  }
+}
+
 /* The ids found by searching for @query (newest first), as "id,id,…". */
 static char *
 search_ids (PstStore *store, const char *account, const char *query, guint limit)
@@ -1899,6 +1978,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_deliveries, setup, teardown),
     cmocka_unit_test_setup_teardown (test_list, setup, teardown),
     cmocka_unit_test_setup_teardown (test_search, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_page, setup, teardown),
     cmocka_unit_test_setup_teardown (test_info, setup, teardown),
     cmocka_unit_test_setup_teardown (test_unknown_ids, setup, teardown),
     cmocka_unit_test_setup_teardown (test_outbox, setup, teardown),

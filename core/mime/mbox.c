@@ -1,0 +1,240 @@
+/* mbox.c — see mbox.h.
+ *
+ * Our own reader and writer, not libetpan's mailmbox (which Postern links
+ * for MIME): mailmbox maps the whole file, takes locks and rewrites
+ * folders, keeps its own X-LibEtPan-UID header, and does not undo mboxrd's
+ * quoting; import needs none of that but the quoting rules exactly, and a
+ * message at a time in memory.
+ *
+ * The formats (RFC 4155 and the mbox family it describes): each message
+ * begins with a "From " line (envelope sender and date), which is not part
+ * of the message, and ends with an empty line.  Lines of a message that
+ * begin with "From " were written as ">From " so that they do not begin a
+ * message.  mboxo quotes only those; mboxrd quotes every line that begins
+ * with '>'s and "From " with one '>' more, so that taking one '>' away gives
+ * the message back exactly.  A file does not say which of the two it is.
+ * This reader takes one '>' from every such line (mboxrd): right for
+ * mboxrd always, and right for mboxo except for a line that began with
+ * ">From " in the message itself, which mboxo did not quote and which
+ * therefore loses its '>'.  The other choice would leave every "From " line
+ * of an mboxo file quoted, which is the more common line by far.
+ *
+ * A "From " line begins a message only at the start of the file or after
+ * an empty line, so that an unquoted "From " in the middle of a paragraph
+ * (a careless writer's) stays text. */
+#define _GNU_SOURCE
+#include "mime/mbox.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <glib/gi18n-lib.h>
+
+#include "util/error.h"
+
+struct _PstMbox {
+  FILE *in;
+  char *line;          /* the line read last (getline's buffer) */
+  size_t cap;
+  ssize_t len;         /* its length, -1 at the end */
+  gboolean at_from;    /* @line is the "From " line of the next message */
+  guint index;
+};
+
+static gboolean
+is_empty_line (const char *line, ssize_t len)
+{
+  return (len == 1 && line[0] == '\n') || (len == 2 && line[0] == '\r' && line[1] == '\n');
+}
+
+/* Whether @line (of @len bytes) is '>'s and then "From ". */
+static gboolean
+is_quoted_from (const char *line, ssize_t len)
+{
+  ssize_t i = 0;
+
+  while (i < len && line[i] == '>')
+    i++;
+  return i > 0 && len - i >= 5 && memcmp (line + i, "From ", 5) == 0;
+}
+
+static gboolean
+is_from_line (const char *line, ssize_t len)
+{
+  return len >= 5 && memcmp (line, "From ", 5) == 0;
+}
+
+static void
+read_line (PstMbox *mbox)
+{
+  mbox->len = getline (&mbox->line, &mbox->cap, mbox->in);
+}
+
+PstMbox *
+pst_mbox_open (const char *path, GError **error)
+{
+  g_autoptr (PstMbox) mbox = g_new0 (PstMbox, 1);
+
+  if (!(mbox->in = fopen (path, "re")))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
+      return NULL;
+    }
+  read_line (mbox);
+  if (mbox->len < 0 && ferror (mbox->in))
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
+  else if (mbox->len < 0)
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("the mbox is empty: no message to import"));
+  else if (!is_from_line (mbox->line, mbox->len))
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                 _("not an mbox: it does not begin with a \"From \" line"));
+  else
+    {
+      mbox->at_from = TRUE;
+      return g_steal_pointer (&mbox);
+    }
+  return NULL;
+}
+
+void
+pst_mbox_free (PstMbox *mbox)
+{
+  if (mbox == NULL)
+    return;
+  if (mbox->in)
+    fclose (mbox->in);
+  free (mbox->line);
+  g_free (mbox);
+}
+
+guint
+pst_mbox_index (PstMbox *mbox)
+{
+  return mbox->index;
+}
+
+static gboolean
+write_all (int fd, const char *data, size_t len, GError **error)
+{
+  while (len > 0)
+    {
+      ssize_t n = write (fd, data, len);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
+          return FALSE;
+        }
+      data += n;
+      len -= (size_t) n;
+    }
+  return TRUE;
+}
+
+int
+pst_mbox_next (PstMbox *mbox, GError **error)
+{
+  ssize_t held = 0;   /* an empty line not written yet (its length): the last of the message? */
+  int fd;
+
+  if (!mbox->at_from)
+    return -1;
+  if ((fd = memfd_create ("postern-import", MFD_CLOEXEC)) < 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "memfd: %s", g_strerror (errno));
+      return -1;
+    }
+  mbox->index++;
+  mbox->at_from = FALSE;
+  for (read_line (mbox); mbox->len >= 0; read_line (mbox))
+    {
+      const char *line = mbox->line;
+      ssize_t len = mbox->len;
+
+      if (held > 0 && is_from_line (line, len))
+        {
+          mbox->at_from = TRUE;
+          break;
+        }
+      /* Kept as it was ("\r\n" too) when it is not the last. */
+      if (held > 0 && !write_all (fd, "\r\n" + (2 - held), (size_t) held, error))
+        goto fail;
+      held = is_empty_line (line, len) ? len : 0;
+      if (held > 0)
+        continue;
+      if (is_quoted_from (line, len))
+        line++, len--;
+      if (!write_all (fd, line, (size_t) len, error))
+        goto fail;
+    }
+  if (mbox->len < 0 && ferror (mbox->in))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
+      goto fail;
+    }
+  if (lseek (fd, 0, SEEK_SET) != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "memfd: %s", g_strerror (errno));
+      goto fail;
+    }
+  return fd;
+fail:
+  close (fd);
+  mbox->at_from = FALSE;
+  return -1;
+}
+
+gboolean
+pst_mbox_write (FILE *out, const char *sender, gint64 date, int fd, GError **error)
+{
+  static const char *const days[] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+  static const char *const months[] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                        "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+  time_t t = (time_t) date;
+  struct tm tm;
+  FILE *in;
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t len;
+  gboolean ended = TRUE, ok = TRUE;
+  int copy;
+
+  if (lseek (fd, 0, SEEK_SET) != 0 || (copy = dup (fd)) < 0 || !(in = fdopen (copy, "r")))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
+      return FALSE;
+    }
+  /* asctime's form, in English whatever the locale (RFC 4155). */
+  gmtime_r (&t, &tm);
+  fprintf (out, "From %s %s %s %2d %02d:%02d:%02d %d\n", sender, days[tm.tm_wday % 7],
+           months[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+           tm.tm_year + 1900);
+  while ((len = getline (&line, &cap, in)) > 0)
+    {
+      if (is_from_line (line, len) || is_quoted_from (line, len))
+        fputc ('>', out);
+      fwrite (line, 1, (size_t) len, out);
+      ended = line[len - 1] == '\n';
+    }
+  if (ferror (in))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
+      ok = FALSE;
+    }
+  free (line);
+  fclose (in);
+  if (!ended)
+    fputc ('\n', out);
+  fputc ('\n', out);
+  if (ok && ferror (out))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
+      ok = FALSE;
+    }
+  return ok;
+}

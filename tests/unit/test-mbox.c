@@ -1,0 +1,165 @@
+/* test-mbox.c — core/mime/mbox.c: splitting mboxo and mboxrd files into
+ * messages, undoing the quoting, and writing mboxrd that reads back the
+ * same. */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <glib.h>
+#include <glib/gstdio.h>
+
+#include "mime/mbox.h"
+
+/* @text in a temporary file; its path.  Transfer full. */
+static char *
+temp_file (const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  char *path = NULL;
+  int fd = g_file_open_tmp ("test-mbox-XXXXXX", &path, &error);
+
+  assert_true (fd >= 0);
+  assert_int_equal (write (fd, text, strlen (text)), (ssize_t) strlen (text));
+  close (fd);
+  return path;
+}
+
+/* What @fd holds; closes it.  Transfer full. */
+static char *
+slurp (int fd)
+{
+  GString *s = g_string_new (NULL);
+  char buf[4096];
+  ssize_t n;
+
+  assert_int_equal (lseek (fd, 0, SEEK_CUR), 0);
+  while ((n = read (fd, buf, sizeof buf)) > 0)
+    g_string_append_len (s, buf, n);
+  close (fd);
+  return g_string_free (s, FALSE);
+}
+
+/* The messages of mbox @text, as a NULL-terminated array. */
+static char **
+messages_of (const char *text)
+{
+  g_autofree char *path = temp_file (text);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstMbox) mbox = pst_mbox_open (path, &error);
+  GPtrArray *out = g_ptr_array_new ();
+  int fd;
+
+  assert_non_null (mbox);
+  while ((fd = pst_mbox_next (mbox, &error)) >= 0)
+    {
+      g_ptr_array_add (out, slurp (fd));
+      assert_int_equal (pst_mbox_index (mbox), out->len);
+    }
+  assert_null (error);
+  g_unlink (path);
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (out, FALSE);
+}
+
+static void
+test_split (void **state)
+{
+  g_auto (GStrv) m = messages_of (
+      "From a@example.org Sat Dec  5 10:00:00 2026\n"
+      "Subject: one\n\n>From the start\n>From quoted once\n>>From quoted twice\n"
+      ">not a From line\nno blank line before\nFrom this is text\n\n"
+      "From b@example.org Sat Dec  5 10:00:00 2026\n"
+      "Subject: two\r\n\r\nbody\r\n\r\n\r\n"
+      "From c@example.org Sat Dec  5 10:00:00 2026\n"
+      "Subject: three, no end of line");
+
+  (void) state;
+  assert_int_equal (g_strv_length (m), 3);
+  /* One '>' is taken from each quoted "From " line (mboxrd); a "From "
+   * line begins a message only after an empty line. */
+  assert_string_equal (m[0], "Subject: one\n\nFrom the start\nFrom quoted once\n>From quoted twice\n"
+                             ">not a From line\nno blank line before\nFrom this is text\n");
+  /* CRLF kept; of the two empty lines at its end, the last is the mbox's. */
+  assert_string_equal (m[1], "Subject: two\r\n\r\nbody\r\n\r\n");
+  assert_string_equal (m[2], "Subject: three, no end of line");
+}
+
+static void
+test_not_mbox (void **state)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *empty = temp_file ("");
+  g_autofree char *text = temp_file ("Subject: no From line\n\nbody\n");
+  PstMbox *mbox;
+
+  (void) state;
+  assert_null (mbox = pst_mbox_open (empty, &error));
+  assert_non_null (strstr (error->message, "empty"));
+  g_clear_error (&error);
+  assert_null (mbox = pst_mbox_open (text, &error));
+  assert_non_null (strstr (error->message, "not an mbox"));
+  g_clear_error (&error);
+  assert_null (mbox = pst_mbox_open ("/nonexistent/mbox", &error));
+  assert_non_null (error);
+  g_unlink (empty);
+  g_unlink (text);
+}
+
+/* mboxrd written, then read: the same messages. */
+static void
+test_round_trip (void **state)
+{
+  static const char *const messages[] = {
+    "Subject: a\n\nFrom here\n>From there\n>>>From far\nplain\n",
+    "Subject: b\n\nno final line end",
+    "Subject: c\r\n\r\nFrom crlf\r\n",
+  };
+  g_autofree char *path = NULL;
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) back = NULL;
+  g_autofree char *text = NULL;
+  FILE *out;
+  int fd = g_file_open_tmp ("test-mbox-XXXXXX", &path, &error);
+
+  (void) state;
+  assert_true (fd >= 0);
+  out = fdopen (fd, "w");
+  for (gsize i = 0; i < G_N_ELEMENTS (messages); i++)
+    {
+      int m = memfd_create ("m", MFD_CLOEXEC);
+
+      assert_int_equal (write (m, messages[i], strlen (messages[i])), (ssize_t) strlen (messages[i]));
+      assert_true (pst_mbox_write (out, "a@example.org", 1796464800, m, &error));
+      close (m);
+    }
+  fclose (out);
+  assert_true (g_file_get_contents (path, &text, NULL, NULL));
+  /* asctime's form, UTC; one '>' more on every From line of a message. */
+  assert_non_null (strstr (text, "From a@example.org Sat Dec  5 10:00:00 2026\nSubject: a\n\n>From here\n"
+                                 ">>From there\n>>>>From far\n"));
+  back = messages_of (text);
+  assert_int_equal (g_strv_length (back), 3);
+  assert_string_equal (back[0], messages[0]);
+  /* A line end is added to a message that had none. */
+  assert_string_equal (back[1], "Subject: b\n\nno final line end\n");
+  assert_string_equal (back[2], messages[2]);
+  g_unlink (path);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_split),
+    cmocka_unit_test (test_not_mbox),
+    cmocka_unit_test (test_round_trip),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
