@@ -68,6 +68,10 @@ JsonObject *pst_method_outbox_list (PstCall *call, GError **error);
 JsonObject *pst_method_outbox_retry (PstCall *call, GError **error);
 JsonObject *pst_method_outbox_cancel (PstCall *call, GError **error);
 
+/* delete, mark (methods-state.c) */
+JsonObject *pst_method_delete (PstCall *call, GError **error);
+JsonObject *pst_method_mark (PstCall *call, GError **error);
+
 /* scan, quarantine.* (methods-scan.c) */
 JsonObject *pst_method_scan (PstCall *call, GError **error);
 JsonObject *pst_method_quarantine_list (PstCall *call, GError **error);

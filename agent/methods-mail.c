@@ -177,7 +177,8 @@ pst_method_list (PstCall *call, GError **error)
       || !pst_rpc_get_string (call->params, "query", FALSE, &query, error)
       || !pst_rpc_get_int (call->params, "limit", FALSE, 0, &limit, error)
       || !pst_rpc_get_int (call->params, "offset", FALSE, 0, &offset, error)
-      || !pst_rpc_get_int (call->params, "before", FALSE, 0, &before, error))
+      || !pst_rpc_get_int (call->params, "before", FALSE, 0, &before, error)
+      || !pst_rpc_get_bool (call->params, "unread", FALSE, &q.unread, error))
     return NULL;
   if (query != NULL && (!g_utf8_validate (query, -1, NULL) || g_utf8_strlen (query, -1) > MAX_QUERY))
     {
@@ -238,6 +239,8 @@ pst_method_list (PstCall *call, GError **error)
       json_object_set_int_member (o, "received_at", m->received_at);
       json_object_set_member (o, "crypto", parse_json_or_null (m->crypto_json));
       json_object_set_object_member (o, "scan", scan_object (m->scan_verdict, m->scan_name));
+      json_object_set_boolean_member (o, "unread", m->unread);
+      json_object_set_int_member (o, "thread", m->thread);
       /* The answer must fit in one line of a client that reads at most
        * PST_RPC_MAX_LINE (Postern's own): a page stops short before it
        * would not, and says there is more. */
@@ -332,6 +335,10 @@ pst_method_show (PstCall *call, GError **error)
    * in the answer, and never in the crypto summary that the store keeps. */
   json_object_set_member (r, "header_mismatch", pst_status_header_mismatches_to_json (status));
   json_object_set_object_member (r, "scan", scan_object (info->scan_verdict, info->scan_name));
+  /* show does not mark the message read: a client that opens it for the
+   * user says so with mark. */
+  json_object_set_boolean_member (r, "unread", info->unread);
+  json_object_set_int_member (r, "thread", info->thread);
   return r;
 }
 

@@ -32,6 +32,8 @@ static const struct {
   { "send", pst_method_send },
   { "fetch", pst_method_fetch },
   { "list", pst_method_list },
+  { "delete", pst_method_delete },
+  { "mark", pst_method_mark },
   { "show", pst_method_show },
   { "export", pst_method_export },
   { "import", pst_method_import },

@@ -145,6 +145,11 @@ gboolean pst_cli_start_agent (PstCli *cli, GError **error);
 int pst_cli_cmd_send (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_fetch (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_list (PstCli *cli, int argc, char **argv);
+/* delete ID…, mark ID… --read|--unread (state.c). */
+int pst_cli_cmd_delete (PstCli *cli, int argc, char **argv);
+int pst_cli_cmd_mark (PstCli *cli, int argc, char **argv);
+/* @text as a message id (1 or more), or a usage error of @command (mail.c). */
+gboolean pst_cli_parse_id (const char *command, const char *text, gint64 *id_out);
 int pst_cli_cmd_show (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_export (PstCli *cli, int argc, char **argv);
 int pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv);

@@ -25,8 +25,8 @@ obj_member (JsonObject *o, const char *name)
   return n && JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
 }
 
-static gboolean
-parse_id (const char *command, const char *text, gint64 *id_out)
+gboolean
+pst_cli_parse_id (const char *command, const char *text, gint64 *id_out)
 {
   guint64 v = 0;
 
@@ -332,8 +332,11 @@ print_row (JsonObject *m)
                                ? g_strchomp (pst_cli_column (str_member (m, "subject"),
                                                              MAX (pst_cli_width (), 80) - 76))
                                : pst_cli_safe (str_member (m, "subject"));
-  printf ("%6" G_GINT64_FORMAT "  %-3s %s  %s  %s\n",
-          json_object_get_int_member (m, "id"), mark, date, from, subject);
+  /* An unread message has a star after its id. */
+  printf ("%6" G_GINT64_FORMAT "%c %-3s %s  %s  %s\n",
+          json_object_get_int_member (m, "id"),
+          json_object_get_boolean_member_with_default (m, "unread", FALSE) ? '*' : ' ', mark,
+          date, from, subject);
 }
 
 /* The agent's largest page and the default --limit (methods-mail.c). */
@@ -345,8 +348,10 @@ pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
 {
   g_autofree char *account = NULL, *search = NULL;
   int limit = 0, offset = 0, status = 0;
+  gboolean unread = FALSE;
   GOptionEntry entries[] = {
     { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("Only this account"), "NAME" },
+    { "unread", 0, 0, G_OPTION_ARG_NONE, &unread, N_("Only unread messages"), NULL },
     { "limit", 0, 0, G_OPTION_ARG_INT, &limit, N_("At most N messages, newest first (default 200)"), "N" },
     { "offset", 0, 0, G_OPTION_ARG_INT, &offset, N_("Skip the N newest first"), "N" },
     { "search", 0, 0, G_OPTION_ARG_STRING, &search,
@@ -361,7 +366,7 @@ pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
   if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
     return status;
   if (argc != 1 || limit < 0 || offset < 0)
-    return pst_cli_usage ("list", _("takes --account NAME, --limit N, --offset N and --search TEXT only"));
+    return pst_cli_usage ("list", _("takes --account NAME, --limit N, --offset N, --unread and --search TEXT only"));
   wanted = limit > 0 ? (guint) limit : LIST_DEFAULT;
   if (!(client = pst_cli_connect (cli, TRUE, &error)))
     return pst_cli_fail ("list", error);
@@ -382,6 +387,8 @@ pst_cli_cmd_list (PstCli *cli, int argc, char **argv)
         json_object_set_string_member (params, "account", account);
       if (search)
         json_object_set_string_member (params, "query", search);
+      if (unread)
+        json_object_set_boolean_member (params, "unread", TRUE);
       json_object_set_int_member (params, "limit", MIN (wanted - listed, LIST_PAGE));
       if (before > 0)
         json_object_set_int_member (params, "before", before);
@@ -576,7 +583,7 @@ pst_cli_cmd_show (PstCli *cli, int argc, char **argv)
     return status;
   if (argc != 2)
     return pst_cli_usage ("show", _("give exactly one message ID"));
-  if (!parse_id ("show", argv[1], &id))
+  if (!pst_cli_parse_id ("show", argv[1], &id))
     return PST_ERROR_USAGE;
   params = json_object_new ();
   json_object_set_int_member (params, "id", id);
@@ -664,7 +671,7 @@ pst_cli_cmd_export (PstCli *cli, int argc, char **argv)
     return pst_cli_usage ("export", _("--account, --mbox and --maildir go with --all"));
   if (argc != 2)
     return pst_cli_usage ("export", _("give exactly one message ID"));
-  if (!parse_id ("export", argv[1], &id))
+  if (!pst_cli_parse_id ("export", argv[1], &id))
     return PST_ERROR_USAGE;
   if (pst_cli_refuse_terminal ("export"))
     return PST_ERROR_USAGE;
@@ -712,7 +719,7 @@ pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv)
     return status;
   if (argc != 3)
     return pst_cli_usage ("attachment", _("give a message ID and an attachment INDEX (from 0)"));
-  if (!parse_id ("attachment", argv[1], &id))
+  if (!pst_cli_parse_id ("attachment", argv[1], &id))
     return PST_ERROR_USAGE;
   if (!g_ascii_string_to_unsigned (argv[2], 10, 0, G_MAXINT, &index, NULL))
     {

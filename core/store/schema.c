@@ -150,6 +150,24 @@ static const char *const steps[] = {
   "  value TEXT NOT NULL"
   ") WITHOUT ROWID;"
   "INSERT INTO store_info (key, value) VALUES ('delivery_token', lower(hex(randomblob(8))));",
+  /* 6 → 7: read state and threads (DESIGN.md §6, issue 15).  unread: new
+   * messages are unread (the writer says so), those stored before count as
+   * read.  thread: the number of the message's thread (the id of one of
+   * its messages), NULL until it is known: pst_store_open() threads those
+   * rows from the header of their stored bytes (core/store/threads.c), so
+   * the mail stored before is threaded too.  thread_ids: every Message-ID a
+   * stored message has or refers to (Message-ID, In-Reply-To, References
+   * of the outer header), with its thread; a message that names one joins
+   * that thread, and one naming two merges them. */
+  "ALTER TABLE messages ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE messages ADD COLUMN thread INTEGER;"
+  "CREATE INDEX messages_unread ON messages (id) WHERE unread;"
+  "CREATE INDEX messages_by_thread ON messages (thread, id);"
+  "CREATE TABLE thread_ids ("
+  "  msgid TEXT PRIMARY KEY,"
+  "  thread INTEGER NOT NULL"
+  ") WITHOUT ROWID;"
+  "CREATE INDEX thread_ids_by_thread ON thread_ids (thread);",
 };
 
 int

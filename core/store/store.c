@@ -1,6 +1,7 @@
 #include "store/store.h"
 
 #include "store/schema.h"
+#include "store/threads.h"
 #include "store/store-private.h"
 #include "util/error.h"
 
@@ -338,7 +339,7 @@ pst_store_open (const char *path, GError **error)
     }
   if (!pst_store_schema_migrate (store->db, path, NULL, error))
     return NULL;
-  if (!remove_unfinished (store, error))
+  if (!remove_unfinished (store, error) || !pst_store_thread_unthreaded (store, error))
     {
       g_prefix_error (error, _("cannot open store %s: "), path);
       return NULL;
@@ -615,8 +616,8 @@ message_insert_unfinished (PstStore *store, const char *account, const char *uid
       return FALSE;
     }
   stmt = prepare (store,
-                  "INSERT INTO messages (account, uidl, received_at, unfinished)"
-                  " VALUES (?1, ?2, ?3, 1)",
+                  "INSERT INTO messages (account, uidl, received_at, unfinished, unread)"
+                  " VALUES (?1, ?2, ?3, 1, 1)",
                   error);
   if (stmt == NULL)
     return FALSE;
@@ -851,6 +852,9 @@ writer_finish_row (PstStoreWriter *writer, GError **error)
                    writer->table->owner, writer->id, store->path);
       return FALSE;
     }
+  /* Its thread, in the same transaction as its bytes (threads.c). */
+  if (writer->table == &message_table && !pst_store_thread_message (store, writer->id, error))
+    return FALSE;
   return TRUE;
 }
 
@@ -1145,9 +1149,11 @@ pst_message_info_free (PstMessageInfo *info)
   g_free (info);
 }
 
+/* thread: the lowest id of the thread's messages (messages_by_thread). */
 #define MESSAGE_COLUMNS \
   "id, account, uidl, received_at, size, from_addr, subject, date, crypto_json, scan_verdict," \
-  " scan_name, quarantined, flags"
+  " scan_name, quarantined, flags, unread," \
+  " coalesce ((SELECT min (t.id) FROM messages t WHERE t.thread = messages.thread), id)"
 
 static PstMessageInfo *
 message_info_from_row (sqlite3_stmt *stmt)
@@ -1167,6 +1173,8 @@ message_info_from_row (sqlite3_stmt *stmt)
   info->scan_name = pst_store_column_strdup (stmt, 10);
   info->quarantined = sqlite3_column_int (stmt, 11) != 0;
   info->sealed = (sqlite3_column_int (stmt, 12) & PST_MESSAGE_FLAG_SEALED) != 0;
+  info->unread = sqlite3_column_int (stmt, 13) != 0;
+  info->thread = sqlite3_column_int64 (stmt, 14);
   return info;
 }
 
@@ -1356,6 +1364,8 @@ pst_store_message_page (PstStore *store, const PstMessageQuery *q, GError **erro
     g_string_append (sql, " AND account = ?2");
   if (q->before > 0)
     g_string_append (sql, " AND id < ?5");
+  if (q->unread)
+    g_string_append (sql, " AND unread");
   if (search)
     {
       g_string_append (sql, " AND (pst_fold (from_addr) LIKE ?4 ESCAPE '\\'"
@@ -1495,40 +1505,128 @@ pst_store_checkpoint (PstStore *store, GError **error)
   return rc == SQLITE_OK;
 }
 
+/* Under the lock, inside a transaction: PST_ERROR_FAILED naming the first
+ * of @ids that is not a stored message. */
+static gboolean
+messages_exist (PstStore *store, const gint64 *ids, guint n, GError **error)
+{
+  g_autoptr (Stmt) stmt = prepare (store, message_table.exists, error);
+
+  if (stmt == NULL)
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    {
+      int rc;
+
+      sqlite3_reset (stmt);
+      sqlite3_bind_int64 (stmt, 1, ids[i]);
+      rc = sqlite3_step (stmt);
+      if (rc == SQLITE_DONE)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), ids[i]);
+          return FALSE;
+        }
+      if (rc != SQLITE_ROW)
+        {
+          pst_store_set_db_error (store, error, _("cannot read message %" PRId64 " from store %s"),
+                                  ids[i], store->path);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+/* Under the lock, inside a transaction: deletes message @id (its chunks
+ * and delivery row by cascade) and, when its thread is left empty, the
+ * Message-IDs of that thread. */
+static gboolean
+delete_one (PstStore *store, gint64 id, GError **error)
+{
+  g_autoptr (Stmt) stmt = prepare (store, "DELETE FROM messages WHERE id = ?1 AND NOT unfinished"
+                                          " RETURNING thread", error);
+  gboolean ok;
+  gint64 thread = 0;
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, id);
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    thread = sqlite3_column_int64 (stmt, 0);
+  ok = rc == SQLITE_DONE;
+  if (!ok)
+    pst_store_set_db_error (store, error, _("cannot delete message %" PRId64 " from store %s"), id,
+                            store->path);
+  g_clear_pointer (&stmt, sqlite3_finalize);
+  return ok && (thread == 0 || pst_store_thread_forget (store, thread, error));
+}
+
+gboolean
+pst_store_messages_delete (PstStore *store, const gint64 *ids, guint n, GError **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (store != NULL && (ids != NULL || n == 0), FALSE);
+  g_rec_mutex_lock (&store->lock);
+  ok = txn_begin (store, TRUE, error);
+  /* All or nothing: every id is checked before any goes.  The UIDLs stay
+   * seen, so that the messages are not fetched again. */
+  if (ok && !messages_exist (store, ids, n, error))
+    ok = FALSE;
+  for (guint i = 0; ok && i < n; i++)
+    ok = delete_one (store, ids[i], error);
+  if (ok)
+    ok = txn_commit (store, error);
+  else
+    txn_rollback (store);
+  g_rec_mutex_unlock (&store->lock);
+  /* secure_delete (on since open) overwrote the rows' bytes in the pages;
+   * the log still holds the pages as they were before: empty it. */
+  if (ok && !pst_store_checkpoint (store, error))
+    {
+      g_prefix_error (error, _("deleted, but not yet wiped from the write-ahead log: "));
+      return FALSE;
+    }
+  return ok;
+}
+
 gboolean
 pst_store_message_delete (PstStore *store, gint64 id, GError **error)
 {
-  g_autoptr (Stmt) stmt = NULL;
-  gboolean ok = FALSE;
+  return pst_store_messages_delete (store, &id, 1, error);
+}
 
+gboolean
+pst_store_messages_mark (PstStore *store, const gint64 *ids, guint n, gboolean unread,
+                         GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  gboolean ok;
+
+  g_return_val_if_fail (store != NULL && (ids != NULL || n == 0), FALSE);
   g_rec_mutex_lock (&store->lock);
-  if (!txn_begin (store, TRUE, error))
-    goto out;
-  /* The chunks go by cascade; the UIDL stays seen, so it is not fetched again. */
-  stmt = prepare (store, "DELETE FROM messages WHERE id = ?1 AND NOT unfinished", error);
-  if (stmt == NULL)
+  ok = txn_begin (store, TRUE, error);
+  if (ok && !messages_exist (store, ids, n, error))
+    ok = FALSE;
+  if (ok && !(stmt = prepare (store, "UPDATE messages SET unread = ?2 WHERE id = ?1", error)))
+    ok = FALSE;
+  for (guint i = 0; ok && i < n; i++)
     {
-      txn_rollback (store);
-      goto out;
-    }
-  sqlite3_bind_int64 (stmt, 1, id);
-  if (sqlite3_step (stmt) != SQLITE_DONE)
-    {
-      pst_store_set_db_error (store, error, _("cannot delete message %" PRId64 " from store %s"), id,
-                    store->path);
-      txn_rollback (store);
-      goto out;
-    }
-  if (sqlite3_changes (store->db) == 0)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), id);
-      txn_rollback (store);
-      goto out;
+      sqlite3_reset (stmt);
+      sqlite3_bind_int64 (stmt, 1, ids[i]);
+      sqlite3_bind_int (stmt, 2, unread ? 1 : 0);
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        {
+          pst_store_set_db_error (store, error, _("cannot update message %" PRId64 " in store %s"),
+                                  ids[i], store->path);
+          ok = FALSE;
+        }
     }
   g_clear_pointer (&stmt, sqlite3_finalize);
-  ok = txn_commit (store, error);
-out:
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  if (ok)
+    ok = txn_commit (store, error);
+  else
+    txn_rollback (store);
   g_rec_mutex_unlock (&store->lock);
   return ok;
 }

@@ -159,6 +159,8 @@ typedef struct {
   char *scan_name;      /* what the scanner found (or its error), or NULL */
   gboolean quarantined; /* kept, but not listed and not opened */
   gboolean sealed;      /* the bytes are the arrival encrypted to the user (seal_incoming) */
+  gboolean unread;      /* stored since schema 7 and not marked read */
+  gint64 thread;        /* the lowest id of the messages of its thread (threads.c) */
 } PstMessageInfo;
 
 #define PST_MESSAGE_FLAG_SEALED 1
@@ -219,6 +221,7 @@ typedef struct {
   guint offset;
   guint limit;
   gboolean quarantined;
+  gboolean unread;        /* the unread ones only */
 } PstMessageQuery;
 GPtrArray *pst_store_message_page (PstStore *store, const PstMessageQuery *query,
                                    GError **error);
@@ -233,8 +236,22 @@ gboolean pst_store_message_seal (PstStore *store, gint64 id, GBytes *sealed, GEr
  * the log (after sealing: the log still held the plaintext pages). */
 gboolean pst_store_checkpoint (PstStore *store, GError **error);
 /* Deletes message @id and its bytes; its UIDL stays seen (it is not fetched
- * again).  Unknown id: PST_ERROR_FAILED. */
+ * again).  Unknown id: PST_ERROR_FAILED.  As pst_store_messages_delete(). */
 gboolean pst_store_message_delete (PstStore *store, gint64 id, GError **error);
+/* Deletes the @n messages @ids, all or none: an unknown id is
+ * PST_ERROR_FAILED "no message with id N" and deletes nothing.  Their
+ * chunks and delivery rows go with them, their UIDLs stay seen, the freed
+ * pages are overwritten (secure_delete) and the write-ahead log is
+ * checkpointed and emptied, so that their bytes are in neither file; a
+ * failed checkpoint (a reader holds the log) is an error after the
+ * deletion was committed. */
+gboolean pst_store_messages_delete (PstStore *store, const gint64 *ids, guint n,
+                                    GError **error);
+/* Marks the @n messages @ids read (@unread FALSE) or unread, durably, all
+ * or none (an unknown id: PST_ERROR_FAILED, nothing changed).  Messages
+ * start unread when they are stored. */
+gboolean pst_store_messages_mark (PstStore *store, const gint64 *ids, guint n, gboolean unread,
+                                  GError **error);
 
 typedef struct {
   gint64 id;
