@@ -1593,8 +1593,8 @@ test_migrate_v1 (void **state)
   assert_non_null (store);
 
   db = raw_open (f->path);
-  assert_int_equal (pst_store_schema_latest (), 6);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 6);
+  assert_int_equal (pst_store_schema_latest (), 7);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 7);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                  " ('deliveries', 'store_info')"), 2);
   /* Mail stored before deliveries existed is never delivered. */
@@ -1642,6 +1642,174 @@ test_migrate_v1 (void **state)
   assert_int_equal (message_count (store, NULL), 2);
 }
 
+
+/* A message with header @header (its own line ends) and a short body. */
+static gint64
+store_mail (PstStore *store, const char *uidl, const char *header)
+{
+  g_autofree char *text = g_strdup_printf ("%sSubject: %s\r\n\r\nbody of %s\r\n", header, uidl, uidl);
+
+  return store_message (store, "a", uidl, (const guint8 *) text, strlen (text));
+}
+
+static gint64
+thread_of (PstStore *store, gint64 id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstMessageInfo) info = pst_store_message_get_info (store, id, &error);
+
+  assert_non_null (info);
+  return info->thread;
+}
+
+/* Schema 6 → 7: the mail stored before is read, and threaded from the
+ * headers of its stored bytes when the store opens. */
+static void
+test_migrate_v6_threads (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = NULL;
+  g_autoptr (GPtrArray) unread = NULL;
+  PstMessageQuery q = { .unread = TRUE };
+  sqlite3 *db = raw_open (f->path);
+  gint64 id;
+
+  raw_exec (db, "PRAGMA journal_mode = WAL");
+  raw_exec (db, v1_schema);
+  raw_exec (db, "PRAGMA user_version = 1");
+  sqlite3_close (db);
+  /* Up to version 6 only: the steps run as they would have then. */
+  {
+    g_autoptr (PstStore) old = pst_store_open (f->path, &error);
+    assert_non_null (old);
+  }
+  db = raw_open (f->path);
+  raw_exec (db, "PRAGMA user_version = 6;"
+                "DROP INDEX messages_unread; DROP INDEX messages_by_thread;"
+                "DROP TABLE thread_ids;"
+                "ALTER TABLE messages DROP COLUMN unread;"
+                "ALTER TABLE messages DROP COLUMN thread;");
+  /* A reply stored before its parent, the parent, an unrelated message,
+   * and one whose bytes are no header at all. */
+  raw_exec (db,
+            "INSERT INTO messages (account, uidl, received_at) VALUES"
+            " ('a', 'reply', 1), ('a', 'root', 2), ('a', 'other', 3), ('a', 'junk', 4);"
+            "INSERT INTO message_chunks (message_id, seq, data) VALUES"
+            " (1, 0, CAST ('Message-ID: <r2@x>' || char(13, 10) || 'In-Reply-To:' || char(13, 10)"
+            "  || ' <r1@x>' || char(13, 10) || char(13, 10) || 'b' AS BLOB)),"
+            " (2, 0, CAST ('From: a@x' || char(10) || 'message-id: <r1@x>' || char(10, 10) AS BLOB)),"
+            " (3, 0, CAST ('Message-ID: <o@x>' || char(10, 10) || 'References: <r1@x>' AS BLOB)),"
+            " (4, 0, x'00ff3c723140783e');");
+  sqlite3_close (db);
+
+  store = pst_store_open (f->path, &error);
+  assert_null (error);
+  db = raw_open (f->path);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 7);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages WHERE unread OR thread IS NULL"), 0);
+  sqlite3_close (db);
+  /* Read, all of them; threaded: reply and root together, under the
+   * lowest id; a References in the body is no header. */
+  unread = pst_store_message_page (store, &q, &error);
+  assert_int_equal (unread->len, 0);
+  assert_int_equal (thread_of (store, 1), 1);
+  assert_int_equal (thread_of (store, 2), 1);
+  assert_int_equal (thread_of (store, 3), 3);
+  assert_int_equal (thread_of (store, 4), 4);
+  /* A new message is unread and joins the old thread by its References. */
+  id = store_mail (store, "new", "References: <r1@x> <r2@x>\r\n");
+  assert_int_equal (thread_of (store, id), 1);
+  g_clear_pointer (&unread, g_ptr_array_unref);
+  unread = pst_store_message_page (store, &q, &error);
+  assert_int_equal (unread->len, 1);
+}
+
+/* Read state, threads out of order, and deletion all or none. */
+static void
+test_read_state (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  g_autoptr (GPtrArray) list = NULL;
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+  PstMessageQuery q = { .unread = TRUE };
+  gint64 ids[5], a, b, bridge, both[2], bad[2];
+  GStatBuf st;
+  sqlite3 *db;
+
+  /* A thread of five stored newest first: each names all before it. */
+  for (int i = 4; i >= 0; i--)
+    {
+      g_autoptr (GString) h = g_string_new (NULL);
+      g_autofree char *uidl = g_strdup_printf ("t%d", i);
+
+      g_string_append_printf (h, "Message-ID: <t%d@x>\r\n", i);
+      if (i > 0)
+        {
+          g_string_append_printf (h, "In-Reply-To: <t%d@x>\r\nReferences:", i - 1);
+          for (int j = 0; j < i; j++)
+            g_string_append_printf (h, "\r\n <t%d@x>", j);
+          g_string_append (h, "\r\n");
+        }
+      ids[i] = store_mail (store, uidl, h->str);
+    }
+  for (int i = 0; i < 5; i++)
+    assert_int_equal (thread_of (store, ids[i]), ids[4]);
+  /* Two threads, then one that names both: merged. */
+  a = store_mail (store, "a", "Message-ID: <a@x>\r\n");
+  b = store_mail (store, "b", "Message-ID: <b@x>\r\n");
+  assert_int_equal (thread_of (store, a), a);
+  assert_int_equal (thread_of (store, b), b);
+  bridge = store_mail (store, "ab", "Message-ID: <ab@x>\r\nReferences: <b@x> <a@x>\r\n");
+  assert_int_equal (thread_of (store, b), a);
+  assert_int_equal (thread_of (store, bridge), a);
+
+  /* New messages are unread; mark changes that, all or none. */
+  list = pst_store_message_page (store, &q, &error);
+  assert_int_equal (list->len, 8);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  assert_true (pst_store_messages_mark (store, ids, 5, FALSE, &error));
+  bad[0] = a;
+  bad[1] = 999;
+  assert_false (pst_store_messages_mark (store, bad, 2, FALSE, &error));
+  assert_error_contains (error, "no message with id 999");
+  g_clear_error (&error);
+  list = pst_store_message_page (store, &q, &error);
+  assert_int_equal (list->len, 3);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  assert_true (pst_store_messages_mark (store, &ids[2], 1, TRUE, &error));
+  list = pst_store_message_page (store, &q, &error);
+  assert_int_equal (list->len, 4);
+  assert_true (((PstMessageInfo *) list->pdata[3])->unread);
+  g_clear_pointer (&list, g_ptr_array_unref);
+
+  /* Delete: an unknown id deletes nothing. */
+  bad[0] = ids[0];
+  assert_false (pst_store_messages_delete (store, bad, 2, &error));
+  assert_error_contains (error, "no message with id 999");
+  g_clear_error (&error);
+  assert_int_equal (message_count (store, NULL), 8);
+  /* The thread's lowest id goes: the thread is named by the next one. */
+  assert_true (pst_store_messages_delete (store, &ids[4], 1, &error));
+  assert_int_equal (thread_of (store, ids[0]), ids[3]);
+  assert_true (uidl_seen (store, "a", "t4"));
+  /* The whole of a thread goes: its Message-IDs too. */
+  both[0] = a;
+  both[1] = b;
+  assert_true (pst_store_messages_delete (store, both, 2, &error));
+  assert_true (pst_store_message_delete (store, bridge, &error));
+  db = raw_open (f->path);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM thread_ids WHERE msgid IN"
+                                 " ('<a@x>', '<b@x>', '<ab@x>')"), 0);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM thread_ids WHERE msgid = '<t4@x>'"), 1);
+  sqlite3_close (db);
+  /* The log was emptied. */
+  assert_int_equal (g_stat (wal, &st), 0);
+  assert_int_equal (st.st_size, 0);
+  assert_int_equal (message_count (store, NULL), 4);
+}
 
 /* Where keys came from, which key an address has, and what it replaced
  * (DESIGN.md §14). */
@@ -1976,6 +2144,8 @@ main (void)
     cmocka_unit_test_setup_teardown (test_crash_leftovers, setup, teardown),
     cmocka_unit_test_setup_teardown (test_migrate_v1, setup, teardown),
     cmocka_unit_test_setup_teardown (test_deliveries, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_migrate_v6_threads, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_read_state, setup, teardown),
     cmocka_unit_test_setup_teardown (test_list, setup, teardown),
     cmocka_unit_test_setup_teardown (test_search, setup, teardown),
     cmocka_unit_test_setup_teardown (test_page, setup, teardown),
