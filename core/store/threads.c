@@ -24,6 +24,7 @@
  */
 #include "store/threads.h"
 
+#include <inttypes.h>
 #include <string.h>
 
 #include "util/error.h"
@@ -119,7 +120,7 @@ step_done (PstStore *store, sqlite3_stmt *stmt, gint64 id, GError **error)
 {
   if (sqlite3_step (stmt) == SQLITE_DONE)
     return TRUE;
-  pst_store_set_db_error (store, error, _("cannot thread message %" G_GINT64_FORMAT " in store %s"),
+  pst_store_set_db_error (store, error, _("cannot thread message %" PRId64 " in store %s"),
                           id, store->path);
   return FALSE;
 }
@@ -146,7 +147,7 @@ message_ids (PstStore *store, gint64 id, GPtrArray **ids_out, GError **error)
     *ids_out = g_ptr_array_new_with_free_func (g_free);
   else
     {
-      pst_store_set_db_error (store, error, _("cannot read message %" G_GINT64_FORMAT
+      pst_store_set_db_error (store, error, _("cannot read message %" PRId64
                                               " from store %s"), id, store->path);
       return FALSE;
     }
