@@ -15,8 +15,10 @@
  * The ids come from the outer header of the bytes as stored.  Encrypted
  * mail is threaded by its outer Message-ID, In-Reply-To and References
  * (protected headers are not read here: decrypted header values stay off
- * the disk); a sealed message (seal_incoming replaced its bytes before it
- * was threaded) has no readable header and is a thread of its own.
+ * the disk).  A message sealed on arrival (seal_incoming) is threaded in its
+ * commit, before the seal, by its plaintext header; one sealed before the
+ * store had threads (schema 7) has no readable header left and is a
+ * thread of its own.
  *
  * The header scanner is our own rather than pst_mime_split_header(): the
  * store sits below core/mime, a commit must never fail over a header that
