@@ -4,8 +4,9 @@
 # fetched one, in a worker process of its own), `export --all` of them to an
 # mbox and to a Maildir (messages/s), then `postern list` over a store of
 # LIST_N (100,000) messages, paged by the CLI (the whole list, text and
-# --json, and one page deep down by --offset).  One run on this machine;
-# prints the figures.
+# --json, and one page deep down by --offset), `mark --read` of the N
+# imported messages in one call, and `list --unread` over the LIST_N (every
+# tenth unread).  One run on this machine; prints the figures.
 #
 #   tests/bench/bench-import.sh [BUILD_DIR]      (default: build)
 #   N=10000 LIST_N=100000 LIST_BY_IMPORT=0 tests/bench/bench-import.sh build
@@ -70,6 +71,15 @@ t1=$(now)
 echo "export --all of $N to a Maildir: $(secs "$t0" "$t1") s, $(rate "$N" "$t0" "$t1") messages/s"
 rm -rf "$dir/out.mbox" "$dir/out.maildir"
 
+"$P" --home "$H" --json list --account main --limit "$N" |
+  python3 -c 'import json,sys; print("\n".join(str(m["id"]) for m in json.load(sys.stdin)["messages"]))' > "$dir/ids"
+t0=$(now)
+xargs "$P" --home "$H" mark --read < "$dir/ids" >/dev/null
+t1=$(now)
+echo "mark --read of $(wc -l < "$dir/ids") messages (one command): $(secs "$t0" "$t1") s"
+[ "$("$P" --home "$H" --json list --unread --limit 1 | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["messages"]))')" = 0 ] ||
+  { echo "mark --read left unread messages" >&2; exit 1; }
+
 more=$((LIST_N - N))
 if [ "$more" -gt 0 ]; then
   if [ "$LIST_BY_IMPORT" = 1 ]; then
@@ -85,17 +95,20 @@ import sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1]); first, n = int(sys.argv[2]), int(sys.argv[3])
 with db:
     db.executemany(
-        "insert into messages (account, uidl, received_at, size, from_addr, subject, date, crypto_json, scan_verdict)"
+        "insert into messages (account, uidl, received_at, size, from_addr, subject, date, crypto_json, scan_verdict, unread)"
         " values ('bulk', ?, ?, 1024, ?, ?, 'Sat, 05 Dec 2026 10:00:00 +0000',"
-        " '{\"scheme\":\"none\",\"decryption\":\"not-encrypted\",\"signature\":{\"status\":\"none\"}}', 'skipped')",
-        ((f"u{i}", int(time.time()), f"Sender {i} <s{i}@example.org>", f"message {i}")
+        " '{\"scheme\":\"none\",\"decryption\":\"not-encrypted\",\"signature\":{\"status\":\"none\"}}', 'skipped', ?)",
+        ((f"u{i}", int(time.time()), f"Sender {i} <s{i}@example.org>", f"message {i}", int(i % 10 == 0))
          for i in range(first, first + n)))
 PY
-    echo "($more more rows written into the store directly)"
+    echo "($more more rows written into the store directly, every tenth unread, no thread yet)"
   fi
 fi
 
+t0=$(now)
 "$P" --home "$H" list --limit 1 >/dev/null   # the agent up
+t1=$(now)
+echo "agent start and first list (threading the rows written directly: $more): $(secs "$t0" "$t1") s"
 t0=$(now)
 rows=$("$P" --home "$H" list --limit "$LIST_N" | wc -l)
 t1=$(now)
@@ -113,3 +126,11 @@ t0=$(now)
 "$P" --home "$H" list --search "message 4242" --limit "$LIST_N" >/dev/null
 t1=$(now)
 echo "list --search over $LIST_N: $(secs "$t0" "$t1") s"
+t0=$(now)
+rows=$("$P" --home "$H" list --unread --limit "$LIST_N" | wc -l)
+t1=$(now)
+echo "list --unread over $LIST_N ($rows unread, text, paged by the CLI): $(secs "$t0" "$t1") s"
+t0=$(now)
+"$P" --home "$H" list --unread --limit 200 >/dev/null
+t1=$(now)
+echo "list --unread over $LIST_N, the first 200: $(secs "$t0" "$t1") s"
