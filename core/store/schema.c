@@ -162,6 +162,7 @@ static const char *const steps[] = {
   "ALTER TABLE messages ADD COLUMN unread INTEGER NOT NULL DEFAULT 0;"
   "ALTER TABLE messages ADD COLUMN thread INTEGER;"
   "CREATE INDEX messages_unread ON messages (id) WHERE unread;"
+  "CREATE INDEX messages_unread_by_account ON messages (account, id) WHERE unread;"
   "CREATE INDEX messages_by_thread ON messages (thread, id);"
   "CREATE TABLE thread_ids ("
   "  msgid TEXT PRIMARY KEY,"

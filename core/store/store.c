@@ -1149,11 +1149,13 @@ pst_message_info_free (PstMessageInfo *info)
   g_free (info);
 }
 
-/* thread: the lowest id of the thread's messages (messages_by_thread). */
+/* thread: the lowest id of the thread's messages that are not in
+ * quarantine (messages_by_thread), so that it names one a list shows. */
 #define MESSAGE_COLUMNS \
   "id, account, uidl, received_at, size, from_addr, subject, date, crypto_json, scan_verdict," \
   " scan_name, quarantined, flags, unread," \
-  " coalesce ((SELECT min (t.id) FROM messages t WHERE t.thread = messages.thread), id)"
+  " coalesce ((SELECT min (t.id) FROM messages t WHERE t.thread = messages.thread" \
+  "            AND NOT t.quarantined), id)"
 
 static PstMessageInfo *
 message_info_from_row (sqlite3_stmt *stmt)

@@ -1686,7 +1686,8 @@ test_migrate_v6_threads (void **state)
   }
   db = raw_open (f->path);
   raw_exec (db, "PRAGMA user_version = 6;"
-                "DROP INDEX messages_unread; DROP INDEX messages_by_thread;"
+                "DROP INDEX messages_unread; DROP INDEX messages_unread_by_account;"
+                "DROP INDEX messages_by_thread;"
                 "DROP TABLE thread_ids;"
                 "ALTER TABLE messages DROP COLUMN unread;"
                 "ALTER TABLE messages DROP COLUMN thread;");
