@@ -1796,6 +1796,10 @@ test_read_state (void **state)
   assert_true (pst_store_messages_delete (store, &ids[4], 1, &error));
   assert_int_equal (thread_of (store, ids[0]), ids[3]);
   assert_true (uidl_seen (store, "a", "t4"));
+  /* A thread is named by its first message a list shows. */
+  assert_true (pst_store_message_set_quarantined (store, ids[3], TRUE, &error));
+  assert_int_equal (thread_of (store, ids[0]), ids[2]);
+  assert_true (pst_store_message_set_quarantined (store, ids[3], FALSE, &error));
   /* The whole of a thread goes: its Message-IDs too. */
   both[0] = a;
   both[1] = b;
