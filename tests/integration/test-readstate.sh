@@ -3,7 +3,8 @@
 # fetched mail is unread; `mark` changes that, all or none, and it survives
 # an agent restart; `show` does not mark; `list --unread`; a thread of five
 # imported in reverse order is one thread, named by its first message, and
-# a reply fetched through the provider joins it; unrelated messages are
+# a reply fetched through the provider joins it, plain or encrypted (by its
+# outer header); unrelated messages are
 # threads of their own; `delete` takes a message out of the database file
 # and its write-ahead log, keeps its UIDL seen, and deletes nothing when
 # one id is unknown.
@@ -90,16 +91,26 @@ check "bob fetches it" pst bob fetch
 f=$(id_of "fetched reply $tag")
 check "the fetched message is unread" test "$(field "$f" 'm["unread"]')" = True
 check "… and in the thread of five" test "$(field "$f" 'm["thread"]')" = "$t4"
+# Encrypted: Postern keeps Message-ID, In-Reply-To and References outside
+# too (core/mime/hp.h), and the store threads by the outer header.
+printf 'From: %s\r\nTo: %s\r\nSubject: encrypted reply %s\r\nDate: %s\r\nMessage-ID: <e-%s@example.org>\r\nIn-Reply-To: <t2-%s@example.org>\r\nReferences: <t0-%s@example.org> <t1-%s@example.org> <t2-%s@example.org>\r\n\r\nencrypted body\r\n' \
+  "$ALICE_ADDR" "$BOB_ADDR" "$tag" "$(date -R)" "$tag" "$tag" "$tag" "$tag" "$tag" > "$WORK/reply2.eml"
+check "alice sends an encrypted reply" pst alice send --encrypt always --wait "$WORK/reply2.eml"
+check "it reaches bob" wait_for_delivery "$BOB_MAILDIR" 1
+check "bob fetches it" pst bob fetch
+e=$(pst bob --json list | json "[m['id'] for m in d['messages'] if m['crypto'] and m['crypto'].get('decryption') == 'ok'][0]")
+check "the fetched encrypted reply is unread" test "$(field "$e" 'm["unread"]')" = True
+check "… and in the thread of five too" test "$(field "$e" 'm["thread"]')" = "$t4"
 
 # ---- delete ----
 check "the body of a plain message is in the store's files before delete" \
   bash -c 'cat "$1" "$1-wal" 2>/dev/null | grep -qaF "$2"' _ "$DB" "secret-body-$tag-to-delete"
 expect_fail "delete of a known and an unknown id fails" 1 "no message with id 999999" \
   pst bob delete "$u2" 999999
-check "… and deletes nothing" test "$(count)" = 8
+check "… and deletes nothing" test "$(count)" = 9
 out=$(pst bob delete "$u2")
 check "delete of one says so ($out)" test "$out" = "1 message deleted"
-check "it is gone from the list" test "$(count)" = 7
+check "it is gone from the list" test "$(count)" = 8
 expect_fail "show of the deleted message fails" 1 "no message with id $u2" pst bob show "$u2"
 check "its body is in neither the database file nor its log" \
   bash -c '! cat "$1" "$1-wal" 2>/dev/null | grep -qaF "$2"' _ "$DB" "secret-body-$tag-to-delete"
