@@ -4,10 +4,9 @@
 # an agent restart; `show` does not mark; `list --unread`; a thread of five
 # imported in reverse order is one thread, named by its first message, and
 # a reply fetched through the provider joins it, plain or encrypted (by its
-# outer header); unrelated messages are
-# threads of their own; `delete` takes a message out of the database file
-# and its write-ahead log, keeps its UIDL seen, and deletes nothing when
-# one id is unknown.
+# outer header); unrelated messages are threads of their own; `delete`
+# takes a message out of the database file and its write-ahead log, keeps
+# its UIDL seen, and deletes nothing when one id is unknown.
 source "$(dirname "$0")/lib.sh"
 
 add_account alice main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
