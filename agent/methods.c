@@ -34,6 +34,8 @@ static const struct {
   { "list", pst_method_list },
   { "show", pst_method_show },
   { "export", pst_method_export },
+  { "reply", pst_method_reply },
+  { "forward", pst_method_forward },
   { "import", pst_method_import },
   { "attachment", pst_method_attachment },
   { "encrypt", pst_method_encrypt },

@@ -138,17 +138,37 @@ pst_peers_note_encrypted (PstAgent *agent, const PstView *view, const PstStatus 
     g_warning ("%s", error->message);
 }
 
-gboolean
-pst_peers_replies_to_encrypted (PstAgent *agent, const char *in_reply_to)
-{
-  const char *lt = in_reply_to != NULL ? strchr (in_reply_to, '<') : NULL;
-  const char *gt = lt != NULL ? strchr (lt, '>') : NULL;
-  g_autofree char *id = NULL;
+/* At most this many Message-IDs of one References field are looked up (a
+ * thread's whole history is seldom longer; a hostile draft's is not
+ * looked up without end). */
+#define MAX_REFERENCES_LOOKED_UP 200
 
-  if (gt == NULL)
-    return FALSE;
-  id = g_strndup (lt, (gsize) (gt - lt + 1));
-  return pst_store_is_encrypted_message (agent->store, id);
+/* Whether an "<id>" of @ids names a message that arrived encrypted. */
+static gboolean
+names_encrypted (PstAgent *agent, const char *ids)
+{
+  const char *p = ids;
+
+  for (guint n = 0; p != NULL && n < MAX_REFERENCES_LOOKED_UP; n++)
+    {
+      const char *lt = strchr (p, '<');
+      const char *gt = lt != NULL ? strchr (lt, '>') : NULL;
+      g_autofree char *id = NULL;
+
+      if (gt == NULL)
+        return FALSE;
+      id = g_strndup (lt, (gsize) (gt - lt + 1));
+      if (pst_store_is_encrypted_message (agent->store, id))
+        return TRUE;
+      p = gt + 1;
+    }
+  return FALSE;
+}
+
+gboolean
+pst_peers_replies_to_encrypted (PstAgent *agent, const char *in_reply_to, const char *references)
+{
+  return names_encrypted (agent, in_reply_to) || names_encrypted (agent, references);
 }
 
 void
