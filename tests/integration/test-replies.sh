@@ -162,6 +162,12 @@ expect_fail "a reply to encrypted mail to carol (no key) is refused under auto" 
 check "nothing was queued" test "$(outbox_count)" = "$queued"
 check "the quoted text reached no mailbox in the clear" \
   bash -c '! grep -rqF "> $1" "$2"' _ "$body1" "$PROVIDER_DIR"
+expect_fail "keys check --in-reply-to the encrypted message refuses in send's words" 3 \
+  "encrypted mail.*no OpenPGP key for: carol@postern.test.*--encrypt never" \
+  pst bob keys check --in-reply-to "$mid1" "$ALICE_ADDR" carol@postern.test
+check "keys check without it: carol would get it unencrypted (auto)" \
+  bash -c '"$@" | grep -q "\"will_encrypt\" *: *false"' _ \
+  env GNUPGHOME="$GNUPGHOME_BOB" "$POSTERN" --home "$WORK/home-bob" --json keys check "$ALICE_ADDR" carol@postern.test
 fwd_carol="$WORK/fwd-carol.eml"
 pst bob forward "$id" --to carol@postern.test -o "$fwd_carol"
 expect_fail "a forward of encrypted mail to carol is refused too" 3 "encrypted mail.*carol@postern.test" \
