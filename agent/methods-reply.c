@@ -47,14 +47,14 @@ original_open (PstCall *call, gint64 id, Original *o, GError **error)
   if (pst_status_withholds_content (o->status))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
-                   _("message %" G_GINT64_FORMAT " cannot be decrypted%s; no draft made"), id,
+                   _("message %lld cannot be decrypted%s; no draft made"), (long long) id,
                    o->status->integrity == PST_INTEGRITY_MISSING
                      ? _(" with integrity protection") : "");
       return FALSE;
     }
   if (!(o->account = pst_agent_get_account (call->agent, o->info->account, error)))
     {
-      g_prefix_error (error, _("message %" G_GINT64_FORMAT ": the account that received it: "), id);
+      g_prefix_error (error, _("message %lld: the account that received it: "), (long long) id);
       return FALSE;
     }
   return TRUE;
@@ -245,8 +245,8 @@ pst_method_reply (PstCall *call, GError **error)
     add_addresses (call->agent, cc, o.view->to_cc_addresses, to, TRUE);
   if (to->len == 1 && cc->len == 1)
     g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                 _("message %" G_GINT64_FORMAT " has no sender to reply to (no From or Reply-To)"),
-                 id);
+                 _("message %lld has no sender to reply to (no From or Reply-To)"),
+                 (long long) id);
   else
     {
       g_autofree char *mids = msg_ids (o.view->message_id);
@@ -263,7 +263,7 @@ pst_method_reply (PstCall *call, GError **error)
       if ((draft = pst_compose_message (&f, error)) != NULL)
         r = write_draft (fd, draft, to, cc, error);
       else
-        g_prefix_error (error, _("message %" G_GINT64_FORMAT ": no reply made: "), id);
+        g_prefix_error (error, _("message %lld: no reply made: "), (long long) id);
     }
   original_clear (&o);
   return r;
@@ -315,7 +315,7 @@ pst_method_forward (PstCall *call, GError **error)
     if ((draft = pst_compose_message (&f, error)) != NULL)
       r = write_draft (fd, draft, to, NULL, error);
     else
-      g_prefix_error (error, _("message %" G_GINT64_FORMAT ": nothing forwarded: "), id);
+      g_prefix_error (error, _("message %lld: nothing forwarded: "), (long long) id);
   }
   original_clear (&o);
   return r;
