@@ -179,6 +179,22 @@ for oid in $(json '" ".join(str(i) for i in d["ids"])' < "$WORK/sent-never.json"
   pst bob outbox cancel "$oid" >/dev/null 2>&1 || true
 done
 
+# mail bob cannot decrypt (to a key he does not have): no draft, exit 4
+GX="$WORK/gnupg-x"; mkdir -m 700 "$GX"
+gpg --homedir "$GX" --batch --pinentry-mode loopback --passphrase '' \
+  --quick-gen-key "x <x@postern.test>" future-default default never 2>/dev/null
+armored=$(printf 'Content-Type: text/plain\r\n\r\nsecret for x only\r\n' |
+  gpg --homedir "$GX" --batch --trust-model always --armor --encrypt -r x@postern.test 2>/dev/null)
+printf 'From: Alice <%s>\nTo: Bob <%s>\nSubject: undecryptable\nMessage-ID: <x-%s@postern.test>\nDate: %s\nMIME-Version: 1.0\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b"\n\n--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--b\nContent-Type: application/octet-stream\n\n%s\n--b--\n' \
+  "$ALICE_ADDR" "$BOB_ADDR" "$tag" "$(date -R)" "$armored" > "$BOB_MAILDIR/new/$tag.undecryptable"
+check "bob fetches a mail he cannot decrypt" pst bob fetch
+xid=$(pst bob --json list | json 'd["messages"][0]["id"]')
+expect_fail "reply to it: no draft (exit 4)" 4 "cannot be decrypted; no draft made" \
+  pst bob reply "$xid" -o "$WORK/x-reply.eml"
+expect_fail "forward of it: no draft (exit 4)" 4 "cannot be decrypted; no draft made" \
+  pst bob forward "$xid" --to "$ALICE_ADDR" -o "$WORK/x-fwd.eml"
+check "… and no file left behind" test ! -e "$WORK/x-reply.eml" -a ! -e "$WORK/x-fwd.eml"
+
 # a reply to plain mail: as before (auto sends in the clear to carol)
 printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: Plain %s\r\nMessage-ID: <plain-%s@postern.test>\r\nDate: %s\r\n\r\nplain body %s\r\n' \
   "$ALICE_ADDR" "$BOB_ADDR" "$tag" "$tag" "$(date -R)" "$tag" > "$WORK/plain.eml"
