@@ -36,28 +36,32 @@ original_clear (Original *o)
 }
 
 /* Opens message @id for a draft: refused when its content is withheld (it
- * could not be decrypted, or its integrity is missing), as export is. */
+ * could not be decrypted, or its integrity is missing), as export is.
+ * Nothing is left in @o on failure. */
 static gboolean
 original_open (PstCall *call, gint64 id, Original *o, GError **error)
 {
   memset (o, 0, sizeof *o);
   o->id = id;
   if (!pst_open_message (call->agent, id, -1, &o->info, &o->plain, &o->status, &o->view, error))
-    return FALSE;
+    goto fail;
   if (pst_status_withholds_content (o->status))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
                    _("message %lld cannot be decrypted%s; no draft made"), (long long) id,
                    o->status->integrity == PST_INTEGRITY_MISSING
                      ? _(" with integrity protection") : "");
-      return FALSE;
+      goto fail;
     }
   if (!(o->account = pst_agent_get_account (call->agent, o->info->account, error)))
     {
       g_prefix_error (error, _("message %lld: the account that received it: "), (long long) id);
-      return FALSE;
+      goto fail;
     }
   return TRUE;
+fail:
+  original_clear (o);
+  return FALSE;
 }
 
 /* The display name of @from ("Name <addr>" or "addr"), else the address,
