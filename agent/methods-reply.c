@@ -64,6 +64,21 @@ fail:
   return FALSE;
 }
 
+/* @text (a header value as the worker decoded it, which RFC 2047 may have
+ * given line breaks and other controls) on one line: each control a
+ * space, so that a Subject becomes no header injection (compose.h would
+ * refuse the draft) and a name no line of its own.  Transfer full. */
+static char *
+one_line (const char *text)
+{
+  char *s = g_strdup (text);
+
+  for (char *p = s; *p != '\0'; p++)
+    if ((guchar) *p < 0x20 || *p == 0x7f)
+      *p = ' ';
+  return s;
+}
+
 /* The display name of @from ("Name <addr>" or "addr"), else the address,
  * else "someone".  Transfer full. */
 static char *
@@ -84,7 +99,8 @@ sender_name (const char *from)
     }
   if (*name != '\0')
     return g_steal_pointer (&name);
-  return pst_addr_extract (from);
+  name = pst_addr_extract (from);
+  return name != NULL ? g_steal_pointer (&name) : g_strdup (_("someone"));
 }
 
 /* @subject with @prefix ("Re:", "Fwd:") once: those it already starts
@@ -92,7 +108,8 @@ sender_name (const char *from)
 static char *
 prefixed_subject (const char *prefix, const char *subject)
 {
-  const char *s = subject != NULL ? subject : "";
+  g_autofree char *line = one_line (subject != NULL ? subject : "");
+  const char *s = line;
   gsize n = strlen (prefix);
 
   for (;;)
@@ -111,7 +128,8 @@ prefixed_subject (const char *prefix, const char *subject)
 static char *
 quoted_body (const PstView *view)
 {
-  g_autofree char *name = sender_name (view->from);
+  g_autofree char *raw_name = sender_name (view->from), *name = one_line (raw_name);
+  g_autofree char *date = view->date != NULL ? one_line (view->date) : NULL;
   g_auto (GStrv) lines = g_strsplit (view->body_text != NULL ? view->body_text : "", "\n", -1);
   GString *s = g_string_new ("\n\n");
   guint n = g_strv_length (lines);
@@ -119,8 +137,8 @@ quoted_body (const PstView *view)
   /* the text's last line end makes no line of its own */
   if (n > 0 && lines[n - 1][0] == '\0')
     n--;
-  if (view->date != NULL)
-    g_string_append_printf (s, _("On %s, %s wrote:"), view->date, name);
+  if (date != NULL)
+    g_string_append_printf (s, _("On %s, %s wrote:"), date, name);
   else
     g_string_append_printf (s, _("%s wrote:"), name);
   g_string_append_c (s, '\n');
@@ -307,7 +325,10 @@ pst_method_forward (PstCall *call, GError **error)
     g_ptr_array_insert (to, to->len - 1, g_strdup (*a));
   if (!original_open (call, id, &o, error))
     return NULL;
-  name = sender_name (o.view->from);
+  {
+    g_autofree char *raw = sender_name (o.view->from);
+    name = one_line (raw);
+  }
   body = g_strdup_printf (_("Forwarded message from %s, attached.\n"), name);
   {
     PstComposeFields f = {

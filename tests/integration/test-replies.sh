@@ -196,14 +196,25 @@ expect_fail "forward of it: no draft (exit 4)" 4 "cannot be decrypted; no draft 
 check "… and no file left behind" test ! -e "$WORK/x-reply.eml" -a ! -e "$WORK/x-fwd.eml"
 
 # a reply to plain mail: as before (auto sends in the clear to carol)
-printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: Plain %s\r\nMessage-ID: <plain-%s@postern.test>\r\nDate: %s\r\n\r\nplain body %s\r\n' \
-  "$ALICE_ADDR" "$BOB_ADDR" "$tag" "$tag" "$(date -R)" "$tag" > "$WORK/plain.eml"
+# (its Subject an encoded word that decodes to a line break and a Bcc field)
+evil=$(printf 'Plain %s\r\nBcc: mallory@postern.test' "$tag" | base64 -w0)
+printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: =?UTF-8?B?%s?=\r\nMessage-ID: <plain-%s@postern.test>\r\nDate: %s\r\n\r\nplain body %s\r\n' \
+  "$ALICE_ADDR" "$BOB_ADDR" "$evil" "$tag" "$(date -R)" "$tag" > "$WORK/plain.eml"
 check "alice sends bob a plain mail" pst alice send --encrypt never --no-sign --wait "$WORK/plain.eml"
 check "it reaches bob's Maildir" wait_for_delivery "$BOB_MAILDIR" 1
 check "bob fetches it" pst bob fetch
 pid=$(pst bob --json list | json 'd["messages"][0]["id"]')
 pst bob reply "$pid" -o "$WORK/reply-plain.eml"
 check "the reply to plain mail quotes it" grep -qF "> plain body $tag" "$WORK/reply-plain.eml"
+check "its Subject is one line, no Bcc field came of it" python3 - "$WORK/reply-plain.eml" "$tag" <<'PY'
+import sys
+from email import policy
+from email.parser import BytesParser
+m = BytesParser(policy=policy.default).parse(open(sys.argv[1], "rb"))
+assert m["Bcc"] is None, m["Bcc"]
+subject = str(m["Subject"])
+assert subject.startswith(f"Re: Plain {sys.argv[2]}") and "mallory" in subject and "\n" not in subject, subject
+PY
 sed -i "s/^To: \(.*\)\r$/To: \1, carol@postern.test\r/" "$WORK/reply-plain.eml"
 pst bob --json send "$WORK/reply-plain.eml" > "$WORK/sent-plain.json"
 check "a reply to plain mail to carol (no key) goes under auto, unencrypted, as before" \
