@@ -132,6 +132,10 @@ assert fwd["Message-ID"] == mid and str(fwd["Subject"]) == "Re: Heron plans"
 atts = [p for p in fwd.walk() if p.get_filename() == name]
 assert len(atts) == 1 and atts[0].get_content().strip() == att, atts
 PY
+expect_fail "forward to something that is no address" 2 "nothing forwarded: To: 'not an address' is not an address" \
+  pst bob forward "$id" --to "not an address" -o "$WORK/bad-fwd.eml"
+expect_fail "forward without --to" 2 "give at least one --to ADDR" pst bob forward "$id" -o "$WORK/bad-fwd.eml"
+check "… and no file left behind" test ! -e "$WORK/bad-fwd.eml"
 before=$(server_files "$ALICE_MAILDIR" | wc -l)
 pst bob --json send --wait "$WORK/fwd.eml" > "$WORK/sent-fwd.json"
 check "send of the forward encrypts it" test "$(encrypted "$WORK/sent-fwd.json")" = True
