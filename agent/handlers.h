@@ -33,6 +33,9 @@ JsonObject *pst_method_fetch (PstCall *call, GError **error);
 JsonObject *pst_method_list (PstCall *call, GError **error);
 JsonObject *pst_method_show (PstCall *call, GError **error);
 JsonObject *pst_method_export (PstCall *call, GError **error);
+/* reply, forward: drafts (methods-reply.c) */
+JsonObject *pst_method_reply (PstCall *call, GError **error);
+JsonObject *pst_method_forward (PstCall *call, GError **error);
 /* import (methods-import.c) */
 JsonObject *pst_method_import (PstCall *call, GError **error);
 JsonObject *pst_method_attachment (PstCall *call, GError **error);

@@ -776,15 +776,17 @@ recipient_json (PstAgent *agent, const PstRecipientCheck *r)
   return o;
 }
 
-/* keys.check {recipients, account?, from?, encrypt?, scheme?, sign?}:
- * what send would do with a message from the account to @recipients, by
- * the same decision (pst_protect_check) and the same limits, and which
- * keys each recipient has.  A refusal is no error: "refused" holds the
+/* keys.check {recipients, account?, from?, encrypt?, scheme?, sign?,
+ * in_reply_to?, references?}: what send would do with a message from the
+ * account to @recipients (answering @in_reply_to, with @references: an
+ * answer to encrypted mail stays encrypted), by the same decision
+ * (pst_protect_check) and the same limits, and which keys each recipient
+ * has.  A refusal is no error: "refused" holds the
  * error text send would fail with. */
 JsonObject *
 pst_method_keys_check (PstCall *call, GError **error)
 {
-  const char *name, *from_param;
+  const char *name, *from_param, *in_reply_to = NULL, *references = NULL;
   g_auto (GStrv) recipients = NULL;
   g_autofree char *from = NULL;
   g_autoptr (PstAccount) account = NULL;
@@ -797,6 +799,8 @@ pst_method_keys_check (PstCall *call, GError **error)
 
   if (!pst_rpc_get_string (call->params, "account", FALSE, &name, error)
       || !pst_rpc_get_string (call->params, "from", FALSE, &from_param, error)
+      || !pst_rpc_get_string (call->params, "in_reply_to", FALSE, &in_reply_to, error)
+      || !pst_rpc_get_string (call->params, "references", FALSE, &references, error)
       || !pst_call_get_overrides (call, &overrides, error)
       || !(recipients = get_recipients (call->params, error)))
     return NULL;
@@ -811,7 +815,7 @@ pst_method_keys_check (PstCall *call, GError **error)
     from = g_strdup (account->address);
   settings = pst_protect_account_settings (account);
   if (!(check = pst_protect_check (call->agent, from, (const char *const *) recipients, &settings,
-                                   &overrides, error)))
+                                   &overrides, in_reply_to, references, error)))
     return NULL;
   /* send checks its limits first: their refusal is the one it gives */
   if (!pst_outgoing_check_limits (call->agent, account, g_strv_length (recipients), &limit)

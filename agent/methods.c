@@ -36,6 +36,8 @@ static const struct {
   { "mark", pst_method_mark },
   { "show", pst_method_show },
   { "export", pst_method_export },
+  { "reply", pst_method_reply },
+  { "forward", pst_method_forward },
   { "import", pst_method_import },
   { "attachment", pst_method_attachment },
   { "encrypt", pst_method_encrypt },

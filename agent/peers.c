@@ -131,24 +131,62 @@ pst_peers_note_encrypted (PstAgent *agent, const PstView *view, const PstStatus 
 {
   g_autoptr (GError) error = NULL;
 
-  if (status->decryption != PST_DECRYPTION_OK || view->autocrypt_message_id == NULL)
+  const char *ids[] = { view->autocrypt_message_id, view->message_id };
+
+  if (status->decryption != PST_DECRYPTION_OK)
     return;
-  if (!pst_store_note_encrypted_message (agent->store, view->autocrypt_message_id,
-                                         g_get_real_time () / G_USEC_PER_SEC, &error))
-    g_warning ("%s", error->message);
+  /* The outer Message-ID, and the protected one when it differs: a reply
+   * or forward draft names the one shown (methods-reply.c), and being
+   * noted as encrypted only ever keeps more mail encrypted. */
+  for (guint i = 0; i < G_N_ELEMENTS (ids); i++)
+    {
+      g_autofree char *id = NULL;
+      const char *lt = ids[i] != NULL ? strchr (ids[i], '<') : NULL;
+      const char *gt = lt != NULL ? strchr (lt, '>') : NULL;
+
+      if (gt == NULL || (i == 1 && g_strcmp0 (ids[0], ids[1]) == 0))
+        continue;
+      id = g_strndup (lt, (gsize) (gt - lt + 1));
+      if (!pst_store_note_encrypted_message (agent->store, id, g_get_real_time () / G_USEC_PER_SEC,
+                                             &error))
+        {
+          g_warning ("%s", error->message);
+          g_clear_error (&error);
+        }
+    }
+}
+
+/* At most this many Message-IDs of one References field are looked up (a
+ * thread's whole history is seldom longer; a hostile draft's is not
+ * looked up without end). */
+#define MAX_REFERENCES_LOOKED_UP 200
+
+/* Whether an "<id>" of @ids names a message that arrived encrypted. */
+static gboolean
+names_encrypted (PstAgent *agent, const char *ids)
+{
+  const char *p = ids;
+
+  for (guint n = 0; p != NULL && n < MAX_REFERENCES_LOOKED_UP; n++)
+    {
+      const char *lt = strchr (p, '<');
+      const char *gt = lt != NULL ? strchr (lt, '>') : NULL;
+      g_autofree char *id = NULL;
+
+      if (gt == NULL)
+        return FALSE;
+      id = g_strndup (lt, (gsize) (gt - lt + 1));
+      if (pst_store_is_encrypted_message (agent->store, id))
+        return TRUE;
+      p = gt + 1;
+    }
+  return FALSE;
 }
 
 gboolean
-pst_peers_replies_to_encrypted (PstAgent *agent, const char *in_reply_to)
+pst_peers_replies_to_encrypted (PstAgent *agent, const char *in_reply_to, const char *references)
 {
-  const char *lt = in_reply_to != NULL ? strchr (in_reply_to, '<') : NULL;
-  const char *gt = lt != NULL ? strchr (lt, '>') : NULL;
-  g_autofree char *id = NULL;
-
-  if (gt == NULL)
-    return FALSE;
-  id = g_strndup (lt, (gsize) (gt - lt + 1));
-  return pst_store_is_encrypted_message (agent->store, id);
+  return names_encrypted (agent, in_reply_to) || names_encrypted (agent, references);
 }
 
 void

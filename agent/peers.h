@@ -49,11 +49,16 @@ void pst_peers_learn_gossip (PstAgent *agent, const PstStatus *status, gint64 da
 gboolean pst_peers_learn (PstAgent *agent, const PstView *view);
 
 /* Records that the message @view shows arrived encrypted (its outer
- * Message-ID), when @status says so: a reply to it is then encrypted when
- * Autocrypt allows it at all. */
+ * Message-ID, and the protected one when it differs), when @status says
+ * so: an answer to it or a forward of it then stays encrypted
+ * (pst_peers_replies_to_encrypted, crypto/policy.h). */
 void pst_peers_note_encrypted (PstAgent *agent, const PstView *view, const PstStatus *status);
-/* Whether @plain replies (In-Reply-To) to a message that arrived encrypted. */
-gboolean pst_peers_replies_to_encrypted (PstAgent *agent, const char *in_reply_to);
+/* Whether a message whose In-Reply-To is @in_reply_to and whose References
+ * is @references (either may be NULL) answers or forwards a message that
+ * arrived encrypted: any "<id>" in them that pst_peers_note_encrypted
+ * recorded.  A forward draft names the forwarded message in References. */
+gboolean pst_peers_replies_to_encrypted (PstAgent *agent, const char *in_reply_to,
+                                         const char *references);
 
 /* Records the certificate of a good S/MIME signature with a valid chain
  * (which the S/MIME store keeps, crypto/smime.h) as the signer's, source

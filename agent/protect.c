@@ -295,6 +295,7 @@ decide (Keys *keys, const char *sender, const char *const *visible, const char *
     .account = *account_settings, .message = *overrides, .sender = sender,
     .recipients = visible, .bcc = bcc, .has_key = has_key, .has_identity = has_identity,
     .why_no_key = why_no_key, .recommends = recommends, .user_data = keys,
+    .reply_to_encrypted = keys->reply_to_encrypted,
   };
 
   return pst_policy_decide (&in, error);
@@ -339,7 +340,8 @@ protect (PstAgent *agent, const PstPlainMessage *plain, const PstPolicySettings 
     return NULL;
   {
     g_autofree char *in_reply_to = pst_mime_message_get_header (plain->mime, "In-Reply-To");
-    keys.reply_to_encrypted = pst_peers_replies_to_encrypted (agent, in_reply_to);
+    g_autofree char *references = pst_mime_message_get_header (plain->mime, "References");
+    keys.reply_to_encrypted = pst_peers_replies_to_encrypted (agent, in_reply_to, references);
   }
   locate_missing (agent, &keys, (const char *const *) all, account_settings, overrides);
   if (!(decision = decide (&keys, p->sender, (const char *const *) visible->pdata,
@@ -454,7 +456,7 @@ recipient_problem (Keys *keys, const char *address, const PstScheme *order, guin
 PstProtectCheck *
 pst_protect_check (PstAgent *agent, const char *sender, const char *const *recipients,
                    const PstPolicySettings *account_settings, const PstPolicySettings *overrides,
-                   GError **error)
+                   const char *in_reply_to, const char *references, GError **error)
 {
   g_autoptr (PstProtectCheck) c = g_new0 (PstProtectCheck, 1);
   g_autoptr (PstPolicyDecision) decision = NULL;
@@ -466,6 +468,7 @@ pst_protect_check (PstAgent *agent, const char *sender, const char *const *recip
 
   if (!keys_open (agent, &keys, error))
     return NULL;
+  keys.reply_to_encrypted = pst_peers_replies_to_encrypted (agent, in_reply_to, references);
   locate_missing (agent, &keys, recipients, account_settings, overrides);
   decision = decide (&keys, sender, recipients, NULL, account_settings, overrides, &local);
   if (decision == NULL && !g_error_matches (local, PST_ERROR, PST_ERROR_POLICY))

@@ -106,11 +106,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstProtectCheck, pst_protect_check_free)
  * same decision as pst_protect_message and the same key lookups, and
  * which keys each recipient has.  A refusal of the policy is no error: it
  * is in ->refusal.  Errors: the keys cannot be read; PST_ERROR_USAGE for
- * no recipient.  Transfer full. */
+ * no recipient.  @in_reply_to and @references (may be NULL) are those
+ * of the message to be sent: an answer to encrypted mail stays encrypted
+ * (peers.h pst_peers_replies_to_encrypted, crypto/policy.h).  Transfer
+ * full. */
 PstProtectCheck *pst_protect_check (PstAgent *agent, const char *sender,
                                     const char *const *recipients,
                                     const PstPolicySettings *account_settings,
-                                    const PstPolicySettings *overrides, GError **error);
+                                    const PstPolicySettings *overrides, const char *in_reply_to,
+                                    const char *references, GError **error);
 
 /* The account's settings as policy input. */
 PstPolicySettings pst_protect_account_settings (const PstAccount *account);

@@ -91,6 +91,20 @@ autocrypt_facts (GBytes *message, PstMimeMessage *outer)
   return o;
 }
 
+/* Member @name of @o: the addr-specs of the header fields @fields of @msg
+ * (at most PST_VIEW_MAX_RECIPIENTS of them), for a reply's recipients. */
+static void
+set_addresses (JsonObject *o, const char *name, PstMimeMessage *msg, const char *const *fields)
+{
+  g_auto (GStrv) list = msg != NULL ? pst_mime_message_get_addresses (msg, fields) : NULL;
+  JsonArray *a = json_array_new ();
+
+  for (char **r = list; r != NULL && *r != NULL && json_array_get_length (a) < PST_VIEW_MAX_RECIPIENTS; r++)
+    if (g_utf8_validate (*r, -1, NULL) && strlen (*r) <= MAX_HEADER_VALUE)
+      json_array_add_string_element (a, *r);
+  json_object_set_array_member (o, name, a);
+}
+
 JsonObject *
 pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, int attachment,
                       char **body_out, GBytes **attachment_out)
@@ -110,6 +124,17 @@ pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, i
   set_header (view, "subject", shown, "Subject");
   set_header (view, "date", shown, "Date");
   set_header (view, "message_id", shown, "Message-ID");
+  set_header (view, "references", shown, "References");
+  {
+    /* whom a reply goes to: Reply-To, else From; and a reply to all's others */
+    static const char *const reply_to[] = { "Reply-To", NULL }, *const from[] = { "From", NULL };
+    static const char *const to_cc[] = { "To", "Cc", NULL };
+    g_auto (GStrv) has_reply_to = shown != NULL ? pst_mime_message_get_addresses (shown, reply_to) : NULL;
+
+    set_addresses (view, "reply_addresses", shown,
+                   has_reply_to != NULL && has_reply_to[0] != NULL ? reply_to : from);
+    set_addresses (view, "to_cc_addresses", shown, to_cc);
+  }
   set_header (view, "outer_from", outer, "From");
   set_header (view, "outer_date", outer, "Date");
   set_header (view, "outer_subject", outer, "Subject");

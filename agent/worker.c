@@ -63,6 +63,9 @@ pst_view_free (PstView *v)
   g_free (v->subject);
   g_free (v->date);
   g_free (v->message_id);
+  g_free (v->references);
+  g_strfreev (v->reply_addresses);
+  g_strfreev (v->to_cc_addresses);
   g_free (v->outer_from);
   g_free (v->outer_date);
   g_free (v->outer_subject);
@@ -347,6 +350,16 @@ view_bool (JsonObject *o, const char *name, gboolean *out)
   return TRUE;
 }
 
+/* An array of addresses of the view, checked. */
+static gboolean
+view_addresses (JsonObject *o, const char *name, char ***out, GError **error)
+{
+  if (view_strv (o, name, PST_VIEW_MAX_RECIPIENTS, PST_WIRE_MAX_STRING, out))
+    return TRUE;
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "its view has a bad '%s'", name);
+  return FALSE;
+}
+
 /* The view's "autocrypt" member (worker-view.c), checked. */
 static gboolean
 take_autocrypt (JsonObject *o, PstView *v, GError **error)
@@ -407,6 +420,9 @@ take_result (JsonObject *reply, GBytes *blob, GBytes **plain_out, PstStatus **st
       || !view_string (o, "cc", &v->cc, error) || !view_string (o, "subject", &v->subject, error)
       || !view_string (o, "date", &v->date, error)
       || !view_string (o, "message_id", &v->message_id, error)
+      || !view_string (o, "references", &v->references, error)
+      || !view_addresses (o, "reply_addresses", &v->reply_addresses, error)
+      || !view_addresses (o, "to_cc_addresses", &v->to_cc_addresses, error)
       || !view_string (o, "outer_from", &v->outer_from, error)
       || !view_string (o, "outer_date", &v->outer_date, error)
       || !view_string (o, "outer_subject", &v->outer_subject, error)

@@ -50,7 +50,9 @@ typedef enum {
  * attachments ("name\ttype", at most PST_SHOW_MAX_ATTACHMENTS of
  * worker-view.h). */
 typedef struct {
-  char *from, *to, *cc, *subject, *date, *message_id;
+  char *from, *to, *cc, *subject, *date, *message_id, *references;
+  char **reply_addresses;       /* Reply-To's addr-specs, else From's (never NULL) */
+  char **to_cc_addresses;       /* To's and Cc's addr-specs (never NULL) */
   char *outer_from, *outer_date, *outer_subject;
   char *body_text;
   const char *body_format;      /* "text", "html-as-text", or NULL */

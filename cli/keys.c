@@ -170,8 +170,12 @@ static int
 keys_check (PstCli *cli, int argc, char **argv)
 {
   g_autofree char *from = NULL, *account = NULL, *encrypt = NULL, *scheme = NULL;
+  g_autofree char *in_reply_to = NULL;
   gboolean sign = FALSE, no_sign = FALSE;
   GOptionEntry entries[] = {
+    { "in-reply-to", 0, 0, G_OPTION_ARG_STRING, &in_reply_to,
+      N_("The message answers or forwards this Message-ID (an answer to encrypted mail stays "
+         "encrypted)"), "MSGID" },
     { "from", 0, 0, G_OPTION_ARG_STRING, &from, N_("Send from the account of this address"), "ADDR" },
     { "account", 0, 0, G_OPTION_ARG_STRING, &account, N_("Send from this account"), "NAME" },
     { "encrypt", 0, 0, G_OPTION_ARG_STRING, &encrypt, N_("always, auto or never"), "MODE" },
@@ -201,6 +205,8 @@ keys_check (PstCli *cli, int argc, char **argv)
   json_object_set_array_member (params, "recipients", to);
   if (from)
     json_object_set_string_member (params, "from", from);
+  if (in_reply_to)
+    json_object_set_string_member (params, "in_reply_to", in_reply_to);
   r = pst_cli_call (cli, _("keys check"), "keys.check", params, NULL, 0, &status);
   if (r == NULL)
     return status;

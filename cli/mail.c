@@ -688,17 +688,36 @@ pst_cli_cmd_export (PstCli *cli, int argc, char **argv)
   return 0;
 }
 
-/* Opens @path for the attachment: a new file only, 0600 (the content is
- * decrypted), never one that exists. */
-static int
-open_new_file (const char *path)
+int
+pst_cli_open_new_file (const char *command, const char *path)
 {
   int fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 
   if (fd < 0)
-    fprintf (stderr, "postern: attachment: %s: %s\n", path,
+    fprintf (stderr, "postern: %s: %s: %s\n", command, path,
              errno == EEXIST ? _("the file exists; it is not overwritten") : g_strerror (errno));
   return fd;
+}
+
+JsonObject *
+pst_cli_call_to_file (PstCli *cli, const char *method, JsonObject *params, const char *out,
+                      int fd, int *status)
+{
+  JsonObject *r = pst_cli_call (cli, method, method, params, &fd, 1, status);
+
+  if (out != NULL)
+    {
+      if (close (fd) != 0 && r != NULL)
+        {
+          fprintf (stderr, "postern: %s: %s: %s\n", method, out, g_strerror (errno));
+          g_clear_pointer (&r, json_object_unref);
+          *status = PST_ERROR_FAILED;
+        }
+      /* nothing half written is left behind */
+      if (r == NULL)
+        unlink (out);
+    }
+  return r;
 }
 
 int
@@ -732,26 +751,14 @@ pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv)
                                           "standard output otherwise"));
   if (out == NULL && pst_cli_refuse_terminal ("attachment"))
     return PST_ERROR_USAGE;
-  if (out != NULL && (fd = open_new_file (out)) < 0)
+  if (out != NULL && (fd = pst_cli_open_new_file ("attachment", out)) < 0)
     return PST_ERROR_FAILED;
   fflush (stdout);
   params = json_object_new ();
   json_object_set_int_member (params, "id", id);
   json_object_set_int_member (params, "index", (gint64) index);
   json_object_set_int_member (params, "fd", 0);
-  r = pst_cli_call (cli, "attachment", "attachment", params, &fd, 1, &status);
-  if (out != NULL)
-    {
-      if (close (fd) != 0 && r != NULL)
-        {
-          fprintf (stderr, "postern: attachment: %s: %s\n", out, g_strerror (errno));
-          g_clear_pointer (&r, json_object_unref);
-          status = PST_ERROR_FAILED;
-        }
-      /* nothing half written is left behind */
-      if (r == NULL)
-        unlink (out);
-    }
+  r = pst_cli_call_to_file (cli, "attachment", params, out, fd, &status);
   if (r == NULL)
     return status;
   if (cli->json)

@@ -35,6 +35,11 @@ static const PstCliCmd commands[] = {
   { "export", pst_cli_cmd_export, NULL, "ID | --all (--mbox FILE | --maildir DIR)",
     N_("write the decrypted RFC 5322 message to stdout, or every one to an mbox or a Maildir"),
     FALSE },
+  { "reply", pst_cli_cmd_reply, NULL, "ID",
+    N_("write a draft reply to a message (--all: to everyone it went to) to stdout or -o FILE; "
+       "send it with send"), FALSE },
+  { "forward", pst_cli_cmd_forward, NULL, "ID --to ADDR…",
+    N_("write a draft forwarding a message (attached, decrypted) to stdout or -o FILE"), FALSE },
   { "import", pst_cli_cmd_import, NULL, "(MBOX | MAILDIR)…",
     N_("store the mail of mbox files and Maildirs, analysed as if fetched"), FALSE },
   { "attachment", pst_cli_cmd_attachment, NULL, "ID INDEX",

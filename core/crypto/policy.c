@@ -258,6 +258,7 @@ pst_policy_decide (const PstPolicyInput *in, GError **error)
         {
           missing[i] = missing_in (in, order[i], (const char *const *) everyone->pdata);
           held[i] = encrypt == PST_POLICY_ENCRYPT_AUTO && missing[i][0] == NULL
+                    && !in->reply_to_encrypted
                     ? not_recommended_in (in, order[i], (const char *const *) everyone->pdata)
                     : g_new0 (char *, 1);
           if (missing[i][0] == NULL && held[i][0] == NULL
@@ -270,9 +271,13 @@ pst_policy_decide (const PstPolicyInput *in, GError **error)
           d->encrypt = TRUE;
           d->scheme = order[covering];
         }
-      else if (encrypt == PST_POLICY_ENCRYPT_ALWAYS)
+      else if (encrypt == PST_POLICY_ENCRYPT_ALWAYS || in->reply_to_encrypted)
         {
-          g_autoptr(GString) msg = g_string_new ("encryption is required but there is no ");
+          g_autoptr(GString) msg = g_string_new (
+            encrypt == PST_POLICY_ENCRYPT_ALWAYS
+              ? "encryption is required but there is no "
+              : "this message answers or forwards encrypted mail, which is not sent in the "
+                "clear, but there is no ");
 
           g_string_append_printf (msg, "%s for: ", scheme_key_words (order[0]));
           append_list (msg, missing[0], in, order[0]);
@@ -281,6 +286,8 @@ pst_policy_decide (const PstPolicyInput *in, GError **error)
               g_string_append_printf (msg, " and no %s for: ", scheme_key_words (order[1]));
               append_list (msg, missing[1], in, order[1]);
             }
+          if (encrypt != PST_POLICY_ENCRYPT_ALWAYS)
+            g_string_append (msg, "; to send it in the clear anyway, use --encrypt never");
           g_string_append (msg, "; nothing was sent");
           g_set_error_literal (error, PST_ERROR, PST_ERROR_POLICY, msg->str);
           g_strfreev (missing[0]);

@@ -30,6 +30,13 @@
  *     besides, every recipient's key is recommended (the @recommends
  *     callback: Autocrypt's recommendation, DESIGN.md §14); those that are
  *     not are listed in @not_recommended.  encrypt never: not encrypted.
+ *   - Replies stay encrypted: under auto, a message that answers or
+ *     forwards mail that arrived encrypted (@reply_to_encrypted) is
+ *     encrypted whenever a scheme has every key, whatever Autocrypt
+ *     recommends; when none has, it is refused (PST_ERROR_POLICY, naming
+ *     the addresses without a key and the way out, `--encrypt never`),
+ *     never sent in the clear.  encrypt never is the user's explicit
+ *     decision and is obeyed.
  *   - Signing (sign yes): when encrypting, with the chosen scheme; when not,
  *     with the forced scheme, or under auto the preferred scheme in which
  *     the sender has an identity, else the other one.  No identity where one
@@ -104,6 +111,9 @@ typedef struct {
   PstPolicyHasIdentity has_identity; /* NULL: the sender has no identity */
   PstPolicyWhyNoKey why_no_key;      /* may be NULL */
   PstPolicyRecommends recommends;    /* NULL: every key is recommended */
+  gboolean reply_to_encrypted;       /* the message answers or forwards mail that
+                                      * arrived encrypted (its In-Reply-To or
+                                      * References name such a message) */
   gpointer user_data;                /* for the callbacks */
 } PstPolicyInput;
 

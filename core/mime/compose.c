@@ -345,6 +345,43 @@ msg_id (const char *text)
   return g_strdup_printf ("<%s>", id);
 }
 
+/* The Message-IDs of @text ("<a@h> <b@h>…", or NULL: none), each
+ * "<id@host>", at most MAX_REFERENCES of them (the last ones: the start of
+ * a thread and what is nearest matter, and RFC 5322 §3.6.4 allows
+ * shortening); NULL with PST_ERROR_USAGE when @text holds anything else.
+ * Transfer full. */
+#define MAX_REFERENCES 100
+static GPtrArray *
+parse_references (const char *text, GError **error)
+{
+  g_autoptr (GPtrArray) ids = g_ptr_array_new_with_free_func (g_free);
+  g_auto (GStrv) words = NULL;
+
+  if (text == NULL)
+    return g_steal_pointer (&ids);
+  if (!check_text ("References", text, TRUE, error))
+    return NULL;
+  words = g_strsplit_set (text, " \t", -1);
+  for (char **w = words; *w != NULL; w++)
+    {
+      char *id;
+
+      if (**w == '\0')
+        continue;
+      if (!(id = msg_id (*w)) || (*w)[0] != '<')
+        {
+          g_free (id);
+          g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                       "References: '%s' is not a Message-ID (<id@host>)", *w);
+          return NULL;
+        }
+      g_ptr_array_add (ids, id);
+    }
+  if (ids->len > MAX_REFERENCES)
+    g_ptr_array_remove_range (ids, 1, ids->len - MAX_REFERENCES);
+  return g_steal_pointer (&ids);
+}
+
 /* ---- body parts ---- */
 
 /* The text part's header fields and body. */
@@ -368,6 +405,36 @@ write_text_part (GString *out, const char *body)
     g_string_append_len (out, text, len);
   /* the message ends with a line end, as every editor's text does */
   if (len > 0 && !g_str_has_suffix (out->str, "\r\n"))
+    g_string_append (out, "\r\n");
+}
+
+/* A forwarded message as a message/rfc822 part: its bytes with CRLF line
+ * ends, labelled 7bit, 8bit or binary as they are (RFC 2045 §2.7–2.9). */
+static void
+write_forward_part (GString *out, GBytes *message)
+{
+  gsize len = 0;
+  const char *data = g_bytes_get_data (message, &len);
+  g_autoptr (GBytes) crlf = pst_mime_to_crlf (data != NULL ? data : "", len);
+  const char *p = g_bytes_get_data (crlf, &len);
+  gboolean eight = FALSE, binary = FALSE;
+  gsize line = 0;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      if (p[i] == '\0')
+        binary = TRUE;
+      else if ((guchar) p[i] >= 0x80)
+        eight = TRUE;
+      line = p[i] == '\n' ? 0 : line + 1;
+      if (line > 998)
+        binary = TRUE;
+    }
+  g_string_append (out, "Content-Type: message/rfc822\r\nContent-Disposition: inline\r\n");
+  g_string_append_printf (out, "Content-Transfer-Encoding: %s\r\n\r\n",
+                          binary ? "binary" : eight ? "8bit" : "7bit");
+  g_string_append_len (out, p, len);
+  if (len > 0 && p[len - 1] != '\n')
     g_string_append (out, "\r\n");
 }
 
@@ -489,8 +556,11 @@ write_header (GString *out, const PstComposeFields *f, GError **error)
   g_autofree char *date = pst_mime_format_date (now);
   g_autofree char *token = pst_mime_random_token ();
   g_autofree char *reply = NULL;
+  g_autoptr (GPtrArray) refs = NULL;
   Header h;
 
+  if (!(refs = parse_references (f->references, error)))
+    return FALSE;
   if (f->from == NULL || *f->from == '\0')
     {
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "From: the sender's address is missing");
@@ -533,7 +603,16 @@ write_header (GString *out, const PstComposeFields *f, GError **error)
       header_end (&h);
     }
   if (reply != NULL)
-    g_string_append_printf (out, "In-Reply-To: %s\r\nReferences: %s\r\n", reply, reply);
+    g_string_append_printf (out, "In-Reply-To: %s\r\n", reply);
+  if (refs->len > 0 || reply != NULL)
+    {
+      header_begin (&h, out, "References");
+      for (guint i = 0; i < refs->len; i++)
+        header_add (&h, refs->pdata[i]);
+      if (reply != NULL && !g_ptr_array_find_with_equal_func (refs, reply, g_str_equal, NULL))
+        header_add (&h, reply);
+      header_end (&h);
+    }
   g_string_append (out, "MIME-Version: 1.0\r\n");
   return TRUE;
 }
@@ -566,13 +645,13 @@ pst_compose_message (const PstComposeFields *f, GError **error)
     return NULL;
 
   write_text_part (text, body);
-  if (f->n_attachments == 0)
+  if (f->n_attachments == 0 && f->forward == NULL)
     {
       g_string_append_len (out, text->str, text->len);
       return g_string_free_to_bytes (g_steal_pointer (&out));
     }
   text_bytes = g_bytes_new (text->str, text->len);
-  boundary = pst_mime_new_boundary (text_bytes, NULL);
+  boundary = pst_mime_new_boundary (text_bytes, f->forward);
   g_string_append_printf (out, "Content-Type: multipart/mixed;\r\n boundary=\"%s\"\r\n\r\n",
                           boundary);
   g_string_append_printf (out, "--%s\r\n", boundary);
@@ -580,6 +659,12 @@ pst_compose_message (const PstComposeFields *f, GError **error)
   /* the line end before a delimiter belongs to it (RFC 2046 §5.1.1): this
    * one keeps the text's last line end */
   g_string_append (out, "\r\n");
+  if (f->forward != NULL)
+    {
+      g_string_append_printf (out, "--%s\r\n", boundary);
+      write_forward_part (out, f->forward);
+      g_string_append (out, "\r\n");
+    }
   for (guint i = 0; i < f->n_attachments; i++)
     {
       g_string_append_printf (out, "--%s\r\n", boundary);

@@ -6,11 +6,13 @@
  * The message: Date (now), Message-ID (random, at the From domain),
  * MIME-Version, From, To, Cc, Bcc (send gives each Bcc recipient a copy of
  * their own and removes the field from the others'), Subject (RFC 2047
- * when it is not plain ASCII), In-Reply-To and References when answering;
- * a text/plain; charset=utf-8 body (quoted-printable when 7bit would not
- * do), or multipart/mixed with the text first and each attachment in
- * base64 with a Content-Disposition (RFC 2231 file names when not plain
- * ASCII).  CRLF line ends, header lines folded at 78 columns, no line
+ * when it is not plain ASCII), In-Reply-To and References when answering
+ * (References: the given ones, then the one answered), References alone
+ * when forwarding; a text/plain; charset=utf-8 body (quoted-printable when
+ * 7bit would not do), or multipart/mixed with the text first, then a
+ * forwarded message as message/rfc822 (7bit, 8bit or binary, as its bytes
+ * are: never base64, RFC 2046 §5.2.1), then each attachment in base64 with
+ * a Content-Disposition (RFC 2231 file names when not plain ASCII).  CRLF line ends, header lines folded at 78 columns, no line
  * longer than 998 octets.
  */
 #pragma once
@@ -37,6 +39,9 @@ typedef struct {
   const PstComposeAttachment *attachments;  /* @n_attachments of them (may be NULL when 0) */
   guint n_attachments;
   const char *in_reply_to;         /* the Message-ID answered, "<id@host>" or "id@host", or NULL */
+  const char *references;          /* Message-IDs "<a@h> <b@h>…" the References start with
+                                    * (the answered message's References), or NULL */
+  GBytes *forward;                 /* a message (RFC 5322) attached as message/rfc822, or NULL */
 } PstComposeFields;
 
 /* Writes the message of @fields.  Nothing in @fields is kept.  Errors
@@ -44,7 +49,8 @@ typedef struct {
  * a display name, To, Cc, Bcc, Subject, a file name, a content type,
  * In-Reply-To: header injection), an address that does not parse or holds
  * several, a From with no address, text that is not UTF-8, a content type
- * that does not parse, an In-Reply-To that is no Message-ID.  Transfer
+ * that does not parse, an In-Reply-To that is no Message-ID, References
+ * that hold anything but Message-IDs.  Transfer
  * full. */
 GBytes *pst_compose_message (const PstComposeFields *fields, GError **error);
 

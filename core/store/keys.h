@@ -73,8 +73,8 @@ char *pst_store_key_replaced (PstStore *store, const char *scheme, const char *f
 gboolean pst_store_key_forget (PstStore *store, const char *scheme, const char *fingerprint,
                                GError **error);
 
-/* Records that the message with outer Message-ID @message_id ("<…>")
- * arrived encrypted. */
+/* Records that the message with Message-ID @message_id ("<…>": the outer
+ * one, or the protected one) arrived encrypted. */
 gboolean pst_store_note_encrypted_message (PstStore *store, const char *message_id, gint64 now,
                                            GError **error);
 /* Whether a message with outer Message-ID @message_id arrived encrypted. */

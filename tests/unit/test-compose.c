@@ -491,6 +491,76 @@ test_mailbox_field (void **state)
   assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
 }
 
+/* References: the given ones, then the answered one (not twice); alone
+ * when forwarding; anything but Message-IDs refused. */
+static void
+test_references (void **state)
+{
+  PstComposeFields f = {
+    .from = "a@example.org", .to = bob, .in_reply_to = "<c@x.test>",
+    .references = "<a@x.test>\t <b@x.test>",
+  };
+  g_autoptr (GBytes) out = compose_ok (&f);
+  g_autoptr (PstMimeMessage) m = parse_ok (out);
+  g_autofree char *refs = header_of (m, "References");
+  g_autofree char *irt = header_of (m, "In-Reply-To");
+  g_autoptr (GBytes) out2 = NULL, out3 = NULL;
+  g_autoptr (PstMimeMessage) m2 = NULL, m3 = NULL;
+  g_autofree char *refs2 = NULL, *refs3 = NULL, *irt3 = NULL;
+
+  (void) state;
+  assert_lines (out, 78);
+  assert_string_equal (refs, "<a@x.test> <b@x.test> <c@x.test>");
+  assert_string_equal (irt, "<c@x.test>");
+  f.references = "<a@x.test> <c@x.test>";
+  out2 = compose_ok (&f);
+  m2 = parse_ok (out2);
+  refs2 = header_of (m2, "References");
+  assert_string_equal (refs2, "<a@x.test> <c@x.test>");
+  f = (PstComposeFields) { .from = "a@example.org", .to = bob, .references = "<fwd@x.test>" };
+  out3 = compose_ok (&f);
+  m3 = parse_ok (out3);
+  refs3 = header_of (m3, "References");
+  assert_string_equal (refs3, "<fwd@x.test>");
+  irt3 = pst_mime_message_get_header (m3, "In-Reply-To");
+  assert_null (irt3);
+  f.references = "<a@x.test> junk";
+  assert_refused (&f, "References: 'junk' is not a Message-ID");
+  f.references = "<a@x.test>\r\nBcc: evil@x.test";
+  assert_refused (&f, "header injection");
+}
+
+/* A forwarded message: a message/rfc822 part after the text, its bytes
+ * as they were (CRLF), 8bit when they are not ASCII, never base64; its
+ * attachment found inside it. */
+static void
+test_forward (void **state)
+{
+  static const char inner[] =
+    "From: Carol <carol@x.test>\nSubject: Gr\xc3\xbc\xc3\x9f\xc3\xa9\nMessage-ID: <in@x.test>\n"
+    "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b\"\n\n"
+    "--b\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\n"
+    "gr\xc3\xbc\xc3\x9f\n--b\nContent-Type: text/plain\n"
+    "Content-Disposition: attachment; filename=\"n.txt\"\n\nthe attachment\n--b--\n";
+  g_autoptr (GBytes) fwd = g_bytes_new_static (inner, strlen (inner));
+  PstComposeFields f = { .from = "a@example.org", .to = bob, .subject = "Fwd: x",
+                         .body = "see below\n", .forward = fwd };
+  g_autoptr (GBytes) out = compose_ok (&f);
+  g_autoptr (PstMimeMessage) m = parse_ok (out);
+  g_autofree char *body = pst_mime_message_get_body_text (m);
+  const char *text = g_bytes_get_data (out, NULL);
+  const char *part = strstr (text, "Content-Type: message/rfc822\r\n");
+
+  (void) state;
+  assert_lines (out, 78);
+  assert_string_equal (body, "see below\n");
+  assert_non_null (part);
+  assert_non_null (strstr (part, "Content-Transfer-Encoding: 8bit\r\n\r\nFrom: Carol <carol@x.test>\r\n"));
+  assert_non_null (strstr (part, "filename=\"n.txt\"\r\n\r\nthe attachment\r\n--b--\r\n"));
+  assert_null (strstr (text, "base64"));
+  assert_true (strstr (text, "Content-Type: multipart/mixed") < part);
+}
+
 int
 main (void)
 {
@@ -505,6 +575,8 @@ main (void)
     cmocka_unit_test (test_header_injection),
     cmocka_unit_test (test_bad_input),
     cmocka_unit_test (test_long_lines),
+    cmocka_unit_test (test_references),
+    cmocka_unit_test (test_forward),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);

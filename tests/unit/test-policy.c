@@ -580,6 +580,84 @@ test_strings (void **state)
   assert_string_equal (pst_policy_scheme_to_string (PST_POLICY_SCHEME_UNSET), "unset");
 }
 
+static gboolean
+recommends_none (PstScheme scheme, const char *address, gpointer user_data)
+{
+  return FALSE;
+}
+
+/* Replies stay encrypted: under auto, an answer to encrypted mail whose
+ * recipients all have keys is encrypted even when Autocrypt does not
+ * recommend it (a plain message would not be). */
+static void
+test_reply_encrypted_ignores_recommendation (void **state)
+{
+  Keys k = { everyone, nobody, TRUE, FALSE };
+  PstPolicyInput in = input (&k, to_bob, NULL);
+  g_autoptr(PstPolicyDecision) plain = NULL, reply = NULL;
+
+  in.recommends = recommends_none;
+  plain = pst_policy_decide (&in, NULL);
+  assert_non_null (plain);
+  assert_false (plain->encrypt);
+  assert_strv (plain->not_recommended, BOB, NULL);
+  in.reply_to_encrypted = TRUE;
+  reply = pst_policy_decide (&in, NULL);
+  assert_non_null (reply);
+  assert_true (reply->encrypt);
+  assert_int_equal (reply->scheme, PST_SCHEME_PGP);
+  assert_strv (reply->not_recommended, NULL);
+  assert_strv (copy_at (reply, 0)->encrypt_to, BOB, ALICE, NULL);
+}
+
+/* ... and one whose recipient has no key is refused under auto, naming
+ * that recipient and the way out, where a plain message goes in the
+ * clear; under never it goes in the clear (the user's decision). */
+static void
+test_reply_encrypted_refused_without_key (void **state)
+{
+  Keys k = { no_carol, nobody, TRUE, FALSE };
+  const char *const to[] = { BOB, CAROL, NULL };
+  PstPolicyInput in = input (&k, to, NULL);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PstPolicyDecision) plain = NULL, reply = NULL, never = NULL;
+
+  plain = pst_policy_decide (&in, NULL);
+  assert_non_null (plain);
+  assert_false (plain->encrypt);
+  assert_strv (plain->missing, CAROL, NULL);
+  in.reply_to_encrypted = TRUE;
+  reply = pst_policy_decide (&in, &error);
+  assert_null (reply);
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_POLICY));
+  assert_non_null (strstr (error->message, "encrypted mail"));
+  assert_non_null (strstr (error->message, "OpenPGP key for: " CAROL " and"));
+  assert_non_null (strstr (error->message, "--encrypt never"));
+  assert_non_null (strstr (error->message, "nothing was sent"));
+  in.message.encrypt = PST_POLICY_ENCRYPT_NEVER;
+  never = pst_policy_decide (&in, NULL);
+  assert_non_null (never);
+  assert_false (never->encrypt);
+  assert_strv (copy_at (never, 0)->envelope, BOB, CAROL, NULL);
+}
+
+/* Under always the refusal is always's own. */
+static void
+test_reply_encrypted_always (void **state)
+{
+  Keys k = { no_carol, nobody, TRUE, FALSE };
+  const char *const to[] = { CAROL, NULL };
+  PstPolicyInput in = input (&k, to, NULL);
+  g_autoptr(GError) error = NULL;
+
+  in.reply_to_encrypted = TRUE;
+  in.account.encrypt = PST_POLICY_ENCRYPT_ALWAYS;
+  assert_null (pst_policy_decide (&in, &error));
+  assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_POLICY));
+  assert_true (g_str_has_prefix (error->message, "encryption is required"));
+  assert_null (strstr (error->message, "--encrypt never"));
+}
+
 int
 main (void)
 {
@@ -602,6 +680,9 @@ main (void)
     cmocka_unit_test (test_no_callbacks),
     cmocka_unit_test (test_bad_input),
     cmocka_unit_test (test_strings),
+    cmocka_unit_test (test_reply_encrypted_ignores_recommendation),
+    cmocka_unit_test (test_reply_encrypted_refused_without_key),
+    cmocka_unit_test (test_reply_encrypted_always),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
