@@ -15,6 +15,7 @@
 #include <openssl/ssl.h>
 
 #include "bridge-conn.h"
+#include "bridge-peer.h"
 #include "bridge-pop3.h"
 #include "bridge-smtp.h"
 #include "bridge-tls.h"
@@ -27,6 +28,8 @@ typedef struct {
   char *address;      /* as bound: "127.0.0.1:PORT" */
   int fd;
   GThread *thread;
+  gint64 refused_logged;    /* when a refusal was last logged (monotonic) */
+  guint refused_unlogged;   /* refusals since, not logged */
 } Listener;
 
 struct _PstBridge {
@@ -41,72 +44,6 @@ struct _PstBridge {
 
 static const char *const kind_names[] = { "smtp", "pop3" };
 
-/* --- the peer's uid ------------------------------------------------------------ */
-
-/* The address as /proc/net/tcp writes it: the raw 32-bit words in hex,
- * then the port. */
-static char *
-proc_address (const struct sockaddr_storage *ss)
-{
-  if (ss->ss_family == AF_INET)
-    {
-      const struct sockaddr_in *in = (const struct sockaddr_in *) ss;
-
-      return g_strdup_printf ("%08X:%04X", (guint) in->sin_addr.s_addr, ntohs (in->sin_port));
-    }
-  if (ss->ss_family == AF_INET6)
-    {
-      const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) ss;
-      guint32 w[4];
-
-      memcpy (w, &in6->sin6_addr, sizeof w);
-      return g_strdup_printf ("%08X%08X%08X%08X:%04X", w[0], w[1], w[2], w[3],
-                              ntohs (in6->sin6_port));
-    }
-  return NULL;
-}
-
-gboolean
-pst_bridge_peer_is_uid (int fd, uid_t uid)
-{
-  struct sockaddr_storage local = { 0 }, peer = { 0 };
-  socklen_t llen = sizeof local, plen = sizeof peer;
-  g_autofree char *l = NULL, *p = NULL;
-  const char *table;
-  g_autofree char *text = NULL;
-  g_auto (GStrv) lines = NULL;
-
-  if (getsockname (fd, (struct sockaddr *) &local, &llen) != 0
-      || getpeername (fd, (struct sockaddr *) &peer, &plen) != 0
-      || !(l = proc_address (&local)) || !(p = proc_address (&peer)))
-    return FALSE;
-  table = local.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6";
-  if (!g_file_get_contents (table, &text, NULL, NULL))
-    return FALSE;
-  lines = g_strsplit (text, "\n", -1);
-  /* The peer's socket is the one whose local end is our peer and whose
-   * remote end is us: "sl local rem st tx:rx tr:when retrnsmt uid ...". */
-  for (char **line = lines + 1; *line != NULL; line++)
-    {
-      g_auto (GStrv) f = g_strsplit_set (g_strstrip (*line), " ", -1);
-      const char *field[8];
-      guint n = 0;
-
-      for (char **w = f; *w != NULL && n < G_N_ELEMENTS (field); w++)
-        if (**w != '\0')
-          field[n++] = *w;
-      if (n == G_N_ELEMENTS (field) && g_ascii_strcasecmp (field[1], p) == 0
-          && g_ascii_strcasecmp (field[2], l) == 0)
-        {
-          guint64 owner = 0;
-
-          return g_ascii_string_to_unsigned (field[7], 10, 0, G_MAXUINT32, &owner, NULL)
-                 && (uid_t) owner == uid;
-        }
-    }
-  return FALSE;
-}
-
 /* --- connections --------------------------------------------------------------- */
 
 static gpointer
@@ -114,18 +51,8 @@ conn_thread (gpointer data)
 {
   PstBridgeConn *conn = data;
   PstBridge *bridge = conn->bridge_data;
-  g_autofree char *refusal = NULL;
 
-  if (!pst_bridge_peer_is_uid (conn->fd, getuid ()))
-    {
-      g_message ("bridge %s: refused a connection from another user (the bridge serves only "
-                 "uid %u)", kind_names[conn->kind], (guint) getuid ());
-      refusal = g_strdup (conn->kind == PST_BRIDGE_SMTP
-                            ? "554 5.7.1 this bridge serves only its owner's user\r\n"
-                            : "-ERR this bridge serves only its owner's user\r\n");
-      pst_bridge_conn_write (conn, (const guint8 *) refusal, strlen (refusal));
-    }
-  else if (conn->kind == PST_BRIDGE_SMTP)
+  if (conn->kind == PST_BRIDGE_SMTP)
     pst_bridge_smtp_serve (conn);
   else
     pst_bridge_pop3_serve (conn);
@@ -136,6 +63,47 @@ conn_thread (gpointer data)
   g_mutex_unlock (&bridge->lock);
   pst_bridge_conn_free (conn);
   return NULL;
+}
+
+/* Whether connection @fd is the agent's own user's; another's is told so,
+ * closed, and logged at most once a second (with how many were refused
+ * since), so that a flood of them neither fills the log nor takes the
+ * owner's places among the connections. */
+static gboolean
+admit (Listener *l, int fd)
+{
+  static const char refused_smtp[] = "554 5.7.1 this bridge serves only its owner's user\r\n";
+  static const char refused_pop3[] = "-ERR this bridge serves only its owner's user\r\n";
+  g_autoptr (GError) error = NULL;
+  uid_t uid = (uid_t) -1;
+  gint64 now;
+
+  if (pst_bridge_peer_uid (fd, &uid, &error) && uid == getuid ())
+    return TRUE;
+  if (send (fd, l->kind == PST_BRIDGE_SMTP ? refused_smtp : refused_pop3,
+            l->kind == PST_BRIDGE_SMTP ? sizeof refused_smtp - 1 : sizeof refused_pop3 - 1,
+            MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+    { /* nothing more to do for it */ }
+  close (fd);
+  now = g_get_monotonic_time ();
+  if (l->refused_logged != 0 && now - l->refused_logged < G_USEC_PER_SEC)
+    {
+      l->refused_unlogged++;
+      return FALSE;
+    }
+  {
+    g_autofree char *why = error ? g_strdup (error->message) : g_strdup_printf ("uid %u", (guint) uid);
+    g_autofree char *more = l->refused_unlogged
+                              ? g_strdup_printf ("; %u more in the second before, not logged",
+                                                 l->refused_unlogged)
+                              : g_strdup ("");
+
+    g_message ("bridge %s: refused a connection from another user (%s; the bridge serves only "
+               "uid %u)%s", kind_names[l->kind], why, (guint) getuid (), more);
+  }
+  l->refused_logged = now;
+  l->refused_unlogged = 0;
+  return FALSE;
 }
 
 static gpointer
@@ -155,6 +123,8 @@ accept_thread (gpointer data)
         continue;
       if (fd < 0)
         break;   /* shut down by stop_listener (EINVAL), or a hard error */
+      if (!admit (l, fd))
+        continue;
       g_mutex_lock (&bridge->lock);
       if (bridge->conns->len >= PST_BRIDGE_MAX_CONNECTIONS)
         {
