@@ -40,7 +40,13 @@ check "credentials name the SMTP listener" test "$(json 'd["smtp"]' < "$WORK/cre
 check "the same credentials the second time" test "$(pst alice --json bridge credentials main | json 'd["password"]')" = "$pass"
 check "another account has other credentials" test "$(pst alice --json bridge credentials strict | json 'd["password"]')" != "$pass"
 check "the credentials file is 0600" test "$(stat -c %a "$WORK/home-alice/data/bridge/credentials")" = 600
-check "the bridge's keys are 0600" test "$(stat -c %a "$WORK/home-alice/data/bridge/key.pem") $(stat -c %a "$WORK/home-alice/data/bridge/ca-key.pem")" = "600 600"
+check "the bridge's key is 0600" test "$(stat -c %a "$WORK/home-alice/data/bridge/key.pem")" = 600
+check "… and the CA's key is kept nowhere" bash -c '! ls "$1" | grep -v "^key.pem$" | grep -qi key' _ "$WORK/home-alice/data/bridge"
+check "the CA has critical name constraints: localhost, 127.0.0.0/8, ::1/128" bash -c '
+  openssl x509 -in "$1" -noout -text > "$1.txt"
+  grep -A1 "X509v3 Name Constraints: critical" "$1.txt" | grep -q "Permitted" &&
+  grep -q "DNS:localhost" "$1.txt" && grep -q "IP:127.0.0.0/255.0.0.0" "$1.txt" &&
+  grep -qi "IP:0:0:0:0:0:0:0:1/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF" "$1.txt"' _ "$ca"
 check "the certificate names localhost and 127.0.0.1, signed by the CA" bash -c \
   'openssl verify -CAfile "$1" "$2" >/dev/null && openssl x509 -in "$2" -noout -ext subjectAltName | grep -q "DNS:localhost, IP Address:127.0.0.1"' \
   _ "$ca" "$WORK/home-alice/data/bridge/cert.pem"
@@ -73,6 +79,13 @@ copy=$(grep -lF "Over the bridge" "$BOB_MAILDIR"/new/* "$BOB_MAILDIR"/cur/* 2>/d
 [ -n "$copy" ] || copy=$(find "$BOB_MAILDIR/new" "$BOB_MAILDIR/cur" -type f | head -n 1)
 check "the server copy is encrypted" grep -q 'BEGIN PGP MESSAGE' "$copy"
 check "… and holds no line of the body" bash -c '! grep -qF "$1" "$2"' _ "$body1" "$copy"
+check "openssl s_client verifies the bridge by name localhost against the CA file" bash -c '
+  echo QUIT | openssl s_client -connect "127.0.0.1:$1" -starttls smtp -CAfile "$2" \
+    -verify_hostname localhost -verify_return_error > "$3" 2>&1 && grep -q "Verify return code: 0 (ok)" "$3"' \
+  _ "$smtp_port" "$ca" "$WORK/s_client.out"
+check "curl verifies it by name localhost too" \
+  curl -sS --url "smtp://localhost:$smtp_port" --ssl-reqd --cacert "$ca" --user "$user:$pass" \
+    --resolve "localhost:$smtp_port:127.0.0.1" --request NOOP --output "$WORK/curl-noop.out"
 check "the login was logged (account, mechanism, TLS)" grep -q "bridge smtp: login of account main (PLAIN, TLS)" "$alice_log"
 
 body2="Bridge by curl $(date +%s%N)"
@@ -141,6 +154,50 @@ import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 print(s.recv(512).decode().strip())' "$smtp_port")
 check "the agent's own user is greeted ($said)" bash -c '[[ "$1" == 220* ]]' _ "$said"
+# A dual-stack client (Java's default) reaches the IPv4 listener by
+# ::ffff:127.0.0.1: its socket is IPv6; it is still the owner's.
+said=$(python3 -c '
+import socket, sys
+s = socket.create_connection(("::ffff:127.0.0.1", int(sys.argv[1])), timeout=10)
+assert s.family == socket.AF_INET6
+print(s.recv(512).decode().strip())' "$smtp_port")
+check "the owner is greeted by ::ffff:127.0.0.1 from an IPv6 socket ($said)" bash -c '[[ "$1" == 220* ]]' _ "$said"
+said=$(nobody_says "$smtp_port" ::ffff:127.0.0.1 2>&1 || true)
+check "… and user nobody is refused there ($said)" bash -c '[[ "$1" == 554*"owner"* ]]' _ "$said"
+# Another user's flood neither takes the owner's places nor fills the log.
+refusals_before=$(grep -c "bridge smtp: refused a connection from another user" "$alice_log")
+setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 - "$smtp_port" <<'PY' &
+import socket, sys, time
+held = []
+end = time.time() + 6
+while time.time() < end:
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+        held.append(s)
+        if len(held) > 200:
+            held.pop(0).close()
+    except OSError:
+        time.sleep(0.01)
+PY
+flood=$!
+sleep 1
+said=$(python3 - "$smtp_port" <<'PY'
+import socket, sys
+greeted = 0
+held = []
+for i in range(12):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    if s.makefile("rb").readline().startswith(b"220"):
+        greeted += 1
+    held.append(s)
+print(greeted)
+PY
+)
+wait "$flood" || true
+check "while user nobody floods the SMTP listener, the owner's 12 connections are all greeted ($said)" test "$said" = 12
+refusals=$(( $(grep -c "bridge smtp: refused a connection from another user" "$alice_log") - refusals_before ))
+check "… and the refusals are logged at most once a second ($refusals lines in 6 s)" test "$refusals" -le 8
+check "… with how many were not logged one by one" grep -q "more in the second before, not logged" "$alice_log"
 
 said=$(python3 - "$smtp_port" <<'PY'
 import socket, sys
@@ -249,7 +306,7 @@ check "a silent POP3 client is closed with -ERR ($said)" \
 check "config set bridge-smtp off stops the listener" pst alice config set bridge-smtp off
 check "… nothing listens there any more" bash -c '! python3 -c "import socket,sys; socket.create_connection((\"127.0.0.1\", int(sys.argv[1])), timeout=3)" "$1" 2>/dev/null' _ "$smtp_port"
 check "… and credentials say smtp is off" test "$(pst alice --json bridge credentials main | json 'd["smtp"]')" = None
-# On ::1, port 0: any free port, said by the credentials; the uid check reads tcp6.
+# On ::1, port 0: any free port, said by the credentials.
 check "config set bridge-pop3 [::1]:0 listens on IPv6 loopback" pst alice config set bridge-pop3 "[::1]:0"
 v6=$(pst alice --json bridge credentials main | json 'd["pop3"]')
 v6_port=${v6##*:}
