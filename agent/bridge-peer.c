@@ -15,6 +15,8 @@
 #include <sys/socket.h>
 #include <sys/time.h>
 
+#include <gio/gio.h>
+
 #include "util/error.h"
 
 /* An address as inet_diag writes it: four 32-bit words, IPv4 in the
@@ -97,6 +99,14 @@ fail (GError **error, const char *what, int e)
   return FALSE;
 }
 
+/* The socket is not there (or no longer): G_IO_ERROR_NOT_FOUND. */
+static gboolean
+nobody (GError **error, const char *what)
+{
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND, "the peer's socket: %s", what);
+  return FALSE;
+}
+
 gboolean
 pst_bridge_peer_uid (int fd, uid_t *uid_out, GError **error)
 {
@@ -162,7 +172,7 @@ pst_bridge_peer_uid (int fd, uid_t *uid_out, GError **error)
 
       if (h->nlmsg_len < NLMSG_LENGTH (sizeof *err))
         return fail (error, "sock_diag: a short answer", 0);
-      return err->error == -ENOENT ? fail (error, "not found", 0)
+      return err->error == -ENOENT ? nobody (error, "not found")
                                    : fail (error, "sock_diag", -err->error);
     }
   if (h->nlmsg_type != SOCK_DIAG_BY_FAMILY || h->nlmsg_len < NLMSG_LENGTH (sizeof *r))
@@ -175,9 +185,9 @@ pst_bridge_peer_uid (int fd, uid_t *uid_out, GError **error)
   if (!endpoint_equal (&got_src, &them) || !endpoint_equal (&got_dst, &us)
       || r->idiag_state == TCP_LISTEN || r->idiag_state == TCP_TIME_WAIT
       || r->idiag_state == TCP_CLOSE)
-    return fail (error, "not found", 0);
+    return nobody (error, "not found");
   if (r->idiag_inode == 0)
-    return fail (error, "closed", 0);
+    return nobody (error, "closed");
   *uid_out = (uid_t) r->idiag_uid;
   return TRUE;
 }

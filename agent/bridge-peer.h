@@ -17,7 +17,9 @@ G_BEGIN_DECLS
 
 /* The uid that owns the socket at the other end of connected TCP socket
  * @fd (both ends on this host).  FALSE with @error when it cannot be
- * said (not found, closed, sock_diag unavailable). */
+ * said: G_IO_ERROR_NOT_FOUND when the socket is not there (not found, no
+ * connection, closed), PST_ERROR_FAILED when the kernel could not be
+ * asked (sock_diag unavailable, no descriptor left: may pass). */
 gboolean pst_bridge_peer_uid (int fd, uid_t *uid_out, GError **error);
 
 G_END_DECLS

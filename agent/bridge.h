@@ -27,10 +27,20 @@ PstBridge *pst_bridge_new (PstAgent *agent);
 /* Ends every connection and listener (waits for their threads). */
 void pst_bridge_free (PstBridge *bridge);
 
-/* Makes the listeners what the configuration says: starts, stops or moves
- * each.  FALSE with @error (PST_ERROR_FAILED: cannot bind, or the
- * certificate) when one could not start; the other is still applied. */
+/* Makes listener @kind what the configuration says: starts, stops or
+ * moves it (one that is configured but not listening is tried again).
+ * FALSE with @error (PST_ERROR_FAILED: cannot bind, or the certificate)
+ * when it could not start; then pst_bridge_get_failure() says why until
+ * the next apply, and it is a warning and a bridge.error event. */
+gboolean pst_bridge_apply_one (PstBridge *bridge, PstBridgeKind kind, GError **error);
+/* Both listeners, each on its own: one that fails leaves the other as it
+ * is made.  FALSE with the first @error. */
 gboolean pst_bridge_apply (PstBridge *bridge, GError **error);
+
+/* "bridge SMTP 127.0.0.1:1025: not listening: Address already in use" when
+ * listener @kind is configured but could not start, else NULL.  Transfer
+ * full. */
+char *pst_bridge_get_failure (PstBridge *bridge, PstBridgeKind kind);
 
 /* Where listener @kind listens ("127.0.0.1:PORT", "[::1]:PORT"), or NULL
  * when it is off.  Transfer full. */

@@ -5,8 +5,13 @@
 # refusal under encrypt always reaches the client as a 5xx with nothing
 # sent; fetchmail fetches over the bridge's POP3 with STLS and gets the
 # decrypted text with Postern's own status header, a forged one removed;
-# DELE deletes from the store.  Wrong passwords are refused and logged, and
-# another user's connection is refused.
+# DELE deletes from the store.  Wrong passwords are refused and logged (a
+# user name only when it is an account's), and another user's connection is
+# refused, also by ::ffff:127.0.0.1, and a flood of them takes none of the
+# owner's places.  The CA is name-constrained and its key kept nowhere.  A
+# port that is taken is said by agent start/status and bridge credentials,
+# and does not hold the other listener back; after EMFILE the listener
+# accepts again.
 source "$(dirname "$0")/lib.sh"
 
 add_account alice main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
@@ -134,6 +139,12 @@ curl -sS --url "smtp://127.0.0.1:$smtp_port" --user "main:wrong-password-123" \
   --mail-from "$ALICE_ADDR" --mail-rcpt "$BOB_ADDR" --upload-file "$WORK/m1.eml" 2> "$WORK/curl-badpw.err" || rc=$?
 check "a wrong password is refused (curl exit $rc)" test "$rc" = 67
 check "… and logged, without the password" bash -c 'grep -q "bridge smtp: login refused for user .main." "$1" && ! grep -q "wrong-password-123" "$1"' _ "$alice_log"
+rc=0
+curl -sS --url "smtp://127.0.0.1:$smtp_port" --user "Swapped7Password9Field:main" \
+  --mail-from "$ALICE_ADDR" --mail-rcpt "$BOB_ADDR" --upload-file "$WORK/m1.eml" 2> "$WORK/curl-swapped.err" || rc=$?
+check "a login with user and password swapped is refused (curl exit $rc)" test "$rc" = 67
+check "… and logged as an unknown user: what the client sent as the user is in no log" bash -c '
+  grep -q "bridge smtp: login refused for an unknown user" "$1" && ! grep -q "Swapped7Password9Field" "$1"' _ "$alice_log"
 rc=0
 curl -sS --url "smtp://127.0.0.1:$smtp_port" --mail-from "$ALICE_ADDR" --mail-rcpt "$BOB_ADDR" \
   --upload-file "$WORK/m1.eml" 2> "$WORK/curl-noauth.err" || rc=$?
@@ -283,9 +294,46 @@ PY
 check "one POP3 session per account: a second login meanwhile gets IN-USE ($said)" \
   bash -c '[[ "$1" == "+OK -ERR [IN-USE]"* ]]' _ "$said"
 
-# A silent client is told and closed (POSTERN_BRIDGE_IDLE_TIMEOUT shortens the 300 s).
+# A port that another process holds while the agent starts: the agent runs,
+# and says the listener is not listening, and why, wherever one looks.
+bob_smtp=$(free_port)
+check "bob's SMTP listener starts" pst bob config set bridge-smtp "127.0.0.1:$bob_smtp"
 pst bob agent stop >/dev/null
-POSTERN_BRIDGE_IDLE_TIMEOUT=1 pst bob agent start >/dev/null
+python3 - "$bob_smtp" "$WORK/squatter.ready" <<'PY' &
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(4)
+open(sys.argv[2], "w").close()
+time.sleep(120)
+PY
+squatter=$!
+for i in $(seq 1 100); do [ -e "$WORK/squatter.ready" ] && break; sleep 0.05; done
+# A silent client is told and closed (POSTERN_BRIDGE_IDLE_TIMEOUT shortens the 300 s).
+POSTERN_BRIDGE_IDLE_TIMEOUT=1 pst bob agent start > "$WORK/bob-start.out"
+bob_log="$WORK/home-bob/data/posternd.log"
+squatted="bridge SMTP 127.0.0.1:$bob_smtp: not listening: "
+check "agent start with the SMTP port taken says the listener is not listening and why" \
+  grep -qF "warning: $squatted" "$WORK/bob-start.out"
+check "… so does agent status" bash -c '"$@" | grep -qF "warning: $0"' "$squatted" "$POSTERN" --home "$WORK/home-bob" agent status
+check "… and bridge credentials" bash -c '"$@" | grep -qE "^SMTP: +$0"' "$squatted" "$POSTERN" --home "$WORK/home-bob" bridge credentials main
+check "… also as JSON (smtp null, smtp_error)" bash -c '
+  "$@" --json bridge credentials main | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(not (d[\"smtp\"] is None and d[\"smtp_error\"].startswith(sys.argv[1])))" "$0"' \
+  "$squatted" "$POSTERN" --home "$WORK/home-bob"
+check "… and the log has the warning" grep -qF "$squatted" "$bob_log"
+# Each listener on its own: the failing SMTP one does not hold POP3 back.
+pop3_port=$(free_port)
+check "while SMTP cannot listen, config set bridge-pop3 moves the POP3 listener all the same" \
+  pst bob config set bridge-pop3 "127.0.0.1:$pop3_port"
+check "… it listens there" test "$(pst bob --json bridge credentials main | json 'd["pop3"]')" = "127.0.0.1:$pop3_port"
+check "… and the file keeps both settings" bash -c 'grep -q "^bridge_pop3=127.0.0.1:$2$" "$1" && grep -q "^bridge_smtp=127.0.0.1:$3$" "$1"' _ \
+  "$WORK/home-bob/config" "$pop3_port" "$bob_smtp"
+expect_fail "config set bridge-smtp to a port that is taken is an error" 1 "nothing changed: bridge smtp: cannot listen on 127.0.0.1:$pop3_port" \
+  pst bob config set bridge-smtp "127.0.0.1:$pop3_port"
+check "… that leaves POP3 listening" test "$(pst bob --json bridge credentials main | json 'd["pop3"]')" = "127.0.0.1:$pop3_port"
+kill "$squatter" 2>/dev/null; wait "$squatter" 2>/dev/null || true
+check "once the port is free, config set bridge-smtp starts the listener" pst bob config set bridge-smtp "127.0.0.1:$bob_smtp"
+check "… and agent status no longer warns" bash -c '"$@" agent status > "$0" && ! grep -q "not listening" "$0"' "$WORK/bob-status.out" "$POSTERN" --home "$WORK/home-bob"
 said=$(python3 - "$pop3_port" <<'PY'
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
@@ -301,6 +349,30 @@ PY
 )
 check "a silent POP3 client is closed with -ERR ($said)" \
   bash -c '[[ "$1" == "+OK Postern bridge ready|-ERR [SYS/TEMP] idle too long; closing|" ]]' _ "$said"
+
+# The agent runs out of descriptors: the listener waits and accepts again.
+bob_pid=$("$POSTERN" --home "$WORK/home-bob" agent status | sed -n 's/.*pid \([0-9]*\).*/\1/p')
+nofile=$(prlimit --pid "$bob_pid" --nofile --output SOFT --noheadings | tr -d ' ')
+# Soft limit 3: no new descriptor at all (0 to 2 are open), for 1.5 s.
+prlimit --pid "$bob_pid" --nofile="3:"
+said=$(python3 - "$pop3_port" "$bob_pid" "$nofile" <<'PY'
+import socket, subprocess, sys, time
+# The first takes the descriptor the waiting accept had; the peer look-up
+# finds none left: a temporary refusal.
+first = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+r1 = first.makefile("rb").readline().decode().strip()
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+time.sleep(1.5)          # accept fails with EMFILE meanwhile
+subprocess.run(["prlimit", "--pid", sys.argv[2], "--nofile=%s:" % sys.argv[3]], check=True)
+print(r1 + "|" + s.makefile("rb").readline().decode().strip())
+PY
+)
+prlimit --pid "$bob_pid" --nofile="$nofile:" || true
+check "with no descriptor left, the owner is told to try again, not refused ($said)" \
+  bash -c '[[ "$1" == "-ERR [SYS/TEMP] cannot tell whose connection this is"* ]]' _ "$said"
+check "after EMFILE the POP3 listener accepts again ($said)" bash -c '[[ "$1" == *"|+OK"* ]]' _ "$said"
+check "… and said that it could not accept, and that it does again" bash -c '
+  grep -q "bridge pop3: cannot accept a connection: .*; trying again" "$1" && grep -q "bridge pop3: accepting connections again" "$1"' _ "$bob_log"
 
 # --- off again ------------------------------------------------------------------------
 check "config set bridge-smtp off stops the listener" pst alice config set bridge-smtp off
