@@ -113,7 +113,7 @@ admit (Listener *l, int fd)
 
     g_message ("bridge %s: refused a connection %s (%s; the bridge serves only uid %u)%s",
                kind_names[l->kind],
-               reply == unsure_smtp || reply == unsure_pop3 ? "it cannot tell whose it is"
+               reply == unsure_smtp || reply == unsure_pop3 ? "whose owner it cannot tell"
                                                             : "from another user",
                why, (guint) getuid (), more);
   }
