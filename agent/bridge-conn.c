@@ -10,7 +10,6 @@
 #include <openssl/err.h>
 
 #include "bridge-creds.h"
-#include "net/lineproto.h"
 
 #define WRITE_TIMEOUT_S 60
 
@@ -206,7 +205,6 @@ gboolean
 pst_bridge_conn_login (PstBridgeConn *conn, const char *mechanism, const char *user,
                        const char *password)
 {
-  g_autofree char *who = pst_lineproto_sanitize (user, strlen (user));
   g_autofree char *account = pst_bridge_credentials_check (conn->agent->paths->data_dir, user,
                                                            password);
   const char *kind = conn->kind == PST_BRIDGE_SMTP ? "smtp" : "pop3";
@@ -221,9 +219,15 @@ pst_bridge_conn_login (PstBridgeConn *conn, const char *mechanism, const char *u
     }
   if (account == NULL)
     {
+      g_autoptr (PstAccount) named = pst_agent_get_account (conn->agent, user, NULL);
+      /* The user is named only when it is an account's: a client that
+       * swapped the fields must not put the password in the log. */
+      g_autofree char *who = named ? g_strdup_printf ("user '%s'", named->name)
+                                   : g_strdup ("an unknown user");
+
       g_clear_pointer (&conn->account, g_free);
-      g_message ("bridge %s: login refused for user '%s' (%s%s): wrong user or password", kind,
-                 who, mechanism, conn->ssl ? ", TLS" : "");
+      g_message ("bridge %s: login refused for %s (%s%s): wrong user or password", kind, who,
+                 mechanism, conn->ssl ? ", TLS" : "");
       return FALSE;
     }
   g_message ("bridge %s: login of account %s (%s%s)", kind, account, mechanism,

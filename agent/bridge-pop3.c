@@ -51,6 +51,10 @@ pop3_auth (gpointer data, PstPop3Server *s, const char *user, const char *passwo
       g_autofree char *uidl = g_strdup_printf ("postern-%" G_GINT64_FORMAT, info->id);
 
       g_array_append_val (session->ids, info->id);
+      /* The stored size, not that of the decrypted text RETR sends: that
+       * is known only by decrypting, and STAT/LIST would then decrypt the
+       * whole maildrop at every poll (docs/socket-api.md, the table of
+       * differences). */
       pst_pop3_server_add_message (s, uidl, info->size > 0 ? (gsize) info->size : 0);
     }
   return PST_POP3_LOGIN_OK;

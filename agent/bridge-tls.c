@@ -110,6 +110,12 @@ make_cert (EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, gb
   if (ok && is_ca)
     ok = add_ext (cert, cert, NID_basic_constraints, "critical,CA:TRUE,pathlen:0")
          && add_ext (cert, cert, NID_key_usage, "critical,keyCertSign,cRLSign")
+         /* Should the CA be trusted system-wide, it still names nothing
+          * but this host. */
+         && add_ext (cert, cert, NID_name_constraints,
+                     "critical,permitted;DNS:localhost,permitted;IP:127.0.0.0/255.0.0.0,"
+                     "permitted;IP:0:0:0:0:0:0:0:1/"
+                     "FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF")
          && add_ext (cert, cert, NID_subject_key_identifier, "hash");
   else if (ok)
     ok = add_ext (cert, issuer, NID_basic_constraints, "critical,CA:FALSE")
@@ -133,7 +139,6 @@ static gboolean
 make_all (const char *dir, GError **error)
 {
   g_autofree char *ca_path = g_build_filename (dir, "ca.pem", NULL);
-  g_autofree char *ca_key_path = g_build_filename (dir, "ca-key.pem", NULL);
   g_autofree char *cert_path = g_build_filename (dir, "cert.pem", NULL);
   g_autofree char *key_path = g_build_filename (dir, "key.pem", NULL);
   g_autofree char *cn = g_strdup_printf ("Postern bridge CA (%s, uid %u)", g_get_host_name (),
@@ -147,10 +152,11 @@ make_all (const char *dir, GError **error)
   else if (!(ca = make_cert (ca_key, cn, NULL, ca_key, TRUE))
            || !(cert = make_cert (key, "localhost", ca, ca_key, FALSE)))
     openssl_failed (error, "cannot make the certificates");
-  /* The CA certificate last: its presence says the set is complete. */
+  /* The CA certificate last: its presence says the set is complete.  The
+   * CA's key is written nowhere: it has signed its one certificate, and
+   * a new server certificate comes with a new CA. */
   else
-    ok = write_pem (ca_key_path, ca_key, NULL, NULL, error)
-         && write_pem (key_path, key, NULL, NULL, error)
+    ok = write_pem (key_path, key, NULL, NULL, error)
          && write_pem (cert_path, NULL, cert, ca, error)
          && write_pem (ca_path, NULL, ca, NULL, error);
   if (ok)
@@ -169,9 +175,13 @@ pst_bridge_tls_ensure (const char *data_dir, GError **error)
   g_autofree char *ca_path = g_build_filename (dir, "ca.pem", NULL);
   g_autofree char *cert_path = g_build_filename (dir, "cert.pem", NULL);
   g_autofree char *key_path = g_build_filename (dir, "key.pem", NULL);
+  g_autofree char *ca_key_path = g_build_filename (dir, "ca-key.pem", NULL);
   gboolean ok = TRUE;
 
   g_mutex_lock (&make_lock);
+  /* An earlier build kept the CA's key: it is needed no more. */
+  if (g_unlink (ca_key_path) != 0 && errno != ENOENT)
+    g_warning ("bridge: cannot remove %s: %s", ca_key_path, g_strerror (errno));
   if (g_mkdir_with_parents (dir, 0700) != 0)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot make %s: %s", dir,

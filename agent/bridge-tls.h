@@ -2,11 +2,14 @@
  * certificate (DESIGN.md §14), and the TLS server context made from them.
  *
  * Made once, on the bridge's first start, in DATA/bridge/ (0700): ca.pem
- * (the CA certificate: what mail clients are told to trust), ca-key.pem,
- * cert.pem (the server certificate, its chain: itself and the CA) and
- * key.pem, keys 0600.  EC P-256, SHA-256; the server certificate names
- * DNS:localhost, IP:127.0.0.1 and IP:::1.  The CA's key is used for that
- * one certificate and kept only so that the files stay a set. */
+ * (the CA certificate: what mail clients are told to trust), cert.pem (the
+ * server certificate, its chain: itself and the CA) and key.pem (0600).
+ * EC P-256, SHA-256; the server certificate names DNS:localhost,
+ * IP:127.0.0.1 and IP:::1, and the CA has critical name constraints
+ * (DNS:localhost, IP:127.0.0.0/8, IP:::1/128) so that it can vouch for
+ * nothing else even where it is trusted system-wide.  The CA's private key
+ * signs that one certificate and is never written: when the server
+ * certificate or key is missing, a new CA is made with it. */
 #pragma once
 
 #include <glib.h>

@@ -15,9 +15,11 @@
 #include <openssl/ssl.h>
 
 #include "bridge-conn.h"
+#include "bridge-peer.h"
 #include "bridge-pop3.h"
 #include "bridge-smtp.h"
 #include "bridge-tls.h"
+#include "events.h"
 #include "util/error.h"
 
 typedef struct {
@@ -27,6 +29,11 @@ typedef struct {
   char *address;      /* as bound: "127.0.0.1:PORT" */
   int fd;
   GThread *thread;
+  gint64 refused_logged;    /* when a refusal was last logged (monotonic) */
+  guint refused_unlogged;   /* refusals since, not logged */
+  GMutex stop_lock;         /* guards stopping; stop_cond wakes a backoff */
+  GCond stop_cond;
+  gboolean stopping;
 } Listener;
 
 struct _PstBridge {
@@ -35,77 +42,13 @@ struct _PstBridge {
   GMutex lock;              /* guards listeners' addresses, conns, ctx */
   GCond cond;
   Listener *listeners[2];
+  char *failures[2];        /* why a configured listener is not listening, or NULL */
   GPtrArray *conns;         /* PstBridgeConn*, live */
   SSL_CTX *ctx;             /* made at the first listener's start */
 };
 
 static const char *const kind_names[] = { "smtp", "pop3" };
-
-/* --- the peer's uid ------------------------------------------------------------ */
-
-/* The address as /proc/net/tcp writes it: the raw 32-bit words in hex,
- * then the port. */
-static char *
-proc_address (const struct sockaddr_storage *ss)
-{
-  if (ss->ss_family == AF_INET)
-    {
-      const struct sockaddr_in *in = (const struct sockaddr_in *) ss;
-
-      return g_strdup_printf ("%08X:%04X", (guint) in->sin_addr.s_addr, ntohs (in->sin_port));
-    }
-  if (ss->ss_family == AF_INET6)
-    {
-      const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *) ss;
-      guint32 w[4];
-
-      memcpy (w, &in6->sin6_addr, sizeof w);
-      return g_strdup_printf ("%08X%08X%08X%08X:%04X", w[0], w[1], w[2], w[3],
-                              ntohs (in6->sin6_port));
-    }
-  return NULL;
-}
-
-gboolean
-pst_bridge_peer_is_uid (int fd, uid_t uid)
-{
-  struct sockaddr_storage local = { 0 }, peer = { 0 };
-  socklen_t llen = sizeof local, plen = sizeof peer;
-  g_autofree char *l = NULL, *p = NULL;
-  const char *table;
-  g_autofree char *text = NULL;
-  g_auto (GStrv) lines = NULL;
-
-  if (getsockname (fd, (struct sockaddr *) &local, &llen) != 0
-      || getpeername (fd, (struct sockaddr *) &peer, &plen) != 0
-      || !(l = proc_address (&local)) || !(p = proc_address (&peer)))
-    return FALSE;
-  table = local.ss_family == AF_INET ? "/proc/net/tcp" : "/proc/net/tcp6";
-  if (!g_file_get_contents (table, &text, NULL, NULL))
-    return FALSE;
-  lines = g_strsplit (text, "\n", -1);
-  /* The peer's socket is the one whose local end is our peer and whose
-   * remote end is us: "sl local rem st tx:rx tr:when retrnsmt uid ...". */
-  for (char **line = lines + 1; *line != NULL; line++)
-    {
-      g_auto (GStrv) f = g_strsplit_set (g_strstrip (*line), " ", -1);
-      const char *field[8];
-      guint n = 0;
-
-      for (char **w = f; *w != NULL && n < G_N_ELEMENTS (field); w++)
-        if (**w != '\0')
-          field[n++] = *w;
-      if (n == G_N_ELEMENTS (field) && g_ascii_strcasecmp (field[1], p) == 0
-          && g_ascii_strcasecmp (field[2], l) == 0)
-        {
-          guint64 owner = 0;
-
-          return g_ascii_string_to_unsigned (field[7], 10, 0, G_MAXUINT32, &owner, NULL)
-                 && (uid_t) owner == uid;
-        }
-    }
-  return FALSE;
-}
+static const char *const kind_titles[] = { "SMTP", "POP3" };
 
 /* --- connections --------------------------------------------------------------- */
 
@@ -114,18 +57,8 @@ conn_thread (gpointer data)
 {
   PstBridgeConn *conn = data;
   PstBridge *bridge = conn->bridge_data;
-  g_autofree char *refusal = NULL;
 
-  if (!pst_bridge_peer_is_uid (conn->fd, getuid ()))
-    {
-      g_message ("bridge %s: refused a connection from another user (the bridge serves only "
-                 "uid %u)", kind_names[conn->kind], (guint) getuid ());
-      refusal = g_strdup (conn->kind == PST_BRIDGE_SMTP
-                            ? "554 5.7.1 this bridge serves only its owner's user\r\n"
-                            : "-ERR this bridge serves only its owner's user\r\n");
-      pst_bridge_conn_write (conn, (const guint8 *) refusal, strlen (refusal));
-    }
-  else if (conn->kind == PST_BRIDGE_SMTP)
+  if (conn->kind == PST_BRIDGE_SMTP)
     pst_bridge_smtp_serve (conn);
   else
     pst_bridge_pop3_serve (conn);
@@ -138,11 +71,79 @@ conn_thread (gpointer data)
   return NULL;
 }
 
+/* Whether connection @fd is the agent's own user's; another's is told so,
+ * closed, and logged at most once a second (with how many were refused
+ * since), so that a flood of them neither fills the log nor takes the
+ * owner's places among the connections. */
+static gboolean
+admit (Listener *l, int fd)
+{
+  static const char refused_smtp[] = "554 5.7.1 this bridge serves only its owner's user\r\n";
+  static const char refused_pop3[] = "-ERR this bridge serves only its owner's user\r\n";
+  static const char unsure_smtp[] = "421 4.3.0 cannot tell whose connection this is; try again\r\n";
+  static const char unsure_pop3[] = "-ERR [SYS/TEMP] cannot tell whose connection this is; try "
+                                    "again\r\n";
+  g_autoptr (GError) error = NULL;
+  uid_t uid = (uid_t) -1;
+  gint64 now;
+  const char *reply;
+
+  if (pst_bridge_peer_uid (fd, &uid, &error) && uid == getuid ())
+    return TRUE;
+  /* The kernel could not be asked (no descriptor left…): may pass. */
+  if (error != NULL && !g_error_matches (error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND))
+    reply = l->kind == PST_BRIDGE_SMTP ? unsure_smtp : unsure_pop3;
+  else
+    reply = l->kind == PST_BRIDGE_SMTP ? refused_smtp : refused_pop3;
+  if (send (fd, reply, strlen (reply), MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+    { /* nothing more to do for it */ }
+  close (fd);
+  now = g_get_monotonic_time ();
+  if (l->refused_logged != 0 && now - l->refused_logged < G_USEC_PER_SEC)
+    {
+      l->refused_unlogged++;
+      return FALSE;
+    }
+  {
+    g_autofree char *why = error ? g_strdup (error->message) : g_strdup_printf ("uid %u", (guint) uid);
+    g_autofree char *more = l->refused_unlogged
+                              ? g_strdup_printf ("; %u more in the second before, not logged",
+                                                 l->refused_unlogged)
+                              : g_strdup ("");
+
+    g_message ("bridge %s: refused a connection %s (%s; the bridge serves only uid %u)%s",
+               kind_names[l->kind],
+               reply == unsure_smtp || reply == unsure_pop3 ? "whose owner it cannot tell"
+                                                            : "from another user",
+               why, (guint) getuid (), more);
+  }
+  l->refused_logged = now;
+  l->refused_unlogged = 0;
+  return FALSE;
+}
+
+/* Whether stop_listener asked @l to stop; waits @wait_us first (0: no
+ * wait) unless asked meanwhile. */
+static gboolean
+asked_to_stop (Listener *l, gint64 wait_us)
+{
+  gint64 end = g_get_monotonic_time () + wait_us;
+  gboolean stopping;
+
+  g_mutex_lock (&l->stop_lock);
+  while (!l->stopping && wait_us > 0 && g_cond_wait_until (&l->stop_cond, &l->stop_lock, end))
+    ;
+  stopping = l->stopping;
+  g_mutex_unlock (&l->stop_lock);
+  return stopping;
+}
+
 static gpointer
 accept_thread (gpointer data)
 {
   Listener *l = data;
   PstBridge *bridge = l->bridge;
+  gint64 backoff = 0;   /* µs, after a failed accept */
 
   for (;;)
     {
@@ -153,8 +154,29 @@ accept_thread (gpointer data)
 
       if (fd < 0 && (errno == EINTR || errno == ECONNABORTED))
         continue;
+      /* Only stop_listener ends the thread (its shutdown(2) makes accept
+       * fail); anything else (EMFILE, ENFILE, ENOBUFS, ENOMEM, EPROTO…)
+       * may pass: tried again after a pause that grows to a second, the
+       * connection waiting in the backlog meanwhile. */
       if (fd < 0)
-        break;   /* shut down by stop_listener (EINVAL), or a hard error */
+        {
+          int e = errno;
+
+          if (asked_to_stop (l, 0))
+            break;
+          backoff = backoff == 0 ? 10 * 1000 : MIN (backoff * 2, G_USEC_PER_SEC);
+          if (backoff == 10 * 1000)
+            g_warning ("bridge %s: cannot accept a connection: %s; trying again",
+                       kind_names[l->kind], g_strerror (e));
+          if (asked_to_stop (l, backoff))
+            break;
+          continue;
+        }
+      if (backoff != 0)
+        g_message ("bridge %s: accepting connections again", kind_names[l->kind]);
+      backoff = 0;
+      if (!admit (l, fd))
+        continue;
       g_mutex_lock (&bridge->lock);
       if (bridge->conns->len >= PST_BRIDGE_MAX_CONNECTIONS)
         {
@@ -190,8 +212,9 @@ accept_thread (gpointer data)
 /* --- listeners ------------------------------------------------------------------ */
 
 static Listener *
-start_listener (PstBridge *bridge, PstBridgeKind kind, const char *configured, GError **error)
+start_listener (PstBridge *bridge, PstBridgeKind kind, const char *configured, char **why_out)
 {
+  g_autoptr (GError) error = NULL;
   g_autofree char *host = NULL;
   guint16 port = 0;
   struct sockaddr_storage ss = { 0 };
@@ -199,8 +222,11 @@ start_listener (PstBridge *bridge, PstBridgeKind kind, const char *configured, G
   int fd, one = 1;
   Listener *l;
 
-  if (!pst_bridge_address_parse (configured, &host, &port, error))
-    return NULL;
+  if (!pst_bridge_address_parse (configured, &host, &port, &error))
+    {
+      *why_out = g_strdup (error->message);
+      return NULL;
+    }
   if (strchr (host, ':'))
     {
       struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) &ss;
@@ -229,11 +255,12 @@ start_listener (PstBridge *bridge, PstBridgeKind kind, const char *configured, G
 
       if (fd >= 0)
         close (fd);
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "bridge %s: cannot listen on %s: %s",
-                   kind_names[kind], configured, g_strerror (e));
+      *why_out = g_strdup (g_strerror (e));
       return NULL;
     }
   l = g_new0 (Listener, 1);
+  g_mutex_init (&l->stop_lock);
+  g_cond_init (&l->stop_cond);
   l->bridge = bridge;
   l->kind = kind;
   l->fd = fd;
@@ -251,11 +278,17 @@ stop_listener (Listener *l)
 {
   if (l == NULL)
     return;
+  g_mutex_lock (&l->stop_lock);
+  l->stopping = TRUE;
+  g_cond_broadcast (&l->stop_cond);
+  g_mutex_unlock (&l->stop_lock);
   /* shutdown(2) wakes the accept(2) in the thread (Linux: EINVAL). */
   shutdown (l->fd, SHUT_RDWR);
   g_thread_join (l->thread);
   close (l->fd);
   g_message ("bridge %s: stopped listening on %s", kind_names[l->kind], l->address);
+  g_mutex_clear (&l->stop_lock);
+  g_cond_clear (&l->stop_cond);
   g_free (l->configured);
   g_free (l->address);
   g_free (l);
@@ -274,54 +307,103 @@ pst_bridge_new (PstAgent *agent)
   return bridge;
 }
 
+/* Remembers why listener @kind at @want is not listening (NULL: it is, or
+ * is off), and says so: a warning, and bridge.error to subscribers. */
+static void
+set_failure (PstBridge *bridge, PstBridgeKind kind, const char *want, const char *why)
+{
+  char *failure = why ? g_strdup_printf ("bridge %s %s: not listening: %s", kind_titles[kind],
+                                         want, why)
+                      : NULL;
+
+  g_mutex_lock (&bridge->lock);
+  g_free (bridge->failures[kind]);
+  bridge->failures[kind] = failure;
+  g_mutex_unlock (&bridge->lock);
+  if (why == NULL)
+    return;
+  g_warning ("%s", failure);
+  if (bridge->agent->events != NULL)
+    {
+      JsonObject *p = json_object_new ();
+
+      json_object_set_string_member (p, "listener", kind_names[kind]);
+      json_object_set_string_member (p, "address", want);
+      json_object_set_string_member (p, "error", why);
+      pst_events_emit (bridge->agent->events, "bridge.error", p);
+    }
+}
+
+gboolean
+pst_bridge_apply_one (PstBridge *bridge, PstBridgeKind k, GError **error)
+{
+  PstAgent *agent = bridge->agent;
+  g_autofree char *want = NULL;
+  Listener *old, *now = NULL;
+  g_autoptr (GError) local = NULL;
+  g_autofree char *why = NULL;
+
+  g_mutex_lock (&bridge->apply_lock);
+  old = bridge->listeners[k];
+  g_mutex_lock (&agent->config_lock);
+  want = g_strdup (pst_config_get_bridge (agent->config, k));
+  g_mutex_unlock (&agent->config_lock);
+  if (old != NULL && g_strcmp0 (old->configured, want) == 0)
+    {
+      g_mutex_unlock (&bridge->apply_lock);
+      return TRUE;
+    }
+  /* The old one first: a move to the same port must find it free. */
+  g_mutex_lock (&bridge->lock);
+  bridge->listeners[k] = NULL;
+  g_mutex_unlock (&bridge->lock);
+  stop_listener (old);
+  if (want != NULL && bridge->ctx == NULL)
+    {
+      SSL_CTX *ctx = pst_bridge_tls_context (agent->paths->data_dir, &local);
+
+      g_mutex_lock (&bridge->lock);
+      bridge->ctx = ctx;
+      g_mutex_unlock (&bridge->lock);
+      if (local != NULL)
+        why = g_strdup (local->message);
+    }
+  if (want != NULL && local == NULL && !(now = start_listener (bridge, k, want, &why)))
+    g_set_error (&local, PST_ERROR, PST_ERROR_FAILED, "bridge %s: cannot listen on %s: %s",
+                 kind_names[k], want, why);
+  g_mutex_lock (&bridge->lock);
+  bridge->listeners[k] = now;
+  g_mutex_unlock (&bridge->lock);
+  set_failure (bridge, k, want, why);
+  g_mutex_unlock (&bridge->apply_lock);
+  if (local != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 pst_bridge_apply (PstBridge *bridge, GError **error)
 {
-  PstAgent *agent = bridge->agent;
   gboolean ok = TRUE;
 
-  g_mutex_lock (&bridge->apply_lock);
   for (guint k = 0; k < 2; k++)
-    {
-      g_autofree char *want = NULL;
-      Listener *old = bridge->listeners[k], *now = NULL;
-      g_autoptr (GError) local = NULL;
-
-      g_mutex_lock (&agent->config_lock);
-      want = g_strdup (pst_config_get_bridge (agent->config, (PstBridgeKind) k));
-      g_mutex_unlock (&agent->config_lock);
-      if (old != NULL && g_strcmp0 (old->configured, want) == 0)
-        continue;
-      /* The old one first: a move to the same port must find it free. */
-      g_mutex_lock (&bridge->lock);
-      bridge->listeners[k] = NULL;
-      g_mutex_unlock (&bridge->lock);
-      stop_listener (old);
-      if (want == NULL)
-        continue;
-      if (bridge->ctx == NULL)
-        {
-          SSL_CTX *ctx = pst_bridge_tls_context (agent->paths->data_dir, &local);
-
-          g_mutex_lock (&bridge->lock);
-          bridge->ctx = ctx;
-          g_mutex_unlock (&bridge->lock);
-        }
-      if (local == NULL)
-        now = start_listener (bridge, (PstBridgeKind) k, want, &local);
-      g_mutex_lock (&bridge->lock);
-      bridge->listeners[k] = now;
-      g_mutex_unlock (&bridge->lock);
-      if (local != NULL)
-        {
-          g_warning ("%s", local->message);
-          if (ok)
-            g_propagate_error (error, g_steal_pointer (&local));
-          ok = FALSE;
-        }
-    }
-  g_mutex_unlock (&bridge->apply_lock);
+    if (!pst_bridge_apply_one (bridge, (PstBridgeKind) k, ok ? error : NULL))
+      ok = FALSE;
   return ok;
+}
+
+char *
+pst_bridge_get_failure (PstBridge *bridge, PstBridgeKind kind)
+{
+  char *failure;
+
+  g_mutex_lock (&bridge->lock);
+  failure = g_strdup (bridge->failures[kind]);
+  g_mutex_unlock (&bridge->lock);
+  return failure;
 }
 
 char *
@@ -360,6 +442,8 @@ pst_bridge_free (PstBridge *bridge)
     g_cond_wait (&bridge->cond, &bridge->lock);
   g_mutex_unlock (&bridge->lock);
   g_ptr_array_unref (bridge->conns);
+  g_free (bridge->failures[0]);
+  g_free (bridge->failures[1]);
   if (bridge->ctx)
     SSL_CTX_free (bridge->ctx);
   g_mutex_clear (&bridge->apply_lock);

@@ -5,8 +5,9 @@
  * Off unless [general] bridge_smtp / bridge_pop3 say where; each listener
  * has a thread that accepts, and each connection a thread of its own (at
  * most PST_BRIDGE_MAX_CONNECTIONS at once).  Only the agent's own uid is
- * served: the owner of the peer's socket is looked up in /proc/net/tcp
- * (tcp6) and any other is refused.  Clients log in with the account's
+ * served: the owner of the peer's socket is looked up (bridge-peer.h) as
+ * the connection is accepted, before it counts; any other is refused.
+ * Clients log in with the account's
  * bridge credentials (bridge-creds.h), in the clear on loopback or after
  * STARTTLS/STLS with the bridge's own certificate (bridge-tls.h); every
  * login is logged, never its password.  What is submitted takes send's
@@ -26,18 +27,23 @@ PstBridge *pst_bridge_new (PstAgent *agent);
 /* Ends every connection and listener (waits for their threads). */
 void pst_bridge_free (PstBridge *bridge);
 
-/* Makes the listeners what the configuration says: starts, stops or moves
- * each.  FALSE with @error (PST_ERROR_FAILED: cannot bind, or the
- * certificate) when one could not start; the other is still applied. */
+/* Makes listener @kind what the configuration says: starts, stops or
+ * moves it (one that is configured but not listening is tried again).
+ * FALSE with @error (PST_ERROR_FAILED: cannot bind, or the certificate)
+ * when it could not start; then pst_bridge_get_failure() says why until
+ * the next apply, and it is a warning and a bridge.error event. */
+gboolean pst_bridge_apply_one (PstBridge *bridge, PstBridgeKind kind, GError **error);
+/* Both listeners, each on its own: one that fails leaves the other as it
+ * is made.  FALSE with the first @error. */
 gboolean pst_bridge_apply (PstBridge *bridge, GError **error);
+
+/* "bridge SMTP 127.0.0.1:1025: not listening: Address already in use" when
+ * listener @kind is configured but could not start, else NULL.  Transfer
+ * full. */
+char *pst_bridge_get_failure (PstBridge *bridge, PstBridgeKind kind);
 
 /* Where listener @kind listens ("127.0.0.1:PORT", "[::1]:PORT"), or NULL
  * when it is off.  Transfer full. */
 char *pst_bridge_get_address (PstBridge *bridge, PstBridgeKind kind);
-
-/* Whether the peer of connected TCP socket @fd (on loopback) belongs to
- * @uid: the owner of the peer's socket in /proc/net/tcp or tcp6.  FALSE
- * too when it cannot be found. */
-gboolean pst_bridge_peer_is_uid (int fd, uid_t uid);
 
 G_END_DECLS

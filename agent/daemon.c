@@ -151,7 +151,9 @@ pst_daemon_run (const char *home)
   agent->senders = pst_senders_new (agent);
   agent->fetchers = pst_fetchers_new (agent);
   agent->bridge = pst_bridge_new (agent);
-  /* A listener that cannot start is logged; the rest of the agent runs. */
+  /* A listener that cannot start is a warning and is kept as the
+   * bridge's failure (agent status, bridge credentials); the rest of the
+   * agent runs. */
   pst_bridge_apply (agent->bridge, NULL);
 
   g_message ("agent %s listening on %s", PACKAGE_VERSION, agent->paths->socket_path);

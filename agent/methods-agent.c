@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include "handlers.h"
+#include "bridge.h"
 #include "events.h"
 #include "net/transport.h"
 #include "util/error.h"
@@ -36,6 +37,20 @@ pst_method_hello (PstCall *call, GError **error)
     g_mutex_unlock (&call->agent->config_lock);
     json_object_set_array_member (r, "config_warnings", a);
   }
+  {
+    /* Bridge listeners that are configured but not listening, and why. */
+    JsonArray *a = json_array_new ();
+
+    for (guint k = 0; call->agent->bridge != NULL && k < 2; k++)
+      {
+        g_autofree char *failure = pst_bridge_get_failure (call->agent->bridge,
+                                                           (PstBridgeKind) k);
+
+        if (failure != NULL)
+          json_array_add_string_element (a, failure);
+      }
+    json_object_set_array_member (r, "bridge_errors", a);
+  }
   return r;
 }
 
@@ -52,7 +67,7 @@ pst_method_subscribe (PstCall *call, GError **error)
 {
   static const char *const known[] = { "mail.new", "outbox.changed", "fetch.progress",
                                        "batch.progress", "scan.quarantined", "account.error",
-                                       NULL };
+                                       "bridge.error", NULL };
   JsonNode *n = call->params ? json_object_get_member (call->params, "events") : NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new ();
   JsonObject *r;

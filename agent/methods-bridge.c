@@ -17,7 +17,8 @@ set_or_null (JsonObject *o, const char *member, const char *value)
     json_object_set_null_member (o, member);
 }
 
-/* bridge.credentials {account}: {user, password, smtp, pop3, ca_file};
+/* bridge.credentials {account}: {user, password, smtp, pop3, smtp_error,
+ * pop3_error, ca_file};
  * the credentials and the certificate are made on first use. */
 JsonObject *
 pst_method_bridge_credentials (PstCall *call, GError **error)
@@ -26,6 +27,7 @@ pst_method_bridge_credentials (PstCall *call, GError **error)
   const char *name = NULL;
   g_autoptr (PstAccount) account = NULL;
   g_autofree char *user = NULL, *ca_file = NULL, *smtp = NULL, *pop3 = NULL;
+  g_autofree char *smtp_error = NULL, *pop3_error = NULL;
   char *password = NULL;
   JsonObject *r;
 
@@ -40,6 +42,8 @@ pst_method_bridge_credentials (PstCall *call, GError **error)
     {
       smtp = pst_bridge_get_address (call->agent->bridge, PST_BRIDGE_SMTP);
       pop3 = pst_bridge_get_address (call->agent->bridge, PST_BRIDGE_POP3);
+      smtp_error = pst_bridge_get_failure (call->agent->bridge, PST_BRIDGE_SMTP);
+      pop3_error = pst_bridge_get_failure (call->agent->bridge, PST_BRIDGE_POP3);
     }
   r = json_object_new ();
   json_object_set_string_member (r, "user", user);
@@ -47,6 +51,8 @@ pst_method_bridge_credentials (PstCall *call, GError **error)
   pst_secret_free (password);
   set_or_null (r, "smtp", smtp);
   set_or_null (r, "pop3", pop3);
+  set_or_null (r, "smtp_error", smtp_error);
+  set_or_null (r, "pop3_error", pop3_error);
   json_object_set_string_member (r, "ca_file", ca_file);
   return r;
 }

@@ -316,6 +316,7 @@ scan_settings (PstAgent *agent)
     {
       static const char *const member[] = { "bridge_smtp", "bridge_pop3" };
       static const char *const listening[] = { "bridge_smtp_listening", "bridge_pop3_listening" };
+      static const char *const failures[] = { "bridge_smtp_error", "bridge_pop3_error" };
       const char *configured = pst_config_get_bridge (agent->config, (PstBridgeKind) k);
       g_autofree char *bound = agent->bridge ? pst_bridge_get_address (agent->bridge,
                                                                        (PstBridgeKind) k)
@@ -325,23 +326,33 @@ scan_settings (PstAgent *agent)
         json_object_set_string_member (o, member[k], configured);
       else
         json_object_set_null_member (o, member[k]);
+      g_autofree char *failure = agent->bridge ? pst_bridge_get_failure (agent->bridge,
+                                                                         (PstBridgeKind) k)
+                                               : NULL;
+
       if (bound != NULL)
         json_object_set_string_member (o, listening[k], bound);
       else
         json_object_set_null_member (o, listening[k]);
+      if (failure != NULL)
+        json_object_set_string_member (o, failures[k], failure);
+      else
+        json_object_set_null_member (o, failures[k]);
     }
   return o;
 }
 
-/* config.set's bridge_smtp and bridge_pop3: saved, then the listeners
- * made so at once; a listener that cannot start puts the old setting
- * back (and its listener).  Members not given are left as they are. */
+/* config.set's bridge_smtp and bridge_pop3: saved, then each listener
+ * given made so at once, on its own; one that cannot start puts its old
+ * setting back (and its listener), the other keeps its change.  Members
+ * not given are left as they are. */
 static gboolean
 set_bridge (PstAgent *agent, JsonObject *p, GError **error)
 {
   static const char *const member[] = { "bridge_smtp", "bridge_pop3" };
   g_autofree char *old[2] = { NULL, NULL };
-  gboolean given = FALSE, ok = TRUE;
+  gboolean given[2] = { FALSE, FALSE }, changed = FALSE, ok = TRUE;
+  g_autoptr (GError) failed = NULL;
 
   g_mutex_lock (&agent->config_lock);
   for (guint k = 0; k < 2; k++)
@@ -352,29 +363,44 @@ set_bridge (PstAgent *agent, JsonObject *p, GError **error)
 
       if (!json_object_has_member (p, member[k]))
         continue;
-      given = TRUE;
+      given[k] = TRUE;
       ok = pst_rpc_get_string (p, member[k], FALSE, &value, error)
            && pst_config_set_bridge (agent->config, (PstBridgeKind) k, value, error);
       if (!ok)
         g_prefix_error (error, "%s: ", member[k]);
     }
-  if (given && ok)
+  if ((given[0] || given[1]) && ok)
     ok = pst_config_save (agent->config, error);
-  if (given && !ok)
+  if ((given[0] || given[1]) && !ok)
     for (guint k = 0; k < 2; k++)
       pst_config_set_bridge (agent->config, (PstBridgeKind) k, old[k], NULL);
   g_mutex_unlock (&agent->config_lock);
-  if (!given || !ok)
+  if (!(given[0] || given[1]) || !ok)
     return ok;
-  if (agent->bridge != NULL && !pst_bridge_apply (agent->bridge, error))
+  for (guint k = 0; agent->bridge != NULL && k < 2; k++)
     {
+      g_autoptr (GError) local = NULL;
+
+      if (!given[k])
+        continue;
+      if (pst_bridge_apply_one (agent->bridge, (PstBridgeKind) k, &local))
+        {
+          changed = TRUE;
+          continue;
+        }
       g_mutex_lock (&agent->config_lock);
-      for (guint k = 0; k < 2; k++)
-        pst_config_set_bridge (agent->config, (PstBridgeKind) k, old[k], NULL);
+      pst_config_set_bridge (agent->config, (PstBridgeKind) k, old[k], NULL);
       pst_config_save (agent->config, NULL);
       g_mutex_unlock (&agent->config_lock);
-      pst_bridge_apply (agent->bridge, NULL);
-      g_prefix_error (error, "nothing changed: ");
+      pst_bridge_apply_one (agent->bridge, (PstBridgeKind) k, NULL);
+      if (failed == NULL)
+        failed = g_steal_pointer (&local);
+    }
+  if (failed != NULL)
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&failed), "%s",
+                                  changed ? "the other listener was changed; this one was not: "
+                                          : "nothing changed: ");
       return FALSE;
     }
   g_message ("[general] bridge settings changed");

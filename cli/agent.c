@@ -20,6 +20,21 @@ pst_cli_start_agent (PstCli *cli, GError **error)
                              error);
 }
 
+/* Each string of array @member of @r as "warning: …". */
+static void
+print_warnings (JsonObject *r, const char *member)
+{
+  JsonNode *w = json_object_get_member (r, member);
+  JsonArray *a = w != NULL && JSON_NODE_HOLDS_ARRAY (w) ? json_node_get_array (w) : NULL;
+
+  for (guint i = 0; a != NULL && i < json_array_get_length (a); i++)
+    {
+      g_autofree char *line = pst_cli_safe (json_array_get_string_element (a, i));
+
+      printf (_("warning: %s\n"), line);
+    }
+}
+
 static int
 agent_status (PstCli *cli, gboolean print)
 {
@@ -50,21 +65,15 @@ agent_status (PstCli *cli, gboolean print)
     }
   else
     {
-      JsonNode *w = json_object_get_member (r, "config_warnings");
-
       printf (_("running: posternd %s, pid %lld, socket %s\n"),
               json_object_get_string_member (r, "agent"),
               (long long) json_object_get_int_member (r, "pid"),
               cli->paths->socket_path);
       /* Keys of the configuration the agent does not know (a misspelt
-       * one does nothing): said, so that they are seen. */
-      for (guint i = 0; w != NULL && JSON_NODE_HOLDS_ARRAY (w)
-                        && i < json_array_get_length (json_node_get_array (w)); i++)
-        {
-          g_autofree char *line = pst_cli_safe (json_array_get_string_element (json_node_get_array (w), i));
-
-          printf (_("warning: %s\n"), line);
-        }
+       * one does nothing), and bridge listeners that are configured but
+       * not listening: said, so that they are seen. */
+      print_warnings (r, "config_warnings");
+      print_warnings (r, "bridge_errors");
     }
   return 0;
 }

@@ -10,7 +10,7 @@ bridge_credentials (PstCli *cli, int argc, char **argv)
   GOptionEntry entries[] = { G_OPTION_ENTRY_NULL };
   JsonObject *params, *r;
   int status = 0;
-  const char *smtp, *pop3;
+  const char *smtp, *pop3, *smtp_error, *pop3_error;
 
   if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
     return status;
@@ -29,10 +29,15 @@ bridge_credentials (PstCli *cli, int argc, char **argv)
       pop3 = json_object_get_string_member_with_default (r, "pop3", NULL);
       printf ("%-10s %s\n", _("user:"), json_object_get_string_member (r, "user"));
       printf ("%-10s %s\n", _("password:"), json_object_get_string_member (r, "password"));
-      printf ("%-10s %s\n", _("SMTP:"), smtp ? smtp : _("off (postern config set bridge-smtp "
-                                                         "127.0.0.1:PORT)"));
-      printf ("%-10s %s\n", _("POP3:"), pop3 ? pop3 : _("off (postern config set bridge-pop3 "
-                                                         "127.0.0.1:PORT)"));
+      smtp_error = json_object_get_string_member_with_default (r, "smtp_error", NULL);
+      pop3_error = json_object_get_string_member_with_default (r, "pop3_error", NULL);
+      /* A listener that is configured but not listening says why. */
+      printf ("%-10s %s\n", _("SMTP:"), smtp ? smtp
+                                       : smtp_error ? smtp_error
+                                       : _("off (postern config set bridge-smtp 127.0.0.1:PORT)"));
+      printf ("%-10s %s\n", _("POP3:"), pop3 ? pop3
+                                       : pop3_error ? pop3_error
+                                       : _("off (postern config set bridge-pop3 127.0.0.1:PORT)"));
       printf ("%-10s %s\n", _("CA file:"), json_object_get_string_member (r, "ca_file"));
     }
   json_object_unref (r);

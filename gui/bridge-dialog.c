@@ -104,7 +104,7 @@ answered (GObject *source, GAsyncResult *res, gpointer data)
   Bridge *b = g_object_get_data (G_OBJECT (dialog), "pst-bridge");
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
-  const char *smtp, *pop3;
+  const char *smtp, *pop3, *smtp_error, *pop3_error;
   const char *off = _("off");
 
   if (g_cancellable_is_cancelled (b->cancel))
@@ -120,12 +120,16 @@ answered (GObject *source, GAsyncResult *res, gpointer data)
     }
   smtp = pst_json_str (r, "smtp");
   pop3 = pst_json_str (r, "pop3");
-  add_row (b, 0, _("Sending (SMTP)"), smtp, FALSE, off);
-  add_row (b, 1, _("Fetching (POP3)"), pop3, FALSE, off);
+  /* A listener that is configured but not listening says why (the
+   * agent's words: "bridge SMTP 127.0.0.1:1025: not listening: …"). */
+  smtp_error = pst_json_str (r, "smtp_error");
+  pop3_error = pst_json_str (r, "pop3_error");
+  add_row (b, 0, _("Sending (SMTP)"), smtp, FALSE, smtp_error ? smtp_error : off);
+  add_row (b, 1, _("Fetching (POP3)"), pop3, FALSE, pop3_error ? pop3_error : off);
   add_row (b, 2, _("User"), pst_json_str (r, "user"), FALSE, "");
   add_row (b, 3, _("Password"), pst_json_str (r, "password"), TRUE, "");
   add_row (b, 4, _("CA certificate"), pst_json_str (r, "ca_file"), FALSE, _("not made yet"));
-  if (smtp == NULL && pop3 == NULL)
+  if (smtp == NULL && pop3 == NULL && smtp_error == NULL && pop3_error == NULL)
     gtk_label_set_text (GTK_LABEL (b->status),
                         _("The bridge is off. Turn it on with "
                           "“postern config set bridge-smtp 127.0.0.1:1025” and "

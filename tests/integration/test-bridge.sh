@@ -5,8 +5,13 @@
 # refusal under encrypt always reaches the client as a 5xx with nothing
 # sent; fetchmail fetches over the bridge's POP3 with STLS and gets the
 # decrypted text with Postern's own status header, a forged one removed;
-# DELE deletes from the store.  Wrong passwords are refused and logged, and
-# another user's connection is refused.
+# DELE deletes from the store.  Wrong passwords are refused and logged (a
+# user name only when it is an account's), and another user's connection is
+# refused, also by ::ffff:127.0.0.1, and a flood of them takes none of the
+# owner's places.  The CA is name-constrained and its key kept nowhere.  A
+# port that is taken is said by agent start/status and bridge credentials,
+# and does not hold the other listener back; after EMFILE the listener
+# accepts again.
 source "$(dirname "$0")/lib.sh"
 
 add_account alice main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
@@ -40,7 +45,13 @@ check "credentials name the SMTP listener" test "$(json 'd["smtp"]' < "$WORK/cre
 check "the same credentials the second time" test "$(pst alice --json bridge credentials main | json 'd["password"]')" = "$pass"
 check "another account has other credentials" test "$(pst alice --json bridge credentials strict | json 'd["password"]')" != "$pass"
 check "the credentials file is 0600" test "$(stat -c %a "$WORK/home-alice/data/bridge/credentials")" = 600
-check "the bridge's keys are 0600" test "$(stat -c %a "$WORK/home-alice/data/bridge/key.pem") $(stat -c %a "$WORK/home-alice/data/bridge/ca-key.pem")" = "600 600"
+check "the bridge's key is 0600" test "$(stat -c %a "$WORK/home-alice/data/bridge/key.pem")" = 600
+check "… and the CA's key is kept nowhere" bash -c '! ls "$1" | grep -v "^key.pem$" | grep -qi key' _ "$WORK/home-alice/data/bridge"
+check "the CA has critical name constraints: localhost, 127.0.0.0/8, ::1/128" bash -c '
+  openssl x509 -in "$1" -noout -text > "$1.txt"
+  grep -A1 "X509v3 Name Constraints: critical" "$1.txt" | grep -q "Permitted" &&
+  grep -q "DNS:localhost" "$1.txt" && grep -q "IP:127.0.0.0/255.0.0.0" "$1.txt" &&
+  grep -qi "IP:0:0:0:0:0:0:0:1/FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF:FFFF" "$1.txt"' _ "$ca"
 check "the certificate names localhost and 127.0.0.1, signed by the CA" bash -c \
   'openssl verify -CAfile "$1" "$2" >/dev/null && openssl x509 -in "$2" -noout -ext subjectAltName | grep -q "DNS:localhost, IP Address:127.0.0.1"' \
   _ "$ca" "$WORK/home-alice/data/bridge/cert.pem"
@@ -73,6 +84,13 @@ copy=$(grep -lF "Over the bridge" "$BOB_MAILDIR"/new/* "$BOB_MAILDIR"/cur/* 2>/d
 [ -n "$copy" ] || copy=$(find "$BOB_MAILDIR/new" "$BOB_MAILDIR/cur" -type f | head -n 1)
 check "the server copy is encrypted" grep -q 'BEGIN PGP MESSAGE' "$copy"
 check "… and holds no line of the body" bash -c '! grep -qF "$1" "$2"' _ "$body1" "$copy"
+check "openssl s_client verifies the bridge by name localhost against the CA file" bash -c '
+  echo QUIT | openssl s_client -connect "127.0.0.1:$1" -starttls smtp -CAfile "$2" \
+    -verify_hostname localhost -verify_return_error > "$3" 2>&1 && grep -q "Verify return code: 0 (ok)" "$3"' \
+  _ "$smtp_port" "$ca" "$WORK/s_client.out"
+check "curl verifies it by name localhost too" \
+  curl -sS --url "smtp://localhost:$smtp_port" --ssl-reqd --cacert "$ca" --user "$user:$pass" \
+    --resolve "localhost:$smtp_port:127.0.0.1" --request NOOP --output "$WORK/curl-noop.out"
 check "the login was logged (account, mechanism, TLS)" grep -q "bridge smtp: login of account main (PLAIN, TLS)" "$alice_log"
 
 body2="Bridge by curl $(date +%s%N)"
@@ -122,6 +140,12 @@ curl -sS --url "smtp://127.0.0.1:$smtp_port" --user "main:wrong-password-123" \
 check "a wrong password is refused (curl exit $rc)" test "$rc" = 67
 check "… and logged, without the password" bash -c 'grep -q "bridge smtp: login refused for user .main." "$1" && ! grep -q "wrong-password-123" "$1"' _ "$alice_log"
 rc=0
+curl -sS --url "smtp://127.0.0.1:$smtp_port" --user "Swapped7Password9Field:main" \
+  --mail-from "$ALICE_ADDR" --mail-rcpt "$BOB_ADDR" --upload-file "$WORK/m1.eml" 2> "$WORK/curl-swapped.err" || rc=$?
+check "a login with user and password swapped is refused (curl exit $rc)" test "$rc" = 67
+check "… and logged as an unknown user: what the client sent as the user is in no log" bash -c '
+  grep -q "bridge smtp: login refused for an unknown user" "$1" && ! grep -q "Swapped7Password9Field" "$1"' _ "$alice_log"
+rc=0
 curl -sS --url "smtp://127.0.0.1:$smtp_port" --mail-from "$ALICE_ADDR" --mail-rcpt "$BOB_ADDR" \
   --upload-file "$WORK/m1.eml" 2> "$WORK/curl-noauth.err" || rc=$?
 check "MAIL without AUTH is refused with 530" grep -q "530" "$WORK/curl-noauth.err"
@@ -141,6 +165,50 @@ import socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 print(s.recv(512).decode().strip())' "$smtp_port")
 check "the agent's own user is greeted ($said)" bash -c '[[ "$1" == 220* ]]' _ "$said"
+# A dual-stack client (Java's default) reaches the IPv4 listener by
+# ::ffff:127.0.0.1: its socket is IPv6; it is still the owner's.
+said=$(python3 -c '
+import socket, sys
+s = socket.create_connection(("::ffff:127.0.0.1", int(sys.argv[1])), timeout=10)
+assert s.family == socket.AF_INET6
+print(s.recv(512).decode().strip())' "$smtp_port")
+check "the owner is greeted by ::ffff:127.0.0.1 from an IPv6 socket ($said)" bash -c '[[ "$1" == 220* ]]' _ "$said"
+said=$(nobody_says "$smtp_port" ::ffff:127.0.0.1 2>&1 || true)
+check "… and user nobody is refused there ($said)" bash -c '[[ "$1" == 554*"owner"* ]]' _ "$said"
+# Another user's flood neither takes the owner's places nor fills the log.
+refusals_before=$(grep -c "bridge smtp: refused a connection from another user" "$alice_log")
+setpriv --reuid=nobody --regid=nogroup --clear-groups /usr/bin/python3 - "$smtp_port" <<'PY' &
+import socket, sys, time
+held = []
+end = time.time() + 6
+while time.time() < end:
+    try:
+        s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+        held.append(s)
+        if len(held) > 200:
+            held.pop(0).close()
+    except OSError:
+        time.sleep(0.01)
+PY
+flood=$!
+sleep 1
+said=$(python3 - "$smtp_port" <<'PY'
+import socket, sys
+greeted = 0
+held = []
+for i in range(12):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+    if s.makefile("rb").readline().startswith(b"220"):
+        greeted += 1
+    held.append(s)
+print(greeted)
+PY
+)
+wait "$flood" || true
+check "while user nobody floods the SMTP listener, the owner's 12 connections are all greeted ($said)" test "$said" = 12
+refusals=$(( $(grep -c "bridge smtp: refused a connection from another user" "$alice_log") - refusals_before ))
+check "… and the refusals are logged at most once a second ($refusals lines in 6 s)" test "$refusals" -le 8
+check "… with how many were not logged one by one" grep -q "more in the second before, not logged" "$alice_log"
 
 said=$(python3 - "$smtp_port" <<'PY'
 import socket, sys
@@ -226,9 +294,46 @@ PY
 check "one POP3 session per account: a second login meanwhile gets IN-USE ($said)" \
   bash -c '[[ "$1" == "+OK -ERR [IN-USE]"* ]]' _ "$said"
 
-# A silent client is told and closed (POSTERN_BRIDGE_IDLE_TIMEOUT shortens the 300 s).
+# A port that another process holds while the agent starts: the agent runs,
+# and says the listener is not listening, and why, wherever one looks.
+bob_smtp=$(free_port)
+check "bob's SMTP listener starts" pst bob config set bridge-smtp "127.0.0.1:$bob_smtp"
 pst bob agent stop >/dev/null
-POSTERN_BRIDGE_IDLE_TIMEOUT=1 pst bob agent start >/dev/null
+python3 - "$bob_smtp" "$WORK/squatter.ready" <<'PY' &
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(4)
+open(sys.argv[2], "w").close()
+time.sleep(120)
+PY
+squatter=$!
+for i in $(seq 1 100); do [ -e "$WORK/squatter.ready" ] && break; sleep 0.05; done
+# A silent client is told and closed (POSTERN_BRIDGE_IDLE_TIMEOUT shortens the 300 s).
+POSTERN_BRIDGE_IDLE_TIMEOUT=1 pst bob agent start > "$WORK/bob-start.out"
+bob_log="$WORK/home-bob/data/posternd.log"
+squatted="bridge SMTP 127.0.0.1:$bob_smtp: not listening: "
+check "agent start with the SMTP port taken says the listener is not listening and why" \
+  grep -qF "warning: $squatted" "$WORK/bob-start.out"
+check "… so does agent status" bash -c '"$@" | grep -qF "warning: $0"' "$squatted" "$POSTERN" --home "$WORK/home-bob" agent status
+check "… and bridge credentials" bash -c '"$@" | grep -qE "^SMTP: +$0"' "$squatted" "$POSTERN" --home "$WORK/home-bob" bridge credentials main
+check "… also as JSON (smtp null, smtp_error)" bash -c '
+  "$@" --json bridge credentials main | python3 -c "import json,sys; d=json.load(sys.stdin); sys.exit(not (d[\"smtp\"] is None and d[\"smtp_error\"].startswith(sys.argv[1])))" "$0"' \
+  "$squatted" "$POSTERN" --home "$WORK/home-bob"
+check "… and the log has the warning" grep -qF "$squatted" "$bob_log"
+# Each listener on its own: the failing SMTP one does not hold POP3 back.
+pop3_port=$(free_port)
+check "while SMTP cannot listen, config set bridge-pop3 moves the POP3 listener all the same" \
+  pst bob config set bridge-pop3 "127.0.0.1:$pop3_port"
+check "… it listens there" test "$(pst bob --json bridge credentials main | json 'd["pop3"]')" = "127.0.0.1:$pop3_port"
+check "… and the file keeps both settings" bash -c 'grep -q "^bridge_pop3=127.0.0.1:$2$" "$1" && grep -q "^bridge_smtp=127.0.0.1:$3$" "$1"' _ \
+  "$WORK/home-bob/config" "$pop3_port" "$bob_smtp"
+expect_fail "config set bridge-smtp to a port that is taken is an error" 1 "nothing changed: bridge smtp: cannot listen on 127.0.0.1:$pop3_port" \
+  pst bob config set bridge-smtp "127.0.0.1:$pop3_port"
+check "… that leaves POP3 listening" test "$(pst bob --json bridge credentials main | json 'd["pop3"]')" = "127.0.0.1:$pop3_port"
+kill "$squatter" 2>/dev/null; wait "$squatter" 2>/dev/null || true
+check "once the port is free, config set bridge-smtp starts the listener" pst bob config set bridge-smtp "127.0.0.1:$bob_smtp"
+check "… and agent status no longer warns" bash -c '"$@" agent status > "$0" && ! grep -q "not listening" "$0"' "$WORK/bob-status.out" "$POSTERN" --home "$WORK/home-bob"
 said=$(python3 - "$pop3_port" <<'PY'
 import socket, sys, time
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
@@ -245,11 +350,35 @@ PY
 check "a silent POP3 client is closed with -ERR ($said)" \
   bash -c '[[ "$1" == "+OK Postern bridge ready|-ERR [SYS/TEMP] idle too long; closing|" ]]' _ "$said"
 
+# The agent runs out of descriptors: the listener waits and accepts again.
+bob_pid=$("$POSTERN" --home "$WORK/home-bob" agent status | sed -n 's/.*pid \([0-9]*\).*/\1/p')
+nofile=$(prlimit --pid "$bob_pid" --nofile --output SOFT --noheadings | tr -d ' ')
+# Soft limit 3: no new descriptor at all (0 to 2 are open), for 1.5 s.
+prlimit --pid "$bob_pid" --nofile="3:"
+said=$(python3 - "$pop3_port" "$bob_pid" "$nofile" <<'PY'
+import socket, subprocess, sys, time
+# The first takes the descriptor the waiting accept had; the peer look-up
+# finds none left: a temporary refusal.
+first = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+r1 = first.makefile("rb").readline().decode().strip()
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+time.sleep(1.5)          # accept fails with EMFILE meanwhile
+subprocess.run(["prlimit", "--pid", sys.argv[2], "--nofile=%s:" % sys.argv[3]], check=True)
+print(r1 + "|" + s.makefile("rb").readline().decode().strip())
+PY
+)
+prlimit --pid "$bob_pid" --nofile="$nofile:" || true
+check "with no descriptor left, the owner is told to try again, not refused ($said)" \
+  bash -c '[[ "$1" == "-ERR [SYS/TEMP] cannot tell whose connection this is"* ]]' _ "$said"
+check "after EMFILE the POP3 listener accepts again ($said)" bash -c '[[ "$1" == *"|+OK"* ]]' _ "$said"
+check "… and said that it could not accept, and that it does again" bash -c '
+  grep -q "bridge pop3: cannot accept a connection: .*; trying again" "$1" && grep -q "bridge pop3: accepting connections again" "$1"' _ "$bob_log"
+
 # --- off again ------------------------------------------------------------------------
 check "config set bridge-smtp off stops the listener" pst alice config set bridge-smtp off
 check "… nothing listens there any more" bash -c '! python3 -c "import socket,sys; socket.create_connection((\"127.0.0.1\", int(sys.argv[1])), timeout=3)" "$1" 2>/dev/null' _ "$smtp_port"
 check "… and credentials say smtp is off" test "$(pst alice --json bridge credentials main | json 'd["smtp"]')" = None
-# On ::1, port 0: any free port, said by the credentials; the uid check reads tcp6.
+# On ::1, port 0: any free port, said by the credentials.
 check "config set bridge-pop3 [::1]:0 listens on IPv6 loopback" pst alice config set bridge-pop3 "[::1]:0"
 v6=$(pst alice --json bridge credentials main | json 'd["pop3"]')
 v6_port=${v6##*:}

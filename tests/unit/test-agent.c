@@ -1,20 +1,26 @@
 /* test-agent.c — the agent's parts, without a socket or a network: the
  * dispatch of methods, the admission of a client's descriptors, the outbox
- * state machine, the scheduler's due-times, reload, and the Maildir that
- * delivery writes into. */
+ * state machine, the scheduler's due-times, reload, the Maildir that
+ * delivery writes into, and the bridge's look-up of a peer's uid (on
+ * loopback: no network beyond this host). */
+#define _GNU_SOURCE 1   /* accept4 */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <string.h>
 #include <unistd.h>
 #include <glib/gstdio.h>
 
 #include "agent.h"
+#include "bridge-peer.h"
 #include "clientfd.h"
 #include "events.h"
 #include "maildir.h"
@@ -741,6 +747,92 @@ test_maildir_existing_names (void **state)
   assert_true (pst_maildir_has (&m, 1) && pst_maildir_has (&m, 2) && !pst_maildir_has (&m, 3));
   pst_maildir_clear (&m);
   remove_tree (dir);
+/* A listener on loopback of @family; its address in @ss. */
+static int
+loopback_listener (int family, struct sockaddr_storage *ss, socklen_t *len)
+{
+  int fd = socket (family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  memset (ss, 0, sizeof *ss);
+  if (family == AF_INET)
+    {
+      struct sockaddr_in *in = (struct sockaddr_in *) ss;
+
+      in->sin_family = AF_INET;
+      in->sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+      *len = sizeof *in;
+    }
+  else
+    {
+      struct sockaddr_in6 *in6 = (struct sockaddr_in6 *) ss;
+
+      in6->sin6_family = AF_INET6;
+      in6->sin6_addr = in6addr_loopback;
+      *len = sizeof *in6;
+    }
+  assert_true (fd >= 0);
+  assert_int_equal (bind (fd, (struct sockaddr *) ss, *len), 0);
+  assert_int_equal (listen (fd, 4), 0);
+  assert_int_equal (getsockname (fd, (struct sockaddr *) ss, len), 0);
+  return fd;
+}
+
+/* Connects a client of @client_family to listener @lfd (an IPv6 client to
+ * an IPv4 listener: by ::ffff:127.0.0.1); the accepted end in @server. */
+static int
+connect_pair (int lfd, const struct sockaddr_storage *ss, socklen_t len, int client_family,
+              int *server)
+{
+  int c = socket (client_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  assert_true (c >= 0);
+  if (client_family == AF_INET6 && ss->ss_family == AF_INET)
+    {
+      struct sockaddr_in6 mapped = { .sin6_family = AF_INET6 };
+
+      mapped.sin6_port = ((const struct sockaddr_in *) ss)->sin_port;
+      assert_int_equal (inet_pton (AF_INET6, "::ffff:127.0.0.1", &mapped.sin6_addr), 1);
+      assert_int_equal (connect (c, (struct sockaddr *) &mapped, sizeof mapped), 0);
+    }
+  else
+    assert_int_equal (connect (c, (const struct sockaddr *) ss, len), 0);
+  *server = accept4 (lfd, NULL, NULL, SOCK_CLOEXEC);
+  assert_true (*server >= 0);
+  return c;
+}
+
+static void
+test_bridge_peer_uid (void **state)
+{
+  static const int families[][2] = {
+    { AF_INET, AF_INET }, { AF_INET6, AF_INET6 }, { AF_INET, AF_INET6 },
+  };
+
+  (void) state;
+  for (guint i = 0; i < G_N_ELEMENTS (families); i++)
+    {
+      struct sockaddr_storage ss;
+      socklen_t len;
+      int lfd = loopback_listener (families[i][0], &ss, &len), server = -1;
+      int c = connect_pair (lfd, &ss, len, families[i][1], &server);
+      uid_t uid = (uid_t) -1;
+      g_autoptr (GError) error = NULL;
+
+      /* The owner is found, also an IPv6 client on an IPv4 listener. */
+      assert_true (pst_bridge_peer_uid (server, &uid, &error));
+      assert_null (error);
+      assert_int_equal (uid, getuid ());
+      /* A peer that closed is nobody's: the kernel says uid 0 for its
+       * orphaned socket, which must not pass for root's. */
+      close (c);
+      g_usleep (50 * 1000);
+      uid = 12345;
+      assert_false (pst_bridge_peer_uid (server, &uid, &error));
+      assert_non_null (error);
+      assert_int_equal (uid, 12345);
+      close (server);
+      close (lfd);
+    }
 }
 
 int
@@ -768,6 +860,7 @@ main (void)
     cmocka_unit_test (test_maildir_private),
     cmocka_unit_test (test_maildir_tmp_leftovers),
     cmocka_unit_test (test_maildir_existing_names),
+    cmocka_unit_test (test_bridge_peer_uid),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
