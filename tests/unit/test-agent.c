@@ -747,6 +747,8 @@ test_maildir_existing_names (void **state)
   assert_true (pst_maildir_has (&m, 1) && pst_maildir_has (&m, 2) && !pst_maildir_has (&m, 3));
   pst_maildir_clear (&m);
   remove_tree (dir);
+}
+
 /* A listener on loopback of @family; its address in @ss. */
 static int
 loopback_listener (int family, struct sockaddr_storage *ss, socklen_t *len)
