@@ -12,6 +12,7 @@
 #include "handlers.h"
 #include "mime/compose.h"
 #include "open.h"
+#include "store/keys.h"
 #include "util/addr.h"
 #include "util/error.h"
 
@@ -62,6 +63,33 @@ original_open (PstCall *call, gint64 id, Original *o, GError **error)
 fail:
   original_clear (o);
   return FALSE;
+}
+
+/* A draft answering or forwarding mail that arrived encrypted must be known
+ * as such when it is sent, or the policy lets it go out in the clear under
+ * auto (crypto/policy.h: replies stay encrypted): the Message-ID it names
+ * (@carried, its In-Reply-To or its References' first) is noted as
+ * encrypted now — the analysis noted the one it saw, and a message stored
+ * before that was not noted at all.  An encrypted original whose
+ * Message-ID cannot be carried (none, or malformed: a sender or a provider
+ * chose it) gives no draft rather than one that would leak its text. */
+static gboolean
+carries_encrypted (PstCall *call, const Original *o, const char *carried, GError **error)
+{
+  g_autofree char *first = NULL;
+
+  if (o->status->decryption == PST_DECRYPTION_NOT_ENCRYPTED)
+    return TRUE;
+  if (carried == NULL || *carried == '\0')
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                   _("message %lld arrived encrypted, but it has no Message-ID a draft can name, "
+                     "so its answer could not be kept encrypted; no draft made"), (long long) o->id);
+      return FALSE;
+    }
+  first = g_strndup (carried, strcspn (carried, " "));
+  return pst_store_note_encrypted_message (call->agent->store, first,
+                                           g_get_real_time () / G_USEC_PER_SEC, error);
 }
 
 /* @text (a header value as the worker decoded it, which RFC 2047 may have
@@ -282,7 +310,9 @@ pst_method_reply (PstCall *call, GError **error)
         .references = refs = msg_ids (o.view->references),
       };
 
-      if ((draft = pst_compose_message (&f, error)) != NULL)
+      if (!carries_encrypted (call, &o, f.in_reply_to, error))
+        ;
+      else if ((draft = pst_compose_message (&f, error)) != NULL)
         r = write_draft (fd, draft, to, cc, error);
       else
         g_prefix_error (error, _("message %lld: no reply made: "), (long long) id);
@@ -337,7 +367,9 @@ pst_method_forward (PstCall *call, GError **error)
       .references = mid = msg_ids (o.view->message_id), .forward = o.plain,
     };
 
-    if ((draft = pst_compose_message (&f, error)) != NULL)
+    if (!carries_encrypted (call, &o, f.references, error))
+      ;
+    else if ((draft = pst_compose_message (&f, error)) != NULL)
       r = write_draft (fd, draft, to, NULL, error);
     else
       g_prefix_error (error, _("message %lld: nothing forwarded: "), (long long) id);

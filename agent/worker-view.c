@@ -96,7 +96,7 @@ autocrypt_facts (GBytes *message, PstMimeMessage *outer)
 static void
 set_addresses (JsonObject *o, const char *name, PstMimeMessage *msg, const char *const *fields)
 {
-  g_auto (GStrv) list = msg != NULL ? pst_mime_message_get_addresses (msg, fields) : NULL;
+  g_auto (GStrv) list = msg != NULL ? pst_mime_message_get_shown_addresses (msg, fields) : NULL;
   JsonArray *a = json_array_new ();
 
   for (char **r = list; r != NULL && *r != NULL && json_array_get_length (a) < PST_VIEW_MAX_RECIPIENTS; r++)
@@ -129,7 +129,7 @@ pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, i
     /* whom a reply goes to: Reply-To, else From; and a reply to all's others */
     static const char *const reply_to[] = { "Reply-To", NULL }, *const from[] = { "From", NULL };
     static const char *const to_cc[] = { "To", "Cc", NULL };
-    g_auto (GStrv) has_reply_to = shown != NULL ? pst_mime_message_get_addresses (shown, reply_to) : NULL;
+    g_auto (GStrv) has_reply_to = shown != NULL ? pst_mime_message_get_shown_addresses (shown, reply_to) : NULL;
 
     set_addresses (view, "reply_addresses", shown,
                    has_reply_to != NULL && has_reply_to[0] != NULL ? reply_to : from);

@@ -804,6 +804,30 @@ pst_mime_message_get_recipients (PstMimeMessage *message)
   return pst_mime_message_get_addresses (message, fields);
 }
 
+/* Appends the addr-specs of raw address field @field to @out. */
+static void
+add_field_addresses (GPtrArray *out, const char *field)
+{
+  struct mailimf_address_list *list = NULL;
+  g_autofree char *value = pst_mime_field_value (field);
+  size_t idx = 0;
+
+  if (mailimf_address_list_parse (value, strlen (value), &idx, &list) != MAILIMF_NO_ERROR)
+    return;
+  for (clistiter *it = clist_begin (list->ad_list); it != NULL; it = clist_next (it))
+    {
+      struct mailimf_address *a = clist_content (it);
+
+      if (a->ad_type == MAILIMF_ADDRESS_MAILBOX)
+        add_recipient (out, a->ad_data.ad_mailbox->mb_addr_spec);
+      else if (a->ad_type == MAILIMF_ADDRESS_GROUP && a->ad_data.ad_group->grp_mb_list != NULL)
+        for (clistiter *m = clist_begin (a->ad_data.ad_group->grp_mb_list->mb_list); m != NULL;
+             m = clist_next (m))
+          add_recipient (out, ((struct mailimf_mailbox *) clist_content (m))->mb_addr_spec);
+    }
+  mailimf_address_list_free (list);
+}
+
 char **
 pst_mime_message_get_addresses (PstMimeMessage *message, const char *const *names)
 {
@@ -812,31 +836,28 @@ pst_mime_message_get_addresses (PstMimeMessage *message, const char *const *name
   for (guint i = 0; i < message->fields->len; i++)
     {
       const char *field = message->fields->pdata[i];
-      struct mailimf_address_list *list = NULL;
-      g_autofree char *value = NULL;
       gboolean wanted = FALSE;
-      size_t idx = 0;
 
       for (const char *const *n = names; *n != NULL && !wanted; n++)
         wanted = pst_mime_field_is (field, *n);
-      if (!wanted)
-        continue;
-      value = pst_mime_field_value (field);
-      if (mailimf_address_list_parse (value, strlen (value), &idx, &list) != MAILIMF_NO_ERROR)
-        continue;
-      for (clistiter *it = clist_begin (list->ad_list); it != NULL; it = clist_next (it))
-        {
-          struct mailimf_address *a = clist_content (it);
+      if (wanted)
+        add_field_addresses (out, field);
+    }
+  g_ptr_array_add (out, NULL);
+  return (char **) g_ptr_array_free (out, FALSE);
+}
 
-          if (a->ad_type == MAILIMF_ADDRESS_MAILBOX)
-            add_recipient (out, a->ad_data.ad_mailbox->mb_addr_spec);
-          else if (a->ad_type == MAILIMF_ADDRESS_GROUP
-                   && a->ad_data.ad_group->grp_mb_list != NULL)
-            for (clistiter *m = clist_begin (a->ad_data.ad_group->grp_mb_list->mb_list);
-                 m != NULL; m = clist_next (m))
-              add_recipient (out, ((struct mailimf_mailbox *) clist_content (m))->mb_addr_spec);
-        }
-      mailimf_address_list_free (list);
+char **
+pst_mime_message_get_shown_addresses (PstMimeMessage *message, const char *const *names)
+{
+  GPtrArray *out = g_ptr_array_new ();
+
+  for (const char *const *n = names; *n != NULL; n++)
+    {
+      const char *field = pst_mime_find_field (message->fields, *n, NULL);
+
+      if (field != NULL)
+        add_field_addresses (out, field);
     }
   g_ptr_array_add (out, NULL);
   return (char **) g_ptr_array_free (out, FALSE);

@@ -28,6 +28,10 @@ char **pst_mime_message_get_recipients (PstMimeMessage *message);
 /* The same for the header fields named in @fields (NULL-terminated), e.g.
  * only Bcc. */
 char **pst_mime_message_get_addresses (PstMimeMessage *message, const char *const *fields);
+/* The same, from the first field of each name only: the one show displays
+ * (pst_mime_message_get_header).  A reply goes to whom the user saw, not to
+ * a second To or Reply-To a sender hid behind the first. */
+char **pst_mime_message_get_shown_addresses (PstMimeMessage *message, const char *const *fields);
 
 /* A display form of header @name (RFC 2047 words decoded to UTF-8, folding
  * removed), or NULL when absent.  Transfer full. */

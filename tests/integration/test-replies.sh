@@ -226,4 +226,26 @@ check "a reply to plain mail to carol (no key) goes under auto, unencrypted, as 
 for oid in $(json '" ".join(str(i) for i in d["ids"])' < "$WORK/sent-plain.json"); do
   pst bob outbox cancel "$oid" >/dev/null 2>&1 || true
 done
+# An encrypted mail whose Message-ID no draft can name (no '@': a sender or a provider chose it): no draft,
+# rather than a reply the policy would not know to keep encrypted (exit 3, nothing written)
+printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nCc: carol@postern.test\r\nSubject: odd id %s\r\nMessage-ID: <nodomain-%s>\r\nDate: %s\r\n\r\nsecret odd id body %s\r\n' \
+  "$ALICE_ADDR" "$BOB_ADDR" "$tag" "$tag" "$(date -R)" "$tag" > "$WORK/odd.eml"
+pst alice encrypt --to "$BOB_ADDR" --sign -o "$WORK/odd-enc.eml" "$WORK/odd.eml"
+cat "$WORK/odd-enc.eml" > "$BOB_MAILDIR/new/$tag.oddid"
+check "bob fetches an encrypted mail with the Message-ID <nodomain-…>" pst bob fetch
+oid_odd=$(pst bob --json list | json 'd["messages"][0]["id"]')
+expect_fail "reply --all to it: no draft (exit 3)" 3 "no Message-ID a draft can name" \
+  pst bob reply --all "$oid_odd" -o "$WORK/odd-reply.eml"
+expect_fail "forward of it: no draft (exit 3)" 3 "no Message-ID a draft can name" \
+  pst bob forward "$oid_odd" --to carol@postern.test -o "$WORK/odd-fwd.eml"
+check "… and no draft file" test ! -e "$WORK/odd-reply.eml" -a ! -e "$WORK/odd-fwd.eml"
+
+# A second To or Reply-To field, hidden behind the first that show displays, gets no reply
+printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nTo: hidden-to@evil.example\r\nReply-To: %s\r\nReply-To: hidden-rt@evil.example\r\nSubject: two fields %s\r\nMessage-ID: <two-%s@postern.test>\r\nDate: %s\r\n\r\ntwo fields %s\r\n' \
+  "$ALICE_ADDR" "$BOB_ADDR" "$ALICE_ADDR" "$tag" "$tag" "$(date -R)" "$tag" > "$BOB_MAILDIR/new/$tag.twofields"
+check "bob fetches a mail with two To and two Reply-To fields" pst bob fetch
+tid=$(pst bob --json list | json 'd["messages"][0]["id"]')
+pst bob reply --all "$tid" -o "$WORK/two-reply.eml"
+check "reply --all goes to the first Reply-To only" grep -q "^To: $ALICE_ADDR" "$WORK/two-reply.eml"
+check "… and to none of the hidden addresses" bash -c '! grep -q "hidden-" "$1"' _ "$WORK/two-reply.eml"
 finish
