@@ -46,9 +46,11 @@ field_named (const char *line, gsize len, const char *name)
          && (line[n] == ':' || line[n] == ' ' || line[n] == '\t');
 }
 
-/* Adds the <…> tokens of @value (@len bytes) to @ids. */
+/* Adds the <…> tokens of @value (@len bytes) to @ids, each once (@seen
+ * holds those added: a References of 30,000 ids checked against the list
+ * one by one took seconds inside the store's commit). */
 static void
-add_tokens (GPtrArray *ids, const char *value, gsize len)
+add_tokens (GPtrArray *ids, GHashTable *seen, const char *value, gsize len)
 {
   const char *end = value + len;
 
@@ -69,8 +71,13 @@ add_tokens (GPtrArray *ids, const char *value, gsize len)
           for (const char *c = id; *c != '\0'; c++)
             if ((guchar) *c <= ' ' || (guchar) *c >= 0x7f)
               clean = FALSE;
-          if (clean && !g_ptr_array_find_with_equal_func (ids, id, g_str_equal, NULL))
-            g_ptr_array_add (ids, g_steal_pointer (&id));
+          /* (g_hash_table_add would put the new copy in place of the
+           * one kept, and then free it) */
+          if (clean && !g_hash_table_contains (seen, id))
+            {
+              g_hash_table_add (seen, id);
+              g_ptr_array_add (ids, g_steal_pointer (&id));
+            }
         }
       p = close;
     }
@@ -83,6 +90,7 @@ header_ids (const char *data, gsize len)
 {
   static const char *const fields[] = { "Message-ID", "In-Reply-To", "References" };
   GPtrArray *ids = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);   /* of ids' strings */
   const char *end = data + len, *p = data;
 
   /* An mbox "From " line is no field. */
@@ -107,7 +115,7 @@ header_ids (const char *data, gsize len)
               line_end = nl != NULL ? nl : end;
             }
           if (field_named (q, (gsize) (line_end - q), fields[f]))
-            add_tokens (ids, q, (gsize) (line_end - q));
+            add_tokens (ids, seen, q, (gsize) (line_end - q));
           q = line_end < end ? line_end + 1 : end;
         }
     }
