@@ -193,10 +193,40 @@ pst_store_thread_message (PstStore *store, gint64 id, GError **error)
             known = known || g_array_index (threads, gint64, j) == t;
           if (!known)
             g_array_append_val (threads, t);
-          thread = MIN (thread, t);
         }
       else if (rc != SQLITE_DONE)
         return step_done (store, find, id, error);
+    }
+  /* The largest thread named stays and the others move into it (union by
+   * size): always moving into the lowest number let a stream of messages
+   * each naming a small thread and one large one rename the large one's
+   * rows again and again.  Counting reads an index; moving rewrites rows.
+   * (The number is a label: a list names a thread by its first message.) */
+  if (threads->len > 0)
+    {
+      g_autoptr (Stmt) count = NULL;
+      gint64 most = -1;
+
+      if (threads->len > 1
+          && !(count = pst_store_prepare (store, "SELECT count (*) FROM thread_ids"
+                                                 " WHERE thread = ?1", error)))
+        return FALSE;
+      thread = g_array_index (threads, gint64, 0);
+      for (guint j = 0; count != NULL && j < threads->len; j++)
+        {
+          gint64 t = g_array_index (threads, gint64, j), n;
+
+          sqlite3_reset (count);
+          sqlite3_bind_int64 (count, 1, t);
+          if (sqlite3_step (count) != SQLITE_ROW)
+            return step_done (store, count, id, error);
+          n = sqlite3_column_int64 (count, 0);
+          if (n > most || (n == most && t < thread))
+            {
+              most = n;
+              thread = t;
+            }
+        }
     }
   /* The other threads named become this one. */
   for (guint j = 0; j < threads->len; j++)
