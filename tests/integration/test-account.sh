@@ -274,7 +274,8 @@ import json, sys
 r = json.load(sys.stdin)
 assert r == {\"scan\": \"command:\" + sys.argv[1], \"on_scan_error\": \"deliver\", \"scan_timeout\": 15,
              \"bridge_smtp\": None, \"bridge_pop3\": None, \"bridge_smtp_listening\": None,
-             \"bridge_pop3_listening\": None}, r" "$3"' \
+             \"bridge_pop3_listening\": None, \"bridge_smtp_error\": None,
+             \"bridge_pop3_error\": None}, r" "$3"' \
   _ "$POSTERN" "$WORK/home-alice" "$WORK/scanner.sh"
 check "config.set: an unknown member is a usage error naming it" \
   rpc_refused alice config.set '{"scanner": "clamd:/x"}' 2 "unknown parameter 'scanner'"
