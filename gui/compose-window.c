@@ -189,6 +189,12 @@ check_now (gpointer data)
   if (self->sign_touched)
     json_object_set_boolean_member (params, "sign",
                                     gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->sign_check)));
+  /* An answer to or a forward of mail that arrived encrypted stays
+   * encrypted: the agent decides that from these, as send will. */
+  if (self->in_reply_to)
+    json_object_set_string_member (params, "in_reply_to", self->in_reply_to);
+  if (self->references)
+    json_object_set_string_member (params, "references", self->references);
   g_cancellable_cancel (self->check_cancel);
   g_clear_object (&self->check_cancel);
   self->check_cancel = g_cancellable_new ();
@@ -530,6 +536,18 @@ pst_compose_window_fill_draft (PstComposeWindow *self, PstMimeMessage *draft, gb
   if (self->want_from)
     gtk_combo_box_set_active_id (GTK_COMBO_BOX (self->from_combo), self->want_from);
   gtk_window_set_title (GTK_WINDOW (self), gtk_entry_get_text (GTK_ENTRY (self->subject_entry)));
+  /* A reply is written above the quote; a forward needs its recipients. */
+  if (forward)
+    gtk_widget_grab_focus (self->to_entry);
+  else
+    {
+      GtkTextBuffer *buf = gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body_view));
+      GtkTextIter start;
+
+      gtk_text_buffer_get_start_iter (buf, &start);
+      gtk_text_buffer_place_cursor (buf, &start);
+      gtk_widget_grab_focus (self->body_view);
+    }
   on_fields_changed (self);
 }
 

@@ -813,27 +813,81 @@ def scenario_reply_encrypted(session):
                "Send enabled, saying it will be encrypted", 30, seen=lambda: f"{g.states(send)!r} {g.text_of(reason)!r}")
     g.ok(f"the compose window says: {g.text_of(reason)!r}")
     g.screenshot("reply", compose)
+    to = g.text_of(g.find(compose, "text", "To"))
+    g.type_into(compose, "To", to + ", nobody-known@postern.test")
+    g.wait_for(lambda: "sensitive" not in g.states(send) and "encrypted mail" in g.text_of(reason),
+               "the agent's rule: an answer to encrypted mail is not sent in the clear", 30,
+               seen=lambda: f"{g.states(send)!r} {g.text_of(reason)!r}")
+    g.ok("with a recipient without a key, Send is disabled: the reply answers encrypted mail (In-Reply-To kept)")
+    g.screenshot("reply-refused", compose)
+    g.type_into(compose, "To", to)
+    g.wait_for(lambda: "sensitive" in g.states(send), "Send to be enabled again", 30,
+               seen=lambda: g.text_of(reason))
     g.click(compose, "Send")
     g.gone(app.root, "frame", "Reply", 30)
     g.ok("Send queues the reply and closes the window")
+    alice_receives_encrypted("Re: " + subject)
+
+
+def alice_receives_encrypted(subject):
+    """Alice fetches (CLI) until a new message arrives; checks it is encrypted and has that Subject."""
     before = {m["id"] for m in messages_json(ALICE)}
 
     def arrived():
         postern(ALICE, "fetch")
         return next((m for m in messages_json(ALICE) if m["id"] not in before), None)
-    m = g.wait_for(arrived, "alice to fetch the reply", 60, seen=lambda: repr(messages_json(ALICE)[-3:]))
+    m = g.wait_for(arrived, "alice to fetch it", 60, seen=lambda: repr(messages_json(ALICE)[-3:]))
     shown = json.loads(postern(ALICE, "--json", "show", str(m["id"])).stdout or "{}")
     g.check("alice receives it encrypted (crypto.decryption ok)",
             (shown.get("crypto") or {}).get("decryption") == "ok", lambda: repr(shown.get("crypto")))
-    g.check("… with the Subject 'Re: …'", (shown.get("headers") or {}).get("subject") == "Re: " + subject,
+    g.check(f"… with the Subject {subject!r}", (shown.get("headers") or {}).get("subject") == subject,
             lambda: repr(shown.get("headers")))
+    return shown
+
+
+def scenario_forward(session):
+    """Forward asks for the recipients first, then opens a compose window with Fwd: and the message attached;
+    sent, alice gets it encrypted with the message inside."""
+    agent_start(session, ALICE)
+    agent_start(session, BOB)
+    subject = os.environ["PSTGUI_SUBJECT"]
+    for m in messages_json(BOB):
+        if m.get("subject") == "...":
+            postern(BOB, "show", str(m["id"]))
+    app = start_app(session, BOB)
+    win = app.window()
+    open_message(win, subject)
+    g.click(win, "Forward")
+    dlg = g.find(app.root, "dialog", "Forward")
+    g.type_into(dlg, "Forward to", os.environ["ALICE_ADDR"])
+    g.screenshot("forward-to", dlg)
+    g.click(dlg, "Forward")
+    compose = g.find(app.root, "frame", "Forward", 30)
+    g.wait_for(lambda: g.text_of(g.find(compose, "text", "Subject")) == "Fwd: " + subject, "the Subject", 20,
+               seen=lambda: g.text_of(g.find(compose, "text", "Subject")))
+    g.ok(f"Forward opens a compose window with the Subject 'Fwd: {subject}'")
+    g.check("To is what was asked for", g.text_of(g.find(compose, "text", "To")) == os.environ["ALICE_ADDR"],
+            lambda: g.text_of(g.find(compose, "text", "To")))
+    att = g.text_of(g.find(compose, "label", "Attachments"))
+    g.check("the forwarded message is attached", "forwarded message" in att, lambda: repr(att))
+    reason = g.find(compose, "label", "Sending")
+    send = g.find(compose, "push button", "Send")
+    g.wait_for(lambda: "sensitive" in g.states(send) and "encrypted with OpenPGP" in g.text_of(reason),
+               "Send enabled, saying it will be encrypted", 30, seen=lambda: f"{g.states(send)!r} {g.text_of(reason)!r}")
+    g.screenshot("forward", compose)
+    g.click(compose, "Send")
+    g.gone(app.root, "frame", "Forward", 30)
+    g.ok("Send queues the forward and closes the window")
+    shown = alice_receives_encrypted("Fwd: " + subject)
+    g.check("… with the forwarded message attached", len(shown.get("attachments") or []) >= 1,
+            lambda: repr(shown.get("attachments")))
 
 
 SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signature,
              scenario_quarantine_not_opened, scenario_account_setup, scenario_compose_encrypted,
              scenario_attachments, scenario_keys, scenario_create_key, scenario_german, scenario_agent_dies, scenario_preferences,
              scenario_new_mail_notification, scenario_mailto, scenario_bridge, scenario_unread_and_delete,
-             scenario_reply_encrypted]
+             scenario_reply_encrypted, scenario_forward]
 
 
 def main():
