@@ -883,11 +883,57 @@ def scenario_forward(session):
             lambda: repr(shown.get("attachments")))
 
 
+def press(node, keysym, ctrl=False, shift=False):
+    """Gives node's window the focus (Component.grab_focus: with one window and no window manager that is where
+    the keys go, see README.md) and types keysym with Control and/or Shift held, as XTest would from a keyboard."""
+    g.Atspi.Component.grab_focus(node)
+    g.wait_for(lambda: "focused" in g.states(node), "the focus", 10, seen=lambda: repr(g.states(node)))
+    mask = (4 if ctrl else 0) | (1 if shift else 0)  # ControlMask, ShiftMask
+    if mask:
+        g.Atspi.generate_keyboard_event(mask, None, g.Atspi.KeySynthType.LOCKMODIFIERS)
+    try:
+        g.Atspi.generate_keyboard_event(keysym, None, g.Atspi.KeySynthType.SYM)
+    finally:
+        if mask:
+            g.Atspi.generate_keyboard_event(mask, None, g.Atspi.KeySynthType.UNLOCKMODIFIERS)
+
+
+def scenario_shortcuts(session):
+    """The message list's keys: Ctrl+R replies, Ctrl+Shift+R replies to all, Ctrl+L forwards (asking for the
+    recipients), Delete asks to delete."""
+    agent_start(session, BOB)
+    app = start_app(session, BOB)
+    win = app.window()
+    table = g.find(win, "table", "Messages")
+    open_message(win, os.environ["PSTGUI_SPOOF_SUBJECT"])
+    subject = os.environ["PSTGUI_SPOOF_SUBJECT"]
+    for keys, what in (((0x72,), "Ctrl+R"), ((0x72, True), "Ctrl+Shift+R")):
+        press(table, keys[0], ctrl=True, shift=len(keys) > 1)
+        compose = g.find(app.root, "frame", "Reply", 30)
+        g.wait_for(lambda: g.text_of(g.find(compose, "text", "Subject")) == "Re: " + subject, "the Subject", 20,
+                   seen=lambda: g.text_of(g.find(compose, "text", "Subject")))
+        g.ok(f"{what} opens the reply")
+        g.do_action(g.find(compose, "push button", "Close"), "click")
+        g.gone(app.root, "frame", "Reply", 20)
+    press(table, 0x6c, ctrl=True)
+    dlg = g.find(app.root, "dialog", "Forward")
+    g.ok("Ctrl+L asks whom to forward to")
+    g.click(dlg, "Cancel")
+    g.gone(app.root, "dialog", "Forward")
+    press(table, 0xffff)
+    dlg = g.find(app.root, "alert", None)
+    g.find(dlg, "label", text="for good?")
+    g.ok("Delete in the list asks to delete")
+    g.click(dlg, "Cancel")
+    g.gone(app.root, "alert", None)
+    g.check("… and Cancel keeps the message", message_by_subject(BOB, subject) is not None)
+
+
 SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signature,
              scenario_quarantine_not_opened, scenario_account_setup, scenario_compose_encrypted,
              scenario_attachments, scenario_keys, scenario_create_key, scenario_german, scenario_agent_dies, scenario_preferences,
              scenario_new_mail_notification, scenario_mailto, scenario_bridge, scenario_unread_and_delete,
-             scenario_reply_encrypted, scenario_forward]
+             scenario_reply_encrypted, scenario_forward, scenario_shortcuts]
 
 
 def main():
