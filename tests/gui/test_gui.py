@@ -902,17 +902,26 @@ def scenario_shortcuts(session):
     """The message list's keys: Ctrl+R replies, Ctrl+Shift+R replies to all, Ctrl+L forwards (asking for the
     recipients), Delete asks to delete."""
     agent_start(session, BOB)
+    # A message to bob with carol in Cc, imported (carol has no mailbox at the provider).
+    subject = "Meeting notes " + str(os.getpid())
+    mbox = os.path.join(session.dir, "cc.mbox")
+    with open(mbox, "w") as f:
+        f.write(f"From {os.environ['ALICE_ADDR']} Sat Dec  5 06:00:00 2026\nFrom: {os.environ['ALICE_ADDR']}\n"
+                f"To: {os.environ['BOB_ADDR']}\nCc: carol@postern.test\nSubject: {subject}\n"
+                "Message-ID: <cc-" + str(os.getpid()) + "@postern.test>\n\nNotes for both of you.\n\n")
+    r = postern(BOB, "import", mbox)
+    g.check("a message with carol in Cc is imported for bob (CLI)", r.returncode == 0, lambda: r.stderr)
     app = start_app(session, BOB)
     win = app.window()
     table = g.find(win, "table", "Messages")
-    open_message(win, os.environ["PSTGUI_SPOOF_SUBJECT"])
-    subject = os.environ["PSTGUI_SPOOF_SUBJECT"]
-    for keys, what in (((0x72,), "Ctrl+R"), ((0x72, True), "Ctrl+Shift+R")):
+    open_message(win, subject)
+    for keys, what, cc in (((0x72,), "Ctrl+R", ""), ((0x72, True), "Ctrl+Shift+R", "carol@postern.test")):
         press(table, keys[0], ctrl=True, shift=len(keys) > 1)
         compose = g.find(app.root, "frame", "Reply", 30)
         g.wait_for(lambda: g.text_of(g.find(compose, "text", "Subject")) == "Re: " + subject, "the Subject", 20,
                    seen=lambda: g.text_of(g.find(compose, "text", "Subject")))
-        g.ok(f"{what} opens the reply")
+        got = g.text_of(g.find(compose, "text", "Cc"))
+        g.check(f"{what} opens the reply (Cc {cc!r})", got == cc, lambda: f"Cc: {got!r}")
         g.do_action(g.find(compose, "push button", "Close"), "click")
         g.gone(app.root, "frame", "Reply", 20)
     press(table, 0x6c, ctrl=True)
