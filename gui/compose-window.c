@@ -32,7 +32,9 @@ struct _PstComposeWindow {
   guint check_source;
   GCancellable *check_cancel;
   gboolean encrypt_touched, sign_touched, setting, refused, sending;
-  char *in_reply_to;
+  char *in_reply_to, *references;
+  GBytes *forward;              /* a forwarded message, attached as message/rfc822 */
+  char *want_from;              /* the account a draft is from */
   GHashTable *account_encrypt;  /* address → the account's encrypt mode */
   char *link_note;              /* what a mailto: link asked for and did not get */
 };
@@ -187,6 +189,12 @@ check_now (gpointer data)
   if (self->sign_touched)
     json_object_set_boolean_member (params, "sign",
                                     gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->sign_check)));
+  /* An answer to or a forward of mail that arrived encrypted stays
+   * encrypted: the agent decides that from these, as send will. */
+  if (self->in_reply_to)
+    json_object_set_string_member (params, "in_reply_to", self->in_reply_to);
+  if (self->references)
+    json_object_set_string_member (params, "references", self->references);
   g_cancellable_cancel (self->check_cancel);
   g_clear_object (&self->check_cancel);
   self->check_cancel = g_cancellable_new ();
@@ -247,6 +255,8 @@ show_attachments (PstComposeWindow *self)
       g_autofree char *size = g_format_size (g_bytes_get_size (a->data));
       g_string_append_printf (s, "%s%s (%s)", s->len ? ", " : "", a->name, size);
     }
+  if (self->forward)
+    g_string_prepend (s, s->len ? _("The forwarded message, ") : _("The forwarded message"));
   gtk_label_set_text (GTK_LABEL (self->attachments_label), s->len ? s->str : _("No attachments."));
   gtk_widget_set_sensitive (self->clear_button, self->attachments->len > 0);
 }
@@ -378,6 +388,8 @@ on_send (PstComposeWindow *self)
   f.attachments = att;
   f.n_attachments = self->attachments->len;
   f.in_reply_to = self->in_reply_to;
+  f.references = self->references;
+  f.forward = self->forward;
   if (!(message = pst_compose_message (&f, &error)))
     {
       say_reason (self, error->message);
@@ -440,7 +452,8 @@ accounts_loaded (GObject *source, GAsyncResult *res, gpointer data)
       g_autofree char *label = g_strdup_printf ("%s (%s)", pst_json_str (o, "address"), pst_json_str (o, "name"));
       gtk_combo_box_text_append (GTK_COMBO_BOX_TEXT (self->from_combo), pst_json_str (o, "address"), label);
     }
-  if (a && json_array_get_length (a) > 0)
+  if (a && json_array_get_length (a) > 0
+      && !(self->want_from && gtk_combo_box_set_active_id (GTK_COMBO_BOX (self->from_combo), self->want_from)))
     gtk_combo_box_set_active (GTK_COMBO_BOX (self->from_combo), 0);
   else if (r != NULL)
     say_reason (self, _("Add an account first: mail is sent from one of yours."));
@@ -483,6 +496,61 @@ pst_compose_window_fill (PstComposeWindow *self, const PstMailto *m)
   on_fields_changed (self);
 }
 
+void
+pst_compose_window_fill_draft (PstComposeWindow *self, PstMimeMessage *draft, gboolean forward)
+{
+  static const char *const entries[] = { "To", "Cc", "Subject" };
+  GtkWidget *widgets[] = { self->to_entry, self->cc_entry, self->subject_entry };
+  g_autofree char *body = pst_mime_message_get_body_text (draft);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (entries); i++)
+    {
+      g_autofree char *v = pst_mime_message_get_header (draft, entries[i]);
+      gtk_entry_set_text (GTK_ENTRY (widgets[i]), v ? v : "");
+    }
+  gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body_view)), body ? body : "", -1);
+  /* Kept as the draft has them: send sees that this answers or forwards
+   * mail that arrived encrypted, and keeps it encrypted. */
+  g_free (self->in_reply_to);
+  self->in_reply_to = pst_mime_message_get_header (draft, "In-Reply-To");
+  g_free (self->references);
+  self->references = pst_mime_message_get_header (draft, "References");
+  g_clear_pointer (&self->forward, g_bytes_unref);
+  if (forward)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *name = NULL;
+
+      self->forward = pst_mime_message_get_attachment (draft, 0, G_MAXSIZE, &name, NULL, &error);
+      if (self->forward == NULL)
+        say_reason (self, error->message);
+      else
+        atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self)), _("Forward"));
+    }
+  else
+    atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self)), _("Reply"));
+  show_attachments (self);
+  /* From: the account that received the message, once the accounts are in. */
+  g_free (self->want_from);
+  self->want_from = pst_mime_message_get_from_address (draft, NULL);
+  if (self->want_from)
+    gtk_combo_box_set_active_id (GTK_COMBO_BOX (self->from_combo), self->want_from);
+  gtk_window_set_title (GTK_WINDOW (self), gtk_entry_get_text (GTK_ENTRY (self->subject_entry)));
+  /* A reply is written above the quote; a forward needs its recipients. */
+  if (forward)
+    gtk_widget_grab_focus (self->to_entry);
+  else
+    {
+      GtkTextBuffer *buf = gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body_view));
+      GtkTextIter start;
+
+      gtk_text_buffer_get_start_iter (buf, &start);
+      gtk_text_buffer_place_cursor (buf, &start);
+      gtk_widget_grab_focus (self->body_view);
+    }
+  on_fields_changed (self);
+}
+
 /* ---- object ---- */
 
 /* The window stays while the agent has not answered a send: its answer,
@@ -520,6 +588,9 @@ pst_compose_window_dispose (GObject *object)
   g_clear_object (&self->agent);
   g_clear_pointer (&self->attachments, g_ptr_array_unref);
   g_clear_pointer (&self->in_reply_to, g_free);
+  g_clear_pointer (&self->references, g_free);
+  g_clear_pointer (&self->forward, g_bytes_unref);
+  g_clear_pointer (&self->want_from, g_free);
   g_clear_pointer (&self->account_encrypt, g_hash_table_unref);
   g_clear_pointer (&self->link_note, g_free);
   if (self->agent)

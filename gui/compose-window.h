@@ -13,6 +13,7 @@
 
 #include "agent.h"
 #include "mailto.h"
+#include "mime/mime.h"
 
 G_BEGIN_DECLS
 
@@ -24,5 +25,11 @@ PstComposeWindow *pst_compose_window_new (GtkApplication *app, PstAgentLink *age
 /* Fills the fields from a mailto: link (the fields it may set; see
  * mailto.h), and says what it ignored. */
 void pst_compose_window_fill (PstComposeWindow *window, const PstMailto *mailto);
+
+/* Fills the fields from a draft that the agent wrote (`reply`, `forward`):
+ * To, Cc, Subject, the text, In-Reply-To and References (so that `send`
+ * keeps an answer to encrypted mail encrypted) and, with @forward, the
+ * forwarded message (its first attachment). */
+void pst_compose_window_fill_draft (PstComposeWindow *window, PstMimeMessage *draft, gboolean forward);
 
 G_END_DECLS

@@ -7,10 +7,11 @@
 #include <unistd.h>
 #include <glib/gi18n.h>
 
+#include "draft.h"
 #include "util/text.h"
 #include "verdict.h"
 
-enum { COL_ID, COL_ICON, COL_MARK, COL_FROM, COL_SUBJECT, COL_DATE, N_COLS };
+enum { COL_ID, COL_ICON, COL_MARK, COL_FROM, COL_SUBJECT, COL_DATE, COL_WEIGHT, COL_UNREAD, N_COLS };
 
 struct _PstMailView {
   GtkBox parent;
@@ -21,6 +22,7 @@ struct _PstMailView {
   GCancellable *list_cancel, *show_cancel;
   gint64 shown_id;
   guint refresh_source;
+  GSimpleAction *reply, *reply_all, *forward, *delete;
 };
 
 G_DEFINE_TYPE (PstMailView, pst_mail_view, GTK_TYPE_BOX)
@@ -49,6 +51,33 @@ clear_message (PstMailView *self)
   gtk_label_set_text (GTK_LABEL (self->headers), "");
   for (GList *l = children; l; l = l->next)
     gtk_widget_destroy (l->data);
+}
+
+/* The message the actions act on: the one shown. */
+static void
+set_shown (PstMailView *self, gint64 id)
+{
+  self->shown_id = id;
+  g_simple_action_set_enabled (self->reply, id != 0);
+  g_simple_action_set_enabled (self->reply_all, id != 0);
+  g_simple_action_set_enabled (self->forward, id != 0);
+  g_simple_action_set_enabled (self->delete, id != 0);
+}
+
+/* The row of message @id. */
+static gboolean
+find_row (PstMailView *self, gint64 id, GtkTreeIter *it)
+{
+  GtkTreeModel *model = GTK_TREE_MODEL (self->store);
+
+  for (gboolean ok = gtk_tree_model_get_iter_first (model, it); ok; ok = gtk_tree_model_iter_next (model, it))
+    {
+      gint64 row_id = 0;
+      gtk_tree_model_get (model, it, COL_ID, &row_id, -1);
+      if (row_id == id)
+        return TRUE;
+    }
+  return FALSE;
 }
 
 /* ---- the list ---- */
@@ -92,7 +121,8 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
       gtk_list_store_set (self->store, &it, COL_ID, id, COL_ICON, pst_verdict_icon (crypto, scan),
                           COL_MARK, pst_verdict_mark (crypto, scan), COL_FROM, safe_from,
                           COL_SUBJECT, safe_subject, COL_DATE, pst_json_str (m, "date"),
-                          -1);
+                          COL_WEIGHT, pst_json_bool (m, "unread") ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL,
+                          COL_UNREAD, pst_json_bool (m, "unread"), -1);
       if (id == self->shown_id)
         {
           gtk_tree_selection_select_iter (gtk_tree_view_get_selection (GTK_TREE_VIEW (self->messages)), &it);
@@ -101,7 +131,7 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
     }
   if (!selected && self->shown_id != 0)
     {
-      self->shown_id = 0;
+      set_shown (self, 0);
       clear_message (self);
       say (self, _("Select a message."), PST_VERDICT_NEUTRAL, "mail-read-symbolic");
     }
@@ -252,6 +282,48 @@ headers_text (JsonObject *h)
 }
 
 static void
+marked (GObject *source, GAsyncResult *res, gpointer data)
+{
+  PstMailView *self = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
+
+  /* The list shows it read already: when the agent did not mark it, the
+   * list is read again (it is bold again) and the status says why. */
+  if (self->agent != NULL && r == NULL)
+    {
+      g_autofree char *t = g_strdup_printf (_("The message was not marked read: %s"), error->message);
+      say (self, t, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
+      pst_mail_view_refresh (self);
+    }
+  g_object_unref (self);
+}
+
+/* Opening an unread message to read it marks it read. */
+static void
+mark_read (PstMailView *self, gint64 id)
+{
+  JsonObject *params;
+  JsonArray *ids;
+  GtkTreeIter it;
+  gboolean unread = FALSE;
+
+  if (!find_row (self, id, &it))
+    return;
+  gtk_tree_model_get (GTK_TREE_MODEL (self->store), &it, COL_UNREAD, &unread, -1);
+  if (!unread)
+    return;
+  params = json_object_new ();
+  ids = json_array_new ();
+  json_array_add_int_element (ids, id);
+  json_object_set_array_member (params, "ids", ids);
+  json_object_set_boolean_member (params, "unread", FALSE);
+  /* Shown at once; the agent's refusal, should it come, says otherwise. */
+  gtk_list_store_set (self->store, &it, COL_WEIGHT, PANGO_WEIGHT_NORMAL, COL_UNREAD, FALSE, -1);
+  pst_agent_link_call (self->agent, "mark", params, -1, NULL, marked, g_object_ref (self));
+}
+
+static void
 shown (GObject *source, GAsyncResult *res, gpointer data)
 {
   g_autoptr (GError) error = NULL;
@@ -271,6 +343,7 @@ shown (GObject *source, GAsyncResult *res, gpointer data)
       say (self, error->message, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
       return;
     }
+  mark_read (self, self->shown_id);
   text = pst_verdict_describe (pst_json_obj (r, "crypto"), pst_json_obj (r, "scan"), &level);
   say (self, text, level, level == PST_VERDICT_GOOD ? "channel-secure-symbolic"
                           : level == PST_VERDICT_PROBLEM ? "dialog-warning-symbolic"
@@ -336,7 +409,7 @@ on_selection_changed (PstMailView *self, GtkTreeSelection *sel)
   gtk_tree_model_get (model, &it, COL_ID, &id, -1);
   if (id == self->shown_id)
     return;
-  self->shown_id = id;
+  set_shown (self, id);
   clear_message (self);
   say (self, _("Reading the message…"), PST_VERDICT_NEUTRAL, "content-loading-symbolic");
   params = json_object_new ();
@@ -345,6 +418,211 @@ on_selection_changed (PstMailView *self, GtkTreeSelection *sel)
   g_clear_object (&self->show_cancel);
   self->show_cancel = g_cancellable_new ();
   pst_agent_link_call (self->agent, "show", params, -1, self->show_cancel, shown, self);
+}
+
+/* ---- actions on the message shown ---- */
+
+static void
+draft_done (const char *error, gpointer data)
+{
+  PstMailView *self = data;
+
+  if (error != NULL && self->agent != NULL)
+    {
+      g_autofree char *t = g_strdup_printf (_("No draft: %s"), error);
+      say (self, t, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
+    }
+  g_object_unref (self);
+}
+
+static GtkWindow *
+toplevel_window (PstMailView *self)
+{
+  GtkWidget *toplevel = gtk_widget_get_toplevel (GTK_WIDGET (self));
+  return GTK_IS_WINDOW (toplevel) ? GTK_WINDOW (toplevel) : NULL;
+}
+
+static void
+open_draft (PstMailView *self, const char *method, JsonObject *params)
+{
+  GtkWindow *w = toplevel_window (self);
+  GtkApplication *app = w ? gtk_window_get_application (w) : NULL;
+
+  json_object_set_int_member (params, "id", self->shown_id);
+  if (app == NULL)
+    {
+      json_object_unref (params);
+      return;
+    }
+  pst_draft_open (app, self->agent, method, params, draft_done, g_object_ref (self));
+}
+
+static void
+on_reply (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  PstMailView *self = data;
+  JsonObject *params = json_object_new ();
+
+  if (action == self->reply_all)
+    json_object_set_boolean_member (params, "all", TRUE);
+  open_draft (self, "reply", params);
+}
+
+static void
+forward_answered (GtkDialog *dialog, int response, PstMailView *self)
+{
+  GtkEntry *entry = g_object_get_data (G_OBJECT (dialog), "entry");
+  gint64 id = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (dialog), "message"));
+  g_auto (GStrv) parts = g_strsplit (gtk_entry_get_text (entry), ",", -1);
+  JsonArray *to = json_array_new ();
+  JsonObject *params;
+
+  for (char **p = parts; *p; p++)
+    if (*g_strstrip (*p))
+      json_array_add_string_element (to, *p);
+  gtk_widget_destroy (GTK_WIDGET (dialog));
+  if (response != GTK_RESPONSE_OK || json_array_get_length (to) == 0 || self->agent == NULL)
+    {
+      json_array_unref (to);
+      return;
+    }
+  params = json_object_new ();
+  json_object_set_array_member (params, "to", to);
+  json_object_set_int_member (params, "id", id);
+  {
+    GtkWindow *w = toplevel_window (self);
+    GtkApplication *app = w ? gtk_window_get_application (w) : NULL;
+    if (app == NULL)
+      json_object_unref (params);
+    else
+      pst_draft_open (app, self->agent, "forward", params, draft_done, g_object_ref (self));
+  }
+}
+
+/* The agent's forward draft names its recipients: they are asked first,
+ * in a small dialog; the compose window then shows them and lets them be
+ * changed. */
+static void
+on_forward (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  PstMailView *self = data;
+  GtkWidget *d = gtk_dialog_new_with_buttons (_("Forward"), toplevel_window (self),
+                                              GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                                              _("_Cancel"), GTK_RESPONSE_CANCEL,
+                                              _("_Forward"), GTK_RESPONSE_OK, NULL);
+  GtkWidget *box = gtk_dialog_get_content_area (GTK_DIALOG (d));
+  GtkWidget *label = gtk_label_new_with_mnemonic (_("Forward _to (addresses, separated by commas):"));
+  GtkWidget *entry = gtk_entry_new ();
+
+  gtk_container_set_border_width (GTK_CONTAINER (box), 12);
+  gtk_box_set_spacing (GTK_BOX (box), 6);
+  gtk_label_set_xalign (GTK_LABEL (label), 0);
+  gtk_label_set_mnemonic_widget (GTK_LABEL (label), entry);
+  gtk_entry_set_activates_default (GTK_ENTRY (entry), TRUE);
+  atk_object_set_name (gtk_widget_get_accessible (entry), _("Forward to"));
+  gtk_container_add (GTK_CONTAINER (box), label);
+  gtk_container_add (GTK_CONTAINER (box), entry);
+  gtk_dialog_set_default_response (GTK_DIALOG (d), GTK_RESPONSE_OK);
+  g_object_set_data (G_OBJECT (d), "entry", entry);
+  g_object_set_data (G_OBJECT (d), "message", GSIZE_TO_POINTER ((gsize) self->shown_id));
+  /* Shown, never run: a nested main loop holds up the accessibility bus. */
+  g_signal_connect_data (d, "response", G_CALLBACK (forward_answered), g_object_ref (self),
+                         (GClosureNotify) (void (*) (void)) g_object_unref, 0);
+  gtk_widget_show_all (d);
+}
+
+static void
+deleted (GObject *source, GAsyncResult *res, gpointer data)
+{
+  PstMailView *self = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
+
+  if (self->agent != NULL)
+    {
+      if (r == NULL)
+        {
+          g_autofree char *t = g_strdup_printf (_("Not deleted: %s"), error->message);
+          say (self, t, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
+        }
+      pst_mail_view_refresh (self);
+    }
+  g_object_unref (self);
+}
+
+static void
+delete_answered (GtkDialog *dialog, int response, PstMailView *self)
+{
+  gint64 id = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (dialog), "message"));
+  JsonObject *params;
+  JsonArray *ids;
+
+  gtk_widget_destroy (GTK_WIDGET (dialog));
+  if (response != GTK_RESPONSE_ACCEPT || self->agent == NULL)
+    return;
+  params = json_object_new ();
+  ids = json_array_new ();
+  json_array_add_int_element (ids, id);
+  json_object_set_array_member (params, "ids", ids);
+  pst_agent_link_call (self->agent, "delete", params, -1, NULL, deleted, g_object_ref (self));
+}
+
+static void
+on_delete (GSimpleAction *action, GVariant *param, gpointer data)
+{
+  PstMailView *self = data;
+  g_autofree char *subject = NULL;
+  GtkTreeIter it;
+  GtkWidget *d, *b;
+
+  if (find_row (self, self->shown_id, &it))
+    gtk_tree_model_get (GTK_TREE_MODEL (self->store), &it, COL_SUBJECT, &subject, -1);
+  d = gtk_message_dialog_new (toplevel_window (self), GTK_DIALOG_MODAL | GTK_DIALOG_DESTROY_WITH_PARENT,
+                              GTK_MESSAGE_QUESTION, GTK_BUTTONS_NONE,
+                              _("Delete message %lld for good?"), (long long) self->shown_id);
+  gtk_message_dialog_format_secondary_text (GTK_MESSAGE_DIALOG (d),
+                                            _("“%s” is wiped from this computer and cannot be brought back."),
+                                            subject ? subject : "");
+  gtk_dialog_add_button (GTK_DIALOG (d), _("_Cancel"), GTK_RESPONSE_CANCEL);
+  b = gtk_dialog_add_button (GTK_DIALOG (d), _("_Delete"), GTK_RESPONSE_ACCEPT);
+  gtk_style_context_add_class (gtk_widget_get_style_context (b), "destructive-action");
+  gtk_dialog_set_default_response (GTK_DIALOG (d), GTK_RESPONSE_CANCEL);
+  g_object_set_data (G_OBJECT (d), "message", GSIZE_TO_POINTER ((gsize) self->shown_id));
+  g_signal_connect_data (d, "response", G_CALLBACK (delete_answered), g_object_ref (self),
+                         (GClosureNotify) (void (*) (void)) g_object_unref, 0);
+  gtk_widget_show (d);
+}
+
+/* Delete deletes from the list only: in the search field it edits text. */
+static gboolean
+on_list_key (PstMailView *self, GdkEventKey *event)
+{
+  if ((event->keyval == GDK_KEY_Delete || event->keyval == GDK_KEY_KP_Delete)
+      && g_action_get_enabled (G_ACTION (self->delete)))
+    {
+      g_action_activate (G_ACTION (self->delete), NULL);
+      return GDK_EVENT_STOP;
+    }
+  return GDK_EVENT_PROPAGATE;
+}
+
+void
+pst_mail_view_add_actions (PstMailView *self, GActionMap *map)
+{
+  g_action_map_add_action (map, G_ACTION (self->reply));
+  g_action_map_add_action (map, G_ACTION (self->reply_all));
+  g_action_map_add_action (map, G_ACTION (self->forward));
+  g_action_map_add_action (map, G_ACTION (self->delete));
+}
+
+static GSimpleAction *
+new_action (PstMailView *self, const char *name, GCallback activate)
+{
+  GSimpleAction *a = g_simple_action_new (name, NULL);
+
+  g_simple_action_set_enabled (a, FALSE);
+  g_signal_connect (a, "activate", activate, self);
+  return a;
 }
 
 /* ---- object ---- */
@@ -390,6 +668,8 @@ add_column (PstMailView *self, const char *title, int col, int sort_col, int min
   GtkTreeViewColumn *c = gtk_tree_view_column_new_with_attributes (title, r, "text", col, NULL);
 
   g_object_set (r, "ellipsize", PANGO_ELLIPSIZE_END, NULL);
+  /* Unread mail in bold. */
+  gtk_tree_view_column_add_attribute (c, r, "weight", COL_WEIGHT);
   gtk_tree_view_column_set_resizable (c, TRUE);
   gtk_tree_view_column_set_expand (c, col == COL_SUBJECT);
   gtk_tree_view_column_set_sort_column_id (c, sort_col);
@@ -411,6 +691,17 @@ pst_mail_view_dispose (GObject *object)
     g_signal_handlers_disconnect_by_data (self->agent, self);
   g_clear_object (&self->agent);
   g_clear_object (&self->store);
+  if (self->reply)
+    {
+      g_signal_handlers_disconnect_by_data (self->reply, self);
+      g_signal_handlers_disconnect_by_data (self->reply_all, self);
+      g_signal_handlers_disconnect_by_data (self->forward, self);
+      g_signal_handlers_disconnect_by_data (self->delete, self);
+    }
+  g_clear_object (&self->reply);
+  g_clear_object (&self->reply_all);
+  g_clear_object (&self->forward);
+  g_clear_object (&self->delete);
   G_OBJECT_CLASS (pst_mail_view_parent_class)->dispose (object);
 }
 
@@ -431,6 +722,7 @@ pst_mail_view_class_init (PstMailViewClass *klass)
   gtk_widget_class_bind_template_child (w, PstMailView, attachments);
   gtk_widget_class_bind_template_callback (w, pst_mail_view_refresh);
   gtk_widget_class_bind_template_callback (w, on_selection_changed);
+  gtk_widget_class_bind_template_callback (w, on_list_key);
 }
 
 static void
@@ -439,9 +731,13 @@ pst_mail_view_init (PstMailView *self)
   GtkTreeViewColumn *c;
   GtkCellRenderer *r;
 
+  self->reply = new_action (self, "reply", G_CALLBACK (on_reply));
+  self->reply_all = new_action (self, "reply-all", G_CALLBACK (on_reply));
+  self->forward = new_action (self, "forward", G_CALLBACK (on_forward));
+  self->delete = new_action (self, "delete", G_CALLBACK (on_delete));
   gtk_widget_init_template (GTK_WIDGET (self));
   self->store = gtk_list_store_new (N_COLS, G_TYPE_INT64, G_TYPE_STRING, G_TYPE_STRING,
-                                    G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING);
+                                    G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT, G_TYPE_BOOLEAN);
   gtk_tree_view_set_model (GTK_TREE_VIEW (self->messages), GTK_TREE_MODEL (self->store));
   r = gtk_cell_renderer_pixbuf_new ();
   c = gtk_tree_view_column_new_with_attributes ("", r, "icon-name", COL_ICON, NULL);

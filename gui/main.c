@@ -157,6 +157,10 @@ startup (GApplication *app)
   g_autoptr (GtkCssProvider) css = gtk_css_provider_new ();
   static const char *quit_accels[] = { "<Control>q", NULL };
   static const char *compose_accels[] = { "<Control>n", NULL };
+  /* Delete is the message list's own key (mail-view.c): elsewhere it edits text. */
+  static const char *reply_accels[] = { "<Control>r", NULL };
+  static const char *reply_all_accels[] = { "<Control><Shift>r", NULL };
+  static const char *forward_accels[] = { "<Control>l", NULL };
 
   /* GTK would list every file saved or opened (attachments of encrypted
    * mail among them) in ~/.local/share/recently-used.xbel. */
@@ -164,6 +168,9 @@ startup (GApplication *app)
   g_action_map_add_action_entries (G_ACTION_MAP (app), actions, G_N_ELEMENTS (actions), app);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.quit", quit_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "app.compose", compose_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.reply", reply_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.reply-all", reply_all_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.forward", forward_accels);
   gtk_css_provider_load_from_resource (css, "/org/postern/Postern/style.css");
   gtk_style_context_add_provider_for_screen (gdk_screen_get_default (), GTK_STYLE_PROVIDER (css),
                                              GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);

@@ -505,6 +505,7 @@ build_pages (PstWindow *self)
 #define TRANSLATED(table)                                                          \
   (memcpy (cols, table, sizeof table), translate (cols, G_N_ELEMENTS (table)), cols)
   self->mail = pst_mail_view_new (self->agent);
+  pst_mail_view_add_actions (self->mail, G_ACTION_MAP (self));
   add_page (self, GTK_WIDGET (self->mail), "mail", _("Mail"));
 
   v = pst_table_view_new (self->agent, _("Outbox"), "outbox.list", "outbox",

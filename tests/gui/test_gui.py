@@ -12,7 +12,6 @@ closed after each scenario) and agents running (stopped at the end).
 """
 
 import json
-import json
 import os
 import subprocess
 import sys
@@ -703,10 +702,247 @@ def scenario_bridge(session):
         postern(BOB, "config", "set", "bridge-smtp", "off")
 
 
+def cell_weight(table, row, column):
+    """The font weight (an integer, 400 normal, 700 bold) that the accessible text attributes of a cell give, as
+    a screen reader reads them (AT-SPI Text: the run at offset 0, with the defaults)."""
+    headers = []
+    for c in range(g.Atspi.Table.get_n_columns(table)):
+        h = g.Atspi.Table.get_column_header(table, c)
+        headers.append((g.name_of(h) if h is not None else "") or str(c))
+    cell = g.Atspi.Table.get_accessible_at(table, row, headers.index(column))
+    attrs = g.Atspi.Text.get_attribute_run(cell, 0, True)
+    attrs = attrs[0] if isinstance(attrs, tuple) else attrs
+    return int(attrs.get("weight", "400"))
+
+
+def messages_json(user):
+    r = postern(user, "--json", "list")
+    if r.returncode != 0:
+        raise AssertionError(f"postern list: exit {r.returncode}: {r.stderr.strip()}")
+    return json.loads(r.stdout)["messages"]
+
+
+def message_by_subject(user, subject):
+    return next((m for m in messages_json(user) if m.get("subject") == subject), None)
+
+
+def scenario_unread_and_delete(session):
+    """A new message is bold in the list (its cell's text attributes say so) until it is opened, which marks it
+    read; Delete asks first, then the message is gone."""
+    agent_start(session, ALICE)
+    agent_start(session, BOB)
+    subject = "Unread until opened " + str(os.getpid())
+    msg = os.path.join(session.dir, "unread.eml")
+    with open(msg, "w") as f:
+        f.write(f"From: {os.environ['ALICE_ADDR']}\r\nTo: {os.environ['BOB_ADDR']}\r\nSubject: {subject}\r\n\r\n"
+                "Read me.\r\n")
+    r = postern(ALICE, "send", "--wait", "--encrypt", "never", "--no-sign", msg)
+    g.check("alice sends bob a mail (CLI)", r.returncode == 0, lambda: r.stderr)
+    app = start_app(session, BOB)
+    win = app.window()
+    table = g.find(win, "table", "Messages")
+    fetch_until(win, subject)
+    m = message_by_subject(BOB, subject)
+    g.check("the agent lists it unread", m is not None and m.get("unread") is True, lambda: repr(m))
+    i = wait_row(table, "Subject", subject)
+    g.check("the unread message is bold in the list (weight 700 in its Subject cell's text attributes)",
+            cell_weight(table, i, "Subject") >= 700, lambda: f"weight {cell_weight(table, i, 'Subject')}")
+    other = row_with(table, "Subject", os.environ["PSTGUI_SPOOF_SUBJECT"])
+    if other is not None and not (message_by_subject(BOB, os.environ["PSTGUI_SPOOF_SUBJECT"]) or {}).get("unread"):
+        g.check("a read message is not bold", cell_weight(table, other, "Subject") < 700,
+                lambda: f"weight {cell_weight(table, other, 'Subject')}")
+    g.screenshot("unread-bold", win)
+    open_message(win, subject)
+    g.wait_for(lambda: (message_by_subject(BOB, subject) or {}).get("unread") is False,
+               "the agent to list it read once opened", 20, seen=lambda: repr(message_by_subject(BOB, subject)))
+    g.ok("opening it marks it read (postern --json list: unread false)")
+    i = wait_row(table, "Subject", subject)
+    g.wait_for(lambda: cell_weight(table, i, "Subject") < 700, "the row not to be bold any more", 10,
+               seen=lambda: f"weight {cell_weight(table, i, 'Subject')}")
+    g.ok("… and it is no longer bold")
+    g.screenshot("read-not-bold", win)
+
+    mid = message_by_subject(BOB, subject)["id"]
+    g.click(win, "Delete")
+    dlg = g.find(app.root, "alert", None)
+    g.find(dlg, "label", text=f"Delete message {mid} for good?")
+    g.ok(f"Delete asks first: 'Delete message {mid} for good?'")
+    g.screenshot("delete-asks", dlg)
+    g.click(dlg, "Cancel")
+    g.gone(app.root, "alert", None)
+    g.check("Cancel keeps it", message_by_subject(BOB, subject) is not None)
+    g.click(win, "Delete")
+    dlg = g.find(app.root, "alert", None)
+    g.click(dlg, "Delete")
+    g.wait_for(lambda: message_by_subject(BOB, subject) is None, "the message to be gone from postern list", 20,
+               seen=lambda: repr(message_by_subject(BOB, subject)))
+    g.ok("confirmed, the message is gone from postern --json list")
+    g.wait_for(lambda: row_with(table, "Subject", subject) is None, "the row to go", 20,
+               seen=lambda: repr(g.table_rows(table)))
+    g.ok("… and from the window's list")
+    g.screenshot("deleted", win)
+
+
+def scenario_reply_encrypted(session):
+    """Reply on alice's encrypted message opens a compose window with Re: and the quoted text; sent, alice gets it
+    encrypted."""
+    agent_start(session, ALICE)
+    agent_start(session, BOB)
+    subject, body = os.environ["PSTGUI_SUBJECT"], os.environ["PSTGUI_BODY"]
+    # An agent restarted since (scenario_agent_dies) lists protected Subjects as "..." until it has decrypted
+    # the message again: the CLI's show does that.
+    for m in messages_json(BOB):
+        if m.get("subject") == "...":
+            postern(BOB, "show", str(m["id"]))
+    app = start_app(session, BOB)
+    win = app.window()
+    open_message(win, subject)
+    g.click(win, "Reply")
+    compose = g.find(app.root, "frame", "Reply", 30)
+    g.wait_for(lambda: g.text_of(g.find(compose, "text", "Subject")) == "Re: " + subject, "the Subject", 20,
+               seen=lambda: g.text_of(g.find(compose, "text", "Subject")))
+    g.ok(f"Reply opens a compose window with the Subject 'Re: {subject}'")
+    g.check("To is alice", os.environ["ALICE_ADDR"] in g.text_of(g.find(compose, "text", "To")),
+            lambda: g.text_of(g.find(compose, "text", "To")))
+    text = g.text_of(g.find(compose, None, "Message text"))
+    first = body.splitlines()[0]
+    g.check("the text quotes the message", "> " + first in text and "wrote:" in text, lambda: repr(text))
+    reason = g.find(compose, "label", "Sending")
+    send = g.find(compose, "push button", "Send")
+    g.wait_for(lambda: "sensitive" in g.states(send) and "encrypted with OpenPGP" in g.text_of(reason),
+               "Send enabled, saying it will be encrypted", 30, seen=lambda: f"{g.states(send)!r} {g.text_of(reason)!r}")
+    g.ok(f"the compose window says: {g.text_of(reason)!r}")
+    g.screenshot("reply", compose)
+    to = g.text_of(g.find(compose, "text", "To"))
+    g.type_into(compose, "To", to + ", nobody-known@postern.test")
+    g.wait_for(lambda: "sensitive" not in g.states(send) and "encrypted mail" in g.text_of(reason),
+               "the agent's rule: an answer to encrypted mail is not sent in the clear", 30,
+               seen=lambda: f"{g.states(send)!r} {g.text_of(reason)!r}")
+    g.ok("with a recipient without a key, Send is disabled: the reply answers encrypted mail (In-Reply-To kept)")
+    g.screenshot("reply-refused", compose)
+    g.type_into(compose, "To", to)
+    g.wait_for(lambda: "sensitive" in g.states(send), "Send to be enabled again", 30,
+               seen=lambda: g.text_of(reason))
+    g.click(compose, "Send")
+    g.gone(app.root, "frame", "Reply", 30)
+    g.ok("Send queues the reply and closes the window")
+    alice_receives_encrypted("Re: " + subject)
+
+
+def alice_receives_encrypted(subject):
+    """Alice fetches (CLI) until a new message arrives; checks it is encrypted and has that Subject."""
+    before = {m["id"] for m in messages_json(ALICE)}
+
+    def arrived():
+        postern(ALICE, "fetch")
+        return next((m for m in messages_json(ALICE) if m["id"] not in before), None)
+    m = g.wait_for(arrived, "alice to fetch it", 60, seen=lambda: repr(messages_json(ALICE)[-3:]))
+    shown = json.loads(postern(ALICE, "--json", "show", str(m["id"])).stdout or "{}")
+    g.check("alice receives it encrypted (crypto.decryption ok)",
+            (shown.get("crypto") or {}).get("decryption") == "ok", lambda: repr(shown.get("crypto")))
+    g.check(f"… with the Subject {subject!r}", (shown.get("headers") or {}).get("subject") == subject,
+            lambda: repr(shown.get("headers")))
+    return shown
+
+
+def scenario_forward(session):
+    """Forward asks for the recipients first, then opens a compose window with Fwd: and the message attached;
+    sent, alice gets it encrypted with the message inside."""
+    agent_start(session, ALICE)
+    agent_start(session, BOB)
+    subject = os.environ["PSTGUI_SUBJECT"]
+    for m in messages_json(BOB):
+        if m.get("subject") == "...":
+            postern(BOB, "show", str(m["id"]))
+    app = start_app(session, BOB)
+    win = app.window()
+    open_message(win, subject)
+    g.click(win, "Forward")
+    dlg = g.find(app.root, "dialog", "Forward")
+    g.type_into(dlg, "Forward to", os.environ["ALICE_ADDR"])
+    g.screenshot("forward-to", dlg)
+    g.click(dlg, "Forward")
+    compose = g.find(app.root, "frame", "Forward", 30)
+    g.wait_for(lambda: g.text_of(g.find(compose, "text", "Subject")) == "Fwd: " + subject, "the Subject", 20,
+               seen=lambda: g.text_of(g.find(compose, "text", "Subject")))
+    g.ok(f"Forward opens a compose window with the Subject 'Fwd: {subject}'")
+    g.check("To is what was asked for", g.text_of(g.find(compose, "text", "To")) == os.environ["ALICE_ADDR"],
+            lambda: g.text_of(g.find(compose, "text", "To")))
+    att = g.text_of(g.find(compose, "label", "Attachments"))
+    g.check("the forwarded message is attached", "forwarded message" in att, lambda: repr(att))
+    reason = g.find(compose, "label", "Sending")
+    send = g.find(compose, "push button", "Send")
+    g.wait_for(lambda: "sensitive" in g.states(send) and "encrypted with OpenPGP" in g.text_of(reason),
+               "Send enabled, saying it will be encrypted", 30, seen=lambda: f"{g.states(send)!r} {g.text_of(reason)!r}")
+    g.screenshot("forward", compose)
+    g.click(compose, "Send")
+    g.gone(app.root, "frame", "Forward", 30)
+    g.ok("Send queues the forward and closes the window")
+    shown = alice_receives_encrypted("Fwd: " + subject)
+    g.check("… with the forwarded message attached", len(shown.get("attachments") or []) >= 1,
+            lambda: repr(shown.get("attachments")))
+
+
+def press(node, keysym, ctrl=False, shift=False):
+    """Gives node's window the focus (Component.grab_focus: with one window and no window manager that is where
+    the keys go, see README.md) and types keysym with Control and/or Shift held, as XTest would from a keyboard."""
+    g.Atspi.Component.grab_focus(node)
+    g.wait_for(lambda: "focused" in g.states(node), "the focus", 10, seen=lambda: repr(g.states(node)))
+    mask = (4 if ctrl else 0) | (1 if shift else 0)  # ControlMask, ShiftMask
+    if mask:
+        g.Atspi.generate_keyboard_event(mask, None, g.Atspi.KeySynthType.LOCKMODIFIERS)
+    try:
+        g.Atspi.generate_keyboard_event(keysym, None, g.Atspi.KeySynthType.SYM)
+    finally:
+        if mask:
+            g.Atspi.generate_keyboard_event(mask, None, g.Atspi.KeySynthType.UNLOCKMODIFIERS)
+
+
+def scenario_shortcuts(session):
+    """The message list's keys: Ctrl+R replies, Ctrl+Shift+R replies to all, Ctrl+L forwards (asking for the
+    recipients), Delete asks to delete."""
+    agent_start(session, BOB)
+    # A message to bob with carol in Cc, imported (carol has no mailbox at the provider).
+    subject = "Meeting notes " + str(os.getpid())
+    mbox = os.path.join(session.dir, "cc.mbox")
+    with open(mbox, "w") as f:
+        f.write(f"From {os.environ['ALICE_ADDR']} Sat Dec  5 06:00:00 2026\nFrom: {os.environ['ALICE_ADDR']}\n"
+                f"To: {os.environ['BOB_ADDR']}\nCc: carol@postern.test\nSubject: {subject}\n"
+                "Message-ID: <cc-" + str(os.getpid()) + "@postern.test>\n\nNotes for both of you.\n\n")
+    r = postern(BOB, "import", mbox)
+    g.check("a message with carol in Cc is imported for bob (CLI)", r.returncode == 0, lambda: r.stderr)
+    app = start_app(session, BOB)
+    win = app.window()
+    table = g.find(win, "table", "Messages")
+    open_message(win, subject)
+    for keys, what, cc in (((0x72,), "Ctrl+R", ""), ((0x72, True), "Ctrl+Shift+R", "carol@postern.test")):
+        press(table, keys[0], ctrl=True, shift=len(keys) > 1)
+        compose = g.find(app.root, "frame", "Reply", 30)
+        g.wait_for(lambda: g.text_of(g.find(compose, "text", "Subject")) == "Re: " + subject, "the Subject", 20,
+                   seen=lambda: g.text_of(g.find(compose, "text", "Subject")))
+        got = g.text_of(g.find(compose, "text", "Cc"))
+        g.check(f"{what} opens the reply (Cc {cc!r})", got == cc, lambda: f"Cc: {got!r}")
+        g.do_action(g.find(compose, "push button", "Close"), "click")
+        g.gone(app.root, "frame", "Reply", 20)
+    press(table, 0x6c, ctrl=True)
+    dlg = g.find(app.root, "dialog", "Forward")
+    g.ok("Ctrl+L asks whom to forward to")
+    g.click(dlg, "Cancel")
+    g.gone(app.root, "dialog", "Forward")
+    press(table, 0xffff)
+    dlg = g.find(app.root, "alert", None)
+    g.find(dlg, "label", text="for good?")
+    g.ok("Delete in the list asks to delete")
+    g.click(dlg, "Cancel")
+    g.gone(app.root, "alert", None)
+    g.check("… and Cancel keeps the message", message_by_subject(BOB, subject) is not None)
+
+
 SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signature,
              scenario_quarantine_not_opened, scenario_account_setup, scenario_compose_encrypted,
              scenario_attachments, scenario_keys, scenario_create_key, scenario_german, scenario_agent_dies, scenario_preferences,
-             scenario_new_mail_notification, scenario_mailto, scenario_bridge]
+             scenario_new_mail_notification, scenario_mailto, scenario_bridge, scenario_unread_and_delete,
+             scenario_reply_encrypted, scenario_forward, scenario_shortcuts]
 
 
 def main():
