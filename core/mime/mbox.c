@@ -162,7 +162,7 @@ pst_mbox_next (PstMbox *mbox, GError **error)
           break;
         }
       /* Kept as it was ("\r\n" too) when it is not the last. */
-      if (held > 0 && !write_all (fd, "\r\n" + (2 - held), (size_t) held, error))
+      if (held > 0 && !write_all (fd, &"\r\n"[2 - held], (size_t) held, error))
         goto fail;
       held = is_empty_line (line, len) ? len : 0;
       if (held > 0)
