@@ -347,10 +347,9 @@ scan_settings (PstAgent *agent)
  * setting back (and its listener), the other keeps its change.  Members
  * not given are left as they are. */
 static gboolean
-set_bridge (PstAgent *agent, JsonObject *p, GError **error)
+set_bridge_keeping (PstAgent *agent, JsonObject *p, char *old[2], GError **error)
 {
   static const char *const member[] = { "bridge_smtp", "bridge_pop3" };
-  g_autofree char *old[2] = { NULL, NULL };
   gboolean given[2] = { FALSE, FALSE }, changed = FALSE, ok = TRUE;
   g_autoptr (GError) failed = NULL;
 
@@ -405,6 +404,18 @@ set_bridge (PstAgent *agent, JsonObject *p, GError **error)
     }
   g_message ("[general] bridge settings changed");
   return TRUE;
+}
+
+/* (Not g_autofree on the array: its cleanup frees only the first.) */
+static gboolean
+set_bridge (PstAgent *agent, JsonObject *p, GError **error)
+{
+  char *old[2] = { NULL, NULL };
+  gboolean ok = set_bridge_keeping (agent, p, old, error);
+
+  g_free (old[0]);
+  g_free (old[1]);
+  return ok;
 }
 
 JsonObject *
