@@ -100,8 +100,7 @@ pst_sendmail_header_read (GBytes *message, GError **error)
   /* Where the first field begins: after an mbox "From " line, which is
    * no part of the message (split_header skips it). */
   {
-    const char *nl = len > 5 && memcmp (data, "From ", 5) == 0 ? memchr (data, '\n', len) : NULL;
-    gsize header_len = nl ? (gsize) (nl + 1 - data) : 0;
+    gsize header_len = pst_mime_mbox_line_length (data, len);
 
     for (guint i = 0; i < h->fields->len; i++)
       header_len += strlen (g_ptr_array_index (h->fields, i));

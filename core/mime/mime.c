@@ -55,8 +55,8 @@ is_field_line (const char *line, gsize len)
  * (Thunderbird saves .eml files with one), which is no header field; 0
  * when there is none.  "From : x" is an obsolete-syntax From field, not
  * such a line. */
-static gsize
-mbox_from_line_skip (const char *data, gsize len)
+gsize
+pst_mime_mbox_line_length (const char *data, gsize len)
 {
   gsize next = 0;
   gsize end;
@@ -72,7 +72,7 @@ pst_mime_split_header (const char *data, gsize len, GPtrArray **fields_out,
                        gsize *body_offset_out, GError **error)
 {
   g_autoptr(GPtrArray) fields = g_ptr_array_new_with_free_func (g_free);
-  gsize pos = mbox_from_line_skip (data, len), field_start = pos, body = len;
+  gsize pos = pst_mime_mbox_line_length (data, len), field_start = pos, body = len;
   gboolean in_field = FALSE;
 
   if (memchr (data, '\0', len) != NULL)
@@ -907,7 +907,7 @@ message_tree (PstMimeMessage *message)
       gsize len = 0;
       const char *p = g_bytes_get_data (message->data, &len);
       size_t idx = 0;
-      gsize skip = p != NULL ? mbox_from_line_skip (p, len) : 0;
+      gsize skip = p != NULL ? pst_mime_mbox_line_length (p, len) : 0;
 
       message->mime_parsed = TRUE;
       if (mailmime_parse (p + skip, len - skip, &idx, &message->mime) != MAILIMF_NO_ERROR)

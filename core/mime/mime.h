@@ -67,6 +67,11 @@ GBytes *pst_mime_message_get_attachment (PstMimeMessage *message, guint index, g
  * These work on the bytes of a MIME entity (a message or a body part) and
  * keep them exact, as signatures need. */
 
+/* The length of a leading mbox "From " line of @data (@len bytes), its line
+ * end included; 0 when there is none ("From : x" is an obsolete-syntax From
+ * field, not such a line).  DESIGN.md §4, input framing. */
+gsize pst_mime_mbox_line_length (const char *data, gsize len);
+
 /* Splits the header section of @data (@len bytes) into raw fields, each one
  * string with its continuation lines and line ends as they were.
  * @body_offset_out gets the offset of the body (after the empty line; @len

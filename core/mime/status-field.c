@@ -10,6 +10,8 @@
 
 #include <string.h>
 
+#include "mime/mime.h"
+
 /* Whether header line @line (@n bytes, no line end) names field
  * Postern-Status: its name, white space before the colon allowed, in any
  * case. */
@@ -49,12 +51,7 @@ pst_mime_with_status_field (GBytes *message, const char *value)
 
   if (data == NULL)
     data = "";
-  if (len >= 5 && memcmp (data, "From ", 5) == 0)
-    {
-      const char *nl = memchr (data, '\n', len);
-
-      pos = nl ? (gsize) (nl + 1 - data) : len;
-    }
+  pos = pst_mime_mbox_line_length (data, len);
   {
     const char *nl = memchr (data + pos, '\n', len - pos);
 
