@@ -715,6 +715,15 @@ def cell_weight(table, row, column):
     return int(attrs.get("weight", "400"))
 
 
+def subject_weight(table, subject):
+    """cell_weight of the Subject cell of the row holding subject, found afresh: the list reloads (after a fetch,
+    a mark), and a cell read from the rows before is gone (AT-SPI: "object … does not exist")."""
+    i = row_with(table, "Subject", subject)
+    if i is None:
+        raise LookupError(f"no row with Subject {subject!r}")
+    return cell_weight(table, i, "Subject")
+
+
 def messages_json(user):
     r = postern(user, "--json", "list")
     if r.returncode != 0:
@@ -744,21 +753,23 @@ def scenario_unread_and_delete(session):
     fetch_until(win, subject)
     m = message_by_subject(BOB, subject)
     g.check("the agent lists it unread", m is not None and m.get("unread") is True, lambda: repr(m))
-    i = wait_row(table, "Subject", subject)
-    g.check("the unread message is bold in the list (weight 700 in its Subject cell's text attributes)",
-            cell_weight(table, i, "Subject") >= 700, lambda: f"weight {cell_weight(table, i, 'Subject')}")
-    other = row_with(table, "Subject", os.environ["PSTGUI_SPOOF_SUBJECT"])
-    if other is not None and not (message_by_subject(BOB, os.environ["PSTGUI_SPOOF_SUBJECT"]) or {}).get("unread"):
-        g.check("a read message is not bold", cell_weight(table, other, "Subject") < 700,
-                lambda: f"weight {cell_weight(table, other, 'Subject')}")
+    wait_row(table, "Subject", subject)
+    g.wait_for(lambda: subject_weight(table, subject) >= 700, "the unread message to be bold", 10,
+               seen=lambda: f"weight {subject_weight(table, subject)}")
+    g.ok("the unread message is bold in the list (weight 700 in its Subject cell's text attributes)")
+    spoof = os.environ["PSTGUI_SPOOF_SUBJECT"]
+    if row_with(table, "Subject", spoof) is not None and not (message_by_subject(BOB, spoof) or {}).get("unread"):
+        g.wait_for(lambda: subject_weight(table, spoof) < 700, "a read message not to be bold", 10,
+                   seen=lambda: f"weight {subject_weight(table, spoof)}")
+        g.ok("a read message is not bold")
     g.screenshot("unread-bold", win)
     open_message(win, subject)
     g.wait_for(lambda: (message_by_subject(BOB, subject) or {}).get("unread") is False,
                "the agent to list it read once opened", 20, seen=lambda: repr(message_by_subject(BOB, subject)))
     g.ok("opening it marks it read (postern --json list: unread false)")
-    i = wait_row(table, "Subject", subject)
-    g.wait_for(lambda: cell_weight(table, i, "Subject") < 700, "the row not to be bold any more", 10,
-               seen=lambda: f"weight {cell_weight(table, i, 'Subject')}")
+    wait_row(table, "Subject", subject)
+    g.wait_for(lambda: subject_weight(table, subject) < 700, "the row not to be bold any more", 10,
+               seen=lambda: f"weight {subject_weight(table, subject)}")
     g.ok("… and it is no longer bold")
     g.screenshot("read-not-bold", win)
 
