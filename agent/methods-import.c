@@ -8,10 +8,12 @@
 
 #include "handlers.h"
 #include "fetcher.h"
+#include "mime/mbox.h"
 #include "util/error.h"
 
-/* The largest message import takes, as send does. */
-#define MAX_IMPORT_SIZE (64u * 1024 * 1024)
+/* The largest message import takes, as send does (the CLI's mbox reader
+ * skips larger ones before they reach the agent). */
+#define MAX_IMPORT_SIZE PST_MBOX_MAX_MESSAGE
 
 /* The UIDL an imported message is recorded under: the SHA-256 of its
  * bytes, so that importing it again finds it seen (and a message deleted
@@ -85,8 +87,9 @@ begin_item (PstCall *call, const char *account, int fd, GHashTable *uidls, Item 
     }
   if ((guint64) st.st_size > MAX_IMPORT_SIZE)
     {
-      g_autofree char *why = g_strdup_printf ("the message is larger than %u MiB (%" G_GINT64_FORMAT
-                                              " bytes); not imported", MAX_IMPORT_SIZE >> 20,
+      g_autofree char *why = g_strdup_printf ("the message is larger than %" G_GSIZE_FORMAT " MiB (%"
+                                              G_GINT64_FORMAT " bytes); not imported",
+                                              MAX_IMPORT_SIZE >> 20,
                                               (gint64) st.st_size);
       item_fail (item, why);
       return;

@@ -105,17 +105,25 @@ import_mbox (Import *im, const char *path)
       im->fatal = PST_ERROR_FAILED;
       return FALSE;
     }
-  while ((fd = pst_mbox_next (mbox, &error)) >= 0)
-    if (!import_add (im, fd, g_strdup_printf (_("%s (message %u)"), path, pst_mbox_index (mbox))))
-      return FALSE;
-  if (error != NULL)
+  for (;;)
     {
+      if ((fd = pst_mbox_next (mbox, &error)) >= 0)
+        {
+          if (!import_add (im, fd, g_strdup_printf (_("%s (message %u)"), path, pst_mbox_index (mbox))))
+            return FALSE;
+          continue;
+        }
+      if (error == NULL)
+        return TRUE;
       g_autofree char *label = g_strdup_printf (_("%s (message %u)"), path, pst_mbox_index (mbox));
-      /* What could not be read of the file stops it, not the others. */
+      /* A message too large is skipped; what could not be read of the
+       * file stops it, not the others. */
       pst_cli_report ("import", label, error->message);
       im->failed++;
+      g_clear_error (&error);
+      if (!pst_mbox_has_next (mbox))
+        return TRUE;
     }
-  return TRUE;
 }
 
 static int

@@ -21,7 +21,13 @@
  *
  * A "From " line begins a message only at the start of the file or after
  * an empty line, so that an unquoted "From " in the middle of a paragraph
- * (a careless writer's) stays text. */
+ * (a careless writer's) stays text.
+ *
+ * Memory stays bounded whatever the file holds: lines are read in pieces of
+ * at most PIECE bytes (only a piece that begins a line can be a "From "
+ * line, an empty line or a quoted one), and a message larger than the cap
+ * (PST_MBOX_MAX_MESSAGE unless set) is read past, not kept: it is reported
+ * and the next message is read as usual. */
 #define _GNU_SOURCE
 #include "mime/mbox.h"
 
@@ -35,13 +41,17 @@
 
 #include "util/error.h"
 
+#define PIECE ((ssize_t) 64 * 1024)
+
 struct _PstMbox {
   FILE *in;
-  char *line;          /* the line read last (getline's buffer) */
-  size_t cap;
+  char *line;          /* the piece of a line read last (PIECE bytes) */
   ssize_t len;         /* its length, -1 at the end */
+  gboolean line_start; /* @line begins a line */
+  gboolean next_start; /* the next piece begins a line */
   gboolean at_from;    /* @line is the "From " line of the next message */
   guint index;
+  gsize max;
 };
 
 static gboolean
@@ -67,10 +77,20 @@ is_from_line (const char *line, ssize_t len)
   return len >= 5 && memcmp (line, "From ", 5) == 0;
 }
 
+/* The next piece: a whole line (with its '\n') or, of a longer one, the
+ * next PIECE bytes. */
 static void
 read_line (PstMbox *mbox)
 {
-  mbox->len = getline (&mbox->line, &mbox->cap, mbox->in);
+  ssize_t n = 0;
+  int c;
+
+  mbox->line_start = mbox->next_start;
+  while (n < PIECE && (c = getc_unlocked (mbox->in)) != EOF)
+    if ((mbox->line[n++] = (char) c) == '\n')
+      break;
+  mbox->len = n > 0 ? n : -1;
+  mbox->next_start = n > 0 && mbox->line[n - 1] == '\n';
 }
 
 PstMbox *
@@ -83,6 +103,9 @@ pst_mbox_open (const char *path, GError **error)
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
       return NULL;
     }
+  mbox->line = g_malloc (PIECE);
+  mbox->next_start = TRUE;
+  mbox->max = PST_MBOX_MAX_MESSAGE;
   read_line (mbox);
   if (mbox->len < 0 && ferror (mbox->in))
     g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
@@ -106,7 +129,7 @@ pst_mbox_free (PstMbox *mbox)
     return;
   if (mbox->in)
     fclose (mbox->in);
-  free (mbox->line);
+  g_free (mbox->line);
   g_free (mbox);
 }
 
@@ -114,6 +137,18 @@ guint
 pst_mbox_index (PstMbox *mbox)
 {
   return mbox->index;
+}
+
+void
+pst_mbox_set_max_message (PstMbox *mbox, gsize max)
+{
+  mbox->max = max;
+}
+
+gboolean
+pst_mbox_has_next (PstMbox *mbox)
+{
+  return mbox->at_from;
 }
 
 static gboolean
@@ -140,6 +175,8 @@ int
 pst_mbox_next (PstMbox *mbox, GError **error)
 {
   ssize_t held = 0;   /* an empty line not written yet (its length): the last of the message? */
+  gsize size = 0;     /* what the message holds so far */
+  gboolean too_large = FALSE;
   int fd;
 
   if (!mbox->at_from)
@@ -155,27 +192,40 @@ pst_mbox_next (PstMbox *mbox, GError **error)
     {
       const char *line = mbox->line;
       ssize_t len = mbox->len;
+      gboolean start = mbox->line_start;
 
-      if (held > 0 && is_from_line (line, len))
+      if (held > 0 && start && is_from_line (line, len))
         {
           mbox->at_from = TRUE;
           break;
         }
       /* Kept as it was ("\r\n" too) when it is not the last. */
-      if (held > 0 && !write_all (fd, &"\r\n"[2 - held], (size_t) held, error))
+      if (held > 0 && !too_large && !write_all (fd, &"\r\n"[2 - held], (size_t) held, error))
         goto fail;
-      held = is_empty_line (line, len) ? len : 0;
+      size += (gsize) held;
+      held = start && is_empty_line (line, len) ? len : 0;
       if (held > 0)
         continue;
-      if (is_quoted_from (line, len))
+      if (start && is_quoted_from (line, len))
         line++, len--;
-      if (!write_all (fd, line, (size_t) len, error))
+      /* Past the cap the rest is read, not kept. */
+      size += (gsize) len;
+      too_large = too_large || size > mbox->max;
+      if (!too_large && !write_all (fd, line, (size_t) len, error))
         goto fail;
     }
   if (mbox->len < 0 && ferror (mbox->in))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
       goto fail;
+    }
+  if (too_large)
+    {
+      close (fd);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   _("the message is larger than %u MiB; not imported"),
+                   (guint) (mbox->max >> 20));
+      return -1;
     }
   if (lseek (fd, 0, SEEK_SET) != 0)
     {

@@ -10,6 +10,9 @@ G_BEGIN_DECLS
 
 typedef struct _PstMbox PstMbox;
 
+/* The largest message an import takes (the agent's cap too). */
+#define PST_MBOX_MAX_MESSAGE ((gsize) 64 * 1024 * 1024)
+
 /* Opens @path to read.  Errors (PST_ERROR_FAILED, naming no path): the
  * file cannot be read, is empty, or does not begin with a "From " line
  * (not an mbox).  Transfer full. */
@@ -21,8 +24,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstMbox, pst_mbox_free)
  * "From " line not part of it, one '>' taken from each line that begins
  * with '>'s and "From " (mboxrd; see mbox.c for mboxo), the empty line that
  * ends each message in an mbox dropped.  -1 at the end (@error unset) or on
- * an error.  The caller closes it. */
+ * an error.  The caller closes it.  A message larger than the cap is an
+ * error after which pst_mbox_has_next says whether another one follows;
+ * after any other error, none does.  Memory stays bounded (see mbox.c). */
 int pst_mbox_next (PstMbox *mbox, GError **error);
+/* Whether pst_mbox_next has another message to give. */
+gboolean pst_mbox_has_next (PstMbox *mbox);
+/* The cap on a message's size (default PST_MBOX_MAX_MESSAGE). */
+void pst_mbox_set_max_message (PstMbox *mbox, gsize max);
 /* The number (from 1) of the message pst_mbox_next gave last. */
 guint pst_mbox_index (PstMbox *mbox);
 

@@ -153,6 +153,70 @@ test_round_trip (void **state)
   g_unlink (path);
 }
 
+/* A line longer than a piece of the reader comes back whole, and a "From "
+ * inside it (at a piece's start) begins nothing. */
+static void
+test_long_line (void **state)
+{
+  GString *text = g_string_new ("From a@example.org Sat Dec  5 10:00:00 2026\nSubject: long\n\n");
+  g_autofree char *line = NULL;
+  g_autofree char *want = NULL;
+  g_auto (GStrv) m = NULL;
+  GString *body = g_string_new (NULL);
+
+  (void) state;
+  /* 64 KiB of 'x', then "\n\nFrom " mid-line at the next piece's start. */
+  g_string_append_c (body, 'y');
+  for (int i = 0; i < 3 * 65536; i++)
+    g_string_append_c (body, i == 65536 - 1 ? '\n' : 'x');
+  g_string_append (body, "From not a message\n>From quoted\n");
+  line = g_string_free (body, FALSE);
+  g_string_append (text, line);
+  g_string_append (text, "\nFrom b@example.org Sat Dec  5 10:00:00 2026\nSubject: two\n");
+  m = messages_of (text->str);
+  g_string_free (text, TRUE);
+  assert_int_equal (g_strv_length (m), 2);
+  want = g_strconcat ("Subject: long\n\n", line, NULL);
+  /* The quoted line loses its '>'; the one inside the long line keeps all. */
+  want[strlen (want) - strlen (">From quoted\n")] = '\0';
+  assert_int_equal (strlen (m[0]), strlen (want) + strlen ("From quoted\n"));
+  assert_memory_equal (m[0], want, strlen (want));
+  assert_string_equal (m[0] + strlen (want), "From quoted\n");
+  assert_string_equal (m[1], "Subject: two\n");
+}
+
+/* A message over the cap is reported and skipped; the next one is read. */
+static void
+test_too_large (void **state)
+{
+  g_autofree char *path = temp_file ("From a@example.org Sat Dec  5 10:00:00 2026\nSubject: small\n\nok\n\n"
+                                     "From b@example.org Sat Dec  5 10:00:00 2026\nSubject: large\n\n"
+                                     "0123456789012345678901234567890123456789\n\n"
+                                     "From c@example.org Sat Dec  5 10:00:00 2026\nSubject: last\n");
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstMbox) mbox = pst_mbox_open (path, &error);
+  g_autofree char *first = NULL;
+  g_autofree char *last = NULL;
+
+  (void) state;
+  assert_non_null (mbox);
+  pst_mbox_set_max_message (mbox, 40);
+  first = slurp (pst_mbox_next (mbox, &error));
+  assert_string_equal (first, "Subject: small\n\nok\n");
+  assert_int_equal (pst_mbox_next (mbox, &error), -1);
+  assert_non_null (error);
+  assert_non_null (strstr (error->message, "larger than"));
+  assert_int_equal (pst_mbox_index (mbox), 2);
+  assert_true (pst_mbox_has_next (mbox));
+  g_clear_error (&error);
+  last = slurp (pst_mbox_next (mbox, &error));
+  assert_string_equal (last, "Subject: last\n");
+  assert_int_equal (pst_mbox_next (mbox, &error), -1);
+  assert_null (error);
+  assert_false (pst_mbox_has_next (mbox));
+  g_unlink (path);
+}
+
 int
 main (void)
 {
@@ -160,6 +224,8 @@ main (void)
     cmocka_unit_test (test_split),
     cmocka_unit_test (test_not_mbox),
     cmocka_unit_test (test_round_trip),
+    cmocka_unit_test (test_long_line),
+    cmocka_unit_test (test_too_large),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
