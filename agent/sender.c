@@ -71,23 +71,64 @@ pst_sender_plan (const PstOutboxEntry *e, gint64 now, gboolean force)
   return PST_SENDER_SEND;
 }
 
-/* Records a state change and tells the subscribers. */
-static gboolean
-set_state (PstAgent *agent, const PstOutboxEntry *entry, PstOutboxState state, const char *reply,
-           GError **error)
+static void
+emit_state (PstAgent *agent, const PstOutboxEntry *entry, PstOutboxState state, const char *reply)
 {
-  JsonObject *p;
+  JsonObject *p = json_object_new ();
 
-  if (!pst_store_outbox_set_state (agent->store, entry->id, state, reply, error))
-    return FALSE;
-  p = json_object_new ();
   json_object_set_int_member (p, "id", entry->id);
   json_object_set_string_member (p, "account", entry->account);
   json_object_set_string_member (p, "state", pst_outbox_state_to_string (state));
   if (reply)
     json_object_set_string_member (p, "reply", reply);
   pst_events_emit (agent->events, "outbox.changed", p);
+}
+
+/* The state changes of a session.  A message the server accepted is
+ * recorded sent together with the session's next change (most often the
+ * next message's "sending"), in one transaction: one sync to disk per
+ * message instead of two.  Until then it is "sending" (in doubt) on disk,
+ * so a crash in between can leave it in doubt but never send it twice. */
+typedef struct {
+  PstAgent *agent;
+  const PstOutboxEntry *sent;   /* accepted, not recorded yet */
+  char *sent_reply;
+} Recorder;
+
+/* Records what is pending and, unless @entry is NULL, @entry's change;
+ * tells the subscribers once it is on disk. */
+static gboolean
+record (Recorder *r, const PstOutboxEntry *entry, PstOutboxState state, const char *reply,
+        GError **error)
+{
+  PstOutboxChange changes[2];
+  guint n = 0;
+
+  if (r->sent != NULL)
+    changes[n++] = (PstOutboxChange) { r->sent->id, PST_OUTBOX_SENT, r->sent_reply };
+  if (entry != NULL)
+    changes[n++] = (PstOutboxChange) { entry->id, state, reply };
+  if (n == 0)
+    return TRUE;
+  if (!pst_store_outbox_set_states (r->agent->store, changes, n, error))
+    return FALSE;
+  if (r->sent != NULL)
+    emit_state (r->agent, r->sent, PST_OUTBOX_SENT, r->sent_reply);
+  r->sent = NULL;
+  g_clear_pointer (&r->sent_reply, g_free);
+  if (entry != NULL)
+    emit_state (r->agent, entry, state, reply);
   return TRUE;
+}
+
+/* Records a state change and tells the subscribers. */
+static gboolean
+set_state (PstAgent *agent, const PstOutboxEntry *entry, PstOutboxState state, const char *reply,
+           GError **error)
+{
+  Recorder r = { agent, NULL, NULL };
+
+  return record (&r, entry, state, reply, error);
 }
 
 static gboolean
@@ -197,6 +238,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
   guint next = 0;
   PstOutboxEntry *current = NULL;
   g_autoptr (GBytes) whole = NULL;
+  Recorder rec = { agent, NULL, NULL };
 
   creds = pst_session_credentials (account, account->smtp, error);
   if (creds == NULL)
@@ -234,6 +276,8 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
         case PST_SMTP_EVENT_READY:
           if (next >= entries->len)
             {
+              if (!record (&rec, NULL, 0, NULL, error))
+                goto out;
               pst_smtp_session_quit (s);
               break;
             }
@@ -248,12 +292,12 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
                 g_autofree char *why = g_strdup_printf ("554 5.6.3 %s", local->message);
 
                 g_message ("outbox %" G_GINT64_FORMAT ": refused (%s)", current->id, why);
-                if (!set_state (agent, current, PST_OUTBOX_FAILED, why, error))
+                if (!record (&rec, current, PST_OUTBOX_FAILED, why, error))
                   goto out;
                 current = NULL;
                 break;
               }
-            if (!set_state (agent, current, PST_OUTBOX_SENDING, NULL, error)
+            if (!record (&rec, current, PST_OUTBOX_SENDING, NULL, error)
                 || !pst_smtp_session_begin_message_with (s, current->reverse_path,
                                                          (const char *const *) current->recipients,
                                                          &info, error))
@@ -276,8 +320,10 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
           {
             g_autofree char *r = reply_summary (s);
             g_message ("outbox %" G_GINT64_FORMAT ": sent (%s)", current->id, r);
-            if (!set_state (agent, current, PST_OUTBOX_SENT, r, error))
+            if (!record (&rec, NULL, 0, NULL, error))
               goto out;
+            rec.sent = current;
+            rec.sent_reply = g_steal_pointer (&r);
             current = NULL;
           }
           break;
@@ -288,7 +334,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
               pst_sender_state_after_reply (pst_smtp_session_get_reply_code (s));
             g_message ("outbox %" G_GINT64_FORMAT ": %s (%s)", current->id,
                        st == PST_OUTBOX_FAILED ? "refused" : "deferred", r);
-            if (!set_state (agent, current, st, r, error))
+            if (!record (&rec, current, st, r, error))
               goto out;
             if (st == PST_OUTBOX_QUEUED
                 && !pst_store_outbox_set_next_try (agent->store, current->id,
@@ -315,12 +361,16 @@ out:
   /* An entry interrupted before its final dot was not delivered: queue it
    * again.  After the dot it may have been: it stays "sending" (in doubt). */
   if (!ok && current != NULL && !dot_sent)
-    set_state (agent, current, PST_OUTBOX_QUEUED, error && *error ? (*error)->message : NULL,
-               NULL);
+    record (&rec, current, PST_OUTBOX_QUEUED, error && *error ? (*error)->message : NULL, NULL);
   else if (!ok && current != NULL && error && *error)
     g_prefix_error (error, "in doubt: the server may have accepted the message, as the session "
                            "ended before its reply to the final dot (it is not sent again by "
                            "itself): ");
+  /* What the server accepted is sent, however the session ended. */
+  if (rec.sent != NULL && !record (&rec, NULL, 0, NULL, NULL))
+    g_warning ("outbox %" G_GINT64_FORMAT ": accepted by the server but not recorded as sent",
+               rec.sent->id);
+  g_free (rec.sent_reply);
   *tls_retry_out = !ok && pst_conn_resumption_refused (conn);
   pst_smtp_session_free (s);
   pst_conn_free (conn);

@@ -1908,6 +1908,34 @@ out:
 }
 
 gboolean
+pst_store_outbox_set_states (PstStore *store, const PstOutboxChange *changes, guint n,
+                             GError **error)
+{
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (store != NULL, FALSE);
+
+  if (n == 1)
+    return pst_store_outbox_set_state (store, changes[0].id, changes[0].state, changes[0].reply,
+                                       error);
+  g_rec_mutex_lock (&store->lock);
+  if (!txn_begin (store, TRUE, error))
+    {
+      g_rec_mutex_unlock (&store->lock);
+      return FALSE;
+    }
+  for (guint i = 0; ok && i < n; i++)
+    ok = pst_store_outbox_set_state (store, changes[i].id, changes[i].state, changes[i].reply,
+                                     error);
+  if (ok)
+    ok = txn_commit (store, error);
+  else
+    txn_rollback (store);
+  g_rec_mutex_unlock (&store->lock);
+  return ok;
+}
+
+gboolean
 pst_store_writer_set_8bit (PstStoreWriter *writer, gboolean eight_bit, gboolean utf8_headers,
                            GError **error)
 {

@@ -297,6 +297,18 @@ PstOutboxEntry *pst_store_outbox_get (PstStore *store, gint64 id, GError **error
 gboolean pst_store_outbox_set_state (PstStore *store, gint64 id, PstOutboxState state,
                                      const char *reply, GError **error);
 
+typedef struct {
+  gint64 id;
+  PstOutboxState state;
+  const char *reply;
+} PstOutboxChange;
+
+/* The @n changes of pst_store_outbox_set_state in one transaction: all or
+ * none, and one sync to disk for all (the sender records a message sent and
+ * the next one sending together). */
+gboolean pst_store_outbox_set_states (PstStore *store, const PstOutboxChange *changes, guint n,
+                                      GError **error);
+
 /* How many entries of @account were queued at or after @since (unix s). */
 gboolean pst_store_outbox_count_since (PstStore *store, const char *account, gint64 since,
                                        guint *count_out, GError **error);

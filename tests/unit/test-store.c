@@ -947,6 +947,29 @@ test_outbox (void **state)
   assert_error_contains (error, "already cancelled");
   g_clear_error (&error);
 
+  /* Several changes at once: all or none (id1 is sent: nothing of id3's
+   * change may stay), then both. */
+  {
+    PstOutboxChange bad[] = { { id3, PST_OUTBOX_SENDING, NULL }, { id1, PST_OUTBOX_SENDING, NULL } };
+    PstOutboxChange good[] = { { id3, PST_OUTBOX_SENDING, NULL },
+                               { id3, PST_OUTBOX_SENT, "250 2.0.0 both" } };
+
+    assert_false (pst_store_outbox_set_states (store, bad, 2, &error));
+    assert_error_contains (error, "already sent");
+    g_clear_error (&error);
+    e = get_entry (store, id3);
+    assert_int_equal (e->state, PST_OUTBOX_QUEUED);
+    assert_int_equal (e->attempts, 0);
+    pst_outbox_entry_free (e);
+    assert_true (pst_store_outbox_set_states (store, good, 2, &error));
+    e = get_entry (store, id3);
+    assert_int_equal (e->state, PST_OUTBOX_SENT);
+    assert_int_equal (e->attempts, 1);
+    assert_false (e->in_doubt);
+    assert_string_equal (e->last_reply, "250 2.0.0 both");
+    pst_outbox_entry_free (e);
+  }
+
   /* Lists: oldest first, by account and state. */
   list = pst_store_outbox_list (store, NULL, -1, &error);
   assert_int_equal (list->len, 3);
@@ -957,9 +980,9 @@ test_outbox (void **state)
   list = pst_store_outbox_list (store, "work", -1, &error);
   assert_int_equal (list->len, 2);
   g_clear_pointer (&list, g_ptr_array_unref);
-  list = pst_store_outbox_list (store, "work", PST_OUTBOX_QUEUED, &error);
-  assert_int_equal (list->len, 1);
-  assert_int_equal (((PstOutboxEntry *) list->pdata[0])->id, id3);
+  list = pst_store_outbox_list (store, "work", PST_OUTBOX_SENT, &error);
+  assert_int_equal (list->len, 2);
+  assert_int_equal (((PstOutboxEntry *) list->pdata[1])->id, id3);
   g_clear_pointer (&list, g_ptr_array_unref);
   list = pst_store_outbox_list (store, NULL, PST_OUTBOX_CANCELLED, &error);
   assert_int_equal (list->len, 1);
