@@ -322,6 +322,63 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id)
   return TRUE;
 }
 
+/* The analyses of one analyze_stored, shared by its threads. */
+typedef struct {
+  PstAgent *agent;
+  const PstAccount *account;
+  GArray *ids;           /* what to analyse; those from @n_stored on were tried before */
+  guint n_stored;
+  gint next;             /* the index to take next (atomic) */
+  GMutex lock;
+  GArray *done;          /* PstAnalysis, under @lock */
+} Analyses;
+
+static gpointer
+analyze_some (gpointer data)
+{
+  Analyses *w = data;
+  guint i;
+
+  while ((i = (guint) g_atomic_int_add (&w->next, 1)) < w->ids->len)
+    {
+      gint64 id = g_array_index (w->ids, gint64, i);
+      g_autoptr (GError) analysis = NULL;
+      PstAnalysis a;
+
+      if (i >= w->n_stored)
+        {
+          /* Tried before: unless show analysed it meanwhile, or it is gone. */
+          g_autoptr (PstMessageInfo) info = pst_store_message_get_info (w->agent->store, id, NULL);
+
+          if (info == NULL || info->crypto_json != NULL)
+            {
+              unanalysed_note (w->agent->fetchers, w->account->name, id, TRUE);
+              continue;
+            }
+        }
+      /* The message is safe in the store; a failure to read it is shown
+       * when it is opened, and does not stop the others.  It is recorded
+       * without a summary (no verdict, rather than a wrong one) and
+       * analysed again later. */
+      if (!pst_reader_analyze_to (w->agent, id, &a, &analysis))
+        {
+          g_warning ("message %" G_GINT64_FORMAT ": %s", id, analysis->message);
+          unanalysed_note (w->agent->fetchers, w->account->name, id, FALSE);
+          continue;
+        }
+      unanalysed_note (w->agent->fetchers, w->account->name, id, TRUE);
+      g_mutex_lock (&w->lock);
+      g_array_append_val (w->done, a);
+      g_mutex_unlock (&w->lock);
+    }
+  return NULL;
+}
+
+/* How many threads (each with a worker process of its own) analyse the
+ * messages of a fetch at most: the analysis after the session is what a
+ * fetch waits for, and it keeps every core busy. */
+#define ANALYSIS_THREADS_MAX 4
+
 /* Analyses the messages @stored, and with @retry those of the account
  * whose analysis failed before (under the account's fetch lock then: one
  * caller at a time takes them). */
@@ -332,39 +389,21 @@ analyze_stored (PstAgent *agent, const PstAccount *account, GArray *stored, gboo
   g_autoptr (GArray) updates = g_array_new (FALSE, TRUE, sizeof (PstMessageInfoUpdate));
   g_autoptr (GArray) ids = g_array_copy (stored);
   g_autoptr (GError) error = NULL;
+  Analyses w = { agent, account, ids, stored->len, 0, { 0 }, done };
+  GThread *threads[ANALYSIS_THREADS_MAX] = { NULL };
+  guint n_threads;
 
   if (retry)
     unanalysed_take (agent->fetchers, account->name, ids);
-  for (guint i = 0; i < ids->len; i++)
-    {
-      gint64 id = g_array_index (ids, gint64, i);
-      g_autoptr (GError) analysis = NULL;
-      PstAnalysis a;
-
-      if (i >= stored->len)
-        {
-          /* Tried before: unless show analysed it meanwhile, or it is gone. */
-          g_autoptr (PstMessageInfo) info = pst_store_message_get_info (agent->store, id, NULL);
-
-          if (info == NULL || info->crypto_json != NULL)
-            {
-              unanalysed_note (agent->fetchers, account->name, id, TRUE);
-              continue;
-            }
-        }
-      /* The message is safe in the store; a failure to read it is shown
-       * when it is opened, and does not stop the others.  It is recorded
-       * without a summary (no verdict, rather than a wrong one) and
-       * analysed again later. */
-      if (!pst_reader_analyze_to (agent, id, &a, &analysis))
-        {
-          g_warning ("message %" G_GINT64_FORMAT ": %s", id, analysis->message);
-          unanalysed_note (agent->fetchers, account->name, id, FALSE);
-          continue;
-        }
-      unanalysed_note (agent->fetchers, account->name, id, TRUE);
-      g_array_append_val (done, a);
-    }
+  n_threads = CLAMP (g_get_num_processors (), 1, ANALYSIS_THREADS_MAX);
+  n_threads = MIN (n_threads, MAX (ids->len, 1));
+  g_mutex_init (&w.lock);
+  for (guint t = 1; t < n_threads; t++)
+    threads[t] = g_thread_new ("analysis", analyze_some, &w);
+  analyze_some (&w);
+  for (guint t = 1; t < n_threads; t++)
+    g_thread_join (threads[t]);
+  g_mutex_clear (&w.lock);
   for (guint i = 0; i < done->len; i++)
     {
       PstAnalysis *a = &g_array_index (done, PstAnalysis, i);
