@@ -9,6 +9,7 @@
 #include "account-dialog.h"
 #include "agent.h"
 #include "compose-window.h"
+#include "first-run.h"
 #include "mailto.h"
 #include "prefs-dialog.h"
 #include "config/paths.h"
@@ -16,13 +17,27 @@
 
 static PstAgentLink *agent;
 
+/* With no account yet, the assistant comes up over the main window once
+ * that shows (first-run.h). */
+static void
+offer_first_run (GtkWidget *window)
+{
+  g_signal_handlers_disconnect_by_func (window, offer_first_run, NULL);
+  gtk_widget_show (GTK_WIDGET (pst_first_run_new (GTK_WINDOW (window), agent)));
+}
+
 static GtkWindow *
 main_window (GtkApplication *app)
 {
+  GtkWindow *window;
+
   for (GList *l = gtk_application_get_windows (app); l; l = l->next)
     if (PST_IS_WINDOW (l->data))
       return l->data;
-  return GTK_WINDOW (pst_window_new (app, agent));
+  window = GTK_WINDOW (pst_window_new (app, agent));
+  if (pst_first_run_needed (g_getenv ("POSTERN_HOME")))
+    g_signal_connect (window, "map", G_CALLBACK (offer_first_run), NULL);
+  return window;
 }
 
 static void
