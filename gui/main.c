@@ -17,13 +17,25 @@
 
 static PstAgentLink *agent;
 
+/* What the assistant added shows in the window once it is done (not when
+ * it goes with the window). */
+static void
+first_run_done (GtkWidget *window)
+{
+  if (!gtk_widget_in_destruction (window))
+    pst_window_reload (PST_WINDOW (window));
+}
+
 /* With no account yet, the assistant comes up over the main window once
  * that shows (first-run.h). */
 static void
 offer_first_run (GtkWidget *window)
 {
+  GtkWidget *assistant = GTK_WIDGET (pst_first_run_new (GTK_WINDOW (window), agent));
+
   g_signal_handlers_disconnect_by_func (window, offer_first_run, NULL);
-  gtk_widget_show (GTK_WIDGET (pst_first_run_new (GTK_WINDOW (window), agent)));
+  g_signal_connect_object (assistant, "destroy", G_CALLBACK (first_run_done), window, G_CONNECT_SWAPPED);
+  gtk_widget_show (assistant);
 }
 
 static GtkWindow *

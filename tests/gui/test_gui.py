@@ -1077,6 +1077,10 @@ def scenario_first_run(session):
 
     g.click(dlg, "Write a first mail to yourself")
     g.gone(app.root, "dialog", "Set up Postern", 20)
+    show_page(win, "Accounts")
+    wait_row(g.find(win, "table", "Accounts"), "Name", "first", 10)
+    g.ok("the window's Accounts page lists the account the assistant added")
+    show_page(win, "Mail")
     compose = g.find(app.root, "frame", "New message", 20)
     g.check("a compose window opens, to the user's own address",
             g.text_of(g.find(compose, "text", "To")) == address, lambda: g.text_of(g.find(compose, "text", "To")))
