@@ -9,6 +9,7 @@
 #include "account-dialog.h"
 #include "agent.h"
 #include "compose-window.h"
+#include "first-run.h"
 #include "mailto.h"
 #include "prefs-dialog.h"
 #include "config/paths.h"
@@ -16,13 +17,39 @@
 
 static PstAgentLink *agent;
 
+/* What the assistant added shows in the window once it is done (not when
+ * it goes with the window). */
+static void
+first_run_done (GtkWidget *window)
+{
+  if (!gtk_widget_in_destruction (window))
+    pst_window_reload (PST_WINDOW (window));
+}
+
+/* With no account yet, the assistant comes up over the main window once
+ * that shows (first-run.h). */
+static void
+offer_first_run (GtkWidget *window)
+{
+  GtkWidget *assistant = GTK_WIDGET (pst_first_run_new (GTK_WINDOW (window), agent));
+
+  g_signal_handlers_disconnect_by_func (window, offer_first_run, NULL);
+  g_signal_connect_object (assistant, "destroy", G_CALLBACK (first_run_done), window, G_CONNECT_SWAPPED);
+  gtk_widget_show (assistant);
+}
+
 static GtkWindow *
 main_window (GtkApplication *app)
 {
+  GtkWindow *window;
+
   for (GList *l = gtk_application_get_windows (app); l; l = l->next)
     if (PST_IS_WINDOW (l->data))
       return l->data;
-  return GTK_WINDOW (pst_window_new (app, agent));
+  window = GTK_WINDOW (pst_window_new (app, agent));
+  if (pst_first_run_needed (g_getenv ("POSTERN_HOME")))
+    g_signal_connect (window, "map", G_CALLBACK (offer_first_run), NULL);
+  return window;
 }
 
 static void

@@ -596,3 +596,10 @@ pst_window_new (GtkApplication *app, PstAgentLink *agent)
   return self;
 }
 
+void
+pst_window_reload (PstWindow *self)
+{
+  pst_table_view_refresh (self->accounts);
+  pst_table_view_refresh (self->keys);
+  pst_mail_view_refresh (self->mail);
+}

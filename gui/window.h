@@ -12,6 +12,9 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (PstWindow, pst_window, PST, WINDOW, GtkApplicationWindow)
 
 PstWindow *pst_window_new (GtkApplication *app, PstAgentLink *agent);
+/* Reads the accounts, the keys and the mail list again, after they changed
+ * outside the window (the first-run assistant). */
+void pst_window_reload (PstWindow *window);
 /* Shows the page @name: "mail", "outbox", "quarantine", "keys", "accounts". */
 
 G_END_DECLS

@@ -87,6 +87,10 @@ mkdir -m 700 "$WORK/home-alicegui"
 # yet, made through the GUI (bob's mailbox; the key is the new one's).
 mkdir -m 700 "$WORK/home-keygui" "$WORK/gnupg-keygui"
 
+# A new user's empty home and empty GnuPG home, for the first-run
+# assistant (alice's mailbox: the scenario runs last).
+mkdir -m 700 "$WORK/home-firstrun" "$WORK/gnupg-firstrun"
+
 # Alice's agent must not run for the first scenario.  Bob's keeps running:
 # by default (no store_decrypted_subject) the decrypted Subject of
 # header-protected mail lives only in the memory of the agent that decrypted
@@ -114,12 +118,14 @@ export PSTGUI_HOME_ALICE="$WORK/home-alice" PSTGUI_HOME_BOB="$WORK/home-bob"
 export PSTGUI_SUBJECT="$subject" PSTGUI_BODY="$body" PSTGUI_SPOOF_SUBJECT="$spoof_subject"
 export PSTGUI_EVIL_SUBJECT="$evil_subject" PSTGUI_HOME_ALICEGUI="$WORK/home-alicegui" PSTGUI_DAVE_KEY="$WORK/dave.asc"
 export PSTGUI_HOME_KEYGUI="$WORK/home-keygui" PSTGUI_GNUPG_KEYGUI="$WORK/gnupg-keygui"
+export PSTGUI_HOME_FIRSTRUN="$WORK/home-firstrun" PSTGUI_GNUPG_FIRSTRUN="$WORK/gnupg-firstrun"
 export SCREENSHOT_DIR="${SCREENSHOT_DIR:-$WORK/screenshots}"
 
 # The Python prints its checks, those above added to its counts, and the
 # final "N passed, M failed"; it stops what it started, lib.sh's trap the rest.
 rc=0
 PYTHONDONTWRITEBYTECODE=1 PSTGUI_PASSED_BEFORE=$PASSED PSTGUI_FAILED_BEFORE=$FAILED "$py" "$here/../gui/test_gui.py" </dev/null || rc=$?
-# The gpg-agent that the key made through the GUI started in its GnuPG home.
+# The gpg-agents that the keys made through the GUI started in their GnuPG homes.
 gpgconf --homedir "$WORK/gnupg-keygui" --kill all 2>/dev/null || true
+gpgconf --homedir "$WORK/gnupg-firstrun" --kill all 2>/dev/null || true
 exit $rc
