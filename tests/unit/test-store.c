@@ -1,5 +1,7 @@
+#define _GNU_SOURCE
 #include "store/store.h"
 #include "store/deliveries.h"
+#include "store/drafts.h"
 #include "store/keys.h"
 #include "store/schema.h"
 #include "util/error.h"
@@ -1593,8 +1595,8 @@ test_migrate_v1 (void **state)
   assert_non_null (store);
 
   db = raw_open (f->path);
-  assert_int_equal (pst_store_schema_latest (), 7);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 7);
+  assert_int_equal (pst_store_schema_latest (), 8);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 8);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                  " ('deliveries', 'store_info')"), 2);
   /* Mail stored before deliveries existed is never delivered. */
@@ -1707,7 +1709,7 @@ test_migrate_v6_threads (void **state)
   store = pst_store_open (f->path, &error);
   assert_null (error);
   db = raw_open (f->path);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 7);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 8);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM messages WHERE unread OR thread IS NULL"), 0);
   sqlite3_close (db);
   /* Read, all of them; threaded: reply and root together, under the
@@ -1724,6 +1726,104 @@ test_migrate_v6_threads (void **state)
   g_clear_pointer (&unread, g_ptr_array_unref);
   unread = pst_store_message_page (store, &q, &error);
   assert_int_equal (unread->len, 1);
+}
+
+/* Whether file @path holds the bytes @needle anywhere (a missing file
+ * holds nothing). */
+static gboolean
+file_holds (const char *path, const char *needle)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+
+  if (!g_file_get_contents (path, &data, &len, NULL))
+    return FALSE;
+  return memmem (data, len, needle, strlen (needle)) != NULL;
+}
+
+static GBytes *
+bytes_of (const char *text)
+{
+  return g_bytes_new (text, strlen (text));
+}
+
+/* Schema 7 → 8: the drafts table comes, the mail stays; then drafts are
+ * saved, replaced, listed by account, and deleted with their bytes gone
+ * from the file and the log. */
+static void
+test_migrate_v7_drafts (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = NULL;
+  g_autoptr (GPtrArray) list = NULL;
+  g_autoptr (PstDraft) d = NULL;
+  g_autoptr (GBytes) one = bytes_of ("SEALED-ONE-a1b2c3"), two = bytes_of ("SEALED-TWO-d4e5f6");
+  g_autoptr (GBytes) other = bytes_of ("SEALED-OTHER-g7h8");
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+  sqlite3 *db = raw_open (f->path);
+  gint64 id, id2;
+
+  raw_exec (db, "PRAGMA journal_mode = WAL");
+  raw_exec (db, v1_schema);
+  raw_exec (db, "PRAGMA user_version = 1");
+  sqlite3_close (db);
+  {
+    g_autoptr (PstStore) old = pst_store_open (f->path, &error);
+    assert_non_null (old);
+  }
+  /* Back to version 7, with a message in it. */
+  db = raw_open (f->path);
+  raw_exec (db, "PRAGMA user_version = 7; DROP INDEX drafts_by_account; DROP TABLE drafts;"
+                "INSERT INTO messages (account, uidl, received_at) VALUES ('a', 'kept', 1);");
+  sqlite3_close (db);
+
+  store = pst_store_open (f->path, &error);
+  assert_null (error);
+  db = raw_open (f->path);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 8);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM drafts"), 0);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages WHERE uidl = 'kept'"), 1);
+  sqlite3_close (db);
+
+  id = pst_store_draft_save (store, 0, "a", one, &error);
+  assert_true (id > 0);
+  id2 = pst_store_draft_save (store, 0, "b", other, &error);
+  assert_true (id2 > id);
+  /* Replaced in place: the same number, the new bytes. */
+  assert_int_equal (pst_store_draft_save (store, id, "a", two, &error), id);
+  d = pst_store_draft_get (store, id, &error);
+  assert_non_null (d);
+  assert_string_equal (d->account, "a");
+  assert_true (g_bytes_equal (d->sealed, two));
+  assert_true (d->updated_at >= d->created_at && d->created_at > 0);
+  list = pst_store_draft_list (store, "a", &error);
+  assert_int_equal (list->len, 1);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = pst_store_draft_list (store, NULL, &error);
+  assert_int_equal (list->len, 2);
+
+  /* No such draft: an error, nothing changed or made. */
+  assert_int_equal (pst_store_draft_save (store, 9999, "a", one, &error), 0);
+  assert_error_contains (error, "no draft 9999");
+  g_clear_error (&error);
+  assert_null (pst_store_draft_get (store, 9999, &error));
+  assert_error_contains (error, "no draft 9999");
+  g_clear_error (&error);
+  assert_false (pst_store_draft_delete (store, 9999, &error));
+  assert_error_contains (error, "no draft 9999");
+  g_clear_error (&error);
+
+  assert_true (pst_store_draft_delete (store, id, &error));
+  assert_null (pst_store_draft_get (store, id, &error));
+  g_clear_error (&error);
+  /* Gone for good: neither its bytes nor those it replaced are left in the
+   * file or the log. */
+  assert_false (file_holds (f->path, "SEALED-TWO-d4e5f6"));
+  assert_false (file_holds (wal, "SEALED-TWO-d4e5f6"));
+  assert_false (file_holds (f->path, "SEALED-ONE-a1b2c3"));
+  assert_false (file_holds (wal, "SEALED-ONE-a1b2c3"));
+  assert_true (file_holds (f->path, "SEALED-OTHER-g7h8") || file_holds (wal, "SEALED-OTHER-g7h8"));
 }
 
 /* Read state, threads out of order, and deletion all or none. */
@@ -2151,6 +2251,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_deliveries, setup, teardown),
     cmocka_unit_test_setup_teardown (test_migrate_v6_threads, setup, teardown),
     cmocka_unit_test_setup_teardown (test_read_state, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_migrate_v7_drafts, setup, teardown),
     cmocka_unit_test_setup_teardown (test_list, setup, teardown),
     cmocka_unit_test_setup_teardown (test_search, setup, teardown),
     cmocka_unit_test_setup_teardown (test_page, setup, teardown),
