@@ -1691,6 +1691,7 @@ test_migrate_v6_threads (void **state)
                 "DROP INDEX messages_unread; DROP INDEX messages_unread_by_account;"
                 "DROP INDEX messages_by_thread;"
                 "DROP TABLE thread_ids;"
+                "DROP INDEX drafts_by_account; DROP TABLE drafts;"
                 "ALTER TABLE messages DROP COLUMN unread;"
                 "ALTER TABLE messages DROP COLUMN thread;");
   /* A reply stored before its parent, the parent, an unrelated message,
