@@ -1,6 +1,8 @@
 /* methods-send.c — send: a message from a client into the outbox
  * (outgoing.h), and with wait, out of it. */
 #include "handlers.h"
+#include "methods-drafts.h"
+#include "methods-send.h"
 #include "outgoing.h"
 #include "peers.h"
 #include "sender.h"
@@ -15,15 +17,13 @@ pst_method_send (PstCall *call, GError **error)
   const char *name;
   gboolean wait;
   int fd;
+  gint64 draft = 0;
   g_autoptr (GBytes) input = NULL;
   g_autoptr (PstQueued) queued = NULL;
   g_auto (GStrv) envelope = NULL;
   GError *local = NULL;
-  GArray *ids;
   PstPolicySettings overrides;
-  JsonArray *id_array;
   JsonObject *r;
-  gboolean all_sent = TRUE;
 
   if ((envelope = pst_call_get_strv (call->params, "envelope", &local)) == NULL && local != NULL)
     {
@@ -38,12 +38,26 @@ pst_method_send (PstCall *call, GError **error)
   if (!pst_rpc_get_string (call->params, "account", FALSE, &name, error)
       || !pst_call_get_overrides (call, &overrides, error)
       || !pst_rpc_get_bool (call->params, "wait", FALSE, &wait, error)
+      || !pst_drafts_get_id (call, "draft", FALSE, &draft, error)
       || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
       || !(input = pst_fd_read_all (fd, MAX_SEND_SIZE, error))
       || !(queued = pst_outgoing_queue (call->agent, input, name, (const char *const *) envelope,
                                               &overrides, error)))
     return NULL;
-  ids = queued->ids;
+  /* The draft this was written from goes once the outbox has the message. */
+  r = pst_send_result (call, queued, wait, error);
+  if (draft > 0)
+    pst_drafts_sent (call->agent, draft, r);
+  return r;
+}
+
+JsonObject *
+pst_send_result (PstCall *call, PstQueued *queued, gboolean wait, GError **error)
+{
+  GArray *ids = queued->ids;
+  JsonArray *id_array;
+  JsonObject *r;
+  gboolean all_sent = TRUE;
 
   r = json_object_new ();
   json_object_set_int_member (r, "id", g_array_index (ids, gint64, 0));
