@@ -50,6 +50,7 @@ extern const PstCliCmd pst_cli_quarantine_cmds[];
 extern const PstCliCmd pst_cli_config_cmds[];
 extern const PstCliCmd pst_cli_agent_cmds[];
 extern const PstCliCmd pst_cli_bridge_cmds[];   /* bridge.c */
+extern const PstCliCmd pst_cli_draft_cmds[];    /* drafts.c */
 
 /* Runs @cmd with @argv (@argv[0] its name) and returns the exit status.  A
  * group takes --json and -h/--help before its subcommand's name too; its
