@@ -106,7 +106,8 @@ draft_account (PstAgent *agent, const char *name, PstMimeMessage *message, PstPg
     }
   if (a == NULL)
     return NULL;
-  if (!(fpr = pst_pgp_find_key (pgp, a->address, FALSE, NULL)))
+  /* A key it can decrypt with: its secret key, which the draft comes back through. */
+  if (!(fpr = pst_pgp_find_key (pgp, a->address, TRUE, NULL)))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
                    "account %s has no OpenPGP key of its own (%s) to encrypt the draft to; "

@@ -164,11 +164,12 @@ gboolean pst_cli_parse_id (const char *command, const char *text, gint64 *id_out
 /* Opens @path for @command's output: a new file only, 0600 (the content is
  * decrypted), never one that exists; -1 with the error printed. */
 int pst_cli_open_new_file (const char *command, const char *path);
-/* Calls @method with @params and descriptor @fd as its "fd" 0; when @out
- * (the file @fd was opened on) is not NULL, closes @fd and removes @out
- * unless the call succeeded, so that nothing half written is left. */
-JsonObject *pst_cli_call_to_file (PstCli *cli, const char *method, JsonObject *params,
-                                  const char *out, int fd, int *status);
+/* Calls @method (for command @what, which errors name) with @params and
+ * descriptor @fd as its "fd" 0; when @out (the file @fd was opened on) is
+ * not NULL, closes @fd and removes @out unless the call succeeded, so that
+ * nothing half written is left. */
+JsonObject *pst_cli_call_to_file (PstCli *cli, const char *what, const char *method,
+                                  JsonObject *params, const char *out, int fd, int *status);
 /* import (import.c), and export --all (export-all.c): @mbox or @maildir, not
  * both. */
 int pst_cli_cmd_import (PstCli *cli, int argc, char **argv);

@@ -177,7 +177,7 @@ draft_show (PstCli *cli, int argc, char **argv)
   params = json_object_new ();
   json_object_set_int_member (params, "id", id);
   json_object_set_int_member (params, "fd", 0);
-  r = pst_cli_call_to_file (cli, "drafts.get", params, out, fd, &status);
+  r = pst_cli_call_to_file (cli, "draft show", "drafts.get", params, out, fd, &status);
   if (r == NULL)
     return status;
   if (cli->json)

@@ -700,16 +700,16 @@ pst_cli_open_new_file (const char *command, const char *path)
 }
 
 JsonObject *
-pst_cli_call_to_file (PstCli *cli, const char *method, JsonObject *params, const char *out,
-                      int fd, int *status)
+pst_cli_call_to_file (PstCli *cli, const char *what, const char *method, JsonObject *params,
+                      const char *out, int fd, int *status)
 {
-  JsonObject *r = pst_cli_call (cli, method, method, params, &fd, 1, status);
+  JsonObject *r = pst_cli_call (cli, what, method, params, &fd, 1, status);
 
   if (out != NULL)
     {
       if (close (fd) != 0 && r != NULL)
         {
-          fprintf (stderr, "postern: %s: %s: %s\n", method, out, g_strerror (errno));
+          fprintf (stderr, "postern: %s: %s: %s\n", what, out, g_strerror (errno));
           g_clear_pointer (&r, json_object_unref);
           *status = PST_ERROR_FAILED;
         }
@@ -758,7 +758,7 @@ pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv)
   json_object_set_int_member (params, "id", id);
   json_object_set_int_member (params, "index", (gint64) index);
   json_object_set_int_member (params, "fd", 0);
-  r = pst_cli_call_to_file (cli, "attachment", params, out, fd, &status);
+  r = pst_cli_call_to_file (cli, "attachment", "attachment", params, out, fd, &status);
   if (r == NULL)
     return status;
   if (cli->json)

@@ -29,7 +29,7 @@ write_draft (PstCli *cli, const char *method, JsonObject *params, const char *ou
     }
   fflush (stdout);
   json_object_set_int_member (params, "fd", 0);
-  r = pst_cli_call_to_file (cli, method, params, out, fd, &status);
+  r = pst_cli_call_to_file (cli, method, method, params, out, fd, &status);
   if (r == NULL)
     return status;
   if (cli->json && out != NULL)
