@@ -164,6 +164,11 @@ gboolean pst_cli_parse_id (const char *command, const char *text, gint64 *id_out
 /* Opens @path for @command's output: a new file only, 0600 (the content is
  * decrypted), never one that exists; -1 with the error printed. */
 int pst_cli_open_new_file (const char *command, const char *path);
+/* Where @command writes data for programs: a new file @out (0600, as
+ * pst_cli_open_new_file), or standard output (flushed) when @out is NULL
+ * and it is no terminal (pst_cli_refuse_terminal).  -1 with the refusal
+ * printed and @status set (2, or 1 for the file). */
+int pst_cli_output_fd (const char *command, const char *out, int *status);
 /* Calls @method (for command @what, which errors name) with @params and
  * descriptor @fd as its "fd" 0; when @out (the file @fd was opened on) is
  * not NULL, closes @fd and removes @out unless the call succeeded, so that

@@ -158,7 +158,7 @@ draft_show (PstCli *cli, int argc, char **argv)
   };
   JsonObject *params, *r;
   gint64 id;
-  int status = 0, fd = STDOUT_FILENO;
+  int status = 0, fd;
 
   if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
     return status;
@@ -169,11 +169,8 @@ draft_show (PstCli *cli, int argc, char **argv)
                                           "otherwise"));
   /* The draft may quote what a sender wrote: not onto a terminal, as
    * reply and export refuse. */
-  if (out == NULL && pst_cli_refuse_terminal ("draft show"))
-    return PST_ERROR_USAGE;
-  if (out != NULL && (fd = pst_cli_open_new_file ("draft show", out)) < 0)
-    return PST_ERROR_FAILED;
-  fflush (stdout);
+  if ((fd = pst_cli_output_fd ("draft show", out, &status)) < 0)
+    return status;
   params = json_object_new ();
   json_object_set_int_member (params, "id", id);
   json_object_set_int_member (params, "fd", 0);

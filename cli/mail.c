@@ -699,6 +699,25 @@ pst_cli_open_new_file (const char *command, const char *path)
   return fd;
 }
 
+int
+pst_cli_output_fd (const char *command, const char *out, int *status)
+{
+  int fd = STDOUT_FILENO;
+
+  if (out == NULL && pst_cli_refuse_terminal (command))
+    {
+      *status = PST_ERROR_USAGE;
+      return -1;
+    }
+  if (out != NULL && (fd = pst_cli_open_new_file (command, out)) < 0)
+    {
+      *status = PST_ERROR_FAILED;
+      return -1;
+    }
+  fflush (stdout);
+  return fd;
+}
+
 JsonObject *
 pst_cli_call_to_file (PstCli *cli, const char *what, const char *method, JsonObject *params,
                       const char *out, int fd, int *status)
@@ -749,11 +768,8 @@ pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv)
   if (cli->json && out == NULL)
     return pst_cli_usage ("attachment", _("--json needs -o FILE: the attachment goes to "
                                           "standard output otherwise"));
-  if (out == NULL && pst_cli_refuse_terminal ("attachment"))
-    return PST_ERROR_USAGE;
-  if (out != NULL && (fd = pst_cli_open_new_file ("attachment", out)) < 0)
-    return PST_ERROR_FAILED;
-  fflush (stdout);
+  if ((fd = pst_cli_output_fd ("attachment", out, &status)) < 0)
+    return status;
   params = json_object_new ();
   json_object_set_int_member (params, "id", id);
   json_object_set_int_member (params, "index", (gint64) index);

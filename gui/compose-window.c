@@ -732,7 +732,11 @@ pst_compose_window_resume_draft (PstComposeWindow *self, PstMimeMessage *draft, 
 {
   g_autoptr (GPtrArray) parts = pst_mime_message_get_attachments (draft);
 
+  g_autofree char *bcc = pst_mime_message_get_header (draft, "Bcc");
+
   pst_compose_window_fill_draft (self, draft, FALSE);
+  /* A draft keeps its Bcc (send takes it out of what goes to the others). */
+  gtk_entry_set_text (GTK_ENTRY (self->bcc_entry), bcc ? bcc : "");
   for (guint i = 0; parts && i < parts->len; i++)
     {
       g_autoptr (GError) error = NULL;

@@ -45,6 +45,16 @@ write_one (PstStore *store, sqlite3_stmt *stmt, gint64 id, gboolean deleting, GE
   return ok;
 }
 
+/* Ends the transaction under way: committed when @ok, else rolled back. */
+static gboolean
+txn_end (PstStore *store, gboolean ok, GError **error)
+{
+  if (ok)
+    return pst_store_txn_commit (store, error);
+  pst_store_txn_rollback (store);
+  return FALSE;
+}
+
 gint64
 pst_store_draft_save (PstStore *store, gint64 id, const char *account, GBytes *sealed,
                       GError **error)
@@ -77,10 +87,7 @@ pst_store_draft_save (PstStore *store, gint64 id, const char *account, GBytes *s
         id = sqlite3_last_insert_rowid (store->db);
     }
   g_clear_pointer (&stmt, sqlite3_finalize);
-  if (ok)
-    ok = pst_store_txn_commit (store, error);
-  else
-    pst_store_txn_rollback (store);
+  ok = txn_end (store, ok, error);
   g_rec_mutex_unlock (&store->lock);
   return ok ? id : 0;
 }
@@ -170,10 +177,7 @@ pst_store_draft_delete (PstStore *store, gint64 id, GError **error)
       ok = write_one (store, stmt, id, TRUE, error);
     }
   g_clear_pointer (&stmt, sqlite3_finalize);
-  if (ok)
-    ok = pst_store_txn_commit (store, error);
-  else
-    pst_store_txn_rollback (store);
+  ok = txn_end (store, ok, error);
   g_rec_mutex_unlock (&store->lock);
   /* As messages are deleted (store.c): the pages were overwritten, the
    * log still holds them as they were. */

@@ -949,11 +949,82 @@ def scenario_shortcuts(session):
     g.check("… and Cancel keeps the message", message_by_subject(BOB, subject) is not None)
 
 
+def drafts_json(user):
+    r = postern(user, "--json", "draft", "list")
+    return json.loads(r.stdout)["drafts"] if r.returncode == 0 else []
+
+
+def scenario_drafts(session):
+    """What is typed in a compose window is kept as a draft when the window closes, encrypted (the store holds
+    none of its text); the draft outlives an agent restart, the Drafts page lists it, opening it resumes the
+    text, and Send sends it and removes the draft."""
+    for d in drafts_json(ALICEGUI):
+        postern(ALICEGUI, "draft", "delete", str(d["id"]))
+    subject = "Draft kept across a restart " + str(os.getpid())
+    text = "Dear Bob,\nthis draft was written, closed, and resumed " + str(os.getpid()) + "."
+    app, win, compose = compose_to_bob(session, subject, text)
+    show_page(win, "Drafts")
+    table = g.find(win, "table", "Drafts")
+    g.find(win, "label", text="No drafts.")
+    g.ok("with no drafts the Drafts page says what drafts are")
+    g.screenshot("drafts-empty", win)
+    g.click(compose, "Close")
+    g.gone(app.root, "frame", "New message", 30)
+    g.ok("closing the compose window does not ask: it closes")
+    d = g.wait_for(lambda: next((d for d in drafts_json(ALICEGUI) if d.get("subject") == subject), None),
+                   "the agent to keep it as a draft", 20, seen=lambda: repr(drafts_json(ALICEGUI)))
+    g.ok(f"… and the agent keeps it as draft {d['id']} (postern draft list)")
+    db = os.path.join(ALICEGUI["home"], "data", "postern.db")
+    stored = b"".join(open(f, "rb").read() for f in (db, db + "-wal") if os.path.exists(f))
+    g.check("the store holds neither its text nor its Subject in the clear",
+            text.splitlines()[1].encode() not in stored and subject.encode() not in stored)
+    r = postern(ALICEGUI, "agent", "stop")
+    g.check("alice's agent stops (CLI)", r.returncode == 0, lambda: r.stderr)
+    g.find(win, "info bar", timeout=30)
+    ensure_agent_from_window(win, ALICEGUI)
+    i = wait_row(table, "Subject", subject)
+    row = g.table_rows(table)[i]
+    g.check("after the agent's restart the Drafts page lists it, with its recipient",
+            os.environ["BOB_ADDR"] in row.get("To", ""), lambda: repr(row))
+    g.screenshot("drafts", win)
+    g.screenshot("drafts-page", win, numbered=False)
+    g.select_row(table, i)
+    g.click(win, "Open")
+    draft = g.find(app.root, "frame", "Draft", 30)
+    g.wait_for(lambda: g.text_of(g.find(draft, "text", "Subject")) == subject, "the Subject", 20,
+               seen=lambda: g.text_of(g.find(draft, "text", "Subject")))
+    g.check("Open resumes it: To, Subject and the text as typed",
+            os.environ["BOB_ADDR"] in g.text_of(g.find(draft, "text", "To"))
+            and g.text_of(g.find(draft, None, "Message text")).rstrip("\n") == text,
+            lambda: repr(g.text_of(g.find(draft, None, "Message text"))))
+    g.screenshot("draft-resumed", draft)
+    send = g.find(draft, "push button", "Send")
+    g.wait_for(lambda: "sensitive" in g.states(send), "Send to be enabled", 30,
+               seen=lambda: g.text_of(g.find(draft, "label", "Sending")))
+    def outbox():
+        return json.loads(postern(ALICEGUI, "--json", "outbox", "list").stdout or "{}").get("outbox", [])
+    before = {e["id"] for e in outbox()}
+    g.click(draft, "Send")
+    g.gone(app.root, "frame", "Draft", 30)
+    g.ok("Send queues the message and closes the window")
+    g.wait_for(lambda: not any(x["id"] == d["id"] for x in drafts_json(ALICEGUI)), "the draft to go", 20,
+               seen=lambda: repr(drafts_json(ALICEGUI)))
+    g.ok("… and the draft is gone (postern draft list)")
+    g.wait_for(lambda: row_with(table, "Subject", subject) is None, "the row to go", 20,
+               seen=lambda: repr(g.table_rows(table)))
+    g.ok("… and from the Drafts page")
+    g.wait_for(lambda: any(e["id"] not in before and e["state"] == "sent" for e in outbox()),
+               "the outbox to say sent", 60, seen=lambda: repr(outbox()))
+    g.ok("the agent sent it")
+    app.close()
+
+
 SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signature,
              scenario_quarantine_not_opened, scenario_account_setup, scenario_compose_encrypted,
              scenario_attachments, scenario_keys, scenario_create_key, scenario_german, scenario_agent_dies, scenario_preferences,
              scenario_new_mail_notification, scenario_mailto, scenario_bridge, scenario_unread_and_delete,
              scenario_reply_encrypted, scenario_forward, scenario_shortcuts]
+SCENARIOS += [scenario_drafts]
 
 
 def main():

@@ -1664,6 +1664,30 @@ thread_of (PstStore *store, gint64 id)
   return info->thread;
 }
 
+/* A store made at version 1 (as it shipped) and migrated to the latest,
+ * then taken back to @version by @sql (which undoes the later steps):
+ * the steps after it run as they would have then.  Returns it opened raw. */
+static sqlite3 *
+store_back_at (Fixture *f, int version, const char *sql)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *set = g_strdup_printf ("PRAGMA user_version = %d", version);
+  sqlite3 *db = raw_open (f->path);
+
+  raw_exec (db, "PRAGMA journal_mode = WAL");
+  raw_exec (db, v1_schema);
+  raw_exec (db, "PRAGMA user_version = 1");
+  sqlite3_close (db);
+  {
+    g_autoptr (PstStore) latest = pst_store_open (f->path, &error);
+    assert_non_null (latest);
+  }
+  db = raw_open (f->path);
+  raw_exec (db, set);
+  raw_exec (db, sql);
+  return db;
+}
+
 /* Schema 6 → 7: the mail stored before is read, and threaded from the
  * headers of its stored bytes when the store opens. */
 static void
@@ -1674,26 +1698,15 @@ test_migrate_v6_threads (void **state)
   g_autoptr (PstStore) store = NULL;
   g_autoptr (GPtrArray) unread = NULL;
   PstMessageQuery q = { .unread = TRUE };
-  sqlite3 *db = raw_open (f->path);
+  sqlite3 *db;
   gint64 id;
 
-  raw_exec (db, "PRAGMA journal_mode = WAL");
-  raw_exec (db, v1_schema);
-  raw_exec (db, "PRAGMA user_version = 1");
-  sqlite3_close (db);
-  /* Up to version 6 only: the steps run as they would have then. */
-  {
-    g_autoptr (PstStore) old = pst_store_open (f->path, &error);
-    assert_non_null (old);
-  }
-  db = raw_open (f->path);
-  raw_exec (db, "PRAGMA user_version = 6;"
-                "DROP INDEX messages_unread; DROP INDEX messages_unread_by_account;"
-                "DROP INDEX messages_by_thread;"
-                "DROP TABLE thread_ids;"
-                "DROP INDEX drafts_by_account; DROP TABLE drafts;"
-                "ALTER TABLE messages DROP COLUMN unread;"
-                "ALTER TABLE messages DROP COLUMN thread;");
+  db = store_back_at (f, 6, "DROP INDEX messages_unread; DROP INDEX messages_unread_by_account;"
+                            "DROP INDEX messages_by_thread;"
+                            "DROP TABLE thread_ids;"
+                            "DROP INDEX drafts_by_account; DROP TABLE drafts;"
+                            "ALTER TABLE messages DROP COLUMN unread;"
+                            "ALTER TABLE messages DROP COLUMN thread;");
   /* A reply stored before its parent, the parent, an unrelated message,
    * and one whose bytes are no header at all. */
   raw_exec (db,
@@ -1762,21 +1775,12 @@ test_migrate_v7_drafts (void **state)
   g_autoptr (GBytes) one = bytes_of ("SEALED-ONE-a1b2c3"), two = bytes_of ("SEALED-TWO-d4e5f6");
   g_autoptr (GBytes) other = bytes_of ("SEALED-OTHER-g7h8");
   g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
-  sqlite3 *db = raw_open (f->path);
+  sqlite3 *db;
   gint64 id, id2;
 
-  raw_exec (db, "PRAGMA journal_mode = WAL");
-  raw_exec (db, v1_schema);
-  raw_exec (db, "PRAGMA user_version = 1");
-  sqlite3_close (db);
-  {
-    g_autoptr (PstStore) old = pst_store_open (f->path, &error);
-    assert_non_null (old);
-  }
   /* Back to version 7, with a message in it. */
-  db = raw_open (f->path);
-  raw_exec (db, "PRAGMA user_version = 7; DROP INDEX drafts_by_account; DROP TABLE drafts;"
-                "INSERT INTO messages (account, uidl, received_at) VALUES ('a', 'kept', 1);");
+  db = store_back_at (f, 7, "DROP INDEX drafts_by_account; DROP TABLE drafts;"
+                            "INSERT INTO messages (account, uidl, received_at) VALUES ('a', 'kept', 1);");
   sqlite3_close (db);
 
   store = pst_store_open (f->path, &error);
