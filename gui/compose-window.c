@@ -798,6 +798,10 @@ pst_compose_window_dispose (GObject *object)
   g_clear_handle_id (&self->draft_source, g_source_remove);
   g_cancellable_cancel (self->check_cancel);
   g_clear_object (&self->check_cancel);
+  /* Before the link goes: a window kept alive by a call under way (a
+   * draft's save) must hear no more of the agent. */
+  if (self->agent)
+    g_signal_handlers_disconnect_by_data (self->agent, self);
   g_clear_object (&self->agent);
   g_clear_pointer (&self->attachments, g_ptr_array_unref);
   g_clear_pointer (&self->in_reply_to, g_free);
@@ -806,8 +810,6 @@ pst_compose_window_dispose (GObject *object)
   g_clear_pointer (&self->want_from, g_free);
   g_clear_pointer (&self->account_encrypt, g_hash_table_unref);
   g_clear_pointer (&self->link_note, g_free);
-  if (self->agent)
-    g_signal_handlers_disconnect_by_data (self->agent, self);
   G_OBJECT_CLASS (pst_compose_window_parent_class)->dispose (object);
 }
 

@@ -61,6 +61,7 @@ pst_drafts_page_new (PstAgentLink *agent)
   PstTableView *v = pst_table_view_new (agent, _("Drafts"), "drafts.list", "drafts", columns,
                                         G_N_ELEMENTS (columns));
 
+  pst_table_view_set_expanding (v, 0);
   pst_table_view_set_empty_text (v, _("No drafts. What you write in a compose window is kept here as a draft "
                                       "when you close the window, and every minute while you write: encrypted "
                                       "to your own key, so nobody else can read it. Open a draft to go on "

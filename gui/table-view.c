@@ -266,6 +266,15 @@ on_row_activated (PstTableView *self, GtkTreePath *path, GtkTreeViewColumn *colu
 }
 
 void
+pst_table_view_set_expanding (PstTableView *self, guint column)
+{
+  GtkTreeView *t = GTK_TREE_VIEW (self->table);
+
+  for (guint i = 0; i < gtk_tree_view_get_n_columns (t); i++)
+    gtk_tree_view_column_set_expand (gtk_tree_view_get_column (t, (int) i), i == column);
+}
+
+void
 pst_table_view_on_activate (PstTableView *self, PstTableAction action, gpointer data)
 {
   self->activate = action;
