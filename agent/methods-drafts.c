@@ -15,7 +15,7 @@
 #include "events.h"
 #include "handlers.h"
 #include "methods-drafts.h"
-#include "methods-send.h"
+#include "send-result.h"
 #include "mime/mime.h"
 #include "outgoing.h"
 #include "store/drafts.h"

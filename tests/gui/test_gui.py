@@ -955,9 +955,10 @@ def drafts_json(user):
 
 
 def scenario_drafts(session):
-    """What is typed in a compose window is kept as a draft when the window closes, encrypted (the store holds
-    none of its text); the draft outlives an agent restart, the Drafts page lists it, opening it resumes the
-    text, and Send sends it and removes the draft."""
+    """What is typed in a compose window is kept as a draft when the window closes (nothing when nothing was
+    typed), encrypted (the store holds none of its text); the draft outlives an agent restart, the Drafts page
+    lists it, opening it resumes the text, a change is saved again within a minute in its place, and Send sends
+    it and removes the draft."""
     for d in drafts_json(ALICEGUI):
         postern(ALICEGUI, "draft", "delete", str(d["id"]))
     subject = "Draft kept across a restart " + str(os.getpid())
@@ -970,6 +971,12 @@ def scenario_drafts(session):
     g.find(win, "label", text="No drafts.")
     g.ok("with no drafts the Drafts page says what drafts are")
     g.screenshot("drafts-empty", win)
+    g.click(win, "Compose")
+    compose = g.find(app.root, "frame", "New message")
+    g.click(compose, "Close")
+    g.gone(app.root, "frame", "New message", 30)
+    g.check("a compose window closed with nothing typed keeps no draft", drafts_json(ALICEGUI) == [],
+            lambda: repr(drafts_json(ALICEGUI)))
     g.click(win, "Compose")
     compose = g.find(app.root, "frame", "New message")
     g.type_into(compose, "To", os.environ["BOB_ADDR"])
@@ -1007,6 +1014,17 @@ def scenario_drafts(session):
             and g.text_of(g.find(draft, None, "Message text")).rstrip("\n") == text,
             lambda: repr(g.text_of(g.find(draft, None, "Message text"))))
     g.screenshot("draft-resumed", draft)
+    more = text + "\nA line added after resuming."
+    g.type_into(draft, "Message text", more)
+
+    def shown():
+        r = postern(ALICEGUI, "draft", "show", str(d["id"]))
+        return r.stdout if r.returncode == 0 else ""
+    g.wait_for(lambda: "A line added after resuming." in shown(), "the window to save it again within a minute",
+               75, interval=2, seen=lambda: repr(shown()[-200:]))
+    g.check("… in its place: still one draft, the same number",
+            [x["id"] for x in drafts_json(ALICEGUI)] == [d["id"]], lambda: repr(drafts_json(ALICEGUI)))
+    g.ok("a resumed draft changed is saved again within a minute while the window stays open")
     send = g.find(draft, "push button", "Send")
     g.wait_for(lambda: "sensitive" in g.states(send), "Send to be enabled", 30,
                seen=lambda: g.text_of(g.find(draft, "label", "Sending")))

@@ -1,4 +1,5 @@
-/* methods-send.h — what send and drafts.send share (methods-send.c). */
+/* send-result.h — what send and drafts.send answer once a message is in
+ * the outbox (send-result.c). */
 #pragma once
 
 #include "call.h"
