@@ -271,7 +271,14 @@ pst_table_view_set_expanding (PstTableView *self, guint column)
   GtkTreeView *t = GTK_TREE_VIEW (self->table);
 
   for (guint i = 0; i < gtk_tree_view_get_n_columns (t); i++)
-    gtk_tree_view_column_set_expand (gtk_tree_view_get_column (t, (int) i), i == column);
+    {
+      GtkTreeViewColumn *c = gtk_tree_view_get_column (t, (int) i);
+
+      gtk_tree_view_column_set_expand (c, i == column);
+      /* Ellipsized cells ask for no width: the others keep some. */
+      if (i != column)
+        gtk_tree_view_column_set_min_width (c, 160);
+    }
 }
 
 void

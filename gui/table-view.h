@@ -43,7 +43,8 @@ void pst_table_view_add_action (PstTableView *view, const char *label, gboolean 
 void pst_table_view_add_call (PstTableView *view, const char *label, const char *method,
                               const char *id_member, const char *done, const char *confirm);
 
-/* Column @column (from 0) takes the width left, instead of the last. */
+/* Column @column (from 0) takes the width left, instead of the last; the
+ * others keep a width of their own (160 pixels at least). */
 void pst_table_view_set_expanding (PstTableView *view, guint column);
 /* @action runs on a row activated (double click, Enter). */
 void pst_table_view_on_activate (PstTableView *view, PstTableAction action, gpointer data);
