@@ -1004,9 +1004,20 @@ def scenario_drafts(session):
             os.environ["BOB_ADDR"] in row.get("To", ""), lambda: repr(row))
     g.screenshot("drafts", win)
     g.screenshot("drafts-page", win, numbered=False)
-    g.select_row(table, i)
-    g.click(win, "Open")
-    draft = g.find(app.root, "frame", "Draft", 30)
+
+    def open_it():
+        # The page reloads when the agent says anything (its restart, the
+        # mail it fetched), and a reload drops the selection: again then.
+        shown = g.find_all(app.root, "frame", "Draft")
+        if shown:
+            return shown[0]
+        try:
+            g.select_row(table, wait_row(table, "Subject", subject))
+            g.click(win, "Open")
+            return g.find(app.root, "frame", "Draft", 10)
+        except (g.GuiTimeout, AssertionError):
+            return None
+    draft = g.wait_for(open_it, "Open to open the selected draft", 120, interval=0.5)
     g.wait_for(lambda: g.text_of(g.find(draft, "text", "Subject")) == subject, "the Subject", 20,
                seen=lambda: g.text_of(g.find(draft, "text", "Subject")))
     g.check("Open resumes it: To, Subject and the text as typed",
