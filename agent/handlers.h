@@ -36,6 +36,12 @@ JsonObject *pst_method_export (PstCall *call, GError **error);
 /* reply, forward: drafts (methods-reply.c) */
 JsonObject *pst_method_reply (PstCall *call, GError **error);
 JsonObject *pst_method_forward (PstCall *call, GError **error);
+/* drafts.* (methods-drafts.c) */
+JsonObject *pst_method_drafts_save (PstCall *call, GError **error);
+JsonObject *pst_method_drafts_list (PstCall *call, GError **error);
+JsonObject *pst_method_drafts_get (PstCall *call, GError **error);
+JsonObject *pst_method_drafts_delete (PstCall *call, GError **error);
+JsonObject *pst_method_drafts_send (PstCall *call, GError **error);
 /* import (methods-import.c) */
 JsonObject *pst_method_import (PstCall *call, GError **error);
 JsonObject *pst_method_attachment (PstCall *call, GError **error);

@@ -50,6 +50,7 @@ extern const PstCliCmd pst_cli_quarantine_cmds[];
 extern const PstCliCmd pst_cli_config_cmds[];
 extern const PstCliCmd pst_cli_agent_cmds[];
 extern const PstCliCmd pst_cli_bridge_cmds[];   /* bridge.c */
+extern const PstCliCmd pst_cli_draft_cmds[];    /* drafts.c */
 
 /* Runs @cmd with @argv (@argv[0] its name) and returns the exit status.  A
  * group takes --json and -h/--help before its subcommand's name too; its
@@ -163,11 +164,17 @@ gboolean pst_cli_parse_id (const char *command, const char *text, gint64 *id_out
 /* Opens @path for @command's output: a new file only, 0600 (the content is
  * decrypted), never one that exists; -1 with the error printed. */
 int pst_cli_open_new_file (const char *command, const char *path);
-/* Calls @method with @params and descriptor @fd as its "fd" 0; when @out
- * (the file @fd was opened on) is not NULL, closes @fd and removes @out
- * unless the call succeeded, so that nothing half written is left. */
-JsonObject *pst_cli_call_to_file (PstCli *cli, const char *method, JsonObject *params,
-                                  const char *out, int fd, int *status);
+/* Where @command writes data for programs: a new file @out (0600, as
+ * pst_cli_open_new_file), or standard output (flushed) when @out is NULL
+ * and it is no terminal (pst_cli_refuse_terminal).  -1 with the refusal
+ * printed and @status set (2, or 1 for the file). */
+int pst_cli_output_fd (const char *command, const char *out, int *status);
+/* Calls @method (for command @what, which errors name) with @params and
+ * descriptor @fd as its "fd" 0; when @out (the file @fd was opened on) is
+ * not NULL, closes @fd and removes @out unless the call succeeded, so that
+ * nothing half written is left. */
+JsonObject *pst_cli_call_to_file (PstCli *cli, const char *what, const char *method,
+                                  JsonObject *params, const char *out, int fd, int *status);
 /* import (import.c), and export --all (export-all.c): @mbox or @maildir, not
  * both. */
 int pst_cli_cmd_import (PstCli *cli, int argc, char **argv);

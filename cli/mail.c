@@ -699,17 +699,36 @@ pst_cli_open_new_file (const char *command, const char *path)
   return fd;
 }
 
-JsonObject *
-pst_cli_call_to_file (PstCli *cli, const char *method, JsonObject *params, const char *out,
-                      int fd, int *status)
+int
+pst_cli_output_fd (const char *command, const char *out, int *status)
 {
-  JsonObject *r = pst_cli_call (cli, method, method, params, &fd, 1, status);
+  int fd = STDOUT_FILENO;
+
+  if (out == NULL && pst_cli_refuse_terminal (command))
+    {
+      *status = PST_ERROR_USAGE;
+      return -1;
+    }
+  if (out != NULL && (fd = pst_cli_open_new_file (command, out)) < 0)
+    {
+      *status = PST_ERROR_FAILED;
+      return -1;
+    }
+  fflush (stdout);
+  return fd;
+}
+
+JsonObject *
+pst_cli_call_to_file (PstCli *cli, const char *what, const char *method, JsonObject *params,
+                      const char *out, int fd, int *status)
+{
+  JsonObject *r = pst_cli_call (cli, what, method, params, &fd, 1, status);
 
   if (out != NULL)
     {
       if (close (fd) != 0 && r != NULL)
         {
-          fprintf (stderr, "postern: %s: %s: %s\n", method, out, g_strerror (errno));
+          fprintf (stderr, "postern: %s: %s: %s\n", what, out, g_strerror (errno));
           g_clear_pointer (&r, json_object_unref);
           *status = PST_ERROR_FAILED;
         }
@@ -749,16 +768,13 @@ pst_cli_cmd_attachment (PstCli *cli, int argc, char **argv)
   if (cli->json && out == NULL)
     return pst_cli_usage ("attachment", _("--json needs -o FILE: the attachment goes to "
                                           "standard output otherwise"));
-  if (out == NULL && pst_cli_refuse_terminal ("attachment"))
-    return PST_ERROR_USAGE;
-  if (out != NULL && (fd = pst_cli_open_new_file ("attachment", out)) < 0)
-    return PST_ERROR_FAILED;
-  fflush (stdout);
+  if ((fd = pst_cli_output_fd ("attachment", out, &status)) < 0)
+    return status;
   params = json_object_new ();
   json_object_set_int_member (params, "id", id);
   json_object_set_int_member (params, "index", (gint64) index);
   json_object_set_int_member (params, "fd", 0);
-  r = pst_cli_call_to_file (cli, "attachment", params, out, fd, &status);
+  r = pst_cli_call_to_file (cli, "attachment", "attachment", params, out, fd, &status);
   if (r == NULL)
     return status;
   if (cli->json)

@@ -40,6 +40,8 @@ static const PstCliCmd commands[] = {
        "send it with send"), FALSE },
   { "forward", pst_cli_cmd_forward, NULL, "ID --to ADDR…",
     N_("write a draft forwarding a message (attached, decrypted) to stdout or -o FILE"), FALSE },
+  { "draft", NULL, pst_cli_draft_cmds, NULL,
+    N_("save | list | show | send | delete drafts, kept encrypted to your own key"), FALSE },
   { "import", pst_cli_cmd_import, NULL, "(MBOX | MAILDIR)…",
     N_("store the mail of mbox files and Maildirs, analysed as if fetched"), FALSE },
   { "attachment", pst_cli_cmd_attachment, NULL, "ID INDEX",

@@ -15,21 +15,15 @@ static int
 write_draft (PstCli *cli, const char *method, JsonObject *params, const char *out)
 {
   JsonObject *r;
-  int status = 0, fd = STDOUT_FILENO;
+  int status = 0, fd;
 
-  if (out == NULL && pst_cli_refuse_terminal (method))
+  if ((fd = pst_cli_output_fd (method, out, &status)) < 0)
     {
       json_object_unref (params);
-      return PST_ERROR_USAGE;
+      return status;
     }
-  if (out != NULL && (fd = pst_cli_open_new_file (method, out)) < 0)
-    {
-      json_object_unref (params);
-      return PST_ERROR_FAILED;
-    }
-  fflush (stdout);
   json_object_set_int_member (params, "fd", 0);
-  r = pst_cli_call_to_file (cli, method, params, out, fd, &status);
+  r = pst_cli_call_to_file (cli, method, method, params, out, fd, &status);
   if (r == NULL)
     return status;
   if (cli->json && out != NULL)

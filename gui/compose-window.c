@@ -37,6 +37,14 @@ struct _PstComposeWindow {
   char *want_from;              /* the account a draft is from */
   GHashTable *account_encrypt;  /* address → the account's encrypt mode */
   char *link_note;              /* what a mailto: link asked for and did not get */
+  /* The draft this window keeps (compose-window.h): its id once saved, and
+   * whether something was typed since the last save. */
+  gint64 draft_id;
+  gboolean draft_dirty, draft_saving;
+  gboolean close_after_save;    /* a close waits for the save under way */
+  gboolean discard_ok;          /* a save on close failed: the next close discards */
+  gboolean sent;                /* in the outbox: no draft saved any more */
+  guint draft_source;
 };
 
 G_DEFINE_TYPE (PstComposeWindow, pst_compose_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -259,6 +267,7 @@ show_attachments (PstComposeWindow *self)
     g_string_prepend (s, s->len ? _("The forwarded message, ") : _("The forwarded message"));
   gtk_label_set_text (GTK_LABEL (self->attachments_label), s->len ? s->str : _("No attachments."));
   gtk_widget_set_sensitive (self->clear_button, self->attachments->len > 0);
+  self->draft_dirty = TRUE;
 }
 
 static void
@@ -343,7 +352,10 @@ sent (GObject *source, GAsyncResult *res, gpointer data)
       update_send (self);
     }
   else
-    gtk_widget_destroy (GTK_WIDGET (self));
+    {
+      self->sent = TRUE;
+      gtk_widget_destroy (GTK_WIDGET (self));
+    }
   g_object_unref (self);
 }
 
@@ -357,21 +369,17 @@ body_text (PstComposeWindow *self)
   return gtk_text_buffer_get_text (buf, &a, &b, FALSE);
 }
 
-static void
-on_send (PstComposeWindow *self)
+/* The message as the fields say now (RFC 5322, what send and a draft
+ * take).  Transfer full. */
+static GBytes *
+compose_now (PstComposeWindow *self, GError **error)
 {
-  g_autoptr (GError) error = NULL;
   g_auto (GStrv) to = split_addresses (self->to_entry);
   g_auto (GStrv) cc = split_addresses (self->cc_entry);
   g_auto (GStrv) bcc = split_addresses (self->bcc_entry);
   g_autofree char *body = body_text (self);
   g_autofree PstComposeAttachment *att = g_new0 (PstComposeAttachment, self->attachments->len + 1);
-  g_autoptr (GBytes) message = NULL;
   PstComposeFields f = { 0 };
-  JsonObject *params;
-  const guint8 *data;
-  gsize len;
-  int fd;
 
   for (guint i = 0; i < self->attachments->len; i++)
     {
@@ -390,23 +398,51 @@ on_send (PstComposeWindow *self)
   f.in_reply_to = self->in_reply_to;
   f.references = self->references;
   f.forward = self->forward;
-  if (!(message = pst_compose_message (&f, &error)))
+  return pst_compose_message (&f, error);
+}
+
+/* @message in a memory file, read from its start (-1 with errno set). */
+static int
+memory_fd (GBytes *message)
+{
+  gsize len = 0;
+  const guint8 *data = g_bytes_get_data (message, &len);
+  int fd = memfd_create ("postern-compose", MFD_CLOEXEC);
+
+  if (fd >= 0 && (write (fd, data, len) != (ssize_t) len || lseek (fd, 0, SEEK_SET) != 0))
+    {
+      int saved = errno;
+      close (fd);
+      errno = saved;
+      return -1;
+    }
+  return fd;
+}
+
+static void
+on_send (PstComposeWindow *self)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) message = NULL;
+  JsonObject *params;
+  int fd;
+
+  if (!(message = compose_now (self, &error)))
     {
       say_reason (self, error->message);
       return;
     }
   /* The message travels as a descriptor (DESIGN.md §5), from memory. */
-  fd = memfd_create ("postern-compose", MFD_CLOEXEC);
-  data = g_bytes_get_data (message, &len);
-  if (fd < 0 || write (fd, data, len) != (ssize_t) len || lseek (fd, 0, SEEK_SET) != 0)
+  if ((fd = memory_fd (message)) < 0)
     {
       g_autofree char *t = g_strdup_printf (_("Not sent: %s"), g_strerror (errno));
       say_reason (self, t);
-      if (fd >= 0)
-        close (fd);
       return;
     }
   params = json_object_new ();
+  /* Its draft goes once the outbox has it. */
+  if (self->draft_id > 0)
+    json_object_set_int_member (params, "draft", self->draft_id);
   json_object_set_int_member (params, "fd", 0);
   /* What the box shows is what is enforced: ticked, the message is
    * encrypted or not sent at all. */
@@ -494,6 +530,7 @@ pst_compose_window_fill (PstComposeWindow *self, const PstMailto *m)
       say_reason (self, "");
     }
   on_fields_changed (self);
+  self->draft_dirty = FALSE;    /* what a link filled in is not typed */
 }
 
 void
@@ -549,6 +586,178 @@ pst_compose_window_fill_draft (PstComposeWindow *self, PstMimeMessage *draft, gb
       gtk_widget_grab_focus (self->body_view);
     }
   on_fields_changed (self);
+  self->draft_dirty = FALSE;    /* what the agent wrote is not typed */
+}
+
+/* ---- drafts ---- */
+
+/* Kept every DRAFT_INTERVAL_S while something changed, and on close: as a
+ * draft of the agent's, encrypted to the account's own key (drafts.save),
+ * so it is saved without asking.  A window where nothing was typed saves
+ * nothing (the fields a reply or a link filled in do not count). */
+#define DRAFT_INTERVAL_S 60
+
+static void
+on_typed (PstComposeWindow *self)
+{
+  self->draft_dirty = TRUE;
+}
+
+/* Whether any field holds something (the From aside). */
+static gboolean
+anything_typed (PstComposeWindow *self)
+{
+  GtkWidget *entries[] = { self->to_entry, self->cc_entry, self->bcc_entry, self->subject_entry };
+  GtkTextBuffer *buf = gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body_view));
+
+  for (gsize i = 0; i < G_N_ELEMENTS (entries); i++)
+    if (gtk_entry_get_text_length (GTK_ENTRY (entries[i])) > 0)
+      return TRUE;
+  return gtk_text_buffer_get_char_count (buf) > 0 || self->attachments->len > 0 || self->forward;
+}
+
+static gboolean draft_save (PstComposeWindow *self, gboolean closing);
+
+static JsonObject *
+draft_id_params (gint64 id)
+{
+  JsonObject *params = json_object_new ();
+
+  json_object_set_int_member (params, "id", id);
+  return params;
+}
+
+static void
+draft_saved (GObject *source, GAsyncResult *res, gpointer data)
+{
+  PstComposeWindow *self = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
+
+  self->draft_saving = FALSE;
+  if (r != NULL && self->sent && self->draft_id == 0)
+    /* A first save that the Send overtook: the message went without it. */
+    pst_agent_link_call (PST_AGENT_LINK (source), "drafts.delete", draft_id_params (pst_json_int (r, "id")),
+                         -1, NULL, NULL, NULL);
+  else if (self->agent == NULL)      /* closed meanwhile */
+    ;
+  else if (r == NULL)
+    {
+      /* Kept open with the text: a second close discards it. */
+      g_autofree char *t = g_strdup_printf (self->close_after_save
+                                              ? _("Not saved as a draft: %s. Close again to discard "
+                                                  "the text.")
+                                              : _("Not saved as a draft: %s"), error->message);
+      self->draft_dirty = TRUE;
+      self->discard_ok = self->close_after_save;
+      self->close_after_save = FALSE;
+      say_reason (self, t);
+    }
+  else
+    {
+      self->draft_id = pst_json_int (r, "id");
+      /* Typed into while it was saved: saved again before it closes. */
+      if (self->close_after_save && !draft_save (self, TRUE))
+        gtk_widget_destroy (GTK_WIDGET (self));
+    }
+  g_object_unref (self);
+}
+
+/* Saves the draft when something was typed since the last save; returns
+ * whether the window must wait for a save.  With @closing the window
+ * closes once it is saved, or stays, saying why not (and closes the next
+ * time). */
+static gboolean
+draft_save (PstComposeWindow *self, gboolean closing)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) message = NULL;
+  JsonObject *params;
+  int fd;
+
+  if ((closing && self->discard_ok) || self->sending || self->sent)
+    return FALSE;
+  if (self->draft_saving)
+    {
+      self->close_after_save |= closing;
+      return closing;
+    }
+  self->close_after_save = FALSE;
+  if (!self->draft_dirty || (self->draft_id == 0 && !anything_typed (self)))
+    return FALSE;
+  if (!(message = compose_now (self, &error)) || (fd = memory_fd (message)) < 0)
+    {
+      g_autofree char *t = g_strdup_printf (_("Not saved as a draft: %s. Close again to discard the text."),
+                                            error ? error->message : g_strerror (errno));
+      if (closing)
+        {
+          say_reason (self, t);
+          self->discard_ok = TRUE;
+        }
+      return closing;
+    }
+  params = json_object_new ();
+  json_object_set_int_member (params, "fd", 0);
+  if (self->draft_id > 0)
+    json_object_set_int_member (params, "id", self->draft_id);
+  self->draft_dirty = FALSE;
+  self->draft_saving = TRUE;
+  self->close_after_save = closing;
+  pst_agent_link_call (self->agent, "drafts.save", params, fd, NULL, draft_saved, g_object_ref (self));
+  close (fd);
+  return closing;
+}
+
+static gboolean
+draft_tick (gpointer data)
+{
+  draft_save (data, FALSE);
+  return G_SOURCE_CONTINUE;
+}
+
+static void
+draft_watch (PstComposeWindow *self)
+{
+  GtkWidget *entries[] = { self->to_entry, self->cc_entry, self->bcc_entry, self->subject_entry };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (entries); i++)
+    g_signal_connect_swapped (entries[i], "changed", G_CALLBACK (on_typed), self);
+  g_signal_connect_object (gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body_view)), "changed",
+                           G_CALLBACK (on_typed), self, G_CONNECT_SWAPPED);
+  self->draft_source = g_timeout_add_seconds (DRAFT_INTERVAL_S, draft_tick, self);
+}
+
+void
+pst_compose_window_resume_draft (PstComposeWindow *self, PstMimeMessage *draft, gint64 id)
+{
+  g_autoptr (GPtrArray) parts = pst_mime_message_get_attachments (draft);
+
+  g_autofree char *bcc = pst_mime_message_get_header (draft, "Bcc");
+
+  pst_compose_window_fill_draft (self, draft, FALSE);
+  /* A draft keeps its Bcc (send takes it out of what goes to the others). */
+  gtk_entry_set_text (GTK_ENTRY (self->bcc_entry), bcc ? bcc : "");
+  for (guint i = 0; parts && i < parts->len; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *name = NULL;
+      GBytes *data = pst_mime_message_get_attachment (draft, i, G_MAXSIZE, &name, NULL, &error);
+      Attachment *a;
+
+      if (data == NULL)
+        {
+          say_reason (self, error->message);
+          continue;
+        }
+      a = g_new0 (Attachment, 1);
+      a->name = name && *name ? g_steal_pointer (&name) : g_strdup_printf ("attachment-%u", i + 1);
+      a->data = data;
+      g_ptr_array_add (self->attachments, a);
+    }
+  show_attachments (self);
+  atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self)), _("Draft"));
+  self->draft_id = id;
+  self->draft_dirty = FALSE;
 }
 
 /* ---- object ---- */
@@ -558,7 +767,10 @@ pst_compose_window_fill_draft (PstComposeWindow *self, PstMimeMessage *draft, gb
 static gboolean
 on_delete (PstComposeWindow *self, GdkEvent *event, gpointer data)
 {
-  return self->sending;
+  if (self->sending)
+    return TRUE;
+  /* What was typed is kept as a draft first; the window goes once it is. */
+  return draft_save (self, TRUE);
 }
 
 static void
@@ -583,8 +795,13 @@ pst_compose_window_dispose (GObject *object)
   PstComposeWindow *self = PST_COMPOSE_WINDOW (object);
 
   g_clear_handle_id (&self->check_source, g_source_remove);
+  g_clear_handle_id (&self->draft_source, g_source_remove);
   g_cancellable_cancel (self->check_cancel);
   g_clear_object (&self->check_cancel);
+  /* Before the link goes: a window kept alive by a call under way (a
+   * draft's save) must hear no more of the agent. */
+  if (self->agent)
+    g_signal_handlers_disconnect_by_data (self->agent, self);
   g_clear_object (&self->agent);
   g_clear_pointer (&self->attachments, g_ptr_array_unref);
   g_clear_pointer (&self->in_reply_to, g_free);
@@ -593,8 +810,6 @@ pst_compose_window_dispose (GObject *object)
   g_clear_pointer (&self->want_from, g_free);
   g_clear_pointer (&self->account_encrypt, g_hash_table_unref);
   g_clear_pointer (&self->link_note, g_free);
-  if (self->agent)
-    g_signal_handlers_disconnect_by_data (self->agent, self);
   G_OBJECT_CLASS (pst_compose_window_parent_class)->dispose (object);
 }
 
@@ -639,6 +854,7 @@ pst_compose_window_init (PstComposeWindow *self)
   self->account_encrypt = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->refused = TRUE;
   g_signal_connect (self, "delete-event", G_CALLBACK (on_delete), NULL);
+  draft_watch (self);
 }
 
 PstComposeWindow *

@@ -32,4 +32,11 @@ void pst_compose_window_fill (PstComposeWindow *window, const PstMailto *mailto)
  * forwarded message (its first attachment). */
 void pst_compose_window_fill_draft (PstComposeWindow *window, PstMimeMessage *draft, gboolean forward);
 
+/* Fills the fields from draft @id (drafts.get) as fill_draft does, its
+ * attachments too, and keeps it: saved again in its place, deleted when
+ * the message is sent.  Every window saves what is typed in it as a draft
+ * (encrypted to the account's own key by the agent) every minute while it
+ * changes, and when it is closed. */
+void pst_compose_window_resume_draft (PstComposeWindow *window, PstMimeMessage *draft, gint64 id);
+
 G_END_DECLS

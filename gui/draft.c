@@ -15,6 +15,7 @@
 typedef struct {
   GtkApplication *app;
   gboolean forward;
+  gint64 resume;        /* drafts.get: the draft's id */
   int fd;
   PstDraftDone done;
   gpointer data;
@@ -61,7 +62,10 @@ drafted (GObject *source, GAsyncResult *res, gpointer data)
     {
       PstComposeWindow *w = pst_compose_window_new (q->app, PST_AGENT_LINK (source));
 
-      pst_compose_window_fill_draft (w, draft, q->forward);
+      if (q->resume > 0)
+        pst_compose_window_resume_draft (w, draft, q->resume);
+      else
+        pst_compose_window_fill_draft (w, draft, q->forward);
       gtk_window_present (GTK_WINDOW (w));
     }
   q->done (draft ? NULL : error->message, q->data);
@@ -87,6 +91,8 @@ pst_draft_open (GtkApplication *app, PstAgentLink *agent, const char *method, Js
   q = g_new0 (Request, 1);
   q->app = g_object_ref (app);
   q->forward = g_strcmp0 (method, "forward") == 0;
+  if (g_strcmp0 (method, "drafts.get") == 0)
+    q->resume = json_object_get_int_member_with_default (params, "id", 0);
   q->fd = fd;
   q->done = done;
   q->data = data;

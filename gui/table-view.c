@@ -10,9 +10,11 @@ struct _PstTableView {
   char *method, *array;
   GArray *columns;             /* PstTableColumn */
   GtkListStore *store;
-  GtkWidget *table, *message, *actions;
+  GtkWidget *table, *message, *actions, *empty;
   GCancellable *cancellable;
   guint refresh_source;
+  PstTableAction activate;     /* a row activated (double click, Enter), or NULL */
+  gpointer activate_data;
 };
 
 G_DEFINE_TYPE (PstTableView, pst_table_view, GTK_TYPE_BOX)
@@ -52,6 +54,8 @@ loaded (GObject *source, GAsyncResult *res, gpointer data)
       return;
     }
   rows = pst_json_arr (r, self->array);
+  gtk_widget_set_visible (self->empty, (rows == NULL || json_array_get_length (rows) == 0)
+                                         && *gtk_label_get_text (GTK_LABEL (self->empty)));
   for (guint i = 0; rows && i < json_array_get_length (rows); i++)
     {
       JsonObject *row = json_array_get_object_element (rows, i);
@@ -247,6 +251,49 @@ pst_table_view_add_call (PstTableView *self, const char *label, const char *meth
   g_object_weak_ref (G_OBJECT (self), call_spec_free, s);
 }
 
+static void
+on_row_activated (PstTableView *self, GtkTreePath *path, GtkTreeViewColumn *column)
+{
+  g_autoptr (JsonObject) row = NULL;
+  GtkTreeIter it;
+
+  if (self->activate && gtk_tree_model_get_iter (GTK_TREE_MODEL (self->store), &it, path))
+    {
+      gtk_tree_model_get (GTK_TREE_MODEL (self->store), &it, 0, &row, -1);
+      if (row != NULL)
+        self->activate (self, row, self->activate_data);
+    }
+}
+
+void
+pst_table_view_set_expanding (PstTableView *self, guint column)
+{
+  GtkTreeView *t = GTK_TREE_VIEW (self->table);
+
+  for (guint i = 0; i < gtk_tree_view_get_n_columns (t); i++)
+    {
+      GtkTreeViewColumn *c = gtk_tree_view_get_column (t, (int) i);
+
+      gtk_tree_view_column_set_expand (c, i == column);
+      /* Ellipsized cells ask for no width: the others keep some. */
+      if (i != column)
+        gtk_tree_view_column_set_min_width (c, 160);
+    }
+}
+
+void
+pst_table_view_on_activate (PstTableView *self, PstTableAction action, gpointer data)
+{
+  self->activate = action;
+  self->activate_data = data;
+}
+
+void
+pst_table_view_set_empty_text (PstTableView *self, const char *text)
+{
+  gtk_label_set_text (GTK_LABEL (self->empty), text);
+}
+
 /* ---- object ---- */
 
 static void
@@ -321,6 +368,7 @@ pst_table_view_class_init (PstTableViewClass *klass)
   gtk_widget_class_bind_template_child (w, PstTableView, table);
   gtk_widget_class_bind_template_child (w, PstTableView, message);
   gtk_widget_class_bind_template_child (w, PstTableView, actions);
+  gtk_widget_class_bind_template_child (w, PstTableView, empty);
   gtk_widget_class_bind_template_callback (w, pst_table_view_refresh);
 }
 
@@ -359,6 +407,7 @@ pst_table_view_new (PstAgentLink *agent, const char *name, const char *method, c
       gtk_tree_view_append_column (GTK_TREE_VIEW (self->table), c);
     }
   atk_object_set_name (gtk_widget_get_accessible (self->table), name);
+  g_signal_connect_swapped (self->table, "row-activated", G_CALLBACK (on_row_activated), self);
   g_signal_connect_swapped (agent, "running-changed", G_CALLBACK (on_running), self);
   g_signal_connect_swapped (agent, "notification", G_CALLBACK (on_notification), self);
   pst_table_view_refresh (self);

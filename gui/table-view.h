@@ -43,6 +43,15 @@ void pst_table_view_add_action (PstTableView *view, const char *label, gboolean 
 void pst_table_view_add_call (PstTableView *view, const char *label, const char *method,
                               const char *id_member, const char *done, const char *confirm);
 
+/* Column @column (from 0) takes the width left, instead of the last; the
+ * others keep a width of their own (160 pixels at least). */
+void pst_table_view_set_expanding (PstTableView *view, guint column);
+/* @action runs on a row activated (double click, Enter). */
+void pst_table_view_on_activate (PstTableView *view, PstTableAction action, gpointer data);
+/* @text (translated) is shown above the table while it has no rows: what
+ * the page is for, what to do. */
+void pst_table_view_set_empty_text (PstTableView *view, const char *text);
+
 /* Reloads the rows from the agent. */
 void pst_table_view_refresh (PstTableView *view);
 /* The line under the table: what was done, or an error (red). */

@@ -10,6 +10,7 @@
 
 #include "account-dialog.h"
 #include "bridge-dialog.h"
+#include "drafts-page.h"
 #include "mail-view.h"
 #include "table-view.h"
 
@@ -507,6 +508,7 @@ build_pages (PstWindow *self)
   self->mail = pst_mail_view_new (self->agent);
   pst_mail_view_add_actions (self->mail, G_ACTION_MAP (self));
   add_page (self, GTK_WIDGET (self->mail), "mail", _("Mail"));
+  add_page (self, pst_drafts_page_new (self->agent), "drafts", _("Drafts"));
 
   v = pst_table_view_new (self->agent, _("Outbox"), "outbox.list", "outbox",
                           TRANSLATED (outbox), G_N_ELEMENTS (outbox));

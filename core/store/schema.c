@@ -169,6 +169,18 @@ static const char *const steps[] = {
   "  thread INTEGER NOT NULL"
   ") WITHOUT ROWID;"
   "CREATE INDEX thread_ids_by_thread ON thread_ids (thread);",
+  /* 7 → 8: drafts (issue 15), kept only sealed: encrypted to the own
+   * OpenPGP key of their account by the agent before they come here
+   * (store/drafts.h).  Their Subject and recipients are inside the seal:
+   * a list decrypts them. */
+  "CREATE TABLE drafts ("
+  "  id INTEGER PRIMARY KEY AUTOINCREMENT,"
+  "  account TEXT NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  updated_at INTEGER NOT NULL,"
+  "  sealed BLOB NOT NULL"
+  ");"
+  "CREATE INDEX drafts_by_account ON drafts (account, updated_at);",
 };
 
 int

@@ -1117,15 +1117,122 @@ def scenario_first_run(session):
             all(w in text for w in ("OpenPGP", f"signed by {address}", "the signer is the sender")),
             lambda: repr(text))
     g.screenshot("first-run-mailbox", win)
+def drafts_json(user):
+    r = postern(user, "--json", "draft", "list")
+    return json.loads(r.stdout)["drafts"] if r.returncode == 0 else []
+
+
+def scenario_drafts(session):
+    """What is typed in a compose window is kept as a draft when the window closes (nothing when nothing was
+    typed), encrypted (the store holds none of its text); the draft outlives an agent restart, the Drafts page
+    lists it, opening it resumes the text, a change is saved again within a minute in its place, and Send sends
+    it and removes the draft."""
+    for d in drafts_json(ALICEGUI):
+        postern(ALICEGUI, "draft", "delete", str(d["id"]))
+    subject = "Draft kept across a restart " + str(os.getpid())
+    text = "Dear Bob,\nthis draft was written, closed, and resumed " + str(os.getpid()) + "."
+    app = start_app(session, ALICEGUI)
+    win = app.window()
+    ensure_agent_from_window(win, ALICEGUI)
+    show_page(win, "Drafts")
+    table = g.find(win, "table", "Drafts")
+    g.find(win, "label", text="No drafts.")
+    g.ok("with no drafts the Drafts page says what drafts are")
+    g.screenshot("drafts-empty", win)
+    g.click(win, "Compose")
+    compose = g.find(app.root, "frame", "New message")
+    g.click(compose, "Close")
+    g.gone(app.root, "frame", "New message", 30)
+    g.check("a compose window closed with nothing typed keeps no draft", drafts_json(ALICEGUI) == [],
+            lambda: repr(drafts_json(ALICEGUI)))
+    g.click(win, "Compose")
+    compose = g.find(app.root, "frame", "New message")
+    g.type_into(compose, "To", os.environ["BOB_ADDR"])
+    g.type_into(compose, "Subject", subject)
+    g.type_into(compose, "Message text", text)
+    g.click(compose, "Close")
+    g.gone(app.root, "frame", "New message", 30)
+    g.ok("closing the compose window does not ask: it closes")
+    d = g.wait_for(lambda: next((d for d in drafts_json(ALICEGUI) if d.get("subject") == subject), None),
+                   "the agent to keep it as a draft", 20, seen=lambda: repr(drafts_json(ALICEGUI)))
+    g.ok(f"… and the agent keeps it as draft {d['id']} (postern draft list)")
+    db = os.path.join(ALICEGUI["home"], "data", "postern.db")
+    stored = b"".join(open(f, "rb").read() for f in (db, db + "-wal") if os.path.exists(f))
+    g.check("the store holds neither its text nor its Subject in the clear",
+            text.splitlines()[1].encode() not in stored and subject.encode() not in stored)
+    r = postern(ALICEGUI, "agent", "stop")
+    g.check("alice's agent stops (CLI)", r.returncode == 0, lambda: r.stderr)
+    label = g.find(win, "label", "Agent status", showing=False)
+    g.wait_for(lambda: g.is_showing(label), "the window to say the agent is not running", 30,
+               seen=lambda: g.text_of(label))
+    ensure_agent_from_window(win, ALICEGUI)
+    i = wait_row(table, "Subject", subject)
+    row = g.table_rows(table)[i]
+    g.check("after the agent's restart the Drafts page lists it, with its recipient",
+            os.environ["BOB_ADDR"] in row.get("To", ""), lambda: repr(row))
+    g.screenshot("drafts", win)
+    g.screenshot("drafts-page", win, numbered=False)
+
+    def open_it():
+        # The page reloads when the agent says anything (its restart, the
+        # mail it fetched), and a reload drops the selection: again then.
+        shown = g.find_all(app.root, "frame", "Draft")
+        if shown:
+            return shown[0]
+        try:
+            g.select_row(table, wait_row(table, "Subject", subject))
+            g.click(win, "Open")
+            return g.find(app.root, "frame", "Draft", 10)
+        except (g.GuiTimeout, AssertionError):
+            return None
+    draft = g.wait_for(open_it, "Open to open the selected draft", 120, interval=0.5)
+    g.wait_for(lambda: g.text_of(g.find(draft, "text", "Subject")) == subject, "the Subject", 20,
+               seen=lambda: g.text_of(g.find(draft, "text", "Subject")))
+    g.check("Open resumes it: To, Subject and the text as typed",
+            os.environ["BOB_ADDR"] in g.text_of(g.find(draft, "text", "To"))
+            and g.text_of(g.find(draft, None, "Message text")).rstrip("\n") == text,
+            lambda: repr(g.text_of(g.find(draft, None, "Message text"))))
+    g.screenshot("draft-resumed", draft)
+    more = text + "\nA line added after resuming."
+    g.type_into(draft, "Message text", more)
+
+    def shown():
+        r = postern(ALICEGUI, "draft", "show", str(d["id"]))
+        return r.stdout if r.returncode == 0 else ""
+    g.wait_for(lambda: "A line added after resuming." in shown(), "the window to save it again within a minute",
+               75, interval=2, seen=lambda: repr(shown()[-200:]))
+    g.check("… in its place: still one draft, the same number",
+            [x["id"] for x in drafts_json(ALICEGUI)] == [d["id"]], lambda: repr(drafts_json(ALICEGUI)))
+    g.ok("a resumed draft changed is saved again within a minute while the window stays open")
+    send = g.find(draft, "push button", "Send")
+    g.wait_for(lambda: "sensitive" in g.states(send), "Send to be enabled", 30,
+               seen=lambda: g.text_of(g.find(draft, "label", "Sending")))
+    def outbox():
+        return json.loads(postern(ALICEGUI, "--json", "outbox", "list").stdout or "{}").get("outbox", [])
+    before = {e["id"] for e in outbox()}
+    g.click(draft, "Send")
+    g.gone(app.root, "frame", "Draft", 30)
+    g.ok("Send queues the message and closes the window")
+    g.wait_for(lambda: not any(x["id"] == d["id"] for x in drafts_json(ALICEGUI)), "the draft to go", 20,
+               seen=lambda: repr(drafts_json(ALICEGUI)))
+    g.ok("… and the draft is gone (postern draft list)")
+    g.wait_for(lambda: row_with(table, "Subject", subject) is None, "the row to go", 20,
+               seen=lambda: repr(g.table_rows(table)))
+    g.ok("… and from the Drafts page")
+    g.wait_for(lambda: any(e["id"] not in before and e["state"] == "sent" for e in outbox()),
+               "the outbox to say sent", 60, seen=lambda: repr(outbox()))
+    g.ok("the agent sent it")
+    app.close()
 
 
 SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signature,
              scenario_quarantine_not_opened, scenario_account_setup, scenario_compose_encrypted,
              scenario_attachments, scenario_keys, scenario_create_key, scenario_german, scenario_agent_dies, scenario_preferences,
              scenario_new_mail_notification, scenario_mailto, scenario_bridge, scenario_unread_and_delete,
-             scenario_reply_encrypted, scenario_forward, scenario_shortcuts,
-             # Last: its first mail lands in alice's mailbox, which the others read.
-             scenario_first_run]
+             scenario_reply_encrypted, scenario_forward, scenario_shortcuts]
+SCENARIOS += [scenario_drafts]
+# Last: its first mail lands in alice's mailbox, which the others read.
+SCENARIOS += [scenario_first_run]
 
 
 def main():

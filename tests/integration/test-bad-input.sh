@@ -49,10 +49,10 @@ check "the bad input changed nothing" test "$(state)" = "$before"
 commands=("agent start" "agent stop" "agent status"
   "account add" "account list" "account show" "account set" "account test" "account password"
   "account remove" send sendmail fetch "outbox list" "outbox retry" "outbox cancel"
-  "quarantine list" "quarantine release" "quarantine delete" scan watch list mark delete show export reply forward import
+  "quarantine list" "quarantine release" "quarantine delete" scan watch list mark delete show export reply forward "draft save" "draft list" "draft show" "draft send" "draft delete" import
   attachment encrypt decrypt verify batch "config show" "config set" "bridge credentials"
   "keys import" "keys list" "keys show" "keys remove" "keys unlock" "keys generate" "keys export" "keys expire" "keys revoke" "keys locate" "keys setup-message export" "keys setup-message import" "keys check" help)
-groups=(agent account outbox quarantine config bridge keys "keys setup-message")
+groups=(agent account outbox quarantine config bridge draft keys "keys setup-message")
 listed() {
   local out c missing="" rows
   out=$("$POSTERN" --help)

@@ -1,5 +1,7 @@
+#define _GNU_SOURCE
 #include "store/store.h"
 #include "store/deliveries.h"
+#include "store/drafts.h"
 #include "store/keys.h"
 #include "store/schema.h"
 #include "util/error.h"
@@ -1616,8 +1618,8 @@ test_migrate_v1 (void **state)
   assert_non_null (store);
 
   db = raw_open (f->path);
-  assert_int_equal (pst_store_schema_latest (), 7);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 7);
+  assert_int_equal (pst_store_schema_latest (), 8);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 8);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                  " ('deliveries', 'store_info')"), 2);
   /* Mail stored before deliveries existed is never delivered. */
@@ -1685,6 +1687,30 @@ thread_of (PstStore *store, gint64 id)
   return info->thread;
 }
 
+/* A store made at version 1 (as it shipped) and migrated to the latest,
+ * then taken back to @version by @sql (which undoes the later steps):
+ * the steps after it run as they would have then.  Returns it opened raw. */
+static sqlite3 *
+store_back_at (Fixture *f, int version, const char *sql)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *set = g_strdup_printf ("PRAGMA user_version = %d", version);
+  sqlite3 *db = raw_open (f->path);
+
+  raw_exec (db, "PRAGMA journal_mode = WAL");
+  raw_exec (db, v1_schema);
+  raw_exec (db, "PRAGMA user_version = 1");
+  sqlite3_close (db);
+  {
+    g_autoptr (PstStore) latest = pst_store_open (f->path, &error);
+    assert_non_null (latest);
+  }
+  db = raw_open (f->path);
+  raw_exec (db, set);
+  raw_exec (db, sql);
+  return db;
+}
+
 /* Schema 6 → 7: the mail stored before is read, and threaded from the
  * headers of its stored bytes when the store opens. */
 static void
@@ -1695,25 +1721,15 @@ test_migrate_v6_threads (void **state)
   g_autoptr (PstStore) store = NULL;
   g_autoptr (GPtrArray) unread = NULL;
   PstMessageQuery q = { .unread = TRUE };
-  sqlite3 *db = raw_open (f->path);
+  sqlite3 *db;
   gint64 id;
 
-  raw_exec (db, "PRAGMA journal_mode = WAL");
-  raw_exec (db, v1_schema);
-  raw_exec (db, "PRAGMA user_version = 1");
-  sqlite3_close (db);
-  /* Up to version 6 only: the steps run as they would have then. */
-  {
-    g_autoptr (PstStore) old = pst_store_open (f->path, &error);
-    assert_non_null (old);
-  }
-  db = raw_open (f->path);
-  raw_exec (db, "PRAGMA user_version = 6;"
-                "DROP INDEX messages_unread; DROP INDEX messages_unread_by_account;"
-                "DROP INDEX messages_by_thread;"
-                "DROP TABLE thread_ids;"
-                "ALTER TABLE messages DROP COLUMN unread;"
-                "ALTER TABLE messages DROP COLUMN thread;");
+  db = store_back_at (f, 6, "DROP INDEX messages_unread; DROP INDEX messages_unread_by_account;"
+                            "DROP INDEX messages_by_thread;"
+                            "DROP TABLE thread_ids;"
+                            "DROP INDEX drafts_by_account; DROP TABLE drafts;"
+                            "ALTER TABLE messages DROP COLUMN unread;"
+                            "ALTER TABLE messages DROP COLUMN thread;");
   /* A reply stored before its parent, the parent, an unrelated message,
    * and one whose bytes are no header at all. */
   raw_exec (db,
@@ -1730,7 +1746,7 @@ test_migrate_v6_threads (void **state)
   store = pst_store_open (f->path, &error);
   assert_null (error);
   db = raw_open (f->path);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 7);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 8);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM messages WHERE unread OR thread IS NULL"), 0);
   sqlite3_close (db);
   /* Read, all of them; threaded: reply and root together, under the
@@ -1747,6 +1763,95 @@ test_migrate_v6_threads (void **state)
   g_clear_pointer (&unread, g_ptr_array_unref);
   unread = pst_store_message_page (store, &q, &error);
   assert_int_equal (unread->len, 1);
+}
+
+/* Whether file @path holds the bytes @needle anywhere (a missing file
+ * holds nothing). */
+static gboolean
+file_holds (const char *path, const char *needle)
+{
+  g_autofree char *data = NULL;
+  gsize len = 0;
+
+  if (!g_file_get_contents (path, &data, &len, NULL))
+    return FALSE;
+  return memmem (data, len, needle, strlen (needle)) != NULL;
+}
+
+static GBytes *
+bytes_of (const char *text)
+{
+  return g_bytes_new (text, strlen (text));
+}
+
+/* Schema 7 → 8: the drafts table comes, the mail stays; then drafts are
+ * saved, replaced, listed by account, and deleted with their bytes gone
+ * from the file and the log. */
+static void
+test_migrate_v7_drafts (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = NULL;
+  g_autoptr (GPtrArray) list = NULL;
+  g_autoptr (PstDraft) d = NULL;
+  g_autoptr (GBytes) one = bytes_of ("SEALED-ONE-a1b2c3"), two = bytes_of ("SEALED-TWO-d4e5f6");
+  g_autoptr (GBytes) other = bytes_of ("SEALED-OTHER-g7h8");
+  g_autofree char *wal = g_strconcat (f->path, "-wal", NULL);
+  sqlite3 *db;
+  gint64 id, id2;
+
+  /* Back to version 7, with a message in it. */
+  db = store_back_at (f, 7, "DROP INDEX drafts_by_account; DROP TABLE drafts;"
+                            "INSERT INTO messages (account, uidl, received_at) VALUES ('a', 'kept', 1);");
+  sqlite3_close (db);
+
+  store = pst_store_open (f->path, &error);
+  assert_null (error);
+  db = raw_open (f->path);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 8);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM drafts"), 0);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages WHERE uidl = 'kept'"), 1);
+  sqlite3_close (db);
+
+  id = pst_store_draft_save (store, 0, "a", one, &error);
+  assert_true (id > 0);
+  id2 = pst_store_draft_save (store, 0, "b", other, &error);
+  assert_true (id2 > id);
+  /* Replaced in place: the same number, the new bytes. */
+  assert_int_equal (pst_store_draft_save (store, id, "a", two, &error), id);
+  d = pst_store_draft_get (store, id, &error);
+  assert_non_null (d);
+  assert_string_equal (d->account, "a");
+  assert_true (g_bytes_equal (d->sealed, two));
+  assert_true (d->updated_at >= d->created_at && d->created_at > 0);
+  list = pst_store_draft_list (store, "a", &error);
+  assert_int_equal (list->len, 1);
+  g_clear_pointer (&list, g_ptr_array_unref);
+  list = pst_store_draft_list (store, NULL, &error);
+  assert_int_equal (list->len, 2);
+
+  /* No such draft: an error, nothing changed or made. */
+  assert_int_equal (pst_store_draft_save (store, 9999, "a", one, &error), 0);
+  assert_error_contains (error, "no draft 9999");
+  g_clear_error (&error);
+  assert_null (pst_store_draft_get (store, 9999, &error));
+  assert_error_contains (error, "no draft 9999");
+  g_clear_error (&error);
+  assert_false (pst_store_draft_delete (store, 9999, &error));
+  assert_error_contains (error, "no draft 9999");
+  g_clear_error (&error);
+
+  assert_true (pst_store_draft_delete (store, id, &error));
+  assert_null (pst_store_draft_get (store, id, &error));
+  g_clear_error (&error);
+  /* Gone for good: neither its bytes nor those it replaced are left in the
+   * file or the log. */
+  assert_false (file_holds (f->path, "SEALED-TWO-d4e5f6"));
+  assert_false (file_holds (wal, "SEALED-TWO-d4e5f6"));
+  assert_false (file_holds (f->path, "SEALED-ONE-a1b2c3"));
+  assert_false (file_holds (wal, "SEALED-ONE-a1b2c3"));
+  assert_true (file_holds (f->path, "SEALED-OTHER-g7h8") || file_holds (wal, "SEALED-OTHER-g7h8"));
 }
 
 /* Read state, threads out of order, and deletion all or none. */
@@ -2174,6 +2279,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_deliveries, setup, teardown),
     cmocka_unit_test_setup_teardown (test_migrate_v6_threads, setup, teardown),
     cmocka_unit_test_setup_teardown (test_read_state, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_migrate_v7_drafts, setup, teardown),
     cmocka_unit_test_setup_teardown (test_list, setup, teardown),
     cmocka_unit_test_setup_teardown (test_search, setup, teardown),
     cmocka_unit_test_setup_teardown (test_page, setup, teardown),
