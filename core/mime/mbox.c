@@ -181,13 +181,16 @@ pst_mbox_next (PstMbox *mbox, GError **error)
 
   if (!mbox->at_from)
     return -1;
+  mbox->at_from = FALSE;
   if ((fd = memfd_create ("postern-import", MFD_CLOEXEC)) < 0)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "memfd: %s", g_strerror (errno));
       return -1;
     }
   mbox->index++;
-  mbox->at_from = FALSE;
+  /* The rest of a "From " line longer than a piece is not the message's. */
+  while (!mbox->next_start && mbox->len >= 0)
+    read_line (mbox);
   for (read_line (mbox); mbox->len >= 0; read_line (mbox))
     {
       const char *line = mbox->line;

@@ -185,6 +185,27 @@ test_long_line (void **state)
   assert_string_equal (m[1], "Subject: two\n");
 }
 
+/* A "From " line longer than a piece is all the envelope's. */
+static void
+test_long_from_line (void **state)
+{
+  GString *text = g_string_new ("From ");
+  g_auto (GStrv) m = NULL;
+
+  (void) state;
+  for (int i = 0; i < 200000; i++)
+    g_string_append_c (text, 'a');
+  g_string_append (text, "\nSubject: one\n\nbody\n\nFrom ");
+  for (int i = 0; i < 70000; i++)
+    g_string_append_c (text, 'b');
+  g_string_append (text, "\nSubject: two\n");
+  m = messages_of (text->str);
+  g_string_free (text, TRUE);
+  assert_int_equal (g_strv_length (m), 2);
+  assert_string_equal (m[0], "Subject: one\n\nbody\n");
+  assert_string_equal (m[1], "Subject: two\n");
+}
+
 /* A message over the cap is reported and skipped; the next one is read. */
 static void
 test_too_large (void **state)
@@ -226,6 +247,7 @@ main (void)
     cmocka_unit_test (test_round_trip),
     cmocka_unit_test (test_long_line),
     cmocka_unit_test (test_too_large),
+    cmocka_unit_test (test_long_from_line),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
