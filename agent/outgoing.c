@@ -3,6 +3,8 @@
 
 #include "events.h"
 #include "mime/sevenbit.h"
+#include "net/lineproto.h"
+#include "net/smtp.h"
 #include "protect.h"
 #include "util/addr.h"
 #include "util/error.h"
@@ -133,6 +135,28 @@ enqueue (PstAgent *agent, const PstAccount *account, const char *from, const Pst
          && pst_store_writer_commit (writer, id_out, error);
 }
 
+/* Addresses SMTP cannot carry are refused now, not by the sender later. */
+static gboolean
+check_paths (const PstPlainMessage *plain, GError **error)
+{
+  const char *bad = plain->from != NULL && !pst_smtp_path_is_valid (plain->from, TRUE)
+                      ? plain->from : NULL;
+
+  for (guint i = 0; bad == NULL && plain->recipients[i] != NULL; i++)
+    if (!pst_smtp_path_is_valid (plain->recipients[i], FALSE))
+      bad = plain->recipients[i];
+  if (bad == NULL)
+    return TRUE;
+  {
+    g_autofree char *shown = pst_lineproto_sanitize (bad, MIN (strlen (bad), 80));
+
+    g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                 "\"%s%s\" cannot be an SMTP address (at most 255 bytes, no spaces or angle "
+                 "brackets); nothing was queued", shown, strlen (bad) > 80 ? "…" : "");
+  }
+  return FALSE;
+}
+
 PstQueued *
 pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *name,
                     const char *const *envelope, const PstPolicySettings *overrides,
@@ -146,6 +170,7 @@ pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *name,
 
   if (!(plain = pst_plain_message_parse (input, error))
       || (envelope != NULL && !pst_plain_message_set_envelope (plain, envelope, error))
+      || !check_paths (plain, error)
       || !(account = pst_outgoing_account (agent, name, plain->from, error))
       || !pst_outgoing_check_limits (agent, account, g_strv_length (plain->recipients), error)
       || !scan (agent, input, error))

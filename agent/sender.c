@@ -161,6 +161,15 @@ stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id, GErro
  * to this size. */
 #define LEGACY_WHOLE_MAX (64 * 1024 * 1024)
 
+/* Whether prepare_message reads entry @e whole (see there). */
+static gboolean
+reads_whole (PstSmtpSession *s, const PstOutboxEntry *e)
+{
+  if (e->eight_bit < 0)
+    return e->size <= LEGACY_WHOLE_MAX;
+  return e->eight_bit > 0 && e->utf8_headers <= 0 && !pst_smtp_session_has_extension (s, "8BITMIME");
+}
+
 /* Reads outbox entry @id whole (at most 64 MiB).  Transfer full. */
 static GBytes *
 read_whole (PstAgent *agent, gint64 id, GError **error)
@@ -282,14 +291,37 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
               break;
             }
           current = g_ptr_array_index (entries, next++);
+          dot_sent = dot_queued = FALSE;
           g_clear_pointer (&whole, g_bytes_unref);
+          /* The message accepted last is recorded before this one is read
+           * whole, not left in doubt for as long as that takes. */
+          if (rec.sent != NULL && reads_whole (s, current) && !record (&rec, NULL, 0, NULL, error))
+            goto out;
           {
             PstSmtpMessageInfo info = { 0 };
             g_autoptr (GError) local = NULL;
+            const char *code = NULL;
 
+            /* MAIL and RCPT are only queued here: nothing leaves before
+             * the entry is recorded "sending" below. */
             if (!prepare_message (agent, s, current, &info, &whole, &local))
+              code = "554 5.6.3";
+            else if (!pst_smtp_session_begin_message_with (s, current->reverse_path,
+                                                           (const char *const *) current->recipients,
+                                                           &info, &local))
               {
-                g_autofree char *why = g_strdup_printf ("554 5.6.3 %s", local->message);
+                if (!g_error_matches (local, PST_ERROR, PST_ERROR_USAGE))
+                  {
+                    g_propagate_error (error, g_steal_pointer (&local));
+                    goto out;
+                  }
+                code = "553 5.1.3";
+              }
+            if (local != NULL)
+              {
+                /* This message cannot be sent (an address SMTP cannot
+                 * carry, say); the others can. */
+                g_autofree char *why = g_strdup_printf ("%s %s", code, local->message);
 
                 g_message ("outbox %" G_GINT64_FORMAT ": refused (%s)", current->id, why);
                 if (!record (&rec, current, PST_OUTBOX_FAILED, why, error))
@@ -297,13 +329,9 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
                 current = NULL;
                 break;
               }
-            if (!record (&rec, current, PST_OUTBOX_SENDING, NULL, error)
-                || !pst_smtp_session_begin_message_with (s, current->reverse_path,
-                                                         (const char *const *) current->recipients,
-                                                         &info, error))
+            if (!record (&rec, current, PST_OUTBOX_SENDING, NULL, error))
               goto out;
           }
-          dot_sent = FALSE;
           break;
         case PST_SMTP_EVENT_WANT_BODY:
           if (whole != NULL)

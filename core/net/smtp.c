@@ -104,6 +104,12 @@ is_printable_token (const char *s, gsize max_len, gboolean allow_empty)
   return allow_empty || n > 0;
 }
 
+gboolean
+pst_smtp_path_is_valid (const char *path, gboolean reverse)
+{
+  return path != NULL && is_printable_token (path, SMTP_MAX_PATH, reverse);
+}
+
 PstSmtpSession *
 pst_smtp_session_new (const char *helo_name, PstSmtpTlsMode mode)
 {

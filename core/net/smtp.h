@@ -111,6 +111,11 @@ typedef struct {
   gboolean utf8_headers;
 } PstSmtpMessageInfo;
 
+/* Whether @path can be a reverse path (@reverse: may be empty) or a
+ * recipient in MAIL FROM / RCPT TO: printable ASCII or UTF-8, no space or
+ * angle bracket, at most 255 bytes.  begin_message refuses the others. */
+gboolean pst_smtp_path_is_valid (const char *path, gboolean reverse);
+
 /* begin_message with what @info says: "SIZE=n" (RFC 1870), "BODY=8BITMIME"
  * (RFC 6152) and "SMTPUTF8" (RFC 6531) on MAIL when they apply.  A message
  * larger than the server's SIZE, with 8-bit content for a server without

@@ -23,6 +23,8 @@ expect_fail "a file that is not RFC 5322" 1 "not an RFC 5322 message" pst alice 
 head -c 4096 /dev/urandom > "$WORK/junk.bin"
 expect_fail "binary junk" 1 "not an RFC 5322 message" pst alice send "$WORK/junk.bin"
 expect_fail "a file that does not exist" 1 "No such file" pst alice send "$WORK/missing.eml"
+make_message "$ALICE_ADDR" "$(printf 'a%.0s' $(seq 300))@example.org" "x" "y" > "$WORK/longrcpt.eml"
+expect_fail "a recipient longer than SMTP carries" 2 "cannot be an SMTP address" pst alice send "$WORK/longrcpt.eml"
 make_message "mallory@evil.test" "$BOB_ADDR" "x" "y" > "$WORK/notmine.eml"
 expect_fail "a From address of no account" 3 "not the address of account|no account has the From address" pst alice send "$WORK/notmine.eml"
 make_message "$ALICE_ADDR" "$BOB_ADDR" "x" "y" > "$WORK/ok.eml"
