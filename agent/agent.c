@@ -15,6 +15,7 @@ pst_agent_new (const char *home)
   g_mutex_init (&agent->changed_lock);
   g_cond_init (&agent->changed_cond);
   g_mutex_init (&agent->backoff_lock);
+  g_mutex_init (&agent->peers_lock);
   agent->mda_backoff = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, g_free);
   agent->account_locks = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   agent->retired_scanners = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_scanner_free);
@@ -92,6 +93,7 @@ pst_agent_free (PstAgent *agent)
   g_mutex_clear (&agent->sessions_lock);
   g_mutex_clear (&agent->changed_lock);
   g_mutex_clear (&agent->backoff_lock);
+  g_mutex_clear (&agent->peers_lock);
   g_cond_clear (&agent->changed_cond);
   pst_paths_free (agent->paths);
   g_free (agent);

@@ -45,6 +45,8 @@ typedef struct {
 
   GCancellable *stop;        /* cancelled once, when the agent is to stop */
 
+  GMutex peers_lock;         /* one message's Autocrypt learning at a time (reader.c, peers.c):
+                              * read the peer, decide, import the key, write the peer */
   GMutex backoff_lock;       /* guards mda_backoff */
   GHashTable *mda_backoff;   /* gint64* message id -> when to try its MDA again (deliver.c) */
 

@@ -219,6 +219,7 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
   g_autoptr (PstMessageInfo) info = NULL;
   g_autoptr (PstView) view = NULL;
   g_autoptr (GError) local = NULL;
+  gboolean learned;
 
   memset (out, 0, sizeof *out);
   out->id = id;
@@ -241,11 +242,14 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
   /* What its Autocrypt header teaches (agent/peers.h).  A key that came
    * in with it may be the one it is signed with: read it again, once, so
    * that its verdict is the one the next reading shows. */
+  g_mutex_lock (&agent->peers_lock);
   pst_peers_note_encrypted (agent, view, status);
   pst_peers_learn_harvested (agent, status);
   pst_peers_learn_gossip (agent, status, view->autocrypt_date,
                           (const char *const *) view->autocrypt_recipients);
-  if (pst_peers_learn (agent, view) && status->sig_status != PST_SIG_NONE)
+  learned = pst_peers_learn (agent, view);
+  g_mutex_unlock (&agent->peers_lock);
+  if (learned && status->sig_status != PST_SIG_NONE)
     {
       g_autoptr (GBytes) plain2 = NULL;
       g_autoptr (PstStatus) status2 = NULL;
