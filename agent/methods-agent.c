@@ -67,7 +67,7 @@ pst_method_subscribe (PstCall *call, GError **error)
 {
   static const char *const known[] = { "mail.new", "outbox.changed", "fetch.progress",
                                        "batch.progress", "scan.quarantined", "account.error",
-                                       "bridge.error", NULL };
+                                       "bridge.error", "mail.marked", "mail.deleted", NULL };
   JsonNode *n = call->params ? json_object_get_member (call->params, "events") : NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new ();
   JsonObject *r;
