@@ -743,6 +743,19 @@ def show_protected_subjects(user):
             postern(user, "show", str(m["id"]))
 
 
+def open_alices_message(session):
+    """Both agents up, bob's window showing alice's encrypted message (the one test-gui.sh had her send);
+    returns (app, window, its subject)."""
+    agent_start(session, ALICE)
+    agent_start(session, BOB)
+    subject = os.environ["PSTGUI_SUBJECT"]
+    show_protected_subjects(BOB)
+    app = start_app(session, BOB)
+    win = app.window()
+    open_message(win, subject)
+    return app, win, subject
+
+
 def import_message(session, user, name, subject, headers, body):
     """Imports for user (CLI) one message from alice with that Subject, the extra header lines and body."""
     mbox = os.path.join(session.dir, name + ".mbox")
@@ -816,13 +829,8 @@ def scenario_unread_and_delete(session):
 def scenario_reply_encrypted(session):
     """Reply on alice's encrypted message opens a compose window with Re: and the quoted text; sent, alice gets it
     encrypted."""
-    agent_start(session, ALICE)
-    agent_start(session, BOB)
-    subject, body = os.environ["PSTGUI_SUBJECT"], os.environ["PSTGUI_BODY"]
-    show_protected_subjects(BOB)
-    app = start_app(session, BOB)
-    win = app.window()
-    open_message(win, subject)
+    app, win, subject = open_alices_message(session)
+    body = os.environ["PSTGUI_BODY"]
     g.click(win, "Reply")
     compose = g.find(app.root, "frame", "Reply", 30)
     g.wait_for(lambda: g.text_of(g.find(compose, "text", "Subject")) == "Re: " + subject, "the Subject", 20,
@@ -874,13 +882,7 @@ def alice_receives_encrypted(subject):
 def scenario_forward(session):
     """Forward asks for the recipients first, then opens a compose window with Fwd: and the message attached;
     sent, alice gets it encrypted with the message inside."""
-    agent_start(session, ALICE)
-    agent_start(session, BOB)
-    subject = os.environ["PSTGUI_SUBJECT"]
-    show_protected_subjects(BOB)
-    app = start_app(session, BOB)
-    win = app.window()
-    open_message(win, subject)
+    app, win, subject = open_alices_message(session)
     g.click(win, "Forward")
     dlg = g.find(app.root, "dialog", "Forward")
     g.type_into(dlg, "Forward to", os.environ["ALICE_ADDR"])
@@ -986,13 +988,7 @@ def scenario_follows_other_clients(session):
 def scenario_reply_stays_encrypted(session):
     """A reply to alice's encrypted message: a recipient without a key is marked and Send is blocked, saying why;
     unticking Encrypt shows a warning in words and Send waits for the user's explicit choice."""
-    agent_start(session, ALICE)
-    agent_start(session, BOB)
-    subject = os.environ["PSTGUI_SUBJECT"]
-    show_protected_subjects(BOB)
-    app = start_app(session, BOB)
-    win = app.window()
-    open_message(win, subject)
+    app, win, subject = open_alices_message(session)
     g.click(win, "Reply")
     compose = g.find(app.root, "frame", "Reply", 30)
     reason = g.find(compose, "label", "Sending")
