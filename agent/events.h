@@ -1,6 +1,7 @@
 /* events.h — notifications to clients that subscribed (DESIGN.md §5):
  * mail.new, outbox.changed, fetch.progress, batch.progress,
- * scan.quarantined, account.error, bridge.error, draft.saved, draft.deleted (docs/socket-api.md has their params). */
+ * scan.quarantined, account.error, bridge.error, draft.saved, draft.deleted, mail.marked,
+ * mail.deleted (docs/socket-api.md has their params). */
 #pragma once
 
 #include <json-glib/json-glib.h>

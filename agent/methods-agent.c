@@ -67,7 +67,8 @@ pst_method_subscribe (PstCall *call, GError **error)
 {
   static const char *const known[] = { "mail.new", "outbox.changed", "fetch.progress",
                                        "batch.progress", "scan.quarantined", "account.error",
-                                       "bridge.error", "draft.saved", "draft.deleted", NULL };
+                                       "bridge.error", "draft.saved", "draft.deleted", "mail.marked",
+                                       "mail.deleted", NULL };
   JsonNode *n = call->params ? json_object_get_member (call->params, "events") : NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new ();
   JsonObject *r;

@@ -833,6 +833,7 @@ pst_method_keys_check (PstCall *call, GError **error)
   json_object_set_string_member (r, "scheme", pst_scheme_name (refusal ? PST_SCHEME_NONE : check->scheme));
   json_object_set_boolean_member (r, "will_encrypt", refusal == NULL && check->encrypt);
   json_object_set_boolean_member (r, "will_sign", refusal == NULL && check->sign);
+  json_object_set_boolean_member (r, "reply_to_encrypted", check->reply_to_encrypted);
   arr = json_array_new ();
   for (guint i = 0; i < check->recipients->len; i++)
     json_array_add_object_element (arr, recipient_json (call->agent,

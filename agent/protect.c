@@ -479,6 +479,7 @@ pst_protect_check (PstAgent *agent, const char *sender, const char *const *recip
     }
   c->effective = pst_policy_effective (account_settings, overrides);
   c->refusal = local;
+  c->reply_to_encrypted = keys.reply_to_encrypted;
   if (decision != NULL)
     {
       c->scheme = decision->scheme;

@@ -95,6 +95,7 @@ typedef struct {
   char **not_recommended;       /* as PstProtected's; empty when refused */
   GPtrArray *recipients;        /* of PstRecipientCheck*, in order, without duplicates */
   GError *refusal;              /* PST_ERROR_POLICY: the error send would fail with, or NULL */
+  gboolean reply_to_encrypted;  /* the message answers or forwards mail that arrived encrypted */
 } PstProtectCheck;
 
 void pst_protect_check_free (PstProtectCheck *check);

@@ -13,6 +13,7 @@
 
 #include "key-words.h"
 #include "mime/compose.h"
+#include "util/addr.h"
 #include "util/error.h"
 
 #define CHECK_DELAY_MS 300
@@ -27,7 +28,7 @@ struct _PstComposeWindow {
   PstAgentLink *agent;
   GtkWidget *from_combo, *to_entry, *cc_entry, *bcc_entry, *subject_entry, *keys_label,
     *encrypt_check, *sign_check, *reason_label, *body_view, *attachments_label, *clear_button,
-    *send_button, *attach_button;
+    *send_button, *attach_button, *clear_bar, *clear_label, *send_clear_button;
   GPtrArray *attachments;      /* Attachment */
   guint check_source;
   GCancellable *check_cancel;
@@ -45,6 +46,9 @@ struct _PstComposeWindow {
   gboolean discard_ok;          /* a save on close failed: the next close discards */
   gboolean sent;                /* in the outbox: no draft saved any more */
   guint draft_source;
+  /* An answer to or forward of mail that arrived encrypted (keys.check
+   * says so), and whether the user confirmed sending it in the clear. */
+  gboolean reply_to_encrypted, clear_confirmed;
 };
 
 G_DEFINE_TYPE (PstComposeWindow, pst_compose_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -103,6 +107,35 @@ say_reason (PstComposeWindow *self, const char *text)
                       both ? both : self->link_note ? self->link_note : text);
 }
 
+/* Encrypt unticked on an answer to encrypted mail, not yet confirmed: it
+ * is not sent (the warning says why and asks). */
+static gboolean
+clear_unconfirmed (PstComposeWindow *self)
+{
+  return self->reply_to_encrypted && !self->clear_confirmed && !account_always (self)
+         && !gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->encrypt_check));
+}
+
+/* The warning over an answer to encrypted mail with Encrypt unticked: in
+ * words, and the choice until it is made. */
+static void
+update_clear_bar (PstComposeWindow *self)
+{
+  gboolean show = self->reply_to_encrypted && !account_always (self)
+                  && !gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->encrypt_check));
+
+  if (show)
+    {
+      const char *warning = pst_key_reply_clear_warning (self->forward != NULL);
+      g_autofree char *t = self->clear_confirmed
+                             ? g_strdup_printf ("%s %s", warning, _("You chose to send it in the clear."))
+                             : g_strdup (warning);
+      gtk_label_set_text (GTK_LABEL (self->clear_label), t);
+    }
+  gtk_widget_set_visible (self->send_clear_button, !self->clear_confirmed);
+  gtk_widget_set_visible (self->clear_bar, show);
+}
+
 static void
 update_send (PstComposeWindow *self)
 {
@@ -113,10 +146,41 @@ update_send (PstComposeWindow *self)
 
   any = to[0] || cc[0] || bcc[0];
   gtk_widget_set_sensitive (self->send_button, any && from_address (self) && !self->refused
-                                                 && !self->sending && pst_agent_link_is_running (self->agent));
+                                                 && !self->sending && pst_agent_link_is_running (self->agent)
+                                                 && !clear_unconfirmed (self));
 }
 
 /* ---- the live key marks ---- */
+
+/* A recipient field holding an address whose missing key blocks an answer
+ * to encrypted mail gets a warning icon, its tooltip @blocked, the reason
+ * (pst_key_reply_blocked_words; NULL: no field is marked). */
+static void
+mark_blocked_fields (PstComposeWindow *self, JsonObject *check, const char *blocked)
+{
+  GtkWidget *entries[] = { self->to_entry, self->cc_entry, self->bcc_entry };
+  JsonArray *rcpts = pst_json_arr (check, "recipients");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (entries); i++)
+    {
+      g_auto (GStrv) list = split_addresses (entries[i]);
+      gboolean has = FALSE;
+
+      for (char **p = list; blocked && *p && !has; p++)
+        {
+          g_autofree char *addr = pst_addr_extract (*p);
+          for (guint j = 0; addr && rcpts && j < json_array_get_length (rcpts) && !has; j++)
+            {
+              JsonNode *n = json_array_get_element (rcpts, j);
+              JsonObject *o = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+              has = o && pst_json_str (o, "problem") && pst_addr_equal (pst_json_str (o, "address"), addr);
+            }
+        }
+      gtk_entry_set_icon_from_icon_name (GTK_ENTRY (entries[i]), GTK_ENTRY_ICON_SECONDARY,
+                                         has ? "dialog-warning-symbolic" : NULL);
+      gtk_entry_set_icon_tooltip_text (GTK_ENTRY (entries[i]), GTK_ENTRY_ICON_SECONDARY, has ? blocked : NULL);
+    }
+}
 
 static void
 checked (GObject *source, GAsyncResult *res, gpointer data)
@@ -124,7 +188,7 @@ checked (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
   PstComposeWindow *self;
-  g_autofree char *marks = NULL, *not_recommended = NULL;
+  g_autofree char *marks = NULL, *not_recommended = NULL, *blocked = NULL;
   JsonArray *rcpts;
   const char *refused;
 
@@ -143,9 +207,14 @@ checked (GObject *source, GAsyncResult *res, gpointer data)
    * changed (key-words.c). */
   marks = pst_key_marks_markup (r);
   gtk_label_set_markup (GTK_LABEL (self->keys_label), marks);
+  self->reply_to_encrypted = pst_json_bool (r, "reply_to_encrypted");
   self->setting = TRUE;
+  /* An answer to encrypted mail is meant to be encrypted: the box stays
+   * ticked while a missing key blocks it. */
   if (!self->encrypt_touched)
-    gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->encrypt_check), pst_json_bool (r, "will_encrypt"));
+    gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->encrypt_check),
+                                  pst_json_bool (r, "will_encrypt")
+                                    || (self->reply_to_encrypted && pst_json_str (r, "refused") != NULL));
   if (!self->sign_touched)
     gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->sign_check), pst_json_bool (r, "will_sign"));
   /* The account's "always" cannot be turned off from here. */
@@ -154,7 +223,11 @@ checked (GObject *source, GAsyncResult *res, gpointer data)
   self->setting = FALSE;
   refused = pst_json_str (r, "refused");
   self->refused = refused != NULL;
-  if (refused)
+  blocked = pst_key_reply_blocked_words (r, self->forward != NULL);
+  mark_blocked_fields (self, r, blocked);
+  if (blocked != NULL)
+    say_reason (self, blocked);
+  else if (refused)
     {
       g_autofree char *t = g_strdup_printf (_("Send is disabled: %s"), refused);
       say_reason (self, t);
@@ -169,6 +242,9 @@ checked (GObject *source, GAsyncResult *res, gpointer data)
                           : _("It will NOT be encrypted: the server and anyone on the way can read it."));
   else
     say_reason (self, "");
+  if (!refused && clear_unconfirmed (self))
+    say_reason (self, _("Send is disabled until you choose above: keep it encrypted, or send it in the clear."));
+  update_clear_bar (self);
   update_send (self);
 }
 
@@ -238,6 +314,27 @@ on_encrypt_toggled (PstComposeWindow *self)
   if (self->setting)
     return;
   self->encrypt_touched = TRUE;
+  /* Sending in the clear is confirmed each time Encrypt is unticked. */
+  if (gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (self->encrypt_check)))
+    self->clear_confirmed = FALSE;
+  update_clear_bar (self);
+  on_fields_changed (self);
+}
+
+/* The warning's buttons: Encrypt ticked again, by the user (encrypted, or
+ * not sent: on_encrypt_toggled) … */
+static void
+on_keep_encrypted (PstComposeWindow *self)
+{
+  gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (self->encrypt_check), TRUE);
+}
+
+/* … or the user's explicit choice to send it in the clear. */
+static void
+on_send_clear (PstComposeWindow *self)
+{
+  self->clear_confirmed = TRUE;
+  update_clear_bar (self);
   on_fields_changed (self);
 }
 
@@ -427,6 +524,11 @@ on_send (PstComposeWindow *self)
   JsonObject *params;
   int fd;
 
+  /* Not in the clear without the user's confirmation (Send is insensitive
+   * then; this holds for any other way here too).  A draft is kept
+   * encrypted to self whatever the window says. */
+  if (clear_unconfirmed (self))
+    return;
   if (!(message = compose_now (self, &error)))
     {
       say_reason (self, error->message);
@@ -835,6 +937,9 @@ pst_compose_window_class_init (PstComposeWindowClass *klass)
   CHILD (clear_button);
   CHILD (send_button);
   CHILD (attach_button);
+  CHILD (clear_bar);
+  CHILD (clear_label);
+  CHILD (send_clear_button);
 #undef CHILD
   gtk_widget_class_bind_template_callback (w, on_fields_changed);
   gtk_widget_class_bind_template_callback (w, on_encrypt_toggled);
@@ -842,6 +947,8 @@ pst_compose_window_class_init (PstComposeWindowClass *klass)
   gtk_widget_class_bind_template_callback (w, on_attach);
   gtk_widget_class_bind_template_callback (w, on_clear_attachments);
   gtk_widget_class_bind_template_callback (w, on_send);
+  gtk_widget_class_bind_template_callback (w, on_keep_encrypted);
+  gtk_widget_class_bind_template_callback (w, on_send_clear);
 }
 
 static void

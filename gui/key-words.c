@@ -48,8 +48,16 @@ date_of (gint64 t)
   return dt ? g_date_time_format (dt, "%Y-%m-%d") : g_strdup ("?");
 }
 
+/* Whether keys.check refused an answer to encrypted mail for want of
+ * recipients' keys (pst_key_reply_blocked_words). */
+static gboolean
+reply_blocked (JsonObject *check)
+{
+  return pst_json_bool (check, "reply_to_encrypted") && pst_json_str (check, "refused") != NULL;
+}
+
 static void
-append_mark (GString *s, JsonObject *o)
+append_mark (GString *s, JsonObject *o, gboolean blocked)
 {
   gboolean pgp = pst_json_bool (o, "pgp"), smime = pst_json_bool (o, "smime");
   const char *from = pgp ? pst_key_source_words (pst_json_str (o, "source")) : NULL;
@@ -71,6 +79,13 @@ append_mark (GString *s, JsonObject *o)
     line = g_markup_printf_escaped ("<span foreground=\"" PST_KEY_PROBLEM_COLOUR "\">✘</span> %s: %s", address,
                                     problem ? problem : _("no key or certificate known"));
   g_string_append_printf (s, "%s%s", s->len ? "\n" : "", line);
+  if (blocked && problem != NULL)
+    {
+      g_autofree char *blocks = g_markup_printf_escaped (
+        " <span foreground=\"" PST_KEY_PROBLEM_COLOUR "\" weight=\"bold\">⚠ %s</span>",
+        _("blocks Send: the answer to encrypted mail stays encrypted"));
+      g_string_append (s, blocks);
+    }
   if (pgp && pst_json_bool (o, "key_changed"))
     {
       g_autofree char *changed = g_markup_printf_escaped (
@@ -90,9 +105,44 @@ pst_key_marks_markup (JsonObject *check)
     {
       JsonNode *n = json_array_get_element (rcpts, i);
       if (JSON_NODE_HOLDS_OBJECT (n))
-        append_mark (s, json_node_get_object (n));
+        append_mark (s, json_node_get_object (n), reply_blocked (check));
     }
   return g_string_free (s, FALSE);
+}
+
+char *
+pst_key_reply_blocked_words (JsonObject *check, gboolean forward)
+{
+  JsonArray *rcpts = pst_json_arr (check, "recipients");
+  g_autoptr (GString) names = g_string_new (NULL);
+
+  if (!reply_blocked (check))
+    return NULL;
+  for (guint i = 0; rcpts && i < json_array_get_length (rcpts); i++)
+    {
+      JsonNode *n = json_array_get_element (rcpts, i);
+      JsonObject *o = JSON_NODE_HOLDS_OBJECT (n) ? json_node_get_object (n) : NULL;
+      g_autofree char *safe = NULL;
+
+      if (o == NULL || pst_json_str (o, "problem") == NULL)
+        continue;
+      safe = pst_verdict_safe_text (pst_json_str (o, "address"));
+      g_string_append_printf (names, "%s%s", names->len ? ", " : "", safe);
+    }
+  if (names->len == 0)   /* the sender's own key, say: the agent's words */
+    return NULL;
+  return g_strdup_printf (forward ? _("No key for %s: the forward of an encrypted message cannot go out in the clear.")
+                                  : _("No key for %s: the reply to an encrypted message cannot go out in the clear."),
+                          names->str);
+}
+
+const char *
+pst_key_reply_clear_warning (gboolean forward)
+{
+  return forward ? _("This forwards a message that arrived encrypted. Sent without encryption, that message goes "
+                     "out in the clear: the mail providers on the way can read it.")
+                 : _("This answers a message that arrived encrypted. Sent without encryption, the text quoted from "
+                     "it goes out in the clear: the mail providers on the way can read it.");
 }
 
 char *

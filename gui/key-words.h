@@ -26,13 +26,27 @@ char *pst_key_fingerprint_grouped (const char *fingerprint);
 /* The compose window's marks for a keys.check result: one line per
  * recipient, Pango markup, each saying whether a key or certificate is
  * known, where the OpenPGP key came from, and, in the problem colour, that
- * it changed.  Transfer full. */
+ * it changed, or that it blocks the answer to encrypted mail
+ * (pst_key_reply_blocked_words).  Transfer full. */
 char *pst_key_marks_markup (JsonObject *check);
 
 /* keys.check's not_recommended as one sentence ("It will NOT be encrypted:
  * Autocrypt does not recommend encrypting to …"), or NULL when it lists
  * nobody or the message will be encrypted anyway.  Transfer full. */
 char *pst_key_not_recommended_words (JsonObject *check);
+
+/* When keys.check refused an answer to (or forward of, @forward) mail that
+ * arrived encrypted because recipients have no key — reply_to_encrypted,
+ * refused, and recipients with a problem — the
+ * reason in words: "No key for bob@example.org: the reply to an encrypted
+ * message cannot go out in the clear."  NULL otherwise.  Transfer full. */
+char *pst_key_reply_blocked_words (JsonObject *check, gboolean forward);
+
+/* What unticking Encrypt on an answer to (or forward of, @forward) mail
+ * that arrived encrypted would do, in words for a warning: its quoted text
+ * goes out in the clear, readable by the mail providers.  Static,
+ * translated. */
+const char *pst_key_reply_clear_warning (gboolean forward);
 
 /* The usable OpenPGP key with its secret part that @keys (a keys.list
  * result) has for @address: scheme pgp, secret, valid, the address among

@@ -654,11 +654,48 @@ refresh_soon (PstMailView *self)
     self->refresh_source = g_timeout_add (REFRESH_DELAY_MS, refresh_later, self);
 }
 
+/* mail.marked {ids, unread}, from this window or another client: the rows
+ * of those messages in bold or not, in place (the list and what is
+ * selected stay as they are). */
+static void
+show_marked (PstMailView *self, JsonObject *params)
+{
+  JsonArray *ids = pst_json_arr (params, "ids");
+  gboolean unread = pst_json_bool (params, "unread");
+  GtkTreeModel *model = GTK_TREE_MODEL (self->store);
+  g_autoptr (GHashTable) marked = g_hash_table_new (g_int64_hash, g_int64_equal);
+  g_autoptr (GArray) values = g_array_sized_new (FALSE, FALSE, sizeof (gint64), ids ? json_array_get_length (ids) : 0);
+  GtkTreeIter it;
+
+  /* One pass over the rows: a call may mark thousands. */
+  for (guint i = 0; ids && i < json_array_get_length (ids); i++)
+    {
+      gint64 id = json_array_get_int_element (ids, i);
+      g_array_append_val (values, id);
+    }
+  for (guint i = 0; i < values->len; i++)
+    g_hash_table_add (marked, &g_array_index (values, gint64, i));
+  for (gboolean ok = gtk_tree_model_get_iter_first (model, &it); ok; ok = gtk_tree_model_iter_next (model, &it))
+    {
+      gint64 id = 0;
+
+      gtk_tree_model_get (model, &it, COL_ID, &id, -1);
+      if (g_hash_table_contains (marked, &id))
+        gtk_list_store_set (self->store, &it, COL_WEIGHT, unread ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL,
+                            COL_UNREAD, unread, -1);
+    }
+}
+
 static void
 on_notification (PstMailView *self, const char *method, JsonObject *params)
 {
-  if (g_strcmp0 (method, "mail.new") == 0 || g_strcmp0 (method, "scan.quarantined") == 0)
+  /* mail.deleted: another client deleted messages; the list reloads, and
+   * the message shown, when it was one of them, is no longer shown. */
+  if (g_strcmp0 (method, "mail.new") == 0 || g_strcmp0 (method, "scan.quarantined") == 0
+      || g_strcmp0 (method, "mail.deleted") == 0)
     refresh_soon (self);
+  else if (g_strcmp0 (method, "mail.marked") == 0)
+    show_marked (self, params);
 }
 
 static void

@@ -753,6 +753,38 @@ def message_by_subject(user, subject):
     return next((m for m in messages_json(user) if m.get("subject") == subject), None)
 
 
+def show_protected_subjects(user):
+    """An agent restarted since (scenario_agent_dies) lists protected Subjects as "..." until it has decrypted
+    the message again: the CLI's show does that."""
+    for m in messages_json(user):
+        if m.get("subject") == "...":
+            postern(user, "show", str(m["id"]))
+
+
+def open_alices_message(session):
+    """Both agents up, bob's window showing alice's encrypted message (the one test-gui.sh had her send);
+    returns (app, window, its subject)."""
+    agent_start(session, ALICE)
+    agent_start(session, BOB)
+    subject = os.environ["PSTGUI_SUBJECT"]
+    show_protected_subjects(BOB)
+    app = start_app(session, BOB)
+    win = app.window()
+    open_message(win, subject)
+    return app, win, subject
+
+
+def import_message(session, user, name, subject, headers, body):
+    """Imports for user (CLI) one message from alice with that Subject, the extra header lines and body."""
+    mbox = os.path.join(session.dir, name + ".mbox")
+    with open(mbox, "w") as f:
+        f.write(f"From {os.environ['ALICE_ADDR']} Sat Dec  5 06:00:00 2026\nFrom: {os.environ['ALICE_ADDR']}\n"
+                f"To: {os.environ['BOB_ADDR']}\n{headers}Subject: {subject}\n"
+                f"Message-ID: <{name}-{os.getpid()}@postern.test>\n\n{body}\n\n")
+    r = postern(user, "import", mbox)
+    g.check(f"a message '{subject}' is imported (CLI)", r.returncode == 0, lambda: r.stderr)
+
+
 def scenario_unread_and_delete(session):
     """A new message is bold in the list (its cell's text attributes say so) until it is opened, which marks it
     read; Delete asks first, then the message is gone."""
@@ -815,17 +847,8 @@ def scenario_unread_and_delete(session):
 def scenario_reply_encrypted(session):
     """Reply on alice's encrypted message opens a compose window with Re: and the quoted text; sent, alice gets it
     encrypted."""
-    agent_start(session, ALICE)
-    agent_start(session, BOB)
-    subject, body = os.environ["PSTGUI_SUBJECT"], os.environ["PSTGUI_BODY"]
-    # An agent restarted since (scenario_agent_dies) lists protected Subjects as "..." until it has decrypted
-    # the message again: the CLI's show does that.
-    for m in messages_json(BOB):
-        if m.get("subject") == "...":
-            postern(BOB, "show", str(m["id"]))
-    app = start_app(session, BOB)
-    win = app.window()
-    open_message(win, subject)
+    app, win, subject = open_alices_message(session)
+    body = os.environ["PSTGUI_BODY"]
     g.click(win, "Reply")
     compose = g.find(app.root, "frame", "Reply", 30)
     g.wait_for(lambda: g.text_of(g.find(compose, "text", "Subject")) == "Re: " + subject, "the Subject", 20,
@@ -844,7 +867,7 @@ def scenario_reply_encrypted(session):
     g.screenshot("reply", compose)
     to = g.text_of(g.find(compose, "text", "To"))
     g.type_into(compose, "To", to + ", nobody-known@postern.test")
-    g.wait_for(lambda: "sensitive" not in g.states(send) and "encrypted mail" in g.text_of(reason),
+    g.wait_for(lambda: "sensitive" not in g.states(send) and "encrypted message" in g.text_of(reason),
                "the agent's rule: an answer to encrypted mail is not sent in the clear", 30,
                seen=lambda: f"{g.states(send)!r} {g.text_of(reason)!r}")
     g.ok("with a recipient without a key, Send is disabled: the reply answers encrypted mail (In-Reply-To kept)")
@@ -877,15 +900,7 @@ def alice_receives_encrypted(subject):
 def scenario_forward(session):
     """Forward asks for the recipients first, then opens a compose window with Fwd: and the message attached;
     sent, alice gets it encrypted with the message inside."""
-    agent_start(session, ALICE)
-    agent_start(session, BOB)
-    subject = os.environ["PSTGUI_SUBJECT"]
-    for m in messages_json(BOB):
-        if m.get("subject") == "...":
-            postern(BOB, "show", str(m["id"]))
-    app = start_app(session, BOB)
-    win = app.window()
-    open_message(win, subject)
+    app, win, subject = open_alices_message(session)
     g.click(win, "Forward")
     dlg = g.find(app.root, "dialog", "Forward")
     g.type_into(dlg, "Forward to", os.environ["ALICE_ADDR"])
@@ -933,13 +948,7 @@ def scenario_shortcuts(session):
     agent_start(session, BOB)
     # A message to bob with carol in Cc, imported (carol has no mailbox at the provider).
     subject = "Meeting notes " + str(os.getpid())
-    mbox = os.path.join(session.dir, "cc.mbox")
-    with open(mbox, "w") as f:
-        f.write(f"From {os.environ['ALICE_ADDR']} Sat Dec  5 06:00:00 2026\nFrom: {os.environ['ALICE_ADDR']}\n"
-                f"To: {os.environ['BOB_ADDR']}\nCc: carol@postern.test\nSubject: {subject}\n"
-                "Message-ID: <cc-" + str(os.getpid()) + "@postern.test>\n\nNotes for both of you.\n\n")
-    r = postern(BOB, "import", mbox)
-    g.check("a message with carol in Cc is imported for bob (CLI)", r.returncode == 0, lambda: r.stderr)
+    import_message(session, BOB, "cc", subject, "Cc: carol@postern.test\n", "Notes for both of you.")
     app = start_app(session, BOB)
     win = app.window()
     table = g.find(win, "table", "Messages")
@@ -1223,13 +1232,96 @@ def scenario_drafts(session):
                "the outbox to say sent", 60, seen=lambda: repr(outbox()))
     g.ok("the agent sent it")
     app.close()
+def scenario_follows_other_clients(session):
+    """Another client (here the CLI) marks a message read and unread, then deletes it: the window's list follows
+    on the agent's events (mail.marked, mail.deleted), without a reload by the user."""
+    agent_start(session, BOB)
+    subject = "Followed elsewhere " + str(os.getpid())
+    import_message(session, BOB, "follow", subject, "", "Read elsewhere.")
+    app = start_app(session, BOB)
+    win = app.window()
+    table = g.find(win, "table", "Messages")
+    wait_row(table, "Subject", subject)
+    mid = str(message_by_subject(BOB, subject)["id"])
+    g.wait_for(lambda: subject_weight(table, subject) >= 700, "the unread message to be bold", 10,
+               seen=lambda: f"weight {subject_weight(table, subject)}")
+    for args, bold, what in ((("--read",), False, "read"), (("--unread",), True, "unread")):
+        r = postern(BOB, "mark", mid, *args)
+        g.check(f"postern mark {mid} {args[0]} (another client)", r.returncode == 0, lambda: r.stderr)
+        g.wait_for(lambda: (subject_weight(table, subject) >= 700) == bold, f"the row to show it {what}", 10,
+                   seen=lambda: f"weight {subject_weight(table, subject)}")
+        g.ok(f"… the window's row follows: {'bold' if bold else 'not bold'}")
+    g.screenshot("followed-mark", win)
+    r = postern(BOB, "delete", mid)
+    g.check(f"postern delete {mid} (another client)", r.returncode == 0, lambda: r.stderr)
+    g.wait_for(lambda: row_with(table, "Subject", subject) is None, "the row to go", 20,
+               seen=lambda: repr(g.table_rows(table)))
+    g.ok("… and the row goes from the window's list")
+
+
+def scenario_reply_stays_encrypted(session):
+    """A reply to alice's encrypted message: a recipient without a key is marked and Send is blocked, saying why;
+    unticking Encrypt shows a warning in words and Send waits for the user's explicit choice."""
+    app, win, subject = open_alices_message(session)
+    g.click(win, "Reply")
+    compose = g.find(app.root, "frame", "Reply", 30)
+    reason = g.find(compose, "label", "Sending")
+    send = g.find(compose, "push button", "Send")
+    enc = g.find(compose, "check box", "Encrypt")
+    keys = g.find(compose, "label", "Recipient keys")
+    g.wait_for(lambda: "sensitive" in g.states(send) and "encrypted with OpenPGP" in g.text_of(reason),
+               "Send enabled, saying it will be encrypted", 30, seen=lambda: f"{g.states(send)!r} {g.text_of(reason)!r}")
+    to = g.text_of(g.find(compose, "text", "To"))
+    g.type_into(compose, "To", to + ", nobody-known@postern.test")
+    blocked = "No key for nobody-known@postern.test: the reply to an encrypted message cannot go out in the clear."
+    g.wait_for(lambda: "sensitive" not in g.states(send) and blocked in g.text_of(reason),
+               "Send blocked, with the reason", 30, seen=lambda: f"{g.states(send)!r} {g.text_of(reason)!r}")
+    g.ok(f"a recipient without a key: Send is insensitive, the window says {g.text_of(reason)!r}")
+    g.check("… Encrypt stays ticked", "checked" in g.states(enc), lambda: repr(g.states(enc)))
+    line = next((x for x in g.text_of(keys).splitlines() if "nobody-known@postern.test" in x), "")
+    g.check("… and the recipient is marked: no key, blocks Send", "✘" in line and "blocks Send" in line,
+            lambda: repr(g.text_of(keys)))
+    g.screenshot("reply-keyless-blocked", compose)
+
+    g.do_action(enc, "click")
+    warning = g.find(compose, "label", "Encryption warning")
+    g.wait_for(lambda: "the text quoted from it goes out in the clear" in g.text_of(warning)
+               and "mail providers on the way can read it" in g.text_of(warning),
+               "the warning in words", 20, seen=lambda: repr(g.text_of(warning)))
+    g.ok(f"unticking Encrypt warns: {g.text_of(warning)!r}")
+    g.wait_for(lambda: "sensitive" not in g.states(send) and "until you choose" in g.text_of(reason),
+               "Send to wait for the choice", 30, seen=lambda: f"{g.states(send)!r} {g.text_of(reason)!r}")
+    g.ok(f"… and Send waits for the user's choice: {g.text_of(reason)!r}")
+    g.screenshot("reply-untick-warning", compose)
+    g.click(compose, "Send it in the clear")
+    g.wait_for(lambda: "sensitive" in g.states(send) and "NOT be encrypted" in g.text_of(reason),
+               "Send enabled once confirmed, saying it will not be encrypted", 30,
+               seen=lambda: f"{g.states(send)!r} {g.text_of(reason)!r}")
+    g.ok(f"confirmed: Send is enabled and says {g.text_of(reason)!r}")
+    g.check("… the warning stays, saying what was chosen", "You chose to send it in the clear" in g.text_of(warning),
+            lambda: repr(g.text_of(warning)))
+    g.gone(compose, "push button", "Send it in the clear")
+    g.screenshot("reply-clear-confirmed", compose)
+    g.click(compose, "Keep it encrypted")
+    g.wait_for(lambda: "checked" in g.states(enc) and "sensitive" not in g.states(send)
+               and blocked in g.text_of(reason), "Encrypt ticked again, Send blocked again", 30,
+               seen=lambda: f"{g.states(enc)!r} {g.states(send)!r} {g.text_of(reason)!r}")
+    g.gone(compose, "label", "Encryption warning")
+    g.ok("Keep it encrypted ticks Encrypt again; the warning goes; the keyless recipient blocks Send again")
+    g.type_into(compose, "To", to)
+    g.wait_for(lambda: "sensitive" in g.states(send) and "encrypted with OpenPGP" in g.text_of(reason),
+               "Send enabled again without that recipient", 30, seen=lambda: g.text_of(reason))
+    g.ok("without the recipient lacking a key, Send is enabled, encrypted")
+    g.do_action(g.find(compose, "push button", "Close"), "click")
+    g.gone(app.root, "frame", "Reply", 20)
 
 
 SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signature,
              scenario_quarantine_not_opened, scenario_account_setup, scenario_compose_encrypted,
              scenario_attachments, scenario_keys, scenario_create_key, scenario_german, scenario_agent_dies, scenario_preferences,
              scenario_new_mail_notification, scenario_mailto, scenario_bridge, scenario_unread_and_delete,
-             scenario_reply_encrypted, scenario_forward, scenario_shortcuts]
+             scenario_reply_encrypted, scenario_forward, scenario_shortcuts, scenario_reply_stays_encrypted,
+             scenario_follows_other_clients]
 SCENARIOS += [scenario_drafts]
 # Last: its first mail lands in alice's mailbox, which the others read.
 SCENARIOS += [scenario_first_run]

@@ -172,6 +172,10 @@ expect_fail "keys check --in-reply-to the encrypted message refuses in send's wo
 check "keys check without it: carol would get it unencrypted (auto)" \
   bash -c '"$@" | grep -q "\"will_encrypt\" *: *false"' _ \
   env GNUPGHOME="$GNUPGHOME_BOB" "$POSTERN" --home "$WORK/home-bob" --json keys check "$ALICE_ADDR" carol@postern.test
+check "keys check --json --in-reply-to it says reply_to_encrypted (what the compose window warns by)" \
+  test "$(pst bob --json keys check --in-reply-to "$mid1" "$ALICE_ADDR" | json 'd["reply_to_encrypted"]')" = True
+check "… and without it, not" \
+  test "$(pst bob --json keys check "$ALICE_ADDR" | json 'd["reply_to_encrypted"]')" = False
 fwd_carol="$WORK/fwd-carol.eml"
 pst bob forward "$id" --to carol@postern.test -o "$fwd_carol"
 expect_fail "a forward of encrypted mail to carol is refused too" 3 "encrypted mail.*carol@postern.test" \

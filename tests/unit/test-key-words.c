@@ -97,6 +97,54 @@ test_not_recommended (void **state)
   assert_string_equal (t, "It will NOT be encrypted: Autocrypt does not recommend encrypting to a@x.test, b@x.test.");
 }
 
+/* An answer to encrypted mail that keys.check refused for a recipient
+ * without a key: the reason names that recipient, the marks say it blocks
+ * Send; not for a refusal of a message that answers no encrypted mail. */
+static void
+test_reply_blocked (void **state)
+{
+  static const char *const rcpts =
+    "\"recipients\": ["
+    "{\"address\": \"alice@x.test\", \"pgp\": true, \"smime\": false, \"source\": \"imported\", \"problem\": null},"
+    "{\"address\": \"bob@x.test\", \"pgp\": false, \"smime\": false, \"source\": null, \"problem\": \"no OpenPGP key\"},"
+    "{\"address\": \"c\\u001b[2J@x.test\", \"pgp\": false, \"smime\": false, \"problem\": \"no OpenPGP key\"}]";
+  g_autofree char *blocked_json = g_strdup_printf (
+    "{\"encrypt\": \"auto\", \"reply_to_encrypted\": true, \"refused\": \"this message answers\", %s}", rcpts);
+  g_autofree char *always_json = g_strdup_printf (
+    "{\"encrypt\": \"always\", \"reply_to_encrypted\": false, \"refused\": \"encryption is required\", %s}", rcpts);
+  g_autofree char *plain_json = g_strdup_printf (
+    "{\"encrypt\": \"auto\", \"reply_to_encrypted\": false, \"refused\": null, %s}", rcpts);
+  g_autoptr (JsonObject) blocked = parse (blocked_json);
+  g_autoptr (JsonObject) always = parse (always_json);
+  g_autoptr (JsonObject) plain = parse (plain_json);
+  g_autoptr (JsonObject) self_only = parse ("{\"encrypt\": \"auto\", \"reply_to_encrypted\": true,"
+                                            " \"refused\": \"no key for you\", \"recipients\": []}");
+  g_autofree char *reply = pst_key_reply_blocked_words (blocked, FALSE);
+  g_autofree char *forward = pst_key_reply_blocked_words (blocked, TRUE);
+  g_autofree char *marks = pst_key_marks_markup (blocked);
+  g_autofree char *plain_marks = pst_key_marks_markup (plain);
+  g_auto (GStrv) lines = g_strsplit (marks, "\n", -1);
+
+  assert_non_null (reply);
+  assert_non_null (strstr (reply, "No key for bob@x.test, c"));
+  assert_null (strchr (reply, '\x1b'));
+  assert_null (strstr (reply, "alice"));
+  assert_non_null (strstr (reply, ": the reply to an encrypted message cannot go out in the clear."));
+  assert_non_null (strstr (forward, ": the forward of an encrypted message cannot go out in the clear."));
+  assert_null (pst_key_reply_blocked_words (always, FALSE));
+  assert_null (pst_key_reply_blocked_words (plain, FALSE));
+  assert_null (pst_key_reply_blocked_words (self_only, FALSE));
+  assert_int_equal (g_strv_length (lines), 3);
+  assert_null (strstr (lines[0], "blocks Send"));
+  assert_non_null (strstr (lines[1], "⚠ blocks Send"));
+  assert_non_null (strstr (lines[2], "⚠ blocks Send"));
+  assert_true (well_formed (marks));
+  assert_null (strstr (plain_marks, "blocks Send"));
+  assert_non_null (strstr (pst_key_reply_clear_warning (FALSE), "quoted"));
+  assert_non_null (strstr (pst_key_reply_clear_warning (FALSE), "providers"));
+  assert_string_not_equal (pst_key_reply_clear_warning (FALSE), pst_key_reply_clear_warning (TRUE));
+}
+
 static void
 test_find_own (void **state)
 {
@@ -168,6 +216,7 @@ main (void)
     cmocka_unit_test (test_sources),
     cmocka_unit_test (test_fingerprint),
     cmocka_unit_test (test_marks),
+    cmocka_unit_test (test_reply_blocked),
     cmocka_unit_test (test_not_recommended),
     cmocka_unit_test (test_find_own),
     cmocka_unit_test (test_generated),
