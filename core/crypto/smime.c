@@ -167,8 +167,8 @@ pst_smime_caps_allow_gcm (GBytes *caps)
 
 /* --- Buffers --------------------------------------------------------------- */
 
-static GBytes *
-cms_to_der (CMS_ContentInfo *cms)
+GBytes *
+pst_smime_cms_to_der (CMS_ContentInfo *cms)
 {
   unsigned char *der = NULL;
   int len = i2d_CMS_ContentInfo (cms, &der);
@@ -195,8 +195,8 @@ cms_from_der (GBytes *der)
   return cms;
 }
 
-static void
-set_crypto_error (GError **error, const char *what)
+void
+pst_smime_set_crypto_error (GError **error, const char *what)
 {
   unsigned long e = ERR_peek_last_error ();
   char buf[256] = "";
@@ -209,19 +209,15 @@ set_crypto_error (GError **error, const char *what)
 
 /* --- Signing and encryption ------------------------------------------------ */
 
-GBytes *
-pst_smime_sign (PstSmime *smime, GBytes *content, const char *sender, char **micalg_out,
-                GError **error)
+CMS_ContentInfo *
+pst_smime_signed_cms_new (PstSmime *smime, const char *sender, const char **micalg_out,
+                          GError **error)
 {
   PstSmimeEntry *id = pst_smime_store_find_identity (smime, sender);
-  const unsigned int flags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
   STACK_OF (X509_ALGOR) *caps = NULL;
   CMS_ContentInfo *cms;
   CMS_SignerInfo *si;
   const EVP_MD *md;
-  const char *micalg;
-  BIO *in;
-  GBytes *out = NULL;
   EVP_PKEY *key;
   int bits;
 
@@ -237,10 +233,10 @@ pst_smime_sign (PstSmime *smime, GBytes *content, const char *sender, char **mic
     }
   bits = EVP_PKEY_get_security_bits (key);
   md = bits >= 256 ? EVP_sha512 () : bits >= 192 ? EVP_sha384 () : EVP_sha256 ();
-  micalg = bits >= 256 ? "sha-512" : bits >= 192 ? "sha-384" : "sha-256";
+  *micalg_out = bits >= 256 ? "sha-512" : bits >= 192 ? "sha-384" : "sha-256";
 
-  cms = CMS_sign (NULL, NULL, id->chain, NULL, flags);
-  si = cms != NULL ? CMS_add1_signer (cms, id->cert, key, md, flags) : NULL;
+  cms = CMS_sign (NULL, NULL, id->chain, NULL, PST_SMIME_SIGN_FLAGS);
+  si = cms != NULL ? CMS_add1_signer (cms, id->cert, key, md, PST_SMIME_SIGN_FLAGS) : NULL;
   caps = sk_X509_ALGOR_new_null ();
   if (si != NULL)
     {
@@ -249,30 +245,47 @@ pst_smime_sign (PstSmime *smime, GBytes *content, const char *sender, char **mic
       PKCS7_simple_smimecap (caps, NID_aes_256_cbc, 0);
       PKCS7_simple_smimecap (caps, NID_aes_128_cbc, 0);
     }
+  if (si == NULL || !CMS_add_smimecap (si, caps))
+    {
+      pst_smime_set_crypto_error (error, "cannot sign with the S/MIME identity");
+      CMS_ContentInfo_free (cms);
+      cms = NULL;
+    }
+  sk_X509_ALGOR_pop_free (caps, X509_ALGOR_free);
+  return cms;
+}
+
+GBytes *
+pst_smime_sign (PstSmime *smime, GBytes *content, const char *sender, char **micalg_out,
+                GError **error)
+{
+  const char *micalg = NULL;
+  CMS_ContentInfo *cms = pst_smime_signed_cms_new (smime, sender, &micalg, error);
+  GBytes *out = NULL;
+  BIO *in;
+
+  if (cms == NULL)
+    return NULL;
   in = BIO_new_mem_buf (g_bytes_get_data (content, NULL), (int) g_bytes_get_size (content));
-  if (si != NULL && CMS_add_smimecap (si, caps) && CMS_final (cms, in, NULL, flags))
-    out = cms_to_der (cms);
+  if (CMS_final (cms, in, NULL, PST_SMIME_SIGN_FLAGS))
+    out = pst_smime_cms_to_der (cms);
   if (out == NULL)
-    set_crypto_error (error, "cannot sign with the S/MIME identity");
+    pst_smime_set_crypto_error (error, "cannot sign with the S/MIME identity");
   else if (micalg_out != NULL)
     *micalg_out = g_strdup (micalg);
-  sk_X509_ALGOR_pop_free (caps, X509_ALGOR_free);
   BIO_free (in);
   CMS_ContentInfo_free (cms);
   return out;
 }
 
-GBytes *
-pst_smime_encrypt (PstSmime *smime, GBytes *content, const char *const *recipients,
-                   gboolean *auth_out, GError **error)
+STACK_OF (X509) *
+pst_smime_recipient_certs (PstSmime *smime, const char *const *recipients, gboolean *gcm_out,
+                           GError **error)
 {
   g_autoptr(GPtrArray) missing = g_ptr_array_new_null_terminated (0, g_free, TRUE);
   g_autoptr(GPtrArray) seen = g_ptr_array_new_null_terminated (0, NULL, TRUE);
   STACK_OF (X509) *certs = sk_X509_new_null ();
   gboolean gcm = TRUE;
-  CMS_ContentInfo *cms = NULL;
-  GBytes *out = NULL;
-  BIO *in;
 
   for (const char *const *r = recipients; r != NULL && *r != NULL; r++)
     {
@@ -302,12 +315,28 @@ pst_smime_encrypt (PstSmime *smime, GBytes *content, const char *const *recipien
       sk_X509_free (certs);
       return NULL;
     }
+  *gcm_out = gcm;
+  return certs;
+}
+
+GBytes *
+pst_smime_encrypt (PstSmime *smime, GBytes *content, const char *const *recipients,
+                   gboolean *auth_out, GError **error)
+{
+  gboolean gcm = TRUE;
+  STACK_OF (X509) *certs = pst_smime_recipient_certs (smime, recipients, &gcm, error);
+  CMS_ContentInfo *cms = NULL;
+  GBytes *out = NULL;
+  BIO *in;
+
+  if (certs == NULL)
+    return NULL;
   in = BIO_new_mem_buf (g_bytes_get_data (content, NULL), (int) g_bytes_get_size (content));
   cms = CMS_encrypt (certs, in, gcm ? EVP_aes_256_gcm () : EVP_aes_256_cbc (), CMS_BINARY);
   if (cms != NULL)
-    out = cms_to_der (cms);
+    out = pst_smime_cms_to_der (cms);
   if (out == NULL)
-    set_crypto_error (error, "cannot encrypt with S/MIME");
+    pst_smime_set_crypto_error (error, "cannot encrypt with S/MIME");
   else if (auth_out != NULL)
     *auth_out = gcm;
   CMS_ContentInfo_free (cms);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "crypto/pgp.h"
+#include "mime/converters.h"
 #include "mime/hp.h"
 #include "mime/mime.h"
 #include "util/addr.h"
@@ -106,136 +107,6 @@ pst_pgpmime_can_protect_stream (GBytes *header)
          && pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL) != NULL;
 }
 
-/* --- CRLF on the fly ---------------------------------------------------------- */
-
-/* pst_mime_to_crlf as a GConverter (CR, LF and CRLF each become CRLF),
- * after an optional prefix given out unchanged. */
-#define PST_TYPE_CRLF_CONVERTER (pst_crlf_converter_get_type ())
-G_DECLARE_FINAL_TYPE (PstCrlfConverter, pst_crlf_converter, PST, CRLF_CONVERTER, GObject)
-
-struct _PstCrlfConverter {
-  GObject parent;
-  GBytes *prefix;
-  gsize prefix_done;
-  gboolean after_cr;
-  char last;          /* the last byte given out, or 0 */
-};
-
-static void pst_crlf_converter_iface_init (GConverterIface *iface);
-
-G_DEFINE_TYPE_WITH_CODE (PstCrlfConverter, pst_crlf_converter, G_TYPE_OBJECT,
-                         G_IMPLEMENT_INTERFACE (G_TYPE_CONVERTER, pst_crlf_converter_iface_init))
-
-static GConverterResult
-crlf_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *outbuf,
-              gsize outbuf_size, GConverterFlags flags, gsize *bytes_read, gsize *bytes_written,
-              GError **error)
-{
-  PstCrlfConverter *self = PST_CRLF_CONVERTER (converter);
-  const char *in = inbuf;
-  char *out = outbuf;
-  gsize i = 0, o = 0;
-
-  if (self->prefix != NULL)
-    {
-      gsize plen = 0;
-      const char *p = g_bytes_get_data (self->prefix, &plen);
-      gsize n = MIN (plen - self->prefix_done, outbuf_size);
-
-      memcpy (out, p + self->prefix_done, n);
-      self->prefix_done += n;
-      o = n;
-      if (n > 0)
-        self->last = out[n - 1];
-      if (self->prefix_done == plen)
-        g_clear_pointer (&self->prefix, g_bytes_unref);
-    }
-  while (self->prefix == NULL && i < inbuf_size)
-    {
-      char c = in[i];
-
-      if (c == '\n' && self->after_cr)
-        {
-          self->after_cr = FALSE;
-          i++;
-          continue;
-        }
-      if (c == '\r' || c == '\n')
-        {
-          if (outbuf_size - o < 2)
-            break;
-          out[o++] = '\r';
-          out[o++] = '\n';
-        }
-      else
-        {
-          if (outbuf_size - o < 1)
-            break;
-          out[o++] = c;
-        }
-      self->after_cr = c == '\r';
-      self->last = out[o - 1];
-      i++;
-    }
-  if (i == 0 && o == 0 && (inbuf_size > 0 || self->prefix != NULL))
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no space");
-      return G_CONVERTER_ERROR;
-    }
-  *bytes_read = i;
-  *bytes_written = o;
-  if (self->prefix == NULL && i == inbuf_size && (flags & G_CONVERTER_INPUT_AT_END))
-    return G_CONVERTER_FINISHED;
-  if (self->prefix == NULL && i == inbuf_size && (flags & G_CONVERTER_FLUSH))
-    return G_CONVERTER_FLUSHED;
-  return G_CONVERTER_CONVERTED;
-}
-
-static void
-crlf_reset (GConverter *converter)
-{
-  PstCrlfConverter *self = PST_CRLF_CONVERTER (converter);
-
-  self->after_cr = FALSE;
-}
-
-static void
-pst_crlf_converter_iface_init (GConverterIface *iface)
-{
-  iface->convert = crlf_convert;
-  iface->reset = crlf_reset;
-}
-
-static void
-pst_crlf_converter_finalize (GObject *object)
-{
-  PstCrlfConverter *self = PST_CRLF_CONVERTER (object);
-
-  g_clear_pointer (&self->prefix, g_bytes_unref);
-  G_OBJECT_CLASS (pst_crlf_converter_parent_class)->finalize (object);
-}
-
-static void
-pst_crlf_converter_class_init (PstCrlfConverterClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = pst_crlf_converter_finalize;
-}
-
-static void
-pst_crlf_converter_init (PstCrlfConverter *self)
-{
-  (void) self;
-}
-
-static PstCrlfConverter *
-crlf_converter_new (GBytes *prefix)
-{
-  PstCrlfConverter *c = g_object_new (PST_TYPE_CRLF_CONVERTER, NULL);
-
-  c->prefix = prefix != NULL && g_bytes_get_size (prefix) > 0 ? g_bytes_ref (prefix) : NULL;
-  return c;
-}
-
 /* --- Writing -------------------------------------------------------------- */
 
 static gboolean
@@ -312,10 +183,10 @@ pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutputStream *o
       || !write_str (out, intro, strlen (intro), error))
     return FALSE;
 
-  body_conv = crlf_converter_new (entity_head);
+  body_conv = pst_crlf_converter_new (entity_head);
   plain = g_converter_input_stream_new (message, G_CONVERTER (body_conv));
   g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (plain), FALSE);
-  armor_conv = crlf_converter_new (NULL);
+  armor_conv = pst_crlf_converter_new (NULL);
   armor = g_converter_output_stream_new (out, G_CONVERTER (armor_conv));
   g_filter_output_stream_set_close_base_stream (G_FILTER_OUTPUT_STREAM (armor), FALSE);
 
@@ -325,7 +196,7 @@ pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutputStream *o
     return FALSE;
   if (!g_output_stream_close (armor, NULL, error))
     return FALSE;
-  outro = g_strdup_printf ("%s\r\n--%s--\r\n", armor_conv->last != '\n' ? "\r\n" : "", boundary);
+  outro = g_strdup_printf ("%s\r\n--%s--\r\n", pst_crlf_converter_last (armor_conv) != '\n' ? "\r\n" : "", boundary);
   return write_str (out, outro, strlen (outro), error);
 }
 
