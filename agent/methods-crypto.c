@@ -61,6 +61,17 @@ encrypt_result (PstScheme scheme, gboolean encrypted, gboolean signed_)
   return r;
 }
 
+/* @fd back at @start, to read the message again. */
+static gboolean
+rewind_fd (int fd, off_t start, GError **error)
+{
+  if (lseek (fd, start, SEEK_SET) == start)
+    return TRUE;
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
+               g_strerror (errno));
+  return FALSE;
+}
+
 /* Whether the body of the message in @in (from pst_pgpstream_input_new,
  * its header section of @header_len bytes not consumed) needs
  * quoted-printable to be signed (mime.h PstQpScan); reads it to its end. */
@@ -110,12 +121,8 @@ smime_stream (PstCall *call, GInputStream **in, int in_fd, gboolean seekable, of
 
       if (!scan_body (*in, g_bytes_get_size (header), &needs_qp, error))
         return FALSE;
-      if (lseek (in_fd, start, SEEK_SET) != start)
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
-                       g_strerror (errno));
-          return FALSE;
-        }
+      if (!rewind_fd (in_fd, start, error))
+        return FALSE;
       g_object_unref (*in);
       fd_in = pst_client_fd_input_stream_new (in_fd);
       *in = pst_pgpstream_input_new (fd_in);
@@ -341,12 +348,61 @@ decrypt_stream (PstCall *call, int in_fd, int out_fd, off_t start, gboolean *str
     return NULL;
   if (!streamable)
     {
-      if (lseek (in_fd, start, SEEK_SET) != start)
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
-                       g_strerror (errno));
-          return NULL;
-        }
+      rewind_fd (in_fd, start, error);
+      return NULL;
+    }
+  *streamed_out = TRUE;
+  return open_result (status, !pst_status_withholds_content (status));
+}
+
+typedef struct {
+  int fd;
+  off_t start;
+} Reopen;
+
+static GInputStream *
+reopen_fd (gpointer data, GError **error)
+{
+  Reopen *r = data;
+  g_autoptr (GInputStream) fd_in = NULL;
+
+  if (!rewind_fd (r->fd, r->start, error))
+    return NULL;
+  fd_in = pst_client_fd_input_stream_new (r->fd);
+  return pst_pgpstream_input_new (fd_in);
+}
+
+/* Decrypts S/MIME from @in_fd (a regular file, the message at @start) to
+ * @out_fd as a stream when pst_smimemime_open_stream can (it reads the
+ * file twice); *@streamed_out then says so.  Otherwise @in_fd is back at
+ * @start for the in-memory path.  As with OpenPGP, when the status says
+ * decryption failed @out_fd may hold plaintext that was not authenticated:
+ * the answer says "written": false. */
+static JsonObject *
+smime_decrypt_stream (PstCall *call, int in_fd, int out_fd, off_t start, gboolean *streamed_out,
+                      GError **error)
+{
+  g_autofree char *dir = g_build_filename (call->agent->paths->data_dir, "smime", NULL);
+  g_autoptr (GOutputStream) out = pst_client_fd_output_stream_new (out_fd);
+  g_autoptr (GInputStream) in = NULL;
+  g_autoptr (PstStatus) status = NULL;
+  Reopen reopen = { in_fd, start };
+  PstSmimeLease *lease;
+  gboolean streamable = FALSE, ok;
+
+  *streamed_out = FALSE;
+  if (!(in = reopen_fd (&reopen, error))
+      || !(lease = pst_key_cache_take_smime (call->agent->keys, dir, error)))
+    return NULL;
+  ok = pst_smimemime_open_stream (pst_smime_lease_get (lease), in, reopen_fd, &reopen, out,
+                                  &status, &streamable, error);
+  pst_key_cache_return_smime (call->agent->keys, lease);
+  if (!ok)
+    return NULL;
+  if (!streamable)
+    {
+      g_clear_object (&in);
+      rewind_fd (in_fd, start, error);
       return NULL;
     }
   *streamed_out = TRUE;
@@ -369,6 +425,9 @@ do_decrypt (PstCall *call, GError **error)
       gboolean streamed = FALSE;
       JsonObject *r = decrypt_stream (call, in_fd, out_fd, start, &streamed, error);
 
+      if (streamed || r != NULL || (error != NULL && *error != NULL))
+        return r;
+      r = smime_decrypt_stream (call, in_fd, out_fd, start, &streamed, error);
       if (streamed || r != NULL || (error != NULL && *error != NULL))
         return r;
     }

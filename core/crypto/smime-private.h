@@ -74,6 +74,32 @@ CMS_ContentInfo *pst_smime_signed_cms_new (PstSmime *smime, const char *sender,
 STACK_OF (X509) *pst_smime_recipient_certs (PstSmime *smime, const char *const *recipients,
                                             gboolean *gcm_out, GError **error);
 
+/* The own identity that opens enveloped @cms (its content-encryption key
+ * set in @cms), or NULL with PST_ERROR_POLICY (only a locked identity is
+ * a recipient) or PST_ERROR_CRYPTO (see pst_smime_decrypt). */
+PstSmimeEntry *pst_smime_open_recipient (PstSmime *smime, CMS_ContentInfo *cms, GError **error);
+
+/* Streams (smime-stream.c). */
+typedef struct {
+  GOutputStream *out;   /* not owned */
+  GError *error;        /* the first write error */
+} PstSmimeGioSink;
+/* A BIO method of Postern's own (a source or a sink), made on first use:
+ * give it static storage with name, read or write, and ctrl filled in. */
+typedef struct {
+  const char *name;
+  int (*write) (BIO *bio, const char *data, int len);
+  int (*read) (BIO *bio, char *buf, int len);
+  long (*ctrl) (BIO *bio, int cmd, long num, void *ptr);
+  gsize once;
+  BIO_METHOD *method;
+} PstSmimeBioMethod;
+/* A BIO of @method with @data (BIO_get_data).  Transfer full. */
+BIO *pst_smime_custom_bio_new (PstSmimeBioMethod *method, void *data);
+/* A BIO that writes to @sink->out, keeping the first error in @sink.
+ * Transfer full. */
+BIO *pst_smime_gio_bio_new (PstSmimeGioSink *sink);
+
 /* Store (smime-store.c). */
 void pst_smime_entry_free (PstSmimeEntry *entry);
 /* The X509 verify result (X509_V_OK when it chains to an anchor or the

@@ -13,15 +13,10 @@
 
 /* --- A BIO writing to a GOutputStream ------------------------------------- */
 
-typedef struct {
-  GOutputStream *out;   /* not owned */
-  GError *error;        /* the first write error */
-} GioSink;
-
 static int
 gio_bio_write (BIO *bio, const char *data, int len)
 {
-  GioSink *s = BIO_get_data (bio);
+  PstSmimeGioSink *s = BIO_get_data (bio);
 
   if (s->error != NULL || len < 0)
     return -1;
@@ -40,30 +35,40 @@ gio_bio_ctrl (BIO *bio, int cmd, long num, void *ptr)
 }
 
 static int
-gio_bio_create (BIO *bio)
+custom_bio_create (BIO *bio)
 {
   BIO_set_init (bio, 1);
   return 1;
 }
 
-static BIO *
-gio_bio_new (GioSink *sink)
+BIO *
+pst_smime_custom_bio_new (PstSmimeBioMethod *m, void *data)
 {
-  static gsize done = 0;
-  static BIO_METHOD *method;
   BIO *bio;
 
-  if (g_once_init_enter (&done))
+  if (g_once_init_enter (&m->once))
     {
-      method = BIO_meth_new (BIO_get_new_index () | BIO_TYPE_SOURCE_SINK, "postern gio sink");
-      BIO_meth_set_write (method, gio_bio_write);
-      BIO_meth_set_ctrl (method, gio_bio_ctrl);
-      BIO_meth_set_create (method, gio_bio_create);
-      g_once_init_leave (&done, 1);
+      m->method = BIO_meth_new (BIO_get_new_index () | BIO_TYPE_SOURCE_SINK, m->name);
+      if (m->write != NULL)
+        BIO_meth_set_write (m->method, m->write);
+      if (m->read != NULL)
+        BIO_meth_set_read (m->method, m->read);
+      BIO_meth_set_ctrl (m->method, m->ctrl);
+      BIO_meth_set_create (m->method, custom_bio_create);
+      g_once_init_leave (&m->once, 1);
     }
-  bio = BIO_new (method);
-  BIO_set_data (bio, sink);
+  bio = BIO_new (m->method);
+  BIO_set_data (bio, data);
   return bio;
+}
+
+BIO *
+pst_smime_gio_bio_new (PstSmimeGioSink *sink)
+{
+  static PstSmimeBioMethod method = { .name = "postern gio sink", .write = gio_bio_write,
+                                      .ctrl = gio_bio_ctrl };
+
+  return pst_smime_custom_bio_new (&method, sink);
 }
 
 /* --- The stream ------------------------------------------------------------ */
@@ -74,7 +79,7 @@ G_DECLARE_FINAL_TYPE (PstCmsOutput, pst_cms_output, PST, CMS_OUTPUT, GOutputStre
 struct _PstCmsOutput {
   GOutputStream parent;
   CMS_ContentInfo *cms;
-  GioSink sink;
+  PstSmimeGioSink sink;
   BIO *base;            /* the gio BIO, last in the chain */
   BIO *top;             /* what is written to: the filters OpenSSL pushed on @base */
   gboolean encrypt;     /* closing finishes the EnvelopedData */
@@ -189,7 +194,7 @@ cms_output_new (CMS_ContentInfo *cms, GOutputStream *base, gboolean encrypt)
 
   self->cms = cms;
   self->sink.out = base;
-  self->base = gio_bio_new (&self->sink);
+  self->base = pst_smime_gio_bio_new (&self->sink);
   self->encrypt = encrypt;
   return self;
 }

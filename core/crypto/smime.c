@@ -383,53 +383,21 @@ sink_bio_ctrl (BIO *bio, int cmd, long num, void *ptr)
   return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
-static int
-sink_bio_create (BIO *bio)
-{
-  BIO_set_init (bio, 1);
-  return 1;
-}
-
 static BIO *
 sink_bio_new (PstSink *sink)
 {
-  static gsize done = 0;
-  static BIO_METHOD *method;
-  BIO *bio;
+  static PstSmimeBioMethod method = { .name = "postern sink", .write = sink_bio_write,
+                                      .ctrl = sink_bio_ctrl };
 
-  if (g_once_init_enter (&done))
-    {
-      method = BIO_meth_new (BIO_get_new_index () | BIO_TYPE_SOURCE_SINK, "postern sink");
-      BIO_meth_set_write (method, sink_bio_write);
-      BIO_meth_set_ctrl (method, sink_bio_ctrl);
-      BIO_meth_set_create (method, sink_bio_create);
-      g_once_init_leave (&done, 1);
-    }
-  bio = BIO_new (method);
-  BIO_set_data (bio, sink);
-  return bio;
+  return pst_smime_custom_bio_new (&method, sink);
 }
 
-gboolean
-pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrity *integrity_out,
-                   GError **error)
+PstSmimeEntry *
+pst_smime_open_recipient (PstSmime *smime, CMS_ContentInfo *cms, GError **error)
 {
-  CMS_ContentInfo *cms;
-  gboolean auth, key_failed = FALSE;
   PstSmimeEntry *opened = NULL, *locked = NULL;
-  BIO *out;
+  gboolean key_failed = FALSE;
 
-  if (smime->remote != NULL)
-    return pst_crypto_remote_smime_decrypt (smime->remote, der, plain_out, integrity_out, error);
-  cms = cms_from_der (der);
-  if (integrity_out != NULL)
-    *integrity_out = PST_INTEGRITY_NONE;
-  if (cms == NULL)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "not an S/MIME (CMS) object");
-      return FALSE;
-    }
-  auth = OBJ_obj2nid (CMS_get0_type (cms)) == NID_id_smime_ct_authEnvelopedData;
   /* First the content-encryption key, with the identity it is for; then
    * the content, so that a content that fails (a GCM tag that does not
    * check) is told apart from a message for somebody else. */
@@ -454,17 +422,37 @@ pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrit
       ERR_clear_error ();
     }
   if (opened == NULL && locked != NULL && !key_failed)
+    pst_smime_set_locked_error (locked, NULL, error);
+  else if (opened == NULL)
+    g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, key_failed
+                 ? "the S/MIME message cannot be decrypted: it is damaged or was tampered with"
+                 : "no S/MIME identity can decrypt this message");
+  return opened;
+}
+
+gboolean
+pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrity *integrity_out,
+                   GError **error)
+{
+  CMS_ContentInfo *cms;
+  gboolean auth;
+  PstSmimeEntry *opened = NULL;
+  BIO *out;
+
+  if (smime->remote != NULL)
+    return pst_crypto_remote_smime_decrypt (smime->remote, der, plain_out, integrity_out, error);
+  cms = cms_from_der (der);
+  if (integrity_out != NULL)
+    *integrity_out = PST_INTEGRITY_NONE;
+  if (cms == NULL)
     {
-      CMS_ContentInfo_free (cms);
-      pst_smime_set_locked_error (locked, NULL, error);
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "not an S/MIME (CMS) object");
       return FALSE;
     }
-  if (opened == NULL)
+  auth = OBJ_obj2nid (CMS_get0_type (cms)) == NID_id_smime_ct_authEnvelopedData;
+  if (!(opened = pst_smime_open_recipient (smime, cms, error)))
     {
       CMS_ContentInfo_free (cms);
-      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, key_failed
-                   ? "the S/MIME message cannot be decrypted: it is damaged or was tampered with"
-                   : "no S/MIME identity can decrypt this message");
       return FALSE;
     }
   /* Enveloped content is never larger than the message; the limit is the

@@ -1,5 +1,5 @@
 /* smime.h — S/MIME certificates, identities and CMS operations through
- * OpenSSL.  smime.c, smime-stream.c, smime-store.c, smime-keys.c and smime-request.c are the
+ * OpenSSL.  smime.c, smime-stream.c, smime-decrypt-stream.c, smime-store.c, smime-keys.c and smime-request.c are the
  * only files (with
  * core/net/transport.c) that include OpenSSL's headers; the rest of Postern
  * sees a PstSmime and the plain types below.
@@ -282,6 +282,24 @@ GBytes *pst_smime_sign_stream_finish (GOutputStream *stream, GError **error);
 GOutputStream *pst_smime_encrypt_stream_new (PstSmime *smime, const char *const *recipients,
                                              GOutputStream *base, gboolean *auth_out,
                                              GError **error);
+
+/* A new stream over the CMS object (DER or BER) from its start, for
+ * pst_smime_decrypt_stream.  NULL with @error set when it cannot be
+ * opened.  Transfer full. */
+typedef GInputStream *(*PstSmimeReopen) (gpointer data, GError **error);
+
+/* pst_smime_decrypt on a stream: the object that @reopen gives is read
+ * twice (smime-decrypt-stream.c says why: OpenSSL 3 parses no CMS as a
+ * stream), first for what surrounds the encrypted content, then for the
+ * content, which is decrypted to @plain_out (not closed) as it comes.
+ * Memory does not grow with the content.  Errors as pst_smime_decrypt,
+ * and the streams' errors; on PST_ERROR_CRYPTO after the recipient was
+ * found (a CBC padding or a GCM tag that does not check, a damaged
+ * object), @plain_out may hold plaintext written before the failure was
+ * known: the caller discards it. */
+gboolean pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reopen_data,
+                                   GOutputStream *plain_out, PstIntegrity *integrity_out,
+                                   GError **error);
 
 typedef enum {
   PST_SMIME_CMS_OTHER,

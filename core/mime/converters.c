@@ -233,3 +233,75 @@ pst_base64_converter_new (void)
 {
   return g_object_new (PST_TYPE_BASE64_CONVERTER, NULL);
 }
+
+/* --- Base64 decoding -------------------------------------------------------------- */
+
+struct _PstBase64DecodeConverter {
+  GObject parent;
+  gint state;
+  guint save;
+};
+
+static void pst_base64_decode_converter_iface_init (GConverterIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (PstBase64DecodeConverter, pst_base64_decode_converter, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_CONVERTER,
+                                                pst_base64_decode_converter_iface_init))
+
+static GConverterResult
+b64d_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *outbuf,
+              gsize outbuf_size, GConverterFlags flags, gsize *bytes_read, gsize *bytes_written,
+              GError **error)
+{
+  PstBase64DecodeConverter *self = PST_BASE64_DECODE_CONVERTER (converter);
+  /* g_base64_decode_step writes at most len * 3 / 4 + 3 bytes. */
+  gsize take = outbuf_size >= 6 ? MIN (inbuf_size, (outbuf_size - 3) / 3 * 4) : 0;
+
+  if (take == 0 && inbuf_size > 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no space");
+      return G_CONVERTER_ERROR;
+    }
+  *bytes_written = take > 0 ? g_base64_decode_step (inbuf, take, outbuf, &self->state, &self->save)
+                            : 0;
+  *bytes_read = take;
+  if ((flags & G_CONVERTER_INPUT_AT_END) && take == inbuf_size)
+    return G_CONVERTER_FINISHED;
+  if ((flags & G_CONVERTER_FLUSH) && take == inbuf_size)
+    return G_CONVERTER_FLUSHED;
+  return G_CONVERTER_CONVERTED;
+}
+
+static void
+b64d_reset (GConverter *converter)
+{
+  PstBase64DecodeConverter *self = PST_BASE64_DECODE_CONVERTER (converter);
+
+  self->state = 0;
+  self->save = 0;
+}
+
+static void
+pst_base64_decode_converter_iface_init (GConverterIface *iface)
+{
+  iface->convert = b64d_convert;
+  iface->reset = b64d_reset;
+}
+
+static void
+pst_base64_decode_converter_class_init (PstBase64DecodeConverterClass *klass)
+{
+  (void) klass;
+}
+
+static void
+pst_base64_decode_converter_init (PstBase64DecodeConverter *self)
+{
+  (void) self;
+}
+
+PstBase64DecodeConverter *
+pst_base64_decode_converter_new (void)
+{
+  return g_object_new (PST_TYPE_BASE64_DECODE_CONVERTER, NULL);
+}

@@ -25,4 +25,13 @@ G_DECLARE_FINAL_TYPE (PstBase64Converter, pst_base64_converter, PST, BASE64_CONV
 /* Transfer full. */
 PstBase64Converter *pst_base64_converter_new (void);
 
+/* g_base64_decode_step as a GConverter: what is not base64 (line ends)
+ * is skipped. */
+#define PST_TYPE_BASE64_DECODE_CONVERTER (pst_base64_decode_converter_get_type ())
+G_DECLARE_FINAL_TYPE (PstBase64DecodeConverter, pst_base64_decode_converter, PST,
+                      BASE64_DECODE_CONVERTER, GObject)
+
+/* Transfer full. */
+PstBase64DecodeConverter *pst_base64_decode_converter_new (void);
+
 G_END_DECLS

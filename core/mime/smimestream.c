@@ -9,6 +9,7 @@
 #include "mime/converters.h"
 #include "mime/hp.h"
 #include "mime/mime.h"
+#include "mime/opensink.h"
 #include "mime/pgpstream.h"
 #include "mime/smimemime.h"
 #include "util/error.h"
@@ -167,4 +168,91 @@ pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStr
     return FALSE;
   return !encrypt
          || (g_output_stream_close (enc, NULL, error) && g_output_stream_close (b64, NULL, error));
+}
+
+/* --- Reading -------------------------------------------------------------------- */
+
+typedef struct {
+  PstSmimeMessageReopen reopen;
+  gpointer data;
+  gsize header_len;
+  gboolean base64;
+} DerSource;
+
+/* The CMS object of the message: its body, base64-decoded. */
+static GInputStream *
+reopen_der (gpointer data, GError **error)
+{
+  DerSource *src = data;
+  g_autoptr(GInputStream) message = src->reopen (src->data, error);
+  g_autoptr(PstBase64DecodeConverter) conv = NULL;
+
+  if (message == NULL || g_input_stream_skip (message, src->header_len, NULL, error) < 0)
+    return NULL;
+  if (!src->base64)
+    return g_steal_pointer (&message);
+  conv = pst_base64_decode_converter_new ();
+  return g_converter_input_stream_new (message, G_CONVERTER (conv));
+}
+
+gboolean
+pst_smimemime_open_stream (PstSmime *smime, GInputStream *message, PstSmimeMessageReopen reopen,
+                           gpointer reopen_data, GOutputStream *plain_out, PstStatus **status_out,
+                           gboolean *streamable_out, GError **error)
+{
+  g_autoptr(GBytes) header = NULL;
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(PstStatus) status = NULL;
+  g_autoptr(PstOpenSink) sink = NULL;
+  g_autoptr(GError) local = NULL;
+  g_autofree char *type = NULL;
+  g_autofree char *cte = NULL;
+  const char *cte_field;
+  PstIntegrity integrity = PST_INTEGRITY_NONE;
+  DerSource src = { reopen, reopen_data, 0, FALSE };
+  gsize len = 0, body = 0;
+  const char *p;
+  gboolean ok;
+
+  *streamable_out = FALSE;
+  if (!(header = pst_pgpstream_peek_header (message, error)))
+    return FALSE;
+  p = g_bytes_get_data (header, &len);
+  if (len == 0 || !pst_mime_split_header (p, len, &fields, &body, NULL))
+    return TRUE;
+  type = pst_mime_entity_content_type (fields, NULL);
+  if (!g_str_equal (type, "application/pkcs7-mime") && !g_str_equal (type, "application/x-pkcs7-mime"))
+    return TRUE;
+  cte_field = pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL);
+  cte = cte_field != NULL ? pst_mime_field_value (cte_field) : NULL;
+  if (cte == NULL)
+    return TRUE;
+  src.base64 = g_ascii_strcasecmp (cte, "base64") == 0;
+  if (!src.base64 && g_ascii_strcasecmp (cte, "binary") != 0 && g_ascii_strcasecmp (cte, "8bit") != 0)
+    return TRUE;
+  src.header_len = len;
+
+  status = pst_status_new ();
+  sink = pst_open_sink_new (plain_out, fields, status, NULL);
+  ok = pst_smime_decrypt_stream (smime, reopen_der, &src, G_OUTPUT_STREAM (sink), &integrity,
+                                 &local);
+  if (sink->fallback || !sink->passing)
+    return TRUE;   /* the in-memory reader says what it says */
+  if (!ok && local != NULL && local->domain != PST_ERROR)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  status->scheme = PST_SCHEME_SMIME;
+  status->encryption_covers = PST_COVERS_WHOLE;
+  status->integrity = integrity;
+  if (!ok)
+    {
+      status->decryption = PST_DECRYPTION_FAILED;
+      status->protected_headers = FALSE;
+    }
+  *streamable_out = TRUE;
+  if (status_out != NULL)
+    *status_out = g_steal_pointer (&status);
+  return TRUE;
 }

@@ -7,10 +7,16 @@
  * reader: the CMS EnvelopedData is BER with indefinite lengths (the
  * in-memory one is DER), and the multipart/signed boundary is a fresh
  * random one ("=-pst-" and 192 random bits, pst_mime_new_boundary) not
- * checked against the body, which is not read ahead. */
+ * checked against the body, which is not read ahead.
+ *
+ * Reading: pst_smimemime_open_stream decrypts an application/pkcs7-mime
+ * message as crypto/smime.h's pst_smime_decrypt_stream does, reading it
+ * twice, for the entities that the in-memory reader passes on untouched
+ * (mime/opensink.h). */
 #pragma once
 
 #include <gio/gio.h>
+#include "crypto/status.h"
 
 G_BEGIN_DECLS
 
@@ -37,5 +43,31 @@ gboolean pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, G
                                        const char *sender, const char *const *recipients,
                                        gboolean encrypt, gboolean sign, gboolean body_scanned,
                                        GError **error);
+
+/* A new stream over the message from its start, as pst_pgpstream_input_new
+ * makes them, or NULL with @error set.  Transfer full. */
+typedef GInputStream *(*PstSmimeMessageReopen) (gpointer data, GError **error);
+
+/* pst_message_open on streams, for a message whose top level is
+ * application/pkcs7-mime (or x-pkcs7-mime) in base64 or binary holding
+ * EnvelopedData or AuthEnvelopedData that an own identity opens, and whose
+ * decrypted entity is one that mime/opensink.h passes on.  Then
+ * *@streamable_out is TRUE, @plain_out (not closed) gets what
+ * pst_message_open's @plain_out holds and @status_out the same status.
+ * @message (from pst_pgpstream_input_new) is only peeked at; the message
+ * is read (twice) through @reopen.
+ *
+ * Otherwise *@streamable_out is FALSE, @status_out is not set, nothing was
+ * written to @plain_out, and the caller reads the message in memory, from
+ * its start again (@reopen read it): also for every failure before the
+ * first plaintext byte was written (a locked key, no identity, what is not
+ * CMS the walker reads), so that the in-memory reader says what it says.
+ * When the status says decryption failed, @plain_out may hold plaintext
+ * that was not authenticated: the caller discards it.  Errors: the
+ * streams' errors.  Transfer full. */
+gboolean pst_smimemime_open_stream (PstSmime *smime, GInputStream *message,
+                                    PstSmimeMessageReopen reopen, gpointer reopen_data,
+                                    GOutputStream *plain_out, PstStatus **status_out,
+                                    gboolean *streamable_out, GError **error);
 
 G_END_DECLS

@@ -18,8 +18,9 @@
 # smime.sh); fresh agents; a text/plain message of SIZE bytes of 7-bit
 # lines (the message of issue 16's table) is encrypted and signed by alice
 # (postern encrypt --scheme smime --sign) and decrypted and verified by
-# bob, then encrypted alone and decrypted, each with the agent's VmHWM and
-# a sha256 round trip of the body.
+# bob, then encrypted alone and decrypted, then the same bytes as an
+# attachment (application/octet-stream, base64: what decrypt streams),
+# each with the agent's VmHWM and a sha256 round trip of the body.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -167,3 +168,25 @@ bob decrypt -o "$dir/text.out" "$dir/text.p7m" >/dev/null
 t1=$(date +%s.%N)
 printf 'S/MIME decrypt: %.1f s, bob agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" "$(hwm "$bpid")"
 round_trip "$dir/text.out"
+rm -f "$dir/text.p7m" "$dir/text.out"
+
+# The same bytes as an attachment (application/octet-stream, base64): the
+# decrypted entity Postern streams (core/mime/opensink.h).
+{
+  sed -n '1,/^\r$/p' "$dir/text.eml" | sed '/^Content-Type:/,$d'
+  printf 'Content-Type: application/octet-stream; name="blob.bin"\r\n'
+  printf 'Content-Transfer-Encoding: base64\r\n\r\n'
+  cat "$dir/text.body"
+} >"$dir/att.eml"
+fresh_agents
+t0=$(date +%s.%N)
+alice encrypt --scheme smime --to bob@postern.test -o "$dir/att.p7m" "$dir/att.eml"
+t1=$(date +%s.%N)
+printf 'S/MIME encrypt (attachment): %.1f s, alice agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" \
+  "$(hwm "$apid")"
+t0=$(date +%s.%N)
+bob decrypt -o "$dir/att.out" "$dir/att.p7m" >/dev/null
+t1=$(date +%s.%N)
+printf 'S/MIME decrypt (attachment): %.1f s, bob agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" \
+  "$(hwm "$bpid")"
+round_trip "$dir/att.out"

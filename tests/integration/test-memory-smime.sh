@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Constant memory for S/MIME (issue 16): messages of PST_MEMORY_SIZE (256M
 # unless set; a size numfmt --from=iec reads) go through each streamed
-# S/MIME path of the file commands, and the agent's peak RSS (VmHWM, reset
-# through /proc/PID/clear_refs before each) must stay within a bound that
-# does not grow with the message: MEMORY_BOUND_MIB (64) over the idle
-# agent's peak.  Not a timed test.  What comes out is checked by an
-# independent reader (openssl cms) and by sha256: the body that goes in is
-# the body that comes out.
+# S/MIME path of the file commands (encrypt with and without --sign, of a
+# text and of an attachment; decrypt of the attachment), and the agent's
+# peak RSS (VmHWM, reset through /proc/PID/clear_refs before each) must
+# stay within a bound that does not grow with the message:
+# MEMORY_BOUND_MIB (64) over the idle agent's peak.  Not a timed test.
+# What comes out is checked by an independent reader (openssl cms) and by
+# sha256: the body that goes in is the body that comes out.
 source "$(dirname "$0")/lib.sh"
 
 SIZE=${PST_MEMORY_SIZE:-256M}
@@ -15,23 +16,29 @@ BOUND_MIB=${MEMORY_BOUND_MIB:-64}
 check "alice imports the CA as a trust anchor" pst alice keys import --trust-anchor "$SMIME_CA"
 check "alice imports her PKCS#12" pst alice keys import --passphrase-fd 3 "$ALICE_P12" 3<<< "$SMIME_PASS"
 check "alice imports bob's certificate" pst alice keys import "$BOB_CERT"
+check "bob imports the CA as a trust anchor" pst bob keys import --trust-anchor "$SMIME_CA"
+check "bob imports his PKCS#12" pst bob keys import --passphrase-fd 3 "$BOB_P12" 3<<< "$SMIME_PASS"
+check "bob imports alice's certificate" pst bob keys import "$ALICE_CERT"
 
 agent_pid() { pst "$1" agent status 2>/dev/null | sed -n 's/.*pid \([0-9]*\).*/\1/p'; }
 kib() { awk -v f="$2" '$1 == f ":" { print $2 }' "/proc/$1/status"; }
 apid=$(agent_pid alice)
-check "alice's agent runs" test -n "$apid"
-idle=$(kib "$apid" VmHWM)
-echo "# idle agent (keys imported and unlocked): VmHWM $((idle / 1024)) MiB; bound +$BOUND_MIB MiB"
+bpid=$(agent_pid bob)
+check "the agents run" test -n "$apid" -a -n "$bpid"
+declare -A idle=([alice]=$(kib "$apid" VmHWM) [bob]=$(kib "$bpid" VmHWM))
+declare -A pid=([alice]=$apid [bob]=$bpid)
+echo "# idle agents (keys imported and unlocked): VmHWM alice $((idle[alice] / 1024)) MiB," \
+  "bob $((idle[bob] / 1024)) MiB; bound +$BOUND_MIB MiB"
 
-# within_bound WHAT COMMAND...: runs COMMAND with the agent's peak reset
-# before, and checks the peak after.
+# within_bound WHO WHAT COMMAND...: runs COMMAND with the peak of WHO's
+# agent reset before, and checks the peak after.
 within_bound() {
-  local what=$1 peak; shift
-  echo 5 > "/proc/$apid/clear_refs"
+  local who=$1 what=$2 peak; shift 2
+  echo 5 > "/proc/${pid[$who]}/clear_refs"
   "$@"
-  peak=$(kib "$apid" VmHWM)
-  echo "# $what: agent VmHWM $((peak / 1024)) MiB (idle $((idle / 1024)) MiB)"
-  [ "$peak" -lt $((idle + BOUND_MIB * 1024)) ]
+  peak=$(kib "${pid[$who]}" VmHWM)
+  echo "# $what: $who's agent VmHWM $((peak / 1024)) MiB (idle $((idle[$who] / 1024)) MiB)"
+  [ "$peak" -lt $((idle[$who] + BOUND_MIB * 1024)) ]
 }
 
 # SIZE bytes of 7-bit text in lines of 76 characters (text/plain 7bit), and
@@ -73,6 +80,7 @@ i = first.find(b"\r\n\r\n")
 sys.stdout.buffer.write(first[i + 4:].replace(b"\r\n", b"\n"))
 PY
 }
+bob_decrypt() { pst bob --json decrypt -o "$WORK/plain.eml" "$WORK/out.eml" > "$WORK/dec.json"; }
 openssl_decrypt() { # IN OUT
   openssl cms -decrypt -binary -in "$1" -recip "$BOB_CERT" -inkey "$BOB_KEY" -out "$2"
 }
@@ -80,7 +88,7 @@ openssl_decrypt() { # IN OUT
 for kind in text att; do
   in=$WORK/$kind.eml
   check "$kind: encrypt --scheme smime --sign within the bound" \
-    within_bound "$kind encrypt+sign" pst alice encrypt --scheme smime --sign --to "$BOB_ADDR" -o "$WORK/out.eml" "$in"
+    within_bound alice "$kind encrypt+sign" pst alice encrypt --scheme smime --sign --to "$BOB_ADDR" -o "$WORK/out.eml" "$in"
   check "$kind: openssl cms decrypts it" openssl_decrypt "$WORK/out.eml" "$WORK/inner.eml"
   check "$kind: openssl cms verifies the signature" \
     openssl cms -verify -CAfile "$SMIME_CA" -in "$WORK/inner.eml" -out "$WORK/signed.eml"
@@ -89,10 +97,20 @@ for kind in text att; do
   rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/signed.eml"
 
   check "$kind: encrypt --scheme smime within the bound" \
-    within_bound "$kind encrypt" pst alice encrypt --scheme smime --to "$BOB_ADDR" -o "$WORK/out.eml" "$in"
+    within_bound alice "$kind encrypt" pst alice encrypt --scheme smime --to "$BOB_ADDR" -o "$WORK/out.eml" "$in"
   check "$kind: openssl cms decrypts it" openssl_decrypt "$WORK/out.eml" "$WORK/inner.eml"
   check "$kind: the decrypted body is the body sent (sha256)" test "$(body_sum "$WORK/inner.eml")" = "$want"
-  rm -f "$WORK/out.eml" "$WORK/inner.eml"
+  if [ "$kind" = att ]; then
+    # The attachment is what Postern decrypts as a stream (mime/opensink.h).
+    check "$kind: postern decrypt within the bound" within_bound bob "$kind decrypt" bob_decrypt
+    check "$kind: decrypted, whole" python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if (d["scheme"], d["decryption"], d["encryption_covers"]) == ("smime", "ok", "whole") else 1)' \
+      "$WORK/dec.json"
+    check "$kind: Postern's plaintext has the body sent (sha256)" \
+      test "$(body_sum "$WORK/plain.eml")" = "$want"
+  fi
+  rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/plain.eml"
 done
 
 finish
