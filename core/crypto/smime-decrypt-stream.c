@@ -36,6 +36,7 @@ typedef struct {
   guchar buf[65536];
   gsize pos, len;
   guint64 offset;       /* of buf[pos] in the object */
+  gboolean malformed;   /* an element ran past the end of its container */
   GError *error;
 } Reader;
 
@@ -147,9 +148,16 @@ static gboolean
 has_more (Reader *r, const Tlv *t)
 {
   if (!t->indefinite)
-    return r->offset < t->end;
+    {
+      if (r->offset > t->end)
+        r->malformed = TRUE;
+      return r->offset < t->end;
+    }
   if (!rd_ensure (r, 2))
-    return FALSE;
+    {
+      r->malformed = TRUE;   /* the end of the input before the end-of-contents */
+      return FALSE;
+    }
   if (r->buf[r->pos] == 0 && r->buf[r->pos + 1] == 0)
     {
       r->pos += 2;
@@ -244,6 +252,8 @@ content_read (Content *c, guchar *buf, gsize n)
         }
       if (!rd_header (c->r, &t))
         goto fail;
+      if (!c->stack[c->depth - 1].indefinite && !t.indefinite && t.end > c->stack[c->depth - 1].end)
+        goto fail;   /* past the end of its container */
       if (t.tag == 0x04)
         {
           c->left = t.len;
@@ -289,53 +299,81 @@ skeleton_clear (Skeleton *s)
   g_clear_pointer (&s->after, g_byte_array_unref);
 }
 
-/* Walks @r to the encrypted content (its header read into @content_out),
+/* Whether the container @t ended well once has_more said it has no
+ * further element: exactly at its definite end. */
+static gboolean
+ended (Reader *r, const Tlv *t)
+{
+  return r->error == NULL && !r->malformed && (t->indefinite || r->offset == t->end);
+}
+
+/* The containers open at the encrypted content, outermost first. */
+typedef struct {
+  Tlv ci;         /* ContentInfo */
+  Tlv x;          /* its [0] EXPLICIT content */
+  Tlv env;        /* EnvelopedData or AuthEnvelopedData */
+  Tlv eci;        /* EncryptedContentInfo */
+  Tlv content;    /* [0] encryptedContent */
+} Frame;
+
+/* Walks @r to the encrypted content (its header read into @f->content),
  * keeping what comes before in @s (NULL: the second pass, keeping none). */
 static gboolean
-walk_to_content (Reader *r, Skeleton *s, Tlv *env_out, Tlv *eci_out, Tlv *content_out)
+walk_to_content (Reader *r, Skeleton *s, Frame *f)
 {
-  Tlv ci, explicit0, t;
+  Tlv t;
 
-  if (!rd_header (r, &ci) || ci.tag != 0x30 || !rd_header (r, &t) || t.tag != 0x06
+  if (!rd_header (r, &f->ci) || f->ci.tag != 0x30 || !rd_header (r, &t) || t.tag != 0x06
       || !rd_element_rest (r, &t, s != NULL ? s->oid : NULL, 0)
-      || !rd_header (r, &explicit0) || explicit0.tag != 0xa0
-      || !rd_header (r, env_out) || env_out->tag != 0x30)
+      || !has_more (r, &f->ci) || !rd_header (r, &f->x) || f->x.tag != 0xa0
+      || !rd_header (r, &f->env) || f->env.tag != 0x30)
     return FALSE;
   /* version, originatorInfo, recipientInfos: up to the first SEQUENCE. */
   while (TRUE)
     {
-      if (!has_more (r, env_out) || !rd_header (r, &t))
+      if (!has_more (r, &f->env) || !rd_header (r, &t))
         return FALSE;
       if (t.tag == 0x30)
         break;
       if (!rd_element_rest (r, &t, s != NULL ? s->before : NULL, 0))
         return FALSE;
     }
-  *eci_out = t;
+  f->eci = t;
   /* contentType, contentEncryptionAlgorithm, then [0] the content. */
   for (int i = 0; i < 2; i++)
-    if (!has_more (r, eci_out) || !rd_header (r, &t) || t.tag != (i == 0 ? 0x06 : 0x30)
+    if (!has_more (r, &f->eci) || !rd_header (r, &t) || t.tag != (i == 0 ? 0x06 : 0x30)
         || !rd_element_rest (r, &t, s != NULL ? s->eci : NULL, 0))
       return FALSE;
-  return has_more (r, eci_out) && rd_header (r, content_out)
-         && (content_out->tag == 0x80 || content_out->tag == 0xa0);
+  return has_more (r, &f->eci) && rd_header (r, &f->content)
+         && (f->content.tag == 0x80 || f->content.tag == 0xa0);
 }
 
-/* After the content: the end of the EncryptedContentInfo, then the rest
- * of the EnvelopedData into @after (NULL: dropped). */
+/* Whether the container @t, whose elements have all been read but for
+ * its end-of-contents octets, ends here: those (read), or its definite
+ * length reached exactly. */
 static gboolean
-walk_after_content (Reader *r, const Tlv *env, const Tlv *eci, GByteArray *after)
+closes (Reader *r, const Tlv *t)
 {
-  if (has_more (r, eci))
+  return !has_more (r, t) && ended (r, t);
+}
+
+/* After the content: the end of the EncryptedContentInfo, the rest of the
+ * EnvelopedData into @after (NULL: dropped), and the end of every
+ * container around it, as d2i wants them.  What follows the object is
+ * not read (d2i ignores it too). */
+static gboolean
+walk_after_content (Reader *r, const Frame *f, GByteArray *after)
+{
+  if (!closes (r, &f->eci))
     return FALSE;
-  while (has_more (r, env))
+  while (has_more (r, &f->env))
     {
       Tlv t;
 
       if (!rd_header (r, &t) || !rd_element_rest (r, &t, after, 0))
         return FALSE;
     }
-  return r->error == NULL;
+  return ended (r, &f->env) && closes (r, &f->x) && closes (r, &f->ci);
 }
 
 static void
@@ -398,7 +436,7 @@ skeleton_cms (Skeleton *s)
 typedef struct {
   Content content;
   Reader *r;
-  const Tlv *env, *eci;
+  const Frame *frame;
   gboolean finished;        /* the content and the rest walked */
 } Feed;
 
@@ -416,7 +454,7 @@ feed_bio_read (BIO *bio, char *buf, int len)
   if (n == 0)
     {
       /* The content has ended: the rest of the object must be whole. */
-      if (!walk_after_content (f->r, f->env, f->eci, NULL))
+      if (!walk_after_content (f->r, f->frame, NULL))
         {
           f->content.failed = TRUE;
           return -1;
@@ -457,18 +495,18 @@ first_pass (GInputStream *in, GError **error)
   g_autofree Reader *r = g_new0 (Reader, 1);
   Skeleton s = { g_byte_array_new (), g_byte_array_new (), g_byte_array_new (),
                  g_byte_array_new () };
-  Tlv env, eci, content;
+  Frame f;
   Content c;
   CMS_ContentInfo *cms = NULL;
   guchar scratch[65536];
   gssize n;
 
   r->in = in;
-  if (walk_to_content (r, &s, &env, &eci, &content) && content_start (&c, r, &content))
+  if (walk_to_content (r, &s, &f) && content_start (&c, r, &f.content))
     {
       while ((n = content_read (&c, scratch, sizeof scratch)) > 0)
         ;
-      if (n == 0 && walk_after_content (r, &env, &eci, s.after))
+      if (n == 0 && walk_after_content (r, &f, s.after))
         cms = skeleton_cms (&s);
     }
   if (r->error != NULL)
@@ -486,7 +524,7 @@ pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reope
   PstSmimeGioSink sink = { plain_out, NULL };
   CMS_ContentInfo *cms = NULL;
   PstSmimeEntry *opened;
-  Tlv env, eci, content;
+  Frame frame;
   Feed feed = { 0 };
   BIO *dcont = NULL, *out = NULL;
   gboolean auth, ok = FALSE;
@@ -529,14 +567,14 @@ pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reope
     }
   r = g_new0 (Reader, 1);
   r->in = in;
-  if (walk_to_content (r, NULL, &env, &eci, &content) && content_start (&feed.content, r, &content))
+  if (walk_to_content (r, NULL, &frame) && content_start (&feed.content, r, &frame.content))
     {
       feed.r = r;
-      feed.env = &env;
-      feed.eci = &eci;
+      feed.frame = &frame;
       dcont = feed_bio_new (&feed);
       out = pst_smime_gio_bio_new (&sink);
-      ok = CMS_decrypt (cms, NULL, opened->cert, dcont, out, CMS_BINARY) == 1 && feed.finished;
+      ok = CMS_decrypt (cms, NULL, opened->cert, dcont, out, CMS_BINARY) == 1 && feed.finished
+           && !r->malformed;
     }
   ERR_clear_error ();
   BIO_free (dcont);

@@ -392,11 +392,82 @@ sink_bio_new (PstSink *sink)
   return pst_smime_custom_bio_new (&method, sink);
 }
 
+/* The key-wrap algorithm (NID) of key-agreement recipient @ri: the
+ * parameter of its keyEncryptionAlgorithm; NID_undef when unreadable. */
+static int
+kari_wrap_nid (CMS_RecipientInfo *ri)
+{
+  X509_ALGOR *alg = NULL, *wrap = NULL;
+  ASN1_OCTET_STRING *ukm = NULL;
+  const ASN1_OBJECT *obj = NULL;
+  const void *pval = NULL;
+  const unsigned char *p;
+  int ptype = 0, nid = NID_undef;
+
+  if (!CMS_RecipientInfo_kari_get0_alg (ri, &alg, &ukm) || alg == NULL)
+    return NID_undef;
+  X509_ALGOR_get0 (&obj, &ptype, &pval, alg);
+  if (ptype != V_ASN1_SEQUENCE || pval == NULL)
+    return NID_undef;
+  p = ASN1_STRING_get0_data (pval);
+  if ((wrap = d2i_X509_ALGOR (NULL, &p, ASN1_STRING_length (pval))) != NULL)
+    {
+      X509_ALGOR_get0 (&obj, NULL, NULL, wrap);
+      nid = OBJ_obj2nid (obj);
+    }
+  X509_ALGOR_free (wrap);
+  return nid;
+}
+
+/* Whether every key-agreement recipient of @cms names what OpenSSL reads
+ * safely: an originator key of a key-agreement algorithm and AES key wrap
+ * without padding (RFC 3394, what RFC 5753 and every S/MIME writer use).
+ * OpenSSL 3.0.19 reads out of bounds in CMS_RecipientInfo_kari_decrypt
+ * on a message with one byte changed there (found by fuzz-cms-stream: the
+ * originator's id-ecPublicKey OID; id-aes256-wrap made id-aes256-wrap-pad):
+ * such a message is refused before it reaches OpenSSL. */
+static gboolean
+kari_acceptable (CMS_ContentInfo *cms)
+{
+  STACK_OF (CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos (cms);
+
+  for (int i = 0; ris != NULL && i < sk_CMS_RecipientInfo_num (ris); i++)
+    {
+      CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value (ris, i);
+      X509_ALGOR *alg = NULL;
+      ASN1_BIT_STRING *key = NULL;
+      const ASN1_OBJECT *obj = NULL;
+      int nid, wrap;
+
+      if (CMS_RecipientInfo_type (ri) != CMS_RECIPINFO_AGREE)
+        continue;
+      wrap = kari_wrap_nid (ri);
+      if (wrap != NID_id_aes128_wrap && wrap != NID_id_aes192_wrap && wrap != NID_id_aes256_wrap)
+        return FALSE;
+      if (!CMS_RecipientInfo_kari_get0_orig_id (ri, &alg, &key, NULL, NULL, NULL) || alg == NULL)
+        continue;
+      X509_ALGOR_get0 (&obj, NULL, NULL, alg);
+      nid = OBJ_obj2nid (obj);
+      if (nid != NID_X9_62_id_ecPublicKey && nid != NID_X25519 && nid != NID_X448
+          && nid != NID_dhpublicnumber)
+        return FALSE;
+    }
+  ERR_clear_error ();
+  return TRUE;
+}
+
 PstSmimeEntry *
 pst_smime_open_recipient (PstSmime *smime, CMS_ContentInfo *cms, GError **error)
 {
   PstSmimeEntry *opened = NULL, *locked = NULL;
   gboolean key_failed = FALSE;
+
+  if (!kari_acceptable (cms))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                   "the S/MIME message cannot be decrypted: it is damaged or was tampered with");
+      return NULL;
+    }
 
   /* First the content-encryption key, with the identity it is for; then
    * the content, so that a content that fails (a GCM tag that does not

@@ -179,7 +179,8 @@ b64_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *o
     {
       gsize take = MIN (B64_GROUP - self->held, inbuf_size - i);
 
-      memcpy (self->group + self->held, in + i, take);
+      if (take > 0)
+        memcpy (self->group + self->held, in + i, take);
       self->held += take;
       i += take;
       if (self->held < B64_GROUP && !(end && i == inbuf_size && self->held > 0))
