@@ -116,9 +116,11 @@ pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStr
     return FALSE;
   if (!pst_smimemime_can_protect_stream (header, sign, &scan) || (scan && !body_scanned))
     {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   "cannot protect this message with S/MIME as a stream: its header does not "
-                   "say how its body is written");
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, scan
+                   ? "cannot sign this message with S/MIME as a stream: its 7bit, 8bit or "
+                     "binary body was not scanned for quoted-printable"
+                   : "cannot protect this message with S/MIME as a stream: it names no "
+                     "Content-Type or no Content-Transfer-Encoding");
       return FALSE;
     }
   if (sender == NULL || strchr (sender, '@') == NULL)
