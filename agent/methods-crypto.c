@@ -13,6 +13,8 @@
 #include "mime/mime.h"
 #include "mime/reader.h"
 #include "mime/pgpstream.h"
+#include "mime/smimestream.h"
+#include "peers.h"
 #include "protect.h"
 #include "rpc/frame.h"
 #include "util/error.h"
@@ -59,11 +61,96 @@ encrypt_result (PstScheme scheme, gboolean encrypted, gboolean signed_)
   return r;
 }
 
-/* Encrypts with PGP/MIME from @in_fd to @out_fd as a stream when the policy
- * chooses OpenPGP encryption in one copy and the message allows it
- * (pst_pgpmime_can_protect_stream); *@streamed_out then says so and the
- * answer is returned.  Otherwise *@input_out gets the whole message for
- * the in-memory path (NULL with @error set on failure). */
+/* @fd back at @start, to read the message again. */
+static gboolean
+rewind_fd (int fd, off_t start, GError **error)
+{
+  if (lseek (fd, start, SEEK_SET) == start)
+    return TRUE;
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
+               g_strerror (errno));
+  return FALSE;
+}
+
+/* Whether the body of the message in @in (from pst_pgpstream_input_new,
+ * its header section of @header_len bytes not consumed) needs
+ * quoted-printable to be signed (mime.h PstQpScan); reads it to its end. */
+static gboolean
+scan_body (GInputStream *in, gsize header_len, gboolean *needs_out, GError **error)
+{
+  PstQpScan scan;
+  char chunk[65536];
+  gssize n;
+
+  pst_mime_qp_scan_init (&scan);
+  if (g_input_stream_skip (in, header_len, NULL, error) < 0)
+    return FALSE;
+  while ((n = g_input_stream_read (in, chunk, sizeof chunk, NULL, error)) > 0 && !scan.needs)
+    pst_mime_qp_scan_feed (&scan, chunk, (gsize) n);
+  if (n < 0)
+    return FALSE;
+  *needs_out = pst_mime_qp_scan_end (&scan);
+  return TRUE;
+}
+
+/* Protects the message in @in (from pst_pgpstream_input_new over @in_fd,
+ * nothing consumed) with S/MIME as @plan says, from @in to @out_fd, when
+ * pst_smimemime_can_protect_stream allows it; *@in may be replaced by a
+ * stream reading @in_fd again from @start (@seekable) after the body was
+ * scanned.  FALSE without an error: not streamed, nothing consumed from
+ * *@in. */
+static gboolean
+smime_stream (PstCall *call, GInputStream **in, int in_fd, gboolean seekable, off_t start,
+              GBytes *header, PstProtected *plan, int out_fd, gboolean *streamed_out,
+              GError **error)
+{
+  g_autofree char *dir = g_build_filename (call->agent->paths->data_dir, "smime", NULL);
+  g_autofree char *home = pst_agent_get_gnupg_home (call->agent);
+  g_autofree char *autocrypt = NULL;
+  g_autoptr (GOutputStream) out = NULL;
+  g_autoptr (PstPgp) pgp = NULL;
+  PstOutgoing *copy = g_ptr_array_index (plan->copies, 0);
+  PstSmimeLease *lease;
+  gboolean scan = FALSE, needs_qp = FALSE, ok;
+
+  if (!pst_smimemime_can_protect_stream (header, plan->signed_, &scan) || (scan && !seekable))
+    return FALSE;
+  if (scan)
+    {
+      g_autoptr (GInputStream) fd_in = NULL;
+
+      if (!scan_body (*in, g_bytes_get_size (header), &needs_qp, error))
+        return FALSE;
+      if (!rewind_fd (in_fd, start, error))
+        return FALSE;
+      g_object_unref (*in);
+      fd_in = pst_client_fd_input_stream_new (in_fd);
+      *in = pst_pgpstream_input_new (fd_in);
+      if (needs_qp)
+        return FALSE;   /* quoted-printable: in memory */
+    }
+  /* As pst_protect_message: the sender's Autocrypt field on top. */
+  if ((pgp = pst_pgp_new (home, NULL)) != NULL)
+    autocrypt = pst_peers_outgoing_field (call->agent, pgp, plan->sender);
+  if (!(lease = pst_key_cache_take_smime (call->agent->keys, dir, error)))
+    return FALSE;
+  *streamed_out = TRUE;
+  out = pst_client_fd_output_stream_new (out_fd);
+  ok = (autocrypt == NULL
+        || g_output_stream_write_all (out, autocrypt, strlen (autocrypt), NULL, NULL, error))
+       && pst_smimemime_protect_stream (pst_smime_lease_get (lease), *in, out, plan->sender,
+                                        (const char *const *) copy->envelope, plan->encrypted,
+                                        plan->signed_, !needs_qp, error);
+  pst_key_cache_return_smime (call->agent->keys, lease);
+  return ok;
+}
+
+/* Protects the message from @in_fd to @out_fd as a stream when the policy
+ * chooses one copy, OpenPGP encryption (pst_pgpmime_can_protect_stream)
+ * or S/MIME (pst_smimemime_can_protect_stream; a body that must be scanned
+ * first only from a regular file, read again after the scan); *@streamed_out
+ * then says so and the answer is returned.  Otherwise *@input_out gets the
+ * whole message for the in-memory path (NULL with @error set on failure). */
 static JsonObject *
 encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *account,
                 const PstPolicySettings *message, const char *const *to, GBytes **input_out,
@@ -71,15 +158,20 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
 {
   g_autoptr (GInputStream) fd_in = pst_client_fd_input_stream_new (in_fd);
   g_autoptr (GInputStream) in = pst_pgpstream_input_new (fd_in);
-  g_autoptr (GBytes) header = pst_pgpstream_peek_header (in, NULL);
+  g_autoptr (GBytes) header = NULL;
   g_autoptr (PstProtected) plan = NULL;
   g_autoptr (GOutputStream) out = NULL;
   g_autoptr (PstPgp) pgp = NULL;
   g_autofree char *home = NULL;
+  struct stat st;
+  off_t start = -1;
   PstOutgoing *copy;
 
   *streamed_out = FALSE;
   *input_out = NULL;
+  if (fstat (in_fd, &st) == 0 && S_ISREG (st.st_mode))
+    start = lseek (in_fd, 0, SEEK_CUR);
+  header = pst_pgpstream_peek_header (in, NULL);
   if (header != NULL && pst_pgpmime_can_protect_stream (header))
     {
       g_autoptr (PstPlainMessage) plain = pst_plain_message_parse (header, error);
@@ -90,6 +182,15 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
         to = (const char *const *) plain->recipients;
       plan = pst_protect_decide (call->agent, plain, account, message, to, error);
       if (plan == NULL)
+        return NULL;
+    }
+  if (plan != NULL && plan->scheme == PST_SCHEME_SMIME && plan->copies->len == 1
+      && (plan->encrypted || plan->signed_))
+    {
+      if (smime_stream (call, &in, in_fd, start >= 0, start, header, plan, out_fd, streamed_out,
+                        error))
+        return encrypt_result (plan->scheme, plan->encrypted, plan->signed_);
+      if (*streamed_out || (error != NULL && *error != NULL))
         return NULL;
     }
   if (plan == NULL || plan->scheme != PST_SCHEME_PGP || !plan->encrypted || plan->copies->len != 1)
@@ -145,19 +246,16 @@ do_encrypt (PstCall *call, GError **error)
       return NULL;
     }
   message.sign = sign ? PST_POLICY_SIGN_YES : PST_POLICY_SIGN_NO;
-  if (message.scheme != PST_POLICY_SCHEME_SMIME)
-    {
-      gboolean streamed = FALSE;
+  {
+    gboolean streamed = FALSE;
 
-      r = encrypt_stream (call, in_fd, out_fd, &account, &message, (const char *const *) to,
-                          &input, &streamed, error);
-      if (streamed || r != NULL)
-        return r;
-      if (input == NULL)
-        return NULL;
-    }
-  else if (!(input = pst_fd_read_all (in_fd, MAX_CRYPTO_INPUT, error)))
-    return NULL;
+    r = encrypt_stream (call, in_fd, out_fd, &account, &message, (const char *const *) to, &input,
+                        &streamed, error);
+    if (streamed || r != NULL)
+      return r;
+    if (input == NULL)
+      return NULL;
+  }
   if (!(plain = pst_plain_message_parse (input, error)))
     return NULL;
   /* One output message: every recipient (Bcc too, when no --to) in one group. */
@@ -250,12 +348,61 @@ decrypt_stream (PstCall *call, int in_fd, int out_fd, off_t start, gboolean *str
     return NULL;
   if (!streamable)
     {
-      if (lseek (in_fd, start, SEEK_SET) != start)
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
-                       g_strerror (errno));
-          return NULL;
-        }
+      rewind_fd (in_fd, start, error);
+      return NULL;
+    }
+  *streamed_out = TRUE;
+  return open_result (status, !pst_status_withholds_content (status));
+}
+
+typedef struct {
+  int fd;
+  off_t start;
+} Reopen;
+
+static GInputStream *
+reopen_fd (gpointer data, GError **error)
+{
+  Reopen *r = data;
+  g_autoptr (GInputStream) fd_in = NULL;
+
+  if (!rewind_fd (r->fd, r->start, error))
+    return NULL;
+  fd_in = pst_client_fd_input_stream_new (r->fd);
+  return pst_pgpstream_input_new (fd_in);
+}
+
+/* Decrypts S/MIME from @in_fd (a regular file, the message at @start) to
+ * @out_fd as a stream when pst_smimemime_open_stream can (it reads the
+ * file twice); *@streamed_out then says so.  Otherwise @in_fd is back at
+ * @start for the in-memory path.  As with OpenPGP, when the status says
+ * decryption failed @out_fd may hold plaintext that was not authenticated:
+ * the answer says "written": false. */
+static JsonObject *
+smime_decrypt_stream (PstCall *call, int in_fd, int out_fd, off_t start, gboolean *streamed_out,
+                      GError **error)
+{
+  g_autofree char *dir = g_build_filename (call->agent->paths->data_dir, "smime", NULL);
+  g_autoptr (GOutputStream) out = pst_client_fd_output_stream_new (out_fd);
+  g_autoptr (GInputStream) in = NULL;
+  g_autoptr (PstStatus) status = NULL;
+  Reopen reopen = { in_fd, start };
+  PstSmimeLease *lease;
+  gboolean streamable = FALSE, ok;
+
+  *streamed_out = FALSE;
+  if (!(in = reopen_fd (&reopen, error))
+      || !(lease = pst_key_cache_take_smime (call->agent->keys, dir, error)))
+    return NULL;
+  ok = pst_smimemime_open_stream (pst_smime_lease_get (lease), in, reopen_fd, &reopen, out,
+                                  &status, &streamable, error);
+  pst_key_cache_return_smime (call->agent->keys, lease);
+  if (!ok)
+    return NULL;
+  if (!streamable)
+    {
+      g_clear_object (&in);
+      rewind_fd (in_fd, start, error);
       return NULL;
     }
   *streamed_out = TRUE;
@@ -278,6 +425,9 @@ do_decrypt (PstCall *call, GError **error)
       gboolean streamed = FALSE;
       JsonObject *r = decrypt_stream (call, in_fd, out_fd, start, &streamed, error);
 
+      if (streamed || r != NULL || (error != NULL && *error != NULL))
+        return r;
+      r = smime_decrypt_stream (call, in_fd, out_fd, start, &streamed, error);
       if (streamed || r != NULL || (error != NULL && *error != NULL))
         return r;
     }

@@ -54,6 +54,52 @@ gint64 pst_smime_asn1_time_unix (const ASN1_TIME *t);
 PstSmimeCertInfo *pst_smime_x509_info (X509 *cert, PstSmimeKind kind);
 gboolean pst_smime_caps_allow_gcm (GBytes *caps);
 
+/* CMS (smime.c). */
+/* The flags of a detached signature (pst_smime_sign). */
+#define PST_SMIME_SIGN_FLAGS (CMS_DETACHED | CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP)
+/* @cms as DER, or NULL.  Transfer full. */
+GBytes *pst_smime_cms_to_der (CMS_ContentInfo *cms);
+/* Sets PST_ERROR_CRYPTO "@what: <OpenSSL's last error>" and clears
+ * OpenSSL's error queue. */
+void pst_smime_set_crypto_error (GError **error, const char *what);
+/* A SignedData by @sender's identity with its signer, capabilities and
+ * chain, not finalised (PST_SMIME_SIGN_FLAGS): the content is still to be
+ * digested (CMS_final, or CMS_dataInit and CMS_dataFinal).  @micalg_out
+ * gets its micalg (static).  Errors as pst_smime_sign.  Transfer full. */
+CMS_ContentInfo *pst_smime_signed_cms_new (PstSmime *smime, const char *sender,
+                                           const char **micalg_out, GError **error);
+/* The certificates (borrowed, in a new stack) of @recipients, duplicates
+ * merged, and in @gcm_out whether every one reads AES-256-GCM.  Errors as
+ * pst_smime_encrypt.  Transfer container. */
+STACK_OF (X509) *pst_smime_recipient_certs (PstSmime *smime, const char *const *recipients,
+                                            gboolean *gcm_out, GError **error);
+
+/* The own identity that opens enveloped @cms (its content-encryption key
+ * set in @cms), or NULL with PST_ERROR_POLICY (only a locked identity is
+ * a recipient) or PST_ERROR_CRYPTO (see pst_smime_decrypt). */
+PstSmimeEntry *pst_smime_open_recipient (PstSmime *smime, CMS_ContentInfo *cms, GError **error);
+
+/* Streams (smime-stream.c). */
+typedef struct {
+  GOutputStream *out;   /* not owned */
+  GError *error;        /* the first write error */
+} PstSmimeGioSink;
+/* A BIO method of Postern's own (a source or a sink), made on first use:
+ * give it static storage with name, read or write, and ctrl filled in. */
+typedef struct {
+  const char *name;
+  int (*write) (BIO *bio, const char *data, int len);
+  int (*read) (BIO *bio, char *buf, int len);
+  long (*ctrl) (BIO *bio, int cmd, long num, void *ptr);
+  gsize once;
+  BIO_METHOD *method;
+} PstSmimeBioMethod;
+/* A BIO of @method with @data (BIO_get_data).  Transfer full. */
+BIO *pst_smime_custom_bio_new (PstSmimeBioMethod *method, void *data);
+/* A BIO that writes to @sink->out, keeping the first error in @sink.
+ * Transfer full. */
+BIO *pst_smime_gio_bio_new (PstSmimeGioSink *sink);
+
 /* Store (smime-store.c). */
 void pst_smime_entry_free (PstSmimeEntry *entry);
 /* The X509 verify result (X509_V_OK when it chains to an anchor or the

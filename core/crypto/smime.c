@@ -167,8 +167,8 @@ pst_smime_caps_allow_gcm (GBytes *caps)
 
 /* --- Buffers --------------------------------------------------------------- */
 
-static GBytes *
-cms_to_der (CMS_ContentInfo *cms)
+GBytes *
+pst_smime_cms_to_der (CMS_ContentInfo *cms)
 {
   unsigned char *der = NULL;
   int len = i2d_CMS_ContentInfo (cms, &der);
@@ -195,8 +195,8 @@ cms_from_der (GBytes *der)
   return cms;
 }
 
-static void
-set_crypto_error (GError **error, const char *what)
+void
+pst_smime_set_crypto_error (GError **error, const char *what)
 {
   unsigned long e = ERR_peek_last_error ();
   char buf[256] = "";
@@ -209,19 +209,15 @@ set_crypto_error (GError **error, const char *what)
 
 /* --- Signing and encryption ------------------------------------------------ */
 
-GBytes *
-pst_smime_sign (PstSmime *smime, GBytes *content, const char *sender, char **micalg_out,
-                GError **error)
+CMS_ContentInfo *
+pst_smime_signed_cms_new (PstSmime *smime, const char *sender, const char **micalg_out,
+                          GError **error)
 {
   PstSmimeEntry *id = pst_smime_store_find_identity (smime, sender);
-  const unsigned int flags = CMS_DETACHED | CMS_BINARY | CMS_PARTIAL | CMS_NOSMIMECAP;
   STACK_OF (X509_ALGOR) *caps = NULL;
   CMS_ContentInfo *cms;
   CMS_SignerInfo *si;
   const EVP_MD *md;
-  const char *micalg;
-  BIO *in;
-  GBytes *out = NULL;
   EVP_PKEY *key;
   int bits;
 
@@ -237,10 +233,10 @@ pst_smime_sign (PstSmime *smime, GBytes *content, const char *sender, char **mic
     }
   bits = EVP_PKEY_get_security_bits (key);
   md = bits >= 256 ? EVP_sha512 () : bits >= 192 ? EVP_sha384 () : EVP_sha256 ();
-  micalg = bits >= 256 ? "sha-512" : bits >= 192 ? "sha-384" : "sha-256";
+  *micalg_out = bits >= 256 ? "sha-512" : bits >= 192 ? "sha-384" : "sha-256";
 
-  cms = CMS_sign (NULL, NULL, id->chain, NULL, flags);
-  si = cms != NULL ? CMS_add1_signer (cms, id->cert, key, md, flags) : NULL;
+  cms = CMS_sign (NULL, NULL, id->chain, NULL, PST_SMIME_SIGN_FLAGS);
+  si = cms != NULL ? CMS_add1_signer (cms, id->cert, key, md, PST_SMIME_SIGN_FLAGS) : NULL;
   caps = sk_X509_ALGOR_new_null ();
   if (si != NULL)
     {
@@ -249,30 +245,47 @@ pst_smime_sign (PstSmime *smime, GBytes *content, const char *sender, char **mic
       PKCS7_simple_smimecap (caps, NID_aes_256_cbc, 0);
       PKCS7_simple_smimecap (caps, NID_aes_128_cbc, 0);
     }
+  if (si == NULL || !CMS_add_smimecap (si, caps))
+    {
+      pst_smime_set_crypto_error (error, "cannot sign with the S/MIME identity");
+      CMS_ContentInfo_free (cms);
+      cms = NULL;
+    }
+  sk_X509_ALGOR_pop_free (caps, X509_ALGOR_free);
+  return cms;
+}
+
+GBytes *
+pst_smime_sign (PstSmime *smime, GBytes *content, const char *sender, char **micalg_out,
+                GError **error)
+{
+  const char *micalg = NULL;
+  CMS_ContentInfo *cms = pst_smime_signed_cms_new (smime, sender, &micalg, error);
+  GBytes *out = NULL;
+  BIO *in;
+
+  if (cms == NULL)
+    return NULL;
   in = BIO_new_mem_buf (g_bytes_get_data (content, NULL), (int) g_bytes_get_size (content));
-  if (si != NULL && CMS_add_smimecap (si, caps) && CMS_final (cms, in, NULL, flags))
-    out = cms_to_der (cms);
+  if (CMS_final (cms, in, NULL, PST_SMIME_SIGN_FLAGS))
+    out = pst_smime_cms_to_der (cms);
   if (out == NULL)
-    set_crypto_error (error, "cannot sign with the S/MIME identity");
+    pst_smime_set_crypto_error (error, "cannot sign with the S/MIME identity");
   else if (micalg_out != NULL)
     *micalg_out = g_strdup (micalg);
-  sk_X509_ALGOR_pop_free (caps, X509_ALGOR_free);
   BIO_free (in);
   CMS_ContentInfo_free (cms);
   return out;
 }
 
-GBytes *
-pst_smime_encrypt (PstSmime *smime, GBytes *content, const char *const *recipients,
-                   gboolean *auth_out, GError **error)
+STACK_OF (X509) *
+pst_smime_recipient_certs (PstSmime *smime, const char *const *recipients, gboolean *gcm_out,
+                           GError **error)
 {
   g_autoptr(GPtrArray) missing = g_ptr_array_new_null_terminated (0, g_free, TRUE);
   g_autoptr(GPtrArray) seen = g_ptr_array_new_null_terminated (0, NULL, TRUE);
   STACK_OF (X509) *certs = sk_X509_new_null ();
   gboolean gcm = TRUE;
-  CMS_ContentInfo *cms = NULL;
-  GBytes *out = NULL;
-  BIO *in;
 
   for (const char *const *r = recipients; r != NULL && *r != NULL; r++)
     {
@@ -302,12 +315,28 @@ pst_smime_encrypt (PstSmime *smime, GBytes *content, const char *const *recipien
       sk_X509_free (certs);
       return NULL;
     }
+  *gcm_out = gcm;
+  return certs;
+}
+
+GBytes *
+pst_smime_encrypt (PstSmime *smime, GBytes *content, const char *const *recipients,
+                   gboolean *auth_out, GError **error)
+{
+  gboolean gcm = TRUE;
+  STACK_OF (X509) *certs = pst_smime_recipient_certs (smime, recipients, &gcm, error);
+  CMS_ContentInfo *cms = NULL;
+  GBytes *out = NULL;
+  BIO *in;
+
+  if (certs == NULL)
+    return NULL;
   in = BIO_new_mem_buf (g_bytes_get_data (content, NULL), (int) g_bytes_get_size (content));
   cms = CMS_encrypt (certs, in, gcm ? EVP_aes_256_gcm () : EVP_aes_256_cbc (), CMS_BINARY);
   if (cms != NULL)
-    out = cms_to_der (cms);
+    out = pst_smime_cms_to_der (cms);
   if (out == NULL)
-    set_crypto_error (error, "cannot encrypt with S/MIME");
+    pst_smime_set_crypto_error (error, "cannot encrypt with S/MIME");
   else if (auth_out != NULL)
     *auth_out = gcm;
   CMS_ContentInfo_free (cms);
@@ -354,53 +383,92 @@ sink_bio_ctrl (BIO *bio, int cmd, long num, void *ptr)
   return cmd == BIO_CTRL_FLUSH ? 1 : 0;
 }
 
-static int
-sink_bio_create (BIO *bio)
-{
-  BIO_set_init (bio, 1);
-  return 1;
-}
-
 static BIO *
 sink_bio_new (PstSink *sink)
 {
-  static gsize done = 0;
-  static BIO_METHOD *method;
-  BIO *bio;
+  static PstSmimeBioMethod method = { .name = "postern sink", .write = sink_bio_write,
+                                      .ctrl = sink_bio_ctrl };
 
-  if (g_once_init_enter (&done))
-    {
-      method = BIO_meth_new (BIO_get_new_index () | BIO_TYPE_SOURCE_SINK, "postern sink");
-      BIO_meth_set_write (method, sink_bio_write);
-      BIO_meth_set_ctrl (method, sink_bio_ctrl);
-      BIO_meth_set_create (method, sink_bio_create);
-      g_once_init_leave (&done, 1);
-    }
-  bio = BIO_new (method);
-  BIO_set_data (bio, sink);
-  return bio;
+  return pst_smime_custom_bio_new (&method, sink);
 }
 
-gboolean
-pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrity *integrity_out,
-                   GError **error)
+/* The key-wrap algorithm (NID) of key-agreement recipient @ri: the
+ * parameter of its keyEncryptionAlgorithm; NID_undef when unreadable. */
+static int
+kari_wrap_nid (CMS_RecipientInfo *ri)
 {
-  CMS_ContentInfo *cms;
-  gboolean auth, key_failed = FALSE;
-  PstSmimeEntry *opened = NULL, *locked = NULL;
-  BIO *out;
+  X509_ALGOR *alg = NULL, *wrap = NULL;
+  ASN1_OCTET_STRING *ukm = NULL;
+  const ASN1_OBJECT *obj = NULL;
+  const void *pval = NULL;
+  const unsigned char *p;
+  int ptype = 0, nid = NID_undef;
 
-  if (smime->remote != NULL)
-    return pst_crypto_remote_smime_decrypt (smime->remote, der, plain_out, integrity_out, error);
-  cms = cms_from_der (der);
-  if (integrity_out != NULL)
-    *integrity_out = PST_INTEGRITY_NONE;
-  if (cms == NULL)
+  if (!CMS_RecipientInfo_kari_get0_alg (ri, &alg, &ukm) || alg == NULL)
+    return NID_undef;
+  X509_ALGOR_get0 (&obj, &ptype, &pval, alg);
+  if (ptype != V_ASN1_SEQUENCE || pval == NULL)
+    return NID_undef;
+  p = ASN1_STRING_get0_data (pval);
+  if ((wrap = d2i_X509_ALGOR (NULL, &p, ASN1_STRING_length (pval))) != NULL)
     {
-      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "not an S/MIME (CMS) object");
-      return FALSE;
+      X509_ALGOR_get0 (&obj, NULL, NULL, wrap);
+      nid = OBJ_obj2nid (obj);
     }
-  auth = OBJ_obj2nid (CMS_get0_type (cms)) == NID_id_smime_ct_authEnvelopedData;
+  X509_ALGOR_free (wrap);
+  return nid;
+}
+
+/* Whether every key-agreement recipient of @cms names what OpenSSL reads
+ * safely: an originator key of a key-agreement algorithm and AES key wrap
+ * without padding (RFC 3394, what RFC 5753 and every S/MIME writer use).
+ * OpenSSL 3.0.19 reads out of bounds in CMS_RecipientInfo_kari_decrypt
+ * on a message with one byte changed there (found by fuzz-cms-stream: the
+ * originator's id-ecPublicKey OID; id-aes256-wrap made id-aes256-wrap-pad):
+ * such a message is refused before it reaches OpenSSL. */
+static gboolean
+kari_acceptable (CMS_ContentInfo *cms)
+{
+  STACK_OF (CMS_RecipientInfo) *ris = CMS_get0_RecipientInfos (cms);
+
+  for (int i = 0; ris != NULL && i < sk_CMS_RecipientInfo_num (ris); i++)
+    {
+      CMS_RecipientInfo *ri = sk_CMS_RecipientInfo_value (ris, i);
+      X509_ALGOR *alg = NULL;
+      ASN1_BIT_STRING *key = NULL;
+      const ASN1_OBJECT *obj = NULL;
+      int nid, wrap;
+
+      if (CMS_RecipientInfo_type (ri) != CMS_RECIPINFO_AGREE)
+        continue;
+      wrap = kari_wrap_nid (ri);
+      if (wrap != NID_id_aes128_wrap && wrap != NID_id_aes192_wrap && wrap != NID_id_aes256_wrap)
+        return FALSE;
+      if (!CMS_RecipientInfo_kari_get0_orig_id (ri, &alg, &key, NULL, NULL, NULL) || alg == NULL)
+        continue;
+      X509_ALGOR_get0 (&obj, NULL, NULL, alg);
+      nid = OBJ_obj2nid (obj);
+      if (nid != NID_X9_62_id_ecPublicKey && nid != NID_X25519 && nid != NID_X448
+          && nid != NID_dhpublicnumber)
+        return FALSE;
+    }
+  ERR_clear_error ();
+  return TRUE;
+}
+
+PstSmimeEntry *
+pst_smime_open_recipient (PstSmime *smime, CMS_ContentInfo *cms, GError **error)
+{
+  PstSmimeEntry *opened = NULL, *locked = NULL;
+  gboolean key_failed = FALSE;
+
+  if (!kari_acceptable (cms))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                   "the S/MIME message cannot be decrypted: it is damaged or was tampered with");
+      return NULL;
+    }
+
   /* First the content-encryption key, with the identity it is for; then
    * the content, so that a content that fails (a GCM tag that does not
    * check) is told apart from a message for somebody else. */
@@ -425,17 +493,37 @@ pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrit
       ERR_clear_error ();
     }
   if (opened == NULL && locked != NULL && !key_failed)
+    pst_smime_set_locked_error (locked, NULL, error);
+  else if (opened == NULL)
+    g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, key_failed
+                 ? "the S/MIME message cannot be decrypted: it is damaged or was tampered with"
+                 : "no S/MIME identity can decrypt this message");
+  return opened;
+}
+
+gboolean
+pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrity *integrity_out,
+                   GError **error)
+{
+  CMS_ContentInfo *cms;
+  gboolean auth;
+  PstSmimeEntry *opened = NULL;
+  BIO *out;
+
+  if (smime->remote != NULL)
+    return pst_crypto_remote_smime_decrypt (smime->remote, der, plain_out, integrity_out, error);
+  cms = cms_from_der (der);
+  if (integrity_out != NULL)
+    *integrity_out = PST_INTEGRITY_NONE;
+  if (cms == NULL)
     {
-      CMS_ContentInfo_free (cms);
-      pst_smime_set_locked_error (locked, NULL, error);
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "not an S/MIME (CMS) object");
       return FALSE;
     }
-  if (opened == NULL)
+  auth = OBJ_obj2nid (CMS_get0_type (cms)) == NID_id_smime_ct_authEnvelopedData;
+  if (!(opened = pst_smime_open_recipient (smime, cms, error)))
     {
       CMS_ContentInfo_free (cms);
-      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, key_failed
-                   ? "the S/MIME message cannot be decrypted: it is damaged or was tampered with"
-                   : "no S/MIME identity can decrypt this message");
       return FALSE;
     }
   /* Enveloped content is never larger than the message; the limit is the

@@ -1,5 +1,6 @@
 /* smime.h — S/MIME certificates, identities and CMS operations through
- * OpenSSL.  smime.c, smime-store.c, smime-keys.c and smime-request.c are the only files (with
+ * OpenSSL.  smime.c, smime-stream.c, smime-decrypt-stream.c, smime-store.c, smime-keys.c and smime-request.c are the
+ * only files (with
  * core/net/transport.c) that include OpenSSL's headers; the rest of Postern
  * sees a PstSmime and the plain types below.
  *
@@ -61,7 +62,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 #include "crypto/status.h"
 
 G_BEGIN_DECLS
@@ -251,6 +252,54 @@ GBytes *pst_smime_sign (PstSmime *smime, GBytes *content, const char *sender,
  * Transfer full. */
 GBytes *pst_smime_encrypt (PstSmime *smime, GBytes *content, const char *const *recipients,
                            gboolean *auth_out, GError **error);
+
+/* --- Streams (used by core/mime/smimestream.c) ------------------------------
+ * The same CMS as pst_smime_sign and pst_smime_encrypt, for content too
+ * large to hold: memory does not grow with it.  The encryption is written
+ * in BER with indefinite lengths (as openssl cms -stream does), which
+ * every CMS reader takes. */
+
+/* A stream that writes what it is given to @base (not owned, never
+ * closed) unchanged while digesting it for a detached signature by
+ * @sender's identity; pst_smime_sign_stream_finish gives that signature.
+ * @micalg_out gets the micalg (static).  Errors as pst_smime_sign.
+ * Transfer full. */
+GOutputStream *pst_smime_sign_stream_new (PstSmime *smime, const char *sender,
+                                          GOutputStream *base, const char **micalg_out,
+                                          GError **error);
+/* The detached CMS SignedData (DER) over everything written to @stream
+ * (from pst_smime_sign_stream_new), which takes no more.  Errors:
+ * PST_ERROR_CRYPTO; @base's errors.  Transfer full. */
+GBytes *pst_smime_sign_stream_finish (GOutputStream *stream, GError **error);
+
+/* A stream that encrypts what it is given to @recipients as
+ * pst_smime_encrypt does (the same choice of AES-256-GCM or CBC, in
+ * @auth_out), writing the CMS object to @base (not owned, never closed).
+ * Nothing is written to @base before the first write; closing the stream
+ * writes the end of the object (the GCM tag).  Errors as
+ * pst_smime_encrypt; writes and close: PST_ERROR_CRYPTO, @base's errors.
+ * Transfer full. */
+GOutputStream *pst_smime_encrypt_stream_new (PstSmime *smime, const char *const *recipients,
+                                             GOutputStream *base, gboolean *auth_out,
+                                             GError **error);
+
+/* A new stream over the CMS object (DER or BER) from its start, for
+ * pst_smime_decrypt_stream.  NULL with @error set when it cannot be
+ * opened.  Transfer full. */
+typedef GInputStream *(*PstSmimeReopen) (gpointer data, GError **error);
+
+/* pst_smime_decrypt on a stream: the object that @reopen gives is read
+ * twice (smime-decrypt-stream.c says why: OpenSSL 3 parses no CMS as a
+ * stream), first for what surrounds the encrypted content, then for the
+ * content, which is decrypted to @plain_out (not closed) as it comes.
+ * Memory does not grow with the content.  Errors as pst_smime_decrypt,
+ * and the streams' errors; on PST_ERROR_CRYPTO after the recipient was
+ * found (a CBC padding or a GCM tag that does not check, a damaged
+ * object), @plain_out may hold plaintext written before the failure was
+ * known: the caller discards it. */
+gboolean pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reopen_data,
+                                   GOutputStream *plain_out, PstIntegrity *integrity_out,
+                                   GError **error);
 
 typedef enum {
   PST_SMIME_CMS_OTHER,

@@ -608,6 +608,57 @@ pst_mime_body_needs_qp (const char *body, gsize len)
 }
 
 void
+pst_mime_qp_scan_init (PstQpScan *scan)
+{
+  memset (scan, 0, sizeof *scan);
+}
+
+static void
+qp_scan_line_end (PstQpScan *scan)
+{
+  if (scan->col > 998 || (scan->col >= 5 && memcmp (scan->head, "From ", 5) == 0)
+      || (scan->col > 0 && (scan->last == ' ' || scan->last == '\t')))
+    scan->needs = TRUE;
+  scan->col = 0;
+}
+
+void
+pst_mime_qp_scan_feed (PstQpScan *scan, const char *data, gsize len)
+{
+  for (gsize i = 0; i < len && !scan->needs; i++)
+    {
+      char c = data[i];
+
+      /* CR, LF and CRLF each end a line (pst_mime_to_crlf). */
+      if (c == '\n' && scan->after_cr)
+        {
+          scan->after_cr = FALSE;
+          continue;
+        }
+      scan->after_cr = c == '\r';
+      if (c == '\r' || c == '\n')
+        {
+          qp_scan_line_end (scan);
+          continue;
+        }
+      if (scan->col < sizeof scan->head)
+        scan->head[scan->col] = c;
+      scan->col++;
+      scan->last = c;
+      if ((guchar) c >= 0x80 || c == '\0')
+        scan->needs = TRUE;
+    }
+}
+
+gboolean
+pst_mime_qp_scan_end (PstQpScan *scan)
+{
+  if (!scan->needs && scan->col > 0)
+    qp_scan_line_end (scan);
+  return scan->needs;
+}
+
+void
 pst_mime_qp_encode (GString *out, const char *body, gsize len)
 {
   gsize pos = 0;

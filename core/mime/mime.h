@@ -127,6 +127,20 @@ void pst_mime_qp_encode (GString *out, const char *body, gsize len);
  * space or tab before a line end, "From " at the start of a line. */
 gboolean pst_mime_body_needs_qp (const char *body, gsize len);
 
+/* pst_mime_body_needs_qp of pst_mime_to_crlf (body), for a body read in
+ * pieces: init, feed every piece in order, then end says it. */
+typedef struct {
+  gsize col;            /* bytes in the line so far */
+  char head[5];         /* its first bytes */
+  char last;            /* its last byte */
+  gboolean after_cr;
+  gboolean needs;
+} PstQpScan;
+
+void pst_mime_qp_scan_init (PstQpScan *scan);
+void pst_mime_qp_scan_feed (PstQpScan *scan, const char *data, gsize len);
+gboolean pst_mime_qp_scan_end (PstQpScan *scan);
+
 /* A body in transfer encoding @mechanism (libetpan's MAILMIME_MECHANISM_*),
  * decoded; NULL when libetpan cannot.  Every decoding goes through here: it
  * pads the input against libetpan's quoted-printable over-read.  Transfer

@@ -7,7 +7,9 @@
 #include <string.h>
 
 #include "crypto/pgp.h"
+#include "mime/converters.h"
 #include "mime/hp.h"
+#include "mime/opensink.h"
 #include "mime/mime.h"
 #include "util/addr.h"
 #include "util/error.h"
@@ -19,9 +21,8 @@
 
 /* --- Header sections -------------------------------------------------------- */
 
-/* The offset after the empty line that ends the header section in @data. */
-static gboolean
-header_end (const char *data, gsize len, gsize *end_out)
+gboolean
+pst_pgpstream_header_end (const char *data, gsize len, gsize *end_out)
 {
   const char *a, *b;
 
@@ -63,7 +64,7 @@ pst_pgpstream_peek_header (GInputStream *in, GError **error)
       gssize n;
 
       data = g_buffered_input_stream_peek_buffer (b, &avail);
-      if (header_end (data, avail, &end))
+      if (pst_pgpstream_header_end (data, avail, &end))
         return g_bytes_new (data, end);
       if (avail >= g_buffered_input_stream_get_buffer_size (b))
         {
@@ -104,136 +105,6 @@ pst_pgpmime_can_protect_stream (GBytes *header)
 
   return fields != NULL && pst_mime_find_field (fields, "Content-Type", NULL) != NULL
          && pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL) != NULL;
-}
-
-/* --- CRLF on the fly ---------------------------------------------------------- */
-
-/* pst_mime_to_crlf as a GConverter (CR, LF and CRLF each become CRLF),
- * after an optional prefix given out unchanged. */
-#define PST_TYPE_CRLF_CONVERTER (pst_crlf_converter_get_type ())
-G_DECLARE_FINAL_TYPE (PstCrlfConverter, pst_crlf_converter, PST, CRLF_CONVERTER, GObject)
-
-struct _PstCrlfConverter {
-  GObject parent;
-  GBytes *prefix;
-  gsize prefix_done;
-  gboolean after_cr;
-  char last;          /* the last byte given out, or 0 */
-};
-
-static void pst_crlf_converter_iface_init (GConverterIface *iface);
-
-G_DEFINE_TYPE_WITH_CODE (PstCrlfConverter, pst_crlf_converter, G_TYPE_OBJECT,
-                         G_IMPLEMENT_INTERFACE (G_TYPE_CONVERTER, pst_crlf_converter_iface_init))
-
-static GConverterResult
-crlf_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *outbuf,
-              gsize outbuf_size, GConverterFlags flags, gsize *bytes_read, gsize *bytes_written,
-              GError **error)
-{
-  PstCrlfConverter *self = PST_CRLF_CONVERTER (converter);
-  const char *in = inbuf;
-  char *out = outbuf;
-  gsize i = 0, o = 0;
-
-  if (self->prefix != NULL)
-    {
-      gsize plen = 0;
-      const char *p = g_bytes_get_data (self->prefix, &plen);
-      gsize n = MIN (plen - self->prefix_done, outbuf_size);
-
-      memcpy (out, p + self->prefix_done, n);
-      self->prefix_done += n;
-      o = n;
-      if (n > 0)
-        self->last = out[n - 1];
-      if (self->prefix_done == plen)
-        g_clear_pointer (&self->prefix, g_bytes_unref);
-    }
-  while (self->prefix == NULL && i < inbuf_size)
-    {
-      char c = in[i];
-
-      if (c == '\n' && self->after_cr)
-        {
-          self->after_cr = FALSE;
-          i++;
-          continue;
-        }
-      if (c == '\r' || c == '\n')
-        {
-          if (outbuf_size - o < 2)
-            break;
-          out[o++] = '\r';
-          out[o++] = '\n';
-        }
-      else
-        {
-          if (outbuf_size - o < 1)
-            break;
-          out[o++] = c;
-        }
-      self->after_cr = c == '\r';
-      self->last = out[o - 1];
-      i++;
-    }
-  if (i == 0 && o == 0 && (inbuf_size > 0 || self->prefix != NULL))
-    {
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no space");
-      return G_CONVERTER_ERROR;
-    }
-  *bytes_read = i;
-  *bytes_written = o;
-  if (self->prefix == NULL && i == inbuf_size && (flags & G_CONVERTER_INPUT_AT_END))
-    return G_CONVERTER_FINISHED;
-  if (self->prefix == NULL && i == inbuf_size && (flags & G_CONVERTER_FLUSH))
-    return G_CONVERTER_FLUSHED;
-  return G_CONVERTER_CONVERTED;
-}
-
-static void
-crlf_reset (GConverter *converter)
-{
-  PstCrlfConverter *self = PST_CRLF_CONVERTER (converter);
-
-  self->after_cr = FALSE;
-}
-
-static void
-pst_crlf_converter_iface_init (GConverterIface *iface)
-{
-  iface->convert = crlf_convert;
-  iface->reset = crlf_reset;
-}
-
-static void
-pst_crlf_converter_finalize (GObject *object)
-{
-  PstCrlfConverter *self = PST_CRLF_CONVERTER (object);
-
-  g_clear_pointer (&self->prefix, g_bytes_unref);
-  G_OBJECT_CLASS (pst_crlf_converter_parent_class)->finalize (object);
-}
-
-static void
-pst_crlf_converter_class_init (PstCrlfConverterClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = pst_crlf_converter_finalize;
-}
-
-static void
-pst_crlf_converter_init (PstCrlfConverter *self)
-{
-  (void) self;
-}
-
-static PstCrlfConverter *
-crlf_converter_new (GBytes *prefix)
-{
-  PstCrlfConverter *c = g_object_new (PST_TYPE_CRLF_CONVERTER, NULL);
-
-  c->prefix = prefix != NULL && g_bytes_get_size (prefix) > 0 ? g_bytes_ref (prefix) : NULL;
-  return c;
 }
 
 /* --- Writing -------------------------------------------------------------- */
@@ -312,10 +183,10 @@ pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutputStream *o
       || !write_str (out, intro, strlen (intro), error))
     return FALSE;
 
-  body_conv = crlf_converter_new (entity_head);
+  body_conv = pst_crlf_converter_new (entity_head);
   plain = g_converter_input_stream_new (message, G_CONVERTER (body_conv));
   g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (plain), FALSE);
-  armor_conv = crlf_converter_new (NULL);
+  armor_conv = pst_crlf_converter_new (NULL);
   armor = g_converter_output_stream_new (out, G_CONVERTER (armor_conv));
   g_filter_output_stream_set_close_base_stream (G_FILTER_OUTPUT_STREAM (armor), FALSE);
 
@@ -325,7 +196,7 @@ pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutputStream *o
     return FALSE;
   if (!g_output_stream_close (armor, NULL, error))
     return FALSE;
-  outro = g_strdup_printf ("%s\r\n--%s--\r\n", armor_conv->last != '\n' ? "\r\n" : "", boundary);
+  outro = g_strdup_printf ("%s\r\n--%s--\r\n", pst_crlf_converter_last (armor_conv) != '\n' ? "\r\n" : "", boundary);
   return write_str (out, outro, strlen (outro), error);
 }
 
@@ -534,7 +405,7 @@ skip_to_second_body (GBufferedInputStream *b, const char *boundary, gboolean *fo
       g_string_append_len (part_header, line, len);
       if (g_input_stream_skip (G_INPUT_STREAM (b), len, NULL, error) < 0)
         return FALSE;
-      if (header_end (part_header->str, part_header->len, &end))
+      if (pst_pgpstream_header_end (part_header->str, part_header->len, &end))
         {
           gsize start = 0;
 
@@ -546,152 +417,6 @@ skip_to_second_body (GBufferedInputStream *b, const char *boundary, gboolean *fo
           return TRUE;
         }
     }
-}
-
-/* --- Reading: the decrypted entity ---------------------------------------------- */
-
-/* Where the plaintext goes: its header section is held back (bounded)
- * until the shown header can be written; then everything passes through.
- * An entity that the in-memory reader would look into sets @fallback and
- * stops the decryption before anything was written. */
-#define PST_TYPE_OPEN_SINK (pst_open_sink_get_type ())
-G_DECLARE_FINAL_TYPE (PstOpenSink, pst_open_sink, PST, OPEN_SINK, GOutputStream)
-
-struct _PstOpenSink {
-  GOutputStream parent;
-  GOutputStream *out;
-  GPtrArray *outer_fields;
-  GByteArray *head;       /* wiped when freed */
-  gboolean passing;       /* the header was written */
-  gboolean fallback;
-  PstStatus *status;      /* protected_headers is set here */
-  GPtrArray *shown;
-  PstPartStream *part;    /* what the plaintext is decrypted from */
-  guint64 passed;
-  gboolean too_large;
-};
-
-G_DEFINE_TYPE (PstOpenSink, pst_open_sink, G_TYPE_OUTPUT_STREAM)
-
-/* Whether the in-memory reader passes the entity with @fields on untouched
- * (open_entity in pgpmime.c and strip_legacy_display in hp.c). */
-static gboolean
-leaf_entity (GPtrArray *fields)
-{
-  g_autofree char *type = pst_mime_entity_content_type (fields, NULL);
-
-  return type != NULL && !g_str_has_prefix (type, "multipart/") && !g_str_equal (type, "text/plain")
-         && !g_str_equal (type, "message/rfc822");   /* may wrap the protected header (hp.h) */
-}
-
-static gboolean
-sink_start (PstOpenSink *self, gsize end, GError **error)
-{
-  g_autoptr(GBytes) display = g_bytes_new (self->head->data, end);
-  g_autoptr(GBytes) message = g_bytes_new_static ("", 0);
-  g_autoptr(GPtrArray) fields = NULL;
-  g_autoptr(GString) s = g_string_new (NULL);
-  gsize body = 0;
-  gboolean ok;
-
-  if (!pst_mime_entity_split (display, &fields, &body) || !leaf_entity (fields))
-    {
-      self->fallback = TRUE;
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                           "the decrypted entity is read in memory");
-      return FALSE;
-    }
-  /* As pst_pgpmime_open after a whole decryption; a failure later makes
-   * all of this the caller's to discard. */
-  self->status->decryption = PST_DECRYPTION_OK;
-  self->status->encryption_covers = PST_COVERS_WHOLE;
-  /* Streamed only when the signature, known at the end, cannot change the
-   * header shown now: the outer and protected address fields agree (hp.h). */
-  self->shown = pst_hp_shown_fields (self->status, NULL, self->outer_fields, message, &display);
-  if (self->status->header_mismatches->len > 0)
-    {
-      self->fallback = TRUE;
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                           "the protected header differs from the outer one: read in memory");
-      return FALSE;
-    }
-  for (guint i = 0; i < self->shown->len; i++)
-    pst_mime_append_field (s, self->shown->pdata[i]);
-  for (guint i = 0; i < fields->len; i++)
-    if (pst_mime_is_content_field (fields->pdata[i]))
-      pst_mime_append_field (s, fields->pdata[i]);
-  g_string_append (s, "\r\n");
-  ok = write_str (self->out, s->str, s->len, error)
-       && write_str (self->out, (const char *) self->head->data + end, self->head->len - end, error);
-  explicit_bzero (s->str, s->len);
-  pst_secret_byte_array_clear (self->head);
-  self->passing = TRUE;
-  return ok;
-}
-
-static gssize
-open_sink_write (GOutputStream *stream, const void *buffer, gsize count,
-                 GCancellable *cancellable, GError **error)
-{
-  PstOpenSink *self = PST_OPEN_SINK (stream);
-  gsize end = 0, before;
-
-  (void) cancellable;
-  if (self->passing)
-    {
-      /* The in-memory reader's rule (crypto/status.h): no more plaintext
-       * than the limit or what came in, so that a compressed packet cannot
-       * pour gigabytes out of a few kilobytes. */
-      guint64 limit = MAX ((guint64) PST_DECRYPTION_MAX_OUTPUT, self->part->consumed);
-
-      if (self->passed > limit || count > limit - self->passed)
-        {
-          self->too_large = TRUE;
-          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
-                               "the decrypted content expands past the decryption limit");
-          return -1;
-        }
-      self->passed += count;
-      return write_str (self->out, buffer, count, error) ? (gssize) count : -1;
-    }
-  before = self->head->len;
-  count = MIN (count, PST_PGPSTREAM_MAX_HEADER + 1 - before);
-  self->passed += count;
-  g_byte_array_append (self->head, buffer, count);
-  if (header_end ((const char *) self->head->data, self->head->len, &end))
-    return sink_start (self, end, error) ? (gssize) count : -1;
-  if (self->head->len > PST_PGPSTREAM_MAX_HEADER)
-    {
-      self->fallback = TRUE;
-      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
-                           "the decrypted header section is too large to stream");
-      return -1;
-    }
-  return (gssize) count;
-}
-
-static void
-pst_open_sink_finalize (GObject *object)
-{
-  PstOpenSink *self = PST_OPEN_SINK (object);
-
-  pst_secret_byte_array_clear (self->head);
-  g_byte_array_unref (self->head);
-  g_clear_pointer (&self->shown, g_ptr_array_unref);
-  G_OBJECT_CLASS (pst_open_sink_parent_class)->finalize (object);
-}
-
-static void
-pst_open_sink_class_init (PstOpenSinkClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = pst_open_sink_finalize;
-  G_OUTPUT_STREAM_CLASS (klass)->write_fn = open_sink_write;
-}
-
-static void
-pst_open_sink_init (PstOpenSink *self)
-{
-  self->head = g_byte_array_new ();
 }
 
 gboolean
@@ -729,11 +454,7 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, GOutputStream *plai
   part->base = G_BUFFERED_INPUT_STREAM (g_object_ref (message));
   part->boundary = g_strdup (boundary);
   status = pst_status_new ();
-  sink = g_object_new (PST_TYPE_OPEN_SINK, NULL);
-  sink->out = plain_out;
-  sink->outer_fields = fields;
-  sink->status = status;
-  sink->part = part;
+  sink = pst_open_sink_new (plain_out, fields, status, &part->consumed);
 
   ok = pst_pgp_decrypt_stream (pgp, G_INPUT_STREAM (part), G_OUTPUT_STREAM (sink), &sig,
                                &integrity, &local);

@@ -19,6 +19,10 @@ typedef struct _PstPgp PstPgp;   /* from crypto/pgp.h */
  * functions buffer. */
 #define PST_PGPSTREAM_MAX_HEADER (1024 * 1024)
 
+/* The offset after the empty line that ends the header section in @data
+ * (@len bytes) in @end_out; FALSE when there is none yet. */
+gboolean pst_pgpstream_header_end (const char *data, gsize len, gsize *end_out);
+
 /* A buffered stream over @base (not closed with it) whose buffer holds
  * PST_PGPSTREAM_MAX_HEADER bytes.  Transfer full. */
 GInputStream *pst_pgpstream_input_new (GInputStream *base);

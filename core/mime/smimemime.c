@@ -32,21 +32,22 @@ append_base64 (GString *out, GBytes *der)
     }
 }
 
-static GBytes *
-signed_entity (GBytes *entity, GBytes *sig, const char *micalg)
+char *
+pst_smimemime_signed_intro (const char *micalg, const char *boundary)
 {
-  g_autofree char *boundary = pst_mime_new_boundary (entity, NULL);
-  GString *s = g_string_new (NULL);
-  gsize elen = 0;
-  const char *e = g_bytes_get_data (entity, &elen);
-
-  g_string_append_printf (s,
+  return g_strdup_printf (
     "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\";\r\n"
     " micalg=%s; boundary=\"%s\"\r\n"
     "\r\n"
     "This is an S/MIME signed message (RFC 8551)\r\n"
     "--%s\r\n", micalg, boundary, boundary);
-  g_string_append_len (s, e, elen);
+}
+
+char *
+pst_smimemime_signed_outro (const char *boundary, GBytes *sig)
+{
+  GString *s = g_string_new (NULL);
+
   g_string_append_printf (s,
     "\r\n--%s\r\n"
     "Content-Type: application/pkcs7-signature; name=\"smime.p7s\"\r\n"
@@ -56,6 +57,33 @@ signed_entity (GBytes *entity, GBytes *sig, const char *micalg)
     "\r\n", boundary);
   append_base64 (s, sig);
   g_string_append_printf (s, "\r\n--%s--\r\n", boundary);
+  return g_string_free (s, FALSE);
+}
+
+char *
+pst_smimemime_enveloped_head (gboolean gcm)
+{
+  return g_strdup_printf (
+    "Content-Type: application/pkcs7-mime; smime-type=%s;\r\n"
+    " name=\"smime.p7m\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
+    "Content-Description: S/MIME Encrypted Message\r\n"
+    "\r\n", gcm ? "authEnveloped-data" : "enveloped-data");
+}
+
+static GBytes *
+signed_entity (GBytes *entity, GBytes *sig, const char *micalg)
+{
+  g_autofree char *boundary = pst_mime_new_boundary (entity, NULL);
+  g_autofree char *intro = pst_smimemime_signed_intro (micalg, boundary);
+  g_autofree char *outro = pst_smimemime_signed_outro (boundary, sig);
+  GString *s = g_string_new (intro);
+  gsize elen = 0;
+  const char *e = g_bytes_get_data (entity, &elen);
+
+  g_string_append_len (s, e, elen);
+  g_string_append (s, outro);
   return g_string_free_to_bytes (s);
 }
 
@@ -70,6 +98,32 @@ recipients_and_self (const char *const *recipients, const char *sender)
     g_ptr_array_add (to, (gpointer) *r);
   g_ptr_array_add (to, (gpointer) sender);
   return to;
+}
+
+gboolean
+pst_smimemime_check_keys (PstSmime *smime, const char *const *to, const char *sender,
+                          gboolean encrypt, gboolean sign, GError **error)
+{
+  if (encrypt)
+    {
+      g_auto(GStrv) missing = pst_smime_missing_certs (smime, to, error);
+
+      if (missing == NULL)
+        return FALSE;
+      if (missing[0] != NULL)
+        {
+          g_autofree char *list = g_strjoinv (", ", missing);
+
+          g_set_error (error, PST_ERROR, PST_ERROR_POLICY, "no S/MIME certificate for: %s", list);
+          return FALSE;
+        }
+    }
+  if (sign && !pst_smime_has_identity (smime, sender))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY, "no S/MIME identity for: %s", sender);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 GBytes *
@@ -103,28 +157,10 @@ pst_smimemime_protect (PstSmime *smime, GBytes *message, const char *sender,
       return NULL;
     }
 
-  /* Every refusal before any work: recipients (and self) first, then the
-   * signing identity. */
   to = recipients_and_self (recipients, sender);   /* encrypt to self */
-  if (encrypt)
-    {
-      g_auto(GStrv) missing = pst_smime_missing_certs (smime, (const char *const *) to->pdata, error);
-
-      if (missing == NULL)
-        return NULL;
-      if (missing[0] != NULL)
-        {
-          g_autofree char *list = g_strjoinv (", ", missing);
-
-          g_set_error (error, PST_ERROR, PST_ERROR_POLICY, "no S/MIME certificate for: %s", list);
-          return NULL;
-        }
-    }
-  if (sign && !pst_smime_has_identity (smime, sender))
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_POLICY, "no S/MIME identity for: %s", sender);
-      return NULL;
-    }
+  if (!pst_smimemime_check_keys (smime, (const char *const *) to->pdata, sender, encrypt, sign,
+                                 error))
+    return NULL;
 
   pst_hp_add_missing_fields (fields, sender);
   entity = pst_hp_payload (fields, p + body_off, len - body_off, encrypt, sign);
@@ -149,14 +185,11 @@ pst_smimemime_protect (PstSmime *smime, GBytes *message, const char *sender,
       der = pst_smime_encrypt (smime, entity, (const char *const *) to->pdata, &gcm, error);
       if (der == NULL)
         return NULL;
-      e = g_string_new (NULL);
-      g_string_append_printf (e,
-        "Content-Type: application/pkcs7-mime; smime-type=%s;\r\n"
-        " name=\"smime.p7m\"\r\n"
-        "Content-Transfer-Encoding: base64\r\n"
-        "Content-Disposition: attachment; filename=\"smime.p7m\"\r\n"
-        "Content-Description: S/MIME Encrypted Message\r\n"
-        "\r\n", gcm ? "authEnveloped-data" : "enveloped-data");
+      {
+        g_autofree char *ehead = pst_smimemime_enveloped_head (gcm);
+
+        e = g_string_new (ehead);
+      }
       append_base64 (e, der);
       g_bytes_unref (entity);
       entity = g_string_free_to_bytes (e);

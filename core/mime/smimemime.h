@@ -57,6 +57,24 @@ GBytes *pst_smimemime_protect (PstSmime *smime, GBytes *message, const char *sen
                                const char *const *recipients, gboolean encrypt, gboolean sign,
                                GError **error);
 
+/* The pieces of what pst_smimemime_protect writes, for smimestream.h,
+ * which writes the same messages as streams. */
+/* Every refusal before any work: with @encrypt, every address of @to
+ * (NULL-terminated, the sender included) without a usable certificate
+ * (PST_ERROR_POLICY "no S/MIME certificate for: a, b"); then, with @sign,
+ * "no S/MIME identity for: ADDR". */
+gboolean pst_smimemime_check_keys (PstSmime *smime, const char *const *to, const char *sender,
+                                   gboolean encrypt, gboolean sign, GError **error);
+/* The multipart/signed header and preamble, up to the first delimiter
+ * line; the signed entity follows it.  Transfer full. */
+char *pst_smimemime_signed_intro (const char *micalg, const char *boundary);
+/* What follows the signed entity: the signature part holding @sig (DER)
+ * and the closing delimiter.  Transfer full. */
+char *pst_smimemime_signed_outro (const char *boundary, GBytes *sig);
+/* The header of the application/pkcs7-mime entity, with its empty line;
+ * its base64 body follows.  Transfer full. */
+char *pst_smimemime_enveloped_head (gboolean gcm);
+
 /* Reading is mime/reader.h's (pst_message_open), with this scheme's
  * back-end pst_smimemime_reader_backend (mime/reader-backend.h). */
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark (not a test): peak RSS of the agent while it encrypts and then
-# decrypts one large PGP/MIME message (DESIGN.md §13: < 64 MiB for 1 GiB).
+# decrypts one large PGP/MIME message, and then the same for S/MIME
+# (DESIGN.md §13: < 64 MiB for 1 GiB).
 #
 #   tests/bench/bench-rss.sh [BUILD_DIR]        (default: build)
 #   SIZE=100M tests/bench/bench-rss.sh /tmp/build
+#   SCHEMES=smime SIZE=64M tests/bench/bench-rss.sh   (the S/MIME rows only)
 #
 # Alice's agent encrypts to bob (postern encrypt --to bob@postern.test -o),
 # bob's agent (a home and GnuPG home of its own) decrypts (postern decrypt
@@ -11,11 +13,20 @@
 # message is an attachment-like entity (application/octet-stream, base64),
 # the kind the agent streams (see core/mime/pgpstream.h); it is generated
 # on the fly, never held in memory.
+#
+# S/MIME (SCHEMES has smime): a test CA and certificates (tests/harness/
+# smime.sh); fresh agents; a text/plain message of SIZE bytes of 7-bit
+# lines (the message of issue 16's table) is encrypted and signed by alice
+# (postern encrypt --scheme smime --sign) and decrypted and verified by
+# bob, then encrypted alone and decrypted, then the same bytes as an
+# attachment (application/octet-stream, base64: what decrypt streams),
+# each with the agent's VmHWM and a sha256 round trip of the body.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 build=$(cd "${1:-$root/build}" && pwd)
 SIZE=${SIZE:-1G}
+SCHEMES=${SCHEMES:-pgp smime}
 export POSTERN_AGENT="$build/agent/posternd"
 P="$build/cli/postern"
 
@@ -43,6 +54,8 @@ hwm() { awk '/^VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status"; }
   printf 'MIME-Version: 1.0\r\nContent-Type: application/octet-stream; name="blob.bin"\r\n'
   printf 'Content-Transfer-Encoding: base64\r\n\r\n'
 } >"$dir/msg.hdr"
+case " $SCHEMES " in *" pgp "*) ;; *) SKIP_PGP=1 ;; esac
+if [ -z "${SKIP_PGP:-}" ]; then
 head -c "$SIZE" /dev/urandom | base64 -w 76 >"$dir/msg.body"
 cat "$dir/msg.hdr" "$dir/msg.body" >"$dir/msg.eml"
 rm "$dir/msg.hdr"
@@ -75,3 +88,105 @@ if [ "$body_sum" = "$out_sum" ]; then
 else
   echo "round trip: FAILED ($body_sum != $out_sum)"; exit 1
 fi
+alice agent stop >/dev/null
+bob agent stop >/dev/null
+rm -f "$dir/msg.body" "$dir/msg.out"
+fi
+
+case " $SCHEMES " in *" smime "*) ;; *) exit 0 ;; esac
+"$root/tests/harness/smime.sh" init "$dir" >/dev/null
+# shellcheck source=/dev/null
+. "$dir/env"
+alice keys import --trust-anchor "$SMIME_CA" >/dev/null
+bob keys import --trust-anchor "$SMIME_CA" >/dev/null
+alice keys import --passphrase-fd 3 "$ALICE_P12" 3<<<"$SMIME_PASS" >/dev/null
+bob keys import --passphrase-fd 3 "$BOB_P12" 3<<<"$SMIME_PASS" >/dev/null
+alice keys import "$BOB_CERT" >/dev/null
+bob keys import "$ALICE_CERT" >/dev/null
+alice agent stop >/dev/null
+bob agent stop >/dev/null
+
+# SIZE bytes of 7-bit text in lines of 76 characters (base64 of random
+# bytes: text that compresses no better than mail does), LF.
+head -c "$(numfmt --from=iec "$SIZE" | awk '{ printf "%d", $1 * 3 / 4 }')" /dev/urandom \
+  | base64 -w 76 >"$dir/text.body"
+{
+  printf 'From: Alice <alice@postern.test>\r\nTo: Bob <bob@postern.test>\r\n'
+  printf 'Subject: a large text\r\nDate: %s\r\nMessage-ID: <rss-smime@postern.test>\r\n' \
+    "$(LC_ALL=C date -R)"
+  printf 'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n'
+  printf 'Content-Transfer-Encoding: 7bit\r\n\r\n'
+  cat "$dir/text.body"
+} >"$dir/text.eml"
+body_sum=$(tr -d '\r' <"$dir/text.body" | sha256sum | cut -d' ' -f1)
+printf 'S/MIME message: %s bytes (text/plain, 7bit, %s of text)\n' "$(stat -c %s "$dir/text.eml")" "$SIZE"
+round_trip() { # OUTPUT_FILE
+  local out_sum
+  out_sum=$(sed '1,/^\r\?$/d' "$1" | tr -d '\r' | sha256sum | cut -d' ' -f1)
+  if [ "$body_sum" = "$out_sum" ]; then
+    echo "  round trip: ok (sha256 $body_sum)"
+  else
+    echo "  round trip: FAILED ($body_sum != $out_sum)"; exit 1
+  fi
+}
+fresh_agents() {
+  alice agent stop >/dev/null 2>&1 || true
+  bob agent stop >/dev/null 2>&1 || true
+  alice agent start >/dev/null
+  bob agent start >/dev/null
+  apid=$(agent_pid alice)
+  bpid=$(agent_pid bob)
+  [ -n "$apid" ] && [ -n "$bpid" ] || { echo "bench-rss: cannot find the agents' pids" >&2; exit 1; }
+  # A restarted agent holds no unlocked key (unlocking runs scrypt: 16 MiB).
+  alice keys unlock --passphrase-fd 3 alice@postern.test 3<<<"$SMIME_PASS" >/dev/null
+  bob keys unlock --passphrase-fd 3 bob@postern.test 3<<<"$SMIME_PASS" >/dev/null
+  printf '  idle agents (keys unlocked): alice %s, bob %s\n' "$(hwm "$apid")" "$(hwm "$bpid")"
+}
+
+fresh_agents
+t0=$(date +%s.%N)
+alice encrypt --scheme smime --sign --to bob@postern.test -o "$dir/text.p7m" "$dir/text.eml"
+t1=$(date +%s.%N)
+printf 'S/MIME encrypt+sign: %.1f s, alice agent peak RSS %s, output %s bytes\n' \
+  "$(echo "$t1 - $t0" | bc)" "$(hwm "$apid")" "$(stat -c %s "$dir/text.p7m")"
+t0=$(date +%s.%N)
+bob --json decrypt -o "$dir/text.out" "$dir/text.p7m" >"$dir/dec.json"
+t1=$(date +%s.%N)
+printf 'S/MIME decrypt+verify: %.1f s, bob agent peak RSS %s, %s\n' "$(echo "$t1 - $t0" | bc)" \
+  "$(hwm "$bpid")" "$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))
+print("decryption", c["decryption"], "signature", (c.get("signature") or {}).get("status"))' "$dir/dec.json")"
+round_trip "$dir/text.out"
+rm -f "$dir/text.p7m" "$dir/text.out"
+
+fresh_agents
+t0=$(date +%s.%N)
+alice encrypt --scheme smime --to bob@postern.test -o "$dir/text.p7m" "$dir/text.eml"
+t1=$(date +%s.%N)
+printf 'S/MIME encrypt: %.1f s, alice agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" "$(hwm "$apid")"
+t0=$(date +%s.%N)
+bob decrypt -o "$dir/text.out" "$dir/text.p7m" >/dev/null
+t1=$(date +%s.%N)
+printf 'S/MIME decrypt: %.1f s, bob agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" "$(hwm "$bpid")"
+round_trip "$dir/text.out"
+rm -f "$dir/text.p7m" "$dir/text.out"
+
+# The same bytes as an attachment (application/octet-stream, base64): the
+# decrypted entity Postern streams (core/mime/opensink.h).
+{
+  sed -n '1,/^\r$/p' "$dir/text.eml" | sed '/^Content-Type:/,$d'
+  printf 'Content-Type: application/octet-stream; name="blob.bin"\r\n'
+  printf 'Content-Transfer-Encoding: base64\r\n\r\n'
+  cat "$dir/text.body"
+} >"$dir/att.eml"
+fresh_agents
+t0=$(date +%s.%N)
+alice encrypt --scheme smime --to bob@postern.test -o "$dir/att.p7m" "$dir/att.eml"
+t1=$(date +%s.%N)
+printf 'S/MIME encrypt (attachment): %.1f s, alice agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" \
+  "$(hwm "$apid")"
+t0=$(date +%s.%N)
+bob decrypt -o "$dir/att.out" "$dir/att.p7m" >/dev/null
+t1=$(date +%s.%N)
+printf 'S/MIME decrypt (attachment): %.1f s, bob agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" \
+  "$(hwm "$bpid")"
+round_trip "$dir/att.out"

@@ -5,6 +5,7 @@
 #include <cmocka.h>
 #include <string.h>
 
+#include "mime/converters.h"
 #include "mime/mime.h"
 #include "mime/status-field.h"
 #include "util/error.h"
@@ -468,11 +469,109 @@ test_status_field (void **state)
   assert_memory_equal (nul, nul_out, sizeof nul_out - 1);
 }
 
+/* PstQpScan says what pst_mime_body_needs_qp says of the CRLF form, fed
+ * in pieces of every size. */
+static void
+test_qp_scan (void **state)
+{
+#define B(s) { s, sizeof s - 1 }
+  struct { const char *s; gsize len; } bodies[] = {
+    B (""), B ("plain\n"), B ("plain\r\nlines\r\n"), B ("no end"), B ("From here\n"),
+    B ("x\nFrom here\n"), B ("trailing \n"), B ("trailing\t\r\n"), B ("trailing "),
+    B ("bare\rcr\n"), B ("8bit \xc3\xa4\n"), B ("nul\0byte\n"), B ("From\n"),
+    B ("Fro\nm here\n"), B ("\r\n\r\n"), B ("a \r"), { NULL, 998 }, { NULL, 999 },
+  };
+#undef B
+  g_autofree char *long_line = g_strnfill (999, 'x');
+
+  for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+    {
+      const char *body = bodies[i].s != NULL ? bodies[i].s : long_line;
+      gsize len = bodies[i].len;
+      g_autoptr(GBytes) crlf = pst_mime_to_crlf (body, len);
+      gboolean want = pst_mime_body_needs_qp (g_bytes_get_data (crlf, NULL), g_bytes_get_size (crlf));
+
+      for (gsize piece = 1; piece <= len + 1; piece++)
+        {
+          PstQpScan scan;
+
+          pst_mime_qp_scan_init (&scan);
+          for (gsize at = 0; at < len; at += piece)
+            pst_mime_qp_scan_feed (&scan, body + at, MIN (piece, len - at));
+          if (pst_mime_qp_scan_end (&scan) != want)
+            fail_msg ("body %u, pieces of %zu: scan says %d", i, piece, !want);
+        }
+    }
+}
+
+/* @in through @converter, written in pieces of @piece bytes. */
+static GBytes *
+convert (GConverter *converter, const char *in, gsize len, gsize piece)
+{
+  g_autoptr(GOutputStream) mem = g_memory_output_stream_new_resizable ();
+  g_autoptr(GOutputStream) out = g_converter_output_stream_new (mem, converter);
+
+  for (gsize at = 0; at < len; at += piece)
+    assert_true (g_output_stream_write_all (out, in + at, MIN (piece, len - at), NULL, NULL, NULL));
+  assert_true (g_output_stream_close (out, NULL, NULL));
+  return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (mem));
+}
+
+/* Base64 in lines of 76 characters, CRLF, as g_base64_encode cut up; the
+ * CRLF converter as pst_mime_to_crlf, after its prefix. */
+static void
+test_converters (void **state)
+{
+  guchar data[1000];
+
+  for (gsize i = 0; i < sizeof data; i++)
+    data[i] = (guchar) (i * 7 + 3);
+  for (gsize len = 0; len < sizeof data; len += len < 120 ? 1 : 97)
+    {
+      g_autofree char *b64 = g_base64_encode (data, len);
+      g_autoptr(GString) want = g_string_new (NULL);
+      gsize blen = strlen (b64);
+
+      for (gsize i = 0; i < blen; i += 76)
+        {
+          g_string_append_len (want, b64 + i, MIN (76, blen - i));
+          g_string_append (want, "\r\n");
+        }
+      for (gsize piece = 1; piece <= 100; piece += 33)
+        {
+          g_autoptr(PstBase64Converter) conv = pst_base64_converter_new ();
+          g_autoptr(GBytes) got = convert (G_CONVERTER (conv), (const char *) data, len, piece);
+
+          assert_int_equal (g_bytes_get_size (got), want->len);
+          assert_memory_equal (g_bytes_get_data (got, NULL), want->str, want->len);
+        }
+    }
+  {
+    const char *text = "a\rb\nc\r\nd\r\r\n\ne";
+    g_autoptr(GBytes) prefix = g_bytes_new_static ("P\n", 2);
+    g_autoptr(GBytes) crlf = pst_mime_to_crlf (text, strlen (text));
+
+    for (gsize piece = 1; piece <= strlen (text); piece++)
+      {
+        g_autoptr(PstCrlfConverter) conv = pst_crlf_converter_new (prefix);
+        g_autoptr(GBytes) got = convert (G_CONVERTER (conv), text, strlen (text), piece);
+
+        assert_int_equal (g_bytes_get_size (got), 2 + g_bytes_get_size (crlf));
+        assert_memory_equal (g_bytes_get_data (got, NULL), "P\n", 2);
+        assert_memory_equal ((const char *) g_bytes_get_data (got, NULL) + 2,
+                             g_bytes_get_data (crlf, NULL), g_bytes_get_size (crlf));
+        assert_int_equal (pst_crlf_converter_last (conv), 'e');
+      }
+  }
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_parse_good),
+    cmocka_unit_test (test_qp_scan),
+    cmocka_unit_test (test_converters),
     cmocka_unit_test (test_status_field),
     cmocka_unit_test (test_reject),
     cmocka_unit_test (test_truncated),

@@ -14,7 +14,9 @@
 
 #include "crypto/smime.h"
 #include "mime/mime.h"
+#include "mime/pgpstream.h"
 #include "mime/smimemime.h"
+#include "mime/smimestream.h"
 #include "mime/reader.h"
 #include "util/error.h"
 
@@ -1273,11 +1275,371 @@ test_store (void **state)
   }
 }
 
+
+/* --- Streams (mime/smimestream.h) -------------------------------------------------- */
+
+/* @msg protected as a stream.  Transfer full. */
+static GBytes *
+protect_stream (PstSmime *smime, GBytes *msg, const char *sender, const char *rcpt,
+                gboolean encrypt, gboolean sign, GError **error)
+{
+  g_autoptr(GInputStream) base = g_memory_input_stream_new_from_bytes (msg);
+  g_autoptr(GInputStream) in = pst_pgpstream_input_new (base);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  const char *rcpts[] = { rcpt, NULL };
+
+  if (!pst_smimemime_protect_stream (smime, in, out, sender, rcpts, encrypt, sign, TRUE, error))
+    return NULL;
+  assert_true (g_output_stream_close (out, NULL, NULL));
+  return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+}
+
+/* What the stream writes reads as what pst_smimemime_protect writes: the
+ * same plain message and the same verdict, for each kind of body, each
+ * choice of encrypting and signing, RSA (CBC) and EC (GCM) keys; and
+ * openssl cms reads it (BER with indefinite lengths). */
+static void
+test_stream_as_memory (void **state)
+{
+  g_autofree char *big = NULL;
+  const char *bodies[][2] = {
+    { "Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n", BODY },
+    { "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n",
+      "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8gISIjJCUmJygpKissLS4vMDEyMzQ1Njc4\n" },
+    { "Content-Type: multipart/mixed; boundary=\"b\"\r\nContent-Transfer-Encoding: 7bit\r\n",
+      "--b\r\nContent-Type: text/plain\r\n\r\nA part.\r\n--b--\r\n" },
+    { "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+      "Gr=C3=BC=C3=9Fe\nno CRLF at the end" },
+    { "Content-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n", NULL },
+  };
+  const char *pairs[][2] = { { ALICE, BOB }, { EC_ALICE, EC_BOB } };
+  GString *b = g_string_new (NULL);
+  g_autoptr(GDateTime) now = g_date_time_new_now_utc ();
+  /* Date and Message-ID given: none is made up (hp.h), differently for each. */
+  g_autofree char *date = g_date_time_format (now, "Date: %a, %d %b %Y %H:%M:%S +0000\r\n");
+
+  /* Larger than every buffer on the way (64 KiB, 1 MiB), lines of 76. */
+  for (int i = 0; i < 40000; i++)
+    g_string_append_printf (b, "%075d\n", i);
+  big = g_string_free (b, FALSE);
+  bodies[4][1] = big;
+
+  for (guint k = 0; k < G_N_ELEMENTS (pairs); k++)
+    for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+      for (int mode = 1; mode <= 3; mode++)
+        {
+          gboolean encrypt = mode & 1, sign = (mode & 2) != 0;
+          g_autofree char *extra = g_strconcat (date, "Message-ID: <stream@postern.test>\r\n",
+                                                bodies[i][0], NULL);
+          g_autoptr(GBytes) msg = message_now (pairs[k][0], pairs[k][1], extra, bodies[i][1]);
+          g_autoptr(GBytes) mem = NULL;
+          g_autoptr(GBytes) str = NULL;
+          g_autoptr(GBytes) mem_plain = NULL;
+          g_autoptr(GBytes) str_plain = NULL;
+          g_autoptr(PstStatus) mem_st = NULL;
+          g_autoptr(PstStatus) str_st = NULL;
+          g_autoptr(GError) error = NULL;
+          g_autofree char *mem_json = NULL;
+          g_autofree char *str_json = NULL;
+          const char *rcpts[] = { pairs[k][1], NULL };
+
+          mem = pst_smimemime_protect (fx.alice, msg, pairs[k][0], rcpts, encrypt, sign, &error);
+          assert_non_null (mem);
+          str = protect_stream (fx.alice, msg, pairs[k][0], pairs[k][1], encrypt, sign, &error);
+          if (str == NULL)
+            fail_msg ("stream %u/%u/%d: %s", k, i, mode, error->message);
+          mem_st = open_msg (fx.bob, mem, &mem_plain);
+          str_st = open_msg (fx.bob, str, &str_plain);
+          mem_json = pst_status_to_json_string (mem_st);
+          str_json = pst_status_to_json_string (str_st);
+          assert_string_equal (str_json, mem_json);
+          assert_true (g_bytes_equal (str_plain, mem_plain));
+          assert_int_equal (str_st->decryption, encrypt ? PST_DECRYPTION_OK : PST_DECRYPTION_NOT_ENCRYPTED);
+          if (sign)
+            assert_sig (str_st, PST_SIG_GOOD, PST_COVERS_WHOLE, TRUE);
+          if (encrypt && k == 0 && i == 4)
+            {
+              g_autoptr(GBytes) inner = NULL;
+
+              write_fx ("stream.eml", str);
+              assert_true (sh ("openssl cms -decrypt -in stream.eml -recip bob.pem -inkey bob.key"
+                               " -out stream-inner.eml"));
+              inner = read_fx ("stream-inner.eml");
+              assert_true (contains (inner, "000039999\r\n"));
+            }
+        }
+}
+
+/* What cannot be written as a stream is refused before anything is
+ * written: no Content-Transfer-Encoding; signing a 7bit body not scanned;
+ * a locked or missing key. */
+static void
+test_stream_refusals (void **state)
+{
+  g_autoptr(GBytes) no_cte = message_now (ALICE, BOB, "Content-Type: text/plain\r\n", BODY);
+  g_autoptr(GBytes) seven = message_now (ALICE, BOB, "Content-Type: text/plain\r\n"
+                                         "Content-Transfer-Encoding: 7bit\r\n", BODY);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GInputStream) base = g_memory_input_stream_new_from_bytes (seven);
+  g_autoptr(GInputStream) in = pst_pgpstream_input_new (base);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  const char *rcpts[] = { "carol@postern.test", NULL };
+  g_autoptr(GBytes) header = g_bytes_new_static ("Content-Type: text/plain\r\n"
+                                                 "Content-Transfer-Encoding: base64\r\n\r\n", 63);
+  gboolean scan = TRUE;
+
+  assert_null (protect_stream (fx.alice, no_cte, ALICE, BOB, TRUE, FALSE, &error));
+  assert_error (error, PST_ERROR, PST_ERROR_FAILED);
+  g_clear_error (&error);
+  assert_true (pst_smimemime_can_protect_stream (header, TRUE, &scan));
+  assert_false (scan);
+  assert_false (pst_smimemime_protect_stream (fx.alice, in, out, ALICE, rcpts, TRUE, TRUE, FALSE,
+                                              &error));
+  assert_error (error, PST_ERROR, PST_ERROR_FAILED);   /* 7bit, signing, not scanned */
+  g_clear_error (&error);
+  assert_false (pst_smimemime_protect_stream (fx.alice, in, out, ALICE, rcpts, TRUE, FALSE, TRUE,
+                                              &error));
+  assert_error (error, PST_ERROR, PST_ERROR_POLICY);
+  assert_non_null (strstr (error->message, "carol@postern.test"));
+  assert_int_equal (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)), 0);
+}
+
+static GInputStream *
+reopen_bytes (gpointer data, GError **error)
+{
+  return g_memory_input_stream_new_from_bytes (data);
+}
+
+/* @der decrypted by Bob's store as a stream: the plaintext, or NULL with
+ * @error set. */
+static GBytes *
+decrypt_stream (GBytes *der, PstIntegrity *integrity, GError **error)
+{
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+
+  if (!pst_smime_decrypt_stream (fx.bob, reopen_bytes, der, out, integrity, error))
+    return NULL;
+  assert_true (g_output_stream_close (out, NULL, NULL));
+  return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+}
+
+/* Decryption as a stream gives what pst_smime_decrypt gives: DER (the
+ * in-memory writer), BER with indefinite lengths (the stream writer, and
+ * openssl cms -stream), CBC and GCM; a changed byte in the content fails
+ * (GCM: integrity failed), so does a truncated object; what is not
+ * enveloped CMS is refused. */
+static void
+test_decrypt_stream (void **state)
+{
+  /* Bob to himself: GCM (own identities read it); to Bob: CBC. */
+  const char *pairs[][2] = { { ALICE, BOB }, { EC_ALICE, EC_BOB }, { BOB, BOB } };
+  GString *b = g_string_new (NULL);
+  g_autofree char *big = NULL;
+
+  for (int i = 0; i < 30000; i++)
+    g_string_append_printf (b, "%075d\n", i);
+  big = g_string_free (b, FALSE);
+  for (guint k = 0; k < G_N_ELEMENTS (pairs); k++)
+    for (int stream = 0; stream < 2; stream++)
+      {
+        g_autoptr(GBytes) msg = message_now (pairs[k][0], pairs[k][1],
+                                             "Content-Type: text/plain\r\n"
+                                             "Content-Transfer-Encoding: 7bit\r\n", big);
+        const char *rcpts[] = { pairs[k][1], NULL };
+        g_autoptr(GError) error = NULL;
+        PstSmime *from = k == 2 ? fx.bob : fx.alice;
+        g_autoptr(GBytes) out = stream
+          ? protect_stream (from, msg, pairs[k][0], pairs[k][1], TRUE, FALSE, &error)
+          : pst_smimemime_protect (from, msg, pairs[k][0], rcpts, TRUE, FALSE, &error);
+        g_autoptr(GBytes) der = base64_body (out);
+        g_autoptr(GBytes) want = NULL;
+        g_autoptr(GBytes) got = NULL;
+        g_autoptr(GBytes) bad = NULL;
+        g_autoptr(GBytes) cut = NULL;
+        PstIntegrity want_i = PST_INTEGRITY_FAILED, got_i = PST_INTEGRITY_FAILED;
+        gsize len = g_bytes_get_size (der);
+        guchar *copy;
+
+        assert_true (pst_smime_decrypt (fx.bob, der, &want, &want_i, &error));
+        got = decrypt_stream (der, &got_i, &error);
+        if (got == NULL)
+          fail_msg ("decrypt stream %u/%d: %s", k, stream, error->message);
+        assert_true (g_bytes_equal (got, want));
+        assert_int_equal (got_i, want_i);
+        assert_int_equal (got_i, k == 2 ? PST_INTEGRITY_OK : PST_INTEGRITY_NONE);
+
+        copy = g_memdup2 (g_bytes_get_data (der, NULL), len);
+        copy[len / 2] ^= 0x01;
+        bad = g_bytes_new_take (copy, len);
+        g_clear_pointer (&got, g_bytes_unref);
+        got = decrypt_stream (bad, &got_i, &error);
+        if (k == 2)
+          {
+            assert_null (got);
+            assert_error (error, PST_ERROR, PST_ERROR_CRYPTO);
+            assert_int_equal (got_i, PST_INTEGRITY_FAILED);
+          }
+        else
+          assert_true (got == NULL || !g_bytes_equal (got, want));   /* CBC: garbled */
+        g_clear_error (&error);
+        cut = g_bytes_new_from_bytes (der, 0, len - 40);
+        g_clear_pointer (&got, g_bytes_unref);
+        assert_null (decrypt_stream (cut, &got_i, &error));
+        assert_error (error, PST_ERROR, PST_ERROR_CRYPTO);
+      }
+  {
+    g_autoptr(GBytes) inner = g_bytes_new_static ("Content-Type: text/plain\r\n\r\nfrom openssl\r\n", 43);
+    g_autoptr(GBytes) der = NULL;
+    g_autoptr(GBytes) got = NULL;
+    g_autoptr(GError) error = NULL;
+    PstIntegrity integrity;
+
+    write_fx ("o-inner.txt", inner);
+    assert_true (sh ("openssl cms -encrypt -stream -binary -outform DER -aes-256-gcm"
+                     " -in o-inner.txt -out o-stream.der bob.pem"));
+    der = read_fx ("o-stream.der");
+    got = decrypt_stream (der, &integrity, &error);
+    if (got == NULL)
+      fail_msg ("openssl's BER: %s", error->message);
+    assert_true (g_bytes_equal (got, inner));
+    assert_int_equal (integrity, PST_INTEGRITY_OK);
+  }
+  {
+    g_autoptr(GBytes) junk = g_bytes_new_static ("not CMS at all", 14);
+    g_autoptr(GError) error = NULL;
+
+    assert_null (decrypt_stream (junk, NULL, &error));
+    assert_error (error, PST_ERROR, PST_ERROR_CRYPTO);
+  }
+}
+
+static GInputStream *
+reopen_message (gpointer data, GError **error)
+{
+  g_autoptr(GInputStream) base = g_memory_input_stream_new_from_bytes (data);
+
+  return pst_pgpstream_input_new (base);
+}
+
+/* @msg opened as a stream by @smime: FALSE when it is not streamed. */
+static gboolean
+open_stream (PstSmime *smime, GBytes *msg, GBytes **plain_out, PstStatus **status_out)
+{
+  g_autoptr(GInputStream) in = reopen_message (msg, NULL);
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr(GError) error = NULL;
+  gboolean streamable = FALSE;
+
+  if (!pst_smimemime_open_stream (smime, in, reopen_message, msg, out, status_out, &streamable,
+                                  &error))
+    fail_msg ("open stream: %s", error->message);
+  if (!streamable)
+    {
+      assert_int_equal (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)), 0);
+      return FALSE;
+    }
+  assert_true (g_output_stream_close (out, NULL, NULL));
+  *plain_out = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+  return TRUE;
+}
+
+/* Reading as a stream says what the in-memory reader says, for what it
+ * streams (an attachment, encrypted only: CBC and GCM, either writer),
+ * and leaves the rest to it: text/plain, a signature inside, another
+ * person's message, a locked key; a GCM tag that does not check fails as
+ * it fails in memory. */
+static void
+test_open_stream (void **state)
+{
+  const char *att = "Content-Type: application/octet-stream; name=\"a.bin\"\r\n"
+                    "Content-Transfer-Encoding: base64\r\nMessage-ID: <o@postern.test>\r\n";
+  const char *text = "Content-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n";
+  GString *b = g_string_new (NULL);
+  g_autofree char *body = NULL;
+  struct { PstSmime **from; const char *sender, *rcpt, *headers; gboolean sign, streams; } cases[] = {
+    { &fx.alice, ALICE, BOB, NULL, FALSE, TRUE },      /* CBC */
+    { &fx.bob, BOB, BOB, NULL, FALSE, TRUE },          /* GCM */
+    { &fx.alice, ALICE, BOB, NULL, TRUE, FALSE },      /* signed inside */
+    { &fx.alice, ALICE, BOB, "text", FALSE, FALSE },   /* text/plain */
+  };
+
+  for (int i = 0; i < 20000; i++)
+    g_string_append_printf (b, "%075d\n", i);
+  body = g_string_free (b, FALSE);
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    for (int stream = 0; stream < 2; stream++)
+      {
+        g_autoptr(GBytes) msg = message_now (cases[i].sender, cases[i].rcpt,
+                                             cases[i].headers != NULL ? text : att, body);
+        const char *rcpts[] = { cases[i].rcpt, NULL };
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GBytes) out = stream
+          ? protect_stream (*cases[i].from, msg, cases[i].sender, cases[i].rcpt, TRUE, cases[i].sign, &error)
+          : pst_smimemime_protect (*cases[i].from, msg, cases[i].sender, rcpts, TRUE, cases[i].sign, &error);
+        g_autoptr(GBytes) mem_plain = NULL;
+        g_autoptr(GBytes) str_plain = NULL;
+        g_autoptr(PstStatus) mem_st = NULL;
+        g_autoptr(PstStatus) str_st = NULL;
+        g_autofree char *mem_json = NULL;
+        g_autofree char *str_json = NULL;
+
+        assert_non_null (out);
+        assert_int_equal (open_stream (fx.bob, out, &str_plain, &str_st), cases[i].streams);
+        if (!cases[i].streams)
+          continue;
+        mem_st = open_msg (fx.bob, out, &mem_plain);
+        mem_json = pst_status_to_json_string (mem_st);
+        str_json = pst_status_to_json_string (str_st);
+        assert_string_equal (str_json, mem_json);
+        assert_true (g_bytes_equal (str_plain, mem_plain));
+        if (stream == 1 && i == 1)
+          {
+            /* A changed byte in the middle of the content: GCM fails. */
+            gsize len = g_bytes_get_size (out);
+            char *copy = g_memdup2 (g_bytes_get_data (out, NULL), len);
+            char *mid = copy + len / 2;
+            g_autoptr(GBytes) bad = NULL;
+            g_autoptr(GBytes) bad_mem_plain = NULL;
+            g_autoptr(GBytes) bad_str_plain = NULL;
+            g_autoptr(PstStatus) bad_mem = NULL;
+            g_autoptr(PstStatus) bad_str = NULL;
+            g_autofree char *bm = NULL;
+            g_autofree char *bs = NULL;
+
+            while (!g_ascii_isalpha (*mid))
+              mid++;
+            *mid = *mid == 'A' ? 'B' : 'A';
+            bad = g_bytes_new_take (copy, len);
+            assert_true (open_stream (fx.bob, bad, &bad_str_plain, &bad_str));
+            bad_mem = open_msg (fx.bob, bad, &bad_mem_plain);
+            bm = pst_status_to_json_string (bad_mem);
+            bs = pst_status_to_json_string (bad_str);
+            assert_string_equal (bs, bm);
+            assert_int_equal (bad_str->decryption, PST_DECRYPTION_FAILED);
+          }
+      }
+  {
+    /* Not for this store (Carol has no identity): in memory. */
+    g_autofree char *dir = g_build_filename (fx.dir, "store-carol", NULL);
+    g_autoptr(PstSmime) carol = pst_smime_new (dir, NULL);
+    g_autoptr(GBytes) msg = message_now (ALICE, BOB, att, body);
+    g_autoptr(GBytes) out = protect_stream (fx.alice, msg, ALICE, BOB, TRUE, FALSE, NULL);
+    g_autoptr(GBytes) plain = NULL;
+    g_autoptr(PstStatus) st = NULL;
+
+    assert_false (open_stream (carol, out, &plain, &st));
+  }
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_sign_only),
+    cmocka_unit_test (test_stream_as_memory),
+    cmocka_unit_test (test_stream_refusals),
+    cmocka_unit_test (test_decrypt_stream),
+    cmocka_unit_test (test_open_stream),
     cmocka_unit_test (test_encrypt_only),
     cmocka_unit_test (test_sign_encrypt),
     cmocka_unit_test (test_gcm_selection),

@@ -1,0 +1,308 @@
+/* converters.c — see converters.h. */
+#include "mime/converters.h"
+
+#include <string.h>
+
+/* --- CRLF on the fly ---------------------------------------------------------- */
+
+struct _PstCrlfConverter {
+  GObject parent;
+  GBytes *prefix;
+  gsize prefix_done;
+  gboolean after_cr;
+  char last;          /* the last byte given out, or 0 */
+};
+
+static void pst_crlf_converter_iface_init (GConverterIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (PstCrlfConverter, pst_crlf_converter, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_CONVERTER, pst_crlf_converter_iface_init))
+
+static GConverterResult
+crlf_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *outbuf,
+              gsize outbuf_size, GConverterFlags flags, gsize *bytes_read, gsize *bytes_written,
+              GError **error)
+{
+  PstCrlfConverter *self = PST_CRLF_CONVERTER (converter);
+  const char *in = inbuf;
+  char *out = outbuf;
+  gsize i = 0, o = 0;
+
+  if (self->prefix != NULL)
+    {
+      gsize plen = 0;
+      const char *p = g_bytes_get_data (self->prefix, &plen);
+      gsize n = MIN (plen - self->prefix_done, outbuf_size);
+
+      memcpy (out, p + self->prefix_done, n);
+      self->prefix_done += n;
+      o = n;
+      if (n > 0)
+        self->last = out[n - 1];
+      if (self->prefix_done == plen)
+        g_clear_pointer (&self->prefix, g_bytes_unref);
+    }
+  while (self->prefix == NULL && i < inbuf_size)
+    {
+      char c = in[i];
+
+      if (c == '\n' && self->after_cr)
+        {
+          self->after_cr = FALSE;
+          i++;
+          continue;
+        }
+      if (c == '\r' || c == '\n')
+        {
+          if (outbuf_size - o < 2)
+            break;
+          out[o++] = '\r';
+          out[o++] = '\n';
+        }
+      else
+        {
+          if (outbuf_size - o < 1)
+            break;
+          out[o++] = c;
+        }
+      self->after_cr = c == '\r';
+      self->last = out[o - 1];
+      i++;
+    }
+  if (i == 0 && o == 0 && (inbuf_size > 0 || self->prefix != NULL))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no space");
+      return G_CONVERTER_ERROR;
+    }
+  *bytes_read = i;
+  *bytes_written = o;
+  if (self->prefix == NULL && i == inbuf_size && (flags & G_CONVERTER_INPUT_AT_END))
+    return G_CONVERTER_FINISHED;
+  if (self->prefix == NULL && i == inbuf_size && (flags & G_CONVERTER_FLUSH))
+    return G_CONVERTER_FLUSHED;
+  return G_CONVERTER_CONVERTED;
+}
+
+static void
+crlf_reset (GConverter *converter)
+{
+  PstCrlfConverter *self = PST_CRLF_CONVERTER (converter);
+
+  self->after_cr = FALSE;
+}
+
+static void
+pst_crlf_converter_iface_init (GConverterIface *iface)
+{
+  iface->convert = crlf_convert;
+  iface->reset = crlf_reset;
+}
+
+static void
+pst_crlf_converter_finalize (GObject *object)
+{
+  PstCrlfConverter *self = PST_CRLF_CONVERTER (object);
+
+  g_clear_pointer (&self->prefix, g_bytes_unref);
+  G_OBJECT_CLASS (pst_crlf_converter_parent_class)->finalize (object);
+}
+
+static void
+pst_crlf_converter_class_init (PstCrlfConverterClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pst_crlf_converter_finalize;
+}
+
+static void
+pst_crlf_converter_init (PstCrlfConverter *self)
+{
+  (void) self;
+}
+
+PstCrlfConverter *
+pst_crlf_converter_new (GBytes *prefix)
+{
+  PstCrlfConverter *c = g_object_new (PST_TYPE_CRLF_CONVERTER, NULL);
+
+  c->prefix = prefix != NULL && g_bytes_get_size (prefix) > 0 ? g_bytes_ref (prefix) : NULL;
+  return c;
+}
+
+char
+pst_crlf_converter_last (PstCrlfConverter *converter)
+{
+  return converter->last;
+}
+
+/* --- Base64 in lines ------------------------------------------------------------ */
+
+/* 57 bytes make one line of 76 characters. */
+#define B64_GROUP 57
+#define B64_LINE (76 + 2)
+
+struct _PstBase64Converter {
+  GObject parent;
+  guchar group[B64_GROUP];
+  gsize held;
+};
+
+static void pst_base64_converter_iface_init (GConverterIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (PstBase64Converter, pst_base64_converter, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_CONVERTER, pst_base64_converter_iface_init))
+
+/* One line of the @held bytes (1 to 57) at @out: its length. */
+static gsize
+b64_line (const guchar *group, gsize held, char *out)
+{
+  int state = 0, save = 0;
+  gsize n = g_base64_encode_step (group, held, FALSE, out, &state, &save);
+
+  n += g_base64_encode_close (FALSE, out + n, &state, &save);
+  out[n++] = '\r';
+  out[n++] = '\n';
+  return n;
+}
+
+static GConverterResult
+b64_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *outbuf,
+             gsize outbuf_size, GConverterFlags flags, gsize *bytes_read, gsize *bytes_written,
+             GError **error)
+{
+  PstBase64Converter *self = PST_BASE64_CONVERTER (converter);
+  const guchar *in = inbuf;
+  char *out = outbuf;
+  gsize i = 0, o = 0;
+  gboolean end = (flags & G_CONVERTER_INPUT_AT_END) != 0;
+
+  while (TRUE)
+    {
+      gsize take = MIN (B64_GROUP - self->held, inbuf_size - i);
+
+      if (take > 0)
+        memcpy (self->group + self->held, in + i, take);
+      self->held += take;
+      i += take;
+      if (self->held < B64_GROUP && !(end && i == inbuf_size && self->held > 0))
+        break;
+      if (outbuf_size - o < B64_LINE)
+        break;
+      o += b64_line (self->group, self->held, out + o);
+      self->held = 0;
+    }
+  if (i == 0 && o == 0 && (inbuf_size > 0 || (end && self->held > 0)))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no space");
+      return G_CONVERTER_ERROR;
+    }
+  *bytes_read = i;
+  *bytes_written = o;
+  if (end && i == inbuf_size && self->held == 0)
+    return G_CONVERTER_FINISHED;
+  if ((flags & G_CONVERTER_FLUSH) && i == inbuf_size)
+    return G_CONVERTER_FLUSHED;
+  return G_CONVERTER_CONVERTED;
+}
+
+static void
+b64_reset (GConverter *converter)
+{
+  PST_BASE64_CONVERTER (converter)->held = 0;
+}
+
+static void
+pst_base64_converter_iface_init (GConverterIface *iface)
+{
+  iface->convert = b64_convert;
+  iface->reset = b64_reset;
+}
+
+static void
+pst_base64_converter_class_init (PstBase64ConverterClass *klass)
+{
+  (void) klass;
+}
+
+static void
+pst_base64_converter_init (PstBase64Converter *self)
+{
+  (void) self;
+}
+
+PstBase64Converter *
+pst_base64_converter_new (void)
+{
+  return g_object_new (PST_TYPE_BASE64_CONVERTER, NULL);
+}
+
+/* --- Base64 decoding -------------------------------------------------------------- */
+
+struct _PstBase64DecodeConverter {
+  GObject parent;
+  gint state;
+  guint save;
+};
+
+static void pst_base64_decode_converter_iface_init (GConverterIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (PstBase64DecodeConverter, pst_base64_decode_converter, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_CONVERTER,
+                                                pst_base64_decode_converter_iface_init))
+
+static GConverterResult
+b64d_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *outbuf,
+              gsize outbuf_size, GConverterFlags flags, gsize *bytes_read, gsize *bytes_written,
+              GError **error)
+{
+  PstBase64DecodeConverter *self = PST_BASE64_DECODE_CONVERTER (converter);
+  /* g_base64_decode_step writes at most len * 3 / 4 + 3 bytes. */
+  gsize take = outbuf_size >= 6 ? MIN (inbuf_size, (outbuf_size - 3) / 3 * 4) : 0;
+
+  if (take == 0 && inbuf_size > 0)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no space");
+      return G_CONVERTER_ERROR;
+    }
+  *bytes_written = take > 0 ? g_base64_decode_step (inbuf, take, outbuf, &self->state, &self->save)
+                            : 0;
+  *bytes_read = take;
+  if ((flags & G_CONVERTER_INPUT_AT_END) && take == inbuf_size)
+    return G_CONVERTER_FINISHED;
+  if ((flags & G_CONVERTER_FLUSH) && take == inbuf_size)
+    return G_CONVERTER_FLUSHED;
+  return G_CONVERTER_CONVERTED;
+}
+
+static void
+b64d_reset (GConverter *converter)
+{
+  PstBase64DecodeConverter *self = PST_BASE64_DECODE_CONVERTER (converter);
+
+  self->state = 0;
+  self->save = 0;
+}
+
+static void
+pst_base64_decode_converter_iface_init (GConverterIface *iface)
+{
+  iface->convert = b64d_convert;
+  iface->reset = b64d_reset;
+}
+
+static void
+pst_base64_decode_converter_class_init (PstBase64DecodeConverterClass *klass)
+{
+  (void) klass;
+}
+
+static void
+pst_base64_decode_converter_init (PstBase64DecodeConverter *self)
+{
+  (void) self;
+}
+
+PstBase64DecodeConverter *
+pst_base64_decode_converter_new (void)
+{
+  return g_object_new (PST_TYPE_BASE64_DECODE_CONVERTER, NULL);
+}

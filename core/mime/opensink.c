@@ -1,0 +1,155 @@
+/* opensink.c — see opensink.h. */
+#include "mime/opensink.h"
+
+#include <string.h>
+
+#include "mime/hp.h"
+#include "mime/mime.h"
+#include "mime/pgpstream.h"
+#include "util/secret.h"
+
+G_DEFINE_TYPE (PstOpenSink, pst_open_sink, G_TYPE_OUTPUT_STREAM)
+
+static gboolean
+write_str (GOutputStream *out, const char *s, gsize len, GError **error)
+{
+  return g_output_stream_write_all (out, s, len, NULL, NULL, error);
+}
+
+/* Whether the in-memory reader passes the entity with @fields on untouched
+ * (open_entity in pgpmime.c and strip_legacy_display in hp.c). */
+static gboolean
+leaf_entity (GPtrArray *fields)
+{
+  g_autofree char *type = pst_mime_entity_content_type (fields, NULL);
+
+  return type != NULL && !g_str_has_prefix (type, "multipart/") && !g_str_equal (type, "text/plain")
+         && !g_str_equal (type, "message/rfc822")    /* may wrap the protected header (hp.h) */
+         /* another layer of S/MIME, which the reader opens */
+         && !g_str_equal (type, "application/pkcs7-mime")
+         && !g_str_equal (type, "application/x-pkcs7-mime");
+}
+
+static gboolean
+sink_start (PstOpenSink *self, gsize end, GError **error)
+{
+  g_autoptr(GBytes) display = g_bytes_new (self->head->data, end);
+  g_autoptr(GBytes) message = g_bytes_new_static ("", 0);
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GString) s = g_string_new (NULL);
+  gsize body = 0;
+  gboolean ok;
+
+  if (!pst_mime_entity_split (display, &fields, &body) || !leaf_entity (fields))
+    {
+      self->fallback = TRUE;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "the decrypted entity is read in memory");
+      return FALSE;
+    }
+  /* As pst_pgpmime_open after a whole decryption; a failure later makes
+   * all of this the caller's to discard. */
+  self->status->decryption = PST_DECRYPTION_OK;
+  self->status->encryption_covers = PST_COVERS_WHOLE;
+  /* Streamed only when the signature, known at the end, cannot change the
+   * header shown now: the outer and protected address fields agree (hp.h). */
+  self->shown = pst_hp_shown_fields (self->status, NULL, self->outer_fields, message, &display);
+  if (self->status->header_mismatches->len > 0)
+    {
+      self->fallback = TRUE;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "the protected header differs from the outer one: read in memory");
+      return FALSE;
+    }
+  for (guint i = 0; i < self->shown->len; i++)
+    pst_mime_append_field (s, self->shown->pdata[i]);
+  for (guint i = 0; i < fields->len; i++)
+    if (pst_mime_is_content_field (fields->pdata[i]))
+      pst_mime_append_field (s, fields->pdata[i]);
+  g_string_append (s, "\r\n");
+  ok = write_str (self->out, s->str, s->len, error)
+       && write_str (self->out, (const char *) self->head->data + end, self->head->len - end, error);
+  explicit_bzero (s->str, s->len);
+  pst_secret_byte_array_clear (self->head);
+  self->passing = TRUE;
+  return ok;
+}
+
+static gssize
+open_sink_write (GOutputStream *stream, const void *buffer, gsize count,
+                 GCancellable *cancellable, GError **error)
+{
+  PstOpenSink *self = PST_OPEN_SINK (stream);
+  gsize end = 0, before;
+
+  (void) cancellable;
+  if (self->passing)
+    {
+      /* The in-memory reader's rule (crypto/status.h): no more plaintext
+       * than the limit or what came in, so that a compressed packet cannot
+       * pour gigabytes out of a few kilobytes. */
+      guint64 limit = MAX ((guint64) PST_DECRYPTION_MAX_OUTPUT,
+                           self->consumed != NULL ? *self->consumed : G_MAXUINT64);
+
+      if (self->passed > limit || count > limit - self->passed)
+        {
+          self->too_large = TRUE;
+          g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE,
+                               "the decrypted content expands past the decryption limit");
+          return -1;
+        }
+      self->passed += count;
+      return write_str (self->out, buffer, count, error) ? (gssize) count : -1;
+    }
+  before = self->head->len;
+  count = MIN (count, PST_PGPSTREAM_MAX_HEADER + 1 - before);
+  self->passed += count;
+  g_byte_array_append (self->head, buffer, count);
+  if (pst_pgpstream_header_end ((const char *) self->head->data, self->head->len, &end))
+    return sink_start (self, end, error) ? (gssize) count : -1;
+  if (self->head->len > PST_PGPSTREAM_MAX_HEADER)
+    {
+      self->fallback = TRUE;
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                           "the decrypted header section is too large to stream");
+      return -1;
+    }
+  return (gssize) count;
+}
+
+static void
+pst_open_sink_finalize (GObject *object)
+{
+  PstOpenSink *self = PST_OPEN_SINK (object);
+
+  pst_secret_byte_array_clear (self->head);
+  g_byte_array_unref (self->head);
+  g_clear_pointer (&self->shown, g_ptr_array_unref);
+  G_OBJECT_CLASS (pst_open_sink_parent_class)->finalize (object);
+}
+
+static void
+pst_open_sink_class_init (PstOpenSinkClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pst_open_sink_finalize;
+  G_OUTPUT_STREAM_CLASS (klass)->write_fn = open_sink_write;
+}
+
+static void
+pst_open_sink_init (PstOpenSink *self)
+{
+  self->head = g_byte_array_new ();
+}
+
+PstOpenSink *
+pst_open_sink_new (GOutputStream *out, GPtrArray *outer_fields, PstStatus *status,
+                   const guint64 *consumed)
+{
+  PstOpenSink *self = g_object_new (PST_TYPE_OPEN_SINK, NULL);
+
+  self->out = out;
+  self->outer_fields = outer_fields;
+  self->status = status;
+  self->consumed = consumed;
+  return self;
+}

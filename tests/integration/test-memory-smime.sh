@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Constant memory for S/MIME (issue 16): messages of PST_MEMORY_SIZE (256M
+# unless set; a size numfmt --from=iec reads) go through each streamed
+# S/MIME path of the file commands (encrypt with and without --sign, of a
+# text and of an attachment; decrypt of the attachment), and the agent's
+# peak RSS (VmHWM, reset through /proc/PID/clear_refs before each) must
+# stay within a bound that does not grow with the message:
+# MEMORY_BOUND_MIB (64) over the idle agent's peak.  Not a timed test.
+# What comes out is checked by an independent reader (openssl cms) and by
+# sha256: the body that goes in is the body that comes out.
+source "$(dirname "$0")/lib.sh"
+
+SIZE=${PST_MEMORY_SIZE:-256M}
+BOUND_MIB=${MEMORY_BOUND_MIB:-64}
+# Under AddressSanitizer (the CI's sanitizer run) freed memory waits in a
+# quarantine of 256 MiB before it is reused, which a stream that allocates
+# and frees its buffers as it goes fills: the agents started here get a
+# small one, so that what is measured is the code's memory, not the
+# quarantine's.  Without ASan the variable does nothing.
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
+
+check "alice imports the CA as a trust anchor" pst alice keys import --trust-anchor "$SMIME_CA"
+check "alice imports her PKCS#12" pst alice keys import --passphrase-fd 3 "$ALICE_P12" 3<<< "$SMIME_PASS"
+check "alice imports bob's certificate" pst alice keys import "$BOB_CERT"
+check "bob imports the CA as a trust anchor" pst bob keys import --trust-anchor "$SMIME_CA"
+check "bob imports his PKCS#12" pst bob keys import --passphrase-fd 3 "$BOB_P12" 3<<< "$SMIME_PASS"
+check "bob imports alice's certificate" pst bob keys import "$ALICE_CERT"
+
+agent_pid() { pst "$1" agent status 2>/dev/null | sed -n 's/.*pid \([0-9]*\).*/\1/p'; }
+kib() { awk -v f="$2" '$1 == f ":" { print $2 }' "/proc/$1/status"; }
+apid=$(agent_pid alice)
+bpid=$(agent_pid bob)
+check "the agents run" test -n "$apid" -a -n "$bpid"
+declare -A idle=([alice]=$(kib "$apid" VmHWM) [bob]=$(kib "$bpid" VmHWM))
+declare -A pid=([alice]=$apid [bob]=$bpid)
+echo "# idle agents (keys imported and unlocked): VmHWM alice $((idle[alice] / 1024)) MiB," \
+  "bob $((idle[bob] / 1024)) MiB; bound +$BOUND_MIB MiB"
+
+# within_bound WHO WHAT COMMAND...: runs COMMAND with the peak of WHO's
+# agent reset before, and checks the peak after.
+within_bound() {
+  local who=$1 what=$2 peak; shift 2
+  echo 5 > "/proc/${pid[$who]}/clear_refs"
+  "$@"
+  peak=$(kib "${pid[$who]}" VmHWM)
+  echo "# $what: $who's agent VmHWM $((peak / 1024)) MiB (idle $((idle[$who] / 1024)) MiB)"
+  [ "$peak" -lt $((idle[$who] + BOUND_MIB * 1024)) ]
+}
+
+# SIZE bytes of 7-bit text in lines of 76 characters (text/plain 7bit), and
+# as much random data as an attachment (application/octet-stream, base64).
+head -c "$(numfmt --from=iec "$SIZE" | awk '{ printf "%d", $1 * 3 / 4 }')" /dev/urandom \
+  | base64 -w 76 > "$WORK/body.txt"
+header() { # CONTENT-TYPE CTE
+  printf 'From: %s\r\nTo: %s\r\nSubject: large\r\nDate: %s\r\nMessage-ID: <%s@postern.test>\r\n' \
+    "$ALICE_ADDR" "$BOB_ADDR" "$(date -R)" "$(date +%s%N)"
+  printf 'MIME-Version: 1.0\r\nContent-Type: %s\r\nContent-Transfer-Encoding: %s\r\n\r\n' "$1" "$2"
+}
+{ header "text/plain; charset=us-ascii" 7bit; cat "$WORK/body.txt"; } > "$WORK/text.eml"
+{ header "application/octet-stream; name=\"blob.bin\"" base64; cat "$WORK/body.txt"; } > "$WORK/att.eml"
+want=$(tr -d '\r' < "$WORK/body.txt" | sha256sum | cut -d' ' -f1)
+rm "$WORK/body.txt"
+echo "# messages: $(stat -c %s "$WORK/text.eml") bytes each"
+
+# body_sum FILE: sha256 of the body of the innermost entity in FILE (after
+# its last header section, the text its lines hold, CRLF made LF).
+body_sum() {
+  python3 - "$1" <<'PY'
+import hashlib, sys
+data = open(sys.argv[1], "rb").read()
+i = data.find(b"\r\n\r\n")
+body = data[i + 4:] if i >= 0 else b""
+print(hashlib.sha256(body.replace(b"\r\n", b"\n")).hexdigest())
+PY
+}
+# signed_content FILE: the first part of a multipart/signed (the signed
+# entity), without its header section.
+signed_content() {
+  python3 - "$1" <<'PY'
+import re, sys
+data = open(sys.argv[1], "rb").read()
+b = re.search(rb'boundary="([^"]+)"', data).group(1)
+start = data.index(b"\r\n--" + b + b"\r\n") + len(b) + 6
+first = data[start:data.index(b"\r\n--" + b, start)]
+i = first.find(b"\r\n\r\n")
+sys.stdout.buffer.write(first[i + 4:].replace(b"\r\n", b"\n"))
+PY
+}
+bob_decrypt() { pst bob --json decrypt -o "$WORK/plain.eml" "$WORK/out.eml" > "$WORK/dec.json"; }
+openssl_decrypt() { # IN OUT
+  openssl cms -decrypt -binary -in "$1" -recip "$BOB_CERT" -inkey "$BOB_KEY" -out "$2"
+}
+
+for kind in text att; do
+  in=$WORK/$kind.eml
+  check "$kind: encrypt --scheme smime --sign within the bound" \
+    within_bound alice "$kind encrypt+sign" pst alice encrypt --scheme smime --sign --to "$BOB_ADDR" -o "$WORK/out.eml" "$in"
+  check "$kind: openssl cms decrypts it" openssl_decrypt "$WORK/out.eml" "$WORK/inner.eml"
+  check "$kind: openssl cms verifies the signature" \
+    openssl cms -verify -CAfile "$SMIME_CA" -in "$WORK/inner.eml" -out "$WORK/signed.eml"
+  check "$kind: the signed body is the body sent (sha256)" \
+    test "$(signed_content "$WORK/inner.eml" | sha256sum | cut -d' ' -f1)" = "$want"
+  rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/signed.eml"
+
+  check "$kind: encrypt --scheme smime within the bound" \
+    within_bound alice "$kind encrypt" pst alice encrypt --scheme smime --to "$BOB_ADDR" -o "$WORK/out.eml" "$in"
+  check "$kind: openssl cms decrypts it" openssl_decrypt "$WORK/out.eml" "$WORK/inner.eml"
+  check "$kind: the decrypted body is the body sent (sha256)" test "$(body_sum "$WORK/inner.eml")" = "$want"
+  if [ "$kind" = att ]; then
+    # The attachment is what Postern decrypts as a stream (mime/opensink.h).
+    check "$kind: postern decrypt within the bound" within_bound bob "$kind decrypt" bob_decrypt
+    check "$kind: decrypted, whole" python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if (d["scheme"], d["decryption"], d["encryption_covers"]) == ("smime", "ok", "whole") else 1)' \
+      "$WORK/dec.json"
+    check "$kind: Postern's plaintext has the body sent (sha256)" \
+      test "$(body_sum "$WORK/plain.eml")" = "$want"
+  fi
+  rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/plain.eml"
+done
+
+finish
