@@ -1,6 +1,7 @@
 /* account-dialog.c — see account-dialog.h. */
 #include "account-dialog.h"
 #include "account-fields.h"
+#include "account-form.h"
 #include "a11y.h"
 #include "key-setup.h"
 
@@ -59,52 +60,14 @@ busy (PstAccountDialog *self, gboolean busy)
   self->busy = busy;
   gtk_widget_set_sensitive (self->test_button, !busy);
   gtk_widget_set_sensitive (self->add_button, !busy);
-}
-
-static void
-append_server (GString *s, const char *title, JsonObject *o)
-{
-  const char *login = pst_json_str (o, "login");
-  const char *by = pst_json_str (o, "trusted_by");
-
-  g_string_append_printf (s, "%s%s\n", s->len ? "\n" : "", title);
-  if (o == NULL)
-    return;
-  if (g_strcmp0 (login, "ok") == 0)
-    g_string_append (s, _("  Login: accepted\n"));
-  else if (g_strcmp0 (login, "failed") == 0)
-    g_string_append_printf (s, _("  Login: REFUSED: %s\n"),
-                            pst_json_str (o, "login_error") ? pst_json_str (o, "login_error") : "");
-  else if (g_strcmp0 (login, "not-tried") == 0)
-    g_string_append (s, _("  Login: not tried (the connection is not verified)\n"));
-  if (pst_json_str (o, "error"))
-    g_string_append_printf (s, _("  Error: %s\n"), pst_json_str (o, "error"));
-  if (pst_json_str (o, "tls_version"))
-    {
-      g_string_append_printf (s, _("  TLS: %s, %s\n"), pst_json_str (o, "tls_version"),
-                              pst_json_str (o, "cipher") ? pst_json_str (o, "cipher") : "");
-      g_string_append_printf (s, _("  Certificate: %s\n"), pst_json_str (o, "subject"));
-      g_string_append_printf (s, _("  Issued by: %s\n"), pst_json_str (o, "issuer"));
-      g_string_append_printf (s, _("  Pin (SHA-256 of its public key): %s\n"), pst_json_str (o, "pin"));
-      g_string_append_printf (s, _("  Trusted by: %s\n"),
-                              g_strcmp0 (by, "ca") == 0 ? _("a certificate authority")
-                              : g_strcmp0 (by, "pin") == 0 ? _("its pin, which you confirmed")
-                                                            : _("nothing: no authority vouches for it"));
-    }
+  /* What is tested is what is added: nothing changes meanwhile. */
+  pst_account_fields_set_sensitive (&self->fields, !busy);
 }
 
 char *
 pst_account_dialog_describe_test (JsonObject *r)
 {
-  GString *s = g_string_new (NULL);
-
-  /* The verdict first, where it is seen without scrolling. */
-  g_string_append (s, pst_json_bool (r, "ok") ? _("Both servers are verified and accept the login.")
-                                              : _("The account does not work as it is:"));
-  g_string_append_c (s, '\n');
-  append_server (s, _("Sending server (SMTP):"), pst_json_obj (r, "smtp"));
-  append_server (s, _("Fetching server (POP3):"), pst_json_obj (r, "pop3"));
-  return g_string_free (s, FALSE);
+  return pst_account_form_describe_test (r);
 }
 
 static void
@@ -125,7 +88,7 @@ key_step (PstAccountDialog *self, const char *address, const char *heading)
   gtk_widget_hide (self->form_grid);
   gtk_widget_hide (self->test_button);
   gtk_widget_hide (self->result_scroll);
-  gtk_widget_hide (self->fields.pin_check);
+  pst_account_fields_hide_pins (&self->fields);
   gtk_widget_hide (self->add_button);
   gtk_button_set_label (GTK_BUTTON (self->cancel_button), _("_Close"));
   /* pst_a11y_name_fields named it after its first label. */
@@ -145,15 +108,21 @@ added (GObject *source, GAsyncResult *res, gpointer data)
   g_autofree char *trouble = NULL;
 
   self->committing = FALSE;
+  /* The password is stored even when the dialog was closed meanwhile (with
+   * its parent): the account is there, and needs it. */
+  if (r != NULL)
+    trouble = pst_account_fields_keep_password (&self->fields, r);
   if (self->agent == NULL)      /* closed meanwhile */
     {
+      if (trouble != NULL)
+        g_message ("%s", trouble);
       g_object_unref (self);
       return;
     }
   busy (self, FALSE);
   if (r == NULL)
     result (self, error->message, TRUE);
-  else if ((trouble = pst_account_fields_keep_password (&self->fields, r)))
+  else if (trouble != NULL)
     result (self, trouble, TRUE);
   else
     {
@@ -191,14 +160,11 @@ tested (GObject *source, GAsyncResult *res, gpointer data)
   ok = pst_account_fields_show_test (&self->fields, r);
   if (ok && self->adding)
     {
-      g_autoptr (GError) local = NULL;
-      JsonObject *account = pst_account_fields_build (&self->fields, &local);
+      /* The account as it was tested, not as the fields say now. */
+      JsonObject *account = pst_account_fields_take_tested (&self->fields);
 
       if (account == NULL)
-        {
-          busy (self, FALSE);
-          result (self, local->message, TRUE);
-        }
+        busy (self, FALSE);
       else
         {
           self->committing = TRUE;
@@ -265,6 +231,16 @@ on_response (PstAccountDialog *self, int response)
   gtk_widget_destroy (GTK_WIDGET (self));
 }
 
+/* GtkDialog answers a close (the window's close button, Escape) with a
+ * "response" and then destroys the window whatever the handler did:
+ * refused here while the account is being added (its answer stores the
+ * password) or its key made. */
+static gboolean
+on_delete_event (PstAccountDialog *self)
+{
+  return self->committing || pst_key_setup_is_busy (PST_KEY_SETUP (self->key_setup));
+}
+
 static void
 pst_account_dialog_dispose (GObject *object)
 {
@@ -321,6 +297,7 @@ pst_account_dialog_init (PstAccountDialog *self)
   gtk_widget_init_template (GTK_WIDGET (self));
   pst_a11y_name_fields (GTK_WIDGET (self));
   g_signal_connect (self, "response", G_CALLBACK (on_response), NULL);
+  g_signal_connect (self, "delete-event", G_CALLBACK (on_delete_event), NULL);
   g_signal_connect_swapped (self->key_setup, "checked", G_CALLBACK (on_key_checked), self);
   on_storage_changed (self);
 }

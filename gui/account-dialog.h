@@ -25,7 +25,8 @@ PstAccountDialog *pst_account_dialog_new (GtkWindow *parent, PstAgentLink *agent
 PstAccountDialog *pst_account_dialog_new_for_key (GtkWindow *parent, PstAgentLink *agent, const char *name,
                                                   const char *address);
 
-/* An account.test result in words, a paragraph per server.  Transfer full. */
+/* An account.test result in words: pst_account_form_describe_test.
+ * Transfer full. */
 char *pst_account_dialog_describe_test (JsonObject *result);
 
 G_END_DECLS

@@ -4,10 +4,11 @@
 #include <string.h>
 #include <glib/gi18n.h>
 
-#include "account-dialog.h"
 #include "account-form.h"
 #include "agent.h"
 #include "config/config.h"
+#include "util/error.h"
+#include "util/secret.h"
 
 static const char *
 text (GtkWidget *entry)
@@ -107,8 +108,19 @@ build (PstAccountFields *f, const char *test_name, GError **error)
     .pop3_host = text (f->pop3_host_entry),
     .pop3_security = gtk_combo_box_get_active_id (GTK_COMBO_BOX (f->pop3_security_combo)),
     .encrypt = f->encrypt_combo ? gtk_combo_box_get_active_id (GTK_COMBO_BOX (f->encrypt_combo)) : "auto",
-    .pins = f->pins && gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (f->pin_check)) ? f->pins : NULL,
   };
+  g_autofree char *pins = g_strdup (f->pins);
+
+  /* The pins confirmed before, and those ticked now. */
+  for (int i = 0; i < PST_ACCOUNT_FORM_N_SERVERS; i++)
+    if (f->offered[i] && gtk_toggle_button_get_active (GTK_TOGGLE_BUTTON (f->pin_checks[i])))
+      {
+        char *more = pst_account_form_add_pin (pins, f->offered[i]);
+
+        g_free (pins);
+        pins = more;
+      }
+  form.pins = pins;
 
   /* A port typed but not yet confirmed counts as typed. */
   gtk_spin_button_update (GTK_SPIN_BUTTON (f->smtp_port_spin));
@@ -131,8 +143,14 @@ pst_account_fields_test_params (PstAccountFields *f, GError **error)
   JsonObject *account, *params;
 
   pst_account_fields_test_done (f);
+  g_clear_pointer (&f->tested, json_object_unref);
+  g_clear_pointer (&f->tested_password, pst_secret_free);
   if (!(account = build (f, test_name, error)))
     return NULL;
+  /* The same fields, read once: what is added is what is tested. */
+  f->tested = build (f, NULL, NULL);
+  if (f->tested != NULL && pst_json_bool (f->tested, "secret_service"))
+    f->tested_password = g_strdup (text (f->password_entry));
   if (pst_json_bool (account, "secret_service"))
     {
       f->test_name = g_steal_pointer (&test_name);
@@ -154,19 +172,72 @@ pst_account_fields_test_done (PstAccountFields *f)
   g_clear_pointer (&f->test_user, g_free);
 }
 
+JsonObject *
+pst_account_fields_take_tested (PstAccountFields *f)
+{
+  return g_steal_pointer (&f->tested);
+}
+
+void
+pst_account_fields_set_sensitive (PstAccountFields *f, gboolean sensitive)
+{
+  GtkWidget *widgets[] = { f->name_entry, f->address_entry, f->user_entry, f->password_entry, f->storage_combo,
+                           f->command_entry, f->smtp_host_entry, f->smtp_security_combo, f->smtp_port_spin,
+                           f->pop3_host_entry, f->pop3_security_combo, f->pop3_port_spin, f->encrypt_combo,
+                           f->pin_checks[0], f->pin_checks[1] };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (widgets); i++)
+    if (widgets[i] != NULL)
+      gtk_widget_set_sensitive (widgets[i], sensitive);
+}
+
+void
+pst_account_fields_hide_pins (PstAccountFields *f)
+{
+  for (int i = 0; i < PST_ACCOUNT_FORM_N_SERVERS; i++)
+    gtk_widget_hide (f->pin_checks[i]);
+}
+
+/* Check box @i asks about the pin offered for its server in @r, if any. */
+static void
+offer_pin (PstAccountFields *f, JsonObject *r, int i)
+{
+  GtkWidget *check = f->pin_checks[i];
+  const char *pin = pst_account_form_offered_pin (r, i);
+  g_autofree char *name = NULL;
+  g_autofree char *question = pst_account_form_pin_question (r, i, &name);
+  GtkWidget *label;
+
+  /* Another pin is another question: asked unticked. */
+  if (g_strcmp0 (pin, f->offered[i]) != 0)
+    gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (check), FALSE);
+  g_free (f->offered[i]);
+  f->offered[i] = g_strdup (pin);
+  gtk_widget_set_visible (check, pin != NULL);
+  if (pin == NULL)
+    return;
+  gtk_button_set_label (GTK_BUTTON (check), question);
+  /* The long sentence wraps, and does not widen the window. */
+  label = gtk_bin_get_child (GTK_BIN (check));
+  gtk_label_set_line_wrap (GTK_LABEL (label), TRUE);
+  gtk_label_set_max_width_chars (GTK_LABEL (label), 70);
+  atk_object_set_name (gtk_widget_get_accessible (check), name);
+  /* Read out with the name: the question, the pin in it. */
+  atk_object_set_description (gtk_widget_get_accessible (check), question);
+}
+
 gboolean
 pst_account_fields_show_test (PstAccountFields *f, JsonObject *r)
 {
-  gboolean ok = pst_json_bool (r, "ok"), reset;
-  g_autofree char *words = pst_account_dialog_describe_test (r);
-  char *pins = pst_account_form_next_pins (r, f->pins, &reset);
+  gboolean ok = pst_json_bool (r, "ok");
+  g_autofree char *words = pst_account_form_describe_test (r);
+  char *kept = pst_account_form_kept_pins (r, f->tested ? pst_json_str (f->tested, "pin") : NULL);
 
   pst_account_fields_say (f, words, !ok);
-  if (reset)
-    gtk_toggle_button_set_active (GTK_TOGGLE_BUTTON (f->pin_check), FALSE);
   g_free (f->pins);
-  f->pins = pins;
-  gtk_widget_set_visible (f->pin_check, f->pins != NULL);
+  f->pins = kept;
+  for (int i = 0; i < PST_ACCOUNT_FORM_N_SERVERS; i++)
+    offer_pin (f, r, i);
   return ok;
 }
 
@@ -174,11 +245,21 @@ char *
 pst_account_fields_keep_password (PstAccountFields *f, JsonObject *added)
 {
   g_autoptr (GError) error = NULL;
+  gboolean stored;
 
   /* The password goes to the keyring, never over the agent's socket. */
-  if (!pst_json_bool (added, "secret_service")
-      || pst_secret_service_store (pst_json_str (added, "name"), pst_json_str (added, "user"),
-                                   text (f->password_entry), &error))
+  if (!pst_json_bool (added, "secret_service"))
+    stored = TRUE;
+  else if (f->tested_password == NULL)
+    {
+      g_set_error_literal (&error, PST_ERROR, PST_ERROR_USAGE, _("the password was not kept"));
+      stored = FALSE;
+    }
+  else
+    stored = pst_secret_service_store (pst_json_str (added, "name"), pst_json_str (added, "user"),
+                                       f->tested_password, &error);
+  g_clear_pointer (&f->tested_password, pst_secret_free);
+  if (stored)
     return NULL;
   return g_strdup_printf (_("The account was added, but its password could not be stored: %s. Store it with: "
                             "postern account password %s"), error->message, pst_json_str (added, "name"));
@@ -191,4 +272,8 @@ pst_account_fields_clear (PstAccountFields *f)
   g_clear_pointer (&f->auto_domain, g_free);
   g_clear_pointer (&f->auto_address, g_free);
   g_clear_pointer (&f->pins, g_free);
+  for (int i = 0; i < PST_ACCOUNT_FORM_N_SERVERS; i++)
+    g_clear_pointer (&f->offered[i], g_free);
+  g_clear_pointer (&f->tested, json_object_unref);
+  g_clear_pointer (&f->tested_password, pst_secret_free);
 }

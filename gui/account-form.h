@@ -1,7 +1,7 @@
 /* account-form.h — what the account dialog and the first-run assistant
  * share about an account being set up: the account.add object made from
- * what was typed, and the rule for the servers' pins after an
- * account.test.  No GTK here. */
+ * what was typed, the rule for the servers' pins after an account.test
+ * and the test's report in words.  No GTK here. */
 #pragma once
 
 #include <json-glib/json-glib.h>
@@ -32,11 +32,40 @@ JsonObject *pst_account_form_build (const PstAccountForm *form, const char *test
  * full. */
 char *pst_account_form_test_name (const char *name);
 
-/* The pins to offer for trust after the account.test result @test, given
- * the pins offered before (@current, may be NULL): a new pin needs a new
- * confirmation (*@reset_out TRUE: untick the confirmation); when none is
- * offered, none is kept, unless it is the confirmed pin that made the
- * server trusted.  Transfer full; NULL when no pin is to be offered. */
-char *pst_account_form_next_pins (JsonObject *test, const char *current, gboolean *reset_out);
+/* The servers of an account.test result: 0 the sending one ("smtp"), 1
+ * the fetching one ("pop3"). */
+#define PST_ACCOUNT_FORM_N_SERVERS 2
+
+/* The pin to offer for trust for @server (0 or 1) after the account.test
+ * result @test: its pin when nothing vouches for it, NULL when something
+ * does, when it was not reached, or when it shows the same pin as server
+ * 0, whose question covers both.  Owned by @test. */
+const char *pst_account_form_offered_pin (JsonObject *test, int server);
+
+/* The label of the check box that trusts @server by the pin offered for
+ * it, the pin itself in it (naming both servers when they share it), and
+ * in *@name_out the box's accessible name.  NULL (and NULL) when no pin is
+ * offered for @server.  Transfer full. */
+char *pst_account_form_pin_question (JsonObject *test, int server, char **name_out);
+
+/* The pins to keep after the account.test result @test, of those sent
+ * with it (@sent, ";"-separated, may be NULL): each that made a server
+ * trusted.  A pin confirmed in one test stays for the next, and pins
+ * confirmed in separate tests add up; one that no server shows any more,
+ * or that an authority made unneeded, goes.  NULL when none.  Transfer
+ * full. */
+char *pst_account_form_kept_pins (JsonObject *test, const char *sent);
+
+/* @pins (";"-separated, may be NULL) with @pin added when not in it yet.
+ * Transfer full. */
+char *pst_account_form_add_pin (const char *pins, const char *pin);
+
+/* An account.test result in words, a paragraph per server: for each, its
+ * pin and what vouches for it first, then the login, then what the server
+ * says of itself (TLS, its certificate's subject and issuer, its refusal,
+ * an error), each sanitized to one short line (pst_text_sanitize_short):
+ * nothing a server chooses can add a line or stand where the pin is
+ * looked for.  Transfer full. */
+char *pst_account_form_describe_test (JsonObject *result);
 
 G_END_DECLS

@@ -60,6 +60,8 @@ set_busy (PstFirstRun *self, gboolean busy)
 {
   self->busy = busy;
   gtk_widget_set_sensitive (self->next_button, !busy);
+  /* What is tested is what is added: nothing changes meanwhile. */
+  pst_account_fields_set_sensitive (&self->fields, !busy);
 }
 
 /* ---- the steps ---- */
@@ -166,15 +168,22 @@ added (GObject *source, GAsyncResult *res, gpointer data)
   g_autofree char *trouble = NULL;
 
   self->committing = FALSE;
+  /* The password is stored even when the assistant was closed meanwhile
+   * (with its parent): the account is there, and needs it. */
+  if (r != NULL)
+    trouble = pst_account_fields_keep_password (&self->fields, r);
   if (self->agent == NULL)      /* closed meanwhile */
-    return;
+    {
+      if (trouble != NULL)
+        g_message ("%s", trouble);
+      return;
+    }
   set_busy (self, FALSE);
   if (r == NULL)
     {
       result (self, error->message, TRUE);
       return;
     }
-  trouble = pst_account_fields_keep_password (&self->fields, r);
   key_step (self, pst_json_str (r, "name"), pst_json_str (r, "address"), trouble);
 }
 
@@ -202,10 +211,10 @@ tested (GObject *source, GAsyncResult *res, gpointer data)
       set_busy (self, FALSE);
       return;
     }
-  if (!(account = pst_account_fields_build (&self->fields, &error)))
+  /* The account as it was tested, not as the fields say now. */
+  if (!(account = pst_account_fields_take_tested (&self->fields)))
     {
       set_busy (self, FALSE);
-      result (self, error->message, TRUE);
       return;
     }
   self->committing = TRUE;
@@ -295,6 +304,15 @@ on_close (PstFirstRun *self)
   gtk_widget_destroy (GTK_WIDGET (self));
 }
 
+/* GtkDialog answers a close (Escape, the window manager) with a "response"
+ * and then destroys the window whatever on_close did: refused here while
+ * the account is being added or the key made. */
+static gboolean
+on_delete_event (PstFirstRun *self)
+{
+  return self->committing || pst_key_setup_is_busy (PST_KEY_SETUP (self->key_setup));
+}
+
 static void
 on_response (PstFirstRun *self, int response)
 {
@@ -347,15 +365,10 @@ pst_first_run_class_init (PstFirstRunClass *klass)
 static void
 pst_first_run_init (PstFirstRun *self)
 {
-  GtkWidget *pin_label;
-
   gtk_widget_init_template (GTK_WIDGET (self));
   pst_a11y_name_fields (GTK_WIDGET (self));
-  /* The pin's long sentence wraps, and does not widen the assistant. */
-  pin_label = gtk_bin_get_child (GTK_BIN (self->fields.pin_check));
-  gtk_label_set_line_wrap (GTK_LABEL (pin_label), TRUE);
-  gtk_label_set_max_width_chars (GTK_LABEL (pin_label), 70);
   g_signal_connect (self, "response", G_CALLBACK (on_response), NULL);
+  g_signal_connect (self, "delete-event", G_CALLBACK (on_delete_event), NULL);
   g_signal_connect_swapped (self->key_setup, "checked", G_CALLBACK (on_key_checked), self);
   g_signal_connect_swapped (self->key_setup, "created", G_CALLBACK (on_key_created), self);
 }

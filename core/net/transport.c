@@ -22,6 +22,7 @@
 #include <openssl/x509v3.h>
 
 #include "util/error.h"
+#include "util/text.h"
 
 /* One trust setting: its context, and the last session per server. */
 typedef struct {
@@ -378,16 +379,27 @@ trust_get (PstConn *conn, GError **error)
   return t;
 }
 
+/* @name as one line a person can read, made safe to show: OpenSSL escapes
+ * the controls of ASCII but lets every other character through as UTF-8
+ * (ESC_MSB is off, for names in other scripts), and does not hold a name
+ * to the lengths of RFC 5280 — so a server's certificate could draw lines
+ * of its own (U+2028), turn text around, or push the pin out of sight.
+ * What every caller (the CLI, the GUI, the logs) gets has each such
+ * character replaced and is cut (pst_text_replace_unsafe). */
+#define NAME_MAX_CHARS 256
+
 static char *
 name_string (const X509_NAME *name)
 {
   BIO *bio = BIO_new (BIO_s_mem ());
   char *data = NULL, *out;
+  g_autofree char *raw = NULL;
   long len;
 
   X509_NAME_print_ex (bio, name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
   len = BIO_get_mem_data (bio, &data);
-  out = g_strndup (data, (gsize) MAX (len, 0));
+  raw = g_strndup (data, (gsize) MAX (len, 0));
+  out = pst_text_replace_unsafe (raw, NAME_MAX_CHARS);
   BIO_free (bio);
   return out;
 }

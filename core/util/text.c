@@ -140,6 +140,51 @@ pst_text_sanitize_line (const char *text, gssize len)
   return sanitize (text, len, MODE_LINE);
 }
 
+/* @s cut to @max_chars characters, the last "…", when longer; takes @s. */
+static char *
+cut_to (char *s, gsize max_chars)
+{
+  char *cut;
+
+  if (s == NULL || g_utf8_strlen (s, -1) <= (glong) max_chars)
+    return s;
+  /* @s is valid UTF-8: the cut falls between characters. */
+  *g_utf8_offset_to_pointer (s, (glong) max_chars - 1) = '\0';
+  cut = g_strconcat (s, "…", NULL);
+  g_free (s);
+  return cut;
+}
+
+char *
+pst_text_sanitize_short (const char *text, gsize max_chars)
+{
+  g_return_val_if_fail (max_chars >= 2, NULL);
+  return cut_to (pst_text_sanitize_line (text, -1), max_chars);
+}
+
+char *
+pst_text_replace_unsafe (const char *text, gsize max_chars)
+{
+  g_autofree char *valid = NULL;
+  GString *out;
+
+  g_return_val_if_fail (max_chars >= 2, NULL);
+  if (text == NULL)
+    return NULL;
+  valid = g_utf8_make_valid (text, -1);
+  out = g_string_sized_new (strlen (valid) + 1);
+  for (const char *p = valid; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+
+      if (pst_text_unichar_is_unsafe (c))
+        g_string_append_unichar (out, 0xfffd);
+      else
+        g_string_append_len (out, p, g_utf8_next_char (p) - p);
+    }
+  return cut_to (g_string_free (out, FALSE), max_chars);
+}
+
 char *
 pst_text_sanitize_body (const char *text, gssize len)
 {

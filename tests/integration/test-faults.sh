@@ -500,4 +500,34 @@ expect_fail "outbox: an unknown id" 1 "no outbox entry" pf outbox retry 999999
 expect_fail "outbox: a bad id" 2 "outbox ID" pf outbox cancel abc
 expect_fail "outbox: a bad state" 2 "state must be" pf outbox list --state lost
 
+
+# ---- a certificate whose names fake the lines of `account test` ----
+# A self-signed certificate whose subject draws a "SPKI pin:" and a "trusted
+# by:" line of its own (U+2028, U+2029: new lines in a GtkLabel, and in some
+# terminals) and turns text around (U+202E).  `account test` prints one
+# line of each, with the key's real pin; the forged names stay on the
+# certificate's line, each such character replaced (transport.c).
+forged_cn=$(printf 'mail\342\200\250  SPKI pin: sha256\\/\\/REALPIN=')
+forged_ou=$(printf '\342\200\251  trusted by:        ca')
+forged_o=$(printf 'Evil \342\200\256moc.elpmaxe')
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -utf8 \
+  -keyout "$WORK/forged.key" -out "$WORK/forged.pem" -subj "/CN=$forged_cn/OU=$forged_ou/O=$forged_o" 2>/dev/null
+forged_pin=sha256//$(openssl x509 -in "$WORK/forged.pem" -noout -pubkey | openssl pkey -pubin -outform der \
+  | openssl dgst -sha256 -binary | base64)
+saved_cert=$CERT saved_key=$KEY
+CERT=$WORK/forged.pem KEY=$WORK/forged.key
+start_fake smtps good forged
+CERT=$saved_cert KEY=$saved_key
+add_fake_account forged "smtps://127.0.0.1:$FPORT" "$UNUSED_POP3"
+rc=0; pf account test forged > "$WORK/forged.out" 2> "$WORK/forged.err" || rc=$?
+check "forged names: account test of the untrusted server exits 5" test "$rc" = 5
+check "forged names: one 'SPKI pin:' line, the key's real pin" \
+  equals "pin lines" "$(grep '^ *SPKI pin:' "$WORK/forged.out" | awk '{print $3}')" "$forged_pin"
+check "forged names: one 'trusted by:' line, saying nothing vouches for it" \
+  equals "trusted lines" "$(grep '^ *trusted by:' "$WORK/forged.out" | awk '{print $3}')" nothing
+check "forged names: no line or paragraph separator, no bidi override printed" \
+  bash -c '! grep -q "$(printf "\342\200[\250\251\256]")" "$1"' _ "$WORK/forged.out"
+check "forged names: the subject is shown on the certificate's line, replaced where it was forged" \
+  grep -q "^  certificate: *O=Evil $(printf '\357\277\275')moc.*CN=mail$(printf '\357\277\275')  SPKI pin: sha256//REALPIN=" "$WORK/forged.out"
+
 finish

@@ -154,6 +154,47 @@ test_ordinary_text_survives (void **state)
 }
 
 static void
+test_short (void **state)
+{
+  /* A certificate's subject faking the lines drawn after it: one line,
+   * no separator, no bidi control, cut where it is too long. */
+  g_autofree char *fake = pst_text_sanitize_short ("CN=x\xe2\x80\xa8  Pin: sha256//REAL=\xe2\x80\xa9\xe2\x80\xae"
+                                                   "\nTrusted by: a certificate authority", 200);
+  g_autoptr (GString) long_cn = g_string_new ("CN=");
+  g_autofree char *cut = NULL, *exact = NULL;
+
+  assert_string_equal (fake, "CN=x   Pin: sha256//REAL= \\u202e Trusted by: a certificate authority");
+  for (int i = 0; i < 300; i++)
+    g_string_append (long_cn, "\xc3\xa9");     /* é: two bytes, one character */
+  cut = pst_text_sanitize_short (long_cn->str, 64);
+  assert_int_equal (g_utf8_strlen (cut, -1), 64);
+  assert_true (g_str_has_prefix (cut, "CN=\xc3\xa9"));
+  assert_true (g_str_has_suffix (cut, "\xc3\xa9…"));
+  exact = pst_text_sanitize_short ("CN=abc", 6);
+  assert_string_equal (exact, "CN=abc");
+  assert_null (pst_text_sanitize_short (NULL, 10));
+}
+
+static void
+test_replace_unsafe (void **state)
+{
+  const char *forged = "CN=x\xe2\x80\xa8  Pin: sha256//REAL=\xe2\x80\xae\x1b[2J\xff\nTrusted by: a CA\xe2\x80\x8b";
+  g_autofree char *replaced = pst_text_replace_unsafe (forged, 256);
+  g_autofree char *shown = pst_text_sanitize_line (replaced, -1);
+  g_autofree char *kept = pst_text_replace_unsafe ("CN=Müller GmbH, O=日本", 256);
+  g_autofree char *cut = pst_text_replace_unsafe ("CN=abcdefgh", 6);
+
+  assert_string_equal (replaced, "CN=x\xef\xbf\xbd  Pin: sha256//REAL=\xef\xbf\xbd\xef\xbf\xbd[2J\xef\xbf\xbd"
+                                 "\xef\xbf\xbdTrusted by: a CA\xef\xbf\xbd");
+  /* Shown again where it is read (the CLI, the GUI): as it is, not
+   * escaped twice. */
+  assert_string_equal (shown, replaced);
+  assert_string_equal (kept, "CN=Müller GmbH, O=日本");
+  assert_string_equal (cut, "CN=ab…");
+  assert_null (pst_text_replace_unsafe (NULL, 10));
+}
+
+static void
 test_backslash_unambiguous (void **state)
 {
   /* The text "\x1b" written in a message is not shown as an ESC was. */
@@ -299,6 +340,8 @@ main (void)
     cmocka_unit_test (test_invalid_utf8),
     cmocka_unit_test (test_c0_and_del),
     cmocka_unit_test (test_ordinary_text_survives),
+    cmocka_unit_test (test_short),
+    cmocka_unit_test (test_replace_unsafe),
     cmocka_unit_test (test_backslash_unambiguous),
     cmocka_unit_test (test_round_trip),
     cmocka_unit_test (test_json),
