@@ -10,7 +10,7 @@ struct _PstTableView {
   char *method, *array;
   GArray *columns;             /* PstTableColumn */
   GtkListStore *store;
-  GtkWidget *table, *message, *actions;
+  GtkWidget *table, *message, *actions, *empty;
   GCancellable *cancellable;
   guint refresh_source;
 };
@@ -48,10 +48,13 @@ loaded (GObject *source, GAsyncResult *res, gpointer data)
   gtk_list_store_clear (self->store);
   if (r == NULL)
     {
+      gtk_widget_set_visible (self->empty, FALSE);
       pst_table_view_say (self, error->message, TRUE);
       return;
     }
   rows = pst_json_arr (r, self->array);
+  gtk_widget_set_visible (self->empty, (rows == NULL || json_array_get_length (rows) == 0)
+                                         && *gtk_label_get_text (GTK_LABEL (self->empty)));
   for (guint i = 0; rows && i < json_array_get_length (rows); i++)
     {
       JsonObject *row = json_array_get_object_element (rows, i);
@@ -90,6 +93,12 @@ pst_table_view_say (PstTableView *self, const char *text, gboolean error)
     gtk_style_context_add_class (sc, "error");
   else
     gtk_style_context_remove_class (sc, "error");
+}
+
+void
+pst_table_view_set_empty_text (PstTableView *self, const char *text)
+{
+  gtk_label_set_text (GTK_LABEL (self->empty), text);
 }
 
 PstAgentLink *
@@ -321,6 +330,7 @@ pst_table_view_class_init (PstTableViewClass *klass)
   gtk_widget_class_bind_template_child (w, PstTableView, table);
   gtk_widget_class_bind_template_child (w, PstTableView, message);
   gtk_widget_class_bind_template_child (w, PstTableView, actions);
+  gtk_widget_class_bind_template_child (w, PstTableView, empty);
   gtk_widget_class_bind_template_callback (w, pst_table_view_refresh);
 }
 

@@ -47,6 +47,8 @@ void pst_table_view_add_call (PstTableView *view, const char *label, const char 
 void pst_table_view_refresh (PstTableView *view);
 /* The line under the table: what was done, or an error (red). */
 void pst_table_view_say (PstTableView *view, const char *text, gboolean error);
+/* What the page says while it has no row: what that means, what to do. */
+void pst_table_view_set_empty_text (PstTableView *view, const char *text);
 PstAgentLink *pst_table_view_get_agent (PstTableView *view);
 
 G_END_DECLS
