@@ -15,7 +15,7 @@
 /* A thread of several messages is a parent row (its newest message, with
  * the count and the thread's unread state) over a row for each of them. */
 enum { COL_ID, COL_ICON, COL_MARK, COL_FROM, COL_SUBJECT, COL_DATE, COL_WEIGHT, COL_UNREAD, COL_COUNT,
-       N_COLS };
+       COL_THREAD, N_COLS };
 
 enum { SIGNAL_ACCOUNTS, N_SIGNALS };
 static guint signals[N_SIGNALS];
@@ -109,6 +109,28 @@ find_row (PstMailView *self, gint64 id, GtkTreeIter *it)
 
 /* ---- the list ---- */
 
+/* Message @m's thread: the agent's, or its own id while it has none. */
+static gint64
+thread_of (JsonObject *m)
+{
+  JsonNode *t = json_object_get_member (m, "thread");
+  return t && JSON_NODE_HOLDS_VALUE (t) ? json_node_get_int (t) : pst_json_int (m, "id");
+}
+
+static void
+remember_expanded (GtkTreeView *view, GtkTreePath *path, gpointer data)
+{
+  GtkTreeModel *model = gtk_tree_view_get_model (view);
+  GtkTreeIter it;
+  gint64 thread = 0;
+
+  if (gtk_tree_model_get_iter (model, &it, path))
+    {
+      gtk_tree_model_get (model, &it, COL_THREAD, &thread, -1);
+      g_hash_table_add (data, g_memdup2 (&thread, sizeof thread));
+    }
+}
+
 /* The messages of @arr (newest first) by thread, the thread of the newest
  * message first; each thread's messages newest first.  A message without
  * "thread" is a thread of its own. */
@@ -121,14 +143,12 @@ group_threads (JsonArray *arr)
   for (guint i = 0; arr && i < json_array_get_length (arr); i++)
     {
       JsonObject *m = json_array_get_object_element (arr, i);
-      JsonNode *t;
       GPtrArray *thread;
       gint64 tid;
 
       if (m == NULL)
         continue;
-      t = json_object_get_member (m, "thread");
-      tid = t && JSON_NODE_HOLDS_VALUE (t) ? json_node_get_int (t) : pst_json_int (m, "id");
+      tid = thread_of (m);
       thread = g_hash_table_lookup (by_id, &tid);
       if (thread == NULL)
         {
@@ -185,6 +205,7 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
   PstMailView *self;
   JsonArray *arr;
   GPtrArray *threads;
+  g_autoptr (GHashTable) expanded = NULL;
   GtkTreeIter it;
   gboolean selected = FALSE;
 
@@ -196,6 +217,9 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
       say (self, error->message, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
       return;
     }
+  /* The threads opened stay open across the reload. */
+  expanded = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  gtk_tree_view_map_expanded_rows (GTK_TREE_VIEW (self->messages), remember_expanded, expanded);
   gtk_tree_store_clear (self->store);
   arr = pst_json_arr (r, "messages");
   threads = group_threads (arr);
@@ -218,13 +242,23 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
         g_autofree char *count = g_strdup_printf ("%u", thread->len);
         add_row (self, NULL, &parent, g_ptr_array_index (thread, 0), count);
       }
-      gtk_tree_store_set (self->store, &parent, COL_WEIGHT, unread ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL, -1);
+      gtk_tree_store_set (self->store, &parent, COL_WEIGHT, unread ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL,
+                          COL_THREAD, thread_of (g_ptr_array_index (thread, 0)), -1);
       for (guint i = thread->len; i-- > 0;)
         add_row (self, &parent, &it, g_ptr_array_index (thread, i), NULL);
+      if (g_hash_table_contains (expanded, &(gint64) { thread_of (g_ptr_array_index (thread, 0)) }))
+        {
+          g_autoptr (GtkTreePath) path = gtk_tree_model_get_path (GTK_TREE_MODEL (self->store), &parent);
+          gtk_tree_view_expand_row (GTK_TREE_VIEW (self->messages), path, FALSE);
+        }
     }
   g_ptr_array_unref (threads);
   if (self->shown_id != 0 && find_row (self, self->shown_id, &it))
     {
+      g_autoptr (GtkTreePath) path = gtk_tree_model_get_path (GTK_TREE_MODEL (self->store), &it);
+
+      /* An older message of a thread stays in view. */
+      gtk_tree_view_expand_to_path (GTK_TREE_VIEW (self->messages), path);
       gtk_tree_selection_select_iter (gtk_tree_view_get_selection (GTK_TREE_VIEW (self->messages)), &it);
       selected = TRUE;
     }
@@ -794,6 +828,9 @@ add_column (PstMailView *self, const char *title, int col, int sort_col, int min
   gtk_tree_view_column_set_sort_column_id (c, sort_col);
   gtk_tree_view_column_set_min_width (c, min_width);
   gtk_tree_view_append_column (GTK_TREE_VIEW (self->messages), c);
+  /* A thread's messages stand indented under its row, as replies do. */
+  if (col == COL_SUBJECT)
+    gtk_tree_view_set_expander_column (GTK_TREE_VIEW (self->messages), c);
 }
 
 static void
@@ -864,19 +901,20 @@ pst_mail_view_init (PstMailView *self)
   self->delete = new_action (self, "delete", G_CALLBACK (on_delete));
   gtk_widget_init_template (GTK_WIDGET (self));
   self->store = gtk_tree_store_new (N_COLS, G_TYPE_INT64, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
-                                    G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT, G_TYPE_BOOLEAN, G_TYPE_STRING);
+                                    G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT, G_TYPE_BOOLEAN, G_TYPE_STRING,
+                                    G_TYPE_INT64);
   gtk_tree_view_set_model (GTK_TREE_VIEW (self->messages), GTK_TREE_MODEL (self->store));
-  /* The thread's expander and how many messages it holds. */
-  r = gtk_cell_renderer_text_new ();
-  c = gtk_tree_view_column_new_with_attributes (_("Thread"), r, "text", COL_COUNT, "weight", COL_WEIGHT, NULL);
-  gtk_tree_view_append_column (GTK_TREE_VIEW (self->messages), c);
-  gtk_tree_view_set_expander_column (GTK_TREE_VIEW (self->messages), c);
   r = gtk_cell_renderer_pixbuf_new ();
   c = gtk_tree_view_column_new_with_attributes ("", r, "icon-name", COL_ICON, NULL);
   gtk_tree_view_append_column (GTK_TREE_VIEW (self->messages), c);
   add_column (self, _("Status"), COL_MARK, COL_MARK, 170);
   add_column (self, _("From"), COL_FROM, COL_FROM, 200);
   add_column (self, _("Subject"), COL_SUBJECT, COL_SUBJECT, 200);
+  /* How many messages a thread holds, next to its Subject. */
+  r = gtk_cell_renderer_text_new ();
+  g_object_set (r, "xalign", 1.0, NULL);
+  c = gtk_tree_view_column_new_with_attributes (_("Thread"), r, "text", COL_COUNT, "weight", COL_WEIGHT, NULL);
+  gtk_tree_view_append_column (GTK_TREE_VIEW (self->messages), c);
   /* The Date header is text in any form; arrival order sorts it well. */
   add_column (self, _("Date"), COL_DATE, COL_ID, 190);
   say (self, _("Select a message."), PST_VERDICT_NEUTRAL, "mail-read-symbolic");

@@ -103,7 +103,9 @@ fetched (GObject *source, GAsyncResult *res, gpointer data)
   g_simple_action_set_enabled (self->fetch, pst_agent_link_is_running (self->agent));
   if (r == NULL)
     {
+      /* What came before the error is stored: the list shows it. */
       activity (self, error->message, TRUE);
+      pst_mail_view_refresh (self->mail);
       g_object_unref (self);
       return;
     }
