@@ -19,6 +19,7 @@ struct _PstWindow {
   PstMailView *mail;
   PstTableView *accounts, *keys;
   GtkWidget *agent_bar, *agent_label, *start_button, *activity, *pages, *no_account_page;
+  GtkWidget *fetch_button, *compose_button, *reply_button, *reply_all_button, *forward_button, *delete_button;
   GSimpleAction *fetch;
 };
 
@@ -600,6 +601,12 @@ pst_window_class_init (PstWindowClass *klass)
   G_OBJECT_CLASS (klass)->dispose = pst_window_dispose;
   gtk_widget_class_set_template_from_resource (w, "/org/postern/Postern/window.ui");
   gtk_widget_class_bind_template_child (w, PstWindow, no_account_page);
+  gtk_widget_class_bind_template_child (w, PstWindow, fetch_button);
+  gtk_widget_class_bind_template_child (w, PstWindow, compose_button);
+  gtk_widget_class_bind_template_child (w, PstWindow, reply_button);
+  gtk_widget_class_bind_template_child (w, PstWindow, reply_all_button);
+  gtk_widget_class_bind_template_child (w, PstWindow, forward_button);
+  gtk_widget_class_bind_template_child (w, PstWindow, delete_button);
   gtk_widget_class_bind_template_child (w, PstWindow, agent_bar);
   gtk_widget_class_bind_template_child (w, PstWindow, agent_label);
   gtk_widget_class_bind_template_child (w, PstWindow, start_button);
@@ -609,6 +616,14 @@ pst_window_class_init (PstWindowClass *klass)
   gtk_widget_class_bind_template_callback (w, on_start_agent);
 }
 
+/* A header bar button's icon (its accessible name and tooltip are in
+ * window.ui). */
+static void
+set_icon (GtkWidget *button, const char *icon)
+{
+  gtk_button_set_image (GTK_BUTTON (button), gtk_image_new_from_icon_name (icon, GTK_ICON_SIZE_BUTTON));
+}
+
 static void
 pst_window_init (PstWindow *self)
 {
@@ -616,6 +631,12 @@ pst_window_init (PstWindow *self)
   g_signal_connect (self->fetch, "activate", G_CALLBACK (on_fetch), self);
   g_action_map_add_action (G_ACTION_MAP (self), G_ACTION (self->fetch));
   gtk_widget_init_template (GTK_WIDGET (self));
+  set_icon (self->fetch_button, "mail-send-receive-symbolic");
+  set_icon (self->compose_button, "mail-message-new-symbolic");
+  set_icon (self->reply_button, "mail-reply-sender-symbolic");
+  set_icon (self->reply_all_button, "mail-reply-all-symbolic");
+  set_icon (self->forward_button, "mail-forward-symbolic");
+  set_icon (self->delete_button, "user-trash-symbolic");
   /* The header bar shows the page switcher; the window keeps its name. */
   gtk_window_set_title (GTK_WINDOW (self), _("Postern"));
   atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self)), _("Postern"));
