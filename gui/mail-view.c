@@ -27,7 +27,6 @@ struct _PstMailView {
   GtkWidget *search, *account_switch, *messages, *empty_box, *empty_label, *status_box, *status_icon,
     *status_label, *headers, *body, *attachments;
   GCancellable *list_cancel, *show_cancel, *accounts_cancel;
-  guint n_accounts;
   gint64 shown_id;
   guint refresh_source;
   GSimpleAction *reply, *reply_all, *forward, *delete;
@@ -317,7 +316,6 @@ accounts_listed (GObject *source, GAsyncResult *res, gpointer data)
         pst_mail_view_refresh (self);   /* the account shown is gone */
     }
   gtk_widget_set_visible (self->account_switch, n > 1);
-  self->n_accounts = n;
   g_signal_emit (self, signals[SIGNAL_ACCOUNTS], 0, n);
 }
 

@@ -589,6 +589,8 @@ pst_window_dispose (GObject *object)
   if (self->agent)
     g_signal_handlers_disconnect_by_data (self->agent, self);
   g_clear_object (&self->agent);
+  if (self->fetch)
+    g_signal_handlers_disconnect_by_data (self->fetch, self);
   g_clear_object (&self->fetch);
   G_OBJECT_CLASS (pst_window_parent_class)->dispose (object);
 }
