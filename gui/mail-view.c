@@ -9,6 +9,7 @@
 
 #include "attachment-bar.h"
 #include "draft.h"
+#include "threads.h"
 #include "util/text.h"
 #include "verdict.h"
 
@@ -108,14 +109,6 @@ find_row (PstMailView *self, gint64 id, GtkTreeIter *it)
 
 /* ---- the list ---- */
 
-/* Message @m's thread: the agent's, or its own id while it has none. */
-static gint64
-thread_of (JsonObject *m)
-{
-  JsonNode *t = json_object_get_member (m, "thread");
-  return t && JSON_NODE_HOLDS_VALUE (t) ? json_node_get_int (t) : pst_json_int (m, "id");
-}
-
 static void
 remember_expanded (GtkTreeView *view, GtkTreePath *path, gpointer data)
 {
@@ -128,36 +121,6 @@ remember_expanded (GtkTreeView *view, GtkTreePath *path, gpointer data)
       gtk_tree_model_get (model, &it, COL_THREAD, &thread, -1);
       g_hash_table_add (data, g_memdup2 (&thread, sizeof thread));
     }
-}
-
-/* The messages of @arr (newest first) by thread, the thread of the newest
- * message first; each thread's messages newest first.  A message without
- * "thread" is a thread of its own. */
-static GPtrArray *
-group_threads (JsonArray *arr)
-{
-  GPtrArray *threads = g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
-  g_autoptr (GHashTable) by_id = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
-
-  for (guint i = 0; arr && i < json_array_get_length (arr); i++)
-    {
-      JsonObject *m = json_array_get_object_element (arr, i);
-      GPtrArray *thread;
-      gint64 tid;
-
-      if (m == NULL)
-        continue;
-      tid = thread_of (m);
-      thread = g_hash_table_lookup (by_id, &tid);
-      if (thread == NULL)
-        {
-          thread = g_ptr_array_new ();
-          g_ptr_array_add (threads, thread);
-          g_hash_table_insert (by_id, g_memdup2 (&tid, sizeof tid), thread);
-        }
-      g_ptr_array_add (thread, m);
-    }
-  return threads;
 }
 
 /* A row for message @m under @parent (NULL: at the top); @count: the
@@ -221,7 +184,7 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
   gtk_tree_view_map_expanded_rows (GTK_TREE_VIEW (self->messages), remember_expanded, expanded);
   gtk_tree_store_clear (self->store);
   arr = pst_json_arr (r, "messages");
-  threads = group_threads (arr);
+  threads = pst_threads_group (arr);
   for (guint t = 0; t < threads->len; t++)
     {
       GPtrArray *thread = g_ptr_array_index (threads, t);
@@ -242,10 +205,10 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
         add_row (self, NULL, &parent, g_ptr_array_index (thread, 0), count);
       }
       gtk_tree_store_set (self->store, &parent, COL_WEIGHT, unread ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL,
-                          COL_THREAD, thread_of (g_ptr_array_index (thread, 0)), -1);
+                          COL_THREAD, pst_thread_of (g_ptr_array_index (thread, 0)), -1);
       for (guint i = thread->len; i-- > 0;)
         add_row (self, &parent, &it, g_ptr_array_index (thread, i), NULL);
-      if (g_hash_table_contains (expanded, &(gint64) { thread_of (g_ptr_array_index (thread, 0)) }))
+      if (g_hash_table_contains (expanded, &(gint64) { pst_thread_of (g_ptr_array_index (thread, 0)) }))
         {
           g_autoptr (GtkTreePath) path = gtk_tree_model_get_path (GTK_TREE_MODEL (self->store), &parent);
           gtk_tree_view_expand_row (GTK_TREE_VIEW (self->messages), path, FALSE);
