@@ -1219,6 +1219,14 @@ def scenario_accounts(session):
     g.find(win, "push button", "Add an account…")
     g.ok("with no account, the window says so and offers 'Add an account…'")
     g.screenshot("no-account", win)
+    show_page(win, "Quarantine")
+    g.find(win, "label", None, 20, text="The quarantine is empty")
+    g.ok("an empty quarantine says so")
+    g.screenshot("quarantine-empty", win)
+    show_page(win, "Outbox")
+    g.find(win, "label", None, 20, text="Nothing to send")
+    g.ok("an empty outbox says what it is for")
+    show_page(win, "Mail")
     pid = str(os.getpid())
     for name in ("home", "work"):
         r = postern(carl, "account", "add", name, "--address", f"{name}@postern.test",
