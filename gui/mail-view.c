@@ -7,19 +7,27 @@
 #include <unistd.h>
 #include <glib/gi18n.h>
 
+#include "attachment-bar.h"
 #include "draft.h"
+#include "threads.h"
 #include "util/text.h"
 #include "verdict.h"
 
-enum { COL_ID, COL_ICON, COL_MARK, COL_FROM, COL_SUBJECT, COL_DATE, COL_WEIGHT, COL_UNREAD, N_COLS };
+/* A thread of several messages is a parent row (its newest message, with
+ * the count and the thread's unread state) over a row for each of them. */
+enum { COL_ID, COL_ICON, COL_MARK, COL_FROM, COL_SUBJECT, COL_DATE, COL_WEIGHT, COL_UNREAD, COL_COUNT,
+       COL_THREAD, N_COLS };
+
+enum { SIGNAL_ACCOUNTS, N_SIGNALS };
+static guint signals[N_SIGNALS];
 
 struct _PstMailView {
   GtkBox parent;
   PstAgentLink *agent;
-  GtkListStore *store;
-  GtkWidget *search, *messages, *status_box, *status_icon, *status_label, *headers, *body,
-    *attachments;
-  GCancellable *list_cancel, *show_cancel;
+  GtkTreeStore *store;
+  GtkWidget *search, *account_switch, *messages, *empty_box, *empty_label, *status_box, *status_icon,
+    *status_label, *headers, *body, *attachments;
+  GCancellable *list_cancel, *show_cancel, *accounts_cancel;
   gint64 shown_id;
   guint refresh_source;
   GSimpleAction *reply, *reply_all, *forward, *delete;
@@ -46,9 +54,12 @@ static void
 clear_message (PstMailView *self)
 {
   g_autoptr (GList) children = gtk_container_get_children (GTK_CONTAINER (self->attachments));
+  g_autoptr (GList) rows = gtk_container_get_children (GTK_CONTAINER (self->headers));
 
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body)), "", -1);
-  gtk_label_set_text (GTK_LABEL (self->headers), "");
+
+  for (GList *l = rows; l; l = l->next)
+    gtk_widget_destroy (l->data);
   for (GList *l = children; l; l = l->next)
     gtk_widget_destroy (l->data);
 }
@@ -64,23 +75,89 @@ set_shown (PstMailView *self, gint64 id)
   g_simple_action_set_enabled (self->delete, id != 0);
 }
 
-/* The row of message @id. */
+typedef struct {
+  gint64 id;
+  GtkTreeIter it;
+  gboolean found;
+} Find;
+
+static gboolean
+find_one (GtkTreeModel *model, GtkTreePath *path, GtkTreeIter *it, gpointer data)
+{
+  Find *f = data;
+  gint64 row_id = 0;
+
+  gtk_tree_model_get (model, it, COL_ID, &row_id, -1);
+  if (row_id == f->id)
+    {
+      f->it = *it;
+      f->found = TRUE;
+    }
+  return f->found;
+}
+
+/* The first row of message @id (a thread's row before the message's own). */
 static gboolean
 find_row (PstMailView *self, gint64 id, GtkTreeIter *it)
 {
-  GtkTreeModel *model = GTK_TREE_MODEL (self->store);
+  Find f = { id, { 0 }, FALSE };
 
-  for (gboolean ok = gtk_tree_model_get_iter_first (model, it); ok; ok = gtk_tree_model_iter_next (model, it))
-    {
-      gint64 row_id = 0;
-      gtk_tree_model_get (model, it, COL_ID, &row_id, -1);
-      if (row_id == id)
-        return TRUE;
-    }
-  return FALSE;
+  gtk_tree_model_foreach (GTK_TREE_MODEL (self->store), find_one, &f);
+  *it = f.it;
+  return f.found;
 }
 
 /* ---- the list ---- */
+
+static void
+remember_expanded (GtkTreeView *view, GtkTreePath *path, gpointer data)
+{
+  GtkTreeModel *model = gtk_tree_view_get_model (view);
+  GtkTreeIter it;
+  gint64 thread = 0;
+
+  if (gtk_tree_model_get_iter (model, &it, path))
+    {
+      gtk_tree_model_get (model, &it, COL_THREAD, &thread, -1);
+      g_hash_table_add (data, g_memdup2 (&thread, sizeof thread));
+    }
+}
+
+/* A row for message @m under @parent (NULL: at the top); @count: the
+ * thread's size, on a thread's row. */
+static void
+add_row (PstMailView *self, GtkTreeIter *parent, GtkTreeIter *it, JsonObject *m, const char *count)
+{
+  JsonObject *crypto = pst_json_obj (m, "crypto"), *scan = pst_json_obj (m, "scan");
+  const char *subject = pst_json_str (m, "subject");
+  g_autofree char *safe_from = pst_verdict_safe_text (pst_json_str (m, "from"));
+  g_autofree char *safe_subject = NULL;
+  gboolean unread = pst_json_bool (m, "unread");
+
+  /* What the outside of header-protected mail says; the agent gives the
+   * real one once it has decrypted the message since it started. */
+  if (g_strcmp0 (subject, "...") == 0 && pst_json_bool (crypto, "protected_headers"))
+    subject = _("(encrypted subject: open the message to read it)");
+  safe_subject = pst_verdict_safe_text (subject);
+  gtk_tree_store_append (self->store, it, parent);
+  gtk_tree_store_set (self->store, it, COL_ID, pst_json_int (m, "id"), COL_ICON, pst_verdict_icon (crypto, scan),
+                      COL_MARK, pst_verdict_mark (crypto, scan), COL_FROM, safe_from, COL_SUBJECT, safe_subject,
+                      COL_DATE, pst_json_str (m, "date"),
+                      COL_WEIGHT, unread ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL, COL_UNREAD, unread,
+                      COL_COUNT, count, -1);
+}
+
+/* The empty mailbox says what to do; a search that finds nothing says so. */
+static void
+show_empty (PstMailView *self, gboolean empty)
+{
+  const char *query = gtk_entry_get_text (GTK_ENTRY (self->search));
+
+  gtk_label_set_text (GTK_LABEL (self->empty_label),
+                      query && *query ? _("No message matches the search.")
+                                      : _("No mail yet — Fetch (F5) brings new mail from the server."));
+  gtk_widget_set_visible (self->empty_box, empty);
+}
 
 static void
 listed (GObject *source, GAsyncResult *res, gpointer data)
@@ -89,6 +166,8 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
   PstMailView *self;
   JsonArray *arr;
+  GPtrArray *threads;
+  g_autoptr (GHashTable) expanded = NULL;
   GtkTreeIter it;
   gboolean selected = FALSE;
 
@@ -100,35 +179,52 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
       say (self, error->message, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
       return;
     }
-  gtk_list_store_clear (self->store);
+  /* The threads opened stay open across the reload. */
+  expanded = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  gtk_tree_view_map_expanded_rows (GTK_TREE_VIEW (self->messages), remember_expanded, expanded);
+  gtk_tree_store_clear (self->store);
   arr = pst_json_arr (r, "messages");
-  for (guint i = 0; arr && i < json_array_get_length (arr); i++)
+  threads = pst_threads_group (arr);
+  for (guint t = 0; t < threads->len; t++)
     {
-      JsonObject *m = json_array_get_object_element (arr, i);
-      JsonObject *crypto = pst_json_obj (m, "crypto"), *scan = pst_json_obj (m, "scan");
-      gint64 id = pst_json_int (m, "id");
-      const char *subject = pst_json_str (m, "subject");
-      g_autofree char *safe_from = pst_verdict_safe_text (pst_json_str (m, "from"));
-      g_autofree char *safe_subject = NULL;
+      GPtrArray *thread = g_ptr_array_index (threads, t);
+      GtkTreeIter parent;
+      gboolean unread = FALSE;
 
-      /* What the outside of header-protected mail says; the agent gives the
-       * real one once it has decrypted the message since it started. */
-      if (g_strcmp0 (subject, "...") == 0 && pst_json_bool (crypto, "protected_headers"))
-        subject = _("(encrypted subject: open the message to read it)");
-      safe_subject = pst_verdict_safe_text (subject);
-
-      gtk_list_store_append (self->store, &it);
-      gtk_list_store_set (self->store, &it, COL_ID, id, COL_ICON, pst_verdict_icon (crypto, scan),
-                          COL_MARK, pst_verdict_mark (crypto, scan), COL_FROM, safe_from,
-                          COL_SUBJECT, safe_subject, COL_DATE, pst_json_str (m, "date"),
-                          COL_WEIGHT, pst_json_bool (m, "unread") ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL,
-                          COL_UNREAD, pst_json_bool (m, "unread"), -1);
-      if (id == self->shown_id)
+      if (thread->len == 1)
         {
-          gtk_tree_selection_select_iter (gtk_tree_view_get_selection (GTK_TREE_VIEW (self->messages)), &it);
-          selected = TRUE;
+          add_row (self, NULL, &it, g_ptr_array_index (thread, 0), NULL);
+          continue;
+        }
+      /* The thread's row: its newest message; under it, every message from
+       * the first. */
+      for (guint i = 0; i < thread->len; i++)
+        unread |= pst_json_bool (g_ptr_array_index (thread, i), "unread");
+      {
+        g_autofree char *count = g_strdup_printf ("%u", thread->len);
+        add_row (self, NULL, &parent, g_ptr_array_index (thread, 0), count);
+      }
+      gtk_tree_store_set (self->store, &parent, COL_WEIGHT, unread ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL,
+                          COL_THREAD, pst_thread_of (g_ptr_array_index (thread, 0)), -1);
+      for (guint i = thread->len; i-- > 0;)
+        add_row (self, &parent, &it, g_ptr_array_index (thread, i), NULL);
+      if (g_hash_table_contains (expanded, &(gint64) { pst_thread_of (g_ptr_array_index (thread, 0)) }))
+        {
+          g_autoptr (GtkTreePath) path = gtk_tree_model_get_path (GTK_TREE_MODEL (self->store), &parent);
+          gtk_tree_view_expand_row (GTK_TREE_VIEW (self->messages), path, FALSE);
         }
     }
+  g_ptr_array_unref (threads);
+  if (self->shown_id != 0 && find_row (self, self->shown_id, &it))
+    {
+      g_autoptr (GtkTreePath) path = gtk_tree_model_get_path (GTK_TREE_MODEL (self->store), &it);
+
+      /* An older message of a thread stays in view. */
+      gtk_tree_view_expand_to_path (GTK_TREE_VIEW (self->messages), path);
+      gtk_tree_selection_select_iter (gtk_tree_view_get_selection (GTK_TREE_VIEW (self->messages)), &it);
+      selected = TRUE;
+    }
+  show_empty (self, arr == NULL || json_array_get_length (arr) == 0);
   if (!selected && self->shown_id != 0)
     {
       set_shown (self, 0);
@@ -137,10 +233,69 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
     }
 }
 
+/* The account switcher: "All accounts" and each account, shown when
+ * there are several; the window learns how many there are. */
+static void
+accounts_listed (GObject *source, GAsyncResult *res, gpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
+  GtkComboBoxText *combo;
+  g_autofree char *active = NULL;
+  g_autoptr (GString) names = g_string_new (NULL);
+  const char *before;
+  PstMailView *self;
+  JsonArray *arr;
+  guint n;
+
+  if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    return;
+  self = data;
+  if (r == NULL)
+    return;
+  combo = GTK_COMBO_BOX_TEXT (self->account_switch);
+  arr = pst_json_arr (r, "accounts");
+  n = arr ? json_array_get_length (arr) : 0;
+  for (guint i = 0; i < n; i++)
+    g_string_append_printf (names, "%s\n", pst_json_str (json_array_get_object_element (arr, i), "name"));
+  before = g_object_get_data (G_OBJECT (combo), "names");
+  if (g_strcmp0 (before, names->str) != 0)
+    {
+      /* Filled again without a reload for each row. */
+      active = g_strdup (gtk_combo_box_get_active_id (GTK_COMBO_BOX (combo)));
+      g_signal_handlers_block_by_func (combo, pst_mail_view_refresh, self);
+      gtk_combo_box_text_remove_all (combo);
+      gtk_combo_box_text_append (combo, "", _("All accounts"));
+      for (guint i = 0; i < n; i++)
+        {
+          const char *name = pst_json_str (json_array_get_object_element (arr, i), "name");
+          gtk_combo_box_text_append (combo, name, name);
+        }
+      if (active == NULL || !gtk_combo_box_set_active_id (GTK_COMBO_BOX (combo), active))
+        gtk_combo_box_set_active_id (GTK_COMBO_BOX (combo), "");
+      g_signal_handlers_unblock_by_func (combo, pst_mail_view_refresh, self);
+      g_object_set_data_full (G_OBJECT (combo), "names", g_strdup (names->str), g_free);
+      if (g_strcmp0 (active, gtk_combo_box_get_active_id (GTK_COMBO_BOX (combo))) != 0 && active && *active)
+        pst_mail_view_refresh (self);   /* the account shown is gone */
+    }
+  gtk_widget_set_visible (self->account_switch, n > 1);
+  g_signal_emit (self, signals[SIGNAL_ACCOUNTS], 0, n);
+}
+
+static void
+list_accounts (PstMailView *self)
+{
+  g_cancellable_cancel (self->accounts_cancel);
+  g_clear_object (&self->accounts_cancel);
+  self->accounts_cancel = g_cancellable_new ();
+  pst_agent_link_call (self->agent, "account.list", NULL, -1, self->accounts_cancel, accounts_listed, self);
+}
+
 void
 pst_mail_view_refresh (PstMailView *self)
 {
   const char *query = gtk_entry_get_text (GTK_ENTRY (self->search));
+  const char *account = gtk_combo_box_get_active_id (GTK_COMBO_BOX (self->account_switch));
   JsonObject *params = json_object_new ();
 
   if (!pst_agent_link_is_running (self->agent))
@@ -150,7 +305,10 @@ pst_mail_view_refresh (PstMailView *self)
     }
   if (query && *query)
     json_object_set_string_member (params, "query", query);
+  if (account && *account)
+    json_object_set_string_member (params, "account", account);
   json_object_set_int_member (params, "limit", 2000);
+  list_accounts (self);
   g_cancellable_cancel (self->list_cancel);
   g_clear_object (&self->list_cancel);
   self->list_cancel = g_cancellable_new ();
@@ -159,116 +317,44 @@ pst_mail_view_refresh (PstMailView *self)
 
 /* ---- the message ---- */
 
-typedef struct {
-  PstMailView *view;
-  gint64 id;
-  gint64 index;
-  char *path;
-} Save;
-
-static void
-saved (GObject *source, GAsyncResult *res, gpointer data)
-{
-  Save *s = data;
-  g_autoptr (GError) error = NULL;
-  g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
-
-  if (s->view->agent == NULL)   /* closed meanwhile */
-    {
-      if (r == NULL)
-        unlink (s->path);
-    }
-  else if (r == NULL)
-    {
-      g_autofree char *t = g_strdup_printf (_("The attachment was not saved: %s"), error->message);
-      unlink (s->path);
-      say (s->view, t, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
-    }
-  else
-    {
-      GtkWidget *toplevel = gtk_widget_get_toplevel (GTK_WIDGET (s->view));
-      GtkWidget *d = gtk_message_dialog_new (GTK_IS_WINDOW (toplevel) ? GTK_WINDOW (toplevel) : NULL,
-                                             GTK_DIALOG_MODAL,
-                                             GTK_MESSAGE_INFO, GTK_BUTTONS_CLOSE,
-                                             _("Saved to %s"), s->path);
-      gtk_window_set_destroy_with_parent (GTK_WINDOW (d), TRUE);
-      g_signal_connect (d, "response", G_CALLBACK (gtk_widget_destroy), NULL);
-      gtk_widget_show (d);
-    }
-  g_object_unref (s->view);
-  g_free (s->path);
-  g_free (s);
-}
-
-static void
-save_chosen (GtkNativeDialog *chooser, int response, PstMailView *self)
-{
-  /* The message and attachment chosen when the chooser opened: the list
-   * may have changed since. */
-  gint64 id = GPOINTER_TO_SIZE (g_object_get_data (G_OBJECT (chooser), "message"));
-  int index = GPOINTER_TO_INT (g_object_get_data (G_OBJECT (chooser), "index"));
-  g_autofree char *path = NULL;
-  JsonObject *params;
-  Save *s;
-  int fd;
-
-  if (response == GTK_RESPONSE_ACCEPT && self->agent != NULL)
-    path = gtk_file_chooser_get_filename (GTK_FILE_CHOOSER (chooser));
-  g_object_unref (chooser);
-  if (response != GTK_RESPONSE_ACCEPT || self->agent == NULL)
-    return;
-  if (path == NULL || (fd = open (path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-    {
-      g_autofree char *t = g_strdup_printf (_("Cannot write %s: %s"), path ? path : "?", g_strerror (errno));
-      say (self, t, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
-      return;
-    }
-  params = json_object_new ();
-  json_object_set_int_member (params, "id", id);
-  json_object_set_int_member (params, "index", index);
-  json_object_set_int_member (params, "fd", 0);
-  s = g_new0 (Save, 1);
-  s->view = g_object_ref (self);
-  s->path = g_steal_pointer (&path);
-  pst_agent_link_call (self->agent, "attachment", params, fd, NULL, saved, s);
-  close (fd);
-}
-
-static void
-on_save_attachment (GtkButton *button, PstMailView *self)
+static GtkWindow *
+toplevel_window (PstMailView *self)
 {
   GtkWidget *toplevel = gtk_widget_get_toplevel (GTK_WIDGET (self));
-  const char *name = g_object_get_data (G_OBJECT (button), "name");
-  g_autofree char *base = g_path_get_basename (name && *name ? name : "attachment");
-  GtkFileChooserNative *chooser;
-
-  /* Never a hidden file or a path: a name from a message is only a hint. */
-  for (char *p = base; *p == '.'; p++)
-    *p = '_';
-  chooser = gtk_file_chooser_native_new (_("Save the attachment"),
-                                         GTK_IS_WINDOW (toplevel) ? GTK_WINDOW (toplevel) : NULL,
-                                         GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
-  gtk_file_chooser_set_do_overwrite_confirmation (GTK_FILE_CHOOSER (chooser), TRUE);
-  gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (chooser), g_get_home_dir ());
-  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser),
-                                     g_strcmp0 (base, "/") ? base : "attachment");
-  g_object_set_data (G_OBJECT (chooser), "message", GSIZE_TO_POINTER ((gsize) self->shown_id));
-  g_object_set_data (G_OBJECT (chooser), "index", g_object_get_data (G_OBJECT (button), "index"));
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  /* Shown, never run: a nested main loop holds up the accessibility bus. */
-  g_signal_connect_data (chooser, "response", G_CALLBACK (save_chosen), g_object_ref (self),
-                         (GClosureNotify) (void (*) (void)) g_object_unref, 0);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
+  return GTK_IS_WINDOW (toplevel) ? GTK_WINDOW (toplevel) : NULL;
 }
 
-static char *
-headers_text (JsonObject *h)
+/* One line of the header block: the field's name in bold, its value
+ * selectable (and named after the field for accessibility). */
+static void
+add_header (PstMailView *self, int row, const char *name, const char *value)
+{
+  GtkWidget *n = gtk_label_new (name), *v = gtk_label_new (value);
+
+  gtk_style_context_add_class (gtk_widget_get_style_context (n), "pst-header-name");
+  gtk_label_set_xalign (GTK_LABEL (n), 1);
+  gtk_label_set_yalign (GTK_LABEL (n), 0);
+  gtk_label_set_xalign (GTK_LABEL (v), 0);
+  gtk_label_set_selectable (GTK_LABEL (v), TRUE);
+  gtk_label_set_line_wrap (GTK_LABEL (v), TRUE);
+  gtk_label_set_line_wrap_mode (GTK_LABEL (v), PANGO_WRAP_WORD_CHAR);
+  gtk_widget_set_hexpand (v, TRUE);
+  gtk_widget_set_can_focus (v, FALSE);
+  atk_object_set_name (gtk_widget_get_accessible (v), name);
+  gtk_grid_attach (GTK_GRID (self->headers), n, 0, row, 1, 1);
+  gtk_grid_attach (GTK_GRID (self->headers), v, 1, row, 1, 1);
+  gtk_widget_show (n);
+  gtk_widget_show (v);
+}
+
+static void
+show_headers (PstMailView *self, JsonObject *h, gboolean html)
 {
   static const struct { const char *member; const char *label; } rows[] = {
     { "from", N_("From") }, { "to", N_("To") }, { "cc", N_("Cc") },
-    { "subject", N_("Subject") }, { "date", N_("Date") },
+    { "date", N_("Date") }, { "subject", N_("Subject") },
   };
-  GString *s = g_string_new (NULL);
+  int row = 0;
 
   for (gsize i = 0; i < G_N_ELEMENTS (rows); i++)
     if (pst_json_str (h, rows[i].member))
@@ -276,9 +362,28 @@ headers_text (JsonObject *h)
         /* Header text comes from the message: it may not add lines or turn
          * text around next to the status bar. */
         g_autofree char *safe = pst_verdict_safe_text (pst_json_str (h, rows[i].member));
-        g_string_append_printf (s, "%s%s: %s", s->len ? "\n" : "", _(rows[i].label), safe);
+        add_header (self, row++, _(rows[i].label), safe);
       }
-  return g_string_free (s, FALSE);
+  if (html)
+    {
+      GtkWidget *note = gtk_label_new (_("Written in HTML: shown here as text, and nothing "
+                                         "was loaded from the network."));
+      gtk_label_set_xalign (GTK_LABEL (note), 0);
+      gtk_label_set_line_wrap (GTK_LABEL (note), TRUE);
+      gtk_style_context_add_class (gtk_widget_get_style_context (note), "dim-label");
+      gtk_grid_attach (GTK_GRID (self->headers), note, 0, row, 2, 1);
+      gtk_widget_show (note);
+    }
+}
+
+/* Why an attachment was not saved, in the status bar. */
+static void
+attachment_said (const char *text, GObject *owner)
+{
+  PstMailView *self = PST_MAIL_VIEW (owner);
+
+  if (self->agent != NULL)
+    say (self, text, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
 }
 
 static void
@@ -297,6 +402,43 @@ marked (GObject *source, GAsyncResult *res, gpointer data)
       pst_mail_view_refresh (self);
     }
   g_object_unref (self);
+}
+
+static gboolean
+set_read (GtkTreeModel *model, GtkTreePath *path, GtkTreeIter *it, gpointer data)
+{
+  gint64 row_id = 0;
+
+  gtk_tree_model_get (model, it, COL_ID, &row_id, -1);
+  if (row_id == *(gint64 *) data)
+    gtk_tree_store_set (GTK_TREE_STORE (model), it, COL_WEIGHT, PANGO_WEIGHT_NORMAL, COL_UNREAD, FALSE, -1);
+  return FALSE;
+}
+
+/* Message @id's rows not bold; a thread's row bold while any of its
+ * messages is unread. */
+static void
+show_read (PstMailView *self, gint64 id)
+{
+  GtkTreeModel *model = GTK_TREE_MODEL (self->store);
+  GtkTreeIter top, child;
+
+  gtk_tree_model_foreach (model, set_read, &id);
+  for (gboolean ok = gtk_tree_model_get_iter_first (model, &top); ok; ok = gtk_tree_model_iter_next (model, &top))
+    {
+      gboolean any = FALSE;
+
+      if (!gtk_tree_model_iter_children (model, &child, &top))
+        continue;
+      do
+        {
+          gboolean unread = FALSE;
+          gtk_tree_model_get (model, &child, COL_UNREAD, &unread, -1);
+          any |= unread;
+        }
+      while (gtk_tree_model_iter_next (model, &child));
+      gtk_tree_store_set (self->store, &top, COL_WEIGHT, any ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL, -1);
+    }
 }
 
 /* Opening an unread message to read it marks it read. */
@@ -319,7 +461,7 @@ mark_read (PstMailView *self, gint64 id)
   json_object_set_array_member (params, "ids", ids);
   json_object_set_boolean_member (params, "unread", FALSE);
   /* Shown at once; the agent's refusal, should it come, says otherwise. */
-  gtk_list_store_set (self->store, &it, COL_WEIGHT, PANGO_WEIGHT_NORMAL, COL_UNREAD, FALSE, -1);
+  show_read (self, id);
   pst_agent_link_call (self->agent, "mark", params, -1, NULL, marked, g_object_ref (self));
 }
 
@@ -330,7 +472,7 @@ shown (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
   PstMailView *self;
   PstVerdictLevel level;
-  g_autofree char *text = NULL, *headers = NULL;
+  g_autofree char *text = NULL;
   JsonArray *att;
   g_autofree char *body = NULL;
 
@@ -348,36 +490,15 @@ shown (GObject *source, GAsyncResult *res, gpointer data)
   say (self, text, level, level == PST_VERDICT_GOOD ? "channel-secure-symbolic"
                           : level == PST_VERDICT_PROBLEM ? "dialog-warning-symbolic"
                                                          : "channel-insecure-symbolic");
-  headers = headers_text (pst_json_obj (r, "headers"));
-  if (g_strcmp0 (pst_json_str (r, "body_format"), "html-as-text") == 0)
-    {
-      char *with_note = g_strdup_printf ("%s\n%s", headers, _("Written in HTML: shown here as text, and nothing "
-                                                            "was loaded from the network."));
-      g_free (headers);
-      headers = with_note;
-    }
-  gtk_label_set_text (GTK_LABEL (self->headers), headers);
+  show_headers (self, pst_json_obj (r, "headers"),
+                g_strcmp0 (pst_json_str (r, "body_format"), "html-as-text") == 0);
   /* A text view draws bidi overrides and invisible characters as a terminal
    * does: the body too goes through the one sanitiser (util/text.h). */
   body = pst_text_sanitize_body (pst_json_str (r, "body_text"), -1);
   gtk_text_buffer_set_text (gtk_text_view_get_buffer (GTK_TEXT_VIEW (self->body)),
                             body ? body : _("(This message has no text that can be shown.)"), -1);
   att = pst_json_arr (r, "attachments");
-  for (guint i = 0; att && i < json_array_get_length (att); i++)
-    {
-      JsonObject *a = json_array_get_object_element (att, i);
-      g_autofree char *name = pst_verdict_safe_text (pst_json_str (a, "name"));
-      g_autofree char *label = g_strdup_printf (_("Save %s…"), *name ? name : _("attachment"));
-      g_autofree char *type = pst_verdict_safe_text (pst_json_str (a, "type"));
-      GtkWidget *b = gtk_button_new_with_label (label);
-
-      g_object_set_data_full (G_OBJECT (b), "name", g_strdup (name), g_free);
-      g_object_set_data (G_OBJECT (b), "index", GINT_TO_POINTER (i));
-      gtk_widget_set_tooltip_text (b, type);
-      g_signal_connect (b, "clicked", G_CALLBACK (on_save_attachment), self);
-      gtk_widget_show (b);
-      gtk_container_add (GTK_CONTAINER (self->attachments), b);
-    }
+  pst_attachment_bar_fill (self->attachments, self->agent, self->shown_id, att, attachment_said, G_OBJECT (self));
   /* The agent lists a bounded number of attachments (show's reply is one
    * line of at most 1 MiB): say that there are more. */
   if (att && pst_json_bool (r, "attachments_truncated"))
@@ -433,13 +554,6 @@ draft_done (const char *error, gpointer data)
       say (self, t, PST_VERDICT_PROBLEM, "dialog-error-symbolic");
     }
   g_object_unref (self);
-}
-
-static GtkWindow *
-toplevel_window (PstMailView *self)
-{
-  GtkWidget *toplevel = gtk_widget_get_toplevel (GTK_WIDGET (self));
-  return GTK_IS_WINDOW (toplevel) ? GTK_WINDOW (toplevel) : NULL;
 }
 
 static void
@@ -712,6 +826,9 @@ add_column (PstMailView *self, const char *title, int col, int sort_col, int min
   gtk_tree_view_column_set_sort_column_id (c, sort_col);
   gtk_tree_view_column_set_min_width (c, min_width);
   gtk_tree_view_append_column (GTK_TREE_VIEW (self->messages), c);
+  /* A thread's messages stand indented under its row, as replies do. */
+  if (col == COL_SUBJECT)
+    gtk_tree_view_set_expander_column (GTK_TREE_VIEW (self->messages), c);
 }
 
 static void
@@ -722,6 +839,8 @@ pst_mail_view_dispose (GObject *object)
   g_clear_handle_id (&self->refresh_source, g_source_remove);
   g_cancellable_cancel (self->list_cancel);
   g_cancellable_cancel (self->show_cancel);
+  g_cancellable_cancel (self->accounts_cancel);
+  g_clear_object (&self->accounts_cancel);
   g_clear_object (&self->list_cancel);
   g_clear_object (&self->show_cancel);
   if (self->agent)
@@ -749,7 +868,13 @@ pst_mail_view_class_init (PstMailViewClass *klass)
 
   G_OBJECT_CLASS (klass)->dispose = pst_mail_view_dispose;
   gtk_widget_class_set_template_from_resource (w, "/org/postern/Postern/mail-view.ui");
+  /* How many accounts the agent has, each time it was asked. */
+  signals[SIGNAL_ACCOUNTS] = g_signal_new ("accounts", G_TYPE_FROM_CLASS (klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                                           NULL, NULL, G_TYPE_NONE, 1, G_TYPE_UINT);
   gtk_widget_class_bind_template_child (w, PstMailView, search);
+  gtk_widget_class_bind_template_child (w, PstMailView, account_switch);
+  gtk_widget_class_bind_template_child (w, PstMailView, empty_box);
+  gtk_widget_class_bind_template_child (w, PstMailView, empty_label);
   gtk_widget_class_bind_template_child (w, PstMailView, messages);
   gtk_widget_class_bind_template_child (w, PstMailView, status_box);
   gtk_widget_class_bind_template_child (w, PstMailView, status_icon);
@@ -773,8 +898,9 @@ pst_mail_view_init (PstMailView *self)
   self->forward = new_action (self, "forward", G_CALLBACK (on_forward));
   self->delete = new_action (self, "delete", G_CALLBACK (on_delete));
   gtk_widget_init_template (GTK_WIDGET (self));
-  self->store = gtk_list_store_new (N_COLS, G_TYPE_INT64, G_TYPE_STRING, G_TYPE_STRING,
-                                    G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT, G_TYPE_BOOLEAN);
+  self->store = gtk_tree_store_new (N_COLS, G_TYPE_INT64, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_STRING,
+                                    G_TYPE_STRING, G_TYPE_STRING, G_TYPE_INT, G_TYPE_BOOLEAN, G_TYPE_STRING,
+                                    G_TYPE_INT64);
   gtk_tree_view_set_model (GTK_TREE_VIEW (self->messages), GTK_TREE_MODEL (self->store));
   r = gtk_cell_renderer_pixbuf_new ();
   c = gtk_tree_view_column_new_with_attributes ("", r, "icon-name", COL_ICON, NULL);
@@ -782,6 +908,11 @@ pst_mail_view_init (PstMailView *self)
   add_column (self, _("Status"), COL_MARK, COL_MARK, 170);
   add_column (self, _("From"), COL_FROM, COL_FROM, 200);
   add_column (self, _("Subject"), COL_SUBJECT, COL_SUBJECT, 200);
+  /* How many messages a thread holds, next to its Subject. */
+  r = gtk_cell_renderer_text_new ();
+  g_object_set (r, "xalign", 1.0, NULL);
+  c = gtk_tree_view_column_new_with_attributes (_("Thread"), r, "text", COL_COUNT, "weight", COL_WEIGHT, NULL);
+  gtk_tree_view_append_column (GTK_TREE_VIEW (self->messages), c);
   /* The Date header is text in any form; arrival order sorts it well. */
   add_column (self, _("Date"), COL_DATE, COL_ID, 190);
   say (self, _("Select a message."), PST_VERDICT_NEUTRAL, "mail-read-symbolic");

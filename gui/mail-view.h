@@ -1,7 +1,12 @@
 /* mail-view.h — the mailbox page: the stored messages with their marks, a
  * search, and the selected message under a status bar that the GUI draws
  * from the agent's status object (DESIGN.md §4), never from the message.
- * Unread messages are in bold; opening one marks it read (`mark`). */
+ * Unread messages are in bold; opening one marks it read (`mark`).  A thread
+ * of several messages is one row that opens to show them; with several
+ * accounts a switcher shows one account's mail or all.
+ *
+ * Signal "accounts" (guint n): how many accounts the agent has, each time
+ * the list is read. */
 #pragma once
 
 #include <gtk/gtk.h>
@@ -14,7 +19,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (PstMailView, pst_mail_view, PST, MAIL_VIEW, GtkBox)
 
 PstMailView *pst_mail_view_new (PstAgentLink *agent);
-/* Reloads the list (keeping the search). */
+/* Reloads the list (keeping the search) and the accounts. */
 void pst_mail_view_refresh (PstMailView *view);
 
 /* Adds the actions on the message shown — "reply", "reply-all", "forward"

@@ -188,6 +188,7 @@ startup (GApplication *app)
   static const char *reply_accels[] = { "<Control>r", NULL };
   static const char *reply_all_accels[] = { "<Control><Shift>r", NULL };
   static const char *forward_accels[] = { "<Control>l", NULL };
+  static const char *fetch_accels[] = { "F5", NULL };
 
   /* GTK would list every file saved or opened (attachments of encrypted
    * mail among them) in ~/.local/share/recently-used.xbel. */
@@ -198,6 +199,7 @@ startup (GApplication *app)
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.reply", reply_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.reply-all", reply_all_accels);
   gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.forward", forward_accels);
+  gtk_application_set_accels_for_action (GTK_APPLICATION (app), "win.fetch", fetch_accels);
   gtk_css_provider_load_from_resource (css, "/org/postern/Postern/style.css");
   gtk_style_context_add_provider_for_screen (gdk_screen_get_default (), GTK_STYLE_PROVIDER (css),
                                              GTK_STYLE_PROVIDER_PRIORITY_APPLICATION);

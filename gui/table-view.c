@@ -50,6 +50,7 @@ loaded (GObject *source, GAsyncResult *res, gpointer data)
   gtk_list_store_clear (self->store);
   if (r == NULL)
     {
+      gtk_widget_set_visible (self->empty, FALSE);
       pst_table_view_say (self, error->message, TRUE);
       return;
     }
@@ -94,6 +95,12 @@ pst_table_view_say (PstTableView *self, const char *text, gboolean error)
     gtk_style_context_add_class (sc, "error");
   else
     gtk_style_context_remove_class (sc, "error");
+}
+
+void
+pst_table_view_set_empty_text (PstTableView *self, const char *text)
+{
+  gtk_label_set_text (GTK_LABEL (self->empty), text);
 }
 
 PstAgentLink *
@@ -288,11 +295,6 @@ pst_table_view_on_activate (PstTableView *self, PstTableAction action, gpointer 
   self->activate_data = data;
 }
 
-void
-pst_table_view_set_empty_text (PstTableView *self, const char *text)
-{
-  gtk_label_set_text (GTK_LABEL (self->empty), text);
-}
 
 /* ---- object ---- */
 

@@ -48,14 +48,13 @@ void pst_table_view_add_call (PstTableView *view, const char *label, const char 
 void pst_table_view_set_expanding (PstTableView *view, guint column);
 /* @action runs on a row activated (double click, Enter). */
 void pst_table_view_on_activate (PstTableView *view, PstTableAction action, gpointer data);
-/* @text (translated) is shown above the table while it has no rows: what
- * the page is for, what to do. */
-void pst_table_view_set_empty_text (PstTableView *view, const char *text);
 
 /* Reloads the rows from the agent. */
 void pst_table_view_refresh (PstTableView *view);
 /* The line under the table: what was done, or an error (red). */
 void pst_table_view_say (PstTableView *view, const char *text, gboolean error);
+/* What the page says while it has no row: what that means, what to do. */
+void pst_table_view_set_empty_text (PstTableView *view, const char *text);
 PstAgentLink *pst_table_view_get_agent (PstTableView *view);
 
 G_END_DECLS

@@ -19,7 +19,9 @@ struct _PstWindow {
   PstAgentLink *agent;
   PstMailView *mail;
   PstTableView *accounts, *keys;
-  GtkWidget *fetch_button, *agent_bar, *agent_label, *start_button, *activity, *pages;
+  GtkWidget *agent_bar, *agent_label, *start_button, *activity, *pages, *no_account_page;
+  GtkWidget *fetch_button, *compose_button, *reply_button, *reply_all_button, *forward_button, *delete_button;
+  GSimpleAction *fetch;
 };
 
 G_DEFINE_TYPE (PstWindow, pst_window, GTK_TYPE_APPLICATION_WINDOW)
@@ -43,7 +45,7 @@ static void
 on_running (PstWindow *self, gboolean running, const char *why)
 {
   gtk_widget_set_visible (self->agent_bar, !running);
-  gtk_widget_set_sensitive (self->fetch_button, running);
+  g_simple_action_set_enabled (self->fetch, running);
   gtk_widget_set_sensitive (self->start_button, TRUE);
   if (running)
     return;
@@ -100,10 +102,12 @@ fetched (GObject *source, GAsyncResult *res, gpointer data)
       g_object_unref (self);
       return;
     }
-  gtk_widget_set_sensitive (self->fetch_button, pst_agent_link_is_running (self->agent));
+  g_simple_action_set_enabled (self->fetch, pst_agent_link_is_running (self->agent));
   if (r == NULL)
     {
+      /* What came before the error is stored: the list shows it. */
       activity (self, error->message, TRUE);
+      pst_mail_view_refresh (self->mail);
       g_object_unref (self);
       return;
     }
@@ -132,9 +136,11 @@ fetched (GObject *source, GAsyncResult *res, gpointer data)
 }
 
 static void
-on_fetch (PstWindow *self)
+on_fetch (GSimpleAction *action, GVariant *param, gpointer data)
 {
-  gtk_widget_set_sensitive (self->fetch_button, FALSE);
+  PstWindow *self = data;
+
+  g_simple_action_set_enabled (self->fetch, FALSE);
   activity (self, _("Fetching…"), FALSE);
   pst_agent_link_call (self->agent, "fetch", NULL, -1, NULL, fetched, g_object_ref (self));
 }
@@ -224,7 +230,30 @@ on_add_account (PstTableView *view, JsonObject *row, gpointer data)
 
   g_signal_connect_swapped (d, "destroy", G_CALLBACK (pst_table_view_refresh), view);
   g_signal_connect_object (d, "destroy", G_CALLBACK (pst_table_view_refresh), self->keys, G_CONNECT_SWAPPED);
+  g_signal_connect_object (d, "destroy", G_CALLBACK (pst_mail_view_refresh), self->mail, G_CONNECT_SWAPPED);
   gtk_widget_show (d);
+}
+
+/* The button of the page shown while there is no account. */
+static void
+on_add_first_account (PstWindow *self)
+{
+  on_add_account (self->accounts, NULL, self);
+}
+
+/* No account: the page that says to add one; the first account added:
+ * the mailbox. */
+static void
+on_accounts (PstWindow *self, guint n)
+{
+  GtkStack *pages = GTK_STACK (self->pages);
+  gboolean on_empty = gtk_stack_get_visible_child (pages) == self->no_account_page;
+
+  gtk_widget_set_visible (self->no_account_page, n == 0);
+  if (n == 0 && !on_empty && gtk_stack_get_visible_child (pages) == GTK_WIDGET (self->mail))
+    gtk_stack_set_visible_child (pages, self->no_account_page);
+  else if (n > 0 && on_empty)
+    gtk_stack_set_visible_child (pages, GTK_WIDGET (self->mail));
 }
 
 /* What another mail program needs to use the selected account through the
@@ -509,12 +538,15 @@ build_pages (PstWindow *self)
   pst_mail_view_add_actions (self->mail, G_ACTION_MAP (self));
   add_page (self, GTK_WIDGET (self->mail), "mail", _("Mail"));
   add_page (self, pst_drafts_page_new (self->agent), "drafts", _("Drafts"));
+  gtk_stack_set_visible_child (GTK_STACK (self->pages), GTK_WIDGET (self->mail));
+  g_signal_connect_object (self->mail, "accounts", G_CALLBACK (on_accounts), self, G_CONNECT_SWAPPED);
 
   v = pst_table_view_new (self->agent, _("Outbox"), "outbox.list", "outbox",
                           TRANSLATED (outbox), G_N_ELEMENTS (outbox));
   pst_table_view_add_call (v, _("Retry now"), "outbox.retry", "id", _("Message %s is queued to be sent now."), NULL);
   pst_table_view_add_call (v, _("Cancel"), "outbox.cancel", "id", _("Message %s will not be sent."),
                            _("Cancel message %s? It will not be sent."));
+  pst_table_view_set_empty_text (v, _("Nothing to send: messages wait here until the server has taken them."));
   add_page (self, GTK_WIDGET (v), "outbox", _("Outbox"));
 
   v = pst_table_view_new (self->agent, _("Quarantine"), "quarantine.list", "quarantine",
@@ -524,11 +556,13 @@ build_pages (PstWindow *self)
                            _("Release message %s to the mailbox? The scanner found it infected or could not scan it."));
   pst_table_view_add_call (v, _("Delete"), "quarantine.delete", "id", _("Message %s was deleted."),
                            _("Delete message %s for good?"));
+  pst_table_view_set_empty_text (v, _("The quarantine is empty: no message was found infected or unscannable."));
   add_page (self, GTK_WIDGET (v), "quarantine", _("Quarantine"));
 
   self->keys = v = pst_table_view_new (self->agent, _("Keys"), "keys.list", "keys",
                                        TRANSLATED (keys), G_N_ELEMENTS (keys));
   pst_table_view_add_action (v, _("Import…"), FALSE, on_import_key, self);
+  pst_table_view_set_empty_text (v, _("No key yet: import one, or make one for an account on the Accounts page."));
   pst_table_view_add_call (v, _("Remove"), "keys.remove", "id", _("Key %s was removed."),
                            _("Remove key %s? A private key removed can no longer decrypt the mail sent to it."));
   add_page (self, GTK_WIDGET (v), "keys", _("Keys"));
@@ -536,6 +570,7 @@ build_pages (PstWindow *self)
   self->accounts = v = pst_table_view_new (self->agent, _("Accounts"), "account.list", "accounts",
                                            TRANSLATED (accounts), G_N_ELEMENTS (accounts));
   pst_table_view_add_action (v, _("Add…"), FALSE, on_add_account, self);
+  pst_table_view_set_empty_text (v, _("No account yet: Add… sets one up."));
   pst_table_view_add_action (v, _("Test connection"), TRUE, on_test_account, self);
   pst_table_view_add_action (v, _("OpenPGP key…"), TRUE, on_account_key, self);
   pst_table_view_add_action (v, _("Local bridge…"), TRUE, on_account_bridge, self);
@@ -556,6 +591,9 @@ pst_window_dispose (GObject *object)
   if (self->agent)
     g_signal_handlers_disconnect_by_data (self->agent, self);
   g_clear_object (&self->agent);
+  if (self->fetch)
+    g_signal_handlers_disconnect_by_data (self->fetch, self);
+  g_clear_object (&self->fetch);
   G_OBJECT_CLASS (pst_window_parent_class)->dispose (object);
 }
 
@@ -566,20 +604,43 @@ pst_window_class_init (PstWindowClass *klass)
 
   G_OBJECT_CLASS (klass)->dispose = pst_window_dispose;
   gtk_widget_class_set_template_from_resource (w, "/org/postern/Postern/window.ui");
+  gtk_widget_class_bind_template_child (w, PstWindow, no_account_page);
   gtk_widget_class_bind_template_child (w, PstWindow, fetch_button);
+  gtk_widget_class_bind_template_child (w, PstWindow, compose_button);
+  gtk_widget_class_bind_template_child (w, PstWindow, reply_button);
+  gtk_widget_class_bind_template_child (w, PstWindow, reply_all_button);
+  gtk_widget_class_bind_template_child (w, PstWindow, forward_button);
+  gtk_widget_class_bind_template_child (w, PstWindow, delete_button);
   gtk_widget_class_bind_template_child (w, PstWindow, agent_bar);
   gtk_widget_class_bind_template_child (w, PstWindow, agent_label);
   gtk_widget_class_bind_template_child (w, PstWindow, start_button);
   gtk_widget_class_bind_template_child (w, PstWindow, activity);
   gtk_widget_class_bind_template_child (w, PstWindow, pages);
-  gtk_widget_class_bind_template_callback (w, on_fetch);
+  gtk_widget_class_bind_template_callback (w, on_add_first_account);
   gtk_widget_class_bind_template_callback (w, on_start_agent);
+}
+
+/* A header bar button's icon (its accessible name and tooltip are in
+ * window.ui). */
+static void
+set_icon (GtkWidget *button, const char *icon)
+{
+  gtk_button_set_image (GTK_BUTTON (button), gtk_image_new_from_icon_name (icon, GTK_ICON_SIZE_BUTTON));
 }
 
 static void
 pst_window_init (PstWindow *self)
 {
+  self->fetch = g_simple_action_new ("fetch", NULL);
+  g_signal_connect (self->fetch, "activate", G_CALLBACK (on_fetch), self);
+  g_action_map_add_action (G_ACTION_MAP (self), G_ACTION (self->fetch));
   gtk_widget_init_template (GTK_WIDGET (self));
+  set_icon (self->fetch_button, "mail-send-receive-symbolic");
+  set_icon (self->compose_button, "mail-message-new-symbolic");
+  set_icon (self->reply_button, "mail-reply-sender-symbolic");
+  set_icon (self->reply_all_button, "mail-reply-all-symbolic");
+  set_icon (self->forward_button, "mail-forward-symbolic");
+  set_icon (self->delete_button, "user-trash-symbolic");
   /* The header bar shows the page switcher; the window keeps its name. */
   gtk_window_set_title (GTK_WINDOW (self), _("Postern"));
   atk_object_set_name (gtk_widget_get_accessible (GTK_WIDGET (self)), _("Postern"));
@@ -591,10 +652,11 @@ pst_window_new (GtkApplication *app, PstAgentLink *agent)
   PstWindow *self = g_object_new (PST_TYPE_WINDOW, "application", app, NULL);
 
   self->agent = g_object_ref (agent);
+  gtk_widget_set_visible (self->no_account_page, FALSE);   /* until the agent says there is none */
   build_pages (self);
   g_signal_connect_swapped (agent, "running-changed", G_CALLBACK (on_running), self);
   /* The watcher says soon whether the agent runs; until then, no bar. */
-  gtk_widget_set_sensitive (self->fetch_button, pst_agent_link_is_running (agent));
+  g_simple_action_set_enabled (self->fetch, pst_agent_link_is_running (agent));
   return self;
 }
 

@@ -92,7 +92,7 @@ def scenario_message_list(session):
     agent_start(session, BOB)  # running since the fetch; started if it is not (the Subject is then unknown)
     app = start_app(session, BOB)
     win = app.window()
-    table = g.find(win, "table")
+    table = g.find(win, "tree table", "Messages")
     alice, subject = os.environ["ALICE_ADDR"], os.environ["PSTGUI_SUBJECT"]
 
     def row_index():
@@ -135,13 +135,16 @@ def wait_row(table, column, text, timeout=30):
                       seen=lambda: repr(g.table_rows(table))) - 1
 
 
-def fetch_until(win, subject):
-    """Clicks Fetch until the mailbox lists a message with that subject (Postfix delivers within a second or two;
-    each click fetches again)."""
-    table = g.find(win, "table", "Messages")
+def fetch_until(win, subject, fetch=None):
+    """Clicks Fetch (or calls fetch) until the mailbox lists a message with that subject (Postfix delivers within
+    a second or two; each click fetches again)."""
+    table = g.find(win, "tree table", "Messages")
 
     def fetched():
-        g.click(win, "Fetch")
+        if fetch is None:
+            g.click(win, "Fetch")
+        else:
+            fetch()
         try:
             return g.wait_for(lambda: row_with(table, "Subject", subject) is not None, "the row", 3) or True
         except g.GuiTimeout:
@@ -155,7 +158,7 @@ def status_text(win):
 
 def open_message(win, subject):
     """Selects the message with that subject in the Mail page; returns the status bar's text once shown."""
-    table = g.find(win, "table", "Messages")
+    table = g.find(win, "tree table", "Messages")
     i = wait_row(table, "Subject", subject)
     g.select_row(table, i)
     return g.wait_for(lambda: (lambda t: t if "virus scan" in t else None)(status_text(win)),
@@ -235,7 +238,7 @@ def scenario_spoofed_signature(session):
     g.check("… names the signer's address, not the From's display name",
             "alice@postern.test" in text and "Carol" not in text, lambda: f"status bar: {text!r}")
     g.check("… and says it is not encrypted", "not encrypted" in text, lambda: f"status bar: {text!r}")
-    table = g.find(win, "table", "Messages")
+    table = g.find(win, "tree table", "Messages")
     row = g.table_rows(table)[row_with(table, "Subject", os.environ["PSTGUI_SPOOF_SUBJECT"])]
     g.check("the list marks it as a signature problem", row.get("Status") == "signature problem",
             lambda: f"row: {row!r}")
@@ -247,7 +250,7 @@ def scenario_quarantine_not_opened(session):
     agent_start(session, BOB)
     win = start_app(session, BOB).window()
     evil = os.environ["PSTGUI_EVIL_SUBJECT"]
-    table = g.find(win, "table", "Messages")
+    table = g.find(win, "tree table", "Messages")
     wait_row(table, "Subject", os.environ["PSTGUI_SUBJECT"])
     g.check("the mailbox does not list the quarantined message", row_with(table, "Subject", evil) is None,
             lambda: repr(g.table_rows(table)))
@@ -610,7 +613,7 @@ def scenario_german(session):
                        ("Quarantäne", "radio button"), ("Konten", "radio button")):
         g.find(win, role, name)
     g.ok("Abrufen, Verfassen, Postausgang, Quarantäne, Konten")
-    table = g.find(win, "table")
+    table = g.find(win, "tree table")
     cols = set(g.table_rows(table)[0]) if g.table_rows(table) else set()
     g.check("the list's columns are German", {"Von", "Betreff"} <= cols, lambda: repr(cols))
     g.screenshot("german", win)
@@ -620,7 +623,7 @@ def scenario_agent_dies(session):
     """The agent dies while the window is open: the window says so, and reconnects when it is back."""
     agent_start(session, BOB)
     win = start_app(session, BOB).window()
-    table = g.find(win, "table", "Messages")
+    table = g.find(win, "tree table", "Messages")
     wait_row(table, "Subject", os.environ["PSTGUI_SPOOF_SUBJECT"])
     pid = postern(BOB, "--json", "agent", "status").stdout
     os.kill(json.loads(pid)["pid"], 9)
@@ -809,21 +812,26 @@ def import_message(session, user, name, subject, headers, body):
     g.check(f"a message '{subject}' is imported (CLI)", r.returncode == 0, lambda: r.stderr)
 
 
+def alice_mails_bob(session, subject, text):
+    """Alice sends bob a plain message through the provider (CLI)."""
+    msg = os.path.join(session.dir, "plain.eml")
+    with open(msg, "w") as f:
+        f.write(f"From: {os.environ['ALICE_ADDR']}\r\nTo: {os.environ['BOB_ADDR']}\r\nSubject: {subject}\r\n\r\n"
+                f"{text}\r\n")
+    r = postern(ALICE, "send", "--wait", "--encrypt", "never", "--no-sign", msg)
+    g.check("alice sends bob a mail (CLI)", r.returncode == 0, lambda: r.stderr)
+
+
 def scenario_unread_and_delete(session):
     """A new message is bold in the list (its cell's text attributes say so) until it is opened, which marks it
     read; Delete asks first, then the message is gone."""
     agent_start(session, ALICE)
     agent_start(session, BOB)
     subject = "Unread until opened " + str(os.getpid())
-    msg = os.path.join(session.dir, "unread.eml")
-    with open(msg, "w") as f:
-        f.write(f"From: {os.environ['ALICE_ADDR']}\r\nTo: {os.environ['BOB_ADDR']}\r\nSubject: {subject}\r\n\r\n"
-                "Read me.\r\n")
-    r = postern(ALICE, "send", "--wait", "--encrypt", "never", "--no-sign", msg)
-    g.check("alice sends bob a mail (CLI)", r.returncode == 0, lambda: r.stderr)
+    alice_mails_bob(session, subject, "Read me.")
     app = start_app(session, BOB)
     win = app.window()
-    table = g.find(win, "table", "Messages")
+    table = g.find(win, "tree table", "Messages")
     fetch_until(win, subject)
     m = message_by_subject(BOB, subject)
     g.check("the agent lists it unread", m is not None and m.get("unread") is True, lambda: repr(m))
@@ -975,7 +983,7 @@ def scenario_shortcuts(session):
     import_message(session, BOB, "cc", subject, "Cc: carol@postern.test\n", "Notes for both of you.")
     app = start_app(session, BOB)
     win = app.window()
-    table = g.find(win, "table", "Messages")
+    table = g.find(win, "tree table", "Messages")
     open_message(win, subject)
     for keys, what, cc in (((0x72,), "Ctrl+R", ""), ((0x72, True), "Ctrl+Shift+R", "carol@postern.test")):
         press(table, keys[0], ctrl=True, shift=len(keys) > 1)
@@ -1263,7 +1271,7 @@ def scenario_follows_other_clients(session):
     import_message(session, BOB, "follow", subject, "", "Read elsewhere.")
     app = start_app(session, BOB)
     win = app.window()
-    table = g.find(win, "table", "Messages")
+    table = g.find(win, "tree table", "Messages")
     wait_row(table, "Subject", subject)
     mid = str(message_by_subject(BOB, subject)["id"])
     g.wait_for(lambda: subject_weight(table, subject) >= 700, "the unread message to be bold", 10,
@@ -1339,12 +1347,324 @@ def scenario_reply_stays_encrypted(session):
     g.gone(app.root, "frame", "Reply", 20)
 
 
+# --- the window (issue 15, item 3) -----------------------------------------------------------------------------
+
+
+def header_button(win, name):
+    """The header bar's button of that name (the window's only one: the mail view has no buttons of its own)."""
+    found = g.find_all(win, "push button", name)
+    g.check(f"the window has one button {name!r}", len(found) == 1,
+            lambda: f"{len(found)} found: {[g.describe(b) for b in found]}")
+    return found[0]
+
+
+def import_mbox(user, name, text, account=None):
+    path = os.path.join(os.environ.get("TMPDIR", "/tmp"), f"pstgui-{os.getpid()}-{name}.mbox")
+    with open(path, "w") as f:
+        f.write(text)
+    r = postern(user, "import", *(["--account", account] if account else []), path)
+    os.unlink(path)
+    g.check(f"{name} is imported (postern import{' --account ' + account if account else ''})", r.returncode == 0,
+            lambda: r.stderr)
+
+
+def mbox_message(sender, to, subject, body, msgid, reply_to=None, extra=""):
+    head = f"From {sender} Sat Dec  5 06:00:00 2026\nFrom: {sender}\nTo: {to}\nSubject: {subject}\n"
+    head += f"Message-ID: <{msgid}>\nDate: Sat, 5 Dec 2026 06:00:00 +0000\n"
+    if reply_to:
+        head += f"In-Reply-To: <{reply_to[-1]}>\nReferences: {' '.join('<' + r + '>' for r in reply_to)}\n"
+    return head + extra + "\n" + body + "\n\n"
+
+
+def has_image(button):
+    """Whether a button shows an image: GtkButton's accessible gives its image's size (AT-SPI Image)."""
+    if not g.has_interface(button, "Image"):
+        return False
+    size = g.Atspi.Image.get_image_size(button)
+    return size.x > 0 and size.y > 0
+
+
+def scenario_header_bar(session):
+    """The header bar holds Fetch, Compose, Reply, Reply all, Forward and Delete (icons, tooltips, accessible
+    names); the message actions are sensitive only while a message is open, and act from there."""
+    agent_start(session, BOB)
+    app = start_app(session, BOB)
+    win = app.window()
+    subject = os.environ["PSTGUI_SUBJECT"]
+    for m in messages_json(BOB):
+        if m.get("subject") == "...":
+            postern(BOB, "show", str(m["id"]))
+    buttons = {n: header_button(win, n) for n in ("Fetch", "Compose", "Reply", "Reply all", "Forward", "Delete")}
+    for name, b in buttons.items():
+        g.check(f"{name!r} shows an icon (a button's Image interface: the image's size)", has_image(b),
+                lambda: f"{g.describe(b)}; interfaces {b.get_interfaces()}; size "
+                        f"{(lambda p: (p.x, p.y))(g.Atspi.Image.get_image_size(b)) if g.has_interface(b, 'Image') else None}")
+        g.check(f"{name!r} has a tooltip", bool(b.get_description() or ""), lambda: repr(b.get_description()))
+    g.ok("the header bar has Fetch, Compose, Reply, Reply all, Forward and Delete, with icons and tooltips")
+    open_message(win, subject)
+    for name in ("Reply", "Reply all", "Forward", "Delete"):
+        g.wait_for(lambda: "sensitive" in g.states(buttons[name]), f"{name!r} to be sensitive", 10)
+    g.ok("with a message open, Reply, Reply all, Forward and Delete are sensitive")
+    g.screenshot("header-bar", win)
+    g.click(win, "Reply all")
+    compose = g.find(app.root, "frame", "Reply", 30)
+    g.wait_for(lambda: g.text_of(g.find(compose, "text", "Subject")) == "Re: " + subject, "the Subject", 20,
+               seen=lambda: g.text_of(g.find(compose, "text", "Subject")))
+    g.ok("the header bar's Reply all opens the reply")
+    g.do_action(g.find(compose, "push button", "Close"), "click")
+    g.gone(app.root, "frame", "Reply", 20)
+    g.click(win, "Forward")
+    dlg = g.find(app.root, "dialog", "Forward")
+    g.ok("the header bar's Forward asks whom to forward to")
+    g.click(dlg, "Cancel")
+    g.gone(app.root, "dialog", "Forward")
+    g.click(win, "Delete")
+    dlg = g.find(app.root, "alert", None)
+    g.find(dlg, "label", text="for good?")
+    g.ok("the header bar's Delete asks first")
+    g.click(dlg, "Cancel")
+    g.gone(app.root, "alert", None)
+    g.type_into(win, "Search mail", "no message says this " + str(os.getpid()))
+    empty = g.find(win, "label", "Empty mailbox", 20)
+    g.check("a search that finds nothing says so", "No message matches" in g.text_of(empty),
+            lambda: g.text_of(empty))
+    for name in ("Reply", "Reply all", "Forward", "Delete"):
+        g.wait_for(lambda: "sensitive" not in g.states(buttons[name]), f"{name!r} to be insensitive", 10,
+                   seen=lambda: repr(g.states(buttons[name])))
+    g.ok("with no message open, Reply, Reply all, Forward and Delete are insensitive")
+    g.screenshot("search-empty", win)
+    g.type_into(win, "Search mail", "")
+    g.gone(win, "label", "Empty mailbox", 20)
+
+
+def scenario_f5_and_shortcuts_window(session):
+    """F5 fetches; Ctrl+F1 and the menu's "Keyboard shortcuts" open the shortcuts window, which lists them."""
+    agent_start(session, ALICE)
+    agent_start(session, BOB)
+    subject = "Fetched by F5 " + str(os.getpid())
+    alice_mails_bob(session, subject, "Press F5.")
+    app = start_app(session, BOB)
+    win = app.window()
+    table = g.find(win, "tree table", "Messages")
+    activity = g.find(win, "label", "Activity", showing=False)
+    fetch_until(win, subject, fetch=lambda: press(table, 0xffc2))  # F5
+    g.check("F5 fetches: the new message is listed, and the activity line says what was fetched",
+            "new message" in g.text_of(activity), lambda: g.text_of(activity))
+    press(table, 0xffbe, ctrl=True)  # Ctrl+F1, which GTK binds with Ctrl+? to the shortcuts window
+    sw = g.find(app.root, "frame", "Keyboard shortcuts", 20)
+    names = " | ".join(g.text_of(n) for n in g.find_all(sw, "label"))
+    for what in ("Fetch new mail", "Write a new message", "Reply to the sender", "Reply to everyone", "Forward",
+                 "Delete (in the message list)"):
+        g.check(f"the shortcuts window lists {what!r}", what in names, lambda: names)
+    g.screenshot("shortcuts-window", sw)
+    g.Atspi.Component.grab_focus(sw)
+    g.Atspi.generate_keyboard_event(0xff1b, None, g.Atspi.KeySynthType.SYM)  # Escape
+    g.gone(app.root, "frame", "Keyboard shortcuts", 20)
+    g.ok("Escape closes it")
+    g.click(win, "Menu", role="toggle button")
+    item = g.find(app.root, "menu item", "Keyboard shortcuts", 20)
+    g.do_action(item, "click")
+    g.find(app.root, "frame", "Keyboard shortcuts", 20)
+    g.ok("the menu's 'Keyboard shortcuts' opens it too")
+
+
+def scenario_threads(session):
+    """Three messages of one thread (In-Reply-To/References), imported: one collapsed row saying 3, bold while
+    unread; it opens to show the three."""
+    agent_start(session, BOB)
+    for m in messages_json(BOB):
+        if m.get("subject") == "...":
+            postern(BOB, "show", str(m["id"]))
+    pid = str(os.getpid())
+    topic = "Plans " + pid
+    alice, bob = os.environ["ALICE_ADDR"], os.environ["BOB_ADDR"]
+    ids = [f"t{i}-{pid}@postern.test" for i in range(3)]
+    import_mbox(BOB, "thread", mbox_message(alice, bob, topic, "Shall we?", ids[0])
+                + mbox_message("carol@postern.test", bob, "Re: " + topic, "Yes.", ids[1], ids[:1])
+                + mbox_message(alice, bob, "Re: " + topic + " (when)", "Tuesday.", ids[2], ids[:2]))
+    ours = [m for m in messages_json(BOB) if topic in (m.get("subject") or "")]
+    g.check("the agent lists the three in one thread", len(ours) == 3 and len({m.get("thread") for m in ours}) == 1,
+            lambda: repr(ours))
+    app = start_app(session, BOB)
+    win = app.window()
+    table = g.find(win, "tree table", "Messages")
+    wait_row(table, "Subject", topic)
+
+    def rows():
+        return [r for r in g.table_rows(table) if topic in r.get("Subject", "")]
+    g.check("the thread is one row", len(rows()) == 1, lambda: repr(rows()))
+    row = row_with(table, "Subject", topic)
+    first = g.table_rows(table)[row]
+    g.check("… showing its newest message and the count 3", first.get("Subject") == "Re: " + topic + " (when)"
+            and first.get("Thread") == "3", lambda: repr(first))
+    g.check("… in bold while its messages are unread", cell_weight(table, row, "Subject") >= 700,
+            lambda: str(cell_weight(table, row, "Subject")))
+    # The Subject column holds the expander: a thread's messages stand indented there.
+    subject_column = [g.name_of(g.Atspi.Table.get_column_header(table, c))
+                      for c in range(g.Atspi.Table.get_n_columns(table))].index("Subject")
+    cell = g.Atspi.Table.get_accessible_at(table, row, subject_column)
+    g.check("… collapsed, and expandable", "expandable" in g.states(cell) and "expanded" not in g.states(cell),
+            lambda: repr(g.states(cell)))
+    g.screenshot("thread-collapsed", win)
+    g.do_action(cell, "expand or contract")
+    g.wait_for(lambda: len(rows()) == 4, "the thread's three messages under its row", 10, seen=lambda: repr(rows()))
+    got = [r.get("Subject") for r in rows()]
+    g.check("expanded, it shows the three messages, the first first",
+            got == ["Re: " + topic + " (when)", topic, "Re: " + topic, "Re: " + topic + " (when)"], lambda: repr(got))
+    g.screenshot("thread-expanded", win)
+    g.select_row(table, row + 2)
+    g.wait_for(lambda: (lambda t: t if "virus scan" in t else None)(status_text(win)), "the message", 20)
+    headers = g.find(win, None, "Message headers")
+    g.check("selecting a message of the thread opens it", "carol@postern.test" in
+            g.text_of(g.find(headers, "label", "From")) or any("carol@postern.test" in g.text_of(n)
+                                                                for n in g.find_all(headers, "label", "From")),
+            lambda: g.describe(headers))
+    # The picture of data/org.postern.Postern.metainfo.xml (copied from here to data/screenshots/ by hand): the
+    # thread open, alice's encrypted message shown.
+    open_message(win, os.environ["PSTGUI_SUBJECT"])
+    g.screenshot("main-window", win, numbered=False)
+
+
+def scenario_header_block(session):
+    """The message view shows From, To, Cc, Date and Subject as a block of bold names and selectable values."""
+    agent_start(session, BOB)
+    pid = str(os.getpid())
+    subject = "Header block " + pid
+    import_mbox(BOB, "headers", mbox_message(os.environ["ALICE_ADDR"], os.environ["BOB_ADDR"], subject, "Hi.",
+                                             f"h-{pid}@postern.test", extra="Cc: carol@postern.test\n"))
+    app = start_app(session, BOB)
+    win = app.window()
+    open_message(win, subject)
+    block = g.find(win, None, "Message headers")
+    want = {"From": os.environ["ALICE_ADDR"], "To": os.environ["BOB_ADDR"], "Cc": "carol@postern.test",
+            "Subject": subject, "Date": "2026"}
+    for name, value in want.items():
+        labels = g.find_all(block, "label", name)
+        texts = [g.text_of(n) for n in labels]
+        g.check(f"the block has {name!r}: a name and a value holding {value!r}",
+                name in texts and any(value in t for t in texts), lambda: repr(texts))
+        value_node = next(n for n in labels if value in g.text_of(n))
+        # A label takes a selection only when it is selectable.
+        g.check(f"… the {name} value is selectable", g.Atspi.Text.add_selection(value_node, 0, 3)
+                and g.Atspi.Text.get_n_selections(value_node) == 1, lambda: g.text_of(value_node))
+        name_node = next(n for n in labels if g.text_of(n) == name)
+        attrs = g.Atspi.Text.get_attribute_run(name_node, 0, True)
+        attrs = attrs[0] if isinstance(attrs, tuple) else attrs
+        g.check(f"… the name {name!r} is bold", int(attrs.get("weight", "400")) >= 700, lambda: repr(attrs))
+    status = g.find(win, "label", "Message status")
+    g.check("the header block is above the status bar", g.extents(block)[1] < g.extents(status)[1],
+            lambda: f"{g.extents(block)} {g.extents(status)}")
+    g.screenshot("header-block", win)
+
+
+def scenario_attachment_row(session):
+    """Two attachments: a button each with its type's icon; Save all writes both into the folder chosen, the
+    same bytes."""
+    import base64
+    agent_start(session, BOB)
+    pid = str(os.getpid())
+    subject = "Two files " + pid
+    text, blob = ("notes " + pid + "\n") * 50, os.urandom(3000)
+    boundary = "b-" + pid
+    body = (f"--{boundary}\nContent-Type: text/plain\n\nHere.\n--{boundary}\nContent-Type: text/plain\n"
+            f"Content-Disposition: attachment; filename=\"notes-{pid}.txt\"\nContent-Transfer-Encoding: base64\n\n"
+            + base64.encodebytes(text.encode()).decode() + f"--{boundary}\nContent-Type: image/png\n"
+            f"Content-Disposition: attachment; filename=\"pic-{pid}.png\"\nContent-Transfer-Encoding: base64\n\n"
+            + base64.encodebytes(blob).decode() + f"--{boundary}--\n")
+    import_mbox(BOB, "attachments", mbox_message(
+        os.environ["ALICE_ADDR"], os.environ["BOB_ADDR"], subject, body, f"a-{pid}@postern.test",
+        extra=f"MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"{boundary}\"\n"))
+    app = start_app(session, BOB)
+    win = app.window()
+    open_message(win, subject)
+    for name in (f"notes-{pid}.txt", f"pic-{pid}.png"):
+        b = g.find(win, "push button", f"Save {name}…")
+        g.check(f"{name} has a button with an icon", has_image(b), lambda: g.describe(b))
+    g.screenshot("attachment-row", win)
+    g.click(win, "Save all…")
+    chooser = g.find(app.root, "file chooser", "Save all attachments")
+    g.click(chooser, "Save")
+    home = session.env["HOME"]
+    paths = {os.path.join(home, f"notes-{pid}.txt"): text.encode(), os.path.join(home, f"pic-{pid}.png"): blob}
+    g.wait_for(lambda: all(os.path.exists(p) and os.path.getsize(p) == len(d) for p, d in paths.items()),
+               "both files in the folder", 20, seen=lambda: repr(sorted(os.listdir(home))))
+    for p, d in paths.items():
+        got = open(p, "rb").read()
+        g.check(f"Save all wrote {os.path.basename(p)}: the same bytes, 0600",
+                got == d and (os.stat(p).st_mode & 0o777) == 0o600, lambda: f"{len(got)} bytes {oct(os.stat(p).st_mode)}")
+    note = g.find(app.root, "alert")
+    g.check("… and the window says where", home in " ".join(g.text_of(n) for n in g.find_all(note, "label")),
+            lambda: g.describe(note))
+    g.click(note, "Close")
+
+
+def scenario_accounts(session):
+    """No account: the window says to add one.  Two accounts: a switcher shows all mail or one account's."""
+    carl = {"home": os.path.join(session.dir, "home-accounts"), "gnupg": BOB["gnupg"]}
+    os.makedirs(carl["home"], mode=0o700, exist_ok=True)
+    agent_start(session, carl)
+    app = start_app(session, carl)
+    win = app.window()
+    dismiss_first_run(app, win)
+    g.find(win, "label", None, 30, text="No account yet")
+    g.find(win, "push button", "Add an account…")
+    g.ok("with no account, the window says so and offers 'Add an account…'")
+    g.screenshot("no-account", win)
+    show_page(win, "Quarantine")
+    g.find(win, "label", None, 20, text="The quarantine is empty")
+    g.ok("an empty quarantine says so")
+    g.screenshot("quarantine-empty", win)
+    show_page(win, "Outbox")
+    g.find(win, "label", None, 20, text="Nothing to send")
+    g.ok("an empty outbox says what it is for")
+    show_page(win, "Mail")
+    pid = str(os.getpid())
+    for name in ("home", "work"):
+        r = postern(carl, "account", "add", name, "--address", f"{name}@postern.test",
+                    "--smtp", "smtp://127.0.0.1:9", "--pop3", "pop3://127.0.0.1:9", "--user", name,
+                    "--password-command", "echo x")
+        g.check(f"account {name} is added (CLI)", r.returncode == 0, lambda: r.stderr)
+        if name == "home":
+            # A fetch (it fails: nothing listens there) reads the accounts again: the mailbox, empty.
+            g.click(win, "Fetch")
+            empty = g.find(win, "label", "Empty mailbox", 30)
+            g.check("one account and no mail: the mailbox says 'No mail yet' and how to fetch",
+                    "No mail yet" in g.text_of(empty) and "F5" in g.text_of(empty), lambda: g.text_of(empty))
+            g.screenshot("no-mail", win)
+        import_mbox(carl, f"mail-{name}", mbox_message("dora@postern.test", f"{name}@postern.test",
+                                                       f"For {name} {pid}", "Hello.", f"{name}-{pid}@postern.test"),
+                    account=name)
+    table = g.find(win, "tree table", "Messages", 30)
+    wait_row(table, "Subject", f"For work {pid}")
+    wait_row(table, "Subject", f"For home {pid}")
+    g.ok("once there are accounts and mail, the window shows the mailbox with both accounts' mail")
+    switch = g.find(win, "combo box", "Account", 20)
+    g.screenshot("account-switcher", win)
+    names = [g.name_of(c) for c in g.walk(switch) if g.role_name(c) == "menu item"]
+    g.check("the switcher offers all accounts, home and work", names == ["All accounts", "home", "work"],
+            lambda: repr(names))
+    g.Atspi.Selection.select_child(switch, 2)
+    g.wait_for(lambda: row_with(table, "Subject", f"For home {pid}") is None, "home's mail to go", 20,
+               seen=lambda: repr(g.table_rows(table)))
+    g.check("work selected: only work's mail", row_with(table, "Subject", f"For work {pid}") is not None,
+            lambda: repr(g.table_rows(table)))
+    g.Atspi.Selection.select_child(switch, 0)
+    wait_row(table, "Subject", f"For home {pid}")
+    g.ok("All accounts again: both")
+    r = postern(carl, "account", "remove", "home")
+    g.check("account home is removed (CLI)", r.returncode == 0, lambda: r.stderr)
+    g.click(win, "Fetch")
+    g.gone(win, "combo box", "Account", 30)
+    g.ok("with one account, the switcher is hidden")
+
+
 SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signature,
              scenario_quarantine_not_opened, scenario_account_setup, scenario_compose_encrypted,
              scenario_attachments, scenario_keys, scenario_create_key, scenario_german, scenario_agent_dies, scenario_preferences,
              scenario_new_mail_notification, scenario_mailto, scenario_bridge, scenario_unread_and_delete,
              scenario_reply_encrypted, scenario_forward, scenario_shortcuts, scenario_reply_stays_encrypted,
-             scenario_follows_other_clients]
+             scenario_follows_other_clients, scenario_header_bar, scenario_f5_and_shortcuts_window, scenario_threads,
+             scenario_header_block, scenario_attachment_row, scenario_accounts]
 SCENARIOS += [scenario_drafts]
 # Last: its first mail lands in alice's mailbox, which the others read.
 SCENARIOS += [scenario_first_run]
@@ -1359,8 +1679,9 @@ def main():
         g.not_ok("the desktop session starts (Xvfb, D-Bus, AT-SPI)", f"{type(e).__name__}: {e}")
         return g.finish()
     g.ok("the desktop session starts (Xvfb, D-Bus, AT-SPI)")
-    # PSTGUI_SCENARIOS=name,name…: only those (while working on them).
-    only = [n for n in os.environ.get("PSTGUI_SCENARIOS", "").split(",") if n]
+    # PSTGUI_SCENARIOS="scenario_a,scenario_b" (commas or spaces): only those (while working on them; the
+    # suite runs all).
+    only = [n for n in re.split(r"[,\s]+", os.environ.get("PSTGUI_SCENARIOS", "")) if n]
     g.run_scenarios(session, [f for f in SCENARIOS if not only or f.__name__ in only])
     session.stop_agents()
     g.check_logs(session)
