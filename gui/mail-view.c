@@ -404,26 +404,35 @@ marked (GObject *source, GAsyncResult *res, gpointer data)
   g_object_unref (self);
 }
 
+typedef struct {
+  GHashTable *ids;     /* gint64* */
+  gboolean unread;
+} Marking;
+
 static gboolean
-set_read (GtkTreeModel *model, GtkTreePath *path, GtkTreeIter *it, gpointer data)
+set_unread (GtkTreeModel *model, GtkTreePath *path, GtkTreeIter *it, gpointer data)
 {
+  Marking *m = data;
   gint64 row_id = 0;
 
   gtk_tree_model_get (model, it, COL_ID, &row_id, -1);
-  if (row_id == *(gint64 *) data)
-    gtk_tree_store_set (GTK_TREE_STORE (model), it, COL_WEIGHT, PANGO_WEIGHT_NORMAL, COL_UNREAD, FALSE, -1);
+  if (g_hash_table_contains (m->ids, &row_id))
+    gtk_tree_store_set (GTK_TREE_STORE (model), it, COL_WEIGHT,
+                        m->unread ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL, COL_UNREAD, m->unread, -1);
   return FALSE;
 }
 
-/* Message @id's rows not bold; a thread's row bold while any of its
- * messages is unread. */
+/* The rows of the messages in @ids (gint64*) bold or not (every row of
+ * each: a thread's row and the message's own); a thread's row bold while
+ * any of its messages is unread. */
 static void
-show_read (PstMailView *self, gint64 id)
+show_unread (PstMailView *self, GHashTable *ids, gboolean unread)
 {
   GtkTreeModel *model = GTK_TREE_MODEL (self->store);
   GtkTreeIter top, child;
+  Marking m = { ids, unread };
 
-  gtk_tree_model_foreach (model, set_read, &id);
+  gtk_tree_model_foreach (model, set_unread, &m);
   for (gboolean ok = gtk_tree_model_get_iter_first (model, &top); ok; ok = gtk_tree_model_iter_next (model, &top))
     {
       gboolean any = FALSE;
@@ -432,13 +441,23 @@ show_read (PstMailView *self, gint64 id)
         continue;
       do
         {
-          gboolean unread = FALSE;
-          gtk_tree_model_get (model, &child, COL_UNREAD, &unread, -1);
-          any |= unread;
+          gboolean u = FALSE;
+          gtk_tree_model_get (model, &child, COL_UNREAD, &u, -1);
+          any |= u;
         }
       while (gtk_tree_model_iter_next (model, &child));
       gtk_tree_store_set (self->store, &top, COL_WEIGHT, any ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL, -1);
     }
+}
+
+/* Message @id's rows not bold. */
+static void
+show_read (PstMailView *self, gint64 id)
+{
+  g_autoptr (GHashTable) ids = g_hash_table_new (g_int64_hash, g_int64_equal);
+
+  g_hash_table_add (ids, &id);
+  show_unread (self, ids, FALSE);
 }
 
 /* Opening an unread message to read it marks it read. */
@@ -775,11 +794,8 @@ static void
 show_marked (PstMailView *self, JsonObject *params)
 {
   JsonArray *ids = pst_json_arr (params, "ids");
-  gboolean unread = pst_json_bool (params, "unread");
-  GtkTreeModel *model = GTK_TREE_MODEL (self->store);
   g_autoptr (GHashTable) marked = g_hash_table_new (g_int64_hash, g_int64_equal);
   g_autoptr (GArray) values = g_array_sized_new (FALSE, FALSE, sizeof (gint64), ids ? json_array_get_length (ids) : 0);
-  GtkTreeIter it;
 
   /* One pass over the rows: a call may mark thousands. */
   for (guint i = 0; ids && i < json_array_get_length (ids); i++)
@@ -789,15 +805,7 @@ show_marked (PstMailView *self, JsonObject *params)
     }
   for (guint i = 0; i < values->len; i++)
     g_hash_table_add (marked, &g_array_index (values, gint64, i));
-  for (gboolean ok = gtk_tree_model_get_iter_first (model, &it); ok; ok = gtk_tree_model_iter_next (model, &it))
-    {
-      gint64 id = 0;
-
-      gtk_tree_model_get (model, &it, COL_ID, &id, -1);
-      if (g_hash_table_contains (marked, &id))
-        gtk_list_store_set (self->store, &it, COL_WEIGHT, unread ? PANGO_WEIGHT_BOLD : PANGO_WEIGHT_NORMAL,
-                            COL_UNREAD, unread, -1);
-    }
+  show_unread (self, marked, pst_json_bool (params, "unread"));
 }
 
 static void
