@@ -487,10 +487,51 @@ feed_bio_new (Feed *feed)
 
 /* --- Decryption ----------------------------------------------------------------------- */
 
+/* The length of the mac (RFC 5083) among @after, the elements after the
+ * EncryptedContentInfo, in DER as the walker copied them: authAttrs [1]
+ * (optional), then the mac, a primitive OCTET STRING.  -1 when there is
+ * none or it is not that. */
+static gint64
+mac_length (const GByteArray *after)
+{
+  gsize pos = 0;
+
+  while (pos + 2 <= after->len)
+    {
+      guchar tag = after->data[pos], b = after->data[pos + 1];
+      guint64 len = 0;
+      gsize hdr = 2;
+
+      if (b == 0x80)
+        return -1;   /* indefinite: a constructed element; the mac is not one */
+      if (b < 0x80)
+        len = b;
+      else
+        {
+          guint n = b & 0x7f;
+
+          if (n == 0 || n > 8 || pos + 2 + n > after->len)
+            return -1;
+          for (guint i = 0; i < n; i++)
+            len = (len << 8) | after->data[pos + 2 + i];
+          hdr += n;
+        }
+      if (len > after->len - pos - hdr)
+        return -1;
+      if (tag == 0x04)
+        return (gint64) len;
+      if (tag != 0xa1)
+        return -1;
+      pos += hdr + (gsize) len;
+    }
+  return -1;
+}
+
 /* The first pass: the skeleton, the content skipped.  NULL when @in is not
- * enveloped CMS the walker reads, with @error set for a read error only. */
+ * enveloped CMS the walker reads, with @error set for a read error only.
+ * *@mac_len_out: the length of its mac (AuthEnvelopedData), or -1. */
 static CMS_ContentInfo *
-first_pass (GInputStream *in, GError **error)
+first_pass (GInputStream *in, gint64 *mac_len_out, GError **error)
 {
   g_autofree Reader *r = g_new0 (Reader, 1);
   Skeleton s = { g_byte_array_new (), g_byte_array_new (), g_byte_array_new (),
@@ -501,18 +542,42 @@ first_pass (GInputStream *in, GError **error)
   guchar scratch[65536];
   gssize n;
 
+  *mac_len_out = -1;
   r->in = in;
   if (walk_to_content (r, &s, &f) && content_start (&c, r, &f.content))
     {
       while ((n = content_read (&c, scratch, sizeof scratch)) > 0)
         ;
       if (n == 0 && walk_after_content (r, &f, s.after))
-        cms = skeleton_cms (&s);
+        {
+          cms = skeleton_cms (&s);
+          *mac_len_out = mac_length (s.after);
+        }
     }
   if (r->error != NULL)
     g_propagate_error (error, g_steal_pointer (&r->error));
   skeleton_clear (&s);
   return cms;
+}
+
+gboolean
+pst_smime_mac_acceptable (gint64 mac_len)
+{
+  /* RFC 5084: an AES-GCM tag (ICV) is 12 to 16 bytes.  OpenSSL checks as
+   * many bytes as the message gives, one if it gives one: a forger then
+   * needs 256 tries, not 2^96. */
+  return mac_len >= 12 && mac_len <= 16;
+}
+
+gboolean
+pst_smime_auth_mac_acceptable (GBytes *der)
+{
+  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_bytes (der);
+  gint64 mac_len = -1;
+  CMS_ContentInfo *cms = first_pass (in, &mac_len, NULL);
+
+  CMS_ContentInfo_free (cms);
+  return cms != NULL && pst_smime_mac_acceptable (mac_len);
 }
 
 gboolean
@@ -528,6 +593,7 @@ pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reope
   Feed feed = { 0 };
   BIO *dcont = NULL, *out = NULL;
   gboolean auth, ok = FALSE;
+  gint64 mac_len = -1;
   int nid;
 
   if (integrity_out != NULL)
@@ -540,7 +606,7 @@ pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reope
     }
   if (!(in = reopen (reopen_data, error)))
     return FALSE;
-  cms = first_pass (in, error);
+  cms = first_pass (in, &mac_len, error);
   g_clear_object (&in);
   if (cms == NULL)
     {
@@ -550,6 +616,14 @@ pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reope
     }
   nid = OBJ_obj2nid (CMS_get0_type (cms));
   auth = nid == NID_id_smime_ct_authEnvelopedData;
+  if (auth && !pst_smime_mac_acceptable (mac_len))
+    {
+      if (integrity_out != NULL)
+        *integrity_out = PST_INTEGRITY_FAILED;
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "%s", PST_SMIME_SHORT_MAC);
+      CMS_ContentInfo_free (cms);
+      return FALSE;
+    }
   if ((nid != NID_pkcs7_enveloped && !auth)
       || !(opened = pst_smime_open_recipient (smime, cms, error)))
     {

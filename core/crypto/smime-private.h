@@ -79,6 +79,16 @@ STACK_OF (X509) *pst_smime_recipient_certs (PstSmime *smime, const char *const *
  * a recipient) or PST_ERROR_CRYPTO (see pst_smime_decrypt). */
 PstSmimeEntry *pst_smime_open_recipient (PstSmime *smime, CMS_ContentInfo *cms, GError **error);
 
+/* Whether an AuthEnvelopedData mac of @mac_len bytes (-1: none found) is
+ * one to check at all: 12 to 16 bytes (RFC 5084).  A shorter one would be
+ * checked on as few bytes as it has (OpenSSL), so it is refused as
+ * tampered with.  pst_smime_auth_mac_acceptable finds the mac in @der
+ * (smime-decrypt-stream.c's walker) and says the same. */
+gboolean pst_smime_mac_acceptable (gint64 mac_len);
+gboolean pst_smime_auth_mac_acceptable (GBytes *der);
+#define PST_SMIME_SHORT_MAC \
+  "the S/MIME message was tampered with: its authentication tag is missing or shorter than 12 bytes"
+
 /* Streams (smime-stream.c). */
 typedef struct {
   GOutputStream *out;   /* not owned */

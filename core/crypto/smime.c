@@ -521,6 +521,14 @@ pst_smime_decrypt (PstSmime *smime, GBytes *der, GBytes **plain_out, PstIntegrit
       return FALSE;
     }
   auth = OBJ_obj2nid (CMS_get0_type (cms)) == NID_id_smime_ct_authEnvelopedData;
+  if (auth && !pst_smime_auth_mac_acceptable (der))
+    {
+      if (integrity_out != NULL)
+        *integrity_out = PST_INTEGRITY_FAILED;
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "%s", PST_SMIME_SHORT_MAC);
+      CMS_ContentInfo_free (cms);
+      return FALSE;
+    }
   if (!(opened = pst_smime_open_recipient (smime, cms, error)))
     {
       CMS_ContentInfo_free (cms);

@@ -1423,6 +1423,81 @@ decrypt_stream (GBytes *der, PstIntegrity *integrity, GError **error)
   return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
 }
 
+/* @der (AuthEnvelopedData in DER, its 16-byte mac last) with the mac cut
+ * to its first @keep bytes and the lengths around it made to fit. */
+static GBytes *
+shorten_mac (GBytes *der, gsize keep)
+{
+  gsize len = 0, at = 0;
+  const guchar *raw = g_bytes_get_data (der, &len);
+  guchar *d = g_memdup2 (raw, len);
+  gsize cut = 16 - keep;
+
+  assert_int_equal (d[len - 18], 0x04);
+  assert_int_equal (d[len - 17], 0x10);
+  d[len - 17] = (guchar) keep;
+  /* ContentInfo, its [0], the AuthEnvelopedData: long lengths, the same
+   * number of bytes (the message is larger than 255 bytes). */
+  for (int level = 0; level < 3; level++)
+    {
+      guint n = d[at + 1] & 0x7f;
+      gsize l = 0;
+
+      assert_true (d[at + 1] & 0x80);
+      for (guint i = 0; i < n; i++)
+        l = (l << 8) | d[at + 2 + i];
+      l -= cut;
+      for (guint i = 0; i < n; i++)
+        d[at + 2 + i] = (guchar) (l >> (8 * (n - 1 - i)));
+      at += 2 + n;
+      if (level == 0)
+        at += 2 + d[at + 1];   /* the contentType OID */
+    }
+  return g_bytes_new_take (d, len - cut);
+}
+
+/* A mac cut short is refused as tampered with, in memory and as a stream:
+ * OpenSSL would check as many bytes as are left (one byte: one forgery in
+ * 256 goes through).  12 bytes, RFC 5084's least, still opens. */
+static void
+test_gcm_short_tag (void **state)
+{
+  g_autoptr(GBytes) from_bob = protect (fx.bob, BOB, ALICE, FALSE, TRUE);
+  g_autoptr(PstStatus) caps = open_msg (fx.alice, from_bob, NULL);   /* Bob reads GCM */
+  g_autoptr(GBytes) gcm = protect (fx.alice, ALICE, BOB, TRUE, TRUE);
+  g_autoptr(GBytes) der = base64_body (gcm);
+  const gsize keeps[] = { 1, 11, 12 };
+
+  assert_int_equal (caps->sig_status, PST_SIG_GOOD);
+  assert_true (contains (gcm, "smime-type=authEnveloped-data"));
+  for (guint i = 0; i < G_N_ELEMENTS (keeps); i++)
+    {
+      g_autoptr(GBytes) cut = shorten_mac (der, keeps[i]);
+      g_autoptr(GBytes) plain = NULL, streamed = NULL;
+      g_autoptr(GError) e1 = NULL, e2 = NULL;
+      PstIntegrity i1 = PST_INTEGRITY_NONE, i2 = PST_INTEGRITY_NONE;
+      gboolean ok = pst_smime_decrypt (fx.bob, cut, &plain, &i1, &e1);
+
+      streamed = decrypt_stream (cut, &i2, &e2);
+      if (keeps[i] >= 12)
+        {
+          assert_true (ok);
+          assert_int_equal (i1, PST_INTEGRITY_OK);
+          assert_non_null (streamed);
+          assert_int_equal (i2, PST_INTEGRITY_OK);
+          assert_true (g_bytes_equal (plain, streamed));
+          continue;
+        }
+      assert_false (ok);
+      assert_null (plain);
+      assert_int_equal (i1, PST_INTEGRITY_FAILED);
+      assert_non_null (strstr (e1->message, "shorter than 12 bytes"));
+      assert_null (streamed);
+      assert_int_equal (i2, PST_INTEGRITY_FAILED);
+      assert_non_null (strstr (e2->message, "shorter than 12 bytes"));
+    }
+}
+
 /* Decryption as a stream gives what pst_smime_decrypt gives: DER (the
  * in-memory writer), BER with indefinite lengths (the stream writer, and
  * openssl cms -stream), CBC and GCM; a changed byte in the content fails
@@ -1658,6 +1733,7 @@ main (void)
     cmocka_unit_test (test_header_protection_not_overridden),
     cmocka_unit_test (test_stripped_signature),
     cmocka_unit_test (test_gcm_tamper),
+    cmocka_unit_test (test_gcm_short_tag),
     cmocka_unit_test (test_store_cache),
   };
 
