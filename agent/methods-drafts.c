@@ -58,21 +58,51 @@ emit (PstAgent *agent, const char *event, gint64 id, const char *account)
   pst_events_emit (agent->events, event, p);
 }
 
-void
-pst_drafts_sent (PstAgent *agent, gint64 id, JsonObject *result)
+gboolean
+pst_drafts_delete_sent (PstAgent *agent, gint64 id)
 {
   g_autoptr (GError) error = NULL;
   gboolean deleted = pst_store_draft_delete (agent->store, id, &error);
 
   if (deleted)
     {
-      g_message ("draft %" G_GINT64_FORMAT ": sent, deleted", id);
+      g_message ("draft %" G_GINT64_FORMAT ": queued, deleted", id);
       emit (agent, "draft.deleted", id, NULL);
     }
   else
-    g_warning ("draft %" G_GINT64_FORMAT ": sent, but not deleted: %s", id, error->message);
-  if (result != NULL)
-    json_object_set_boolean_member (result, "draft_deleted", deleted);
+    g_warning ("draft %" G_GINT64_FORMAT ": queued, but not deleted: %s", id, error->message);
+  return deleted;
+}
+
+/* Drafts being queued by drafts.send: one send of a draft at a time, so
+ * that two calls for one draft cannot both queue it. */
+G_LOCK_DEFINE_STATIC (claims);
+static GHashTable *claims;   /* gint64* ids */
+
+static gboolean
+claim (gint64 id, GError **error)
+{
+  gboolean taken;
+
+  G_LOCK (claims);
+  if (claims == NULL)
+    claims = g_hash_table_new_full (g_int64_hash, g_int64_equal, g_free, NULL);
+  taken = g_hash_table_contains (claims, &id);
+  if (!taken)
+    g_hash_table_add (claims, g_memdup2 (&id, sizeof id));
+  G_UNLOCK (claims);
+  if (taken)
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                 "draft %" G_GINT64_FORMAT " is being sent already", id);
+  return !taken;
+}
+
+static void
+unclaim (gint64 id)
+{
+  G_LOCK (claims);
+  g_hash_table_remove (claims, &id);
+  G_UNLOCK (claims);
 }
 
 /* The account a draft @message belongs to: account @name (NULL: the one
@@ -336,16 +366,29 @@ pst_method_drafts_send (PstCall *call, GError **error)
   gint64 id;
   JsonObject *r;
 
+  gboolean deleted;
+
   if (!pst_call_check_members (call->params, known, error)
       || !pst_drafts_get_id (call, "id", TRUE, &id, error)
       || !pst_call_get_overrides (call, &overrides, error)
       || !pst_rpc_get_bool (call->params, "wait", FALSE, &wait, error)
-      || !(plain = get_text (call, id, &d, error))
-      || !(queued = pst_outgoing_queue (call->agent, plain, d->account, NULL, &overrides, error)))
+      || !claim (id, error))
     return NULL;
+  if (!(plain = get_text (call, id, &d, error))
+      || !(queued = pst_outgoing_queue (call->agent, plain, d->account, NULL, &overrides, error)))
+    {
+      unclaim (id);
+      return NULL;
+    }
+  /* Deleted as soon as the outbox has it, before any wait: a second send
+   * of the same draft finds none. */
+  deleted = pst_drafts_delete_sent (call->agent, id);
+  unclaim (id);
   r = pst_send_result (call, queued, wait, error);
-  pst_drafts_sent (call->agent, id, r);
   if (r != NULL)
-    json_object_set_int_member (r, "draft", id);
+    {
+      json_object_set_boolean_member (r, "draft_deleted", deleted);
+      json_object_set_int_member (r, "draft", id);
+    }
   return r;
 }

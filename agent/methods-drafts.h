@@ -12,9 +12,9 @@ G_BEGIN_DECLS
 gboolean pst_drafts_get_id (PstCall *call, const char *name, gboolean required, gint64 *id_out,
                             GError **error);
 
-/* Draft @id was sent (its message is in the outbox): it goes for good, and
- * the subscribers hear of it (draft.deleted).  @result (may be NULL: the
- * send failed after queueing) gets "draft_deleted". */
-void pst_drafts_sent (PstAgent *agent, gint64 id, JsonObject *result);
+/* Draft @id was queued (its message is in the outbox): it goes for good at
+ * once, before any wait for the server, and the subscribers hear of it
+ * (draft.deleted).  Whether it was deleted. */
+gboolean pst_drafts_delete_sent (PstAgent *agent, gint64 id);
 
 G_END_DECLS

@@ -23,6 +23,7 @@ pst_method_send (PstCall *call, GError **error)
   GError *local = NULL;
   PstPolicySettings overrides;
   JsonObject *r;
+  gboolean deleted = FALSE;
 
   if ((envelope = pst_call_get_strv (call->params, "envelope", &local)) == NULL && local != NULL)
     {
@@ -43,9 +44,12 @@ pst_method_send (PstCall *call, GError **error)
       || !(queued = pst_outgoing_queue (call->agent, input, name, (const char *const *) envelope,
                                               &overrides, error)))
     return NULL;
-  /* The draft this was written from goes once the outbox has the message. */
-  r = pst_send_result (call, queued, wait, error);
+  /* The draft this was written from goes once the outbox has the message,
+   * before any wait. */
   if (draft > 0)
-    pst_drafts_sent (call->agent, draft, r);
+    deleted = pst_drafts_delete_sent (call->agent, draft);
+  r = pst_send_result (call, queued, wait, error);
+  if (r != NULL && draft > 0)
+    json_object_set_boolean_member (r, "draft_deleted", deleted);
   return r;
 }

@@ -41,6 +41,7 @@ struct _PstComposeWindow {
   /* The draft this window keeps (compose-window.h): its id once saved, and
    * whether something was typed since the last save. */
   gint64 draft_id;
+  gint64 send_draft;            /* the draft the Send under way deletes (0: none) */
   gboolean draft_dirty, draft_saving;
   gboolean close_after_save;    /* a close waits for the save under way */
   gboolean discard_ok;          /* a save on close failed: the next close discards */
@@ -427,6 +428,8 @@ on_clear_attachments (PstComposeWindow *self)
 
 /* ---- send ---- */
 
+static JsonObject *draft_id_params (gint64 id);
+
 static void
 sent (GObject *source, GAsyncResult *res, gpointer data)
 {
@@ -451,6 +454,11 @@ sent (GObject *source, GAsyncResult *res, gpointer data)
   else
     {
       self->sent = TRUE;
+      /* A first save answered while the Send was under way: the message
+       * went without it, so its draft goes now. */
+      if (self->draft_id > 0 && self->draft_id != self->send_draft)
+        pst_agent_link_call (PST_AGENT_LINK (source), "drafts.delete", draft_id_params (self->draft_id),
+                             -1, NULL, NULL, NULL);
       gtk_widget_destroy (GTK_WIDGET (self));
     }
   g_object_unref (self);
@@ -543,6 +551,7 @@ on_send (PstComposeWindow *self)
     }
   params = json_object_new ();
   /* Its draft goes once the outbox has it. */
+  self->send_draft = self->draft_id;
   if (self->draft_id > 0)
     json_object_set_int_member (params, "draft", self->draft_id);
   json_object_set_int_member (params, "fd", 0);

@@ -124,6 +124,19 @@ aid=$(pst alice --json list | json 'd["messages"][0]["id"]')
 pst alice export "$aid" > "$WORK/alice.eml"
 check "alice reads the draft's text, decrypted" grep -qF "$body2" "$WORK/alice.eml"
 
+# Two sends of one draft at once: it is queued once, never twice.
+write_draft "$WORK/d4.eml" "twice $tag" "twice body $tag"
+id4=$(pst bob --json draft save "$WORK/d4.eml" | json 'd["id"]')
+outbox_before=$(sqlite3 "$db" 'select count(*) from outbox')
+( rc=0; pst bob draft send "$id4" > "$WORK/twice1.out" 2>&1 || rc=$?; echo "$rc" > "$WORK/twice1.rc" ) &
+t1=$!
+( rc=0; pst bob draft send "$id4" > "$WORK/twice2.out" 2>&1 || rc=$?; echo "$rc" > "$WORK/twice2.rc" ) &
+t2=$!
+wait "$t1" "$t2"
+check "two draft sends of one draft at once: exactly one succeeds"   test "$(cat "$WORK/twice1.rc" "$WORK/twice2.rc" | sort | tr '\n' ' ')" = "0 1 "
+check "… the other says why" grep -qE "is being sent already|no draft $id4" "$WORK/twice1.out" "$WORK/twice2.out"
+check "… and the outbox has it once" test "$(sqlite3 "$db" 'select count(*) from outbox')" = $((outbox_before + 1))
+
 # send {draft}: a client that sends what it edited deletes its draft
 write_draft "$WORK/d3.eml" "third $tag" "third body $tag"
 id3=$(pst bob --json draft save "$WORK/d3.eml" | json 'd["id"]')
