@@ -155,11 +155,56 @@ cut_to (char *s, gsize max_chars)
   return cut;
 }
 
+/* At most this many combining marks on one character: more pile up into
+ * a column that can paint over the lines around it. */
+#define MAX_MARKS 3
+
+/* @s (valid UTF-8) with every run of white space (any space separator, a
+ * tab) made one space, and combining marks after the third on a character
+ * dropped: a name padded with spaces cannot push text onto a line of its
+ * own where a line wraps, nor stack marks over other lines.  Takes @s. */
+static char *
+tidy_runs (char *s)
+{
+  GString *out;
+  gboolean in_space = FALSE;
+  guint marks = 0;
+
+  if (s == NULL)
+    return NULL;
+  out = g_string_sized_new (strlen (s) + 1);
+  for (const char *p = s; *p; p = g_utf8_next_char (p))
+    {
+      gunichar c = g_utf8_get_char (p);
+      GUnicodeType t = g_unichar_type (c);
+      gboolean space = c == '\t' || t == G_UNICODE_SPACE_SEPARATOR;
+      gboolean mark = t == G_UNICODE_NON_SPACING_MARK || t == G_UNICODE_ENCLOSING_MARK
+                      || t == G_UNICODE_SPACING_MARK;
+
+      if (space)
+        {
+          if (!in_space)
+            g_string_append_c (out, ' ');
+          in_space = TRUE;
+          marks = 0;
+          continue;
+        }
+      in_space = FALSE;
+      if (mark && ++marks > MAX_MARKS)
+        continue;
+      if (!mark)
+        marks = 0;
+      g_string_append_len (out, p, g_utf8_next_char (p) - p);
+    }
+  g_free (s);
+  return g_string_free (out, FALSE);
+}
+
 char *
 pst_text_sanitize_short (const char *text, gsize max_chars)
 {
   g_return_val_if_fail (max_chars >= 2, NULL);
-  return cut_to (pst_text_sanitize_line (text, -1), max_chars);
+  return cut_to (tidy_runs (pst_text_sanitize_line (text, -1)), max_chars);
 }
 
 char *
@@ -182,7 +227,7 @@ pst_text_replace_unsafe (const char *text, gsize max_chars)
       else
         g_string_append_len (out, p, g_utf8_next_char (p) - p);
     }
-  return cut_to (g_string_free (out, FALSE), max_chars);
+  return cut_to (tidy_runs (g_string_free (out, FALSE)), max_chars);
 }
 
 char *

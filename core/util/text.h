@@ -51,13 +51,15 @@ char *pst_text_sanitize_line (const char *text, gssize len);
  * (at least 2), the last of them "…" when it was cut: for what a server
  * sends about itself (a certificate's subject and issuer, an error), which
  * may be as long as it likes and must not push what Postern says out of
- * sight.  NULL gives NULL.  Transfer full. */
+ * sight.  Runs of white space become one space, and a character keeps at
+ * most 3 combining marks, so that a padded or stacked name cannot pass for
+ * a line of its own where the text wraps.  NULL gives NULL.  Transfer full. */
 char *pst_text_sanitize_short (const char *text, gsize max_chars);
 
 /* @text (NUL-terminated) with every character that pst_text_sanitize_line
  * would not show as itself — tab, line feed, carriage return, U+2028 and
  * U+2029 included — and every byte that is not UTF-8 replaced by U+FFFD,
- * cut as pst_text_sanitize_short.  For what is passed on and sanitized
+ * white space and marks tidied and cut as pst_text_sanitize_short.  For what is passed on and sanitized
  * again where it is shown (a server certificate's name, read by the CLI
  * and the GUI): a replacement character is shown as itself, where an
  * escape would be escaped twice.  NULL gives NULL.  Transfer full. */

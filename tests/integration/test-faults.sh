@@ -528,6 +528,8 @@ check "forged names: one 'trusted by:' line, saying nothing vouches for it" \
 check "forged names: no line or paragraph separator, no bidi override printed" \
   bash -c '! grep -q "$(printf "\342\200[\250\251\256]")" "$1"' _ "$WORK/forged.out"
 check "forged names: the subject is shown on the certificate's line, replaced where it was forged" \
-  grep -q "^  certificate: *O=Evil $(printf '\357\277\275')moc.*CN=mail$(printf '\357\277\275')  SPKI pin: sha256//REALPIN=" "$WORK/forged.out"
+  grep -q "^  certificate: *O=Evil $(printf '\357\277\275')moc.*CN=mail$(printf '\357\277\275') SPKI pin: sha256//REALPIN=" "$WORK/forged.out"
+check "forged names: runs of spaces in them made one (no padding to a wrapped line's start)" \
+  bash -c '! grep "^  certificate:" "$1" | sed "s/^  certificate: *//" | grep -q "  "' _ "$WORK/forged.out"
 
 finish

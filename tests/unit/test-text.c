@@ -163,7 +163,7 @@ test_short (void **state)
   g_autoptr (GString) long_cn = g_string_new ("CN=");
   g_autofree char *cut = NULL, *exact = NULL;
 
-  assert_string_equal (fake, "CN=x   Pin: sha256//REAL= \\u202e Trusted by: a certificate authority");
+  assert_string_equal (fake, "CN=x Pin: sha256//REAL= \\u202e Trusted by: a certificate authority");
   for (int i = 0; i < 300; i++)
     g_string_append (long_cn, "\xc3\xa9");     /* é: two bytes, one character */
   cut = pst_text_sanitize_short (long_cn->str, 64);
@@ -173,6 +173,15 @@ test_short (void **state)
   exact = pst_text_sanitize_short ("CN=abc", 6);
   assert_string_equal (exact, "CN=abc");
   assert_null (pst_text_sanitize_short (NULL, 10));
+  /* Padding that would push a fake line to the start of a wrapped one,
+   * and a tower of combining marks, are tidied away. */
+  {
+    g_autofree char *padded = pst_text_sanitize_short ("x\t   \xe3\x80\x80  SPKI pin: sha256//X=", 200);
+    g_autofree char *tower = pst_text_sanitize_short ("a\xcc\x81\xcc\x82\xcc\x83\xcc\x84\xcc\x85" "b", 200);
+
+    assert_string_equal (padded, "x SPKI pin: sha256//X=");
+    assert_string_equal (tower, "a\xcc\x81\xcc\x82\xcc\x83" "b");
+  }
 }
 
 static void
@@ -184,7 +193,7 @@ test_replace_unsafe (void **state)
   g_autofree char *kept = pst_text_replace_unsafe ("CN=Müller GmbH, O=日本", 256);
   g_autofree char *cut = pst_text_replace_unsafe ("CN=abcdefgh", 6);
 
-  assert_string_equal (replaced, "CN=x\xef\xbf\xbd  Pin: sha256//REAL=\xef\xbf\xbd\xef\xbf\xbd[2J\xef\xbf\xbd"
+  assert_string_equal (replaced, "CN=x\xef\xbf\xbd Pin: sha256//REAL=\xef\xbf\xbd\xef\xbf\xbd[2J\xef\xbf\xbd"
                                  "\xef\xbf\xbdTrusted by: a CA\xef\xbf\xbd");
   /* Shown again where it is read (the CLI, the GUI): as it is, not
    * escaped twice. */
