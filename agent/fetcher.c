@@ -301,6 +301,7 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id)
 
   if (in == NULL || !(raw = pst_reader_slurp (in, 256u * 1024 * 1024, &error))
       || !(pgp = pst_pgp_new (home, &error))
+      || (pst_pgp_prefer_own_keys (pgp), FALSE)
       || !(sealed = pst_pgp_encrypt (pgp, raw, self, NULL, &error))
       || !pst_store_message_seal (agent->store, id, sealed, &error))
     {

@@ -187,6 +187,7 @@ pst_method_drafts_save (PstCall *call, GError **error)
       || !(account = draft_account (call->agent, name, message, pgp, error)))
     goto out;
   self[0] = account->address;
+  pst_pgp_prefer_own_keys (pgp);
   if (!(sealed = pst_pgp_encrypt (pgp, text, self, NULL, error))
       || !(id = pst_store_draft_save (call->agent->store, id, account->name, sealed, error)))
     goto out;

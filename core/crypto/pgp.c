@@ -294,6 +294,18 @@ pst_pgp_find_key (PstPgp *pgp, const char *address, gboolean secret, GError **er
   return fpr;
 }
 
+static char *
+prefer_own (const char *address, gpointer user_data)
+{
+  return pst_pgp_find_key (user_data, address, TRUE, NULL);
+}
+
+void
+pst_pgp_prefer_own_keys (PstPgp *pgp)
+{
+  pst_pgp_set_preferred_key (pgp, prefer_own, pgp);
+}
+
 char *
 pst_pgp_key_problem (PstPgp *pgp, const char *address)
 {

@@ -48,6 +48,11 @@ typedef char *(*PstPgpPreferKey) (const char *address, gpointer user_data);
  * judged is the key encryption uses (the agent prefers the key its store
  * binds to the address, store/keys.h). */
 void pst_pgp_set_preferred_key (PstPgp *pgp, PstPgpPreferKey prefer, gpointer user_data);
+/* The preference for encrypting to oneself (drafts, seal_incoming): for an
+ * address with a secret key, the key whose secret is here, not a newer
+ * public key that merely names the address (one imported by mistake, or
+ * planted), which would make the mail unreadable to its owner. */
+void pst_pgp_prefer_own_keys (PstPgp *pgp);
 
 /* The addresses of @addresses (NULL-terminated) that have no public key
  * pst_pgp_find_key accepts, in order (NULL-terminated, transfer full, empty

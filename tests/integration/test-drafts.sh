@@ -156,4 +156,21 @@ assert r.get("result", {}).get("draft_deleted") is True, r
 PY
 check "… gone from the store" test "$(draft_count)" = 0
 
+# A newer public key naming bob's address, with no secret here (imported by
+# mistake, or planted): drafts are still sealed to bob's own key.
+other=$(mktemp -d "$WORK/other-gnupg.XXXXXX")
+gpg --homedir "$other" --batch --pinentry-mode loopback --passphrase '' \
+  --quick-gen-key "Not Bob <$BOB_ADDR>" ed25519 sign 1d 2>/dev/null
+gpg --homedir "$other" --batch --pinentry-mode loopback --passphrase '' --quick-add-key "$(gpg --homedir "$other" --list-keys --with-colons \
+  | awk -F: '/^fpr/ {print $10; exit}')" cv25519 encr 1d 2>/dev/null
+sleep 1
+check "… (a foreign key for bob's address is imported)" test -n "$(gpg --homedir "$other" --list-keys --with-colons | grep '^sub')"
+gpg --homedir "$other" --batch --export "$BOB_ADDR" | gpg --homedir "$(gnupg_of bob)" --batch --import 2>/dev/null
+gpgconf --homedir "$other" --kill gpg-agent 2>/dev/null || true
+write_draft "$WORK/d5.eml" "own key $tag" "own key body $tag"
+id5=$(pst bob --json draft save "$WORK/d5.eml" | json 'd["id"]')
+check "with a newer foreign key for bob's address, a draft is still sealed to bob's own key" \
+  pst bob draft show -o "$WORK/d5.out" "$id5"
+check "… and reads back" grep -qF "own key body $tag" "$WORK/d5.out"
+
 finish
