@@ -11,4 +11,7 @@ G_BEGIN_DECLS
  * pinentry.  Errors: PST_ERROR_CRYPTO. */
 gpgme_ctx_t pst_pgp_keys_open_ctx (const char *home, GError **error);
 
+/* Drops pgp-autocrypt.c's cached exports (pst_pgp_forget_keys). */
+void pst_pgp_autocrypt_forget (void);
+
 G_END_DECLS

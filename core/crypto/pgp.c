@@ -5,6 +5,7 @@
 #include <gpgme.h>
 #include <string.h>
 
+#include "crypto/pgp-private.h"
 #include "crypto/remote.h"
 #include "util/addr.h"
 #include "util/error.h"
@@ -103,6 +104,7 @@ pst_pgp_forget_keys (void)
   if (key_cache != NULL)
     g_hash_table_remove_all (key_cache);
   g_mutex_unlock (&key_cache_lock);
+  pst_pgp_autocrypt_forget ();
 }
 
 static void
