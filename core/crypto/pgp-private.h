@@ -11,6 +11,19 @@ G_BEGIN_DECLS
  * pinentry.  Errors: PST_ERROR_CRYPTO. */
 gpgme_ctx_t pst_pgp_keys_open_ctx (const char *home, GError **error);
 
+/* The largest plaintext pst_pgp_direct_encrypt takes (it is held whole). */
+#define PST_PGP_DIRECT_MAX_INPUT (1024 * 1024)
+
+/* The ASCII-armored OpenPGP message gpg --encrypt [--sign] would write for
+ * @data to the keys @recipients (NULL-terminated, duplicates merged),
+ * signed by @signer unless it is NULL, made in this process with the
+ * signature from gpg-agent (pgp-direct.c).  NULL when it cannot be made
+ * here (a key algorithm not done here, gpg-agent not answering or wanting
+ * a passphrase, @data larger than PST_PGP_DIRECT_MAX_INPUT): the caller
+ * then uses gpg.  Transfer full. */
+GBytes *pst_pgp_direct_encrypt (const char *home, gpgme_key_t *recipients, gpgme_key_t signer,
+                                GBytes *data);
+
 /* Drops pgp-autocrypt.c's cached exports (pst_pgp_forget_keys). */
 void pst_pgp_autocrypt_forget (void);
 

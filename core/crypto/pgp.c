@@ -22,7 +22,17 @@ struct _PstPgp {
   PstCryptoRemote *remote; /* not NULL: the agent does the work (remote.h) */
   PstPgpPreferKey prefer;  /* pst_pgp_set_preferred_key */
   gpointer prefer_data;
+  gboolean direct;         /* pst_pgp_set_direct_default */
 };
+
+/* pst_pgp_set_direct_default: for the PstPgp objects a thread makes. */
+static __thread gboolean direct_default;
+
+void
+pst_pgp_set_direct_default (gboolean direct)
+{
+  direct_default = direct;
+}
 
 /* Key lookups run gpg (about 17 ms each) and a message needs several: the
  * answers are kept process-wide for KEY_CACHE_TTL seconds, keyed by home,
@@ -145,7 +155,7 @@ pst_pgp_new (const char *gnupg_home, GError **error)
   if (err == GPG_ERR_NO_ERROR && gnupg_home != NULL)
     err = gpgme_ctx_set_engine_info (pgp->ctx, GPGME_PROTOCOL_OpenPGP, NULL, gnupg_home);
   if (err == GPG_ERR_NO_ERROR)
-    err = gpgme_set_keylist_mode (pgp->ctx, GPGME_KEYLIST_MODE_LOCAL);
+    err = gpgme_set_keylist_mode (pgp->ctx, GPGME_KEYLIST_MODE_LOCAL | GPGME_KEYLIST_MODE_WITH_KEYGRIP);
   if (err != GPG_ERR_NO_ERROR)
     {
       set_crypto_error (error, err, "cannot open the OpenPGP keyring");
@@ -155,6 +165,7 @@ pst_pgp_new (const char *gnupg_home, GError **error)
   gpgme_set_textmode (pgp->ctx, 0);
   pgp->home = g_strdup (gnupg_home);
   pgp->max_output = PST_DECRYPTION_MAX_OUTPUT;
+  pgp->direct = direct_default;
   return g_steal_pointer (&pgp);
 }
 
@@ -541,6 +552,25 @@ encrypt_data (PstPgp *pgp, gpgme_data_t in, gpgme_data_t out, const char *const 
   return TRUE;
 }
 
+/* pst_pgp_direct_encrypt with the keys encrypt_data would use, when
+ * @pgp may; NULL: use gpg (which also says what is wrong, if anything). */
+static GBytes *
+direct_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients, const char *signer)
+{
+  g_autoptr(GPtrArray) keys = NULL;
+  gpgme_key_t skey = NULL;
+  GBytes *result;
+
+  if (!pgp->direct || pgp->remote != NULL
+      || !(keys = recipient_keys (pgp, recipients, NULL))
+      || (signer != NULL && !(skey = lookup_key (pgp, signer, TRUE, NULL))))
+    return NULL;
+  result = pst_pgp_direct_encrypt (pgp->home, (gpgme_key_t *) keys->pdata, skey, data);
+  if (skey != NULL)
+    gpgme_key_unref (skey);
+  return result;
+}
+
 GBytes *
 pst_pgp_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients,
                  const char *signer, GError **error)
@@ -548,6 +578,10 @@ pst_pgp_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients,
   gpgme_data_t in = NULL, out = NULL;
   gpgme_error_t err;
   gboolean ok;
+  GBytes *direct = direct_encrypt (pgp, data, recipients, signer);
+
+  if (direct != NULL)
+    return direct;
 
   err = data_from_bytes (&in, data);
   if (err == GPG_ERR_NO_ERROR)
@@ -578,6 +612,8 @@ typedef struct {
   GInputStream *in;
   GOutputStream *out;
   GError *error;
+  GBytes *prefix;      /* read before @in (direct_encrypt_stream) */
+  gsize prefix_off;
 } StreamCb;
 
 static ssize_t
@@ -590,6 +626,15 @@ stream_read_cb (void *handle, void *buffer, size_t size)
     {
       errno = EIO;
       return -1;
+    }
+  if (cb->prefix != NULL && cb->prefix_off < g_bytes_get_size (cb->prefix))
+    {
+      gsize left = g_bytes_get_size (cb->prefix) - cb->prefix_off;
+
+      n = (gssize) MIN (left, size);
+      memcpy (buffer, (const guint8 *) g_bytes_get_data (cb->prefix, NULL) + cb->prefix_off, (gsize) n);
+      cb->prefix_off += (gsize) n;
+      return n;
     }
   n = g_input_stream_read (cb->in, buffer, MIN (size, (size_t) G_MAXSSIZE), NULL, &cb->error);
   if (n < 0)
@@ -627,6 +672,41 @@ prefer_stream_error (StreamCb *a, StreamCb *b, GError **error)
   g_propagate_prefixed_error (error, g_error_copy (e), "OpenPGP: ");
 }
 
+/* Reads up to PST_PGP_DIRECT_MAX_INPUT bytes of @in into *@prefix_out
+ * and, when that was all of it, encrypts them with direct_encrypt into
+ * @out.  TRUE: done (or failed, @error set); FALSE: gpg does the rest,
+ * beginning with *@prefix_out. */
+static gboolean
+direct_encrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
+                       const char *const *recipients, const char *signer, GBytes **prefix_out,
+                       gboolean *ok_out, GError **error)
+{
+  g_autoptr(GBytes) data = NULL, armored = NULL;
+  gsize done = 0;
+  guint8 *buf;
+
+  *ok_out = FALSE;
+  if (!pgp->direct)
+    return FALSE;
+  buf = g_malloc (PST_PGP_DIRECT_MAX_INPUT + 1);
+  if (!g_input_stream_read_all (in, buf, PST_PGP_DIRECT_MAX_INPUT + 1, &done, NULL, error))
+    {
+      g_free (buf);
+      g_prefix_error (error, "OpenPGP: ");
+      return TRUE;
+    }
+  data = g_bytes_new_take (g_realloc (buf, MAX (done, 1)), done);
+  *prefix_out = g_bytes_ref (data);
+  if (done > PST_PGP_DIRECT_MAX_INPUT
+      || !(armored = direct_encrypt (pgp, data, recipients, signer)))
+    return FALSE;
+  *ok_out = g_output_stream_write_all (out, g_bytes_get_data (armored, NULL),
+                                       g_bytes_get_size (armored), NULL, NULL, error);
+  if (!*ok_out)
+    g_prefix_error (error, "OpenPGP: ");
+  return TRUE;
+}
+
 gboolean
 pst_pgp_encrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
                         const char *const *recipients, const char *signer, GError **error)
@@ -635,6 +715,11 @@ pst_pgp_encrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
   gpgme_data_t din = NULL, dout = NULL;
   gpgme_error_t err;
   gboolean ok = FALSE;
+  g_autoptr(GBytes) prefix = NULL;
+
+  if (direct_encrypt_stream (pgp, in, out, recipients, signer, &prefix, &ok, error))
+    return ok;
+  icb.prefix = prefix;
 
   err = gpgme_data_new_from_cbs (&din, &stream_read_cbs, &icb);
   if (err == GPG_ERR_NO_ERROR)
