@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# OpenPGP batch encryption made in the agent's process (core/crypto/pgp-direct.c:
+# the packets built by Postern, the signature by gpg-agent) against the same
+# messages through gpg (`postern encrypt`, one gpg run each): for every message of
+# the MIME and verdict corpora, with Ed25519/Cv25519 keys and RSA keys, plain gpg
+# decrypts the batch output to the same bytes and calls the signature Good, and
+# Postern's verdicts (`postern --json verify` and `postern decrypt`) are the same.
+# Needs only GnuPG homes (tests/harness/gpg.sh), no provider.
+source "$(dirname "$0")/lib.sh"
+root=$(cd "$(dirname "$0")/../.." && pwd)
+
+G=$WORK/g
+mkdir -m 700 "$G"
+touch "$G/env"
+"$root/tests/harness/gpg.sh" init "$G" >/dev/null
+trap '"$root/tests/harness/gpg.sh" stop "$G" >/dev/null 2>&1 || true; cleanup' EXIT
+# shellcheck source=/dev/null
+. "$G/env"
+export GNUPGHOME_ALICE GNUPGHOME_BOB
+ALICE_ADDR=alice@postern.test
+BOB_ADDR=bob@postern.test
+g() { local h=$1; shift; gpg --homedir "$h" --batch --no-tty --quiet --pinentry-mode loopback --passphrase '' "$@"; }
+
+# RSA: carol (RSA-2048 signing key, RSA-2048 encryption subkey) has her secret
+# key in alice's keyring; bob knows her public key.
+g "$GNUPGHOME_ALICE" --quick-gen-key "Carol <carol@postern.test>" rsa2048 sign,cert never
+carol_fpr=$(g "$GNUPGHOME_ALICE" --with-colons --list-secret-keys carol@postern.test | awk -F: '$1 == "fpr" { print $10; exit }')
+g "$GNUPGHOME_ALICE" --quick-add-key "$carol_fpr" rsa2048 encr never
+g "$GNUPGHOME_ALICE" --export carol@postern.test | g "$GNUPGHOME_BOB" --import 2>/dev/null
+CAROL_ADDR=carol@postern.test
+
+# The encrypted part of a PGP/MIME message, and what gpg makes of it.
+armored() { # armored FILE: the ASCII-armored block
+  sed -n '/^-----BEGIN PGP MESSAGE-----/,/^-----END PGP MESSAGE-----/p' "$1" | tr -d '\r'
+}
+gpg_open() { # gpg_open HOME FILE OUT STATUS
+  armored "$2" | gpg --homedir "$1" --batch --no-tty --status-fd 3 --decrypt -o "$3" 3>"$4" 2>/dev/null
+}
+
+# The corpus, each message sent as SENDER to TO: the From field replaced, the rest as it is.
+corpus() { # corpus DIR SENDER TO
+  local f n=0
+  mkdir -p "$1"
+  for f in "$root"/tests/fuzz/corpus/mime/*.eml "$root"/tests/fuzz/corpus/verdict/*.eml; do
+    n=$((n + 1))
+    python3 - "$f" "$2" "$3" "corpus-$n" > "$1/$n-$(basename "$f")" <<'PY'
+import re, sys
+data = open(sys.argv[1], "rb").read()
+head, sep, body = data.partition(b"\r\n\r\n") if b"\r\n\r\n" in data else data.partition(b"\n\n")
+nl = b"\r\n" if sep == b"\r\n\r\n" else b"\n"
+lines = [l for l in re.split(rb"\r?\n(?![ \t])", head) if not re.match(rb"(?i)(from|to|cc|bcc|date|message-id):", l)]
+# A fixed Date and Message-ID: Postern adds them when missing, with new values each time.
+lines = [b"From: " + sys.argv[2].encode(), b"To: " + sys.argv[3].encode(),
+         b"Date: Sat, 05 Dec 2026 09:00:00 +0000", b"Message-ID: <" + sys.argv[4].encode() + b"@postern.test>"] + lines
+sys.stdout.buffer.write(nl.join(lines) + sep + body)
+PY
+  done
+  # The streamed path (pgpstream.c) wants Content-Type and Content-Transfer-Encoding.
+  printf 'From: %s\r\nTo: %s\r\nSubject: streamed\r\nDate: %s\r\nMessage-ID: <s%s@postern.test>\r\nMIME-Version: 1.0\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n%s\r\n' \
+    "$2" "$3" "$(date -R)" "$(date +%s%N)" "$(head -c 30000 /dev/urandom | base64 -w 76)" > "$1/streamed.eml"
+}
+
+# run_case NAME SIGNER_WHO SENDER TO OPEN_HOME_TO: batch and per-message outputs of the corpus compared.
+run_case() {
+  local name=$1 who=$2 sender=$3 to=$4 home_to=$5
+  local d=$WORK/$name f b n=0 good=0 same=0 verdicts=0 direct=0 both_fail=0 differ=""
+  corpus "$d/in" "$sender" "$to"
+  mkdir -p "$d/batch" "$d/single"
+  pst "$who" batch encrypt --sign --scheme pgp --jobs 2 --to "$to" --out-dir "$d/batch" "$d"/in/*.eml \
+    > /dev/null 2> "$d/batch.err" || true
+  for f in "$d"/in/*.eml; do
+    b=$(basename "$f")
+    n=$((n + 1))
+    pst "$who" encrypt --sign --scheme pgp --to "$to" -o "$d/single/$b" "$f" 2> "$d/single-$b.err" || true
+    if [ ! -s "$d/batch/$b" ] || [ ! -s "$d/single/$b" ]; then
+      # Both must refuse the same messages.
+      if [ ! -s "$d/batch/$b" ] && [ ! -s "$d/single/$b" ]; then both_fail=$((both_fail + 1)); else differ="$differ $b(one-failed)"; fi
+      continue
+    fi
+    # gpg reads the batch output: a Good signature by the sender's key, decrypted by the recipient.
+    if gpg_open "$home_to" "$d/batch/$b" "$d/batch/$b.plain" "$d/batch/$b.status" \
+        && grep -q '^\[GNUPG:\] GOODSIG' "$d/batch/$b.status" && grep -q '^\[GNUPG:\] DECRYPTION_OKAY' "$d/batch/$b.status"; then
+      good=$((good + 1))
+    else
+      differ="$differ $b(gpg)"
+    fi
+    # The signed bytes are what the gpg path signs (the same protected entity).
+    gpg_open "$home_to" "$d/single/$b" "$d/single/$b.plain" "$d/single/$b.status" || true
+    if cmp -s "$d/batch/$b.plain" "$d/single/$b.plain"; then same=$((same + 1)); else differ="$differ $b(bytes)"; fi
+    # The same verdicts.
+    GNUPGHOME=$home_to "$POSTERN" --home "$WORK/home-reader-${home_to##*/}" --json verify "$d/batch/$b" > "$d/batch/$b.json" 2>&1 || true
+    GNUPGHOME=$home_to "$POSTERN" --home "$WORK/home-reader-${home_to##*/}" --json verify "$d/single/$b" > "$d/single/$b.json" 2>&1 || true
+    GNUPGHOME=$home_to "$POSTERN" --home "$WORK/home-reader-${home_to##*/}" decrypt "$d/batch/$b" > "$d/batch/$b.dec" 2>&1 || true
+    GNUPGHOME=$home_to "$POSTERN" --home "$WORK/home-reader-${home_to##*/}" decrypt "$d/single/$b" > "$d/single/$b.dec" 2>&1 || true
+    if cmp -s "$d/batch/$b.json" "$d/single/$b.json" && cmp -s "$d/batch/$b.dec" "$d/single/$b.dec" \
+        && grep -q '"status" : "good"' "$d/batch/$b.json"; then
+      verdicts=$((verdicts + 1))
+    else
+      differ="$differ $b(verdict)"
+    fi
+    # Made in the agent's process, not by gpg: gpg writes the literal packet with
+    # the time it ran, pgp-direct.c with none (RFC 4880 §5.9 allows 0).
+    if armored "$d/batch/$b" | gpg --homedir "$home_to" --batch --list-packets 2>/dev/null | grep -q 'mode b (62), created 0,' \
+        && ! armored "$d/single/$b" | gpg --homedir "$home_to" --batch --list-packets 2>/dev/null | grep -q 'created 0,'; then
+      direct=$((direct + 1))
+    fi
+  done
+  local done_n=$((n - both_fail))
+  echo "# $name: $n messages, $both_fail refused by both, $good Good in gpg, $same same bytes, $verdicts same verdicts, $direct made in-process${differ:+; differ:$differ}"
+  check "$name: the batch and per-message paths refuse the same messages" bash -c '! grep -q "one-failed" <<< "$1"' _ "$differ"
+  check "$name: gpg decrypts every batch output and says Good signature ($good of $done_n)" test "$good" = "$done_n"
+  check "$name: the same bytes as gpg's own signing path ($same of $done_n)" test "$same" = "$done_n"
+  check "$name: postern verify and decrypt give the same verdicts, Good ($verdicts of $done_n)" test "$verdicts" = "$done_n"
+  check "$name: every batch output was made in the agent's process ($direct of $done_n)" test "$direct" = "$done_n"
+  check "$name: most of the corpus went through ($done_n of $n)" test "$done_n" -ge $((n - 2))
+}
+
+pst alice agent start > /dev/null
+run_case ed25519-cv25519 alice "$ALICE_ADDR" "$BOB_ADDR" "$GNUPGHOME_BOB"
+run_case rsa-signer-to-cv25519 alice "$CAROL_ADDR" "$BOB_ADDR" "$GNUPGHOME_BOB"
+# To carol's RSA encryption subkey: her secret key is in alice's keyring.
+run_case ed25519-to-rsa alice "$ALICE_ADDR" "$CAROL_ADDR" "$GNUPGHOME_ALICE"
+
+# A signing key pgp-direct.c does not do (NIST P-256): the batch uses gpg, and the result is the same.
+g "$GNUPGHOME_ALICE" --quick-gen-key "Dave <dave@postern.test>" nistp256 sign,cert never
+dave_fpr=$(g "$GNUPGHOME_ALICE" --with-colons --list-secret-keys dave@postern.test | awk -F: '$1 == "fpr" { print $10; exit }')
+g "$GNUPGHOME_ALICE" --quick-add-key "$dave_fpr" nistp256 encr never
+make_message dave@postern.test "$BOB_ADDR" "P-256" "signed by gpg" > "$WORK/dave.eml"
+g "$GNUPGHOME_ALICE" --export dave@postern.test | g "$GNUPGHOME_BOB" --import 2>/dev/null
+pst alice keys list > /dev/null 2>&1 || true
+mkdir -p "$WORK/dave"
+check "an ECDSA signer: the batch falls back to gpg" pst alice batch encrypt --sign --scheme pgp --to "$BOB_ADDR" --out-dir "$WORK/dave" "$WORK/dave.eml"
+check "… gpg says Good signature" bash -c 'gpg_open() { sed -n "/^-----BEGIN PGP MESSAGE-----/,/^-----END PGP MESSAGE-----/p" "$2" | tr -d "\r" | gpg --homedir "$1" --batch --no-tty --status-fd 3 --decrypt -o "$3" 3>"$4" 2>/dev/null; }
+  gpg_open "$1" "$2" "$2.plain" "$2.status" && grep -q "GOODSIG" "$2.status"' _ "$GNUPGHOME_BOB" "$WORK/dave/dave.eml"
+check "… and gpg wrote it (its literal packet carries a time)" bash -c \
+  'sed -n "/^-----BEGIN PGP MESSAGE-----/,/^-----END PGP MESSAGE-----/p" "$2" | tr -d "\r" | gpg --homedir "$1" --batch --list-packets 2>/dev/null | grep -q "literal data packet" && ! sed -n "/^-----BEGIN PGP MESSAGE-----/,/^-----END PGP MESSAGE-----/p" "$2" | tr -d "\r" | gpg --homedir "$1" --batch --list-packets 2>/dev/null | grep -q "created 0,"' \
+  _ "$GNUPGHOME_BOB" "$WORK/dave/dave.eml"
+
+finish
