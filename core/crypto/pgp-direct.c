@@ -291,28 +291,10 @@ export_enc_key (const char *home, gpgme_key_t key, const guint8 sub_fpr[20])
 static GMutex enc_cache_lock;
 static GHashTable *enc_cache;   /* "home\nsubkey fpr" -> EncKey* */
 
-/* The newest usable subkey of @key for the job, as gpg picks it. */
-static gpgme_subkey_t
-pick_subkey (gpgme_key_t key, gboolean sign)
-{
-  gpgme_subkey_t best = NULL;
-
-  for (gpgme_subkey_t sk = key->subkeys; sk != NULL; sk = sk->next)
-    {
-      if (sk->revoked || sk->expired || sk->disabled || sk->invalid)
-        continue;
-      if (sign ? !(sk->can_sign && sk->secret) : !sk->can_encrypt)
-        continue;
-      if (best == NULL || sk->timestamp > best->timestamp)
-        best = sk;
-    }
-  return best;
-}
-
 static const EncKey *
 enc_key_for (const char *home, gpgme_key_t key)
 {
-  gpgme_subkey_t sk = pick_subkey (key, FALSE);
+  gpgme_subkey_t sk = pst_pgp_usable_subkey (key, FALSE);
   g_autofree char *name = NULL;
   guint8 fpr[20];
   EncKey *k;
@@ -667,7 +649,7 @@ agent_sign (const char *home, const char *grip, guint algo, const guint8 digest[
 static gpgme_subkey_t
 signing_subkey (gpgme_key_t signer, guint *algo_out)
 {
-  gpgme_subkey_t sk = pick_subkey (signer, TRUE);
+  gpgme_subkey_t sk = pst_pgp_usable_subkey (signer, TRUE);
 
   if (sk == NULL || sk->keygrip == NULL || sk->fpr == NULL || strlen (sk->fpr) != 40)
     return NULL;

@@ -11,6 +11,11 @@ G_BEGIN_DECLS
  * pinentry.  Errors: PST_ERROR_CRYPTO. */
 gpgme_ctx_t pst_pgp_keys_open_ctx (const char *home, GError **error);
 
+/* The subkey of @key that gpg uses to sign (@secret TRUE: with its secret
+ * key) or to encrypt: the newest usable one; NULL when there is none or
+ * @key itself is not usable.  Owned by @key. */
+gpgme_subkey_t pst_pgp_usable_subkey (gpgme_key_t key, gboolean secret);
+
 /* The largest plaintext pst_pgp_direct_encrypt takes (it is held whole). */
 #define PST_PGP_DIRECT_MAX_INPUT (1024 * 1024)
 

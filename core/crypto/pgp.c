@@ -201,23 +201,32 @@ key_has_address (gpgme_key_t key, const char *address)
   return FALSE;
 }
 
-/* The creation time of the newest subkey that can do the job, or -1. */
-static gint64
-usable_subkey_time (gpgme_key_t key, gboolean secret)
+gpgme_subkey_t
+pst_pgp_usable_subkey (gpgme_key_t key, gboolean secret)
 {
-  gint64 best = -1;
+  gpgme_subkey_t best = NULL;
 
   if (key->revoked || key->expired || key->disabled || key->invalid)
-    return -1;
+    return NULL;
   for (gpgme_subkey_t sk = key->subkeys; sk != NULL; sk = sk->next)
     {
       if (sk->revoked || sk->expired || sk->disabled || sk->invalid)
         continue;
       if (secret ? !(sk->can_sign && sk->secret) : !sk->can_encrypt)
         continue;
-      best = MAX (best, (gint64) sk->timestamp);
+      if (best == NULL || sk->timestamp > best->timestamp)
+        best = sk;
     }
   return best;
+}
+
+/* The creation time of the newest subkey that can do the job, or -1. */
+static gint64
+usable_subkey_time (gpgme_key_t key, gboolean secret)
+{
+  gpgme_subkey_t sk = pst_pgp_usable_subkey (key, secret);
+
+  return sk != NULL ? (gint64) sk->timestamp : -1;
 }
 
 /* Transfer full; NULL without an error when no key qualifies. */
