@@ -623,6 +623,7 @@ agent_sign (const char *home, const char *grip, guint algo, const guint8 digest[
   hex = g_malloc (65);
   for (int i = 0; i < 32; i++)
     g_snprintf (hex + 2 * i, 3, "%02X", digest[i]);
+  /* SETHASH takes libgcrypt's number, which for SHA-256 is OpenPGP's (8). */
   sethash = g_strdup_printf ("SETHASH %d %s", HASH_SHA256, hex);
   ok = transact (ctx, sigkey, NULL) && transact (ctx, sethash, NULL) && transact (ctx, "PKSIGN", answer);
   agent_give_back (pool, ctx, ok);
