@@ -46,6 +46,7 @@ pst_pgp_autocrypt_export (const char *home, const char *fingerprint, GError **er
   CachedExport *c;
   GBytes *result = NULL;
 
+  pst_pgp_home_check (home);
   g_mutex_lock (&export_cache_lock);
   c = export_cache ? g_hash_table_lookup (export_cache, k) : NULL;
   if (c != NULL && g_get_monotonic_time () - c->at < (gint64) EXPORT_CACHE_TTL * G_USEC_PER_SEC)

@@ -34,8 +34,9 @@
 #define HASH_SHA256 8
 #define SYM_AES256 9
 
-/* 1.3.6.1.4.1.3029.1.5.1 and 1.3.6.1.4.1.11591.15.1 */
+/* Cv25519: 1.3.6.1.4.1.3029.1.5.1; Ed25519: 1.3.6.1.4.1.11591.15.1 */
 static const guint8 oid_cv25519[] = { 0x2b, 0x06, 0x01, 0x04, 0x01, 0x97, 0x55, 0x01, 0x05, 0x01 };
+static const guint8 oid_ed25519[] = { 0x2b, 0x06, 0x01, 0x04, 0x01, 0xda, 0x47, 0x0f, 0x01 };
 
 /* --- Bytes -------------------------------------------------------------------- */
 
@@ -110,23 +111,38 @@ hex_to_bin (const char *hex, guint8 *out, gsize len)
 
 /* --- Public keys from the keyring ---------------------------------------------- */
 
-/* The encryption subkey material of one key, read from gpg's export. */
+/* The public material of one (sub)key, read from gpg's export of its key. */
 typedef struct {
-  guint algo;
+  guint algo;                 /* the key's own algorithm byte */
   guint8 fpr[20];
   GBytes *n, *e;              /* RSA */
-  guint8 point[32];           /* Cv25519, native */
+  guint8 point[32];           /* Cv25519 or Ed25519, native */
   guint8 kdf_hash, kdf_sym;   /* Cv25519 */
-} EncKey;
+  gboolean aes256;            /* the user ids' self-signatures list AES-256 */
+} PubKey;
 
 static void
-enc_key_free (EncKey *k)
+pub_key_free (PubKey *k)
 {
   if (k->n)
     g_bytes_unref (k->n);
   if (k->e)
     g_bytes_unref (k->e);
   g_free (k);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PubKey, pub_key_free)
+
+static PubKey *
+pub_key_copy (const PubKey *k)
+{
+  PubKey *c = g_memdup2 (k, sizeof *k);
+
+  if (c->n)
+    g_bytes_ref (c->n);
+  if (c->e)
+    g_bytes_ref (c->e);
+  return c;
 }
 
 /* One packet at *@off in @p; FALSE at the end or on what keys do not hold. */
@@ -196,12 +212,11 @@ read_mpi (const guint8 *p, gsize len, gsize *off, const guint8 **v, gsize *vlen)
   return TRUE;
 }
 
-/* The key packet @body as an encryption key, when it is one we do here. */
-static EncKey *
-parse_enc_key (const guint8 *body, gsize len, const guint8 fpr[20])
+/* The key packet @body, when it is one we do here. */
+static PubKey *
+parse_key (const guint8 *body, gsize len, const guint8 fpr[20])
 {
-  g_autoptr (GBytes) n_bytes = NULL;
-  EncKey *k;
+  g_autoptr (PubKey) k = NULL;
   gsize off = 6, vlen;
   const guint8 *v;
   guint algo;
@@ -209,7 +224,10 @@ parse_enc_key (const guint8 *body, gsize len, const guint8 fpr[20])
   if (len < 7 || body[0] != 4)
     return NULL;
   algo = body[5];
-  if (algo == ALGO_RSA || algo == ALGO_RSA_E)
+  k = g_new0 (PubKey, 1);
+  k->algo = algo;
+  memcpy (k->fpr, fpr, 20);
+  if (algo == ALGO_RSA || algo == ALGO_RSA_E || algo == ALGO_RSA_S)
     {
       const guint8 *n;
       gsize nlen;
@@ -217,8 +235,6 @@ parse_enc_key (const guint8 *body, gsize len, const guint8 fpr[20])
       if (!read_mpi (body, len, &off, &n, &nlen) || !read_mpi (body, len, &off, &v, &vlen)
           || nlen < 128)
         return NULL;
-      k = g_new0 (EncKey, 1);
-      k->algo = ALGO_RSA;
       k->n = g_bytes_new (n, nlen);
       k->e = g_bytes_new (v, vlen);
     }
@@ -231,25 +247,72 @@ parse_enc_key (const guint8 *body, gsize len, const guint8 fpr[20])
       if (!read_mpi (body, len, &off, &v, &vlen) || vlen != 33 || v[0] != 0x40
           || off + 4 > len || body[off] != 3 || body[off + 1] != 1)
         return NULL;
-      k = g_new0 (EncKey, 1);
-      k->algo = ALGO_ECDH;
       memcpy (k->point, v + 1, 32);
       k->kdf_hash = body[off + 2];
       k->kdf_sym = body[off + 3];
       if (k->kdf_hash != HASH_SHA256 && k->kdf_hash != 9 && k->kdf_hash != 10)
-        return enc_key_free (k), NULL;
+        return NULL;
       if (k->kdf_sym < 7 || k->kdf_sym > 9)
-        return enc_key_free (k), NULL;
+        return NULL;
+    }
+  else if (algo == ALGO_EDDSA)
+    {
+      if (body[6] != sizeof oid_ed25519 || len < 7 + sizeof oid_ed25519
+          || memcmp (body + 7, oid_ed25519, sizeof oid_ed25519) != 0)
+        return NULL;
+      off = 7 + sizeof oid_ed25519;
+      if (!read_mpi (body, len, &off, &v, &vlen) || vlen != 33 || v[0] != 0x40)
+        return NULL;
+      memcpy (k->point, v + 1, 32);
     }
   else
     return NULL;
-  memcpy (k->fpr, fpr, 20);
-  return k;
+  return g_steal_pointer (&k);
 }
 
-/* The subkey @sub_fpr of @key from gpg's export of it. */
-static EncKey *
-export_enc_key (const char *home, gpgme_key_t key, const guint8 sub_fpr[20])
+/* Whether the user id self-signature @body (RFC 4880 §5.2.3) has a
+ * preferred symmetric algorithms subpacket (11): *@has set, and whether
+ * it lists AES-256. */
+static gboolean
+self_sig_lists_aes256 (const guint8 *body, gsize len, gboolean *has)
+{
+  gsize off = 6, end;
+
+  *has = FALSE;
+  if (len < 6 || body[0] != 4 || body[1] < 0x10 || body[1] > 0x13)
+    return TRUE;
+  end = 6 + ((gsize) body[4] << 8 | body[5]);
+  if (end > len)
+    return TRUE;
+  while (off < end)
+    {
+      gsize l;
+
+      if (body[off] < 192)
+        l = body[off++];
+      else if (body[off] < 255 && off + 2 <= end)
+        l = ((gsize) (body[off] - 192) << 8) + body[off + 1] + 192, off += 2;
+      else if (body[off] == 255 && off + 5 <= end)
+        l = (gsize) body[off + 1] << 24 | (gsize) body[off + 2] << 16 | (gsize) body[off + 3] << 8 | body[off + 4], off += 5;
+      else
+        return FALSE;
+      if (l == 0 || l > end - off)
+        return FALSE;
+      if ((body[off] & 0x7f) == 11)
+        {
+          *has = TRUE;
+          return memchr (body + off + 1, SYM_AES256, l - 1) != NULL;
+        }
+      off += l;
+    }
+  return TRUE;
+}
+
+/* The (sub)key @sub_fpr of @key from gpg's export of it; its aes256 is
+ * FALSE when a user id's self-signature lacks AES-256 in its preferences
+ * (or none has preferences): gpg would then choose another cipher. */
+static PubKey *
+export_pub_key (const char *home, gpgme_key_t key, const guint8 sub_fpr[20])
 {
   gpgme_ctx_t ctx = pst_pgp_keys_open_ctx (home, NULL);
   gpgme_data_t out = NULL;
@@ -258,7 +321,8 @@ export_enc_key (const char *home, gpgme_key_t key, const guint8 sub_fpr[20])
   gsize off = 0, blen;
   const guint8 *body;
   guint tag;
-  EncKey *k = NULL;
+  PubKey *k = NULL;
+  gboolean prefs_seen = FALSE, aes256 = TRUE;
 
   if (ctx == NULL)
     return NULL;
@@ -269,8 +333,16 @@ export_enc_key (const char *home, gpgme_key_t key, const guint8 sub_fpr[20])
   if (out != NULL)
     gpgme_data_release (out);
   gpgme_release (ctx);
-  while (k == NULL && data != NULL && next_packet ((guint8 *) data, len, &off, &tag, &body, &blen))
-    if (tag == 6 || tag == 14)
+  while (data != NULL && next_packet ((guint8 *) data, len, &off, &tag, &body, &blen))
+    if (tag == 2)
+      {
+        gboolean has;
+
+        /* export-minimal keeps the self-signatures only. */
+        aes256 = self_sig_lists_aes256 (body, blen, &has) && aes256;
+        prefs_seen = prefs_seen || has;
+      }
+    else if (k == NULL && (tag == 6 || tag == 14))
       {
         guint8 fpr[20], head[3] = { 0x99, (guint8) (blen >> 8), (guint8) blen };
         size_t flen = sizeof fpr;
@@ -281,44 +353,76 @@ export_enc_key (const char *home, gpgme_key_t key, const guint8 sub_fpr[20])
 
         EVP_MD_CTX_free (md);
         if (hashed && blen < 65536 && memcmp (fpr, sub_fpr, 20) == 0)
-          k = parse_enc_key (body, blen, fpr);
+          k = parse_key (body, blen, fpr);
       }
   gpgme_free (data);
+  if (k != NULL)
+    k->aes256 = prefs_seen && aes256;
   return k;
 }
 
-/* Key material never changes under a fingerprint: kept for the process. */
-static GMutex enc_cache_lock;
-static GHashTable *enc_cache;   /* "home\nsubkey fpr" -> EncKey* */
+/* Key material never changes under a fingerprint, but its key's
+ * preferences may: kept until pst_pgp_forget_keys. */
+static GMutex key_cache_lock;
+static GHashTable *key_cache;   /* "home\nsubkey fpr" -> PubKey* */
 
-static const EncKey *
-enc_key_for (const char *home, gpgme_key_t key)
+void
+pst_pgp_direct_forget (void)
 {
-  gpgme_subkey_t sk = pst_pgp_usable_subkey (key, FALSE);
+  g_mutex_lock (&key_cache_lock);
+  if (key_cache != NULL)
+    g_hash_table_remove_all (key_cache);
+  g_mutex_unlock (&key_cache_lock);
+}
+
+/* Not expired now: gpg's key listing may be up to 30 s old (pgp.c). */
+static gboolean
+subkey_current (gpgme_key_t key, gpgme_subkey_t sk)
+{
+  gint64 now = g_get_real_time () / G_USEC_PER_SEC;
+
+  return sk != NULL && (sk->expires == 0 || sk->expires > now) && key->subkeys != NULL
+         && (key->subkeys->expires == 0 || key->subkeys->expires > now);
+}
+
+/* The material of @sk of @key, a copy (transfer full): the cache may be
+ * emptied while a message is made. */
+static PubKey *
+pub_key_for (const char *home, gpgme_key_t key, gpgme_subkey_t sk)
+{
   g_autofree char *name = NULL;
   guint8 fpr[20];
-  EncKey *k;
+  PubKey *k;
 
-  if (sk == NULL || !hex_to_bin (sk->fpr, fpr, 20))
+  if (!subkey_current (key, sk) || !hex_to_bin (sk->fpr, fpr, 20))
     return NULL;
   name = g_strdup_printf ("%s\n%s", home ? home : "", sk->fpr);
-  g_mutex_lock (&enc_cache_lock);
-  k = enc_cache ? g_hash_table_lookup (enc_cache, name) : NULL;
-  g_mutex_unlock (&enc_cache_lock);
-  if (k != NULL || !(k = export_enc_key (home, key, fpr)))
+  g_mutex_lock (&key_cache_lock);
+  k = key_cache ? g_hash_table_lookup (key_cache, name) : NULL;
+  k = k != NULL ? pub_key_copy (k) : NULL;
+  g_mutex_unlock (&key_cache_lock);
+  if (k != NULL || !(k = export_pub_key (home, key, fpr)))
     return k;
-  g_mutex_lock (&enc_cache_lock);
-  if (enc_cache == NULL)
-    enc_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) enc_key_free);
-  if (g_hash_table_lookup (enc_cache, name) == NULL)
-    g_hash_table_insert (enc_cache, g_steal_pointer (&name), k);
-  else
-    {
-      enc_key_free (k);
-      k = g_hash_table_lookup (enc_cache, name);
-    }
-  g_mutex_unlock (&enc_cache_lock);
+  g_mutex_lock (&key_cache_lock);
+  if (key_cache == NULL)
+    key_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) pub_key_free);
+  g_hash_table_replace (key_cache, g_steal_pointer (&name), pub_key_copy (k));
+  g_mutex_unlock (&key_cache_lock);
   return k;
+}
+
+/* The encryption subkey of @key, when it is one we do here. */
+static PubKey *
+enc_key_for (const char *home, gpgme_key_t key)
+{
+  g_autoptr (PubKey) k = pub_key_for (home, key, pst_pgp_usable_subkey (key, FALSE));
+
+  if (k == NULL || !(k->algo == ALGO_RSA || k->algo == ALGO_RSA_E || k->algo == ALGO_ECDH))
+    return NULL;
+  /* AES-256 is fixed here; gpg would choose one the recipient lists. */
+  if (!k->aes256)
+    return NULL;
+  return g_steal_pointer (&k);
 }
 
 /* --- Session keys ----------------------------------------------------------------- */
@@ -336,29 +440,44 @@ session_block (GByteArray *m, const guint8 key[32])
   put_u16 (m, sum & 0xffff);
 }
 
-static gboolean
-pkesk_rsa (GByteArray *a, const EncKey *k, const guint8 key[32])
+/* @k's RSA public key for OpenSSL, or NULL. */
+static EVP_PKEY *
+rsa_pkey (const PubKey *k)
 {
-  g_autoptr (GByteArray) m = g_byte_array_new ();
   OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new ();
   OSSL_PARAM *params = NULL;
-  BIGNUM *n = NULL, *e = NULL;
-  EVP_PKEY_CTX *pctx = NULL, *ectx = NULL;
+  BIGNUM *n = BN_bin2bn (g_bytes_get_data (k->n, NULL), (int) g_bytes_get_size (k->n), NULL);
+  BIGNUM *e = BN_bin2bn (g_bytes_get_data (k->e, NULL), (int) g_bytes_get_size (k->e), NULL);
+  EVP_PKEY_CTX *pctx = NULL;
   EVP_PKEY *pkey = NULL;
+
+  if (bld != NULL && n != NULL && e != NULL
+      && OSSL_PARAM_BLD_push_BN (bld, OSSL_PKEY_PARAM_RSA_N, n)
+      && OSSL_PARAM_BLD_push_BN (bld, OSSL_PKEY_PARAM_RSA_E, e)
+      && (params = OSSL_PARAM_BLD_to_param (bld)) != NULL
+      && (pctx = EVP_PKEY_CTX_new_from_name (NULL, "RSA", NULL)) != NULL
+      && EVP_PKEY_fromdata_init (pctx) > 0)
+    EVP_PKEY_fromdata (pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params);
+  EVP_PKEY_CTX_free (pctx);
+  OSSL_PARAM_free (params);
+  OSSL_PARAM_BLD_free (bld);
+  BN_free (n);
+  BN_free (e);
+  return pkey;
+}
+
+static gboolean
+pkesk_rsa (GByteArray *a, const PubKey *k, const guint8 key[32])
+{
+  g_autoptr (GByteArray) m = g_byte_array_new ();
+  EVP_PKEY *pkey = g_bytes_get_size (k->n) <= 1024 ? rsa_pkey (k) : NULL;
+  EVP_PKEY_CTX *ectx = NULL;
   guint8 out[1024];
   size_t outlen = sizeof out;
   gboolean ok = FALSE;
 
   session_block (m, key);
-  n = BN_bin2bn (g_bytes_get_data (k->n, NULL), (int) g_bytes_get_size (k->n), NULL);
-  e = BN_bin2bn (g_bytes_get_data (k->e, NULL), (int) g_bytes_get_size (k->e), NULL);
-  if (bld != NULL && n != NULL && e != NULL && g_bytes_get_size (k->n) <= sizeof out
-      && OSSL_PARAM_BLD_push_BN (bld, OSSL_PKEY_PARAM_RSA_N, n)
-      && OSSL_PARAM_BLD_push_BN (bld, OSSL_PKEY_PARAM_RSA_E, e)
-      && (params = OSSL_PARAM_BLD_to_param (bld)) != NULL
-      && (pctx = EVP_PKEY_CTX_new_from_name (NULL, "RSA", NULL)) != NULL
-      && EVP_PKEY_fromdata_init (pctx) > 0
-      && EVP_PKEY_fromdata (pctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) > 0
+  if (pkey != NULL
       && (ectx = EVP_PKEY_CTX_new (pkey, NULL)) != NULL
       && EVP_PKEY_encrypt_init (ectx) > 0
       && EVP_PKEY_CTX_set_rsa_padding (ectx, RSA_PKCS1_PADDING) > 0
@@ -370,18 +489,13 @@ pkesk_rsa (GByteArray *a, const EncKey *k, const guint8 key[32])
   OPENSSL_cleanse (m->data, m->len);
   EVP_PKEY_CTX_free (ectx);
   EVP_PKEY_free (pkey);
-  EVP_PKEY_CTX_free (pctx);
-  OSSL_PARAM_free (params);
-  OSSL_PARAM_BLD_free (bld);
-  BN_free (n);
-  BN_free (e);
   return ok;
 }
 
 /* RFC 6637 §7-8 with Curve25519 (RFC 4880bis): an ephemeral X25519 key,
  * the KDF over the shared secret, AES key wrap of the padded session key. */
 static gboolean
-pkesk_cv25519 (GByteArray *a, const EncKey *k, const guint8 key[32])
+pkesk_cv25519 (GByteArray *a, const PubKey *k, const guint8 key[32])
 {
   static const guint8 counter[4] = { 0, 0, 0, 1 };
   g_autoptr (GByteArray) m = g_byte_array_new ();
@@ -444,14 +558,15 @@ pkesk_cv25519 (GByteArray *a, const EncKey *k, const guint8 key[32])
 
 /* A public-key encrypted session key packet (RFC 4880 §5.1). */
 static gboolean
-put_pkesk (GByteArray *out, const EncKey *k, const guint8 key[32])
+put_pkesk (GByteArray *out, const PubKey *k, const guint8 key[32])
 {
   g_autoptr (GByteArray) b = g_byte_array_new ();
 
   put_u8 (b, 3);
   g_byte_array_append (b, k->fpr + 12, 8);
   put_u8 (b, k->algo);
-  if (!(k->algo == ALGO_RSA ? pkesk_rsa (b, k, key) : pkesk_cv25519 (b, k, key)))
+  /* The key's own algorithm byte: 1 or 2 (RSA-E) for RSA, as gpg writes. */
+  if (!(k->algo == ALGO_ECDH ? pkesk_cv25519 (b, k, key) : pkesk_rsa (b, k, key)))
     return FALSE;
   put_packet (out, 1, b->data, b->len);
   return TRUE;
@@ -604,18 +719,80 @@ sexp_find (const guint8 *p, gsize len, const char *name, const guint8 **val, gsi
   return FALSE;
 }
 
-/* The signature MPIs for @digest (SHA-256) by the key @grip, made by
- * gpg-agent, appended to @sig. */
+/* Whether @sig (Ed25519: r and s, 32 bytes each; RSA: s) is @pub's
+ * signature over @digest: gpg checks what gpg-agent returns before it
+ * writes it (a fault in the signing would otherwise be sent, and may
+ * leak the key), and so does this file. */
 static gboolean
-agent_sign (const char *home, const char *grip, guint algo, const guint8 digest[32], GByteArray *sig)
+signature_good (const PubKey *pub, const guint8 digest[32], const guint8 *sig, gsize siglen)
+{
+  EVP_PKEY *pkey = NULL;
+  gboolean ok = FALSE;
+
+  if (pub->algo == ALGO_EDDSA)
+    {
+      EVP_MD_CTX *md = EVP_MD_CTX_new ();
+
+      pkey = EVP_PKEY_new_raw_public_key (EVP_PKEY_ED25519, NULL, pub->point, 32);
+      /* OpenPGP's EdDSA signs the digest as the message. */
+      ok = pkey != NULL && md != NULL && siglen == 64
+           && EVP_DigestVerifyInit (md, NULL, NULL, NULL, pkey) > 0
+           && EVP_DigestVerify (md, sig, 64, digest, 32) == 1;
+      EVP_MD_CTX_free (md);
+    }
+  else if (pub->n != NULL)
+    {
+      gsize nlen = g_bytes_get_size (pub->n);
+      g_autofree guint8 *padded = g_malloc0 (MAX (nlen, 1));
+      EVP_PKEY_CTX *vctx = NULL;
+
+      pkey = rsa_pkey (pub);
+      if (siglen <= nlen)
+        memcpy (padded + nlen - siglen, sig, siglen);
+      ok = pkey != NULL && siglen <= nlen
+           && (vctx = EVP_PKEY_CTX_new (pkey, NULL)) != NULL
+           && EVP_PKEY_verify_init (vctx) > 0
+           && EVP_PKEY_CTX_set_rsa_padding (vctx, RSA_PKCS1_PADDING) > 0
+           && EVP_PKEY_CTX_set_signature_md (vctx, EVP_sha256 ()) > 0
+           && EVP_PKEY_verify (vctx, padded, nlen, digest, 32) == 1;
+      EVP_PKEY_CTX_free (vctx);
+    }
+  EVP_PKEY_free (pkey);
+  if (!ok)
+    g_warning ("gpg-agent's signature does not verify: OpenPGP signing goes through gpg");
+  return ok;
+}
+
+/* Appends the value @v (@len bytes, leading zeros dropped) left-padded to
+ * @width bytes to @a; FALSE when it is longer. */
+static gboolean
+put_padded (GByteArray *a, const guint8 *v, gsize len, gsize width)
+{
+  static const guint8 zeros[64] = { 0 };
+
+  while (len > 0 && *v == 0)
+    v++, len--;
+  if (len > width || width - len > sizeof zeros)
+    return FALSE;
+  g_byte_array_append (a, zeros, (guint) (width - len));
+  g_byte_array_append (a, v, (guint) len);
+  return TRUE;
+}
+
+/* The signature MPIs for @digest (SHA-256) by @pub, whose secret key has
+ * the keygrip @grip, made by gpg-agent and checked, appended to @sig. */
+static gboolean
+agent_sign (const char *home, const char *grip, const PubKey *pub, const guint8 digest[32],
+            GByteArray *sig)
 {
   AgentPool *pool = agent_pool (home);
   gpgme_ctx_t ctx = pool != NULL ? agent_take (pool) : NULL;
   g_autoptr (GByteArray) answer = g_byte_array_new ();
+  g_autoptr (GByteArray) raw = g_byte_array_new ();
   g_autofree char *sigkey = g_strdup_printf ("SIGKEY %s", grip);
   g_autofree char *hex = NULL, *sethash = NULL;
-  const guint8 *r, *s;
-  gsize rlen, slen;
+  const guint8 *r = NULL, *s = NULL;
+  gsize rlen = 0, slen = 0;
   gboolean ok;
 
   if (ctx == NULL)
@@ -627,40 +804,64 @@ agent_sign (const char *home, const char *grip, guint algo, const guint8 digest[
   sethash = g_strdup_printf ("SETHASH %d %s", HASH_SHA256, hex);
   ok = transact (ctx, sigkey, NULL) && transact (ctx, sethash, NULL) && transact (ctx, "PKSIGN", answer);
   agent_give_back (pool, ctx, ok);
-  if (!ok)
+  if (!ok || !sexp_find (answer->data, answer->len, "s", &s, &slen) || slen == 0
+      || (pub->algo == ALGO_EDDSA && !sexp_find (answer->data, answer->len, "r", &r, &rlen)))
     return FALSE;
-  if (algo == ALGO_EDDSA && sexp_find (answer->data, answer->len, "r", &r, &rlen)
-      && sexp_find (answer->data, answer->len, "s", &s, &slen))
-    {
-      put_mpi (sig, r, rlen);
-      put_mpi (sig, s, slen);
-      return TRUE;
-    }
-  if (algo == ALGO_RSA && sexp_find (answer->data, answer->len, "s", &s, &slen))
-    {
-      put_mpi (sig, s, slen);
-      return TRUE;
-    }
-  return FALSE;
+#ifdef PST_PGP_TEST_HOOKS
+  /* tests/integration/test-pgp-batch.sh: a signature gone wrong in gpg-agent. */
+  if (g_getenv ("POSTERN_TEST_PGP_BAD_AGENT_SIG") != NULL)
+    ((guint8 *) s)[slen - 1] ^= 1;
+#endif
+  if (pub->algo == ALGO_EDDSA)
+    ok = put_padded (raw, r, rlen, 32) && put_padded (raw, s, slen, 32);
+  else
+    g_byte_array_append (raw, s, (guint) slen);
+  if (!ok || !signature_good (pub, digest, raw->data, raw->len))
+    return FALSE;
+  if (pub->algo == ALGO_EDDSA)
+    put_mpi (sig, r, rlen);
+  put_mpi (sig, s, slen);
+  return TRUE;
 }
 
 /* --- The message ------------------------------------------------------------------ */
 
-/* The signing subkey of @signer, when this file can use it. */
+/* The signing subkey of @signer and its material, when this file can use
+ * them. */
 static gpgme_subkey_t
-signing_subkey (gpgme_key_t signer, guint *algo_out)
+signing_subkey (const char *home, gpgme_key_t signer, PubKey **pub_out)
 {
   gpgme_subkey_t sk = pst_pgp_usable_subkey (signer, TRUE);
+  PubKey *pub;
 
   if (sk == NULL || sk->keygrip == NULL || sk->fpr == NULL || strlen (sk->fpr) != 40)
     return NULL;
-  if (sk->pubkey_algo == GPGME_PK_EDDSA && g_strcmp0 (sk->curve, "ed25519") == 0)
-    *algo_out = ALGO_EDDSA;
-  else if (sk->pubkey_algo == GPGME_PK_RSA || sk->pubkey_algo == GPGME_PK_RSA_S)
-    *algo_out = ALGO_RSA;
-  else
+  if (!(sk->pubkey_algo == GPGME_PK_EDDSA && g_strcmp0 (sk->curve, "ed25519") == 0)
+      && sk->pubkey_algo != GPGME_PK_RSA && sk->pubkey_algo != GPGME_PK_RSA_S)
     return NULL;
+  pub = pub_key_for (home, signer, sk);
+  if (pub != NULL && pub->algo != ALGO_EDDSA && pub->algo != ALGO_RSA && pub->algo != ALGO_RSA_S)
+    g_clear_pointer (&pub, pub_key_free);
+  if (pub == NULL)
+    return NULL;
+  *pub_out = pub;
   return sk;
+}
+
+/* The literal data packet of @p (binary, no name, time 0: RFC 4880 §5.9
+ * allows it) appended to @out, which has room for it: no copy of the
+ * plaintext is left behind. */
+static void
+put_literal (GByteArray *out, const guint8 *p, gsize len)
+{
+  g_autoptr (GByteArray) b = g_byte_array_sized_new ((guint) len + 6);
+
+  put_u8 (b, 'b');
+  put_u8 (b, 0);
+  put_u32 (b, 0);
+  g_byte_array_append (b, p, (guint) len);
+  put_packet (out, 11, b->data, b->len);
+  OPENSSL_cleanse (b->data, b->len);
 }
 
 /* One-pass signature, literal data, signature (RFC 4880 §11.3). */
@@ -669,17 +870,19 @@ signed_literal (const char *home, gpgme_key_t signer, GBytes *data, GByteArray *
 {
   g_autoptr (GByteArray) b = g_byte_array_new ();
   g_autoptr (GByteArray) hashed = g_byte_array_new ();
+  g_autoptr (PubKey) pub = NULL;
   guint8 fpr[20], digest[32], trailer[6] = { 4, 0xff };
   unsigned int dlen = 0;
   gsize len = 0;
   const guint8 *p = g_bytes_get_data (data, &len);
-  guint algo = 0;
-  gpgme_subkey_t sk = signing_subkey (signer, &algo);
+  gpgme_subkey_t sk = signing_subkey (home, signer, &pub);
+  guint algo;
   EVP_MD_CTX *md;
   gboolean ok;
 
   if (sk == NULL || !hex_to_bin (sk->fpr, fpr, 20))
     return FALSE;
+  algo = pub->algo;
   /* version, type (binary), algorithms, the hashed subpackets: creation
    * time, issuer fingerprint */
   put_u8 (hashed, 4);
@@ -714,12 +917,7 @@ signed_literal (const char *home, gpgme_key_t signer, GBytes *data, GByteArray *
   put_u8 (b, 1);
   put_packet (out, 4, b->data, b->len);
 
-  g_byte_array_set_size (b, 0);
-  put_u8 (b, 'b');
-  put_u8 (b, 0);
-  put_u32 (b, 0);
-  g_byte_array_append (b, p, (guint) len);
-  put_packet (out, 11, b->data, b->len);
+  put_literal (out, p, len);
 
   g_byte_array_set_size (b, 0);
   g_byte_array_append (b, hashed->data, hashed->len);
@@ -728,47 +926,47 @@ signed_literal (const char *home, gpgme_key_t signer, GBytes *data, GByteArray *
   put_u8 (b, 16);
   g_byte_array_append (b, fpr + 12, 8);
   g_byte_array_append (b, digest, 2);
-  if (!agent_sign (home, sk->keygrip, algo, digest, b))
+  if (!agent_sign (home, sk->keygrip, pub, digest, b))
     return FALSE;
   put_packet (out, 2, b->data, b->len);
   return TRUE;
 }
 
 /* Symmetrically encrypted integrity protected data (RFC 4880 §5.13):
- * AES-256 in CFB mode over a random prefix, @plain and the MDC packet. */
+ * AES-256 in CFB mode over a random prefix, @plain and the MDC packet,
+ * encrypted piece by piece (CFB is a stream here), so that @plain is not
+ * copied. */
 static gboolean
-put_seipd (GByteArray *out, const guint8 key[32], GByteArray *plain)
+put_seipd (GByteArray *out, const guint8 key[32], const GByteArray *plain)
 {
   static const guint8 zero_iv[16] = { 0 };
-  static const guint8 mdc_head[2] = { 0xd3, 0x14 };
-  g_autoptr (GByteArray) body = g_byte_array_new ();
-  guint8 prefix[18], mdc[20];
+  guint8 prefix[18], mdc[22] = { 0xd3, 0x14 };
+  g_autoptr (GByteArray) body = NULL;
   unsigned int mdclen = 0;
   EVP_MD_CTX *md = EVP_MD_CTX_new ();
   EVP_CIPHER_CTX *cc = EVP_CIPHER_CTX_new ();
-  int n1 = 0, n2 = 0;
+  int n1 = 0, n2 = 0, n3 = 0, n4 = 0;
   gboolean ok;
 
   ok = md != NULL && cc != NULL && RAND_bytes (prefix, 16) == 1;
   prefix[16] = prefix[14];
   prefix[17] = prefix[15];
   ok = ok && EVP_DigestInit_ex (md, EVP_sha1 (), NULL) && EVP_DigestUpdate (md, prefix, 18)
-       && EVP_DigestUpdate (md, plain->data, plain->len) && EVP_DigestUpdate (md, mdc_head, 2)
-       && EVP_DigestFinal_ex (md, mdc, &mdclen);
-  g_byte_array_append (plain, mdc_head, 2);
-  g_byte_array_append (plain, mdc, 20);
-  g_byte_array_prepend (plain, prefix, 18);
-  g_byte_array_set_size (body, plain->len + 1 + 16);
+       && EVP_DigestUpdate (md, plain->data, plain->len) && EVP_DigestUpdate (md, mdc, 2)
+       && EVP_DigestFinal_ex (md, mdc + 2, &mdclen);
+  body = g_byte_array_sized_new (1 + 18 + plain->len + sizeof mdc + 16);
+  g_byte_array_set_size (body, 1 + 18 + plain->len + sizeof mdc + 16);
   body->data[0] = 1;
   ok = ok && EVP_EncryptInit_ex (cc, EVP_aes_256_cfb128 (), NULL, key, zero_iv)
-       && EVP_EncryptUpdate (cc, body->data + 1, &n1, plain->data, (int) plain->len)
-       && EVP_EncryptFinal_ex (cc, body->data + 1 + n1, &n2);
-  OPENSSL_cleanse (plain->data, plain->len);
+       && EVP_EncryptUpdate (cc, body->data + 1, &n1, prefix, 18)
+       && EVP_EncryptUpdate (cc, body->data + 1 + n1, &n2, plain->data, (int) plain->len)
+       && EVP_EncryptUpdate (cc, body->data + 1 + n1 + n2, &n3, mdc, sizeof mdc)
+       && EVP_EncryptFinal_ex (cc, body->data + 1 + n1 + n2 + n3, &n4);
   EVP_CIPHER_CTX_free (cc);
   EVP_MD_CTX_free (md);
   if (!ok)
     return FALSE;
-  put_packet (out, 18, body->data, 1 + (gsize) n1 + (gsize) n2);
+  put_packet (out, 18, body->data, 1 + (gsize) n1 + (gsize) n2 + (gsize) n3 + (gsize) n4);
   return TRUE;
 }
 
@@ -809,49 +1007,37 @@ armor (const guint8 *p, gsize len)
 GBytes *
 pst_pgp_direct_encrypt (const char *home, gpgme_key_t *recipients, gpgme_key_t signer, GBytes *data)
 {
-  g_autoptr (GByteArray) inner = g_byte_array_new ();
+  gsize len = g_bytes_get_size (data);
+  /* Room for the packets around the plaintext (an RSA-8192 signature at
+   * most), so that it is never reallocated, leaving a copy behind. */
+  g_autoptr (GByteArray) inner = g_byte_array_sized_new ((guint) len + 4096);
   g_autoptr (GByteArray) msg = g_byte_array_new ();
-  g_autoptr (GPtrArray) keys = g_ptr_array_new ();
+  g_autoptr (GPtrArray) keys = g_ptr_array_new_with_free_func ((GDestroyNotify) pub_key_free);
   guint8 session[32];
   gboolean ok = TRUE;
-  GBytes *result;
+  GBytes *result = NULL;
 
-  if (g_bytes_get_size (data) > PST_PGP_DIRECT_MAX_INPUT)
+  if (len > PST_PGP_DIRECT_MAX_INPUT)
     return NULL;
   for (gpgme_key_t *r = recipients; *r != NULL; r++)
     {
-      const EncKey *k = enc_key_for (home, *r);
+      PubKey *k = enc_key_for (home, *r);
 
       if (k == NULL)
         return NULL;
-      g_ptr_array_add (keys, (gpointer) k);
+      g_ptr_array_add (keys, k);
     }
   if (signer != NULL)
-    {
-      if (!signed_literal (home, signer, data, inner))
-        return NULL;
-    }
+    ok = signed_literal (home, signer, data, inner);
   else
-    {
-      g_autoptr (GByteArray) b = g_byte_array_new ();
-      gsize len = 0;
-      const guint8 *p = g_bytes_get_data (data, &len);
-
-      put_u8 (b, 'b');
-      put_u8 (b, 0);
-      put_u32 (b, 0);
-      g_byte_array_append (b, p, (guint) len);
-      put_packet (inner, 11, b->data, b->len);
-      OPENSSL_cleanse (b->data, b->len);
-    }
-  if (RAND_bytes (session, sizeof session) != 1)
-    return NULL;
+    put_literal (inner, g_bytes_get_data (data, NULL), len);
+  ok = ok && RAND_bytes (session, sizeof session) == 1;
   for (guint i = 0; i < keys->len && ok; i++)
     ok = put_pkesk (msg, keys->pdata[i], session);
   ok = ok && put_seipd (msg, session, inner);
   OPENSSL_cleanse (session, sizeof session);
-  if (!ok)
-    return NULL;
-  result = armor (msg->data, msg->len);
+  OPENSSL_cleanse (inner->data, inner->len);
+  if (ok)
+    result = armor (msg->data, msg->len);
   return result;
 }

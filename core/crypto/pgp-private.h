@@ -29,6 +29,17 @@ gpgme_subkey_t pst_pgp_usable_subkey (gpgme_key_t key, gboolean secret);
 GBytes *pst_pgp_direct_encrypt (const char *home, gpgme_key_t *recipients, gpgme_key_t signer,
                                 GBytes *data);
 
+/* Checks the GnuPG home @home (NULL: the default) at each key lookup: when
+ * its keyring or trustdb files changed since the last call, the cached key
+ * lookups and exports are dropped (pst_pgp_forget_keys).  TRUE when its
+ * gpg.conf and common.conf (and /etc/gnupg's) set only options that do not
+ * change what gpg writes, so that pst_pgp_direct_encrypt may be used
+ * (pgp-home.c). */
+gboolean pst_pgp_home_check (const char *home);
+
+/* Drops pgp-direct.c's cached key material (pst_pgp_forget_keys). */
+void pst_pgp_direct_forget (void);
+
 /* Drops pgp-autocrypt.c's cached exports (pst_pgp_forget_keys). */
 void pst_pgp_autocrypt_forget (void);
 

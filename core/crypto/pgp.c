@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <gpgme.h>
+#include <openssl/crypto.h>
 #include <string.h>
 
 #include "crypto/pgp-private.h"
@@ -37,7 +38,8 @@ pst_pgp_set_direct_default (gboolean direct)
 /* Key lookups run gpg (about 17 ms each) and a message needs several: the
  * answers are kept process-wide for KEY_CACHE_TTL seconds, keyed by home,
  * kind and address, negative answers included.  pst_pgp_forget_keys()
- * drops them when keys change through Postern. */
+ * drops them when keys change through Postern, pst_pgp_home_check when the
+ * keyring files change under it. */
 #define KEY_CACHE_TTL 30
 
 typedef struct {
@@ -77,6 +79,8 @@ cache_get (PstPgp *pgp, const char *kind, const char *what, gpgme_key_t *key_out
   CachedKey *c;
   gboolean found = FALSE;
 
+  /* A keyring changed by gpg (a revocation imported) empties the cache. */
+  pst_pgp_home_check (pgp->home);
   g_mutex_lock (&key_cache_lock);
   c = key_cache ? g_hash_table_lookup (key_cache, k) : NULL;
   if (c != NULL && g_get_monotonic_time () - c->at < (gint64) KEY_CACHE_TTL * G_USEC_PER_SEC)
@@ -115,6 +119,7 @@ pst_pgp_forget_keys (void)
     g_hash_table_remove_all (key_cache);
   g_mutex_unlock (&key_cache_lock);
   pst_pgp_autocrypt_forget ();
+  pst_pgp_direct_forget ();
 }
 
 static void
@@ -570,7 +575,9 @@ direct_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients, const 
   gpgme_key_t skey = NULL;
   GBytes *result;
 
-  if (!pgp->direct || pgp->remote != NULL
+  /* Options in gpg.conf that change what gpg writes (encrypt-to,
+   * throw-keyids, …) are not done in process: gpg then writes. */
+  if (!pgp->direct || pgp->remote != NULL || !pst_pgp_home_check (pgp->home)
       || !(keys = recipient_keys (pgp, recipients, NULL))
       || (signer != NULL && !(skey = lookup_key (pgp, signer, TRUE, NULL))))
     return NULL;
@@ -681,6 +688,14 @@ prefer_stream_error (StreamCb *a, StreamCb *b, GError **error)
   g_propagate_prefixed_error (error, g_error_copy (e), "OpenPGP: ");
 }
 
+/* Frees a buffer of PST_PGP_DIRECT_MAX_INPUT + 1 bytes, wiped. */
+static void
+wipe_input (gpointer buf)
+{
+  OPENSSL_cleanse (buf, PST_PGP_DIRECT_MAX_INPUT + 1);
+  g_free (buf);
+}
+
 /* Reads up to PST_PGP_DIRECT_MAX_INPUT bytes of @in into *@prefix_out
  * and, when that was all of it, encrypts them with direct_encrypt into
  * @out.  TRUE: done (or failed, @error set); FALSE: gpg does the rest,
@@ -700,11 +715,13 @@ direct_encrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
   buf = g_malloc (PST_PGP_DIRECT_MAX_INPUT + 1);
   if (!g_input_stream_read_all (in, buf, PST_PGP_DIRECT_MAX_INPUT + 1, &done, NULL, error))
     {
-      g_free (buf);
+      wipe_input (buf);
       g_prefix_error (error, "OpenPGP: ");
       return TRUE;
     }
-  data = g_bytes_new_take (g_realloc (buf, MAX (done, 1)), done);
+  /* Not reallocated (that would leave a copy of the plaintext behind),
+   * and wiped when freed. */
+  data = g_bytes_new_with_free_func (buf, done, wipe_input, buf);
   *prefix_out = g_bytes_ref (data);
   if (done > PST_PGP_DIRECT_MAX_INPUT
       || !(armored = direct_encrypt (pgp, data, recipients, signer)))
