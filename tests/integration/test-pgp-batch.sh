@@ -136,4 +136,64 @@ check "… and gpg wrote it (its literal packet carries a time)" bash -c \
   'sed -n "/^-----BEGIN PGP MESSAGE-----/,/^-----END PGP MESSAGE-----/p" "$2" | tr -d "\r" | gpg --homedir "$1" --batch --list-packets 2>/dev/null | grep -q "literal data packet" && ! sed -n "/^-----BEGIN PGP MESSAGE-----/,/^-----END PGP MESSAGE-----/p" "$2" | tr -d "\r" | gpg --homedir "$1" --batch --list-packets 2>/dev/null | grep -q "created 0,"' \
   _ "$GNUPGHOME_BOB" "$WORK/dave/dave.eml"
 
+# --- gpg.conf: options that change what gpg writes make the batch use gpg ----------------
+packets() { # packets HOME FILE: gpg's listing of the OpenPGP message in FILE
+  armored "$2" | gpg --homedir "$1" --batch --no-tty --list-packets 2>/dev/null || true
+}
+made_by_gpg() { packets "$1" "$2" | grep -q 'literal data packet' && ! packets "$1" "$2" | grep -q 'created 0,'; }
+gpg_good() { gpg_open "$1" "$2" "$2.plain" "$2.status" && grep -q '^\[GNUPG:\] GOODSIG' "$2.status"; }
+g "$GNUPGHOME_ALICE" --quick-gen-key "Escrow <escrow@postern.test>" ed25519 sign,cert never
+escrow_fpr=$(g "$GNUPGHOME_ALICE" --with-colons --list-keys escrow@postern.test | awk -F: '$1 == "fpr" { print $10; exit }')
+g "$GNUPGHOME_ALICE" --quick-add-key "$escrow_fpr" cv25519 encr never
+escrow_sub=$(g "$GNUPGHOME_ALICE" --with-colons --list-keys escrow@postern.test | awk -F: '$1 == "sub" { print $5; exit }')
+conf_case() { # conf_case NAME GPG.CONF-LINE: one message batch-encrypted with that line in alice's gpg.conf
+  mkdir -p "$WORK/conf-$1/out"
+  printf '# a comment\n\nno-greeting\n%s\n' "$2" > "$GNUPGHOME_ALICE/gpg.conf"
+  make_message "$ALICE_ADDR" "$BOB_ADDR" "conf $1" "with $2" > "$WORK/conf-$1/in.eml"
+  pst alice batch encrypt --sign --scheme pgp --to "$BOB_ADDR" --out-dir "$WORK/conf-$1/out" "$WORK/conf-$1/in.eml" > /dev/null 2>&1 || true
+  rm -f "$GNUPGHOME_ALICE/gpg.conf"
+}
+conf_case encrypt-to "encrypt-to $escrow_fpr"
+check "gpg.conf encrypt-to: the batch output is also encrypted to the escrow key (gpg wrote it)" \
+  bash -c "$(declare -f armored packets); packets \"\$1\" \"\$2\" | grep -qi 'keyid $escrow_sub'" _ "$GNUPGHOME_BOB" "$WORK/conf-encrypt-to/out/in.eml"
+check "… bob decrypts it, Good signature" gpg_good "$GNUPGHOME_BOB" "$WORK/conf-encrypt-to/out/in.eml"
+check "… made by gpg, not in process" made_by_gpg "$GNUPGHOME_BOB" "$WORK/conf-encrypt-to/out/in.eml"
+conf_case throw-keyids "throw-keyids"
+check "gpg.conf throw-keyids: the batch output names no key (key id 0)" \
+  bash -c "$(declare -f armored packets); packets \"\$1\" \"\$2\" | grep -q 'keyid 0000000000000000' && ! packets \"\$1\" \"\$2\" | grep 'pubkey enc packet' | grep -vq 'keyid 0000000000000000'" \
+  _ "$GNUPGHOME_BOB" "$WORK/conf-throw-keyids/out/in.eml"
+check "… bob decrypts it, Good signature" gpg_good "$GNUPGHOME_BOB" "$WORK/conf-throw-keyids/out/in.eml"
+# Only harmless options: still made in process.
+conf_case harmless "keyserver hkps://keys.openpgp.org"
+check "gpg.conf with only harmless options (keyserver, no-greeting): still made in process" \
+  bash -c "$(declare -f armored packets); packets \"\$1\" \"\$2\" | grep -q 'created 0,'" _ "$GNUPGHOME_BOB" "$WORK/conf-harmless/out/in.eml"
+
+# --- gpg-agent's signature is checked before it is sent ------------------------------------
+if [ "${POSTERN_TEST_HOOKS:-false}" = true ]; then
+  pst alice agent stop > /dev/null 2>&1 || true
+  POSTERN_TEST_PGP_BAD_AGENT_SIG=1 pst alice agent start > /dev/null
+  mkdir -p "$WORK/badsig/out"
+  make_message "$ALICE_ADDR" "$BOB_ADDR" "bad agent signature" "corrupted in the test hook" > "$WORK/badsig/in.eml"
+  check "a signature from gpg-agent that does not verify: the batch falls back to gpg" \
+    pst alice batch encrypt --sign --scheme pgp --to "$BOB_ADDR" --out-dir "$WORK/badsig/out" "$WORK/badsig/in.eml"
+  check "… gpg wrote it, Good signature" bash -c "$(declare -f armored packets made_by_gpg gpg_open gpg_good); made_by_gpg \"\$1\" \"\$2\" && gpg_good \"\$1\" \"\$2\"" \
+    _ "$GNUPGHOME_BOB" "$WORK/badsig/out/in.eml"
+  check "… and the agent said why" grep -q "signature does not verify" "$WORK/home-alice/data/posternd.log"
+  pst alice agent stop > /dev/null 2>&1 || true
+  pst alice agent start > /dev/null
+fi
+
+# --- A key revoked by gpg is not used from the caches ------------------------------------------
+mkdir -p "$WORK/revoke/out"
+make_message "$ALICE_ADDR" "$BOB_ADDR" "before" "bob's key still good" > "$WORK/revoke/before.eml"
+make_message "$ALICE_ADDR" "$BOB_ADDR" "after" "bob's key revoked" > "$WORK/revoke/after.eml"
+check "before the revocation: the batch encrypts to bob (the caches warm)" \
+  pst alice batch encrypt --sign --scheme pgp --to "$BOB_ADDR" --out-dir "$WORK/revoke/out" "$WORK/revoke/before.eml"
+bob_fpr=$(g "$GNUPGHOME_BOB" --with-colons --list-secret-keys "$BOB_ADDR" | awk -F: '$1 == "fpr" { print $10; exit }')
+sed 's/^:-----BEGIN/-----BEGIN/' "$GNUPGHOME_BOB/openpgp-revocs.d/$bob_fpr.rev" | g "$GNUPGHOME_ALICE" --import 2>/dev/null
+rc=0
+pst alice batch encrypt --sign --scheme pgp --to "$BOB_ADDR" --out-dir "$WORK/revoke/out" "$WORK/revoke/after.eml" > /dev/null 2> "$WORK/revoke/err" || rc=$?
+check "right after gpg --import of bob's revocation: the batch refuses (exit 3, got $rc)" test "$rc" = 3
+check "… and writes nothing" test ! -e "$WORK/revoke/out/after.eml"
+
 finish
