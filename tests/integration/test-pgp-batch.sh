@@ -193,7 +193,12 @@ bob_fpr=$(g "$GNUPGHOME_BOB" --with-colons --list-secret-keys "$BOB_ADDR" | awk 
 sed 's/^:-----BEGIN/-----BEGIN/' "$GNUPGHOME_BOB/openpgp-revocs.d/$bob_fpr.rev" | g "$GNUPGHOME_ALICE" --import 2>/dev/null
 rc=0
 pst alice batch encrypt --sign --scheme pgp --to "$BOB_ADDR" --out-dir "$WORK/revoke/out" "$WORK/revoke/after.eml" > /dev/null 2> "$WORK/revoke/err" || rc=$?
-check "right after gpg --import of bob's revocation: the batch refuses (exit 3, got $rc)" test "$rc" = 3
+echo "# after the revocation: exit $rc, $(tr '\n' ' ' < "$WORK/revoke/err")"
+# batch exits 1 when a file failed; the file's own error is the policy refusal (exit 3 of `postern encrypt`).
+check "right after gpg --import of bob's revocation: the batch refuses (exit 1, got $rc)" test "$rc" = 1
+check "… because bob has no usable key" grep -q "no OpenPGP key for: $BOB_ADDR" "$WORK/revoke/err"
+expect_fail "… and postern encrypt refuses too" 3 "no OpenPGP key for: $BOB_ADDR" \
+  pst alice encrypt --sign --scheme pgp --to "$BOB_ADDR" -o "$WORK/revoke/single.eml" "$WORK/revoke/after.eml"
 check "… and writes nothing" test ! -e "$WORK/revoke/out/after.eml"
 
 finish
