@@ -38,6 +38,8 @@ static const char *const harmless[] = {
   "utf8-strings", "verbose", "verify-options", "with-fingerprint", "with-keygrip",
   "with-subkey-fingerprint", "with-subkey-fingerprints", "with-wkd-hash", "log-file",
   "debug-level", "tofu-default-policy", "auto-check-trustdb", "no-auto-check-trustdb",
+  /* What the in-process path writes anyway: armor, no version, no comment. */
+  "armor", "no-emit-version", "no-comments",
   NULL,
 };
 

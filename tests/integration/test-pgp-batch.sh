@@ -164,8 +164,8 @@ check "gpg.conf throw-keyids: the batch output names no key (key id 0)" \
   _ "$GNUPGHOME_BOB" "$WORK/conf-throw-keyids/out/in.eml"
 check "… bob decrypts it, Good signature" gpg_good "$GNUPGHOME_BOB" "$WORK/conf-throw-keyids/out/in.eml"
 # Only harmless options: still made in process.
-conf_case harmless "keyserver hkps://keys.openpgp.org"
-check "gpg.conf with only harmless options (keyserver, no-greeting): still made in process" \
+conf_case harmless "keyserver hkps://keys.openpgp.org"$'\n'"  no-emit-version"
+check "gpg.conf with only harmless options (keyserver, no-greeting, no-emit-version): still made in process" \
   bash -c "$(declare -f armored packets); packets \"\$1\" \"\$2\" | grep -q 'created 0,'" _ "$GNUPGHOME_BOB" "$WORK/conf-harmless/out/in.eml"
 
 # --- gpg-agent's signature is checked before it is sent ------------------------------------
@@ -182,6 +182,19 @@ if [ "${POSTERN_TEST_HOOKS:-false}" = true ]; then
   pst alice agent stop > /dev/null 2>&1 || true
   pst alice agent start > /dev/null
 fi
+
+# --- A recipient whose preferences do not list AES-256: gpg chooses the cipher ------------------
+g "$GNUPGHOME_ALICE" --quick-gen-key "Eve <eve@postern.test>" ed25519 sign,cert never
+eve_fpr=$(g "$GNUPGHOME_ALICE" --with-colons --list-keys eve@postern.test | awk -F: '$1 == "fpr" { print $10; exit }')
+g "$GNUPGHOME_ALICE" --quick-add-key "$eve_fpr" cv25519 encr never
+printf 'setpref AES192 AES SHA256 Uncompressed\ny\nsave\n' | g "$GNUPGHOME_ALICE" --command-fd 0 --edit-key "$eve_fpr" > /dev/null 2>&1
+mkdir -p "$WORK/eve/out"
+make_message "$ALICE_ADDR" eve@postern.test "no AES-256" "eve prefers AES-192" > "$WORK/eve/in.eml"
+check "a recipient without AES-256 in its preferences: the batch goes through" \
+  pst alice batch encrypt --sign --scheme pgp --to eve@postern.test --out-dir "$WORK/eve/out" "$WORK/eve/in.eml"
+check "… gpg wrote it (with a cipher eve lists), Good signature" \
+  bash -c "$(declare -f armored packets made_by_gpg gpg_open gpg_good); made_by_gpg \"\$1\" \"\$2\" && gpg_good \"\$1\" \"\$2\" && ! grep -q 'DECRYPTION_INFO [0-9]* 9' \"\$2.status\"" \
+  _ "$GNUPGHOME_ALICE" "$WORK/eve/out/in.eml"
 
 # --- A key revoked by gpg is not used from the caches ------------------------------------------
 mkdir -p "$WORK/revoke/out"
