@@ -196,6 +196,23 @@ check "… gpg wrote it (with a cipher eve lists), Good signature" \
   bash -c "$(declare -f armored packets made_by_gpg gpg_open gpg_good); made_by_gpg \"\$1\" \"\$2\" && gpg_good \"\$1\" \"\$2\" && ! grep -q 'DECRYPTION_INFO [0-9]* 9' \"\$2.status\"" \
   _ "$GNUPGHOME_ALICE" "$WORK/eve/out/in.eml"
 
+# --- A subkey that expired since the key was listed (the listing is cached for 30 s) ----------
+g "$GNUPGHOME_ALICE" --quick-gen-key "Frank <frank@postern.test>" ed25519 sign,cert never
+frank_fpr=$(g "$GNUPGHOME_ALICE" --with-colons --list-keys frank@postern.test | awk -F: '$1 == "fpr" { print $10; exit }')
+g "$GNUPGHOME_ALICE" --quick-add-key "$frank_fpr" cv25519 encr seconds=8
+frank_start=$(date +%s)
+mkdir -p "$WORK/frank/out"
+make_message "$ALICE_ADDR" frank@postern.test "before" "frank's subkey still good" > "$WORK/frank/before.eml"
+make_message "$ALICE_ADDR" frank@postern.test "after" "frank's subkey expired" > "$WORK/frank/after.eml"
+check "a subkey about to expire: the batch encrypts to it (the caches warm)" \
+  pst alice batch encrypt --sign --scheme pgp --to frank@postern.test --out-dir "$WORK/frank/out" "$WORK/frank/before.eml"
+wait_s=$((frank_start + 10 - $(date +%s)))
+if [ "$wait_s" -gt 0 ]; then sleep "$wait_s"; fi
+rc=0
+pst alice batch encrypt --sign --scheme pgp --to frank@postern.test --out-dir "$WORK/frank/out" "$WORK/frank/after.eml" > /dev/null 2>&1 || rc=$?
+check "… once it expired, the batch does not use it from the cached listing (exit $rc)" test "$rc" != 0
+check "… and writes nothing" test ! -e "$WORK/frank/out/after.eml"
+
 # --- A key revoked by gpg is not used from the caches ------------------------------------------
 mkdir -p "$WORK/revoke/out"
 make_message "$ALICE_ADDR" "$BOB_ADDR" "before" "bob's key still good" > "$WORK/revoke/before.eml"
