@@ -16,7 +16,10 @@
  * Cv25519 or RSA encryption subkeys, SHA-256, AES-256.  Anything else, a
  * key whose material cannot be read, or gpg-agent not answering (a secret
  * key that wants a passphrase not cached: pinentry-mode is "cancel" here)
- * makes the caller use gpg, which then asks or says what is wrong. */
+ * makes the caller use gpg, which then asks or says what is wrong.  So do
+ * a recipient key whose preferences lack AES-256 and a signature from
+ * gpg-agent that does not verify; gpg.conf options that change what gpg
+ * writes are checked by the caller (pgp-home.c). */
 #include "crypto/pgp-private.h"
 
 #include <string.h>
