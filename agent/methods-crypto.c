@@ -474,7 +474,15 @@ pst_method_batch_failed (PstCall *call, GError **error)
 JsonObject *
 pst_method_encrypt (PstCall *call, GError **error)
 {
-  return counted (call, do_encrypt, error);
+  gboolean batch = call->params != NULL && json_object_has_member (call->params, "batch");
+  JsonObject *r;
+
+  /* A batch signs and encrypts in this process, with gpg-agent's
+   * signatures, not a gpg run per message (crypto/pgp.h). */
+  pst_pgp_set_direct_default (batch);
+  r = counted (call, do_encrypt, error);
+  pst_pgp_set_direct_default (FALSE);
+  return r;
 }
 
 JsonObject *

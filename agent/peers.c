@@ -114,11 +114,10 @@ pst_peers_learn (PstAgent *agent, const PstView *view)
           if (changed)
             g_message ("the OpenPGP key of %s changed: %s replaces %s", msg.from, fpr,
                        previous != NULL ? previous : "an earlier one");
-          if (new_key)
-            {
-              pst_key_cache_invalidate (agent->keys);
-              pst_pgp_forget_keys ();
-            }
+          /* The same primary key may come with a subkey added or revoked:
+           * every import empties the caches, not only a new key's. */
+          pst_key_cache_invalidate (agent->keys);
+          pst_pgp_forget_keys ();
         }
     }
   if (!pst_store_peer_put (agent->store, next, &error))

@@ -6,8 +6,68 @@
 #include "util/addr.h"
 #include "util/error.h"
 
+/* Every message sent or encrypted carries the sender's key: one gpg run
+ * each, as many as the encryption itself (measured in docs/performance.md).
+ * The exports are kept process-wide for EXPORT_CACHE_TTL seconds, keyed by
+ * home and fingerprint, like pgp.c's key lookups, and dropped with them by
+ * pst_pgp_forget_keys(). */
+#define EXPORT_CACHE_TTL 30
+
+typedef struct {
+  GBytes *keydata;
+  gint64 at;
+} CachedExport;
+
+static GMutex export_cache_lock;
+static GHashTable *export_cache;   /* "home\nfpr" -> CachedExport* */
+
+static void
+cached_export_free (CachedExport *c)
+{
+  g_bytes_unref (c->keydata);
+  g_free (c);
+}
+
+void
+pst_pgp_autocrypt_forget (void)
+{
+  g_mutex_lock (&export_cache_lock);
+  if (export_cache != NULL)
+    g_hash_table_remove_all (export_cache);
+  g_mutex_unlock (&export_cache_lock);
+}
+
+static GBytes *export_uncached (const char *home, const char *fingerprint, GError **error);
+
 GBytes *
 pst_pgp_autocrypt_export (const char *home, const char *fingerprint, GError **error)
+{
+  g_autofree char *k = g_strdup_printf ("%s\n%s", home ? home : "", fingerprint);
+  CachedExport *c;
+  GBytes *result = NULL;
+
+  pst_pgp_home_check (home);
+  g_mutex_lock (&export_cache_lock);
+  c = export_cache ? g_hash_table_lookup (export_cache, k) : NULL;
+  if (c != NULL && g_get_monotonic_time () - c->at < (gint64) EXPORT_CACHE_TTL * G_USEC_PER_SEC)
+    result = g_bytes_ref (c->keydata);
+  g_mutex_unlock (&export_cache_lock);
+  if (result != NULL || !(result = export_uncached (home, fingerprint, error)))
+    return result;
+  c = g_new0 (CachedExport, 1);
+  c->keydata = g_bytes_ref (result);
+  c->at = g_get_monotonic_time ();
+  g_mutex_lock (&export_cache_lock);
+  if (export_cache == NULL)
+    export_cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          (GDestroyNotify) cached_export_free);
+  g_hash_table_replace (export_cache, g_steal_pointer (&k), c);
+  g_mutex_unlock (&export_cache_lock);
+  return result;
+}
+
+static GBytes *
+export_uncached (const char *home, const char *fingerprint, GError **error)
 {
   gpgme_ctx_t ctx = pst_pgp_keys_open_ctx (home, error);
   gpgme_data_t out = NULL;

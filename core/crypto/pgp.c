@@ -3,8 +3,10 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <gpgme.h>
+#include <openssl/crypto.h>
 #include <string.h>
 
+#include "crypto/pgp-private.h"
 #include "crypto/remote.h"
 #include "util/addr.h"
 #include "util/error.h"
@@ -21,12 +23,23 @@ struct _PstPgp {
   PstCryptoRemote *remote; /* not NULL: the agent does the work (remote.h) */
   PstPgpPreferKey prefer;  /* pst_pgp_set_preferred_key */
   gpointer prefer_data;
+  gboolean direct;         /* pst_pgp_set_direct_default */
 };
+
+/* pst_pgp_set_direct_default: for the PstPgp objects a thread makes. */
+static __thread gboolean direct_default;
+
+void
+pst_pgp_set_direct_default (gboolean direct)
+{
+  direct_default = direct;
+}
 
 /* Key lookups run gpg (about 17 ms each) and a message needs several: the
  * answers are kept process-wide for KEY_CACHE_TTL seconds, keyed by home,
  * kind and address, negative answers included.  pst_pgp_forget_keys()
- * drops them when keys change through Postern. */
+ * drops them when keys change through Postern, pst_pgp_home_check when the
+ * keyring files change under it. */
 #define KEY_CACHE_TTL 30
 
 typedef struct {
@@ -66,6 +79,8 @@ cache_get (PstPgp *pgp, const char *kind, const char *what, gpgme_key_t *key_out
   CachedKey *c;
   gboolean found = FALSE;
 
+  /* A keyring changed by gpg (a revocation imported) empties the cache. */
+  pst_pgp_home_check (pgp->home);
   g_mutex_lock (&key_cache_lock);
   c = key_cache ? g_hash_table_lookup (key_cache, k) : NULL;
   if (c != NULL && g_get_monotonic_time () - c->at < (gint64) KEY_CACHE_TTL * G_USEC_PER_SEC)
@@ -103,6 +118,8 @@ pst_pgp_forget_keys (void)
   if (key_cache != NULL)
     g_hash_table_remove_all (key_cache);
   g_mutex_unlock (&key_cache_lock);
+  pst_pgp_autocrypt_forget ();
+  pst_pgp_direct_forget ();
 }
 
 static void
@@ -143,7 +160,7 @@ pst_pgp_new (const char *gnupg_home, GError **error)
   if (err == GPG_ERR_NO_ERROR && gnupg_home != NULL)
     err = gpgme_ctx_set_engine_info (pgp->ctx, GPGME_PROTOCOL_OpenPGP, NULL, gnupg_home);
   if (err == GPG_ERR_NO_ERROR)
-    err = gpgme_set_keylist_mode (pgp->ctx, GPGME_KEYLIST_MODE_LOCAL);
+    err = gpgme_set_keylist_mode (pgp->ctx, GPGME_KEYLIST_MODE_LOCAL | GPGME_KEYLIST_MODE_WITH_KEYGRIP);
   if (err != GPG_ERR_NO_ERROR)
     {
       set_crypto_error (error, err, "cannot open the OpenPGP keyring");
@@ -153,6 +170,7 @@ pst_pgp_new (const char *gnupg_home, GError **error)
   gpgme_set_textmode (pgp->ctx, 0);
   pgp->home = g_strdup (gnupg_home);
   pgp->max_output = PST_DECRYPTION_MAX_OUTPUT;
+  pgp->direct = direct_default;
   return g_steal_pointer (&pgp);
 }
 
@@ -188,23 +206,32 @@ key_has_address (gpgme_key_t key, const char *address)
   return FALSE;
 }
 
-/* The creation time of the newest subkey that can do the job, or -1. */
-static gint64
-usable_subkey_time (gpgme_key_t key, gboolean secret)
+gpgme_subkey_t
+pst_pgp_usable_subkey (gpgme_key_t key, gboolean secret)
 {
-  gint64 best = -1;
+  gpgme_subkey_t best = NULL;
 
   if (key->revoked || key->expired || key->disabled || key->invalid)
-    return -1;
+    return NULL;
   for (gpgme_subkey_t sk = key->subkeys; sk != NULL; sk = sk->next)
     {
       if (sk->revoked || sk->expired || sk->disabled || sk->invalid)
         continue;
       if (secret ? !(sk->can_sign && sk->secret) : !sk->can_encrypt)
         continue;
-      best = MAX (best, (gint64) sk->timestamp);
+      if (best == NULL || sk->timestamp > best->timestamp)
+        best = sk;
     }
   return best;
+}
+
+/* The creation time of the newest subkey that can do the job, or -1. */
+static gint64
+usable_subkey_time (gpgme_key_t key, gboolean secret)
+{
+  gpgme_subkey_t sk = pst_pgp_usable_subkey (key, secret);
+
+  return sk != NULL ? (gint64) sk->timestamp : -1;
 }
 
 /* Transfer full; NULL without an error when no key qualifies. */
@@ -551,6 +578,27 @@ encrypt_data (PstPgp *pgp, gpgme_data_t in, gpgme_data_t out, const char *const 
   return TRUE;
 }
 
+/* pst_pgp_direct_encrypt with the keys encrypt_data would use, when
+ * @pgp may; NULL: use gpg (which also says what is wrong, if anything). */
+static GBytes *
+direct_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients, const char *signer)
+{
+  g_autoptr(GPtrArray) keys = NULL;
+  gpgme_key_t skey = NULL;
+  GBytes *result;
+
+  /* Options in gpg.conf that change what gpg writes (encrypt-to,
+   * throw-keyids, …) are not done in process: gpg then writes. */
+  if (!pgp->direct || pgp->remote != NULL || !pst_pgp_home_check (pgp->home)
+      || !(keys = recipient_keys (pgp, recipients, NULL))
+      || (signer != NULL && !(skey = lookup_key (pgp, signer, TRUE, NULL))))
+    return NULL;
+  result = pst_pgp_direct_encrypt (pgp->home, (gpgme_key_t *) keys->pdata, skey, data);
+  if (skey != NULL)
+    gpgme_key_unref (skey);
+  return result;
+}
+
 GBytes *
 pst_pgp_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients,
                  const char *signer, GError **error)
@@ -558,6 +606,10 @@ pst_pgp_encrypt (PstPgp *pgp, GBytes *data, const char *const *recipients,
   gpgme_data_t in = NULL, out = NULL;
   gpgme_error_t err;
   gboolean ok;
+  GBytes *direct = direct_encrypt (pgp, data, recipients, signer);
+
+  if (direct != NULL)
+    return direct;
 
   err = data_from_bytes (&in, data);
   if (err == GPG_ERR_NO_ERROR)
@@ -588,6 +640,8 @@ typedef struct {
   GInputStream *in;
   GOutputStream *out;
   GError *error;
+  GBytes *prefix;      /* read before @in (direct_encrypt_stream) */
+  gsize prefix_off;
 } StreamCb;
 
 static ssize_t
@@ -600,6 +654,15 @@ stream_read_cb (void *handle, void *buffer, size_t size)
     {
       errno = EIO;
       return -1;
+    }
+  if (cb->prefix != NULL && cb->prefix_off < g_bytes_get_size (cb->prefix))
+    {
+      gsize left = g_bytes_get_size (cb->prefix) - cb->prefix_off;
+
+      n = (gssize) MIN (left, size);
+      memcpy (buffer, (const guint8 *) g_bytes_get_data (cb->prefix, NULL) + cb->prefix_off, (gsize) n);
+      cb->prefix_off += (gsize) n;
+      return n;
     }
   n = g_input_stream_read (cb->in, buffer, MIN (size, (size_t) G_MAXSSIZE), NULL, &cb->error);
   if (n < 0)
@@ -637,6 +700,51 @@ prefer_stream_error (StreamCb *a, StreamCb *b, GError **error)
   g_propagate_prefixed_error (error, g_error_copy (e), "OpenPGP: ");
 }
 
+/* Frees a buffer of PST_PGP_DIRECT_MAX_INPUT + 1 bytes, wiped. */
+static void
+wipe_input (gpointer buf)
+{
+  OPENSSL_cleanse (buf, PST_PGP_DIRECT_MAX_INPUT + 1);
+  g_free (buf);
+}
+
+/* Reads up to PST_PGP_DIRECT_MAX_INPUT bytes of @in into *@prefix_out
+ * and, when that was all of it, encrypts them with direct_encrypt into
+ * @out.  TRUE: done (or failed, @error set); FALSE: gpg does the rest,
+ * beginning with *@prefix_out. */
+static gboolean
+direct_encrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
+                       const char *const *recipients, const char *signer, GBytes **prefix_out,
+                       gboolean *ok_out, GError **error)
+{
+  g_autoptr(GBytes) data = NULL, armored = NULL;
+  gsize done = 0;
+  guint8 *buf;
+
+  *ok_out = FALSE;
+  if (!pgp->direct)
+    return FALSE;
+  buf = g_malloc (PST_PGP_DIRECT_MAX_INPUT + 1);
+  if (!g_input_stream_read_all (in, buf, PST_PGP_DIRECT_MAX_INPUT + 1, &done, NULL, error))
+    {
+      wipe_input (buf);
+      g_prefix_error (error, "OpenPGP: ");
+      return TRUE;
+    }
+  /* Not reallocated (that would leave a copy of the plaintext behind),
+   * and wiped when freed. */
+  data = g_bytes_new_with_free_func (buf, done, wipe_input, buf);
+  *prefix_out = g_bytes_ref (data);
+  if (done > PST_PGP_DIRECT_MAX_INPUT
+      || !(armored = direct_encrypt (pgp, data, recipients, signer)))
+    return FALSE;
+  *ok_out = g_output_stream_write_all (out, g_bytes_get_data (armored, NULL),
+                                       g_bytes_get_size (armored), NULL, NULL, error);
+  if (!*ok_out)
+    g_prefix_error (error, "OpenPGP: ");
+  return TRUE;
+}
+
 gboolean
 pst_pgp_encrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
                         const char *const *recipients, const char *signer, GError **error)
@@ -645,6 +753,11 @@ pst_pgp_encrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
   gpgme_data_t din = NULL, dout = NULL;
   gpgme_error_t err;
   gboolean ok = FALSE;
+  g_autoptr(GBytes) prefix = NULL;
+
+  if (direct_encrypt_stream (pgp, in, out, recipients, signer, &prefix, &ok, error))
+    return ok;
+  icb.prefix = prefix;
 
   err = gpgme_data_new_from_cbs (&din, &stream_read_cbs, &icb);
   if (err == GPG_ERR_NO_ERROR)

@@ -30,6 +30,14 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPgp, pst_pgp_free)
  * were imported or removed, so that the next lookup asks gpg again. */
 void pst_pgp_forget_keys (void);
 
+/* Whether the PstPgp objects the calling thread makes from now on encrypt
+ * (pst_pgp_encrypt, pst_pgp_encrypt_stream) in this process, with the
+ * signature made by gpg-agent, instead of running gpg for each message:
+ * the same OpenPGP message and keys, for plaintexts up to 1 MiB and the
+ * key algorithms pgp-direct.c does (Ed25519, RSA signing keys; Cv25519,
+ * RSA encryption subkeys), gpg otherwise.  Batch encryption uses it. */
+void pst_pgp_set_direct_default (gboolean direct);
+
 /* --- Keys ---------------------------------------------------------------- */
 
 /* The fingerprint of the key to use for @address: with @secret FALSE a usable
