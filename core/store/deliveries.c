@@ -41,7 +41,7 @@ pst_store_deliveries_pending (PstStore *store, const char *account, GError **err
           ok = FALSE;
         }
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return ok ? g_steal_pointer (&out) : NULL;
 }
@@ -73,7 +73,7 @@ pst_store_delivery_done (PstStore *store, gint64 id, GError **error)
               ok = FALSE;
             }
         }
-      g_clear_pointer (&stmt, sqlite3_finalize);
+      g_clear_pointer (&stmt, pst_store_stmt_release);
       if (ok)
         ok = pst_store_txn_commit (store, error);
       else
@@ -108,7 +108,7 @@ pst_store_delivery_state (PstStore *store, gint64 id, char **state_out, GError *
           ok = FALSE;
         }
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return ok;
 }
@@ -130,7 +130,7 @@ pst_store_delivery_token (PstStore *store, GError **error)
         g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("store %s has no delivery token"),
                      store->path);
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return token;
 }

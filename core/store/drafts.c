@@ -86,7 +86,7 @@ pst_store_draft_save (PstStore *store, gint64 id, const char *account, GBytes *s
       if (ok && id == 0)
         id = sqlite3_last_insert_rowid (store->db);
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   ok = txn_end (store, ok, error);
   g_rec_mutex_unlock (&store->lock);
   return ok ? id : 0;
@@ -129,7 +129,7 @@ select_drafts (PstStore *store, const char *sql, gint64 id, const char *account,
           ok = FALSE;
         }
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return ok ? g_steal_pointer (&out) : NULL;
 }
@@ -176,7 +176,7 @@ pst_store_draft_delete (PstStore *store, gint64 id, GError **error)
       sqlite3_bind_int64 (stmt, 1, id);
       ok = write_one (store, stmt, id, TRUE, error);
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   ok = txn_end (store, ok, error);
   g_rec_mutex_unlock (&store->lock);
   /* As messages are deleted (store.c): the pages were overwritten, the

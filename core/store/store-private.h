@@ -15,21 +15,29 @@ struct _PstStore {
   GRecMutex lock;
 };
 
-/* A statement that finalizes itself (g_autoptr (Stmt)). */
+/* Prepared statements kept for reuse (stmtcache.c): a statement from
+ * pst_store_prepare is given back with pst_store_stmt_release, never
+ * finalized by its user. */
+void pst_store_stmt_cache_open (sqlite3 *db);
+/* Finalizes what the cache of @db holds: before sqlite3_close. */
+void pst_store_stmt_cache_close (sqlite3 *db);
+/* A cached statement for @sql, checked out, or NULL. */
+sqlite3_stmt *pst_store_stmt_take (sqlite3 *db, const char *sql);
+/* Resets @stmt and keeps it for the next pst_store_prepare of its SQL, or
+ * finalizes it. */
+void pst_store_stmt_release (sqlite3_stmt *stmt);
+
+/* A statement given back when it goes out of scope (g_autoptr (Stmt)). */
 typedef sqlite3_stmt Stmt;
-static inline void
-pst_store_stmt_finalize (Stmt *stmt)
-{
-  sqlite3_finalize (stmt);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Stmt, pst_store_stmt_finalize)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Stmt, pst_store_stmt_release)
 
 /* Binds @text, or NULL when it is NULL. */
 void pst_store_bind_text_or_null (sqlite3_stmt *stmt, int i, const char *text);
 /* Column @i as a new string (NULL for NULL). */
 char *pst_store_column_strdup (sqlite3_stmt *stmt, int i);
 
-/* sqlite3_prepare_v2, or NULL with @error set ("store PATH: why"). */
+/* A cached statement, or sqlite3_prepare_v2's, or NULL with @error set
+ * ("store PATH: why"). */
 sqlite3_stmt *pst_store_prepare (PstStore *store, const char *sql, GError **error);
 /* Sets @error to "WHAT: sqlite's message" (call under the lock). */
 void pst_store_set_db_error (PstStore *store, GError **error, const char *format, ...)

@@ -83,6 +83,8 @@ store_unref (PstStore *store)
 {
   if (!g_atomic_ref_count_dec (&store->ref))
     return;
+  if (store->db != NULL)
+    pst_store_stmt_cache_close (store->db);
   if (store->db != NULL && sqlite3_close (store->db) != SQLITE_OK)
     g_warning ("cannot close store %s: %s", store->path, sqlite3_errmsg (store->db));
   g_rec_mutex_clear (&store->lock);
@@ -107,8 +109,10 @@ db_reason (PstStore *store)
 static sqlite3_stmt *
 prepare (PstStore *store, const char *sql, GError **error)
 {
-  sqlite3_stmt *stmt = NULL;
+  sqlite3_stmt *stmt = pst_store_stmt_take (store->db, sql);
 
+  if (stmt != NULL)
+    return stmt;
   if (sqlite3_prepare_v2 (store->db, sql, -1, &stmt, NULL) != SQLITE_OK)
     {
       pst_store_set_db_error (store, error, _("store %s"), store->path);
@@ -166,6 +170,23 @@ sql_fold (sqlite3_context *ctx, int argc, sqlite3_value **argv)
     sqlite3_result_text (ctx, fold_text (text), -1, g_free);
 }
 
+/* One statement, run once through the statement cache: the transaction
+ * statements that every write runs. */
+static gboolean
+run_cached (PstStore *store, const char *sql, GError **error)
+{
+  g_autoptr (Stmt) stmt = prepare (store, sql, error);
+  int rc;
+
+  if (stmt == NULL)
+    return FALSE;
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+    return TRUE;
+  pst_store_set_db_error (store, error, _("store %s"), store->path);
+  return FALSE;
+}
+
 static gboolean
 exec (PstStore *store, const char *sql, GError **error)
 {
@@ -190,11 +211,11 @@ rollback (PstStore *store)
 static gboolean
 txn_begin (PstStore *store, gboolean durable, GError **error)
 {
-  if (!durable && !exec (store, "PRAGMA synchronous = NORMAL", error))
+  if (!durable && !run_cached (store, "PRAGMA synchronous = NORMAL", error))
     return FALSE;
-  if (exec (store, "BEGIN IMMEDIATE", error))
+  if (run_cached (store, "BEGIN IMMEDIATE", error))
     return TRUE;
-  exec (store, "PRAGMA synchronous = FULL", NULL);
+  run_cached (store, "PRAGMA synchronous = FULL", NULL);
   return FALSE;
 }
 
@@ -202,19 +223,19 @@ static void
 txn_rollback (PstStore *store)
 {
   rollback (store);
-  exec (store, "PRAGMA synchronous = FULL", NULL);
+  run_cached (store, "PRAGMA synchronous = FULL", NULL);
 }
 
 static gboolean
 txn_commit (PstStore *store, GError **error)
 {
-  if (!exec (store, "COMMIT", error))
+  if (!run_cached (store, "COMMIT", error))
     {
       txn_rollback (store);
       return FALSE;
     }
   /* Every other change (outbox states above all) relies on FULL. */
-  if (!exec (store, "PRAGMA synchronous = FULL", NULL))
+  if (!run_cached (store, "PRAGMA synchronous = FULL", NULL))
     g_warning ("cannot restore synchronous=FULL on store %s: %s", store->path,
                sqlite3_errmsg (store->db));
   return TRUE;
@@ -306,6 +327,7 @@ pst_store_open (const char *path, GError **error)
       return NULL;
     }
   sqlite3_busy_timeout (store->db, BUSY_TIMEOUT_MS);
+  pst_store_stmt_cache_open (store->db);
   if (sqlite3_create_function_v2 (store->db, "pst_fold", 1, SQLITE_UTF8 | SQLITE_DETERMINISTIC,
                                   NULL, sql_fold, NULL, NULL, NULL) != SQLITE_OK)
     {
@@ -678,7 +700,7 @@ outbox_insert_unfinished (PstStore *store, const char *account, const char *reve
   sqlite3_bind_int64 (stmt, 3, now_seconds ());
   if (!insert_returning_id (store, stmt, &id, error, what))
     return FALSE;
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
 
   stmt = prepare (store,
                   "INSERT INTO outbox_recipients (outbox_id, pos, address) VALUES (?1, ?2, ?3)",
@@ -809,7 +831,7 @@ writer_finish_row (PstStoreWriter *writer, GError **error)
                         writer->uidl, writer->account, store->path);
           return FALSE;
         }
-      g_clear_pointer (&stmt, sqlite3_finalize);
+      g_clear_pointer (&stmt, pst_store_stmt_release);
     }
 
   if (writer->deliver)
@@ -825,7 +847,7 @@ writer_finish_row (PstStoreWriter *writer, GError **error)
                                                   " in store %s"), writer->id, store->path);
           return FALSE;
         }
-      g_clear_pointer (&stmt, sqlite3_finalize);
+      g_clear_pointer (&stmt, pst_store_stmt_release);
     }
 
   if (writer->buf_len > 0 && !writer_insert_chunk (writer, writer->buf, writer->buf_len, error))
@@ -1288,7 +1310,7 @@ pst_store_message_get_info (PstStore *store, gint64 id, GError **error)
     pst_store_set_db_error (store, error, _("cannot read message %" PRId64 " from store %s"), id,
                   store->path);
 out:
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return info;
 }
@@ -1412,7 +1434,7 @@ pst_store_message_page (PstStore *store, const PstMessageQuery *q, GError **erro
       g_clear_pointer (&list, g_ptr_array_unref);
     }
 out:
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return g_steal_pointer (&list);
 }
@@ -1445,7 +1467,7 @@ pst_store_message_seal (PstStore *store, gint64 id, GBytes *sealed, GError **err
   sqlite3_bind_int64 (stmt, 1, id);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     goto db_fail;
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   stmt = prepare (store, message_table.insert_chunk, error);
   if (stmt == NULL)
     goto fail;
@@ -1460,7 +1482,7 @@ pst_store_message_seal (PstStore *store, gint64 id, GBytes *sealed, GError **err
       if (len == 0)
         break;
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   stmt = prepare (store, "UPDATE messages SET size = ?2, flags = flags | ?3 WHERE id = ?1"
                          " AND NOT unfinished", error);
   if (stmt == NULL)
@@ -1475,17 +1497,17 @@ pst_store_message_seal (PstStore *store, gint64 id, GBytes *sealed, GError **err
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), id);
       goto fail;
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   ok = txn_commit (store, error);
   goto out;
 db_fail:
   pst_store_set_db_error (store, error, _("cannot seal message %" PRId64 " in store %s"), id,
                 store->path);
 fail:
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   txn_rollback (store);
 out:
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return ok;
 }
@@ -1559,7 +1581,7 @@ delete_one (PstStore *store, gint64 id, GError **error)
   if (!ok)
     pst_store_set_db_error (store, error, _("cannot delete message %" PRId64 " from store %s"), id,
                             store->path);
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   return ok && (thread == 0 || pst_store_thread_forget (store, thread, error));
 }
 
@@ -1624,7 +1646,7 @@ pst_store_messages_mark (PstStore *store, const gint64 *ids, guint n, gboolean u
           ok = FALSE;
         }
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   if (ok)
     ok = txn_commit (store, error);
   else
@@ -1657,7 +1679,7 @@ pst_store_outbox_count_since (PstStore *store, const char *account, gint64 since
       else
         pst_store_set_db_error (store, error, _("cannot count the outbox of store %s"), store->path);
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return ok;
 }
@@ -1799,8 +1821,8 @@ pst_store_outbox_list (PstStore *store, const char *account, int state, GError *
       g_clear_pointer (&list, g_ptr_array_unref);
     }
 out:
-  g_clear_pointer (&stmt, sqlite3_finalize);
-  g_clear_pointer (&rcpt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
+  g_clear_pointer (&rcpt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return g_steal_pointer (&list);
 }
@@ -1833,8 +1855,8 @@ pst_store_outbox_get (PstStore *store, gint64 id, GError **error)
                   _("cannot read outbox entry %" PRId64 " from store %s"), id,
                   store->path);
 out:
-  g_clear_pointer (&stmt, sqlite3_finalize);
-  g_clear_pointer (&rcpt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
+  g_clear_pointer (&rcpt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return entry;
 }
@@ -1902,7 +1924,7 @@ pst_store_outbox_set_state (PstStore *store, gint64 id, PstOutboxState state,
   sqlite3_bind_int64 (stmt, 4, now_seconds ());
   ok = outbox_update (store, stmt, id, error);
 out:
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return ok;
 }
@@ -1960,7 +1982,7 @@ pst_store_writer_set_8bit (PstStoreWriter *writer, gboolean eight_bit, gboolean 
   else
     ok = TRUE;
 out:
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return ok;
 }
@@ -1982,7 +2004,7 @@ pst_store_outbox_set_next_try (PstStore *store, gint64 id, gint64 next_try, GErr
   sqlite3_bind_int64 (stmt, 2, MAX (next_try, 0));
   ok = outbox_update (store, stmt, id, error);
 out:
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return ok;
 }

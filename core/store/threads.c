@@ -291,7 +291,7 @@ pst_store_thread_unthreaded (PstStore *store, GError **error)
       pst_store_set_db_error (store, error, _("cannot list the messages in store %s"), store->path);
       return FALSE;
     }
-  g_clear_pointer (&stmt, sqlite3_finalize);
+  g_clear_pointer (&stmt, pst_store_stmt_release);
   if (ids->len == 0)
     return TRUE;
   if (!pst_store_txn_begin (store, error))
