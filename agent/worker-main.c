@@ -189,6 +189,120 @@ run_job (int fd)
   _exit (0);
 }
 
+/* The child forked ahead of its job: confined, waiting on @chan for the
+ * job's socket.  Forking the next one while the current one works takes
+ * the fork off the time a job waits (and off the zygote's, which forks for
+ * every job one after another). */
+static struct { pid_t pid; int chan; } spare = { 0, -1 };
+
+/* In a new child: confined for good, then the job's socket from @chan, and
+ * the job. */
+static G_NORETURN void
+child_main (int ctl, int sfd, pid_t zygote, int chan)
+{
+  struct rlimit cpu;
+  const char *env = g_getenv ("POSTERN_WORKER_CPU_SECONDS");
+  guint64 secs = env != NULL ? g_ascii_strtoull (env, NULL, 10) : 0;
+  g_autoptr (GError) error = NULL;
+  char cbuf[CMSG_SPACE (sizeof (int))];
+  char byte;
+  struct iovec iov = { &byte, 1 };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                       .msg_controllen = sizeof cbuf };
+  struct cmsghdr *cm;
+  sigset_t all;
+  int fd = -1;
+
+  close (ctl);
+  close (sfd);
+  /* Ends with the zygote (which ends with the agent), and may signal no
+   * one but itself, nor start anything (util/sandbox.h). */
+  if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != zygote
+      || !pst_sandbox_confine_job (&error))
+    _exit (WORKER_EXIT_NO_SANDBOX);
+  sigemptyset (&all);
+  sigprocmask (SIG_SETMASK, &all, NULL);
+  /* The child's own CPU time: SIGXCPU at the soft limit, SIGKILL a
+   * second later if it ignores that.  Waiting uses none. */
+  cpu.rlim_cur = secs > 0 && secs < 3600 ? secs : PST_WORKER_CPU_SECONDS;
+  cpu.rlim_max = cpu.rlim_cur + 1;
+  if (setrlimit (RLIMIT_CPU, &cpu) != 0)
+    _exit (PST_CRYPTO_REMOTE_EXIT_LOST);
+  while (recvmsg (chan, &mh, MSG_CMSG_CLOEXEC) < 0)
+    if (errno != EINTR)
+      _exit (0);
+  cm = CMSG_FIRSTHDR (&mh);
+  if (cm != NULL && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS
+      && cm->cmsg_len == CMSG_LEN (sizeof (int)))
+    memcpy (&fd, CMSG_DATA (cm), sizeof fd);
+  close (chan);
+  if (fd < 0)
+    _exit (0);   /* the zygote gave it up */
+  run_job (fd);
+}
+
+/* Forks the spare child, if there is none. */
+static void
+fork_spare (int ctl, int sfd)
+{
+  pid_t zygote = getpid (), pid;
+  int pair[2];
+
+  if (spare.pid != 0)
+    return;
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) != 0)
+    return;
+  if ((pid = fork ()) < 0)
+    {
+      close (pair[0]);
+      close (pair[1]);
+      return;
+    }
+  if (pid == 0)
+    {
+      close (pair[0]);
+      child_main (ctl, sfd, zygote, pair[1]);
+    }
+  close (pair[1]);
+  spare.pid = pid;
+  spare.chan = pair[0];
+}
+
+/* Hands @fd to the spare child; its pid, or 0 when there was none (or it
+ * died meanwhile: reap() forgets it). */
+static pid_t
+hand_to_spare (int fd)
+{
+  char cbuf[CMSG_SPACE (sizeof (int))] = { 0 };
+  char byte = 'J';
+  struct iovec iov = { &byte, 1 };
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+                       .msg_controllen = sizeof cbuf };
+  struct cmsghdr *cm = CMSG_FIRSTHDR (&mh);
+  pid_t pid = spare.pid;
+  ssize_t n;
+
+  if (pid == 0)
+    return 0;
+  cm->cmsg_level = SOL_SOCKET;
+  cm->cmsg_type = SCM_RIGHTS;
+  cm->cmsg_len = CMSG_LEN (sizeof (int));
+  memcpy (CMSG_DATA (cm), &fd, sizeof fd);
+  do
+    n = sendmsg (spare.chan, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  close (spare.chan);
+  spare.chan = -1;
+  if (n != 1)
+    {
+      /* Dead or dying: reaped as a spare, never as a job. */
+      kill (pid, SIGKILL);
+      return 0;
+    }
+  spare.pid = 0;
+  return pid;
+}
+
 static void
 start_job (int ctl, int sfd)
 {
@@ -229,43 +343,29 @@ start_job (int ctl, int sfd)
   for (int i = 0; i < MAX_CHILDREN && slot < 0; i++)
     if (children[i].pid == 0)
       slot = i;
-  if (slot < 0 || (pid = fork ()) < 0)
+  if (slot >= 0)
+    {
+      fork_spare (ctl, sfd);
+      pid = hand_to_spare (fd);
+      if (pid == 0)
+        {
+          /* The spare was gone: one more try with a new one. */
+          fork_spare (ctl, sfd);
+          pid = hand_to_spare (fd);
+        }
+    }
+  close (fd);
+  if (slot < 0 || pid == 0)
     {
       /* No child: closing its socket ends the job with "closed". */
-      close (fd);
       send_event (ctl, WORKER_EVENT_ENDED, job.id, 0, -1);
       return;
     }
-  if (pid == 0)
-    {
-      struct rlimit cpu;
-      const char *env = g_getenv ("POSTERN_WORKER_CPU_SECONDS");
-      guint64 secs = env != NULL ? g_ascii_strtoull (env, NULL, 10) : 0;
-      g_autoptr (GError) error = NULL;
-      pid_t zygote = getppid ();
-      sigset_t all;
-
-      close (ctl);
-      close (sfd);
-      /* Ends with the zygote (which ends with the agent), and may signal no
-       * one but itself, nor start anything (util/sandbox.h). */
-      if (prctl (PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid () != zygote
-          || !pst_sandbox_confine_job (&error))
-        _exit (WORKER_EXIT_NO_SANDBOX);
-      sigemptyset (&all);
-      sigprocmask (SIG_SETMASK, &all, NULL);
-      /* The child's own CPU time: SIGXCPU at the soft limit, SIGKILL a
-       * second later if it ignores that. */
-      cpu.rlim_cur = secs > 0 && secs < 3600 ? secs : PST_WORKER_CPU_SECONDS;
-      cpu.rlim_max = cpu.rlim_cur + 1;
-      if (setrlimit (RLIMIT_CPU, &cpu) != 0)
-        _exit (PST_CRYPTO_REMOTE_EXIT_LOST);
-      run_job (fd);
-    }
-  close (fd);
   children[slot].pid = pid;
   children[slot].id = job.id;
   send_event (ctl, WORKER_EVENT_STARTED, job.id, pid, 0);
+  /* The next job's child, made while this one works. */
+  fork_spare (ctl, sfd);
 }
 
 static void
@@ -278,12 +378,23 @@ reap (int ctl, int sfd)
   while (read (sfd, &si, sizeof si) > 0)
     ;
   while ((pid = waitpid (-1, &status, WNOHANG)) > 0)
-    for (int i = 0; i < MAX_CHILDREN; i++)
-      if (children[i].pid == pid)
+    {
+      if (pid == spare.pid)
         {
-          send_event (ctl, WORKER_EVENT_ENDED, children[i].id, pid, status);
-          children[i].pid = 0;
+          /* A spare that died before its job (it could not confine
+           * itself): the next job forks another. */
+          if (spare.chan >= 0)
+            close (spare.chan);
+          spare.pid = 0;
+          spare.chan = -1;
         }
+      for (int i = 0; i < MAX_CHILDREN; i++)
+        if (children[i].pid == pid)
+          {
+            send_event (ctl, WORKER_EVENT_ENDED, children[i].id, pid, status);
+            children[i].pid = 0;
+          }
+    }
 }
 
 void
@@ -347,6 +458,7 @@ pst_worker_main (void)
 #endif
   if (devnull >= 0)
     close (devnull);
+  fork_spare (WORKER_CONTROL_FD, sfd);
   for (;;)
     {
       struct pollfd p[2] = { { WORKER_CONTROL_FD, POLLIN, 0 }, { sfd, POLLIN, 0 } };
