@@ -4,6 +4,7 @@
 
 #include "crypto/pgp.h"
 #include "deliver.h"
+#include "fetch-analysis.h"
 #include "events.h"
 #include "net/pop3.h"
 #include "reader.h"
@@ -78,9 +79,8 @@ unanalysed_take (PstFetchers *fetchers, const char *account, GArray *ids)
   g_mutex_unlock (&fetchers->unanalysed_lock);
 }
 
-/* Records how analysing message @id of @account went. */
-static void
-unanalysed_note (PstFetchers *fetchers, const char *account, gint64 id, gboolean ok)
+void
+pst_fetchers_unanalysed_note (PstFetchers *fetchers, const char *account, gint64 id, gboolean ok)
 {
   Unanalysed *u;
 
@@ -110,6 +110,7 @@ typedef struct {
   GQueue in_flight;      /* Item*: RETR sent, in order; the head receives DATA */
   GPtrArray *received;   /* Item*: received whole, not yet committed */
   GArray *stored;        /* gint64: ids committed in this session */
+  PstFetchAnalysis *analysis;  /* analyses them as they are committed */
   gboolean quit_sent;
   guint fetched;
   guint planned;         /* messages to retrieve, known after UIDL */
@@ -213,6 +214,7 @@ commit_received (Fetch *f, gboolean delete_them, GError **error)
   g_autoptr (GPtrArray) writers = g_ptr_array_new ();
   g_autoptr (GPtrArray) batch = f->received;
   gboolean ok = TRUE;
+  guint first;
 
   f->received = g_ptr_array_new_with_free_func ((GDestroyNotify) item_free);
   if (batch->len == 0)
@@ -237,6 +239,7 @@ commit_received (Fetch *f, gboolean delete_them, GError **error)
             }
         }
     }
+  first = f->stored->len;
   for (guint i = 0; i < batch->len; i++)
     {
       Item *item = batch->pdata[i];
@@ -246,6 +249,14 @@ commit_received (Fetch *f, gboolean delete_them, GError **error)
       stored (f, item);
       if (delete_them && !f->account->keep_on_server && !f->quit_sent)
         pst_pop3_session_dele (f->s, item->msgno);
+    }
+  if (f->stored->len > first)
+    {
+      g_autoptr (GArray) ids = g_array_sized_new (FALSE, FALSE, sizeof (gint64),
+                                                  f->stored->len - first);
+
+      g_array_append_vals (ids, &g_array_index (f->stored, gint64, first), f->stored->len - first);
+      pst_fetch_analysis_add (f->analysis, ids, FALSE);
     }
   if (batch->len > 0)
     {
@@ -283,176 +294,6 @@ advance (Fetch *f, GError **error)
       f->quit_sent = TRUE;
     }
   return TRUE;
-}
-
-/* Records the display headers and verdicts of the messages a session
- * stored, written together (one fsync). */
-/* seal_incoming: what arrived in plaintext is encrypted to the account's
- * own key and its plaintext bytes replaced (DESIGN.md §3 "Fetch"). */
-static gboolean
-seal (PstAgent *agent, const PstAccount *account, gint64 id)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GInputStream) in = pst_store_message_open (agent->store, id, &error);
-  g_autoptr (GBytes) raw = NULL, sealed = NULL;
-  g_autoptr (PstPgp) pgp = NULL;
-  g_autofree char *home = pst_agent_get_gnupg_home (agent);
-  const char *self[] = { account->address, NULL };
-
-  if (in == NULL || !(raw = pst_reader_slurp (in, 256u * 1024 * 1024, &error))
-      || !(pgp = pst_pgp_new (home, &error))
-      || (pst_pgp_prefer_own_keys (pgp), FALSE)
-      || !(sealed = pst_pgp_encrypt (pgp, raw, self, NULL, &error))
-      || !pst_store_message_seal (agent->store, id, sealed, &error))
-    {
-      JsonObject *p = json_object_new ();
-
-      g_warning ("message %" G_GINT64_FORMAT ": cannot seal it: %s", id, error->message);
-      json_object_set_string_member (p, "account", account->name);
-      json_object_set_string_member (p, "error", error->message);
-      pst_events_emit (agent->events, "account.error", p);
-      return FALSE;
-    }
-  if (raw != NULL)
-    {
-      gsize len = 0;
-      /* The slurped copy held the plaintext too. */
-      explicit_bzero ((gpointer) g_bytes_get_data (raw, &len), len);
-    }
-  g_message ("message %" G_GINT64_FORMAT ": sealed to %s", id, account->address);
-  return TRUE;
-}
-
-/* The analyses of one analyze_stored, shared by its threads. */
-typedef struct {
-  PstAgent *agent;
-  const PstAccount *account;
-  GArray *ids;           /* what to analyse; those from @n_stored on were tried before */
-  guint n_stored;
-  gint next;             /* the index to take next (atomic) */
-  GMutex lock;
-  GArray *done;          /* PstAnalysis, under @lock */
-} Analyses;
-
-static gpointer
-analyze_some (gpointer data)
-{
-  Analyses *w = data;
-  guint i;
-
-  while ((i = (guint) g_atomic_int_add (&w->next, 1)) < w->ids->len)
-    {
-      gint64 id = g_array_index (w->ids, gint64, i);
-      g_autoptr (GError) analysis = NULL;
-      PstAnalysis a;
-
-      if (i >= w->n_stored)
-        {
-          /* Tried before: unless show analysed it meanwhile, or it is gone. */
-          g_autoptr (PstMessageInfo) info = pst_store_message_get_info (w->agent->store, id, NULL);
-
-          if (info == NULL || info->crypto_json != NULL)
-            {
-              unanalysed_note (w->agent->fetchers, w->account->name, id, TRUE);
-              continue;
-            }
-        }
-      /* The message is safe in the store; a failure to read it is shown
-       * when it is opened, and does not stop the others.  It is recorded
-       * without a summary (no verdict, rather than a wrong one) and
-       * analysed again later. */
-      if (!pst_reader_analyze_to (w->agent, id, &a, &analysis))
-        {
-          g_warning ("message %" G_GINT64_FORMAT ": %s", id, analysis->message);
-          unanalysed_note (w->agent->fetchers, w->account->name, id, FALSE);
-          continue;
-        }
-      unanalysed_note (w->agent->fetchers, w->account->name, id, TRUE);
-      g_mutex_lock (&w->lock);
-      g_array_append_val (w->done, a);
-      g_mutex_unlock (&w->lock);
-    }
-  return NULL;
-}
-
-/* How many threads (each with a worker process of its own) analyse the
- * messages of a fetch at most: the analysis after the session is what a
- * fetch waits for, and it keeps every core busy. */
-#define ANALYSIS_THREADS_MAX 4
-
-/* Analyses the messages @stored, and with @retry those of the account
- * whose analysis failed before (under the account's fetch lock then: one
- * caller at a time takes them). */
-static void
-analyze_stored (PstAgent *agent, const PstAccount *account, GArray *stored, gboolean retry)
-{
-  g_autoptr (GArray) done = g_array_new (FALSE, TRUE, sizeof (PstAnalysis));
-  g_autoptr (GArray) updates = g_array_new (FALSE, TRUE, sizeof (PstMessageInfoUpdate));
-  g_autoptr (GArray) ids = g_array_copy (stored);
-  g_autoptr (GError) error = NULL;
-  Analyses w = { agent, account, ids, stored->len, 0, { 0 }, done };
-  GThread *threads[ANALYSIS_THREADS_MAX] = { NULL };
-  guint n_threads;
-
-  if (retry)
-    unanalysed_take (agent->fetchers, account->name, ids);
-  n_threads = CLAMP (g_get_num_processors (), 1, ANALYSIS_THREADS_MAX);
-  n_threads = MIN (n_threads, MAX (ids->len, 1));
-  g_mutex_init (&w.lock);
-  for (guint t = 1; t < n_threads; t++)
-    threads[t] = g_thread_new ("analysis", analyze_some, &w);
-  analyze_some (&w);
-  for (guint t = 1; t < n_threads; t++)
-    g_thread_join (threads[t]);
-  g_mutex_clear (&w.lock);
-  for (guint i = 0; i < done->len; i++)
-    {
-      PstAnalysis *a = &g_array_index (done, PstAnalysis, i);
-      PstMessageInfoUpdate u = { a->id, a->from, a->subject, a->date, a->crypto,
-                                 a->scan_verdict, a->scan_name,
-                                 a->analysis_failed ? -1 : a->quarantine ? 1 : 0 };
-      g_array_append_val (updates, u);
-    }
-  if (!pst_store_messages_set_info (agent->store, (PstMessageInfoUpdate *) updates->data,
-                                    updates->len, &error))
-    g_warning ("cannot record what was learned of %u messages: %s", updates->len, error->message);
-  else
-    for (guint i = 0; i < done->len; i++)
-      {
-        PstAnalysis *a = &g_array_index (done, PstAnalysis, i);
-        JsonObject *p;
-
-        if (!a->quarantine)
-          continue;
-        g_message ("message %" G_GINT64_FORMAT ": quarantined (%s: %s)", a->id, a->scan_verdict,
-                   a->scan_name ? a->scan_name : "");
-        p = json_object_new ();
-        json_object_set_int_member (p, "id", a->id);
-        json_object_set_string_member (p, "verdict", a->scan_verdict);
-        json_object_set_string_member (p, "name", a->scan_name ? a->scan_name : "");
-        pst_events_emit (agent->events, "scan.quarantined", p);
-      }
-  {
-    guint sealed = 0;
-
-    for (guint i = 0; account->seal_incoming && i < done->len; i++)
-      /* One the worker failed on may have arrived in the clear too: sealed
-       * as well, so that no plaintext waits on the disk for its next
-       * analysis (which opens the seal first, reader.c). */
-      if (g_array_index (done, PstAnalysis, i).arrived_plain
-          || g_array_index (done, PstAnalysis, i).analysis_failed)
-        sealed += seal (agent, account, g_array_index (done, PstAnalysis, i).id);
-    /* The write-ahead log still holds the plaintext pages: empty it. */
-    if (sealed > 0)
-      {
-        g_autoptr (GError) cp_error = NULL;
-        if (!pst_store_checkpoint (agent->store, &cp_error))
-          g_warning ("after sealing: %s (the next checkpoint removes the plaintext)",
-                     cp_error->message);
-      }
-  }
-  for (guint i = 0; i < done->len; i++)
-    pst_analysis_clear (&g_array_index (done, PstAnalysis, i));
 }
 
 static gboolean
@@ -546,52 +387,17 @@ run_session (Fetch *f, GError **error)
 
 static gboolean run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error);
 
-typedef struct {
-  PstAgent *agent;
-  const PstAccount *account;
-  gint64 id;
-} TakeIn;
-
-static gpointer
-take_in_thread (gpointer data)
-{
-  TakeIn *t = data;
-  g_autoptr (GArray) one = g_array_new (FALSE, FALSE, sizeof (gint64));
-
-  g_array_append_val (one, t->id);
-  analyze_stored (t->agent, t->account, one, FALSE);
-  return NULL;
-}
-
-/* How many messages take_in analyses at once, each in a thread of its own
- * (and so in a worker process of its own): the analysis is what an import
- * waits for. */
-#define TAKE_IN_PARALLEL 4
-
 void
 pst_fetchers_take_in (PstAgent *agent, const PstAccount *account, GArray *ids)
 {
+  PstFetchAnalysis *fa = pst_fetch_analysis_new (agent, account);
+
   for (guint i = 0; i < ids->len; i++)
     announce (agent, account->name, g_array_index (ids, gint64, i));
-  /* These messages only, none left from before (retry FALSE): no other
-   * caller analyses them, so no fetch lock is needed, and they may be
-   * analysed side by side. */
-  for (guint i = 0; i < ids->len; i += TAKE_IN_PARALLEL)
-    {
-      TakeIn t[TAKE_IN_PARALLEL];
-      GThread *threads[TAKE_IN_PARALLEL] = { NULL };
-      guint n = MIN (TAKE_IN_PARALLEL, ids->len - i);
-
-      for (guint j = 0; j < n; j++)
-        {
-          t[j] = (TakeIn) { agent, account, g_array_index (ids, gint64, i + j) };
-          if (j > 0)
-            threads[j] = g_thread_new ("take-in", take_in_thread, &t[j]);
-        }
-      take_in_thread (&t[0]);
-      for (guint j = 1; j < n; j++)
-        g_thread_join (threads[j]);
-    }
+  /* These messages only, none left from before (no retries): no other
+   * caller analyses them, so no fetch lock is needed. */
+  pst_fetch_analysis_add (fa, ids, FALSE);
+  pst_fetch_analysis_finish (fa);
 }
 
 /* seal_incoming fails closed: without a key to seal with, nothing is
@@ -858,12 +664,21 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
                        "(LOGIN-DELAY); the next one in %" G_GINT64_FORMAT " s",
                        account->pop3, (wait_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
           g_mutex_unlock (lock);
+          g_ptr_array_unref (f.received);
+          g_array_unref (f.stored);
           return FALSE;
         }
     }
   if (account != NULL)
     {
+      g_autoptr (GArray) again = g_array_new (FALSE, FALSE, sizeof (gint64));
+
       f.account = account;
+      f.analysis = pst_fetch_analysis_new (agent, account);
+      /* Those whose analysis failed at an earlier fetch (taken before this
+       * session's own analyses can fail and join them). */
+      unanalysed_take (agent->fetchers, account->name, again);
+      pst_fetch_analysis_add (f.analysis, again, TRUE);
       ok = pst_fetchers_seal_key_ready (agent, account, "fetched", error) && run_session (&f, error);
       if (!ok && pst_conn_resumption_refused (f.conn))
         {
@@ -899,11 +714,12 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
   if (f.s != NULL)
     pst_pop3_session_free (f.s);
   pst_conn_free (f.conn);
-  /* Decrypt, verify and record the verdicts after the session, so that
-   * the connection is not held open by the cryptography. */
+  /* The analyses began as the messages were committed, beside the session
+   * (which never waited for them): the rest now, and the verdicts
+   * recorded. */
   if (account != NULL)
     {
-      analyze_stored (agent, account, f.stored, TRUE);
+      pst_fetch_analysis_finish (f.analysis);
       /* Also those a failed or interrupted run left (deliver.h). */
       pst_deliver_pending (agent, account);
     }

@@ -1,0 +1,241 @@
+/* fetch-analysis.c — the analysis of the messages a fetch stored, while
+ * the session goes on (fetch-analysis.h). */
+#include "fetch-analysis.h"
+
+#include <string.h>
+
+#include "crypto/pgp.h"
+#include "events.h"
+#include "fetcher.h"
+#include "reader.h"
+#include "util/error.h"
+
+/* How many threads (each with a worker process of its own) analyse the
+ * messages of a fetch at most: the analysis after the session is what a
+ * fetch waits for, and it keeps every core busy.  The calling thread joins
+ * them once the session is over. */
+#define ANALYSIS_THREADS_MAX 4
+
+typedef struct {
+  gint64 id;
+  gboolean retried;
+} Job;
+
+struct _PstFetchAnalysis {
+  PstAgent *agent;
+  const PstAccount *account;
+  GMutex lock;
+  GCond more;            /* jobs added, or closed */
+  GArray *jobs;          /* Job, under @lock */
+  guint next;            /* the index to take next, under @lock */
+  gboolean closed;       /* no more jobs */
+  GArray *done;          /* PstAnalysis, under @lock */
+  GThread *threads[ANALYSIS_THREADS_MAX];
+  guint n_threads;
+};
+
+/* seal_incoming: what arrived in plaintext is encrypted to the account's
+ * own key and its plaintext bytes replaced (DESIGN.md §3 "Fetch"). */
+static gboolean
+seal (PstAgent *agent, const PstAccount *account, gint64 id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInputStream) in = pst_store_message_open (agent->store, id, &error);
+  g_autoptr (GBytes) raw = NULL, sealed = NULL;
+  g_autoptr (PstPgp) pgp = NULL;
+  g_autofree char *home = pst_agent_get_gnupg_home (agent);
+  const char *self[] = { account->address, NULL };
+
+  if (in == NULL || !(raw = pst_reader_slurp (in, 256u * 1024 * 1024, &error))
+      || !(pgp = pst_pgp_new (home, &error))
+      || (pst_pgp_prefer_own_keys (pgp), FALSE)
+      || !(sealed = pst_pgp_encrypt (pgp, raw, self, NULL, &error))
+      || !pst_store_message_seal (agent->store, id, sealed, &error))
+    {
+      JsonObject *p = json_object_new ();
+
+      g_warning ("message %" G_GINT64_FORMAT ": cannot seal it: %s", id, error->message);
+      json_object_set_string_member (p, "account", account->name);
+      json_object_set_string_member (p, "error", error->message);
+      pst_events_emit (agent->events, "account.error", p);
+      return FALSE;
+    }
+  if (raw != NULL)
+    {
+      gsize len = 0;
+      /* The slurped copy held the plaintext too. */
+      explicit_bzero ((gpointer) g_bytes_get_data (raw, &len), len);
+    }
+  g_message ("message %" G_GINT64_FORMAT ": sealed to %s", id, account->address);
+  return TRUE;
+}
+
+/* The next job, waiting for one while more may come; FALSE at the end. */
+static gboolean
+next_job (PstFetchAnalysis *fa, Job *job)
+{
+  gboolean got;
+
+  g_mutex_lock (&fa->lock);
+  while (fa->next >= fa->jobs->len && !fa->closed)
+    g_cond_wait (&fa->more, &fa->lock);
+  got = fa->next < fa->jobs->len;
+  if (got)
+    *job = g_array_index (fa->jobs, Job, fa->next++);
+  g_mutex_unlock (&fa->lock);
+  return got;
+}
+
+static gpointer
+analyze_some (gpointer data)
+{
+  PstFetchAnalysis *fa = data;
+  Job job;
+
+  while (next_job (fa, &job))
+    {
+      g_autoptr (GError) analysis = NULL;
+      PstAnalysis a;
+
+      if (job.retried)
+        {
+          /* Tried before: unless show analysed it meanwhile, or it is gone. */
+          g_autoptr (PstMessageInfo) info = pst_store_message_get_info (fa->agent->store, job.id,
+                                                                         NULL);
+
+          if (info == NULL || info->crypto_json != NULL)
+            {
+              pst_fetchers_unanalysed_note (fa->agent->fetchers, fa->account->name, job.id, TRUE);
+              continue;
+            }
+        }
+      /* The message is safe in the store; a failure to read it is shown
+       * when it is opened, and does not stop the others.  It is recorded
+       * without a summary (no verdict, rather than a wrong one) and
+       * analysed again later. */
+      if (!pst_reader_analyze_to (fa->agent, job.id, &a, &analysis))
+        {
+          g_warning ("message %" G_GINT64_FORMAT ": %s", job.id, analysis->message);
+          pst_fetchers_unanalysed_note (fa->agent->fetchers, fa->account->name, job.id, FALSE);
+          continue;
+        }
+      pst_fetchers_unanalysed_note (fa->agent->fetchers, fa->account->name, job.id, TRUE);
+      g_mutex_lock (&fa->lock);
+      g_array_append_val (fa->done, a);
+      g_mutex_unlock (&fa->lock);
+    }
+  return NULL;
+}
+
+PstFetchAnalysis *
+pst_fetch_analysis_new (PstAgent *agent, const PstAccount *account)
+{
+  PstFetchAnalysis *fa = g_new0 (PstFetchAnalysis, 1);
+
+  fa->agent = agent;
+  fa->account = account;
+  g_mutex_init (&fa->lock);
+  g_cond_init (&fa->more);
+  fa->jobs = g_array_new (FALSE, FALSE, sizeof (Job));
+  fa->done = g_array_new (FALSE, TRUE, sizeof (PstAnalysis));
+  return fa;
+}
+
+void
+pst_fetch_analysis_add (PstFetchAnalysis *fa, const GArray *ids, gboolean retried)
+{
+  guint wanted;
+
+  if (ids->len == 0)
+    return;
+  g_mutex_lock (&fa->lock);
+  for (guint i = 0; i < ids->len; i++)
+    {
+      Job job = { g_array_index (ids, gint64, i), retried };
+
+      g_array_append_val (fa->jobs, job);
+    }
+  g_cond_broadcast (&fa->more);
+  g_mutex_unlock (&fa->lock);
+  /* Threads as the work grows, up to one per core (the session's thread
+   * has its own work meanwhile). */
+  wanted = MIN (CLAMP (g_get_num_processors (), 1, ANALYSIS_THREADS_MAX), fa->jobs->len);
+  while (fa->n_threads < wanted)
+    fa->threads[fa->n_threads++] = g_thread_new ("analysis", analyze_some, fa);
+}
+
+/* Writes what was learned of the messages analysed, together (one fsync),
+ * and tells of those quarantined; seals under seal_incoming. */
+static void
+record (PstAgent *agent, const PstAccount *account, GArray *done)
+{
+  g_autoptr (GArray) updates = g_array_new (FALSE, TRUE, sizeof (PstMessageInfoUpdate));
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < done->len; i++)
+    {
+      PstAnalysis *a = &g_array_index (done, PstAnalysis, i);
+      PstMessageInfoUpdate u = { a->id, a->from, a->subject, a->date, a->crypto,
+                                 a->scan_verdict, a->scan_name,
+                                 a->analysis_failed ? -1 : a->quarantine ? 1 : 0 };
+      g_array_append_val (updates, u);
+    }
+  if (!pst_store_messages_set_info (agent->store, (PstMessageInfoUpdate *) updates->data,
+                                    updates->len, &error))
+    g_warning ("cannot record what was learned of %u messages: %s", updates->len, error->message);
+  else
+    for (guint i = 0; i < done->len; i++)
+      {
+        PstAnalysis *a = &g_array_index (done, PstAnalysis, i);
+        JsonObject *p;
+
+        if (!a->quarantine)
+          continue;
+        g_message ("message %" G_GINT64_FORMAT ": quarantined (%s: %s)", a->id, a->scan_verdict,
+                   a->scan_name ? a->scan_name : "");
+        p = json_object_new ();
+        json_object_set_int_member (p, "id", a->id);
+        json_object_set_string_member (p, "verdict", a->scan_verdict);
+        json_object_set_string_member (p, "name", a->scan_name ? a->scan_name : "");
+        pst_events_emit (agent->events, "scan.quarantined", p);
+      }
+  {
+    guint sealed = 0;
+
+    for (guint i = 0; account->seal_incoming && i < done->len; i++)
+      /* One the worker failed on may have arrived in the clear too: sealed
+       * as well, so that no plaintext waits on the disk for its next
+       * analysis (which opens the seal first, reader.c). */
+      if (g_array_index (done, PstAnalysis, i).arrived_plain
+          || g_array_index (done, PstAnalysis, i).analysis_failed)
+        sealed += seal (agent, account, g_array_index (done, PstAnalysis, i).id);
+    /* The write-ahead log still holds the plaintext pages: empty it. */
+    if (sealed > 0)
+      {
+        g_autoptr (GError) cp_error = NULL;
+        if (!pst_store_checkpoint (agent->store, &cp_error))
+          g_warning ("after sealing: %s (the next checkpoint removes the plaintext)",
+                     cp_error->message);
+      }
+  }
+  for (guint i = 0; i < done->len; i++)
+    pst_analysis_clear (&g_array_index (done, PstAnalysis, i));
+}
+
+void
+pst_fetch_analysis_finish (PstFetchAnalysis *fa)
+{
+  g_mutex_lock (&fa->lock);
+  fa->closed = TRUE;
+  g_cond_broadcast (&fa->more);
+  g_mutex_unlock (&fa->lock);
+  analyze_some (fa);
+  for (guint t = 0; t < fa->n_threads; t++)
+    g_thread_join (fa->threads[t]);
+  record (fa->agent, fa->account, fa->done);
+  g_array_unref (fa->done);
+  g_array_unref (fa->jobs);
+  g_cond_clear (&fa->more);
+  g_mutex_clear (&fa->lock);
+  g_free (fa);
+}
