@@ -236,8 +236,67 @@ reply_summary (PstSmtpSession *s)
   return g_strdup_printf ("%u %s", pst_smtp_session_get_reply_code (s), text ? text : "");
 }
 
+/* Keeps in @entries only what is due; what waited too long fails for
+ * good. */
+static void
+keep_due (PstAgent *agent, GPtrArray *entries, gboolean force)
+{
+  gint64 now = now_s ();
+
+  for (guint i = entries->len; i > 0; i--)
+    {
+      PstOutboxEntry *e = g_ptr_array_index (entries, i - 1);
+      PstSenderPlan plan = pst_sender_plan (e, now, force);
+
+      if (plan == PST_SENDER_GIVE_UP)
+        {
+          g_autofree char *why = g_strdup_printf (
+            "given up after %u attempts over %" G_GINT64_FORMAT " days; the last: %s",
+            e->attempts, (now - e->created_at) / 86400,
+            e->last_reply ? e->last_reply : "no reply");
+          set_state (agent, e, PST_OUTBOX_FAILED, why, NULL);
+          g_ptr_array_remove_index (entries, i - 1);
+        }
+      else if (plan == PST_SENDER_WAIT)
+        g_ptr_array_remove_index (entries, i - 1);
+    }
+}
+
+/* Appends to @entries what was queued for @account while its session ran
+ * and is due (none already in @entries, whatever became of them): the
+ * session goes on with them rather than ending and a new one beginning
+ * (a connection, a TLS handshake and a login: several round trips).
+ * Whether there was any. */
 static gboolean
-run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
+refill (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gboolean force)
+{
+  g_autoptr (GPtrArray) queued = pst_store_outbox_list (agent->store, account->name,
+                                                        PST_OUTBOX_QUEUED, NULL);
+  g_autoptr (GHashTable) had = NULL;
+  guint before = entries->len;
+
+  if (queued == NULL || queued->len == 0)
+    return FALSE;
+  keep_due (agent, queued, force);
+  had = g_hash_table_new (g_int64_hash, g_int64_equal);
+  for (guint i = 0; i < entries->len; i++)
+    g_hash_table_add (had, &((PstOutboxEntry *) g_ptr_array_index (entries, i))->id);
+  for (guint i = queued->len; i > 0; i--)
+    if (!g_hash_table_contains (had, &((PstOutboxEntry *) g_ptr_array_index (queued, i - 1))->id))
+      g_ptr_array_add (entries, g_ptr_array_steal_index (queued, i - 1));
+  /* Oldest first, as listed. */
+  for (guint i = before, j = entries->len - 1; i < j; i++, j--)
+    {
+      gpointer t = entries->pdata[i];
+
+      entries->pdata[i] = entries->pdata[j];
+      entries->pdata[j] = t;
+    }
+  return entries->len > before;
+}
+
+static gboolean
+run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gboolean force,
              gboolean *tls_retry_out, GError **error)
 {
   PstSmtpSession *s = NULL;
@@ -283,7 +342,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries,
             goto out;
           break;
         case PST_SMTP_EVENT_READY:
-          if (next >= entries->len)
+          if (next >= entries->len && !refill (agent, account, entries, force))
             {
               if (!record (&rec, NULL, 0, NULL, error))
                 goto out;
@@ -418,29 +477,7 @@ pst_senders_run (PstSenders *senders, const char *name, gboolean force, GError *
   account = pst_agent_get_account (agent, name, error);
   entries = account ? pst_store_outbox_list (agent->store, name, PST_OUTBOX_QUEUED, error) : NULL;
   if (entries != NULL)
-    {
-      /* Only what is due; what waited too long fails for good. */
-      gint64 now = now_s ();
-
-      for (guint i = entries->len; i > 0; i--)
-        {
-          PstOutboxEntry *e = g_ptr_array_index (entries, i - 1);
-
-          PstSenderPlan plan = pst_sender_plan (e, now, force);
-
-          if (plan == PST_SENDER_GIVE_UP)
-            {
-              g_autofree char *why = g_strdup_printf (
-                "given up after %u attempts over %" G_GINT64_FORMAT " days; the last: %s",
-                e->attempts, (now - e->created_at) / 86400,
-                e->last_reply ? e->last_reply : "no reply");
-              set_state (agent, e, PST_OUTBOX_FAILED, why, NULL);
-              g_ptr_array_remove_index (entries, i - 1);
-            }
-          else if (plan == PST_SENDER_WAIT)
-            g_ptr_array_remove_index (entries, i - 1);
-        }
-    }
+    keep_due (agent, entries, force);
   if (entries == NULL)
     ok = FALSE;
   else if (entries->len == 0)
@@ -449,13 +486,13 @@ pst_senders_run (PstSenders *senders, const char *name, gboolean force, GError *
     {
       gboolean again = FALSE;
 
-      ok = run_session (agent, account, entries, &again, error);
+      ok = run_session (agent, account, entries, force, &again, error);
       if (!ok && again)
         {
           /* A server that failed a resumed TLS handshake: once more, in
            * full (no message had started). */
           g_clear_error (error);
-          ok = run_session (agent, account, entries, &again, error);
+          ok = run_session (agent, account, entries, force, &again, error);
         }
       g_mutex_lock (&senders->failures_lock);
       if (ok)
