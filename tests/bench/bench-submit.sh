@@ -104,6 +104,7 @@ echo "postern used $((sessions - 1)) SMTP session(s)"
 echo "postern vs one round trip per message ($t_min s): $(ratio "$t_pst" "$t_min" 2)x its time (target <= 1.15x)"
 
 # --- msmtp, one run per message ---
+t_ms=""
 if [ "$TOOL_N" -gt 0 ]; then
   cat >"$dir/msmtprc" <<-EOF
 	defaults
@@ -129,3 +130,6 @@ if [ "$TOOL_N" -gt 0 ]; then
   echo "RTT ${rtt%% (*}; N=$N"
   echo "postern vs msmtp: $(ratio "$t_ms" "$t_pst")x faster (target >= 5x)"
 fi
+table_row "SMTP submission, $N x $SIZE B, ${rtt%% (*} RTT" "$t_pst s" \
+  "${t_ms:+msmtp $t_ms s; }one round trip per message $t_min s" "one round trip per message, $t_min s" \
+  "$(ratio "$t_pst" "$t_min" 2)x the bound (target <= 1.15x)${t_ms:+; $(ratio "$t_ms" "$t_pst")x faster than msmtp (target >= 5x)}"

@@ -62,6 +62,9 @@ ratio() {
 less() { "$BENCH_PY" -c "import sys; sys.exit(not float(sys.argv[1]) < float(sys.argv[2]))" "$1" "$2"; }
 # " (scaled from TOOL_N messages)" when the baseline tool ran on another count than N
 scaled_note() { [ "$TOOL_N" = "$N" ] || echo " (scaled from $TOOL_N messages)"; }
+# table_row WORK POSTERN SIDE_BY_SIDE BOUND VERDICT: one row of issue 16's table, which bench-table.sh collects
+# (lines that begin "table|").
+table_row() { printf 'table|%s|%s|%s|%s|%s\n' "$@"; }
 # per_n SECONDS COUNT N: SECONDS scaled from COUNT messages to N
 per_n() { "$BENCH_PY" -c "import sys; s, c, n = map(float, sys.argv[1:]); print(f'{s / c * n:.2f}')" "$1" "$2" "$3"; }
 
