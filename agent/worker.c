@@ -200,11 +200,32 @@ reader_thread (gpointer data)
   return NULL;
 }
 
+/* The worker's own binary (worker-exe.c): beside the agent's (a build
+ * tree, or both installed in one directory), else in libexecdir; NULL when
+ * neither is there, and the agent's own binary runs the worker
+ * (`posternd --analysis-worker`, main.c), at a higher cost per message. */
+static char *
+worker_binary (void)
+{
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+  g_autofree char *dir = self != NULL ? g_path_get_dirname (self) : NULL;
+  g_autofree char *beside = dir != NULL ? g_build_filename (dir, "posternd-worker", NULL) : NULL;
+  const char *installed = LIBEXECDIR "/posternd-worker";
+
+  if (beside != NULL && g_file_test (beside, G_FILE_TEST_IS_EXECUTABLE))
+    return g_steal_pointer (&beside);
+  if (g_file_test (installed, G_FILE_TEST_IS_EXECUTABLE))
+    return g_strdup (installed);
+  return NULL;
+}
+
 /* Starts a zygote (under the lock). */
 static gboolean
 spawn (PstWorker *w, GError **error)
 {
-  const char *argv[] = { "/proc/self/exe", "posternd", "--analysis-worker", NULL };
+  g_autofree char *binary = worker_binary ();
+  const char *argv[] = { binary != NULL ? binary : "/proc/self/exe",
+                         binary != NULL ? "posternd-worker" : "posternd", "--analysis-worker", NULL };
   int sv[2], source[1], target[1] = { WORKER_CONTROL_FD };
   GPid pid;
   Reader *r;
