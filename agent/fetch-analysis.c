@@ -8,6 +8,7 @@
 #include "events.h"
 #include "fetcher.h"
 #include "reader.h"
+#include "store/writerstream.h"
 #include "util/error.h"
 
 /* How many threads (each with a worker process of its own) analyse the
@@ -35,22 +36,26 @@ struct _PstFetchAnalysis {
 };
 
 /* seal_incoming: what arrived in plaintext is encrypted to the account's
- * own key and its plaintext bytes replaced (DESIGN.md §3 "Fetch"). */
+ * own key and its plaintext bytes replaced (DESIGN.md §3 "Fetch").  From
+ * the stored bytes through gpg into the store as they come: memory does
+ * not grow with the message, and no size is too large to seal. */
 static gboolean
 seal (PstAgent *agent, const PstAccount *account, gint64 id)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GInputStream) in = pst_store_message_open (agent->store, id, &error);
-  g_autoptr (GBytes) raw = NULL, sealed = NULL;
   g_autoptr (PstPgp) pgp = NULL;
+  g_autoptr (PstStoreWriter) writer = NULL;
+  g_autoptr (GOutputStream) out = NULL;
   g_autofree char *home = pst_agent_get_gnupg_home (agent);
   const char *self[] = { account->address, NULL };
 
-  if (in == NULL || !(raw = pst_reader_slurp (in, 256u * 1024 * 1024, &error))
-      || !(pgp = pst_pgp_new (home, &error))
+  if (in == NULL || !(pgp = pst_pgp_new (home, &error))
       || (pst_pgp_prefer_own_keys (pgp), FALSE)
-      || !(sealed = pst_pgp_encrypt (pgp, raw, self, NULL, &error))
-      || !pst_store_message_seal (agent->store, id, sealed, &error))
+      || !(writer = pst_store_message_seal_begin (agent->store, id, &error))
+      || !(out = pst_store_writer_stream_new (writer))
+      || !pst_pgp_encrypt_stream (pgp, in, out, self, NULL, &error)
+      || !pst_store_writer_commit (writer, NULL, &error))
     {
       JsonObject *p = json_object_new ();
 
@@ -59,12 +64,6 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id)
       json_object_set_string_member (p, "error", error->message);
       pst_events_emit (agent->events, "account.error", p);
       return FALSE;
-    }
-  if (raw != NULL)
-    {
-      gsize len = 0;
-      /* The slurped copy held the plaintext too. */
-      explicit_bzero ((gpointer) g_bytes_get_data (raw, &len), len);
     }
   g_message ("message %" G_GINT64_FORMAT ": sealed to %s", id, account->address);
   return TRUE;

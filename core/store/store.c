@@ -486,6 +486,7 @@ struct _PstStoreWriter {
   char *uidl;
   gboolean deliver;     /* messages only: a pending delivery row at commit */
   gint64 id;
+  gint64 seals;         /* messages only: the message whose bytes these replace (sealing) */
   gint64 seq;
   gint64 size;
   guint8 *buf;          /* CHUNK_SIZE bytes once needed */
@@ -802,6 +803,91 @@ fail:
   return FALSE;
 }
 
+/* Under the lock, inside the commit's transaction: the sealed bytes of
+ * @writer's staging row become its message's, whose plaintext chunks go
+ * (overwritten: secure_delete), and the staging row goes. */
+static gboolean
+seal_swap (PstStoreWriter *writer, GError **error)
+{
+  static const char *const steps[] = {
+    "DELETE FROM message_chunks WHERE message_id = ?1",
+    "UPDATE message_chunks SET message_id = ?1 WHERE message_id = ?2",
+    "DELETE FROM messages WHERE id = ?2 AND unfinished",
+    "UPDATE messages SET size = ?3, flags = flags | ?4 WHERE id = ?1 AND NOT unfinished",
+  };
+  PstStore *store = writer->store;
+
+  for (guint i = 0; i < G_N_ELEMENTS (steps); i++)
+    {
+      g_autoptr (Stmt) stmt = prepare (store, steps[i], error);
+
+      if (stmt == NULL)
+        return FALSE;
+      /* Parameters a statement does not have are ignored by SQLite's
+       * bind (SQLITE_RANGE), harmlessly. */
+      sqlite3_bind_int64 (stmt, 1, writer->seals);
+      sqlite3_bind_int64 (stmt, 2, writer->id);
+      sqlite3_bind_int64 (stmt, 3, writer->size);
+      sqlite3_bind_int (stmt, 4, PST_MESSAGE_FLAG_SEALED);
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        {
+          pst_store_set_db_error (store, error, _("cannot seal message %" PRId64 " in store %s"),
+                                  writer->seals, store->path);
+          return FALSE;
+        }
+      if (i >= 2 && sqlite3_changes (store->db) != 1)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt),
+                       writer->seals);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+PstStoreWriter *
+pst_store_message_seal_begin (PstStore *store, gint64 id, GError **error)
+{
+  PstStoreWriter *writer;
+  g_autoptr (Stmt) stmt = NULL;
+  gint64 staging = 0;
+  gboolean ok;
+
+  g_return_val_if_fail (store != NULL, NULL);
+
+  g_rec_mutex_lock (&store->lock);
+  ok = txn_begin (store, FALSE, error);
+  /* An invisible row of the same account for the sealed bytes while they
+   * come; the next open deletes it if they never finish. */
+  if (ok)
+    ok = (stmt = prepare (store,
+                          "INSERT INTO messages (account, uidl, received_at, unfinished, unread)"
+                          " SELECT account, '', ?2, 1, 0 FROM messages"
+                          " WHERE id = ?1 AND NOT unfinished", error)) != NULL;
+  if (ok)
+    {
+      sqlite3_bind_int64 (stmt, 1, id);
+      sqlite3_bind_int64 (stmt, 2, now_seconds ());
+      ok = insert_returning_id (store, stmt, &staging, error, _("cannot seal a message"));
+      if (ok && sqlite3_changes (store->db) != 1)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), id);
+          ok = FALSE;
+        }
+    }
+  g_clear_pointer (&stmt, pst_store_stmt_release);
+  if (ok)
+    ok = txn_commit (store, error);
+  else
+    txn_rollback (store);
+  g_rec_mutex_unlock (&store->lock);
+  if (!ok)
+    return NULL;
+  writer = writer_new (store, &message_table, staging);
+  writer->seals = id;
+  return writer;
+}
+
 /* Under the lock, inside the commit's transaction. */
 static gboolean
 writer_finish_row (PstStoreWriter *writer, GError **error)
@@ -852,6 +938,8 @@ writer_finish_row (PstStoreWriter *writer, GError **error)
 
   if (writer->buf_len > 0 && !writer_insert_chunk (writer, writer->buf, writer->buf_len, error))
     return FALSE;
+  if (writer->seals != 0)
+    return seal_swap (writer, error);
 
   stmt = prepare (store, writer->table->finish, error);
   if (stmt == NULL)
@@ -1446,70 +1534,6 @@ pst_store_message_set_quarantined (PstStore *store, gint64 id, gboolean quaranti
   PstMessageInfoUpdate u = { id, NULL, NULL, NULL, NULL, NULL, NULL, quarantined ? 1 : 0 };
 
   return pst_store_messages_set_info (store, &u, 1, error);
-}
-
-gboolean
-pst_store_message_seal (PstStore *store, gint64 id, GBytes *sealed, GError **error)
-{
-  g_autoptr (Stmt) stmt = NULL;
-  gsize len = 0;
-  const guint8 *data = g_bytes_get_data (sealed, &len);
-  gboolean ok = FALSE;
-
-  g_rec_mutex_lock (&store->lock);
-  if (!txn_begin (store, TRUE, error))
-    goto out;
-  /* The plaintext chunks go (overwritten: secure_delete), the sealed ones
-   * come, and the row says so, in one transaction. */
-  stmt = prepare (store, "DELETE FROM message_chunks WHERE message_id = ?1", error);
-  if (stmt == NULL)
-    goto fail;
-  sqlite3_bind_int64 (stmt, 1, id);
-  if (sqlite3_step (stmt) != SQLITE_DONE)
-    goto db_fail;
-  g_clear_pointer (&stmt, pst_store_stmt_release);
-  stmt = prepare (store, message_table.insert_chunk, error);
-  if (stmt == NULL)
-    goto fail;
-  for (gsize off = 0, seq = 0; off < len || (len == 0 && seq == 0); off += CHUNK_SIZE, seq++)
-    {
-      sqlite3_reset (stmt);
-      sqlite3_bind_int64 (stmt, 1, id);
-      sqlite3_bind_int64 (stmt, 2, (gint64) seq);
-      sqlite3_bind_blob (stmt, 3, data + off, (int) MIN (CHUNK_SIZE, len - off), SQLITE_STATIC);
-      if (sqlite3_step (stmt) != SQLITE_DONE)
-        goto db_fail;
-      if (len == 0)
-        break;
-    }
-  g_clear_pointer (&stmt, pst_store_stmt_release);
-  stmt = prepare (store, "UPDATE messages SET size = ?2, flags = flags | ?3 WHERE id = ?1"
-                         " AND NOT unfinished", error);
-  if (stmt == NULL)
-    goto fail;
-  sqlite3_bind_int64 (stmt, 1, id);
-  sqlite3_bind_int64 (stmt, 2, (gint64) len);
-  sqlite3_bind_int (stmt, 3, PST_MESSAGE_FLAG_SEALED);
-  if (sqlite3_step (stmt) != SQLITE_DONE)
-    goto db_fail;
-  if (sqlite3_changes (store->db) != 1)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), id);
-      goto fail;
-    }
-  g_clear_pointer (&stmt, pst_store_stmt_release);
-  ok = txn_commit (store, error);
-  goto out;
-db_fail:
-  pst_store_set_db_error (store, error, _("cannot seal message %" PRId64 " in store %s"), id,
-                store->path);
-fail:
-  g_clear_pointer (&stmt, pst_store_stmt_release);
-  txn_rollback (store);
-out:
-  g_clear_pointer (&stmt, pst_store_stmt_release);
-  g_rec_mutex_unlock (&store->lock);
-  return ok;
 }
 
 gboolean

@@ -228,10 +228,13 @@ GPtrArray *pst_store_message_page (PstStore *store, const PstMessageQuery *query
 /* Quarantines message @id or releases it.  Durable. */
 gboolean pst_store_message_set_quarantined (PstStore *store, gint64 id, gboolean quarantined,
                                             GError **error);
-/* Replaces the bytes of message @id with @sealed (its arrival, encrypted
- * to the user) and marks it sealed, durably; the old bytes are overwritten
- * (secure_delete). */
-gboolean pst_store_message_seal (PstStore *store, gint64 id, GBytes *sealed, GError **error);
+/* A writer for the sealed bytes of message @id (its arrival, encrypted to
+ * the user): they go into an invisible row as they come (memory does not
+ * grow with them), and the writer's commit swaps them in for the message's
+ * bytes, overwritten (secure_delete), and marks it sealed, in one durable
+ * transaction.  A writer freed uncommitted leaves the message as it was.
+ * The log still holds the old pages: pst_store_checkpoint. */
+PstStoreWriter *pst_store_message_seal_begin (PstStore *store, gint64 id, GError **error);
 /* Moves everything in the write-ahead log into the database and empties
  * the log (after sealing: the log still held the plaintext pages). */
 gboolean pst_store_checkpoint (PstStore *store, GError **error);

@@ -4,6 +4,7 @@
 #include "store/drafts.h"
 #include "store/keys.h"
 #include "store/schema.h"
+#include "store/writerstream.h"
 #include "util/error.h"
 
 #include <glib/gstdio.h>
@@ -2258,6 +2259,66 @@ test_disk_full (void **state)
   assert_int_equal (message_count (store, NULL), 2);
 }
 
+/* Sealing through a writer: nothing changes until commit; then the bytes
+ * are the sealed ones, the message is marked sealed, keeps its id and
+ * info, and no staging row or chunk is left; an unknown id is refused. */
+static void
+test_seal_writer (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  const gsize len = 3 * CHUNK + 77, sealed_len = 2 * CHUNK + 5;
+  g_autofree guint8 *plain = random_bytes (len, 3);
+  g_autofree guint8 *sealed = random_bytes (sealed_len, 4);
+  gint64 id = store_message (store, "a", "to-seal", plain, len);
+  gint64 other = store_message (store, "a", "other", plain, 100);
+  sqlite3 *db;
+
+  assert_null (error);
+  /* Freed uncommitted: the message as it was. */
+  {
+    g_autoptr (PstStoreWriter) w = pst_store_message_seal_begin (store, id, &error);
+
+    assert_non_null (w);
+    assert_true (pst_store_writer_write (w, sealed, sealed_len, &error));
+  }
+  assert_message_bytes (store, id, plain, len);
+  {
+    g_autoptr (PstMessageInfo) info = pst_store_message_get_info (store, id, &error);
+
+    assert_non_null (info);
+    assert_false (info->sealed);
+  }
+  /* Committed, written in small pieces through the stream. */
+  {
+    g_autoptr (PstStoreWriter) w = pst_store_message_seal_begin (store, id, &error);
+    g_autoptr (GOutputStream) out = NULL;
+    g_autoptr (PstMessageInfo) info = NULL;
+
+    assert_non_null (w);
+    out = pst_store_writer_stream_new (w);
+    for (gsize off = 0; off < sealed_len; off += 1000)
+      assert_true (g_output_stream_write_all (out, sealed + off, MIN (1000, sealed_len - off), NULL,
+                                              NULL, &error));
+    assert_true (pst_store_writer_commit (w, NULL, &error));
+    assert_null (error);
+    assert_message_bytes (store, id, sealed, sealed_len);
+    info = pst_store_message_get_info (store, id, &error);
+    assert_true (info->sealed);
+    assert_int_equal (info->size, sealed_len);
+  }
+  assert_message_bytes (store, other, plain, 100);
+  db = raw_open (f->path);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages"), 2);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM message_chunks WHERE message_id NOT IN"
+                                 " (SELECT id FROM messages)"), 0);
+  sqlite3_close (db);
+  /* No such message. */
+  assert_null (pst_store_message_seal_begin (store, 9999, &error));
+  assert_non_null (error);
+}
+
 int
 main (void)
 {
@@ -2291,6 +2352,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_key_records, setup, teardown),
     cmocka_unit_test_setup_teardown (test_autocrypt_peers, setup, teardown),
     cmocka_unit_test_setup_teardown (test_disk_full, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_seal_writer, setup, teardown),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
