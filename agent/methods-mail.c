@@ -1,6 +1,7 @@
 /* methods-mail.c — fetch, list, show, export and attachment: the mail
  * the agent keeps, and opening a stored message for a client. */
 #include <string.h>
+#include <gio/gunixoutputstream.h>
 
 #include "handlers.h"
 #include "fetcher.h"
@@ -363,12 +364,9 @@ pst_method_export (PstCall *call, GError **error)
     {
       /* As it arrived (a seal of Postern's own opened): nothing parsed, so
        * that a message no worker could read is still the user's. */
-      g_autoptr (GBytes) arrived = NULL;
+      g_autoptr (GOutputStream) out = g_unix_output_stream_new (fd, FALSE);
 
-      if (!pst_reader_arrived (call->agent, id, &arrived, error))
-        return NULL;
-      data = g_bytes_get_data (arrived, &len);
-      if (!pst_fd_write_all (fd, data, len, error))
+      if (!pst_reader_arrived_to (call->agent, id, out, error))
         return NULL;
       r = json_object_new ();
       json_object_set_boolean_member (r, "raw", TRUE);

@@ -97,6 +97,49 @@ pst_reader_arrived (PstAgent *agent, gint64 id, GBytes **arrived_out, GError **e
   return TRUE;
 }
 
+gboolean
+pst_reader_arrived_to (PstAgent *agent, gint64 id, GOutputStream *out, GError **error)
+{
+  g_autoptr (PstMessageInfo) info = pst_store_message_get_info (agent->store, id, error);
+  g_autoptr (GInputStream) in = NULL;
+  g_autofree char *home = NULL;
+  g_autoptr (PstPgp) pgp = NULL;
+  PstIntegrity integrity = PST_INTEGRITY_NONE;
+
+  if (info == NULL)
+    return FALSE;
+  if (info->quarantined)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_INFECTED,
+                   "message %" G_GINT64_FORMAT " is quarantined (%s); see `postern quarantine`",
+                   id, info->scan_name ? info->scan_name : "scan");
+      return FALSE;
+    }
+  if (!(in = pst_store_message_open (agent->store, id, error)))
+    return FALSE;
+  if (!info->sealed)
+    return g_output_stream_splice (out, in, G_OUTPUT_STREAM_SPLICE_NONE, NULL, error) >= 0;
+  /* Sealed on arrival: the seal opened as the bytes pass.  gpg checks its
+   * integrity at the end; what was written before a failure is the
+   * caller's to discard (the CLI removes its output file). */
+  home = pst_agent_get_gnupg_home (agent);
+  if (!(pgp = pst_pgp_new (home, error)))
+    return FALSE;
+  /* Sealed without compression: what it holds is at most its size. */
+  pst_pgp_set_output_limit (pgp, MAX (PST_DECRYPTION_MAX_OUTPUT, (gsize) info->size));
+  if (!pst_pgp_decrypt_stream (pgp, in, out, NULL, &integrity, error)
+      || integrity != PST_INTEGRITY_OK)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                     "message %" G_GINT64_FORMAT ": its seal does not open whole", id);
+      else
+        g_prefix_error (error, "message %" G_GINT64_FORMAT ": cannot open its seal: ", id);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* pst_reader_open, and the message's info. */
 static gboolean
 open_stored (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **info_out,

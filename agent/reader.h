@@ -20,6 +20,10 @@ gboolean pst_reader_open (PstAgent *agent, gint64 id, int attachment, GBytes **p
  * parsed (export --raw: also a message no worker could read).  Refused
  * (PST_ERROR_INFECTED) for a quarantined message.  Transfer full. */
 gboolean pst_reader_arrived (PstAgent *agent, gint64 id, GBytes **arrived_out, GError **error);
+/* The same, written to @out as it is read (memory does not grow with the
+ * message).  On failure part of it may be written: the caller discards
+ * it. */
+gboolean pst_reader_arrived_to (PstAgent *agent, gint64 id, GOutputStream *out, GError **error);
 
 /* Reads a stream to its end into memory.  Transfer full. */
 GBytes *pst_reader_slurp (GInputStream *in, gsize max_size, GError **error);

@@ -212,6 +212,11 @@ assert sys.argv[2] in d["body_text"], d["body_text"]
 assert d["crypto"]["decryption"] == "not-encrypted", d["crypto"]
 assert "sealed-on-arrival" in d["crypto"]["warnings"], d["crypto"]
 PY
+export_raw() { pst bob export --raw "$1" > "$2"; }
+check "… export --raw opens the seal as it streams: the message as it arrived" \
+  export_raw "$sid" "$WORK/sealed-raw.eml"
+check "… … its header and text" bash -c 'grep -qF "Subject: plain arrival" "$1" && grep -qF "$2" "$1" &&
+  ! grep -q "BEGIN PGP MESSAGE" "$1"' _ "$WORK/sealed-raw.eml" "$seal_marker"
 # No key to seal with: nothing is fetched (rather than kept in plaintext).
 printf '%s\n' "$ALICE_PASS" > "$WORK/alice-seal.pass"
 pst bob account add nokey --address carol@postern.test --user "$ALICE_ADDR" \
