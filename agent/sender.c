@@ -262,6 +262,13 @@ keep_due (PstAgent *agent, GPtrArray *entries, gboolean force)
     }
 }
 
+/* How long a session takes in what was queued while it ran, at most: then
+ * it ends, and a new one (the next kick's) takes the rest, so that those
+ * who wait for the account's send lock (outbox cancel and retry, send
+ * --wait, a changed configuration) wait no longer than that. */
+#define REFILL_MAX_US (20 * G_USEC_PER_SEC)
+#define REFILL_MAX 500
+
 /* Appends to @entries what was queued for @account while its session ran
  * and is due (none already in @entries, whatever became of them): the
  * session goes on with them rather than ending and a new one beginning
@@ -307,6 +314,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
   PstOutboxEntry *current = NULL;
   g_autoptr (GBytes) whole = NULL;
   Recorder rec = { agent, NULL, NULL };
+  gint64 started = g_get_monotonic_time ();
 
   creds = pst_session_credentials (account, account->smtp, error);
   if (creds == NULL)
@@ -342,7 +350,9 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
             goto out;
           break;
         case PST_SMTP_EVENT_READY:
-          if (next >= entries->len && !refill (agent, account, entries, force))
+          if (next >= entries->len
+              && (g_get_monotonic_time () - started > REFILL_MAX_US || next >= REFILL_MAX
+                  || !refill (agent, account, entries, force)))
             {
               if (!record (&rec, NULL, 0, NULL, error))
                 goto out;

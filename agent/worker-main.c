@@ -1,15 +1,18 @@
 /* worker-main.c — the analysis worker process (worker.h says what it is for).
  *
- * `posternd --analysis-worker` starts as the zygote: it closes every
- * descriptor but its control socket (3) and stderr, confines itself for
- * good (util/sandbox.h), and then only waits: for each job the agent sends
- * a job id and one end of a socketpair; the zygote forks a child that reads
- * that one message and exits, and tells the agent the child's pid, then its
- * end (how it exited, or which signal killed it).  The zygote itself never
- * reads mail.  Single-threaded throughout, so fork is safe.
+ * `posternd-worker --analysis-worker VERSION` (worker-exe.c; or the agent's
+ * own binary as `posternd --analysis-worker`) starts as the zygote: it
+ * closes every descriptor but its control socket (3) and stderr, confines
+ * itself for good (util/sandbox.h), and then only waits: for each job the
+ * agent sends a job id and one end of a socketpair; the zygote hands it to
+ * a child it forked ahead of time, which reads that one message and exits,
+ * and tells the agent the child's pid, then its end (how it exited, or
+ * which signal killed it).  The zygote itself never reads mail.
+ * Single-threaded throughout, so fork is safe.
  *
  * Control messages (SOCK_SEQPACKET, fixed size, host byte order: both ends
- * are the same binary on the same machine):
+ * are of one build on the same machine — posternd-worker checks the
+ * agent's version):
  *   agent -> zygote: WorkerJob, with the job's socket as SCM_RIGHTS;
  *   zygote -> agent: WorkerEvent, "started" (pid) or "ended" (wait status).
  */
@@ -295,8 +298,10 @@ hand_to_spare (int fd)
   spare.chan = -1;
   if (n != 1)
     {
-      /* Dead or dying: reaped as a spare, never as a job. */
+      /* Dead or dying: forgotten (reap() ignores a pid that holds no job),
+       * so that the next fork_spare makes another. */
       kill (pid, SIGKILL);
+      spare.pid = 0;
       return 0;
     }
   spare.pid = 0;

@@ -9,6 +9,10 @@
 #define WORKER_CONTROL_FD 3
 /* The zygote's exit status when the sandbox could not be entered. */
 #define WORKER_EXIT_NO_SANDBOX 70
+/* posternd-worker's exit status when it is not the agent's version (an
+ * upgrade installed a new one beside an agent still running): the agent
+ * runs its own binary as the worker from then on. */
+#define WORKER_EXIT_VERSION 71
 
 enum { WORKER_JOB_START = 1, WORKER_JOB_KILL = 2 };
 

@@ -14,6 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include "worker.h"
 #include "worker-proto.h"
 #include "worker-view.h"
@@ -43,6 +45,7 @@ struct _PstWorker {
   guint64 next_id;
   GThread *reader;     /* the last zygote's; joined before the next starts */
   char *last_end;      /* how the last zygote ended, for the jobs it had */
+  gboolean own_refused; /* posternd-worker said it is another version */
 };
 
 typedef struct {
@@ -175,6 +178,12 @@ reader_thread (gpointer data)
   while (waitpid (r->pid, &status, 0) < 0 && errno == EINTR)
     ;
   g_mutex_lock (&w->lock);
+  if (WIFEXITED (status) && WEXITSTATUS (status) == WORKER_EXIT_VERSION)
+    {
+      g_warning ("posternd-worker is not of this agent's version %s (upgraded meanwhile?): "
+                 "the agent reads mail with its own binary until it is restarted", PACKAGE_VERSION);
+      w->own_refused = TRUE;
+    }
   if (w->generation == r->generation)
     {
       g_free (w->last_end);
@@ -200,21 +209,42 @@ reader_thread (gpointer data)
   return NULL;
 }
 
+/* Whether @path may be trusted to run as the user before any sandbox: a
+ * regular file, and it and its directory owned by root or the user and
+ * writable by no one else (so that no one else can put another file
+ * there, now or between this check and the exec). */
+static gboolean
+trusted_binary (const char *path)
+{
+  g_autofree char *real = realpath (path, NULL);
+  g_autofree char *dir = real != NULL ? g_path_get_dirname (real) : NULL;
+  struct stat f, d;
+  uid_t me = geteuid ();
+
+  return real != NULL && stat (real, &f) == 0 && stat (dir, &d) == 0 && S_ISREG (f.st_mode)
+         && (f.st_mode & S_IXUSR) && S_ISDIR (d.st_mode)
+         && (f.st_uid == 0 || f.st_uid == me) && (d.st_uid == 0 || d.st_uid == me)
+         && (f.st_mode & (S_IWGRP | S_IWOTH)) == 0 && (d.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
 /* The worker's own binary (worker-exe.c): beside the agent's (a build
- * tree, or both installed in one directory), else in libexecdir; NULL when
- * neither is there, and the agent's own binary runs the worker
- * (`posternd --analysis-worker`, main.c), at a higher cost per message. */
+ * tree, or both installed in one directory), else in libexecdir, if it is
+ * trusted_binary(); NULL when neither is, or when one said it is another
+ * version, and the agent's own binary runs the worker (`posternd
+ * --analysis-worker`, main.c), at a higher cost per message. */
 static char *
-worker_binary (void)
+worker_binary (PstWorker *w)
 {
   g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
   g_autofree char *dir = self != NULL ? g_path_get_dirname (self) : NULL;
   g_autofree char *beside = dir != NULL ? g_build_filename (dir, "posternd-worker", NULL) : NULL;
   const char *installed = LIBEXECDIR "/posternd-worker";
 
-  if (beside != NULL && g_file_test (beside, G_FILE_TEST_IS_EXECUTABLE))
-    return g_steal_pointer (&beside);
-  if (g_file_test (installed, G_FILE_TEST_IS_EXECUTABLE))
+  if (w->own_refused)
+    return NULL;
+  if (beside != NULL && g_file_test (beside, G_FILE_TEST_EXISTS))
+    return trusted_binary (beside) ? g_steal_pointer (&beside) : NULL;
+  if (g_file_test (installed, G_FILE_TEST_EXISTS) && trusted_binary (installed))
     return g_strdup (installed);
   return NULL;
 }
@@ -223,9 +253,10 @@ worker_binary (void)
 static gboolean
 spawn (PstWorker *w, GError **error)
 {
-  g_autofree char *binary = worker_binary ();
+  g_autofree char *binary = worker_binary (w);
   const char *argv[] = { binary != NULL ? binary : "/proc/self/exe",
-                         binary != NULL ? "posternd-worker" : "posternd", "--analysis-worker", NULL };
+                         binary != NULL ? "posternd-worker" : "posternd", "--analysis-worker",
+                         binary != NULL ? PACKAGE_VERSION : NULL, NULL };
   int sv[2], source[1], target[1] = { WORKER_CONTROL_FD };
   GPid pid;
   Reader *r;

@@ -28,6 +28,8 @@ typedef struct {
   const char *finish;       /* sets size and time, clears unfinished, at commit */
   const char *discard;      /* deletes an unfinished row, its chunks by cascade */
   const char *exists;
+  const char *last_chunk;   /* the highest chunk rowid of the table */
+  const char *chunk_is;     /* whether chunk rowid ?1 is still entry ?2's */
   const char *missing_fmt;  /* "no … with id %" */
 } ByteTable;
 
@@ -39,6 +41,8 @@ static const ByteTable message_table = {
   " WHERE id = ?1 AND unfinished",
   "DELETE FROM messages WHERE id = ?1 AND unfinished",
   "SELECT 1 FROM messages WHERE id = ?1 AND NOT unfinished",
+  "SELECT coalesce(max(id), 0) FROM message_chunks",
+  "SELECT 1 FROM message_chunks WHERE id = ?1 AND message_id = ?2",
   N_("no message with id %" PRId64),
 };
 
@@ -50,6 +54,8 @@ static const ByteTable outbox_table = {
   " WHERE id = ?1 AND unfinished",
   "DELETE FROM outbox WHERE id = ?1 AND unfinished",
   "SELECT 1 FROM outbox WHERE id = ?1 AND NOT unfinished",
+  "SELECT coalesce(max(id), 0) FROM outbox_chunks",
+  "SELECT 1 FROM outbox_chunks WHERE id = ?1 AND outbox_id = ?2",
   N_("no outbox entry with id %" PRId64),
 };
 
@@ -813,7 +819,8 @@ seal_swap (PstStoreWriter *writer, GError **error)
     "DELETE FROM message_chunks WHERE message_id = ?1",
     "UPDATE message_chunks SET message_id = ?1 WHERE message_id = ?2",
     "DELETE FROM messages WHERE id = ?2 AND unfinished",
-    "UPDATE messages SET size = ?3, flags = flags | ?4 WHERE id = ?1 AND NOT unfinished",
+    "UPDATE messages SET size = ?3, flags = flags | ?4 WHERE id = ?1 AND NOT unfinished"
+    " AND flags & ?4 = 0",
   };
   PstStore *store = writer->store;
 
@@ -863,14 +870,16 @@ pst_store_message_seal_begin (PstStore *store, gint64 id, GError **error)
     ok = (stmt = prepare (store,
                           "INSERT INTO messages (account, uidl, received_at, unfinished, unread)"
                           " SELECT account, '', ?2, 1, 0 FROM messages"
-                          " WHERE id = ?1 AND NOT unfinished", error)) != NULL;
+                          " WHERE id = ?1 AND NOT unfinished AND flags & ?3 = 0", error)) != NULL;
   if (ok)
     {
       sqlite3_bind_int64 (stmt, 1, id);
       sqlite3_bind_int64 (stmt, 2, now_seconds ());
+      sqlite3_bind_int (stmt, 3, PST_MESSAGE_FLAG_SEALED);
       ok = insert_returning_id (store, stmt, &staging, error, _("cannot seal a message"));
       if (ok && sqlite3_changes (store->db) != 1)
         {
+          /* None, or sealed already (twice would open to the seal). */
           g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _(message_table.missing_fmt), id);
           ok = FALSE;
         }
@@ -1083,6 +1092,7 @@ struct _PstStoreStream {
   gint64 id;
   gint64 next_seq;
   gint64 chunk_rowid;
+  gint64 last_rowid;    /* the table's highest chunk rowid at open */
   gsize chunk_len;
   gsize chunk_off;
   gboolean eof;
@@ -1116,6 +1126,16 @@ stream_next_chunk (PstStoreStream *self, GError **error)
       return FALSE;
     }
   self->chunk_rowid = sqlite3_column_int64 (stmt, 0);
+  /* Every chunk of a finished entry existed when the stream opened; one
+   * written since is of bytes that replaced them (a seal): the reader
+   * must not get the first part of one and the rest of the other. */
+  if (self->chunk_rowid > self->last_rowid)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   _("%s entry %" PRId64 " changed while it was read (deleted or sealed "
+                     "meanwhile?); read it again"), self->table->owner, self->id);
+      return FALSE;
+    }
   self->chunk_len = (gsize) sqlite3_column_int64 (stmt, 1);
   self->chunk_off = 0;
   self->next_seq++;
@@ -1147,6 +1167,23 @@ pst_store_stream_read (GInputStream *stream, void *buffer, gsize count,
         goto out;
       }
   n = MIN (count, self->chunk_len - self->chunk_off);
+  {
+    /* The entry deleted or sealed meanwhile: its chunk is gone, or its
+     * rowid taken by another entry's (SQLite reuses the highest). */
+    g_autoptr (Stmt) still = prepare (store, self->table->chunk_is, error);
+
+    if (still == NULL)
+      goto out;
+    sqlite3_bind_int64 (still, 1, self->chunk_rowid);
+    sqlite3_bind_int64 (still, 2, self->id);
+    if (sqlite3_step (still) != SQLITE_ROW)
+      {
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                     _("%s entry %" PRId64 " changed while it was read (deleted or sealed "
+                       "meanwhile?); read it again"), self->table->owner, self->id);
+        goto out;
+      }
+  }
   rc = sqlite3_blob_open (store->db, "main", self->table->chunks, "data", self->chunk_rowid, 0,
                           &blob);
   if (rc == SQLITE_OK)
@@ -1212,10 +1249,22 @@ static GInputStream *
 open_stream (PstStore *store, const ByteTable *table, gint64 id, GError **error)
 {
   PstStoreStream *self;
+  gint64 last = 0;
   gboolean ok;
 
   g_rec_mutex_lock (&store->lock);
   ok = check_exists (store, table, id, error);
+  if (ok)
+    {
+      g_autoptr (Stmt) stmt = prepare (store, table->last_chunk, error);
+
+      ok = stmt != NULL && sqlite3_step (stmt) == SQLITE_ROW;
+      if (ok)
+        last = sqlite3_column_int64 (stmt, 0);
+      else if (stmt != NULL)
+        pst_store_set_db_error (store, error, _("cannot look up %s entry %" PRId64 " in store %s"),
+                                table->owner, id, store->path);
+    }
   g_rec_mutex_unlock (&store->lock);
   if (!ok)
     return NULL;
@@ -1224,6 +1273,7 @@ open_stream (PstStore *store, const ByteTable *table, gint64 id, GError **error)
   self->store = store_ref (store);
   self->table = table;
   self->id = id;
+  self->last_rowid = last;
   return G_INPUT_STREAM (self);
 }
 

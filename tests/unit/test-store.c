@@ -2290,8 +2290,12 @@ test_seal_writer (void **state)
     assert_non_null (info);
     assert_false (info->sealed);
   }
-  /* Committed, written in small pieces through the stream. */
+  /* Committed, written in small pieces through the stream; a reader that
+   * began before is told, not given plaintext then sealed bytes. */
   {
+    g_autoptr (GInputStream) before = pst_store_message_open (store, id, &error);
+    g_autofree guint8 *buf = g_malloc (len);
+    gsize got = 0;
     g_autoptr (PstStoreWriter) w = pst_store_message_seal_begin (store, id, &error);
     g_autoptr (GOutputStream) out = NULL;
     g_autoptr (PstMessageInfo) info = NULL;
@@ -2301,8 +2305,15 @@ test_seal_writer (void **state)
     for (gsize off = 0; off < sealed_len; off += 1000)
       assert_true (g_output_stream_write_all (out, sealed + off, MIN (1000, sealed_len - off), NULL,
                                               NULL, &error));
+    assert_true (g_input_stream_read_all (before, buf, 1000, &got, NULL, &error));
+    assert_int_equal (got, 1000);
     assert_true (pst_store_writer_commit (w, NULL, &error));
     assert_null (error);
+    assert_false (g_input_stream_read_all (before, buf, len, &got, NULL, &error));
+    assert_non_null (error);
+    if (strstr (error->message, "changed while it was read") == NULL)
+      fail_msg ("%s", error->message);
+    g_clear_error (&error);
     assert_message_bytes (store, id, sealed, sealed_len);
     info = pst_store_message_get_info (store, id, &error);
     assert_true (info->sealed);
@@ -2314,8 +2325,11 @@ test_seal_writer (void **state)
   assert_int_equal (raw_int (db, "SELECT count(*) FROM message_chunks WHERE message_id NOT IN"
                                  " (SELECT id FROM messages)"), 0);
   sqlite3_close (db);
-  /* No such message. */
+  /* No such message; one sealed already. */
   assert_null (pst_store_message_seal_begin (store, 9999, &error));
+  assert_non_null (error);
+  g_clear_error (&error);
+  assert_null (pst_store_message_seal_begin (store, id, &error));
   assert_non_null (error);
 }
 
