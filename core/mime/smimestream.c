@@ -38,6 +38,25 @@ pst_smimemime_can_protect_stream (GBytes *header, gboolean sign, gboolean *scan_
   return TRUE;
 }
 
+gboolean
+pst_smimemime_body_needs_qp (GInputStream *in, gsize header_len, gboolean *needs_out,
+                             GError **error)
+{
+  PstQpScan scan;
+  char chunk[65536];
+  gssize n;
+
+  pst_mime_qp_scan_init (&scan);
+  if (g_input_stream_skip (in, header_len, NULL, error) < 0)
+    return FALSE;
+  while ((n = g_input_stream_read (in, chunk, sizeof chunk, NULL, error)) > 0 && !scan.needs)
+    pst_mime_qp_scan_feed (&scan, chunk, (gsize) n);
+  if (n < 0)
+    return FALSE;
+  *needs_out = pst_mime_qp_scan_end (&scan);
+  return TRUE;
+}
+
 static gboolean
 write_str (GOutputStream *out, const char *s, GError **error)
 {
