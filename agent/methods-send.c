@@ -1,11 +1,11 @@
 /* methods-send.c — send: a message from a client into the outbox
- * (outgoing.h: in constant memory from a regular file, pst_outgoing_queue_fd),
+ * (outgoing-stream.h: in constant memory from a regular file),
  * and with wait, out of it (send-result.h); with draft, the
  * draft it was written from deleted (methods-drafts.h). */
 #include "handlers.h"
 #include "methods-drafts.h"
 #include "send-result.h"
-#include "outgoing.h"
+#include "outgoing-stream.h"
 #include "util/error.h"
 
 JsonObject *

@@ -4,13 +4,14 @@
  * by the streaming encoders (mime/pgpstream.h, mime/smimestream.h) straight
  * into the outbox store's writers (outbox-stream.h).  What is held: the
  * header section (at most PST_PGPSTREAM_MAX_HEADER), fixed buffers. */
-#include "outgoing.h"
+#include "outgoing-stream.h"
 
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "call.h"
 #include "clientfd.h"
 #include "crypto/pgp.h"
 #include "crypto/smime.h"
@@ -123,27 +124,32 @@ typedef struct {
   const PstProtected *plan;
   const Source *src;
   gboolean qp_checked;   /* the body was found to need no quoted-printable */
+  GPtrArray *gossip;     /* GBytes* or NULL, one per copy: its Autocrypt-Gossip fields */
 } Protector;
 
 /* The Autocrypt-Gossip fields of @copy (pst_pgpmime_protect's input for
- * an encrypted OpenPGP copy that is no Bcc copy), or NULL.  Transfer
- * full. */
+ * an encrypted OpenPGP copy that is no Bcc copy; protect.c), or NULL.
+ * Transfer full. */
 static GBytes *
 gossip_of (const Protector *p, const PstOutgoing *copy)
 {
   g_autoptr (GBytes) none = g_bytes_new_static ("", 0);
+  GBytes *fields;
 
   if (p->plan->scheme != PST_SCHEME_PGP || !p->plan->encrypted || copy->bcc)
     return NULL;
-  return pst_peers_with_gossip (p->agent, p->pgp, none, p->sender,
-                                (const char *const *) copy->envelope);
+  fields = pst_peers_with_gossip (p->agent, p->pgp, none, p->sender,
+                                  (const char *const *) copy->envelope);
+  if (g_bytes_get_size (fields) == 0)
+    g_clear_pointer (&fields, g_bytes_unref);
+  return fields;
 }
 
 /* Whether every copy of the plan can be written by the streaming encoders
  * as pst_protect_message writes it; *@qp_scan_out: S/MIME signing needs
- * the body scanned for quoted-printable first. */
+ * the body scanned for quoted-printable first.  Fills p->gossip. */
 static gboolean
-streamable (const Protector *p, gboolean *qp_scan_out)
+streamable (Protector *p, gboolean *qp_scan_out)
 {
   const PstProtected *plan = p->plan;
   GBytes *header = p->src->header;
@@ -158,8 +164,9 @@ streamable (const Protector *p, gboolean *qp_scan_out)
     return FALSE;   /* OpenPGP signed, not encrypted: in memory */
   for (guint i = 0; i < plan->copies->len; i++)
     {
-      g_autoptr (GBytes) gossip = gossip_of (p, g_ptr_array_index (plan->copies, i));
+      GBytes *gossip = gossip_of (p, g_ptr_array_index (plan->copies, i));
 
+      g_ptr_array_add (p->gossip, gossip);
       /* The encoder peeks at the header section, gossip included. */
       if (gossip != NULL
           && g_bytes_get_size (gossip) + g_bytes_get_size (header) > PST_PGPSTREAM_MAX_HEADER)
@@ -186,13 +193,14 @@ write_plain (const Protector *p, GOutputStream *out, GError **error)
  * Autocrypt field @autocrypt (may be NULL) on top, then the message,
  * protected as the plan says. */
 static gboolean
-write_copy (const Protector *p, const PstOutgoing *copy, const char *autocrypt,
-            GOutputStream *out, GError **error)
+write_copy (const Protector *p, guint i, const char *autocrypt, GOutputStream *out,
+            GError **error)
 {
   const PstProtected *plan = p->plan;
+  const PstOutgoing *copy = g_ptr_array_index (plan->copies, i);
   const char *const *to = (const char *const *) copy->protect_to;
+  GBytes *gossip = i < p->gossip->len ? g_ptr_array_index (p->gossip, i) : NULL;
   g_autoptr (GInputStream) in = NULL;
-  g_autoptr (GBytes) gossip = NULL;
 
   if (autocrypt != NULL
       && !g_output_stream_write_all (out, autocrypt, strlen (autocrypt), NULL, NULL, error))
@@ -204,7 +212,7 @@ write_copy (const Protector *p, const PstOutgoing *copy, const char *autocrypt,
   if (plan->scheme == PST_SCHEME_SMIME)
     return pst_smimemime_protect_stream (p->smime, in, out, p->sender, to, plan->encrypted,
                                          plan->signed_, p->qp_checked, error);
-  if ((gossip = gossip_of (p, copy)) != NULL)
+  if (gossip != NULL)
     {
       g_autoptr (GInputStream) joined = prefix_input_new (gossip, in);
 
@@ -232,41 +240,41 @@ write_copies (Protector *p, const PstAccount *account, GPtrArray *writers, GErro
         return FALSE;
       g_ptr_array_add (writers, w);
       out = pst_outbox_stream_new (w);
-      if (!write_copy (p, copy, autocrypt, out, error) || !pst_outbox_stream_finish (out, error))
+      if (!write_copy (p, i, autocrypt, out, error) || !pst_outbox_stream_finish (out, error))
         return FALSE;
     }
   return TRUE;
 }
 
-/* Protects the copies with the agent's keys (as protect.c's keys_open:
- * the OpenPGP key bound to an address preferred) and commits them. */
+/* Protects the copies (S/MIME with the key cache's identities) and
+ * commits them. */
 static PstQueued *
 protect_and_queue (PstAgent *agent, const PstAccount *account, const PstPlainMessage *plain,
                    Protector *p, GError **error)
 {
-  g_autofree char *home = pst_agent_get_gnupg_home (agent);
   g_autofree char *smime_dir = g_build_filename (agent->paths->data_dir, "smime", NULL);
-  g_autoptr (PstPgp) pgp = NULL;
   g_autoptr (GPtrArray) writers =
     g_ptr_array_new_with_free_func ((GDestroyNotify) pst_store_writer_free);
   PstSmimeLease *lease = NULL;
   gboolean ok;
 
-  if (!(pgp = pst_pgp_new (home, error)))
-    return NULL;
-  pst_pgp_set_preferred_key (pgp, pst_peers_bound_key, agent);
   if (p->plan->scheme == PST_SCHEME_SMIME
       && !(lease = pst_key_cache_take_smime (agent->keys, smime_dir, error)))
     return NULL;
-  p->pgp = pgp;
   p->smime = lease != NULL ? pst_smime_lease_get (lease) : NULL;
   ok = write_copies (p, account, writers, error);
   if (lease != NULL)
     pst_key_cache_return_smime (agent->keys, lease);
-  p->pgp = NULL;
   p->smime = NULL;
   /* On failure the writers are freed uncommitted: nothing is queued. */
   return ok ? pst_outgoing_commit (agent, account, plain, p->plan, writers, error) : NULL;
+}
+
+static void
+bytes_unref0 (gpointer bytes)
+{
+  if (bytes != NULL)
+    g_bytes_unref (bytes);
 }
 
 PstQueued *
@@ -281,8 +289,11 @@ pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *
   g_autoptr (PstAccount) account = NULL;
   g_autoptr (PstProtected) plan = NULL;
   g_autoptr (GError) refusal = NULL;
+  g_autoptr (PstPgp) pgp = NULL;
+  g_autoptr (GPtrArray) gossip = g_ptr_array_new_with_free_func (bytes_unref0);
+  g_autofree char *home = pst_agent_get_gnupg_home (agent);
   PstPolicySettings settings;
-  Protector p = { .agent = agent };
+  Protector p = { .agent = agent, .gossip = gossip };
   gboolean qp_scan = FALSE;
   struct stat st;
 
@@ -306,6 +317,15 @@ pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *
   p.sender = plain->from;
   p.plan = plan;
   p.src = &src;
+  /* The agent's OpenPGP keys as protect.c's keys_open opens them (the key
+   * bound to an address preferred): for the Autocrypt fields and OpenPGP. */
+  if (!(pgp = pst_pgp_new (home, error)))
+    {
+      *streamed_out = TRUE;
+      return NULL;
+    }
+  pst_pgp_set_preferred_key (pgp, pst_peers_bound_key, agent);
+  p.pgp = pgp;
   if (plan != NULL && !streamable (&p, &qp_scan))
     goto whole;
   if (qp_scan)
@@ -342,4 +362,20 @@ whole:
                    g_strerror (errno));
     }
   return NULL;
+}
+
+PstQueued *
+pst_outgoing_queue_fd (PstAgent *agent, int fd, const char *name, const char *const *envelope,
+                       const PstPolicySettings *overrides, GError **error)
+{
+  g_autoptr (GBytes) input = NULL;
+  gboolean streamed = FALSE;
+  PstQueued *queued = pst_outgoing_queue_file (agent, fd, name, envelope, overrides, &streamed,
+                                               error);
+
+  if (streamed)
+    return queued;
+  if (!(input = pst_fd_read_all (fd, PST_OUTGOING_MAX_WHOLE, error)))
+    return NULL;
+  return pst_outgoing_queue (agent, input, name, envelope, overrides, error);
 }

@@ -1,7 +1,6 @@
 /* outgoing.c — see outgoing.h. */
 #include "outgoing.h"
 
-#include "call.h"
 #include "events.h"
 #include "mime/sevenbit.h"
 #include "net/lineproto.h"
@@ -248,20 +247,4 @@ pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *name,
       g_ptr_array_add (writers, w);
     }
   return pst_outgoing_commit (agent, account, plain, prot, writers, error);
-}
-
-PstQueued *
-pst_outgoing_queue_fd (PstAgent *agent, int fd, const char *name, const char *const *envelope,
-                       const PstPolicySettings *overrides, GError **error)
-{
-  g_autoptr (GBytes) input = NULL;
-  gboolean streamed = FALSE;
-  PstQueued *queued = pst_outgoing_queue_file (agent, fd, name, envelope, overrides, &streamed,
-                                               error);
-
-  if (streamed || queued != NULL || (error != NULL && *error != NULL))
-    return queued;
-  if (!(input = pst_fd_read_all (fd, PST_OUTGOING_MAX_WHOLE, error)))
-    return NULL;
-  return pst_outgoing_queue (agent, input, name, envelope, overrides, error);
 }
