@@ -14,16 +14,7 @@ source "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 
 # A certificate for the fake server (127.0.0.1), from a CA of this test's.
-CA="$WORK/fake-ca.pem" CERT="$WORK/fake-server.pem" KEY="$WORK/fake-server.key"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -keyout "$WORK/fake-ca.key" -out "$CA" -subj "/CN=Postern test CA" \
-  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-  -keyout "$KEY" -out "$WORK/fake-server.csr" -subj "/CN=127.0.0.1" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' \
-  > "$WORK/fake-server.ext"
-openssl x509 -req -in "$WORK/fake-server.csr" -CA "$CA" -CAkey "$WORK/fake-ca.key" -set_serial 2 \
-  -days 2 -extfile "$WORK/fake-server.ext" -out "$CERT" 2>/dev/null
+make_server_cert fake
 portfile="$WORK/fake.port"
 python3 "$here/fakeserver.py" smtps good "$portfile" "$WORK/fake" "$CERT" "$KEY" &
 RELAY_PIDS="${RELAY_PIDS:-} $!"
