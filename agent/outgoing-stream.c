@@ -95,7 +95,28 @@ typedef struct {
   int fd;
   off_t start;      /* where the message begins in it */
   GBytes *header;   /* its header section, the empty line included */
+  struct stat st;   /* the file when it was first read */
 } Source;
+
+/* The file is read several times (the scanner, each copy): it must be the
+ * same each time, or the scanner's verdict and the copies would be of
+ * different messages.  Its change time is set by every write and cannot
+ * be set back. */
+static gboolean
+source_unchanged (const Source *src, GError **error)
+{
+  struct stat now;
+
+  if (fstat (src->fd, &now) == 0 && now.st_size == src->st.st_size
+      && now.st_ctim.tv_sec == src->st.st_ctim.tv_sec
+      && now.st_ctim.tv_nsec == src->st.st_ctim.tv_nsec
+      && now.st_mtim.tv_sec == src->st.st_mtim.tv_sec
+      && now.st_mtim.tv_nsec == src->st.st_mtim.tv_nsec)
+    return TRUE;
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+               "the message file changed while it was read; nothing was sent");
+  return FALSE;
+}
 
 /* A stream over the message from @offset bytes into it: the buffered
  * stream the encoders take (pst_pgpstream_input_new).  Transfer full. */
@@ -267,7 +288,9 @@ protect_and_queue (PstAgent *agent, const PstAccount *account, const PstPlainMes
     pst_key_cache_return_smime (agent->keys, lease);
   p->smime = NULL;
   /* On failure the writers are freed uncommitted: nothing is queued. */
-  return ok ? pst_outgoing_commit (agent, account, plain, p->plan, writers, error) : NULL;
+  return ok && source_unchanged (p->src, error)
+           ? pst_outgoing_commit (agent, account, plain, p->plan, writers, error)
+           : NULL;
 }
 
 static void
@@ -295,10 +318,9 @@ pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *
   PstPolicySettings settings;
   Protector p = { .agent = agent, .gossip = gossip };
   gboolean qp_scan = FALSE;
-  struct stat st;
 
   *streamed_out = FALSE;
-  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode)
+  if (fstat (fd, &src.st) != 0 || !S_ISREG (src.st.st_mode)
       || (src.start = lseek (fd, 0, SEEK_CUR)) < 0
       || !(in = source_open (&src, 0, NULL))
       || !(header = pst_pgpstream_peek_header (in, NULL))

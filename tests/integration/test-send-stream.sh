@@ -118,4 +118,20 @@ for i in 3 4; do
   check "OpenPGP copy $i: the body sent" grep -qF "Grüße aus dem Strom." "$WORK/s.txt"
 done
 
+# ---- the file changes while it is read: nothing is queued ----
+outbox_count() { pst alice --json outbox list | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["outbox"]))'; }
+# A scanner that reads the message, then changes the file it came from.
+cp "$WORK/m.eml" "$WORK/changing.eml"
+printf '#!/bin/sh\ncat > /dev/null\nprintf "Appended.\\r\\n" >> "%s"\nexit 0\n' "$WORK/changing.eml" \
+  > "$WORK/changer.sh"
+chmod +x "$WORK/changer.sh"
+before=$(outbox_count)
+pst alice agent stop >/dev/null 2>&1 || true
+printf '[general]\nscan = command:%s\n\n%s\n' "$WORK/changer.sh" "$(cat "$WORK/home-alice/config")" \
+  > "$WORK/config.new"
+mv "$WORK/config.new" "$WORK/home-alice/config"
+expect_fail "a file changed while it is read is refused" 1 "changed while it was read; nothing was sent" \
+  pst alice send --account fake --encrypt always --scheme pgp "$WORK/changing.eml"
+check "… and nothing was queued" test "$(outbox_count)" = "$before"
+
 finish
