@@ -17,25 +17,10 @@
 gboolean
 pst_smimemime_can_protect_stream (GBytes *header, gboolean sign, gboolean *scan_out)
 {
-  g_autoptr(GPtrArray) fields = NULL;
-  g_autofree char *type = NULL;
-  g_autofree char *cte = NULL;
-  const char *cte_field;
-  gsize len = 0, body = 0;
-  const char *p = g_bytes_get_data (header, &len);
-
   *scan_out = FALSE;
-  if (!pst_pgpmime_can_protect_stream (header)
-      || !pst_mime_split_header (p, len, &fields, &body, NULL))
-    return FALSE;
-  type = pst_mime_entity_content_type (fields, NULL);
-  cte_field = pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL);
-  cte = pst_mime_field_value (cte_field);
-  /* The condition of pst_mime_build_entity for quoted-printable. */
-  *scan_out = sign && !g_str_has_prefix (type, "multipart/") && !g_str_has_prefix (type, "message/")
-              && (g_ascii_strcasecmp (cte, "7bit") == 0 || g_ascii_strcasecmp (cte, "8bit") == 0
-                  || g_ascii_strcasecmp (cte, "binary") == 0);
-  return TRUE;
+  /* The same conditions as OpenPGP's: pst_mime_build_entity decides. */
+  return sign ? pst_pgpmime_can_sign_stream (header, scan_out)
+              : pst_pgpmime_can_protect_stream (header);
 }
 
 gboolean
