@@ -167,8 +167,9 @@ gossip_of (const Protector *p, const PstOutgoing *copy)
 }
 
 /* Whether every copy of the plan can be written by the streaming encoders
- * as pst_protect_message writes it; *@qp_scan_out: S/MIME signing needs
- * the body scanned for quoted-printable first.  Fills p->gossip. */
+ * as pst_protect_message writes it; *@qp_scan_out: signing without
+ * OpenPGP encryption needs the body scanned for quoted-printable first.
+ * Fills p->gossip. */
 static gboolean
 streamable (Protector *p, gboolean *qp_scan_out)
 {
@@ -180,9 +181,12 @@ streamable (Protector *p, gboolean *qp_scan_out)
     return TRUE;
   if (plan->scheme == PST_SCHEME_SMIME)
     return pst_smimemime_can_protect_stream (header, plan->signed_, qp_scan_out);
-  if (plan->scheme != PST_SCHEME_PGP || !plan->encrypted
-      || !pst_pgpmime_can_protect_stream (header))
-    return FALSE;   /* OpenPGP signed, not encrypted: in memory */
+  if (plan->scheme != PST_SCHEME_PGP)
+    return FALSE;
+  if (!plan->encrypted)
+    return pst_pgpmime_can_sign_stream (header, qp_scan_out);
+  if (!pst_pgpmime_can_protect_stream (header))
+    return FALSE;
   for (guint i = 0; i < plan->copies->len; i++)
     {
       GBytes *gossip = gossip_of (p, g_ptr_array_index (plan->copies, i));
@@ -233,6 +237,8 @@ write_copy (const Protector *p, guint i, const char *autocrypt, GOutputStream *o
   if (plan->scheme == PST_SCHEME_SMIME)
     return pst_smimemime_protect_stream (p->smime, in, out, p->sender, to, plan->encrypted,
                                          plan->signed_, p->qp_checked, error);
+  if (!plan->encrypted)
+    return pst_pgpmime_sign_stream (p->pgp, in, out, p->sender, p->qp_checked, error);
   if (gossip != NULL)
     {
       g_autoptr (GInputStream) joined = prefix_input_new (gossip, in);

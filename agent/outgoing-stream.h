@@ -31,9 +31,9 @@ PstQueued *pst_outgoing_queue_fd (PstAgent *agent, int fd, const char *account,
  * message.  When the message cannot be handled so (not a regular file, a
  * header section over PST_PGPSTREAM_MAX_HEADER, one the header alone
  * cannot be parsed from, a copy the streaming encoders cannot write as
- * pst_protect_message would: OpenPGP signed but not encrypted, a body
- * without Content-Type or Content-Transfer-Encoding, one S/MIME signing
- * would make quoted-printable), NULL without an error, *@streamed_out
+ * pst_protect_message would: a body without Content-Type or
+ * Content-Transfer-Encoding, one that signing (S/MIME, or OpenPGP without
+ * encryption) would make quoted-printable), NULL without an error, *@streamed_out
  * FALSE and @fd back at its offset: the caller reads it whole.  Otherwise
  * *@streamed_out is TRUE, and the result and the errors are
  * pst_outgoing_queue's.  Transfer full. */

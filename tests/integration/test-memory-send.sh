@@ -3,7 +3,7 @@
 # PST_MEMORY_SIZE (256M unless set; a size numfmt --from=iec reads) is sent
 # from a file through the provider (Dovecot submission, Postfix) with the
 # policy, a scanner and OpenPGP (encrypted and signed), then with S/MIME
-# (encrypted), and the sending agent's peak RSS (VmHWM, reset through
+# (encrypted); OpenPGP signed only is queued (not sent); and the sending agent's peak RSS (VmHWM, reset through
 # /proc/PID/clear_refs before each send) must stay within a bound that does
 # not grow with the message: MEMORY_BOUND_MIB (64) over the idle agent's
 # peak.  The send waits for the server's answer, so the sender's reading of
@@ -159,6 +159,17 @@ sys.exit(0 if (d["scheme"], d["decryption"]) == ("smime", "ok") else 1)' "$WORK/
 check "the decrypted body is the body sent (sha256)" \
   test "$(body_sum "$WORK/plain.eml")" = "$(body_sum "$WORK/smime.eml")"
 rm -f "$stored" "$WORK/plain.eml"
+
+# ---- OpenPGP signed, not encrypted: queued only (an account whose server
+# is not there), so that no third copy crosses the provider ----
+printf '%s\n' "$ALICE_PASS" > "$WORK/pass-offline"
+pst alice account add offline --address "$ALICE_ADDR" --user "$ALICE_ADDR" \
+  --smtp "smtp://127.0.0.1:9" --pop3 "pop3s://$HOST:$POP3S_PORT" \
+  --password-command "cat $WORK/pass-offline" --ca-file "$CA_FILE" >/dev/null
+check "OpenPGP signed only: queued within the bound" \
+  within_bound "send, OpenPGP signed, queued" pst alice send --account offline --encrypt never --scheme pgp "$WORK/pgp.eml"
+check "… the scanner read it (sha256)" \
+  test "$(cat "$WORK/scanned.sum")" = "$(sha256sum < "$WORK/pgp.eml" | cut -d' ' -f1)"
 
 # ---- an infected message: refused, nothing queued, in the bound ----
 set_scanner "$WORK/infected.sh"

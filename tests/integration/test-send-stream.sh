@@ -9,7 +9,8 @@
 # encrypted and signed, the same outer header (but for the boundary) and,
 # decrypted by gpg with each recipient's key, the same plaintext
 # (Autocrypt-Gossip of the others inside the copy for To/Cc, none in the Bcc
-# copy) and a good signature.
+# copy) and a good signature; OpenPGP signed only, the same outer header,
+# micalg and signed entity, which gpg verifies.
 source "$(dirname "$0")/lib.sh"
 here=$(dirname "$0")
 
@@ -117,6 +118,36 @@ for i in 3 4; do
   fi
   check "OpenPGP copy $i: the body sent" grep -qF "Grüße aus dem Strom." "$WORK/s.txt"
 done
+
+# ---- OpenPGP, signed only: a 7bit text that needs no quoted-printable ----
+printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: signed\r\nDate: %s\r\nMessage-ID: <%s@postern.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\nSigned in a stream.\r\nA second line.\r\n' \
+  "$ALICE_ADDR" "$BOB_ADDR" "$(date -R)" "$(date +%s%N)" > "$WORK/m.eml"
+send_both "OpenPGP signed" --encrypt never --sign --scheme pgp
+check "OpenPGP signed: one copy each" test -f "$WORK/fake.msg.8" -a ! -f "$WORK/fake.msg.9"
+check "OpenPGP signed: the same envelope" test "$(envelopes 7 7)" = "$(envelopes 8 8)"
+check "OpenPGP signed: the same outer header" test "$(outer "$WORK/fake.msg.7")" = "$(outer "$WORK/fake.msg.8")"
+# signed_parts FILE OUT: the signed entity of FILE into OUT, its signature into OUT.asc.
+signed_parts() {
+  python3 - "$1" "$2" <<'PY'
+import re, sys
+d = open(sys.argv[1], "rb").read()
+b = re.search(rb'boundary="([^"]+)"', d).group(1)
+delim = b"\r\n--" + b + b"\r\n"
+start = d.index(delim) + len(delim)
+end = d.index(delim, start)
+open(sys.argv[2], "wb").write(d[start:end])
+sig = d[d.index(b"-----BEGIN PGP SIGNATURE-----"):d.index(b"-----END PGP SIGNATURE-----") + 27]
+open(sys.argv[2] + ".asc", "wb").write(sig)
+PY
+}
+for i in 7 8; do
+  signed_parts "$WORK/fake.msg.$i" "$WORK/signed.$i"
+  check "OpenPGP signed copy $i: gpg verifies it" \
+    gpg --homedir "$GNUPGHOME_BOB" --batch --no-tty --quiet --verify "$WORK/signed.$i.asc" "$WORK/signed.$i"
+done
+check "OpenPGP signed: the same signed entity" cmp -s "$WORK/signed.7" "$WORK/signed.8"
+check "OpenPGP signed: the same micalg" \
+  test "$(grep -ao 'micalg=[a-z0-9-]*' "$WORK/fake.msg.7")" = "$(grep -ao 'micalg=[a-z0-9-]*' "$WORK/fake.msg.8")"
 
 # ---- the file changes while it is read: nothing is queued ----
 outbox_count() { pst alice --json outbox list | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["outbox"]))'; }
