@@ -56,7 +56,8 @@ outbox_write (GOutputStream *stream, const void *buffer, gsize count, GCancellab
 
       g_byte_array_append (self->head, buffer, (guint) take);
       self->head_done = self->head->len >= MAX_HEAD
-                        || has_empty_line (self->head->data, self->head->len, old > 2 ? old - 2 : 0);
+                        || has_empty_line (self->head->data, self->head->len,
+                                           old > 2 ? old - 2 : 0);
     }
   self->eight_bit = self->eight_bit || has_8bit (buffer, count);
   if (!pst_store_writer_write (self->writer, buffer, count, error))

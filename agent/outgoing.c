@@ -228,7 +228,8 @@ pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *name,
   g_autoptr (PstPlainMessage) plain = NULL;
   g_autoptr (PstAccount) account = NULL;
   g_autoptr (PstProtected) prot = NULL;
-  g_autoptr (GPtrArray) writers = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_store_writer_free);
+  g_autoptr (GPtrArray) writers =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) pst_store_writer_free);
   PstPolicySettings settings;
 
   if (!(plain = pst_plain_message_parse (input, error))

@@ -108,6 +108,27 @@ pst_pgpmime_can_protect_stream (GBytes *header)
 }
 
 gboolean
+pst_pgpstream_check_input (gboolean can, gboolean scan, gboolean body_scanned, const char *sender,
+                           const char *scheme, GError **error)
+{
+  if (!can || (scan && !body_scanned))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, scan
+                   ? "cannot sign this message with %s as a stream: its 7bit, 8bit or "
+                     "binary body was not scanned for quoted-printable"
+                   : "cannot protect this message with %s as a stream: it names no "
+                     "Content-Type or no Content-Transfer-Encoding", scheme);
+      return FALSE;
+    }
+  if (sender == NULL || strchr (sender, '@') == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no sender address");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
 pst_pgpmime_can_sign_stream (GBytes *header, gboolean *scan_out)
 {
   g_autoptr(GPtrArray) fields = header_fields (header, NULL);
@@ -543,25 +564,14 @@ pst_pgpmime_sign_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
   g_autofree char *boundary = NULL;
   g_autofree char *intro = NULL;
   g_autofree char *outro = NULL;
-  gboolean scan = FALSE;
+  gboolean scan = FALSE, can;
 
   if (!(header = pst_pgpstream_peek_header (message, error))
       || !(fields = header_fields (header, error)))
     return FALSE;
-  if (!pst_pgpmime_can_sign_stream (header, &scan) || (scan && !body_scanned))
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, scan
-                   ? "cannot sign this message as a stream: its 7bit, 8bit or binary body "
-                     "was not scanned for quoted-printable"
-                   : "cannot sign this message as a stream: it names no Content-Type or no "
-                     "Content-Transfer-Encoding");
-      return FALSE;
-    }
-  if (sender == NULL || strchr (sender, '@') == NULL)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no sender address");
-      return FALSE;
-    }
+  can = pst_pgpmime_can_sign_stream (header, &scan);
+  if (!pst_pgpstream_check_input (can, scan, body_scanned, sender, "OpenPGP", error))
+    return FALSE;
   /* multipart/signed names the hash before the entity: learnt first, and
    * a key that cannot sign fails before anything is written. */
   if (!(micalg = pst_pgp_sign_micalg (pgp, sender, error))

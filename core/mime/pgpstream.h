@@ -48,6 +48,14 @@ gboolean pst_pgpmime_can_protect_stream (GBytes *header);
  * body must be scanned first (PstQpScan) and found not to need it. */
 gboolean pst_pgpmime_can_sign_stream (GBytes *header, gboolean *scan_out);
 
+/* The checks of the streaming encoders (this file's and smimestream.h's)
+ * before anything is read: @can, what pst_*_can_*_stream said of the
+ * header (@scan: a body scan it asked for, @body_scanned: done and found
+ * not to need quoted-printable), and a @sender address.  Errors
+ * (PST_ERROR_FAILED) name the @scheme. */
+gboolean pst_pgpstream_check_input (gboolean can, gboolean scan, gboolean body_scanned,
+                                    const char *sender, const char *scheme, GError **error);
+
 /* pst_pgpmime_protect with @encrypt FALSE and @sign TRUE, on streams:
  * reads the message from @message (from pst_pgpstream_input_new) to its
  * end and writes the multipart/signed message to @out (not closed): the

@@ -98,7 +98,7 @@ pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStr
   g_autoptr(GOutputStream) signer = NULL;
   g_autofree char *enveloped_head = NULL;
   const char *micalg = NULL;
-  gboolean scan = FALSE, gcm = FALSE;
+  gboolean scan = FALSE, gcm = FALSE, can;
   gsize len = 0, body = 0;
   const char *p;
 
@@ -118,20 +118,9 @@ pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStr
     }
   if (!pst_mime_split_header (p, len, &fields, &body, error))
     return FALSE;
-  if (!pst_smimemime_can_protect_stream (header, sign, &scan) || (scan && !body_scanned))
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, scan
-                   ? "cannot sign this message with S/MIME as a stream: its 7bit, 8bit or "
-                     "binary body was not scanned for quoted-printable"
-                   : "cannot protect this message with S/MIME as a stream: it names no "
-                     "Content-Type or no Content-Transfer-Encoding");
-      return FALSE;
-    }
-  if (sender == NULL || strchr (sender, '@') == NULL)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no sender address");
-      return FALSE;
-    }
+  can = pst_smimemime_can_protect_stream (header, sign, &scan);
+  if (!pst_pgpstream_check_input (can, scan, body_scanned, sender, "S/MIME", error))
+    return FALSE;
   for (const char *const *r = recipients; r != NULL && *r != NULL; r++)
     g_ptr_array_add (to, (gpointer) *r);
   g_ptr_array_add (to, (gpointer) sender);   /* encrypt to self; duplicates are merged */

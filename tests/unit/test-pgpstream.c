@@ -179,7 +179,8 @@ test_sign_same_as_memory (void **state)
     {
       g_autoptr(GBytes) msg = msgs[i];
       g_autoptr(GError) error = NULL;
-      g_autoptr(GBytes) mem = pst_pgpmime_protect (fx.alice, msg, ALICE, to_bob, FALSE, TRUE, &error);
+      g_autoptr(GBytes) mem = pst_pgpmime_protect (fx.alice, msg, ALICE, to_bob, FALSE, TRUE,
+                                                   &error);
       g_autoptr(GInputStream) src = g_memory_input_stream_new_from_bytes (msg);
       g_autoptr(GInputStream) in = pst_pgpstream_input_new (src);
       g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
@@ -194,6 +195,14 @@ test_sign_same_as_memory (void **state)
       assert_non_null (mem);
       assert_true (pst_pgpmime_can_sign_stream (msg, &scan));
       assert_int_equal (scan, i == 1);
+      if (scan)
+        {
+          /* A 7bit body not scanned for quoted-printable: refused, nothing written. */
+          assert_false (pst_pgpmime_sign_stream (fx.alice, in, out, ALICE, FALSE, &error));
+          assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
+          g_clear_error (&error);
+          assert_int_equal (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)), 0);
+        }
       assert_true (pst_pgpmime_sign_stream (fx.alice, in, out, ALICE, TRUE, &error));
       assert_null (error);
       g_output_stream_close (out, NULL, NULL);
