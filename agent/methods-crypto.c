@@ -72,27 +72,6 @@ rewind_fd (int fd, off_t start, GError **error)
   return FALSE;
 }
 
-/* Whether the body of the message in @in (from pst_pgpstream_input_new,
- * its header section of @header_len bytes not consumed) needs
- * quoted-printable to be signed (mime.h PstQpScan); reads it to its end. */
-static gboolean
-scan_body (GInputStream *in, gsize header_len, gboolean *needs_out, GError **error)
-{
-  PstQpScan scan;
-  char chunk[65536];
-  gssize n;
-
-  pst_mime_qp_scan_init (&scan);
-  if (g_input_stream_skip (in, header_len, NULL, error) < 0)
-    return FALSE;
-  while ((n = g_input_stream_read (in, chunk, sizeof chunk, NULL, error)) > 0 && !scan.needs)
-    pst_mime_qp_scan_feed (&scan, chunk, (gsize) n);
-  if (n < 0)
-    return FALSE;
-  *needs_out = pst_mime_qp_scan_end (&scan);
-  return TRUE;
-}
-
 /* Protects the message in @in (from pst_pgpstream_input_new over @in_fd,
  * nothing consumed) with S/MIME as @plan says, from @in to @out_fd, when
  * pst_smimemime_can_protect_stream allows it; *@in may be replaced by a
@@ -119,7 +98,7 @@ smime_stream (PstCall *call, GInputStream **in, int in_fd, gboolean seekable, of
     {
       g_autoptr (GInputStream) fd_in = NULL;
 
-      if (!scan_body (*in, g_bytes_get_size (header), &needs_qp, error))
+      if (!pst_smimemime_body_needs_qp (*in, g_bytes_get_size (header), &needs_qp, error))
         return FALSE;
       if (!rewind_fd (in_fd, start, error))
         return FALSE;

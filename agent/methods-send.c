@@ -1,14 +1,12 @@
 /* methods-send.c — send: a message from a client into the outbox
- * (outgoing.h), and with wait, out of it (send-result.h); with draft, the
+ * (outgoing-stream.h: in constant memory from a regular file),
+ * and with wait, out of it (send-result.h); with draft, the
  * draft it was written from deleted (methods-drafts.h). */
 #include "handlers.h"
 #include "methods-drafts.h"
 #include "send-result.h"
-#include "outgoing.h"
+#include "outgoing-stream.h"
 #include "util/error.h"
-
-/* Messages given to send are parsed in memory for now; this is the cap. */
-#define MAX_SEND_SIZE (64u * 1024 * 1024)
 
 JsonObject *
 pst_method_send (PstCall *call, GError **error)
@@ -17,7 +15,6 @@ pst_method_send (PstCall *call, GError **error)
   gboolean wait;
   int fd;
   gint64 draft = 0;
-  g_autoptr (GBytes) input = NULL;
   g_autoptr (PstQueued) queued = NULL;
   g_auto (GStrv) envelope = NULL;
   GError *local = NULL;
@@ -40,9 +37,8 @@ pst_method_send (PstCall *call, GError **error)
       || !pst_rpc_get_bool (call->params, "wait", FALSE, &wait, error)
       || !pst_drafts_get_id (call, "draft", FALSE, &draft, error)
       || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
-      || !(input = pst_fd_read_all (fd, MAX_SEND_SIZE, error))
-      || !(queued = pst_outgoing_queue (call->agent, input, name, (const char *const *) envelope,
-                                              &overrides, error)))
+      || !(queued = pst_outgoing_queue_fd (call->agent, fd, name, (const char *const *) envelope,
+                                           &overrides, error)))
     return NULL;
   /* The draft this was written from goes once the outbox has the message,
    * before any wait. */

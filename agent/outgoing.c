@@ -6,6 +6,7 @@
 #include "net/lineproto.h"
 #include "net/smtp.h"
 #include "protect.h"
+#include "scan/scan.h"
 #include "util/addr.h"
 #include "util/error.h"
 
@@ -89,8 +90,8 @@ pst_outgoing_check_limits (PstAgent *agent, const PstAccount *account, guint n, 
 
 /* Outgoing mail is scanned before it is encrypted (DESIGN.md §11): after,
  * no one can. */
-static gboolean
-scan (PstAgent *agent, GBytes *input, GError **error)
+gboolean
+pst_outgoing_scan (PstAgent *agent, GInputStream *in, GError **error)
 {
   gboolean delivers = FALSE;
   PstScanner *scanner = pst_agent_get_scanner (agent, &delivers);
@@ -99,7 +100,7 @@ scan (PstAgent *agent, GBytes *input, GError **error)
 
   if (scanner == NULL)
     return TRUE;
-  v = pst_scanner_scan (scanner, input, &found);
+  v = pst_scanner_scan_stream (scanner, in, &found);
   if (v == PST_SCAN_INFECTED)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_INFECTED,
@@ -118,26 +119,36 @@ scan (PstAgent *agent, GBytes *input, GError **error)
   return TRUE;
 }
 
-/* Queues one protected copy, with its 8-bit facts; @id_out gets its id. */
 static gboolean
+scan (PstAgent *agent, GBytes *input, GError **error)
+{
+  g_autoptr (GInputStream) in = g_memory_input_stream_new_from_bytes (input);
+
+  return pst_outgoing_scan (agent, in, error);
+}
+
+/* Writes one protected copy, with its 8-bit facts, into a new outbox
+ * writer, uncommitted.  Transfer full. */
+static PstStoreWriter *
 enqueue (PstAgent *agent, const PstAccount *account, const char *from, const PstOutgoing *out,
-         gint64 *id_out, GError **error)
+         GError **error)
 {
   g_autoptr (PstStoreWriter) writer = NULL;
   gboolean header_8bit = FALSE, any_8bit = pst_mime_has_8bit (out->data, &header_8bit);
   gsize len;
   const guint8 *data = g_bytes_get_data (out->data, &len);
 
-  return (writer = pst_store_outbox_begin (agent->store, account->name, from,
-                                           (const char *const *) out->envelope, error))
-         && pst_store_writer_write (writer, data, len, error)
-         && pst_store_writer_set_8bit (writer, any_8bit, header_8bit, error)
-         && pst_store_writer_commit (writer, id_out, error);
+  if (!(writer = pst_store_outbox_begin (agent->store, account->name, from,
+                                         (const char *const *) out->envelope, error))
+      || !pst_store_writer_write (writer, data, len, error)
+      || !pst_store_writer_set_8bit (writer, any_8bit, header_8bit, error))
+    return NULL;
+  return g_steal_pointer (&writer);
 }
 
 /* Addresses SMTP cannot carry are refused now, not by the sender later. */
-static gboolean
-check_paths (const PstPlainMessage *plain, GError **error)
+gboolean
+pst_outgoing_check_paths (const PstPlainMessage *plain, GError **error)
 {
   const char *bad = plain->from != NULL && !pst_smtp_path_is_valid (plain->from, TRUE)
                       ? plain->from : NULL;
@@ -158,27 +169,15 @@ check_paths (const PstPlainMessage *plain, GError **error)
 }
 
 PstQueued *
-pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *name,
-                    const char *const *envelope, const PstPolicySettings *overrides,
-                    GError **error)
+pst_outgoing_commit (PstAgent *agent, const PstAccount *account, const PstPlainMessage *plain,
+                     const PstProtected *prot, GPtrArray *writers, GError **error)
 {
-  g_autoptr (PstPlainMessage) plain = NULL;
-  g_autoptr (PstAccount) account = NULL;
-  g_autoptr (PstProtected) prot = NULL;
   g_autoptr (PstQueued) queued = NULL;
-  PstPolicySettings settings;
 
-  if (!(plain = pst_plain_message_parse (input, error))
-      || (envelope != NULL && !pst_plain_message_set_envelope (plain, envelope, error))
-      || !check_paths (plain, error)
-      || !(account = pst_outgoing_account (agent, name, plain->from, error))
-      || !pst_outgoing_check_limits (agent, account, g_strv_length (plain->recipients), error)
-      || !scan (agent, input, error))
+  /* Every copy queued durably, in one go (one transaction: all or none),
+   * before any network I/O (DESIGN.md §3). */
+  if (!pst_store_writers_commit ((PstStoreWriter *const *) writers->pdata, writers->len, error))
     return NULL;
-  settings = pst_protect_account_settings (account);
-  if (!(prot = pst_protect_message (agent, plain, &settings, overrides, NULL, error)))
-    return NULL;
-
   queued = g_new0 (PstQueued, 1);
   queued->account = g_strdup (account->name);
   queued->ids = g_array_new (FALSE, FALSE, sizeof (gint64));
@@ -189,15 +188,11 @@ pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *name,
   queued->not_recommended = g_strdupv (prot->not_recommended);
   if (prot->encrypted && prot->scheme == PST_SCHEME_PGP)
     queued->encrypted_to = g_strdupv (plain->recipients);
-  /* Every copy queued durably, in one go, before any network I/O
-   * (DESIGN.md §3). */
-  for (guint i = 0; i < prot->copies->len; i++)
+  for (guint i = 0; i < writers->len; i++)
     {
-      gint64 id = 0;
+      gint64 id = pst_store_writer_get_id (g_ptr_array_index (writers, i));
       JsonObject *p;
 
-      if (!enqueue (agent, account, plain->from, g_ptr_array_index (prot->copies, i), &id, error))
-        return NULL;
       g_array_append_val (queued->ids, id);
       p = json_object_new ();
       json_object_set_int_member (p, "id", id);
@@ -208,4 +203,49 @@ pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *name,
                  prot->encrypted ? "encrypted" : "NOT encrypted", prot->signed_ ? ", signed" : "");
     }
   return g_steal_pointer (&queued);
+}
+
+gboolean
+pst_outgoing_check (PstAgent *agent, PstPlainMessage *plain, const char *name,
+                    const char *const *envelope, PstAccount **account_out, GError **error)
+{
+  g_autoptr (PstAccount) account = NULL;
+
+  if ((envelope != NULL && !pst_plain_message_set_envelope (plain, envelope, error))
+      || !pst_outgoing_check_paths (plain, error)
+      || !(account = pst_outgoing_account (agent, name, plain->from, error))
+      || !pst_outgoing_check_limits (agent, account, g_strv_length (plain->recipients), error))
+    return FALSE;
+  *account_out = g_steal_pointer (&account);
+  return TRUE;
+}
+
+PstQueued *
+pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *name,
+                    const char *const *envelope, const PstPolicySettings *overrides,
+                    GError **error)
+{
+  g_autoptr (PstPlainMessage) plain = NULL;
+  g_autoptr (PstAccount) account = NULL;
+  g_autoptr (PstProtected) prot = NULL;
+  g_autoptr (GPtrArray) writers =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) pst_store_writer_free);
+  PstPolicySettings settings;
+
+  if (!(plain = pst_plain_message_parse (input, error))
+      || !pst_outgoing_check (agent, plain, name, envelope, &account, error)
+      || !scan (agent, input, error))
+    return NULL;
+  settings = pst_protect_account_settings (account);
+  if (!(prot = pst_protect_message (agent, plain, &settings, overrides, NULL, error)))
+    return NULL;
+  for (guint i = 0; i < prot->copies->len; i++)
+    {
+      PstStoreWriter *w = enqueue (agent, account, plain->from, g_ptr_array_index (prot->copies, i),
+                                   error);
+      if (w == NULL)
+        return NULL;
+      g_ptr_array_add (writers, w);
+    }
+  return pst_outgoing_commit (agent, account, plain, prot, writers, error);
 }

@@ -8,6 +8,7 @@
 
 #include "agent.h"
 #include "crypto/policy.h"
+#include "protect.h"
 
 G_BEGIN_DECLS
 
@@ -40,6 +41,29 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstQueued, pst_queued_free)
 PstQueued *pst_outgoing_queue (PstAgent *agent, GBytes *input, const char *account,
                                const char *const *envelope, const PstPolicySettings *overrides,
                                GError **error);
+
+/* What both ways of queueing share (outgoing.c, outgoing-stream.h). */
+
+/* The checks before the scanner and the policy: @envelope made the
+ * recipients (may be NULL), their SMTP paths, the account (@name or the
+ * From's; *@account_out, transfer full), its limits.  Errors as
+ * pst_outgoing_queue's. */
+gboolean pst_outgoing_check (PstAgent *agent, PstPlainMessage *plain, const char *name,
+                             const char *const *envelope, PstAccount **account_out,
+                             GError **error);
+/* Addresses SMTP cannot carry: PST_ERROR_USAGE. */
+gboolean pst_outgoing_check_paths (const PstPlainMessage *plain, GError **error);
+/* The configured scanner's verdict on the message in @in (read to its
+ * end) as send takes it: PST_ERROR_INFECTED, or PST_ERROR_FAILED when it
+ * cannot be scanned and on_scan_error = quarantine. */
+gboolean pst_outgoing_scan (PstAgent *agent, GInputStream *in, GError **error);
+/* Commits @writers (PstStoreWriter*, one per copy of @prot, in order,
+ * their bytes and 8-bit facts written) in one durable transaction, tells
+ * the subscribers (outbox.changed) and says what was queued.  On failure
+ * nothing is queued.  Transfer full. */
+PstQueued *pst_outgoing_commit (PstAgent *agent, const PstAccount *account,
+                                const PstPlainMessage *plain, const PstProtected *prot,
+                                GPtrArray *writers, GError **error);
 
 /* The account that sends mail From @from: account @name when given (whose
  * address must be @from), else the account whose address it is.  Errors:

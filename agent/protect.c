@@ -18,6 +18,7 @@ pst_outgoing_free (PstOutgoing *out)
   if (out == NULL)
     return;
   g_strfreev (out->envelope);
+  g_strfreev (out->protect_to);
   g_clear_pointer (&out->data, g_bytes_unref);
   g_free (out);
 }
@@ -117,9 +118,8 @@ pst_plain_message_free (PstPlainMessage *plain)
   g_free (plain);
 }
 
-/* @input without its Bcc fields, for a copy that goes out unprotected. */
-static GBytes *
-without_bcc (GBytes *input)
+GBytes *
+pst_protect_without_bcc (GBytes *input)
 {
   gsize len, body = 0;
   const char *data = g_bytes_get_data (input, &len);
@@ -301,11 +301,16 @@ decide (Keys *keys, const char *sender, const char *const *visible, const char *
   return pst_policy_decide (&in, error);
 }
 
+/* What protect() makes: the protected copies, what pst_protect_decide
+ * says, or what pst_protect_plan says. */
+typedef enum { MODE_PROTECT, MODE_DECIDE, MODE_PLAN } Mode;
+
 static PstProtected *
 protect (PstAgent *agent, const PstPlainMessage *plain, const PstPolicySettings *account_settings,
          const PstPolicySettings *overrides, const char *const *recipients_override,
-         gboolean decide_only, GError **error)
+         Mode mode, GError **error)
 {
+  gboolean decide_only = mode != MODE_PROTECT;
   GBytes *input = plain->data;
   g_auto (GStrv) all = NULL, bcc = NULL;
   g_autoptr (GPtrArray) visible = g_ptr_array_new ();
@@ -365,12 +370,14 @@ protect (PstAgent *agent, const PstPlainMessage *plain, const PstPolicySettings 
       PstOutgoing *out = g_new0 (PstOutgoing, 1);
       const char *const *to = (const char *const *) (c->encrypt_to ? c->encrypt_to : c->envelope);
 
-      out->envelope = g_strdupv (decide_only ? (char **) to : c->envelope);
+      out->envelope = g_strdupv (mode == MODE_DECIDE ? (char **) to : c->envelope);
+      out->protect_to = g_strdupv ((char **) to);
+      out->bcc = c->bcc;
       g_ptr_array_add (p->copies, out);
       if (decide_only)
         continue;
       if (!decision->encrypt && !decision->sign)
-        out->data = without_bcc (input);
+        out->data = pst_protect_without_bcc (input);
       else if (decision->scheme == PST_SCHEME_SMIME)
         out->data = pst_smimemime_protect (keys.smime, input, p->sender, to, decision->encrypt,
                                            decision->sign, error);
@@ -404,7 +411,8 @@ pst_protect_message (PstAgent *agent, const PstPlainMessage *plain,
                      const PstPolicySettings *overrides, const char *const *recipients_override,
                      GError **error)
 {
-  return protect (agent, plain, account_settings, overrides, recipients_override, FALSE, error);
+  return protect (agent, plain, account_settings, overrides, recipients_override, MODE_PROTECT,
+                  error);
 }
 
 PstProtected *
@@ -413,7 +421,16 @@ pst_protect_decide (PstAgent *agent, const PstPlainMessage *plain,
                     const PstPolicySettings *overrides, const char *const *recipients_override,
                     GError **error)
 {
-  return protect (agent, plain, account_settings, overrides, recipients_override, TRUE, error);
+  return protect (agent, plain, account_settings, overrides, recipients_override, MODE_DECIDE,
+                  error);
+}
+
+PstProtected *
+pst_protect_plan (PstAgent *agent, const PstPlainMessage *plain,
+                  const PstPolicySettings *account_settings, const PstPolicySettings *overrides,
+                  GError **error)
+{
+  return protect (agent, plain, account_settings, overrides, NULL, MODE_PLAN, error);
 }
 
 static void

@@ -38,6 +38,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPlainMessage, pst_plain_message_free)
 typedef struct {
   char **envelope;   /* RCPT TO addresses, NULL-terminated */
   GBytes *data;      /* the message to submit */
+  char **protect_to; /* whom the copy is protected for: the addresses it is
+                      * encrypted to, else its RCPT TO addresses */
+  gboolean bcc;      /* a Bcc recipient's copy of their own (no gossip in it) */
 } PstOutgoing;
 
 void pst_outgoing_free (PstOutgoing *out);
@@ -76,6 +79,15 @@ PstProtected *pst_protect_decide (PstAgent *agent, const PstPlainMessage *plain,
                                   const PstPolicySettings *account_settings,
                                   const PstPolicySettings *overrides,
                                   const char *const *recipients_override, GError **error);
+
+/* What pst_protect_message would do with @plain (its header section is
+ * enough), as send needs it to protect the message as a stream
+ * (outgoing.h): each copy's data is NULL, its envelope its RCPT TO
+ * addresses, protect_to and bcc set.  Errors as pst_protect_message.
+ * Transfer full. */
+PstProtected *pst_protect_plan (PstAgent *agent, const PstPlainMessage *plain,
+                                const PstPolicySettings *account_settings,
+                                const PstPolicySettings *overrides, GError **error);
 
 /* What the policy says of one recipient for keys.check. */
 typedef struct {
@@ -116,6 +128,11 @@ PstProtectCheck *pst_protect_check (PstAgent *agent, const char *sender,
                                     const PstPolicySettings *account_settings,
                                     const PstPolicySettings *overrides, const char *in_reply_to,
                                     const char *references, GError **error);
+
+/* @input without its Bcc fields, for a copy that goes out unprotected;
+ * the rest byte for byte.  Given the header section alone, its header
+ * section so (the body follows it unchanged).  Transfer full. */
+GBytes *pst_protect_without_bcc (GBytes *input);
 
 /* The account's settings as policy input. */
 PstPolicySettings pst_protect_account_settings (const PstAccount *account);

@@ -782,24 +782,22 @@ pst_pgp_encrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
   return ok;
 }
 
-GBytes *
-pst_pgp_sign_detached (PstPgp *pgp, GBytes *data, const char *signer,
-                       char **micalg_out, GError **error)
+/* A detached signature over @in by @signer's key, armored, into a new
+ * buffer; @micalg_out (may be NULL) as pst_pgp_sign_detached's. */
+static GBytes *
+sign_data (PstPgp *pgp, gpgme_data_t in, const char *signer, char **micalg_out, GError **error)
 {
-  gpgme_data_t in = NULL, out = NULL;
+  gpgme_data_t out = NULL;
   gpgme_error_t err;
   gpgme_sign_result_t res = NULL;
   const char *hash = NULL;
 
   if (!set_signer (pgp, signer, error))
     return NULL;
-  err = data_from_bytes (&in, data);
-  if (err == GPG_ERR_NO_ERROR)
-    err = gpgme_data_new (&out);
+  err = gpgme_data_new (&out);
   if (err == GPG_ERR_NO_ERROR)
     err = gpgme_op_sign (pgp->ctx, in, out, GPGME_SIG_MODE_DETACH);
   gpgme_signers_clear (pgp->ctx);
-  gpgme_data_release (in);
   if (err == GPG_ERR_NO_ERROR)
     {
       res = gpgme_op_sign_result (pgp->ctx);
@@ -823,6 +821,81 @@ pst_pgp_sign_detached (PstPgp *pgp, GBytes *data, const char *signer,
       *micalg_out = g_strconcat ("pgp-", lower, NULL);
     }
   return data_to_bytes (out);
+}
+
+GBytes *
+pst_pgp_sign_detached (PstPgp *pgp, GBytes *data, const char *signer,
+                       char **micalg_out, GError **error)
+{
+  gpgme_data_t in = NULL;
+  gpgme_error_t err = data_from_bytes (&in, data);
+  GBytes *sig;
+
+  if (err != GPG_ERR_NO_ERROR)
+    {
+      set_crypto_error (error, err, "OpenPGP signing failed");
+      return NULL;
+    }
+  sig = sign_data (pgp, in, signer, micalg_out, error);
+  gpgme_data_release (in);
+  return sig;
+}
+
+char *
+pst_pgp_sign_micalg (PstPgp *pgp, const char *signer, GError **error)
+{
+  g_autoptr(GBytes) none = g_bytes_new_static ("", 0);
+  g_autoptr(GBytes) sig = NULL;
+  char *micalg = NULL;
+
+  sig = pst_pgp_sign_detached (pgp, none, signer, &micalg, error);
+  return sig != NULL ? micalg : NULL;
+}
+
+/* Reads as stream_read_cb, and writes what it read to cb->out too. */
+static ssize_t
+stream_tee_read_cb (void *handle, void *buffer, size_t size)
+{
+  StreamCb *cb = handle;
+  ssize_t n = stream_read_cb (handle, buffer, size);
+
+  if (n > 0 && cb->out != NULL
+      && !g_output_stream_write_all (cb->out, buffer, (gsize) n, NULL, NULL, &cb->error))
+    {
+      errno = EIO;
+      return -1;
+    }
+  return n;
+}
+
+static struct gpgme_data_cbs stream_tee_cbs = { stream_tee_read_cb, NULL, NULL, NULL };
+
+GBytes *
+pst_pgp_sign_detached_stream (PstPgp *pgp, GInputStream *in, GOutputStream *copy,
+                              const char *signer, char **micalg_out, GError **error)
+{
+  StreamCb icb = { .in = in, .out = copy }, none = { 0 };
+  gpgme_data_t din = NULL;
+  gpgme_error_t err = gpgme_data_new_from_cbs (&din, &stream_tee_cbs, &icb);
+  GBytes *sig = NULL;
+
+  if (err != GPG_ERR_NO_ERROR)
+    set_crypto_error (error, err, "OpenPGP signing failed");
+  else
+    {
+      sig = sign_data (pgp, din, signer, micalg_out, error);
+      if (icb.error != NULL)
+        {
+          prefer_stream_error (&icb, &none, error);
+          g_clear_pointer (&sig, g_bytes_unref);
+          if (micalg_out != NULL)
+            g_clear_pointer (micalg_out, g_free);
+        }
+    }
+  if (din != NULL)
+    gpgme_data_release (din);
+  g_clear_error (&icb.error);
+  return sig;
 }
 
 /* --- Consuming ------------------------------------------------------------ */

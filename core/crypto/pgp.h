@@ -102,6 +102,19 @@ gboolean pst_pgp_encrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *o
 GBytes *pst_pgp_sign_detached (PstPgp *pgp, GBytes *data, const char *signer,
                                char **micalg_out, GError **error);
 
+/* The RFC 3156 micalg of what gpg signs with @signer's key ("pgp-sha512"),
+ * learnt by signing nothing (a use of the key: the hash does not depend on
+ * the data): a multipart/signed written as a stream names it before the
+ * signed entity.  Errors as pst_pgp_sign_detached.  Transfer full. */
+char *pst_pgp_sign_micalg (PstPgp *pgp, const char *signer, GError **error);
+
+/* pst_pgp_sign_detached over what @in holds, read to its end through
+ * GPGME in chunks, every byte also written to @copy (not closed; may be
+ * NULL) as it is read.  Errors: the streams', and pst_pgp_sign_detached's.
+ * Transfer full. */
+GBytes *pst_pgp_sign_detached_stream (PstPgp *pgp, GInputStream *in, GOutputStream *copy,
+                                      const char *signer, char **micalg_out, GError **error);
+
 /* --- Consuming ------------------------------------------------------------ */
 
 /* What GPGME said about one signature layer (the first signature of it when

@@ -13,6 +13,39 @@
 
 /* --- Writing -------------------------------------------------------------- */
 
+char *
+pst_pgpmime_signed_intro (const char *micalg, const char *boundary)
+{
+  return g_strdup_printf (
+    "Content-Type: multipart/signed; micalg=%s;\r\n"
+    " protocol=\"application/pgp-signature\"; boundary=\"%s\"\r\n"
+    "\r\n"
+    "This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n"
+    "--%s\r\n", micalg, boundary, boundary);
+}
+
+char *
+pst_pgpmime_signed_outro (const char *boundary, GBytes *signature)
+{
+  g_autoptr(GBytes) sig = pst_mime_to_crlf (g_bytes_get_data (signature, NULL),
+                                            g_bytes_get_size (signature));
+  gsize slen = 0;
+  const char *s = g_bytes_get_data (sig, &slen);
+  GString *out = g_string_new (NULL);
+
+  g_string_append_printf (out,
+    "\r\n--%s\r\n"
+    "Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n"
+    "Content-Description: OpenPGP digital signature\r\n"
+    "Content-Disposition: attachment; filename=\"signature.asc\"\r\n"
+    "\r\n", boundary);
+  g_string_append_len (out, s, (gssize) slen);
+  if (slen > 0 && s[slen - 1] != '\n')
+    g_string_append (out, "\r\n");
+  g_string_append_printf (out, "\r\n--%s--\r\n", boundary);
+  return g_string_free (out, FALSE);
+}
+
 GBytes *
 pst_pgpmime_protect (PstPgp *pgp, GBytes *message, const char *sender,
                      const char *const *recipients, gboolean encrypt, gboolean sign,
@@ -102,29 +135,12 @@ pst_pgpmime_protect (PstPgp *pgp, GBytes *message, const char *sender,
     }
   else
     {
-      g_autoptr(GBytes) sig = pst_mime_to_crlf (g_bytes_get_data (payload, NULL),
-                                                g_bytes_get_size (payload));
-      gsize slen = 0, elen = 0;
-      const char *s = g_bytes_get_data (sig, &slen);
-      const char *e = g_bytes_get_data (entity, &elen);
+      g_autofree char *intro = pst_pgpmime_signed_intro (micalg, boundary);
+      g_autofree char *outro = pst_pgpmime_signed_outro (boundary, payload);
 
-      g_string_append_printf (out,
-        "Content-Type: multipart/signed; micalg=%s;\r\n"
-        " protocol=\"application/pgp-signature\"; boundary=\"%s\"\r\n"
-        "\r\n"
-        "This is an OpenPGP/MIME signed message (RFC 4880 and 3156)\r\n"
-        "--%s\r\n", micalg, boundary, boundary);
-      g_string_append_len (out, e, elen);
-      g_string_append_printf (out,
-        "\r\n--%s\r\n"
-        "Content-Type: application/pgp-signature; name=\"signature.asc\"\r\n"
-        "Content-Description: OpenPGP digital signature\r\n"
-        "Content-Disposition: attachment; filename=\"signature.asc\"\r\n"
-        "\r\n", boundary);
-      g_string_append_len (out, s, slen);
-      if (slen > 0 && s[slen - 1] != '\n')
-        g_string_append (out, "\r\n");
-      g_string_append_printf (out, "\r\n--%s--\r\n", boundary);
+      g_string_append (out, intro);
+      g_string_append_len (out, g_bytes_get_data (entity, NULL), g_bytes_get_size (entity));
+      g_string_append (out, outro);
     }
   return g_string_free_to_bytes (g_steal_pointer (&out));
 }

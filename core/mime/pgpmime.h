@@ -29,6 +29,14 @@ GBytes *pst_pgpmime_protect (PstPgp *pgp, GBytes *message, const char *sender,
 
 /* The addresses of @recipients without a usable OpenPGP public key
  * (NULL-terminated, transfer full, empty when all have one). */
+/* The pieces of pst_pgpmime_protect's multipart/signed, for
+ * pgpstream.h: what comes before the signed entity (the header fields
+ * naming @micalg and @boundary, the preamble, the first delimiter), and
+ * after it (the delimiter, the signature part holding @signature, the
+ * close delimiter).  Transfer full. */
+char *pst_pgpmime_signed_intro (const char *micalg, const char *boundary);
+char *pst_pgpmime_signed_outro (const char *boundary, GBytes *signature);
+
 char **pst_pgpmime_missing_keys (PstPgp *pgp, const char *const *recipients, GError **error);
 
 /* The boundary of a PGP/MIME encrypted entity (RFC 3156 §4) whose content

@@ -107,6 +107,46 @@ pst_pgpmime_can_protect_stream (GBytes *header)
          && pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL) != NULL;
 }
 
+gboolean
+pst_pgpstream_check_input (gboolean can, gboolean scan, gboolean body_scanned, const char *sender,
+                           const char *scheme, GError **error)
+{
+  if (!can || (scan && !body_scanned))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, scan
+                   ? "cannot sign this message with %s as a stream: its 7bit, 8bit or "
+                     "binary body was not scanned for quoted-printable"
+                   : "cannot protect this message with %s as a stream: it names no "
+                     "Content-Type or no Content-Transfer-Encoding", scheme);
+      return FALSE;
+    }
+  if (sender == NULL || strchr (sender, '@') == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no sender address");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+pst_pgpmime_can_sign_stream (GBytes *header, gboolean *scan_out)
+{
+  g_autoptr(GPtrArray) fields = header_fields (header, NULL);
+  g_autofree char *type = NULL;
+  g_autofree char *cte = NULL;
+
+  *scan_out = FALSE;
+  if (!pst_pgpmime_can_protect_stream (header))
+    return FALSE;
+  type = pst_mime_entity_content_type (fields, NULL);
+  cte = pst_mime_field_value (pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL));
+  /* The condition of pst_mime_build_entity for quoted-printable. */
+  *scan_out = !g_str_has_prefix (type, "multipart/") && !g_str_has_prefix (type, "message/")
+              && (g_ascii_strcasecmp (cte, "7bit") == 0 || g_ascii_strcasecmp (cte, "8bit") == 0
+                  || g_ascii_strcasecmp (cte, "binary") == 0);
+  return TRUE;
+}
+
 /* --- Writing -------------------------------------------------------------- */
 
 static gboolean
@@ -506,4 +546,63 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, GOutputStream *plai
   if (status_out != NULL)
     *status_out = g_steal_pointer (&status);
   return TRUE;
+}
+
+gboolean
+pst_pgpmime_sign_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
+                         const char *sender, gboolean body_scanned, GError **error)
+{
+  g_autoptr(GBytes) header = NULL;
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autoptr(GBytes) entity_head = NULL;
+  g_autoptr(GBytes) outer = NULL;
+  g_autoptr(GBytes) sig = NULL;
+  g_autoptr(PstCrlfConverter) body_conv = NULL;
+  g_autoptr(GInputStream) plain = NULL;
+  g_autofree char *micalg = NULL;
+  g_autofree char *signed_with = NULL;
+  g_autofree char *boundary = NULL;
+  g_autofree char *intro = NULL;
+  g_autofree char *outro = NULL;
+  gboolean scan = FALSE, can;
+
+  if (!(header = pst_pgpstream_peek_header (message, error))
+      || !(fields = header_fields (header, error)))
+    return FALSE;
+  can = pst_pgpmime_can_sign_stream (header, &scan);
+  if (!pst_pgpstream_check_input (can, scan, body_scanned, sender, "OpenPGP", error))
+    return FALSE;
+  /* multipart/signed names the hash before the entity: learnt first, and
+   * a key that cannot sign fails before anything is written. */
+  if (!(micalg = pst_pgp_sign_micalg (pgp, sender, error))
+      || g_input_stream_skip (message, g_bytes_get_size (header), NULL, error) < 0)
+    return FALSE;
+
+  pst_hp_add_missing_fields (fields, sender);
+  /* With Content-Type and Content-Transfer-Encoding given and a body that
+   * needs no quoted-printable, the entity's header does not depend on the
+   * body: build it with none (7-bit, as signing wants it). */
+  entity_head = pst_hp_payload (fields, "", 0, FALSE, TRUE);
+  outer = pst_hp_outer_header (fields, FALSE);
+  boundary = pst_mime_new_boundary (NULL, NULL);
+  intro = pst_pgpmime_signed_intro (micalg, boundary);
+  if (!write_str (out, g_bytes_get_data (outer, NULL), g_bytes_get_size (outer), error)
+      || !write_str (out, intro, strlen (intro), error))
+    return FALSE;
+
+  /* The entity goes to @out as gpg reads it to sign it. */
+  body_conv = pst_crlf_converter_new (entity_head);
+  plain = g_converter_input_stream_new (message, G_CONVERTER (body_conv));
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (plain), FALSE);
+  if (!(sig = pst_pgp_sign_detached_stream (pgp, plain, out, sender, &signed_with, error)))
+    return FALSE;
+  if (g_strcmp0 (signed_with, micalg) != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "OpenPGP signing failed: gpg signed with %s after announcing %s", signed_with,
+                   micalg);
+      return FALSE;
+    }
+  outro = pst_pgpmime_signed_outro (boundary, sig);
+  return write_str (out, outro, strlen (outro), error);
 }

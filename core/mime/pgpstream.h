@@ -40,6 +40,36 @@ GBytes *pst_pgpstream_peek_header (GInputStream *in, GError **error);
  * entity's header depends on the body's bytes, which are not read ahead). */
 gboolean pst_pgpmime_can_protect_stream (GBytes *header);
 
+/* Whether pst_pgpmime_sign_stream can write the message whose header
+ * section is @header as pst_pgpmime_protect signs it: as
+ * pst_pgpmime_can_protect_stream, and a body declared 7bit, 8bit or binary
+ * (not multipart/ or message/) becomes quoted-printable when its bytes
+ * need it (mime.h pst_mime_body_needs_qp): then *@scan_out is TRUE and the
+ * body must be scanned first (PstQpScan) and found not to need it. */
+gboolean pst_pgpmime_can_sign_stream (GBytes *header, gboolean *scan_out);
+
+/* The checks of the streaming encoders (this file's and smimestream.h's)
+ * before anything is read: @can, what pst_*_can_*_stream said of the
+ * header (@scan: a body scan it asked for, @body_scanned: done and found
+ * not to need quoted-printable), and a @sender address.  Errors
+ * (PST_ERROR_FAILED) name the @scheme. */
+gboolean pst_pgpstream_check_input (gboolean can, gboolean scan, gboolean body_scanned,
+                                    const char *sender, const char *scheme, GError **error);
+
+/* pst_pgpmime_protect with @encrypt FALSE and @sign TRUE, on streams:
+ * reads the message from @message (from pst_pgpstream_input_new) to its
+ * end and writes the multipart/signed message to @out (not closed): the
+ * same outer header, protected headers and structure, but a fresh random
+ * boundary (not checked against the entity).  The micalg is learnt before
+ * (crypto/pgp.h pst_pgp_sign_micalg: the key is used twice).
+ * @body_scanned: the caller scanned the body and it needs no
+ * quoted-printable (looked at only when pst_pgpmime_can_sign_stream asks
+ * for a scan).  Errors as pst_pgpmime_protect, and PST_ERROR_FAILED for a
+ * message that cannot be signed as a stream.  On failure @out may hold
+ * part of a message: the caller discards it. */
+gboolean pst_pgpmime_sign_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
+                                  const char *sender, gboolean body_scanned, GError **error);
+
 /* pst_pgpmime_protect with @encrypt TRUE, on streams: reads the message
  * from @message (from pst_pgpstream_input_new) to its end and writes the
  * multipart/encrypted message to @out (not closed): the same outer header,

@@ -17,24 +17,28 @@
 gboolean
 pst_smimemime_can_protect_stream (GBytes *header, gboolean sign, gboolean *scan_out)
 {
-  g_autoptr(GPtrArray) fields = NULL;
-  g_autofree char *type = NULL;
-  g_autofree char *cte = NULL;
-  const char *cte_field;
-  gsize len = 0, body = 0;
-  const char *p = g_bytes_get_data (header, &len);
-
   *scan_out = FALSE;
-  if (!pst_pgpmime_can_protect_stream (header)
-      || !pst_mime_split_header (p, len, &fields, &body, NULL))
+  /* The same conditions as OpenPGP's: pst_mime_build_entity decides. */
+  return sign ? pst_pgpmime_can_sign_stream (header, scan_out)
+              : pst_pgpmime_can_protect_stream (header);
+}
+
+gboolean
+pst_smimemime_body_needs_qp (GInputStream *in, gsize header_len, gboolean *needs_out,
+                             GError **error)
+{
+  PstQpScan scan;
+  char chunk[65536];
+  gssize n;
+
+  pst_mime_qp_scan_init (&scan);
+  if (g_input_stream_skip (in, header_len, NULL, error) < 0)
     return FALSE;
-  type = pst_mime_entity_content_type (fields, NULL);
-  cte_field = pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL);
-  cte = pst_mime_field_value (cte_field);
-  /* The condition of pst_mime_build_entity for quoted-printable. */
-  *scan_out = sign && !g_str_has_prefix (type, "multipart/") && !g_str_has_prefix (type, "message/")
-              && (g_ascii_strcasecmp (cte, "7bit") == 0 || g_ascii_strcasecmp (cte, "8bit") == 0
-                  || g_ascii_strcasecmp (cte, "binary") == 0);
+  while ((n = g_input_stream_read (in, chunk, sizeof chunk, NULL, error)) > 0 && !scan.needs)
+    pst_mime_qp_scan_feed (&scan, chunk, (gsize) n);
+  if (n < 0)
+    return FALSE;
+  *needs_out = pst_mime_qp_scan_end (&scan);
   return TRUE;
 }
 
@@ -94,7 +98,7 @@ pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStr
   g_autoptr(GOutputStream) signer = NULL;
   g_autofree char *enveloped_head = NULL;
   const char *micalg = NULL;
-  gboolean scan = FALSE, gcm = FALSE;
+  gboolean scan = FALSE, gcm = FALSE, can;
   gsize len = 0, body = 0;
   const char *p;
 
@@ -114,20 +118,9 @@ pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStr
     }
   if (!pst_mime_split_header (p, len, &fields, &body, error))
     return FALSE;
-  if (!pst_smimemime_can_protect_stream (header, sign, &scan) || (scan && !body_scanned))
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, scan
-                   ? "cannot sign this message with S/MIME as a stream: its 7bit, 8bit or "
-                     "binary body was not scanned for quoted-printable"
-                   : "cannot protect this message with S/MIME as a stream: it names no "
-                     "Content-Type or no Content-Transfer-Encoding");
-      return FALSE;
-    }
-  if (sender == NULL || strchr (sender, '@') == NULL)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no sender address");
-      return FALSE;
-    }
+  can = pst_smimemime_can_protect_stream (header, sign, &scan);
+  if (!pst_pgpstream_check_input (can, scan, body_scanned, sender, "S/MIME", error))
+    return FALSE;
   for (const char *const *r = recipients; r != NULL && *r != NULL; r++)
     g_ptr_array_add (to, (gpointer) *r);
   g_ptr_array_add (to, (gpointer) sender);   /* encrypt to self; duplicates are merged */

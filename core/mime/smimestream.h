@@ -32,6 +32,13 @@ typedef struct _PstSmime PstSmime;   /* from crypto/smime.h */
  * (PstQpScan) and found not to need it.  Otherwise *@scan_out is FALSE. */
 gboolean pst_smimemime_can_protect_stream (GBytes *header, gboolean sign, gboolean *scan_out);
 
+/* Whether the body of the message in @in (from pst_pgpstream_input_new,
+ * its header section of @header_len bytes not consumed) needs
+ * quoted-printable to be signed (mime.h PstQpScan), in *@needs_out;
+ * reads @in to its end, or until it knows.  Errors: the stream's. */
+gboolean pst_smimemime_body_needs_qp (GInputStream *in, gsize header_len, gboolean *needs_out,
+                                      GError **error);
+
 /* pst_smimemime_protect on streams: reads the message from @message (from
  * pst_pgpstream_input_new) to its end and writes the protected message to
  * @out (not closed).  @body_scanned: the caller scanned the body and it

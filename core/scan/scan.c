@@ -187,12 +187,26 @@ connect_clamd (PstScanner *s, char **why)
   return fd;
 }
 
+/* Reads up to @size bytes of the message; -1 with *@name_out set when it
+ * cannot be read (the scan then ends in an error, as a scanner that
+ * cannot say would). */
+static gssize
+read_message (GInputStream *in, guint8 *buf, gsize size, char **name_out)
+{
+  g_autoptr (GError) error = NULL;
+  gssize n = g_input_stream_read (in, buf, size, NULL, &error);
+
+  if (n < 0)
+    *name_out = g_strdup_printf ("cannot read the message to scan: %s", error->message);
+  return n;
+}
+
 static PstScanVerdict
-scan_clamd (PstScanner *s, GBytes *data, char **name_out)
+scan_clamd (PstScanner *s, GInputStream *in, char **name_out)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) s->timeout_ms * 1000;
-  gsize len = 0;
-  const guint8 *p = g_bytes_get_data (data, &len);
+  g_autofree guint8 *chunk = g_malloc (CHUNK);
+  gssize got_chunk;
   char reply[MAX_REPLY + 1];
   gsize got = 0;
   char *why = NULL;
@@ -205,12 +219,19 @@ scan_clamd (PstScanner *s, GBytes *data, char **name_out)
     }
   if (!write_all (fd, (const guint8 *) "zINSTREAM", 10, deadline))
     goto broken;
-  for (gsize off = 0; off < len; off += CHUNK)
+  /* INSTREAM takes the message chunk by chunk: it is never held whole. */
+  while ((got_chunk = read_message (in, chunk, CHUNK, name_out)) > 0)
     {
-      guint32 n = (guint32) MIN (CHUNK, len - off), be = GUINT32_TO_BE (n);
+      guint32 be = GUINT32_TO_BE ((guint32) got_chunk);
 
-      if (!write_all (fd, (const guint8 *) &be, 4, deadline) || !write_all (fd, p + off, n, deadline))
+      if (!write_all (fd, (const guint8 *) &be, 4, deadline)
+          || !write_all (fd, chunk, (gsize) got_chunk, deadline))
         goto broken;
+    }
+  if (got_chunk < 0)
+    {
+      close (fd);
+      return PST_SCAN_ERROR;
     }
   if (!write_all (fd, (const guint8 *) "\0\0\0\0", 4, deadline))
     goto broken;
@@ -254,16 +275,17 @@ broken:
 }
 
 static PstScanVerdict
-scan_command (PstScanner *s, GBytes *data, char **name_out)
+scan_command (PstScanner *s, GInputStream *in, char **name_out)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) s->timeout_ms * 1000;
   g_autoptr (GError) error = NULL;
+  g_autofree guint8 *chunk = g_malloc (CHUNK);
   gsize len = 0, off = 0;
-  const guint8 *p = g_bytes_get_data (data, &len);
   g_autoptr (GString) out = g_string_new (NULL);
+  g_autofree char *unread = NULL;
   int in_fd = -1, out_fd = -1, status = 0;
   GPid pid = 0;
-  gboolean timed_out = FALSE;
+  gboolean timed_out = FALSE, at_end = FALSE;
 
   if (!g_spawn_async_with_pipes (NULL, s->argv, NULL,
                                  G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH
@@ -292,10 +314,22 @@ scan_command (PstScanner *s, GBytes *data, char **name_out)
         break;
       if (in_fd >= 0 && (pf[0].revents & (POLLOUT | POLLERR | POLLHUP)))
         {
-          ssize_t n = off < len ? write (in_fd, p + off, MIN (len - off, CHUNK)) : 0;
+          ssize_t n = 0;
+
+          /* The next chunk of the message when this one is out. */
+          if (off >= len && !at_end)
+            {
+              gssize got = read_message (in, chunk, CHUNK, &unread);
+
+              off = 0;
+              len = got > 0 ? (gsize) got : 0;
+              at_end = got <= 0;
+            }
+          if (off < len)
+            n = write (in_fd, chunk + off, len - off);
           if (n > 0)
             off += (gsize) n;
-          if (n <= 0 || off >= len)
+          if (n <= 0 || (off >= len && at_end))
             {
               close (in_fd);   /* done, or the scanner stopped reading */
               in_fd = -1;
@@ -323,6 +357,11 @@ scan_command (PstScanner *s, GBytes *data, char **name_out)
   while (waitpid (pid, &status, 0) < 0 && errno == EINTR)
     ;
   g_spawn_close_pid (pid);
+  if (unread != NULL)
+    {
+      *name_out = g_steal_pointer (&unread);
+      return PST_SCAN_ERROR;
+    }
   if (timed_out)
     {
       *name_out = g_strdup_printf ("the scan command did not finish within %u s",
@@ -345,9 +384,17 @@ scan_command (PstScanner *s, GBytes *data, char **name_out)
 }
 
 PstScanVerdict
-pst_scanner_scan (PstScanner *s, GBytes *data, char **name_out)
+pst_scanner_scan_stream (PstScanner *s, GInputStream *in, char **name_out)
 {
   *name_out = NULL;
-  return s->kind == KIND_COMMAND ? scan_command (s, data, name_out)
-                                 : scan_clamd (s, data, name_out);
+  return s->kind == KIND_COMMAND ? scan_command (s, in, name_out)
+                                 : scan_clamd (s, in, name_out);
+}
+
+PstScanVerdict
+pst_scanner_scan (PstScanner *s, GBytes *data, char **name_out)
+{
+  g_autoptr (GInputStream) in = g_memory_input_stream_new_from_bytes (data);
+
+  return pst_scanner_scan_stream (s, in, name_out);
 }

@@ -3,7 +3,7 @@
  * encrypted, which no server can do. */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -27,6 +27,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstScanner, pst_scanner_free)
 /* Scans @data.  *@name_out (transfer full): what was found (INFECTED), or
  * why it could not scan (ERROR); NULL when CLEAN. */
 PstScanVerdict pst_scanner_scan (PstScanner *scanner, GBytes *data, char **name_out);
+/* The same for the message @in holds, read to its end chunk by chunk (to
+ * clamd's INSTREAM or the command's stdin): memory does not grow with it.
+ * A read error of @in is PST_SCAN_ERROR, its message in *@name_out. */
+PstScanVerdict pst_scanner_scan_stream (PstScanner *scanner, GInputStream *in, char **name_out);
 
 /* "clean", "infected" or "error". */
 const char *pst_scan_verdict_name (PstScanVerdict verdict);

@@ -282,6 +282,8 @@ write_dovecot_conf() {  # POP3 POP3S SMTP SMTPS RELAY
 	submission_relay_host = 127.0.0.1
 	submission_relay_port = $5
 	submission_relay_ssl = no
+	# As Postfix's message_size_limit (a 1 GiB attachment, encrypted).
+	submission_max_mail_size = 1536M
 	EOF
 }
 
@@ -314,7 +316,9 @@ write_postfix_conf() {  # RELAY
 	local_recipient_maps =
 	biff = no
 	append_dot_mydomain = no
-	message_size_limit = 104857600
+	# 1.5 GiB: a 1 GiB attachment, base64 and encrypted, fits (send's
+	# constant-memory path, tests/integration/test-memory-send.sh).
+	message_size_limit = 1610612736
 
 	# postern.test is delivered into the Maildirs that Dovecot serves.
 	virtual_mailbox_domains = postern.test

@@ -126,3 +126,18 @@ no_credentials() {
   ! grep -qaE '^(AUTH|USER|PASS|APOP)' "$log" && ! grep -qaF "$pass" "$log" \
     && ! grep -qaF "$(printf '\0%s\0%s' "$ALICE_ADDR" "$pass" | base64 -w0)" "$log"
 }
+
+# make_server_cert NAME: a test CA and a certificate for 127.0.0.1 (IP SAN)
+# for a fake server of the test's: sets CA, CERT and KEY ($WORK/NAME-*).
+make_server_cert() {
+  CA="$WORK/$1-ca.pem" CERT="$WORK/$1-server.pem" KEY="$WORK/$1-server.key"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -keyout "$WORK/$1-ca.key" -out "$CA" -subj "/CN=Postern $1 CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
+  openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+    -keyout "$KEY" -out "$WORK/$1-server.csr" -subj "/CN=127.0.0.1" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' \
+    > "$WORK/$1-server.ext"
+  openssl x509 -req -in "$WORK/$1-server.csr" -CA "$CA" -CAkey "$WORK/$1-ca.key" -set_serial 2 \
+    -days 2 -extfile "$WORK/$1-server.ext" -out "$CERT" 2>/dev/null
+}

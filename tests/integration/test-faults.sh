@@ -45,16 +45,7 @@ expect_fail_kept() {
 replay_failure() { printf '%s\n' "$LAST_ERR" >&2; return "$LAST_RC"; }
 
 # A test CA and a server certificate for 127.0.0.1 (IP SAN).
-CA="$WORK/fault-ca.pem" CERT="$WORK/fault-server.pem" KEY="$WORK/fault-server.key"
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-  -keyout "$WORK/fault-ca.key" -out "$CA" -subj "/CN=Postern fault CA" \
-  -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" 2>/dev/null
-openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-  -keyout "$KEY" -out "$WORK/fault-server.csr" -subj "/CN=127.0.0.1" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' \
-  > "$WORK/fault-server.ext"
-openssl x509 -req -in "$WORK/fault-server.csr" -CA "$CA" -CAkey "$WORK/fault-ca.key" -set_serial 2 \
-  -days 2 -extfile "$WORK/fault-server.ext" -out "$CERT" 2>/dev/null
+make_server_cert fault
 
 # start_fake PROTO SCENARIO NAME [MAILDROP]: sets FPORT; the server's records
 # are $WORK/f-NAME.{clear,tls,events,msg.N}.  lib.sh's cleanup stops it.

@@ -24,6 +24,8 @@
 #include "clientfd.h"
 #include "events.h"
 #include "maildir.h"
+#include "mime/sevenbit.h"
+#include "outbox-stream.h"
 #include "methods.h"
 #include "protect.h"
 #include "scheduler.h"
@@ -638,6 +640,65 @@ slurp (const char *path)
   return g_file_get_contents (path, &text, NULL, NULL) ? text : NULL;
 }
 
+/* The outbox stream records the 8-bit facts pst_mime_has_8bit finds in
+ * the whole message, whatever pieces the bytes come in: the empty line
+ * after the header split between writes, the header larger than a write. */
+static void
+test_outbox_stream_8bit (void **state)
+{
+  static const char *const messages[] = {
+    "From: a@x.test\r\nSubject: plain\r\n\r\nall ASCII\r\n",
+    "From: a@x.test\r\nSubject: plain\r\n\r\nGr\xc3\xbc\xc3\x9f\xc3\xa9\r\n",
+    "From: a@x.test\r\nSubject: Gr\xc3\xbc\xc3\x9f" "e\r\n\r\nASCII body\r\n",
+    "From: a@x.test\nSubject: plain\n\nbody\n\xe2\x82\xac\n",
+    "From: a@x.test\r\nSubject: plain\r\n\r\n\r\n\r\nSubject: \xc3\xbc in the body\r\n",
+  };
+  static const gsize pieces[] = { 1, 2, 3, 7, 31, 4096 };
+  g_autofree char *dir = g_dir_make_tmp ("test-outbox-stream-XXXXXX", NULL);
+  g_autofree char *path = g_build_filename (dir, "store.db", NULL);
+  g_autoptr (PstStore) store = pst_store_open (path, NULL);
+  const char *const rcpt[] = { "b@x.test", NULL };
+
+  (void) state;
+  assert_non_null (store);
+  for (guint m = 0; m < G_N_ELEMENTS (messages); m++)
+    for (guint k = 0; k < G_N_ELEMENTS (pieces); k++)
+      {
+        g_autoptr (GBytes) whole = g_bytes_new_static (messages[m], strlen (messages[m]));
+        gboolean header = FALSE, any = pst_mime_has_8bit (whole, &header);
+        g_autoptr (PstStoreWriter) w = pst_store_outbox_begin (store, "a", "a@x.test", rcpt, NULL);
+        g_autoptr (GOutputStream) out = NULL;
+        g_autoptr (PstOutboxEntry) e = NULL;
+        gsize len = strlen (messages[m]);
+        gint64 id = 0;
+
+        assert_non_null (w);
+        out = pst_outbox_stream_new (w);
+        for (gsize off = 0; off < len; off += pieces[k])
+          assert_true (g_output_stream_write_all (out, messages[m] + off, MIN (pieces[k], len - off),
+                                                  NULL, NULL, NULL));
+        assert_true (pst_outbox_stream_finish (out, NULL));
+        assert_true (pst_store_writer_commit (w, &id, NULL));
+        e = pst_store_outbox_get (store, id, NULL);
+        assert_non_null (e);
+        assert_int_equal (e->eight_bit, any);
+        assert_int_equal (e->utf8_headers, header);
+        assert_int_equal (e->size, (gint64) len);
+      }
+  pst_store_free (g_steal_pointer (&store));
+  {
+    g_autoptr (GDir) d = g_dir_open (dir, 0, NULL);
+    const char *name;
+
+    while (d != NULL && (name = g_dir_read_name (d)) != NULL)
+      {
+        g_autofree char *f = g_build_filename (dir, name, NULL);
+        g_unlink (f);
+      }
+  }
+  g_rmdir (dir);
+}
+
 /* The Maildir and its folders are made private, and refused when another
  * may write to one of them. */
 static void
@@ -859,6 +920,7 @@ main (void)
     cmocka_unit_test (test_scheduler_fetch_delay),
     cmocka_unit_test_setup_teardown (test_reload, setup, teardown),
     cmocka_unit_test_setup_teardown (test_changed_and_stop, setup, teardown),
+    cmocka_unit_test (test_outbox_stream_8bit),
     cmocka_unit_test (test_maildir_private),
     cmocka_unit_test (test_maildir_tmp_leftovers),
     cmocka_unit_test (test_maildir_existing_names),

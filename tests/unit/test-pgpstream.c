@@ -136,6 +136,102 @@ test_protect_same_as_memory (void **state)
     }
 }
 
+/* The part of the multipart/signed @msg between its first delimiter and
+ * the second (the signed entity), and its micalg. */
+static GBytes *
+signed_entity (GBytes *msg, char **micalg_out)
+{
+  gsize len = 0;
+  const char *p = g_bytes_get_data (msg, &len);
+  const char *b = g_strstr_len (p, len, "boundary=\"");
+  const char *m = g_strstr_len (p, len, "micalg=");
+  g_autofree char *boundary = NULL, *delim = NULL;
+  const char *start, *end;
+
+  assert_non_null (b);
+  assert_non_null (m);
+  boundary = g_strndup (b + 10, strcspn (b + 10, "\""));
+  *micalg_out = g_strndup (m + 7, strcspn (m + 7, ";\r"));
+  delim = g_strconcat ("\r\n--", boundary, "\r\n", NULL);
+  start = g_strstr_len (p, len, delim);
+  assert_non_null (start);
+  start += strlen (delim);
+  end = g_strstr_len (start, len - (start - p), delim);
+  assert_non_null (end);
+  return g_bytes_new (start, end - start);
+}
+
+/* Signing without encryption as a stream: the same outer header, micalg
+ * and signed entity as in memory, and gpg verifies the signature. */
+static void
+test_sign_same_as_memory (void **state)
+{
+  g_autofree char *date = now_date ();
+  g_autofree char *head = g_strdup_printf (HEAD, date);
+  g_autofree char *text = g_strdup_printf ("%sContent-Type: text/plain; charset=us-ascii\r\n"
+                                           "Content-Transfer-Encoding: 7bit\r\n\r\n"
+                                           "Plain lines.\nAnd CRLF ones.\r\nThe end.\r\n", head);
+  GBytes *msgs[] = { leaf_message ("application/octet-stream"),
+                     g_bytes_new (text, strlen (text)) };
+
+  (void) state;
+  for (guint i = 0; i < G_N_ELEMENTS (msgs); i++)
+    {
+      g_autoptr(GBytes) msg = msgs[i];
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) mem = pst_pgpmime_protect (fx.alice, msg, ALICE, to_bob, FALSE, TRUE,
+                                                   &error);
+      g_autoptr(GInputStream) src = g_memory_input_stream_new_from_bytes (msg);
+      g_autoptr(GInputStream) in = pst_pgpstream_input_new (src);
+      g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+      g_autoptr(GBytes) str = NULL, e1 = NULL, e2 = NULL;
+      g_autofree char *m1 = NULL, *m2 = NULL, *sig = NULL;
+      g_autofree char *efile = g_build_filename (fx.bob_home, "entity", NULL);
+      g_autofree char *sfile = g_build_filename (fx.bob_home, "entity.asc", NULL);
+      gboolean scan = FALSE;
+      const char *at, *end;
+      gsize h1, h2;
+
+      assert_non_null (mem);
+      assert_true (pst_pgpmime_can_sign_stream (msg, &scan));
+      assert_int_equal (scan, i == 1);
+      if (scan)
+        {
+          /* A 7bit body not scanned for quoted-printable: refused, nothing written. */
+          assert_false (pst_pgpmime_sign_stream (fx.alice, in, out, ALICE, FALSE, &error));
+          assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
+          g_clear_error (&error);
+          assert_int_equal (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)), 0);
+        }
+      assert_true (pst_pgpmime_sign_stream (fx.alice, in, out, ALICE, TRUE, &error));
+      assert_null (error);
+      g_output_stream_close (out, NULL, NULL);
+      str = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+      h1 = prefix_until (mem, "Content-Type: multipart/signed");
+      h2 = prefix_until (str, "Content-Type: multipart/signed");
+      assert_int_equal (h1, h2);
+      assert_memory_equal (g_bytes_get_data (mem, NULL), g_bytes_get_data (str, NULL), h1);
+      e1 = signed_entity (mem, &m1);
+      e2 = signed_entity (str, &m2);
+      assert_string_equal (m1, m2);
+      assert_true (g_bytes_equal (e1, e2));
+      assert_true (contains (e2, "hp=\"clear\""));
+      /* gpg verifies the streamed signature over the entity. */
+      at = g_strstr_len (g_bytes_get_data (str, NULL), g_bytes_get_size (str),
+                         "-----BEGIN PGP SIGNATURE-----");
+      assert_non_null (at);
+      end = strstr (at, "-----END PGP SIGNATURE-----");
+      assert_non_null (end);
+      sig = g_strndup (at, end + strlen ("-----END PGP SIGNATURE-----") - at);
+      assert_true (g_file_set_contents (efile, g_bytes_get_data (e2, NULL), g_bytes_get_size (e2),
+                                        NULL));
+      assert_true (g_file_set_contents (sfile, sig, -1, NULL));
+      assert_true (gpg (fx.bob_home, NULL, NULL, "--verify", sfile, efile, NULL));
+      g_unlink (efile);
+      g_unlink (sfile);
+    }
+}
+
 static void
 test_protect_refuses (void **state)
 {
@@ -339,6 +435,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_protect_same_as_memory),
+    cmocka_unit_test (test_sign_same_as_memory),
     cmocka_unit_test (test_protect_refuses),
     cmocka_unit_test (test_open_same_as_memory),
     cmocka_unit_test (test_open_tampered),

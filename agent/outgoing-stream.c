@@ -1,0 +1,409 @@
+/* outgoing-stream.c — send in constant memory (outgoing.h
+ * pst_outgoing_queue_file): the message stays in the client's regular
+ * file, which is read once for the scanner and once per copy, protected
+ * by the streaming encoders (mime/pgpstream.h, mime/smimestream.h) straight
+ * into the outbox store's writers (outbox-stream.h).  What is held: the
+ * header section (at most PST_PGPSTREAM_MAX_HEADER), fixed buffers. */
+#include "outgoing-stream.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "call.h"
+#include "clientfd.h"
+#include "crypto/pgp.h"
+#include "crypto/smime.h"
+#include "mime/pgpstream.h"
+#include "mime/smimestream.h"
+#include "outbox-stream.h"
+#include "peers.h"
+#include "util/error.h"
+
+/* ---- a stream of a prefix, then another stream ---- */
+
+/* The Autocrypt-Gossip fields go on top of the message inside the
+ * encryption (peers.h pst_peers_with_gossip): the encoder reads them, then
+ * the file.  GIO has no stream that joins two. */
+G_DECLARE_FINAL_TYPE (PstPrefixInput, pst_prefix_input, PST, PREFIX_INPUT, GInputStream)
+
+struct _PstPrefixInput {
+  GInputStream parent;
+  GBytes *prefix;
+  gsize offset;          /* of the prefix, read so far */
+  GInputStream *rest;
+};
+
+G_DEFINE_TYPE (PstPrefixInput, pst_prefix_input, G_TYPE_INPUT_STREAM)
+
+static gssize
+prefix_read (GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable,
+             GError **error)
+{
+  PstPrefixInput *self = PST_PREFIX_INPUT (stream);
+  gsize len = 0;
+  const guint8 *p = g_bytes_get_data (self->prefix, &len);
+
+  if (self->offset < len)
+    {
+      gsize n = MIN (count, len - self->offset);
+
+      memcpy (buffer, p + self->offset, n);
+      self->offset += n;
+      return (gssize) n;
+    }
+  return g_input_stream_read (self->rest, buffer, count, cancellable, error);
+}
+
+static void
+pst_prefix_input_finalize (GObject *object)
+{
+  PstPrefixInput *self = PST_PREFIX_INPUT (object);
+
+  g_bytes_unref (self->prefix);
+  g_object_unref (self->rest);
+  G_OBJECT_CLASS (pst_prefix_input_parent_class)->finalize (object);
+}
+
+static void
+pst_prefix_input_class_init (PstPrefixInputClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pst_prefix_input_finalize;
+  G_INPUT_STREAM_CLASS (klass)->read_fn = prefix_read;
+}
+
+static void
+pst_prefix_input_init (PstPrefixInput *self)
+{
+  (void) self;
+}
+
+static GInputStream *
+prefix_input_new (GBytes *prefix, GInputStream *rest)
+{
+  PstPrefixInput *self = g_object_new (pst_prefix_input_get_type (), NULL);
+
+  self->prefix = g_bytes_ref (prefix);
+  self->rest = g_object_ref (rest);
+  return G_INPUT_STREAM (self);
+}
+
+/* ---- the message in the file ---- */
+
+typedef struct {
+  int fd;
+  off_t start;      /* where the message begins in it */
+  GBytes *header;   /* its header section, the empty line included */
+  struct stat st;   /* the file when it was first read */
+} Source;
+
+/* The file is read several times (the scanner, each copy): it must be the
+ * same each time, or the scanner's verdict and the copies would be of
+ * different messages.  Its change time is set by every write and cannot
+ * be set back. */
+static gboolean
+source_unchanged (const Source *src, GError **error)
+{
+  struct stat now;
+
+  if (fstat (src->fd, &now) == 0 && now.st_size == src->st.st_size
+      && now.st_ctim.tv_sec == src->st.st_ctim.tv_sec
+      && now.st_ctim.tv_nsec == src->st.st_ctim.tv_nsec
+      && now.st_mtim.tv_sec == src->st.st_mtim.tv_sec
+      && now.st_mtim.tv_nsec == src->st.st_mtim.tv_nsec)
+    return TRUE;
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+               "the message file changed while it was read; nothing was sent");
+  return FALSE;
+}
+
+/* A stream over the message from @offset bytes into it: the buffered
+ * stream the encoders take (pst_pgpstream_input_new).  Transfer full. */
+static GInputStream *
+source_open (const Source *src, gsize offset, GError **error)
+{
+  g_autoptr (GInputStream) fd_in = NULL;
+
+  if (lseek (src->fd, src->start + (off_t) offset, SEEK_SET) < 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
+                   g_strerror (errno));
+      return NULL;
+    }
+  fd_in = pst_client_fd_input_stream_new (src->fd);
+  return pst_pgpstream_input_new (fd_in);
+}
+
+/* ---- one copy ---- */
+
+typedef struct {
+  PstAgent *agent;
+  PstPgp *pgp;
+  PstSmime *smime;
+  const char *sender;
+  const PstProtected *plan;
+  const Source *src;
+  gboolean qp_checked;   /* the body was found to need no quoted-printable */
+  GPtrArray *gossip;     /* GBytes* or NULL, one per copy: its Autocrypt-Gossip fields */
+} Protector;
+
+/* The Autocrypt-Gossip fields of @copy (pst_pgpmime_protect's input for
+ * an encrypted OpenPGP copy that is no Bcc copy; protect.c), or NULL.
+ * Transfer full. */
+static GBytes *
+gossip_of (const Protector *p, const PstOutgoing *copy)
+{
+  g_autoptr (GBytes) none = g_bytes_new_static ("", 0);
+  GBytes *fields;
+
+  if (p->plan->scheme != PST_SCHEME_PGP || !p->plan->encrypted || copy->bcc)
+    return NULL;
+  fields = pst_peers_with_gossip (p->agent, p->pgp, none, p->sender,
+                                  (const char *const *) copy->envelope);
+  if (g_bytes_get_size (fields) == 0)
+    g_clear_pointer (&fields, g_bytes_unref);
+  return fields;
+}
+
+/* Whether every copy of the plan can be written by the streaming encoders
+ * as pst_protect_message writes it; *@qp_scan_out: signing without
+ * OpenPGP encryption needs the body scanned for quoted-printable first.
+ * Fills p->gossip. */
+static gboolean
+streamable (Protector *p, gboolean *qp_scan_out)
+{
+  const PstProtected *plan = p->plan;
+  GBytes *header = p->src->header;
+
+  *qp_scan_out = FALSE;
+  if (!plan->encrypted && !plan->signed_)
+    return TRUE;
+  if (plan->scheme == PST_SCHEME_SMIME)
+    return pst_smimemime_can_protect_stream (header, plan->signed_, qp_scan_out);
+  if (plan->scheme != PST_SCHEME_PGP)
+    return FALSE;
+  if (!plan->encrypted)
+    return pst_pgpmime_can_sign_stream (header, qp_scan_out);
+  if (!pst_pgpmime_can_protect_stream (header))
+    return FALSE;
+  for (guint i = 0; i < plan->copies->len; i++)
+    {
+      GBytes *gossip = gossip_of (p, g_ptr_array_index (plan->copies, i));
+
+      g_ptr_array_add (p->gossip, gossip);
+      /* The encoder peeks at the header section, gossip included. */
+      if (gossip != NULL
+          && g_bytes_get_size (gossip) + g_bytes_get_size (header) > PST_PGPSTREAM_MAX_HEADER)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* The copy unprotected: its header section without Bcc, then the body as
+ * it is. */
+static gboolean
+write_plain (const Protector *p, GOutputStream *out, GError **error)
+{
+  g_autoptr (GBytes) head = pst_protect_without_bcc (p->src->header);
+  g_autoptr (GInputStream) body = source_open (p->src, g_bytes_get_size (p->src->header), error);
+
+  return body != NULL
+         && g_output_stream_write_all (out, g_bytes_get_data (head, NULL), g_bytes_get_size (head),
+                                       NULL, NULL, error)
+         && g_output_stream_splice (out, body, G_OUTPUT_STREAM_SPLICE_NONE, NULL, error) >= 0;
+}
+
+/* Writes @copy as pst_protect_message would make it to @out: the
+ * Autocrypt field @autocrypt (may be NULL) on top, then the message,
+ * protected as the plan says. */
+static gboolean
+write_copy (const Protector *p, guint i, const char *autocrypt, GOutputStream *out,
+            GError **error)
+{
+  const PstProtected *plan = p->plan;
+  const PstOutgoing *copy = g_ptr_array_index (plan->copies, i);
+  const char *const *to = (const char *const *) copy->protect_to;
+  GBytes *gossip = i < p->gossip->len ? g_ptr_array_index (p->gossip, i) : NULL;
+  g_autoptr (GInputStream) in = NULL;
+
+  if (autocrypt != NULL
+      && !g_output_stream_write_all (out, autocrypt, strlen (autocrypt), NULL, NULL, error))
+    return FALSE;
+  if (!plan->encrypted && !plan->signed_)
+    return write_plain (p, out, error);
+  if (!(in = source_open (p->src, 0, error)))
+    return FALSE;
+  if (plan->scheme == PST_SCHEME_SMIME)
+    return pst_smimemime_protect_stream (p->smime, in, out, p->sender, to, plan->encrypted,
+                                         plan->signed_, p->qp_checked, error);
+  if (!plan->encrypted)
+    return pst_pgpmime_sign_stream (p->pgp, in, out, p->sender, p->qp_checked, error);
+  if (gossip != NULL)
+    {
+      g_autoptr (GInputStream) joined = prefix_input_new (gossip, in);
+
+      g_clear_object (&in);
+      in = pst_pgpstream_input_new (joined);
+    }
+  return pst_pgpmime_protect_stream (p->pgp, in, out, p->sender, to, plan->signed_, error);
+}
+
+/* Protects every copy of the plan into a writer of its own, uncommitted,
+ * in @writers. */
+static gboolean
+write_copies (Protector *p, const PstAccount *account, GPtrArray *writers, GError **error)
+{
+  g_autofree char *autocrypt = pst_peers_outgoing_field (p->agent, p->pgp, p->sender);
+
+  for (guint i = 0; i < p->plan->copies->len; i++)
+    {
+      const PstOutgoing *copy = g_ptr_array_index (p->plan->copies, i);
+      PstStoreWriter *w = pst_store_outbox_begin (p->agent->store, account->name, p->sender,
+                                                  (const char *const *) copy->envelope, error);
+      g_autoptr (GOutputStream) out = NULL;
+
+      if (w == NULL)
+        return FALSE;
+      g_ptr_array_add (writers, w);
+      out = pst_outbox_stream_new (w);
+      if (!write_copy (p, i, autocrypt, out, error) || !pst_outbox_stream_finish (out, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Protects the copies (S/MIME with the key cache's identities) and
+ * commits them. */
+static PstQueued *
+protect_and_queue (PstAgent *agent, const PstAccount *account, const PstPlainMessage *plain,
+                   Protector *p, GError **error)
+{
+  g_autofree char *smime_dir = g_build_filename (agent->paths->data_dir, "smime", NULL);
+  g_autoptr (GPtrArray) writers =
+    g_ptr_array_new_with_free_func ((GDestroyNotify) pst_store_writer_free);
+  PstSmimeLease *lease = NULL;
+  gboolean ok;
+
+  if (p->plan->scheme == PST_SCHEME_SMIME
+      && !(lease = pst_key_cache_take_smime (agent->keys, smime_dir, error)))
+    return NULL;
+  p->smime = lease != NULL ? pst_smime_lease_get (lease) : NULL;
+  ok = write_copies (p, account, writers, error);
+  if (lease != NULL)
+    pst_key_cache_return_smime (agent->keys, lease);
+  p->smime = NULL;
+  /* On failure the writers are freed uncommitted: nothing is queued. */
+  return ok && source_unchanged (p->src, error)
+           ? pst_outgoing_commit (agent, account, plain, p->plan, writers, error)
+           : NULL;
+}
+
+static void
+bytes_unref0 (gpointer bytes)
+{
+  if (bytes != NULL)
+    g_bytes_unref (bytes);
+}
+
+PstQueued *
+pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *const *envelope,
+                         const PstPolicySettings *overrides, gboolean *streamed_out,
+                         GError **error)
+{
+  Source src = { .fd = fd, .start = -1 };
+  g_autoptr (GBytes) header = NULL;
+  g_autoptr (GInputStream) in = NULL;
+  g_autoptr (PstPlainMessage) plain = NULL;
+  g_autoptr (PstAccount) account = NULL;
+  g_autoptr (PstProtected) plan = NULL;
+  g_autoptr (GError) refusal = NULL;
+  g_autoptr (PstPgp) pgp = NULL;
+  g_autoptr (GPtrArray) gossip = g_ptr_array_new_with_free_func (bytes_unref0);
+  g_autofree char *home = pst_agent_get_gnupg_home (agent);
+  PstPolicySettings settings;
+  Protector p = { .agent = agent, .gossip = gossip };
+  gboolean qp_scan = FALSE;
+
+  *streamed_out = FALSE;
+  if (fstat (fd, &src.st) != 0 || !S_ISREG (src.st.st_mode)
+      || (src.start = lseek (fd, 0, SEEK_CUR)) < 0
+      || !(in = source_open (&src, 0, NULL))
+      || !(header = pst_pgpstream_peek_header (in, NULL))
+      || !(plain = pst_plain_message_parse (header, NULL)))
+    goto whole;   /* the in-memory path says what is wrong, if anything */
+  src.header = header;
+  if (!pst_outgoing_check (agent, plain, name, envelope, &account, error))
+    {
+      *streamed_out = TRUE;
+      return NULL;
+    }
+  /* The policy decides from the header; a refusal is said after the
+   * scanner's verdict, as in memory, where the scan comes first. */
+  settings = pst_protect_account_settings (account);
+  plan = pst_protect_plan (agent, plain, &settings, overrides, &refusal);
+  p.sender = plain->from;
+  p.plan = plan;
+  p.src = &src;
+  /* The agent's OpenPGP keys as protect.c's keys_open opens them (the key
+   * bound to an address preferred): for the Autocrypt fields and OpenPGP. */
+  if (!(pgp = pst_pgp_new (home, error)))
+    {
+      *streamed_out = TRUE;
+      return NULL;
+    }
+  pst_pgp_set_preferred_key (pgp, pst_peers_bound_key, agent);
+  p.pgp = pgp;
+  if (plan != NULL && !streamable (&p, &qp_scan))
+    goto whole;
+  if (qp_scan)
+    {
+      g_autoptr (GInputStream) body = source_open (&src, 0, error);
+      gboolean needs = TRUE;
+
+      if (body == NULL || !pst_smimemime_body_needs_qp (body, g_bytes_get_size (header), &needs,
+                                                        error))
+        {
+          *streamed_out = TRUE;
+          return NULL;
+        }
+      if (needs)
+        goto whole;   /* made quoted-printable: in memory */
+      p.qp_checked = TRUE;
+    }
+  *streamed_out = TRUE;
+  g_clear_object (&in);
+  if (!(in = source_open (&src, 0, error)) || !pst_outgoing_scan (agent, in, error))
+    return NULL;
+  if (refusal != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&refusal));
+      return NULL;
+    }
+  return protect_and_queue (agent, account, plain, &p, error);
+
+whole:
+  if (src.start >= 0 && lseek (fd, src.start, SEEK_SET) < 0)
+    {
+      *streamed_out = TRUE;
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
+                   g_strerror (errno));
+    }
+  return NULL;
+}
+
+PstQueued *
+pst_outgoing_queue_fd (PstAgent *agent, int fd, const char *name, const char *const *envelope,
+                       const PstPolicySettings *overrides, GError **error)
+{
+  g_autoptr (GBytes) input = NULL;
+  gboolean streamed = FALSE;
+  PstQueued *queued = pst_outgoing_queue_file (agent, fd, name, envelope, overrides, &streamed,
+                                               error);
+
+  if (streamed)
+    return queued;
+  if (!(input = pst_fd_read_all (fd, PST_OUTGOING_MAX_WHOLE, error)))
+    return NULL;
+  return pst_outgoing_queue (agent, input, name, envelope, overrides, error);
+}

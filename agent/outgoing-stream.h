@@ -1,0 +1,45 @@
+/* outgoing-stream.h — send in constant memory: a message the client
+ * passes in a regular file is queued without being held (outgoing.h
+ * pst_outgoing_queue is the in-memory way, for everything else). */
+#pragma once
+
+#include "outgoing.h"
+
+G_BEGIN_DECLS
+
+/* The cap on a message send holds in memory: one from a pipe, or one
+ * that cannot be protected as a stream (pst_outgoing_queue_file).  A
+ * message in a regular file that can is queued in constant memory,
+ * whatever its size: the server's SIZE is the limit (the sender checks
+ * it). */
+#define PST_OUTGOING_MAX_WHOLE (64u * 1024 * 1024)
+
+/* pst_outgoing_queue for the message a client passes as @fd: read in
+ * constant memory from a regular file when it can be protected as a
+ * stream (pst_outgoing_queue_file), else read whole (at most
+ * PST_OUTGOING_MAX_WHOLE bytes, "input larger than N bytes").  The same
+ * decisions, errors and results either way.  Transfer full. */
+PstQueued *pst_outgoing_queue_fd (PstAgent *agent, int fd, const char *account,
+                                  const char *const *envelope,
+                                  const PstPolicySettings *overrides, GError **error);
+
+/* pst_outgoing_queue for the message in @fd, a regular file read from its
+ * current offset, as a stream (outgoing-stream.c): the header section
+ * alone is parsed and decides (the limits, the policy), the scanner reads
+ * the message as a stream, and each copy is protected from the file
+ * straight into the outbox store, so that memory does not grow with the
+ * message.  When the message cannot be handled so (not a regular file, a
+ * header section over PST_PGPSTREAM_MAX_HEADER, one the header alone
+ * cannot be parsed from, a copy the streaming encoders cannot write as
+ * pst_protect_message would: a body without Content-Type or
+ * Content-Transfer-Encoding, one that signing (S/MIME, or OpenPGP without
+ * encryption) would make quoted-printable), NULL without an error, *@streamed_out
+ * FALSE and @fd back at its offset: the caller reads it whole.  Otherwise
+ * *@streamed_out is TRUE, and the result and the errors are
+ * pst_outgoing_queue's.  Transfer full. */
+PstQueued *pst_outgoing_queue_file (PstAgent *agent, int fd, const char *account,
+                                    const char *const *envelope,
+                                    const PstPolicySettings *overrides, gboolean *streamed_out,
+                                    GError **error);
+
+G_END_DECLS
