@@ -6,7 +6,10 @@
  * once its bytes are on disk, so a crash never leaves a short file under a
  * final name.  The flush is shared: finished files wait in a list, and one
  * syncfs() covers a whole group before they are renamed (an fsync per file
- * cost more than the cryptography for small messages). */
+ * cost more than the cryptography for small messages).  A thread of its own
+ * flushes, so that the workers keep the agent busy meanwhile (a syncfs()
+ * waits for every dirty page of the file system: 80 ms at times on a busy
+ * disk, docs/performance.md). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -35,7 +38,9 @@ typedef struct {
   char *id;           /* names the batch in the agent's batch.progress events */
   int dir_fd;         /* out_dir, for syncfs() */
   GMutex pending_lock;
+  GCond pending_cond; /* a group is full, or the workers are done */
   GPtrArray *pending; /* of Pending*: written, not yet flushed and renamed */
+  gboolean workers_done;  /* under pending_lock */
 } Batch;
 
 /* A finished result waiting for the shared flush. */
@@ -84,18 +89,14 @@ report (Batch *b, const char *file, const char *why)
   g_mutex_unlock (&b->print_lock);
 }
 
-/* Puts the waiting results on disk with one syncfs() and gives them their
- * names; a name taken meanwhile is not overwritten (RENAME_NOREPLACE). */
+/* Puts the results in @todo on disk with one syncfs() and gives them
+ * their names; a name taken meanwhile is not overwritten
+ * (RENAME_NOREPLACE). */
 static void
-flush_pending (Batch *b)
+flush_group (Batch *b, GPtrArray *todo)
 {
-  g_autoptr (GPtrArray) todo = NULL;
   gboolean synced;
 
-  g_mutex_lock (&b->pending_lock);
-  todo = b->pending;
-  b->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_free);
-  g_mutex_unlock (&b->pending_lock);
   if (todo->len == 0)
     return;
   synced = syncfs (b->dir_fd) == 0;
@@ -116,6 +117,30 @@ flush_pending (Batch *b)
           g_atomic_int_inc (&b->failed);
         }
     }
+}
+
+/* The flushing thread: a group whenever FLUSH_EVERY results wait, the
+ * rest once the workers are done. */
+static gpointer
+flusher (gpointer data)
+{
+  Batch *b = data;
+  gboolean last = FALSE;
+
+  while (!last)
+    {
+      g_autoptr (GPtrArray) todo = NULL;
+
+      g_mutex_lock (&b->pending_lock);
+      while (b->pending->len < FLUSH_EVERY && !b->workers_done)
+        g_cond_wait (&b->pending_cond, &b->pending_lock);
+      last = b->workers_done;
+      todo = b->pending;
+      b->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_free);
+      g_mutex_unlock (&b->pending_lock);
+      flush_group (b, todo);
+    }
+  return NULL;
 }
 
 static void
@@ -221,16 +246,14 @@ one_file (Batch *b, PstRpcClient *client, const char *file)
   else
     {
       Pending *p = g_new0 (Pending, 1);
-      gboolean full;
 
       p->tmp = g_steal_pointer (&tmp);
       p->dest = g_steal_pointer (&dest);
       g_mutex_lock (&b->pending_lock);
       g_ptr_array_add (b->pending, p);
-      full = b->pending->len >= FLUSH_EVERY;
+      if (b->pending->len >= FLUSH_EVERY)
+        g_cond_signal (&b->pending_cond);
       g_mutex_unlock (&b->pending_lock);
-      if (full)
-        flush_pending (b);
       return TRUE;
     }
 }
@@ -277,6 +300,7 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) threads = g_ptr_array_new ();
   g_autoptr (PstRpcClient) first = NULL;
+  GThread *flush_thread;
   Batch b = { 0 };
 
   if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
@@ -308,6 +332,7 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
   b.id = g_uuid_string_random ();
   g_mutex_init (&b.print_lock);
   g_mutex_init (&b.pending_lock);
+  g_cond_init (&b.pending_cond);
   b.pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_free);
   if ((b.dir_fd = open (out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     {
@@ -315,13 +340,19 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
       fprintf (stderr, "postern: batch: %s: %s\n", out_dir, g_strerror (err));
       g_free (b.id);
       g_ptr_array_unref (b.pending);
+      g_cond_clear (&b.pending_cond);
       return PST_ERROR_FAILED;
     }
+  flush_thread = g_thread_new ("batch-flush", flusher, &b);
   for (int i = 0; i < jobs && i < (int) b.n_files; i++)
     g_ptr_array_add (threads, g_thread_new ("batch", worker, &b));
   for (guint i = 0; i < threads->len; i++)
     g_thread_join (g_ptr_array_index (threads, i));
-  flush_pending (&b);
+  g_mutex_lock (&b.pending_lock);
+  b.workers_done = TRUE;
+  g_cond_signal (&b.pending_cond);
+  g_mutex_unlock (&b.pending_lock);
+  g_thread_join (flush_thread);
   if (fsync (b.dir_fd) != 0)
     {
       int err = errno;
@@ -330,6 +361,7 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
     }
   close (b.dir_fd);
   g_ptr_array_unref (b.pending);
+  g_cond_clear (&b.pending_cond);
   if (b.tty)
     fprintf (stderr, "\n");
   g_free (b.id);

@@ -16,6 +16,12 @@
 # each message costs one RSA-2048 signature and everything else is meant to
 # be small beside it.  SPEED_S defaults to 3.
 #
+# The working files go under TMPDIR (default /tmp).  On a file system without
+# a journal, ext4 skips inodes freed in the last seconds when it makes a new
+# file, one at a time: under a /tmp where other test runs delete thousands of
+# files, every file made costs the CLI ~0.5 ms of kernel time.  TMPDIR=/var/tmp
+# (or any quiet directory) measures Postern rather than that.
+#
 # N messages go through `postern batch encrypt`; the per-message tools run on
 # TOOL_N of them (their cost per message is constant, so fewer suffice).
 set -euo pipefail
@@ -64,7 +70,7 @@ now() { date +%s.%N; }
 rate() { python3 -c "import sys; n, t = float(sys.argv[1]), float(sys.argv[2]); print(f'{n / t:.1f}')" "$1" "$2"; }
 elapsed() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$2"; }
 
-echo "machine: $(nproc) cores; message size $size bytes; N=$N (tools: $TOOL_N); jobs $JOBS"
+echo "machine: $(nproc) cores; message size $size bytes; N=$N (tools: $TOOL_N); jobs $JOBS; in $dir"
 loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
 # --- S/MIME with an RSA-2048 signer (grace -> alice), against its bound:
@@ -105,7 +111,8 @@ a1=$(agent_cpu)
 pst_rsa_rate=$(rate "$N" "$(elapsed "$t0" "$t1")")
 cpu_line=$(python3 -c "import sys; n, a, c, s = int(sys.argv[1]), float(sys.argv[3]) - float(sys.argv[2]), \
 sum(map(float, open(sys.argv[4]).read().split()[-2:])), float(sys.argv[5]); \
-print(f'CPU per message: agent {1000 * a / n:.2f} ms, CLI {1000 * c / n:.2f} ms; one RSA-2048 signature {1000 / s:.2f} ms')" \
+print(f'CPU per message: agent {1000 * a / n:.2f} ms, CLI {1000 * c / n:.2f} ms; one RSA-2048 signature {1000 / s:.2f} ms;' \
+      f' with every core busy that is {100 * n / (a + c) / s:.0f}% of the bound (the ceiling whatever else runs)')" \
   "$N" "$a0" "$a1" "$dir/cli-time" "$sign_s")
 prs agent stop >/dev/null 2>&1 || true
 # openssl cms reads what the batch wrote: alice decrypts, the CA verifies grace's signature.
