@@ -101,6 +101,8 @@ apid=$(prs --json agent status | python3 -c 'import json, sys; print(json.load(s
 agent_cpu() { python3 -c "import os, sys; f = open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')', 1)[1].split(); \
 print((int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK'))" "$apid"; }
 a0=$(agent_cpu)
+python3 "$here/thread-time.py" "$apid" "$dir/threads" &
+sampler=$!
 t0=$(now)
 # shellcheck disable=SC2086 # BATCH_WRAP: a command line to profile the CLI with (perf record …)
 /usr/bin/time -f '%U %S' -o "$dir/cli-time" ${BATCH_WRAP:-} \
@@ -108,6 +110,8 @@ t0=$(now)
   --to alice@postern.test "$dir"/in-rsa/*.eml >/dev/null
 t1=$(now)
 a1=$(agent_cpu)
+kill -TERM "$sampler"
+wait "$sampler" || true
 pst_rsa_rate=$(rate "$N" "$(elapsed "$t0" "$t1")")
 cpu_line=$(python3 -c "import sys; n, a, c, s = int(sys.argv[1]), float(sys.argv[3]) - float(sys.argv[2]), \
 sum(map(float, open(sys.argv[4]).read().split()[-2:])), float(sys.argv[5]); \
@@ -127,6 +131,20 @@ echo "S/MIME sign+encrypt, RSA-2048 signer: openssl cms per message $cms_rsa_rat
   "postern at $(python3 -c "print(f'{100 * $pst_rsa_rate / $bound:.0f}%')") of the bound (target >= 50%);" \
   "load average $(loadavg)"
 echo "  $cpu_line"
+# The agent threads that served the batch's files (the ones that signed),
+# over their lives: on a CPU, waiting for one (other work on the machine),
+# asleep (waiting for the CLI's next file).
+python3 - "$dir/threads" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+rows = [r for r in rows if r[1] == "client" and float(r[4]) > 0.05]
+life = sum(float(r[3]) - float(r[2]) for r in rows)
+cpu = sum(float(r[4]) for r in rows)
+rq = sum(float(r[5]) for r in rows)
+if life > 0:
+    print(f"  agent's {len(rows)} working threads: on a CPU {100 * cpu / life:.0f}%, waiting for a CPU"
+          f" {100 * rq / life:.0f}%, waiting for the CLI {100 * max(life - cpu - rq, 0) / life:.0f}% of their time")
+PY
 fi
 
 if [ "$ONLY" = all ] || [ "$ONLY" = smime ]; then
