@@ -352,7 +352,6 @@ worker (gpointer data)
   Batch *b = data;
   g_autoptr (GError) error = NULL;
   g_autoptr (PstRpcClient) client = pst_cli_connect (b->cli, FALSE, &error);
-
   Ready *ready;
 
   while ((ready = take_ready (b)) != NULL)
