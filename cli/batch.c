@@ -6,7 +6,13 @@
  * once its bytes are on disk, so a crash never leaves a short file under a
  * final name.  The flush is shared: finished files wait in a list, and one
  * syncfs() covers a whole group before they are renamed (an fsync per file
- * cost more than the cryptography for small messages). */
+ * cost more than the cryptography for small messages).  A thread of its own
+ * flushes, so that the workers keep the agent busy meanwhile (a syncfs()
+ * waits for every dirty page of the file system: 80 ms at times on a busy
+ * disk, docs/performance.md).  Another thread opens each file and makes its
+ * temporary output ahead of its turn, so that a worker hands the agent its
+ * next file as soon as the last one is back: the agent waited for the CLI
+ * between files, longer where making a file is slow. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -27,7 +33,6 @@ typedef struct {
   const char *out_dir;
   char **files;
   guint n_files;
-  gint next;          /* atomic: the next file to take */
   gint done;          /* atomic */
   gint failed;        /* atomic */
   GMutex print_lock;
@@ -35,8 +40,25 @@ typedef struct {
   char *id;           /* names the batch in the agent's batch.progress events */
   int dir_fd;         /* out_dir, for syncfs() */
   GMutex pending_lock;
+  GCond pending_cond; /* a group is full, or the workers are done */
   GPtrArray *pending; /* of Pending*: written, not yet flushed and renamed */
+  gboolean workers_done;  /* under pending_lock */
+  GMutex ready_lock;
+  GCond ready_cond;   /* a file is ready, or there is room for one */
+  GQueue ready;       /* of Ready*, in the order of the files */
+  guint ahead;        /* how many files may wait ready */
+  gboolean all_ready; /* every file is in @ready or taken (under ready_lock) */
 } Batch;
+
+/* A file made ready for the agent ahead of its turn: its input open and its
+ * temporary output made, or why not. */
+typedef struct {
+  const char *file;
+  char *dest, *tmp;
+  int fds[2];
+  const char *why;    /* a failure before the agent (static text), or NULL */
+  gboolean why_dest;  /* @why is about @dest, not @file */
+} Ready;
 
 /* A finished result waiting for the shared flush. */
 typedef struct {
@@ -84,18 +106,14 @@ report (Batch *b, const char *file, const char *why)
   g_mutex_unlock (&b->print_lock);
 }
 
-/* Puts the waiting results on disk with one syncfs() and gives them their
- * names; a name taken meanwhile is not overwritten (RENAME_NOREPLACE). */
+/* Puts the results in @todo on disk with one syncfs() and gives them
+ * their names; a name taken meanwhile is not overwritten
+ * (RENAME_NOREPLACE). */
 static void
-flush_pending (Batch *b)
+flush_group (Batch *b, GPtrArray *todo)
 {
-  g_autoptr (GPtrArray) todo = NULL;
   gboolean synced;
 
-  g_mutex_lock (&b->pending_lock);
-  todo = b->pending;
-  b->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_free);
-  g_mutex_unlock (&b->pending_lock);
   if (todo->len == 0)
     return;
   synced = syncfs (b->dir_fd) == 0;
@@ -116,6 +134,30 @@ flush_pending (Batch *b)
           g_atomic_int_inc (&b->failed);
         }
     }
+}
+
+/* The flushing thread: a group whenever FLUSH_EVERY results wait, the
+ * rest once the workers are done. */
+static gpointer
+flusher (gpointer data)
+{
+  Batch *b = data;
+  gboolean last = FALSE;
+
+  while (!last)
+    {
+      g_autoptr (GPtrArray) todo = NULL;
+
+      g_mutex_lock (&b->pending_lock);
+      while (b->pending->len < FLUSH_EVERY && !b->workers_done)
+        g_cond_wait (&b->pending_cond, &b->pending_lock);
+      last = b->workers_done;
+      todo = b->pending;
+      b->pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_free);
+      g_mutex_unlock (&b->pending_lock);
+      flush_group (b, todo);
+    }
+  return NULL;
 }
 
 static void
@@ -143,36 +185,105 @@ count_local_failure (Batch *b, PstRpcClient *client)
     json_object_unref (params);
 }
 
-/* One file; FALSE (and reported) when it failed. */
-static gboolean
-one_file (Batch *b, PstRpcClient *client, const char *file)
+/* Opens @file and makes its temporary output.  Transfer full. */
+static Ready *
+ready_new (Batch *b, const char *file)
 {
   g_autofree char *base = g_path_get_basename (file);
-  g_autofree char *dest = g_build_filename (b->out_dir, base, NULL);
-  g_autofree char *tmp = g_strconcat (dest, ".pst-XXXXXX", NULL);
+  Ready *r = g_new0 (Ready, 1);
+
+  r->file = file;
+  r->dest = g_build_filename (b->out_dir, base, NULL);
+  r->tmp = g_strconcat (r->dest, ".pst-XXXXXX", NULL);
+  r->fds[0] = r->fds[1] = -1;
+  if (g_file_test (r->dest, G_FILE_TEST_EXISTS))
+    r->why = _("the output file exists already; not overwritten");
+  else if ((r->fds[0] = open (file, O_RDONLY | O_CLOEXEC)) < 0)
+    r->why = g_strerror (errno);
+  else if ((r->fds[1] = g_mkstemp_full (r->tmp, O_WRONLY | O_CLOEXEC, 0600)) < 0)
+    {
+      r->why = g_strerror (errno);
+      r->why_dest = TRUE;
+      close (r->fds[0]);
+      r->fds[0] = -1;
+    }
+  return r;
+}
+
+/* Frees @r; its temporary output goes unless it was given its name. */
+static void
+ready_free (Ready *r)
+{
+  if (r->fds[0] >= 0)
+    close (r->fds[0]);
+  if (r->fds[1] >= 0)
+    {
+      close (r->fds[1]);
+      g_unlink (r->tmp);
+    }
+  g_free (r->dest);
+  g_free (r->tmp);
+  g_free (r);
+}
+
+/* The thread that makes the files ready, at most b->ahead waiting. */
+static gpointer
+preparer (gpointer data)
+{
+  Batch *b = data;
+
+  for (guint i = 0; i < b->n_files; i++)
+    {
+      Ready *r;
+
+      g_mutex_lock (&b->ready_lock);
+      while (b->ready.length >= b->ahead)
+        g_cond_wait (&b->ready_cond, &b->ready_lock);
+      g_mutex_unlock (&b->ready_lock);
+      r = ready_new (b, b->files[i]);
+      g_mutex_lock (&b->ready_lock);
+      g_queue_push_tail (&b->ready, r);
+      g_cond_broadcast (&b->ready_cond);
+      g_mutex_unlock (&b->ready_lock);
+    }
+  g_mutex_lock (&b->ready_lock);
+  b->all_ready = TRUE;
+  g_cond_broadcast (&b->ready_cond);
+  g_mutex_unlock (&b->ready_lock);
+  return NULL;
+}
+
+/* The next ready file, or NULL when there are no more.  Transfer full. */
+static Ready *
+take_ready (Batch *b)
+{
+  Ready *r;
+
+  g_mutex_lock (&b->ready_lock);
+  while (b->ready.length == 0 && !b->all_ready)
+    g_cond_wait (&b->ready_cond, &b->ready_lock);
+  r = g_queue_pop_head (&b->ready);
+  if (r != NULL)
+    g_cond_broadcast (&b->ready_cond);
+  g_mutex_unlock (&b->ready_lock);
+  return r;
+}
+
+/* One file, made ready; FALSE (and reported) when it failed. */
+static gboolean
+one_file (Batch *b, PstRpcClient *client, Ready *ready)
+{
+  const char *file = ready->file;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) r = NULL;
   JsonObject *params;
-  int fds[2] = { -1, -1 };
+  int *fds = ready->fds;
   gboolean ok = FALSE;
 
-  if (g_file_test (dest, G_FILE_TEST_EXISTS))
+  if (ready->why != NULL)
     {
-      report (b, file, _("the output file exists already; not overwritten"));
+      report (b, ready->why_dest ? ready->dest : file, ready->why);
       count_local_failure (b, client);
-      return FALSE;
-    }
-  if ((fds[0] = open (file, O_RDONLY | O_CLOEXEC)) < 0)
-    {
-      report (b, file, g_strerror (errno));
-      count_local_failure (b, client);
-      return FALSE;
-    }
-  if ((fds[1] = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, 0600)) < 0)
-    {
-      report (b, dest, g_strerror (errno));
-      count_local_failure (b, client);
-      close (fds[0]);
       return FALSE;
     }
   params = json_object_new ();
@@ -194,6 +305,7 @@ one_file (Batch *b, PstRpcClient *client, const char *file)
     }
   r = pst_rpc_client_call (client, b->encrypt ? "encrypt" : "decrypt", params, fds, 2, &error);
   close (fds[0]);
+  fds[0] = -1;
   if (r == NULL)
     report (b, file, error->message);
   else if (!b->encrypt && !json_object_get_boolean_member_with_default (r, "written", FALSE))
@@ -210,27 +322,26 @@ one_file (Batch *b, PstRpcClient *client, const char *file)
     ok = TRUE;
   if (close (fds[1]) != 0 && ok)
     {
-      report (b, dest, g_strerror (errno));
+      report (b, ready->dest, g_strerror (errno));
       ok = FALSE;
     }
+  fds[1] = -1;
   if (!ok)
     {
-      g_unlink (tmp);
+      g_unlink (ready->tmp);
       return FALSE;
     }
   else
     {
       Pending *p = g_new0 (Pending, 1);
-      gboolean full;
 
-      p->tmp = g_steal_pointer (&tmp);
-      p->dest = g_steal_pointer (&dest);
+      p->tmp = g_steal_pointer (&ready->tmp);
+      p->dest = g_steal_pointer (&ready->dest);
       g_mutex_lock (&b->pending_lock);
       g_ptr_array_add (b->pending, p);
-      full = b->pending->len >= FLUSH_EVERY;
+      if (b->pending->len >= FLUSH_EVERY)
+        g_cond_signal (&b->pending_cond);
       g_mutex_unlock (&b->pending_lock);
-      if (full)
-        flush_pending (b);
       return TRUE;
     }
 }
@@ -241,16 +352,15 @@ worker (gpointer data)
   Batch *b = data;
   g_autoptr (GError) error = NULL;
   g_autoptr (PstRpcClient) client = pst_cli_connect (b->cli, FALSE, &error);
+  Ready *ready;
 
-  for (;;)
+  while ((ready = take_ready (b)) != NULL)
     {
-      gint i = g_atomic_int_add (&b->next, 1);
-      if (i >= (gint) b->n_files)
-        break;
       if (client == NULL)
-        report (b, b->files[i], error->message);
-      if (client == NULL || !one_file (b, client, b->files[i]))
+        report (b, ready->file, error->message);
+      if (client == NULL || !one_file (b, client, ready))
         g_atomic_int_inc (&b->failed);
+      ready_free (ready);
       g_atomic_int_inc (&b->done);
       g_mutex_lock (&b->print_lock);
       progress (b);
@@ -277,6 +387,7 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) threads = g_ptr_array_new ();
   g_autoptr (PstRpcClient) first = NULL;
+  GThread *flush_thread, *prepare_thread;
   Batch b = { 0 };
 
   if (!pst_cli_parse (cli, entries, &argc, &argv, &status))
@@ -308,6 +419,11 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
   b.id = g_uuid_string_random ();
   g_mutex_init (&b.print_lock);
   g_mutex_init (&b.pending_lock);
+  g_cond_init (&b.pending_cond);
+  g_mutex_init (&b.ready_lock);
+  g_cond_init (&b.ready_cond);
+  g_queue_init (&b.ready);
+  b.ahead = (guint) jobs;
   b.pending = g_ptr_array_new_with_free_func ((GDestroyNotify) pending_free);
   if ((b.dir_fd = open (out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
     {
@@ -315,13 +431,21 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
       fprintf (stderr, "postern: batch: %s: %s\n", out_dir, g_strerror (err));
       g_free (b.id);
       g_ptr_array_unref (b.pending);
+      g_cond_clear (&b.pending_cond);
       return PST_ERROR_FAILED;
     }
+  flush_thread = g_thread_new ("batch-flush", flusher, &b);
+  prepare_thread = g_thread_new ("batch-open", preparer, &b);
   for (int i = 0; i < jobs && i < (int) b.n_files; i++)
     g_ptr_array_add (threads, g_thread_new ("batch", worker, &b));
   for (guint i = 0; i < threads->len; i++)
     g_thread_join (g_ptr_array_index (threads, i));
-  flush_pending (&b);
+  g_mutex_lock (&b.pending_lock);
+  b.workers_done = TRUE;
+  g_cond_signal (&b.pending_cond);
+  g_mutex_unlock (&b.pending_lock);
+  g_thread_join (flush_thread);
+  g_thread_join (prepare_thread);
   if (fsync (b.dir_fd) != 0)
     {
       int err = errno;
@@ -330,6 +454,7 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
     }
   close (b.dir_fd);
   g_ptr_array_unref (b.pending);
+  g_cond_clear (&b.pending_cond);
   if (b.tty)
     fprintf (stderr, "\n");
   g_free (b.id);

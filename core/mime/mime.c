@@ -314,19 +314,21 @@ GBytes *
 pst_mime_to_crlf (const char *data, gsize len)
 {
   GByteArray *out = g_byte_array_sized_new (len + len / 32 + 2);
+  gsize i = 0;
 
-  for (gsize i = 0; i < len; i++)
+  /* Runs of ordinary bytes are copied whole: a byte at a time cost a
+   * twentieth of an S/MIME batch's time (docs/performance.md). */
+  while (i < len)
     {
-      if (data[i] == '\r')
-        {
-          g_byte_array_append (out, (const guint8 *) "\r\n", 2);
-          if (i + 1 < len && data[i + 1] == '\n')
-            i++;
-        }
-      else if (data[i] == '\n')
-        g_byte_array_append (out, (const guint8 *) "\r\n", 2);
-      else
-        g_byte_array_append (out, (const guint8 *) data + i, 1);
+      gsize run = i;
+
+      while (run < len && data[run] != '\r' && data[run] != '\n')
+        run++;
+      g_byte_array_append (out, (const guint8 *) data + i, (guint) (run - i));
+      if (run == len)
+        break;
+      g_byte_array_append (out, (const guint8 *) "\r\n", 2);
+      i = run + (data[run] == '\r' && run + 1 < len && data[run + 1] == '\n' ? 2 : 1);
     }
   return g_byte_array_free_to_bytes (out);
 }

@@ -6,6 +6,21 @@
 #   tests/bench/bench-batch.sh [BUILD_DIR]      (default: build)
 #   N=1000 TOOL_N=100 JOBS=2 tests/bench/bench-batch.sh
 #   ONLY=pgp tests/bench/bench-batch.sh         (the OpenPGP rows alone)
+#   ONLY=rsa2048 tests/bench/bench-batch.sh     (the RSA-2048 S/MIME row alone)
+#   ONLY=smime tests/bench/bench-batch.sh       (the other S/MIME rows alone)
+#   POSTERN_AGENT=WRAPPER BATCH_WRAP='perf record -g -o F --' ...  (to profile
+#     the agent, through a wrapper script that runs perf on posternd, and the CLI)
+#
+# The RSA-2048 row has its bound measured in the same run: `openssl speed
+# -seconds SPEED_S rsa2048` (one process, one core) signs/s times JOBS, as
+# each message costs one RSA-2048 signature and everything else is meant to
+# be small beside it.  SPEED_S defaults to 3.
+#
+# The working files go under TMPDIR (default /tmp).  On a file system without
+# a journal, ext4 skips inodes freed in the last seconds when it makes a new
+# file, one at a time: under a /tmp where other test runs delete thousands of
+# files, every file made costs the CLI ~0.5 ms of kernel time.  TMPDIR=/var/tmp
+# (or any quiet directory) measures Postern rather than that.
 #
 # N messages go through `postern batch encrypt`; the per-message tools run on
 # TOOL_N of them (their cost per message is constant, so fewer suffice).
@@ -17,13 +32,15 @@ N=${N:-1000}
 TOOL_N=${TOOL_N:-100}
 JOBS=${JOBS:-$(nproc)}
 ONLY=${ONLY:-all}
-export POSTERN_AGENT="$build/agent/posternd"
+SPEED_S=${SPEED_S:-3}
+export POSTERN_AGENT="${POSTERN_AGENT:-$build/agent/posternd}"   # a wrapper (perf record) may stand in
 P="$build/cli/postern"
 
-dir=$(mktemp -d /tmp/pst-bench.XXXXXX)
+dir=$(mktemp -d "${TMPDIR:-/tmp}/pst-bench.XXXXXX")
 cleanup() {
   "$P" --home "$dir/home" agent stop >/dev/null 2>&1 || true
   "$P" --home "$dir/home-ec" agent stop >/dev/null 2>&1 || true
+  "$P" --home "$dir/home-rsa2048" agent stop >/dev/null 2>&1 || true
   "$root/tests/harness/gpg.sh" stop "$dir" >/dev/null 2>&1 || true
   rm -rf "$dir"
 }
@@ -35,7 +52,7 @@ touch "$dir/env"
 . "$dir/env"
 export GNUPGHOME="$GNUPGHOME_ALICE"
 pst() { "$P" --home "$dir/home" "$@"; }
-if [ "$ONLY" != pgp ]; then
+if [ "$ONLY" = all ] || [ "$ONLY" = smime ]; then
 pst keys import --trust-anchor "$SMIME_CA" >/dev/null
 pst keys import --passphrase-fd 3 "$ALICE_P12" 3<<< "$SMIME_PASS" >/dev/null
 pst keys import "$BOB_CERT" >/dev/null
@@ -53,9 +70,84 @@ now() { date +%s.%N; }
 rate() { python3 -c "import sys; n, t = float(sys.argv[1]), float(sys.argv[2]); print(f'{n / t:.1f}')" "$1" "$2"; }
 elapsed() { python3 -c "import sys; print(float(sys.argv[2]) - float(sys.argv[1]))" "$1" "$2"; }
 
-echo "machine: $(nproc) cores; message size $size bytes; N=$N (tools: $TOOL_N); jobs $JOBS"
+echo "machine: $(nproc) cores; message size $size bytes; N=$N (tools: $TOOL_N); jobs $JOBS; in $dir"
+loadavg() { cut -d' ' -f1-3 /proc/loadavg; }
 
-if [ "$ONLY" != pgp ]; then
+# --- S/MIME with an RSA-2048 signer (grace -> alice), against its bound:
+# one RSA-2048 signature per message, JOBS signing at once. ---
+if [ "$ONLY" = all ] || [ "$ONLY" = rsa2048 ]; then
+echo "load average before the RSA-2048 row: $(loadavg)"
+sign_s=$(openssl speed -seconds "$SPEED_S" rsa2048 2>/dev/null | awk '$1 == "rsa" && $2 == "2048" {print $6}')
+[ -n "$sign_s" ] || { echo "bench-batch: cannot read openssl speed's sign/s" >&2; exit 1; }
+bound=$(python3 -c "import sys; print(f'{float(sys.argv[1]) * int(sys.argv[2]):.1f}')" "$sign_s" "$JOBS")
+mkdir -p "$dir/in-rsa" "$dir/out-rsa"
+for i in $(seq 1 "$N"); do
+  sed -e 's/^From: alice@/From: grace@/' -e 's/^To: bob@/To: alice@/' "$dir/in/m$i.eml" > "$dir/in-rsa/m$i.eml"
+done
+prs() { "$P" --home "$dir/home-rsa2048" "$@"; }
+prs keys import --trust-anchor "$SMIME_CA" >/dev/null
+prs keys import --passphrase-fd 3 "$GRACE_P12" 3<<< "$SMIME_PASS" >/dev/null
+prs keys import "$ALICE_CERT" >/dev/null
+t0=$(now)
+for i in $(seq 1 "$TOOL_N"); do
+  openssl cms -sign -signer "$GRACE_CERT" -inkey "$GRACE_KEY" -md sha256 -in "$dir/in-rsa/m$i.eml" 2>/dev/null \
+    | openssl cms -encrypt -aes256 -out "$dir/tool/r$i" "$ALICE_CERT" 2>/dev/null
+done
+t1=$(now)
+cms_rsa_rate=$(rate "$TOOL_N" "$(elapsed "$t0" "$t1")")
+prs agent start >/dev/null
+# CPU seconds (user + system) the agent has used so far, from /proc.
+apid=$(prs --json agent status | python3 -c 'import json, sys; print(json.load(sys.stdin)["pid"])')
+agent_cpu() { python3 -c "import os, sys; f = open(f'/proc/{sys.argv[1]}/stat').read().rsplit(')', 1)[1].split(); \
+print((int(f[11]) + int(f[12])) / os.sysconf('SC_CLK_TCK'))" "$apid"; }
+a0=$(agent_cpu)
+python3 "$here/thread-time.py" "$apid" "$dir/threads" &
+sampler=$!
+t0=$(now)
+# shellcheck disable=SC2086 # BATCH_WRAP: a command line to profile the CLI with (perf record …)
+/usr/bin/time -f '%U %S' -o "$dir/cli-time" ${BATCH_WRAP:-} \
+  "$P" --home "$dir/home-rsa2048" batch encrypt --sign --scheme smime --jobs "$JOBS" --out-dir "$dir/out-rsa" \
+  --to alice@postern.test "$dir"/in-rsa/*.eml >/dev/null
+t1=$(now)
+a1=$(agent_cpu)
+kill -TERM "$sampler"
+wait "$sampler" || true
+pst_rsa_rate=$(rate "$N" "$(elapsed "$t0" "$t1")")
+cpu_line=$(python3 -c "import sys; n, a, c, s = int(sys.argv[1]), float(sys.argv[3]) - float(sys.argv[2]), \
+sum(map(float, open(sys.argv[4]).read().split()[-2:])), float(sys.argv[5]); \
+print(f'CPU per message: agent {1000 * a / n:.2f} ms, CLI {1000 * c / n:.2f} ms; one RSA-2048 signature {1000 / s:.2f} ms;' \
+      f' with every core busy that is {100 * n / (a + c) / s:.0f}% of the bound (the ceiling whatever else runs)')" \
+  "$N" "$a0" "$a1" "$dir/cli-time" "$sign_s")
+prs agent stop >/dev/null 2>&1 || true
+# openssl cms reads what the batch wrote: alice decrypts, the CA verifies grace's signature.
+for i in 1 "$N"; do
+  openssl cms -decrypt -recip "$ALICE_CERT" -inkey "$ALICE_KEY" -in "$dir/out-rsa/m$i.eml" 2>/dev/null \
+    | openssl cms -verify -CAfile "$SMIME_CA" -out "$dir/tool/rv$i" 2>/dev/null \
+    || { echo "bench-batch: openssl cms does not read the batch output m$i.eml" >&2; exit 1; }
+done
+echo "S/MIME sign+encrypt, RSA-2048 signer: openssl cms per message $cms_rsa_rate msg/s; postern batch $pst_rsa_rate msg/s;" \
+  "ratio $(python3 -c "print(f'{$pst_rsa_rate / $cms_rsa_rate:.1f}x')") (target >= 100x);" \
+  "bound: openssl speed rsa2048 $sign_s signs/s x $JOBS jobs = $bound/s;" \
+  "postern at $(python3 -c "print(f'{100 * $pst_rsa_rate / $bound:.0f}%')") of the bound (target >= 50%);" \
+  "load average $(loadavg)"
+echo "  $cpu_line"
+# The agent threads that served the batch's files (the ones that signed),
+# over their lives: on a CPU, waiting for one (other work on the machine),
+# asleep (waiting for the CLI's next file).
+python3 - "$dir/threads" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+rows = [r for r in rows if r[1] == "client" and float(r[4]) > 0.05]
+life = sum(float(r[3]) - float(r[2]) for r in rows)
+cpu = sum(float(r[4]) for r in rows)
+rq = sum(float(r[5]) for r in rows)
+if life > 0:
+    print(f"  agent's {len(rows)} working threads: on a CPU {100 * cpu / life:.0f}%, waiting for a CPU"
+          f" {100 * rq / life:.0f}%, waiting for the CLI {100 * max(life - cpu - rq, 0) / life:.0f}% of their time")
+PY
+fi
+
+if [ "$ONLY" = all ] || [ "$ONLY" = smime ]; then
 # --- S/MIME ---
 t0=$(now)
 for i in $(seq 1 "$TOOL_N"); do
@@ -99,6 +191,8 @@ echo "S/MIME sign+encrypt, EC P-256 signer: openssl cms per message $cms_ec_rate
   "ratio $(python3 -c "print(f'{$pst_ec_rate / $cms_ec_rate:.1f}x')")"
 
 fi
+
+case $ONLY in rsa2048|smime) exit 0 ;; esac
 
 # --- OpenPGP: gpg once per message (one after another, and JOBS at a time),
 # then the batch, back to back.  The batch signs and encrypts in the agent's

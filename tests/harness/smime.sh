@@ -1,9 +1,10 @@
 #!/bin/bash
 # smime.sh init DIR — a throwaway S/MIME world made with the openssl command:
 # a test CA, and certificates with private keys for alice@postern.test (RSA
-# 3072) and bob@postern.test (EC P-256), as PEM and as PKCS#12 (passphrase
-# in SMIME_PASS).  Appends SMIME_CA, SMIME_PASS, ALICE_P12, BOB_P12,
-# ALICE_CERT, BOB_CERT to DIR/env when it exists.  Everything stays in
+# 3072), bob@postern.test (EC P-256) and grace@postern.test (RSA 2048, the
+# benchmarks' signer), as PEM and as PKCS#12 (passphrase in SMIME_PASS).
+# Appends SMIME_CA, SMIME_PASS, ALICE_P12, BOB_P12, GRACE_P12, ALICE_CERT,
+# BOB_CERT, GRACE_CERT and the keys to DIR/env when it exists.  Everything stays in
 # DIR/smime; nothing runs, so there is nothing to stop.
 set -euo pipefail
 
@@ -35,10 +36,12 @@ EXT
 }
 issue alice -newkey rsa:3072
 issue bob -newkey ec -pkeyopt ec_paramgen_curve:P-256
+issue grace -newkey rsa:2048
 chmod 600 ./*
 
 if [ -f "$(dirname "$D")/env" ]; then
   printf 'export %s=%q\n' SMIME_CA "$D/ca.pem" SMIME_PASS "$pass" \
     ALICE_P12 "$D/alice.p12" BOB_P12 "$D/bob.p12" ALICE_CERT "$D/alice.pem" \
-    BOB_CERT "$D/bob.pem" ALICE_KEY "$D/alice.key" BOB_KEY "$D/bob.key" >> "$(dirname "$D")/env"
+    BOB_CERT "$D/bob.pem" ALICE_KEY "$D/alice.key" BOB_KEY "$D/bob.key" \
+    GRACE_P12 "$D/grace.p12" GRACE_CERT "$D/grace.pem" GRACE_KEY "$D/grace.key" >> "$(dirname "$D")/env"
 fi
