@@ -32,6 +32,8 @@ N=${N:-1000}
 TOOL_N=${TOOL_N:-100}
 JOBS=${JOBS:-$(nproc)}
 ONLY=${ONLY:-all}
+# One row of issue 16's table, as lib-bench.sh's table_row (bench-table.sh collects them).
+table_row() { printf 'table|%s|%s|%s|%s|%s\n' "$@"; }
 SPEED_S=${SPEED_S:-3}
 export POSTERN_AGENT="${POSTERN_AGENT:-$build/agent/posternd}"   # a wrapper (perf record) may stand in
 P="$build/cli/postern"
@@ -131,6 +133,9 @@ echo "S/MIME sign+encrypt, RSA-2048 signer: openssl cms per message $cms_rsa_rat
   "postern at $(python3 -c "print(f'{100 * $pst_rsa_rate / $bound:.0f}%')") of the bound (target >= 50%);" \
   "load average $(loadavg)"
 echo "  $cpu_line"
+table_row "S/MIME sign+encrypt, $size B, batch --jobs $JOBS, RSA-2048 signer" "$pst_rsa_rate msg/s" \
+  "openssl cms per message $cms_rsa_rate msg/s" "openssl speed rsa2048: $sign_s signs/s x $JOBS = $bound/s" \
+  "$(python3 -c "print(f'{100 * $pst_rsa_rate / $bound:.0f}% of the bound (target >= 50%); {$pst_rsa_rate / $cms_rsa_rate:.1f}x openssl cms (target >= 100x)')")"
 # The agent threads that served the batch's files (the ones that signed),
 # over their lives: on a CPU, waiting for one (other work on the machine),
 # asleep (waiting for the CLI's next file).
@@ -163,6 +168,8 @@ t1=$(now)
 pst_smime_rate=$(rate "$N" "$(elapsed "$t0" "$t1")")
 echo "S/MIME sign+encrypt, RSA-3072 signer: openssl cms per message $cms_rate msg/s; postern batch $pst_smime_rate msg/s;" \
   "ratio $(python3 -c "print(f'{$pst_smime_rate / $cms_rate:.1f}x')") (target >= 100x)"
+table_row "S/MIME sign+encrypt, $size B, batch, RSA-3072 signer" "$pst_smime_rate msg/s" \
+  "openssl cms per message $cms_rate msg/s" "" "$(python3 -c "print(f'{$pst_smime_rate / $cms_rate:.1f}x openssl cms')")"
 
 # --- S/MIME with an EC P-256 signer (bob -> alice): the same path, where
 # the signature no longer dominates (RSA-3072 signs ~480/s per core here). ---
@@ -189,6 +196,8 @@ pst_ec_rate=$(rate "$N" "$(elapsed "$t0" "$t1")")
 pec agent stop >/dev/null 2>&1 || true
 echo "S/MIME sign+encrypt, EC P-256 signer: openssl cms per message $cms_ec_rate msg/s; postern batch $pst_ec_rate msg/s;" \
   "ratio $(python3 -c "print(f'{$pst_ec_rate / $cms_ec_rate:.1f}x')")"
+table_row "S/MIME sign+encrypt, $size B, batch, EC P-256 signer" "$pst_ec_rate msg/s" \
+  "openssl cms per message $cms_ec_rate msg/s" "" "$(python3 -c "print(f'{$pst_ec_rate / $cms_ec_rate:.1f}x openssl cms')")"
 
 fi
 
@@ -225,3 +234,6 @@ echo "OpenPGP sign+encrypt (Ed25519 signer, 2 Cv25519 recipients): gpg per messa
   "($gpg_par_rate msg/s $JOBS at a time); postern batch $pst_pgp_rate msg/s;" \
   "ratio $(python3 -c "print(f'{$pst_pgp_rate / $gpg_rate:.2f}x')") (target >= 1.8x on 2 cores;" \
   "$(python3 -c "print(f'{$pst_pgp_rate / $gpg_par_rate:.2f}x')") against $JOBS gpg at a time)"
+table_row "OpenPGP sign+encrypt, $size B, batch --jobs $JOBS (Ed25519, 2 Cv25519 recipients)" "$pst_pgp_rate msg/s" \
+  "gpg per message $gpg_rate msg/s ($gpg_par_rate msg/s $JOBS at a time)" "" \
+  "$(python3 -c "print(f'{$pst_pgp_rate / $gpg_rate:.2f}x gpg per message (target >= 1.8x)')")"
