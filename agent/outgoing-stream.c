@@ -4,9 +4,11 @@
  * by the streaming encoders (mime/pgpstream.h, mime/smimestream.h) straight
  * into the outbox store's writers (outbox-stream.h).  What is held: the
  * header section (at most PST_PGPSTREAM_MAX_HEADER), fixed buffers. */
+#define _GNU_SOURCE 1
 #include "outgoing-stream.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -92,30 +94,56 @@ prefix_input_new (GBytes *prefix, GInputStream *rest)
 /* ---- the message in the file ---- */
 
 typedef struct {
-  int fd;
+  int fd;           /* the agent's own copy of the message */
   off_t start;      /* where the message begins in it */
   GBytes *header;   /* its header section, the empty line included */
-  struct stat st;   /* the file when it was first read */
 } Source;
 
-/* The file is read several times (the scanner, each copy): it must be the
- * same each time, or the scanner's verdict and the copies would be of
- * different messages.  Its change time is set by every write and cannot
- * be set back. */
-static gboolean
-source_unchanged (const Source *src, GError **error)
+/* The file is read several times (the header, the scanner, each copy): all
+ * must read the same bytes, or the scanner's verdict, the policy's
+ * decision and the copies would be of different messages.  The client's
+ * file cannot promise that (it may be rewritten in place through a shared
+ * mapping, which changes neither its size nor its times, and its offset is
+ * shared with the client): so it is read once, with the agent's own
+ * offsets and exactly as many bytes as it had, into an unnamed file of the
+ * agent's (O_TMPFILE in its data directory, 0600, gone when closed), which
+ * every pass reads.  The message is on the disk already, in the client's
+ * file; memory does not grow with it.  -1 with @error set when the file
+ * changed size meanwhile or cannot be read; -1 without an error when no
+ * such copy can be made (the message is then read whole, in memory). */
+static int
+private_copy (PstAgent *agent, int fd, off_t start, off_t size, GError **error)
 {
-  struct stat now;
+  int copy = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  g_autofree guint8 *buf = NULL;
+  off_t at = start;
 
-  if (fstat (src->fd, &now) == 0 && now.st_size == src->st.st_size
-      && now.st_ctim.tv_sec == src->st.st_ctim.tv_sec
-      && now.st_ctim.tv_nsec == src->st.st_ctim.tv_nsec
-      && now.st_mtim.tv_sec == src->st.st_mtim.tv_sec
-      && now.st_mtim.tv_nsec == src->st.st_mtim.tv_nsec)
-    return TRUE;
-  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-               "the message file changed while it was read; nothing was sent");
-  return FALSE;
+  if (copy < 0)
+    return -1;
+  buf = g_malloc (64 * 1024);
+  while (at < size)
+    {
+      ssize_t n = pread (fd, buf, (gsize) MIN ((off_t) (64 * 1024), size - at), at);
+
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, n < 0
+                       ? "cannot read the message: %s" : "the message file changed while it "
+                       "was read%s; nothing was sent", n < 0 ? g_strerror (errno) : "");
+          close (copy);
+          return -1;
+        }
+      if (!pst_fd_write_all (copy, buf, (gsize) n, error))
+        {
+          g_prefix_error (error, "cannot keep a copy of the message: ");
+          close (copy);
+          return -1;
+        }
+      at += n;
+    }
+  return copy;
 }
 
 /* A stream over the message from @offset bytes into it: the buffered
@@ -294,7 +322,7 @@ protect_and_queue (PstAgent *agent, const PstAccount *account, const PstPlainMes
     pst_key_cache_return_smime (agent->keys, lease);
   p->smime = NULL;
   /* On failure the writers are freed uncommitted: nothing is queued. */
-  return ok && source_unchanged (p->src, error)
+  return ok
            ? pst_outgoing_commit (agent, account, plain, p->plan, writers, error)
            : NULL;
 }
@@ -306,12 +334,11 @@ bytes_unref0 (gpointer bytes)
     g_bytes_unref (bytes);
 }
 
-PstQueued *
-pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *const *envelope,
-                         const PstPolicySettings *overrides, gboolean *streamed_out,
-                         GError **error)
+/* pst_outgoing_queue_file from the agent's copy @src. */
+static PstQueued *
+queue_from_copy (PstAgent *agent, Source *src, const char *name, const char *const *envelope,
+                 const PstPolicySettings *overrides, gboolean *streamed_out, GError **error)
 {
-  Source src = { .fd = fd, .start = -1 };
   g_autoptr (GBytes) header = NULL;
   g_autoptr (GInputStream) in = NULL;
   g_autoptr (PstPlainMessage) plain = NULL;
@@ -325,14 +352,11 @@ pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *
   Protector p = { .agent = agent, .gossip = gossip };
   gboolean qp_scan = FALSE;
 
-  *streamed_out = FALSE;
-  if (fstat (fd, &src.st) != 0 || !S_ISREG (src.st.st_mode)
-      || (src.start = lseek (fd, 0, SEEK_CUR)) < 0
-      || !(in = source_open (&src, 0, NULL))
+  if (!(in = source_open (src, 0, NULL))
       || !(header = pst_pgpstream_peek_header (in, NULL))
       || !(plain = pst_plain_message_parse (header, NULL)))
     goto whole;   /* the in-memory path says what is wrong, if anything */
-  src.header = header;
+  src->header = header;
   if (!pst_outgoing_check (agent, plain, name, envelope, &account, error))
     {
       *streamed_out = TRUE;
@@ -344,7 +368,7 @@ pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *
   plan = pst_protect_plan (agent, plain, &settings, overrides, &refusal);
   p.sender = plain->from;
   p.plan = plan;
-  p.src = &src;
+  p.src = src;
   /* The agent's OpenPGP keys as protect.c's keys_open opens them (the key
    * bound to an address preferred): for the Autocrypt fields and OpenPGP. */
   if (!(pgp = pst_pgp_new (home, error)))
@@ -358,7 +382,7 @@ pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *
     goto whole;
   if (qp_scan)
     {
-      g_autoptr (GInputStream) body = source_open (&src, 0, error);
+      g_autoptr (GInputStream) body = source_open (src, 0, error);
       gboolean needs = TRUE;
 
       if (body == NULL || !pst_smimemime_body_needs_qp (body, g_bytes_get_size (header), &needs,
@@ -373,7 +397,7 @@ pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *
     }
   *streamed_out = TRUE;
   g_clear_object (&in);
-  if (!(in = source_open (&src, 0, error)) || !pst_outgoing_scan (agent, in, error))
+  if (!(in = source_open (src, 0, error)) || !pst_outgoing_scan (agent, in, error))
     return NULL;
   if (refusal != NULL)
     {
@@ -383,13 +407,35 @@ pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *
   return protect_and_queue (agent, account, plain, &p, error);
 
 whole:
-  if (src.start >= 0 && lseek (fd, src.start, SEEK_SET) < 0)
-    {
-      *streamed_out = TRUE;
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
-                   g_strerror (errno));
-    }
   return NULL;
+}
+
+PstQueued *
+pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *const *envelope,
+                         const PstPolicySettings *overrides, gboolean *streamed_out,
+                         GError **error)
+{
+  Source src = { .fd = -1, .start = 0 };
+  PstQueued *queued;
+  struct stat st;
+  off_t start;
+
+  *streamed_out = FALSE;
+  /* A regular file with a size (not /proc's, whose size says 0) is copied
+   * once (private_copy); anything else is read whole, in memory.  The
+   * client's file is read with the agent's own offsets: for the whole
+   * read, it is where it was. */
+  if (fstat (fd, &st) != 0 || !S_ISREG (st.st_mode) || st.st_size <= 0
+      || (start = lseek (fd, 0, SEEK_CUR)) < 0 || start >= st.st_size)
+    return NULL;
+  if ((src.fd = private_copy (agent, fd, start, st.st_size, error)) < 0)
+    {
+      *streamed_out = error != NULL && *error != NULL;
+      return NULL;
+    }
+  queued = queue_from_copy (agent, &src, name, envelope, overrides, streamed_out, error);
+  close (src.fd);
+  return queued;
 }
 
 PstQueued *

@@ -124,11 +124,14 @@ pst_protect_without_bcc (GBytes *input)
   gsize len, body = 0;
   const char *data = g_bytes_get_data (input, &len);
   g_autoptr (GPtrArray) fields = NULL;
-  gsize header_len = 0;
+  gsize header_len;
   GString *out;
 
   if (!pst_mime_split_header (data, len, &fields, &body, NULL))
     return g_bytes_ref (input);
+  /* The fields follow an mbox "From " line, if any, which split_header
+   * skips (and which does not go out either). */
+  header_len = pst_mime_mbox_line_length (data, len);
   out = g_string_sized_new (len);
   for (guint i = 0; i < fields->len; i++)
     {

@@ -149,20 +149,39 @@ check "OpenPGP signed: the same signed entity" cmp -s "$WORK/signed.7" "$WORK/si
 check "OpenPGP signed: the same micalg" \
   test "$(grep -ao 'micalg=[a-z0-9-]*' "$WORK/fake.msg.7")" = "$(grep -ao 'micalg=[a-z0-9-]*' "$WORK/fake.msg.8")"
 
-# ---- the file changes while it is read: nothing is queued ----
-outbox_count() { pst alice --json outbox list | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["outbox"]))'; }
+# ---- the file changes after it was read: what was scanned is what goes ----
+# The agent reads the client's file once, into a file of its own, and the
+# scanner, the policy and every copy read that: a change to the client's
+# file afterwards (here by the scanner itself, after it read the message;
+# in place through a shared mapping it would change neither the size nor
+# the times) reaches no copy.
 # A scanner that reads the message, then changes the file it came from.
-cp "$WORK/m.eml" "$WORK/changing.eml"
-printf '#!/bin/sh\ncat > /dev/null\nprintf "Appended.\\r\\n" >> "%s"\nexit 0\n' "$WORK/changing.eml" \
+printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: changing\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\nScanned as it was.\r\n' \
+  "$ALICE_ADDR" "$BOB_ADDR" > "$WORK/changing.eml"
+printf '#!/bin/sh\ncat > /dev/null\nprintf "Appended after the scan.\\r\\n" >> "%s"\nexit 0\n' "$WORK/changing.eml" \
   > "$WORK/changer.sh"
 chmod +x "$WORK/changer.sh"
-before=$(outbox_count)
 pst alice agent stop >/dev/null 2>&1 || true
 printf '[general]\nscan = command:%s\n\n%s\n' "$WORK/changer.sh" "$(cat "$WORK/home-alice/config")" \
   > "$WORK/config.new"
 mv "$WORK/config.new" "$WORK/home-alice/config"
-expect_fail "a file changed while it is read is refused" 1 "changed while it was read; nothing was sent" \
-  pst alice send --account fake --encrypt always --scheme pgp "$WORK/changing.eml"
-check "… and nothing was queued" test "$(outbox_count)" = "$before"
+last=$(ls "$WORK"/fake.msg.* | sed 's/.*\.//' | sort -n | tail -n 1)
+check "a file changed after the scan: sent" \
+  pst alice send --account fake --wait --encrypt always --scheme pgp "$WORK/changing.eml"
+check "… the scanner did change the file" grep -q "Appended after the scan" "$WORK/changing.eml"
+# scanned_copy LAST: of the copies after fake.msg.LAST, one that bob
+# decrypts (a good signature) holds this message, and none holds what was
+# appended after the scan.
+scanned_copy() {
+  local f found=1
+  for f in $(ls "$WORK"/fake.msg.* | awk -F. -v last="$1" '$NF + 0 > last + 0'); do
+    grep -q 'Appended after the scan' "$f" && return 1
+    plain bob "$f" > "$WORK/changed.txt" || continue
+    grep -q 'Appended after the scan' "$WORK/changed.txt" && return 1
+    grep -q 'Scanned as it was' "$WORK/changed.txt" && found=0
+  done
+  return $found
+}
+check "… bob's copy is the message as scanned, without what was appended" scanned_copy "$last"
 
 finish

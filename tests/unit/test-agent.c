@@ -898,6 +898,36 @@ test_bridge_peer_uid (void **state)
     }
 }
 
+/* The unprotected copy without Bcc: nothing of the Bcc field goes out, nor
+ * an mbox "From " line the message began with (git format-patch writes
+ * one), and the rest is as it was. */
+static void
+test_without_bcc (void **state)
+{
+  static const char *const inputs[] = {
+    "From: a@x\r\nTo: b@x\r\nBcc: d@x\r\n\r\nbody\r\n",
+    "From 1234 Mon Sep 17 00:00:00 2001\nFrom: a@x\nTo: b@x\nSubject: mbox\nBcc: d@x\n\nbody\n",
+    "From 1234 Mon Sep 17 00:00:00 2001\r\nFrom: a@x\r\nBcc: d@x,\r\n e@x\r\nTo: b@x\r\n\r\nbody\r\n",
+  };
+  static const char *const outputs[] = {
+    "From: a@x\r\nTo: b@x\r\n\r\nbody\r\n",
+    "From: a@x\nTo: b@x\nSubject: mbox\n\nbody\n",
+    "From: a@x\r\nTo: b@x\r\n\r\nbody\r\n",
+  };
+
+  (void) state;
+  for (guint i = 0; i < G_N_ELEMENTS (inputs); i++)
+    {
+      g_autoptr (GBytes) in = g_bytes_new_static (inputs[i], strlen (inputs[i]));
+      g_autoptr (GBytes) out = pst_protect_without_bcc (in);
+      gsize len;
+      const char *data = g_bytes_get_data (out, &len);
+      g_autofree char *text = g_strndup (data, len);
+
+      assert_string_equal (text, outputs[i]);
+    }
+}
+
 int
 main (void)
 {
@@ -925,6 +955,7 @@ main (void)
     cmocka_unit_test (test_maildir_tmp_leftovers),
     cmocka_unit_test (test_maildir_existing_names),
     cmocka_unit_test (test_bridge_peer_uid),
+    cmocka_unit_test (test_without_bcc),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
