@@ -1,5 +1,5 @@
 /* smime.h — S/MIME certificates, identities and CMS operations through
- * OpenSSL.  smime.c, smime-stream.c, smime-decrypt-stream.c, smime-store.c, smime-keys.c and smime-request.c are the
+ * OpenSSL.  smime.c, smime-stream.c, smime-decrypt-stream.c, smime-verify-stream.c, smime-store.c, smime-keys.c and smime-request.c are the
  * only files (with
  * core/net/transport.c) that include OpenSSL's headers; the rest of Postern
  * sees a PstSmime and the plain types below.
@@ -356,5 +356,27 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmimeSignature, pst_smime_signature_free)
  * and SMIMECapabilities are collected into the store.  Transfer full. */
 PstSmimeSignature *pst_smime_verify (PstSmime *smime, GBytes *der, GBytes *content,
                                      GBytes **econtent_out);
+
+/* Digests of detached content computed as it passes, for
+ * pst_smime_verify_digested (smime-verify-stream.c): the signature of a
+ * multipart/signed comes after the content it signs, so the content is
+ * digested with the algorithms its micalg parameter names (RFC 8551
+ * §3.5.3: "sha-256", several separated by commas) and SHA-256 before the
+ * signature is known. */
+typedef struct _PstSmimeDigests PstSmimeDigests;
+/* Digests for @micalg (may be NULL).  Transfer full. */
+PstSmimeDigests *pst_smime_digests_new (const char *micalg);
+void pst_smime_digests_update (PstSmimeDigests *digests, const void *data, gsize len);
+void pst_smime_digests_free (PstSmimeDigests *digests);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmimeDigests, pst_smime_digests_free)
+
+/* pst_smime_verify of detached SignedData @der over the content that
+ * @digests saw: the same verdict, collected certificates and flags.
+ * NULL (and *@usable_out FALSE) when it cannot say it without the
+ * content: a digest algorithm of @der that @digests did not compute, an
+ * eContent in @der (compared with the content in memory), a worker's
+ * store.  Transfer full. */
+PstSmimeSignature *pst_smime_verify_digested (PstSmime *smime, GBytes *der,
+                                              PstSmimeDigests *digests, gboolean *usable_out);
 
 G_END_DECLS

@@ -12,6 +12,7 @@
 #include "mime/opensink.h"
 #include "mime/pgpstream.h"
 #include "mime/smimemime.h"
+#include "mime/smimeread.h"
 #include "util/error.h"
 
 gboolean
@@ -238,7 +239,12 @@ pst_smimemime_open_stream (PstSmime *smime, GInputStream *message, PstSmimeMessa
   sink = pst_open_sink_new (plain_out, fields, status, NULL);
   ok = pst_smime_decrypt_stream (smime, reopen_der, &src, G_OUTPUT_STREAM (sink), &integrity,
                                  &local);
-  if (sink->fallback || !sink->passing)
+  if (sink->fallback)
+    /* A signature inside, text/plain, ...: read twice by smimeread.h, or
+     * else in memory. */
+    return pst_smimeread_open_decrypted (smime, reopen_der, &src, fields, plain_out, status_out,
+                                         streamable_out, error);
+  if (!sink->passing)
     return TRUE;   /* the in-memory reader says what it says */
   if (!ok && local != NULL && local->domain != PST_ERROR)
     {
