@@ -301,6 +301,25 @@ gboolean pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpoin
                                    GOutputStream *plain_out, PstIntegrity *integrity_out,
                                    GError **error);
 
+/* pst_smime_decrypt_stream in two steps, for a caller that decrypts the
+ * same object more than once (mime/smimeread.h: judged, then written):
+ * pst_smime_decryptor_new reads the object once for what surrounds the
+ * content (errors before any decryption: not CMS, a short GCM tag, as
+ * pst_smime_decrypt_stream), and each pst_smime_decryptor_run opens the
+ * content-encryption key and decrypts the content again, with the results
+ * and errors of pst_smime_decrypt_stream.  @reopen and @reopen_data must
+ * outlive the decryptor.  Transfer full. */
+typedef struct _PstSmimeDecryptor PstSmimeDecryptor;
+PstSmimeDecryptor *pst_smime_decryptor_new (PstSmime *smime, PstSmimeReopen reopen,
+                                            gpointer reopen_data, PstIntegrity *integrity_out,
+                                            GError **error);
+gboolean pst_smime_decryptor_run (PstSmimeDecryptor *decryptor, GOutputStream *plain_out,
+                                  PstIntegrity *integrity_out, GError **error);
+void pst_smime_decryptor_free (PstSmimeDecryptor *decryptor);
+/* The store @decryptor decrypts with (borrowed). */
+PstSmime *pst_smime_decryptor_smime (PstSmimeDecryptor *decryptor);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmimeDecryptor, pst_smime_decryptor_free)
+
 typedef enum {
   PST_SMIME_CMS_OTHER,
   PST_SMIME_CMS_SIGNED,

@@ -749,9 +749,9 @@ verdict_clear (Verdict *v)
 /* --- The two readers ----------------------------------------------------------------- */
 
 gboolean
-pst_smimeread_open_decrypted (PstSmime *smime, PstSmimeReopen reopen_der, gpointer reopen_data,
-                              GPtrArray *outer_fields, GOutputStream *plain_out,
-                              PstStatus **status_out, gboolean *streamable_out, GError **error)
+pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fields,
+                              GOutputStream *plain_out, PstStatus **status_out,
+                              gboolean *streamable_out, GError **error)
 {
   g_autoptr(ScanSink) sink = g_object_new (SCAN_TYPE_SINK, NULL);
   g_autoptr(GError) local = NULL;
@@ -764,8 +764,7 @@ pst_smimeread_open_decrypted (PstSmime *smime, PstSmimeReopen reopen_der, gpoint
   *streamable_out = FALSE;
   scan_init (&scan);
   sink->scan = &scan;
-  ok = pst_smime_decrypt_stream (smime, reopen_der, reopen_data, G_OUTPUT_STREAM (sink), &integrity,
-                                 &local);
+  ok = pst_smime_decryptor_run (decryptor, G_OUTPUT_STREAM (sink), &integrity, &local);
   if (scan.unsupported || scan.pos == 0)
     goto out;   /* the in-memory reader says what it says */
   if (!ok && local != NULL && local->domain != PST_ERROR)
@@ -789,7 +788,8 @@ pst_smimeread_open_decrypted (PstSmime *smime, PstSmimeReopen reopen_der, gpoint
         *status_out = g_steal_pointer (&st);
       goto out;
     }
-  if (!scan_end (&scan) || !verdict (smime, &scan, TRUE, integrity, outer_fields, &v))
+  if (!scan_end (&scan)
+      || !verdict (pst_smime_decryptor_smime (decryptor), &scan, TRUE, integrity, outer_fields, &v))
     goto out;
   first = g_strdup (g_checksum_get_string (scan.sum));
 
@@ -803,8 +803,7 @@ pst_smimeread_open_decrypted (PstSmime *smime, PstSmimeReopen reopen_der, gpoint
   if (!g_output_stream_write_all (plain_out, g_bytes_get_data (v.head_out, NULL),
                                   g_bytes_get_size (v.head_out), NULL, NULL, error))
     goto fail;
-  ok = pst_smime_decrypt_stream (smime, reopen_der, reopen_data, G_OUTPUT_STREAM (sink), NULL,
-                                 &local);
+  ok = pst_smime_decryptor_run (decryptor, G_OUTPUT_STREAM (sink), NULL, &local);
   if (!ok && local != NULL && local->domain != PST_ERROR)
     {
       g_propagate_error (error, g_steal_pointer (&local));

@@ -30,15 +30,14 @@
 
 G_BEGIN_DECLS
 
-/* The decrypting half of pst_smimemime_open_stream: the CMS object from
- * @reopen_der is decrypted (twice) with pst_smime_decrypt_stream; the
- * message's outer header fields are @outer_fields.  On return TRUE with
+/* The decrypting half of pst_smimemime_open_stream: the CMS object of
+ * @decryptor is decrypted (twice, crypto/smime.h); the message's outer
+ * header fields are @outer_fields.  On return TRUE with
  * *@streamable_out, @plain_out holds what pst_message_open's @plain_out
  * holds (nothing when the status withholds the content) and @status_out
  * the same status.  Otherwise (TRUE, *@streamable_out FALSE) nothing was
  * written.  Errors: the streams' errors.  Transfer full. */
-gboolean pst_smimeread_open_decrypted (PstSmime *smime, PstSmimeReopen reopen_der,
-                                       gpointer reopen_data, GPtrArray *outer_fields,
+gboolean pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fields,
                                        GOutputStream *plain_out, PstStatus **status_out,
                                        gboolean *streamable_out, GError **error);
 
