@@ -20,6 +20,7 @@
 
 #include "mime/hp.h"
 #include "mime/mime.h"
+#include "mime/partsplit.h"
 #include "mime/pgpstream.h"
 #include "mime/reader-backend.h"
 #include "util/error.h"
@@ -27,14 +28,18 @@
 
 #define PREFIX_MAX (64 * 1024)
 #define SIG_PART_MAX (1024 * 1024)
-/* A line that may still be a delimiter is held at most this long. */
-#define CAND_MAX 1024
 /* An inline OpenPGP block starts so (pgpinline.c): the in-memory reader
  * opens it. */
 #define PGP_MARK "-----BEGIN PGP "
 
-/* The entity whose body is displayed: the top one, or the signed part. */
+typedef enum { LEAF_TOP, LEAF_INNER, LEAF_PART } LeafKind;
+
+/* An entity: the top one, the signed part of a multipart/signed, or a
+ * part of the multipart displayed.  The one displayed is read in full
+ * detail (its header, the prefix of its body, its parts when it is a
+ * multipart); a part is only looked at. */
 typedef struct {
+  LeafKind kind;
   GByteArray *head;         /* its header section, until it is complete */
   gboolean head_done;
   gsize head_len;
@@ -47,40 +52,33 @@ typedef struct {
   gboolean text;            /* text/plain: looked at for inline OpenPGP */
   char tail[sizeof PGP_MARK];
   gsize tail_len;
+  PstPartSplit *split;      /* a multipart (not signed): its parts */
+  char *boundary;
 } Leaf;
 
-typedef enum { PART_PREAMBLE = -1, PART_SIGNED = 0, PART_SIGNATURE = 1, PART_OTHER = 2 } Part;
+typedef enum { PART_SIGNED = 0, PART_SIGNATURE = 1 } Part;
 
 typedef struct {
-  guint64 pos;              /* bytes seen */
-  GChecksum *sum;           /* of all of them */
+  GChecksum *sum;           /* of all that was read */
+  guint64 pos;
   gboolean unsupported;
-  const char *why;          /* static, for the debug log */
   gboolean top_done;
   Leaf top;
   Leaf inner;               /* multipart/signed: its first part */
+  Leaf part;                /* the part of a multipart being looked at */
   gboolean is_signed;
-  /* multipart/signed, line by line */
-  char *boundary;
-  Part part;
-  gboolean closed;
-  gboolean line_start;
-  gboolean in_cand;         /* the line so far may be a delimiter */
-  char cand[CAND_MAX];
-  gsize cand_len;
-  char eol[2];              /* the line end before this line, held */
-  gsize eol_len;
-  gboolean held_cr;         /* a CR that may start the line end */
-  guint64 line_start_pos;
+  PstPartSplit *signed_split;
+  int signed_parts;         /* begun */
   gboolean canon_cr;        /* the signed part's CRLF form: a CR was last */
   PstSmimeDigests *digests;
   GByteArray *sig_part;
 } Scan;
 
 static void
-leaf_init (Leaf *l)
+leaf_init (Leaf *l, LeafKind kind)
 {
   memset (l, 0, sizeof *l);
+  l->kind = kind;
   l->head = g_byte_array_new ();
   l->prefix = g_byte_array_new ();
 }
@@ -101,6 +99,8 @@ leaf_clear (Leaf *l)
   g_clear_pointer (&l->fields, g_ptr_array_unref);
   g_clear_pointer (&l->params, g_hash_table_unref);
   g_clear_pointer (&l->type, g_free);
+  g_clear_pointer (&l->split, pst_part_split_free);
+  g_clear_pointer (&l->boundary, g_free);
 }
 
 static void
@@ -109,7 +109,6 @@ unsupported (Scan *s, const char *why)
   if (!s->unsupported)
     g_debug ("S/MIME stream reader: %s: read in memory", why);
   s->unsupported = TRUE;
-  s->why = why;
 }
 
 static gboolean
@@ -131,19 +130,19 @@ is_signature_type (const char *type)
 static void
 leaf_body (Scan *s, Leaf *l, const char *data, gsize len)
 {
-  if (l->prefix->len < PREFIX_MAX)
+  if (l->kind != LEAF_PART && l->prefix->len < PREFIX_MAX)
     g_byte_array_append (l->prefix, (const guint8 *) data,
                          (guint) MIN (len, (gsize) PREFIX_MAX - l->prefix->len));
   if (l->text && len > 0)
     {
       gsize keep = sizeof PGP_MARK - 2;
-      char window[2 * sizeof PGP_MARK];
-      gsize head = MIN (len, keep);
+      char joined[2 * sizeof PGP_MARK];
+      gsize head = MIN (len, keep), total, drop;
 
       /* Across the boundary between two writes, then within this one. */
-      memcpy (window, l->tail, l->tail_len);
-      memcpy (window + l->tail_len, data, head);
-      if (g_strstr_len (window, l->tail_len + head, PGP_MARK) != NULL
+      memcpy (joined, l->tail, l->tail_len);
+      memcpy (joined + l->tail_len, data, head);
+      if (g_strstr_len (joined, l->tail_len + head, PGP_MARK) != NULL
           || g_strstr_len (data, len, PGP_MARK) != NULL)
         {
           unsupported (s, "an inline OpenPGP block in a text part");
@@ -153,23 +152,60 @@ leaf_body (Scan *s, Leaf *l, const char *data, gsize len)
         {
           memcpy (l->tail, data + len - keep, keep);
           l->tail_len = keep;
+          return;
         }
-      else
-        {
-          gsize total = l->tail_len + len, drop = total > keep ? total - keep : 0;
-          char joined[2 * sizeof PGP_MARK];
-
-          memcpy (joined, l->tail, l->tail_len);
-          memcpy (joined + l->tail_len, data, len);
-          memcpy (l->tail, joined + drop, total - drop);
-          l->tail_len = total - drop;
-        }
+      total = l->tail_len + len;
+      drop = total > keep ? total - keep : 0;
+      memcpy (l->tail, joined + drop, total - drop);
+      l->tail_len = total - drop;
     }
 }
 
-/* Bytes of the entity @l; FALSE once the header section says it is not
- * read here (s->unsupported) or it is found to be multipart/signed
- * (the caller goes on). */
+static void part_start (gpointer data, int index, guint64 offset);
+static void part_bytes (gpointer data, int index, const char *bytes, gsize len);
+static void part_end (gpointer data, int index);
+static const PstPartSplitFuncs part_funcs = { part_start, part_bytes, part_end };
+
+/* The header section of @l is complete: what it is decides how it is
+ * read on. */
+static void
+leaf_header_done (Scan *s, Leaf *l)
+{
+  const char *boundary = g_hash_table_lookup (l->params, "boundary");
+
+  if (l->kind == LEAF_PART)
+    {
+      /* What the reader (open_entity) and hp.c (strip_legacy_display)
+       * take as they are: no layer, no legacy display element. */
+      if (!is_leaf_type (l->type))
+        unsupported (s, "a multipart or nested part inside a multipart");
+      else if ((g_str_equal (l->type, "text/plain")
+                && g_hash_table_contains (l->params, "hp-legacy-display"))
+               || g_str_equal (l->type, "text/rfc822-headers")
+               || (g_str_has_prefix (l->type, "text/")
+                   && g_hash_table_contains (l->params, "protected-headers")))
+        unsupported (s, "a legacy display part");
+      return;
+    }
+  if (l->kind == LEAF_TOP && g_str_equal (l->type, "multipart/signed"))
+    return;   /* scan_feed's */
+  if (g_str_has_prefix (l->type, "multipart/") && !g_str_equal (l->type, "multipart/signed")
+      && !g_str_equal (l->type, "multipart/encrypted"))
+    {
+      if (boundary == NULL || *boundary == '\0' || strlen (boundary) > 200)
+        {
+          unsupported (s, "a multipart without a boundary");
+          return;
+        }
+      l->boundary = g_strdup (boundary);
+      l->split = pst_part_split_new (boundary, l->start + l->head_len, &part_funcs, s);
+      return;
+    }
+  if (!is_leaf_type (l->type))
+    unsupported (s, "a nested entity");
+}
+
+/* Bytes of the entity @l. */
 static void
 leaf_feed (Scan *s, Leaf *l, const char *data, gsize len)
 {
@@ -201,28 +237,80 @@ leaf_feed (Scan *s, Leaf *l, const char *data, gsize len)
       g_byte_array_set_size (l->head, (guint) end);
       data += end - before;
       len -= end - before;
+      leaf_header_done (s, l);
+      if (s->unsupported)
+        return;
     }
-  leaf_body (s, l, data, len);
+  if (l->split != NULL)
+    {
+      if (!pst_part_split_feed (l->split, data, len))
+        unsupported (s, "a long line of white space after a delimiter");
+    }
+  else
+    leaf_body (s, l, data, len);
 }
 
-/* --- multipart/signed, line by line ------------------------------------------ */
-
-/* Bytes of the part being read (the line ends given back as they were). */
+/* The parts of the multipart displayed: each looked at. */
 static void
-part_bytes (Scan *s, const char *data, gsize len)
+part_start (gpointer data, int index, guint64 offset)
 {
-  if (len == 0)
+  Scan *s = data;
+
+  (void) index;
+  leaf_clear (&s->part);
+  leaf_init (&s->part, LEAF_PART);
+  s->part.start = offset;
+}
+
+static void
+part_bytes (gpointer data, int index, const char *bytes, gsize len)
+{
+  Scan *s = data;
+
+  (void) index;
+  if (!s->unsupported)
+    leaf_feed (s, &s->part, bytes, len);
+}
+
+static void
+part_end (gpointer data, int index)
+{
+  Scan *s = data;
+
+  (void) index;
+  if (!s->part.head_done)
+    unsupported (s, "a part without a header section");
+}
+
+/* The parts of the multipart/signed: the signed one digested as RFC 8551
+ * wants it (pst_mime_to_crlf: a CR, an LF or a CRLF is one CRLF), the
+ * signature kept. */
+static void
+signed_start (gpointer data, int index, guint64 offset)
+{
+  Scan *s = data;
+
+  s->signed_parts = index + 1;
+  if (index == PART_SIGNED)
+    s->inner.start = offset;
+}
+
+static void
+signed_bytes (gpointer data, int index, const char *bytes, gsize len)
+{
+  Scan *s = data;
+
+  if (s->unsupported)
     return;
-  if (s->part == PART_SIGNED)
+  if (index == PART_SIGNED)
     {
       char canon[8192];
       gsize n = 0;
 
-      leaf_feed (s, &s->inner, data, len);
-      /* pst_mime_to_crlf: a CR or an LF or a CRLF is one CRLF. */
+      leaf_feed (s, &s->inner, bytes, len);
       for (gsize i = 0; i < len; i++)
         {
-          char c = data[i];
+          char c = bytes[i];
 
           if (n + 2 > sizeof canon)
             {
@@ -246,183 +334,23 @@ part_bytes (Scan *s, const char *data, gsize len)
       pst_smime_digests_update (s->digests, canon, n);
       explicit_bzero (canon, sizeof canon);
     }
-  else if (s->part == PART_SIGNATURE)
+  else if (index == PART_SIGNATURE)
     {
       if (s->sig_part->len + len > SIG_PART_MAX)
         unsupported (s, "a signature part larger than 1 MiB");
       else
-        g_byte_array_append (s->sig_part, (const guint8 *) data, (guint) len);
+        g_byte_array_append (s->sig_part, (const guint8 *) bytes, (guint) len);
     }
 }
 
 static void
-flush_eol (Scan *s)
+signed_end (gpointer data, int index)
 {
-  part_bytes (s, s->eol, s->eol_len);
-  s->eol_len = 0;
+  (void) data;
+  (void) index;
 }
 
-/* Whether the line begun in s->cand may still be a delimiter. */
-static gboolean
-may_be_delimiter (Scan *s)
-{
-  gsize blen = strlen (s->boundary), i;
-
-  for (i = 0; i < s->cand_len && i < blen + 2; i++)
-    if (s->cand[i] != (i < 2 ? '-' : s->boundary[i - 2]))
-      return FALSE;
-  if (i < blen + 2)
-    return TRUE;
-  if (i < s->cand_len && s->cand[i] == '-')
-    {
-      if (++i == s->cand_len)
-        return TRUE;
-      if (s->cand[i++] != '-')
-        return FALSE;
-    }
-  for (; i < s->cand_len; i++)
-    if (s->cand[i] != ' ' && s->cand[i] != '\t'
-        && !(s->cand[i] == '\r' && i == s->cand_len - 1))
-      return FALSE;
-  return TRUE;
-}
-
-static void
-delimiter (Scan *s, gboolean close)
-{
-  s->eol_len = 0;   /* the line end before a delimiter is the delimiter's */
-  if (s->part == PART_PREAMBLE && close)
-    {
-      unsupported (s, "a multipart/signed without parts");
-      return;
-    }
-  if (s->part == PART_PREAMBLE)
-    {
-      s->inner.start = s->pos;
-      s->part = PART_SIGNED;
-    }
-  else if (s->part == PART_SIGNED)
-    s->part = PART_SIGNATURE;
-  else
-    s->part = PART_OTHER;
-  if (close)
-    s->closed = TRUE;
-}
-
-/* The line in s->cand ended (@nl: with an LF, else at the end). */
-static void
-cand_line_end (Scan *s, gboolean nl)
-{
-  gsize len = s->cand_len;
-  gboolean cr = nl && len > 0 && s->cand[len - 1] == '\r', close = FALSE;
-
-  /* mime.c's line_end takes one CR before the LF, and none without an LF
-   * (pst_mime_is_delimiter would take it). */
-  if ((nl || len == 0 || s->cand[len - 1] != '\r')
-      && pst_mime_is_delimiter (s->cand, len, s->boundary, &close))
-    {
-      delimiter (s, close);
-      return;
-    }
-  if (cr)
-    len--;
-  flush_eol (s);
-  part_bytes (s, s->cand, len);
-  if (nl)
-    {
-      memcpy (s->eol, cr ? "\r\n" : "\n", cr ? 2 : 1);
-      s->eol_len = cr ? 2 : 1;
-    }
-}
-
-static void
-signed_feed (Scan *s, const char *data, gsize len)
-{
-  while (len > 0 && !s->unsupported && !s->closed)
-    {
-      if (s->line_start)
-        {
-          s->line_start = FALSE;
-          s->in_cand = TRUE;
-          s->cand_len = 0;
-        }
-      if (s->in_cand)
-        {
-          char c = *data++;
-
-          len--;
-          s->pos++;
-          if (c == '\n')
-            {
-              cand_line_end (s, TRUE);
-              s->line_start = TRUE;
-              continue;
-            }
-          if (s->cand_len == CAND_MAX)
-            {
-              unsupported (s, "a long line of white space after a delimiter");
-              return;
-            }
-          s->cand[s->cand_len++] = c;
-          if (!may_be_delimiter (s))
-            {
-              gboolean cr = s->cand[s->cand_len - 1] == '\r';
-
-              flush_eol (s);
-              part_bytes (s, s->cand, s->cand_len - (cr ? 1 : 0));
-              s->held_cr = cr;
-              s->in_cand = FALSE;
-            }
-          continue;
-        }
-      {
-        const char *nl = memchr (data, '\n', len);
-        gsize n = nl != NULL ? (gsize) (nl - data) : len;
-
-        if (n > 0)
-          {
-            gboolean cr = data[n - 1] == '\r';
-
-            if (s->held_cr)
-              part_bytes (s, "\r", 1);
-            part_bytes (s, data, n - (cr ? 1 : 0));
-            s->held_cr = cr;
-          }
-        s->pos += n;
-        data += n;
-        len -= n;
-        if (nl != NULL)
-          {
-            memcpy (s->eol, s->held_cr ? "\r\n" : "\n", s->held_cr ? 2 : 1);
-            s->eol_len = s->held_cr ? 2 : 1;
-            s->held_cr = FALSE;
-            s->pos++;
-            data++;
-            len--;
-            s->line_start = TRUE;
-          }
-      }
-    }
-  if (s->closed)
-    s->pos += len;   /* the epilogue: nothing counts */
-}
-
-/* The end of the entity: the last line, held, is given back. */
-static void
-signed_end (Scan *s)
-{
-  if (s->closed || s->unsupported)
-    return;
-  if (s->in_cand && !s->line_start)
-    cand_line_end (s, FALSE);
-  else
-    {
-      if (s->held_cr)
-        part_bytes (s, "\r", 1);
-      flush_eol (s);
-    }
-  s->held_cr = FALSE;
-}
+static const PstPartSplitFuncs signed_funcs = { signed_start, signed_bytes, signed_end };
 
 /* --- The scan ---------------------------------------------------------------------- */
 
@@ -431,9 +359,9 @@ scan_init (Scan *s)
 {
   memset (s, 0, sizeof *s);
   s->sum = g_checksum_new (G_CHECKSUM_SHA256);
-  leaf_init (&s->top);
-  leaf_init (&s->inner);
-  s->part = PART_PREAMBLE;
+  leaf_init (&s->top, LEAF_TOP);
+  leaf_init (&s->inner, LEAF_INNER);
+  leaf_init (&s->part, LEAF_PART);
   s->sig_part = g_byte_array_new ();
 }
 
@@ -443,8 +371,10 @@ scan_clear (Scan *s)
   g_checksum_free (s->sum);
   leaf_clear (&s->top);
   leaf_clear (&s->inner);
-  g_free (s->boundary);
+  leaf_clear (&s->part);
+  g_clear_pointer (&s->signed_split, pst_part_split_free);
   pst_smime_digests_free (s->digests);
+  pst_secret_byte_array_clear (s->sig_part);
   g_byte_array_unref (s->sig_part);
 }
 
@@ -452,52 +382,51 @@ static void
 scan_feed (Scan *s, const char *data, gsize len)
 {
   g_checksum_update (s->sum, (const guchar *) data, len);
-  if (!s->top_done)
+  s->pos += len;
+  if (s->signed_split != NULL)
     {
-      gsize before = s->top.head->len;
-
-      leaf_feed (s, &s->top, data, len);
-      if (s->unsupported)
-        return;
-      if (!s->top.head_done)
-        {
-          s->pos += len;
-          return;
-        }
-      s->top_done = TRUE;
-      if (g_str_equal (s->top.type, "multipart/signed"))
-        {
-          const char *protocol = g_hash_table_lookup (s->top.params, "protocol");
-          const char *boundary = g_hash_table_lookup (s->top.params, "boundary");
-          gsize skip = s->top.head_len - before;
-
-          if (protocol == NULL || !is_signature_type (protocol) || boundary == NULL
-              || *boundary == '\0' || strlen (boundary) > 200)
-            {
-              unsupported (s, "a multipart/signed of another protocol or without a boundary");
-              return;
-            }
-          s->is_signed = TRUE;
-          s->boundary = g_strdup (boundary);
-          s->digests = pst_smime_digests_new (g_hash_table_lookup (s->top.params, "micalg"));
-          s->line_start = TRUE;
-          s->pos += skip;
-          signed_feed (s, data + skip, len - skip);
-          return;
-        }
-      if (!is_leaf_type (s->top.type))
-        unsupported (s, "a multipart or nested entity");
-      s->pos += len;
+      if (!pst_part_split_feed (s->signed_split, data, len))
+        unsupported (s, "a long line of white space after a delimiter");
       return;
     }
-  if (s->is_signed)
-    signed_feed (s, data, len);
-  else
+  if (!s->top_done)
     {
-      leaf_body (s, &s->top, data, len);
-      s->top.len += len;
-      s->pos += len;
+      gsize before = s->top.head->len, skip;
+      const char *protocol, *boundary;
+
+      leaf_feed (s, &s->top, data, len);
+      if (s->unsupported || !s->top.head_done)
+        return;
+      s->top_done = TRUE;
+      if (!g_str_equal (s->top.type, "multipart/signed"))
+        return;
+      protocol = g_hash_table_lookup (s->top.params, "protocol");
+      boundary = g_hash_table_lookup (s->top.params, "boundary");
+      if (protocol == NULL || !is_signature_type (protocol) || boundary == NULL
+          || *boundary == '\0' || strlen (boundary) > 200)
+        {
+          unsupported (s, "a multipart/signed of another protocol or without a boundary");
+          return;
+        }
+      s->is_signed = TRUE;
+      s->digests = pst_smime_digests_new (g_hash_table_lookup (s->top.params, "micalg"));
+      s->signed_split = pst_part_split_new (boundary, s->top.head_len, &signed_funcs, s);
+      skip = s->top.head_len - before;
+      if (!pst_part_split_feed (s->signed_split, data + skip, len - skip))
+        unsupported (s, "a long line of white space after a delimiter");
+      return;
     }
+  leaf_feed (s, &s->top, data, len);
+}
+
+/* The end of the displayed entity @l. */
+static void
+leaf_end (Scan *s, Leaf *l)
+{
+  if (!l->head_done)
+    unsupported (s, "no header section");
+  else if (l->split != NULL && (!pst_part_split_end (l->split) || pst_part_split_parts (l->split) == 0))
+    unsupported (s, "a multipart without parts");
 }
 
 /* The scan is complete: what it read is a shape of smimeread.h. */
@@ -506,22 +435,17 @@ scan_end (Scan *s)
 {
   if (s->unsupported)
     return FALSE;
-  if (!s->top.head_done)
-    {
-      unsupported (s, "no header section");
-      return FALSE;
-    }
   if (!s->is_signed)
-    return TRUE;
-  signed_end (s);
-  if (s->unsupported)
-    return FALSE;
-  if (s->part == PART_PREAMBLE)
-    unsupported (s, "a multipart/signed without a delimiter");
-  else if (!s->inner.head_done)
-    unsupported (s, "a signed part without a header section");
-  else if (!is_leaf_type (s->inner.type))
-    unsupported (s, "a signed part that is multipart or nested");
+    {
+      leaf_end (s, &s->top);
+      return !s->unsupported;
+    }
+  if (!pst_part_split_end (s->signed_split))
+    unsupported (s, "a long line of white space after a delimiter");
+  else if (s->signed_parts == 0)
+    unsupported (s, "a multipart/signed without parts");
+  else
+    leaf_end (s, &s->inner);
   return !s->unsupported;
 }
 
@@ -537,7 +461,46 @@ struct _ScanSink {
   guint64 pos;
   guint64 copy_from, copy_to;
   GOutputStream *out;
+  PstPartSplit *rebuild;    /* the bytes copied go through it */
+  const char *boundary;
+  GError *error;            /* of a write the splitter made */
 };
+
+static void
+rebuild_write (ScanSink *self, const char *data, gsize len)
+{
+  if (self->error == NULL)
+    g_output_stream_write_all (self->out, data, len, NULL, NULL, &self->error);
+}
+
+/* As strip_legacy_display writes each part: "--boundary", CRLF, the part,
+ * CRLF; then "--boundary--" and CRLF after the last. */
+static void
+rebuild_start (gpointer data, int index, guint64 offset)
+{
+  ScanSink *self = data;
+  g_autofree char *line = g_strdup_printf ("--%s\r\n", self->boundary);
+
+  (void) index;
+  (void) offset;
+  rebuild_write (self, line, strlen (line));
+}
+
+static void
+rebuild_bytes (gpointer data, int index, const char *bytes, gsize len)
+{
+  (void) index;
+  rebuild_write (data, bytes, len);
+}
+
+static void
+rebuild_end (gpointer data, int index)
+{
+  (void) index;
+  rebuild_write (data, "\r\n", 2);
+}
+
+static const PstPartSplitFuncs rebuild_funcs = { rebuild_start, rebuild_bytes, rebuild_end };
 
 G_DEFINE_TYPE (ScanSink, scan_sink, G_TYPE_OUTPUT_STREAM)
 
@@ -563,9 +526,18 @@ scan_sink_write (GOutputStream *stream, const void *buffer, gsize count,
   if (self->pos + count > self->copy_from && self->pos < self->copy_to)
     {
       guint64 from = MAX (self->pos, self->copy_from), to = MIN (self->pos + count, self->copy_to);
+      const char *p = (const char *) buffer + (from - self->pos);
 
-      if (!g_output_stream_write_all (self->out, (const char *) buffer + (from - self->pos),
-                                      (gsize) (to - from), NULL, NULL, error))
+      if (self->rebuild != NULL)
+        {
+          pst_part_split_feed (self->rebuild, p, (gsize) (to - from));
+          if (self->error != NULL)
+            {
+              g_propagate_error (error, g_steal_pointer (&self->error));
+              return -1;
+            }
+        }
+      else if (!g_output_stream_write_all (self->out, p, (gsize) (to - from), NULL, NULL, error))
         return -1;
     }
   self->pos += count;
@@ -578,6 +550,8 @@ scan_sink_finalize (GObject *object)
   ScanSink *self = SCAN_SINK (object);
 
   g_clear_pointer (&self->sum, g_checksum_free);
+  g_clear_pointer (&self->rebuild, pst_part_split_free);
+  g_clear_error (&self->error);
   G_OBJECT_CLASS (scan_sink_parent_class)->finalize (object);
 }
 
@@ -604,11 +578,11 @@ static GBytes *
 stand_in (Scan *s, Leaf *l, gsize *body_prefix_out)
 {
   guint64 body_len = l->len - l->head_len;
-  gsize keep = l->prefix->len;
+  gsize keep = l->split != NULL ? 0 : l->prefix->len;
   const char *p = (const char *) l->prefix->data;
   GByteArray *b;
 
-  if (body_len > keep)
+  if (body_len > keep && l->split == NULL)
     {
       const char *nl = keep > 0 ? memrchr (p, '\n', keep) : NULL;
 
@@ -633,6 +607,10 @@ typedef struct {
   PstStatus *status;
   GBytes *head_out;         /* what to write before the rest of the body */
   guint64 copy_from, copy_to;
+  /* A multipart displayed with protected headers: hp.c's
+   * strip_legacy_display writes it again, part by part, without its
+   * preamble and epilogue (its boundary, else NULL). */
+  const char *rebuild;
 } Verdict;
 
 /* Builds @v from the complete scan @s: @decrypted (with @integrity) for a
@@ -673,7 +651,7 @@ verdict (PstSmime *smime, Scan *s, gboolean decrypted, PstIntegrity integrity,
       g_autoptr(GArray) spans = g_array_new (FALSE, FALSE, sizeof (PstMimeSpan));
       PstMimeSpan span = { 0, s->sig_part->len };
 
-      if (s->part >= PART_SIGNATURE)
+      if (s->signed_parts > PART_SIGNATURE)
         {
           /* pst_mime_signature_part on the part as read: */
           g_array_append_val (spans, ((PstMimeSpan) { 0, 0 }));
@@ -735,6 +713,8 @@ verdict (PstSmime *smime, Scan *s, gboolean decrypted, PstIntegrity integrity,
     pst_smime_signature_free (sig);
   v->copy_from = l->start + l->head_len + prefix;
   v->copy_to = l->start + l->len;
+  if (l->split != NULL && st->protected_headers)
+    v->rebuild = l->boundary;
   v->status = g_steal_pointer (&st);
   return TRUE;
 }
@@ -800,6 +780,11 @@ pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fie
   sink->out = plain_out;
   sink->copy_from = v.copy_from;
   sink->copy_to = v.copy_to;
+  if (v.rebuild != NULL)
+    {
+      sink->boundary = v.rebuild;
+      sink->rebuild = pst_part_split_new (v.rebuild, v.copy_from, &rebuild_funcs, sink);
+    }
   if (!g_output_stream_write_all (plain_out, g_bytes_get_data (v.head_out, NULL),
                                   g_bytes_get_size (v.head_out), NULL, NULL, error))
     goto fail;
@@ -808,6 +793,18 @@ pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fie
     {
       g_propagate_error (error, g_steal_pointer (&local));
       goto fail;
+    }
+  if (ok && sink->rebuild != NULL)
+    {
+      g_autofree char *close = g_strdup_printf ("--%s--\r\n", v.rebuild);
+
+      pst_part_split_end (sink->rebuild);
+      rebuild_write (sink, close, strlen (close));
+      if (sink->error != NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&sink->error));
+          goto fail;
+        }
     }
   if (!ok || sink->pos != scan.pos || !g_str_equal (first, g_checksum_get_string (sink->sum)))
     {

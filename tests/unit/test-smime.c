@@ -1764,10 +1764,11 @@ changed (GBytes *msg, const char *from, const char *old, const char *new_)
 /* mime/smimeread.h: a signature inside an encryption, text/plain, and
  * verify of multipart/signed, read as streams, say what the in-memory
  * reader says (status and bytes), for both writers, CBC and GCM, bodies
- * with LF, CRLF and bare CR line ends, larger than every buffer; tampered
- * (a changed signed byte, a changed ciphertext byte, a cut message) they
- * fail as in memory; what is not one of its shapes (a multipart entity,
- * inline OpenPGP in the text) is left to the in-memory reader. */
+ * with LF, CRLF and bare CR line ends, larger than every buffer, and
+ * multipart entities; tampered (a changed signed byte, a changed
+ * ciphertext byte, a cut message) they fail as in memory; what is not one
+ * of its shapes (a multipart in a multipart, inline OpenPGP in the text, a
+ * legacy display part) is left to the in-memory reader. */
 static void
 test_read_stream (void **state)
 {
@@ -1852,19 +1853,52 @@ test_read_stream (void **state)
                 }
             }
   {
-    /* A multipart entity and inline OpenPGP: in memory. */
+    /* Multipart entities: with a preamble and an epilogue, without a close
+     * delimiter, white space after a delimiter, a large part. */
     const char *mp = "Content-Type: multipart/mixed; boundary=\"b\"\r\nContent-Transfer-Encoding: 7bit\r\n";
-    g_autoptr(GBytes) m1 = message_now (ALICE, BOB, mp, "--b\r\nContent-Type: text/plain\r\n\r\nA part.\r\n--b--\r\n");
+    g_autofree char *large = g_strconcat ("preamble\r\n--b\r\nContent-Type: text/plain\r\n\r\nA part.\r\n"
+                                          "--b\r\nContent-Type: application/octet-stream\r\n\r\n", big,
+                                          "\r\n--b--\r\nepilogue\r\n", NULL);
+    const char *parts[] = {
+      large,
+      "--b\r\nContent-Type: text/plain\r\n\r\nA\r\n--b\r\n",
+      "--b\r\nContent-Type: text/plain\r\n\r\nA\r\n--b  \r\nContent-Type: text/html\r\n\r\n<p>x</p>\n--b-- \n",
+    };
+    const char *rcpts[] = { BOB, NULL };
+
+    for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+      for (int mode = 0; mode < 3; mode++)
+        {
+          gboolean encrypt = mode != 1, sign = mode != 0;
+          g_autoptr(GBytes) m = message_now (ALICE, BOB, mp, parts[i]);
+          g_autoptr(GBytes) o = pst_smimemime_protect (fx.alice, m, ALICE, rcpts, encrypt, sign, NULL);
+          g_autofree char *what = g_strdup_printf ("multipart %u mode %d", i, mode);
+
+          assert_non_null (o);
+          if (!same_as_memory (o, !encrypt, what))
+            fail_msg ("%s: not streamed", what);
+        }
+  }
+  {
+    /* Inline OpenPGP, a multipart inside a multipart, a legacy display
+     * part: in memory. */
+    const char *mp = "Content-Type: multipart/mixed; boundary=\"b\"\r\nContent-Transfer-Encoding: 7bit\r\n";
+    g_autoptr(GBytes) m1 = message_now (ALICE, BOB, mp, "--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n"
+                                                        "--c\r\n\r\nA\r\n--c--\r\n--b--\r\n");
     g_autoptr(GBytes) m2 = message_now (ALICE, BOB, heads[0],
                                         "-----BEGIN PGP MESSAGE-----\r\n\r\nxx\r\n-----END PGP MESSAGE-----\r\n");
+    g_autoptr(GBytes) m4 = message_now (ALICE, BOB, mp, "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+                                                        "Subject: x\r\n--b--\r\n");
     const char *rcpts[] = { BOB, NULL };
     g_autoptr(GBytes) o1 = pst_smimemime_protect (fx.alice, m1, ALICE, rcpts, TRUE, TRUE, NULL);
     g_autoptr(GBytes) o2 = pst_smimemime_protect (fx.alice, m2, ALICE, rcpts, TRUE, FALSE, NULL);
     g_autoptr(GBytes) o3 = pst_smimemime_protect (fx.alice, m2, ALICE, rcpts, FALSE, TRUE, NULL);
+    g_autoptr(GBytes) o4 = pst_smimemime_protect (fx.alice, m4, ALICE, rcpts, TRUE, FALSE, NULL);
 
-    assert_false (same_as_memory (o1, FALSE, "multipart"));
+    assert_false (same_as_memory (o1, FALSE, "nested multipart"));
     assert_false (same_as_memory (o2, FALSE, "inline pgp"));
     assert_false (same_as_memory (o3, TRUE, "inline pgp signed"));
+    assert_false (same_as_memory (o4, FALSE, "legacy display part"));
   }
 }
 
