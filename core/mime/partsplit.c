@@ -249,6 +249,8 @@ pst_part_split_end (PstPartSplit *s)
       flush_eol (s);
     }
   s->held_cr = FALSE;
+  if (s->closed)
+    return TRUE;   /* the last line was the close delimiter */
   if (s->part >= 0 && s->started)
     s->funcs->part_end (s->data, s->part);
   else if (s->part >= 0)
