@@ -59,7 +59,7 @@ typedef struct {
 typedef enum { PART_SIGNED = 0, PART_SIGNATURE = 1 } Part;
 
 typedef struct {
-  GChecksum *sum;           /* of all that was read */
+  GChecksum *sum;           /* of all that was read (decrypting: to compare), or NULL */
   guint64 pos;
   gboolean unsupported;
   gboolean top_done;
@@ -358,7 +358,6 @@ static void
 scan_init (Scan *s)
 {
   memset (s, 0, sizeof *s);
-  s->sum = g_checksum_new (G_CHECKSUM_SHA256);
   leaf_init (&s->top, LEAF_TOP);
   leaf_init (&s->inner, LEAF_INNER);
   leaf_init (&s->part, LEAF_PART);
@@ -368,7 +367,7 @@ scan_init (Scan *s)
 static void
 scan_clear (Scan *s)
 {
-  g_checksum_free (s->sum);
+  g_clear_pointer (&s->sum, g_checksum_free);
   leaf_clear (&s->top);
   leaf_clear (&s->inner);
   leaf_clear (&s->part);
@@ -381,7 +380,8 @@ scan_clear (Scan *s)
 static void
 scan_feed (Scan *s, const char *data, gsize len)
 {
-  g_checksum_update (s->sum, (const guchar *) data, len);
+  if (s->sum != NULL)
+    g_checksum_update (s->sum, (const guchar *) data, len);
   s->pos += len;
   if (s->signed_split != NULL)
     {
@@ -743,6 +743,7 @@ pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fie
 
   *streamable_out = FALSE;
   scan_init (&scan);
+  scan.sum = g_checksum_new (G_CHECKSUM_SHA256);
   sink->scan = &scan;
   ok = pst_smime_decryptor_run (decryptor, G_OUTPUT_STREAM (sink), &integrity, &local);
   if (scan.unsupported || scan.pos == 0)
