@@ -580,6 +580,104 @@ pst_smime_auth_mac_acceptable (GBytes *der)
   return cms != NULL && pst_smime_mac_acceptable (mac_len);
 }
 
+/* --- SignedData with its content (opaque signed-data) -------------------------------- */
+
+/* Starts at the header @t of an eContent OCTET STRING: primitive or
+ * constructed (segments), as content_start does for [0] IMPLICIT. */
+static gboolean
+octets_start (Content *c, Reader *r, const Tlv *t)
+{
+  Tlv implicit = *t;
+
+  if (t->tag != 0x04 && t->tag != 0x24)
+    return FALSE;
+  implicit.tag = t->tag == 0x04 ? 0x80 : 0xa0;
+  return content_start (c, r, &implicit);
+}
+
+GBytes *
+pst_smime_signed_walk (GInputStream *in, PstSmimeContentFn fn, gpointer data, GError **error)
+{
+  g_autofree Reader *r = g_new0 (Reader, 1);
+  g_autoptr(GByteArray) oid = g_byte_array_new ();
+  g_autoptr(GByteArray) before = g_byte_array_new ();
+  g_autoptr(GByteArray) type = g_byte_array_new ();
+  g_autoptr(GByteArray) after = g_byte_array_new ();
+  g_autoptr(GByteArray) eci = NULL, sd = NULL, x = NULL, ci = NULL;
+  Tlv t_ci, t_x, t_sd, t_eci, t_x0, t, os;
+  Content c;
+  guchar buf[65536];
+  gssize n;
+  gboolean ok = FALSE;
+
+  r->in = in;
+  if (!rd_header (r, &t_ci) || t_ci.tag != 0x30 || !rd_header (r, &t) || t.tag != 0x06
+      || !rd_element_rest (r, &t, oid, 0) || !has_more (r, &t_ci) || !rd_header (r, &t_x)
+      || t_x.tag != 0xa0 || !rd_header (r, &t_sd) || t_sd.tag != 0x30)
+    goto out;
+  /* version, digestAlgorithms: up to the encapContentInfo, a SEQUENCE */
+  while (TRUE)
+    {
+      if (!has_more (r, &t_sd) || !rd_header (r, &t))
+        goto out;
+      if (t.tag == 0x30)
+        break;
+      if (!rd_element_rest (r, &t, before, 0))
+        goto out;
+    }
+  t_eci = t;
+  if (!has_more (r, &t_eci) || !rd_header (r, &t) || t.tag != 0x06
+      || !rd_element_rest (r, &t, type, 0)
+      /* eContent [0] EXPLICIT OCTET STRING: without it, not opaque */
+      || !has_more (r, &t_eci) || !rd_header (r, &t_x0) || t_x0.tag != 0xa0
+      || !has_more (r, &t_x0) || !rd_header (r, &os) || !octets_start (&c, r, &os))
+    goto out;
+  while ((n = content_read (&c, buf, sizeof buf)) > 0)
+    if (!fn (data, buf, (gsize) n))
+      {
+        explicit_bzero (buf, sizeof buf);
+        goto out;
+      }
+  explicit_bzero (buf, sizeof buf);
+  if (n < 0 || !closes (r, &t_x0) || !closes (r, &t_eci))
+    goto out;
+  /* certificates, crls, signerInfos */
+  while (has_more (r, &t_sd))
+    if (!rd_header (r, &t) || !rd_element_rest (r, &t, after, 0))
+      goto out;
+  ok = ended (r, &t_sd) && closes (r, &t_x) && closes (r, &t_ci);
+
+out:
+  if (r->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&r->error));
+      return NULL;
+    }
+  if (!ok)
+    return NULL;
+  /* The same object with its content detached. */
+  {
+    GByteArray *eci_parts[] = { type, NULL };
+    GByteArray *sd_parts[2] = { NULL, NULL };
+    GByteArray *x_parts[2] = { NULL, NULL };
+    GByteArray *ci_parts[3] = { oid, NULL, NULL };
+    GByteArray *joined = g_byte_array_new ();
+
+    eci = der_wrap (0x30, eci_parts);
+    g_byte_array_append (joined, before->data, before->len);
+    g_byte_array_append (joined, eci->data, eci->len);
+    g_byte_array_append (joined, after->data, after->len);
+    sd_parts[0] = joined;
+    sd = der_wrap (0x30, sd_parts);
+    g_byte_array_unref (joined);
+    x_parts[0] = sd;
+    x = der_wrap (0xa0, x_parts);
+    ci_parts[1] = x;
+    ci = der_wrap (0x30, ci_parts);
+    return g_bytes_new (ci->data, ci->len);
+  }
+}
+
 struct _PstSmimeDecryptor {
   PstSmime *smime;
   PstSmimeReopen reopen;

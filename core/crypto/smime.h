@@ -389,6 +389,17 @@ void pst_smime_digests_update (PstSmimeDigests *digests, const void *data, gsize
 void pst_smime_digests_free (PstSmimeDigests *digests);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmimeDigests, pst_smime_digests_free)
 
+/* The first pass of opaque SignedData (application/pkcs7-mime;
+ * smime-type=signed-data) on a stream: walks the object in @in (DER or
+ * BER, smime-decrypt-stream.c's walker), hands its eContent to @fn as it
+ * passes (FALSE from @fn stops the walk), and gives the same object with
+ * the eContent detached (DER), for pst_smime_verify_digested.  NULL when
+ * it is not SignedData with an eContent the walker reads (@error set for a
+ * read error only).  Transfer full. */
+typedef gboolean (*PstSmimeContentFn) (gpointer data, const guchar *bytes, gsize len);
+GBytes *pst_smime_signed_walk (GInputStream *in, PstSmimeContentFn fn, gpointer data,
+                               GError **error);
+
 /* pst_smime_verify of detached SignedData @der over the content that
  * @digests saw: the same verdict, collected certificates and flags.
  * NULL (and *@usable_out FALSE) when it cannot say it without the

@@ -18,6 +18,7 @@
 
 #include <string.h>
 
+#include "mime/converters.h"
 #include "mime/hp.h"
 #include "mime/mime.h"
 #include "mime/partsplit.h"
@@ -67,6 +68,7 @@ typedef struct {
   Leaf inner;               /* multipart/signed: its first part */
   Leaf part;                /* the part of a multipart being looked at */
   gboolean is_signed;
+  gboolean opaque;          /* the eContent of opaque SignedData: no multipart/signed in it */
   PstPartSplit *signed_split;
   int signed_parts;         /* begun */
   gboolean canon_cr;        /* the signed part's CRLF form: a CR was last */
@@ -400,6 +402,11 @@ scan_feed (Scan *s, const char *data, gsize len)
       s->top_done = TRUE;
       if (!g_str_equal (s->top.type, "multipart/signed"))
         return;
+      if (s->opaque)
+        {
+          unsupported (s, "a multipart/signed inside opaque signed-data");
+          return;
+        }
       protocol = g_hash_table_lookup (s->top.params, "protocol");
       boundary = g_hash_table_lookup (s->top.params, "boundary");
       if (protocol == NULL || !is_signature_type (protocol) || boundary == NULL
@@ -617,7 +624,7 @@ typedef struct {
  * decryption, @outer_fields the message's.  FALSE: not streamable. */
 static gboolean
 verdict (PstSmime *smime, Scan *s, gboolean decrypted, PstIntegrity integrity,
-         GPtrArray *outer_fields, Verdict *v)
+         GPtrArray *outer_fields, GBytes *opaque, Verdict *v)
 {
   const PstReaderBackend *b = &pst_smimemime_reader_backend;
   g_autoptr(PstStatus) st = pst_status_new ();
@@ -644,7 +651,21 @@ verdict (PstSmime *smime, Scan *s, gboolean decrypted, PstIntegrity integrity,
             st->integrity = PST_INTEGRITY_OK;
         }
     }
-  if (s->is_signed)
+  if (opaque != NULL)
+    {
+      /* smime_open's SIGNED layer: the eContent displayed, whatever the
+       * verdict. */
+      gboolean usable = FALSE;
+
+      sig = pst_smime_verify_digested (smime, opaque, s->digests, &usable);
+      if (!usable)
+        {
+          unsupported (s, "a signature the digests passed cannot check");
+          return FALSE;
+        }
+      b->facts (sig, st, &facts);
+    }
+  else if (s->is_signed)
     {
       g_autoptr(GBytes) part = g_bytes_new (s->sig_part->data, s->sig_part->len);
       g_autoptr(GBytes) sig_body = NULL;
@@ -704,7 +725,8 @@ verdict (PstSmime *smime, Scan *s, gboolean decrypted, PstIntegrity integrity,
       else
         facts.status = PST_SIG_ERROR;
     }
-  v->head_out = pst_hp_finish (st, PST_SCHEME_SMIME, s->is_signed ? &facts : NULL, PST_COVERS_WHOLE,
+  v->head_out = pst_hp_finish (st, PST_SCHEME_SMIME, s->is_signed || opaque != NULL ? &facts : NULL,
+                               PST_COVERS_WHOLE,
                                outer_fields, message, display, &verdict_);
   if (by_sig && !own && verdict_ != PST_SIG_GOOD && st->integrity == PST_INTEGRITY_OK)
     st->integrity = PST_INTEGRITY_NONE;
@@ -770,7 +792,8 @@ pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fie
       goto out;
     }
   if (!scan_end (&scan)
-      || !verdict (pst_smime_decryptor_smime (decryptor), &scan, TRUE, integrity, outer_fields, &v))
+      || !verdict (pst_smime_decryptor_smime (decryptor), &scan, TRUE, integrity, outer_fields, NULL,
+                   &v))
     goto out;
   first = g_strdup (g_checksum_get_string (scan.sum));
 
@@ -827,18 +850,98 @@ fail:
   return FALSE;
 }
 
+/* The eContent of opaque SignedData as it passes: digested and scanned. */
+static gboolean
+opaque_content (gpointer data, const guchar *bytes, gsize len)
+{
+  Scan *s = data;
+
+  pst_smime_digests_update (s->digests, bytes, len);
+  scan_feed (s, (const char *) bytes, len);
+  return !s->unsupported;
+}
+
+/* Opaque SignedData in the body of the message whose header section is
+ * @header (@fields): the walk of crypto/smime.h, the eContent scanned. */
+static gboolean
+verify_opaque (PstSmime *smime, GInputStream *message, GBytes *header, GPtrArray *fields,
+               PstStatus **status_out, gboolean *streamable_out, GError **error)
+{
+  const char *cte_field = pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL);
+  g_autofree char *cte = cte_field != NULL ? pst_mime_field_value (cte_field) : NULL;
+  g_autoptr(GInputStream) der = NULL;
+  g_autoptr(GBytes) skeleton = NULL;
+  g_autoptr(GError) local = NULL;
+  Verdict v = { 0 };
+  Scan scan;
+
+  if (g_input_stream_skip (message, g_bytes_get_size (header), NULL, error) < 0)
+    return FALSE;
+  /* smimemime.c's part_der: base64 unless binary or 8bit */
+  if (cte != NULL && (g_ascii_strcasecmp (cte, "binary") == 0 || g_ascii_strcasecmp (cte, "8bit") == 0))
+    der = g_object_ref (message);
+  else
+    {
+      g_autoptr(PstBase64DecodeConverter) conv = pst_base64_decode_converter_new ();
+
+      der = g_converter_input_stream_new (message, G_CONVERTER (conv));
+      g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (der), FALSE);
+    }
+  scan_init (&scan);
+  scan.opaque = TRUE;
+  /* The digestAlgorithms come first but are not read here: SHA-1 and the
+   * SHA-2 digests of smime-verify-stream.c's list. */
+  scan.digests = pst_smime_digests_new ("sha-1, sha-384, sha-512");
+  skeleton = pst_smime_signed_walk (der, opaque_content, &scan, &local);
+  if (local != NULL && !scan.unsupported)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      scan_clear (&scan);
+      return FALSE;
+    }
+  /* What the in-memory reader would not take for CMS (pst_smime_cms_type of
+   * the whole object) must not be judged here either. */
+  if (skeleton != NULL && pst_smime_cms_type (skeleton) == PST_SMIME_CMS_SIGNED && scan_end (&scan)
+      && verdict (smime, &scan, FALSE, PST_INTEGRITY_NONE, fields, skeleton, &v))
+    {
+      *streamable_out = TRUE;
+      if (status_out != NULL)
+        *status_out = g_steal_pointer (&v.status);
+    }
+  verdict_clear (&v);
+  scan_clear (&scan);
+  return TRUE;
+}
+
 gboolean
 pst_smimeread_verify (PstSmime *smime, GInputStream *message, PstStatus **status_out,
                       gboolean *streamable_out, GError **error)
 {
+  g_autoptr(GInputStream) in = pst_pgpstream_input_new (message);
+  g_autoptr(GBytes) header = NULL;
+  g_autoptr(GPtrArray) fields = NULL;
+  g_autofree char *type = NULL;
+  gsize len = 0, body = 0;
+  const char *p;
   Verdict v = { 0 };
   Scan scan;
   char buf[65536];
   gssize n;
 
   *streamable_out = FALSE;
+  if (!(header = pst_pgpstream_peek_header (in, NULL)))
+    return TRUE;   /* too large a header section, or unreadable: in memory */
+  p = g_bytes_get_data (header, &len);
+  if (len == 0 || !pst_mime_split_header (p, len, &fields, &body, NULL))
+    return TRUE;
+  type = pst_mime_entity_content_type (fields, NULL);
+  if (g_str_equal (type, "application/pkcs7-mime") || g_str_equal (type, "application/x-pkcs7-mime"))
+    return verify_opaque (smime, in, header, fields, status_out, streamable_out, error);
+  if (!g_str_equal (type, "multipart/signed"))
+    return TRUE;
+
   scan_init (&scan);
-  while ((n = g_input_stream_read (message, buf, sizeof buf, NULL, error)) > 0)
+  while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
     {
       scan_feed (&scan, buf, (gsize) n);
       if (scan.unsupported || (scan.top_done && !scan.is_signed))
@@ -851,7 +954,8 @@ pst_smimeread_verify (PstSmime *smime, GInputStream *message, PstStatus **status
     }
   if (scan.top_done && !scan.is_signed)
     unsupported (&scan, "not multipart/signed");
-  if (scan_end (&scan) && verdict (smime, &scan, FALSE, PST_INTEGRITY_NONE, scan.top.fields, &v))
+  if (scan_end (&scan)
+      && verdict (smime, &scan, FALSE, PST_INTEGRITY_NONE, scan.top.fields, NULL, &v))
     {
       *streamable_out = TRUE;
       if (status_out != NULL)

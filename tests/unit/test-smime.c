@@ -1902,6 +1902,71 @@ test_read_stream (void **state)
   }
 }
 
+/* Opaque signed-data (application/pkcs7-mime; smime-type=signed-data), as
+ * openssl cms writes it (DER, and BER with -stream; text, multipart, a
+ * large body, base64 and binary transfer encodings), verified as a stream:
+ * the status of the in-memory reader, also with a changed content byte
+ * (bad) and a cut object; what holds a multipart/signed goes to memory. */
+static void
+test_read_stream_opaque (void **state)
+{
+  const char *bodies[] = {
+    "printf 'Content-Type: text/plain\r\n\r\nHello, opaque.\r\n'",
+    "printf 'Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\n"
+    "A\r\n--x\r\nContent-Type: application/octet-stream\r\n\r\nB\r\n--x--\r\n'",
+    "{ printf 'Content-Type: text/plain\r\n\r\n'; seq -w 1 60000; }",
+    "printf 'Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=x\r\n\r\n"
+    "--x\r\nContent-Type: text/plain\r\n\r\nA\r\n--x--\r\n'",
+  };
+  const char *opts[] = { "", "-stream", "-outform DER -binary" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+    for (guint o = 0; o < G_N_ELEMENTS (opts); o++)
+      {
+        g_autofree char *cmd = NULL;
+        g_autofree char *what = g_strdup_printf ("opaque body %u opts %u", i, o);
+        g_autoptr(GBytes) msg = NULL;
+
+        if (o == 2)
+          /* binary: the DER as the body of a message of its own */
+          cmd = g_strdup_printf ("%s > op-body.txt && openssl cms -sign -nodetach -binary -in op-body.txt"
+                                 " -signer alice.pem -inkey alice.key -outform DER -out op.der"
+                                 " && { printf 'From: alice@postern.test\\r\\nTo: bob@postern.test\\r\\n"
+                                 "Content-Type: application/pkcs7-mime; smime-type=signed-data\\r\\n"
+                                 "Content-Transfer-Encoding: binary\\r\\n\\r\\n'; cat op.der; } > op.eml",
+                                 bodies[i]);
+        else
+          cmd = g_strdup_printf ("%s > op-body.txt && openssl cms -sign -nodetach -binary %s -in op-body.txt"
+                                 " -signer alice.pem -inkey alice.key -from alice@postern.test"
+                                 " -to bob@postern.test -subject hi -out op.eml", bodies[i], opts[o]);
+        assert_true (sh (cmd));
+        msg = read_fx ("op.eml");
+        if (i == 3)
+          {
+            assert_false (same_as_memory (msg, TRUE, what));
+            continue;
+          }
+        if (!same_as_memory (msg, TRUE, what))
+          fail_msg ("%s: not streamed", what);
+        if (o == 0)
+          {
+            gsize len = g_bytes_get_size (msg);
+            g_autoptr(GBytes) cut = g_bytes_new_from_bytes (msg, 0, len - len / 3);
+            char *copy = g_memdup2 (g_bytes_get_data (msg, NULL), len);
+            /* a base64 character in the middle of the content */
+            char *mid = copy + len / 2;
+            g_autoptr(GBytes) bad = NULL;
+
+            while (!g_ascii_isalpha (*mid))
+              mid++;
+            *mid = *mid == 'A' ? 'B' : 'A';
+            bad = g_bytes_new_take (copy, len);
+            same_as_memory (bad, TRUE, what);
+            same_as_memory (cut, TRUE, what);
+          }
+      }
+}
+
 int
 main (void)
 {
@@ -1912,6 +1977,7 @@ main (void)
     cmocka_unit_test (test_decrypt_stream),
     cmocka_unit_test (test_open_stream),
     cmocka_unit_test (test_read_stream),
+    cmocka_unit_test (test_read_stream_opaque),
     cmocka_unit_test (test_encrypt_only),
     cmocka_unit_test (test_sign_encrypt),
     cmocka_unit_test (test_gcm_selection),
