@@ -3,7 +3,8 @@
  * pst_message_open, the in-memory reader, on an empty S/MIME store with no
  * trust anchor: when the stream reader says it read the message, both
  * give the same status (JSON), and no message the in-memory reader cannot
- * parse is read as a stream. */
+ * parse is read as a stream.  POSTERN_FUZZ_TRACE=1 says whether an input
+ * was read as a stream. */
 #include "fuzz-common.h"
 
 #include <glib/gstdio.h>
@@ -65,6 +66,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   FUZZ_CHECK (pst_smimeread_verify (smime, in, &streamed, &streamable, &error),
               "a memory stream failed: %s", error->message);
+  if (g_getenv ("POSTERN_FUZZ_TRACE") != NULL)
+    fprintf (stderr, "streamed: %s\n", streamable ? "yes" : "no");
   if (!streamable)
     return 0;
   opened = pst_message_open (NULL, smime, message, &plain, &status, NULL);
