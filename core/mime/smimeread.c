@@ -587,7 +587,6 @@ stand_in (Scan *s, Leaf *l, gsize *body_prefix_out)
   guint64 body_len = l->len - l->head_len;
   gsize keep = l->split != NULL ? 0 : l->prefix->len;
   const char *p = (const char *) l->prefix->data;
-  GByteArray *b;
 
   if (body_len > keep && l->split == NULL)
     {
@@ -603,11 +602,8 @@ stand_in (Scan *s, Leaf *l, gsize *body_prefix_out)
           return NULL;
         }
     }
-  b = g_byte_array_sized_new (l->head->len + (guint) keep);
-  g_byte_array_append (b, l->head->data, l->head->len);
-  g_byte_array_append (b, l->prefix->data, (guint) keep);
   *body_prefix_out = keep;
-  return pst_secret_bytes_new (b->data, b->len, NULL, 0);
+  return pst_secret_bytes_new (l->head->data, l->head->len, l->prefix->data, keep);
 }
 
 typedef struct {

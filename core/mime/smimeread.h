@@ -6,13 +6,18 @@
  * itself):
  *   - a leaf entity: not multipart/, not message/rfc822, not another
  *     S/MIME layer (text/plain included);
+ *   - a multipart (not signed or encrypted) whose parts are such leaves
+ *     (not legacy display parts);
  *   - multipart/signed; protocol="application/pkcs7-signature" (or x-)
- *     whose first part is such a leaf, its signature part at most 1 MiB.
- * Anything else (a multipart entity, an inline OpenPGP block in a text
- * part, opaque signed-data, an eContent in a detached signature, a digest
- * micalg did not announce, a legacy display block not within the first
- * 64 KiB) is left to the in-memory reader: *streamable_out FALSE and
- * nothing written.
+ *     whose first part is one of the above, its signature part at most
+ *     1 MiB;
+ *   - for verify, opaque signed-data (application/pkcs7-mime) whose
+ *     eContent is a leaf or a multipart as above.
+ * Anything else (a multipart in a multipart, an inline OpenPGP block in a
+ * text part, opaque signed-data inside an encryption, an eContent in a
+ * detached signature, a digest micalg did not announce, a legacy display
+ * block not within the first 64 KiB) is left to the in-memory reader:
+ * *streamable_out FALSE and nothing written.
  *
  * The entity is read once to judge it (structure, digests, SHA-256 of all
  * of it) without writing anything, and, when decrypting, decrypted again
@@ -42,7 +47,8 @@ gboolean pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *
                                        gboolean *streamable_out, GError **error);
 
 /* pst_message_open's status (for `verify`) of the message in @message
- * (read to its end) when it is a multipart/signed of the shape above;
+ * (read to its end) when it is a multipart/signed or opaque signed-data of
+ * the shapes above;
  * otherwise *@streamable_out FALSE and the caller reads the message again
  * from its start.  Errors: the stream's errors.  Transfer full. */
 gboolean pst_smimeread_verify (PstSmime *smime, GInputStream *message, PstStatus **status_out,
