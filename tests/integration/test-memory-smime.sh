@@ -3,8 +3,8 @@
 # unless set; a size numfmt --from=iec reads) go through each streamed
 # S/MIME path of the file commands (encrypt with and without --sign, of a
 # text and of an attachment; decrypt of each, with the signature inside for
-# the text; verify of the multipart/signed), and the agent's
-# peak RSS (VmHWM, reset through /proc/PID/clear_refs before each) must
+# the text; verify of the multipart/signed and of opaque signed-data), and
+# the agent's peak RSS (VmHWM, reset through /proc/PID/clear_refs before each) must
 # stay within a bound that does not grow with the message:
 # MEMORY_BOUND_MIB (64) over the idle agent's peak.  Not a timed test.
 # What comes out is checked by an independent reader (openssl cms) and by
@@ -122,6 +122,13 @@ for kind in text att; do
     check "$kind: decrypted, the signature good" verdict "$WORK/dec.json" ok good
     check "$kind: Postern's plaintext has the body sent (sha256)" \
       test "$(body_sum "$WORK/plain.eml")" = "$want"
+    # Opaque signed-data (openssl cms -nodetach): walked once as it is read.
+    check "$kind: openssl cms signs it opaque" openssl cms -sign -nodetach -stream -binary \
+      -in "$in" -signer "$ALICE_CERT" -inkey "$ALICE_KEY" -out "$WORK/opaque.eml"
+    check "$kind: postern verify of the opaque signed-data within the bound" \
+      within_bound bob "$kind verify (opaque)" bob_verify "$WORK/opaque.eml"
+    check "$kind: the opaque signature is good" verdict "$WORK/ver.json" not-encrypted good
+    rm -f "$WORK/opaque.eml"
   fi
   rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/signed.eml" "$WORK/plain.eml"
 
