@@ -13,7 +13,7 @@
  * displayed entity: its header section and the first line-complete 64 KiB
  * of its body, which is all that pst_hp_finish reads of it (the legacy
  * display block, when there is one, must end there). */
-#define _GNU_SOURCE 1   /* memrchr */
+#define _GNU_SOURCE 1   /* memrchr, memmem */
 #include "mime/smimeread.h"
 
 #include <string.h>
@@ -144,8 +144,9 @@ leaf_body (Scan *s, Leaf *l, const char *data, gsize len)
       /* Across the boundary between two writes, then within this one. */
       memcpy (joined, l->tail, l->tail_len);
       memcpy (joined + l->tail_len, data, head);
-      if (g_strstr_len (joined, l->tail_len + head, PGP_MARK) != NULL
-          || g_strstr_len (data, len, PGP_MARK) != NULL)
+      /* memmem, not g_strstr_len: a NUL does not end the text here. */
+      if (memmem (joined, l->tail_len + head, PGP_MARK, strlen (PGP_MARK)) != NULL
+          || memmem (data, len, PGP_MARK, strlen (PGP_MARK)) != NULL)
         {
           unsupported (s, "an inline OpenPGP block in a text part");
           return;
