@@ -264,6 +264,14 @@ b64d_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no space");
       return G_CONVERTER_ERROR;
     }
+  if (inbuf_size == 0 && !(flags & (G_CONVERTER_INPUT_AT_END | G_CONVERTER_FLUSH)))
+    {
+      /* Nothing to decode yet (the last input gave nothing: a NUL, or only
+       * what is not base64): GConverter's way of asking for more, without
+       * which GConverterInputStream calls again at once. */
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT, "more input needed");
+      return G_CONVERTER_ERROR;
+    }
   {
     /* smimemime.c's part_der decodes a C string: up to the first NUL. */
     const char *nul = self->stopped || take == 0 ? NULL : memchr (inbuf, '\0', take);
