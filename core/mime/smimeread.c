@@ -1,18 +1,17 @@
-/* smimeread.c — S/MIME entities with a signature or text read as streams
- * (see smimeread.h).
+/* smimeread.c — S/MIME entities with a signature, text or parts read as
+ * streams (see smimeread.h).
  *
- * Why a multipart reader of our own: mime.c's pst_mime_split_multipart
- * and the reader (reader.c) work on a whole body in memory.  This file
- * applies the same rules line by line: a delimiter line is what
- * pst_mime_is_delimiter says, a part runs from after its delimiter line to
- * the line end before the next one (which belongs to the delimiter), a
- * missing close delimiter is tolerated, and after the close delimiter
- * nothing counts.  The verdict is then built as reader.c builds it for
- * these shapes (record_decryption, record_signature, the CBC integrity a
- * good signature vouches for, pst_hp_finish), on a stand-in of the
- * displayed entity: its header section and the first line-complete 64 KiB
- * of its body, which is all that pst_hp_finish reads of it (the legacy
- * display block, when there is one, must end there). */
+ * A scanner reads the entity as it passes: header sections, the parts of
+ * a multipart (partsplit.h: pst_mime_split_multipart's rules line by
+ * line, which is why it is a parser of our own: mime.c's works on a whole
+ * body in memory), the digests of a signed part.  The verdict is then
+ * built as reader.c builds it for these shapes (record_decryption,
+ * record_signature, the CBC integrity a good signature vouches for,
+ * pst_hp_finish), on a stand-in of the displayed entity: its header
+ * section and the first line-complete 64 KiB of its body, which is all
+ * that pst_hp_finish reads of it (the legacy display block, when there is
+ * one, must end there; a multipart's parts are rewritten as hp.c's
+ * strip_legacy_display writes them). */
 #define _GNU_SOURCE 1   /* memrchr, memmem */
 #include "mime/smimeread.h"
 
