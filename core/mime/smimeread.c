@@ -71,6 +71,8 @@ typedef struct {
   PstPartSplit *signed_split;
   int signed_parts;         /* begun */
   gboolean canon_cr;        /* the signed part's CRLF form: a CR was last */
+  char canon[65536];        /* its CRLF form, to be digested */
+  gsize canon_len;
   PstSmimeDigests *digests;
   GByteArray *sig_part;
 } Scan;
@@ -306,15 +308,15 @@ signed_bytes (gpointer data, int index, const char *bytes, gsize len)
     return;
   if (index == PART_SIGNED)
     {
-      char canon[8192];
-      gsize n = 0;
+      char *canon = s->canon;
+      gsize n = s->canon_len;
 
       leaf_feed (s, &s->inner, bytes, len);
       for (gsize i = 0; i < len; i++)
         {
           char c = bytes[i];
 
-          if (n + 2 > sizeof canon)
+          if (n + 2 > sizeof s->canon)
             {
               pst_smime_digests_update (s->digests, canon, n);
               n = 0;
@@ -333,8 +335,7 @@ signed_bytes (gpointer data, int index, const char *bytes, gsize len)
           else
             canon[n++] = c;
         }
-      pst_smime_digests_update (s->digests, canon, n);
-      explicit_bzero (canon, sizeof canon);
+      s->canon_len = n;
     }
   else if (index == PART_SIGNATURE)
     {
@@ -377,6 +378,7 @@ scan_clear (Scan *s)
   pst_smime_digests_free (s->digests);
   pst_secret_byte_array_clear (s->sig_part);
   g_byte_array_unref (s->sig_part);
+  explicit_bzero (s->canon, sizeof s->canon);
 }
 
 static void
@@ -453,6 +455,8 @@ scan_end (Scan *s)
     unsupported (s, "a multipart/signed without parts");
   else
     leaf_end (s, &s->inner);
+  pst_smime_digests_update (s->digests, s->canon, s->canon_len);
+  s->canon_len = 0;
   return !s->unsupported;
 }
 
