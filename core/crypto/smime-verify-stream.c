@@ -74,6 +74,24 @@ pst_smime_digests_update (PstSmimeDigests *d, const void *data, gsize len)
     EVP_DigestUpdate (d->ctx[i], data, len);
 }
 
+char *
+pst_smime_digests_sha256 (PstSmimeDigests *d)
+{
+  EVP_MD_CTX *copy = EVP_MD_CTX_new ();
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  GString *hex = g_string_new (NULL);
+
+  /* SHA-256 is always the first (pst_smime_digests_new). */
+  if (copy != NULL && d->n > 0 && EVP_MD_CTX_copy_ex (copy, d->ctx[0])
+      && EVP_DigestFinal_ex (copy, md, &len))
+    for (unsigned int i = 0; i < len; i++)
+      g_string_append_printf (hex, "%02x", md[i]);
+  EVP_MD_CTX_free (copy);
+  ERR_clear_error ();
+  return g_string_free (hex, FALSE);
+}
+
 void
 pst_smime_digests_free (PstSmimeDigests *d)
 {

@@ -386,6 +386,9 @@ typedef struct _PstSmimeDigests PstSmimeDigests;
 /* Digests for @micalg (may be NULL).  Transfer full. */
 PstSmimeDigests *pst_smime_digests_new (const char *micalg);
 void pst_smime_digests_update (PstSmimeDigests *digests, const void *data, gsize len);
+/* The SHA-256 of what @digests saw so far, lower-case hex ("" when it
+ * cannot be had); @digests goes on.  Transfer full. */
+char *pst_smime_digests_sha256 (PstSmimeDigests *digests);
 void pst_smime_digests_free (PstSmimeDigests *digests);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmimeDigests, pst_smime_digests_free)
 

@@ -59,7 +59,7 @@ typedef struct {
 typedef enum { PART_SIGNED = 0, PART_SIGNATURE = 1 } Part;
 
 typedef struct {
-  GChecksum *sum;           /* of all that was read (decrypting: to compare), or NULL */
+  PstSmimeDigests *sum;     /* SHA-256 of all that was read (decrypting: to compare), or NULL */
   guint64 pos;
   gboolean unsupported;
   gboolean top_done;
@@ -370,7 +370,7 @@ scan_init (Scan *s)
 static void
 scan_clear (Scan *s)
 {
-  g_clear_pointer (&s->sum, g_checksum_free);
+  g_clear_pointer (&s->sum, pst_smime_digests_free);
   leaf_clear (&s->top);
   leaf_clear (&s->inner);
   leaf_clear (&s->part);
@@ -385,7 +385,7 @@ static void
 scan_feed (Scan *s, const char *data, gsize len)
 {
   if (s->sum != NULL)
-    g_checksum_update (s->sum, (const guchar *) data, len);
+    pst_smime_digests_update (s->sum, data, len);
   s->pos += len;
   if (s->signed_split != NULL)
     {
@@ -468,7 +468,7 @@ struct _ScanSink {
   GOutputStream parent;
   Scan *scan;               /* the first reading */
   /* the second: */
-  GChecksum *sum;
+  PstSmimeDigests *sum;
   guint64 pos;
   guint64 copy_from, copy_to;
   GOutputStream *out;
@@ -533,7 +533,7 @@ scan_sink_write (GOutputStream *stream, const void *buffer, gsize count,
         }
       return (gssize) count;
     }
-  g_checksum_update (self->sum, buffer, count);
+  pst_smime_digests_update (self->sum, buffer, count);
   if (self->pos + count > self->copy_from && self->pos < self->copy_to)
     {
       guint64 from = MAX (self->pos, self->copy_from), to = MIN (self->pos + count, self->copy_to);
@@ -560,7 +560,7 @@ scan_sink_finalize (GObject *object)
 {
   ScanSink *self = SCAN_SINK (object);
 
-  g_clear_pointer (&self->sum, g_checksum_free);
+  g_clear_pointer (&self->sum, pst_smime_digests_free);
   g_clear_pointer (&self->rebuild, pst_part_split_free);
   g_clear_error (&self->error);
   G_OBJECT_CLASS (scan_sink_parent_class)->finalize (object);
@@ -758,6 +758,7 @@ pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fie
   g_autoptr(ScanSink) sink = g_object_new (SCAN_TYPE_SINK, NULL);
   g_autoptr(GError) local = NULL;
   g_autofree char *first = NULL;
+  g_autofree char *second = NULL;
   PstIntegrity integrity = PST_INTEGRITY_NONE;
   Verdict v = { 0 };
   Scan scan;
@@ -765,7 +766,7 @@ pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fie
 
   *streamable_out = FALSE;
   scan_init (&scan);
-  scan.sum = g_checksum_new (G_CHECKSUM_SHA256);
+  scan.sum = pst_smime_digests_new (NULL);
   sink->scan = &scan;
   ok = pst_smime_decryptor_run (decryptor, G_OUTPUT_STREAM (sink), &integrity, &local);
   if (scan.unsupported || scan.pos == 0)
@@ -795,12 +796,12 @@ pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fie
       || !verdict (pst_smime_decryptor_smime (decryptor), &scan, TRUE, integrity, outer_fields, NULL,
                    &v))
     goto out;
-  first = g_strdup (g_checksum_get_string (scan.sum));
+  first = pst_smime_digests_sha256 (scan.sum);
 
   /* The second reading, to @plain_out. */
   g_clear_error (&local);
   sink->scan = NULL;
-  sink->sum = g_checksum_new (G_CHECKSUM_SHA256);
+  sink->sum = pst_smime_digests_new (NULL);
   sink->out = plain_out;
   sink->copy_from = v.copy_from;
   sink->copy_to = v.copy_to;
@@ -830,7 +831,8 @@ pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fie
           goto fail;
         }
     }
-  if (!ok || sink->pos != scan.pos || !g_str_equal (first, g_checksum_get_string (sink->sum)))
+  second = pst_smime_digests_sha256 (sink->sum);
+  if (!ok || sink->pos != scan.pos || *first == '\0' || !g_str_equal (first, second))
     {
       /* Not what was judged: nothing written counts. */
       v.status->decryption = PST_DECRYPTION_FAILED;
