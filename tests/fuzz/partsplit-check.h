@@ -93,7 +93,8 @@ partsplit_check (const guint8 *data, gsize size)
 
         if (g_array_index (seen.offsets, guint64, i) != span->offset)
           why = "a part at another offset";
-        else if (got->len != span->length || memcmp (got->data, body + span->offset, got->len) != 0)
+        else if (got->len != span->length
+                 || (got->len > 0 && memcmp (got->data, body + span->offset, got->len) != 0))
           why = "a part with other bytes";
       }
 out:
