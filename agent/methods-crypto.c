@@ -13,6 +13,7 @@
 #include "mime/mime.h"
 #include "mime/reader.h"
 #include "mime/pgpstream.h"
+#include "mime/smimeread.h"
 #include "mime/smimestream.h"
 #include "peers.h"
 #include "protect.h"
@@ -470,14 +471,50 @@ pst_method_decrypt (PstCall *call, GError **error)
   return counted (call, do_decrypt, error);
 }
 
+/* Verifies S/MIME multipart/signed from @in_fd (a regular file, the
+ * message at @start) as a stream when pst_smimeread_verify can; otherwise
+ * @in_fd is back at @start for the in-memory path. */
+static JsonObject *
+smime_verify_stream (PstCall *call, int in_fd, off_t start, GError **error)
+{
+  g_autofree char *dir = g_build_filename (call->agent->paths->data_dir, "smime", NULL);
+  g_autoptr (GInputStream) in = pst_client_fd_input_stream_new (in_fd);
+  g_autoptr (PstStatus) status = NULL;
+  PstSmimeLease *lease;
+  gboolean streamable = FALSE, ok;
+
+  if (!(lease = pst_key_cache_take_smime (call->agent->keys, dir, error)))
+    return NULL;
+  ok = pst_smimeread_verify (pst_smime_lease_get (lease), in, &status, &streamable, error);
+  pst_key_cache_return_smime (call->agent->keys, lease);
+  if (!ok)
+    return NULL;
+  if (!streamable)
+    {
+      rewind_fd (in_fd, start, error);
+      return NULL;
+    }
+  return open_result (status, FALSE);
+}
+
 JsonObject *
 pst_method_verify (PstCall *call, GError **error)
 {
   int in_fd;
   g_autoptr (GBytes) input = NULL;
+  struct stat st;
+  off_t start;
 
-  if ((in_fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
-      || !(input = pst_fd_read_all (in_fd, MAX_CRYPTO_INPUT, error)))
+  if ((in_fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0)
+    return NULL;
+  if (fstat (in_fd, &st) == 0 && S_ISREG (st.st_mode) && (start = lseek (in_fd, 0, SEEK_CUR)) >= 0)
+    {
+      JsonObject *r = smime_verify_stream (call, in_fd, start, error);
+
+      if (r != NULL || (error != NULL && *error != NULL))
+        return r;
+    }
+  if (!(input = pst_fd_read_all (in_fd, MAX_CRYPTO_INPUT, error)))
     return NULL;
   return open_message (call, input, -1, error);
 }

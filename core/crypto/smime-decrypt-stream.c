@@ -580,20 +580,137 @@ pst_smime_auth_mac_acceptable (GBytes *der)
   return cms != NULL && pst_smime_mac_acceptable (mac_len);
 }
 
-gboolean
-pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reopen_data,
-                          GOutputStream *plain_out, PstIntegrity *integrity_out, GError **error)
+/* --- SignedData with its content (opaque signed-data) -------------------------------- */
+
+/* Starts at the header @t of an eContent OCTET STRING: primitive or
+ * constructed (segments), as content_start does for [0] IMPLICIT. */
+static gboolean
+octets_start (Content *c, Reader *r, const Tlv *t)
+{
+  Tlv implicit = *t;
+
+  if (t->tag != 0x04 && t->tag != 0x24)
+    return FALSE;
+  implicit.tag = t->tag == 0x04 ? 0x80 : 0xa0;
+  return content_start (c, r, &implicit);
+}
+
+GBytes *
+pst_smime_signed_walk (GInputStream *in, PstSmimeContentFn fn, gpointer data, GError **error)
+{
+  g_autofree Reader *r = g_new0 (Reader, 1);
+  g_autoptr(GByteArray) oid = g_byte_array_new ();
+  g_autoptr(GByteArray) before = g_byte_array_new ();
+  g_autoptr(GByteArray) type = g_byte_array_new ();
+  g_autoptr(GByteArray) after = g_byte_array_new ();
+  g_autoptr(GByteArray) eci = NULL, sd = NULL, x = NULL, ci = NULL;
+  Tlv t_ci, t_x, t_sd, t_eci, t_x0, t, os;
+  Content c;
+  guchar buf[65536];
+  gssize n;
+  gboolean ok = FALSE;
+
+  r->in = in;
+  if (!rd_header (r, &t_ci) || t_ci.tag != 0x30 || !rd_header (r, &t) || t.tag != 0x06
+      || !rd_element_rest (r, &t, oid, 0) || !has_more (r, &t_ci) || !rd_header (r, &t_x)
+      || t_x.tag != 0xa0 || !rd_header (r, &t_sd) || t_sd.tag != 0x30)
+    goto out;
+  /* version, digestAlgorithms: up to the encapContentInfo, a SEQUENCE */
+  while (TRUE)
+    {
+      if (!has_more (r, &t_sd) || !rd_header (r, &t))
+        goto out;
+      if (t.tag == 0x30)
+        break;
+      if (!rd_element_rest (r, &t, before, 0))
+        goto out;
+    }
+  t_eci = t;
+  if (!has_more (r, &t_eci) || !rd_header (r, &t) || t.tag != 0x06
+      || !rd_element_rest (r, &t, type, 0)
+      /* eContent [0] EXPLICIT OCTET STRING: without it, not opaque */
+      || !has_more (r, &t_eci) || !rd_header (r, &t_x0) || t_x0.tag != 0xa0
+      || !has_more (r, &t_x0) || !rd_header (r, &os) || !octets_start (&c, r, &os))
+    goto out;
+  while ((n = content_read (&c, buf, sizeof buf)) > 0)
+    if (!fn (data, buf, (gsize) n))
+      {
+        explicit_bzero (buf, sizeof buf);
+        goto out;
+      }
+  explicit_bzero (buf, sizeof buf);
+  if (n < 0 || !closes (r, &t_x0) || !closes (r, &t_eci))
+    goto out;
+  /* certificates, crls, signerInfos */
+  while (has_more (r, &t_sd))
+    if (!rd_header (r, &t) || !rd_element_rest (r, &t, after, 0))
+      goto out;
+  ok = ended (r, &t_sd) && closes (r, &t_x) && closes (r, &t_ci);
+
+out:
+  if (r->error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&r->error));
+      return NULL;
+    }
+  if (!ok)
+    return NULL;
+  /* The same object with its content detached. */
+  {
+    GByteArray *eci_parts[] = { type, NULL };
+    GByteArray *sd_parts[2] = { NULL, NULL };
+    GByteArray *x_parts[2] = { NULL, NULL };
+    GByteArray *ci_parts[3] = { oid, NULL, NULL };
+    GByteArray *joined = g_byte_array_new ();
+
+    eci = der_wrap (0x30, eci_parts);
+    g_byte_array_append (joined, before->data, before->len);
+    g_byte_array_append (joined, eci->data, eci->len);
+    g_byte_array_append (joined, after->data, after->len);
+    sd_parts[0] = joined;
+    sd = der_wrap (0x30, sd_parts);
+    g_byte_array_unref (joined);
+    x_parts[0] = sd;
+    x = der_wrap (0xa0, x_parts);
+    ci_parts[1] = x;
+    ci = der_wrap (0x30, ci_parts);
+    return g_bytes_new (ci->data, ci->len);
+  }
+}
+
+struct _PstSmimeDecryptor {
+  PstSmime *smime;
+  PstSmimeReopen reopen;
+  gpointer reopen_data;
+  GBytes *skeleton;         /* the first pass's object without its content, DER */
+  gboolean auth;
+};
+
+void
+pst_smime_decryptor_free (PstSmimeDecryptor *d)
+{
+  if (d == NULL)
+    return;
+  g_clear_pointer (&d->skeleton, g_bytes_unref);
+  g_free (d);
+}
+
+PstSmime *
+pst_smime_decryptor_smime (PstSmimeDecryptor *d)
+{
+  return d->smime;
+}
+
+PstSmimeDecryptor *
+pst_smime_decryptor_new (PstSmime *smime, PstSmimeReopen reopen, gpointer reopen_data,
+                         PstIntegrity *integrity_out, GError **error)
 {
   g_autoptr(GInputStream) in = NULL;
-  g_autofree Reader *r = NULL;
-  PstSmimeGioSink sink = { plain_out, NULL };
+  g_autoptr(GBytes) der = NULL;
+  PstSmimeDecryptor *d;
   CMS_ContentInfo *cms = NULL;
-  PstSmimeEntry *opened;
-  Frame frame;
-  Feed feed = { 0 };
-  BIO *dcont = NULL, *out = NULL;
-  gboolean auth, ok = FALSE;
   gint64 mac_len = -1;
+  gboolean auth;
   int nid;
 
   if (integrity_out != NULL)
@@ -602,17 +719,17 @@ pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reope
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                    "S/MIME decryption as a stream is the agent's, not a worker's");
-      return FALSE;
+      return NULL;
     }
   if (!(in = reopen (reopen_data, error)))
-    return FALSE;
+    return NULL;
   cms = first_pass (in, &mac_len, error);
   g_clear_object (&in);
   if (cms == NULL)
     {
       if (error != NULL && *error == NULL)
         g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "not an S/MIME (CMS) object");
-      return FALSE;
+      return NULL;
     }
   nid = OBJ_obj2nid (CMS_get0_type (cms));
   auth = nid == NID_id_smime_ct_authEnvelopedData;
@@ -622,10 +739,44 @@ pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reope
         *integrity_out = PST_INTEGRITY_FAILED;
       g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "%s", PST_SMIME_SHORT_MAC);
       CMS_ContentInfo_free (cms);
-      return FALSE;
+      return NULL;
     }
-  if ((nid != NID_pkcs7_enveloped && !auth)
-      || !(opened = pst_smime_open_recipient (smime, cms, error)))
+  if ((nid != NID_pkcs7_enveloped && !auth) || !(der = pst_smime_cms_to_der (cms)))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "not an S/MIME (CMS) object");
+      CMS_ContentInfo_free (cms);
+      return NULL;
+    }
+  CMS_ContentInfo_free (cms);
+  d = g_new0 (PstSmimeDecryptor, 1);
+  d->smime = smime;
+  d->reopen = reopen;
+  d->reopen_data = reopen_data;
+  d->skeleton = g_steal_pointer (&der);
+  d->auth = auth;
+  return d;
+}
+
+gboolean
+pst_smime_decryptor_run (PstSmimeDecryptor *d, GOutputStream *plain_out,
+                         PstIntegrity *integrity_out, GError **error)
+{
+  g_autoptr(GInputStream) in = NULL;
+  g_autofree Reader *r = NULL;
+  PstSmimeGioSink sink = { plain_out, NULL };
+  const unsigned char *p = g_bytes_get_data (d->skeleton, NULL);
+  CMS_ContentInfo *cms = d2i_CMS_ContentInfo (NULL, &p, (long) g_bytes_get_size (d->skeleton));
+  PstSmimeEntry *opened;
+  Frame frame;
+  Feed feed = { 0 };
+  BIO *dcont = NULL, *out = NULL;
+  gboolean ok = FALSE;
+
+  if (integrity_out != NULL)
+    *integrity_out = PST_INTEGRITY_NONE;
+  ERR_clear_error ();
+  /* The content-encryption key again: OpenSSL forgets it once used. */
+  if (cms == NULL || !(opened = pst_smime_open_recipient (d->smime, cms, error)))
     {
       if (error != NULL && *error == NULL)
         g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, "not an S/MIME (CMS) object");
@@ -633,8 +784,8 @@ pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reope
       return FALSE;
     }
 
-  /* The second pass: to the content again, and through the cipher. */
-  if (!(in = reopen (reopen_data, error)))
+  /* To the content again, and through the cipher. */
+  if (!(in = d->reopen (d->reopen_data, error)))
     {
       CMS_ContentInfo_free (cms);
       return FALSE;
@@ -665,14 +816,28 @@ pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reope
     }
   if (!ok)
     {
-      if (auth && integrity_out != NULL)
+      if (d->auth && integrity_out != NULL)
         *integrity_out = PST_INTEGRITY_FAILED;
-      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, auth
+      g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO, d->auth
                    ? "the S/MIME message was tampered with: its authentication tag does not check"
                    : "the S/MIME message cannot be decrypted: it is damaged or was tampered with");
       return FALSE;
     }
   if (integrity_out != NULL)
-    *integrity_out = auth ? PST_INTEGRITY_OK : PST_INTEGRITY_NONE;
+    *integrity_out = d->auth ? PST_INTEGRITY_OK : PST_INTEGRITY_NONE;
   return TRUE;
+}
+
+gboolean
+pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reopen_data,
+                          GOutputStream *plain_out, PstIntegrity *integrity_out, GError **error)
+{
+  PstSmimeDecryptor *d = pst_smime_decryptor_new (smime, reopen, reopen_data, integrity_out, error);
+  gboolean ok;
+
+  if (d == NULL)
+    return FALSE;
+  ok = pst_smime_decryptor_run (d, plain_out, integrity_out, error);
+  pst_smime_decryptor_free (d);
+  return ok;
 }

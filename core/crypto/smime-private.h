@@ -89,6 +89,18 @@ gboolean pst_smime_auth_mac_acceptable (GBytes *der);
 #define PST_SMIME_SHORT_MAC \
   "the S/MIME message was tampered with: its authentication tag is missing or shorter than 12 bytes"
 
+/* Whether the content of SignedData @cms (its signers' certificates set)
+ * checks, as CMS_verify with CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY would
+ * say; for pst_smime_verify_cms. */
+typedef gboolean (*PstSmimeContentCheck) (CMS_ContentInfo *cms, gpointer data);
+/* pst_smime_verify on @cms (taken; NULL: not CMS), in this process: with
+ * @check the content is detached and @check says whether it checks (its
+ * digests were computed elsewhere: smime-verify-stream.c), else as
+ * pst_smime_verify with @content. */
+PstSmimeSignature *pst_smime_verify_cms (PstSmime *smime, CMS_ContentInfo *cms, GBytes *content,
+                                         GBytes **econtent_out, PstSmimeContentCheck check,
+                                         gpointer check_data);
+
 /* Streams (smime-stream.c). */
 typedef struct {
   GOutputStream *out;   /* not owned */

@@ -632,8 +632,16 @@ chain_status (int result)
 PstSmimeSignature *
 pst_smime_verify (PstSmime *smime, GBytes *der, GBytes *content, GBytes **econtent_out)
 {
+  if (smime->remote != NULL)
+    return pst_crypto_remote_smime_verify (smime->remote, der, content, econtent_out);
+  return pst_smime_verify_cms (smime, cms_from_der (der), content, econtent_out, NULL, NULL);
+}
+
+PstSmimeSignature *
+pst_smime_verify_cms (PstSmime *smime, CMS_ContentInfo *cms, GBytes *content,
+                      GBytes **econtent_out, PstSmimeContentCheck check, gpointer check_data)
+{
   PstSmimeSignature *sig;
-  CMS_ContentInfo *cms;
   STACK_OF (CMS_SignerInfo) *sis;
   STACK_OF (X509) *all = NULL, *cms_certs = NULL, *chain = NULL;
   ASN1_OCTET_STRING **econtent;
@@ -642,11 +650,10 @@ pst_smime_verify (PstSmime *smime, GBytes *der, GBytes *content, GBytes **econte
   X509_ALGOR *dig = NULL, *salg = NULL;
   BIO *in = NULL;
   int verified;
+  /* Detached: the content is @content, or what @check digested. */
+  gboolean detached = content != NULL || check != NULL;
 
-  if (smime->remote != NULL)
-    return pst_crypto_remote_smime_verify (smime->remote, der, content, econtent_out);
   sig = g_new0 (PstSmimeSignature, 1);
-  cms = cms_from_der (der);
   sig->status = PST_SIG_ERROR;
   if (cms == NULL || OBJ_obj2nid (CMS_get0_type (cms)) != NID_pkcs7_signed)
     goto done;
@@ -661,9 +668,9 @@ pst_smime_verify (PstSmime *smime, GBytes *der, GBytes *content, GBytes **econte
       sig->econtent_mismatch = (gsize) ASN1_STRING_length (*econtent) != clen
                                || memcmp (ASN1_STRING_get0_data (*econtent), c, clen) != 0;
     }
-  else if (content == NULL && (econtent == NULL || *econtent == NULL))
+  else if (!detached && (econtent == NULL || *econtent == NULL))
     goto done;   /* opaque without content */
-  else if (content == NULL && econtent_out != NULL)
+  else if (!detached && econtent_out != NULL)
     /* Shown with whatever verdict follows, as received. */
     *econtent_out = pst_secret_bytes_new (ASN1_STRING_get0_data (*econtent), ASN1_STRING_length (*econtent), NULL, 0);
   if (sig->signer_count == 0)
@@ -703,8 +710,12 @@ pst_smime_verify (PstSmime *smime, GBytes *der, GBytes *content, GBytes **econte
   if (content != NULL)
     in = BIO_push (BIO_new (BIO_f_buffer ()),
                    BIO_new_mem_buf (g_bytes_get_data (content, NULL), (int) g_bytes_get_size (content)));
-  verified = signer != NULL
-             && CMS_verify (cms, NULL, NULL, in, NULL, CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) == 1;
+  if (signer == NULL)
+    verified = FALSE;
+  else if (check != NULL)
+    verified = check (cms, check_data);
+  else
+    verified = CMS_verify (cms, NULL, NULL, in, NULL, CMS_NO_SIGNER_CERT_VERIFY | CMS_BINARY) == 1;
   ERR_clear_error ();
   if (!verified)
     sig->status = PST_SIG_BAD;

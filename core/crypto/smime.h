@@ -1,5 +1,5 @@
 /* smime.h — S/MIME certificates, identities and CMS operations through
- * OpenSSL.  smime.c, smime-stream.c, smime-decrypt-stream.c, smime-store.c, smime-keys.c and smime-request.c are the
+ * OpenSSL.  smime.c, smime-stream.c, smime-decrypt-stream.c, smime-verify-stream.c, smime-store.c, smime-keys.c and smime-request.c are the
  * only files (with
  * core/net/transport.c) that include OpenSSL's headers; the rest of Postern
  * sees a PstSmime and the plain types below.
@@ -301,6 +301,25 @@ gboolean pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpoin
                                    GOutputStream *plain_out, PstIntegrity *integrity_out,
                                    GError **error);
 
+/* pst_smime_decrypt_stream in two steps, for a caller that decrypts the
+ * same object more than once (mime/smimeread.h: judged, then written):
+ * pst_smime_decryptor_new reads the object once for what surrounds the
+ * content (errors before any decryption: not CMS, a short GCM tag, as
+ * pst_smime_decrypt_stream), and each pst_smime_decryptor_run opens the
+ * content-encryption key and decrypts the content again, with the results
+ * and errors of pst_smime_decrypt_stream.  @reopen and @reopen_data must
+ * outlive the decryptor.  Transfer full. */
+typedef struct _PstSmimeDecryptor PstSmimeDecryptor;
+PstSmimeDecryptor *pst_smime_decryptor_new (PstSmime *smime, PstSmimeReopen reopen,
+                                            gpointer reopen_data, PstIntegrity *integrity_out,
+                                            GError **error);
+gboolean pst_smime_decryptor_run (PstSmimeDecryptor *decryptor, GOutputStream *plain_out,
+                                  PstIntegrity *integrity_out, GError **error);
+void pst_smime_decryptor_free (PstSmimeDecryptor *decryptor);
+/* The store @decryptor decrypts with (borrowed). */
+PstSmime *pst_smime_decryptor_smime (PstSmimeDecryptor *decryptor);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmimeDecryptor, pst_smime_decryptor_free)
+
 typedef enum {
   PST_SMIME_CMS_OTHER,
   PST_SMIME_CMS_SIGNED,
@@ -356,5 +375,41 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmimeSignature, pst_smime_signature_free)
  * and SMIMECapabilities are collected into the store.  Transfer full. */
 PstSmimeSignature *pst_smime_verify (PstSmime *smime, GBytes *der, GBytes *content,
                                      GBytes **econtent_out);
+
+/* Digests of detached content computed as it passes, for
+ * pst_smime_verify_digested (smime-verify-stream.c): the signature of a
+ * multipart/signed comes after the content it signs, so the content is
+ * digested with the algorithms its micalg parameter names (RFC 8551
+ * §3.5.3: "sha-256", several separated by commas) and SHA-256 before the
+ * signature is known. */
+typedef struct _PstSmimeDigests PstSmimeDigests;
+/* Digests for @micalg (may be NULL).  Transfer full. */
+PstSmimeDigests *pst_smime_digests_new (const char *micalg);
+void pst_smime_digests_update (PstSmimeDigests *digests, const void *data, gsize len);
+/* The SHA-256 of what @digests saw so far, lower-case hex ("" when it
+ * cannot be had); @digests goes on.  Transfer full. */
+char *pst_smime_digests_sha256 (PstSmimeDigests *digests);
+void pst_smime_digests_free (PstSmimeDigests *digests);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmimeDigests, pst_smime_digests_free)
+
+/* The first pass of opaque SignedData (application/pkcs7-mime;
+ * smime-type=signed-data) on a stream: walks the object in @in (DER or
+ * BER, smime-decrypt-stream.c's walker), hands its eContent to @fn as it
+ * passes (FALSE from @fn stops the walk), and gives the same object with
+ * the eContent detached (DER), for pst_smime_verify_digested.  NULL when
+ * it is not SignedData with an eContent the walker reads (@error set for a
+ * read error only).  Transfer full. */
+typedef gboolean (*PstSmimeContentFn) (gpointer data, const guchar *bytes, gsize len);
+GBytes *pst_smime_signed_walk (GInputStream *in, PstSmimeContentFn fn, gpointer data,
+                               GError **error);
+
+/* pst_smime_verify of detached SignedData @der over the content that
+ * @digests saw: the same verdict, collected certificates and flags.
+ * NULL (and *@usable_out FALSE) when it cannot say it without the
+ * content: a digest algorithm of @der that @digests did not compute, an
+ * eContent in @der (compared with the content in memory), a worker's
+ * store.  Transfer full. */
+PstSmimeSignature *pst_smime_verify_digested (PstSmime *smime, GBytes *der,
+                                              PstSmimeDigests *digests, gboolean *usable_out);
 
 G_END_DECLS

@@ -241,6 +241,7 @@ struct _PstBase64DecodeConverter {
   GObject parent;
   gint state;
   guint save;
+  gboolean stopped;   /* a NUL was met: the rest is dropped */
 };
 
 static void pst_base64_decode_converter_iface_init (GConverterIface *iface);
@@ -263,8 +264,25 @@ b64d_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no space");
       return G_CONVERTER_ERROR;
     }
-  *bytes_written = take > 0 ? g_base64_decode_step (inbuf, take, outbuf, &self->state, &self->save)
-                            : 0;
+  if (inbuf_size == 0 && !(flags & (G_CONVERTER_INPUT_AT_END | G_CONVERTER_FLUSH)))
+    {
+      /* Nothing to decode yet (the last input gave nothing: a NUL, or only
+       * what is not base64): GConverter's way of asking for more, without
+       * which GConverterInputStream calls again at once. */
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT, "more input needed");
+      return G_CONVERTER_ERROR;
+    }
+  {
+    /* smimemime.c's part_der decodes a C string: up to the first NUL. */
+    const char *nul = self->stopped || take == 0 ? NULL : memchr (inbuf, '\0', take);
+    gsize decode = self->stopped ? 0 : nul != NULL ? (gsize) (nul - (const char *) inbuf) : take;
+
+    *bytes_written = decode > 0 ? g_base64_decode_step (inbuf, decode, outbuf, &self->state,
+                                                        &self->save)
+                                : 0;
+    if (nul != NULL)
+      self->stopped = TRUE;
+  }
   *bytes_read = take;
   if ((flags & G_CONVERTER_INPUT_AT_END) && take == inbuf_size)
     return G_CONVERTER_FINISHED;
@@ -280,6 +298,7 @@ b64d_reset (GConverter *converter)
 
   self->state = 0;
   self->save = 0;
+  self->stopped = FALSE;
 }
 
 static void

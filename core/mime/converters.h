@@ -26,7 +26,8 @@ G_DECLARE_FINAL_TYPE (PstBase64Converter, pst_base64_converter, PST, BASE64_CONV
 PstBase64Converter *pst_base64_converter_new (void);
 
 /* g_base64_decode_step as a GConverter: what is not base64 (line ends)
- * is skipped. */
+ * is skipped, and a NUL ends the text (what follows it is read and
+ * dropped), as g_base64_decode of a C string has it (smimemime.c). */
 #define PST_TYPE_BASE64_DECODE_CONVERTER (pst_base64_decode_converter_get_type ())
 G_DECLARE_FINAL_TYPE (PstBase64DecodeConverter, pst_base64_decode_converter, PST,
                       BASE64_DECODE_CONVERTER, GObject)

@@ -12,6 +12,7 @@
 #include "mime/opensink.h"
 #include "mime/pgpstream.h"
 #include "mime/smimemime.h"
+#include "mime/smimeread.h"
 #include "util/error.h"
 
 gboolean
@@ -199,6 +200,7 @@ pst_smimemime_open_stream (PstSmime *smime, GInputStream *message, PstSmimeMessa
   g_autoptr(GPtrArray) fields = NULL;
   g_autoptr(PstStatus) status = NULL;
   g_autoptr(PstOpenSink) sink = NULL;
+  g_autoptr(PstSmimeDecryptor) decryptor = NULL;
   g_autoptr(GError) local = NULL;
   g_autofree char *type = NULL;
   g_autofree char *cte = NULL;
@@ -227,11 +229,18 @@ pst_smimemime_open_stream (PstSmime *smime, GInputStream *message, PstSmimeMessa
     return TRUE;
   src.header_len = len;
 
+  /* What surrounds the content, read once for every decryption below. */
+  if (!(decryptor = pst_smime_decryptor_new (smime, reopen_der, &src, NULL, NULL)))
+    return TRUE;   /* the in-memory reader says what it says */
   status = pst_status_new ();
   sink = pst_open_sink_new (plain_out, fields, status, NULL);
-  ok = pst_smime_decrypt_stream (smime, reopen_der, &src, G_OUTPUT_STREAM (sink), &integrity,
-                                 &local);
-  if (sink->fallback || !sink->passing)
+  ok = pst_smime_decryptor_run (decryptor, G_OUTPUT_STREAM (sink), &integrity, &local);
+  if (sink->fallback)
+    /* A signature inside, text/plain, ...: read twice by smimeread.h, or
+     * else in memory. */
+    return pst_smimeread_open_decrypted (decryptor, fields, plain_out, status_out, streamable_out,
+                                         error);
+  if (!sink->passing)
     return TRUE;   /* the in-memory reader says what it says */
   if (!ok && local != NULL && local->domain != PST_ERROR)
     {

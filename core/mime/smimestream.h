@@ -12,7 +12,8 @@
  * Reading: pst_smimemime_open_stream decrypts an application/pkcs7-mime
  * message as crypto/smime.h's pst_smime_decrypt_stream does, reading it
  * twice, for the entities that the in-memory reader passes on untouched
- * (mime/opensink.h). */
+ * (mime/opensink.h), and, through mime/smimeread.h, for a signature inside
+ * and text/plain. */
 #pragma once
 
 #include <gio/gio.h>
@@ -58,7 +59,9 @@ typedef GInputStream *(*PstSmimeMessageReopen) (gpointer data, GError **error);
 /* pst_message_open on streams, for a message whose top level is
  * application/pkcs7-mime (or x-pkcs7-mime) in base64 or binary holding
  * EnvelopedData or AuthEnvelopedData that an own identity opens, and whose
- * decrypted entity is one that mime/opensink.h passes on.  Then
+ * decrypted entity is one that mime/opensink.h passes on (decrypted once,
+ * written as it comes) or one of mime/smimeread.h's shapes (decrypted
+ * twice: judged, then written).  Then
  * *@streamable_out is TRUE, @plain_out (not closed) gets what
  * pst_message_open's @plain_out holds and @status_out the same status.
  * @message (from pst_pgpstream_input_new) is only peeked at; the message

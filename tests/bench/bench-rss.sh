@@ -18,7 +18,8 @@
 # smime.sh); fresh agents; a text/plain message of SIZE bytes of 7-bit
 # lines (the message of issue 16's table) is encrypted and signed by alice
 # (postern encrypt --scheme smime --sign) and decrypted and verified by
-# bob, then encrypted alone and decrypted, then the same bytes as an
+# bob, its multipart/signed (taken out by openssl cms) verified by bob
+# (postern verify), then encrypted alone and decrypted, then the same bytes as an
 # attachment (application/octet-stream, base64: what decrypt streams),
 # each with the agent's VmHWM and a sha256 round trip of the body.
 set -euo pipefail
@@ -156,7 +157,16 @@ printf 'S/MIME decrypt+verify: %.1f s, bob agent peak RSS %s, %s\n' "$(echo "$t1
   "$(hwm "$bpid")" "$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))
 print("decryption", c["decryption"], "signature", (c.get("signature") or {}).get("status"))' "$dir/dec.json")"
 round_trip "$dir/text.out"
-rm -f "$dir/text.p7m" "$dir/text.out"
+# The multipart/signed inside (openssl cms takes it out): verify.
+openssl cms -decrypt -binary -in "$dir/text.p7m" -recip "$BOB_CERT" -inkey "$BOB_KEY" \
+  -out "$dir/text.signed"
+t0=$(date +%s.%N)
+bob --json verify "$dir/text.signed" >"$dir/ver.json"
+t1=$(date +%s.%N)
+printf 'S/MIME verify (multipart/signed): %.1f s, bob agent peak RSS %s, %s\n' \
+  "$(echo "$t1 - $t0" | bc)" "$(hwm "$bpid")" "$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))
+print("signature", (c.get("signature") or {}).get("status"))' "$dir/ver.json")"
+rm -f "$dir/text.p7m" "$dir/text.out" "$dir/text.signed"
 
 fresh_agents
 t0=$(date +%s.%N)

@@ -2,8 +2,9 @@
 # Constant memory for S/MIME (issue 16): messages of PST_MEMORY_SIZE (256M
 # unless set; a size numfmt --from=iec reads) go through each streamed
 # S/MIME path of the file commands (encrypt with and without --sign, of a
-# text and of an attachment; decrypt of the attachment), and the agent's
-# peak RSS (VmHWM, reset through /proc/PID/clear_refs before each) must
+# text and of an attachment; decrypt of each, with the signature inside for
+# the text; verify of the multipart/signed and of opaque signed-data), and
+# the agent's peak RSS (VmHWM, reset through /proc/PID/clear_refs before each) must
 # stay within a bound that does not grow with the message:
 # MEMORY_BOUND_MIB (64) over the idle agent's peak.  Not a timed test.
 # What comes out is checked by an independent reader (openssl cms) and by
@@ -87,6 +88,16 @@ sys.stdout.buffer.write(first[i + 4:].replace(b"\r\n", b"\n"))
 PY
 }
 bob_decrypt() { pst bob --json decrypt -o "$WORK/plain.eml" "$WORK/out.eml" > "$WORK/dec.json"; }
+bob_verify() { pst bob --json verify "$1" > "$WORK/ver.json"; }
+# verdict FILE DECRYPTION SIGNATURE: the status in FILE (the --json answer).
+verdict() {
+  python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+d = d.get("crypto", d)
+cover = "whole" if sys.argv[2] == "ok" else "none"
+sys.exit(0 if (d["scheme"], d["decryption"], d["encryption_covers"], d["signature"]["status"])
+         == ("smime", sys.argv[2], cover, sys.argv[3]) else 1)' "$@"
+}
 openssl_decrypt() { # IN OUT
   openssl cms -decrypt -binary -in "$1" -recip "$BOB_CERT" -inkey "$BOB_KEY" -out "$2"
 }
@@ -100,22 +111,37 @@ for kind in text att; do
     openssl cms -verify -CAfile "$SMIME_CA" -in "$WORK/inner.eml" -out "$WORK/signed.eml"
   check "$kind: the signed body is the body sent (sha256)" \
     test "$(signed_content "$WORK/inner.eml" | sha256sum | cut -d' ' -f1)" = "$want"
-  rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/signed.eml"
+  if [ "$kind" = text ]; then
+    # A signature inside and text/plain: judged, then decrypted again
+    # (mime/smimeread.h); verify of multipart/signed digests as it reads.
+    check "$kind: postern verify of the multipart/signed within the bound" \
+      within_bound bob "$kind verify" bob_verify "$WORK/inner.eml"
+    check "$kind: the signature is good" verdict "$WORK/ver.json" not-encrypted good
+    check "$kind: postern decrypt (signed inside) within the bound" \
+      within_bound bob "$kind decrypt+verify" bob_decrypt
+    check "$kind: decrypted, the signature good" verdict "$WORK/dec.json" ok good
+    check "$kind: Postern's plaintext has the body sent (sha256)" \
+      test "$(body_sum "$WORK/plain.eml")" = "$want"
+    # Opaque signed-data (openssl cms -nodetach): walked once as it is read.
+    check "$kind: openssl cms signs it opaque" openssl cms -sign -nodetach -stream -binary \
+      -in "$in" -signer "$ALICE_CERT" -inkey "$ALICE_KEY" -out "$WORK/opaque.eml"
+    check "$kind: postern verify of the opaque signed-data within the bound" \
+      within_bound bob "$kind verify (opaque)" bob_verify "$WORK/opaque.eml"
+    check "$kind: the opaque signature is good" verdict "$WORK/ver.json" not-encrypted good
+    rm -f "$WORK/opaque.eml"
+  fi
+  rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/signed.eml" "$WORK/plain.eml"
 
   check "$kind: encrypt --scheme smime within the bound" \
     within_bound alice "$kind encrypt" pst alice encrypt --scheme smime --to "$BOB_ADDR" -o "$WORK/out.eml" "$in"
   check "$kind: openssl cms decrypts it" openssl_decrypt "$WORK/out.eml" "$WORK/inner.eml"
   check "$kind: the decrypted body is the body sent (sha256)" test "$(body_sum "$WORK/inner.eml")" = "$want"
-  if [ "$kind" = att ]; then
-    # The attachment is what Postern decrypts as a stream (mime/opensink.h).
-    check "$kind: postern decrypt within the bound" within_bound bob "$kind decrypt" bob_decrypt
-    check "$kind: decrypted, whole" python3 -c 'import json, sys
-d = json.load(open(sys.argv[1]))
-sys.exit(0 if (d["scheme"], d["decryption"], d["encryption_covers"]) == ("smime", "ok", "whole") else 1)' \
-      "$WORK/dec.json"
-    check "$kind: Postern's plaintext has the body sent (sha256)" \
-      test "$(body_sum "$WORK/plain.eml")" = "$want"
-  fi
+  # The attachment is decrypted as it comes (mime/opensink.h), the text
+  # judged first and decrypted again (mime/smimeread.h).
+  check "$kind: postern decrypt within the bound" within_bound bob "$kind decrypt" bob_decrypt
+  check "$kind: decrypted, whole" verdict "$WORK/dec.json" ok none
+  check "$kind: Postern's plaintext has the body sent (sha256)" \
+    test "$(body_sum "$WORK/plain.eml")" = "$want"
   rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/plain.eml"
 done
 

@@ -13,9 +13,11 @@
 #include <glib/gstdio.h>
 
 #include "crypto/smime.h"
+#include "mime/converters.h"
 #include "mime/mime.h"
 #include "mime/pgpstream.h"
 #include "mime/smimemime.h"
+#include "mime/smimeread.h"
 #include "mime/smimestream.h"
 #include "mime/reader.h"
 #include "util/error.h"
@@ -1619,10 +1621,10 @@ open_stream (PstSmime *smime, GBytes *msg, GBytes **plain_out, PstStatus **statu
 }
 
 /* Reading as a stream says what the in-memory reader says, for what it
- * streams (an attachment, encrypted only: CBC and GCM, either writer),
- * and leaves the rest to it: text/plain, a signature inside, another
- * person's message, a locked key; a GCM tag that does not check fails as
- * it fails in memory. */
+ * streams (an attachment, encrypted only: CBC and GCM, either writer; a
+ * signature inside and text/plain: test_read_stream), and leaves the rest
+ * to it: another person's message, a locked key; a GCM tag that does not
+ * check fails as it fails in memory. */
 static void
 test_open_stream (void **state)
 {
@@ -1634,8 +1636,8 @@ test_open_stream (void **state)
   struct { PstSmime **from; const char *sender, *rcpt, *headers; gboolean sign, streams; } cases[] = {
     { &fx.alice, ALICE, BOB, NULL, FALSE, TRUE },      /* CBC */
     { &fx.bob, BOB, BOB, NULL, FALSE, TRUE },          /* GCM */
-    { &fx.alice, ALICE, BOB, NULL, TRUE, FALSE },      /* signed inside */
-    { &fx.alice, ALICE, BOB, "text", FALSE, FALSE },   /* text/plain */
+    { &fx.alice, ALICE, BOB, NULL, TRUE, TRUE },       /* signed inside (smimeread.h) */
+    { &fx.alice, ALICE, BOB, "text", FALSE, TRUE },    /* text/plain (smimeread.h) */
   };
 
   for (int i = 0; i < 20000; i++)
@@ -1706,6 +1708,295 @@ test_open_stream (void **state)
   }
 }
 
+/* @msg verified as a stream: FALSE when it is not streamed. */
+static gboolean
+verify_stream (PstSmime *smime, GBytes *msg, PstStatus **status_out)
+{
+  g_autoptr(GInputStream) in = g_memory_input_stream_new_from_bytes (msg);
+  g_autoptr(GError) error = NULL;
+  gboolean streamable = FALSE;
+
+  if (!pst_smimeread_verify (smime, in, status_out, &streamable, &error))
+    fail_msg ("verify stream: %s", error->message);
+  return streamable;
+}
+
+/* @msg read as a stream (decrypt or, @verify, verify) and in memory: the
+ * same status and (decrypting) the same bytes.  FALSE when not streamed. */
+static gboolean
+same_as_memory (GBytes *msg, gboolean verify, const char *what)
+{
+  g_autoptr(GBytes) mem_plain = NULL;
+  g_autoptr(GBytes) str_plain = NULL;
+  g_autoptr(PstStatus) mem_st = NULL;
+  g_autoptr(PstStatus) str_st = NULL;
+  g_autofree char *mem_json = NULL;
+  g_autofree char *str_json = NULL;
+  gboolean streamed = verify ? verify_stream (fx.bob, msg, &str_st)
+                             : open_stream (fx.bob, msg, &str_plain, &str_st);
+
+  if (!streamed)
+    return FALSE;
+  mem_st = open_msg (fx.bob, msg, &mem_plain);
+  mem_json = pst_status_to_json_string (mem_st);
+  str_json = pst_status_to_json_string (str_st);
+  if (strcmp (mem_json, str_json) != 0)
+    fail_msg ("%s: stream %s, memory %s", what, str_json, mem_json);
+  if (!verify && !pst_status_withholds_content (str_st) && !g_bytes_equal (str_plain, mem_plain))
+    fail_msg ("%s: the plaintext differs", what);
+  return TRUE;
+}
+
+/* A copy of @msg with the first @old after @from replaced by @new (same
+ * length). */
+static GBytes *
+changed (GBytes *msg, const char *from, const char *old, const char *new_)
+{
+  gsize len = g_bytes_get_size (msg);
+  char *copy = g_memdup2 (g_bytes_get_data (msg, NULL), len);
+  char *start = g_strstr_len (copy, len, from);
+  char *at = start != NULL ? g_strstr_len (start, len - (start - copy), old) : NULL;
+
+  assert_non_null (at);
+  memcpy (at, new_, strlen (new_));
+  return g_bytes_new_take (copy, len);
+}
+
+/* mime/smimeread.h: a signature inside an encryption, text/plain, and
+ * verify of multipart/signed, read as streams, say what the in-memory
+ * reader says (status and bytes), for both writers, CBC and GCM, bodies
+ * with LF, CRLF and bare CR line ends, larger than every buffer, and
+ * multipart entities; tampered (a changed signed byte, a changed
+ * ciphertext byte, a cut message) they fail as in memory; what is not one
+ * of its shapes (a multipart in a multipart, inline OpenPGP in the text, a
+ * legacy display part) is left to the in-memory reader. */
+static void
+test_read_stream (void **state)
+{
+  const char *heads[] = {
+    "Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n",
+    "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n",
+  };
+  GString *b = g_string_new (NULL);
+  g_autofree char *big = NULL;
+  const char *bodies[4];
+  struct { PstSmime **from; const char *sender, *rcpt; } pairs[] = {
+    { &fx.alice, ALICE, BOB },   /* CBC */
+    { &fx.bob, BOB, BOB },       /* GCM */
+  };
+
+  for (int i = 0; i < 3000; i++)
+    g_string_append_printf (b, "%075d%s", i, i % 3 == 0 ? "\n" : i % 3 == 1 ? "\r\n" : "\r");
+  big = g_string_free (b, FALSE);
+  bodies[0] = BODY;
+  bodies[1] = big;
+  bodies[2] = "no line end at the end\r\n--not-the-boundary\r\n-- \r\nlast";
+  bodies[3] = "";
+  for (guint k = 0; k < G_N_ELEMENTS (pairs); k++)
+    for (guint h = 0; h < G_N_ELEMENTS (heads); h++)
+      for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+        for (int mode = 0; mode < 3; mode++)
+          for (int stream = 0; stream < 2; stream++)
+            {
+              gboolean encrypt = mode != 1, sign = mode != 0;
+              g_autoptr(GBytes) msg = message_now (pairs[k].sender, pairs[k].rcpt, heads[h], bodies[i]);
+              const char *rcpts[] = { pairs[k].rcpt, NULL };
+              g_autoptr(GError) error = NULL;
+              g_autoptr(GBytes) out = NULL;
+              g_autofree char *what = g_strdup_printf ("pair %u head %u body %u mode %d stream %d",
+                                                       k, h, i, mode, stream);
+
+              if (stream && (h == 0 || sign))
+                out = protect_stream (*pairs[k].from, msg, pairs[k].sender, pairs[k].rcpt, encrypt,
+                                      sign, &error);
+              else
+                out = pst_smimemime_protect (*pairs[k].from, msg, pairs[k].sender, rcpts, encrypt,
+                                             sign, &error);
+              if (out == NULL)
+                {
+                  /* 7bit text that would need quoted-printable to be signed */
+                  assert_true (stream);
+                  continue;
+                }
+              if (!same_as_memory (out, !encrypt, what))
+                fail_msg ("%s: not streamed", what);
+              if (sign && i == 1)
+                {
+                  /* One signed byte changed: bad, as in memory. */
+                  g_autoptr(GBytes) bad = NULL;
+
+                  if (!encrypt)
+                    {
+                      bad = changed (out, "0000000000", "00000", "00100");
+                      assert_true (same_as_memory (bad, TRUE, what));
+                    }
+                  /* Cut after the signed part: no signature, as in memory. */
+                  {
+                    gsize len = g_bytes_get_size (out);
+                    g_autoptr(GBytes) cut = g_bytes_new_from_bytes (out, 0, encrypt ? len / 2 : len - 600);
+
+                    same_as_memory (cut, !encrypt, what);
+                  }
+                }
+              if (encrypt && sign && i == 1 && stream)
+                {
+                  /* A changed ciphertext byte: GCM fails; CBC garbles a block. */
+                  gsize len = g_bytes_get_size (out);
+                  char *copy = g_memdup2 (g_bytes_get_data (out, NULL), len);
+                  char *mid = copy + len / 2;
+                  g_autoptr(GBytes) bad = NULL;
+
+                  while (!g_ascii_isalpha (*mid))
+                    mid++;
+                  *mid = *mid == 'A' ? 'B' : 'A';
+                  bad = g_bytes_new_take (copy, len);
+                  same_as_memory (bad, FALSE, what);
+                }
+            }
+  {
+    /* Multipart entities: with a preamble and an epilogue, without a close
+     * delimiter, white space after a delimiter, a large part. */
+    const char *mp = "Content-Type: multipart/mixed; boundary=\"b\"\r\nContent-Transfer-Encoding: 7bit\r\n";
+    g_autofree char *large = g_strconcat ("preamble\r\n--b\r\nContent-Type: text/plain\r\n\r\nA part.\r\n"
+                                          "--b\r\nContent-Type: application/octet-stream\r\n\r\n", big,
+                                          "\r\n--b--\r\nepilogue\r\n", NULL);
+    const char *parts[] = {
+      large,
+      "--b\r\nContent-Type: text/plain\r\n\r\nA\r\n--b\r\n",
+      "--b\r\nContent-Type: text/plain\r\n\r\nA\r\n--b  \r\nContent-Type: text/html\r\n\r\n<p>x</p>\n--b-- \n",
+    };
+    const char *rcpts[] = { BOB, NULL };
+
+    for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+      for (int mode = 0; mode < 3; mode++)
+        {
+          gboolean encrypt = mode != 1, sign = mode != 0;
+          g_autoptr(GBytes) m = message_now (ALICE, BOB, mp, parts[i]);
+          g_autoptr(GBytes) o = pst_smimemime_protect (fx.alice, m, ALICE, rcpts, encrypt, sign, NULL);
+          g_autofree char *what = g_strdup_printf ("multipart %u mode %d", i, mode);
+
+          assert_non_null (o);
+          if (!same_as_memory (o, !encrypt, what))
+            fail_msg ("%s: not streamed", what);
+        }
+  }
+  {
+    /* Inline OpenPGP, a multipart inside a multipart, a legacy display
+     * part: in memory. */
+    const char *mp = "Content-Type: multipart/mixed; boundary=\"b\"\r\nContent-Transfer-Encoding: 7bit\r\n";
+    g_autoptr(GBytes) m1 = message_now (ALICE, BOB, mp, "--b\r\nContent-Type: multipart/alternative; boundary=c\r\n\r\n"
+                                                        "--c\r\n\r\nA\r\n--c--\r\n--b--\r\n");
+    g_autoptr(GBytes) m2 = message_now (ALICE, BOB, heads[0],
+                                        "-----BEGIN PGP MESSAGE-----\r\n\r\nxx\r\n-----END PGP MESSAGE-----\r\n");
+    g_autoptr(GBytes) m4 = message_now (ALICE, BOB, mp, "--b\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+                                                        "Subject: x\r\n--b--\r\n");
+    const char *rcpts[] = { BOB, NULL };
+    g_autoptr(GBytes) o1 = pst_smimemime_protect (fx.alice, m1, ALICE, rcpts, TRUE, TRUE, NULL);
+    g_autoptr(GBytes) o2 = pst_smimemime_protect (fx.alice, m2, ALICE, rcpts, TRUE, FALSE, NULL);
+    g_autoptr(GBytes) o3 = pst_smimemime_protect (fx.alice, m2, ALICE, rcpts, FALSE, TRUE, NULL);
+    g_autoptr(GBytes) o4 = pst_smimemime_protect (fx.alice, m4, ALICE, rcpts, TRUE, FALSE, NULL);
+
+    assert_false (same_as_memory (o1, FALSE, "nested multipart"));
+    assert_false (same_as_memory (o2, FALSE, "inline pgp"));
+    assert_false (same_as_memory (o3, TRUE, "inline pgp signed"));
+    assert_false (same_as_memory (o4, FALSE, "legacy display part"));
+  }
+}
+
+/* Opaque signed-data (application/pkcs7-mime; smime-type=signed-data), as
+ * openssl cms writes it (DER, and BER with -stream; text, multipart, a
+ * large body, base64 and binary transfer encodings), verified as a stream:
+ * the status of the in-memory reader, also with a changed content byte
+ * (bad) and a cut object; what holds a multipart/signed goes to memory. */
+static void
+test_read_stream_opaque (void **state)
+{
+  const char *bodies[] = {
+    "printf 'Content-Type: text/plain\r\n\r\nHello, opaque.\r\n'",
+    "printf 'Content-Type: multipart/mixed; boundary=x\r\n\r\n--x\r\nContent-Type: text/plain\r\n\r\n"
+    "A\r\n--x\r\nContent-Type: application/octet-stream\r\n\r\nB\r\n--x--\r\n'",
+    "{ printf 'Content-Type: text/plain\r\n\r\n'; seq -w 1 60000; }",
+    "printf 'Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=x\r\n\r\n"
+    "--x\r\nContent-Type: text/plain\r\n\r\nA\r\n--x--\r\n'",
+  };
+  const char *opts[] = { "", "-stream", "-outform DER -binary" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (bodies); i++)
+    for (guint o = 0; o < G_N_ELEMENTS (opts); o++)
+      {
+        g_autofree char *cmd = NULL;
+        g_autofree char *what = g_strdup_printf ("opaque body %u opts %u", i, o);
+        g_autoptr(GBytes) msg = NULL;
+
+        if (o == 2)
+          /* binary: the DER as the body of a message of its own */
+          cmd = g_strdup_printf ("%s > op-body.txt && openssl cms -sign -nodetach -binary -in op-body.txt"
+                                 " -signer alice.pem -inkey alice.key -outform DER -out op.der"
+                                 " && { printf 'From: alice@postern.test\\r\\nTo: bob@postern.test\\r\\n"
+                                 "Content-Type: application/pkcs7-mime; smime-type=signed-data\\r\\n"
+                                 "Content-Transfer-Encoding: binary\\r\\n\\r\\n'; cat op.der; } > op.eml",
+                                 bodies[i]);
+        else
+          cmd = g_strdup_printf ("%s > op-body.txt && openssl cms -sign -nodetach -binary %s -in op-body.txt"
+                                 " -signer alice.pem -inkey alice.key -from alice@postern.test"
+                                 " -to bob@postern.test -subject hi -out op.eml", bodies[i], opts[o]);
+        assert_true (sh (cmd));
+        msg = read_fx ("op.eml");
+        if (i == 3)
+          {
+            assert_false (same_as_memory (msg, TRUE, what));
+            continue;
+          }
+        if (!same_as_memory (msg, TRUE, what))
+          fail_msg ("%s: not streamed", what);
+        if (o == 0)
+          {
+            gsize len = g_bytes_get_size (msg);
+            g_autoptr(GBytes) cut = g_bytes_new_from_bytes (msg, 0, len - len / 3);
+            char *copy = g_memdup2 (g_bytes_get_data (msg, NULL), len);
+            /* a base64 character in the middle of the content */
+            char *mid = copy + len / 2;
+            g_autoptr(GBytes) bad = NULL;
+
+            while (!g_ascii_isalpha (*mid))
+              mid++;
+            *mid = *mid == 'A' ? 'B' : 'A';
+            bad = g_bytes_new_take (copy, len);
+            same_as_memory (bad, TRUE, what);
+            same_as_memory (cut, TRUE, what);
+          }
+      }
+}
+
+/* The base64 decoding of the stream readers (converters.h): runs of what
+ * is not base64 give nothing and the read goes on (it used to spin once an
+ * input gave nothing: fuzz-smime-read), and a NUL ends the text as it ends
+ * g_base64_decode's C string in the in-memory reader. */
+static void
+test_base64_decode_stream (void **state)
+{
+  GString *text = g_string_new ("QUJD");
+  g_autoptr(GBytes) in_bytes = NULL;
+  g_autoptr(GInputStream) base = NULL;
+  g_autoptr(PstBase64DecodeConverter) conv = pst_base64_decode_converter_new ();
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autofree char *got = NULL;
+
+  for (int i = 0; i < 300000; i++)
+    g_string_append_c (text, i % 2 ? '!' : '\n');
+  g_string_append (text, "REVG");
+  g_string_append_c (text, '\0');
+  g_string_append (text, "R0hJ");
+  in_bytes = g_bytes_new (text->str, text->len);
+  g_string_free (text, TRUE);
+  base = g_memory_input_stream_new_from_bytes (in_bytes);
+  in = g_converter_input_stream_new (base, G_CONVERTER (conv));
+  assert_true (g_output_stream_splice (out, in, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, NULL) == 6);
+  got = g_strndup (g_memory_output_stream_get_data (G_MEMORY_OUTPUT_STREAM (out)), 6);
+  assert_string_equal (got, "ABCDEF");
+}
+
 int
 main (void)
 {
@@ -1715,6 +2006,9 @@ main (void)
     cmocka_unit_test (test_stream_refusals),
     cmocka_unit_test (test_decrypt_stream),
     cmocka_unit_test (test_open_stream),
+    cmocka_unit_test (test_read_stream),
+    cmocka_unit_test (test_read_stream_opaque),
+    cmocka_unit_test (test_base64_decode_stream),
     cmocka_unit_test (test_encrypt_only),
     cmocka_unit_test (test_sign_encrypt),
     cmocka_unit_test (test_gcm_selection),
