@@ -47,6 +47,15 @@ alice() { GNUPGHOME="$GNUPGHOME_ALICE" "$P" --home "$dir/alice" "$@"; }
 bob() { GNUPGHOME="$GNUPGHOME_BOB" "$P" --home "$dir/bob" "$@"; }
 agent_pid() { "$@" agent status 2>/dev/null | sed -n 's/.*pid \([0-9]*\).*/\1/p'; }
 hwm() { awk '/^VmHWM/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$1/status"; }
+# mem_row WHAT PID: the agent's peak as a row of issue 16's table (bench-table.sh collects the "table|" lines).
+mem_row() {
+  local kib mib
+  kib=$(awk '/^VmHWM/ { print $2 }' "/proc/$2/status")
+  mib=$(awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }')
+  printf 'table|agent peak memory (VmHWM), %s message: %s|%s MiB|%s|%s|%s\n' "$SIZE" "$1" "$mib" \
+    "in memory it was several times the message" "constant; < 64 MiB for 1 GiB (DESIGN.md §13)" \
+    "$([ "$kib" -lt $((64 * 1024)) ] && echo "under 64 MiB" || echo "OVER 64 MiB")"
+}
 
 {
   printf 'From: Alice <alice@postern.test>\r\nTo: Bob <bob@postern.test>\r\n'
@@ -73,12 +82,14 @@ alice encrypt --to bob@postern.test -o "$dir/msg.pgp" "$dir/msg.eml"
 t1=$(date +%s.%N)
 printf 'encrypt: %.1f s, alice agent peak RSS %s, output %s bytes\n' \
   "$(echo "$t1 - $t0" | bc)" "$(hwm "$apid")" "$(stat -c %s "$dir/msg.pgp")"
+mem_row "OpenPGP encrypt, attachment" "$apid"
 rm "$dir/msg.eml"
 
 t0=$(date +%s.%N)
 bob decrypt -o "$dir/msg.out" "$dir/msg.pgp"
 t1=$(date +%s.%N)
 printf 'decrypt: %.1f s, bob agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" "$(hwm "$bpid")"
+mem_row "OpenPGP decrypt, attachment" "$bpid"
 rm "$dir/msg.pgp"
 
 # The decrypted body (after the header section) is the original body, CRLF.
@@ -150,12 +161,14 @@ alice encrypt --scheme smime --sign --to bob@postern.test -o "$dir/text.p7m" "$d
 t1=$(date +%s.%N)
 printf 'S/MIME encrypt+sign: %.1f s, alice agent peak RSS %s, output %s bytes\n' \
   "$(echo "$t1 - $t0" | bc)" "$(hwm "$apid")" "$(stat -c %s "$dir/text.p7m")"
+mem_row "S/MIME encrypt+sign, text" "$apid"
 t0=$(date +%s.%N)
 bob --json decrypt -o "$dir/text.out" "$dir/text.p7m" >"$dir/dec.json"
 t1=$(date +%s.%N)
 printf 'S/MIME decrypt+verify: %.1f s, bob agent peak RSS %s, %s\n' "$(echo "$t1 - $t0" | bc)" \
   "$(hwm "$bpid")" "$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))
 print("decryption", c["decryption"], "signature", (c.get("signature") or {}).get("status"))' "$dir/dec.json")"
+mem_row "S/MIME decrypt+verify, text" "$bpid"
 round_trip "$dir/text.out"
 # The multipart/signed inside (openssl cms takes it out): verify.
 openssl cms -decrypt -binary -in "$dir/text.p7m" -recip "$BOB_CERT" -inkey "$BOB_KEY" \
@@ -166,6 +179,7 @@ t1=$(date +%s.%N)
 printf 'S/MIME verify (multipart/signed): %.1f s, bob agent peak RSS %s, %s\n' \
   "$(echo "$t1 - $t0" | bc)" "$(hwm "$bpid")" "$(python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))
 print("signature", (c.get("signature") or {}).get("status"))' "$dir/ver.json")"
+mem_row "S/MIME verify, multipart/signed text" "$bpid"
 rm -f "$dir/text.p7m" "$dir/text.out" "$dir/text.signed"
 
 fresh_agents
@@ -173,10 +187,12 @@ t0=$(date +%s.%N)
 alice encrypt --scheme smime --to bob@postern.test -o "$dir/text.p7m" "$dir/text.eml"
 t1=$(date +%s.%N)
 printf 'S/MIME encrypt: %.1f s, alice agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" "$(hwm "$apid")"
+mem_row "S/MIME encrypt, text" "$apid"
 t0=$(date +%s.%N)
 bob decrypt -o "$dir/text.out" "$dir/text.p7m" >/dev/null
 t1=$(date +%s.%N)
 printf 'S/MIME decrypt: %.1f s, bob agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" "$(hwm "$bpid")"
+mem_row "S/MIME decrypt, text" "$bpid"
 round_trip "$dir/text.out"
 rm -f "$dir/text.p7m" "$dir/text.out"
 
@@ -194,9 +210,11 @@ alice encrypt --scheme smime --to bob@postern.test -o "$dir/att.p7m" "$dir/att.e
 t1=$(date +%s.%N)
 printf 'S/MIME encrypt (attachment): %.1f s, alice agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" \
   "$(hwm "$apid")"
+mem_row "S/MIME encrypt, attachment" "$apid"
 t0=$(date +%s.%N)
 bob decrypt -o "$dir/att.out" "$dir/att.p7m" >/dev/null
 t1=$(date +%s.%N)
 printf 'S/MIME decrypt (attachment): %.1f s, bob agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" \
   "$(hwm "$bpid")"
+mem_row "S/MIME decrypt, attachment" "$bpid"
 round_trip "$dir/att.out"
