@@ -14,7 +14,7 @@
 /* How many threads (each with a worker process of its own) analyse the
  * messages of a fetch at most: the analysis after the session is what a
  * fetch waits for, and it keeps every core busy.  The calling thread joins
- * them once the session is over. */
+ * them once the session is over if there are fewer than cores. */
 #define ANALYSIS_THREADS_MAX 4
 
 typedef struct {
@@ -228,7 +228,12 @@ pst_fetch_analysis_finish (PstFetchAnalysis *fa)
   fa->closed = TRUE;
   g_cond_broadcast (&fa->more);
   g_mutex_unlock (&fa->lock);
-  analyze_some (fa);
+  /* The calling thread takes part only while there are fewer analysis
+   * threads than cores: more at once would only share the cores, and the
+   * shared decryption budget (util/sink.h) with them (three compression
+   * bombs at once made one wait for budget, and under load fail "busy"). */
+  if (fa->n_threads < (guint) CLAMP (g_get_num_processors (), 1, ANALYSIS_THREADS_MAX))
+    analyze_some (fa);
   for (guint t = 0; t < fa->n_threads; t++)
     g_thread_join (fa->threads[t]);
   record (fa->agent, fa->account, fa->done);

@@ -15,6 +15,7 @@
  * between files, longer where making a file is slow. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sys/stat.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -112,18 +113,19 @@ report (Batch *b, const char *file, const char *why)
 static void
 flush_group (Batch *b, GPtrArray *todo)
 {
-  gboolean synced;
+  int sync_err;
 
   if (todo->len == 0)
     return;
-  synced = syncfs (b->dir_fd) == 0;
+  /* Read once: report() and g_unlink() below may change errno. */
+  sync_err = syncfs (b->dir_fd) == 0 ? 0 : (errno != 0 ? errno : EIO);
   for (guint i = 0; i < todo->len; i++)
     {
       Pending *p = g_ptr_array_index (todo, i);
       int err = 0;
 
-      if (!synced)
-        err = errno;
+      if (sync_err != 0)
+        err = sync_err;
       else if (renameat2 (AT_FDCWD, p->tmp, AT_FDCWD, p->dest, RENAME_NOREPLACE) != 0)
         err = errno;
       if (err != 0)
@@ -186,6 +188,18 @@ count_local_failure (Batch *b, PstRpcClient *client)
 }
 
 /* Opens @file and makes its temporary output.  Transfer full. */
+
+/* Whether @fd (opened O_NONBLOCK) is a regular file; then blocking again. */
+static gboolean
+regular_input (int fd)
+{
+  struct stat st;
+  int flags = fcntl (fd, F_GETFL);
+
+  return fstat (fd, &st) == 0 && S_ISREG (st.st_mode) && flags >= 0
+         && fcntl (fd, F_SETFL, flags & ~O_NONBLOCK) == 0;
+}
+
 static Ready *
 ready_new (Batch *b, const char *file)
 {
@@ -198,8 +212,16 @@ ready_new (Batch *b, const char *file)
   r->fds[0] = r->fds[1] = -1;
   if (g_file_test (r->dest, G_FILE_TEST_EXISTS))
     r->why = _("the output file exists already; not overwritten");
-  else if ((r->fds[0] = open (file, O_RDONLY | O_CLOEXEC)) < 0)
+  /* Non-blocking: a FIFO without a writer must not stop the preparer, and
+   * so the whole batch; only regular files are read. */
+  else if ((r->fds[0] = open (file, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) < 0)
     r->why = g_strerror (errno);
+  else if (!regular_input (r->fds[0]))
+    {
+      r->why = _("not a regular file");
+      close (r->fds[0]);
+      r->fds[0] = -1;
+    }
   else if ((r->fds[1] = g_mkstemp_full (r->tmp, O_WRONLY | O_CLOEXEC, 0600)) < 0)
     {
       r->why = g_strerror (errno);
