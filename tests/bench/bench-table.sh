@@ -5,12 +5,12 @@
 # side in the same run, the bound, and the ratios against DESIGN.md §13's targets.
 #
 #   tests/bench/bench-table.sh [BUILD_DIR]          (default: build; as root: fetch and submit make a namespace)
-#   ONLY="fetch submit batch rss" SIZE=1G OUT=/tmp/bench-table tests/bench/bench-table.sh build
+#   ONLY="fetch submit batch rss" RSS_SIZE=1G OUT=/tmp/bench-table tests/bench/bench-table.sh build
 #
 #   fetch   bench-fetch.sh   N=1000, fetchmail on TOOL_N=100 (scaled), RESUME_N=20
 #   submit  bench-submit.sh  N=200, msmtp on TOOL_N=20 (scaled)
 #   batch   bench-batch.sh   N=1000, the per-message tools on TOOL_N=100
-#   rss     bench-rss.sh     one message of SIZE (default 1G) through each path, agent VmHWM
+#   rss     bench-rss.sh     one message of RSS_SIZE (default 1G) through each path, agent VmHWM
 #
 # The machine should be otherwise idle: the ratios hold within one run, the absolute figures do not.
 set -euo pipefail
@@ -28,7 +28,7 @@ run() {  # NAME ENV... -- SCRIPT
   while [ "$1" != -- ]; do env+=("$1"); shift; done
   shift
   echo "== $name: $(printf '%s ' "${env[@]}")$1 (load $(cut -d' ' -f1-3 /proc/loadavg))"
-  if ! env "${env[@]}" "$here/$1" "$build" >"$OUT/$name.log" 2>&1; then
+  if ! env -u SIZE "${env[@]}" "$here/$1" "$build" >"$OUT/$name.log" 2>&1; then
     echo "bench-table: $1 failed; its output:" >&2
     tail -n 30 "$OUT/$name.log" >&2
     exit 1
@@ -42,7 +42,7 @@ for b in $ONLY; do
     fetch) run fetch N=1000 TOOL_N=100 TOOLS=fetchmail RESUME_N=20 -- bench-fetch.sh ;;
     submit) run submit N=200 TOOL_N=20 -- bench-submit.sh ;;
     batch) run batch N=1000 TOOL_N=100 -- bench-batch.sh ;;
-    rss) run rss "SIZE=${SIZE:-1G}" -- bench-rss.sh ;;
+    rss) run rss "SIZE=${RSS_SIZE:-1G}" -- bench-rss.sh ;;
     *) echo "bench-table: no benchmark $b (fetch, submit, batch, rss)" >&2; exit 2 ;;
   esac
 done
