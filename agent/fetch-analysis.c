@@ -6,7 +6,6 @@
 
 #include "crypto/pgp.h"
 #include "events.h"
-#include "fetcher.h"
 #include "reader.h"
 #include "store/writerstream.h"
 #include "util/error.h"
@@ -25,6 +24,8 @@ typedef struct {
 struct _PstFetchAnalysis {
   PstAgent *agent;
   const PstAccount *account;
+  PstFetchAnalysisNote note;
+  gpointer note_data;
   GMutex lock;
   GCond more;            /* jobs added, or closed */
   GArray *jobs;          /* Job, under @lock */
@@ -69,6 +70,13 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id)
   return TRUE;
 }
 
+static void
+noted (PstFetchAnalysis *fa, gint64 id, gboolean ok)
+{
+  if (fa->note != NULL)
+    fa->note (fa->note_data, fa->account->name, id, ok);
+}
+
 /* The next job, waiting for one while more may come; FALSE at the end. */
 static gboolean
 next_job (PstFetchAnalysis *fa, Job *job)
@@ -104,7 +112,7 @@ analyze_some (gpointer data)
 
           if (info == NULL || info->crypto_json != NULL)
             {
-              pst_fetchers_unanalysed_note (fa->agent->fetchers, fa->account->name, job.id, TRUE);
+              noted (fa, job.id, TRUE);
               continue;
             }
         }
@@ -115,10 +123,10 @@ analyze_some (gpointer data)
       if (!pst_reader_analyze_to (fa->agent, job.id, &a, &analysis))
         {
           g_warning ("message %" G_GINT64_FORMAT ": %s", job.id, analysis->message);
-          pst_fetchers_unanalysed_note (fa->agent->fetchers, fa->account->name, job.id, FALSE);
+          noted (fa, job.id, FALSE);
           continue;
         }
-      pst_fetchers_unanalysed_note (fa->agent->fetchers, fa->account->name, job.id, TRUE);
+      noted (fa, job.id, TRUE);
       g_mutex_lock (&fa->lock);
       g_array_append_val (fa->done, a);
       g_mutex_unlock (&fa->lock);
@@ -127,12 +135,15 @@ analyze_some (gpointer data)
 }
 
 PstFetchAnalysis *
-pst_fetch_analysis_new (PstAgent *agent, const PstAccount *account)
+pst_fetch_analysis_new (PstAgent *agent, const PstAccount *account, PstFetchAnalysisNote note,
+                        gpointer note_data)
 {
   PstFetchAnalysis *fa = g_new0 (PstFetchAnalysis, 1);
 
   fa->agent = agent;
   fa->account = account;
+  fa->note = note;
+  fa->note_data = note_data;
   g_mutex_init (&fa->lock);
   g_cond_init (&fa->more);
   fa->jobs = g_array_new (FALSE, FALSE, sizeof (Job));

@@ -15,8 +15,14 @@ G_BEGIN_DECLS
 
 typedef struct _PstFetchAnalysis PstFetchAnalysis;
 
-/* For messages of @account (which must outlive it). */
-PstFetchAnalysis *pst_fetch_analysis_new (PstAgent *agent, const PstAccount *account);
+/* Told how the analysis of message @id of @account went (the fetcher
+ * keeps those that failed, to analyse them again at the next fetch). */
+typedef void (*PstFetchAnalysisNote) (gpointer data, const char *account, gint64 id, gboolean ok);
+
+/* For messages of @account (which must outlive it); @note, if not NULL,
+ * is called from the analysis threads. */
+PstFetchAnalysis *pst_fetch_analysis_new (PstAgent *agent, const PstAccount *account,
+                                          PstFetchAnalysisNote note, gpointer note_data);
 /* Messages @ids to analyse; @retried: ones whose analysis failed before
  * (skipped when show analysed them meanwhile, or they are gone). */
 void pst_fetch_analysis_add (PstFetchAnalysis *fa, const GArray *ids, gboolean retried);

@@ -79,9 +79,12 @@ unanalysed_take (PstFetchers *fetchers, const char *account, GArray *ids)
   g_mutex_unlock (&fetchers->unanalysed_lock);
 }
 
-void
-pst_fetchers_unanalysed_note (PstFetchers *fetchers, const char *account, gint64 id, gboolean ok)
+/* Records how analysing message @id of @account went (a
+ * PstFetchAnalysisNote; @data is the PstFetchers). */
+static void
+unanalysed_note (gpointer data, const char *account, gint64 id, gboolean ok)
 {
+  PstFetchers *fetchers = data;
   Unanalysed *u;
 
   g_mutex_lock (&fetchers->unanalysed_lock);
@@ -390,7 +393,8 @@ static gboolean run_one (PstAgent *agent, const char *name, guint *fetched_out, 
 void
 pst_fetchers_take_in (PstAgent *agent, const PstAccount *account, GArray *ids)
 {
-  PstFetchAnalysis *fa = pst_fetch_analysis_new (agent, account);
+  PstFetchAnalysis *fa = pst_fetch_analysis_new (agent, account, unanalysed_note,
+                                                 agent->fetchers);
 
   for (guint i = 0; i < ids->len; i++)
     announce (agent, account->name, g_array_index (ids, gint64, i));
@@ -674,7 +678,7 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
       g_autoptr (GArray) again = g_array_new (FALSE, FALSE, sizeof (gint64));
 
       f.account = account;
-      f.analysis = pst_fetch_analysis_new (agent, account);
+      f.analysis = pst_fetch_analysis_new (agent, account, unanalysed_note, agent->fetchers);
       /* Those whose analysis failed at an earlier fetch (taken before this
        * session's own analyses can fail and join them). */
       unanalysed_take (agent->fetchers, account->name, again);

@@ -40,12 +40,6 @@ guint pst_fetchers_failures (PstFetchers *fetchers, const char *account);
  * the seal under seal_incoming.  Nothing here delivers a message anywhere. */
 void pst_fetchers_take_in (PstAgent *agent, const PstAccount *account, GArray *ids);
 
-/* For fetch-analysis.c: records how analysing message @id of @account
- * went (one that failed is analysed again at the account's next fetch, a
- * few times at most). */
-void pst_fetchers_unanalysed_note (PstFetchers *fetchers, const char *account, gint64 id,
-                                   gboolean ok);
-
 /* Under seal_incoming, whether the account's own OpenPGP key is there to
  * seal with: nothing is stored without it (PST_ERROR_POLICY, "… nothing
  * was @done"). */
