@@ -32,6 +32,7 @@ struct _PstFetchAnalysis {
   guint next;            /* the index to take next, under @lock */
   gboolean closed;       /* no more jobs */
   GArray *done;          /* PstAnalysis, under @lock */
+  GArray *unread;        /* gint64: the ids the analysis could not read, under @lock */
   GThread *threads[ANALYSIS_THREADS_MAX];
   guint n_threads;
 };
@@ -44,14 +45,18 @@ static gboolean
 seal (PstAgent *agent, const PstAccount *account, gint64 id)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GInputStream) in = pst_store_message_open (agent->store, id, &error);
+  g_autoptr (PstMessageInfo) info = pst_store_message_get_info (agent->store, id, NULL);
+  g_autoptr (GInputStream) in = NULL;
   g_autoptr (PstPgp) pgp = NULL;
   g_autoptr (PstStoreWriter) writer = NULL;
   g_autoptr (GOutputStream) out = NULL;
   g_autofree char *home = pst_agent_get_gnupg_home (agent);
   const char *self[] = { account->address, NULL };
 
-  if (in == NULL || !(pgp = pst_pgp_new (home, &error))
+  /* Sealed already (by an earlier fetch's analysis), or gone. */
+  if (info == NULL || info->sealed)
+    return FALSE;
+  if (!(in = pst_store_message_open (agent->store, id, &error)) || !(pgp = pst_pgp_new (home, &error))
       || (pst_pgp_prefer_own_keys (pgp), FALSE)
       || !(writer = pst_store_message_seal_begin (agent->store, id, &error))
       || !(out = pst_store_writer_stream_new (writer))
@@ -124,6 +129,9 @@ analyze_some (gpointer data)
         {
           g_warning ("message %" G_GINT64_FORMAT ": %s", job.id, analysis->message);
           noted (fa, job.id, FALSE);
+          g_mutex_lock (&fa->lock);
+          g_array_append_val (fa->unread, job.id);
+          g_mutex_unlock (&fa->lock);
           continue;
         }
       noted (fa, job.id, TRUE);
@@ -148,6 +156,7 @@ pst_fetch_analysis_new (PstAgent *agent, const PstAccount *account, PstFetchAnal
   g_cond_init (&fa->more);
   fa->jobs = g_array_new (FALSE, FALSE, sizeof (Job));
   fa->done = g_array_new (FALSE, TRUE, sizeof (PstAnalysis));
+  fa->unread = g_array_new (FALSE, FALSE, sizeof (gint64));
   return fa;
 }
 
@@ -177,7 +186,7 @@ pst_fetch_analysis_add (PstFetchAnalysis *fa, const GArray *ids, gboolean retrie
 /* Writes what was learned of the messages analysed, together (one fsync),
  * and tells of those quarantined; seals under seal_incoming. */
 static void
-record (PstAgent *agent, const PstAccount *account, GArray *done)
+record (PstAgent *agent, const PstAccount *account, GArray *done, GArray *unread)
 {
   g_autoptr (GArray) updates = g_array_new (FALSE, TRUE, sizeof (PstMessageInfoUpdate));
   g_autoptr (GError) error = NULL;
@@ -219,6 +228,10 @@ record (PstAgent *agent, const PstAccount *account, GArray *done)
       if (g_array_index (done, PstAnalysis, i).arrived_plain
           || g_array_index (done, PstAnalysis, i).analysis_failed)
         sealed += seal (agent, account, g_array_index (done, PstAnalysis, i).id);
+    /* One the analysis could not read (too large to read whole, the agent
+     * busy) is sealed as well: it is analysed again later, from its seal. */
+    for (guint i = 0; account->seal_incoming && i < unread->len; i++)
+      sealed += seal (agent, account, g_array_index (unread, gint64, i));
     /* The write-ahead log still holds the plaintext pages: empty it. */
     if (sealed > 0)
       {
@@ -247,8 +260,9 @@ pst_fetch_analysis_finish (PstFetchAnalysis *fa)
     analyze_some (fa);
   for (guint t = 0; t < fa->n_threads; t++)
     g_thread_join (fa->threads[t]);
-  record (fa->agent, fa->account, fa->done);
+  record (fa->agent, fa->account, fa->done, fa->unread);
   g_array_unref (fa->done);
+  g_array_unref (fa->unread);
   g_array_unref (fa->jobs);
   g_cond_clear (&fa->more);
   g_mutex_clear (&fa->lock);

@@ -47,7 +47,22 @@ load_arrived (PstAgent *agent, gint64 id, PstPgp *pgp, PstMessageInfo **info_out
   g_autoptr (GBytes) raw = NULL;
   g_autoptr (PstMessageInfo) info = pst_store_message_get_info (agent->store, id, error);
 
-  if (info == NULL || in == NULL || !(raw = pst_reader_slurp (in, MAX_MESSAGE_SIZE, error)))
+  if (info == NULL || in == NULL)
+    return FALSE;
+  /* Larger than the cap by its stored size (a seal's, when sealed): refused
+   * before a byte is read, so that the agent's memory does not grow to the
+   * cap only to find out. */
+  if ((guint64) info->size > MAX_MESSAGE_SIZE)
+    {
+      g_autofree char *size = g_format_size_full ((guint64) info->size, G_FORMAT_SIZE_IEC_UNITS);
+
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "message %" G_GINT64_FORMAT " is %s, more than the %u MiB the agent reads "
+                   "whole to analyse; `postern export --raw %" G_GINT64_FORMAT "` writes it "
+                   "as it arrived", id, size, MAX_MESSAGE_SIZE >> 20, id);
+      return FALSE;
+    }
+  if (!(raw = pst_reader_slurp (in, MAX_MESSAGE_SIZE, error)))
     return FALSE;
   if (info->sealed)
     {
