@@ -37,6 +37,31 @@ pst_reader_slurp (GInputStream *in, gsize max_size, GError **error)
   return g_byte_array_free_to_bytes (g_steal_pointer (&data));
 }
 
+/* FALSE with @error saying why message @id's seal did not open (gpg's
+ * reason, or that its integrity was not confirmed). */
+static gboolean
+seal_failed (gint64 id, GError **error)
+{
+  if (error != NULL && *error == NULL)
+    g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
+                 "message %" G_GINT64_FORMAT ": its seal does not open whole", id);
+  else
+    g_prefix_error (error, "message %" G_GINT64_FORMAT ": cannot open its seal: ", id);
+  return FALSE;
+}
+
+/* Whether message @id is quarantined; then @error says so. */
+static gboolean
+quarantined (const PstMessageInfo *info, gint64 id, GError **error)
+{
+  if (!info->quarantined)
+    return FALSE;
+  g_set_error (error, PST_ERROR, PST_ERROR_INFECTED,
+               "message %" G_GINT64_FORMAT " is quarantined (%s); see `postern quarantine`",
+               id, info->scan_name ? info->scan_name : "scan");
+  return TRUE;
+}
+
 /* Message @id as it arrived (its seal, if any, opened with @pgp), and its
  * info.  Transfer full. */
 static gboolean
@@ -75,14 +100,7 @@ load_arrived (PstAgent *agent, gint64 id, PstPgp *pgp, PstMessageInfo **info_out
       pst_pgp_set_output_limit (pgp, MAX (PST_DECRYPTION_MAX_OUTPUT, g_bytes_get_size (raw)));
       if (!pst_pgp_decrypt_verify (pgp, raw, &arrived, NULL, &integrity, error)
           || integrity != PST_INTEGRITY_OK)
-        {
-          if (error != NULL && *error == NULL)
-            g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
-                         "message %" G_GINT64_FORMAT ": its seal does not open whole", id);
-          else
-            g_prefix_error (error, "message %" G_GINT64_FORMAT ": cannot open its seal: ", id);
-          return FALSE;
-        }
+        return seal_failed (id, error);
       pst_pgp_set_output_limit (pgp, PST_DECRYPTION_MAX_OUTPUT);
       g_bytes_unref (raw);
       raw = g_steal_pointer (&arrived);
@@ -101,12 +119,9 @@ pst_reader_arrived (PstAgent *agent, gint64 id, GBytes **arrived_out, GError **e
 
   if (pgp == NULL || !load_arrived (agent, id, pgp, &info, arrived_out, error))
     return FALSE;
-  if (info->quarantined)
+  if (quarantined (info, id, error))
     {
       g_clear_pointer (arrived_out, g_bytes_unref);
-      g_set_error (error, PST_ERROR, PST_ERROR_INFECTED,
-                   "message %" G_GINT64_FORMAT " is quarantined (%s); see `postern quarantine`",
-                   id, info->scan_name ? info->scan_name : "scan");
       return FALSE;
     }
   return TRUE;
@@ -123,13 +138,8 @@ pst_reader_arrived_to (PstAgent *agent, gint64 id, GOutputStream *out, GError **
 
   if (info == NULL)
     return FALSE;
-  if (info->quarantined)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_INFECTED,
-                   "message %" G_GINT64_FORMAT " is quarantined (%s); see `postern quarantine`",
-                   id, info->scan_name ? info->scan_name : "scan");
-      return FALSE;
-    }
+  if (quarantined (info, id, error))
+    return FALSE;
   if (!(in = pst_store_message_open (agent->store, id, error)))
     return FALSE;
   if (!info->sealed)
@@ -144,14 +154,7 @@ pst_reader_arrived_to (PstAgent *agent, gint64 id, GOutputStream *out, GError **
   pst_pgp_set_output_limit (pgp, MAX (PST_DECRYPTION_MAX_OUTPUT, (gsize) info->size));
   if (!pst_pgp_decrypt_stream (pgp, in, out, NULL, &integrity, error)
       || integrity != PST_INTEGRITY_OK)
-    {
-      if (error != NULL && *error == NULL)
-        g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
-                     "message %" G_GINT64_FORMAT ": its seal does not open whole", id);
-      else
-        g_prefix_error (error, "message %" G_GINT64_FORMAT ": cannot open its seal: ", id);
-      return FALSE;
-    }
+    return seal_failed (id, error);
   return TRUE;
 }
 
