@@ -68,11 +68,11 @@ static gboolean
 load_arrived (PstAgent *agent, gint64 id, PstPgp *pgp, PstMessageInfo **info_out,
               GBytes **arrived_out, GError **error)
 {
-  g_autoptr (GInputStream) in = pst_store_message_open (agent->store, id, error);
-  g_autoptr (GBytes) raw = NULL;
   g_autoptr (PstMessageInfo) info = pst_store_message_get_info (agent->store, id, error);
+  g_autoptr (GInputStream) in = NULL;
+  g_autoptr (GBytes) raw = NULL;
 
-  if (info == NULL || in == NULL)
+  if (info == NULL)
     return FALSE;
   /* Larger than the cap by its stored size (a seal's, when sealed): refused
    * before a byte is read, so that the agent's memory does not grow to the
@@ -87,7 +87,8 @@ load_arrived (PstAgent *agent, gint64 id, PstPgp *pgp, PstMessageInfo **info_out
                    "as it arrived", id, size, MAX_MESSAGE_SIZE >> 20, id);
       return FALSE;
     }
-  if (!(raw = pst_reader_slurp (in, MAX_MESSAGE_SIZE, error)))
+  if (!(in = pst_store_message_open (agent->store, id, error))
+      || !(raw = pst_reader_slurp (in, MAX_MESSAGE_SIZE, error)))
     return FALSE;
   if (info->sealed)
     {
