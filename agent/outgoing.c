@@ -58,22 +58,13 @@ pst_outgoing_account (PstAgent *agent, const char *name, const char *from, GErro
   return a;
 }
 
-/* Limits, so that the agent cannot be made a relay by whatever can reach
- * its socket: recipients per message, messages per hour. */
-gboolean
-pst_outgoing_check_limits (PstAgent *agent, const PstAccount *account, guint n, GError **error)
+/* Whether @account may queue one more message this hour. */
+static gboolean
+hour_allows (PstAgent *agent, const PstAccount *account, GError **error)
 {
-  guint max_rcpt = account->max_recipients ? account->max_recipients : PST_DEFAULT_MAX_RECIPIENTS;
   guint max_hour = account->max_per_hour ? account->max_per_hour : PST_DEFAULT_MAX_PER_HOUR;
   guint queued = 0;
 
-  if (n > max_rcpt)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
-                   "the message has %u recipients; account %s allows at most %u "
-                   "(max_recipients); nothing was sent", n, account->name, max_rcpt);
-      return FALSE;
-    }
   if (!pst_store_outbox_count_since (agent->store, account->name,
                                      g_get_real_time () / G_USEC_PER_SEC - 3600, &queued, error))
     return FALSE;
@@ -86,6 +77,24 @@ pst_outgoing_check_limits (PstAgent *agent, const PstAccount *account, guint n, 
       return FALSE;
     }
   return TRUE;
+}
+
+/* Limits, so that the agent cannot be made a relay by whatever can reach
+ * its socket: recipients per message, messages per hour (checked again
+ * at the commit: pst_outgoing_commit). */
+gboolean
+pst_outgoing_check_limits (PstAgent *agent, const PstAccount *account, guint n, GError **error)
+{
+  guint max_rcpt = account->max_recipients ? account->max_recipients : PST_DEFAULT_MAX_RECIPIENTS;
+
+  if (n > max_rcpt)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_POLICY,
+                   "the message has %u recipients; account %s allows at most %u "
+                   "(max_recipients); nothing was sent", n, account->name, max_rcpt);
+      return FALSE;
+    }
+  return hour_allows (agent, account, error);
 }
 
 /* Outgoing mail is scanned before it is encrypted (DESIGN.md §11): after,
@@ -172,11 +181,20 @@ PstQueued *
 pst_outgoing_commit (PstAgent *agent, const PstAccount *account, const PstPlainMessage *plain,
                      const PstProtected *prot, GPtrArray *writers, GError **error)
 {
+  /* The hour's count and the commit under one lock: sends that passed
+   * pst_outgoing_check_limits together (a long streamed one, several at
+   * once) cannot all be queued past the limit. */
+  static GMutex commit_lock;
   g_autoptr (PstQueued) queued = NULL;
+  gboolean ok;
 
   /* Every copy queued durably, in one go (one transaction: all or none),
    * before any network I/O (DESIGN.md §3). */
-  if (!pst_store_writers_commit ((PstStoreWriter *const *) writers->pdata, writers->len, error))
+  g_mutex_lock (&commit_lock);
+  ok = hour_allows (agent, account, error)
+       && pst_store_writers_commit ((PstStoreWriter *const *) writers->pdata, writers->len, error);
+  g_mutex_unlock (&commit_lock);
+  if (!ok)
     return NULL;
   queued = g_new0 (PstQueued, 1);
   queued->account = g_strdup (account->name);

@@ -69,6 +69,34 @@ check "max_messages_per_hour 2: the first two are queued" bash -c \
   _ "$POSTERN" "$WORK/home-alice" "$WORK/one.eml"
 expect_fail "… the third in the hour is refused" 3 "queued 2 messages in the last hour" \
   pst alice send --account limited --encrypt never "$WORK/one.eml"
+# Sends that passed the hour's check together cannot all be queued: the
+# count is taken again at the commit.  The first send is held in the
+# scanner (between the check and the commit) while a second is queued.
+add_account alice hourly "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT" --max-messages-per-hour 1
+cat > "$WORK/hold.sh" <<SH
+#!/bin/sh
+cat > /dev/null
+if mkdir "$WORK/held" 2>/dev/null; then
+  i=0
+  while [ ! -e "$WORK/go" ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done
+fi
+exit 0
+SH
+chmod +x "$WORK/hold.sh"
+pst alice config set scan "command:$WORK/hold.sh" >/dev/null
+pst alice send --account hourly --encrypt never "$WORK/one.eml" > /dev/null 2> "$WORK/held.err" &
+held=$!
+for _ in $(seq 1 300); do [ -d "$WORK/held" ] && break; sleep 0.1; done
+check "max_messages_per_hour 1: a first send is held in the scanner, past the limit's check" test -d "$WORK/held"
+check "… a second send meanwhile is queued" pst alice send --account hourly --encrypt never "$WORK/one.eml"
+touch "$WORK/go"
+rc=0
+wait "$held" || rc=$?
+check "… the first is then refused at its commit: the hour's one is queued (exit $rc: $(cat "$WORK/held.err"))" \
+  test "$rc" = 3 -a -n "$(grep 'queued 1 messages in the last hour' "$WORK/held.err")"
+check "… one message in the hour's outbox" \
+  test "$(sqlite3 "$WORK/home-alice/data/postern.db" "select count(*) from outbox where account = 'hourly'")" = 1
+pst alice config set scan none >/dev/null
 expect_fail "a bad limit" 2 "max_recipients" \
   pst alice account add badlimit --address "$ALICE_ADDR" --user u --smtp "smtp://$HOST:$SMTP_PORT" \
   --pop3 "pop3s://$HOST:$POP3S_PORT" --password-command true --max-recipients -5
