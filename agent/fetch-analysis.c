@@ -193,10 +193,7 @@ record (PstAgent *agent, const PstAccount *account, GArray *done, GArray *unread
 
   for (guint i = 0; i < done->len; i++)
     {
-      PstAnalysis *a = &g_array_index (done, PstAnalysis, i);
-      PstMessageInfoUpdate u = { a->id, a->from, a->subject, a->date, a->crypto,
-                                 a->scan_verdict, a->scan_name,
-                                 a->analysis_failed ? -1 : a->quarantine ? 1 : 0 };
+      PstMessageInfoUpdate u = pst_analysis_update (&g_array_index (done, PstAnalysis, i));
       g_array_append_val (updates, u);
     }
   if (!pst_store_messages_set_info (agent->store, (PstMessageInfoUpdate *) updates->data,

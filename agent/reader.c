@@ -14,6 +14,26 @@
 /* The skeleton reads whole messages into memory for MIME parsing; this cap
  * keeps a hostile message from exhausting memory until parsing streams. */
 #define MAX_MESSAGE_SIZE (256u * 1024 * 1024)
+/* A seal is ASCII armor (4/3 of what it holds, in lines of 64) around the
+ * packets: the largest a seal of a message of MAX_MESSAGE_SIZE can be. */
+#define MAX_SEALED_SIZE ((gsize) MAX_MESSAGE_SIZE / 3 * 4 / 64 * 65 + 64 * 1024)
+
+/* Whether the agent does not read message @info whole (it is above the
+ * cap by its stored size), and then why, for the user. */
+static gboolean
+too_large (const PstMessageInfo *info, char **why_out)
+{
+  g_autofree char *size = NULL;
+
+  if ((guint64) info->size <= (info->sealed ? MAX_SEALED_SIZE : MAX_MESSAGE_SIZE))
+    return FALSE;
+  size = g_format_size_full ((guint64) info->size, G_FORMAT_SIZE_IEC_UNITS);
+  *why_out = g_strdup_printf ("message %" G_GINT64_FORMAT " is %s%s, more than the %u MiB the "
+                              "agent reads whole to analyse; `postern export --raw %" G_GINT64_FORMAT
+                              "` writes it as it arrived", info->id, info->sealed ? "sealed and " : "",
+                              size, MAX_MESSAGE_SIZE >> 20, info->id);
+  return TRUE;
+}
 
 GBytes *
 pst_reader_slurp (GInputStream *in, gsize max_size, GError **error)
@@ -72,23 +92,21 @@ load_arrived (PstAgent *agent, gint64 id, PstPgp *pgp, PstMessageInfo **info_out
   g_autoptr (GInputStream) in = NULL;
   g_autoptr (GBytes) raw = NULL;
 
+  g_autofree char *why = NULL;
+
   if (info == NULL)
     return FALSE;
-  /* Larger than the cap by its stored size (a seal's, when sealed): refused
-   * before a byte is read, so that the agent's memory does not grow to the
-   * cap only to find out. */
-  if ((guint64) info->size > MAX_MESSAGE_SIZE)
+  /* Larger than the cap by its stored size: refused before a byte is read,
+   * so that the agent's memory does not grow to the cap only to find out
+   * (a quarantined one says so: export --raw would refuse it). */
+  if (too_large (info, &why))
     {
-      g_autofree char *size = g_format_size_full ((guint64) info->size, G_FORMAT_SIZE_IEC_UNITS);
-
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   "message %" G_GINT64_FORMAT " is %s, more than the %u MiB the agent reads "
-                   "whole to analyse; `postern export --raw %" G_GINT64_FORMAT "` writes it "
-                   "as it arrived", id, size, MAX_MESSAGE_SIZE >> 20, id);
+      if (!quarantined (info, id, error))
+        g_set_error_literal (error, PST_ERROR, PST_ERROR_FAILED, why);
       return FALSE;
     }
   if (!(in = pst_store_message_open (agent->store, id, error))
-      || !(raw = pst_reader_slurp (in, MAX_MESSAGE_SIZE, error)))
+      || !(raw = pst_reader_slurp (in, info->sealed ? MAX_SEALED_SIZE : MAX_MESSAGE_SIZE, error)))
     return FALSE;
   if (info->sealed)
     {
@@ -98,7 +116,8 @@ load_arrived (PstAgent *agent, gint64 id, PstPgp *pgp, PstMessageInfo **info_out
       PstIntegrity integrity = PST_INTEGRITY_NONE;
 
       /* Sealed without compression: what it holds is at most its size. */
-      pst_pgp_set_output_limit (pgp, MAX (PST_DECRYPTION_MAX_OUTPUT, g_bytes_get_size (raw)));
+      pst_pgp_set_output_limit (pgp, MAX (PST_DECRYPTION_MAX_OUTPUT,
+                                          MIN (g_bytes_get_size (raw), MAX_MESSAGE_SIZE)));
       if (!pst_pgp_decrypt_verify (pgp, raw, &arrived, NULL, &integrity, error)
           || integrity != PST_INTEGRITY_OK)
         return seal_failed (id, error);
@@ -251,6 +270,16 @@ pst_reader_scan (PstAgent *agent, GBytes *plain, PstAnalysis *a)
   a->quarantine = v == PST_SCAN_INFECTED || (v == PST_SCAN_ERROR && !delivers);
 }
 
+PstMessageInfoUpdate
+pst_analysis_update (const PstAnalysis *a)
+{
+  /* A failed analysis keeps the quarantine as it was, unless it scanned. */
+  PstMessageInfoUpdate u = { a->id, a->from, a->subject, a->date, a->crypto, a->scan_verdict,
+                             a->scan_name,
+                             a->analysis_failed && a->scan_verdict == NULL ? -1 : a->quarantine ? 1 : 0 };
+  return u;
+}
+
 char *
 pst_reader_failed_summary (const char *reason)
 {
@@ -273,6 +302,40 @@ pst_reader_summary_failed (const char *crypto_json)
   return crypto_json != NULL && strstr (crypto_json, "\"analysis\":\"failed\"") != NULL;
 }
 
+/* A message too large to read whole: not analysed, but scanned from the
+ * store as it arrived (when it is not sealed: a sealed one was scanned when
+ * it arrived, and that verdict stays), so that the scanner's verdict and
+ * the quarantine hold for it too. */
+static void
+analyze_too_large (PstAgent *agent, const PstMessageInfo *info, const char *why, PstAnalysis *out)
+{
+  gboolean delivers = FALSE;
+  PstScanner *scanner;
+  g_autoptr (GInputStream) in = NULL;
+  g_autoptr (GError) error = NULL;
+  PstScanVerdict v;
+
+  out->crypto = pst_reader_failed_summary (why);
+  out->analysis_failed = TRUE;
+  out->too_large = TRUE;
+  out->scan_verdict = NULL;
+  if (info->sealed || info->scan_verdict != NULL)
+    return;
+  scanner = pst_agent_get_scanner (agent, &delivers);
+  out->scan_verdict = "skipped";
+  if (scanner == NULL)
+    return;
+  if ((in = pst_store_message_open (agent->store, info->id, &error)) != NULL)
+    v = pst_scanner_scan_stream (scanner, in, &out->scan_name);
+  else
+    {
+      v = PST_SCAN_ERROR;
+      out->scan_name = g_strdup (error->message);
+    }
+  out->scan_verdict = pst_scan_verdict_name (v);
+  out->quarantine = v == PST_SCAN_INFECTED || (v == PST_SCAN_ERROR && !delivers);
+}
+
 gboolean
 pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **error)
 {
@@ -285,6 +348,18 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
 
   memset (out, 0, sizeof *out);
   out->id = id;
+  {
+    g_autoptr (PstMessageInfo) first = pst_store_message_get_info (agent->store, id, error);
+    g_autofree char *why = NULL;
+
+    if (first == NULL)
+      return FALSE;
+    if (too_large (first, &why))
+      {
+        analyze_too_large (agent, first, why, out);
+        return TRUE;
+      }
+  }
   if (!open_stored (agent, id, -1, &info, &plain, &status, &view, &local))
     {
       if (local->domain != PST_WORKER_ERROR)
@@ -361,11 +436,11 @@ pst_reader_analyze (PstAgent *agent, gint64 id, GError **error)
   if (!pst_reader_analyze_to (agent, id, &a, error))
     return FALSE;
   {
-    PstMessageInfoUpdate u = { id, a.from, a.subject, a.date, a.crypto, a.scan_verdict,
-                               a.scan_name, a.analysis_failed ? -1 : a.quarantine ? 1 : 0 };
+    PstMessageInfoUpdate u = pst_analysis_update (&a);
     ok = pst_store_messages_set_info (agent->store, &u, 1, error);
   }
-  if (ok && a.analysis_failed)
+  /* Too large to analyse: recorded (and scanned); opening it says why. */
+  if (ok && a.analysis_failed && !a.too_large)
     {
       g_autoptr (JsonNode) summary = json_from_string (a.crypto, NULL);
 

@@ -39,6 +39,8 @@ typedef struct {
   gboolean arrived_plain;    /* no encryption layer: what seal_incoming seals */
   gboolean analysis_failed;  /* the worker failed on it: crypto is pst_reader_failed_summary,
                               * scan_verdict NULL (the stored scan stays) */
+  gboolean too_large;        /* analysis_failed: too large to read whole; scanned from the
+                              * store when it was not sealed and not scanned before */
 } PstAnalysis;
 /* A worker that failed on the message is no error here: @out then holds
  * the analysis-failed summary (analysis_failed TRUE, no headers). */
@@ -50,6 +52,8 @@ gboolean pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GE
 char *pst_reader_failed_summary (const char *reason);
 gboolean pst_reader_summary_failed (const char *crypto_json);
 void pst_analysis_clear (PstAnalysis *analysis);
+/* What @a says to record (pst_store_messages_set_info). */
+PstMessageInfoUpdate pst_analysis_update (const PstAnalysis *a);
 
 /* Scans @plain with the agent's scanner (DESIGN.md §11) into @a's scan
  * fields. */

@@ -8,12 +8,13 @@
 # the signature, and the body that comes out is the body that went in
 # (sha256).
 #
-# Fetch, seal and export: a plaintext message larger than what the agent
-# reads whole to analyse it (256 MiB, agent/reader.c) lands in bob's
+# Fetch, scan, seal and export: a plaintext message larger than what the
+# agent reads whole to analyse it (256 MiB, agent/reader.c) lands in bob's
 # Maildir at the provider; bob's account seals what arrives in plaintext
 # (seal_incoming).  The fetch over POP3S stores it as it comes, the
-# analysis refuses it by its size without reading it, the seal streams it
-# through gpg into the store; the database then holds none of its text, and
+# analysis refuses it by its size without reading it, the scanner reads it
+# from the store, the seal streams it through gpg into the store; the
+# database then holds none of its text, and
 # `export --raw` opens the seal as it streams: the message as it arrived
 # (sha256).  `show` says why it cannot show it and what to run instead.
 #
@@ -120,7 +121,7 @@ done
 # ---- a plaintext arrival too large to analyse: fetched, sealed, exported ----
 marker="Large-Plaintext-Marker-$(date +%s%N)"
 body "$WORK/large.txt" "$LARGE_SIZE"
-{ header "text/plain; charset=us-ascii" 7bit "too large to analyse"; echo "$marker"; cat "$WORK/large.txt"; } \
+{ header "text/plain; charset=us-ascii" 7bit "too large to analyse"; echo "$marker"; cat "$WORK/large.txt"; echo "$marker-end"; } \
   | tr -d '\r' > "$WORK/large.eml"
 rm "$WORK/large.txt"
 large_sum=$(sha256sum < "$WORK/large.eml" | cut -d' ' -f1)
@@ -131,13 +132,21 @@ mv "$WORK/large.eml" "$BOB_MAILDIR/tmp/large.$$"
 chown "$owner" "$BOB_MAILDIR/tmp/large.$$"
 mv "$BOB_MAILDIR/tmp/large.$$" "$BOB_MAILDIR/new/$(date +%s).large$$.postern.test"
 
-check "bob fetches it over POP3S, within the bound (stored, refused by the analysis unread, sealed)" \
-  within_bound bob "fetch and seal" pst bob fetch --account main
+# A scanner command that says what it read: the sha256 of its input.
+cat > "$WORK/scanner.sh" <<SH
+#!/bin/sh
+sha256sum | cut -d' ' -f1 > "$WORK/scanned.sum"
+exit 0
+SH
+chmod +x "$WORK/scanner.sh"
+pst bob config set scan "command:$WORK/scanner.sh" >/dev/null
+check "bob fetches it over POP3S, within the bound (stored; not analysed, but scanned and sealed)" \
+  within_bound bob "fetch, scan and seal" pst bob fetch --account main
 bobdb="$WORK/home-bob/data/postern.db"
 sid=$(sqlite3 "$bobdb" "select id from messages where account = 'main' order by id desc limit 1")
 check "… it is stored and marked sealed" test "$(sqlite3 "$bobdb" "select flags & 1 from messages where id = $sid")" = 1
-check "… the store holds none of its text (every byte of the database read)" bash -c \
-  '! grep -qaF "$1" "$2" "$2-wal" 2>/dev/null' _ "$marker" "$bobdb"
+check "… the store holds none of its text, first line or last (every byte of the database read)" bash -c \
+  '! grep -qaF -e "$1" -e "$1-end" "$2" "$2-wal" 2>/dev/null' _ "$marker" "$bobdb"
 expect_fail "show says it is too large to analyse, and what writes it" 1 \
   "message $sid is .*, more than the 256 MiB the agent reads whole to analyse; \`postern export --raw $sid\` writes it as it arrived" \
   pst bob show "$sid"
@@ -145,6 +154,10 @@ export_raw() { pst bob export --raw "$sid" > "$WORK/raw.eml"; }
 check "export --raw within the bound (the seal opened as it streams)" within_bound bob "export --raw" export_raw
 check "… the message as it arrived (sha256)" \
   test "$(tr -d '\r' < "$WORK/raw.eml" | sha256sum | cut -d' ' -f1)" = "$large_sum"
+check "… which is what the scanner read, whole (sha256), and found clean" bash -c \
+  'test "$(sha256sum < "$1" | cut -d" " -f1)" = "$(cat "$2")" &&
+   test "$(sqlite3 "$3" "select scan_verdict from messages where id = $4")" = clean' \
+  _ "$WORK/raw.eml" "$WORK/scanned.sum" "$bobdb" "$sid"
 rm -f "$WORK/raw.eml"
 
 finish
