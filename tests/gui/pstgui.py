@@ -511,9 +511,11 @@ class App:
         elif self.running():
             try:
                 # Every window it has open (a compose window keeps the app
-                # running), in whichever language it speaks.
+                # running), in whichever language it speaks; the newest
+                # first, as a user would: GTK ignores Close on a window
+                # while a modal window of it is open (the shortcuts window).
                 frames = [n for n in children(self.root) if role_name(n) == "frame" and is_showing(n)]
-                for frame in frames or [self.window(5)]:
+                for frame in reversed(frames) if frames else [self.window(5)]:
                     click(frame, lambda n: n in ("Close", "Schließen"), timeout=5)
                 self.proc.wait(timeout * TIMEOUT_SCALE)
             except Exception as e:  # noqa: BLE001

@@ -1464,8 +1464,16 @@ def scenario_f5_and_shortcuts_window(session):
     g.click(win, "Menu", role="toggle button")
     item = g.find(app.root, "menu item", "Keyboard shortcuts", 20)
     g.do_action(item, "click")
-    g.find(app.root, "frame", "Keyboard shortcuts", 20)
+    sw = g.find(app.root, "frame", "Keyboard shortcuts", 20)
     g.ok("the menu's 'Keyboard shortcuts' opens it too")
+    g.Atspi.Component.grab_focus(sw)
+    g.Atspi.generate_keyboard_event(0xff1b, None, g.Atspi.KeySynthType.SYM)  # Escape
+    g.gone(app.root, "frame", "Keyboard shortcuts", 20)
+    # Ended with SIGTERM rather than its Close button: once GTK 3.24's shortcuts window has been shown, the
+    # window's destruction at exit makes GTK's accessibility code (called from the AT-SPI bridge) log
+    # "gtk_widget_get_parent: assertion 'GTK_IS_WIDGET (widget)' failed" (every frame of the backtrace is GTK's
+    # or the bridge's; without the shortcuts window shown, the same scenario exits clean).
+    g._stop_process(app.proc, "postern-gtk")
 
 
 def scenario_threads(session):
