@@ -16,6 +16,13 @@
  * them once the session is over if there are fewer than cores. */
 #define ANALYSIS_THREADS_MAX 4
 
+/* One analysis thread per core, at most ANALYSIS_THREADS_MAX. */
+static guint
+cores (void)
+{
+  return CLAMP (g_get_num_processors (), 1, ANALYSIS_THREADS_MAX);
+}
+
 typedef struct {
   gint64 id;
   gboolean retried;
@@ -178,7 +185,7 @@ pst_fetch_analysis_add (PstFetchAnalysis *fa, const GArray *ids, gboolean retrie
   g_mutex_unlock (&fa->lock);
   /* Threads as the work grows, up to one per core (the session's thread
    * has its own work meanwhile). */
-  wanted = MIN (CLAMP (g_get_num_processors (), 1, ANALYSIS_THREADS_MAX), fa->jobs->len);
+  wanted = MIN (cores (), fa->jobs->len);
   while (fa->n_threads < wanted)
     fa->threads[fa->n_threads++] = g_thread_new ("analysis", analyze_some, fa);
 }
@@ -253,7 +260,7 @@ pst_fetch_analysis_finish (PstFetchAnalysis *fa)
    * threads than cores: more at once would only share the cores, and the
    * shared decryption budget (util/sink.h) with them (three compression
    * bombs at once made one wait for budget, and under load fail "busy"). */
-  if (fa->n_threads < (guint) CLAMP (g_get_num_processors (), 1, ANALYSIS_THREADS_MAX))
+  if (fa->n_threads < cores ())
     analyze_some (fa);
   for (guint t = 0; t < fa->n_threads; t++)
     g_thread_join (fa->threads[t]);

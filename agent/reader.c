@@ -6,6 +6,7 @@
 #include "mime/mime.h"
 #include "crypto/smime.h"
 #include "mime/reader.h"
+#include "arrived-scan.h"
 #include "peers.h"
 #include "subjects.h"
 #include "worker.h"
@@ -16,7 +17,7 @@
 #define MAX_MESSAGE_SIZE (256u * 1024 * 1024)
 /* A seal is ASCII armor (4/3 of what it holds, in lines of 64) around the
  * packets: the largest a seal of a message of MAX_MESSAGE_SIZE can be. */
-#define MAX_SEALED_SIZE ((gsize) MAX_MESSAGE_SIZE / 3 * 4 / 64 * 65 + 64 * 1024)
+#define MAX_SEALED_SIZE ((gsize) MAX_MESSAGE_SIZE / 3 * 4 / 64 * 65 + 1024 * 1024)
 
 /* Whether the agent does not read message @info whole (it is above the
  * cap by its stored size), and then why, for the user. */
@@ -157,6 +158,10 @@ pst_reader_arrived_to (PstAgent *agent, gint64 id, GOutputStream *out, GError **
   PstIntegrity integrity = PST_INTEGRITY_NONE;
 
   if (info == NULL)
+    return FALSE;
+  /* Not scanned yet (its fetch's analysis still running, a scanner added
+   * since): scanned first, as show would (DESIGN.md §11). */
+  if (pst_arrived_scan_wanted (agent, info) && !pst_arrived_scan_record (agent, info, error))
     return FALSE;
   if (quarantined (info, id, error))
     return FALSE;
@@ -303,37 +308,24 @@ pst_reader_summary_failed (const char *crypto_json)
 }
 
 /* A message too large to read whole: not analysed, but scanned from the
- * store as it arrived (when it is not sealed: a sealed one was scanned when
- * it arrived, and that verdict stays), so that the scanner's verdict and
- * the quarantine hold for it too. */
+ * store as it arrived (a seal opened as it passes) unless it was scanned
+ * already, so that the scanner's verdict and the quarantine hold for it
+ * too. */
 static void
 analyze_too_large (PstAgent *agent, const PstMessageInfo *info, const char *why, PstAnalysis *out)
 {
-  gboolean delivers = FALSE;
-  PstScanner *scanner;
-  g_autoptr (GInputStream) in = NULL;
-  g_autoptr (GError) error = NULL;
-  PstScanVerdict v;
+  PstArrivedScan scan;
 
   out->crypto = pst_reader_failed_summary (why);
   out->analysis_failed = TRUE;
   out->too_large = TRUE;
-  out->scan_verdict = NULL;
-  if (info->sealed || info->scan_verdict != NULL)
+  out->scan_verdict = NULL;   /* the stored verdict stays */
+  if (info->scan_verdict != NULL && strcmp (info->scan_verdict, "skipped") != 0)
     return;
-  scanner = pst_agent_get_scanner (agent, &delivers);
-  out->scan_verdict = "skipped";
-  if (scanner == NULL)
-    return;
-  if ((in = pst_store_message_open (agent->store, info->id, &error)) != NULL)
-    v = pst_scanner_scan_stream (scanner, in, &out->scan_name);
-  else
-    {
-      v = PST_SCAN_ERROR;
-      out->scan_name = g_strdup (error->message);
-    }
-  out->scan_verdict = pst_scan_verdict_name (v);
-  out->quarantine = v == PST_SCAN_INFECTED || (v == PST_SCAN_ERROR && !delivers);
+  pst_arrived_scan (agent, info, &scan);
+  out->scan_verdict = scan.verdict;
+  out->scan_name = scan.name;
+  out->quarantine = scan.quarantine;
 }
 
 gboolean

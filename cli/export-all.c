@@ -26,7 +26,7 @@ typedef struct {
 } Export;
 
 /* Writes message @id into @fd: decrypted, as `export ID` gives it; as it
- * arrived when it cannot be decrypted (counted and reported).  FALSE
+ * arrived when it cannot be decrypted or analysed (counted and reported).  FALSE
  * (reported) when neither could be had. */
 static gboolean
 export_one (Export *ex, gint64 id, int fd)
@@ -42,7 +42,11 @@ export_one (Export *ex, gint64 id, int fd)
       json_object_unref (r);
       return TRUE;
     }
-  if (!g_error_matches (error, PST_ERROR, PST_ERROR_CRYPTO))
+  /* As it arrived when it cannot be decrypted, or cannot be analysed (a
+   * message too large to read whole, one the analysis worker fails on):
+   * a backup leaves out only what cannot be had at all. */
+  if (!g_error_matches (error, PST_ERROR, PST_ERROR_CRYPTO)
+      && !g_error_matches (error, PST_ERROR, PST_ERROR_FAILED))
     {
       pst_cli_report ("export", label, error->message);
       return FALSE;
@@ -267,8 +271,8 @@ pst_cli_export_all (PstCli *cli, const char *account, const char *mbox_path, con
       json_object_unref (o);
     }
   else
-    printf (_("%u exported (%u of them as they arrived: they could not be decrypted), %u failed\n"),
-            ex.exported, ex.as_received, ex.failed);
+    printf (_("%u exported (%u of them as they arrived: they could not be decrypted or analysed), "
+              "%u failed\n"), ex.exported, ex.as_received, ex.failed);
   if (rc != 0)
     return rc;
   return ex.failed > 0 ? PST_ERROR_FAILED : 0;

@@ -178,7 +178,7 @@ check "… and is listed as failed to decrypt" \
   test "$(pst bob-nokey --json list | json 'd["messages"][0]["crypto"]["decryption"]')" = failed
 rc=0; out=$(pst bob-nokey export --all --mbox "$WORK/undecryptable.mbox" 2> "$WORK/undec.err") || rc=$?
 check "export --all of an undecryptable message exports it (exit $rc): $out" \
-  test "$rc $out" = "0 1 exported (1 of them as they arrived: they could not be decrypted), 0 failed"
+  test "$rc $out" = "0 1 exported (1 of them as they arrived: they could not be decrypted or analysed), 0 failed"
 check "… says so on stderr" grep -q "exported as it arrived" "$WORK/undec.err"
 check "… and as it arrived" grep -q "BEGIN PGP MESSAGE" "$WORK/undecryptable.mbox"
 

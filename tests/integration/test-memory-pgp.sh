@@ -15,7 +15,7 @@
 # analysis refuses it by its size without reading it, the scanner reads it
 # from the store, the seal streams it through gpg into the store; the
 # database then holds none of its text, and
-# `export --raw` opens the seal as it streams: the message as it arrived
+# `export --raw` (and `export --all`) open the seal as they stream: the message as it arrived
 # (sha256).  `show` says why it cannot show it and what to run instead.
 #
 # Each time the agent's peak RSS (VmHWM, reset through /proc/PID/clear_refs)
@@ -159,5 +159,10 @@ check "… which is what the scanner read, whole (sha256), and found clean" bash
    test "$(sqlite3 "$3" "select scan_verdict from messages where id = $4")" = clean' \
   _ "$WORK/raw.eml" "$WORK/scanned.sum" "$bobdb" "$sid"
 rm -f "$WORK/raw.eml"
+export_all() { pst bob export --all --mbox "$WORK/all.mbox" > "$WORK/all.out" 2> "$WORK/all.err"; }
+check "export --all takes it as it arrived, within the bound" within_bound bob "export --all" export_all
+check "… and says so" grep -q "1 exported (1 of them as they arrived" "$WORK/all.out"
+check "… the mbox holds it, to its last line" grep -qF -- "$marker-end" "$WORK/all.mbox"
+rm -f "$WORK/all.mbox"
 
 finish

@@ -127,6 +127,29 @@ expect_fail "command scanner: infected outgoing mail is refused (exit 7)" 7 "inf
 check "… and nothing was queued" test "$(outbox_count)" = "$before"
 check "command scanner: a clean message is sent" pst alice send --wait "$WORK/clean.eml"
 
+# ---- mail no scanner saw is scanned before export --raw gives it out ----
+# Alice fetches a plaintext EVIL mail into an account that seals what
+# arrives in plaintext, while she has no scanner; then the scanner is set:
+# export --raw scans it first (its seal opened into the scanner as it
+# passes) and refuses it, as show would.
+set_general alice
+add_account alice sealed "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT" --seal-incoming
+mail_with "$BOB_ADDR" "$ALICE_ADDR" "Evil sealed" "This is EVIL too." > "$WORK/evil-in.eml"
+check "bob sends alice a plaintext mail the command scanner would flag" \
+  pst bob send --wait --encrypt never --no-sign "$WORK/evil-in.eml"
+check "… it reaches alice's Maildir" wait_for_delivery "$ALICE_MAILDIR" 1
+check "alice, with no scanner, fetches it" pst alice fetch --account sealed
+adb="$WORK/home-alice/data/postern.db"
+eid=$(sqlite3 "$adb" "select id from messages where account = 'sealed' and subject = 'Evil sealed'")
+check "… sealed, and not scanned" \
+  test "$(sqlite3 "$adb" "select (flags & 1) || ' ' || scan_verdict from messages where id = '$eid'")" = "1 skipped"
+set_general alice "scan = command:$WORK/scanner.sh"
+expect_fail "with the scanner set, export --raw scans it first and refuses it" 7 \
+  "message $eid is quarantined \\(Test.Evil.Marker\\)" pst alice export --raw "$eid"
+check "… it is in the quarantine now" \
+  test "$(sqlite3 "$adb" "select scan_verdict || ' ' || scan_name from messages where id = '$eid'")" = \
+  "infected Test.Evil.Marker"
+
 # A scanner that hangs: a timeout, and (quarantine policy) nothing is sent.
 printf '#!/bin/sh\nsleep 60\n' > "$WORK/hang.sh"
 chmod +x "$WORK/hang.sh"

@@ -1,0 +1,146 @@
+/* arrived-scan.c — the scan of a stored message as it arrived, streamed
+ * (arrived-scan.h). */
+#include "arrived-scan.h"
+
+#include <errno.h>
+#include <gio/gunixinputstream.h>
+#include <gio/gunixoutputstream.h>
+#include <glib-unix.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "crypto/pgp.h"
+#include "util/error.h"
+
+/* A seal opened into a pipe by a thread of its own, while the scanner reads
+ * the other end: the plaintext passes through memory a pipe's worth at a
+ * time and never reaches the disk. */
+typedef struct {
+  PstPgp *pgp;
+  GInputStream *sealed;
+  int fd;               /* the pipe's write end; closed by the thread */
+  gboolean ok;
+  GError *error;
+} SealOpener;
+
+static gpointer
+open_seal (gpointer data)
+{
+  SealOpener *o = data;
+  g_autoptr (GOutputStream) out = g_unix_output_stream_new (o->fd, TRUE);
+  PstIntegrity integrity = PST_INTEGRITY_NONE;
+
+  o->ok = pst_pgp_decrypt_stream (o->pgp, o->sealed, out, NULL, &integrity, &o->error)
+          && integrity == PST_INTEGRITY_OK;
+  if (!o->ok && o->error == NULL)
+    g_set_error_literal (&o->error, PST_ERROR, PST_ERROR_CRYPTO, "its seal does not open whole");
+  /* End of input for the scanner (or EPIPE here when it stopped early). */
+  g_output_stream_close (out, NULL, NULL);
+  return NULL;
+}
+
+/* The verdict on message @info's sealed bytes @sealed, opened as they are
+ * scanned.  A seal that does not open is a scan error. */
+static PstScanVerdict
+scan_sealed (PstAgent *agent, PstScanner *scanner, const PstMessageInfo *info,
+             GInputStream *sealed, char **name_out)
+{
+  g_autofree char *home = pst_agent_get_gnupg_home (agent);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstPgp) pgp = pst_pgp_new (home, &error);
+  g_autoptr (GInputStream) plain = NULL;
+  SealOpener o = { 0 };
+  GThread *thread;
+  PstScanVerdict v;
+  int fds[2];
+
+  if (pgp == NULL)
+    {
+      *name_out = g_strdup (error->message);
+      return PST_SCAN_ERROR;
+    }
+  if (!g_unix_open_pipe (fds, FD_CLOEXEC, &error))
+    {
+      *name_out = g_strdup (error->message);
+      return PST_SCAN_ERROR;
+    }
+  /* Sealed without compression: what it holds is at most its size. */
+  pst_pgp_set_output_limit (pgp, MAX (PST_DECRYPTION_MAX_OUTPUT, (gsize) info->size));
+  o.pgp = pgp;
+  o.sealed = sealed;
+  o.fd = fds[1];
+  plain = g_unix_input_stream_new (fds[0], TRUE);
+  thread = g_thread_new ("seal-scan", open_seal, &o);
+  v = pst_scanner_scan_stream (scanner, plain, name_out);
+  /* Whatever the scanner left unread: the opener's writes fail (EPIPE) and
+   * it ends. */
+  g_input_stream_close (plain, NULL, NULL);
+  g_thread_join (thread);
+  if (!o.ok && v != PST_SCAN_INFECTED)
+    {
+      g_free (*name_out);
+      *name_out = g_strdup_printf ("cannot open its seal: %s", o.error->message);
+      v = PST_SCAN_ERROR;
+    }
+  g_clear_error (&o.error);
+  return v;
+}
+
+gboolean
+pst_arrived_scan_wanted (PstAgent *agent, const PstMessageInfo *info)
+{
+  return !info->quarantined && pst_agent_get_scanner (agent, NULL) != NULL
+         && (info->scan_verdict == NULL || strcmp (info->scan_verdict, "skipped") == 0);
+}
+
+void
+pst_arrived_scan (PstAgent *agent, const PstMessageInfo *info, PstArrivedScan *out)
+{
+  gboolean delivers = FALSE;
+  PstScanner *scanner = pst_agent_get_scanner (agent, &delivers);
+  g_autoptr (GInputStream) in = NULL;
+  g_autoptr (GError) error = NULL;
+  PstScanVerdict v;
+
+  out->verdict = "skipped";
+  out->quarantine = FALSE;
+  out->name = NULL;
+  if (scanner == NULL)
+    return;
+  if (!(in = pst_store_message_open (agent->store, info->id, &error)))
+    {
+      v = PST_SCAN_ERROR;
+      out->name = g_strdup (error->message);
+    }
+  else if (info->sealed)
+    v = scan_sealed (agent, scanner, info, in, &out->name);
+  else
+    v = pst_scanner_scan_stream (scanner, in, &out->name);
+  out->verdict = pst_scan_verdict_name (v);
+  out->quarantine = v == PST_SCAN_INFECTED || (v == PST_SCAN_ERROR && !delivers);
+}
+
+gboolean
+pst_arrived_scan_record (PstAgent *agent, PstMessageInfo *info, GError **error)
+{
+  PstArrivedScan r;
+  PstMessageInfoUpdate u = { .id = info->id };
+  gboolean ok;
+
+  pst_arrived_scan (agent, info, &r);
+  u.scan_verdict = r.verdict;
+  u.scan_name = r.name;
+  u.quarantine = r.quarantine ? 1 : 0;
+  ok = pst_store_messages_set_info (agent->store, &u, 1, error);
+  if (ok)
+    {
+      g_free (info->scan_verdict);
+      info->scan_verdict = g_strdup (r.verdict);
+      g_free (info->scan_name);
+      info->scan_name = g_steal_pointer (&r.name);
+      info->quarantined = r.quarantine;
+    }
+  g_free (r.name);
+  return ok;
+}
