@@ -146,6 +146,33 @@ private_copy (PstAgent *agent, int fd, off_t start, off_t size, GError **error)
   return copy;
 }
 
+/* What a message from a pipe or a socket may be to be read whole, as
+ * before: larger ones are spooled and streamed (queue_pipe). */
+#define PIPE_WHOLE_MAX (1024 * 1024)
+
+/* Reads @in to its end into the unnamed file @copy, after @head. */
+static gboolean
+spool (int copy, GByteArray *head, GInputStream *in, GError **error)
+{
+  g_autofree guint8 *buf = g_malloc (64 * 1024);
+  gssize n;
+
+  if (!pst_fd_write_all (copy, head->data, head->len, error))
+    goto cannot_keep;
+  while ((n = g_input_stream_read (in, buf, 64 * 1024, NULL, error)) > 0)
+    if (!pst_fd_write_all (copy, buf, (gsize) n, error))
+      goto cannot_keep;
+  if (n < 0)
+    {
+      g_prefix_error (error, "cannot read the message: ");
+      return FALSE;
+    }
+  return TRUE;
+cannot_keep:
+  g_prefix_error (error, "cannot keep a copy of the message: ");
+  return FALSE;
+}
+
 /* A stream over the message from @offset bytes into it: the buffered
  * stream the encoders take (pst_pgpstream_input_new).  Transfer full. */
 static GInputStream *
@@ -438,15 +465,71 @@ pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *
   return queued;
 }
 
+/* A message from a pipe or a socket (`cat FILE | postern send`): read
+ * whole when it is small (PIPE_WHOLE_MAX); a larger one is spooled as it
+ * comes into an unnamed file of the agent's (as private_copy's), then
+ * queued from there as a file is, in constant memory (the reads have the
+ * client descriptors' deadline, clientfd.h).  What cannot stream is read
+ * whole from the spool (PST_OUTGOING_MAX_WHOLE). */
+static PstQueued *
+queue_pipe (PstAgent *agent, int fd, const char *name, const char *const *envelope,
+            const PstPolicySettings *overrides, GError **error)
+{
+  g_autoptr (GInputStream) in = pst_client_fd_input_stream_new (fd);
+  g_autoptr (GByteArray) head = g_byte_array_new ();
+  g_autoptr (GBytes) input = NULL;
+  Source src = { .fd = -1, .start = 0 };
+  PstQueued *queued = NULL;
+  gboolean streamed = FALSE;
+  guint8 buf[16 * 1024];
+  gssize n = 0;
+
+  while (head->len <= PIPE_WHOLE_MAX
+         && (n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
+    g_byte_array_append (head, buf, (guint) n);
+  if (head->len <= PIPE_WHOLE_MAX)
+    {
+      if (n < 0)
+        return NULL;
+      input = g_byte_array_free_to_bytes (g_steal_pointer (&head));
+      return pst_outgoing_queue (agent, input, name, envelope, overrides, error);
+    }
+  src.fd = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (src.fd < 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "cannot keep a copy of the message: %s; nothing was sent", g_strerror (errno));
+      return NULL;
+    }
+  if (spool (src.fd, head, in, error))
+    {
+      g_clear_pointer (&head, g_byte_array_unref);
+      queued = queue_from_copy (agent, &src, name, envelope, overrides, &streamed, error);
+      if (!streamed)
+        {
+          if (lseek (src.fd, 0, SEEK_SET) != 0)
+            g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
+                         g_strerror (errno));
+          else if ((input = pst_fd_read_all (src.fd, PST_OUTGOING_MAX_WHOLE, error)))
+            queued = pst_outgoing_queue (agent, input, name, envelope, overrides, error);
+        }
+    }
+  close (src.fd);
+  return queued;
+}
+
 PstQueued *
 pst_outgoing_queue_fd (PstAgent *agent, int fd, const char *name, const char *const *envelope,
                        const PstPolicySettings *overrides, GError **error)
 {
+  struct stat st;
   g_autoptr (GBytes) input = NULL;
   gboolean streamed = FALSE;
-  PstQueued *queued = pst_outgoing_queue_file (agent, fd, name, envelope, overrides, &streamed,
-                                               error);
+  PstQueued *queued;
 
+  if (fstat (fd, &st) == 0 && (S_ISFIFO (st.st_mode) || S_ISSOCK (st.st_mode)))
+    return queue_pipe (agent, fd, name, envelope, overrides, error);
+  queued = pst_outgoing_queue_file (agent, fd, name, envelope, overrides, &streamed, error);
   if (streamed)
     return queued;
   if (!(input = pst_fd_read_all (fd, PST_OUTGOING_MAX_WHOLE, error)))

@@ -7,11 +7,12 @@
 
 G_BEGIN_DECLS
 
-/* The cap on a message send holds in memory: one from a pipe, or one
- * that cannot be protected as a stream (pst_outgoing_queue_file).  A
- * message in a regular file that can is queued in constant memory,
- * whatever its size: the server's SIZE is the limit (the sender checks
- * it). */
+/* The cap on a message send holds in memory: one that cannot be
+ * protected as a stream (pst_outgoing_queue_file).  A message in a
+ * regular file that can is queued in constant memory, whatever its size,
+ * and so is one from a pipe or a socket larger than 1 MiB (spooled to an
+ * unnamed file of the agent's first): the server's SIZE is the limit (the
+ * sender checks it). */
 #define PST_OUTGOING_MAX_WHOLE (64u * 1024 * 1024)
 
 /* pst_outgoing_queue for the message a client passes as @fd: read in

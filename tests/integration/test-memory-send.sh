@@ -3,7 +3,8 @@
 # PST_MEMORY_SIZE (256M unless set; a size numfmt --from=iec reads) is sent
 # from a file through the provider (Dovecot submission, Postfix) with the
 # policy, a scanner and OpenPGP (encrypted and signed), then with S/MIME
-# (encrypted); OpenPGP signed only is queued (not sent); and the sending agent's peak RSS (VmHWM, reset through
+# (encrypted); OpenPGP signed only is queued (not sent), from the file and
+# from a pipe; and the sending agent's peak RSS (VmHWM, reset through
 # /proc/PID/clear_refs before each send) must stay within a bound that does
 # not grow with the message: MEMORY_BOUND_MIB (64) over the idle agent's
 # peak.  The send waits for the server's answer, so the sender's reading of
@@ -170,6 +171,14 @@ check "OpenPGP signed only: queued within the bound" \
   within_bound "send, OpenPGP signed, queued" pst alice send --account offline --encrypt never --scheme pgp "$WORK/pgp.eml"
 check "… the scanner read it (sha256)" \
   test "$(cat "$WORK/scanned.sum")" = "$(sha256sum < "$WORK/pgp.eml" | cut -d' ' -f1)"
+# From a pipe (`cat FILE | postern send`): spooled by the agent, then as a file.
+rm -f "$WORK/scanned.sum"
+from_pipe() { cat "$WORK/pgp.eml" | pst alice send --account offline --encrypt never --scheme pgp; }
+check "… the same from a pipe: queued within the bound" within_bound "send from a pipe, OpenPGP signed, queued" from_pipe
+check "… the scanner read it (sha256)" \
+  test "$(cat "$WORK/scanned.sum")" = "$(sha256sum < "$WORK/pgp.eml" | cut -d' ' -f1)"
+check "… queued: two in the offline account's outbox" test "$(sqlite3 "$WORK/home-alice/data/postern.db" \
+  "select count(*) from outbox where account = 'offline'")" = 2
 
 # ---- an infected message: refused, nothing queued, in the bound ----
 set_scanner "$WORK/infected.sh"
