@@ -9,6 +9,7 @@
 
 #include "attachment-bar.h"
 #include "draft.h"
+#include "showing.h"
 #include "threads.h"
 #include "util/text.h"
 #include "verdict.h"
@@ -278,7 +279,7 @@ accounts_listed (GObject *source, GAsyncResult *res, gpointer data)
       if (g_strcmp0 (active, gtk_combo_box_get_active_id (GTK_COMBO_BOX (combo))) != 0 && active && *active)
         pst_mail_view_refresh (self);   /* the account shown is gone */
     }
-  gtk_widget_set_visible (self->account_switch, n > 1);
+  pst_widget_show_now (self->account_switch, n > 1);
   g_signal_emit (self, signals[SIGNAL_ACCOUNTS], 0, n);
 }
 

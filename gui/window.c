@@ -12,6 +12,7 @@
 #include "bridge-dialog.h"
 #include "drafts-page.h"
 #include "mail-view.h"
+#include "showing.h"
 #include "table-view.h"
 
 struct _PstWindow {
@@ -32,7 +33,7 @@ activity (PstWindow *self, const char *text, gboolean error)
   GtkStyleContext *sc = gtk_widget_get_style_context (self->activity);
 
   gtk_label_set_text (GTK_LABEL (self->activity), text);
-  gtk_widget_set_visible (self->activity, text != NULL && *text);
+  pst_widget_show_now (self->activity, text != NULL && *text);
   if (error)
     gtk_style_context_add_class (sc, "error");
   else
