@@ -22,6 +22,7 @@ typedef struct {
   int fd;               /* the pipe's write end; closed by the thread */
   gboolean ok;
   GError *error;
+  gint done;            /* atomic: ok and error are set, before the scanner's end of input */
 } SealOpener;
 
 static gpointer
@@ -35,6 +36,7 @@ open_seal (gpointer data)
           && integrity == PST_INTEGRITY_OK;
   if (!o->ok && o->error == NULL)
     g_set_error_literal (&o->error, PST_ERROR, PST_ERROR_CRYPTO, "its seal does not open whole");
+  g_atomic_int_set (&o->done, 1);
   /* End of input for the scanner (or EPIPE here when it stopped early). */
   g_output_stream_close (out, NULL, NULL);
   return NULL;
@@ -53,6 +55,7 @@ scan_sealed (PstAgent *agent, PstScanner *scanner, const PstMessageInfo *info,
   SealOpener o = { 0 };
   GThread *thread;
   PstScanVerdict v;
+  gboolean failed_first;
   int fds[2];
 
   if (pgp == NULL)
@@ -65,19 +68,20 @@ scan_sealed (PstAgent *agent, PstScanner *scanner, const PstMessageInfo *info,
       *name_out = g_strdup (error->message);
       return PST_SCAN_ERROR;
     }
-  /* Sealed without compression: what it holds is at most its size. */
-  pst_pgp_set_output_limit (pgp, MAX (PST_DECRYPTION_MAX_OUTPUT, (gsize) info->size));
   o.pgp = pgp;
   o.sealed = sealed;
   o.fd = fds[1];
   plain = g_unix_input_stream_new (fds[0], TRUE);
   thread = g_thread_new ("seal-scan", open_seal, &o);
   v = pst_scanner_scan_stream (scanner, plain, name_out);
-  /* Whatever the scanner left unread: the opener's writes fail (EPIPE) and
-   * it ends. */
+  /* The seal failed before the scanner had its verdict: the scanner saw
+   * an end that was not the message's.  After it, the failure is only the
+   * opener's writes into a pipe the scanner stopped reading (EPIPE): the
+   * scanner's verdict and reason stand (clamd's "size limit exceeded"). */
+  failed_first = g_atomic_int_get (&o.done) && !o.ok;
   g_input_stream_close (plain, NULL, NULL);
   g_thread_join (thread);
-  if (!o.ok && v != PST_SCAN_INFECTED)
+  if (failed_first && v != PST_SCAN_INFECTED)
     {
       g_free (*name_out);
       *name_out = g_strdup_printf ("cannot open its seal: %s", o.error->message);
@@ -122,24 +126,31 @@ pst_arrived_scan (PstAgent *agent, const PstMessageInfo *info, PstArrivedScan *o
 }
 
 gboolean
-pst_arrived_scan_record (PstAgent *agent, PstMessageInfo *info, GError **error)
+pst_arrived_scan_quarantine (PstAgent *agent, PstMessageInfo *info, GError **error)
 {
   PstArrivedScan r;
-  PstMessageInfoUpdate u = { .id = info->id };
-  gboolean ok;
+  gboolean ok = TRUE;
 
   pst_arrived_scan (agent, info, &r);
-  u.scan_verdict = r.verdict;
-  u.scan_name = r.name;
-  u.quarantine = r.quarantine ? 1 : 0;
-  ok = pst_store_messages_set_info (agent->store, &u, 1, error);
-  if (ok)
+  /* Only a quarantine is kept: a clean verdict on the bytes as they
+   * arrived says nothing of what decryption shows (ciphertext always
+   * scans clean), which show scans when it opens the message; and a
+   * verdict written now could undo one the fetch's analysis recorded
+   * meanwhile. */
+  if (r.quarantine)
     {
-      g_free (info->scan_verdict);
-      info->scan_verdict = g_strdup (r.verdict);
-      g_free (info->scan_name);
-      info->scan_name = g_steal_pointer (&r.name);
-      info->quarantined = r.quarantine;
+      PstMessageInfoUpdate u = { .id = info->id, .scan_verdict = r.verdict, .scan_name = r.name,
+                                 .quarantine = 1 };
+
+      ok = pst_store_messages_set_info (agent->store, &u, 1, error);
+      if (ok)
+        {
+          g_free (info->scan_verdict);
+          info->scan_verdict = g_strdup (r.verdict);
+          g_free (info->scan_name);
+          info->scan_name = g_steal_pointer (&r.name);
+          info->quarantined = TRUE;
+        }
     }
   g_free (r.name);
   return ok;

@@ -22,7 +22,9 @@ gboolean pst_arrived_scan_wanted (PstAgent *agent, const PstMessageInfo *info);
 /* Scans message @info as it arrived into @out. */
 void pst_arrived_scan (PstAgent *agent, const PstMessageInfo *info, PstArrivedScan *out);
 
-/* The same, and the verdict recorded in the store and in @info. */
-gboolean pst_arrived_scan_record (PstAgent *agent, PstMessageInfo *info, GError **error);
+/* The same, and a quarantine it calls for recorded in the store and in
+ * @info (nothing else: a clean scan of the bytes as they arrived is no
+ * verdict on what decrypting them shows). */
+gboolean pst_arrived_scan_quarantine (PstAgent *agent, PstMessageInfo *info, GError **error);
 
 G_END_DECLS

@@ -160,8 +160,8 @@ pst_reader_arrived_to (PstAgent *agent, gint64 id, GOutputStream *out, GError **
   if (info == NULL)
     return FALSE;
   /* Not scanned yet (its fetch's analysis still running, a scanner added
-   * since): scanned first, as show would (DESIGN.md §11). */
-  if (pst_arrived_scan_wanted (agent, info) && !pst_arrived_scan_record (agent, info, error))
+   * since): scanned first as it arrived (DESIGN.md §11). */
+  if (pst_arrived_scan_wanted (agent, info) && !pst_arrived_scan_quarantine (agent, info, error))
     return FALSE;
   if (quarantined (info, id, error))
     return FALSE;

@@ -137,8 +137,10 @@ add_account alice sealed "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT" -
 mail_with "$BOB_ADDR" "$ALICE_ADDR" "Evil sealed" "This is EVIL too." > "$WORK/evil-in.eml"
 check "bob sends alice a plaintext mail the command scanner would flag" \
   pst bob send --wait --encrypt never --no-sign "$WORK/evil-in.eml"
-check "… it reaches alice's Maildir" wait_for_delivery "$ALICE_MAILDIR" 1
-check "alice, with no scanner, fetches it" pst alice fetch --account sealed
+mail_with "$BOB_ADDR" "$ALICE_ADDR" "Evil encrypted" "This is EVIL, encrypted." > "$WORK/evil-enc.eml"
+check "… and one encrypted" pst bob send --wait --encrypt always "$WORK/evil-enc.eml"
+check "… they reach alice's Maildir" wait_for_delivery "$ALICE_MAILDIR" 2
+check "alice, with no scanner, fetches them" pst alice fetch --account sealed
 adb="$WORK/home-alice/data/postern.db"
 eid=$(sqlite3 "$adb" "select id from messages where account = 'sealed' and subject = 'Evil sealed'")
 check "… sealed, and not scanned" \
@@ -149,6 +151,15 @@ expect_fail "with the scanner set, export --raw scans it first and refuses it" 7
 check "… it is in the quarantine now" \
   test "$(sqlite3 "$adb" "select scan_verdict || ' ' || scan_name from messages where id = '$eid'")" = \
   "infected Test.Evil.Marker"
+# The encrypted one scans clean as it arrived (ciphertext): export --raw
+# gives it out, and that clean scan is no verdict on its plaintext, which
+# show scans when it decrypts it.
+xid=$(sqlite3 "$adb" "select id from messages where account = 'sealed' and id != '$eid' order by id desc limit 1")
+check "export --raw of the encrypted one: scanned as it arrived (ciphertext), given out" \
+  bash -c '"$@" > "$0" && grep -q "BEGIN PGP MESSAGE" "$0"' "$WORK/enc-raw.eml" \
+  env GNUPGHOME="$GNUPGHOME_ALICE" "$POSTERN" --home "$WORK/home-alice" export --raw "$xid"
+expect_fail "… then show decrypts it, scans the plaintext and refuses it" 7 "infected with Test.Evil.Marker" \
+  pst alice show "$xid"
 
 # A scanner that hangs: a timeout, and (quarantine policy) nothing is sent.
 printf '#!/bin/sh\nsleep 60\n' > "$WORK/hang.sh"
