@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "call.h"
@@ -111,6 +112,34 @@ typedef struct {
  * file; memory does not grow with it.  -1 with @error set when the file
  * changed size meanwhile or cannot be read; -1 without an error when no
  * such copy can be made (the message is then read whole, in memory). */
+/* Whether the agent may keep @more bytes of a copy that holds @have
+ * already: at most PST_OUTGOING_MAX_STREAM in all, and never down to the
+ * last PST_OUTGOING_FREE_MIN of the data directory's file system, which
+ * the store shares (a client's endless pipe, a sparse file of a terabyte,
+ * must not fill the disk under the user's mail).  FALSE with @error. */
+static gboolean
+copy_has_room (int copy, guint64 have, guint64 more, GError **error)
+{
+  struct statvfs sv;
+
+  if (have + more > PST_OUTGOING_MAX_STREAM)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+                   "the message is larger than %u MiB, the most the agent sends; nothing was sent",
+                   (guint) (PST_OUTGOING_MAX_STREAM >> 20));
+      return FALSE;
+    }
+  if (fstatvfs (copy, &sv) == 0
+      && (guint64) sv.f_bavail * sv.f_frsize < more + PST_OUTGOING_FREE_MIN)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "not enough free space to keep a copy of the message (less than %u MiB would "
+                   "be left); nothing was sent", (guint) (PST_OUTGOING_FREE_MIN >> 20));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static int
 private_copy (PstAgent *agent, int fd, off_t start, off_t size, GError **error)
 {
@@ -120,6 +149,11 @@ private_copy (PstAgent *agent, int fd, off_t start, off_t size, GError **error)
 
   if (copy < 0)
     return -1;
+  if (!copy_has_room (copy, 0, (guint64) (size - start), error))
+    {
+      close (copy);
+      return -1;
+    }
   buf = g_malloc (64 * 1024);
   while (at < size)
     {
@@ -150,18 +184,32 @@ private_copy (PstAgent *agent, int fd, off_t start, off_t size, GError **error)
  * before: larger ones are spooled and streamed (queue_pipe). */
 #define PIPE_WHOLE_MAX (1024 * 1024)
 
-/* Reads @in to its end into the unnamed file @copy, after @head. */
+/* Reads @in to its end into the unnamed file @copy, after @head, within
+ * copy_has_room (looked at every SPOOL_CHECK bytes). */
+#define SPOOL_CHECK (16u * 1024 * 1024)
 static gboolean
 spool (int copy, GByteArray *head, GInputStream *in, GError **error)
 {
   g_autofree guint8 *buf = g_malloc (64 * 1024);
+  guint64 have = head->len;
   gssize n;
 
+  if (!copy_has_room (copy, 0, SPOOL_CHECK, error))
+    return FALSE;
   if (!pst_fd_write_all (copy, head->data, head->len, error))
     goto cannot_keep;
   while ((n = g_input_stream_read (in, buf, 64 * 1024, NULL, error)) > 0)
-    if (!pst_fd_write_all (copy, buf, (gsize) n, error))
-      goto cannot_keep;
+    {
+      if (have / SPOOL_CHECK != (have + (guint64) n) / SPOOL_CHECK
+          && !copy_has_room (copy, have, SPOOL_CHECK, error))
+        return FALSE;
+      if (have + (guint64) n > PST_OUTGOING_MAX_STREAM
+          && !copy_has_room (copy, have, (guint64) n, error))
+        return FALSE;
+      if (!pst_fd_write_all (copy, buf, (gsize) n, error))
+        goto cannot_keep;
+      have += (guint64) n;
+    }
   if (n < 0)
     {
       g_prefix_error (error, "cannot read the message: ");
@@ -497,9 +545,20 @@ queue_pipe (PstAgent *agent, int fd, const char *name, const char *const *envelo
   src.fd = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (src.fd < 0)
     {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   "cannot keep a copy of the message: %s; nothing was sent", g_strerror (errno));
-      return NULL;
+      /* No unnamed files there: the rest in memory too, as before. */
+      while (head->len <= PST_OUTGOING_MAX_WHOLE
+             && (n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
+        g_byte_array_append (head, buf, (guint) n);
+      if (n < 0)
+        return NULL;
+      if (head->len > PST_OUTGOING_MAX_WHOLE)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "input larger than %u bytes",
+                       PST_OUTGOING_MAX_WHOLE);
+          return NULL;
+        }
+      input = g_byte_array_free_to_bytes (g_steal_pointer (&head));
+      return pst_outgoing_queue (agent, input, name, envelope, overrides, error);
     }
   if (spool (src.fd, head, in, error))
     {

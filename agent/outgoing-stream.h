@@ -14,6 +14,11 @@ G_BEGIN_DECLS
  * unnamed file of the agent's first): the server's SIZE is the limit (the
  * sender checks it). */
 #define PST_OUTGOING_MAX_WHOLE (64u * 1024 * 1024)
+/* What the agent keeps a copy of to send as a stream, at most (4 GiB:
+ * past any provider's limit), and the room it leaves on the file system of
+ * its data directory, which the store shares. */
+#define PST_OUTGOING_MAX_STREAM (G_GUINT64_CONSTANT (4) * 1024 * 1024 * 1024)
+#define PST_OUTGOING_FREE_MIN (G_GUINT64_CONSTANT (256) * 1024 * 1024)
 
 /* pst_outgoing_queue for the message a client passes as @fd: read in
  * constant memory from a regular file when it can be protected as a

@@ -97,6 +97,14 @@ check "… the first is then refused at its commit: the hour's one is queued (ex
 check "… one message in the hour's outbox" \
   test "$(sqlite3 "$WORK/home-alice/data/postern.db" "select count(*) from outbox where account = 'hourly'")" = 1
 pst alice config set scan none >/dev/null
+# A message larger than the agent keeps a copy of (4 GiB; a sparse file
+# here, which costs no disk): refused at once, nothing written or queued.
+truncate -s 5G "$WORK/huge.eml"
+before=$(outbox_count)
+expect_fail "a 5 GiB message is refused before it is copied" 2 "larger than 4096 MiB, the most the agent sends" \
+  pst alice send --account main "$WORK/huge.eml"
+check "… nothing was queued" test "$(outbox_count)" = "$before"
+rm -f "$WORK/huge.eml"
 expect_fail "a bad limit" 2 "max_recipients" \
   pst alice account add badlimit --address "$ALICE_ADDR" --user u --smtp "smtp://$HOST:$SMTP_PORT" \
   --pop3 "pop3s://$HOST:$POP3S_PORT" --password-command true --max-recipients -5
