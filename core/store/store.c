@@ -1358,9 +1358,16 @@ set_info_one (PstStore *store, const PstMessageInfoUpdate *u, GError **error)
                   "UPDATE messages SET from_addr = coalesce(?2, from_addr),"
                   " subject = coalesce(?3, subject), date = coalesce(?4, date),"
                   " crypto_json = coalesce(?5, crypto_json),"
-                  " scan_verdict = coalesce(?6, scan_verdict),"
-                  " scan_name = CASE WHEN ?6 IS NULL THEN scan_name ELSE ?7 END,"
-                  " quarantined = CASE WHEN ?8 < 0 THEN quarantined ELSE ?8 END"
+                  /* A scan's result (a verdict) never lifts a quarantine
+                   * nor replaces what it found (a clean one racing in after
+                   * the one that found something); a release, which has no
+                   * verdict, does (pst_store_message_set_quarantined). */
+                  " scan_verdict = CASE WHEN quarantined AND ?8 = 0 THEN scan_verdict"
+                  "   ELSE coalesce(?6, scan_verdict) END,"
+                  " scan_name = CASE WHEN ?6 IS NULL OR (quarantined AND ?8 = 0) THEN scan_name"
+                  "   ELSE ?7 END,"
+                  " quarantined = CASE WHEN ?8 < 0 THEN quarantined"
+                  "   WHEN ?6 IS NOT NULL THEN max(quarantined, ?8) ELSE ?8 END"
                   " WHERE id = ?1 AND NOT unfinished",
                   error);
   if (stmt == NULL)

@@ -174,7 +174,9 @@ typedef struct {
   gint64 id;
   const char *from, *subject, *date, *crypto_json, *scan_verdict;
   const char *scan_name;  /* set together with scan_verdict (NULL clears it then) */
-  int quarantine;         /* 1 or 0 to set, -1 to keep */
+  int quarantine;         /* 1 to set, 0 for none, -1 to keep; 0 with a scan_verdict never
+                           * lifts one set (nor replaces what it found): only a release,
+                           * without a verdict, does */
 } PstMessageInfoUpdate;
 gboolean pst_store_messages_set_info (PstStore *store, const PstMessageInfoUpdate *updates,
                                       guint n, GError **error);

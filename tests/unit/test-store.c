@@ -1147,6 +1147,18 @@ test_writers_commit_group (void **state)
   assert_string_equal (info->scan_name, "Eicar");
   assert_true (info->quarantined);
   g_clear_pointer (&info, pst_message_info_free);
+  /* A clean scan coming in later (one that raced the first) does not lift
+   * it, nor replace what was found: only a release does. */
+  {
+    PstMessageInfoUpdate clean = { early, NULL, NULL, NULL, NULL, "clean", NULL, 0 };
+
+    assert_true (pst_store_messages_set_info (store, &clean, 1, &error));
+    info = pst_store_message_get_info (store, early, &error);
+    assert_true (info->quarantined);
+    assert_string_equal (info->scan_verdict, "infected");
+    assert_string_equal (info->scan_name, "Eicar");
+    g_clear_pointer (&info, pst_message_info_free);
+  }
   /* Quarantined messages are listed apart; released, they are back. */
   {
     g_autoptr (GPtrArray) normal = pst_store_message_list (store, "a", 0, &error);
