@@ -19,6 +19,15 @@
  * packets: the largest a seal of a message of MAX_MESSAGE_SIZE can be. */
 #define MAX_SEALED_SIZE ((gsize) MAX_MESSAGE_SIZE / 3 * 4 / 64 * 65 + 1024 * 1024)
 
+/* A memory stream's growth (by doubling) stopped past twice the cap: a
+ * seal holds at most MAX_MESSAGE_SIZE (checked after), and nothing grows
+ * without end. */
+static gpointer
+capped_realloc (gpointer data, gsize size)
+{
+  return size > 2 * (gsize) MAX_MESSAGE_SIZE ? NULL : g_realloc (data, size);
+}
+
 /* Whether the agent does not read message @info whole (it is above the
  * cap by its stored size), and then why, for the user. */
 static gboolean
@@ -106,26 +115,29 @@ load_arrived (PstAgent *agent, gint64 id, PstPgp *pgp, PstMessageInfo **info_out
         g_set_error_literal (error, PST_ERROR, PST_ERROR_FAILED, why);
       return FALSE;
     }
-  if (!(in = pst_store_message_open (agent->store, id, error))
-      || !(raw = pst_reader_slurp (in, info->sealed ? MAX_SEALED_SIZE : MAX_MESSAGE_SIZE, error)))
+  if (!(in = pst_store_message_open (agent->store, id, error)))
     return FALSE;
   if (info->sealed)
     {
-      /* Sealed on arrival (seal_incoming): open the seal, then read the
-       * message as it arrived. */
-      g_autoptr (GBytes) arrived = NULL;
+      /* Sealed on arrival (seal_incoming): the seal opened as it is read
+       * from the store, into memory: the message as it arrived, without
+       * the armored seal beside it (4/3 of it). */
+      g_autoptr (GOutputStream) out = g_memory_output_stream_new (NULL, 0, capped_realloc, g_free);
       PstIntegrity integrity = PST_INTEGRITY_NONE;
 
-      /* Sealed without compression: what it holds is at most its size. */
-      pst_pgp_set_output_limit (pgp, MAX (PST_DECRYPTION_MAX_OUTPUT,
-                                          MIN (g_bytes_get_size (raw), MAX_MESSAGE_SIZE)));
-      if (!pst_pgp_decrypt_verify (pgp, raw, &arrived, NULL, &integrity, error)
-          || integrity != PST_INTEGRITY_OK)
+      if (!pst_pgp_decrypt_stream (pgp, in, out, NULL, &integrity, error)
+          || integrity != PST_INTEGRITY_OK || !g_output_stream_close (out, NULL, error))
         return seal_failed (id, error);
-      pst_pgp_set_output_limit (pgp, PST_DECRYPTION_MAX_OUTPUT);
-      g_bytes_unref (raw);
-      raw = g_steal_pointer (&arrived);
+      if (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)) > MAX_MESSAGE_SIZE)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "message larger than %u bytes",
+                       MAX_MESSAGE_SIZE);
+          return FALSE;
+        }
+      raw = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
     }
+  else if (!(raw = pst_reader_slurp (in, MAX_MESSAGE_SIZE, error)))
+    return FALSE;
   *info_out = g_steal_pointer (&info);
   *arrived_out = g_steal_pointer (&raw);
   return TRUE;
