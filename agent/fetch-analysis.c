@@ -232,8 +232,9 @@ record (PstAgent *agent, const PstAccount *account, GArray *done, GArray *unread
       if (g_array_index (done, PstAnalysis, i).arrived_plain
           || g_array_index (done, PstAnalysis, i).analysis_failed)
         sealed += seal (agent, account, g_array_index (done, PstAnalysis, i).id);
-    /* One the analysis could not read (too large to read whole, the agent
-     * busy) is sealed as well: it is analysed again later, from its seal. */
+    /* One the analysis could not read (the agent busy, the store failing)
+     * is sealed as well: it is analysed again later, from its seal.  (One
+     * too large to read whole is in @done, analysis_failed.) */
     for (guint i = 0; account->seal_incoming && i < unread->len; i++)
       sealed += seal (agent, account, g_array_index (unread, gint64, i));
     /* The write-ahead log still holds the plaintext pages: empty it. */

@@ -100,6 +100,39 @@ typedef struct {
   GBytes *header;   /* its header section, the empty line included */
 } Source;
 
+/* Whether a copy of @total bytes is one the agent keeps: at most
+ * PST_OUTGOING_MAX_STREAM.  FALSE with @error. */
+static gboolean
+copy_size_allowed (guint64 total, GError **error)
+{
+  if (total <= PST_OUTGOING_MAX_STREAM)
+    return TRUE;
+  g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
+               "the message is larger than %u MiB, the most the agent sends; nothing was sent",
+               (guint) (PST_OUTGOING_MAX_STREAM >> 20));
+  return FALSE;
+}
+
+/* Whether @more bytes more of the agent's copy @copy leave the last
+ * PST_OUTGOING_FREE_MIN of its file system free: the data directory's,
+ * which the store shares (a client's endless pipe must not fill the disk
+ * under the user's mail).  FALSE with @error. */
+static gboolean
+copy_has_room (int copy, guint64 more, GError **error)
+{
+  struct statvfs sv;
+
+  if (fstatvfs (copy, &sv) == 0
+      && (guint64) sv.f_bavail * sv.f_frsize < more + PST_OUTGOING_FREE_MIN)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "not enough free space to keep a copy of the message (less than %u MiB would "
+                   "be left); nothing was sent", (guint) (PST_OUTGOING_FREE_MIN >> 20));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* The file is read several times (the header, the scanner, each copy): all
  * must read the same bytes, or the scanner's verdict, the policy's
  * decision and the copies would be of different messages.  The client's
@@ -112,34 +145,6 @@ typedef struct {
  * file; memory does not grow with it.  -1 with @error set when the file
  * changed size meanwhile or cannot be read; -1 without an error when no
  * such copy can be made (the message is then read whole, in memory). */
-/* Whether the agent may keep @more bytes of a copy that holds @have
- * already: at most PST_OUTGOING_MAX_STREAM in all, and never down to the
- * last PST_OUTGOING_FREE_MIN of the data directory's file system, which
- * the store shares (a client's endless pipe, a sparse file of a terabyte,
- * must not fill the disk under the user's mail).  FALSE with @error. */
-static gboolean
-copy_has_room (int copy, guint64 have, guint64 more, GError **error)
-{
-  struct statvfs sv;
-
-  if (have + more > PST_OUTGOING_MAX_STREAM)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
-                   "the message is larger than %u MiB, the most the agent sends; nothing was sent",
-                   (guint) (PST_OUTGOING_MAX_STREAM >> 20));
-      return FALSE;
-    }
-  if (fstatvfs (copy, &sv) == 0
-      && (guint64) sv.f_bavail * sv.f_frsize < more + PST_OUTGOING_FREE_MIN)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   "not enough free space to keep a copy of the message (less than %u MiB would "
-                   "be left); nothing was sent", (guint) (PST_OUTGOING_FREE_MIN >> 20));
-      return FALSE;
-    }
-  return TRUE;
-}
-
 static int
 private_copy (PstAgent *agent, int fd, off_t start, off_t size, GError **error)
 {
@@ -149,7 +154,8 @@ private_copy (PstAgent *agent, int fd, off_t start, off_t size, GError **error)
 
   if (copy < 0)
     return -1;
-  if (!copy_has_room (copy, 0, (guint64) (size - start), error))
+  if (!copy_size_allowed ((guint64) (size - start), error)
+      || !copy_has_room (copy, (guint64) (size - start), error))
     {
       close (copy);
       return -1;
@@ -185,7 +191,8 @@ private_copy (PstAgent *agent, int fd, off_t start, off_t size, GError **error)
 #define PIPE_WHOLE_MAX (1024 * 1024)
 
 /* Reads @in to its end into the unnamed file @copy, after @head, within
- * copy_has_room (looked at every SPOOL_CHECK bytes). */
+ * copy_size_allowed and copy_has_room (looked at every SPOOL_CHECK
+ * bytes). */
 #define SPOOL_CHECK (16u * 1024 * 1024)
 static gboolean
 spool (int copy, GByteArray *head, GInputStream *in, GError **error)
@@ -194,17 +201,15 @@ spool (int copy, GByteArray *head, GInputStream *in, GError **error)
   guint64 have = head->len;
   gssize n;
 
-  if (!copy_has_room (copy, 0, SPOOL_CHECK, error))
+  if (!copy_has_room (copy, SPOOL_CHECK, error))
     return FALSE;
   if (!pst_fd_write_all (copy, head->data, head->len, error))
     goto cannot_keep;
   while ((n = g_input_stream_read (in, buf, 64 * 1024, NULL, error)) > 0)
     {
-      if (have / SPOOL_CHECK != (have + (guint64) n) / SPOOL_CHECK
-          && !copy_has_room (copy, have, SPOOL_CHECK, error))
-        return FALSE;
-      if (have + (guint64) n > PST_OUTGOING_MAX_STREAM
-          && !copy_has_room (copy, have, (guint64) n, error))
+      if (!copy_size_allowed (have + (guint64) n, error)
+          || (have / SPOOL_CHECK != (have + (guint64) n) / SPOOL_CHECK
+              && !copy_has_room (copy, SPOOL_CHECK, error)))
         return FALSE;
       if (!pst_fd_write_all (copy, buf, (gsize) n, error))
         goto cannot_keep;

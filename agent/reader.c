@@ -1,5 +1,6 @@
 #include "reader.h"
 
+#include <malloc.h>
 #include <string.h>
 
 #include "crypto/pgp.h"
@@ -19,13 +20,36 @@
  * packets: the largest a seal of a message of MAX_MESSAGE_SIZE can be. */
 #define MAX_SEALED_SIZE ((gsize) MAX_MESSAGE_SIZE / 3 * 4 / 64 * 65 + 1024 * 1024)
 
-/* A memory stream's growth (by doubling) stopped past twice the cap: a
- * seal holds at most MAX_MESSAGE_SIZE (checked after), and nothing grows
- * without end. */
+/* A memory stream for a seal's plaintext: its growth (by doubling)
+ * stopped past twice the cap (a seal holds at most MAX_MESSAGE_SIZE,
+ * checked after: nothing grows without end), and every buffer it leaves
+ * wiped, as every plaintext the agent holds is (util/sink.h): a realloc
+ * would leave the old one in the heap as it was. */
 static gpointer
-capped_realloc (gpointer data, gsize size)
+wiping_realloc (gpointer data, gsize size)
 {
-  return size > 2 * (gsize) MAX_MESSAGE_SIZE ? NULL : g_realloc (data, size);
+  gsize old = data != NULL ? malloc_usable_size (data) : 0;
+  gpointer grown;
+
+  if (size > 2 * (gsize) MAX_MESSAGE_SIZE)
+    return NULL;
+  grown = g_malloc (size);
+  if (data != NULL)
+    {
+      memcpy (grown, data, MIN (old, size));
+      explicit_bzero (data, old);
+      g_free (data);
+    }
+  return grown;
+}
+
+static void
+wiping_free (gpointer data)
+{
+  if (data == NULL)
+    return;
+  explicit_bzero (data, malloc_usable_size (data));
+  g_free (data);
 }
 
 /* Whether the agent does not read message @info whole (it is above the
@@ -122,7 +146,8 @@ load_arrived (PstAgent *agent, gint64 id, PstPgp *pgp, PstMessageInfo **info_out
       /* Sealed on arrival (seal_incoming): the seal opened as it is read
        * from the store, into memory: the message as it arrived, without
        * the armored seal beside it (4/3 of it). */
-      g_autoptr (GOutputStream) out = g_memory_output_stream_new (NULL, 0, capped_realloc, g_free);
+      g_autoptr (GOutputStream) out = g_memory_output_stream_new (NULL, 0, wiping_realloc,
+                                                                  wiping_free);
       PstIntegrity integrity = PST_INTEGRITY_NONE;
 
       if (!pst_pgp_decrypt_stream (pgp, in, out, NULL, &integrity, error)
@@ -175,9 +200,13 @@ pst_reader_arrived_to (PstAgent *agent, gint64 id, GOutputStream *out, GError **
    * since): scanned first as it arrived (DESIGN.md §11). */
   if (pst_arrived_scan_wanted (agent, info) && !pst_arrived_scan_quarantine (agent, info, error))
     return FALSE;
-  if (quarantined (info, id, error))
-    return FALSE;
+  /* The stream, then what the message is: sealed meanwhile (the fetch's
+   * analysis, during the scan), the info says so; sealed after, the
+   * stream fails (store.h). */
   if (!(in = pst_store_message_open (agent->store, id, error)))
+    return FALSE;
+  g_clear_pointer (&info, pst_message_info_free);
+  if (!(info = pst_store_message_get_info (agent->store, id, error)) || quarantined (info, id, error))
     return FALSE;
   if (!info->sealed)
     return g_output_stream_splice (out, in, G_OUTPUT_STREAM_SPLICE_NONE, NULL, error) >= 0;

@@ -37,10 +37,11 @@ typedef struct {
   char *scan_name;           /* what was found, or why the scan failed */
   gboolean quarantine;       /* infected, or a scan error under on_scan_error=quarantine */
   gboolean arrived_plain;    /* no encryption layer: what seal_incoming seals */
-  gboolean analysis_failed;  /* the worker failed on it: crypto is pst_reader_failed_summary,
-                              * scan_verdict NULL (the stored scan stays) */
+  gboolean analysis_failed;  /* the worker failed on it, or too_large: crypto is
+                              * pst_reader_failed_summary; scan_verdict NULL (the stored
+                              * scan stays) unless too_large scanned it */
   gboolean too_large;        /* analysis_failed: too large to read whole; scanned from the
-                              * store when it was not sealed and not scanned before */
+                              * store as it arrived (a seal opened) unless scanned before */
 } PstAnalysis;
 /* A worker that failed on the message is no error here: @out then holds
  * the analysis-failed summary (analysis_failed TRUE, no headers). */
