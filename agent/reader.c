@@ -150,14 +150,25 @@ load_arrived (PstAgent *agent, gint64 id, PstPgp *pgp, PstMessageInfo **info_out
                                                                   wiping_free);
       PstIntegrity integrity = PST_INTEGRITY_NONE;
 
-      if (!pst_pgp_decrypt_stream (pgp, in, out, NULL, &integrity, error)
-          || integrity != PST_INTEGRITY_OK || !g_output_stream_close (out, NULL, error))
-        return seal_failed (id, error);
-      if (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)) > MAX_MESSAGE_SIZE)
+      g_autoptr (GError) local = NULL;
+      gboolean opened = pst_pgp_decrypt_stream (pgp, in, out, NULL, &integrity, &local)
+                        && integrity == PST_INTEGRITY_OK && g_output_stream_close (out, NULL, &local);
+
+      /* A seal just below the size that refuses it before reading may
+       * still hold more than the cap: said as above. */
+      if (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)) > MAX_MESSAGE_SIZE
+          || g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
         {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "message larger than %u bytes",
-                       MAX_MESSAGE_SIZE);
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "message %" G_GINT64_FORMAT " holds more than the %u MiB the agent reads "
+                       "whole to analyse; `postern export --raw %" G_GINT64_FORMAT "` writes it "
+                       "as it arrived", id, MAX_MESSAGE_SIZE >> 20, id);
           return FALSE;
+        }
+      if (!opened)
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return seal_failed (id, error);
         }
       raw = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
     }

@@ -42,6 +42,22 @@ export_one (Export *ex, gint64 id, int fd)
       json_object_unref (r);
       return TRUE;
     }
+  /* "Failed" may be the agent busy with other large messages for a moment:
+   * once more after a second, before the message goes in as it arrived. */
+  if (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED) && ftruncate (fd, 0) == 0
+      && lseek (fd, 0, SEEK_SET) == 0)
+    {
+      g_clear_error (&error);
+      g_usleep (G_USEC_PER_SEC);
+      params = json_object_new ();
+      json_object_set_int_member (params, "id", id);
+      json_object_set_int_member (params, "fd", 0);
+      if ((r = pst_rpc_client_call (ex->client, "export", params, &fd, 1, &error)))
+        {
+          json_object_unref (r);
+          return TRUE;
+        }
+    }
   /* As it arrived when it cannot be decrypted, or cannot be analysed (a
    * message too large to read whole, one the analysis worker fails on):
    * a backup leaves out only what cannot be had at all. */
