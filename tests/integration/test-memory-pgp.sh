@@ -23,41 +23,19 @@
 # timed test.  The decryption of a text entity by the file command is not
 # streamed yet (docs/memory.md) and is not measured here.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-memory.sh"
 
 SIZE=${PST_MEMORY_SIZE:-256M}
-BOUND_MIB=${MEMORY_BOUND_MIB:-64}
 # Above the analysis cap whatever SIZE is (also under the sanitizers).
 LARGE_SIZE=${PST_MEMORY_LARGE_SIZE:-272M}
-# As test-memory-smime.sh: under AddressSanitizer a small quarantine, so
-# that what is measured is the code's memory, not freed memory held back.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
 
 add_account bob main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT" --seal-incoming
 
-agent_pid() { pst "$1" agent status 2>/dev/null | sed -n 's/.*pid \([0-9]*\).*/\1/p'; }
-kib() { awk -v f="$2" '$1 == f ":" { print $2 }' "/proc/$1/status"; }
 # Both agents started, and bob's keys used once (gpg-agent has them), so
 # that the idle peak is an agent's that has done its first work.
 pst alice keys list >/dev/null
 pst bob keys list >/dev/null
-apid=$(agent_pid alice)
-bpid=$(agent_pid bob)
-check "the agents run" test -n "$apid" -a -n "$bpid"
-declare -A idle=([alice]=$(kib "$apid" VmHWM) [bob]=$(kib "$bpid" VmHWM))
-declare -A pid=([alice]=$apid [bob]=$bpid)
-echo "# idle agents: VmHWM alice $((idle[alice] / 1024)) MiB, bob $((idle[bob] / 1024)) MiB;" \
-  "bound +$BOUND_MIB MiB"
-
-# within_bound WHO WHAT COMMAND...: runs COMMAND with the peak of WHO's
-# agent reset before, and checks the peak after.
-within_bound() {
-  local who=$1 what=$2 peak; shift 2
-  echo 5 > "/proc/${pid[$who]}/clear_refs"
-  "$@"
-  peak=$(kib "${pid[$who]}" VmHWM)
-  echo "# $what: $who's agent VmHWM $((peak / 1024)) MiB (idle $((idle[$who] / 1024)) MiB)"
-  [ "$peak" -lt $((idle[$who] + BOUND_MIB * 1024)) ]
-}
+check "the agents run" memory_watch alice bob
 
 # body FILE SIZE: SIZE bytes (3/4 of them random, base64 in lines of 76).
 body() {

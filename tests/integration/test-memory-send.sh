@@ -13,12 +13,9 @@
 # S/MIME decryption) to the body sent (sha256).  An infected message is
 # refused and nothing is queued.  Not a timed test.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-memory.sh"
 
 SIZE=${PST_MEMORY_SIZE:-256M}
-BOUND_MIB=${MEMORY_BOUND_MIB:-64}
-# As test-memory-smime.sh: under AddressSanitizer a small quarantine, so
-# that what is measured is the code's memory, not freed memory held back.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
 
 add_account alice main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
 add_account bob main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
@@ -61,24 +58,8 @@ check "bob imports the CA as a trust anchor" pst bob keys import --trust-anchor 
 check "bob imports his PKCS#12" pst bob keys import --passphrase-fd 3 "$BOB_P12" 3<<< "$SMIME_PASS"
 set_scanner "$WORK/scanner.sh"
 
-agent_pid() { pst "$1" agent status 2>/dev/null | sed -n 's/.*pid \([0-9]*\).*/\1/p'; }
-kib() { awk -v f="$2" '$1 == f ":" { print $2 }' "/proc/$1/status"; }
-apid=$(agent_pid alice)
-check "alice's agent runs" test -n "$apid"
-idle=$(kib "$apid" VmHWM)
-echo "# idle agent (keys imported): VmHWM $((idle / 1024)) MiB; bound +$BOUND_MIB MiB"
-
-# within_bound WHAT COMMAND...: runs COMMAND with the peak of alice's agent
-# reset before, and checks the peak after.
-within_bound() {
-  local what=$1 peak t0 rc=0; shift
-  echo 5 > "/proc/$apid/clear_refs"
-  t0=$(date +%s.%N)
-  "$@" || rc=$?
-  peak=$(kib "$apid" VmHWM)
-  echo "# $what: VmHWM $((peak / 1024)) MiB (idle $((idle / 1024)) MiB), $(echo "$(date +%s.%N) - $t0" | bc | cut -c1-5) s"
-  [ "$rc" = 0 ] && [ "$peak" -lt $((idle + BOUND_MIB * 1024)) ]
-}
+# The idle peak: keys imported.
+check "alice's agent runs" memory_watch alice
 
 # The messages: a text part and SIZE bytes of attachment (base64 of random
 # data, lines of 76, CRLF) in a multipart/mixed for OpenPGP; the attachment
@@ -127,7 +108,7 @@ outbox_count() { sqlite3 "$WORK/home-alice/data/postern.db" 'select count(*) fro
 
 # ---- OpenPGP, encrypted and signed (the default of encrypt = auto with bob's key) ----
 check "OpenPGP: send --wait within the bound" \
-  within_bound "send, OpenPGP encrypted and signed" pst alice send --wait --scheme pgp "$WORK/pgp.eml"
+  within_bound alice "send, OpenPGP encrypted and signed" pst alice send --wait --scheme pgp "$WORK/pgp.eml"
 check "the scanner read the message as sent (sha256)" \
   test "$(cat "$WORK/scanned.sum")" = "$(sha256sum < "$WORK/pgp.eml" | cut -d' ' -f1)"
 check "it reached bob's Maildir" wait_for_delivery "$BOB_MAILDIR" 1
@@ -145,7 +126,7 @@ wait_gpg() { [ -n "$gpg_pid" ] && wait "$gpg_pid"; }
 
 # ---- S/MIME, encrypted ----
 check "S/MIME: send --wait within the bound" \
-  within_bound "send, S/MIME encrypted" pst alice send --wait --scheme smime --no-sign "$WORK/smime.eml"
+  within_bound alice "send, S/MIME encrypted" pst alice send --wait --scheme smime --no-sign "$WORK/smime.eml"
 check "gpg decrypted the OpenPGP copy" wait_gpg
 check "… and the signature is good" grep -q "GOODSIG" "$WORK/gpg.status"
 check "… to the body sent (sha256)" test "$(body_sum "$WORK/pgp.plain")" = "$(body_sum "$WORK/pgp.eml")"
@@ -168,13 +149,13 @@ pst alice account add offline --address "$ALICE_ADDR" --user "$ALICE_ADDR" \
   --smtp "smtp://127.0.0.1:9" --pop3 "pop3s://$HOST:$POP3S_PORT" \
   --password-command "cat $WORK/pass-offline" --ca-file "$CA_FILE" >/dev/null
 check "OpenPGP signed only: queued within the bound" \
-  within_bound "send, OpenPGP signed, queued" pst alice send --account offline --encrypt never --scheme pgp "$WORK/pgp.eml"
+  within_bound alice "send, OpenPGP signed, queued" pst alice send --account offline --encrypt never --scheme pgp "$WORK/pgp.eml"
 check "… the scanner read it (sha256)" \
   test "$(cat "$WORK/scanned.sum")" = "$(sha256sum < "$WORK/pgp.eml" | cut -d' ' -f1)"
 # From a pipe (`cat FILE | postern send`): spooled by the agent, then as a file.
 rm -f "$WORK/scanned.sum"
 from_pipe() { cat "$WORK/pgp.eml" | pst alice send --account offline --encrypt never --scheme pgp; }
-check "… the same from a pipe: queued within the bound" within_bound "send from a pipe, OpenPGP signed, queued" from_pipe
+check "… the same from a pipe: queued within the bound" within_bound alice "send from a pipe, OpenPGP signed, queued" from_pipe
 check "… the scanner read it (sha256)" \
   test "$(cat "$WORK/scanned.sum")" = "$(sha256sum < "$WORK/pgp.eml" | cut -d' ' -f1)"
 check "… queued: two in the offline account's outbox" test "$(sqlite3 "$WORK/home-alice/data/postern.db" \
@@ -182,10 +163,10 @@ check "… queued: two in the offline account's outbox" test "$(sqlite3 "$WORK/h
 
 # ---- an infected message: refused, nothing queued, in the bound ----
 set_scanner "$WORK/infected.sh"
-apid=$(agent_pid alice)
+memory_watch alice   # started anew by set_scanner
 before=$(outbox_count)
 refused() { ! pst alice send --wait "$WORK/pgp.eml" 2> "$WORK/err"; }
-check "infected: refused within the bound" within_bound "send, infected" refused
+check "infected: refused within the bound" within_bound alice "send, infected" refused
 check "… saying so" grep -q "infected with Test.Large.Marker; nothing was sent" "$WORK/err"
 check "… and nothing was queued" test "$(outbox_count)" = "$before"
 

@@ -10,16 +10,9 @@
 # What comes out is checked by an independent reader (openssl cms) and by
 # sha256: the body that goes in is the body that comes out.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/lib-memory.sh"
 
 SIZE=${PST_MEMORY_SIZE:-256M}
-BOUND_MIB=${MEMORY_BOUND_MIB:-64}
-# Under AddressSanitizer (the CI's sanitizer run) freed memory waits in a
-# quarantine of 256 MiB before it is reused, which a stream that allocates
-# and frees its buffers as it goes fills: the agents started here get a
-# small one, so that what is measured is the code's memory, not the
-# quarantine's.  Without ASan the variable does nothing.
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=4"
-
 check "alice imports the CA as a trust anchor" pst alice keys import --trust-anchor "$SMIME_CA"
 check "alice imports her PKCS#12" pst alice keys import --passphrase-fd 3 "$ALICE_P12" 3<<< "$SMIME_PASS"
 check "alice imports bob's certificate" pst alice keys import "$BOB_CERT"
@@ -27,26 +20,8 @@ check "bob imports the CA as a trust anchor" pst bob keys import --trust-anchor 
 check "bob imports his PKCS#12" pst bob keys import --passphrase-fd 3 "$BOB_P12" 3<<< "$SMIME_PASS"
 check "bob imports alice's certificate" pst bob keys import "$ALICE_CERT"
 
-agent_pid() { pst "$1" agent status 2>/dev/null | sed -n 's/.*pid \([0-9]*\).*/\1/p'; }
-kib() { awk -v f="$2" '$1 == f ":" { print $2 }' "/proc/$1/status"; }
-apid=$(agent_pid alice)
-bpid=$(agent_pid bob)
-check "the agents run" test -n "$apid" -a -n "$bpid"
-declare -A idle=([alice]=$(kib "$apid" VmHWM) [bob]=$(kib "$bpid" VmHWM))
-declare -A pid=([alice]=$apid [bob]=$bpid)
-echo "# idle agents (keys imported and unlocked): VmHWM alice $((idle[alice] / 1024)) MiB," \
-  "bob $((idle[bob] / 1024)) MiB; bound +$BOUND_MIB MiB"
-
-# within_bound WHO WHAT COMMAND...: runs COMMAND with the peak of WHO's
-# agent reset before, and checks the peak after.
-within_bound() {
-  local who=$1 what=$2 peak; shift 2
-  echo 5 > "/proc/${pid[$who]}/clear_refs"
-  "$@"
-  peak=$(kib "${pid[$who]}" VmHWM)
-  echo "# $what: $who's agent VmHWM $((peak / 1024)) MiB (idle $((idle[$who] / 1024)) MiB)"
-  [ "$peak" -lt $((idle[$who] + BOUND_MIB * 1024)) ]
-}
+# The idle peaks: keys imported and unlocked.
+check "the agents run" memory_watch alice bob
 
 # SIZE bytes of 7-bit text in lines of 76 characters (text/plain 7bit), and
 # as much random data as an attachment (application/octet-stream, base64).
