@@ -138,20 +138,7 @@ pst_arrived_scan_quarantine (PstAgent *agent, PstMessageInfo *info, GError **err
    * verdict written now could undo one the fetch's analysis recorded
    * meanwhile. */
   if (r.quarantine)
-    {
-      PstMessageInfoUpdate u = { .id = info->id, .scan_verdict = r.verdict, .scan_name = r.name,
-                                 .quarantine = 1 };
-
-      ok = pst_store_messages_set_info (agent->store, &u, 1, error);
-      if (ok)
-        {
-          g_free (info->scan_verdict);
-          info->scan_verdict = g_strdup (r.verdict);
-          g_free (info->scan_name);
-          info->scan_name = g_steal_pointer (&r.name);
-          info->quarantined = TRUE;
-        }
-    }
+    ok = pst_store_message_record_scan (agent->store, info, r.verdict, r.name, TRUE, error);
   g_free (r.name);
   return ok;
 }

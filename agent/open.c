@@ -16,23 +16,14 @@ admit_to_client (PstAgent *agent, PstMessageInfo *info, GBytes *plain, GError **
       && (info->scan_verdict == NULL || strcmp (info->scan_verdict, "skipped") == 0))
     {
       PstAnalysis a = { .id = info->id };
-      PstMessageInfoUpdate u = { .id = info->id, .quarantine = -1 };
+      gboolean ok;
 
       pst_reader_scan (agent, plain, &a);
-      u.scan_verdict = a.scan_verdict;
-      u.scan_name = a.scan_name;
-      u.quarantine = a.quarantine ? 1 : 0;
-      if (!pst_store_messages_set_info (agent->store, &u, 1, error))
-        {
-          pst_analysis_clear (&a);
-          return FALSE;
-        }
-      g_free (info->scan_verdict);
-      info->scan_verdict = g_strdup (a.scan_verdict);
-      g_free (info->scan_name);
-      info->scan_name = g_steal_pointer (&a.scan_name);
-      info->quarantined = a.quarantine;
+      ok = pst_store_message_record_scan (agent->store, info, a.scan_verdict, a.scan_name,
+                                          a.quarantine, error);
       pst_analysis_clear (&a);
+      if (!ok)
+        return FALSE;
     }
   if (!info->quarantined)
     return TRUE;

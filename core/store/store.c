@@ -1432,6 +1432,31 @@ pst_store_messages_set_info (PstStore *store, const PstMessageInfoUpdate *update
   return ok;
 }
 
+gboolean
+pst_store_message_record_scan (PstStore *store, PstMessageInfo *info, const char *verdict,
+                               const char *name, gboolean quarantine, GError **error)
+{
+  PstMessageInfoUpdate u = { .id = info->id, .scan_verdict = verdict, .scan_name = name,
+                             .quarantine = quarantine ? 1 : 0 };
+  g_autoptr (PstMessageInfo) now = NULL;
+
+  g_return_val_if_fail (store != NULL && verdict != NULL, FALSE);
+  /* Written and read back under one hold of the lock: what @info says is
+   * what this write left, not a later writer's. */
+  g_rec_mutex_lock (&store->lock);
+  if (pst_store_messages_set_info (store, &u, 1, error))
+    now = pst_store_message_get_info (store, info->id, error);
+  g_rec_mutex_unlock (&store->lock);
+  if (now == NULL)
+    return FALSE;
+  g_free (info->scan_verdict);
+  info->scan_verdict = g_steal_pointer (&now->scan_verdict);
+  g_free (info->scan_name);
+  info->scan_name = g_steal_pointer (&now->scan_name);
+  info->quarantined = now->quarantined;
+  return TRUE;
+}
+
 PstMessageInfo *
 pst_store_message_get_info (PstStore *store, gint64 id, GError **error)
 {

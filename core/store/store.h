@@ -181,6 +181,14 @@ typedef struct {
 gboolean pst_store_messages_set_info (PstStore *store, const PstMessageInfoUpdate *updates,
                                       guint n, GError **error);
 
+/* Records a scan of the message @info describes (its verdict, what the
+ * scanner named, and whether it quarantines the message), under the rule
+ * above, and brings @info's scan_verdict, scan_name and quarantined to
+ * what the store then holds: a quarantine recorded meanwhile stays in both. */
+gboolean pst_store_message_record_scan (PstStore *store, PstMessageInfo *info,
+                                        const char *verdict, const char *name,
+                                        gboolean quarantine, GError **error);
+
 /* Sets what the agent learned from a stored message: display headers and
  * the crypto summary.  Any argument may be NULL (left as it is). */
 gboolean pst_store_message_set_info (PstStore *store, gint64 id, const char *from,
