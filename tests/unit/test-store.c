@@ -1157,6 +1157,15 @@ test_writers_commit_group (void **state)
     assert_true (info->quarantined);
     assert_string_equal (info->scan_verdict, "infected");
     assert_string_equal (info->scan_name, "Eicar");
+    /* Recorded through record_scan by a reader that saw it unquarantined:
+     * what it holds afterwards is the store's, quarantined. */
+    info->quarantined = FALSE;
+    g_free (info->scan_verdict);
+    info->scan_verdict = NULL;
+    assert_true (pst_store_message_record_scan (store, info, "clean", NULL, FALSE, &error));
+    assert_true (info->quarantined);
+    assert_string_equal (info->scan_verdict, "infected");
+    assert_string_equal (info->scan_name, "Eicar");
     g_clear_pointer (&info, pst_message_info_free);
   }
   /* Quarantined messages are listed apart; released, they are back. */
@@ -1184,6 +1193,18 @@ test_writers_commit_group (void **state)
   info = pst_store_message_get_info (store, early, &error);
   assert_false (info->quarantined);
   assert_string_equal (info->scan_name, "Eicar");
+  g_clear_pointer (&info, pst_message_info_free);
+  /* record_scan on a message not quarantined: what it found, and the
+   * quarantine, in the store and in the info. */
+  info = pst_store_message_get_info (store, u[1].id, &error);
+  assert_true (pst_store_message_record_scan (store, info, "infected", "Test.Sig", TRUE, &error));
+  assert_true (info->quarantined);
+  assert_string_equal (info->scan_verdict, "infected");
+  assert_string_equal (info->scan_name, "Test.Sig");
+  g_clear_pointer (&info, pst_message_info_free);
+  info = pst_store_message_get_info (store, u[1].id, &error);
+  assert_true (info->quarantined);
+  assert_string_equal (info->scan_name, "Test.Sig");
   /* Deleting a message keeps its UIDL seen. */
   assert_true (pst_store_message_delete (store, early, &error));
   assert_false (pst_store_message_delete (store, early, &error));
