@@ -40,19 +40,44 @@ struct _PstFetchAnalysis {
   gboolean closed;       /* no more jobs */
   GArray *done;          /* PstAnalysis, under @lock */
   GArray *unread;        /* gint64: the ids the analysis could not read, under @lock */
+  GArray *unsealed;      /* gint64: analysed at an earlier fetch, but not sealed then (a
+                          * failure); to seal now, under @lock */
+  guint seal_failures;   /* after the threads: the seals that failed, the first one's */
+  char *seal_error;      /* error */
   GThread *threads[ANALYSIS_THREADS_MAX];
   guint n_threads;
 };
+
+#ifdef PST_WORKER_TEST_HOOKS
+/* POSTERN_TEST_SEAL_FAIL=N (test builds only): the first N seals of the
+ * agent fail, as a full disk or a failing gpg would make them, so that
+ * the crypto test sees a failed seal said and tried again. */
+static gboolean
+test_seal_fault (GError **error)
+{
+  static gint failed;
+  const char *n = g_getenv ("POSTERN_TEST_SEAL_FAIL");
+
+  if (n == NULL || g_atomic_int_add (&failed, 1) >= atoi (n))
+    return FALSE;
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "a fault made by POSTERN_TEST_SEAL_FAIL");
+  return TRUE;
+}
+#else
+#define test_seal_fault(error) FALSE
+#endif
 
 /* seal_incoming: what arrived in plaintext is encrypted to the account's
  * own key and its plaintext bytes replaced (DESIGN.md §3 "Fetch").  From
  * the stored bytes through gpg into the store as they come: memory does
  * not grow with the message, and no size is too large to seal. */
-static gboolean
-seal (PstAgent *agent, const PstAccount *account, gint64 id)
+typedef enum { SEAL_FAILED = -1, SEAL_NOT_NEEDED, SEAL_DONE } SealResult;
+
+static SealResult
+seal (PstAgent *agent, const PstAccount *account, gint64 id, char **error_out)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (PstMessageInfo) info = pst_store_message_get_info (agent->store, id, NULL);
+  g_autoptr (PstMessageInfo) info = NULL;
   g_autoptr (GInputStream) in = NULL;
   g_autoptr (PstPgp) pgp = NULL;
   g_autoptr (PstStoreWriter) writer = NULL;
@@ -60,10 +85,13 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id)
   g_autofree char *home = pst_agent_get_gnupg_home (agent);
   const char *self[] = { account->address, NULL };
 
-  /* Sealed already (by an earlier fetch's analysis), or gone. */
-  if (info == NULL || info->sealed)
-    return FALSE;
-  if (!(in = pst_store_message_open (agent->store, id, &error)) || !(pgp = pst_pgp_new (home, &error))
+  /* A message that cannot be read (gone meanwhile, or the database failing)
+   * is said like any other failure to seal: its plaintext may be on disk. */
+  if ((info = pst_store_message_get_info (agent->store, id, &error)) != NULL && info->sealed)
+    return SEAL_NOT_NEEDED;   /* by an earlier fetch's analysis */
+  if (info == NULL || test_seal_fault (&error)
+      || !(in = pst_store_message_open (agent->store, id, &error))
+      || !(pgp = pst_pgp_new (home, &error))
       || (pst_pgp_prefer_own_keys (pgp), FALSE)
       || !(writer = pst_store_message_seal_begin (agent->store, id, &error))
       || !(out = pst_store_writer_stream_new (writer))
@@ -76,10 +104,12 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id)
       json_object_set_string_member (p, "account", account->name);
       json_object_set_string_member (p, "error", error->message);
       pst_events_emit (agent->events, "account.error", p);
-      return FALSE;
+      if (*error_out == NULL)
+        *error_out = g_strdup_printf ("message %" G_GINT64_FORMAT ": %s", id, error->message);
+      return SEAL_FAILED;
     }
   g_message ("message %" G_GINT64_FORMAT ": sealed to %s", id, account->address);
-  return TRUE;
+  return SEAL_DONE;
 }
 
 static void
@@ -105,6 +135,24 @@ next_job (PstFetchAnalysis *fa, Job *job)
   return got;
 }
 
+/* Whether @info, analysed, is a message seal_incoming keeps sealed and is
+ * not: it arrived in plaintext, or could not be analysed. */
+static gboolean
+to_seal (const PstAccount *account, const PstMessageInfo *info)
+{
+  g_autoptr (JsonNode) summary = NULL;
+  JsonObject *o;
+
+  if (!account->seal_incoming || info->sealed)
+    return FALSE;
+  if (pst_reader_summary_failed (info->crypto_json))
+    return TRUE;
+  summary = json_from_string (info->crypto_json, NULL);
+  o = summary != NULL && JSON_NODE_HOLDS_OBJECT (summary) ? json_node_get_object (summary) : NULL;
+  return o != NULL && g_strcmp0 (json_object_get_string_member_with_default (o, "decryption", ""),
+                                 "not-encrypted") == 0;
+}
+
 static gpointer
 analyze_some (gpointer data)
 {
@@ -118,10 +166,18 @@ analyze_some (gpointer data)
 
       if (job.retried)
         {
-          /* Tried before: unless show analysed it meanwhile, or it is gone. */
+          /* Tried before: unless show analysed it meanwhile, or it is gone.
+           * One analysed whose seal failed is sealed now (record). */
           g_autoptr (PstMessageInfo) info = pst_store_message_get_info (fa->agent->store, job.id,
                                                                          NULL);
 
+          if (info != NULL && info->crypto_json != NULL && to_seal (fa->account, info))
+            {
+              g_mutex_lock (&fa->lock);
+              g_array_append_val (fa->unsealed, job.id);
+              g_mutex_unlock (&fa->lock);
+              continue;
+            }
           if (info == NULL || info->crypto_json != NULL)
             {
               noted (fa, job.id, TRUE);
@@ -164,6 +220,7 @@ pst_fetch_analysis_new (PstAgent *agent, const PstAccount *account, PstFetchAnal
   fa->jobs = g_array_new (FALSE, FALSE, sizeof (Job));
   fa->done = g_array_new (FALSE, TRUE, sizeof (PstAnalysis));
   fa->unread = g_array_new (FALSE, FALSE, sizeof (gint64));
+  fa->unsealed = g_array_new (FALSE, FALSE, sizeof (gint64));
   return fa;
 }
 
@@ -190,11 +247,35 @@ pst_fetch_analysis_add (PstFetchAnalysis *fa, const GArray *ids, gboolean retrie
     fa->threads[fa->n_threads++] = g_thread_new ("analysis", analyze_some, fa);
 }
 
+/* Seals message @id (seal()), and notes one whose seal failed as one to
+ * analyse again: the next fetch seals it (analyze_some).  Counts the
+ * messages sealed in @sealed. */
+static void
+seal_noted (PstFetchAnalysis *fa, gint64 id, guint *sealed)
+{
+  switch (seal (fa->agent, fa->account, id, &fa->seal_error))
+    {
+    case SEAL_DONE:
+      (*sealed)++;
+      noted (fa, id, TRUE);
+      break;
+    case SEAL_FAILED:
+      fa->seal_failures++;
+      noted (fa, id, FALSE);
+      break;
+    case SEAL_NOT_NEEDED:
+      break;
+    }
+}
+
 /* Writes what was learned of the messages analysed, together (one fsync),
  * and tells of those quarantined; seals under seal_incoming. */
 static void
-record (PstAgent *agent, const PstAccount *account, GArray *done, GArray *unread)
+record (PstFetchAnalysis *fa)
 {
+  PstAgent *agent = fa->agent;
+  const PstAccount *account = fa->account;
+  GArray *done = fa->done, *unread = fa->unread;
   g_autoptr (GArray) updates = g_array_new (FALSE, TRUE, sizeof (PstMessageInfoUpdate));
   g_autoptr (GError) error = NULL;
 
@@ -231,12 +312,26 @@ record (PstAgent *agent, const PstAccount *account, GArray *done, GArray *unread
        * analysis (which opens the seal first, reader.c). */
       if (g_array_index (done, PstAnalysis, i).arrived_plain
           || g_array_index (done, PstAnalysis, i).analysis_failed)
-        sealed += seal (agent, account, g_array_index (done, PstAnalysis, i).id);
+        seal_noted (fa, g_array_index (done, PstAnalysis, i).id, &sealed);
+    /* Those whose seal failed at an earlier fetch. */
+    for (guint i = 0; account->seal_incoming && i < fa->unsealed->len; i++)
+      seal_noted (fa, g_array_index (fa->unsealed, gint64, i), &sealed);
     /* One the analysis could not read (the agent busy, the store failing)
-     * is sealed as well: it is analysed again later, from its seal.  (One
-     * too large to read whole is in @done, analysis_failed.) */
+     * is sealed as well: it is analysed again later, from its seal (it is
+     * noted for that already).  (One too large to read whole is in @done,
+     * analysis_failed.) */
     for (guint i = 0; account->seal_incoming && i < unread->len; i++)
-      sealed += seal (agent, account, g_array_index (unread, gint64, i));
+      switch (seal (agent, account, g_array_index (unread, gint64, i), &fa->seal_error))
+        {
+        case SEAL_DONE:
+          sealed++;
+          break;
+        case SEAL_FAILED:
+          fa->seal_failures++;
+          break;
+        case SEAL_NOT_NEEDED:
+          break;
+        }
     /* The write-ahead log still holds the plaintext pages: empty it. */
     if (sealed > 0)
       {
@@ -250,9 +345,11 @@ record (PstAgent *agent, const PstAccount *account, GArray *done, GArray *unread
     pst_analysis_clear (&g_array_index (done, PstAnalysis, i));
 }
 
-void
-pst_fetch_analysis_finish (PstFetchAnalysis *fa)
+gboolean
+pst_fetch_analysis_finish (PstFetchAnalysis *fa, GError **error)
 {
+  gboolean ok;
+
   g_mutex_lock (&fa->lock);
   fa->closed = TRUE;
   g_cond_broadcast (&fa->more);
@@ -265,11 +362,23 @@ pst_fetch_analysis_finish (PstFetchAnalysis *fa)
     analyze_some (fa);
   for (guint t = 0; t < fa->n_threads; t++)
     g_thread_join (fa->threads[t]);
-  record (fa->agent, fa->account, fa->done, fa->unread);
+  record (fa);
+  ok = fa->seal_failures == 0;
+  if (!ok)
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                 fa->seal_failures == 1
+                   ? "%u message that arrived in plaintext could not be sealed (%s); it stays "
+                     "as it arrived until the next fetch seals it"
+                   : "%u messages that arrived in plaintext could not be sealed (the first: "
+                     "%s); they stay as they arrived until the next fetch seals them",
+                 fa->seal_failures, fa->seal_error);
+  g_free (fa->seal_error);
   g_array_unref (fa->done);
   g_array_unref (fa->unread);
+  g_array_unref (fa->unsealed);
   g_array_unref (fa->jobs);
   g_cond_clear (&fa->more);
   g_mutex_clear (&fa->lock);
   g_free (fa);
+  return ok;
 }

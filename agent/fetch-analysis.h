@@ -27,7 +27,9 @@ PstFetchAnalysis *pst_fetch_analysis_new (PstAgent *agent, const PstAccount *acc
  * (skipped when show analysed them meanwhile, or they are gone). */
 void pst_fetch_analysis_add (PstFetchAnalysis *fa, const GArray *ids, gboolean retried);
 /* No more messages: waits for every analysis (the calling thread takes
- * part), records what was learned, seals, and frees @fa. */
-void pst_fetch_analysis_finish (PstFetchAnalysis *fa);
+ * part), records what was learned, seals, and frees @fa.  FALSE when a
+ * message that seal_incoming should have sealed was not (its plaintext is
+ * still in the store; the next fetch seals it): said in @error. */
+gboolean pst_fetch_analysis_finish (PstFetchAnalysis *fa, GError **error);
 
 G_END_DECLS

@@ -401,7 +401,12 @@ pst_fetchers_take_in (PstAgent *agent, const PstAccount *account, GArray *ids)
   /* These messages only, none left from before (no retries): no other
    * caller analyses them, so no fetch lock is needed. */
   pst_fetch_analysis_add (fa, ids, FALSE);
-  pst_fetch_analysis_finish (fa);
+  {
+    g_autoptr (GError) error = NULL;
+    /* Said as account.error too, by the seal. */
+    if (!pst_fetch_analysis_finish (fa, &error))
+      g_warning ("account %s: %s", account->name, error->message);
+  }
 }
 
 /* seal_incoming fails closed: without a key to seal with, nothing is
@@ -723,7 +728,15 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
    * recorded. */
   if (account != NULL)
     {
-      pst_fetch_analysis_finish (f.analysis);
+      g_autoptr (GError) unsealed = NULL;
+
+      /* A message left unsealed fails the fetch (unless it failed already):
+       * its plaintext is on the disk, which the account asked not to be. */
+      if (!pst_fetch_analysis_finish (f.analysis, &unsealed) && ok)
+        {
+          g_propagate_error (error, g_steal_pointer (&unsealed));
+          ok = FALSE;
+        }
       /* Also those a failed or interrupted run left (deliver.h). */
       pst_deliver_pending (agent, account);
     }
