@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <glib/gstdio.h>
 
+#include "batch-temps.h"
 #include "cli.h"
 #include "util/error.h"
 
@@ -126,13 +127,13 @@ flush_group (Batch *b, GPtrArray *todo)
 
       if (sync_err != 0)
         err = sync_err;
-      else if (renameat2 (AT_FDCWD, p->tmp, AT_FDCWD, p->dest, RENAME_NOREPLACE) != 0)
-        err = errno;
+      else
+        err = pst_batch_temp_rename (p->tmp, p->dest);
       if (err != 0)
         {
           report (b, p->dest, err == EEXIST ? _("the output file exists already; not overwritten")
                                             : g_strerror (err));
-          g_unlink (p->tmp);
+          pst_batch_temp_drop (p->tmp);
           g_atomic_int_inc (&b->failed);
         }
     }
@@ -222,7 +223,7 @@ ready_new (Batch *b, const char *file)
       close (r->fds[0]);
       r->fds[0] = -1;
     }
-  else if ((r->fds[1] = g_mkstemp_full (r->tmp, O_WRONLY | O_CLOEXEC, 0600)) < 0)
+  else if ((r->fds[1] = pst_batch_temp_make (r->tmp, O_WRONLY | O_CLOEXEC)) < 0)
     {
       r->why = g_strerror (errno);
       r->why_dest = TRUE;
@@ -241,7 +242,7 @@ ready_free (Ready *r)
   if (r->fds[1] >= 0)
     {
       close (r->fds[1]);
-      g_unlink (r->tmp);
+      pst_batch_temp_drop (r->tmp);
     }
   g_free (r->dest);
   g_free (r->tmp);
@@ -350,7 +351,7 @@ one_file (Batch *b, PstRpcClient *client, Ready *ready)
   fds[1] = -1;
   if (!ok)
     {
-      g_unlink (ready->tmp);
+      pst_batch_temp_drop (ready->tmp);
       return FALSE;
     }
   else
@@ -430,6 +431,9 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
   /* Start the agent once, here, rather than racing from every worker. */
   if (!(first = pst_cli_connect (cli, TRUE, &error)))
     return pst_cli_fail ("batch", error);
+  /* Interrupted from here on, it removes its temporaries (after the agent
+   * was started: it must not inherit the handlers). */
+  pst_batch_temps_begin ();
   b.cli = cli;
   b.to = to;
   b.sign = sign;
@@ -451,6 +455,7 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
     {
       int err = errno;
       fprintf (stderr, "postern: batch: %s: %s\n", out_dir, g_strerror (err));
+      pst_batch_temps_end ();
       g_free (b.id);
       g_ptr_array_unref (b.pending);
       g_cond_clear (&b.pending_cond);
@@ -468,6 +473,7 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
   g_mutex_unlock (&b.pending_lock);
   g_thread_join (flush_thread);
   g_thread_join (prepare_thread);
+  pst_batch_temps_end ();
   if (fsync (b.dir_fd) != 0)
     {
       int err = errno;

@@ -155,6 +155,30 @@ sum_before=$(cat "$WORK"/back/* | sha256sum)
 rc=0; pst bob batch decrypt --out-dir "$WORK/back" --jobs 2 "$WORK"/out/*.eml 2> "$WORK/again.err" || rc=$?
 check "batch again into the same directory: every file refused, exit 1" bash -c '[ "$1" = 1 ] && grep -q "12 of 12 files failed" "$2" && grep -q "exists already" "$2"' _ "$rc" "$WORK/again.err"
 check "… the earlier results unchanged, no temporary file left" bash -c '[ "$(cat "$1"/* | sha256sum)" = "$2" ] && [ "$(ls "$1" | wc -l)" = 12 ]' _ "$WORK/back" "$sum_before"
+# Interrupted (Ctrl-C, or SIGTERM) in the middle, the batch removes its
+# temporary outputs and ends by the signal.  Alice's agent is stopped
+# (SIGSTOP) meanwhile, so that the batch is surely in the middle: its
+# workers wait for the agent with their temporaries made.
+apid=$(pst alice agent status | sed -n 's/.*pid \([0-9]*\).*/\1/p')
+for sig in INT TERM; do
+  rm -rf "$WORK/intr"; mkdir "$WORK/intr"
+  kill -STOP "$apid"
+  # The CLI itself in the background, with SIGINT as a terminal's
+  # foreground job has it (a shell's background job ignores it).
+  GNUPGHOME=$(gnupg_of alice) python3 -c 'import os, signal, sys
+signal.signal(signal.SIGINT, signal.SIG_DFL)
+os.execv(sys.argv[1], sys.argv[1:])' "$POSTERN" --home "$WORK/home-alice" batch encrypt --out-dir "$WORK/intr" \
+    --to "$BOB_ADDR" --scheme pgp --jobs 2 "$WORK"/in/m*.eml 2> "$WORK/intr.err" &
+  bpid=$!
+  for i in $(seq 1 300); do [ "$(ls "$WORK/intr" | grep -c '\.pst-')" -ge 3 ] && break; sleep 0.1; done
+  check "batch, SIG$sig: its temporaries made while the agent waits" test "$(ls "$WORK/intr" | grep -c '\.pst-')" -ge 3
+  kill -"$sig" "$bpid"
+  rc=0; wait "$bpid" || rc=$?
+  kill -CONT "$apid"
+  check "… interrupted, it ends by the signal (exit $rc)" test "$rc" = $((128 + $(kill -l "$sig")))
+  check "… and leaves no temporary output" test -z "$(ls -A "$WORK/intr")"
+done
+check "… and the agent goes on" pst alice keys list
 
 # ---- Bcc: a copy of their own ----
 printf 'From: %s\r\nTo: %s\r\nBcc: carol@postern.test\r\nSubject: With a Bcc\r\n\r\n%s\r\n' "$ALICE_ADDR" "$BOB_ADDR" "$text" > "$WORK/bcc.eml"
@@ -217,6 +241,32 @@ check "… export --raw opens the seal as it streams: the message as it arrived"
   export_raw "$sid" "$WORK/sealed-raw.eml"
 check "… … its header and text" bash -c 'grep -qF "Subject: plain arrival" "$1" && grep -qF "$2" "$1" &&
   ! grep -q "BEGIN PGP MESSAGE" "$1"' _ "$WORK/sealed-raw.eml" "$seal_marker"
+# A seal that fails (test builds: POSTERN_TEST_SEAL_FAIL=1 makes the
+# agent's first one fail, as a full disk or a failing gpg would) fails the
+# fetch, saying so; the message is stored as it arrived, and the next fetch
+# seals it.
+if [ "${POSTERN_TEST_HOOKS:-}" = true ]; then
+  pst bob agent stop >/dev/null
+  POSTERN_TEST_SEAL_FAIL=1 pst bob agent start >/dev/null
+  seal_marker2="Unsealed-Plaintext-Marker-$(date +%s%N)"
+  printf 'From: %s\r\nTo: %s\r\nSubject: plain arrival 2\r\n\r\n%s\r\n' "$ALICE_ADDR" "$BOB_ADDR" \
+    "$seal_marker2" > "$WORK/plain2.eml"
+  pst alice send --account main --wait --encrypt never --no-sign "$WORK/plain2.eml" >/dev/null
+  wait_for_delivery "$BOB_MAILDIR" 1 >/dev/null
+  expect_fail "a seal that fails fails the fetch, saying what stays in plaintext until when" 1 \
+    "1 message that arrived in plaintext could not be sealed \(message [0-9]+: a fault made by POSTERN_TEST_SEAL_FAIL\); it stays as it arrived until the next fetch seals it" \
+    pst bob fetch --account sealed
+  sid2=$(sqlite3 "$bobdb" "select id from messages where account = 'sealed' order by id desc limit 1")
+  check "… the message is stored, not sealed" test "$sid2" -gt "$sid" -a \
+    "$(sqlite3 "$bobdb" "select flags & 1 from messages where id = $sid2")" = 0
+  shows() { pst bob show "$1" | grep -qF "$2"; }
+  check "… and shown" shows "$sid2" "$seal_marker2"
+  check "the next fetch seals it" pst bob fetch --account sealed
+  check "… marked sealed" test "$(sqlite3 "$bobdb" "select flags & 1 from messages where id = $sid2")" = 1
+  check "… and the store holds no plaintext of it" bash -c \
+    '! grep -qaF "$1" "$2" "$2-wal" 2>/dev/null' _ "$seal_marker2" "$bobdb"
+  check "… which show still opens" shows "$sid2" "$seal_marker2"
+fi
 # No key to seal with: nothing is fetched (rather than kept in plaintext).
 printf '%s\n' "$ALICE_PASS" > "$WORK/alice-seal.pass"
 pst bob account add nokey --address carol@postern.test --user "$ALICE_ADDR" \

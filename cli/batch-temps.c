@@ -1,0 +1,134 @@
+/* batch-temps.c — the temporary outputs of `postern batch` (batch-temps.h).
+ *
+ * Every temporary is made, renamed and removed under one lock, and noted in
+ * a set meanwhile.  The interrupting signals only write their number into
+ * a pipe (all a handler may safely do, in whichever thread it runs); a
+ * thread reads it, takes the lock, removes what the set holds and ends the
+ * process by the same signal: no worker can make or rename a temporary
+ * between the removal and the end. */
+#define _GNU_SOURCE
+#include "batch-temps.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <unistd.h>
+#include <glib-unix.h>
+#include <glib/gstdio.h>
+
+static const int signals[] = { SIGINT, SIGTERM, SIGHUP };
+
+static GMutex lock;
+static GHashTable *temps;       /* of char*, under @lock */
+static GThread *waiter;
+static int pipe_fds[2] = { -1, -1 };
+static struct sigaction before[G_N_ELEMENTS (signals)];
+
+static void
+on_signal (int sig)
+{
+  unsigned char c = (unsigned char) sig;
+  int saved = errno;
+
+  if (write (pipe_fds[1], &c, 1) < 0)
+    { /* the pipe is full of signals already */ }
+  errno = saved;
+}
+
+static gpointer
+wait_for_signal (gpointer data)
+{
+  unsigned char c = 0;
+  GHashTableIter it;
+  gpointer path;
+
+  (void) data;
+  /* A 0 is pst_batch_temps_end()'s. */
+  while (read (pipe_fds[0], &c, 1) < 0 && errno == EINTR)
+    ;
+  if (c == 0)
+    return NULL;
+  g_mutex_lock (&lock);
+  g_hash_table_iter_init (&it, temps);
+  while (g_hash_table_iter_next (&it, &path, NULL))
+    unlink (path);
+  /* Ended by the signal, as without this (the shell's 130 for Ctrl-C),
+   * with the lock held: nothing is made after the removal. */
+  fputc ('\n', stderr);
+  signal (c, SIG_DFL);
+  raise (c);
+  _exit (128 + c);
+}
+
+void
+pst_batch_temps_begin (void)
+{
+  struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
+
+  temps = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (!g_unix_open_pipe (pipe_fds, FD_CLOEXEC, NULL))
+    return;   /* then an interrupted batch leaves its temporaries, as before */
+  waiter = g_thread_new ("batch-signals", wait_for_signal, NULL);
+  sigemptyset (&sa.sa_mask);
+  /* One ignored stays ignored (SIGINT for a command a shell started in the
+   * background). */
+  for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+    if (sigaction (signals[i], NULL, &before[i]) == 0 && before[i].sa_handler != SIG_IGN)
+      sigaction (signals[i], &sa, NULL);
+}
+
+void
+pst_batch_temps_end (void)
+{
+  unsigned char zero = 0;
+
+  if (waiter != NULL)
+    {
+      for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
+        sigaction (signals[i], &before[i], NULL);
+      /* A signal that came before the handlers went is read first. */
+      if (write (pipe_fds[1], &zero, 1) == 1)
+        g_thread_join (waiter);
+      waiter = NULL;
+      close (pipe_fds[0]);
+      close (pipe_fds[1]);
+    }
+  g_clear_pointer (&temps, g_hash_table_unref);
+}
+
+int
+pst_batch_temp_make (char *tmpl, int flags)
+{
+  int fd;
+
+  g_mutex_lock (&lock);
+  fd = g_mkstemp_full (tmpl, flags, 0600);
+  if (fd >= 0)
+    g_hash_table_add (temps, g_strdup (tmpl));
+  g_mutex_unlock (&lock);
+  return fd;
+}
+
+void
+pst_batch_temp_drop (const char *path)
+{
+  g_mutex_lock (&lock);
+  g_unlink (path);
+  g_hash_table_remove (temps, path);
+  g_mutex_unlock (&lock);
+}
+
+int
+pst_batch_temp_rename (const char *tmp, const char *dest)
+{
+  int err = 0;
+
+  g_mutex_lock (&lock);
+  if (renameat2 (AT_FDCWD, tmp, AT_FDCWD, dest, RENAME_NOREPLACE) != 0)
+    err = errno;
+  else
+    g_hash_table_remove (temps, tmp);
+  g_mutex_unlock (&lock);
+  return err;
+}
