@@ -10,6 +10,8 @@
 #include "store/writerstream.h"
 #include "util/error.h"
 
+#include <glib/gi18n-lib.h>
+
 /* How many threads (each with a worker process of its own) analyse the
  * messages of a fetch at most: the analysis after the session is what a
  * fetch waits for, and it keeps every core busy.  The calling thread joins
@@ -40,8 +42,7 @@ struct _PstFetchAnalysis {
   gboolean closed;       /* no more jobs */
   GArray *done;          /* PstAnalysis, under @lock */
   GArray *unread;        /* gint64: the ids the analysis could not read, under @lock */
-  GArray *unsealed;      /* gint64: analysed at an earlier fetch, but not sealed then (a
-                          * failure); to seal now, under @lock */
+  gboolean seal_pending; /* also seal those whose seal failed before */
   guint seal_failures;   /* after the threads: the seals that failed, the first one's */
   char *seal_error;      /* error */
   GThread *threads[ANALYSIS_THREADS_MAX];
@@ -85,10 +86,18 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id, char **error_out)
   g_autofree char *home = pst_agent_get_gnupg_home (agent);
   const char *self[] = { account->address, NULL };
 
-  /* A message that cannot be read (gone meanwhile, or the database failing)
-   * is said like any other failure to seal: its plaintext may be on disk. */
   if ((info = pst_store_message_get_info (agent->store, id, &error)) != NULL && info->sealed)
     return SEAL_NOT_NEEDED;   /* by an earlier fetch's analysis */
+  if (info == NULL)
+    {
+      gboolean exists = TRUE;
+
+      /* Gone meanwhile (deleted): nothing to seal.  One that cannot be
+       * read (the database failing) is a failure: its plaintext may be on
+       * the disk. */
+      if (pst_store_message_exists (agent->store, id, &exists, NULL) && !exists)
+        return SEAL_NOT_NEEDED;
+    }
   if (info == NULL || test_seal_fault (&error)
       || !(in = pst_store_message_open (agent->store, id, &error))
       || !(pgp = pst_pgp_new (home, &error))
@@ -106,6 +115,12 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id, char **error_out)
       pst_events_emit (agent->events, "account.error", p);
       if (*error_out == NULL)
         *error_out = g_strdup_printf ("message %" G_GINT64_FORMAT ": %s", id, error->message);
+      /* In the store, so that every later fetch or import of the account
+       * tries again, also after a restart (record). */
+      g_clear_error (&error);
+      if (!pst_store_message_set_seal_pending (agent->store, id, TRUE, &error))
+        g_warning ("message %" G_GINT64_FORMAT ": cannot note it to seal later: %s", id,
+                   error->message);
       return SEAL_FAILED;
     }
   g_message ("message %" G_GINT64_FORMAT ": sealed to %s", id, account->address);
@@ -135,24 +150,6 @@ next_job (PstFetchAnalysis *fa, Job *job)
   return got;
 }
 
-/* Whether @info, analysed, is a message seal_incoming keeps sealed and is
- * not: it arrived in plaintext, or could not be analysed. */
-static gboolean
-to_seal (const PstAccount *account, const PstMessageInfo *info)
-{
-  g_autoptr (JsonNode) summary = NULL;
-  JsonObject *o;
-
-  if (!account->seal_incoming || info->sealed)
-    return FALSE;
-  if (pst_reader_summary_failed (info->crypto_json))
-    return TRUE;
-  summary = json_from_string (info->crypto_json, NULL);
-  o = summary != NULL && JSON_NODE_HOLDS_OBJECT (summary) ? json_node_get_object (summary) : NULL;
-  return o != NULL && g_strcmp0 (json_object_get_string_member_with_default (o, "decryption", ""),
-                                 "not-encrypted") == 0;
-}
-
 static gpointer
 analyze_some (gpointer data)
 {
@@ -166,18 +163,10 @@ analyze_some (gpointer data)
 
       if (job.retried)
         {
-          /* Tried before: unless show analysed it meanwhile, or it is gone.
-           * One analysed whose seal failed is sealed now (record). */
+          /* Tried before: unless show analysed it meanwhile, or it is gone. */
           g_autoptr (PstMessageInfo) info = pst_store_message_get_info (fa->agent->store, job.id,
                                                                          NULL);
 
-          if (info != NULL && info->crypto_json != NULL && to_seal (fa->account, info))
-            {
-              g_mutex_lock (&fa->lock);
-              g_array_append_val (fa->unsealed, job.id);
-              g_mutex_unlock (&fa->lock);
-              continue;
-            }
           if (info == NULL || info->crypto_json != NULL)
             {
               noted (fa, job.id, TRUE);
@@ -220,7 +209,6 @@ pst_fetch_analysis_new (PstAgent *agent, const PstAccount *account, PstFetchAnal
   fa->jobs = g_array_new (FALSE, FALSE, sizeof (Job));
   fa->done = g_array_new (FALSE, TRUE, sizeof (PstAnalysis));
   fa->unread = g_array_new (FALSE, FALSE, sizeof (gint64));
-  fa->unsealed = g_array_new (FALSE, FALSE, sizeof (gint64));
   return fa;
 }
 
@@ -247,21 +235,17 @@ pst_fetch_analysis_add (PstFetchAnalysis *fa, const GArray *ids, gboolean retrie
     fa->threads[fa->n_threads++] = g_thread_new ("analysis", analyze_some, fa);
 }
 
-/* Seals message @id (seal()), and notes one whose seal failed as one to
- * analyse again: the next fetch seals it (analyze_some).  Counts the
- * messages sealed in @sealed. */
+/* Seals message @id (seal()), counting it in @sealed or in the failures. */
 static void
-seal_noted (PstFetchAnalysis *fa, gint64 id, guint *sealed)
+seal_counted (PstFetchAnalysis *fa, gint64 id, guint *sealed)
 {
   switch (seal (fa->agent, fa->account, id, &fa->seal_error))
     {
     case SEAL_DONE:
       (*sealed)++;
-      noted (fa, id, TRUE);
       break;
     case SEAL_FAILED:
       fa->seal_failures++;
-      noted (fa, id, FALSE);
       break;
     case SEAL_NOT_NEEDED:
       break;
@@ -305,33 +289,29 @@ record (PstFetchAnalysis *fa)
       }
   {
     guint sealed = 0;
+    g_autoptr (GArray) pending = NULL;
+    g_autoptr (GError) pending_error = NULL;
 
+    /* Those whose seal failed before (at an earlier fetch or import, also
+     * before a restart): taken before this one's can fail and join them. */
+    if (account->seal_incoming && fa->seal_pending
+        && !(pending = pst_store_messages_seal_pending (agent->store, account->name,
+                                                        &pending_error)))
+      g_warning ("account %s: %s", account->name, pending_error->message);
     for (guint i = 0; account->seal_incoming && i < done->len; i++)
       /* One the worker failed on may have arrived in the clear too: sealed
        * as well, so that no plaintext waits on the disk for its next
        * analysis (which opens the seal first, reader.c). */
       if (g_array_index (done, PstAnalysis, i).arrived_plain
           || g_array_index (done, PstAnalysis, i).analysis_failed)
-        seal_noted (fa, g_array_index (done, PstAnalysis, i).id, &sealed);
-    /* Those whose seal failed at an earlier fetch. */
-    for (guint i = 0; account->seal_incoming && i < fa->unsealed->len; i++)
-      seal_noted (fa, g_array_index (fa->unsealed, gint64, i), &sealed);
+        seal_counted (fa, g_array_index (done, PstAnalysis, i).id, &sealed);
     /* One the analysis could not read (the agent busy, the store failing)
-     * is sealed as well: it is analysed again later, from its seal (it is
-     * noted for that already).  (One too large to read whole is in @done,
-     * analysis_failed.) */
+     * is sealed as well: it is analysed again later, from its seal.  (One
+     * too large to read whole is in @done, analysis_failed.) */
     for (guint i = 0; account->seal_incoming && i < unread->len; i++)
-      switch (seal (agent, account, g_array_index (unread, gint64, i), &fa->seal_error))
-        {
-        case SEAL_DONE:
-          sealed++;
-          break;
-        case SEAL_FAILED:
-          fa->seal_failures++;
-          break;
-        case SEAL_NOT_NEEDED:
-          break;
-        }
+      seal_counted (fa, g_array_index (unread, gint64, i), &sealed);
+    for (guint i = 0; pending != NULL && i < pending->len; i++)
+      seal_counted (fa, g_array_index (pending, gint64, i), &sealed);
     /* The write-ahead log still holds the plaintext pages: empty it. */
     if (sealed > 0)
       {
@@ -343,6 +323,12 @@ record (PstFetchAnalysis *fa)
   }
   for (guint i = 0; i < done->len; i++)
     pst_analysis_clear (&g_array_index (done, PstAnalysis, i));
+}
+
+void
+pst_fetch_analysis_seal_pending (PstFetchAnalysis *fa)
+{
+  fa->seal_pending = TRUE;
 }
 
 gboolean
@@ -366,16 +352,15 @@ pst_fetch_analysis_finish (PstFetchAnalysis *fa, GError **error)
   ok = fa->seal_failures == 0;
   if (!ok)
     g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                 fa->seal_failures == 1
-                   ? "%u message that arrived in plaintext could not be sealed (%s); it stays "
-                     "as it arrived until the next fetch seals it"
-                   : "%u messages that arrived in plaintext could not be sealed (the first: "
-                     "%s); they stay as they arrived until the next fetch seals them",
+                 ngettext ("%u message could not be sealed (%s); it stays in the store as it "
+                           "arrived, and every fetch of the account tries again",
+                           "%u messages could not be sealed (the first: %s); they stay in the "
+                           "store as they arrived, and every fetch of the account tries again",
+                           fa->seal_failures),
                  fa->seal_failures, fa->seal_error);
   g_free (fa->seal_error);
   g_array_unref (fa->done);
   g_array_unref (fa->unread);
-  g_array_unref (fa->unsealed);
   g_array_unref (fa->jobs);
   g_cond_clear (&fa->more);
   g_mutex_clear (&fa->lock);

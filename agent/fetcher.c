@@ -388,10 +388,11 @@ run_session (Fetch *f, GError **error)
     }
 }
 
-static gboolean run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error);
+static gboolean run_one (PstAgent *agent, const char *name, guint *fetched_out,
+                         gboolean *seal_only_out, GError **error);
 
-void
-pst_fetchers_take_in (PstAgent *agent, const PstAccount *account, GArray *ids)
+gboolean
+pst_fetchers_take_in (PstAgent *agent, const PstAccount *account, GArray *ids, GError **error)
 {
   PstFetchAnalysis *fa = pst_fetch_analysis_new (agent, account, unanalysed_note,
                                                  agent->fetchers);
@@ -401,12 +402,7 @@ pst_fetchers_take_in (PstAgent *agent, const PstAccount *account, GArray *ids)
   /* These messages only, none left from before (no retries): no other
    * caller analyses them, so no fetch lock is needed. */
   pst_fetch_analysis_add (fa, ids, FALSE);
-  {
-    g_autoptr (GError) error = NULL;
-    /* Said as account.error too, by the seal. */
-    if (!pst_fetch_analysis_finish (fa, &error))
-      g_warning ("account %s: %s", account->name, error->message);
-  }
+  return pst_fetch_analysis_finish (fa, error);
 }
 
 /* seal_incoming fails closed: without a key to seal with, nothing is
@@ -464,6 +460,7 @@ pst_fetchers_run (PstFetchers *fetchers, const char *name, guint *fetched_out, G
 {
   Session *s;
   guint fetched = 0;
+  gboolean seal_only = FALSE;
   gboolean ok;
   GError *local = NULL;
 
@@ -486,7 +483,7 @@ pst_fetchers_run (PstFetchers *fetchers, const char *name, guint *fetched_out, G
   s->running = TRUE;
   g_mutex_unlock (&fetchers->session_lock);
 
-  ok = run_one (fetchers->agent, name, &fetched, &local);
+  ok = run_one (fetchers->agent, name, &fetched, &seal_only, &local);
 
   g_mutex_lock (&fetchers->session_lock);
   s = session_get (fetchers, name);
@@ -496,7 +493,9 @@ pst_fetchers_run (PstFetchers *fetchers, const char *name, guint *fetched_out, G
   g_clear_error (&s->error);
   s->error = local ? g_error_copy (local) : NULL;
   s->last_end = g_get_monotonic_time ();
-  s->failures = ok ? 0 : s->failures + 1;
+  /* A seal that failed is not the server's: no longer wait between
+   * fetches for it (the next fetch tries the seal again). */
+  s->failures = ok || seal_only ? 0 : s->failures + 1;
   g_cond_broadcast (&fetchers->session_cond);
   g_mutex_unlock (&fetchers->session_lock);
   if (fetched_out != NULL)
@@ -642,8 +641,11 @@ pst_fetchers_free (PstFetchers *fetchers)
   g_free (fetchers);
 }
 
+/* FALSE with *@seal_only_out TRUE: the session went well, but a message
+ * could not be sealed. */
 static gboolean
-run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
+run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_only_out,
+         GError **error)
 {
   GMutex *lock = pst_agent_session_lock (agent, "fetch", name);
   g_autoptr (PstAccount) account = NULL;
@@ -684,6 +686,7 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
 
       f.account = account;
       f.analysis = pst_fetch_analysis_new (agent, account, unanalysed_note, agent->fetchers);
+      pst_fetch_analysis_seal_pending (f.analysis);
       /* Those whose analysis failed at an earlier fetch (taken before this
        * session's own analyses can fail and join them). */
       unanalysed_take (agent->fetchers, account->name, again);
@@ -736,6 +739,7 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, GError **error)
         {
           g_propagate_error (error, g_steal_pointer (&unsealed));
           ok = FALSE;
+          *seal_only_out = TRUE;
         }
       /* Also those a failed or interrupted run left (deliver.h). */
       pst_deliver_pending (agent, account);

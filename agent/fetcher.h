@@ -37,8 +37,11 @@ guint pst_fetchers_failures (PstFetchers *fetchers, const char *account);
  * stored otherwise (import, methods-import.c), ids @ids: a mail.new event
  * for each, then the analysis of a fetched message (reader.h: display
  * headers, verdict, scan and quarantine, what Autocrypt headers teach), and
- * the seal under seal_incoming.  Nothing here delivers a message anywhere. */
-void pst_fetchers_take_in (PstAgent *agent, const PstAccount *account, GArray *ids);
+ * the seal under seal_incoming.  Nothing here delivers a message anywhere.
+ * FALSE when a seal failed (pst_fetch_analysis_finish): the messages are
+ * stored all the same. */
+gboolean pst_fetchers_take_in (PstAgent *agent, const PstAccount *account, GArray *ids,
+                               GError **error);
 
 /* Under seal_incoming, whether the account's own OpenPGP key is there to
  * seal with: nothing is stored without it (PST_ERROR_POLICY, "… nothing

@@ -162,7 +162,9 @@ pick_account (PstAgent *agent, const char *name, GError **error)
  * @account (default: the only one) as fetched mail is, then analysed as
  * fetched mail is.  Result {account, messages: [{status: imported, id} |
  * {status: present} | {status: failed, error}]}, one per descriptor, in
- * order.  The request fails (nothing stored) only when its parameters do. */
+ * order, and unsealed (a string) when under seal_incoming a message could
+ * not be sealed (it is stored as it arrived).  The request fails (nothing
+ * stored) only when its parameters do. */
 JsonObject *
 pst_method_import (PstCall *call, GError **error)
 {
@@ -172,6 +174,7 @@ pst_method_import (PstCall *call, GError **error)
   g_autoptr (GHashTable) uidls = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
   g_autoptr (GPtrArray) writers = g_ptr_array_new ();
+  g_autoptr (GError) unsealed = NULL;
   JsonArray *messages, *out;
   Item items[PST_RPC_MAX_FDS] = { { 0 } };
   guint n;
@@ -251,9 +254,12 @@ pst_method_import (PstCall *call, GError **error)
   if (ids->len > 0)
     {
       g_message ("account %s: imported %u messages", account->name, ids->len);
-      pst_fetchers_take_in (call->agent, account, ids);
+      if (!pst_fetchers_take_in (call->agent, account, ids, &unsealed))
+        g_warning ("account %s: %s", account->name, unsealed->message);
     }
   r = json_object_new ();
+  if (unsealed != NULL)
+    json_object_set_string_member (r, "unsealed", unsealed->message);
   json_object_set_string_member (r, "account", account->name);
   json_object_set_array_member (r, "messages", out);
   return r;

@@ -20,18 +20,20 @@
  * packets: the largest a seal of a message of MAX_MESSAGE_SIZE can be. */
 #define MAX_SEALED_SIZE ((gsize) MAX_MESSAGE_SIZE / 3 * 4 / 64 * 65 + 1024 * 1024)
 
-/* A memory stream for a seal's plaintext: its growth (by doubling)
- * stopped past twice the cap (a seal holds at most MAX_MESSAGE_SIZE,
- * checked after: nothing grows without end), and every buffer it leaves
- * wiped, as every plaintext the agent holds is (util/sink.h): a realloc
- * would leave the old one in the heap as it was. */
+/* A memory stream for a seal's plaintext: its growth (to the next power
+ * of two) stopped at the cap, a power of two itself, so that a seal holding
+ * more fails its write (G_IO_ERROR_NO_SPACE) before it takes twice the
+ * cap; and every buffer it leaves wiped, as every plaintext the agent
+ * holds is (util/sink.h): a realloc would leave the old one in the heap
+ * as it was. */
+G_STATIC_ASSERT ((MAX_MESSAGE_SIZE & (MAX_MESSAGE_SIZE - 1)) == 0);
 static gpointer
 wiping_realloc (gpointer data, gsize size)
 {
   gsize old = data != NULL ? malloc_usable_size (data) : 0;
   gpointer grown;
 
-  if (size > 2 * (gsize) MAX_MESSAGE_SIZE)
+  if (size > (gsize) MAX_MESSAGE_SIZE)
     return NULL;
   grown = g_malloc (size);
   if (data != NULL)

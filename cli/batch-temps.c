@@ -31,9 +31,20 @@ on_signal (int sig)
   unsigned char c = (unsigned char) sig;
   int saved = errno;
 
+  /* Non-blocking: a full pipe holds signals enough already. */
   if (write (pipe_fds[1], &c, 1) < 0)
-    { /* the pipe is full of signals already */ }
+    { /* nothing else to do in a handler */ }
   errno = saved;
+}
+
+/* Ends the process by signal @sig, as without the handler (the shell's 130
+ * for Ctrl-C). */
+static G_NORETURN void
+die_by (int sig)
+{
+  signal (sig, SIG_DFL);
+  raise (sig);
+  _exit (128 + sig);
 }
 
 static gpointer
@@ -53,12 +64,11 @@ wait_for_signal (gpointer data)
   g_hash_table_iter_init (&it, temps);
   while (g_hash_table_iter_next (&it, &path, NULL))
     unlink (path);
-  /* Ended by the signal, as without this (the shell's 130 for Ctrl-C),
-   * with the lock held: nothing is made after the removal. */
-  fputc ('\n', stderr);
-  signal (c, SIG_DFL);
-  raise (c);
-  _exit (128 + c);
+  /* The progress bar's line ended, without stdio: a thread may hold
+   * stderr's lock, blocked on a terminal that does not read. */
+  if (isatty (STDERR_FILENO) && write (STDERR_FILENO, "\n", 1) < 0)
+    { /* ending anyway */ }
+  die_by (c);
 }
 
 void
@@ -69,6 +79,7 @@ pst_batch_temps_begin (void)
   temps = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   if (!g_unix_open_pipe (pipe_fds, FD_CLOEXEC, NULL))
     return;   /* then an interrupted batch leaves its temporaries, as before */
+  g_unix_set_fd_nonblocking (pipe_fds[1], TRUE, NULL);
   waiter = g_thread_new ("batch-signals", wait_for_signal, NULL);
   sigemptyset (&sa.sa_mask);
   /* One ignored stays ignored (SIGINT for a command a shell started in the
@@ -85,14 +96,26 @@ pst_batch_temps_end (void)
 
   if (waiter != NULL)
     {
+      unsigned char c;
+
       for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
         sigaction (signals[i], &before[i], NULL);
-      /* A signal that came before the handlers went is read first. */
+      /* A signal that came before the handlers went is read first; one
+       * whose handler was still running meanwhile may follow the 0: it is
+       * acted on here, as the signal would have been (no temporary is left
+       * by now).  The pipe stays open: such a handler may still write. */
       if (write (pipe_fds[1], &zero, 1) == 1)
         g_thread_join (waiter);
       waiter = NULL;
-      close (pipe_fds[0]);
-      close (pipe_fds[1]);
+      g_unix_set_fd_nonblocking (pipe_fds[0], TRUE, NULL);
+      while (read (pipe_fds[0], &c, 1) == 1)
+        if (c != 0)
+          {
+            struct sigaction now;
+
+            if (sigaction (c, NULL, &now) == 0 && now.sa_handler == SIG_DFL)
+              die_by (c);
+          }
     }
   g_clear_pointer (&temps, g_hash_table_unref);
 }

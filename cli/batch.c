@@ -431,8 +431,7 @@ pst_cli_cmd_batch (PstCli *cli, int argc, char **argv)
   /* Start the agent once, here, rather than racing from every worker. */
   if (!(first = pst_cli_connect (cli, TRUE, &error)))
     return pst_cli_fail ("batch", error);
-  /* Interrupted from here on, it removes its temporaries (after the agent
-   * was started: it must not inherit the handlers). */
+  /* Interrupted from here on, it removes its temporaries. */
   pst_batch_temps_begin ();
   b.cli = cli;
   b.to = to;

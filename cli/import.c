@@ -27,6 +27,7 @@ typedef struct {
   guint n;
   guint imported, present, failed;
   int fatal;            /* the exit status of an error that stops the import, or 0 */
+  gboolean unsealed;    /* the agent could not seal one (seal_incoming) */
 } Import;
 
 
@@ -76,6 +77,14 @@ import_flush (Import *im)
       g_free (im->batch[i].label);
     }
   im->n = 0;
+  if (r != NULL && json_object_has_member (r, "unsealed"))
+    {
+      /* Stored, but its plaintext is on the disk, which seal_incoming
+       * says it must not be: said, and the exit status says it. */
+      g_autofree char *why = pst_cli_safe (json_object_get_string_member_with_default (r, "unsealed", ""));
+      fprintf (stderr, "postern: import: %s\n", why);
+      im->unsealed = TRUE;
+    }
   if (r != NULL)
     json_object_unref (r);
   return r != NULL;
@@ -271,6 +280,7 @@ pst_cli_cmd_import (PstCli *cli, int argc, char **argv)
       json_object_set_int_member (o, "imported", im.imported);
       json_object_set_int_member (o, "present", im.present);
       json_object_set_int_member (o, "failed", im.failed);
+      json_object_set_boolean_member (o, "unsealed", im.unsealed);
       pst_cli_print_json (o);
       json_object_unref (o);
     }
@@ -278,6 +288,6 @@ pst_cli_cmd_import (PstCli *cli, int argc, char **argv)
     printf (_("%u imported, %u already present, %u failed\n"), im.imported, im.present, im.failed);
   if (im.fatal != 0)
     return im.fatal;
-  return im.failed > 0 ? PST_ERROR_FAILED : 0;
+  return im.failed > 0 || im.unsealed ? PST_ERROR_FAILED : 0;
 }
 

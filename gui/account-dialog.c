@@ -4,6 +4,7 @@
 #include "account-form.h"
 #include "a11y.h"
 #include "key-setup.h"
+#include "showing.h"
 
 #include <glib/gi18n.h>
 
@@ -93,7 +94,7 @@ key_step (PstAccountDialog *self, const char *address, const char *heading)
   gtk_button_set_label (GTK_BUTTON (self->cancel_button), _("_Close"));
   /* pst_a11y_name_fields named it after its first label. */
   atk_object_set_name (gtk_widget_get_accessible (self->cancel_button), _("Close"));
-  gtk_widget_show (self->key_setup);
+  pst_widget_show_now (self->key_setup, TRUE);
   /* As small as the key's part needs, no longer the form's size. */
   gtk_window_resize (GTK_WINDOW (self), 1, 1);
   pst_key_setup_check (PST_KEY_SETUP (self->key_setup), self->agent, address, heading);

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "compose-window.h"
 #include "a11y.h"
+#include "showing.h"
 
 #include <errno.h>
 #include <string.h>
@@ -133,8 +134,8 @@ update_clear_bar (PstComposeWindow *self)
                              : g_strdup (warning);
       gtk_label_set_text (GTK_LABEL (self->clear_label), t);
     }
-  gtk_widget_set_visible (self->send_clear_button, !self->clear_confirmed);
-  gtk_widget_set_visible (self->clear_bar, show);
+  pst_widget_show_now (self->send_clear_button, !self->clear_confirmed);
+  pst_widget_show_now (self->clear_bar, show);
 }
 
 static void

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "key-setup.h"
 #include "a11y.h"
+#include "showing.h"
 
 #include <fcntl.h>
 #include <string.h>
@@ -58,7 +59,7 @@ static void
 offer (PstKeySetup *self, const char *words, gboolean error)
 {
   say (self, words, error);
-  gtk_widget_show (self->form_box);
+  pst_widget_show_now (self->form_box, TRUE);
 }
 
 /* ---- creating ---- */
@@ -84,7 +85,7 @@ generated (GObject *source, GAsyncResult *res, gpointer data)
   {
     g_autofree char *words = pst_key_describe_generated (r);
 
-    gtk_widget_hide (self->form_box);
+    pst_widget_show_now (self->form_box, FALSE);
     say (self, words, FALSE);
   }
   g_signal_emit (self, signals[SIG_CREATED], 0);
@@ -181,7 +182,7 @@ listed (GObject *source, GAsyncResult *res, gpointer data)
     {
       g_autofree char *words = pst_key_describe_own (key, self->address);
 
-      gtk_widget_hide (self->form_box);
+      pst_widget_show_now (self->form_box, FALSE);
       say (self, words, FALSE);
     }
   else

@@ -157,7 +157,7 @@ show_empty (PstMailView *self, gboolean empty)
   gtk_label_set_text (GTK_LABEL (self->empty_label),
                       query && *query ? _("No message matches the search.")
                                       : _("No mail yet — Fetch (F5) brings new mail from the server."));
-  gtk_widget_set_visible (self->empty_box, empty);
+  pst_widget_show_now (self->empty_box, empty);
 }
 
 static void
@@ -344,8 +344,8 @@ add_header (PstMailView *self, int row, const char *name, const char *value)
   atk_object_set_name (gtk_widget_get_accessible (v), name);
   gtk_grid_attach (GTK_GRID (self->headers), n, 0, row, 1, 1);
   gtk_grid_attach (GTK_GRID (self->headers), v, 1, row, 1, 1);
-  gtk_widget_show (n);
-  gtk_widget_show (v);
+  pst_widget_show_now (n, TRUE);
+  pst_widget_show_now (v, TRUE);
 }
 
 static void
@@ -373,7 +373,7 @@ show_headers (PstMailView *self, JsonObject *h, gboolean html)
       gtk_label_set_line_wrap (GTK_LABEL (note), TRUE);
       gtk_style_context_add_class (gtk_widget_get_style_context (note), "dim-label");
       gtk_grid_attach (GTK_GRID (self->headers), note, 0, row, 2, 1);
-      gtk_widget_show (note);
+      pst_widget_show_now (note, TRUE);
     }
 }
 
@@ -532,8 +532,8 @@ shown (GObject *source, GAsyncResult *res, gpointer data)
                                                (long long) more);
       GtkWidget *l = gtk_label_new (note);
 
-      gtk_widget_show (l);
       gtk_container_add (GTK_CONTAINER (self->attachments), l);
+      pst_widget_show_now (l, TRUE);
     }
 }
 

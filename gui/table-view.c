@@ -1,6 +1,7 @@
 /* table-view.c — see table-view.h.  The rows are kept as JSON objects in
  * the model's first column; the other columns are their formatted text. */
 #include "table-view.h"
+#include "showing.h"
 
 #include <glib/gi18n.h>
 
@@ -50,13 +51,13 @@ loaded (GObject *source, GAsyncResult *res, gpointer data)
   gtk_list_store_clear (self->store);
   if (r == NULL)
     {
-      gtk_widget_set_visible (self->empty, FALSE);
+      pst_widget_show_now (self->empty, FALSE);
       pst_table_view_say (self, error->message, TRUE);
       return;
     }
   rows = pst_json_arr (r, self->array);
-  gtk_widget_set_visible (self->empty, (rows == NULL || json_array_get_length (rows) == 0)
-                                         && *gtk_label_get_text (GTK_LABEL (self->empty)));
+  pst_widget_show_now (self->empty, (rows == NULL || json_array_get_length (rows) == 0)
+                                      && *gtk_label_get_text (GTK_LABEL (self->empty)));
   for (guint i = 0; rows && i < json_array_get_length (rows); i++)
     {
       JsonObject *row = json_array_get_object_element (rows, i);

@@ -45,7 +45,7 @@ activity (PstWindow *self, const char *text, gboolean error)
 static void
 on_running (PstWindow *self, gboolean running, const char *why)
 {
-  gtk_widget_set_visible (self->agent_bar, !running);
+  pst_widget_show_now (self->agent_bar, !running);
   g_simple_action_set_enabled (self->fetch, running);
   gtk_widget_set_sensitive (self->start_button, TRUE);
   if (running)
@@ -250,7 +250,7 @@ on_accounts (PstWindow *self, guint n)
   GtkStack *pages = GTK_STACK (self->pages);
   gboolean on_empty = gtk_stack_get_visible_child (pages) == self->no_account_page;
 
-  gtk_widget_set_visible (self->no_account_page, n == 0);
+  pst_widget_show_now (self->no_account_page, n == 0);
   if (n == 0 && !on_empty && gtk_stack_get_visible_child (pages) == GTK_WIDGET (self->mail))
     gtk_stack_set_visible_child (pages, self->no_account_page);
   else if (n > 0 && on_empty)

@@ -819,7 +819,8 @@ seal_swap (PstStoreWriter *writer, GError **error)
     "DELETE FROM message_chunks WHERE message_id = ?1",
     "UPDATE message_chunks SET message_id = ?1 WHERE message_id = ?2",
     "DELETE FROM messages WHERE id = ?2 AND unfinished",
-    "UPDATE messages SET size = ?3, flags = flags | ?4 WHERE id = ?1 AND NOT unfinished"
+    /* Sealed, and no longer waiting for a seal (seal pending). */
+    "UPDATE messages SET size = ?3, flags = (flags | ?4) & ~?5 WHERE id = ?1 AND NOT unfinished"
     " AND flags & ?4 = 0",
   };
   PstStore *store = writer->store;
@@ -836,6 +837,7 @@ seal_swap (PstStoreWriter *writer, GError **error)
       sqlite3_bind_int64 (stmt, 2, writer->id);
       sqlite3_bind_int64 (stmt, 3, writer->size);
       sqlite3_bind_int (stmt, 4, PST_MESSAGE_FLAG_SEALED);
+      sqlite3_bind_int (stmt, 5, PST_MESSAGE_FLAG_SEAL_PENDING);
       if (sqlite3_step (stmt) != SQLITE_DONE)
         {
           pst_store_set_db_error (store, error, _("cannot seal message %" PRId64 " in store %s"),
@@ -1360,11 +1362,15 @@ set_info_one (PstStore *store, const PstMessageInfoUpdate *u, GError **error)
                   " crypto_json = coalesce(?5, crypto_json),"
                   /* A scan's result (a verdict) never lifts a quarantine
                    * nor replaces what it found (a clean one racing in after
-                   * the one that found something); a release, which has no
-                   * verdict, does (pst_store_message_set_quarantined). */
-                  " scan_verdict = CASE WHEN quarantined AND ?8 = 0 THEN scan_verdict"
-                  "   ELSE coalesce(?6, scan_verdict) END,"
-                  " scan_name = CASE WHEN ?6 IS NULL OR (quarantined AND ?8 = 0) THEN scan_name"
+                   * the one that found something, or a scan error after
+                   * malware was found): only "infected" replaces what a
+                   * quarantine holds that is not.  A release, which has no
+                   * verdict, lifts it (pst_store_message_set_quarantined). */
+                  " scan_verdict = CASE WHEN ?6 IS NULL OR (quarantined AND NOT"
+                  "   (?6 = 'infected' AND scan_verdict IS NOT 'infected')) THEN scan_verdict"
+                  "   ELSE ?6 END,"
+                  " scan_name = CASE WHEN ?6 IS NULL OR (quarantined AND NOT"
+                  "   (?6 = 'infected' AND scan_verdict IS NOT 'infected')) THEN scan_name"
                   "   ELSE ?7 END,"
                   " quarantined = CASE WHEN ?8 < 0 THEN quarantined"
                   "   WHEN ?6 IS NOT NULL THEN max(quarantined, ?8) ELSE ?8 END"
@@ -1616,6 +1622,87 @@ pst_store_message_set_quarantined (PstStore *store, gint64 id, gboolean quaranti
   PstMessageInfoUpdate u = { id, NULL, NULL, NULL, NULL, NULL, NULL, quarantined ? 1 : 0 };
 
   return pst_store_messages_set_info (store, &u, 1, error);
+}
+
+gboolean
+pst_store_message_set_seal_pending (PstStore *store, gint64 id, gboolean pending, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  gboolean ok = FALSE;
+
+  g_rec_mutex_lock (&store->lock);
+  stmt = prepare (store,
+                  "UPDATE messages SET flags = CASE WHEN ?2 THEN flags | ?3 ELSE flags & ~?3 END"
+                  " WHERE id = ?1 AND NOT unfinished AND flags & ?4 = 0", error);
+  if (stmt != NULL)
+    {
+      sqlite3_bind_int64 (stmt, 1, id);
+      sqlite3_bind_int (stmt, 2, pending ? 1 : 0);
+      sqlite3_bind_int (stmt, 3, PST_MESSAGE_FLAG_SEAL_PENDING);
+      sqlite3_bind_int (stmt, 4, PST_MESSAGE_FLAG_SEALED);
+      ok = sqlite3_step (stmt) == SQLITE_DONE;
+      if (!ok)
+        pst_store_set_db_error (store, error, _("cannot update message %" PRId64 " in store %s"),
+                                id, store->path);
+    }
+  g_clear_pointer (&stmt, pst_store_stmt_release);
+  g_rec_mutex_unlock (&store->lock);
+  return ok;
+}
+
+GArray *
+pst_store_messages_seal_pending (PstStore *store, const char *account, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  GArray *ids = NULL;
+  int rc = SQLITE_ERROR;
+
+  g_rec_mutex_lock (&store->lock);
+  stmt = prepare (store,
+                  "SELECT id FROM messages WHERE account = ?1 AND flags & ?2 != 0 AND flags & ?3 = 0"
+                  " AND NOT unfinished ORDER BY id", error);
+  if (stmt != NULL)
+    {
+      ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+      sqlite3_bind_text (stmt, 1, account, -1, SQLITE_STATIC);
+      sqlite3_bind_int (stmt, 2, PST_MESSAGE_FLAG_SEAL_PENDING);
+      sqlite3_bind_int (stmt, 3, PST_MESSAGE_FLAG_SEALED);
+      while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+        {
+          gint64 id = sqlite3_column_int64 (stmt, 0);
+          g_array_append_val (ids, id);
+        }
+      if (rc != SQLITE_DONE)
+        {
+          pst_store_set_db_error (store, error, _("cannot list messages of store %s"), store->path);
+          g_clear_pointer (&ids, g_array_unref);
+        }
+    }
+  g_clear_pointer (&stmt, pst_store_stmt_release);
+  g_rec_mutex_unlock (&store->lock);
+  return ids;
+}
+
+gboolean
+pst_store_message_exists (PstStore *store, gint64 id, gboolean *exists_out, GError **error)
+{
+  g_autoptr (Stmt) stmt = NULL;
+  int rc = SQLITE_ERROR;
+
+  g_rec_mutex_lock (&store->lock);
+  stmt = prepare (store, message_table.exists, error);
+  if (stmt != NULL)
+    {
+      sqlite3_bind_int64 (stmt, 1, id);
+      rc = sqlite3_step (stmt);
+      *exists_out = rc == SQLITE_ROW;
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        pst_store_set_db_error (store, error, _("cannot read message %" PRId64 " from store %s"),
+                                id, store->path);
+    }
+  g_clear_pointer (&stmt, pst_store_stmt_release);
+  g_rec_mutex_unlock (&store->lock);
+  return rc == SQLITE_ROW || rc == SQLITE_DONE;
 }
 
 gboolean

@@ -164,6 +164,9 @@ typedef struct {
 } PstMessageInfo;
 
 #define PST_MESSAGE_FLAG_SEALED 1
+/* seal_incoming: its seal failed; every later fetch or import of its
+ * account tries again (agent/fetch-analysis.c), until the seal clears it. */
+#define PST_MESSAGE_FLAG_SEAL_PENDING 2
 
 void pst_message_info_free (PstMessageInfo *info);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstMessageInfo, pst_message_info_free)
@@ -174,9 +177,10 @@ typedef struct {
   gint64 id;
   const char *from, *subject, *date, *crypto_json, *scan_verdict;
   const char *scan_name;  /* set together with scan_verdict (NULL clears it then) */
-  int quarantine;         /* 1 to set, 0 for none, -1 to keep; 0 with a scan_verdict never
-                           * lifts one set (nor replaces what it found): only a release,
-                           * without a verdict, does */
+  int quarantine;         /* 1 to set, 0 for none, -1 to keep; a scan_verdict never lifts
+                           * one set, nor replaces what it found unless it is "infected"
+                           * over another verdict: only a release, without a verdict,
+                           * lifts it */
 } PstMessageInfoUpdate;
 gboolean pst_store_messages_set_info (PstStore *store, const PstMessageInfoUpdate *updates,
                                       guint n, GError **error);
@@ -236,6 +240,16 @@ typedef struct {
 GPtrArray *pst_store_message_page (PstStore *store, const PstMessageQuery *query,
                                    GError **error);
 /* Quarantines message @id or releases it.  Durable. */
+/* Notes message @id (not sealed) as waiting for its seal, or no longer. */
+gboolean pst_store_message_set_seal_pending (PstStore *store, gint64 id, gboolean pending,
+                                             GError **error);
+/* The ids (gint64) of @account's messages waiting for their seal, in order.
+ * Transfer full. */
+GArray *pst_store_messages_seal_pending (PstStore *store, const char *account, GError **error);
+/* Whether message @id is stored (and finished), in *@exists_out. */
+gboolean pst_store_message_exists (PstStore *store, gint64 id, gboolean *exists_out,
+                                   GError **error);
+
 gboolean pst_store_message_set_quarantined (PstStore *store, gint64 id, gboolean quarantined,
                                             GError **error);
 /* A writer for the sealed bytes of message @id (its arrival, encrypted to

@@ -17,9 +17,8 @@ declare -A MEMORY_PID=() MEMORY_IDLE=()
 agent_pid() { pst "$1" agent status 2>/dev/null | sed -n 's/.*pid \([0-9]*\).*/\1/p'; }
 kib() { awk -v f="$2" '$1 == f ":" { print $2 }' "/proc/$1/status"; }
 
-# memory_watch WHO...: notes the pid of each user's agent (which the call
-# starts if it does not run) and, the first time, its peak as the idle
-# peak.  Call it again after an agent was started anew: the idle peak first
+# memory_watch WHO...: notes the pid of each user's agent (which must run)
+# and, the first time, its peak as the idle peak.  Call it again after an agent was started anew: the idle peak first
 # noted stays, so the bound does not move.
 memory_watch() {
   local who

@@ -1160,9 +1160,15 @@ test_writers_commit_group (void **state)
     /* Recorded through record_scan by a reader that saw it unquarantined:
      * what it holds afterwards is the store's, quarantined. */
     info->quarantined = FALSE;
-    g_free (info->scan_verdict);
-    info->scan_verdict = NULL;
+    g_clear_pointer (&info->scan_verdict, g_free);
+    g_clear_pointer (&info->scan_name, g_free);
     assert_true (pst_store_message_record_scan (store, info, "clean", NULL, FALSE, &error));
+    assert_true (info->quarantined);
+    assert_string_equal (info->scan_verdict, "infected");
+    assert_string_equal (info->scan_name, "Eicar");
+    /* A scan error that quarantines too (a second scan timing out) does
+     * not replace what the first found either. */
+    assert_true (pst_store_message_record_scan (store, info, "error", "timed out", TRUE, &error));
     assert_true (info->quarantined);
     assert_string_equal (info->scan_verdict, "infected");
     assert_string_equal (info->scan_name, "Eicar");
@@ -1195,8 +1201,12 @@ test_writers_commit_group (void **state)
   assert_string_equal (info->scan_name, "Eicar");
   g_clear_pointer (&info, pst_message_info_free);
   /* record_scan on a message not quarantined: what it found, and the
-   * quarantine, in the store and in the info. */
+   * quarantine, in the store and in the info; malware found after a scan
+   * error replaces what the quarantine held. */
   info = pst_store_message_get_info (store, u[1].id, &error);
+  assert_true (pst_store_message_record_scan (store, info, "error", "timed out", TRUE, &error));
+  assert_true (info->quarantined);
+  assert_string_equal (info->scan_verdict, "error");
   assert_true (pst_store_message_record_scan (store, info, "infected", "Test.Sig", TRUE, &error));
   assert_true (info->quarantined);
   assert_string_equal (info->scan_verdict, "infected");
