@@ -302,39 +302,6 @@ open_message (PstCall *call, GBytes *input, int out_fd, GError **error)
   return open_result (status, out_fd >= 0 && !withheld);
 }
 
-/* Decrypts PGP/MIME from @in_fd to @out_fd as a stream when
- * pst_pgpmime_open_stream can; *@streamed_out then says so.  Only a
- * seekable input is streamed, so that a message found not streamable
- * half-way is read again from @start for the in-memory path.  When the
- * status says decryption failed, @out_fd may hold plaintext that was not
- * authenticated: the answer says "written": false, and the CLI keeps
- * nothing with -o (on a stdout of its own the bytes are already out, as
- * with gpg). */
-static JsonObject *
-decrypt_stream (PstCall *call, int in_fd, int out_fd, off_t start, gboolean *streamed_out,
-                GError **error)
-{
-  g_autoptr (GInputStream) fd_in = pst_client_fd_input_stream_new (in_fd);
-  g_autoptr (GInputStream) in = pst_pgpstream_input_new (fd_in);
-  g_autoptr (GOutputStream) out = pst_client_fd_output_stream_new (out_fd);
-  g_autofree char *home = pst_agent_get_gnupg_home (call->agent);
-  g_autoptr (PstPgp) pgp = NULL;
-  g_autoptr (PstStatus) status = NULL;
-  gboolean streamable = FALSE;
-
-  *streamed_out = FALSE;
-  if (!(pgp = pst_pgp_new (home, error))
-      || !pst_pgpmime_open_stream (pgp, in, out, &status, &streamable, error))
-    return NULL;
-  if (!streamable)
-    {
-      rewind_fd (in_fd, start, error);
-      return NULL;
-    }
-  *streamed_out = TRUE;
-  return open_result (status, !pst_status_withholds_content (status));
-}
-
 typedef struct {
   int fd;
   off_t start;
@@ -350,6 +317,42 @@ reopen_fd (gpointer data, GError **error)
     return NULL;
   fd_in = pst_client_fd_input_stream_new (r->fd);
   return pst_pgpstream_input_new (fd_in);
+}
+
+/* Decrypts PGP/MIME from @in_fd to @out_fd as a stream when
+ * pst_pgpmime_open_stream can; *@streamed_out then says so.  Only a
+ * seekable input is streamed, so that a message found not streamable
+ * half-way is read again from @start for the in-memory path, and a text
+ * entity is read three times (judged, then written).  When the
+ * status says decryption failed, @out_fd may hold plaintext that was not
+ * authenticated: the answer says "written": false, and the CLI keeps
+ * nothing with -o (on a stdout of its own the bytes are already out, as
+ * with gpg). */
+static JsonObject *
+decrypt_stream (PstCall *call, int in_fd, int out_fd, off_t start, gboolean *streamed_out,
+                GError **error)
+{
+  g_autoptr (GInputStream) fd_in = pst_client_fd_input_stream_new (in_fd);
+  g_autoptr (GInputStream) in = pst_pgpstream_input_new (fd_in);
+  g_autoptr (GOutputStream) out = pst_client_fd_output_stream_new (out_fd);
+  g_autofree char *home = pst_agent_get_gnupg_home (call->agent);
+  g_autoptr (PstPgp) pgp = NULL;
+  g_autoptr (PstStatus) status = NULL;
+  Reopen reopen = { in_fd, start };
+  gboolean streamable = FALSE;
+
+  *streamed_out = FALSE;
+  if (!(pgp = pst_pgp_new (home, error))
+      || !pst_pgpmime_open_stream (pgp, in, reopen_fd, &reopen, out, &status, &streamable, error))
+    return NULL;
+  if (!streamable)
+    {
+      g_clear_object (&in);
+      rewind_fd (in_fd, start, error);
+      return NULL;
+    }
+  *streamed_out = TRUE;
+  return open_result (status, !pst_status_withholds_content (status));
 }
 
 /* Decrypts S/MIME from @in_fd (a regular file, the message at @start) to

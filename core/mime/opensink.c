@@ -30,6 +30,69 @@ leaf_entity (GPtrArray *fields)
          && !g_str_equal (type, "application/x-pkcs7-mime");
 }
 
+/* A text/plain entity whose body the in-memory reader passes on as it is
+ * (pst_open_sink_take_text). */
+static gboolean
+plain_text_entity (GPtrArray *fields)
+{
+  g_autoptr(GHashTable) params = NULL;
+  g_autofree char *type = pst_mime_entity_content_type (fields, &params);
+  const char *cte_field = pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL);
+  g_autofree char *cte = cte_field != NULL ? pst_mime_field_value (cte_field) : NULL;
+
+  if (type == NULL || !g_str_equal (type, "text/plain")
+      || (params != NULL && g_hash_table_contains (params, "hp-legacy-display")))
+    return FALSE;
+  return cte == NULL || g_ascii_strcasecmp (cte, "7bit") == 0 || g_ascii_strcasecmp (cte, "8bit") == 0
+         || g_ascii_strcasecmp (cte, "binary") == 0;
+}
+
+/* The start of an inline OpenPGP block, as pgpinline.c looks for them
+ * (both begin with it), at the start of a line. */
+#define INLINE_MARKER "-----BEGIN PGP"
+
+/* The body's bytes, after the header section: summed, and looked at for
+ * a line that begins an inline block (only the first bytes of each line). */
+static void
+body_bytes (PstOpenSink *self, const char *data, gsize len)
+{
+  const gsize want = strlen (INLINE_MARKER);
+  gsize i = 0;
+
+  if (self->body_sum == NULL)
+    return;
+  g_checksum_update (self->body_sum, (const guchar *) data, len);
+  while (i < len)
+    {
+      const char *nl;
+
+      if (self->line_seen < want)
+        {
+          gsize n = MIN (want - self->line_seen, len - i);
+          const char *stop = memchr (data + i, '\n', n);
+
+          if (stop != NULL)
+            n = (gsize) (stop - (data + i));
+          memcpy (self->line_head + self->line_seen, data + i, n);
+          self->line_seen += n;
+          i += n;
+          if (self->line_seen == want && memcmp (self->line_head, INLINE_MARKER, want) == 0)
+            self->inline_marker = TRUE;
+          if (stop == NULL)
+            continue;
+        }
+      /* The rest of this line, to the start of the next. */
+      if ((nl = memchr (data + i, '\n', len - i)) == NULL)
+        {
+          /* Within the marker's length: looked at above.  Past it: skip. */
+          self->line_seen = MAX (self->line_seen, (guint) want);
+          return;
+        }
+      i = (gsize) (nl - data) + 1;
+      self->line_seen = 0;
+    }
+}
+
 static gboolean
 sink_start (PstOpenSink *self, gsize end, GError **error)
 {
@@ -40,8 +103,10 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
   gsize body = 0;
   gboolean ok;
 
-  if (!pst_mime_entity_split (display, &fields, &body) || !leaf_entity (fields))
+  if (!pst_mime_entity_split (display, &fields, &body)
+      || !(leaf_entity (fields) || (self->take_text && plain_text_entity (fields))))
     {
+      self->text_entity = fields != NULL && !self->take_text && plain_text_entity (fields);
       self->fallback = TRUE;
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                            "the decrypted entity is read in memory");
@@ -67,8 +132,11 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
     if (pst_mime_is_content_field (fields->pdata[i]))
       pst_mime_append_field (s, fields->pdata[i]);
   g_string_append (s, "\r\n");
-  ok = write_str (self->out, s->str, s->len, error)
-       && write_str (self->out, (const char *) self->head->data + end, self->head->len - end, error);
+  body_bytes (self, (const char *) self->head->data + end, self->head->len - end);
+  ok = self->judging
+       || (write_str (self->out, s->str, s->len, error)
+           && write_str (self->out, (const char *) self->head->data + end, self->head->len - end,
+                         error));
   explicit_bzero (s->str, s->len);
   pst_secret_byte_array_clear (self->head);
   self->passing = TRUE;
@@ -99,6 +167,9 @@ open_sink_write (GOutputStream *stream, const void *buffer, gsize count,
           return -1;
         }
       self->passed += count;
+      body_bytes (self, buffer, count);
+      if (self->judging)
+        return (gssize) count;
       return write_str (self->out, buffer, count, error) ? (gssize) count : -1;
     }
   before = self->head->len;
@@ -125,6 +196,8 @@ pst_open_sink_finalize (GObject *object)
   pst_secret_byte_array_clear (self->head);
   g_byte_array_unref (self->head);
   g_clear_pointer (&self->shown, g_ptr_array_unref);
+  g_clear_pointer (&self->body_sum, g_checksum_free);
+  explicit_bzero (self->line_head, sizeof self->line_head);
   G_OBJECT_CLASS (pst_open_sink_parent_class)->finalize (object);
 }
 
@@ -139,6 +212,15 @@ static void
 pst_open_sink_init (PstOpenSink *self)
 {
   self->head = g_byte_array_new ();
+}
+
+void
+pst_open_sink_take_text (PstOpenSink *self, gboolean judging)
+{
+  self->take_text = TRUE;
+  self->judging = judging;
+  if (self->body_sum == NULL)
+    self->body_sum = g_checksum_new (G_CHECKSUM_SHA256);
 }
 
 PstOpenSink *

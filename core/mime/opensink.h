@@ -31,6 +31,18 @@ struct _PstOpenSink {
   const guint64 *consumed;  /* input read so far, or NULL */
   guint64 passed;
   gboolean too_large;
+  /* pst_open_sink_take_text: a text/plain entity passes too, when the
+   * in-memory reader would pass it on as it is; body_sum is the SHA-256 of
+   * all that came after the header section, and with @judging nothing is
+   * written, and inline_marker says whether a line of the body begins an
+   * inline OpenPGP block (which the in-memory reader would open). */
+  gboolean take_text;
+  gboolean text_entity;     /* fallback, for a text/plain entity take_text would take */
+  gboolean judging;
+  gboolean inline_marker;
+  GChecksum *body_sum;
+  guint line_seen;          /* bytes of the current line looked at (up to the marker's length) */
+  char line_head[16];
 };
 
 /* A sink writing to @out (not owned) for the message whose outer header
@@ -40,5 +52,14 @@ struct _PstOpenSink {
  * fails and too_large says so (crypto/status.h).  Transfer full. */
 PstOpenSink *pst_open_sink_new (GOutputStream *out, GPtrArray *outer_fields, PstStatus *status,
                                 const guint64 *consumed);
+
+/* Lets @self take a text/plain entity whose body the in-memory reader
+ * passes on as it is: its Content-Transfer-Encoding none, 7bit, 8bit or
+ * binary (the bytes are the text), no hp-legacy-display parameter (RFC
+ * 9788 §4.6: the reader strips a header block from it).  Whether it holds
+ * an inline OpenPGP block is known only at its end: with @judging the sink
+ * writes nothing and looks (inline_marker), so that the caller decrypts
+ * twice, judging first (pgpstream.c). */
+void pst_open_sink_take_text (PstOpenSink *self, gboolean judging);
 
 G_END_DECLS

@@ -459,92 +459,207 @@ skip_to_second_body (GBufferedInputStream *b, const char *boundary, gboolean *fo
     }
 }
 
-gboolean
-pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, GOutputStream *plain_out,
-                         PstStatus **status_out, gboolean *streamable_out, GError **error)
+/* One decryption of the message as a stream, into a PstOpenSink. */
+typedef struct {
+  GPtrArray *fields;        /* the outer header's */
+  PstStatus *status;
+  PstOpenSink *sink;
+  PstPgpSignature *sig;
+  PstIntegrity integrity;
+  gboolean encrypted;       /* multipart/encrypted as RFC 3156 says, decrypted into the sink */
+  gboolean ok;              /* the decryption succeeded */
+  GError *error;            /* the decryption's error */
+} Pass;
+
+static void
+pass_clear (Pass *p)
+{
+  g_clear_pointer (&p->fields, g_ptr_array_unref);
+  g_clear_pointer (&p->status, pst_status_free);
+  g_clear_object (&p->sink);
+  g_clear_pointer (&p->sig, pst_pgp_signature_free);
+  g_clear_error (&p->error);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Pass, pass_clear)
+
+/* How a text/plain entity goes through the sink: not taken (the caller
+ * reads it in memory), looked at (nothing written), written. */
+typedef enum { TEXT_NO, TEXT_JUDGE, TEXT_WRITE } TextMode;
+
+/* Decrypts the second part of @message (from pst_pgpstream_input_new, at
+ * its start) into a sink over @out.  FALSE only for the streams' errors and
+ * a header that cannot be parsed; p->encrypted FALSE when the message is
+ * not what this file streams (nothing consumed when the outer header says
+ * so). */
+static gboolean
+run_pass (PstPgp *pgp, GInputStream *message, GOutputStream *out, TextMode text, Pass *p,
+          GError **error)
 {
   g_autoptr(GBytes) header = NULL;
-  g_autoptr(GPtrArray) fields = NULL;
   g_autoptr(GHashTable) params = NULL;
   g_autofree char *type = NULL;
-  g_autoptr(PstStatus) status = NULL;
   g_autoptr(PstPartStream) part = NULL;
-  g_autoptr(PstOpenSink) sink = NULL;
-  g_autoptr(PstPgpSignature) sig = NULL;
-  g_autoptr(GError) local = NULL;
-  PstIntegrity integrity = PST_INTEGRITY_NONE;
   const char *boundary;
-  gboolean found = FALSE, ok;
+  gboolean found = FALSE;
 
-  *streamable_out = FALSE;
   if (!(header = pst_pgpstream_peek_header (message, error))
-      || !(fields = header_fields (header, error)))
+      || !(p->fields = header_fields (header, error)))
     return FALSE;
-  type = pst_mime_entity_content_type (fields, &params);
+  type = pst_mime_entity_content_type (p->fields, &params);
   if (!(boundary = pst_pgpmime_encrypted_boundary (type, params)))
     return TRUE;
-
   if (g_input_stream_skip (message, g_bytes_get_size (header), NULL, error) < 0
       || !skip_to_second_body (G_BUFFERED_INPUT_STREAM (message), boundary, &found, error))
     return FALSE;
   if (!found)
     return TRUE;
-
+  p->encrypted = TRUE;
   part = g_object_new (PST_TYPE_PART_STREAM, NULL);
   part->base = G_BUFFERED_INPUT_STREAM (g_object_ref (message));
   part->boundary = g_strdup (boundary);
-  status = pst_status_new ();
-  sink = pst_open_sink_new (plain_out, fields, status, &part->consumed);
+  p->status = pst_status_new ();
+  p->sink = pst_open_sink_new (out, p->fields, p->status, &part->consumed);
+  if (text != TEXT_NO)
+    pst_open_sink_take_text (p->sink, text == TEXT_JUDGE);
+  p->ok = pst_pgp_decrypt_stream (pgp, G_INPUT_STREAM (part), G_OUTPUT_STREAM (p->sink), &p->sig,
+                                  &p->integrity, &p->error);
+  return TRUE;
+}
 
-  ok = pst_pgp_decrypt_stream (pgp, G_INPUT_STREAM (part), G_OUTPUT_STREAM (sink), &sig,
-                               &integrity, &local);
-  if (sink->fallback)
-    return TRUE;
-  if (sink->too_large)
-    {
-      /* As the in-memory reader says it; what was written is the caller's
-       * to discard, as after any failure. */
-      status->scheme = PST_SCHEME_PGP;
-      status->encryption_covers = PST_COVERS_WHOLE;
-      status->decryption = PST_DECRYPTION_TOO_LARGE;
-      status->integrity = PST_INTEGRITY_NONE;
-      status->protected_headers = FALSE;
-      *streamable_out = TRUE;
-      if (status_out != NULL)
-        *status_out = g_steal_pointer (&status);
-      return TRUE;
-    }
-  if (ok && !sink->passing)
-    return TRUE;   /* a plaintext without a header section: in memory */
-  if (!ok && local != NULL && local->domain == G_IO_ERROR)
-    {
-      g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
+/* The status of the message @p decrypted (p->ok or not), as
+ * pst_pgpmime_open gives it. */
+static PstStatus *
+pass_status (Pass *p, gboolean decrypted)
+{
+  PstStatus *status = g_steal_pointer (&p->status);
 
   status->scheme = PST_SCHEME_PGP;
   status->encryption_covers = PST_COVERS_WHOLE;
-  if (!ok)
+  if (p->sink->too_large)
+    {
+      /* As the in-memory reader says it; what was written is the caller's
+       * to discard, as after any failure. */
+      status->decryption = PST_DECRYPTION_TOO_LARGE;
+      status->integrity = PST_INTEGRITY_NONE;
+      status->protected_headers = FALSE;
+    }
+  else if (!decrypted)
     {
       status->decryption = PST_DECRYPTION_FAILED;
-      status->integrity = integrity;
+      status->integrity = p->ok ? PST_INTEGRITY_NONE : p->integrity;
       status->protected_headers = FALSE;
     }
   else
     {
       status->decryption = PST_DECRYPTION_OK;
       status->integrity = PST_INTEGRITY_OK;
-      if (sig->status != PST_SIG_NONE)
+      if (p->sig->status != PST_SIG_NONE)
         {
-          g_autofree char *from = pst_hp_from_address (status, fields, sink->shown);
+          g_autofree char *from = pst_hp_from_address (status, p->fields, p->sink->shown);
 
-          pst_pgpmime_set_signature (status, sig, PST_COVERS_WHOLE, from,
-                                     pst_mime_fields_date (sink->shown));
+          pst_pgpmime_set_signature (status, p->sig, PST_COVERS_WHOLE, from,
+                                     pst_mime_fields_date (p->sink->shown));
         }
     }
+  return status;
+}
+
+/* A decrypted text/plain entity: decrypted once to judge it (nothing
+ * written: an inline OpenPGP block in it is opened by the in-memory
+ * reader, so one is left to it; the plaintext summed), then, judged
+ * streamable and decrypted whole, again into @plain_out, which must give
+ * the same plaintext.  @reopen gives the message from its start each time. */
+static gboolean
+open_text_twice (PstPgp *pgp, PstPgpMessageReopen reopen, gpointer reopen_data,
+                 GOutputStream *plain_out, PstStatus **status_out, gboolean *streamable_out,
+                 GError **error)
+{
+  g_autoptr(GInputStream) first = NULL, second = NULL;
+  g_auto(Pass) judge = { 0 };
+  g_auto(Pass) write = { 0 };
+  g_autofree char *judged_sum = NULL;
+  PstStatus *status;
+
+  if (!(first = reopen (reopen_data, error)) || !run_pass (pgp, first, NULL, TEXT_JUDGE, &judge, error))
+    return FALSE;
+  if (!judge.encrypted || judge.sink->fallback || judge.sink->inline_marker
+      || (judge.ok && !judge.sink->passing))
+    return TRUE;   /* read in memory */
+  if (!judge.ok && judge.error != NULL && judge.error->domain == G_IO_ERROR
+      && !judge.sink->too_large)
+    {
+      g_propagate_error (error, g_steal_pointer (&judge.error));
+      return FALSE;
+    }
+  if (!judge.ok || judge.sink->too_large)
+    {
+      /* Said without writing anything. */
+      status = pass_status (&judge, FALSE);
+      *streamable_out = TRUE;
+      if (status_out != NULL)
+        *status_out = status;
+      else
+        pst_status_free (status);
+      return TRUE;
+    }
+  judged_sum = g_strdup (g_checksum_get_string (judge.sink->body_sum));
+  g_clear_object (&first);
+  if (!(second = reopen (reopen_data, error)) || !run_pass (pgp, second, plain_out, TEXT_WRITE, &write, error))
+    return FALSE;
+  if (!write.encrypted || (write.sink->fallback && !write.sink->passing))
+    return TRUE;   /* changed meanwhile into something else: nothing written, read in memory */
+  if (!write.ok && write.error != NULL && write.error->domain == G_IO_ERROR && !write.sink->too_large)
+    {
+      g_propagate_error (error, g_steal_pointer (&write.error));
+      return FALSE;
+    }
+  /* The same plaintext as judged, or the file changed in between: then
+   * what was written is not what was judged, and is discarded. */
+  status = pass_status (&write, write.ok && write.sink->passing && !write.sink->too_large
+                                  && g_strcmp0 (g_checksum_get_string (write.sink->body_sum),
+                                                judged_sum) == 0);
   *streamable_out = TRUE;
   if (status_out != NULL)
-    *status_out = g_steal_pointer (&status);
+    *status_out = status;
+  else
+    pst_status_free (status);
+  return TRUE;
+}
+
+gboolean
+pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen reopen,
+                         gpointer reopen_data, GOutputStream *plain_out, PstStatus **status_out,
+                         gboolean *streamable_out, GError **error)
+{
+  g_auto(Pass) p = { 0 };
+  PstStatus *status;
+
+  *streamable_out = FALSE;
+  if (!run_pass (pgp, message, plain_out, TEXT_NO, &p, error))
+    return FALSE;
+  if (!p.encrypted)
+    return TRUE;
+  if (p.sink->fallback)
+    return p.sink->text_entity && reopen != NULL
+           ? open_text_twice (pgp, reopen, reopen_data, plain_out, status_out, streamable_out, error)
+           : TRUE;
+  if (!p.sink->too_large)
+    {
+      if (p.ok && !p.sink->passing)
+        return TRUE;   /* a plaintext without a header section: in memory */
+      if (!p.ok && p.error != NULL && p.error->domain == G_IO_ERROR)
+        {
+          g_propagate_error (error, g_steal_pointer (&p.error));
+          return FALSE;
+        }
+    }
+  status = pass_status (&p, p.ok);
+  *streamable_out = TRUE;
+  if (status_out != NULL)
+    *status_out = status;
+  else
+    pst_status_free (status);
   return TRUE;
 }
 

@@ -82,12 +82,27 @@ gboolean pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutput
                                      const char *sender, const char *const *recipients,
                                      gboolean sign, GError **error);
 
+/* A new stream over the message from its start, as pst_pgpstream_input_new
+ * makes them, or NULL with @error set.  Transfer full. */
+typedef GInputStream *(*PstPgpMessageReopen) (gpointer data, GError **error);
+
 /* pst_pgpmime_open on streams, for a message whose top level is
  * multipart/encrypted; protocol="application/pgp-encrypted" and whose
- * decrypted entity is a single leaf part other than text/plain (what the
- * in-memory reader passes on untouched).  Then *@streamable_out is TRUE,
- * @plain_out (not closed) gets what pst_pgpmime_open's @plain_out holds
- * and @status_out the same status.
+ * decrypted entity is a single leaf part (what the in-memory reader passes
+ * on untouched).  Then *@streamable_out is TRUE, @plain_out (not closed)
+ * gets what pst_pgpmime_open's @plain_out holds and @status_out the same
+ * status.
+ *
+ * A text/plain entity is streamed only with @reopen (else it is left to
+ * the in-memory reader, as below), and only when its body is its text
+ * (Content-Transfer-Encoding none, 7bit, 8bit or binary) and it has no
+ * hp-legacy-display parameter (opensink.h pst_open_sink_take_text): the
+ * message is read again from its start through @reopen and decrypted a
+ * second time to judge it, writing nothing (a line that begins an inline
+ * OpenPGP block leaves it to the in-memory reader; a failed or too large
+ * decryption is said without writing anything), and a third time into
+ * @plain_out, which must give the plaintext judged (SHA-256), or the status
+ * says decryption failed (the file changed in between).
  *
  * Otherwise *@streamable_out is FALSE, @status_out is not set, nothing was
  * written to @plain_out and the caller opens the message in memory:
@@ -109,8 +124,9 @@ gboolean pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutput
  * the caller discards it, as pst_pgpmime_open would give the message as
  * received.  Errors: the streams' errors, and PST_ERROR_FAILED for a
  * message that cannot be parsed (see pst_pgpmime_open).  Transfer full. */
-gboolean pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, GOutputStream *plain_out,
-                                  PstStatus **status_out, gboolean *streamable_out,
-                                  GError **error);
+gboolean pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message,
+                                  PstPgpMessageReopen reopen, gpointer reopen_data,
+                                  GOutputStream *plain_out, PstStatus **status_out,
+                                  gboolean *streamable_out, GError **error);
 
 G_END_DECLS

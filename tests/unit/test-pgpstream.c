@@ -261,18 +261,42 @@ test_protect_refuses (void **state)
   assert_non_null (strstr (error->message, "eve@postern.test"));
 }
 
-/* Opens @msg on a stream as bob: the status JSON and the plain message. */
+/* The message read again from its start (a text entity is read three
+ * times): @msg, or @later from the @change_at-th reading on (a file that
+ * changed meanwhile). */
+typedef struct {
+  GBytes *msg, *later;
+  int change_at, readings;
+} Reopen;
+
+static GInputStream *
+reopen_mem (gpointer data, GError **error)
+{
+  Reopen *r = data;
+  g_autoptr(GInputStream) mem = NULL;
+
+  (void) error;
+  r->readings++;
+  mem = g_memory_input_stream_new_from_bytes (r->later != NULL && r->readings >= r->change_at
+                                              ? r->later : r->msg);
+  return pst_pgpstream_input_new (mem);
+}
+
+/* Opens @msg on a stream as bob: the status JSON and the plain message;
+ * read again through @reopen (NULL: from @msg). */
 static gboolean
-open_stream (GBytes *msg, char **status_json, GBytes **plain, GBytes **rest)
+open_stream_reopen (GBytes *msg, Reopen *reopen, char **status_json, GBytes **plain, GBytes **rest)
 {
   g_autoptr(GInputStream) mem = g_memory_input_stream_new_from_bytes (msg);
   g_autoptr(GInputStream) in = pst_pgpstream_input_new (mem);
   g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
   g_autoptr(PstStatus) st = NULL;
   g_autoptr(GError) error = NULL;
+  Reopen again = { msg, NULL, 0, 0 };
   gboolean streamable = TRUE;
 
-  assert_true (pst_pgpmime_open_stream (fx.bob, in, out, &st, &streamable, &error));
+  assert_true (pst_pgpmime_open_stream (fx.bob, in, reopen_mem, reopen ? reopen : &again, out, &st,
+                                        &streamable, &error));
   assert_null (error);
   g_output_stream_close (out, NULL, NULL);
   *plain = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
@@ -290,6 +314,12 @@ open_stream (GBytes *msg, char **status_json, GBytes **plain, GBytes **rest)
   return streamable;
 }
 
+static gboolean
+open_stream (GBytes *msg, char **status_json, GBytes **plain, GBytes **rest)
+{
+  return open_stream_reopen (msg, NULL, status_json, plain, rest);
+}
+
 static void
 assert_same_as_memory (GBytes *msg)
 {
@@ -303,7 +333,12 @@ assert_same_as_memory (GBytes *msg)
   assert_true (open_stream (msg, &json_str, &plain_str, &rest));
   assert_string_equal (json_str, json_mem);
   if (st->decryption == PST_DECRYPTION_OK)
-    assert_true (g_bytes_equal (plain_str, plain_mem));
+    {
+      if (!g_bytes_equal (plain_str, plain_mem))
+        fail_msg ("streamed:\n%.*s\n--- in memory:\n%.*s", (int) MIN (g_bytes_get_size (plain_str), 600),
+                  (const char *) g_bytes_get_data (plain_str, NULL),
+                  (int) MIN (g_bytes_get_size (plain_mem), 600), (const char *) g_bytes_get_data (plain_mem, NULL));
+    }
 }
 
 /* Encrypted as pgpmime.c does, around an @entity of our own. */
@@ -377,8 +412,6 @@ static void
 test_open_not_streamable (void **state)
 {
   g_autoptr(GBytes) plain_msg = bytes ("From: " ALICE "\r\nTo: " BOB "\r\nSubject: hi\r\n\r\nhello\r\n");
-  g_autoptr(GBytes) text_entity = bytes ("Content-Type: text/plain\r\n\r\nhello\r\n");
-  g_autoptr(GBytes) text = wrap_encrypted ("From: " ALICE "\r\nTo: " BOB "\r\n", text_entity, TRUE);
   g_autoptr(GBytes) mixed_entity = bytes ("Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n");
   g_autoptr(GBytes) mixed = wrap_encrypted ("From: " ALICE "\r\nTo: " BOB "\r\n", mixed_entity, FALSE);
   g_autoptr(GBytes) one_part = bytes ("From: " ALICE "\r\nMIME-Version: 1.0\r\n"
@@ -401,13 +434,102 @@ test_open_not_streamable (void **state)
   assert_true (g_bytes_equal (rest, plain_msg));
   g_clear_pointer (&p, g_bytes_unref);
   g_clear_pointer (&rest, g_bytes_unref);
-  assert_false (open_stream (text, &json, &p, &rest));
-  g_clear_pointer (&p, g_bytes_unref);
-  g_clear_pointer (&rest, g_bytes_unref);
   assert_false (open_stream (mixed, &json, &p, &rest));
   g_clear_pointer (&p, g_bytes_unref);
   g_clear_pointer (&rest, g_bytes_unref);
   assert_false (open_stream (one_part, &json, &p, &rest));
+}
+
+/* Text entities: streamed (judged, then written) with the status and
+ * plaintext of the in-memory reader; those it would change (an inline
+ * block, a legacy display block, an encoded body) left to it. */
+static void
+test_open_text (void **state)
+{
+  const char *outer = "From: " ALICE "\r\nTo: " BOB "\r\nSubject: ...\r\nDate: Fri, 04 Dec 2026 10:00:00 +0000\r\n";
+  const char *streamed[] = {
+    "Content-Type: text/plain\r\n\r\nhello\r\n",
+    "\r\nno header fields at all, and no line end",
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+      "Gr\xc3\xbc\xc3\x9f\xc3\xa9\r\nbare LF\nlone CR\r a line that mentions -----BEGIN PGP MESSAGE----- inside\r\n"
+      " -----BEGIN PGP MESSAGE----- after a space\r\n-----BEGIN PG\r\n",
+    "Content-Type: text/plain; charset=us-ascii; protected-headers=\"v1\"\r\n"
+      "Content-Transfer-Encoding: 7bit\r\nSubject: the real subject\r\nFrom: " ALICE "\r\n\r\nbody\r\n",
+  };
+  const char *in_memory[] = {
+    /* an inline block, which the reader opens */
+    "Content-Type: text/plain\r\n\r\nsee below\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA==\r\n"
+      "-----END PGP MESSAGE-----\r\n",
+    /* a block that never ends: left to the reader too (its rule, not ours) */
+    "Content-Type: text/plain\r\n\r\n-----BEGIN PGP SIGNED MESSAGE-----\r\nHash: SHA256\r\n",
+    /* RFC 9788's legacy display block, which the reader strips */
+    "Content-Type: text/plain; hp-legacy-display=\"1\"; protected-headers=\"v1\"\r\n"
+      "Subject: s\r\n\r\nSubject: s\r\n\r\nbody\r\n",
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db\r\n",
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n",
+  };
+  g_autoptr(GString) big = g_string_new ("Content-Type: text/plain\r\n\r\n");
+
+  (void) state;
+  for (int i = 0; i < 20000; i++)
+    g_string_append_printf (big, "line %d of a long text, with -----BEGIN PGP in the middle\r\n", i);
+  for (guint i = 0; i <= G_N_ELEMENTS (streamed); i++)
+    for (int sign = 0; sign < 2; sign++)
+      {
+        g_autoptr(GBytes) entity = i < G_N_ELEMENTS (streamed) ? bytes (streamed[i])
+                                                                : g_bytes_new (big->str, big->len);
+        g_autoptr(GBytes) msg = wrap_encrypted (outer, entity, sign);
+        g_autoptr(GBytes) p = NULL, rest = NULL;
+        g_autofree char *json = NULL;
+
+        assert_true (open_stream (msg, &json, &p, &rest));
+        assert_same_as_memory (msg);
+      }
+  for (guint i = 0; i < G_N_ELEMENTS (in_memory); i++)
+    {
+      g_autoptr(GBytes) entity = bytes (in_memory[i]);
+      g_autoptr(GBytes) msg = wrap_encrypted (outer, entity, TRUE);
+      g_autoptr(GBytes) p = NULL, rest = NULL;
+      g_autofree char *json = NULL;
+
+      /* (open_stream checks that nothing was written) */
+      if (open_stream (msg, &json, &p, &rest))
+        fail_msg ("streamed, but the in-memory reader changes it: %s", in_memory[i]);
+    }
+}
+
+/* A text entity whose ciphertext is damaged: said without anything written;
+ * one whose file changed between the judging and the writing: decryption
+ * failed, and the caller discards what was written. */
+static void
+test_open_text_failures (void **state)
+{
+  const char *outer = "From: " ALICE "\r\nTo: " BOB "\r\n";
+  g_autoptr(GBytes) e1 = bytes ("Content-Type: text/plain\r\n\r\nthe first text\r\n");
+  g_autoptr(GBytes) e2 = bytes ("Content-Type: text/plain\r\n\r\nanother text\r\n");
+  g_autoptr(GBytes) m1 = wrap_encrypted (outer, e1, TRUE);
+  g_autoptr(GBytes) m2 = wrap_encrypted (outer, e2, TRUE);
+  g_autoptr(GBytes) bad = NULL, p = NULL, rest = NULL;
+  g_autofree char *json = NULL;
+  gsize len = 0, at;
+  const char *data = g_bytes_get_data (m1, &len);
+  char *copy = g_memdup2 (data, len);
+  Reopen changed = { m1, m2, 2, 0 };
+
+  (void) state;
+  at = prefix_until (m1, "-----END PGP MESSAGE-----") - 60;
+  copy[at] = copy[at] == 'A' ? 'B' : 'A';
+  bad = g_bytes_new_take (copy, len);
+  assert_same_as_memory (bad);
+  assert_true (open_stream (bad, &json, &p, &rest));
+  assert_non_null (strstr (json, "\"decryption\":\"failed\""));
+  assert_int_equal (g_bytes_get_size (p), 0);
+  g_clear_pointer (&p, g_bytes_unref);
+  g_clear_pointer (&json, g_free);
+  /* Judged on m1 (the second reading), written from m2 (the third). */
+  assert_true (open_stream_reopen (m1, &changed, &json, &p, &rest));
+  assert_int_equal (changed.readings, 2);
+  assert_non_null (strstr (json, "\"decryption\":\"failed\""));
 }
 
 /* The stream writer's output, read back by the stream reader. */
@@ -440,6 +562,8 @@ main (void)
     cmocka_unit_test (test_open_same_as_memory),
     cmocka_unit_test (test_open_tampered),
     cmocka_unit_test (test_open_not_streamable),
+    cmocka_unit_test (test_open_text),
+    cmocka_unit_test (test_open_text_failures),
     cmocka_unit_test (test_roundtrip),
   };
 
