@@ -42,7 +42,6 @@ struct _PstFetchAnalysis {
   gboolean closed;       /* no more jobs */
   GArray *done;          /* PstAnalysis, under @lock */
   GArray *unread;        /* gint64: the ids the analysis could not read, under @lock */
-  gboolean seal_pending; /* also seal those whose seal failed before */
   guint seal_failures;   /* after the threads: the seals that failed, the first one's */
   char *seal_error;      /* error */
   GThread *threads[ANALYSIS_THREADS_MAX];
@@ -74,11 +73,43 @@ test_seal_fault (GError **error)
  * not grow with the message, and no size is too large to seal. */
 typedef enum { SEAL_FAILED = -1, SEAL_NOT_NEEDED, SEAL_DONE } SealResult;
 
+/* Whether @info, analysed, arrived encrypted: nothing for seal_incoming. */
+static gboolean
+arrived_encrypted (const PstMessageInfo *info)
+{
+  g_autoptr (JsonNode) summary = NULL;
+  JsonObject *o;
+
+  if (info->crypto_json == NULL || pst_reader_summary_failed (info->crypto_json))
+    return FALSE;
+  summary = json_from_string (info->crypto_json, NULL);
+  o = summary != NULL && JSON_NODE_HOLDS_OBJECT (summary) ? json_node_get_object (summary) : NULL;
+  return o != NULL && g_strcmp0 (json_object_get_string_member_with_default (o, "decryption", ""),
+                                 "not-encrypted") != 0;
+}
+
+/* Whether message @id needs no seal (any more): gone (deleted), sealed
+ * (by another fetch or an import meanwhile), or found arrived encrypted
+ * (its analysis by show, after its seal failed).  FALSE when that cannot
+ * be known (the database failing). */
+static gboolean
+seal_not_needed (PstAgent *agent, gint64 id)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstMessageInfo) info = pst_store_message_get_info (agent->store, id, &error);
+  gboolean exists = TRUE;
+
+  if (info == NULL)
+    return pst_store_message_exists (agent->store, id, &exists, NULL) && !exists;
+  if (!info->sealed && arrived_encrypted (info))
+    pst_store_message_set_seal_pending (agent->store, id, FALSE, NULL);
+  return info->sealed || arrived_encrypted (info);
+}
+
 static SealResult
 seal (PstAgent *agent, const PstAccount *account, gint64 id, char **error_out)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (PstMessageInfo) info = NULL;
   g_autoptr (GInputStream) in = NULL;
   g_autoptr (PstPgp) pgp = NULL;
   g_autoptr (PstStoreWriter) writer = NULL;
@@ -86,19 +117,9 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id, char **error_out)
   g_autofree char *home = pst_agent_get_gnupg_home (agent);
   const char *self[] = { account->address, NULL };
 
-  if ((info = pst_store_message_get_info (agent->store, id, &error)) != NULL && info->sealed)
-    return SEAL_NOT_NEEDED;   /* by an earlier fetch's analysis */
-  if (info == NULL)
-    {
-      gboolean exists = TRUE;
-
-      /* Gone meanwhile (deleted): nothing to seal.  One that cannot be
-       * read (the database failing) is a failure: its plaintext may be on
-       * the disk. */
-      if (pst_store_message_exists (agent->store, id, &exists, NULL) && !exists)
-        return SEAL_NOT_NEEDED;
-    }
-  if (info == NULL || test_seal_fault (&error)
+  if (seal_not_needed (agent, id))
+    return SEAL_NOT_NEEDED;
+  if (test_seal_fault (&error)
       || !(in = pst_store_message_open (agent->store, id, &error))
       || !(pgp = pst_pgp_new (home, &error))
       || (pst_pgp_prefer_own_keys (pgp), FALSE)
@@ -107,16 +128,20 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id, char **error_out)
       || !pst_pgp_encrypt_stream (pgp, in, out, self, NULL, &error)
       || !pst_store_writer_commit (writer, NULL, &error))
     {
-      JsonObject *p = json_object_new ();
+      JsonObject *p;
 
+      /* Deleted or sealed by another meanwhile: no failure. */
+      if (seal_not_needed (agent, id))
+        return SEAL_NOT_NEEDED;
       g_warning ("message %" G_GINT64_FORMAT ": cannot seal it: %s", id, error->message);
+      p = json_object_new ();
       json_object_set_string_member (p, "account", account->name);
       json_object_set_string_member (p, "error", error->message);
       pst_events_emit (agent->events, "account.error", p);
       if (*error_out == NULL)
         *error_out = g_strdup_printf ("message %" G_GINT64_FORMAT ": %s", id, error->message);
-      /* In the store, so that every later fetch or import of the account
-       * tries again, also after a restart (record). */
+      /* Noted (it is already when it came in under seal_incoming, which
+       * set it at its commit), so that the next fetch seals it first. */
       g_clear_error (&error);
       if (!pst_store_message_set_seal_pending (agent->store, id, TRUE, &error))
         g_warning ("message %" G_GINT64_FORMAT ": cannot note it to seal later: %s", id,
@@ -125,6 +150,58 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id, char **error_out)
     }
   g_message ("message %" G_GINT64_FORMAT ": sealed to %s", id, account->address);
   return SEAL_DONE;
+}
+
+/* The error of @n failed seals, the first of them @first. */
+static void
+set_seal_error (GError **error, guint n, const char *first, gboolean refused)
+{
+  g_autofree char *words = g_strdup_printf (
+    ngettext ("%u message could not be sealed (%s); it stays in the store as it arrived, and "
+              "every fetch of the account tries again",
+              "%u messages could not be sealed (the first: %s); they stay in the store as they "
+              "arrived, and every fetch of the account tries again", n), n, first);
+
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s%s", words,
+               refused ? _("; nothing new is fetched until then") : "");
+}
+
+gboolean
+pst_fetch_seal_pending (PstAgent *agent, const PstAccount *account, GError **error)
+{
+  g_autoptr (GArray) pending = NULL;
+  g_autofree char *first = NULL;
+  guint failed = 0, sealed = 0;
+
+  if (!account->seal_incoming)
+    return TRUE;
+  if (!(pending = pst_store_messages_seal_pending (agent->store, account->name, error)))
+    return FALSE;
+  for (guint i = 0; i < pending->len; i++)
+    switch (seal (agent, account, g_array_index (pending, gint64, i), &first))
+      {
+      case SEAL_DONE:
+        sealed++;
+        break;
+      case SEAL_FAILED:
+        failed++;
+        break;
+      case SEAL_NOT_NEEDED:
+        break;
+      }
+  if (sealed > 0)
+    {
+      g_autoptr (GError) cp_error = NULL;
+      if (!pst_store_checkpoint (agent->store, &cp_error))
+        g_warning ("after sealing: %s (the next checkpoint removes the plaintext)",
+                   cp_error->message);
+    }
+  if (failed > 0)
+    {
+      set_seal_error (error, failed, first, TRUE);
+      return FALSE;
+    }
+  return TRUE;
 }
 
 static void
@@ -289,15 +366,6 @@ record (PstFetchAnalysis *fa)
       }
   {
     guint sealed = 0;
-    g_autoptr (GArray) pending = NULL;
-    g_autoptr (GError) pending_error = NULL;
-
-    /* Those whose seal failed before (at an earlier fetch or import, also
-     * before a restart): taken before this one's can fail and join them. */
-    if (account->seal_incoming && fa->seal_pending
-        && !(pending = pst_store_messages_seal_pending (agent->store, account->name,
-                                                        &pending_error)))
-      g_warning ("account %s: %s", account->name, pending_error->message);
     for (guint i = 0; account->seal_incoming && i < done->len; i++)
       /* One the worker failed on may have arrived in the clear too: sealed
        * as well, so that no plaintext waits on the disk for its next
@@ -310,8 +378,6 @@ record (PstFetchAnalysis *fa)
      * too large to read whole is in @done, analysis_failed.) */
     for (guint i = 0; account->seal_incoming && i < unread->len; i++)
       seal_counted (fa, g_array_index (unread, gint64, i), &sealed);
-    for (guint i = 0; pending != NULL && i < pending->len; i++)
-      seal_counted (fa, g_array_index (pending, gint64, i), &sealed);
     /* The write-ahead log still holds the plaintext pages: empty it. */
     if (sealed > 0)
       {
@@ -323,12 +389,6 @@ record (PstFetchAnalysis *fa)
   }
   for (guint i = 0; i < done->len; i++)
     pst_analysis_clear (&g_array_index (done, PstAnalysis, i));
-}
-
-void
-pst_fetch_analysis_seal_pending (PstFetchAnalysis *fa)
-{
-  fa->seal_pending = TRUE;
 }
 
 gboolean
@@ -351,13 +411,7 @@ pst_fetch_analysis_finish (PstFetchAnalysis *fa, GError **error)
   record (fa);
   ok = fa->seal_failures == 0;
   if (!ok)
-    g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                 ngettext ("%u message could not be sealed (%s); it stays in the store as it "
-                           "arrived, and every fetch of the account tries again",
-                           "%u messages could not be sealed (the first: %s); they stay in the "
-                           "store as they arrived, and every fetch of the account tries again",
-                           fa->seal_failures),
-                 fa->seal_failures, fa->seal_error);
+    set_seal_error (error, fa->seal_failures, fa->seal_error, FALSE);
   g_free (fa->seal_error);
   g_array_unref (fa->done);
   g_array_unref (fa->unread);

@@ -26,10 +26,12 @@ PstFetchAnalysis *pst_fetch_analysis_new (PstAgent *agent, const PstAccount *acc
 /* Messages @ids to analyse; @retried: ones whose analysis failed before
  * (skipped when show analysed them meanwhile, or they are gone). */
 void pst_fetch_analysis_add (PstFetchAnalysis *fa, const GArray *ids, gboolean retried);
-/* At the end, also seal the account's messages whose seal failed before
- * (store.h PST_MESSAGE_FLAG_SEAL_PENDING).  Only under the account's fetch
- * lock: two sealing the same message, one would fail. */
-void pst_fetch_analysis_seal_pending (PstFetchAnalysis *fa);
+/* Under seal_incoming, seals @account's messages that wait for it
+ * (store.h PST_MESSAGE_FLAG_SEAL_PENDING: an agent that died before their
+ * seal, a seal that failed).  FALSE when one could not be sealed (the
+ * fetch then fails closed: "…; nothing new is fetched until then").  Under
+ * the account's fetch lock. */
+gboolean pst_fetch_seal_pending (PstAgent *agent, const PstAccount *account, GError **error);
 /* No more messages: waits for every analysis (the calling thread takes
  * part), records what was learned, seals, and frees @fa.  FALSE when a
  * message that seal_incoming should have sealed was not (its plaintext is

@@ -180,6 +180,8 @@ fill_window (Fetch *f, GError **error)
         }
       if (f->account->deliver != NULL)
         pst_store_writer_set_deliver (item->writer);
+      if (f->account->seal_incoming)
+        pst_store_writer_set_seal_pending (item->writer);
       pst_pop3_session_retr (f->s, item->msgno);
       g_queue_push_tail (&f->in_flight, item);
     }
@@ -686,12 +688,14 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_o
 
       f.account = account;
       f.analysis = pst_fetch_analysis_new (agent, account, unanalysed_note, agent->fetchers);
-      pst_fetch_analysis_seal_pending (f.analysis);
       /* Those whose analysis failed at an earlier fetch (taken before this
        * session's own analyses can fail and join them). */
       unanalysed_take (agent->fetchers, account->name, again);
       pst_fetch_analysis_add (f.analysis, again, TRUE);
-      ok = pst_fetchers_seal_key_ready (agent, account, "fetched", error) && run_session (&f, error);
+      /* What waits for its seal is sealed first; if it cannot be, nothing
+       * new comes in (as without a key to seal with). */
+      ok = pst_fetchers_seal_key_ready (agent, account, "fetched", error)
+           && pst_fetch_seal_pending (agent, account, error) && run_session (&f, error);
       if (!ok && pst_conn_resumption_refused (f.conn))
         {
           /* The server failed a resumed TLS handshake: at once again, in

@@ -68,7 +68,7 @@ item_fail (Item *item, const char *why)
 /* Begins storing the message in @fd as @account's, unless it is stored
  * already (@uidls: the ones of this request so far). */
 static void
-begin_item (PstCall *call, const char *account, int fd, GHashTable *uidls, Item *item)
+begin_item (PstCall *call, const PstAccount *account, int fd, GHashTable *uidls, Item *item)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *sum = NULL, *uidl = NULL, *again = NULL;
@@ -100,7 +100,7 @@ begin_item (PstCall *call, const char *account, int fd, GHashTable *uidls, Item 
       return;
     }
   uidl = g_strconcat (UIDL_PREFIX, sum, NULL);
-  if (!pst_store_uidl_seen (call->agent->store, account, uidl, &seen, &error))
+  if (!pst_store_uidl_seen (call->agent->store, account->name, uidl, &seen, &error))
     {
       item_fail (item, error->message);
       return;
@@ -110,11 +110,14 @@ begin_item (PstCall *call, const char *account, int fd, GHashTable *uidls, Item 
       json_object_set_string_member (item->result, "status", "present");
       return;
     }
-  if (!(item->writer = pst_store_message_begin (call->agent->store, account, uidl, &error)))
+  if (!(item->writer = pst_store_message_begin (call->agent->store, account->name, uidl, &error)))
     {
       item_fail (item, error->message);
       return;
     }
+  /* Noted from its commit on, until sealed (store.h). */
+  if (account->seal_incoming)
+    pst_store_writer_set_seal_pending (item->writer);
   /* Read again as it is stored: what is stored is what was summed. */
   if (!(again = read_message (fd, (gsize) st.st_size, item->writer, &error)))
     {
@@ -222,7 +225,7 @@ pst_method_import (PstCall *call, GError **error)
       int fd = g_array_index (call->fds, int, json_array_get_int_element (messages, i));
 
       items[i].result = json_object_new ();
-      begin_item (call, account->name, fd, uidls, &items[i]);
+      begin_item (call, account, fd, uidls, &items[i]);
       if (items[i].writer != NULL)
         g_ptr_array_add (writers, items[i].writer);
     }

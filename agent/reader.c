@@ -335,7 +335,9 @@ pst_analysis_update (const PstAnalysis *a)
   /* A failed analysis keeps the quarantine as it was, unless it scanned. */
   PstMessageInfoUpdate u = { a->id, a->from, a->subject, a->date, a->crypto, a->scan_verdict,
                              a->scan_name,
-                             a->analysis_failed && a->scan_verdict == NULL ? -1 : a->quarantine ? 1 : 0 };
+                             a->analysis_failed && a->scan_verdict == NULL ? -1 : a->quarantine ? 1 : 0,
+                             /* arrived encrypted: seal_incoming has nothing to seal */
+                             !a->arrived_plain && !a->analysis_failed };
   return u;
 }
 

@@ -491,6 +491,7 @@ struct _PstStoreWriter {
   char *account;        /* messages only: marked seen at commit */
   char *uidl;
   gboolean deliver;     /* messages only: a pending delivery row at commit */
+  gboolean seal_pending; /* messages only: committed with PST_MESSAGE_FLAG_SEAL_PENDING */
   gint64 id;
   gint64 seals;         /* messages only: the message whose bytes these replace (sealing) */
   gint64 seq;
@@ -973,6 +974,23 @@ writer_finish_row (PstStoreWriter *writer, GError **error)
                    writer->table->owner, writer->id, store->path);
       return FALSE;
     }
+  /* Waiting for its seal from its commit on, so that an agent that dies
+   * before the seal leaves it noted. */
+  if (writer->seal_pending)
+    {
+      g_clear_pointer (&stmt, pst_store_stmt_release);
+      stmt = prepare (store, "UPDATE messages SET flags = flags | ?2 WHERE id = ?1", error);
+      if (stmt == NULL)
+        return FALSE;
+      sqlite3_bind_int64 (stmt, 1, writer->id);
+      sqlite3_bind_int (stmt, 2, PST_MESSAGE_FLAG_SEAL_PENDING);
+      if (sqlite3_step (stmt) != SQLITE_DONE)
+        {
+          pst_store_set_db_error (store, error, _("cannot update message %" PRId64 " in store %s"),
+                                  writer->id, store->path);
+          return FALSE;
+        }
+    }
   /* Its thread, in the same transaction as its bytes (threads.c). */
   if (writer->table == &message_table && !pst_store_thread_message (store, writer->id, error))
     return FALSE;
@@ -1049,6 +1067,14 @@ pst_store_writers_commit (PstStoreWriter *const *writers, guint n, GError **erro
       writers[i]->buf_len = 0;
     }
   return TRUE;
+}
+
+void
+pst_store_writer_set_seal_pending (PstStoreWriter *writer)
+{
+  g_return_if_fail (writer != NULL && writer->table == &message_table && writer->seals == 0
+                    && !writer->done);
+  writer->seal_pending = TRUE;
 }
 
 void
@@ -1373,7 +1399,8 @@ set_info_one (PstStore *store, const PstMessageInfoUpdate *u, GError **error)
                   "   (?6 = 'infected' AND scan_verdict IS NOT 'infected')) THEN scan_name"
                   "   ELSE ?7 END,"
                   " quarantined = CASE WHEN ?8 < 0 THEN quarantined"
-                  "   WHEN ?6 IS NOT NULL THEN max(quarantined, ?8) ELSE ?8 END"
+                  "   WHEN ?6 IS NOT NULL THEN max(quarantined, ?8) ELSE ?8 END,"
+                  " flags = CASE WHEN ?9 THEN flags & ~?10 ELSE flags END"
                   " WHERE id = ?1 AND NOT unfinished",
                   error);
   if (stmt == NULL)
@@ -1386,6 +1413,8 @@ set_info_one (PstStore *store, const PstMessageInfoUpdate *u, GError **error)
   pst_store_bind_text_or_null (stmt, 6, u->scan_verdict);
   pst_store_bind_text_or_null (stmt, 7, u->scan_name);
   sqlite3_bind_int (stmt, 8, u->quarantine);
+  sqlite3_bind_int (stmt, 9, u->seal_not_needed ? 1 : 0);
+  sqlite3_bind_int (stmt, 10, PST_MESSAGE_FLAG_SEAL_PENDING);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
       pst_store_set_db_error (store, error, _("cannot update message %" PRId64 " in store %s"),
@@ -1405,7 +1434,7 @@ pst_store_message_set_info (PstStore *store, gint64 id, const char *from, const 
                             const char *date, const char *crypto_json,
                             const char *scan_verdict, GError **error)
 {
-  PstMessageInfoUpdate u = { id, from, subject, date, crypto_json, scan_verdict, NULL, -1 };
+  PstMessageInfoUpdate u = { id, from, subject, date, crypto_json, scan_verdict, NULL, -1, FALSE };
   gboolean ok;
 
   g_return_val_if_fail (store != NULL, FALSE);
@@ -1619,7 +1648,7 @@ gboolean
 pst_store_message_set_quarantined (PstStore *store, gint64 id, gboolean quarantined,
                                    GError **error)
 {
-  PstMessageInfoUpdate u = { id, NULL, NULL, NULL, NULL, NULL, NULL, quarantined ? 1 : 0 };
+  PstMessageInfoUpdate u = { id, NULL, NULL, NULL, NULL, NULL, NULL, quarantined ? 1 : 0, FALSE };
 
   return pst_store_messages_set_info (store, &u, 1, error);
 }
@@ -1674,7 +1703,7 @@ pst_store_messages_seal_pending (PstStore *store, const char *account, GError **
         }
       if (rc != SQLITE_DONE)
         {
-          pst_store_set_db_error (store, error, _("cannot list messages of store %s"), store->path);
+          pst_store_set_db_error (store, error, _("cannot list the messages in store %s"), store->path);
           g_clear_pointer (&ids, g_array_unref);
         }
     }

@@ -121,6 +121,11 @@ gboolean pst_store_writers_commit (PstStoreWriter *const *writers, guint n, GErr
  * its pending delivery row is written by the commit, in the same
  * transaction (deliveries.h). */
 void pst_store_writer_set_deliver (PstStoreWriter *writer);
+/* Marks a message writer's message as waiting for its seal
+ * (PST_MESSAGE_FLAG_SEAL_PENDING), set by the commit in the same
+ * transaction: seal_incoming's arrivals, until the seal or the analysis
+ * that finds them encrypted. */
+void pst_store_writer_set_seal_pending (PstStoreWriter *writer);
 /* The row id of a committed writer. */
 gint64 pst_store_writer_get_id (PstStoreWriter *writer);
 /* Records, with an outbox writer's entry, whether the message has bytes
@@ -164,8 +169,10 @@ typedef struct {
 } PstMessageInfo;
 
 #define PST_MESSAGE_FLAG_SEALED 1
-/* seal_incoming: its seal failed; every later fetch or import of its
- * account tries again (agent/fetch-analysis.c), until the seal clears it. */
+/* seal_incoming: stored, not sealed yet (from its commit on, or noted when
+ * its seal failed); every later fetch of its account seals it first
+ * (agent/fetch-analysis.h), and the seal, or an analysis that finds it
+ * arrived encrypted, clears it. */
 #define PST_MESSAGE_FLAG_SEAL_PENDING 2
 
 void pst_message_info_free (PstMessageInfo *info);
@@ -181,6 +188,7 @@ typedef struct {
                            * one set, nor replaces what it found unless it is "infected"
                            * over another verdict: only a release, without a verdict,
                            * lifts it */
+  gboolean seal_not_needed; /* it arrived encrypted: PST_MESSAGE_FLAG_SEAL_PENDING goes */
 } PstMessageInfoUpdate;
 gboolean pst_store_messages_set_info (PstStore *store, const PstMessageInfoUpdate *updates,
                                       guint n, GError **error);
@@ -239,7 +247,6 @@ typedef struct {
 } PstMessageQuery;
 GPtrArray *pst_store_message_page (PstStore *store, const PstMessageQuery *query,
                                    GError **error);
-/* Quarantines message @id or releases it.  Durable. */
 /* Notes message @id (not sealed) as waiting for its seal, or no longer. */
 gboolean pst_store_message_set_seal_pending (PstStore *store, gint64 id, gboolean pending,
                                              GError **error);
@@ -250,6 +257,7 @@ GArray *pst_store_messages_seal_pending (PstStore *store, const char *account, G
 gboolean pst_store_message_exists (PstStore *store, gint64 id, gboolean *exists_out,
                                    GError **error);
 
+/* Quarantines message @id or releases it.  Durable. */
 gboolean pst_store_message_set_quarantined (PstStore *store, gint64 id, gboolean quarantined,
                                             GError **error);
 /* A writer for the sealed bytes of message @id (its arrival, encrypted to

@@ -246,20 +246,24 @@ check "… … its header and text" bash -c 'grep -qF "Subject: plain arrival" "
   ! grep -q "BEGIN PGP MESSAGE" "$1"' _ "$WORK/sealed-raw.eml" "$seal_marker"
 # A seal that fails (test builds: POSTERN_TEST_SEAL_FAIL=N makes the
 # agent's first N fail, as a full disk or a failing gpg would) fails the
-# fetch, saying so; the message is stored as it arrived and noted in the
-# store, and the next fetch seals it, also after the agent started anew.
-# The same for import.
+# fetch, saying so; the message is stored as it arrived, noted in the store
+# (flags bit 2, from its commit on), and the next fetch seals it before it
+# fetches anything new; while it cannot, nothing new is fetched.  The same
+# for import.
 if [ "${POSTERN_TEST_HOOKS:-}" = true ]; then
   pst bob agent stop >/dev/null
-  POSTERN_TEST_SEAL_FAIL=2 pst bob agent start >/dev/null
+  POSTERN_TEST_SEAL_FAIL=3 pst bob agent start >/dev/null
+  plain_mail() { # MARKER SUBJECT: a plaintext mail from alice to bob, delivered
+    printf 'From: %s\r\nTo: %s\r\nSubject: %s\r\n\r\n%s\r\n' "$ALICE_ADDR" "$BOB_ADDR" "$2" "$1" > "$WORK/plain-$2.eml"
+    pst alice send --account main --wait --encrypt never --no-sign "$WORK/plain-$2.eml" >/dev/null
+    wait_for_delivery "$BOB_MAILDIR" 1 >/dev/null
+  }
+  sealed_count() { sqlite3 "$bobdb" "select count(*) from messages where account = 'sealed'"; }
   seal_marker2="Unsealed-Plaintext-Marker-$(date +%s%N)"
-  printf 'From: %s\r\nTo: %s\r\nSubject: plain arrival 2\r\n\r\n%s\r\n' "$ALICE_ADDR" "$BOB_ADDR" \
-    "$seal_marker2" > "$WORK/plain2.eml"
-  pst alice send --account main --wait --encrypt never --no-sign "$WORK/plain2.eml" >/dev/null
-  wait_for_delivery "$BOB_MAILDIR" 1 >/dev/null
+  plain_mail "$seal_marker2" arrival2
   unsealed_words="1 message could not be sealed \(message [0-9]+: a fault made by POSTERN_TEST_SEAL_FAIL\); it stays in the store as it arrived, and every fetch of the account tries again"
   expect_fail "a seal that fails fails the fetch, saying what stays in plaintext until when" 1 \
-    "$unsealed_words" pst bob fetch --account sealed
+    "$unsealed_words\$" pst bob fetch --account sealed
   sid2=$(sqlite3 "$bobdb" "select id from messages where account = 'sealed' order by id desc limit 1")
   check "… the message is stored, not sealed, noted to seal (flags 2)" test "$sid2" -gt "$sid" -a \
     "$(sqlite3 "$bobdb" "select flags from messages where id = $sid2")" = 2
@@ -273,11 +277,23 @@ if [ "${POSTERN_TEST_HOOKS:-}" = true ]; then
     pst bob import --account sealed "$WORK/plain3.mbox"
   sid3=$(sqlite3 "$bobdb" "select id from messages where account = 'sealed' order by id desc limit 1")
   check "… noted to seal" test "$sid3" -gt "$sid2" -a "$(sqlite3 "$bobdb" "select flags from messages where id = $sid3")" = 2
+  # The third fault: the next fetch cannot seal the first one before its
+  # session (the import's it seals), and fetches nothing new.
+  seal_marker4="Waiting-Plaintext-Marker-$(date +%s%N)"
+  plain_mail "$seal_marker4" arrival4
+  before=$(sealed_count)
+  expect_fail "a fetch that cannot seal what waits fetches nothing new" 1 \
+    "$unsealed_words; nothing new is fetched until then" pst bob fetch --account sealed
+  check "… nothing new in the store, the import's sealed, the first still waiting" test \
+    "$(sealed_count) $(sqlite3 "$bobdb" "select group_concat(flags) from messages where id in ($sid2, $sid3)")" = "$before 2,1"
+  check "… the new mail still at the provider" grep -rqF "$seal_marker4" "$BOB_MAILDIR"
   pst bob agent stop >/dev/null
-  check "the next fetch, by an agent started anew, seals both" pst bob fetch --account sealed
-  check "… marked sealed, no longer noted" test "$(sqlite3 "$bobdb" "select group_concat(flags) from messages where id in ($sid2, $sid3)")" = "1,1"
+  check "the next fetch, by an agent started anew, seals it, then fetches the new mail" pst bob fetch --account sealed
+  sid4=$(sqlite3 "$bobdb" "select id from messages where account = 'sealed' order by id desc limit 1")
+  check "… all three sealed, none waiting" test \
+    "$(sqlite3 "$bobdb" "select group_concat(flags) from messages where id in ($sid2, $sid3, $sid4)")" = "1,1,1"
   check "… and the store holds no plaintext of them" bash -c \
-    '! grep -qaF -e "$1" -e "$2" "$3" "$3-wal" 2>/dev/null' _ "$seal_marker2" "$seal_marker3" "$bobdb"
+    '! grep -qaF -e "$1" -e "$2" -e "$3" "$4" "$4-wal" 2>/dev/null' _ "$seal_marker2" "$seal_marker3" "$seal_marker4" "$bobdb"
   check "… which show still opens" shows "$sid2" "$seal_marker2"
 fi
 # No key to seal with: nothing is fetched (rather than kept in plaintext).

@@ -1137,9 +1137,9 @@ test_writers_commit_group (void **state)
     pst_store_writer_free (w[i]);
 
   /* Info of several messages in one transaction. */
-  u[0] = (PstMessageInfoUpdate) { early, "A <a@x>", "one", NULL, "{}", "infected", "Eicar", 1 };
+  u[0] = (PstMessageInfoUpdate) { early, "A <a@x>", "one", NULL, "{}", "infected", "Eicar", 1, FALSE };
   u[1] = (PstMessageInfoUpdate) { store_message (store, "a", "g4", data, 5), NULL, "two", NULL,
-                                  NULL, NULL, NULL, -1 };
+                                  NULL, NULL, NULL, -1, FALSE };
   assert_true (pst_store_messages_set_info (store, u, 2, &error));
   info = pst_store_message_get_info (store, early, &error);
   assert_string_equal (info->subject, "one");
@@ -1150,7 +1150,7 @@ test_writers_commit_group (void **state)
   /* A clean scan coming in later (one that raced the first) does not lift
    * it, nor replace what was found: only a release does. */
   {
-    PstMessageInfoUpdate clean = { early, NULL, NULL, NULL, NULL, "clean", NULL, 0 };
+    PstMessageInfoUpdate clean = { early, NULL, NULL, NULL, NULL, "clean", NULL, 0, FALSE };
 
     assert_true (pst_store_messages_set_info (store, &clean, 1, &error));
     info = pst_store_message_get_info (store, early, &error);
@@ -2376,10 +2376,108 @@ test_seal_writer (void **state)
   assert_non_null (error);
 }
 
+/* The ids pst_store_messages_seal_pending gives for @account, as "1,2". */
+static char *
+pending_ids (PstStore *store, const char *account)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) ids = pst_store_messages_seal_pending (store, account, &error);
+  GString *s = g_string_new (NULL);
+
+  assert_non_null (ids);
+  for (guint i = 0; i < ids->len; i++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? "," : "", g_array_index (ids, gint64, i));
+  return g_string_free (s, FALSE);
+}
+
+/* seal_incoming's note: set at a writer's commit, listed per account,
+ * cleared by the seal and by an analysis that found the arrival encrypted,
+ * set again by a failed seal; never on a sealed message. */
+static void
+test_seal_pending (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  const guint8 data[] = "From: a@x\r\n\r\nplain\r\n";
+  gint64 ids[3];
+  gboolean exists = FALSE;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree char *uidl = g_strdup_printf ("p%u", i);
+      g_autoptr (PstStoreWriter) w = pst_store_message_begin (store, i < 2 ? "a" : "b", uidl, &error);
+
+      assert_true (pst_store_writer_write (w, data, sizeof data - 1, &error));
+      pst_store_writer_set_seal_pending (w);
+      assert_true (pst_store_writer_commit (w, &ids[i], &error));
+    }
+  {
+    g_autofree char *want = g_strdup_printf ("%" G_GINT64_FORMAT ",%" G_GINT64_FORMAT, ids[0], ids[1]);
+    g_autofree char *got = pending_ids (store, "a");
+    assert_string_equal (got, want);
+  }
+  /* Found arrived encrypted: no longer waiting. */
+  {
+    PstMessageInfoUpdate u = { ids[1], NULL, NULL, NULL, "{\"decryption\":\"ok\"}", NULL, NULL, -1, TRUE };
+    g_autofree char *want = g_strdup_printf ("%" G_GINT64_FORMAT, ids[0]);
+    g_autofree char *got = NULL;
+
+    assert_true (pst_store_messages_set_info (store, &u, 1, &error));
+    got = pending_ids (store, "a");
+    assert_string_equal (got, want);
+  }
+  /* Sealed: the note goes with the plaintext; it cannot be set again. */
+  {
+    g_autoptr (PstStoreWriter) w = pst_store_message_seal_begin (store, ids[0], &error);
+    g_autofree char *got = NULL;
+
+    assert_true (pst_store_writer_write (w, data, 4, &error));
+    assert_true (pst_store_writer_commit (w, NULL, &error));
+    got = pending_ids (store, "a");
+    assert_string_equal (got, "");
+    assert_true (pst_store_message_set_seal_pending (store, ids[0], TRUE, &error));
+    g_free (got);
+    got = pending_ids (store, "a");
+    assert_string_equal (got, "");
+  }
+  /* A failed seal notes it again; cleared by hand too. */
+  {
+    g_autofree char *want = g_strdup_printf ("%" G_GINT64_FORMAT, ids[1]);
+    g_autofree char *got = NULL;
+
+    assert_true (pst_store_message_set_seal_pending (store, ids[1], TRUE, &error));
+    got = pending_ids (store, "a");
+    assert_string_equal (got, want);
+    assert_true (pst_store_message_set_seal_pending (store, ids[1], FALSE, &error));
+    g_free (got);
+    got = pending_ids (store, "a");
+    assert_string_equal (got, "");
+  }
+  /* Others' untouched; a message deleted is no longer there. */
+  {
+    g_autofree char *want = g_strdup_printf ("%" G_GINT64_FORMAT, ids[2]);
+    g_autofree char *got = pending_ids (store, "b");
+
+    assert_string_equal (got, want);
+  }
+  assert_true (pst_store_message_exists (store, ids[2], &exists, &error));
+  assert_true (exists);
+  assert_true (pst_store_message_delete (store, ids[2], &error));
+  assert_true (pst_store_message_exists (store, ids[2], &exists, &error));
+  assert_false (exists);
+  {
+    g_autofree char *got = pending_ids (store, "b");
+    assert_string_equal (got, "");
+  }
+  assert_null (error);
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test_setup_teardown (test_seal_pending, setup, teardown),
     cmocka_unit_test_setup_teardown (test_create_reopen, setup, teardown),
     cmocka_unit_test_setup_teardown (test_migrate_fresh, setup, teardown),
     cmocka_unit_test_setup_teardown (test_newer_schema, setup, teardown),
