@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "crypto/pgp.h"
+#include "mime/mime.h"
+#include "mime/pgpstream.h"
 #include "events.h"
 #include "reader.h"
 #include "store/writerstream.h"
@@ -73,19 +75,48 @@ test_seal_fault (GError **error)
  * not grow with the message, and no size is too large to seal. */
 typedef enum { SEAL_FAILED = -1, SEAL_NOT_NEEDED, SEAL_DONE } SealResult;
 
-/* Whether @info, analysed, arrived encrypted: nothing for seal_incoming. */
+/* Whether @info arrived encrypted whole: nothing for seal_incoming.  By
+ * its analysis when there is one (encryption_covers "whole"); else by its
+ * top-level Content-Type (an agent that died before the analysis was
+ * recorded): multipart/encrypted, or S/MIME enveloped data.  Anything
+ * else, or what cannot be read, is sealed. */
 static gboolean
-arrived_encrypted (const PstMessageInfo *info)
+arrived_encrypted (PstAgent *agent, const PstMessageInfo *info)
 {
   g_autoptr (JsonNode) summary = NULL;
   JsonObject *o;
 
-  if (info->crypto_json == NULL || pst_reader_summary_failed (info->crypto_json))
-    return FALSE;
-  summary = json_from_string (info->crypto_json, NULL);
-  o = summary != NULL && JSON_NODE_HOLDS_OBJECT (summary) ? json_node_get_object (summary) : NULL;
-  return o != NULL && g_strcmp0 (json_object_get_string_member_with_default (o, "decryption", ""),
-                                 "not-encrypted") != 0;
+  if (info->crypto_json != NULL && !pst_reader_summary_failed (info->crypto_json))
+    {
+      summary = json_from_string (info->crypto_json, NULL);
+      o = summary != NULL && JSON_NODE_HOLDS_OBJECT (summary) ? json_node_get_object (summary) : NULL;
+      return o != NULL
+             && g_strcmp0 (json_object_get_string_member_with_default (o, "encryption_covers", ""),
+                           "whole") == 0;
+    }
+  {
+    g_autoptr (GInputStream) stored = pst_store_message_open (agent->store, info->id, NULL);
+    g_autoptr (GInputStream) in = stored != NULL ? pst_pgpstream_input_new (stored) : NULL;
+    g_autoptr (GBytes) header = in != NULL ? pst_pgpstream_peek_header (in, NULL) : NULL;
+    g_autoptr (GPtrArray) fields = NULL;
+    g_autoptr (GHashTable) params = NULL;
+    g_autofree char *type = NULL;
+    gsize body = 0;
+    const char *smime_type;
+
+    if (header == NULL || !pst_mime_entity_split (header, &fields, &body))
+      return FALSE;
+    type = pst_mime_entity_content_type (fields, &params);
+    if (type == NULL)
+      return FALSE;
+    if (g_str_equal (type, "multipart/encrypted"))
+      return TRUE;
+    smime_type = params != NULL ? g_hash_table_lookup (params, "smime-type") : NULL;
+    return (g_str_equal (type, "application/pkcs7-mime") || g_str_equal (type, "application/x-pkcs7-mime"))
+           && smime_type != NULL
+           && (g_ascii_strcasecmp (smime_type, "enveloped-data") == 0
+               || g_ascii_strcasecmp (smime_type, "authenveloped-data") == 0);
+  }
 }
 
 /* Whether message @id needs no seal (any more): gone (deleted), sealed
@@ -101,9 +132,14 @@ seal_not_needed (PstAgent *agent, gint64 id)
 
   if (info == NULL)
     return pst_store_message_exists (agent->store, id, &exists, NULL) && !exists;
-  if (!info->sealed && arrived_encrypted (info))
+  if (info->sealed)
+    return TRUE;
+  if (!arrived_encrypted (agent, info))
+    return FALSE;
+  /* Known by its analysis: the note goes (else the analysis clears it). */
+  if (info->crypto_json != NULL)
     pst_store_message_set_seal_pending (agent->store, id, FALSE, NULL);
-  return info->sealed || arrived_encrypted (info);
+  return TRUE;
 }
 
 static SealResult
@@ -152,9 +188,10 @@ seal (PstAgent *agent, const PstAccount *account, gint64 id, char **error_out)
   return SEAL_DONE;
 }
 
-/* The error of @n failed seals, the first of them @first. */
+/* The error of @n failed seals, the first of them @first (message
+ * @first_id); @refused: the fetch that would have followed did not. */
 static void
-set_seal_error (GError **error, guint n, const char *first, gboolean refused)
+set_seal_error (GError **error, guint n, const char *first, gint64 first_id, gboolean refused)
 {
   g_autofree char *words = g_strdup_printf (
     ngettext ("%u message could not be sealed (%s); it stays in the store as it arrived, and "
@@ -162,8 +199,16 @@ set_seal_error (GError **error, guint n, const char *first, gboolean refused)
               "%u messages could not be sealed (the first: %s); they stay in the store as they "
               "arrived, and every fetch of the account tries again", n), n, first);
 
-  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s%s", words,
-               refused ? _("; nothing new is fetched until then") : "");
+  if (!refused)
+    {
+      g_set_error_literal (error, PST_ERROR, PST_ERROR_FAILED, words);
+      return;
+    }
+  /* The way out, when it can never be sealed (a damaged stored message). */
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+               _("%s; nothing new is fetched until then (`postern export --raw %lld` keeps a "
+                 "copy, `postern delete %lld` lets the fetch go on without it)"), words,
+               (long long) first_id, (long long) first_id);
 }
 
 gboolean
@@ -171,6 +216,7 @@ pst_fetch_seal_pending (PstAgent *agent, const PstAccount *account, GError **err
 {
   g_autoptr (GArray) pending = NULL;
   g_autofree char *first = NULL;
+  gint64 first_id = 0;
   guint failed = 0, sealed = 0;
 
   if (!account->seal_incoming)
@@ -184,7 +230,8 @@ pst_fetch_seal_pending (PstAgent *agent, const PstAccount *account, GError **err
         sealed++;
         break;
       case SEAL_FAILED:
-        failed++;
+        if (failed++ == 0)
+          first_id = g_array_index (pending, gint64, i);
         break;
       case SEAL_NOT_NEEDED:
         break;
@@ -198,7 +245,7 @@ pst_fetch_seal_pending (PstAgent *agent, const PstAccount *account, GError **err
     }
   if (failed > 0)
     {
-      set_seal_error (error, failed, first, TRUE);
+      set_seal_error (error, failed, first, first_id, TRUE);
       return FALSE;
     }
   return TRUE;
@@ -411,7 +458,7 @@ pst_fetch_analysis_finish (PstFetchAnalysis *fa, GError **error)
   record (fa);
   ok = fa->seal_failures == 0;
   if (!ok)
-    set_seal_error (error, fa->seal_failures, fa->seal_error, FALSE);
+    set_seal_error (error, fa->seal_failures, fa->seal_error, 0, FALSE);
   g_free (fa->seal_error);
   g_array_unref (fa->done);
   g_array_unref (fa->unread);

@@ -692,11 +692,21 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_o
        * session's own analyses can fail and join them). */
       unanalysed_take (agent->fetchers, account->name, again);
       pst_fetch_analysis_add (f.analysis, again, TRUE);
+      gboolean sealed_first = TRUE;
+
       /* What waits for its seal is sealed first; if it cannot be, nothing
-       * new comes in (as without a key to seal with). */
-      ok = pst_fetchers_seal_key_ready (agent, account, "fetched", error)
-           && pst_fetch_seal_pending (agent, account, error) && run_session (&f, error);
-      if (!ok && pst_conn_resumption_refused (f.conn))
+       * new comes in (as without a key to seal with).  That failure is not
+       * the server's (said by each seal; no longer wait between scheduled
+       * fetches for it). */
+      ok = pst_fetchers_seal_key_ready (agent, account, "fetched", error);
+      if (ok && !(sealed_first = pst_fetch_seal_pending (agent, account, error)))
+        {
+          ok = FALSE;
+          *seal_only_out = TRUE;
+        }
+      else if (ok)
+        ok = run_session (&f, error);
+      if (!ok && sealed_first && f.conn != NULL && pst_conn_resumption_refused (f.conn))
         {
           /* The server failed a resumed TLS handshake: at once again, in
            * full (nothing was said to it yet). */
@@ -705,7 +715,7 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_o
           g_clear_error (error);
           ok = run_session (&f, error);
         }
-      if (!ok)
+      if (!ok && sealed_first)
         {
           JsonObject *p = json_object_new ();
           g_prefix_error (error, "fetching from %s: ", account->pop3);

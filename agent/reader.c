@@ -469,7 +469,9 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
     }
   out->subject = subject_to_store (agent, info, view, status);
   out->crypto = pst_status_to_json_string (status);
-  out->arrived_plain = status->decryption == PST_DECRYPTION_NOT_ENCRYPTED;
+  /* Anything but a message encrypted whole (a part in the clear beside an
+   * encrypted block is plaintext on the disk all the same). */
+  out->arrived_plain = status->encryption_covers != PST_COVERS_WHOLE;
   /* The decrypted message is what a client would show: scan that. */
   pst_reader_scan (agent, plain, out);
   return TRUE;

@@ -36,7 +36,7 @@ typedef struct {
   const char *scan_verdict;  /* clean | infected | error | skipped (no scanner) */
   char *scan_name;           /* what was found, or why the scan failed */
   gboolean quarantine;       /* infected, or a scan error under on_scan_error=quarantine */
-  gboolean arrived_plain;    /* no encryption layer: what seal_incoming seals */
+  gboolean arrived_plain;    /* not encrypted whole: what seal_incoming seals */
   gboolean analysis_failed;  /* the worker failed on it, or too_large: crypto is
                               * pst_reader_failed_summary; scan_verdict NULL (the stored
                               * scan stays) unless too_large scanned it */

@@ -37,9 +37,15 @@ plain_text_entity (GPtrArray *fields)
 {
   g_autoptr(GHashTable) params = NULL;
   g_autofree char *type = pst_mime_entity_content_type (fields, &params);
-  const char *cte_field = pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL);
+  guint n_cte = 0, n_type = 0;
+  const char *cte_field = pst_mime_find_field (fields, "Content-Transfer-Encoding", &n_cte);
   g_autofree char *cte = cte_field != NULL ? pst_mime_field_value (cte_field) : NULL;
 
+  /* One of each at most: readers differ in which of several they take
+   * (pgpinline.c decodes when any says so). */
+  pst_mime_find_field (fields, "Content-Type", &n_type);
+  if (n_cte > 1 || n_type > 1)
+    return FALSE;
   if (type == NULL || !g_str_equal (type, "text/plain")
       || (params != NULL && g_hash_table_contains (params, "hp-legacy-display")))
     return FALSE;
@@ -93,6 +99,45 @@ body_bytes (PstOpenSink *self, const char *data, gsize len)
     }
 }
 
+/* Whether a good signature by the protected From, known only at the end,
+ * would show the same header and status as none (hp.c promotes the
+ * protected header then: outer fields it does not name go, inner ones it
+ * has come, the Date checked may differ).  The in-memory reader decides
+ * with the signature in hand; streamed, both must agree. */
+static gboolean
+same_if_signed (PstOpenSink *self, GPtrArray *fields, GBytes *display)
+{
+  g_autoptr(GPtrArray) inner = g_ptr_array_new ();
+  g_autofree char *inner_from = NULL;
+  g_autoptr(PstStatus) signed_status = NULL;
+  g_autoptr(GPtrArray) signed_shown = NULL;
+  g_autoptr(GBytes) message = g_bytes_new_static ("", 0);
+  g_autoptr(GBytes) display2 = g_bytes_ref (display);
+  g_autofree char *json = NULL, *signed_json = NULL;
+
+  for (guint i = 0; i < fields->len; i++)
+    if (!pst_mime_is_content_field (fields->pdata[i]))
+      g_ptr_array_add (inner, fields->pdata[i]);
+  if ((inner_from = pst_mime_single_from (inner)) == NULL)
+    return TRUE;   /* no one to be the signer: never promoted */
+  {
+    const char *signer[] = { inner_from, NULL };
+
+    signed_status = pst_status_new ();
+    signed_status->decryption = self->status->decryption;
+    signed_status->encryption_covers = self->status->encryption_covers;
+    signed_shown = pst_hp_shown_fields (signed_status, signer, self->outer_fields, message, &display2);
+  }
+  if (signed_shown->len != self->shown->len)
+    return FALSE;
+  for (guint i = 0; i < self->shown->len; i++)
+    if (strcmp (signed_shown->pdata[i], self->shown->pdata[i]) != 0)
+      return FALSE;
+  json = pst_status_to_json_string (self->status);
+  signed_json = pst_status_to_json_string (signed_status);
+  return strcmp (json, signed_json) == 0;
+}
+
 static gboolean
 sink_start (PstOpenSink *self, gsize end, GError **error)
 {
@@ -103,8 +148,10 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
   gsize body = 0;
   gboolean ok;
 
+  gboolean text = FALSE;
+
   if (!pst_mime_entity_split (display, &fields, &body)
-      || !(leaf_entity (fields) || (self->take_text && plain_text_entity (fields))))
+      || !(leaf_entity (fields) || (text = self->take_text && plain_text_entity (fields))))
     {
       self->text_entity = fields != NULL && !self->take_text && plain_text_entity (fields);
       self->fallback = TRUE;
@@ -119,13 +166,14 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
   /* Streamed only when the signature, known at the end, cannot change the
    * header shown now: the outer and protected address fields agree (hp.h). */
   self->shown = pst_hp_shown_fields (self->status, NULL, self->outer_fields, message, &display);
-  if (self->status->header_mismatches->len > 0)
+  if (self->status->header_mismatches->len > 0 || !same_if_signed (self, fields, display))
     {
       self->fallback = TRUE;
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                            "the protected header differs from the outer one: read in memory");
       return FALSE;
     }
+  self->judging = text && self->judge_text;
   for (guint i = 0; i < self->shown->len; i++)
     pst_mime_append_field (s, self->shown->pdata[i]);
   for (guint i = 0; i < fields->len; i++)
@@ -218,7 +266,7 @@ void
 pst_open_sink_take_text (PstOpenSink *self, gboolean judging)
 {
   self->take_text = TRUE;
-  self->judging = judging;
+  self->judge_text = judging;
   if (self->body_sum == NULL)
     self->body_sum = g_checksum_new (G_CHECKSUM_SHA256);
 }

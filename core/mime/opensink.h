@@ -37,8 +37,9 @@ struct _PstOpenSink {
    * written, and inline_marker says whether a line of the body begins an
    * inline OpenPGP block (which the in-memory reader would open). */
   gboolean take_text;
+  gboolean judge_text;      /* a text entity is judged; another leaf passes (written) */
   gboolean text_entity;     /* fallback, for a text/plain entity take_text would take */
-  gboolean judging;
+  gboolean judging;         /* a text entity taken with judge_text: nothing is written */
   gboolean inline_marker;
   GChecksum *body_sum;
   guint line_seen;          /* bytes of the current line looked at (up to the marker's length) */
@@ -54,12 +55,14 @@ PstOpenSink *pst_open_sink_new (GOutputStream *out, GPtrArray *outer_fields, Pst
                                 const guint64 *consumed);
 
 /* Lets @self take a text/plain entity whose body the in-memory reader
- * passes on as it is: its Content-Transfer-Encoding none, 7bit, 8bit or
- * binary (the bytes are the text), no hp-legacy-display parameter (RFC
- * 9788 §4.6: the reader strips a header block from it).  Whether it holds
- * an inline OpenPGP block is known only at its end: with @judging the sink
- * writes nothing and looks (inline_marker), so that the caller decrypts
- * twice, judging first (pgpstream.c). */
+ * passes on as it is: one Content-Type and at most one
+ * Content-Transfer-Encoding, that none, 7bit, 8bit or binary (the bytes
+ * are the text), no hp-legacy-display parameter (RFC 9788 §4.6: the reader
+ * strips a header block from it).  Whether it holds an inline OpenPGP
+ * block is known only at its end: with @judging a text entity is judged
+ * (judging set: nothing written, inline_marker looked for), so that the
+ * caller decrypts it again to write it (pgpstream.c); any other leaf is
+ * written as without this. */
 void pst_open_sink_take_text (PstOpenSink *self, gboolean judging);
 
 G_END_DECLS

@@ -565,47 +565,33 @@ pass_status (Pass *p, gboolean decrypted)
   return status;
 }
 
-/* A decrypted text/plain entity: decrypted once to judge it (nothing
- * written: an inline OpenPGP block in it is opened by the in-memory
- * reader, so one is left to it; the plaintext summed), then, judged
- * streamable and decrypted whole, again into @plain_out, which must give
- * the same plaintext.  @reopen gives the message from its start each time. */
+/* Sets *@status_out (or frees @status) and says streamed. */
 static gboolean
-open_text_twice (PstPgp *pgp, PstPgpMessageReopen reopen, gpointer reopen_data,
-                 GOutputStream *plain_out, PstStatus **status_out, gboolean *streamable_out,
-                 GError **error)
+streamed (PstStatus *status, PstStatus **status_out, gboolean *streamable_out)
 {
-  g_autoptr(GInputStream) first = NULL, second = NULL;
-  g_auto(Pass) judge = { 0 };
-  g_auto(Pass) write = { 0 };
-  g_autofree char *judged_sum = NULL;
-  PstStatus *status;
+  *streamable_out = TRUE;
+  if (status_out != NULL)
+    *status_out = status;
+  else
+    pst_status_free (status);
+  return TRUE;
+}
 
-  if (!(first = reopen (reopen_data, error)) || !run_pass (pgp, first, NULL, TEXT_JUDGE, &judge, error))
-    return FALSE;
-  if (!judge.encrypted || judge.sink->fallback || judge.sink->inline_marker
-      || (judge.ok && !judge.sink->passing))
-    return TRUE;   /* read in memory */
-  if (!judge.ok && judge.error != NULL && judge.error->domain == G_IO_ERROR
-      && !judge.sink->too_large)
-    {
-      g_propagate_error (error, g_steal_pointer (&judge.error));
-      return FALSE;
-    }
-  if (!judge.ok || judge.sink->too_large)
-    {
-      /* Said without writing anything. */
-      status = pass_status (&judge, FALSE);
-      *streamable_out = TRUE;
-      if (status_out != NULL)
-        *status_out = status;
-      else
-        pst_status_free (status);
-      return TRUE;
-    }
-  judged_sum = g_strdup (g_checksum_get_string (judge.sink->body_sum));
-  g_clear_object (&first);
-  if (!(second = reopen (reopen_data, error)) || !run_pass (pgp, second, plain_out, TEXT_WRITE, &write, error))
+/* A decrypted text/plain entity, judged by pass @judge (nothing written:
+ * an inline OpenPGP block in it is opened by the in-memory reader, so one
+ * is left to it; the plaintext summed), decrypted whole: decrypted again
+ * from the message @reopen gives, into @plain_out, which must give the
+ * same plaintext. */
+static gboolean
+write_judged_text (PstPgp *pgp, Pass *judge, PstPgpMessageReopen reopen, gpointer reopen_data,
+                   GOutputStream *plain_out, PstStatus **status_out, gboolean *streamable_out,
+                   GError **error)
+{
+  g_autoptr(GInputStream) again = NULL;
+  g_auto(Pass) write = { 0 };
+  const char *judged_sum = g_checksum_get_string (judge->sink->body_sum);
+
+  if (!(again = reopen (reopen_data, error)) || !run_pass (pgp, again, plain_out, TEXT_WRITE, &write, error))
     return FALSE;
   if (!write.encrypted || (write.sink->fallback && !write.sink->passing))
     return TRUE;   /* changed meanwhile into something else: nothing written, read in memory */
@@ -616,15 +602,11 @@ open_text_twice (PstPgp *pgp, PstPgpMessageReopen reopen, gpointer reopen_data,
     }
   /* The same plaintext as judged, or the file changed in between: then
    * what was written is not what was judged, and is discarded. */
-  status = pass_status (&write, write.ok && write.sink->passing && !write.sink->too_large
-                                  && g_strcmp0 (g_checksum_get_string (write.sink->body_sum),
-                                                judged_sum) == 0);
-  *streamable_out = TRUE;
-  if (status_out != NULL)
-    *status_out = status;
-  else
-    pst_status_free (status);
-  return TRUE;
+  return streamed (pass_status (&write, write.ok && write.sink->passing && !write.sink->too_large
+                                           && write.sink->body_sum != NULL
+                                           && g_strcmp0 (g_checksum_get_string (write.sink->body_sum),
+                                                         judged_sum) == 0),
+                   status_out, streamable_out);
 }
 
 gboolean
@@ -633,17 +615,15 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
                          gboolean *streamable_out, GError **error)
 {
   g_auto(Pass) p = { 0 };
-  PstStatus *status;
 
   *streamable_out = FALSE;
-  if (!run_pass (pgp, message, plain_out, TEXT_NO, &p, error))
+  /* With @reopen a text entity is judged as it is decrypted (nothing
+   * written), then decrypted again to be written: the key is used twice
+   * for it, once for any other. */
+  if (!run_pass (pgp, message, plain_out, reopen != NULL ? TEXT_JUDGE : TEXT_NO, &p, error))
     return FALSE;
-  if (!p.encrypted)
+  if (!p.encrypted || p.sink->fallback)
     return TRUE;
-  if (p.sink->fallback)
-    return p.sink->text_entity && reopen != NULL
-           ? open_text_twice (pgp, reopen, reopen_data, plain_out, status_out, streamable_out, error)
-           : TRUE;
   if (!p.sink->too_large)
     {
       if (p.ok && !p.sink->passing)
@@ -654,13 +634,15 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
           return FALSE;
         }
     }
-  status = pass_status (&p, p.ok);
-  *streamable_out = TRUE;
-  if (status_out != NULL)
-    *status_out = status;
-  else
-    pst_status_free (status);
-  return TRUE;
+  if (p.sink->judging && p.ok && !p.sink->too_large)
+    {
+      if (p.sink->inline_marker)
+        return TRUE;   /* read in memory */
+      return write_judged_text (pgp, &p, reopen, reopen_data, plain_out, status_out,
+                                streamable_out, error);
+    }
+  /* A failed or too large text is said without anything written. */
+  return streamed (pass_status (&p, p.ok), status_out, streamable_out);
 }
 
 gboolean

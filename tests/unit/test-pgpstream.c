@@ -467,12 +467,34 @@ test_open_text (void **state)
       "Subject: s\r\n\r\nSubject: s\r\n\r\nbody\r\n",
     "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db\r\n",
     "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n",
+    /* two transfer encodings: pgpinline.c decodes when any says base64 */
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\nContent-Transfer-Encoding: base64\r\n"
+      "\r\naGVsbG8=\r\n",
   };
   g_autoptr(GString) big = g_string_new ("Content-Type: text/plain\r\n\r\n");
 
   (void) state;
   for (int i = 0; i < 20000; i++)
     g_string_append_printf (big, "line %d of a long text, with -----BEGIN PGP in the middle\r\n", i);
+  /* What Postern writes (pgpmime.c): protected headers, the outer ones
+   * the same but for the Subject; streamed signed and not. */
+  for (int sign = 0; sign < 2; sign++)
+    {
+      g_autofree char *date = now_date ();
+      g_autofree char *head = g_strdup_printf (HEAD, date);
+      g_autofree char *text = g_strconcat (head, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                                           "Content-Transfer-Encoding: 8bit\r\n\r\nthe plans\r\n", NULL);
+      g_autoptr(GBytes) plain = bytes (text);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(GBytes) msg = pst_pgpmime_protect (fx.alice, plain, ALICE, to_bob, TRUE, sign, &error);
+      g_autoptr(GBytes) p = NULL, rest = NULL;
+      g_autofree char *json = NULL;
+
+      assert_non_null (msg);
+      if (!open_stream (msg, &json, &p, &rest))
+        fail_msg ("Postern's own text message%s is not streamed", sign ? ", signed," : "");
+      assert_same_as_memory (msg);
+    }
   for (guint i = 0; i <= G_N_ELEMENTS (streamed); i++)
     for (int sign = 0; sign < 2; sign++)
       {
@@ -485,6 +507,21 @@ test_open_text (void **state)
         assert_true (open_stream (msg, &json, &p, &rest));
         assert_same_as_memory (msg);
       }
+  /* A good signature by the protected From promotes the protected header
+   * (hp.c): an outer Reply-To the inside does not name goes, an inner
+   * Message-ID comes.  Known only at the end: left to the reader.  The
+   * same entity unsigned streams. */
+  {
+    g_autoptr(GBytes) entity = bytes ("Content-Type: text/plain; hp=\"cipher\"\r\nFrom: " ALICE "\r\n"
+                                      "To: " BOB "\r\nSubject: real\r\nMessage-ID: <in@x>\r\n\r\nbody\r\n");
+    g_autoptr(GBytes) msg = wrap_encrypted ("From: " ALICE "\r\nTo: " BOB "\r\nSubject: ...\r\n"
+                                            "Reply-To: mallory@evil.test\r\n", entity, TRUE);
+    g_autoptr(GBytes) p = NULL, rest = NULL;
+    g_autofree char *json = NULL;
+
+    if (open_stream (msg, &json, &p, &rest))
+      fail_msg ("streamed, but a good signature changes the header shown: %s", json);
+  }
   for (guint i = 0; i < G_N_ELEMENTS (in_memory); i++)
     {
       g_autoptr(GBytes) entity = bytes (in_memory[i]);
@@ -514,7 +551,7 @@ test_open_text_failures (void **state)
   gsize len = 0, at;
   const char *data = g_bytes_get_data (m1, &len);
   char *copy = g_memdup2 (data, len);
-  Reopen changed = { m1, m2, 2, 0 };
+  Reopen changed = { m1, m2, 1, 0 };
 
   (void) state;
   at = prefix_until (m1, "-----END PGP MESSAGE-----") - 60;
@@ -526,9 +563,9 @@ test_open_text_failures (void **state)
   assert_int_equal (g_bytes_get_size (p), 0);
   g_clear_pointer (&p, g_bytes_unref);
   g_clear_pointer (&json, g_free);
-  /* Judged on m1 (the second reading), written from m2 (the third). */
+  /* Judged on m1 (the first reading), written from m2 (read again). */
   assert_true (open_stream_reopen (m1, &changed, &json, &p, &rest));
-  assert_int_equal (changed.readings, 2);
+  assert_int_equal (changed.readings, 1);
   assert_non_null (strstr (json, "\"decryption\":\"failed\""));
 }
 
