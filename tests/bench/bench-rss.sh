@@ -125,7 +125,10 @@ t0=$(date +%s.%N)
 bob --json decrypt -o "$dir/text.out" "$dir/text.pgp" >"$dir/dec.json"
 t1=$(date +%s.%N)
 printf 'decrypt, text: %.1f s, bob agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" "$(hwm "$bpid")"
-grep -q '"status":"good"' "$dir/dec.json" || { echo "decrypt, text: the signature is not good" >&2; exit 1; }
+python3 -c 'import json, sys
+d = json.load(open(sys.argv[1])); d = d.get("crypto", d)
+sys.exit(0 if (d["decryption"], d["signature"]["status"]) == ("ok", "good") else 1)' "$dir/dec.json" \
+  || { echo "decrypt, text: not decrypted with a good signature: $(cat "$dir/dec.json")" >&2; exit 1; }
 mem_row "OpenPGP decrypt+verify, text" "$bpid"
 body_sum=$(tr -d '\r' <"$dir/text.body" | sha256sum | cut -d' ' -f1)
 out_sum=$(sed '1,/^\r\?$/d' "$dir/text.out" | tr -d '\r' | sha256sum | cut -d' ' -f1)
