@@ -6,6 +6,7 @@
 
 #include "crypto/pgp.h"
 #include "mime/mime.h"
+#include "mime/pgpmime.h"
 #include "mime/pgpstream.h"
 #include "events.h"
 #include "reader.h"
@@ -110,7 +111,7 @@ arrived_encrypted (PstAgent *agent, const PstMessageInfo *info)
     if (type == NULL)
       return FALSE;
     if (g_str_equal (type, "multipart/encrypted"))
-      return TRUE;
+      return pst_pgpmime_encrypted_boundary (type, params) != NULL;
     smime_type = params != NULL ? g_hash_table_lookup (params, "smime-type") : NULL;
     return (g_str_equal (type, "application/pkcs7-mime") || g_str_equal (type, "application/x-pkcs7-mime"))
            && smime_type != NULL
@@ -137,7 +138,7 @@ seal_not_needed (PstAgent *agent, gint64 id)
   if (!arrived_encrypted (agent, info))
     return FALSE;
   /* Known by its analysis: the note goes (else the analysis clears it). */
-  if (info->crypto_json != NULL)
+  if (info->crypto_json != NULL && !pst_reader_summary_failed (info->crypto_json))
     pst_store_message_set_seal_pending (agent->store, id, FALSE, NULL);
   return TRUE;
 }
@@ -206,8 +207,9 @@ set_seal_error (GError **error, guint n, const char *first, gint64 first_id, gbo
     }
   /* The way out, when it can never be sealed (a damaged stored message). */
   g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-               _("%s; nothing new is fetched until then (`postern export --raw %lld` keeps a "
-                 "copy, `postern delete %lld` lets the fetch go on without it)"), words,
+               _("%s; nothing new is fetched until then (if it can never be sealed: `postern "
+                 "export --raw %lld > message.eml` keeps a copy, `postern delete %lld` lets the "
+                 "fetch go on without it)"), words,
                (long long) first_id, (long long) first_id);
 }
 

@@ -323,7 +323,8 @@ reopen_fd (gpointer data, GError **error)
  * pst_pgpmime_open_stream can; *@streamed_out then says so.  Only a
  * seekable input is streamed, so that a message found not streamable
  * half-way is read again from @start for the in-memory path, and a text
- * entity is read three times (judged, then written).  When the
+ * entity (or one whose header depends on its signature) is read twice:
+ * judged, then written.  When the
  * status says decryption failed, @out_fd may hold plaintext that was not
  * authenticated: the answer says "written": false, and the CLI keeps
  * nothing with -o (on a stdout of its own the bytes are already out, as

@@ -68,6 +68,8 @@ body_bytes (PstOpenSink *self, const char *data, gsize len)
   if (self->body_sum == NULL)
     return;
   g_checksum_update (self->body_sum, (const guchar *) data, len);
+  if (!self->scan_markers)
+    return;
   while (i < len)
     {
       const char *nl;
@@ -148,7 +150,7 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
   gsize body = 0;
   gboolean ok;
 
-  gboolean text = FALSE;
+  gboolean text = FALSE, depends;
 
   if (!pst_mime_entity_split (display, &fields, &body)
       || !(leaf_entity (fields) || (text = self->take_text && plain_text_entity (fields))))
@@ -165,15 +167,23 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
   self->status->encryption_covers = PST_COVERS_WHOLE;
   /* Streamed only when the signature, known at the end, cannot change the
    * header shown now: the outer and protected address fields agree (hp.h). */
-  self->shown = pst_hp_shown_fields (self->status, NULL, self->outer_fields, message, &display);
-  if (self->status->header_mismatches->len > 0 || !same_if_signed (self, fields, display))
+  self->shown = pst_hp_shown_fields (self->status,
+                                     self->signer_known ? (const char *const *) self->signer : NULL,
+                                     self->outer_fields, message, &display);
+  depends = !self->signer_known && !same_if_signed (self, fields, display);
+  if (self->status->header_mismatches->len > 0 || (depends && !self->judge_text))
     {
       self->fallback = TRUE;
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                            "the protected header differs from the outer one: read in memory");
       return FALSE;
     }
-  self->judging = text && self->judge_text;
+  self->judging = (text || depends) && self->judge_text;
+  /* Summed when judged, and when written after judging; inline blocks
+   * looked for in a text only. */
+  self->scan_markers = text;
+  if (self->judge_text && !self->judging)
+    g_clear_pointer (&self->body_sum, g_checksum_free);
   for (guint i = 0; i < self->shown->len; i++)
     pst_mime_append_field (s, self->shown->pdata[i]);
   for (guint i = 0; i < fields->len; i++)
@@ -245,6 +255,7 @@ pst_open_sink_finalize (GObject *object)
   g_byte_array_unref (self->head);
   g_clear_pointer (&self->shown, g_ptr_array_unref);
   g_clear_pointer (&self->body_sum, g_checksum_free);
+  g_strfreev (self->signer);
   explicit_bzero (self->line_head, sizeof self->line_head);
   G_OBJECT_CLASS (pst_open_sink_parent_class)->finalize (object);
 }
@@ -269,6 +280,14 @@ pst_open_sink_take_text (PstOpenSink *self, gboolean judging)
   self->judge_text = judging;
   if (self->body_sum == NULL)
     self->body_sum = g_checksum_new (G_CHECKSUM_SHA256);
+}
+
+void
+pst_open_sink_set_signer (PstOpenSink *self, const char *const *signer)
+{
+  g_strfreev (self->signer);
+  self->signer = signer != NULL ? g_strdupv ((char **) signer) : NULL;
+  self->signer_known = TRUE;
 }
 
 PstOpenSink *

@@ -39,8 +39,12 @@ struct _PstOpenSink {
   gboolean take_text;
   gboolean judge_text;      /* a text entity is judged; another leaf passes (written) */
   gboolean text_entity;     /* fallback, for a text/plain entity take_text would take */
-  gboolean judging;         /* a text entity taken with judge_text: nothing is written */
+  gboolean judging;         /* a text entity taken with judge_text, or one whose header shown
+                             * depends on the signature: nothing is written */
+  gboolean signer_known;    /* pst_open_sink_set_signer: the header shown is chosen with it */
+  char **signer;
   gboolean inline_marker;
+  gboolean scan_markers;    /* a text: inline_marker is looked for */
   GChecksum *body_sum;
   guint line_seen;          /* bytes of the current line looked at (up to the marker's length) */
   char line_head[16];
@@ -64,5 +68,12 @@ PstOpenSink *pst_open_sink_new (GOutputStream *out, GPtrArray *outer_fields, Pst
  * caller decrypts it again to write it (pgpstream.c); any other leaf is
  * written as without this. */
 void pst_open_sink_take_text (PstOpenSink *self, gboolean judging);
+
+/* The signature is known (a first decryption judged the entity): the
+ * header shown is the one a good signature by @signer's addresses gives
+ * (hp.h pst_hp_shown_fields; NULL: no good signature covering it all).
+ * Without this, an entity whose header shown would depend on the signature
+ * is judged with take_text's @judging, else left to the in-memory reader. */
+void pst_open_sink_set_signer (PstOpenSink *self, const char *const *signer);
 
 G_END_DECLS

@@ -493,8 +493,8 @@ typedef enum { TEXT_NO, TEXT_JUDGE, TEXT_WRITE } TextMode;
  * not what this file streams (nothing consumed when the outer header says
  * so). */
 static gboolean
-run_pass (PstPgp *pgp, GInputStream *message, GOutputStream *out, TextMode text, Pass *p,
-          GError **error)
+run_pass (PstPgp *pgp, GInputStream *message, GOutputStream *out, TextMode text,
+          const PstPgpSignature *judged_sig, Pass *p, GError **error)
 {
   g_autoptr(GBytes) header = NULL;
   g_autoptr(GHashTable) params = NULL;
@@ -522,6 +522,21 @@ run_pass (PstPgp *pgp, GInputStream *message, GOutputStream *out, TextMode text,
   p->sink = pst_open_sink_new (out, p->fields, p->status, &part->consumed);
   if (text != TEXT_NO)
     pst_open_sink_take_text (p->sink, text == TEXT_JUDGE);
+  if (judged_sig != NULL)
+    {
+      /* The header shown as the in-memory reader chooses it knowing the
+       * signature (hp.c pst_hp_finish): promoted by a good one covering
+       * it all, with its addresses. */
+      PstSignatureFacts facts = { judged_sig->status, judged_sig->addresses,
+                                  judged_sig->fingerprint, judged_sig->created,
+                                  judged_sig->weak_digest };
+      const char *const none[] = { NULL };
+      gboolean good = judged_sig->status != PST_SIG_NONE && pst_signature_verdict (&facts) == PST_SIG_GOOD;
+
+      pst_open_sink_set_signer (p->sink, !good ? NULL
+                                         : judged_sig->addresses != NULL
+                                           ? (const char *const *) judged_sig->addresses : none);
+    }
   p->ok = pst_pgp_decrypt_stream (pgp, G_INPUT_STREAM (part), G_OUTPUT_STREAM (p->sink), &p->sig,
                                   &p->integrity, &p->error);
   return TRUE;
@@ -591,7 +606,8 @@ write_judged_text (PstPgp *pgp, Pass *judge, PstPgpMessageReopen reopen, gpointe
   g_auto(Pass) write = { 0 };
   const char *judged_sum = g_checksum_get_string (judge->sink->body_sum);
 
-  if (!(again = reopen (reopen_data, error)) || !run_pass (pgp, again, plain_out, TEXT_WRITE, &write, error))
+  if (!(again = reopen (reopen_data, error))
+      || !run_pass (pgp, again, plain_out, TEXT_WRITE, judge->sig, &write, error))
     return FALSE;
   if (!write.encrypted || (write.sink->fallback && !write.sink->passing))
     return TRUE;   /* changed meanwhile into something else: nothing written, read in memory */
@@ -620,7 +636,7 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
   /* With @reopen a text entity is judged as it is decrypted (nothing
    * written), then decrypted again to be written: the key is used twice
    * for it, once for any other. */
-  if (!run_pass (pgp, message, plain_out, reopen != NULL ? TEXT_JUDGE : TEXT_NO, &p, error))
+  if (!run_pass (pgp, message, plain_out, reopen != NULL ? TEXT_JUDGE : TEXT_NO, NULL, &p, error))
     return FALSE;
   if (!p.encrypted || p.sink->fallback)
     return TRUE;

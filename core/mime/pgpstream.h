@@ -95,14 +95,17 @@ typedef GInputStream *(*PstPgpMessageReopen) (gpointer data, GError **error);
  *
  * A text/plain entity is streamed only with @reopen (else it is left to
  * the in-memory reader, as below), and only when its body is its text
- * (Content-Transfer-Encoding none, 7bit, 8bit or binary) and it has no
- * hp-legacy-display parameter (opensink.h pst_open_sink_take_text): the
- * message is read again from its start through @reopen and decrypted a
- * second time to judge it, writing nothing (a line that begins an inline
- * OpenPGP block leaves it to the in-memory reader; a failed or too large
- * decryption is said without writing anything), and a third time into
- * @plain_out, which must give the plaintext judged (SHA-256), or the status
- * says decryption failed (the file changed in between).
+ * (one Content-Type, at most one Content-Transfer-Encoding: none, 7bit,
+ * 8bit or binary) and it has no hp-legacy-display parameter (opensink.h
+ * pst_open_sink_take_text).  So is an entity whose header shown a good
+ * signature would change (RFC 9788 promotion, hp.h): the first
+ * decryption judges it, writing nothing (a line that begins an inline
+ * OpenPGP block in a text leaves it to the in-memory reader; a failed or
+ * too large decryption is said without anything written), and the
+ * message, read again from its start through @reopen, is decrypted a
+ * second time into @plain_out with the header the signature gives, which
+ * must give the plaintext judged (SHA-256), or the status says decryption
+ * failed (the file changed in between).
  *
  * Otherwise *@streamable_out is FALSE, @status_out is not set, nothing was
  * written to @plain_out and the caller opens the message in memory:

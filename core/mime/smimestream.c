@@ -234,6 +234,9 @@ pst_smimemime_open_stream (PstSmime *smime, GInputStream *message, PstSmimeMessa
     return TRUE;   /* the in-memory reader says what it says */
   status = pst_status_new ();
   sink = pst_open_sink_new (plain_out, fields, status, NULL);
+  /* A leaf the sink takes carries no signature (a signed entity is no
+   * leaf: smimeread.h reads it): the header shown is the unsigned one. */
+  pst_open_sink_set_signer (sink, NULL);
   ok = pst_smime_decryptor_run (decryptor, G_OUTPUT_STREAM (sink), &integrity, &local);
   if (sink->fallback)
     /* A signature inside, text/plain, ...: read twice by smimeread.h, or

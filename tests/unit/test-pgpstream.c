@@ -494,6 +494,20 @@ test_open_text (void **state)
       if (!open_stream (msg, &json, &p, &rest))
         fail_msg ("Postern's own text message%s is not streamed", sign ? ", signed," : "");
       assert_same_as_memory (msg);
+      /* As it arrives: an Autocrypt field and a DKIM signature outside. */
+      {
+        GString *arrived = g_string_new ("DKIM-Signature: v=1; d=postern.test; b=AAAA\r\n"
+                                         "Autocrypt: addr=" ALICE "; keydata=AAAA\r\n");
+        g_autoptr(GBytes) m2 = NULL;
+        g_autoptr(GBytes) p2 = NULL, rest2 = NULL;
+        g_autofree char *json2 = NULL;
+
+        g_string_append_len (arrived, g_bytes_get_data (msg, NULL), (gssize) g_bytes_get_size (msg));
+        m2 = g_string_free_to_bytes (arrived);
+        if (!open_stream (m2, &json2, &p2, &rest2))
+          fail_msg ("Postern's own text message with outer fields%s is not streamed", sign ? ", signed," : "");
+        assert_same_as_memory (m2);
+      }
     }
   for (guint i = 0; i <= G_N_ELEMENTS (streamed); i++)
     for (int sign = 0; sign < 2; sign++)
@@ -509,19 +523,31 @@ test_open_text (void **state)
       }
   /* A good signature by the protected From promotes the protected header
    * (hp.c): an outer Reply-To the inside does not name goes, an inner
-   * Message-ID comes.  Known only at the end: left to the reader.  The
-   * same entity unsigned streams. */
-  {
-    g_autoptr(GBytes) entity = bytes ("Content-Type: text/plain; hp=\"cipher\"\r\nFrom: " ALICE "\r\n"
-                                      "To: " BOB "\r\nSubject: real\r\nMessage-ID: <in@x>\r\n\r\nbody\r\n");
-    g_autoptr(GBytes) msg = wrap_encrypted ("From: " ALICE "\r\nTo: " BOB "\r\nSubject: ...\r\n"
-                                            "Reply-To: mallory@evil.test\r\n", entity, TRUE);
-    g_autoptr(GBytes) p = NULL, rest = NULL;
-    g_autofree char *json = NULL;
+   * Message-ID comes.  Known only at the end: the entity is judged, then
+   * written with the header the signature gives, as the reader writes it;
+   * the same for an attachment.  Signed by someone else, or not signed,
+   * nothing is promoted. */
+  for (int kind = 0; kind < 2; kind++)
+    for (int sign = 0; sign < 2; sign++)
+      {
+        g_autofree char *text = g_strdup_printf ("Content-Type: %s; hp=\"cipher\"\r\nFrom: " ALICE "\r\n"
+                                                 "To: " BOB "\r\nSubject: real\r\nMessage-ID: <in@x>\r\n\r\n%s\r\n",
+                                                 kind ? "application/zip" : "text/plain",
+                                                 kind ? "UEsDBA==" : "body");
+        g_autoptr(GBytes) entity = bytes (text);
+        g_autoptr(GBytes) msg = wrap_encrypted ("From: " ALICE "\r\nTo: " BOB "\r\nSubject: ...\r\n"
+                                                "Reply-To: mallory@evil.test\r\nDKIM-Signature: v=1; d=x\r\n"
+                                                "Autocrypt: addr=" ALICE "; keydata=AAAA\r\n", entity, sign);
+        g_autoptr(GBytes) p = NULL, rest = NULL;
+        g_autofree char *json = NULL;
 
-    if (open_stream (msg, &json, &p, &rest))
-      fail_msg ("streamed, but a good signature changes the header shown: %s", json);
-  }
+        if (!open_stream (msg, &json, &p, &rest))
+          fail_msg ("not streamed: %s, %s", kind ? "attachment" : "text", sign ? "signed" : "not signed");
+        assert_same_as_memory (msg);
+        /* Signed, the protected header speaks: the outer Reply-To is gone. */
+        assert_true ((g_strstr_len (g_bytes_get_data (p, NULL), (gssize) g_bytes_get_size (p), "mallory")
+                      == NULL) == (sign != 0));
+      }
   for (guint i = 0; i < G_N_ELEMENTS (in_memory); i++)
     {
       g_autoptr(GBytes) entity = bytes (in_memory[i]);
