@@ -155,7 +155,6 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
   if (!pst_mime_entity_split (display, &fields, &body)
       || !(leaf_entity (fields) || (text = self->take_text && plain_text_entity (fields))))
     {
-      self->text_entity = fields != NULL && !self->take_text && plain_text_entity (fields);
       self->fallback = TRUE;
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                            "the decrypted entity is read in memory");

@@ -38,7 +38,6 @@ struct _PstOpenSink {
    * inline OpenPGP block (which the in-memory reader would open). */
   gboolean take_text;
   gboolean judge_text;      /* a text entity is judged; another leaf passes (written) */
-  gboolean text_entity;     /* fallback, for a text/plain entity take_text would take */
   gboolean judging;         /* a text entity taken with judge_text, or one whose header shown
                              * depends on the signature: nothing is written */
   gboolean signer_known;    /* pst_open_sink_set_signer: the header shown is chosen with it */

@@ -483,8 +483,9 @@ pass_clear (Pass *p)
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Pass, pass_clear)
 
-/* How a text/plain entity goes through the sink: not taken (the caller
- * reads it in memory), looked at (nothing written), written. */
+/* How an entity that must be judged first (a text/plain one, or one whose
+ * header shown depends on its signature) goes through the sink: not taken
+ * (the caller reads it in memory), judged (nothing written), written. */
 typedef enum { TEXT_NO, TEXT_JUDGE, TEXT_WRITE } TextMode;
 
 /* Decrypts the second part of @message (from pst_pgpstream_input_new, at
