@@ -54,6 +54,8 @@ trap 'on_signal HUP 1' HUP
 "$here/provider.sh" start "$dir"
 "$here/gpg.sh" init "$dir"
 "$here/smime.sh" init "$dir"
+# shellcheck source=tests/harness/debian-python.sh
+. "$here/debian-python.sh" "$dir/.debian-python"
 set -a
 # shellcheck source=/dev/null
 . "$dir/env"

@@ -8,6 +8,8 @@ set -euo pipefail
 export POSTERN_AGENT="$POSTERND"
 
 WORK=$(mktemp -d /tmp/pst-it.XXXXXX)
+# shellcheck source=tests/harness/debian-python.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../harness/debian-python.sh" "$WORK/.debian-python"
 PASSED=0
 FAILED=0
 
