@@ -77,7 +77,9 @@ class Conn:
         self.n = n
         self.ctx = ctx
         self.tls = False
-        self.buf = b""
+        # A bytearray: appending to bytes copies the whole buffer each time,
+        # which made reading a 16 MB DATA quadratic (24 s under the sanitizers).
+        self.buf = bytearray()
 
     def _recv(self):
         try:
@@ -94,8 +96,9 @@ class Conn:
             if len(self.buf) > 1 << 20:
                 raise Closed()
             self.buf += self._recv()
-        line, _, self.buf = self.buf.partition(b"\n")
-        return line.rstrip(b"\r").decode("utf-8", "replace")
+        line, _, rest = self.buf.partition(b"\n")
+        self.buf = bytearray(rest)
+        return bytes(line).rstrip(b"\r").decode("utf-8", "replace")
 
     def read_until(self, terminator, limit=None):
         """Bytes up to and including TERMINATOR; with LIMIT, raises Closed
@@ -104,7 +107,8 @@ class Conn:
         while True:
             i = self.buf.find(terminator, start)
             if i >= 0:
-                out, self.buf = self.buf[:i + len(terminator)], self.buf[i + len(terminator):]
+                out = bytes(self.buf[:i + len(terminator)])
+                del self.buf[:i + len(terminator)]
                 return out
             if limit is not None and len(self.buf) > limit:
                 raise Closed()
@@ -273,7 +277,7 @@ def smtp_session(c):
                 event(c.n, "dropped during DATA")
                 c.close(abort=True)
                 return
-            c.buf = b"\r\n" + c.buf   # so that an empty body ends at once
+            c.buf[:0] = b"\r\n"   # so that an empty body ends at once
             body = c.read_until(b"\r\n.\r\n")[2:-3]
             in_tx = False
             if first and sc == "dot-drop":
