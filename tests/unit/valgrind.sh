@@ -6,11 +6,16 @@
 # not in it), and valgrind's --error-exitcode would make it exit 99, which
 # GPGME takes for a failed start of gpg.  So each process logs to its own
 # file, every process exits as it would, and the test's own log decides.
+#
+# Without --track-origins: it finds no more errors, only says where an
+# uninitialised value came from, and it made the run 1.75 times slower
+# (test-smime-store: 60 s against 34 s).  To read a finding, run it again
+# with VALGRIND_OPTS=--track-origins=yes.
 set -u
 logs=$(mktemp -d "${TMPDIR:-/tmp}/pst-valgrind.XXXXXX")
 trap 'rm -rf "$logs"' EXIT
 valgrind --log-file="$logs/%p.log" --leak-check=full --errors-for-leak-kinds=definite \
-  --track-origins=yes --suppressions="$(dirname "$0")/valgrind.supp" "$@" &
+  --suppressions="$(dirname "$0")/valgrind.supp" "$@" &
 pid=$!
 wait "$pid"
 rc=$?
