@@ -1244,7 +1244,8 @@ def scenario_drafts(session):
     g.check("… in its place: still one draft, the same number",
             [x["id"] for x in drafts_json(ALICEGUI)] == [d["id"]], lambda: repr(drafts_json(ALICEGUI)))
     g.ok("a resumed draft changed is saved again on the timer while the window stays open"
-         + (" (5 s in this test build; a minute otherwise)" if os.environ.get("POSTERN_TEST_HOOKS") == "true" else ""))
+         + (f" ({os.environ['POSTERN_TEST_DRAFT_INTERVAL']} s in this test build; a minute otherwise)"
+            if os.environ.get("POSTERN_TEST_HOOKS") == "true" and os.environ.get("POSTERN_TEST_DRAFT_INTERVAL") else ""))
     send = g.find(draft, "push button", "Send")
     g.wait_for(lambda: "sensitive" in g.states(send), "Send to be enabled", 30,
                seen=lambda: g.text_of(g.find(draft, "label", "Sending")))

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # debian-python.sh DIR — sourced: puts DIR/python3, a link to Debian's
 # /usr/bin/python3, first in PATH.  The tests run python3 hundreds of times
 # (small servers, message rewriting), and a pyenv shim found first in PATH

@@ -96,9 +96,10 @@ class Conn:
             if len(self.buf) > 1 << 20:
                 raise Closed()
             self.buf += self._recv()
-        line, _, rest = self.buf.partition(b"\n")
-        self.buf = bytearray(rest)
-        return bytes(line).rstrip(b"\r").decode("utf-8", "replace")
+        i = self.buf.index(b"\n")
+        line = bytes(self.buf[:i])
+        del self.buf[:i + 1]
+        return line.rstrip(b"\r").decode("utf-8", "replace")
 
     def read_until(self, terminator, limit=None):
         """Bytes up to and including TERMINATOR; with LIMIT, raises Closed

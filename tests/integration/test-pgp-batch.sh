@@ -95,8 +95,9 @@ run_case() {
     gpg_open "$home_to" "$d/single/$b.asc" "$d/single/$b.plain" "$d/single/$b.status" || true
     if cmp -s "$d/batch/$b.plain" "$d/single/$b.plain"; then same=$((same + 1)); else differ="$differ $b(bytes)"; fi
     # The same verdicts and plaintext from Postern: `--json decrypt` gives
-    # both, the status as `verify` prints it (the same analysis) and the
-    # decrypted message.
+    # both, the status and the decrypted message.  (It streams what it can,
+    # core/mime/pgpstream.h, where `verify` has the worker analyse the
+    # message; the worker's verdicts on the corpus are test-verdict's.)
     reader_decrypt "$home_to" "$d/batch/$b"
     reader_decrypt "$home_to" "$d/single/$b"
     # (no plaintext from either where the inside cannot be decrypted: a
