@@ -67,6 +67,13 @@ main (int argc, char **argv)
   }
   no_core_dumps ();
   setlocale (LC_ALL, "");
+  /* GLib makes the C locale of g_ascii_strtoull on its first use, under a
+   * g_once; a thread that waits there can come back with errno set (the
+   * futex's EAGAIN), and g_ascii_string_to_unsigned, which reads errno
+   * after the call, then refuses a good number.  CI run 29 saw the agent
+   * refuse "timeout = 30" at start that way, once.  Made here, before
+   * any thread, it is never made twice at once. */
+  (void) g_ascii_strtoull ("0", NULL, 10);
   {
     /* Messages of core/ the agent passes on to its clients. */
     g_autofree char *locale_dir = pst_paths_locale_dir ();
