@@ -6,8 +6,10 @@
 # a third of test-pgp-batch's time); Debian's also has the modules
 # tools/setup-debian.sh installs (gi, ssl).  Nothing changes where python3
 # already is Debian's or where there is none.
-if [ -x /usr/bin/python3 ] && [ "$(command -v python3 || true)" != /usr/bin/python3 ] \
-   && [ "$(command -v python3 || true)" != "$1/python3" ]; then
+# Compared by what the links lead to: a second caller (lib.sh under
+# with-provider.sh) finds the first one's link and adds none.
+if [ -x /usr/bin/python3 ] \
+   && [ "$(readlink -f "$(command -v python3 || echo none)")" != "$(readlink -f /usr/bin/python3)" ]; then
 	mkdir -p "$1"
 	ln -sf /usr/bin/python3 "$1/python3"
 	export PATH="$1:$PATH"
