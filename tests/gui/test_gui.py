@@ -161,8 +161,17 @@ def open_message(win, subject):
     table = g.find(win, "tree table", "Messages")
     i = wait_row(table, "Subject", subject)
     g.select_row(table, i)
-    return g.wait_for(lambda: (lambda t: t if "virus scan" in t else None)(status_text(win)),
-                      f"the status bar of {subject!r}", 20, seen=lambda: status_text(win))
+    return message_shown(win, f"the status bar of {subject!r}")
+
+
+def message_shown(win, what):
+    """Waits until the message view shows a message: its status bar's verdict, and its header block laid out.
+    The view fills both in one step, but GTK allocates new labels only at its next frame, and until then they
+    are not "showing" to AT-SPI (a check right after the verdict found the block empty once under ASan)."""
+    status = g.wait_for(lambda: (lambda t: t if "virus scan" in t else None)(status_text(win)), what, 20,
+                        seen=lambda: status_text(win))
+    g.find(g.find(win, None, "Message headers"), "label", "From", 20)
+    return status
 
 
 def show_page(win, title):
@@ -1534,7 +1543,7 @@ def scenario_threads(session):
             got == ["Re: " + topic + " (when)", topic, "Re: " + topic, "Re: " + topic + " (when)"], lambda: repr(got))
     g.screenshot("thread-expanded", win)
     g.select_row(table, row + 2)
-    g.wait_for(lambda: (lambda t: t if "virus scan" in t else None)(status_text(win)), "the message", 20)
+    message_shown(win, "the message")
     headers = g.find(win, None, "Message headers")
     g.check("selecting a message of the thread opens it", "carol@postern.test" in
             g.text_of(g.find(headers, "label", "From")) or any("carol@postern.test" in g.text_of(n)
