@@ -38,17 +38,9 @@ want=$(tr -d '\r' < "$WORK/body.txt" | sha256sum | cut -d' ' -f1)
 rm "$WORK/body.txt"
 echo "# messages: $(stat -c %s "$WORK/text.eml") bytes each"
 
-# body_sum FILE: sha256 of the body of the innermost entity in FILE (after
-# its last header section, the text its lines hold, CRLF made LF).
-body_sum() {
-  python3 - "$1" <<'PY'
-import hashlib, sys
-data = open(sys.argv[1], "rb").read()
-i = data.find(b"\r\n\r\n")
-body = data[i + 4:] if i >= 0 else b""
-print(hashlib.sha256(body.replace(b"\r\n", b"\n")).hexdigest())
-PY
-}
+# body_sum FILE: sha256 of the body of the entity in FILE (after its first
+# empty line, the lines it holds, CRLF made LF), read as a stream.
+body_sum() { sed '1,/^\r\?$/d; s/\r$//' "$1" | sha256sum | cut -d' ' -f1; }
 # signed_content FILE: the first part of a multipart/signed (the signed
 # entity), without its header section.
 signed_content() {

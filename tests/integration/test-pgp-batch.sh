@@ -110,9 +110,10 @@ run_case() {
       differ="$differ $b(verdict)"
     fi
     # Made in the agent's process, not by gpg: gpg writes the literal packet with
-    # the time it ran, pgp-direct.c with none (RFC 4880 §5.9 allows 0).
-    if gpg --homedir "$home_to" --batch --list-packets < "$d/batch/$b.asc" 2>/dev/null | grep -q 'mode b (62), created 0,' \
-        && ! gpg --homedir "$home_to" --batch --list-packets < "$d/single/$b.asc" 2>/dev/null | grep -q 'created 0,'; then
+    # the time it ran, pgp-direct.c with none (RFC 4880 §5.9 allows 0).  gpg's
+    # status says both, as PLAINTEXT <format> <time> (62: binary).
+    if grep -q '^\[GNUPG:\] PLAINTEXT 62 0\( \|$\)' "$d/batch/$b.status" \
+        && grep -q '^\[GNUPG:\] PLAINTEXT 62 [1-9]' "$d/single/$b.status"; then
       direct=$((direct + 1))
     fi
   done
