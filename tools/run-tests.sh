@@ -10,18 +10,42 @@ tools/setup-debian.sh
 # -Dtest_hooks=true: the analysis worker's faults on demand, for
 # tests/integration/test-worker.sh.
 tools/build.sh build -Dtest_hooks=true
-tools/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dtest_hooks=true
-# The fuzz targets and the core libraries they test (not the programs),
-# with clang and instrumented.  -Wno-error=unused-variable: clang, unlike
-# gcc, warns about a g_autoptr variable that is only there to be freed.
-fuzz_options=(-Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
-              "-Dc_args=-fsanitize=fuzzer-no-link -Wno-error=unused-variable")
-if [ -f build-fuzz/build.ninja ]; then
-  meson setup --reconfigure build-fuzz "${fuzz_options[@]}" >/dev/null
-else
-  CC=clang meson setup build-fuzz "${fuzz_options[@]}" >/dev/null
-fi
-ninja -C build-fuzz fuzz >/dev/null || { ninja -C build-fuzz fuzz; exit 1; }
+
+# The sanitizer and fuzz builds are made beside the normal build's tests, at
+# the lowest CPU priority: those tests leave about a tenth of the two cores
+# idle (they wait on servers, gpg-agent and the clock), and the builds take
+# that instead of minutes of their own before the first test.  Their output
+# goes to a log, shown when a build fails.
+# shellcheck disable=SC2317  # run through bash -c below
+later_builds() {
+  tools/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dtest_hooks=true
+  # The fuzz targets and the core libraries they test (not the programs),
+  # with clang and instrumented.  -Wno-error=unused-variable: clang, unlike
+  # gcc, warns about a g_autoptr variable that is only there to be freed.
+  # shellcheck disable=SC2054  # the commas are meson's
+  local fuzz_options=(-Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
+                      "-Dc_args=-fsanitize=fuzzer-no-link -Wno-error=unused-variable")
+  if [ -f build-fuzz/build.ninja ]; then
+    meson setup --reconfigure build-fuzz "${fuzz_options[@]}" >/dev/null
+  else
+    CC=clang meson setup build-fuzz "${fuzz_options[@]}" >/dev/null
+  fi
+  ninja -C build-fuzz fuzz
+}
+builds_log=$(mktemp)
+nice -n 19 bash -c "$(declare -f later_builds); set -euo pipefail; later_builds" > "$builds_log" 2>&1 &
+builds_pid=$!
+# Waits for those builds; on failure shows why and stops.
+wait_for_builds() {
+  if ! wait "$builds_pid"; then
+    echo "the sanitizer or fuzz build failed:"
+    cat "$builds_log"
+    exit 1
+  fi
+  builds_pid=
+  rm -f "$builds_log"
+}
+trap '[ -z "$builds_pid" ] || kill "$builds_pid" 2>/dev/null || true' EXIT
 
 status=0
 passed=0
@@ -41,6 +65,7 @@ run() {
 }
 
 run meson test -C build --print-errorlogs --num-processes 2
+wait_for_builds
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   run meson test -C build-asan --print-errorlogs --num-processes 2
 run meson test -C build --setup valgrind --suite unit --print-errorlogs --num-processes 2
