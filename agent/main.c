@@ -4,7 +4,6 @@
  * (daemon.h). */
 #include <errno.h>
 #include <fcntl.h>
-#include <locale.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -66,21 +65,8 @@ main (int argc, char **argv)
     pthread_sigmask (SIG_BLOCK, &hup, NULL);
   }
   no_core_dumps ();
-  setlocale (LC_ALL, "");
-  /* GLib makes the C locale of g_ascii_strtoull on its first use, under a
-   * g_once; a thread that waits there can come back with errno set (the
-   * futex's EAGAIN), and g_ascii_string_to_unsigned, which reads errno
-   * after the call, then refuses a good number.  CI run 29 saw the agent
-   * refuse "timeout = 30" at start that way, once.  Made here, before
-   * any thread, it is never made twice at once. */
-  (void) g_ascii_strtoull ("0", NULL, 10);
-  {
-    /* Messages of core/ the agent passes on to its clients. */
-    g_autofree char *locale_dir = pst_paths_locale_dir ();
-    bindtextdomain (GETTEXT_PACKAGE, locale_dir);
-    bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-    textdomain (GETTEXT_PACKAGE);
-  }
+  /* Also the messages of core/ the agent passes on to its clients. */
+  pst_paths_init_locale ();
   umask (077);
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error))

@@ -1,5 +1,4 @@
 /* postern — the command line client of the Postern agent (DESIGN.md §6). */
-#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -144,13 +143,7 @@ main (int argc, char **argv)
   const PstCliCmd *cmd;
   int i = 1, status;
 
-  setlocale (LC_ALL, "");
-  {
-    g_autofree char *locale_dir = pst_paths_locale_dir ();
-    bindtextdomain (GETTEXT_PACKAGE, locale_dir);
-  }
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  pst_paths_init_locale ();
 
   for (; i < argc && argv[i][0] == '-'; i++)
     {

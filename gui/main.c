@@ -2,7 +2,6 @@
  * the socket like the CLI and never touches the store or keys itself.
  * Started with a mailto: URI (it is the desktop's mailto: handler) it opens
  * a compose window filled from it. */
-#include <locale.h>
 #include <gtk/gtk.h>
 #include <glib/gi18n.h>
 
@@ -220,13 +219,7 @@ main (int argc, char **argv)
   g_autoptr (GSimpleAction) act = g_simple_action_new ("activate", NULL);
   int status;
 
-  setlocale (LC_ALL, "");
-  {
-    g_autofree char *locale_dir = pst_paths_locale_dir ();
-    bindtextdomain (GETTEXT_PACKAGE, locale_dir);
-  }
-  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
-  textdomain (GETTEXT_PACKAGE);
+  pst_paths_init_locale ();
   g_set_application_name (_("Postern"));
   app = gtk_application_new ("org.postern.Postern", G_APPLICATION_HANDLES_OPEN);
   g_signal_connect (app, "startup", G_CALLBACK (startup), NULL);

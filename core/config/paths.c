@@ -1,7 +1,9 @@
 #include "config/paths.h"
 
 #include <errno.h>
+#include <glib/gi18n-lib.h>
 #include <glib/gstdio.h>
+#include <locale.h>
 #include <sys/stat.h>
 
 #include "util/error.h"
@@ -92,4 +94,17 @@ pst_paths_locale_dir (void)
   if (tree && g_file_test (tree, G_FILE_TEST_EXISTS))
     return g_build_filename (dir, "..", "po", NULL);
   return g_strdup (LOCALEDIR);
+}
+
+void
+pst_paths_init_locale (void)
+{
+  g_autofree char *locale_dir = NULL;
+
+  setlocale (LC_ALL, "");
+  (void) g_ascii_strtoull ("0", NULL, 10);
+  locale_dir = pst_paths_locale_dir ();
+  bindtextdomain (GETTEXT_PACKAGE, locale_dir);
+  bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
+  textdomain (GETTEXT_PACKAGE);
 }

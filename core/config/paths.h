@@ -37,4 +37,14 @@ gboolean pst_paths_ensure (const PstPaths *paths, GError **error);
  * postern.mo.  Transfer full. */
 char *pst_paths_locale_dir (void);
 
+/* The start of each program's main, before any thread: the user's locale
+ * (setlocale), Postern's messages from pst_paths_locale_dir in UTF-8, and
+ * GLib's C locale for g_ascii_strtoull made at once.  GLib makes that
+ * locale on its first use, under a g_once; a thread that waits there can
+ * come back with errno set (the futex's EAGAIN), and
+ * g_ascii_string_to_unsigned, which reads errno after the call, then
+ * refuses a good number: CI run 29 saw the agent refuse "timeout = 30" at
+ * start that way, once. */
+void pst_paths_init_locale (void);
+
 G_END_DECLS
