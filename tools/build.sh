@@ -5,9 +5,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dir=${1:-build}
 shift || true
+# Quiet when all goes well; what meson or ninja said when it does not.
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
 if [ -d "$dir" ] && [ -f "$dir/build.ninja" ]; then
-  meson setup --reconfigure "$dir" "$@" >/dev/null
+  meson setup --reconfigure "$dir" "$@" > "$out" 2>&1 || { cat "$out"; exit 1; }
 else
-  meson setup "$dir" "$@" >/dev/null
+  meson setup "$dir" "$@" > "$out" 2>&1 || { cat "$out"; exit 1; }
 fi
-ninja -C "$dir" >/dev/null
+ninja -C "$dir" > "$out" 2>&1 || { cat "$out"; exit 1; }

@@ -26,26 +26,34 @@ later_builds() {
   local fuzz_options=(-Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
                       "-Dc_args=-fsanitize=fuzzer-no-link -Wno-error=unused-variable")
   if [ -f build-fuzz/build.ninja ]; then
-    meson setup --reconfigure build-fuzz "${fuzz_options[@]}" >/dev/null
+    meson setup --reconfigure build-fuzz "${fuzz_options[@]}"
   else
-    CC=clang meson setup build-fuzz "${fuzz_options[@]}" >/dev/null
+    CC=clang meson setup build-fuzz "${fuzz_options[@]}"
   fi
   ninja -C build-fuzz fuzz
 }
 builds_log=$(mktemp)
-nice -n 19 bash -c "$(declare -f later_builds); set -euo pipefail; later_builds" > "$builds_log" 2>&1 &
+# A process group of their own (setsid; -w: its status, should it fork), so
+# that an early exit stops the compilers too; the idle I/O class (ionice -t:
+# where it cannot be set, the builds run all the same), so that they do not
+# slow the tests' large files either.
+setsid -w nice -n 19 ionice -c 3 -t bash -c "$(declare -f later_builds); set -euo pipefail; later_builds" \
+  > "$builds_log" 2>&1 &
 builds_pid=$!
 # Waits for those builds; on failure shows why and stops.
 wait_for_builds() {
-  if ! wait "$builds_pid"; then
-    echo "the sanitizer or fuzz build failed:"
+  local rc=0
+  wait "$builds_pid" || rc=$?
+  builds_pid=
+  if [ "$rc" != 0 ]; then
+    echo "the sanitizer or fuzz build failed (exit $rc):"
     cat "$builds_log"
+    rm -f "$builds_log"
     exit 1
   fi
-  builds_pid=
   rm -f "$builds_log"
 }
-trap '[ -z "$builds_pid" ] || kill "$builds_pid" 2>/dev/null || true' EXIT
+trap '[ -z "$builds_pid" ] || kill -- -"$builds_pid" 2>/dev/null || kill "$builds_pid" 2>/dev/null || true' EXIT
 
 status=0
 passed=0

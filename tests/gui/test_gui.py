@@ -176,7 +176,8 @@ def open_message(win, subject):
 def message_shown(win, what):
     """Waits until the message view shows a message: its status bar's verdict, and its header block laid out.
     The view fills both in one step, but GTK allocates new labels only at its next frame, and until then they
-    are not "showing" to AT-SPI (a check right after the verdict found the block empty once under ASan)."""
+    are not "showing" to AT-SPI (a check right after the verdict found the block empty once under ASan).  The
+    message must have a From field, and the app must speak English: the block's label "From" is waited for."""
     status = g.wait_for(lambda: (lambda t: t if "virus scan" in t else None)(status_text(win)), what, 20,
                         seen=lambda: status_text(win))
     g.find(g.find(win, None, "Message headers"), "label", "From", 20)

@@ -42,17 +42,19 @@ echo "# messages: $(stat -c %s "$WORK/text.eml") bytes each"
 # empty line, the lines it holds, CRLF made LF), read as a stream.
 body_sum() { sed '1,/^\r\?$/d; s/\r$//' "$1" | sha256sum | cut -d' ' -f1; }
 # signed_content FILE: the first part of a multipart/signed (the signed
-# entity), without its header section.
+# entity), without its header section, its lines LF-terminated; read as a
+# stream.  The line break before the next delimiter is the delimiter's
+# (RFC 2046 §5.1.1), so the line it ends is held back until the next one.
 signed_content() {
-  python3 - "$1" <<'PY'
-import re, sys
-data = open(sys.argv[1], "rb").read()
-b = re.search(rb'boundary="([^"]+)"', data).group(1)
-start = data.index(b"\r\n--" + b + b"\r\n") + len(b) + 6
-first = data[start:data.index(b"\r\n--" + b, start)]
-i = first.find(b"\r\n\r\n")
-sys.stdout.buffer.write(first[i + 4:].replace(b"\r\n", b"\n"))
-PY
+  local b
+  b=$(grep -m1 -ao 'boundary="[^"]*"' "$1" | sed 's/^boundary="//; s/"$//')
+  awk -v d="--$b" '
+    { sub(/\r$/, "") }
+    part == 0 { if ($0 == d) part = 1; next }
+    part == 1 { if ($0 == "") part = 2; next }
+    index($0, d) == 1 { if (held) printf "%s", line; exit }
+    { if (held) print line; line = $0; held = 1 }
+  ' "$1"
 }
 bob_decrypt() { pst bob --json decrypt -o "$WORK/plain.eml" "$WORK/out.eml" > "$WORK/dec.json"; }
 bob_verify() { pst bob --json verify "$1" > "$WORK/ver.json"; }
