@@ -181,6 +181,12 @@ static const char *const steps[] = {
   "  sealed BLOB NOT NULL"
   ");"
   "CREATE INDEX drafts_by_account ON drafts (account, updated_at);",
+  /* 8 → 9: the messages a seal_incoming account has still to seal
+   * (PST_MESSAGE_FLAG_SEAL_PENDING, flags bit 2), which every fetch of the
+   * account looks for first: by a partial index, not a walk over all of
+   * the account's mail.  pst_store_messages_seal_pending says the same
+   * condition, with the number written out, for SQLite to use it. */
+  "CREATE INDEX messages_seal_pending ON messages (account, id) WHERE flags & 2 != 0;",
 };
 
 int

@@ -15,6 +15,15 @@ struct _PstStore {
   GRecMutex lock;
 };
 
+/* The messages of account ?1 still to seal (PST_MESSAGE_FLAG_SEAL_PENDING,
+ * 2, written out) and not sealed (?2: PST_MESSAGE_FLAG_SEALED): the
+ * condition of the partial index messages_seal_pending (schema.c), which
+ * SQLite uses only for a query whose condition it can see implies the
+ * index's.  Here for test-store.c to check that it does. */
+#define PST_STORE_SEAL_PENDING_SQL \
+  "SELECT id FROM messages WHERE account = ?1 AND flags & 2 != 0 AND flags & ?2 = 0" \
+  " AND NOT unfinished ORDER BY id"
+
 /* Prepared statements kept for reuse (stmtcache.c): a statement from
  * pst_store_prepare is given back with pst_store_stmt_release, never
  * finalized by its user. */

@@ -1687,15 +1687,13 @@ pst_store_messages_seal_pending (PstStore *store, const char *account, GError **
   int rc = SQLITE_ERROR;
 
   g_rec_mutex_lock (&store->lock);
-  stmt = prepare (store,
-                  "SELECT id FROM messages WHERE account = ?1 AND flags & ?2 != 0 AND flags & ?3 = 0"
-                  " AND NOT unfinished ORDER BY id", error);
+  G_STATIC_ASSERT (PST_MESSAGE_FLAG_SEAL_PENDING == 2);
+  stmt = prepare (store, PST_STORE_SEAL_PENDING_SQL, error);
   if (stmt != NULL)
     {
       ids = g_array_new (FALSE, FALSE, sizeof (gint64));
       sqlite3_bind_text (stmt, 1, account, -1, SQLITE_STATIC);
-      sqlite3_bind_int (stmt, 2, PST_MESSAGE_FLAG_SEAL_PENDING);
-      sqlite3_bind_int (stmt, 3, PST_MESSAGE_FLAG_SEALED);
+      sqlite3_bind_int (stmt, 2, PST_MESSAGE_FLAG_SEALED);
       while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
         {
           gint64 id = sqlite3_column_int64 (stmt, 0);

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "store/store.h"
+#include "store/store-private.h"
 #include "store/deliveries.h"
 #include "store/drafts.h"
 #include "store/keys.h"
@@ -1662,8 +1663,10 @@ test_migrate_v1 (void **state)
   assert_non_null (store);
 
   db = raw_open (f->path);
-  assert_int_equal (pst_store_schema_latest (), 8);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 8);
+  assert_int_equal (pst_store_schema_latest (), 9);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 9);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
+                                 " AND name = 'messages_seal_pending'"), 1);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE name IN"
                                  " ('deliveries', 'store_info')"), 2);
   /* Mail stored before deliveries existed is never delivered. */
@@ -1768,7 +1771,8 @@ test_migrate_v6_threads (void **state)
   sqlite3 *db;
   gint64 id;
 
-  db = store_back_at (f, 6, "DROP INDEX messages_unread; DROP INDEX messages_unread_by_account;"
+  db = store_back_at (f, 6, "DROP INDEX messages_seal_pending;"
+                            "DROP INDEX messages_unread; DROP INDEX messages_unread_by_account;"
                             "DROP INDEX messages_by_thread;"
                             "DROP TABLE thread_ids;"
                             "DROP INDEX drafts_by_account; DROP TABLE drafts;"
@@ -1790,7 +1794,7 @@ test_migrate_v6_threads (void **state)
   store = pst_store_open (f->path, &error);
   assert_null (error);
   db = raw_open (f->path);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 8);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), pst_store_schema_latest ());
   assert_int_equal (raw_int (db, "SELECT count(*) FROM messages WHERE unread OR thread IS NULL"), 0);
   sqlite3_close (db);
   /* Read, all of them; threaded: reply and root together, under the
@@ -1846,14 +1850,15 @@ test_migrate_v7_drafts (void **state)
   gint64 id, id2;
 
   /* Back to version 7, with a message in it. */
-  db = store_back_at (f, 7, "DROP INDEX drafts_by_account; DROP TABLE drafts;"
+  db = store_back_at (f, 7, "DROP INDEX messages_seal_pending;"
+                            "DROP INDEX drafts_by_account; DROP TABLE drafts;"
                             "INSERT INTO messages (account, uidl, received_at) VALUES ('a', 'kept', 1);");
   sqlite3_close (db);
 
   store = pst_store_open (f->path, &error);
   assert_null (error);
   db = raw_open (f->path);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 8);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), pst_store_schema_latest ());
   assert_int_equal (raw_int (db, "SELECT count(*) FROM drafts"), 0);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM messages WHERE uidl = 'kept'"), 1);
   sqlite3_close (db);
@@ -2376,6 +2381,21 @@ test_seal_writer (void **state)
   assert_non_null (error);
 }
 
+/* What EXPLAIN QUERY PLAN says of @sql, its lines joined by "; ". */
+static char *
+query_plan (sqlite3 *db, const char *sql)
+{
+  g_autofree char *explain = g_strconcat ("EXPLAIN QUERY PLAN ", sql, NULL);
+  sqlite3_stmt *stmt = NULL;
+  GString *s = g_string_new (NULL);
+
+  assert_int_equal (sqlite3_prepare_v2 (db, explain, -1, &stmt, NULL), SQLITE_OK);
+  while (sqlite3_step (stmt) == SQLITE_ROW)
+    g_string_append_printf (s, "%s%s", s->len ? "; " : "", (const char *) sqlite3_column_text (stmt, 3));
+  sqlite3_finalize (stmt);
+  return g_string_free (s, FALSE);
+}
+
 /* The ids pst_store_messages_seal_pending gives for @account, as "1,2". */
 static char *
 pending_ids (PstStore *store, const char *account)
@@ -2460,6 +2480,16 @@ test_seal_pending (void **state)
     g_autofree char *got = pending_ids (store, "b");
 
     assert_string_equal (got, want);
+  }
+  /* Looked for through the partial index, not by a walk over all of the
+   * account's mail (every fetch of a seal_incoming account asks). */
+  {
+    sqlite3 *db = raw_open (f->path);
+    g_autofree char *plan = query_plan (db, PST_STORE_SEAL_PENDING_SQL);
+
+    if (strstr (plan, "USING INDEX messages_seal_pending") == NULL)
+      fail_msg ("the pending query does not use messages_seal_pending: %s", plan);
+    sqlite3_close (db);
   }
   assert_true (pst_store_message_exists (store, ids[2], &exists, &error));
   assert_true (exists);
