@@ -643,8 +643,8 @@ pst_fetchers_free (PstFetchers *fetchers)
   g_free (fetchers);
 }
 
-/* FALSE with *@seal_only_out TRUE: the session went well, but a message
- * could not be sealed. */
+/* FALSE with *@seal_only_out TRUE: not the server's failure: a message
+ * could not be sealed, or there is no key to seal with. */
 static gboolean
 run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_only_out,
          GError **error)
@@ -672,10 +672,17 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_o
       g_mutex_unlock (&fetchers->delay_lock);
       if (wait_us > 0)
         {
-          g_set_error (error, PST_ERROR, PST_ERROR_NETWORK,
-                       "fetching from %s: the server allows a login only every so often "
-                       "(LOGIN-DELAY); the next one in %" G_GINT64_FORMAT " s",
-                       account->pop3, (wait_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
+          /* No session yet, but what waits for its seal needs no server:
+           * sealed now all the same (its failure, or a missing key, is
+           * said instead of the wait). */
+          if (!pst_fetchers_seal_key_ready (agent, account, "fetched", error)
+              || !pst_fetch_seal_pending (agent, account, error))
+            *seal_only_out = TRUE;
+          else
+            g_set_error (error, PST_ERROR, PST_ERROR_NETWORK,
+                         "fetching from %s: the server allows a login only every so often "
+                         "(LOGIN-DELAY); the next one in %" G_GINT64_FORMAT " s",
+                         account->pop3, (wait_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
           g_mutex_unlock (lock);
           g_ptr_array_unref (f.received);
           g_array_unref (f.stored);
@@ -692,13 +699,13 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_o
        * session's own analyses can fail and join them). */
       unanalysed_take (agent->fetchers, account->name, again);
       pst_fetch_analysis_add (f.analysis, again, TRUE);
-      gboolean sealed_first = TRUE;
+      gboolean sealed_first = TRUE, key_ready;
 
       /* What waits for its seal is sealed first; if it cannot be, nothing
-       * new comes in (as without a key to seal with).  That failure is not
-       * the server's (said by each seal; no longer wait between scheduled
-       * fetches for it). */
-      ok = pst_fetchers_seal_key_ready (agent, account, "fetched", error);
+       * new comes in (as without a key to seal with).  Neither failure is
+       * the server's (a seal's is said by each seal; no longer wait
+       * between scheduled fetches for either). */
+      ok = key_ready = pst_fetchers_seal_key_ready (agent, account, "fetched", error);
       if (ok && !(sealed_first = pst_fetch_seal_pending (agent, account, error)))
         {
           ok = FALSE;
@@ -718,7 +725,11 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_o
       if (!ok && sealed_first)
         {
           JsonObject *p = json_object_new ();
-          g_prefix_error (error, "fetching from %s: ", account->pop3);
+
+          if (key_ready)
+            g_prefix_error (error, "fetching from %s: ", account->pop3);
+          else
+            *seal_only_out = TRUE;   /* no key: said as it is, no server named */
           json_object_set_string_member (p, "account", account->name);
           json_object_set_string_member (p, "error", (*error)->message);
           pst_events_emit (agent->events, "account.error", p);

@@ -302,5 +302,5 @@ pst bob account add nokey --address carol@postern.test --user "$ALICE_ADDR" \
   --smtp "smtp://$HOST:$SMTP_PORT" --pop3 "pop3s://$HOST:$POP3S_PORT" --ca-file "$CA_FILE" \
   --password-command "cat $WORK/alice-seal.pass" --seal-incoming >/dev/null
 expect_fail "seal_incoming without a key to seal with: refused, nothing fetched" 3 \
-  "no OpenPGP key for carol@postern.test to seal mail with; nothing was fetched" pst bob fetch --account nokey
+  "fetch: seal_incoming is set, but there is no OpenPGP key for carol@postern.test to seal mail with; nothing was fetched" pst bob fetch --account nokey
 finish

@@ -316,6 +316,32 @@ expect_fail "pop3 $name: a second fetch at once is refused, naming LOGIN-DELAY" 
 check "pop3 $name: the server saw one connection only" \
   equals "connections" "$(grep -c ' C CAPA$' "$WORK/f-$name.events")" 1
 
+# seal_incoming under LOGIN-DELAY (test builds: POSTERN_TEST_SEAL_FAIL=2
+# fails the agent's first two seals): the first fetch stores both messages
+# in plaintext, noted to seal; the second, refused by the delay before any
+# connection, seals them all the same: the seal needs no server.
+if [ "${POSTERN_TEST_HOOKS:-}" = true ]; then
+  name=pop3-login-delay-seal
+  gq() { gpg --batch --no-tty --quiet --pinentry-mode loopback --passphrase '' "$@"; }
+  gq --quick-gen-key "Faults <$ADDR>" ed25519 sign,cert never
+  gq --quick-add-key "$(gq --with-colons --list-secret-keys "$ADDR" | awk -F: '$1 == "fpr" { print $10; exit }')" \
+    cv25519 encr never
+  start_fake pop3s login-delay "$name" "$DROP"
+  add_fake_account "$name" "$UNUSED_SMTP" "pop3s://127.0.0.1:$FPORT" --seal-incoming
+  pf agent stop >/dev/null 2>&1 || true
+  POSTERN_TEST_SEAL_FAIL=2 pf agent start >/dev/null
+  flags_of() { q "select group_concat(flags) from (select flags from messages where account = '$1' order by id)"; }
+  expect_fail "pop3 $name: the first fetch stores both, and says their seals failed" 1 \
+    "2 messages could not be sealed" pf fetch --account "$name"
+  check "pop3 $name: … both noted to seal (flags 2)" equals "flags" "$(flags_of "$name")" "2,2"
+  expect_fail "pop3 $name: a second fetch at once is refused by LOGIN-DELAY" 5 \
+    "LOGIN-DELAY.*next one in (899|900) s" pf fetch --account "$name"
+  check "pop3 $name: … and has sealed both all the same (flags 1)" equals "flags" "$(flags_of "$name")" "1,1"
+  check "pop3 $name: … without a second connection" \
+    equals "connections" "$(grep -c ' C CAPA$' "$WORK/f-$name.events")" 1
+  pf agent stop >/dev/null 2>&1 || true
+fi
+
 # Mechanisms Dovecot 2.3 cannot offer, against the fake server's own
 # implementations: OAUTHBEARER and XOAUTH2 with a token from token_command,
 # and SCRAM-SHA-256-PLUS bound to the TLS session (tls-unique).
