@@ -495,8 +495,8 @@ pst_fetchers_run (PstFetchers *fetchers, const char *name, guint *fetched_out, G
   g_clear_error (&s->error);
   s->error = local ? g_error_copy (local) : NULL;
   s->last_end = g_get_monotonic_time ();
-  /* A seal that failed is not the server's: no longer wait between
-   * fetches for it (the next fetch tries the seal again). */
+  /* A seal that failed, or no key to seal with, is not the server's: no
+   * longer wait between fetches for it (the next fetch tries again). */
   s->failures = ok || seal_only ? 0 : s->failures + 1;
   g_cond_broadcast (&fetchers->session_cond);
   g_mutex_unlock (&fetchers->session_lock);
@@ -643,6 +643,17 @@ pst_fetchers_free (PstFetchers *fetchers)
   g_free (fetchers);
 }
 
+/* account.error: a fetch of @account failed with @error. */
+static void
+emit_account_error (PstAgent *agent, const PstAccount *account, const GError *error)
+{
+  JsonObject *p = json_object_new ();
+
+  json_object_set_string_member (p, "account", account->name);
+  json_object_set_string_member (p, "error", error->message);
+  pst_events_emit (agent->events, "account.error", p);
+}
+
 /* FALSE with *@seal_only_out TRUE: not the server's failure: a message
  * could not be sealed, or there is no key to seal with. */
 static gboolean
@@ -675,9 +686,13 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_o
           /* No session yet, but what waits for its seal needs no server:
            * sealed now all the same (its failure, or a missing key, is
            * said instead of the wait). */
-          if (!pst_fetchers_seal_key_ready (agent, account, "fetched", error)
-              || !pst_fetch_seal_pending (agent, account, error))
-            *seal_only_out = TRUE;
+          if (!pst_fetchers_seal_key_ready (agent, account, "fetched", error))
+            {
+              *seal_only_out = TRUE;
+              emit_account_error (agent, account, *error);
+            }
+          else if (!pst_fetch_seal_pending (agent, account, error))
+            *seal_only_out = TRUE;   /* each seal said its own failure */
           else
             g_set_error (error, PST_ERROR, PST_ERROR_NETWORK,
                          "fetching from %s: the server allows a login only every so often "
@@ -724,15 +739,11 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_o
         }
       if (!ok && sealed_first)
         {
-          JsonObject *p = json_object_new ();
-
           if (key_ready)
             g_prefix_error (error, "fetching from %s: ", account->pop3);
           else
             *seal_only_out = TRUE;   /* no key: said as it is, no server named */
-          json_object_set_string_member (p, "account", account->name);
-          json_object_set_string_member (p, "error", (*error)->message);
-          pst_events_emit (agent->events, "account.error", p);
+          emit_account_error (agent, account, *error);
         }
     }
   /* Messages received whole are kept even when the session failed later

@@ -1,6 +1,6 @@
 /* store-private.h — what the store's files share (store.c, keys.c): the
  * handle and the helpers that run SQL under its lock.  Not for outside
- * core/store.
+ * core/store, but for the store's own unit test (tests/unit/test-store.c).
  */
 #pragma once
 
