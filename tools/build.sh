@@ -9,7 +9,9 @@ shift || true
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 if [ -d "$dir" ] && [ -f "$dir/build.ninja" ]; then
-  meson setup --reconfigure "$dir" "$@" > "$out" 2>&1 || { cat "$out"; exit 1; }
+  # `meson configure`, not `setup --reconfigure`: meson 1.0 (Debian 12)
+  # ignores a changed c_link_args on reconfigure.
+  meson configure "$dir" "$@" > "$out" 2>&1 || { cat "$out"; exit 1; }
 else
   meson setup "$dir" "$@" > "$out" 2>&1 || { cat "$out"; exit 1; }
 fi

@@ -18,7 +18,14 @@ tools/build.sh build -Dtest_hooks=true
 # goes to a log, shown when a build fails.
 # shellcheck disable=SC2317  # run through bash -c below
 later_builds() {
-  tools/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dtest_hooks=true
+  # The sanitizer runtimes linked statically: LeakSanitizer's check at exit
+  # scans the runtimes' own globals, and each of the thousands of programs
+  # the tests start (CLI, agents, analysis workers) paid for it; linked in,
+  # `postern --version` exits in 82 ms instead of 107, and the ASan
+  # stage's mailbox and socket tests took 10% less (177 s against 197).
+  # shellcheck disable=SC2054  # the commas are meson's
+  tools/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dtest_hooks=true \
+    "-Dc_link_args=['-static-libasan','-static-libubsan']"
   # The fuzz targets and the core libraries they test (not the programs),
   # with clang and instrumented.  -Wno-error=unused-variable: clang, unlike
   # gcc, warns about a g_autoptr variable that is only there to be freed.
@@ -26,7 +33,7 @@ later_builds() {
   local fuzz_options=(-Dfuzzing=true -Db_sanitize=address,undefined -Db_lundef=false
                       "-Dc_args=-fsanitize=fuzzer-no-link -Wno-error=unused-variable")
   if [ -f build-fuzz/build.ninja ]; then
-    meson setup --reconfigure build-fuzz "${fuzz_options[@]}"
+    meson configure build-fuzz "${fuzz_options[@]}"   # (see tools/build.sh)
   else
     CC=clang meson setup build-fuzz "${fuzz_options[@]}"
   fi
@@ -82,9 +89,10 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:ha
   run meson test -C build-asan --print-errorlogs --num-processes 2
 run meson test -C build --setup valgrind --suite unit --print-errorlogs --num-processes 2
 
-# The fuzz targets, 20 s each from their seed corpus; counted as one run.
-echo "== tests/fuzz/run.sh build-fuzz 20"
-if tests/fuzz/run.sh build-fuzz 20; then
+# The fuzz targets, 10 s each from their seed corpus (a fixed seed: the
+# same inputs each run, every seed replayed first); counted as one run.
+echo "== tests/fuzz/run.sh build-fuzz 10"
+if tests/fuzz/run.sh build-fuzz 10; then
   passed=$((passed + 1))
 else
   failed=$((failed + 1))
