@@ -654,97 +654,72 @@ emit_account_error (PstAgent *agent, const PstAccount *account, const GError *er
   pst_events_emit (agent->events, "account.error", p);
 }
 
-/* FALSE with *@seal_only_out TRUE: not the server's failure: a message
- * could not be sealed, or there is no key to seal with. */
+/* What waits for its seal is sealed before a session, and also when
+ * LOGIN-DELAY holds the session back: it needs no server.  FALSE when it
+ * cannot be: no key to seal with (said here, as account.error) or a seal
+ * failed (each seal says its own failure; the store's failure to list
+ * them only in @error). */
 static gboolean
-run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_only_out,
-         GError **error)
+seal_waiting (PstAgent *agent, const PstAccount *account, GError **error)
 {
-  GMutex *lock = pst_agent_session_lock (agent, "fetch", name);
-  g_autoptr (PstAccount) account = NULL;
-  Fetch f = { .agent = agent };
-  gboolean ok = FALSE;
+  if (!pst_fetchers_seal_key_ready (agent, account, "fetched", error))
+    {
+      emit_account_error (agent, account, *error);
+      return FALSE;
+    }
+  return pst_fetch_seal_pending (agent, account, error);
+}
+
+/* Microseconds until the server of @name allows a login again
+ * (LOGIN-DELAY), or 0. */
+static gint64
+login_wait_us (PstFetchers *fetchers, const char *name)
+{
+  gint64 wait_us = 0;
+  const gint64 *next;
+
+  g_mutex_lock (&fetchers->delay_lock);
+  if ((next = g_hash_table_lookup (fetchers->next_login, name)) != NULL)
+    wait_us = MAX (*next - g_get_monotonic_time (), 0);
+  g_mutex_unlock (&fetchers->delay_lock);
+  return wait_us;
+}
+
+/* One POP3 session for @account, and the analyses of what it brought in
+ * and of what an earlier fetch could not analyse.  FALSE with
+ * *@unsealed_out TRUE: the session went well, but a message was left
+ * unsealed. */
+static gboolean
+fetch_session (PstAgent *agent, PstAccount *account, guint *fetched_out,
+               gboolean *unsealed_out, GError **error)
+{
+  g_autoptr (GArray) again = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_autoptr (GError) unsealed = NULL;
+  Fetch f = { .agent = agent, .account = account };
+  gboolean ok;
 
   f.received = g_ptr_array_new_with_free_func ((GDestroyNotify) item_free);
   f.stored = g_array_new (FALSE, FALSE, sizeof (gint64));
+  f.analysis = pst_fetch_analysis_new (agent, account, unanalysed_note, agent->fetchers);
+  /* Those whose analysis failed at an earlier fetch (taken before this
+   * session's own analyses can fail and join them). */
+  unanalysed_take (agent->fetchers, account->name, again);
+  pst_fetch_analysis_add (f.analysis, again, TRUE);
 
-  g_mutex_lock (lock);
-  account = pst_agent_get_account (agent, name, error);
-  if (account != NULL)
+  ok = run_session (&f, error);
+  if (!ok && f.conn != NULL && pst_conn_resumption_refused (f.conn))
     {
-      gint64 wait_us = 0;
-
-      PstFetchers *fetchers = agent->fetchers;
-
-      g_mutex_lock (&fetchers->delay_lock);
-      if (g_hash_table_contains (fetchers->next_login, name))
-        wait_us = *(gint64 *) g_hash_table_lookup (fetchers->next_login, name)
-                  - g_get_monotonic_time ();
-      g_mutex_unlock (&fetchers->delay_lock);
-      if (wait_us > 0)
-        {
-          /* No session yet, but what waits for its seal needs no server:
-           * sealed now all the same (its failure, or a missing key, is
-           * said instead of the wait). */
-          if (!pst_fetchers_seal_key_ready (agent, account, "fetched", error))
-            {
-              *seal_only_out = TRUE;
-              emit_account_error (agent, account, *error);
-            }
-          else if (!pst_fetch_seal_pending (agent, account, error))
-            *seal_only_out = TRUE;   /* each seal said its own failure */
-          else
-            g_set_error (error, PST_ERROR, PST_ERROR_NETWORK,
-                         "fetching from %s: the server allows a login only every so often "
-                         "(LOGIN-DELAY); the next one in %" G_GINT64_FORMAT " s",
-                         account->pop3, (wait_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
-          g_mutex_unlock (lock);
-          g_ptr_array_unref (f.received);
-          g_array_unref (f.stored);
-          return FALSE;
-        }
+      /* The server failed a resumed TLS handshake: at once again, in
+       * full (nothing was said to it yet). */
+      g_clear_pointer (&f.s, pst_pop3_session_free);
+      g_clear_pointer (&f.conn, pst_conn_free);
+      g_clear_error (error);
+      ok = run_session (&f, error);
     }
-  if (account != NULL)
+  if (!ok)
     {
-      g_autoptr (GArray) again = g_array_new (FALSE, FALSE, sizeof (gint64));
-
-      f.account = account;
-      f.analysis = pst_fetch_analysis_new (agent, account, unanalysed_note, agent->fetchers);
-      /* Those whose analysis failed at an earlier fetch (taken before this
-       * session's own analyses can fail and join them). */
-      unanalysed_take (agent->fetchers, account->name, again);
-      pst_fetch_analysis_add (f.analysis, again, TRUE);
-      gboolean sealed_first = TRUE, key_ready;
-
-      /* What waits for its seal is sealed first; if it cannot be, nothing
-       * new comes in (as without a key to seal with).  Neither failure is
-       * the server's (a seal's is said by each seal; no longer wait
-       * between scheduled fetches for either). */
-      ok = key_ready = pst_fetchers_seal_key_ready (agent, account, "fetched", error);
-      if (ok && !(sealed_first = pst_fetch_seal_pending (agent, account, error)))
-        {
-          ok = FALSE;
-          *seal_only_out = TRUE;
-        }
-      else if (ok)
-        ok = run_session (&f, error);
-      if (!ok && sealed_first && f.conn != NULL && pst_conn_resumption_refused (f.conn))
-        {
-          /* The server failed a resumed TLS handshake: at once again, in
-           * full (nothing was said to it yet). */
-          g_clear_pointer (&f.s, pst_pop3_session_free);
-          g_clear_pointer (&f.conn, pst_conn_free);
-          g_clear_error (error);
-          ok = run_session (&f, error);
-        }
-      if (!ok && sealed_first)
-        {
-          if (key_ready)
-            g_prefix_error (error, "fetching from %s: ", account->pop3);
-          else
-            *seal_only_out = TRUE;   /* no key: said as it is, no server named */
-          emit_account_error (agent, account, *error);
-        }
+      g_prefix_error (error, "fetching from %s: ", account->pop3);
+      emit_account_error (agent, account, *error);
     }
   /* Messages received whole are kept even when the session failed later
    * (they are deleted on the server by a later session); one cut short is
@@ -754,7 +729,7 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_o
     {
       g_autoptr (GError) local = NULL;
       if (!commit_received (&f, FALSE, &local))
-        g_warning ("account %s: %s", name, local->message);
+        g_warning ("account %s: %s", account->name, local->message);
     }
   g_queue_clear_full (&f.in_flight, (GDestroyNotify) item_free);
   g_queue_clear_full (&f.to_retr, (GDestroyNotify) item_free);
@@ -764,25 +739,55 @@ run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_o
   pst_conn_free (f.conn);
   /* The analyses began as the messages were committed, beside the session
    * (which never waited for them): the rest now, and the verdicts
-   * recorded. */
-  if (account != NULL)
+   * recorded.  A message left unsealed fails the fetch (unless it failed
+   * already): its plaintext is on the disk, which the account asked not
+   * to be. */
+  if (!pst_fetch_analysis_finish (f.analysis, &unsealed) && ok)
     {
-      g_autoptr (GError) unsealed = NULL;
-
-      /* A message left unsealed fails the fetch (unless it failed already):
-       * its plaintext is on the disk, which the account asked not to be. */
-      if (!pst_fetch_analysis_finish (f.analysis, &unsealed) && ok)
-        {
-          g_propagate_error (error, g_steal_pointer (&unsealed));
-          ok = FALSE;
-          *seal_only_out = TRUE;
-        }
-      /* Also those a failed or interrupted run left (deliver.h). */
-      pst_deliver_pending (agent, account);
+      g_propagate_error (error, g_steal_pointer (&unsealed));
+      ok = FALSE;
+      *unsealed_out = TRUE;
     }
   g_array_unref (f.stored);
+  *fetched_out = f.fetched;
+  return ok;
+}
+
+/* FALSE with *@seal_only_out TRUE: not the server's failure: a message
+ * could not be sealed, or there is no key to seal with. */
+static gboolean
+run_one (PstAgent *agent, const char *name, guint *fetched_out, gboolean *seal_only_out,
+         GError **error)
+{
+  GMutex *lock = pst_agent_session_lock (agent, "fetch", name);
+  g_autoptr (PstAccount) account = NULL;
+  gboolean ok = FALSE;
+  gint64 wait_us;
+
+  *fetched_out = 0;
+  g_mutex_lock (lock);
+  if ((account = pst_agent_get_account (agent, name, error)) == NULL)
+    {
+      g_mutex_unlock (lock);
+      return FALSE;
+    }
+  /* The wait as it is now (the seals below take time of their own). */
+  wait_us = login_wait_us (agent->fetchers, name);
+  /* If what waits cannot be sealed, nothing new comes in (as without a
+   * key to seal with). */
+  if (!seal_waiting (agent, account, error))
+    *seal_only_out = TRUE;
+  else if (wait_us > 0)
+    g_set_error (error, PST_ERROR, PST_ERROR_NETWORK,
+                 "fetching from %s: the server allows a login only every so often "
+                 "(LOGIN-DELAY); the next one in %" G_GINT64_FORMAT " s",
+                 account->pop3, (wait_us + G_USEC_PER_SEC - 1) / G_USEC_PER_SEC);
+  else
+    ok = fetch_session (agent, account, fetched_out, seal_only_out, error);
+  /* Also those a failed or interrupted run left (deliver.h); not when the
+   * server held the fetch back, which answers at once. */
+  if (wait_us == 0)
+    pst_deliver_pending (agent, account);
   g_mutex_unlock (lock);
-  if (fetched_out != NULL)
-    *fetched_out = f.fetched;
   return ok;
 }

@@ -330,7 +330,8 @@ pst_method_keys_show (PstCall *call, GError **error)
  * messages before a key was unlocked records them as key-locked when it
  * ends, possibly after a re-analysis listed the store; one that starts
  * after this sees the key.  (A session holds its account's fetch lock
- * from its start to its last recorded analysis: fetcher.c run_one.) */
+ * from its start to its last recorded analysis: fetcher.c run_one and
+ * fetch_session.) */
 static void
 wait_for_fetches (PstAgent *agent)
 {
