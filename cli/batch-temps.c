@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <unistd.h>
 #include <glib-unix.h>
 #include <glib/gstdio.h>
@@ -24,6 +25,13 @@ static GHashTable *temps;       /* of char*, under @lock */
 static GThread *waiter;
 static int pipe_fds[2] = { -1, -1 };
 static struct sigaction before[G_N_ELEMENTS (signals)];
+static gint ended;              /* the handlers restored (atomic) */
+
+#ifdef PST_BATCH_TEMPS_TEST_HOOKS
+/* tests/unit/test-batch-temps.c: a handler says it runs, and waits while
+ * told to, so that the batch can end meanwhile. */
+volatile sig_atomic_t pst_batch_temps_test_entered, pst_batch_temps_test_hold;
+#endif
 
 static void
 on_signal (int sig)
@@ -31,9 +39,22 @@ on_signal (int sig)
   unsigned char c = (unsigned char) sig;
   int saved = errno;
 
+#ifdef PST_BATCH_TEMPS_TEST_HOOKS
+  pst_batch_temps_test_entered = 1;
+  while (pst_batch_temps_test_hold)
+    nanosleep (&(struct timespec) { 0, 1000000 }, NULL);
+#endif
   /* Non-blocking: a full pipe holds signals enough already. */
   if (write (pipe_fds[1], &c, 1) < 0)
     { /* nothing else to do in a handler */ }
+  /* The batch ended meanwhile, its handlers restored: the pipe may have
+   * been read for the last time before the write above.  Sent again, the
+   * signal acts when this handler returns, as the restored disposition
+   * says (no temporary is left by then).  Either the last read of the
+   * pipe sees the write, or this sees @ended (both atomic, in that
+   * order: pst_batch_temps_end()). */
+  if (g_atomic_int_get (&ended))
+    raise (sig);
   errno = saved;
 }
 
@@ -77,6 +98,7 @@ pst_batch_temps_begin (void)
   struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 
   temps = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_atomic_int_set (&ended, 0);
   if (!g_unix_open_pipe (pipe_fds, FD_CLOEXEC, NULL))
     return;   /* then an interrupted batch leaves its temporaries, as before */
   g_unix_set_fd_nonblocking (pipe_fds[1], TRUE, NULL);
@@ -100,10 +122,13 @@ pst_batch_temps_end (void)
 
       for (guint i = 0; i < G_N_ELEMENTS (signals); i++)
         sigaction (signals[i], &before[i], NULL);
+      g_atomic_int_set (&ended, 1);
       /* A signal that came before the handlers went is read first; one
        * whose handler was still running meanwhile may follow the 0: it is
        * acted on here, as the signal would have been (no temporary is left
-       * by now).  The pipe stays open: such a handler may still write. */
+       * by now).  One whose handler writes after this last read sees
+       * @ended and sends itself the signal again.  The pipe stays open:
+       * such a handler may still write. */
       if (write (pipe_fds[1], &zero, 1) == 1)
         g_thread_join (waiter);
       waiter = NULL;
