@@ -21,8 +21,9 @@ later_builds() {
   # The sanitizer runtimes linked statically: LeakSanitizer's check at exit
   # scans the runtimes' own globals, and each of the thousands of programs
   # the tests start (CLI, agents, analysis workers) paid for it; linked in,
-  # `postern --version` exits in 82 ms instead of 107, and the ASan
-  # stage's mailbox and socket tests took 10% less (177 s against 197).
+  # `postern --version` exits in 82 ms instead of 107, and four of the
+  # ASan stage's tests (mailbox, bad-input, keyops, worker; two runs each,
+  # alternating) took 132 and 138 s against 149 and 143 s.
   # shellcheck disable=SC2054  # the commas are meson's
   tools/build.sh build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dtest_hooks=true \
     "-Dc_link_args=['-static-libasan','-static-libubsan']"
