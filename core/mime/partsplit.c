@@ -92,28 +92,27 @@ flush_eol (PstPartSplit *s)
   s->eol_len = 0;
 }
 
-/* Whether the line begun in s->cand may still be a delimiter. */
+/* Whether the line begun in s->cand may still be a delimiter, given that
+ * it could be before its last character came: only that one is checked
+ * (checking the whole line at each character made a candidate line
+ * quadratic, up to half a million comparisons for one of 1 KiB).  A
+ * delimiter: "--", the boundary, "--" or nothing, then blanks, a CR
+ * only last. */
 static gboolean
 may_be_delimiter (PstPartSplit *s)
 {
-  gsize i;
+  gsize i = s->cand_len - 1, b = s->blen + 2;
+  char c = s->cand[i];
 
-  for (i = 0; i < s->cand_len && i < s->blen + 2; i++)
-    if (s->cand[i] != (i < 2 ? '-' : s->boundary[i - 2]))
-      return FALSE;
-  if (i < s->blen + 2)
+  if (i < b)
+    return c == (i < 2 ? '-' : s->boundary[i - 2]);
+  if (i > b && s->cand[i - 1] == '\r')
+    return FALSE;
+  if (i == b && c == '-')
     return TRUE;
-  if (i < s->cand_len && s->cand[i] == '-')
-    {
-      if (++i == s->cand_len)
-        return TRUE;
-      if (s->cand[i++] != '-')
-        return FALSE;
-    }
-  for (; i < s->cand_len; i++)
-    if (s->cand[i] != ' ' && s->cand[i] != '\t' && !(s->cand[i] == '\r' && i == s->cand_len - 1))
-      return FALSE;
-  return TRUE;
+  if (i == b + 1 && s->cand[b] == '-')
+    return c == '-';
+  return c == ' ' || c == '\t' || c == '\r';
 }
 
 static void
