@@ -87,10 +87,16 @@ test_interrupt_removes_temporaries (void **state)
   g_rmdir (dir);
 }
 
+static volatile sig_atomic_t idle_ready;
+
+/* A thread that only waits.  The handler that the test holds runs on it:
+ * it must not be inside malloc then (its start allocates), or the end of
+ * the batch, which frees, would wait for a lock the held handler has. */
 static void *
 idle_thread (void *data)
 {
   (void) data;
+  idle_ready = 1;
   for (;;)
     pause ();
   return NULL;
@@ -108,6 +114,8 @@ late_handler (const char *dir)
   pst_batch_temps_test_hold = 1;
   if (pthread_create (&other, NULL, idle_thread, NULL) != 0)
     _exit (3);
+  while (!idle_ready)
+    pause_ms (1);
   /* To that thread: its handler waits, the main thread ends the batch. */
   pthread_kill (other, SIGTERM);
   while (!pst_batch_temps_test_entered)
