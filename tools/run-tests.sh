@@ -65,7 +65,12 @@ wait_for_builds() {
   fi
   rm -f "$builds_log"
 }
-trap '[ -z "$builds_pid" ] || kill -- -"$builds_pid" 2>/dev/null || kill "$builds_pid" 2>/dev/null || true' EXIT
+# The test S/MIME world's private keys, made once for the whole run
+# (tests/harness/smime.sh says why).
+PST_HARNESS_KEY_CACHE=$(mktemp -d)
+export PST_HARNESS_KEY_CACHE
+trap '[ -z "$builds_pid" ] || kill -- -"$builds_pid" 2>/dev/null || kill "$builds_pid" 2>/dev/null || true
+      rm -rf "$PST_HARNESS_KEY_CACHE"' EXIT
 
 status=0
 passed=0
