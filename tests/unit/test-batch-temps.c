@@ -45,6 +45,16 @@ in_child (void (*body) (const char *dir), const char *dir)
   return status;
 }
 
+/* Runs @body in a child (in_child), which SIGTERM must end. */
+static void
+assert_child_terminated (void (*body) (const char *dir), const char *dir)
+{
+  int status = in_child (body, dir);
+
+  assert_true (WIFSIGNALED (status));
+  assert_int_equal (WTERMSIG (status), SIGTERM);
+}
+
 static guint
 files_in (const char *dir)
 {
@@ -77,12 +87,9 @@ static void
 test_interrupt_removes_temporaries (void **state)
 {
   g_autofree char *dir = g_dir_make_tmp ("pst-batch-temps-XXXXXX", NULL);
-  int status;
 
   (void) state;
-  status = in_child (interrupted, dir);
-  assert_true (WIFSIGNALED (status));
-  assert_int_equal (WTERMSIG (status), SIGTERM);
+  assert_child_terminated (interrupted, dir);
   assert_int_equal (files_in (dir), 0);
   g_rmdir (dir);
 }
@@ -132,12 +139,8 @@ late_handler (const char *dir)
 static void
 test_signal_while_the_batch_ends (void **state)
 {
-  int status;
-
   (void) state;
-  status = in_child (late_handler, NULL);
-  assert_true (WIFSIGNALED (status));
-  assert_int_equal (WTERMSIG (status), SIGTERM);
+  assert_child_terminated (late_handler, NULL);
 }
 
 static void
@@ -155,12 +158,8 @@ after_end (const char *dir)
 static void
 test_signals_as_before_after_the_batch (void **state)
 {
-  int status;
-
   (void) state;
-  status = in_child (after_end, NULL);
-  assert_true (WIFSIGNALED (status));
-  assert_int_equal (WTERMSIG (status), SIGTERM);
+  assert_child_terminated (after_end, NULL);
 }
 
 int
