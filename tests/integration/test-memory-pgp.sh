@@ -126,7 +126,7 @@ exit 0
 SH
 chmod +x "$WORK/scanner.sh"
 pst bob config set scan "command:$WORK/scanner.sh" >/dev/null
-# Reading 272 MiB takes its time on a loaded machine (and under the
+# Reading the arrival (272 MiB in the normal build) takes its time on a loaded machine (and under the
 # sanitizers): a timeout would quarantine it, which is not what is tested.
 pst bob config set scan-timeout 600 >/dev/null
 check "bob fetches it over POP3S, within the bound (stored; not analysed, but scanned and sealed)" \
