@@ -358,6 +358,22 @@ has_input (Client *c)
  * PST_SERVER_IDLE_TIMEOUT_S.  A same-uid program that wants to hurt the
  * agent can kill it outright; this is about scripts that leak connections
  * never locking out the owner. */
+/* PST_SERVER_EVICT_IDLE_S.  In test builds POSTERN_TEST_EVICT_IDLE_S (1 to
+ * 10) lowers it: test-socket.sh holds its connections for 2 s instead of
+ * 10, three times over. */
+static gint64
+evict_idle_s (void)
+{
+#ifdef PST_WORKER_TEST_HOOKS
+  const char *v = g_getenv ("POSTERN_TEST_EVICT_IDLE_S");
+  guint64 s = v != NULL ? g_ascii_strtoull (v, NULL, 10) : 0;
+
+  if (s >= 1 && s < PST_SERVER_EVICT_IDLE_S)
+    return (gint64) s;
+#endif
+  return PST_SERVER_EVICT_IDLE_S;
+}
+
 static gboolean
 make_room (PstServer *server)
 {
@@ -365,11 +381,12 @@ make_room (PstServer *server)
   Client *victim = NULL;
   guint live = 0;
   gint64 now = g_get_monotonic_time ();
+  gint64 idle_s = evict_idle_s ();
 
   for (guint i = 0; i < clients->len; i++)
     {
       Client *c = g_ptr_array_index (clients, i);
-      gint64 min_idle = c->requests == 0 ? PST_SERVER_EVICT_SILENT_S : PST_SERVER_EVICT_IDLE_S;
+      gint64 min_idle = c->requests == 0 ? PST_SERVER_EVICT_SILENT_S : idle_s;
 
       if (c->evicted)
         continue;
