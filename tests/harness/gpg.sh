@@ -49,7 +49,8 @@ do_init() {
 home_pids() {  # HOME -> pids of GnuPG daemons started for it
 	local p
 	for p in $(pgrep -x 'gpg-agent|dirmngr|scdaemon|keyboxd' || true); do
-		tr '\0' '\n' <"/proc/$p/cmdline" 2>/dev/null | grep -qxF "$1" && echo "$p"
+		# (2> first: a daemon gone meanwhile fails the < redirection, said on stderr.)
+		tr '\0' '\n' 2>/dev/null <"/proc/$p/cmdline" | grep -qxF "$1" && echo "$p"
 	done
 	return 0
 }

@@ -40,8 +40,8 @@ session_pids() {  # SID -> pids still in that session (zombies do not count: a c
 ours() {
 	local pid=$1
 	[ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
-	tr '\0' '\n' <"/proc/$pid/cmdline" 2>/dev/null | grep -qxF "$D/dovecot/dovecot.conf" && return 0
-	tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qxF "MAIL_CONFIG=$D/postfix/etc" && return 0
+	tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -qxF "$D/dovecot/dovecot.conf" && return 0
+	tr '\0' '\n' 2>/dev/null <"/proc/$pid/environ" | grep -qxF "MAIL_CONFIG=$D/postfix/etc" && return 0
 	return 1
 }
 
