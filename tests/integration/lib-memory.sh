@@ -48,3 +48,26 @@ within_bound() {
     "(idle $((MEMORY_IDLE[$who] / 1024)) MiB), $(( ($(date +%s%N) - t0) / 1000000 )) ms, exit $rc"
   [ "$rc" = 0 ] && [ "$peak" -lt $((MEMORY_IDLE[$who] + BOUND_MIB * 1024)) ]
 }
+
+# body_sum [FILE]: sha256 of the body of the entity in FILE (standard input
+# without one): what follows its first empty line, each line's CR before
+# its LF (and one at the very end) dropped.  Read in blocks of 1 MiB: the
+# sed, tr and sha256sum pipeline it replaces took twice the CPU on 272 MB.
+body_sum() {
+  python3 -c '
+import hashlib, sys
+f = open(sys.argv[1], "rb") if len(sys.argv) > 1 else sys.stdin.buffer
+for line in f:
+    if line in (b"\n", b"\r\n"):
+        break
+h = hashlib.sha256()
+carry = b""
+while True:
+    block = f.read(1 << 20)
+    if not block:
+        break
+    block = carry + block
+    carry = b"\r" if block.endswith(b"\r") else b""
+    h.update(block[:len(block) - len(carry)].replace(b"\r\n", b"\n"))
+print(h.hexdigest())' "$@"
+}

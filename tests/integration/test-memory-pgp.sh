@@ -58,9 +58,6 @@ want=$(sha256sum < "$WORK/body.txt" | cut -d' ' -f1)
 rm "$WORK/body.txt"
 echo "# messages: $(stat -c %s "$WORK/text.eml") bytes each"
 
-# body_sum: sha256 of what follows the first empty line of standard input
-# (the body of the entity), its line ends made LF.
-body_sum() { tr -d '\r' | sed '1,/^$/d' | sha256sum | cut -d' ' -f1; }
 # gpg_open FILE: the OpenPGP message of a PGP/MIME FILE, decrypted by gpg
 # with bob's keys (to $WORK/inner.eml; gpg's status lines to $WORK/gpg.status).
 gpg_open() {

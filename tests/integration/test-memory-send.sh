@@ -85,8 +85,9 @@ head -c "$(numfmt --from=iec "$SIZE" | awk '{ printf "%d", $1 * 3 / 4 }')" /dev/
 rm "$WORK/att.b64"
 echo "# messages: $(stat -c %s "$WORK/pgp.eml") and $(stat -c %s "$WORK/smime.eml") bytes"
 
-# body_sum FILE: sha256 of what follows the first header section of FILE.
-body_sum() {
+# raw_body_sum FILE: sha256 of what follows the first header section of FILE,
+# its line ends as they are (lib-memory.sh's body_sum makes them LF).
+raw_body_sum() {
   python3 - "$1" <<'PY'
 import hashlib, sys
 h, head = hashlib.sha256(), b""
@@ -129,7 +130,7 @@ check "S/MIME: send --wait within the bound" \
   within_bound alice "send, S/MIME encrypted" pst alice send --wait --scheme smime --no-sign "$WORK/smime.eml"
 check "gpg decrypted the OpenPGP copy" wait_gpg
 check "… and the signature is good" grep -q "GOODSIG" "$WORK/gpg.status"
-check "… to the body sent (sha256)" test "$(body_sum "$WORK/pgp.plain")" = "$(body_sum "$WORK/pgp.eml")"
+check "… to the body sent (sha256)" test "$(raw_body_sum "$WORK/pgp.plain")" = "$(raw_body_sum "$WORK/pgp.eml")"
 rm -f "$WORK/pgp.out" "$WORK/pgp.plain"
 check "the S/MIME message reached bob's Maildir" wait_for_delivery "$BOB_MAILDIR" 1
 stored=$(delivered)
@@ -139,7 +140,7 @@ check "bob decrypts it" python3 -c 'import json, sys
 d = json.load(open(sys.argv[1]))
 sys.exit(0 if (d["scheme"], d["decryption"]) == ("smime", "ok") else 1)' "$WORK/dec.json"
 check "the decrypted body is the body sent (sha256)" \
-  test "$(body_sum "$WORK/plain.eml")" = "$(body_sum "$WORK/smime.eml")"
+  test "$(raw_body_sum "$WORK/plain.eml")" = "$(raw_body_sum "$WORK/smime.eml")"
 rm -f "$stored" "$WORK/plain.eml"
 
 # ---- OpenPGP signed, not encrypted: queued only (an account whose server

@@ -38,9 +38,6 @@ want=$(tr -d '\r' < "$WORK/body.txt" | sha256sum | cut -d' ' -f1)
 rm "$WORK/body.txt"
 echo "# messages: $(stat -c %s "$WORK/text.eml") bytes each"
 
-# body_sum FILE: sha256 of the body of the entity in FILE (after its first
-# empty line, the lines it holds, CRLF made LF), read as a stream.
-body_sum() { sed '1,/^\r\?$/d; s/\r$//' "$1" | sha256sum | cut -d' ' -f1; }
 # signed_content FILE: the first part of a multipart/signed (the signed
 # entity), without its header section, its lines LF-terminated; read as a
 # stream.  The line break before the next delimiter is the delimiter's
