@@ -1281,6 +1281,17 @@ test_store (void **state)
 /* --- Streams (mime/smimestream.h) -------------------------------------------------- */
 
 /* @msg protected as a stream.  Transfer full. */
+/* Whether a case of the stream matrices below is left out: under valgrind
+ * (tests/unit/valgrind.sh sets PST_UNDER_VALGRIND) every other one, by the
+ * parity of @sum, the sum of the case's indices; each value of each index
+ * still comes in some of them.  The matrices were two thirds of this test's
+ * time there (68 s of 110); the normal and sanitizer runs take them all. */
+static gboolean
+thinned (guint sum)
+{
+  return g_getenv ("PST_UNDER_VALGRIND") != NULL && sum % 2 == 1;
+}
+
 static GBytes *
 protect_stream (PstSmime *smime, GBytes *msg, const char *sender, const char *rcpt,
                 gboolean encrypt, gboolean sign, GError **error)
@@ -1331,6 +1342,10 @@ test_stream_as_memory (void **state)
       for (int mode = 1; mode <= 3; mode++)
         {
           gboolean encrypt = mode & 1, sign = (mode & 2) != 0;
+          /* (+ 1: the encrypted large text of the first pair, checked
+           * with openssl below, stays.) */
+          if (thinned (k + i + (guint) mode + 1))
+            continue;
           g_autofree char *extra = g_strconcat (date, "Message-ID: <stream@postern.test>\r\n",
                                                 bodies[i][0], NULL);
           g_autoptr(GBytes) msg = message_now (pairs[k][0], pairs[k][1], extra, bodies[i][1]);
@@ -1799,6 +1814,9 @@ test_read_stream (void **state)
           for (int stream = 0; stream < 2; stream++)
             {
               gboolean encrypt = mode != 1, sign = mode != 0;
+              /* (The changed ciphertext byte below stays for both pairs.) */
+              if (thinned (k + h + i + (guint) mode + (guint) stream))
+                continue;
               g_autoptr(GBytes) msg = message_now (pairs[k].sender, pairs[k].rcpt, heads[h], bodies[i]);
               const char *rcpts[] = { pairs[k].rcpt, NULL };
               g_autoptr(GError) error = NULL;
