@@ -24,6 +24,9 @@ struct _PstPgp {
   PstPgpPreferKey prefer;  /* pst_pgp_set_preferred_key */
   gpointer prefer_data;
   gboolean direct;         /* pst_pgp_set_direct_default */
+  gboolean keep_session_key;  /* pst_pgp_keep_session_key */
+  char *session_key;       /* the last decryption's, kept; wiped when freed */
+  gboolean use_session_key;   /* pst_pgp_use_session_key: the ctx has one */
 };
 
 /* pst_pgp_set_direct_default: for the PstPgp objects a thread makes. */
@@ -190,9 +193,46 @@ pst_pgp_free (PstPgp *pgp)
   if (pgp == NULL)
     return;
   if (pgp->ctx != NULL)
-    gpgme_release (pgp->ctx);
+    {
+      if (pgp->use_session_key)
+        gpgme_set_ctx_flag (pgp->ctx, "override-session-key", "");
+      gpgme_release (pgp->ctx);
+    }
+  pst_pgp_session_key_free (pgp->session_key);
   g_free (pgp->home);
   g_free (pgp);
+}
+
+/* --- Session keys ----------------------------------------------------------- */
+
+void
+pst_pgp_session_key_free (char *key)
+{
+  if (key == NULL)
+    return;
+  explicit_bzero (key, strlen (key));
+  g_free (key);
+}
+
+void
+pst_pgp_keep_session_key (PstPgp *pgp, gboolean keep)
+{
+  pgp->keep_session_key = keep;
+}
+
+char *
+pst_pgp_take_session_key (PstPgp *pgp)
+{
+  return g_steal_pointer (&pgp->session_key);
+}
+
+void
+pst_pgp_use_session_key (PstPgp *pgp, const char *key)
+{
+  /* GPGME gives it to gpg by a descriptor (--override-session-key-fd),
+   * not on the command line that ps shows.  An empty one clears it. */
+  gpgme_set_ctx_flag (pgp->ctx, "override-session-key", key != NULL ? key : "");
+  pgp->use_session_key = key != NULL;
 }
 
 /* --- Keys ---------------------------------------------------------------- */
@@ -1032,12 +1072,25 @@ decrypt_data (PstPgp *pgp, gpgme_data_t in, gpgme_data_t out, PstPgpSignature **
   gboolean no_mdc = FALSE;
 
   gpgme_set_ctx_flag (pgp->ctx, "full-status", "1");
+  if (pgp->keep_session_key)
+    gpgme_set_ctx_flag (pgp->ctx, "export-session-key", "1");
   gpgme_set_status_cb (pgp->ctx, watch_status, &no_mdc);
   err = gpgme_op_decrypt_verify (pgp->ctx, in, out);
   gpgme_set_status_cb (pgp->ctx, NULL, NULL);
   gpgme_set_ctx_flag (pgp->ctx, "full-status", "0");
 
   dres = gpgme_op_decrypt_result (pgp->ctx);
+  if (pgp->keep_session_key)
+    {
+      gpgme_set_ctx_flag (pgp->ctx, "export-session-key", "0");
+      pst_pgp_session_key_free (g_steal_pointer (&pgp->session_key));
+      if (err == GPG_ERR_NO_ERROR && dres != NULL && dres->session_key != NULL)
+        {
+          pgp->session_key = g_strdup (dres->session_key);
+          /* GPGME's copy goes with the result, unwiped: wiped here. */
+          explicit_bzero (dres->session_key, strlen (dres->session_key));
+        }
+    }
   /* gpg found no encrypted session key at all: signed (or bare literal)
    * data, which is no failed decryption but no decryption either. */
   pgp->not_encrypted = gpgme_err_code (err) == GPG_ERR_NO_DATA

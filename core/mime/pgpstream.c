@@ -599,16 +599,24 @@ streamed (PstStatus *status, PstStatus **status_out, gboolean *streamable_out)
  * from the message @reopen gives, into @plain_out, which must give the
  * same plaintext. */
 static gboolean
-write_judged_text (PstPgp *pgp, Pass *judge, PstPgpMessageReopen reopen, gpointer reopen_data,
-                   GOutputStream *plain_out, PstStatus **status_out, gboolean *streamable_out,
-                   GError **error)
+write_judged_text (PstPgp *pgp, Pass *judge, const char *session_key, PstPgpMessageReopen reopen,
+                   gpointer reopen_data, GOutputStream *plain_out, PstStatus **status_out,
+                   gboolean *streamable_out, GError **error)
 {
   g_autoptr(GInputStream) again = NULL;
   g_auto(Pass) write = { 0 };
   const char *judged_sum = g_checksum_get_string (judge->sink->body_sum);
+  gboolean ran;
 
-  if (!(again = reopen (reopen_data, error))
-      || !run_pass (pgp, again, plain_out, TEXT_WRITE, judge->sig, &write, error))
+  if (!(again = reopen (reopen_data, error)))
+    return FALSE;
+  /* Opened again with the session key the first reading found, not the
+   * secret key: a passphrase or a smartcard's touch is asked for once.  A
+   * file changed meanwhile does not open with it, and fails as below. */
+  pst_pgp_use_session_key (pgp, session_key);
+  ran = run_pass (pgp, again, plain_out, TEXT_WRITE, judge->sig, &write, error);
+  pst_pgp_use_session_key (pgp, NULL);
+  if (!ran)
     return FALSE;
   if (!write.encrypted || (write.sink->fallback && !write.sink->passing))
     return TRUE;   /* changed meanwhile into something else: nothing written, read in memory */
@@ -632,12 +640,18 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
                          gboolean *streamable_out, GError **error)
 {
   g_auto(Pass) p = { 0 };
+  g_autoptr(PstPgpSessionKey) session_key = NULL;
+  gboolean ran;
 
   *streamable_out = FALSE;
   /* With @reopen a text entity is judged as it is decrypted (nothing
-   * written), then decrypted again to be written: the key is used twice
-   * for it, once for any other. */
-  if (!run_pass (pgp, message, plain_out, reopen != NULL ? TEXT_JUDGE : TEXT_NO, NULL, &p, error))
+   * written), then decrypted again to be written, with the session key
+   * the first decryption kept (the secret key is used once). */
+  pst_pgp_keep_session_key (pgp, reopen != NULL);
+  ran = run_pass (pgp, message, plain_out, reopen != NULL ? TEXT_JUDGE : TEXT_NO, NULL, &p, error);
+  pst_pgp_keep_session_key (pgp, FALSE);
+  session_key = pst_pgp_take_session_key (pgp);
+  if (!ran)
     return FALSE;
   if (!p.encrypted || p.sink->fallback)
     return TRUE;
@@ -655,7 +669,7 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
     {
       if (p.sink->inline_marker)
         return TRUE;   /* read in memory */
-      return write_judged_text (pgp, &p, reopen, reopen_data, plain_out, status_out,
+      return write_judged_text (pgp, &p, session_key, reopen, reopen_data, plain_out, status_out,
                                 streamable_out, error);
     }
   /* A failed or too large text is said without anything written. */

@@ -595,6 +595,90 @@ test_open_text_failures (void **state)
   assert_non_null (strstr (json, "\"decryption\":\"failed\""));
 }
 
+/* A reopen that first takes the secret keys out of the home in @data (the
+ * files and the gpg-agent that read them): what opens the message then is
+ * only the session key the first reading kept. */
+typedef struct {
+  GBytes *msg;
+  const char *home;
+  int readings;
+} ReopenKeyless;
+
+static GInputStream *
+reopen_keyless (gpointer data, GError **error)
+{
+  ReopenKeyless *r = data;
+  g_autofree char *keys = g_build_filename (r->home, "private-keys-v1.d", NULL);
+  g_autoptr(GInputStream) mem = g_memory_input_stream_new_from_bytes (r->msg);
+  const char *argv[] = { "gpgconf", "--homedir", r->home, "--kill", "gpg-agent", NULL };
+
+  (void) error;
+  r->readings++;
+  remove_tree (keys);
+  assert_false (g_file_test (keys, G_FILE_TEST_EXISTS));
+  assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
+                             NULL, NULL));
+  return pst_pgpstream_input_new (mem);
+}
+
+/* The text is read twice, and opened the second time with the session key
+ * of the first, not the secret key: with carol's secret key gone between
+ * the two readings, it is still written, decrypted and signed as judged. */
+static void
+test_open_text_session_key (void **state)
+{
+  char *home = make_home ();
+  g_autofree char *fpr = make_key (home, "Carol <carol@postern.test>", "carol@postern.test");
+  g_autoptr(PstPgp) carol = pst_pgp_new (home, NULL);
+  const char *to_carol[] = { "carol@postern.test", NULL };
+  g_autofree char *date = now_date ();
+  g_autofree char *head = g_strdup_printf (HEAD, date);
+  g_autofree char *text = g_strconcat (head, "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                                       "Content-Transfer-Encoding: 8bit\r\n\r\nthe session key opens it\r\n", NULL);
+  g_autoptr(GBytes) plain = bytes (text);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GBytes) msg = NULL;
+  g_autoptr(GInputStream) mem = NULL;
+  g_autoptr(GInputStream) in = NULL;
+  g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr(PstStatus) st = NULL;
+  g_autoptr(GBytes) written = NULL;
+  g_autofree char *json = NULL;
+  ReopenKeyless again = { NULL, home, 0 };
+  gboolean streamable = FALSE;
+
+  (void) state;
+  assert_non_null (carol);
+  copy_public_key (home, fx.alice_home, "carol@postern.test");
+  copy_public_key (fx.alice_home, home, ALICE);
+  pst_pgp_forget_keys ();
+  msg = pst_pgpmime_protect (fx.alice, plain, ALICE, to_carol, TRUE, TRUE, &error);
+  assert_non_null (msg);
+  again.msg = msg;
+  mem = g_memory_input_stream_new_from_bytes (msg);
+  in = pst_pgpstream_input_new (mem);
+  assert_true (pst_pgpmime_open_stream (carol, in, reopen_keyless, &again, out, &st, &streamable, &error));
+  assert_null (error);
+  assert_true (streamable);
+  assert_int_equal (again.readings, 1);
+  json = pst_status_to_json_string (st);
+  assert_non_null (strstr (json, "\"decryption\":\"ok\""));
+  assert_non_null (strstr (json, "\"status\":\"good\""));
+  g_output_stream_close (out, NULL, NULL);
+  written = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+  assert_true (contains (written, "\r\n\r\nthe session key opens it\r\n"));
+  /* And the key is gone indeed: a third decryption fails. */
+  {
+    g_autoptr(GBytes) armored = armor_of (msg);
+    g_autoptr(GBytes) none = NULL;
+    PstIntegrity integrity = PST_INTEGRITY_OK;
+
+    assert_false (pst_pgp_decrypt_verify (carol, armored, &none, NULL, &integrity, NULL));
+  }
+  g_clear_pointer (&carol, pst_pgp_free);
+  kill_home (home);
+}
+
 /* The stream writer's output, read back by the stream reader. */
 static void
 test_roundtrip (void **state)
@@ -627,6 +711,7 @@ main (void)
     cmocka_unit_test (test_open_not_streamable),
     cmocka_unit_test (test_open_text),
     cmocka_unit_test (test_open_text_failures),
+    cmocka_unit_test (test_open_text_session_key),
     cmocka_unit_test (test_roundtrip),
   };
 
