@@ -624,10 +624,12 @@ reopen_keyless (gpointer data, GError **error)
 /* The text is read twice, and opened the second time with the session key
  * of the first, not the secret key: with carol's secret key gone between
  * the two readings, it is still written, decrypted and signed as judged. */
+static char *carol_home;   /* removed by end_session_key, also when an assertion failed */
+
 static void
 test_open_text_session_key (void **state)
 {
-  char *home = make_home ();
+  const char *home = carol_home = make_home ();
   g_autofree char *fpr = make_key (home, "Carol <carol@postern.test>", "carol@postern.test");
   g_autoptr(PstPgp) carol = pst_pgp_new (home, NULL);
   const char *to_carol[] = { "carol@postern.test", NULL };
@@ -675,8 +677,15 @@ test_open_text_session_key (void **state)
 
     assert_false (pst_pgp_decrypt_verify (carol, armored, &none, NULL, &integrity, NULL));
   }
-  g_clear_pointer (&carol, pst_pgp_free);
-  kill_home (home);
+}
+
+static int
+end_session_key (void **state)
+{
+  (void) state;
+  if (carol_home != NULL)
+    kill_home (g_steal_pointer (&carol_home));
+  return 0;
 }
 
 /* The stream writer's output, read back by the stream reader. */
@@ -711,7 +720,7 @@ main (void)
     cmocka_unit_test (test_open_not_streamable),
     cmocka_unit_test (test_open_text),
     cmocka_unit_test (test_open_text_failures),
-    cmocka_unit_test (test_open_text_session_key),
+    cmocka_unit_test_teardown (test_open_text_session_key, end_session_key),
     cmocka_unit_test (test_roundtrip),
   };
 
