@@ -46,6 +46,27 @@ crlf_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *
     {
       char c = in[i];
 
+      if (c != '\r' && c != '\n')
+        {
+          /* The bytes up to the next line end, at once: two memchr over
+           * the line instead of a test and a store for each byte (a tenth
+           * of the agent's CPU when it encrypted a large text). */
+          gsize n = MIN (inbuf_size - i, outbuf_size - o);
+          const char *lf, *cr;
+
+          if (n == 0)
+            break;
+          if ((lf = memchr (in + i, '\n', n)) != NULL)
+            n = (gsize) (lf - (in + i));
+          if ((cr = memchr (in + i, '\r', n)) != NULL)
+            n = (gsize) (cr - (in + i));
+          memcpy (out + o, in + i, n);
+          o += n;
+          i += n;
+          self->after_cr = FALSE;
+          self->last = out[o - 1];
+          continue;
+        }
       if (c == '\n' && self->after_cr)
         {
           self->after_cr = FALSE;

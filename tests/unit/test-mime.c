@@ -547,7 +547,9 @@ test_converters (void **state)
         }
     }
   {
-    const char *text = "a\rb\nc\r\nd\r\r\n\ne";
+    const char *text = "a\rb\nc\r\nd\r\r\n\nlonger lines, whose bytes the converter copies in runs of"
+                       " their own up to the next line end\r\nand on, without a line end at all, for more"
+                       " than the largest piece below\rlast\n\re";
     g_autoptr(GBytes) prefix = g_bytes_new_static ("P\n", 2);
     g_autoptr(GBytes) crlf = pst_mime_to_crlf (text, strlen (text));
 
