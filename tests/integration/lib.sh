@@ -110,6 +110,19 @@ wait_for_delivery() {
   return 1
 }
 
+# wait_for_postfix_queue: until the provider's Postfix holds no mail (30 s at
+# most): what it accepted is delivered (or bounced) by then.
+wait_for_postfix_queue() {
+  local i
+  for i in $(seq 1 300); do
+    postqueue -c "$POSTFIX_CONFIG_DIR" -p 2>/dev/null | grep -q '^Mail queue is empty' && return 0
+    sleep 0.1
+  done
+  echo "# Postfix's queue still holds mail after 30 s:" >&2
+  postqueue -c "$POSTFIX_CONFIG_DIR" -p >&2 || true
+  return 1
+}
+
 # record_via TARGET_HOST TARGET_PORT LOGFILE: starts a loopback relay that
 # records every byte the client sends, and sets REC_PORT to its port.  Used to
 # prove that no credential left the machine.

@@ -79,7 +79,7 @@ for _ in $(seq 1 100); do
   [ "$(sqlite3 "$DB" "select count(*) from outbox where state in ('queued')")" = 0 ] && break
   pc outbox list >/dev/null 2>&1; sleep 0.2
 done
-sleep 3   # Postfix delivers what was accepted
+wait_for_postfix_queue || true   # Postfix delivers what was accepted (the checks below say if not)
 retried=0
 for id in $(doubt_ids); do
   n=$(sqlite3 "$DB" "select c.data from outbox_chunks c where c.outbox_id = $id order by seq" | grep -ao 'Crash-Out-Marker-[0-9]*' | head -n 1 | sed 's/.*-0*//')
@@ -93,7 +93,7 @@ for _ in $(seq 1 150); do
   [ "$(sqlite3 "$DB" "select count(*) from outbox where state in ('queued', 'sending')")" = 0 ] && break
   sleep 0.2
 done
-sleep 3
+wait_for_postfix_queue || true
 
 python3 - "$DB" "$N_FETCH" > "$WORK/store-count.txt" <<'PY'
 import re, sqlite3, sys
