@@ -10,6 +10,7 @@
 #include "crypto/remote.h"
 #include "util/addr.h"
 #include "util/error.h"
+#include "util/secret.h"
 #include "util/sink.h"
 
 struct _PstPgp {
@@ -198,21 +199,12 @@ pst_pgp_free (PstPgp *pgp)
         gpgme_set_ctx_flag (pgp->ctx, "override-session-key", "");
       gpgme_release (pgp->ctx);
     }
-  pst_pgp_session_key_free (pgp->session_key);
+  pst_secret_free (pgp->session_key);
   g_free (pgp->home);
   g_free (pgp);
 }
 
 /* --- Session keys ----------------------------------------------------------- */
-
-void
-pst_pgp_session_key_free (char *key)
-{
-  if (key == NULL)
-    return;
-  explicit_bzero (key, strlen (key));
-  g_free (key);
-}
 
 void
 pst_pgp_keep_session_key (PstPgp *pgp, gboolean keep)
@@ -1083,7 +1075,7 @@ decrypt_data (PstPgp *pgp, gpgme_data_t in, gpgme_data_t out, PstPgpSignature **
   if (pgp->keep_session_key)
     {
       gpgme_set_ctx_flag (pgp->ctx, "export-session-key", "0");
-      pst_pgp_session_key_free (g_steal_pointer (&pgp->session_key));
+      pst_secret_free (g_steal_pointer (&pgp->session_key));
       if (err == GPG_ERR_NO_ERROR && dres != NULL && dres->session_key != NULL)
         {
           pgp->session_key = g_strdup (dres->session_key);

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <gio/gio.h>
+
+#include "util/secret.h"
 #include "crypto/status.h"
 
 G_BEGIN_DECLS
@@ -189,7 +191,7 @@ gboolean pst_pgp_decrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *o
 /* Session keys, for reading one message twice (core/mime/pgpstream.c):
  * with @keep TRUE the decryptions that follow keep the message's session
  * key ("ALGO:HEX"), which pst_pgp_take_session_key gives (NULL: none;
- * free it with pst_pgp_session_key_free, which wipes it).  With a @key,
+ * free it with pst_secret_free, which wipes it).  With a @key,
  * pst_pgp_use_session_key makes the decryptions that follow open the
  * message with it instead of a secret key: gpg-agent is not asked again,
  * so a passphrase or a smartcard's touch is not asked for twice.  NULL
@@ -197,9 +199,8 @@ gboolean pst_pgp_decrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *o
 void pst_pgp_keep_session_key (PstPgp *pgp, gboolean keep);
 char *pst_pgp_take_session_key (PstPgp *pgp);
 void pst_pgp_use_session_key (PstPgp *pgp, const char *key);
-void pst_pgp_session_key_free (char *key);
 typedef char PstPgpSessionKey;
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPgpSessionKey, pst_pgp_session_key_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPgpSessionKey, pst_secret_free)
 
 /* Verifies @signature (armored or binary, detached) over exactly @data.  Never
  * fails: an unusable signature has status ERROR.  Transfer full. */
