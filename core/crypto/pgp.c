@@ -222,7 +222,10 @@ void
 pst_pgp_use_session_key (PstPgp *pgp, const char *key)
 {
   /* GPGME gives it to gpg by a descriptor (--override-session-key-fd),
-   * not on the command line that ps shows.  An empty one clears it. */
+   * not on the command line that ps shows.  An empty one clears it.  A
+   * remote context (no GPGME context of its own) has none to use. */
+  if (pgp->ctx == NULL)
+    return;
   gpgme_set_ctx_flag (pgp->ctx, "override-session-key", key != NULL ? key : "");
   pgp->use_session_key = key != NULL;
 }
