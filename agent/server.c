@@ -336,6 +336,22 @@ has_input (Client *c)
   return poll (&p, 1, 0) != 0;
 }
 
+/* PST_SERVER_EVICT_IDLE_S.  In test builds POSTERN_TEST_EVICT_IDLE_S (1 to
+ * 10) lowers it: test-socket.sh holds its connections for 2 s instead of
+ * 10, three times over. */
+static gint64
+evict_idle_s (void)
+{
+#ifdef PST_WORKER_TEST_HOOKS
+  const char *v = g_getenv ("POSTERN_TEST_EVICT_IDLE_S");
+  guint64 s = v != NULL ? g_ascii_strtoull (v, NULL, 10) : 0;
+
+  if (s >= 1 && s < PST_SERVER_EVICT_IDLE_S)
+    return (gint64) s;
+#endif
+  return PST_SERVER_EVICT_IDLE_S;
+}
+
 /* Room for one more client (under clients_lock).  Every client is the
  * owner's uid, so the agent cannot tell a stuck or hostile script from the
  * owner's own tools, and a plain cap (the first 64 connections win) let
@@ -358,22 +374,6 @@ has_input (Client *c)
  * PST_SERVER_IDLE_TIMEOUT_S.  A same-uid program that wants to hurt the
  * agent can kill it outright; this is about scripts that leak connections
  * never locking out the owner. */
-/* PST_SERVER_EVICT_IDLE_S.  In test builds POSTERN_TEST_EVICT_IDLE_S (1 to
- * 10) lowers it: test-socket.sh holds its connections for 2 s instead of
- * 10, three times over. */
-static gint64
-evict_idle_s (void)
-{
-#ifdef PST_WORKER_TEST_HOOKS
-  const char *v = g_getenv ("POSTERN_TEST_EVICT_IDLE_S");
-  guint64 s = v != NULL ? g_ascii_strtoull (v, NULL, 10) : 0;
-
-  if (s >= 1 && s < PST_SERVER_EVICT_IDLE_S)
-    return (gint64) s;
-#endif
-  return PST_SERVER_EVICT_IDLE_S;
-}
-
 static gboolean
 make_room (PstServer *server)
 {

@@ -27,7 +27,6 @@ struct _PstPgp {
   gboolean direct;         /* pst_pgp_set_direct_default */
   gboolean keep_session_key;  /* pst_pgp_keep_session_key */
   char *session_key;       /* the last decryption's, kept; wiped when freed */
-  gboolean use_session_key;   /* pst_pgp_use_session_key: the ctx has one */
 };
 
 /* pst_pgp_set_direct_default: for the PstPgp objects a thread makes. */
@@ -194,11 +193,7 @@ pst_pgp_free (PstPgp *pgp)
   if (pgp == NULL)
     return;
   if (pgp->ctx != NULL)
-    {
-      if (pgp->use_session_key)
-        gpgme_set_ctx_flag (pgp->ctx, "override-session-key", "");
-      gpgme_release (pgp->ctx);
-    }
+    gpgme_release (pgp->ctx);
   pst_secret_free (pgp->session_key);
   g_free (pgp->home);
   g_free (pgp);
@@ -227,7 +222,6 @@ pst_pgp_use_session_key (PstPgp *pgp, const char *key)
   if (pgp->ctx == NULL)
     return;
   gpgme_set_ctx_flag (pgp->ctx, "override-session-key", key != NULL ? key : "");
-  pgp->use_session_key = key != NULL;
 }
 
 /* --- Keys ---------------------------------------------------------------- */

@@ -621,10 +621,11 @@ reopen_keyless (gpointer data, GError **error)
   return pst_pgpstream_input_new (mem);
 }
 
+static char *carol_home;   /* removed by end_session_key, also when an assertion failed */
+
 /* The text is read twice, and opened the second time with the session key
  * of the first, not the secret key: with carol's secret key gone between
  * the two readings, it is still written, decrypted and signed as judged. */
-static char *carol_home;   /* removed by end_session_key, also when an assertion failed */
 
 static void
 test_open_text_session_key (void **state)
