@@ -123,6 +123,22 @@ wait_for_postfix_queue() {
   return 1
 }
 
+# alive PID: the process runs (a zombie does not).  A detached agent that
+# died waits as a zombie until init reaps it, which takes seconds on some
+# machines, and `kill -0` succeeds on a zombie.
+alive() {
+  local stat
+  { read -r stat < "/proc/$1/stat"; } 2>/dev/null || return 1
+  stat=${stat##*) }
+  [ "${stat:0:1}" != Z ]
+}
+# wait_gone PID [TENTHS]: until PID no longer runs (5 s unless told).
+wait_gone() {
+  local i
+  for ((i = 0; i < ${2:-50}; i++)); do alive "$1" || return 0; sleep 0.1; done
+  ! alive "$1"
+}
+
 # record_via TARGET_HOST TARGET_PORT LOGFILE: starts a loopback relay that
 # records every byte the client sends, and sets REC_PORT to its port.  Used to
 # prove that no credential left the machine.

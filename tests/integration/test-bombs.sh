@@ -81,7 +81,7 @@ alive_and_small() {
   local h
   h=$(hwm)
   echo "# VmHWM after $1: $h KiB"
-  if [ "$h" = dead ] || ! kill -0 "$pid" 2>/dev/null; then
+  if [ "$h" = dead ] || ! alive "$pid"; then
     not_ok "$1: the agent died"; return
   fi
   check "$1: the agent is alive, its peak memory $h KiB < $MAX_HWM_KIB KiB" test "$h" -lt "$MAX_HWM_KIB"

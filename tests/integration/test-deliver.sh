@@ -266,8 +266,7 @@ for round in tmp:2 rename:2 tmp:1 rename:4 tmp:4 rename:1; do
   POSTERN_TEST_DELIVER_CRASH="$round" pst bob-crash agent start >/dev/null
   pid=$(pgrep -f "posternd --home $WORK/home-bob-crash\$" | head -n 1)
   pst bob-crash fetch >/dev/null 2>&1 || true
-  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  check "$round: the agent was killed in delivery $n" bash -c '! kill -0 "$1" 2>/dev/null' _ "$pid"
+  check "$round: the agent was killed in delivery $n" wait_gone "$pid" 100
   check "$round: all are in the store, delivery pending for $((5 - n))" \
     test "$(sqlite3 "$(db_of bob-crash)" "select count(*) from deliveries") $(pending bob-crash)" = "${#ids[@]} $((5 - n))"
   case $point in
@@ -297,7 +296,7 @@ plain_in "crash-gone-$tag@elsewhere.test"
 POSTERN_TEST_DELIVER_CRASH=tmp:1 pst bob-crash agent start >/dev/null
 pid=$(pgrep -f "posternd --home $WORK/home-bob-crash\$" | head -n 1)
 pst bob-crash fetch >/dev/null 2>&1 || true
-for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+wait_gone "$pid" 100 || true
 check "killed with the message in tmp/" test "$(grep -laF "crash-gone-$tag" "$MDC"/tmp/* | wc -l)" = 1
 gone=$(sqlite3 "$(db_of bob-crash)" "select message_id from deliveries where state = 'pending'")
 sqlite3 "$(db_of bob-crash)" "pragma foreign_keys = on; delete from messages where id = $gone"

@@ -466,7 +466,11 @@ check "outbox $name: the next try survives a restart" equals "next_try" "$(outbo
 check "outbox $name: outbox list shows the next try and the reply" bash -c \
   'out=$("$@"); grep -q "next try:" <<<"$out" && grep -q "server: 451" <<<"$out"' _ "$POSTERN" --home "$H" outbox list --account "$name"
 id=$(outbox_field "$name" id)
-# Offline past its next try: the scheduler sends it as soon as the agent runs.
+# Offline past its next try: the scheduler sends it as soon as the agent
+# runs.  (The calls above started the agent again: it is stopped before the
+# store is changed under it, else it would learn of the change only at its
+# next wake-up, the first fetch's, some 20 s later.)
+pf agent stop >/dev/null
 sqlite3 "$DB" "update outbox set next_try = strftime('%s','now') - 1 where id = $id"
 pf agent start >/dev/null
 for _ in $(seq 1 200); do [ "$(outbox_field "$name" state)" = sent ] && break; sleep 0.1; done
