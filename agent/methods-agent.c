@@ -57,8 +57,13 @@ pst_method_hello (PstCall *call, GError **error)
 JsonObject *
 pst_method_agent_stop (PstCall *call, GError **error)
 {
+  JsonObject *r = json_object_new ();
+
+  /* The pid: an agent started by systemd leaves the socket to systemd,
+   * so a client that waits for the agent's end watches the process. */
+  json_object_set_int_member (r, "pid", getpid ());
   pst_agent_request_stop (call->agent);
-  return json_object_new ();
+  return r;
 }
 
 /* From now on this connection also carries notifications (DESIGN.md §5). */

@@ -78,12 +78,28 @@ agent_status (PstCli *cli, gboolean print)
   return 0;
 }
 
+/* Whether process @pid has ended: no such process, or a zombie (a
+ * detached agent's parent is init, which may reap it seconds later). */
+static gboolean
+process_ended (gint64 pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/stat", pid);
+  g_autofree char *stat = NULL;
+  const char *end;
+
+  if (!g_file_get_contents (path, &stat, NULL, NULL))
+    return TRUE;
+  end = strrchr (stat, ')');
+  return end != NULL && (end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X'));
+}
+
 static int
 agent_stop (PstCli *cli)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (PstRpcClient) c = pst_cli_connect (cli, FALSE, &error);
   g_autoptr (JsonObject) r = NULL;
+  gint64 pid;
 
   if (c == NULL)
     {
@@ -93,10 +109,17 @@ agent_stop (PstCli *cli)
     }
   if (!(r = pst_rpc_client_call (c, "agent.stop", NULL, NULL, 0, &error)))
     return pst_cli_fail (_("agent stop"), error);
-  /* Done when the socket is gone. */
-  for (int i = 0; i < 400 && g_file_test (cli->paths->socket_path, G_FILE_TEST_EXISTS); i++)
-    g_usleep (25 * 1000);
-  if (g_file_test (cli->paths->socket_path, G_FILE_TEST_EXISTS))
+  /* Done when the socket is gone, or, where systemd keeps the socket
+   * (socket activation: it starts the agent again on the next
+   * connection), when the agent's process has ended. */
+  pid = json_object_get_int_member_with_default (r, "pid", 0);
+  for (int i = 0; i < 400; i++)
+    {
+      if (!g_file_test (cli->paths->socket_path, G_FILE_TEST_EXISTS) || (pid > 0 && process_ended (pid)))
+        break;
+      g_usleep (25 * 1000);
+    }
+  if (g_file_test (cli->paths->socket_path, G_FILE_TEST_EXISTS) && !(pid > 0 && process_ended (pid)))
     {
       g_set_error (&error, PST_ERROR, PST_ERROR_FAILED, _("the agent did not stop within 10 s"));
       return pst_cli_fail (_("agent stop"), error);

@@ -79,9 +79,20 @@ check "SIGHUP with errors: refused, naming the file, line, group and key" bash -
   'grep "reload:" "$1" | grep -q "config:[0-9]*: \[account broken\] smtp: missing; keeping the configuration as it was"' _ "$LOG"
 check "… and the agent keeps the configuration it had" bash -c '"$1" --home "$2" account show reloaded >/dev/null' _ "$POSTERN" "$H"
 cp "$WORK/good-config" "$H/config"
+# The socket stays with systemd (here systemd-socket-activate's): agent
+# stop is done when the process has ended.  It waited for the socket to go,
+# and said after 10 s that the agent had not stopped.
+stop_activated() {
+  local out rc=0 t0=$SECONDS
+  out=$("$POSTERN" --home "$H" agent stop 2>&1) || rc=$?
+  echo "# agent stop: exit $rc after $((SECONDS - t0)) s: $out"
+  [ "$rc" = 0 ] && [ "$out" = "agent stopped" ] && ! alive "$pid" && [ -S "$H/run/agent.sock" ]
+}
+check "agent stop of the socket-activated agent: stopped once its process ends, the socket left to systemd" \
+  stop_activated
 check "the same errors at start: the agent does not start" bash -c \
-  'printf "\n[account broken]\naddress=x@y\n" >> "$3/config"; "$1" --home "$3" agent stop >/dev/null; ! "$2" --home "$3" 2>/dev/null' \
-  _ "$POSTERN" "$POSTERND" "$H"
+  'printf "\n[account broken]\naddress=x@y\n" >> "$2/config"; ! "$1" --home "$2" 2>/dev/null' \
+  _ "$POSTERND" "$H"
 
 # ---- the log: $XDG_STATE_HOME, rotated when the agent starts ----
 X="$WORK/xdg"
