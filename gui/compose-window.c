@@ -39,6 +39,10 @@ struct _PstComposeWindow {
   char *want_from;              /* the account a draft is from */
   GHashTable *account_encrypt;  /* address → the account's encrypt mode */
   char *link_note;              /* what a mailto: link asked for and did not get */
+  char *reason;                 /* what say_reason was last given */
+  /* Why the last save of the draft failed: said until a save succeeds,
+   * beside what the recipients' check says (whose answer may come later). */
+  char *draft_note;
   /* The draft this window keeps (compose-window.h): its id once saved, and
    * whether something was typed since the last save. */
   gint64 draft_id;
@@ -103,10 +107,27 @@ account_always (PstComposeWindow *self)
 static void
 say_reason (PstComposeWindow *self, const char *text)
 {
-  g_autofree char *both = self->link_note && *text ? g_strdup_printf ("%s\n%s", text, self->link_note) : NULL;
+  const char *parts[] = { text, self->draft_note, self->link_note };
+  g_autoptr (GString) s = g_string_new (NULL);
 
-  gtk_label_set_text (GTK_LABEL (self->reason_label),
-                      both ? both : self->link_note ? self->link_note : text);
+  if (text != self->reason)
+    {
+      g_free (self->reason);
+      self->reason = g_strdup (text);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (parts); i++)
+    if (parts[i] != NULL && *parts[i])
+      g_string_append_printf (s, "%s%s", s->len ? "\n" : "", parts[i]);
+  gtk_label_set_text (GTK_LABEL (self->reason_label), s->str);
+}
+
+/* Says why the draft was not saved (NULL: it was), until the next save. */
+static void
+say_draft_note (PstComposeWindow *self, char *note)
+{
+  g_free (self->draft_note);
+  self->draft_note = note;
+  say_reason (self, self->reason ? self->reason : "");
 }
 
 /* Encrypt unticked on an answer to encrypted mail, not yet confirmed: it
@@ -777,11 +798,13 @@ draft_saved (GObject *source, GAsyncResult *res, gpointer data)
       self->draft_dirty = TRUE;
       self->discard_ok = self->close_after_save;
       self->close_after_save = FALSE;
-      say_reason (self, t);
+      say_draft_note (self, g_steal_pointer (&t));
     }
   else
     {
       self->draft_id = pst_json_int (r, "id");
+      if (self->draft_note != NULL)
+        say_draft_note (self, NULL);
       /* Typed into while it was saved: saved again before it closes. */
       if (self->close_after_save && !draft_save (self, TRUE))
         gtk_widget_destroy (GTK_WIDGET (self));
@@ -817,7 +840,7 @@ draft_save (PstComposeWindow *self, gboolean closing)
                                             error ? error->message : g_strerror (errno));
       if (closing)
         {
-          say_reason (self, t);
+          say_draft_note (self, g_steal_pointer (&t));
           self->discard_ok = TRUE;
         }
       return closing;
@@ -936,6 +959,8 @@ pst_compose_window_dispose (GObject *object)
   g_clear_pointer (&self->want_from, g_free);
   g_clear_pointer (&self->account_encrypt, g_hash_table_unref);
   g_clear_pointer (&self->link_note, g_free);
+  g_clear_pointer (&self->reason, g_free);
+  g_clear_pointer (&self->draft_note, g_free);
   G_OBJECT_CLASS (pst_compose_window_parent_class)->dispose (object);
 }
 

@@ -866,6 +866,13 @@ def run_scenarios(session, scenarios):
             if not isinstance(e, (GuiTimeout, AssertionError)):
                 detail += "\n" + traceback.format_exc()
             not_ok(f"{name}: the scenario ran to its end", detail)
+            # What the agents did meanwhile: a call that never came back, a refusal.
+            for h in sorted(h for h in session.homes if h):
+                log = os.path.join(h, "data", "posternd.log")
+                if os.path.exists(log):
+                    with open(log, errors="replace") as f:
+                        tail = f.readlines()[-15:]
+                    _comment(f"the last lines of {log}:\n" + "".join("  " + line for line in tail).rstrip())
         finally:
             for app in list(session.apps):
                 try:

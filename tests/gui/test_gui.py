@@ -1284,6 +1284,41 @@ def scenario_drafts(session):
                "the outbox to say sent", 60, seen=lambda: repr(outbox()))
     g.ok("the agent sent it")
     app.close()
+def scenario_draft_not_saved(session):
+    """A draft that cannot be saved (the agent was stopped meanwhile): closing the compose window keeps it open with
+    the text and says why, also once the window hears that the agent is gone (which says so beside it); a second
+    close discards the text."""
+    subject = "Draft never saved " + str(os.getpid())
+    app = start_app(session, ALICEGUI)
+    win = app.window()
+    ensure_agent_from_window(win, ALICEGUI)
+    g.click(win, "Compose")
+    compose = g.find(app.root, "frame", "New message")
+    g.type_into(compose, "To", os.environ["BOB_ADDR"])
+    g.type_into(compose, "Subject", subject)
+    g.type_into(compose, "Message text", "Nothing of this is kept.")
+    reason = g.find(compose, "label", "Sending")
+    g.wait_for(lambda: "encrypted with OpenPGP" in g.text_of(reason), "the recipients' check", 20,
+               seen=lambda: g.text_of(reason))
+    r = postern(ALICEGUI, "agent", "stop")
+    g.check("alice's agent stops (CLI)", r.returncode == 0, lambda: r.stderr)
+    g.click(compose, "Close")
+    g.wait_for(lambda: "Not saved as a draft" in g.text_of(reason) and "agent is not running" in g.text_of(reason),
+               "the window to say why the draft was not saved, and that the agent is not running", 20,
+               seen=lambda: g.text_of(reason))
+    g.ok(f"closed while the agent is stopped: the window stays and says why ({g.text_of(reason)!r})")
+    g.check("… with the text still in it", "Nothing of this is kept." in g.text_of(g.find(compose, None, "Message text")),
+            lambda: g.text_of(g.find(compose, None, "Message text")))
+    g.screenshot("draft-not-saved", compose)
+    g.click(compose, "Close")
+    g.gone(app.root, "frame", "New message", 30)
+    g.ok("closed again, the text is discarded and the window goes")
+    ensure_agent_from_window(win, ALICEGUI)
+    g.check("… and no draft was kept", not any(d.get("subject") == subject for d in drafts_json(ALICEGUI)),
+            lambda: repr(drafts_json(ALICEGUI)))
+    app.close()
+
+
 def scenario_follows_other_clients(session):
     """Another client (here the CLI) marks a message read and unread, then deletes it: the window's list follows
     on the agent's events (mail.marked, mail.deleted), without a reload by the user."""
@@ -1708,7 +1743,7 @@ SCENARIOS = [scenario_start_agent, scenario_message_list, scenario_spoofed_signa
              scenario_reply_encrypted, scenario_forward, scenario_shortcuts, scenario_reply_stays_encrypted,
              scenario_follows_other_clients, scenario_header_bar, scenario_f5_and_shortcuts_window, scenario_threads,
              scenario_header_block, scenario_attachment_row, scenario_accounts]
-SCENARIOS += [scenario_drafts]
+SCENARIOS += [scenario_drafts, scenario_draft_not_saved]
 # Last: its first mail lands in alice's mailbox, which the others read.
 SCENARIOS += [scenario_first_run]
 
