@@ -1289,14 +1289,7 @@ def scenario_draft_not_saved(session):
     the text and says why, also once the window hears that the agent is gone (which says so beside it); a second
     close discards the text."""
     subject = "Draft never saved " + str(os.getpid())
-    app = start_app(session, ALICEGUI)
-    win = app.window()
-    ensure_agent_from_window(win, ALICEGUI)
-    g.click(win, "Compose")
-    compose = g.find(app.root, "frame", "New message")
-    g.type_into(compose, "To", os.environ["BOB_ADDR"])
-    g.type_into(compose, "Subject", subject)
-    g.type_into(compose, "Message text", "Nothing of this is kept.")
+    app, win, compose = compose_to_bob(session, subject, "Nothing of this is kept.")
     reason = g.find(compose, "label", "Sending")
     g.wait_for(lambda: "encrypted with OpenPGP" in g.text_of(reason), "the recipients' check", 20,
                seen=lambda: g.text_of(reason))
