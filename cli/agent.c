@@ -93,12 +93,21 @@ process_ended (gint64 pid)
   return end != NULL && (end[1] == ' ' && (end[2] == 'Z' || end[2] == 'X'));
 }
 
+/* Whether the stopped agent is gone: its socket (when it made it), or
+ * its process @pid (0: an agent that did not say). */
+static gboolean
+agent_gone (PstCli *cli, gint64 pid)
+{
+  return !g_file_test (cli->paths->socket_path, G_FILE_TEST_EXISTS) || (pid > 0 && process_ended (pid));
+}
+
 static int
 agent_stop (PstCli *cli)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (PstRpcClient) c = pst_cli_connect (cli, FALSE, &error);
   g_autoptr (JsonObject) r = NULL;
+  gboolean gone = FALSE;
   gint64 pid;
 
   if (c == NULL)
@@ -113,13 +122,9 @@ agent_stop (PstCli *cli)
    * (socket activation: it starts the agent again on the next
    * connection), when the agent's process has ended. */
   pid = json_object_get_int_member_with_default (r, "pid", 0);
-  for (int i = 0; i < 400; i++)
-    {
-      if (!g_file_test (cli->paths->socket_path, G_FILE_TEST_EXISTS) || (pid > 0 && process_ended (pid)))
-        break;
-      g_usleep (25 * 1000);
-    }
-  if (g_file_test (cli->paths->socket_path, G_FILE_TEST_EXISTS) && !(pid > 0 && process_ended (pid)))
+  for (int i = 0; i < 400 && !(gone = agent_gone (cli, pid)); i++)
+    g_usleep (25 * 1000);
+  if (!gone)
     {
       g_set_error (&error, PST_ERROR, PST_ERROR_FAILED, _("the agent did not stop within 10 s"));
       return pst_cli_fail (_("agent stop"), error);

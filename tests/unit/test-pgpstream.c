@@ -626,7 +626,6 @@ static char *carol_home;   /* removed by end_session_key, also when an assertion
 /* The text is read twice, and opened the second time with the session key
  * of the first, not the secret key: with carol's secret key gone between
  * the two readings, it is still written, decrypted and signed as judged. */
-
 static void
 test_open_text_session_key (void **state)
 {
