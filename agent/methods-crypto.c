@@ -106,8 +106,6 @@ smime_stream (PstCall *call, GInputStream **in, int in_fd, gboolean seekable, of
       g_object_unref (*in);
       fd_in = pst_client_fd_input_stream_new (in_fd);
       *in = pst_pgpstream_input_new (fd_in);
-      if (needs_qp)
-        return FALSE;   /* quoted-printable: in memory */
     }
   /* As pst_protect_message: the sender's Autocrypt field on top. */
   if ((pgp = pst_pgp_new (home, NULL)) != NULL)
@@ -120,7 +118,8 @@ smime_stream (PstCall *call, GInputStream **in, int in_fd, gboolean seekable, of
         || g_output_stream_write_all (out, autocrypt, strlen (autocrypt), NULL, NULL, error))
        && pst_smimemime_protect_stream (pst_smime_lease_get (lease), *in, out, plan->sender,
                                         (const char *const *) copy->envelope, plan->encrypted,
-                                        plan->signed_, !needs_qp, error);
+                                        plan->signed_, needs_qp ? PST_BODY_QP : PST_BODY_AS_IS,
+                                        error);
   pst_key_cache_return_smime (call->agent->keys, lease);
   return ok;
 }

@@ -252,7 +252,7 @@ typedef struct {
   const char *sender;
   const PstProtected *plan;
   const Source *src;
-  gboolean qp_checked;   /* the body was found to need no quoted-printable */
+  PstBodyScan body;      /* what the scan for quoted-printable found */
   GPtrArray *gossip;     /* GBytes* or NULL, one per copy: its Autocrypt-Gossip fields */
 } Protector;
 
@@ -344,9 +344,9 @@ write_copy (const Protector *p, guint i, const char *autocrypt, GOutputStream *o
     return FALSE;
   if (plan->scheme == PST_SCHEME_SMIME)
     return pst_smimemime_protect_stream (p->smime, in, out, p->sender, to, plan->encrypted,
-                                         plan->signed_, p->qp_checked, error);
+                                         plan->signed_, p->body, error);
   if (!plan->encrypted)
-    return pst_pgpmime_sign_stream (p->pgp, in, out, p->sender, p->qp_checked, error);
+    return pst_pgpmime_sign_stream (p->pgp, in, out, p->sender, p->body, error);
   if (gossip != NULL)
     {
       g_autoptr (GInputStream) joined = prefix_input_new (gossip, in);
@@ -471,9 +471,7 @@ queue_from_copy (PstAgent *agent, Source *src, const char *name, const char *con
           *streamed_out = TRUE;
           return NULL;
         }
-      if (needs)
-        goto whole;   /* made quoted-printable: in memory */
-      p.qp_checked = TRUE;
+      p.body = needs ? PST_BODY_QP : PST_BODY_AS_IS;
     }
   *streamed_out = TRUE;
   g_clear_object (&in);

@@ -155,6 +155,258 @@ pst_crlf_converter_last (PstCrlfConverter *converter)
   return converter->last;
 }
 
+/* --- Quoted-printable on the fly ------------------------------------------------ */
+
+/* pst_mime_qp_encode needs to know, for a space or a tab, whether the line
+ * ends after it, and for an 'F' at a line's start, whether "From " follows:
+ * so a space or tab is held until the next byte, and a line's first bytes
+ * until they are not "From " or are. */
+#define QP_LINE 75      /* characters before a soft line break */
+#define QP_ROOM 64      /* output one input byte can give, at most */
+
+struct _PstQpConverter {
+  GObject parent;
+  GBytes *prefix;
+  gsize prefix_done;
+  gsize col;          /* characters on the output line */
+  char start[5];      /* the line's first bytes while "From " is possible */
+  gsize start_len;
+  gboolean decided;   /* the line's start was written */
+  char ws;            /* a space or tab held, or 0 */
+  gboolean cr;        /* a CR held: a line end if LF follows */
+  gboolean ended;
+};
+
+static void pst_qp_converter_iface_init (GConverterIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE (PstQpConverter, pst_qp_converter, G_TYPE_OBJECT,
+                         G_IMPLEMENT_INTERFACE (G_TYPE_CONVERTER, pst_qp_converter_iface_init))
+
+static inline gboolean
+qp_plain (guchar c)
+{
+  return c > 32 && c < 127 && c != '=';
+}
+
+static void
+qp_put (PstQpConverter *self, char *out, gsize *o, const char *enc, gsize n)
+{
+  if (self->col + n > QP_LINE)
+    {
+      memcpy (out + *o, "=\r\n", 3);
+      *o += 3;
+      self->col = 0;
+    }
+  memcpy (out + *o, enc, n);
+  *o += n;
+  self->col += n;
+}
+
+static void
+qp_put_encoded (PstQpConverter *self, char *out, gsize *o, guchar c)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  char enc[3] = { '=', hex[c >> 4], hex[c & 15] };
+
+  qp_put (self, out, o, enc, 3);
+}
+
+/* A byte of the line that is not its last (a space or tab is held). */
+static void
+qp_data (PstQpConverter *self, char *out, gsize *o, guchar c, gboolean force)
+{
+  if (self->ws != 0)
+    {
+      qp_put (self, out, o, &self->ws, 1);
+      self->ws = 0;
+    }
+  if ((c == ' ' || c == '\t') && !force)
+    self->ws = (char) c;
+  else if (qp_plain (c) && !force)
+    qp_put (self, out, o, (const char *) &c, 1);
+  else
+    qp_put_encoded (self, out, o, c);
+}
+
+static void
+qp_decide (PstQpConverter *self, char *out, gsize *o, gboolean from)
+{
+  self->decided = TRUE;
+  for (gsize k = 0; k < self->start_len; k++)
+    qp_data (self, out, o, (guchar) self->start[k], k == 0 && from);
+  self->start_len = 0;
+}
+
+static void
+qp_byte (PstQpConverter *self, char *out, gsize *o, guchar c)
+{
+  if (self->decided)
+    {
+      qp_data (self, out, o, c, FALSE);
+      return;
+    }
+  self->start[self->start_len++] = (char) c;
+  if (memcmp (self->start, "From ", self->start_len) != 0)
+    qp_decide (self, out, o, FALSE);
+  else if (self->start_len == sizeof self->start)
+    qp_decide (self, out, o, TRUE);
+}
+
+/* The line ends (@newline: with CRLF; else the input's end). */
+static void
+qp_line_end (PstQpConverter *self, char *out, gsize *o, gboolean newline)
+{
+  if (!self->decided)
+    qp_decide (self, out, o, FALSE);
+  if (self->ws != 0)
+    qp_put_encoded (self, out, o, (guchar) self->ws);
+  self->ws = 0;
+  if (newline)
+    {
+      memcpy (out + *o, "\r\n", 2);
+      *o += 2;
+    }
+  self->col = 0;
+  self->decided = FALSE;
+}
+
+static GConverterResult
+qp_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *outbuf,
+            gsize outbuf_size, GConverterFlags flags, gsize *bytes_read, gsize *bytes_written,
+            GError **error)
+{
+  PstQpConverter *self = PST_QP_CONVERTER (converter);
+  const guchar *in = inbuf;
+  char *out = outbuf;
+  gsize i = 0, o = 0;
+  gboolean end = (flags & G_CONVERTER_INPUT_AT_END) != 0;
+
+  if (self->prefix != NULL)
+    {
+      gsize plen = 0;
+      const char *p = g_bytes_get_data (self->prefix, &plen);
+      gsize n = MIN (plen - self->prefix_done, outbuf_size);
+
+      memcpy (out, p + self->prefix_done, n);
+      self->prefix_done += n;
+      o = n;
+      if (self->prefix_done == plen)
+        g_clear_pointer (&self->prefix, g_bytes_unref);
+    }
+  while (self->prefix == NULL && i < inbuf_size && outbuf_size - o >= QP_ROOM)
+    {
+      guchar c = in[i];
+
+      if (self->decided && self->ws == 0 && !self->cr && qp_plain (c) && self->col < QP_LINE)
+        {
+          /* A run of printable bytes up to the line's limit, at once. */
+          gsize n = MIN (MIN (inbuf_size - i, QP_LINE - self->col), outbuf_size - o - QP_ROOM + 1);
+          gsize k = 1;
+
+          while (k < n && qp_plain (in[i + k]))
+            k++;
+          memcpy (out + o, in + i, k);
+          o += k;
+          i += k;
+          self->col += k;
+          continue;
+        }
+      i++;
+      if (self->cr)
+        {
+          self->cr = FALSE;
+          if (c == '\n')
+            {
+              qp_line_end (self, out, &o, TRUE);
+              continue;
+            }
+          qp_byte (self, out, &o, '\r');   /* a CR alone is data */
+        }
+      if (c == '\r')
+        self->cr = TRUE;
+      else
+        qp_byte (self, out, &o, c);
+    }
+  if (self->prefix == NULL && end && i == inbuf_size && !self->ended
+      && outbuf_size - o >= QP_ROOM)
+    {
+      if (self->cr)
+        qp_byte (self, out, &o, '\r');
+      self->cr = FALSE;
+      qp_line_end (self, out, &o, FALSE);
+      self->ended = TRUE;
+    }
+  if (i == 0 && o == 0 && (inbuf_size > 0 || self->prefix != NULL || (end && !self->ended)))
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no space");
+      return G_CONVERTER_ERROR;
+    }
+  if (i == 0 && o == 0 && !end && !(flags & G_CONVERTER_FLUSH))
+    {
+      /* What it holds (a line's start, a space) waits for the next byte:
+       * a GConverterInputStream reads more only when told so. */
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_PARTIAL_INPUT, "more input needed");
+      return G_CONVERTER_ERROR;
+    }
+  *bytes_read = i;
+  *bytes_written = o;
+  if (self->prefix == NULL && i == inbuf_size && self->ended)
+    return G_CONVERTER_FINISHED;
+  if (self->prefix == NULL && i == inbuf_size && (flags & G_CONVERTER_FLUSH))
+    return G_CONVERTER_FLUSHED;
+  return G_CONVERTER_CONVERTED;
+}
+
+static void
+qp_reset (GConverter *converter)
+{
+  PstQpConverter *self = PST_QP_CONVERTER (converter);
+
+  self->col = 0;
+  self->start_len = 0;
+  self->decided = FALSE;
+  self->ws = 0;
+  self->cr = FALSE;
+  self->ended = FALSE;
+}
+
+static void
+pst_qp_converter_iface_init (GConverterIface *iface)
+{
+  iface->convert = qp_convert;
+  iface->reset = qp_reset;
+}
+
+static void
+pst_qp_converter_finalize (GObject *object)
+{
+  PstQpConverter *self = PST_QP_CONVERTER (object);
+
+  g_clear_pointer (&self->prefix, g_bytes_unref);
+  G_OBJECT_CLASS (pst_qp_converter_parent_class)->finalize (object);
+}
+
+static void
+pst_qp_converter_class_init (PstQpConverterClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = pst_qp_converter_finalize;
+}
+
+static void
+pst_qp_converter_init (PstQpConverter *self)
+{
+  (void) self;
+}
+
+PstQpConverter *
+pst_qp_converter_new (GBytes *prefix)
+{
+  PstQpConverter *c = g_object_new (PST_TYPE_QP_CONVERTER, NULL);
+
+  c->prefix = prefix != NULL && g_bytes_get_size (prefix) > 0 ? g_bytes_ref (prefix) : NULL;
+  return c;
+}
+
 /* --- Base64 in lines ------------------------------------------------------------ */
 
 /* 57 bytes make one line of 76 characters. */

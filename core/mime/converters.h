@@ -1,5 +1,5 @@
 /* converters.h — GConverters for messages written as streams (pgpstream.c,
- * smimestream.c): line ends made CRLF, and base64 in lines. */
+ * smimestream.c): line ends made CRLF, quoted-printable, and base64 in lines. */
 #pragma once
 
 #include <gio/gio.h>
@@ -15,6 +15,16 @@ G_DECLARE_FINAL_TYPE (PstCrlfConverter, pst_crlf_converter, PST, CRLF_CONVERTER,
 PstCrlfConverter *pst_crlf_converter_new (GBytes *prefix);
 /* The last byte given out, or 0. */
 char pst_crlf_converter_last (PstCrlfConverter *converter);
+
+/* pst_mime_qp_encode as a GConverter, after an optional @prefix (may be
+ * NULL) given out unchanged: its input has CRLF line ends (a
+ * PstCrlfConverter's output), and its output is byte for byte what
+ * pst_mime_qp_encode gives for the whole input. */
+#define PST_TYPE_QP_CONVERTER (pst_qp_converter_get_type ())
+G_DECLARE_FINAL_TYPE (PstQpConverter, pst_qp_converter, PST, QP_CONVERTER, GObject)
+
+/* Transfer full. */
+PstQpConverter *pst_qp_converter_new (GBytes *prefix);
 
 /* Base64 as smimemime.c writes it (g_base64_encode in lines of 76
  * characters, each ending in CRLF, the last one shorter) as a GConverter;

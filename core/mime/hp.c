@@ -98,6 +98,15 @@ pst_hp_payload (GPtrArray *fields, const char *body, gsize body_len, gboolean en
 }
 
 GBytes *
+pst_hp_payload_head (GPtrArray *fields, gboolean encrypt, gboolean qp)
+{
+  g_autoptr(GPtrArray) protected = protected_fields (fields, encrypt);
+
+  return pst_mime_build_entity_head (fields, qp, encrypt ? "hp=\"cipher\"" : "hp=\"clear\"",
+                                     protected);
+}
+
+GBytes *
 pst_hp_outer_header (GPtrArray *fields, gboolean encrypt)
 {
   g_autoptr(GString) out = g_string_new (NULL);

@@ -597,6 +597,22 @@ pst_mime_new_boundary (GBytes *a, GBytes *b)
 
 /* --- Writing entities ----------------------------------------------------- */
 
+/* The first CRLF in @s, or NULL; a NUL does not end @s (g_strstr_len
+ * stops at one, which made a body's CRLF after a NUL data). */
+static const char *
+find_crlf (const char *s, gsize len)
+{
+  const char *end = s + len;
+
+  while ((s = memchr (s, '\r', (gsize) (end - s))) != NULL)
+    {
+      if (s + 1 < end && s[1] == '\n')
+        return s;
+      s++;
+    }
+  return NULL;
+}
+
 static gboolean
 line_needs_qp (const char *line, gsize len)
 {
@@ -617,7 +633,7 @@ pst_mime_body_needs_qp (const char *body, gsize len)
 
   while (pos < len)
     {
-      const char *nl = g_strstr_len (body + pos, len - pos, "\r\n");
+      const char *nl = find_crlf (body + pos, len - pos);
       gsize end = nl != NULL ? (gsize) (nl - body) : len;
 
       if (line_needs_qp (body + pos, end - pos))
@@ -685,7 +701,7 @@ pst_mime_qp_encode (GString *out, const char *body, gsize len)
 
   while (pos < len)
     {
-      const char *nl = g_strstr_len (body + pos, len - pos, "\r\n");
+      const char *nl = find_crlf (body + pos, len - pos);
       gsize end = nl != NULL ? (gsize) (nl - body) : len;
       gsize col = 0;
 
@@ -720,26 +736,20 @@ pst_mime_qp_encode (GString *out, const char *body, gsize len)
     }
 }
 
-GBytes *
-pst_mime_build_entity (GPtrArray *fields, const char *body, gsize body_len, gboolean seven_bit,
-                       const char *ct_param, GPtrArray *extra_fields)
+/* The entity's header section and its empty line, CRLF: the Content-*
+ * fields of @fields with @ct_param, @extra_fields, and the encoding the
+ * body gets (@qp: quoted-printable; @eight_bit: 8bit when none is named). */
+static GString *
+entity_head (GPtrArray *fields, gboolean eight_bit, gboolean qp, const char *ct_param,
+             GPtrArray *extra_fields)
 {
-  g_autoptr(GBytes) crlf_body = pst_mime_to_crlf (body, body_len);
-  gsize blen = 0;
-  const char *b = g_bytes_get_data (crlf_body, &blen);
   const char *ct_field = pst_mime_find_field (fields, "Content-Type", NULL);
   const char *cte_field = pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL);
-  g_autofree char *type = pst_mime_entity_content_type (fields, NULL);
-  g_autofree char *cte = cte_field != NULL ? pst_mime_field_value (cte_field) : NULL;
-  gboolean eight_bit = FALSE, qp = FALSE;
   g_autoptr(GString) e = g_string_new (NULL);
-
-  for (gsize i = 0; i < blen && !eight_bit; i++)
-    eight_bit = (guchar) b[i] >= 0x80;
-  if (seven_bit && !g_str_has_prefix (type, "multipart/") && !g_str_has_prefix (type, "message/")
-      && (cte == NULL || g_ascii_strcasecmp (cte, "7bit") == 0
-          || g_ascii_strcasecmp (cte, "8bit") == 0 || g_ascii_strcasecmp (cte, "binary") == 0))
-    qp = pst_mime_body_needs_qp (b, blen);
+  g_autoptr(GBytes) head = NULL;
+  gsize hlen = 0;
+  const char *h;
+  GString *all;
 
   if (ct_field == NULL)
     g_string_append_printf (e, "Content-Type: text/plain; charset=%s%s%s\r\n",
@@ -769,22 +779,60 @@ pst_mime_build_entity (GPtrArray *fields, const char *body, gsize body_len, gboo
     g_string_append (e, "Content-Transfer-Encoding: quoted-printable\n");
   else if (cte_field == NULL && eight_bit)
     g_string_append (e, "Content-Transfer-Encoding: 8bit\n");
-  /* Normalise the header part; the body is already CRLF. */
-  {
-    g_autoptr(GBytes) head = pst_mime_to_crlf (e->str, e->len);
-    gsize hlen = 0;
-    const char *h = g_bytes_get_data (head, &hlen);
-    GString *all = g_string_new_len (h, hlen);
-
-    if (hlen < 2 || h[hlen - 1] != '\n')
-      g_string_append (all, "\r\n");
+  /* Normalise the header part. */
+  head = pst_mime_to_crlf (e->str, e->len);
+  h = g_bytes_get_data (head, &hlen);
+  all = g_string_new_len (h, hlen);
+  if (hlen < 2 || h[hlen - 1] != '\n')
     g_string_append (all, "\r\n");
-    if (qp)
-      pst_mime_qp_encode (all, b, blen);
-    else
-      g_string_append_len (all, b, blen);
-    return g_string_free_to_bytes (all);
-  }
+  g_string_append (all, "\r\n");
+  return all;
+}
+
+/* Whether @fields' single part declared 7bit, 8bit or binary (or with no
+ * encoding) may be re-encoded as quoted-printable. */
+static gboolean
+qp_allowed (GPtrArray *fields)
+{
+  const char *cte_field = pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL);
+  g_autofree char *type = pst_mime_entity_content_type (fields, NULL);
+  g_autofree char *cte = cte_field != NULL ? pst_mime_field_value (cte_field) : NULL;
+
+  return !g_str_has_prefix (type, "multipart/") && !g_str_has_prefix (type, "message/")
+         && (cte == NULL || g_ascii_strcasecmp (cte, "7bit") == 0
+             || g_ascii_strcasecmp (cte, "8bit") == 0 || g_ascii_strcasecmp (cte, "binary") == 0);
+}
+
+GBytes *
+pst_mime_build_entity_head (GPtrArray *fields, gboolean qp, const char *ct_param,
+                            GPtrArray *extra_fields)
+{
+  g_return_val_if_fail (pst_mime_find_field (fields, "Content-Type", NULL) != NULL, NULL);
+  g_return_val_if_fail (pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL) != NULL, NULL);
+  g_return_val_if_fail (!qp || qp_allowed (fields), NULL);
+  return g_string_free_to_bytes (entity_head (fields, FALSE, qp, ct_param, extra_fields));
+}
+
+GBytes *
+pst_mime_build_entity (GPtrArray *fields, const char *body, gsize body_len, gboolean seven_bit,
+                       const char *ct_param, GPtrArray *extra_fields)
+{
+  g_autoptr(GBytes) crlf_body = pst_mime_to_crlf (body, body_len);
+  gsize blen = 0;
+  const char *b = g_bytes_get_data (crlf_body, &blen);
+  gboolean eight_bit = FALSE, qp = FALSE;
+  GString *all;
+
+  for (gsize i = 0; i < blen && !eight_bit; i++)
+    eight_bit = (guchar) b[i] >= 0x80;
+  if (seven_bit && qp_allowed (fields))
+    qp = pst_mime_body_needs_qp (b, blen);
+  all = entity_head (fields, eight_bit, qp, ct_param, extra_fields);
+  if (qp)
+    pst_mime_qp_encode (all, b, blen);
+  else
+    g_string_append_len (all, b, blen);
+  return g_string_free_to_bytes (all);
 }
 
 /* --- Messages ------------------------------------------------------------- */

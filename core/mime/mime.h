@@ -222,4 +222,14 @@ char *pst_mime_new_boundary (GBytes *a, GBytes *b);
 GBytes *pst_mime_build_entity (GPtrArray *fields, const char *body, gsize body_len,
                                gboolean seven_bit, const char *ct_param, GPtrArray *extra_fields);
 
+/* The header section (with its empty line) pst_mime_build_entity writes
+ * for @fields, which name Content-Type and Content-Transfer-Encoding, so
+ * that the header does not depend on the body's bytes but for @qp: TRUE
+ * when the body was found to need quoted-printable (pst_mime_body_needs_qp;
+ * only for a single part declared 7bit, 8bit or binary), which the caller
+ * then encodes as it passes (converters.h PstQpConverter).  For messages
+ * written as streams.  Transfer full. */
+GBytes *pst_mime_build_entity_head (GPtrArray *fields, gboolean qp, const char *ct_param,
+                                    GPtrArray *extra_fields);
+
 G_END_DECLS

@@ -108,10 +108,10 @@ pst_pgpmime_can_protect_stream (GBytes *header)
 }
 
 gboolean
-pst_pgpstream_check_input (gboolean can, gboolean scan, gboolean body_scanned, const char *sender,
+pst_pgpstream_check_input (gboolean can, gboolean scan, PstBodyScan body, const char *sender,
                            const char *scheme, GError **error)
 {
-  if (!can || (scan && !body_scanned))
+  if (!can || (scan && body == PST_BODY_UNSCANNED))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, scan
                    ? "cannot sign this message with %s as a stream: its 7bit, 8bit or "
@@ -148,6 +148,22 @@ pst_pgpmime_can_sign_stream (GBytes *header, gboolean *scan_out)
 }
 
 /* --- Writing -------------------------------------------------------------- */
+
+GInputStream *
+pst_pgpstream_entity_input (GInputStream *message, GBytes *entity_head, PstBodyScan body)
+{
+  g_autoptr(PstCrlfConverter) lines = pst_crlf_converter_new (body == PST_BODY_QP ? NULL : entity_head);
+  g_autoptr(GInputStream) crlf = g_converter_input_stream_new (message, G_CONVERTER (lines));
+  g_autoptr(PstQpConverter) qp = NULL;
+  GInputStream *encoded;
+
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (crlf), FALSE);
+  if (body != PST_BODY_QP)
+    return g_steal_pointer (&crlf);
+  qp = pst_qp_converter_new (entity_head);
+  encoded = g_converter_input_stream_new (crlf, G_CONVERTER (qp));
+  return encoded;   /* holds @crlf, which does not close @message */
+}
 
 static gboolean
 write_str (GOutputStream *out, const char *s, gsize len, GError **error)
@@ -195,7 +211,7 @@ pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutputStream *o
   pst_hp_add_missing_fields (fields, sender);
   /* With Content-Type and Content-Transfer-Encoding given, the entity's
    * header does not depend on the body: build it with none. */
-  entity_head = pst_hp_payload (fields, "", 0, TRUE, FALSE);
+  entity_head = pst_hp_payload_head (fields, TRUE, FALSE);
   for (const char *const *r = recipients; r != NULL && *r != NULL; r++)
     g_ptr_array_add (to, (gpointer) *r);
   g_ptr_array_add (to, (gpointer) sender);   /* encrypt to self; duplicates are merged */
@@ -678,14 +694,13 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
 
 gboolean
 pst_pgpmime_sign_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
-                         const char *sender, gboolean body_scanned, GError **error)
+                         const char *sender, PstBodyScan body, GError **error)
 {
   g_autoptr(GBytes) header = NULL;
   g_autoptr(GPtrArray) fields = NULL;
   g_autoptr(GBytes) entity_head = NULL;
   g_autoptr(GBytes) outer = NULL;
   g_autoptr(GBytes) sig = NULL;
-  g_autoptr(PstCrlfConverter) body_conv = NULL;
   g_autoptr(GInputStream) plain = NULL;
   g_autofree char *micalg = NULL;
   g_autofree char *signed_with = NULL;
@@ -698,7 +713,7 @@ pst_pgpmime_sign_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
       || !(fields = header_fields (header, error)))
     return FALSE;
   can = pst_pgpmime_can_sign_stream (header, &scan);
-  if (!pst_pgpstream_check_input (can, scan, body_scanned, sender, "OpenPGP", error))
+  if (!pst_pgpstream_check_input (can, scan, body, sender, "OpenPGP", error))
     return FALSE;
   /* multipart/signed names the hash before the entity: learnt first, and
    * a key that cannot sign fails before anything is written. */
@@ -707,10 +722,9 @@ pst_pgpmime_sign_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
     return FALSE;
 
   pst_hp_add_missing_fields (fields, sender);
-  /* With Content-Type and Content-Transfer-Encoding given and a body that
-   * needs no quoted-printable, the entity's header does not depend on the
-   * body: build it with none (7-bit, as signing wants it). */
-  entity_head = pst_hp_payload (fields, "", 0, FALSE, TRUE);
+  /* With Content-Type and Content-Transfer-Encoding given and the body
+   * scanned, the entity's header does not depend on the body's bytes. */
+  entity_head = pst_hp_payload_head (fields, FALSE, scan && body == PST_BODY_QP);
   outer = pst_hp_outer_header (fields, FALSE);
   boundary = pst_mime_new_boundary (NULL, NULL);
   intro = pst_pgpmime_signed_intro (micalg, boundary);
@@ -719,9 +733,7 @@ pst_pgpmime_sign_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
     return FALSE;
 
   /* The entity goes to @out as gpg reads it to sign it. */
-  body_conv = pst_crlf_converter_new (entity_head);
-  plain = g_converter_input_stream_new (message, G_CONVERTER (body_conv));
-  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (plain), FALSE);
+  plain = pst_pgpstream_entity_input (message, entity_head, scan ? body : PST_BODY_AS_IS);
   if (!(sig = pst_pgp_sign_detached_stream (pgp, plain, out, sender, &signed_with, error)))
     return FALSE;
   if (g_strcmp0 (signed_with, micalg) != 0)

@@ -40,21 +40,36 @@ GBytes *pst_pgpstream_peek_header (GInputStream *in, GError **error);
  * entity's header depends on the body's bytes, which are not read ahead). */
 gboolean pst_pgpmime_can_protect_stream (GBytes *header);
 
+/* What the caller of a streaming signer found of the message's body
+ * (mime.h PstQpScan), which decides the signed entity's header before the
+ * body is read. */
+typedef enum {
+  PST_BODY_UNSCANNED,   /* not scanned */
+  PST_BODY_AS_IS,       /* scanned: it needs no quoted-printable */
+  PST_BODY_QP,          /* scanned: it becomes quoted-printable */
+} PstBodyScan;
+
 /* Whether pst_pgpmime_sign_stream can write the message whose header
  * section is @header as pst_pgpmime_protect signs it: as
  * pst_pgpmime_can_protect_stream, and a body declared 7bit, 8bit or binary
  * (not multipart/ or message/) becomes quoted-printable when its bytes
  * need it (mime.h pst_mime_body_needs_qp): then *@scan_out is TRUE and the
- * body must be scanned first (PstQpScan) and found not to need it. */
+ * body must be scanned first (PstQpScan) to say which (PstBodyScan). */
 gboolean pst_pgpmime_can_sign_stream (GBytes *header, gboolean *scan_out);
 
 /* The checks of the streaming encoders (this file's and smimestream.h's)
  * before anything is read: @can, what pst_*_can_*_stream said of the
- * header (@scan: a body scan it asked for, @body_scanned: done and found
- * not to need quoted-printable), and a @sender address.  Errors
- * (PST_ERROR_FAILED) name the @scheme. */
-gboolean pst_pgpstream_check_input (gboolean can, gboolean scan, gboolean body_scanned,
+ * header (@scan: a body scan it asked for, @body: what the scan found),
+ * and a @sender address.  Errors (PST_ERROR_FAILED) name the @scheme. */
+gboolean pst_pgpstream_check_input (gboolean can, gboolean scan, PstBodyScan body,
                                     const char *sender, const char *scheme, GError **error);
+
+/* The signed entity as a stream: @entity_head, then the body of
+ * @message (positioned after its header section) with CRLF line ends, as
+ * quoted-printable when @body is PST_BODY_QP (and @entity_head says so:
+ * pst_hp_payload_head).  Transfer full; @message is not closed with it. */
+GInputStream *pst_pgpstream_entity_input (GInputStream *message, GBytes *entity_head,
+                                          PstBodyScan body);
 
 /* pst_pgpmime_protect with @encrypt FALSE and @sign TRUE, on streams:
  * reads the message from @message (from pst_pgpstream_input_new) to its
@@ -62,13 +77,13 @@ gboolean pst_pgpstream_check_input (gboolean can, gboolean scan, gboolean body_s
  * same outer header, protected headers and structure, but a fresh random
  * boundary (not checked against the entity).  The micalg is learnt before
  * (crypto/pgp.h pst_pgp_sign_micalg: the key is used twice).
- * @body_scanned: the caller scanned the body and it needs no
- * quoted-printable (looked at only when pst_pgpmime_can_sign_stream asks
- * for a scan).  Errors as pst_pgpmime_protect, and PST_ERROR_FAILED for a
- * message that cannot be signed as a stream.  On failure @out may hold
- * part of a message: the caller discards it. */
+ * @body: what the caller's scan of the body found (looked at only when
+ * pst_pgpmime_can_sign_stream asks for a scan; a body that needs it is
+ * made quoted-printable as it passes).  Errors as pst_pgpmime_protect, and
+ * PST_ERROR_FAILED for a message that cannot be signed as a stream.  On
+ * failure @out may hold part of a message: the caller discards it. */
 gboolean pst_pgpmime_sign_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
-                                  const char *sender, gboolean body_scanned, GError **error);
+                                  const char *sender, PstBodyScan body, GError **error);
 
 /* pst_pgpmime_protect with @encrypt TRUE, on streams: reads the message
  * from @message (from pst_pgpstream_input_new) to its end and writes the

@@ -56,20 +56,19 @@ write_bytes (GOutputStream *out, GBytes *b, GError **error)
                                     NULL, error);
 }
 
-/* The entity (@entity_head, then the body CRLF-normalised) to @target,
- * inside a multipart/signed when @signer (writing to @target) is given. */
+/* The entity (@entity_head, then the body CRLF-normalised, quoted-printable
+ * as @body says) to @target, inside a multipart/signed when @signer
+ * (writing to @target) is given. */
 static gboolean
-write_entity (GInputStream *message, GBytes *entity_head, GOutputStream *target,
-              GOutputStream *signer, const char *micalg, GError **error)
+write_entity (GInputStream *message, GBytes *entity_head, PstBodyScan body,
+              GOutputStream *target, GOutputStream *signer, const char *micalg, GError **error)
 {
-  g_autoptr(PstCrlfConverter) conv = pst_crlf_converter_new (entity_head);
-  g_autoptr(GInputStream) plain = g_converter_input_stream_new (message, G_CONVERTER (conv));
+  g_autoptr(GInputStream) plain = pst_pgpstream_entity_input (message, entity_head, body);
   g_autofree char *boundary = NULL;
   g_autofree char *intro = NULL;
   g_autofree char *outro = NULL;
   g_autoptr(GBytes) sig = NULL;
 
-  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (plain), FALSE);
   if (signer == NULL)
     return g_output_stream_splice (target, plain, G_OUTPUT_STREAM_SPLICE_NONE, NULL, error) >= 0;
   boundary = pst_mime_new_boundary (NULL, NULL);
@@ -85,7 +84,7 @@ write_entity (GInputStream *message, GBytes *entity_head, GOutputStream *target,
 gboolean
 pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStream *out,
                               const char *sender, const char *const *recipients,
-                              gboolean encrypt, gboolean sign, gboolean body_scanned,
+                              gboolean encrypt, gboolean sign, PstBodyScan body,
                               GError **error)
 {
   g_autoptr(GBytes) header = NULL;
@@ -100,7 +99,7 @@ pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStr
   g_autofree char *enveloped_head = NULL;
   const char *micalg = NULL;
   gboolean scan = FALSE, gcm = FALSE, can;
-  gsize len = 0, body = 0;
+  gsize len = 0, body_off = 0;
   const char *p;
 
   if (!encrypt && !sign)
@@ -117,10 +116,10 @@ pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStr
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "not a message: it is empty");
       return FALSE;
     }
-  if (!pst_mime_split_header (p, len, &fields, &body, error))
+  if (!pst_mime_split_header (p, len, &fields, &body_off, error))
     return FALSE;
   can = pst_smimemime_can_protect_stream (header, sign, &scan);
-  if (!pst_pgpstream_check_input (can, scan, body_scanned, sender, "S/MIME", error))
+  if (!pst_pgpstream_check_input (can, scan, body, sender, "S/MIME", error))
     return FALSE;
   for (const char *const *r = recipients; r != NULL && *r != NULL; r++)
     g_ptr_array_add (to, (gpointer) *r);
@@ -148,9 +147,11 @@ pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStr
 
   pst_hp_add_missing_fields (fields, sender);
   /* With Content-Type and Content-Transfer-Encoding given (and, signing,
-   * a body that needs no quoted-printable), the entity's header does not
-   * depend on the body: build it with none. */
-  entity_head = pst_hp_payload (fields, "", 0, encrypt, sign);
+   * the body scanned), the entity's header does not depend on the body's
+   * bytes. */
+  if (!scan)
+    body = PST_BODY_AS_IS;
+  entity_head = pst_hp_payload_head (fields, encrypt, body == PST_BODY_QP);
   outer = pst_hp_outer_header (fields, encrypt);
   if (!write_bytes (out, outer, error))
     return FALSE;
@@ -160,7 +161,7 @@ pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStr
       if (!write_str (out, enveloped_head, error))
         return FALSE;
     }
-  if (!write_entity (message, entity_head, encrypt ? enc : out, signer, micalg, error))
+  if (!write_entity (message, entity_head, body, encrypt ? enc : out, signer, micalg, error))
     return FALSE;
   return !encrypt
          || (g_output_stream_close (enc, NULL, error) && g_output_stream_close (b64, NULL, error));

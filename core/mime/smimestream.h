@@ -18,6 +18,7 @@
 
 #include <gio/gio.h>
 #include "crypto/status.h"
+#include "mime/pgpstream.h"
 
 G_BEGIN_DECLS
 
@@ -30,7 +31,8 @@ typedef struct _PstSmime PstSmime;   /* from crypto/smime.h */
  * declared 7bit, 8bit or binary (not multipart/ or message/) becomes
  * quoted-printable when its bytes need it (mime.h pst_mime_body_needs_qp):
  * then *@scan_out is TRUE, and the body must be scanned first
- * (PstQpScan) and found not to need it.  Otherwise *@scan_out is FALSE. */
+ * (PstQpScan) to say which (pgpstream.h PstBodyScan).  Otherwise
+ * *@scan_out is FALSE. */
 gboolean pst_smimemime_can_protect_stream (GBytes *header, gboolean sign, gboolean *scan_out);
 
 /* Whether the body of the message in @in (from pst_pgpstream_input_new,
@@ -42,14 +44,14 @@ gboolean pst_smimemime_body_needs_qp (GInputStream *in, gsize header_len, gboole
 
 /* pst_smimemime_protect on streams: reads the message from @message (from
  * pst_pgpstream_input_new) to its end and writes the protected message to
- * @out (not closed).  @body_scanned: the caller scanned the body and it
- * needs no quoted-printable (see above; looked at only when a scan is
- * needed).  Errors as pst_smimemime_protect, and PST_ERROR_FAILED for a
+ * @out (not closed).  @body: what the caller's scan of the body found
+ * (see above; looked at only when a scan is needed; a body that needs
+ * quoted-printable is made so as it passes).  Errors as pst_smimemime_protect, and PST_ERROR_FAILED for a
  * message that cannot be written as a stream.  On failure @out may hold
  * part of a message: the caller discards it. */
 gboolean pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStream *out,
                                        const char *sender, const char *const *recipients,
-                                       gboolean encrypt, gboolean sign, gboolean body_scanned,
+                                       gboolean encrypt, gboolean sign, PstBodyScan body,
                                        GError **error);
 
 /* A new stream over the message from its start, as pst_pgpstream_input_new

@@ -3,8 +3,8 @@
 # PST_MEMORY_SIZE (256M unless set; a size numfmt --from=iec reads) is sent
 # from a file through the provider (Dovecot submission, Postfix) with the
 # policy, a scanner and OpenPGP (encrypted and signed), then with S/MIME
-# (encrypted); OpenPGP signed only is queued (not sent), from the file and
-# from a pipe; and the sending agent's peak RSS (VmHWM, reset through
+# (encrypted); OpenPGP signed only is queued (not sent), from the file and,
+# as an 8-bit text that signing makes quoted-printable, from a pipe; and the sending agent's peak RSS (VmHWM, reset through
 # /proc/PID/clear_refs before each send) must stay within a bound that does
 # not grow with the message: MEMORY_BOUND_MIB (64) over the idle agent's
 # peak.  The send waits for the server's answer, so the sender's reading of
@@ -83,7 +83,14 @@ head -c "$(numfmt --from=iec "$SIZE" | awk '{ printf "%d", $1 * 3 / 4 }')" /dev/
 { header "large, S/MIME" "application/octet-stream; name=\"blob.bin\"" base64; cat "$WORK/att.b64"; } \
   > "$WORK/smime.eml"
 rm "$WORK/att.b64"
-echo "# messages: $(stat -c %s "$WORK/pgp.eml") and $(stat -c %s "$WORK/smime.eml") bytes"
+# An 8-bit text of SIZE bytes, lines ending in a space: signing makes it
+# quoted-printable (RFC 3156 §3).
+{
+  header "large, 8-bit text" "text/plain; charset=utf-8" 8bit
+  head -c "$(numfmt --from=iec "$SIZE")" \
+    < <(yes $'Gr\xc3\xbc\xc3\x9fe aus dem Strom, mit Umlauten: \xc3\xa4\xc3\xb6\xc3\xbc \xc3\x9f. \r')
+} > "$WORK/text.eml"
+echo "# messages: $(stat -c %s "$WORK/pgp.eml"), $(stat -c %s "$WORK/smime.eml") and $(stat -c %s "$WORK/text.eml") bytes"
 
 # raw_body_sum FILE: sha256 of what follows the first header section of FILE,
 # its line ends as they are (lib-memory.sh's body_sum makes them LF).
@@ -153,12 +160,14 @@ check "OpenPGP signed only: queued within the bound" \
   within_bound alice "send, OpenPGP signed, queued" pst alice send --account offline --encrypt never --scheme pgp "$WORK/pgp.eml"
 check "… the scanner read it (sha256)" \
   test "$(cat "$WORK/scanned.sum")" = "$(sha256sum < "$WORK/pgp.eml" | cut -d' ' -f1)"
-# From a pipe (`cat FILE | postern send`): spooled by the agent, then as a file.
+# From a pipe (`cat FILE | postern send`): spooled by the agent, then as a
+# file; an 8-bit text, made quoted-printable as it passes.
 rm -f "$WORK/scanned.sum"
-from_pipe() { cat "$WORK/pgp.eml" | pst alice send --account offline --encrypt never --scheme pgp; }
-check "… the same from a pipe: queued within the bound" within_bound alice "send from a pipe, OpenPGP signed, queued" from_pipe
+from_pipe() { cat "$WORK/text.eml" | pst alice send --account offline --encrypt never --scheme pgp; }
+check "… an 8-bit text from a pipe, made quoted-printable: queued within the bound" \
+  within_bound alice "send from a pipe, 8-bit text, OpenPGP signed, queued" from_pipe
 check "… the scanner read it (sha256)" \
-  test "$(cat "$WORK/scanned.sum")" = "$(sha256sum < "$WORK/pgp.eml" | cut -d' ' -f1)"
+  test "$(cat "$WORK/scanned.sum")" = "$(sha256sum < "$WORK/text.eml" | cut -d' ' -f1)"
 check "… queued: two in the offline account's outbox" test "$(sqlite3 "$WORK/home-alice/data/postern.db" \
   "select count(*) from outbox where account = 'offline'")" = 2
 

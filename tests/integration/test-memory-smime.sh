@@ -3,7 +3,8 @@
 # unless set; a size numfmt --from=iec reads) go through each streamed
 # S/MIME path of the file commands (encrypt with and without --sign, of a
 # text and of an attachment; decrypt of each, with the signature inside for
-# the text; verify of the multipart/signed and of opaque signed-data), and
+# the text; verify of the multipart/signed and of opaque signed-data; an
+# 8-bit text, which signing makes quoted-printable as it passes), and
 # the agent's peak RSS (VmHWM, reset through /proc/PID/clear_refs before each) must
 # stay within a bound that does not grow with the message:
 # MEMORY_BOUND_MIB (64) over the idle agent's peak.  Not a timed test.
@@ -35,7 +36,11 @@ header() { # CONTENT-TYPE CTE
 { header "text/plain; charset=us-ascii" 7bit; cat "$WORK/body.txt"; } > "$WORK/text.eml"
 { header "application/octet-stream; name=\"blob.bin\"" base64; cat "$WORK/body.txt"; } > "$WORK/att.eml"
 want=$(tr -d '\r' < "$WORK/body.txt" | sha256sum | cut -d' ' -f1)
-rm "$WORK/body.txt"
+# An 8-bit text: each line with an 8-bit character and a space at its end.
+sed 's/$/ \xc3\xa4 /' "$WORK/body.txt" > "$WORK/body8.txt"
+{ header "text/plain; charset=utf-8" 8bit; cat "$WORK/body8.txt"; } > "$WORK/qp.eml"
+want8=$(sha256sum < "$WORK/body8.txt" | cut -d' ' -f1)
+rm "$WORK/body.txt" "$WORK/body8.txt"
 echo "# messages: $(stat -c %s "$WORK/text.eml") bytes each"
 
 # signed_content FILE: the first part of a multipart/signed (the signed
@@ -110,5 +115,22 @@ for kind in text att; do
     test "$(body_sum "$WORK/plain.eml")" = "$want"
   rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/plain.eml"
 done
+
+# ---- the 8-bit text: quoted-printable as it passes (RFC 8551 §3.1.1) ----
+qp_decoded_sum() { # the signed content of FILE, quoted-printable decoded, sha256
+  signed_content "$1" | python3 -c 'import binascii, hashlib, sys
+print(hashlib.sha256(binascii.a2b_qp(sys.stdin.buffer.read())).hexdigest())'
+}
+check "8-bit text: encrypt --scheme smime --sign within the bound" \
+  within_bound alice "8-bit text encrypt+sign" pst alice encrypt --scheme smime --sign --to "$BOB_ADDR" -o "$WORK/out.eml" "$WORK/qp.eml"
+check "8-bit text: openssl cms decrypts it" openssl_decrypt "$WORK/out.eml" "$WORK/inner.eml"
+check "8-bit text: openssl cms verifies the signature" \
+  openssl cms -verify -CAfile "$SMIME_CA" -in "$WORK/inner.eml" -out /dev/null
+check "8-bit text: the signed body is quoted-printable" \
+  grep -aq '^Content-Transfer-Encoding: quoted-printable' "$WORK/inner.eml"
+check "8-bit text: … and decodes to the body sent (sha256)" test "$(qp_decoded_sum "$WORK/inner.eml")" = "$want8"
+check "8-bit text: postern decrypt within the bound" within_bound bob "8-bit text decrypt+verify" bob_decrypt
+check "8-bit text: decrypted, the signature good" verdict "$WORK/dec.json" ok good
+rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/plain.eml"
 
 finish

@@ -149,6 +149,22 @@ check "OpenPGP signed: the same signed entity" cmp -s "$WORK/signed.7" "$WORK/si
 check "OpenPGP signed: the same micalg" \
   test "$(grep -ao 'micalg=[a-z0-9-]*' "$WORK/fake.msg.7")" = "$(grep -ao 'micalg=[a-z0-9-]*' "$WORK/fake.msg.8")"
 
+# ---- OpenPGP, signed only: an 8bit text that signing makes quoted-printable
+# (8-bit bytes, a space at a line's end, "From " at a line's start), from the
+# file as it passes, from the pipe in memory ----
+printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: signed\r\nDate: %s\r\nMessage-ID: <%s@postern.test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nGr\xc3\xbc\xc3\x9fe aus dem Strom. \r\nFrom the start of a line\r\n=%%s\tand a tab\t\r\n' \
+  "$ALICE_ADDR" "$BOB_ADDR" "$(date -R)" "$(date +%s%N)" > "$WORK/m.eml"
+send_both "OpenPGP signed, quoted-printable" --encrypt never --sign --scheme pgp
+check "quoted-printable: one copy each" test -f "$WORK/fake.msg.10" -a ! -f "$WORK/fake.msg.11"
+for i in 9 10; do
+  signed_parts "$WORK/fake.msg.$i" "$WORK/signed.$i"
+  check "quoted-printable copy $i: gpg verifies it" \
+    gpg --homedir "$GNUPGHOME_BOB" --batch --no-tty --quiet --verify "$WORK/signed.$i.asc" "$WORK/signed.$i"
+done
+check "quoted-printable: the same signed entity" cmp -s "$WORK/signed.9" "$WORK/signed.10"
+check "… which is quoted-printable" \
+  grep -aq $'^Gr=C3=BC=C3=9Fe aus dem Strom.=20\r$' "$WORK/signed.9"
+
 # ---- the file changes after it was read: what was scanned is what goes ----
 # The agent reads the client's file once, into a file of its own, and the
 # scanner, the policy and every copy read that: a change to the client's

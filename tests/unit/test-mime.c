@@ -567,6 +567,118 @@ test_converters (void **state)
   }
 }
 
+/* @in through a PstCrlfConverter and a PstQpConverter (with @prefix),
+ * written in pieces of @piece bytes (@read: read from an input stream in
+ * pieces of that size instead). */
+static GBytes *
+qp_stream (GBytes *prefix, const char *in, gsize len, gsize piece, gboolean read)
+{
+  g_autoptr(PstCrlfConverter) crlf = pst_crlf_converter_new (NULL);
+  g_autoptr(PstQpConverter) qp = pst_qp_converter_new (prefix);
+
+  if (read)
+    {
+      g_autoptr(GInputStream) mem = g_memory_input_stream_new_from_data (in, len, NULL);
+      g_autoptr(GInputStream) lines = g_converter_input_stream_new (mem, G_CONVERTER (crlf));
+      g_autoptr(GInputStream) enc = g_converter_input_stream_new (lines, G_CONVERTER (qp));
+      g_autoptr(GByteArray) got = g_byte_array_new ();
+      g_autofree guint8 *buf = g_malloc (piece);
+      gssize n;
+
+      while ((n = g_input_stream_read (enc, buf, piece, NULL, NULL)) > 0)
+        g_byte_array_append (got, buf, (guint) n);
+      assert_int_equal (n, 0);
+      return g_byte_array_free_to_bytes (g_steal_pointer (&got));
+    }
+  {
+    g_autoptr(GOutputStream) mem = g_memory_output_stream_new_resizable ();
+    g_autoptr(GOutputStream) enc = g_converter_output_stream_new (mem, G_CONVERTER (qp));
+    g_autoptr(GOutputStream) lines = g_converter_output_stream_new (enc, G_CONVERTER (crlf));
+
+    for (gsize at = 0; at < len; at += piece)
+      assert_true (g_output_stream_write_all (lines, in + at, MIN (piece, len - at), NULL, NULL,
+                                              NULL));
+    assert_true (g_output_stream_close (lines, NULL, NULL));
+    return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (mem));
+  }
+}
+
+/* The quoted-printable converter gives what pst_mime_qp_encode gives for
+ * the CRLF form, after its prefix, in pieces of every size: the edge
+ * cases (a space or tab before a line end, at the input's end, at a soft
+ * line break; "From " and its beginnings; '=', NUL, bare CR, 8-bit bytes;
+ * lines of 75, 76 and 77 characters) and random bodies made of them. */
+static void
+test_qp_converter (void **state)
+{
+  static const char *const pieces[] = {
+    "From ", "From", "Fro", "F", "x", " ", "\t", "=", "\r", "\n", "\r\n", "\xc3\xa4", "\0",
+    "~", "abcdefghij", "                    ", "0123456789012345678901234567890123456789012345678901234567890123456789012345",
+  };
+#define B(s) { s, sizeof s - 1 }
+  struct { const char *s; gsize len; } fixed[] = {
+    B (""), B ("plain\n"), B ("no end"), B ("From here\n"), B ("x\nFrom here\nFrom"),
+    B ("From"), B ("From \n"), B ("Fro\nm here\n"), B ("trailing \n"), B ("trailing\t\r\n"),
+    B ("trailing "), B ("bare\rcr\n"), B ("a \r"), B ("\r"), B (" "), B ("\t\t\n"),
+    B ("8bit \xc3\xa4\n"), B ("nul\0byte\n"), B ("=\n=="), B ("\r\n\r\n"),
+  };
+#undef B
+  g_autoptr(GBytes) prefix = g_bytes_new_static ("Content-Type: text/plain\r\n\r\n", 28);
+  g_autoptr(GRand) rand = g_rand_new_with_seed (16);
+  g_autoptr(GPtrArray) bodies = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+  for (guint i = 0; i < G_N_ELEMENTS (fixed); i++)
+    g_ptr_array_add (bodies, g_bytes_new_static (fixed[i].s, fixed[i].len));
+  for (gsize width = 70; width <= 80; width++)
+    for (guint k = 0; k < 4; k++)
+      {
+        /* A line of @width characters ending in a space, a '=', an 8-bit
+         * byte or a plain one: where the soft line break falls. */
+        const char ends[] = { ' ', '=', (char) 0xe9, 'z' };
+        GString *b = g_string_new (NULL);
+
+        for (gsize c = 0; c + 1 < width; c++)
+          g_string_append_c (b, (char) ('a' + c % 26));
+        g_string_append_c (b, ends[k]);
+        g_string_append (b, k % 2 ? "\n" : "");
+        g_ptr_array_add (bodies, g_string_free_to_bytes (b));
+      }
+  for (guint r = 0; r < 60; r++)
+    {
+      GString *b = g_string_new (NULL);
+      guint n = g_rand_int_range (rand, 1, 60);
+
+      for (guint k = 0; k < n; k++)
+        {
+          const char *p = pieces[g_rand_int_range (rand, 0, G_N_ELEMENTS (pieces))];
+
+          g_string_append_len (b, p, *p == '\0' ? 1 : (gssize) strlen (p));
+        }
+      g_ptr_array_add (bodies, g_string_free_to_bytes (b));
+    }
+
+  for (guint i = 0; i < bodies->len; i++)
+    {
+      gsize len = 0;
+      const char *body = g_bytes_get_data (bodies->pdata[i], &len);
+      g_autoptr(GBytes) crlf = pst_mime_to_crlf (body, len);
+      g_autoptr(GString) want = g_string_new ("Content-Type: text/plain\r\n\r\n");
+
+      pst_mime_qp_encode (want, g_bytes_get_data (crlf, NULL), g_bytes_get_size (crlf));
+      for (gsize piece = 1; piece <= len + 1; piece += piece < 80 ? 1 : 37)
+        for (int read = 0; read < 2; read++)
+          {
+            g_autoptr(GBytes) got = qp_stream (prefix, body, len, piece, read);
+            gsize glen = 0;
+            const char *g = g_bytes_get_data (got, &glen);
+
+            if (glen != want->len || memcmp (g, want->str, glen) != 0)
+              fail_msg ("body %u (%zu bytes), pieces of %zu, %s: got \"%.*s\", want \"%s\"", i,
+                        len, piece, read ? "read" : "written", (int) glen, g, want->str);
+          }
+    }
+}
+
 int
 main (void)
 {
@@ -574,6 +686,7 @@ main (void)
     cmocka_unit_test (test_parse_good),
     cmocka_unit_test (test_qp_scan),
     cmocka_unit_test (test_converters),
+    cmocka_unit_test (test_qp_converter),
     cmocka_unit_test (test_status_field),
     cmocka_unit_test (test_reject),
     cmocka_unit_test (test_truncated),

@@ -5,6 +5,7 @@
 #include <gio/gio.h>
 
 #include "mime/pgpstream.h"
+#include "mime/smimestream.h"
 
 static const char *const to_bob[] = { BOB, NULL };
 
@@ -162,7 +163,8 @@ signed_entity (GBytes *msg, char **micalg_out)
 }
 
 /* Signing without encryption as a stream: the same outer header, micalg
- * and signed entity as in memory, and gpg verifies the signature. */
+ * and signed entity as in memory, and gpg verifies the signature; also for
+ * a body that signing makes quoted-printable as it passes. */
 static void
 test_sign_same_as_memory (void **state)
 {
@@ -171,8 +173,12 @@ test_sign_same_as_memory (void **state)
   g_autofree char *text = g_strdup_printf ("%sContent-Type: text/plain; charset=us-ascii\r\n"
                                            "Content-Transfer-Encoding: 7bit\r\n\r\n"
                                            "Plain lines.\nAnd CRLF ones.\r\nThe end.\r\n", head);
+  g_autofree char *eight = g_strdup_printf ("%sContent-Type: text/plain; charset=utf-8\r\n"
+                                            "Content-Transfer-Encoding: 8bit\r\n\r\n"
+                                            "Gr\xc3\xbc\xc3\x9f\x65 = \nFrom here\n\t\r\n%0990d\n"
+                                            "no end ", head, 7);
   GBytes *msgs[] = { leaf_message ("application/octet-stream"),
-                     g_bytes_new (text, strlen (text)) };
+                     g_bytes_new (text, strlen (text)), g_bytes_new (eight, strlen (eight)) };
 
   (void) state;
   for (guint i = 0; i < G_N_ELEMENTS (msgs); i++)
@@ -188,22 +194,31 @@ test_sign_same_as_memory (void **state)
       g_autofree char *m1 = NULL, *m2 = NULL, *sig = NULL;
       g_autofree char *efile = g_build_filename (fx.bob_home, "entity", NULL);
       g_autofree char *sfile = g_build_filename (fx.bob_home, "entity.asc", NULL);
-      gboolean scan = FALSE;
+      gboolean scan = FALSE, needs = FALSE;
+      PstBodyScan body = PST_BODY_UNSCANNED;
       const char *at, *end;
       gsize h1, h2;
 
       assert_non_null (mem);
       assert_true (pst_pgpmime_can_sign_stream (msg, &scan));
-      assert_int_equal (scan, i == 1);
+      assert_int_equal (scan, i >= 1);
       if (scan)
         {
+          g_autoptr(GInputStream) src2 = g_memory_input_stream_new_from_bytes (msg);
+          g_autoptr(GInputStream) in2 = pst_pgpstream_input_new (src2);
+          g_autoptr(GBytes) header = pst_pgpstream_peek_header (in2, NULL);
+
           /* A 7bit body not scanned for quoted-printable: refused, nothing written. */
-          assert_false (pst_pgpmime_sign_stream (fx.alice, in, out, ALICE, FALSE, &error));
+          assert_false (pst_pgpmime_sign_stream (fx.alice, in, out, ALICE, PST_BODY_UNSCANNED,
+                                                 &error));
           assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
           g_clear_error (&error);
           assert_int_equal (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)), 0);
+          assert_true (pst_smimemime_body_needs_qp (in2, g_bytes_get_size (header), &needs, NULL));
+          assert_int_equal (needs, i == 2);
+          body = needs ? PST_BODY_QP : PST_BODY_AS_IS;
         }
-      assert_true (pst_pgpmime_sign_stream (fx.alice, in, out, ALICE, TRUE, &error));
+      assert_true (pst_pgpmime_sign_stream (fx.alice, in, out, ALICE, body, &error));
       assert_null (error);
       g_output_stream_close (out, NULL, NULL);
       str = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
@@ -216,6 +231,8 @@ test_sign_same_as_memory (void **state)
       assert_string_equal (m1, m2);
       assert_true (g_bytes_equal (e1, e2));
       assert_true (contains (e2, "hp=\"clear\""));
+      if (i == 2)
+        assert_true (contains (e2, "Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe =3D=20\r\n=46rom here\r\n=09\r\n"));
       /* gpg verifies the streamed signature over the entity. */
       at = g_strstr_len (g_bytes_get_data (str, NULL), g_bytes_get_size (str),
                          "-----BEGIN PGP SIGNATURE-----");

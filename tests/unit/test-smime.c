@@ -1299,9 +1299,22 @@ protect_stream (PstSmime *smime, GBytes *msg, const char *sender, const char *rc
   g_autoptr(GInputStream) base = g_memory_input_stream_new_from_bytes (msg);
   g_autoptr(GInputStream) in = pst_pgpstream_input_new (base);
   g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  g_autoptr(GBytes) header = pst_pgpstream_peek_header (in, NULL);
   const char *rcpts[] = { rcpt, NULL };
+  PstBodyScan body = PST_BODY_UNSCANNED;
+  gboolean scan = FALSE, needs = FALSE;
 
-  if (!pst_smimemime_protect_stream (smime, in, out, sender, rcpts, encrypt, sign, TRUE, error))
+  /* As the agent does: a body that signing may make quoted-printable is
+   * scanned first, from a stream of its own. */
+  if (header != NULL && pst_smimemime_can_protect_stream (header, sign, &scan) && scan)
+    {
+      g_autoptr(GInputStream) base2 = g_memory_input_stream_new_from_bytes (msg);
+      g_autoptr(GInputStream) in2 = pst_pgpstream_input_new (base2);
+
+      assert_true (pst_smimemime_body_needs_qp (in2, g_bytes_get_size (header), &needs, NULL));
+      body = needs ? PST_BODY_QP : PST_BODY_AS_IS;
+    }
+  if (!pst_smimemime_protect_stream (smime, in, out, sender, rcpts, encrypt, sign, body, error))
     return NULL;
   assert_true (g_output_stream_close (out, NULL, NULL));
   return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
@@ -1324,6 +1337,9 @@ test_stream_as_memory (void **state)
     { "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n",
       "Gr=C3=BC=C3=9Fe\nno CRLF at the end" },
     { "Content-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n", NULL },
+    /* Signing makes it quoted-printable as it passes. */
+    { "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n",
+      "Gr\xc3\xbc\xc3\x9f\x65 = \nFrom here\n\t\r\nno end " },
   };
   const char *pairs[][2] = { { ALICE, BOB }, { EC_ALICE, EC_BOB } };
   GString *b = g_string_new (NULL);
@@ -1410,12 +1426,12 @@ test_stream_refusals (void **state)
   g_clear_error (&error);
   assert_true (pst_smimemime_can_protect_stream (header, TRUE, &scan));
   assert_false (scan);
-  assert_false (pst_smimemime_protect_stream (fx.alice, in, out, ALICE, rcpts, TRUE, TRUE, FALSE,
-                                              &error));
+  assert_false (pst_smimemime_protect_stream (fx.alice, in, out, ALICE, rcpts, TRUE, TRUE,
+                                              PST_BODY_UNSCANNED, &error));
   assert_error (error, PST_ERROR, PST_ERROR_FAILED);   /* 7bit, signing, not scanned */
   g_clear_error (&error);
-  assert_false (pst_smimemime_protect_stream (fx.alice, in, out, ALICE, rcpts, TRUE, FALSE, TRUE,
-                                              &error));
+  assert_false (pst_smimemime_protect_stream (fx.alice, in, out, ALICE, rcpts, TRUE, FALSE,
+                                              PST_BODY_AS_IS, &error));
   assert_error (error, PST_ERROR, PST_ERROR_POLICY);
   assert_non_null (strstr (error->message, "carol@postern.test"));
   assert_int_equal (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)), 0);
