@@ -73,6 +73,25 @@ rewind_fd (int fd, off_t start, GError **error)
   return FALSE;
 }
 
+/* Scans the body of the message in *@in (from pst_pgpstream_input_new
+ * over @in_fd, nothing consumed; its header section @header) into *@body
+ * (pgpstream.h pst_pgpstream_scan_body), then replaces *@in by a stream
+ * reading @in_fd again from @start. */
+static gboolean
+scan_body (GInputStream **in, int in_fd, off_t start, GBytes *header, PstBodyScan *body,
+           GError **error)
+{
+  g_autoptr (GInputStream) fd_in = NULL;
+
+  if (!pst_pgpstream_scan_body (*in, g_bytes_get_size (header), body, error)
+      || !rewind_fd (in_fd, start, error))
+    return FALSE;
+  g_object_unref (*in);
+  fd_in = pst_client_fd_input_stream_new (in_fd);
+  *in = pst_pgpstream_input_new (fd_in);
+  return TRUE;
+}
+
 /* Protects the message in @in (from pst_pgpstream_input_new over @in_fd,
  * nothing consumed) with S/MIME as @plan says, from @in to @out_fd, when
  * pst_smimemime_can_protect_stream allows it; *@in may be replaced by a
@@ -91,22 +110,13 @@ smime_stream (PstCall *call, GInputStream **in, int in_fd, gboolean seekable, of
   g_autoptr (PstPgp) pgp = NULL;
   PstOutgoing *copy = g_ptr_array_index (plan->copies, 0);
   PstSmimeLease *lease;
-  gboolean scan = FALSE, needs_qp = FALSE, ok;
+  PstBodyScan body = { 0 };
+  gboolean scan = FALSE, ok;
 
   if (!pst_smimemime_can_protect_stream (header, plan->signed_, &scan) || (scan && !seekable))
     return FALSE;
-  if (scan)
-    {
-      g_autoptr (GInputStream) fd_in = NULL;
-
-      if (!pst_smimemime_body_needs_qp (*in, g_bytes_get_size (header), &needs_qp, error))
-        return FALSE;
-      if (!rewind_fd (in_fd, start, error))
-        return FALSE;
-      g_object_unref (*in);
-      fd_in = pst_client_fd_input_stream_new (in_fd);
-      *in = pst_pgpstream_input_new (fd_in);
-    }
+  if (scan && !scan_body (in, in_fd, start, header, &body, error))
+    return FALSE;
   /* As pst_protect_message: the sender's Autocrypt field on top. */
   if ((pgp = pst_pgp_new (home, NULL)) != NULL)
     autocrypt = pst_peers_outgoing_field (call->agent, pgp, plan->sender);
@@ -118,16 +128,15 @@ smime_stream (PstCall *call, GInputStream **in, int in_fd, gboolean seekable, of
         || g_output_stream_write_all (out, autocrypt, strlen (autocrypt), NULL, NULL, error))
        && pst_smimemime_protect_stream (pst_smime_lease_get (lease), *in, out, plan->sender,
                                         (const char *const *) copy->envelope, plan->encrypted,
-                                        plan->signed_, needs_qp ? PST_BODY_QP : PST_BODY_AS_IS,
-                                        error);
+                                        plan->signed_, scan ? &body : NULL, error);
   pst_key_cache_return_smime (call->agent->keys, lease);
   return ok;
 }
 
 /* Protects the message from @in_fd to @out_fd as a stream when the policy
  * chooses one copy, OpenPGP encryption (pst_pgpmime_can_protect_stream)
- * or S/MIME (pst_smimemime_can_protect_stream; a body that must be scanned
- * first only from a regular file, read again after the scan); *@streamed_out
+ * or S/MIME (pst_smimemime_can_protect_stream); a body that must be scanned
+ * first only from a regular file, read again after the scan; *@streamed_out
  * then says so and the answer is returned.  Otherwise *@input_out gets the
  * whole message for the in-memory path (NULL with @error set on failure). */
 static JsonObject *
@@ -145,13 +154,15 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
   struct stat st;
   off_t start = -1;
   PstOutgoing *copy;
+  PstBodyScan body = { 0 };
+  gboolean scan = FALSE;
 
   *streamed_out = FALSE;
   *input_out = NULL;
   if (fstat (in_fd, &st) == 0 && S_ISREG (st.st_mode))
     start = lseek (in_fd, 0, SEEK_CUR);
   header = pst_pgpstream_peek_header (in, NULL);
-  if (header != NULL && pst_pgpmime_can_protect_stream (header))
+  if (header != NULL && pst_pgpmime_can_protect_stream (header, &scan))
     {
       g_autoptr (PstPlainMessage) plain = pst_plain_message_parse (header, error);
 
@@ -172,11 +183,14 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
       if (*streamed_out || (error != NULL && *error != NULL))
         return NULL;
     }
-  if (plan == NULL || plan->scheme != PST_SCHEME_PGP || !plan->encrypted || plan->copies->len != 1)
+  if (plan == NULL || plan->scheme != PST_SCHEME_PGP || !plan->encrypted || plan->copies->len != 1
+      || (scan && start < 0))
     {
       *input_out = read_stream_all (in, MAX_CRYPTO_INPUT, error);
       return NULL;
     }
+  if (scan && !scan_body (&in, in_fd, start, header, &body, error))
+    return NULL;
   copy = g_ptr_array_index (plan->copies, 0);
   home = pst_agent_get_gnupg_home (call->agent);
   if (!(pgp = pst_pgp_new (home, error)))
@@ -184,7 +198,7 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
   *streamed_out = TRUE;
   out = pst_client_fd_output_stream_new (out_fd);
   if (!pst_pgpmime_protect_stream (pgp, in, out, plan->sender, (const char *const *) copy->envelope,
-                                   plan->signed_, error))
+                                   plan->signed_, scan ? &body : NULL, error))
     return NULL;
   return encrypt_result (plan->scheme, plan->encrypted, plan->signed_);
 }

@@ -252,7 +252,8 @@ typedef struct {
   const char *sender;
   const PstProtected *plan;
   const Source *src;
-  PstBodyScan body;      /* what the scan for quoted-printable found */
+  PstBodyScan body;      /* what the scan of the body found ... */
+  gboolean scanned;      /* ... if there was one */
   GPtrArray *gossip;     /* GBytes* or NULL, one per copy: its Autocrypt-Gossip fields */
 } Protector;
 
@@ -275,25 +276,25 @@ gossip_of (const Protector *p, const PstOutgoing *copy)
 }
 
 /* Whether every copy of the plan can be written by the streaming encoders
- * as pst_protect_message writes it; *@qp_scan_out: signing without
- * OpenPGP encryption needs the body scanned for quoted-printable first.
- * Fills p->gossip. */
+ * as pst_protect_message writes it; *@scan_out: the protected entity's
+ * header depends on the body (charset, 8bit, quoted-printable), which must
+ * be scanned first.  Fills p->gossip. */
 static gboolean
-streamable (Protector *p, gboolean *qp_scan_out)
+streamable (Protector *p, gboolean *scan_out)
 {
   const PstProtected *plan = p->plan;
   GBytes *header = p->src->header;
 
-  *qp_scan_out = FALSE;
+  *scan_out = FALSE;
   if (!plan->encrypted && !plan->signed_)
     return TRUE;
   if (plan->scheme == PST_SCHEME_SMIME)
-    return pst_smimemime_can_protect_stream (header, plan->signed_, qp_scan_out);
+    return pst_smimemime_can_protect_stream (header, plan->signed_, scan_out);
   if (plan->scheme != PST_SCHEME_PGP)
     return FALSE;
   if (!plan->encrypted)
-    return pst_pgpmime_can_sign_stream (header, qp_scan_out);
-  if (!pst_pgpmime_can_protect_stream (header))
+    return pst_pgpmime_can_sign_stream (header, scan_out);
+  if (!pst_pgpmime_can_protect_stream (header, scan_out))
     return FALSE;
   for (guint i = 0; i < plan->copies->len; i++)
     {
@@ -344,9 +345,10 @@ write_copy (const Protector *p, guint i, const char *autocrypt, GOutputStream *o
     return FALSE;
   if (plan->scheme == PST_SCHEME_SMIME)
     return pst_smimemime_protect_stream (p->smime, in, out, p->sender, to, plan->encrypted,
-                                         plan->signed_, p->body, error);
+                                         plan->signed_, p->scanned ? &p->body : NULL, error);
   if (!plan->encrypted)
-    return pst_pgpmime_sign_stream (p->pgp, in, out, p->sender, p->body, error);
+    return pst_pgpmime_sign_stream (p->pgp, in, out, p->sender, p->scanned ? &p->body : NULL,
+                                    error);
   if (gossip != NULL)
     {
       g_autoptr (GInputStream) joined = prefix_input_new (gossip, in);
@@ -354,7 +356,8 @@ write_copy (const Protector *p, guint i, const char *autocrypt, GOutputStream *o
       g_clear_object (&in);
       in = pst_pgpstream_input_new (joined);
     }
-  return pst_pgpmime_protect_stream (p->pgp, in, out, p->sender, to, plan->signed_, error);
+  return pst_pgpmime_protect_stream (p->pgp, in, out, p->sender, to, plan->signed_,
+                                     p->scanned ? &p->body : NULL, error);
 }
 
 /* Protects every copy of the plan into a writer of its own, uncommitted,
@@ -430,7 +433,7 @@ queue_from_copy (PstAgent *agent, Source *src, const char *name, const char *con
   g_autofree char *home = pst_agent_get_gnupg_home (agent);
   PstPolicySettings settings;
   Protector p = { .agent = agent, .gossip = gossip };
-  gboolean qp_scan = FALSE;
+  gboolean scan = FALSE;
 
   if (!(in = source_open (src, 0, NULL))
       || !(header = pst_pgpstream_peek_header (in, NULL))
@@ -458,20 +461,19 @@ queue_from_copy (PstAgent *agent, Source *src, const char *name, const char *con
     }
   pst_pgp_set_preferred_key (pgp, pst_peers_bound_key, agent);
   p.pgp = pgp;
-  if (plan != NULL && !streamable (&p, &qp_scan))
+  if (plan != NULL && !streamable (&p, &scan))
     goto whole;
-  if (qp_scan)
+  if (scan)
     {
+      /* What the protected entity's header depends on in the body. */
       g_autoptr (GInputStream) body = source_open (src, 0, error);
-      gboolean needs = TRUE;
 
-      if (body == NULL || !pst_smimemime_body_needs_qp (body, g_bytes_get_size (header), &needs,
-                                                        error))
+      if (body == NULL || !pst_pgpstream_scan_body (body, g_bytes_get_size (header), &p.body, error))
         {
           *streamed_out = TRUE;
           return NULL;
         }
-      p.body = needs ? PST_BODY_QP : PST_BODY_AS_IS;
+      p.scanned = TRUE;
     }
   *streamed_out = TRUE;
   g_clear_object (&in);

@@ -98,12 +98,13 @@ pst_hp_payload (GPtrArray *fields, const char *body, gsize body_len, gboolean en
 }
 
 GBytes *
-pst_hp_payload_head (GPtrArray *fields, gboolean encrypt, gboolean qp)
+pst_hp_payload_head (GPtrArray *fields, gboolean encrypt, gboolean seven_bit,
+                     const PstBodyScan *body, gboolean *qp_out)
 {
   g_autoptr(GPtrArray) protected = protected_fields (fields, encrypt);
 
-  return pst_mime_build_entity_head (fields, qp, encrypt ? "hp=\"cipher\"" : "hp=\"clear\"",
-                                     protected);
+  return pst_mime_build_entity_head (fields, seven_bit, body,
+                                     encrypt ? "hp=\"cipher\"" : "hp=\"clear\"", protected, qp_out);
 }
 
 GBytes *

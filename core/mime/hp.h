@@ -27,6 +27,7 @@
 
 #include <glib.h>
 #include "crypto/status.h"
+#include "mime/mime.h"
 
 G_BEGIN_DECLS
 
@@ -42,11 +43,12 @@ void pst_hp_add_missing_fields (GPtrArray *fields, const char *sender);
 GBytes *pst_hp_payload (GPtrArray *fields, const char *body, gsize body_len, gboolean encrypt,
                         gboolean seven_bit);
 
-/* The payload root's header section alone (pst_mime_build_entity_head),
- * for a message written as a stream: @fields name Content-Type and
- * Content-Transfer-Encoding; @qp: the body will be quoted-printable.
- * Transfer full. */
-GBytes *pst_hp_payload_head (GPtrArray *fields, gboolean encrypt, gboolean qp);
+/* The payload root's header section alone (pst_mime_build_entity_head:
+ * @body, the scan of the body, when its header depends on it;
+ * *@qp_out, whether the body is to be quoted-printable), for a message
+ * written as a stream.  Transfer full. */
+GBytes *pst_hp_payload_head (GPtrArray *fields, gboolean encrypt, gboolean seven_bit,
+                             const PstBodyScan *body, gboolean *qp_out);
 
 /* The outer header section of the message to send, CRLF line ends, ending
  * with "MIME-Version: 1.0" and its line end (no empty line): every field of

@@ -661,7 +661,7 @@ qp_scan_line_end (PstQpScan *scan)
 void
 pst_mime_qp_scan_feed (PstQpScan *scan, const char *data, gsize len)
 {
-  for (gsize i = 0; i < len && !scan->needs; i++)
+  for (gsize i = 0; i < len && !(scan->needs && scan->eight_bit); i++)
     {
       char c = data[i];
 
@@ -681,7 +681,9 @@ pst_mime_qp_scan_feed (PstQpScan *scan, const char *data, gsize len)
         scan->head[scan->col] = c;
       scan->col++;
       scan->last = c;
-      if ((guchar) c >= 0x80 || c == '\0')
+      if ((guchar) c >= 0x80)
+        scan->needs = scan->eight_bit = TRUE;
+      else if (c == '\0')
         scan->needs = TRUE;
     }
 }
@@ -803,14 +805,26 @@ qp_allowed (GPtrArray *fields)
              || g_ascii_strcasecmp (cte, "8bit") == 0 || g_ascii_strcasecmp (cte, "binary") == 0);
 }
 
-GBytes *
-pst_mime_build_entity_head (GPtrArray *fields, gboolean qp, const char *ct_param,
-                            GPtrArray *extra_fields)
+gboolean
+pst_mime_entity_head_needs_body (GPtrArray *fields, gboolean seven_bit)
 {
-  g_return_val_if_fail (pst_mime_find_field (fields, "Content-Type", NULL) != NULL, NULL);
-  g_return_val_if_fail (pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL) != NULL, NULL);
-  g_return_val_if_fail (!qp || qp_allowed (fields), NULL);
-  return g_string_free_to_bytes (entity_head (fields, FALSE, qp, ct_param, extra_fields));
+  return pst_mime_find_field (fields, "Content-Type", NULL) == NULL
+         || pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL) == NULL
+         || (seven_bit && qp_allowed (fields));
+}
+
+GBytes *
+pst_mime_build_entity_head (GPtrArray *fields, gboolean seven_bit, const PstBodyScan *body,
+                            const char *ct_param, GPtrArray *extra_fields, gboolean *qp_out)
+{
+  gboolean qp;
+
+  g_return_val_if_fail (body != NULL || !pst_mime_entity_head_needs_body (fields, seven_bit), NULL);
+  /* pst_mime_build_entity's decision */
+  qp = seven_bit && qp_allowed (fields) && body != NULL && body->needs_qp;
+  *qp_out = qp;
+  return g_string_free_to_bytes (entity_head (fields, body != NULL && body->eight_bit, qp, ct_param,
+                                              extra_fields));
 }
 
 GBytes *

@@ -128,13 +128,15 @@ void pst_mime_qp_encode (GString *out, const char *body, gsize len);
 gboolean pst_mime_body_needs_qp (const char *body, gsize len);
 
 /* pst_mime_body_needs_qp of pst_mime_to_crlf (body), for a body read in
- * pieces: init, feed every piece in order, then end says it. */
+ * pieces: init, feed every piece in order, then end says it; and whether
+ * the body has a byte of 0x80 or more (@eight_bit). */
 typedef struct {
   gsize col;            /* bytes in the line so far */
   char head[5];         /* its first bytes */
   char last;            /* its last byte */
   gboolean after_cr;
   gboolean needs;
+  gboolean eight_bit;
 } PstQpScan;
 
 void pst_mime_qp_scan_init (PstQpScan *scan);
@@ -222,14 +224,28 @@ char *pst_mime_new_boundary (GBytes *a, GBytes *b);
 GBytes *pst_mime_build_entity (GPtrArray *fields, const char *body, gsize body_len,
                                gboolean seven_bit, const char *ct_param, GPtrArray *extra_fields);
 
+/* What a scan of a body (PstQpScan) found: what the header of the entity
+ * pst_mime_build_entity makes depends on. */
+typedef struct {
+  gboolean eight_bit;   /* a byte of 0x80 or more */
+  gboolean needs_qp;    /* pst_mime_body_needs_qp */
+} PstBodyScan;
+
+/* Whether pst_mime_build_entity's header for @fields depends on the
+ * body's bytes (with @seven_bit as it is given): when @fields name no
+ * Content-Type or no Content-Transfer-Encoding (charset, 8bit), and with
+ * @seven_bit for a single part declared 7bit, 8bit or binary
+ * (quoted-printable). */
+gboolean pst_mime_entity_head_needs_body (GPtrArray *fields, gboolean seven_bit);
+
 /* The header section (with its empty line) pst_mime_build_entity writes
- * for @fields, which name Content-Type and Content-Transfer-Encoding, so
- * that the header does not depend on the body's bytes but for @qp: TRUE
- * when the body was found to need quoted-printable (pst_mime_body_needs_qp;
- * only for a single part declared 7bit, 8bit or binary), which the caller
- * then encodes as it passes (converters.h PstQpConverter).  For messages
- * written as streams.  Transfer full. */
-GBytes *pst_mime_build_entity_head (GPtrArray *fields, gboolean qp, const char *ct_param,
-                                    GPtrArray *extra_fields);
+ * for @fields and a body that @body (may be NULL when
+ * pst_mime_entity_head_needs_body says no) describes; *@qp_out: whether
+ * the body is to be quoted-printable, which the caller then encodes as it
+ * passes (converters.h PstQpConverter).  For messages written as streams.
+ * Transfer full. */
+GBytes *pst_mime_build_entity_head (GPtrArray *fields, gboolean seven_bit, const PstBodyScan *body,
+                                    const char *ct_param, GPtrArray *extra_fields,
+                                    gboolean *qp_out);
 
 G_END_DECLS

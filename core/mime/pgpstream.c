@@ -98,26 +98,66 @@ header_fields (GBytes *header, GError **error)
   return fields;
 }
 
-gboolean
-pst_pgpmime_can_protect_stream (GBytes *header)
+/* Whether the protected entity's header for @header depends on the body
+ * (@seven_bit: signing without encryption). */
+static gboolean
+can_stream (GBytes *header, gboolean seven_bit, gboolean *scan_out)
 {
   g_autoptr(GPtrArray) fields = header_fields (header, NULL);
 
-  return fields != NULL && pst_mime_find_field (fields, "Content-Type", NULL) != NULL
-         && pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL) != NULL;
+  *scan_out = fields != NULL && pst_mime_entity_head_needs_body (fields, seven_bit);
+  return fields != NULL;
 }
 
 gboolean
-pst_pgpstream_check_input (gboolean can, gboolean scan, PstBodyScan body, const char *sender,
-                           const char *scheme, GError **error)
+pst_pgpmime_can_protect_stream (GBytes *header, gboolean *scan_out)
 {
-  if (!can || (scan && body == PST_BODY_UNSCANNED))
+  return can_stream (header, FALSE, scan_out);
+}
+
+gboolean
+pst_pgpmime_can_sign_stream (GBytes *header, gboolean *scan_out)
+{
+  return can_stream (header, TRUE, scan_out);
+}
+
+gboolean
+pst_pgpstream_scan_body (GInputStream *in, gsize header_len, PstBodyScan *out, GError **error)
+{
+  PstQpScan scan;
+  char chunk[65536];
+  gssize n;
+
+  pst_mime_qp_scan_init (&scan);
+  if (g_input_stream_skip (in, header_len, NULL, error) < 0)
+    return FALSE;
+  while ((n = g_input_stream_read (in, chunk, sizeof chunk, NULL, error)) > 0
+         && !(scan.needs && scan.eight_bit))
+    pst_mime_qp_scan_feed (&scan, chunk, (gsize) n);
+  if (n < 0)
+    return FALSE;
+  out->needs_qp = pst_mime_qp_scan_end (&scan);
+  out->eight_bit = scan.eight_bit;
+  return TRUE;
+}
+
+gboolean
+pst_pgpstream_check_input (gboolean can, gboolean scan, const PstBodyScan *body,
+                           const char *sender, const char *scheme, GError **error)
+{
+  if (!can)
     {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, scan
-                   ? "cannot sign this message with %s as a stream: its 7bit, 8bit or "
-                     "binary body was not scanned for quoted-printable"
-                   : "cannot protect this message with %s as a stream: it names no "
-                     "Content-Type or no Content-Transfer-Encoding", scheme);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "cannot protect this message with %s as a stream: its header section "
+                   "cannot be read alone", scheme);
+      return FALSE;
+    }
+  if (scan && body == NULL)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "cannot protect this message with %s as a stream: its body was not scanned "
+                   "for what its protected header says (charset, 8bit, quoted-printable)",
+                   scheme);
       return FALSE;
     }
   if (sender == NULL || strchr (sender, '@') == NULL)
@@ -128,41 +168,21 @@ pst_pgpstream_check_input (gboolean can, gboolean scan, PstBodyScan body, const 
   return TRUE;
 }
 
-gboolean
-pst_pgpmime_can_sign_stream (GBytes *header, gboolean *scan_out)
-{
-  g_autoptr(GPtrArray) fields = header_fields (header, NULL);
-  g_autofree char *type = NULL;
-  g_autofree char *cte = NULL;
-
-  *scan_out = FALSE;
-  if (!pst_pgpmime_can_protect_stream (header))
-    return FALSE;
-  type = pst_mime_entity_content_type (fields, NULL);
-  cte = pst_mime_field_value (pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL));
-  /* The condition of pst_mime_build_entity for quoted-printable. */
-  *scan_out = !g_str_has_prefix (type, "multipart/") && !g_str_has_prefix (type, "message/")
-              && (g_ascii_strcasecmp (cte, "7bit") == 0 || g_ascii_strcasecmp (cte, "8bit") == 0
-                  || g_ascii_strcasecmp (cte, "binary") == 0);
-  return TRUE;
-}
-
 /* --- Writing -------------------------------------------------------------- */
 
 GInputStream *
-pst_pgpstream_entity_input (GInputStream *message, GBytes *entity_head, PstBodyScan body)
+pst_pgpstream_entity_input (GInputStream *message, GBytes *entity_head, gboolean qp)
 {
-  g_autoptr(PstCrlfConverter) lines = pst_crlf_converter_new (body == PST_BODY_QP ? NULL : entity_head);
+  g_autoptr(PstCrlfConverter) lines = pst_crlf_converter_new (qp ? NULL : entity_head);
   g_autoptr(GInputStream) crlf = g_converter_input_stream_new (message, G_CONVERTER (lines));
-  g_autoptr(PstQpConverter) qp = NULL;
-  GInputStream *encoded;
+  g_autoptr(PstQpConverter) encoder = NULL;
 
   g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (crlf), FALSE);
-  if (body != PST_BODY_QP)
+  if (!qp)
     return g_steal_pointer (&crlf);
-  qp = pst_qp_converter_new (entity_head);
-  encoded = g_converter_input_stream_new (crlf, G_CONVERTER (qp));
-  return encoded;   /* holds @crlf, which does not close @message */
+  encoder = pst_qp_converter_new (entity_head);
+  /* holds @crlf, which does not close @message */
+  return g_converter_input_stream_new (crlf, G_CONVERTER (encoder));
 }
 
 static gboolean
@@ -174,44 +194,34 @@ write_str (GOutputStream *out, const char *s, gsize len, GError **error)
 gboolean
 pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
                             const char *sender, const char *const *recipients, gboolean sign,
-                            GError **error)
+                            const PstBodyScan *body, GError **error)
 {
   g_autoptr(GBytes) header = NULL;
   g_autoptr(GPtrArray) fields = NULL;
   g_autoptr(GBytes) entity_head = NULL;
   g_autoptr(GBytes) outer = NULL;
   g_autoptr(GPtrArray) to = g_ptr_array_new ();
-  g_autoptr(PstCrlfConverter) body_conv = NULL;
   g_autoptr(PstCrlfConverter) armor_conv = NULL;
   g_autoptr(GInputStream) plain = NULL;
   g_autoptr(GOutputStream) armor = NULL;
   g_autofree char *boundary = NULL;
   g_autofree char *intro = NULL;
   g_autofree char *outro = NULL;
-  gboolean ok;
+  gboolean ok, scan = FALSE, can, qp = FALSE;
 
   if (!(header = pst_pgpstream_peek_header (message, error))
       || !(fields = header_fields (header, error)))
     return FALSE;
-  if (!pst_pgpmime_can_protect_stream (header))
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   "cannot encrypt this message as a stream: it names no Content-Type "
-                   "or no Content-Transfer-Encoding");
-      return FALSE;
-    }
-  if (sender == NULL || strchr (sender, '@') == NULL)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "no sender address");
-      return FALSE;
-    }
+  can = pst_pgpmime_can_protect_stream (header, &scan);
+  if (!pst_pgpstream_check_input (can, scan, body, sender, "OpenPGP", error))
+    return FALSE;
   if (g_input_stream_skip (message, g_bytes_get_size (header), NULL, error) < 0)
     return FALSE;
 
   pst_hp_add_missing_fields (fields, sender);
-  /* With Content-Type and Content-Transfer-Encoding given, the entity's
-   * header does not depend on the body: build it with none. */
-  entity_head = pst_hp_payload_head (fields, TRUE, FALSE);
+  /* The entity's header, before the body: what it depends on in the body
+   * is in @body. */
+  entity_head = pst_hp_payload_head (fields, TRUE, FALSE, body, &qp);
   for (const char *const *r = recipients; r != NULL && *r != NULL; r++)
     g_ptr_array_add (to, (gpointer) *r);
   g_ptr_array_add (to, (gpointer) sender);   /* encrypt to self; duplicates are merged */
@@ -239,9 +249,7 @@ pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutputStream *o
       || !write_str (out, intro, strlen (intro), error))
     return FALSE;
 
-  body_conv = pst_crlf_converter_new (entity_head);
-  plain = g_converter_input_stream_new (message, G_CONVERTER (body_conv));
-  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (plain), FALSE);
+  plain = pst_pgpstream_entity_input (message, entity_head, FALSE);
   armor_conv = pst_crlf_converter_new (NULL);
   armor = g_converter_output_stream_new (out, G_CONVERTER (armor_conv));
   g_filter_output_stream_set_close_base_stream (G_FILTER_OUTPUT_STREAM (armor), FALSE);
@@ -694,7 +702,7 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
 
 gboolean
 pst_pgpmime_sign_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
-                         const char *sender, PstBodyScan body, GError **error)
+                         const char *sender, const PstBodyScan *body, GError **error)
 {
   g_autoptr(GBytes) header = NULL;
   g_autoptr(GPtrArray) fields = NULL;
@@ -707,7 +715,7 @@ pst_pgpmime_sign_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
   g_autofree char *boundary = NULL;
   g_autofree char *intro = NULL;
   g_autofree char *outro = NULL;
-  gboolean scan = FALSE, can;
+  gboolean scan = FALSE, can, qp = FALSE;
 
   if (!(header = pst_pgpstream_peek_header (message, error))
       || !(fields = header_fields (header, error)))
@@ -722,9 +730,9 @@ pst_pgpmime_sign_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
     return FALSE;
 
   pst_hp_add_missing_fields (fields, sender);
-  /* With Content-Type and Content-Transfer-Encoding given and the body
-   * scanned, the entity's header does not depend on the body's bytes. */
-  entity_head = pst_hp_payload_head (fields, FALSE, scan && body == PST_BODY_QP);
+  /* The entity's header (7-bit, as signing wants it), before the body:
+   * what it depends on in the body is in @body. */
+  entity_head = pst_hp_payload_head (fields, FALSE, TRUE, body, &qp);
   outer = pst_hp_outer_header (fields, FALSE);
   boundary = pst_mime_new_boundary (NULL, NULL);
   intro = pst_pgpmime_signed_intro (micalg, boundary);
@@ -733,7 +741,7 @@ pst_pgpmime_sign_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
     return FALSE;
 
   /* The entity goes to @out as gpg reads it to sign it. */
-  plain = pst_pgpstream_entity_input (message, entity_head, scan ? body : PST_BODY_AS_IS);
+  plain = pst_pgpstream_entity_input (message, entity_head, qp);
   if (!(sig = pst_pgp_sign_detached_stream (pgp, plain, out, sender, &signed_with, error)))
     return FALSE;
   if (g_strcmp0 (signed_with, micalg) != 0)

@@ -10,6 +10,7 @@
 
 #include <gio/gio.h>
 #include "crypto/status.h"
+#include "mime/mime.h"
 
 G_BEGIN_DECLS
 
@@ -35,41 +36,39 @@ GInputStream *pst_pgpstream_input_new (GInputStream *base);
 GBytes *pst_pgpstream_peek_header (GInputStream *in, GError **error);
 
 /* Whether pst_pgpmime_protect_stream can write the message whose header
- * section is @header exactly as pst_pgpmime_protect would: it must name
- * its Content-Type and Content-Transfer-Encoding (else the protected
- * entity's header depends on the body's bytes, which are not read ahead). */
-gboolean pst_pgpmime_can_protect_stream (GBytes *header);
+ * section is @header exactly as pst_pgpmime_protect would.  When the
+ * protected entity's header depends on the body's bytes (mime.h
+ * pst_mime_entity_head_needs_body: no Content-Type or no
+ * Content-Transfer-Encoding, whose charset and 8bit the body decides),
+ * *@scan_out is TRUE: the body must be scanned first
+ * (pst_pgpstream_scan_body), and the stream read again. */
+gboolean pst_pgpmime_can_protect_stream (GBytes *header, gboolean *scan_out);
 
-/* What the caller of a streaming signer found of the message's body
- * (mime.h PstQpScan), which decides the signed entity's header before the
- * body is read. */
-typedef enum {
-  PST_BODY_UNSCANNED,   /* not scanned */
-  PST_BODY_AS_IS,       /* scanned: it needs no quoted-printable */
-  PST_BODY_QP,          /* scanned: it becomes quoted-printable */
-} PstBodyScan;
-
-/* Whether pst_pgpmime_sign_stream can write the message whose header
- * section is @header as pst_pgpmime_protect signs it: as
- * pst_pgpmime_can_protect_stream, and a body declared 7bit, 8bit or binary
- * (not multipart/ or message/) becomes quoted-printable when its bytes
- * need it (mime.h pst_mime_body_needs_qp): then *@scan_out is TRUE and the
- * body must be scanned first (PstQpScan) to say which (PstBodyScan). */
+/* The same for pst_pgpmime_sign_stream (pst_pgpmime_protect signing):
+ * there a body declared 7bit, 8bit or binary (not multipart/ or message/)
+ * becomes quoted-printable when its bytes need it, which a scan says too. */
 gboolean pst_pgpmime_can_sign_stream (GBytes *header, gboolean *scan_out);
+
+/* Scans the body of the message in @in (from pst_pgpstream_input_new, its
+ * header section of @header_len bytes not consumed) into *@out (mime.h
+ * PstQpScan); reads @in to its end, or until both facts are known.
+ * Errors: the stream's. */
+gboolean pst_pgpstream_scan_body (GInputStream *in, gsize header_len, PstBodyScan *out,
+                                  GError **error);
 
 /* The checks of the streaming encoders (this file's and smimestream.h's)
  * before anything is read: @can, what pst_*_can_*_stream said of the
- * header (@scan: a body scan it asked for, @body: what the scan found),
- * and a @sender address.  Errors (PST_ERROR_FAILED) name the @scheme. */
-gboolean pst_pgpstream_check_input (gboolean can, gboolean scan, PstBodyScan body,
+ * header (@scan: a body scan it asked for, @body: what the scan found,
+ * NULL when there was none), and a @sender address.  Errors
+ * (PST_ERROR_FAILED) name the @scheme. */
+gboolean pst_pgpstream_check_input (gboolean can, gboolean scan, const PstBodyScan *body,
                                     const char *sender, const char *scheme, GError **error);
 
-/* The signed entity as a stream: @entity_head, then the body of
+/* The protected entity as a stream: @entity_head, then the body of
  * @message (positioned after its header section) with CRLF line ends, as
- * quoted-printable when @body is PST_BODY_QP (and @entity_head says so:
- * pst_hp_payload_head).  Transfer full; @message is not closed with it. */
-GInputStream *pst_pgpstream_entity_input (GInputStream *message, GBytes *entity_head,
-                                          PstBodyScan body);
+ * quoted-printable when @qp (pst_hp_payload_head said so).  Transfer full;
+ * @message is not closed with it. */
+GInputStream *pst_pgpstream_entity_input (GInputStream *message, GBytes *entity_head, gboolean qp);
 
 /* pst_pgpmime_protect with @encrypt FALSE and @sign TRUE, on streams:
  * reads the message from @message (from pst_pgpstream_input_new) to its
@@ -77,25 +76,28 @@ GInputStream *pst_pgpstream_entity_input (GInputStream *message, GBytes *entity_
  * same outer header, protected headers and structure, but a fresh random
  * boundary (not checked against the entity).  The micalg is learnt before
  * (crypto/pgp.h pst_pgp_sign_micalg: the key is used twice).
- * @body: what the caller's scan of the body found (looked at only when
- * pst_pgpmime_can_sign_stream asks for a scan; a body that needs it is
+ * @body: what the caller's scan of the body found (NULL: none; needed
+ * when pst_pgpmime_can_sign_stream asks for one; a body that needs it is
  * made quoted-printable as it passes).  Errors as pst_pgpmime_protect, and
  * PST_ERROR_FAILED for a message that cannot be signed as a stream.  On
  * failure @out may hold part of a message: the caller discards it. */
 gboolean pst_pgpmime_sign_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
-                                  const char *sender, PstBodyScan body, GError **error);
+                                  const char *sender, const PstBodyScan *body, GError **error);
 
 /* pst_pgpmime_protect with @encrypt TRUE, on streams: reads the message
  * from @message (from pst_pgpstream_input_new) to its end and writes the
  * multipart/encrypted message to @out (not closed): the same outer header,
  * protected headers (hp.c) and structure, the body CRLF-normalised into
- * the OpenPGP layer, signed by @sender's key when @sign.
+ * the OpenPGP layer, signed by @sender's key when @sign.  @body: the
+ * caller's scan of the body (NULL: none), needed when
+ * pst_pgpmime_can_protect_stream asks for one.
  * Errors as pst_pgpmime_protect, and PST_ERROR_FAILED for a message that
- * pst_pgpmime_can_protect_stream refuses.  On failure @out may hold part
- * of a message: the caller discards it. */
+ * pst_pgpmime_can_protect_stream refuses or whose body was not scanned
+ * when it had to be.  On failure @out may hold part of a message: the
+ * caller discards it. */
 gboolean pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutputStream *out,
                                      const char *sender, const char *const *recipients,
-                                     gboolean sign, GError **error);
+                                     gboolean sign, const PstBodyScan *body, GError **error);
 
 /* A new stream over the message from its start, as pst_pgpstream_input_new
  * makes them, or NULL with @error set.  Transfer full. */

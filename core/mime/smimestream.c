@@ -18,29 +18,9 @@
 gboolean
 pst_smimemime_can_protect_stream (GBytes *header, gboolean sign, gboolean *scan_out)
 {
-  *scan_out = FALSE;
   /* The same conditions as OpenPGP's: pst_mime_build_entity decides. */
   return sign ? pst_pgpmime_can_sign_stream (header, scan_out)
-              : pst_pgpmime_can_protect_stream (header);
-}
-
-gboolean
-pst_smimemime_body_needs_qp (GInputStream *in, gsize header_len, gboolean *needs_out,
-                             GError **error)
-{
-  PstQpScan scan;
-  char chunk[65536];
-  gssize n;
-
-  pst_mime_qp_scan_init (&scan);
-  if (g_input_stream_skip (in, header_len, NULL, error) < 0)
-    return FALSE;
-  while ((n = g_input_stream_read (in, chunk, sizeof chunk, NULL, error)) > 0 && !scan.needs)
-    pst_mime_qp_scan_feed (&scan, chunk, (gsize) n);
-  if (n < 0)
-    return FALSE;
-  *needs_out = pst_mime_qp_scan_end (&scan);
-  return TRUE;
+              : pst_pgpmime_can_protect_stream (header, scan_out);
 }
 
 static gboolean
@@ -57,13 +37,13 @@ write_bytes (GOutputStream *out, GBytes *b, GError **error)
 }
 
 /* The entity (@entity_head, then the body CRLF-normalised, quoted-printable
- * as @body says) to @target, inside a multipart/signed when @signer
- * (writing to @target) is given. */
+ * when @qp) to @target, inside a multipart/signed when @signer (writing to
+ * @target) is given. */
 static gboolean
-write_entity (GInputStream *message, GBytes *entity_head, PstBodyScan body,
-              GOutputStream *target, GOutputStream *signer, const char *micalg, GError **error)
+write_entity (GInputStream *message, GBytes *entity_head, gboolean qp, GOutputStream *target,
+              GOutputStream *signer, const char *micalg, GError **error)
 {
-  g_autoptr(GInputStream) plain = pst_pgpstream_entity_input (message, entity_head, body);
+  g_autoptr(GInputStream) plain = pst_pgpstream_entity_input (message, entity_head, qp);
   g_autofree char *boundary = NULL;
   g_autofree char *intro = NULL;
   g_autofree char *outro = NULL;
@@ -84,7 +64,7 @@ write_entity (GInputStream *message, GBytes *entity_head, PstBodyScan body,
 gboolean
 pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStream *out,
                               const char *sender, const char *const *recipients,
-                              gboolean encrypt, gboolean sign, PstBodyScan body,
+                              gboolean encrypt, gboolean sign, const PstBodyScan *body,
                               GError **error)
 {
   g_autoptr(GBytes) header = NULL;
@@ -98,7 +78,7 @@ pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStr
   g_autoptr(GOutputStream) signer = NULL;
   g_autofree char *enveloped_head = NULL;
   const char *micalg = NULL;
-  gboolean scan = FALSE, gcm = FALSE, can;
+  gboolean scan = FALSE, gcm = FALSE, can, qp = FALSE;
   gsize len = 0, body_off = 0;
   const char *p;
 
@@ -146,12 +126,9 @@ pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStr
     return FALSE;
 
   pst_hp_add_missing_fields (fields, sender);
-  /* With Content-Type and Content-Transfer-Encoding given (and, signing,
-   * the body scanned), the entity's header does not depend on the body's
-   * bytes. */
-  if (!scan)
-    body = PST_BODY_AS_IS;
-  entity_head = pst_hp_payload_head (fields, encrypt, body == PST_BODY_QP);
+  /* The entity's header (7-bit when signing), before the body: what it
+   * depends on in the body is in @body. */
+  entity_head = pst_hp_payload_head (fields, encrypt, sign, body, &qp);
   outer = pst_hp_outer_header (fields, encrypt);
   if (!write_bytes (out, outer, error))
     return FALSE;
@@ -161,7 +138,7 @@ pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStr
       if (!write_str (out, enveloped_head, error))
         return FALSE;
     }
-  if (!write_entity (message, entity_head, body, encrypt ? enc : out, signer, micalg, error))
+  if (!write_entity (message, entity_head, qp, encrypt ? enc : out, signer, micalg, error))
     return FALSE;
   return !encrypt
          || (g_output_stream_close (enc, NULL, error) && g_output_stream_close (b64, NULL, error));

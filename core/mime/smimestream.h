@@ -25,34 +25,24 @@ G_BEGIN_DECLS
 typedef struct _PstSmime PstSmime;   /* from crypto/smime.h */
 
 /* Whether pst_smimemime_protect_stream can write the message whose header
- * section is @header exactly as pst_smimemime_protect would: it must name
- * its Content-Type and Content-Transfer-Encoding (else the protected
- * entity's header depends on the body: pgpstream.h).  With @sign, a body
- * declared 7bit, 8bit or binary (not multipart/ or message/) becomes
- * quoted-printable when its bytes need it (mime.h pst_mime_body_needs_qp):
- * then *@scan_out is TRUE, and the body must be scanned first
- * (PstQpScan) to say which (pgpstream.h PstBodyScan).  Otherwise
- * *@scan_out is FALSE. */
+ * section is @header exactly as pst_smimemime_protect would, and whether
+ * the body must be scanned first (*@scan_out): as pgpstream.h
+ * pst_pgpmime_can_protect_stream, or with @sign pst_pgpmime_can_sign_stream
+ * (a body declared 7bit, 8bit or binary may become quoted-printable). */
 gboolean pst_smimemime_can_protect_stream (GBytes *header, gboolean sign, gboolean *scan_out);
-
-/* Whether the body of the message in @in (from pst_pgpstream_input_new,
- * its header section of @header_len bytes not consumed) needs
- * quoted-printable to be signed (mime.h PstQpScan), in *@needs_out;
- * reads @in to its end, or until it knows.  Errors: the stream's. */
-gboolean pst_smimemime_body_needs_qp (GInputStream *in, gsize header_len, gboolean *needs_out,
-                                      GError **error);
 
 /* pst_smimemime_protect on streams: reads the message from @message (from
  * pst_pgpstream_input_new) to its end and writes the protected message to
  * @out (not closed).  @body: what the caller's scan of the body found
- * (see above; looked at only when a scan is needed; a body that needs
- * quoted-printable is made so as it passes).  Errors as pst_smimemime_protect, and PST_ERROR_FAILED for a
+ * (pgpstream.h pst_pgpstream_scan_body; NULL: none, which is refused when
+ * a scan is needed; a body that needs quoted-printable is made so as it
+ * passes).  Errors as pst_smimemime_protect, and PST_ERROR_FAILED for a
  * message that cannot be written as a stream.  On failure @out may hold
  * part of a message: the caller discards it. */
 gboolean pst_smimemime_protect_stream (PstSmime *smime, GInputStream *message, GOutputStream *out,
                                        const char *sender, const char *const *recipients,
-                                       gboolean encrypt, gboolean sign, PstBodyScan body,
-                                       GError **error);
+                                       gboolean encrypt, gboolean sign,
+                                       const PstBodyScan *body, GError **error);
 
 /* A new stream over the message from its start, as pst_pgpstream_input_new
  * makes them, or NULL with @error set.  Transfer full. */

@@ -4,7 +4,8 @@
 # from a file through the provider (Dovecot submission, Postfix) with the
 # policy, a scanner and OpenPGP (encrypted and signed), then with S/MIME
 # (encrypted); OpenPGP signed only is queued (not sent), from the file and,
-# as an 8-bit text that signing makes quoted-printable, from a pipe; and the sending agent's peak RSS (VmHWM, reset through
+# as an 8-bit text without a MIME header (its protected header depends on
+# its bytes; signing makes it quoted-printable), from a pipe; and the sending agent's peak RSS (VmHWM, reset through
 # /proc/PID/clear_refs before each send) must stay within a bound that does
 # not grow with the message: MEMORY_BOUND_MIB (64) over the idle agent's
 # peak.  The send waits for the server's answer, so the sender's reading of
@@ -83,10 +84,13 @@ head -c "$(numfmt --from=iec "$SIZE" | awk '{ printf "%d", $1 * 3 / 4 }')" /dev/
 { header "large, S/MIME" "application/octet-stream; name=\"blob.bin\"" base64; cat "$WORK/att.b64"; } \
   > "$WORK/smime.eml"
 rm "$WORK/att.b64"
-# An 8-bit text of SIZE bytes, lines ending in a space: signing makes it
-# quoted-printable (RFC 3156 §3).
+# An 8-bit text of SIZE bytes, lines ending in a space, with no MIME header
+# (no Content-Type, no Content-Transfer-Encoding): its bytes decide the
+# protected entity's charset, and signing makes it quoted-printable (RFC
+# 3156 §3).
 {
-  header "large, 8-bit text" "text/plain; charset=utf-8" 8bit
+  printf 'From: %s\r\nTo: %s\r\nSubject: large, 8-bit text\r\nDate: %s\r\nMessage-ID: <%s@postern.test>\r\n\r\n' \
+    "$ALICE_ADDR" "$BOB_ADDR" "$(date -R)" "$(date +%s%N)"
   head -c "$(numfmt --from=iec "$SIZE")" \
     < <(yes $'Gr\xc3\xbc\xc3\x9fe aus dem Strom, mit Umlauten: \xc3\xa4\xc3\xb6\xc3\xbc \xc3\x9f. \r')
 } > "$WORK/text.eml"
@@ -164,8 +168,8 @@ check "… the scanner read it (sha256)" \
 # file; an 8-bit text, made quoted-printable as it passes.
 rm -f "$WORK/scanned.sum"
 from_pipe() { cat "$WORK/text.eml" | pst alice send --account offline --encrypt never --scheme pgp; }
-check "… an 8-bit text from a pipe, made quoted-printable: queued within the bound" \
-  within_bound alice "send from a pipe, 8-bit text, OpenPGP signed, queued" from_pipe
+check "… an 8-bit text without a MIME header from a pipe, made quoted-printable: queued within the bound" \
+  within_bound alice "send from a pipe, 8-bit text without a MIME header, OpenPGP signed, queued" from_pipe
 check "… the scanner read it (sha256)" \
   test "$(cat "$WORK/scanned.sum")" = "$(sha256sum < "$WORK/text.eml" | cut -d' ' -f1)"
 check "… queued: two in the offline account's outbox" test "$(sqlite3 "$WORK/home-alice/data/postern.db" \

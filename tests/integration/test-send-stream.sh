@@ -165,6 +165,21 @@ check "quoted-printable: the same signed entity" cmp -s "$WORK/signed.9" "$WORK/
 check "… which is quoted-printable" \
   grep -aq $'^Gr=C3=BC=C3=9Fe aus dem Strom.=20\r$' "$WORK/signed.9"
 
+# ---- OpenPGP, encrypted and signed: a message without a MIME header (no
+# Content-Type, no Content-Transfer-Encoding), whose 8-bit body decides the
+# protected entity's charset and 8bit: scanned, then streamed ----
+printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: no MIME\r\nDate: %s\r\nMessage-ID: <%s@postern.test>\r\n\r\nGr\xc3\xbc\xc3\x9fe ohne MIME.\r\n' \
+  "$ALICE_ADDR" "$BOB_ADDR" "$(date -R)" "$(date +%s%N)" > "$WORK/m.eml"
+send_both "no MIME header" --encrypt always --scheme pgp
+check "no MIME header: one copy each" test -f "$WORK/fake.msg.12" -a ! -f "$WORK/fake.msg.13"
+check "no MIME header: the same outer header" test "$(outer "$WORK/fake.msg.11")" = "$(outer "$WORK/fake.msg.12")"
+rm -f "$WORK/s.txt" "$WORK/m.txt"
+check "no MIME header: bob decrypts both, signatures good" \
+  bash -c "$(declare -p home); $(declare -f plain); WORK=$WORK; plain bob $WORK/fake.msg.11 > $WORK/s.txt && plain bob $WORK/fake.msg.12 > $WORK/m.txt"
+check "no MIME header: the same plaintext" cmp -s "$WORK/s.txt" "$WORK/m.txt"
+check "… which says utf-8 and 8bit" \
+  bash -c 'grep -aq "^Content-Type: text/plain; charset=utf-8; hp=" "$1" && grep -aq "^Content-Transfer-Encoding: 8bit" "$1"' _ "$WORK/s.txt"
+
 # ---- the file changes after it was read: what was scanned is what goes ----
 # The agent reads the client's file once, into a file of its own, and the
 # scanner, the policy and every copy read that: a change to the client's

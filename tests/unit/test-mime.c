@@ -469,8 +469,8 @@ test_status_field (void **state)
   assert_memory_equal (nul, nul_out, sizeof nul_out - 1);
 }
 
-/* PstQpScan says what pst_mime_body_needs_qp says of the CRLF form, fed
- * in pieces of every size. */
+/* PstQpScan says what pst_mime_body_needs_qp says of the CRLF form, and
+ * whether a byte is 0x80 or more, fed in pieces of every size. */
 static void
 test_qp_scan (void **state)
 {
@@ -479,7 +479,8 @@ test_qp_scan (void **state)
     B (""), B ("plain\n"), B ("plain\r\nlines\r\n"), B ("no end"), B ("From here\n"),
     B ("x\nFrom here\n"), B ("trailing \n"), B ("trailing\t\r\n"), B ("trailing "),
     B ("bare\rcr\n"), B ("8bit \xc3\xa4\n"), B ("nul\0byte\n"), B ("From\n"),
-    B ("Fro\nm here\n"), B ("\r\n\r\n"), B ("a \r"), { NULL, 998 }, { NULL, 999 },
+    B ("Fro\nm here\n"), B ("\r\n\r\n"), B ("a \r"), B ("trailing \nthen 8-bit \xe9\n"),
+    B ("nul\0then 8-bit \xe9"), { NULL, 998 }, { NULL, 999 },
   };
 #undef B
   g_autofree char *long_line = g_strnfill (999, 'x');
@@ -490,6 +491,10 @@ test_qp_scan (void **state)
       gsize len = bodies[i].len;
       g_autoptr(GBytes) crlf = pst_mime_to_crlf (body, len);
       gboolean want = pst_mime_body_needs_qp (g_bytes_get_data (crlf, NULL), g_bytes_get_size (crlf));
+      gboolean high = FALSE;
+
+      for (gsize k = 0; k < len; k++)
+        high = high || (guchar) body[k] >= 0x80;
 
       for (gsize piece = 1; piece <= len + 1; piece++)
         {
@@ -500,6 +505,8 @@ test_qp_scan (void **state)
             pst_mime_qp_scan_feed (&scan, body + at, MIN (piece, len - at));
           if (pst_mime_qp_scan_end (&scan) != want)
             fail_msg ("body %u, pieces of %zu: scan says %d", i, piece, !want);
+          if (scan.eight_bit != high)
+            fail_msg ("body %u, pieces of %zu: eight_bit %d", i, piece, !high);
         }
     }
 }

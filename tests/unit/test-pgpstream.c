@@ -5,7 +5,6 @@
 #include <gio/gio.h>
 
 #include "mime/pgpstream.h"
-#include "mime/smimestream.h"
 
 static const char *const to_bob[] = { BOB, NULL };
 
@@ -40,14 +39,35 @@ leaf_message (const char *type)
   return g_string_free_to_bytes (s);
 }
 
+/* The scan of @msg's body (pst_pgpstream_scan_body) into *@body, from a
+ * stream of its own, as the agent makes it. */
+static void
+scan_body (GBytes *msg, PstBodyScan *body)
+{
+  g_autoptr(GInputStream) mem = g_memory_input_stream_new_from_bytes (msg);
+  g_autoptr(GInputStream) in = pst_pgpstream_input_new (mem);
+  g_autoptr(GBytes) header = pst_pgpstream_peek_header (in, NULL);
+
+  assert_non_null (header);
+  assert_true (pst_pgpstream_scan_body (in, g_bytes_get_size (header), body, NULL));
+}
+
+/* @msg encrypted (and signed, @sign) as a stream; its body scanned first
+ * when pst_pgpmime_can_protect_stream asks for it and @scan allows. */
 static GBytes *
-protect_stream (PstPgp *pgp, GBytes *msg, gboolean sign, GError **error)
+protect_stream (PstPgp *pgp, GBytes *msg, gboolean sign, gboolean scan, GError **error)
 {
   g_autoptr(GInputStream) mem = g_memory_input_stream_new_from_bytes (msg);
   g_autoptr(GInputStream) in = pst_pgpstream_input_new (mem);
   g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+  PstBodyScan body;
+  gboolean needed = FALSE;
 
-  if (!pst_pgpmime_protect_stream (pgp, in, out, ALICE, to_bob, sign, error))
+  assert_true (pst_pgpmime_can_protect_stream (msg, &needed));
+  if (scan && needed)
+    scan_body (msg, &body);
+  if (!pst_pgpmime_protect_stream (pgp, in, out, ALICE, to_bob, sign,
+                                   scan && needed ? &body : NULL, error))
     return NULL;
   g_output_stream_close (out, NULL, NULL);
   return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
@@ -90,18 +110,35 @@ prefix_until (GBytes *b, const char *needle)
   return at - p;
 }
 
+/* A text message whose header names no Content-Type (@ct NULL) or only
+ * @ct, and no Content-Transfer-Encoding: the protected entity's header
+ * then depends on the body (charset, 8bit).  Transfer full. */
+static GBytes *
+text_without_cte (const char *ct, const char *body)
+{
+  g_autofree char *date = now_date ();
+  g_autofree char *head = g_strdup_printf (HEAD, date);
+
+  char *s = g_strdup_printf ("%s%s%s%s\r\n%s", head, ct != NULL ? "Content-Type: " : "",
+                             ct != NULL ? ct : "", ct != NULL ? "\r\n" : "", body);
+
+  return g_bytes_new_take (s, strlen (s));
+}
+
 static void
 test_protect_same_as_memory (void **state)
 {
-  const gboolean signs[] = { TRUE, FALSE };
-
   (void) state;
-  for (guint i = 0; i < G_N_ELEMENTS (signs); i++)
+  for (guint i = 0; i < 8; i++)
     {
-      g_autoptr(GBytes) msg = leaf_message ("application/octet-stream");
+      gboolean sign = i % 2 == 0;
+      g_autoptr(GBytes) msg = i < 2 ? leaf_message ("application/octet-stream")
+                              : i < 4 ? text_without_cte (NULL, "Plain 7-bit text.\nFrom here \n")
+                              : i < 6 ? text_without_cte (NULL, "Gr\xc3\xbc\xc3\x9f\x65, 8-bit.\r\n")
+                              : text_without_cte ("text/plain; charset=iso-8859-1", "caf\xe9\n");
       g_autoptr(GError) error = NULL;
-      g_autoptr(GBytes) mem = pst_pgpmime_protect (fx.alice, msg, ALICE, to_bob, TRUE, signs[i], &error);
-      g_autoptr(GBytes) str = protect_stream (fx.alice, msg, signs[i], &error);
+      g_autoptr(GBytes) mem = pst_pgpmime_protect (fx.alice, msg, ALICE, to_bob, TRUE, sign, &error);
+      g_autoptr(GBytes) str = protect_stream (fx.alice, msg, sign, TRUE, &error);
       g_autoptr(GBytes) e1 = NULL, e2 = NULL;
       g_autofree char *file = g_build_filename (fx.bob_home, "m.asc", NULL);
       g_autoptr(GBytes) armor = NULL;
@@ -125,6 +162,12 @@ test_protect_same_as_memory (void **state)
       e2 = decrypt_entity (str);
       assert_true (g_bytes_equal (e1, e2));
       assert_true (contains (e2, "hp=\"cipher\""));
+      /* The entity's header as the body decides it, for a text without one. */
+      if (i >= 2 && i < 6)
+        assert_true (contains (e2, i < 4 ? "Content-Type: text/plain; charset=us-ascii; hp="
+                                         : "Content-Type: text/plain; charset=utf-8; hp="));
+      if (i >= 4)
+        assert_true (contains (e2, "\r\nContent-Transfer-Encoding: 8bit\r\n"));
       /* gpg reads it. */
       armor = armor_of (str);
       assert_true (g_file_set_contents (file, g_bytes_get_data (armor, NULL),
@@ -178,7 +221,9 @@ test_sign_same_as_memory (void **state)
                                             "Gr\xc3\xbc\xc3\x9f\x65 = \nFrom here\n\t\r\n%0990d\n"
                                             "no end ", head, 7);
   GBytes *msgs[] = { leaf_message ("application/octet-stream"),
-                     g_bytes_new (text, strlen (text)), g_bytes_new (eight, strlen (eight)) };
+                     g_bytes_new (text, strlen (text)), g_bytes_new (eight, strlen (eight)),
+                     text_without_cte (NULL, "Gr\xc3\xbc\xc3\x9f\x65, no MIME header.\n"),
+                     text_without_cte (NULL, "7-bit, no MIME header.\n") };
 
   (void) state;
   for (guint i = 0; i < G_N_ELEMENTS (msgs); i++)
@@ -194,8 +239,8 @@ test_sign_same_as_memory (void **state)
       g_autofree char *m1 = NULL, *m2 = NULL, *sig = NULL;
       g_autofree char *efile = g_build_filename (fx.bob_home, "entity", NULL);
       g_autofree char *sfile = g_build_filename (fx.bob_home, "entity.asc", NULL);
-      gboolean scan = FALSE, needs = FALSE;
-      PstBodyScan body = PST_BODY_UNSCANNED;
+      gboolean scan = FALSE;
+      PstBodyScan body;
       const char *at, *end;
       gsize h1, h2;
 
@@ -204,21 +249,15 @@ test_sign_same_as_memory (void **state)
       assert_int_equal (scan, i >= 1);
       if (scan)
         {
-          g_autoptr(GInputStream) src2 = g_memory_input_stream_new_from_bytes (msg);
-          g_autoptr(GInputStream) in2 = pst_pgpstream_input_new (src2);
-          g_autoptr(GBytes) header = pst_pgpstream_peek_header (in2, NULL);
-
           /* A 7bit body not scanned for quoted-printable: refused, nothing written. */
-          assert_false (pst_pgpmime_sign_stream (fx.alice, in, out, ALICE, PST_BODY_UNSCANNED,
-                                                 &error));
+          assert_false (pst_pgpmime_sign_stream (fx.alice, in, out, ALICE, NULL, &error));
           assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
           g_clear_error (&error);
           assert_int_equal (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)), 0);
-          assert_true (pst_smimemime_body_needs_qp (in2, g_bytes_get_size (header), &needs, NULL));
-          assert_int_equal (needs, i == 2);
-          body = needs ? PST_BODY_QP : PST_BODY_AS_IS;
+          scan_body (msg, &body);
+          assert_int_equal (body.needs_qp, i == 2 || i == 3);
         }
-      assert_true (pst_pgpmime_sign_stream (fx.alice, in, out, ALICE, body, &error));
+      assert_true (pst_pgpmime_sign_stream (fx.alice, in, out, ALICE, scan ? &body : NULL, &error));
       assert_null (error);
       g_output_stream_close (out, NULL, NULL);
       str = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
@@ -233,6 +272,8 @@ test_sign_same_as_memory (void **state)
       assert_true (contains (e2, "hp=\"clear\""));
       if (i == 2)
         assert_true (contains (e2, "Content-Transfer-Encoding: quoted-printable\r\n\r\nGr=C3=BC=C3=9Fe =3D=20\r\n=46rom here\r\n=09\r\n"));
+      if (i == 3)
+        assert_true (contains (e2, "Content-Type: text/plain; charset=utf-8; hp=\"clear\""));
       /* gpg verifies the streamed signature over the entity. */
       at = g_strstr_len (g_bytes_get_data (str, NULL), g_bytes_get_size (str),
                          "-----BEGIN PGP SIGNATURE-----");
@@ -265,15 +306,23 @@ test_protect_refuses (void **state)
   g_autoptr(GOutputStream) sink = g_memory_output_stream_new_resizable ();
   const char *const to_eve[] = { "eve@postern.test", NULL };
 
+  gboolean scan = FALSE;
+
   (void) state;
-  assert_false (pst_pgpmime_can_protect_stream (no_cte));
-  assert_false (pst_pgpmime_can_protect_stream (nobody));
-  assert_true (pst_pgpmime_can_protect_stream (ok));
-  out = protect_stream (fx.alice, no_cte, FALSE, &error);
+  /* Without Content-Transfer-Encoding (or without a body at all), the
+   * protected header depends on the body: a scan first. */
+  assert_true (pst_pgpmime_can_protect_stream (no_cte, &scan));
+  assert_true (scan);
+  assert_true (pst_pgpmime_can_protect_stream (nobody, &scan));
+  assert_true (scan);
+  assert_true (pst_pgpmime_can_protect_stream (ok, &scan));
+  assert_false (scan);
+  /* Not scanned: refused before anything is written. */
+  out = protect_stream (fx.alice, no_cte, FALSE, FALSE, &error);
   assert_null (out);
   assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
   g_clear_error (&error);
-  assert_false (pst_pgpmime_protect_stream (fx.alice, in, sink, ALICE, to_eve, FALSE, &error));
+  assert_false (pst_pgpmime_protect_stream (fx.alice, in, sink, ALICE, to_eve, FALSE, NULL, &error));
   assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_POLICY));
   assert_non_null (strstr (error->message, "eve@postern.test"));
 }
@@ -711,7 +760,7 @@ test_roundtrip (void **state)
 {
   g_autoptr(GBytes) msg = leaf_message ("application/octet-stream");
   g_autoptr(GError) error = NULL;
-  g_autoptr(GBytes) enc = protect_stream (fx.alice, msg, TRUE, &error);
+  g_autoptr(GBytes) enc = protect_stream (fx.alice, msg, TRUE, TRUE, &error);
   g_autoptr(GBytes) plain = NULL, rest = NULL;
   g_autofree char *json = NULL;
 

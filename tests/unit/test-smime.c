@@ -1301,20 +1301,20 @@ protect_stream (PstSmime *smime, GBytes *msg, const char *sender, const char *rc
   g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
   g_autoptr(GBytes) header = pst_pgpstream_peek_header (in, NULL);
   const char *rcpts[] = { rcpt, NULL };
-  PstBodyScan body = PST_BODY_UNSCANNED;
-  gboolean scan = FALSE, needs = FALSE;
+  PstBodyScan body;
+  gboolean scan = FALSE;
 
-  /* As the agent does: a body that signing may make quoted-printable is
-   * scanned first, from a stream of its own. */
+  /* As the agent does: a body the protected header depends on (charset,
+   * 8bit, quoted-printable) is scanned first, from a stream of its own. */
   if (header != NULL && pst_smimemime_can_protect_stream (header, sign, &scan) && scan)
     {
       g_autoptr(GInputStream) base2 = g_memory_input_stream_new_from_bytes (msg);
       g_autoptr(GInputStream) in2 = pst_pgpstream_input_new (base2);
 
-      assert_true (pst_smimemime_body_needs_qp (in2, g_bytes_get_size (header), &needs, NULL));
-      body = needs ? PST_BODY_QP : PST_BODY_AS_IS;
+      assert_true (pst_pgpstream_scan_body (in2, g_bytes_get_size (header), &body, NULL));
     }
-  if (!pst_smimemime_protect_stream (smime, in, out, sender, rcpts, encrypt, sign, body, error))
+  if (!pst_smimemime_protect_stream (smime, in, out, sender, rcpts, encrypt, sign,
+                                     scan ? &body : NULL, error))
     return NULL;
   assert_true (g_output_stream_close (out, NULL, NULL));
   return g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
@@ -1340,6 +1340,11 @@ test_stream_as_memory (void **state)
     /* Signing makes it quoted-printable as it passes. */
     { "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n",
       "Gr\xc3\xbc\xc3\x9f\x65 = \nFrom here\n\t\r\nno end " },
+    /* No Content-Type or no Content-Transfer-Encoding: the body decides
+     * the charset and 8bit. */
+    { "", "Gr\xc3\xbc\xc3\x9f\x65, no MIME header.\n" },
+    { "", "7-bit, no MIME header.\n" },
+    { "Content-Type: text/plain; charset=iso-8859-1\r\n", "caf\xe9\n" },
   };
   const char *pairs[][2] = { { ALICE, BOB }, { EC_ALICE, EC_BOB } };
   GString *b = g_string_new (NULL);
@@ -1404,8 +1409,8 @@ test_stream_as_memory (void **state)
 }
 
 /* What cannot be written as a stream is refused before anything is
- * written: no Content-Transfer-Encoding; signing a 7bit body not scanned;
- * a locked or missing key. */
+ * written: no Content-Transfer-Encoding and the body not scanned; signing
+ * a 7bit body not scanned; a locked or missing key. */
 static void
 test_stream_refusals (void **state)
 {
@@ -1419,19 +1424,27 @@ test_stream_refusals (void **state)
   const char *rcpts[] = { "carol@postern.test", NULL };
   g_autoptr(GBytes) header = g_bytes_new_static ("Content-Type: text/plain\r\n"
                                                  "Content-Transfer-Encoding: base64\r\n\r\n", 63);
+  g_autoptr(GInputStream) no_cte_base = g_memory_input_stream_new_from_bytes (no_cte);
+  g_autoptr(GInputStream) no_cte_in = pst_pgpstream_input_new (no_cte_base);
+  g_autoptr(GBytes) no_cte_header = pst_pgpstream_peek_header (no_cte_in, NULL);
+  const char *bob[] = { BOB, NULL };
   gboolean scan = TRUE;
 
-  assert_null (protect_stream (fx.alice, no_cte, ALICE, BOB, TRUE, FALSE, &error));
+  /* No Content-Transfer-Encoding: the body decides it; not scanned, refused. */
+  assert_true (pst_smimemime_can_protect_stream (no_cte_header, FALSE, &scan));
+  assert_true (scan);
+  assert_false (pst_smimemime_protect_stream (fx.alice, no_cte_in, out, ALICE, bob, TRUE, FALSE,
+                                              NULL, &error));
   assert_error (error, PST_ERROR, PST_ERROR_FAILED);
   g_clear_error (&error);
   assert_true (pst_smimemime_can_protect_stream (header, TRUE, &scan));
   assert_false (scan);
-  assert_false (pst_smimemime_protect_stream (fx.alice, in, out, ALICE, rcpts, TRUE, TRUE,
-                                              PST_BODY_UNSCANNED, &error));
+  assert_false (pst_smimemime_protect_stream (fx.alice, in, out, ALICE, rcpts, TRUE, TRUE, NULL,
+                                              &error));
   assert_error (error, PST_ERROR, PST_ERROR_FAILED);   /* 7bit, signing, not scanned */
   g_clear_error (&error);
-  assert_false (pst_smimemime_protect_stream (fx.alice, in, out, ALICE, rcpts, TRUE, FALSE,
-                                              PST_BODY_AS_IS, &error));
+  assert_false (pst_smimemime_protect_stream (fx.alice, in, out, ALICE, rcpts, TRUE, FALSE, NULL,
+                                              &error));
   assert_error (error, PST_ERROR, PST_ERROR_POLICY);
   assert_non_null (strstr (error->message, "carol@postern.test"));
   assert_int_equal (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)), 0);
