@@ -119,7 +119,10 @@ smime_stream (PstCall *call, GInputStream **in, int in_fd, gboolean seekable, of
     return FALSE;
   /* As pst_protect_message: the sender's Autocrypt field on top. */
   if ((pgp = pst_pgp_new (home, NULL)) != NULL)
-    autocrypt = pst_peers_outgoing_field (call->agent, pgp, plan->sender);
+    {
+      pst_pgp_set_preferred_key (pgp, pst_peers_bound_key, call->agent);
+      autocrypt = pst_peers_outgoing_field (call->agent, pgp, plan->sender);
+    }
   if (!(lease = pst_key_cache_take_smime (call->agent->keys, dir, error)))
     return FALSE;
   *streamed_out = TRUE;
@@ -156,6 +159,7 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
   PstOutgoing *copy;
   PstBodyScan body = { 0 };
   gboolean scan = FALSE;
+  g_autofree char *autocrypt = NULL;
 
   *streamed_out = FALSE;
   *input_out = NULL;
@@ -195,10 +199,38 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
   home = pst_agent_get_gnupg_home (call->agent);
   if (!(pgp = pst_pgp_new (home, error)))
     return NULL;
+  /* As pst_protect_message writes an encrypted OpenPGP copy: with the
+   * agent's choice of keys, the others' keys inside (Autocrypt-Gossip, on
+   * top of the header the encoder reads) and the sender's Autocrypt field
+   * outside. */
+  pst_pgp_set_preferred_key (pgp, pst_peers_bound_key, call->agent);
+  if (!copy->bcc)
+    {
+      g_autoptr (GBytes) none = g_bytes_new_static ("", 0);
+      g_autoptr (GBytes) gossip = pst_peers_with_gossip (call->agent, pgp, none, plan->sender,
+                                                         (const char *const *) copy->envelope);
+
+      if (g_bytes_get_size (gossip) + g_bytes_get_size (header) > PST_PGPSTREAM_MAX_HEADER)
+        {
+          *input_out = read_stream_all (in, MAX_CRYPTO_INPUT, error);
+          return NULL;
+        }
+      if (g_bytes_get_size (gossip) > 0)
+        {
+          GInputStream *joined = pst_pgpstream_input_with_prefix (gossip, in);
+
+          g_object_unref (in);
+          in = joined;
+        }
+    }
+  autocrypt = pst_peers_outgoing_field (call->agent, pgp, plan->sender);
   *streamed_out = TRUE;
   out = pst_client_fd_output_stream_new (out_fd);
-  if (!pst_pgpmime_protect_stream (pgp, in, out, plan->sender, (const char *const *) copy->envelope,
-                                   plan->signed_, scan ? &body : NULL, error))
+  if ((autocrypt != NULL
+       && !g_output_stream_write_all (out, autocrypt, strlen (autocrypt), NULL, NULL, error))
+      || !pst_pgpmime_protect_stream (pgp, in, out, plan->sender,
+                                      (const char *const *) copy->envelope, plan->signed_,
+                                      scan ? &body : NULL, error))
     return NULL;
   return encrypt_result (plan->scheme, plan->encrypted, plan->signed_);
 }

@@ -24,74 +24,6 @@
 #include "peers.h"
 #include "util/error.h"
 
-/* ---- a stream of a prefix, then another stream ---- */
-
-/* The Autocrypt-Gossip fields go on top of the message inside the
- * encryption (peers.h pst_peers_with_gossip): the encoder reads them, then
- * the file.  GIO has no stream that joins two. */
-G_DECLARE_FINAL_TYPE (PstPrefixInput, pst_prefix_input, PST, PREFIX_INPUT, GInputStream)
-
-struct _PstPrefixInput {
-  GInputStream parent;
-  GBytes *prefix;
-  gsize offset;          /* of the prefix, read so far */
-  GInputStream *rest;
-};
-
-G_DEFINE_TYPE (PstPrefixInput, pst_prefix_input, G_TYPE_INPUT_STREAM)
-
-static gssize
-prefix_read (GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable,
-             GError **error)
-{
-  PstPrefixInput *self = PST_PREFIX_INPUT (stream);
-  gsize len = 0;
-  const guint8 *p = g_bytes_get_data (self->prefix, &len);
-
-  if (self->offset < len)
-    {
-      gsize n = MIN (count, len - self->offset);
-
-      memcpy (buffer, p + self->offset, n);
-      self->offset += n;
-      return (gssize) n;
-    }
-  return g_input_stream_read (self->rest, buffer, count, cancellable, error);
-}
-
-static void
-pst_prefix_input_finalize (GObject *object)
-{
-  PstPrefixInput *self = PST_PREFIX_INPUT (object);
-
-  g_bytes_unref (self->prefix);
-  g_object_unref (self->rest);
-  G_OBJECT_CLASS (pst_prefix_input_parent_class)->finalize (object);
-}
-
-static void
-pst_prefix_input_class_init (PstPrefixInputClass *klass)
-{
-  G_OBJECT_CLASS (klass)->finalize = pst_prefix_input_finalize;
-  G_INPUT_STREAM_CLASS (klass)->read_fn = prefix_read;
-}
-
-static void
-pst_prefix_input_init (PstPrefixInput *self)
-{
-  (void) self;
-}
-
-static GInputStream *
-prefix_input_new (GBytes *prefix, GInputStream *rest)
-{
-  PstPrefixInput *self = g_object_new (pst_prefix_input_get_type (), NULL);
-
-  self->prefix = g_bytes_ref (prefix);
-  self->rest = g_object_ref (rest);
-  return G_INPUT_STREAM (self);
-}
-
 /* ---- the message in the file ---- */
 
 typedef struct {
@@ -351,10 +283,10 @@ write_copy (const Protector *p, guint i, const char *autocrypt, GOutputStream *o
                                     error);
   if (gossip != NULL)
     {
-      g_autoptr (GInputStream) joined = prefix_input_new (gossip, in);
+      GInputStream *joined = pst_pgpstream_input_with_prefix (gossip, in);
 
-      g_clear_object (&in);
-      in = pst_pgpstream_input_new (joined);
+      g_object_unref (in);
+      in = joined;
     }
   return pst_pgpmime_protect_stream (p->pgp, in, out, p->sender, to, plan->signed_,
                                      p->scanned ? &p->body : NULL, error);

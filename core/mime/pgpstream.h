@@ -28,6 +28,12 @@ gboolean pst_pgpstream_header_end (const char *data, gsize len, gsize *end_out);
  * PST_PGPSTREAM_MAX_HEADER bytes.  Transfer full. */
 GInputStream *pst_pgpstream_input_new (GInputStream *base);
 
+/* pst_pgpstream_input_new over @prefix (header fields, e.g. the
+ * Autocrypt-Gossip ones that go on top of the message inside the
+ * encryption: agent/peers.h pst_peers_with_gossip), then @message (not
+ * closed with it).  Transfer full. */
+GInputStream *pst_pgpstream_input_with_prefix (GBytes *prefix, GInputStream *message);
+
 /* The header section of the message @in (a stream from
  * pst_pgpstream_input_new), up to and including the empty line that ends
  * it (all of the message when there is none), without consuming it.

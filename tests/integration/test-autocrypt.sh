@@ -145,6 +145,24 @@ check "inside the encryption: Autocrypt-Gossip for bob and for carol" \
   bash -c 'grep -q "^Autocrypt-Gossip: addr=$1;" "$3" && grep -q "^Autocrypt-Gossip: addr=$2;" "$3"' \
   _ "$BOB_ADDR" carol@example.org "$WORK/dec4.txt"
 check "… and never outside it" bash -c '! grep -q "^Autocrypt-Gossip" "$1"' _ "$WORK/enc4.eml"
+check "… where alice's own Autocrypt header is" grep -q "^Autocrypt: addr=$ALICE_ADDR;" "$WORK/enc4.eml"
+# The same from a message naming its Content-Type and Content-Transfer-Encoding,
+# which encrypt streams without a scan of its body.
+{ sed -n '1,/^\r$/p' "$WORK/m4.eml" | sed '$d'
+  printf 'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n'
+  sed '1,/^\r$/d' "$WORK/m4.eml"; } > "$WORK/m4-mime.eml"
+a encrypt --to "$BOB_ADDR" --to carol@example.org -o "$WORK/enc4-mime.eml" "$WORK/m4-mime.eml"
+python3 - "$WORK/enc4-mime.eml" "$WORK/enc4-mime.asc" <<'PY'
+import sys
+raw = open(sys.argv[1], "rb").read()
+start = raw.index(b"-----BEGIN PGP MESSAGE-----")
+end = raw.index(b"-----END PGP MESSAGE-----") + len(b"-----END PGP MESSAGE-----")
+open(sys.argv[2], "wb").write(raw[start:end] + b"\n")
+PY
+GNUPGHOME="$GB" gpg --batch --quiet --decrypt "$WORK/enc4-mime.asc" > "$WORK/dec4-mime.txt" 2>/dev/null || true
+check "with Content-Type and Content-Transfer-Encoding: gossip for both inside, alice's header outside" \
+  bash -c 'grep -q "^Autocrypt-Gossip: addr=$1;" "$3" && grep -q "^Autocrypt-Gossip: addr=$2;" "$3" && grep -q "^Autocrypt: addr=$4;" "$5"' \
+  _ "$BOB_ADDR" carol@example.org "$WORK/dec4-mime.txt" "$ALICE_ADDR" "$WORK/enc4-mime.eml"
 # As a delivery would (readable by the mail server: -o wrote it 0600).
 cat "$WORK/enc4.eml" > "$BOB_MAILDIR/new/$(date +%s%N).gossip"
 b fetch >/dev/null 2>"$WORK/fetch.err" || { echo "# fetch failed: $(cat "$WORK/fetch.err")"; false; }
