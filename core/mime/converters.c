@@ -3,12 +3,43 @@
 
 #include <string.h>
 
+/* --- A prefix given out first --------------------------------------------------- */
+
+typedef struct {
+  GBytes *bytes;   /* what is left to give out, or NULL */
+  gsize done;
+} Prefix;
+
+static void
+prefix_init (Prefix *p, GBytes *bytes)
+{
+  p->bytes = bytes != NULL && g_bytes_get_size (bytes) > 0 ? g_bytes_ref (bytes) : NULL;
+  p->done = 0;
+}
+
+/* Copies what is left of @p to @out (at most @size bytes); the count. */
+static gsize
+prefix_copy (Prefix *p, char *out, gsize size)
+{
+  gsize len = 0, n;
+  const char *data;
+
+  if (p->bytes == NULL)
+    return 0;
+  data = g_bytes_get_data (p->bytes, &len);
+  n = MIN (len - p->done, size);
+  memcpy (out, data + p->done, n);
+  p->done += n;
+  if (p->done == len)
+    g_clear_pointer (&p->bytes, g_bytes_unref);
+  return n;
+}
+
 /* --- CRLF on the fly ---------------------------------------------------------- */
 
 struct _PstCrlfConverter {
   GObject parent;
-  GBytes *prefix;
-  gsize prefix_done;
+  Prefix prefix;
   gboolean after_cr;
   char last;          /* the last byte given out, or 0 */
 };
@@ -28,21 +59,10 @@ crlf_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *
   char *out = outbuf;
   gsize i = 0, o = 0;
 
-  if (self->prefix != NULL)
-    {
-      gsize plen = 0;
-      const char *p = g_bytes_get_data (self->prefix, &plen);
-      gsize n = MIN (plen - self->prefix_done, outbuf_size);
-
-      memcpy (out, p + self->prefix_done, n);
-      self->prefix_done += n;
-      o = n;
-      if (n > 0)
-        self->last = out[n - 1];
-      if (self->prefix_done == plen)
-        g_clear_pointer (&self->prefix, g_bytes_unref);
-    }
-  while (self->prefix == NULL && i < inbuf_size)
+  o = prefix_copy (&self->prefix, out, outbuf_size);
+  if (o > 0)
+    self->last = out[o - 1];
+  while (self->prefix.bytes == NULL && i < inbuf_size)
     {
       char c = in[i];
 
@@ -90,16 +110,16 @@ crlf_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *
       self->last = out[o - 1];
       i++;
     }
-  if (i == 0 && o == 0 && (inbuf_size > 0 || self->prefix != NULL))
+  if (i == 0 && o == 0 && (inbuf_size > 0 || self->prefix.bytes != NULL))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no space");
       return G_CONVERTER_ERROR;
     }
   *bytes_read = i;
   *bytes_written = o;
-  if (self->prefix == NULL && i == inbuf_size && (flags & G_CONVERTER_INPUT_AT_END))
+  if (self->prefix.bytes == NULL && i == inbuf_size && (flags & G_CONVERTER_INPUT_AT_END))
     return G_CONVERTER_FINISHED;
-  if (self->prefix == NULL && i == inbuf_size && (flags & G_CONVERTER_FLUSH))
+  if (self->prefix.bytes == NULL && i == inbuf_size && (flags & G_CONVERTER_FLUSH))
     return G_CONVERTER_FLUSHED;
   return G_CONVERTER_CONVERTED;
 }
@@ -124,7 +144,7 @@ pst_crlf_converter_finalize (GObject *object)
 {
   PstCrlfConverter *self = PST_CRLF_CONVERTER (object);
 
-  g_clear_pointer (&self->prefix, g_bytes_unref);
+  g_clear_pointer (&self->prefix.bytes, g_bytes_unref);
   G_OBJECT_CLASS (pst_crlf_converter_parent_class)->finalize (object);
 }
 
@@ -145,7 +165,7 @@ pst_crlf_converter_new (GBytes *prefix)
 {
   PstCrlfConverter *c = g_object_new (PST_TYPE_CRLF_CONVERTER, NULL);
 
-  c->prefix = prefix != NULL && g_bytes_get_size (prefix) > 0 ? g_bytes_ref (prefix) : NULL;
+  prefix_init (&c->prefix, prefix);
   return c;
 }
 
@@ -166,8 +186,7 @@ pst_crlf_converter_last (PstCrlfConverter *converter)
 
 struct _PstQpConverter {
   GObject parent;
-  GBytes *prefix;
-  gsize prefix_done;
+  Prefix prefix;
   gsize col;          /* characters on the output line */
   char start[5];      /* the line's first bytes while "From " is possible */
   gsize start_len;
@@ -281,19 +300,8 @@ qp_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *ou
   gsize i = 0, o = 0;
   gboolean end = (flags & G_CONVERTER_INPUT_AT_END) != 0;
 
-  if (self->prefix != NULL)
-    {
-      gsize plen = 0;
-      const char *p = g_bytes_get_data (self->prefix, &plen);
-      gsize n = MIN (plen - self->prefix_done, outbuf_size);
-
-      memcpy (out, p + self->prefix_done, n);
-      self->prefix_done += n;
-      o = n;
-      if (self->prefix_done == plen)
-        g_clear_pointer (&self->prefix, g_bytes_unref);
-    }
-  while (self->prefix == NULL && i < inbuf_size && outbuf_size - o >= QP_ROOM)
+  o = prefix_copy (&self->prefix, out, outbuf_size);
+  while (self->prefix.bytes == NULL && i < inbuf_size && outbuf_size - o >= QP_ROOM)
     {
       guchar c = in[i];
 
@@ -327,7 +335,7 @@ qp_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *ou
       else
         qp_byte (self, out, &o, c);
     }
-  if (self->prefix == NULL && end && i == inbuf_size && !self->ended
+  if (self->prefix.bytes == NULL && end && i == inbuf_size && !self->ended
       && outbuf_size - o >= QP_ROOM)
     {
       if (self->cr)
@@ -336,7 +344,7 @@ qp_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *ou
       qp_line_end (self, out, &o, FALSE);
       self->ended = TRUE;
     }
-  if (i == 0 && o == 0 && (inbuf_size > 0 || self->prefix != NULL || (end && !self->ended)))
+  if (i == 0 && o == 0 && (inbuf_size > 0 || self->prefix.bytes != NULL || (end && !self->ended)))
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NO_SPACE, "no space");
       return G_CONVERTER_ERROR;
@@ -350,9 +358,9 @@ qp_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *ou
     }
   *bytes_read = i;
   *bytes_written = o;
-  if (self->prefix == NULL && i == inbuf_size && self->ended)
+  if (self->prefix.bytes == NULL && i == inbuf_size && self->ended)
     return G_CONVERTER_FINISHED;
-  if (self->prefix == NULL && i == inbuf_size && (flags & G_CONVERTER_FLUSH))
+  if (self->prefix.bytes == NULL && i == inbuf_size && (flags & G_CONVERTER_FLUSH))
     return G_CONVERTER_FLUSHED;
   return G_CONVERTER_CONVERTED;
 }
@@ -382,7 +390,7 @@ pst_qp_converter_finalize (GObject *object)
 {
   PstQpConverter *self = PST_QP_CONVERTER (object);
 
-  g_clear_pointer (&self->prefix, g_bytes_unref);
+  g_clear_pointer (&self->prefix.bytes, g_bytes_unref);
   G_OBJECT_CLASS (pst_qp_converter_parent_class)->finalize (object);
 }
 
@@ -403,7 +411,7 @@ pst_qp_converter_new (GBytes *prefix)
 {
   PstQpConverter *c = g_object_new (PST_TYPE_QP_CONVERTER, NULL);
 
-  c->prefix = prefix != NULL && g_bytes_get_size (prefix) > 0 ? g_bytes_ref (prefix) : NULL;
+  prefix_init (&c->prefix, prefix);
   return c;
 }
 

@@ -133,14 +133,18 @@ a keys import "$WORK/carol.asc" >/dev/null
 make_message "Alice <$ALICE_ADDR>" "Bob <$BOB_ADDR>, Carol <carol@example.org>" "To both" "gossip body $RANDOM" \
   > "$WORK/m4.eml"
 a encrypt --to "$BOB_ADDR" --to carol@example.org -o "$WORK/enc4.eml" "$WORK/m4.eml"
-python3 - "$WORK/enc4.eml" "$WORK/enc4.asc" <<'PY'
+# bob_reads IN OUT: what bob's gpg decrypts the OpenPGP message in IN to.
+bob_reads() {
+  python3 - "$1" "$1.asc" <<'PY'
 import sys
 raw = open(sys.argv[1], "rb").read()
 start = raw.index(b"-----BEGIN PGP MESSAGE-----")
 end = raw.index(b"-----END PGP MESSAGE-----") + len(b"-----END PGP MESSAGE-----")
 open(sys.argv[2], "wb").write(raw[start:end] + b"\n")
 PY
-GNUPGHOME="$GB" gpg --batch --quiet --decrypt "$WORK/enc4.asc" > "$WORK/dec4.txt" 2>/dev/null || true
+  GNUPGHOME="$GB" gpg --batch --quiet --decrypt "$1.asc" > "$2" 2>/dev/null || true
+}
+bob_reads "$WORK/enc4.eml" "$WORK/dec4.txt"
 check "inside the encryption: Autocrypt-Gossip for bob and for carol" \
   bash -c 'grep -q "^Autocrypt-Gossip: addr=$1;" "$3" && grep -q "^Autocrypt-Gossip: addr=$2;" "$3"' \
   _ "$BOB_ADDR" carol@example.org "$WORK/dec4.txt"
@@ -152,14 +156,7 @@ check "… where alice's own Autocrypt header is" grep -q "^Autocrypt: addr=$ALI
   printf 'MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n'
   sed '1,/^\r$/d' "$WORK/m4.eml"; } > "$WORK/m4-mime.eml"
 a encrypt --to "$BOB_ADDR" --to carol@example.org -o "$WORK/enc4-mime.eml" "$WORK/m4-mime.eml"
-python3 - "$WORK/enc4-mime.eml" "$WORK/enc4-mime.asc" <<'PY'
-import sys
-raw = open(sys.argv[1], "rb").read()
-start = raw.index(b"-----BEGIN PGP MESSAGE-----")
-end = raw.index(b"-----END PGP MESSAGE-----") + len(b"-----END PGP MESSAGE-----")
-open(sys.argv[2], "wb").write(raw[start:end] + b"\n")
-PY
-GNUPGHOME="$GB" gpg --batch --quiet --decrypt "$WORK/enc4-mime.asc" > "$WORK/dec4-mime.txt" 2>/dev/null || true
+bob_reads "$WORK/enc4-mime.eml" "$WORK/dec4-mime.txt"
 check "with Content-Type and Content-Transfer-Encoding: gossip for both inside, alice's header outside" \
   bash -c 'grep -q "^Autocrypt-Gossip: addr=$1;" "$3" && grep -q "^Autocrypt-Gossip: addr=$2;" "$3" && grep -q "^Autocrypt: addr=$4;" "$5"' \
   _ "$BOB_ADDR" carol@example.org "$WORK/dec4-mime.txt" "$ALICE_ADDR" "$WORK/enc4-mime.eml"

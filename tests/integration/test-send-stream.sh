@@ -140,12 +140,17 @@ sig = d[d.index(b"-----BEGIN PGP SIGNATURE-----"):d.index(b"-----END PGP SIGNATU
 open(sys.argv[2] + ".asc", "wb").write(sig)
 PY
 }
-for i in 7 8; do
-  signed_parts "$WORK/fake.msg.$i" "$WORK/signed.$i"
-  check "OpenPGP signed copy $i: gpg verifies it" \
-    gpg --homedir "$GNUPGHOME_BOB" --batch --no-tty --quiet --verify "$WORK/signed.$i.asc" "$WORK/signed.$i"
-done
-check "OpenPGP signed: the same signed entity" cmp -s "$WORK/signed.7" "$WORK/signed.8"
+# signed_pair LABEL I J: copies I and J, each verified by gpg, sign the same entity.
+signed_pair() {
+  local i
+  for i in "$2" "$3"; do
+    signed_parts "$WORK/fake.msg.$i" "$WORK/signed.$i"
+    check "$1 copy $i: gpg verifies it" \
+      gpg --homedir "$GNUPGHOME_BOB" --batch --no-tty --quiet --verify "$WORK/signed.$i.asc" "$WORK/signed.$i"
+  done
+  check "$1: the same signed entity" cmp -s "$WORK/signed.$2" "$WORK/signed.$3"
+}
+signed_pair "OpenPGP signed" 7 8
 check "OpenPGP signed: the same micalg" \
   test "$(grep -ao 'micalg=[a-z0-9-]*' "$WORK/fake.msg.7")" = "$(grep -ao 'micalg=[a-z0-9-]*' "$WORK/fake.msg.8")"
 
@@ -156,12 +161,7 @@ printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: signed\r\nDate: %s\r\nMessa
   "$ALICE_ADDR" "$BOB_ADDR" "$(date -R)" "$(date +%s%N)" > "$WORK/m.eml"
 send_both "OpenPGP signed, quoted-printable" --encrypt never --sign --scheme pgp
 check "quoted-printable: one copy each" test -f "$WORK/fake.msg.10" -a ! -f "$WORK/fake.msg.11"
-for i in 9 10; do
-  signed_parts "$WORK/fake.msg.$i" "$WORK/signed.$i"
-  check "quoted-printable copy $i: gpg verifies it" \
-    gpg --homedir "$GNUPGHOME_BOB" --batch --no-tty --quiet --verify "$WORK/signed.$i.asc" "$WORK/signed.$i"
-done
-check "quoted-printable: the same signed entity" cmp -s "$WORK/signed.9" "$WORK/signed.10"
+signed_pair "quoted-printable" 9 10
 check "… which is quoted-printable" \
   grep -aq $'^Gr=C3=BC=C3=9Fe aus dem Strom.=20\r$' "$WORK/signed.9"
 
