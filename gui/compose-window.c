@@ -19,6 +19,11 @@
 
 #define CHECK_DELAY_MS 300
 
+/* The draft's life, for G_MESSAGES_DEBUG=postern-drafts (the GUI test sets
+ * it: a window that did not close after a save, twice in CI, must say
+ * what it saw). */
+#define DRAFT_DEBUG(...) g_log ("postern-drafts", G_LOG_LEVEL_DEBUG, __VA_ARGS__)
+
 typedef struct {
   char *path, *name;
   GBytes *data;
@@ -782,6 +787,8 @@ draft_saved (GObject *source, GAsyncResult *res, gpointer data)
   g_autoptr (JsonObject) r = pst_agent_link_call_finish (PST_AGENT_LINK (source), res, &error);
 
   self->draft_saving = FALSE;
+  DRAFT_DEBUG ("%p: drafts.save answered (%s); close after it %d, typed since %d", (void *) self,
+               r != NULL ? "saved" : error->message, self->close_after_save, self->draft_dirty);
   if (r != NULL && self->sent && self->draft_id == 0)
     /* A first save that the Send overtook: the message went without it. */
     pst_agent_link_call (PST_AGENT_LINK (source), "drafts.delete", draft_id_params (pst_json_int (r, "id")),
@@ -807,7 +814,10 @@ draft_saved (GObject *source, GAsyncResult *res, gpointer data)
         say_draft_note (self, NULL);
       /* Typed into while it was saved: saved again before it closes. */
       if (self->close_after_save && !draft_save (self, TRUE))
-        gtk_widget_destroy (GTK_WIDGET (self));
+        {
+          DRAFT_DEBUG ("%p: saved, closing", (void *) self);
+          gtk_widget_destroy (GTK_WIDGET (self));
+        }
     }
   g_object_unref (self);
 }
@@ -852,6 +862,8 @@ draft_save (PstComposeWindow *self, gboolean closing)
   self->draft_dirty = FALSE;
   self->draft_saving = TRUE;
   self->close_after_save = closing;
+  DRAFT_DEBUG ("%p: drafts.save asked (draft %" G_GINT64_FORMAT ", closing %d)", (void *) self,
+               self->draft_id, closing);
   pst_agent_link_call (self->agent, "drafts.save", params, fd, NULL, draft_saved, g_object_ref (self));
   close (fd);
   return closing;
@@ -916,10 +928,16 @@ pst_compose_window_resume_draft (PstComposeWindow *self, PstMimeMessage *draft, 
 static gboolean
 on_delete (PstComposeWindow *self, GdkEvent *event, gpointer data)
 {
+  gboolean wait;
+
   if (self->sending)
     return TRUE;
   /* What was typed is kept as a draft first; the window goes once it is. */
-  return draft_save (self, TRUE);
+  wait = draft_save (self, TRUE);
+  DRAFT_DEBUG ("%p: close asked; %s (saving %d, typed %d, draft %" G_GINT64_FORMAT ")",
+               (void *) self, wait ? "waits for the save" : "closes", self->draft_saving,
+               self->draft_dirty, self->draft_id);
+  return wait;
 }
 
 static void

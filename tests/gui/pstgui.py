@@ -873,6 +873,12 @@ def run_scenarios(session, scenarios):
                     with open(log, errors="replace") as f:
                         tail = f.readlines()[-15:]
                     _comment(f"the last lines of {log}:\n" + "".join("  " + line for line in tail).rstrip())
+            # And what the apps said (G_MESSAGES_DEBUG as start_app set it).
+            for app in session.apps:
+                tail = app.log().splitlines(keepends=True)[-30:]
+                if tail:
+                    _comment("the last lines of postern-gtk's log:\n"
+                             + "".join("  " + line for line in tail).rstrip())
         finally:
             for app in list(session.apps):
                 try:

@@ -54,7 +54,9 @@ def agent_start(session, user):
 def start_app(session, user, **kw):
     """postern-gtk as user: their home, their GnuPG home (for the agent it may start), PSTGUI_AGENT as the
     agent it starts."""
-    env = {"GNUPGHOME": user["gnupg"], "POSTERN_AGENT": os.environ["PSTGUI_AGENT"]}
+    env = {"GNUPGHOME": user["gnupg"], "POSTERN_AGENT": os.environ["PSTGUI_AGENT"],
+           # The compose window's drafts say what they do (in the app's log).
+           "G_MESSAGES_DEBUG": "postern-drafts"}
     env.update(kw.pop("env", {}))
     return session.start_app(home=user["home"], env=env, **kw)
 
