@@ -102,11 +102,11 @@ scan_body (GInputStream **in, int in_fd, off_t start, GBytes *header, PstBodySca
 /* Protects the message in @in (from pst_pgpstream_input_new over @in_fd,
  * nothing consumed) with S/MIME as @plan says, from @in to @out_fd, when
  * pst_smimemime_can_protect_stream allows it; *@in may be replaced by a
- * stream reading @in_fd again from @start (@seekable: a regular file
+ * stream reading @in_fd again from @start (@rereadable: a regular file
  * larger than SCAN_WHOLE_MAX) after the body was scanned.  FALSE without
  * an error: not streamed, nothing consumed from *@in. */
 static gboolean
-smime_stream (PstCall *call, GInputStream **in, int in_fd, gboolean seekable, off_t start,
+smime_stream (PstCall *call, GInputStream **in, int in_fd, gboolean rereadable, off_t start,
               GBytes *header, PstProtected *plan, int out_fd, gboolean *streamed_out,
               GError **error)
 {
@@ -120,7 +120,7 @@ smime_stream (PstCall *call, GInputStream **in, int in_fd, gboolean seekable, of
   PstBodyScan body = { 0 };
   gboolean scan = FALSE, ok;
 
-  if (!pst_smimemime_can_protect_stream (header, plan->signed_, &scan) || (scan && !seekable))
+  if (!pst_smimemime_can_protect_stream (header, plan->signed_, &scan) || (scan && !rereadable))
     return FALSE;
   if (scan && !scan_body (in, in_fd, start, header, &body, error))
     return FALSE;
@@ -165,15 +165,15 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
   off_t start = -1;
   PstOutgoing *copy;
   PstBodyScan body = { 0 };
-  gboolean scan = FALSE;
+  gboolean scan = FALSE, rereadable;
   g_autofree char *autocrypt = NULL;
 
   *streamed_out = FALSE;
   *input_out = NULL;
   if (fstat (in_fd, &st) == 0 && S_ISREG (st.st_mode))
     start = lseek (in_fd, 0, SEEK_CUR);
-  if (start >= 0 && st.st_size - start <= SCAN_WHOLE_MAX)
-    start = -1;   /* a body to scan is read in memory */
+  /* A body to scan first is read again from the file, if it is worth it. */
+  rereadable = start >= 0 && st.st_size - start > SCAN_WHOLE_MAX;
   header = pst_pgpstream_peek_header (in, NULL);
   if (header != NULL && pst_pgpmime_can_protect_stream (header, &scan))
     {
@@ -190,14 +190,14 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
   if (plan != NULL && plan->scheme == PST_SCHEME_SMIME && plan->copies->len == 1
       && (plan->encrypted || plan->signed_))
     {
-      if (smime_stream (call, &in, in_fd, start >= 0, start, header, plan, out_fd, streamed_out,
+      if (smime_stream (call, &in, in_fd, rereadable, start, header, plan, out_fd, streamed_out,
                         error))
         return encrypt_result (plan->scheme, plan->encrypted, plan->signed_);
       if (*streamed_out || (error != NULL && *error != NULL))
         return NULL;
     }
   if (plan == NULL || plan->scheme != PST_SCHEME_PGP || !plan->encrypted || plan->copies->len != 1
-      || (scan && start < 0))
+      || (scan && !rereadable))
     {
       *input_out = read_stream_all (in, MAX_CRYPTO_INPUT, error);
       return NULL;
@@ -215,16 +215,16 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
   pst_pgp_set_preferred_key (pgp, pst_peers_bound_key, call->agent);
   if (!copy->bcc)
     {
-      g_autoptr (GBytes) none = g_bytes_new_static ("", 0);
-      g_autoptr (GBytes) gossip = pst_peers_with_gossip (call->agent, pgp, none, plan->sender,
-                                                         (const char *const *) copy->envelope);
+      g_autoptr (GBytes) gossip = pst_peers_gossip_fields (call->agent, pgp, plan->sender,
+                                                           (const char *const *) copy->envelope);
 
-      if (g_bytes_get_size (gossip) + g_bytes_get_size (header) > PST_PGPSTREAM_MAX_HEADER)
+      if (gossip != NULL
+          && g_bytes_get_size (gossip) + g_bytes_get_size (header) > PST_PGPSTREAM_MAX_HEADER)
         {
           *input_out = read_stream_all (in, MAX_CRYPTO_INPUT, error);
           return NULL;
         }
-      if (g_bytes_get_size (gossip) > 0)
+      if (gossip != NULL)
         {
           GInputStream *joined = pst_pgpstream_input_with_prefix (gossip, in);
 

@@ -195,16 +195,10 @@ typedef struct {
 static GBytes *
 gossip_of (const Protector *p, const PstOutgoing *copy)
 {
-  g_autoptr (GBytes) none = g_bytes_new_static ("", 0);
-  GBytes *fields;
-
   if (p->plan->scheme != PST_SCHEME_PGP || !p->plan->encrypted || copy->bcc)
     return NULL;
-  fields = pst_peers_with_gossip (p->agent, p->pgp, none, p->sender,
+  return pst_peers_gossip_fields (p->agent, p->pgp, p->sender,
                                   (const char *const *) copy->envelope);
-  if (g_bytes_get_size (fields) == 0)
-    g_clear_pointer (&fields, g_bytes_unref);
-  return fields;
 }
 
 /* Whether every copy of the plan can be written by the streaming encoders

@@ -301,6 +301,18 @@ pst_peers_with_gossip (PstAgent *agent, PstPgp *pgp, GBytes *message, const char
   return g_string_free_to_bytes (g_steal_pointer (&fields));
 }
 
+GBytes *
+pst_peers_gossip_fields (PstAgent *agent, PstPgp *pgp, const char *sender,
+                         const char *const *recipients)
+{
+  g_autoptr (GBytes) none = g_bytes_new_static ("", 0);
+  GBytes *fields = pst_peers_with_gossip (agent, pgp, none, sender, recipients);
+
+  if (g_bytes_get_size (fields) == 0)
+    g_clear_pointer (&fields, g_bytes_unref);
+  return fields;
+}
+
 void
 pst_peers_learn_gossip (PstAgent *agent, const PstStatus *status, gint64 date,
                         const char *const *recipients)

@@ -31,6 +31,12 @@ char *pst_peers_outgoing_field (PstAgent *agent, PstPgp *pgp, const char *sender
 GBytes *pst_peers_with_gossip (PstAgent *agent, PstPgp *pgp, GBytes *message, const char *sender,
                                const char *const *recipients);
 
+/* The Autocrypt-Gossip fields alone that pst_peers_with_gossip would put
+ * on top of a message, for a stream to read before it; NULL when there are
+ * none.  Transfer full. */
+GBytes *pst_peers_gossip_fields (PstAgent *agent, PstPgp *pgp, const char *sender,
+                                 const char *const *recipients);
+
 /* Learns from the Autocrypt-Gossip values of a decrypted message
  * (@status->gossip) with effective date @date whose To/Cc are @recipients:
  * the gossip state of each address, and its key into the keyring when the

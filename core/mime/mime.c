@@ -813,18 +813,25 @@ pst_mime_entity_head_needs_body (GPtrArray *fields, gboolean seven_bit)
          || (seven_bit && qp_allowed (fields));
 }
 
+/* The entity's header for a body that @body describes (may be NULL when
+ * the header does not depend on it), and *@qp_out: whether the body is to
+ * be quoted-printable.  The one decision of both pst_mime_build_entity and
+ * pst_mime_build_entity_head. */
+static GString *
+entity_head_for (GPtrArray *fields, gboolean seven_bit, const PstBodyScan *body,
+                 const char *ct_param, GPtrArray *extra_fields, gboolean *qp_out)
+{
+  *qp_out = seven_bit && qp_allowed (fields) && body != NULL && body->needs_qp;
+  return entity_head (fields, body != NULL && body->eight_bit, *qp_out, ct_param, extra_fields);
+}
+
 GBytes *
 pst_mime_build_entity_head (GPtrArray *fields, gboolean seven_bit, const PstBodyScan *body,
                             const char *ct_param, GPtrArray *extra_fields, gboolean *qp_out)
 {
-  gboolean qp;
-
   g_return_val_if_fail (body != NULL || !pst_mime_entity_head_needs_body (fields, seven_bit), NULL);
-  /* pst_mime_build_entity's decision */
-  qp = seven_bit && qp_allowed (fields) && body != NULL && body->needs_qp;
-  *qp_out = qp;
-  return g_string_free_to_bytes (entity_head (fields, body != NULL && body->eight_bit, qp, ct_param,
-                                              extra_fields));
+  return g_string_free_to_bytes (entity_head_for (fields, seven_bit, body, ct_param, extra_fields,
+                                                  qp_out));
 }
 
 GBytes *
@@ -834,14 +841,16 @@ pst_mime_build_entity (GPtrArray *fields, const char *body, gsize body_len, gboo
   g_autoptr(GBytes) crlf_body = pst_mime_to_crlf (body, body_len);
   gsize blen = 0;
   const char *b = g_bytes_get_data (crlf_body, &blen);
-  gboolean eight_bit = FALSE, qp = FALSE;
+  PstQpScan scan;
+  PstBodyScan facts;
+  gboolean qp = FALSE;
   GString *all;
 
-  for (gsize i = 0; i < blen && !eight_bit; i++)
-    eight_bit = (guchar) b[i] >= 0x80;
-  if (seven_bit && qp_allowed (fields))
-    qp = pst_mime_body_needs_qp (b, blen);
-  all = entity_head (fields, eight_bit, qp, ct_param, extra_fields);
+  pst_mime_qp_scan_init (&scan);
+  pst_mime_qp_scan_feed (&scan, b, blen);
+  facts.needs_qp = pst_mime_qp_scan_end (&scan);
+  facts.eight_bit = scan.eight_bit;
+  all = entity_head_for (fields, seven_bit, &facts, ct_param, extra_fields, &qp);
   if (qp)
     pst_mime_qp_encode (all, b, blen);
   else

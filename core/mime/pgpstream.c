@@ -195,13 +195,14 @@ pst_pgpstream_scan_body (GInputStream *in, gsize header_len, PstBodyScan *out, G
 {
   PstQpScan scan;
   char chunk[65536];
-  gssize n;
+  gssize n = 0;
 
   pst_mime_qp_scan_init (&scan);
   if (g_input_stream_skip (in, header_len, NULL, error) < 0)
     return FALSE;
-  while ((n = g_input_stream_read (in, chunk, sizeof chunk, NULL, error)) > 0
-         && !(scan.needs && scan.eight_bit))
+  /* Read until both are known, or to the end. */
+  while (!(scan.needs && scan.eight_bit)
+         && (n = g_input_stream_read (in, chunk, sizeof chunk, NULL, error)) > 0)
     pst_mime_qp_scan_feed (&scan, chunk, (gsize) n);
   if (n < 0)
     return FALSE;
