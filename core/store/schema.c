@@ -187,6 +187,12 @@ static const char *const steps[] = {
    * the account's mail.  pst_store_messages_seal_pending says the same
    * condition, with the number written out, for SQLite to use it. */
   "CREATE INDEX messages_seal_pending ON messages (account, id) WHERE flags & 2 != 0;",
+  /* 9 → 10: the copies of one message (its Bcc recipients' own copies,
+   * DESIGN.md §3) queued together: message is the id of the group's first
+   * entry, in every entry of a group of two or more, NULL in one queued
+   * alone or before this step.  The hour's limit counts messages, not
+   * copies: count (DISTINCT coalesce (message, id)). */
+  "ALTER TABLE outbox ADD COLUMN message INTEGER;",
 };
 
 int

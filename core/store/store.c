@@ -1032,6 +1032,27 @@ pst_store_writer_commit (PstStoreWriter *writer, gint64 *id_out, GError **error)
   return TRUE;
 }
 
+/* Under the lock, inside the commit's transaction: @writer's entry is a
+ * copy of the message whose first entry is @first (schema step 10). */
+static gboolean
+outbox_set_message (PstStoreWriter *writer, gint64 first, GError **error)
+{
+  PstStore *store = writer->store;
+  g_autoptr (Stmt) stmt = prepare (store, "UPDATE outbox SET message = ?2 WHERE id = ?1", error);
+
+  if (stmt == NULL)
+    return FALSE;
+  sqlite3_bind_int64 (stmt, 1, writer->id);
+  sqlite3_bind_int64 (stmt, 2, first);
+  if (sqlite3_step (stmt) != SQLITE_DONE)
+    {
+      pst_store_set_db_error (store, error, _("cannot update outbox entry %" PRId64 " in store %s"),
+                              writer->id, store->path);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 pst_store_writers_commit (PstStoreWriter *const *writers, guint n, GError **error)
 {
@@ -1050,7 +1071,9 @@ pst_store_writers_commit (PstStoreWriter *const *writers, guint n, GError **erro
   g_rec_mutex_lock (&store->lock);
   ok = txn_begin (store, TRUE, error);
   for (guint i = 0; ok && i < n; i++)
-    if (!writer_finish_row (writers[i], error))
+    if (!writer_finish_row (writers[i], error)
+        || (n > 1 && writers[i]->table == &outbox_table
+            && !outbox_set_message (writers[i], writers[0]->id, error)))
       {
         txn_rollback (store);
         ok = FALSE;
@@ -1885,8 +1908,9 @@ pst_store_outbox_count_since (PstStore *store, const char *account, gint64 since
   gboolean ok = FALSE;
 
   g_rec_mutex_lock (&store->lock);
-  stmt = prepare (store, "SELECT count(*) FROM outbox WHERE account = ?1 AND created_at >= ?2"
-                         " AND NOT unfinished", error);
+  /* Messages, not copies: the copies of one share its message number. */
+  stmt = prepare (store, "SELECT count(DISTINCT coalesce(message, id)) FROM outbox"
+                         " WHERE account = ?1 AND created_at >= ?2 AND NOT unfinished", error);
   if (stmt != NULL)
     {
       sqlite3_bind_text (stmt, 1, account, -1, SQLITE_STATIC);

@@ -115,7 +115,9 @@ gboolean pst_store_writer_commit (PstStoreWriter *writer, gint64 *id_out, GError
 /* Commits several writers of one store in one durable transaction (one
  * fsync for all: the fetcher's group commit).  All or nothing: on failure
  * (PST_ERROR_FAILED) none is committed and each stays usable, so that the
- * caller can commit them one by one to find the one at fault. */
+ * caller can commit them one by one to find the one at fault.  Outbox
+ * writers committed together are the copies of one message (its Bcc
+ * recipients' own): pst_store_outbox_count_since counts them once. */
 gboolean pst_store_writers_commit (PstStoreWriter *const *writers, guint n, GError **error);
 /* Marks a message writer's message for delivery to another mail program:
  * its pending delivery row is written by the commit, in the same
@@ -344,7 +346,9 @@ typedef struct {
 gboolean pst_store_outbox_set_states (PstStore *store, const PstOutboxChange *changes, guint n,
                                       GError **error);
 
-/* How many entries of @account were queued at or after @since (unix s). */
+/* How many messages of @account were queued at or after @since (unix s):
+ * the copies of one, committed together by pst_store_writers_commit, count
+ * once. */
 gboolean pst_store_outbox_count_since (PstStore *store, const char *account, gint64 since,
                                        guint *count_out, GError **error);
 

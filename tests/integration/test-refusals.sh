@@ -97,6 +97,22 @@ check "… the first is then refused at its commit: the hour's one is queued (ex
 check "… one message in the hour's outbox" \
   test "$(sqlite3 "$WORK/home-alice/data/postern.db" "select count(*) from outbox where account = 'hourly'")" = 1
 pst alice config set scan none >/dev/null
+# The hour's limit counts messages, not the copies that encryption makes
+# for Bcc recipients (each its own, so that key ids do not name them).
+add_account alice copies "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT" --max-messages-per-hour 2
+printf 'From: %s\r\nTo: %s\r\nBcc: %s\r\nSubject: copies\r\n\r\nx\r\n' \
+  "$ALICE_ADDR" "$BOB_ADDR" "$ALICE_ADDR" > "$WORK/bcc.eml"
+copies_count() {
+  sqlite3 "$WORK/home-alice/data/postern.db" "select count(*) from outbox where account = 'copies'"
+}
+check "max_messages_per_hour 2: a message with a Bcc recipient, encrypted, is queued" \
+  pst alice send --account copies --encrypt always "$WORK/bcc.eml"
+check "… as two copies" test "$(copies_count)" = 2
+check "… and counts once: a second message is queued" \
+  pst alice send --account copies --encrypt always "$WORK/bcc.eml"
+expect_fail "… the third is refused" 3 "queued 2 messages in the last hour" \
+  pst alice send --account copies --encrypt always "$WORK/bcc.eml"
+check "… four copies of two messages in the outbox" test "$(copies_count)" = 4
 # A message larger than the agent keeps a copy of (4 GiB; a sparse file
 # here, which costs no disk): refused at once, nothing written or queued.
 truncate -s 5G "$WORK/huge.eml"

@@ -854,6 +854,49 @@ test_outbox_8bit_facts (void **state)
   pst_outbox_entry_free (e);
 }
 
+/* The hour's count is of messages: the copies of one message, committed
+ * together, count once; entries committed alone count each. */
+static void
+test_outbox_count_messages (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  const char *to[] = { "b@example.org", NULL };
+  const char *bcc1[] = { "c@example.org", NULL };
+  const char *bcc2[] = { "d@example.org", NULL };
+  const char *const *rcpts[] = { to, bcc1, bcc2 };
+  PstStoreWriter *w[3];
+  guint count = 99;
+  gint64 since = g_get_real_time () / G_USEC_PER_SEC - 10;
+
+  assert_true (pst_store_outbox_count_since (store, "work", since, &count, &error));
+  assert_int_equal (count, 0);
+  /* One message, three copies. */
+  for (guint i = 0; i < 3; i++)
+    {
+      w[i] = pst_store_outbox_begin (store, "work", "me@example.org", rcpts[i], &error);
+      assert_non_null (w[i]);
+      assert_true (pst_store_writer_write (w[i], (const guint8 *) "copy", 4, &error));
+    }
+  assert_true (pst_store_writers_commit (w, 3, &error));
+  assert_true (pst_store_outbox_count_since (store, "work", since, &count, &error));
+  assert_int_equal (count, 1);
+  for (guint i = 0; i < 3; i++)
+    pst_store_writer_free (w[i]);
+  /* Two messages queued one by one, and one for another account. */
+  queue (store, "work", to, (const guint8 *) "a", 1);
+  queue (store, "work", to, (const guint8 *) "b", 1);
+  queue (store, "home", to, (const guint8 *) "c", 1);
+  assert_true (pst_store_outbox_count_since (store, "work", since, &count, &error));
+  assert_int_equal (count, 3);
+  assert_true (pst_store_outbox_count_since (store, "home", since, &count, &error));
+  assert_int_equal (count, 1);
+  /* None of them in a later hour. */
+  assert_true (pst_store_outbox_count_since (store, "work", since + 3600, &count, &error));
+  assert_int_equal (count, 0);
+}
+
 static void
 test_outbox (void **state)
 {
@@ -1663,8 +1706,10 @@ test_migrate_v1 (void **state)
   assert_non_null (store);
 
   db = raw_open (f->path);
-  assert_int_equal (pst_store_schema_latest (), 9);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 9);
+  assert_int_equal (pst_store_schema_latest (), 10);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 10);
+  /* The entry queued before has no message group: it counts alone. */
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM outbox WHERE message IS NULL"), 1);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
                                  " AND name = 'messages_seal_pending'"), 1);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE name IN"
@@ -1771,7 +1816,8 @@ test_migrate_v6_threads (void **state)
   sqlite3 *db;
   gint64 id;
 
-  db = store_back_at (f, 6, "DROP INDEX messages_seal_pending;"
+  db = store_back_at (f, 6, "ALTER TABLE outbox DROP COLUMN message;"
+                            "DROP INDEX messages_seal_pending;"
                             "DROP INDEX messages_unread; DROP INDEX messages_unread_by_account;"
                             "DROP INDEX messages_by_thread;"
                             "DROP TABLE thread_ids;"
@@ -1850,7 +1896,8 @@ test_migrate_v7_drafts (void **state)
   gint64 id, id2;
 
   /* Back to version 7, with a message in it. */
-  db = store_back_at (f, 7, "DROP INDEX messages_seal_pending;"
+  db = store_back_at (f, 7, "ALTER TABLE outbox DROP COLUMN message;"
+                            "DROP INDEX messages_seal_pending;"
                             "DROP INDEX drafts_by_account; DROP TABLE drafts;"
                             "INSERT INTO messages (account, uidl, received_at) VALUES ('a', 'kept', 1);");
   sqlite3_close (db);
@@ -2518,6 +2565,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_uncommitted_invisible, setup, teardown),
     cmocka_unit_test_setup_teardown (test_writers_independent, setup, teardown),
     cmocka_unit_test_setup_teardown (test_writers_commit_group, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_outbox_count_messages, setup, teardown),
     cmocka_unit_test_setup_teardown (test_same_uidl, setup, teardown),
     cmocka_unit_test_setup_teardown (test_writer_does_not_block, setup, teardown),
     cmocka_unit_test_setup_teardown (test_crash_leftovers, setup, teardown),
