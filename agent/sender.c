@@ -1,6 +1,7 @@
 #include "sender.h"
 
 #include "events.h"
+#include "mime/sevenbit-stream.h"
 #include "mime/sevenbit.h"
 #include "net/smtp.h"
 #include "reader.h"
@@ -131,8 +132,11 @@ set_state (PstAgent *agent, const PstOutboxEntry *entry, PstOutboxState state, c
   return record (&r, entry, state, reply, error);
 }
 
+/* Sends outbox entry @id as it is read from the store, or its 7-bit copy
+ * when @seven_bit (its plan) is given. */
 static gboolean
-stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id, GError **error)
+stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id,
+             const PstSevenBitPlan *seven_bit, GError **error)
 {
   g_autoptr (GInputStream) in = pst_store_outbox_open (agent->store, id, error);
   guint8 buf[65536];
@@ -140,6 +144,13 @@ stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id, GErro
 
   if (in == NULL)
     return FALSE;
+  if (seven_bit != NULL)
+    {
+      GInputStream *copy = pst_mime_7bit_input_new (in, seven_bit);
+
+      g_object_unref (in);
+      in = copy;
+    }
   while ((n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
     {
       gsize queued = 0;
@@ -161,7 +172,8 @@ stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id, GErro
  * to this size. */
 #define LEGACY_WHOLE_MAX (64 * 1024 * 1024)
 
-/* Whether prepare_message reads entry @e whole (see there). */
+/* Whether prepare_message reads entry @e whole, or through before it is
+ * sent (see there). */
 static gboolean
 reads_whole (PstSmtpSession *s, const PstOutboxEntry *e)
 {
@@ -181,18 +193,22 @@ read_whole (PstAgent *agent, gint64 id, GError **error)
 
 /* The message as the server can take it: NULL in *@whole_out when it is
  * streamed from the store as it is sent (*@info_out says what it holds),
- * else the bytes to send: a 7-bit copy for a server without 8BITMIME, or
- * the entry read whole when it was queued without its 8-bit facts (by an
- * older version) and had to be read to learn them.  Either way the store
- * is read once.  FALSE with @error when it cannot be sent there at all. */
+ * else the bytes to send: the entry read whole when it was queued without
+ * its 8-bit facts (by an older version) and had to be read to learn them,
+ * or its 7-bit copy then.  For a server without 8BITMIME, an 8-bit entry
+ * is sent as its 7-bit copy made as it is read (sevenbit-stream.h): the
+ * store is read through first for its plan (*@seven_bit_out), which says
+ * its size.  FALSE with @error when it cannot be sent there at all. */
 static gboolean
 prepare_message (PstAgent *agent, PstSmtpSession *s, const PstOutboxEntry *entry,
-                 PstSmtpMessageInfo *info_out, GBytes **whole_out, GError **error)
+                 PstSmtpMessageInfo *info_out, GBytes **whole_out,
+                 PstSevenBitPlan **seven_bit_out, GError **error)
 {
   g_autoptr (GBytes) raw = NULL;
   gboolean any, header = FALSE;
 
   *whole_out = NULL;
+  *seven_bit_out = NULL;
   if (entry->eight_bit < 0 && entry->size > LEGACY_WHOLE_MAX)
     {
       /* Too large to read whole: said to be 8-bit (harmless for a 7-bit
@@ -219,11 +235,21 @@ prepare_message (PstAgent *agent, PstSmtpSession *s, const PstOutboxEntry *entry
       *whole_out = g_steal_pointer (&raw);
       return TRUE;
     }
-  if ((raw == NULL && !(raw = read_whole (agent, entry->id, error)))
-      || !(*whole_out = pst_mime_to_7bit (raw, error)))
-    return FALSE;
   info_out->eight_bit = FALSE;
-  info_out->size = g_bytes_get_size (*whole_out);
+  if (raw != NULL)
+    {
+      if (!(*whole_out = pst_mime_to_7bit (raw, error)))
+        return FALSE;
+      info_out->size = g_bytes_get_size (*whole_out);
+      return TRUE;
+    }
+  {
+    g_autoptr (GInputStream) in = pst_store_outbox_open (agent->store, entry->id, error);
+
+    if (in == NULL || !(*seven_bit_out = pst_mime_7bit_plan (in, NULL, error)))
+      return FALSE;
+  }
+  info_out->size = pst_mime_7bit_plan_size (*seven_bit_out);
   return TRUE;
 }
 
@@ -313,6 +339,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
   guint next = 0;
   PstOutboxEntry *current = NULL;
   g_autoptr (GBytes) whole = NULL;
+  g_autoptr (PstSevenBitPlan) seven_bit = NULL;
   Recorder rec = { agent, NULL, NULL };
   gint64 started = g_get_monotonic_time ();
 
@@ -362,8 +389,9 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
           current = g_ptr_array_index (entries, next++);
           dot_sent = dot_queued = FALSE;
           g_clear_pointer (&whole, g_bytes_unref);
+          g_clear_pointer (&seven_bit, pst_mime_7bit_plan_free);
           /* The message accepted last is recorded before this one is read
-           * whole, not left in doubt for as long as that takes. */
+           * whole or through, not left in doubt for as long as that takes. */
           if (rec.sent != NULL && reads_whole (s, current) && !record (&rec, NULL, 0, NULL, error))
             goto out;
           {
@@ -373,7 +401,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
 
             /* MAIL and RCPT are only queued here: nothing leaves before
              * the entry is recorded "sending" below. */
-            if (!prepare_message (agent, s, current, &info, &whole, &local))
+            if (!prepare_message (agent, s, current, &info, &whole, &seven_bit, &local))
               code = "554 5.6.3";
             else if (!pst_smtp_session_begin_message_with (s, current->reverse_path,
                                                            (const char *const *) current->recipients,
@@ -409,7 +437,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
                                      g_bytes_get_size (whole));
               pst_smtp_session_body_end (s);
             }
-          else if (!stream_body (agent, s, conn, current->id, error))
+          else if (!stream_body (agent, s, conn, current->id, seven_bit, error))
             goto out;
           dot_queued = TRUE;
           break;

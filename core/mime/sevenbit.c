@@ -13,7 +13,6 @@
 #include "mime/mime.h"
 #include "util/error.h"
 
-#define MAX_DEPTH 32
 
 static gboolean
 has_8bit (const char *data, gsize len)
@@ -39,29 +38,54 @@ append_base64 (GString *out, const char *data, gsize len)
 
 static gboolean convert (const char *data, gsize len, GString *out, guint depth, GError **error);
 
-/* A leaf with 8-bit bytes: the same header without its transfer encoding,
- * then the body encoded. */
-static gboolean
-convert_leaf (const char *data, GPtrArray *fields, gsize body_off, gsize len, const char *type,
-              GString *out, GError **error)
+char *
+pst_mime_7bit_leaf_refusal (GPtrArray *fields, const char *type)
 {
   const char *cte_field = pst_mime_find_field (fields, "Content-Transfer-Encoding", NULL);
   g_autofree char *cte_raw = cte_field ? pst_mime_field_value (cte_field) : NULL;
   g_autofree char *cte = cte_raw ? g_ascii_strdown (cte_raw, -1) : NULL;
-  gboolean text = g_str_has_prefix (type, "text/");
 
   if (cte != NULL && strcmp (cte, "7bit") != 0 && strcmp (cte, "8bit") != 0
       && strcmp (cte, "binary") != 0)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   "a %s part has 8-bit bytes despite its transfer encoding %s", type, cte);
-      return FALSE;
-    }
+    return g_strdup_printf ("a %s part has 8-bit bytes despite its transfer encoding %s", type, cte);
+  return NULL;
+}
+
+void
+pst_mime_7bit_leaf_header (GPtrArray *fields, gboolean text, gboolean top, gboolean utf8,
+                           GString *out)
+{
   for (guint i = 0; i < fields->len; i++)
     if (!pst_mime_field_is (fields->pdata[i], "Content-Transfer-Encoding"))
       pst_mime_append_field (out, fields->pdata[i]);
+  /* A message written without MIME's fields (postern send of a text file)
+   * is text/plain, and its 8-bit bytes were in no charset: encoded, they
+   * must say which, or a reader takes them for US-ASCII. */
+  if (top && pst_mime_find_field (fields, "MIME-Version", NULL) == NULL)
+    g_string_append (out, "MIME-Version: 1.0\r\n");
+  if (pst_mime_find_field (fields, "Content-Type", NULL) == NULL)
+    g_string_append (out, utf8 ? "Content-Type: text/plain; charset=utf-8\r\n"
+                               : "Content-Type: text/plain; charset=unknown-8bit\r\n");
   g_string_append (out, text ? "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
                              : "Content-Transfer-Encoding: base64\r\n\r\n");
+}
+
+/* A leaf with 8-bit bytes: the same header without its transfer encoding,
+ * then the body encoded. */
+static gboolean
+convert_leaf (const char *data, GPtrArray *fields, gsize body_off, gsize len, const char *type,
+              guint depth, GString *out, GError **error)
+{
+  g_autofree char *refusal = pst_mime_7bit_leaf_refusal (fields, type);
+  gboolean text = g_str_has_prefix (type, "text/");
+
+  if (refusal != NULL)
+    {
+      g_set_error_literal (error, PST_ERROR, PST_ERROR_FAILED, refusal);
+      return FALSE;
+    }
+  pst_mime_7bit_leaf_header (fields, text, depth == 0,
+                             g_utf8_validate_len (data + body_off, len - body_off, NULL), out);
   if (text)
     {
       /* Quoted-printable works on CRLF lines: a bare LF or CR becomes one. */
@@ -91,9 +115,10 @@ convert (const char *data, gsize len, GString *out, guint depth, GError **error)
       g_string_append_len (out, data, len);
       return TRUE;
     }
-  if (depth > MAX_DEPTH)
+  if (depth > PST_MIME_7BIT_MAX_DEPTH)
     {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "MIME nesting deeper than %d", MAX_DEPTH);
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "MIME nesting deeper than %d",
+                   PST_MIME_7BIT_MAX_DEPTH);
       return FALSE;
     }
   {
@@ -164,7 +189,7 @@ convert (const char *data, gsize len, GString *out, guint depth, GError **error)
       g_string_append_len (out, data, body_off);
       return convert (data + body_off, len - body_off, out, depth + 1, error);
     }
-  return convert_leaf (data, fields, body_off, len, type, out, error);
+  return convert_leaf (data, fields, body_off, len, type, depth, out, error);
 }
 
 GBytes *

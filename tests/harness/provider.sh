@@ -284,6 +284,7 @@ write_dovecot_conf() {  # POP3 POP3S SMTP SMTPS RELAY
 	submission_relay_ssl = no
 	# As Postfix's message_size_limit (a 1 GiB attachment, encrypted).
 	submission_max_mail_size = 1536M
+	$([ "${PST_PROVIDER_NO_8BITMIME:-}" = 1 ] && echo "submission_backend_capabilities = SIZE PIPELINING ENHANCEDSTATUSCODES CHUNKING")
 	EOF
 }
 
@@ -319,6 +320,10 @@ write_postfix_conf() {  # RELAY
 	# 1.5 GiB: a 1 GiB attachment, base64 and encrypted, fits (send's
 	# constant-memory path, tests/integration/test-memory-send.sh).
 	message_size_limit = 1610612736
+	# PST_PROVIDER_NO_8BITMIME=1: a provider whose submission server does not
+	# offer 8BITMIME (Dovecot offers what its relay offers), for the 7-bit
+	# copy of an 8-bit message (tests/integration/test-memory-send.sh).
+	$([ "${PST_PROVIDER_NO_8BITMIME:-}" = 1 ] && echo "smtpd_discard_ehlo_keywords = 8bitmime")
 
 	# postern.test is delivered into the Maildirs that Dovecot serves.
 	virtual_mailbox_domains = postern.test

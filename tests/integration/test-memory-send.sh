@@ -3,7 +3,9 @@
 # PST_MEMORY_SIZE (256M unless set; a size numfmt --from=iec reads) is sent
 # from a file through the provider (Dovecot submission, Postfix) with the
 # policy, a scanner and OpenPGP (encrypted and signed), then with S/MIME
-# (encrypted); OpenPGP signed only is queued (not sent), from the file and,
+# (encrypted), then an 8-bit text unprotected to that provider, which does
+# not offer 8BITMIME (its 7-bit copy); OpenPGP signed only is queued (not
+# sent), from the file and,
 # as an 8-bit text without a MIME header (its protected header depends on
 # its bytes; signing makes it quoted-printable), from a pipe; and the sending agent's peak RSS (VmHWM, reset through
 # /proc/PID/clear_refs before each send) must stay within a bound that does
@@ -153,6 +155,36 @@ sys.exit(0 if (d["scheme"], d["decryption"]) == ("smime", "ok") else 1)' "$WORK/
 check "the decrypted body is the body sent (sha256)" \
   test "$(raw_body_sum "$WORK/plain.eml")" = "$(raw_body_sum "$WORK/smime.eml")"
 rm -f "$stored" "$WORK/plain.eml"
+
+# ---- plain 8-bit text to a server without 8BITMIME (this provider's, set
+# up so: PST_PROVIDER_NO_8BITMIME in meson.build): its 7-bit copy, made as
+# it is sent (quoted-printable), after a first reading that says its size ----
+check "plain 8-bit text, no 8BITMIME: send --wait within the bound" \
+  within_bound alice "send, plain 8-bit text, its 7-bit copy to a server without 8BITMIME" \
+  pst alice send --wait --encrypt never --no-sign "$WORK/text.eml"
+check "the 7-bit copy reached bob's Maildir" wait_for_delivery "$BOB_MAILDIR" 1
+stored=$(delivered)
+check "… all of it 7-bit, labelled MIME UTF-8 text, quoted-printable, and its text the text sent (sha256)" \
+  python3 - "$stored" "$WORK/text.eml" <<'PY'
+import binascii, hashlib, sys
+data = open(sys.argv[1], "rb").read()
+assert max(data) < 0x80, "an 8-bit byte arrived"
+i = data.find(b"\n\n")
+head, body = data[:i + 1].lower(), data[i + 2:]
+for field in (b"mime-version: 1.0", b"content-type: text/plain; charset=utf-8",
+              b"content-transfer-encoding: quoted-printable"):
+    assert b"\n" + field + b"\n" in head, (field, head)
+# The provider stores LF line ends; what was sent had CRLF, and a line end
+# was added to its last line, which had none.
+text = binascii.a2b_qp(body).replace(b"\r\n", b"\n")
+sent = open(sys.argv[2], "rb").read()
+sent = sent[sent.find(b"\r\n\r\n") + 4:].replace(b"\r\n", b"\n")
+if not sent.endswith(b"\n"):
+    sent += b"\n"
+got, want = hashlib.sha256(text).hexdigest(), hashlib.sha256(sent).hexdigest()
+assert got == want, (got, want, len(text), len(sent))
+PY
+rm -f "$stored"
 
 # ---- OpenPGP signed, not encrypted: queued only (an account whose server
 # is not there), so that no third copy crosses the provider ----
