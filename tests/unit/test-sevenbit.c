@@ -310,9 +310,12 @@ assert_stream_matches (const char *name, GBytes *in)
       g_autoptr (PstSevenBitPlan) plan = NULL;
       g_autoptr (GBytes) copy = NULL;
 
-      /* Every size up to 7, then only those that make a difference. */
+      /* Only the sizes that make a difference; not more than 20,000
+       * pieces (valgrind runs this too). */
       if (i > 0 && pieces[i - 1] >= len)
         break;
+      if (len / piece > 20000)
+        continue;
       plan = plan_in_pieces (in, piece, &error);
       if (whole == NULL)
         {
@@ -472,14 +475,14 @@ test_stream_corpus (void **state)
     g_autoptr (GRand) rand = g_rand_new_with_seed (7);
     g_autoptr (GBytes) in = NULL;
 
-    for (int i = 0; i < 200000; i++)
+    for (int i = 0; i < 90000; i++)
       {
         static const char alphabet[] = "ab =\t.\xc3\xa9\r\n-";
 
         g_string_append_c (m, alphabet[g_rand_int_range (rand, 0, sizeof alphabet - 1)]);
       }
     g_string_append (m, "\r\n--=_b\r\nContent-Type: application/octet-stream\r\n\r\n");
-    for (int i = 0; i < 150001; i++)
+    for (int i = 0; i < 70001; i++)
       g_string_append_c (m, (char) g_rand_int_range (rand, 0, 256));
     g_string_append (m, "\r\n--=_b--\r\n");
     in = g_bytes_new (m->str, m->len);
