@@ -15,6 +15,7 @@
 #include "mime/pgpstream.h"
 #include "mime/smimeread.h"
 #include "mime/smimestream.h"
+#include "outgoing-stream.h"
 #include "peers.h"
 #include "protect.h"
 #include "rpc/frame.h"
@@ -143,10 +144,27 @@ smime_stream (PstCall *call, GInputStream **in, int in_fd, gboolean rereadable, 
   return ok;
 }
 
+/* Whether the copy @plan makes of the message of @header streams only
+ * after a scan of its body (smime_stream and the OpenPGP path below;
+ * @pgp_scan: what pst_pgpmime_can_protect_stream said). */
+static gboolean
+streams_after_scan (const PstProtected *plan, GBytes *header, gboolean pgp_scan)
+{
+  gboolean scan = FALSE;
+
+  if (plan == NULL || plan->copies->len != 1)
+    return FALSE;
+  if (plan->scheme == PST_SCHEME_SMIME)
+    return (plan->encrypted || plan->signed_)
+           && pst_smimemime_can_protect_stream (header, plan->signed_, &scan) && scan;
+  return plan->scheme == PST_SCHEME_PGP && plan->encrypted && pgp_scan;
+}
+
 /* Protects the message from @in_fd to @out_fd as a stream when the policy
  * chooses one copy, OpenPGP encryption (pst_pgpmime_can_protect_stream)
  * or S/MIME (pst_smimemime_can_protect_stream); a body that must be scanned
- * first only from a regular file, read again after the scan; *@streamed_out
+ * first only from a regular file, read again after the scan (from a pipe,
+ * it is spooled into one first, pst_outgoing_spool); *@streamed_out
  * then says so and the answer is returned.  Otherwise *@input_out gets the
  * whole message for the in-memory path (NULL with @error set on failure). */
 static JsonObject *
@@ -186,6 +204,48 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
       plan = pst_protect_decide (call->agent, plain, account, message, to, error);
       if (plan == NULL)
         return NULL;
+    }
+  /* A pipe whose body must be scanned first: read whole when it is small,
+   * else spooled into an unnamed file of the agent's (as send spools one)
+   * and encrypted from there as a file is. */
+  if (start < 0 && streams_after_scan (plan, header, scan))
+    {
+      g_autoptr (GByteArray) head = g_byte_array_new ();
+      guint8 buf[16 * 1024];
+      gssize n = 0;
+      int spool;
+
+      while (head->len <= SCAN_WHOLE_MAX
+             && (n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
+        g_byte_array_append (head, buf, (guint) n);
+      if (n < 0)
+        return NULL;
+      if (head->len <= SCAN_WHOLE_MAX)
+        {
+          *input_out = g_byte_array_free_to_bytes (g_steal_pointer (&head));
+          return NULL;
+        }
+      spool = pst_outgoing_spool (call->agent, head, in, error);
+      if (spool >= 0)
+        {
+          JsonObject *r = encrypt_stream (call, spool, out_fd, account, message, to, input_out,
+                                          streamed_out, error);
+
+          close (spool);
+          return r;
+        }
+      if (error != NULL && *error != NULL)
+        return NULL;
+      /* No unnamed files there: in memory, as before. */
+      {
+        g_autoptr (GBytes) rest = read_stream_all (in, MAX_CRYPTO_INPUT - head->len, error);
+
+        if (rest == NULL)
+          return NULL;
+        g_byte_array_append (head, g_bytes_get_data (rest, NULL), (guint) g_bytes_get_size (rest));
+        *input_out = g_byte_array_free_to_bytes (g_steal_pointer (&head));
+        return NULL;
+      }
     }
   if (plan != NULL && plan->scheme == PST_SCHEME_SMIME && plan->copies->len == 1
       && (plan->encrypted || plan->signed_))

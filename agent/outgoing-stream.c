@@ -158,6 +158,24 @@ cannot_keep:
   return FALSE;
 }
 
+int
+pst_outgoing_spool (PstAgent *agent, GByteArray *head, GInputStream *in, GError **error)
+{
+  int copy = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+  if (copy < 0)
+    return -1;
+  if (!spool (copy, head, in, error) || lseek (copy, 0, SEEK_SET) != 0)
+    {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
+                     g_strerror (errno));
+      close (copy);
+      return -1;
+    }
+  return copy;
+}
+
 /* A stream over the message from @offset bytes into it: the buffered
  * stream the encoders take (pst_pgpstream_input_new).  Transfer full. */
 static GInputStream *
@@ -473,7 +491,16 @@ queue_pipe (PstAgent *agent, int fd, const char *name, const char *const *envelo
       input = g_byte_array_free_to_bytes (g_steal_pointer (&head));
       return pst_outgoing_queue (agent, input, name, envelope, overrides, error);
     }
-  src.fd = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  {
+    g_autoptr (GError) local = NULL;
+
+    src.fd = pst_outgoing_spool (agent, head, in, &local);
+    if (local != NULL)
+      {
+        g_propagate_error (error, g_steal_pointer (&local));
+        return NULL;
+      }
+  }
   if (src.fd < 0)
     {
       /* No unnamed files there: the rest in memory too, as before. */
@@ -491,18 +518,15 @@ queue_pipe (PstAgent *agent, int fd, const char *name, const char *const *envelo
       input = g_byte_array_free_to_bytes (g_steal_pointer (&head));
       return pst_outgoing_queue (agent, input, name, envelope, overrides, error);
     }
-  if (spool (src.fd, head, in, error))
+  g_clear_pointer (&head, g_byte_array_unref);
+  queued = queue_from_copy (agent, &src, name, envelope, overrides, &streamed, error);
+  if (!streamed)
     {
-      g_clear_pointer (&head, g_byte_array_unref);
-      queued = queue_from_copy (agent, &src, name, envelope, overrides, &streamed, error);
-      if (!streamed)
-        {
-          if (lseek (src.fd, 0, SEEK_SET) != 0)
-            g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
-                         g_strerror (errno));
-          else if ((input = pst_fd_read_all (src.fd, PST_OUTGOING_MAX_WHOLE, error)))
-            queued = pst_outgoing_queue (agent, input, name, envelope, overrides, error);
-        }
+      if (lseek (src.fd, 0, SEEK_SET) != 0)
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
+                     g_strerror (errno));
+      else if ((input = pst_fd_read_all (src.fd, PST_OUTGOING_MAX_WHOLE, error)))
+        queued = pst_outgoing_queue (agent, input, name, envelope, overrides, error);
     }
   close (src.fd);
   return queued;

@@ -48,4 +48,12 @@ PstQueued *pst_outgoing_queue_file (PstAgent *agent, int fd, const char *account
                                     const PstPolicySettings *overrides, gboolean *streamed_out,
                                     GError **error);
 
+/* An unnamed file of the agent's (O_TMPFILE in its data directory, 0600,
+ * gone when closed) holding @head, then the rest of @in, at its start: a
+ * message from a pipe or a socket that must be read more than once.  At
+ * most PST_OUTGOING_MAX_STREAM bytes, leaving PST_OUTGOING_FREE_MIN free.
+ * -1 with @error; -1 without one where no unnamed file can be made (the
+ * caller reads the message whole).  Transfer full. */
+int pst_outgoing_spool (PstAgent *agent, GByteArray *head, GInputStream *in, GError **error);
+
 G_END_DECLS

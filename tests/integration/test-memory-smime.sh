@@ -4,7 +4,8 @@
 # S/MIME path of the file commands (encrypt with and without --sign, of a
 # text and of an attachment; decrypt of each, with the signature inside for
 # the text; verify of the multipart/signed and of opaque signed-data; an
-# 8-bit text, which signing makes quoted-printable as it passes), and
+# 8-bit text, which signing makes quoted-printable as it passes, from a
+# file and from a pipe, which the agent spools first), and
 # the agent's peak RSS (VmHWM, reset through /proc/PID/clear_refs before each) must
 # stay within a bound that does not grow with the message:
 # MEMORY_BOUND_MIB (64) over the idle agent's peak.  Not a timed test.
@@ -132,5 +133,17 @@ check "8-bit text: … and decodes to the body sent (sha256)" test "$(qp_decoded
 check "8-bit text: postern decrypt within the bound" within_bound bob "8-bit text decrypt+verify" bob_decrypt
 check "8-bit text: decrypted, the signature good" verdict "$WORK/dec.json" ok good
 rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/plain.eml"
+# From a pipe (`cat FILE | postern encrypt`): the body must be scanned
+# before it streams, so the agent spools it, then reads it as a file.
+from_pipe() {
+  cat "$WORK/qp.eml" | pst alice encrypt --scheme smime --sign --to "$BOB_ADDR" -o "$WORK/out.eml"
+}
+check "8-bit text from a pipe: encrypt --scheme smime --sign within the bound" \
+  within_bound alice "8-bit text from a pipe, encrypt+sign" from_pipe
+check "… openssl cms decrypts it" openssl_decrypt "$WORK/out.eml" "$WORK/inner.eml"
+check "… and verifies the signature" \
+  openssl cms -verify -CAfile "$SMIME_CA" -in "$WORK/inner.eml" -out /dev/null
+check "… whose body decodes to the body sent (sha256)" test "$(qp_decoded_sum "$WORK/inner.eml")" = "$want8"
+rm -f "$WORK/out.eml" "$WORK/inner.eml"
 
 finish
