@@ -487,6 +487,11 @@ entity_end (Entity *e)
           refuse (p, "%s", e->refusal);
           break;
         }
+      if (p->edits->len == PST_MIME_7BIT_MAX_LEAVES)
+        {
+          refuse (p, "more than %d parts to re-encode", PST_MIME_7BIT_MAX_LEAVES);
+          break;
+        }
       {
         Edit edit = { e->start, e->body, e->pos, e->text, utf8_end (&e->utf8) };
         g_autoptr (GString) head = g_string_new (NULL);

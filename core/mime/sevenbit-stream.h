@@ -15,6 +15,10 @@ G_BEGIN_DECLS
  * 8-bit bytes. */
 #define PST_MIME_7BIT_MAX_HEADER (1024 * 1024)
 
+/* The most leaves a plan re-encodes (it keeps 32 bytes for each): a
+ * message with more is refused. */
+#define PST_MIME_7BIT_MAX_LEAVES 100000
+
 typedef struct _PstSevenBitPlan PstSevenBitPlan;
 
 /* Reads @in to its end and plans its 7-bit copy; NULL with @error

@@ -514,6 +514,36 @@ test_stream_changed (void **state)
     }
 }
 
+/* The plan keeps a small record per re-encoded leaf, and no more than
+ * PST_MIME_7BIT_MAX_LEAVES of them. */
+static void
+test_stream_leaves_cap (void **state)
+{
+  for (int extra = 0; extra <= 1; extra++)
+    {
+      g_autoptr (GString) m = g_string_new ("From: a@x\r\nContent-Type: multipart/mixed; boundary=B\r\n\r\n");
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PstSevenBitPlan) plan = NULL;
+      g_autoptr (GBytes) in = NULL;
+
+      for (int i = 0; i < PST_MIME_7BIT_MAX_LEAVES + extra; i++)
+        g_string_append (m, "--B\r\nContent-Type: a/b\r\n\r\n\xff\r\n");
+      g_string_append (m, "--B--\r\n");
+      in = g_bytes_new (m->str, m->len);
+      plan = plan_in_pieces (in, 65536, &error);
+      if (extra == 0)
+        {
+          assert_non_null (plan);
+          assert_int_equal (pst_mime_7bit_plan_leaves (plan), PST_MIME_7BIT_MAX_LEAVES);
+        }
+      else
+        {
+          assert_null (plan);
+          assert_non_null (strstr (error->message, "more than 100000 parts to re-encode"));
+        }
+    }
+}
+
 int
 main (void)
 {
@@ -529,6 +559,7 @@ main (void)
     cmocka_unit_test (test_stream_depth),
     cmocka_unit_test (test_stream_corpus),
     cmocka_unit_test (test_stream_changed),
+    cmocka_unit_test (test_stream_leaves_cap),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
