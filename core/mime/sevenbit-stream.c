@@ -306,7 +306,7 @@ header_done (Entity *e)
   g_autoptr (GPtrArray) fields = NULL;
   g_autoptr (GHashTable) params = NULL;
   g_autofree char *type = NULL;
-  const char *ct, *boundary;
+  const char *boundary;
   gsize body_off = 0;
 
   e->body = e->start + e->head->len;
@@ -321,17 +321,8 @@ header_done (Entity *e)
       return;
     }
   g_clear_pointer (&e->head, g_byte_array_unref);
-  ct = pst_mime_find_field (fields, "Content-Type", NULL);
-  if (ct != NULL)
-    {
-      g_autofree char *value = pst_mime_field_value (ct);
-
-      type = pst_mime_parse_content_type (value, &params);
-    }
-  if (type == NULL)
-    type = g_strdup ("text/plain");
-  if (strcmp (type, "multipart/signed") == 0 || strcmp (type, "multipart/encrypted") == 0
-      || strcmp (type, "application/pkcs7-mime") == 0)
+  type = pst_mime_entity_content_type (fields, &params);
+  if (pst_mime_7bit_sealed_type (type))
     become_opaque (e, g_strdup_printf ("a %s part has 8-bit bytes and cannot be re-encoded "
                                        "without breaking it", type));
   else if (g_str_has_prefix (type, "multipart/")

@@ -38,6 +38,13 @@ append_base64 (GString *out, const char *data, gsize len)
 
 static gboolean convert (const char *data, gsize len, GString *out, guint depth, GError **error);
 
+gboolean
+pst_mime_7bit_sealed_type (const char *type)
+{
+  return strcmp (type, "multipart/signed") == 0 || strcmp (type, "multipart/encrypted") == 0
+         || strcmp (type, "application/pkcs7-mime") == 0;
+}
+
 char *
 pst_mime_7bit_leaf_refusal (GPtrArray *fields, const char *type)
 {
@@ -107,7 +114,7 @@ convert (const char *data, gsize len, GString *out, guint depth, GError **error)
   g_autoptr (GHashTable) params = NULL;
   g_autoptr (GArray) spans = NULL;
   g_autofree char *type = NULL;
-  const char *ct, *boundary;
+  const char *boundary;
   gsize body_off = 0, at;
 
   if (!has_8bit (data, len))
@@ -136,17 +143,8 @@ convert (const char *data, gsize len, GString *out, guint depth, GError **error)
                    "a header holds 8-bit bytes (UTF-8 headers need a server with SMTPUTF8)");
       return FALSE;
     }
-  ct = pst_mime_find_field (fields, "Content-Type", NULL);
-  if (ct != NULL)
-    {
-      g_autofree char *value = pst_mime_field_value (ct);
-      type = pst_mime_parse_content_type (value, &params);
-    }
-  if (type == NULL)
-    type = g_strdup ("text/plain");
-  /* Changing a signed or encrypted entity would break it. */
-  if (strcmp (type, "multipart/signed") == 0 || strcmp (type, "multipart/encrypted") == 0
-      || strcmp (type, "application/pkcs7-mime") == 0)
+  type = pst_mime_entity_content_type (fields, &params);
+  if (pst_mime_7bit_sealed_type (type))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                    "a %s part has 8-bit bytes and cannot be re-encoded without breaking it", type);

@@ -19,6 +19,9 @@ gboolean pst_mime_has_8bit (GBytes *data, gboolean *header_8bit_out);
 
 /* What pst_mime_to_7bit and its streamed form (sevenbit-stream.h) share. */
 #define PST_MIME_7BIT_MAX_DEPTH 32
+/* Whether re-encoding an entity of (lower-case) @type would break it: a
+ * signature's or an encryption's. */
+gboolean pst_mime_7bit_sealed_type (const char *type);
 /* Why a leaf with 8-bit bytes, of header @fields and (lower-case) @type,
  * cannot be re-encoded (its transfer encoding says it is 7-bit already), or
  * NULL.  Transfer full. */
