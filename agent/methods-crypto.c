@@ -175,7 +175,9 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
   g_autoptr (GInputStream) fd_in = pst_client_fd_input_stream_new (in_fd);
   g_autoptr (GInputStream) in = pst_pgpstream_input_new (fd_in);
   g_autoptr (GBytes) header = NULL;
+  g_autoptr (PstPlainMessage) plain = NULL;
   g_autoptr (PstProtected) plan = NULL;
+  const char *const *asked_to = to;
   g_autoptr (GOutputStream) out = NULL;
   g_autoptr (PstPgp) pgp = NULL;
   g_autofree char *home = NULL;
@@ -195,8 +197,8 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
   header = pst_pgpstream_peek_header (in, NULL);
   if (header != NULL && pst_pgpmime_can_protect_stream (header, &scan))
     {
-      g_autoptr (PstPlainMessage) plain = pst_plain_message_parse (header, error);
-
+      /* Kept to the end: @to may be its recipients. */
+      plain = pst_plain_message_parse (header, error);
       if (plain == NULL)
         return NULL;
       if (to == NULL)
@@ -213,6 +215,7 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
       g_autoptr (GByteArray) head = g_byte_array_new ();
       guint8 buf[16 * 1024];
       gssize n = 0;
+      gboolean unsupported = FALSE;
       int spool;
 
       while (head->len <= SCAN_WHOLE_MAX
@@ -225,16 +228,16 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
           *input_out = g_byte_array_free_to_bytes (g_steal_pointer (&head));
           return NULL;
         }
-      spool = pst_outgoing_spool (call->agent, head, in, error);
+      spool = pst_outgoing_spool (call->agent, head, in, &unsupported, error);
       if (spool >= 0)
         {
-          JsonObject *r = encrypt_stream (call, spool, out_fd, account, message, to, input_out,
-                                          streamed_out, error);
+          JsonObject *r = encrypt_stream (call, spool, out_fd, account, message, asked_to,
+                                          input_out, streamed_out, error);
 
           close (spool);
           return r;
         }
-      if (error != NULL && *error != NULL)
+      if (!unsupported)
         return NULL;
       /* No unnamed files there: in memory, as before. */
       {

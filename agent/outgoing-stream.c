@@ -159,17 +159,21 @@ cannot_keep:
 }
 
 int
-pst_outgoing_spool (PstAgent *agent, GByteArray *head, GInputStream *in, GError **error)
+pst_outgoing_spool (PstAgent *agent, GByteArray *head, GInputStream *in,
+                    gboolean *unsupported_out, GError **error)
 {
   int copy = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  g_autoptr (GError) local = NULL;
 
+  *unsupported_out = copy < 0;
   if (copy < 0)
     return -1;
-  if (!spool (copy, head, in, error) || lseek (copy, 0, SEEK_SET) != 0)
+  if (!spool (copy, head, in, &local) || lseek (copy, 0, SEEK_SET) != 0)
     {
-      if (error != NULL && *error == NULL)
-        g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
+      if (local == NULL)
+        g_set_error (&local, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
                      g_strerror (errno));
+      g_propagate_error (error, g_steal_pointer (&local));
       close (copy);
       return -1;
     }
@@ -492,14 +496,11 @@ queue_pipe (PstAgent *agent, int fd, const char *name, const char *const *envelo
       return pst_outgoing_queue (agent, input, name, envelope, overrides, error);
     }
   {
-    g_autoptr (GError) local = NULL;
+    gboolean unsupported = FALSE;
 
-    src.fd = pst_outgoing_spool (agent, head, in, &local);
-    if (local != NULL)
-      {
-        g_propagate_error (error, g_steal_pointer (&local));
-        return NULL;
-      }
+    src.fd = pst_outgoing_spool (agent, head, in, &unsupported, error);
+    if (src.fd < 0 && !unsupported)
+      return NULL;
   }
   if (src.fd < 0)
     {

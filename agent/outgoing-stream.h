@@ -52,8 +52,10 @@ PstQueued *pst_outgoing_queue_file (PstAgent *agent, int fd, const char *account
  * gone when closed) holding @head, then the rest of @in, at its start: a
  * message from a pipe or a socket that must be read more than once.  At
  * most PST_OUTGOING_MAX_STREAM bytes, leaving PST_OUTGOING_FREE_MIN free.
- * -1 with @error; -1 without one where no unnamed file can be made (the
- * caller reads the message whole).  Transfer full. */
-int pst_outgoing_spool (PstAgent *agent, GByteArray *head, GInputStream *in, GError **error);
+ * -1 with @error; -1 with *@unsupported_out TRUE (nothing read from @in)
+ * where no unnamed file can be made: the caller reads the message whole.
+ * Transfer full. */
+int pst_outgoing_spool (PstAgent *agent, GByteArray *head, GInputStream *in,
+                        gboolean *unsupported_out, GError **error);
 
 G_END_DECLS

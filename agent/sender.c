@@ -177,9 +177,11 @@ stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id,
 static gboolean
 reads_whole (PstSmtpSession *s, const PstOutboxEntry *e)
 {
+  gboolean plan = !pst_smtp_session_has_extension (s, "8BITMIME");
+
   if (e->eight_bit < 0)
-    return e->size <= LEGACY_WHOLE_MAX;
-  return e->eight_bit > 0 && e->utf8_headers <= 0 && !pst_smtp_session_has_extension (s, "8BITMIME");
+    return e->size <= LEGACY_WHOLE_MAX || plan;
+  return e->eight_bit > 0 && e->utf8_headers <= 0 && plan;
 }
 
 /* Reads outbox entry @id whole (at most 64 MiB).  Transfer full. */
@@ -212,8 +214,8 @@ prepare_message (PstAgent *agent, PstSmtpSession *s, const PstOutboxEntry *entry
   if (entry->eight_bit < 0 && entry->size > LEGACY_WHOLE_MAX)
     {
       /* Too large to read whole: said to be 8-bit (harmless for a 7-bit
-       * body where the server has 8BITMIME; where it has not, the 7-bit
-       * copy below refuses it as before). */
+       * body where the server has 8BITMIME; where it has not, its 7-bit
+       * copy below is planned, which finds out). */
       any = TRUE;
     }
   else if (entry->eight_bit < 0)

@@ -738,6 +738,8 @@ seven_bit_read (GInputStream *stream, void *buffer, gsize count, GCancellable *c
         return -1;
     }
   n = MIN (count, self->out->len - self->out_at);
+  if (n == 0)
+    return 0;
   memcpy (buffer, self->out->data + self->out_at, n);
   self->out_at += n;
   return (gssize) n;

@@ -3,7 +3,13 @@
  * twice.  The first reading makes a plan (which leaves are re-encoded, and
  * the size of the result, which SMTP's SIZE says before the message); the
  * second gives the result as a stream.  The result is byte for byte
- * pst_mime_to_7bit's, and so are the refusals. */
+ * pst_mime_to_7bit's.  It refuses what pst_mime_to_7bit refuses (where a
+ * message has two faults, it may name the other one), and beyond that
+ * only past its limits: a header section longer than
+ * PST_MIME_7BIT_MAX_HEADER, a possible delimiter line longer than
+ * PST_PART_SPLIT_MAX_CANDIDATE (a boundary followed by a thousand blanks),
+ * more than PST_MIME_7BIT_MAX_LEAVES leaves to re-encode — each only in an
+ * entity with 8-bit bytes. */
 #pragma once
 
 #include <gio/gio.h>

@@ -145,5 +145,32 @@ check "… and verifies the signature" \
   openssl cms -verify -CAfile "$SMIME_CA" -in "$WORK/inner.eml" -out /dev/null
 check "… whose body decodes to the body sent (sha256)" test "$(qp_decoded_sum "$WORK/inner.eml")" = "$want8"
 rm -f "$WORK/out.eml" "$WORK/inner.eml"
+# The same over the socket without "to" (the method takes the message's
+# recipients then), 2 MiB through a pipe: spooled, then encrypted anew.
+head -c 2200000 "$WORK/qp.eml" > "$WORK/qp-small.eml"
+check "8-bit text from a pipe, over the socket without \"to\": encrypted and signed to its To" \
+  python3 - "$WORK/home-alice/run/agent.sock" "$WORK/qp-small.eml" "$WORK/out.eml" <<'PY'
+import json, os, socket, sys
+path, src, dst = sys.argv[1:4]
+s = socket.socket(socket.AF_UNIX)
+s.connect(path)
+r, w = os.pipe()
+out = os.open(dst, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+req = {"jsonrpc": "2.0", "id": 1, "method": "encrypt",
+       "params": {"fd": 0, "out_fd": 1, "scheme": "smime", "sign": True}}
+socket.send_fds(s, [(json.dumps(req) + "\n").encode()], [r, out])
+os.close(r)
+os.close(out)
+with open(src, "rb") as f:
+    for block in iter(lambda: f.read(65536), b""):
+        os.write(w, block)
+os.close(w)
+reply = json.loads(s.makefile("rb").readline())
+res = reply.get("result") or {}
+assert res.get("encrypted") and res.get("signed"), reply
+PY
+check "… openssl cms decrypts it as bob" openssl_decrypt "$WORK/out.eml" "$WORK/inner.eml"
+check "… alice's agent still runs" pst alice agent status
+rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/qp-small.eml"
 
 finish

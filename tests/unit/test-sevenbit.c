@@ -226,6 +226,8 @@ piece_read (GInputStream *stream, void *buffer, gsize count, GCancellable *c, GE
   const char *data = g_bytes_get_data (self->bytes, &len);
   gsize n = MIN (MIN (count, self->piece), len - self->at);
 
+  if (n == 0)
+    return 0;
   memcpy (buffer, data + self->at, n);
   self->at += n;
   return (gssize) n;
@@ -350,6 +352,7 @@ static void
 test_stream_cases (void **state)
 {
   static const char *const cases[] = {
+    "",
     "From: a@x\r\nSubject: plain\r\n\r\nOnly ASCII.\r\n",
     "From: a@x\r\nSubject: \xc3\xa9\r\n\r\nx\r\n",
     "From: a@x\r\n\r\nGr\xc3\xbc\xc3\x9f" "e, a=b \r\n.\r\nFrom here\r\n",
