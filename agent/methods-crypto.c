@@ -164,7 +164,7 @@ streams_after_scan (const PstProtected *plan, GBytes *header, gboolean pgp_scan)
  * chooses one copy, OpenPGP encryption (pst_pgpmime_can_protect_stream)
  * or S/MIME (pst_smimemime_can_protect_stream); a body that must be scanned
  * first only from a regular file, read again after the scan (from a pipe,
- * it is spooled into one first, pst_outgoing_spool); *@streamed_out
+ * it is spooled into one first, pst_outgoing_take_pipe); *@streamed_out
  * then says so and the answer is returned.  Otherwise *@input_out gets the
  * whole message for the in-memory path (NULL with @error set on failure). */
 static JsonObject *
@@ -212,43 +212,16 @@ encrypt_stream (PstCall *call, int in_fd, int out_fd, const PstPolicySettings *a
    * and encrypted from there as a file is. */
   if (start < 0 && streams_after_scan (plan, header, scan))
     {
-      g_autoptr (GByteArray) head = g_byte_array_new ();
-      guint8 buf[16 * 1024];
-      gssize n = 0;
-      gboolean unsupported = FALSE;
-      int spool;
+      int spool = pst_outgoing_take_pipe (call->agent, in, SCAN_WHOLE_MAX, MAX_CRYPTO_INPUT,
+                                          input_out, error);
+      JsonObject *r;
 
-      while (head->len <= SCAN_WHOLE_MAX
-             && (n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
-        g_byte_array_append (head, buf, (guint) n);
-      if (n < 0)
+      if (spool < 0)
         return NULL;
-      if (head->len <= SCAN_WHOLE_MAX)
-        {
-          *input_out = g_byte_array_free_to_bytes (g_steal_pointer (&head));
-          return NULL;
-        }
-      spool = pst_outgoing_spool (call->agent, head, in, &unsupported, error);
-      if (spool >= 0)
-        {
-          JsonObject *r = encrypt_stream (call, spool, out_fd, account, message, asked_to,
-                                          input_out, streamed_out, error);
-
-          close (spool);
-          return r;
-        }
-      if (!unsupported)
-        return NULL;
-      /* No unnamed files there: in memory, as before. */
-      {
-        g_autoptr (GBytes) rest = read_stream_all (in, MAX_CRYPTO_INPUT - head->len, error);
-
-        if (rest == NULL)
-          return NULL;
-        g_byte_array_append (head, g_bytes_get_data (rest, NULL), (guint) g_bytes_get_size (rest));
-        *input_out = g_byte_array_free_to_bytes (g_steal_pointer (&head));
-        return NULL;
-      }
+      r = encrypt_stream (call, spool, out_fd, account, message, asked_to, input_out,
+                          streamed_out, error);
+      close (spool);
+      return r;
     }
   if (plan != NULL && plan->scheme == PST_SCHEME_SMIME && plan->copies->len == 1
       && (plan->encrypted || plan->signed_))

@@ -158,9 +158,12 @@ cannot_keep:
   return FALSE;
 }
 
-int
-pst_outgoing_spool (PstAgent *agent, GByteArray *head, GInputStream *in,
-                    gboolean *unsupported_out, GError **error)
+/* An unnamed file of the agent's holding @head, then the rest of @in, at
+ * its start; -1 with @error, or -1 with *@unsupported_out (nothing read)
+ * where no unnamed file can be made. */
+static int
+spool_copy (PstAgent *agent, GByteArray *head, GInputStream *in, gboolean *unsupported_out,
+            GError **error)
 {
   int copy = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   g_autoptr (GError) local = NULL;
@@ -178,6 +181,43 @@ pst_outgoing_spool (PstAgent *agent, GByteArray *head, GInputStream *in,
       return -1;
     }
   return copy;
+}
+
+int
+pst_outgoing_take_pipe (PstAgent *agent, GInputStream *in, gsize whole_max, gsize max,
+                        GBytes **whole_out, GError **error)
+{
+  g_autoptr (GByteArray) head = g_byte_array_new ();
+  guint8 buf[16 * 1024];
+  gboolean unsupported = FALSE;
+  gssize n = 0;
+  int copy;
+
+  *whole_out = NULL;
+  while (head->len <= whole_max
+         && (n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
+    g_byte_array_append (head, buf, (guint) n);
+  if (n < 0)
+    return -1;
+  if (head->len > whole_max)
+    {
+      copy = spool_copy (agent, head, in, &unsupported, error);
+      if (copy >= 0 || !unsupported)
+        return copy;
+      /* No unnamed files there: the rest in memory too, as before. */
+      while (head->len <= max && (n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
+        g_byte_array_append (head, buf, (guint) n);
+      if (n < 0)
+        return -1;
+      if (head->len > max)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "input larger than %" G_GSIZE_FORMAT
+                       " bytes", max);
+          return -1;
+        }
+    }
+  *whole_out = g_byte_array_free_to_bytes (g_steal_pointer (&head));
+  return -1;
 }
 
 /* A stream over the message from @offset bytes into it: the buffered
@@ -477,49 +517,16 @@ queue_pipe (PstAgent *agent, int fd, const char *name, const char *const *envelo
             const PstPolicySettings *overrides, GError **error)
 {
   g_autoptr (GInputStream) in = pst_client_fd_input_stream_new (fd);
-  g_autoptr (GByteArray) head = g_byte_array_new ();
   g_autoptr (GBytes) input = NULL;
   Source src = { .fd = -1, .start = 0 };
   PstQueued *queued = NULL;
   gboolean streamed = FALSE;
-  guint8 buf[16 * 1024];
-  gssize n = 0;
 
-  while (head->len <= PIPE_WHOLE_MAX
-         && (n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
-    g_byte_array_append (head, buf, (guint) n);
-  if (head->len <= PIPE_WHOLE_MAX)
-    {
-      if (n < 0)
-        return NULL;
-      input = g_byte_array_free_to_bytes (g_steal_pointer (&head));
-      return pst_outgoing_queue (agent, input, name, envelope, overrides, error);
-    }
-  {
-    gboolean unsupported = FALSE;
-
-    src.fd = pst_outgoing_spool (agent, head, in, &unsupported, error);
-    if (src.fd < 0 && !unsupported)
-      return NULL;
-  }
+  src.fd = pst_outgoing_take_pipe (agent, in, PIPE_WHOLE_MAX, PST_OUTGOING_MAX_WHOLE, &input,
+                                   error);
   if (src.fd < 0)
-    {
-      /* No unnamed files there: the rest in memory too, as before. */
-      while (head->len <= PST_OUTGOING_MAX_WHOLE
-             && (n = g_input_stream_read (in, buf, sizeof buf, NULL, error)) > 0)
-        g_byte_array_append (head, buf, (guint) n);
-      if (n < 0)
-        return NULL;
-      if (head->len > PST_OUTGOING_MAX_WHOLE)
-        {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "input larger than %u bytes",
-                       PST_OUTGOING_MAX_WHOLE);
-          return NULL;
-        }
-      input = g_byte_array_free_to_bytes (g_steal_pointer (&head));
-      return pst_outgoing_queue (agent, input, name, envelope, overrides, error);
-    }
-  g_clear_pointer (&head, g_byte_array_unref);
+    return input != NULL ? pst_outgoing_queue (agent, input, name, envelope, overrides, error)
+                         : NULL;
   queued = queue_from_copy (agent, &src, name, envelope, overrides, &streamed, error);
   if (!streamed)
     {

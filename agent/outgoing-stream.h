@@ -48,14 +48,15 @@ PstQueued *pst_outgoing_queue_file (PstAgent *agent, int fd, const char *account
                                     const PstPolicySettings *overrides, gboolean *streamed_out,
                                     GError **error);
 
-/* An unnamed file of the agent's (O_TMPFILE in its data directory, 0600,
- * gone when closed) holding @head, then the rest of @in, at its start: a
- * message from a pipe or a socket that must be read more than once.  At
- * most PST_OUTGOING_MAX_STREAM bytes, leaving PST_OUTGOING_FREE_MIN free.
- * -1 with @error; -1 with *@unsupported_out TRUE (nothing read from @in)
- * where no unnamed file can be made: the caller reads the message whole.
- * Transfer full. */
-int pst_outgoing_spool (PstAgent *agent, GByteArray *head, GInputStream *in,
-                        gboolean *unsupported_out, GError **error);
+/* A message from a pipe or a socket @in, taken so that it can be read more
+ * than once: whole when it ends within @whole_max bytes (*@whole_out, -1
+ * returned); larger, spooled into an unnamed file of the agent's (O_TMPFILE
+ * in its data directory, 0600, gone when closed; at most
+ * PST_OUTGOING_MAX_STREAM bytes, leaving PST_OUTGOING_FREE_MIN free), whose
+ * descriptor is returned at its start; where no unnamed file can be made,
+ * whole in memory up to @max bytes (*@whole_out; above it "input larger
+ * than N bytes").  -1 with @error set on failure.  Transfer full. */
+int pst_outgoing_take_pipe (PstAgent *agent, GInputStream *in, gsize whole_max, gsize max,
+                            GBytes **whole_out, GError **error);
 
 G_END_DECLS
