@@ -317,7 +317,7 @@ header_done (Entity *e)
     }
   if (count_8bit ((const char *) e->head->data, body_off) > 0)
     {
-      refuse (e->p, "a header holds 8-bit bytes (UTF-8 headers need a server with SMTPUTF8)");
+      refuse (e->p, PST_MIME_7BIT_HEADER_REFUSAL);
       return;
     }
   g_clear_pointer (&e->head, g_byte_array_unref);
@@ -451,7 +451,7 @@ entity_end (Entity *e)
           if (!pst_mime_entity_split (head, &fields, &body_off))
             refuse (p, "a MIME entity has no valid header");
           else
-            refuse (p, "a header holds 8-bit bytes (UTF-8 headers need a server with SMTPUTF8)");
+            refuse (p, PST_MIME_7BIT_HEADER_REFUSAL);
         }
       break;
     case MULTIPART:

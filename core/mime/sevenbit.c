@@ -139,8 +139,7 @@ convert (const char *data, gsize len, GString *out, guint depth, GError **error)
   }
   if (has_8bit (data, body_off))
     {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   "a header holds 8-bit bytes (UTF-8 headers need a server with SMTPUTF8)");
+      g_set_error_literal (error, PST_ERROR, PST_ERROR_FAILED, PST_MIME_7BIT_HEADER_REFUSAL);
       return FALSE;
     }
   type = pst_mime_entity_content_type (fields, &params);

@@ -19,6 +19,9 @@ gboolean pst_mime_has_8bit (GBytes *data, gboolean *header_8bit_out);
 
 /* What pst_mime_to_7bit and its streamed form (sevenbit-stream.h) share. */
 #define PST_MIME_7BIT_MAX_DEPTH 32
+/* The refusal of a header section with 8-bit bytes. */
+#define PST_MIME_7BIT_HEADER_REFUSAL \
+  "a header holds 8-bit bytes (UTF-8 headers need a server with SMTPUTF8)"
 /* Whether re-encoding an entity of (lower-case) @type would break it: a
  * signature's or an encryption's. */
 gboolean pst_mime_7bit_sealed_type (const char *type);
