@@ -60,9 +60,11 @@ echo "# messages: $(stat -c %s "$WORK/text.eml") bytes each"
 
 # gpg_open FILE: the OpenPGP message of a PGP/MIME FILE, decrypted by gpg
 # with bob's keys (to $WORK/inner.eml; gpg's status lines to $WORK/gpg.status).
+# gpg finds the armored block in the MIME message itself (what comes before
+# its BEGIN line is skipped), and must find exactly one.
 gpg_open() {
-  tr -d '\r' < "$1" | sed -n '/^-----BEGIN PGP MESSAGE-----$/,/^-----END PGP MESSAGE-----$/p' \
-    | gpg --homedir "$GNUPGHOME_BOB" --batch --status-file "$WORK/gpg.status" --decrypt \
+  [ "$(grep -c '^-----BEGIN PGP MESSAGE-----' "$1")" = 1 ] &&
+    gpg --homedir "$GNUPGHOME_BOB" --batch --status-file "$WORK/gpg.status" --decrypt < "$1" \
       > "$WORK/inner.eml" 2>/dev/null
 }
 # verdict FILE DECRYPTION SIGNATURE: the status in FILE (the --json answer).
