@@ -199,7 +199,14 @@ check_message (GBytes *message, const char *what)
 static void
 run_kind (Kind kind)
 {
-  for (guint i = 0; i < G_N_ELEMENTS (algos); i++)
+  /* Under valgrind (tests/unit/valgrind.sh sets PST_UNDER_VALGRIND) the
+   * first compression only: what this process does with the output is the
+   * same for each, gpg (not under valgrind) decompresses; 55 s of the
+   * valgrind run with all three.  The normal and sanitizer runs take them
+   * all. */
+  guint n = g_getenv ("PST_UNDER_VALGRIND") != NULL ? 1 : G_N_ELEMENTS (algos);
+
+  for (guint i = 0; i < n; i++)
     {
       g_autoptr(GBytes) bomb = make_bomb (algos[i], kind, BOMB_SIZE,
                                           "Content-Type: text/plain\\r\\n\\r\\n");
