@@ -135,7 +135,9 @@ pst alice agent start > /dev/null
 # that carry the session key and the signature, not how a message is
 # taken apart and built: every fourth message (12 of the 47 and the
 # streamed one), which keeps this test's gpg runs to half.
-run_case ed25519-cv25519 alice "$ALICE_ADDR" "$BOB_ADDR" "$GNUPGHOME_BOB" 1
+# (PST_BATCH_CORPUS_STEP: every other message in the sanitizer build's run,
+# tests/integration/meson.build.)
+run_case ed25519-cv25519 alice "$ALICE_ADDR" "$BOB_ADDR" "$GNUPGHOME_BOB" "${PST_BATCH_CORPUS_STEP:-1}"
 run_case rsa-signer-to-cv25519 alice "$CAROL_ADDR" "$BOB_ADDR" "$GNUPGHOME_BOB" 4
 # To carol's RSA encryption subkey: her secret key is in alice's keyring.
 run_case ed25519-to-rsa alice "$ALICE_ADDR" "$CAROL_ADDR" "$GNUPGHOME_ALICE" 4
