@@ -2,8 +2,8 @@
 # Constant memory for OpenPGP and for mail too large to analyse (issue 16).
 #
 # The file commands: messages of PST_MEMORY_SIZE (256M unless set; a size
-# numfmt --from=iec reads), a text and an attachment, are encrypted (and
-# encrypted and signed) to bob, and each decrypted by bob's agent
+# numfmt --from=iec reads), a text and an attachment, are encrypted (the
+# text) and encrypted and signed (both) to bob, and each decrypted by bob's agent
 # (core/mime/pgpstream.h); gpg, an independent reader, decrypts and checks
 # the signature, and the body that comes out is the body that went in
 # (sha256).
@@ -76,20 +76,25 @@ sys.exit(0 if (d["scheme"], d["decryption"], d["signature"]["status"]) == ("pgp"
          else 1)' "$@"
 }
 
+bob_decrypt() { pst bob --json decrypt -o "$WORK/plain.eml" "$WORK/out.eml" > "$WORK/dec.json"; }
 for kind in text att; do
   in=$WORK/$kind.eml
-  check "$kind: encrypt (OpenPGP) within the bound" \
-    within_bound alice "$kind encrypt" pst alice encrypt --to "$BOB_ADDR" -o "$WORK/out.eml" "$in"
-  check "$kind: gpg decrypts it" gpg_open "$WORK/out.eml"
-  check "$kind: the decrypted body is the body sent (sha256)" test "$(body_sum < "$WORK/inner.eml")" = "$want"
-  # The attachment is decrypted as it comes (core/mime/opensink.h), the
-  # text judged first, then decrypted again as it comes (pgpstream.h).
-  bob_decrypt() { pst bob --json decrypt -o "$WORK/plain.eml" "$WORK/out.eml" > "$WORK/dec.json"; }
-  check "$kind: postern decrypt within the bound" within_bound bob "$kind decrypt" bob_decrypt
-  check "$kind: decrypted, not signed" verdict "$WORK/dec.json" ok none
-  check "$kind: Postern's plaintext has the body sent (sha256)" \
-    test "$(body_sum < "$WORK/plain.eml")" = "$want"
-  rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/plain.eml"
+  # The attachment encrypted and signed only: its decryption streams the
+  # same way with a signature inside or none (one OpenPGP message either
+  # way), and each case costs this test a quarter of its time.
+  if [ "$kind" = text ]; then
+    check "$kind: encrypt (OpenPGP) within the bound" \
+      within_bound alice "$kind encrypt" pst alice encrypt --to "$BOB_ADDR" -o "$WORK/out.eml" "$in"
+    check "$kind: gpg decrypts it" gpg_open "$WORK/out.eml"
+    check "$kind: the decrypted body is the body sent (sha256)" test "$(body_sum < "$WORK/inner.eml")" = "$want"
+    # The attachment is decrypted as it comes (core/mime/opensink.h), the
+    # text judged first, then decrypted again as it comes (pgpstream.h).
+    check "$kind: postern decrypt within the bound" within_bound bob "$kind decrypt" bob_decrypt
+    check "$kind: decrypted, not signed" verdict "$WORK/dec.json" ok none
+    check "$kind: Postern's plaintext has the body sent (sha256)" \
+      test "$(body_sum < "$WORK/plain.eml")" = "$want"
+    rm -f "$WORK/out.eml" "$WORK/inner.eml" "$WORK/plain.eml"
+  fi
 
   check "$kind: encrypt --sign (OpenPGP) within the bound" \
     within_bound alice "$kind encrypt+sign" pst alice encrypt --sign --to "$BOB_ADDR" -o "$WORK/out.eml" "$in"
