@@ -5,6 +5,7 @@
 
 #include "worker-view.h"
 #include "mime/mime.h"
+#include "mime/html.h"
 #include "mime/reader.h"
 #include "util/addr.h"
 #include "util/error.h"

@@ -145,3 +145,11 @@ pst_html_to_text (const char *html, gsize len)
     return t;
   }
 }
+
+char *
+pst_mime_message_get_html_as_text (PstMimeMessage *message)
+{
+  g_autofree char *html = pst_mime_message_get_text_part (message, "text/html");
+
+  return html ? pst_html_to_text (html, strlen (html)) : NULL;
+}

@@ -1,5 +1,4 @@
 #include "mime/mime.h"
-#include "mime/html.h"
 
 #include <glib/gi18n-lib.h>
 #include <libetpan/libetpan.h>
@@ -1294,11 +1293,9 @@ pst_mime_message_get_body_text (PstMimeMessage *message)
 }
 
 char *
-pst_mime_message_get_html_as_text (PstMimeMessage *message)
+pst_mime_message_get_text_part (PstMimeMessage *message, const char *type)
 {
-  g_autofree char *html = find_text (message_tree (message), 0, "text/html");
-
-  return html ? pst_html_to_text (html, strlen (html)) : NULL;
+  return find_text (message_tree (message), 0, type);
 }
 
 static gboolean

@@ -43,11 +43,10 @@ char *pst_mime_message_get_header (PstMimeMessage *message, const char *name);
  * Transfer full. */
 char *pst_mime_message_get_body_text (PstMimeMessage *message);
 
-/* The first text/html part that is not an attachment, decoded as
- * pst_mime_message_get_body_text does, as plain text (pst_html_to_text: no
- * markup, nothing fetched); NULL when there is none.  For a message with no
- * text/plain body.  Transfer full. */
-char *pst_mime_message_get_html_as_text (PstMimeMessage *message);
+/* The first part of @type (a lower-case "text/..." type) that is not an
+ * attachment, decoded as pst_mime_message_get_body_text does; NULL when
+ * there is none.  Transfer full. */
+char *pst_mime_message_get_text_part (PstMimeMessage *message, const char *type);
 
 /* File names (or "(unnamed)") and content types of the attachments, as a
  * GPtrArray of char* "name\ttype".  File names are decoded from RFC 2231

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "mime/converters.h"
+#include "mime/html.h"
 #include "mime/mime.h"
 #include "mime/status-field.h"
 #include "util/error.h"
