@@ -612,7 +612,8 @@ account_password (PstCli *cli, int argc, char **argv)
       return pst_cli_fail ("account password", error);
     }
   line[strcspn (line, "\r\n")] = '\0';
-  ok = pst_secret_service_store (argv[1], json_object_get_string_member (r, "user"), line, &error);
+  ok = pst_cli_secret_store_password (argv[1], json_object_get_string_member (r, "user"), line,
+                                      &error);
   explicit_bzero (line, strlen (line));
   g_free (line);
   json_object_unref (r);

@@ -204,5 +204,9 @@ int pst_cli_keys_revoke (PstCli *cli, int argc, char **argv);
 /* Writes @len bytes of @data to @path (0644) through a temporary file
  * renamed into place.  Errors name @path. */
 gboolean pst_cli_write_file (const char *path, const char *data, gsize len, GError **error);
+/* Stores @password for @account (and @user) in the Secret Service's default
+ * collection, with libsecret loaded as it runs (secret-store.c). */
+gboolean pst_cli_secret_store_password (const char *account, const char *user,
+                                        const char *password, GError **error);
 
 G_END_DECLS

@@ -133,7 +133,8 @@ GPtrArray *pst_pin_list_parse (const char *pin, GError **error);
  * saying whether the service is unreachable or holds none.  Transfer full;
  * wipe with pst_secret_free.  (secret.c) */
 char *pst_secret_service_lookup (const PstAccount *account, GError **error);
-/* Stores @password for @account (and @user) in the default collection. */
+/* Stores @password for @account (and @user) in the default collection.
+ * (The command line has its own, cli/secret-store.c.) */
 gboolean pst_secret_service_store (const char *account, const char *user, const char *password,
                                    GError **error);
 /* Removes the password of @account and @user from the Secret Service (none

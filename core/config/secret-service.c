@@ -1,34 +1,21 @@
 /* secret-service.c — account passwords in the Secret Service (libsecret), for
  * accounts with secret_service = true: looked up by the agent, stored by
- * `postern account password`.  Nothing of them reaches the configuration
+ * the GUI's account form and `postern account password` (which loads
+ * libsecret itself: cli/secret-store.c, with the same schema).  Nothing of them reaches the configuration
  * file or a log. */
 #include "config/config.h"
 
 #include <libsecret/secret.h>
 #include <string.h>
 
+#include "config/secret-schema.h"
 #include "util/error.h"
-
-static const SecretSchema *
-schema (void)
-{
-  static const SecretSchema s = {
-    "org.postern.Password", SECRET_SCHEMA_NONE,
-    {
-      { "account", SECRET_SCHEMA_ATTRIBUTE_STRING },
-      { "user", SECRET_SCHEMA_ATTRIBUTE_STRING },
-      { NULL, 0 },
-    },
-    0, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-  };
-  return &s;
-}
 
 char *
 pst_secret_service_lookup (const PstAccount *a, GError **error)
 {
   g_autoptr (GError) local = NULL;
-  char *pw = secret_password_lookup_nonpageable_sync (schema (), NULL, &local, "account", a->name,
+  char *pw = secret_password_lookup_nonpageable_sync (pst_secret_password_schema (), NULL, &local, "account", a->name,
                                                       "user", a->user, NULL);
   char *copy;
 
@@ -56,10 +43,10 @@ pst_secret_service_store (const char *account, const char *user, const char *pas
                           GError **error)
 {
   g_autoptr (GError) local = NULL;
-  g_autofree char *label = g_strdup_printf ("Postern: %s (%s)", account, user);
+  g_autofree char *label = pst_secret_password_label (account, user);
 
-  if (!secret_password_store_sync (schema (), SECRET_COLLECTION_DEFAULT, label, password, NULL,
-                                   &local, "account", account, "user", user, NULL))
+  if (!secret_password_store_sync (pst_secret_password_schema (), SECRET_COLLECTION_DEFAULT, label,
+                                   password, NULL, &local, "account", account, "user", user, NULL))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                    "cannot store the password in the Secret Service: %s", local->message);
@@ -73,7 +60,7 @@ pst_secret_service_clear (const char *account, const char *user, GError **error)
 {
   g_autoptr (GError) local = NULL;
 
-  secret_password_clear_sync (schema (), NULL, &local, "account", account, "user", user, NULL);
+  secret_password_clear_sync (pst_secret_password_schema (), NULL, &local, "account", account, "user", user, NULL);
   if (local != NULL)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
