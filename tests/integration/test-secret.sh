@@ -33,6 +33,8 @@ check "account password reads it from standard input" bash -c \
   'printf "%s\n" "$1" | "$2" --home "$3" account password kr >/dev/null' _ "$ALICE_PASS" "$POSTERN" "$WORK/home-alice"
 check "… it is in the keyring, under the account" bash -c \
   '[ "$(secret-tool lookup account kr user "$1")" = "$2" ]' _ "$ALICE_ADDR" "$ALICE_PASS"
+check "… labelled with the account and user" bash -c \
+  'secret-tool search account kr user "$1" 2>&1 | grep -qxF "label = Postern: kr ($1)"' _ "$ALICE_ADDR"
 check "… and nowhere in the configuration" bash -c '! grep -qF "$1" "$2"' _ "$ALICE_PASS" "$WORK/home-alice/config"
 check "fetch logs in with the password from the Secret Service" pst alice fetch --account kr
 add_account alice cmd "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
@@ -42,6 +44,14 @@ expect_fail "account password for an unknown account" 1 "no account named nope" 
   bash -c 'printf "x\n" | "$1" --home "$2" account password nope' _ "$POSTERN" "$WORK/home-alice"
 expect_fail "account password with nothing on the input" 2 "no password on the input" \
   bash -c '"$1" --home "$2" account password kr </dev/null' _ "$POSTERN" "$WORK/home-alice"
+# The command line loads libsecret only for this command (cli/secret-store.c):
+# a libsecret that lacks the function is a clear error, not a crash.
+mkdir -p "$WORK/nolib"
+cc -shared -fPIC -x c /dev/null -o "$WORK/nolib/libsecret-1.so.0"
+expect_fail "account password where libsecret cannot be used" 1 \
+  "cannot store the password in the Secret Service: libsecret-1.so.0 cannot be loaded" \
+  bash -c 'printf "x\n" | LD_LIBRARY_PATH="$3" "$1" --home "$2" account password kr' _ \
+  "$POSTERN" "$WORK/home-alice" "$WORK/nolib"
 
 # An S/MIME PKCS#12 file without a passphrase: its key is kept encrypted
 # under a random key in the Secret Service, which unlocks it when the agent
