@@ -237,6 +237,7 @@ pst_method_list (PstCall *call, GError **error)
         json_object_set_string_member (o, "subject", decrypted ? decrypted : m->subject ? m->subject : "");
       }
       json_object_set_string_member (o, "date", m->date ? m->date : "");
+      json_object_set_int_member (o, "date_unix", m->date ? pst_mime_parse_date (m->date) : 0);
       json_object_set_int_member (o, "received_at", m->received_at);
       json_object_set_member (o, "crypto", parse_json_or_null (m->crypto_json));
       json_object_set_object_member (o, "scan", scan_object (m->scan_verdict, m->scan_name));

@@ -12,7 +12,6 @@
 
 #include "cli.h"
 #include "mime/mbox.h"
-#include "mime/mime.h"
 #include "util/addr.h"
 #include "util/error.h"
 
@@ -101,7 +100,7 @@ export_to_mbox (Export *ex, JsonObject *m)
   int fd = memfd_create ("postern-export", MFD_CLOEXEC);
   /* The time in the "From " line: the message's Date (a message imported
    * was received long before it was stored), else when it was stored. */
-  gint64 date = pst_mime_parse_date (json_object_get_string_member_with_default (m, "date", ""));
+  gint64 date = json_object_get_int_member_with_default (m, "date_unix", 0);
 
   if (fd < 0)
     {
