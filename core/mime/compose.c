@@ -14,8 +14,9 @@
  *  - their quoted-printable is a second encoder (72 columns, other rules)
  *    beside pst_mime_qp_encode, which the signing paths use: one encoder
  *    keeps a composed body unchanged when send signs it.
- * What is written is plain: folded header lines, a text part, base64
- * parts.  tests/unit/test-compose.c parses every form back with libetpan.
+ * What is written is plain: folded header lines (compose-header.c), a
+ * text part, base64 parts.  tests/unit/test-compose.c parses every form
+ * back with libetpan.
  */
 #include "mime/compose.h"
 
@@ -23,96 +24,15 @@
 #include <libetpan/libetpan.h>
 #include <string.h>
 
+#include "mime/compose-private.h"
 #include "mime/mime.h"
 #include "util/addr.h"
 #include "util/error.h"
 
-#define FOLD_COLUMNS 78
-/* UTF-8 bytes per RFC 2047 B word: 56 base64 characters, a 68-column word */
-#define WORD_BYTES 42
-/* Characters of a plain word before the Subject is encoded instead, so that
- * folding always finds a place */
-#define MAX_PLAIN_WORD 70
-#define MAX_ADDR_SPEC 254
+/* The Message-ID's length this writer takes */
 #define MAX_MSG_ID 250
 /* Characters of one RFC 2231 section's value, and of a quoted file name */
 #define PARAM_SECTION 60
-
-/* ---- header lines, folded ---- */
-
-typedef struct {
-  GString *out;
-  gsize col;     /* the column after the last character written */
-} Header;
-
-static void
-header_begin (Header *h, GString *out, const char *name)
-{
-  h->out = out;
-  g_string_append_printf (out, "%s:", name);
-  h->col = strlen (name) + 1;
-}
-
-/* Adds @token after a space, folding before that space when the line would
- * grow past FOLD_COLUMNS (unless it is a continuation line with nothing
- * on it yet: a token longer than a line stays whole). */
-static void
-header_add (Header *h, const char *token)
-{
-  gsize len = strlen (token);
-
-  if (h->col > 0 && h->col + 1 + len > FOLD_COLUMNS)
-    {
-      g_string_append (h->out, "\r\n");
-      h->col = 0;
-    }
-  g_string_append_c (h->out, ' ');
-  g_string_append (h->out, token);
-  h->col += 1 + len;
-}
-
-static void
-header_end (Header *h)
-{
-  g_string_append (h->out, "\r\n");
-}
-
-/* ---- checks ---- */
-
-static gboolean
-check_text (const char *field, const char *value, gboolean header, GError **error)
-{
-  if (header && strpbrk (value, "\r\n") != NULL)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
-                   "%s holds a line break, which would start a header field of its own "
-                   "(header injection); refused", field);
-      return FALSE;
-    }
-  if (!g_utf8_validate (value, -1, NULL))
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "%s is not UTF-8 text", field);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-static gboolean
-is_plain_ascii (const char *s)
-{
-  for (; *s != '\0'; s++)
-    if ((guchar) *s < 0x20 || (guchar) *s > 0x7e)
-      if (*s != '\t')
-        return FALSE;
-  return TRUE;
-}
-
-/* RFC 5322 atext */
-static gboolean
-is_atext (char c)
-{
-  return g_ascii_isalnum (c) || (c != '\0' && strchr ("!#$%&'*+-/=?^_`{|}~", c) != NULL);
-}
 
 /* RFC 2045 token */
 static gboolean
@@ -134,7 +54,7 @@ valid_content_type (const char *value)
   const char *slash = strchr (value, '/'), *end = value + strcspn (value, ";");
   g_autofree char *type = NULL;
 
-  if (!is_plain_ascii (value) || slash == NULL || slash > end)
+  if (!pst_compose_is_plain_ascii (value) || slash == NULL || slash > end)
     return FALSE;
   while (end > slash && g_ascii_isspace (end[-1]))
     end--;
@@ -142,91 +62,6 @@ valid_content_type (const char *value)
     return FALSE;
   type = pst_mime_parse_content_type (value, NULL);
   return type != NULL;
-}
-
-/* ---- RFC 2047 ---- */
-
-/* Adds @text as B-encoded words, each at most WORD_BYTES bytes of whole
- * UTF-8 characters. */
-static void
-header_add_encoded (Header *h, const char *text)
-{
-  const char *p = text;
-
-  while (*p != '\0')
-    {
-      const char *end = p;
-      g_autofree char *b64 = NULL, *word = NULL;
-
-      while (*end != '\0')
-        {
-          const char *next = g_utf8_next_char (end);
-          if (next - p > WORD_BYTES && end > p)
-            break;
-          end = next;
-        }
-      b64 = g_base64_encode ((const guchar *) p, end - p);
-      word = g_strdup_printf ("=?UTF-8?B?%s?=", b64);
-      header_add (h, word);
-      p = end;
-    }
-}
-
-/* Unstructured text (the Subject): plain words, folded at their spaces,
- * when it is printable ASCII with no word too long to fold and nothing
- * that reads as an encoded word; else encoded words. */
-static void
-header_add_text (Header *h, const char *text)
-{
-  g_auto (GStrv) words = g_strsplit (text, " ", -1);
-  gboolean plain = is_plain_ascii (text) && strstr (text, "=?") == NULL;
-
-  for (char **w = words; plain && *w != NULL; w++)
-    plain = strlen (*w) <= MAX_PLAIN_WORD;
-  if (!plain)
-    {
-      header_add_encoded (h, text);
-      return;
-    }
-  for (char **w = words; *w != NULL; w++)
-    header_add (h, *w);
-}
-
-/* A display name as a phrase: atoms, else one quoted-string, else encoded
- * words. */
-static void
-header_add_phrase (Header *h, const char *name)
-{
-  g_auto (GStrv) words = g_strsplit (name, " ", -1);
-  gboolean atoms = strstr (name, "=?") == NULL, quotable = is_plain_ascii (name);
-
-  for (const char *p = name; *p != '\0' && atoms; p++)
-    atoms = *p == ' ' || is_atext (*p);
-  for (char **w = words; atoms && *w != NULL; w++)
-    atoms = strlen (*w) <= MAX_PLAIN_WORD;
-  if (atoms)
-    {
-      for (char **w = words; *w != NULL; w++)
-        if (**w != '\0')
-          header_add (h, *w);
-      return;
-    }
-  if (quotable && strlen (name) <= MAX_PLAIN_WORD && strchr (name, '\t') == NULL)
-    {
-      GString *q = g_string_new ("\"");
-
-      for (const char *p = name; *p != '\0'; p++)
-        {
-          if (*p == '"' || *p == '\\')
-            g_string_append_c (q, '\\');
-          g_string_append_c (q, *p);
-        }
-      g_string_append_c (q, '"');
-      header_add (h, q->str);
-      g_string_free (q, TRUE);
-      return;
-    }
-  header_add_encoded (h, name);
 }
 
 /* ---- addresses ---- */
@@ -252,7 +87,7 @@ parse_mailbox (const char *field, const char *text, Mailbox *out, GError **error
   gboolean ok = FALSE;
 
   memset (out, 0, sizeof *out);
-  if (!check_text (field, text, TRUE, error))
+  if (!pst_compose_check_text (field, text, TRUE, error))
     return FALSE;
   len = strlen (text);
   if (mailimf_mailbox_parse (text, len, &idx, &mb) != MAILIMF_NO_ERROR)
@@ -268,7 +103,7 @@ parse_mailbox (const char *field, const char *text, Mailbox *out, GError **error
                  "%s: '%s' is not one address (give each address on its own)", field, text);
   else if (out->spec == NULL || strchr (out->spec, '"') != NULL)
     g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "%s: '%s' is not an address", field, text);
-  else if (!is_plain_ascii (out->spec) || strlen (out->spec) > MAX_ADDR_SPEC)
+  else if (!pst_compose_is_plain_ascii (out->spec) || strlen (out->spec) > MAX_ADDR_SPEC)
     g_set_error (error, PST_ERROR, PST_ERROR_USAGE,
                  "%s: '%s' is not an address this writer takes (ASCII, at most %d characters)",
                  field, text, MAX_ADDR_SPEC);
@@ -292,9 +127,9 @@ header_add_mailbox (Header *h, const Mailbox *m, gboolean last)
   g_autofree char *spec = NULL;
 
   if (m->name != NULL)
-    header_add_phrase (h, m->name);
+    pst_compose_header_add_phrase (h, m->name);
   spec = g_strdup_printf (m->name != NULL ? "<%s>%s" : "%s%s", m->spec, last ? "" : ",");
-  header_add (h, spec);
+  pst_compose_header_add (h, spec);
 }
 
 /* Writes field @name with the addresses of @list; nothing when @list is
@@ -316,10 +151,10 @@ write_address_field (GString *out, const char *name, const char *const *list, GE
     }
   if (!ok || boxes->len == 0)
     return ok;
-  header_begin (&h, out, name);
+  pst_compose_header_begin (&h, out, name);
   for (guint i = 0; i < boxes->len; i++)
     header_add_mailbox (&h, &g_array_index (boxes, Mailbox, i), i + 1 == boxes->len);
-  header_end (&h);
+  pst_compose_header_end (&h);
   return TRUE;
 }
 
@@ -359,7 +194,7 @@ parse_references (const char *text, GError **error)
 
   if (text == NULL)
     return g_steal_pointer (&ids);
-  if (!check_text ("References", text, TRUE, error))
+  if (!pst_compose_check_text ("References", text, TRUE, error))
     return NULL;
   words = g_strsplit_set (text, " \t", -1);
   for (char **w = words; *w != NULL; w++)
@@ -459,7 +294,7 @@ write_disposition (GString *out, const char *filename)
       g_string_append (out, "\r\n");
       return;
     }
-  if (is_plain_ascii (filename) && strlen (filename) <= PARAM_SECTION
+  if (pst_compose_is_plain_ascii (filename) && strlen (filename) <= PARAM_SECTION
       && strpbrk (filename, "\"\\\t") == NULL && strstr (filename, "=?") == NULL)
     {
       g_string_append_printf (out, ";\r\n filename=\"%s\"\r\n", filename);
@@ -505,7 +340,7 @@ attachment_type (const PstComposeAttachment *a, guint n, GError **error)
 
   if (a->content_type != NULL)
     {
-      if (!check_text (field, a->content_type, TRUE, error))
+      if (!pst_compose_check_text (field, a->content_type, TRUE, error))
         return NULL;
       if (!valid_content_type (g_strstrip (type = g_strdup (a->content_type))))
         {
@@ -566,11 +401,11 @@ write_header (GString *out, const PstComposeFields *f, GError **error)
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "From: the sender's address is missing");
       return FALSE;
     }
-  if ((f->from_name != NULL && !check_text ("the From display name", f->from_name, TRUE, error))
-      || (f->subject != NULL && !check_text ("Subject", f->subject, TRUE, error)))
+  if ((f->from_name != NULL && !pst_compose_check_text ("the From display name", f->from_name, TRUE, error))
+      || (f->subject != NULL && !pst_compose_check_text ("Subject", f->subject, TRUE, error)))
     return FALSE;
   if (f->in_reply_to != NULL
-      && (!check_text ("In-Reply-To", f->in_reply_to, TRUE, error)
+      && (!pst_compose_check_text ("In-Reply-To", f->in_reply_to, TRUE, error)
           || !(reply = msg_id (f->in_reply_to))))
     {
       if (error == NULL || *error == NULL)
@@ -588,9 +423,9 @@ write_header (GString *out, const PstComposeFields *f, GError **error)
 
   g_string_append_printf (out, "Date: %s\r\n", date);
   g_string_append_printf (out, "Message-ID: <%s@%s>\r\n", token, strrchr (from.spec, '@') + 1);
-  header_begin (&h, out, "From");
+  pst_compose_header_begin (&h, out, "From");
   header_add_mailbox (&h, &from, TRUE);
-  header_end (&h);
+  pst_compose_header_end (&h);
   mailbox_clear (&from);
   if (!write_address_field (out, "To", f->to, error)
       || !write_address_field (out, "Cc", f->cc, error)
@@ -598,20 +433,20 @@ write_header (GString *out, const PstComposeFields *f, GError **error)
     return FALSE;
   if (f->subject != NULL)
     {
-      header_begin (&h, out, "Subject");
-      header_add_text (&h, f->subject);
-      header_end (&h);
+      pst_compose_header_begin (&h, out, "Subject");
+      pst_compose_header_add_text (&h, f->subject);
+      pst_compose_header_end (&h);
     }
   if (reply != NULL)
     g_string_append_printf (out, "In-Reply-To: %s\r\n", reply);
   if (refs->len > 0 || reply != NULL)
     {
-      header_begin (&h, out, "References");
+      pst_compose_header_begin (&h, out, "References");
       for (guint i = 0; i < refs->len; i++)
-        header_add (&h, refs->pdata[i]);
+        pst_compose_header_add (&h, refs->pdata[i]);
       if (reply != NULL && !g_ptr_array_find_with_equal_func (refs, reply, g_str_equal, NULL))
-        header_add (&h, reply);
-      header_end (&h);
+        pst_compose_header_add (&h, reply);
+      pst_compose_header_end (&h);
     }
   g_string_append (out, "MIME-Version: 1.0\r\n");
   return TRUE;
@@ -627,7 +462,7 @@ pst_compose_message (const PstComposeFields *f, GError **error)
   g_autofree char *boundary = NULL;
   const char *body = f->body != NULL ? f->body : "";
 
-  if (!check_text ("the body", body, FALSE, error))
+  if (!pst_compose_check_text ("the body", body, FALSE, error))
     return NULL;
   for (guint i = 0; i < f->n_attachments; i++)
     {
@@ -635,7 +470,7 @@ pst_compose_message (const PstComposeFields *f, GError **error)
       g_autofree char *field = g_strdup_printf ("the file name of attachment %u", i);
       char *type;
 
-      if (a->filename != NULL && !check_text (field, a->filename, TRUE, error))
+      if (a->filename != NULL && !pst_compose_check_text (field, a->filename, TRUE, error))
         return NULL;
       if (!(type = attachment_type (a, i, error)))
         return NULL;
@@ -685,7 +520,7 @@ pst_compose_mailbox_field (const char *name, const char *addr, const char *displ
   GString *out;
   Header h;
 
-  if ((display != NULL && !check_text ("the display name", display, TRUE, error))
+  if ((display != NULL && !pst_compose_check_text ("the display name", display, TRUE, error))
       || !parse_mailbox (name, addr, &box, error))
     return NULL;
   if (display != NULL)
@@ -694,9 +529,9 @@ pst_compose_mailbox_field (const char *name, const char *addr, const char *displ
       box.name = *display != '\0' ? g_strdup (display) : NULL;
     }
   out = g_string_new (NULL);
-  header_begin (&h, out, name);
+  pst_compose_header_begin (&h, out, name);
   header_add_mailbox (&h, &box, TRUE);
-  header_end (&h);
+  pst_compose_header_end (&h);
   mailbox_clear (&box);
   return g_string_free (out, FALSE);
 }

@@ -491,6 +491,57 @@ test_mailbox_field (void **state)
   assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
 }
 
+/* The same field from an addr-spec without libetpan (the command line's
+ * sendmail From): the same bytes as pst_compose_mailbox_field for each
+ * display name, and what is not a plain addr-spec refused. */
+static void
+test_addr_spec_field (void **state)
+{
+  static const char *const names[] = { "CronDaemon", "", "Me Too", "Jürgen", "Dr. \"Q\" O'Neil",
+                                       "A name long enough that it has to be folded somewhere "
+                                       "before the address", NULL };
+  static const char *const specs[] = { "me@x.test", "first.last+tag@sub.x-y.test",
+                                       "a!#$%&'*/=?^_`{|}~-@x.test", "me@[192.0.2.1]", NULL };
+  static const char *const bad[] = { "me", "@x.test", "me@", "\"a b\"@x.test", "a b@x.test",
+                                     "a(c)@x.test", "Me <me@x.test>", "me@x.test>", "me@x_y.test",
+                                     "me@[1.2]x", "me@[a]b]", "mé@x.test", "a,b@x.test",
+                                     "me@x.test\r\nBcc: y@z.test", NULL };
+
+  (void) state;
+  for (guint i = 0; specs[i] != NULL; i++)
+    for (guint j = 0; names[j] != NULL; j++)
+      {
+        g_autoptr (GError) e1 = NULL;
+        g_autoptr (GError) e2 = NULL;
+        g_autofree char *parsed = pst_compose_mailbox_field ("From", specs[i], names[j], &e1);
+        g_autofree char *written = pst_compose_addr_spec_field ("From", specs[i], names[j], &e2);
+
+        if (parsed == NULL || written == NULL)
+          fail_msg ("%s / %s: %s / %s", specs[i], names[j], e1 ? e1->message : "ok",
+                    e2 ? e2->message : "ok");
+        assert_string_equal (written, parsed);
+      }
+  for (guint i = 0; bad[i] != NULL; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *f = pst_compose_addr_spec_field ("From", bad[i], "Me", &error);
+
+      if (f != NULL)
+        fail_msg ("taken: %s -> %s", bad[i], f);
+      assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
+    }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autofree char *evil = pst_compose_addr_spec_field ("From", "me@x.test", "A\r\nBcc: x@y.test",
+                                                         &error);
+    g_autofree char *latin1 = pst_compose_addr_spec_field ("From", "me@x.test", "J\xfcrgen", NULL);
+
+    assert_null (evil);
+    assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_USAGE));
+    assert_null (latin1);
+  }
+}
+
 /* References: the given ones, then the answered one (not twice); alone
  * when forwarding; anything but Message-IDs refused. */
 static void
@@ -567,6 +618,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_plain_text),
     cmocka_unit_test (test_mailbox_field),
+    cmocka_unit_test (test_addr_spec_field),
     cmocka_unit_test (test_non_ascii),
     cmocka_unit_test (test_subject_forms),
     cmocka_unit_test (test_attachments),
