@@ -25,8 +25,9 @@ JsonObject *pst_method_config_set (PstCall *call, GError **error);
 /* bridge.credentials (methods-bridge.c) */
 JsonObject *pst_method_bridge_credentials (PstCall *call, GError **error);
 
-/* send (methods-send.c) */
+/* send, message.addresses (methods-send.c) */
 JsonObject *pst_method_send (PstCall *call, GError **error);
+JsonObject *pst_method_message_addresses (PstCall *call, GError **error);
 
 /* fetch, list, show, export, attachment (methods-mail.c) */
 JsonObject *pst_method_fetch (PstCall *call, GError **error);

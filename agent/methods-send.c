@@ -1,12 +1,18 @@
 /* methods-send.c — send: a message from a client into the outbox
  * (outgoing-stream.h: in constant memory from a regular file),
  * and with wait, out of it (send-result.h); with draft, the
- * draft it was written from deleted (methods-drafts.h). */
+ * draft it was written from deleted (methods-drafts.h).  And
+ * message.addresses, for `postern sendmail`, which parses no addresses
+ * itself (it does not load libetpan). */
 #include "handlers.h"
 #include "methods-drafts.h"
 #include "send-result.h"
 #include "outgoing-stream.h"
+#include "mime/mime.h"
 #include "util/error.h"
+
+/* The largest header section message.addresses reads. */
+#define MAX_HEADER_SECTION (16 * 1024 * 1024)
 
 JsonObject *
 pst_method_send (PstCall *call, GError **error)
@@ -47,5 +53,33 @@ pst_method_send (PstCall *call, GError **error)
   r = pst_send_result (call, queued, wait, error);
   if (r != NULL && draft > 0)
     json_object_set_boolean_member (r, "draft_deleted", deleted);
+  return r;
+}
+
+JsonObject *
+pst_method_message_addresses (PstCall *call, GError **error)
+{
+  static const char *const known[] = { "fd", NULL };
+  g_autoptr (GBytes) header = NULL;
+  g_autofree char *from = NULL, *problem = NULL;
+  g_auto (GStrv) recipients = NULL;
+  JsonObject *r;
+  int fd;
+
+  if (!pst_call_check_members (call->params, known, error)
+      || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
+      || !(header = pst_fd_read_all (fd, MAX_HEADER_SECTION, error))
+      || !pst_mime_header_addresses (header, &from, &problem, &recipients, error))
+    return NULL;
+  r = json_object_new ();
+  if (from != NULL)
+    json_object_set_string_member (r, "from", from);
+  else
+    json_object_set_null_member (r, "from");
+  if (problem != NULL)
+    json_object_set_string_member (r, "from_problem", problem);
+  else
+    json_object_set_null_member (r, "from_problem");
+  json_object_set_array_member (r, "recipients", pst_json_strv (recipients));
   return r;
 }

@@ -30,6 +30,7 @@ static const struct {
   { "quarantine.release", pst_method_quarantine_release },
   { "quarantine.delete", pst_method_quarantine_delete },
   { "send", pst_method_send },
+  { "message.addresses", pst_method_message_addresses },
   { "fetch", pst_method_fetch },
   { "list", pst_method_list },
   { "delete", pst_method_delete },

@@ -78,7 +78,6 @@ PstSendmailHeader *
 pst_sendmail_header_read (GBytes *message, GError **error)
 {
   g_autoptr (PstSendmailHeader) h = g_new0 (PstSendmailHeader, 1);
-  g_autoptr (PstMimeMessage) mime = NULL;
   gsize len, body = 0;
   const char *data = g_bytes_get_data (message, &len);
   gboolean any_from = FALSE;
@@ -118,15 +117,29 @@ pst_sendmail_header_read (GBytes *message, GError **error)
       h->has_date = h->has_date || pst_mime_field_is (f, "Date");
       h->has_message_id = h->has_message_id || pst_mime_field_is (f, "Message-ID");
     }
-  if (!(mime = pst_mime_message_parse (message, error)))
-    {
-      g_prefix_error (error, "not an RFC 5322 message: ");
-      return NULL;
-    }
-  if (any_from && !h->local_from && !(h->from = pst_mime_message_get_from_address (mime, error)))
-    return NULL;
-  h->recipients = pst_mime_message_get_recipients (mime);
+  h->any_from = any_from;
+  h->recipients = g_new0 (char *, 1);
   return g_steal_pointer (&h);
+}
+
+gboolean
+pst_sendmail_header_set_addresses (PstSendmailHeader *h, const char *from,
+                                   const char *from_problem, char **recipients, GError **error)
+{
+  if (h->any_from && !h->local_from)
+    {
+      if (from == NULL)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s",
+                       from_problem != NULL ? from_problem : "the From field names no address");
+          return FALSE;
+        }
+      g_free (h->from);
+      h->from = g_strdup (from);
+    }
+  g_strfreev (h->recipients);
+  h->recipients = recipients != NULL ? g_strdupv (recipients) : g_new0 (char *, 1);
+  return TRUE;
 }
 
 /* @field, written with the line ends @eol ("\n" or "\r\n") for CRLF. */
@@ -168,7 +181,7 @@ pst_sendmail_complete (GBytes *message, const PstSendmailHeader *h, const char *
   out = g_string_sized_new (len + 512);
   if (h->from == NULL)
     {
-      g_autofree char *field = pst_compose_mailbox_field ("From", from, name, error);
+      g_autofree char *field = pst_compose_addr_spec_field ("From", from, name, error);
 
       if (field == NULL)
         {

@@ -369,6 +369,42 @@ message_fd (GBytes *message, GError **error)
   return fd;
 }
 
+/* The addresses of @h's header section, as the agent parses them
+ * (message.addresses): this process does not load libetpan. */
+static gboolean
+read_addresses (PstRpcClient *client, GBytes *input, PstSendmailHeader *h, GError **error)
+{
+  g_autoptr (GBytes) section = NULL;
+  g_autoptr (JsonObject) r = NULL;
+  g_auto (GStrv) recipients = NULL;
+  JsonArray *list;
+  JsonObject *params;
+  int fd;
+
+  if (h->fields->len == 0)
+    return TRUE;   /* no header section: no addresses */
+  section = g_bytes_new_from_bytes (input, 0, h->header_len);
+  if ((fd = message_fd (section, error)) < 0)
+    return FALSE;
+  params = json_object_new ();
+  json_object_set_int_member (params, "fd", 0);
+  r = pst_rpc_client_call (client, "message.addresses", params, &fd, 1, error);
+  close (fd);
+  if (r == NULL)
+    {
+      if (g_error_matches (*error, PST_ERROR, PST_ERROR_FAILED))   /* the agent's parse */
+        g_prefix_error (error, "not an RFC 5322 message: ");
+      return FALSE;
+    }
+  list = json_object_get_array_member (r, "recipients");
+  recipients = g_new0 (char *, (list ? json_array_get_length (list) : 0) + 1);
+  for (guint i = 0; list != NULL && i < json_array_get_length (list); i++)
+    recipients[i] = g_strdup (json_array_get_string_element (list, i));
+  return pst_sendmail_header_set_addresses (
+    h, json_object_get_string_member_with_default (r, "from", NULL),
+    json_object_get_string_member_with_default (r, "from_problem", NULL), recipients, error);
+}
+
 /* Waits until the server took every copy @ids of the send result @r, or
  * refused one, or one waits to be tried again; sets "state" in @r to sent,
  * failed or queued.  Returns the exit status, the reason printed. */
@@ -536,16 +572,21 @@ pst_cli_cmd_sendmail (PstCli *cli, int argc, char **argv)
       status = sysexit_of (pst_cli_fail ("sendmail", error));
       goto out;
     }
+  if (!(client = pst_cli_connect (cli, TRUE, &error)))
+    {
+      status = sysexit_of (pst_cli_fail ("sendmail", error));
+      goto out;
+    }
+  if (!read_addresses (client, input, header, &error))
+    {
+      status = sysexit_of (pst_cli_fail ("sendmail", error));
+      goto out;
+    }
   envelope = envelope_of (&o, header);
   if (json_array_get_length (envelope) == 0)
     {
       status = fail (EX_USAGE, _("no recipients: the message has no To, Cc or Bcc, and no "
                                  "argument names one"));
-      goto out;
-    }
-  if (!(client = pst_cli_connect (cli, TRUE, &error)))
-    {
-      status = sysexit_of (pst_cli_fail ("sendmail", error));
       goto out;
     }
   if (!(account = choose_account (client, &o, header->from, &address, &status)))

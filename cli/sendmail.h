@@ -28,15 +28,27 @@ typedef struct {
                            * "root (Cron Daemon)"): it is replaced */
   gboolean has_date;
   gboolean has_message_id;
+  gboolean any_from;      /* it has a From field */
   char **recipients;      /* the addr-specs of To, Cc and Bcc, NULL-terminated */
 } PstSendmailHeader;
 
 void pst_sendmail_header_free (PstSendmailHeader *h);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSendmailHeader, pst_sendmail_header_free)
 
-/* Reads the header of @message.  Errors (PST_ERROR_FAILED): not an RFC
- * 5322 message, several From mailboxes.  Transfer full. */
+/* Reads the header of @message as text: its fields and where they end,
+ * what it lacks; not its addresses (from and recipients stay empty: the
+ * agent parses them, pst_sendmail_header_set_addresses).  Errors
+ * (PST_ERROR_FAILED): not an RFC 5322 header section.  Transfer full. */
 PstSendmailHeader *pst_sendmail_header_read (GBytes *message, GError **error);
+
+/* Sets the addresses of @h from the agent's message.addresses answer for
+ * its header section: @from, the addr-spec of its one From, or NULL with
+ * @from_problem saying why there is none; @recipients, To, Cc and Bcc.
+ * Errors (PST_ERROR_FAILED, @from_problem): a From field that is neither
+ * one address nor a local user's. */
+gboolean pst_sendmail_header_set_addresses (PstSendmailHeader *h, const char *from,
+                                            const char *from_problem, char **recipients,
+                                            GError **error);
 
 /* @message with what it lacks, on top, in its own line ends: "From: @name
  * <@from>" when it has no From (or a local one, which goes), a Date (now)

@@ -748,6 +748,21 @@ add_recipient (GPtrArray *out, const char *spec)
   g_ptr_array_set_size (out, out->len - 1);
 }
 
+gboolean
+pst_mime_header_addresses (GBytes *header, char **from_out, char **from_problem_out,
+                           char ***recipients_out, GError **error)
+{
+  g_autoptr (PstMimeMessage) message = pst_mime_message_parse (header, error);
+  g_autoptr (GError) problem = NULL;
+
+  if (message == NULL)
+    return FALSE;
+  *from_out = pst_mime_message_get_from_address (message, &problem);
+  *from_problem_out = problem != NULL ? g_strdup (problem->message) : NULL;
+  *recipients_out = pst_mime_message_get_recipients (message);
+  return TRUE;
+}
+
 char **
 pst_mime_message_get_recipients (PstMimeMessage *message)
 {

@@ -25,6 +25,13 @@ char *pst_mime_message_get_from_address (PstMimeMessage *message, GError **error
 /* The addr-specs of To, Cc and Bcc, in order, without duplicates
  * (NULL-terminated; transfer full; may be empty). */
 char **pst_mime_message_get_recipients (PstMimeMessage *message);
+/* The addresses of a header section @header (a message, or its fields
+ * alone): *@from_out the addr-spec of its one From, or NULL with
+ * *@from_problem_out saying why (as pst_mime_message_get_from_address);
+ * *@recipients_out as pst_mime_message_get_recipients.  FALSE with @error
+ * when @header does not parse.  Transfer full. */
+gboolean pst_mime_header_addresses (GBytes *header, char **from_out, char **from_problem_out,
+                                    char ***recipients_out, GError **error);
 /* The same for the header fields named in @fields (NULL-terminated), e.g.
  * only Bcc. */
 char **pst_mime_message_get_addresses (PstMimeMessage *message, const char *const *fields);

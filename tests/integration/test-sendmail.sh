@@ -159,6 +159,18 @@ expect_sm "a local recipient (cron's USER): EX_NOUSER" 67 "root: not an address"
 expect_sm "--account of no account: EX_NOUSER" 67 "no account named nosuch" --account nosuch "$BOB_ADDR" < "$WORK/t.eml"
 printf 'this is not a header\n\nbody\n' > "$WORK/bad.txt"
 expect_sm "not RFC 5322: EX_DATAERR" 65 "not an RFC 5322 message" "$BOB_ADDR" < "$WORK/bad.txt"
+# The addresses are the agent's to parse (message.addresses: the command
+# line does not load libetpan); what it finds wrong is said as before.
+printf 'From: a@postern.test, b@postern.test\r\nTo: %s\r\n\r\nx\r\n' "$BOB_ADDR" > "$WORK/two-from.eml"
+expect_sm "a From of two addresses: EX_DATAERR" 65 "the From header holds several addresses" -t < "$WORK/two-from.eml"
+printf 'From: %s\r\nFrom: %s\r\nTo: %s\r\n\r\nx\r\n' "$ALICE_ADDR" "$ALICE_ADDR" "$BOB_ADDR" > "$WORK/from-twice.eml"
+expect_sm "two From fields: EX_DATAERR" 65 "the message has several From headers" -t < "$WORK/from-twice.eml"
+printf 'From: %s\r\nTo: "Bob, B." <%s>\r\nCc: (herself) %s\r\nSubject: -t with names\r\n\r\nnamed %s\r\n' \
+  "$ALICE_ADDR" "$BOB_ADDR" "$ALICE_ADDR" "$tag" > "$WORK/named.eml"
+check "-t with a quoted display name and a comment: the agent's addresses (exit 0)" sm 0 -t -i < "$WORK/named.eml"
+check "… bob gets it" wait_for_delivery "$BOB_MAILDIR" 1
+check "… and alice (Cc)" wait_for_delivery "$ALICE_MAILDIR" 1
+empty_maildirs
 printf 'From: %s\r\nTo: carol@postern.test\r\nSubject: No key\r\n\r\nPlaintext that must not leave %s\r\n' \
   "$ALICE_ADDR" "$tag" > "$WORK/carol.eml"
 pst alice account set main --encrypt always >/dev/null

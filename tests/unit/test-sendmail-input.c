@@ -1,7 +1,8 @@
 /* test-sendmail-input.c — what `postern sendmail` reads (cli/sendmail-input.c):
  * the "." line with and without -i, in LF and CRLF; the cap; the header it
- * reads; the From, Date and Message-ID it adds, in the message's own line
- * ends, and nothing else changed. */
+ * reads (its addresses as the agent parses them for it); the From, Date and
+ * Message-ID it adds, in the message's own line ends, and nothing else
+ * changed. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "sendmail.h"
+#include "mime/mime.h"
 #include "util/error.h"
 
 /* What pst_sendmail_read makes of @input, as a string (NULL on error). */
@@ -70,11 +72,34 @@ test_cap (void **state)
   assert_string_equal (at, "12345\n6");
 }
 
+/* The header of @message as sendmail gets it: read here, its addresses
+ * parsed as the agent's message.addresses does (pst_mime_header_addresses
+ * of its header section); NULL with @error from either. */
+static PstSendmailHeader *
+header_read (GBytes *message, GError **error)
+{
+  g_autoptr (PstSendmailHeader) h = pst_sendmail_header_read (message, error);
+  g_autoptr (GBytes) section = NULL;
+  g_autofree char *from = NULL, *problem = NULL;
+  g_auto (GStrv) recipients = NULL;
+
+  if (h == NULL)
+    return NULL;
+  if (h->fields->len == 0)
+    return g_steal_pointer (&h);
+  section = g_bytes_new_from_bytes (message, 0, h->header_len);
+  if (!pst_mime_header_addresses (section, &from, &problem, &recipients, error)
+      || !pst_sendmail_header_set_addresses (h, from, problem, recipients, error))
+    return NULL;
+  return g_steal_pointer (&h);
+}
+
+/* header_read of @message, which must succeed. */
 static PstSendmailHeader *
 header_of (GBytes *message)
 {
   g_autoptr (GError) error = NULL;
-  PstSendmailHeader *h = pst_sendmail_header_read (message, &error);
+  PstSendmailHeader *h = header_read (message, &error);
 
   if (h == NULL)
     fail_msg ("%s", error->message);
@@ -189,7 +214,7 @@ test_refused (void **state)
     {
       g_autoptr (GBytes) in = g_bytes_new (bad[k], strlen (bad[k]));
       g_autoptr (GError) error = NULL;
-      PstSendmailHeader *h = pst_sendmail_header_read (in, &error);
+      PstSendmailHeader *h = header_read (in, &error);
 
       assert_null (h);
       assert_true (g_error_matches (error, PST_ERROR, PST_ERROR_FAILED));
