@@ -3,8 +3,8 @@
  * already written as an addr-spec.  Apart from compose.c, which parses the
  * addresses it is given with libetpan, so that the command line (which
  * adds sendmail's From from an addr-spec) does not load libetpan. */
-#include "mime/compose.h"
-#include "mime/compose-private.h"
+#include "mime/compose-header.h"
+#include "mime/compose-header-private.h"
 
 #include <string.h>
 

@@ -24,7 +24,7 @@
 #include <libetpan/libetpan.h>
 #include <string.h>
 
-#include "mime/compose-private.h"
+#include "mime/compose-header-private.h"
 #include "mime/mime.h"
 #include "util/addr.h"
 #include "util/error.h"

@@ -19,6 +19,8 @@
 
 #include <glib.h>
 
+#include "mime/compose-header.h"
+
 G_BEGIN_DECLS
 
 typedef struct {
@@ -61,14 +63,5 @@ GBytes *pst_compose_message (const PstComposeFields *fields, GError **error);
  * Transfer full. */
 char *pst_compose_mailbox_field (const char *name, const char *addr, const char *display,
                                  GError **error);
-
-/* The same for an address already written as an addr-spec, "a@b.example"
- * (what pst_addr_extract keeps of it, unchanged; a local part of atext and
- * dots; ASCII), without parsing it as an RFC 5322 mailbox: for the command
- * line, which does not load libetpan.  Errors (PST_ERROR_USAGE): @spec is
- * not such an addr-spec; @display or @spec hold a line break or are not
- * UTF-8.  Transfer full. */
-char *pst_compose_addr_spec_field (const char *name, const char *spec, const char *display,
-                                   GError **error);
 
 G_END_DECLS

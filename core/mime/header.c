@@ -3,8 +3,7 @@
  * random tokens written into new messages.  Nothing here uses libetpan, so
  * that the command line (sendmail input, mbox import and export) does not
  * load it and the libraries behind it (mime.c parses with it). */
-#include "mime/mime.h"
-#include "mime/header-private.h"
+#include "mime/header.h"
 
 #include <errno.h>
 #include <string.h>

@@ -4,7 +4,6 @@
 #include <libetpan/libetpan.h>
 #include <string.h>
 
-#include "mime/header-private.h"
 #include "util/addr.h"
 #include "util/error.h"
 #include "util/secret.h"

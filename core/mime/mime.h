@@ -7,6 +7,8 @@
 
 #include <glib.h>
 
+#include "mime/header.h"
+
 G_BEGIN_DECLS
 
 typedef struct _PstMimeMessage PstMimeMessage;
@@ -72,29 +74,6 @@ GBytes *pst_mime_message_get_attachment (PstMimeMessage *message, guint index, g
 /* --- Entities: raw access for the crypto layers ----------------------------
  * These work on the bytes of a MIME entity (a message or a body part) and
  * keep them exact, as signatures need. */
-
-/* The length of a leading mbox "From " line of @data (@len bytes), its line
- * end included; 0 when there is none ("From : x" is an obsolete-syntax From
- * field, not such a line).  DESIGN.md §4, input framing. */
-gsize pst_mime_mbox_line_length (const char *data, gsize len);
-
-/* Splits the header section of @data (@len bytes) into raw fields, each one
- * string with its continuation lines and line ends as they were.
- * @body_offset_out gets the offset of the body (after the empty line; @len
- * when there is none).  A leading mbox "From " line (DESIGN.md §4, input
- * framing) is skipped: every message and entity reader comes through here,
- * so no caller needs to.  Errors (PST_ERROR_FAILED): no header field, a
- * line that is neither a field nor a continuation, a NUL byte in the
- * header. */
-gboolean pst_mime_split_header (const char *data, gsize len, GPtrArray **fields_out,
-                                gsize *body_offset_out, GError **error);
-
-/* Whether raw field @field is named @name (ASCII case ignored). */
-gboolean pst_mime_field_is (const char *field, const char *name);
-
-/* The value of raw field @field, unfolded (line ends removed) and trimmed.
- * Transfer full. */
-char *pst_mime_field_value (const char *field);
 
 /* Parses a Content-Type value.  Returns "type/subtype" in lower case, or
  * NULL when @value cannot be parsed; @params_out (may be NULL) gets the
@@ -208,13 +187,6 @@ gint64 pst_mime_parse_date (const char *value);
 /* The date of the first Date field among @fields (pst_mime_parse_date), or
  * 0 when there is none. */
 gint64 pst_mime_fields_date (GPtrArray *fields);
-
-/* @dt as an RFC 5322 date-time ("Sat, 1 Jan 2000 00:00:00 +0000"), with
- * English names whatever the locale.  Transfer full. */
-char *pst_mime_format_date (GDateTime *dt);
-
-/* 48 random hex digits, for boundaries and Message-IDs.  Transfer full. */
-char *pst_mime_random_token (void);
 
 /* A multipart boundary whose delimiter occurs in neither @a nor @b (each may
  * be NULL).  Transfer full. */

@@ -1,5 +1,5 @@
-/* compose-private.h — the header writer compose-header.c shares with
- * compose.c. */
+/* compose-header-private.h — the header writer compose-header.c shares
+ * with compose.c. */
 #pragma once
 
 #include <glib.h>
