@@ -11,8 +11,9 @@
 #include "mime/mime.h"
 #include "util/error.h"
 
-/* The largest header section message.addresses reads. */
-#define MAX_HEADER_SECTION (16 * 1024 * 1024)
+/* The largest header section message.addresses reads: sendmail's largest
+ * message (cli/sendmail.c). */
+#define MAX_HEADER_SECTION (64 * 1024 * 1024)
 
 JsonObject *
 pst_method_send (PstCall *call, GError **error)

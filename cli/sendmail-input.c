@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "sendmail.h"
-#include "mime/compose.h"
-#include "mime/mime.h"
+#include "mime/compose-header.h"
+#include "mime/header.h"
 #include "util/addr.h"
 #include "util/error.h"
 

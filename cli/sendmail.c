@@ -18,6 +18,7 @@
 
 #include "cli.h"
 #include "sendmail.h"
+#include "mime/header.h"
 #include "util/addr.h"
 #include "util/error.h"
 
@@ -369,14 +370,30 @@ message_fd (GBytes *message, GError **error)
   return fd;
 }
 
-/* The addresses of @h's header section, as the agent parses them
- * (message.addresses): this process does not load libetpan. */
+/* Whether @h has a To, Cc or Bcc field (which -t takes). */
 static gboolean
-read_addresses (PstRpcClient *client, GBytes *input, PstSendmailHeader *h, GError **error)
+has_recipient_field (const PstSendmailHeader *h)
 {
+  for (guint i = 0; i < h->fields->len; i++)
+    {
+      const char *f = g_ptr_array_index (h->fields, i);
+
+      if (pst_mime_field_is (f, "To") || pst_mime_field_is (f, "Cc") || pst_mime_field_is (f, "Bcc"))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The addresses of @h's header section, as the agent parses them
+ * (message.addresses): this process does not load libetpan.  FALSE with the
+ * reason printed and *@exit_out set. */
+static gboolean
+read_addresses (PstRpcClient *client, GBytes *input, PstSendmailHeader *h, int *exit_out)
+{
+  g_autoptr (GError) error = NULL;
   g_autoptr (GBytes) section = NULL;
   g_autoptr (JsonObject) r = NULL;
-  g_auto (GStrv) recipients = NULL;
+  g_autoptr (GPtrArray) recipients = g_ptr_array_new_with_free_func (g_free);
   JsonArray *list;
   JsonObject *params;
   int fd;
@@ -384,25 +401,50 @@ read_addresses (PstRpcClient *client, GBytes *input, PstSendmailHeader *h, GErro
   if (h->fields->len == 0)
     return TRUE;   /* no header section: no addresses */
   section = g_bytes_new_from_bytes (input, 0, h->header_len);
-  if ((fd = message_fd (section, error)) < 0)
-    return FALSE;
+  if ((fd = message_fd (section, &error)) < 0)
+    {
+      *exit_out = fail (EX_OSERR, error->message);
+      return FALSE;
+    }
   params = json_object_new ();
   json_object_set_int_member (params, "fd", 0);
-  r = pst_rpc_client_call (client, "message.addresses", params, &fd, 1, error);
+  r = pst_rpc_client_call (client, "message.addresses", params, &fd, 1, &error);
   close (fd);
+  /* An agent started before this postern was installed: the mail is not
+   * refused, the mail program is to try again once the agent is restarted.
+   * (The agent's words for it, "unknown method 'NAME'", are not
+   * translated.) */
+  if (r == NULL && g_error_matches (error, PST_ERROR, PST_ERROR_USAGE)
+      && g_str_has_prefix (error->message, "unknown method"))
+    {
+      *exit_out = fail (EX_TEMPFAIL, _("the running agent is older than this postern and cannot "
+                                       "read the message's addresses: restart it (postern agent "
+                                       "stop; postern agent start)"));
+      return FALSE;
+    }
   if (r == NULL)
     {
-      if (g_error_matches (*error, PST_ERROR, PST_ERROR_FAILED))   /* the agent's parse */
-        g_prefix_error (error, "not an RFC 5322 message: ");
+      *exit_out = sysexit_of (pst_cli_fail ("sendmail", error));
       return FALSE;
     }
   list = json_object_get_array_member (r, "recipients");
-  recipients = g_new0 (char *, (list ? json_array_get_length (list) : 0) + 1);
   for (guint i = 0; list != NULL && i < json_array_get_length (list); i++)
-    recipients[i] = g_strdup (json_array_get_string_element (list, i));
-  return pst_sendmail_header_set_addresses (
-    h, json_object_get_string_member_with_default (r, "from", NULL),
-    json_object_get_string_member_with_default (r, "from_problem", NULL), recipients, error);
+    {
+      const char *a = json_array_get_string_element (list, i);
+
+      if (a != NULL)
+        g_ptr_array_add (recipients, g_strdup (a));
+    }
+  g_ptr_array_add (recipients, NULL);
+  if (!pst_sendmail_header_set_addresses (
+        h, json_object_get_string_member_with_default (r, "from", NULL),
+        json_object_get_string_member_with_default (r, "from_problem", NULL),
+        (char **) recipients->pdata, &error))
+    {
+      *exit_out = sysexit_of (pst_cli_fail ("sendmail", error));
+      return FALSE;
+    }
+  return TRUE;
 }
 
 /* Waits until the server took every copy @ids of the send result @r, or
@@ -572,16 +614,20 @@ pst_cli_cmd_sendmail (PstCli *cli, int argc, char **argv)
       status = sysexit_of (pst_cli_fail ("sendmail", error));
       goto out;
     }
+  /* -t and nothing to take: said before an agent is asked (or started). */
+  if (o.recipients->len == 0 && !has_recipient_field (header))
+    {
+      status = fail (EX_USAGE, _("no recipients: the message has no To, Cc or Bcc, and no "
+                                 "argument names one"));
+      goto out;
+    }
   if (!(client = pst_cli_connect (cli, TRUE, &error)))
     {
       status = sysexit_of (pst_cli_fail ("sendmail", error));
       goto out;
     }
-  if (!read_addresses (client, input, header, &error))
-    {
-      status = sysexit_of (pst_cli_fail ("sendmail", error));
-      goto out;
-    }
+  if (!read_addresses (client, input, header, &status))
+    goto out;
   envelope = envelope_of (&o, header);
   if (json_array_get_length (envelope) == 0)
     {

@@ -172,31 +172,44 @@ pst_compose_header_add_phrase (Header *h, const char *name)
 
 /* ---- a mailbox from its addr-spec ---- */
 
+/* A dot-atom (RFC 5322 §3.2.3): runs of atext joined by single dots. */
+static gboolean
+is_dot_atom (const char *s, gsize len)
+{
+  gboolean after_dot = TRUE;   /* at the start, as after a dot */
+
+  for (gsize i = 0; i < len; i++)
+    {
+      if (s[i] == '.' && after_dot)
+        return FALSE;
+      if (s[i] != '.' && !pst_compose_is_atext (s[i]))
+        return FALSE;
+      after_dot = s[i] == '.';
+    }
+  return len > 0 && !after_dot;
+}
+
 /* An addr-spec as this writer writes it: what pst_addr_extract keeps of
- * it, unchanged; a local part of atext and dots (no quoted-string); a
- * domain of letters, digits, dots and hyphens, or a literal in brackets;
- * printable ASCII, at most MAX_ADDR_SPEC characters. */
+ * it, unchanged; a dot-atom local part (no quoted-string); a dot-atom
+ * domain, or a literal in brackets without a quote, bracket or backslash
+ * inside; printable ASCII, at most MAX_ADDR_SPEC characters. */
 static gboolean
 is_plain_addr_spec (const char *spec)
 {
   g_autofree char *kept = pst_addr_extract (spec);
   const char *at = strrchr (spec, '@');
+  const char *domain;
   gsize domain_len;
 
-  if (kept == NULL || strcmp (kept, spec) != 0 || at == NULL || at == spec || at[1] == '\0'
-      || strlen (spec) > MAX_ADDR_SPEC || !pst_compose_is_plain_ascii (spec))
+  if (kept == NULL || strcmp (kept, spec) != 0 || at == NULL || strlen (spec) > MAX_ADDR_SPEC
+      || !pst_compose_is_plain_ascii (spec) || !is_dot_atom (spec, at - spec))
     return FALSE;
-  for (const char *p = spec; p < at; p++)
-    if (!pst_compose_is_atext (*p) && *p != '.')
-      return FALSE;
-  domain_len = strlen (at + 1);
-  if (at[1] == '[')   /* a domain literal: no brackets, backslash or space inside */
-    return domain_len > 2 && at[domain_len] == ']'
-           && strcspn (at + 2, "[]\\ \t") == domain_len - 2;
-  for (const char *p = at + 1; *p != '\0'; p++)
-    if (!g_ascii_isalnum (*p) && *p != '.' && *p != '-')
-      return FALSE;
-  return TRUE;
+  domain = at + 1;
+  domain_len = strlen (domain);
+  if (domain[0] == '[')
+    return domain_len > 2 && domain[domain_len - 1] == ']'
+           && strcspn (domain + 1, "[]\\\" \t") == domain_len - 2;
+  return is_dot_atom (domain, domain_len);
 }
 
 char *

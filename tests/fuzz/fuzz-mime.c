@@ -4,6 +4,7 @@
  */
 #include "fuzz-common.h"
 
+#include "mime/html.h"
 #include "mime/mime.h"
 
 #define MAX_DEPTH 8

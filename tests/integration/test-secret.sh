@@ -49,9 +49,17 @@ expect_fail "account password with nothing on the input" 2 "no password on the i
 mkdir -p "$WORK/nolib"
 cc -shared -fPIC -x c /dev/null -o "$WORK/nolib/libsecret-1.so.0"
 expect_fail "account password where libsecret cannot be used" 1 \
-  "cannot store the password in the Secret Service: libsecret-1.so.0 cannot be loaded" \
+  "cannot store the password in the Secret Service: libsecret-1.so.0 has no secret_password_storev_sync" \
   bash -c 'printf "x\n" | LD_LIBRARY_PATH="$3" "$1" --home "$2" account password kr' _ \
   "$POSTERN" "$WORK/home-alice" "$WORK/nolib"
+# Nor is a file of that name where the command runs taken for it (GModule
+# would have: cli/secret-store.c).
+mkdir -p "$WORK/cwd"
+cp "$WORK/nolib/libsecret-1.so.0" "$WORK/cwd/libsecret-1.so.0"
+cp "$WORK/nolib/libsecret-1.so.0" "$WORK/cwd/libsecret-1.so.0.so"
+check "account password in a directory holding a libsecret-1.so.0: the system's is used" bash -c \
+  'cd "$4" && printf "%s\n" "$1" | "$2" --home "$3" account password kr >/dev/null' _ "$ALICE_PASS" "$POSTERN" \
+  "$WORK/home-alice" "$WORK/cwd"
 
 # An S/MIME PKCS#12 file without a passphrase: its key is kept encrypted
 # under a random key in the Secret Service, which unlocks it when the agent

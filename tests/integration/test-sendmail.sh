@@ -202,4 +202,8 @@ pst alice outbox cancel "$down_id" >/dev/null
 rc=0
 POSTERN_AGENT=/bin/false "$POSTERN" --home "$WORK/home-nobody" sendmail "$BOB_ADDR" < "$WORK/t.eml" 2>"$WORK/sm.err" || rc=$?
 check "no agent: EX_UNAVAILABLE (exit $rc: $(cat "$WORK/sm.err"))" test "$rc" = 69
+rc=0
+POSTERN_AGENT=/bin/false "$POSTERN" --home "$WORK/home-nobody" sendmail -t < "$WORK/none.eml" 2>"$WORK/sm.err" || rc=$?
+check "no agent, -t and no recipient in the header: EX_USAGE, said before any agent is asked (exit $rc: $(cat "$WORK/sm.err"))" \
+  test "$rc" = 64
 finish

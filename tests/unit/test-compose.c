@@ -501,10 +501,13 @@ test_addr_spec_field (void **state)
                                        "A name long enough that it has to be folded somewhere "
                                        "before the address", NULL };
   static const char *const specs[] = { "me@x.test", "first.last+tag@sub.x-y.test",
-                                       "a!#$%&'*/=?^_`{|}~-@x.test", "me@[192.0.2.1]", NULL };
+                                       "a!#$%&'*/=?^_`{|}~-@x.test", "me@[192.0.2.1]",
+                                       "me@my_host.lan", "me@localhost", NULL };
   static const char *const bad[] = { "me", "@x.test", "me@", "\"a b\"@x.test", "a b@x.test",
-                                     "a(c)@x.test", "Me <me@x.test>", "me@x.test>", "me@x_y.test",
-                                     "me@[1.2]x", "me@[a]b]", "mé@x.test", "a,b@x.test",
+                                     "a(c)@x.test", "Me <me@x.test>", "me@x.test>", "me@[1.2]x",
+                                     "me@[a]b]", "me@[\"]", "me@[a\\b]", "me@[]", "mé@x.test",
+                                     "a,b@x.test", "a..b@x.test", ".a@x.test", "a.@x.test",
+                                     "a@x..test", "a@.x.test", "a@x.test.", "a@b@x.test",
                                      "me@x.test\r\nBcc: y@z.test", NULL };
 
   (void) state;
