@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The command line links only what every command needs (GLib, GIO,
-# json-glib, GModule): libetpan, libxml2 and libsecret, and what they bring,
+# The command line links only what every command needs (GLib, GIO, GObject,
+# json-glib): libetpan, libxml2 and libsecret, and what they bring,
 # were most of the start-up of every `postern` (docs/architecture.md), and
 # so of each message a mail program hands to `postern sendmail`.  The agent
 # parses for it (message.addresses); `account password` loads libsecret
