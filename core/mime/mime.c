@@ -731,20 +731,36 @@ pst_mime_message_get_from_address (PstMimeMessage *message, GError **error)
   return addr;
 }
 
+/* What two addresses that pst_addr_equal finds equal have in common: the
+ * local part as it is, the domain in lower case; NULL for an address
+ * without "@", which it finds equal to none.  Transfer full. */
+static char *
+recipient_key (const char *addr)
+{
+  const char *at = strrchr (addr, '@');
+  g_autofree char *domain = NULL;
+
+  if (at == NULL)
+    return NULL;
+  domain = g_ascii_strdown (at + 1, -1);
+  return g_strdup_printf ("%.*s@%s", (int) (at - addr), addr, domain);
+}
+
+/* Appends the addr-spec of @spec to @out unless @seen has it: a hash set,
+ * so that a header of many thousand addresses costs no more than their
+ * number (a list searched for each was quadratic). */
 static void
-add_recipient (GPtrArray *out, const char *spec)
+add_recipient (GPtrArray *out, GHashTable *seen, const char *spec)
 {
   g_autofree char *addr = pst_addr_extract (spec);
+  char *key;
 
   if (addr == NULL)
     return;
-  g_ptr_array_add (out, NULL);
-  if (!pst_addr_in_list (addr, (const char *const *) out->pdata))
-    {
-      out->pdata[out->len - 1] = g_steal_pointer (&addr);
-      return;
-    }
-  g_ptr_array_set_size (out, out->len - 1);
+  key = recipient_key (addr);
+  if (key != NULL && !g_hash_table_add (seen, key))
+    return;   /* (g_hash_table_add kept one of the two equal keys) */
+  g_ptr_array_add (out, g_steal_pointer (&addr));
 }
 
 gboolean
@@ -772,7 +788,7 @@ pst_mime_message_get_recipients (PstMimeMessage *message)
 
 /* Appends the addr-specs of raw address field @field to @out. */
 static void
-add_field_addresses (GPtrArray *out, const char *field)
+add_field_addresses (GPtrArray *out, GHashTable *seen, const char *field)
 {
   struct mailimf_address_list *list = NULL;
   g_autofree char *value = pst_mime_field_value (field);
@@ -785,11 +801,11 @@ add_field_addresses (GPtrArray *out, const char *field)
       struct mailimf_address *a = clist_content (it);
 
       if (a->ad_type == MAILIMF_ADDRESS_MAILBOX)
-        add_recipient (out, a->ad_data.ad_mailbox->mb_addr_spec);
+        add_recipient (out, seen, a->ad_data.ad_mailbox->mb_addr_spec);
       else if (a->ad_type == MAILIMF_ADDRESS_GROUP && a->ad_data.ad_group->grp_mb_list != NULL)
         for (clistiter *m = clist_begin (a->ad_data.ad_group->grp_mb_list->mb_list); m != NULL;
              m = clist_next (m))
-          add_recipient (out, ((struct mailimf_mailbox *) clist_content (m))->mb_addr_spec);
+          add_recipient (out, seen, ((struct mailimf_mailbox *) clist_content (m))->mb_addr_spec);
     }
   mailimf_address_list_free (list);
 }
@@ -798,6 +814,7 @@ char **
 pst_mime_message_get_addresses (PstMimeMessage *message, const char *const *names)
 {
   GPtrArray *out = g_ptr_array_new ();
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   for (guint i = 0; i < message->fields->len; i++)
     {
@@ -807,7 +824,7 @@ pst_mime_message_get_addresses (PstMimeMessage *message, const char *const *name
       for (const char *const *n = names; *n != NULL && !wanted; n++)
         wanted = pst_mime_field_is (field, *n);
       if (wanted)
-        add_field_addresses (out, field);
+        add_field_addresses (out, seen, field);
     }
   g_ptr_array_add (out, NULL);
   return (char **) g_ptr_array_free (out, FALSE);
@@ -817,13 +834,14 @@ char **
 pst_mime_message_get_shown_addresses (PstMimeMessage *message, const char *const *names)
 {
   GPtrArray *out = g_ptr_array_new ();
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   for (const char *const *n = names; *n != NULL; n++)
     {
       const char *field = pst_mime_find_field (message->fields, *n, NULL);
 
       if (field != NULL)
-        add_field_addresses (out, field);
+        add_field_addresses (out, seen, field);
     }
   g_ptr_array_add (out, NULL);
   return (char **) g_ptr_array_free (out, FALSE);

@@ -174,6 +174,41 @@ test_recipients (void **state)
   assert_null (empty[0]);
 }
 
+/* Each address once, the first occurrence kept, equal as pst_addr_equal
+ * says (the domain's case aside, not the local part's); and many distinct
+ * ones in one header, each kept (a hash set: the list searched for each
+ * was quadratic). */
+static void
+test_recipients_once (void **state)
+{
+  g_autoptr(PstMimeMessage) m = parse_ok (
+    "From: a@example.org\r\n"
+    "To: a@x.test, A <a@X.TEST>, B@x.test\r\n"
+    "Cc: g: c@x.test, a@x.Test;, b@x.test\r\n"
+    "Bcc: c@x.test, b@x.test\r\n"
+    "\r\nbody\r\n");
+  g_auto(GStrv) r = pst_mime_message_get_recipients (m);
+  g_autoptr(GString) text = g_string_new ("From: a@example.org\r\nTo: ");
+  g_autoptr(PstMimeMessage) many = NULL;
+  g_auto(GStrv) all = NULL;
+
+  (void) state;
+  assert_int_equal (g_strv_length (r), 4);
+  assert_string_equal (r[0], "a@x.test");
+  assert_string_equal (r[1], "B@x.test");
+  assert_string_equal (r[2], "c@x.test");
+  assert_string_equal (r[3], "b@x.test");
+  for (guint i = 0; i < 20000; i++)
+    g_string_append_printf (text, "%sr%u@x.test", i ? ",\r\n " : "", i);
+  g_string_append (text, ",\r\n R0@x.test, r0@X.test\r\n\r\nbody\r\n");
+  many = parse_ok (text->str);
+  all = pst_mime_message_get_recipients (many);
+  assert_int_equal (g_strv_length (all), 20001);
+  assert_string_equal (all[0], "r0@x.test");
+  assert_string_equal (all[19999], "r19999@x.test");
+  assert_string_equal (all[20000], "R0@x.test");
+}
+
 static void
 test_rfc2047 (void **state)
 {
@@ -700,6 +735,7 @@ main (void)
     cmocka_unit_test (test_truncated),
     cmocka_unit_test (test_from),
     cmocka_unit_test (test_recipients),
+    cmocka_unit_test (test_recipients_once),
     cmocka_unit_test (test_rfc2047),
     cmocka_unit_test (test_bodies),
     cmocka_unit_test (test_multipart),
