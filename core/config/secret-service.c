@@ -1,8 +1,8 @@
 /* secret-service.c — account passwords in the Secret Service (libsecret), for
  * accounts with secret_service = true: looked up by the agent, stored by
  * the GUI's account form and `postern account password` (which loads
- * libsecret itself: cli/secret-store.c, with the same schema).  Nothing of them reaches the configuration
- * file or a log. */
+ * libsecret itself: cli/secret-store.c, with the same schema).  Nothing of
+ * them reaches the configuration file or a log. */
 #include "config/config.h"
 
 #include <libsecret/secret.h>
@@ -15,8 +15,8 @@ char *
 pst_secret_service_lookup (const PstAccount *a, GError **error)
 {
   g_autoptr (GError) local = NULL;
-  char *pw = secret_password_lookup_nonpageable_sync (pst_secret_password_schema (), NULL, &local, "account", a->name,
-                                                      "user", a->user, NULL);
+  char *pw = secret_password_lookup_nonpageable_sync (pst_secret_password_schema (), NULL, &local,
+                                                      "account", a->name, "user", a->user, NULL);
   char *copy;
 
   if (local != NULL)
@@ -60,7 +60,8 @@ pst_secret_service_clear (const char *account, const char *user, GError **error)
 {
   g_autoptr (GError) local = NULL;
 
-  secret_password_clear_sync (pst_secret_password_schema (), NULL, &local, "account", account, "user", user, NULL);
+  secret_password_clear_sync (pst_secret_password_schema (), NULL, &local, "account", account,
+                              "user", user, NULL);
   if (local != NULL)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,

@@ -28,6 +28,10 @@ void pst_compose_header_add_text (Header *h, const char *text);
 /* A display name as a phrase: atoms, else a quoted-string, else RFC 2047
  * words. */
 void pst_compose_header_add_phrase (Header *h, const char *name);
+/* A mailbox, "Name <spec>" (the name a phrase) or "spec" when @name is
+ * NULL, followed by a comma unless it is the @last of the field. */
+void pst_compose_header_add_mailbox (Header *h, const char *name, const char *spec,
+                                     gboolean last);
 /* @text as RFC 2047 B words of whole UTF-8 characters. */
 void pst_compose_header_add_encoded (Header *h, const char *text);
 

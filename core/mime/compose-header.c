@@ -170,6 +170,17 @@ pst_compose_header_add_phrase (Header *h, const char *name)
   pst_compose_header_add_encoded (h, name);
 }
 
+void
+pst_compose_header_add_mailbox (Header *h, const char *name, const char *spec, gboolean last)
+{
+  g_autofree char *token = g_strdup_printf (name != NULL ? "<%s>%s" : "%s%s", spec,
+                                            last ? "" : ",");
+
+  if (name != NULL)
+    pst_compose_header_add_phrase (h, name);
+  pst_compose_header_add (h, token);
+}
+
 /* ---- a mailbox from its addr-spec ---- */
 
 /* A dot-atom (RFC 5322 §3.2.3): runs of atext joined by single dots. */
@@ -230,15 +241,8 @@ pst_compose_addr_spec_field (const char *name, const char *spec, const char *dis
     }
   out = g_string_new (NULL);
   pst_compose_header_begin (&h, out, name);
-  if (display != NULL && *display != '\0')
-    {
-      g_autofree char *angle = g_strdup_printf ("<%s>", spec);
-
-      pst_compose_header_add_phrase (&h, display);
-      pst_compose_header_add (&h, angle);
-    }
-  else
-    pst_compose_header_add (&h, spec);
+  pst_compose_header_add_mailbox (&h, display != NULL && *display != '\0' ? display : NULL, spec,
+                                  TRUE);
   pst_compose_header_end (&h);
   return g_string_free (out, FALSE);
 }

@@ -124,12 +124,7 @@ parse_mailbox (const char *field, const char *text, Mailbox *out, GError **error
 static void
 header_add_mailbox (Header *h, const Mailbox *m, gboolean last)
 {
-  g_autofree char *spec = NULL;
-
-  if (m->name != NULL)
-    pst_compose_header_add_phrase (h, m->name);
-  spec = g_strdup_printf (m->name != NULL ? "<%s>%s" : "%s%s", m->spec, last ? "" : ",");
-  pst_compose_header_add (h, spec);
+  pst_compose_header_add_mailbox (h, m->name, m->spec, last);
 }
 
 /* Writes field @name with the addresses of @list; nothing when @list is
@@ -401,7 +396,8 @@ write_header (GString *out, const PstComposeFields *f, GError **error)
       g_set_error (error, PST_ERROR, PST_ERROR_USAGE, "From: the sender's address is missing");
       return FALSE;
     }
-  if ((f->from_name != NULL && !pst_compose_check_text ("the From display name", f->from_name, TRUE, error))
+  if ((f->from_name != NULL
+       && !pst_compose_check_text ("the From display name", f->from_name, TRUE, error))
       || (f->subject != NULL && !pst_compose_check_text ("Subject", f->subject, TRUE, error)))
     return FALSE;
   if (f->in_reply_to != NULL
