@@ -89,11 +89,15 @@ emit_state (PstAgent *agent, const PstOutboxEntry *entry, PstOutboxState state, 
  * recorded sent together with the session's next change (most often the
  * next message's "sending"), in one transaction: one sync to disk per
  * message instead of two.  Until then it is "sending" (in doubt) on disk,
- * so a crash in between can leave it in doubt but never send it twice. */
+ * so a crash in between can leave it in doubt but never send it twice.
+ * Two can wait so: the one accepted before the next was taken ahead
+ * (run_session's WANT_READ) and the one accepted after. */
+#define RECORDER_SENT_MAX 2
 typedef struct {
   PstAgent *agent;
-  const PstOutboxEntry *sent;   /* accepted, not recorded yet */
-  char *sent_reply;
+  const PstOutboxEntry *sent[RECORDER_SENT_MAX];   /* accepted, not recorded yet */
+  char *sent_reply[RECORDER_SENT_MAX];
+  guint n_sent;
 } Recorder;
 
 /* Records what is pending and, unless @entry is NULL, @entry's change;
@@ -102,23 +106,40 @@ static gboolean
 record (Recorder *r, const PstOutboxEntry *entry, PstOutboxState state, const char *reply,
         GError **error)
 {
-  PstOutboxChange changes[2];
+  PstOutboxChange changes[RECORDER_SENT_MAX + 1];
   guint n = 0;
 
-  if (r->sent != NULL)
-    changes[n++] = (PstOutboxChange) { r->sent->id, PST_OUTBOX_SENT, r->sent_reply };
+  for (guint i = 0; i < r->n_sent; i++)
+    changes[n++] = (PstOutboxChange) { r->sent[i]->id, PST_OUTBOX_SENT, r->sent_reply[i] };
   if (entry != NULL)
     changes[n++] = (PstOutboxChange) { entry->id, state, reply };
   if (n == 0)
     return TRUE;
   if (!pst_store_outbox_set_states (r->agent->store, changes, n, error))
     return FALSE;
-  if (r->sent != NULL)
-    emit_state (r->agent, r->sent, PST_OUTBOX_SENT, r->sent_reply);
-  r->sent = NULL;
-  g_clear_pointer (&r->sent_reply, g_free);
+  for (guint i = 0; i < r->n_sent; i++)
+    {
+      emit_state (r->agent, r->sent[i], PST_OUTBOX_SENT, r->sent_reply[i]);
+      g_clear_pointer (&r->sent_reply[i], g_free);
+    }
+  r->n_sent = 0;
   if (entry != NULL)
     emit_state (r->agent, entry, state, reply);
+  return TRUE;
+}
+
+/* Notes @entry accepted with @reply (taken), to be recorded with the next
+ * change. */
+static gboolean
+record_sent_later (Recorder *r, const PstOutboxEntry *entry, char *reply, GError **error)
+{
+  if (r->n_sent == RECORDER_SENT_MAX && !record (r, NULL, 0, NULL, error))
+    {
+      g_free (reply);
+      return FALSE;
+    }
+  r->sent[r->n_sent] = entry;
+  r->sent_reply[r->n_sent++] = reply;
   return TRUE;
 }
 
@@ -127,18 +148,35 @@ static gboolean
 set_state (PstAgent *agent, const PstOutboxEntry *entry, PstOutboxState state, const char *reply,
            GError **error)
 {
-  Recorder r = { agent, NULL, NULL };
+  Recorder r = { agent, { NULL }, { NULL }, 0 };
 
   return record (&r, entry, state, reply, error);
 }
 
-/* Sends outbox entry @id as it is read from the store, or its 7-bit copy
- * when @seven_bit (its plan) is given. */
-static gboolean
-stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id,
-             const PstSevenBitPlan *seven_bit, GError **error)
+/* Opens outbox entry @id to be sent, its first block read (so that it is
+ * ready when taken ahead).  Transfer full. */
+static GInputStream *
+open_body (PstAgent *agent, gint64 id, GError **error)
 {
   g_autoptr (GInputStream) in = pst_store_outbox_open (agent->store, id, error);
+  g_autoptr (GInputStream) buffered = NULL;
+
+  if (in == NULL)
+    return NULL;
+  buffered = g_buffered_input_stream_new_sized (in, 65536);
+  if (g_buffered_input_stream_fill (G_BUFFERED_INPUT_STREAM (buffered), -1, NULL, error) < 0)
+    return NULL;
+  return g_steal_pointer (&buffered);
+}
+
+/* Sends outbox entry @id as it is read from @in (NULL: opened here), or its
+ * 7-bit copy when @seven_bit (its plan) is given. */
+static gboolean
+stream_body (PstAgent *agent, PstSmtpSession *s, PstConn *conn, gint64 id, GInputStream *opened,
+             const PstSevenBitPlan *seven_bit, GError **error)
+{
+  g_autoptr (GInputStream) in = opened != NULL ? g_object_ref (opened)
+                                               : pst_store_outbox_open (agent->store, id, error);
   guint8 buf[65536];
   gssize n;
 
@@ -330,6 +368,57 @@ refill (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gboolean
   return entries->len > before;
 }
 
+/* Queues the commands that begin sending *@current; nothing leaves before
+ * it is recorded "sending" (here, unless @recorded already).  An entry
+ * that cannot be sent at all (an address SMTP cannot carry, say) is
+ * recorded failed, and *@current set to NULL: the others can be.  FALSE
+ * when the session cannot go on. */
+static gboolean
+begin_message (PstAgent *agent, PstSmtpSession *s, Recorder *rec, PstOutboxEntry **current,
+               gboolean recorded, GBytes **whole_out, PstSevenBitPlan **seven_bit_out,
+               GError **error)
+{
+  PstOutboxEntry *e = *current;
+  PstSmtpMessageInfo info = { 0 };
+  g_autoptr (GError) local = NULL;
+  g_autofree char *why = NULL;
+  const char *code = NULL;
+
+  if (!prepare_message (agent, s, e, &info, whole_out, seven_bit_out, &local))
+    code = "554 5.6.3";
+  else if (!pst_smtp_session_begin_message_with (s, e->reverse_path,
+                                                 (const char *const *) e->recipients, &info,
+                                                 &local))
+    {
+      if (!g_error_matches (local, PST_ERROR, PST_ERROR_USAGE))
+        {
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+      code = "553 5.1.3";
+    }
+  if (local == NULL)
+    return recorded || record (rec, e, PST_OUTBOX_SENDING, NULL, error);
+  why = g_strdup_printf ("%s %s", code, local->message);
+  g_message ("outbox %" G_GINT64_FORMAT ": refused (%s)", e->id, why);
+  *current = NULL;
+  return record (rec, e, PST_OUTBOX_FAILED, why, error);
+}
+
+/* The entry a session sends next, or NULL when it is to end: the next of
+ * @entries, else what was queued meanwhile (refill), within the session's
+ * limits. */
+static PstOutboxEntry *
+take_next (PstAgent *agent, const PstAccount *account, GPtrArray *entries, guint *next,
+           gint64 started, gboolean force)
+{
+  if (*next >= entries->len
+      && (g_get_monotonic_time () - started > REFILL_MAX_US || *next >= REFILL_MAX
+          || !refill (agent, account, entries, force)))
+    return NULL;
+  return g_ptr_array_index (entries, (*next)++);
+}
+
 static gboolean
 run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gboolean force,
              gboolean *tls_retry_out, GError **error)
@@ -340,9 +429,16 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
   gboolean implicit = FALSE, ok = FALSE, dot_sent = FALSE, dot_queued = FALSE;
   guint next = 0;
   PstOutboxEntry *current = NULL;
+  /* The entry after @current, taken and recorded "sending" while the
+   * server's reply to @current was awaited (see WANT_READ). */
+  PstOutboxEntry *ahead = NULL;
+  gboolean ahead_sending = FALSE;
+  /* Their text, opened and its first block read then. */
+  g_autoptr (GInputStream) ahead_in = NULL;
+  g_autoptr (GInputStream) current_in = NULL;
   g_autoptr (GBytes) whole = NULL;
   g_autoptr (PstSevenBitPlan) seven_bit = NULL;
-  Recorder rec = { agent, NULL, NULL };
+  Recorder rec = { agent, { NULL }, { NULL }, 0 };
   gint64 started = g_get_monotonic_time ();
 
   creds = pst_session_credentials (account, account->smtp, error);
@@ -371,6 +467,23 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
       switch (pst_smtp_session_next_event (s))
         {
         case PST_SMTP_EVENT_WANT_READ:
+          /* While the server's reply to a message that has left is awaited
+           * (a round trip), the next is taken and recorded "sending" —
+           * together with the one accepted before, in one commit — so that
+           * it leaves as soon as the reply comes, without a sync to disk in
+           * between.  The cost: a crash in that time leaves the next entry
+           * in doubt as well, though none of it left (docs/architecture.md,
+           * "Sessions and schedule"). */
+          if (dot_sent && ahead == NULL && current != NULL
+              && (ahead = take_next (agent, account, entries, &next, started, force)) != NULL
+              && !reads_whole (s, ahead))
+            {
+              if (!record (&rec, ahead, PST_OUTBOX_SENDING, NULL, error))
+                goto out;
+              ahead_sending = TRUE;
+              if (!(ahead_in = open_body (agent, ahead->id, error)))
+                goto out;
+            }
           if (!pst_session_receive (conn, &pst_smtp_engine_io, s, NULL, error))
             goto out;
           break;
@@ -379,56 +492,33 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
             goto out;
           break;
         case PST_SMTP_EVENT_READY:
-          if (next >= entries->len
-              && (g_get_monotonic_time () - started > REFILL_MAX_US || next >= REFILL_MAX
-                  || !refill (agent, account, entries, force)))
-            {
-              if (!record (&rec, NULL, 0, NULL, error))
-                goto out;
-              pst_smtp_session_quit (s);
-              break;
-            }
-          current = g_ptr_array_index (entries, next++);
-          dot_sent = dot_queued = FALSE;
-          g_clear_pointer (&whole, g_bytes_unref);
-          g_clear_pointer (&seven_bit, pst_mime_7bit_plan_free);
-          /* The message accepted last is recorded before this one is read
-           * whole or through, not left in doubt for as long as that takes. */
-          if (rec.sent != NULL && reads_whole (s, current) && !record (&rec, NULL, 0, NULL, error))
-            goto out;
           {
-            PstSmtpMessageInfo info = { 0 };
-            g_autoptr (GError) local = NULL;
-            const char *code = NULL;
+            /* Taken ahead and recorded "sending" then, unless it is read
+             * whole first (below). */
+            gboolean recorded = ahead_sending;
 
-            /* MAIL and RCPT are only queued here: nothing leaves before
-             * the entry is recorded "sending" below. */
-            if (!prepare_message (agent, s, current, &info, &whole, &seven_bit, &local))
-              code = "554 5.6.3";
-            else if (!pst_smtp_session_begin_message_with (s, current->reverse_path,
-                                                           (const char *const *) current->recipients,
-                                                           &info, &local))
+            current = ahead != NULL ? ahead
+                                    : take_next (agent, account, entries, &next, started, force);
+            ahead = NULL;
+            ahead_sending = FALSE;
+            g_clear_object (&current_in);
+            current_in = g_steal_pointer (&ahead_in);
+            if (current == NULL)
               {
-                if (!g_error_matches (local, PST_ERROR, PST_ERROR_USAGE))
-                  {
-                    g_propagate_error (error, g_steal_pointer (&local));
-                    goto out;
-                  }
-                code = "553 5.1.3";
-              }
-            if (local != NULL)
-              {
-                /* This message cannot be sent (an address SMTP cannot
-                 * carry, say); the others can. */
-                g_autofree char *why = g_strdup_printf ("%s %s", code, local->message);
-
-                g_message ("outbox %" G_GINT64_FORMAT ": refused (%s)", current->id, why);
-                if (!record (&rec, current, PST_OUTBOX_FAILED, why, error))
+                if (!record (&rec, NULL, 0, NULL, error))
                   goto out;
-                current = NULL;
+                pst_smtp_session_quit (s);
                 break;
               }
-            if (!record (&rec, current, PST_OUTBOX_SENDING, NULL, error))
+            dot_sent = dot_queued = FALSE;
+            g_clear_pointer (&whole, g_bytes_unref);
+            g_clear_pointer (&seven_bit, pst_mime_7bit_plan_free);
+            /* The message accepted last is recorded before this one is
+             * read whole or through, not left in doubt for as long as that
+             * takes. */
+            if (rec.n_sent > 0 && reads_whole (s, current) && !record (&rec, NULL, 0, NULL, error))
+              goto out;
+            if (!begin_message (agent, s, &rec, &current, recorded, &whole, &seven_bit, error))
               goto out;
           }
           break;
@@ -439,18 +529,17 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
                                      g_bytes_get_size (whole));
               pst_smtp_session_body_end (s);
             }
-          else if (!stream_body (agent, s, conn, current->id, seven_bit, error))
+          else if (!stream_body (agent, s, conn, current->id, current_in, seven_bit, error))
             goto out;
+          g_clear_object (&current_in);
           dot_queued = TRUE;
           break;
         case PST_SMTP_EVENT_SENT:
           {
             g_autofree char *r = reply_summary (s);
             g_message ("outbox %" G_GINT64_FORMAT ": sent (%s)", current->id, r);
-            if (!record (&rec, NULL, 0, NULL, error))
+            if (!record_sent_later (&rec, current, g_steal_pointer (&r), error))
               goto out;
-            rec.sent = current;
-            rec.sent_reply = g_steal_pointer (&r);
             current = NULL;
           }
           break;
@@ -485,6 +574,9 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
         }
     }
 out:
+  /* The next, taken ahead, had not begun: queue it again. */
+  if (ahead_sending)
+    record (&rec, ahead, PST_OUTBOX_QUEUED, error && *error ? (*error)->message : NULL, NULL);
   /* An entry interrupted before its final dot was not delivered: queue it
    * again.  After the dot it may have been: it stays "sending" (in doubt). */
   if (!ok && current != NULL && !dot_sent)
@@ -494,10 +586,13 @@ out:
                            "ended before its reply to the final dot (it is not sent again by "
                            "itself): ");
   /* What the server accepted is sent, however the session ended. */
-  if (rec.sent != NULL && !record (&rec, NULL, 0, NULL, NULL))
-    g_warning ("outbox %" G_GINT64_FORMAT ": accepted by the server but not recorded as sent",
-               rec.sent->id);
-  g_free (rec.sent_reply);
+  if (!record (&rec, NULL, 0, NULL, NULL))
+    for (guint i = 0; i < rec.n_sent; i++)
+      {
+        g_warning ("outbox %" G_GINT64_FORMAT ": accepted by the server but not recorded as sent",
+                   rec.sent[i]->id);
+        g_free (rec.sent_reply[i]);
+      }
   *tls_retry_out = !ok && pst_conn_resumption_refused (conn);
   pst_smtp_session_free (s);
   pst_conn_free (conn);

@@ -492,6 +492,49 @@ check "outbox $name: retry" quiet pf outbox retry "$id"
 for _ in $(seq 1 100); do [ "$(outbox_field "$name" state)" = sent ] && break; sleep 0.1; done
 check "outbox $name: … sent by the next session" equals "outbox" "$(outbox_state "$name")" "sent in_doubt=0"
 
+# Two messages in one session, the connection dropped behind the first's
+# final dot.  While the reply to it is awaited, the sender takes the second
+# and records it "sending" (agent/sender.c, WANT_READ), though none of it has
+# left: it must not stay in doubt, but be queued again (or sent at once by a
+# session that follows), and be accepted once.
+name=outbox-doubt-next
+add_fake_account "$name" "$UNUSED_SMTP" "$UNUSED_POP3"
+msg_for "$name" "Marker-$name-1" > "$WORK/$name-1.eml"
+msg_for "$name" "Marker-$name-2" > "$WORK/$name-2.eml"
+# Queued while the server is down (each waits for its next try then), the
+# fake server put in its place (account set changes no server: the
+# configuration is edited, the agent stopped), and the first retried: the
+# session takes both, oldest first.
+quiet pf send --account "$name" --encrypt never --no-sign "$WORK/$name-1.eml"
+quiet pf send --account "$name" --encrypt never --no-sign "$WORK/$name-2.eml"
+pf agent stop >/dev/null
+start_fake smtps dot-drop "$name"
+sed -i "/^\[account $name\]/,/^\[/ s|^smtp *= *.*|smtp=smtps://127.0.0.1:$FPORT|" "$H/config"
+id1=$(q "select min(id) from outbox where account = '$name'")
+id2=$(q "select max(id) from outbox where account = '$name'")
+check "outbox $name: both queued, waiting for their next try" equals "outbox" \
+  "$(q "select count(*) from outbox where account = '$name' and state = 'queued' and next_try > strftime('%s','now')")" 2
+check "outbox $name: retry the first" quiet pf outbox retry "$id1"
+row() { q "select state || ' in_doubt=' || in_doubt || ' attempts=' || attempts from outbox where id = $1"; }
+for _ in $(seq 1 200); do
+  events_have "$name" 'dropped after the final dot' && [ "$(row "$id1")" = "sending in_doubt=1 attempts=1" ] \
+    && [ "$(q "select state from outbox where id = $id2")" != sending ] && break
+  sleep 0.1
+done
+check "outbox $name: the server dropped the session after the first's final dot" \
+  events_have "$name" 'dropped after the final dot'
+check "outbox $name: the first is in doubt" equals "first" "$(row "$id1")" "sending in_doubt=1 attempts=1"
+check "outbox $name: the second is not" bash -c '[ "$(sqlite3 "$1" "select in_doubt from outbox where id = $2")" = 0 ]' \
+  _ "$DB" "$id2"
+[ "$(q "select state from outbox where id = $id2")" = sent ] || quiet pf outbox retry "$id2"
+for _ in $(seq 1 100); do [ "$(q "select state from outbox where id = $id2")" = sent ] && break; sleep 0.1; done
+# attempts=2: recorded "sending" when taken ahead, and again when sent.
+check "outbox $name: the second, taken ahead in the dropped session, sent by a later one" equals "second" \
+  "$(row "$id2")" "sent in_doubt=0 attempts=2"
+check "outbox $name: accepted: the first never, the second once" equals "accepted" \
+  "$(accepted_with "$name" "Marker-$name-1") $(accepted_with "$name" "Marker-$name-2")" "0 1"
+check "outbox $name: the first is still in doubt" equals "first" "$(row "$id1")" "sending in_doubt=1 attempts=1"
+
 # A server that is down: the message waits, queued; cancel keeps it from
 # ever being sent.  `postern watch` prints the events meanwhile.
 "$POSTERN" --home "$H" --json watch outbox.changed account.error > "$WORK/watch.out" 2>&1 &
