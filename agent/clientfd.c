@@ -15,7 +15,28 @@
  * at once.  The stop cancellable's descriptor, set once before threads
  * start (GCancellable makes it readable when cancelled). */
 static int cancel_fd = -1;
+static GCancellable *cancel;
 static guint stall_timeout_s = PST_CLIENT_FD_STALL_TIMEOUT_S;
+
+/* What a descriptor is, for how it is waited on and read or written. */
+typedef enum {
+  FD_WAITS,     /* a pipe, FIFO, terminal, ...: polled before each call */
+  FD_SOCKET,    /* the same, with recv and send (MSG_DONTWAIT: one call non-blocking) */
+  FD_FILE,      /* a regular file or block device: always ready (poll says so at once), so
+                 * not polled; the agent's stop is still seen before each call */
+} FdKind;
+
+static FdKind
+fd_kind (int fd)
+{
+  struct stat st;
+
+  if (fstat (fd, &st) != 0)
+    return FD_WAITS;   /* the call that follows reports it */
+  if (S_ISREG (st.st_mode) || S_ISBLK (st.st_mode))
+    return FD_FILE;
+  return S_ISSOCK (st.st_mode) ? FD_SOCKET : FD_WAITS;
+}
 
 guint
 pst_client_timeout_override (void)
@@ -36,6 +57,7 @@ pst_client_fd_init (guint timeout_s, GCancellable *stop)
   if (timeout_s > 0)
     stall_timeout_s = timeout_s;
   cancel_fd = stop != NULL ? g_cancellable_get_fd (stop) : -1;
+  cancel = stop;
 }
 
 gboolean
@@ -91,11 +113,21 @@ pst_client_fds_admit (GArray *fds, GError **error)
   return TRUE;
 }
 
-/* Waits until @fd is ready for @events, at most until @deadline (monotonic
- * µs).  Errors: the stall timeout passed, or the agent is stopping. */
 static gboolean
-wait_for (int fd, short events, gint64 deadline, GError **error)
+stopping (GError **error)
 {
+  g_set_error_literal (error, PST_ERROR, PST_ERROR_AGENT, _("the agent is stopping"));
+  return FALSE;
+}
+
+/* Waits until @fd (of @kind) is ready for @events, at most until @deadline
+ * (monotonic µs).  Errors: the stall timeout passed, or the agent is
+ * stopping. */
+static gboolean
+wait_for (int fd, FdKind kind, short events, gint64 deadline, GError **error)
+{
+  if (kind == FD_FILE)
+    return !g_cancellable_is_cancelled (cancel) || stopping (error);
   for (;;)
     {
       struct pollfd p[2] = { { .fd = fd, .events = events }, { .fd = cancel_fd, .events = POLLIN } };
@@ -120,18 +152,15 @@ wait_for (int fd, short events, gint64 deadline, GError **error)
           return FALSE;
         }
       if (cancel_fd >= 0 && (p[1].revents & POLLIN))
-        {
-          g_set_error_literal (error, PST_ERROR, PST_ERROR_AGENT, _("the agent is stopping"));
-          return FALSE;
-        }
+        return stopping (error);
       /* Errors and hang-ups are for the read or write to report. */
       if (p[0].revents != 0)
         return TRUE;
     }
 }
 
-gssize
-pst_client_fd_read (int fd, void *buf, gsize size, GError **error)
+static gssize
+read_some (int fd, FdKind kind, void *buf, gsize size, GError **error)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) stall_timeout_s * G_USEC_PER_SEC;
 
@@ -139,13 +168,11 @@ pst_client_fd_read (int fd, void *buf, gsize size, GError **error)
     {
       gssize n;
 
-      if (!wait_for (fd, POLLIN, deadline, error))
+      if (!wait_for (fd, kind, POLLIN, deadline, error))
         return -1;
       /* Sockets cannot be opened again: MSG_DONTWAIT makes this one call
        * non-blocking instead. */
-      n = recv (fd, buf, size, MSG_DONTWAIT);
-      if (n < 0 && errno == ENOTSOCK)
-        n = read (fd, buf, size);
+      n = kind == FD_SOCKET ? recv (fd, buf, size, MSG_DONTWAIT) : read (fd, buf, size);
       if (n >= 0)
         return n;
       if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -157,8 +184,14 @@ pst_client_fd_read (int fd, void *buf, gsize size, GError **error)
     }
 }
 
+gssize
+pst_client_fd_read (int fd, void *buf, gsize size, GError **error)
+{
+  return read_some (fd, fd_kind (fd), buf, size, error);
+}
+
 static gssize
-write_some (int fd, const void *data, gsize len, GError **error)
+write_some (int fd, FdKind kind, const void *data, gsize len, GError **error)
 {
   gint64 deadline = g_get_monotonic_time () + (gint64) stall_timeout_s * G_USEC_PER_SEC;
 
@@ -166,11 +199,10 @@ write_some (int fd, const void *data, gsize len, GError **error)
     {
       gssize n;
 
-      if (!wait_for (fd, POLLOUT, deadline, error))
+      if (!wait_for (fd, kind, POLLOUT, deadline, error))
         return -1;
-      n = send (fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-      if (n < 0 && errno == ENOTSOCK)
-        n = write (fd, data, len);
+      n = kind == FD_SOCKET ? send (fd, data, len, MSG_DONTWAIT | MSG_NOSIGNAL)
+                            : write (fd, data, len);
       if (n > 0)
         return n;
       if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
@@ -186,10 +218,11 @@ gboolean
 pst_client_fd_write_all (int fd, const void *data, gsize len, GError **error)
 {
   const guint8 *p = data;
+  FdKind kind = fd_kind (fd);
 
   while (len > 0)
     {
-      gssize n = write_some (fd, p, len, error);
+      gssize n = write_some (fd, kind, p, len, error);
 
       if (n < 0)
         return FALSE;
@@ -207,6 +240,7 @@ G_DECLARE_FINAL_TYPE (PstClientFdInput, pst_client_fd_input, PST, CLIENT_FD_INPU
 struct _PstClientFdInput {
   GInputStream parent_instance;
   int fd;
+  FdKind kind;
 };
 
 G_DEFINE_TYPE (PstClientFdInput, pst_client_fd_input, G_TYPE_INPUT_STREAM)
@@ -215,7 +249,9 @@ static gssize
 input_read (GInputStream *stream, void *buffer, gsize count, GCancellable *cancellable,
             GError **error)
 {
-  return pst_client_fd_read (PST_CLIENT_FD_INPUT (stream)->fd, buffer, count, error);
+  PstClientFdInput *self = PST_CLIENT_FD_INPUT (stream);
+
+  return read_some (self->fd, self->kind, buffer, count, error);
 }
 
 static void
@@ -236,6 +272,7 @@ pst_client_fd_input_stream_new (int fd)
   PstClientFdInput *s = g_object_new (PST_TYPE_CLIENT_FD_INPUT, NULL);
 
   s->fd = fd;
+  s->kind = fd_kind (fd);
   return G_INPUT_STREAM (s);
 }
 
@@ -246,6 +283,7 @@ G_DECLARE_FINAL_TYPE (PstClientFdOutput, pst_client_fd_output, PST, CLIENT_FD_OU
 struct _PstClientFdOutput {
   GOutputStream parent_instance;
   int fd;
+  FdKind kind;
 };
 
 G_DEFINE_TYPE (PstClientFdOutput, pst_client_fd_output, G_TYPE_OUTPUT_STREAM)
@@ -254,7 +292,9 @@ static gssize
 output_write (GOutputStream *stream, const void *buffer, gsize count, GCancellable *cancellable,
               GError **error)
 {
-  return write_some (PST_CLIENT_FD_OUTPUT (stream)->fd, buffer, count, error);
+  PstClientFdOutput *self = PST_CLIENT_FD_OUTPUT (stream);
+
+  return write_some (self->fd, self->kind, buffer, count, error);
 }
 
 static void
@@ -275,5 +315,6 @@ pst_client_fd_output_stream_new (int fd)
   PstClientFdOutput *s = g_object_new (PST_TYPE_CLIENT_FD_OUTPUT, NULL);
 
   s->fd = fd;
+  s->kind = fd_kind (fd);
   return G_OUTPUT_STREAM (s);
 }
