@@ -126,8 +126,10 @@ stopping (GError **error)
 static gboolean
 wait_for (int fd, FdKind kind, short events, gint64 deadline, GError **error)
 {
-  if (kind == FD_FILE)
-    return !g_cancellable_is_cancelled (cancel) || stopping (error);
+  if (kind == FD_FILE && g_cancellable_is_cancelled (cancel))
+    return stopping (error);
+  if (kind == FD_FILE && g_get_monotonic_time () < deadline)
+    return TRUE;
   for (;;)
     {
       struct pollfd p[2] = { { .fd = fd, .events = events }, { .fd = cancel_fd, .events = POLLIN } };

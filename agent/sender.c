@@ -405,6 +405,11 @@ begin_message (PstAgent *agent, PstSmtpSession *s, Recorder *rec, PstOutboxEntry
   return record (rec, e, PST_OUTBOX_FAILED, why, error);
 }
 
+/* A message taken ahead above this size: the one accepted before it is
+ * recorded before it is sent (a sync to disk against its transfer), not
+ * after, so that a crash meanwhile does not leave that one in doubt. */
+#define RECORD_FIRST_SIZE (1024 * 1024)
+
 /* The entry a session sends next, or NULL when it is to end: the next of
  * @entries, else what was queued meanwhile (refill), within the session's
  * limits. */
@@ -432,7 +437,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
   /* The entry after @current, taken and recorded "sending" while the
    * server's reply to @current was awaited (see WANT_READ). */
   PstOutboxEntry *ahead = NULL;
-  gboolean ahead_sending = FALSE;
+  gboolean ahead_sending = FALSE, looked_ahead = FALSE;
   /* Their text, opened and its first block read then. */
   g_autoptr (GInputStream) ahead_in = NULL;
   g_autoptr (GInputStream) current_in = NULL;
@@ -474,15 +479,22 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
            * between.  The cost: a crash in that time leaves the next entry
            * in doubt as well, though none of it left (docs/architecture.md,
            * "Sessions and schedule"). */
-          if (dot_sent && ahead == NULL && current != NULL
-              && (ahead = take_next (agent, account, entries, &next, started, force)) != NULL
-              && !reads_whole (s, ahead))
+          if (dot_sent && !looked_ahead && current != NULL)
             {
-              if (!record (&rec, ahead, PST_OUTBOX_SENDING, NULL, error))
-                goto out;
-              ahead_sending = TRUE;
-              if (!(ahead_in = open_body (agent, ahead->id, error)))
-                goto out;
+              /* Once per message; what fails here is left to the usual
+               * way (READY, WANT_BODY), not the reply awaited. */
+              g_autoptr (GError) local = NULL;
+
+              looked_ahead = TRUE;
+              ahead = take_next (agent, account, entries, &next, started, force);
+              if (ahead != NULL && !reads_whole (s, ahead))
+                {
+                  if ((ahead_sending = record (&rec, ahead, PST_OUTBOX_SENDING, NULL, &local)))
+                    ahead_in = open_body (agent, ahead->id, NULL);
+                  else
+                    g_warning ("outbox %" G_GINT64_FORMAT ": not taken ahead: %s", ahead->id,
+                               local->message);
+                }
             }
           if (!pst_session_receive (conn, &pst_smtp_engine_io, s, NULL, error))
             goto out;
@@ -503,6 +515,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
             ahead_sending = FALSE;
             g_clear_object (&current_in);
             current_in = g_steal_pointer (&ahead_in);
+            looked_ahead = FALSE;
             if (current == NULL)
               {
                 if (!record (&rec, NULL, 0, NULL, error))
@@ -514,9 +527,10 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
             g_clear_pointer (&whole, g_bytes_unref);
             g_clear_pointer (&seven_bit, pst_mime_7bit_plan_free);
             /* The message accepted last is recorded before this one is
-             * read whole or through, not left in doubt for as long as that
-             * takes. */
-            if (rec.n_sent > 0 && reads_whole (s, current) && !record (&rec, NULL, 0, NULL, error))
+             * read whole or through, or sent when it is large, not left in
+             * doubt for as long as that takes. */
+            if (rec.n_sent > 0 && (reads_whole (s, current) || current->size > RECORD_FIRST_SIZE)
+                && !record (&rec, NULL, 0, NULL, error))
               goto out;
             if (!begin_message (agent, s, &rec, &current, recorded, &whole, &seven_bit, error))
               goto out;
@@ -576,7 +590,7 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
 out:
   /* The next, taken ahead, had not begun: queue it again. */
   if (ahead_sending)
-    record (&rec, ahead, PST_OUTBOX_QUEUED, error && *error ? (*error)->message : NULL, NULL);
+    record (&rec, ahead, PST_OUTBOX_QUEUED, NULL, NULL);
   /* An entry interrupted before its final dot was not delivered: queue it
    * again.  After the dot it may have been: it stays "sending" (in doubt). */
   if (!ok && current != NULL && !dot_sent)

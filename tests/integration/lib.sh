@@ -27,8 +27,19 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
-not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $*"; }
+# Each result line notes, when it is a second or more, the time since the
+# one before (what the check and the steps before it took): where a test's
+# time goes, read from any run's log.  Never checked.
+LAST_RESULT_US=${EPOCHREALTIME/./}
+took() {
+  local now=${EPOCHREALTIME/./} ms
+  ms=$(( (now - LAST_RESULT_US) / 1000 ))
+  LAST_RESULT_US=$now
+  if [ "$ms" -ge 1000 ]; then echo "# ($ms ms)"; fi
+  return 0
+}
+ok() { PASSED=$((PASSED + 1)); echo "ok - $*"; took; }
+not_ok() { FAILED=$((FAILED + 1)); echo "not ok - $*"; took; }
 check() { # check DESCRIPTION COMMAND...
   local what=$1; shift
   if "$@"; then ok "$what"; else not_ok "$what"; fi
