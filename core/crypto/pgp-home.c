@@ -13,13 +13,23 @@
  * part of gpg's options, so the files are read here: one option a line, its
  * name the first word (gpg's own format, no quoting to speak of).  The
  * in-process path is taken only when every option named there is one of
- * the harmless ones below. */
+ * the harmless ones below.
+ *
+ * The stamp (about 14 stat calls, a twentieth of an S/MIME batch message's
+ * time) is taken again only when an inotify watch on the directories of
+ * those files has seen one of them change since the last: the kernel queues
+ * the event before the writer's call returns, so a change made before a
+ * lookup is seen by it, as with the stamp.  Where a watch cannot be made
+ * (no inotify instance left, a directory missing), every lookup stamps. */
 #include "crypto/pgp-private.h"
 
 #include <stdint.h>
 
+#include <errno.h>
 #include <string.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "crypto/pgp.h"
 
@@ -46,6 +56,8 @@ static const char *const harmless[] = {
 typedef struct {
   char *stamp;      /* of the keyring and configuration files */
   gboolean direct;  /* the configuration lets pgp-direct.c run */
+  int watch;        /* inotify instance watching their directories, or -1 */
+  int keyboxd;      /* its watch descriptor of public-keys.d, or -1 */
 } HomeState;
 
 static GMutex home_lock;
@@ -54,8 +66,85 @@ static GHashTable *homes;   /* home ("" for the default) -> HomeState* */
 static void
 home_state_free (HomeState *s)
 {
+  if (s->watch >= 0)
+    close (s->watch);
   g_free (s->stamp);
   g_free (s);
+}
+
+/* Whether a file named @name, in a directory watched, is one stamped (or
+ * a directory that holds them). */
+static gboolean
+stamped_name (const char *name)
+{
+  return g_str_has_prefix (name, "pubring.") || g_str_has_prefix (name, "trustdb.")
+         || g_str_has_prefix (name, "gpg.conf") || g_str_equal (name, "common.conf")
+         || g_str_equal (name, "public-keys.d") || g_str_equal (name, "gnupg");
+}
+
+/* An inotify instance watching @dir, its public-keys.d (*@keyboxd_out:
+ * that watch), and /etc/gnupg (or /etc, for its creation); -1 where one of
+ * them cannot be watched, or one of @files is a symbolic link (a change
+ * of what it names is not an event of the directory). */
+static int
+watch_new (const char *dir, GPtrArray *files, int *keyboxd_out)
+{
+  const guint32 mask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM
+                       | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
+  g_autofree char *keyboxd = g_build_filename (dir, "public-keys.d", NULL);
+  int fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
+
+  *keyboxd_out = -1;
+  for (guint i = 0; i < files->len; i++)
+    {
+      struct stat st;
+
+      if (lstat (files->pdata[i], &st) == 0 && S_ISLNK (st.st_mode))
+        {
+          if (fd >= 0)
+            close (fd);
+          return -1;
+        }
+    }
+  if (fd < 0)
+    return -1;
+  if (inotify_add_watch (fd, dir, mask) < 0
+      || (inotify_add_watch (fd, "/etc/gnupg", mask) < 0
+          && (errno != ENOENT || inotify_add_watch (fd, "/etc", IN_CREATE | IN_MOVED_TO) < 0)))
+    {
+      close (fd);
+      return -1;
+    }
+  *keyboxd_out = inotify_add_watch (fd, keyboxd, mask);
+  if (*keyboxd_out < 0 && errno != ENOENT)
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+/* Reads what @s's watch has queued: FALSE when one of the files stamped
+ * (or a watched directory itself) may have changed, or the queue
+ * overflowed. */
+static gboolean
+watch_quiet (HomeState *s)
+{
+  char buf[4096] __attribute__ ((aligned (__alignof__ (struct inotify_event))));
+  gboolean quiet = TRUE;
+  ssize_t n;
+
+  while ((n = read (s->watch, buf, sizeof buf)) > 0)
+    for (char *p = buf; p < buf + n;)
+      {
+        const struct inotify_event *e = (const struct inotify_event *) p;
+
+        if ((e->mask & (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF))
+            || e->wd == s->keyboxd || (e->len > 0 && stamped_name (e->name)))
+          quiet = FALSE;
+        p += sizeof *e + e->len;
+      }
+  return quiet && (n == 0 || errno == EAGAIN);
 }
 
 static char *
@@ -155,27 +244,58 @@ pst_pgp_home_check (const char *home)
   static const char *const keyring[] = {
     "pubring.kbx", "pubring.gpg", "trustdb.gpg", "public-keys.d/pubring.db", NULL,
   };
-  g_autofree char *dir = resolve_home (home);
-  g_autoptr (GPtrArray) confs = conf_files (dir);
+  g_autofree char *dir = NULL;
+  g_autoptr (GPtrArray) confs = NULL;
+  g_autoptr (GPtrArray) files = NULL;
   g_autoptr (GString) stamp = g_string_new (NULL);
   HomeState *s;
   gboolean direct, changed;
-
-  for (guint i = 0; keyring[i] != NULL; i++)
-    {
-      g_autofree char *p = g_build_filename (dir, keyring[i], NULL);
-      stamp_file (stamp, p);
-    }
-  for (guint i = 0; i < confs->len; i++)
-    stamp_file (stamp, confs->pdata[i]);
+  int watch = -1, keyboxd = -1;
 
   g_mutex_lock (&home_lock);
   if (homes == NULL)
     homes = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) home_state_free);
   s = g_hash_table_lookup (homes, home ? home : "");
+  if (s != NULL && s->watch >= 0)
+    {
+      if (watch_quiet (s))
+        {
+          direct = s->direct;
+          g_mutex_unlock (&home_lock);
+          return direct;
+        }
+      /* Watched anew below, before the files are stamped: what changes
+       * after that is seen by the next lookup. */
+      close (s->watch);
+      s->watch = -1;
+    }
+  g_mutex_unlock (&home_lock);
+
+  dir = resolve_home (home);
+  confs = conf_files (dir);
+  files = g_ptr_array_new_with_free_func (g_free);
+  for (guint i = 0; keyring[i] != NULL; i++)
+    g_ptr_array_add (files, g_build_filename (dir, keyring[i], NULL));
+  for (guint i = 0; i < confs->len; i++)
+    g_ptr_array_add (files, g_strdup (confs->pdata[i]));
+  watch = watch_new (dir, files, &keyboxd);
+  for (guint i = 0; i < files->len; i++)
+    stamp_file (stamp, files->pdata[i]);
+
+  g_mutex_lock (&home_lock);
+  s = g_hash_table_lookup (homes, home ? home : "");
   changed = s == NULL || !g_str_equal (s->stamp, stamp->str);
   direct = s != NULL && s->direct;
+  if (!changed && s->watch < 0)
+    {
+      /* Another thread may have watched meanwhile: the first watch stays. */
+      s->watch = watch;
+      s->keyboxd = keyboxd;
+      watch = -1;
+    }
   g_mutex_unlock (&home_lock);
+  if (watch >= 0 && !changed)
+    close (watch);
   if (!changed)
     return direct;
 
@@ -188,6 +308,8 @@ pst_pgp_home_check (const char *home)
   s = g_new0 (HomeState, 1);
   s->stamp = g_string_free (g_steal_pointer (&stamp), FALSE);
   s->direct = direct;
+  s->watch = watch;
+  s->keyboxd = keyboxd;
   g_hash_table_replace (homes, g_strdup (home ? home : ""), s);
   g_mutex_unlock (&home_lock);
   return direct;
