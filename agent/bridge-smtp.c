@@ -1,19 +1,48 @@
 /* bridge-smtp.c — the bridge's SMTP sessions: a message submitted by a
  * logged-in account takes send's path (outgoing.h: limits, scan, policy,
- * encryption, signature, outbox), and its reply is the outcome. */
+ * encryption, signature, outbox), and its reply is the outcome.  A message
+ * is kept as it comes in an unnamed file of the agent's once it passes
+ * PST_SMTP_SERVER_SPILL, and queued from there as `postern send` queues a
+ * file (outgoing-stream.h): memory does not grow with it. */
 #include "bridge-smtp.h"
 
 #include "call.h"
 
 #include "net/smtp-server.h"
-#include "outgoing.h"
+#include "outgoing-stream.h"
 #include "sender.h"
 #include "util/error.h"
+
+typedef struct {
+  PstBridgeConn *conn;
+  PstOutgoingSpool *spool;   /* the message being read, past PST_SMTP_SERVER_SPILL */
+} Session;
 
 static gboolean
 smtp_auth (gpointer data, const char *mechanism, const char *user, const char *password)
 {
-  return pst_bridge_conn_login (data, mechanism, user, password);
+  Session *b = data;
+
+  return pst_bridge_conn_login (b->conn, mechanism, user, password);
+}
+
+static char *
+smtp_spill (gpointer data, const guint8 *piece, gsize len, gboolean first)
+{
+  Session *b = data;
+  g_autoptr (GError) error = NULL;
+
+  if (first)
+    {
+      g_clear_pointer (&b->spool, pst_outgoing_spool_free);
+      b->spool = pst_outgoing_spool_new (b->conn->agent, &error);
+    }
+  if (b->spool != NULL && pst_outgoing_spool_write (b->spool, piece, len, &error))
+    return NULL;
+  g_clear_pointer (&b->spool, pst_outgoing_spool_free);
+  return g_strdup (error != NULL ? error->message
+                                 : "the agent cannot keep a copy of the message: its data "
+                                   "directory takes no unnamed files");
 }
 
 /* The reply to a refusal: permanent for what the message or the policy
@@ -45,11 +74,13 @@ refusal (const GError *error, guint *code_out, char **text_out)
 
 static void
 smtp_message (gpointer data, const char *user, const char *from, char **rcpts, GBytes *message,
-              guint *code_out, char **text_out)
+              gboolean spilled, guint *code_out, char **text_out)
 {
-  PstBridgeConn *conn = data;
+  Session *b = data;
+  PstBridgeConn *conn = b->conn;
   PstPolicySettings overrides = { 0 };
   g_autoptr (PstQueued) queued = NULL;
+  g_autoptr (PstOutgoingSpool) spool = g_steal_pointer (&b->spool);
   g_autoptr (GError) error = NULL;
   gint64 id;
 
@@ -63,8 +94,22 @@ smtp_message (gpointer data, const char *user, const char *from, char **rcpts, G
     }
   /* The RCPT TO list is the envelope, as sendmail's arguments are: those
    * not in To or Cc get a copy of their own, as a Bcc (outgoing.h). */
-  queued = pst_outgoing_queue (conn->agent, message, conn->account, (const char *const *) rcpts,
-                               &overrides, &error);
+  if (!spilled)
+    queued = pst_outgoing_queue (conn->agent, message, conn->account, (const char *const *) rcpts,
+                                 &overrides, &error);
+  else if (spool == NULL
+           || !pst_outgoing_spool_write (spool, g_bytes_get_data (message, NULL),
+                                         g_bytes_get_size (message), &error))
+    {
+      /* Kept in part: what may pass later. */
+      *code_out = 451;
+      *text_out = g_strdup_printf ("4.3.0 %s", error != NULL ? error->message
+                                                              : "the message was not kept");
+      return;
+    }
+  else
+    queued = pst_outgoing_queue_spool (conn->agent, spool, conn->account,
+                                       (const char *const *) rcpts, &overrides, &error);
   if (queued == NULL)
     {
       g_message ("bridge smtp: message from account %s refused: %s", conn->account,
@@ -129,11 +174,20 @@ static const PstBridgeProto smtp_proto = {
 void
 pst_bridge_smtp_serve (PstBridgeConn *conn)
 {
-  static const PstSmtpServerHooks hooks = { smtp_auth, smtp_message };
-  g_autoptr (PstSmtpServer) s = pst_smtp_server_new ("localhost", conn->ctx != NULL, &hooks,
-                                                     conn);
+  /* Without unnamed files, a message is held whole (at most
+   * PST_SMTP_SERVER_MAX_MESSAGE); with them, as send takes one. */
+  static const PstSmtpServerHooks whole = { smtp_auth, smtp_message, NULL };
+  static const PstSmtpServerHooks spooled = { smtp_auth, smtp_message, smtp_spill };
+  gboolean spool = pst_outgoing_can_spool (conn->agent);
+  Session b = { conn, NULL };
+  g_autoptr (PstSmtpServer) s = pst_smtp_server_new ("localhost", conn->ctx != NULL,
+                                                     spool ? &spooled : &whole, &b);
 
   G_STATIC_ASSERT ((int) PST_SMTP_SERVER_START_TLS == (int) PST_BRIDGE_START_TLS);
   G_STATIC_ASSERT ((int) PST_SMTP_SERVER_CLOSE == (int) PST_BRIDGE_CLOSE);
+  if (spool)
+    pst_smtp_server_set_max_message (s, PST_OUTGOING_MAX_STREAM);
   pst_bridge_conn_run (conn, &smtp_proto, s);
+  g_clear_pointer (&s, pst_smtp_server_free);
+  pst_outgoing_spool_free (b.spool);
 }

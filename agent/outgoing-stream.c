@@ -122,40 +122,82 @@ private_copy (PstAgent *agent, int fd, off_t start, off_t size, GError **error)
  * before: larger ones are spooled and streamed (queue_pipe). */
 #define PIPE_WHOLE_MAX (1024 * 1024)
 
-/* Reads @in to its end into the unnamed file @copy, after @head, within
- * copy_size_allowed and copy_has_room (looked at every SPOOL_CHECK
- * bytes). */
+/* The room left is looked at every SPOOL_CHECK bytes of a spool. */
 #define SPOOL_CHECK (16u * 1024 * 1024)
-static gboolean
-spool (int copy, GByteArray *head, GInputStream *in, GError **error)
-{
-  g_autofree guint8 *buf = g_malloc (64 * 1024);
-  guint64 have = head->len;
-  gssize n;
 
-  if (!copy_has_room (copy, SPOOL_CHECK, error))
+struct _PstOutgoingSpool {
+  int fd;
+  guint64 have;
+};
+
+gboolean
+pst_outgoing_can_spool (PstAgent *agent)
+{
+  int fd = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+  if (fd < 0)
     return FALSE;
-  if (!pst_fd_write_all (copy, head->data, head->len, error))
-    goto cannot_keep;
-  while ((n = g_input_stream_read (in, buf, 64 * 1024, NULL, error)) > 0)
+  close (fd);
+  return TRUE;
+}
+
+PstOutgoingSpool *
+pst_outgoing_spool_new (PstAgent *agent, GError **error)
+{
+  PstOutgoingSpool *sp;
+  int fd = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+  if (fd < 0)
+    return NULL;
+  if (!copy_has_room (fd, SPOOL_CHECK, error))
     {
-      if (!copy_size_allowed (have + (guint64) n, error)
-          || (have / SPOOL_CHECK != (have + (guint64) n) / SPOOL_CHECK
-              && !copy_has_room (copy, SPOOL_CHECK, error)))
-        return FALSE;
-      if (!pst_fd_write_all (copy, buf, (gsize) n, error))
-        goto cannot_keep;
-      have += (guint64) n;
+      close (fd);
+      return NULL;
     }
-  if (n < 0)
+  sp = g_new0 (PstOutgoingSpool, 1);
+  sp->fd = fd;
+  return sp;
+}
+
+gboolean
+pst_outgoing_spool_write (PstOutgoingSpool *sp, const void *data, gsize len, GError **error)
+{
+  if (!copy_size_allowed (sp->have + len, error)
+      || (sp->have / SPOOL_CHECK != (sp->have + len) / SPOOL_CHECK
+          && !copy_has_room (sp->fd, SPOOL_CHECK, error)))
+    return FALSE;
+  if (!pst_fd_write_all (sp->fd, data, len, error))
     {
-      g_prefix_error (error, "cannot read the message: ");
+      g_prefix_error (error, "cannot keep a copy of the message: ");
       return FALSE;
     }
+  sp->have += len;
   return TRUE;
-cannot_keep:
-  g_prefix_error (error, "cannot keep a copy of the message: ");
-  return FALSE;
+}
+
+int
+pst_outgoing_spool_finish (PstOutgoingSpool *sp, GError **error)
+{
+  int fd = sp->fd;
+
+  if (lseek (fd, 0, SEEK_SET) != 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
+                   g_strerror (errno));
+      return -1;
+    }
+  sp->fd = -1;
+  return fd;
+}
+
+void
+pst_outgoing_spool_free (PstOutgoingSpool *sp)
+{
+  if (sp == NULL)
+    return;
+  if (sp->fd >= 0)
+    close (sp->fd);
+  g_free (sp);
 }
 
 /* An unnamed file of the agent's holding @head, then the rest of @in, at
@@ -165,22 +207,30 @@ static int
 spool_copy (PstAgent *agent, GByteArray *head, GInputStream *in, gboolean *unsupported_out,
             GError **error)
 {
-  int copy = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  g_autoptr (PstOutgoingSpool) sp = NULL;
   g_autoptr (GError) local = NULL;
+  g_autofree guint8 *buf = g_malloc (64 * 1024);
+  gssize n = 0;
 
-  *unsupported_out = copy < 0;
-  if (copy < 0)
-    return -1;
-  if (!spool (copy, head, in, &local) || lseek (copy, 0, SEEK_SET) != 0)
+  sp = pst_outgoing_spool_new (agent, &local);
+  *unsupported_out = sp == NULL && local == NULL;
+  if (sp == NULL)
     {
-      if (local == NULL)
-        g_set_error (&local, PST_ERROR, PST_ERROR_FAILED, "cannot read the message again: %s",
-                     g_strerror (errno));
-      g_propagate_error (error, g_steal_pointer (&local));
-      close (copy);
+      if (local != NULL)
+        g_propagate_error (error, g_steal_pointer (&local));
       return -1;
     }
-  return copy;
+  if (!pst_outgoing_spool_write (sp, head->data, head->len, error))
+    return -1;
+  while ((n = g_input_stream_read (in, buf, 64 * 1024, NULL, &local)) > 0)
+    if (!pst_outgoing_spool_write (sp, buf, (gsize) n, error))
+      return -1;
+  if (n < 0)
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&local), "cannot read the message: ");
+      return -1;
+    }
+  return pst_outgoing_spool_finish (sp, error);
 }
 
 int
@@ -512,21 +562,18 @@ pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *
  * queued from there as a file is, in constant memory (the reads have the
  * client descriptors' deadline, clientfd.h).  What cannot stream is read
  * whole from the spool (PST_OUTGOING_MAX_WHOLE). */
+/* Queues the message in @fd, an unnamed file of the agent's at its start
+ * (closed here), as a file is, or read whole from it where it cannot
+ * stream. */
 static PstQueued *
-queue_pipe (PstAgent *agent, int fd, const char *name, const char *const *envelope,
-            const PstPolicySettings *overrides, GError **error)
+queue_spooled (PstAgent *agent, int fd, const char *name, const char *const *envelope,
+               const PstPolicySettings *overrides, GError **error)
 {
-  g_autoptr (GInputStream) in = pst_client_fd_input_stream_new (fd);
   g_autoptr (GBytes) input = NULL;
-  Source src = { .fd = -1, .start = 0 };
+  Source src = { .fd = fd, .start = 0 };
   PstQueued *queued = NULL;
   gboolean streamed = FALSE;
 
-  src.fd = pst_outgoing_take_pipe (agent, in, PIPE_WHOLE_MAX, PST_OUTGOING_MAX_WHOLE, &input,
-                                   error);
-  if (src.fd < 0)
-    return input != NULL ? pst_outgoing_queue (agent, input, name, envelope, overrides, error)
-                         : NULL;
   queued = queue_from_copy (agent, &src, name, envelope, overrides, &streamed, error);
   if (!streamed)
     {
@@ -538,6 +585,31 @@ queue_pipe (PstAgent *agent, int fd, const char *name, const char *const *envelo
     }
   close (src.fd);
   return queued;
+}
+
+static PstQueued *
+queue_pipe (PstAgent *agent, int fd, const char *name, const char *const *envelope,
+            const PstPolicySettings *overrides, GError **error)
+{
+  g_autoptr (GInputStream) in = pst_client_fd_input_stream_new (fd);
+  g_autoptr (GBytes) input = NULL;
+  int copy = pst_outgoing_take_pipe (agent, in, PIPE_WHOLE_MAX, PST_OUTGOING_MAX_WHOLE, &input,
+                                     error);
+
+  if (copy < 0)
+    return input != NULL ? pst_outgoing_queue (agent, input, name, envelope, overrides, error)
+                         : NULL;
+  return queue_spooled (agent, copy, name, envelope, overrides, error);
+}
+
+PstQueued *
+pst_outgoing_queue_spool (PstAgent *agent, PstOutgoingSpool *sp, const char *name,
+                          const char *const *envelope, const PstPolicySettings *overrides,
+                          GError **error)
+{
+  int fd = pst_outgoing_spool_finish (sp, error);
+
+  return fd >= 0 ? queue_spooled (agent, fd, name, envelope, overrides, error) : NULL;
 }
 
 PstQueued *

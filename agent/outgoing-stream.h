@@ -59,4 +59,27 @@ PstQueued *pst_outgoing_queue_file (PstAgent *agent, int fd, const char *account
 int pst_outgoing_take_pipe (PstAgent *agent, GInputStream *in, gsize whole_max, gsize max,
                             GBytes **whole_out, GError **error);
 
+/* A message kept as it comes, in an unnamed file of the agent's as
+ * pst_outgoing_take_pipe's: at most PST_OUTGOING_MAX_STREAM bytes, leaving
+ * PST_OUTGOING_FREE_MIN free.  _new: NULL with @error when there is not
+ * that room, NULL without one where no unnamed file can be made.  _finish:
+ * its descriptor at its start, for pst_outgoing_queue_fd (transfer full;
+ * -1 with @error). */
+typedef struct _PstOutgoingSpool PstOutgoingSpool;
+/* Whether the agent's data directory takes unnamed files (a spool). */
+gboolean pst_outgoing_can_spool (PstAgent *agent);
+PstOutgoingSpool *pst_outgoing_spool_new (PstAgent *agent, GError **error);
+gboolean pst_outgoing_spool_write (PstOutgoingSpool *sp, const void *data, gsize len,
+                                   GError **error);
+int pst_outgoing_spool_finish (PstOutgoingSpool *sp, GError **error);
+void pst_outgoing_spool_free (PstOutgoingSpool *sp);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstOutgoingSpool, pst_outgoing_spool_free)
+/* pst_outgoing_queue for the message kept in @sp (its descriptor taken):
+ * in constant memory as a file is, or read whole from there (at most
+ * PST_OUTGOING_MAX_WHOLE) when it cannot be protected as a stream.
+ * Transfer full. */
+PstQueued *pst_outgoing_queue_spool (PstAgent *agent, PstOutgoingSpool *sp, const char *name,
+                                     const char *const *envelope,
+                                     const PstPolicySettings *overrides, GError **error);
+
 G_END_DECLS

@@ -52,7 +52,10 @@ struct _PstSmtpServer {
   char *from;
   GPtrArray *rcpts;
   GString *message;         /* handed to the hook without a copy (secret.h) */
+  guint64 size;             /* of the message so far, what was spilled included */
   gboolean too_big;
+  gboolean spilled;         /* pieces of it went to the spill hook */
+  char *spill_error;        /* why a piece could not be kept */
 };
 
 static void
@@ -85,7 +88,10 @@ reset_transaction (PstSmtpServer *s)
   g_clear_pointer (&s->from, g_free);
   g_ptr_array_set_size (s->rcpts, 0);
   clear_message (s);
+  s->size = 0;
   s->too_big = FALSE;
+  s->spilled = FALSE;
+  g_clear_pointer (&s->spill_error, g_free);
 }
 
 PstSmtpServer *
@@ -500,6 +506,13 @@ end_of_data (PstSmtpServer *s)
   if (s->too_big)
     reply (s, "552 5.3.4 the message is larger than %" G_GSIZE_FORMAT " bytes; nothing was sent",
            s->max_message);
+  else if (s->spill_error != NULL)
+    {
+      for (char *p = s->spill_error; *p; p++)
+        if ((guchar) *p < ' ')
+          *p = ' ';
+      reply (s, "451 4.3.0 %s; nothing was sent", s->spill_error);
+    }
   else
     {
       g_autoptr (GBytes) message = NULL;
@@ -507,8 +520,8 @@ end_of_data (PstSmtpServer *s)
       g_ptr_array_add (s->rcpts, NULL);
       message = pst_secret_bytes_from_gstring (s->message);
       s->message = g_string_new (NULL);
-      s->hooks.message (s->data, s->user, s->from, (char **) s->rcpts->pdata, message, &code,
-                        &text);
+      s->hooks.message (s->data, s->user, s->from, (char **) s->rcpts->pdata, message, s->spilled,
+                        &code, &text);
       g_ptr_array_set_size (s->rcpts, s->rcpts->len - 1);
       if (code < 200 || code > 599)
         code = 451;
@@ -534,14 +547,24 @@ data_line (PstSmtpServer *s, const char *line, gsize len)
       line++;
       len--;
     }
-  if (s->too_big || s->message->len + len + 2 > s->max_message)
+  if (s->too_big || s->size + len + 2 > s->max_message)
     {
       s->too_big = TRUE;
       clear_message (s);
       return;
     }
+  s->size += len + 2;
+  if (s->spill_error != NULL)
+    return;
   g_string_append_len (s->message, line, len);
   g_string_append_len (s->message, "\r\n", 2);
+  if (s->hooks.spill != NULL && s->message->len >= PST_SMTP_SERVER_SPILL)
+    {
+      s->spill_error = s->hooks.spill (s->data, (const guint8 *) s->message->str, s->message->len,
+                                       !s->spilled);
+      s->spilled = TRUE;
+      clear_message (s);
+    }
 }
 
 static void

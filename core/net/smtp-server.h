@@ -15,8 +15,12 @@
 
 G_BEGIN_DECLS
 
-/* The longest message (after dot-unstuffing) the bridge takes: 552 past it. */
+/* The longest message (after dot-unstuffing) a session takes unless told
+ * otherwise (pst_smtp_server_set_max_message): 552 past it. */
 #define PST_SMTP_SERVER_MAX_MESSAGE (64u * 1024 * 1024)
+/* With a spill hook, what a session holds of a message at most before it
+ * hands it on. */
+#define PST_SMTP_SERVER_SPILL (1024u * 1024)
 
 typedef struct {
   /* Whether @user may log in with @password (compared in constant time by
@@ -25,9 +29,16 @@ typedef struct {
   /* A message for @rcpts (NULL-terminated) from @from (the reverse path,
    * maybe "") submitted by @user: *@code_out (250, 4xx or 5xx) and
    * *@text_out (transfer full; "2.0.0 queued as 12", "5.7.1 …", one line)
-   * are the reply to the final dot. */
+   * are the reply to the final dot.  @spilled: the message began in what
+   * @spill took, and @message is the rest. */
   void (*message) (gpointer data, const char *user, const char *from, char **rcpts,
-                   GBytes *message, guint *code_out, char **text_out);
+                   GBytes *message, gboolean spilled, guint *code_out, char **text_out);
+  /* Optional (NULL: the message is held whole): takes a message's text as
+   * it comes, in pieces of PST_SMTP_SERVER_SPILL bytes or a line more (@first: the first
+   * of a message).  Non-NULL (transfer full) is why a piece could not be
+   * kept: the rest is not taken, and the final dot is answered 451 with
+   * it.  The session wipes what it held once handed on. */
+  char *(*spill) (gpointer data, const guint8 *piece, gsize len, gboolean first);
 } PstSmtpServerHooks;
 
 typedef struct _PstSmtpServer PstSmtpServer;

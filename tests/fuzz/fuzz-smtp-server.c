@@ -30,10 +30,11 @@ on_auth (gpointer data, const char *mechanism, const char *user, const char *pas
 
 static void
 on_message (gpointer data, const char *user, const char *from, char **rcpts, GBytes *message,
-            guint *code_out, char **text_out)
+            gboolean spilled, guint *code_out, char **text_out)
 {
   State *st = data;
 
+  FUZZ_CHECK (!spilled, "a message spilled without a spill hook");
   FUZZ_CHECK (st->logged_in && g_strcmp0 (user, USER) == 0, "a message without a login");
   FUZZ_CHECK (rcpts != NULL && rcpts[0] != NULL, "a message without a recipient");
   FUZZ_CHECK (g_bytes_get_size (message) <= MAX_MESSAGE, "a message past the cap");

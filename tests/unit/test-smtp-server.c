@@ -16,6 +16,9 @@ typedef struct {
   GString *messages;   /* "user|from|rcpt,rcpt|data" per message, then "\n" */
   guint logins;
   guint refuse;        /* reply 554 to this many messages first */
+  GString *spilled;    /* what the spill hook took, of the message being read */
+  guint pieces, firsts, spilled_messages;
+  guint fail_piece;    /* the spill hook fails on this piece (1-based; 0: never) */
 } Hooks;
 
 static gboolean
@@ -29,7 +32,7 @@ on_auth (gpointer data, const char *mechanism, const char *user, const char *pas
 
 static void
 on_message (gpointer data, const char *user, const char *from, char **rcpts, GBytes *message,
-            guint *code_out, char **text_out)
+            gboolean spilled, guint *code_out, char **text_out)
 {
   Hooks *h = data;
   g_autofree char *joined = g_strjoinv (",", rcpts);
@@ -37,6 +40,14 @@ on_message (gpointer data, const char *user, const char *from, char **rcpts, GBy
   const char *p = g_bytes_get_data (message, &len);
 
   g_string_append_printf (h->messages, "%s|%s|%s|", user, from, joined);
+  assert_true (spilled == (h->spilled != NULL && h->spilled->len > 0));
+  if (spilled)
+    {
+      /* What was spilled first, then the rest. */
+      h->spilled_messages++;
+      g_string_append_len (h->messages, h->spilled->str, h->spilled->len);
+      g_string_truncate (h->spilled, 0);
+    }
   g_string_append_len (h->messages, p, len);
   g_string_append_c (h->messages, '\n');
   if (h->refuse > 0)
@@ -50,13 +61,34 @@ on_message (gpointer data, const char *user, const char *from, char **rcpts, GBy
   *text_out = g_strdup ("2.0.0 queued as 7");
 }
 
+static char *
+on_spill (gpointer data, const guint8 *piece, gsize len, gboolean first)
+{
+  Hooks *h = data;
+
+  assert_true (len >= PST_SMTP_SERVER_SPILL);
+  h->pieces++;
+  if (first)
+    {
+      h->firsts++;
+      g_string_truncate (h->spilled, 0);
+    }
+  if (h->fail_piece == h->pieces)
+    return g_strdup ("no room\nleft");
+  g_string_append_len (h->spilled, (const char *) piece, len);
+  return NULL;
+}
+
 /* Runs @input through a session, @step bytes at a time (0: all at once);
- * returns what the server wrote, and *@action_out the last action. */
+ * returns what the server wrote, and *@action_out the last action.  With
+ * h->spilled, the session has a spill hook. */
 static char *
 run (const char *input, gsize step, Hooks *h, gsize max, PstSmtpServerAction *action_out)
 {
-  static const PstSmtpServerHooks hooks = { on_auth, on_message };
-  g_autoptr (PstSmtpServer) s = pst_smtp_server_new ("localhost", TRUE, &hooks, h);
+  static const PstSmtpServerHooks hooks = { on_auth, on_message, NULL };
+  static const PstSmtpServerHooks spilling = { on_auth, on_message, on_spill };
+  g_autoptr (PstSmtpServer) s = pst_smtp_server_new ("localhost", TRUE,
+                                                     h->spilled ? &spilling : &hooks, h);
   GString *out = g_string_new (NULL);
   gsize len = strlen (input), pos = 0;
   PstSmtpServerAction a = PST_SMTP_SERVER_CONTINUE;
@@ -91,7 +123,7 @@ check_both (const char *input, const char *expect_out, const char *expect_messag
 {
   for (gsize step = 0; step <= 1; step++)
     {
-      Hooks h = { g_string_new (NULL), 0, 0 };
+      Hooks h = { .messages = g_string_new (NULL) };
       g_autofree char *out = run (input, step, &h, 0, NULL);
 
       assert_string_equal (out, expect_out);
@@ -153,7 +185,7 @@ test_auth_required_and_wrong (void **state)
 static void
 test_three_failures_close (void **state)
 {
-  Hooks h = { g_string_new (NULL), 0, 0 };
+  Hooks h = { .messages = g_string_new (NULL) };
   PstSmtpServerAction a;
   g_autofree char *out = run ("EHLO c\r\nAUTH PLAIN AGEAYg==\r\nAUTH PLAIN AGEAYg==\r\n"
                               "AUTH PLAIN AGEAYg==\r\nNOOP\r\n", 0, &h, 0, &a);
@@ -168,7 +200,7 @@ test_three_failures_close (void **state)
 static void
 test_refusal_one_line (void **state)
 {
-  Hooks h = { g_string_new (NULL), 0, 1 };
+  Hooks h = { .messages = g_string_new (NULL), .refuse = 1 };
   g_autofree char *out = run ("EHLO c\r\nAUTH PLAIN " PLAIN_OK "\r\nMAIL FROM:<a@x>\r\n"
                               "RCPT TO:<carol@example.org>\r\nDATA\r\nx\r\n.\r\n", 0, &h, 0, NULL);
 
@@ -184,7 +216,7 @@ test_starttls_drops_injection (void **state)
    * offered, the login before it forgotten. */
   static const char ehlo[] = "250-localhost\r\n250-PIPELINING\r\n250-8BITMIME\r\n"
                              "250-ENHANCEDSTATUSCODES\r\n250-SIZE 67108864\r\n";
-  Hooks h = { g_string_new (NULL), 0, 0 };
+  Hooks h = { .messages = g_string_new (NULL) };
   g_autofree char *out = run ("EHLO c\r\nAUTH PLAIN " PLAIN_OK "\r\nSTARTTLS\r\nAUTH PLAIN "
                               PLAIN_OK "\r\n", 0, &h, 0, NULL);
   g_autofree char *expect = g_strconcat ("220 localhost ESMTP Postern bridge ready\r\n", ehlo,
@@ -213,7 +245,7 @@ test_starttls_drops_injection (void **state)
 static void
 test_size_cap (void **state)
 {
-  Hooks h = { g_string_new (NULL), 0, 0 };
+  Hooks h = { .messages = g_string_new (NULL) };
   g_autofree char *out = run ("EHLO c\r\nAUTH PLAIN " PLAIN_OK "\r\nMAIL FROM:<a@x> SIZE=200\r\n"
                               "MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n"
                               "0123456789012345678901234567890123456789\r\n"
@@ -225,6 +257,57 @@ test_size_cap (void **state)
   assert_non_null (strstr (out, "250 2.0.0 ok\r\n"));
   assert_string_equal (h.messages->str, "");
   g_string_free (h.messages, TRUE);
+}
+
+/* With a spill hook, a large message goes to it in pieces as it comes and
+ * the message hook gets the rest: together the message, dot-unstuffed.  A
+ * small one after it is held whole; a piece the hook cannot keep refuses
+ * its message (451, one line), and the session goes on. */
+static void
+test_spill (void **state)
+{
+  g_autoptr (GString) big = g_string_new (NULL);
+  g_autoptr (GString) input = g_string_new (NULL);
+  g_autoptr (GString) want = g_string_new (NULL);
+
+  for (guint i = 0; big->len < 5 * PST_SMTP_SERVER_SPILL / 2; i++)
+    {
+      g_string_append_printf (big, "%s%06u ", i % 7 == 0 ? "." : "", i);
+      for (guint k = 0; k < 99; k++)
+        g_string_append (big, "0123456789");
+      g_string_append (big, "\r\n");
+    }
+  g_string_append (input, "EHLO c\r\nAUTH PLAIN " PLAIN_OK "\r\n");
+  g_string_append_printf (input, "MAIL FROM:<a@x>\r\nRCPT TO:<b@x>\r\nDATA\r\n%s.\r\n", big->str);
+  g_string_append (input, "MAIL FROM:<a@x>\r\nRCPT TO:<c@x>\r\nDATA\r\nsmall\r\n.\r\n");
+  g_string_append_printf (input, "MAIL FROM:<a@x>\r\nRCPT TO:<d@x>\r\nDATA\r\n%s.\r\nNOOP\r\n",
+                          big->str);
+  /* The first message as the hooks see it: dot-unstuffed (a seventh of
+   * the lines are stuffed on the wire). */
+  for (const char *p = big->str; *p;)
+    {
+      const char *eol = strstr (p, "\r\n") + 2;
+
+      g_string_append_len (want, p[0] == '.' ? p + 1 : p, eol - p - (p[0] == '.'));
+      p = eol;
+    }
+  for (gsize step = 0; step <= 4096; step += 4096)
+    {
+      Hooks h = { .messages = g_string_new (NULL), .spilled = g_string_new (NULL), .fail_piece = 3 };
+      g_autofree char *out = run (input->str, step, &h, 4u * 1024 * 1024, NULL);
+      g_autofree char *first = g_strconcat ("alice|a@x|b@x|", want->str, "\n", NULL);
+
+      assert_non_null (strstr (out, "250-SIZE 4194304\r\n"));
+      assert_int_equal (h.spilled_messages, 1);
+      assert_int_equal (h.firsts, 2);
+      assert_int_equal (h.pieces, 3);
+      assert_true (g_str_has_prefix (h.messages->str, first));
+      assert_string_equal (h.messages->str + strlen (first), "alice|a@x|c@x|small\r\n\n");
+      assert_non_null (strstr (out, "250 2.0.0 queued as 7\r\n250 2.1.0 sender ok\r\n"));
+      assert_non_null (strstr (out, "\r\n451 4.3.0 no room left; nothing was sent\r\n250 2.0.0 ok\r\n"));
+      g_string_free (h.messages, TRUE);
+      g_string_free (h.spilled, TRUE);
+    }
 }
 
 static void
@@ -246,7 +329,7 @@ test_sequence_errors (void **state)
 static void
 test_line_too_long (void **state)
 {
-  Hooks h = { g_string_new (NULL), 0, 0 };
+  Hooks h = { .messages = g_string_new (NULL) };
   g_autofree char *line = g_strnfill (5000, 'A');
   g_autofree char *input = g_strconcat ("EHLO c\r\n", line, "\r\nNOOP\r\n", NULL);
   PstSmtpServerAction a;
@@ -268,6 +351,7 @@ main (void)
     cmocka_unit_test (test_refusal_one_line),
     cmocka_unit_test (test_starttls_drops_injection),
     cmocka_unit_test (test_size_cap),
+    cmocka_unit_test (test_spill),
     cmocka_unit_test (test_sequence_errors),
     cmocka_unit_test (test_line_too_long),
   };
