@@ -74,7 +74,7 @@ LLVMFuzzerInitialize (int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  static const PstSmtpServerHooks hooks = { on_auth, on_message };
+  static const PstSmtpServerHooks hooks = { on_auth, on_message, NULL };
   State st = { FALSE, 0 };
   g_autoptr (PstSmtpServer) s = NULL;
   g_autoptr (GString) out = g_string_new (NULL);
