@@ -32,17 +32,17 @@ smtp_spill (gpointer data, const guint8 *piece, gsize len, gboolean first)
   Session *b = data;
   g_autoptr (GError) error = NULL;
 
+  if (piece == NULL || first)
+    g_clear_pointer (&b->spool, pst_outgoing_spool_free);
+  if (piece == NULL)
+    return NULL;
   if (first)
-    {
-      g_clear_pointer (&b->spool, pst_outgoing_spool_free);
-      b->spool = pst_outgoing_spool_new (b->conn->agent, &error);
-    }
+    b->spool = pst_outgoing_spool_new (b->conn->agent, &error);
   if (b->spool != NULL && pst_outgoing_spool_write (b->spool, piece, len, &error))
     return NULL;
   g_clear_pointer (&b->spool, pst_outgoing_spool_free);
   return g_strdup (error != NULL ? error->message
-                                 : "the agent cannot keep a copy of the message: its data "
-                                   "directory takes no unnamed files");
+                                 : "the agent could not make a file to keep the message in");
 }
 
 /* The reply to a refusal: permanent for what the message or the policy
@@ -186,7 +186,7 @@ pst_bridge_smtp_serve (PstBridgeConn *conn)
   G_STATIC_ASSERT ((int) PST_SMTP_SERVER_START_TLS == (int) PST_BRIDGE_START_TLS);
   G_STATIC_ASSERT ((int) PST_SMTP_SERVER_CLOSE == (int) PST_BRIDGE_CLOSE);
   if (spool)
-    pst_smtp_server_set_max_message (s, PST_OUTGOING_MAX_STREAM);
+    pst_smtp_server_set_max_message (s, (gsize) MIN (PST_OUTGOING_MAX_STREAM, G_MAXSIZE));
   pst_bridge_conn_run (conn, &smtp_proto, s);
   g_clear_pointer (&s, pst_smtp_server_free);
   pst_outgoing_spool_free (b.spool);

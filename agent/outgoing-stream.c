@@ -556,12 +556,6 @@ pst_outgoing_queue_file (PstAgent *agent, int fd, const char *name, const char *
   return queued;
 }
 
-/* A message from a pipe or a socket (`cat FILE | postern send`): read
- * whole when it is small (PIPE_WHOLE_MAX); a larger one is spooled as it
- * comes into an unnamed file of the agent's (as private_copy's), then
- * queued from there as a file is, in constant memory (the reads have the
- * client descriptors' deadline, clientfd.h).  What cannot stream is read
- * whole from the spool (PST_OUTGOING_MAX_WHOLE). */
 /* Queues the message in @fd, an unnamed file of the agent's at its start
  * (closed here), as a file is, or read whole from it where it cannot
  * stream. */
@@ -587,6 +581,12 @@ queue_spooled (PstAgent *agent, int fd, const char *name, const char *const *env
   return queued;
 }
 
+/* A message from a pipe or a socket (`cat FILE | postern send`): read
+ * whole when it is small (PIPE_WHOLE_MAX); a larger one is spooled as it
+ * comes into an unnamed file of the agent's (as private_copy's), then
+ * queued from there as a file is, in constant memory (the reads have the
+ * client descriptors' deadline, clientfd.h).  What cannot stream is read
+ * whole from the spool (PST_OUTGOING_MAX_WHOLE). */
 static PstQueued *
 queue_pipe (PstAgent *agent, int fd, const char *name, const char *const *envelope,
             const PstPolicySettings *overrides, GError **error)

@@ -19,16 +19,20 @@
  * time) is taken again only when an inotify watch on the directories of
  * those files has seen one of them change since the last: the kernel queues
  * the event before the writer's call returns, so a change made before a
- * lookup is seen by it, as with the stamp.  Where a watch cannot be made
- * (no inotify instance left, a directory missing), every lookup stamps. */
+ * lookup is seen by it, as with the stamp; and at least every 30 s.  Where
+ * a watch cannot be made or cannot see every change (no inotify instance
+ * left, a symbolic link, a file mounted in, a file system that is not
+ * local), every lookup stamps. */
 #include "crypto/pgp-private.h"
 
 #include <stdint.h>
 
 #include <errno.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include "crypto/pgp.h"
@@ -58,7 +62,13 @@ typedef struct {
   gboolean direct;  /* the configuration lets pgp-direct.c run */
   int watch;        /* inotify instance watching their directories, or -1 */
   int keyboxd;      /* its watch descriptor of public-keys.d, or -1 */
+  gint64 stamped;   /* when (monotonic µs) */
 } HomeState;
+
+/* A stamp is taken again after this long even when the watch saw nothing:
+ * what a watch cannot see (a change through a mount the checks above did
+ * not know of) counts within it, as long as the key lookups are kept. */
+#define STAMP_MAX_AGE_US (30 * G_USEC_PER_SEC)
 
 static GMutex home_lock;
 static GHashTable *homes;   /* home ("" for the default) -> HomeState* */
@@ -82,46 +92,71 @@ stamped_name (const char *name)
          || g_str_equal (name, "public-keys.d") || g_str_equal (name, "gnupg");
 }
 
+/* Whether a change of @path (a file stamped, or a directory watched) is an
+ * event of the watch on its directory: not a symbolic link (what it names
+ * may change elsewhere), on the file system of @dir_st (not a file mounted
+ * there), and that a local one, which tells inotify of every change (not
+ * NFS, FUSE or a host's shared folder, changed by others). */
+static gboolean
+watchable (const char *path, const struct stat *dir_st)
+{
+  struct stat st;
+  struct statfs fs;
+
+  if (lstat (path, &st) != 0)
+    return errno == ENOENT;
+  if (S_ISLNK (st.st_mode) || (dir_st != NULL && st.st_dev != dir_st->st_dev))
+    return FALSE;
+  if (statfs (path, &fs) != 0)
+    return FALSE;
+  switch ((unsigned long) fs.f_type)
+    {
+    case EXT4_SUPER_MAGIC: case XFS_SUPER_MAGIC: case BTRFS_SUPER_MAGIC: case TMPFS_MAGIC:
+    case F2FS_SUPER_MAGIC: case 0x2fc12fc1 /* zfs */: case OVERLAYFS_SUPER_MAGIC:
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
 /* An inotify instance watching @dir, its public-keys.d (*@keyboxd_out:
  * that watch), and /etc/gnupg (or /etc, for its creation); -1 where one of
- * them cannot be watched, or one of @files is a symbolic link (a change
- * of what it names is not an event of the directory). */
+ * them, or one of @files, is not watchable.  The files are looked at once
+ * the watches are in place, so that none becomes a link unseen. */
 static int
 watch_new (const char *dir, GPtrArray *files, int *keyboxd_out)
 {
   const guint32 mask = IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_FROM
                        | IN_MOVED_TO | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF;
   g_autofree char *keyboxd = g_build_filename (dir, "public-keys.d", NULL);
+  const char *etc = "/etc/gnupg";
+  struct stat dir_st, etc_st;
   int fd = inotify_init1 (IN_NONBLOCK | IN_CLOEXEC);
 
   *keyboxd_out = -1;
-  for (guint i = 0; i < files->len; i++)
-    {
-      struct stat st;
-
-      if (lstat (files->pdata[i], &st) == 0 && S_ISLNK (st.st_mode))
-        {
-          if (fd >= 0)
-            close (fd);
-          return -1;
-        }
-    }
   if (fd < 0)
     return -1;
-  if (inotify_add_watch (fd, dir, mask) < 0
-      || (inotify_add_watch (fd, "/etc/gnupg", mask) < 0
+  if (inotify_add_watch (fd, dir, mask | IN_DONT_FOLLOW) < 0
+      || (inotify_add_watch (fd, etc, mask | IN_DONT_FOLLOW) < 0
           && (errno != ENOENT || inotify_add_watch (fd, "/etc", IN_CREATE | IN_MOVED_TO) < 0)))
-    {
-      close (fd);
-      return -1;
-    }
-  *keyboxd_out = inotify_add_watch (fd, keyboxd, mask);
+    goto unwatchable;
+  *keyboxd_out = inotify_add_watch (fd, keyboxd, mask | IN_DONT_FOLLOW);
   if (*keyboxd_out < 0 && errno != ENOENT)
-    {
-      close (fd);
-      return -1;
-    }
+    goto unwatchable;
+  if (lstat (dir, &dir_st) != 0 || !watchable (dir, NULL) || !watchable (keyboxd, &dir_st)
+      || !watchable (etc, NULL))
+    goto unwatchable;
+  if (lstat (etc, &etc_st) != 0)
+    etc_st = dir_st;   /* none: its files do not exist either */
+  for (guint i = 0; i < files->len; i++)
+    if (!watchable (files->pdata[i], g_str_has_prefix (files->pdata[i], "/etc/gnupg/") ? &etc_st
+                                                                                        : &dir_st))
+      goto unwatchable;
   return fd;
+unwatchable:
+  close (fd);
+  *keyboxd_out = -1;
+  return -1;
 }
 
 /* Reads what @s's watch has queued: FALSE when one of the files stamped
@@ -258,7 +293,7 @@ pst_pgp_home_check (const char *home)
   s = g_hash_table_lookup (homes, home ? home : "");
   if (s != NULL && s->watch >= 0)
     {
-      if (watch_quiet (s))
+      if (g_get_monotonic_time () - s->stamped < STAMP_MAX_AGE_US && watch_quiet (s))
         {
           direct = s->direct;
           g_mutex_unlock (&home_lock);
@@ -286,6 +321,8 @@ pst_pgp_home_check (const char *home)
   s = g_hash_table_lookup (homes, home ? home : "");
   changed = s == NULL || !g_str_equal (s->stamp, stamp->str);
   direct = s != NULL && s->direct;
+  if (!changed)
+    s->stamped = g_get_monotonic_time ();
   if (!changed && s->watch < 0)
     {
       /* Another thread may have watched meanwhile: the first watch stays. */
@@ -310,6 +347,7 @@ pst_pgp_home_check (const char *home)
   s->direct = direct;
   s->watch = watch;
   s->keyboxd = keyboxd;
+  s->stamped = g_get_monotonic_time ();
   g_hash_table_replace (homes, g_strdup (home ? home : ""), s);
   g_mutex_unlock (&home_lock);
   return direct;

@@ -82,15 +82,24 @@ clear_message (PstSmtpServer *s)
   g_string_truncate (s->message, 0);
 }
 
+/* Tells the spill hook that what it took of the message is not wanted. */
+static void
+drop_spilled (PstSmtpServer *s)
+{
+  if (s->spilled)
+    g_free (s->hooks.spill (s->data, NULL, 0, FALSE));
+  s->spilled = FALSE;
+}
+
 static void
 reset_transaction (PstSmtpServer *s)
 {
+  drop_spilled (s);
   g_clear_pointer (&s->from, g_free);
   g_ptr_array_set_size (s->rcpts, 0);
   clear_message (s);
   s->size = 0;
   s->too_big = FALSE;
-  s->spilled = FALSE;
   g_clear_pointer (&s->spill_error, g_free);
 }
 
@@ -511,7 +520,7 @@ end_of_data (PstSmtpServer *s)
       for (char *p = s->spill_error; *p; p++)
         if ((guchar) *p < ' ')
           *p = ' ';
-      reply (s, "451 4.3.0 %s; nothing was sent", s->spill_error);
+      reply (s, "451 4.3.0 %s", s->spill_error);
     }
   else
     {
@@ -522,6 +531,7 @@ end_of_data (PstSmtpServer *s)
       s->message = g_string_new (NULL);
       s->hooks.message (s->data, s->user, s->from, (char **) s->rcpts->pdata, message, s->spilled,
                         &code, &text);
+      s->spilled = FALSE;   /* handed over */
       g_ptr_array_set_size (s->rcpts, s->rcpts->len - 1);
       if (code < 200 || code > 599)
         code = 451;
@@ -551,6 +561,7 @@ data_line (PstSmtpServer *s, const char *line, gsize len)
     {
       s->too_big = TRUE;
       clear_message (s);
+      drop_spilled (s);
       return;
     }
   s->size += len + 2;

@@ -34,10 +34,12 @@ typedef struct {
   void (*message) (gpointer data, const char *user, const char *from, char **rcpts,
                    GBytes *message, gboolean spilled, guint *code_out, char **text_out);
   /* Optional (NULL: the message is held whole): takes a message's text as
-   * it comes, in pieces of PST_SMTP_SERVER_SPILL bytes or a line more (@first: the first
-   * of a message).  Non-NULL (transfer full) is why a piece could not be
-   * kept: the rest is not taken, and the final dot is answered 451 with
-   * it.  The session wipes what it held once handed on. */
+   * it comes, in pieces of PST_SMTP_SERVER_SPILL bytes or a line more
+   * (@first: the first of a message).  Non-NULL (transfer full) is why a
+   * piece could not be kept: the rest is not taken, and the final dot is
+   * answered 451 with it.  The session wipes what it held once handed on.
+   * @piece NULL: what was taken of the message will not be handed to
+   * @message (too large, the transaction or the session ended): let it go. */
   char *(*spill) (gpointer data, const guint8 *piece, gsize len, gboolean first);
 } PstSmtpServerHooks;
 

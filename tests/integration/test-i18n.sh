@@ -141,8 +141,16 @@ fi
 # Elsewhere a postern is built for a prefix under $WORK (a whole build of
 # core, a minute of CPU).
 installed="$WORK/prefix/bin/postern"
-if [ "$(id -u)" = 0 ] && [ "$prefix" != /usr ] && [ -d "$prefix" ] && [ -d "$WORK/dest$prefix" ] \
-   && unshare -m --propagation private true 2>/dev/null; then
+# (Not where the prefix holds what the program needs: /usr, /, a library of
+# it under the prefix, this test's own directory.)
+ns_usable() {
+  [ "$(id -u)" = 0 ] && [ "$prefix" != /usr ] && [ "$prefix" != / ] && [ -d "$prefix" ] \
+    && [ -d "$WORK/dest$prefix" ] && [[ "$WORK/" != "$prefix/"* ]] \
+    && ! ldd "$POSTERN" | grep -qF " $prefix/" \
+    && unshare -m --propagation private sh -c 'mount --bind "$0" "$1"' "$WORK/dest$prefix" "$prefix" \
+      2>/dev/null
+}
+if ns_usable; then
   install -D -m 755 "$POSTERN" "$installed"
   cat > "$WORK/installed-ns" <<SH
 #!/bin/sh

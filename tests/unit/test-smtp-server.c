@@ -17,7 +17,7 @@ typedef struct {
   guint logins;
   guint refuse;        /* reply 554 to this many messages first */
   GString *spilled;    /* what the spill hook took, of the message being read */
-  guint pieces, firsts, spilled_messages;
+  guint pieces, firsts, spilled_messages, drops;
   guint fail_piece;    /* the spill hook fails on this piece (1-based; 0: never) */
 } Hooks;
 
@@ -66,6 +66,13 @@ on_spill (gpointer data, const guint8 *piece, gsize len, gboolean first)
 {
   Hooks *h = data;
 
+  if (piece == NULL)
+    {
+      /* Not wanted after all: a message too large, or refused. */
+      h->drops++;
+      g_string_truncate (h->spilled, 0);
+      return NULL;
+    }
   assert_true (len >= PST_SMTP_SERVER_SPILL);
   h->pieces++;
   if (first)
@@ -282,6 +289,9 @@ test_spill (void **state)
   g_string_append (input, "MAIL FROM:<a@x>\r\nRCPT TO:<c@x>\r\nDATA\r\nsmall\r\n.\r\n");
   g_string_append_printf (input, "MAIL FROM:<a@x>\r\nRCPT TO:<d@x>\r\nDATA\r\n%s.\r\nNOOP\r\n",
                           big->str);
+  /* Past the cap once spilled: 552, and what was taken let go. */
+  g_string_append_printf (input, "MAIL FROM:<a@x>\r\nRCPT TO:<e@x>\r\nDATA\r\n%s%s.\r\nNOOP\r\n",
+                          big->str, big->str);
   /* The first message as the hooks see it: dot-unstuffed (a seventh of
    * the lines are stuffed on the wire). */
   for (const char *p = big->str; *p;)
@@ -299,12 +309,15 @@ test_spill (void **state)
 
       assert_non_null (strstr (out, "250-SIZE 4194304\r\n"));
       assert_int_equal (h.spilled_messages, 1);
-      assert_int_equal (h.firsts, 2);
-      assert_int_equal (h.pieces, 3);
+      assert_int_equal (h.firsts, 3);
+      assert_int_equal (h.pieces, 6);
+      assert_int_equal (h.drops, 2);
+      assert_non_null (strstr (out, "552 5.3.4 the message is larger than 4194304 bytes; nothing was "
+                                    "sent\r\n250 2.0.0 ok\r\n"));
       assert_true (g_str_has_prefix (h.messages->str, first));
       assert_string_equal (h.messages->str + strlen (first), "alice|a@x|c@x|small\r\n\n");
       assert_non_null (strstr (out, "250 2.0.0 queued as 7\r\n250 2.1.0 sender ok\r\n"));
-      assert_non_null (strstr (out, "\r\n451 4.3.0 no room left; nothing was sent\r\n250 2.0.0 ok\r\n"));
+      assert_non_null (strstr (out, "\r\n451 4.3.0 no room left\r\n250 2.0.0 ok\r\n"));
       g_string_free (h.messages, TRUE);
       g_string_free (h.spilled, TRUE);
     }
