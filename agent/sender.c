@@ -527,9 +527,11 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
             g_clear_pointer (&whole, g_bytes_unref);
             g_clear_pointer (&seven_bit, pst_mime_7bit_plan_free);
             /* The message accepted last is recorded before this one is
-             * read whole or through, or sent when it is large, not left in
-             * doubt for as long as that takes. */
-            if (rec.n_sent > 0 && (reads_whole (s, current) || current->size > RECORD_FIRST_SIZE)
+             * read whole or through, or sent when it is large and was
+             * recorded ahead (else begin_message records the two together),
+             * not left in doubt for as long as that takes. */
+            if (rec.n_sent > 0
+                && (reads_whole (s, current) || (recorded && current->size > RECORD_FIRST_SIZE))
                 && !record (&rec, NULL, 0, NULL, error))
               goto out;
             if (!begin_message (agent, s, &rec, &current, recorded, &whole, &seven_bit, error))

@@ -63,6 +63,7 @@ typedef struct {
   int watch;        /* inotify instance watching their directories, or -1 */
   int keyboxd;      /* its watch descriptor of public-keys.d, or -1 */
   gint64 stamped;   /* when (monotonic µs) */
+  gint64 tried;     /* when a watch was last tried and could not be made, or 0 */
 } HomeState;
 
 /* A stamp is taken again after this long even when the watch saw nothing:
@@ -284,8 +285,9 @@ pst_pgp_home_check (const char *home)
   g_autoptr (GPtrArray) files = NULL;
   g_autoptr (GString) stamp = g_string_new (NULL);
   HomeState *s;
-  gboolean direct, changed;
+  gboolean direct, changed, try_watch;
   int watch = -1, keyboxd = -1;
+  gint64 now = g_get_monotonic_time (), tried = 0;
 
   g_mutex_lock (&home_lock);
   if (homes == NULL)
@@ -293,7 +295,7 @@ pst_pgp_home_check (const char *home)
   s = g_hash_table_lookup (homes, home ? home : "");
   if (s != NULL && s->watch >= 0)
     {
-      if (g_get_monotonic_time () - s->stamped < STAMP_MAX_AGE_US && watch_quiet (s))
+      if (now - s->stamped < STAMP_MAX_AGE_US && watch_quiet (s))
         {
           direct = s->direct;
           g_mutex_unlock (&home_lock);
@@ -304,6 +306,11 @@ pst_pgp_home_check (const char *home)
       close (s->watch);
       s->watch = -1;
     }
+  /* A home that could not be watched is stamped without trying again
+   * until the stamp's age is up: the attempt costs more than the stamp. */
+  try_watch = s == NULL || s->tried == 0 || now - s->tried >= STAMP_MAX_AGE_US;
+  if (!try_watch)
+    tried = s->tried;
   g_mutex_unlock (&home_lock);
 
   dir = resolve_home (home);
@@ -313,7 +320,8 @@ pst_pgp_home_check (const char *home)
     g_ptr_array_add (files, g_build_filename (dir, keyring[i], NULL));
   for (guint i = 0; i < confs->len; i++)
     g_ptr_array_add (files, g_strdup (confs->pdata[i]));
-  watch = watch_new (dir, files, &keyboxd);
+  if (try_watch && (watch = watch_new (dir, files, &keyboxd)) < 0)
+    tried = now;
   for (guint i = 0; i < files->len; i++)
     stamp_file (stamp, files->pdata[i]);
 
@@ -322,7 +330,10 @@ pst_pgp_home_check (const char *home)
   changed = s == NULL || !g_str_equal (s->stamp, stamp->str);
   direct = s != NULL && s->direct;
   if (!changed)
-    s->stamped = g_get_monotonic_time ();
+    {
+      s->stamped = now;
+      s->tried = tried;
+    }
   if (!changed && s->watch < 0)
     {
       /* Another thread may have watched meanwhile: the first watch stays. */
@@ -347,7 +358,8 @@ pst_pgp_home_check (const char *home)
   s->direct = direct;
   s->watch = watch;
   s->keyboxd = keyboxd;
-  s->stamped = g_get_monotonic_time ();
+  s->stamped = now;
+  s->tried = tried;
   g_hash_table_replace (homes, g_strdup (home ? home : ""), s);
   g_mutex_unlock (&home_lock);
   return direct;
