@@ -100,19 +100,20 @@ typedef struct {
   guint n_sent;
 } Recorder;
 
-/* Records what is pending and, unless @entry is NULL, @entry's change;
- * tells the subscribers once it is on disk. */
+/* Records what is pending and, unless @entry is NULL, @entry's change
+ * (@not_begun: PstOutboxChange's); tells the subscribers once it is on
+ * disk. */
 static gboolean
-record (Recorder *r, const PstOutboxEntry *entry, PstOutboxState state, const char *reply,
-        GError **error)
+record_change (Recorder *r, const PstOutboxEntry *entry, PstOutboxState state, const char *reply,
+               gboolean not_begun, GError **error)
 {
   PstOutboxChange changes[RECORDER_SENT_MAX + 1];
   guint n = 0;
 
   for (guint i = 0; i < r->n_sent; i++)
-    changes[n++] = (PstOutboxChange) { r->sent[i]->id, PST_OUTBOX_SENT, r->sent_reply[i] };
+    changes[n++] = (PstOutboxChange) { r->sent[i]->id, PST_OUTBOX_SENT, r->sent_reply[i], FALSE };
   if (entry != NULL)
-    changes[n++] = (PstOutboxChange) { entry->id, state, reply };
+    changes[n++] = (PstOutboxChange) { entry->id, state, reply, not_begun };
   if (n == 0)
     return TRUE;
   if (!pst_store_outbox_set_states (r->agent->store, changes, n, error))
@@ -126,6 +127,13 @@ record (Recorder *r, const PstOutboxEntry *entry, PstOutboxState state, const ch
   if (entry != NULL)
     emit_state (r->agent, entry, state, reply);
   return TRUE;
+}
+
+static gboolean
+record (Recorder *r, const PstOutboxEntry *entry, PstOutboxState state, const char *reply,
+        GError **error)
+{
+  return record_change (r, entry, state, reply, FALSE, error);
 }
 
 /* Notes @entry accepted with @reply (taken), to be recorded with the next
@@ -590,9 +598,10 @@ run_session (PstAgent *agent, const PstAccount *account, GPtrArray *entries, gbo
         }
     }
 out:
-  /* The next, taken ahead, had not begun: queue it again. */
+  /* The next, taken ahead, had not begun: queue it again, its attempt
+   * not counted. */
   if (ahead_sending)
-    record (&rec, ahead, PST_OUTBOX_QUEUED, NULL, NULL);
+    record_change (&rec, ahead, PST_OUTBOX_QUEUED, NULL, TRUE, NULL);
   /* An entry interrupted before its final dot was not delivered: queue it
    * again.  After the dot it may have been: it stays "sending" (in doubt). */
   if (!ok && current != NULL && !dot_sent)

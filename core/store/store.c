@@ -2124,9 +2124,9 @@ outbox_update (PstStore *store, sqlite3_stmt *stmt, gint64 id, GError **error)
   return TRUE;
 }
 
-gboolean
-pst_store_outbox_set_state (PstStore *store, gint64 id, PstOutboxState state,
-                            const char *reply, GError **error)
+static gboolean
+set_outbox_state (PstStore *store, gint64 id, PstOutboxState state, const char *reply,
+                  gboolean not_begun, GError **error)
 {
   g_autoptr (Stmt) stmt = NULL;
   g_autoptr (PstOutboxEntry) entry = NULL;
@@ -2157,7 +2157,7 @@ pst_store_outbox_set_state (PstStore *store, gint64 id, PstOutboxState state,
                   state == PST_OUTBOX_SENDING
                     ? "UPDATE outbox SET state = ?2, attempts = attempts + 1, in_doubt = 1,"
                       " last_reply = coalesce(?3, last_reply), updated_at = ?4 WHERE id = ?1"
-                    : "UPDATE outbox SET state = ?2, in_doubt = 0,"
+                    : "UPDATE outbox SET state = ?2, in_doubt = 0, attempts = max(attempts - ?5, 0),"
                       " last_reply = coalesce(?3, last_reply), updated_at = ?4 WHERE id = ?1",
                   error);
   if (stmt == NULL)
@@ -2166,11 +2166,20 @@ pst_store_outbox_set_state (PstStore *store, gint64 id, PstOutboxState state,
   sqlite3_bind_text (stmt, 2, state_names[state], -1, SQLITE_STATIC);
   pst_store_bind_text_or_null (stmt, 3, reply);
   sqlite3_bind_int64 (stmt, 4, now_seconds ());
+  if (state != PST_OUTBOX_SENDING)
+    sqlite3_bind_int (stmt, 5, not_begun && state == PST_OUTBOX_QUEUED ? 1 : 0);
   ok = outbox_update (store, stmt, id, error);
 out:
   g_clear_pointer (&stmt, pst_store_stmt_release);
   g_rec_mutex_unlock (&store->lock);
   return ok;
+}
+
+gboolean
+pst_store_outbox_set_state (PstStore *store, gint64 id, PstOutboxState state,
+                            const char *reply, GError **error)
+{
+  return set_outbox_state (store, id, state, reply, FALSE, error);
 }
 
 gboolean
@@ -2182,8 +2191,8 @@ pst_store_outbox_set_states (PstStore *store, const PstOutboxChange *changes, gu
   g_return_val_if_fail (store != NULL, FALSE);
 
   if (n == 1)
-    return pst_store_outbox_set_state (store, changes[0].id, changes[0].state, changes[0].reply,
-                                       error);
+    return set_outbox_state (store, changes[0].id, changes[0].state, changes[0].reply,
+                             changes[0].not_begun, error);
   g_rec_mutex_lock (&store->lock);
   if (!txn_begin (store, TRUE, error))
     {
@@ -2191,8 +2200,8 @@ pst_store_outbox_set_states (PstStore *store, const PstOutboxChange *changes, gu
       return FALSE;
     }
   for (guint i = 0; ok && i < n; i++)
-    ok = pst_store_outbox_set_state (store, changes[i].id, changes[i].state, changes[i].reply,
-                                     error);
+    ok = set_outbox_state (store, changes[i].id, changes[i].state, changes[i].reply,
+                           changes[i].not_begun, error);
   if (ok)
     ok = txn_commit (store, error);
   else

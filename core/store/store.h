@@ -338,6 +338,9 @@ typedef struct {
   gint64 id;
   PstOutboxState state;
   const char *reply;
+  /* With QUEUED: the entry's SENDING counted an attempt that never began
+   * (the sender took it ahead, then its session ended): taken back. */
+  gboolean not_begun;
 } PstOutboxChange;
 
 /* The @n changes of pst_store_outbox_set_state in one transaction: all or

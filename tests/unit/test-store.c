@@ -997,15 +997,35 @@ test_outbox (void **state)
   /* Several changes at once: all or none (id1 is sent: nothing of id3's
    * change may stay), then both. */
   {
-    PstOutboxChange bad[] = { { id3, PST_OUTBOX_SENDING, NULL }, { id1, PST_OUTBOX_SENDING, NULL } };
-    PstOutboxChange good[] = { { id3, PST_OUTBOX_SENDING, NULL },
-                               { id3, PST_OUTBOX_SENT, "250 2.0.0 both" } };
+    PstOutboxChange bad[] = { { id3, PST_OUTBOX_SENDING, NULL, FALSE },
+                              { id1, PST_OUTBOX_SENDING, NULL, FALSE } };
+    PstOutboxChange good[] = { { id3, PST_OUTBOX_SENDING, NULL, FALSE },
+                               { id3, PST_OUTBOX_SENT, "250 2.0.0 both", FALSE } };
+    /* Taken ahead ("sending", an attempt counted), then put back before
+     * it began: the attempt is taken back, never below 0. */
+    PstOutboxChange ahead[] = { { id3, PST_OUTBOX_SENDING, NULL, FALSE } };
+    PstOutboxChange back[] = { { id3, PST_OUTBOX_QUEUED, NULL, TRUE } };
 
     assert_false (pst_store_outbox_set_states (store, bad, 2, &error));
     assert_error_contains (error, "already sent");
     g_clear_error (&error);
     e = get_entry (store, id3);
     assert_int_equal (e->state, PST_OUTBOX_QUEUED);
+    assert_int_equal (e->attempts, 0);
+    pst_outbox_entry_free (e);
+    assert_true (pst_store_outbox_set_states (store, ahead, 1, &error));
+    e = get_entry (store, id3);
+    assert_int_equal (e->attempts, 1);
+    assert_true (e->in_doubt);
+    pst_outbox_entry_free (e);
+    assert_true (pst_store_outbox_set_states (store, back, 1, &error));
+    e = get_entry (store, id3);
+    assert_int_equal (e->state, PST_OUTBOX_QUEUED);
+    assert_int_equal (e->attempts, 0);
+    assert_false (e->in_doubt);
+    pst_outbox_entry_free (e);
+    assert_true (pst_store_outbox_set_states (store, back, 1, &error));
+    e = get_entry (store, id3);
     assert_int_equal (e->attempts, 0);
     pst_outbox_entry_free (e);
     assert_true (pst_store_outbox_set_states (store, good, 2, &error));
