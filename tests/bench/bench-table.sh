@@ -28,7 +28,8 @@ run() {  # NAME ENV... -- SCRIPT
   while [ "$1" != -- ]; do env+=("$1"); shift; done
   shift
   echo "== $name: $(printf '%s ' "${env[@]}")$1 (load $(cut -d' ' -f1-3 /proc/loadavg))"
-  if ! env -u SIZE "${env[@]}" "$here/$1" "$build" >"$OUT/$name.log" 2>&1; then
+  # ONLY is this script's: bench-batch.sh reads its own (which rows).
+  if ! env -u SIZE -u ONLY "${env[@]}" "$here/$1" "$build" >"$OUT/$name.log" 2>&1; then
     echo "bench-table: $1 failed; its output:" >&2
     tail -n 30 "$OUT/$name.log" >&2
     exit 1
