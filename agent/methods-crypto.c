@@ -405,6 +405,7 @@ open_message (PstCall *call, GBytes *input, int out_fd, GError **error)
 typedef struct {
   int fd;
   off_t start;
+  PstAgent *agent;
 } Reopen;
 
 static GInputStream *
@@ -419,12 +420,31 @@ reopen_fd (gpointer data, GError **error)
   return pst_pgpstream_input_new (fd_in);
 }
 
+/* pst_pgpmime_open_stream's spool for a judged text: an unnamed file of
+ * the agent's, as send's copies are: at most PST_OUTGOING_MAX_STREAM, and
+ * PST_OUTGOING_FREE_MIN left free as it grows. */
+static int
+spool_open (gpointer data, guint64 *max_out, guint64 *keep_free_out)
+{
+  Reopen *r = data;
+  int fd = pst_outgoing_unnamed_file (r->agent, max_out);
+
+  if (fd >= 0)
+    {
+      *max_out = MIN (*max_out, PST_OUTGOING_MAX_STREAM);
+      *keep_free_out = PST_OUTGOING_FREE_MIN;
+    }
+  return fd;
+}
+
 /* Decrypts PGP/MIME from @in_fd to @out_fd as a stream when
  * pst_pgpmime_open_stream can; *@streamed_out then says so.  Only a
  * seekable input is streamed, so that a message found not streamable
- * half-way is read again from @start for the in-memory path, and a text
- * entity (or one whose header depends on its signature) is read twice:
- * judged, then written.  When the
+ * half-way is read again from @start for the in-memory path.  A text
+ * entity (or one whose header depends on its signature) is judged first,
+ * its plaintext kept meanwhile in an unnamed file of the agent's,
+ * encrypted (spool_open), then written from there; where no such file can
+ * be kept, the message is read again and decrypted a second time.  When the
  * status says decryption failed, @out_fd may hold plaintext that was not
  * authenticated: the answer says "written": false, and the CLI keeps
  * nothing with -o (on a stdout of its own the bytes are already out, as
@@ -439,12 +459,13 @@ decrypt_stream (PstCall *call, int in_fd, int out_fd, off_t start, gboolean *str
   g_autofree char *home = pst_agent_get_gnupg_home (call->agent);
   g_autoptr (PstPgp) pgp = NULL;
   g_autoptr (PstStatus) status = NULL;
-  Reopen reopen = { in_fd, start };
+  Reopen reopen = { in_fd, start, call->agent };
   gboolean streamable = FALSE;
 
   *streamed_out = FALSE;
   if (!(pgp = pst_pgp_new (home, error))
-      || !pst_pgpmime_open_stream (pgp, in, reopen_fd, &reopen, out, &status, &streamable, error))
+      || !pst_pgpmime_open_stream (pgp, in, reopen_fd, spool_open, &reopen, out, &status,
+                                      &streamable, error))
     return NULL;
   if (!streamable)
     {
@@ -470,7 +491,7 @@ smime_decrypt_stream (PstCall *call, int in_fd, int out_fd, off_t start, gboolea
   g_autoptr (GOutputStream) out = pst_client_fd_output_stream_new (out_fd);
   g_autoptr (GInputStream) in = NULL;
   g_autoptr (PstStatus) status = NULL;
-  Reopen reopen = { in_fd, start };
+  Reopen reopen = { in_fd, start, call->agent };
   PstSmimeLease *lease;
   gboolean streamable = FALSE, ok;
 

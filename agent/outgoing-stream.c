@@ -141,6 +141,25 @@ pst_outgoing_can_spool (PstAgent *agent)
   return TRUE;
 }
 
+int
+pst_outgoing_unnamed_file (PstAgent *agent, guint64 *room_out)
+{
+  struct statvfs sv;
+  guint64 avail;
+  int fd = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+
+  if (fd < 0)
+    return -1;
+  if (fstatvfs (fd, &sv) != 0
+      || (avail = (guint64) sv.f_bavail * sv.f_frsize) <= PST_OUTGOING_FREE_MIN)
+    {
+      close (fd);
+      return -1;
+    }
+  *room_out = avail - PST_OUTGOING_FREE_MIN;
+  return fd;
+}
+
 PstOutgoingSpool *
 pst_outgoing_spool_new (PstAgent *agent, GError **error)
 {

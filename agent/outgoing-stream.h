@@ -68,6 +68,10 @@ int pst_outgoing_take_pipe (PstAgent *agent, GInputStream *in, gsize whole_max, 
 typedef struct _PstOutgoingSpool PstOutgoingSpool;
 /* Whether the agent's data directory takes unnamed files (a spool). */
 gboolean pst_outgoing_can_spool (PstAgent *agent);
+/* An unnamed file of the agent's (as above), empty, and in *@room_out what
+ * it may hold: the free space beyond PST_OUTGOING_FREE_MIN.  -1 when none
+ * can be made or there is no such room.  Transfer full. */
+int pst_outgoing_unnamed_file (PstAgent *agent, guint64 *room_out);
 PstOutgoingSpool *pst_outgoing_spool_new (PstAgent *agent, GError **error);
 gboolean pst_outgoing_spool_write (PstOutgoingSpool *sp, const void *data, gsize len,
                                    GError **error);

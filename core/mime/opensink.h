@@ -64,8 +64,8 @@ PstOpenSink *pst_open_sink_new (GOutputStream *out, GPtrArray *outer_fields, Pst
  * strips a header block from it).  Whether it holds an inline OpenPGP
  * block is known only at its end: with @judging a text entity is judged
  * (judging set: nothing written, inline_marker looked for), so that the
- * caller decrypts it again to write it (pgpstream.c); any other leaf is
- * written as without this. */
+ * caller writes it afterwards, from a copy it kept or decrypting it again
+ * (pgpstream.c); any other leaf is written as without this. */
 void pst_open_sink_take_text (PstOpenSink *self, gboolean judging);
 
 /* The signature is known (a first decryption judged the entity): the

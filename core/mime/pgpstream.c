@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "crypto/cipherspool.h"
 #include "crypto/pgp.h"
 #include "mime/converters.h"
 #include "mime/hp.h"
@@ -563,6 +564,7 @@ typedef struct {
   gboolean encrypted;       /* multipart/encrypted as RFC 3156 says, decrypted into the sink */
   gboolean ok;              /* the decryption succeeded */
   GError *error;            /* the decryption's error */
+  guint64 consumed;         /* the encrypted part's bytes read, at the end */
 } Pass;
 
 static void
@@ -582,15 +584,54 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Pass, pass_clear)
  * (the caller reads it in memory), judged (nothing written), written. */
 typedef enum { TEXT_NO, TEXT_JUDGE, TEXT_WRITE } TextMode;
 
+/* Whether the sink @data may still judge what it is given: not once an
+ * entity passes as it comes (written). */
+static gboolean
+sink_judges (gpointer data)
+{
+  PstOpenSink *sink = data;
+
+  return sink->judging || !sink->passing;
+}
+
+/* p->sink over @out, as @text and @judged_sig say (run_pass), with the
+ * decryption limit counted against *@consumed. */
+static void
+pass_sink_new (Pass *p, GOutputStream *out, const guint64 *consumed, TextMode text,
+               const PstPgpSignature *judged_sig)
+{
+  p->status = pst_status_new ();
+  p->sink = pst_open_sink_new (out, p->fields, p->status, consumed);
+  if (text != TEXT_NO)
+    pst_open_sink_take_text (p->sink, text == TEXT_JUDGE);
+  if (judged_sig != NULL)
+    {
+      /* The header shown as the in-memory reader chooses it knowing the
+       * signature (hp.c pst_hp_finish): promoted by a good one covering
+       * it all, with its addresses. */
+      PstSignatureFacts facts = { judged_sig->status, judged_sig->addresses,
+                                  judged_sig->fingerprint, judged_sig->created,
+                                  judged_sig->weak_digest };
+      const char *const none[] = { NULL };
+      gboolean good = judged_sig->status != PST_SIG_NONE && pst_signature_verdict (&facts) == PST_SIG_GOOD;
+
+      pst_open_sink_set_signer (p->sink, !good ? NULL
+                                         : judged_sig->addresses != NULL
+                                           ? (const char *const *) judged_sig->addresses : none);
+    }
+}
+
 /* Decrypts the second part of @message (from pst_pgpstream_input_new, at
- * its start) into a sink over @out.  FALSE only for the streams' errors and
+ * its start) into a sink over @out, keeping a copy of a judged entity's
+ * plaintext in @spool when given.  FALSE only for the streams' errors and
  * a header that cannot be parsed; p->encrypted FALSE when the message is
  * not what this file streams (nothing consumed when the outer header says
  * so). */
 static gboolean
 run_pass (PstPgp *pgp, GInputStream *message, GOutputStream *out, TextMode text,
-          const PstPgpSignature *judged_sig, Pass *p, GError **error)
+          const PstPgpSignature *judged_sig, PstCipherSpool *spool, Pass *p, GError **error)
 {
+  g_autoptr(GOutputStream) tee = NULL;
   g_autoptr(GBytes) header = NULL;
   g_autoptr(GHashTable) params = NULL;
   g_autofree char *type = NULL;
@@ -613,27 +654,17 @@ run_pass (PstPgp *pgp, GInputStream *message, GOutputStream *out, TextMode text,
   part = g_object_new (PST_TYPE_PART_STREAM, NULL);
   part->base = G_BUFFERED_INPUT_STREAM (g_object_ref (message));
   part->boundary = g_strdup (boundary);
-  p->status = pst_status_new ();
-  p->sink = pst_open_sink_new (out, p->fields, p->status, &part->consumed);
-  if (text != TEXT_NO)
-    pst_open_sink_take_text (p->sink, text == TEXT_JUDGE);
-  if (judged_sig != NULL)
-    {
-      /* The header shown as the in-memory reader chooses it knowing the
-       * signature (hp.c pst_hp_finish): promoted by a good one covering
-       * it all, with its addresses. */
-      PstSignatureFacts facts = { judged_sig->status, judged_sig->addresses,
-                                  judged_sig->fingerprint, judged_sig->created,
-                                  judged_sig->weak_digest };
-      const char *const none[] = { NULL };
-      gboolean good = judged_sig->status != PST_SIG_NONE && pst_signature_verdict (&facts) == PST_SIG_GOOD;
-
-      pst_open_sink_set_signer (p->sink, !good ? NULL
-                                         : judged_sig->addresses != NULL
-                                           ? (const char *const *) judged_sig->addresses : none);
-    }
-  p->ok = pst_pgp_decrypt_stream (pgp, G_INPUT_STREAM (part), G_OUTPUT_STREAM (p->sink), &p->sig,
+  pass_sink_new (p, out, &part->consumed, text, judged_sig);
+  /* A judged text's plaintext is also kept, encrypted, for the writing
+   * (nothing of an entity that passes as it comes). */
+  if (spool != NULL)
+    tee = pst_cipher_spool_tee_new (G_OUTPUT_STREAM (p->sink), spool, sink_judges, p->sink);
+  p->ok = pst_pgp_decrypt_stream (pgp, G_INPUT_STREAM (part),
+                                  tee != NULL ? tee : G_OUTPUT_STREAM (p->sink), &p->sig,
                                   &p->integrity, &p->error);
+  /* The part goes with this function: the sink counts on the total. */
+  p->consumed = part->consumed;
+  p->sink->consumed = &p->consumed;
   return TRUE;
 }
 
@@ -687,6 +718,16 @@ streamed (PstStatus *status, PstStatus **status_out, gboolean *streamable_out)
   return TRUE;
 }
 
+/* Whether the writing pass @write wrote the whole plaintext judged (its
+ * SHA-256 @judged_sum). */
+static gboolean
+written_as_judged (Pass *write, const char *judged_sum)
+{
+  return write->ok && write->sink->passing && !write->sink->too_large
+         && write->sink->body_sum != NULL
+         && g_strcmp0 (g_checksum_get_string (write->sink->body_sum), judged_sum) == 0;
+}
+
 /* A decrypted text/plain entity, judged by pass @judge (nothing written:
  * an inline OpenPGP block in it is opened by the in-memory reader, so one
  * is left to it; the plaintext summed), decrypted whole: decrypted again
@@ -708,7 +749,7 @@ write_judged_text (PstPgp *pgp, Pass *judge, const char *session_key, PstPgpMess
    * secret key: a passphrase or a smartcard's touch is asked for once.  A
    * file changed meanwhile does not open with it, and fails as below. */
   pst_pgp_use_session_key (pgp, session_key);
-  ran = run_pass (pgp, again, plain_out, TEXT_WRITE, judge->sig, &write, error);
+  ran = run_pass (pgp, again, plain_out, TEXT_WRITE, judge->sig, NULL, &write, error);
   pst_pgp_use_session_key (pgp, NULL);
   if (!ran)
     return FALSE;
@@ -721,28 +762,72 @@ write_judged_text (PstPgp *pgp, Pass *judge, const char *session_key, PstPgpMess
     }
   /* The same plaintext as judged, or the file changed in between: then
    * what was written is not what was judged, and is discarded. */
-  return streamed (pass_status (&write, write.ok && write.sink->passing && !write.sink->too_large
-                                           && write.sink->body_sum != NULL
-                                           && g_strcmp0 (g_checksum_get_string (write.sink->body_sum),
-                                                         judged_sum) == 0),
-                   status_out, streamable_out);
+  return streamed (pass_status (&write, written_as_judged (&write, judged_sum)), status_out,
+                   streamable_out);
+}
+
+/* A decrypted text judged by pass @judge, its plaintext kept in @spool:
+ * written from there, through a sink that writes, which must give the
+ * plaintext judged. */
+static gboolean
+write_spooled_text (Pass *judge, PstCipherSpool *spool, GOutputStream *plain_out,
+                    PstStatus **status_out, gboolean *streamable_out, GError **error)
+{
+  g_auto(Pass) write = { 0 };
+  const char *judged_sum = g_checksum_get_string (judge->sink->body_sum);
+  gboolean spool_failed = FALSE;
+
+  write.fields = g_ptr_array_ref (judge->fields);
+  write.encrypted = TRUE;
+  write.consumed = judge->consumed;
+  pass_sink_new (&write, plain_out, &write.consumed, TEXT_WRITE, judge->sig);
+  write.sig = g_steal_pointer (&judge->sig);
+  /* A copy that cannot be read back, or that changed, is a failure with
+   * nothing to say of the message's integrity (as a second decryption
+   * that did not give what was judged). */
+  write.integrity = PST_INTEGRITY_NONE;
+  write.ok = pst_cipher_spool_replay (spool, G_OUTPUT_STREAM (write.sink), &spool_failed,
+                                      &write.error);
+  if (write.sink->fallback && !write.sink->passing)
+    return TRUE;   /* not what was judged: nothing written, read in memory */
+  /* The output's own failure (the client gone, a full disk) is an error,
+   * whatever its domain, not a verdict. */
+  if (!write.ok && !spool_failed && !write.sink->too_large && write.error != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&write.error));
+      return FALSE;
+    }
+  return streamed (pass_status (&write, written_as_judged (&write, judged_sum)), status_out,
+                   streamable_out);
 }
 
 gboolean
 pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen reopen,
-                         gpointer reopen_data, GOutputStream *plain_out, PstStatus **status_out,
+                         PstPgpSpoolOpen spool_open, gpointer reopen_data,
+                         GOutputStream *plain_out, PstStatus **status_out,
                          gboolean *streamable_out, GError **error)
 {
   g_auto(Pass) p = { 0 };
   g_autoptr(PstPgpSessionKey) session_key = NULL;
+  g_autoptr(PstCipherSpool) spool = NULL;
   gboolean ran;
 
   *streamable_out = FALSE;
   /* With @reopen a text entity is judged as it is decrypted (nothing
-   * written), then decrypted again to be written, with the session key
-   * the first decryption kept (the secret key is used once). */
+   * written), its plaintext kept in a spool when @spool_open gives one,
+   * and written from there; else decrypted again to be written, with the
+   * session key the first decryption kept (the secret key is used once). */
+  if (reopen != NULL && spool_open != NULL)
+    {
+      guint64 max = 0, keep_free = 0;
+      int fd = spool_open (reopen_data, &max, &keep_free);
+
+      if (fd >= 0)
+        spool = pst_cipher_spool_new (fd, max, keep_free);
+    }
   pst_pgp_keep_session_key (pgp, reopen != NULL);
-  ran = run_pass (pgp, message, plain_out, reopen != NULL ? TEXT_JUDGE : TEXT_NO, NULL, &p, error);
+  ran = run_pass (pgp, message, plain_out, reopen != NULL ? TEXT_JUDGE : TEXT_NO, NULL, spool, &p,
+                  error);
   pst_pgp_keep_session_key (pgp, FALSE);
   session_key = pst_pgp_take_session_key (pgp);
   if (!ran)
@@ -763,6 +848,8 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
     {
       if (p.sink->inline_marker)
         return TRUE;   /* read in memory */
+      if (spool != NULL && pst_cipher_spool_ok (spool))
+        return write_spooled_text (&p, spool, plain_out, status_out, streamable_out, error);
       return write_judged_text (pgp, &p, session_key, reopen, reopen_data, plain_out, status_out,
                                 streamable_out, error);
     }

@@ -109,6 +109,12 @@ gboolean pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutput
  * makes them, or NULL with @error set.  Transfer full. */
 typedef GInputStream *(*PstPgpMessageReopen) (gpointer data, GError **error);
 
+/* An unnamed file of the caller's (0600, linked nowhere), empty, open for
+ * reading and writing, in *@max_out how much it may hold, and in
+ * *@keep_free_out what must stay free on its file system as it grows; or
+ * -1 when there is none.  Transfer full: the callee closes it. */
+typedef int (*PstPgpSpoolOpen) (gpointer data, guint64 *max_out, guint64 *keep_free_out);
+
 /* pst_pgpmime_open on streams, for a message whose top level is
  * multipart/encrypted; protocol="application/pgp-encrypted" and whose
  * decrypted entity is a single leaf part (what the in-memory reader passes
@@ -124,11 +130,16 @@ typedef GInputStream *(*PstPgpMessageReopen) (gpointer data, GError **error);
  * signature would change (RFC 9788 promotion, hp.h): the first
  * decryption judges it, writing nothing (a line that begins an inline
  * OpenPGP block in a text leaves it to the in-memory reader; a failed or
- * too large decryption is said without anything written), and the
- * message, read again from its start through @reopen, is decrypted a
- * second time into @plain_out with the header the signature gives, which
- * must give the plaintext judged (SHA-256), or the status says decryption
- * failed (the file changed in between).
+ * too large decryption is said without anything written), and then
+ * written to @plain_out with the header the signature gives.  What is
+ * written must give the plaintext judged (SHA-256), or the status says
+ * decryption failed.  It comes from the plaintext the first decryption
+ * kept in the file @spool_open gives (called with @reopen_data; may be
+ * NULL), encrypted there with a key held only in memory (cipherspool.h);
+ * without one, or when the plaintext grew past what the file may hold or
+ * could not be written, the message is read again from its start through
+ * @reopen and decrypted a second time (with the session key the first
+ * found: the file must not have changed in between).
  *
  * Otherwise *@streamable_out is FALSE, @status_out is not set, nothing was
  * written to @plain_out and the caller opens the message in memory:
@@ -151,7 +162,8 @@ typedef GInputStream *(*PstPgpMessageReopen) (gpointer data, GError **error);
  * received.  Errors: the streams' errors, and PST_ERROR_FAILED for a
  * message that cannot be parsed (see pst_pgpmime_open).  Transfer full. */
 gboolean pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message,
-                                  PstPgpMessageReopen reopen, gpointer reopen_data,
+                                  PstPgpMessageReopen reopen, PstPgpSpoolOpen spool_open,
+                                  gpointer reopen_data,
                                   GOutputStream *plain_out, PstStatus **status_out,
                                   gboolean *streamable_out, GError **error);
 

@@ -103,8 +103,9 @@ fi
 rm -f "$dir/msg.body" "$dir/msg.out"
 
 # A text/plain message of as many bytes (7-bit lines of 76), encrypted and
-# signed, then decrypted and verified: the text is judged by a first
-# decryption and written by a second (pgpstream.h).  Each agent's peak
+# signed, then decrypted and verified: the text is judged as it is
+# decrypted, kept meanwhile encrypted in an unnamed file of the agent's,
+# and written from there (pgpstream.h).  Each agent's peak
 # reset first (as root), so that the rows are the text's own.
 head -c "$(( $(numfmt --from=iec "$SIZE") * 3 / 4 ))" /dev/urandom | base64 -w 76 >"$dir/text.body"
 {

@@ -88,7 +88,8 @@ for kind in text att; do
     check "$kind: gpg decrypts it" gpg_open "$WORK/out.eml"
     check "$kind: the decrypted body is the body sent (sha256)" test "$(body_sum < "$WORK/inner.eml")" = "$want"
     # The attachment is decrypted as it comes (core/mime/opensink.h), the
-    # text judged first, then decrypted again as it comes (pgpstream.h).
+    # text judged first, its plaintext kept encrypted in an unnamed file of
+    # the agent's meanwhile, then written from there (pgpstream.h).
     check "$kind: postern decrypt within the bound" within_bound bob "$kind decrypt" bob_decrypt
     check "$kind: decrypted, not signed" verdict "$WORK/dec.json" ok none
     check "$kind: Postern's plaintext has the body sent (sha256)" \

@@ -346,7 +346,7 @@ test_stream_bomb (void **state)
   assert_non_null (file);
   reset_peak ();
   before = rss_kib ();
-  assert_true (pst_pgpmime_open_stream (fx.bob, in, NULL, NULL, out, &st, &streamable, &error));
+  assert_true (pst_pgpmime_open_stream (fx.bob, in, NULL, NULL, NULL, out, &st, &streamable, &error));
   assert_peak_bounded (before, "streamed");
   assert_true (streamable);
   assert_int_equal (st->decryption, PST_DECRYPTION_TOO_LARGE);

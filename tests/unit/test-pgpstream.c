@@ -1,10 +1,14 @@
 /* test-pgpstream.c — PGP/MIME on streams gives what the in-memory writer
  * and reader give (pgpstream.h). */
+#define _GNU_SOURCE 1   /* O_TMPFILE */
 #include "pgp-fixture.h"
 
+#include <fcntl.h>
+#include <unistd.h>
 #include <gio/gio.h>
 
 #include "mime/pgpstream.h"
+#include "crypto/cipherspool.h"
 
 static const char *const to_bob[] = { BOB, NULL };
 
@@ -327,13 +331,44 @@ test_protect_refuses (void **state)
   assert_non_null (strstr (error->message, "eve@postern.test"));
 }
 
-/* The message read again from its start (a text entity is read three
- * times): @msg, or @later from the @change_at-th reading on (a file that
- * changed meanwhile). */
+/* How a judged text is kept for its writing (pst_pgpmime_open_stream's
+ * spool): in an unnamed file, as the agent keeps it; without one (it is
+ * decrypted again from the message read again); in a file that may hold
+ * only a few bytes (given up: decrypted again). */
+typedef enum { SPOOL_FILE, SPOOL_NONE, SPOOL_SMALL, SPOOL_UNREADABLE } SpoolMode;
+
+/* The message read again from its start: @msg, or @later from the
+ * @change_at-th reading on (a file that changed meanwhile). */
 typedef struct {
   GBytes *msg, *later;
   int change_at, readings;
+  SpoolMode spool;
+  int spools;              /* files given */
+  int pipe_read;           /* SPOOL_UNREADABLE's other end, for the test to close */
 } Reopen;
+
+static int
+spool_tmp (gpointer data, guint64 *max_out, guint64 *keep_free_out)
+{
+  Reopen *r = data;
+  int fd, pair[2];
+
+  if (r->spool == SPOOL_NONE)
+    return -1;
+  r->spools++;
+  *max_out = r->spool == SPOOL_SMALL ? 16 : G_MAXUINT64;
+  *keep_free_out = 0;
+  if (r->spool == SPOOL_UNREADABLE)
+    {
+      /* Written (a small text fits in the pipe), never read back: no seek. */
+      assert_int_equal (pipe2 (pair, O_CLOEXEC), 0);
+      r->pipe_read = pair[0];
+      return pair[1];
+    }
+  fd = open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  assert_true (fd >= 0);
+  return fd;
+}
 
 static GInputStream *
 reopen_mem (gpointer data, GError **error)
@@ -349,7 +384,8 @@ reopen_mem (gpointer data, GError **error)
 }
 
 /* Opens @msg on a stream as bob: the status JSON and the plain message;
- * read again through @reopen (NULL: from @msg). */
+ * read again through @reopen (NULL: from @msg, a judged text kept in a
+ * file as the agent keeps it). */
 static gboolean
 open_stream_reopen (GBytes *msg, Reopen *reopen, char **status_json, GBytes **plain, GBytes **rest)
 {
@@ -358,11 +394,11 @@ open_stream_reopen (GBytes *msg, Reopen *reopen, char **status_json, GBytes **pl
   g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
   g_autoptr(PstStatus) st = NULL;
   g_autoptr(GError) error = NULL;
-  Reopen again = { msg, NULL, 0, 0 };
+  Reopen again = { msg, NULL, 0, 0, SPOOL_FILE, 0, -1 };
   gboolean streamable = TRUE;
 
-  assert_true (pst_pgpmime_open_stream (fx.bob, in, reopen_mem, reopen ? reopen : &again, out, &st,
-                                        &streamable, &error));
+  assert_true (pst_pgpmime_open_stream (fx.bob, in, reopen_mem, spool_tmp, reopen ? reopen : &again,
+                                        out, &st, &streamable, &error));
   assert_null (error);
   g_output_stream_close (out, NULL, NULL);
   *plain = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
@@ -586,6 +622,21 @@ test_open_text (void **state)
 
         assert_true (open_stream (msg, &json, &p, &rest));
         assert_same_as_memory (msg);
+        /* Kept in a file, the text is not read again; without one, or in
+         * one too small, it is read again and decrypted a second time; the
+         * same either way. */
+        for (SpoolMode mode = SPOOL_FILE; mode <= SPOOL_SMALL; mode++)
+          {
+            Reopen r = { msg, NULL, 0, 0, mode, 0, -1 };
+            g_autoptr(GBytes) p2 = NULL, rest2 = NULL;
+            g_autofree char *json2 = NULL;
+
+            assert_true (open_stream_reopen (msg, &r, &json2, &p2, &rest2));
+            assert_string_equal (json2, json);
+            assert_true (g_bytes_equal (p2, p));
+            assert_int_equal (r.spools, mode == SPOOL_NONE ? 0 : 1);
+            assert_int_equal (r.readings, mode == SPOOL_FILE ? 0 : 1);
+          }
       }
   /* A good signature by the protected From promotes the protected header
    * (hp.c): an outer Reply-To the inside does not name goes, an inner
@@ -643,7 +694,7 @@ test_open_text_failures (void **state)
   gsize len = 0, at;
   const char *data = g_bytes_get_data (m1, &len);
   char *copy = g_memdup2 (data, len);
-  Reopen changed = { m1, m2, 1, 0 };
+  Reopen changed = { m1, m2, 1, 0, SPOOL_NONE, 0, -1 };
 
   (void) state;
   at = prefix_until (m1, "-----END PGP MESSAGE-----") - 60;
@@ -659,6 +710,20 @@ test_open_text_failures (void **state)
   assert_true (open_stream_reopen (m1, &changed, &json, &p, &rest));
   assert_int_equal (changed.readings, 1);
   assert_non_null (strstr (json, "\"decryption\":\"failed\""));
+  g_clear_pointer (&p, g_bytes_unref);
+  g_clear_pointer (&json, g_free);
+  /* A copy kept that cannot be read back: decryption failed, nothing said
+   * of the message's integrity, the message not read again. */
+  {
+    Reopen unreadable = { m1, NULL, 0, 0, SPOOL_UNREADABLE, 0, -1 };
+
+    assert_true (open_stream_reopen (m1, &unreadable, &json, &p, &rest));
+    close (unreadable.pipe_read);
+    assert_int_equal (unreadable.spools, 1);
+    assert_int_equal (unreadable.readings, 0);
+    assert_non_null (strstr (json, "\"decryption\":\"failed\""));
+    assert_null (strstr (json, "\"integrity\":\"ok\""));
+  }
 }
 
 /* A reopen that first takes the secret keys out of the home in @data (the
@@ -685,6 +750,103 @@ reopen_keyless (gpointer data, GError **error)
   assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, NULL, NULL,
                              NULL, NULL));
   return pst_pgpstream_input_new (mem);
+}
+
+/* The spool itself: what comes back is what went in; the file holds no
+ * plaintext; a file changed in between, or more than it may hold, is said. */
+static void
+test_cipher_spool (void **state)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+  g_autoptr(GOutputStream) sink = g_memory_output_stream_new_resizable ();
+  g_autoptr(GOutputStream) tee = NULL;
+  g_autoptr(GOutputStream) back = g_memory_output_stream_new_resizable ();
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree char *disk = NULL;
+  PstCipherSpool *spool;
+  gboolean spool_failed = TRUE;
+  int fd, peek;
+
+  (void) state;
+  for (int i = 0; i < 30000; i++)
+    g_string_append_printf (text, "secret line %d\r\n", i);
+  fd = open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  assert_true (fd >= 0);
+  peek = dup (fd);
+  spool = pst_cipher_spool_new (fd, G_MAXUINT64, 0);
+  assert_non_null (spool);
+  tee = pst_cipher_spool_tee_new (sink, spool, NULL, NULL);
+  for (gsize at = 0; at < text->len; at += 7777)
+    assert_true (g_output_stream_write_all (tee, text->str + at, MIN (7777, text->len - at), NULL, NULL,
+                                            &error));
+  assert_true (pst_cipher_spool_ok (spool));
+  disk = g_malloc0 (text->len + 1);
+  assert_int_equal (pread (peek, disk, text->len, 0), (gssize) text->len);
+  assert_null (g_strstr_len (disk, (gssize) text->len, "secret line"));
+  assert_true (pst_cipher_spool_replay (spool, back, &spool_failed, &error));
+  assert_null (error);
+  g_output_stream_close (back, NULL, NULL);
+  got = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (back));
+  assert_int_equal (g_bytes_get_size (got), text->len);
+  assert_memory_equal (g_bytes_get_data (got, NULL), text->str, text->len);
+  assert_false (spool_failed);
+  g_clear_object (&tee);
+  pst_cipher_spool_free (spool);
+
+  /* A byte changed on disk between the writing and the reading. */
+  fd = open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  close (peek);
+  peek = dup (fd);
+  spool = pst_cipher_spool_new (fd, G_MAXUINT64, 0);
+  tee = pst_cipher_spool_tee_new (sink, spool, NULL, NULL);
+  assert_true (g_output_stream_write_all (tee, text->str, text->len, NULL, NULL, &error));
+  assert_int_equal (pwrite (peek, "x", 1, 1000), 1);
+  g_clear_object (&back);
+  back = g_memory_output_stream_new_resizable ();
+  assert_false (pst_cipher_spool_replay (spool, back, &spool_failed, &error));
+  assert_true (spool_failed);
+  assert_non_null (error);
+  assert_non_null (strstr (error->message, "changed"));
+  g_clear_error (&error);
+  g_clear_object (&tee);
+  pst_cipher_spool_free (spool);
+  close (peek);
+
+  /* More than it may hold: given up, the writes still go through. */
+  fd = open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  spool = pst_cipher_spool_new (fd, 1000, 0);
+  tee = pst_cipher_spool_tee_new (sink, spool, NULL, NULL);
+  assert_true (g_output_stream_write_all (tee, text->str, 600, NULL, NULL, &error));
+  assert_true (pst_cipher_spool_ok (spool));
+  assert_true (g_output_stream_write_all (tee, text->str, 600, NULL, NULL, &error));
+  assert_false (pst_cipher_spool_ok (spool));
+  g_clear_object (&tee);
+  pst_cipher_spool_free (spool);
+
+  /* Past 16 MiB on a file system that cannot leave what must stay free:
+   * given up, and its file emptied at once. */
+  fd = open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  peek = dup (fd);
+  spool = pst_cipher_spool_new (fd, G_MAXUINT64, G_MAXUINT64 / 2);
+  tee = pst_cipher_spool_tee_new (sink, spool, NULL, NULL);
+  while (pst_cipher_spool_ok (spool))
+    {
+      struct stat st;
+
+      assert_true (g_output_stream_write_all (tee, text->str, text->len, NULL, NULL, &error));
+      assert_int_equal (fstat (peek, &st), 0);
+      assert_true (st.st_size <= 17 * 1024 * 1024);
+    }
+  {
+    struct stat st;
+
+    assert_int_equal (fstat (peek, &st), 0);
+    assert_int_equal (st.st_size, 0);
+  }
+  g_clear_object (&tee);
+  pst_cipher_spool_free (spool);
+  close (peek);
 }
 
 static char *carol_home;   /* removed by end_session_key, also when an assertion failed */
@@ -725,7 +887,8 @@ test_open_text_session_key (void **state)
   again.msg = msg;
   mem = g_memory_input_stream_new_from_bytes (msg);
   in = pst_pgpstream_input_new (mem);
-  assert_true (pst_pgpmime_open_stream (carol, in, reopen_keyless, &again, out, &st, &streamable, &error));
+  assert_true (pst_pgpmime_open_stream (carol, in, reopen_keyless, NULL, &again, out, &st, &streamable,
+                                        &error));
   assert_null (error);
   assert_true (streamable);
   assert_int_equal (again.readings, 1);
@@ -786,6 +949,7 @@ main (void)
     cmocka_unit_test (test_open_not_streamable),
     cmocka_unit_test (test_open_text),
     cmocka_unit_test (test_open_text_failures),
+    cmocka_unit_test (test_cipher_spool),
     cmocka_unit_test_teardown (test_open_text_session_key, end_session_key),
     cmocka_unit_test (test_roundtrip),
   };
