@@ -10,10 +10,14 @@
 
 G_DEFINE_TYPE (PstOpenSink, pst_open_sink, G_TYPE_OUTPUT_STREAM)
 
+/* Writes to the sink's output, noting its failure (out_failed). */
 static gboolean
-write_str (GOutputStream *out, const char *s, gsize len, GError **error)
+write_out (PstOpenSink *self, const char *s, gsize len, GError **error)
 {
-  return g_output_stream_write_all (out, s, len, NULL, NULL, error);
+  if (g_output_stream_write_all (self->out, s, len, NULL, NULL, error))
+    return TRUE;
+  self->out_failed = TRUE;
+  return FALSE;
 }
 
 /* Whether the in-memory reader passes the entity with @fields on untouched
@@ -191,8 +195,8 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
   g_string_append (s, "\r\n");
   body_bytes (self, (const char *) self->head->data + end, self->head->len - end);
   ok = self->judging
-       || (write_str (self->out, s->str, s->len, error)
-           && write_str (self->out, (const char *) self->head->data + end, self->head->len - end,
+       || (write_out (self, s->str, s->len, error)
+           && write_out (self, (const char *) self->head->data + end, self->head->len - end,
                          error));
   explicit_bzero (s->str, s->len);
   pst_secret_byte_array_clear (self->head);
@@ -227,7 +231,7 @@ open_sink_write (GOutputStream *stream, const void *buffer, gsize count,
       body_bytes (self, buffer, count);
       if (self->judging)
         return (gssize) count;
-      return write_str (self->out, buffer, count, error) ? (gssize) count : -1;
+      return write_out (self, buffer, count, error) ? (gssize) count : -1;
     }
   before = self->head->len;
   count = MIN (count, PST_PGPSTREAM_MAX_HEADER + 1 - before);

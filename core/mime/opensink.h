@@ -31,6 +31,7 @@ struct _PstOpenSink {
   const guint64 *consumed;  /* input read so far, or NULL */
   guint64 passed;
   gboolean too_large;
+  gboolean out_failed;      /* a write to @out failed: its error, not a verdict on the message */
   /* pst_open_sink_take_text: a text/plain entity passes too, when the
    * in-memory reader would pass it on as it is; body_sum is the SHA-256 of
    * all that came after the header section, and with @judging nothing is

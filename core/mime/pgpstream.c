@@ -718,6 +718,15 @@ streamed (PstStatus *status, PstStatus **status_out, gboolean *streamable_out)
   return TRUE;
 }
 
+/* Whether pass @p failed for a stream, not for the message: the output
+ * (the client's, whatever the domain of its error) or a GIO stream (the
+ * message's input).  The decryption limit's own error is a verdict. */
+static gboolean
+stream_failed (const Pass *p)
+{
+  return !p->sink->too_large && (p->sink->out_failed || p->error->domain == G_IO_ERROR);
+}
+
 /* Whether the writing pass @write wrote the whole plaintext judged (its
  * SHA-256 @judged_sum). */
 static gboolean
@@ -755,7 +764,7 @@ write_judged_text (PstPgp *pgp, Pass *judge, const char *session_key, PstPgpMess
     return FALSE;
   if (!write.encrypted || (write.sink->fallback && !write.sink->passing))
     return TRUE;   /* changed meanwhile into something else: nothing written, read in memory */
-  if (!write.ok && write.error != NULL && write.error->domain == G_IO_ERROR && !write.sink->too_large)
+  if (!write.ok && write.error != NULL && stream_failed (&write))
     {
       g_propagate_error (error, g_steal_pointer (&write.error));
       return FALSE;
@@ -838,7 +847,7 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
     {
       if (p.ok && !p.sink->passing)
         return TRUE;   /* a plaintext without a header section: in memory */
-      if (!p.ok && p.error != NULL && p.error->domain == G_IO_ERROR)
+      if (!p.ok && p.error != NULL && stream_failed (&p))
         {
           g_propagate_error (error, g_steal_pointer (&p.error));
           return FALSE;

@@ -849,6 +849,84 @@ test_cipher_spool (void **state)
   close (peek);
 }
 
+/* An output that takes @room bytes, then fails as the agent's client
+ * descriptor does (PST_ERROR, not GIO's). */
+typedef struct {
+  GOutputStream parent;
+  gsize room;
+} FailingOut;
+typedef struct {
+  GOutputStreamClass parent_class;
+} FailingOutClass;
+GType failing_out_get_type (void);
+G_DEFINE_TYPE (FailingOut, failing_out, G_TYPE_OUTPUT_STREAM)
+
+static gssize
+failing_out_write (GOutputStream *stream, const void *buffer, gsize count, GCancellable *cancellable,
+                   GError **error)
+{
+  FailingOut *self = (FailingOut *) stream;
+
+  (void) buffer;
+  (void) cancellable;
+  if (self->room == 0)
+    {
+      g_set_error_literal (error, PST_ERROR, PST_ERROR_FAILED, "cannot write the output: no room");
+      return -1;
+    }
+  count = MIN (count, self->room);
+  self->room -= count;
+  return (gssize) count;
+}
+
+static void
+failing_out_class_init (FailingOutClass *klass)
+{
+  G_OUTPUT_STREAM_CLASS (klass)->write_fn = failing_out_write;
+}
+
+static void
+failing_out_init (FailingOut *self)
+{
+  (void) self;
+}
+
+/* The output failing half-way is the call's error, not a verdict on the
+ * message ("decryption failed"), whatever its domain: for an attachment
+ * written as it comes and for a text written from its copy. */
+static void
+test_open_output_fails (void **state)
+{
+  const char *outer = "From: " ALICE "\r\nTo: " BOB "\r\n";
+  g_autoptr(GString) body = g_string_new (NULL);
+
+  (void) state;
+  for (int i = 0; i < 3000; i++)
+    g_string_append_printf (body, "line %d of what does not fit\r\n", i);
+  for (int kind = 0; kind < 2; kind++)
+    {
+      g_autofree char *text = g_strdup_printf ("Content-Type: %s\r\n\r\n%s",
+                                               kind ? "application/octet-stream" : "text/plain",
+                                               body->str);
+      g_autoptr(GBytes) entity = bytes (text);
+      g_autoptr(GBytes) msg = wrap_encrypted (outer, entity, TRUE);
+      g_autoptr(GInputStream) mem = g_memory_input_stream_new_from_bytes (msg);
+      g_autoptr(GInputStream) in = pst_pgpstream_input_new (mem);
+      g_autoptr(GOutputStream) out = g_object_new (failing_out_get_type (), NULL);
+      g_autoptr(PstStatus) st = NULL;
+      g_autoptr(GError) error = NULL;
+      Reopen again = { msg, NULL, 0, 0, SPOOL_FILE, 0, -1 };
+      gboolean streamable = FALSE;
+
+      ((FailingOut *) out)->room = 1000;
+      assert_false (pst_pgpmime_open_stream (fx.bob, in, reopen_mem, spool_tmp, &again, out, &st,
+                                             &streamable, &error));
+      assert_non_null (error);
+      assert_non_null (strstr (error->message, "no room"));
+      assert_null (st);
+    }
+}
+
 static char *carol_home;   /* removed by end_session_key, also when an assertion failed */
 
 /* The text is read twice, and opened the second time with the session key
@@ -950,6 +1028,7 @@ main (void)
     cmocka_unit_test (test_open_text),
     cmocka_unit_test (test_open_text_failures),
     cmocka_unit_test (test_cipher_spool),
+    cmocka_unit_test (test_open_output_fails),
     cmocka_unit_test_teardown (test_open_text_session_key, end_session_key),
     cmocka_unit_test (test_roundtrip),
   };
