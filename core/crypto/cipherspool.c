@@ -52,6 +52,15 @@ pst_cipher_spool_new (int fd, guint64 max, guint64 keep_free)
   return s;
 }
 
+PstCipherSpool *
+pst_cipher_spool_open (PstCipherSpoolOpen open_fn, gpointer data)
+{
+  guint64 max = 0, keep_free = 0;
+  int fd = open_fn != NULL ? open_fn (data, &max, &keep_free) : -1;
+
+  return fd >= 0 ? pst_cipher_spool_new (fd, max, keep_free) : NULL;
+}
+
 gboolean
 pst_cipher_spool_ok (const PstCipherSpool *spool)
 {

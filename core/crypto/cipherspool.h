@@ -12,6 +12,13 @@ G_BEGIN_DECLS
 
 typedef struct _PstCipherSpool PstCipherSpool;
 
+/* How a reader asks its caller for a spool: an unnamed file of the
+ * caller's (0600, linked nowhere), empty, open for reading and writing, in
+ * *@max_out how much it may hold, and in *@keep_free_out what must stay
+ * free on its file system as it grows; or -1 when there is none.
+ * Transfer full: the callee closes it. */
+typedef int (*PstCipherSpoolOpen) (gpointer data, guint64 *max_out, guint64 *keep_free_out);
+
 /* A spool over @fd (empty, read and written, taken: closed when freed)
  * that holds at most @max bytes and, looked at every 16 MiB, leaves
  * @keep_free bytes free on its file system.  NULL when no key can be made
@@ -40,6 +47,9 @@ GOutputStream *pst_cipher_spool_tee_new (GOutputStream *base, PstCipherSpool *sp
  * (its SHA-256 differs; @out then holds bytes the caller discards). */
 gboolean pst_cipher_spool_replay (PstCipherSpool *spool, GOutputStream *out,
                                   gboolean *spool_failed_out, GError **error);
+
+/* A spool from @open_fn (may be NULL) called with @data, or NULL. */
+PstCipherSpool *pst_cipher_spool_open (PstCipherSpoolOpen open_fn, gpointer data);
 
 /* Wipes the key, closes the file. */
 void pst_cipher_spool_free (PstCipherSpool *spool);

@@ -812,7 +812,7 @@ write_spooled_text (Pass *judge, PstCipherSpool *spool, GOutputStream *plain_out
 
 gboolean
 pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen reopen,
-                         PstPgpSpoolOpen spool_open, gpointer reopen_data,
+                         PstCipherSpoolOpen spool_open, gpointer reopen_data,
                          GOutputStream *plain_out, PstStatus **status_out,
                          gboolean *streamable_out, GError **error)
 {
@@ -826,14 +826,8 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
    * written), its plaintext kept in a spool when @spool_open gives one,
    * and written from there; else decrypted again to be written, with the
    * session key the first decryption kept (the secret key is used once). */
-  if (reopen != NULL && spool_open != NULL)
-    {
-      guint64 max = 0, keep_free = 0;
-      int fd = spool_open (reopen_data, &max, &keep_free);
-
-      if (fd >= 0)
-        spool = pst_cipher_spool_new (fd, max, keep_free);
-    }
+  if (reopen != NULL)
+    spool = pst_cipher_spool_open (spool_open, reopen_data);
   pst_pgp_keep_session_key (pgp, reopen != NULL);
   ran = run_pass (pgp, message, plain_out, reopen != NULL ? TEXT_JUDGE : TEXT_NO, NULL, spool, &p,
                   error);

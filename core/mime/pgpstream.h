@@ -9,6 +9,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include "crypto/cipherspool.h"
 #include "crypto/status.h"
 #include "mime/mime.h"
 
@@ -109,12 +110,6 @@ gboolean pst_pgpmime_protect_stream (PstPgp *pgp, GInputStream *message, GOutput
  * makes them, or NULL with @error set.  Transfer full. */
 typedef GInputStream *(*PstPgpMessageReopen) (gpointer data, GError **error);
 
-/* An unnamed file of the caller's (0600, linked nowhere), empty, open for
- * reading and writing, in *@max_out how much it may hold, and in
- * *@keep_free_out what must stay free on its file system as it grows; or
- * -1 when there is none.  Transfer full: the callee closes it. */
-typedef int (*PstPgpSpoolOpen) (gpointer data, guint64 *max_out, guint64 *keep_free_out);
-
 /* pst_pgpmime_open on streams, for a message whose top level is
  * multipart/encrypted; protocol="application/pgp-encrypted" and whose
  * decrypted entity is a single leaf part (what the in-memory reader passes
@@ -162,7 +157,7 @@ typedef int (*PstPgpSpoolOpen) (gpointer data, guint64 *max_out, guint64 *keep_f
  * received.  Errors: the streams' errors, and PST_ERROR_FAILED for a
  * message that cannot be parsed (see pst_pgpmime_open).  Transfer full. */
 gboolean pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message,
-                                  PstPgpMessageReopen reopen, PstPgpSpoolOpen spool_open,
+                                  PstPgpMessageReopen reopen, PstCipherSpoolOpen spool_open,
                                   gpointer reopen_data,
                                   GOutputStream *plain_out, PstStatus **status_out,
                                   gboolean *streamable_out, GError **error);
