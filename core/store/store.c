@@ -2166,8 +2166,11 @@ set_outbox_state (PstStore *store, gint64 id, PstOutboxState state, const char *
   sqlite3_bind_text (stmt, 2, state_names[state], -1, SQLITE_STATIC);
   pst_store_bind_text_or_null (stmt, 3, reply);
   sqlite3_bind_int64 (stmt, 4, now_seconds ());
+  /* Taken back only from the SENDING that counted it. */
   if (state != PST_OUTBOX_SENDING)
-    sqlite3_bind_int (stmt, 5, not_begun && state == PST_OUTBOX_QUEUED ? 1 : 0);
+    sqlite3_bind_int (stmt, 5,
+                      not_begun && state == PST_OUTBOX_QUEUED && entry->state == PST_OUTBOX_SENDING
+                        ? 1 : 0);
   ok = outbox_update (store, stmt, id, error);
 out:
   g_clear_pointer (&stmt, pst_store_stmt_release);

@@ -338,8 +338,9 @@ typedef struct {
   gint64 id;
   PstOutboxState state;
   const char *reply;
-  /* With QUEUED: the entry's SENDING counted an attempt that never began
-   * (the sender took it ahead, then its session ended): taken back. */
+  /* With QUEUED, from SENDING: that SENDING counted an attempt that never
+   * began (the sender took it ahead, then its session ended): taken back.
+   * From any other state it changes nothing. */
   gboolean not_begun;
 } PstOutboxChange;
 

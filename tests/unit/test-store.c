@@ -1028,10 +1028,17 @@ test_outbox (void **state)
     e = get_entry (store, id3);
     assert_int_equal (e->attempts, 0);
     pst_outbox_entry_free (e);
+    /* Only from SENDING: an entry queued again after a real attempt keeps it. */
+    assert_true (pst_store_outbox_set_states (store, ahead, 1, &error));
+    assert_true (pst_store_outbox_set_state (store, id3, PST_OUTBOX_QUEUED, "451 later", &error));
+    assert_true (pst_store_outbox_set_states (store, back, 1, &error));
+    e = get_entry (store, id3);
+    assert_int_equal (e->attempts, 1);
+    pst_outbox_entry_free (e);
     assert_true (pst_store_outbox_set_states (store, good, 2, &error));
     e = get_entry (store, id3);
     assert_int_equal (e->state, PST_OUTBOX_SENT);
-    assert_int_equal (e->attempts, 1);
+    assert_int_equal (e->attempts, 2);
     assert_false (e->in_doubt);
     assert_string_equal (e->last_reply, "250 2.0.0 both");
     pst_outbox_entry_free (e);
