@@ -519,9 +519,19 @@ test_gpgsm_reads_postern (void **state)
                    " && echo allow-loopback-pinentry > gh/gpg-agent.conf"
                    " && echo \"$(openssl x509 -in ca.pem -noout -fingerprint -sha1 | cut -d= -f2) S\""
                    " > gh/trustlist.txt"));
+  /* gpgsm 2.2.40 cannot open about one PKCS#12 file in twenty that
+   * `openssl pkcs12 -export` writes with PBE-SHA1-3DES ("decryption
+   * failed" on the key bag; OpenSSL opens the same file; which files
+   * depends on the random salts: 2 of 40 exports of one key here).  Not
+   * Postern's message: bob's key is exported again until gpgsm takes it. */
   assert_true (sh ("export GNUPGHOME=$PWD/gh; gpgsm --batch --import ca.pem alice.pem 2>/dev/null;"
-                   " echo test | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0"
-                   " --import bob-legacy.p12 2>g-i.log;"
+                   " for i in 1 2 3 4 5 6 7 8; do"
+                   "   echo test | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0"
+                   "     --import bob-legacy.p12 2>g-i.log && break;"
+                   "   openssl pkcs12 -export -in bob.pem -inkey bob.key -certfile ca.pem"
+                   "     -out bob-legacy.p12 -passout pass:test -certpbe PBE-SHA1-3DES"
+                   "     -keypbe PBE-SHA1-3DES -macalg sha1;"
+                   " done;"
                    " echo test | gpgsm --batch --pinentry-mode loopback --passphrase-fd 0"
                    " --decrypt --output g-e.txt g-e.der 2>g-e.log;"
                    " gpgsm --batch --verify g-sig.der g-content 2>g-v.log; rc2=$?;"
@@ -531,7 +541,8 @@ test_gpgsm_reads_postern (void **state)
   out = read_fx ("g-e.txt");
   if (!contains (out, "meeting is at noon"))
     {
-      /* Seen once (CI run 52, under valgrind): what gpgsm said. */
+      /* Seen in CI runs 52 and 65 (under valgrind, by chance): gpgsm had
+       * refused bob's PKCS#12 file (above).  What gpgsm said. */
       g_autoptr(GBytes) import_log = read_fx ("g-i.log");
       g_autoptr(GBytes) log = read_fx ("g-e.log");
 
