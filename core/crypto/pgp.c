@@ -716,6 +716,23 @@ stream_write_cb (void *handle, const void *buffer, size_t size)
 static struct gpgme_data_cbs stream_read_cbs = { stream_read_cb, NULL, NULL, NULL };
 static struct gpgme_data_cbs stream_write_cbs = { NULL, stream_write_cb, NULL, NULL };
 
+/* GPGME moves a stream's bytes between gpg's pipe and the callbacks 4 KiB
+ * at a time (a poll, a read or write, a callback each) unless the data
+ * object's "io-buffer-size" says otherwise (GPGME 1.16 on): a pipe's
+ * capacity, 64 KiB, here.  A GPGME that does not know the flag keeps its
+ * default, which works as before. */
+#define STREAM_IO_BUFFER "65536"
+
+static gpgme_error_t
+stream_data_new (gpgme_data_t *dh, struct gpgme_data_cbs *cbs, StreamCb *cb)
+{
+  gpgme_error_t err = gpgme_data_new_from_cbs (dh, cbs, cb);
+
+  if (err == GPG_ERR_NO_ERROR)
+    (void) gpgme_data_set_flag (*dh, "io-buffer-size", STREAM_IO_BUFFER);
+  return err;
+}
+
 /* Replaces GPGME's error in @error by the stream's, which says more. */
 static void
 prefer_stream_error (StreamCb *a, StreamCb *b, GError **error)
@@ -788,9 +805,9 @@ pst_pgp_encrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
     return ok;
   icb.prefix = prefix;
 
-  err = gpgme_data_new_from_cbs (&din, &stream_read_cbs, &icb);
+  err = stream_data_new (&din, &stream_read_cbs, &icb);
   if (err == GPG_ERR_NO_ERROR)
-    err = gpgme_data_new_from_cbs (&dout, &stream_write_cbs, &ocb);
+    err = stream_data_new (&dout, &stream_write_cbs, &ocb);
   if (err != GPG_ERR_NO_ERROR)
     set_crypto_error (error, err, "OpenPGP encryption failed");
   else
@@ -905,7 +922,7 @@ pst_pgp_sign_detached_stream (PstPgp *pgp, GInputStream *in, GOutputStream *copy
 {
   StreamCb icb = { .in = in, .out = copy }, none = { 0 };
   gpgme_data_t din = NULL;
-  gpgme_error_t err = gpgme_data_new_from_cbs (&din, &stream_tee_cbs, &icb);
+  gpgme_error_t err = stream_data_new (&din, &stream_tee_cbs, &icb);
   GBytes *sig = NULL;
 
   if (err != GPG_ERR_NO_ERROR)
@@ -1210,9 +1227,9 @@ pst_pgp_decrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
   g_autoptr(PstPgpSignature) sig = NULL;
   gboolean ok = FALSE;
 
-  err = gpgme_data_new_from_cbs (&din, &stream_read_cbs, &icb);
+  err = stream_data_new (&din, &stream_read_cbs, &icb);
   if (err == GPG_ERR_NO_ERROR)
-    err = gpgme_data_new_from_cbs (&dout, &stream_write_cbs, &ocb);
+    err = stream_data_new (&dout, &stream_write_cbs, &ocb);
   if (err != GPG_ERR_NO_ERROR)
     set_crypto_error (error, err, "OpenPGP decryption failed");
   else
