@@ -684,6 +684,7 @@ struct _PstSmimeDecryptor {
   gpointer reopen_data;
   GBytes *skeleton;         /* the first pass's object without its content, DER */
   gboolean auth;
+  gboolean io_failed;       /* the last run's input or output failed */
 };
 
 void
@@ -693,6 +694,12 @@ pst_smime_decryptor_free (PstSmimeDecryptor *d)
     return;
   g_clear_pointer (&d->skeleton, g_bytes_unref);
   g_free (d);
+}
+
+gboolean
+pst_smime_decryptor_io_failed (PstSmimeDecryptor *d)
+{
+  return d->io_failed;
 }
 
 PstSmime *
@@ -774,6 +781,7 @@ pst_smime_decryptor_run (PstSmimeDecryptor *d, GOutputStream *plain_out,
 
   if (integrity_out != NULL)
     *integrity_out = PST_INTEGRITY_NONE;
+  d->io_failed = FALSE;
   ERR_clear_error ();
   /* The content-encryption key again: OpenSSL forgets it once used. */
   if (cms == NULL || !(opened = pst_smime_open_recipient (d->smime, cms, error)))
@@ -787,6 +795,7 @@ pst_smime_decryptor_run (PstSmimeDecryptor *d, GOutputStream *plain_out,
   /* To the content again, and through the cipher. */
   if (!(in = d->reopen (d->reopen_data, error)))
     {
+      d->io_failed = TRUE;
       CMS_ContentInfo_free (cms);
       return FALSE;
     }
@@ -808,6 +817,7 @@ pst_smime_decryptor_run (PstSmimeDecryptor *d, GOutputStream *plain_out,
   if (r->error != NULL || sink.error != NULL)
     {
       /* Reading or writing failed: no verdict on the message. */
+      d->io_failed = TRUE;
       g_propagate_error (error, r->error != NULL ? g_steal_pointer (&r->error)
                                                  : g_steal_pointer (&sink.error));
       g_clear_error (&r->error);

@@ -316,6 +316,11 @@ PstSmimeDecryptor *pst_smime_decryptor_new (PstSmime *smime, PstSmimeReopen reop
 gboolean pst_smime_decryptor_run (PstSmimeDecryptor *decryptor, GOutputStream *plain_out,
                                   PstIntegrity *integrity_out, GError **error);
 void pst_smime_decryptor_free (PstSmimeDecryptor *decryptor);
+/* Whether the last pst_smime_decryptor_run failed reading the object or
+ * writing to its output: its error is then the call's (a full disk, a
+ * closed descriptor), whatever its domain, and says nothing of the
+ * message. */
+gboolean pst_smime_decryptor_io_failed (PstSmimeDecryptor *decryptor);
 /* The store @decryptor decrypts with (borrowed). */
 PstSmime *pst_smime_decryptor_smime (PstSmimeDecryptor *decryptor);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstSmimeDecryptor, pst_smime_decryptor_free)

@@ -796,7 +796,8 @@ pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fie
   ok = pst_smime_decryptor_run (decryptor, G_OUTPUT_STREAM (sink), &integrity, &local);
   if (scan.unsupported || scan.pos == 0)
     goto out;   /* the in-memory reader says what it says */
-  if (!ok && local != NULL && local->domain != PST_ERROR)
+  if (!ok && local != NULL
+      && (pst_smime_decryptor_io_failed (decryptor) || local->domain != PST_ERROR))
     {
       g_propagate_error (error, g_steal_pointer (&local));
       scan_clear (&scan);
@@ -839,7 +840,8 @@ pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fie
                                   g_bytes_get_size (v.head_out), NULL, NULL, error))
     goto fail;
   ok = pst_smime_decryptor_run (decryptor, G_OUTPUT_STREAM (sink), NULL, &local);
-  if (!ok && local != NULL && local->domain != PST_ERROR)
+  if (!ok && local != NULL
+      && (pst_smime_decryptor_io_failed (decryptor) || local->domain != PST_ERROR))
     {
       g_propagate_error (error, g_steal_pointer (&local));
       goto fail;

@@ -223,7 +223,8 @@ pst_smimemime_open_stream (PstSmime *smime, GInputStream *message, PstSmimeMessa
                                          error);
   if (!sink->passing)
     return TRUE;   /* the in-memory reader says what it says */
-  if (!ok && local != NULL && local->domain != PST_ERROR)
+  if (!ok && local != NULL
+      && (pst_smime_decryptor_io_failed (decryptor) || local->domain != PST_ERROR))
     {
       g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;

@@ -9,6 +9,7 @@
 
 #include "mime/pgpstream.h"
 #include "crypto/cipherspool.h"
+#include "failing-out.h"
 
 static const char *const to_bob[] = { BOB, NULL };
 
@@ -847,48 +848,6 @@ test_cipher_spool (void **state)
   g_clear_object (&tee);
   pst_cipher_spool_free (spool);
   close (peek);
-}
-
-/* An output that takes @room bytes, then fails as the agent's client
- * descriptor does (PST_ERROR, not GIO's). */
-typedef struct {
-  GOutputStream parent;
-  gsize room;
-} FailingOut;
-typedef struct {
-  GOutputStreamClass parent_class;
-} FailingOutClass;
-GType failing_out_get_type (void);
-G_DEFINE_TYPE (FailingOut, failing_out, G_TYPE_OUTPUT_STREAM)
-
-static gssize
-failing_out_write (GOutputStream *stream, const void *buffer, gsize count, GCancellable *cancellable,
-                   GError **error)
-{
-  FailingOut *self = (FailingOut *) stream;
-
-  (void) buffer;
-  (void) cancellable;
-  if (self->room == 0)
-    {
-      g_set_error_literal (error, PST_ERROR, PST_ERROR_FAILED, "cannot write the output: no room");
-      return -1;
-    }
-  count = MIN (count, self->room);
-  self->room -= count;
-  return (gssize) count;
-}
-
-static void
-failing_out_class_init (FailingOutClass *klass)
-{
-  G_OUTPUT_STREAM_CLASS (klass)->write_fn = failing_out_write;
-}
-
-static void
-failing_out_init (FailingOut *self)
-{
-  (void) self;
 }
 
 /* The output failing half-way is the call's error, not a verdict on the

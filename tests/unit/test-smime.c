@@ -21,6 +21,7 @@
 #include "mime/smimestream.h"
 #include "mime/reader.h"
 #include "util/error.h"
+#include "failing-out.h"
 
 #define ALICE "alice@postern.test"
 #define BOB "bob@postern.test"
@@ -1772,6 +1773,46 @@ test_open_stream (void **state)
   }
 }
 
+/* The output failing half-way is the call's error, not a verdict on the
+ * message ("decryption failed"), whatever its domain: for an attachment
+ * (smimestream.h, written as it is decrypted) and for a signed text
+ * (smimeread.h, judged, then written). */
+static void
+test_open_output_fails (void **state)
+{
+  const char *heads[] = {
+    "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n",
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\n",
+  };
+  GString *b = g_string_new (NULL);
+  g_autofree char *body = NULL;
+  const char *rcpts[] = { BOB, NULL };
+
+  (void) state;
+  for (int i = 0; i < 20000; i++)
+    g_string_append_printf (b, "line %d of what does not fit\r\n", i);
+  body = g_string_free (b, FALSE);
+  for (guint h = 0; h < G_N_ELEMENTS (heads); h++)
+    {
+      g_autoptr(GBytes) msg = message_now (ALICE, BOB, heads[h], body);
+      g_autoptr(GBytes) prot = pst_smimemime_protect (fx.alice, msg, ALICE, rcpts, TRUE, h == 1, NULL);
+      g_autoptr(GInputStream) in = reopen_message (prot, NULL);
+      g_autoptr(GOutputStream) out = g_object_new (failing_out_get_type (), NULL);
+      g_autoptr(PstStatus) st = NULL;
+      g_autoptr(GError) error = NULL;
+      gboolean streamable = FALSE;
+
+      assert_non_null (prot);
+      /* Past the header written first, within the 600 KB body. */
+      ((FailingOut *) out)->room = 200000;
+      assert_false (pst_smimemime_open_stream (fx.bob, in, reopen_message, prot, out, &st, &streamable,
+                                               &error));
+      assert_non_null (error);
+      assert_non_null (strstr (error->message, "no room"));
+      assert_null (st);
+    }
+}
+
 /* @msg verified as a stream: FALSE when it is not streamed. */
 static gboolean
 verify_stream (PstSmime *smime, GBytes *msg, PstStatus **status_out)
@@ -2073,6 +2114,7 @@ main (void)
     cmocka_unit_test (test_stream_refusals),
     cmocka_unit_test (test_decrypt_stream),
     cmocka_unit_test (test_open_stream),
+    cmocka_unit_test (test_open_output_fails),
     cmocka_unit_test (test_read_stream),
     cmocka_unit_test (test_read_stream_opaque),
     cmocka_unit_test (test_base64_decode_stream),
