@@ -376,6 +376,7 @@ struct _PstPartStream {
   gsize eol_len;
   gboolean line_start;
   gboolean done;
+  gboolean failed;      /* reading the message failed: its error, not a verdict */
   guint64 consumed;     /* bytes given to the reader: the limit of open_sink_write */
 };
 
@@ -397,7 +398,10 @@ part_stream_read (GInputStream *stream, void *buffer, gsize count, GCancellable 
       gboolean close = FALSE;
 
       if (!peek_line (self->base, &line, &len, error))
-        return -1;
+        {
+          self->failed = TRUE;
+          return -1;
+        }
       if (len == 0)
         {
           /* No closing delimiter: the part runs to the end of the message. */
@@ -444,13 +448,19 @@ part_stream_read (GInputStream *stream, void *buffer, gsize count, GCancellable 
           {
             /* Keep the rest in base's buffer: consume only what was given. */
             if (g_input_stream_skip (G_INPUT_STREAM (self->base), n, NULL, error) < 0)
-              return -1;
+              {
+                self->failed = TRUE;
+                return -1;
+              }
             self->line_start = FALSE;
             self->eol_len = 0;
             break;
           }
         if (g_input_stream_skip (G_INPUT_STREAM (self->base), len, NULL, error) < 0)
-          return -1;
+          {
+            self->failed = TRUE;
+            return -1;
+          }
       }
     }
   self->consumed += o;
@@ -564,6 +574,7 @@ typedef struct {
   gboolean encrypted;       /* multipart/encrypted as RFC 3156 says, decrypted into the sink */
   gboolean ok;              /* the decryption succeeded */
   GError *error;            /* the decryption's error */
+  gboolean in_failed;       /* reading the message failed */
   guint64 consumed;         /* the encrypted part's bytes read, at the end */
 } Pass;
 
@@ -663,6 +674,7 @@ run_pass (PstPgp *pgp, GInputStream *message, GOutputStream *out, TextMode text,
                                   tee != NULL ? tee : G_OUTPUT_STREAM (p->sink), &p->sig,
                                   &p->integrity, &p->error);
   /* The part goes with this function: the sink counts on the total. */
+  p->in_failed = part->failed;
   p->consumed = part->consumed;
   p->sink->consumed = &p->consumed;
   return TRUE;
@@ -719,12 +731,14 @@ streamed (PstStatus *status, PstStatus **status_out, gboolean *streamable_out)
 }
 
 /* Whether pass @p failed for a stream, not for the message: the output
- * (the client's, whatever the domain of its error) or a GIO stream (the
- * message's input).  The decryption limit's own error is a verdict. */
+ * or the message's input (the client's, whatever the domain of their
+ * errors), or a GIO stream.  The decryption limit's own error is a
+ * verdict. */
 static gboolean
 stream_failed (const Pass *p)
 {
-  return !p->sink->too_large && (p->sink->out_failed || p->error->domain == G_IO_ERROR);
+  return !p->sink->too_large
+         && (p->sink->out_failed || p->in_failed || p->error->domain == G_IO_ERROR);
 }
 
 /* Whether the writing pass @write wrote the whole plaintext judged (its

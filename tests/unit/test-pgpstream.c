@@ -9,7 +9,7 @@
 
 #include "mime/pgpstream.h"
 #include "crypto/cipherspool.h"
-#include "failing-out.h"
+#include "failing-streams.h"
 
 static const char *const to_bob[] = { BOB, NULL };
 
@@ -886,6 +886,41 @@ test_open_output_fails (void **state)
     }
 }
 
+/* Reading the message failing half-way is the call's error too, not a
+ * verdict, whatever its domain (the agent's client descriptor's). */
+static void
+test_open_input_fails (void **state)
+{
+  const char *outer = "From: " ALICE "\r\nTo: " BOB "\r\n";
+  g_autoptr(GString) body = g_string_new (NULL);
+
+  (void) state;
+  for (int i = 0; i < 3000; i++)
+    g_string_append_printf (body, "line %d of what is not read\r\n", i);
+  for (int kind = 0; kind < 2; kind++)
+    {
+      g_autofree char *text = g_strdup_printf ("Content-Type: %s\r\n\r\n%s",
+                                               kind ? "application/octet-stream" : "text/plain",
+                                               body->str);
+      g_autoptr(GBytes) entity = bytes (text);
+      g_autoptr(GBytes) msg = wrap_encrypted (outer, entity, TRUE);
+      g_autoptr(GInputStream) mem = g_memory_input_stream_new_from_bytes (msg);
+      g_autoptr(GInputStream) failing = failing_in_new (mem, g_bytes_get_size (msg) / 2);
+      g_autoptr(GInputStream) in = pst_pgpstream_input_new (failing);
+      g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+      g_autoptr(PstStatus) st = NULL;
+      g_autoptr(GError) error = NULL;
+      Reopen again = { msg, NULL, 0, 0, SPOOL_FILE, 0, -1 };
+      gboolean streamable = FALSE;
+
+      assert_false (pst_pgpmime_open_stream (fx.bob, in, reopen_mem, spool_tmp, &again, out, &st,
+                                             &streamable, &error));
+      assert_non_null (error);
+      assert_non_null (strstr (error->message, "cannot read the input"));
+      assert_null (st);
+    }
+}
+
 static char *carol_home;   /* removed by end_session_key, also when an assertion failed */
 
 /* The text is read twice, and opened the second time with the session key
@@ -988,6 +1023,7 @@ main (void)
     cmocka_unit_test (test_open_text_failures),
     cmocka_unit_test (test_cipher_spool),
     cmocka_unit_test (test_open_output_fails),
+    cmocka_unit_test (test_open_input_fails),
     cmocka_unit_test_teardown (test_open_text_session_key, end_session_key),
     cmocka_unit_test (test_roundtrip),
   };

@@ -21,7 +21,7 @@
 #include "mime/smimestream.h"
 #include "mime/reader.h"
 #include "util/error.h"
-#include "failing-out.h"
+#include "failing-streams.h"
 
 #define ALICE "alice@postern.test"
 #define BOB "bob@postern.test"
@@ -1813,6 +1813,59 @@ test_open_output_fails (void **state)
     }
 }
 
+/* The message read again from its start: whole the first time (what
+ * surrounds the content), then failing half-way. */
+typedef struct {
+  GBytes *msg;
+  int readings;
+} FailingReopen;
+
+static GInputStream *
+reopen_failing (gpointer data, GError **error)
+{
+  FailingReopen *r = data;
+  g_autoptr(GInputStream) base = g_memory_input_stream_new_from_bytes (r->msg);
+  gsize len = g_bytes_get_size (r->msg);
+  g_autoptr(GInputStream) failing = failing_in_new (base, r->readings++ == 0 ? len : len / 2);
+
+  (void) error;
+  return pst_pgpstream_input_new (failing);
+}
+
+/* Reading the message failing half-way while its content is decrypted is
+ * the call's error too, not a verdict, whatever its domain. */
+static void
+test_open_input_fails (void **state)
+{
+  const char *head = "Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n";
+  GString *b = g_string_new (NULL);
+  g_autofree char *body = NULL;
+  const char *rcpts[] = { BOB, NULL };
+
+  (void) state;
+  for (int i = 0; i < 3000; i++)
+    g_string_append_printf (b, "line %d of what is not read\r\n", i);
+  body = g_string_free (b, FALSE);
+  {
+    g_autoptr(GBytes) msg = message_now (ALICE, BOB, head, body);
+    g_autoptr(GBytes) prot = pst_smimemime_protect (fx.alice, msg, ALICE, rcpts, TRUE, FALSE, NULL);
+    FailingReopen again = { prot, 0 };
+    g_autoptr(GInputStream) in = reopen_message (prot, NULL);
+    g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+    g_autoptr(PstStatus) st = NULL;
+    g_autoptr(GError) error = NULL;
+    gboolean streamable = FALSE;
+
+    assert_non_null (prot);
+    assert_false (pst_smimemime_open_stream (fx.bob, in, reopen_failing, &again, out, &st, &streamable,
+                                             &error));
+    assert_non_null (error);
+    assert_non_null (strstr (error->message, "cannot read the input"));
+    assert_null (st);
+    assert_int_equal (again.readings, 2);
+  }
+}
+
 /* @msg verified as a stream: FALSE when it is not streamed. */
 static gboolean
 verify_stream (PstSmime *smime, GBytes *msg, PstStatus **status_out)
@@ -2115,6 +2168,7 @@ main (void)
     cmocka_unit_test (test_decrypt_stream),
     cmocka_unit_test (test_open_stream),
     cmocka_unit_test (test_open_output_fails),
+    cmocka_unit_test (test_open_input_fails),
     cmocka_unit_test (test_read_stream),
     cmocka_unit_test (test_read_stream_opaque),
     cmocka_unit_test (test_base64_decode_stream),
