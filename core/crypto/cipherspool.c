@@ -31,8 +31,12 @@ struct _PstCipherSpool {
   guchar *buf;             /* CHUNK, wiped when freed */
 };
 
-PstCipherSpool *
-pst_cipher_spool_new (int fd, guint64 max, guint64 keep_free)
+/* A spool over @fd (empty, read and written, taken: closed when freed)
+ * that holds at most @max bytes and, looked at every 16 MiB, leaves
+ * @keep_free bytes free on its file system.  NULL when no key can be made
+ * (the fd is closed then). */
+static PstCipherSpool *
+spool_new (int fd, guint64 max, guint64 keep_free)
 {
   PstCipherSpool *s = g_new0 (PstCipherSpool, 1);
 
@@ -52,13 +56,14 @@ pst_cipher_spool_new (int fd, guint64 max, guint64 keep_free)
   return s;
 }
 
-PstCipherSpool *
-pst_cipher_spool_open (PstCipherSpoolOpen open_fn, gpointer data)
+/* A spool from @open_fn called with @data, or NULL. */
+static PstCipherSpool *
+spool_open (PstCipherSpoolOpen open_fn, gpointer data)
 {
   guint64 max = 0, keep_free = 0;
   int fd = open_fn != NULL ? open_fn (data, &max, &keep_free) : -1;
 
-  return fd >= 0 ? pst_cipher_spool_new (fd, max, keep_free) : NULL;
+  return fd >= 0 ? spool_new (fd, max, keep_free) : NULL;
 }
 
 gboolean
@@ -225,7 +230,10 @@ pst_cipher_spool_free (PstCipherSpool *s)
 typedef struct {
   GOutputStream parent;
   GOutputStream *base;
-  PstCipherSpool *spool;
+  PstCipherSpoolOpen open_fn;
+  gpointer open_data;
+  PstCipherSpool *spool;   /* opened at the first write kept */
+  gboolean done;           /* a write not kept, or no spool to be had: no copy */
   PstCipherSpoolKeep keep;
   gpointer keep_data;
 } PstSpoolTee;
@@ -244,14 +252,32 @@ spool_tee_write (GOutputStream *stream, const void *buffer, gsize count, GCancel
   PstSpoolTee *self = (PstSpoolTee *) stream;
   gssize n = g_output_stream_write (self->base, buffer, count, cancellable, error);
 
-  if (n > 0 && self->spool->ok)
+  if (n <= 0 || self->done)
+    return n;
+  if (self->keep != NULL && !self->keep (self->keep_data))
     {
-      if (self->keep != NULL && !self->keep (self->keep_data))
+      /* Not wanted (any more): given up, or never made. */
+      if (self->spool != NULL)
         give_up (self->spool);
-      else
-        spool_write (self->spool, buffer, (gsize) n);
+      self->done = TRUE;
+      return n;
     }
+  if (self->spool == NULL && !(self->spool = spool_open (self->open_fn, self->open_data)))
+    {
+      self->done = TRUE;
+      return n;
+    }
+  spool_write (self->spool, buffer, (gsize) n);
   return n;
+}
+
+static void
+spool_tee_finalize (GObject *object)
+{
+  PstSpoolTee *self = (PstSpoolTee *) object;
+
+  g_clear_pointer (&self->spool, pst_cipher_spool_free);
+  G_OBJECT_CLASS (pst_spool_tee_parent_class)->finalize (object);
 }
 
 /* No flush or close of its own: @base is not the tee's (the sinks it is
@@ -259,6 +285,7 @@ spool_tee_write (GOutputStream *stream, const void *buffer, gsize count, GCancel
 static void
 pst_spool_tee_class_init (PstSpoolTeeClass *klass)
 {
+  G_OBJECT_CLASS (klass)->finalize = spool_tee_finalize;
   G_OUTPUT_STREAM_CLASS (klass)->write_fn = spool_tee_write;
 }
 
@@ -269,14 +296,27 @@ pst_spool_tee_init (PstSpoolTee *self)
 }
 
 GOutputStream *
-pst_cipher_spool_tee_new (GOutputStream *base, PstCipherSpool *spool, PstCipherSpoolKeep keep,
-                          gpointer keep_data)
+pst_cipher_spool_tee_new (GOutputStream *base, PstCipherSpoolOpen open_fn, gpointer open_data,
+                          PstCipherSpoolKeep keep, gpointer keep_data)
 {
   PstSpoolTee *self = g_object_new (pst_spool_tee_get_type (), NULL);
 
   self->base = base;
-  self->spool = spool;
+  self->open_fn = open_fn;
+  self->open_data = open_data;
   self->keep = keep;
   self->keep_data = keep_data;
   return G_OUTPUT_STREAM (self);
+}
+
+PstCipherSpool *
+pst_cipher_spool_tee_get (GOutputStream *tee)
+{
+  return ((PstSpoolTee *) tee)->spool;
+}
+
+PstCipherSpool *
+pst_cipher_spool_tee_steal (GOutputStream *tee)
+{
+  return g_steal_pointer (&((PstSpoolTee *) tee)->spool);
 }

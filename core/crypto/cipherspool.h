@@ -19,27 +19,32 @@ typedef struct _PstCipherSpool PstCipherSpool;
  * Transfer full: the callee closes it. */
 typedef int (*PstCipherSpoolOpen) (gpointer data, guint64 *max_out, guint64 *keep_free_out);
 
-/* A spool over @fd (empty, read and written, taken: closed when freed)
- * that holds at most @max bytes and, looked at every 16 MiB, leaves
- * @keep_free bytes free on its file system.  NULL when no key can be made
- * (the fd is closed then).  Transfer full. */
-PstCipherSpool *pst_cipher_spool_new (int fd, guint64 max, guint64 keep_free);
-
 /* Whether everything written so far is kept: FALSE once a write failed or
- * went past @max or into @keep_free (the spool then takes nothing more,
- * its file is emptied, and the caller does without it). */
+ * went past what the file may hold or into what must stay free (the spool
+ * then takes nothing more, its file is emptied, and the caller does
+ * without it). */
 gboolean pst_cipher_spool_ok (const PstCipherSpool *spool);
 
 /* Asked after each write whether the copy is still wanted. */
 typedef gboolean (*PstCipherSpoolKeep) (gpointer data);
 
 /* A stream that writes to @base (not owned) and keeps a copy of what
- * @base took in @spool (not owned; it must outlive the stream) for as long
- * as @keep (may be NULL) says, after each write, that it is wanted: then,
- * or when the spool fails, the spool is given up, not the write.
+ * @base took in a spool for as long as @keep (may be NULL) says, after
+ * each write, that it is wanted: then, or when the spool fails, the spool
+ * is given up, not the write.  The spool is asked of @open_fn with
+ * @open_data at the first write kept, so that what is given up at once
+ * (an attachment that passes as it comes) costs no file and no key.
  * Transfer full. */
-GOutputStream *pst_cipher_spool_tee_new (GOutputStream *base, PstCipherSpool *spool,
-                                         PstCipherSpoolKeep keep, gpointer keep_data);
+GOutputStream *pst_cipher_spool_tee_new (GOutputStream *base, PstCipherSpoolOpen open_fn,
+                                         gpointer open_data, PstCipherSpoolKeep keep,
+                                         gpointer keep_data);
+
+/* The spool of @tee (a pst_cipher_spool_tee_new): borrowed, or NULL when
+ * none was opened (nothing kept, or @open_fn gave none). */
+PstCipherSpool *pst_cipher_spool_tee_get (GOutputStream *tee);
+
+/* The same, taken from @tee: transfer full. */
+PstCipherSpool *pst_cipher_spool_tee_steal (GOutputStream *tee);
 
 /* Writes what the spool holds, decrypted, to @out, from its start.  FALSE
  * with @error: @out's error, or PST_ERROR_FAILED with *@spool_failed_out
@@ -47,9 +52,6 @@ GOutputStream *pst_cipher_spool_tee_new (GOutputStream *base, PstCipherSpool *sp
  * (its SHA-256 differs; @out then holds bytes the caller discards). */
 gboolean pst_cipher_spool_replay (PstCipherSpool *spool, GOutputStream *out,
                                   gboolean *spool_failed_out, GError **error);
-
-/* A spool from @open_fn (may be NULL) called with @data, or NULL. */
-PstCipherSpool *pst_cipher_spool_open (PstCipherSpoolOpen open_fn, gpointer data);
 
 /* Wipes the key, closes the file. */
 void pst_cipher_spool_free (PstCipherSpool *spool);

@@ -576,6 +576,7 @@ typedef struct {
   GError *error;            /* the decryption's error */
   gboolean in_failed;       /* reading the message failed */
   guint64 consumed;         /* the encrypted part's bytes read, at the end */
+  PstCipherSpool *spool;    /* a judged text's plaintext kept, or NULL */
 } Pass;
 
 static void
@@ -586,6 +587,7 @@ pass_clear (Pass *p)
   g_clear_object (&p->sink);
   g_clear_pointer (&p->sig, pst_pgp_signature_free);
   g_clear_error (&p->error);
+  g_clear_pointer (&p->spool, pst_cipher_spool_free);
 }
 
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (Pass, pass_clear)
@@ -634,13 +636,14 @@ pass_sink_new (Pass *p, GOutputStream *out, const guint64 *consumed, TextMode te
 
 /* Decrypts the second part of @message (from pst_pgpstream_input_new, at
  * its start) into a sink over @out, keeping a copy of a judged entity's
- * plaintext in @spool when given.  FALSE only for the streams' errors and
- * a header that cannot be parsed; p->encrypted FALSE when the message is
- * not what this file streams (nothing consumed when the outer header says
- * so). */
+ * plaintext in p->spool when @spool_open (may be NULL) gives one.  FALSE
+ * only for the streams' errors and a header that cannot be parsed;
+ * p->encrypted FALSE when the message is not what this file streams
+ * (nothing consumed when the outer header says so). */
 static gboolean
 run_pass (PstPgp *pgp, GInputStream *message, GOutputStream *out, TextMode text,
-          const PstPgpSignature *judged_sig, PstCipherSpool *spool, Pass *p, GError **error)
+          const PstPgpSignature *judged_sig, PstCipherSpoolOpen spool_open, gpointer spool_data,
+          Pass *p, GError **error)
 {
   g_autoptr(GOutputStream) tee = NULL;
   g_autoptr(GBytes) header = NULL;
@@ -667,12 +670,16 @@ run_pass (PstPgp *pgp, GInputStream *message, GOutputStream *out, TextMode text,
   part->boundary = g_strdup (boundary);
   pass_sink_new (p, out, &part->consumed, text, judged_sig);
   /* A judged text's plaintext is also kept, encrypted, for the writing
-   * (nothing of an entity that passes as it comes). */
-  if (spool != NULL)
-    tee = pst_cipher_spool_tee_new (G_OUTPUT_STREAM (p->sink), spool, sink_judges, p->sink);
+   * (nothing of an entity that passes as it comes: no file made for it
+   * when its header comes in the first write). */
+  if (spool_open != NULL)
+    tee = pst_cipher_spool_tee_new (G_OUTPUT_STREAM (p->sink), spool_open, spool_data, sink_judges,
+                                    p->sink);
   p->ok = pst_pgp_decrypt_stream (pgp, G_INPUT_STREAM (part),
                                   tee != NULL ? tee : G_OUTPUT_STREAM (p->sink), &p->sig,
                                   &p->integrity, &p->error);
+  if (tee != NULL)
+    p->spool = pst_cipher_spool_tee_steal (tee);
   /* The part goes with this function: the sink counts on the total. */
   p->in_failed = part->failed;
   p->consumed = part->consumed;
@@ -772,7 +779,7 @@ write_judged_text (PstPgp *pgp, Pass *judge, const char *session_key, PstPgpMess
    * secret key: a passphrase or a smartcard's touch is asked for once.  A
    * file changed meanwhile does not open with it, and fails as below. */
   pst_pgp_use_session_key (pgp, session_key);
-  ran = run_pass (pgp, again, plain_out, TEXT_WRITE, judge->sig, NULL, &write, error);
+  ran = run_pass (pgp, again, plain_out, TEXT_WRITE, judge->sig, NULL, NULL, &write, error);
   pst_pgp_use_session_key (pgp, NULL);
   if (!ran)
     return FALSE;
@@ -832,7 +839,6 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
 {
   g_auto(Pass) p = { 0 };
   g_autoptr(PstPgpSessionKey) session_key = NULL;
-  g_autoptr(PstCipherSpool) spool = NULL;
   gboolean ran;
 
   *streamable_out = FALSE;
@@ -840,11 +846,9 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
    * written), its plaintext kept in a spool when @spool_open gives one,
    * and written from there; else decrypted again to be written, with the
    * session key the first decryption kept (the secret key is used once). */
-  if (reopen != NULL)
-    spool = pst_cipher_spool_open (spool_open, reopen_data);
   pst_pgp_keep_session_key (pgp, reopen != NULL);
-  ran = run_pass (pgp, message, plain_out, reopen != NULL ? TEXT_JUDGE : TEXT_NO, NULL, spool, &p,
-                  error);
+  ran = run_pass (pgp, message, plain_out, reopen != NULL ? TEXT_JUDGE : TEXT_NO, NULL,
+                  reopen != NULL ? spool_open : NULL, reopen_data, &p, error);
   pst_pgp_keep_session_key (pgp, FALSE);
   session_key = pst_pgp_take_session_key (pgp);
   if (!ran)
@@ -865,8 +869,12 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
     {
       if (p.sink->inline_marker)
         return TRUE;   /* read in memory */
-      if (spool != NULL && pst_cipher_spool_ok (spool))
-        return write_spooled_text (&p, spool, plain_out, status_out, streamable_out, error);
+      if (p.spool != NULL && pst_cipher_spool_ok (p.spool))
+        {
+          /* The session key, kept in case the copy was given up, goes. */
+          g_clear_pointer (&session_key, pst_secret_free);
+          return write_spooled_text (&p, p.spool, plain_out, status_out, streamable_out, error);
+        }
       return write_judged_text (pgp, &p, session_key, reopen, reopen_data, plain_out, status_out,
                                 streamable_out, error);
     }

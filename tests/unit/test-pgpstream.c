@@ -753,8 +753,34 @@ reopen_keyless (gpointer data, GError **error)
   return pst_pgpstream_input_new (mem);
 }
 
+/* A spool's file given by the test: @fd once, with its limits. */
+typedef struct {
+  int fd;
+  guint64 max, keep_free;
+  int opened;
+} GivenFile;
+
+static int
+open_given (gpointer data, guint64 *max_out, guint64 *keep_free_out)
+{
+  GivenFile *g = data;
+
+  g->opened++;
+  *max_out = g->max;
+  *keep_free_out = g->keep_free;
+  return g_steal_fd (&g->fd);
+}
+
+/* PstCipherSpoolKeep: as the test says in *@data. */
+static gboolean
+wanted (gpointer data)
+{
+  return *(gboolean *) data;
+}
+
 /* The spool itself: what comes back is what went in; the file holds no
- * plaintext; a file changed in between, or more than it may hold, is said. */
+ * plaintext; a file changed in between, or more than it may hold, is said;
+ * no file is asked for until a write is kept. */
 static void
 test_cipher_spool (void **state)
 {
@@ -767,6 +793,7 @@ test_cipher_spool (void **state)
   g_autofree char *disk = NULL;
   PstCipherSpool *spool;
   gboolean spool_failed = TRUE;
+  GivenFile given = { -1, G_MAXUINT64, 0, 0 };
   int fd, peek;
 
   (void) state;
@@ -775,12 +802,16 @@ test_cipher_spool (void **state)
   fd = open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   assert_true (fd >= 0);
   peek = dup (fd);
-  spool = pst_cipher_spool_new (fd, G_MAXUINT64, 0);
-  assert_non_null (spool);
-  tee = pst_cipher_spool_tee_new (sink, spool, NULL, NULL);
+  given = (GivenFile) { fd, G_MAXUINT64, 0, 0 };
+  tee = pst_cipher_spool_tee_new (sink, open_given, &given, NULL, NULL);
+  assert_null (pst_cipher_spool_tee_get (tee));
+  assert_int_equal (given.opened, 0);
   for (gsize at = 0; at < text->len; at += 7777)
     assert_true (g_output_stream_write_all (tee, text->str + at, MIN (7777, text->len - at), NULL, NULL,
                                             &error));
+  assert_int_equal (given.opened, 1);
+  spool = pst_cipher_spool_tee_get (tee);
+  assert_non_null (spool);
   assert_true (pst_cipher_spool_ok (spool));
   disk = g_malloc0 (text->len + 1);
   assert_int_equal (pread (peek, disk, text->len, 0), (gssize) text->len);
@@ -793,16 +824,24 @@ test_cipher_spool (void **state)
   assert_memory_equal (g_bytes_get_data (got, NULL), text->str, text->len);
   assert_false (spool_failed);
   g_clear_object (&tee);
-  pst_cipher_spool_free (spool);
 
   /* A byte changed on disk between the writing and the reading. */
   fd = open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   close (peek);
   peek = dup (fd);
-  spool = pst_cipher_spool_new (fd, G_MAXUINT64, 0);
-  tee = pst_cipher_spool_tee_new (sink, spool, NULL, NULL);
+  given = (GivenFile) { fd, G_MAXUINT64, 0, 0 };
+  tee = pst_cipher_spool_tee_new (sink, open_given, &given, NULL, NULL);
   assert_true (g_output_stream_write_all (tee, text->str, text->len, NULL, NULL, &error));
-  assert_int_equal (pwrite (peek, "x", 1, 1000), 1);
+  spool = pst_cipher_spool_tee_get (tee);
+  {
+    /* Flipped, not set: a byte set to a value it may already hold would
+     * change nothing one run in 256. */
+    char c;
+
+    assert_int_equal (pread (peek, &c, 1, 1000), 1);
+    c = (char) ~c;
+    assert_int_equal (pwrite (peek, &c, 1, 1000), 1);
+  }
   g_clear_object (&back);
   back = g_memory_output_stream_new_resizable ();
   assert_false (pst_cipher_spool_replay (spool, back, &spool_failed, &error));
@@ -811,26 +850,27 @@ test_cipher_spool (void **state)
   assert_non_null (strstr (error->message, "changed"));
   g_clear_error (&error);
   g_clear_object (&tee);
-  pst_cipher_spool_free (spool);
   close (peek);
 
   /* More than it may hold: given up, the writes still go through. */
   fd = open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-  spool = pst_cipher_spool_new (fd, 1000, 0);
-  tee = pst_cipher_spool_tee_new (sink, spool, NULL, NULL);
+  given = (GivenFile) { fd, 1000, 0, 0 };
+  tee = pst_cipher_spool_tee_new (sink, open_given, &given, NULL, NULL);
   assert_true (g_output_stream_write_all (tee, text->str, 600, NULL, NULL, &error));
+  spool = pst_cipher_spool_tee_get (tee);
   assert_true (pst_cipher_spool_ok (spool));
   assert_true (g_output_stream_write_all (tee, text->str, 600, NULL, NULL, &error));
   assert_false (pst_cipher_spool_ok (spool));
   g_clear_object (&tee);
-  pst_cipher_spool_free (spool);
 
   /* Past 16 MiB on a file system that cannot leave what must stay free:
    * given up, and its file emptied at once. */
   fd = open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   peek = dup (fd);
-  spool = pst_cipher_spool_new (fd, G_MAXUINT64, G_MAXUINT64 / 2);
-  tee = pst_cipher_spool_tee_new (sink, spool, NULL, NULL);
+  given = (GivenFile) { fd, G_MAXUINT64, G_MAXUINT64 / 2, 0 };
+  tee = pst_cipher_spool_tee_new (sink, open_given, &given, NULL, NULL);
+  assert_true (g_output_stream_write_all (tee, text->str, 1, NULL, NULL, &error));
+  spool = pst_cipher_spool_tee_get (tee);
   while (pst_cipher_spool_ok (spool))
     {
       struct stat st;
@@ -846,8 +886,41 @@ test_cipher_spool (void **state)
     assert_int_equal (st.st_size, 0);
   }
   g_clear_object (&tee);
-  pst_cipher_spool_free (spool);
   close (peek);
+
+  /* Not wanted at the first write (an attachment passing as it comes): no
+   * file asked for, then or later.  Wanted, then not: given up. */
+  {
+    gboolean want = FALSE;
+    struct stat st;
+
+    fd = open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    given = (GivenFile) { fd, G_MAXUINT64, 0, 0 };
+    tee = pst_cipher_spool_tee_new (sink, open_given, &given, wanted, &want);
+    assert_true (g_output_stream_write_all (tee, text->str, 100, NULL, NULL, &error));
+    want = TRUE;
+    assert_true (g_output_stream_write_all (tee, text->str, 100, NULL, NULL, &error));
+    assert_int_equal (given.opened, 0);
+    assert_null (pst_cipher_spool_tee_get (tee));
+    g_clear_object (&tee);
+    close (given.fd);
+
+    fd = open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    peek = dup (fd);
+    given = (GivenFile) { fd, G_MAXUINT64, 0, 0 };
+    tee = pst_cipher_spool_tee_new (sink, open_given, &given, wanted, &want);
+    assert_true (g_output_stream_write_all (tee, text->str, 100, NULL, NULL, &error));
+    assert_int_equal (given.opened, 1);
+    assert_int_equal (fstat (peek, &st), 0);
+    assert_int_equal (st.st_size, 100);
+    want = FALSE;
+    assert_true (g_output_stream_write_all (tee, text->str, 100, NULL, NULL, &error));
+    assert_false (pst_cipher_spool_ok (pst_cipher_spool_tee_get (tee)));
+    assert_int_equal (fstat (peek, &st), 0);
+    assert_int_equal (st.st_size, 0);
+    g_clear_object (&tee);
+    close (peek);
+  }
 }
 
 /* The output failing half-way is the call's error, not a verdict on the
