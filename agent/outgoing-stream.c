@@ -45,6 +45,27 @@ copy_size_allowed (guint64 total, GError **error)
   return FALSE;
 }
 
+/* An unnamed file of the agent's: O_TMPFILE in its data directory, 0600,
+ * gone when closed; -1 when its file system cannot make one. */
+static int
+unnamed_file (PstAgent *agent)
+{
+  return open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+}
+
+/* The bytes free to an unprivileged user on @fd's file system in
+ * *@free_out; FALSE when it cannot be known. */
+static gboolean
+space_free (int fd, guint64 *free_out)
+{
+  struct statvfs sv;
+
+  if (fstatvfs (fd, &sv) != 0)
+    return FALSE;
+  *free_out = (guint64) sv.f_bavail * sv.f_frsize;
+  return TRUE;
+}
+
 /* Whether @more bytes more of the agent's copy @copy leave the last
  * PST_OUTGOING_FREE_MIN of its file system free: the data directory's,
  * which the store shares (a client's endless pipe must not fill the disk
@@ -52,10 +73,9 @@ copy_size_allowed (guint64 total, GError **error)
 static gboolean
 copy_has_room (int copy, guint64 more, GError **error)
 {
-  struct statvfs sv;
+  guint64 avail;
 
-  if (fstatvfs (copy, &sv) == 0
-      && (guint64) sv.f_bavail * sv.f_frsize < more + PST_OUTGOING_FREE_MIN)
+  if (space_free (copy, &avail) && avail < more + PST_OUTGOING_FREE_MIN)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                    "not enough free space to keep a copy of the message (less than %u MiB would "
@@ -80,7 +100,7 @@ copy_has_room (int copy, guint64 more, GError **error)
 static int
 private_copy (PstAgent *agent, int fd, off_t start, off_t size, GError **error)
 {
-  int copy = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  int copy = unnamed_file (agent);
   g_autofree guint8 *buf = NULL;
   off_t at = start;
 
@@ -133,7 +153,7 @@ struct _PstOutgoingSpool {
 gboolean
 pst_outgoing_can_spool (PstAgent *agent)
 {
-  int fd = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  int fd = unnamed_file (agent);
 
   if (fd < 0)
     return FALSE;
@@ -144,14 +164,12 @@ pst_outgoing_can_spool (PstAgent *agent)
 int
 pst_outgoing_unnamed_file (PstAgent *agent, guint64 *room_out)
 {
-  struct statvfs sv;
   guint64 avail;
-  int fd = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  int fd = unnamed_file (agent);
 
   if (fd < 0)
     return -1;
-  if (fstatvfs (fd, &sv) != 0
-      || (avail = (guint64) sv.f_bavail * sv.f_frsize) <= PST_OUTGOING_FREE_MIN)
+  if (!space_free (fd, &avail) || avail <= PST_OUTGOING_FREE_MIN)
     {
       close (fd);
       return -1;
@@ -164,7 +182,7 @@ PstOutgoingSpool *
 pst_outgoing_spool_new (PstAgent *agent, GError **error)
 {
   PstOutgoingSpool *sp;
-  int fd = open (agent->paths->data_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  int fd = unnamed_file (agent);
 
   if (fd < 0)
     return NULL;
