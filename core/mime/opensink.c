@@ -35,9 +35,10 @@ leaf_entity (GPtrArray *fields)
 }
 
 /* A text/plain entity whose body the in-memory reader passes on as it is
- * (pst_open_sink_take_text). */
+ * (pst_open_sink_take_text), with *@coding_out how pgpinline.c decodes it
+ * to look for inline blocks. */
 static gboolean
-plain_text_entity (GPtrArray *fields)
+plain_text_entity (GPtrArray *fields, PstOpenSinkCoding *coding_out)
 {
   g_autoptr(GHashTable) params = NULL;
   g_autofree char *type = pst_mime_entity_content_type (fields, &params);
@@ -53,27 +54,28 @@ plain_text_entity (GPtrArray *fields)
   if (type == NULL || !g_str_equal (type, "text/plain")
       || (params != NULL && g_hash_table_contains (params, "hp-legacy-display")))
     return FALSE;
-  return cte == NULL || g_ascii_strcasecmp (cte, "7bit") == 0 || g_ascii_strcasecmp (cte, "8bit") == 0
-         || g_ascii_strcasecmp (cte, "binary") == 0;
+  /* As pgpinline.c's mechanism () reads the field. */
+  *coding_out = PST_OPEN_SINK_AS_IS;
+  if (cte != NULL && g_ascii_strcasecmp (cte, "base64") == 0)
+    *coding_out = PST_OPEN_SINK_BASE64;
+  else if (cte != NULL && g_ascii_strcasecmp (cte, "quoted-printable") == 0)
+    *coding_out = PST_OPEN_SINK_QP;
+  return cte == NULL || *coding_out != PST_OPEN_SINK_AS_IS || g_ascii_strcasecmp (cte, "7bit") == 0
+         || g_ascii_strcasecmp (cte, "8bit") == 0 || g_ascii_strcasecmp (cte, "binary") == 0;
 }
 
 /* The start of an inline OpenPGP block, as pgpinline.c looks for them
  * (both begin with it), at the start of a line. */
 #define INLINE_MARKER "-----BEGIN PGP"
 
-/* The body's bytes, after the header section: summed, and looked at for
- * a line that begins an inline block (only the first bytes of each line). */
+/* Decoded body bytes looked at for a line that begins an inline block
+ * (only the first bytes of each line). */
 static void
-body_bytes (PstOpenSink *self, const char *data, gsize len)
+scan_lines (PstOpenSink *self, const char *data, gsize len)
 {
   const gsize want = strlen (INLINE_MARKER);
   gsize i = 0;
 
-  if (self->body_sum == NULL)
-    return;
-  g_checksum_update (self->body_sum, (const guchar *) data, len);
-  if (!self->scan_markers)
-    return;
   while (i < len)
     {
       const char *nl;
@@ -103,6 +105,161 @@ body_bytes (PstOpenSink *self, const char *data, gsize len)
       i = (gsize) (nl - data) + 1;
       self->line_seen = 0;
     }
+}
+
+/* A body this sink does not decode as pgpinline.c's decoder (libetpan's)
+ * surely would: left to the in-memory reader, as if it held a block. */
+static void
+undecodable (PstOpenSink *self)
+{
+  self->inline_marker = TRUE;
+  self->scan_markers = FALSE;
+}
+
+static int
+base64_value (char c)
+{
+  if (c >= 'A' && c <= 'Z')
+    return c - 'A';
+  if (c >= 'a' && c <= 'z')
+    return c - 'a' + 26;
+  if (c >= '0' && c <= '9')
+    return c - '0' + 52;
+  return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Decodes @len bytes of a base64 or quoted-printable body into
+ * scan_lines.  Only what every decoder reads alike is decoded: base64's
+ * alphabet, white space, and padding at the end; quoted-printable's "="
+ * and two hexadecimal digits, and "=" ending a line.  Anything else (a
+ * character outside the alphabet, data after padding, "=" followed by
+ * something else, white space before a soft line break included) leaves
+ * the text to the in-memory reader.  A quoted-printable CR alone ends a
+ * line, as LF alone and CR LF do: libetpan makes each CR LF.  The last
+ * base64 bits that make no
+ * whole byte are not looked at: they would end the text, and a block
+ * begun there would have no end line, which pgpinline.c needs. */
+static void
+decode_and_scan (PstOpenSink *self, const char *data, gsize len)
+{
+  char out[4096];
+  gsize o = 0;
+
+  for (gsize i = 0; i < len && self->scan_markers; i++)
+    {
+      char c = data[i];
+
+      if (self->coding == PST_OPEN_SINK_BASE64)
+        {
+          int v = base64_value (c);
+
+          if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
+            continue;
+          if (c == '=')
+            {
+              self->decode_padded = TRUE;
+              continue;
+            }
+          if (v < 0 || self->decode_padded)
+            {
+              undecodable (self);
+              break;
+            }
+          self->decode_acc = (self->decode_acc << 6) | (guint) v;
+          self->decode_bits += 6;
+          if (self->decode_bits >= 8)
+            {
+              self->decode_bits -= 8;
+              out[o++] = (char) ((self->decode_acc >> self->decode_bits) & 0xff);
+            }
+        }
+      else
+        {
+          int hex = g_ascii_xdigit_value (c);
+
+          if (self->decode_state == 4)
+            {
+              /* After CR: libetpan ends a line at a CR alone too. */
+              self->decode_state = 0;
+              if (c == '\n')
+                continue;
+            }
+          switch (self->decode_state)
+            {
+            case 0:   /* text */
+              if (c == '=')
+                self->decode_state = 1;
+              else if (c == '\r')
+                {
+                  /* A line's end, CR LF, as libetpan gives it for CR,
+                   * LF and CR LF. */
+                  out[o++] = '\r';
+                  if (o == sizeof out)
+                    {
+                      scan_lines (self, out, o);
+                      o = 0;
+                    }
+                  out[o++] = '\n';
+                  self->decode_state = 4;
+                }
+              else
+                out[o++] = c;
+              break;
+            case 1:   /* after "=" */
+              if (hex >= 0)
+                {
+                  self->decode_acc = (guint) hex;
+                  self->decode_state = 2;
+                }
+              else if (c == '\r')
+                self->decode_state = 3;
+              else if (c == '\n')
+                self->decode_state = 0;   /* a soft line break */
+              else
+                undecodable (self);
+              break;
+            case 2:   /* after "=" and a digit */
+              if (hex < 0)
+                {
+                  undecodable (self);
+                  break;
+                }
+              out[o++] = (char) ((self->decode_acc << 4) | (guint) hex);
+              self->decode_state = 0;
+              break;
+            default:  /* after "=" and CR */
+              if (c != '\n')
+                undecodable (self);
+              self->decode_state = 0;
+              break;
+            }
+        }
+      if (o == sizeof out)
+        {
+          scan_lines (self, out, o);
+          o = 0;
+        }
+    }
+  if (self->scan_markers)
+    scan_lines (self, out, o);
+  explicit_bzero (out, sizeof out);
+}
+
+/* The body's bytes, after the header section: summed as they are, and,
+ * decoded as pgpinline.c decodes them, looked at for a line that begins an
+ * inline block. */
+static void
+body_bytes (PstOpenSink *self, const char *data, gsize len)
+{
+  if (self->body_sum == NULL)
+    return;
+  g_checksum_update (self->body_sum, (const guchar *) data, len);
+  if (!self->scan_markers)
+    return;
+  if (self->coding == PST_OPEN_SINK_AS_IS)
+    scan_lines (self, data, len);
+  else
+    decode_and_scan (self, data, len);
 }
 
 /* Whether a good signature by the protected From, known only at the end,
@@ -157,7 +314,8 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
   gboolean text = FALSE, depends;
 
   if (!pst_mime_entity_split (display, &fields, &body)
-      || !(leaf_entity (fields) || (text = self->take_text && plain_text_entity (fields))))
+      || !(leaf_entity (fields)
+           || (text = self->take_text && plain_text_entity (fields, &self->coding))))
     {
       self->fallback = TRUE;
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,

@@ -14,6 +14,14 @@
 
 G_BEGIN_DECLS
 
+/* How a text's body is decoded to be looked at for inline blocks (its
+ * bytes pass as they are). */
+typedef enum {
+  PST_OPEN_SINK_AS_IS,
+  PST_OPEN_SINK_BASE64,
+  PST_OPEN_SINK_QP,
+} PstOpenSinkCoding;
+
 #define PST_TYPE_OPEN_SINK (pst_open_sink_get_type ())
 G_DECLARE_FINAL_TYPE (PstOpenSink, pst_open_sink, PST, OPEN_SINK, GOutputStream)
 
@@ -45,6 +53,12 @@ struct _PstOpenSink {
   char **signer;
   gboolean inline_marker;
   gboolean scan_markers;    /* a text: inline_marker is looked for */
+  PstOpenSinkCoding coding; /* its Content-Transfer-Encoding, decoded to be looked at */
+  guint decode_acc;         /* the decoder's bits (base64) or first digit (quoted-printable) */
+  guint decode_bits;
+  gboolean decode_padded;   /* base64: "=" seen */
+  int decode_state;         /* quoted-printable: 0 text, 1 after "=", 2 after "=" and a digit,
+                             * 3 after "=" and CR, 4 after CR */
   GChecksum *body_sum;
   guint line_seen;          /* bytes of the current line looked at (up to the marker's length) */
   char line_head[16];
@@ -60,10 +74,12 @@ PstOpenSink *pst_open_sink_new (GOutputStream *out, GPtrArray *outer_fields, Pst
 
 /* Lets @self take a text/plain entity whose body the in-memory reader
  * passes on as it is: one Content-Type and at most one
- * Content-Transfer-Encoding, that none, 7bit, 8bit or binary (the bytes
- * are the text), no hp-legacy-display parameter (RFC 9788 §4.6: the reader
- * strips a header block from it).  Whether it holds an inline OpenPGP
- * block is known only at its end: with @judging a text entity is judged
+ * Content-Transfer-Encoding, that none, 7bit, 8bit, binary, base64 or
+ * quoted-printable (the last two decoded as they pass, only to be looked
+ * at, as the reader decodes them to look for inline blocks), no
+ * hp-legacy-display parameter (RFC 9788 §4.6: the reader strips a header
+ * block from it).  Whether it holds an inline OpenPGP block is known only
+ * at its end: with @judging a text entity is judged
  * (judging set: nothing written, inline_marker looked for), so that the
  * caller writes it afterwards, from a copy it kept or decrypting it again
  * (pgpstream.c); any other leaf is written as without this. */

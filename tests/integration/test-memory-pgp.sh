@@ -2,8 +2,9 @@
 # Constant memory for OpenPGP and for mail too large to analyse (issue 16).
 #
 # The file commands: messages of PST_MEMORY_SIZE (256M unless set; a size
-# numfmt --from=iec reads), a text and an attachment, are encrypted (the
-# text) and encrypted and signed (both) to bob, and each decrypted by bob's agent
+# numfmt --from=iec reads), a text, an attachment and a base64 text, are
+# encrypted (the text) and encrypted and signed (all) to bob, and each
+# decrypted by bob's agent
 # (core/mime/pgpstream.h); gpg, an independent reader, decrypts and checks
 # the signature, and the body that comes out is the body that went in
 # (sha256).
@@ -54,6 +55,7 @@ header() { # CONTENT-TYPE CTE SUBJECT
 body "$WORK/body.txt" "$SIZE"
 { header "text/plain; charset=us-ascii" 7bit large; cat "$WORK/body.txt"; } > "$WORK/text.eml"
 { header "application/octet-stream; name=\"blob.bin\"" base64 large; cat "$WORK/body.txt"; } > "$WORK/att.eml"
+{ header "text/plain; charset=utf-8" base64 large; cat "$WORK/body.txt"; } > "$WORK/b64text.eml"
 want=$(sha256sum < "$WORK/body.txt" | cut -d' ' -f1)
 rm "$WORK/body.txt"
 echo "# messages: $(stat -c %s "$WORK/text.eml") bytes each"
@@ -77,11 +79,13 @@ sys.exit(0 if (d["scheme"], d["decryption"], d["signature"]["status"]) == ("pgp"
 }
 
 bob_decrypt() { pst bob --json decrypt -o "$WORK/plain.eml" "$WORK/out.eml" > "$WORK/dec.json"; }
-for kind in text att; do
+for kind in text att b64text; do
   in=$WORK/$kind.eml
-  # The attachment encrypted and signed only: its decryption streams the
-  # same way with a signature inside or none (one OpenPGP message either
-  # way), and each case costs this test a quarter of its time.
+  # The attachment and the base64 text encrypted and signed only: their
+  # decryption streams the same way with a signature inside or none (one
+  # OpenPGP message either way), and each case costs this test a sixth of
+  # its time.  The base64 text is judged as the 7-bit one, decoded as it
+  # passes to be looked at for inline blocks (opensink.h).
   if [ "$kind" = text ]; then
     check "$kind: encrypt (OpenPGP) within the bound" \
       within_bound alice "$kind encrypt" pst alice encrypt --to "$BOB_ADDR" -o "$WORK/out.eml" "$in"

@@ -544,8 +544,10 @@ test_open_not_streamable (void **state)
 }
 
 /* Text entities: streamed (judged, then written) with the status and
- * plaintext of the in-memory reader; those it would change (an inline
- * block, a legacy display block, an encoded body) left to it. */
+ * plaintext of the in-memory reader, quoted-printable and base64 ones too
+ * (decoded only to be looked at); those it would change (an inline block,
+ * also an encoded one, a legacy display block) left to it, and an encoding
+ * not read as every decoder reads it. */
 static void
 test_open_text (void **state)
 {
@@ -558,6 +560,18 @@ test_open_text (void **state)
       " -----BEGIN PGP MESSAGE----- after a space\r\n-----BEGIN PG\r\n",
     "Content-Type: text/plain; charset=us-ascii; protected-headers=\"v1\"\r\n"
       "Content-Transfer-Encoding: 7bit\r\nSubject: the real subject\r\nFrom: " ALICE "\r\n\r\nbody\r\n",
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db\r\n",
+    /* a marker after a soft line break, and one encoded mid-line */
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: Quoted-Printable\r\n\r\n"
+      "Gr=C3=BC=C3=9Fe, a soft=\r\n break, then text=\n-----BEGIN PGP MESSAGE----- on the same line\r\n"
+      "and =2D----BEGIN PGP=20in the middle=\r\n, a lone CR\rand a lone LF\nat the end",
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n",
+    /* markers mid-line, after a space, cut short; in four lines of base64 */
+    "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: BASE64\r\n\r\n"
+      "R3LDvMOfZSwNCmEgbGluZSB0aGF0IG1lbnRpb25zIC0tLS0tQkVHSU4gUEdQIE1FU1NBR0UtLS0t\r\n"
+      "LSBpbnNpZGUNCiAtLS0tLUJFR0lOIFBHUCBNRVNTQUdFLS0tLS0gYWZ0ZXIgYSBzcGFjZQ0KLS0t\r\n"
+      "LS1CRUdJTiBQRw0KYW5kIGEgbGFzdCBsaW5lIGxvbmcgZW5vdWdoIHRvIHdyYXAgdGhlIGJhc2U2\r\n"
+      "NCBpbnRvIG1vcmUgdGhhbiBvbmUgbGluZSBvZiBpdA0K\r\n",
   };
   const char *in_memory[] = {
     /* an inline block, which the reader opens */
@@ -568,17 +582,55 @@ test_open_text (void **state)
     /* RFC 9788's legacy display block, which the reader strips */
     "Content-Type: text/plain; hp-legacy-display=\"1\"; protected-headers=\"v1\"\r\n"
       "Subject: s\r\n\r\nSubject: s\r\n\r\nbody\r\n",
-    "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db\r\n",
-    "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n",
+    /* inline blocks, encoded: in base64; in quoted-printable, its first
+     * character encoded, and its marker cut by a soft line break */
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+      "c2VlIGJlbG93DQotLS0tLUJFR0lOIFBHUCBNRVNTQUdFLS0tLS0NCg0KaFFFTUE9PQ0KLS0tLS1F\r\n"
+      "TkQgUEdQIE1FU1NBR0UtLS0tLQ0K\r\n",
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nsee below\r\n"
+      "=2D----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA=3D=3D\r\n-----END PGP MESSAGE-----\r\n",
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nsee below\r\n"
+      "-----BEG=\r\nIN PGP MESSAGE-----\r\n\r\nhQEMA=3D=3D\r\n-----END PGP MESSAGE-----\r\n",
+    /* after a CR alone, which libetpan's decoder makes a line end (found
+     * by fuzz-opensink) */
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nsee below\r"
+      "-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA=3D=3D\r\n-----END PGP MESSAGE-----\r\n",
+    /* encodings not read alike by every decoder: white space before a soft
+     * line break, "=" and no digits, a character outside base64's
+     * alphabet, data after its padding */
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na= \r\nb\r\n",
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=G1b\r\n",
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVs*bG8=\r\n",
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=aGVsbG8=\r\n",
     /* two transfer encodings: pgpinline.c decodes when any says base64 */
     "Content-Type: text/plain\r\nContent-Transfer-Encoding: 7bit\r\nContent-Transfer-Encoding: base64\r\n"
       "\r\naGVsbG8=\r\n",
   };
   g_autoptr(GString) big = g_string_new ("Content-Type: text/plain\r\n\r\n");
+  g_autoptr(GString) big_qp = g_string_new ("Content-Type: text/plain\r\n"
+                                            "Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+  g_autoptr(GString) big_b64 = g_string_new ("Content-Type: text/plain\r\n"
+                                             "Content-Transfer-Encoding: base64\r\n\r\n");
+  GString *bigs[] = { big, big_qp, big_b64 };
 
   (void) state;
   for (int i = 0; i < 20000; i++)
-    g_string_append_printf (big, "line %d of a long text, with -----BEGIN PGP in the middle\r\n", i);
+    {
+      g_string_append_printf (big, "line %d of a long text, with -----BEGIN PGP in the middle\r\n", i);
+      g_string_append_printf (big_qp, "line %d of a long text, with =2D----BEGIN PGP in the=\r\n"
+                              " middle, =3D and a soft line break\r\n", i);
+    }
+  {
+    /* The 8-bit text's body, in lines of 76 characters. */
+    gsize body = strlen ("Content-Type: text/plain\r\n\r\n");
+    g_autofree char *b64 = g_base64_encode ((const guchar *) big->str + body, big->len - body);
+
+    for (gsize at = 0, n = strlen (b64); at < n; at += 76)
+      {
+        g_string_append_len (big_b64, b64 + at, (gssize) MIN ((gsize) 76, n - at));
+        g_string_append (big_b64, "\r\n");
+      }
+  }
   /* What Postern writes (pgpmime.c): protected headers, the outer ones
    * the same but for the Subject; streamed signed and not. */
   for (int sign = 0; sign < 2; sign++)
@@ -612,11 +664,11 @@ test_open_text (void **state)
         assert_same_as_memory (m2);
       }
     }
-  for (guint i = 0; i <= G_N_ELEMENTS (streamed); i++)
+  for (guint i = 0; i < G_N_ELEMENTS (streamed) + G_N_ELEMENTS (bigs); i++)
     for (int sign = 0; sign < 2; sign++)
       {
-        g_autoptr(GBytes) entity = i < G_N_ELEMENTS (streamed) ? bytes (streamed[i])
-                                                                : g_bytes_new (big->str, big->len);
+        const GString *b = i >= G_N_ELEMENTS (streamed) ? bigs[i - G_N_ELEMENTS (streamed)] : NULL;
+        g_autoptr(GBytes) entity = b == NULL ? bytes (streamed[i]) : g_bytes_new (b->str, b->len);
         g_autoptr(GBytes) msg = wrap_encrypted (outer, entity, sign);
         g_autoptr(GBytes) p = NULL, rest = NULL;
         g_autofree char *json = NULL;
