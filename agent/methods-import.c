@@ -8,6 +8,7 @@
 
 #include "handlers.h"
 #include "fetcher.h"
+#include "crypto/sha256.h"
 #include "mime/mbox.h"
 #include "util/error.h"
 
@@ -28,7 +29,7 @@
 static char *
 read_message (int fd, gsize size, PstStoreWriter *writer, GError **error)
 {
-  g_autoptr (GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr (PstSha256) sum = pst_sha256_new ();
   guint8 buf[65536];
   gsize done = 0;
 
@@ -44,12 +45,12 @@ read_message (int fd, gsize size, PstStoreWriter *writer, GError **error)
                        n < 0 ? g_strerror (errno) : "it became shorter while it was read");
           return NULL;
         }
-      g_checksum_update (sum, buf, (gsize) n);
+      pst_sha256_update (sum, buf, (gsize) n);
       if (writer != NULL && !pst_store_writer_write (writer, buf, (gsize) n, error))
         return NULL;
       done += (gsize) n;
     }
-  return g_strdup (g_checksum_get_string (sum));
+  return g_strdup (pst_sha256_get_string (sum));
 }
 
 typedef struct {

@@ -12,6 +12,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "crypto/sha256.h"
 #include "util/error.h"
 
 #define CHUNK (64 * 1024)
@@ -27,7 +28,7 @@ struct _PstCipherSpool {
   EVP_CIPHER_CTX *enc;
   guchar key[32];
   guchar iv[16];
-  GChecksum *sum;          /* of the plaintext written */
+  PstSha256 *sum;          /* of the plaintext written */
   guchar *buf;             /* CHUNK, wiped when freed */
 };
 
@@ -44,7 +45,7 @@ spool_new (int fd, guint64 max, guint64 keep_free)
   s->max = max;
   s->keep_free = keep_free;
   s->ok = TRUE;
-  s->sum = g_checksum_new (G_CHECKSUM_SHA256);
+  s->sum = pst_sha256_new ();
   s->buf = g_malloc (CHUNK);
   if (RAND_priv_bytes (s->key, sizeof s->key) != 1 || RAND_bytes (s->iv, sizeof s->iv) != 1
       || !(s->enc = EVP_CIPHER_CTX_new ())
@@ -120,7 +121,7 @@ spool_write (PstCipherSpool *s, const guchar *data, gsize len)
       give_up (s);
       return;
     }
-  g_checksum_update (s->sum, data, len);
+  pst_sha256_update (s->sum, data, len);
   while (len > 0)
     {
       int n = (int) MIN (len, (gsize) CHUNK), out = 0;
@@ -142,12 +143,10 @@ gboolean
 pst_cipher_spool_replay (PstCipherSpool *s, GOutputStream *out, gboolean *spool_failed_out,
                          GError **error)
 {
-  g_autoptr(GChecksum) sum = g_checksum_new (G_CHECKSUM_SHA256);
+  g_autoptr(PstSha256) sum = pst_sha256_new ();
   g_autofree guchar *in = g_malloc (CHUNK);
   EVP_CIPHER_CTX *dec = NULL;
   guint64 left = s->have;
-  guint8 want[32], got[32];
-  gsize want_len = sizeof want, got_len = sizeof got;
   gboolean ok = FALSE;
 
   g_return_val_if_fail (s->ok, FALSE);
@@ -185,7 +184,7 @@ pst_cipher_spool_replay (PstCipherSpool *s, GOutputStream *out, gboolean *spool_
                                "cannot read the decrypted text back: the cipher failed");
           goto out;
         }
-      g_checksum_update (sum, s->buf, (gsize) n);
+      pst_sha256_update (sum, s->buf, (gsize) n);
       if (!g_output_stream_write_all (out, s->buf, (gsize) n, NULL, NULL, error))
         {
           *spool_failed_out = FALSE;   /* @out's error */
@@ -193,9 +192,7 @@ pst_cipher_spool_replay (PstCipherSpool *s, GOutputStream *out, gboolean *spool_
         }
       left -= (guint64) n;
     }
-  g_checksum_get_digest (s->sum, want, &want_len);
-  g_checksum_get_digest (sum, got, &got_len);
-  if (want_len != got_len || memcmp (want, got, want_len) != 0)
+  if (strcmp (pst_sha256_get_string (s->sum), pst_sha256_get_string (sum)) != 0)
     g_set_error_literal (error, PST_ERROR, PST_ERROR_FAILED,
                          "the decrypted text kept on disk changed before it was written");
   else
@@ -221,7 +218,7 @@ pst_cipher_spool_free (PstCipherSpool *s)
   OPENSSL_cleanse (s->key, sizeof s->key);
   OPENSSL_cleanse (s->buf, CHUNK);
   g_free (s->buf);
-  g_checksum_free (s->sum);
+  pst_sha256_free (s->sum);
   g_free (s);
 }
 

@@ -253,7 +253,7 @@ body_bytes (PstOpenSink *self, const char *data, gsize len)
 {
   if (self->body_sum == NULL)
     return;
-  g_checksum_update (self->body_sum, (const guchar *) data, len);
+  pst_sha256_update (self->body_sum, data, len);
   if (!self->scan_markers)
     return;
   if (self->coding == PST_OPEN_SINK_AS_IS)
@@ -344,7 +344,7 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
    * looked for in a text only. */
   self->scan_markers = text;
   if (self->judge_text && !self->judging)
-    g_clear_pointer (&self->body_sum, g_checksum_free);
+    g_clear_pointer (&self->body_sum, pst_sha256_free);
   for (guint i = 0; i < self->shown->len; i++)
     pst_mime_append_field (s, self->shown->pdata[i]);
   for (guint i = 0; i < fields->len; i++)
@@ -415,7 +415,7 @@ pst_open_sink_finalize (GObject *object)
   pst_secret_byte_array_clear (self->head);
   g_byte_array_unref (self->head);
   g_clear_pointer (&self->shown, g_ptr_array_unref);
-  g_clear_pointer (&self->body_sum, g_checksum_free);
+  g_clear_pointer (&self->body_sum, pst_sha256_free);
   g_strfreev (self->signer);
   explicit_bzero (self->line_head, sizeof self->line_head);
   G_OBJECT_CLASS (pst_open_sink_parent_class)->finalize (object);
@@ -440,7 +440,7 @@ pst_open_sink_take_text (PstOpenSink *self, gboolean judging)
   self->take_text = TRUE;
   self->judge_text = judging;
   if (self->body_sum == NULL)
-    self->body_sum = g_checksum_new (G_CHECKSUM_SHA256);
+    self->body_sum = pst_sha256_new ();
 }
 
 void

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <gio/gio.h>
+#include "crypto/sha256.h"
 #include "crypto/status.h"
 
 G_BEGIN_DECLS
@@ -59,7 +60,7 @@ struct _PstOpenSink {
   gboolean decode_padded;   /* base64: "=" seen */
   int decode_state;         /* quoted-printable: 0 text, 1 after "=", 2 after "=" and a digit,
                              * 3 after "=" and CR, 4 after CR */
-  GChecksum *body_sum;
+  PstSha256 *body_sum;
   guint line_seen;          /* bytes of the current line looked at (up to the marker's length) */
   char line_head[16];
 };

@@ -755,7 +755,7 @@ written_as_judged (Pass *write, const char *judged_sum)
 {
   return write->ok && write->sink->passing && !write->sink->too_large
          && write->sink->body_sum != NULL
-         && g_strcmp0 (g_checksum_get_string (write->sink->body_sum), judged_sum) == 0;
+         && g_strcmp0 (pst_sha256_get_string (write->sink->body_sum), judged_sum) == 0;
 }
 
 /* A decrypted text/plain entity, judged by pass @judge (nothing written:
@@ -770,7 +770,7 @@ write_judged_text (PstPgp *pgp, Pass *judge, const char *session_key, PstPgpMess
 {
   g_autoptr(GInputStream) again = NULL;
   g_auto(Pass) write = { 0 };
-  const char *judged_sum = g_checksum_get_string (judge->sink->body_sum);
+  const char *judged_sum = pst_sha256_get_string (judge->sink->body_sum);
   gboolean ran;
 
   if (!(again = reopen (reopen_data, error)))
@@ -804,7 +804,7 @@ write_spooled_text (Pass *judge, PstCipherSpool *spool, GOutputStream *plain_out
                     PstStatus **status_out, gboolean *streamable_out, GError **error)
 {
   g_auto(Pass) write = { 0 };
-  const char *judged_sum = g_checksum_get_string (judge->sink->body_sum);
+  const char *judged_sum = pst_sha256_get_string (judge->sink->body_sum);
   gboolean spool_failed = FALSE;
 
   write.fields = g_ptr_array_ref (judge->fields);
