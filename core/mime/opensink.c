@@ -301,6 +301,21 @@ same_if_signed (PstOpenSink *self, GPtrArray *fields, GBytes *display)
   return strcmp (json, signed_json) == 0;
 }
 
+/* Whether a judged text was found to hold what the in-memory reader opens
+ * (an inline block, or what is not decoded here): then nothing more of it
+ * is worth decrypting, and the write fails, the caller reading the message
+ * in memory as for any fallback (nothing was written). */
+static gboolean
+judged_for_memory (PstOpenSink *self, GError **error)
+{
+  if (!self->judging || !self->inline_marker)
+    return FALSE;
+  self->fallback = TRUE;
+  g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
+                       "the decrypted text holds an inline OpenPGP block: read in memory");
+  return TRUE;
+}
+
 static gboolean
 sink_start (PstOpenSink *self, gsize end, GError **error)
 {
@@ -352,6 +367,12 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
       pst_mime_append_field (s, fields->pdata[i]);
   g_string_append (s, "\r\n");
   body_bytes (self, (const char *) self->head->data + end, self->head->len - end);
+  if (judged_for_memory (self, error))
+    {
+      explicit_bzero (s->str, s->len);
+      pst_secret_byte_array_clear (self->head);
+      return FALSE;
+    }
   ok = self->judging
        || (write_out (self, s->str, s->len, error)
            && write_out (self, (const char *) self->head->data + end, self->head->len - end,
@@ -387,6 +408,8 @@ open_sink_write (GOutputStream *stream, const void *buffer, gsize count,
         }
       self->passed += count;
       body_bytes (self, buffer, count);
+      if (judged_for_memory (self, error))
+        return -1;
       if (self->judging)
         return (gssize) count;
       return write_out (self, buffer, count, error) ? (gssize) count : -1;

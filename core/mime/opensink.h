@@ -80,9 +80,10 @@ PstOpenSink *pst_open_sink_new (GOutputStream *out, GPtrArray *outer_fields, Pst
  * at, as the reader decodes them to look for inline blocks), no
  * hp-legacy-display parameter (RFC 9788 §4.6: the reader strips a header
  * block from it).  Whether it holds an inline OpenPGP block is known only
- * at its end: with @judging a text entity is judged
- * (judging set: nothing written, inline_marker looked for), so that the
- * caller writes it afterwards, from a copy it kept or decrypting it again
+ * at its end: with @judging a text entity is judged (judging set: nothing
+ * written, inline_marker looked for; once one is seen the write fails with
+ * @fallback set, nothing more being worth decrypting), so that the caller
+ * writes it afterwards, from a copy it kept or decrypting it again
  * (pgpstream.c); any other leaf is written as without this. */
 void pst_open_sink_take_text (PstOpenSink *self, gboolean judging);
 

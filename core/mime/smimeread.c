@@ -794,7 +794,7 @@ pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fie
   scan.sum = pst_smime_digests_new (NULL);
   sink->scan = &scan;
   ok = pst_smime_decryptor_run (decryptor, G_OUTPUT_STREAM (sink), &integrity, &local);
-  if (scan.unsupported || scan.pos == 0)
+  if (scan.unsupported)
     goto out;   /* the in-memory reader says what it says */
   if (!ok && local != NULL
       && (pst_smime_decryptor_io_failed (decryptor) || local->domain != PST_ERROR))
@@ -803,6 +803,8 @@ pst_smimeread_open_decrypted (PstSmimeDecryptor *decryptor, GPtrArray *outer_fie
       scan_clear (&scan);
       return FALSE;
     }
+  if (scan.pos == 0)
+    goto out;
   if (!ok)
     {
       /* As pst_smimemime_open_stream says a failed decryption. */

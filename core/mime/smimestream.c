@@ -221,14 +221,14 @@ pst_smimemime_open_stream (PstSmime *smime, GInputStream *message, PstSmimeMessa
      * else in memory. */
     return pst_smimeread_open_decrypted (decryptor, fields, plain_out, status_out, streamable_out,
                                          error);
-  if (!sink->passing)
-    return TRUE;   /* the in-memory reader says what it says */
   if (!ok && local != NULL
       && (pst_smime_decryptor_io_failed (decryptor) || local->domain != PST_ERROR))
     {
       g_propagate_error (error, g_steal_pointer (&local));
       return FALSE;
     }
+  if (!sink->passing)
+    return TRUE;   /* the in-memory reader says what it says */
   status->scheme = PST_SCHEME_SMIME;
   status->encryption_covers = PST_COVERS_WHOLE;
   status->integrity = integrity;

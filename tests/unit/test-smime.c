@@ -1826,7 +1826,7 @@ reopen_failing (gpointer data, GError **error)
   FailingReopen *r = data;
   g_autoptr(GInputStream) base = g_memory_input_stream_new_from_bytes (r->msg);
   gsize len = g_bytes_get_size (r->msg);
-  g_autoptr(GInputStream) failing = failing_in_new (base, r->readings++ == 0 ? len : len / 2);
+  g_autoptr(GInputStream) failing = failing_in_new (base, r->readings++ == 0 ? G_MAXSIZE : len / 2);
 
   (void) error;
   return pst_pgpstream_input_new (failing);
