@@ -35,10 +35,9 @@ leaf_entity (GPtrArray *fields)
 }
 
 /* A text/plain entity whose body the in-memory reader passes on as it is
- * (pst_open_sink_take_text), with *@coding_out how pgpinline.c decodes it
- * to look for inline blocks. */
+ * (pst_open_sink_take_text). */
 static gboolean
-plain_text_entity (GPtrArray *fields, PstOpenSinkCoding *coding_out)
+plain_text_entity (GPtrArray *fields)
 {
   g_autoptr(GHashTable) params = NULL;
   g_autofree char *type = pst_mime_entity_content_type (fields, &params);
@@ -54,195 +53,10 @@ plain_text_entity (GPtrArray *fields, PstOpenSinkCoding *coding_out)
   if (type == NULL || !g_str_equal (type, "text/plain")
       || (params != NULL && g_hash_table_contains (params, "hp-legacy-display")))
     return FALSE;
-  /* As pgpinline.c's mechanism () reads the field. */
-  *coding_out = PST_OPEN_SINK_AS_IS;
-  if (cte != NULL && g_ascii_strcasecmp (cte, "base64") == 0)
-    *coding_out = PST_OPEN_SINK_BASE64;
-  else if (cte != NULL && g_ascii_strcasecmp (cte, "quoted-printable") == 0)
-    *coding_out = PST_OPEN_SINK_QP;
-  return cte == NULL || *coding_out != PST_OPEN_SINK_AS_IS || g_ascii_strcasecmp (cte, "7bit") == 0
-         || g_ascii_strcasecmp (cte, "8bit") == 0 || g_ascii_strcasecmp (cte, "binary") == 0;
-}
-
-/* The start of an inline OpenPGP block, as pgpinline.c looks for them
- * (both begin with it), at the start of a line. */
-#define INLINE_MARKER "-----BEGIN PGP"
-
-/* Decoded body bytes looked at for a line that begins an inline block
- * (only the first bytes of each line). */
-static void
-scan_lines (PstOpenSink *self, const char *data, gsize len)
-{
-  const gsize want = strlen (INLINE_MARKER);
-  gsize i = 0;
-
-  while (i < len)
-    {
-      const char *nl;
-
-      if (self->line_seen < want)
-        {
-          gsize n = MIN (want - self->line_seen, len - i);
-          const char *stop = memchr (data + i, '\n', n);
-
-          if (stop != NULL)
-            n = (gsize) (stop - (data + i));
-          memcpy (self->line_head + self->line_seen, data + i, n);
-          self->line_seen += n;
-          i += n;
-          if (self->line_seen == want && memcmp (self->line_head, INLINE_MARKER, want) == 0)
-            self->inline_marker = TRUE;
-          if (stop == NULL)
-            continue;
-        }
-      /* The rest of this line, to the start of the next. */
-      if ((nl = memchr (data + i, '\n', len - i)) == NULL)
-        {
-          /* Within the marker's length: looked at above.  Past it: skip. */
-          self->line_seen = MAX (self->line_seen, (guint) want);
-          return;
-        }
-      i = (gsize) (nl - data) + 1;
-      self->line_seen = 0;
-    }
-}
-
-/* A body this sink does not decode as pgpinline.c's decoder (libetpan's)
- * surely would: left to the in-memory reader, as if it held a block. */
-static void
-undecodable (PstOpenSink *self)
-{
-  self->inline_marker = TRUE;
-  self->scan_markers = FALSE;
-}
-
-static int
-base64_value (char c)
-{
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  return c == '+' ? 62 : c == '/' ? 63 : -1;
-}
-
-/* Decodes @len bytes of a base64 or quoted-printable body into
- * scan_lines.  Only what every decoder reads alike is decoded: base64's
- * alphabet, white space, and padding at the end; quoted-printable's "="
- * and two hexadecimal digits, and "=" ending a line.  Anything else (a
- * character outside the alphabet, data after padding, "=" followed by
- * something else, white space before a soft line break included) leaves
- * the text to the in-memory reader.  A quoted-printable CR alone ends a
- * line, as LF alone and CR LF do: libetpan makes each CR LF.  The last
- * base64 bits that make no
- * whole byte are not looked at: they would end the text, and a block
- * begun there would have no end line, which pgpinline.c needs. */
-static void
-decode_and_scan (PstOpenSink *self, const char *data, gsize len)
-{
-  char out[4096];
-  gsize o = 0;
-
-  for (gsize i = 0; i < len && self->scan_markers; i++)
-    {
-      char c = data[i];
-
-      if (self->coding == PST_OPEN_SINK_BASE64)
-        {
-          int v = base64_value (c);
-
-          if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-            continue;
-          if (c == '=')
-            {
-              self->decode_padded = TRUE;
-              continue;
-            }
-          if (v < 0 || self->decode_padded)
-            {
-              undecodable (self);
-              break;
-            }
-          self->decode_acc = (self->decode_acc << 6) | (guint) v;
-          self->decode_bits += 6;
-          if (self->decode_bits >= 8)
-            {
-              self->decode_bits -= 8;
-              out[o++] = (char) ((self->decode_acc >> self->decode_bits) & 0xff);
-            }
-        }
-      else
-        {
-          int hex = g_ascii_xdigit_value (c);
-
-          if (self->decode_state == 4)
-            {
-              /* After CR: libetpan ends a line at a CR alone too. */
-              self->decode_state = 0;
-              if (c == '\n')
-                continue;
-            }
-          switch (self->decode_state)
-            {
-            case 0:   /* text */
-              if (c == '=')
-                self->decode_state = 1;
-              else if (c == '\r')
-                {
-                  /* A line's end, CR LF, as libetpan gives it for CR,
-                   * LF and CR LF. */
-                  out[o++] = '\r';
-                  if (o == sizeof out)
-                    {
-                      scan_lines (self, out, o);
-                      o = 0;
-                    }
-                  out[o++] = '\n';
-                  self->decode_state = 4;
-                }
-              else
-                out[o++] = c;
-              break;
-            case 1:   /* after "=" */
-              if (hex >= 0)
-                {
-                  self->decode_acc = (guint) hex;
-                  self->decode_state = 2;
-                }
-              else if (c == '\r')
-                self->decode_state = 3;
-              else if (c == '\n')
-                self->decode_state = 0;   /* a soft line break */
-              else
-                undecodable (self);
-              break;
-            case 2:   /* after "=" and a digit */
-              if (hex < 0)
-                {
-                  undecodable (self);
-                  break;
-                }
-              out[o++] = (char) ((self->decode_acc << 4) | (guint) hex);
-              self->decode_state = 0;
-              break;
-            default:  /* after "=" and CR */
-              if (c != '\n')
-                undecodable (self);
-              self->decode_state = 0;
-              break;
-            }
-        }
-      if (o == sizeof out)
-        {
-          scan_lines (self, out, o);
-          o = 0;
-        }
-    }
-  if (self->scan_markers)
-    scan_lines (self, out, o);
-  explicit_bzero (out, sizeof out);
+  /* The encoded ones decoded as they pass, only to be looked at. */
+  return cte == NULL || g_ascii_strcasecmp (cte, "7bit") == 0 || g_ascii_strcasecmp (cte, "8bit") == 0
+         || g_ascii_strcasecmp (cte, "binary") == 0 || g_ascii_strcasecmp (cte, "base64") == 0
+         || g_ascii_strcasecmp (cte, "quoted-printable") == 0;
 }
 
 /* The body's bytes, after the header section: summed as they are, and,
@@ -254,12 +68,8 @@ body_bytes (PstOpenSink *self, const char *data, gsize len)
   if (self->body_sum == NULL)
     return;
   pst_sha256_update (self->body_sum, data, len);
-  if (!self->scan_markers)
-    return;
-  if (self->coding == PST_OPEN_SINK_AS_IS)
-    scan_lines (self, data, len);
-  else
-    decode_and_scan (self, data, len);
+  if (self->scan_markers)
+    pst_inline_scan_feed (&self->scan, data, len);
 }
 
 /* Whether a good signature by the protected From, known only at the end,
@@ -308,7 +118,7 @@ same_if_signed (PstOpenSink *self, GPtrArray *fields, GBytes *display)
 static gboolean
 judged_for_memory (PstOpenSink *self, GError **error)
 {
-  if (!self->judging || !self->inline_marker)
+  if (!self->judging || !self->scan.found)
     return FALSE;
   self->fallback = TRUE;
   g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
@@ -330,7 +140,7 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
 
   if (!pst_mime_entity_split (display, &fields, &body)
       || !(leaf_entity (fields)
-           || (text = self->take_text && plain_text_entity (fields, &self->coding))))
+           || (text = self->take_text && plain_text_entity (fields))))
     {
       self->fallback = TRUE;
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
@@ -358,6 +168,8 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
   /* Summed when judged, and when written after judging; inline blocks
    * looked for in a text only. */
   self->scan_markers = text;
+  if (text)
+    pst_inline_scan_init (&self->scan, pst_inline_scan_coding (fields));
   if (self->judge_text && !self->judging)
     g_clear_pointer (&self->body_sum, pst_sha256_free);
   for (guint i = 0; i < self->shown->len; i++)
@@ -440,7 +252,7 @@ pst_open_sink_finalize (GObject *object)
   g_clear_pointer (&self->shown, g_ptr_array_unref);
   g_clear_pointer (&self->body_sum, pst_sha256_free);
   g_strfreev (self->signer);
-  explicit_bzero (self->line_head, sizeof self->line_head);
+  pst_inline_scan_clear (&self->scan);
   G_OBJECT_CLASS (pst_open_sink_parent_class)->finalize (object);
 }
 

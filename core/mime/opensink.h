@@ -12,16 +12,9 @@
 #include <gio/gio.h>
 #include "crypto/sha256.h"
 #include "crypto/status.h"
+#include "mime/inlinescan.h"
 
 G_BEGIN_DECLS
-
-/* How a text's body is decoded to be looked at for inline blocks (its
- * bytes pass as they are). */
-typedef enum {
-  PST_OPEN_SINK_AS_IS,
-  PST_OPEN_SINK_BASE64,
-  PST_OPEN_SINK_QP,
-} PstOpenSinkCoding;
 
 #define PST_TYPE_OPEN_SINK (pst_open_sink_get_type ())
 G_DECLARE_FINAL_TYPE (PstOpenSink, pst_open_sink, PST, OPEN_SINK, GOutputStream)
@@ -44,7 +37,7 @@ struct _PstOpenSink {
   /* pst_open_sink_take_text: a text/plain entity passes too, when the
    * in-memory reader would pass it on as it is; body_sum is the SHA-256 of
    * all that came after the header section, and with @judging nothing is
-   * written, and inline_marker says whether a line of the body begins an
+   * written, and scan.found says whether a line of the body begins an
    * inline OpenPGP block (which the in-memory reader would open). */
   gboolean take_text;
   gboolean judge_text;      /* a text entity is judged; another leaf passes (written) */
@@ -52,17 +45,9 @@ struct _PstOpenSink {
                              * depends on the signature: nothing is written */
   gboolean signer_known;    /* pst_open_sink_set_signer: the header shown is chosen with it */
   char **signer;
-  gboolean inline_marker;
-  gboolean scan_markers;    /* a text: inline_marker is looked for */
-  PstOpenSinkCoding coding; /* its Content-Transfer-Encoding, decoded to be looked at */
-  guint decode_acc;         /* the decoder's bits (base64) or first digit (quoted-printable) */
-  guint decode_bits;
-  gboolean decode_padded;   /* base64: "=" seen */
-  int decode_state;         /* quoted-printable: 0 text, 1 after "=", 2 after "=" and a digit,
-                             * 3 after "=" and CR, 4 after CR */
+  gboolean scan_markers;    /* a text: scan is fed its body */
+  PstInlineScan scan;
   PstSha256 *body_sum;
-  guint line_seen;          /* bytes of the current line looked at (up to the marker's length) */
-  char line_head[16];
 };
 
 /* A sink writing to @out (not owned) for the message whose outer header
@@ -81,7 +66,7 @@ PstOpenSink *pst_open_sink_new (GOutputStream *out, GPtrArray *outer_fields, Pst
  * hp-legacy-display parameter (RFC 9788 §4.6: the reader strips a header
  * block from it).  Whether it holds an inline OpenPGP block is known only
  * at its end: with @judging a text entity is judged (judging set: nothing
- * written, inline_marker looked for; once one is seen the write fails with
+ * written, inline blocks looked for; once one is seen the write fails with
  * @fallback set, nothing more being worth decrypting), so that the caller
  * writes it afterwards, from a copy it kept or decrypting it again
  * (pgpstream.c); any other leaf is written as without this. */

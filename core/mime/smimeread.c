@@ -12,13 +12,14 @@
  * that pst_hp_finish reads of it (the legacy display block, when there is
  * one, must end there; a multipart's parts are rewritten as hp.c's
  * strip_legacy_display writes them). */
-#define _GNU_SOURCE 1   /* memrchr, memmem */
+#define _GNU_SOURCE 1   /* memrchr */
 #include "mime/smimeread.h"
 
 #include <string.h>
 
 #include "mime/converters.h"
 #include "mime/hp.h"
+#include "mime/inlinescan.h"
 #include "mime/mime.h"
 #include "mime/partsplit.h"
 #include "mime/pgpstream.h"
@@ -28,10 +29,6 @@
 
 #define PREFIX_MAX (64 * 1024)
 #define SIG_PART_MAX (1024 * 1024)
-/* An inline OpenPGP block starts so (pgpinline.c): the in-memory reader
- * opens it. */
-#define PGP_MARK "-----BEGIN PGP "
-
 typedef enum { LEAF_TOP, LEAF_INNER, LEAF_PART } LeafKind;
 
 /* An entity: the top one, the signed part of a multipart/signed, or a
@@ -50,8 +47,7 @@ typedef struct {
   guint64 len;              /* bytes of it seen */
   GByteArray *prefix;       /* the first PREFIX_MAX bytes of its body */
   gboolean text;            /* text/plain: looked at for inline OpenPGP */
-  char tail[sizeof PGP_MARK];
-  gsize tail_len;
+  PstInlineScan inline_scan;  /* its body, decoded as the in-memory reader decodes it */
   PstPartSplit *split;      /* a multipart (not signed): its parts */
   char *boundary;
 } Leaf;
@@ -104,6 +100,7 @@ leaf_clear (Leaf *l)
   g_clear_pointer (&l->type, g_free);
   g_clear_pointer (&l->split, pst_part_split_free);
   g_clear_pointer (&l->boundary, g_free);
+  pst_inline_scan_clear (&l->inline_scan);
 }
 
 static void
@@ -138,30 +135,10 @@ leaf_body (Scan *s, Leaf *l, const char *data, gsize len)
                          (guint) MIN (len, (gsize) PREFIX_MAX - l->prefix->len));
   if (l->text && len > 0)
     {
-      gsize keep = sizeof PGP_MARK - 2;
-      char joined[2 * sizeof PGP_MARK];
-      gsize head = MIN (len, keep), total, drop;
-
-      /* Across the boundary between two writes, then within this one. */
-      memcpy (joined, l->tail, l->tail_len);
-      memcpy (joined + l->tail_len, data, head);
-      /* memmem, not g_strstr_len: a NUL does not end the text here. */
-      if (memmem (joined, l->tail_len + head, PGP_MARK, strlen (PGP_MARK)) != NULL
-          || memmem (data, len, PGP_MARK, strlen (PGP_MARK)) != NULL)
-        {
-          unsupported (s, "an inline OpenPGP block in a text part");
-          return;
-        }
-      if (len >= keep)
-        {
-          memcpy (l->tail, data + len - keep, keep);
-          l->tail_len = keep;
-          return;
-        }
-      total = l->tail_len + len;
-      drop = total > keep ? total - keep : 0;
-      memcpy (l->tail, joined + drop, total - drop);
-      l->tail_len = total - drop;
+      /* The in-memory reader opens an inline block (pgpinline.c). */
+      pst_inline_scan_feed (&l->inline_scan, data, len);
+      if (l->inline_scan.found)
+        unsupported (s, "an inline OpenPGP block in a text part");
     }
 }
 
@@ -261,6 +238,8 @@ leaf_feed (Scan *s, Leaf *l, const char *data, gsize len)
         }
       l->type = pst_mime_entity_content_type (l->fields, &l->params);
       l->text = g_str_equal (l->type, "text/plain");
+      if (l->text)
+        pst_inline_scan_init (&l->inline_scan, pst_inline_scan_coding (l->fields));
       l->head_done = TRUE;
       l->head_len = end;
       g_byte_array_set_size (l->head, (guint) end);

@@ -14,7 +14,8 @@
  *   - for verify, opaque signed-data (application/pkcs7-mime) whose
  *     eContent is a leaf or a multipart as above.
  * Anything else (a multipart in a multipart, an inline OpenPGP block in a
- * text part, opaque signed-data inside an encryption, an eContent in a
+ * text part, found in it decoded as the in-memory reader decodes it
+ * (inlinescan.h), opaque signed-data inside an encryption, an eContent in a
  * detached signature, a digest micalg did not announce, a legacy display
  * block not within the first 64 KiB) is left to the in-memory reader:
  * *streamable_out FALSE and nothing written.

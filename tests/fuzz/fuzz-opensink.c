@@ -95,7 +95,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       g_autofree char *sum = g_compute_checksum_for_data (G_CHECKSUM_SHA256, (const guchar *) body,
                                                          body_len);
 
-      FUZZ_CHECK (!block || sink->inline_marker,
+      FUZZ_CHECK (!block || sink->scan.found,
                   "a %s text holding an inline block would be passed on as it is",
                   ctes[cte] != NULL ? ctes[cte] : "plain");
       FUZZ_CHECK (strcmp (pst_sha256_get_string (sink->body_sum), sum) == 0,

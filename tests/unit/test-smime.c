@@ -2056,11 +2056,24 @@ test_read_stream (void **state)
     g_autoptr(GBytes) o2 = pst_smimemime_protect (fx.alice, m2, ALICE, rcpts, TRUE, FALSE, NULL);
     g_autoptr(GBytes) o3 = pst_smimemime_protect (fx.alice, m2, ALICE, rcpts, FALSE, TRUE, NULL);
     g_autoptr(GBytes) o4 = pst_smimemime_protect (fx.alice, m4, ALICE, rcpts, TRUE, FALSE, NULL);
+    /* the same block, base64 and quoted-printable ("=2D" for its first
+     * dash): the reader with OpenPGP (the agent's) decodes the text before
+     * it looks (pgpinline.c), so the stream decodes it too */
+    g_autoptr(GBytes) m5 = message_now (ALICE, BOB, "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n",
+                                        "LS0tLS1CRUdJTiBQR1AgTUVTU0FHRS0tLS0tDQoNCnh4DQotLS0tLUVORCBQR1AgTUVTU0FHRS0tLS0tDQo=\r\n");
+    g_autoptr(GBytes) m6 = message_now (ALICE, BOB, "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+                                        "=2D----BEGIN PGP MESSAGE-----\r\n\r\nxx\r\n-----END PGP MESSAGE-----\r\n");
+    g_autoptr(GBytes) o5 = pst_smimemime_protect (fx.alice, m5, ALICE, rcpts, TRUE, FALSE, NULL);
+    g_autoptr(GBytes) o6 = pst_smimemime_protect (fx.alice, m6, ALICE, rcpts, TRUE, FALSE, NULL);
+    g_autoptr(GBytes) o7 = pst_smimemime_protect (fx.alice, m5, ALICE, rcpts, FALSE, TRUE, NULL);
 
     assert_false (same_as_memory (o1, FALSE, "nested multipart"));
     assert_false (same_as_memory (o2, FALSE, "inline pgp"));
     assert_false (same_as_memory (o3, TRUE, "inline pgp signed"));
     assert_false (same_as_memory (o4, FALSE, "legacy display part"));
+    assert_false (same_as_memory (o5, FALSE, "inline pgp in base64"));
+    assert_false (same_as_memory (o6, FALSE, "inline pgp in quoted-printable"));
+    assert_false (same_as_memory (o7, TRUE, "inline pgp in base64, signed"));
   }
 }
 
