@@ -12,10 +12,10 @@
  * (both begin with it), at the start of a line. */
 #define INLINE_MARKER "-----BEGIN PGP"
 
-/* Decoded body bytes looked at for a line that begins an inline block
- * (only the first bytes of each line). */
-static void
-scan_lines (PstInlineScan *self, const char *data, gsize len)
+/* Whether a line of @data (following what @l saw) begins an inline
+ * block: only the first bytes of each line are looked at. */
+static gboolean
+lines_feed (PstInlineLines *l, const char *data, gsize len)
 {
   const gsize want = strlen (INLINE_MARKER);
   gsize i = 0;
@@ -24,18 +24,18 @@ scan_lines (PstInlineScan *self, const char *data, gsize len)
     {
       const char *nl;
 
-      if (self->line_seen < want)
+      if (l->seen < want)
         {
-          gsize n = MIN (want - self->line_seen, len - i);
+          gsize n = MIN (want - l->seen, len - i);
           const char *stop = memchr (data + i, '\n', n);
 
           if (stop != NULL)
             n = (gsize) (stop - (data + i));
-          memcpy (self->line_head + self->line_seen, data + i, n);
-          self->line_seen += n;
+          memcpy (l->head + l->seen, data + i, n);
+          l->seen += n;
           i += n;
-          if (self->line_seen == want && memcmp (self->line_head, INLINE_MARKER, want) == 0)
-            self->found = TRUE;
+          if (l->seen == want && memcmp (l->head, INLINE_MARKER, want) == 0)
+            return TRUE;
           if (stop == NULL)
             continue;
         }
@@ -43,12 +43,21 @@ scan_lines (PstInlineScan *self, const char *data, gsize len)
       if ((nl = memchr (data + i, '\n', len - i)) == NULL)
         {
           /* Within the marker's length: looked at above.  Past it: skip. */
-          self->line_seen = MAX (self->line_seen, (guint) want);
-          return;
+          l->seen = MAX (l->seen, (guint) want);
+          return FALSE;
         }
       i = (gsize) (nl - data) + 1;
-      self->line_seen = 0;
+      l->seen = 0;
     }
+  return FALSE;
+}
+
+/* Decoded body bytes looked at for a line that begins an inline block. */
+static void
+scan_lines (PstInlineScan *self, const char *data, gsize len)
+{
+  if (lines_feed (&self->lines, data, len))
+    self->found = TRUE;
 }
 
 /* A body not decoded here as pgpinline.c's decoder (libetpan's) surely
@@ -216,6 +225,11 @@ pst_inline_scan_feed (PstInlineScan *scan, const char *data, gsize len)
 {
   if (scan->found)
     return;
+  if (scan->coding == PST_INLINE_SCAN_QP && lines_feed (&scan->raw_lines, data, len))
+    {
+      scan->found = TRUE;
+      return;
+    }
   if (scan->coding == PST_INLINE_SCAN_AS_IS)
     scan_lines (scan, data, len);
   else

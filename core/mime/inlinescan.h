@@ -2,7 +2,10 @@
  * opens as inline OpenPGP (pgpinline.c: the body decoded by libetpan as its
  * Content-Transfer-Encoding says, then a line that begins a block looked
  * for), found from its body as it passes, in pieces of any size, without
- * keeping it (opensink.h, smimeread.h).  It errs one way only: it may say
+ * keeping it (opensink.h, smimeread.h); a quoted-printable text is also
+ * looked at as it came, as the reader without OpenPGP looks at it
+ * (pgpmime.c open_inline: the raw body), since a soft line break can join
+ * a marker line to the one before.  It errs one way only: it may say
  * found where that reader finds no block (a line that begins with
  * "-----BEGIN PGP" and no end line, or an encoding not every decoder reads
  * alike), never the other way; the caller then leaves the text to that
@@ -20,6 +23,12 @@ typedef enum {
   PST_INLINE_SCAN_QP,
 } PstInlineScanCoding;
 
+/* The start of the current line, looked at up to the marker's length. */
+typedef struct {
+  guint seen;
+  char head[16];
+} PstInlineLines;
+
 /* The fields are the scan's own. */
 typedef struct {
   PstInlineScanCoding coding;
@@ -29,8 +38,8 @@ typedef struct {
   gboolean padded;          /* base64: "=" seen */
   int state;                /* quoted-printable: 0 text, 1 after "=", 2 after "=" and a digit,
                              * 3 after "=" and CR, 4 after CR */
-  guint line_seen;          /* bytes of the current line looked at (up to the marker's length) */
-  char line_head[16];
+  PstInlineLines lines;     /* of the decoded text */
+  PstInlineLines raw_lines; /* quoted-printable: of the text as it came */
 } PstInlineScan;
 
 void pst_inline_scan_init (PstInlineScan *scan, PstInlineScanCoding coding);

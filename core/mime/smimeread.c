@@ -29,6 +29,7 @@
 
 #define PREFIX_MAX (64 * 1024)
 #define SIG_PART_MAX (1024 * 1024)
+
 typedef enum { LEAF_TOP, LEAF_INNER, LEAF_PART } LeafKind;
 
 /* An entity: the top one, the signed part of a multipart/signed, or a

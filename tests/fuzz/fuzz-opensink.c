@@ -6,7 +6,9 @@
  * same entity (pgpinline.c: libetpan decodes the body, pst_pgpinline_find
  * looks for a block in it):
  *  - a text in which that reader finds an inline block is never passed on
- *    as it is: the sink saw a marker, fell back, or did not take it;
+ *    as it is: the sink saw a marker, fell back, or did not take it; nor
+ *    one in which the reader without OpenPGP finds one, which looks at the
+ *    body as it came (pgpmime.c open_inline);
  *  - what the sink summed of a text it took is the body as it came
  *    (SHA-256), whatever it decoded to look at.
  */
@@ -89,6 +91,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
       block = plain != NULL && pst_pgpinline_find (plain, len, &kind, &start, &end, &entire);
     }
+  {
+    gsize start = 0, end = 0;
+    PstPgpInlineKind kind;
+    gboolean entire = FALSE;
+
+    block = block || pst_pgpinline_find (body, body_len, &kind, &start, &end, &entire);
+  }
 
   if (ok && sink->judging && !sink->fallback)
     {

@@ -561,9 +561,9 @@ test_open_text (void **state)
     "Content-Type: text/plain; charset=us-ascii; protected-headers=\"v1\"\r\n"
       "Content-Transfer-Encoding: 7bit\r\nSubject: the real subject\r\nFrom: " ALICE "\r\n\r\nbody\r\n",
     "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\na=3Db\r\n",
-    /* a marker after a soft line break, and one encoded mid-line */
+    /* a soft line break, a marker encoded mid-line, line ends alone */
     "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: Quoted-Printable\r\n\r\n"
-      "Gr=C3=BC=C3=9Fe, a soft=\r\n break, then text=\n-----BEGIN PGP MESSAGE----- on the same line\r\n"
+      "Gr=C3=BC=C3=9Fe, a soft=\r\n break, then text\r\n"
       "and =2D----BEGIN PGP=20in the middle=\r\n, a lone CR\rand a lone LF\nat the end",
     "Content-Type: text/plain\r\nContent-Transfer-Encoding: base64\r\n\r\naGVsbG8=\r\n",
     /* markers mid-line, after a space, cut short; in four lines of base64 */
@@ -591,6 +591,11 @@ test_open_text (void **state)
       "=2D----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA=3D=3D\r\n-----END PGP MESSAGE-----\r\n",
     "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nsee below\r\n"
       "-----BEG=\r\nIN PGP MESSAGE-----\r\n\r\nhQEMA=3D=3D\r\n-----END PGP MESSAGE-----\r\n",
+    /* a marker line after a soft line break: joined to the line before
+     * once decoded, but the reader without OpenPGP looks at the text as it
+     * came (pgpmime.c open_inline) */
+    "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nx=\r\n"
+      "-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA=3D=3D\r\n-----END PGP MESSAGE-----\r\n",
     /* after a CR alone, which libetpan's decoder makes a line end (found
      * by fuzz-opensink) */
     "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nsee below\r"

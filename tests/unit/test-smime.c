@@ -2066,6 +2066,11 @@ test_read_stream (void **state)
     g_autoptr(GBytes) o5 = pst_smimemime_protect (fx.alice, m5, ALICE, rcpts, TRUE, FALSE, NULL);
     g_autoptr(GBytes) o6 = pst_smimemime_protect (fx.alice, m6, ALICE, rcpts, TRUE, FALSE, NULL);
     g_autoptr(GBytes) o7 = pst_smimemime_protect (fx.alice, m5, ALICE, rcpts, FALSE, TRUE, NULL);
+    /* a marker line after a quoted-printable soft line break: the reader
+     * without OpenPGP (this test's) looks at the text as it came */
+    g_autoptr(GBytes) m8 = message_now (ALICE, BOB, "Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n",
+                                        "x=\r\n-----BEGIN PGP MESSAGE-----\r\n\r\nxx\r\n-----END PGP MESSAGE-----\r\n");
+    g_autoptr(GBytes) o8 = pst_smimemime_protect (fx.alice, m8, ALICE, rcpts, TRUE, FALSE, NULL);
 
     assert_false (same_as_memory (o1, FALSE, "nested multipart"));
     assert_false (same_as_memory (o2, FALSE, "inline pgp"));
@@ -2074,6 +2079,7 @@ test_read_stream (void **state)
     assert_false (same_as_memory (o5, FALSE, "inline pgp in base64"));
     assert_false (same_as_memory (o6, FALSE, "inline pgp in quoted-printable"));
     assert_false (same_as_memory (o7, TRUE, "inline pgp in base64, signed"));
+    assert_false (same_as_memory (o8, FALSE, "inline pgp after a soft line break"));
   }
 }
 
