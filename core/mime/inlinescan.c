@@ -201,6 +201,7 @@ void
 pst_inline_scan_init (PstInlineScan *scan, PstInlineScanCoding coding)
 {
   memset (scan, 0, sizeof *scan);
+  scan->active = TRUE;
   scan->coding = coding;
 }
 
@@ -223,7 +224,7 @@ pst_inline_scan_coding (GPtrArray *fields)
 void
 pst_inline_scan_feed (PstInlineScan *scan, const char *data, gsize len)
 {
-  if (scan->found)
+  if (!scan->active || scan->found)
     return;
   if (scan->coding == PST_INLINE_SCAN_QP && lines_feed (&scan->raw_lines, data, len))
     {

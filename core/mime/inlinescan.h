@@ -31,6 +31,7 @@ typedef struct {
 
 /* The fields are the scan's own. */
 typedef struct {
+  gboolean active;          /* pst_inline_scan_init: fed; a scan all zero ignores what it is fed */
   PstInlineScanCoding coding;
   gboolean found;           /* a line begins an inline block, or the body is not decoded here */
   guint acc;                /* the decoder's bits (base64) or first digit (quoted-printable) */

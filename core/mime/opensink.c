@@ -68,8 +68,7 @@ body_bytes (PstOpenSink *self, const char *data, gsize len)
   if (self->body_sum == NULL)
     return;
   pst_sha256_update (self->body_sum, data, len);
-  if (self->scan_markers)
-    pst_inline_scan_feed (&self->scan, data, len);
+  pst_inline_scan_feed (&self->scan, data, len);
 }
 
 /* Whether a good signature by the protected From, known only at the end,
@@ -167,7 +166,6 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
   self->judging = (text || depends) && self->judge_text;
   /* Summed when judged, and when written after judging; inline blocks
    * looked for in a text only. */
-  self->scan_markers = text;
   if (text)
     pst_inline_scan_init (&self->scan, pst_inline_scan_coding (fields));
   if (self->judge_text && !self->judging)

@@ -45,8 +45,7 @@ struct _PstOpenSink {
                              * depends on the signature: nothing is written */
   gboolean signer_known;    /* pst_open_sink_set_signer: the header shown is chosen with it */
   char **signer;
-  gboolean scan_markers;    /* a text: scan is fed its body */
-  PstInlineScan scan;
+  PstInlineScan scan;       /* initialised, and so fed the body, for a text only */
   PstSha256 *body_sum;
 };
 

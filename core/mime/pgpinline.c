@@ -3,6 +3,7 @@
 #include <libetpan/libetpan.h>
 #include <string.h>
 
+#include "mime/inlinescan.h"
 #include "mime/mime.h"
 #include "util/error.h"
 #include "util/secret.h"
@@ -81,20 +82,21 @@ pst_pgpinline_find (const char *text, gsize len, PstPgpInlineKind *kind_out,
   return FALSE;
 }
 
+/* How the body is decoded: inlinescan.c's answer, so that the stream
+ * readers judge a text as this reader reads it. */
 static int
 mechanism (GPtrArray *fields)
 {
-  for (guint i = 0; i < fields->len; i++)
-    if (pst_mime_field_is (fields->pdata[i], "Content-Transfer-Encoding"))
-      {
-        g_autofree char *v = pst_mime_field_value (fields->pdata[i]);
-
-        if (g_ascii_strcasecmp (v, "base64") == 0)
-          return MAILMIME_MECHANISM_BASE64;
-        if (g_ascii_strcasecmp (v, "quoted-printable") == 0)
-          return MAILMIME_MECHANISM_QUOTED_PRINTABLE;
-      }
-  return MAILMIME_MECHANISM_8BIT;
+  switch (pst_inline_scan_coding (fields))
+    {
+    case PST_INLINE_SCAN_BASE64:
+      return MAILMIME_MECHANISM_BASE64;
+    case PST_INLINE_SCAN_QP:
+      return MAILMIME_MECHANISM_QUOTED_PRINTABLE;
+    case PST_INLINE_SCAN_AS_IS:
+    default:
+      return MAILMIME_MECHANISM_8BIT;
+    }
 }
 
 /* A text/plain entity with @ct_field (or a plain one) and @text as body. */

@@ -867,8 +867,6 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
     }
   if (p.sink->judging && p.ok && !p.sink->too_large)
     {
-      if (p.sink->scan.found)
-        return TRUE;   /* read in memory */
       if (p.spool != NULL && pst_cipher_spool_ok (p.spool))
         {
           /* The session key, kept in case the copy was given up, goes. */
