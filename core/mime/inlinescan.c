@@ -24,7 +24,9 @@ lines_feed (PstInlineLines *l, const char *data, gsize len)
     {
       const char *nl;
 
-      if (l->seen < want)
+      if (l->seen == 0 && data[i] != '-')
+        l->seen = (guint) want;   /* not the marker: skip to the line's end */
+      else if (l->seen < want)
         {
           gsize n = MIN (want - l->seen, len - i);
           const char *stop = memchr (data + i, '\n', n);
@@ -68,138 +70,211 @@ undecodable (PstInlineScan *self)
   self->found = TRUE;
 }
 
-static int
-base64_value (char c)
+/* Base64's value of each byte: 0-63, or one of these. */
+enum { B64_SPACE = 64, B64_PAD, B64_OTHER };
+
+static guint8 base64_table[256];
+
+static void
+base64_table_init (void)
 {
-  if (c >= 'A' && c <= 'Z')
-    return c - 'A';
-  if (c >= 'a' && c <= 'z')
-    return c - 'a' + 26;
-  if (c >= '0' && c <= '9')
-    return c - '0' + 52;
-  return c == '+' ? 62 : c == '/' ? 63 : -1;
+  static gsize done;
+
+  if (g_once_init_enter (&done))
+    {
+      const char *alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+      memset (base64_table, B64_OTHER, sizeof base64_table);
+      for (guint i = 0; i < 64; i++)
+        base64_table[(guchar) alphabet[i]] = (guint8) i;
+      base64_table[' '] = base64_table['\t'] = base64_table['\r'] = base64_table['\n'] = B64_SPACE;
+      base64_table['='] = B64_PAD;
+      g_once_init_leave (&done, 1);
+    }
+}
+
+/* The decoders below write into a buffer of this size, looked at when
+ * full and at the end of each call. */
+typedef struct {
+  PstInlineScan *scan;
+  gsize o;
+  char out[4096];
+} Decoded;
+
+/* Whether the scan may go on after the buffer was looked at. */
+static inline gboolean
+decoded_put (Decoded *d, char c)
+{
+  d->out[d->o++] = c;
+  if (d->o < sizeof d->out)
+    return TRUE;
+  scan_lines (d->scan, d->out, d->o);
+  d->o = 0;
+  return !d->scan->found;
+}
+
+/* Only what every decoder reads alike is decoded, here and in decode_qp:
+ * base64's alphabet, white space, and padding at the end.  Anything else
+ * (a character outside the alphabet, data after padding) leaves the text
+ * to the in-memory reader.  The last bits that make no whole byte are not
+ * looked at: they would end the text, and a block begun there would have
+ * no end line, which pgpinline.c needs.  The state is kept in locals, the
+ * buffer being char (which may alias the scan). */
+static void
+decode_base64 (PstInlineScan *self, Decoded *d, const char *data, gsize len)
+{
+  guint acc = self->acc, bits = self->bits;
+  gboolean padded = self->padded;
+
+  for (gsize i = 0; i < len; i++)
+    {
+      guint v = base64_table[(guchar) data[i]];
+
+      if (G_LIKELY (v < 64 && !padded))
+        {
+          acc = (acc << 6) | v;
+          bits += 6;
+          if (bits >= 8)
+            {
+              bits -= 8;
+              if (!decoded_put (d, (char) ((acc >> bits) & 0xff)))
+                break;
+            }
+          continue;
+        }
+      if (v == B64_SPACE)
+        continue;
+      if (v == B64_PAD)
+        {
+          padded = TRUE;
+          continue;
+        }
+      undecodable (self);
+      break;
+    }
+  self->acc = acc & 0xff;
+  self->bits = bits;
+  self->padded = padded;
+}
+
+/* Quoted-printable's "=" and two hexadecimal digits, and "=" ending a
+ * line; anything else after "=" (white space before a soft line break
+ * included) leaves the text to the in-memory reader.  A CR alone ends a
+ * line, as LF alone and CR LF do: libetpan makes each CR LF. */
+static void
+decode_qp (PstInlineScan *self, Decoded *d, const char *data, gsize len)
+{
+  guint acc = self->acc;
+  int state = self->state;   /* 0 text, 1 after "=", 2 after "=" and a digit,
+                              * 3 after "=" and CR, 4 after CR */
+
+  for (gsize i = 0; i < len; i++)
+    {
+      char c = data[i];
+      int hex;
+
+      if (state == 4)
+        {
+          /* After CR: libetpan ends a line at a CR alone too. */
+          state = 0;
+          if (c == '\n')
+            continue;
+        }
+      switch (state)
+        {
+        case 0:   /* text: a run of plain bytes copied at once */
+          {
+            gsize room = sizeof d->out - d->o, n = 0;
+
+            while (n < len - i && n < room && data[i + n] != '=' && data[i + n] != '\r')
+              n++;
+            if (n > 0)
+              {
+                memcpy (d->out + d->o, data + i, n);
+                d->o += n;
+                i += n - 1;
+                if (d->o == sizeof d->out)
+                  {
+                    scan_lines (self, d->out, d->o);
+                    d->o = 0;
+                    if (self->found)
+                      goto out;
+                  }
+                continue;
+              }
+          }
+          if (c == '=')
+            state = 1;
+          else
+            {
+              /* CR: a line's end, CR LF, as libetpan gives it for CR, LF
+               * and CR LF. */
+              if (!decoded_put (d, '\r') || !decoded_put (d, '\n'))
+                goto out;
+              state = 4;
+            }
+          break;
+        case 1:   /* after "=" */
+          if ((hex = g_ascii_xdigit_value (c)) >= 0)
+            {
+              acc = (guint) hex;
+              state = 2;
+            }
+          else if (c == '\r')
+            state = 3;
+          else if (c == '\n')
+            state = 0;   /* a soft line break */
+          else
+            {
+              undecodable (self);
+              goto out;
+            }
+          break;
+        case 2:   /* after "=" and a digit */
+          if ((hex = g_ascii_xdigit_value (c)) < 0)
+            {
+              undecodable (self);
+              goto out;
+            }
+          state = 0;
+          if (!decoded_put (d, (char) ((acc << 4) | (guint) hex)))
+            goto out;
+          break;
+        default:  /* after "=" and CR */
+          if (c != '\n')
+            {
+              undecodable (self);
+              goto out;
+            }
+          state = 0;
+          break;
+        }
+    }
+out:
+  self->acc = acc;
+  self->state = state;
 }
 
 /* Decodes @len bytes of a base64 or quoted-printable body into
- * scan_lines.  Only what every decoder reads alike is decoded: base64's
- * alphabet, white space, and padding at the end; quoted-printable's "="
- * and two hexadecimal digits, and "=" ending a line.  Anything else (a
- * character outside the alphabet, data after padding, "=" followed by
- * something else, white space before a soft line break included) leaves
- * the text to the in-memory reader.  A quoted-printable CR alone ends a
- * line, as LF alone and CR LF do: libetpan makes each CR LF.  The last
- * base64 bits that make no
- * whole byte are not looked at: they would end the text, and a block
- * begun there would have no end line, which pgpinline.c needs. */
+ * scan_lines. */
 static void
 decode_and_scan (PstInlineScan *self, const char *data, gsize len)
 {
-  char out[4096];
-  gsize o = 0;
+  Decoded d = { .scan = self, .o = 0 };
 
-  for (gsize i = 0; i < len && !self->found; i++)
-    {
-      char c = data[i];
-
-      if (self->coding == PST_INLINE_SCAN_BASE64)
-        {
-          int v = base64_value (c);
-
-          if (c == ' ' || c == '\t' || c == '\r' || c == '\n')
-            continue;
-          if (c == '=')
-            {
-              self->padded = TRUE;
-              continue;
-            }
-          if (v < 0 || self->padded)
-            {
-              undecodable (self);
-              break;
-            }
-          self->acc = (self->acc << 6) | (guint) v;
-          self->bits += 6;
-          if (self->bits >= 8)
-            {
-              self->bits -= 8;
-              out[o++] = (char) ((self->acc >> self->bits) & 0xff);
-            }
-        }
-      else
-        {
-          int hex = g_ascii_xdigit_value (c);
-
-          if (self->state == 4)
-            {
-              /* After CR: libetpan ends a line at a CR alone too. */
-              self->state = 0;
-              if (c == '\n')
-                continue;
-            }
-          switch (self->state)
-            {
-            case 0:   /* text */
-              if (c == '=')
-                self->state = 1;
-              else if (c == '\r')
-                {
-                  /* A line's end, CR LF, as libetpan gives it for CR,
-                   * LF and CR LF. */
-                  out[o++] = '\r';
-                  if (o == sizeof out)
-                    {
-                      scan_lines (self, out, o);
-                      o = 0;
-                    }
-                  out[o++] = '\n';
-                  self->state = 4;
-                }
-              else
-                out[o++] = c;
-              break;
-            case 1:   /* after "=" */
-              if (hex >= 0)
-                {
-                  self->acc = (guint) hex;
-                  self->state = 2;
-                }
-              else if (c == '\r')
-                self->state = 3;
-              else if (c == '\n')
-                self->state = 0;   /* a soft line break */
-              else
-                undecodable (self);
-              break;
-            case 2:   /* after "=" and a digit */
-              if (hex < 0)
-                {
-                  undecodable (self);
-                  break;
-                }
-              out[o++] = (char) ((self->acc << 4) | (guint) hex);
-              self->state = 0;
-              break;
-            default:  /* after "=" and CR */
-              if (c != '\n')
-                undecodable (self);
-              self->state = 0;
-              break;
-            }
-        }
-      if (o == sizeof out)
-        {
-          scan_lines (self, out, o);
-          o = 0;
-        }
-    }
+  if (self->coding == PST_INLINE_SCAN_BASE64)
+    decode_base64 (self, &d, data, len);
+  else
+    decode_qp (self, &d, data, len);
   if (!self->found)
-    scan_lines (self, out, o);
-  explicit_bzero (out, sizeof out);
+    scan_lines (self, d.out, d.o);
+  explicit_bzero (d.out, sizeof d.out);
 }
 
 void
 pst_inline_scan_init (PstInlineScan *scan, PstInlineScanCoding coding)
 {
+  base64_table_init ();
   memset (scan, 0, sizeof *scan);
   scan->active = TRUE;
   scan->coding = coding;

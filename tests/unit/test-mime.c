@@ -7,6 +7,7 @@
 
 #include "mime/converters.h"
 #include "mime/html.h"
+#include "mime/inlinescan.h"
 #include "mime/mime.h"
 #include "mime/status-field.h"
 #include "util/error.h"
@@ -722,6 +723,84 @@ test_qp_converter (void **state)
     }
 }
 
+/* @plain encoded as @coding: base64 in lines of 76, or quoted-printable
+ * with CR LF line ends, some letters as "=XX" and soft line breaks. */
+static GString *
+inline_encode (const GString *plain, PstInlineScanCoding coding)
+{
+  GString *e = g_string_new (NULL);
+
+  if (coding == PST_INLINE_SCAN_BASE64)
+    {
+      g_autofree char *b = g_base64_encode ((const guchar *) plain->str, plain->len);
+
+      for (gsize i = 0, n = strlen (b); i < n; i += 76)
+        {
+          g_string_append_len (e, b + i, MIN (76, n - i));
+          g_string_append (e, "\r\n");
+        }
+      return e;
+    }
+  for (gsize i = 0, col = 0; i < plain->len; i++)
+    {
+      if (plain->str[i] == '\n')
+        {
+          g_string_append (e, "\r\n");
+          col = 0;
+          continue;
+        }
+      if (col >= 50)
+        {
+          g_string_append (e, "=\r\n");
+          col = 0;
+        }
+      if (i % 7 == 0)
+        g_string_append_printf (e, "=%02X", (guchar) plain->str[i]);
+      else
+        g_string_append_c (e, plain->str[i]);
+      col++;
+    }
+  return e;
+}
+
+/* The scan's decoders write into a 4 KiB buffer: a marker line found
+ * wherever it falls against that buffer and against the pieces the body
+ * comes in, and a line that only holds the marker later not taken for
+ * one. */
+static void
+test_inline_scan_pieces (void **state)
+{
+  const gsize pieces[] = { 1, 3, 77, 4096, G_MAXSIZE };
+
+  (void) state;
+  for (int coding = PST_INLINE_SCAN_BASE64; coding <= PST_INLINE_SCAN_QP; coding++)
+    for (gsize off = 4020; off <= 4100; off++)   /* quoted-printable: 4029 decoded at 4096 */
+      for (int marker = 0; marker < 2; marker++)
+        {
+          g_autoptr(GString) plain = g_string_new (NULL);
+          g_autoptr(GString) coded = NULL;
+
+          for (gsize i = 0; i + 1 < off; i++)
+            g_string_append_c (plain, i % 61 == 60 ? '\n' : (char) ('a' + i % 26));
+          g_string_append (plain, marker ? "\n-----BEGIN PGP MESSAGE-----\nx\n"
+                                         : "\n -----BEGIN PGP MESSAGE-----\nx\n");
+          g_string_append (plain, "more text\n");
+          coded = inline_encode (plain, coding);
+          for (gsize p = 0; p < G_N_ELEMENTS (pieces); p++)
+            {
+              PstInlineScan scan;
+
+              pst_inline_scan_init (&scan, coding);
+              for (gsize at = 0; at < coded->len; at += MIN (pieces[p], coded->len - at))
+                pst_inline_scan_feed (&scan, coded->str + at, MIN (pieces[p], coded->len - at));
+              if (scan.found != marker)
+                fail_msg ("coding %d, marker line at %zu, pieces of %zu: found %d", coding, off,
+                          pieces[p], scan.found);
+              pst_inline_scan_clear (&scan);
+            }
+        }
+}
+
 int
 main (void)
 {
@@ -746,6 +825,7 @@ main (void)
     cmocka_unit_test (test_fuzz_regressions),
     cmocka_unit_test (test_qp_at_end),
     cmocka_unit_test (test_date_zones),
+    cmocka_unit_test (test_inline_scan_pieces),
   };
 
   return cmocka_run_group_tests (tests, NULL, NULL);
