@@ -531,7 +531,7 @@ mac_length (const GByteArray *after)
  * enveloped CMS the walker reads, with @error set for a read error only.
  * *@mac_len_out: the length of its mac (AuthEnvelopedData), or -1. */
 static CMS_ContentInfo *
-first_pass (GInputStream *in, gint64 *mac_len_out, GError **error)
+first_pass (GInputStream *in, gint64 *mac_len_out, gboolean *io_failed_out, GError **error)
 {
   g_autofree Reader *r = g_new0 (Reader, 1);
   Skeleton s = { g_byte_array_new (), g_byte_array_new (), g_byte_array_new (),
@@ -555,7 +555,13 @@ first_pass (GInputStream *in, gint64 *mac_len_out, GError **error)
         }
     }
   if (r->error != NULL)
-    g_propagate_error (error, g_steal_pointer (&r->error));
+    {
+      /* Reading failed: no verdict on the message. */
+      if (io_failed_out != NULL)
+        *io_failed_out = TRUE;
+      g_clear_pointer (&cms, CMS_ContentInfo_free);
+      g_propagate_error (error, g_steal_pointer (&r->error));
+    }
   skeleton_clear (&s);
   return cms;
 }
@@ -574,7 +580,7 @@ pst_smime_auth_mac_acceptable (GBytes *der)
 {
   g_autoptr(GInputStream) in = g_memory_input_stream_new_from_bytes (der);
   gint64 mac_len = -1;
-  CMS_ContentInfo *cms = first_pass (in, &mac_len, NULL);
+  CMS_ContentInfo *cms = first_pass (in, &mac_len, NULL, NULL);
 
   CMS_ContentInfo_free (cms);
   return cms != NULL && pst_smime_mac_acceptable (mac_len);
@@ -710,7 +716,7 @@ pst_smime_decryptor_smime (PstSmimeDecryptor *d)
 
 PstSmimeDecryptor *
 pst_smime_decryptor_new (PstSmime *smime, PstSmimeReopen reopen, gpointer reopen_data,
-                         PstIntegrity *integrity_out, GError **error)
+                         PstIntegrity *integrity_out, gboolean *io_failed_out, GError **error)
 {
   g_autoptr(GInputStream) in = NULL;
   g_autoptr(GBytes) der = NULL;
@@ -722,6 +728,8 @@ pst_smime_decryptor_new (PstSmime *smime, PstSmimeReopen reopen, gpointer reopen
 
   if (integrity_out != NULL)
     *integrity_out = PST_INTEGRITY_NONE;
+  if (io_failed_out != NULL)
+    *io_failed_out = FALSE;
   if (smime->remote != NULL)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
@@ -729,8 +737,12 @@ pst_smime_decryptor_new (PstSmime *smime, PstSmimeReopen reopen, gpointer reopen
       return NULL;
     }
   if (!(in = reopen (reopen_data, error)))
-    return NULL;
-  cms = first_pass (in, &mac_len, error);
+    {
+      if (io_failed_out != NULL)
+        *io_failed_out = TRUE;
+      return NULL;
+    }
+  cms = first_pass (in, &mac_len, io_failed_out, error);
   g_clear_object (&in);
   if (cms == NULL)
     {
@@ -842,7 +854,8 @@ gboolean
 pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpointer reopen_data,
                           GOutputStream *plain_out, PstIntegrity *integrity_out, GError **error)
 {
-  PstSmimeDecryptor *d = pst_smime_decryptor_new (smime, reopen, reopen_data, integrity_out, error);
+  PstSmimeDecryptor *d = pst_smime_decryptor_new (smime, reopen, reopen_data, integrity_out, NULL,
+                                                  error);
   gboolean ok;
 
   if (d == NULL)

@@ -305,14 +305,16 @@ gboolean pst_smime_decrypt_stream (PstSmime *smime, PstSmimeReopen reopen, gpoin
  * same object more than once (mime/smimeread.h: judged, then written):
  * pst_smime_decryptor_new reads the object once for what surrounds the
  * content (errors before any decryption: not CMS, a short GCM tag, as
- * pst_smime_decrypt_stream), and each pst_smime_decryptor_run opens the
+ * pst_smime_decrypt_stream; @io_failed_out, when not NULL, says whether
+ * the error was reading the object, which says nothing of the message),
+ * and each pst_smime_decryptor_run opens the
  * content-encryption key and decrypts the content again, with the results
  * and errors of pst_smime_decrypt_stream.  @reopen and @reopen_data must
  * outlive the decryptor.  Transfer full. */
 typedef struct _PstSmimeDecryptor PstSmimeDecryptor;
 PstSmimeDecryptor *pst_smime_decryptor_new (PstSmime *smime, PstSmimeReopen reopen,
                                             gpointer reopen_data, PstIntegrity *integrity_out,
-                                            GError **error);
+                                            gboolean *io_failed_out, GError **error);
 gboolean pst_smime_decryptor_run (PstSmimeDecryptor *decryptor, GOutputStream *plain_out,
                                   PstIntegrity *integrity_out, GError **error);
 void pst_smime_decryptor_free (PstSmimeDecryptor *decryptor);

@@ -186,6 +186,7 @@ pst_smimemime_open_stream (PstSmime *smime, GInputStream *message, PstSmimeMessa
   PstIntegrity integrity = PST_INTEGRITY_NONE;
   DerSource src = { reopen, reopen_data, 0, FALSE };
   gsize len = 0, body = 0;
+  gboolean io_failed = FALSE;
   const char *p;
   gboolean ok;
 
@@ -208,8 +209,14 @@ pst_smimemime_open_stream (PstSmime *smime, GInputStream *message, PstSmimeMessa
   src.header_len = len;
 
   /* What surrounds the content, read once for every decryption below. */
-  if (!(decryptor = pst_smime_decryptor_new (smime, reopen_der, &src, NULL, NULL)))
-    return TRUE;   /* the in-memory reader says what it says */
+  if (!(decryptor = pst_smime_decryptor_new (smime, reopen_der, &src, NULL, &io_failed, &local)))
+    {
+      if (!io_failed)
+        return TRUE;   /* the in-memory reader says what it says */
+      /* The input failed: the call's error, not the message's. */
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
   status = pst_status_new ();
   sink = pst_open_sink_new (plain_out, fields, status, NULL);
   /* A leaf the sink takes carries no signature (a signed entity is no

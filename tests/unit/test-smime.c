@@ -1813,10 +1813,11 @@ test_open_output_fails (void **state)
     }
 }
 
-/* The message read again from its start: whole the first time (what
- * surrounds the content), then failing half-way. */
+/* The message read again from its start: whole the first @whole times
+ * (the first: what surrounds the content), then failing half-way. */
 typedef struct {
   GBytes *msg;
+  int whole;
   int readings;
 } FailingReopen;
 
@@ -1826,14 +1827,15 @@ reopen_failing (gpointer data, GError **error)
   FailingReopen *r = data;
   g_autoptr(GInputStream) base = g_memory_input_stream_new_from_bytes (r->msg);
   gsize len = g_bytes_get_size (r->msg);
-  g_autoptr(GInputStream) failing = failing_in_new (base, r->readings++ == 0 ? G_MAXSIZE : len / 2);
+  g_autoptr(GInputStream) failing = failing_in_new (base, r->readings++ < r->whole ? G_MAXSIZE : len / 2);
 
   (void) error;
   return pst_pgpstream_input_new (failing);
 }
 
-/* Reading the message failing half-way while its content is decrypted is
- * the call's error too, not a verdict, whatever its domain. */
+/* Reading the message failing half-way, while what surrounds the content
+ * is read or while the content is decrypted, is the call's error too, not
+ * a verdict, whatever its domain. */
 static void
 test_open_input_fails (void **state)
 {
@@ -1846,24 +1848,27 @@ test_open_input_fails (void **state)
   for (int i = 0; i < 3000; i++)
     g_string_append_printf (b, "line %d of what is not read\r\n", i);
   body = g_string_free (b, FALSE);
-  {
-    g_autoptr(GBytes) msg = message_now (ALICE, BOB, head, body);
-    g_autoptr(GBytes) prot = pst_smimemime_protect (fx.alice, msg, ALICE, rcpts, TRUE, FALSE, NULL);
-    FailingReopen again = { prot, 0 };
-    g_autoptr(GInputStream) in = reopen_message (prot, NULL);
-    g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
-    g_autoptr(PstStatus) st = NULL;
-    g_autoptr(GError) error = NULL;
-    gboolean streamable = FALSE;
+  for (int whole = 0; whole < 2; whole++)
+    {
+      /* Failing at the first reading (what surrounds the content) or at
+       * the second (the content decrypted). */
+      g_autoptr(GBytes) msg = message_now (ALICE, BOB, head, body);
+      g_autoptr(GBytes) prot = pst_smimemime_protect (fx.alice, msg, ALICE, rcpts, TRUE, FALSE, NULL);
+      FailingReopen again = { prot, whole, 0 };
+      g_autoptr(GInputStream) in = reopen_message (prot, NULL);
+      g_autoptr(GOutputStream) out = g_memory_output_stream_new_resizable ();
+      g_autoptr(PstStatus) st = NULL;
+      g_autoptr(GError) error = NULL;
+      gboolean streamable = FALSE;
 
-    assert_non_null (prot);
-    assert_false (pst_smimemime_open_stream (fx.bob, in, reopen_failing, &again, out, &st, &streamable,
-                                             &error));
-    assert_non_null (error);
-    assert_non_null (strstr (error->message, "cannot read the input"));
-    assert_null (st);
-    assert_int_equal (again.readings, 2);
-  }
+      assert_non_null (prot);
+      assert_false (pst_smimemime_open_stream (fx.bob, in, reopen_failing, &again, out, &st,
+                                               &streamable, &error));
+      assert_non_null (error);
+      assert_non_null (strstr (error->message, "cannot read the input"));
+      assert_null (st);
+      assert_int_equal (again.readings, whole + 1);
+    }
 }
 
 /* @msg verified as a stream: FALSE when it is not streamed. */
