@@ -2,8 +2,9 @@
  * smimestream.c): the decrypted entity's header section is held back
  * (bounded) until the header shown (hp.h) can be written in its place;
  * then everything passes through.  An entity that the in-memory reader
- * would look into (a multipart, text/plain, message/rfc822, another S/MIME
- * layer), a header section too large, or protected address fields that
+ * would look into (a multipart or text/plain, unless taken by
+ * pst_open_sink_take_text; message/rfc822, another S/MIME layer), a
+ * header section too large, or protected address fields that
  * differ from the outer ones (the header shown would then depend on a
  * signature known only at the end) set @fallback and fail the write
  * before anything was written: the caller reads the message in memory. */
@@ -13,6 +14,7 @@
 #include "crypto/sha256.h"
 #include "crypto/status.h"
 #include "mime/inlinescan.h"
+#include "mime/partsplit.h"
 
 G_BEGIN_DECLS
 
@@ -45,8 +47,20 @@ struct _PstOpenSink {
                              * depends on the signature: nothing is written */
   gboolean signer_known;    /* pst_open_sink_set_signer: the header shown is chosen with it */
   char **signer;
-  PstInlineScan scan;       /* initialised, and so fed the body, for a text only */
+  PstInlineScan scan;       /* initialised, and so fed the body, for a text (or a text part) only */
   PstSha256 *body_sum;
+  /* A multipart taken with take_text (parts, pst_open_sink_finish): its
+   * parts looked at as they pass, and, when the header is protected,
+   * written again part by part as the in-memory reader writes them
+   * (hp.c strip_legacy_display: without preamble and epilogue). */
+  PstPartSplit *parts;
+  char *boundary;
+  gboolean rebuild;
+  GByteArray *part_head;    /* the current part's header section, until complete */
+  gboolean part_head_done;
+  gboolean parts_for_memory;  /* a part the in-memory reader looks into, or one not judged here */
+  GByteArray *rebuild_buf;  /* what the splitter hands on, a few bytes at a time, written in blocks */
+  GError *rebuild_error;    /* of a write the splitter made */
 };
 
 /* A sink writing to @out (not owned) for the message whose outer header
@@ -68,8 +82,20 @@ PstOpenSink *pst_open_sink_new (GOutputStream *out, GPtrArray *outer_fields, Pst
  * written, inline blocks looked for; once one is seen the write fails with
  * @fallback set, nothing more being worth decrypting), so that the caller
  * writes it afterwards, from a copy it kept or decrypting it again
- * (pgpstream.c); any other leaf is written as without this. */
+ * (pgpstream.c); any other leaf is written as without this.  A multipart
+ * (not signed or encrypted, one boundary) is taken the same way, each part
+ * looked at as it passes: a leaf, or a text as above, else @fallback; and
+ * written, under a protected header, part by part as hp.c
+ * strip_legacy_display writes it (pst_open_sink_finish). */
 void pst_open_sink_take_text (PstOpenSink *self, gboolean judging);
+
+/* The end of the plaintext, after the decryption succeeded.  For a
+ * multipart taken by pst_open_sink_take_text: judged, FALSE with
+ * @fallback set when a part or the end of the body is one the in-memory
+ * reader reads otherwise (nothing was written); written again part by
+ * part, its close delimiter written (FALSE: the output's error,
+ * out_failed).  TRUE otherwise. */
+gboolean pst_open_sink_finish (PstOpenSink *self, GError **error);
 
 /* The signature is known (a first decryption judged the entity): the
  * header shown is the one a good signature by @signer's addresses gives

@@ -42,6 +42,25 @@ pst_pgpstream_header_end (const char *data, gsize len, gsize *end_out)
   return TRUE;
 }
 
+gboolean
+pst_pgpstream_header_end_after (const char *data, gsize len, gsize seen, gsize *end_out)
+{
+  gsize from = seen > 2 ? seen - 2 : 0;
+  const char *a, *b;
+
+  if (from == 0)
+    return pst_pgpstream_header_end (data, len, end_out);
+  a = g_strstr_len (data + from, (gssize) (len - from), "\n\n");
+  b = g_strstr_len (data + from, (gssize) (len - from), "\n\r\n");
+  if (a == NULL && b == NULL)
+    return FALSE;
+  if (b == NULL || (a != NULL && a < b))
+    *end_out = (gsize) (a - data) + 2;
+  else
+    *end_out = (gsize) (b - data) + 3;
+  return TRUE;
+}
+
 GInputStream *
 pst_pgpstream_input_new (GInputStream *base)
 {
@@ -783,6 +802,8 @@ write_judged_text (PstPgp *pgp, Pass *judge, const char *session_key, PstPgpMess
   pst_pgp_use_session_key (pgp, NULL);
   if (!ran)
     return FALSE;
+  if (write.ok && !pst_open_sink_finish (write.sink, &write.error))
+    write.ok = FALSE;   /* the output failed (out_failed) */
   if (!write.encrypted || (write.sink->fallback && !write.sink->passing))
     return TRUE;   /* changed meanwhile into something else: nothing written, read in memory */
   if (!write.ok && write.error != NULL && stream_failed (&write))
@@ -817,7 +838,8 @@ write_spooled_text (Pass *judge, PstCipherSpool *spool, GOutputStream *plain_out
    * that did not give what was judged). */
   write.integrity = PST_INTEGRITY_NONE;
   write.ok = pst_cipher_spool_replay (spool, G_OUTPUT_STREAM (write.sink), &spool_failed,
-                                      &write.error);
+                                      &write.error)
+             && pst_open_sink_finish (write.sink, &write.error);
   if (write.sink->fallback && !write.sink->passing)
     return TRUE;   /* not what was judged: nothing written, read in memory */
   /* The output's own failure (the client gone, a full disk) is an error,
@@ -867,6 +889,10 @@ pst_pgpmime_open_stream (PstPgp *pgp, GInputStream *message, PstPgpMessageReopen
     }
   if (p.sink->judging && p.ok && !p.sink->too_large)
     {
+      /* A multipart's end: a last part the in-memory reader reads
+       * otherwise, or none. */
+      if (!pst_open_sink_finish (p.sink, NULL))
+        return TRUE;   /* read in memory */
       if (p.spool != NULL && pst_cipher_spool_ok (p.spool))
         {
           /* The session key, kept in case the copy was given up, goes. */

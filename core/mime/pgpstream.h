@@ -24,6 +24,13 @@ typedef struct _PstPgp PstPgp;   /* from crypto/pgp.h */
 /* The offset after the empty line that ends the header section in @data
  * (@len bytes) in @end_out; FALSE when there is none yet. */
 gboolean pst_pgpstream_header_end (const char *data, gsize len, gsize *end_out);
+/* pst_pgpstream_header_end over @data, when its first @seen bytes were
+ * searched before: only the new bytes (and the two before them, where an
+ * empty line may have begun) are searched again.  Fed a line at a time by
+ * a multipart splitter, a search from the start each time was quadratic:
+ * a 256 KiB header of short lines took 25 s (review of the S/MIME read
+ * streams). */
+gboolean pst_pgpstream_header_end_after (const char *data, gsize len, gsize seen, gsize *end_out);
 
 /* A buffered stream over @base (not closed with it) whose buffer holds
  * PST_PGPSTREAM_MAX_HEADER bytes.  Transfer full. */
@@ -120,11 +127,15 @@ typedef GInputStream *(*PstPgpMessageReopen) (gpointer data, GError **error);
  * A text/plain entity is streamed only with @reopen (else it is left to
  * the in-memory reader, as below), and only when its body is its text
  * (one Content-Type, at most one Content-Transfer-Encoding: none, 7bit,
- * 8bit or binary) and it has no hp-legacy-display parameter (opensink.h
- * pst_open_sink_take_text).  So is an entity whose header shown a good
+ * 8bit, binary, quoted-printable or base64) and it has no
+ * hp-legacy-display parameter (opensink.h pst_open_sink_take_text).  So
+ * is a multipart (not signed or encrypted) whose parts are such leaves and
+ * texts, and an entity whose header shown a good
  * signature would change (RFC 9788 promotion, hp.h): the first
  * decryption judges it, writing nothing (a line that begins an inline
- * OpenPGP block in a text leaves it to the in-memory reader; a failed or
+ * OpenPGP block in a text or a text part, a part that is a multipart,
+ * message/rfc822 or a legacy display part, leave it to the in-memory
+ * reader; a failed or
  * too large decryption is said without anything written), and then
  * written to @plain_out with the header the signature gives.  What is
  * written must give the plaintext judged (SHA-256), or the status says
@@ -140,8 +151,8 @@ typedef GInputStream *(*PstPgpMessageReopen) (gpointer data, GError **error);
  * written to @plain_out and the caller opens the message in memory:
  *   - decided from the outer header alone, nothing is consumed from
  *     @message (it was only peeked), so the caller reads it from @message;
- *   - decided from the decrypted entity's header (a multipart, text/plain,
- *     message/rfc822, no header section, a second part that is not what
+ *   - decided from the decrypted entity (a multipart or a text/plain
+ *     without @reopen, a part as above, message/rfc822, no header section, a second part that is not what
  *     RFC 3156 says, or protected address fields that differ from the outer
  *     ones, since then the header shown depends on the signature, known
  *     only at the end: mime/hp.h),

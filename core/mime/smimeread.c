@@ -187,31 +187,6 @@ leaf_header_done (Scan *s, Leaf *l)
     unsupported (s, "a nested entity");
 }
 
-/* pst_pgpstream_header_end over @data, when its first @seen bytes were
- * searched before: only the new bytes (and the two before them, where an
- * empty line may have begun) are searched again.  Fed a line at a time by
- * the multipart splitter, a search from the start each time was quadratic:
- * a 256 KiB header of short lines took 25 s (review of the S/MIME read
- * streams). */
-static gboolean
-header_end_after (const char *data, gsize len, gsize seen, gsize *end_out)
-{
-  gsize from = seen > 2 ? seen - 2 : 0;
-  const char *a, *b;
-
-  if (from == 0)
-    return pst_pgpstream_header_end (data, len, end_out);
-  a = g_strstr_len (data + from, (gssize) (len - from), "\n\n");
-  b = g_strstr_len (data + from, (gssize) (len - from), "\n\r\n");
-  if (a == NULL && b == NULL)
-    return FALSE;
-  if (b == NULL || (a != NULL && a < b))
-    *end_out = (gsize) (a - data) + 2;
-  else
-    *end_out = (gsize) (b - data) + 3;
-  return TRUE;
-}
-
 /* Bytes of the entity @l. */
 static void
 leaf_feed (Scan *s, Leaf *l, const char *data, gsize len)
@@ -225,7 +200,7 @@ leaf_feed (Scan *s, Leaf *l, const char *data, gsize len)
 
       take = MIN (len, (gsize) PST_PGPSTREAM_MAX_HEADER + 1 - before);
       g_byte_array_append (l->head, (const guint8 *) data, (guint) take);
-      if (!header_end_after ((const char *) l->head->data, l->head->len, before, &end))
+      if (!pst_pgpstream_header_end_after ((const char *) l->head->data, l->head->len, before, &end))
         {
           if (l->head->len > PST_PGPSTREAM_MAX_HEADER)
             unsupported (s, "a header section larger than 1 MiB");

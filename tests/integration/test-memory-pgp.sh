@@ -2,7 +2,8 @@
 # Constant memory for OpenPGP and for mail too large to analyse (issue 16).
 #
 # The file commands: messages of PST_MEMORY_SIZE (256M unless set; a size
-# numfmt --from=iec reads), a text, an attachment and a base64 text, are
+# numfmt --from=iec reads), a text, an attachment, a base64 text and a
+# multipart (a text and an attachment), are
 # encrypted (the text) and encrypted and signed (all) to bob, and each
 # decrypted by bob's agent
 # (core/mime/pgpstream.h); gpg, an independent reader, decrypts and checks
@@ -56,6 +57,14 @@ body "$WORK/body.txt" "$SIZE"
 { header "text/plain; charset=us-ascii" 7bit large; cat "$WORK/body.txt"; } > "$WORK/text.eml"
 { header "application/octet-stream; name=\"blob.bin\"" base64 large; cat "$WORK/body.txt"; } > "$WORK/att.eml"
 { header "text/plain; charset=utf-8" base64 large; cat "$WORK/body.txt"; } > "$WORK/b64text.eml"
+# The most common shape with an attachment: a text and the attachment in a
+# multipart, judged part by part, then written again part by part (the
+# header is protected).  Its body as it will come out, parts without
+# preamble and epilogue, is the one checked.
+{ header 'multipart/mixed; boundary="=-large"' 7bit large
+  printf -- '--=-large\r\nContent-Type: text/plain\r\n\r\nsee the attachment\r\n--=-large\r\n'
+  printf 'Content-Type: application/octet-stream; name="blob.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+  cat "$WORK/body.txt"; printf -- '\r\n--=-large--\r\n'; } > "$WORK/mixed.eml"
 want=$(sha256sum < "$WORK/body.txt" | cut -d' ' -f1)
 rm "$WORK/body.txt"
 echo "# messages: $(stat -c %s "$WORK/text.eml") bytes each"
@@ -79,8 +88,11 @@ sys.exit(0 if (d["scheme"], d["decryption"], d["signature"]["status"]) == ("pgp"
 }
 
 bob_decrypt() { pst bob --json decrypt -o "$WORK/plain.eml" "$WORK/out.eml" > "$WORK/dec.json"; }
-for kind in text att b64text; do
+want_mixed=$(body_sum < "$WORK/mixed.eml")
+for kind in text att b64text mixed; do
   in=$WORK/$kind.eml
+  kind_want=$want
+  [ "$kind" != mixed ] || kind_want=$want_mixed
   # The attachment and the base64 text encrypted and signed only: their
   # decryption streams the same way with a signature inside or none (one
   # OpenPGP message either way), and each case costs this test a sixth of
@@ -105,11 +117,11 @@ for kind in text att b64text; do
     within_bound alice "$kind encrypt+sign" pst alice encrypt --sign --to "$BOB_ADDR" -o "$WORK/out.eml" "$in"
   check "$kind: gpg decrypts it" gpg_open "$WORK/out.eml"
   check "$kind: gpg finds alice's signature good" grep -q '^\[GNUPG:\] GOODSIG' "$WORK/gpg.status"
-  check "$kind: the signed body is the body sent (sha256)" test "$(body_sum < "$WORK/inner.eml")" = "$want"
+  check "$kind: the signed body is the body sent (sha256)" test "$(body_sum < "$WORK/inner.eml")" = "$kind_want"
   check "$kind: postern decrypt of the signed one within the bound" within_bound bob "$kind decrypt+verify" bob_decrypt
   check "$kind: decrypted, alice's signature good" verdict "$WORK/dec.json" ok good
   check "$kind: Postern's plaintext has the body sent (sha256)" \
-    test "$(body_sum < "$WORK/plain.eml")" = "$want"
+    test "$(body_sum < "$WORK/plain.eml")" = "$kind_want"
   rm -f "$WORK/out.eml" "$WORK/inner.eml" "$in"
 done
 
