@@ -119,7 +119,7 @@ rebuild_flush (PstOpenSink *self)
 static void
 rebuild_write (PstOpenSink *self, const char *data, gsize len)
 {
-  if (!self->rebuild || self->judging || self->rebuild_error != NULL)
+  if (!self->rebuild || self->judging || self->rebuild_error != NULL || self->out_failed)
     return;
   g_byte_array_append (self->rebuild_buf, (const guint8 *) data, (guint) len);
   if (self->rebuild_buf->len >= REBUILD_BLOCK)
@@ -144,7 +144,6 @@ static void
 part_start (gpointer data, int index, guint64 offset)
 {
   PstOpenSink *self = data;
-  g_autofree char *line = g_strdup_printf ("--%s\r\n", self->boundary);
 
   (void) index;
   (void) offset;
@@ -153,7 +152,12 @@ part_start (gpointer data, int index, guint64 offset)
   pst_inline_scan_clear (&self->scan);
   /* As strip_legacy_display writes each part: "--boundary", CR LF, the
    * part, CR LF; "--boundary--" and CR LF after the last. */
-  rebuild_write (self, line, strlen (line));
+  if (self->rebuild && !self->judging)
+    {
+      g_autofree char *line = g_strdup_printf ("--%s\r\n", self->boundary);
+
+      rebuild_write (self, line, strlen (line));
+    }
 }
 
 static void
@@ -205,6 +209,10 @@ part_end (gpointer data, int index)
   (void) index;
   if (!self->part_head_done)
     self->parts_for_memory = TRUE;   /* no header section that ends */
+  /* The part's verdict, kept before the next part's scan begins (within
+   * the same write, before judged_for_memory looks). */
+  if (self->scan.found)
+    self->parts_for_memory = TRUE;
   rebuild_write (self, "\r\n", 2);
 }
 
@@ -328,9 +336,10 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
     {
       self->parts = pst_part_split_new (self->boundary, 0, &part_funcs, self);
       self->part_head = g_byte_array_new ();
-      self->rebuild_buf = g_byte_array_sized_new (REBUILD_BLOCK + 1024);
       /* hp.c strip_legacy_display writes a protected multipart again. */
       self->rebuild = self->status->protected_headers;
+      if (self->rebuild && !self->judging)
+        self->rebuild_buf = g_byte_array_sized_new (REBUILD_BLOCK + 1024);
     }
   if (self->judge_text && !self->judging)
     g_clear_pointer (&self->body_sum, pst_sha256_free);

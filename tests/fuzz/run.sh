@@ -11,7 +11,7 @@ build=${1:?usage: run.sh BUILD_DIR SECONDS_PER_TARGET}
 seconds=${2:?usage: run.sh BUILD_DIR SECONDS_PER_TARGET}
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "$build" && pwd)
-targets=(mime verdict smime smime-read opensink cms-stream partsplit text smtp-reply pop3-reply smtp-server pop3-server rpc-frame workerframe)
+targets=(mime verdict smime smime-read opensink opensink-parts cms-stream partsplit text smtp-reply pop3-reply smtp-server pop3-server rpc-frame workerframe)
 jobs=$(nproc 2>/dev/null || echo 1)
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/postern-fuzz.XXXXXX")
