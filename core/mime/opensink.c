@@ -83,9 +83,12 @@ multipart_entity (GPtrArray *fields, char **boundary_out)
 
 /* Whether the in-memory reader passes a part of a multipart with @fields
  * on untouched, as it would the entity itself (leaf_entity, or a text
- * whose body is looked at: *@text_out).  A part hp.c strip_legacy_display
- * leaves out of a protected multipart (a legacy display part:
- * text/rfc822-headers, a text with protected-headers) is not. */
+ * whose body is looked at: *@text_out), or a message/rfc822 part (a
+ * forwarded message: the reader does not look into it, and only the
+ * entity itself may wrap the protected header).  A part hp.c
+ * strip_legacy_display leaves out of a protected multipart (a legacy
+ * display part: text/rfc822-headers, a text with protected-headers) is
+ * not. */
 static gboolean
 part_passes (GPtrArray *fields, gboolean *text_out)
 {
@@ -97,7 +100,7 @@ part_passes (GPtrArray *fields, gboolean *text_out)
       || (g_str_has_prefix (type, "text/") && params != NULL
           && g_hash_table_contains (params, "protected-headers")))
     return FALSE;
-  if (leaf_entity (fields))
+  if (leaf_entity (fields) || g_str_equal (type, "message/rfc822"))
     return TRUE;
   return (*text_out = plain_text_entity (fields));
 }

@@ -776,6 +776,11 @@ test_open_multipart (void **state)
     "Content-Type: multipart/mixed; boundary=l; protected-headers=v1\nSubject: s\n\npreamble\n--l\n"
       "Content-Type: text/plain\n\nline\n--l\t\n\nsecond\n",
     "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nx\r\n--b--\r\n",
+    /* a forwarded message, which the reader does not look into, even one
+     * that holds a block or is encrypted itself */
+    "Content-Type: multipart/mixed; boundary=o; protected-headers=v1\r\nSubject: fwd\r\n\r\n--o\r\n\r\nforwarded:\r\n"
+      "--o\r\nContent-Type: message/rfc822\r\n\r\nSubject: inner\r\nContent-Type: text/plain\r\n\r\n"
+      "-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA==\r\n-----END PGP MESSAGE-----\r\n--o--\r\n",
   };
   const char *in_memory[] = {
     /* a multipart in a part */
@@ -801,8 +806,6 @@ test_open_multipart (void **state)
       "Content-Type: text/rfc822-headers\r\n\r\nSubject: s\r\n--o\r\n\r\nbody\r\n--o--\r\n",
     "Content-Type: multipart/mixed; boundary=o; protected-headers=\"v1\"\r\nSubject: s\r\n\r\n--o\r\n"
       "Content-Type: text/plain; protected-headers=\"v1\"\r\n\r\nSubject: s\r\n--o\r\n\r\nbody\r\n--o--\r\n",
-    "Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n"
-      "Subject: inner\r\n\r\nhi\r\n--o--\r\n",
     /* no boundary; no part; a part whose header section does not end */
     "Content-Type: multipart/mixed\r\n\r\n--o\r\n\r\nx\r\n--o--\r\n",
     "Content-Type: multipart/mixed; boundary=o\r\n\r\nonly a preamble\r\n",
