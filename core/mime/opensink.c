@@ -232,8 +232,16 @@ body_bytes (PstOpenSink *self, const char *data, gsize len)
     pst_sha256_update (self->body_sum, data, len);
   if (self->parts == NULL)
     pst_inline_scan_feed (&self->scan, data, len);
-  else if (!self->parts_for_memory && !pst_part_split_feed (self->parts, data, len))
-    self->parts_for_memory = TRUE;   /* a long line that may be a delimiter */
+  else if ((!self->judging || !self->parts_for_memory) && !pst_part_split_feed (self->parts, data, len))
+    {
+      /* A long line that may be a delimiter: not judged here.  Written
+       * again, the splitter would drop the rest: never silently (the
+       * plaintext judged had no such line). */
+      self->parts_for_memory = TRUE;
+      if (self->rebuild && !self->judging && self->rebuild_error == NULL)
+        g_set_error_literal (&self->rebuild_error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                             "the decrypted multipart is not the one judged");
+    }
 }
 
 /* Whether a good signature by the protected From, known only at the end,
