@@ -770,11 +770,14 @@ inline_encode (const GString *plain, PstInlineScanCoding coding)
 static void
 test_inline_scan_pieces (void **state)
 {
-  const gsize pieces[] = { 1, 3, 77, 4096, G_MAXSIZE };
+  const gsize pieces[] = { 1, 77, 4096, G_MAXSIZE };
 
   (void) state;
   for (int coding = PST_INLINE_SCAN_BASE64; coding <= PST_INLINE_SCAN_QP; coding++)
-    for (gsize off = 4020; off <= 4100; off++)   /* quoted-printable: 4029 decoded at 4096 */
+    /* base64: decoded as written; quoted-printable: a CR for each LF, so
+     * that 4029 written is 4096 decoded */
+    for (gsize off = coding == PST_INLINE_SCAN_BASE64 ? 4086 : 4020;
+         off <= (coding == PST_INLINE_SCAN_BASE64 ? 4100u : 4036u); off++)
       for (int marker = 0; marker < 2; marker++)
         {
           g_autoptr(GString) plain = g_string_new (NULL);

@@ -827,6 +827,10 @@ test_open_multipart (void **state)
   for (guint i = 0; i <= G_N_ELEMENTS (streamed); i++)
     for (int sign = 0; sign < 2; sign++)
       {
+        /* Under valgrind (tests/unit/valgrind.sh) every other case, each
+         * entity signed or not; the other runs take them all. */
+        if (g_getenv ("PST_UNDER_VALGRIND") != NULL && (i + (guint) sign) % 2 == 1)
+          continue;
         g_autoptr(GBytes) entity = i < G_N_ELEMENTS (streamed) ? bytes (streamed[i])
                                                                : g_bytes_new (big->str, big->len);
         g_autoptr(GBytes) msg = wrap_encrypted (outer, entity, sign);
