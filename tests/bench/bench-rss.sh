@@ -111,11 +111,41 @@ else
 fi
 rm -f "$dir/msg.body" "$dir/msg.out"
 
-# A text/plain message of as many bytes (7-bit lines of 76), encrypted and
-# signed, then decrypted and verified: the text is judged as it is
-# decrypted, kept meanwhile encrypted in an unnamed file of the agent's,
-# and written from there (pgpstream.h).  Each agent's peak
-# reset first (as root), so that the rows are the text's own.
+# signed_round_trip WHAT NAME SUM: $dir/NAME.eml encrypted and signed by
+# alice, then decrypted and verified by bob, each agent's peak reset first
+# (as root) so that the rows are this message's own; the body that comes
+# out must have the sha256 SUM (CRs dropped).
+signed_round_trip() {
+  local what=$1 name=$2 want=$3 t0 t1 got
+  echo 5 >"/proc/$apid/clear_refs" 2>/dev/null || true
+  echo 5 >"/proc/$bpid/clear_refs" 2>/dev/null || true
+  t0=$(date +%s.%N)
+  alice encrypt --sign --to bob@postern.test -o "$dir/$name.pgp" "$dir/$name.eml"
+  t1=$(date +%s.%N)
+  printf 'encrypt --sign, %s: %.1f s, alice agent peak RSS %s\n' "$what" "$(echo "$t1 - $t0" | bc)" "$(hwm "$apid")"
+  mem_row "OpenPGP encrypt+sign, $what" "$apid"
+  rm "$dir/$name.eml"
+  t0=$(date +%s.%N)
+  bob --json decrypt -o "$dir/$name.out" "$dir/$name.pgp" >"$dir/dec.json"
+  t1=$(date +%s.%N)
+  printf 'decrypt, %s: %.1f s, bob agent peak RSS %s\n' "$what" "$(echo "$t1 - $t0" | bc)" "$(hwm "$bpid")"
+  python3 -c 'import json, sys
+d = json.load(open(sys.argv[1])); d = d.get("crypto", d)
+sys.exit(0 if (d["decryption"], d["signature"]["status"]) == ("ok", "good") else 1)' "$dir/dec.json" \
+    || { echo "decrypt, $what: not decrypted with a good signature: $(cat "$dir/dec.json")" >&2; exit 1; }
+  mem_row "OpenPGP decrypt+verify, $what" "$bpid"
+  got=$(sed '1,/^\r\?$/d' "$dir/$name.out" | tr -d '\r' | sha256sum | cut -d' ' -f1)
+  if [ "$want" = "$got" ]; then
+    echo "round trip, $what: ok (sha256 $want)"
+  else
+    echo "round trip, $what: FAILED ($want != $got)"; exit 1
+  fi
+  rm -f "$dir/$name.out" "$dir/$name.pgp" "$dir/dec.json"
+}
+
+# A text/plain message of as many bytes (7-bit lines of 76): the text is
+# judged as it is decrypted, kept meanwhile encrypted in an unnamed file of
+# the agent's, and written from there (pgpstream.h).
 head -c "$(( $(numfmt --from=iec "$SIZE") * 3 / 4 ))" /dev/urandom | base64 -w 76 >"$dir/text.body"
 {
   printf 'From: Alice <alice@postern.test>\r\nTo: Bob <bob@postern.test>\r\nSubject: a large text\r\n'
@@ -123,35 +153,10 @@ head -c "$(( $(numfmt --from=iec "$SIZE") * 3 / 4 ))" /dev/urandom | base64 -w 7
   printf 'Content-Type: text/plain; charset=us-ascii\r\nContent-Transfer-Encoding: 7bit\r\n\r\n'
   cat "$dir/text.body"
 } >"$dir/text.eml"
-echo 5 >"/proc/$apid/clear_refs" 2>/dev/null || true
-echo 5 >"/proc/$bpid/clear_refs" 2>/dev/null || true
-t0=$(date +%s.%N)
-alice encrypt --sign --to bob@postern.test -o "$dir/text.pgp" "$dir/text.eml"
-t1=$(date +%s.%N)
-printf 'encrypt --sign, text: %.1f s, alice agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" "$(hwm "$apid")"
-mem_row "OpenPGP encrypt+sign, text" "$apid"
-rm "$dir/text.eml"
-t0=$(date +%s.%N)
-bob --json decrypt -o "$dir/text.out" "$dir/text.pgp" >"$dir/dec.json"
-t1=$(date +%s.%N)
-printf 'decrypt, text: %.1f s, bob agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" "$(hwm "$bpid")"
-python3 -c 'import json, sys
-d = json.load(open(sys.argv[1])); d = d.get("crypto", d)
-sys.exit(0 if (d["decryption"], d["signature"]["status"]) == ("ok", "good") else 1)' "$dir/dec.json" \
-  || { echo "decrypt, text: not decrypted with a good signature: $(cat "$dir/dec.json")" >&2; exit 1; }
-mem_row "OpenPGP decrypt+verify, text" "$bpid"
-body_sum=$(tr -d '\r' <"$dir/text.body" | sha256sum | cut -d' ' -f1)
-out_sum=$(sed '1,/^\r\?$/d' "$dir/text.out" | tr -d '\r' | sha256sum | cut -d' ' -f1)
-if [ "$body_sum" = "$out_sum" ]; then
-  echo "round trip, text: ok (sha256 $body_sum)"
-else
-  echo "round trip, text: FAILED ($body_sum != $out_sum)"; exit 1
-fi
-rm -f "$dir/text.out" "$dir/text.pgp" "$dir/dec.json"
+signed_round_trip text text "$(tr -d '\r' <"$dir/text.body" | sha256sum | cut -d' ' -f1)"
 # Mail with a file: a multipart/mixed of a short text and the same bytes as
-# an attachment, encrypted and signed, then decrypted and verified: judged
-# part by part, kept encrypted meanwhile, then written again part by part
-# (its header is protected: core/mime/opensink.h).
+# an attachment: judged part by part, kept encrypted meanwhile, then
+# written again part by part (its header is protected: core/mime/opensink.h).
 {
   printf 'From: Alice <alice@postern.test>\r\nTo: Bob <bob@postern.test>\r\nSubject: a large file\r\n'
   printf 'Date: %s\r\nMessage-ID: <rss-pgp-mixed@postern.test>\r\nMIME-Version: 1.0\r\n' "$(LC_ALL=C date -R)"
@@ -161,31 +166,7 @@ rm -f "$dir/text.out" "$dir/text.pgp" "$dir/dec.json"
   printf '\r\n--=-rss--\r\n'
 } >"$dir/mixed.eml"
 rm -f "$dir/text.body"
-body_sum=$(sed '1,/^\r\?$/d' "$dir/mixed.eml" | tr -d '\r' | sha256sum | cut -d' ' -f1)
-echo 5 >"/proc/$apid/clear_refs" 2>/dev/null || true
-echo 5 >"/proc/$bpid/clear_refs" 2>/dev/null || true
-t0=$(date +%s.%N)
-alice encrypt --sign --to bob@postern.test -o "$dir/mixed.pgp" "$dir/mixed.eml"
-t1=$(date +%s.%N)
-printf 'encrypt --sign, text and attachment: %.1f s, alice agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" "$(hwm "$apid")"
-mem_row "OpenPGP encrypt+sign, text and attachment" "$apid"
-rm "$dir/mixed.eml"
-t0=$(date +%s.%N)
-bob --json decrypt -o "$dir/mixed.out" "$dir/mixed.pgp" >"$dir/dec.json"
-t1=$(date +%s.%N)
-printf 'decrypt, text and attachment: %.1f s, bob agent peak RSS %s\n' "$(echo "$t1 - $t0" | bc)" "$(hwm "$bpid")"
-python3 -c 'import json, sys
-d = json.load(open(sys.argv[1])); d = d.get("crypto", d)
-sys.exit(0 if (d["decryption"], d["signature"]["status"]) == ("ok", "good") else 1)' "$dir/dec.json" \
-  || { echo "decrypt, text and attachment: not decrypted with a good signature: $(cat "$dir/dec.json")" >&2; exit 1; }
-mem_row "OpenPGP decrypt+verify, text and attachment" "$bpid"
-out_sum=$(sed '1,/^\r\?$/d' "$dir/mixed.out" | tr -d '\r' | sha256sum | cut -d' ' -f1)
-if [ "$body_sum" = "$out_sum" ]; then
-  echo "round trip, text and attachment: ok (sha256 $body_sum)"
-else
-  echo "round trip, text and attachment: FAILED ($body_sum != $out_sum)"; exit 1
-fi
-rm -f "$dir/mixed.out" "$dir/mixed.pgp" "$dir/dec.json"
+signed_round_trip "text and attachment" mixed "$(sed '1,/^\r\?$/d' "$dir/mixed.eml" | tr -d '\r' | sha256sum | cut -d' ' -f1)"
 alice agent stop >/dev/null
 bob agent stop >/dev/null
 fi

@@ -485,6 +485,24 @@ wrap_encrypted (const char *outer, GBytes *entity, gboolean sign)
   return g_string_free_to_bytes (s);
 }
 
+/* Each of the @n entities, encrypted and signed under @outer, left to the
+ * in-memory reader, which reads it otherwise than the stream would
+ * (open_stream checks that nothing was written). */
+static void
+assert_left_to_memory (const char *outer, const char *const *entities, gsize n)
+{
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr(GBytes) entity = bytes (entities[i]);
+      g_autoptr(GBytes) msg = wrap_encrypted (outer, entity, TRUE);
+      g_autoptr(GBytes) p = NULL, rest = NULL;
+      g_autofree char *json = NULL;
+
+      if (open_stream (msg, &json, &p, &rest))
+        fail_msg ("streamed, but the in-memory reader reads it otherwise: %s", entities[i]);
+    }
+}
+
 static void
 test_open_same_as_memory (void **state)
 {
@@ -733,17 +751,7 @@ test_open_text (void **state)
         assert_true ((g_strstr_len (g_bytes_get_data (p, NULL), (gssize) g_bytes_get_size (p), "mallory")
                       == NULL) == (sign != 0));
       }
-  for (guint i = 0; i < G_N_ELEMENTS (in_memory); i++)
-    {
-      g_autoptr(GBytes) entity = bytes (in_memory[i]);
-      g_autoptr(GBytes) msg = wrap_encrypted (outer, entity, TRUE);
-      g_autoptr(GBytes) p = NULL, rest = NULL;
-      g_autofree char *json = NULL;
-
-      /* (open_stream checks that nothing was written) */
-      if (open_stream (msg, &json, &p, &rest))
-        fail_msg ("streamed, but the in-memory reader changes it: %s", in_memory[i]);
-    }
+  assert_left_to_memory (outer, in_memory, G_N_ELEMENTS (in_memory));
 }
 
 /* Multipart entities: streamed (judged, then written) with the status and
@@ -862,17 +870,7 @@ test_open_multipart (void **state)
       fail_msg ("Postern's own message with an attachment not streamed");
     assert_same_as_memory (own);
   }
-  for (guint i = 0; i < G_N_ELEMENTS (in_memory); i++)
-    {
-      g_autoptr(GBytes) entity = bytes (in_memory[i]);
-      g_autoptr(GBytes) msg = wrap_encrypted (outer, entity, TRUE);
-      g_autoptr(GBytes) p = NULL, rest = NULL;
-      g_autofree char *json = NULL;
-
-      /* (open_stream checks that nothing was written) */
-      if (open_stream (msg, &json, &p, &rest))
-        fail_msg ("streamed, but the in-memory reader reads it otherwise: %s", in_memory[i]);
-    }
+  assert_left_to_memory (outer, in_memory, G_N_ELEMENTS (in_memory));
 }
 
 /* A text entity whose ciphertext is damaged: said without anything written;
