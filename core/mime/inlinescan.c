@@ -101,16 +101,22 @@ typedef struct {
   char out[4096];
 } Decoded;
 
-/* Whether the scan may go on after the buffer was looked at. */
+/* Whether the scan may go on after the buffer, when full, was looked at. */
 static inline gboolean
-decoded_put (Decoded *d, char c)
+decoded_full (Decoded *d)
 {
-  d->out[d->o++] = c;
   if (d->o < sizeof d->out)
     return TRUE;
   scan_lines (d->scan, d->out, d->o);
   d->o = 0;
   return !d->scan->found;
+}
+
+static inline gboolean
+decoded_put (Decoded *d, char c)
+{
+  d->out[d->o++] = c;
+  return decoded_full (d);
 }
 
 /* Only what every decoder reads alike is decoded, here and in decode_qp:
@@ -193,13 +199,8 @@ decode_qp (PstInlineScan *self, Decoded *d, const char *data, gsize len)
                 memcpy (d->out + d->o, data + i, n);
                 d->o += n;
                 i += n - 1;
-                if (d->o == sizeof d->out)
-                  {
-                    scan_lines (self, d->out, d->o);
-                    d->o = 0;
-                    if (self->found)
-                      goto out;
-                  }
+                if (!decoded_full (d))
+                  goto out;
                 continue;
               }
           }

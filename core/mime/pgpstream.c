@@ -22,17 +22,14 @@
 
 /* --- Header sections -------------------------------------------------------- */
 
-gboolean
-pst_pgpstream_header_end (const char *data, gsize len, gsize *end_out)
+/* The offset after the first empty line that ends in @data at or after
+ * @from (not an empty first line: the caller's). */
+static gboolean
+blank_line_from (const char *data, gsize len, gsize from, gsize *end_out)
 {
-  const char *a, *b;
+  const char *a = g_strstr_len (data + from, (gssize) (len - from), "\n\n");
+  const char *b = g_strstr_len (data + from, (gssize) (len - from), "\n\r\n");
 
-  if (len > 0 && data[0] == '\n')
-    return *end_out = 1, TRUE;
-  if (len > 1 && data[0] == '\r' && data[1] == '\n')
-    return *end_out = 2, TRUE;
-  a = g_strstr_len (data, len, "\n\n");
-  b = g_strstr_len (data, len, "\n\r\n");
   if (a == NULL && b == NULL)
     return FALSE;
   if (b == NULL || (a != NULL && a < b))
@@ -43,22 +40,23 @@ pst_pgpstream_header_end (const char *data, gsize len, gsize *end_out)
 }
 
 gboolean
+pst_pgpstream_header_end (const char *data, gsize len, gsize *end_out)
+{
+  if (len > 0 && data[0] == '\n')
+    return *end_out = 1, TRUE;
+  if (len > 1 && data[0] == '\r' && data[1] == '\n')
+    return *end_out = 2, TRUE;
+  return blank_line_from (data, len, 0, end_out);
+}
+
+gboolean
 pst_pgpstream_header_end_after (const char *data, gsize len, gsize seen, gsize *end_out)
 {
   gsize from = seen > 2 ? seen - 2 : 0;
-  const char *a, *b;
 
   if (from == 0)
     return pst_pgpstream_header_end (data, len, end_out);
-  a = g_strstr_len (data + from, (gssize) (len - from), "\n\n");
-  b = g_strstr_len (data + from, (gssize) (len - from), "\n\r\n");
-  if (a == NULL && b == NULL)
-    return FALSE;
-  if (b == NULL || (a != NULL && a < b))
-    *end_out = (gsize) (a - data) + 2;
-  else
-    *end_out = (gsize) (b - data) + 3;
-  return TRUE;
+  return blank_line_from (data, len, from, end_out);
 }
 
 GInputStream *
