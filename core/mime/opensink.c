@@ -150,8 +150,7 @@ part_start (gpointer data, int index, guint64 offset)
 
   (void) index;
   (void) offset;
-  pst_secret_byte_array_clear (self->part_head);
-  self->part_head_done = FALSE;
+  pst_stream_head_reset (&self->part_head);
   pst_inline_scan_clear (&self->scan);
   /* As strip_legacy_display writes each part: "--boundary", CR LF, the
    * part, CR LF; "--boundary--" and CR LF after the last. */
@@ -172,34 +171,32 @@ part_bytes (gpointer data, int index, const char *bytes, gsize len)
   rebuild_write (self, bytes, len);
   if (self->parts_for_memory)
     return;
-  if (!self->part_head_done)
+  if (!self->part_head.done)
     {
-      gsize before = self->part_head->len, end = 0, take = MIN (len, PART_HEAD_MAX + 1 - before);
-      g_autoptr(GBytes) head = NULL;
       g_autoptr(GPtrArray) fields = NULL;
-      gsize body = 0;
+      gsize used = 0;
       gboolean text = FALSE;
 
-      g_byte_array_append (self->part_head, (const guint8 *) bytes, (guint) take);
-      if (!pst_pgpstream_header_end_after ((const char *) self->part_head->data, self->part_head->len,
-                                           before, &end))
+      switch (pst_stream_head_feed (&self->part_head, bytes, len, &used))
         {
-          if (self->part_head->len > PART_HEAD_MAX)
-            self->parts_for_memory = TRUE;
+        case PST_STREAM_HEAD_MORE:
           return;
+        case PST_STREAM_HEAD_TOO_LARGE:
+          self->parts_for_memory = TRUE;
+          return;
+        case PST_STREAM_HEAD_DONE:
+          break;
         }
-      head = g_bytes_new (self->part_head->data, end);
-      pst_secret_byte_array_clear (self->part_head);
-      if (!pst_mime_entity_split (head, &fields, &body) || !part_passes (fields, &text))
+      fields = pst_stream_head_fields (&self->part_head);
+      if (fields == NULL || !part_passes (fields, &text))
         {
           self->parts_for_memory = TRUE;
           return;
         }
       if (text)
         pst_inline_scan_init (&self->scan, pst_inline_scan_coding (fields));
-      self->part_head_done = TRUE;
-      bytes += end - before;
-      len -= end - before;
+      bytes += used;
+      len -= used;
     }
   pst_inline_scan_feed (&self->scan, bytes, len);
 }
@@ -210,7 +207,7 @@ part_end (gpointer data, int index)
   PstOpenSink *self = data;
 
   (void) index;
-  if (!self->part_head_done)
+  if (!self->part_head.done)
     self->parts_for_memory = TRUE;   /* no header section that ends */
   /* The part's verdict, kept before the next part's scan begins (within
    * the same write, before judged_for_memory looks). */
@@ -300,9 +297,9 @@ judged_for_memory (PstOpenSink *self, GError **error)
 }
 
 static gboolean
-sink_start (PstOpenSink *self, gsize end, GError **error)
+sink_start (PstOpenSink *self, const char *rest, gsize rest_len, GError **error)
 {
-  g_autoptr(GBytes) display = g_bytes_new (self->head->data, end);
+  g_autoptr(GBytes) display = g_bytes_new (self->head.bytes->data, self->head.bytes->len);
   g_autoptr(GBytes) message = g_bytes_new_static ("", 0);
   g_autoptr(GPtrArray) fields = NULL;
   g_autoptr(GString) s = g_string_new (NULL);
@@ -346,7 +343,7 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
   if (multipart)
     {
       self->parts = pst_part_split_new (self->boundary, 0, &part_funcs, self);
-      self->part_head = g_byte_array_new ();
+      pst_stream_head_init (&self->part_head, PART_HEAD_MAX);
       /* hp.c strip_legacy_display writes a protected multipart again. */
       self->rebuild = self->status->protected_headers;
       if (self->rebuild && !self->judging)
@@ -364,20 +361,19 @@ sink_start (PstOpenSink *self, gsize end, GError **error)
    * passes the splitter. */
   ok = self->judging || write_out (self, s->str, s->len, error);
   if (ok)
-    body_bytes (self, (const char *) self->head->data + end, self->head->len - end);
+    body_bytes (self, rest, rest_len);
   if (ok && judged_for_memory (self, error))
     {
       /* Nothing was written: the caller reads it in memory. */
       explicit_bzero (s->str, s->len);
-      pst_secret_byte_array_clear (self->head);
+      pst_stream_head_reset (&self->head);
       return FALSE;
     }
   if (ok && !self->judging)
     ok = self->rebuild ? !rebuild_failed (self, error)
-                       : write_out (self, (const char *) self->head->data + end,
-                                    self->head->len - end, error);
+                       : write_out (self, rest, rest_len, error);
   explicit_bzero (s->str, s->len);
-  pst_secret_byte_array_clear (self->head);
+  pst_stream_head_reset (&self->head);
   self->passing = TRUE;
   return ok;
 }
@@ -387,7 +383,7 @@ open_sink_write (GOutputStream *stream, const void *buffer, gsize count,
                  GCancellable *cancellable, GError **error)
 {
   PstOpenSink *self = PST_OPEN_SINK (stream);
-  gsize end = 0, before;
+  gsize used = 0;
 
   (void) cancellable;
   if (self->passing)
@@ -415,20 +411,23 @@ open_sink_write (GOutputStream *stream, const void *buffer, gsize count,
         return rebuild_failed (self, error) ? -1 : (gssize) count;
       return write_out (self, buffer, count, error) ? (gssize) count : -1;
     }
-  before = self->head->len;
-  count = MIN (count, PST_PGPSTREAM_MAX_HEADER + 1 - before);
-  self->passed += count;
-  g_byte_array_append (self->head, buffer, count);
-  if (pst_pgpstream_header_end ((const char *) self->head->data, self->head->len, &end))
-    return sink_start (self, end, error) ? (gssize) count : -1;
-  if (self->head->len > PST_PGPSTREAM_MAX_HEADER)
+  switch (pst_stream_head_feed (&self->head, buffer, count, &used))
     {
+    case PST_STREAM_HEAD_MORE:
+      self->passed += used;
+      return (gssize) used;
+    case PST_STREAM_HEAD_TOO_LARGE:
       self->fallback = TRUE;
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_NOT_SUPPORTED,
                            "the decrypted header section is too large to stream");
       return -1;
+    case PST_STREAM_HEAD_DONE:
+      break;
     }
-  return (gssize) count;
+  /* The body's first bytes, as many as the header could have held. */
+  count = MIN (count, used + PST_PGPSTREAM_MAX_HEADER + 1 - self->head.bytes->len);
+  self->passed += count;
+  return sink_start (self, (const char *) buffer + used, count - used, error) ? (gssize) count : -1;
 }
 
 static void
@@ -436,19 +435,14 @@ pst_open_sink_finalize (GObject *object)
 {
   PstOpenSink *self = PST_OPEN_SINK (object);
 
-  pst_secret_byte_array_clear (self->head);
-  g_byte_array_unref (self->head);
+  pst_stream_head_clear (&self->head);
   g_clear_pointer (&self->shown, g_ptr_array_unref);
   g_clear_pointer (&self->body_sum, pst_sha256_free);
   g_strfreev (self->signer);
   pst_inline_scan_clear (&self->scan);
   g_clear_pointer (&self->parts, pst_part_split_free);
   g_clear_pointer (&self->boundary, g_free);
-  if (self->part_head != NULL)
-    {
-      pst_secret_byte_array_clear (self->part_head);
-      g_byte_array_unref (self->part_head);
-    }
+  pst_stream_head_clear (&self->part_head);
   if (self->rebuild_buf != NULL)
     {
       pst_secret_byte_array_clear (self->rebuild_buf);
@@ -468,7 +462,7 @@ pst_open_sink_class_init (PstOpenSinkClass *klass)
 static void
 pst_open_sink_init (PstOpenSink *self)
 {
-  self->head = g_byte_array_new ();
+  pst_stream_head_init (&self->head, PST_PGPSTREAM_MAX_HEADER);
 }
 
 void

@@ -15,6 +15,7 @@
 #include "crypto/status.h"
 #include "mime/inlinescan.h"
 #include "mime/partsplit.h"
+#include "mime/streamhead.h"
 
 G_BEGIN_DECLS
 
@@ -27,7 +28,7 @@ struct _PstOpenSink {
   GOutputStream parent;
   GOutputStream *out;
   GPtrArray *outer_fields;
-  GByteArray *head;         /* wiped when freed */
+  PstStreamHead head;       /* the decrypted entity's header section */
   gboolean passing;         /* the header was written */
   gboolean fallback;
   PstStatus *status;        /* decryption, encryption_covers, protected_headers set here */
@@ -56,8 +57,7 @@ struct _PstOpenSink {
   PstPartSplit *parts;
   char *boundary;
   gboolean rebuild;
-  GByteArray *part_head;    /* the current part's header section, until complete */
-  gboolean part_head_done;
+  PstStreamHead part_head;  /* the current part's header section */
   gboolean parts_for_memory;  /* a part the in-memory reader looks into, or one not judged here */
   GByteArray *rebuild_buf;  /* what the splitter hands on, a few bytes at a time, written in blocks */
   GError *rebuild_error;    /* of a write the splitter made */

@@ -24,6 +24,7 @@
 #include "mime/partsplit.h"
 #include "mime/pgpstream.h"
 #include "mime/reader-backend.h"
+#include "mime/streamhead.h"
 #include "util/error.h"
 #include "util/secret.h"
 
@@ -38,9 +39,7 @@ typedef enum { LEAF_TOP, LEAF_INNER, LEAF_PART } LeafKind;
  * multipart); a part is only looked at. */
 typedef struct {
   LeafKind kind;
-  GByteArray *head;         /* its header section, until it is complete */
-  gboolean head_done;
-  gsize head_len;
+  PstStreamHead head;       /* its header section */
   GPtrArray *fields;
   GHashTable *params;
   char *type;
@@ -79,18 +78,14 @@ leaf_init (Leaf *l, LeafKind kind)
 {
   memset (l, 0, sizeof *l);
   l->kind = kind;
-  l->head = g_byte_array_new ();
+  pst_stream_head_init (&l->head, PST_PGPSTREAM_MAX_HEADER);
   l->prefix = g_byte_array_new ();
 }
 
 static void
 leaf_clear (Leaf *l)
 {
-  if (l->head != NULL)
-    {
-      pst_secret_byte_array_clear (l->head);
-      g_byte_array_unref (l->head);
-    }
+  pst_stream_head_clear (&l->head);
   if (l->prefix != NULL)
     {
       pst_secret_byte_array_clear (l->prefix);
@@ -180,7 +175,7 @@ leaf_header_done (Scan *s, Leaf *l)
           return;
         }
       l->boundary = g_strdup (boundary);
-      l->split = pst_part_split_new (boundary, l->start + l->head_len, &part_funcs, s);
+      l->split = pst_part_split_new (boundary, l->start + l->head.bytes->len, &part_funcs, s);
       return;
     }
   if (!is_leaf_type (l->type))
@@ -192,22 +187,21 @@ static void
 leaf_feed (Scan *s, Leaf *l, const char *data, gsize len)
 {
   l->len += len;
-  if (!l->head_done)
+  if (!l->head.done)
     {
-      gsize before = l->head->len, end = 0, take;
-      g_autoptr(GBytes) head = NULL;
-      gsize body = 0;
+      gsize used = 0;
 
-      take = MIN (len, (gsize) PST_PGPSTREAM_MAX_HEADER + 1 - before);
-      g_byte_array_append (l->head, (const guint8 *) data, (guint) take);
-      if (!pst_pgpstream_header_end_after ((const char *) l->head->data, l->head->len, before, &end))
+      switch (pst_stream_head_feed (&l->head, data, len, &used))
         {
-          if (l->head->len > PST_PGPSTREAM_MAX_HEADER)
-            unsupported (s, "a header section larger than 1 MiB");
+        case PST_STREAM_HEAD_MORE:
           return;
+        case PST_STREAM_HEAD_TOO_LARGE:
+          unsupported (s, "a header section larger than 1 MiB");
+          return;
+        case PST_STREAM_HEAD_DONE:
+          break;
         }
-      head = g_bytes_new (l->head->data, end);
-      if (!pst_mime_entity_split (head, &l->fields, &body))
+      if ((l->fields = pst_stream_head_fields (&l->head)) == NULL)
         {
           unsupported (s, "an entity without a header section that parses");
           return;
@@ -216,11 +210,8 @@ leaf_feed (Scan *s, Leaf *l, const char *data, gsize len)
       l->text = g_str_equal (l->type, "text/plain");
       if (l->text)
         pst_inline_scan_init (&l->inline_scan, pst_inline_scan_coding (l->fields));
-      l->head_done = TRUE;
-      l->head_len = end;
-      g_byte_array_set_size (l->head, (guint) end);
-      data += end - before;
-      len -= end - before;
+      data += used;
+      len -= used;
       leaf_header_done (s, l);
       if (s->unsupported)
         return;
@@ -262,7 +253,7 @@ part_end (gpointer data, int index)
   Scan *s = data;
 
   (void) index;
-  if (!s->part.head_done)
+  if (!s->part.head.done)
     unsupported (s, "a part without a header section");
 }
 
@@ -375,11 +366,11 @@ scan_feed (Scan *s, const char *data, gsize len)
     }
   if (!s->top_done)
     {
-      gsize before = s->top.head->len, skip;
+      gsize before = s->top.head.bytes->len, skip;
       const char *protocol, *boundary;
 
       leaf_feed (s, &s->top, data, len);
-      if (s->unsupported || !s->top.head_done)
+      if (s->unsupported || !s->top.head.done)
         return;
       s->top_done = TRUE;
       if (!g_str_equal (s->top.type, "multipart/signed"))
@@ -399,8 +390,8 @@ scan_feed (Scan *s, const char *data, gsize len)
         }
       s->is_signed = TRUE;
       s->digests = pst_smime_digests_new (g_hash_table_lookup (s->top.params, "micalg"));
-      s->signed_split = pst_part_split_new (boundary, s->top.head_len, &signed_funcs, s);
-      skip = s->top.head_len - before;
+      s->signed_split = pst_part_split_new (boundary, s->top.head.bytes->len, &signed_funcs, s);
+      skip = s->top.head.bytes->len - before;
       if (!pst_part_split_feed (s->signed_split, data + skip, len - skip))
         unsupported (s, "a long line of white space after a delimiter");
       return;
@@ -412,7 +403,7 @@ scan_feed (Scan *s, const char *data, gsize len)
 static void
 leaf_end (Scan *s, Leaf *l)
 {
-  if (!l->head_done)
+  if (!l->head.done)
     unsupported (s, "no header section");
   else if (l->split != NULL && (!pst_part_split_end (l->split) || pst_part_split_parts (l->split) == 0))
     unsupported (s, "a multipart without parts");
@@ -568,7 +559,7 @@ scan_sink_init (ScanSink *self)
 static GBytes *
 stand_in (Scan *s, Leaf *l, gsize *body_prefix_out)
 {
-  guint64 body_len = l->len - l->head_len;
+  guint64 body_len = l->len - l->head.bytes->len;
   gsize keep = l->split != NULL ? 0 : l->prefix->len;
   const char *p = (const char *) l->prefix->data;
 
@@ -587,7 +578,7 @@ stand_in (Scan *s, Leaf *l, gsize *body_prefix_out)
         }
     }
   *body_prefix_out = keep;
-  return pst_secret_bytes_new (l->head->data, l->head->len, l->prefix->data, keep);
+  return pst_secret_bytes_new (l->head.bytes->data, l->head.bytes->len, l->prefix->data, keep);
 }
 
 typedef struct {
@@ -713,7 +704,7 @@ verdict (PstSmime *smime, Scan *s, gboolean decrypted, PstIntegrity integrity,
   st->scheme = PST_SCHEME_SMIME;
   if (sig != NULL)
     pst_smime_signature_free (sig);
-  v->copy_from = l->start + l->head_len + prefix;
+  v->copy_from = l->start + l->head.bytes->len + prefix;
   v->copy_to = l->start + l->len;
   if (l->split != NULL && st->protected_headers)
     v->rebuild = l->boundary;
