@@ -153,8 +153,10 @@ leaf_header_done (Scan *s, Leaf *l)
   if (l->kind == LEAF_PART)
     {
       /* What the reader (open_entity) and hp.c (strip_legacy_display)
-       * take as they are: no layer, no legacy display element. */
-      if (!is_leaf_type (l->type))
+       * take as they are: no layer, no legacy display element.  A
+       * forwarded message (message/rfc822) is not looked into: only the
+       * entity itself may wrap the protected header (hp.h). */
+      if (!is_leaf_type (l->type) && !g_str_equal (l->type, "message/rfc822"))
         unsupported (s, "a multipart or nested part inside a multipart");
       else if ((g_str_equal (l->type, "text/plain")
                 && g_hash_table_contains (l->params, "hp-legacy-display"))

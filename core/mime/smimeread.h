@@ -7,7 +7,8 @@
  *   - a leaf entity: not multipart/, not message/rfc822, not another
  *     S/MIME layer (text/plain included);
  *   - a multipart (not signed or encrypted) whose parts are such leaves
- *     (not legacy display parts);
+ *     (not legacy display parts) or forwarded messages (message/rfc822,
+ *     which the in-memory reader does not look into either);
  *   - multipart/signed; protocol="application/pkcs7-signature" (or x-)
  *     whose first part is one of the above, its signature part at most
  *     1 MiB;

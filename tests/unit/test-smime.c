@@ -2030,6 +2030,11 @@ test_read_stream (void **state)
       large,
       "--b\r\nContent-Type: text/plain\r\n\r\nA\r\n--b\r\n",
       "--b\r\nContent-Type: text/plain\r\n\r\nA\r\n--b  \r\nContent-Type: text/html\r\n\r\n<p>x</p>\n--b-- \n",
+      /* a forwarded message, holding what the reader would open were it
+       * not forwarded: an inline block, another S/MIME layer's header */
+      "--b\r\nContent-Type: text/plain\r\n\r\nForwarded below.\r\n--b\r\nContent-Type: message/rfc822\r\n\r\n"
+      "From: carol@postern.test\r\nSubject: fwd\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\n"
+      "-----BEGIN PGP MESSAGE-----\r\n\r\nxx\r\n-----END PGP MESSAGE-----\r\n--b--\r\n",
     };
     const char *rcpts[] = { BOB, NULL };
 
