@@ -1301,7 +1301,6 @@ test_store (void **state)
 
 /* --- Streams (mime/smimestream.h) -------------------------------------------------- */
 
-/* @msg protected as a stream.  Transfer full. */
 /* Whether a case of the stream matrices below is left out: under valgrind
  * (tests/unit/valgrind.sh sets PST_UNDER_VALGRIND) every other one, by the
  * parity of @sum, the sum of the case's indices; each value of each index
@@ -1313,6 +1312,7 @@ thinned (guint sum)
   return g_getenv ("PST_UNDER_VALGRIND") != NULL && sum % 2 == 1;
 }
 
+/* @msg protected as a stream.  Transfer full. */
 static GBytes *
 protect_stream (PstSmime *smime, GBytes *msg, const char *sender, const char *rcpt,
                 gboolean encrypt, gboolean sign, GError **error)
