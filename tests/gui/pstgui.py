@@ -858,6 +858,7 @@ def run_scenarios(session, scenarios):
         name = fn.__name__
         doc = " ".join((fn.__doc__ or name).split())
         print(f"# scenario {name}: {doc}", flush=True)
+        started = time.monotonic()
         try:
             fn(session)
         except Exception as e:  # noqa: BLE001 — reported, then the next scenario runs
@@ -885,3 +886,5 @@ def run_scenarios(session, scenarios):
                     app.close()
                 except Exception as e:  # noqa: BLE001
                     _comment(f"closing postern-gtk after {name}: {e}")
+            # Where the test's time goes (not checked: a test is never timed).
+            _comment(f"scenario {name}: {time.monotonic() - started:.1f} s")

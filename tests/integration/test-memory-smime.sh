@@ -159,9 +159,27 @@ done
 
 # ---- the 8-bit text: quoted-printable as it passes (RFC 8551 §3.1.1) ----
 qp_decoded_sum() { # the signed body of FILE (after openssl_verify), quoted-printable decoded, sha256
+  # Decoded a block of whole lines at a time (a soft line break never
+  # spans two): read whole, the 321 MB took 5.8 s.
   signed_content "$1" | python3 -c 'import binascii, hashlib, sys
-body = sys.stdin.buffer.read().partition(b"\r\n\r\n")[2].replace(b"\r\n", b"\n")
-print(hashlib.sha256(binascii.a2b_qp(body)).hexdigest())'
+f = sys.stdin.buffer
+head = b""
+while b"\r\n\r\n" not in head:
+    block = f.read(1 << 16)
+    if not block:
+        break
+    head += block
+carry = head.partition(b"\r\n\r\n")[2]
+h = hashlib.sha256()
+while True:
+    block = f.read(1 << 20)
+    data = carry + block
+    cut = len(data) if not block else data.rfind(b"\n") + 1
+    carry = data[cut:]
+    h.update(binascii.a2b_qp(data[:cut].replace(b"\r\n", b"\n")))
+    if not block:
+        break
+print(h.hexdigest())'
 }
 check "8-bit text: encrypt --scheme smime --sign within the bound" \
   within_bound alice "8-bit text encrypt+sign" pst alice encrypt --scheme smime --sign --to "$BOB_ADDR" -o "$WORK/out.eml" "$WORK/qp.eml"
