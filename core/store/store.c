@@ -341,6 +341,18 @@ pst_store_open (const char *path, GError **error)
       return NULL;
     }
 
+  /* Pages of 16 KiB for a new store (an existing one keeps its own: WAL
+   * mode cannot change it).  A message is kept in chunks of 256 KiB, which
+   * SQLite writes, checkpoints and reads back a page per system call:
+   * with 4 KiB pages a 200 MB arrival, fetched and sealed, took 13.1 s,
+   * with 16 KiB 9.7 s (64 KiB: 9.0 s); a fetch of 1,000 messages of 4 KiB
+   * took the same (tests/bench/bench-fetch.sh, two runs each: 7.26 and
+   * 6.79 s against 7.28 and 6.47 s), its pages written no more often. */
+  if (sqlite3_exec (store->db, "PRAGMA page_size = 16384", NULL, NULL, NULL) != SQLITE_OK)
+    {
+      pst_store_set_db_error (store, error, _("cannot open store %s"), path);
+      return NULL;
+    }
   rc = sqlite3_prepare_v2 (store->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
   if (rc == SQLITE_OK)
     rc = sqlite3_step (stmt);

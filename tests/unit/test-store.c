@@ -1700,6 +1700,46 @@ test_deliveries (void **state)
   assert_string_not_equal (token, other_token);
 }
 
+/* A new store has pages of 16 KiB (fewer system calls for a message's
+ * chunks); one made with SQLite's default 4 KiB keeps them (WAL mode
+ * cannot change them), and the message written there reads back. */
+static void
+test_page_size (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *old_path = g_build_filename (f->dir, "old.db", NULL);
+  const gsize len = CHUNK + 77;
+  g_autofree guint8 *data = random_bytes (len, 5);
+  sqlite3 *db;
+
+  {
+    g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+
+    assert_non_null (store);
+    assert_message_bytes (store, store_message (store, "a", "new", data, len), data, len);
+  }
+  db = raw_open (f->path);
+  assert_int_equal (raw_int (db, "PRAGMA page_size"), 16384);
+  sqlite3_close (db);
+
+  db = raw_open (old_path);
+  raw_exec (db, "PRAGMA page_size = 4096");
+  raw_exec (db, "PRAGMA journal_mode = WAL");
+  raw_exec (db, "CREATE TABLE t (x)");
+  sqlite3_close (db);
+  {
+    g_autoptr (PstStore) store = pst_store_open (old_path, &error);
+
+    assert_null (error);
+    assert_non_null (store);
+    assert_message_bytes (store, store_message (store, "a", "old", data, len), data, len);
+  }
+  db = raw_open (old_path);
+  assert_int_equal (raw_int (db, "PRAGMA page_size"), 4096);
+  sqlite3_close (db);
+}
+
 static void
 test_migrate_v1 (void **state)
 {
@@ -2588,6 +2628,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_not_a_database, setup, teardown),
     cmocka_unit_test_setup_teardown (test_file_mode, setup, teardown),
     cmocka_unit_test_setup_teardown (test_chunks, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_page_size, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stream_outlives_store, setup, teardown),
     cmocka_unit_test_setup_teardown (test_uncommitted_invisible, setup, teardown),
     cmocka_unit_test_setup_teardown (test_writers_independent, setup, teardown),
