@@ -188,6 +188,7 @@ part_bytes (gpointer data, int index, const char *bytes, gsize len)
           break;
         }
       fields = pst_stream_head_fields (&self->part_head);
+      pst_stream_head_wipe (&self->part_head);
       if (fields == NULL || !part_passes (fields, &text))
         {
           self->parts_for_memory = TRUE;

@@ -23,6 +23,12 @@ pst_stream_head_reset (PstStreamHead *head)
 }
 
 void
+pst_stream_head_wipe (PstStreamHead *head)
+{
+  pst_secret_byte_array_clear (head->bytes);
+}
+
+void
 pst_stream_head_clear (PstStreamHead *head)
 {
   if (head->bytes == NULL)
@@ -63,7 +69,9 @@ pst_stream_head_fields (PstStreamHead *head)
   gsize body = 0;
 
   g_return_val_if_fail (head->done, NULL);
-  section = g_bytes_new (head->bytes->data, head->bytes->len);
+  /* Not copied: a copy of the plaintext would be freed unwiped (the
+   * fields are copies of their own, as they always were). */
+  section = g_bytes_new_static (head->bytes->data, head->bytes->len);
   if (!pst_mime_entity_split (section, &fields, &body))
     return NULL;
   return g_steal_pointer (&fields);

@@ -2,8 +2,9 @@
  * pass by, in writes of any size: opensink.c's decrypted entity and the
  * parts of its multipart, smimeread.c's entities.  Held up to and with
  * the empty line that ends it (pst_pgpstream_header_end, searched only
- * in what is new), never more than a bound; wiped when reset or
- * cleared, since it is plaintext. */
+ * in what is new), never more than a bound plus one byte (a section of
+ * max + 1 bytes is taken, as the readers it replaced took them); wiped
+ * when wiped, reset or cleared, since it is plaintext. */
 #pragma once
 
 #include <glib.h>
@@ -19,13 +20,16 @@ typedef struct {
 typedef enum {
   PST_STREAM_HEAD_MORE,       /* all the bytes given were taken; no end yet */
   PST_STREAM_HEAD_DONE,       /* the section ended within the bytes given */
-  PST_STREAM_HEAD_TOO_LARGE,  /* no end within the first max bytes */
+  PST_STREAM_HEAD_TOO_LARGE,  /* no end within the first max + 1 bytes */
 } PstStreamHeadState;
 
-/* A head of at most @max bytes. */
+/* A head of at most @max + 1 bytes. */
 void pst_stream_head_init (PstStreamHead *head, gsize max);
 /* Wipes what was gathered, for the next entity. */
 void pst_stream_head_reset (PstStreamHead *head);
+/* Wipes what was gathered, once the caller is done with it (@head stays
+ * done). */
+void pst_stream_head_wipe (PstStreamHead *head);
 /* Wipes and frees; the head may be cleared twice. */
 void pst_stream_head_clear (PstStreamHead *head);
 

@@ -1701,14 +1701,14 @@ test_deliveries (void **state)
 }
 
 /* A new store has pages of 16 KiB (fewer system calls for a message's
- * chunks); one made with SQLite's default 4 KiB keeps them (WAL mode
- * cannot change them), and the message written there reads back. */
+ * chunks); one made with SQLite's default 4 KiB, in WAL mode or in the
+ * default rollback journal, keeps them (page_size changes only an empty
+ * database), and the message written there reads back. */
 static void
 test_page_size (void **state)
 {
   Fixture *f = *state;
   g_autoptr (GError) error = NULL;
-  g_autofree char *old_path = g_build_filename (f->dir, "old.db", NULL);
   const gsize len = CHUNK + 77;
   g_autofree guint8 *data = random_bytes (len, 5);
   sqlite3 *db;
@@ -1723,21 +1723,27 @@ test_page_size (void **state)
   assert_int_equal (raw_int (db, "PRAGMA page_size"), 16384);
   sqlite3_close (db);
 
-  db = raw_open (old_path);
-  raw_exec (db, "PRAGMA page_size = 4096");
-  raw_exec (db, "PRAGMA journal_mode = WAL");
-  raw_exec (db, "CREATE TABLE t (x)");
-  sqlite3_close (db);
-  {
-    g_autoptr (PstStore) store = pst_store_open (old_path, &error);
+  for (int wal = 0; wal < 2; wal++)
+    {
+      g_autofree char *old_path = g_build_filename (f->dir, wal ? "old-wal.db" : "old.db", NULL);
 
-    assert_null (error);
-    assert_non_null (store);
-    assert_message_bytes (store, store_message (store, "a", "old", data, len), data, len);
-  }
-  db = raw_open (old_path);
-  assert_int_equal (raw_int (db, "PRAGMA page_size"), 4096);
-  sqlite3_close (db);
+      db = raw_open (old_path);
+      raw_exec (db, "PRAGMA page_size = 4096");
+      if (wal)
+        raw_exec (db, "PRAGMA journal_mode = WAL");
+      raw_exec (db, "CREATE TABLE t (x)");
+      sqlite3_close (db);
+      {
+        g_autoptr (PstStore) store = pst_store_open (old_path, &error);
+
+        assert_null (error);
+        assert_non_null (store);
+        assert_message_bytes (store, store_message (store, "a", "old", data, len), data, len);
+      }
+      db = raw_open (old_path);
+      assert_int_equal (raw_int (db, "PRAGMA page_size"), 4096);
+      sqlite3_close (db);
+    }
 }
 
 static void
@@ -2376,7 +2382,13 @@ test_disk_full (void **state)
   sqlite3 *db;
 
   keep = store_message (store, "a", "keep", data, 1000);
-  assert_true (pst_store_set_size_limit (store, 256 * 1024, &error));
+  /* Room for half a chunk more than the store holds (with 16 KiB pages an
+   * empty store is 512 KiB, more than a fixed limit of 256 KiB: the limit
+   * would only have kept it from growing at all). */
+  db = raw_open (f->path);
+  assert_true (pst_store_set_size_limit (store, (gint64) raw_int (db, "PRAGMA page_count")
+                                                  * raw_int (db, "PRAGMA page_size") + CHUNK / 2, &error));
+  sqlite3_close (db);
 
   /* Full during write(). */
   w = pst_store_message_begin (store, "a", "big", &error);
