@@ -76,20 +76,34 @@ wiping_free (gpointer data)
 }
 
 /* Whether the agent does not read message @info whole (it is above the
- * cap by its stored size), and then why, for the user. */
+ * cap by its stored size, or, sealed, by the size it arrived with, which
+ * its analysis recorded: pst_reader_failed_summary), and then why, for
+ * the user. */
 static gboolean
 too_large (const PstMessageInfo *info, char **why_out)
 {
   g_autofree char *size = NULL;
 
-  if ((guint64) info->size <= (info->sealed ? max_sealed_size () : max_message_size ()))
-    return FALSE;
-  size = g_format_size_full ((guint64) info->size, G_FORMAT_SIZE_IEC_UNITS);
-  *why_out = g_strdup_printf ("message %" G_GINT64_FORMAT " is %s%s, more than the %u MiB the "
-                              "agent reads whole to analyse; `postern export --raw %" G_GINT64_FORMAT
-                              "` writes it as it arrived", info->id, info->sealed ? "sealed and " : "",
-                              size, (guint) (max_message_size () >> 20), info->id);
-  return TRUE;
+  if ((guint64) info->size > (info->sealed ? max_sealed_size () : max_message_size ()))
+    {
+      size = g_format_size_full ((guint64) info->size, G_FORMAT_SIZE_IEC_UNITS);
+      *why_out = g_strdup_printf ("message %" G_GINT64_FORMAT " is %s%s, more than the %u MiB the "
+                                  "agent reads whole to analyse; `postern export --raw %" G_GINT64_FORMAT
+                                  "` writes it as it arrived", info->id, info->sealed ? "sealed and " : "",
+                                  size, (guint) (max_message_size () >> 20), info->id);
+      return TRUE;
+    }
+  /* A seal smaller than the largest of a message within the cap (a text
+   * compresses) is not opened to find it out again. */
+  if (info->sealed && pst_reader_summary_arrived_size (info->crypto_json) > max_message_size ())
+    {
+      *why_out = g_strdup_printf ("message %" G_GINT64_FORMAT " holds more than the %u MiB the agent "
+                                  "reads whole to analyse; `postern export --raw %" G_GINT64_FORMAT
+                                  "` writes it as it arrived", info->id,
+                                  (guint) (max_message_size () >> 20), info->id);
+      return TRUE;
+    }
+  return FALSE;
 }
 
 GBytes *
@@ -363,7 +377,7 @@ pst_analysis_update (const PstAnalysis *a)
 }
 
 char *
-pst_reader_failed_summary (const char *reason)
+pst_reader_failed_summary (const char *reason, guint64 arrived_size)
 {
   g_autoptr (JsonBuilder) b = json_builder_new ();
   g_autoptr (JsonNode) root = NULL;
@@ -373,6 +387,11 @@ pst_reader_failed_summary (const char *reason)
   json_builder_add_string_value (b, "failed");
   json_builder_set_member_name (b, "reason");
   json_builder_add_string_value (b, reason);
+  if (arrived_size > 0)
+    {
+      json_builder_set_member_name (b, "arrived_size");
+      json_builder_add_int_value (b, (gint64) arrived_size);
+    }
   json_builder_end_object (b);
   root = json_builder_get_root (b);
   return json_to_string (root, FALSE);
@@ -384,6 +403,24 @@ pst_reader_summary_failed (const char *crypto_json)
   return crypto_json != NULL && strstr (crypto_json, "\"analysis\":\"failed\"") != NULL;
 }
 
+guint64
+pst_reader_summary_arrived_size (const char *crypto_json)
+{
+  g_autoptr (JsonParser) parser = NULL;
+  JsonObject *o;
+  gint64 size;
+
+  if (!pst_reader_summary_failed (crypto_json) || strstr (crypto_json, "\"arrived_size\"") == NULL)
+    return 0;
+  parser = json_parser_new ();
+  if (!json_parser_load_from_data (parser, crypto_json, -1, NULL)
+      || !JSON_NODE_HOLDS_OBJECT (json_parser_get_root (parser)))
+    return 0;
+  o = json_node_get_object (json_parser_get_root (parser));
+  size = json_object_get_int_member_with_default (o, "arrived_size", 0);
+  return size > 0 ? (guint64) size : 0;
+}
+
 /* A message too large to read whole: not analysed, but scanned from the
  * store as it arrived (a seal opened as it passes) unless it was scanned
  * already, so that the scanner's verdict and the quarantine hold for it
@@ -392,8 +429,10 @@ static void
 analyze_too_large (PstAgent *agent, const PstMessageInfo *info, const char *why, PstAnalysis *out)
 {
   PstArrivedScan scan;
+  /* The size it arrived with (once sealed, known from the summary). */
+  guint64 arrived = info->sealed ? pst_reader_summary_arrived_size (info->crypto_json) : (guint64) info->size;
 
-  out->crypto = pst_reader_failed_summary (why);
+  out->crypto = pst_reader_failed_summary (why, arrived);
   out->analysis_failed = TRUE;
   out->too_large = TRUE;
   out->scan_verdict = NULL;   /* the stored verdict stays */
@@ -440,7 +479,7 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
        * kept as it is, and analysed again when next opened
        * (methods-mail.c).  Nothing was scanned: the scan verdict and the
        * quarantine stay as they were (show scans it once it is read). */
-      out->crypto = pst_reader_failed_summary (local->message);
+      out->crypto = pst_reader_failed_summary (local->message, 0);
       out->scan_verdict = NULL;   /* what an earlier scan found stays */
       out->analysis_failed = TRUE;
       return TRUE;

@@ -49,9 +49,13 @@ gboolean pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GE
 
 /* The crypto summary stored for a message whose analysis failed:
  *   {"analysis": "failed", "reason": "the analysis worker was killed by …"}
- * and whether a stored summary is one.  Transfer full. */
-char *pst_reader_failed_summary (const char *reason);
+ * with, for one too large to read whole, "arrived_size": its size in bytes
+ * as it arrived (@arrived_size; 0: none), which a seal hides; whether a
+ * stored summary is one, and the size it records (0 when none).
+ * Transfer full. */
+char *pst_reader_failed_summary (const char *reason, guint64 arrived_size);
 gboolean pst_reader_summary_failed (const char *crypto_json);
+guint64 pst_reader_summary_arrived_size (const char *crypto_json);
 void pst_analysis_clear (PstAnalysis *analysis);
 /* What @a says to record (pst_store_messages_set_info). */
 PstMessageInfoUpdate pst_analysis_update (const PstAnalysis *a);

@@ -19,8 +19,10 @@
 # `export --raw` (and `export --all`) open the seal as they stream: the message as it arrived
 # (sha256).  `show` says why it cannot show it and what to run instead.
 # One just above the cap, whose seal is small enough to be opened, is
-# refused by show once the plaintext passes the cap, its memory within the
-# cap and a half (a bound of its own, below).
+# refused by show by the size it arrived with, within the bound; without
+# that size (a seal made before it was recorded), once the seal's
+# plaintext passes the cap, its memory within the cap and a half (a bound
+# of its own, below).
 #
 # Each time the agent's peak RSS (VmHWM, reset through /proc/PID/clear_refs)
 # must stay within MEMORY_BOUND_MIB (64) over the idle agent's peak.  Not a
@@ -175,11 +177,8 @@ check "… the mbox holds it, to its last line" grep -qF -- "$marker-end" "$WORK
 rm -f "$WORK/all.mbox"
 
 # A plaintext arrival just above the cap (by 300 KiB) is sealed into less
-# than the largest seal of a message within it (reader.c MAX_SEALED_SIZE):
-# its size does not refuse it, show opens its seal into memory and
-# refuses it once the plaintext passes the cap.  The memory stream stops
-# at the cap: the peak is the cap and the half of it that the last growth
-# copies from, not twice the cap (it was).
+# than the largest seal of a message within it (reader.c max_sealed_size):
+# the seal's size does not refuse it, the size it arrived with does.
 mid=$WORK/mid.eml
 { header "text/plain; charset=us-ascii" 7bit "just above the cap"; echo "$marker-mid"
   # Whole lines of 76 (57 bytes each): the cap and 300 KiB of text as
@@ -203,15 +202,25 @@ show_mid() {
   echo "# show: exit $rc: $err"
   [ "$rc" = 1 ] && grep -q "message $sid2 holds more than the $CAP MiB the agent reads whole to analyse; \`postern export --raw $sid2\` writes it as it arrived" <<< "$err"
 }
-# The cap (256 MiB), the half of it the last growth copies from, and 96 MiB
-# for gpg's and the store's buffers: 480 MiB (measured: 423).  Growing to
-# twice the cap, the old code touched 512 MiB and more.  Under
-# AddressSanitizer an eighth more, its shadow of the heap.
+# Its analysis recorded the size it arrived with, which the seal hides:
+# show refuses it by that size, without opening the seal.
+check "… its analysis recorded the size it arrived with" test "$(sqlite3 "$bobdb" \
+  "select json_extract(crypto_json, '$.arrived_size') from messages where id = $sid2")" -gt $((CAP << 20))
+check "show says it holds more than the cap, and what writes it, within the bound (the seal not opened)" \
+  within_bound bob "show, refused by the size it arrived with" show_mid
+# A seal without that size (sealed before the analysis recorded it) is
+# opened into memory, which stops at the cap: the peak is the cap and the
+# half of it that the last growth copies from, not twice the cap (it was).
+# The cap (256 MiB), that half, and 96 MiB for gpg's and the store's
+# buffers: 480 MiB (measured: 423).  Growing to twice the cap, the old code
+# touched 512 MiB and more.  Under AddressSanitizer an eighth more, its
+# shadow of the heap.
+sqlite3 "$bobdb" "update messages set crypto_json = json_remove(crypto_json, '$.arrived_size') where id = $sid2"
 open_bound=$(( CAP * 3 / 2 + 96 ))
 # (The runtime is linked in, tools/run-tests.sh: its symbols name it.)
 if grep -qa __asan_init "$POSTERND"; then open_bound=$((open_bound * 9 / 8)); fi
 show_mid_bounded() { BOUND_MIB=$open_bound within_bound bob "show, the seal opened to the cap" show_mid; }
-check "show opens its seal and says it holds more than the cap, and what writes it, within $open_bound MiB" \
+check "without it, show opens its seal and says it holds more than the cap, within $open_bound MiB" \
   show_mid_bounded
 
 finish
