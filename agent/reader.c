@@ -75,6 +75,17 @@ wiping_free (gpointer data)
   g_free (data);
 }
 
+/* Why message @id, whose plaintext passes the cap, is not read: the
+ * words of a seal found (or known) to hold more than its size says.
+ * Transfer full. */
+static char *
+holds_more_than_cap (gint64 id)
+{
+  return g_strdup_printf ("message %" G_GINT64_FORMAT " holds more than the %u MiB the agent reads "
+                          "whole to analyse; `postern export --raw %" G_GINT64_FORMAT "` writes it "
+                          "as it arrived", id, (guint) (max_message_size () >> 20), id);
+}
+
 /* Whether the agent does not read message @info whole (it is above the
  * cap by its stored size, or, sealed, by the size it arrived with, which
  * its analysis recorded: pst_reader_failed_summary), and then why, for
@@ -97,10 +108,7 @@ too_large (const PstMessageInfo *info, char **why_out)
    * compresses) is not opened to find it out again. */
   if (info->sealed && pst_reader_summary_arrived_size (info->crypto_json) > max_message_size ())
     {
-      *why_out = g_strdup_printf ("message %" G_GINT64_FORMAT " holds more than the %u MiB the agent "
-                                  "reads whole to analyse; `postern export --raw %" G_GINT64_FORMAT
-                                  "` writes it as it arrived", info->id,
-                                  (guint) (max_message_size () >> 20), info->id);
+      *why_out = holds_more_than_cap (info->id);
       return TRUE;
     }
   return FALSE;
@@ -196,10 +204,9 @@ load_arrived (PstAgent *agent, gint64 id, PstPgp *pgp, PstMessageInfo **info_out
       if (g_memory_output_stream_get_data_size (G_MEMORY_OUTPUT_STREAM (out)) > max_message_size ()
           || g_error_matches (local, G_IO_ERROR, G_IO_ERROR_NO_SPACE))
         {
-          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                       "message %" G_GINT64_FORMAT " holds more than the %u MiB the agent reads "
-                       "whole to analyse; `postern export --raw %" G_GINT64_FORMAT "` writes it "
-                       "as it arrived", id, (guint) (max_message_size () >> 20), id);
+          g_autofree char *why_more = holds_more_than_cap (id);
+
+          g_set_error_literal (error, PST_ERROR, PST_ERROR_FAILED, why_more);
           return FALSE;
         }
       if (!opened)

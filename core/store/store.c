@@ -342,12 +342,12 @@ pst_store_open (const char *path, GError **error)
     }
 
   /* Pages of 16 KiB for a new store (an existing one keeps its own:
-   * page_size changes only an empty database).  A message is kept in chunks of 256 KiB, which
-   * SQLite writes, checkpoints and reads back a page per system call:
-   * with 4 KiB pages a 200 MB arrival, fetched and sealed, took 13.1 s,
-   * with 16 KiB 9.7 s (64 KiB: 9.0 s); a fetch of 1,000 messages of 4 KiB
-   * took the same (tests/bench/bench-fetch.sh, two runs each: 7.26 and
-   * 6.79 s against 7.28 and 6.47 s), its pages written no more often. */
+   * page_size changes only an empty database).  A message is kept in
+   * chunks of 256 KiB, which SQLite writes, checkpoints and reads back a
+   * page per system call: with 4 KiB pages a 200 MB arrival, fetched and
+   * sealed, took 13.1 s, with 16 KiB 9.7 s (64 KiB: 9.0 s); a fetch of
+   * 1,000 messages of 4 KiB took the same (tests/bench/bench-fetch.sh,
+   * two runs each: 7.26 and 6.79 s against 7.28 and 6.47 s). */
   if (sqlite3_exec (store->db, "PRAGMA page_size = 16384", NULL, NULL, NULL) != SQLITE_OK)
     {
       pst_store_set_db_error (store, error, _("cannot open store %s"), path);
