@@ -186,7 +186,7 @@ run_job (int fd)
     json_object_set_member (reply, "status", pst_status_to_wire (status));
     json_object_set_object_member (reply, "view", pst_worker_make_view (message, plain, status,
                                                                          index, &body, &attachment));
-    out = pst_worker_result_blob (plain, body, attachment);
+    out = pst_worker_result_blob (message, plain, body, attachment);
     write_or_exit (fd, reply, out);
   }
   _exit (0);

@@ -111,7 +111,10 @@ pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, i
                       char **body_out, GBytes **attachment_out)
 {
   g_autoptr (PstMimeMessage) shown = pst_mime_message_parse (plain, NULL);
-  g_autoptr (PstMimeMessage) outer = pst_mime_message_parse (message, NULL);
+  /* Nothing was decrypted or rebuilt (pst_hp_plain_message gives the
+   * message itself): the outside is what is shown, parsed once. */
+  g_autoptr (PstMimeMessage) outer_parsed = plain != message ? pst_mime_message_parse (message, NULL) : NULL;
+  PstMimeMessage *outer = plain != message ? outer_parsed : shown;
   g_autoptr (GPtrArray) attachments = shown ? pst_mime_message_get_attachments (shown) : NULL;
   g_autofree char *body = NULL;
   const char *format = NULL;
@@ -169,7 +172,9 @@ pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, i
   else
     json_object_set_null_member (view, "body_format");
   json_object_set_int_member (view, "body_len", body != NULL ? (gint64) strlen (body) : -1);
-  json_object_set_int_member (view, "plain_len", (gint64) g_bytes_get_size (plain));
+  /* -1: the plaintext is the message the agent sent, which the blob does
+   * not carry back. */
+  json_object_set_int_member (view, "plain_len", plain != message ? (gint64) g_bytes_get_size (plain) : -1);
   *attachment_out = NULL;
   if (attachment >= 0 && !pst_status_withholds_content (status))
     {
@@ -205,13 +210,15 @@ pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, i
 }
 
 GBytes *
-pst_worker_result_blob (GBytes *plain, const char *body, GBytes *attachment)
+pst_worker_result_blob (GBytes *message, GBytes *plain, const char *body, GBytes *attachment)
 {
-  GByteArray *blob = g_byte_array_sized_new ((guint) g_bytes_get_size (plain)
+  gsize plain_len = plain != message ? g_bytes_get_size (plain) : 0;
+  GByteArray *blob = g_byte_array_sized_new ((guint) plain_len
                                              + (body ? (guint) strlen (body) : 0)
                                              + (attachment ? (guint) g_bytes_get_size (attachment) : 0));
 
-  g_byte_array_append (blob, g_bytes_get_data (plain, NULL), (guint) g_bytes_get_size (plain));
+  if (plain_len > 0)
+    g_byte_array_append (blob, g_bytes_get_data (plain, NULL), (guint) plain_len);
   if (body != NULL)
     g_byte_array_append (blob, (const guint8 *) body, (guint) strlen (body));
   if (attachment != NULL && g_bytes_get_size (attachment) > 0)

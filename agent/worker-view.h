@@ -13,13 +13,15 @@
 
 /* What show displays of @plain (the message as read from @message with
  * verdict @status), as the "view" member of a result; @body_out gets the
- * body text that goes in the blob after the plaintext (or NULL).  Parses
- * hostile mail: the worker's to call.  Transfer full. */
+ * body text that goes in the blob after the plaintext (or NULL).  When
+ * @plain is @message itself (nothing decrypted or rebuilt), "plain_len" is
+ * -1: the agent, which sent it, has it.  Parses hostile mail: the worker's
+ * to call.  Transfer full. */
 JsonObject *pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status,
                                   int attachment, char **body_out, GBytes **attachment_out);
-/* A result's blob: @plain, then @body and @attachment (may be NULL).
- * Transfer full. */
-GBytes *pst_worker_result_blob (GBytes *plain, const char *body, GBytes *attachment);
+/* A result's blob: @plain (nothing when it is @message itself), then @body
+ * and @attachment (may be NULL).  Transfer full. */
+GBytes *pst_worker_result_blob (GBytes *message, GBytes *plain, const char *body, GBytes *attachment);
 
 /* At most this many Autocrypt fields of a message, each at most this
  * long, go to the agent (a key of 16 KiB is four times an RSA-4096 one). */

@@ -441,11 +441,11 @@ bad:
   return FALSE;
 }
 
-/* The "result" frame: checked as what a compromised worker may have
- * written. */
+/* The "result" frame to the job on @message: checked as what a
+ * compromised worker may have written. */
 static gboolean
-take_result (JsonObject *reply, GBytes *blob, GBytes **plain_out, PstStatus **status_out,
-             PstView **view_out, GError **error)
+take_result (JsonObject *reply, GBytes *blob, GBytes *message, GBytes **plain_out,
+             PstStatus **status_out, PstView **view_out, GError **error)
 {
   g_autoptr (PstView) v = g_new0 (PstView, 1);
   g_autoptr (PstStatus) status = NULL;
@@ -479,7 +479,7 @@ take_result (JsonObject *reply, GBytes *blob, GBytes **plain_out, PstStatus **st
       || !view_string (o, "outer_date", &v->outer_date, error)
       || !view_string (o, "outer_subject", &v->outer_subject, error)
       || !view_string (o, "body_format", &format, error)
-      || !view_int (o, "plain_len", 0, (gint64) size, &plain_len, error)
+      || !view_int (o, "plain_len", -1, (gint64) size, &plain_len, error)
       || !view_int (o, "body_len", -1, (gint64) size, &body_len, error)
       || !view_int (o, "attachments_total", 0, G_MAXUINT32, &total, error)
       || !view_string (o, "attachment_error", &v->attachment_error, error)
@@ -498,7 +498,8 @@ take_result (JsonObject *reply, GBytes *blob, GBytes **plain_out, PstStatus **st
           || !view_int (ao, "len", 0, (gint64) size, &att_len, error))
         return FALSE;
     }
-  if (plain_len + MAX (body_len, 0) + att_len != (gint64) size
+  /* -1: the plaintext is @message, which the blob does not carry. */
+  if (MAX (plain_len, 0) + MAX (body_len, 0) + att_len != (gint64) size
       || (body_len >= 0) != (format != NULL)
       || (format != NULL && !g_str_equal (format, "text") && !g_str_equal (format, "html-as-text")))
     {
@@ -509,7 +510,7 @@ take_result (JsonObject *reply, GBytes *blob, GBytes **plain_out, PstStatus **st
   v->attachments_total = (guint) total;
   if (body_len >= 0)
     {
-      const char *b = (const char *) g_bytes_get_data (blob, NULL) + plain_len;
+      const char *b = (const char *) g_bytes_get_data (blob, NULL) + MAX (plain_len, 0);
 
       if (memchr (b, '\0', (gsize) body_len) != NULL || !g_utf8_validate_len (b, (gsize) body_len, NULL))
         {
@@ -542,9 +543,9 @@ take_result (JsonObject *reply, GBytes *blob, GBytes **plain_out, PstStatus **st
       g_ptr_array_add (v->attachments, g_strdup (s));
     }
   if (ao != NULL)
-    v->attachment = g_bytes_new_from_bytes (blob, (gsize) (plain_len + MAX (body_len, 0)),
+    v->attachment = g_bytes_new_from_bytes (blob, (gsize) (MAX (plain_len, 0) + MAX (body_len, 0)),
                                             (gsize) att_len);
-  *plain_out = g_bytes_new_from_bytes (blob, 0, (gsize) plain_len);
+  *plain_out = plain_len >= 0 ? g_bytes_new_from_bytes (blob, 0, (gsize) plain_len) : g_bytes_ref (message);
   *status_out = g_steal_pointer (&status);
   if (view_out != NULL)
     *view_out = g_steal_pointer (&v);
@@ -660,7 +661,7 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
           g_autoptr (PstView) view = NULL;
 
           /* Nothing of a result that fails its checks is given out. */
-          ok = take_result (req, blob, &plain, &status, &view, &local)
+          ok = take_result (req, blob, message, &plain, &status, &view, &local)
                && pst_crypto_serve_check (&server, status, view->from, &local);
           if (!ok)
             {
@@ -720,8 +721,8 @@ open_in_process (PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
   view = pst_worker_make_view (message, plain, status, attachment, &body, &content);
   json_object_set_member (reply, "status", pst_status_to_wire (status));
   json_object_set_object_member (reply, "view", view);
-  blob = pst_worker_result_blob (plain, body, content);
-  return take_result (reply, blob, plain_out, status_out, view_out, error);
+  blob = pst_worker_result_blob (message, plain, body, content);
+  return take_result (reply, blob, message, plain_out, status_out, view_out, error);
 }
 #endif
 
