@@ -104,6 +104,7 @@ pst_arrived_scan (PstAgent *agent, const PstMessageInfo *info, PstArrivedScan *o
   gboolean delivers = FALSE;
   PstScanner *scanner = pst_agent_get_scanner (agent, &delivers);
   g_autoptr (GInputStream) in = NULL;
+  g_autoptr (PstMessageInfo) now = NULL;
   g_autoptr (GError) error = NULL;
   PstScanVerdict v;
 
@@ -112,13 +113,16 @@ pst_arrived_scan (PstAgent *agent, const PstMessageInfo *info, PstArrivedScan *o
   out->name = NULL;
   if (scanner == NULL)
     return;
-  if (!(in = pst_store_message_open (agent->store, info->id, &error)))
+  /* The stream, then what the message is: sealed since @info was read,
+   * the stream holds the seal; sealed after, its reads fail (store.h). */
+  if (!(in = pst_store_message_open (agent->store, info->id, &error))
+      || !(now = pst_store_message_get_info (agent->store, info->id, &error)))
     {
       v = PST_SCAN_ERROR;
       out->name = g_strdup (error->message);
     }
-  else if (info->sealed)
-    v = scan_sealed (agent, scanner, info, in, &out->name);
+  else if (now->sealed)
+    v = scan_sealed (agent, scanner, now, in, &out->name);
   else
     v = pst_scanner_scan_stream (scanner, in, &out->name);
   out->verdict = pst_scan_verdict_name (v);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <gio/gunixoutputstream.h>
 
+#include "clientfd.h"
 #include "handlers.h"
 #include "fetcher.h"
 #include "subjects.h"
@@ -387,9 +388,21 @@ pst_method_export (PstCall *call, GError **error)
                      "message %" G_GINT64_FORMAT " cannot be decrypted; nothing exported", id);
       return NULL;
     }
-  data = g_bytes_get_data (plain, &len);
-  if (!pst_fd_write_all (fd, data, len, error))
-    return NULL;
+  if (plain == NULL)
+    {
+      /* Nothing decrypted or rebuilt: the message as stored, written as it
+       * is read from there. */
+      g_autoptr (GOutputStream) out = pst_client_fd_output_stream_new (fd);
+
+      if (!pst_reader_arrived_to (call->agent, id, out, error))
+        return NULL;
+    }
+  else
+    {
+      data = g_bytes_get_data (plain, &len);
+      if (!pst_fd_write_all (fd, data, len, error))
+        return NULL;
+    }
   r = json_object_new ();
   json_object_set_member (r, "crypto", pst_status_to_json (status));
   return r;

@@ -12,6 +12,7 @@
 #include "handlers.h"
 #include "mime/compose.h"
 #include "open.h"
+#include "reader.h"
 #include "store/keys.h"
 #include "util/addr.h"
 #include "util/error.h"
@@ -45,6 +46,9 @@ original_open (PstCall *call, gint64 id, Original *o, GError **error)
   memset (o, 0, sizeof *o);
   o->id = id;
   if (!pst_open_message (call->agent, id, -1, &o->info, &o->plain, &o->status, &o->view, error))
+    goto fail;
+  /* The message as stored is what was read: a forward attaches it. */
+  if (o->plain == NULL && !pst_reader_arrived (call->agent, id, &o->plain, error))
     goto fail;
   if (pst_status_withholds_content (o->status))
     {

@@ -6,7 +6,8 @@
 #include "reader.h"
 #include "util/error.h"
 
-/* Whether a client may see message @info (its decrypted form: @plain):
+/* Whether a client may see message @info (its decrypted form: @plain, or
+ * NULL when that is the message as stored):
  * never a quarantined one; one not scanned yet (it came before a scanner was
  * configured, or its analysis failed) is scanned now. */
 static gboolean
@@ -18,7 +19,7 @@ admit_to_client (PstAgent *agent, PstMessageInfo *info, GBytes *plain, GError **
       PstAnalysis a = { .id = info->id };
       gboolean ok;
 
-      pst_reader_scan (agent, plain, &a);
+      pst_reader_scan (agent, info, plain, &a);
       ok = pst_store_message_record_scan (agent->store, info, a.scan_verdict, a.scan_name,
                                           a.quarantine, error);
       pst_analysis_clear (&a);

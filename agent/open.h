@@ -13,7 +13,8 @@ G_BEGIN_DECLS
 
 /* Opens message @id (reader.h pst_reader_open: decrypted and verified in
  * the analysis worker) for a client.  @info_out gets its stored facts,
- * @plain_out the message to show, @status_out its verdict, @view_out (may be
+ * @plain_out the message to show (NULL when that is the message as stored:
+ * pst_reader_open), @status_out its verdict, @view_out (may be
  * NULL) what show displays and attachment number @attachment (-1: none).
  * Errors: unknown id (the store's); PST_ERROR_INFECTED or PST_ERROR_FAILED
  * for a quarantined message; PST_ERROR_FAILED when the worker could not

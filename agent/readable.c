@@ -21,13 +21,14 @@ pst_readable_message (PstAgent *agent, gint64 id, gboolean as_received, gboolean
   if (!pst_open_message (agent, id, -1, &info, &plain, &status, NULL, error))
     return NULL;
   decrypted = !as_received && !pst_status_withholds_content (status);
-  if (!decrypted)
+  /* Without a plaintext, the message as stored is what was read. */
+  if (!decrypted || plain == NULL)
     {
       if (!pst_reader_arrived (agent, id, &arrived, error))
         return NULL;
       g_clear_pointer (&plain, g_bytes_unref);
     }
-  body = decrypted ? plain : arrived;
+  body = decrypted && plain != NULL ? plain : arrived;
   value = pst_status_to_field_value (status, info->scan_verdict);
   if (decrypted_out != NULL)
     *decrypted_out = decrypted && status->decryption == PST_DECRYPTION_OK;

@@ -285,22 +285,42 @@ open_stored (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **info_o
              GBytes **plain_out, PstStatus **status_out, PstView **view_out, GError **error)
 {
   g_autoptr (GBytes) raw = NULL;
+  g_autoptr (GInputStream) in = NULL;
   g_autofree char *home = pst_agent_get_gnupg_home (agent);
   g_autoptr (PstPgp) pgp = NULL;
   g_autofree char *smime_dir = g_build_filename (agent->paths->data_dir, "smime", NULL);
   g_autoptr (PstView) view = NULL;
   g_autoptr (PstMessageInfo) info = NULL;
+  g_autofree char *why = NULL;
   PstSmimeLease *lease;
   gboolean ok;
 
-  if (!(pgp = pst_pgp_new (home, error)) || !load_arrived (agent, id, pgp, &info, &raw, error))
+  /* The stream, then what the message is: sealed meanwhile, the info says
+   * so; sealed after, the stream fails (store.h).  A message as it arrived
+   * goes to the worker as it is read from the store, not held here; a
+   * seal is opened into memory first, and one too large is refused, by
+   * load_arrived. */
+  if (!(pgp = pst_pgp_new (home, error)) || !(in = pst_store_message_open (agent->store, id, error))
+      || !(info = pst_store_message_get_info (agent->store, id, error)))
     return FALSE;
+  if (info->sealed || too_large (info, &why))
+    {
+      g_clear_object (&in);
+      g_clear_pointer (&info, pst_message_info_free);
+      if (!load_arrived (agent, id, pgp, &info, &raw, error))
+        return FALSE;
+    }
   if (!(lease = pst_key_cache_take_smime (agent->keys, smime_dir, error)))
     return FALSE;
   /* Read in the sandboxed worker; its decryptions and verifications are
    * done here, with this pgp and these S/MIME identities (worker.h). */
-  ok = pst_worker_open (agent->worker, pgp, pst_smime_lease_get (lease), raw, attachment,
-                        plain_out, status_out, &view, error);
+  if (raw != NULL)
+    ok = pst_worker_open (agent->worker, pgp, pst_smime_lease_get (lease), raw, attachment,
+                          plain_out, status_out, &view, error);
+  else
+    ok = pst_worker_open_stream (agent->worker, pgp, pst_smime_lease_get (lease), in,
+                                 (guint64) info->size, attachment, plain_out, status_out, &view,
+                                 error);
   pst_key_cache_return_smime (agent->keys, lease);
   /* A good signature by a key that replaced another for its address. */
   if (ok)
@@ -356,12 +376,24 @@ pst_analysis_clear (PstAnalysis *a)
 }
 
 void
-pst_reader_scan (PstAgent *agent, GBytes *plain, PstAnalysis *a)
+pst_reader_scan (PstAgent *agent, const PstMessageInfo *info, GBytes *plain, PstAnalysis *a)
 {
   gboolean delivers = FALSE;
-  PstScanner *scanner = pst_agent_get_scanner (agent, &delivers);
+  PstScanner *scanner;
   PstScanVerdict v;
 
+  if (plain == NULL)
+    {
+      /* The message as stored is what is shown: read again from there. */
+      PstArrivedScan scan;
+
+      pst_arrived_scan (agent, info, &scan);
+      a->scan_verdict = scan.verdict;
+      a->scan_name = scan.name;
+      a->quarantine = scan.quarantine;
+      return;
+    }
+  scanner = pst_agent_get_scanner (agent, &delivers);
   a->scan_verdict = "skipped";
   a->quarantine = FALSE;
   if (scanner == NULL)
@@ -540,7 +572,7 @@ pst_reader_analyze_to (PstAgent *agent, gint64 id, PstAnalysis *out, GError **er
    * encrypted block is plaintext on the disk all the same). */
   out->arrived_plain = status->encryption_covers != PST_COVERS_WHOLE;
   /* The decrypted message is what a client would show: scan that. */
-  pst_reader_scan (agent, plain, out);
+  pst_reader_scan (agent, info, plain, out);
   return TRUE;
 }
 

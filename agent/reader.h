@@ -10,9 +10,12 @@
 G_BEGIN_DECLS
 
 /* Loads message @id, decrypts and verifies it, in the analysis worker
- * (worker.h).  @plain_out: the message to show (RFC 5322); @status_out: its
- * verdict; @view_out (may be NULL): what show displays, and attachment
- * number @attachment (-1: none).  Transfer full. */
+ * (worker.h).  @plain_out: the message to show (RFC 5322), NULL when that
+ * is the message as stored (nothing decrypted or rebuilt: it was streamed
+ * to the worker, and is read again from the store where it is wanted,
+ * pst_reader_arrived_to); @status_out: its verdict; @view_out (may be
+ * NULL): what show displays, and attachment number @attachment (-1: none).
+ * Transfer full. */
 gboolean pst_reader_open (PstAgent *agent, gint64 id, int attachment, GBytes **plain_out,
                           PstStatus **status_out, PstView **view_out, GError **error);
 
@@ -60,9 +63,10 @@ void pst_analysis_clear (PstAnalysis *analysis);
 /* What @a says to record (pst_store_messages_set_info). */
 PstMessageInfoUpdate pst_analysis_update (const PstAnalysis *a);
 
-/* Scans @plain with the agent's scanner (DESIGN.md §11) into @a's scan
- * fields. */
-void pst_reader_scan (PstAgent *agent, GBytes *plain, PstAnalysis *a);
+/* Scans @plain, the shown form of message @info (NULL: the message as
+ * stored, read from the store as a stream), with the agent's scanner
+ * (DESIGN.md §11) into @a's scan fields. */
+void pst_reader_scan (PstAgent *agent, const PstMessageInfo *info, GBytes *plain, PstAnalysis *a);
 
 /* After a message was stored: records its display headers and crypto
  * summary in the store, so that list needs no decryption.  The Subject of

@@ -441,8 +441,9 @@ bad:
   return FALSE;
 }
 
-/* The "result" frame to the job on @message: checked as what a
- * compromised worker may have written. */
+/* The "result" frame to the job on @message (NULL when it was streamed:
+ * then a plaintext that is the message is given as NULL): checked as what
+ * a compromised worker may have written. */
 static gboolean
 take_result (JsonObject *reply, GBytes *blob, GBytes *message, GBytes **plain_out,
              PstStatus **status_out, PstView **view_out, GError **error)
@@ -545,7 +546,8 @@ take_result (JsonObject *reply, GBytes *blob, GBytes *message, GBytes **plain_ou
   if (ao != NULL)
     v->attachment = g_bytes_new_from_bytes (blob, (gsize) (MAX (plain_len, 0) + MAX (body_len, 0)),
                                             (gsize) att_len);
-  *plain_out = plain_len >= 0 ? g_bytes_new_from_bytes (blob, 0, (gsize) plain_len) : g_bytes_ref (message);
+  *plain_out = plain_len >= 0 ? g_bytes_new_from_bytes (blob, 0, (gsize) plain_len)
+               : message != NULL ? g_bytes_ref (message) : NULL;
   *status_out = g_steal_pointer (&status);
   if (view_out != NULL)
     *view_out = g_steal_pointer (&v);
@@ -588,9 +590,9 @@ answer_seconds (void)
  * message or of what was decrypted from it; a result the plaintext (at
  * most both), its body text and an attachment (each at most that again). */
 static guint64
-frame_limit (GBytes *message, const PstCryptoServer *server)
+frame_limit (guint64 message_size, const PstCryptoServer *server)
 {
-  guint64 base = (guint64) g_bytes_get_size (message) + server->produced + 64 * 1024;
+  guint64 base = message_size + server->produced + 64 * 1024;
 
   return MIN (3 * base, 2 * (guint64) PST_CRYPTO_REMOTE_MAX_BLOB);
 }
@@ -616,11 +618,18 @@ error_of_worker (JsonObject *req)
   return why;
 }
 
+/* What a job reads: a message in memory, or the @size bytes of @in. */
+typedef struct {
+  GBytes *bytes;
+  GInputStream *in;
+  guint64 size;
+} JobMessage;
+
 /* Talks to the worker of one job until it answers.  FALSE with @error:
  * PST_WORKER_ERROR when the worker failed (@error says how, and the caller
  * adds how it ended), anything else when the analysis itself failed. */
 static gboolean
-exchange (int fd, PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
+exchange (int fd, PstPgp *pgp, PstSmime *smime, const JobMessage *message, int attachment,
           GBytes **plain_out, PstStatus **status_out, PstView **view_out, gboolean *timed_out,
           gboolean *misbehaved, GError **error)
 {
@@ -628,7 +637,7 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
   g_autoptr (GError) local = NULL;
   PstCryptoServer server = {
     .pgp = pgp, .smime = smime,
-    .budget = MAX (PST_DECRYPTION_MAX_OUTPUT, g_bytes_get_size (message)),
+    .budget = MAX (PST_DECRYPTION_MAX_OUTPUT, message->size),
   };
   Clock clock = { .left = answer_seconds () * G_USEC_PER_SEC };
   gboolean ok;
@@ -636,7 +645,20 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
   json_object_set_string_member (open, "op", "open");
   json_object_set_boolean_member (open, "smime", smime != NULL);
   json_object_set_int_member (open, "attachment", attachment);
-  ok = pst_worker_frame_write_until (fd, open, message, clock_start (&clock), &local);
+  if (message->bytes != NULL)
+    ok = pst_worker_frame_write_until (fd, open, message->bytes, clock_start (&clock), &local);
+  else
+    {
+      ok = pst_worker_frame_write_stream_until (fd, open, message->in, message->size,
+                                                clock_start (&clock), &local);
+      /* The store, not the worker: the job ends, not as the worker's fault. */
+      if (!ok && local->domain != G_IO_ERROR)
+        {
+          clock_stop (&clock);
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
+    }
   clock_stop (&clock);
   while (ok)
     {
@@ -644,7 +666,7 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
       g_autoptr (GBytes) blob = NULL, out = NULL;
       const char *op;
 
-      ok = pst_worker_frame_read (fd, frame_limit (message, &server), clock_start (&clock), &req,
+      ok = pst_worker_frame_read (fd, frame_limit (message->size, &server), clock_start (&clock), &req,
                                   &blob, &local);
       clock_stop (&clock);
       if (!ok)
@@ -661,7 +683,7 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
           g_autoptr (PstView) view = NULL;
 
           /* Nothing of a result that fails its checks is given out. */
-          ok = take_result (req, blob, message, &plain, &status, &view, &local)
+          ok = take_result (req, blob, message->bytes, &plain, &status, &view, &local)
                && pst_crypto_serve_check (&server, status, view->from, &local);
           if (!ok)
             {
@@ -775,9 +797,9 @@ start_job (PstWorker *w, Job *job, int fd, GError **error)
   return FALSE;
 }
 
-gboolean
-pst_worker_open (PstWorker *w, PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
-                 GBytes **plain_out, PstStatus **status_out, PstView **view_out, GError **error)
+static gboolean
+open_job (PstWorker *w, PstPgp *pgp, PstSmime *smime, const JobMessage *message, int attachment,
+          GBytes **plain_out, PstStatus **status_out, PstView **view_out, GError **error)
 {
   g_autoptr (GError) local = NULL;
   g_autofree char *how = NULL;
@@ -785,11 +807,6 @@ pst_worker_open (PstWorker *w, PstPgp *pgp, PstSmime *smime, GBytes *message, in
   int sv[2];
   Job job = { 0 };
 
-#ifdef PST_WORKER_TEST_HOOKS
-  if (g_strcmp0 (g_getenv ("POSTERN_ANALYSIS_IN_PROCESS"), "1") == 0)
-    return open_in_process (pgp, smime, message, attachment, plain_out, status_out, view_out,
-                            error);
-#endif
   if (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
     {
       int e = errno;
@@ -848,4 +865,46 @@ pst_worker_open (PstWorker *w, PstPgp *pgp, PstSmime *smime, GBytes *message, in
   if (!ok)
     g_propagate_error (error, g_steal_pointer (&local));
   return ok;
+}
+
+gboolean
+pst_worker_open (PstWorker *w, PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
+                 GBytes **plain_out, PstStatus **status_out, PstView **view_out, GError **error)
+{
+  JobMessage m = { .bytes = message, .size = g_bytes_get_size (message) };
+
+#ifdef PST_WORKER_TEST_HOOKS
+  if (g_strcmp0 (g_getenv ("POSTERN_ANALYSIS_IN_PROCESS"), "1") == 0)
+    return open_in_process (pgp, smime, message, attachment, plain_out, status_out, view_out,
+                            error);
+#endif
+  return open_job (w, pgp, smime, &m, attachment, plain_out, status_out, view_out, error);
+}
+
+gboolean
+pst_worker_open_stream (PstWorker *w, PstPgp *pgp, PstSmime *smime, GInputStream *in, guint64 size,
+                        int attachment, GBytes **plain_out, PstStatus **status_out,
+                        PstView **view_out, GError **error)
+{
+  JobMessage m = { .in = in, .size = size };
+
+#ifdef PST_WORKER_TEST_HOOKS
+  if (g_strcmp0 (g_getenv ("POSTERN_ANALYSIS_IN_PROCESS"), "1") == 0)
+    {
+      /* Read whole here: the comparison is of the analysis, not of this. */
+      g_autoptr (GOutputStream) mem = g_memory_output_stream_new_resizable ();
+      g_autoptr (GBytes) message = NULL;
+
+      if (g_output_stream_splice (mem, in, G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET, NULL, error) < 0)
+        return FALSE;
+      message = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (mem));
+      if (!open_in_process (pgp, smime, message, attachment, plain_out, status_out, view_out,
+                               error))
+        return FALSE;
+      if (*plain_out == message)
+        g_clear_pointer (plain_out, g_bytes_unref);
+      return TRUE;
+    }
+#endif
+  return open_job (w, pgp, smime, &m, attachment, plain_out, status_out, view_out, error);
 }

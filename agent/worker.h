@@ -95,6 +95,14 @@ void pst_worker_free (PstWorker *worker);
 gboolean pst_worker_open (PstWorker *worker, PstPgp *pgp, PstSmime *smime, GBytes *message,
                           int attachment, GBytes **plain_out, PstStatus **status_out,
                           PstView **view_out, GError **error);
+/* The same for the @size bytes of the message @in holds (a stored one),
+ * sent to the worker as they are read: the agent never holds it whole.
+ * *@plain_out is NULL when the plaintext is that message itself (nothing
+ * was decrypted or rebuilt): the caller reads it again where it is.  A
+ * stream that gives fewer or more bytes is an error (PST_ERROR_FAILED). */
+gboolean pst_worker_open_stream (PstWorker *worker, PstPgp *pgp, PstSmime *smime, GInputStream *in,
+                                 guint64 size, int attachment, GBytes **plain_out,
+                                 PstStatus **status_out, PstView **view_out, GError **error);
 
 /* The worker process: `posternd --analysis-worker`, with the control
  * socket as descriptor 3.  Never returns. */

@@ -403,6 +403,9 @@ write_nosignal (int fd, const guint8 *data, gsize len)
   return n;
 }
 
+/* What a streamed blob is read and written in. */
+#define STREAM_PIECE ((guint64) 256 * 1024)
+
 static gboolean
 write_all (int fd, const guint8 *data, gsize len, gint64 deadline, gboolean *not_socket,
            GError **error)
@@ -453,18 +456,15 @@ pst_worker_frame_write (int fd, JsonObject *obj, GBytes *blob, GError **error)
   return pst_worker_frame_write_until (fd, obj, blob, 0, error);
 }
 
-gboolean
-pst_worker_frame_write_until (int fd, JsonObject *obj, GBytes *blob, gint64 deadline,
-                              GError **error)
+/* A frame's head and JSON, for a blob of @blob_len bytes to follow. */
+static gboolean
+write_head (int fd, JsonObject *obj, gsize blob_len, gint64 deadline, gboolean *not_socket,
+            GError **error)
 {
-  gsize blob_len = blob != NULL ? g_bytes_get_size (blob) : 0;
-  g_autoptr (GBytes) head = NULL;
-  gboolean not_socket = FALSE;
+  g_autoptr (GBytes) head = pst_worker_frame_encode (obj, blob_len);
   gsize head_len;
-  const guint8 *head_data;
+  const guint8 *head_data = g_bytes_get_data (head, &head_len);
 
-  head = pst_worker_frame_encode (obj, blob_len);
-  head_data = g_bytes_get_data (head, &head_len);
   /* Checked here, not left to the reader: a frame it must refuse would
    * only break the connection at the other end. */
   if (head_len - PST_WORKER_FRAME_HEAD > PST_WORKER_FRAME_MAX_JSON)
@@ -474,10 +474,59 @@ pst_worker_frame_write_until (int fd, JsonObject *obj, GBytes *blob, gint64 dead
                    head_len - PST_WORKER_FRAME_HEAD, PST_WORKER_FRAME_MAX_JSON);
       return FALSE;
     }
-  if (!write_all (fd, head_data, head_len, deadline, &not_socket, error))
+  return write_all (fd, head_data, head_len, deadline, not_socket, error);
+}
+
+gboolean
+pst_worker_frame_write_until (int fd, JsonObject *obj, GBytes *blob, gint64 deadline,
+                              GError **error)
+{
+  gsize blob_len = blob != NULL ? g_bytes_get_size (blob) : 0;
+  gboolean not_socket = FALSE;
+
+  if (!write_head (fd, obj, blob_len, deadline, &not_socket, error))
     return FALSE;
   if (blob_len > 0
       && !write_all (fd, g_bytes_get_data (blob, NULL), blob_len, deadline, &not_socket, error))
     return FALSE;
+  return TRUE;
+}
+
+gboolean
+pst_worker_frame_write_stream_until (int fd, JsonObject *obj, GInputStream *in, guint64 blob_len,
+                                     gint64 deadline, GError **error)
+{
+  g_autofree guint8 *buf = g_malloc (STREAM_PIECE);
+  gboolean not_socket = FALSE;
+  guint64 left = blob_len;
+  gssize n;
+
+  if (!write_head (fd, obj, (gsize) blob_len, deadline, &not_socket, error))
+    return FALSE;
+  while (left > 0)
+    {
+      n = g_input_stream_read (in, buf, (gsize) MIN (left, STREAM_PIECE), NULL, error);
+      if (n < 0)
+        return FALSE;
+      if (n == 0)
+        {
+          g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                       "a worker frame's blob ended %" G_GUINT64_FORMAT " bytes short of the %"
+                       G_GUINT64_FORMAT " its head says", left, blob_len);
+          return FALSE;
+        }
+      if (!write_all (fd, buf, (gsize) n, deadline, &not_socket, error))
+        return FALSE;
+      left -= (guint64) n;
+    }
+  /* Nothing more may follow: the frame would say less than there is. */
+  if ((n = g_input_stream_read (in, buf, 1, NULL, error)) != 0)
+    {
+      if (n > 0)
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                     "a worker frame's blob is longer than the %" G_GUINT64_FORMAT " bytes its head "
+                     "says", blob_len);
+      return FALSE;
+    }
   return TRUE;
 }

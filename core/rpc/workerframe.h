@@ -66,5 +66,10 @@ gboolean pst_worker_frame_write (int fd, JsonObject *obj, GBytes *blob, GError *
  * that writes instead of reading cannot block the writer for ever. */
 gboolean pst_worker_frame_write_until (int fd, JsonObject *obj, GBytes *blob, gint64 deadline,
                                        GError **error);
+/* The same with a blob of @blob_len bytes read from @in as they are
+ * written, so that it is never held whole: fails, the frame left cut,
+ * when @in gives fewer or more. */
+gboolean pst_worker_frame_write_stream_until (int fd, JsonObject *obj, GInputStream *in,
+                                              guint64 blob_len, gint64 deadline, GError **error);
 
 G_END_DECLS

@@ -126,6 +126,52 @@ for kind in text att b64text mixed; do
   rm -f "$WORK/out.eml" "$WORK/inner.eml" "$in"
 done
 
+# ---- a plaintext message within the cap: analysed, scanned, shown, exported ----
+# A text and an attachment, just under what the agent analyses (the cap),
+# fetched into alice's account (which does not seal): it goes to the
+# analysis worker as it is read from the store, the scanner reads it from
+# there, and show and export read it so too (agent/reader.c open_stored):
+# the agent never holds it whole.
+add_account alice main "smtp://$HOST:$SMTP_PORT" "pop3s://$HOST:$POP3S_PORT"
+body "$WORK/inner.txt" "$(( CAP * 15 / 16 ))M"
+{ header 'multipart/mixed; boundary="=-within"' 7bit "within the cap"
+  printf -- '--=-within\r\nContent-Type: text/plain\r\n\r\nsee the attachment\r\n--=-within\r\n'
+  printf 'Content-Type: application/octet-stream; name="within.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+  cat "$WORK/inner.txt"; printf -- '\r\n--=-within--\r\n'; } | tr -d '\r' > "$WORK/within.eml"
+rm "$WORK/inner.txt"
+within_sum=$(sha256sum < "$WORK/within.eml" | cut -d' ' -f1)
+echo "# the message within the cap: $(stat -c %s "$WORK/within.eml") bytes"
+aowner=$(stat -c %u:%g "$ALICE_MAILDIR")
+mv "$WORK/within.eml" "$ALICE_MAILDIR/tmp/within.$$"
+chown "$aowner" "$ALICE_MAILDIR/tmp/within.$$"
+mv "$ALICE_MAILDIR/tmp/within.$$" "$ALICE_MAILDIR/new/$(date +%s).within$$.postern.test"
+cat > "$WORK/scanner-alice.sh" <<SH
+#!/bin/sh
+sha256sum | cut -d' ' -f1 > "$WORK/scanned-alice.sum"
+exit 0
+SH
+chmod +x "$WORK/scanner-alice.sh"
+pst alice config set scan "command:$WORK/scanner-alice.sh" >/dev/null
+pst alice config set scan-timeout 600 >/dev/null
+check "alice fetches it within the bound (analysed and scanned as it is read from the store)" \
+  within_bound alice "fetch and analysis (under the cap)" pst alice fetch --account main
+adb="$WORK/home-alice/data/postern.db"
+aid=$(sqlite3 "$adb" "select id from messages where account = 'main' order by id desc limit 1")
+check "… analysed: not encrypted, not signed, scanned clean" test \
+  "$(sqlite3 "$adb" "select json_extract(crypto_json, '$.decryption') || ' ' || json_extract(crypto_json, '$.signature.status') || ' ' || scan_verdict from messages where id = $aid")" \
+  = "not-encrypted none clean"
+show_within() { pst alice show "$aid" > "$WORK/show.txt"; }
+check "show within the bound" within_bound alice "show (under the cap)" show_within
+check "… the text and the attachment's name" bash -c \
+  'grep -qx "| see the attachment" "$1" && grep -q "^Attached: within.bin" "$1"' _ "$WORK/show.txt"
+export_within() { pst alice export "$aid" > "$WORK/within.eml"; }
+check "export within the bound" within_bound alice "export (under the cap)" export_within
+check "… the message as it arrived (sha256)" \
+  test "$(tr -d '\r' < "$WORK/within.eml" | sha256sum | cut -d' ' -f1)" = "$within_sum"
+check "… which is what the scanner read, whole (sha256)" \
+  test "$(sha256sum < "$WORK/within.eml" | cut -d' ' -f1)" = "$(cat "$WORK/scanned-alice.sum")"
+rm -f "$WORK/within.eml" "$WORK/show.txt"
+
 # ---- a plaintext arrival too large to analyse: fetched, sealed, exported ----
 marker="Large-Plaintext-Marker-$(date +%s%N)"
 body "$WORK/large.txt" "$LARGE_SIZE"

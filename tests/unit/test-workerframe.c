@@ -348,6 +348,83 @@ test_read_write_socketpair (void **state)
   close (sv[1]);
 }
 
+/* A frame whose blob is read from a stream as it is written (the stored
+ * message, agent/worker.c): the reader gets the same frame; a stream that
+ * gives fewer or more bytes than the head says fails the write. */
+typedef struct {
+  int fd;
+  JsonObject *obj;
+  GInputStream *in;
+  guint64 len;
+  gboolean ok;
+  GError *error;
+} StreamWriter;
+
+static gpointer
+write_stream_frame (gpointer data)
+{
+  StreamWriter *w = data;
+
+  w->ok = pst_worker_frame_write_stream_until (w->fd, w->obj, w->in, w->len,
+                                               g_get_monotonic_time () + 60 * G_USEC_PER_SEC,
+                                               &w->error);
+  /* The reader sees the end, however the write went. */
+  shutdown (w->fd, SHUT_WR);
+  return NULL;
+}
+
+static void
+test_write_stream (void **state)
+{
+  g_autoptr (JsonObject) obj = parse_object (FRAME_JSON);
+  gsize len = 3 * 1024 * 1024 + 17;   /* pieces of the stream and of the socket buffer */
+  guint8 *data = g_malloc (len);
+  g_autoptr (GBytes) bytes = NULL;
+
+  for (gsize i = 0; i < len; i++)
+    data[i] = (guint8) (i * 7 + i / 251);
+  bytes = g_bytes_new_take (data, len);
+  /* Said: all of it, one byte less than it holds, one byte more. */
+  for (int c = 0; c < 3; c++)
+    {
+      guint64 said = c == 0 ? len : c == 1 ? len - 1 : len + 1;
+      g_autoptr (GInputStream) in = g_memory_input_stream_new_from_bytes (bytes);
+      g_autoptr (JsonObject) got = NULL;
+      g_autoptr (GBytes) blob = NULL;
+      g_autoptr (GError) error = NULL;
+      StreamWriter w = { 0, obj, in, said, FALSE, NULL };
+      GThread *thread;
+      gboolean read_ok;
+      int sv[2];
+
+      socket_pair (sv);
+      w.fd = sv[1];
+      thread = g_thread_new ("stream-writer", write_stream_frame, &w);
+      read_ok = pst_worker_frame_read (sv[0], MAX_BLOB, g_get_monotonic_time () + 60 * G_USEC_PER_SEC,
+                                       &got, &blob, &error);
+      g_thread_join (thread);
+      if (c == 0)
+        {
+          assert_true (w.ok);
+          assert_null (w.error);
+          assert_true (read_ok);
+          assert_frame (got, blob, FRAME_JSON, (const char *) data, len);
+        }
+      else
+        {
+          assert_false (w.ok);
+          assert_true (g_error_matches (w.error, PST_ERROR, PST_ERROR_FAILED));
+          assert_non_null (strstr (w.error->message, c == 1 ? "longer than" : "short of"));
+          /* One byte less: the reader has its frame, the writer knows it
+           * said too little; one byte more: the frame is cut. */
+          assert_true (c == 1 ? read_ok : !read_ok);
+          g_clear_error (&w.error);
+        }
+      close (sv[0]);
+      close (sv[1]);
+    }
+}
+
 static void
 test_read_over_pipe_and_limit (void **state)
 {
@@ -1045,6 +1122,7 @@ main (void)
     cmocka_unit_test (test_bad_frames),
     cmocka_unit_test (test_big_announcement_small_cost),
     cmocka_unit_test (test_read_write_socketpair),
+    cmocka_unit_test (test_write_stream),
     cmocka_unit_test (test_read_over_pipe_and_limit),
     cmocka_unit_test (test_read_deadline),
     cmocka_unit_test (test_write_deadline),
