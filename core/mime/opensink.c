@@ -300,7 +300,9 @@ judged_for_memory (PstOpenSink *self, GError **error)
 static gboolean
 sink_start (PstOpenSink *self, const char *rest, gsize rest_len, GError **error)
 {
-  g_autoptr(GBytes) display = g_bytes_new (self->head.bytes->data, self->head.bytes->len);
+  /* Decrypted: wiped when freed, as the head it is copied from is. */
+  g_autoptr(GBytes) display = pst_secret_bytes_new (self->head.bytes->data, self->head.bytes->len,
+                                                    NULL, 0);
   g_autoptr(GBytes) message = g_bytes_new_static ("", 0);
   g_autoptr(GPtrArray) fields = NULL;
   g_autoptr(GString) s = g_string_new (NULL);
