@@ -98,14 +98,36 @@ pst_arrived_scan_wanted (PstAgent *agent, const PstMessageInfo *info)
          && (info->scan_verdict == NULL || strcmp (info->scan_verdict, "skipped") == 0);
 }
 
-void
-pst_arrived_scan (PstAgent *agent, const PstMessageInfo *info, PstArrivedScan *out)
+/* One scan of message @id as the store holds it now; *@sealed_out says
+ * whether that was a seal. */
+static PstScanVerdict
+scan_once (PstAgent *agent, PstScanner *scanner, gint64 id, gboolean *sealed_out, char **name_out)
 {
-  gboolean delivers = FALSE;
-  PstScanner *scanner = pst_agent_get_scanner (agent, &delivers);
   g_autoptr (GInputStream) in = NULL;
   g_autoptr (PstMessageInfo) now = NULL;
   g_autoptr (GError) error = NULL;
+
+  /* The stream, then what the message is: sealed since it was last
+   * looked at, the stream holds the seal; sealed after, its reads fail
+   * (store.h). */
+  if (!(in = pst_store_message_open (agent->store, id, &error))
+      || !(now = pst_store_message_get_info (agent->store, id, &error)))
+    {
+      *name_out = g_strdup (error->message);
+      return PST_SCAN_ERROR;
+    }
+  *sealed_out = now->sealed;
+  if (now->sealed)
+    return scan_sealed (agent, scanner, now, in, name_out);
+  return pst_scanner_scan_stream (scanner, in, name_out);
+}
+
+void
+pst_arrived_scan (PstAgent *agent, const PstMessageInfo *info, PstArrivedScan *out)
+{
+  gboolean delivers = FALSE, sealed = info->sealed;
+  PstScanner *scanner = pst_agent_get_scanner (agent, &delivers);
+  g_autoptr (PstMessageInfo) now = NULL;
   PstScanVerdict v;
 
   out->verdict = "skipped";
@@ -113,18 +135,16 @@ pst_arrived_scan (PstAgent *agent, const PstMessageInfo *info, PstArrivedScan *o
   out->name = NULL;
   if (scanner == NULL)
     return;
-  /* The stream, then what the message is: sealed since @info was read,
-   * the stream holds the seal; sealed after, its reads fail (store.h). */
-  if (!(in = pst_store_message_open (agent->store, info->id, &error))
-      || !(now = pst_store_message_get_info (agent->store, info->id, &error)))
+  v = scan_once (agent, scanner, info->id, &sealed, &out->name);
+  /* Sealed while it was read (its stream failed, "changed while it was
+   * read"): no verdict of the scanner's, and no quarantine for it.  Once
+   * more, the seal opened. */
+  if (v == PST_SCAN_ERROR && !sealed
+      && (now = pst_store_message_get_info (agent->store, info->id, NULL)) != NULL && now->sealed)
     {
-      v = PST_SCAN_ERROR;
-      out->name = g_strdup (error->message);
+      g_clear_pointer (&out->name, g_free);
+      v = scan_once (agent, scanner, info->id, &sealed, &out->name);
     }
-  else if (now->sealed)
-    v = scan_sealed (agent, scanner, now, in, &out->name);
-  else
-    v = pst_scanner_scan_stream (scanner, in, &out->name);
   out->verdict = pst_scan_verdict_name (v);
   out->quarantine = v == PST_SCAN_INFECTED || (v == PST_SCAN_ERROR && !delivers);
 }

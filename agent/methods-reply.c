@@ -47,9 +47,6 @@ original_open (PstCall *call, gint64 id, Original *o, GError **error)
   o->id = id;
   if (!pst_open_message (call->agent, id, -1, &o->info, &o->plain, &o->status, &o->view, error))
     goto fail;
-  /* The message as stored is what was read: a forward attaches it. */
-  if (o->plain == NULL && !pst_reader_arrived (call->agent, id, &o->plain, error))
-    goto fail;
   if (pst_status_withholds_content (o->status))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_CRYPTO,
@@ -359,6 +356,13 @@ pst_method_forward (PstCall *call, GError **error)
     g_ptr_array_insert (to, to->len - 1, g_strdup (*a));
   if (!original_open (call, id, &o, error))
     return NULL;
+  /* Nothing decrypted: the message as stored is what was read, and what
+   * the forward attaches. */
+  if (o.plain == NULL && !pst_reader_arrived (call->agent, id, &o.plain, error))
+    {
+      original_clear (&o);
+      return NULL;
+    }
   {
     g_autofree char *raw = sender_name (o.view->from);
     name = one_line (raw);

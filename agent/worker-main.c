@@ -61,8 +61,10 @@ send_event (int ctl, guint32 kind, guint64 id, gint32 pid, gint32 status)
  * POSTERN_WORKER_TEST_HOOKS=1 in the agent's environment): a message
  * carrying "X-Postern-Worker-Test: crash|spin|connect|write" makes the
  * worker crash, spin until its CPU time is up, or try to reach the network
- * or write a file (and fail the job saying what the sandbox answered). */
-static gboolean
+ * or write a file (and fail the job saying what the sandbox answered).
+ * The lies it is to tell in its answer, "forge" and "decrypted", are
+ * returned (NULL: none). */
+static const char *
 test_hook (GBytes *message)
 {
   g_autoptr (PstMimeMessage) msg = NULL;
@@ -71,12 +73,17 @@ test_hook (GBytes *message)
   if (g_strcmp0 (g_getenv ("POSTERN_WORKER_TEST_HOOKS"), "1") != 0
       || !(msg = pst_mime_message_parse (message, NULL))
       || !(what = pst_mime_message_get_header (msg, "X-Postern-Worker-Test")))
-    return FALSE;
+    return NULL;
   g_strstrip (what);
   /* A compromised parser lying: a good signature of the sender's, for
    * plain mail (run_job writes it into the verdict). */
   if (g_str_equal (what, "forge"))
-    return TRUE;
+    return "forge";
+  /* Or, of an encrypted message it had decrypted, that the plaintext is
+   * the message itself (the agent would scan and hand out the ciphertext
+   * as what was decrypted). */
+  if (g_str_equal (what, "decrypted"))
+    return "decrypted";
   /* Silence: the agent's deadline ends the job. */
   if (g_str_equal (what, "stall"))
     for (;;)
@@ -122,7 +129,7 @@ test_hook (GBytes *message)
                fd >= 0 ? "ALLOWED" : g_strerror (e));
       _exit (fd >= 0 ? 42 : 41);
     }
-  return FALSE;
+  return NULL;
 }
 #endif
 
@@ -139,7 +146,7 @@ write_or_exit (int fd, JsonObject *obj, GBytes *blob)
 static G_NORETURN void
 run_job (int fd)
 {
-  gboolean forge = FALSE;
+  const char *lie = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (JsonObject) req = NULL, reply = json_object_new ();
   g_autoptr (GBytes) message = NULL, plain = NULL;
@@ -151,7 +158,7 @@ run_job (int fd)
   if (!pst_worker_frame_read (fd, PST_CRYPTO_REMOTE_MAX_BLOB, 0, &req, &message, &error))
     _exit (PST_CRYPTO_REMOTE_EXIT_LOST);
 #ifdef PST_WORKER_TEST_HOOKS
-  forge = test_hook (message);
+  lie = test_hook (message);
 #endif
   pgp = pst_pgp_new_remote (remote);
   if (json_object_get_boolean_member_with_default (req, "smime", FALSE))
@@ -163,7 +170,7 @@ run_job (int fd)
       write_or_exit (fd, reply, NULL);
       _exit (0);
     }
-  if (forge)
+  if (g_strcmp0 (lie, "forge") == 0)
     {
       g_autoptr (PstMimeMessage) msg = pst_mime_message_parse (message, NULL);
       g_autofree char *from = msg ? pst_mime_message_get_header (msg, "From") : NULL;
@@ -182,11 +189,19 @@ run_job (int fd)
     JsonNode *an = json_object_get_member (req, "attachment");
     int index = an != NULL && JSON_NODE_HOLDS_VALUE (an) ? (int) json_node_get_int (an) : -1;
 
+    gboolean is_message = pst_worker_plain_is_message (message, plain, status);
+    JsonObject *view;
+
     json_object_set_string_member (reply, "op", "result");
     json_object_set_member (reply, "status", pst_status_to_wire (status));
-    json_object_set_object_member (reply, "view", pst_worker_make_view (message, plain, status,
-                                                                         index, &body, &attachment));
-    out = pst_worker_result_blob (message, plain, body, attachment);
+    view = pst_worker_make_view (message, plain, status, index, &body, &attachment);
+    if (g_strcmp0 (lie, "decrypted") == 0)
+      {
+        json_object_set_int_member (view, "plain_len", -1);
+        is_message = TRUE;
+      }
+    json_object_set_object_member (reply, "view", view);
+    out = pst_worker_result_blob (is_message ? NULL : plain, body, attachment);
     write_or_exit (fd, reply, out);
   }
   _exit (0);

@@ -106,6 +106,13 @@ set_addresses (JsonObject *o, const char *name, PstMimeMessage *msg, const char 
   json_object_set_array_member (o, name, a);
 }
 
+gboolean
+pst_worker_plain_is_message (GBytes *message, GBytes *plain, const PstStatus *status)
+{
+  /* The agent refuses it beside a decryption (worker.c): never said then. */
+  return plain == message && status->decryption != PST_DECRYPTION_OK;
+}
+
 JsonObject *
 pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, int attachment,
                       char **body_out, GBytes **attachment_out)
@@ -174,7 +181,8 @@ pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, i
   json_object_set_int_member (view, "body_len", body != NULL ? (gint64) strlen (body) : -1);
   /* -1: the plaintext is the message the agent sent, which the blob does
    * not carry back. */
-  json_object_set_int_member (view, "plain_len", plain != message ? (gint64) g_bytes_get_size (plain) : -1);
+  json_object_set_int_member (view, "plain_len", !pst_worker_plain_is_message (message, plain, status)
+                                                  ? (gint64) g_bytes_get_size (plain) : -1);
   *attachment_out = NULL;
   if (attachment >= 0 && !pst_status_withholds_content (status))
     {
@@ -210,9 +218,9 @@ pst_worker_make_view (GBytes *message, GBytes *plain, const PstStatus *status, i
 }
 
 GBytes *
-pst_worker_result_blob (GBytes *message, GBytes *plain, const char *body, GBytes *attachment)
+pst_worker_result_blob (GBytes *plain, const char *body, GBytes *attachment)
 {
-  gsize plain_len = plain != message ? g_bytes_get_size (plain) : 0;
+  gsize plain_len = plain != NULL ? g_bytes_get_size (plain) : 0;
   GByteArray *blob = g_byte_array_sized_new ((guint) plain_len
                                              + (body ? (guint) strlen (body) : 0)
                                              + (attachment ? (guint) g_bytes_get_size (attachment) : 0));

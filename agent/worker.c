@@ -625,13 +625,31 @@ typedef struct {
   guint64 size;
 } JobMessage;
 
+/* A plaintext that is the message itself ("plain_len": -1) comes of a
+ * reading that decrypted nothing: claimed with a decryption, it would have
+ * the agent scan and hand out the ciphertext as what was decrypted. */
+static gboolean
+plain_is_message_checked (const JobMessage *message, GBytes *plain, const PstStatus *status,
+                          GError **error)
+{
+  gboolean is_message = message->bytes != NULL ? plain == message->bytes : plain == NULL;
+
+  if (is_message && status->decryption == PST_DECRYPTION_OK)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "it says the plaintext is the message, which it says it decrypted");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Talks to the worker of one job until it answers.  FALSE with @error:
  * PST_WORKER_ERROR when the worker failed (@error says how, and the caller
  * adds how it ended), anything else when the analysis itself failed. */
 static gboolean
 exchange (int fd, PstPgp *pgp, PstSmime *smime, const JobMessage *message, int attachment,
           GBytes **plain_out, PstStatus **status_out, PstView **view_out, gboolean *timed_out,
-          gboolean *misbehaved, GError **error)
+          gboolean *misbehaved, gboolean *unread, GError **error)
 {
   g_autoptr (JsonObject) open = json_object_new ();
   g_autoptr (GError) local = NULL;
@@ -649,12 +667,18 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, const JobMessage *message, int a
     ok = pst_worker_frame_write_until (fd, open, message->bytes, clock_start (&clock), &local);
   else
     {
+      gint64 reading = 0;
+
       ok = pst_worker_frame_write_stream_until (fd, open, message->in, message->size,
-                                                clock_start (&clock), &local);
-      /* The store, not the worker: the job ends, not as the worker's fault. */
+                                                clock_start (&clock), &reading, &local);
+      /* Reading the store is not the worker's time. */
+      clock.left += reading;
+      /* The store (or a message whose size is not its stored size), not
+       * the worker: the job ends, not as the worker's fault. */
       if (!ok && local->domain != G_IO_ERROR)
         {
           clock_stop (&clock);
+          *unread = TRUE;
           g_propagate_error (error, g_steal_pointer (&local));
           return FALSE;
         }
@@ -684,7 +708,8 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, const JobMessage *message, int a
 
           /* Nothing of a result that fails its checks is given out. */
           ok = take_result (req, blob, message->bytes, &plain, &status, &view, &local)
-               && pst_crypto_serve_check (&server, status, view->from, &local);
+               && pst_crypto_serve_check (&server, status, view->from, &local)
+               && plain_is_message_checked (message, plain, status, &local);
           if (!ok)
             {
               *misbehaved = TRUE;
@@ -743,7 +768,8 @@ open_in_process (PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
   view = pst_worker_make_view (message, plain, status, attachment, &body, &content);
   json_object_set_member (reply, "status", pst_status_to_wire (status));
   json_object_set_object_member (reply, "view", view);
-  blob = pst_worker_result_blob (message, plain, body, content);
+  blob = pst_worker_result_blob (pst_worker_plain_is_message (message, plain, status) ? NULL : plain,
+                                 body, content);
   return take_result (reply, blob, message, plain_out, status_out, view_out, error);
 }
 #endif
@@ -803,7 +829,7 @@ open_job (PstWorker *w, PstPgp *pgp, PstSmime *smime, const JobMessage *message,
 {
   g_autoptr (GError) local = NULL;
   g_autofree char *how = NULL;
-  gboolean ok, timed_out = FALSE, misbehaved = FALSE, sent;
+  gboolean ok, timed_out = FALSE, misbehaved = FALSE, unread = FALSE, sent;
   int sv[2];
   Job job = { 0 };
 
@@ -825,7 +851,15 @@ open_job (PstWorker *w, PstPgp *pgp, PstSmime *smime, const JobMessage *message,
     }
 
   ok = sent && exchange (sv[0], pgp, smime, message, attachment, plain_out, status_out, view_out,
-                         &timed_out, &misbehaved, &local);
+                         &timed_out, &misbehaved, &unread, &local);
+  if (unread)
+    {
+      /* Its frame was cut, or whole with more behind it: it ends now
+       * rather than read a message that is no longer wanted. */
+      g_mutex_lock (&w->lock);
+      kill_job (w, &job);
+      g_mutex_unlock (&w->lock);
+    }
   if (!ok && (local == NULL || local->domain == PST_WORKER_ERROR))
     {
       /* The worker failed: end it if it still runs, and say how it ended. */

@@ -494,18 +494,30 @@ pst_worker_frame_write_until (int fd, JsonObject *obj, GBytes *blob, gint64 dead
 
 gboolean
 pst_worker_frame_write_stream_until (int fd, JsonObject *obj, GInputStream *in, guint64 blob_len,
-                                     gint64 deadline, GError **error)
+                                     gint64 deadline, gint64 *reading_out, GError **error)
 {
   g_autofree guint8 *buf = g_malloc (STREAM_PIECE);
   gboolean not_socket = FALSE;
   guint64 left = blob_len;
+  gint64 reading = 0;
   gssize n;
 
+  if (reading_out != NULL)
+    *reading_out = 0;
   if (!write_head (fd, obj, (gsize) blob_len, deadline, &not_socket, error))
     return FALSE;
   while (left > 0)
     {
+      gint64 t0 = g_get_monotonic_time (), took;
+
       n = g_input_stream_read (in, buf, (gsize) MIN (left, STREAM_PIECE), NULL, error);
+      /* The time the stream took is not the peer's. */
+      took = g_get_monotonic_time () - t0;
+      reading += took;
+      if (deadline > 0)
+        deadline += took;
+      if (reading_out != NULL)
+        *reading_out = reading;
       if (n < 0)
         return FALSE;
       if (n == 0)

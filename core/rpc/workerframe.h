@@ -68,8 +68,11 @@ gboolean pst_worker_frame_write_until (int fd, JsonObject *obj, GBytes *blob, gi
                                        GError **error);
 /* The same with a blob of @blob_len bytes read from @in as they are
  * written, so that it is never held whole: fails, the frame left cut,
- * when @in gives fewer or more. */
+ * when @in gives fewer or more, or with @in's error.  The time spent
+ * reading @in pushes @deadline back (it is not the peer's), and
+ * *@reading_out (may be NULL) gets it, in µs, also on failure. */
 gboolean pst_worker_frame_write_stream_until (int fd, JsonObject *obj, GInputStream *in,
-                                              guint64 blob_len, gint64 deadline, GError **error);
+                                              guint64 blob_len, gint64 deadline,
+                                              gint64 *reading_out, GError **error);
 
 G_END_DECLS

@@ -3,9 +3,12 @@
 # agent/worker.h): hostile mail is read in a sandboxed process, one per
 # message.  With the build's test hooks (meson -Dtest_hooks=true) a message
 # carrying "X-Postern-Worker-Test: crash|spin|stall|connect|write|signal|
-# fork|forge" makes its worker crash, spin, fall silent, try the network, a
-# file, signals to its zygote, its group and every process, a process of its
-# own, or claim a good signature it was never given.  Each time the agent
+# fork|forge|decrypted" makes its worker crash, spin, fall silent, try the
+# network, a file, signals to its zygote, its group and every process, a
+# process of its own, claim a good signature it was never given, or, of an
+# encrypted message it had the agent decrypt, claim that the plaintext is
+# the message itself (so that the agent would hand out the ciphertext as
+# what was decrypted).  Each time the agent
 # answers meanwhile, the message is kept, marked analysis-failed with the
 # reason, the other messages are analysed as usual, and the sandbox refused
 # what the worker tried.
@@ -26,8 +29,19 @@ test_message() {
   printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: hook %s\r\nDate: %s\r\nMessage-ID: <%s.%s@postern.test>\r\nX-Postern-Worker-Test: %s\r\n\r\nThe worker reads this.\r\n' \
     "$ALICE_ADDR" "$BOB_ADDR" "$1" "$(date -R)" "$1" "$(date +%s%N)" "$1"
 }
-hooks="crash spin stall connect write signal fork forge"
+hooks="crash spin stall connect write signal fork forge decrypted"
 for h in $hooks; do test_message "$h" > "$WORK/$h.eml"; done
+# "decrypted" on a PGP/MIME message to bob, the hook in its outer header.
+printf 'Content-Type: text/plain\r\n\r\nThe worker has this decrypted.\r\n' > "$WORK/inner.txt"
+gpg --homedir "$GNUPGHOME_ALICE" --batch --trust-model always --armor --encrypt -r "$BOB_ADDR" \
+  -o "$WORK/inner.asc" "$WORK/inner.txt"
+{ printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: hook decrypted\r\nDate: %s\r\n' \
+    "$ALICE_ADDR" "$BOB_ADDR" "$(date -R)"
+  printf 'Message-ID: <decrypted.%s@postern.test>\r\nX-Postern-Worker-Test: decrypted\r\n' "$(date +%s%N)"
+  printf 'MIME-Version: 1.0\r\nContent-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="b"\r\n\r\n'
+  printf -- '--b\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n\r\n'
+  printf -- '--b\r\nContent-Type: application/octet-stream\r\n\r\n'
+  cat "$WORK/inner.asc"; printf -- '\r\n--b--\r\n'; } > "$WORK/decrypted.eml"
 make_message "Alice <$ALICE_ADDR>" "Bob <$BOB_ADDR>" "plain neighbour" "Worker-Neighbour-Marker" > "$WORK/plain.eml"
 python3 - "$HOST" "$RELAY_PORT" "$ALICE_ADDR" "$BOB_ADDR" "$WORK"/plain.eml $(for h in $hooks; do echo "$WORK/$h.eml"; done) <<'PY'
 import smtplib, sys
@@ -36,7 +50,7 @@ with smtplib.SMTP(host, int(port)) as s:
     for f in files:
         s.sendmail(sender, [rcpt], open(f, "rb").read())
 PY
-check "the nine messages reach bob's mailbox" wait_for_delivery "$BOB_MAILDIR" 9
+check "the ten messages reach bob's mailbox" wait_for_delivery "$BOB_MAILDIR" 10
 
 # One second of CPU time per job and eight of answers, so that the
 # spinning and the silent worker end soon.  The answer deadline is wall
@@ -51,12 +65,12 @@ pid=$(pgrep -f "posternd --home $WORK/home-bob\$" | head -n 1)
 echo "# agent $pid"
 
 t0=$(date +%s%3N)
-check "fetch succeeds although eight workers fail" pst bob fetch
+check "fetch succeeds although nine workers fail" pst bob fetch
 echo "# fetch took $(( $(date +%s%3N) - t0 )) ms"
 check "the agent is the same process, and answers" \
   bash -c '[ "$(pgrep -f "posternd --home $1\$" | head -n 1)" = "$2" ] && "$3" --home "$1" agent status' \
   _ "$WORK/home-bob" "$pid" "$POSTERN"
-check "all nine messages are in the store" test "$(sqlite3 "$db" 'select count(*) from messages')" = 9
+check "all ten messages are in the store" test "$(sqlite3 "$db" 'select count(*) from messages')" = 10
 
 pst bob --json list > "$WORK/list.json"
 reason_of() { # reason_of HOOK: the stored reason of the message with that hook
@@ -69,12 +83,14 @@ for line in sys.stdin:
 }
 reasons=$(reason_of)
 echo "# analysis-failed reasons:"; sed 's/^/#   /' <<< "$reasons"
-check "eight messages are marked analysis-failed" test "$(printf '%s\n' "$reasons" | grep -c .)" = 8
+check "nine messages are marked analysis-failed" test "$(printf '%s\n' "$reasons" | grep -c .)" = 9
 check "the crash: killed by SIGSEGV" grep -q "killed by signal 11" <<< "$reasons"
 check "the spin: out of CPU time" grep -q "ran out of CPU time" <<< "$reasons"
 check "the silence: no answer within 8 s" grep -q "gave no answer within 8 s" <<< "$reasons"
 check "the forged verdict: refused, the signature was never given" \
   grep -q "claims a good signature by that key and signer, which the agent never gave it" <<< "$reasons"
+check "the plaintext it claims is the encrypted message itself: refused" \
+  grep -q "it says the plaintext is the message, which it says it decrypted" <<< "$reasons"
 check "network, file, signals and fork were refused by the sandbox (exit 41 four times, never 42)" \
   bash -c '[ "$(grep -c "exited with status 41" <<< "$1")" = 4 ] && ! grep -q "status 42" <<< "$1"' _ "$reasons"
 check "no job found its zygote gone (the signals did not reach it)" \
@@ -88,7 +104,7 @@ check "the agent's log says what the sandbox answered to connect" \
 check "… and to the write" grep -qE "test hook write: (Permission denied|Read-only file system)" \
   "$WORK/home-bob/data/posternd.log"
 check "the list marks them: A! in the text list" \
-  bash -c '[ "$("$1" --home "$2" list | grep -c " A! ")" = 8 ]' _ "$POSTERN" "$WORK/home-bob"
+  bash -c '[ "$("$1" --home "$2" list | grep -c " A! ")" = 9 ]' _ "$POSTERN" "$WORK/home-bob"
 
 plain_id=$(json '[m["id"] for m in d["messages"] if m["subject"] == "plain neighbour"][0]' < "$WORK/list.json")
 crash_id=$(sqlite3 "$db" "select id from messages where crypto_json like '%signal 11%'")

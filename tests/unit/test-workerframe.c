@@ -365,9 +365,12 @@ write_stream_frame (gpointer data)
 {
   StreamWriter *w = data;
 
+  gint64 reading = -1;
+
   w->ok = pst_worker_frame_write_stream_until (w->fd, w->obj, w->in, w->len,
                                                g_get_monotonic_time () + 60 * G_USEC_PER_SEC,
-                                               &w->error);
+                                               &reading, &w->error);
+  w->ok = w->ok && reading >= 0;
   /* The reader sees the end, however the write went. */
   shutdown (w->fd, SHUT_WR);
   return NULL;
