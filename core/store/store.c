@@ -1156,6 +1156,7 @@ struct _PstStoreStream {
   gint64 next_seq;
   gint64 chunk_rowid;
   gint64 last_rowid;    /* the table's highest chunk rowid at open */
+  gint64 first_rowid;   /* the rowid of the entry's first chunk at open (0: none) */
   gsize chunk_len;
   gsize chunk_off;
   gboolean eof;
@@ -1163,46 +1164,74 @@ struct _PstStoreStream {
 
 G_DEFINE_FINAL_TYPE (PstStoreStream, pst_store_stream, G_TYPE_INPUT_STREAM)
 
+/* The rowid of chunk @seq of @table's entry @id into *@rowid_out (and its
+ * length), or SQLITE_DONE when there is none. */
+static int
+find_chunk (PstStore *store, const ByteTable *table, gint64 id, gint64 seq, gint64 *rowid_out,
+            gsize *len_out, GError **error)
+{
+  g_autoptr (Stmt) stmt = prepare (store, table->find_chunk, error);
+  int rc;
+
+  if (stmt == NULL)
+    return SQLITE_ERROR;
+  sqlite3_bind_int64 (stmt, 1, id);
+  sqlite3_bind_int64 (stmt, 2, seq);
+  rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      *rowid_out = sqlite3_column_int64 (stmt, 0);
+      if (len_out != NULL)
+        *len_out = (gsize) sqlite3_column_int64 (stmt, 1);
+    }
+  else if (rc != SQLITE_DONE)
+    pst_store_set_db_error (store, error, _("cannot read %s entry %" PRId64 " from store %s"),
+                            table->owner, id, store->path);
+  return rc;
+}
+
 /* Moves to the next chunk; FALSE with no error at the end. */
 static gboolean
 stream_next_chunk (PstStoreStream *self, GError **error)
 {
   PstStore *store = self->store;
-  g_autoptr (Stmt) stmt = prepare (store, self->table->find_chunk, error);
+  gint64 first = 0;
   int rc;
 
-  if (stmt == NULL)
-    return FALSE;
-  sqlite3_bind_int64 (stmt, 1, self->id);
-  sqlite3_bind_int64 (stmt, 2, self->next_seq);
-  rc = sqlite3_step (stmt);
+  /* The entry's chunks replaced: a seal swaps its own in, which keep their
+   * rowids, older than the stream when they were written before it
+   * opened; its first chunk is then another row. */
+  if (self->next_seq > 0)
+    {
+      rc = find_chunk (store, self->table, self->id, 0, &first, NULL, error);
+      if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return FALSE;
+      if (first != self->first_rowid)
+        goto changed;
+    }
+  rc = find_chunk (store, self->table, self->id, self->next_seq, &self->chunk_rowid,
+                   &self->chunk_len, error);
   if (rc == SQLITE_DONE)
     {
       self->eof = TRUE;
       return FALSE;
     }
   if (rc != SQLITE_ROW)
-    {
-      pst_store_set_db_error (store, error,
-                    _("cannot read %s entry %" PRId64 " from store %s"),
-                    self->table->owner, self->id, store->path);
-      return FALSE;
-    }
-  self->chunk_rowid = sqlite3_column_int64 (stmt, 0);
+    return FALSE;
   /* Every chunk of a finished entry existed when the stream opened; one
    * written since is of bytes that replaced them (a seal): the reader
    * must not get the first part of one and the rest of the other. */
   if (self->chunk_rowid > self->last_rowid)
-    {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
-                   _("%s entry %" PRId64 " changed while it was read (deleted or sealed "
-                     "meanwhile?); read it again"), self->table->owner, self->id);
-      return FALSE;
-    }
-  self->chunk_len = (gsize) sqlite3_column_int64 (stmt, 1);
+    goto changed;
   self->chunk_off = 0;
   self->next_seq++;
   return TRUE;
+
+changed:
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+               _("%s entry %" PRId64 " changed while it was read (deleted or sealed "
+                 "meanwhile?); read it again"), self->table->owner, self->id);
+  return FALSE;
 }
 
 static gssize
@@ -1312,7 +1341,7 @@ static GInputStream *
 open_stream (PstStore *store, const ByteTable *table, gint64 id, GError **error)
 {
   PstStoreStream *self;
-  gint64 last = 0;
+  gint64 last = 0, first = 0;
   gboolean ok;
 
   g_rec_mutex_lock (&store->lock);
@@ -1328,6 +1357,12 @@ open_stream (PstStore *store, const ByteTable *table, gint64 id, GError **error)
         pst_store_set_db_error (store, error, _("cannot look up %s entry %" PRId64 " in store %s"),
                                 table->owner, id, store->path);
     }
+  if (ok)
+    {
+      int rc = find_chunk (store, table, id, 0, &first, NULL, error);
+
+      ok = rc == SQLITE_ROW || rc == SQLITE_DONE;
+    }
   g_rec_mutex_unlock (&store->lock);
   if (!ok)
     return NULL;
@@ -1337,6 +1372,7 @@ open_stream (PstStore *store, const ByteTable *table, gint64 id, GError **error)
   self->table = table;
   self->id = id;
   self->last_rowid = last;
+  self->first_rowid = first;
   return G_INPUT_STREAM (self);
 }
 

@@ -2493,9 +2493,38 @@ test_seal_writer (void **state)
     assert_true (info->sealed);
     assert_int_equal (info->size, sealed_len);
   }
+  /* A reader that began while the seal's first chunks were written (so
+   * that their rowids are older than it), at a chunk's end when the seal
+   * is committed: told, not given the seal's next chunk after the
+   * plaintext's first. */
+  {
+    gint64 id2 = store_message (store, "a", "to-seal-2", plain, len);
+    g_autoptr (PstStoreWriter) w = pst_store_message_seal_begin (store, id2, &error);
+    g_autoptr (GInputStream) during = NULL;
+    g_autofree guint8 *buf = g_malloc (len);
+    gsize got = 0;
+
+    assert_non_null (w);
+    assert_true (pst_store_writer_write (w, sealed, sealed_len, &error));
+    during = pst_store_message_open (store, id2, &error);
+    assert_non_null (during);
+    assert_true (g_input_stream_read_all (during, buf, CHUNK, &got, NULL, &error));
+    assert_int_equal (got, CHUNK);
+    assert_memory_equal (buf, plain, CHUNK);
+    assert_true (pst_store_writer_commit (w, NULL, &error));
+    /* The next chunk's worth: none of it (the seal's second chunk, whose
+     * rowid is older than the stream, would pass every other check). */
+    assert_false (g_input_stream_read_all (during, buf, CHUNK, &got, NULL, &error));
+    assert_int_equal (got, 0);
+    assert_non_null (error);
+    if (strstr (error->message, "changed while it was read") == NULL)
+      fail_msg ("%s", error->message);
+    g_clear_error (&error);
+    assert_message_bytes (store, id2, sealed, sealed_len);
+  }
   assert_message_bytes (store, other, plain, 100);
   db = raw_open (f->path);
-  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages"), 2);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages"), 3);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM message_chunks WHERE message_id NOT IN"
                                  " (SELECT id FROM messages)"), 0);
   sqlite3_close (db);
