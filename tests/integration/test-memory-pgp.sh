@@ -54,6 +54,29 @@ header() { # CONTENT-TYPE CTE SUBJECT
     "$ALICE_ADDR" "$BOB_ADDR" "$3" "$(date -R)" "$(date +%s%N)"
   printf 'MIME-Version: 1.0\r\nContent-Type: %s\r\nContent-Transfer-Encoding: %s\r\n\r\n' "$1" "$2"
 }
+# deliver FILE MAILDIR NAME: FILE put in MAILDIR at the provider as its
+# delivery agent would (moved, owned by the Maildir's owner).
+deliver() {
+  local tmp="$2/tmp/$3.$$"
+  mv "$1" "$tmp"
+  chown "$(stat -c %u:%g "$2")" "$tmp"
+  mv "$tmp" "$2/new/$(date +%s).$3$$.postern.test"
+}
+# sum_scanner WHO SUMFILE: WHO's scanner a command that says what it read,
+# the sha256 of its input, in SUMFILE; and never times out on the large
+# messages here (272 MiB in the normal build take their time on a loaded
+# machine, and under the sanitizers: a timeout would quarantine them,
+# which is not what is tested).
+sum_scanner() {
+  cat > "$WORK/scanner-$1.sh" <<SH
+#!/bin/sh
+sha256sum | cut -d' ' -f1 > "$2"
+exit 0
+SH
+  chmod +x "$WORK/scanner-$1.sh"
+  pst "$1" config set scan "command:$WORK/scanner-$1.sh" >/dev/null
+  pst "$1" config set scan-timeout 600 >/dev/null
+}
 body "$WORK/body.txt" "$SIZE"
 { header "text/plain; charset=us-ascii" 7bit large; cat "$WORK/body.txt"; } > "$WORK/text.eml"
 { header "application/octet-stream; name=\"blob.bin\"" base64 large; cat "$WORK/body.txt"; } > "$WORK/att.eml"
@@ -141,10 +164,7 @@ body "$WORK/inner.txt" "$(( CAP * 15 / 16 ))M"
 rm "$WORK/inner.txt"
 within_sum=$(sha256sum < "$WORK/within.eml" | cut -d' ' -f1)
 echo "# the message within the cap: $(stat -c %s "$WORK/within.eml") bytes"
-aowner=$(stat -c %u:%g "$ALICE_MAILDIR")
-mv "$WORK/within.eml" "$ALICE_MAILDIR/tmp/within.$$"
-chown "$aowner" "$ALICE_MAILDIR/tmp/within.$$"
-mv "$ALICE_MAILDIR/tmp/within.$$" "$ALICE_MAILDIR/new/$(date +%s).within$$.postern.test"
+deliver "$WORK/within.eml" "$ALICE_MAILDIR" within
 check "alice fetches it within the bound (analysed as it is read from the store)" \
   within_bound alice "fetch and analysis (under the cap)" pst alice fetch --account main
 adb="$WORK/home-alice/data/postern.db"
@@ -154,14 +174,7 @@ check "… analysed: not encrypted, not signed, not scanned (no scanner yet)" te
   = "not-encrypted none skipped"
 # A scanner set after the fetch: show scans the message first (agent/open.c),
 # reading it from the store; the scanner records the sha256 of what it read.
-cat > "$WORK/scanner-alice.sh" <<SH
-#!/bin/sh
-sha256sum | cut -d' ' -f1 > "$WORK/scanned-alice.sum"
-exit 0
-SH
-chmod +x "$WORK/scanner-alice.sh"
-pst alice config set scan "command:$WORK/scanner-alice.sh" >/dev/null
-pst alice config set scan-timeout 600 >/dev/null
+sum_scanner alice "$WORK/scanned-alice.sum"
 show_within() { pst alice show "$aid" > "$WORK/show.txt"; }
 check "show within the bound" within_bound alice "show (under the cap)" show_within
 check "… the text and the attachment's name" bash -c \
@@ -183,23 +196,8 @@ body "$WORK/large.txt" "$LARGE_SIZE"
 rm "$WORK/large.txt"
 large_sum=$(sha256sum < "$WORK/large.eml" | cut -d' ' -f1)
 echo "# the arrival: $(stat -c %s "$WORK/large.eml") bytes"
-# Put in bob's Maildir at the provider as its delivery agent would.
-owner=$(stat -c %u:%g "$BOB_MAILDIR")
-mv "$WORK/large.eml" "$BOB_MAILDIR/tmp/large.$$"
-chown "$owner" "$BOB_MAILDIR/tmp/large.$$"
-mv "$BOB_MAILDIR/tmp/large.$$" "$BOB_MAILDIR/new/$(date +%s).large$$.postern.test"
-
-# A scanner command that says what it read: the sha256 of its input.
-cat > "$WORK/scanner.sh" <<SH
-#!/bin/sh
-sha256sum | cut -d' ' -f1 > "$WORK/scanned.sum"
-exit 0
-SH
-chmod +x "$WORK/scanner.sh"
-pst bob config set scan "command:$WORK/scanner.sh" >/dev/null
-# Reading the arrival (272 MiB in the normal build) takes its time on a loaded machine (and under the
-# sanitizers): a timeout would quarantine it, which is not what is tested.
-pst bob config set scan-timeout 600 >/dev/null
+deliver "$WORK/large.eml" "$BOB_MAILDIR" large
+sum_scanner bob "$WORK/scanned.sum"
 check "bob fetches it over POP3S, within the bound (stored; not analysed, but scanned and sealed)" \
   within_bound bob "fetch, scan and seal" pst bob fetch --account main
 bobdb="$WORK/home-bob/data/postern.db"
@@ -234,9 +232,7 @@ mid=$WORK/mid.eml
   # the store keeps it, with CRLF line ends (78 bytes a line).
   head -c $(( ((CAP << 20) + (300 << 10)) / 78 * 57 )) /dev/urandom | base64 -w 76; } | tr -d '\r' > "$mid"
 echo "# the second arrival: $(stat -c %s "$mid") bytes"
-mv "$mid" "$BOB_MAILDIR/tmp/mid.$$"
-chown "$owner" "$BOB_MAILDIR/tmp/mid.$$"
-mv "$BOB_MAILDIR/tmp/mid.$$" "$BOB_MAILDIR/new/$(date +%s).mid$$.postern.test"
+deliver "$mid" "$BOB_MAILDIR" mid
 check "bob fetches one just above the cap, within the bound (not analysed, scanned and sealed)" \
   within_bound bob "fetch, scan and seal ($CAP MiB and 300 KiB)" pst bob fetch --account main
 sid2=$(sqlite3 "$bobdb" "select id from messages where account = 'main' order by id desc limit 1")
