@@ -136,10 +136,10 @@ pst_arrived_scan (PstAgent *agent, const PstMessageInfo *info, PstArrivedScan *o
   if (scanner == NULL)
     return;
   v = scan_once (agent, scanner, info->id, &sealed, &out->name);
-  /* Sealed while it was read (its stream failed, "changed while it was
-   * read"): no verdict of the scanner's, and no quarantine for it.  Once
-   * more, the seal opened. */
-  if (v == PST_SCAN_ERROR && !sealed
+  /* Sealed since @info was read, while it was read (its stream failed,
+   * "changed while it was read"): no verdict of the scanner's, and no
+   * quarantine for it.  Once more, the seal opened. */
+  if (v == PST_SCAN_ERROR && !info->sealed
       && (now = pst_store_message_get_info (agent->store, info->id, NULL)) != NULL && now->sealed)
     {
       g_clear_pointer (&out->name, g_free);

@@ -1198,9 +1198,9 @@ stream_next_chunk (PstStoreStream *self, GError **error)
   gint64 first = 0;
   int rc;
 
-  /* The entry's chunks replaced: a seal swaps its own in, which keep their
+  /* The entry's chunks replaced (a seal swaps its own in, which keep their
    * rowids, older than the stream when they were written before it
-   * opened; its first chunk is then another row. */
+   * opened) or deleted: its first chunk is then another row, or none. */
   if (self->next_seq > 0)
     {
       rc = find_chunk (store, self->table, self->id, 0, &first, NULL, error);
@@ -1213,11 +1213,15 @@ stream_next_chunk (PstStoreStream *self, GError **error)
                    &self->chunk_len, error);
   if (rc == SQLITE_DONE)
     {
+      if (self->next_seq == 0 && self->first_rowid != 0)
+        goto changed;
       self->eof = TRUE;
       return FALSE;
     }
   if (rc != SQLITE_ROW)
     return FALSE;
+  if (self->next_seq == 0 && self->chunk_rowid != self->first_rowid)
+    goto changed;
   /* Every chunk of a finished entry existed when the stream opened; one
    * written since is of bytes that replaced them (a seal): the reader
    * must not get the first part of one and the rest of the other. */

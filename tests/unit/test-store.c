@@ -2522,9 +2522,30 @@ test_seal_writer (void **state)
     g_clear_error (&error);
     assert_message_bytes (store, id2, sealed, sealed_len);
   }
+  /* A reader opened while the seal's first chunks were written, read only
+   * after it was committed: not a byte of the seal as the message's. */
+  {
+    gint64 id3 = store_message (store, "a", "to-seal-3", plain, len);
+    g_autoptr (GInputStream) early = NULL;
+    g_autoptr (PstStoreWriter) w = pst_store_message_seal_begin (store, id3, &error);
+    g_autofree guint8 *buf = g_malloc (len);
+    gsize got = 0;
+
+    assert_non_null (w);
+    assert_true (pst_store_writer_write (w, sealed, sealed_len, &error));
+    early = pst_store_message_open (store, id3, &error);
+    assert_non_null (early);
+    assert_true (pst_store_writer_commit (w, NULL, &error));
+    assert_false (g_input_stream_read_all (early, buf, 1000, &got, NULL, &error));
+    assert_int_equal (got, 0);
+    assert_non_null (error);
+    if (strstr (error->message, "changed while it was read") == NULL)
+      fail_msg ("%s", error->message);
+    g_clear_error (&error);
+  }
   assert_message_bytes (store, other, plain, 100);
   db = raw_open (f->path);
-  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages"), 3);
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages"), 4);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM message_chunks WHERE message_id NOT IN"
                                  " (SELECT id FROM messages)"), 0);
   sqlite3_close (db);
