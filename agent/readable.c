@@ -28,7 +28,7 @@ pst_readable_message (PstAgent *agent, gint64 id, gboolean as_received, gboolean
         return NULL;
       g_clear_pointer (&plain, g_bytes_unref);
     }
-  body = decrypted && plain != NULL ? plain : arrived;
+  body = plain != NULL ? plain : arrived;
   value = pst_status_to_field_value (status, info->scan_verdict);
   if (decrypted_out != NULL)
     *decrypted_out = decrypted && status->decryption == PST_DECRYPTION_OK;
