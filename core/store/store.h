@@ -150,6 +150,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstStoreWriter, pst_store_writer_free)
 GInputStream *pst_store_message_open (PstStore *store, gint64 id, GError **error);
 /* The same for outbox entry @id (the encrypted message as queued). */
 GInputStream *pst_store_outbox_open (PstStore *store, gint64 id, GError **error);
+/* A new stream from the start of the entry @stream (one of the two above)
+ * reads, as it was when @stream was opened: reading it fails as reading
+ * @stream would if the entry changed since (deleted or sealed), even when
+ * it changed before this call.  Skipping on either stream looks up rows
+ * without reading their bytes.  Transfer full. */
+GInputStream *pst_store_stream_reopen (GInputStream *stream);
 
 /* What list and show need, without the body. */
 typedef struct {

@@ -423,6 +423,48 @@ test_stream_outlives_store (void **state)
   assert_memory_equal (got->data, data, 300000);
 }
 
+/* A stream read again from its start (pst_store_stream_reopen), moved on
+ * without reading (skip), and refused when its entry changed since the
+ * first stream opened, even before the second was made. */
+static void
+test_stream_reopen (void **state)
+{
+  Fixture *f = *state;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PstStore) store = pst_store_open (f->path, &error);
+  const gsize len = 3 * CHUNK + 500;
+  g_autofree guint8 *data = random_bytes (len, 11);
+  g_autoptr (GInputStream) in = NULL, again = NULL, gone = NULL, gone_again = NULL;
+  guint8 buf[1000];
+  gsize got = 0;
+  gint64 id, id2;
+
+  id = store_message (store, "a", "1", data, len);
+  id2 = store_message (store, "a", "2", data, 100);
+  in = pst_store_message_open (store, id, &error);
+  assert_non_null (in);
+  assert_true (g_input_stream_read_all (in, buf, 10, &got, NULL, &error));
+  again = pst_store_stream_reopen (in);
+  assert_int_equal (g_input_stream_skip (again, CHUNK + 10, NULL, &error), CHUNK + 10);
+  assert_true (g_input_stream_read_all (again, buf, sizeof buf, &got, NULL, &error));
+  assert_int_equal (got, sizeof buf);
+  assert_memory_equal (buf, data + CHUNK + 10, sizeof buf);
+  /* Past the end: what was left, then nothing. */
+  assert_int_equal (g_input_stream_skip (again, 2 * CHUNK, NULL, &error),
+                    len - CHUNK - 10 - sizeof buf);
+  assert_int_equal (g_input_stream_read (again, buf, sizeof buf, NULL, &error), 0);
+  assert_null (error);
+
+  gone = pst_store_message_open (store, id2, &error);
+  assert_true (pst_store_message_delete (store, id2, &error));
+  gone_again = pst_store_stream_reopen (gone);
+  read_refused (gone_again, buf, sizeof buf);
+  g_clear_object (&gone_again);
+  gone_again = pst_store_stream_reopen (gone);
+  assert_true (g_input_stream_skip (gone_again, 10, NULL, &error) < 0);
+  assert_non_null (strstr (error->message, "changed while it was read"));
+}
+
 static void
 test_uncommitted_invisible (void **state)
 {
@@ -2692,6 +2734,7 @@ main (void)
     cmocka_unit_test_setup_teardown (test_chunks, setup, teardown),
     cmocka_unit_test_setup_teardown (test_page_size, setup, teardown),
     cmocka_unit_test_setup_teardown (test_stream_outlives_store, setup, teardown),
+    cmocka_unit_test_setup_teardown (test_stream_reopen, setup, teardown),
     cmocka_unit_test_setup_teardown (test_uncommitted_invisible, setup, teardown),
     cmocka_unit_test_setup_teardown (test_writers_independent, setup, teardown),
     cmocka_unit_test_setup_teardown (test_writers_commit_group, setup, teardown),
