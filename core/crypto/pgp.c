@@ -671,6 +671,8 @@ typedef struct {
   GError *error;
   GBytes *prefix;      /* read before @in (direct_encrypt_stream) */
   gsize prefix_off;
+  gboolean bounded;    /* @in gives exactly @left bytes more (read_bounded) */
+  guint64 left;
 } StreamCb;
 
 static ssize_t
@@ -693,9 +695,26 @@ stream_read_cb (void *handle, void *buffer, size_t size)
       cb->prefix_off += (gsize) n;
       return n;
     }
+  if (cb->bounded)
+    {
+      if (cb->left == 0)
+        return 0;
+      size = (size_t) MIN ((guint64) size, cb->left);
+    }
   n = g_input_stream_read (cb->in, buffer, MIN (size, (size_t) G_MAXSSIZE), NULL, &cb->error);
+  if (n == 0 && cb->bounded)
+    {
+      g_set_error (&cb->error, PST_ERROR, PST_ERROR_FAILED,
+                   "the data ended %" G_GUINT64_FORMAT " bytes early", cb->left);
+      n = -1;
+    }
   if (n < 0)
-    errno = EIO;
+    {
+      errno = EIO;
+      return -1;
+    }
+  if (cb->bounded)
+    cb->left -= (guint64) n;
   return n;
 }
 
@@ -1166,54 +1185,101 @@ check_sink (PstPgp *pgp, PstSink *sink, PstPgpSignature **sig_out, PstIntegrity 
   return FALSE;
 }
 
+/* Decrypts @in (released here; @size its length, a hint for the output)
+ * into a sink: pst_pgp_decrypt_verify's work.  @icb: the stream behind @in,
+ * or NULL; when it failed, @unread is set and @error is its error, which is
+ * about the data's source, not the message. */
+static gboolean
+decrypt_to_sink (PstPgp *pgp, gpgme_data_t in, gsize size, StreamCb *icb, GBytes **plain_out,
+                 PstPgpSignature **sig_out, PstIntegrity *integrity_out, gboolean *unread,
+                 GError **error)
+{
+  gpgme_data_t out = NULL;
+  g_autoptr(PstSink) sink = pst_sink_new (pgp->max_output, size);
+  g_autoptr(PstPgpSignature) sig = NULL;
+  PstIntegrity integrity = PST_INTEGRITY_FAILED;
+  gpgme_error_t err = gpgme_data_new_from_cbs (&out, &sink_cbs, sink);
+  gboolean ok = FALSE;
+
+  if (err != GPG_ERR_NO_ERROR)
+    set_crypto_error (error, err, "OpenPGP decryption failed");
+  else
+    {
+      ok = decrypt_data (pgp, in, out, &sig, &integrity, error);
+      gpgme_data_release (out);
+    }
+  gpgme_data_release (in);
+  if (icb != NULL && icb->error != NULL)
+    {
+      g_clear_error (error);
+      g_propagate_error (error, g_steal_pointer (&icb->error));
+      *unread = TRUE;
+      ok = FALSE;
+      integrity = PST_INTEGRITY_FAILED;
+    }
+  else if (err == GPG_ERR_NO_ERROR)
+    ok = check_sink (pgp, sink, &sig, &integrity, error) && ok;
+  if (integrity_out != NULL)
+    *integrity_out = integrity;
+  if (!ok)
+    return FALSE;
+  if (sig_out != NULL)
+    *sig_out = g_steal_pointer (&sig);
+  if (plain_out != NULL)
+    *plain_out = pst_sink_steal (sink);
+  return TRUE;
+}
+
 gboolean
 pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain_out,
                         PstPgpSignature **sig_out, PstIntegrity *integrity_out,
                         GError **error)
 {
-  gpgme_data_t in = NULL, out = NULL;
+  gpgme_data_t in = NULL;
   gpgme_error_t err;
-  g_autoptr(PstSink) sink = NULL;
-  PstPgpSignature *sig = NULL;
-  PstIntegrity integrity = PST_INTEGRITY_FAILED;
-  gboolean ok;
 
   pgp->too_large = pgp->busy = pgp->not_encrypted = FALSE;
   if (pgp->remote != NULL)
     return pst_crypto_remote_pgp_decrypt (pgp->remote, pgp->max_output, ciphertext, plain_out,
                                           sig_out, integrity_out, &pgp->too_large, &pgp->busy,
                                           &pgp->not_encrypted, error);
-  sink = pst_sink_new (pgp->max_output, g_bytes_get_size (ciphertext));
   err = data_from_bytes (&in, ciphertext);
-  if (err == GPG_ERR_NO_ERROR)
-    err = gpgme_data_new_from_cbs (&out, &sink_cbs, sink);
   if (err != GPG_ERR_NO_ERROR)
     {
-      if (in != NULL)
-        gpgme_data_release (in);
       if (integrity_out != NULL)
         *integrity_out = PST_INTEGRITY_FAILED;
       set_crypto_error (error, err, "OpenPGP decryption failed");
       return FALSE;
     }
-  ok = decrypt_data (pgp, in, out, &sig, &integrity, error);
-  gpgme_data_release (in);
-  gpgme_data_release (out);
-  ok = check_sink (pgp, sink, &sig, &integrity, error) && ok;
-  if (integrity_out != NULL)
-    *integrity_out = integrity;
-  if (!ok)
+  return decrypt_to_sink (pgp, in, g_bytes_get_size (ciphertext), NULL, plain_out, sig_out,
+                          integrity_out, NULL, error);
+}
+
+gboolean
+pst_pgp_decrypt_verify_from (PstPgp *pgp, GInputStream *in, guint64 size, GBytes **plain_out,
+                             PstPgpSignature **sig_out, PstIntegrity *integrity_out,
+                             gboolean *unread, GError **error)
+{
+  StreamCb icb = { .in = in, .bounded = TRUE, .left = size };
+  gpgme_data_t din = NULL;
+  gpgme_error_t err;
+  gboolean ok;
+
+  g_return_val_if_fail (pgp->remote == NULL, FALSE);
+  pgp->too_large = pgp->busy = pgp->not_encrypted = FALSE;
+  *unread = FALSE;
+  err = stream_data_new (&din, &stream_read_cbs, &icb);
+  if (err != GPG_ERR_NO_ERROR)
     {
-      pst_pgp_signature_free (sig);
+      if (integrity_out != NULL)
+        *integrity_out = PST_INTEGRITY_FAILED;
+      set_crypto_error (error, err, "OpenPGP decryption failed");
       return FALSE;
     }
-  if (sig_out != NULL)
-    *sig_out = sig;
-  else
-    pst_pgp_signature_free (sig);
-  if (plain_out != NULL)
-    *plain_out = pst_sink_steal (sink);
-  return TRUE;
+  ok = decrypt_to_sink (pgp, din, (gsize) MIN (size, (guint64) G_MAXSIZE), &icb, plain_out,
+                        sig_out, integrity_out, unread, error);
+  g_clear_error (&icb.error);
+  return ok;
 }
 
 gboolean
@@ -1257,18 +1323,16 @@ pst_pgp_decrypt_stream (PstPgp *pgp, GInputStream *in, GOutputStream *out,
   return ok;
 }
 
-PstPgpSignature *
-pst_pgp_verify_detached (PstPgp *pgp, GBytes *data, GBytes *signature)
+/* Verifies @signature over @text (both released here; NULL @text: GPGME
+ * could not make it, @err says why). */
+static PstPgpSignature *
+verify_detached_data (PstPgp *pgp, gpgme_data_t text, GBytes *signature, gpgme_error_t err)
 {
-  gpgme_data_t sig = NULL, text = NULL;
-  gpgme_error_t err;
+  gpgme_data_t sig = NULL;
   PstPgpSignature *result;
 
-  if (pgp->remote != NULL)
-    return pst_crypto_remote_pgp_verify_detached (pgp->remote, data, signature);
-  err = data_from_bytes (&sig, signature);
   if (err == GPG_ERR_NO_ERROR)
-    err = data_from_bytes (&text, data);
+    err = data_from_bytes (&sig, signature);
   if (err == GPG_ERR_NO_ERROR)
     err = gpgme_op_verify (pgp->ctx, sig, text, NULL);
   if (sig != NULL)
@@ -1280,6 +1344,37 @@ pst_pgp_verify_detached (PstPgp *pgp, GBytes *data, GBytes *signature)
                                             ? gpgme_op_verify_result (pgp->ctx) : NULL);
   if (err != GPG_ERR_NO_ERROR || result->status == PST_SIG_NONE)
     result->status = PST_SIG_ERROR;   /* a signature part that holds no signature */
+  return result;
+}
+
+PstPgpSignature *
+pst_pgp_verify_detached (PstPgp *pgp, GBytes *data, GBytes *signature)
+{
+  gpgme_data_t text = NULL;
+
+  if (pgp->remote != NULL)
+    return pst_crypto_remote_pgp_verify_detached (pgp->remote, data, signature);
+  return verify_detached_data (pgp, text, signature, data_from_bytes (&text, data));
+}
+
+PstPgpSignature *
+pst_pgp_verify_detached_from (PstPgp *pgp, GInputStream *in, guint64 size, GBytes *signature,
+                              GError **error)
+{
+  StreamCb icb = { .in = in, .bounded = TRUE, .left = size };
+  gpgme_data_t text = NULL;
+  gpgme_error_t err;
+  PstPgpSignature *result;
+
+  g_return_val_if_fail (pgp->remote == NULL, NULL);
+  err = stream_data_new (&text, &stream_read_cbs, &icb);
+  result = verify_detached_data (pgp, text, signature, err);
+  if (icb.error != NULL)
+    {
+      pst_pgp_signature_free (result);
+      g_propagate_error (error, icb.error);
+      return NULL;
+    }
   return result;
 }
 

@@ -175,6 +175,16 @@ gboolean pst_pgp_decrypt_verify (PstPgp *pgp, GBytes *ciphertext, GBytes **plain
                                  PstPgpSignature **sig_out, PstIntegrity *integrity_out,
                                  GError **error);
 
+/* pst_pgp_decrypt_verify of the @size bytes that @in gives next (read as
+ * gpg wants them, not held), into memory as pst_pgp_decrypt_verify.  When
+ * @in fails, or ends before @size bytes, @unread is set and @error is that
+ * stream's error: nothing is said about the data then.  Local contexts
+ * only. */
+gboolean pst_pgp_decrypt_verify_from (PstPgp *pgp, GInputStream *in, guint64 size,
+                                      GBytes **plain_out, PstPgpSignature **sig_out,
+                                      PstIntegrity *integrity_out, gboolean *unread,
+                                      GError **error);
+
 /* pst_pgp_decrypt_verify on streams: reads the OpenPGP message from @in
  * and writes the plaintext to @out as gpg releases it, so memory does not
  * grow with the message.  Neither stream is closed.
@@ -205,6 +215,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstPgpSessionKey, pst_secret_free)
 /* Verifies @signature (armored or binary, detached) over exactly @data.  Never
  * fails: an unusable signature has status ERROR.  Transfer full. */
 PstPgpSignature *pst_pgp_verify_detached (PstPgp *pgp, GBytes *data, GBytes *signature);
+/* The same over the @size bytes that @in gives next.  NULL with @error
+ * when @in fails or ends before them (the stream's error: no verdict).
+ * Local contexts only. */
+PstPgpSignature *pst_pgp_verify_detached_from (PstPgp *pgp, GInputStream *in, guint64 size,
+                                               GBytes *signature, GError **error);
 
 /* Verifies an ASCII-armored cleartext signature (or, the same way, a
  * signed-only OpenPGP message: "-----BEGIN PGP MESSAGE-----" that
