@@ -279,6 +279,15 @@ pst_reader_arrived_to (PstAgent *agent, gint64 id, GOutputStream *out, GError **
   return TRUE;
 }
 
+/* The stored message @in reads, from its start again, as it was when @in
+ * opened (PstWorkerReopen). */
+static GInputStream *
+reopen_stored (gpointer in, GError **error)
+{
+  (void) error;
+  return pst_store_stream_reopen (in);
+}
+
 /* pst_reader_open, and the message's info. */
 static gboolean
 open_stored (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **info_out,
@@ -319,8 +328,8 @@ open_stored (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **info_o
                           plain_out, status_out, &view, error);
   else
     ok = pst_worker_open_stream (agent->worker, pgp, pst_smime_lease_get (lease), in,
-                                 (guint64) info->size, attachment, plain_out, status_out, &view,
-                                 error);
+                                 (guint64) info->size, reopen_stored, in, attachment, plain_out,
+                                 status_out, &view, error);
   pst_key_cache_return_smime (agent->keys, lease);
   /* A good signature by a key that replaced another for its address. */
   if (ok)

@@ -160,6 +160,7 @@ run_job (int fd)
 #ifdef PST_WORKER_TEST_HOOKS
   lie = test_hook (message);
 #endif
+  pst_crypto_remote_set_message (remote, message);
   pgp = pst_pgp_new_remote (remote);
   if (json_object_get_boolean_member_with_default (req, "smime", FALSE))
     smime = pst_smime_new_remote (remote);

@@ -618,11 +618,14 @@ error_of_worker (JsonObject *req)
   return why;
 }
 
-/* What a job reads: a message in memory, or the @size bytes of @in. */
+/* What a job reads: a message in memory, or the @size bytes of @in, which
+ * @reopen reads again for a request that names bytes of it. */
 typedef struct {
   GBytes *bytes;
   GInputStream *in;
   guint64 size;
+  PstWorkerReopen reopen;
+  gpointer reopen_data;
 } JobMessage;
 
 /* A plaintext that is the message itself ("plain_len": -1) comes of a
@@ -656,6 +659,8 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, const JobMessage *message, int a
   PstCryptoServer server = {
     .pgp = pgp, .smime = smime,
     .budget = MAX (PST_DECRYPTION_MAX_OUTPUT, message->size),
+    .message = message->bytes, .message_size = message->size,
+    .reopen = message->reopen, .reopen_data = message->reopen_data,
   };
   Clock clock = { .left = answer_seconds () * G_USEC_PER_SEC };
   gboolean ok;
@@ -736,6 +741,14 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, const JobMessage *message, int a
           break;
         }
       ok = pst_crypto_serve (&server, req, blob, &reply, &out, &local);
+      if (!ok && server.unread)
+        {
+          /* The message could not be read again: as a cut frame above. */
+          *unread = TRUE;
+          pst_crypto_server_clear (&server);
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
       *misbehaved = !ok;
       if (ok)
         {
@@ -917,10 +930,11 @@ pst_worker_open (PstWorker *w, PstPgp *pgp, PstSmime *smime, GBytes *message, in
 
 gboolean
 pst_worker_open_stream (PstWorker *w, PstPgp *pgp, PstSmime *smime, GInputStream *in, guint64 size,
-                        int attachment, GBytes **plain_out, PstStatus **status_out,
-                        PstView **view_out, GError **error)
+                        PstWorkerReopen reopen, gpointer reopen_data, int attachment,
+                        GBytes **plain_out, PstStatus **status_out, PstView **view_out,
+                        GError **error)
 {
-  JobMessage m = { .in = in, .size = size };
+  JobMessage m = { .in = in, .size = size, .reopen = reopen, .reopen_data = reopen_data };
 
 #ifdef PST_WORKER_TEST_HOOKS
   if (g_strcmp0 (g_getenv ("POSTERN_ANALYSIS_IN_PROCESS"), "1") == 0)

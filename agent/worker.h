@@ -95,14 +95,22 @@ void pst_worker_free (PstWorker *worker);
 gboolean pst_worker_open (PstWorker *worker, PstPgp *pgp, PstSmime *smime, GBytes *message,
                           int attachment, GBytes **plain_out, PstStatus **status_out,
                           PstView **view_out, GError **error);
+/* Reads the message a job read from its start again, for a request of the
+ * worker that names bytes of it: a stream that fails when the message
+ * changed since the job's own stream was opened.  Transfer full. */
+typedef GInputStream *(*PstWorkerReopen) (gpointer data, GError **error);
+
 /* The same for the @size bytes of the message @in holds (a stored one),
  * sent to the worker as they are read: the agent never holds it whole.
- * *@plain_out is NULL when the plaintext is that message itself (nothing
- * was decrypted or rebuilt): the caller reads it again where it is.  A
- * stream that gives fewer or more bytes is an error (PST_ERROR_FAILED). */
+ * @reopen (with @reopen_data) reads it again when the worker names a part
+ * of it to decrypt or verify.  *@plain_out is NULL when the plaintext is
+ * that message itself (nothing was decrypted or rebuilt): the caller reads
+ * it again where it is.  A stream that gives fewer or more bytes is an
+ * error (PST_ERROR_FAILED). */
 gboolean pst_worker_open_stream (PstWorker *worker, PstPgp *pgp, PstSmime *smime, GInputStream *in,
-                                 guint64 size, int attachment, GBytes **plain_out,
-                                 PstStatus **status_out, PstView **view_out, GError **error);
+                                 guint64 size, PstWorkerReopen reopen, gpointer reopen_data,
+                                 int attachment, GBytes **plain_out, PstStatus **status_out,
+                                 PstView **view_out, GError **error);
 
 /* The worker process: `posternd --analysis-worker`, with the control
  * socket as descriptor 3.  Never returns. */

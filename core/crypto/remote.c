@@ -9,6 +9,7 @@
 
 struct _PstCryptoRemote {
   int fd;
+  GBytes *message;   /* the job's message, as the agent sent it */
 };
 
 PstCryptoRemote *
@@ -23,7 +24,17 @@ pst_crypto_remote_new (int fd)
 void
 pst_crypto_remote_free (PstCryptoRemote *remote)
 {
+  if (remote == NULL)
+    return;
+  g_clear_pointer (&remote->message, g_bytes_unref);
   g_free (remote);
+}
+
+void
+pst_crypto_remote_set_message (PstCryptoRemote *remote, GBytes *message)
+{
+  g_clear_pointer (&remote->message, g_bytes_unref);
+  remote->message = message != NULL ? g_bytes_ref (message) : NULL;
 }
 
 /* --- The worker's side ------------------------------------------------------ */
@@ -46,6 +57,24 @@ call (PstCryptoRemote *r, JsonObject *req, GBytes *blob, GBytes **blob_out)
   if (blob_out != NULL)
     *blob_out = g_steal_pointer (&rblob);
   return reply;
+}
+
+/* Whether @part is bytes of the job's message (a slice of it, as the MIME
+ * reader gives a part that needed no decoding), and at what offset. */
+static gboolean
+in_message (PstCryptoRemote *r, GBytes *part, gint64 *at)
+{
+  gsize mlen = 0, plen = 0;
+  guintptr m, p;
+
+  if (r->message == NULL || part == NULL)
+    return FALSE;
+  m = (guintptr) g_bytes_get_data (r->message, &mlen);
+  p = (guintptr) g_bytes_get_data (part, &plen);
+  if (m == 0 || p == 0 || plen == 0 || p < m || p - m > mlen || plen > mlen - (p - m))
+    return FALSE;
+  *at = (gint64) (p - m);
+  return TRUE;
 }
 
 static JsonObject *
@@ -114,8 +143,16 @@ pst_crypto_remote_pgp_decrypt (PstCryptoRemote *remote, gsize limit, GBytes *cip
   g_autoptr (JsonObject) reply = NULL;
   g_autoptr (GBytes) plain = NULL;
   JsonNode *sig;
+  gint64 at;
 
   json_object_set_int_member (req, "limit", (gint64) MIN (limit, (gsize) G_MAXINT64));
+  /* Bytes of the message (a PGP/MIME part): named, not sent back. */
+  if (in_message (remote, ciphertext, &at))
+    {
+      json_object_set_int_member (req, "at", at);
+      json_object_set_int_member (req, "len", (gint64) g_bytes_get_size (ciphertext));
+      ciphertext = NULL;
+    }
   reply = call (remote, req, ciphertext, &plain);
   *too_large = get_flag (reply, "too_large");
   *busy = get_flag (reply, "busy");
@@ -157,9 +194,21 @@ PstPgpSignature *
 pst_crypto_remote_pgp_verify_detached (PstCryptoRemote *remote, GBytes *data, GBytes *signature)
 {
   JsonObject *req = request ("pgp.verify_detached");
-  g_autoptr (GBytes) blob = concat (data, signature, req, "data_len", "signature_len");
-  g_autoptr (JsonObject) reply = call (remote, req, blob, NULL);
+  g_autoptr (GBytes) blob = NULL;
+  g_autoptr (JsonObject) reply = NULL;
+  gint64 at;
 
+  /* Signed bytes of the message (a multipart/signed's first part): named,
+   * not sent back; the blob holds the signature alone. */
+  if (in_message (remote, data, &at))
+    {
+      blob = concat (NULL, signature, req, "data_len", "signature_len");
+      json_object_set_int_member (req, "data_at", at);
+      json_object_set_int_member (req, "data_len", (gint64) g_bytes_get_size (data));
+    }
+  else
+    blob = concat (data, signature, req, "data_len", "signature_len");
+  reply = call (remote, req, blob, NULL);
   return pgp_sig_of (reply);
 }
 
@@ -280,6 +329,85 @@ split (JsonObject *req, GBytes *blob, const char *a_len, const char *b_len, GByt
   *a_out = a >= 0 ? g_bytes_new_from_bytes (blob, 0, (gsize) a) : NULL;
   *b_out = b >= 0 ? g_bytes_new_from_bytes (blob, (gsize) MAX (a, 0), (gsize) b) : NULL;
   return TRUE;
+}
+
+/* Bytes of its message that a job's requests may name, all together: each
+ * OpenPGP part of a message is decrypted or verified once, and the parts
+ * do not overlap; the slack is for parts read twice. */
+static guint64
+range_allowance (const PstCryptoServer *s)
+{
+  return 2 * s->message_size + 64 * 1024;
+}
+
+/* The bytes of the job's message that @req names in @at_name and
+ * @len_name: a slice of it (@bytes_out) when it is in memory, else a
+ * stream read again from its start and moved to them (@in_out), of
+ * *@len_out bytes.  FALSE with @error when the range is wrong (the
+ * worker's fault) or, with s->unread set, when the message cannot be read
+ * again. */
+static gboolean
+message_range (PstCryptoServer *s, JsonObject *req, const char *at_name, const char *len_name,
+               guint64 *len_out, GBytes **bytes_out, GInputStream **in_out, GError **error)
+{
+  g_autoptr (GInputStream) in = NULL;
+  gint64 at, len;
+  guint64 skip;
+
+  if (!get_size (req, at_name, FALSE, &at, error) || !get_size (req, len_name, FALSE, &len, error))
+    return FALSE;
+  if ((s->message == NULL && s->reopen == NULL) || (guint64) at > s->message_size
+      || (guint64) len > s->message_size - (guint64) at)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "the worker's request names bytes past the end of its message");
+      return FALSE;
+    }
+  if ((guint64) len > range_allowance (s) - MIN (s->ranged, range_allowance (s)))
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                   "the worker's requests name more of its message than twice its size");
+      return FALSE;
+    }
+  s->ranged += (guint64) len;
+  *len_out = (guint64) len;
+  if (s->message != NULL)
+    {
+      *bytes_out = g_bytes_new_from_bytes (s->message, (gsize) at, (gsize) len);
+      return TRUE;
+    }
+  if (!(in = s->reopen (s->reopen_data, error)))
+    {
+      s->unread = TRUE;
+      return FALSE;
+    }
+  for (skip = (guint64) at; skip > 0;)
+    {
+      gssize n = g_input_stream_skip (in, (gsize) MIN (skip, (guint64) G_MAXSSIZE), NULL, error);
+
+      if (n <= 0)
+        {
+          if (n == 0)
+            g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                         "the message ended before the bytes the analysis asked for");
+          s->unread = TRUE;
+          return FALSE;
+        }
+      skip -= (guint64) n;
+    }
+  *in_out = g_steal_pointer (&in);
+  return TRUE;
+}
+
+/* Refuses a blob beside a range: the request names its data once. */
+static gboolean
+no_blob (GBytes *blob, GError **error)
+{
+  if (blob == NULL || g_bytes_get_size (blob) == 0)
+    return TRUE;
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+               "the worker's request names its data in the message and sends it too");
+  return FALSE;
 }
 
 /* The limit the worker asks for, never past what the job has left. */
@@ -410,10 +538,30 @@ pst_crypto_serve (PstCryptoServer *s, JsonObject *req, GBytes *blob, JsonObject 
       gsize limit;
       gboolean ok;
 
+      g_autoptr (GBytes) part = NULL;
+      g_autoptr (GInputStream) in = NULL;
+      guint64 len = 0;
+      gboolean unread = FALSE;
+
       if (!job_limit (s, req, &limit, error))
         return FALSE;
+      if (json_object_has_member (req, "at")
+          && (!no_blob (blob, error)
+              || !message_range (s, req, "at", "len", &len, &part, &in, error)))
+        return FALSE;
       pst_pgp_set_output_limit (s->pgp, limit);
-      ok = pst_pgp_decrypt_verify (s->pgp, blob, &out, &sig, &integrity, &local);
+      if (in != NULL)
+        ok = pst_pgp_decrypt_verify_from (s->pgp, in, len, &out, &sig, &integrity, &unread, &local);
+      else
+        ok = pst_pgp_decrypt_verify (s->pgp, part != NULL ? part : blob, &out, &sig, &integrity,
+                                     &local);
+      if (unread)
+        {
+          /* The store, not the worker: the job ends, with no verdict. */
+          s->unread = TRUE;
+          g_propagate_error (error, g_steal_pointer (&local));
+          return FALSE;
+        }
       spend (s, out);
       if (ok)
         {
@@ -435,16 +583,46 @@ pst_crypto_serve (PstCryptoServer *s, JsonObject *req, GBytes *blob, JsonObject 
     {
       g_autoptr (GBytes) data = NULL, signature = NULL;
       g_autoptr (PstPgpSignature) sig = NULL;
+      g_autoptr (GInputStream) in = NULL;
+      gboolean ranged = json_object_has_member (req, "data_at");
+      guint64 len = 0;
+      gint64 sig_len;
 
-      if (!split (req, blob, "data_len", "signature_len", &data, &signature, error))
+      if (ranged)
+        {
+          if (!get_size (req, "signature_len", FALSE, &sig_len, error))
+            return FALSE;
+          if ((guint64) sig_len != g_bytes_get_size (blob))
+            {
+              g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                           "the worker's request says its parts are longer than what it sent");
+              return FALSE;
+            }
+          signature = g_bytes_ref (blob);
+          if (!message_range (s, req, "data_at", "data_len", &len, &data, &in, error))
+            return FALSE;
+        }
+      else if (!split (req, blob, "data_len", "signature_len", &data, &signature, error))
         return FALSE;
-      if (data == NULL || signature == NULL)
+      if ((data == NULL && in == NULL) || signature == NULL)
         {
           g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
                        "the worker asked to verify a signature without its data");
           return FALSE;
         }
-      sig = pst_pgp_verify_detached (s->pgp, data, signature);
+      if (in != NULL)
+        {
+          g_autoptr (GError) local = NULL;
+
+          if (!(sig = pst_pgp_verify_detached_from (s->pgp, in, len, signature, &local)))
+            {
+              s->unread = TRUE;
+              g_propagate_error (error, g_steal_pointer (&local));
+              return FALSE;
+            }
+        }
+      else
+        sig = pst_pgp_verify_detached (s->pgp, data, signature);
       served (s, sig->status, sig->fingerprint, sig->addresses);
       json_object_set_member (reply, "sig", pst_pgp_signature_to_wire (sig));
     }

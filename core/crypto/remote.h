@@ -15,11 +15,18 @@
  * process) and the CMS DER of S/MIME layers (OpenSSL's ASN.1 decoder), since
  * a private-key operation needs them.
  *
+ * An input that is bytes of the message the agent sent (a PGP/MIME part
+ * without transfer encoding, a signed part with CRLF line ends) is named by
+ * its offset and length rather than sent back (pst_crypto_remote_set_message),
+ * and the agent reads it from its own copy: the ciphertext of a large
+ * message is then never held by the agent.
+ *
  * The agent trusts nothing a worker sends: the sizes it may ask to be
  * decrypted are bounded by the job's budget (what the whole message may
  * yield, PST_DECRYPTION_MAX_OUTPUT beyond its size, all layers together),
- * the number of calls by PST_CRYPTO_SERVE_MAX_CALLS, and every frame by
- * the decoder's limits. */
+ * the number of calls by PST_CRYPTO_SERVE_MAX_CALLS, the bytes of the
+ * message its requests name to twice its size, and every frame by the
+ * decoder's limits. */
 #pragma once
 
 #include <json-glib/json-glib.h>
@@ -49,6 +56,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstCryptoRemote, pst_crypto_remote_free)
  * _verify_cleartext and the output flags; pst_smime_decrypt and _verify);
  * every other call fails or finds nothing. */
 PstPgp *pst_pgp_new_remote (PstCryptoRemote *remote);
+/* The job's message as the agent sent it: an input to a call that is bytes
+ * of it (a part that needed no decoding) is then named by its offset and
+ * length, and the agent reads it from its own copy instead of getting it
+ * back in the request (pst_crypto_serve).  NULL: every input is sent. */
+void pst_crypto_remote_set_message (PstCryptoRemote *remote, GBytes *message);
 PstSmime *pst_smime_new_remote (PstCryptoRemote *remote);
 
 /* The worker's side of each call (crypto/pgp.c and smime.c call these for
@@ -78,6 +90,16 @@ typedef struct {
   PstSmime *smime;   /* not owned; NULL: S/MIME calls are refused */
   gsize budget;      /* what decryptions of this job may still yield */
   guint calls;
+  /* The job's message, of which a request may name bytes: in memory
+   * (@message, not owned), or read again from its start through @reopen
+   * (a stream that fails when the message changed since the job began). */
+  GBytes *message;
+  GInputStream *(*reopen) (gpointer data, GError **error);
+  gpointer reopen_data;
+  guint64 message_size;
+  guint64 ranged;    /* bytes of it that requests named */
+  gboolean unread;   /* a range could not be read: the job ends, no fault of
+                      * the worker's (pst_crypto_serve failed for it) */
   /* What the agent answered, for pst_crypto_serve_check: */
   gsize produced;    /* bytes that decryptions and verifications gave back */
   guint decrypted;   /* decryptions that succeeded */
@@ -108,8 +130,10 @@ gboolean pst_crypto_serve_handles (const char *op);
 
 /* Does what request @req (its member "op") with @blob asks, and gives the
  * answer to send back.  FALSE with @error when the request itself is wrong
- * (unknown op, bad members, a size past its blob, too many calls): the
- * worker broke the protocol, and the job must end.  Transfer full. */
+ * (unknown op, bad members, a size past its blob or its message, too many
+ * calls): the worker broke the protocol, and the job must end; or, with
+ * @server's unread set, when the bytes of the message it named could not
+ * be read again: the job ends, and no verdict is reached.  Transfer full. */
 gboolean pst_crypto_serve (PstCryptoServer *server, JsonObject *req, GBytes *blob,
                            JsonObject **reply_out, GBytes **blob_out, GError **error);
 

@@ -187,6 +187,25 @@ pst_mime_to_crlf (const char *data, gsize len)
   return g_byte_array_free_to_bytes (out);
 }
 
+GBytes *
+pst_mime_bytes_to_crlf (GBytes *bytes)
+{
+  gsize len = 0, crs = 0, lfs = 0;
+  const char *data = g_bytes_get_data (bytes, &len);
+  const char *p, *end = data + len;
+
+  /* Each LF after a CR, and no other CR: CRLF only. */
+  for (p = data; p != NULL && p < end && (p = memchr (p, '\n', (gsize) (end - p))) != NULL; p++)
+    {
+      if (p == data || p[-1] != '\r')
+        return pst_mime_to_crlf (data, len);
+      lfs++;
+    }
+  for (p = data; p != NULL && p < end && (p = memchr (p, '\r', (gsize) (end - p))) != NULL; p++)
+    crs++;
+  return crs == lfs ? g_bytes_ref (bytes) : pst_mime_to_crlf (data, len);
+}
+
 gboolean
 pst_mime_is_content_field (const char *field)
 {

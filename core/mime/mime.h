@@ -136,6 +136,9 @@ GBytes *pst_mime_decode_transfer (const char *data, gsize len, int mechanism);
 
 /* @data with every line end (CR, LF or CRLF) made CRLF.  Transfer full. */
 GBytes *pst_mime_to_crlf (const char *data, gsize len);
+/* The same of @bytes: @bytes itself (a new reference) when every line end
+ * in it is CRLF already, so that a part of a message stays a part of it. */
+GBytes *pst_mime_bytes_to_crlf (GBytes *bytes);
 
 /* Whether raw field @field is a Content-* field (ASCII case ignored). */
 gboolean pst_mime_is_content_field (const char *field);

@@ -277,8 +277,9 @@ open_signed (Walk *w, const PstReaderEntity *e, GArray *spans, gboolean whole, i
     record_malformed (w, malformed_backend (b), covers);
   else
     {
-      g_autoptr(GBytes) canon = pst_mime_to_crlf (g_bytes_get_data (content, NULL),
-                                                  g_bytes_get_size (content));
+      /* Itself when it is canonical already: then the worker names these
+       * bytes of the message to the agent rather than send them. */
+      g_autoptr(GBytes) canon = pst_mime_bytes_to_crlf (content);
       g_autoptr(GBytes) sig_part = pst_mime_span_bytes (e->bytes, e->body,
                                                         &g_array_index (spans, PstMimeSpan, 1));
       gpointer sig = b->verify_detached (w->ctx[bi], canon, sig_part, sig_body);

@@ -378,6 +378,33 @@ test_content_type (void **state)
   assert_memory_equal (g_bytes_get_data (crlf, NULL), "a\r\nb\r\nc\r\nd", 10);
 }
 
+/* pst_mime_bytes_to_crlf: the bytes themselves when all line ends are
+ * CRLF already, else what pst_mime_to_crlf makes of them. */
+static void
+test_bytes_to_crlf (void **state)
+{
+  const char *canonical[] = { "", "abc", "a\r\nb\r\n", "\r\n\r\n" };
+  const char *not_canonical[] = { "a\nb", "\n", "a\r", "\ra\r\n", "a\r\r\nb", "a\r\n\nb" };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (canonical); i++)
+    {
+      g_autoptr(GBytes) in = g_bytes_new (canonical[i], strlen (canonical[i]));
+      g_autoptr(GBytes) out = pst_mime_bytes_to_crlf (in);
+
+      assert_ptr_equal (out, in);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (not_canonical); i++)
+    {
+      const char *s = not_canonical[i];
+      g_autoptr(GBytes) in = g_bytes_new (s, strlen (s));
+      g_autoptr(GBytes) out = pst_mime_bytes_to_crlf (in);
+      g_autoptr(GBytes) want = pst_mime_to_crlf (s, strlen (s));
+
+      assert_ptr_not_equal (out, in);
+      assert_true (g_bytes_equal (out, want));
+    }
+}
+
 /* Every regress-* input the fuzzer found for mime.h, with every accessor;
  * the inputs are copied into buffers of their exact size, so that
  * AddressSanitizer (or valgrind) sees a read past the end. */
@@ -825,6 +852,7 @@ main (void)
     cmocka_unit_test (test_html_as_text_hostile),
     cmocka_unit_test (test_split_multipart),
     cmocka_unit_test (test_content_type),
+    cmocka_unit_test (test_bytes_to_crlf),
     cmocka_unit_test (test_fuzz_regressions),
     cmocka_unit_test (test_qp_at_end),
     cmocka_unit_test (test_date_zones),

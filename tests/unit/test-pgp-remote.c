@@ -1,0 +1,326 @@
+/* test-pgp-remote.c — the analysis worker's OpenPGP calls through the agent
+ * (crypto/remote.h), both ends in one process: the reader on a remote
+ * PstPgp in a thread, pst_crypto_serve with bob's keys here.  What is
+ * checked: that a part which is bytes of the message is named by its range
+ * rather than sent back, that the agent then reads it from its own copy
+ * (in memory, or a stream read again) with the same verdict, and that a
+ * wrong range is the worker's fault while a copy that cannot be read again
+ * is not. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <gio/gio.h>
+
+#include "crypto/pgp.h"
+#include "crypto/remote.h"
+#include "mime/reader.h"
+#include "rpc/workerframe.h"
+#include "util/error.h"
+
+#include "pgp-fixture.h"
+
+#define SIGNED_MSG \
+  "From: Alice <" ALICE ">\r\n" \
+  "To: Bob <" BOB ">\r\n" \
+  "Subject: Signed\r\n" \
+  "\r\n" \
+  "Signed, not sealed.\r\n"
+
+/* The worker's side: reads @message with a remote PstPgp over @fd. */
+typedef struct {
+  int fd;
+  GBytes *message;
+  gboolean name_ranges;   /* pst_crypto_remote_set_message */
+  gboolean ok;
+  GBytes *plain;
+  PstStatus *status;
+} Worker;
+
+static gpointer
+worker_thread (gpointer data)
+{
+  Worker *w = data;
+  g_autoptr (PstCryptoRemote) remote = pst_crypto_remote_new (w->fd);
+  g_autoptr (PstPgp) pgp = NULL;
+
+  if (w->name_ranges)
+    pst_crypto_remote_set_message (remote, w->message);
+  pgp = pst_pgp_new_remote (remote);
+  w->ok = pst_message_open (pgp, NULL, w->message, &w->plain, &w->status, NULL);
+  g_clear_pointer (&pgp, pst_pgp_free);
+  shutdown (w->fd, SHUT_RDWR);
+  return NULL;
+}
+
+/* What the agent saw of the worker's requests. */
+typedef struct {
+  guint requests;
+  guint ranged;         /* requests that named bytes of the message */
+  gsize largest_blob;
+} Seen;
+
+static GInputStream *
+reopen_memory (gpointer data, GError **error)
+{
+  (void) error;
+  return g_memory_input_stream_new_from_bytes (data);
+}
+
+/* Reads @message in a worker thread, serving its requests with bob's keys;
+ * the message given to the server as bytes (@in_memory) or read again
+ * through a stream.  Returns the worker's result. */
+static void
+read_through_agent (GBytes *message, gboolean name_ranges, gboolean in_memory, Worker *w,
+                    Seen *seen)
+{
+  PstCryptoServer server = {
+    .pgp = fx.bob, .budget = PST_DECRYPTION_MAX_OUTPUT,
+    .message = in_memory ? message : NULL,
+    .reopen = in_memory ? NULL : reopen_memory, .reopen_data = message,
+    .message_size = g_bytes_get_size (message),
+  };
+  GThread *thread;
+  int sv[2];
+
+  assert_int_equal (socketpair (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+  *w = (Worker) { .fd = sv[1], .message = message, .name_ranges = name_ranges };
+  *seen = (Seen) { 0 };
+  thread = g_thread_new ("worker", worker_thread, w);
+  for (;;)
+    {
+      g_autoptr (JsonObject) req = NULL, reply = NULL;
+      g_autoptr (GBytes) blob = NULL, out = NULL;
+      g_autoptr (GError) error = NULL;
+
+      if (!pst_worker_frame_read (sv[0], PST_CRYPTO_REMOTE_MAX_BLOB, 0, &req, &blob, NULL))
+        break;
+      seen->requests++;
+      if (json_object_has_member (req, "at") || json_object_has_member (req, "data_at"))
+        seen->ranged++;
+      seen->largest_blob = MAX (seen->largest_blob, g_bytes_get_size (blob));
+      assert_true (pst_crypto_serve (&server, req, blob, &reply, &out, &error));
+      assert_null (error);
+      assert_true (pst_worker_frame_write (sv[0], reply, out, NULL));
+    }
+  g_thread_join (thread);
+  pst_crypto_server_clear (&server);
+  close (sv[0]);
+  close (sv[1]);
+}
+
+static void
+worker_clear (Worker *w)
+{
+  g_clear_pointer (&w->plain, g_bytes_unref);
+  g_clear_pointer (&w->status, pst_status_free);
+}
+
+/* An encrypted and signed message, and a signed one: the same verdict and
+ * plaintext whether the parts are sent or named, and read from memory or
+ * again from a stream; named, no request carries more than a signature. */
+static void
+test_parts_named_by_range (void **state)
+{
+  const char *texts[] = { MSG, SIGNED_MSG };
+  gboolean encrypt[] = { TRUE, FALSE };
+
+  (void) state;
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr (GBytes) message = send_message (fx.alice, texts[i], encrypt[i], TRUE, NULL);
+      g_autoptr (GBytes) plain = NULL;
+      g_autoptr (PstStatus) status = NULL;
+      g_autofree char *want = NULL;
+
+      assert_non_null (message);
+      open_message (fx.bob, message, &plain, &status);
+      want = pst_status_to_json_string (status);
+      for (int mode = 0; mode < 3; mode++)
+        {
+          gboolean name_ranges = mode > 0, in_memory = mode == 1;
+          g_autofree char *got = NULL;
+          Worker w;
+          Seen seen;
+
+          read_through_agent (message, name_ranges, in_memory, &w, &seen);
+          assert_true (w.ok);
+          got = pst_status_to_json_string (w.status);
+          assert_string_equal (got, want);
+          assert_true (g_bytes_equal (w.plain, plain));
+          assert_int_equal (seen.requests, 1);
+          assert_int_equal (seen.ranged, name_ranges ? 1 : 0);
+          if (name_ranges)
+            assert_true (seen.largest_blob < 1024);   /* a signature at most */
+          else
+            assert_true (seen.largest_blob > 200);
+          worker_clear (&w);
+        }
+      assert_int_equal (status->sig_status, PST_SIG_GOOD);
+    }
+}
+
+/* One request to a server over @message; TRUE when served. */
+static gboolean
+serve_one (PstCryptoServer *server, JsonObject *req, GBytes *blob, GError **error)
+{
+  g_autoptr (JsonObject) reply = NULL;
+  g_autoptr (GBytes) out = NULL;
+  g_autoptr (GBytes) empty = g_bytes_new (NULL, 0);
+
+  return pst_crypto_serve (server, req, blob != NULL ? blob : empty, &reply, &out, error);
+}
+
+static JsonObject *
+decrypt_request (gint64 at, gint64 len)
+{
+  JsonObject *req = json_object_new ();
+
+  json_object_set_string_member (req, "op", "pgp.decrypt");
+  json_object_set_int_member (req, "limit", 1 << 20);
+  json_object_set_int_member (req, "at", at);
+  json_object_set_int_member (req, "len", len);
+  return req;
+}
+
+static GInputStream *
+reopen_fails (gpointer data, GError **error)
+{
+  (void) data;
+  g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "messages entry 7 changed while it was read");
+  return NULL;
+}
+
+/* Ranges the agent refuses as the worker's fault, and copies that cannot
+ * be read again, which are not. */
+static void
+test_bad_ranges (void **state)
+{
+  g_autoptr (GBytes) message = send_message (fx.alice, MSG, TRUE, TRUE, NULL);
+  gsize size = g_bytes_get_size (message);
+  g_autoptr (GBytes) short_copy = g_bytes_new_from_bytes (message, 0, size / 2);
+  PstCryptoServer s;
+
+  (void) state;
+  assert_non_null (message);
+#define SERVER(msg, re, data) \
+  (PstCryptoServer) { .pgp = fx.bob, .budget = PST_DECRYPTION_MAX_OUTPUT, .message = (msg), \
+                      .reopen = (re), .reopen_data = (data), .message_size = size }
+
+  /* Past the end, or beside a blob that carries the data too. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonObject) req = decrypt_request ((gint64) size, 1);
+
+    s = SERVER (message, NULL, NULL);
+    assert_false (serve_one (&s, req, NULL, &error));
+    assert_non_null (strstr (error->message, "past the end of its message"));
+    assert_false (s.unread);
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonObject) req = decrypt_request (0, (gint64) size);
+    g_autoptr (GBytes) blob = bytes ("x");
+
+    s = SERVER (message, NULL, NULL);
+    assert_false (serve_one (&s, req, blob, &error));
+    assert_non_null (strstr (error->message, "sends it too"));
+  }
+  /* No copy to read it from: a worker that names bytes of a message it
+   * was not given as one. */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonObject) req = decrypt_request (0, 1);
+
+    s = SERVER (NULL, NULL, NULL);
+    assert_false (serve_one (&s, req, NULL, &error));
+    assert_non_null (strstr (error->message, "past the end of its message"));
+  }
+  /* All requests together may name twice the message and 64 KiB more (no
+   * verdict is asked of it here: it is no OpenPGP data), not beyond. */
+  s = SERVER (message, NULL, NULL);
+  {
+    guint64 named = 0, allowed = 2 * (guint64) size + 64 * 1024;
+    gboolean refused = FALSE;
+
+    while (!refused && named <= allowed)
+      {
+        g_autoptr (GError) error = NULL;
+        g_autoptr (JsonObject) req = decrypt_request (0, (gint64) size);
+
+        if (serve_one (&s, req, NULL, &error))
+          named += size;
+        else
+          {
+            refused = TRUE;
+            assert_non_null (strstr (error->message, "more of its message than twice its size"));
+          }
+      }
+    assert_true (refused);
+    assert_true (named <= allowed && named + size > allowed);
+  }
+  /* A copy that cannot be opened again, or that ends early: no verdict,
+   * and not the worker's fault (unread). */
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonObject) req = decrypt_request (0, 10);
+
+    s = SERVER (NULL, reopen_fails, NULL);
+    assert_false (serve_one (&s, req, NULL, &error));
+    assert_true (s.unread);
+    assert_non_null (strstr (error->message, "changed while it was read"));
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonObject) req = decrypt_request (0, (gint64) size);
+
+    s = SERVER (NULL, reopen_memory, short_copy);
+    assert_false (serve_one (&s, req, NULL, &error));
+    assert_true (s.unread);
+    assert_non_null (strstr (error->message, "ended"));
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonObject) req = decrypt_request ((gint64) size - 1, 1);
+
+    s = SERVER (NULL, reopen_memory, short_copy);
+    assert_false (serve_one (&s, req, NULL, &error));
+    assert_true (s.unread);
+    assert_non_null (strstr (error->message, "the message ended before"));
+  }
+  {
+    g_autoptr (GError) error = NULL;
+    g_autoptr (JsonObject) req = json_object_new ();
+    g_autoptr (GBytes) signed_message = send_message (fx.alice, SIGNED_MSG, FALSE, TRUE, NULL);
+    g_autoptr (GBytes) sig = top_part (signed_message, 1, TRUE);
+
+    json_object_set_string_member (req, "op", "pgp.verify_detached");
+    json_object_set_int_member (req, "data_at", 0);
+    json_object_set_int_member (req, "data_len", (gint64) size);
+    json_object_set_int_member (req, "signature_len", (gint64) g_bytes_get_size (sig));
+    s = SERVER (NULL, reopen_memory, short_copy);
+    assert_false (serve_one (&s, req, sig, &error));
+    assert_true (s.unread);
+    /* The signature's length must be what it sent. */
+    json_object_set_int_member (req, "signature_len", 1);
+    g_clear_error (&error);
+    s = SERVER (message, NULL, NULL);
+    assert_false (serve_one (&s, req, sig, &error));
+    assert_false (s.unread);
+  }
+#undef SERVER
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_parts_named_by_range),
+    cmocka_unit_test (test_bad_ranges),
+  };
+
+  return cmocka_run_group_tests (tests, setup, teardown);
+}
