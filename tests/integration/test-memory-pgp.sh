@@ -9,6 +9,10 @@
 # text and the attachment and checks the signature, and the body that
 # comes out is the body that went in (sha256).
 #
+# An encrypted message of a quarter of the cap, fetched and shown: the
+# agent holds its plaintext once, and never its ciphertext (the bound is
+# the plaintext's size higher there).
+#
 # Fetch, scan, seal and export: a plaintext message larger than what the
 # agent reads whole to analyse it (256 MiB, agent/reader.c) lands in bob's
 # Maildir at the provider; bob's account seals what arrives in plaintext
@@ -188,6 +192,43 @@ check "… which is what the scanner read, whole (sha256)" \
   test "$(sha256sum < "$WORK/within.eml" | cut -d' ' -f1)" = "$(cat "$WORK/scanned-alice.sum")"
 rm -f "$WORK/within.eml" "$WORK/show.txt"
 
+# ---- an encrypted message: its plaintext held once, its ciphertext never ----
+# A text and an attachment of a quarter of the cap, encrypted and signed by
+# alice to bob, fetched and shown by bob.  The worker names the ciphertext
+# by where it lies in the message, and the agent reads it from the store
+# (or, at fetch, from the message it holds) into gpg as gpg wants it
+# (crypto/remote.h): the agent's peak is the bound and the plaintext, which
+# it still holds whole, once.  Sent back to it in the request, the
+# ciphertext came on top (the parent build: 169 MiB for 64 MiB of
+# plaintext, where this allows 145).
+body "$WORK/inner.txt" "$(( CAP / 4 ))M"
+{ header 'multipart/mixed; boundary="=-enc"' 7bit "encrypted"
+  printf -- '--=-enc\r\nContent-Type: text/plain\r\n\r\nsee the attachment\r\n--=-enc\r\n'
+  printf 'Content-Type: application/octet-stream; name="enc.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+  cat "$WORK/inner.txt"; printf -- '\r\n--=-enc--\r\n'; } > "$WORK/plain-enc.eml"
+rm "$WORK/inner.txt"
+plain_mib=$(( $(stat -c %s "$WORK/plain-enc.eml") / 1048576 + 1 ))
+check "alice encrypts and signs it to bob" \
+  pst alice encrypt --sign --to "$BOB_ADDR" -o "$WORK/enc.eml" "$WORK/plain-enc.eml"
+rm "$WORK/plain-enc.eml"
+echo "# the encrypted message: $(stat -c %s "$WORK/enc.eml") bytes, $plain_mib MiB of plaintext"
+deliver "$WORK/enc.eml" "$BOB_MAILDIR" enc
+fetch_enc() { BOUND_MIB=$((BOUND_MIB + plain_mib)) within_bound bob "fetch, encrypted" pst bob fetch --account main; }
+check "bob fetches and analyses it within the bound and its plaintext" fetch_enc
+bobdb="$WORK/home-bob/data/postern.db"
+eid=$(sqlite3 "$bobdb" "select id from messages where account = 'main' order by id desc limit 1")
+check "… decrypted, signed by alice (good)" test \
+  "$(sqlite3 "$bobdb" "select json_extract(crypto_json, '$.decryption') || ' ' || json_extract(crypto_json, '$.signature.status') from messages where id = $eid")" \
+  = "ok good"
+show_enc() { pst bob show "$eid" > "$WORK/show.txt"; }
+show_enc_bounded() { BOUND_MIB=$((BOUND_MIB + plain_mib)) within_bound bob "show, encrypted" show_enc; }
+check "show within the bound and its plaintext" show_enc_bounded
+check "… the text and the attachment's name" bash -c \
+  'grep -qx "| see the attachment" "$1" && grep -q "^Attached: enc.bin" "$1"' _ "$WORK/show.txt"
+rm -f "$WORK/show.txt"
+# Gone again: export --all below writes the one message it stores then.
+check "bob deletes it" pst bob delete "$eid"
+
 # ---- a plaintext arrival too large to analyse: fetched, sealed, exported ----
 marker="Large-Plaintext-Marker-$(date +%s%N)"
 body "$WORK/large.txt" "$LARGE_SIZE"
@@ -200,7 +241,6 @@ deliver "$WORK/large.eml" "$BOB_MAILDIR" large
 sum_scanner bob "$WORK/scanned.sum"
 check "bob fetches it over POP3S, within the bound (stored; not analysed, but scanned and sealed)" \
   within_bound bob "fetch, scan and seal" pst bob fetch --account main
-bobdb="$WORK/home-bob/data/postern.db"
 sid=$(sqlite3 "$bobdb" "select id from messages where account = 'main' order by id desc limit 1")
 check "… it is stored and marked sealed" test "$(sqlite3 "$bobdb" "select flags & 1 from messages where id = $sid")" = 1
 check "… the store holds none of its text, first line or last (every byte of the database read)" bash -c \
