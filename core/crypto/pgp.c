@@ -695,6 +695,8 @@ stream_read_cb (void *handle, void *buffer, size_t size)
       cb->prefix_off += (gsize) n;
       return n;
     }
+  if (size == 0)
+    return 0;
   if (cb->bounded)
     {
       if (cb->left == 0)

@@ -10,6 +10,7 @@
 struct _PstCryptoRemote {
   int fd;
   GBytes *message;   /* the job's message, as the agent sent it */
+  guint64 named;     /* bytes of it that requests named so far */
 };
 
 PstCryptoRemote *
@@ -66,6 +67,7 @@ in_message (PstCryptoRemote *r, GBytes *part, gint64 *at)
 {
   gsize mlen = 0, plen = 0;
   guintptr m, p;
+  guint64 allowed;
 
   if (r->message == NULL || part == NULL)
     return FALSE;
@@ -73,6 +75,12 @@ in_message (PstCryptoRemote *r, GBytes *part, gint64 *at)
   p = (guintptr) g_bytes_get_data (part, &plen);
   if (m == 0 || p == 0 || plen == 0 || p < m || p - m > mlen || plen > mlen - (p - m))
     return FALSE;
+  /* Past what the agent lets a job name (nested signed layers each name
+   * most of the message): sent, as any other input. */
+  allowed = pst_crypto_remote_range_allowance (mlen);
+  if (plen > allowed - MIN (r->named, allowed))
+    return FALSE;
+  r->named += plen;
   *at = (gint64) (p - m);
   return TRUE;
 }
@@ -331,13 +339,16 @@ split (JsonObject *req, GBytes *blob, const char *a_len, const char *b_len, GByt
   return TRUE;
 }
 
-/* Bytes of its message that a job's requests may name, all together: each
- * OpenPGP part of a message is decrypted or verified once, and the parts
- * do not overlap; the slack is for parts read twice. */
+guint64
+pst_crypto_remote_range_allowance (guint64 message_size)
+{
+  return 2 * MIN (message_size, G_MAXUINT64 / 4) + 64 * 1024;
+}
+
 static guint64
 range_allowance (const PstCryptoServer *s)
 {
-  return 2 * s->message_size + 64 * 1024;
+  return pst_crypto_remote_range_allowance (s->message_size);
 }
 
 /* The bytes of the job's message that @req names in @at_name and
@@ -378,6 +389,8 @@ message_range (PstCryptoServer *s, JsonObject *req, const char *at_name, const c
     }
   if (!(in = s->reopen (s->reopen_data, error)))
     {
+      if (error != NULL && *error == NULL)
+        g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "the message cannot be read again");
       s->unread = TRUE;
       return FALSE;
     }

@@ -61,6 +61,11 @@ PstPgp *pst_pgp_new_remote (PstCryptoRemote *remote);
  * length, and the agent reads it from its own copy instead of getting it
  * back in the request (pst_crypto_serve).  NULL: every input is sent. */
 void pst_crypto_remote_set_message (PstCryptoRemote *remote, GBytes *message);
+/* The bytes of a message of @message_size that one job's requests may name,
+ * all together: twice it and 64 KiB.  Parts of a message do not overlap,
+ * but each of nested signed layers names most of it: the worker sends what
+ * would go past this, and the agent refuses a job that names more. */
+guint64 pst_crypto_remote_range_allowance (guint64 message_size);
 PstSmime *pst_smime_new_remote (PstCryptoRemote *remote);
 
 /* The worker's side of each call (crypto/pgp.c and smime.c call these for

@@ -163,6 +163,48 @@ test_parts_named_by_range (void **state)
     }
 }
 
+/* A signed message signed again twice, each layer around the last, of
+ * more than 64 KiB: each layer's signed part is most of the message, so
+ * the third would take the bytes named past what the agent allows
+ * (pst_crypto_remote_range_allowance).  The worker sends that one; every
+ * signature is verified, with the verdict a local reading gives. */
+static void
+test_nested_signatures (void **state)
+{
+  GString *text = g_string_new ("From: Alice <" ALICE ">\r\nTo: Bob <" BOB ">\r\n"
+                                "Subject: Thrice\r\n\r\n");
+  g_autoptr (GBytes) message = NULL;
+  g_autoptr (GBytes) plain = NULL;
+  g_autoptr (PstStatus) status = NULL;
+  g_autofree char *want = NULL, *got = NULL;
+  Worker w;
+  Seen seen;
+
+  (void) state;
+  for (int i = 0; i < 1500; i++)
+    g_string_append_printf (text, "line %d of a text long enough to pass the slack\r\n", i);
+  for (int layer = 0; layer < 3; layer++)
+    {
+      g_autoptr (GBytes) next = send_message (fx.alice, text->str, FALSE, TRUE, NULL);
+
+      assert_non_null (next);
+      g_string_assign (text, "");
+      g_string_append_len (text, g_bytes_get_data (next, NULL), (gssize) g_bytes_get_size (next));
+    }
+  message = g_string_free_to_bytes (text);
+  assert_true (g_bytes_get_size (message) > 64 * 1024);
+  open_message (fx.bob, message, &plain, &status);
+  want = pst_status_to_json_string (status);
+  read_through_agent (message, TRUE, FALSE, &w, &seen);
+  assert_true (w.ok);
+  got = pst_status_to_json_string (w.status);
+  assert_string_equal (got, want);
+  assert_int_equal (seen.requests, 3);
+  assert_int_equal (seen.ranged, 2);
+  assert_true (seen.largest_blob > 64 * 1024);
+  worker_clear (&w);
+}
+
 /* One request to a server over @message; TRUE when served. */
 static gboolean
 serve_one (PstCryptoServer *server, JsonObject *req, GBytes *blob, GError **error)
@@ -230,6 +272,26 @@ test_bad_ranges (void **state)
     s = SERVER (message, NULL, NULL);
     assert_false (serve_one (&s, req, blob, &error));
     assert_non_null (strstr (error->message, "sends it too"));
+  }
+  /* Not a count of bytes, or one past any message. */
+  {
+    g_autoptr (JsonObject) negative = decrypt_request (-1, 1);
+    g_autoptr (JsonObject) huge = decrypt_request (1, G_MAXINT64);
+    g_autoptr (JsonObject) text = decrypt_request (0, 1);
+    JsonObject *reqs[] = { negative, huge, text };
+    const char *why[] = { "bad 'at'", "past the end of its message", "bad 'len'" };
+
+    json_object_set_string_member (text, "len", "1");
+    for (gsize i = 0; i < G_N_ELEMENTS (reqs); i++)
+      {
+        g_autoptr (GError) error = NULL;
+
+        pst_crypto_server_clear (&s);
+        s = SERVER (message, NULL, NULL);
+        assert_false (serve_one (&s, reqs[i], NULL, &error));
+        assert_non_null (strstr (error->message, why[i]));
+        assert_false (s.unread);
+      }
   }
   /* No copy to read it from: a worker that names bytes of a message it
    * was not given as one. */
@@ -330,6 +392,7 @@ main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_parts_named_by_range),
+    cmocka_unit_test (test_nested_signatures),
     cmocka_unit_test (test_bad_ranges),
   };
 
