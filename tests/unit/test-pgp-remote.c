@@ -216,6 +216,20 @@ serve_one (PstCryptoServer *server, JsonObject *req, GBytes *blob, GError **erro
   return pst_crypto_serve (server, req, blob != NULL ? blob : empty, &reply, &out, error);
 }
 
+/* @req refused by @s, for the worker's fault or (@unread) not. */
+static void
+assert_refused (PstCryptoServer *s, JsonObject *req, GBytes *blob, gboolean unread,
+                const char *why)
+{
+  g_autoptr (GError) error = NULL;
+
+  assert_false (serve_one (s, req, blob, &error));
+  assert_non_null (error);
+  if (strstr (error->message, why) == NULL)
+    fail_msg ("%s", error->message);
+  assert_int_equal (s->unread, unread);
+}
+
 static JsonObject *
 decrypt_request (gint64 at, gint64 len)
 {
@@ -252,57 +266,33 @@ test_bad_ranges (void **state)
   (PstCryptoServer) { .pgp = fx.bob, .budget = PST_DECRYPTION_MAX_OUTPUT, .message = (msg), \
                       .reopen = (re), .reopen_data = (data), .message_size = size }
 
-  /* Past the end, or beside a blob that carries the data too. */
+  /* Past the end, or beside a blob that carries the data too; with no copy
+   * to read it from (a worker that names bytes of a message it was not
+   * given as one); not a count of bytes, or one past any message. */
   {
-    g_autoptr (GError) error = NULL;
-    g_autoptr (JsonObject) req = decrypt_request ((gint64) size, 1);
-
-    pst_crypto_server_clear (&s);
-    s = SERVER (message, NULL, NULL);
-    assert_false (serve_one (&s, req, NULL, &error));
-    assert_non_null (strstr (error->message, "past the end of its message"));
-    assert_false (s.unread);
-  }
-  {
-    g_autoptr (GError) error = NULL;
-    g_autoptr (JsonObject) req = decrypt_request (0, (gint64) size);
-    g_autoptr (GBytes) blob = bytes ("x");
-
-    pst_crypto_server_clear (&s);
-    s = SERVER (message, NULL, NULL);
-    assert_false (serve_one (&s, req, blob, &error));
-    assert_non_null (strstr (error->message, "sends it too"));
-  }
-  /* Not a count of bytes, or one past any message. */
-  {
+    g_autoptr (JsonObject) past = decrypt_request ((gint64) size, 1);
+    g_autoptr (JsonObject) all = decrypt_request (0, (gint64) size);
+    g_autoptr (JsonObject) one = decrypt_request (0, 1);
     g_autoptr (JsonObject) negative = decrypt_request (-1, 1);
     g_autoptr (JsonObject) huge = decrypt_request (1, G_MAXINT64);
     g_autoptr (JsonObject) text = decrypt_request (0, 1);
-    JsonObject *reqs[] = { negative, huge, text };
-    const char *why[] = { "bad 'at'", "past the end of its message", "bad 'len'" };
+    g_autoptr (GBytes) blob = bytes ("x");
+    struct { JsonObject *req; GBytes *blob; GBytes *copy; const char *why; } cases[] = {
+      { past, NULL, message, "past the end of its message" },
+      { all, blob, message, "sends it too" },
+      { one, NULL, NULL, "past the end of its message" },
+      { negative, NULL, message, "bad 'at'" },
+      { huge, NULL, message, "past the end of its message" },
+      { text, NULL, message, "bad 'len'" },
+    };
 
     json_object_set_string_member (text, "len", "1");
-    for (gsize i = 0; i < G_N_ELEMENTS (reqs); i++)
+    for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
       {
-        g_autoptr (GError) error = NULL;
-
         pst_crypto_server_clear (&s);
-        s = SERVER (message, NULL, NULL);
-        assert_false (serve_one (&s, reqs[i], NULL, &error));
-        assert_non_null (strstr (error->message, why[i]));
-        assert_false (s.unread);
+        s = SERVER (cases[i].copy, NULL, NULL);
+        assert_refused (&s, cases[i].req, cases[i].blob, FALSE, cases[i].why);
       }
-  }
-  /* No copy to read it from: a worker that names bytes of a message it
-   * was not given as one. */
-  {
-    g_autoptr (GError) error = NULL;
-    g_autoptr (JsonObject) req = decrypt_request (0, 1);
-
-    pst_crypto_server_clear (&s);
-    s = SERVER (NULL, NULL, NULL);
-    assert_false (serve_one (&s, req, NULL, &error));
-    assert_non_null (strstr (error->message, "past the end of its message"));
   }
   /* All requests together may name twice the message and 64 KiB more,
    * not beyond (gpg finds the armored block inside the whole message, and
@@ -332,37 +322,21 @@ test_bad_ranges (void **state)
   /* A copy that cannot be opened again, or that ends early: no verdict,
    * and not the worker's fault (unread). */
   {
-    g_autoptr (GError) error = NULL;
-    g_autoptr (JsonObject) req = decrypt_request (0, 10);
+    g_autoptr (JsonObject) some = decrypt_request (0, 10);
+    g_autoptr (JsonObject) all = decrypt_request (0, (gint64) size);
+    g_autoptr (JsonObject) last = decrypt_request ((gint64) size - 1, 1);
 
     pst_crypto_server_clear (&s);
     s = SERVER (NULL, reopen_fails, NULL);
-    assert_false (serve_one (&s, req, NULL, &error));
-    assert_true (s.unread);
-    assert_non_null (strstr (error->message, "changed while it was read"));
-  }
-  {
-    g_autoptr (GError) error = NULL;
-    g_autoptr (JsonObject) req = decrypt_request (0, (gint64) size);
-
+    assert_refused (&s, some, NULL, TRUE, "changed while it was read");
     pst_crypto_server_clear (&s);
     s = SERVER (NULL, reopen_memory, short_copy);
-    assert_false (serve_one (&s, req, NULL, &error));
-    assert_true (s.unread);
-    assert_non_null (strstr (error->message, "ended"));
-  }
-  {
-    g_autoptr (GError) error = NULL;
-    g_autoptr (JsonObject) req = decrypt_request ((gint64) size - 1, 1);
-
+    assert_refused (&s, all, NULL, TRUE, "ended");
     pst_crypto_server_clear (&s);
     s = SERVER (NULL, reopen_memory, short_copy);
-    assert_false (serve_one (&s, req, NULL, &error));
-    assert_true (s.unread);
-    assert_non_null (strstr (error->message, "the message ended before"));
+    assert_refused (&s, last, NULL, TRUE, "the message ended before");
   }
   {
-    g_autoptr (GError) error = NULL;
     g_autoptr (JsonObject) req = json_object_new ();
     g_autoptr (GBytes) signed_message = send_message (fx.alice, SIGNED_MSG, FALSE, TRUE, NULL);
     g_autoptr (GBytes) sig = top_part (signed_message, 1, TRUE);
@@ -373,15 +347,12 @@ test_bad_ranges (void **state)
     json_object_set_int_member (req, "signature_len", (gint64) g_bytes_get_size (sig));
     pst_crypto_server_clear (&s);
     s = SERVER (NULL, reopen_memory, short_copy);
-    assert_false (serve_one (&s, req, sig, &error));
-    assert_true (s.unread);
+    assert_refused (&s, req, sig, TRUE, "ended");
     /* The signature's length must be what it sent. */
     json_object_set_int_member (req, "signature_len", 1);
-    g_clear_error (&error);
     pst_crypto_server_clear (&s);
     s = SERVER (message, NULL, NULL);
-    assert_false (serve_one (&s, req, sig, &error));
-    assert_false (s.unread);
+    assert_refused (&s, req, sig, FALSE, "longer than what it sent");
   }
   pst_crypto_server_clear (&s);
 #undef SERVER
