@@ -284,7 +284,16 @@ pst_reader_arrived_to (PstAgent *agent, gint64 id, GOutputStream *out, GError **
 static GInputStream *
 reopen_stored (gpointer in, GError **error)
 {
+#ifdef PST_WORKER_TEST_HOOKS
+  /* A store that fails here, for tests/integration/test-worker.sh. */
+  if (g_strcmp0 (g_getenv ("POSTERN_TEST_REOPEN_FAILS"), "1") == 0)
+    {
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "test hook: the store cannot be read again");
+      return NULL;
+    }
+#else
   (void) error;
+#endif
   return pst_store_stream_reopen (in);
 }
 

@@ -11,7 +11,9 @@
 # what was decrypted).  Each time the agent
 # answers meanwhile, the message is kept, marked analysis-failed with the
 # reason, the other messages are analysed as usual, and the sandbox refused
-# what the worker tried.
+# what the worker tried.  An agent whose store fails to give a ciphertext
+# again (POSTERN_TEST_REOPEN_FAILS) fails the job without blaming the
+# worker.
 source "$(dirname "$0")/lib.sh"
 
 if [ "${POSTERN_TEST_HOOKS:-}" != true ]; then
@@ -128,6 +130,24 @@ check "without the fault, the same message opens (analysed again)" \
 check "… and is no longer marked analysis-failed" \
   bash -c '! sqlite3 "$1" "select crypto_json from messages where id = $2" | grep -q "\"analysis\":\"failed\""' \
   _ "$db" "$crash_id"
+
+# The worker names the ciphertext by where it lies in the message rather
+# than send it back (crypto/remote.h), and the agent reads it from the store
+# again.  A store that fails there (a test hook of the agent's) ends the
+# job with the store's error: not the worker's fault, so the message's
+# stored summary stays as it was (here the hook's lie above).
+dec_id=$(sqlite3 "$db" "select id from messages where crypto_json like '%which it says it decrypted%'")
+dec_before=$(sqlite3 "$db" "select crypto_json from messages where id = $dec_id")
+pst bob agent stop >/dev/null
+POSTERN_TEST_REOPEN_FAILS=1 pst bob agent start >/dev/null
+expect_fail "show of an encrypted message whose ciphertext the store cannot give again fails, saying why" 1 \
+  "show: test hook: the store cannot be read again" pst bob show "$dec_id"
+check "… not as the worker's fault: its stored summary is as it was" \
+  test "$(sqlite3 "$db" "select crypto_json from messages where id = $dec_id")" = "$dec_before"
+pst bob agent stop >/dev/null
+pst bob agent start >/dev/null
+check "with the store as it is, it is decrypted" \
+  bash -c '"$1" --home "$2" show "$3" | grep -q "The worker has this decrypted"' _ "$POSTERN" "$WORK/home-bob" "$dec_id"
 
 # A worker per message: the zygote is the agent's only child and holds none
 # of its files (the store, the socket, the logs' descriptors aside from stderr).
