@@ -168,11 +168,22 @@ test_parts_named_by_range (void **state)
  * the third would take the bytes named past what the agent allows
  * (pst_crypto_remote_range_allowance).  The worker sends that one; every
  * signature is verified, with the verdict a local reading gives. */
+/* A message from alice to bob with a text of about 100 KB. */
+static GString *
+long_text (void)
+{
+  GString *text = g_string_new ("From: Alice <" ALICE ">\r\nTo: Bob <" BOB ">\r\n"
+                                "Subject: Long\r\n\r\n");
+
+  for (int i = 0; i < 1500; i++)
+    g_string_append_printf (text, "line %d of a text long enough to pass the slack\r\n", i);
+  return text;
+}
+
 static void
 test_nested_signatures (void **state)
 {
-  GString *text = g_string_new ("From: Alice <" ALICE ">\r\nTo: Bob <" BOB ">\r\n"
-                                "Subject: Thrice\r\n\r\n");
+  GString *text = long_text ();
   g_autoptr (GBytes) message = NULL;
   g_autoptr (GBytes) plain = NULL;
   g_autoptr (PstStatus) status = NULL;
@@ -181,8 +192,6 @@ test_nested_signatures (void **state)
   Seen seen;
 
   (void) state;
-  for (int i = 0; i < 1500; i++)
-    g_string_append_printf (text, "line %d of a text long enough to pass the slack\r\n", i);
   for (int layer = 0; layer < 3; layer++)
     {
       g_autoptr (GBytes) next = send_message (fx.alice, text->str, FALSE, TRUE, NULL);
@@ -296,20 +305,26 @@ test_bad_ranges (void **state)
   }
   /* All requests together may name twice the message and 64 KiB more,
    * not beyond (gpg finds the armored block inside the whole message, and
-   * decrypts it each time). */
-  pst_crypto_server_clear (&s);
-  s = SERVER (message, NULL, NULL);
+   * decrypts it each time).  A message above the 64 KiB, so that the slack
+   * does not take most of the requests. */
   {
-    guint64 named = 0, allowed = 2 * (guint64) size + 64 * 1024;
+    g_autoptr (GString) text = long_text ();
+    g_autoptr (GBytes) big = send_message (fx.alice, text->str, TRUE, TRUE, NULL);
+    gsize big_size = g_bytes_get_size (big);
+    guint64 named = 0, allowed = 2 * (guint64) big_size + 64 * 1024;
     gboolean refused = FALSE;
 
+    assert_true (big_size > 64 * 1024);
+    pst_crypto_server_clear (&s);
+    s = (PstCryptoServer) { .pgp = fx.bob, .budget = PST_DECRYPTION_MAX_OUTPUT, .message = big,
+                            .message_size = big_size };
     while (!refused && named <= allowed)
       {
         g_autoptr (GError) error = NULL;
-        g_autoptr (JsonObject) req = decrypt_request (0, (gint64) size);
+        g_autoptr (JsonObject) req = decrypt_request (0, (gint64) big_size);
 
         if (serve_one (&s, req, NULL, &error))
-          named += size;
+          named += big_size;
         else
           {
             refused = TRUE;
@@ -317,7 +332,7 @@ test_bad_ranges (void **state)
           }
       }
     assert_true (refused);
-    assert_true (named <= allowed && named + size > allowed);
+    assert_true (named <= allowed && named + big_size > allowed);
   }
   /* A copy that cannot be opened again, or that ends early: no verdict,
    * and not the worker's fault (unread). */
