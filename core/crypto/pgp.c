@@ -671,7 +671,7 @@ typedef struct {
   GError *error;
   GBytes *prefix;      /* read before @in (direct_encrypt_stream) */
   gsize prefix_off;
-  gboolean bounded;    /* @in gives exactly @left bytes more (read_bounded) */
+  gboolean bounded;    /* @in must give exactly @left bytes more (the _from functions) */
   guint64 left;
 } StreamCb;
 

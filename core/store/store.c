@@ -1376,10 +1376,24 @@ check_exists (PstStore *store, const ByteTable *table, gint64 id, GError **error
   return FALSE;
 }
 
+/* A stream over @table's entry @id as it was when @last and @first (its
+ * first chunk's rowid) were read. */
+static GInputStream *
+stream_new (PstStore *store, const ByteTable *table, gint64 id, gint64 last, gint64 first)
+{
+  PstStoreStream *self = g_object_new (PST_TYPE_STORE_STREAM, NULL);
+
+  self->store = store_ref (store);
+  self->table = table;
+  self->id = id;
+  self->last_rowid = last;
+  self->first_rowid = first;
+  return G_INPUT_STREAM (self);
+}
+
 static GInputStream *
 open_stream (PstStore *store, const ByteTable *table, gint64 id, GError **error)
 {
-  PstStoreStream *self;
   gint64 last = 0, first = 0;
   gboolean ok;
 
@@ -1405,14 +1419,7 @@ open_stream (PstStore *store, const ByteTable *table, gint64 id, GError **error)
   g_rec_mutex_unlock (&store->lock);
   if (!ok)
     return NULL;
-
-  self = g_object_new (PST_TYPE_STORE_STREAM, NULL);
-  self->store = store_ref (store);
-  self->table = table;
-  self->id = id;
-  self->last_rowid = last;
-  self->first_rowid = first;
-  return G_INPUT_STREAM (self);
+  return stream_new (store, table, id, last, first);
 }
 
 GInputStream *
@@ -1432,17 +1439,11 @@ pst_store_outbox_open (PstStore *store, gint64 id, GError **error)
 GInputStream *
 pst_store_stream_reopen (GInputStream *stream)
 {
-  PstStoreStream *old, *self;
+  PstStoreStream *old;
 
   g_return_val_if_fail (PST_IS_STORE_STREAM (stream), NULL);
   old = PST_STORE_STREAM (stream);
-  self = g_object_new (PST_TYPE_STORE_STREAM, NULL);
-  self->store = store_ref (old->store);
-  self->table = old->table;
-  self->id = old->id;
-  self->last_rowid = old->last_rowid;
-  self->first_rowid = old->first_rowid;
-  return G_INPUT_STREAM (self);
+  return stream_new (old->store, old->table, old->id, old->last_rowid, old->first_rowid);
 }
 
 /* ---- message info ---- */
