@@ -305,19 +305,52 @@ qp_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *ou
     {
       guchar c = in[i];
 
-      if (self->decided && self->ws == 0 && !self->cr && qp_plain (c) && self->col < QP_LINE)
+      if (self->decided && self->ws == 0 && !self->cr && c != '\r')
         {
-          /* A run of printable bytes up to the line's limit, at once. */
-          gsize n = MIN (MIN (inbuf_size - i, QP_LINE - self->col), outbuf_size - o - QP_ROOM + 1);
-          gsize k = 1;
+          /* What needs no look-ahead, in one loop (a text's every byte
+           * went through qp_byte before: half of a 7-bit copy's time):
+           * a printable byte as it is, a byte to encode as "=XX", and a
+           * space or tab that a byte other than CR follows (so it does
+           * not end its line) as it is; each after a soft line break
+           * where it would pass the line's limit, as qp_put does. */
+          static const char hex[] = "0123456789ABCDEF";
+          gsize from = i;
 
-          while (k < n && qp_plain (in[i + k]))
-            k++;
-          memcpy (out + o, in + i, k);
-          o += k;
-          i += k;
-          self->col += k;
-          continue;
+          while (i < inbuf_size && outbuf_size - o >= 6)
+            {
+              guchar b = in[i];
+              gsize w;
+
+              if (b == '\r')
+                break;
+              if (b == ' ' || b == '\t')
+                {
+                  if (i + 1 == inbuf_size || in[i + 1] == '\r')
+                    break;
+                  w = 1;
+                }
+              else
+                w = qp_plain (b) ? 1 : 3;
+              if (self->col + w > QP_LINE)
+                {
+                  memcpy (out + o, "=\r\n", 3);
+                  o += 3;
+                  self->col = 0;
+                }
+              if (w == 1)
+                out[o] = (char) b;
+              else
+                {
+                  out[o] = '=';
+                  out[o + 1] = hex[b >> 4];
+                  out[o + 2] = hex[b & 15];
+                }
+              o += w;
+              self->col += w;
+              i++;
+            }
+          if (i > from)
+            continue;
         }
       i++;
       if (self->cr)
