@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -153,6 +154,79 @@ test_round_trip (void **state)
   g_unlink (path);
 }
 
+/* What pst_mbox_write gives for @message after its "From " line: each
+ * line that begins with '>'s and "From " with one '>' more, a line end
+ * where the last line has none, and the empty line (the rule, a line at a
+ * time). */
+static GString *
+quoted_by_lines (const char *message, gsize len)
+{
+  GString *want = g_string_new (NULL);
+  gsize at = 0;
+
+  while (at < len)
+    {
+      const char *nl = memchr (message + at, '\n', len - at);
+      gsize end = nl ? (gsize) (nl - message) + 1 : len, j = at;
+
+      while (j < end && message[j] == '>')
+        j++;
+      if (end - j >= 5 && memcmp (message + j, "From ", 5) == 0)
+        g_string_append_c (want, '>');
+      g_string_append_len (want, message + at, (gssize) (end - at));
+      at = end;
+    }
+  if (len > 0 && message[len - 1] != '\n')
+    g_string_append_c (want, '\n');
+  g_string_append_c (want, '\n');
+  return want;
+}
+
+/* pst_mbox_write_blocks gives what the rule gives, whatever a block's end
+ * cuts: a "From " or a run of '>'s before one, at a line's start or not,
+ * at the end of the message, a line end or none; in blocks of 1 to 13
+ * bytes and of 1 MiB. */
+static void
+test_write_blocks (void **state)
+{
+  static const char *const pieces[] = {
+    "From ", "From", "Fro", "F", ">", ">>>>>>>>>>>>>>>>", "x", " ", "\n", "\r\n", "From x\n",
+    ">From y\n", ">>>From z\n", "text From mid\n", "\n\n",
+  };
+  g_autoptr(GRand) rand = g_rand_new_with_seed (4155);
+  (void) state;
+
+  for (guint r = 0; r < 300; r++)
+    {
+      g_autoptr(GString) m = g_string_new (NULL);
+      guint n = g_rand_int_range (rand, 0, 40);
+
+      for (guint k = 0; k < n; k++)
+        g_string_append (m, pieces[g_rand_int_range (rand, 0, G_N_ELEMENTS (pieces))]);
+      g_autoptr(GString) want = quoted_by_lines (m->str, m->len);
+      int fd = memfd_create ("m", MFD_CLOEXEC);
+
+      assert_int_equal (write (fd, m->str, m->len), (ssize_t) m->len);
+      for (gsize block = 1; block <= 14; block++)
+        {
+          gsize b = block == 14 ? 1024 * 1024 : block;
+          g_autofree char *got = NULL;
+          size_t got_len = 0;
+          g_autoptr(GError) error = NULL;
+          FILE *out = open_memstream (&got, &got_len);
+          const char *body;
+
+          assert_true (pst_mbox_write_blocks (out, "a@example.org", 1796464800, fd, b, &error));
+          fclose (out);
+          body = memchr (got, '\n', got_len) + 1;
+          if (got_len - (gsize) (body - got) != want->len || memcmp (body, want->str, want->len) != 0)
+            fail_msg ("message %u in blocks of %zu: got \"%.*s\", want \"%s\"", r, b,
+                      (int) (got_len - (gsize) (body - got)), body, want->str);
+        }
+      close (fd);
+    }
+}
+
 /* A line longer than a piece of the reader comes back whole, and a "From "
  * inside it (at a piece's start) begins nothing. */
 static void
@@ -245,6 +319,7 @@ main (void)
     cmocka_unit_test (test_split),
     cmocka_unit_test (test_not_mbox),
     cmocka_unit_test (test_round_trip),
+    cmocka_unit_test (test_write_blocks),
     cmocka_unit_test (test_long_line),
     cmocka_unit_test (test_too_large),
     cmocka_unit_test (test_long_from_line),
