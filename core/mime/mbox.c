@@ -340,7 +340,9 @@ pst_mbox_write_blocks (FILE *out, const char *sender, gint64 date, int fd, gsize
   time_t t = (time_t) date;
   struct tm tm;
   char last = '\n';
+  gboolean ok;
 
+  g_return_val_if_fail (block > 0, FALSE);
   if (lseek (fd, 0, SEEK_SET) != 0)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
@@ -351,11 +353,14 @@ pst_mbox_write_blocks (FILE *out, const char *sender, gint64 date, int fd, gsize
   fprintf (out, "From %s %s %s %2d %02d:%02d:%02d %d\n", sender, days[tm.tm_wday % 7],
            months[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
            tm.tm_year + 1900);
-  if (!write_quoted (out, fd, block, &last, error))
-    return FALSE;
+  /* Ended as an entry even when the message could not be read to its
+   * end, so that the next entry's "From " line begins a line. */
+  ok = write_quoted (out, fd, block, &last, error);
   if (last != '\n')
     fputc ('\n', out);
   fputc ('\n', out);
+  if (!ok)
+    return FALSE;
   if (ferror (out))
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));

@@ -41,8 +41,8 @@ guint pst_mbox_index (PstMbox *mbox);
  * "From " given one '>' more, a line end added when the message has none at
  * its end, then an empty line. */
 gboolean pst_mbox_write (FILE *out, const char *sender, gint64 date, int fd, GError **error);
-/* pst_mbox_write reading @fd in blocks of @block bytes (1 MiB there): for
- * tests of what a block's end cuts. */
+/* pst_mbox_write reading @fd in blocks of @block bytes (1 MiB there; more
+ * than 0): for tests of what a block's end cuts. */
 gboolean pst_mbox_write_blocks (FILE *out, const char *sender, gint64 date, int fd, gsize block,
                                 GError **error);
 

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -227,6 +228,33 @@ test_write_blocks (void **state)
     }
 }
 
+/* A message that cannot be read (a directory's descriptor: read fails
+ * with EISDIR) fails the write, and what was written of its entry still
+ * ends as an entry does, so that the next one's "From " line begins a
+ * line. */
+static void
+test_write_read_error (void **state)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree char *got = NULL;
+  size_t got_len = 0;
+  FILE *out = open_memstream (&got, &got_len);
+  int dir = open (g_get_tmp_dir (), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+  (void) state;
+  assert_true (dir >= 0);
+  assert_false (pst_mbox_write_blocks (out, "a@example.org", 1796464800, dir, 7, &error));
+  assert_non_null (error);
+  fclose (out);
+  close (dir);
+  /* (Where the file system refuses lseek on a directory, nothing was.) */
+  if (got_len > 0)
+    {
+      assert_true (g_str_has_prefix (got, "From a@example.org "));
+      assert_true (g_str_has_suffix (got, "\n\n"));
+    }
+}
+
 /* A line longer than a piece of the reader comes back whole, and a "From "
  * inside it (at a piece's start) begins nothing. */
 static void
@@ -320,6 +348,7 @@ main (void)
     cmocka_unit_test (test_not_mbox),
     cmocka_unit_test (test_round_trip),
     cmocka_unit_test (test_write_blocks),
+    cmocka_unit_test (test_write_read_error),
     cmocka_unit_test (test_long_line),
     cmocka_unit_test (test_too_large),
     cmocka_unit_test (test_long_from_line),
