@@ -311,42 +311,21 @@ qp_convert (GConverter *converter, const void *inbuf, gsize inbuf_size, void *ou
            * went through qp_byte before: half of a 7-bit copy's time):
            * a printable byte as it is, a byte to encode as "=XX", and a
            * space or tab that a byte other than CR follows (so it does
-           * not end its line) as it is; each after a soft line break
-           * where it would pass the line's limit, as qp_put does. */
-          static const char hex[] = "0123456789ABCDEF";
+           * not end its line) as it is. */
           gsize from = i;
 
           while (i < inbuf_size && outbuf_size - o >= 6)
             {
               guchar b = in[i];
-              gsize w;
 
               if (b == '\r')
                 break;
-              if (b == ' ' || b == '\t')
-                {
-                  if (i + 1 == inbuf_size || in[i + 1] == '\r')
-                    break;
-                  w = 1;
-                }
+              if ((b == ' ' || b == '\t') && (i + 1 == inbuf_size || in[i + 1] == '\r'))
+                break;
+              if (qp_plain (b) || b == ' ' || b == '\t')
+                qp_put (self, out, &o, (const char *) &in[i], 1);
               else
-                w = qp_plain (b) ? 1 : 3;
-              if (self->col + w > QP_LINE)
-                {
-                  memcpy (out + o, "=\r\n", 3);
-                  o += 3;
-                  self->col = 0;
-                }
-              if (w == 1)
-                out[o] = (char) b;
-              else
-                {
-                  out[o] = '=';
-                  out[o + 1] = hex[b >> 4];
-                  out[o + 2] = hex[b & 15];
-                }
-              o += w;
-              self->col += w;
+                qp_put_encoded (self, out, &o, b);
               i++;
             }
           if (i > from)

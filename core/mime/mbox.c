@@ -242,14 +242,6 @@ fail:
   return -1;
 }
 
-/* fwrite, but no call for no bytes. */
-static void
-put (FILE *out, const char *data, gsize len)
-{
-  if (len > 0)
-    fwrite (data, 1, len, out);
-}
-
 /* The bytes of @fd from where it is to @out, quoted (pst_mbox_write), in
  * blocks of @block bytes: a line at a time (getline and fwrite), a 265 MB
  * message took the CLI twice its time.  A line's quoting '>' is written
@@ -294,7 +286,7 @@ write_quoted (FILE *out, int fd, gsize block, char *last, GError **error)
                 {
                   /* Cut by the block's end: "From "'s first bytes, if
                    * any, go on in the next block. */
-                  put (out, buf + from, j - from);
+                  fwrite (buf + from, 1, j - from, out);
                   if (j > from)
                     *last = buf[j - 1];
                   have = end - j;
@@ -304,7 +296,7 @@ write_quoted (FILE *out, int fd, gsize block, char *last, GError **error)
                 }
               if (end - j >= 5 && memcmp (buf + j, "From ", 5) == 0)
                 {
-                  put (out, buf + from, j - from);
+                  fwrite (buf + from, 1, j - from, out);
                   fputc ('>', out);
                   from = j;
                 }
@@ -316,7 +308,7 @@ write_quoted (FILE *out, int fd, gsize block, char *last, GError **error)
         }
       if (from < i)
         {
-          put (out, buf + from, i - from);
+          fwrite (buf + from, 1, i - from, out);
           *last = buf[i - 1];
         }
       if (eof)
