@@ -421,20 +421,13 @@ reopen_fd (gpointer data, GError **error)
 }
 
 /* pst_pgpmime_open_stream's spool for a judged text: an unnamed file of
- * the agent's, as send's copies are: at most PST_OUTGOING_MAX_STREAM, and
- * PST_OUTGOING_FREE_MIN left free as it grows. */
+ * the agent's, as send's copies are. */
 static int
 spool_open (gpointer data, guint64 *max_out, guint64 *keep_free_out)
 {
   Reopen *r = data;
-  int fd = pst_outgoing_unnamed_file (r->agent, max_out);
 
-  if (fd >= 0)
-    {
-      *max_out = MIN (*max_out, PST_OUTGOING_MAX_STREAM);
-      *keep_free_out = PST_OUTGOING_FREE_MIN;
-    }
-  return fd;
+  return pst_outgoing_cipher_spool_file (r->agent, max_out, keep_free_out);
 }
 
 /* Decrypts PGP/MIME from @in_fd to @out_fd as a stream when

@@ -53,19 +53,35 @@ pst_method_attachment (PstCall *call, GError **error)
                          ? ": its content expands past the decryption limit (a compression bomb?)" : "");
       return NULL;
     }
-  if (view->attachment == NULL)
+  if (view->attachment_spool != NULL)
+    {
+      /* A large one, kept in a spool as it came from the worker. */
+      g_autoptr (GOutputStream) out = pst_client_fd_output_stream_new (fd);
+      gboolean spool_failed = FALSE;
+
+      if (!pst_cipher_spool_replay (view->attachment_spool, out, &spool_failed, error))
+        {
+          g_prefix_error (error, "message %" G_GINT64_FORMAT ", attachment %" G_GINT64_FORMAT ": ",
+                          id, index);
+          return NULL;
+        }
+    }
+  else if (view->attachment == NULL)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "message %" G_GINT64_FORMAT ": %s", id,
                    view->attachment_error ? view->attachment_error : "no such attachment");
       return NULL;
     }
-  data = g_bytes_get_data (view->attachment, &len);
-  if (len > 0 && !pst_fd_write_all (fd, data, len, error))
-    return NULL;
+  else
+    {
+      data = g_bytes_get_data (view->attachment, &len);
+      if (len > 0 && !pst_fd_write_all (fd, data, len, error))
+        return NULL;
+    }
   r = json_object_new ();
   json_object_set_string_member (r, "name", view->attachment_name ? view->attachment_name : "");
   json_object_set_string_member (r, "type", view->attachment_type ? view->attachment_type : "");
-  json_object_set_int_member (r, "size", (gint64) len);
+  json_object_set_int_member (r, "size", (gint64) view->attachment_len);
   return r;
 }
 

@@ -178,6 +178,19 @@ pst_outgoing_unnamed_file (PstAgent *agent, guint64 *room_out)
   return fd;
 }
 
+int
+pst_outgoing_cipher_spool_file (gpointer agent, guint64 *max_out, guint64 *keep_free_out)
+{
+  int fd = pst_outgoing_unnamed_file (agent, max_out);
+
+  if (fd >= 0)
+    {
+      *max_out = MIN (*max_out, PST_OUTGOING_MAX_STREAM);
+      *keep_free_out = PST_OUTGOING_FREE_MIN;
+    }
+  return fd;
+}
+
 PstOutgoingSpool *
 pst_outgoing_spool_new (PstAgent *agent, GError **error)
 {

@@ -72,6 +72,10 @@ gboolean pst_outgoing_can_spool (PstAgent *agent);
  * it may hold: the free space beyond PST_OUTGOING_FREE_MIN.  -1 when none
  * can be made or there is no such room.  Transfer full. */
 int pst_outgoing_unnamed_file (PstAgent *agent, guint64 *room_out);
+/* The same as a PstCipherSpoolOpen (cipherspool.h) of @agent (a
+ * PstAgent): at most PST_OUTGOING_MAX_STREAM, and PST_OUTGOING_FREE_MIN
+ * left free as it grows. */
+int pst_outgoing_cipher_spool_file (gpointer agent, guint64 *max_out, guint64 *keep_free_out);
 PstOutgoingSpool *pst_outgoing_spool_new (PstAgent *agent, GError **error);
 gboolean pst_outgoing_spool_write (PstOutgoingSpool *sp, const void *data, gsize len,
                                    GError **error);

@@ -46,6 +46,8 @@ struct _PstWorker {
   GThread *reader;     /* the last zygote's; joined before the next starts */
   char *last_end;      /* how the last zygote ended, for the jobs it had */
   gboolean own_refused; /* posternd-worker said it is another version */
+  PstCipherSpoolOpen spool_open;  /* pst_worker_set_spool's */
+  gpointer spool_data;
 };
 
 typedef struct {
@@ -75,6 +77,7 @@ pst_view_free (PstView *v)
   g_free (v->body_text);
   g_clear_pointer (&v->attachments, g_ptr_array_unref);
   g_clear_pointer (&v->attachment, g_bytes_unref);
+  g_clear_pointer (&v->attachment_spool, pst_cipher_spool_free);
   g_free (v->attachment_name);
   g_free (v->attachment_type);
   g_free (v->attachment_error);
@@ -119,6 +122,13 @@ pst_worker_free (PstWorker *w)
   g_cond_clear (&w->cond);
   g_mutex_clear (&w->lock);
   g_free (w);
+}
+
+void
+pst_worker_set_spool (PstWorker *w, PstCipherSpoolOpen open_fn, gpointer data)
+{
+  w->spool_open = open_fn;
+  w->spool_data = data;
 }
 
 /* Why a process with wait status @status ended, as a phrase. */
@@ -443,10 +453,13 @@ bad:
 
 /* The "result" frame to the job on @message (NULL when it was streamed:
  * then a plaintext that is the message is given as NULL): checked as what
- * a compromised worker may have written. */
+ * a compromised worker may have written.  When *@spool is not NULL, it
+ * holds the blob's last @spooled bytes, which @blob lacks (the attachment,
+ * kept as it came: AttachmentTail), and the view takes it. */
 static gboolean
-take_result (JsonObject *reply, GBytes *blob, GBytes *message, GBytes **plain_out,
-             PstStatus **status_out, PstView **view_out, GError **error)
+take_result (JsonObject *reply, GBytes *blob, PstCipherSpool **spool, guint64 spooled,
+             GBytes *message, GBytes **plain_out, PstStatus **status_out, PstView **view_out,
+             GError **error)
 {
   g_autoptr (PstView) v = g_new0 (PstView, 1);
   g_autoptr (PstStatus) status = NULL;
@@ -456,7 +469,7 @@ take_result (JsonObject *reply, GBytes *blob, GBytes *message, GBytes **plain_ou
   JsonArray *att;
   g_autofree char *format = NULL;
   gint64 plain_len, body_len, total, att_len = 0;
-  gsize size = g_bytes_get_size (blob);
+  guint64 size = g_bytes_get_size (blob) + (*spool != NULL ? spooled : 0);
 
   if (sn == NULL || !(status = pst_status_from_wire (sn, error)))
     {
@@ -501,6 +514,7 @@ take_result (JsonObject *reply, GBytes *blob, GBytes *message, GBytes **plain_ou
     }
   /* -1: the plaintext is @message, which the blob does not carry. */
   if (MAX (plain_len, 0) + MAX (body_len, 0) + att_len != (gint64) size
+      || (*spool != NULL && (ao == NULL || (guint64) att_len != spooled))
       || (body_len >= 0) != (format != NULL)
       || (format != NULL && !g_str_equal (format, "text") && !g_str_equal (format, "html-as-text")))
     {
@@ -543,9 +557,12 @@ take_result (JsonObject *reply, GBytes *blob, GBytes *message, GBytes **plain_ou
         }
       g_ptr_array_add (v->attachments, g_strdup (s));
     }
-  if (ao != NULL)
+  if (*spool != NULL)
+    v->attachment_spool = g_steal_pointer (spool);
+  else if (ao != NULL)
     v->attachment = g_bytes_new_from_bytes (blob, (gsize) (MAX (plain_len, 0) + MAX (body_len, 0)),
                                             (gsize) att_len);
+  v->attachment_len = (guint64) att_len;
   *plain_out = plain_len >= 0 ? g_bytes_new_from_bytes (blob, 0, (gsize) plain_len)
                : message != NULL ? g_bytes_ref (message) : NULL;
   *status_out = g_steal_pointer (&status);
@@ -646,13 +663,80 @@ plain_is_message_checked (const JobMessage *message, GBytes *plain, const PstSta
   return TRUE;
 }
 
+/* A "result" frame's attachment of PST_WORKER_ATTACHMENT_SPOOL bytes or
+ * more, the end of its blob, kept as it arrives in a spool of the agent's
+ * (encrypted there under a key held only here: cipherspool.h), so that the
+ * agent never holds it whole; held as before where no spool has the room. */
+typedef struct {
+  PstCipherSpoolOpen open_fn;
+  gpointer open_data;
+  PstCipherSpool *spool;  /* the frame's, or NULL */
+  guint64 len;            /* what it takes */
+} AttachmentTail;
+
+static void
+attachment_tail_clear (AttachmentTail *t)
+{
+  g_clear_pointer (&t->spool, pst_cipher_spool_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (AttachmentTail, attachment_tail_clear)
+
+/* A spool of the agent's with room for the whole attachment, or -1. */
+static int
+attachment_spool_file (gpointer data, guint64 *max_out, guint64 *keep_free_out)
+{
+  AttachmentTail *t = data;
+  int fd = t->open_fn (t->open_data, max_out, keep_free_out);
+
+  if (fd >= 0 && *max_out < t->len)
+    {
+      close (fd);
+      return -1;
+    }
+  return fd;
+}
+
+static guint64
+attachment_split (JsonObject *obj, guint64 blob_len, gpointer data)
+{
+  AttachmentTail *t = data;
+  JsonNode *vn, *an;
+  gint64 len;
+
+  g_clear_pointer (&t->spool, pst_cipher_spool_free);
+  t->len = 0;
+  /* Anything malformed is held, for take_result to refuse. */
+  if (!g_str_equal (pst_crypto_request_op (obj), "result")
+      || !(vn = json_object_get_member (obj, "view")) || !JSON_NODE_HOLDS_OBJECT (vn)
+      || !(an = json_object_get_member (json_node_get_object (vn), "attachment"))
+      || !JSON_NODE_HOLDS_OBJECT (an)
+      || !view_int (json_node_get_object (an), "len", PST_WORKER_ATTACHMENT_SPOOL, (gint64) blob_len,
+                    &len, NULL))
+    return blob_len;
+  t->len = (guint64) len;
+  if (!(t->spool = pst_cipher_spool_open (attachment_spool_file, t)))
+    {
+      t->len = 0;
+      return blob_len;
+    }
+  return blob_len - t->len;
+}
+
+static void
+attachment_tail (const guint8 *bytes, gsize len, gpointer data)
+{
+  AttachmentTail *t = data;
+
+  pst_cipher_spool_write (t->spool, bytes, len);
+}
+
 /* Talks to the worker of one job until it answers.  FALSE with @error:
  * PST_WORKER_ERROR when the worker failed (@error says how, and the caller
  * adds how it ended), anything else when the analysis itself failed. */
 static gboolean
-exchange (int fd, PstPgp *pgp, PstSmime *smime, const JobMessage *message, int attachment,
-          GBytes **plain_out, PstStatus **status_out, PstView **view_out, gboolean *timed_out,
-          gboolean *misbehaved, gboolean *unread, GError **error)
+exchange (PstWorker *w, int fd, PstPgp *pgp, PstSmime *smime, const JobMessage *message,
+          int attachment, GBytes **plain_out, PstStatus **status_out, PstView **view_out,
+          gboolean *timed_out, gboolean *misbehaved, gboolean *unread, GError **error)
 {
   g_autoptr (JsonObject) open = json_object_new ();
   g_autoptr (GError) local = NULL;
@@ -663,6 +747,7 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, const JobMessage *message, int a
     .reopen = message->reopen, .reopen_data = message->reopen_data,
   };
   Clock clock = { .left = answer_seconds () * G_USEC_PER_SEC };
+  g_auto (AttachmentTail) tail = { .open_fn = w->spool_open, .open_data = w->spool_data };
   gboolean ok;
 
   json_object_set_string_member (open, "op", "open");
@@ -695,8 +780,9 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, const JobMessage *message, int a
       g_autoptr (GBytes) blob = NULL, out = NULL;
       const char *op;
 
-      ok = pst_worker_frame_read (fd, frame_limit (message->size, &server), clock_start (&clock), &req,
-                                  &blob, &local);
+      ok = pst_worker_frame_read_split (fd, frame_limit (message->size, &server), clock_start (&clock),
+                                        attachment >= 0 && tail.open_fn != NULL ? attachment_split : NULL,
+                                        attachment_tail, &tail, &req, &blob, &local);
       clock_stop (&clock);
       if (!ok)
         {
@@ -711,8 +797,19 @@ exchange (int fd, PstPgp *pgp, PstSmime *smime, const JobMessage *message, int a
           g_autoptr (PstStatus) status = NULL;
           g_autoptr (PstView) view = NULL;
 
+          if (tail.spool != NULL && (!pst_cipher_spool_ok (tail.spool)
+                                     || pst_cipher_spool_size (tail.spool) != tail.len))
+            {
+              /* The agent's disk, not the worker. */
+              pst_crypto_server_clear (&server);
+              g_set_error_literal (error, PST_ERROR, PST_ERROR_FAILED,
+                                   "the attachment could not be kept in the agent's data directory "
+                                   "(its disk is full, or a write failed)");
+              return FALSE;
+            }
           /* Nothing of a result that fails its checks is given out. */
-          ok = take_result (req, blob, message->bytes, &plain, &status, &view, &local)
+          ok = take_result (req, blob, &tail.spool, tail.len, message->bytes, &plain, &status, &view,
+                            &local)
                && pst_crypto_serve_check (&server, status, view->from, &local)
                && plain_is_message_checked (message, plain, status, &local);
           if (!ok)
@@ -774,6 +871,7 @@ open_in_process (PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
   g_autoptr (PstStatus) status = NULL;
   g_autoptr (JsonObject) reply = json_object_new ();
   g_autofree char *body = NULL;
+  PstCipherSpool *none = NULL;   /* held whole here */
   JsonObject *view;
 
   if (!pst_message_open (pgp, smime, message, &plain, &status, error))
@@ -783,7 +881,7 @@ open_in_process (PstPgp *pgp, PstSmime *smime, GBytes *message, int attachment,
   json_object_set_object_member (reply, "view", view);
   blob = pst_worker_result_blob (pst_worker_plain_is_message (message, plain, status) ? NULL : plain,
                                  body, content);
-  return take_result (reply, blob, message, plain_out, status_out, view_out, error);
+  return take_result (reply, blob, &none, 0, message, plain_out, status_out, view_out, error);
 }
 #endif
 
@@ -863,7 +961,7 @@ open_job (PstWorker *w, PstPgp *pgp, PstSmime *smime, const JobMessage *message,
       return FALSE;
     }
 
-  ok = sent && exchange (sv[0], pgp, smime, message, attachment, plain_out, status_out, view_out,
+  ok = sent && exchange (w, sv[0], pgp, smime, message, attachment, plain_out, status_out, view_out,
                          &timed_out, &misbehaved, &unread, &local);
   if (unread)
     {

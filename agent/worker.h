@@ -24,6 +24,7 @@
 
 #include <glib.h>
 
+#include "crypto/cipherspool.h"
 #include "crypto/pgp.h"
 #include "crypto/smime.h"
 #include "crypto/status.h"
@@ -59,8 +60,14 @@ typedef struct {
   GPtrArray *attachments;       /* of char* */
   guint attachments_total;
   /* The attachment asked for (pst_worker_open's @attachment): its decoded
-   * content, name and type; or why there is none (no such index). */
+   * content, name and type; or why there is none (no such index).  The
+   * content is held (@attachment), or, from PST_WORKER_ATTACHMENT_SPOOL
+   * bytes on where the agent's spool has the room, kept encrypted in the
+   * spool (@attachment_spool, which pst_cipher_spool_replay writes out);
+   * @attachment_len is its size either way. */
   GBytes *attachment;
+  PstCipherSpool *attachment_spool;
+  guint64 attachment_len;
   char *attachment_name, *attachment_type, *attachment_error;
   /* What Autocrypt needs of the outer header (agent/peers.c): the single
    * From address (NULL: none or several), the Date (0: none), a delivery
@@ -82,6 +89,15 @@ typedef struct _PstWorker PstWorker;
 /* The agent's handle on its workers; the zygote starts at the first job. */
 PstWorker *pst_worker_new (void);
 void pst_worker_free (PstWorker *worker);
+
+/* An attachment of at least this many bytes is not held as it comes from
+ * the worker, but kept in a spool (PstView). */
+#define PST_WORKER_ATTACHMENT_SPOOL (G_GUINT64_CONSTANT (1) << 20)
+
+/* Where the worker's attachments are kept (pst_cipher_spool_open's
+ * @open_fn and @data, the agent's unnamed files): set before the first
+ * job; without it they are held. */
+void pst_worker_set_spool (PstWorker *worker, PstCipherSpoolOpen open_fn, gpointer data);
 
 /* Reads @message as pst_message_open would (@plain_out, @status_out), and
  * what show displays of it (@view_out, may be NULL), and the attachment

@@ -57,9 +57,8 @@ spool_new (int fd, guint64 max, guint64 keep_free)
   return s;
 }
 
-/* A spool from @open_fn called with @data, or NULL. */
-static PstCipherSpool *
-spool_open (PstCipherSpoolOpen open_fn, gpointer data)
+PstCipherSpool *
+pst_cipher_spool_open (PstCipherSpoolOpen open_fn, gpointer data)
 {
   guint64 max = 0, keep_free = 0;
   int fd = open_fn != NULL ? open_fn (data, &max, &keep_free) : -1;
@@ -71,6 +70,12 @@ gboolean
 pst_cipher_spool_ok (const PstCipherSpool *spool)
 {
   return spool->ok;
+}
+
+guint64
+pst_cipher_spool_size (const PstCipherSpool *spool)
+{
+  return spool->have;
 }
 
 static gboolean
@@ -109,10 +114,11 @@ has_room (PstCipherSpool *s)
          && (guint64) sv.f_bavail * sv.f_frsize >= s->keep_free + ROOM_CHECK;
 }
 
-/* Keeps @len bytes of plaintext, or gives the spool up. */
-static void
-spool_write (PstCipherSpool *s, const guchar *data, gsize len)
+void
+pst_cipher_spool_write (PstCipherSpool *s, const void *bytes, gsize len)
 {
+  const guchar *data = bytes;
+
   if (!s->ok)
     return;
   if (len > s->max - s->have
@@ -259,12 +265,12 @@ spool_tee_write (GOutputStream *stream, const void *buffer, gsize count, GCancel
       self->done = TRUE;
       return n;
     }
-  if (self->spool == NULL && !(self->spool = spool_open (self->open_fn, self->open_data)))
+  if (self->spool == NULL && !(self->spool = pst_cipher_spool_open (self->open_fn, self->open_data)))
     {
       self->done = TRUE;
       return n;
     }
-  spool_write (self->spool, buffer, (gsize) n);
+  pst_cipher_spool_write (self->spool, buffer, (gsize) n);
   return n;
 }
 

@@ -46,6 +46,18 @@ PstCipherSpool *pst_cipher_spool_tee_get (GOutputStream *tee);
 /* The same, taken from @tee: transfer full. */
 PstCipherSpool *pst_cipher_spool_tee_steal (GOutputStream *tee);
 
+/* A spool of its own, not behind a tee: asked of @open_fn with @data now;
+ * NULL when it gives none or no key can be made.  Transfer full. */
+PstCipherSpool *pst_cipher_spool_open (PstCipherSpoolOpen open_fn, gpointer data);
+
+/* Keeps @len more bytes, or gives the spool up (pst_cipher_spool_ok then
+ * says so): past what its file may hold, into what must stay free, or a
+ * write that failed. */
+void pst_cipher_spool_write (PstCipherSpool *spool, const void *data, gsize len);
+
+/* How many bytes it holds. */
+guint64 pst_cipher_spool_size (const PstCipherSpool *spool);
+
 /* Writes what the spool holds, decrypted, to @out, from its start.  FALSE
  * with @error: @out's error, or PST_ERROR_FAILED with *@spool_failed_out
  * set when the file cannot be read back or does not hold what was written

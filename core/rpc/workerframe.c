@@ -18,6 +18,7 @@ typedef enum {
   STATE_HEAD,
   STATE_JSON,
   STATE_BLOB,
+  STATE_TAIL,
   STATE_DONE,
   STATE_FAILED,
 } State;
@@ -39,6 +40,12 @@ struct _PstWorkerDecoder {
   Buf json;
   Buf blob;
   JsonObject *obj;   /* the complete frame's object, from STATE_BLOB on */
+  /* pst_worker_decoder_set_split's: the blob's last tail_want bytes go to
+   * @tail, not into @blob. */
+  PstWorkerFrameSplit split;
+  PstWorkerFrameTail tail;
+  gpointer split_data;
+  guint64 tail_want, tail_have;
 };
 
 static void
@@ -88,7 +95,17 @@ decoder_reset (PstWorkerDecoder *d)
   buf_clear (&d->blob);
   g_clear_pointer (&d->obj, json_object_unref);
   d->head_len = 0;
+  d->tail_want = d->tail_have = 0;
   d->state = STATE_HEAD;
+}
+
+void
+pst_worker_decoder_set_split (PstWorkerDecoder *d, PstWorkerFrameSplit split,
+                              PstWorkerFrameTail tail, gpointer data)
+{
+  d->split = split;
+  d->tail = tail;
+  d->split_data = data;
 }
 
 void
@@ -173,7 +190,15 @@ parse_json (PstWorkerDecoder *d, GError **error)
   if (root == NULL || !JSON_NODE_HOLDS_OBJECT (root))
     return decoder_fail (d, error, "its JSON is not an object");
   d->obj = json_object_ref (json_node_get_object (root));
-  d->state = d->blob.want > 0 ? STATE_BLOB : STATE_DONE;
+  if (d->split != NULL && d->blob.want > 0)
+    {
+      guint64 keep = d->split (d->obj, d->blob.want, d->split_data);
+
+      keep = MIN (keep, (guint64) d->blob.want);
+      d->tail_want = d->blob.want - keep;
+      d->blob.want = (gsize) keep;
+    }
+  d->state = d->blob.want > 0 ? STATE_BLOB : d->tail_want > 0 ? STATE_TAIL : STATE_DONE;
   return TRUE;
 }
 
@@ -211,7 +236,18 @@ pst_worker_decoder_feed (PstWorkerDecoder *d, const guint8 *data, gsize len, GEr
         case STATE_BLOB:
           used += buf_take (&d->blob, data + used, len - used);
           if (d->blob.len == d->blob.want)
-            d->state = STATE_DONE;
+            d->state = d->tail_want > 0 ? STATE_TAIL : STATE_DONE;
+          break;
+        case STATE_TAIL:
+          {
+            gsize n = (gsize) MIN ((guint64) (len - used), d->tail_want - d->tail_have);
+
+            d->tail (data + used, n, d->split_data);
+            d->tail_have += n;
+            used += n;
+            if (d->tail_have == d->tail_want)
+              d->state = STATE_DONE;
+          }
           break;
         case STATE_DONE:
         case STATE_FAILED:
@@ -255,6 +291,7 @@ decoder_wants (PstWorkerDecoder *d)
     case STATE_HEAD: return PST_WORKER_FRAME_HEAD - d->head_len;
     case STATE_JSON: return d->json.want - d->json.len;
     case STATE_BLOB: return d->blob.want - d->blob.len;
+    case STATE_TAIL: return (gsize) MIN (d->tail_want - d->tail_have, (guint64) G_MAXSIZE);
     case STATE_DONE:
     case STATE_FAILED: break;
     }
@@ -335,9 +372,19 @@ gboolean
 pst_worker_frame_read (int fd, guint64 max_blob, gint64 deadline, JsonObject **obj_out,
                        GBytes **blob_out, GError **error)
 {
+  return pst_worker_frame_read_split (fd, max_blob, deadline, NULL, NULL, NULL, obj_out, blob_out,
+                                      error);
+}
+
+gboolean
+pst_worker_frame_read_split (int fd, guint64 max_blob, gint64 deadline, PstWorkerFrameSplit split,
+                             PstWorkerFrameTail tail, gpointer data, JsonObject **obj_out,
+                             GBytes **blob_out, GError **error)
+{
   g_autoptr (PstWorkerDecoder) d = pst_worker_decoder_new (max_blob);
   guint8 chunk[65536];
 
+  pst_worker_decoder_set_split (d, split, tail, data);
   while (!pst_worker_decoder_done (d))
     {
       gsize want = MIN (decoder_wants (d), sizeof chunk);

@@ -47,6 +47,19 @@ gboolean pst_worker_decoder_done (PstWorkerDecoder *d);
  * transfer full.  FALSE when no frame is complete. */
 gboolean pst_worker_decoder_take (PstWorkerDecoder *d, JsonObject **obj_out, GBytes **blob_out);
 
+/* A frame whose blob ends in something the reader does not hold (a large
+ * attachment, which it keeps elsewhere): once the frame's JSON is in,
+ * @split is asked, with its object and the blob's length, how many of the
+ * blob's first bytes to hold (more than the blob: all of it); the rest
+ * goes to @tail as it arrives, in pieces, and not into the blob the frame
+ * gives.  Both get the data given with them.  The frame is only whole when
+ * the tail has arrived too. */
+typedef guint64 (*PstWorkerFrameSplit) (JsonObject *obj, guint64 blob_len, gpointer data);
+typedef void (*PstWorkerFrameTail) (const guint8 *bytes, gsize len, gpointer data);
+/* For every frame @d decodes from now on (@split NULL: none). */
+void pst_worker_decoder_set_split (PstWorkerDecoder *d, PstWorkerFrameSplit split,
+                                   PstWorkerFrameTail tail, gpointer data);
+
 /* The 16-byte head and the JSON text of a frame carrying @obj and a blob of
  * @blob_len bytes (which the caller sends after it).  Transfer full. */
 GBytes *pst_worker_frame_encode (JsonObject *obj, guint64 blob_len);
@@ -58,6 +71,12 @@ GBytes *pst_worker_frame_encode (JsonObject *obj, guint64 blob_len);
  * frame was read, "… in the middle of a frame" otherwise).  Transfer full. */
 gboolean pst_worker_frame_read (int fd, guint64 max_blob, gint64 deadline, JsonObject **obj_out,
                                 GBytes **blob_out, GError **error);
+/* The same, its blob split by @split and @tail as
+ * pst_worker_decoder_set_split says. */
+gboolean pst_worker_frame_read_split (int fd, guint64 max_blob, gint64 deadline,
+                                      PstWorkerFrameSplit split, PstWorkerFrameTail tail,
+                                      gpointer data, JsonObject **obj_out, GBytes **blob_out,
+                                      GError **error);
 /* Writes a frame (@blob may be NULL).  EPIPE is an error, never a signal
  * (MSG_NOSIGNAL, or send()). */
 gboolean pst_worker_frame_write (int fd, JsonObject *obj, GBytes *blob, GError **error);

@@ -6,7 +6,10 @@
  * follow what arrives, which -rss_limit_mb watches).  Each complete frame's members "status", "sig", "smime_sig" and
  * "error" are decoded as the agent decodes them; whatever decodes is
  * encoded again, sent through a frame again and decoded again, and must
- * come back the same.
+ * come back the same.  A frame whose JSON has an integer "keep" has its
+ * blob split there (pst_worker_decoder_set_split, as the agent splits off
+ * a large attachment): what is held and what went to the tail must add up
+ * to the blob announced.
  */
 #include "fuzz-common.h"
 
@@ -214,6 +217,36 @@ check_frame (JsonObject *obj, GBytes *blob, guint64 max_blob)
     }
 }
 
+typedef struct {
+  gboolean asked;
+  guint64 blob_len;   /* announced, when asked */
+  guint64 tail;       /* bytes the tail got */
+} Split;
+
+static guint64
+split_at_keep (JsonObject *obj, guint64 blob_len, gpointer data)
+{
+  Split *s = data;
+  JsonNode *n = json_object_get_member (obj, "keep");
+
+  FUZZ_CHECK (!s->asked && s->tail == 0, "split asked twice for one frame");
+  s->asked = TRUE;
+  s->blob_len = blob_len;
+  if (n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_INT64
+      && json_node_get_int (n) >= 0)
+    return (guint64) json_node_get_int (n);
+  return G_MAXUINT64;
+}
+
+static void
+split_tail (const guint8 *bytes, gsize len, gpointer data)
+{
+  Split *s = data;
+
+  FUZZ_CHECK (s->asked && len > 0, "a tail without a split, or empty");
+  s->tail += len;
+}
+
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
@@ -225,6 +258,7 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr (PstWorkerDecoder) d = NULL;
+  Split split = { 0 };
   guint64 max_blob;
   gsize chunk, off = 1;
 
@@ -233,6 +267,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   chunk = (data[0] & 0x7f) == 0 ? size : (gsize) (data[0] & 0x7f);
   max_blob = (data[0] & 0x80) ? 16 : (guint64) 256 * 1024 * 1024;
   d = pst_worker_decoder_new (max_blob);
+  pst_worker_decoder_set_split (d, split_at_keep, split_tail, &split);
 
   while (off < size)
     {
@@ -261,6 +296,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
           FUZZ_CHECK (pst_worker_decoder_take (d, &obj, &blob), "done but nothing to take");
           FUZZ_CHECK (!pst_worker_decoder_done (d), "still done after take");
+          FUZZ_CHECK (!split.asked || g_bytes_get_size (blob) + split.tail == split.blob_len,
+                      "held %zu and a tail of %" G_GUINT64_FORMAT " bytes of a blob of %"
+                      G_GUINT64_FORMAT, (size_t) g_bytes_get_size (blob), split.tail,
+                      split.blob_len);
+          split = (Split) { 0 };
           check_frame (obj, blob, max_blob);
         }
     }

@@ -114,7 +114,9 @@ check "… and search finds it by it" test "$(ids_found "Zebra")" = "$id1"
 pst bob agent stop >/dev/null
 sed -i '/^\[account main\]/a store_decrypted_subject=true' "$WORK/home-bob/config"
 subject2="Giraffe $tag — Grüße aus Köln"
-cp "$WORK/Daten-Übersicht.bin" "$WORK/second.bin"
+# 1.5 MiB: an attachment of 1 MiB or more is kept in the agent's spool, not
+# held, as it comes from the worker (agent/worker.c AttachmentTail).
+head -c 1572864 /dev/urandom > "$WORK/second.bin"
 mail "$WORK/m2.eml" "$subject2" "The second body $tag" "" "$WORK/second.bin"
 check "alice sends a second mail" pst alice send --wait "$WORK/m2.eml"
 check "it reaches bob" wait_for_delivery "$BOB_MAILDIR" 1
@@ -143,8 +145,11 @@ check "attachment to standard output writes the exact bytes" cmp -s "$WORK/out1.
 pst bob --json attachment "$id1" 1 -o "$WORK/out1.json.txt" > "$WORK/att1.json"
 check "attachment --json gives name, type and size" \
   test "$(json '"%s %s %d" % (d["name"], d["type"], d["size"])' < "$WORK/att1.json")" = "notes.txt text/plain $(stat -c %s "$WORK/notes.txt")"
-pst bob attachment "$id2" 0 > "$WORK/out2.bin"
-check "the second mail's attachment too" cmp -s "$WORK/out2.bin" "$WORK/second.bin"
+pst bob --json attachment "$id2" 0 -o "$WORK/out2.bin" > "$WORK/att2.json"
+check "the second mail's attachment too, 1.5 MiB (kept in the agent's spool)" cmp -s "$WORK/out2.bin" "$WORK/second.bin"
+check "… and its size" test "$(json 'd["size"]' < "$WORK/att2.json")" = 1572864
+pst bob attachment "$id2" 0 | cmp -s - "$WORK/second.bin"
+check "… to standard output (a pipe) the same" test "${PIPESTATUS[0]} $?" = "0 0"
 before=$(sha256sum < "$WORK/out0.bin")
 expect_fail "attachment -o refuses to overwrite a file" 1 "exists; it is not overwritten" \
   pst bob attachment "$id1" 1 -o "$WORK/out0.bin"

@@ -9,6 +9,10 @@
 # text and the attachment and checks the signature, and the body that
 # comes out is the body that went in (sha256).
 #
+# A plaintext message just under the cap, a text and an attachment: its
+# fetch and analysis, show, export and its attachment, the agent never
+# holding it whole (nor the attachment: kept in a spool, encrypted).
+#
 # An encrypted message of an eighth of the cap, fetched and shown: the
 # agent holds its plaintext once, and never its ciphertext (the bound there
 # is the plaintext's size and 32 MiB).
@@ -164,6 +168,7 @@ body "$WORK/inner.txt" "$(( CAP * 15 / 16 ))M"
   printf -- '--=-within\r\nContent-Type: text/plain\r\n\r\nsee the attachment\r\n--=-within\r\n'
   printf 'Content-Type: application/octet-stream; name="within.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
   cat "$WORK/inner.txt"; printf -- '\r\n--=-within--\r\n'; } | tr -d '\r' > "$WORK/within.eml"
+within_att_sum=$(base64 -d < "$WORK/inner.txt" | sha256sum | cut -d' ' -f1)
 rm "$WORK/inner.txt"
 within_sum=$(sha256sum < "$WORK/within.eml" | cut -d' ' -f1)
 echo "# the message within the cap: $(stat -c %s "$WORK/within.eml") bytes"
@@ -189,7 +194,15 @@ check "… the message as it arrived (sha256)" \
   test "$(tr -d '\r' < "$WORK/within.eml" | sha256sum | cut -d' ' -f1)" = "$within_sum"
 check "… which is what the scanner read, whole (sha256)" \
   test "$(sha256sum < "$WORK/within.eml" | cut -d' ' -f1)" = "$(cat "$WORK/scanned-alice.sum")"
-rm -f "$WORK/within.eml" "$WORK/show.txt"
+# The attachment, decoded by the worker (the three quarters of the cap):
+# kept in the agent's spool as it comes, encrypted there, and written out
+# from it (agent/worker.c AttachmentTail), never held.
+attachment_within() { pst alice --json attachment "$aid" 0 -o "$WORK/within.bin" > "$WORK/att.json"; }
+check "attachment within the bound" within_bound alice "attachment (under the cap)" attachment_within
+check "… the attachment sent (sha256), its size said" test \
+  "$(sha256sum < "$WORK/within.bin" | cut -d' ' -f1) $(python3 -c 'import json, sys; print(json.load(sys.stdin)["size"])' < "$WORK/att.json")" \
+  = "$within_att_sum $(stat -c %s "$WORK/within.bin")"
+rm -f "$WORK/within.eml" "$WORK/show.txt" "$WORK/within.bin"
 
 # ---- an encrypted message: its plaintext held once, its ciphertext never ----
 # A text and an attachment of an eighth of the cap, encrypted and signed by

@@ -1129,6 +1129,57 @@ test_cipher_spool (void **state)
   }
 }
 
+/* A spool of its own, not behind a tee (the agent's large attachments,
+ * agent/worker.c): written in pieces, the same bytes back, its size; none
+ * when the caller gives no file; given up past what it may hold. */
+static void
+test_cipher_spool_direct (void **state)
+{
+  g_autoptr(GOutputStream) back = g_memory_output_stream_new_resizable ();
+  g_autoptr(GBytes) got = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree guint8 *data = g_malloc (200000);
+  PstCipherSpool *spool;
+  gboolean spool_failed = TRUE;
+  GivenFile given;
+
+  (void) state;
+  for (gsize i = 0; i < 200000; i++)
+    data[i] = (guint8) (i * 31 + i / 977);
+  given = (GivenFile) { open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600),
+                        G_MAXUINT64, 0, 0 };
+  assert_true (given.fd >= 0);
+  spool = pst_cipher_spool_open (open_given, &given);
+  assert_non_null (spool);
+  assert_int_equal (given.opened, 1);
+  for (gsize at = 0; at < 200000; at += 65537)
+    pst_cipher_spool_write (spool, data + at, MIN (65537, 200000 - at));
+  assert_true (pst_cipher_spool_ok (spool));
+  assert_int_equal (pst_cipher_spool_size (spool), 200000);
+  assert_true (pst_cipher_spool_replay (spool, back, &spool_failed, &error));
+  assert_false (spool_failed);
+  g_output_stream_close (back, NULL, NULL);
+  got = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (back));
+  assert_int_equal (g_bytes_get_size (got), 200000);
+  assert_memory_equal (g_bytes_get_data (got, NULL), data, 200000);
+  pst_cipher_spool_free (spool);
+
+  /* No file given: no spool. */
+  given = (GivenFile) { -1, G_MAXUINT64, 0, 0 };
+  assert_null (pst_cipher_spool_open (open_given, &given));
+  assert_int_equal (given.opened, 1);
+
+  /* Past what it may hold. */
+  given = (GivenFile) { open (g_get_tmp_dir (), O_TMPFILE | O_RDWR | O_CLOEXEC, 0600), 1000, 0, 0 };
+  spool = pst_cipher_spool_open (open_given, &given);
+  assert_non_null (spool);
+  pst_cipher_spool_write (spool, data, 1000);
+  assert_true (pst_cipher_spool_ok (spool));
+  pst_cipher_spool_write (spool, data, 1);
+  assert_false (pst_cipher_spool_ok (spool));
+  pst_cipher_spool_free (spool);
+}
+
 /* The output failing half-way, or reading the message, is the call's
  * error, not a verdict on the message ("decryption failed"), whatever its
  * domain (the agent's client descriptors fail with PST_ERROR): for an
@@ -1276,6 +1327,7 @@ main (void)
     cmocka_unit_test (test_open_multipart),
     cmocka_unit_test (test_open_text_failures),
     cmocka_unit_test (test_cipher_spool),
+    cmocka_unit_test (test_cipher_spool_direct),
     cmocka_unit_test (test_open_streams_fail),
     cmocka_unit_test_teardown (test_open_text_session_key, end_session_key),
     cmocka_unit_test (test_roundtrip),

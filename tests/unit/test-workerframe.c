@@ -348,6 +348,137 @@ test_read_write_socketpair (void **state)
   close (sv[1]);
 }
 
+/* A frame whose blob's end goes elsewhere (pst_worker_decoder_set_split:
+ * the agent's large attachments): the decoder holds the first bytes the
+ * split says, hands the rest to the tail in order, and decodes the frames
+ * that follow, split or whole, as before. */
+typedef struct {
+  guint splits;
+  guint64 blob_len;     /* the last split's */
+  GByteArray *tail;
+} Split;
+
+/* Keeps what the frame's "keep" says; all of a frame without one. */
+static guint64
+split_by_keep (JsonObject *obj, guint64 blob_len, gpointer data)
+{
+  Split *s = data;
+
+  s->splits++;
+  s->blob_len = blob_len;
+  return json_object_has_member (obj, "keep") ? (guint64) json_object_get_int_member (obj, "keep")
+                                              : G_MAXUINT64;
+}
+
+static void
+split_tail (const guint8 *bytes, gsize len, gpointer data)
+{
+  Split *s = data;
+
+  assert_true (len > 0);
+  g_byte_array_append (s->tail, bytes, (guint) len);
+}
+
+static void
+test_split (void **state)
+{
+  static const char blob[] = "held part|the tail, not held";
+  g_autoptr (GByteArray) f = make_frame ("{\"keep\":9}", blob, sizeof blob - 1);
+  g_autoptr (GByteArray) whole = make_frame ("{\"op\":\"done\"}", "xy", 2);
+  g_autoptr (GByteArray) all_tail = make_frame ("{\"keep\":0}", "abc", 3);
+  g_autoptr (GByteArray) none = make_frame ("{\"keep\":0}", NULL, 0);
+  g_autoptr (GByteArray) stream = g_byte_array_new ();
+
+  g_byte_array_append (stream, f->data, f->len);
+  g_byte_array_append (stream, whole->data, whole->len);
+  g_byte_array_append (stream, all_tail->data, all_tail->len);
+  g_byte_array_append (stream, none->data, none->len);
+  /* Fed in pieces of every size from 1 to the whole stream. */
+  for (gsize piece = 1; piece <= stream->len; piece++)
+    {
+      g_autoptr (PstWorkerDecoder) d = pst_worker_decoder_new (MAX_BLOB);
+      g_autoptr (GByteArray) tail = g_byte_array_new ();
+      Split s = { .tail = tail };
+      gsize at = 0, ends[4];
+      guint frames = 0;
+      g_autoptr (GPtrArray) objs = g_ptr_array_new_with_free_func ((GDestroyNotify) json_object_unref);
+      g_autoptr (GPtrArray) blobs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+
+      pst_worker_decoder_set_split (d, split_by_keep, split_tail, &s);
+      while (at < stream->len)
+        {
+          gsize n = MIN (piece, stream->len - at);
+          gssize used = pst_worker_decoder_feed (d, stream->data + at, n, NULL);
+
+          assert_true (used >= 0);
+          at += (gsize) used;
+          if (pst_worker_decoder_done (d))
+            {
+              JsonObject *obj = NULL;
+              GBytes *b = NULL;
+
+              assert_true (frames < 4);
+              assert_true (pst_worker_decoder_take (d, &obj, &b));
+              g_ptr_array_add (objs, obj);
+              g_ptr_array_add (blobs, b);
+              ends[frames++] = tail->len;
+            }
+        }
+      assert_int_equal (frames, 4);
+      /* Asked once per frame with a blob, with the blob's whole length. */
+      assert_int_equal (s.splits, 3);
+      assert_frame (objs->pdata[0], blobs->pdata[0], "{\"keep\":9}", "held part", 9);
+      assert_int_equal (ends[0], sizeof blob - 1 - 9);
+      assert_frame (objs->pdata[1], blobs->pdata[1], "{\"op\":\"done\"}", "xy", 2);
+      assert_int_equal (ends[1], ends[0]);
+      assert_frame (objs->pdata[2], blobs->pdata[2], "{\"keep\":0}", NULL, 0);
+      assert_int_equal (ends[2], ends[1] + 3);
+      assert_frame (objs->pdata[3], blobs->pdata[3], "{\"keep\":0}", NULL, 0);
+      assert_int_equal (tail->len, sizeof blob - 1 - 9 + 3);
+      assert_memory_equal (tail->data, "|the tail, not heldabc", tail->len);
+    }
+  /* Over a socket: a blob far larger than its buffer, nearly all of it
+   * the tail, which arrives in pieces, never held whole. */
+  {
+    g_autoptr (JsonObject) obj = parse_object ("{\"keep\":17}");
+    gsize big_len = 3 * 1024 * 1024 + 5;
+    guint8 *big_data = g_malloc (big_len);
+    g_autoptr (GBytes) big = NULL;
+    g_autoptr (GByteArray) tail = g_byte_array_new ();
+    g_autoptr (JsonObject) got = NULL;
+    g_autoptr (GBytes) held = NULL;
+    g_autoptr (GError) error = NULL;
+    Split s = { .tail = tail };
+    FrameWriter w;
+    GThread *thread;
+    int sv[2];
+
+    for (gsize i = 0; i < big_len; i++)
+      big_data[i] = (guint8) (i * 13 + i / 509);
+    big = g_bytes_new_take (big_data, big_len);
+    socket_pair (sv);
+    w = (FrameWriter) { sv[1], obj, big, FALSE };
+    thread = g_thread_new ("frame-writer", write_frames, &w);
+    assert_true (pst_worker_frame_read_split (sv[0], MAX_BLOB, 0, split_by_keep, split_tail, &s,
+                                              &got, &held, &error));
+    assert_null (error);
+    assert_int_equal (s.blob_len, big_len);
+    assert_frame (got, held, "{\"keep\":17}", (const char *) big_data, 17);
+    assert_int_equal (tail->len, big_len - 17);
+    assert_memory_equal (tail->data, big_data + 17, big_len - 17);
+    g_clear_pointer (&got, json_object_unref);
+    g_clear_pointer (&held, g_bytes_unref);
+    /* The writer's second frame, without a blob: not split. */
+    assert_true (pst_worker_frame_read_split (sv[0], 0, 0, split_by_keep, split_tail, &s, &got,
+                                              &held, &error));
+    assert_int_equal (s.splits, 1);
+    g_thread_join (thread);
+    assert_true (w.ok);
+    close (sv[0]);
+    close (sv[1]);
+  }
+}
+
 /* A frame whose blob is read from a stream as it is written (the stored
  * message, agent/worker.c): the reader gets the same frame; a stream that
  * gives fewer or more bytes than the head says fails the write. */
@@ -1126,6 +1257,7 @@ main (void)
     cmocka_unit_test (test_big_announcement_small_cost),
     cmocka_unit_test (test_read_write_socketpair),
     cmocka_unit_test (test_write_stream),
+    cmocka_unit_test (test_split),
     cmocka_unit_test (test_read_over_pipe_and_limit),
     cmocka_unit_test (test_read_deadline),
     cmocka_unit_test (test_write_deadline),
