@@ -405,9 +405,29 @@ show_logs() {
 	done
 }
 
+# Postfix's queue directories, as its own manifest (postfix-files) lists them, with their owners and modes; then
+# `postfix start` skips its integrity checks (quick-start), whose `post-install create-missing` makes the same
+# directories with some twenty postconf runs: 0.55 s of a provider's start of 0.67 s here. Without the manifest,
+# the checks run as before.
+make_postfix_queue() {
+	local spool=$D/postfix/spool manifest=/etc/postfix/postfix-files path type owner group mode made=0
+	[ -r "$manifest" ] || return 0
+	# shellcheck disable=SC2016 # Postfix's own $names, matched literally
+	while IFS=: read -r path type owner group mode _; do
+		case $path:$type in '$queue_directory/'*:d) ;; *) continue ;; esac
+		owner=${owner//'$mail_owner'/postfix}
+		group=${group//'$setgid_group'/postdrop}
+		[ "$group" != - ] || group=root
+		install -d -o "$owner" -g "$group" -m "$mode" "$spool/${path#'$queue_directory/'}" || return 1
+		made=$((made + 1))
+	done <"$manifest"
+	[ "$made" = 0 ] || touch "$spool/quick-start"
+}
+
 start_services() {  # POP3 POP3S SMTP SMTPS RELAY ; returns non-zero on failure
 	write_dovecot_conf "$@"
 	write_postfix_conf "$5"
+	make_postfix_queue || { echo "provider.sh: cannot make Postfix's queue directories" >&2; return 1; }
 	# Postfix writes early fatal errors only to syslog unless stderr is a tty: hence script(1) (DESIGN.md §12).
 	# `postfix start` runs `master -w`, which returns only after the master has bound its listeners.
 	script -qec "postfix -c '$D/postfix/etc' start" "$D/postfix/start.out" >/dev/null </dev/null ||
