@@ -27,11 +27,18 @@
  * at most PIECE bytes (only a piece that begins a line can be a "From "
  * line, an empty line or a quoted one), and a message larger than the cap
  * (PST_MBOX_MAX_MESSAGE unless set) is read past, not kept: it is reported
- * and the next message is read as usual. */
+ * and the next message is read as usual.
+ *
+ * The file is read in blocks of BLOCK bytes, a line found with memchr and
+ * given where it lies in the block (copied only when it crosses a block's
+ * end), and a message is written to its memfd in blocks too: reading a
+ * byte at a time (getc) and writing a line at a time (a write(2) a line)
+ * cost the CLI 2.6 s of CPU for a 110 MB mbox. */
 #define _GNU_SOURCE
 #include "mime/mbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -42,11 +49,19 @@
 #include "util/error.h"
 
 #define PIECE ((ssize_t) 64 * 1024)
+#define BLOCK ((gsize) 1024 * 1024)
 
 struct _PstMbox {
-  FILE *in;
-  char *line;          /* the piece of a line read last (PIECE bytes) */
+  int in;
+  char *block;         /* what was read of the file (block_size bytes) */
+  gsize block_size;
+  gsize pos, end;      /* the part of @block not taken yet */
+  int read_errno;      /* the read that failed, or 0 */
+  char *copy;          /* a piece that crossed the end of @block (PIECE bytes) */
+  const char *line;    /* the piece of a line read last: in @block or @copy */
   ssize_t len;         /* its length, -1 at the end */
+  char *out;           /* what the message's memfd still has to get (BLOCK bytes) */
+  gsize out_len;
   gboolean line_start; /* @line begins a line */
   gboolean next_start; /* the next piece begins a line */
   gboolean at_from;    /* @line is the "From " line of the next message */
@@ -77,38 +92,89 @@ is_from_line (const char *line, ssize_t len)
   return len >= 5 && memcmp (line, "From ", 5) == 0;
 }
 
+/* Reads the next block; FALSE at the end or on an error (read_errno). */
+static gboolean
+fill (PstMbox *mbox)
+{
+  ssize_t n;
+
+  if (mbox->read_errno != 0)
+    return FALSE;
+  do
+    n = read (mbox->in, mbox->block, mbox->block_size);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    mbox->read_errno = errno;
+  mbox->pos = 0;
+  mbox->end = n > 0 ? (gsize) n : 0;
+  return n > 0;
+}
+
 /* The next piece: a whole line (with its '\n') or, of a longer one, the
  * next PIECE bytes. */
 static void
 read_line (PstMbox *mbox)
 {
-  ssize_t n = 0;
-  int c;
+  gsize n = 0;
 
   mbox->line_start = mbox->next_start;
-  while (n < PIECE && (c = getc_unlocked (mbox->in)) != EOF)
-    if ((mbox->line[n++] = (char) c) == '\n')
-      break;
-  mbox->len = n > 0 ? n : -1;
+  mbox->line = mbox->copy;
+  for (;;)
+    {
+      const char *at, *nl;
+      gsize take;
+
+      if (mbox->pos == mbox->end && !fill (mbox))
+        break;
+      at = mbox->block + mbox->pos;
+      take = MIN (mbox->end - mbox->pos, (gsize) PIECE - n);
+      if ((nl = memchr (at, '\n', take)) != NULL)
+        take = (gsize) (nl - at) + 1;
+      mbox->pos += take;
+      if (n == 0 && (nl != NULL || take == (gsize) PIECE))
+        {
+          /* Whole in the block: given where it lies. */
+          mbox->line = at;
+          n = take;
+          break;
+        }
+      memcpy (mbox->copy + n, at, take);
+      n += take;
+      if (nl != NULL || n == (gsize) PIECE)
+        break;
+    }
+  mbox->len = n > 0 ? (ssize_t) n : -1;
   mbox->next_start = n > 0 && mbox->line[n - 1] == '\n';
 }
 
 PstMbox *
 pst_mbox_open (const char *path, GError **error)
 {
+  return pst_mbox_open_blocks (path, BLOCK, error);
+}
+
+PstMbox *
+pst_mbox_open_blocks (const char *path, gsize block, GError **error)
+{
   g_autoptr (PstMbox) mbox = g_new0 (PstMbox, 1);
 
-  if (!(mbox->in = fopen (path, "re")))
+  g_return_val_if_fail (block > 0, NULL);
+
+  mbox->in = -1;
+  if ((mbox->in = open (path, O_RDONLY | O_CLOEXEC)) < 0)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
       return NULL;
     }
-  mbox->line = g_malloc (PIECE);
+  mbox->block = g_malloc (block);
+  mbox->block_size = block;
+  mbox->copy = g_malloc (PIECE);
+  mbox->out = g_malloc (BLOCK);
   mbox->next_start = TRUE;
   mbox->max = PST_MBOX_MAX_MESSAGE;
   read_line (mbox);
-  if (mbox->len < 0 && ferror (mbox->in))
-    g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
+  if (mbox->len < 0 && mbox->read_errno != 0)
+    g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (mbox->read_errno));
   else if (mbox->len < 0)
     g_set_error (error, PST_ERROR, PST_ERROR_FAILED, _("the mbox is empty: no message to import"));
   else if (!is_from_line (mbox->line, mbox->len))
@@ -127,9 +193,11 @@ pst_mbox_free (PstMbox *mbox)
 {
   if (mbox == NULL)
     return;
-  if (mbox->in)
-    fclose (mbox->in);
-  g_free (mbox->line);
+  if (mbox->in >= 0)
+    close (mbox->in);
+  g_free (mbox->block);
+  g_free (mbox->copy);
+  g_free (mbox->out);
   g_free (mbox);
 }
 
@@ -171,6 +239,29 @@ write_all (int fd, const char *data, size_t len, GError **error)
   return TRUE;
 }
 
+/* Writes what is kept for @fd. */
+static gboolean
+flush_out (PstMbox *mbox, int fd, GError **error)
+{
+  gsize len = mbox->out_len;
+
+  mbox->out_len = 0;
+  return write_all (fd, mbox->out, len, error);
+}
+
+/* @len bytes more for @fd: kept, and written a block at a time. */
+static gboolean
+put (PstMbox *mbox, int fd, const char *data, gsize len, GError **error)
+{
+  if (len > BLOCK - mbox->out_len && !flush_out (mbox, fd, error))
+    return FALSE;
+  if (len >= BLOCK)
+    return write_all (fd, data, len, error);
+  memcpy (mbox->out + mbox->out_len, data, len);
+  mbox->out_len += len;
+  return TRUE;
+}
+
 int
 pst_mbox_next (PstMbox *mbox, GError **error)
 {
@@ -188,6 +279,7 @@ pst_mbox_next (PstMbox *mbox, GError **error)
       return -1;
     }
   mbox->index++;
+  mbox->out_len = 0;
   /* The rest of a "From " line longer than a piece is not the message's. */
   while (!mbox->next_start && mbox->len >= 0)
     read_line (mbox);
@@ -203,7 +295,7 @@ pst_mbox_next (PstMbox *mbox, GError **error)
           break;
         }
       /* Kept as it was ("\r\n" too) when it is not the last. */
-      if (held > 0 && !too_large && !write_all (fd, &"\r\n"[2 - held], (size_t) held, error))
+      if (held > 0 && !too_large && !put (mbox, fd, &"\r\n"[2 - held], (gsize) held, error))
         goto fail;
       size += (gsize) held;
       held = start && is_empty_line (line, len) ? len : 0;
@@ -214,12 +306,12 @@ pst_mbox_next (PstMbox *mbox, GError **error)
       /* Past the cap the rest is read, not kept. */
       size += (gsize) len;
       too_large = too_large || size > mbox->max;
-      if (!too_large && !write_all (fd, line, (size_t) len, error))
+      if (!too_large && !put (mbox, fd, line, (gsize) len, error))
         goto fail;
     }
-  if (mbox->len < 0 && ferror (mbox->in))
+  if (mbox->len < 0 && mbox->read_errno != 0)
     {
-      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));
+      g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (mbox->read_errno));
       goto fail;
     }
   if (too_large)
@@ -230,6 +322,8 @@ pst_mbox_next (PstMbox *mbox, GError **error)
                    (guint) (mbox->max >> 20));
       return -1;
     }
+  if (!flush_out (mbox, fd, error))
+    goto fail;
   if (lseek (fd, 0, SEEK_SET) != 0)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "memfd: %s", g_strerror (errno));

@@ -17,6 +17,9 @@ typedef struct _PstMbox PstMbox;
  * file cannot be read, is empty, or does not begin with a "From " line
  * (not an mbox).  Transfer full. */
 PstMbox *pst_mbox_open (const char *path, GError **error);
+/* The same, reading the file @block bytes at a time (pst_mbox_open: 1 MiB),
+ * for tests of what a block's end cuts. */
+PstMbox *pst_mbox_open_blocks (const char *path, gsize block, GError **error);
 void pst_mbox_free (PstMbox *mbox);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PstMbox, pst_mbox_free)
 

@@ -228,6 +228,95 @@ test_write_blocks (void **state)
     }
 }
 
+/* The messages pst_mbox_open_blocks reads from @path in blocks of @block
+ * bytes, a message over @max as "too large", one line each. */
+static GString *
+read_in_blocks (const char *path, gsize block, gsize max)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(PstMbox) mbox = pst_mbox_open_blocks (path, block, &error);
+  GString *all = g_string_new (NULL);
+
+  assert_non_null (mbox);
+  pst_mbox_set_max_message (mbox, max);
+  for (;;)
+    {
+      int fd = pst_mbox_next (mbox, &error);
+
+      if (fd >= 0)
+        {
+          g_autofree char *m = slurp (fd);
+
+          g_string_append_printf (all, "%u [%s]\n", pst_mbox_index (mbox), m);
+          continue;
+        }
+      if (error == NULL)
+        break;
+      assert_non_null (strstr (error->message, "larger than"));
+      g_string_append_printf (all, "%u too large\n", pst_mbox_index (mbox));
+      g_clear_error (&error);
+    }
+  return all;
+}
+
+/* What a block's end cuts changes nothing: random mboxes of "From " lines,
+ * quoted ones, empty lines (LF and CRLF), no final line end, read in
+ * blocks of 1 to 13 bytes, and with lines longer than a piece too, in
+ * blocks of 4 KiB, a piece and one byte either side, give the messages
+ * read in one block, with a cap on their size and without. */
+static void
+test_read_blocks (void **state)
+{
+  static const char *const pieces[] = {
+    "From a@example.org Sat Dec  5 10:00:00 2026\n", "\n", "\r\n", "From ", ">From x\n",
+    ">>From y\n", "From z\n", "text\n", "From", "\n\nFrom b@example.org Sat Dec  5 10:00:00 2026\n",
+    "Subject: s\r\n", "x", ">", "LONG",
+  };
+  static const gsize small[] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 0 };
+  static const gsize large[] = { 4096, 65535, 65536, 65537, 0 };
+  g_autoptr(GRand) rand = g_rand_new_with_seed (4155);
+  g_autofree char *longline = g_strnfill (70000, 'l');
+  (void) state;
+
+  for (guint r = 0; r < 16; r++)
+    {
+      /* Odd: with long lines, in large blocks. */
+      const gsize *blocks = r % 2 ? large : small;
+      guint kinds = G_N_ELEMENTS (pieces) - (r % 2 ? 0 : 1);
+      g_autoptr(GString) text = g_string_new ("From first@example.org Sat Dec  5 10:00:00 2026\n");
+      g_autoptr(GError) error = NULL;
+      g_autofree char *path = NULL;
+      guint n = g_rand_int_range (rand, 0, 300);
+      int fd;
+
+      for (guint k = 0; k < n; k++)
+        {
+          const char *p = pieces[g_rand_int_range (rand, 0, (gint32) kinds)];
+
+          g_string_append (text, g_str_equal (p, "LONG") ? longline : p);
+        }
+      fd = g_file_open_tmp ("test-mbox-XXXXXX", &path, &error);
+      assert_true (fd >= 0);
+      assert_int_equal (write (fd, text->str, text->len), (ssize_t) text->len);
+      close (fd);
+      for (guint capped = 0; capped < 2; capped++)
+        {
+          gsize max = capped ? 300 : PST_MBOX_MAX_MESSAGE;
+          g_autoptr(GString) want = read_in_blocks (path, text->len + 1, max);
+
+          for (gsize b = 0; blocks[b] != 0; b++)
+            {
+              g_autoptr(GString) got = read_in_blocks (path, blocks[b], max);
+
+              if (!g_string_equal (got, want))
+                fail_msg ("mbox %u (%zu bytes), blocks of %zu, cap %zu: got \"%s\", want \"%s\"", r,
+                          text->len, blocks[b], max, got->str, want->str);
+            }
+        }
+      g_unlink (path);
+    }
+}
+
 /* A message that cannot be read (a directory's descriptor: read fails
  * with EISDIR) fails the write, and what was written of its entry still
  * ends as an entry does, so that the next one's "From " line begins a
@@ -348,6 +437,7 @@ main (void)
     cmocka_unit_test (test_not_mbox),
     cmocka_unit_test (test_round_trip),
     cmocka_unit_test (test_write_blocks),
+    cmocka_unit_test (test_read_blocks),
     cmocka_unit_test (test_write_read_error),
     cmocka_unit_test (test_long_line),
     cmocka_unit_test (test_too_large),
