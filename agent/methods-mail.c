@@ -61,8 +61,16 @@ pst_method_attachment (PstCall *call, GError **error)
 
       if (!pst_cipher_spool_replay (view->attachment_spool, out, &spool_failed, error))
         {
-          g_prefix_error (error, "message %" G_GINT64_FORMAT ", attachment %" G_GINT64_FORMAT ": ",
-                          id, index);
+          if (spool_failed)
+            {
+              /* Its words are of a decrypted text's copy. */
+              g_clear_error (error);
+              g_set_error (error, PST_ERROR, PST_ERROR_FAILED,
+                           "message %" G_GINT64_FORMAT ", attachment %" G_GINT64_FORMAT
+                           ": the copy kept in the agent's data directory could not be read back, "
+                           "or changed there; what was written of it is not the attachment",
+                           id, index);
+            }
           return NULL;
         }
     }

@@ -84,6 +84,10 @@ test_hook (GBytes *message)
    * as what was decrypted). */
   if (g_str_equal (what, "decrypted"))
     return "decrypted";
+  /* Or that the attachment asked for is a byte shorter than it sends
+   * (the agent keeps one of 1 MiB or more by that length: worker.c). */
+  if (g_str_equal (what, "attachment-len"))
+    return "attachment-len";
   /* Silence: the agent's deadline ends the job. */
   if (g_str_equal (what, "stall"))
     for (;;)
@@ -200,6 +204,12 @@ run_job (int fd)
       {
         json_object_set_int_member (view, "plain_len", -1);
         is_message = TRUE;
+      }
+    if (g_strcmp0 (lie, "attachment-len") == 0 && json_object_has_member (view, "attachment"))
+      {
+        JsonObject *a = json_object_get_object_member (view, "attachment");
+
+        json_object_set_int_member (a, "len", json_object_get_int_member (a, "len") - 1);
       }
     json_object_set_object_member (reply, "view", view);
     out = pst_worker_result_blob (is_message ? NULL : plain, body, attachment);

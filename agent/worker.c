@@ -681,14 +681,15 @@ attachment_tail_clear (AttachmentTail *t)
 }
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (AttachmentTail, attachment_tail_clear)
 
-/* A spool of the agent's with room for the whole attachment, or -1. */
+/* A spool of the agent's with room for the whole attachment (and the
+ * margin the spool keeps), or -1. */
 static int
 attachment_spool_file (gpointer data, guint64 *max_out, guint64 *keep_free_out)
 {
   AttachmentTail *t = data;
   int fd = t->open_fn (t->open_data, max_out, keep_free_out);
 
-  if (fd >= 0 && *max_out < t->len)
+  if (fd >= 0 && *max_out < t->len + PST_CIPHER_SPOOL_ROOM_CHECK)
     {
       close (fd);
       return -1;
@@ -727,7 +728,8 @@ attachment_tail (const guint8 *bytes, gsize len, gpointer data)
 {
   AttachmentTail *t = data;
 
-  pst_cipher_spool_write (t->spool, bytes, len);
+  if (t->spool != NULL)
+    pst_cipher_spool_write (t->spool, bytes, len);
 }
 
 /* Talks to the worker of one job until it answers.  FALSE with @error:
@@ -779,11 +781,14 @@ exchange (PstWorker *w, int fd, PstPgp *pgp, PstSmime *smime, const JobMessage *
       g_autoptr (JsonObject) req = NULL, reply = NULL;
       g_autoptr (GBytes) blob = NULL, out = NULL;
       const char *op;
+      gint64 keeping = 0;
 
       ok = pst_worker_frame_read_split (fd, frame_limit (message->size, &server), clock_start (&clock),
                                         attachment >= 0 && tail.open_fn != NULL ? attachment_split : NULL,
-                                        attachment_tail, &tail, &req, &blob, &local);
+                                        attachment_tail, &tail, &keeping, &req, &blob, &local);
       clock_stop (&clock);
+      /* Keeping an attachment is not the worker's time. */
+      clock.left += keeping;
       if (!ok)
         {
           /* A frame it must not send, rather than an end or silence. */

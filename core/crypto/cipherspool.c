@@ -16,8 +16,7 @@
 #include "util/error.h"
 
 #define CHUNK (64 * 1024)
-/* The room left is looked at every ROOM_CHECK bytes. */
-#define ROOM_CHECK (G_GUINT64_CONSTANT (16) * 1024 * 1024)
+#define ROOM_CHECK PST_CIPHER_SPOOL_ROOM_CHECK
 
 struct _PstCipherSpool {
   int fd;

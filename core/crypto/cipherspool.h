@@ -12,6 +12,11 @@ G_BEGIN_DECLS
 
 typedef struct _PstCipherSpool PstCipherSpool;
 
+/* A spool looks at the room left on its file system every this many
+ * bytes, and gives up unless what must stay free and this much more are
+ * there: a spool that must take N bytes needs N and this much room. */
+#define PST_CIPHER_SPOOL_ROOM_CHECK (G_GUINT64_CONSTANT (16) * 1024 * 1024)
+
 /* How a reader asks its caller for a spool: an unnamed file of the
  * caller's (0600, linked nowhere), empty, open for reading and writing, in
  * *@max_out how much it may hold, and in *@keep_free_out what must stay

@@ -372,18 +372,20 @@ gboolean
 pst_worker_frame_read (int fd, guint64 max_blob, gint64 deadline, JsonObject **obj_out,
                        GBytes **blob_out, GError **error)
 {
-  return pst_worker_frame_read_split (fd, max_blob, deadline, NULL, NULL, NULL, obj_out, blob_out,
-                                      error);
+  return pst_worker_frame_read_split (fd, max_blob, deadline, NULL, NULL, NULL, NULL, obj_out,
+                                      blob_out, error);
 }
 
 gboolean
 pst_worker_frame_read_split (int fd, guint64 max_blob, gint64 deadline, PstWorkerFrameSplit split,
-                             PstWorkerFrameTail tail, gpointer data, JsonObject **obj_out,
-                             GBytes **blob_out, GError **error)
+                             PstWorkerFrameTail tail, gpointer data, gint64 *took_out,
+                             JsonObject **obj_out, GBytes **blob_out, GError **error)
 {
   g_autoptr (PstWorkerDecoder) d = pst_worker_decoder_new (max_blob);
   guint8 chunk[65536];
 
+  if (took_out != NULL)
+    *took_out = 0;
   pst_worker_decoder_set_split (d, split, tail, data);
   while (!pst_worker_decoder_done (d))
     {
@@ -413,8 +415,25 @@ pst_worker_frame_read_split (int fd, guint64 max_blob, gint64 deadline, PstWorke
                          "the worker closed the connection");
           return FALSE;
         }
-      if (pst_worker_decoder_feed (d, chunk, (gsize) n, error) < 0)
-        return FALSE;
+      if (split == NULL)
+        {
+          if (pst_worker_decoder_feed (d, chunk, (gsize) n, error) < 0)
+            return FALSE;
+        }
+      else
+        {
+          /* The split and the tail run in the feed. */
+          gint64 t0 = g_get_monotonic_time ();
+          gssize used = pst_worker_decoder_feed (d, chunk, (gsize) n, error);
+          gint64 took = g_get_monotonic_time () - t0;
+
+          if (deadline > 0)
+            deadline += took;
+          if (took_out != NULL)
+            *took_out += took;
+          if (used < 0)
+            return FALSE;
+        }
     }
   return pst_worker_decoder_take (d, obj_out, blob_out);
 }

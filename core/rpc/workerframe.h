@@ -72,11 +72,13 @@ GBytes *pst_worker_frame_encode (JsonObject *obj, guint64 blob_len);
 gboolean pst_worker_frame_read (int fd, guint64 max_blob, gint64 deadline, JsonObject **obj_out,
                                 GBytes **blob_out, GError **error);
 /* The same, its blob split by @split and @tail as
- * pst_worker_decoder_set_split says. */
+ * pst_worker_decoder_set_split says.  The time they take (the reader's,
+ * not the peer's: a tail written to a slow disk) pushes @deadline back,
+ * and *@took_out (may be NULL) gets it, in µs, also on failure. */
 gboolean pst_worker_frame_read_split (int fd, guint64 max_blob, gint64 deadline,
                                       PstWorkerFrameSplit split, PstWorkerFrameTail tail,
-                                      gpointer data, JsonObject **obj_out, GBytes **blob_out,
-                                      GError **error);
+                                      gpointer data, gint64 *took_out, JsonObject **obj_out,
+                                      GBytes **blob_out, GError **error);
 /* Writes a frame (@blob may be NULL).  EPIPE is an error, never a signal
  * (MSG_NOSIGNAL, or send()). */
 gboolean pst_worker_frame_write (int fd, JsonObject *obj, GBytes *blob, GError **error);

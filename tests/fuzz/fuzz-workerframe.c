@@ -8,8 +8,8 @@
  * encoded again, sent through a frame again and decoded again, and must
  * come back the same.  A frame whose JSON has an integer "keep" has its
  * blob split there (pst_worker_decoder_set_split, as the agent splits off
- * a large attachment): what is held and what went to the tail must add up
- * to the blob announced.
+ * a large attachment): the blob's first "keep" bytes are held and the rest
+ * went to the tail, both the bytes of the input.
  */
 #include "fuzz-common.h"
 
@@ -220,7 +220,8 @@ check_frame (JsonObject *obj, GBytes *blob, guint64 max_blob)
 typedef struct {
   gboolean asked;
   guint64 blob_len;   /* announced, when asked */
-  guint64 tail;       /* bytes the tail got */
+  guint64 keep;       /* what the split said */
+  GByteArray *tail;   /* what the tail got */
 } Split;
 
 static guint64
@@ -229,13 +230,14 @@ split_at_keep (JsonObject *obj, guint64 blob_len, gpointer data)
   Split *s = data;
   JsonNode *n = json_object_get_member (obj, "keep");
 
-  FUZZ_CHECK (!s->asked && s->tail == 0, "split asked twice for one frame");
+  FUZZ_CHECK (!s->asked && s->tail->len == 0, "split asked twice for one frame");
   s->asked = TRUE;
   s->blob_len = blob_len;
+  s->keep = G_MAXUINT64;
   if (n != NULL && JSON_NODE_HOLDS_VALUE (n) && json_node_get_value_type (n) == G_TYPE_INT64
       && json_node_get_int (n) >= 0)
-    return (guint64) json_node_get_int (n);
-  return G_MAXUINT64;
+    s->keep = (guint64) json_node_get_int (n);
+  return s->keep;
 }
 
 static void
@@ -244,7 +246,7 @@ split_tail (const guint8 *bytes, gsize len, gpointer data)
   Split *s = data;
 
   FUZZ_CHECK (s->asked && len > 0, "a tail without a split, or empty");
-  s->tail += len;
+  g_byte_array_append (s->tail, bytes, (guint) len);
 }
 
 int
@@ -258,7 +260,8 @@ int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr (PstWorkerDecoder) d = NULL;
-  Split split = { 0 };
+  g_autoptr (GByteArray) tail = g_byte_array_new ();
+  Split split = { .tail = tail };
   guint64 max_blob;
   gsize chunk, off = 1;
 
@@ -296,11 +299,25 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
           FUZZ_CHECK (pst_worker_decoder_take (d, &obj, &blob), "done but nothing to take");
           FUZZ_CHECK (!pst_worker_decoder_done (d), "still done after take");
-          FUZZ_CHECK (!split.asked || g_bytes_get_size (blob) + split.tail == split.blob_len,
-                      "held %zu and a tail of %" G_GUINT64_FORMAT " bytes of a blob of %"
-                      G_GUINT64_FORMAT, (size_t) g_bytes_get_size (blob), split.tail,
-                      split.blob_len);
-          split = (Split) { 0 };
+          if (split.asked)
+            {
+              gsize held = g_bytes_get_size (blob);
+              /* The blob is the frame's last bytes, which end here. */
+              const guint8 *b = data + off - split.blob_len;
+
+              FUZZ_CHECK (held == MIN (split.keep, split.blob_len)
+                            && held + tail->len == split.blob_len,
+                          "held %zu and a tail of %u bytes of a blob of %" G_GUINT64_FORMAT
+                          ", %" G_GUINT64_FORMAT " to keep", held, tail->len, split.blob_len,
+                          split.keep);
+              FUZZ_CHECK (memcmp (g_bytes_get_data (blob, NULL), b, held) == 0
+                            && memcmp (tail->data, b + held, tail->len) == 0,
+                          "the held part or the tail is not the blob sent");
+            }
+          else
+            FUZZ_CHECK (tail->len == 0, "a tail without a split");
+          g_byte_array_set_size (tail, 0);
+          split.asked = FALSE;
           check_frame (obj, blob, max_blob);
         }
     }

@@ -8,7 +8,7 @@
 # process of its own, claim a good signature it was never given, or, of an
 # encrypted message it had the agent decrypt, claim that the plaintext is
 # the message itself (so that the agent would hand out the ciphertext as
-# what was decrypted).  Each time the agent
+# what was decrypted); "attachment-len" misstates an attachment's length.  Each time the agent
 # answers meanwhile, the message is kept, marked analysis-failed with the
 # reason, the other messages are analysed as usual, and the sandbox refused
 # what the worker tried.  An agent whose store fails to give a ciphertext
@@ -148,6 +148,46 @@ pst bob agent stop >/dev/null
 pst bob agent start >/dev/null
 check "with the store as it is, it is decrypted" \
   bash -c '"$1" --home "$2" show "$3" | grep -q "The worker has this decrypted"' _ "$POSTERN" "$WORK/home-bob" "$dec_id"
+
+# An attachment of 1 MiB or more comes from the worker into an encrypted
+# spool of the agent's as it arrives, by the length the worker's view says
+# (agent/worker.c AttachmentTail).  A worker that says a byte less
+# ("attachment-len") has its answer refused, and nothing is written.  With
+# less room in the spool than the attachment and its margin (the test hook
+# POSTERN_TEST_SPOOL_ROOM_MIB), it is held and written as before; with the
+# room, kept in the spool: the same bytes each time.
+head -c 1572864 /dev/urandom > "$WORK/big.bin"
+{ printf 'From: Alice <%s>\r\nTo: Bob <%s>\r\nSubject: hook attachment-len\r\nDate: %s\r\n' \
+    "$ALICE_ADDR" "$BOB_ADDR" "$(date -R)"
+  printf 'Message-ID: <attachment-len.%s@postern.test>\r\nX-Postern-Worker-Test: attachment-len\r\n' "$(date +%s%N)"
+  printf 'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n'
+  printf -- '--b\r\nContent-Type: text/plain\r\n\r\nThe file.\r\n'
+  printf -- '--b\r\nContent-Type: application/octet-stream; name="big.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n'
+  base64 -w 76 "$WORK/big.bin" | sed 's/$/\r/'; printf -- '--b--\r\n'; } > "$WORK/attachment-len.eml"
+in_box=$(find "$BOB_MAILDIR/new" "$BOB_MAILDIR/cur" -type f | wc -l)
+python3 - "$HOST" "$RELAY_PORT" "$ALICE_ADDR" "$BOB_ADDR" "$WORK/attachment-len.eml" <<'PY'
+import smtplib, sys
+host, port, sender, rcpt, f = sys.argv[1:]
+with smtplib.SMTP(host, int(port)) as s:
+    s.sendmail(sender, [rcpt], open(f, "rb").read())
+PY
+check "the message with a 1.5 MiB attachment reaches bob's mailbox" wait_for_delivery "$BOB_MAILDIR" $((in_box + 1))
+pst bob agent stop >/dev/null
+POSTERN_WORKER_TEST_HOOKS=1 pst bob agent start >/dev/null
+check "bob fetches it" pst bob fetch
+att_id=$(sqlite3 "$db" "select id from messages where subject = 'hook attachment-len'")
+expect_fail "an attachment whose length the worker misstates is refused" 1 \
+  "the analysis worker failed: its view does not match what it sent" \
+  pst bob attachment "$att_id" 0 -o "$WORK/att-lie.bin"
+check "… nothing written" test ! -e "$WORK/att-lie.bin"
+pst bob agent stop >/dev/null
+POSTERN_TEST_SPOOL_ROOM_MIB=16 pst bob agent start >/dev/null
+check "without the lie, the spool too small: held, written" pst bob attachment "$att_id" 0 -o "$WORK/att-held.bin"
+check "… the attachment sent" cmp -s "$WORK/att-held.bin" "$WORK/big.bin"
+pst bob agent stop >/dev/null
+pst bob agent start >/dev/null
+check "with the room: kept in the spool, written" pst bob attachment "$att_id" 0 -o "$WORK/att-kept.bin"
+check "… the attachment sent" cmp -s "$WORK/att-kept.bin" "$WORK/big.bin"
 
 # A worker per message: the zygote is the agent's only child and holds none
 # of its files (the store, the socket, the logs' descriptors aside from stderr).

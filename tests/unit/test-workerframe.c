@@ -460,7 +460,7 @@ test_split (void **state)
     w = (FrameWriter) { sv[1], obj, big, FALSE };
     thread = g_thread_new ("frame-writer", write_frames, &w);
     assert_true (pst_worker_frame_read_split (sv[0], MAX_BLOB, 0, split_by_keep, split_tail, &s,
-                                              &got, &held, &error));
+                                              NULL, &got, &held, &error));
     assert_null (error);
     assert_int_equal (s.blob_len, big_len);
     assert_frame (got, held, "{\"keep\":17}", (const char *) big_data, 17);
@@ -469,14 +469,59 @@ test_split (void **state)
     g_clear_pointer (&got, json_object_unref);
     g_clear_pointer (&held, g_bytes_unref);
     /* The writer's second frame, without a blob: not split. */
-    assert_true (pst_worker_frame_read_split (sv[0], 0, 0, split_by_keep, split_tail, &s, &got,
-                                              &held, &error));
+    assert_true (pst_worker_frame_read_split (sv[0], 0, 0, split_by_keep, split_tail, &s, NULL,
+                                              &got, &held, &error));
     assert_int_equal (s.splits, 1);
     g_thread_join (thread);
     assert_true (w.ok);
     close (sv[0]);
     close (sv[1]);
   }
+}
+
+/* A tail that takes its time (a slow disk): 150 ms a piece. */
+static void
+slow_tail (const guint8 *bytes, gsize len, gpointer data)
+{
+  split_tail (bytes, len, data);
+  g_usleep (150 * 1000);
+}
+
+/* The time the split and the tail take is the reader's: it pushes the
+ * deadline back, and the caller is told it.  A blob of 256 KiB comes in
+ * four pieces or more (reads of at most 64 KiB), 600 ms of the tail's
+ * against a deadline of 300 ms. */
+static void
+test_split_deadline (void **state)
+{
+  g_autoptr (JsonObject) obj = parse_object ("{\"keep\":0}");
+  g_autoptr (GBytes) blob = g_bytes_new_take (g_malloc0 (256 * 1024), 256 * 1024);
+  g_autoptr (GByteArray) tail = g_byte_array_new ();
+  g_autoptr (JsonObject) got = NULL;
+  g_autoptr (GBytes) held = NULL;
+  g_autoptr (GError) error = NULL;
+  Split s = { .tail = tail };
+  gint64 took = -1;
+  FrameWriter w;
+  GThread *thread;
+  int sv[2];
+
+  socket_pair (sv);
+  w = (FrameWriter) { sv[1], obj, blob, FALSE };
+  thread = g_thread_new ("frame-writer", write_frames, &w);
+  assert_true (pst_worker_frame_read_split (sv[0], MAX_BLOB, g_get_monotonic_time () + 300 * 1000,
+                                            split_by_keep, slow_tail, &s, &took, &got, &held,
+                                            &error));
+  assert_null (error);
+  assert_int_equal (tail->len, 256 * 1024);
+  assert_true (took >= 4 * 150 * 1000);
+  g_clear_pointer (&got, json_object_unref);
+  g_clear_pointer (&held, g_bytes_unref);
+  assert_true (pst_worker_frame_read (sv[0], 0, 0, &got, &held, &error));
+  g_thread_join (thread);
+  assert_true (w.ok);
+  close (sv[0]);
+  close (sv[1]);
 }
 
 /* A frame whose blob is read from a stream as it is written (the stored
@@ -1258,6 +1303,7 @@ main (void)
     cmocka_unit_test (test_read_write_socketpair),
     cmocka_unit_test (test_write_stream),
     cmocka_unit_test (test_split),
+    cmocka_unit_test (test_split_deadline),
     cmocka_unit_test (test_read_over_pipe_and_limit),
     cmocka_unit_test (test_read_deadline),
     cmocka_unit_test (test_write_deadline),
