@@ -69,6 +69,12 @@ check "… with alice's good signature" \
   test "$(pst bob --json show "$id_e" | json 'd["crypto"]["signature"]["status"]')" = good
 pst bob export "$id_p1" > "$WORK/p1.out"
 check "the mbox's quoting is undone: the message is as it was" cmp "$WORK/p1.eml" "$WORK/p1.out"
+check "… exported as it is stored (neither encrypted nor signed): what export --raw gives" \
+  bash -c 'cmp -s "$1" <(GNUPGHOME="$2" "$3" --home "$4" export --raw "$5")' \
+  _ "$WORK/p1.out" "$GNUPGHOME_BOB" "$POSTERN" "$WORK/home-bob" "$id_p1"
+check "the encrypted one is exported decrypted" \
+  bash -c 'GNUPGHOME="$1" "$2" --home "$3" export "$4" | grep -qF "the encrypted body $5"' \
+  _ "$GNUPGHOME_BOB" "$POSTERN" "$WORK/home-bob" "$id_e" "$tag"
 check "a plain one is shown not encrypted" \
   test "$(pst bob --json show "$id_p2" | json 'd["crypto"]["decryption"]')" = not-encrypted
 

@@ -131,6 +131,17 @@ check "… and is no longer marked analysis-failed" \
   bash -c '! sqlite3 "$1" "select crypto_json from messages where id = $2" | grep -q "\"analysis\":\"failed\""' \
   _ "$db" "$crash_id"
 
+# Stored now as neither encrypted nor signed, it is exported as stored, with
+# no worker reading it again (agent/open.c pst_open_message_as_stored): with
+# the crashing worker back, export still gives it, and show does not.
+pst bob agent stop >/dev/null
+POSTERN_WORKER_TEST_HOOKS=1 pst bob agent start >/dev/null
+check "export of a message stored as plain needs no worker: the bytes that arrived" \
+  bash -c 'cmp -s <("$1" --home "$2" export "$3") <("$1" --home "$2" export --raw "$3")' \
+  _ "$POSTERN" "$WORK/home-bob" "$crash_id"
+expect_fail "… while show, which a worker reads, fails on it again" 1 "killed by signal 11" \
+  pst bob show "$crash_id"
+
 # The worker names the ciphertext by where it lies in the message rather
 # than send it back (crypto/remote.h), and the agent reads it from the store
 # again.  A store that fails there (a test hook of the agent's) ends the
