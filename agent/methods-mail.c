@@ -382,7 +382,6 @@ pst_method_export (PstCall *call, GError **error)
   const guint8 *data;
 
   gboolean raw = FALSE;
-  g_autoptr (GError) local = NULL;
 
   if (!get_id (call, &id, error) || (fd = pst_call_get_fd (call, "fd", TRUE, error)) < 0
       || !pst_rpc_get_bool (call->params, "raw", FALSE, &raw, error))
@@ -399,18 +398,8 @@ pst_method_export (PstCall *call, GError **error)
       json_object_set_boolean_member (r, "raw", TRUE);
       return r;
     }
-  /* Neither encrypted nor signed, as stored: no worker needs to read it
-   * again to say that it is its own plaintext. */
-  if (!pst_open_message_as_stored (call->agent, id, &info, &status, &local))
-    {
-      if (local != NULL)
-        {
-          g_propagate_error (error, g_steal_pointer (&local));
-          return NULL;
-        }
-      if (!pst_open_message (call->agent, id, -1, &info, &plain, &status, NULL, error))
-        return NULL;
-    }
+  if (!pst_open_message_content (call->agent, id, &info, &plain, &status, error))
+    return NULL;
   if (pst_status_withholds_content (status))
     {
       if (status->decryption == PST_DECRYPTION_TOO_LARGE)

@@ -39,9 +39,11 @@ admit_to_client (PstAgent *agent, PstMessageInfo *info, GBytes *plain, GError **
   return FALSE;
 }
 
-gboolean
-pst_open_message_as_stored (PstAgent *agent, gint64 id, PstMessageInfo **info_out,
-                            PstStatus **status_out, GError **error)
+/* pst_open_message_content's way without a worker: FALSE without @error
+ * when the summary does not allow it. */
+static gboolean
+open_as_stored (PstAgent *agent, gint64 id, PstMessageInfo **info_out, PstStatus **status_out,
+                GError **error)
 {
   g_autoptr (PstMessageInfo) info = pst_store_message_get_info (agent->store, id, error);
   g_autoptr (PstStatus) status = pst_status_new ();
@@ -120,4 +122,21 @@ pst_open_message (PstAgent *agent, gint64 id, int attachment, PstMessageInfo **i
   if (view_out != NULL)
     *view_out = g_steal_pointer (&view);
   return TRUE;
+}
+
+gboolean
+pst_open_message_content (PstAgent *agent, gint64 id, PstMessageInfo **info_out,
+                          GBytes **plain_out, PstStatus **status_out, GError **error)
+{
+  g_autoptr (GError) local = NULL;
+
+  *plain_out = NULL;
+  if (open_as_stored (agent, id, info_out, status_out, &local))
+    return TRUE;
+  if (local != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return FALSE;
+    }
+  return pst_open_message (agent, id, -1, info_out, plain_out, status_out, NULL, error);
 }

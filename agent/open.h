@@ -23,16 +23,14 @@ gboolean pst_open_message (PstAgent *agent, gint64 id, int attachment, PstMessag
                            GBytes **plain_out, PstStatus **status_out, PstView **view_out,
                            GError **error);
 
-/* For a reader that needs no view (export): TRUE with @info_out and
- * @status_out as pst_open_message gives them when the stored summary of
- * message @id says that its reading decrypts and verifies nothing (neither
- * encrypted nor signed, no warning, its analysis not failed): its
- * plaintext is then the message as stored (pst_reader_arrived_to writes
- * it, a seal opened as it passes), and no worker reads it again.  Admitted
- * as pst_open_message admits.  FALSE without @error when the summary says
- * anything else: the caller opens it with pst_open_message.  Transfer
- * full. */
-gboolean pst_open_message_as_stored (PstAgent *agent, gint64 id, PstMessageInfo **info_out,
-                                     PstStatus **status_out, GError **error);
+/* pst_open_message for a reader that needs no view (export, the delivery
+ * to other mail programs): when the stored summary of message @id says
+ * that its reading decrypts and verifies nothing (neither encrypted nor
+ * signed, no warning, its analysis not failed), its plaintext is the
+ * message as stored (*@plain_out NULL: pst_reader_arrived_to writes it, a
+ * seal opened as it passes), admitted as pst_open_message admits, and no
+ * worker reads it again.  Otherwise pst_open_message.  Transfer full. */
+gboolean pst_open_message_content (PstAgent *agent, gint64 id, PstMessageInfo **info_out,
+                                   GBytes **plain_out, PstStatus **status_out, GError **error);
 
 G_END_DECLS

@@ -18,7 +18,7 @@ pst_readable_message (PstAgent *agent, gint64 id, gboolean as_received, gboolean
 
   /* Opened (and so scanned, and refused when quarantined) even when the
    * message goes out as it arrived: the field says what Postern found. */
-  if (!pst_open_message (agent, id, -1, &info, &plain, &status, NULL, error))
+  if (!pst_open_message_content (agent, id, &info, &plain, &status, error))
     return NULL;
   decrypted = !as_received && !pst_status_withholds_content (status);
   /* Without a plaintext, the message as stored is what was read. */

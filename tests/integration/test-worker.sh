@@ -132,7 +132,7 @@ check "… and is no longer marked analysis-failed" \
   _ "$db" "$crash_id"
 
 # Stored now as neither encrypted nor signed, it is exported as stored, with
-# no worker reading it again (agent/open.c pst_open_message_as_stored): with
+# no worker reading it again (agent/open.c pst_open_message_content): with
 # the crashing worker back, export still gives it, and show does not.
 pst bob agent stop >/dev/null
 POSTERN_WORKER_TEST_HOOKS=1 pst bob agent start >/dev/null
