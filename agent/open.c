@@ -50,15 +50,16 @@ open_as_stored (PstAgent *agent, gint64 id, PstMessageInfo **info_out, PstStatus
   g_autofree char *plain = pst_status_to_json_string (status);
 
   /* The summary is the agent's own record of the worker's checked answer
-   * (pst_reader_analyze), written in this form: anything else, a warning
-   * or a signature or an older form, takes the worker again. */
-  if (info == NULL || g_strcmp0 (info->crypto_json, plain) != 0)
+   * (pst_reader_analyze), written in this form by this reading: anything
+   * else, a warning or a signature, an older reading's (which may not have
+   * known a kind of encryption), takes the worker again.  So does a sealed
+   * message: its seal is opened whole, its integrity known, before any of
+   * it goes out (reader.c load_arrived), not as it streams. */
+  if (info == NULL || info->sealed || info->reader_version != PST_READER_VERSION
+      || g_strcmp0 (info->crypto_json, plain) != 0)
     return FALSE;
   if (!admit_to_client (agent, info, NULL, error))
     return FALSE;
-  /* The status still says how it arrived; this says how it is kept. */
-  if (info->sealed)
-    pst_status_add_warning (status, "sealed-on-arrival");
   *info_out = g_steal_pointer (&info);
   *status_out = g_steal_pointer (&status);
   return TRUE;

@@ -429,7 +429,7 @@ pst_analysis_update (const PstAnalysis *a)
                              a->scan_name,
                              a->analysis_failed && a->scan_verdict == NULL ? -1 : a->quarantine ? 1 : 0,
                              /* arrived encrypted: seal_incoming has nothing to seal */
-                             !a->arrived_plain && !a->analysis_failed };
+                             !a->arrived_plain && !a->analysis_failed, PST_READER_VERSION };
   return u;
 }
 

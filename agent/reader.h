@@ -9,6 +9,13 @@
 
 G_BEGIN_DECLS
 
+/* The reading's version, stored with each summary it writes (the store's
+ * reader_version).  Raise it when the reading learns to decrypt, verify or
+ * warn about something that it took for plain mail before: summaries
+ * written before then are not trusted instead of a new reading
+ * (open.c). */
+#define PST_READER_VERSION 1
+
 /* Loads message @id, decrypts and verifies it, in the analysis worker
  * (worker.h).  @plain_out: the message to show (RFC 5322), NULL when that
  * is the message as stored (nothing decrypted or rebuilt: it was streamed

@@ -156,11 +156,10 @@ pst_mbox_open (const char *path, GError **error)
 PstMbox *
 pst_mbox_open_blocks (const char *path, gsize block, GError **error)
 {
-  g_autoptr (PstMbox) mbox = g_new0 (PstMbox, 1);
+  g_autoptr (PstMbox) mbox = NULL;
 
   g_return_val_if_fail (block > 0, NULL);
-
-  mbox->in = -1;
+  mbox = g_new0 (PstMbox, 1);
   if ((mbox->in = open (path, O_RDONLY | O_CLOEXEC)) < 0)
     {
       g_set_error (error, PST_ERROR, PST_ERROR_FAILED, "%s", g_strerror (errno));

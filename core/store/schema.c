@@ -193,6 +193,12 @@ static const char *const steps[] = {
    * alone or before this step.  The hour's limit counts messages, not
    * copies: count (DISTINCT coalesce (message, id)). */
   "ALTER TABLE outbox ADD COLUMN message INTEGER;",
+  /* 10 → 11: which reading of the agent's wrote a message's crypto_json
+   * (PST_READER_VERSION, agent/reader.h), NULL for a summary written before
+   * (or by a writer that does not say): a summary is trusted instead of a
+   * new reading (export of a message neither encrypted nor signed,
+   * agent/open.c) only when the reading that wrote it is the current one. */
+  "ALTER TABLE messages ADD COLUMN reader_version INTEGER;",
 };
 
 int

@@ -1470,7 +1470,8 @@ pst_message_info_free (PstMessageInfo *info)
   "id, account, uidl, received_at, size, from_addr, subject, date, crypto_json, scan_verdict," \
   " scan_name, quarantined, flags, unread," \
   " coalesce ((SELECT min (t.id) FROM messages t WHERE t.thread = messages.thread" \
-  "            AND NOT t.quarantined), id)"
+  "            AND NOT t.quarantined), id)," \
+  " reader_version"
 
 static PstMessageInfo *
 message_info_from_row (sqlite3_stmt *stmt)
@@ -1492,6 +1493,7 @@ message_info_from_row (sqlite3_stmt *stmt)
   info->sealed = (sqlite3_column_int (stmt, 12) & PST_MESSAGE_FLAG_SEALED) != 0;
   info->unread = sqlite3_column_int (stmt, 13) != 0;
   info->thread = sqlite3_column_int64 (stmt, 14);
+  info->reader_version = sqlite3_column_int (stmt, 15);
   return info;
 }
 
@@ -1513,6 +1515,8 @@ set_info_one (PstStore *store, const PstMessageInfoUpdate *u, GError **error)
                   "UPDATE messages SET from_addr = coalesce(?2, from_addr),"
                   " subject = coalesce(?3, subject), date = coalesce(?4, date),"
                   " crypto_json = coalesce(?5, crypto_json),"
+                  " reader_version = CASE WHEN ?5 IS NULL THEN reader_version"
+                  "   WHEN ?11 > 0 THEN ?11 END,"
                   /* A scan's result (a verdict) never lifts a quarantine
                    * nor replaces what it found (a clean one racing in after
                    * the one that found something, or a scan error after
@@ -1542,6 +1546,7 @@ set_info_one (PstStore *store, const PstMessageInfoUpdate *u, GError **error)
   sqlite3_bind_int (stmt, 8, u->quarantine);
   sqlite3_bind_int (stmt, 9, u->seal_not_needed ? 1 : 0);
   sqlite3_bind_int (stmt, 10, PST_MESSAGE_FLAG_SEAL_PENDING);
+  sqlite3_bind_int (stmt, 11, u->reader_version);
   if (sqlite3_step (stmt) != SQLITE_DONE)
     {
       pst_store_set_db_error (store, error, _("cannot update message %" PRId64 " in store %s"),
@@ -1561,7 +1566,7 @@ pst_store_message_set_info (PstStore *store, gint64 id, const char *from, const 
                             const char *date, const char *crypto_json,
                             const char *scan_verdict, GError **error)
 {
-  PstMessageInfoUpdate u = { id, from, subject, date, crypto_json, scan_verdict, NULL, -1, FALSE };
+  PstMessageInfoUpdate u = { id, from, subject, date, crypto_json, scan_verdict, NULL, -1, FALSE, 0 };
   gboolean ok;
 
   g_return_val_if_fail (store != NULL, FALSE);
@@ -1775,7 +1780,7 @@ gboolean
 pst_store_message_set_quarantined (PstStore *store, gint64 id, gboolean quarantined,
                                    GError **error)
 {
-  PstMessageInfoUpdate u = { id, NULL, NULL, NULL, NULL, NULL, NULL, quarantined ? 1 : 0, FALSE };
+  PstMessageInfoUpdate u = { id, NULL, NULL, NULL, NULL, NULL, NULL, quarantined ? 1 : 0, FALSE, 0 };
 
   return pst_store_messages_set_info (store, &u, 1, error);
 }

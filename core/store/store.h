@@ -174,6 +174,7 @@ typedef struct {
   gboolean sealed;      /* the bytes are the arrival encrypted to the user (seal_incoming) */
   gboolean unread;      /* stored since schema 7 and not marked read */
   gint64 thread;        /* the lowest id of the messages of its thread (threads.c) */
+  int reader_version;   /* the reading that wrote crypto_json (schema 11); 0: not known */
 } PstMessageInfo;
 
 #define PST_MESSAGE_FLAG_SEALED 1
@@ -197,6 +198,7 @@ typedef struct {
                            * over another verdict: only a release, without a verdict,
                            * lifts it */
   gboolean seal_not_needed; /* it arrived encrypted: PST_MESSAGE_FLAG_SEAL_PENDING goes */
+  int reader_version;     /* with crypto_json: the reading that wrote it (0: not said) */
 } PstMessageInfoUpdate;
 gboolean pst_store_messages_set_info (PstStore *store, const PstMessageInfoUpdate *updates,
                                       guint n, GError **error);

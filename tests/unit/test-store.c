@@ -1265,12 +1265,20 @@ test_writers_commit_group (void **state)
     pst_store_writer_free (w[i]);
 
   /* Info of several messages in one transaction. */
-  u[0] = (PstMessageInfoUpdate) { early, "A <a@x>", "one", NULL, "{}", "infected", "Eicar", 1, FALSE };
+  u[0] = (PstMessageInfoUpdate) { early, "A <a@x>", "one", NULL, "{}", "infected", "Eicar", 1, FALSE,
+                                  3 };
   u[1] = (PstMessageInfoUpdate) { store_message (store, "a", "g4", data, 5), NULL, "two", NULL,
-                                  NULL, NULL, NULL, -1, FALSE };
+                                  NULL, NULL, NULL, -1, FALSE, 0 };
   assert_true (pst_store_messages_set_info (store, u, 2, &error));
   info = pst_store_message_get_info (store, early, &error);
   assert_string_equal (info->subject, "one");
+  /* The reading that wrote the summary, with it (schema 11). */
+  assert_int_equal (info->reader_version, 3);
+  g_clear_pointer (&info, pst_message_info_free);
+  info = pst_store_message_get_info (store, u[1].id, &error);
+  assert_int_equal (info->reader_version, 0);
+  g_clear_pointer (&info, pst_message_info_free);
+  info = pst_store_message_get_info (store, early, &error);
   assert_string_equal (info->scan_verdict, "infected");
   assert_string_equal (info->scan_name, "Eicar");
   assert_true (info->quarantined);
@@ -1278,13 +1286,15 @@ test_writers_commit_group (void **state)
   /* A clean scan coming in later (one that raced the first) does not lift
    * it, nor replace what was found: only a release does. */
   {
-    PstMessageInfoUpdate clean = { early, NULL, NULL, NULL, NULL, "clean", NULL, 0, FALSE };
+    PstMessageInfoUpdate clean = { early, NULL, NULL, NULL, NULL, "clean", NULL, 0, FALSE, 0 };
 
     assert_true (pst_store_messages_set_info (store, &clean, 1, &error));
     info = pst_store_message_get_info (store, early, &error);
     assert_true (info->quarantined);
     assert_string_equal (info->scan_verdict, "infected");
     assert_string_equal (info->scan_name, "Eicar");
+    /* No summary in it: the reading's version stays. */
+    assert_int_equal (info->reader_version, 3);
     /* Recorded through record_scan by a reader that saw it unquarantined:
      * what it holds afterwards is the store's, quarantined. */
     info->quarantined = FALSE;
@@ -1836,8 +1846,8 @@ test_migrate_v1 (void **state)
   assert_non_null (store);
 
   db = raw_open (f->path);
-  assert_int_equal (pst_store_schema_latest (), 10);
-  assert_int_equal (raw_int (db, "PRAGMA user_version"), 10);
+  assert_int_equal (pst_store_schema_latest (), 11);
+  assert_int_equal (raw_int (db, "PRAGMA user_version"), 11);
   /* The entry queued before has no message group: it counts alone. */
   assert_int_equal (raw_int (db, "SELECT count(*) FROM outbox WHERE message IS NULL"), 1);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM sqlite_master WHERE type = 'index'"
@@ -1946,7 +1956,8 @@ test_migrate_v6_threads (void **state)
   sqlite3 *db;
   gint64 id;
 
-  db = store_back_at (f, 6, "ALTER TABLE outbox DROP COLUMN message;"
+  db = store_back_at (f, 6, "ALTER TABLE messages DROP COLUMN reader_version;"
+                            "ALTER TABLE outbox DROP COLUMN message;"
                             "DROP INDEX messages_seal_pending;"
                             "DROP INDEX messages_unread; DROP INDEX messages_unread_by_account;"
                             "DROP INDEX messages_by_thread;"
@@ -2026,7 +2037,8 @@ test_migrate_v7_drafts (void **state)
   gint64 id, id2;
 
   /* Back to version 7, with a message in it. */
-  db = store_back_at (f, 7, "ALTER TABLE outbox DROP COLUMN message;"
+  db = store_back_at (f, 7, "ALTER TABLE messages DROP COLUMN reader_version;"
+                            "ALTER TABLE outbox DROP COLUMN message;"
                             "DROP INDEX messages_seal_pending;"
                             "DROP INDEX drafts_by_account; DROP TABLE drafts;"
                             "INSERT INTO messages (account, uidl, received_at) VALUES ('a', 'kept', 1);");
@@ -2038,6 +2050,10 @@ test_migrate_v7_drafts (void **state)
   assert_int_equal (raw_int (db, "PRAGMA user_version"), pst_store_schema_latest ());
   assert_int_equal (raw_int (db, "SELECT count(*) FROM drafts"), 0);
   assert_int_equal (raw_int (db, "SELECT count(*) FROM messages WHERE uidl = 'kept'"), 1);
+  /* Schema 11: its summary's reading is not known (NULL), so it is read
+   * again rather than trusted (agent/open.c). */
+  assert_int_equal (raw_int (db, "SELECT count(*) FROM messages WHERE uidl = 'kept'"
+                                 " AND reader_version IS NULL"), 1);
   sqlite3_close (db);
 
   id = pst_store_draft_save (store, 0, "a", one, &error);
@@ -2657,7 +2673,7 @@ test_seal_pending (void **state)
   }
   /* Found arrived encrypted: no longer waiting. */
   {
-    PstMessageInfoUpdate u = { ids[1], NULL, NULL, NULL, "{\"decryption\":\"ok\"}", NULL, NULL, -1, TRUE };
+    PstMessageInfoUpdate u = { ids[1], NULL, NULL, NULL, "{\"decryption\":\"ok\"}", NULL, NULL, -1, TRUE, 0 };
     g_autofree char *want = g_strdup_printf ("%" G_GINT64_FORMAT, ids[0]);
     g_autofree char *got = NULL;
 
