@@ -1,7 +1,6 @@
 /* agent.c — see agent.h. */
 #include "agent.h"
 
-#include "outgoing-stream.h"
 #include "util/error.h"
 #include "worker.h"
 
@@ -22,7 +21,6 @@ pst_agent_new (const char *home)
   agent->retired_scanners = g_ptr_array_new_with_free_func ((GDestroyNotify) pst_scanner_free);
   agent->keys = pst_key_cache_new ();
   agent->worker = pst_worker_new ();
-  pst_worker_set_spool (agent->worker, pst_outgoing_cipher_spool_file, agent);
   agent->stop = g_cancellable_new ();
   return agent;
 }

@@ -13,12 +13,14 @@
 #include "events.h"
 #include "fetcher.h"
 #include "methods-keys.h"
+#include "outgoing-stream.h"
 #include "scheduler.h"
 #include "sender.h"
 #include "server.h"
 #include "subjects.h"
 #include "locate.h"
 #include "util/error.h"
+#include "worker.h"
 
 /* Signals are handled in a thread of their own, through GLib's signal
  * sources (which do the async-signal-safe part), so that their handlers
@@ -133,6 +135,9 @@ pst_daemon_run (const char *home)
   Signals sig = { 0 };
   int status = 0;
 
+  /* Large attachments come from the worker into the agent's unnamed
+   * files (worker.h), not into its memory. */
+  pst_worker_set_spool (agent->worker, pst_outgoing_cipher_spool_file, agent);
   signals_start (&sig, agent);
   pst_client_fd_init (0, agent->stop);
   if (!pst_agent_open (agent, &error)
